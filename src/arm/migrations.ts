@@ -1,0 +1,48 @@
+import { type Kysely, type Migration, sql } from 'kysely';
+
+export const armMigrations: Record<string, Migration> = {
+  '0001_arm_base': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table settings (
+          key text primary key,
+          value jsonb not null
+        );
+        create table subscriptions (
+          subscription_id uuid primary key,
+          tenant_id uuid not null,
+          display_name text not null,
+          state text not null default 'Enabled',
+          created_at timestamptz not null,
+          created_by uuid
+        );
+        create index subscriptions_tenant on subscriptions (tenant_id);
+        create table resource_groups (
+          subscription_id uuid not null references subscriptions (subscription_id) on delete cascade,
+          name_key text not null,
+          name text not null,
+          location text not null,
+          tags jsonb not null default '{}',
+          managed_by text,
+          created_at timestamptz not null,
+          primary key (subscription_id, name_key)
+        );
+        create table role_assignments (
+          name uuid primary key,
+          scope text not null,
+          scope_key text not null,
+          subscription_id uuid not null references subscriptions (subscription_id) on delete cascade,
+          role_definition_id uuid not null,
+          principal_id uuid not null,
+          principal_type text not null,
+          created_at timestamptz not null,
+          created_by uuid
+        );
+        -- one assignment per (scope, role, principal), as ARM's RoleAssignmentExists rule has it
+        create unique index role_assignments_unique on role_assignments (scope_key, role_definition_id, principal_id);
+        create index role_assignments_principal on role_assignments (principal_id, scope_key);
+        create index role_assignments_subscription on role_assignments (subscription_id);
+      `.execute(db);
+    },
+  },
+};

@@ -1,0 +1,288 @@
+import type { Clock } from '../core/clock.ts';
+import { ancestorScopeKeys, scopeKey } from '../core/arm-id.ts';
+import { ArmError, armErrors } from '../core/errors.ts';
+import { isGuid, newGuid } from '../core/ids.ts';
+import type { Principal } from '../core/principal.ts';
+import { findRole, roleAllows, roleIdFromReference, OWNER } from './roles.ts';
+import { armStore, type ArmDb } from './store.ts';
+import type { ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
+
+// Use cases of the ARM base, shared by the hub and the stack: subscriptions, resource groups,
+// role assignments, and the one authorization check that every route calls.
+
+export interface TenantInfo {
+  tenantId: string;
+  displayName?: string;
+  defaultDomain?: string;
+}
+
+export interface ArmContext {
+  db: ArmDb;
+  clock: Clock;
+  /** Locations that resources of this role may use. */
+  locations(): string[];
+  /** The directories the caller may see (GET /tenants). */
+  tenantsOf(principal: Principal): Promise<TenantInfo[]>;
+  /** The type of a principal, or undefined when it does not exist; absent where the role cannot tell. */
+  principalType?(principalId: string): Promise<string | undefined>;
+}
+
+export const SUBSCRIPTION_WRITABLE_STATES = new Set(['Enabled']);
+
+function principalIds(principal: Principal): string[] {
+  return [principal.objectId];
+}
+
+export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
+  const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
+  const allowed = assignments.some((a) => {
+    const role = findRole(a.role_definition_id);
+    return role !== undefined && roleAllows(role, action);
+  });
+  if (!allowed) throw armErrors.authorizationFailed(principal.objectId, action, scope);
+}
+
+/** The subscription named in a path: 400 when not a GUID, 404 when unknown or deleted. */
+export async function requireSubscription(ctx: ArmContext, subscriptionId: string): Promise<SubscriptionsTable> {
+  if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
+  const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
+  if (!sub || sub.state === 'Deleted') throw armErrors.subscriptionNotFound(subscriptionId);
+  return sub;
+}
+
+export function requireWritable(sub: SubscriptionsTable): void {
+  if (!SUBSCRIPTION_WRITABLE_STATES.has(sub.state)) {
+    throw new ArmError(
+      409,
+      'ReadOnlyDisabledSubscription',
+      `The subscription '${sub.subscription_id}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
+    );
+  }
+}
+
+export async function readableSubscription(ctx: ArmContext, principal: Principal, subscriptionId: string): Promise<SubscriptionsTable> {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  if (!(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
+    throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${subscriptionId}`);
+  }
+  return sub;
+}
+
+export interface NewSubscription {
+  subscriptionId?: string;
+  tenantId: string;
+  displayName: string;
+  owners: { principalId: string; principalType: string }[];
+  createdBy?: string;
+}
+
+/** Creates a subscription; whoever is named as owner gets the Owner role on it. */
+export async function createSubscription(ctx: ArmContext, input: NewSubscription): Promise<SubscriptionsTable> {
+  const now = ctx.clock.now();
+  const row: SubscriptionsTable = {
+    subscription_id: (input.subscriptionId ?? newGuid()).toLowerCase(),
+    tenant_id: input.tenantId,
+    display_name: input.displayName,
+    state: 'Enabled',
+    created_at: now,
+    created_by: input.createdBy ?? null,
+  };
+  await ctx.db.transaction().execute(async (trx) => {
+    await armStore.insertSubscription(trx, row);
+    for (const owner of input.owners) {
+      await armStore.insertRoleAssignment(trx, {
+        name: newGuid(),
+        scope: `/subscriptions/${row.subscription_id}`,
+        scope_key: scopeKey(`/subscriptions/${row.subscription_id}`),
+        subscription_id: row.subscription_id,
+        role_definition_id: OWNER,
+        principal_id: owner.principalId,
+        principal_type: owner.principalType,
+        created_at: now,
+        created_by: input.createdBy ?? null,
+      });
+    }
+  });
+  return row;
+}
+
+// ---- resource groups ----------------------------------------------------------------------------
+
+const RESOURCE_GROUP_NAME = /^[-\w._()]{1,90}$/u;
+
+export interface ResourceGroupInput {
+  location: string;
+  tags?: Record<string, string>;
+  managedBy?: string;
+}
+
+export async function putResourceGroup(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string,
+  name: string,
+  input: ResourceGroupInput,
+): Promise<{ group: ResourceGroupsTable; created: boolean }> {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/write', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  requireWritable(sub);
+  if (!RESOURCE_GROUP_NAME.test(name) || name.endsWith('.')) {
+    throw armErrors.badRequest(
+      'InvalidResourceGroup',
+      `The provided resource group name '${name}' has these invalid characters or length. The name can be up to 90 characters, may contain alphanumerics, underscores, parentheses, hyphens and periods, and cannot end in a period.`,
+      'name',
+    );
+  }
+  const location = ctx.locations().find((l) => l.toLowerCase() === input.location.toLowerCase().replaceAll(' ', ''));
+  if (!location) {
+    throw armErrors.badRequest(
+      'LocationNotAvailableForResourceGroup',
+      `The provided location '${input.location}' is not available for resource group. List of available regions is '${ctx.locations().join(',')}'.`,
+      'location',
+    );
+  }
+  const existing = await armStore.getResourceGroup(ctx.db, sub.subscription_id, name);
+  if (existing && existing.location.toLowerCase() !== location.toLowerCase()) {
+    throw armErrors.conflict(
+      'InvalidResourceGroupLocation',
+      `Invalid resource group location '${input.location}'. The Resource group already exists in location '${existing.location}'.`,
+    );
+  }
+  const row: ResourceGroupsTable = {
+    subscription_id: sub.subscription_id,
+    name_key: name.toLowerCase(),
+    name: existing?.name ?? name,
+    location: existing?.location ?? location,
+    tags: input.tags ?? {},
+    managed_by: input.managedBy ?? null,
+    created_at: existing?.created_at ?? ctx.clock.now(),
+  };
+  const created = await armStore.upsertResourceGroup(ctx.db, row);
+  return { group: row, created };
+}
+
+/** The groups of a subscription that the caller may read: all of them, or those it holds a role in. */
+export async function listResourceGroups(ctx: ArmContext, principal: Principal, subscriptionId: string, offset: number, limit: number): Promise<ResourceGroupsTable[]> {
+  const sub = await readableSubscription(ctx, principal, subscriptionId);
+  const wholeSubscription = await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${subscriptionId}`).then(
+    () => true,
+    () => false,
+  );
+  const onlyGroups = wholeSubscription ? undefined : await armStore.groupsWithAssignments(ctx.db, principalIds(principal), sub.subscription_id);
+  return armStore.listResourceGroups(ctx.db, sub.subscription_id, offset, limit, onlyGroups);
+}
+
+export async function getResourceGroup(ctx: ArmContext, principal: Principal, subscriptionId: string, name: string): Promise<ResourceGroupsTable> {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  const group = await armStore.getResourceGroup(ctx.db, sub.subscription_id, name);
+  if (!group) throw armErrors.resourceGroupNotFound(name);
+  return group;
+}
+
+/** Deletes a resource group; says whether there was one (200) or not (204). */
+export async function deleteResourceGroup(ctx: ArmContext, principal: Principal, subscriptionId: string, name: string): Promise<boolean> {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/delete', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  requireWritable(sub);
+  return armStore.deleteResourceGroup(ctx.db, sub.subscription_id, name);
+}
+
+// ---- role assignments ---------------------------------------------------------------------------
+
+export interface RoleAssignmentInput {
+  roleDefinitionId: string;
+  principalId: string;
+  principalType?: string;
+}
+
+export async function putRoleAssignment(
+  ctx: ArmContext,
+  principal: Principal,
+  scope: string,
+  subscriptionId: string,
+  name: string,
+  input: RoleAssignmentInput,
+): Promise<{ assignment: RoleAssignmentsTable; created: boolean }> {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/write', scope);
+  if (!isGuid(name)) {
+    throw armErrors.badRequest('InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`, 'name');
+  }
+  const roleId = roleIdFromReference(input.roleDefinitionId);
+  if (!roleId || !findRole(roleId)) {
+    throw armErrors.badRequest('RoleDefinitionDoesNotExist', `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`, 'properties.roleDefinitionId');
+  }
+  if (!isGuid(input.principalId)) {
+    throw armErrors.badRequest('InvalidPrincipalId', `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`, 'properties.principalId');
+  }
+  const principalId = input.principalId.toLowerCase();
+  let principalType = input.principalType ?? 'User';
+  if (ctx.principalType) {
+    const found = await ctx.principalType(principalId);
+    if (!found) {
+      throw armErrors.badRequest('PrincipalNotFound', `Principal ${principalId} does not exist in the directory.`, 'properties.principalId');
+    }
+    principalType = found;
+  }
+  const key = scopeKey(scope);
+  const existing = await armStore.getRoleAssignment(ctx.db, name);
+  if (existing) {
+    if (existing.scope_key === key && existing.role_definition_id === roleId && existing.principal_id === principalId) {
+      return { assignment: existing, created: false };
+    }
+    throw armErrors.conflict(
+      'RoleAssignmentUpdateNotPermitted',
+      `Tenant ID, application ID, principal ID, and scope are not allowed to be updated; role assignment '${name}' already exists with other values.`,
+    );
+  }
+  const twin = await armStore.findEquivalentAssignment(ctx.db, key, roleId, principalId);
+  if (twin) throw armErrors.conflict('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
+  const row: RoleAssignmentsTable = {
+    name: name.toLowerCase(),
+    scope,
+    scope_key: key,
+    subscription_id: sub.subscription_id,
+    role_definition_id: roleId,
+    principal_id: principalId,
+    principal_type: principalType,
+    created_at: ctx.clock.now(),
+    created_by: principal.objectId,
+  };
+  try {
+    await armStore.insertRoleAssignment(ctx.db, row);
+  } catch (e: any) {
+    if (e.code === '23505') throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
+    throw e;
+  }
+  return { assignment: row, created: true };
+}
+
+export async function getRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string, name: string): Promise<RoleAssignmentsTable> {
+  await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/read', scope);
+  const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
+  if (!row || row.scope_key !== scopeKey(scope)) {
+    throw new ArmError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
+  }
+  return row;
+}
+
+export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string, name: string): Promise<RoleAssignmentsTable | undefined> {
+  await requireSubscription(ctx, subscriptionId);
+  await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/delete', scope);
+  const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
+  if (!row || row.scope_key !== scopeKey(scope)) return undefined;
+  await armStore.deleteRoleAssignment(ctx.db, name);
+  return row;
+}
+
+/** Parses the $filter values that ARM's role assignment list accepts. */
+export function parseAssignmentFilter(filter: string | undefined): { atScopeOnly: boolean; principalId?: string } {
+  if (filter === undefined || filter.trim() === '') return { atScopeOnly: false };
+  const f = filter.trim();
+  if (/^atScope\(\)$/i.test(f)) return { atScopeOnly: true };
+  const m = /^(?:principalId\s+eq\s+'([0-9a-f-]{36})'|assignedTo\('([0-9a-f-]{36})'\))$/i.exec(f);
+  if (m) return { atScopeOnly: false, principalId: (m[1] ?? m[2]).toLowerCase() };
+  throw armErrors.badRequest('UnsupportedQuery', `The filter '${filter}' is not supported. Supported filters are 'atScope()', "principalId eq '{id}'" and "assignedTo('{id}')".`, '$filter');
+}

@@ -1,0 +1,179 @@
+import { type Kysely, sql } from 'kysely';
+import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
+
+// All SQL of the ARM base. Nothing else touches these tables.
+export type ArmDb = Kysely<ArmTables>;
+
+export const armStore = {
+  async getSetting<T>(db: ArmDb, key: string): Promise<T | undefined> {
+    const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value as T | undefined;
+  },
+
+  async putSetting(db: ArmDb, key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    await db
+      .insertInto('settings')
+      .values({ key, value: json })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
+      .execute();
+  },
+
+  async getSubscription(db: ArmDb, subscriptionId: string): Promise<SubscriptionsTable | undefined> {
+    return db.selectFrom('subscriptions').selectAll().where('subscription_id', '=', subscriptionId).executeTakeFirst();
+  },
+
+  async insertSubscription(db: ArmDb, row: SubscriptionsTable): Promise<void> {
+    await db.insertInto('subscriptions').values(row).execute();
+  },
+
+  async setSubscriptionState(db: ArmDb, subscriptionId: string, state: string): Promise<void> {
+    await db.updateTable('subscriptions').set({ state }).where('subscription_id', '=', subscriptionId).execute();
+  },
+
+  /** Subscriptions where the principal holds any role assignment, at the subscription or below. */
+  async subscriptionsVisibleTo(db: ArmDb, principalIds: string[], offset: number, limit: number): Promise<SubscriptionsTable[]> {
+    if (principalIds.length === 0) return [];
+    return db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('state', '!=', 'Deleted')
+      .where('subscription_id', 'in', db.selectFrom('role_assignments').select('subscription_id').where('principal_id', 'in', principalIds))
+      .orderBy('subscription_id')
+      .offset(offset)
+      .limit(limit)
+      .execute();
+  },
+
+  async getResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<ResourceGroupsTable | undefined> {
+    return db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst();
+  },
+
+  /** Inserts or updates; says whether the row is new. */
+  async upsertResourceGroup(db: ArmDb, row: ResourceGroupsTable): Promise<boolean> {
+    const result = await db
+      .insertInto('resource_groups')
+      .values({ ...row, tags: JSON.stringify(row.tags) as any })
+      .onConflict((oc) =>
+        oc.columns(['subscription_id', 'name_key']).doUpdateSet({ tags: JSON.stringify(row.tags) as any, managed_by: row.managed_by }),
+      )
+      .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+      .executeTakeFirstOrThrow();
+    return result.inserted;
+  },
+
+  async listResourceGroups(db: ArmDb, subscriptionId: string, offset: number, limit: number, onlyNameKeys?: string[]): Promise<ResourceGroupsTable[]> {
+    let q = db.selectFrom('resource_groups').selectAll().where('subscription_id', '=', subscriptionId);
+    if (onlyNameKeys !== undefined) {
+      if (onlyNameKeys.length === 0) return [];
+      q = q.where('name_key', 'in', onlyNameKeys);
+    }
+    return q
+      .orderBy('name_key')
+      .offset(offset)
+      .limit(limit)
+      .execute();
+  },
+
+  async deleteResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<boolean> {
+    const scopePrefix = `/subscriptions/${subscriptionId}/resourcegroups/${name.toLowerCase()}`;
+    await db
+      .deleteFrom('role_assignments')
+      .where('subscription_id', '=', subscriptionId)
+      .where((eb) => eb.or([eb('scope_key', '=', scopePrefix), eb('scope_key', 'like', `${scopePrefix.replace(/[%_\\]/g, '\\$&')}/%`)]))
+      .execute();
+    const result = await db
+      .deleteFrom('resource_groups')
+      .where('subscription_id', '=', subscriptionId)
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  },
+
+  /** The assignments of a principal at any of the given scopes. */
+  async assignmentsAt(db: ArmDb, principalIds: string[], scopeKeys: string[]): Promise<RoleAssignmentsTable[]> {
+    if (principalIds.length === 0 || scopeKeys.length === 0) return [];
+    return db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('principal_id', 'in', principalIds)
+      .where('scope_key', 'in', scopeKeys)
+      .execute();
+  },
+
+  async hasAnyAssignmentInSubscription(db: ArmDb, principalIds: string[], subscriptionId: string): Promise<boolean> {
+    if (principalIds.length === 0) return false;
+    const row = await db
+      .selectFrom('role_assignments')
+      .select('name')
+      .where('principal_id', 'in', principalIds)
+      .where('subscription_id', '=', subscriptionId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
+  /** Name keys of the groups in which a principal holds a role, at the group or below. */
+  async groupsWithAssignments(db: ArmDb, principalIds: string[], subscriptionId: string): Promise<string[]> {
+    if (principalIds.length === 0) return [];
+    const rows = await db
+      .selectFrom('role_assignments')
+      .select('scope_key')
+      .where('principal_id', 'in', principalIds)
+      .where('subscription_id', '=', subscriptionId)
+      .execute();
+    const keys = rows.map((r) => r.scope_key.split('/')[4]).filter((k): k is string => k !== undefined);
+    return [...new Set(keys)];
+  },
+
+  async getRoleAssignment(db: ArmDb, name: string): Promise<RoleAssignmentsTable | undefined> {
+    return db.selectFrom('role_assignments').selectAll().where('name', '=', name.toLowerCase()).executeTakeFirst();
+  },
+
+  async findEquivalentAssignment(db: ArmDb, scopeKey: string, roleId: string, principalId: string): Promise<RoleAssignmentsTable | undefined> {
+    return db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('scope_key', '=', scopeKey)
+      .where('role_definition_id', '=', roleId)
+      .where('principal_id', '=', principalId)
+      .executeTakeFirst();
+  },
+
+  async insertRoleAssignment(db: ArmDb, row: RoleAssignmentsTable): Promise<void> {
+    await db.insertInto('role_assignments').values(row).execute();
+  },
+
+  async deleteRoleAssignment(db: ArmDb, name: string): Promise<boolean> {
+    const result = await db.deleteFrom('role_assignments').where('name', '=', name.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  },
+
+  /**
+   * Assignments that apply at a scope: those above it and at it (`atScope`), and without that
+   * filter also those below it, as ARM lists them.
+   */
+  async listRoleAssignments(
+    db: ArmDb,
+    subscriptionId: string,
+    ancestorKeys: string[],
+    scopeKey: string,
+    filter: { atScopeOnly: boolean; principalId?: string },
+    offset: number,
+    limit: number,
+  ): Promise<RoleAssignmentsTable[]> {
+    let q = db.selectFrom('role_assignments').selectAll().where('subscription_id', '=', subscriptionId);
+    q = q.where((eb) =>
+      filter.atScopeOnly
+        ? eb('scope_key', 'in', ancestorKeys)
+        : eb.or([eb('scope_key', 'in', ancestorKeys), eb('scope_key', 'like', `${scopeKey.replace(/[%_\\]/g, '\\$&')}/%`)]),
+    );
+    if (filter.principalId !== undefined) q = q.where('principal_id', '=', filter.principalId);
+    return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();
+  },
+};

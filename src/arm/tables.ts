@@ -1,0 +1,45 @@
+// Tables of the ARM base that every role (hub and stack) has: subscriptions, resource groups,
+// role assignments, and the role's own settings.
+
+export interface SubscriptionsTable {
+  subscription_id: string;
+  tenant_id: string;
+  display_name: string;
+  state: string;
+  created_at: Date;
+  created_by: string | null;
+}
+
+export interface ResourceGroupsTable {
+  subscription_id: string;
+  name_key: string;
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  managed_by: string | null;
+  created_at: Date;
+}
+
+export interface RoleAssignmentsTable {
+  name: string;
+  scope: string;
+  scope_key: string;
+  subscription_id: string;
+  role_definition_id: string;
+  principal_id: string;
+  principal_type: string;
+  created_at: Date;
+  created_by: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: unknown;
+}
+
+export interface ArmTables {
+  subscriptions: SubscriptionsTable;
+  resource_groups: ResourceGroupsTable;
+  role_assignments: RoleAssignmentsTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describeErrorBody, HttpClient, HttpError } from '../core/http-client.ts';
+import type { BootstrapFile } from '../system/up.ts';
+
+// How CLI commands find and call the running system: through DIR/bootstrap.json, like any client.
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export interface Connection {
+  bootstrap: BootstrapFile;
+  http: HttpClient;
+  /** A token for a resource, as the CSP's (default) or the operator's service principal. */
+  token(resource: string, as?: 'csp' | 'operator'): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function connect(dataDir: string): Promise<Connection> {
+  const file = path.resolve(dataDir, 'bootstrap.json');
+  let bootstrap: BootstrapFile;
+  try {
+    bootstrap = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    throw new CliError(`No running system found: ${file} is missing. Start one with 'stackledger up --data ${dataDir}'.`);
+  }
+  const http = new HttpClient(bootstrap.caFile ? await readFile(bootstrap.caFile, 'utf8') : undefined);
+  const cache = new Map<string, string>();
+  return {
+    bootstrap,
+    http,
+    async token(resource, as = 'csp') {
+      const key = `${as} ${resource}`;
+      const cached = cache.get(key);
+      if (cached) return cached;
+      const who = bootstrap[as];
+      const res = await http.call<{ access_token: string }>('POST', `${bootstrap.hub.login}/${who.tenantId}/oauth2/token`, {
+        form: { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource },
+      });
+      cache.set(key, res.access_token);
+      return res.access_token;
+    },
+    close: () => http.close(),
+  };
+}
+
+/** Runs a client command; a server error becomes a non-zero exit with the server's code and message. */
+export async function runClient<T>(dataDir: string, fn: (c: Connection) => Promise<T>): Promise<T> {
+  let conn: Connection | undefined;
+  try {
+    conn = await connect(dataDir);
+    return await fn(conn);
+  } catch (e) {
+    if (e instanceof HttpError) throw new CliError(describeErrorBody(e.body));
+    if ((e as any)?.code === 'ECONNREFUSED' || (e as any)?.cause?.code === 'ECONNREFUSED') {
+      throw new CliError(`The system in ${dataDir} does not answer: is 'stackledger up --data ${dataDir}' running?`);
+    }
+    throw e;
+  } finally {
+    await conn?.close();
+  }
+}

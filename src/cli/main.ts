@@ -1,0 +1,121 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseInstant, parseIsoDuration } from '../core/clock.ts';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { startSystem } from '../system/up.ts';
+import { CliError, runClient } from './client.ts';
+
+// The `stackledger` command.
+
+const DEFAULT_DATA = './.stackledger';
+const DEFAULT_PORT = 8440;
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65533) throw new InvalidArgumentError('a port is a number from 0 to 65533');
+  return n;
+}
+
+function parseTime(v: string): Date {
+  const t = parseInstant(v);
+  if (!t) throw new InvalidArgumentError('expected an ISO 8601 time, such as 2026-01-01T00:00:00Z');
+  return t;
+}
+
+const dataOption = () => new Option('--data <dir>', 'the data folder of the system').default(DEFAULT_DATA);
+const jsonOption = () => new Option('--json', 'print JSON for scripts');
+
+function print(json: boolean | undefined, value: unknown, human: () => string): void {
+  process.stdout.write((json ? JSON.stringify(value, null, 2) : human()) + '\n');
+}
+
+const program = new Command('stackledger')
+  .description('Onboard customers as tenants of private-cloud stacks, meter their usage, and bill each one for its own.')
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.')
+  .addOption(dataOption())
+  .addOption(new Option('--port <n>', 'the hub port (the stack takes the next two); 0 picks free ports').default(DEFAULT_PORT).argParser(parsePort))
+  .option('--http', 'serve plain HTTP instead of HTTPS')
+  .addOption(new Option('--database <url>', 'a PostgreSQL server instead of the embedded one').env('DATABASE_URL'))
+  .addOption(new Option('--clock <time>', 'run on a simulated clock starting at this ISO 8601 time').argParser(parseTime))
+  .action(async (o: { data: string; port: number; http?: boolean; database?: string; clock?: Date }) => {
+    const system = await startSystem({ dataDir: o.data, port: o.port, http: o.http, databaseUrl: o.database, clock: o.clock });
+    const b = system.bootstrap;
+    const lines = [
+      'Stackledger is up.',
+      `  hub ARM          ${b.hub.arm}`,
+      `  login            ${b.hub.login}`,
+      `  partner center   ${b.hub.partnerCenter}`,
+      `  directory        ${b.hub.graph}`,
+      `  portal           ${b.hub.portal}`,
+      ...Object.entries(b.stacks).flatMap(([name, s]) => [`  stack ${name} admin  ${s.adminArm}`, `  stack ${name} tenant ${s.tenantArm}`]),
+      `  clock            ${system.clock.simulated ? `simulated, at ${system.clock.now().toISOString()}` : 'real time'}`,
+      `Credentials and endpoints: ${system.bootstrapPath}${b.caFile ? `\nTrust this certificate authority: ${b.caFile}` : ''}`,
+      'Stop with Ctrl+C.',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`${signal}: stopping...\n`);
+      await system.stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  });
+
+const clock = program.command('clock').description("Read or move the running system's clock.");
+
+clock
+  .command('show')
+  .description('Print the current (simulated or real) time of the running system.')
+  .addOption(dataOption())
+  .addOption(jsonOption())
+  .action(async (o: { data: string; json?: boolean }) => {
+    const result = await runClient(o.data, async (c) =>
+      c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(c.bootstrap.hub.arm) }),
+    );
+    print(o.json, result, () => `${result.now}${result.simulated ? ' (simulated)' : ''}`);
+  });
+
+clock
+  .command('advance')
+  .description('Move the simulated clock forward by an ISO 8601 duration (PT3H, P7D, P31DT12H); returns when the work due is done.')
+  .argument('<duration>', 'ISO 8601 duration')
+  .addOption(dataOption())
+  .addOption(jsonOption())
+  .action(async (duration: string, o: { data: string; json?: boolean }) => {
+    if (!parseIsoDuration(duration)) throw new CliError(`'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 2);
+    const result = await runClient(o.data, async (c) =>
+      c.http.call('POST', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock/advance?api-version=${API_VERSIONS.system[0]}`, {
+        token: await c.token(c.bootstrap.hub.arm),
+        body: { duration },
+      }),
+    );
+    print(o.json, result, () => `${result.from} -> ${result.now}`);
+  });
+
+program
+  .command('token')
+  .description('Print an access token of the CSP (or the operator) for a resource, for use with other tools.')
+  .addOption(dataOption())
+  .option('--resource <url>', 'the resource (audience); default: the hub ARM endpoint')
+  .addOption(new Option('--as <who>', 'whose service principal').choices(['csp', 'operator']).default('csp'))
+  .action(async (o: { data: string; resource?: string; as: 'csp' | 'operator' }) => {
+    const token = await runClient(o.data, (c) => c.token(o.resource ?? c.bootstrap.hub.arm, o.as));
+    process.stdout.write(token + '\n');
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CliError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  throw e;
+}

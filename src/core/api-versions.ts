@@ -1,0 +1,10 @@
+// The api-versions each resource type accepts: at least those the official clients send
+// (CONTRACTS.md, "ARM, on both endpoints").
+
+export const API_VERSIONS = {
+  metadata: ['2015-01-01', '2019-05-01', '2020-06-01', '2022-09-01'],
+  subscriptions: ['2014-04-01-preview', '2015-01-01', '2015-11-01', '2016-06-01', '2018-06-01', '2019-06-01', '2019-11-01', '2020-01-01', '2021-01-01', '2022-12-01'],
+  resourceGroups: ['2016-09-01', '2017-05-10', '2018-02-01', '2018-05-01', '2019-05-01', '2019-08-01', '2019-10-01', '2020-06-01', '2021-04-01', '2022-09-01', '2024-03-01', '2024-07-01', '2025-04-01'],
+  authorization: ['2015-07-01', '2018-01-01-preview', '2018-09-01-preview', '2020-04-01-preview', '2022-04-01'],
+  system: ['2026-11-01'],
+} as const satisfies Record<string, readonly string[]>;

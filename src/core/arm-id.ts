@@ -1,0 +1,79 @@
+// The grammar of ARM resource ids:
+//   /subscriptions/{id}[/resourceGroups/{rg}][/providers/{namespace}/{type}/{name}[/{type}/{name}]...]
+// Segment names and values compare case-insensitively; the case a caller gave is kept for display.
+
+export interface ResourceTypeSegment {
+  type: string;
+  name: string;
+}
+
+export interface ResourceId {
+  subscriptionId: string;
+  resourceGroup?: string;
+  namespace?: string;
+  /** Nested types below the provider namespace, outermost first. */
+  resources: ResourceTypeSegment[];
+}
+
+function splitSegments(id: string): string[] {
+  return id.split('/').filter((s) => s.length > 0);
+}
+
+export function parseResourceId(id: string): ResourceId | undefined {
+  const seg = splitSegments(id);
+  if (seg.length < 2 || seg[0].toLowerCase() !== 'subscriptions') return undefined;
+  const result: ResourceId = { subscriptionId: seg[1], resources: [] };
+  let i = 2;
+  if (seg[i]?.toLowerCase() === 'resourcegroups') {
+    if (seg[i + 1] === undefined) return undefined;
+    result.resourceGroup = seg[i + 1];
+    i += 2;
+  }
+  if (i === seg.length) return result;
+  if (seg[i].toLowerCase() !== 'providers' || seg[i + 1] === undefined) return undefined;
+  result.namespace = seg[i + 1];
+  i += 2;
+  const rest = seg.slice(i);
+  if (rest.length === 0 || rest.length % 2 !== 0) return undefined;
+  for (let j = 0; j < rest.length; j += 2) result.resources.push({ type: rest[j], name: rest[j + 1] });
+  return result;
+}
+
+export function formatResourceId(id: ResourceId): string {
+  let out = `/subscriptions/${id.subscriptionId}`;
+  if (id.resourceGroup !== undefined) out += `/resourceGroups/${id.resourceGroup}`;
+  if (id.namespace !== undefined) {
+    out += `/providers/${id.namespace}`;
+    for (const r of id.resources) out += `/${r.type}/${r.name}`;
+  }
+  return out;
+}
+
+/** The full resource type, such as `Microsoft.AzureStack/registrations/customerSubscriptions`. */
+export function resourceTypeOf(id: ResourceId): string {
+  if (id.namespace === undefined) return id.resourceGroup !== undefined ? 'Microsoft.Resources/resourceGroups' : 'Microsoft.Resources/subscriptions';
+  return [id.namespace, ...id.resources.map((r) => r.type)].join('/');
+}
+
+/** Canonical comparison key of a scope: single slashes, no trailing slash, lower case. */
+export function scopeKey(scope: string): string {
+  return '/' + splitSegments(scope).join('/').toLowerCase();
+}
+
+/** The keys of a scope and of every scope above it, from the subscription down. */
+export function ancestorScopeKeys(scope: string): string[] {
+  const id = parseResourceId(scope);
+  if (id === undefined) return [scopeKey(scope)];
+  const keys = [scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resources: [] }))];
+  if (id.resourceGroup !== undefined) {
+    keys.push(scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, resources: [] })));
+  }
+  for (let depth = 1; depth <= id.resources.length; depth++) {
+    keys.push(scopeKey(formatResourceId({ ...id, resources: id.resources.slice(0, depth) })));
+  }
+  return keys;
+}
+
+export function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}

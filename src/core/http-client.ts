@@ -1,0 +1,74 @@
+import { Agent, request } from 'undici';
+
+// How one part of the system (or the CLI) calls another over HTTP(S): JSON in and out, trusting the
+// system's own certificate authority.
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly url: string,
+  ) {
+    super(`${status} from ${url}: ${describeErrorBody(body)}`);
+  }
+}
+
+export function describeErrorBody(body: unknown): string {
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, any>;
+    if (b.error && typeof b.error === 'object') return `${b.error.code}: ${b.error.message}`;
+    if (typeof b.error === 'string') return `${b.error}: ${b.error_description ?? ''}`;
+    if (b.code) return `${b.code}: ${b.description ?? b.message ?? ''}`;
+  }
+  return typeof body === 'string' ? body : JSON.stringify(body);
+}
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  form?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+export class HttpClient {
+  readonly #dispatcher: Agent;
+  constructor(ca?: string) {
+    this.#dispatcher = new Agent({ connect: ca ? { ca } : {} });
+  }
+
+  async send<T = any>(method: string, url: string, opts: RequestOptions = {}): Promise<JsonResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    let body: string | undefined;
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(opts.form).toString();
+    } else if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const res = await request(url, { method: method as any, headers, body, dispatcher: this.#dispatcher });
+    const text = await res.body.text();
+    let parsed: any = text;
+    if (text.length > 0 && String(res.headers['content-type'] ?? '').includes('json')) parsed = JSON.parse(text);
+    else if (text.length === 0) parsed = undefined;
+    return { status: res.statusCode, headers: res.headers, body: parsed as T };
+  }
+
+  /** Like send, but a status of 400 or more throws an HttpError. */
+  async call<T = any>(method: string, url: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.send<T>(method, url, opts);
+    if (res.status >= 400) throw new HttpError(res.status, res.body, url);
+    return res.body;
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+}

@@ -1,0 +1,65 @@
+import { Kysely, PostgresDialect, type Migration, Migrator, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+
+// One query layer for every domain: Kysely over a pg.Pool. Bulk paths use pg directly (COPY).
+
+// int8 and numeric stay strings (exact); timestamps become Date.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export function withDatabase(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** Creates the database named in `url` on its server if it does not exist yet. */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  const client = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${name.replaceAll('"', '""')}"`);
+      } catch (e: any) {
+        if (e.code !== '42P04') throw e; // created meanwhile by another process
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export interface Database<DB> {
+  db: Kysely<DB>;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function openDatabase<DB>(url: string, max = 10): Database<DB> {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {}); // a dropped idle connection is replaced on next use
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return { db, pool, close: () => db.destroy() };
+}
+
+class StaticMigrations implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return this.migrations;
+  }
+}
+
+export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrations(migrations) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
+  }
+}

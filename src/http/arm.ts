@@ -1,0 +1,194 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ArmError, armErrors } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+
+// ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
+// endpoint's audience, the api-version rule, JSON bodies, the error envelope, paging.
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** The api-versions this route accepts, and the resource type named in the error. */
+    apiVersions?: readonly string[];
+    resourceType?: string;
+    /** No token needed (metadata, health, sign-in). */
+    anonymous?: boolean;
+  }
+}
+
+export interface TokenVerifier {
+  /** Verifies a bearer token for one of the audiences; throws an ArmError (401) when it is not good. */
+  verify(token: string, audiences: string[]): Promise<Principal>;
+}
+
+export interface ArmEndpointOptions {
+  /** The endpoint's base URL (no trailing slash), known once the server listens. */
+  baseUrl: () => string;
+  /** The audiences a token must carry for this endpoint (its metadata names them). */
+  audiences: () => string[];
+  /** Where a client gets a token: written into the WWW-Authenticate challenge. */
+  authorizationUri: () => string;
+  verifier: TokenVerifier;
+  /** A role's own further admission rule, such as the stack's onboarded directories. */
+  admit?: (principal: Principal) => Promise<void>;
+}
+
+export const BODY_LIMIT = 4 * 1024 * 1024;
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw armErrors.authenticationMissing();
+  return request.principal;
+}
+
+/** Accepts JSON with or without a body, as ARM does for POST and DELETE. */
+export function acceptJsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
+    if (body.trim().length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body));
+    } catch (e) {
+      done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
+    }
+  };
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
+  // A body without a JSON type is refused unless it is empty.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    if ((body as string).length === 0) return done(null, undefined);
+    done(armErrors.unsupportedMediaType(String(req.headers['content-type'] ?? '')));
+  });
+}
+
+function challenge(opts: ArmEndpointOptions, error: ArmError): ArmError {
+  const header = `Bearer authorization_uri="${opts.authorizationUri()}", error="invalid_token", error_description="${error.message.replaceAll('"', "'")}"`;
+  return new ArmError(error.status, error.code, error.message, error.target, error.details, { 'www-authenticate': header });
+}
+
+async function authenticate(opts: ArmEndpointOptions, request: FastifyRequest): Promise<void> {
+  if (request.routeOptions.config?.anonymous) return;
+  const header = request.headers.authorization;
+  if (!header) throw challenge(opts, armErrors.authenticationMissing());
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!m) throw challenge(opts, armErrors.authenticationInvalid("the 'Authorization' header is not of the form 'Bearer <token>'"));
+  try {
+    request.principal = await opts.verifier.verify(m[1], opts.audiences());
+  } catch (e) {
+    if (e instanceof ArmError && e.status === 401) throw challenge(opts, e);
+    throw e;
+  }
+  if (opts.admit) await opts.admit(request.principal);
+}
+
+function queryValue(request: FastifyRequest, name: string): string | undefined {
+  const q = request.query as Record<string, unknown> | undefined;
+  if (!q) return undefined;
+  const key = Object.keys(q).find((k) => k.toLowerCase() === name.toLowerCase());
+  const v = key === undefined ? undefined : q[key];
+  return Array.isArray(v) ? String(v[0]) : v === undefined ? undefined : String(v);
+}
+
+export { queryValue };
+
+function checkApiVersion(request: FastifyRequest): void {
+  const config = request.routeOptions.config;
+  if (!config?.apiVersions) return;
+  const given = queryValue(request, 'api-version');
+  if (given === undefined || given === '') throw armErrors.missingApiVersion();
+  if (!config.apiVersions.some((v) => v.toLowerCase() === given.toLowerCase())) {
+    throw armErrors.invalidApiVersion(given, config.resourceType ?? 'this resource', config.apiVersions);
+  }
+}
+
+function fieldPath(instancePath: string, missing?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (missing) parts.push(missing);
+  return parts.join('.');
+}
+
+/** Maps anything thrown while handling a request to the ARM error envelope. */
+export function toArmError(error: FastifyError | Error, request: FastifyRequest): ArmError {
+  if (error instanceof ArmError) return error;
+  const fe = error as FastifyError & { validation?: Array<{ instancePath: string; message?: string; params?: any }> };
+  if (fe.validation && fe.validation.length > 0) {
+    const v = fe.validation[0];
+    const target = fieldPath(v.instancePath, v.params?.missingProperty);
+    const what = v.params?.missingProperty ? 'is required' : (v.message ?? 'is invalid');
+    const where = fe.validationContext === 'body' ? '' : `${fe.validationContext} `;
+    return armErrors.invalidRequestContent(`The request content was invalid: ${where}'${target || '(root)'}' ${what}.`, target || undefined);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return armErrors.bodyTooLarge(BODY_LIMIT);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return armErrors.unsupportedMediaType(String(request.headers['content-type'] ?? ''));
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return armErrors.invalidRequestContent(fe.message);
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ArmError(fe.statusCode, 'BadRequest', fe.message);
+  }
+  return armErrors.internal(request.id);
+}
+
+export function sendArmError(reply: FastifyReply, error: ArmError): FastifyReply {
+  return reply.status(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.toBody());
+}
+
+/** Installs ARM handling on an encapsulated Fastify context; routes are registered by the caller. */
+export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): void {
+  acceptJsonBodies(app);
+  app.addHook('onRequest', async (request) => authenticate(opts, request));
+  app.addHook('preValidation', async (request) => checkApiVersion(request));
+  app.setErrorHandler((error, request, reply) => {
+    const armError = toArmError(error as Error, request);
+    if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendArmError(reply, armError);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0];
+    return sendArmError(reply, armErrors.routeNotFound(request.method, path));
+  });
+}
+
+// ---- paging: {"value":[...], "nextLink"} with an opaque $skiptoken -------------------------------
+
+export interface Page {
+  offset: number;
+  limit: number;
+}
+
+export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
+  const token = queryValue(request, '$skiptoken');
+  let offset = 0;
+  if (token !== undefined) {
+    const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(n) || n < 0) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
+    offset = n;
+  }
+  const top = queryValue(request, '$top');
+  let limit = defaultSize;
+  if (top !== undefined) {
+    const n = Number(top);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw armErrors.badRequest('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
+    limit = n;
+  }
+  return { offset, limit };
+}
+
+/**
+ * The list envelope. `rows` holds up to page.limit + 1 rows: one more than fits tells that
+ * there is a next page.
+ */
+export function pagedList<T>(request: FastifyRequest, baseUrl: string, page: Page, rows: T[]): { value: T[]; nextLink?: string } {
+  if (rows.length <= page.limit) return { value: rows };
+  const [path, query = ''] = request.url.split('?');
+  const params = new URLSearchParams(query);
+  for (const k of [...params.keys()]) if (k.toLowerCase() === '$skiptoken') params.delete(k);
+  params.set('$skiptoken', Buffer.from(String(page.offset + page.limit)).toString('base64url'));
+  const cleanPath = path.replace(/\/{2,}/g, '/');
+  return { value: rows.slice(0, page.limit), nextLink: `${baseUrl}${cleanPath}?${params.toString()}` };
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { addDuration, parseInstant, parseIsoDuration } from '../core/clock.ts';
+import { armErrors } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import type { WorkScheduler } from '../core/scheduler.ts';
+import { principalOf } from './arm.ts';
+
+// The process's clock, for its administrators: read it, and move a simulated one forward.
+
+const config = { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/clock' };
+
+export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkScheduler, isSystemAdmin: (p: Principal) => boolean): void {
+  const requireAdmin = (p: Principal) => {
+    if (!isSystemAdmin(p)) throw armErrors.authorizationFailed(p.objectId, 'Stackledger.System/clock/action', '/providers/Stackledger.System');
+  };
+  const view = () => ({ now: scheduler.clock.now().toISOString(), simulated: scheduler.clock.simulated });
+
+  app.get('/providers/Stackledger.System/clock', { config }, async (request) => {
+    requireAdmin(principalOf(request));
+    return view();
+  });
+
+  app.post<{ Body: { duration?: string; to?: string } | undefined }>(
+    '/providers/Stackledger.System/clock/advance',
+    { config, schema: { body: Type.Optional(Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) })) } },
+    async (request) => {
+      requireAdmin(principalOf(request));
+      if (!scheduler.clock.simulated) {
+        throw armErrors.conflict('ClockNotSimulated', 'This system runs on the real clock; start it with --clock TIME to move time by hand.');
+      }
+      const from = scheduler.clock.now();
+      const { duration, to } = request.body ?? {};
+      let target: Date | undefined;
+      if (duration !== undefined) {
+        const d = parseIsoDuration(duration);
+        if (!d) throw armErrors.badRequest('InvalidDuration', `'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 'duration');
+        target = addDuration(from, d);
+      } else if (to !== undefined) {
+        target = parseInstant(to);
+        if (!target) throw armErrors.badRequest('InvalidTime', `'${to}' is not an ISO 8601 time.`, 'to');
+        if (target < from) throw armErrors.badRequest('InvalidTime', `'${to}' is before the current simulated time ${from.toISOString()}.`, 'to');
+      } else {
+        throw armErrors.badRequest('InvalidRequestContent', "Give either 'duration' (ISO 8601, such as PT3H) or 'to' (an ISO 8601 time).");
+      }
+      await scheduler.advanceTo(target);
+      return { from: from.toISOString(), ...view() };
+    },
+  );
+}

@@ -1,0 +1,117 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { armMigrations } from '../arm/migrations.ts';
+import { registerArmBaseRoutes } from '../arm/routes.ts';
+import type { ArmContext } from '../arm/service.ts';
+import type { ArmTables } from '../arm/tables.ts';
+import type { WorkScheduler } from '../core/scheduler.ts';
+import { HubTokenVerifier } from '../core/tokens.ts';
+import { migrate } from '../db/database.ts';
+import { armEndpoint } from '../http/arm.ts';
+import { createServer } from '../http/server.ts';
+import { registerSystemRoutes } from '../http/system-routes.ts';
+import type { TlsFiles } from '../http/tls.ts';
+import { identityMigrations } from '../identity/migrations.ts';
+import { registerLoginRoutes } from '../identity/routes.ts';
+import { IdentityService } from '../identity/service.ts';
+import type { IdentityTables } from '../identity/tables.ts';
+
+// The hub: the cloud side. One HTTPS server; its endpoints are path prefixes of one origin, each
+// with its own audience: ARM at the root, login, partner center, directory (graph), portal.
+
+export type HubTables = ArmTables & IdentityTables;
+
+export interface HubEndpoints {
+  arm: string;
+  login: string;
+  partnerCenter: string;
+  graph: string;
+  portal: string;
+}
+
+export const HUB_PATHS = { login: '/login', partnerCenter: '/partner', graph: '/graph', portal: '/portal' } as const;
+
+export function hubEndpointsAt(origin: string): HubEndpoints {
+  return {
+    arm: origin,
+    login: origin + HUB_PATHS.login,
+    partnerCenter: origin + HUB_PATHS.partnerCenter,
+    graph: origin + HUB_PATHS.graph,
+    portal: origin + HUB_PATHS.portal,
+  };
+}
+
+/** The hub's own APIs, registered as first-party applications whose identifier URIs are their base URLs. */
+export const HUB_RESOURCE_APPS = {
+  arm: { appId: '797f4846-ba00-4fd7-ba43-dac1f8f63013', displayName: 'Stackledger Resource Manager' },
+  partnerCenter: { appId: 'fa3d9a0c-8fb0-42cc-9193-47c7ecd2edbd', displayName: 'Stackledger Partner Center' },
+  graph: { appId: '00000003-0000-0000-c000-000000000000', displayName: 'Stackledger Directory' },
+} as const;
+
+export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
+  await migrate(db, { ...armMigrations, ...identityMigrations });
+}
+
+export interface HubOptions {
+  db: Kysely<HubTables>;
+  scheduler: WorkScheduler;
+  logger: Logger;
+  tls?: TlsFiles;
+  /** Known once the server listens. */
+  endpoints: () => HubEndpoints;
+  /** The directory whose principals run the system (the CSP's). */
+  systemDirectory: () => string | undefined;
+  locations?: string[];
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  identity: IdentityService;
+  arm: ArmContext;
+  /** Points the hub's first-party applications at the URLs it now serves. */
+  publishEndpoints(): Promise<void>;
+}
+
+export async function createHub(opts: HubOptions): Promise<Hub> {
+  const clock = opts.scheduler.clock;
+  const identity = new IdentityService(opts.db, clock, () => opts.endpoints().login);
+  await identity.init();
+  const arm: ArmContext = {
+    db: opts.db,
+    clock,
+    locations: () => opts.locations ?? ['global'],
+    tenantsOf: (p) => identity.tenantsOf(p),
+    principalType: (id) => identity.principalType(id),
+  };
+  const verifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
+  const app = createServer({ tls: opts.tls, logger: opts.logger });
+
+  await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
+  await app.register(async (armApp) => {
+    armEndpoint(armApp, {
+      baseUrl: () => opts.endpoints().arm,
+      audiences: () => [opts.endpoints().arm],
+      authorizationUri: () => `${opts.endpoints().login}/common`,
+      verifier,
+    });
+    registerArmBaseRoutes(armApp, {
+      ctx: arm,
+      baseUrl: () => opts.endpoints().arm,
+      metadata: () => {
+        const e = opts.endpoints();
+        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
+      },
+    });
+    registerSystemRoutes(armApp, opts.scheduler, (p) => p.tenantId === opts.systemDirectory());
+  });
+
+  const publishEndpoints = async () => {
+    const e = opts.endpoints();
+    for (const [key, api] of Object.entries(HUB_RESOURCE_APPS)) {
+      await identity.registerFirstPartyApi(api.appId, api.displayName, [e[key as keyof typeof HUB_RESOURCE_APPS]]);
+    }
+  };
+
+  return { app, identity, arm, publishEndpoints };
+}

@@ -1,0 +1,61 @@
+import { type Kysely, type Migration, sql } from 'kysely';
+
+export const identityMigrations: Record<string, Migration> = {
+  '0101_identity': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table directories (
+          tenant_id uuid primary key,
+          display_name text not null,
+          default_domain text not null,
+          kind text not null,
+          created_at timestamptz not null
+        );
+        create unique index directories_domain on directories (lower(default_domain));
+        create table users (
+          object_id uuid primary key,
+          tenant_id uuid not null references directories (tenant_id),
+          user_principal_name text not null,
+          display_name text not null,
+          mail text,
+          user_type text not null check (user_type in ('Member', 'Guest')),
+          password_hash text,
+          home_object_id uuid references users (object_id),
+          created_at timestamptz not null
+        );
+        create unique index users_upn on users (tenant_id, lower(user_principal_name));
+        create unique index users_guest_of on users (tenant_id, home_object_id);
+        create table applications (
+          app_id uuid primary key,
+          home_tenant_id uuid references directories (tenant_id), -- null for the well-known public clients
+          display_name text not null,
+          identifier_uris text[] not null default '{}',
+          public_client boolean not null default false,
+          created_at timestamptz not null
+        );
+        create table service_principals (
+          object_id uuid primary key,
+          tenant_id uuid not null references directories (tenant_id),
+          app_id uuid not null references applications (app_id),
+          display_name text not null,
+          created_at timestamptz not null,
+          unique (tenant_id, app_id)
+        );
+        create table client_secrets (
+          id uuid primary key,
+          app_id uuid not null references applications (app_id),
+          secret_hash text not null,
+          hint text not null,
+          created_at timestamptz not null,
+          expires_at timestamptz not null
+        );
+        create table signing_keys (
+          kid text primary key,
+          private_jwk jsonb not null,
+          public_jwk jsonb not null,
+          created_at timestamptz not null
+        );
+      `.execute(db);
+    },
+  },
+};

@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { newGuid } from '../core/ids.ts';
+import { OAuthError } from './rules.ts';
+import type { IdentityService } from './service.ts';
+
+// The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
+// Mounted under the hub's login base path; everything here is anonymous.
+
+function sendOAuthError(reply: FastifyReply, e: OAuthError) {
+  const now = new Date();
+  return reply.status(e.status).send({
+    error: e.error,
+    error_description: `${e.message}\r\nTrace ID: ${reply.request.id}\r\nTimestamp: ${now.toISOString()}`,
+    error_codes: [e.aadsts],
+    timestamp: now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    trace_id: reply.request.id,
+    correlation_id: String(reply.request.headers['client-request-id'] ?? newGuid()),
+  });
+}
+
+export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof OAuthError) return sendOAuthError(reply, error);
+    request.log.error({ err: error }, 'sign-in failed');
+    const status = (error as any).statusCode >= 400 && (error as any).statusCode < 500 ? (error as any).statusCode : 500;
+    return reply.status(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: (error as Error).message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),
+  );
+
+  const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
+    const form = (request.body ?? {}) as Record<string, string>;
+    const response = await identity.token(request.params.tenant, version, form);
+    return reply.header('cache-control', 'no-store').send(response);
+  };
+  app.post('/:tenant/oauth2/token', tokenHandler('v1'));
+  app.post('/:tenant/oauth2/v2.0/token', tokenHandler('v2'));
+
+  const openIdConfiguration = (version: 'v1' | 'v2') => async (request: any) => {
+    const base = identity.loginBase();
+    const segment = String(request.params.tenant);
+    const dir = await identity.getDirectory(segment);
+    const tenant = dir?.tenant_id ?? segment;
+    const v = version === 'v2' ? '/v2.0' : '';
+    return {
+      issuer: version === 'v2' ? `${base}/${tenant}/v2.0` : `${base}/${tenant}/`,
+      authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
+      token_endpoint: `${base}/${segment}/oauth2${v}/token`,
+      device_authorization_endpoint: `${base}/${segment}/oauth2${v}/devicecode`,
+      end_session_endpoint: `${base}/${segment}/oauth2${v}/logout`,
+      jwks_uri: `${base}/${segment}/discovery${v}/keys`,
+      response_modes_supported: ['query', 'fragment', 'form_post'],
+      response_types_supported: ['code', 'id_token', 'code id_token', 'token id_token', 'token'],
+      subject_types_supported: ['pairwise'],
+      id_token_signing_alg_values_supported: ['RS256'],
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'name', 'appid'],
+      tenant_region_scope: 'NA',
+      cloud_instance_name: new URL(base).host,
+      cloud_graph_host_name: new URL(base).host,
+      msgraph_host: new URL(base).host,
+    };
+  };
+  app.get('/:tenant/.well-known/openid-configuration', openIdConfiguration('v1'));
+  app.get('/:tenant/v2.0/.well-known/openid-configuration', openIdConfiguration('v2'));
+
+  const keys = async () => identity.jwks();
+  app.get('/:tenant/discovery/keys', keys);
+  app.get('/:tenant/discovery/v2.0/keys', keys);
+  app.get('/discovery/keys', keys);
+}

@@ -1,0 +1,52 @@
+// Rules of identity: pure functions, no database, no HTTP.
+
+/** Public clients whose users sign in with the password grant (no secret). */
+export const WELL_KNOWN_PUBLIC_CLIENTS = [
+  { appId: '1950a258-227b-4e31-a9cf-717495945fc2', displayName: 'Microsoft Azure PowerShell' },
+  { appId: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', displayName: 'Microsoft Azure CLI' },
+  { appId: '5d3f0c2a-6e47-4b39-9a1f-7c1e5b7d2a10', displayName: 'Stackledger CLI' },
+] as const;
+
+export const STACKLEDGER_CLI_CLIENT_ID = WELL_KNOWN_PUBLIC_CLIENTS[2].appId;
+
+export const TOKEN_LIFETIME_SECONDS = 3600;
+
+/** An OAuth error in the shape Azure AD answers it, with its AADSTS code. */
+export class OAuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly aadsts: number,
+    message: string,
+  ) {
+    super(`AADSTS${aadsts}: ${message}`);
+  }
+}
+
+export const oauthErrors = {
+  unsupportedGrant: (grant: string) => new OAuthError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
+  missingParameter: (name: string) => new OAuthError(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
+  tenantNotFound: (tenant: string) => new OAuthError(400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`),
+  appNotFound: (appId: string, tenant: string) =>
+    new OAuthError(400, 'unauthorized_client', 700016, `Application with identifier '${appId}' was not found in the directory '${tenant}'.`),
+  badSecret: (appId: string) => new OAuthError(401, 'invalid_client', 7000215, `Invalid client secret provided for application '${appId}'.`),
+  notPublicClient: (appId: string) =>
+    new OAuthError(400, 'invalid_client', 7000218, `The request body must contain the following parameter: 'client_assertion' or 'client_secret' (application '${appId}' is not a public client).`),
+  badPassword: () => new OAuthError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.'),
+  userNotInTenant: (user: string, tenant: string) =>
+    new OAuthError(400, 'invalid_grant', 50020, `User account '${user}' from identity provider does not exist in tenant '${tenant}' and cannot access the application in that tenant.`),
+  invalidResource: (resource: string) =>
+    new OAuthError(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant.`),
+  invalidScope: (scope: string) => new OAuthError(400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid: '${scope}'. It must name one resource followed by '/.default'.`),
+};
+
+/** The resource of a v2 request: its scope list names one `{resource}/.default`. */
+export function resourceFromScope(scope: string): string | undefined {
+  const resources = scope
+    .split(/\s+/)
+    .filter((s) => s.length > 0 && !['openid', 'profile', 'offline_access', 'email'].includes(s.toLowerCase()))
+    .map((s) => s.replace(/\/\.default$/i, ''));
+  return resources.length === 1 ? resources[0] : undefined;
+}
+
+export const isEmail = (s: string): boolean => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s);

@@ -1,0 +1,88 @@
+import { type Kysely, sql } from 'kysely';
+import type { ApplicationsTable, DirectoriesTable, IdentityTables, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
+
+// All SQL of identity. Nothing else touches these tables.
+export type IdentityDb = Kysely<IdentityTables>;
+
+export const identityStore = {
+  getDirectory: (db: IdentityDb, tenantId: string) =>
+    db.selectFrom('directories').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
+
+  findDirectoryByDomain: (db: IdentityDb, domain: string) =>
+    db.selectFrom('directories').selectAll().where(sql`lower(default_domain)`, '=', domain.toLowerCase()).executeTakeFirst(),
+
+  insertDirectory: async (db: IdentityDb, row: DirectoriesTable) => {
+    await db.insertInto('directories').values(row).execute();
+  },
+
+  insertUser: async (db: IdentityDb, row: UsersTable) => {
+    await db.insertInto('users').values(row).execute();
+  },
+
+  getUser: (db: IdentityDb, objectId: string) => db.selectFrom('users').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
+
+  /** The member account (the one with a password) whose sign-in name this is. */
+  findMemberByUpn: (db: IdentityDb, upn: string) =>
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where(sql`lower(user_principal_name)`, '=', upn.toLowerCase())
+      .where('user_type', '=', 'Member')
+      .executeTakeFirst(),
+
+  findGuest: (db: IdentityDb, tenantId: string, homeObjectId: string) =>
+    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('home_object_id', '=', homeObjectId).executeTakeFirst(),
+
+  /** Directories in which a person has an account: its own and those where it is a guest. */
+  directoriesOfPerson: (db: IdentityDb, homeObjectId: string) =>
+    db
+      .selectFrom('users')
+      .innerJoin('directories', 'directories.tenant_id', 'users.tenant_id')
+      .select(['directories.tenant_id', 'directories.display_name', 'directories.default_domain'])
+      .where((eb) => eb.or([eb('users.object_id', '=', homeObjectId), eb('users.home_object_id', '=', homeObjectId)]))
+      .execute(),
+
+  insertApplication: async (db: IdentityDb, row: ApplicationsTable) => {
+    await db.insertInto('applications').values(row).onConflict((oc) => oc.column('app_id').doNothing()).execute();
+  },
+
+  getApplication: (db: IdentityDb, appId: string) => db.selectFrom('applications').selectAll().where('app_id', '=', appId).executeTakeFirst(),
+
+  setIdentifierUris: async (db: IdentityDb, appId: string, uris: string[]) => {
+    await db.updateTable('applications').set({ identifier_uris: uris }).where('app_id', '=', appId).execute();
+  },
+
+  /** The application that owns a resource identifier, compared without a trailing slash or case. */
+  findApplicationByIdentifierUri: (db: IdentityDb, normalizedUri: string) =>
+    db
+      .selectFrom('applications')
+      .selectAll()
+      .where(sql<boolean>`exists (select 1 from unnest(identifier_uris) u where lower(rtrim(u, '/')) = ${normalizedUri})`)
+      .executeTakeFirst(),
+
+  insertServicePrincipal: async (db: IdentityDb, row: ServicePrincipalsTable) => {
+    await db.insertInto('service_principals').values(row).execute();
+  },
+
+  findServicePrincipal: (db: IdentityDb, tenantId: string, appId: string) =>
+    db.selectFrom('service_principals').selectAll().where('tenant_id', '=', tenantId).where('app_id', '=', appId).executeTakeFirst(),
+
+  getServicePrincipal: (db: IdentityDb, objectId: string) =>
+    db.selectFrom('service_principals').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
+
+  insertClientSecret: async (db: IdentityDb, row: { id: string; app_id: string; secret_hash: string; hint: string; created_at: Date; expires_at: Date }) => {
+    await db.insertInto('client_secrets').values(row).execute();
+  },
+
+  liveSecretHashes: async (db: IdentityDb, appId: string, now: Date) =>
+    (await db.selectFrom('client_secrets').select('secret_hash').where('app_id', '=', appId).where('expires_at', '>', now).execute()).map((r) => r.secret_hash),
+
+  signingKeys: (db: IdentityDb) => db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute(),
+
+  insertSigningKey: async (db: IdentityDb, row: SigningKeysTable) => {
+    await db
+      .insertInto('signing_keys')
+      .values({ ...row, private_jwk: JSON.stringify(row.private_jwk) as any, public_jwk: JSON.stringify(row.public_jwk) as any })
+      .execute();
+  },
+};

@@ -1,0 +1,62 @@
+export interface DirectoriesTable {
+  tenant_id: string;
+  display_name: string;
+  default_domain: string;
+  kind: string;
+  created_at: Date;
+}
+
+export interface UsersTable {
+  object_id: string;
+  tenant_id: string;
+  user_principal_name: string;
+  display_name: string;
+  mail: string | null;
+  user_type: 'Member' | 'Guest';
+  password_hash: string | null;
+  /** For a guest: the member account of the same person in its home directory. */
+  home_object_id: string | null;
+  created_at: Date;
+}
+
+export interface ApplicationsTable {
+  app_id: string;
+  home_tenant_id: string | null;
+  display_name: string;
+  identifier_uris: string[];
+  public_client: boolean;
+  created_at: Date;
+}
+
+export interface ServicePrincipalsTable {
+  object_id: string;
+  tenant_id: string;
+  app_id: string;
+  display_name: string;
+  created_at: Date;
+}
+
+export interface ClientSecretsTable {
+  id: string;
+  app_id: string;
+  secret_hash: string;
+  hint: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  private_jwk: Record<string, unknown>;
+  public_jwk: Record<string, unknown>;
+  created_at: Date;
+}
+
+export interface IdentityTables {
+  directories: DirectoriesTable;
+  users: UsersTable;
+  applications: ApplicationsTable;
+  service_principals: ServicePrincipalsTable;
+  client_secrets: ClientSecretsTable;
+  signing_keys: SigningKeysTable;
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { armMigrations } from '../arm/migrations.ts';
+import { registerArmBaseRoutes } from '../arm/routes.ts';
+import type { ArmContext } from '../arm/service.ts';
+import type { ArmTables } from '../arm/tables.ts';
+import type { HttpClient } from '../core/http-client.ts';
+import type { WorkScheduler } from '../core/scheduler.ts';
+import { HubTokenVerifier, remoteKeySet } from '../core/tokens.ts';
+import { migrate } from '../db/database.ts';
+import { armEndpoint } from '../http/arm.ts';
+import { createServer } from '../http/server.ts';
+import { registerSystemRoutes } from '../http/system-routes.ts';
+import type { TlsFiles } from '../http/tls.ts';
+
+// A stack: one private-cloud deployment, with an operator (admin) ARM endpoint and a tenant ARM
+// endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
+// against the keys the hub publishes, and meets the hub only over HTTP.
+
+export type StackTables = ArmTables;
+
+export interface StackEndpoints {
+  adminArm: string;
+  tenantArm: string;
+}
+
+export interface HubLink {
+  login: () => string;
+  graph: () => string;
+  portal: () => string;
+  http: HttpClient;
+}
+
+export interface StackOptions {
+  name: string;
+  location: string;
+  db: Kysely<StackTables>;
+  scheduler: WorkScheduler;
+  logger: Logger;
+  tls?: TlsFiles;
+  endpoints: () => StackEndpoints;
+  hub: HubLink;
+  /** The operator's directory, the deployment's home directory. */
+  homeDirectory: () => string | undefined;
+}
+
+export interface Stack {
+  admin: FastifyInstance;
+  tenant: FastifyInstance;
+  arm: ArmContext;
+}
+
+export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
+  await migrate(db, { ...armMigrations });
+}
+
+export async function createStack(opts: StackOptions): Promise<Stack> {
+  const clock = opts.scheduler.clock;
+  const arm: ArmContext = {
+    db: opts.db,
+    clock,
+    locations: () => [opts.location],
+    tenantsOf: async (p) => [{ tenantId: p.tenantId }],
+  };
+  const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
+  const verifier = new HubTokenVerifier(keys, opts.hub.login);
+
+  const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
+    const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
+    await app.register(async (armApp) => {
+      armEndpoint(armApp, {
+        baseUrl: () => opts.endpoints()[which],
+        audiences: () => [opts.endpoints()[which]],
+        authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
+        verifier,
+      });
+      registerArmBaseRoutes(armApp, {
+        ctx: arm,
+        baseUrl: () => opts.endpoints()[which],
+        metadata: () => ({
+          galleryEndpoint: opts.hub.portal(),
+          graphEndpoint: opts.hub.graph(),
+          portalEndpoint: opts.hub.portal(),
+          loginEndpoint: opts.hub.login(),
+          audiences: [opts.endpoints()[which]],
+        }),
+      });
+      if (which === 'adminArm') registerSystemRoutes(armApp, opts.scheduler, (p) => p.tenantId === opts.homeDirectory());
+    });
+    return app;
+  };
+
+  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm };
+}

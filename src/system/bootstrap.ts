@@ -1,0 +1,126 @@
+import { createSubscription } from '../arm/service.ts';
+import { armStore } from '../arm/store.ts';
+import { newPassword } from '../core/ids.ts';
+import type { Hub } from '../hub/app.ts';
+import type { Stack, StackEndpoints } from '../stack/app.ts';
+
+// First-run set-up, as an installer does it: the CSP's directory with an admin user and a service
+// principal, the CSP's registration subscription, the stack operator's directory and principal,
+// the stack's application, and the stack's default provider subscription. Each step runs once;
+// the record of what was made (credentials included) lives in each role's database, so a restart
+// finds it again and bootstrap.json can always be written anew.
+
+export const DOMAIN_SUFFIX = 'onstackledger.local';
+
+export interface PrincipalCredentials {
+  tenantId: string;
+  domain: string;
+  clientId: string;
+  clientSecret: string;
+  servicePrincipalId: string;
+  admin: { userName: string; password: string; objectId: string };
+}
+
+export interface HubBootstrap {
+  csp: PrincipalCredentials & { registrationSubscriptionId: string; resourceGroup: string; registrationName: string };
+  operator: PrincipalCredentials;
+  stacks: Record<string, { applicationId: string }>;
+}
+
+export interface StackBootstrap {
+  homeDirectory: string;
+  applicationId: string;
+  providerSubscriptionId: string;
+}
+
+async function createAdministeredDirectory(hub: Hub, displayName: string, prefix: string, kind: 'partner' | 'operator'): Promise<PrincipalCredentials> {
+  const domain = `${prefix}.${DOMAIN_SUFFIX}`;
+  const dir = await hub.identity.createDirectory({ displayName, domain, kind });
+  const password = newPassword();
+  const admin = await hub.identity.createUser({
+    tenantId: dir.tenant_id,
+    userPrincipalName: `admin@${domain}`,
+    displayName: `${displayName} administrator`,
+    password,
+  });
+  const app = await hub.identity.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation` });
+  const secret = await hub.identity.addClientSecret(app.appId);
+  return {
+    tenantId: dir.tenant_id,
+    domain,
+    clientId: app.appId,
+    clientSecret: secret,
+    servicePrincipalId: app.servicePrincipalId,
+    admin: { userName: admin.user_principal_name, password, objectId: admin.object_id },
+  };
+}
+
+export async function bootstrapHub(hub: Hub, stackNames: string[]): Promise<HubBootstrap> {
+  let record = await armStore.getSetting<HubBootstrap>(hub.arm.db, 'bootstrap');
+  if (!record) {
+    const csp = await createAdministeredDirectory(hub, 'Contoso Cloud Provider', 'csp', 'partner');
+    const operator = await createAdministeredDirectory(hub, 'Stack operator', 'operator', 'operator');
+    const sub = await createSubscription(hub.arm, {
+      tenantId: csp.tenantId,
+      displayName: 'Azure Stack registration',
+      owners: [
+        { principalId: csp.servicePrincipalId, principalType: 'ServicePrincipal' },
+        { principalId: csp.admin.objectId, principalType: 'User' },
+      ],
+    });
+    const resourceGroup = 'azurestack';
+    await armStore.upsertResourceGroup(hub.arm.db, {
+      subscription_id: sub.subscription_id,
+      name_key: resourceGroup,
+      name: resourceGroup,
+      location: hub.arm.locations()[0],
+      tags: {},
+      managed_by: null,
+      created_at: hub.arm.clock.now(),
+    });
+    record = {
+      csp: { ...csp, registrationSubscriptionId: sub.subscription_id, resourceGroup, registrationName: 'stack-local' },
+      operator,
+      stacks: {},
+    };
+    await armStore.putSetting(hub.arm.db, 'bootstrap', record);
+  }
+  for (const name of stackNames) {
+    if (record.stacks[name]) continue;
+    const app = await hub.identity.createApplication({ homeTenantId: record.operator.tenantId, displayName: `Stackledger stack '${name}'` });
+    record.stacks[name] = { applicationId: app.appId };
+    await armStore.putSetting(hub.arm.db, 'bootstrap', record);
+  }
+  return record;
+}
+
+/** Makes the stack's application accept tokens for the URLs the stack now serves. */
+export async function publishStackEndpoints(hub: Hub, applicationId: string, endpoints: StackEndpoints): Promise<void> {
+  await hub.identity.setIdentifierUris(applicationId, [endpoints.adminArm, endpoints.tenantArm]);
+}
+
+export async function bootstrapStack(stack: Stack, location: string, operator: PrincipalCredentials, applicationId: string): Promise<StackBootstrap> {
+  const existing = await armStore.getSetting<StackBootstrap>(stack.arm.db, 'bootstrap');
+  if (existing) return existing;
+  const sub = await createSubscription(stack.arm, {
+    tenantId: operator.tenantId,
+    displayName: 'Default Provider Subscription',
+    owners: [
+      { principalId: operator.servicePrincipalId, principalType: 'ServicePrincipal' },
+      { principalId: operator.admin.objectId, principalType: 'User' },
+    ],
+  });
+  const group = `system.${location}`;
+  await armStore.upsertResourceGroup(stack.arm.db, {
+    subscription_id: sub.subscription_id,
+    name_key: group.toLowerCase(),
+    name: group,
+    location,
+    tags: {},
+    managed_by: null,
+    created_at: stack.arm.clock.now(),
+  });
+  const record: StackBootstrap = { homeDirectory: operator.tenantId, applicationId, providerSubscriptionId: sub.subscription_id };
+  await armStore.putSetting(stack.arm.db, 'bootstrap', record);
+  return record;
+}
