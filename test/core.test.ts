@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ancestorScopeKeys, formatResourceId, parseResourceId, resourceTypeOf, scopeKey } from '../src/core/arm-id.ts';
+import { addDuration, parseInstant, parseIsoDuration, SimulatedClock } from '../src/core/clock.ts';
+import { WorkScheduler } from '../src/core/scheduler.ts';
+import { actionMatches, BUILTIN_ROLES, roleAllows, roleIdFromReference } from '../src/arm/roles.ts';
+
+describe('resource id grammar', () => {
+  const id = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/AzureStack/providers/Microsoft.AzureStack/registrations/Reg1/customerSubscriptions/Cust1';
+
+  it('parses a nested resource id, keeping the case given', () => {
+    const p = parseResourceId(id)!;
+    assert.equal(p.subscriptionId, '11111111-2222-3333-4444-555555555555');
+    assert.equal(p.resourceGroup, 'AzureStack');
+    assert.equal(p.namespace, 'Microsoft.AzureStack');
+    assert.deepEqual(p.resources, [
+      { type: 'registrations', name: 'Reg1' },
+      { type: 'customerSubscriptions', name: 'Cust1' },
+    ]);
+    assert.equal(resourceTypeOf(p), 'Microsoft.AzureStack/registrations/customerSubscriptions');
+    assert.equal(formatResourceId(p), id);
+  });
+
+  it('reads segment names case-insensitively and collapses doubled slashes', () => {
+    const p = parseResourceId('//SUBSCRIPTIONS/abc//RESOURCEGROUPS/rg/PROVIDERS/ns/type/name')!;
+    assert.equal(p.subscriptionId, 'abc');
+    assert.equal(p.resourceGroup, 'rg');
+    assert.equal(formatResourceId(p), '/subscriptions/abc/resourceGroups/rg/providers/ns/type/name');
+  });
+
+  it('refuses ids that are not resource ids', () => {
+    for (const bad of ['', '/', '/tenants/x', '/subscriptions', '/subscriptions/x/resourceGroups', '/subscriptions/x/providers/ns/type', '/subscriptions/x/foo/bar']) {
+      assert.equal(parseResourceId(bad), undefined, bad);
+    }
+  });
+
+  it('lists the scopes above a resource, from the subscription down', () => {
+    assert.deepEqual(ancestorScopeKeys(id), [
+      '/subscriptions/11111111-2222-3333-4444-555555555555',
+      '/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/azurestack',
+      '/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/azurestack/providers/microsoft.azurestack/registrations/reg1',
+      scopeKey(id),
+    ]);
+  });
+});
+
+describe('roles', () => {
+  const [owner, contributor, reader] = BUILTIN_ROLES;
+  it('matches actions with wildcards, case-insensitively', () => {
+    assert.ok(actionMatches('*/read', 'Microsoft.Resources/subscriptions/resourceGroups/read'));
+    assert.ok(actionMatches('Microsoft.Authorization/*/Write', 'microsoft.authorization/roleAssignments/write'));
+    assert.ok(!actionMatches('*/read', 'Microsoft.Resources/subscriptions/resourceGroups/write'));
+  });
+  it('gives Owner everything, Contributor all but access control, Reader only reads', () => {
+    const assign = 'Microsoft.Authorization/roleAssignments/write';
+    const writeGroup = 'Microsoft.Resources/subscriptions/resourceGroups/write';
+    assert.ok(roleAllows(owner, assign) && roleAllows(owner, writeGroup));
+    assert.ok(!roleAllows(contributor, assign) && roleAllows(contributor, writeGroup));
+    assert.ok(!roleAllows(reader, writeGroup) && roleAllows(reader, 'Microsoft.Resources/subscriptions/read'));
+  });
+  it('reads role references as bare GUIDs or resource ids', () => {
+    assert.equal(roleIdFromReference('/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/8E3AF657-A8FF-443C-A75C-2FE8C4BCB635'), owner.id);
+    assert.equal(roleIdFromReference(reader.id), reader.id);
+    assert.equal(roleIdFromReference('Owner'), undefined);
+  });
+});
+
+describe('time', () => {
+  it('parses ISO 8601 durations', () => {
+    assert.deepEqual(parseIsoDuration('PT3H'), { years: 0, months: 0, weeks: 0, days: 0, hours: 3, minutes: 0, seconds: 0 });
+    assert.equal(parseIsoDuration('P31DT12H')!.days, 31);
+    assert.equal(parseIsoDuration('P31DT12H')!.hours, 12);
+    for (const bad of ['', 'P', 'PT', '3H', 'P1H', 'PT-1H', 'tomorrow']) assert.equal(parseIsoDuration(bad), undefined, bad);
+  });
+  it('adds calendar months in UTC and the rest as exact time', () => {
+    const t = new Date('2026-01-31T00:00:00Z');
+    assert.equal(addDuration(t, parseIsoDuration('P7D')!).toISOString(), '2026-02-07T00:00:00.000Z');
+    assert.equal(addDuration(t, parseIsoDuration('PT90M')!).toISOString(), '2026-01-31T01:30:00.000Z');
+    assert.equal(addDuration(new Date('2026-03-15T00:00:00Z'), parseIsoDuration('P1M')!).toISOString(), '2026-04-15T00:00:00.000Z');
+  });
+  it('parses instants and refuses what is not one', () => {
+    assert.equal(parseInstant('2026-01-01T00:00:00Z')!.toISOString(), '2026-01-01T00:00:00.000Z');
+    assert.equal(parseInstant('yesterday'), undefined);
+    assert.equal(parseInstant('2026-13-45T00:00:00Z'), undefined);
+  });
+
+  it('advances a simulated clock hour by hour, doing the due work in order at each step', async () => {
+    const clock = new SimulatedClock(new Date('2026-01-01T00:30:00Z'));
+    const scheduler = new WorkScheduler(clock);
+    const seen: string[] = [];
+    scheduler.register({ name: 'a', runUntil: async (now) => void seen.push(`a ${now.toISOString().slice(11, 16)}`) });
+    scheduler.register({ name: 'b', runUntil: async (now) => void seen.push(`b ${now.toISOString().slice(11, 16)}`) });
+    await scheduler.advanceTo(new Date('2026-01-01T02:15:00Z'));
+    assert.equal(clock.now().toISOString(), '2026-01-01T02:15:00.000Z');
+    assert.deepEqual(seen, ['a 01:00', 'b 01:00', 'a 02:00', 'b 02:00', 'a 02:15', 'b 02:15']);
+    await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T00:00:00Z')), /backwards/);
+  });
+});
