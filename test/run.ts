@@ -31,9 +31,9 @@ if (!serverUrl) {
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  process.stdout.write(`tests use the embedded PostgreSQL server at ${serverUrl.replace(/:[^:@]*@/, ':***@')}\n`);
+  process.stdout.write(`tests use the embedded PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`);
 } else {
-  process.stdout.write(`tests use the PostgreSQL server at ${serverUrl.replace(/:[^:@]*@/, ':***@')}\n`);
+  process.stdout.write(`tests use the PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`);
 }
 
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {

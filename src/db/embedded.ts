@@ -51,10 +51,12 @@ async function stopOrphanedServer(dir: string): Promise<void> {
 export async function startEmbeddedCluster(dir: string, log: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
   await mkdir(path.dirname(dir), { recursive: true });
   if (userInfo().uid === 0) {
-    // The server runs as the OS user `postgres`, which must be able to pass through the data folder.
-    const parent = path.dirname(dir);
-    const mode = (await stat(parent)).mode;
-    if ((mode & 0o001) === 0) await chmod(parent, (mode & 0o777) | 0o011);
+    // As root, the server runs as the OS user `postgres`, which must be able to pass through every
+    // folder above the cluster: add the traverse bit (not read) where it is missing.
+    for (let p = path.dirname(dir); p !== path.dirname(p); p = path.dirname(p)) {
+      const mode = (await stat(p)).mode;
+      if ((mode & 0o001) === 0) await chmod(p, (mode & 0o777) | 0o011);
+    }
   }
   await stopOrphanedServer(dir);
   const port = await freePort();
