@@ -45,4 +45,13 @@ export const armMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0002_subscription_offer': {
+    async up(db: Kysely<any>) {
+      // The offer a subscription was created under, and (on the hub) the partner that sold it.
+      await sql`
+        alter table subscriptions add column offer_id text;
+        alter table subscriptions add column sold_by uuid;
+      `.execute(db);
+    },
+  },
 };

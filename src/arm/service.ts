@@ -1,5 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
-import { ancestorScopeKeys, scopeKey } from '../core/arm-id.ts';
+import { ancestorScopeKeys, parseResourceId, scopeKey } from '../core/arm-id.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
@@ -25,6 +26,8 @@ export interface ArmContext {
   tenantsOf(principal: Principal): Promise<TenantInfo[]>;
   /** The type of a principal, or undefined when it does not exist; absent where the role cannot tell. */
   principalType?(principalId: string): Promise<string | undefined>;
+  /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
+  implicitRoles?(principal: Principal, subscription: SubscriptionsTable): string[];
 }
 
 export const SUBSCRIPTION_WRITABLE_STATES = new Set(['Enabled']);
@@ -33,10 +36,17 @@ function principalIds(principal: Principal): string[] {
   return [principal.objectId];
 }
 
+async function implicitRolesOn(ctx: ArmContext, principal: Principal, subscriptionId: string | undefined): Promise<string[]> {
+  if (!ctx.implicitRoles || subscriptionId === undefined || !isGuid(subscriptionId)) return [];
+  const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
+  return sub ? ctx.implicitRoles(principal, sub) : [];
+}
+
 export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
   const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
-  const allowed = assignments.some((a) => {
-    const role = findRole(a.role_definition_id);
+  const roleIds = [...assignments.map((a) => a.role_definition_id), ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId))];
+  const allowed = roleIds.some((id) => {
+    const role = findRole(id);
     return role !== undefined && roleAllows(role, action);
   });
   if (!allowed) throw armErrors.authorizationFailed(principal.objectId, action, scope);
@@ -62,7 +72,8 @@ export function requireWritable(sub: SubscriptionsTable): void {
 
 export async function readableSubscription(ctx: ArmContext, principal: Principal, subscriptionId: string): Promise<SubscriptionsTable> {
   const sub = await requireSubscription(ctx, subscriptionId);
-  if (!(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
+  const implicit = ctx.implicitRoles?.(principal, sub) ?? [];
+  if (implicit.length === 0 && !(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
     throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${subscriptionId}`);
   }
   return sub;
@@ -74,10 +85,17 @@ export interface NewSubscription {
   displayName: string;
   owners: { principalId: string; principalType: string }[];
   createdBy?: string;
+  offerId?: string;
+  soldBy?: string;
+}
+
+/** Runs work in the given transaction, or in a new one. */
+export function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }
 
 /** Creates a subscription; whoever is named as owner gets the Owner role on it. */
-export async function createSubscription(ctx: ArmContext, input: NewSubscription): Promise<SubscriptionsTable> {
+export async function createSubscription(ctx: ArmContext, input: NewSubscription, db: ArmDb = ctx.db): Promise<SubscriptionsTable> {
   const now = ctx.clock.now();
   const row: SubscriptionsTable = {
     subscription_id: (input.subscriptionId ?? newGuid()).toLowerCase(),
@@ -86,8 +104,10 @@ export async function createSubscription(ctx: ArmContext, input: NewSubscription
     state: 'Enabled',
     created_at: now,
     created_by: input.createdBy ?? null,
+    offer_id: input.offerId ?? null,
+    sold_by: input.soldBy ?? null,
   };
-  await ctx.db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await armStore.insertSubscription(trx, row);
     for (const owner of input.owners) {
       await armStore.insertRoleAssignment(trx, {

@@ -8,6 +8,9 @@ export interface SubscriptionsTable {
   state: string;
   created_at: Date;
   created_by: string | null;
+  offer_id?: string | null;
+  /** The partner (its directory) that sold this subscription through the partner center. */
+  sold_by?: string | null;
 }
 
 export interface ResourceGroupsTable {

@@ -33,6 +33,25 @@ export interface ArmEndpointOptions {
   verifier: TokenVerifier;
   /** A role's own further admission rule, such as the stack's onboarded directories. */
   admit?: (principal: Principal) => Promise<void>;
+  /** How an error looks on this endpoint; ARM's envelope by default. */
+  render?: (error: ArmError, request: FastifyRequest) => unknown;
+}
+
+/** The directory API's error envelope (Microsoft Graph). */
+export function renderGraphError(error: ArmError, request: FastifyRequest): unknown {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.target ? { target: error.target } : {}),
+      innerError: { date: new Date().toISOString(), 'request-id': request.id, 'client-request-id': request.headers['client-request-id'] ?? request.id },
+    },
+  };
+}
+
+/** The partner center's error envelope. */
+export function renderPartnerCenterError(error: ArmError): unknown {
+  return { code: error.code, description: error.message, ...(error.target ? { target: error.target } : {}) };
 }
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
@@ -134,11 +153,15 @@ export function toArmError(error: FastifyError | Error, request: FastifyRequest)
   return armErrors.internal(request.id);
 }
 
-export function sendArmError(reply: FastifyReply, error: ArmError): FastifyReply {
-  return reply.status(error.status).headers(error.headers).type('application/json; charset=utf-8').send(error.toBody());
+export function sendArmError(reply: FastifyReply, error: ArmError, render?: ArmEndpointOptions['render']): FastifyReply {
+  const body = render ? render(error, reply.request) : error.toBody();
+  return reply.status(error.status).headers(error.headers).type('application/json; charset=utf-8').send(body);
 }
 
-/** Installs ARM handling on an encapsulated Fastify context; routes are registered by the caller. */
+/**
+ * Installs ARM-style handling on an encapsulated Fastify context (an ARM endpoint, or the partner
+ * center and directory APIs with their own error shapes); routes are registered by the caller.
+ */
 export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): void {
   acceptJsonBodies(app);
   app.addHook('onRequest', async (request) => authenticate(opts, request));
@@ -150,11 +173,11 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error as Error, request);
     if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendArmError(reply, armError);
+    return sendArmError(reply, armError, opts.render);
   });
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0];
-    return sendArmError(reply, armErrors.routeNotFound(request.method, path));
+    return sendArmError(reply, armErrors.routeNotFound(request.method, path), opts.render);
   });
 }
 

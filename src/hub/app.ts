@@ -4,23 +4,31 @@ import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import type { ArmContext } from '../arm/service.ts';
-import type { ArmTables } from '../arm/tables.ts';
+import { OWNER } from '../arm/roles.ts';
+import { inTransaction } from '../arm/service.ts';
+import { auditMigrations } from '../audit/migrations.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
-import { armEndpoint } from '../http/arm.ts';
+import { armEndpoint, renderGraphError, renderPartnerCenterError, type TokenVerifier } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
+import type { GraphContext } from '../identity/graph.ts';
+import { registerGraphRoutes } from '../identity/graph-routes.ts';
 import { identityMigrations } from '../identity/migrations.ts';
 import { registerLoginRoutes } from '../identity/routes.ts';
 import { IdentityService } from '../identity/service.ts';
-import type { IdentityTables } from '../identity/tables.ts';
+import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
+import { partnerMigrations } from '../partner/migrations.ts';
+import { registerPartnerCenterRoutes } from '../partner/routes.ts';
+import type { PartnerContext } from '../partner/service.ts';
+import type { HubTables } from './tables.ts';
 
 // The hub: the cloud side. One HTTPS server; its endpoints are path prefixes of one origin, each
 // with its own audience: ARM at the root, login, partner center, directory (graph), portal.
 
-export type HubTables = ArmTables & IdentityTables;
+export type { HubTables };
 
 export interface HubEndpoints {
   arm: string;
@@ -50,7 +58,7 @@ export const HUB_RESOURCE_APPS = {
 } as const;
 
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...identityMigrations });
+  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations });
 }
 
 export interface HubOptions {
@@ -63,6 +71,8 @@ export interface HubOptions {
   /** The directory whose principals run the system (the CSP's). */
   systemDirectory: () => string | undefined;
   locations?: string[];
+  /** Customer directories get domains `{prefix}.{domainSuffix}`. */
+  domainSuffix: string;
 }
 
 export interface Hub {
@@ -83,8 +93,13 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     locations: () => opts.locations ?? ['global'],
     tenantsOf: (p) => identity.tenantsOf(p),
     principalType: (id) => identity.principalType(id),
+    // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
+    implicitRoles: (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId ? [OWNER] : []),
   };
-  const verifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
+  const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
+  const graph: GraphContext = { identity, transaction: (work) => inTransaction(opts.db, work) };
+  const isSystemAdmin = (p: { tenantId: string }) => p.tenantId === opts.systemDirectory();
+  const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
   await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
@@ -103,8 +118,35 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
         return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
       },
     });
-    registerSystemRoutes(armApp, opts.scheduler, (p) => p.tenantId === opts.systemDirectory());
+    registerSystemRoutes(armApp, opts.scheduler, isSystemAdmin);
+    registerPartnerArmRoutes(armApp, partner, isSystemAdmin);
   });
+  await app.register(
+    async (pc) => {
+      armEndpoint(pc, {
+        baseUrl: () => opts.endpoints().partnerCenter,
+        audiences: () => [opts.endpoints().partnerCenter],
+        authorizationUri: () => `${opts.endpoints().login}/common`,
+        verifier,
+        render: renderPartnerCenterError,
+      });
+      registerPartnerCenterRoutes(pc, partner, () => opts.endpoints().partnerCenter);
+    },
+    { prefix: HUB_PATHS.partnerCenter },
+  );
+  await app.register(
+    async (g) => {
+      armEndpoint(g, {
+        baseUrl: () => opts.endpoints().graph,
+        audiences: () => [opts.endpoints().graph],
+        authorizationUri: () => `${opts.endpoints().login}/common`,
+        verifier,
+        render: renderGraphError,
+      });
+      registerGraphRoutes(g, graph, () => opts.endpoints().graph, (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`);
+    },
+    { prefix: HUB_PATHS.graph },
+  );
 
   const publishEndpoints = async () => {
     const e = opts.endpoints();

@@ -58,4 +58,23 @@ export const identityMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0102_directory_roles_invitations': {
+    async up(db: Kysely<any>) {
+      await sql`
+        alter table users add column directory_role text;
+        create table invitations (
+          id uuid primary key,
+          tenant_id uuid not null references directories (tenant_id),
+          invited_user_id uuid not null references users (object_id),
+          invited_email text not null,
+          invited_display_name text,
+          invite_redirect_url text not null,
+          status text not null,
+          invited_by uuid not null,
+          created_at timestamptz not null,
+          completed_at timestamptz
+        );
+      `.execute(db);
+    },
+  },
 };

@@ -49,4 +49,3 @@ export function resourceFromScope(scope: string): string | undefined {
   return resources.length === 1 ? resources[0] : undefined;
 }
 
-export const isEmail = (s: string): boolean => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s);

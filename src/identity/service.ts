@@ -1,7 +1,7 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../core/clock.ts';
 import { ArmError } from '../core/errors.ts';
-import { hashPassword, hashSecret, newGuid, newSecret, passwordMatches, secretMatches, isGuid } from '../core/ids.ts';
+import { hashPassword, hashSecret, newGuid, newPassword, newSecret, passwordMatches, secretMatches, isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { issuersFor, normalizeAudience } from '../core/tokens.ts';
 import type { TenantInfo } from '../arm/service.ts';
@@ -27,6 +27,16 @@ export interface NewUser {
   userType?: 'Member' | 'Guest';
   homeObjectId?: string;
   mail?: string;
+  directoryRole?: string;
+}
+
+export interface AdministeredDirectory {
+  tenantId: string;
+  domain: string;
+  clientId: string;
+  clientSecret: string;
+  servicePrincipalId: string;
+  admin: { userName: string; password: string; objectId: string };
 }
 
 export interface TokenResponse {
@@ -81,8 +91,8 @@ export class IdentityService {
 
   // ---- directories and accounts ----------------------------------------------------------------
 
-  async createDirectory(input: NewDirectory): Promise<DirectoriesTable> {
-    if (await identityStore.findDirectoryByDomain(this.db, input.domain)) {
+  async createDirectory(input: NewDirectory, db: IdentityDb = this.db): Promise<DirectoriesTable> {
+    if (await identityStore.findDirectoryByDomain(db, input.domain)) {
       throw new ArmError(409, 'DomainAlreadyExists', `The domain '${input.domain}' is already taken by another directory.`, 'domain');
     }
     const row: DirectoriesTable = {
@@ -92,7 +102,7 @@ export class IdentityService {
       kind: input.kind,
       created_at: this.clock.now(),
     };
-    await identityStore.insertDirectory(this.db, row);
+    await identityStore.insertDirectory(db, row);
     return row;
   }
 
@@ -100,7 +110,7 @@ export class IdentityService {
     return isGuid(tenantId) ? identityStore.getDirectory(this.db, tenantId.toLowerCase()) : Promise.resolve(undefined);
   }
 
-  async createUser(input: NewUser): Promise<UsersTable> {
+  async createUser(input: NewUser, db: IdentityDb = this.db): Promise<UsersTable> {
     const row: UsersTable = {
       object_id: newGuid(),
       tenant_id: input.tenantId,
@@ -111,16 +121,17 @@ export class IdentityService {
       password_hash: input.password === undefined ? null : await hashPassword(input.password),
       home_object_id: input.homeObjectId ?? null,
       created_at: this.clock.now(),
+      directory_role: input.directoryRole ?? null,
     };
-    await identityStore.insertUser(this.db, row);
+    await identityStore.insertUser(db, row);
     return row;
   }
 
   /** Registers an application in its home directory, with its service principal there. */
-  async createApplication(input: { homeTenantId: string; displayName: string; identifierUris?: string[]; appId?: string }) {
+  async createApplication(input: { homeTenantId: string; displayName: string; identifierUris?: string[]; appId?: string }, db: IdentityDb = this.db) {
     const appId = input.appId ?? newGuid();
     const now = this.clock.now();
-    await identityStore.insertApplication(this.db, {
+    await identityStore.insertApplication(db, {
       app_id: appId,
       home_tenant_id: input.homeTenantId,
       display_name: input.displayName,
@@ -128,23 +139,23 @@ export class IdentityService {
       public_client: false,
       created_at: now,
     });
-    const sp = await this.ensureServicePrincipal(input.homeTenantId, appId);
+    const sp = await this.ensureServicePrincipal(input.homeTenantId, appId, db);
     return { appId, servicePrincipalId: sp.object_id };
   }
 
-  async ensureServicePrincipal(tenantId: string, appId: string) {
-    const existing = await identityStore.findServicePrincipal(this.db, tenantId, appId);
+  async ensureServicePrincipal(tenantId: string, appId: string, db: IdentityDb = this.db) {
+    const existing = await identityStore.findServicePrincipal(db, tenantId, appId);
     if (existing) return existing;
-    const app = await identityStore.getApplication(this.db, appId);
+    const app = await identityStore.getApplication(db, appId);
     const row = { object_id: newGuid(), tenant_id: tenantId, app_id: appId, display_name: app?.display_name ?? appId, created_at: this.clock.now() };
-    await identityStore.insertServicePrincipal(this.db, row);
+    await identityStore.insertServicePrincipal(db, row);
     return row;
   }
 
-  async addClientSecret(appId: string, years = 2): Promise<string> {
+  async addClientSecret(appId: string, years = 2, db: IdentityDb = this.db): Promise<string> {
     const secret = newSecret();
     const now = this.clock.now();
-    await identityStore.insertClientSecret(this.db, {
+    await identityStore.insertClientSecret(db, {
       id: newGuid(),
       app_id: appId,
       secret_hash: hashSecret(secret),
@@ -153,6 +164,29 @@ export class IdentityService {
       expires_at: new Date(Date.UTC(now.getUTCFullYear() + years, now.getUTCMonth(), now.getUTCDate())),
     });
     return secret;
+  }
+
+  /**
+   * A directory with a Global Administrator (password) and an automation application (secret):
+   * how the CSP, the operator and new partners start.
+   */
+  async createAdministeredDirectory(displayName: string, domain: string, kind: NewDirectory['kind'], db: IdentityDb = this.db): Promise<AdministeredDirectory> {
+    const dir = await this.createDirectory({ displayName, domain, kind }, db);
+    const password = newPassword();
+    const admin = await this.createUser(
+      { tenantId: dir.tenant_id, userPrincipalName: `admin@${domain}`, displayName: `${displayName} administrator`, password, directoryRole: 'GlobalAdministrator' },
+      db,
+    );
+    const app = await this.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation` }, db);
+    const secret = await this.addClientSecret(app.appId, 2, db);
+    return {
+      tenantId: dir.tenant_id,
+      domain,
+      clientId: app.appId,
+      clientSecret: secret,
+      servicePrincipalId: app.servicePrincipalId,
+      admin: { userName: admin.user_principal_name, password, objectId: admin.object_id },
+    };
   }
 
   /** A first-party API (no home directory) whose identifier URIs are where it is served now. */
@@ -250,6 +284,8 @@ export class IdentityService {
       let account: UsersTable | undefined = member;
       if (member.tenant_id !== directory.tenant_id) account = await identityStore.findGuest(this.db, directory.tenant_id, member.object_id);
       if (!account) throw oauthErrors.userNotInTenant(form.username, directory.tenant_id);
+      // A guest's first sign-in redeems its invitation.
+      if (account.user_type === 'Guest') await identityStore.completeInvitations(this.db, account.object_id, this.clock.now());
       subject = {
         oid: account.object_id,
         extra: {

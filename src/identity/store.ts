@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ApplicationsTable, DirectoriesTable, IdentityTables, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
+import type { ApplicationsTable, DirectoriesTable, IdentityTables, InvitationsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
 
 // All SQL of identity. Nothing else touches these tables.
 export type IdentityDb = Kysely<IdentityTables>;
@@ -83,6 +83,38 @@ export const identityStore = {
     await db
       .insertInto('signing_keys')
       .values({ ...row, private_jwk: JSON.stringify(row.private_jwk) as any, public_jwk: JSON.stringify(row.public_jwk) as any })
+      .execute();
+  },
+
+  /** A member found by sign-in name or mail address, anywhere in the cloud. */
+  findMemberByEmail: (db: IdentityDb, email: string) =>
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where('user_type', '=', 'Member')
+      .where((eb) => eb.or([eb(sql`lower(user_principal_name)`, '=', email.toLowerCase()), eb(sql`lower(mail)`, '=', email.toLowerCase())]))
+      .orderBy('created_at')
+      .executeTakeFirst(),
+
+  listUsers: (db: IdentityDb, tenantId: string, offset: number, limit: number) =>
+    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).orderBy('created_at').orderBy('object_id').offset(offset).limit(limit).execute(),
+
+  findUserByUpn: (db: IdentityDb, tenantId: string, upn: string) =>
+    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where(sql`lower(user_principal_name)`, '=', upn.toLowerCase()).executeTakeFirst(),
+
+  insertInvitation: async (db: IdentityDb, row: InvitationsTable) => {
+    await db.insertInto('invitations').values(row).execute();
+  },
+
+  invitationsOf: (db: IdentityDb, invitedUserId: string) =>
+    db.selectFrom('invitations').selectAll().where('invited_user_id', '=', invitedUserId).orderBy('created_at').execute(),
+
+  completeInvitations: async (db: IdentityDb, invitedUserId: string, at: Date) => {
+    await db
+      .updateTable('invitations')
+      .set({ status: 'Completed', completed_at: at })
+      .where('invited_user_id', '=', invitedUserId)
+      .where('status', '=', 'PendingAcceptance')
       .execute();
   },
 };

@@ -17,6 +17,21 @@ export interface UsersTable {
   /** For a guest: the member account of the same person in its home directory. */
   home_object_id: string | null;
   created_at: Date;
+  /** 'GlobalAdministrator' for a directory's administrators. */
+  directory_role: string | null;
+}
+
+export interface InvitationsTable {
+  id: string;
+  tenant_id: string;
+  invited_user_id: string;
+  invited_email: string;
+  invited_display_name: string | null;
+  invite_redirect_url: string;
+  status: 'PendingAcceptance' | 'Completed';
+  invited_by: string;
+  created_at: Date;
+  completed_at: Date | null;
 }
 
 export interface ApplicationsTable {
@@ -59,4 +74,5 @@ export interface IdentityTables {
   service_principals: ServicePrincipalsTable;
   client_secrets: ClientSecretsTable;
   signing_keys: SigningKeysTable;
+  invitations: InvitationsTable;
 }

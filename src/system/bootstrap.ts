@@ -1,7 +1,7 @@
 import { createSubscription } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
-import { newPassword } from '../core/ids.ts';
 import type { Hub } from '../hub/app.ts';
+import type { AdministeredDirectory } from '../identity/service.ts';
 import type { Stack, StackEndpoints } from '../stack/app.ts';
 
 // First-run set-up, as an installer does it: the CSP's directory with an admin user and a service
@@ -12,14 +12,7 @@ import type { Stack, StackEndpoints } from '../stack/app.ts';
 
 export const DOMAIN_SUFFIX = 'onstackledger.local';
 
-export interface PrincipalCredentials {
-  tenantId: string;
-  domain: string;
-  clientId: string;
-  clientSecret: string;
-  servicePrincipalId: string;
-  admin: { userName: string; password: string; objectId: string };
-}
+export type PrincipalCredentials = AdministeredDirectory;
 
 export interface HubBootstrap {
   csp: PrincipalCredentials & { registrationSubscriptionId: string; resourceGroup: string; registrationName: string };
@@ -33,33 +26,11 @@ export interface StackBootstrap {
   providerSubscriptionId: string;
 }
 
-async function createAdministeredDirectory(hub: Hub, displayName: string, prefix: string, kind: 'partner' | 'operator'): Promise<PrincipalCredentials> {
-  const domain = `${prefix}.${DOMAIN_SUFFIX}`;
-  const dir = await hub.identity.createDirectory({ displayName, domain, kind });
-  const password = newPassword();
-  const admin = await hub.identity.createUser({
-    tenantId: dir.tenant_id,
-    userPrincipalName: `admin@${domain}`,
-    displayName: `${displayName} administrator`,
-    password,
-  });
-  const app = await hub.identity.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation` });
-  const secret = await hub.identity.addClientSecret(app.appId);
-  return {
-    tenantId: dir.tenant_id,
-    domain,
-    clientId: app.appId,
-    clientSecret: secret,
-    servicePrincipalId: app.servicePrincipalId,
-    admin: { userName: admin.user_principal_name, password, objectId: admin.object_id },
-  };
-}
-
 export async function bootstrapHub(hub: Hub, stackNames: string[]): Promise<HubBootstrap> {
   let record = await armStore.getSetting<HubBootstrap>(hub.arm.db, 'bootstrap');
   if (!record) {
-    const csp = await createAdministeredDirectory(hub, 'Contoso Cloud Provider', 'csp', 'partner');
-    const operator = await createAdministeredDirectory(hub, 'Stack operator', 'operator', 'operator');
+    const csp = await hub.identity.createAdministeredDirectory('Contoso Cloud Provider', `csp.${DOMAIN_SUFFIX}`, 'partner');
+    const operator = await hub.identity.createAdministeredDirectory('Stack operator', `operator.${DOMAIN_SUFFIX}`, 'operator');
     const sub = await createSubscription(hub.arm, {
       tenantId: csp.tenantId,
       displayName: 'Azure Stack registration',

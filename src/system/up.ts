@@ -11,7 +11,7 @@ import { listen } from '../http/server.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type HubEndpoints, type HubTables } from '../hub/app.ts';
 import { createStack, migrateStack, type StackEndpoints, type StackTables } from '../stack/app.ts';
-import { bootstrapHub, bootstrapStack, publishStackEndpoints } from './bootstrap.ts';
+import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, publishStackEndpoints } from './bootstrap.ts';
 
 // `stackledger up`: one hub and one stack named `local` in one process, on the embedded
 // PostgreSQL by default. Writes DIR/bootstrap.json once every endpoint answers.
@@ -114,7 +114,15 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
     let homeDirectory: string | undefined;
     const hubUrls = () => hubEndpoints ?? (() => { throw new Error('the hub is not listening yet'); })();
 
-    const hub = await createHub({ db: hubDb.db, scheduler, logger: logger.child({ role: 'hub' }), tls, endpoints: hubUrls, systemDirectory: () => systemDirectory });
+    const hub = await createHub({
+      db: hubDb.db,
+      scheduler,
+      logger: logger.child({ role: 'hub' }),
+      tls,
+      endpoints: hubUrls,
+      systemDirectory: () => systemDirectory,
+      domainSuffix: DOMAIN_SUFFIX,
+    });
     const stack = await createStack({
       name: stackName,
       location,

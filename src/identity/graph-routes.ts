@@ -1,0 +1,115 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { auditStore } from '../audit/store.ts';
+import type { ActivityLogTable } from '../audit/tables.ts';
+import { parseInstant } from '../core/clock.ts';
+import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
+import { createMember, getUser, graphErrors, invitationView, invite, listUsers, requireDirectoryAdmin, type GraphContext } from './graph.ts';
+import { identityStore } from './store.ts';
+
+// The directory API's routes (graph, v1.0): invitations, users, the organization, audit logs.
+
+const InvitationBody = Type.Object({
+  invitedUserEmailAddress: Type.String({ minLength: 1 }),
+  inviteRedirectUrl: Type.String({ minLength: 1 }),
+  invitedUserDisplayName: Type.Optional(Type.String()),
+  sendInvitationMessage: Type.Optional(Type.Boolean()),
+  invitedUserType: Type.Optional(Type.String()),
+  invitedUserMessageInfo: Type.Optional(Type.Object({})),
+});
+
+const UserBody = Type.Object({
+  displayName: Type.String({ minLength: 1 }),
+  userPrincipalName: Type.String({ minLength: 1 }),
+  mailNickname: Type.Optional(Type.String()),
+  accountEnabled: Type.Optional(Type.Boolean()),
+  passwordProfile: Type.Object({ password: Type.String({ minLength: 1 }), forceChangePasswordNextSignIn: Type.Optional(Type.Boolean()) }),
+});
+
+/** `{"value", "@odata.nextLink"}`, graph's paging. */
+function odataPage<T>(request: FastifyRequest, baseUrl: string, rows: T[], page: ReturnType<typeof pageOf>) {
+  const listed = pagedList(request, new URL(baseUrl).origin, page, rows);
+  return { value: listed.value, ...(listed.nextLink ? { '@odata.nextLink': listed.nextLink } : {}) };
+}
+
+/** Reads `activityDateTime ge X and activityDateTime le Y` (either bound may be missing). */
+export function parseTimeFilter(filter: string | undefined, field: string): { from: Date; to: Date } {
+  let from = new Date(0);
+  let to = new Date(8.64e15);
+  if (!filter) return { from, to };
+  for (const part of filter.split(/\s+and\s+/i)) {
+    const m = new RegExp(`^${field}\\s+(ge|gt|le|lt)\\s+'?([^']+?)'?$`, 'i').exec(part.trim());
+    const t = m ? parseInstant(m[2]) : undefined;
+    if (!m || !t) throw graphErrors.badRequest(`Invalid filter clause '${part.trim()}'; use '${field} ge <time> and ${field} le <time>'.`, '$filter');
+    const op = m[1].toLowerCase();
+    if (op === 'ge') from = t;
+    else if (op === 'gt') from = new Date(t.getTime() + 1);
+    else if (op === 'le') to = new Date(t.getTime() + 1);
+    else to = t;
+  }
+  return { from, to };
+}
+
+function directoryAuditView(r: ActivityLogTable) {
+  return {
+    id: r.id,
+    category: r.resource_type === 'User' || r.resource_type === 'Invitation' ? 'UserManagement' : 'Other',
+    correlationId: r.id,
+    result: 'success',
+    activityDisplayName: r.operation,
+    activityDateTime: r.occurred_at.toISOString(),
+    loggedByService: 'Core Directory',
+    operationType: r.old_value === null ? 'Add' : r.new_value === null ? 'Delete' : 'Update',
+    initiatedBy: { user: { id: r.actor_object_id, userPrincipalName: r.actor_name, tenantId: r.actor_tenant_id } },
+    targetResources: [
+      {
+        id: r.resource_id,
+        type: r.resource_type,
+        modifiedProperties: [{ displayName: r.resource_type, oldValue: JSON.stringify(r.old_value), newValue: JSON.stringify(r.new_value) }],
+      },
+    ],
+  };
+}
+
+export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, baseUrl: () => string, redeemUrl: (invitationId: string, tenantId: string) => string): void {
+  app.post<{ Body: Static<typeof InvitationBody> }>('/v1.0/invitations', { schema: { body: InvitationBody } }, async (request, reply) => {
+    const invitation = await invite(ctx, principalOf(request), request.body);
+    return reply.status(201).send(invitationView(invitation, redeemUrl(invitation.id, invitation.tenant_id)));
+  });
+
+  app.post<{ Body: Static<typeof UserBody> }>('/v1.0/users', { schema: { body: UserBody } }, async (request, reply) => {
+    const user = await createMember(ctx, principalOf(request), request.body);
+    return reply.status(201).send({ ...(await getUser(ctx, principalOf(request), user.object_id)) });
+  });
+
+  app.get('/v1.0/users', async (request) => {
+    const page = pageOf(request);
+    return odataPage(request, baseUrl(), await listUsers(ctx, principalOf(request), page.offset, page.limit + 1), page);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) => getUser(ctx, principalOf(request), request.params.id));
+
+  app.get('/v1.0/organization', async (request) => {
+    const dir = await identityStore.getDirectory(ctx.identity.db, principalOf(request).tenantId);
+    if (!dir) throw graphErrors.denied();
+    return {
+      value: [
+        {
+          id: dir.tenant_id,
+          displayName: dir.display_name,
+          createdDateTime: dir.created_at.toISOString(),
+          verifiedDomains: [{ name: dir.default_domain, isDefault: true, isInitial: true, type: 'Managed' }],
+        },
+      ],
+    };
+  });
+
+  app.get('/v1.0/auditLogs/directoryAudits', async (request) => {
+    const caller = principalOf(request);
+    const directory = await requireDirectoryAdmin(ctx.identity.db, caller);
+    const { from, to } = parseTimeFilter(queryValue(request, '$filter'), 'activityDateTime');
+    const page = pageOf(request);
+    const rows = await auditStore.list(ctx.identity.db as any, { directoryId: directory.tenant_id }, from, to, page.offset, page.limit + 1);
+    return odataPage(request, baseUrl(), rows.map(directoryAuditView), page);
+  });
+}

@@ -1,0 +1,203 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { auditStore } from '../audit/store.ts';
+import { parseInstant } from '../core/clock.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { findOffer, OFFERS, partnerErrors } from './rules.ts';
+import * as partner from './service.ts';
+import { partnerStore } from './store.ts';
+import { auditRecordView, customerView, offerView, orderView, subscriptionView } from './views.ts';
+
+// The partner center's routes (v1), mounted at hub.partnerCenter.
+
+const Address = Type.Record(Type.String(), Type.String());
+const CustomerBody = Type.Object({
+  companyProfile: Type.Object({ domain: Type.String({ minLength: 1 }), companyName: Type.Optional(Type.String()) }),
+  billingProfile: Type.Optional(
+    Type.Object({
+      email: Type.Optional(Type.String()),
+      culture: Type.Optional(Type.String()),
+      language: Type.Optional(Type.String()),
+      companyName: Type.Optional(Type.String()),
+      defaultAddress: Type.Optional(Address),
+    }),
+  ),
+});
+
+const OrderBody = Type.Object({
+  referenceCustomerId: Type.Optional(Type.String()),
+  billingCycle: Type.Optional(Type.String()),
+  lineItems: Type.Array(
+    Type.Object({
+      lineItemNumber: Type.Optional(Type.Integer({ minimum: 0 })),
+      offerId: Type.String({ minLength: 1 }),
+      quantity: Type.Optional(Type.Integer()),
+      friendlyName: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
+const SubscriptionPatchBody = Type.Object({
+  status: Type.Optional(Type.String()),
+  friendlyName: Type.Optional(Type.String()),
+  quantity: Type.Optional(Type.Integer()),
+});
+
+type CustomerParams = { customerId: string };
+type SubscriptionParams = CustomerParams & { subscriptionId: string };
+
+/** The partner center's collection envelope, continued with the MS-ContinuationToken header. */
+function collection<T>(request: FastifyRequest, items: T[], page: { offset: number; size: number }, objectType = 'Collection') {
+  const more = items.length > page.size;
+  const shown = more ? items.slice(0, page.size) : items;
+  const [path, query] = request.url.split('?');
+  return {
+    totalCount: shown.length,
+    items: shown,
+    ...(more
+      ? {
+          links: {
+            next: {
+              uri: `/v1${path.replace(/\/{2,}/g, '/').replace(/^.*?\/v1/i, '')}${query ? `?${query}` : ''}`,
+              method: 'GET',
+              headers: [{ key: 'MS-ContinuationToken', value: Buffer.from(String(page.offset + page.size)).toString('base64url') }],
+            },
+          },
+        }
+      : {}),
+    attributes: { objectType },
+  };
+}
+
+function pageOfCollection(request: FastifyRequest, defaultSize = 100): { offset: number; size: number } {
+  const header = request.headers['ms-continuationtoken'];
+  const token = Array.isArray(header) ? header[0] : header;
+  let offset = 0;
+  if (token) {
+    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+    if (!/^\d+$/.test(decoded)) throw partnerErrors.invalid('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
+    offset = Number(decoded);
+  }
+  const sizeText = queryValue(request, 'size');
+  let size = defaultSize;
+  if (sizeText !== undefined) {
+    size = Number(sizeText);
+    if (!Number.isInteger(size) || size < 0 || size > 500) throw partnerErrors.invalid('InvalidSize', `size '${sizeText}' must be an integer from 0 to 500.`, 'size');
+    if (size === 0) size = defaultSize;
+  }
+  return { offset, size };
+}
+
+function customerFilter(text: string | undefined): { field?: 'company' | 'domain'; prefix?: string } {
+  if (!text) return {};
+  let f: any;
+  try {
+    f = JSON.parse(text);
+  } catch {
+    throw partnerErrors.invalid('InvalidFilter', 'filter must be JSON such as {"Field":"CompanyName","Value":"Contoso","Operator":"starts_with"}.', 'filter');
+  }
+  const field = String(f?.Field ?? f?.field ?? '').toLowerCase();
+  const op = String(f?.Operator ?? f?.operator ?? 'starts_with').toLowerCase();
+  const value = f?.Value ?? f?.value;
+  if (!['companyname', 'domain'].includes(field) || op !== 'starts_with' || typeof value !== 'string') {
+    throw partnerErrors.invalid('InvalidFilter', 'filter supports Field CompanyName or Domain with Operator starts_with and a string Value.', 'filter');
+  }
+  return { field: field === 'companyname' ? 'company' : 'domain', prefix: value };
+}
+
+export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.PartnerContext, baseUrl: () => string): void {
+  app.get('/v1/offers', async (request) => {
+    const country = queryValue(request, 'country') ?? 'US';
+    return collection(request, OFFERS.map((o) => offerView(o, country)), { offset: 0, size: OFFERS.length });
+  });
+
+  app.get<{ Params: { offerId: string } }>('/v1/offers/:offerId', async (request) => {
+    const offer = findOffer(request.params.offerId);
+    if (!offer) throw partnerErrors.notFound('Offer', request.params.offerId);
+    return offerView(offer, queryValue(request, 'country') ?? 'US');
+  });
+
+  app.post<{ Body: Static<typeof CustomerBody> }>('/v1/customers', { schema: { body: CustomerBody } }, async (request, reply) => {
+    const { customer, userCredentials } = await partner.createCustomer(ctx, principalOf(request), request.body);
+    return reply.status(201).send(customerView(customer, userCredentials));
+  });
+
+  app.get('/v1/customers', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    const page = pageOfCollection(request);
+    const rows = await partnerStore.listCustomers(ctx.db, p.tenant_id, customerFilter(queryValue(request, 'filter')), page.offset, page.size + 1);
+    return collection(request, rows.map((c) => customerView(c)), page);
+  });
+
+  app.get('/v1/customers/relationshiprequests', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    return { url: `${baseUrl()}/v1/relationshiprequests/${p.tenant_id}`, attributes: { objectType: 'CustomerRelationshipRequest' } };
+  });
+
+  app.post<{ Params: { partnerId: string } }>('/v1/relationshiprequests/:partnerId', async (request, reply) => {
+    const customer = await partner.acceptRelationship(ctx, principalOf(request), request.params.partnerId);
+    return reply.status(201).send(customerView(customer));
+  });
+
+  app.get<{ Params: CustomerParams }>('/v1/customers/:customerId', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    return customerView(await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId));
+  });
+
+  app.post<{ Params: CustomerParams; Body: Static<typeof OrderBody> }>('/v1/customers/:customerId/orders', { schema: { body: OrderBody } }, async (request, reply) => {
+    const { order } = await partner.createOrder(ctx, principalOf(request), request.params.customerId, request.body);
+    return reply.status(201).send(orderView(order));
+  });
+
+  app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/orders', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+    const rows = await partnerStore.listOrders(ctx.db, p.tenant_id, c.id);
+    return collection(request, rows.map(orderView), { offset: 0, size: rows.length });
+  });
+
+  app.get<{ Params: CustomerParams & { orderId: string } }>('/v1/customers/:customerId/orders/:orderId', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+    const order = /^[0-9a-f-]{36}$/i.test(request.params.orderId) ? await partnerStore.getOrder(ctx.db, p.tenant_id, c.id, request.params.orderId.toLowerCase()) : undefined;
+    if (!order) throw partnerErrors.notFound('Order', request.params.orderId);
+    return orderView(order);
+  });
+
+  app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/subscriptions', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+    const page = pageOfCollection(request);
+    const rows = await partnerStore.listSubscriptions(ctx.db, p.tenant_id, c.id, page.offset, page.size + 1);
+    return collection(request, rows.map(subscriptionView), page);
+  });
+
+  app.get<{ Params: SubscriptionParams }>('/v1/customers/:customerId/subscriptions/:subscriptionId', async (request) => {
+    return subscriptionView(await partner.getSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId));
+  });
+
+  app.patch<{ Params: SubscriptionParams; Body: Static<typeof SubscriptionPatchBody> }>(
+    '/v1/customers/:customerId/subscriptions/:subscriptionId',
+    { schema: { body: SubscriptionPatchBody } },
+    async (request) => {
+      const updated = await partner.updateSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId, request.body);
+      return subscriptionView(updated);
+    },
+  );
+
+  app.get('/v1/auditrecords', async (request) => {
+    const p = await partner.requirePartner(ctx, principalOf(request));
+    const bound = (name: string, fallback: Date) => {
+      const text = queryValue(request, name);
+      if (text === undefined) return fallback;
+      const t = parseInstant(text);
+      if (!t) throw partnerErrors.invalid('InvalidDate', `${name} '${text}' is not an ISO 8601 date or time.`, name);
+      return t;
+    };
+    const end = bound('endDate', new Date(8.64e15));
+    const start = bound('startDate', new Date(0));
+    const page = pageOfCollection(request, 500);
+    const rows = await auditStore.list(ctx.db, { partnerId: p.tenant_id }, start, end, page.offset, page.size + 1);
+    return collection(request, rows.map(auditRecordView), page);
+  });
+}

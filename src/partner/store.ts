@@ -1,0 +1,95 @@
+import { type Kysely, sql } from 'kysely';
+import type { CustomersTable, OrdersTable, PartnerSubscriptionsTable, PartnerTables, SubscriptionAliasesTable } from './tables.ts';
+
+// All SQL of the partner center. Every query is scoped to one partner.
+export type PartnerDb = Kysely<PartnerTables>;
+
+const escapeLike = (s: string) => s.replace(/[%_\\]/g, '\\$&');
+
+export const partnerStore = {
+  insertCustomer: async (db: PartnerDb, row: CustomersTable) => {
+    await db
+      .insertInto('customers')
+      .values({ ...row, billing_profile: JSON.stringify(row.billing_profile) as any })
+      .execute();
+  },
+
+  getCustomer: (db: PartnerDb, partner: string, id: string) =>
+    db.selectFrom('customers').selectAll().where('partner_tenant_id', '=', partner).where('id', '=', id).executeTakeFirst(),
+
+  listCustomers: (db: PartnerDb, partner: string, filter: { field?: 'company' | 'domain'; prefix?: string }, offset: number, limit: number) => {
+    let q = db.selectFrom('customers').selectAll().where('partner_tenant_id', '=', partner);
+    if (filter.field && filter.prefix !== undefined) {
+      const column = filter.field === 'company' ? sql<string>`lower(company_name)` : sql<string>`lower(domain)`;
+      q = q.where(column, 'like', `${escapeLike(filter.prefix.toLowerCase())}%`);
+    }
+    return q.orderBy('created_at').orderBy('id').offset(offset).limit(limit).execute();
+  },
+
+  countCustomers: async (db: PartnerDb, partner: string): Promise<number> => {
+    const row = await db.selectFrom('customers').select(sql<string>`count(*)`.as('n')).where('partner_tenant_id', '=', partner).executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
+  insertOrder: async (db: PartnerDb, row: OrdersTable) => {
+    await db
+      .insertInto('orders')
+      .values({ ...row, line_items: JSON.stringify(row.line_items) as any })
+      .execute();
+  },
+
+  getOrder: (db: PartnerDb, partner: string, customer: string, id: string) =>
+    db.selectFrom('orders').selectAll().where('partner_tenant_id', '=', partner).where('customer_id', '=', customer).where('id', '=', id).executeTakeFirst(),
+
+  listOrders: (db: PartnerDb, partner: string, customer: string) =>
+    db.selectFrom('orders').selectAll().where('partner_tenant_id', '=', partner).where('customer_id', '=', customer).orderBy('created_at').execute(),
+
+  insertSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
+    await db
+      .insertInto('partner_subscriptions')
+      .values({ ...row, suspension_reasons: JSON.stringify(row.suspension_reasons) as any })
+      .execute();
+  },
+
+  getSubscription: (db: PartnerDb, partner: string, customer: string, id: string) =>
+    db
+      .selectFrom('partner_subscriptions')
+      .selectAll()
+      .where('partner_tenant_id', '=', partner)
+      .where('customer_id', '=', customer)
+      .where('id', '=', id)
+      .executeTakeFirst(),
+
+  listSubscriptions: (db: PartnerDb, partner: string, customer: string, offset: number, limit: number) =>
+    db
+      .selectFrom('partner_subscriptions')
+      .selectAll()
+      .where('partner_tenant_id', '=', partner)
+      .where('customer_id', '=', customer)
+      .orderBy('created_at')
+      .orderBy('id')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
+
+  updateSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
+    await db
+      .updateTable('partner_subscriptions')
+      .set({
+        status: row.status,
+        friendly_name: row.friendly_name,
+        suspension_reasons: JSON.stringify(row.suspension_reasons) as any,
+        updated_at: row.updated_at,
+        etag: row.etag,
+      })
+      .where('id', '=', row.id)
+      .execute();
+  },
+
+  getAlias: (db: PartnerDb, tenantId: string, name: string) =>
+    db.selectFrom('subscription_aliases').selectAll().where('tenant_id', '=', tenantId).where('name', '=', name.toLowerCase()).executeTakeFirst(),
+
+  insertAlias: async (db: PartnerDb, row: SubscriptionAliasesTable) => {
+    await db.insertInto('subscription_aliases').values({ ...row, name: row.name.toLowerCase() }).execute();
+  },
+};
