@@ -28,6 +28,16 @@ export interface ArmContext {
   principalType?(principalId: string): Promise<string | undefined>;
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
   implicitRoles?(principal: Principal, subscription: SubscriptionsTable): string[];
+  /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
+  recordChange?(db: ArmDb, actor: Principal, subscription: SubscriptionsTable, change: ArmChange): Promise<void>;
+}
+
+export interface ArmChange {
+  operation: string;
+  resourceType: string;
+  resourceId: string;
+  oldValue?: unknown;
+  newValue?: unknown;
 }
 
 export const SUBSCRIPTION_WRITABLE_STATES = new Set(['Enabled']);
@@ -177,7 +187,17 @@ export async function putResourceGroup(
     managed_by: input.managedBy ?? null,
     created_at: existing?.created_at ?? ctx.clock.now(),
   };
-  const created = await armStore.upsertResourceGroup(ctx.db, row);
+  const created = await inTransaction(ctx.db, async (db) => {
+    const isNew = await armStore.upsertResourceGroup(db, row);
+    await ctx.recordChange?.(db, principal, sub, {
+      operation: isNew ? 'Create resource group' : 'Update resource group',
+      resourceType: 'Microsoft.Resources/resourceGroups',
+      resourceId: `/subscriptions/${sub.subscription_id}/resourceGroups/${row.name}`,
+      oldValue: existing ? { location: existing.location, tags: existing.tags } : undefined,
+      newValue: { location: row.location, tags: row.tags },
+    });
+    return isNew;
+  });
   return { group: row, created };
 }
 
@@ -205,7 +225,18 @@ export async function deleteResourceGroup(ctx: ArmContext, principal: Principal,
   const sub = await requireSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/delete', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
   requireWritable(sub);
-  return armStore.deleteResourceGroup(ctx.db, sub.subscription_id, name);
+  return inTransaction(ctx.db, async (db) => {
+    const deleted = await armStore.deleteResourceGroup(db, sub.subscription_id, name);
+    if (deleted) {
+      await ctx.recordChange?.(db, principal, sub, {
+        operation: 'Delete resource group',
+        resourceType: 'Microsoft.Resources/resourceGroups',
+        resourceId: `/subscriptions/${sub.subscription_id}/resourceGroups/${name}`,
+        oldValue: { name },
+      });
+    }
+    return deleted;
+  });
 }
 
 // ---- role assignments ---------------------------------------------------------------------------
@@ -270,7 +301,15 @@ export async function putRoleAssignment(
     created_by: principal.objectId,
   };
   try {
-    await armStore.insertRoleAssignment(ctx.db, row);
+    await inTransaction(ctx.db, async (db) => {
+      await armStore.insertRoleAssignment(db, row);
+      await ctx.recordChange?.(db, principal, sub, {
+        operation: 'Create role assignment',
+        resourceType: 'Microsoft.Authorization/roleAssignments',
+        resourceId: `${scope}/providers/Microsoft.Authorization/roleAssignments/${row.name}`,
+        newValue: assignmentRecord(row),
+      });
+    });
   } catch (e: any) {
     if (e.code === '23505') throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
     throw e;
@@ -289,12 +328,24 @@ export async function getRoleAssignment(ctx: ArmContext, principal: Principal, s
 }
 
 export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string, name: string): Promise<RoleAssignmentsTable | undefined> {
-  await requireSubscription(ctx, subscriptionId);
+  const sub = await requireSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/delete', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
   if (!row || row.scope_key !== scopeKey(scope)) return undefined;
-  await armStore.deleteRoleAssignment(ctx.db, name);
+  await inTransaction(ctx.db, async (db) => {
+    await armStore.deleteRoleAssignment(db, name);
+    await ctx.recordChange?.(db, principal, sub, {
+      operation: 'Delete role assignment',
+      resourceType: 'Microsoft.Authorization/roleAssignments',
+      resourceId: `${scope}/providers/Microsoft.Authorization/roleAssignments/${row.name}`,
+      oldValue: assignmentRecord(row),
+    });
+  });
   return row;
+}
+
+function assignmentRecord(a: RoleAssignmentsTable) {
+  return { roleDefinitionId: a.role_definition_id, principalId: a.principal_id, principalType: a.principal_type, scope: a.scope };
 }
 
 /** Parses the $filter values that ARM's role assignment list accepts. */

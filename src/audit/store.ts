@@ -15,14 +15,18 @@ export const auditStore = {
       .execute();
   },
 
-  /** Records of a directory, or of a partner (its own and its customers'), in [from, to). */
-  async list(db: AuditDb, filter: { directoryId?: string; partnerId?: string }, from: Date, to: Date, offset: number, limit: number): Promise<ActivityLogTable[]> {
-    let q = db.selectFrom('activity_log').selectAll().where('occurred_at', '>=', from).where('occurred_at', '<', to);
-    if (filter.directoryId) q = q.where('directory_id', '=', filter.directoryId);
-    if (filter.partnerId) {
-      const partner = filter.partnerId;
-      q = q.where((eb) => eb.or([eb('partner_id', '=', partner), eb('directory_id', '=', partner)]));
-    }
-    return q.orderBy('occurred_at').orderBy('id').offset(offset).limit(limit).execute();
+  /** The records of one directory in [from, to), oldest first. */
+  async list(db: AuditDb, directoryId: string, from: Date, to: Date, offset: number, limit: number): Promise<ActivityLogTable[]> {
+    return db
+      .selectFrom('activity_log')
+      .selectAll()
+      .where('directory_id', '=', directoryId)
+      .where('occurred_at', '>=', from)
+      .where('occurred_at', '<', to)
+      .orderBy('occurred_at')
+      .orderBy('id')
+      .offset(offset)
+      .limit(limit)
+      .execute();
   },
 };

@@ -7,6 +7,7 @@ import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
 import { inTransaction } from '../arm/service.ts';
 import { auditMigrations } from '../audit/migrations.ts';
+import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
@@ -95,9 +96,11 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     principalType: (id) => identity.principalType(id),
     // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
     implicitRoles: (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId ? [OWNER] : []),
+    recordChange: (db, actor, sub, change) =>
+      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [{ ...change, directoryId: sub.tenant_id, partnerId: sub.sold_by ?? null }]),
   };
   const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
-  const graph: GraphContext = { identity, transaction: (work) => inTransaction(opts.db, work) };
+  const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
   const isSystemAdmin = (p: { tenantId: string }) => p.tenantId === opts.systemDirectory();
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });

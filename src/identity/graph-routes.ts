@@ -109,7 +109,7 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     const directory = await requireDirectoryAdmin(ctx.identity.db, caller);
     const { from, to } = parseTimeFilter(queryValue(request, '$filter'), 'activityDateTime');
     const page = pageOf(request);
-    const rows = await auditStore.list(ctx.identity.db as any, { directoryId: directory.tenant_id }, from, to, page.offset, page.limit + 1);
+    const rows = await auditStore.list(ctx.db, directory.tenant_id, from, to, page.offset, page.limit + 1);
     return odataPage(request, baseUrl(), rows.map(directoryAuditView), page);
   });
 }

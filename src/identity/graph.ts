@@ -1,11 +1,13 @@
+import type { Kysely } from 'kysely';
 import { recordChanges } from '../audit/service.ts';
+import type { AuditTables } from '../audit/tables.ts';
 import type { AuditDb } from '../audit/store.ts';
 import { ArmError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import type { IdentityService } from './service.ts';
 import { identityStore, type IdentityDb } from './store.ts';
-import type { DirectoriesTable, InvitationsTable, UsersTable } from './tables.ts';
+import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } from './tables.ts';
 
 // The directory API (graph): users and guest invitations of the caller's directory, done by that
 // directory's administrators. Every change is written to the activity log in the same transaction.
@@ -21,6 +23,7 @@ export const graphErrors = {
 
 export interface GraphContext {
   identity: IdentityService;
+  db: Kysely<IdentityTables & AuditTables>;
   /** Runs work in one transaction over the hub database (identity and activity log). */
   transaction<T>(work: (db: IdentityDb & AuditDb) => Promise<T>): Promise<T>;
 }

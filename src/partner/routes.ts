@@ -197,7 +197,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
     const end = bound('endDate', new Date(8.64e15));
     const start = bound('startDate', new Date(0));
     const page = pageOfCollection(request, 500);
-    const rows = await auditStore.list(ctx.db, { partnerId: p.tenant_id }, start, end, page.offset, page.size + 1);
+    const rows = await auditStore.list(ctx.db, p.tenant_id, start, end, page.offset, page.size + 1);
     return collection(request, rows.map(auditRecordView), page);
   });
 }

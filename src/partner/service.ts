@@ -201,7 +201,7 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
 }
 
 function subscriptionRecord(s: PartnerSubscriptionsTable) {
-  return { id: s.id, offerId: s.offer_id, friendlyName: s.friendly_name, quantity: s.quantity, status: s.status, suspensionReasons: s.suspension_reasons };
+  return { id: s.id, customerId: s.customer_id, offerId: s.offer_id, friendlyName: s.friendly_name, quantity: s.quantity, status: s.status, suspensionReasons: s.suspension_reasons };
 }
 
 export async function getSubscription(ctx: PartnerContext, caller: Principal, customerId: string, subscriptionId: string): Promise<PartnerSubscriptionsTable> {

@@ -92,11 +92,11 @@ export function orderView(o: OrdersTable) {
 }
 
 export function auditRecordView(r: ActivityLogTable) {
-  const customerId = r.directory_id !== r.partner_id ? r.directory_id : undefined;
+  const value = (r.new_value ?? r.old_value) as { customerId?: string } | null;
   return {
     id: r.id,
     partnerId: r.partner_id,
-    customerId: customerId ?? (r.resource_type === 'Customer' ? r.resource_id : null),
+    customerId: r.resource_type === 'Customer' ? r.resource_id : (value?.customerId ?? null),
     userPrincipalName: r.actor_name,
     actorObjectId: r.actor_object_id,
     actorTenantId: r.actor_tenant_id,
