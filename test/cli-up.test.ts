@@ -148,4 +148,65 @@ describe('stackledger up', () => {
       await running.exited;
     }
   });
+
+  it('runs the hub and a stack as two processes that meet over HTTPS', async () => {
+    const hubDir = await newDir();
+    const stackDir = await newDir();
+    const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
+    prefixes.push(prefix);
+    const database = withDatabase(testServerUrl(), prefix);
+    const hub = await startBackground(['hub', '--data', hubDir, '--port', '0', '--database', database], READY);
+    let stack: Awaited<ReturnType<typeof startBackground>> | undefined;
+    try {
+      const hb = JSON.parse(readFileSync(path.join(hubDir, 'bootstrap.json'), 'utf8'));
+      assert.deepEqual(hb.stacks, {});
+      const stackArgs = ['stack', '--data', stackDir, '--port', '0', '--database', database, '--name', 'east', '--location', 'east', '--hub', hb.hub.arm, '--hub-ca', hb.caFile, '--admin-user', hb.operator.admin.userName];
+      const env = { STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId, STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId, STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret };
+      stack = await startBackground(stackArgs, READY, env);
+      const sb = JSON.parse(readFileSync(path.join(stackDir, 'bootstrap.json'), 'utf8'));
+      const east = sb.stacks.east;
+      assert.equal(east.location, 'east');
+      assert.equal(sb.hub.login, hb.hub.login);
+      const http = new HttpClient([readFileSync(hb.caFile, 'utf8'), readFileSync(sb.caFile, 'utf8')].join('\n'));
+      try {
+        // The operator's token for the stack's audience (registered by the stack through the hub) is accepted there.
+        const token = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+          form: { grant_type: 'client_credentials', client_id: hb.operator.clientId, client_secret: hb.operator.clientSecret, resource: east.adminArm },
+        })).access_token;
+        const sub = await http.send('GET', `${east.adminArm}/subscriptions/${east.providerSubscriptionId}/resourcegroups?api-version=2019-10-01`, { token });
+        assert.equal(sub.status, 200, JSON.stringify(sub.body));
+        assert.deepEqual(sub.body.value.map((g: any) => g.name), ['system.east']);
+        const adminToken = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+          form: { grant_type: 'password', client_id: '1950a258-227b-4e31-a9cf-717495945fc2', username: hb.operator.admin.userName, password: hb.operator.admin.password, resource: east.tenantArm },
+        })).access_token;
+        const subs = await http.send('GET', `${east.tenantArm}/subscriptions?api-version=2022-12-01`, { token: adminToken });
+        assert.deepEqual(subs.body.value.map((s: any) => s.subscriptionId), [east.providerSubscriptionId], 'the operator admin owns it too');
+        // Restarted on new ports, the stack keeps its application and points it at its new URLs.
+        stack.child.kill('SIGTERM');
+        assert.equal(await stack.exited, 0);
+        stack = await startBackground(stackArgs, READY, env);
+        const sb2 = JSON.parse(readFileSync(path.join(stackDir, 'bootstrap.json'), 'utf8'));
+        assert.equal(sb2.stacks.east.applicationId, east.applicationId);
+        assert.equal(sb2.stacks.east.providerSubscriptionId, east.providerSubscriptionId);
+        const token2 = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+          form: { grant_type: 'client_credentials', client_id: hb.operator.clientId, client_secret: hb.operator.clientSecret, resource: sb2.stacks.east.adminArm },
+        })).access_token;
+        assert.equal((await http.send('GET', `${sb2.stacks.east.adminArm}/subscriptions?api-version=2022-12-01`, { token: token2 })).status, 200);
+      } finally {
+        await http.close();
+      }
+      const refused = await cli(['stack', '--data', await newDir(), '--port', '0', '--database', database, '--hub', hb.hub.arm, '--hub-ca', hb.caFile], {
+        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+        STACKLEDGER_OPERATOR_CLIENT_SECRET: 'wrong',
+      });
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /invalid_client|7000215/);
+    } finally {
+      stack?.child.kill('SIGTERM');
+      await stack?.exited;
+      hub.child.kill('SIGTERM');
+      assert.equal(await hub.exited, 0);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseInstant, parseIsoDuration } from '../core/clock.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { startSystem } from '../system/up.ts';
+import { startHubOnly, startStackOnly, startSystem, type RunningSystem } from '../system/up.ts';
 import { CliError, runClient } from './client.ts';
 
 // The `stackledger` command.
@@ -32,41 +32,96 @@ const program = new Command('stackledger')
   .description('Onboard customers as tenants of private-cloud stacks, meter their usage, and bill each one for its own.')
   .showHelpAfterError();
 
-program
-  .command('up')
-  .description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.')
-  .addOption(dataOption())
-  .addOption(new Option('--port <n>', 'the hub port (the stack takes the next two); 0 picks free ports').default(DEFAULT_PORT).argParser(parsePort))
-  .option('--http', 'serve plain HTTP instead of HTTPS')
-  .addOption(new Option('--database <url>', 'a PostgreSQL server instead of the embedded one').env('DATABASE_URL'))
-  .addOption(new Option('--clock <time>', 'run on a simulated clock starting at this ISO 8601 time').argParser(parseTime))
-  .action(async (o: { data: string; port: number; http?: boolean; database?: string; clock?: Date }) => {
-    const system = await startSystem({ dataDir: o.data, port: o.port, http: o.http, databaseUrl: o.database, clock: o.clock });
-    const b = system.bootstrap;
-    const lines = [
-      'Stackledger is up.',
-      `  hub ARM          ${b.hub.arm}`,
-      `  login            ${b.hub.login}`,
-      `  partner center   ${b.hub.partnerCenter}`,
-      `  directory        ${b.hub.graph}`,
-      `  portal           ${b.hub.portal}`,
-      ...Object.entries(b.stacks).flatMap(([name, s]) => [`  stack ${name} admin  ${s.adminArm}`, `  stack ${name} tenant ${s.tenantArm}`]),
-      `  clock            ${system.clock.simulated ? `simulated, at ${system.clock.now().toISOString()}` : 'real time'}`,
-      `Credentials and endpoints: ${system.bootstrapPath}${b.caFile ? `\nTrust this certificate authority: ${b.caFile}` : ''}`,
-      'Stop with Ctrl+C.',
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.stdout.write(`${signal}: stopping...\n`);
-      await system.stop();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void shutdown('SIGINT'));
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  });
+function printEndpoints(system: RunningSystem): void {
+  const b = system.bootstrap;
+  const lines = [
+    'Stackledger is up.',
+    ...(b.hub.partnerCenter
+      ? [
+          `  hub ARM          ${b.hub.arm}`,
+          `  login            ${b.hub.login}`,
+          `  partner center   ${b.hub.partnerCenter}`,
+          `  directory        ${b.hub.graph}`,
+          `  portal           ${b.hub.portal}`,
+        ]
+      : [`  hub              ${b.hub.arm}`]),
+    ...Object.entries(b.stacks).flatMap(([name, s]) => [`  stack ${name} admin  ${s.adminArm}`, `  stack ${name} tenant ${s.tenantArm}`]),
+    `  clock            ${system.clock.simulated ? `simulated, at ${system.clock.now().toISOString()}` : 'real time'}`,
+    `Credentials and endpoints: ${system.bootstrapPath}${b.caFile ? `\nTrust this certificate authority: ${b.caFile}` : ''}`,
+    'Stop with Ctrl+C.',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** Runs a server role until SIGINT or SIGTERM, then stops it gracefully. */
+async function serve(start: () => Promise<RunningSystem>): Promise<void> {
+  const system = await start();
+  printEndpoints(system);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: stopping...\n`);
+    await system.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+interface ServerFlags {
+  data: string;
+  port: number;
+  http?: boolean;
+  database?: string;
+  clock?: Date;
+}
+
+function serverOptions(cmd: Command, defaultPort: number): Command {
+  return cmd
+    .addOption(dataOption())
+    .addOption(new Option('--port <n>', 'the first port (the next ones follow); 0 picks free ports').default(defaultPort).argParser(parsePort))
+    .option('--http', 'serve plain HTTP instead of HTTPS')
+    .addOption(new Option('--database <url>', 'a PostgreSQL server instead of the embedded one').env('DATABASE_URL'))
+    .addOption(new Option('--clock <time>', 'run on a simulated clock starting at this ISO 8601 time').argParser(parseTime));
+}
+
+const common = (o: ServerFlags) => ({ dataDir: o.data, port: o.port, http: o.http, databaseUrl: o.database, clock: o.clock });
+
+serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT).action(
+  (o: ServerFlags) => serve(() => startSystem(common(o))),
+);
+
+serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT).action(
+  (o: ServerFlags) => serve(() => startHubOnly(common(o))),
+);
+
+serverOptions(
+  program
+    .command('stack')
+    .description("Run one stack alone (production), joined to a hub that runs elsewhere; the operator's credentials register it there.")
+    .requiredOption('--hub <url>', "the hub's ARM endpoint")
+    .option('--hub-ca <file>', "the certificate authority of the hub's certificate")
+    .option('--name <name>', 'the stack name', 'local')
+    .option('--location <name>', 'the location of its resources', 'local')
+    .addOption(new Option('--tenant-id <id>', "the operator's directory").env('STACKLEDGER_OPERATOR_TENANT_ID').makeOptionMandatory())
+    .addOption(new Option('--client-id <id>', "the operator's application").env('STACKLEDGER_OPERATOR_CLIENT_ID').makeOptionMandatory())
+    .addOption(new Option('--client-secret <secret>', "the operator's application secret").env('STACKLEDGER_OPERATOR_CLIENT_SECRET').makeOptionMandatory())
+    .option('--admin-user <upn>', "the operator's administrator, made Owner of the provider subscription"),
+  DEFAULT_PORT + 1,
+).action(
+  (o: ServerFlags & { hub: string; hubCa?: string; name: string; location: string; tenantId: string; clientId: string; clientSecret: string; adminUser?: string }) =>
+    serve(() =>
+      startStackOnly({
+        ...common(o),
+        name: o.name,
+        location: o.location,
+        hubArm: o.hub.replace(/\/+$/, ''),
+        hubCaFile: o.hubCa,
+        operator: { tenantId: o.tenantId, clientId: o.clientId, clientSecret: o.clientSecret, adminUserName: o.adminUser },
+      }),
+    ),
+);
 
 const clock = program.command('clock').description("Read or move the running system's clock.");
 

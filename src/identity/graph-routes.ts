@@ -4,7 +4,20 @@ import { auditStore } from '../audit/store.ts';
 import type { ActivityLogTable } from '../audit/tables.ts';
 import { parseInstant } from '../core/clock.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
-import { createMember, getUser, graphErrors, invitationView, invite, listUsers, requireDirectoryAdmin, type GraphContext } from './graph.ts';
+import {
+  addServicePrincipal,
+  applicationView,
+  createMember,
+  getUser,
+  graphErrors,
+  invitationView,
+  invite,
+  listUsers,
+  registerApplication,
+  requireDirectoryAdmin,
+  updateApplication,
+  type GraphContext,
+} from './graph.ts';
 import { identityStore } from './store.ts';
 
 // The directory API's routes (graph, v1.0): invitations, users, the organization, audit logs.
@@ -88,6 +101,29 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
   });
 
   app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) => getUser(ctx, principalOf(request), request.params.id));
+
+  const ApplicationBody = Type.Object({ displayName: Type.String({ minLength: 1 }), identifierUris: Type.Optional(Type.Array(Type.String())) });
+  app.post<{ Body: Static<typeof ApplicationBody> }>('/v1.0/applications', { schema: { body: ApplicationBody } }, async (request, reply) => {
+    return reply.status(201).send(applicationView(await registerApplication(ctx, principalOf(request), request.body)));
+  });
+
+  const ApplicationPatch = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1 })), identifierUris: Type.Optional(Type.Array(Type.String())) });
+  app.patch<{ Params: { id: string }; Body: Static<typeof ApplicationPatch> }>('/v1.0/applications/:id', { schema: { body: ApplicationPatch } }, async (request, reply) => {
+    await updateApplication(ctx, principalOf(request), request.params.id, request.body);
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
+    const caller = principalOf(request);
+    const found = /^[0-9a-f-]{36}$/i.test(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
+    if (!found || found.home_tenant_id !== caller.tenantId) throw graphErrors.notFound(request.params.id);
+    return applicationView(found);
+  });
+
+  app.post<{ Body: { appId: string } }>('/v1.0/servicePrincipals', { schema: { body: Type.Object({ appId: Type.String({ minLength: 1 }) }) } }, async (request, reply) => {
+    const sp = await addServicePrincipal(ctx, principalOf(request), request.body.appId);
+    return reply.status(201).send({ id: sp.object_id, appId: sp.app_id, displayName: sp.display_name, appOwnerOrganizationId: null });
+  });
 
   app.get('/v1.0/organization', async (request) => {
     const dir = await identityStore.getDirectory(ctx.identity.db, principalOf(request).tenantId);

@@ -179,3 +179,73 @@ export async function getUser(ctx: GraphContext, caller: Principal, idOrUpn: str
   if (!user || user.tenant_id !== caller.tenantId) throw graphErrors.notFound(idOrUpn);
   return userView(user, await externalState(db, user));
 }
+
+// ---- applications and service principals ------------------------------------------------------
+
+export function applicationView(app: { app_id: string; display_name: string; identifier_uris: string[]; created_at: Date }) {
+  return {
+    // One id names both the application object and its appId here.
+    id: app.app_id,
+    appId: app.app_id,
+    displayName: app.display_name,
+    identifierUris: app.identifier_uris,
+    signInAudience: 'AzureADMultipleOrgs',
+    createdDateTime: app.created_at.toISOString(),
+  };
+}
+
+async function requireUniqueUris(db: IdentityDb, uris: string[], appId?: string): Promise<void> {
+  for (const uri of uris) {
+    if (!/^https?:\/\/\S+$/i.test(uri) && !/^api:\/\/\S+$/i.test(uri)) throw graphErrors.badRequest(`'${uri}' is not a valid identifier URI.`, 'identifierUris');
+    const owner = await identityStore.findApplicationByIdentifierUri(db, uri.replace(/\/+$/, '').toLowerCase());
+    if (owner && owner.app_id !== appId) throw graphErrors.exists('identifierUris');
+  }
+}
+
+/** An application registered in the caller's directory, with its service principal there. */
+export async function registerApplication(ctx: GraphContext, caller: Principal, input: { displayName: string; identifierUris?: string[] }) {
+  const now = ctx.identity.clock.now();
+  return ctx.transaction(async (db) => {
+    const directory = await requireDirectoryAdmin(db, caller);
+    await requireUniqueUris(db, input.identifierUris ?? []);
+    const { appId } = await ctx.identity.createApplication({ homeTenantId: directory.tenant_id, displayName: input.displayName, identifierUris: input.identifierUris ?? [] }, db);
+    const app = (await identityStore.getApplication(db, appId))!;
+    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add application', resourceType: 'Application', resourceId: appId, newValue: applicationView(app) }]);
+    return app;
+  });
+}
+
+/** Changes an application's name or identifier URIs; only administrators of its home directory may. */
+export async function updateApplication(ctx: GraphContext, caller: Principal, appId: string, patch: { displayName?: string; identifierUris?: string[] }) {
+  const now = ctx.identity.clock.now();
+  return ctx.transaction(async (db) => {
+    const directory = await requireDirectoryAdmin(db, caller);
+    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
+    if (!app || app.home_tenant_id !== directory.tenant_id) throw graphErrors.notFound(appId);
+    if (patch.identifierUris) await requireUniqueUris(db, patch.identifierUris, app.app_id);
+    const next = { ...app, display_name: patch.displayName ?? app.display_name, identifier_uris: patch.identifierUris ?? app.identifier_uris };
+    await identityStore.updateApplication(db, next.app_id, next.display_name, next.identifier_uris);
+    await recordChanges(db, caller, now, [
+      { directoryId: directory.tenant_id, operation: 'Update application', resourceType: 'Application', resourceId: app.app_id, oldValue: applicationView(app), newValue: applicationView(next) },
+    ]);
+    return next;
+  });
+}
+
+/**
+ * An application of another directory admitted to the caller's directory: an administrator
+ * creates its service principal there (consent).
+ */
+export async function addServicePrincipal(ctx: GraphContext, caller: Principal, appId: string) {
+  const now = ctx.identity.clock.now();
+  return ctx.transaction(async (db) => {
+    const directory = await requireDirectoryAdmin(db, caller);
+    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
+    if (!app || app.public_client) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`, 'appId');
+    const existing = await identityStore.findServicePrincipal(db, directory.tenant_id, app.app_id);
+    if (existing) throw graphErrors.exists('appId');
+    const sp = await ctx.identity.ensureServicePrincipal(directory.tenant_id, app.app_id, db);
+    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add service principal', resourceType: 'ServicePrincipal', resourceId: sp.object_id, newValue: { appId: app.app_id } }]);
+    return sp;
+  });
+}

@@ -117,4 +117,10 @@ export const identityStore = {
       .where('status', '=', 'PendingAcceptance')
       .execute();
   },
+
+  updateApplication: async (db: IdentityDb, appId: string, displayName: string, uris: string[]) => {
+    await db.updateTable('applications').set({ display_name: displayName, identifier_uris: uris }).where('app_id', '=', appId).execute();
+  },
+
+  servicePrincipalsOf: (db: IdentityDb, appId: string) => db.selectFrom('service_principals').selectAll().where('app_id', '=', appId).execute(),
 };

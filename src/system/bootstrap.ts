@@ -2,7 +2,7 @@ import { createSubscription } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import type { Hub } from '../hub/app.ts';
 import type { AdministeredDirectory } from '../identity/service.ts';
-import type { Stack, StackEndpoints } from '../stack/app.ts';
+import type { Stack } from '../stack/app.ts';
 
 // First-run set-up, as an installer does it: the CSP's directory with an admin user and a service
 // principal, the CSP's registration subscription, the stack operator's directory and principal,
@@ -17,7 +17,6 @@ export type PrincipalCredentials = AdministeredDirectory;
 export interface HubBootstrap {
   csp: PrincipalCredentials & { registrationSubscriptionId: string; resourceGroup: string; registrationName: string };
   operator: PrincipalCredentials;
-  stacks: Record<string, { applicationId: string }>;
 }
 
 export interface StackBootstrap {
@@ -26,61 +25,49 @@ export interface StackBootstrap {
   providerSubscriptionId: string;
 }
 
-export async function bootstrapHub(hub: Hub, stackNames: string[]): Promise<HubBootstrap> {
-  let record = await armStore.getSetting<HubBootstrap>(hub.arm.db, 'bootstrap');
-  if (!record) {
-    const csp = await hub.identity.createAdministeredDirectory('Contoso Cloud Provider', `csp.${DOMAIN_SUFFIX}`, 'partner');
-    const operator = await hub.identity.createAdministeredDirectory('Stack operator', `operator.${DOMAIN_SUFFIX}`, 'operator');
-    const sub = await createSubscription(hub.arm, {
-      tenantId: csp.tenantId,
-      displayName: 'Azure Stack registration',
-      owners: [
-        { principalId: csp.servicePrincipalId, principalType: 'ServicePrincipal' },
-        { principalId: csp.admin.objectId, principalType: 'User' },
-      ],
-    });
-    const resourceGroup = 'azurestack';
-    await armStore.upsertResourceGroup(hub.arm.db, {
-      subscription_id: sub.subscription_id,
-      name_key: resourceGroup,
-      name: resourceGroup,
-      location: hub.arm.locations()[0],
-      tags: {},
-      managed_by: null,
-      created_at: hub.arm.clock.now(),
-    });
-    record = {
-      csp: { ...csp, registrationSubscriptionId: sub.subscription_id, resourceGroup, registrationName: 'stack-local' },
-      operator,
-      stacks: {},
-    };
-    await armStore.putSetting(hub.arm.db, 'bootstrap', record);
-  }
-  for (const name of stackNames) {
-    if (record.stacks[name]) continue;
-    const app = await hub.identity.createApplication({ homeTenantId: record.operator.tenantId, displayName: `Stackledger stack '${name}'` });
-    record.stacks[name] = { applicationId: app.appId };
-    await armStore.putSetting(hub.arm.db, 'bootstrap', record);
-  }
+export async function bootstrapHub(hub: Hub): Promise<HubBootstrap> {
+  const existing = await armStore.getSetting<HubBootstrap>(hub.arm.db, 'bootstrap');
+  if (existing) return existing;
+  const csp = await hub.identity.createAdministeredDirectory('Contoso Cloud Provider', `csp.${DOMAIN_SUFFIX}`, 'partner');
+  const operator = await hub.identity.createAdministeredDirectory('Stack operator', `operator.${DOMAIN_SUFFIX}`, 'operator');
+  const sub = await createSubscription(hub.arm, {
+    tenantId: csp.tenantId,
+    displayName: 'Azure Stack registration',
+    owners: [
+      { principalId: csp.servicePrincipalId, principalType: 'ServicePrincipal' },
+      { principalId: csp.admin.objectId, principalType: 'User' },
+    ],
+  });
+  const resourceGroup = 'azurestack';
+  await armStore.upsertResourceGroup(hub.arm.db, {
+    subscription_id: sub.subscription_id,
+    name_key: resourceGroup,
+    name: resourceGroup,
+    location: hub.arm.locations()[0],
+    tags: {},
+    managed_by: null,
+    created_at: hub.arm.clock.now(),
+  });
+  const record: HubBootstrap = { csp: { ...csp, registrationSubscriptionId: sub.subscription_id, resourceGroup, registrationName: 'stack-local' }, operator };
+  await armStore.putSetting(hub.arm.db, 'bootstrap', record);
   return record;
 }
 
-/** Makes the stack's application accept tokens for the URLs the stack now serves. */
-export async function publishStackEndpoints(hub: Hub, applicationId: string, endpoints: StackEndpoints): Promise<void> {
-  await hub.identity.setIdentifierUris(applicationId, [endpoints.adminArm, endpoints.tenantArm]);
-}
-
-export async function bootstrapStack(stack: Stack, location: string, operator: PrincipalCredentials, applicationId: string): Promise<StackBootstrap> {
+/**
+ * The stack's own first-run set-up: its application (registered or updated by `ensureApplication`
+ * through the hub) and its default provider subscription with the resource group `system.{location}`.
+ */
+export async function bootstrapStack(
+  stack: Stack,
+  location: string,
+  homeDirectory: string,
+  owners: { principalId: string; principalType: string }[],
+  ensureApplication: (known: string | undefined) => Promise<string>,
+): Promise<StackBootstrap> {
   const existing = await armStore.getSetting<StackBootstrap>(stack.arm.db, 'bootstrap');
+  const applicationId = await ensureApplication(existing?.applicationId);
   if (existing) return existing;
-  const sub = await createSubscription(stack.arm, {
-    tenantId: operator.tenantId,
-    displayName: 'Default Provider Subscription',
-    owners: [
-      { principalId: operator.servicePrincipalId, principalType: 'ServicePrincipal' },
-      { principalId: operator.admin.objectId, principalType: 'User' },
-    ],
-  });
+  const sub = await createSubscription(stack.arm, { tenantId: homeDirectory, displayName: 'Default Provider Subscription', owners });
   const group = `system.${location}`;
   await armStore.upsertResourceGroup(stack.arm.db, {
     subscription_id: sub.subscription_id,
@@ -91,7 +78,7 @@ export async function bootstrapStack(stack: Stack, location: string, operator: P
     managed_by: null,
     created_at: stack.arm.clock.now(),
   });
-  const record: StackBootstrap = { homeDirectory: operator.tenantId, applicationId, providerSubscriptionId: sub.subscription_id };
+  const record: StackBootstrap = { homeDirectory, applicationId, providerSubscriptionId: sub.subscription_id };
   await armStore.putSetting(stack.arm.db, 'bootstrap', record);
   return record;
 }

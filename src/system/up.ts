@@ -1,40 +1,45 @@
-import type { FastifyInstance } from 'fastify';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
-import { HttpClient } from '../core/http-client.ts';
 import { WorkScheduler } from '../core/scheduler.ts';
-import { databaseName, ensureDatabase, openDatabase, withDatabase, type Database } from '../db/database.ts';
-import { startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded.ts';
-import { listen } from '../http/server.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
-import { createHub, hubEndpointsAt, migrateHub, type HubEndpoints, type HubTables } from '../hub/app.ts';
-import { createStack, migrateStack, type StackEndpoints, type StackTables } from '../stack/app.ts';
-import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, publishStackEndpoints } from './bootstrap.ts';
+import type { HubEndpoints } from '../hub/app.ts';
+import type { StackEndpoints } from '../stack/app.ts';
+import type { HubBootstrap } from './bootstrap.ts';
+import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
 
-// `stackledger up`: one hub and one stack named `local` in one process, on the embedded
-// PostgreSQL by default. Writes DIR/bootstrap.json once every endpoint answers.
+// `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
+// `stackledger stack` (one role each). Each writes DIR/bootstrap.json once every endpoint answers.
 
-export interface UpOptions {
+export interface CommonOptions {
   dataDir: string;
-  /** The hub's port; the stack's endpoints take the next two. 0: free ports everywhere. */
+  /** The first port; 0 picks free ports. */
   port: number;
   http?: boolean;
   host?: string;
-  /** A PostgreSQL server URL; the roles get databases named `<db>_hub` and `<db>_stack_local`. */
+  /** A PostgreSQL server URL; each role gets a database named `<db>_<role>`. Default: embedded. */
   databaseUrl?: string;
   /** Runs on a simulated clock that starts here. */
   clock?: Date;
   logger?: Logger;
+}
+
+export interface UpOptions extends CommonOptions {
   stackName?: string;
   location?: string;
+}
+
+export interface StackFileEntry extends StackEndpoints {
+  location: string;
+  providerSubscriptionId: string;
+  applicationId: string;
 }
 
 export interface BootstrapFile {
   caFile?: string;
   hub: HubEndpoints;
-  stacks: Record<string, StackEndpoints & { location: string; providerSubscriptionId: string; applicationId: string }>;
+  stacks: Record<string, StackFileEntry>;
   csp: {
     tenantId: string;
     clientId: string;
@@ -66,133 +71,162 @@ export function defaultLogger(dataDir: string): Logger {
   );
 }
 
-export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
+interface Process {
+  dataDir: string;
+  logger: Logger;
+  host: string;
+  tls?: TlsFiles;
+  clock: Clock;
+  scheduler: WorkScheduler;
+  cleanups: Cleanups;
+}
+
+async function startProcess(opts: CommonOptions): Promise<Process> {
   const dataDir = path.resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true });
   const logger = opts.logger ?? defaultLogger(dataDir);
-  const host = opts.host ?? '127.0.0.1';
+  const clock: Clock = opts.clock ? new SimulatedClock(opts.clock) : new SystemClock();
+  const scheduler = new WorkScheduler(clock);
+  const cleanups = new Cleanups(logger);
+  const tls = opts.http ? undefined : await ensureTls(dataDir);
+  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, scheduler, cleanups };
+}
+
+async function finish(p: Process, bootstrap: BootstrapFile): Promise<RunningSystem> {
+  const bootstrapPath = path.join(p.dataDir, 'bootstrap.json');
+  await writeFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600 });
+  if (!p.clock.simulated) {
+    // On the real clock, due work runs every minute.
+    const timer = setInterval(() => void p.scheduler.runDue().catch((e) => p.logger.error({ err: e }, 'due work failed')), 60_000);
+    timer.unref();
+    p.cleanups.push(async () => clearInterval(timer));
+  }
+  return { bootstrap, bootstrapPath, clock: p.clock, scheduler: p.scheduler, stop: () => p.cleanups.run() };
+}
+
+function credentialsOf(record: HubBootstrap): Pick<BootstrapFile, 'csp' | 'operator'> {
+  const { csp, operator } = record;
+  return {
+    csp: {
+      tenantId: csp.tenantId,
+      clientId: csp.clientId,
+      clientSecret: csp.clientSecret,
+      admin: { userName: csp.admin.userName, password: csp.admin.password },
+      registrationSubscriptionId: csp.registrationSubscriptionId,
+      resourceGroup: csp.resourceGroup,
+      registrationName: csp.registrationName,
+    },
+    operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, admin: { userName: operator.admin.userName, password: operator.admin.password } },
+  };
+}
+
+function stackEntry(s: RunningStack, location: string): StackFileEntry {
+  return { ...s.endpoints, location, providerSubscriptionId: s.record.providerSubscriptionId, applicationId: s.record.applicationId };
+}
+
+const nextPort = (port: number, k: number) => (port === 0 ? 0 : port + k);
+
+/** One hub and one stack in this process: what a newcomer starts with. */
+export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
+  const p = await startProcess(opts);
   const stackName = opts.stackName ?? 'local';
   const location = opts.location ?? 'local';
-  const cleanups: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch((e) => logger.error({ err: e }, 'shutdown step failed'));
-    cleanups.length = 0;
-  };
-
   try {
-    // Storage: one database per role, on the embedded cluster or on the given server.
-    let hubUrl: string;
-    let stackUrl: string;
-    if (opts.databaseUrl) {
-      const base = databaseName(opts.databaseUrl);
-      hubUrl = withDatabase(opts.databaseUrl, `${base}_hub`);
-      stackUrl = withDatabase(opts.databaseUrl, `${base}_stack_${stackName}`);
-    } else {
-      const cluster: EmbeddedCluster = await startEmbeddedCluster(path.join(dataDir, 'pg'), (line) => logger.debug({ postgres: line.trim() }));
-      cleanups.push(() => cluster.stop());
-      hubUrl = cluster.url('hub');
-      stackUrl = cluster.url(`stack_${stackName}`);
-    }
-    await ensureDatabase(hubUrl);
-    await ensureDatabase(stackUrl);
-    const hubDb: Database<HubTables> = openDatabase<HubTables>(hubUrl);
-    cleanups.push(() => hubDb.close());
-    const stackDb: Database<StackTables> = openDatabase<StackTables>(stackUrl);
-    cleanups.push(() => stackDb.close());
-    await migrateHub(hubDb.db);
-    await migrateStack(stackDb.db);
-
-    const tls: TlsFiles | undefined = opts.http ? undefined : await ensureTls(dataDir);
-    const clock: Clock = opts.clock ? new SimulatedClock(opts.clock) : new SystemClock();
-    const scheduler = new WorkScheduler(clock);
-    const hubHttp = new HttpClient(tls?.ca);
-    cleanups.push(() => hubHttp.close());
-
-    let hubEndpoints: HubEndpoints | undefined;
-    let stackEndpoints: StackEndpoints | undefined;
-    let systemDirectory: string | undefined;
-    let homeDirectory: string | undefined;
-    const hubUrls = () => hubEndpoints ?? (() => { throw new Error('the hub is not listening yet'); })();
-
-    const hub = await createHub({
-      db: hubDb.db,
-      scheduler,
-      logger: logger.child({ role: 'hub' }),
-      tls,
-      endpoints: hubUrls,
-      systemDirectory: () => systemDirectory,
-      domainSuffix: DOMAIN_SUFFIX,
-    });
-    const stack = await createStack({
-      name: stackName,
-      location,
-      db: stackDb.db,
-      scheduler,
-      logger: logger.child({ role: 'stack' }),
-      tls,
-      endpoints: () => stackEndpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
-      hub: { login: () => hubUrls().login, graph: () => hubUrls().graph, portal: () => hubUrls().portal, http: hubHttp },
-      homeDirectory: () => homeDirectory,
-    });
-
-    const servers: FastifyInstance[] = [hub.app, stack.admin, stack.tenant];
-    // Servers close first on the way down, finishing the requests in flight, then the databases.
-    cleanups.push(async () => {
-      await Promise.all(servers.map((s) => s.close()));
-    });
-    const secure = tls !== undefined;
-    const hubOrigin = await listen(hub.app, host, opts.port, secure);
-    hubEndpoints = hubEndpointsAt(hubOrigin);
-    const next = (k: number) => (opts.port === 0 ? 0 : opts.port + k);
-    stackEndpoints = {
-      adminArm: await listen(stack.admin, host, next(1), secure),
-      tenantArm: await listen(stack.tenant, host, next(2), secure),
-    };
-
-    await hub.publishEndpoints();
-    const hubRecord = await bootstrapHub(hub, [stackName]);
-    systemDirectory = hubRecord.csp.tenantId;
-    const applicationId = hubRecord.stacks[stackName].applicationId;
-    await publishStackEndpoints(hub, applicationId, stackEndpoints);
-    const stackRecord = await bootstrapStack(stack, location, hubRecord.operator, applicationId);
-    homeDirectory = stackRecord.homeDirectory;
-
-    const { csp, operator } = hubRecord;
-    const bootstrap: BootstrapFile = {
-      ...(tls ? { caFile: tls.caFile } : {}),
-      hub: hubEndpoints,
-      stacks: {
-        [stackName]: { ...stackEndpoints, location, providerSubscriptionId: stackRecord.providerSubscriptionId, applicationId },
+    const [hubDb, stackDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', `stack_${stackName}`], p.cleanups, p.logger);
+    const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host };
+    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port }, p.cleanups);
+    const { operator } = hub.record;
+    const stack = await startStackRole(
+      {
+        ...role,
+        databaseUrl: stackDb,
+        name: stackName,
+        location,
+        ports: [nextPort(opts.port, 1), nextPort(opts.port, 2)],
+        hubArm: hub.endpoints.arm,
+        hubCa: p.tls?.ca,
+        operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, adminUserName: operator.admin.userName },
       },
-      csp: {
-        tenantId: csp.tenantId,
-        clientId: csp.clientId,
-        clientSecret: csp.clientSecret,
-        admin: { userName: csp.admin.userName, password: csp.admin.password },
-        registrationSubscriptionId: csp.registrationSubscriptionId,
-        resourceGroup: csp.resourceGroup,
-        registrationName: csp.registrationName,
-      },
-      operator: {
-        tenantId: operator.tenantId,
-        clientId: operator.clientId,
-        clientSecret: operator.clientSecret,
-        admin: { userName: operator.admin.userName, password: operator.admin.password },
-      },
-      clock: { simulated: clock.simulated },
-    };
-    const bootstrapPath = path.join(dataDir, 'bootstrap.json');
-    await writeFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600 });
-
-    if (!clock.simulated) {
-      // On the real clock, due work runs every minute.
-      const timer = setInterval(() => void scheduler.runDue().catch((e) => logger.error({ err: e }, 'due work failed')), 60_000);
-      timer.unref();
-      cleanups.push(async () => clearInterval(timer));
-    }
-    return { bootstrap, bootstrapPath, clock, scheduler, stop };
+      p.cleanups,
+    );
+    return await finish(p, {
+      ...(p.tls ? { caFile: p.tls.caFile } : {}),
+      hub: hub.endpoints,
+      stacks: { [stackName]: stackEntry(stack, location) },
+      ...credentialsOf(hub.record),
+      clock: { simulated: p.clock.simulated },
+    });
   } catch (e) {
-    await stop();
+    await p.cleanups.run();
+    throw e;
+  }
+}
+
+/** The hub alone (production). */
+export async function startHubOnly(opts: CommonOptions): Promise<RunningSystem> {
+  const p = await startProcess(opts);
+  try {
+    const [hubDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub'], p.cleanups, p.logger);
+    const hub = await startHubRole({ scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, databaseUrl: hubDb, port: opts.port }, p.cleanups);
+    return await finish(p, {
+      ...(p.tls ? { caFile: p.tls.caFile } : {}),
+      hub: hub.endpoints,
+      stacks: {},
+      ...credentialsOf(hub.record),
+      clock: { simulated: p.clock.simulated },
+    });
+  } catch (e) {
+    await p.cleanups.run();
+    throw e;
+  }
+}
+
+export interface StackOnlyOptions extends CommonOptions {
+  name: string;
+  location: string;
+  hubArm: string;
+  hubCaFile?: string;
+  operator: OperatorCredentials;
+}
+
+export type StackBootstrapFile = Omit<BootstrapFile, 'hub' | 'csp' | 'operator'> & {
+  hub: { arm: string; login: string; graph: string; portal: string; caFile?: string };
+  operator: OperatorCredentials;
+};
+
+/** One stack alone, joined to a hub that runs elsewhere (production). */
+export async function startStackOnly(opts: StackOnlyOptions): Promise<RunningSystem & { stackBootstrap: StackBootstrapFile }> {
+  const p = await startProcess(opts);
+  try {
+    const [stackDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, [`stack_${opts.name}`], p.cleanups, p.logger);
+    const hubCa = opts.hubCaFile ? await readFile(opts.hubCaFile, 'utf8') : undefined;
+    const stack = await startStackRole(
+      {
+        scheduler: p.scheduler,
+        logger: p.logger,
+        tls: p.tls,
+        host: p.host,
+        databaseUrl: stackDb,
+        name: opts.name,
+        location: opts.location,
+        ports: [opts.port, nextPort(opts.port, 1)],
+        hubArm: opts.hubArm,
+        hubCa,
+        operator: opts.operator,
+      },
+      p.cleanups,
+    );
+    const stackBootstrap: StackBootstrapFile = {
+      ...(p.tls ? { caFile: p.tls.caFile } : {}),
+      hub: { ...stack.hub, ...(opts.hubCaFile ? { caFile: path.resolve(opts.hubCaFile) } : {}) },
+      stacks: { [opts.name]: stackEntry(stack, opts.location) },
+      operator: opts.operator,
+      clock: { simulated: p.clock.simulated },
+    };
+    const running = await finish(p, stackBootstrap as unknown as BootstrapFile);
+    return { ...running, stackBootstrap };
+  } catch (e) {
+    await p.cleanups.run();
     throw e;
   }
 }

@@ -1,0 +1,169 @@
+import type { FastifyInstance } from 'fastify';
+import { decodeJwt } from 'jose';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { HttpClient } from '../core/http-client.ts';
+import type { WorkScheduler } from '../core/scheduler.ts';
+import { ensureDatabase, openDatabase } from '../db/database.ts';
+import { startEmbeddedCluster } from '../db/embedded.ts';
+import { listen } from '../http/server.ts';
+import type { TlsFiles } from '../http/tls.ts';
+import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
+import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
+import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
+
+// Starting each role: its database, its servers, its first-run set-up. `up` starts both in one
+// process; `hub` and `stack` start one each. A stack reaches the hub only over HTTP(S).
+
+/** Things to undo on the way down, last first. */
+export class Cleanups {
+  readonly #steps: Array<() => Promise<void>> = [];
+  constructor(private readonly logger: Logger) {}
+  push(step: () => Promise<void>): void {
+    this.#steps.push(step);
+  }
+  async run(): Promise<void> {
+    while (this.#steps.length > 0) await this.#steps.pop()!().catch((e) => this.logger.error({ err: e }, 'shutdown step failed'));
+  }
+}
+
+/** One database URL per name: on the given server, or on the embedded cluster in DIR/pg. */
+export async function resolveDatabases(dataDir: string, serverUrl: string | undefined, names: string[], cleanups: Cleanups, logger: Logger): Promise<string[]> {
+  if (serverUrl) {
+    const u = new URL(serverUrl);
+    const base = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'stackledger';
+    return names.map((n) => {
+      const v = new URL(serverUrl);
+      v.pathname = `/${base}_${n}`;
+      return v.toString();
+    });
+  }
+  const cluster = await startEmbeddedCluster(path.join(dataDir, 'pg'), (line) => logger.debug({ postgres: line.trim() }));
+  cleanups.push(() => cluster.stop());
+  return names.map((n) => cluster.url(n));
+}
+
+export interface RoleOptions {
+  databaseUrl: string;
+  scheduler: WorkScheduler;
+  logger: Logger;
+  tls?: TlsFiles;
+  host: string;
+}
+
+function closeOnCleanup(cleanups: Cleanups, servers: FastifyInstance[]): void {
+  // Servers close before the databases, finishing the requests in flight.
+  cleanups.push(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+}
+
+export interface RunningHub {
+  hub: Hub;
+  endpoints: HubEndpoints;
+  record: HubBootstrap;
+}
+
+export async function startHubRole(opts: RoleOptions & { port: number }, cleanups: Cleanups): Promise<RunningHub> {
+  await ensureDatabase(opts.databaseUrl);
+  const db = openDatabase<HubTables>(opts.databaseUrl);
+  cleanups.push(() => db.close());
+  await migrateHub(db.db);
+  let endpoints: HubEndpoints | undefined;
+  let systemDirectory: string | undefined;
+  const hub = await createHub({
+    db: db.db,
+    scheduler: opts.scheduler,
+    logger: opts.logger.child({ role: 'hub' }),
+    tls: opts.tls,
+    endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
+    systemDirectory: () => systemDirectory,
+    domainSuffix: DOMAIN_SUFFIX,
+  });
+  closeOnCleanup(cleanups, [hub.app]);
+  endpoints = hubEndpointsAt(await listen(hub.app, opts.host, opts.port, opts.tls !== undefined));
+  await hub.publishEndpoints();
+  const record = await bootstrapHub(hub);
+  systemDirectory = record.csp.tenantId;
+  return { hub, endpoints, record };
+}
+
+export interface OperatorCredentials {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** The operator's administrator, made Owner of the provider subscription with the service principal. */
+  adminUserName?: string;
+}
+
+export interface StackRoleOptions extends RoleOptions {
+  name: string;
+  location: string;
+  /** Ports of the admin and the tenant endpoints (0: free ones). */
+  ports: [number, number];
+  /** The hub's ARM endpoint; the rest is discovered from its metadata. */
+  hubArm: string;
+  /** The certificate authority that the hub's certificate chains to. */
+  hubCa?: string;
+  operator: OperatorCredentials;
+}
+
+export interface RunningStack {
+  stack: Stack;
+  endpoints: StackEndpoints;
+  record: StackBootstrap;
+  hub: { arm: string; login: string; graph: string; portal: string };
+}
+
+export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
+  const http = new HttpClient(opts.hubCa);
+  cleanups.push(() => http.close());
+  const metadata = await http.call('GET', `${opts.hubArm}/metadata/endpoints?api-version=2015-01-01`);
+  const hub = { arm: opts.hubArm, login: metadata.authentication.loginEndpoint as string, graph: metadata.graphEndpoint as string, portal: metadata.portalEndpoint as string };
+
+  await ensureDatabase(opts.databaseUrl);
+  const db = openDatabase<StackTables>(opts.databaseUrl);
+  cleanups.push(() => db.close());
+  await migrateStack(db.db);
+  let endpoints: StackEndpoints | undefined;
+  let homeDirectory: string | undefined;
+  const stack = await createStack({
+    name: opts.name,
+    location: opts.location,
+    db: db.db,
+    scheduler: opts.scheduler,
+    logger: opts.logger.child({ role: 'stack', stack: opts.name }),
+    tls: opts.tls,
+    endpoints: () => endpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
+    hub: { login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
+    homeDirectory: () => homeDirectory,
+  });
+  closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
+  const secure = opts.tls !== undefined;
+  endpoints = {
+    adminArm: await listen(stack.admin, opts.host, opts.ports[0], secure),
+    tenantArm: await listen(stack.tenant, opts.host, opts.ports[1], secure),
+  };
+
+  // The stack's application lives in the operator's directory; it is registered and kept pointing
+  // at the stack's current URLs through the hub's directory API, as the operator's automation.
+  const { access_token: graphToken } = await http.call('POST', `${hub.login}/${opts.operator.tenantId}/oauth2/token`, {
+    form: { grant_type: 'client_credentials', client_id: opts.operator.clientId, client_secret: opts.operator.clientSecret, resource: hub.graph },
+  });
+  const identifierUris = [endpoints.adminArm, endpoints.tenantArm];
+  const owners = [{ principalId: String(decodeJwt(graphToken).oid), principalType: 'ServicePrincipal' }];
+  if (opts.operator.adminUserName) {
+    const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, { token: graphToken });
+    owners.push({ principalId: admin.id, principalType: 'User' });
+  }
+  const record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, async (known) => {
+    if (known) {
+      await http.call('PATCH', `${hub.graph}/v1.0/applications/${known}`, { token: graphToken, body: { identifierUris } });
+      return known;
+    }
+    const app = await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body: { displayName: `Stackledger stack '${opts.name}'`, identifierUris } });
+    return app.appId as string;
+  });
+  homeDirectory = record.homeDirectory;
+  return { stack, endpoints, record, hub };
+}
