@@ -11,7 +11,7 @@ import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
-import { armEndpoint, renderGraphError, renderPartnerCenterError, type TokenVerifier } from '../http/arm.ts';
+import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
@@ -106,49 +106,36 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
   await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
-  await app.register(async (armApp) => {
-    armEndpoint(armApp, {
-      baseUrl: () => opts.endpoints().arm,
-      audiences: () => [opts.endpoints().arm],
-      authorizationUri: () => `${opts.endpoints().login}/common`,
-      verifier,
-    });
-    registerArmBaseRoutes(armApp, {
+  /** Mounts one of the hub's APIs: its own audience (its base URL), error shape and routes. */
+  const mount = async (
+    api: 'arm' | 'partnerCenter' | 'graph',
+    render: ArmEndpointOptions['render'],
+    routes: (scope: FastifyInstance, baseUrl: () => string) => void,
+  ) => {
+    const baseUrl = () => opts.endpoints()[api];
+    await app.register(
+      async (scope) => {
+        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render });
+        routes(scope, baseUrl);
+      },
+      { prefix: api === 'arm' ? '' : HUB_PATHS[api] },
+    );
+  };
+  await mount('arm', undefined, (scope, baseUrl) => {
+    registerArmBaseRoutes(scope, {
       ctx: arm,
-      baseUrl: () => opts.endpoints().arm,
+      baseUrl,
       metadata: () => {
         const e = opts.endpoints();
         return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
       },
     });
-    registerSystemRoutes(armApp, opts.scheduler, isSystemAdmin);
-    registerPartnerArmRoutes(armApp, partner, isSystemAdmin);
+    registerSystemRoutes(scope, opts.scheduler, isSystemAdmin);
+    registerPartnerArmRoutes(scope, partner, isSystemAdmin);
   });
-  await app.register(
-    async (pc) => {
-      armEndpoint(pc, {
-        baseUrl: () => opts.endpoints().partnerCenter,
-        audiences: () => [opts.endpoints().partnerCenter],
-        authorizationUri: () => `${opts.endpoints().login}/common`,
-        verifier,
-        render: renderPartnerCenterError,
-      });
-      registerPartnerCenterRoutes(pc, partner, () => opts.endpoints().partnerCenter);
-    },
-    { prefix: HUB_PATHS.partnerCenter },
-  );
-  await app.register(
-    async (g) => {
-      armEndpoint(g, {
-        baseUrl: () => opts.endpoints().graph,
-        audiences: () => [opts.endpoints().graph],
-        authorizationUri: () => `${opts.endpoints().login}/common`,
-        verifier,
-        render: renderGraphError,
-      });
-      registerGraphRoutes(g, graph, () => opts.endpoints().graph, (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`);
-    },
-    { prefix: HUB_PATHS.graph },
+  await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => registerPartnerCenterRoutes(scope, partner, baseUrl));
+  await mount('graph', renderGraphError, (scope, baseUrl) =>
+    registerGraphRoutes(scope, graph, baseUrl, (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`),
   );
 
   const publishEndpoints = async () => {
