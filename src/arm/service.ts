@@ -29,7 +29,7 @@ export interface ArmContext {
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
   implicitRoles?(principal: Principal, subscription: SubscriptionsTable): string[];
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
-  recordChange?(db: ArmDb, actor: Principal, subscription: SubscriptionsTable, change: ArmChange): Promise<void>;
+  recordChange?(db: Kysely<any>, actor: Principal, subscription: SubscriptionsTable, change: ArmChange): Promise<void>;
 }
 
 export interface ArmChange {

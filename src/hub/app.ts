@@ -22,6 +22,9 @@ import { registerLoginRoutes } from '../identity/routes.ts';
 import { IdentityService } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
+import { registrationMigrations } from '../registration/migrations.ts';
+import { registerRegistrationRoutes } from '../registration/routes.ts';
+import type { RegistrationContext } from '../registration/service.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import type { PartnerContext } from '../partner/service.ts';
 import type { HubTables } from './tables.ts';
@@ -59,7 +62,7 @@ export const HUB_RESOURCE_APPS = {
 } as const;
 
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations });
+  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations });
 }
 
 export interface HubOptions {
@@ -102,6 +105,12 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
   const isSystemAdmin = (p: { tenantId: string }) => p.tenantId === opts.systemDirectory();
+  const registration: RegistrationContext = {
+    arm,
+    db: opts.db,
+    isProvider: isSystemAdmin,
+    signActivationKey: (claims) => identity.signClaims(claims, 'urn:stackledger:activation'),
+  };
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
@@ -132,6 +141,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     });
     registerSystemRoutes(scope, opts.scheduler, isSystemAdmin);
     registerPartnerArmRoutes(scope, partner, isSystemAdmin);
+    registerRegistrationRoutes(scope, registration, baseUrl);
   });
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => registerPartnerCenterRoutes(scope, partner, baseUrl));
   await mount('graph', renderGraphError, (scope, baseUrl) =>

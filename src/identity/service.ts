@@ -80,6 +80,17 @@ export class IdentityService {
     }
   }
 
+  /** Signs claims with the hub's key (activation keys and other statements the hub vouches for). */
+  async signClaims(claims: Record<string, unknown>, audience: string): Promise<string> {
+    const signing = this.#signing!;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid })
+      .setIssuer(this.loginBase())
+      .setAudience(audience)
+      .setIssuedAt()
+      .sign(signing.key);
+  }
+
   jwks(): JSONWebKeySet {
     return this.#jwks;
   }

@@ -13,6 +13,8 @@ import { armEndpoint } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
+import type { Principal } from '../core/principal.ts';
+import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 
 // A stack: one private-cloud deployment, with an operator (admin) ARM endpoint and a tenant ARM
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
@@ -43,6 +45,8 @@ export interface StackOptions {
   hub: HubLink;
   /** The operator's directory, the deployment's home directory. */
   homeDirectory: () => string | undefined;
+  /** The deployment's cloud id. */
+  cloudId: () => string | undefined;
 }
 
 export interface Stack {
@@ -86,7 +90,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           audiences: [opts.endpoints()[which]],
         }),
       });
-      if (which === 'adminArm') registerSystemRoutes(armApp, opts.scheduler, (p) => p.tenantId === opts.homeDirectory());
+      if (which === 'adminArm') {
+        const isOperator = (p: Principal) => p.tenantId === opts.homeDirectory();
+        registerSystemRoutes(armApp, opts.scheduler, isOperator);
+        registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId());
+      }
     });
     return app;
   };

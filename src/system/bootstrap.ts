@@ -1,5 +1,6 @@
 import { createSubscription } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
+import { newGuid } from '../core/ids.ts';
 import type { Hub } from '../hub/app.ts';
 import type { AdministeredDirectory } from '../identity/service.ts';
 import type { Stack } from '../stack/app.ts';
@@ -23,6 +24,8 @@ export interface StackBootstrap {
   homeDirectory: string;
   applicationId: string;
   providerSubscriptionId: string;
+  /** The deployment's identity in the cloud, carried by its registration token. */
+  cloudId: string;
 }
 
 export async function bootstrapHub(hub: Hub): Promise<HubBootstrap> {
@@ -78,7 +81,7 @@ export async function bootstrapStack(
     managed_by: null,
     created_at: stack.arm.clock.now(),
   });
-  const record: StackBootstrap = { homeDirectory, applicationId, providerSubscriptionId: sub.subscription_id };
+  const record: StackBootstrap = { homeDirectory, applicationId, providerSubscriptionId: sub.subscription_id, cloudId: newGuid() };
   await armStore.putSetting(stack.arm.db, 'bootstrap', record);
   return record;
 }

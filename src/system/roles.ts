@@ -127,6 +127,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   await migrateStack(db.db);
   let endpoints: StackEndpoints | undefined;
   let homeDirectory: string | undefined;
+  let cloudId: string | undefined;
   const stack = await createStack({
     name: opts.name,
     location: opts.location,
@@ -137,6 +138,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     endpoints: () => endpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
     hub: { login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
     homeDirectory: () => homeDirectory,
+    cloudId: () => cloudId,
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
   const secure = opts.tls !== undefined;
@@ -165,5 +167,6 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     return app.appId as string;
   });
   homeDirectory = record.homeDirectory;
+  cloudId = record.cloudId;
   return { stack, endpoints, record, hub };
 }

@@ -2,11 +2,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
+import { HttpClient } from '../core/http-client.ts';
 import { WorkScheduler } from '../core/scheduler.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
+import { registerStack } from './register.ts';
 import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
 
 // `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
@@ -34,6 +36,7 @@ export interface StackFileEntry extends StackEndpoints {
   location: string;
   providerSubscriptionId: string;
   applicationId: string;
+  cloudId: string;
 }
 
 export interface BootstrapFile {
@@ -121,7 +124,7 @@ function credentialsOf(record: HubBootstrap): Pick<BootstrapFile, 'csp' | 'opera
 }
 
 function stackEntry(s: RunningStack, location: string): StackFileEntry {
-  return { ...s.endpoints, location, providerSubscriptionId: s.record.providerSubscriptionId, applicationId: s.record.applicationId };
+  return { ...s.endpoints, location, providerSubscriptionId: s.record.providerSubscriptionId, applicationId: s.record.applicationId, cloudId: s.record.cloudId };
 }
 
 const nextPort = (port: number, k: number) => (port === 0 ? 0 : port + k);
@@ -149,6 +152,19 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       },
       p.cleanups,
     );
+    // The stack registers itself with the CSP's registration subscription, approved for multi-tenancy.
+    const http = new HttpClient(p.tls?.ca);
+    p.cleanups.push(() => http.close());
+    const { csp } = hub.record;
+    await registerStack({
+      http,
+      hub: hub.endpoints,
+      stackAdminArm: stack.endpoints.adminArm,
+      operator,
+      csp,
+      registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name: csp.registrationName },
+      approve: true,
+    });
     return await finish(p, {
       ...(p.tls ? { caFile: p.tls.caFile } : {}),
       hub: hub.endpoints,

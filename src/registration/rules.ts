@@ -1,0 +1,107 @@
+import { ArmError } from '../core/errors.ts';
+import { BILLING_MODELS, type RegistrationTokenContent } from '../core/registration-token.ts';
+import { isGuid } from '../core/ids.ts';
+
+// Rules of registrations and their customer subscriptions, with the vendor's error codes
+// ("Usage and billing registration error codes"). Pure functions.
+
+export const registrationErrors = {
+  registrationNotFound: (subscriptionId: string, resourceGroup: string, name: string) =>
+    new ArmError(
+      404,
+      'RegistrationNotFound',
+      `The registration '${name}' was not found in resource group '${resourceGroup}' of subscription '${subscriptionId}'. Register the deployment before adding customer subscriptions.`,
+    ),
+  invalidCustomerSubscriptionId: (id: string) =>
+    new ArmError(400, 'InvalidCustomerSubscriptionId', `The customer subscription '${id}' is not a valid cloud subscription.`, 'customerSubscriptionName'),
+  badCustomerSubscriptionId: (id: string, registrationSubscriptionId: string) =>
+    new ArmError(
+      400,
+      'BadCustomerSubscriptionId',
+      `The customer subscription '${id}' was sold by a different CSP partner than the one that owns the registration subscription '${registrationSubscriptionId}'; only the partner that runs the deployment can bill its usage.`,
+      'customerSubscriptionName',
+    ),
+  invalidCspSubscription: (id: string) =>
+    new ArmError(
+      400,
+      'InvalidCSPSubscription',
+      `The subscription '${id}' is not a CSP subscription: it was not bought from a partner under the CSP offer.`,
+      'customerSubscriptionName',
+    ),
+  customerSubscriptionNotFound: (id: string, registration: string) =>
+    new ArmError(404, 'CustomerSubscriptionNotFound', `The customer subscription '${id}' is not linked to the registration '${registration}'.`),
+  unauthorizedCspRegistration: (registration: string) =>
+    new ArmError(
+      400,
+      'UnauthorizedCspRegistration',
+      `The registration '${registration}' has not been approved for multi-tenancy by the provider; it must be approved before customer subscriptions can be added.`,
+    ),
+  customerSubscriptionsNotAllowed: (registration: string, model: string) =>
+    new ArmError(
+      400,
+      'CustomerSubscriptionsNotAllowed',
+      `The registration '${registration}' uses the '${model}' billing model; only pay-as-you-use registrations can add customer subscriptions.`,
+    ),
+  metadataResolverBadGateway: (id: string) =>
+    new ArmError(502, 'MetadataResolverBadGatewayError', `Resolving the metadata of subscription '${id}' failed upstream. Retry the request.`),
+  invalidRegistrationToken: (why: string) =>
+    new ArmError(400, 'InvalidRegistrationToken', `The registration token is not valid: ${why}.`, 'properties.registrationToken'),
+  tenantMismatch: (tenantId: string, id: string, actual: string) =>
+    new ArmError(
+      400,
+      'InvalidTenantId',
+      `The tenant '${tenantId}' does not hold the customer subscription '${id}'; it lives in the directory '${actual}', the one its users must sign in to the stack with.`,
+      'properties.tenantId',
+    ),
+};
+
+export function decodeRegistrationToken(token: string): RegistrationTokenContent {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    throw registrationErrors.invalidRegistrationToken('it is not base64-encoded JSON');
+  }
+  if (!parsed || typeof parsed !== 'object') throw registrationErrors.invalidRegistrationToken('it is not a JSON object');
+  if (typeof parsed.CloudId !== 'string' || !isGuid(parsed.CloudId)) throw registrationErrors.invalidRegistrationToken("'CloudId' must be a GUID");
+  if (!BILLING_MODELS.includes(parsed.BillingModel)) {
+    throw registrationErrors.invalidRegistrationToken(`'BillingModel' must be one of ${BILLING_MODELS.join(', ')}`);
+  }
+  if (parsed.ObjectId !== undefined && (typeof parsed.ObjectId !== 'string' || !isGuid(parsed.ObjectId))) {
+    throw registrationErrors.invalidRegistrationToken("'ObjectId' must be a GUID");
+  }
+  return parsed as RegistrationTokenContent;
+}
+
+/** The cloud subscription facts that decide whether it may be linked. */
+export interface CloudSubscriptionFacts {
+  subscriptionId: string;
+  tenantId: string;
+  offerId: string | null;
+  soldBy: string | null;
+  state: string;
+}
+
+export const CSP_OFFER_ID = 'MS-AZR-0145P';
+
+/**
+ * Whether a customer subscription may be linked to a registration: the order of the checks is
+ * the order of the vendor's table, from the registration to the subscription.
+ */
+export function checkLink(
+  registration: { name: string; billing_model: string; multi_tenancy_approved: boolean },
+  registrationSubscription: { subscription_id: string; tenant_id: string },
+  customerSubscriptionId: string,
+  customer: CloudSubscriptionFacts | undefined,
+  tenantId: string | undefined,
+): { tenantId: string } {
+  if (registration.billing_model === 'Capacity') throw registrationErrors.customerSubscriptionsNotAllowed(registration.name, registration.billing_model);
+  if (!registration.multi_tenancy_approved) throw registrationErrors.unauthorizedCspRegistration(registration.name);
+  if (!customer || customer.state === 'Deleted') throw registrationErrors.invalidCustomerSubscriptionId(customerSubscriptionId);
+  if (customer.offerId !== CSP_OFFER_ID || customer.soldBy === null) throw registrationErrors.invalidCspSubscription(customerSubscriptionId);
+  if (customer.soldBy !== registrationSubscription.tenant_id) {
+    throw registrationErrors.badCustomerSubscriptionId(customerSubscriptionId, registrationSubscription.subscription_id);
+  }
+  if (tenantId !== undefined && tenantId.toLowerCase() !== customer.tenantId) throw registrationErrors.tenantMismatch(tenantId, customerSubscriptionId, customer.tenantId);
+  return { tenantId: customer.tenantId };
+}

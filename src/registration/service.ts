@@ -1,0 +1,243 @@
+import { authorize, inTransaction, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { armStore } from '../arm/store.ts';
+import { armErrors } from '../core/errors.ts';
+import { isGuid, newGuid } from '../core/ids.ts';
+import type { Principal } from '../core/principal.ts';
+import { checkLink, decodeRegistrationToken, registrationErrors } from './rules.ts';
+import { registrationStore, type RegistrationDb } from './store.ts';
+import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './tables.ts';
+
+// Use cases of Microsoft.AzureStack registrations and their customer subscriptions.
+
+export interface RegistrationContext {
+  arm: ArmContext;
+  db: RegistrationDb;
+  /** Whether the caller may approve registrations for multi-tenancy (the provider). */
+  isProvider(p: Principal): boolean;
+  /** Signs an activation key for a registration. */
+  signActivationKey(claims: Record<string, unknown>): Promise<string>;
+}
+
+export interface RegistrationRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+export const registrationScope = (r: RegistrationRef) =>
+  `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.AzureStack/registrations/${r.name}`;
+
+/** The live registration named by the path; RegistrationNotFound repeats the three values as given. */
+async function requireRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, action: string): Promise<RegistrationsTable> {
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  await authorize(ctx.arm, principal, action, registrationScope(ref));
+  const reg = await registrationStore.getLive(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
+  if (!reg) throw registrationErrors.registrationNotFound(ref.subscriptionId, ref.resourceGroup, ref.name);
+  return reg;
+}
+
+export interface RegistrationInput {
+  location?: string;
+  tags?: Record<string, string>;
+  properties?: { registrationToken?: string };
+}
+
+function requireGlobal(location: string | undefined): void {
+  if (location !== undefined && location.toLowerCase() !== 'global') {
+    throw armErrors.badRequest('LocationNotAvailableForResourceType', `The provided location '${location}' is not available for resource type 'Microsoft.AzureStack/registrations'. List of available regions for the resource type is 'global'.`, 'location');
+  }
+}
+
+export async function putRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput & { location: string; properties: { registrationToken: string } }) {
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/write', registrationScope(ref));
+  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup))) throw armErrors.resourceGroupNotFound(ref.resourceGroup);
+  requireGlobal(input.location);
+  const token = decodeRegistrationToken(input.properties.registrationToken);
+  const now = ctx.arm.clock.now();
+  return inTransaction(ctx.db, async (db) => {
+    const existing = await registrationStore.getLive(db, sub.subscription_id, ref.resourceGroup, ref.name);
+    const row: RegistrationsTable = {
+      id: existing?.id ?? newGuid(),
+      subscription_id: sub.subscription_id,
+      resource_group: existing?.resource_group ?? ref.resourceGroup,
+      resource_group_key: ref.resourceGroup.toLowerCase(),
+      name: existing?.name ?? ref.name,
+      name_key: ref.name.toLowerCase(),
+      location: 'global',
+      tags: input.tags ?? existing?.tags ?? {},
+      object_id: (token.ObjectId ?? existing?.object_id ?? newGuid()).toLowerCase(),
+      cloud_id: token.CloudId.toLowerCase(),
+      billing_model: token.BillingModel,
+      registration_token: input.properties.registrationToken,
+      // A new deployment behind the same name needs the provider's approval again.
+      multi_tenancy_approved: existing !== undefined && existing.cloud_id === token.CloudId.toLowerCase() && existing.multi_tenancy_approved,
+      etag: newGuid(),
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+      deleted_at: null,
+    };
+    if (existing) await registrationStore.update(db, row);
+    else await registrationStore.insert(db, row);
+    await ctx.arm.recordChange?.(db, principal, sub, {
+      operation: existing ? 'Update registration' : 'Create registration',
+      resourceType: 'Microsoft.AzureStack/registrations',
+      resourceId: registrationScope(ref),
+      oldValue: existing ? { cloudId: existing.cloud_id, billingModel: existing.billing_model } : undefined,
+      newValue: { cloudId: row.cloud_id, billingModel: row.billing_model },
+    });
+    return { registration: row, created: !existing };
+  });
+}
+
+export const getRegistration = (ctx: RegistrationContext, principal: Principal, ref: RegistrationRef) =>
+  requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/read');
+
+export async function patchRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput) {
+  const current = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/write');
+  requireGlobal(input.location);
+  const token = input.properties?.registrationToken ?? current.registration_token;
+  const { registration } = await putRegistration(ctx, principal, ref, { location: 'global', tags: input.tags ?? current.tags, properties: { registrationToken: token } });
+  return registration;
+}
+
+/** Deletes a registration: its customer subscriptions stop being in force now. Says whether there was one. */
+export async function deleteRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef): Promise<boolean> {
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/delete', registrationScope(ref));
+  const now = ctx.arm.clock.now();
+  return inTransaction(ctx.db, async (db) => {
+    const reg = await registrationStore.getLive(db, sub.subscription_id, ref.resourceGroup, ref.name);
+    if (!reg) return false;
+    await registrationStore.endAllLinks(db, reg.id, now, principal.objectId);
+    await registrationStore.markDeleted(db, reg.id, now);
+    await ctx.arm.recordChange?.(db, principal, sub, {
+      operation: 'Delete registration',
+      resourceType: 'Microsoft.AzureStack/registrations',
+      resourceId: registrationScope(ref),
+      oldValue: { cloudId: reg.cloud_id, billingModel: reg.billing_model },
+    });
+    return true;
+  });
+}
+
+export async function listRegistrations(ctx: RegistrationContext, principal: Principal, subscriptionId: string, resourceGroup: string | undefined, offset: number, limit: number) {
+  const sub = await requireSubscription(ctx.arm, subscriptionId);
+  const scope = resourceGroup === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+  await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/read', scope);
+  if (resourceGroup !== undefined && !(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, resourceGroup))) throw armErrors.resourceGroupNotFound(resourceGroup);
+  return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
+}
+
+export async function activationKey(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef): Promise<string> {
+  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/getActivationKey/action');
+  return ctx.signActivationKey({
+    registrationId: registrationScope({ subscriptionId: reg.subscription_id, resourceGroup: reg.resource_group, name: reg.name }),
+    cloudId: reg.cloud_id,
+    objectId: reg.object_id,
+    billingModel: reg.billing_model,
+  });
+}
+
+/** The provider's approval of a registration for multi-tenancy (or its withdrawal). */
+export async function setMultiTenancyApproval(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, approved: boolean) {
+  if (!ctx.isProvider(principal)) throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.AzureStack/registrations/approveMultiTenancy/action', registrationScope(ref));
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  const reg = await registrationStore.getLive(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
+  if (!reg) throw registrationErrors.registrationNotFound(ref.subscriptionId, ref.resourceGroup, ref.name);
+  const next = { ...reg, multi_tenancy_approved: approved, etag: newGuid(), updated_at: ctx.arm.clock.now() };
+  await registrationStore.update(ctx.db, next);
+  return next;
+}
+
+// ---- customer subscriptions ---------------------------------------------------------------------
+
+export interface LinkInput {
+  etag?: string;
+  properties?: { tenantId?: string };
+}
+
+/** Links a customer subscription to a registration, from now on; the same link twice is one link. */
+export async function putCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string, input: LinkInput) {
+  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/write');
+  const regSub = (await armStore.getSubscription(ctx.arm.db, reg.subscription_id))!;
+  const tenantId = input.properties?.tenantId;
+  if (tenantId !== undefined && !isGuid(tenantId)) throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
+  let facts;
+  if (isGuid(name)) {
+    try {
+      facts = await registrationStore.cloudSubscriptionFacts(ctx.db, name.toLowerCase());
+    } catch (e) {
+      throw registrationErrors.metadataResolverBadGateway(name);
+    }
+  }
+  const decided = checkLink(
+    reg,
+    regSub,
+    name,
+    facts && { subscriptionId: facts.subscription_id, tenantId: facts.tenant_id, offerId: facts.offer_id, soldBy: facts.sold_by, state: facts.state },
+    tenantId,
+  );
+  const customerSubscriptionId = name.toLowerCase();
+  const now = ctx.arm.clock.now();
+  return inTransaction(ctx.db, async (db) => {
+    const live = await registrationStore.liveLink(db, reg.id, customerSubscriptionId);
+    if (live) {
+      if (input.etag !== undefined && input.etag !== live.etag) {
+        throw armErrors.conflict('PreconditionFailed', `The etag '${input.etag}' does not match the current etag '${live.etag}' of the customer subscription.`);
+      }
+      return { registration: reg, link: live };
+    }
+    const row = {
+      registration_id: reg.id,
+      cloud_id: reg.cloud_id,
+      customer_subscription_id: customerSubscriptionId,
+      name,
+      tenant_id: decided.tenantId,
+      etag: newGuid(),
+      valid_from: now,
+      valid_to: null,
+      created_by: principal.objectId,
+      ended_by: null,
+    };
+    await registrationStore.insertLink(db, row);
+    await ctx.arm.recordChange?.(db, principal, regSub, {
+      operation: 'Add customer subscription',
+      resourceType: 'Microsoft.AzureStack/registrations/customerSubscriptions',
+      resourceId: `${registrationScope(ref)}/customerSubscriptions/${name}`,
+      newValue: { tenantId: row.tenant_id, validFrom: now.toISOString() },
+    });
+    return { registration: reg, link: (await registrationStore.liveLink(db, reg.id, customerSubscriptionId))! };
+  });
+}
+
+export async function getCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string): Promise<{ registration: RegistrationsTable; link: CustomerSubscriptionLinksTable }> {
+  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/read');
+  const link = isGuid(name) ? await registrationStore.liveLink(ctx.db, reg.id, name.toLowerCase()) : undefined;
+  if (!link) throw registrationErrors.customerSubscriptionNotFound(name, reg.name);
+  return { registration: reg, link };
+}
+
+export async function listCustomerSubscriptions(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, offset: number, limit: number) {
+  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/read');
+  return { registration: reg, links: await registrationStore.liveLinks(ctx.db, reg.id, offset, limit) };
+}
+
+/** Ends a link now; the history keeps it. Says whether there was one. */
+export async function deleteCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string): Promise<boolean> {
+  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/delete');
+  const regSub = (await armStore.getSubscription(ctx.arm.db, reg.subscription_id))!;
+  const now = ctx.arm.clock.now();
+  return inTransaction(ctx.db, async (db) => {
+    const link = isGuid(name) ? await registrationStore.liveLink(db, reg.id, name.toLowerCase()) : undefined;
+    if (!link) return false;
+    await registrationStore.endLink(db, link.id, now, principal.objectId);
+    await ctx.arm.recordChange?.(db, principal, regSub, {
+      operation: 'Remove customer subscription',
+      resourceType: 'Microsoft.AzureStack/registrations/customerSubscriptions',
+      resourceId: `${registrationScope(ref)}/customerSubscriptions/${name}`,
+      oldValue: { tenantId: link.tenant_id, validFrom: link.valid_from.toISOString() },
+    });
+    return true;
+  });
+}

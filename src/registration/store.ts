@@ -1,0 +1,120 @@
+import { type Kysely, sql } from 'kysely';
+import type { CustomerSubscriptionLinksTable, RegistrationsTable, RegistrationTables } from './tables.ts';
+
+// All SQL of registrations and customer subscription links. Links are never edited in place:
+// ending one sets its valid_to, and adding it again writes a new row.
+export type RegistrationDb = Kysely<RegistrationTables & { subscriptions: { subscription_id: string; tenant_id: string; offer_id: string | null; sold_by: string | null; state: string } }>;
+
+export const registrationStore = {
+  getLive: (db: RegistrationDb, subscriptionId: string, resourceGroup: string, name: string) =>
+    db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('resource_group_key', '=', resourceGroup.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst(),
+
+  insert: async (db: RegistrationDb, row: RegistrationsTable) => {
+    await db
+      .insertInto('registrations')
+      .values({ ...row, tags: JSON.stringify(row.tags) as any })
+      .execute();
+  },
+
+  update: async (db: RegistrationDb, row: RegistrationsTable) => {
+    await db
+      .updateTable('registrations')
+      .set({
+        tags: JSON.stringify(row.tags) as any,
+        object_id: row.object_id,
+        cloud_id: row.cloud_id,
+        billing_model: row.billing_model,
+        registration_token: row.registration_token,
+        multi_tenancy_approved: row.multi_tenancy_approved,
+        etag: row.etag,
+        updated_at: row.updated_at,
+      })
+      .where('id', '=', row.id)
+      .execute();
+  },
+
+  markDeleted: async (db: RegistrationDb, id: string, at: Date) => {
+    await db.updateTable('registrations').set({ deleted_at: at }).where('id', '=', id).execute();
+  },
+
+  list: (db: RegistrationDb, subscriptionId: string, resourceGroup: string | undefined, offset: number, limit: number) => {
+    let q = db.selectFrom('registrations').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
+  },
+
+  liveLink: (db: RegistrationDb, registrationId: string, customerSubscriptionId: string) =>
+    db
+      .selectFrom('customer_subscription_links')
+      .selectAll()
+      .where('registration_id', '=', registrationId)
+      .where('customer_subscription_id', '=', customerSubscriptionId)
+      .where('valid_to', 'is', null)
+      .executeTakeFirst(),
+
+  insertLink: async (db: RegistrationDb, row: Omit<CustomerSubscriptionLinksTable, 'id'>) => {
+    await db.insertInto('customer_subscription_links').values(row as any).execute();
+  },
+
+  endLink: async (db: RegistrationDb, id: string, at: Date, by: string) => {
+    await db.updateTable('customer_subscription_links').set({ valid_to: at, ended_by: by }).where('id', '=', id).where('valid_to', 'is', null).execute();
+  },
+
+  endAllLinks: async (db: RegistrationDb, registrationId: string, at: Date, by: string) => {
+    await db.updateTable('customer_subscription_links').set({ valid_to: at, ended_by: by }).where('registration_id', '=', registrationId).where('valid_to', 'is', null).execute();
+  },
+
+  liveLinks: (db: RegistrationDb, registrationId: string, offset: number, limit: number) =>
+    db
+      .selectFrom('customer_subscription_links')
+      .selectAll()
+      .where('registration_id', '=', registrationId)
+      .where('valid_to', 'is', null)
+      .orderBy('valid_from')
+      .orderBy('id')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
+
+  /** Every link a registration ever had, oldest first: its history. */
+  history: (db: RegistrationDb, registrationId: string) =>
+    db.selectFrom('customer_subscription_links').selectAll().where('registration_id', '=', registrationId).orderBy('valid_from').orderBy('id').execute(),
+
+  /**
+   * The link that held a directory on a deployment at a time (the start of an hour decides the
+   * hour): in force from valid_from (inclusive) until valid_to (exclusive).
+   */
+  linkAt: (db: RegistrationDb, cloudId: string, tenantId: string, at: Date) =>
+    db
+      .selectFrom('customer_subscription_links')
+      .selectAll()
+      .where('cloud_id', '=', cloudId)
+      .where('tenant_id', '=', tenantId)
+      .where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', at)]))
+      .orderBy('valid_from', 'desc')
+      .executeTakeFirst(),
+
+  /**
+   * The facts of a cloud subscription, read the way an upstream resolver answers: bounded in time,
+   * so that a look-up that cannot complete fails instead of hanging.
+   */
+  cloudSubscriptionFacts: async (db: RegistrationDb, subscriptionId: string) => {
+    return db.transaction().execute(async (trx) => {
+      await sql`set local lock_timeout = '2s'`.execute(trx);
+      await sql`set local statement_timeout = '5s'`.execute(trx);
+      return trx
+        .selectFrom('subscriptions')
+        .select(['subscription_id', 'tenant_id', 'offer_id', 'sold_by', 'state'])
+        .where('subscription_id', '=', subscriptionId)
+        .executeTakeFirst();
+    });
+  },
+};
