@@ -103,8 +103,9 @@ export const registrationStore = {
       .executeTakeFirst(),
 
   /**
-   * The facts of a cloud subscription, read the way an upstream resolver answers: bounded in time,
-   * so that a look-up that cannot complete fails instead of hanging.
+   * The facts of a cloud subscription, read the way an upstream resolver answers: settled (not in
+   * the middle of a change, such as a cancellation being written) and bounded in time, so that a
+   * look-up that cannot complete fails instead of hanging.
    */
   cloudSubscriptionFacts: async (db: RegistrationDb, subscriptionId: string) => {
     return db.transaction().execute(async (trx) => {
@@ -114,6 +115,7 @@ export const registrationStore = {
         .selectFrom('subscriptions')
         .select(['subscription_id', 'tenant_id', 'offer_id', 'sold_by', 'state'])
         .where('subscription_id', '=', subscriptionId)
+        .forShare()
         .executeTakeFirst();
     });
   },
