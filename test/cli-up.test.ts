@@ -181,6 +181,25 @@ describe('stackledger up', () => {
         })).access_token;
         const subs = await http.send('GET', `${east.tenantArm}/subscriptions?api-version=2022-12-01`, { token: adminToken });
         assert.deepEqual(subs.body.value.map((s: any) => s.subscriptionId), [east.providerSubscriptionId], 'the operator admin owns it too');
+        // The operator and the CSP register the deployment in the cloud.
+        const registered = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--approve', '--json']);
+        assert.equal(registered.code, 0, registered.stderr);
+        const reg = JSON.parse(registered.stdout);
+        assert.equal(reg.name, 'stack-east');
+        assert.equal(reg.properties.cloudId, east.cloudId);
+        assert.equal(reg.properties.billingModel, 'PayAsYouUse');
+        const cspToken = (await http.call('POST', `${hb.hub.login}/${hb.csp.tenantId}/oauth2/token`, {
+          form: { grant_type: 'client_credentials', client_id: hb.csp.clientId, client_secret: hb.csp.clientSecret, resource: hb.hub.arm },
+        })).access_token;
+        const onHub = await http.send('GET', `${hb.hub.arm}${reg.id}?api-version=2017-06-01`, { token: cspToken });
+        assert.equal(onHub.status, 200);
+        assert.equal(onHub.body.properties.cloudId, east.cloudId);
+        const again = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--json']);
+        assert.equal(again.code, 0, again.stderr);
+        assert.equal(JSON.parse(again.stdout).etag, onHub.body.etag, 'registering again changes nothing');
+        const bogus = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--billing-model', 'Bogus']);
+        assert.equal(bogus.code, 1);
+        assert.match(bogus.stderr, /InvalidBillingModel/);
         // Restarted on new ports, the stack keeps its application and points it at its new URLs.
         stack.child.kill('SIGTERM');
         assert.equal(await stack.exited, 0);

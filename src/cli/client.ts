@@ -22,6 +22,12 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/** The certificate authorities to trust, read from their files. */
+export async function caBundle(files: Array<string | undefined>): Promise<string | undefined> {
+  const pems = await Promise.all(files.filter((f): f is string => Boolean(f)).map((f) => readFile(f, 'utf8')));
+  return pems.length > 0 ? pems.join('\n') : undefined;
+}
+
 export async function connect(dataDir: string): Promise<Connection> {
   const file = path.resolve(dataDir, 'bootstrap.json');
   let bootstrap: BootstrapFile;
@@ -30,7 +36,8 @@ export async function connect(dataDir: string): Promise<Connection> {
   } catch {
     throw new CliError(`No running system found: ${file} is missing. Start one with 'stackledger up --data ${dataDir}'.`);
   }
-  const http = new HttpClient(bootstrap.caFile ? await readFile(bootstrap.caFile, 'utf8') : undefined);
+  // A stack's own folder names the hub's authority too: trust both.
+  const http = new HttpClient(await caBundle([bootstrap.caFile, (bootstrap.hub as { caFile?: string }).caFile]));
   const cache = new Map<string, string>();
   return {
     bootstrap,
@@ -40,6 +47,7 @@ export async function connect(dataDir: string): Promise<Connection> {
       const cached = cache.get(key);
       if (cached) return cached;
       const who = bootstrap[as];
+      if (!who) throw new CliError(`No ${as} credentials in ${file}.`);
       const res = await http.call<{ access_token: string }>('POST', `${bootstrap.hub.login}/${who.tenantId}/oauth2/token`, {
         form: { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource },
       });

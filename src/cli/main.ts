@@ -2,7 +2,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseInstant, parseIsoDuration } from '../core/clock.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { startHubOnly, startStackOnly, startSystem, type RunningSystem } from '../system/up.ts';
-import { CliError, runClient } from './client.ts';
+import { caBundle, CliError, connect, runClient } from './client.ts';
+import { HttpClient } from '../core/http-client.ts';
+import { registerStack } from '../system/register.ts';
 
 // The `stackledger` command.
 
@@ -30,7 +32,9 @@ function print(json: boolean | undefined, value: unknown, human: () => string): 
 
 const program = new Command('stackledger')
   .description('Onboard customers as tenants of private-cloud stacks, meter their usage, and bill each one for its own.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // `stack register --data …`: options after a subcommand belong to it, not to its parent.
+  .enablePositionalOptions();
 
 function printEndpoints(system: RunningSystem): void {
   const b = system.bootstrap;
@@ -96,32 +100,75 @@ serverOptions(program.command('hub').description('Run the hub alone (production)
   (o: ServerFlags) => serve(() => startHubOnly(common(o))),
 );
 
-serverOptions(
+const stackCommand = serverOptions(
   program
     .command('stack')
     .description("Run one stack alone (production), joined to a hub that runs elsewhere; the operator's credentials register it there.")
-    .requiredOption('--hub <url>', "the hub's ARM endpoint")
+    .option('--hub <url>', "the hub's ARM endpoint (required)")
     .option('--hub-ca <file>', "the certificate authority of the hub's certificate")
     .option('--name <name>', 'the stack name', 'local')
     .option('--location <name>', 'the location of its resources', 'local')
-    .addOption(new Option('--tenant-id <id>', "the operator's directory").env('STACKLEDGER_OPERATOR_TENANT_ID').makeOptionMandatory())
-    .addOption(new Option('--client-id <id>', "the operator's application").env('STACKLEDGER_OPERATOR_CLIENT_ID').makeOptionMandatory())
-    .addOption(new Option('--client-secret <secret>', "the operator's application secret").env('STACKLEDGER_OPERATOR_CLIENT_SECRET').makeOptionMandatory())
+    .addOption(new Option('--tenant-id <id>', "the operator's directory (required)").env('STACKLEDGER_OPERATOR_TENANT_ID'))
+    .addOption(new Option('--client-id <id>', "the operator's application (required)").env('STACKLEDGER_OPERATOR_CLIENT_ID'))
+    .addOption(new Option('--client-secret <secret>', "the operator's application secret (required)").env('STACKLEDGER_OPERATOR_CLIENT_SECRET'))
     .option('--admin-user <upn>', "the operator's administrator, made Owner of the provider subscription"),
   DEFAULT_PORT + 1,
-).action(
-  (o: ServerFlags & { hub: string; hubCa?: string; name: string; location: string; tenantId: string; clientId: string; clientSecret: string; adminUser?: string }) =>
-    serve(() =>
+);
+stackCommand.enablePositionalOptions();
+stackCommand.action(
+  (o: ServerFlags & { hub?: string; hubCa?: string; name: string; location: string; tenantId?: string; clientId?: string; clientSecret?: string; adminUser?: string }) => {
+    const missing = (['hub', 'tenantId', 'clientId', 'clientSecret'] as const).filter((k) => !o[k]).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    if (missing.length > 0) throw new CliError(`stack needs ${missing.join(', ')}`, 2);
+    return serve(() =>
       startStackOnly({
         ...common(o),
         name: o.name,
         location: o.location,
-        hubArm: o.hub.replace(/\/+$/, ''),
+        hubArm: o.hub!.replace(/\/+$/, ''),
         hubCaFile: o.hubCa,
-        operator: { tenantId: o.tenantId, clientId: o.clientId, clientSecret: o.clientSecret, adminUserName: o.adminUser },
+        operator: { tenantId: o.tenantId!, clientId: o.clientId!, clientSecret: o.clientSecret!, adminUserName: o.adminUser },
       }),
-    ),
+    );
+  },
 );
+
+stackCommand
+  .command('register')
+  .description("Register a running stack in the CSP's registration subscription (Microsoft.AzureStack/registrations), with the stack's registration token.")
+  .addOption(dataOption())
+  .option('--stack <name>', 'which stack of bootstrap.json', 'local')
+  .option('--hub-data <dir>', "the hub's data folder, for the CSP's credentials (default: --data)")
+  .option('--registration <name>', 'the registration name (default: the one in the hub\'s bootstrap.json, or stack-<name>)')
+  .option('--billing-model <model>', 'PayAsYouUse, Capacity or Development', 'PayAsYouUse')
+  .option('--approve', 'also approve it for multi-tenancy (the CSP must be the provider)')
+  .addOption(jsonOption())
+  .action(async (o: { data: string; stack: string; hubData?: string; registration?: string; billingModel: string; approve?: boolean; json?: boolean }) => {
+    const registration = await runClient(o.data, async (stackSide) => {
+      const hubSide = o.hubData ? await connect(o.hubData) : stackSide;
+      const http = new HttpClient(await caBundle([hubSide.bootstrap.caFile, stackSide.bootstrap.caFile]));
+      try {
+        const entry = stackSide.bootstrap.stacks[o.stack];
+        if (!entry) throw new CliError(`No stack '${o.stack}' in ${o.data}/bootstrap.json.`);
+        const { csp } = hubSide.bootstrap;
+        if (!csp) throw new CliError(`No CSP credentials in ${o.hubData ?? o.data}/bootstrap.json: give the hub's data folder with --hub-data.`);
+        const name = o.registration ?? (o.stack === 'local' ? csp.registrationName : `stack-${o.stack}`);
+        return await registerStack({
+          http,
+          hub: hubSide.bootstrap.hub,
+          stackAdminArm: entry.adminArm,
+          operator: stackSide.bootstrap.operator,
+          csp,
+          registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name },
+          billingModel: o.billingModel,
+          approve: o.approve,
+        });
+      } finally {
+        await http.close();
+        if (hubSide !== stackSide) await hubSide.close();
+      }
+    });
+    print(o.json, registration, () => `${registration.id}\n  cloudId ${registration.properties.cloudId}, billing model ${registration.properties.billingModel}`);
+  });
 
 const clock = program.command('clock').description("Read or move the running system's clock.");
 
