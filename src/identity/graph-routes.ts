@@ -5,6 +5,7 @@ import type { ActivityLogTable } from '../audit/tables.ts';
 import { parseInstant } from '../core/clock.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
 import {
+  addApplicationPassword,
   addServicePrincipal,
   applicationView,
   createMember,
@@ -112,6 +113,12 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     await updateApplication(ctx, principalOf(request), request.params.id, request.body);
     return reply.status(204).send();
   });
+
+  app.post<{ Params: { id: string }; Body: { passwordCredential?: { displayName?: string } } | null }>(
+    '/v1.0/applications/:id/addPassword',
+    { schema: { body: Type.Union([Type.Null(), Type.Object({ passwordCredential: Type.Optional(Type.Object({ displayName: Type.Optional(Type.String()) })) })]) } },
+    async (request) => addApplicationPassword(ctx, principalOf(request), request.params.id, request.body?.passwordCredential?.displayName),
+  );
 
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
     const caller = principalOf(request);

@@ -249,3 +249,16 @@ export async function addServicePrincipal(ctx: GraphContext, caller: Principal, 
     return sp;
   });
 }
+
+/** A new client secret for an application, shown once (its home directory's administrators only). */
+export async function addApplicationPassword(ctx: GraphContext, caller: Principal, appId: string, displayName: string | undefined) {
+  const now = ctx.identity.clock.now();
+  return ctx.transaction(async (db) => {
+    const directory = await requireDirectoryAdmin(db, caller);
+    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
+    if (!app || app.home_tenant_id !== directory.tenant_id) throw graphErrors.notFound(appId);
+    const secretText = await ctx.identity.addClientSecret(app.app_id, 2, db);
+    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add application password', resourceType: 'Application', resourceId: app.app_id, newValue: { displayName: displayName ?? null, hint: secretText.slice(0, 3) } }]);
+    return { secretText, hint: secretText.slice(0, 3), displayName: displayName ?? null, keyId: newGuid(), startDateTime: now.toISOString() };
+  });
+}

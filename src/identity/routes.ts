@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { newGuid } from '../core/ids.ts';
-import { OAuthError } from './rules.ts';
+import { OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 
 // The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
@@ -43,7 +43,8 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   const openIdConfiguration = (version: 'v1' | 'v2') => async (request: any) => {
     const base = identity.loginBase();
     const segment = String(request.params.tenant);
-    const dir = await identity.getDirectory(segment);
+    const dir = await identity.findDirectory(segment);
+    if (!dir && !['common', 'organizations'].includes(segment.toLowerCase())) throw oauthErrors.tenantNotFound(segment);
     const tenant = dir?.tenant_id ?? segment;
     const v = version === 'v2' ? '/v2.0' : '';
     return {

@@ -117,6 +117,11 @@ export class IdentityService {
     return row;
   }
 
+  /** A directory named by its tenant id or by its domain. */
+  async findDirectory(segment: string): Promise<DirectoriesTable | undefined> {
+    return isGuid(segment) ? identityStore.getDirectory(this.db, segment.toLowerCase()) : identityStore.findDirectoryByDomain(this.db, segment);
+  }
+
   getDirectory(tenantId: string) {
     return isGuid(tenantId) ? identityStore.getDirectory(this.db, tenantId.toLowerCase()) : Promise.resolve(undefined);
   }

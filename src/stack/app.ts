@@ -15,12 +15,16 @@ import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
+import { tenancyMigrations } from './tenancy/migrations.ts';
+import { registerTenancyRoutes } from './tenancy/routes.ts';
+import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
+import type { TenancyTables } from './tenancy/tables.ts';
 
 // A stack: one private-cloud deployment, with an operator (admin) ARM endpoint and a tenant ARM
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables;
+export type StackTables = ArmTables & TenancyTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -47,6 +51,9 @@ export interface StackOptions {
   homeDirectory: () => string | undefined;
   /** The deployment's cloud id. */
   cloudId: () => string | undefined;
+  /** The stack's own application in the operator's directory. */
+  application: StackApplication;
+  providerSubscriptionId: () => string | undefined;
 }
 
 export interface Stack {
@@ -56,7 +63,7 @@ export interface Stack {
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations });
+  await migrate(db, { ...armMigrations, ...tenancyMigrations });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -69,6 +76,15 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   };
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
   const verifier = new HubTokenVerifier(keys, opts.hub.login);
+  const tenancy: TenancyContext = {
+    arm,
+    db: opts.db,
+    hub: { http: opts.hub.http, login: opts.hub.login, graph: opts.hub.graph },
+    app: opts.application,
+    homeDirectory: opts.homeDirectory,
+    providerSubscriptionId: opts.providerSubscriptionId,
+  };
+  const admission = new Admission(tenancy);
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
@@ -78,6 +94,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         audiences: () => [opts.endpoints()[which]],
         authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
         verifier,
+        admit: (p) => admission.admit(p),
       });
       registerArmBaseRoutes(armApp, {
         ctx: arm,
@@ -94,6 +111,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         const isOperator = (p: Principal) => p.tenantId === opts.homeDirectory();
         registerSystemRoutes(armApp, opts.scheduler, isOperator);
         registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId());
+        registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
       }
     });
     return app;

@@ -26,6 +26,13 @@ export interface StackBootstrap {
   providerSubscriptionId: string;
   /** The deployment's identity in the cloud, carried by its registration token. */
   cloudId: string;
+  /** The application's secret, with which the stack checks a guest directory's consent. */
+  applicationSecret: string;
+}
+
+export interface StackApplicationCredentials {
+  appId: string;
+  secret: string;
 }
 
 export async function bootstrapHub(hub: Hub): Promise<HubBootstrap> {
@@ -65,11 +72,16 @@ export async function bootstrapStack(
   location: string,
   homeDirectory: string,
   owners: { principalId: string; principalType: string }[],
-  ensureApplication: (known: string | undefined) => Promise<string>,
+  ensureApplication: (known: Partial<StackApplicationCredentials> | undefined) => Promise<StackApplicationCredentials>,
 ): Promise<StackBootstrap> {
   const existing = await armStore.getSetting<StackBootstrap>(stack.arm.db, 'bootstrap');
-  const applicationId = await ensureApplication(existing?.applicationId);
-  if (existing) return existing;
+  const app = await ensureApplication(existing && { appId: existing.applicationId, secret: existing.applicationSecret });
+  if (existing) {
+    if (existing.applicationSecret === app.secret) return existing;
+    const updated = { ...existing, applicationSecret: app.secret };
+    await armStore.putSetting(stack.arm.db, 'bootstrap', updated);
+    return updated;
+  }
   const sub = await createSubscription(stack.arm, { tenantId: homeDirectory, displayName: 'Default Provider Subscription', owners });
   const group = `system.${location}`;
   await armStore.upsertResourceGroup(stack.arm.db, {
@@ -81,7 +93,13 @@ export async function bootstrapStack(
     managed_by: null,
     created_at: stack.arm.clock.now(),
   });
-  const record: StackBootstrap = { homeDirectory, applicationId, providerSubscriptionId: sub.subscription_id, cloudId: newGuid() };
+  const record: StackBootstrap = {
+    homeDirectory,
+    applicationId: app.appId,
+    applicationSecret: app.secret,
+    providerSubscriptionId: sub.subscription_id,
+    cloudId: newGuid(),
+  };
   await armStore.putSetting(stack.arm.db, 'bootstrap', record);
   return record;
 }

@@ -49,3 +49,33 @@ export async function registerStack(input: RegisterStackInput): Promise<{ id: st
   if (input.approve) registration = await http.call('POST', `${url}/approveMultiTenancy?api-version=${API_VERSIONS.system[0]}`, { token: cspToken });
   return registration;
 }
+
+export interface OnboardInput {
+  http: HttpClient;
+  hub: { login: string; graph: string };
+  stackAdminArm: string;
+  providerSubscriptionId: string;
+  location: string;
+  operator: AppCredentials;
+  /** The guest directory, by tenant id or domain. */
+  directory: string;
+  /** Credentials of an administrator application of the guest directory, to consent with. */
+  consentAs?: AppCredentials;
+  /** The stack's application id, whose service principal is the consent. */
+  stackApplicationId: string;
+}
+
+/** Multi-tenancy: the operator onboards a guest directory, and the directory consents. */
+export async function onboardDirectory(input: OnboardInput): Promise<{ tenantId: string }> {
+  const { http, hub } = input;
+  const operatorToken = await appToken(http, hub.login, input.operator, input.stackAdminArm);
+  const url = `${input.stackAdminArm}/subscriptions/${input.providerSubscriptionId}/resourcegroups/system.${input.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${input.directory}?api-version=2015-11-01`;
+  const onboarded = await http.call('PUT', url, { token: operatorToken, body: { location: input.location, properties: {} } });
+  if (input.consentAs) {
+    const graphToken = await appToken(http, hub.login, input.consentAs, hub.graph);
+    const res = await http.send('POST', `${hub.graph}/v1.0/servicePrincipals`, { token: graphToken, body: { appId: input.stackApplicationId } });
+    const alreadyThere = res.status === 400 && String(res.body?.error?.message ?? '').includes('already exists');
+    if (res.status !== 201 && !alreadyThere) throw new Error(`consent in ${input.directory} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { tenantId: onboarded.properties.tenantId };
+}

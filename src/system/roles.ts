@@ -128,6 +128,8 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   let endpoints: StackEndpoints | undefined;
   let homeDirectory: string | undefined;
   let cloudId: string | undefined;
+  let application: { appId: string; secret: string } | undefined;
+  let providerSubscriptionId: string | undefined;
   const stack = await createStack({
     name: opts.name,
     location: opts.location,
@@ -139,6 +141,8 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     hub: { login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
     homeDirectory: () => homeDirectory,
     cloudId: () => cloudId,
+    application: { appId: () => application?.appId, secret: () => application?.secret },
+    providerSubscriptionId: () => providerSubscriptionId,
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
   const secure = opts.tls !== undefined;
@@ -159,14 +163,17 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     owners.push({ principalId: admin.id, principalType: 'User' });
   }
   const record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, async (known) => {
-    if (known) {
-      await http.call('PATCH', `${hub.graph}/v1.0/applications/${known}`, { token: graphToken, body: { identifierUris } });
-      return known;
-    }
-    const app = await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body: { displayName: `Stackledger stack '${opts.name}'`, identifierUris } });
-    return app.appId as string;
+    let appId = known?.appId;
+    if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris } });
+    else appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body: { displayName: `Stackledger stack '${opts.name}'`, identifierUris } })).appId as string;
+    const secret =
+      known?.secret ??
+      ((await http.call('POST', `${hub.graph}/v1.0/applications/${appId}/addPassword`, { token: graphToken, body: { passwordCredential: { displayName: 'stack' } } })).secretText as string);
+    return { appId, secret };
   });
   homeDirectory = record.homeDirectory;
   cloudId = record.cloudId;
+  application = { appId: record.applicationId, secret: record.applicationSecret };
+  providerSubscriptionId = record.providerSubscriptionId;
   return { stack, endpoints, record, hub };
 }

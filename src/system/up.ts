@@ -8,7 +8,7 @@ import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
-import { registerStack } from './register.ts';
+import { onboardDirectory, registerStack } from './register.ts';
 import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
 
 // `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
@@ -164,6 +164,18 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       csp,
       registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name: csp.registrationName },
       approve: true,
+    });
+    // The CSP uses its own deployment too: its directory is onboarded there and consents.
+    await onboardDirectory({
+      http,
+      hub: hub.endpoints,
+      stackAdminArm: stack.endpoints.adminArm,
+      providerSubscriptionId: stack.record.providerSubscriptionId,
+      location,
+      operator,
+      directory: csp.tenantId,
+      consentAs: csp,
+      stackApplicationId: stack.record.applicationId,
     });
     return await finish(p, {
       ...(p.tls ? { caFile: p.tls.caFile } : {}),

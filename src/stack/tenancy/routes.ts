@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { pagedList, pageOf, principalOf } from '../../http/arm.ts';
+import * as tenancy from './service.ts';
+import type { DirectoryTenantsTable } from './tables.ts';
+
+// Microsoft.Subscriptions.Admin/directoryTenants (api-version 2015-11-01) on the admin endpoint.
+
+const config = { apiVersions: ['2015-11-01'], resourceType: 'directoryTenants' };
+const Body = Type.Object({
+  location: Type.Optional(Type.String()),
+  properties: Type.Optional(Type.Object({ tenantId: Type.Optional(Type.String()) })),
+});
+const PATH = '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Subscriptions.Admin/directoryTenants';
+type Params = { subscriptionId: string; resourceGroupName: string; tenant: string };
+
+export function directoryTenantView(row: DirectoryTenantsTable, location: string) {
+  return {
+    id: `/subscriptions/${row.subscription_id}/resourceGroups/${row.resource_group}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${row.name}`,
+    name: row.name,
+    type: 'Microsoft.Subscriptions.Admin/directoryTenants',
+    location,
+    properties: { tenantId: row.tenant_id },
+  };
+}
+
+export function registerTenancyRoutes(app: FastifyInstance, ctx: tenancy.TenancyContext, admission: tenancy.Admission, baseUrl: () => string): void {
+  const ref = (p: Params) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.tenant });
+  const location = () => ctx.arm.locations()[0];
+
+  app.put<{ Params: Params; Body: Static<typeof Body> }>(`${PATH}/:tenant`, { config, schema: { body: Body } }, async (request, reply) => {
+    const { row, created } = await tenancy.onboardDirectory(ctx, principalOf(request), ref(request.params), request.body.properties?.tenantId);
+    return reply.status(created ? 201 : 200).send(directoryTenantView(row, location()));
+  });
+
+  app.get<{ Params: Params }>(`${PATH}/:tenant`, { config }, async (request) =>
+    directoryTenantView(await tenancy.getDirectoryTenant(ctx, principalOf(request), ref(request.params)), location()),
+  );
+
+  app.get<{ Params: Omit<Params, 'tenant'> }>(PATH, { config }, async (request) => {
+    const page = pageOf(request);
+    const rows = await tenancy.listDirectoryTenants(ctx, principalOf(request), { subscriptionId: request.params.subscriptionId, resourceGroup: request.params.resourceGroupName }, page.offset, page.limit + 1);
+    return pagedList(request, baseUrl(), page, rows.map((r) => directoryTenantView(r, location())));
+  });
+
+  app.delete<{ Params: Params }>(`${PATH}/:tenant`, { config }, async (request, reply) => {
+    const deleted = await tenancy.offboardDirectory(ctx, admission, principalOf(request), ref(request.params));
+    return reply.status(deleted ? 200 : 204).send();
+  });
+}
