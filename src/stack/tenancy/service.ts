@@ -111,9 +111,10 @@ export interface DirectoryTenantRef {
 const scopeOf = (r: DirectoryTenantRef) => `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${r.name}`;
 
 /** Directory tenants live in the default provider subscription's `system.{location}` group. */
-async function requireSystemGroup(ctx: TenancyContext, principal: Principal, ref: DirectoryTenantRef, action: string) {
+async function requireSystemGroup(ctx: TenancyContext, principal: Principal, ref: Omit<DirectoryTenantRef, 'name'> & { name?: string }, action: string) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  await authorize(ctx.arm, principal, action, scopeOf(ref));
+  const scope = ref.name === undefined ? `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}` : scopeOf(ref as DirectoryTenantRef);
+  await authorize(ctx.arm, principal, action, scope);
   const system = `system.${ctx.arm.locations()[0]}`;
   if (sub.subscription_id !== ctx.providerSubscriptionId() || ref.resourceGroup.toLowerCase() !== system.toLowerCase()) {
     throw armErrors.badRequest('InvalidDirectoryTenantScope', `Directory tenants live in the resource group '${system}' of the default provider subscription '${ctx.providerSubscriptionId()}'.`);
@@ -151,7 +152,7 @@ export async function getDirectoryTenant(ctx: TenancyContext, principal: Princip
 }
 
 export async function listDirectoryTenants(ctx: TenancyContext, principal: Principal, ref: Omit<DirectoryTenantRef, 'name'>, offset: number, limit: number) {
-  await requireSystemGroup(ctx, principal, { ...ref, name: '' }, 'Microsoft.Subscriptions.Admin/directoryTenants/read');
+  await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/read');
   return tenancyStore.list(ctx.db, offset, limit);
 }
 
