@@ -195,7 +195,7 @@ describe('ARM request handling', () => {
     const provider = t.b.stacks.local.providerSubscriptionId;
     const groups = await t.call('GET', `${admin}/subscriptions/${provider}/resourcegroups?api-version=2019-10-01`, { token: opToken });
     assert.equal(groups.status, 200);
-    assert.deepEqual(groups.body.value.map((g: any) => g.name), ['system.local']);
+    assert.deepEqual(groups.body.value.map((g: any) => g.name), ['plans', 'system.local']);
     const created = await t.call('PUT', `${admin}/subscriptions/${provider}/resourcegroups/ops?api-version=2018-05-01`, { token: opToken, body: { location: 'local' } });
     assert.equal(created.status, 201);
     const elsewhere = await t.call('PUT', `${admin}/subscriptions/${provider}/resourcegroups/ops2?api-version=2018-05-01`, { token: opToken, body: { location: 'global' } });

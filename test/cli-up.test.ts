@@ -175,7 +175,7 @@ describe('stackledger up', () => {
         })).access_token;
         const sub = await http.send('GET', `${east.adminArm}/subscriptions/${east.providerSubscriptionId}/resourcegroups?api-version=2019-10-01`, { token });
         assert.equal(sub.status, 200, JSON.stringify(sub.body));
-        assert.deepEqual(sub.body.value.map((g: any) => g.name), ['system.east']);
+        assert.deepEqual(sub.body.value.map((g: any) => g.name), ['plans', 'system.east']);
         const adminToken = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
           form: { grant_type: 'password', client_id: '1950a258-227b-4e31-a9cf-717495945fc2', username: hb.operator.admin.userName, password: hb.operator.admin.password, resource: east.tenantArm },
         })).access_token;

@@ -45,6 +45,11 @@ export const armStore = {
       .execute();
   },
 
+  /** Every live subscription of the role, for its operator. */
+  async listSubscriptions(db: ArmDb, offset: number, limit: number): Promise<SubscriptionsTable[]> {
+    return db.selectFrom('subscriptions').selectAll().where('state', '!=', 'Deleted').orderBy('subscription_id').offset(offset).limit(limit).execute();
+  },
+
   async getResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<ResourceGroupsTable | undefined> {
     return db
       .selectFrom('resource_groups')

@@ -11,6 +11,8 @@ export interface SubscriptionsTable {
   offer_id?: string | null;
   /** The partner (its directory) that sold this subscription through the partner center. */
   sold_by?: string | null;
+  /** The stack: its owner's sign-in name, as the operator set it. */
+  owner?: string | null;
 }
 
 export interface ResourceGroupsTable {

@@ -15,6 +15,10 @@ import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
+import { offersMigrations } from './offers/migrations.ts';
+import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
+import type { OffersContext } from './offers/service.ts';
+import type { OffersTables } from './offers/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
@@ -24,7 +28,7 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables;
+export type StackTables = ArmTables & TenancyTables & OffersTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -60,10 +64,11 @@ export interface Stack {
   admin: FastifyInstance;
   tenant: FastifyInstance;
   arm: ArmContext;
+  offers: OffersContext;
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...tenancyMigrations });
+  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -85,6 +90,23 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     providerSubscriptionId: opts.providerSubscriptionId,
   };
   const admission = new Admission(tenancy);
+  const offers: OffersContext = {
+    arm,
+    db: opts.db as unknown as OffersContext['db'],
+    providerSubscriptionId: opts.providerSubscriptionId,
+    findUser: async (tenantId, upn) => {
+      // The stack's application reads the directory it was admitted to (its home, or a consented guest).
+      const appId = opts.application.appId();
+      const secret = opts.application.secret();
+      if (!appId || !secret) return undefined;
+      const token = await opts.hub.http.send('POST', `${opts.hub.login()}/${tenantId}/oauth2/token`, {
+        form: { grant_type: 'client_credentials', client_id: appId, client_secret: secret, resource: opts.hub.graph() },
+      });
+      if (token.status !== 200) return undefined;
+      const user = await opts.hub.http.send('GET', `${opts.hub.graph()}/v1.0/users/${encodeURIComponent(upn)}`, { token: token.body.access_token });
+      return user.status === 200 ? (user.body.id as string) : undefined;
+    },
+  };
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
@@ -112,10 +134,13 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerSystemRoutes(armApp, opts.scheduler, isOperator);
         registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId());
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
+        registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
+      } else {
+        registerTenantSubscriptionRoutes(armApp, offers);
       }
     });
     return app;
   };
 
-  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm };
+  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers };
 }

@@ -4,6 +4,7 @@ import { newGuid } from '../core/ids.ts';
 import type { Hub } from '../hub/app.ts';
 import type { AdministeredDirectory } from '../identity/service.ts';
 import type { Stack } from '../stack/app.ts';
+import { createDefaultCatalog } from '../stack/offers/service.ts';
 
 // First-run set-up, as an installer does it: the CSP's directory with an admin user and a service
 // principal, the CSP's registration subscription, the stack operator's directory and principal,
@@ -93,6 +94,7 @@ export async function bootstrapStack(
     managed_by: null,
     created_at: stack.arm.clock.now(),
   });
+  await createDefaultCatalog(stack.offers, sub.subscription_id);
   const record: StackBootstrap = {
     homeDirectory,
     applicationId: app.appId,

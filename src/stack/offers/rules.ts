@@ -1,0 +1,88 @@
+import { ArmError } from '../../core/errors.ts';
+
+// Quotas, plans and offers: the kinds of quota, their fields and the defaults of a fresh
+// deployment; the forms of offer ids. Pure functions.
+
+export interface QuotaKind {
+  provider: string;
+  apiVersions: string[];
+  /** Integer limits of this kind, with their defaults. */
+  limits: Record<string, number>;
+}
+
+export const QUOTA_KINDS: readonly QuotaKind[] = [
+  {
+    provider: 'Microsoft.Compute.Admin',
+    apiVersions: ['2015-12-01-preview', '2018-02-09', '2021-01-01'],
+    limits: {
+      availabilitySetCount: 10,
+      coresLimit: 50,
+      virtualMachineCount: 20,
+      vmScaleSetCount: 10,
+      maxAllocationStandardManagedDisksAndSnapshots: 2048,
+      maxAllocationPremiumManagedDisksAndSnapshots: 2048,
+    },
+  },
+  { provider: 'Microsoft.Storage.Admin', apiVersions: ['2015-12-01', '2019-08-08'], limits: { numberOfStorageAccounts: 20, capacityInGb: 2048 } },
+  {
+    provider: 'Microsoft.Network.Admin',
+    apiVersions: ['2015-06-15'],
+    limits: {
+      maxPublicIpsPerSubscription: 20,
+      maxVnetsPerSubscription: 50,
+      maxVirtualNetworkGatewaysPerSubscription: 10,
+      maxVirtualNetworkGatewayConnectionsPerSubscription: 10,
+      maxLoadBalancersPerSubscription: 50,
+      maxNicsPerSubscription: 100,
+      maxSecurityGroupsPerSubscription: 50,
+    },
+  },
+];
+
+export const offersErrors = {
+  invalidQuota: (field: string, value: unknown) => new ArmError(400, 'InvalidQuotaValue', `The quota value '${String(value)}' of '${field}' must be a whole number of at least 0.`, `properties.${field}`),
+  quotaNotFound: (id: string) => new ArmError(400, 'QuotaNotFound', `The quota '${id}' does not exist.`, 'properties.quotaIds'),
+  planNotFound: (id: string) => new ArmError(400, 'PlanNotFound', `The plan '${id}' does not exist.`, 'properties.basePlanIds'),
+  planInUse: (name: string) => new ArmError(409, 'PlanInUse', `The plan '${name}' is used by an offer; remove it from the offer first.`),
+  offerInUse: (name: string, count: number) => new ArmError(409, 'OfferInUse', `The offer '${name}' has ${count} subscription(s); decommission it instead of deleting it.`),
+  offerNameTaken: (name: string) => new ArmError(409, 'OfferNameAlreadyExists', `An offer named '${name}' already exists on this deployment.`),
+  offerNotAvailable: (id: string) =>
+    new ArmError(400, 'OfferNotFound', `The offer '${id}' does not exist or is not public. List the offers you may take with GET /offers.`, 'offerId'),
+  tooManySubscriptions: (offer: string, max: number) =>
+    new ArmError(409, 'MaxSubscriptionsPerAccountReached', `The offer '${offer}' allows at most ${max} subscription(s) per account.`),
+  notFound: (type: string, name: string) => new ArmError(404, 'ResourceNotFound', `The ${type} '${name}' was not found.`),
+};
+
+/** Validates and completes a quota's properties: given limits, defaults for the rest. */
+export function quotaProperties(kind: QuotaKind, given: Record<string, unknown> | undefined): Record<string, number> {
+  const out: Record<string, number> = { ...kind.limits };
+  for (const [k, v] of Object.entries(given ?? {})) {
+    if (!(k in kind.limits)) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw offersErrors.invalidQuota(k, v);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** What tenants see: `/delegatedProviders/default/offers/{name}`. */
+export const tenantOfferId = (name: string) => `/delegatedProviders/default/offers/${name}`;
+
+/** The offer name in a tenant offer id, or in an admin offer resource id. */
+export function offerNameOf(offerId: string): string | undefined {
+  const m = /\/offers\/([^/]+)$/i.exec(offerId.trim());
+  return m?.[1];
+}
+
+export const quotaResourceId = (subscriptionId: string, provider: string, location: string, name: string) =>
+  `/subscriptions/${subscriptionId}/providers/${provider}/locations/${location}/quotas/${name}`;
+
+/** Reads `/subscriptions/{s}/providers/{ns}/locations/{l}/quotas/{name}`. */
+export function parseQuotaId(id: string): { provider: string; location: string; name: string } | undefined {
+  const m = /^\/subscriptions\/[^/]+\/providers\/([^/]+)\/locations\/([^/]+)\/quotas\/([^/]+)$/i.exec(id.trim());
+  return m ? { provider: m[1], location: m[2], name: m[3] } : undefined;
+}
+
+export function parsePlanId(id: string): { subscriptionId: string; resourceGroup: string; name: string } | undefined {
+  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Subscriptions\.Admin\/plans\/([^/]+)$/i.exec(id.trim());
+  return m ? { subscriptionId: m[1], resourceGroup: m[2], name: m[3] } : undefined;
+}

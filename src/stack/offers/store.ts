@@ -1,0 +1,153 @@
+import { type Kysely, sql } from 'kysely';
+import type { OffersTable, OffersTables, PlansTable, QuotasTable } from './tables.ts';
+
+// All SQL of quotas, plans and offers.
+export type OffersDb = Kysely<OffersTables & { subscriptions: { subscription_id: string; offer_id: string | null; tenant_id: string; state: string; owner: string | null } }>;
+
+export const offersStore = {
+  getQuota: (db: OffersDb, provider: string, location: string, name: string) =>
+    db
+      .selectFrom('quotas')
+      .selectAll()
+      .where(sql`lower(provider)`, '=', provider.toLowerCase())
+      .where(sql`lower(location)`, '=', location.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst(),
+
+  /** Inserts or replaces; says whether it is new. */
+  putQuota: async (db: OffersDb, row: QuotasTable): Promise<boolean> => {
+    const r = await db
+      .insertInto('quotas')
+      .values({ ...row, properties: JSON.stringify(row.properties) as any })
+      .onConflict((oc) => oc.columns(['provider', 'location', 'name_key']).doUpdateSet({ properties: JSON.stringify(row.properties) as any }))
+      .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
+      .executeTakeFirstOrThrow();
+    return r.inserted;
+  },
+
+  listQuotas: (db: OffersDb, provider: string, location: string) =>
+    db
+      .selectFrom('quotas')
+      .selectAll()
+      .where(sql`lower(provider)`, '=', provider.toLowerCase())
+      .where(sql`lower(location)`, '=', location.toLowerCase())
+      .orderBy('name_key')
+      .execute(),
+
+  deleteQuota: async (db: OffersDb, provider: string, location: string, name: string): Promise<boolean> => {
+    const r = await db
+      .deleteFrom('quotas')
+      .where(sql`lower(provider)`, '=', provider.toLowerCase())
+      .where(sql`lower(location)`, '=', location.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  },
+
+  getPlan: (db: OffersDb, subscriptionId: string, resourceGroup: string, name: string) =>
+    db
+      .selectFrom('plans')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('resource_group_key', '=', resourceGroup.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst(),
+
+  putPlan: async (db: OffersDb, row: PlansTable, exists: boolean) => {
+    if (exists) {
+      await db
+        .updateTable('plans')
+        .set({ display_name: row.display_name, description: row.description, external_reference_id: row.external_reference_id, quota_ids: row.quota_ids, sku_ids: row.sku_ids })
+        .where('id', '=', row.id)
+        .execute();
+    } else await db.insertInto('plans').values(row).execute();
+  },
+
+  listPlans: (db: OffersDb, subscriptionId: string, resourceGroup?: string) => {
+    let q = db.selectFrom('plans').selectAll().where('subscription_id', '=', subscriptionId);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('name_key').execute();
+  },
+
+  deletePlan: async (db: OffersDb, id: string) => {
+    await db.deleteFrom('plans').where('id', '=', id).execute();
+  },
+
+  offersUsingPlan: (db: OffersDb, planId: string) =>
+    db
+      .selectFrom('offers')
+      .select('name')
+      .where(sql<boolean>`exists (select 1 from unnest(base_plan_ids) p where lower(p) = ${planId.toLowerCase()})`)
+      .execute(),
+
+  getOffer: (db: OffersDb, subscriptionId: string, resourceGroup: string, name: string) =>
+    db
+      .selectFrom('offers')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('resource_group_key', '=', resourceGroup.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .executeTakeFirst(),
+
+  offerByName: (db: OffersDb, name: string) => db.selectFrom('offers').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
+
+  putOffer: async (db: OffersDb, row: OffersTable, exists: boolean) => {
+    const values = { ...row, addon_plans: JSON.stringify(row.addon_plans) as any };
+    if (exists) {
+      await db
+        .updateTable('offers')
+        .set({
+          display_name: values.display_name,
+          description: values.description,
+          external_reference_id: values.external_reference_id,
+          state: values.state,
+          max_subscriptions_per_account: values.max_subscriptions_per_account,
+          base_plan_ids: values.base_plan_ids,
+          addon_plans: values.addon_plans,
+        })
+        .where('id', '=', row.id)
+        .execute();
+    } else await db.insertInto('offers').values(values).execute();
+  },
+
+  listOffers: (db: OffersDb, filter: { subscriptionId?: string; resourceGroup?: string; state?: string }) => {
+    let q = db.selectFrom('offers').selectAll();
+    if (filter.subscriptionId) q = q.where('subscription_id', '=', filter.subscriptionId);
+    if (filter.resourceGroup !== undefined) q = q.where('resource_group_key', '=', filter.resourceGroup.toLowerCase());
+    if (filter.state) q = q.where('state', '=', filter.state as OffersTable['state']);
+    return q.orderBy('name_key').execute();
+  },
+
+  deleteOffer: async (db: OffersDb, id: string) => {
+    await db.deleteFrom('offers').where('id', '=', id).execute();
+  },
+
+  /** Live subscriptions per tenant offer id. */
+  subscriptionCounts: async (db: OffersDb, offerIds: string[]): Promise<Map<string, number>> => {
+    if (offerIds.length === 0) return new Map();
+    const rows = await db
+      .selectFrom('subscriptions')
+      .select(['offer_id', sql<string>`count(*)`.as('n')])
+      .where('offer_id', 'in', offerIds)
+      .where('state', '!=', 'Deleted')
+      .groupBy('offer_id')
+      .execute();
+    return new Map(rows.map((r) => [r.offer_id!, Number(r.n)]));
+  },
+
+  subscriptionsOfOwnerOnOffer: async (db: OffersDb, tenantId: string, owner: string, offerId: string): Promise<number> => {
+    const r = await db
+      .selectFrom('subscriptions')
+      .select(sql<string>`count(*)`.as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('owner', '=', owner)
+      .where('offer_id', '=', offerId)
+      .where('state', '!=', 'Deleted')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  },
+
+  setOwner: async (db: OffersDb, subscriptionId: string, owner: string) => {
+    await db.updateTable('subscriptions').set({ owner }).where('subscription_id', '=', subscriptionId).execute();
+  },
+};
