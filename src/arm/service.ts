@@ -28,6 +28,8 @@ export interface ArmContext {
   principalType?(principalId: string): Promise<string | undefined>;
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
   implicitRoles?(principal: Principal, subscription: SubscriptionsTable): string[];
+  /** What else goes when a resource group goes (the stack: its resources). */
+  onResourceGroupDeleted?(db: Kysely<any>, subscriptionId: string, resourceGroup: string): Promise<void>;
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
   recordChange?(db: Kysely<any>, actor: Principal, subscription: SubscriptionsTable, change: ArmChange): Promise<void>;
 }
@@ -226,6 +228,7 @@ export async function deleteResourceGroup(ctx: ArmContext, principal: Principal,
   await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/delete', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
   requireWritable(sub);
   return inTransaction(ctx.db, async (db) => {
+    if (await armStore.getResourceGroup(db, sub.subscription_id, name)) await ctx.onResourceGroupDeleted?.(db, sub.subscription_id, name);
     const deleted = await armStore.deleteResourceGroup(db, sub.subscription_id, name);
     if (deleted) {
       await ctx.recordChange?.(db, principal, sub, {

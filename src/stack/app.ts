@@ -19,6 +19,11 @@ import { offersMigrations } from './offers/migrations.ts';
 import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
 import type { OffersContext } from './offers/service.ts';
 import type { OffersTables } from './offers/tables.ts';
+import { meteringWork } from './resources/job.ts';
+import { resourcesMigrations } from './resources/migrations.ts';
+import { registerResourceRoutes } from './resources/routes.ts';
+import { deleteResourcesOfGroup, RESOURCE_TYPES, resyncSubscription, type ResourcesContext } from './resources/service.ts';
+import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
@@ -28,7 +33,7 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables;
+export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -65,10 +70,11 @@ export interface Stack {
   tenant: FastifyInstance;
   arm: ArmContext;
   offers: OffersContext;
+  resources: ResourcesContext;
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations });
+  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -78,6 +84,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
+    onResourceGroupDeleted: (db, subscriptionId, group) => deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
   };
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
   const verifier = new HubTokenVerifier(keys, opts.hub.login);
@@ -106,7 +113,10 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       const user = await opts.hub.http.send('GET', `${opts.hub.graph()}/v1.0/users/${encodeURIComponent(upn)}`, { token: token.body.access_token });
       return user.status === 200 ? (user.body.id as string) : undefined;
     },
+    onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
+  const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
+  opts.scheduler.register(meteringWork(resources.db));
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
@@ -137,10 +147,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
+        registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
       }
     });
     return app;
   };
 
-  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers };
+  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers, resources };
 }

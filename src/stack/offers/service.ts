@@ -18,6 +18,8 @@ export interface OffersContext {
   providerSubscriptionId: () => string | undefined;
   /** Finds a user's object id in its directory (the owner the operator names), through the hub. */
   findUser(tenantId: string, userPrincipalName: string): Promise<string | undefined>;
+  /** A subscription was suspended, re-enabled or deleted: its resources meter accordingly. */
+  onSubscriptionStateChanged?(subscriptionId: string): Promise<void>;
 }
 
 export function quotaKind(provider: string): QuotaKind {
@@ -286,6 +288,7 @@ export async function cancelSubscription(ctx: OffersContext, principal: Principa
   if (!sub || sub.state === 'Deleted') return false;
   await authorize(ctx.arm, principal, 'Microsoft.Resources/subscriptions/delete', `/subscriptions/${sub.subscription_id}`);
   await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, 'Deleted');
+  await ctx.onSubscriptionStateChanged?.(sub.subscription_id);
   return true;
 }
 
@@ -346,7 +349,10 @@ export async function putAdminSubscription(ctx: OffersContext, principal: Princi
       }
       await offersStore.setOwner(ctx.db, sub.subscription_id, input.owner);
     }
-    if (input.state !== undefined && input.state !== sub.state) await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, input.state);
+    if (input.state !== undefined && input.state !== sub.state) {
+      await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, input.state);
+      await ctx.onSubscriptionStateChanged?.(sub.subscription_id);
+    }
   }
   return { subscription: (await armStore.getSubscription(ctx.arm.db, sub.subscription_id))!, created };
 }
@@ -369,6 +375,7 @@ export async function deleteAdminSubscription(ctx: OffersContext, principal: Pri
   if (!sub || sub.state === 'Deleted') return false;
   if (sub.subscription_id === ctx.providerSubscriptionId()) throw armErrors.conflict('CannotDeleteProviderSubscription', 'The default provider subscription cannot be deleted.');
   await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, 'Deleted');
+  await ctx.onSubscriptionStateChanged?.(sub.subscription_id);
   return true;
 }
 
@@ -430,4 +437,28 @@ export async function createDefaultCatalog(ctx: OffersContext, providerSubscript
     },
     false,
   );
+}
+
+/**
+ * The limits a subscription's offer grants, per provider (its plans' quotas added up). A provider
+ * with no quota in the plans is a service the offer does not include.
+ */
+export async function limitsOf(ctx: OffersContext, subscription: SubscriptionsTable): Promise<Map<string, Record<string, number>>> {
+  const limits = new Map<string, Record<string, number>>();
+  const offer = subscription.offer_id ? await offersStore.offerByName(ctx.db, offerNameOf(subscription.offer_id) ?? '') : undefined;
+  if (!offer) return limits;
+  for (const planId of offer.base_plan_ids) {
+    const p = parsePlanId(planId);
+    const plan = p && (await offersStore.getPlan(ctx.db, p.subscriptionId.toLowerCase(), p.resourceGroup, p.name));
+    for (const quotaId of plan?.quota_ids ?? []) {
+      const q = parseQuotaId(quotaId);
+      const quota = q && (await offersStore.getQuota(ctx.db, q.provider, q.location, q.name));
+      if (!quota) continue;
+      const key = quota.provider.toLowerCase();
+      const sum = limits.get(key) ?? {};
+      for (const [k, v] of Object.entries(quota.properties)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+      limits.set(key, sum);
+    }
+  }
+  return limits;
 }

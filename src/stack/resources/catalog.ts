@@ -1,0 +1,80 @@
+import { ArmError } from '../../core/errors.ts';
+
+// What a deployment offers its tenants: VM sizes, platform images, and the usage meters its
+// resources emit (../../../shared/specs/meters.md). Pure data and functions.
+
+export const METERS = {
+  baseVmSizeHours: { id: 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5', name: 'Base VM Size Hours', unit: 'vCPU hours' },
+  windowsVmSizeHours: { id: '9cd92d4c-bafd-4492-b278-bedc2de8232a', name: 'Windows VM Size Hours', unit: 'vCPU hours' },
+  vmSizeHours: { id: '6dab500f-a4fd-49c4-956d-229bb9c8c793', name: 'VM size hours', unit: 'VM hours' },
+  staticIp: { id: 'f271a8a3-88c4-4d93-956a-063e1d2fa80b', name: 'Static IP Address Usage', unit: 'IP address hours' },
+  dynamicIp: { id: '9e2739ba-8674-4796-b465-f64674b822ba', name: 'Dynamic IP Address Usage', unit: 'IP address hours' },
+  blockBlobCapacity: { id: '09f8879e-87e9-4305-a572-4b7be209f857', name: 'BlockBlobCapacity', unit: 'GB hours' },
+  tableCapacity: { id: 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4', name: 'TableCapacity', unit: 'GB hours' },
+  queueCapacity: { id: 'b03c6ae7-b080-4bfa-84a3-22c800f315c6', name: 'QueueCapacity', unit: 'GB hours' },
+} as const;
+
+/** Meter ids appear dashed or not, upper or lower case: compare them in one form. */
+export function normalizeMeterId(id: string): string {
+  const hex = id.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export interface VmSize {
+  name: string;
+  numberOfCores: number;
+  memoryInMB: number;
+  maxDataDiskCount: number;
+  osDiskSizeInMB: number;
+  resourceDiskSizeInMB: number;
+}
+
+// The vendor's Azure Stack Hub size table (the sizes CONTRACTS.md names, and their neighbours).
+export const VM_SIZES: readonly VmSize[] = [
+  { name: 'Standard_A1_v2', numberOfCores: 1, memoryInMB: 2048, maxDataDiskCount: 2, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 10240 },
+  { name: 'Standard_A2_v2', numberOfCores: 2, memoryInMB: 4096, maxDataDiskCount: 4, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 20480 },
+  { name: 'Standard_A4_v2', numberOfCores: 4, memoryInMB: 8192, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 40960 },
+  { name: 'Standard_D1_v2', numberOfCores: 1, memoryInMB: 3584, maxDataDiskCount: 4, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 51200 },
+  { name: 'Standard_D2_v2', numberOfCores: 2, memoryInMB: 7168, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 102400 },
+  { name: 'Standard_D3_v2', numberOfCores: 4, memoryInMB: 14336, maxDataDiskCount: 16, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 204800 },
+  { name: 'Standard_DS2_v2', numberOfCores: 2, memoryInMB: 7168, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 14336 },
+];
+
+export function findSize(name: string): VmSize | undefined {
+  return VM_SIZES.find((s) => s.name.toLowerCase() === name.toLowerCase());
+}
+
+export interface PlatformImage {
+  publisher: string;
+  offer: string;
+  sku: string;
+  versions: string[];
+  osType: 'Windows' | 'Linux';
+}
+
+export const IMAGES: readonly PlatformImage[] = [
+  { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2019-Datacenter', versions: ['17763.2114.2108051826', '17763.2183.2109130127'], osType: 'Windows' },
+  { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2016-Datacenter', versions: ['14393.4583.2108040833', '14393.4651.2109130126'], osType: 'Windows' },
+  { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', versions: ['18.04.202108240', '18.04.202109180'], osType: 'Linux' },
+];
+
+export const catalogErrors = {
+  invalidSize: (size: string) =>
+    new ArmError(400, 'InvalidParameter', `The requested VM size ${size} is not available in this location. Sizes: ${VM_SIZES.map((s) => s.name).join(', ')}.`, 'hardwareProfile.vmSize'),
+  imageNotFound: (ref: string) => new ArmError(404, 'PlatformImageNotFound', `The platform image '${ref}' is not available.`, 'storageProfile.imageReference'),
+};
+
+/** Resolves an image reference; `latest` becomes the newest version. */
+export function resolveImage(ref: { publisher?: string; offer?: string; sku?: string; version?: string }): { image: PlatformImage; version: string } {
+  const label = `${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version ?? 'latest'}`;
+  const image = IMAGES.find(
+    (i) =>
+      i.publisher.toLowerCase() === (ref.publisher ?? '').toLowerCase() &&
+      i.offer.toLowerCase() === (ref.offer ?? '').toLowerCase() &&
+      i.sku.toLowerCase() === (ref.sku ?? '').toLowerCase(),
+  );
+  if (!image) throw catalogErrors.imageNotFound(label);
+  const version = !ref.version || ref.version.toLowerCase() === 'latest' ? image.versions[image.versions.length - 1] : ref.version;
+  if (!image.versions.includes(version)) throw catalogErrors.imageNotFound(label);
+  return { image, version };
+}
