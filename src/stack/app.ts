@@ -25,6 +25,7 @@ import { registerResourceRoutes } from './resources/routes.ts';
 import { deleteResourcesOfGroup, RESOURCE_TYPES, resyncSubscription, type ResourcesContext } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
+import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
 import type { TenancyTables } from './tenancy/tables.ts';
@@ -145,9 +146,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId());
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
+        registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
+        registerTenantUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which]);
       }
     });
     return app;

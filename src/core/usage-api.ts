@@ -1,0 +1,105 @@
+import { ArmError } from './errors.ts';
+
+// The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
+// reported-time windows on hour or midnight boundaries, the granularity, the record shape.
+// Pure functions, shared by both roles.
+
+export type Granularity = 'Hourly' | 'Daily';
+
+export interface UsageQuery {
+  start: Date;
+  end: Date;
+  granularity: Granularity;
+  showDetails: boolean;
+  offset: number;
+}
+
+export const USAGE_PAGE_SIZE = 1000;
+
+export const usageErrors = {
+  invalidProperty: (name: string, message: string) => new ArmError(400, 'InvalidProperty', message, name),
+  endInFuture: (end: string, now: Date) =>
+    new ArmError(400, 'RequestEndTimeIsInFuture', `The reportedEndTime '${end}' is later than the current time ${now.toISOString()}; usage after it has not been processed.`, 'reportedEndTime'),
+  granularity: (given: string) =>
+    new ArmError(400, 'InvalidAggregationGranularity', `The aggregationGranularity '${given}' is not valid; use 'Daily' or 'Hourly'.`, 'aggregationGranularity'),
+  notDirectTenant: (id: string) =>
+    new ArmError(400, 'SubscriberIdIsNotDirectTenant', `The subscriberId '${id}' is not a subscription of a direct tenant of this deployment.`, 'subscriberId'),
+  badContinuation: () => new ArmError(400, 'InvalidProperty', 'The continuationToken is not valid.', 'continuationToken'),
+};
+
+function parseTime(name: string, value: string | undefined): Date {
+  if (value === undefined || value === '') throw usageErrors.invalidProperty(name, `The query parameter '${name}' is required: a UTC time on the hour (Hourly) or at midnight (Daily).`);
+  const t = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(t.getTime())) throw usageErrors.invalidProperty(name, `The value '${value}' of '${name}' is not a date-time such as 2026-01-01T00:00:00Z.`);
+  return t;
+}
+
+export function parseUsageQuery(q: (name: string) => string | undefined, now: Date): UsageQuery {
+  const rawGranularity = q('aggregationGranularity');
+  let granularity: Granularity = 'Daily';
+  if (rawGranularity !== undefined && rawGranularity !== '') {
+    const g = rawGranularity.toLowerCase();
+    if (g !== 'daily' && g !== 'hourly') throw usageErrors.granularity(rawGranularity);
+    granularity = g === 'hourly' ? 'Hourly' : 'Daily';
+  }
+  const start = parseTime('reportedStartTime', q('reportedStartTime'));
+  const end = parseTime('reportedEndTime', q('reportedEndTime'));
+  const unit = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+  for (const [name, t] of [['reportedStartTime', start], ['reportedEndTime', end]] as const) {
+    if (t.getTime() % unit !== 0) {
+      throw usageErrors.invalidProperty(name, `The '${name}' must be ${granularity === 'Hourly' ? 'on the hour' : 'at UTC midnight'} for ${granularity} aggregation; '${q(name)}' is not.`);
+    }
+  }
+  if (end.getTime() <= start.getTime()) throw usageErrors.invalidProperty('reportedEndTime', 'The reportedEndTime must be later than the reportedStartTime.');
+  if (end.getTime() > now.getTime()) throw usageErrors.endInFuture(q('reportedEndTime')!, now);
+  const details = q('showDetails');
+  const token = q('continuationToken');
+  let offset = 0;
+  if (token) {
+    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
+    if (!/^\d+$/.test(decoded)) throw usageErrors.badContinuation();
+    offset = Number(decoded);
+  }
+  return { start, end, granularity, showDetails: details === undefined || details.toLowerCase() !== 'false', offset };
+}
+
+export const continuationTokenFor = (offset: number) => Buffer.from(String(offset)).toString('base64url');
+
+/** Times in the shape of the vendor's examples: 2015-03-03T00:00:00+00:00. */
+export const usageTime = (t: Date) => t.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+
+export interface UsageAggregateRow {
+  subscription_id: string;
+  meter_id: string;
+  bucket: Date;
+  quantity: string;
+  resource_uri: string | null;
+  location: string | null;
+  tags: Record<string, string> | null;
+  additional_info: Record<string, unknown> | null;
+}
+
+/** One usage aggregate: `Microsoft.Commerce/UsageAggregate` (tenant) or `Microsoft.Commerce.Admin/UsageAggregate` (provider). */
+export function usageAggregateView(row: UsageAggregateRow, granularity: Granularity, provider: 'Microsoft.Commerce' | 'Microsoft.Commerce.Admin') {
+  const end = new Date(row.bucket.getTime() + (granularity === 'Hourly' ? 3_600_000 : 86_400_000));
+  const name = `${row.subscription_id}-${row.meter_id}`;
+  return {
+    id: `/subscriptions/${row.subscription_id}/providers/${provider}/UsageAggregate/${name}`,
+    name,
+    type: `${provider}/UsageAggregate`,
+    properties: {
+      subscriptionId: row.subscription_id,
+      usageStartTime: usageTime(row.bucket),
+      usageEndTime: usageTime(end),
+      ...(row.resource_uri !== null
+        ? {
+            instanceData: JSON.stringify({
+              'Microsoft.Resources': { resourceUri: row.resource_uri, location: row.location, tags: row.tags ?? {}, additionalInfo: row.additional_info ?? {} },
+            }),
+          }
+        : {}),
+      quantity: Number(row.quantity),
+      meterId: row.meter_id,
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
+import { armStore } from '../../arm/store.ts';
+import { isGuid } from '../../core/ids.ts';
+import { continuationTokenFor, parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView, usageErrors, type UsageQuery } from '../../core/usage-api.ts';
+import { principalOf, queryValue } from '../../http/arm.ts';
+import { usageStore, type UsageDb } from './store.ts';
+
+// The tenant usage API (Microsoft.Commerce/UsageAggregates) and the provider usage API
+// (Microsoft.Commerce.Admin/subscriberUsageAggregates), api-version 2015-06-01-preview.
+
+const config = (type: string) => ({ apiVersions: ['2015-06-01-preview'], resourceType: type });
+
+function nextLink(request: FastifyRequest, baseUrl: string, q: UsageQuery, count: number): string | undefined {
+  if (count <= USAGE_PAGE_SIZE) return undefined;
+  const [path, query = ''] = request.url.split('?');
+  const params = new URLSearchParams(query);
+  params.set('continuationToken', continuationTokenFor(q.offset + USAGE_PAGE_SIZE));
+  return `${baseUrl}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
+}
+
+export function registerTenantUsageRoutes(app: FastifyInstance, arm: ArmContext, db: UsageDb, baseUrl: () => string): void {
+  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Commerce/UsageAggregates', { config: config('UsageAggregates') }, async (request) => {
+    const sub = await requireSubscription(arm, request.params.subscriptionId);
+    await authorize(arm, principalOf(request), 'Microsoft.Commerce/UsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
+    const q = parseUsageQuery((n) => queryValue(request, n), arm.clock.now());
+    const rows = await usageStore.aggregates(db, { ...q, subscriptionId: sub.subscription_id }, q.offset, USAGE_PAGE_SIZE + 1);
+    const link = nextLink(request, baseUrl(), q, rows.length);
+    return { value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')), ...(link ? { nextLink: link } : {}) };
+  });
+}
+
+export function registerProviderUsageRoutes(app: FastifyInstance, arm: ArmContext, db: UsageDb, baseUrl: () => string, providerSubscriptionId: () => string | undefined): void {
+  app.get<{ Params: { subscriptionId: string } }>(
+    '/subscriptions/:subscriptionId/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates',
+    { config: config('subscriberUsageAggregates') },
+    async (request) => {
+      const sub = await requireSubscription(arm, request.params.subscriptionId);
+      await authorize(arm, principalOf(request), 'Microsoft.Commerce.Admin/subscriberUsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
+      const q = parseUsageQuery((n) => queryValue(request, n), arm.clock.now());
+      const subscriber = queryValue(request, 'subscriberId');
+      let subscriptionId: string | undefined;
+      if (subscriber) {
+        const target = isGuid(subscriber) ? await armStore.getSubscription(arm.db, subscriber.toLowerCase()) : undefined;
+        if (!target || target.subscription_id === providerSubscriptionId()) throw usageErrors.notDirectTenant(subscriber);
+        subscriptionId = target.subscription_id;
+      }
+      const rows = await usageStore.aggregates(db, { ...q, subscriptionId }, q.offset, USAGE_PAGE_SIZE + 1);
+      const link = nextLink(request, baseUrl(), q, rows.length);
+      return { value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce.Admin')), ...(link ? { nextLink: link } : {}) };
+    },
+  );
+}
