@@ -220,4 +220,53 @@ describe('resources and their meters on the stack', () => {
     // 45 minutes, half an hour before the suspension, nothing for two hours, then whole hours again.
     assert.deepEqual(lines.map((l) => l.split(' ')[2]), ['0.750000000', '0.500000000', '0.500000000', '1.000000000']);
   });
+
+  it('turns a late lifecycle event into correcting records, never a silent rewrite', async () => {
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/late?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+    const vmId = `/subscriptions/${sub}/resourceGroups/late/providers/Microsoft.Compute/virtualMachines/late01`;
+    const created = await t.call('PUT', `${tenant}${vmId}?${COMPUTE}`, { token: user, body: windowsVm('Standard_A2_v2') });
+    assert.equal(created.status, 201);
+    const clock = async () => new Date((await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm) })).body.now);
+    const start = await clock(); // on the hour
+    assert.equal(start.getUTCMinutes(), 0);
+    await advance('PT3H'); // three whole hours closed: 2 vCPUs each
+    const hour = (k: number) => new Date(start.getTime() + k * 3_600_000).toISOString().slice(11, 13);
+    const base = async () => (await records('late01')).filter((l) => l.includes(BASE));
+    assert.deepEqual(await base(), [0, 1, 2].map((k) => `${hour(k)} ${BASE} 2.000000000`));
+
+    // The fabric reports now that the VM was deallocated 30 minutes into the second hour.
+    const operator = await t.appToken('operator', t.b.stacks.local.adminArm);
+    const at = new Date(start.getTime() + 90 * 60_000).toISOString();
+    const report = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
+      token: operator,
+      body: { resourceId: vmId, at, powerState: 'deallocated' },
+    });
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.equal(report.body.reopenedHours, 2);
+    await advance('PT1H');
+    // Hour 1 now holds 1 vCPU hour, hour 2 none, hour 3 none: written as corrections (revision 2).
+    assert.deepEqual(await base(), [`${hour(0)} ${BASE} 2.000000000`, `${hour(1)} ${BASE} 1.000000000`, `${hour(2)} ${BASE} 0.000000000`]);
+    const { rows } = await stackDb.query(
+      `select to_char(hour at time zone 'UTC', 'HH24') as h, revision, quantity::text as q from usage_records where resource_uri like '%/late01' and meter_id = $1 order by hour, revision`,
+      [BASE],
+    );
+    assert.deepEqual(
+      rows.map((r) => `${r.h} r${r.revision} ${r.q}`),
+      [`${hour(0)} r1 2.000000000`, `${hour(1)} r1 2.000000000`, `${hour(1)} r2 -1.000000000`, `${hour(2)} r1 2.000000000`, `${hour(2)} r2 -2.000000000`],
+    );
+    const vm = await t.call('GET', `${tenant}${vmId}/instanceView?${COMPUTE}`, { token: user });
+    assert.equal(vm.body.statuses[1].code, 'PowerState/deallocated');
+    // Reports from a tenant, or for the future, are refused.
+    const tenantOnAdmin = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.adminArm);
+    const refused = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${sub}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
+      token: tenantOnAdmin,
+      body: { resourceId: vmId, at, powerState: 'running' },
+    });
+    assert.ok([400, 403].includes(refused.status));
+    const future = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
+      token: operator,
+      body: { resourceId: vmId, at: '2099-01-01T00:00:00Z', powerState: 'running' },
+    });
+    assert.equal(future.status, 400);
+  });
 });

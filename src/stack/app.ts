@@ -21,7 +21,7 @@ import type { OffersContext } from './offers/service.ts';
 import type { OffersTables } from './offers/tables.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
-import { registerResourceRoutes } from './resources/routes.ts';
+import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
 import { deleteResourcesOfGroup, RESOURCE_TYPES, resyncSubscription, type ResourcesContext } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
@@ -147,6 +147,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
         registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
+        registerLateReportRoutes(armApp, resources);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { readableSubscription } from '../../arm/service.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
+import { parseInstant } from '../../core/clock.ts';
 import { armErrors } from '../../core/errors.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import { VM_SIZES } from './catalog.ts';
@@ -135,4 +136,27 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
       return reply.status(204).send();
     });
   }
+}
+
+/** The fabric's late reports of a VM's power state, for the operator (admin endpoint). */
+export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.ResourcesContext): void {
+  app.post<{ Params: { subscriptionId: string }; Body: { resourceId: string; at: string; powerState: 'running' | 'stopped' | 'deallocated' } }>(
+    '/subscriptions/:subscriptionId/providers/Stackledger.System/lateStateReports',
+    {
+      config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/lateStateReports' },
+      schema: {
+        body: Type.Object({
+          resourceId: Type.String({ minLength: 1 }),
+          at: Type.String({ minLength: 1 }),
+          powerState: Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deallocated')]),
+        }),
+      },
+    },
+    async (request) => {
+      const at = parseInstant(request.body.at);
+      if (!at) throw armErrors.badRequest('InvalidReportTime', `'${request.body.at}' is not an ISO 8601 time.`, 'at');
+      const { resource, reopenedHours } = await resources.reportLatePowerState(ctx, principalOf(request), request.params.subscriptionId, { ...request.body, at });
+      return { resourceId: resourceView(resource).id, at: at.toISOString(), powerState: request.body.powerState, reopenedHours };
+    },
+  );
 }

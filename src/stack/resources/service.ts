@@ -3,6 +3,8 @@ import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { ArmError, armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
+import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
+import { HOUR_MS, startOfHour } from '../../core/clock.ts';
 import type { Principal } from '../../core/principal.ts';
 import { limitsOf, type OffersContext } from '../offers/service.ts';
 import { findSize, resolveImage } from './catalog.ts';
@@ -366,3 +368,37 @@ export function publicIpType(): ResourceType {
 }
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [vmType(), storageAccountType(), publicIpType()];
+
+/**
+ * The deployment's fabric reports late that a VM changed power state at `at` (for example, a host
+ * that reports a stop after the hour closed). The VM's history changes from `at` until its next
+ * recorded change; the hours already closed are closed again, which writes correcting records.
+ */
+export async function reportLatePowerState(ctx: ResourcesContext, principal: Principal, providerSubscriptionId: string, input: { resourceId: string; at: Date; powerState: PowerState }) {
+  const sub = await requireSubscription(ctx.arm, providerSubscriptionId);
+  await authorize(ctx.arm, principal, 'Stackledger.System/lateStateReports/action', `/subscriptions/${sub.subscription_id}`);
+  if (sub.subscription_id !== ctx.offers.providerSubscriptionId()) {
+    throw armErrors.badRequest('NotDefaultProviderSubscription', `Late state reports go to the default provider subscription '${ctx.offers.providerSubscriptionId()}'.`);
+  }
+  const now = ctx.arm.clock.now();
+  if (input.at.getTime() > now.getTime()) throw armErrors.badRequest('InvalidReportTime', `The report time ${input.at.toISOString()} is in the future.`, 'at');
+  const id = parseResourceId(input.resourceId);
+  const t = RESOURCE_TYPES[0];
+  if (!id || id.resourceGroup === undefined || resourceTypeOf(id).toLowerCase() !== t.type.toLowerCase()) {
+    throw armErrors.badRequest('InvalidResourceId', `'${input.resourceId}' is not the id of a virtual machine.`, 'resourceId');
+  }
+  return inTransaction(ctx.db, async (db) => {
+    const row = await resourcesStore.getIncludingDeleted(db, id.subscriptionId.toLowerCase(), id.resourceGroup!, t.type, id.resources[0].name);
+    if (!row) throw resourceErrors.notFound(t.type, id.resources[0].name, id.resourceGroup!);
+    const owner = (await armStore.getSubscription(ctx.arm.db, row.subscription_id))!;
+    const changed = { ...row, properties: { ...row.properties, powerState: input.powerState } };
+    const wasOpen = await resourcesStore.splitAt(db, row.id, row.subscription_id, input.at, effectiveRates(t, changed, owner), `late report: ${input.powerState}`, now);
+    if (wasOpen === undefined) throw armErrors.conflict('NoStateAtTime', `The virtual machine had no metered state at ${input.at.toISOString()}.`);
+    if (wasOpen && !row.deleted_at) await resourcesStore.update(db, { ...changed, updated_at: now });
+    const closedUntil = (await resourcesStore.closedUntil(db)) ?? now;
+    const hours: Date[] = [];
+    for (let h = startOfHour(input.at).getTime(); h < closedUntil.getTime(); h += HOUR_MS) hours.push(new Date(h));
+    await resourcesStore.markDirty(db, hours);
+    return { resource: row, reopenedHours: hours.length };
+  });
+}

@@ -27,6 +27,18 @@ export const resourcesStore = {
   nameTaken: async (db: ResourcesDb, type: string, name: string): Promise<boolean> =>
     (await db.selectFrom('resources').select('id').where('type_key', '=', type.toLowerCase()).where('name_key', '=', name.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst()) !== undefined,
 
+  /** The newest resource of that name, deleted or not. */
+  getIncludingDeleted: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
+    db
+      .selectFrom('resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('resource_group_key', '=', resourceGroup.toLowerCase())
+      .where('type_key', '=', type.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst(),
+
   byId: (db: ResourcesDb, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst(),
 
   insert: async (db: ResourcesDb, row: ResourcesTable) => {
@@ -83,6 +95,30 @@ export const resourcesStore = {
         .execute();
     }
     return true;
+  },
+
+  /**
+   * A change that happened at `at` but is learnt only now: the interval that held at `at` ends
+   * there, and the rest of it holds the new rates. Answers whether that interval was the open one.
+   */
+  splitAt: async (db: ResourcesDb, resourceId: string, subscriptionId: string, at: Date, rates: MeterRates, reason: string, recordedAt: Date): Promise<boolean | undefined> => {
+    const holding = await db
+      .selectFrom('resource_states')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .where('valid_from', '<=', at)
+      .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', at)]))
+      .executeTakeFirst();
+    if (!holding) return undefined;
+    if (sameRates(holding.rates as MeterRates, rates)) return holding.valid_to === null;
+    await db.updateTable('resource_states').set({ valid_to: at }).where('id', '=', holding.id).execute();
+    if (Object.keys(rates).length > 0) {
+      await db
+        .insertInto('resource_states')
+        .values({ resource_id: resourceId, subscription_id: subscriptionId, valid_from: at, valid_to: holding.valid_to, rates: JSON.stringify(rates) as any, reason, recorded_at: recordedAt } as any)
+        .execute();
+    }
+    return holding.valid_to === null;
   },
 
   intervals: (db: ResourcesDb, resourceId: string) =>
