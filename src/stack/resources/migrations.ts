@@ -74,9 +74,9 @@ export const resourcesMigrations: Record<string, Migration> = {
           location text not null,
           tags jsonb not null,
           reported_at timestamptz not null,
-          primary key (resource_id, meter_id, hour, revision)
+          -- hour first: closing an hour reads what earlier closings of that hour wrote
+          primary key (hour, resource_id, meter_id, revision)
         );
-        create index usage_records_hour on usage_records (hour);
         create index usage_records_reported on usage_records (reported_at);
         create index usage_records_subscription on usage_records (subscription_id, reported_at);
         create table metering_dirty_hours (
