@@ -1,8 +1,6 @@
 // Closing one hour for N resources (the stack's metering), against one INSERT ... SELECT that
 // writes the same rows into a table of the same shape, in the same run.
 import { sql } from 'kysely';
-import { SimulatedClock } from '../src/core/clock.ts';
-import { WorkScheduler } from '../src/core/scheduler.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
 import { migrateStack, type StackTables } from '../src/stack/app.ts';
 import { resourcesStore } from '../src/stack/resources/store.ts';
@@ -15,7 +13,6 @@ export async function benchCloseHour(serverUrl: string, resources: number): Prom
   const { db, close } = openDatabase<StackTables>(url, 2);
   try {
     await migrateStack(db);
-    void new WorkScheduler(new SimulatedClock(new Date()));
     const t0 = new Date('2026-01-01T00:00:00Z');
     // One subscription; N resources: 60% Windows/Linux VMs (2-3 meters), 20% IPs, 20% storage accounts.
     await sql`
