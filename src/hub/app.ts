@@ -23,6 +23,9 @@ import { IdentityService } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
 import { registrationMigrations } from '../registration/migrations.ts';
+import { usageMigrations } from '../usage/migrations.ts';
+import { registerUsageRoutes } from '../usage/routes.ts';
+import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
 import type { RegistrationContext } from '../registration/service.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
@@ -62,7 +65,7 @@ export const HUB_RESOURCE_APPS = {
 } as const;
 
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations });
+  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations, ...usageMigrations });
 }
 
 export interface HubOptions {
@@ -105,6 +108,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
   const isSystemAdmin = (p: { tenantId: string }) => p.tenantId === opts.systemDirectory();
+  const usage: UsageContext = { arm, db: opts.db };
   const registration: RegistrationContext = {
     arm,
     db: opts.db,
@@ -142,6 +146,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     registerSystemRoutes(scope, opts.scheduler, isSystemAdmin);
     registerPartnerArmRoutes(scope, partner, isSystemAdmin);
     registerRegistrationRoutes(scope, registration, baseUrl);
+    registerUsageRoutes(scope, usage, baseUrl, isSystemAdmin);
   });
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => registerPartnerCenterRoutes(scope, partner, baseUrl));
   await mount('graph', renderGraphError, (scope, baseUrl) =>

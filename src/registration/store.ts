@@ -40,6 +40,10 @@ export const registrationStore = {
       .execute();
   },
 
+  /** The newest live registration of a deployment. */
+  liveByCloudId: (db: RegistrationDb, cloudId: string) =>
+    db.selectFrom('registrations').selectAll().where('cloud_id', '=', cloudId).where('deleted_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirst(),
+
   markDeleted: async (db: RegistrationDb, id: string, at: Date) => {
     await db.updateTable('registrations').set({ deleted_at: at }).where('id', '=', id).execute();
   },

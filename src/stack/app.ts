@@ -19,6 +19,7 @@ import { offersMigrations } from './offers/migrations.ts';
 import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
 import type { OffersContext } from './offers/service.ts';
 import type { OffersTables } from './offers/tables.ts';
+import { UsageBridge } from './bridge/job.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
@@ -42,6 +43,7 @@ export interface StackEndpoints {
 }
 
 export interface HubLink {
+  arm: () => string;
   login: () => string;
   graph: () => string;
   portal: () => string;
@@ -64,6 +66,8 @@ export interface StackOptions {
   /** The stack's own application in the operator's directory. */
   application: StackApplication;
   providerSubscriptionId: () => string | undefined;
+  /** The object id of the stack application's service principal in its home directory: the registration's objectId. */
+  servicePrincipalId: () => string | undefined;
 }
 
 export interface Stack {
@@ -118,6 +122,16 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   };
   const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
   opts.scheduler.register(meteringWork(resources.db));
+  const bridge = new UsageBridge({
+    db: resources.db,
+    http: opts.hub.http,
+    hubArm: opts.hub.arm,
+    hubLogin: opts.hub.login,
+    homeDirectory: opts.homeDirectory,
+    application: opts.application,
+    cloudId: opts.cloudId,
+  });
+  opts.scheduler.register(bridge.work());
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
@@ -143,7 +157,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       if (which === 'adminArm') {
         const isOperator = (p: Principal) => p.tenantId === opts.homeDirectory();
         registerSystemRoutes(armApp, opts.scheduler, isOperator);
-        registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId());
+        registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId(), opts.servicePrincipalId);
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
         registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);

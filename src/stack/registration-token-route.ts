@@ -9,7 +9,13 @@ import { principalOf } from '../http/arm.ts';
 // The operator asks its deployment for a registration token (as Azure Stack's
 // Get-AzsRegistrationToken does), then registers the deployment in the cloud with it.
 
-export function registerRegistrationTokenRoute(app: FastifyInstance, isOperator: (p: Principal) => boolean, deploymentName: string, cloudId: () => string | undefined): void {
+export function registerRegistrationTokenRoute(
+  app: FastifyInstance,
+  isOperator: (p: Principal) => boolean,
+  deploymentName: string,
+  cloudId: () => string | undefined,
+  objectId: () => string | undefined,
+): void {
   app.post<{ Body: { billingModel?: string } | null }>(
     '/providers/Stackledger.System/registrationToken',
     {
@@ -27,6 +33,8 @@ export function registerRegistrationTokenRoute(app: FastifyInstance, isOperator:
       if (!id) throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
       const registrationToken = encodeRegistrationToken({
         CloudId: id,
+        // The registration's objectId: the identity with which the deployment reports its usage.
+        ObjectId: objectId(),
         BillingModel: billingModel,
         DeploymentName: deploymentName,
         IssueDate: new Date().toISOString(),

@@ -1,5 +1,6 @@
 import { API_VERSIONS } from '../core/api-versions.ts';
 import type { HttpClient } from '../core/http-client.ts';
+import { decodeRegistrationToken } from '../registration/rules.ts';
 
 // Registering a deployment in the cloud, as its operator and the CSP do it: the operator asks the
 // stack for its registration token; the CSP (Owner of the registration subscription) creates the
@@ -42,8 +43,13 @@ export async function registerStack(input: RegisterStackInput): Promise<{ id: st
   const url = `${hub.arm}/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.AzureStack/registrations/${name}`;
   const current = await http.send('GET', `${url}?api-version=2017-06-01`, { token: cspToken });
   let registration = current.body;
-  const sameModel = current.status === 200 && registration.properties.billingModel === (input.billingModel ?? 'PayAsYouUse');
-  if (current.status !== 200 || registration.properties.cloudId !== cloudId || !sameModel) {
+  const content = decodeRegistrationToken(registrationToken);
+  const same =
+    current.status === 200 &&
+    registration.properties.cloudId === cloudId &&
+    registration.properties.billingModel === content.BillingModel &&
+    (content.ObjectId === undefined || registration.properties.objectId === content.ObjectId);
+  if (!same) {
     registration = await http.call('PUT', `${url}?api-version=2017-06-01`, { token: cspToken, body: { location: 'global', properties: { registrationToken } } });
   }
   if (input.approve) registration = await http.call('POST', `${url}/approveMultiTenancy?api-version=${API_VERSIONS.system[0]}`, { token: cspToken });

@@ -130,6 +130,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   let cloudId: string | undefined;
   let application: { appId: string; secret: string } | undefined;
   let providerSubscriptionId: string | undefined;
+  let servicePrincipalId: string | undefined;
   const stack = await createStack({
     name: opts.name,
     location: opts.location,
@@ -138,11 +139,12 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     logger: opts.logger.child({ role: 'stack', stack: opts.name }),
     tls: opts.tls,
     endpoints: () => endpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
-    hub: { login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
+    hub: { arm: () => hub.arm, login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
     homeDirectory: () => homeDirectory,
     cloudId: () => cloudId,
     application: { appId: () => application?.appId, secret: () => application?.secret },
     providerSubscriptionId: () => providerSubscriptionId,
+    servicePrincipalId: () => servicePrincipalId,
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
   const secure = opts.tls !== undefined;
@@ -175,5 +177,10 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   cloudId = record.cloudId;
   application = { appId: record.applicationId, secret: record.applicationSecret };
   providerSubscriptionId = record.providerSubscriptionId;
+  // Who the deployment is when it signs in as its application: the objectId its registration carries.
+  const own = await http.call('POST', `${hub.login}/${record.homeDirectory}/oauth2/token`, {
+    form: { grant_type: 'client_credentials', client_id: record.applicationId, client_secret: record.applicationSecret, resource: hub.arm },
+  });
+  servicePrincipalId = String(decodeJwt(own.access_token).oid);
   return { stack, endpoints, record, hub };
 }

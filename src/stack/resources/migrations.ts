@@ -85,4 +85,13 @@ export const resourcesMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1203_bridge_outbox': {
+    async up(db: Kysely<any>) {
+      // The usage records are the bridge's outbox: delivered once the hub acknowledged their batch.
+      await sql`
+        alter table usage_records add column delivered_at timestamptz;
+        create index usage_records_undelivered on usage_records (hour, resource_id, meter_id, revision) where delivered_at is null;
+      `.execute(db);
+    },
+  },
 };

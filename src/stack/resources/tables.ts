@@ -54,6 +54,7 @@ export interface UsageRecordsTable {
   location: string;
   tags: Record<string, string>;
   reported_at: Date;
+  delivered_at?: Date | null;
 }
 
 export interface ResourcesTables {

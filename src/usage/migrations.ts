@@ -1,0 +1,49 @@
+import { type Kysely, type Migration, sql } from 'kysely';
+
+export const usageMigrations: Record<string, Migration> = {
+  '0501_usage': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table usage_received (
+          id bigserial primary key,
+          source text not null,
+          cloud_id uuid,
+          registration_id uuid references registrations (id),
+          resource_id text not null,
+          resource_uri text not null,
+          meter_id uuid not null,
+          hour timestamptz not null,
+          revision integer not null,
+          quantity numeric(38, 9) not null,
+          stack_subscription_id uuid,
+          tenant_id uuid,
+          location text not null,
+          tags jsonb not null,
+          received_at timestamptz not null,
+          batch_id uuid not null,
+          -- each record once: the same batch twice changes nothing
+          unique (source, resource_id, meter_id, hour, revision)
+        );
+        create index usage_received_hour on usage_received (cloud_id, hour);
+        create index usage_received_received on usage_received (received_at);
+
+        create table usage_attributed (
+          id bigserial primary key,
+          received_id bigint not null references usage_received (id),
+          billed_subscription_id uuid not null,
+          link_id bigint references customer_subscription_links (id),
+          reason text not null,
+          quantity numeric(38, 9) not null,
+          attributed_at timestamptz not null,
+          reattribution_id uuid
+        );
+        create index usage_attributed_received on usage_attributed (received_id);
+        create index usage_attributed_billed on usage_attributed (billed_subscription_id, attributed_at);
+        create function usage_attributed_is_append_only() returns trigger language plpgsql as $$
+          begin raise exception 'attributions are never edited: write reversing entries'; end $$;
+        create trigger usage_attributed_append_only before update or delete on usage_attributed
+          for each statement execute function usage_attributed_is_append_only();
+      `.execute(db);
+    },
+  },
+};

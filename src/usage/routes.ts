@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { parseInstant } from '../core/clock.ts';
+import { armErrors } from '../core/errors.ts';
+import type { Principal } from '../core/principal.ts';
+import { continuationTokenFor, parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import * as usage from './service.ts';
+import { usageStore } from './store.ts';
+
+// Usage routes on the hub's ARM endpoint: the deployments' batch endpoint, the ledger check, and
+// Microsoft.Commerce/UsageAggregates for customer and registration subscriptions.
+
+const Record_ = Type.Object({
+  resourceId: Type.String({ minLength: 1 }),
+  resourceUri: Type.String({ minLength: 1 }),
+  meterId: Type.String({ format: 'uuid' }),
+  hour: Type.String({ minLength: 1 }),
+  revision: Type.Integer({ minimum: 1 }),
+  quantity: Type.String({ pattern: '^-?\\d+(\\.\\d{1,9})?$' }),
+  subscriptionId: Type.String({ format: 'uuid' }),
+  tenantId: Type.String({ format: 'uuid' }),
+  location: Type.String({ minLength: 1 }),
+  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+const BatchBody = Type.Object({
+  cloudId: Type.String({ minLength: 1 }),
+  batchId: Type.String({ format: 'uuid' }),
+  records: Type.Array(Record_, { maxItems: 10_000 }),
+});
+
+export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, isSystemAdmin: (p: Principal) => boolean): void {
+  const system = { apiVersions: API_VERSIONS.system, resourceType: 'Microsoft.AzureStack/usageReports' };
+  app.post<{ Body: Static<typeof BatchBody> }>('/providers/Microsoft.AzureStack/usageReports', { config: system, schema: { body: BatchBody } }, async (request) =>
+    usage.receiveBatch(ctx, principalOf(request), request.body),
+  );
+
+  app.get('/providers/Stackledger.System/usage/verify', { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } }, async (request) => {
+    const caller = principalOf(request);
+    if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/usage/read', '/providers/Stackledger.System');
+    const bound = (name: string, fallback: Date) => {
+      const text = queryValue(request, name);
+      if (text === undefined) return fallback;
+      const t = parseInstant(text);
+      if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+      return t;
+    };
+    return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
+  });
+
+  app.get<{ Params: { subscriptionId: string } }>(
+    '/subscriptions/:subscriptionId/providers/Microsoft.Commerce/UsageAggregates',
+    { config: { apiVersions: ['2015-06-01-preview'], resourceType: 'UsageAggregates' } },
+    async (request) => {
+      const sub = await usage.readableUsageSubscription(ctx, principalOf(request), request.params.subscriptionId);
+      const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
+      const rows = await usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, q.offset, USAGE_PAGE_SIZE + 1);
+      let nextLink: string | undefined;
+      if (rows.length > USAGE_PAGE_SIZE) {
+        const [path, query = ''] = request.url.split('?');
+        const params = new URLSearchParams(query);
+        params.set('continuationToken', continuationTokenFor(q.offset + USAGE_PAGE_SIZE));
+        nextLink = `${baseUrl()}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
+      }
+      return { value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')), ...(nextLink ? { nextLink } : {}) };
+    },
+  );
+}

@@ -1,0 +1,66 @@
+import type { Kysely } from 'kysely';
+import { authorize, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { ArmError, armErrors } from '../core/errors.ts';
+import { isGuid } from '../core/ids.ts';
+import type { Principal } from '../core/principal.ts';
+import { registrationStore } from '../registration/store.ts';
+import { usageStore, type IncomingRecord, type UsageDb } from './store.ts';
+
+// Usage on the hub: batches from deployments, stored once and attributed in the same statement;
+// the ledger invariant; the usage of a customer or registration subscription.
+
+export interface UsageContext {
+  arm: ArmContext;
+  db: UsageDb & Kysely<any>;
+}
+
+export const usageErrors = {
+  registrationGone: (cloudId: string) =>
+    new ArmError(404, 'RegistrationNotFound', `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`),
+  notTheDeployment: (cloudId: string) =>
+    new ArmError(403, 'AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
+};
+
+export interface DeploymentBatch {
+  cloudId: string;
+  batchId: string;
+  records: IncomingRecord[];
+}
+
+/** A batch of closed usage records from a deployment, authenticated as that deployment's registration. */
+export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: DeploymentBatch) {
+  if (!isGuid(batch.cloudId)) throw armErrors.invalidRequestContent(`The cloudId '${batch.cloudId}' is not a GUID.`, 'cloudId');
+  const registration = await registrationStore.liveByCloudId(ctx.db, batch.cloudId.toLowerCase());
+  if (!registration) throw usageErrors.registrationGone(batch.cloudId);
+  if (registration.object_id !== caller.objectId) throw usageErrors.notTheDeployment(batch.cloudId);
+  const result = await usageStore.receiveFromDeployment(ctx.db, {
+    cloudId: registration.cloud_id,
+    registrationId: registration.id,
+    registrationSubscriptionId: registration.subscription_id,
+    batchId: batch.batchId,
+    receivedAt: ctx.arm.clock.now(),
+    records: batch.records,
+  });
+  return { batchId: batch.batchId, received: result.received, new: result.new, duplicates: result.received - result.new };
+}
+
+export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
+  const differences = await usageStore.ledgerDifferences(ctx.db, from, to);
+  const totals = await usageStore.ledgerTotals(ctx.db, from, to);
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    records: Number(totals.records),
+    received: totals.received,
+    attributed: totals.attributed,
+    balanced: differences.length === 0,
+    differences: differences.map((d) => ({ source: d.source, meterId: d.meter_id, hour: d.hour.toISOString(), received: d.received, attributed: d.attributed })),
+  };
+}
+
+/** Readers of a subscription's usage: its Owners and Readers, and the partner that sold it. */
+export async function readableUsageSubscription(ctx: UsageContext, caller: Principal, subscriptionId: string) {
+  const sub = await requireSubscription(ctx.arm, subscriptionId);
+  await authorize(ctx.arm, caller, 'Microsoft.Commerce/UsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
+  return sub;
+}

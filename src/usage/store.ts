@@ -1,0 +1,116 @@
+import { type Kysely, sql } from 'kysely';
+import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
+import type { UsageTables } from './tables.ts';
+
+// All SQL of usage on the hub: receiving records once, attributing each in the same statement,
+// and reading them back.
+export type UsageDb = Kysely<UsageTables>;
+
+export interface IncomingRecord {
+  resourceId: string;
+  resourceUri: string;
+  meterId: string;
+  hour: string;
+  revision: number;
+  quantity: string;
+  subscriptionId: string;
+  tenantId: string;
+  location: string;
+  tags?: Record<string, string>;
+}
+
+export const usageStore = {
+  /**
+   * Stores the records of a batch that are not stored yet and attributes each of them, in one
+   * statement: to the customer subscription that held the record's directory on the deployment at
+   * the start of its hour, else to the registration subscription. Answers how many were new.
+   */
+  async receiveFromDeployment(
+    db: UsageDb,
+    batch: { cloudId: string; registrationId: string; registrationSubscriptionId: string; batchId: string; receivedAt: Date; records: IncomingRecord[] },
+  ): Promise<{ received: number; new: number }> {
+    const result = await sql<{ new: string; total: string }>`
+      with input as (
+        select * from jsonb_to_recordset(${JSON.stringify(batch.records)}::jsonb)
+          as x("resourceId" text, "resourceUri" text, "meterId" uuid, "hour" timestamptz, "revision" int, "quantity" numeric,
+               "subscriptionId" uuid, "tenantId" uuid, "location" text, "tags" jsonb)
+      ), inserted as (
+        insert into usage_received (source, cloud_id, registration_id, resource_id, resource_uri, meter_id, hour, revision, quantity,
+                                    stack_subscription_id, tenant_id, location, tags, received_at, batch_id)
+        select 'deployment:' || ${batch.cloudId}, ${batch.cloudId}::uuid, ${batch.registrationId}::uuid, "resourceId", "resourceUri", "meterId", "hour", "revision", "quantity",
+               "subscriptionId", "tenantId", "location", coalesce("tags", '{}'::jsonb), ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid
+        from input
+        on conflict do nothing
+        returning id, cloud_id, tenant_id, hour, quantity
+      ), attributed as (
+        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
+        select i.id, coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id,
+               case when l.id is null then 'not registered' else 'linked' end, i.quantity, ${batch.receivedAt}::timestamptz
+        from inserted i
+        left join lateral (
+          select c.id, c.customer_subscription_id from customer_subscription_links c
+          where c.cloud_id = i.cloud_id and c.tenant_id = i.tenant_id and c.valid_from <= i.hour and (c.valid_to is null or c.valid_to > i.hour)
+          order by c.valid_from desc limit 1
+        ) l on true
+        returning 1
+      )
+      select (select count(*) from inserted) as new, (select count(*) from input) as total
+    `.execute(db);
+    const row = result.rows[0];
+    return { received: Number(row.total), new: Number(row.new) };
+  },
+
+  /**
+   * The ledger invariant, over a range of usage hours: per deployment, meter and hour, the sum
+   * received equals the sum attributed. Answers the places where it does not hold.
+   */
+  async ledgerDifferences(db: UsageDb, from: Date, to: Date) {
+    const result = await sql<{ source: string; meter_id: string; hour: Date; received: string; attributed: string }>`
+      with received as (
+        select source, meter_id, hour, sum(quantity) as q from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz group by source, meter_id, hour
+      ), attributed as (
+        select r.source, r.meter_id, r.hour, sum(a.quantity) as q
+        from usage_attributed a join usage_received r on r.id = a.received_id
+        where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz group by r.source, r.meter_id, r.hour
+      )
+      select coalesce(x.source, y.source) as source, coalesce(x.meter_id, y.meter_id)::text as meter_id, coalesce(x.hour, y.hour) as hour,
+             coalesce(x.q, 0)::text as received, coalesce(y.q, 0)::text as attributed
+      from received x full join attributed y on x.source = y.source and x.meter_id = y.meter_id and x.hour = y.hour
+      where coalesce(x.q, 0) <> coalesce(y.q, 0)
+      order by 3, 1, 2
+    `.execute(db);
+    return result.rows;
+  },
+
+  async ledgerTotals(db: UsageDb, from: Date, to: Date) {
+    const result = await sql<{ records: string; received: string; attributed: string }>`
+      select (select count(*) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as records,
+             (select coalesce(sum(quantity), 0) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as received,
+             (select coalesce(sum(a.quantity), 0) from usage_attributed a join usage_received r on r.id = a.received_id where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz)::text as attributed
+    `.execute(db);
+    return result.rows[0];
+  },
+
+  /** Usage billed to one subscription, by the time the hub accepted it, per usage hour or day. */
+  async aggregates(
+    db: UsageDb,
+    q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId: string },
+    offset: number,
+    limit: number,
+  ): Promise<UsageAggregateRow[]> {
+    const bucket = q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+    const details = q.showDetails;
+    const result = await sql<UsageAggregateRow>`
+      select a.billed_subscription_id::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
+             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
+                jsonb_build_object('DeploymentId', r.cloud_id::text, 'SubscriptionId', r.stack_subscription_id::text)` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb`} as additional_info
+      from usage_attributed a join usage_received r on r.id = a.received_id
+      where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
+      group by a.billed_subscription_id, r.meter_id, ${bucket} ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+      having sum(a.quantity) <> 0
+      order by bucket, meter_id ${details ? sql`, r.resource_uri` : sql``}
+      offset ${offset} limit ${limit}
+    `.execute(db);
+    return result.rows;
+  },
+};

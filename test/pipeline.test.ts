@@ -1,0 +1,123 @@
+// Step 5 of the seed: usage a customer's tenant generates on the deployment is reported under that
+// customer's subscription; usage of a tenant that was never registered goes to the registration
+// subscription. Over the bridge, stored once, attributed, and the ledger balances.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { withDatabase } from '../src/db/database.ts';
+import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { onboardCustomer } from './helpers/stack.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+
+const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+
+describe('the usage pipeline, hub and stack in one process', () => {
+  let t: TestSystem;
+  let csp: string;
+  let stackDb: pg.Client;
+  let tenants: Record<string, { c: CustomerWithSubscription; user: string; sub: string }>;
+
+  const advance = async (duration: string) =>
+    t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: csp, body: { duration } });
+  const tenantOnStack = async (prefix: string, cores: string) => {
+    const tenant = t.b.stacks.local.tenantArm;
+    const c = await customerWithSubscription(t, prefix);
+    await onboardCustomer(t, c);
+    const user = await t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
+    const sub = randomUUID();
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: prefix, offerId: '/delegatedProviders/default/offers/base-offer' } });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`, {
+      token: user,
+      body: {
+        location: 'local',
+        properties: {
+          hardwareProfile: { vmSize: cores },
+          storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
+          osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
+        },
+      },
+    });
+    return { c, user, sub };
+  };
+  const hubUsage = async (token: string, subscriptionId: string, granularity = 'Hourly') =>
+    t.call('GET', `${t.b.hub.arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T00:00:00Z&reportedEndTime=2026-07-01T12:00:00Z&aggregationGranularity=${granularity}&showDetails=true`, { token });
+  const baseHours = (res: { body: any }) =>
+    res.body.value.filter((r: any) => r.properties.meterId === BASE).reduce((n: number, r: any) => n + r.properties.quantity, 0);
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date('2026-07-01T00:00:00Z') });
+    csp = await t.appToken('csp', t.b.hub.arm);
+    tenants = { a: await tenantOnStack('pipe-a', 'Standard_A2_v2'), c: await tenantOnStack('pipe-c', 'Standard_A1_v2') };
+    // Customer A's CSP subscription is registered on the deployment; customer C is not.
+    const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
+    await t.http.call('PUT', `${reg}/customerSubscriptions/${tenants.a.c.subscriptionId}?api-version=2017-06-01`, { token: csp, body: { properties: {} } });
+    await advance('PT12H');
+    stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
+    await stackDb.connect();
+  });
+  after(async () => {
+    await stackDb.end();
+    await t.stop();
+  });
+
+  it('delivers every closed hour before the clock returns: the outbox is empty', async () => {
+    const { rows } = await stackDb.query('select count(*) filter (where delivered_at is null)::int as pending, count(*)::int as closed from usage_records');
+    assert.equal(rows[0].pending, 0);
+    assert.equal(rows[0].closed, 2 * 2 * 12, 'two VMs, two meters, twelve hours');
+  });
+
+  it("bills each customer's usage to its own subscription, and unregistered usage to the registration subscription", async () => {
+    // Customer A's subscription, read by A's admin (its Owner) and by the CSP that sold it.
+    const adminA = await t.userToken(tenants.a.c.customerId, tenants.a.c.admin.userName, tenants.a.c.admin.password, t.b.hub.arm);
+    const forA = await hubUsage(adminA, tenants.a.c.subscriptionId);
+    assert.equal(forA.status, 200, JSON.stringify(forA.body));
+    // Reported before 12:00: hours 00 to 10 (hour 11 was accepted at 12:00, the window's exclusive end).
+    assert.equal(baseHours(forA), 2 * 11, 'two vCPUs for eleven reported hours');
+    const data = JSON.parse(forA.body.value[0].properties.instanceData)['Microsoft.Resources'];
+    assert.equal(data.location, 'local', 'the deployment\'s location');
+    assert.match(data.resourceUri, new RegExp(`/subscriptions/${tenants.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm$`));
+    assert.equal((await hubUsage(csp, tenants.a.c.subscriptionId)).status, 200, 'the partner that sold it reads it');
+    // Customer C was never registered: its usage is the CSP's, on the registration subscription.
+    const forRegistration = await hubUsage(csp, t.b.csp.registrationSubscriptionId);
+    assert.equal(baseHours(forRegistration), 1 * 11);
+    const adminC = await t.userToken(tenants.c.c.customerId, tenants.c.c.admin.userName, tenants.c.c.admin.password, t.b.hub.arm);
+    assert.equal(baseHours(await hubUsage(adminC, tenants.c.c.subscriptionId)), 0, "nothing on C's own subscription");
+    assert.equal((await hubUsage(adminC, t.b.csp.registrationSubscriptionId)).status, 403, 'the registration subscription is for its Owners');
+    assert.equal((await hubUsage(adminC, tenants.a.c.subscriptionId)).status, 403, "one customer never reads another's");
+  });
+
+  it('stores each record once: the same batch again changes nothing, and says so', async () => {
+    const { rows } = await stackDb.query(
+      `select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId", to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour,
+              revision, quantity::text as quantity, subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
+       from usage_records order by hour limit 10`,
+    );
+    const { rows: app } = await stackDb.query(`select value from settings where key = 'bootstrap'`);
+    const stackApp = app[0].value;
+    const token = (await t.http.call('POST', `${t.b.hub.login}/${stackApp.homeDirectory}/oauth2/token`, {
+      form: { grant_type: 'client_credentials', client_id: stackApp.applicationId, client_secret: stackApp.applicationSecret, resource: t.b.hub.arm },
+    })).access_token;
+    const url = `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`;
+    const again = await t.call('POST', url, { token, body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records: rows } });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual([again.body.received, again.body.new, again.body.duplicates], [10, 0, 10]);
+    // Only the deployment itself may report: the CSP's own identity is refused, and so is an unknown deployment.
+    const notTheDeployment = await t.call('POST', url, { token: csp, body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records: rows } });
+    assert.equal(notTheDeployment.status, 403);
+    const unknown = await t.call('POST', url, { token, body: { cloudId: randomUUID(), batchId: randomUUID(), records: rows } });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'RegistrationNotFound');
+  });
+
+  it('keeps the ledger: what was received equals what was attributed, per deployment, meter and hour', async () => {
+    const verify = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?api-version=2026-11-01&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z`, { token: csp });
+    assert.equal(verify.status, 200);
+    assert.equal(verify.body.balanced, true);
+    assert.equal(verify.body.records, 48);
+    assert.equal(verify.body.received, verify.body.attributed);
+    const { rows } = await stackDb.query('select sum(quantity)::text as q from usage_records');
+    assert.equal(Number(verify.body.received), Number(rows[0].q), 'the totals match the stack\'s meters to the last decimal');
+  });
+});
