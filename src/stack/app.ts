@@ -20,6 +20,7 @@ import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offer
 import type { OffersContext } from './offers/service.ts';
 import type { OffersTables } from './offers/tables.ts';
 import { UsageBridge } from './bridge/job.ts';
+import { registerBridgeRoutes } from './bridge/routes.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
@@ -162,6 +163,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
         registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
         registerLateReportRoutes(armApp, resources);
+        registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), isOperator);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
