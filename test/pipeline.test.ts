@@ -167,4 +167,48 @@ describe('the usage pipeline, hub and stack in one process', () => {
     const verify = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T04:00:00Z', '--to', '2026-07-02T00:00:00Z', '--json']);
     assert.equal(JSON.parse(verify.stdout).records, 2 * 2 * 11, 'hours 04 to 14 of both VMs, each once');
   });
+
+  it('re-attributes a range after links changed, with reversing entries, and the ledger still balances', async () => {
+    // Both customers are linked now (A's link ended when the registration was deleted; C's never existed).
+    const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
+    for (const x of [tenants.a, tenants.c]) {
+      assert.equal((await t.call('PUT', `${reg}/customerSubscriptions/${x.c.subscriptionId}?api-version=2017-06-01`, { token: csp, body: { properties: {} } })).status, 200);
+    }
+    const window = (end: string) =>
+      `/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T00:00:00Z&reportedEndTime=${end}&aggregationGranularity=Hourly`;
+    let end = '2026-07-01T15:00:00Z';
+    const base = async (subscriptionId: string) => baseHours(await t.call('GET', `${t.b.hub.arm}/subscriptions/${subscriptionId}${window(end)}`, { token: csp }));
+    // Hours already attributed stay as they were...
+    const before = { a: await base(tenants.a.c.subscriptionId), c: await base(tenants.c.c.subscriptionId), registration: await base(t.b.csp.registrationSubscriptionId) };
+    assert.equal(before.c, 0);
+    assert.ok(before.registration > 0);
+    // ...until the operator re-attributes the range.
+    const done = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/usage/reattribute?api-version=2026-11-01`, {
+      token: csp,
+      body: { from: '2026-07-01T00:00:00Z', to: '2026-07-01T15:00:00Z', cloudId: t.b.stacks.local.cloudId },
+    });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.ok(done.body.reversed > 0 && done.body.added === done.body.reversed);
+    await advance('PT1H'); // so that the entries written now fall inside a reported window
+    end = '2026-07-01T16:00:00Z';
+    assert.equal(await base(tenants.a.c.subscriptionId), 2 * 15, "all of A's hours 00 to 14");
+    assert.equal(await base(tenants.c.c.subscriptionId), 1 * 15, "all of C's hours 00 to 14");
+    assert.equal(await base(t.b.csp.registrationSubscriptionId), 0, 'nothing left on the registration subscription');
+    const hub = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await hub.connect();
+    try {
+      const { rows } = await hub.query(`select reason, count(*)::int as n from usage_attributed where reattribution_id = $1 group by reason order by reason`, [done.body.reattributionId]);
+      assert.deepEqual(rows.map((r) => r.reason), ['reattribution: linked', 'reattribution: reversed']);
+      await assert.rejects(hub.query('update usage_attributed set quantity = 0'), /never edited/);
+    } finally {
+      await hub.end();
+    }
+    const again = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/usage/reattribute?api-version=2026-11-01`, {
+      token: csp,
+      body: { from: '2026-07-01T00:00:00Z', to: '2026-07-01T15:00:00Z' },
+    });
+    assert.deepEqual([again.body.reversed, again.body.added], [0, 0], 'running it again changes nothing');
+    const verify = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?api-version=2026-11-01&from=2026-07-01T00:00:00Z&to=2026-07-01T15:00:00Z`, { token: csp });
+    assert.equal(verify.body.differences.filter((d: any) => d.source !== 'test').length, 0, 'balanced, apart from the record written behind its back');
+  });
 });

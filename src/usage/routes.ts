@@ -49,6 +49,26 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
     return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
   });
 
+  app.post<{ Body: { from: string; to: string; cloudId?: string; asOf?: string } }>(
+    '/providers/Stackledger.System/usage/reattribute',
+    {
+      config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' },
+      schema: { body: Type.Object({ from: Type.String(), to: Type.String(), cloudId: Type.Optional(Type.String()), asOf: Type.Optional(Type.String()) }) },
+    },
+    async (request) => {
+      const caller = principalOf(request);
+      if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/usage/reattribute/action', '/providers/Stackledger.System');
+      const time = (name: 'from' | 'to' | 'asOf') => {
+        const text = request.body[name];
+        if (text === undefined) return undefined;
+        const t = parseInstant(text);
+        if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+        return t;
+      };
+      return usage.reattribute(ctx, { from: time('from')!, to: time('to')!, cloudId: request.body.cloudId, asOf: time('asOf') });
+    },
+  );
+
   app.get<{ Params: { subscriptionId: string } }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.Commerce/UsageAggregates',
     { config: { apiVersions: ['2015-06-01-preview'], resourceType: 'UsageAggregates' } },

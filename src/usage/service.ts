@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { authorize, requireSubscription, type ArmContext } from '../arm/service.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
@@ -63,4 +64,17 @@ export async function readableUsageSubscription(ctx: UsageContext, caller: Princ
   const sub = await requireSubscription(ctx.arm, subscriptionId);
   await authorize(ctx.arm, caller, 'Microsoft.Commerce/UsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
   return sub;
+}
+
+/**
+ * An operator's explicit re-attribution of a range of usage hours, after links changed: the links
+ * in force at `asOf` (default now) decide; what changes is written as reversing and new entries.
+ */
+export async function reattribute(ctx: UsageContext, input: { from: Date; to: Date; cloudId?: string; asOf?: Date }) {
+  if (input.to.getTime() <= input.from.getTime()) throw armErrors.badRequest('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+  if (input.cloudId !== undefined && !isGuid(input.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
+  const now = ctx.arm.clock.now();
+  const reattributionId = randomUUID();
+  const written = await usageStore.reattribute(ctx.db, { ...input, cloudId: input.cloudId?.toLowerCase(), asOf: input.asOf ?? now, at: now, reattributionId });
+  return { reattributionId, from: input.from.toISOString(), to: input.to.toISOString(), asOf: (input.asOf ?? now).toISOString(), ...written };
 }

@@ -113,4 +113,49 @@ export const usageStore = {
     `.execute(db);
     return result.rows;
   },
+
+  /**
+   * Re-attribution of the usage hours in [from, to): each record whose net attribution differs
+   * from what the links in force at `asOf` decide gets reversing entries for what it was billed to
+   * and a new entry for the decision. Nothing is edited. Answers how many entries it wrote.
+   */
+  async reattribute(db: UsageDb, q: { from: Date; to: Date; cloudId?: string; asOf: Date; at: Date; reattributionId: string }) {
+    const result = await sql<{ reversed: string; added: string }>`
+      with scope as (
+        select r.id, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
+        from usage_received r join registrations g on g.id = r.registration_id
+        where r.hour >= ${q.from}::timestamptz and r.hour < ${q.to}::timestamptz
+          ${q.cloudId ? sql`and r.cloud_id = ${q.cloudId}::uuid` : sql``}
+      ), current as (
+        select a.received_id, a.billed_subscription_id, sum(a.quantity) as quantity
+        from usage_attributed a join scope s on s.id = a.received_id
+        group by a.received_id, a.billed_subscription_id
+        having sum(a.quantity) <> 0
+      ), decision as (
+        select s.id as received_id, coalesce(l.customer_subscription_id, s.registration_subscription_id) as billed_subscription_id, l.id as link_id, s.quantity
+        from scope s
+        left join lateral (
+          select c.id, c.customer_subscription_id from customer_subscription_links c
+          where c.cloud_id = s.cloud_id and c.tenant_id = s.tenant_id and c.valid_from <= ${q.asOf}::timestamptz and (c.valid_to is null or c.valid_to > ${q.asOf}::timestamptz)
+          order by c.valid_from desc limit 1
+        ) l on true
+      ), changed as (
+        select d.* from decision d
+        where not exists (select 1 from current c where c.received_id = d.received_id and c.billed_subscription_id = d.billed_subscription_id and c.quantity = d.quantity)
+      ), reversed as (
+        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
+        select c.received_id, c.billed_subscription_id, null, 'reattribution: reversed', -c.quantity, ${q.at}::timestamptz, ${q.reattributionId}::uuid
+        from current c join changed x on x.received_id = c.received_id
+        returning 1
+      ), added as (
+        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
+        select x.received_id, x.billed_subscription_id, x.link_id, case when x.link_id is null then 'reattribution: not registered' else 'reattribution: linked' end,
+               x.quantity, ${q.at}::timestamptz, ${q.reattributionId}::uuid
+        from changed x
+        returning 1
+      )
+      select (select count(*) from reversed)::text as reversed, (select count(*) from added)::text as added
+    `.execute(db);
+    return { reversed: Number(result.rows[0].reversed), added: Number(result.rows[0].added) };
+  },
 };
