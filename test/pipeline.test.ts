@@ -211,4 +211,25 @@ describe('the usage pipeline, hub and stack in one process', () => {
     const verify = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?api-version=2026-11-01&from=2026-07-01T00:00:00Z&to=2026-07-01T15:00:00Z`, { token: csp });
     assert.equal(verify.body.differences.filter((d: any) => d.source !== 'test').length, 0, 'balanced, apart from the record written behind its back');
   });
+
+  it("answers the partner center's utilization records of a customer's subscription, by usage time", async () => {
+    const pc = t.b.hub.partnerCenter;
+    const token = await t.appToken('csp', pc);
+    const url = (q: string) => `${pc}/v1/customers/${tenants.a.c.customerId}/subscriptions/${tenants.a.c.subscriptionId}/utilizations/azure?start_time=2026-07-01T00:00:00Z&end_time=2026-07-01T16:00:00Z${q}`;
+    const hourly = await t.call('GET', url('&granularity=hourly&show_details=true'), { token });
+    assert.equal(hourly.status, 200, JSON.stringify(hourly.body));
+    const base = hourly.body.items.filter((r: any) => r.resource.id === BASE);
+    assert.equal(base.length, 16);
+    assert.ok(base.every((r: any) => r.quantity === 2 && r.unit === 'vCPU hours' && r.resource.name === 'Base VM Size Hours' && r.attributes.objectType === 'AzureUtilizationRecord'));
+    assert.equal(base[0].usageStartTime, '2026-07-01T00:00:00+00:00');
+    assert.equal(base[0].usageEndTime, '2026-07-01T01:00:00+00:00');
+    assert.match(base[0].instanceData.resourceUri, /virtualMachines\/vm$/);
+    assert.equal(base[0].resource.region, 'local');
+    const daily = await t.call('GET', url('&granularity=daily&show_details=false'), { token });
+    assert.equal(daily.body.items.find((r: any) => r.resource.id === BASE).quantity, 32);
+    const bad = await t.call('GET', url('&granularity=weekly'), { token });
+    assert.equal(bad.status, 400);
+    const wrongCustomer = await t.call('GET', `${pc}/v1/customers/${tenants.c.c.customerId}/subscriptions/${tenants.a.c.subscriptionId}/utilizations/azure?start_time=2026-07-01T00:00:00Z`, { token });
+    assert.equal(wrongCustomer.status, 404);
+  });
 });

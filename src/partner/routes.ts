@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
+import { findMeter } from '../core/meters.ts';
+import { usageTime } from '../core/usage-api.ts';
+import { usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { findOffer, OFFERS, partnerErrors } from './rules.ts';
@@ -184,6 +187,47 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
       return subscriptionView(updated);
     },
   );
+
+  // Azure utilization records of a subscription sold to a customer (by usage time).
+  app.get<{ Params: SubscriptionParams }>('/v1/customers/:customerId/subscriptions/:subscriptionId/utilizations/azure', async (request) => {
+    const sub = await partner.getSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId);
+    const time = (name: string, fallback?: Date) => {
+      const text = queryValue(request, name);
+      if (text === undefined) {
+        if (fallback) return fallback;
+        throw partnerErrors.invalid('InvalidInput', `The query parameter '${name}' is required.`, name);
+      }
+      const t = parseInstant(text);
+      if (!t) throw partnerErrors.invalid('InvalidInput', `${name} '${text}' is not an ISO 8601 time.`, name);
+      return t;
+    };
+    const start = time('start_time');
+    const end = time('end_time', ctx.arm.clock.now());
+    if (end.getTime() <= start.getTime()) throw partnerErrors.invalid('InvalidInput', 'end_time must be later than start_time.', 'end_time');
+    const granularityText = (queryValue(request, 'granularity') ?? 'daily').toLowerCase();
+    if (granularityText !== 'daily' && granularityText !== 'hourly') throw partnerErrors.invalid('InvalidInput', `granularity '${granularityText}' must be daily or hourly.`, 'granularity');
+    const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
+    const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
+    const page = pageOfCollection(request, 1000);
+    const rows = await usageStore.utilization(ctx.db, { subscriptionId: sub.id, start, end, granularity, showDetails }, page.offset, page.size + 1);
+    const span = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+    const records = rows.map((r) => {
+      const meter = findMeter(r.meter_id);
+      return {
+        usageStartTime: usageTime(r.bucket),
+        usageEndTime: usageTime(new Date(r.bucket.getTime() + span)),
+        resource: { id: r.meter_id, name: meter?.name ?? r.meter_id, category: meter?.category ?? 'Unknown', subcategory: meter?.subcategory ?? '', region: r.location ?? '' },
+        quantity: Number(r.quantity),
+        unit: meter?.unit ?? '',
+        infoFields: {},
+        ...(showDetails
+          ? { instanceData: { resourceUri: r.resource_uri, location: r.location, partNumber: '', orderNumber: '', additionalInfo: { DeploymentId: r.cloud_id, SubscriptionId: r.stack_subscription_id }, tags: r.tags ?? {} } }
+          : {}),
+        attributes: { objectType: 'AzureUtilizationRecord' },
+      };
+    });
+    return collection(request, records, page);
+  });
 
   app.get('/v1/auditrecords', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));

@@ -158,4 +158,21 @@ export const usageStore = {
     `.execute(db);
     return { reversed: Number(result.rows[0].reversed), added: Number(result.rows[0].added) };
   },
+
+  /** Usage billed to a subscription by usage time (the partner center's utilization records). */
+  async utilization(db: UsageDb, q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean }, offset: number, limit: number) {
+    const bucket = q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+    const details = q.showDetails;
+    const result = await sql<{ bucket: Date; meter_id: string; quantity: string; resource_uri: string | null; location: string | null; tags: Record<string, string> | null; cloud_id: string | null; stack_subscription_id: string | null }>`
+      select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
+             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, r.cloud_id::text as cloud_id, r.stack_subscription_id::text as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
+      from usage_attributed a join usage_received r on r.id = a.received_id
+      where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
+      group by ${bucket}, r.meter_id ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+      having sum(a.quantity) <> 0
+      order by 1, 2 ${details ? sql`, 4` : sql``}
+      offset ${offset} limit ${limit}
+    `.execute(db);
+    return result.rows;
+  },
 };
