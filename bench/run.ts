@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { benchCloseHour } from './close-hour.ts';
+import { benchIngest } from './ingest.ts';
 
 const only = process.argv.slice(2);
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
@@ -20,6 +21,7 @@ if (!serverUrl) {
 }
 try {
   if (only.length === 0 || only.includes('close-hour')) await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
+  if (only.length === 0 || only.includes('ingest')) await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
 } finally {
   await cleanup();
 }

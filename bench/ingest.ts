@@ -1,0 +1,118 @@
+// Hub ingestion: records per second through the HTTP batch endpoint (stored once and attributed
+// in the same statement), against a raw PostgreSQL COPY of the same rows into a table of the same
+// shape (same key and indexes), in the same run.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import pino from 'pino';
+import { HttpClient } from '../src/core/http-client.ts';
+import { encodeRegistrationToken } from '../src/core/registration-token.ts';
+import { withDatabase } from '../src/db/database.ts';
+import { startHubOnly } from '../src/system/up.ts';
+
+export async function benchIngest(serverUrl: string, total: number): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-hub-'));
+  const base = `bench_ingest_${Date.now()}`;
+  const system = await startHubOnly({ dataDir, port: 0, http: true, databaseUrl: withDatabase(serverUrl, base), logger: pino({ level: 'silent' }) });
+  const b = system.bootstrap;
+  const http = new HttpClient();
+  const token = async (who: 'csp' | 'operator') =>
+    (await http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: b[who].clientId, client_secret: b[who].clientSecret, resource: b.hub.arm } })).access_token as string;
+  const db = new pg.Client({ connectionString: withDatabase(serverUrl, `${base}_hub`) });
+  await db.connect();
+  try {
+    // A registration whose identity is the operator's application, so that the bench can report as it.
+    const operator = await token('operator');
+    const operatorOid = JSON.parse(Buffer.from(operator.split('.')[1], 'base64url').toString()).oid;
+    const cloudId = randomUUID();
+    const csp = await token('csp');
+    await http.call('PUT', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/bench?api-version=2017-06-01`, {
+      token: csp,
+      body: { location: 'global', properties: { registrationToken: encodeRegistrationToken({ CloudId: cloudId, ObjectId: operatorOid, BillingModel: 'PayAsYouUse' }) } },
+    });
+
+    const recordsOf = (run: number) => Array.from({ length: total }, (_, i) => ({
+      resourceId: `r${i % 20000}`,
+      resourceUri: `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${i % 20000}`,
+      meterId: 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+      hour: new Date(Date.UTC(2026, 0, 1) + (run * 1000 + Math.floor(i / 20000)) * 3_600_000).toISOString(),
+      revision: 1,
+      quantity: '2.000000000',
+      subscriptionId: '11111111-1111-1111-1111-111111111111',
+      tenantId: '22222222-2222-2222-2222-222222222222',
+      location: 'local',
+      tags: {},
+    }));
+    const batchSize = 5000;
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    await db.query('create table copy_baseline (like usage_received including all)');
+    const ours: number[] = [];
+    const copies: number[] = [];
+    let againMs = 0;
+    for (let run = 0; run < 3; run++) {
+      const records = recordsOf(run);
+      const batches: (typeof records)[] = [];
+      for (let i = 0; i < records.length; i += batchSize) batches.push(records.slice(i, i + batchSize));
+      // Ours: the HTTP batch endpoint, three batches in flight.
+      let next = 0;
+      let fresh = 0;
+      const worker = async () => {
+        while (next < batches.length) {
+          const batch = batches[next++];
+          const res = await http.call('POST', `${b.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`, { token: operator, body: { cloudId, batchId: randomUUID(), records: batch } });
+          fresh += res.new;
+        }
+      };
+      let start = performance.now();
+      await Promise.all([worker(), worker(), worker()]);
+      ours.push(performance.now() - start);
+      if (fresh !== total) throw new Error(`the hub stored ${fresh} of ${total}`);
+      if (run === 0) {
+        // The same batches again: every record is a duplicate.
+        next = 0;
+        start = performance.now();
+        await Promise.all([worker(), worker(), worker()]);
+        againMs = performance.now() - start;
+      }
+      // Baseline: COPY of the same rows into a table of the same shape.
+      const lines = records.map(
+        (r) => `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
+      );
+      start = performance.now();
+      await pipeline(
+        Readable.from(lines),
+        db.query(copyFrom('copy copy_baseline (source, cloud_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id) from stdin')),
+      );
+      copies.push(performance.now() - start);
+    }
+    const oursMs = median(ours);
+    const copyMs = median(copies);
+    const rate = (ms: number) => Math.round(total / (ms / 1000));
+    process.stdout.write(
+      JSON.stringify(
+        {
+          benchmark: 'hub ingestion through the HTTP batch endpoint',
+          records: total,
+          batchSize,
+          oursRecordsPerSecond: rate(oursMs),
+          copyRecordsPerSecond: rate(copyMs),
+          ratioToCopy: Number((rate(oursMs) / rate(copyMs)).toFixed(2)),
+          duplicatesRecordsPerSecond: rate(againMs),
+          ms: { ours: ours.map(Math.round), copy: copies.map(Math.round), duplicates: Math.round(againMs) },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  } finally {
+    await db.end();
+    await http.close();
+    await system.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
