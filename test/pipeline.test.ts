@@ -232,4 +232,40 @@ describe('the usage pipeline, hub and stack in one process', () => {
     const wrongCustomer = await t.call('GET', `${pc}/v1/customers/${tenants.c.c.customerId}/subscriptions/${tenants.a.c.subscriptionId}/utilizations/azure?start_time=2026-07-01T00:00:00Z`, { token });
     assert.equal(wrongCustomer.status, 404);
   });
+
+  it('accepts usage from any external meter as CloudEvents, each event once', async () => {
+    const url = `${t.b.hub.arm}/providers/Stackledger.Usage/events?api-version=2026-11-01`;
+    const events = [1, 2, 3].map((n) => ({
+      specversion: '1.0',
+      id: `evt-${n}`,
+      source: 'https://backup.example/meter',
+      type: 'com.example.backup.gb-stored',
+      subject: tenants.a.c.subscriptionId,
+      time: `2026-07-01T0${n}:30:00Z`,
+      data: { meterId: '09f8879e-87e9-4305-a572-4b7be209f857', quantity: '10.5', resourceUri: '/backups/a' },
+    }));
+    const headers = { 'content-type': 'application/cloudevents-batch+json' };
+    const first = await t.call('POST', url, { token: csp, headers, body: events });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual([first.body.received, first.body.new, first.body.duplicates], [3, 3, 0]);
+    const again = await t.call('POST', url, { token: csp, headers, body: events });
+    assert.deepEqual([again.body.new, again.body.duplicates], [0, 3]);
+    // A subscription the caller may not write to, and a malformed event, are refused whole.
+    const adminC = await t.userToken(tenants.c.c.customerId, tenants.c.c.admin.userName, tenants.c.c.admin.password, t.b.hub.arm);
+    const foreign = await t.call('POST', url, { token: adminC, headers, body: [{ ...events[0], id: 'evt-x' }] });
+    assert.equal(foreign.status, 403);
+    const malformed = await t.call('POST', url, { token: csp, headers, body: [{ ...events[0], id: 'evt-y', data: { meterId: 'nope', quantity: 1 } }] });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.target, '[0].data.meterId');
+    await advance('PT1H');
+    const usage = await t.call(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${tenants.a.c.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T16:00:00Z&reportedEndTime=2026-07-01T17:00:00Z&aggregationGranularity=Hourly`,
+      { token: csp },
+    );
+    const external = usage.body.value.filter((r: any) => r.properties.meterId === '09f8879e-87e9-4305-a572-4b7be209f857');
+    assert.equal(external.reduce((n: number, r: any) => n + r.properties.quantity, 0), 31.5);
+    const verify = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z', '--json']);
+    assert.equal(JSON.parse(verify.stdout).balanced, true);
+  });
 });

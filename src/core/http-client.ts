@@ -50,7 +50,7 @@ export class HttpClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(opts.form).toString();
     } else if (opts.body !== undefined) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] ??= 'application/json';
       body = JSON.stringify(opts.body);
     }
     const res = await request(url, { method: method as any, headers, body, dispatcher: this.#dispatcher });

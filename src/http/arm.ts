@@ -72,7 +72,7 @@ export function acceptJsonBodies(app: FastifyInstance): void {
       done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
     }
   };
-  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
+  app.addContentTypeParser(['application/json', 'text/json', 'application/cloudevents-batch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
   // A body without a JSON type is refused unless it is empty.
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
     if ((body as string).length === 0) return done(null, null);

@@ -46,4 +46,12 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0502_cloudevents': {
+    async up(db: Kysely<any>) {
+      // Usage from external meters (CloudEvents): each event once, by its id and source.
+      await sql`
+        create unique index usage_received_event on usage_received (source, resource_id) where source like 'cloudevents:%';
+      `.execute(db);
+    },
+  },
 };

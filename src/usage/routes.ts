@@ -36,6 +36,25 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
     usage.receiveBatch(ctx, principalOf(request), request.body),
   );
 
+  // Usage from any external meter, as a CloudEvents JSON batch.
+  const CloudEventBody = Type.Array(
+    Type.Object({
+      specversion: Type.String(),
+      id: Type.String({ minLength: 1 }),
+      source: Type.String({ minLength: 1 }),
+      type: Type.String({ minLength: 1 }),
+      subject: Type.Optional(Type.String()),
+      time: Type.Optional(Type.String()),
+      data: Type.Optional(Type.Object({})),
+    }),
+    { maxItems: 10_000 },
+  );
+  app.post<{ Body: usage.CloudEvent[] }>(
+    '/providers/Stackledger.Usage/events',
+    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.Usage/events' }, schema: { body: CloudEventBody } },
+    async (request) => usage.receiveEvents(ctx, principalOf(request), request.body),
+  );
+
   app.get('/providers/Stackledger.System/usage/verify', { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } }, async (request) => {
     const caller = principalOf(request);
     if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/usage/read', '/providers/Stackledger.System');

@@ -78,3 +78,52 @@ export async function reattribute(ctx: UsageContext, input: { from: Date; to: Da
   const written = await usageStore.reattribute(ctx.db, { ...input, cloudId: input.cloudId?.toLowerCase(), asOf: input.asOf ?? now, at: now, reattributionId });
   return { reattributionId, from: input.from.toISOString(), to: input.to.toISOString(), asOf: (input.asOf ?? now).toISOString(), ...written };
 }
+
+export interface CloudEvent {
+  specversion: string;
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time?: string;
+  data?: { meterId?: string; quantity?: number | string; resourceUri?: string; location?: string };
+}
+
+/**
+ * Usage from any external meter, as CloudEvents (batch JSON): `subject` names the subscription to
+ * bill, `data` the meter and quantity, `time` the usage time. Each event is stored once (id and
+ * source); the caller must be allowed to write usage to each subscription it names.
+ */
+export async function receiveEvents(ctx: UsageContext, caller: Principal, events: CloudEvent[]) {
+  const prepared = [];
+  const checked = new Set<string>();
+  for (const [i, e] of events.entries()) {
+    const where = `[${i}]`;
+    if (e.specversion !== '1.0') throw armErrors.invalidRequestContent(`Event ${where}: specversion must be '1.0'.`, `${where}.specversion`);
+    if (!e.subject || !isGuid(e.subject)) throw armErrors.invalidRequestContent(`Event ${where}: subject must name the subscription to bill (a GUID).`, `${where}.subject`);
+    const meterId = e.data?.meterId;
+    if (!meterId || !isGuid(meterId)) throw armErrors.invalidRequestContent(`Event ${where}: data.meterId must be a GUID.`, `${where}.data.meterId`);
+    const quantity = String(e.data?.quantity ?? '');
+    if (!/^-?\d+(\.\d{1,9})?$/.test(quantity)) throw armErrors.invalidRequestContent(`Event ${where}: data.quantity must be a decimal with at most 9 places.`, `${where}.data.quantity`);
+    const time = e.time ? new Date(e.time) : ctx.arm.clock.now();
+    if (Number.isNaN(time.getTime())) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
+    const subscriptionId = e.subject.toLowerCase();
+    if (!checked.has(subscriptionId)) {
+      const sub = await requireSubscription(ctx.arm, subscriptionId);
+      await authorize(ctx.arm, caller, 'Microsoft.Commerce/usageEvents/write', `/subscriptions/${sub.subscription_id}`);
+      checked.add(subscriptionId);
+    }
+    prepared.push({
+      source: e.source,
+      id: e.id,
+      subscriptionId,
+      meterId: meterId.toLowerCase(),
+      hour: new Date(Math.floor(time.getTime() / 3_600_000) * 3_600_000).toISOString(),
+      quantity,
+      resourceUri: e.data?.resourceUri ?? `${e.source}/${e.type}`,
+      location: e.data?.location ?? 'global',
+    });
+  }
+  const result = await usageStore.receiveEvents(ctx.db, { batchId: randomUUID(), receivedAt: ctx.arm.clock.now(), events: prepared });
+  return { received: result.received, new: result.new, duplicates: result.received - result.new };
+}

@@ -175,4 +175,29 @@ export const usageStore = {
     `.execute(db);
     return result.rows;
   },
+
+  /** External usage (CloudEvents): each event stored once by id and source, billed to its subject. */
+  async receiveEvents(
+    db: UsageDb,
+    batch: { batchId: string; receivedAt: Date; events: { source: string; id: string; subscriptionId: string; meterId: string; hour: string; quantity: string; resourceUri: string; location: string }[] },
+  ): Promise<{ received: number; new: number }> {
+    const result = await sql<{ new: string; total: string }>`
+      with input as (
+        select * from jsonb_to_recordset(${JSON.stringify(batch.events)}::jsonb)
+          as x("source" text, "id" text, "subscriptionId" uuid, "meterId" uuid, "hour" timestamptz, "quantity" numeric, "resourceUri" text, "location" text)
+      ), inserted as (
+        insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id, stack_subscription_id)
+        select 'cloudevents:' || "source", "id", "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId"
+        from input
+        on conflict do nothing
+        returning id, stack_subscription_id, quantity
+      ), attributed as (
+        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
+        select i.id, i.stack_subscription_id, null, 'external meter', i.quantity, ${batch.receivedAt}::timestamptz from inserted i
+        returning 1
+      )
+      select (select count(*) from inserted) as new, (select count(*) from input) as total
+    `.execute(db);
+    return { received: Number(result.rows[0].total), new: Number(result.rows[0].new) };
+  },
 };
