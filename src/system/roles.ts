@@ -116,7 +116,8 @@ export interface RunningStack {
 }
 
 export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
-  const http = new HttpClient(opts.hubCa);
+  // A hub that does not answer in time counts as down: the bridge tries again later.
+  const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));
   cleanups.push(() => http.close());
   const metadata = await http.call('GET', `${opts.hubArm}/metadata/endpoints?api-version=2015-01-01`);
   const hub = { arm: opts.hubArm, login: metadata.authentication.loginEndpoint as string, graph: metadata.graphEndpoint as string, portal: metadata.portalEndpoint as string };

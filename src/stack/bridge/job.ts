@@ -58,7 +58,10 @@ export class UsageBridge {
       // A refusal (the registration is gone, the caller is not the deployment) will not pass by retrying now.
       return { ok: false, error: why, retry: res.status >= 500 || res.status === 401 || res.status === 429 };
     } catch (e) {
-      return { ok: false, error: `the hub did not answer: ${(e as Error).message}`, retry: true };
+      // A time-out has already waited long: the next run tries again. A refused connection is
+      // worth a few quick tries.
+      const timedOut = /timeout/i.test(`${(e as Error).name} ${(e as Error).message} ${(e as any).code ?? ''}`);
+      return { ok: false, error: `the hub did not answer: ${(e as Error).message}`, retry: !timedOut };
     }
   }
 
