@@ -268,4 +268,17 @@ describe('the usage pipeline, hub and stack in one process', () => {
     const verify = await cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z', '--json']);
     assert.equal(JSON.parse(verify.stdout).balanced, true);
   });
+
+  it('shows usage per customer and per registration subscription, hourly and daily, from the command line', async () => {
+    const shown = await cli(['usage', 'show', '--data', t.dataDir, '--subscription', tenants.a.c.subscriptionId, '--granularity', 'Hourly', '--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T16:00:00Z', '--json']);
+    assert.equal(shown.code, 0, shown.stderr);
+    const lines = JSON.parse(shown.stdout);
+    assert.equal(lines.filter((l: any) => l.meterId === BASE).reduce((n: number, l: any) => n + l.quantity, 0), 2 * 15);
+    assert.ok(lines.every((l: any) => l.location));
+    const table = await cli(['usage', 'show', '--data', t.dataDir, '--subscription', t.b.csp.registrationSubscriptionId, '--by-meter']);
+    assert.equal(table.code, 0, table.stderr);
+    const denied = await cli(['usage', 'show', '--data', t.dataDir, '--subscription', randomUUID()]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /SubscriptionNotFound/);
+  });
 });

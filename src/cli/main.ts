@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseInstant, parseIsoDuration } from '../core/clock.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { startHubOnly, startStackOnly, startSystem, type RunningSystem } from '../system/up.ts';
+import { findMeter } from '../core/meters.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
 import { HttpClient } from '../core/http-client.ts';
 import { registerStack } from '../system/register.ts';
@@ -202,6 +203,48 @@ clock
   });
 
 const usageCommand = program.command('usage').description('Usage on the hub.');
+
+usageCommand
+  .command('show')
+  .description("Usage billed to a subscription on the hub (a customer's, or the registration subscription), by meter and resource.")
+  .addOption(dataOption())
+  .requiredOption('--subscription <id>', 'the subscription: a customer subscription, or the registration subscription')
+  .option('--from <time>', 'reported from (ISO 8601, inclusive)')
+  .option('--to <time>', 'reported until (ISO 8601, exclusive; default: now, on the hour)')
+  .addOption(new Option('--granularity <g>', 'Hourly or Daily').choices(['Hourly', 'Daily']).default('Daily'))
+  .option('--by-meter', 'sum over resources (no per-resource lines)')
+  .addOption(jsonOption())
+  .action(async (o: { data: string; subscription: string; from?: string; to?: string; granularity: 'Hourly' | 'Daily'; byMeter?: boolean; json?: boolean }) => {
+    const unit = o.granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+    const rows: any[] = await runClient(o.data, async (c) => {
+      const token = await c.token(c.bootstrap.hub.arm);
+      const clockNow = new Date((await c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token })).now);
+      const to = o.to ? parseInstant(o.to) : new Date(Math.floor(clockNow.getTime() / unit) * unit);
+      const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * 86_400_000);
+      if (!from || !to) throw new CliError('--from and --to take ISO 8601 times.', 2);
+      const out: any[] = [];
+      let url: string | undefined =
+        `${c.bootstrap.hub.arm}/subscriptions/${o.subscription}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview` +
+        `&reportedStartTime=${from.toISOString()}&reportedEndTime=${to.toISOString()}&aggregationGranularity=${o.granularity}&showDetails=${o.byMeter ? 'false' : 'true'}`;
+      while (url) {
+        const page: any = await c.http.call('GET', url, { token });
+        out.push(...page.value);
+        url = page.nextLink;
+      }
+      return out;
+    });
+    const lines = rows.map((r) => {
+      const p = r.properties;
+      const data = p.instanceData ? JSON.parse(p.instanceData)['Microsoft.Resources'] : undefined;
+      const meter = findMeter(p.meterId);
+      return { usageStart: p.usageStartTime, usageEnd: p.usageEndTime, meterId: p.meterId, meter: meter?.name ?? p.meterId, unit: meter?.unit ?? '', quantity: p.quantity, resource: data?.resourceUri, location: data?.location };
+    });
+    print(o.json, lines, () =>
+      lines.length === 0
+        ? 'no usage in that window'
+        : lines.map((l) => `${l.usageStart.slice(0, 16)}  ${l.meter.padEnd(26)} ${String(l.quantity).padStart(14)} ${l.unit.padEnd(16)} ${l.location ?? ''} ${l.resource ?? ''}`).join('\n'),
+    );
+  });
 
 usageCommand
   .command('verify')
