@@ -188,24 +188,52 @@ export type VmAction = 'start' | 'powerOff' | 'deallocate' | 'restart';
 
 const POWER_AFTER: Record<VmAction, PowerState> = { start: 'running', powerOff: 'stopped', deallocate: 'deallocated', restart: 'running' };
 
-export async function vmAction(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, action: VmAction): Promise<string> {
+/**
+ * Changes a live resource's properties (a power action, a capacity report): what it meters follows
+ * from now on. The quota is checked when `quotaApplies` says the change can use more.
+ */
+async function changeResource(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+  action: string,
+  reason: string,
+  change: (row: ResourcesTable) => Record<string, any>,
+  quotaApplies: (row: ResourcesTable, next: ResourcesTable) => boolean,
+): Promise<{ resource: ResourcesTable; operationId: string }> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  await authorize(ctx.arm, principal, `${t.type}/${action}/action`, scopeOf(t, ref));
+  await authorize(ctx.arm, principal, action, scopeOf(t, ref));
   requireWritable(sub);
   const limits = (await limitsOf(ctx.offers, sub)).get(t.quotaProvider.toLowerCase()) ?? {};
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) throw resourceErrors.notFound(t.type, ref.name, ref.resourceGroup);
-    const next = { ...row, properties: { ...row.properties, powerState: POWER_AFTER[action] }, updated_at: now };
-    if (row.properties.powerState === 'deallocated' && next.properties.powerState !== 'deallocated') {
+    const next: ResourcesTable = { ...row, properties: change(row), updated_at: now };
+    if (quotaApplies(row, next)) {
       const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter((r) => r.type_key === t.type.toLowerCase());
       t.checkQuota(limits, live, next, row);
     }
     await resourcesStore.update(db, next);
-    await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, effectiveRates(t, next, sub), action, now);
-    return recordOperation(ctx, db, sub.subscription_id, row.id, row.location, `${t.type}/${action}/action`);
+    await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, effectiveRates(t, next, sub), reason, now);
+    return { resource: next, operationId: await recordOperation(ctx, db, sub.subscription_id, row.id, row.location, action) };
   });
+}
+
+export async function vmAction(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, action: VmAction): Promise<string> {
+  const { operationId } = await changeResource(
+    ctx,
+    t,
+    principal,
+    ref,
+    `${t.type}/${action}/action`,
+    action,
+    (row) => ({ ...row.properties, powerState: POWER_AFTER[action] }),
+    // Starting a deallocated VM takes cores again.
+    (row, next) => row.properties.powerState === 'deallocated' && next.properties.powerState !== 'deallocated',
+  );
+  return operationId;
 }
 
 export function vmType(): ResourceType {
@@ -316,21 +344,17 @@ export function storageAccountType(): ResourceType {
  * reports it: its used capacity, in GB per service, from now on.
  */
 export async function setStorageUsage(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, usage: { blobGb?: number; tableGb?: number; queueGb?: number }) {
-  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  await authorize(ctx.arm, principal, `${t.type}/write`, scopeOf(t, ref));
-  requireWritable(sub);
-  const limits = (await limitsOf(ctx.offers, sub)).get(t.quotaProvider.toLowerCase()) ?? {};
-  const now = ctx.arm.clock.now();
-  return inTransaction(ctx.db, async (db) => {
-    const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
-    if (!row) throw resourceErrors.notFound(t.type, ref.name, ref.resourceGroup);
-    const next = { ...row, properties: { ...row.properties, usage: { ...row.properties.usage, ...usage } }, updated_at: now };
-    const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter((r) => r.type_key === t.type.toLowerCase());
-    t.checkQuota(limits, live, next, row);
-    await resourcesStore.update(db, next);
-    await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, effectiveRates(t, next, sub), 'capacity changed', now);
-    return next;
-  });
+  const { resource } = await changeResource(
+    ctx,
+    t,
+    principal,
+    ref,
+    `${t.type}/write`,
+    'capacity changed',
+    (row) => ({ ...row.properties, usage: { ...row.properties.usage, ...usage } }),
+    () => true,
+  );
+  return resource;
 }
 
 // ---- public IP addresses -------------------------------------------------------------------------
