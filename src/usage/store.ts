@@ -1,23 +1,13 @@
 import { type Kysely, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
+import type { UsageRecordWire } from '../core/usage-record.ts';
 import type { UsageTables } from './tables.ts';
 
 // All SQL of usage on the hub: receiving records once, attributing each in the same statement,
 // and reading them back.
 export type UsageDb = Kysely<UsageTables>;
 
-export interface IncomingRecord {
-  resourceId: string;
-  resourceUri: string;
-  meterId: string;
-  hour: string;
-  revision: number;
-  quantity: string;
-  subscriptionId: string;
-  tenantId: string;
-  location: string;
-  tags?: Record<string, string>;
-}
+export type IncomingRecord = UsageRecordWire;
 
 export const usageStore = {
   /**

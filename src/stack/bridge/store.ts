@@ -1,21 +1,11 @@
 import { type Kysely, sql } from 'kysely';
+import type { UsageRecordWire } from '../../core/usage-record.ts';
 import type { ResourcesTables } from '../resources/tables.ts';
 
 // The bridge's outbox: closed usage records not yet acknowledged by the hub, and its status.
 export type BridgeDb = Kysely<ResourcesTables & { settings: { key: string; value: unknown } }>;
 
-export interface OutboxRecord {
-  resourceId: string;
-  resourceUri: string;
-  meterId: string;
-  hour: string;
-  revision: number;
-  quantity: string;
-  subscriptionId: string;
-  tenantId: string;
-  location: string;
-  tags: Record<string, string>;
-}
+export type OutboxRecord = UsageRecordWire;
 
 export interface BridgeStatus {
   lastDeliveredAt?: string;
