@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeErrorBody, HttpClient, HttpError } from '../core/http-client.ts';
+import { appToken } from '../core/tokens.ts';
 import type { BootstrapFile } from '../system/up.ts';
 
 // How CLI commands find and call the running system: through DIR/bootstrap.json, like any client.
@@ -48,11 +49,9 @@ export async function connect(dataDir: string): Promise<Connection> {
       if (cached) return cached;
       const who = bootstrap[as];
       if (!who) throw new CliError(`No ${as} credentials in ${file}.`);
-      const res = await http.call<{ access_token: string }>('POST', `${bootstrap.hub.login}/${who.tenantId}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource },
-      });
-      cache.set(key, res.access_token);
-      return res.access_token;
+      const token = await appToken(http, bootstrap.hub.login, who, resource);
+      cache.set(key, token);
+      return token;
     },
     close: () => http.close(),
   };

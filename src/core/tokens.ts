@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { armErrors } from './errors.ts';
-import type { HttpClient } from './http-client.ts';
+import { HttpError, type HttpClient } from './http-client.ts';
 import type { Principal } from './principal.ts';
 
 // Verifying the hub's bearer tokens, for the hub itself (its own keys) and for a stack (the hub's
@@ -75,4 +75,25 @@ export function remoteKeySet(http: HttpClient, jwksUrl: () => string): JWTVerify
       throw e;
     }
   };
+}
+
+/** An application's credentials in one directory. */
+export interface AppCredentials {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The client-credentials request to the hub's token endpoint; its answer as it came. */
+export function requestAppToken(http: HttpClient, login: string, who: AppCredentials, resource: string) {
+  return http.send<{ access_token: string; error_codes?: number[] }>('POST', `${login}/${who.tenantId}/oauth2/token`, {
+    form: { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource },
+  });
+}
+
+/** An access token of an application for a resource; a refusal throws an HttpError. */
+export async function appToken(http: HttpClient, login: string, who: AppCredentials, resource: string): Promise<string> {
+  const res = await requestAppToken(http, login, who, resource);
+  if (res.status >= 400) throw new HttpError(res.status, res.body, `${login}/${who.tenantId}/oauth2/token`);
+  return res.body.access_token;
 }

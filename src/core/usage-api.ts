@@ -1,4 +1,5 @@
 import { ArmError } from './errors.ts';
+import { readOffsetToken } from './paging.ts';
 
 // The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
 // reported-time windows on hour or midnight boundaries, the granularity, the record shape.
@@ -56,14 +57,12 @@ export function parseUsageQuery(q: (name: string) => string | undefined, now: Da
   const token = q('continuationToken');
   let offset = 0;
   if (token) {
-    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
-    if (!/^\d+$/.test(decoded)) throw usageErrors.badContinuation();
-    offset = Number(decoded);
+    const n = readOffsetToken(token);
+    if (n === undefined) throw usageErrors.badContinuation();
+    offset = n;
   }
   return { start, end, granularity, showDetails: details === undefined || details.toLowerCase() !== 'false', offset };
 }
-
-export const continuationTokenFor = (offset: number) => Buffer.from(String(offset)).toString('base64url');
 
 /** Times in the shape of the vendor's examples: 2015-03-03T00:00:00+00:00. */
 export const usageTime = (t: Date) => t.toISOString().replace(/\.\d{3}Z$/, '+00:00');

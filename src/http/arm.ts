@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
+import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import type { Principal } from '../core/principal.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
@@ -192,9 +193,8 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
   const token = queryValue(request, '$skiptoken');
   let offset = 0;
   if (token !== undefined) {
-    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
-    const n = /^\d+$/.test(decoded) ? Number(decoded) : NaN;
-    if (!Number.isSafeInteger(n)) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
+    const n = readOffsetToken(token);
+    if (n === undefined) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
     offset = n;
   }
   const top = queryValue(request, '$top');
@@ -213,10 +213,14 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
  */
 export function pagedList<T>(request: FastifyRequest, baseUrl: string, page: Page, rows: T[]): { value: T[]; nextLink?: string } {
   if (rows.length <= page.limit) return { value: rows };
+  return { value: rows.slice(0, page.limit), nextLink: nextPageLink(request, baseUrl, '$skiptoken', page.offset + page.limit) };
+}
+
+/** This request's URL on `baseUrl`, with the continuation parameter `param` standing for `offset`. */
+export function nextPageLink(request: FastifyRequest, baseUrl: string, param: string, offset: number): string {
   const [path, query = ''] = request.url.split('?');
   const params = new URLSearchParams(query);
-  for (const k of [...params.keys()]) if (k.toLowerCase() === '$skiptoken') params.delete(k);
-  params.set('$skiptoken', Buffer.from(String(page.offset + page.limit)).toString('base64url'));
-  const cleanPath = path.replace(/\/{2,}/g, '/');
-  return { value: rows.slice(0, page.limit), nextLink: `${baseUrl}${cleanPath}?${params.toString()}` };
+  for (const k of [...params.keys()]) if (k.toLowerCase() === param.toLowerCase()) params.delete(k);
+  params.set(param, offsetToken(offset));
+  return `${baseUrl}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
+import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { usageTime } from '../core/usage-api.ts';
 import { usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
@@ -63,7 +64,7 @@ function collection<T>(request: FastifyRequest, items: T[], page: { offset: numb
             next: {
               uri: `/v1${path.replace(/\/{2,}/g, '/').replace(/^.*?\/v1/i, '')}${query ? `?${query}` : ''}`,
               method: 'GET',
-              headers: [{ key: 'MS-ContinuationToken', value: Buffer.from(String(page.offset + page.size)).toString('base64url') }],
+              headers: [{ key: 'MS-ContinuationToken', value: offsetToken(page.offset + page.size) }],
             },
           },
         }
@@ -77,9 +78,9 @@ function pageOfCollection(request: FastifyRequest, defaultSize = 100): { offset:
   const token = Array.isArray(header) ? header[0] : header;
   let offset = 0;
   if (token) {
-    const decoded = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url').toString('utf8') : '';
-    if (!/^\d+$/.test(decoded)) throw partnerErrors.invalid('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
-    offset = Number(decoded);
+    const n = readOffsetToken(token);
+    if (n === undefined) throw partnerErrors.invalid('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
+    offset = n;
   }
   const sizeText = queryValue(request, 'size');
   let size = defaultSize;

@@ -7,7 +7,7 @@ import type { ArmContext } from '../arm/service.ts';
 import type { ArmTables } from '../arm/tables.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
-import { HubTokenVerifier, remoteKeySet } from '../core/tokens.ts';
+import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
@@ -112,9 +112,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       const appId = opts.application.appId();
       const secret = opts.application.secret();
       if (!appId || !secret) return undefined;
-      const token = await opts.hub.http.send('POST', `${opts.hub.login()}/${tenantId}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: appId, client_secret: secret, resource: opts.hub.graph() },
-      });
+      const token = await requestAppToken(opts.hub.http, opts.hub.login(), { tenantId, clientId: appId, clientSecret: secret }, opts.hub.graph());
       if (token.status !== 200) return undefined;
       const user = await opts.hub.http.send('GET', `${opts.hub.graph()}/v1.0/users/${encodeURIComponent(upn)}`, { token: token.body.access_token });
       return user.status === 200 ? (user.body.id as string) : undefined;

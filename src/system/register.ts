@@ -1,16 +1,13 @@
+export type { AppCredentials };
 import { API_VERSIONS } from '../core/api-versions.ts';
 import type { HttpClient } from '../core/http-client.ts';
+import { appToken, type AppCredentials } from '../core/tokens.ts';
 import { decodeRegistrationToken } from '../registration/rules.ts';
 
 // Registering a deployment in the cloud, as its operator and the CSP do it: the operator asks the
 // stack for its registration token; the CSP (Owner of the registration subscription) creates the
 // Microsoft.AzureStack registration with it; the provider approves it for multi-tenancy.
 
-export interface AppCredentials {
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-}
 
 export interface RegisterStackInput {
   http: HttpClient;
@@ -24,12 +21,6 @@ export interface RegisterStackInput {
   approve?: boolean;
 }
 
-async function appToken(http: HttpClient, login: string, who: AppCredentials, resource: string): Promise<string> {
-  const res = await http.call('POST', `${login}/${who.tenantId}/oauth2/token`, {
-    form: { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource },
-  });
-  return res.access_token;
-}
 
 export async function registerStack(input: RegisterStackInput): Promise<{ id: string; properties: { cloudId: string; billingModel: string } }> {
   const { http, hub } = input;

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { HttpClient } from '../core/http-client.ts';
+import { appToken } from '../core/tokens.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ensureDatabase, openDatabase } from '../db/database.ts';
 import { startEmbeddedCluster } from '../db/embedded.ts';
@@ -156,9 +157,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
 
   // The stack's application lives in the operator's directory; it is registered and kept pointing
   // at the stack's current URLs through the hub's directory API, as the operator's automation.
-  const { access_token: graphToken } = await http.call('POST', `${hub.login}/${opts.operator.tenantId}/oauth2/token`, {
-    form: { grant_type: 'client_credentials', client_id: opts.operator.clientId, client_secret: opts.operator.clientSecret, resource: hub.graph },
-  });
+  const graphToken = await appToken(http, hub.login, opts.operator, hub.graph);
   const identifierUris = [endpoints.adminArm, endpoints.tenantArm];
   const owners = [{ principalId: String(decodeJwt(graphToken).oid), principalType: 'ServicePrincipal' }];
   if (opts.operator.adminUserName) {
@@ -179,9 +178,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   application = { appId: record.applicationId, secret: record.applicationSecret };
   providerSubscriptionId = record.providerSubscriptionId;
   // Who the deployment is when it signs in as its application: the objectId its registration carries.
-  const own = await http.call('POST', `${hub.login}/${record.homeDirectory}/oauth2/token`, {
-    form: { grant_type: 'client_credentials', client_id: record.applicationId, client_secret: record.applicationSecret, resource: hub.arm },
-  });
-  servicePrincipalId = String(decodeJwt(own.access_token).oid);
+  const own = await appToken(http, hub.login, { tenantId: record.homeDirectory, clientId: record.applicationId, clientSecret: record.applicationSecret }, hub.arm);
+  servicePrincipalId = String(decodeJwt(own).oid);
   return { stack, endpoints, record, hub };
 }

@@ -4,8 +4,8 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { armErrors } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
-import { continuationTokenFor, parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
-import { principalOf, queryValue } from '../http/arm.ts';
+import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
+import { nextPageLink, principalOf, queryValue } from '../http/arm.ts';
 import * as usage from './service.ts';
 import { usageStore } from './store.ts';
 
@@ -95,13 +95,7 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
       const sub = await usage.readableUsageSubscription(ctx, principalOf(request), request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
       const rows = await usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, q.offset, USAGE_PAGE_SIZE + 1);
-      let nextLink: string | undefined;
-      if (rows.length > USAGE_PAGE_SIZE) {
-        const [path, query = ''] = request.url.split('?');
-        const params = new URLSearchParams(query);
-        params.set('continuationToken', continuationTokenFor(q.offset + USAGE_PAGE_SIZE));
-        nextLink = `${baseUrl()}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
-      }
+      const nextLink = rows.length > USAGE_PAGE_SIZE ? nextPageLink(request, baseUrl(), 'continuationToken', q.offset + USAGE_PAGE_SIZE) : undefined;
       return { value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')), ...(nextLink ? { nextLink } : {}) };
     },
   );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HttpClient } from '../../core/http-client.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import type { DueWork } from '../../core/scheduler.ts';
+import { appToken } from '../../core/tokens.ts';
 import { bridgeStore, type BridgeDb } from './store.ts';
 
 // The usage bridge: delivers closed usage records to the hub in batches, authenticated as the
@@ -32,11 +33,14 @@ export class UsageBridge {
 
   async #bearer(): Promise<string> {
     if (this.#token && this.#token.until > Date.now()) return this.#token.value;
-    const res = await this.o.http.call('POST', `${this.o.hubLogin()}/${this.o.homeDirectory()}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: this.o.application.appId()!, client_secret: this.o.application.secret()!, resource: this.o.hubArm() },
-    });
-    this.#token = { value: res.access_token, until: Date.now() + 30 * 60_000 };
-    return res.access_token;
+    const value = await appToken(
+      this.o.http,
+      this.o.hubLogin(),
+      { tenantId: this.o.homeDirectory()!, clientId: this.o.application.appId()!, clientSecret: this.o.application.secret()! },
+      this.o.hubArm(),
+    );
+    this.#token = { value, until: Date.now() + 30 * 60_000 };
+    return value;
   }
 
   /** Sends one batch; answers whether the hub acknowledged it. */

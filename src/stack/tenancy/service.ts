@@ -3,6 +3,7 @@ import { ArmError, armErrors } from '../../core/errors.ts';
 import { HttpError, type HttpClient } from '../../core/http-client.ts';
 import { isGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
+import { requestAppToken } from '../../core/tokens.ts';
 import { tenancyStore, type TenancyDb } from './store.ts';
 import type { DirectoryTenantsTable } from './tables.ts';
 
@@ -81,9 +82,7 @@ export class Admission {
     const appId = this.ctx.app.appId();
     const secret = this.ctx.app.secret();
     if (!appId || !secret) return false;
-    const res = await this.ctx.hub.http.send('POST', `${this.ctx.hub.login()}/${tenantId}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: appId, client_secret: secret, resource: this.ctx.hub.graph() },
-    });
+    const res = await requestAppToken(this.ctx.hub.http, this.ctx.hub.login(), { tenantId, clientId: appId, clientSecret: secret }, this.ctx.hub.graph());
     if (res.status === 200) return true;
     if (res.status === 400 && Array.isArray(res.body?.error_codes) && res.body.error_codes.includes(700016)) return false;
     throw new ArmError(503, 'ServiceUnavailable', `The directory service did not answer whether '${tenantId}' consented (${res.status}); retry.`);

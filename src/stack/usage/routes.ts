@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
-import { continuationTokenFor, parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView, usageErrors, type UsageQuery } from '../../core/usage-api.ts';
-import { principalOf, queryValue } from '../../http/arm.ts';
+import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView, usageErrors, type UsageQuery } from '../../core/usage-api.ts';
+import { nextPageLink, principalOf, queryValue } from '../../http/arm.ts';
 import { usageStore, type UsageDb } from './store.ts';
 
 // The tenant usage API (Microsoft.Commerce/UsageAggregates) and the provider usage API
@@ -12,11 +12,7 @@ import { usageStore, type UsageDb } from './store.ts';
 const config = (type: string) => ({ apiVersions: ['2015-06-01-preview'], resourceType: type });
 
 function nextLink(request: FastifyRequest, baseUrl: string, q: UsageQuery, count: number): string | undefined {
-  if (count <= USAGE_PAGE_SIZE) return undefined;
-  const [path, query = ''] = request.url.split('?');
-  const params = new URLSearchParams(query);
-  params.set('continuationToken', continuationTokenFor(q.offset + USAGE_PAGE_SIZE));
-  return `${baseUrl}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
+  return count > USAGE_PAGE_SIZE ? nextPageLink(request, baseUrl, 'continuationToken', q.offset + USAGE_PAGE_SIZE) : undefined;
 }
 
 export function registerTenantUsageRoutes(app: FastifyInstance, arm: ArmContext, db: UsageDb, baseUrl: () => string): void {
