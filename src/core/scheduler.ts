@@ -7,6 +7,11 @@ export interface DueWork {
   name: string;
   /** Does everything due up to and including `now`. Must be safe to call repeatedly. */
   runUntil(now: Date): Promise<void>;
+  /**
+   * Work that settles what the rest produced (closing billing periods): at each instant it runs
+   * after every other step, so that usage due by then is delivered before its period closes.
+   */
+  settles?: boolean;
 }
 
 export class WorkScheduler {
@@ -40,7 +45,8 @@ export class WorkScheduler {
   }
 
   async #runAll(now: Date): Promise<void> {
-    for (const w of this.#work) await w.runUntil(now);
+    for (const w of this.#work) if (!w.settles) await w.runUntil(now);
+    for (const w of this.#work) if (w.settles) await w.runUntil(now);
   }
 
   #serialize(task: () => Promise<void>): Promise<void> {

@@ -5,6 +5,8 @@ import pg from 'pg';
 
 // int8 and numeric stay strings (exact); timestamps become Date.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+// Dates (billing days, price dates) stay 'YYYY-MM-DD': a Date would shift them by the local time zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export function withDatabase(serverUrl: string, database: string): string {
   const u = new URL(serverUrl);

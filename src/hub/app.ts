@@ -7,6 +7,11 @@ import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
 import { inTransaction } from '../arm/service.ts';
 import { auditMigrations } from '../audit/migrations.ts';
+import { billingWork } from '../billing/job.ts';
+import { billingMigrations } from '../billing/migrations.ts';
+import { registerPartnerInvoiceRoutes } from '../billing/partner-routes.ts';
+import { registerBillingRoutes } from '../billing/routes.ts';
+import type { BillingContext } from '../billing/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
@@ -30,6 +35,7 @@ import { registerRegistrationRoutes } from '../registration/routes.ts';
 import type { RegistrationContext } from '../registration/service.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import type { PartnerContext } from '../partner/service.ts';
+import { portalConfig, registerPortal } from './portal.ts';
 import type { HubTables } from './tables.ts';
 
 // The hub: the cloud side. One HTTPS server; its endpoints are path prefixes of one origin, each
@@ -65,7 +71,7 @@ export const HUB_RESOURCE_APPS = {
 } as const;
 
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations, ...usageMigrations });
+  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations, ...usageMigrations, ...billingMigrations });
 }
 
 export interface HubOptions {
@@ -115,6 +121,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     isProvider: isSystemAdmin,
     signActivationKey: (claims) => identity.signClaims(claims, 'urn:stackledger:activation'),
   };
+  const billing: BillingContext = { db: opts.db, clock, isSystemAdmin };
+  opts.scheduler.register(billingWork(billing));
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
@@ -147,11 +155,17 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     registerPartnerArmRoutes(scope, partner, isSystemAdmin);
     registerRegistrationRoutes(scope, registration, baseUrl);
     registerUsageRoutes(scope, usage, baseUrl, isSystemAdmin);
+    registerBillingRoutes(scope, billing, baseUrl);
   });
-  await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => registerPartnerCenterRoutes(scope, partner, baseUrl));
+  await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => {
+    registerPartnerCenterRoutes(scope, partner, baseUrl);
+    registerPartnerInvoiceRoutes(scope, billing);
+  });
   await mount('graph', renderGraphError, (scope, baseUrl) =>
     registerGraphRoutes(scope, graph, baseUrl, (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`),
   );
+
+  await app.register(async (scope) => registerPortal(scope, () => portalConfig(opts.db, opts.endpoints(), clock)), { prefix: HUB_PATHS.portal });
 
   const publishEndpoints = async () => {
     const e = opts.endpoints();

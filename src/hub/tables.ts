@@ -1,9 +1,10 @@
 import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
+import type { BillingTables } from '../billing/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { PartnerTables } from '../partner/tables.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import type { UsageTables } from '../usage/tables.ts';
 
 /** Every table of the hub's database. */
-export type HubTables = ArmTables & IdentityTables & PartnerTables & AuditTables & RegistrationTables & UsageTables;
+export type HubTables = ArmTables & IdentityTables & PartnerTables & AuditTables & RegistrationTables & UsageTables & BillingTables;

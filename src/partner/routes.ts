@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
-import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { usageTime } from '../core/usage-api.ts';
 import { usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
+import { collection, pageOfCollection } from './collection.ts';
 import { findOffer, OFFERS, partnerErrors } from './rules.ts';
 import * as partner from './service.ts';
 import { partnerStore } from './store.ts';
@@ -49,48 +49,6 @@ const SubscriptionPatchBody = Type.Object({
 
 type CustomerParams = { customerId: string };
 type SubscriptionParams = CustomerParams & { subscriptionId: string };
-
-/** The partner center's collection envelope, continued with the MS-ContinuationToken header. */
-function collection<T>(request: FastifyRequest, items: T[], page: { offset: number; size: number }, objectType = 'Collection') {
-  const more = items.length > page.size;
-  const shown = more ? items.slice(0, page.size) : items;
-  const [path, query] = request.url.split('?');
-  return {
-    totalCount: shown.length,
-    items: shown,
-    ...(more
-      ? {
-          links: {
-            next: {
-              uri: `/v1${path.replace(/\/{2,}/g, '/').replace(/^.*?\/v1/i, '')}${query ? `?${query}` : ''}`,
-              method: 'GET',
-              headers: [{ key: 'MS-ContinuationToken', value: offsetToken(page.offset + page.size) }],
-            },
-          },
-        }
-      : {}),
-    attributes: { objectType },
-  };
-}
-
-function pageOfCollection(request: FastifyRequest, defaultSize = 100): { offset: number; size: number } {
-  const header = request.headers['ms-continuationtoken'];
-  const token = Array.isArray(header) ? header[0] : header;
-  let offset = 0;
-  if (token) {
-    const n = readOffsetToken(token);
-    if (n === undefined) throw partnerErrors.invalid('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
-    offset = n;
-  }
-  const sizeText = queryValue(request, 'size');
-  let size = defaultSize;
-  if (sizeText !== undefined) {
-    size = Number(sizeText);
-    if (!Number.isInteger(size) || size < 0 || size > 500) throw partnerErrors.invalid('InvalidSize', `size '${sizeText}' must be an integer from 0 to 500.`, 'size');
-    if (size === 0) size = defaultSize;
-  }
-  return { offset, size };
-}
 
 function customerFilter(text: string | undefined): { field?: 'company' | 'domain'; prefix?: string } {
   if (!text) return {};

@@ -1,0 +1,189 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { armErrors } from '../core/errors.ts';
+import { isGuid } from '../core/ids.ts';
+import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
+import { partnerStore } from '../partner/store.ts';
+import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
+import { parsePeriod } from './rules.ts';
+import * as billing from './service.ts';
+import { billingStore } from './store.ts';
+import type { Stream } from './tables.ts';
+import { customerInvoiceView } from './views.ts';
+
+// Billing on the hub's ARM endpoint (Stackledger.Billing): billing runs, a partner's invoices to
+// its customers (and a customer's own), prices, overrides, billing profiles, credits and exports.
+
+const P = '/providers/Stackledger.Billing';
+const config = (type: string) => ({ apiVersions: API_VERSIONS.system, resourceType: `Stackledger.Billing/${type}` });
+
+const TierBody = Type.Object({ fromQuantity: Type.Optional(Type.Union([Type.String(), Type.Number()])), unitPrice: Type.Union([Type.String(), Type.Number()]) });
+const PriceBody = Type.Object({ effectiveFrom: Type.String(), tiers: Type.Array(TierBody, { minItems: 1, maxItems: 20 }) });
+const OverrideBody = Type.Object({
+  level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
+  customerId: Type.Optional(Type.String()),
+  offerId: Type.Optional(Type.String({ minLength: 1 })),
+  meterId: Type.Optional(Type.String()),
+  kind: Type.String(),
+  value: Type.Union([Type.String(), Type.Number()]),
+  effectiveFrom: Type.String(),
+  reason: Type.String({ minLength: 1 }),
+});
+const ProfileBody = Type.Object({
+  level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
+  billingDay: Type.Optional(Type.Integer()),
+  taxRate: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+});
+const AdjustmentBody = Type.Object({
+  customerId: Type.String(),
+  subscriptionId: Type.Optional(Type.String()),
+  kind: Type.Union([Type.Literal('credit'), Type.Literal('adjustment')]),
+  amount: Type.Union([Type.String(), Type.Number()]),
+  description: Type.String({ minLength: 1 }),
+  reason: Type.String({ minLength: 1 }),
+  creditNoteFor: Type.Optional(Type.String()),
+});
+
+function periodQuery(request: FastifyRequest, required: boolean): string | undefined {
+  const period = queryValue(request, 'period');
+  if (period === undefined) {
+    if (required) throw armErrors.badRequest('InvalidBillingPeriod', "The query parameter 'period' (YYYY-MM) is required.", 'period');
+    return undefined;
+  }
+  parsePeriod(period);
+  return period;
+}
+
+export function registerBillingRoutes(app: FastifyInstance, ctx: billing.BillingContext, baseUrl: () => string): void {
+  // A billing run: closes the period (and any earlier one still open). With Accept:
+  // application/x-ndjson it reports progress line by line, then the result.
+  app.post<{ Body: { period: string } }>(
+    `${P}/billingRuns`,
+    { config: config('billingRuns'), schema: { body: Type.Object({ period: Type.String() }) } },
+    async (request, reply) => {
+      const caller = principalOf(request);
+      if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return billing.runBilling(ctx, caller, request.body.period);
+      billing.runBillingPreflight(ctx, caller, request.body.period);
+      reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-ms-request-id': String(reply.getHeader('x-ms-request-id') ?? '') });
+      try {
+        const result = await billing.runBilling(ctx, caller, request.body.period, (p) => reply.raw.write(JSON.stringify({ progress: p }) + '\n'));
+        reply.raw.end(JSON.stringify({ result }) + '\n');
+      } catch (e) {
+        const error = e instanceof Error && 'toBody' in e ? (e as any).toBody().error : { code: 'InternalServerError', message: 'The billing run failed.' };
+        request.log.error({ err: e }, 'billing run failed');
+        reply.raw.end(JSON.stringify({ error }) + '\n');
+      }
+      return reply.hijack();
+    },
+  );
+
+  app.get(`${P}/invoices`, { config: config('invoices') }, async (request) => {
+    const scope = await billing.customerInvoiceScope(ctx, principalOf(request));
+    const customerId = queryValue(request, 'customerId')?.toLowerCase();
+    const page = pageOf(request);
+    const rows = await billingStore.listInvoices(ctx.db, { stream: 'customer', ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period: periodQuery(request, false) }, page.offset, page.limit + 1);
+    const names = await billingStore.names(ctx.db, [...new Set(rows.map((r) => r.buyer_id))]);
+    return pagedList(request, baseUrl(), page, rows.map((r) => customerInvoiceView(r, names)));
+  });
+
+  // The open period of one customer: its next invoice so far.
+  app.get(`${P}/invoices/unbilled`, { config: config('invoices') }, async (request) => {
+    const caller = principalOf(request);
+    const partner = await billing.callerPartner(ctx, caller);
+    const customerId = partner ? queryValue(request, 'customerId')?.toLowerCase() : caller.tenantId;
+    const customer = customerId && isGuid(customerId) ? await (partner ? partnerStore.getCustomer(ctx.db, partner.tenant_id, customerId) : ctx.db.selectFrom('customers').selectAll().where('id', '=', customerId).executeTakeFirst()) : undefined;
+    if (!customer) throw armErrors.badRequest('CustomerNotFound', partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.', 'customerId');
+    const open = await billing.unbilled(ctx, 'customer', customer.partner_tenant_id, customer.id, customer.created_at);
+    const names = await billingStore.names(ctx.db, [customer.id, ...new Set(open.lines.map((l) => l.subscription_id).filter((s): s is string => !!s))]);
+    const view = customerInvoiceView(
+      {
+        id: open.window.invoiceId, number: 'unbilled', stream: 'customer', kind: 'invoice', seller: customer.partner_tenant_id, buyer_id: customer.id, period: open.period,
+        period_start: open.window.periodStart, period_end: open.window.periodEnd, watermark: '0', adjustment_watermark: '0', invoice_date: ctx.clock.now(),
+        currency: 'USD', subtotal: open.subtotal, tax_rate: open.taxRate, tax: open.tax, total: open.total, credit_note_for: null, created_at: ctx.clock.now(),
+      },
+      names,
+      { lines: open.lines },
+    );
+    return { ...view, id: `${P}/invoices/unbilled`, name: 'unbilled', properties: { ...view.properties, invoiceNumber: null, status: 'Open' } };
+  });
+
+  app.get<{ Params: { number: string } }>(`${P}/invoices/:number`, { config: config('invoices') }, async (request) => {
+    const inv = await billing.readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
+    const lines = await billingStore.lines(ctx.db, inv.id, 0, 100_000);
+    const names = await billingStore.names(ctx.db, [inv.buyer_id, ...new Set(lines.map((l) => l.subscription_id).filter((s): s is string => !!s))]);
+    const original = inv.credit_note_for ? await ctx.db.selectFrom('invoices').select('number').where('id', '=', inv.credit_note_for).executeTakeFirst() : undefined;
+    return customerInvoiceView(inv, names, { lines, creditNoteFor: original?.number });
+  });
+
+  app.get(`${P}/exports`, { config: config('exports') }, async (request, reply) => {
+    const caller = principalOf(request);
+    const period = periodQuery(request, true)!;
+    const format = (queryValue(request, 'format') ?? 'recon').toLowerCase() as ExportFormat;
+    if (!EXPORT_FORMATS.includes(format)) throw armErrors.badRequest('InvalidExportFormat', `format '${format}' must be one of ${EXPORT_FORMATS.join(', ')}.`, 'format');
+    const stream = (queryValue(request, 'stream') ?? 'partner').toLowerCase() as Stream;
+    if (stream !== 'partner' && stream !== 'customer') throw armErrors.badRequest('InvalidStream', "stream must be 'partner' (the provider's invoice) or 'customer' (the partner's invoices to its customers).", 'stream');
+    const customerId = queryValue(request, 'customerId')?.toLowerCase();
+    if (customerId !== undefined && !isGuid(customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
+    const partner = await billing.callerPartner(ctx, caller);
+    let invoices;
+    if (stream === 'partner') {
+      if (!partner) throw billing.billingErrors.notAPartner(caller.tenantId);
+      invoices = await billingStore.listInvoices(ctx.db, { stream, buyerId: partner.tenant_id, period, kind: 'invoice' }, 0, 1000);
+    } else {
+      const scope = await billing.customerInvoiceScope(ctx, caller);
+      invoices = await billingStore.listInvoices(ctx.db, { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period }, 0, 100_000);
+    }
+    const ext = format === 'json' ? 'json' : 'csv';
+    reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
+    reply.header('content-disposition', `attachment; filename="stackledger-${stream}-${format}-${period}.${ext}"`);
+    return reply.send(exportStream(ctx.db, invoices, format, stream === 'partner' ? customerId : undefined));
+  });
+
+  app.get<{ Params: { name: string } }>(`${P}/priceSheets/:name`, { config: config('priceSheets') }, async (request) => {
+    const sheet = await billingStore.sheet(ctx.db, request.params.name);
+    if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
+    return priceSheetView(sheet, await billingStore.sheetPrices(ctx.db, sheet.name));
+  });
+
+  app.put<{ Params: { name: string; meterId: string }; Body: Static<typeof PriceBody> }>(
+    `${P}/priceSheets/:name/meters/:meterId`,
+    { config: config('priceSheets'), schema: { body: PriceBody } },
+    async (request) => billing.setListPrice(ctx, principalOf(request), request.params.name, request.params.meterId, request.body),
+  );
+
+  app.post<{ Body: Static<typeof OverrideBody> }>(`${P}/priceOverrides`, { config: config('priceOverrides'), schema: { body: OverrideBody } }, async (request, reply) =>
+    reply.status(201).send(await billing.addOverride(ctx, principalOf(request), request.body)),
+  );
+  app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
+    const caller = principalOf(request);
+    const seller = queryValue(request, 'level') === 'provider' && ctx.isSystemAdmin(caller) ? billing.PROVIDER : (await billing.requireCallerPartner(ctx, caller)).tenant_id;
+    return { value: await billingStore.overrides(ctx.db, seller) };
+  });
+
+  app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(
+    `${P}/billingProfiles/:target`,
+    { config: config('billingProfiles'), schema: { body: ProfileBody } },
+    async (request) => billing.setProfile(ctx, principalOf(request), request.params.target, request.body),
+  );
+
+  app.post<{ Body: Static<typeof AdjustmentBody> }>(`${P}/adjustments`, { config: config('adjustments'), schema: { body: AdjustmentBody } }, async (request, reply) =>
+    reply.status(201).send(await billing.addAdjustment(ctx, principalOf(request), request.body)),
+  );
+}
+
+export function priceSheetView(sheet: { name: string; currency: string; description: string }, prices: { meter_id: string; effective_from: string | Date; tier_from: string; unit_price: string; created_by: string }[]) {
+  const byKey = new Map<string, { meterId: string; effectiveFrom: string; source: string; tiers: { fromQuantity: string; unitPrice: string }[] }>();
+  for (const p of prices) {
+    const effectiveFrom = typeof p.effective_from === 'string' ? p.effective_from : p.effective_from.toISOString().slice(0, 10);
+    const key = `${p.meter_id}/${effectiveFrom}`;
+    if (!byKey.has(key)) byKey.set(key, { meterId: p.meter_id, effectiveFrom, source: p.created_by, tiers: [] });
+    byKey.get(key)!.tiers.push({ fromQuantity: p.tier_from, unitPrice: p.unit_price });
+  }
+  return {
+    id: `/providers/Stackledger.Billing/priceSheets/${sheet.name}`,
+    name: sheet.name,
+    type: 'Stackledger.Billing/priceSheets',
+    properties: { currency: sheet.currency, description: sheet.description, prices: [...byKey.values()] },
+  };
+}

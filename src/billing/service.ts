@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import type { Clock } from '../core/clock.ts';
+import { ArmError, armErrors } from '../core/errors.ts';
+import { normalizeMeterId } from '../core/meters.ts';
+import type { Principal } from '../core/principal.ts';
+import { isGuid } from '../core/ids.ts';
+import { identityStore } from '../identity/store.ts';
+import { partnerStore } from '../partner/store.ts';
+import { LIST_SHEET } from './pricing-migrations.ts';
+import { comparePeriods, nextPeriod, parseDecimal, parseEffectiveDate, parseMoney, parsePeriod, parseTiers, periodBounds, periodContaining } from './rules.ts';
+import { billingStore, type BillingDb, type InvoiceWindow, type Watermarks } from './store.ts';
+import type { InvoicesTable, Seller, Stream } from './tables.ts';
+
+// Billing use cases: closing periods into invoices (partners' from the provider, customers' from
+// their partner), the open period's unbilled usage, prices and overrides, billing profiles,
+// credits, adjustments and credit notes.
+
+export interface BillingContext {
+  db: BillingDb;
+  clock: Clock;
+  isSystemAdmin: (p: Principal) => boolean;
+}
+
+export const PROVIDER: Seller = 'provider';
+export const STREAMS: Stream[] = ['partner', 'customer'];
+const BATCH = 250;
+
+export const billingErrors = {
+  periodNotEnded: (period: string, end: Date) =>
+    new ArmError(409, 'BillingPeriodNotEnded', `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`),
+  invoiceNotFound: (id: string) => new ArmError(404, 'InvoiceNotFound', `The invoice '${id}' could not be found.`),
+  notAPartner: (tenantId: string) => new ArmError(403, 'AuthorizationFailed', `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`),
+  systemOnly: (caller: Principal, action: string) => armErrors.authorizationFailed(caller.objectId, action, '/providers/Stackledger.Billing'),
+};
+
+interface Terms {
+  day: number;
+  taxRate: string;
+}
+
+/** The billing day and tax rate of each buyer: its own profile, else its seller's default, else day 1 and no tax. */
+async function termsOf(ctx: BillingContext): Promise<(seller: Seller, buyerId: string) => Terms> {
+  const profiles = await billingStore.profiles(ctx.db);
+  const byKey = new Map(profiles.map((p) => [`${p.seller}/${p.customer_id ?? ''}`, p]));
+  return (seller, buyerId) => {
+    const p = byKey.get(`${seller}/${buyerId}`) ?? byKey.get(`${seller}/`);
+    // The provider's invoices to partners carry no tax (the partner center's usage lines).
+    return { day: p?.billing_day ?? 1, taxRate: seller === PROVIDER ? '0' : (p?.tax_rate ?? '0') };
+  };
+}
+
+interface PlannedWindow {
+  period: string;
+  window: InvoiceWindow;
+}
+
+/**
+ * The next period each buyer has to close, when it has ended by `now` (and is not after `upTo`).
+ * Periods close in order: a buyer's next one starts where its last invoice ended.
+ */
+async function nextDueWindows(ctx: BillingContext, stream: Stream, now: Date, upTo?: string): Promise<PlannedWindow[]> {
+  const [buyers, last, terms] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
+  const out: PlannedWindow[] = [];
+  for (const b of buyers) {
+    const t = terms(b.seller, b.buyerId);
+    const prev = last.get(`${b.seller}/${b.buyerId}`);
+    let period = prev ? nextPeriod(prev.period) : periodContaining(b.since, t.day);
+    // A changed billing day can make a period end before the last invoice did: skip it.
+    while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
+    const bounds = periodBounds(period, t.day);
+    if (bounds.end.getTime() > now.getTime()) continue;
+    if (upTo && comparePeriods(period, upTo) > 0) continue;
+    out.push({
+      period,
+      window: {
+        invoiceId: randomUUID(),
+        seller: b.seller,
+        buyerId: b.buyerId,
+        periodStart: prev ? prev.period_end : bounds.start,
+        periodEnd: bounds.end,
+        prevEnd: prev?.period_end ?? null,
+        prevWatermark: prev?.watermark ?? null,
+        prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
+        taxRate: t.taxRate,
+      },
+    });
+  }
+  return out;
+}
+
+export interface RunProgress {
+  stream: Stream;
+  period: string;
+  done: number;
+  total: number;
+}
+
+export interface RunResult {
+  periods: string[];
+  invoices: number;
+  lines: number;
+}
+
+/**
+ * Closes every period that has ended by `now` (up to `upTo` when given), stream by stream, the
+ * earliest first, in batches of buyers. Each batch is one statement, and the database's unique
+ * index makes a second close of the same period add nothing: runs are idempotent and may repeat
+ * after a crash.
+ */
+export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: string, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+  const result: RunResult = { periods: [], invoices: 0, lines: 0 };
+  const sheet = await billingStore.sheet(ctx.db, LIST_SHEET);
+  const currency = sheet?.currency ?? 'USD';
+  let marks: Watermarks | undefined;
+  for (const stream of STREAMS) {
+    for (;;) {
+      const due = await nextDueWindows(ctx, stream, now, upTo);
+      if (due.length === 0) break;
+      marks ??= await billingStore.watermarks(ctx.db);
+      const period = due.map((d) => d.period).sort(comparePeriods)[0];
+      const windows = due.filter((d) => d.period === period).map((d) => d.window);
+      for (let i = 0; i < windows.length; i += BATCH) {
+        const added = await billingStore.closeWindows(ctx.db, { stream, period, windows: windows.slice(i, i + BATCH), marks, invoiceDate: now, currency });
+        result.invoices += added.invoices;
+        result.lines += added.lines;
+        onProgress?.({ stream, period, done: Math.min(i + BATCH, windows.length), total: windows.length });
+      }
+      if (!result.periods.includes(period)) result.periods.push(period);
+    }
+  }
+  result.periods.sort(comparePeriods);
+  return result;
+}
+
+/** `billing run --period`: the calendar month must have ended. Checked before any work starts. */
+export function runBillingPreflight(ctx: BillingContext, caller: Principal, periodText: string): void {
+  if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/billingRuns/action');
+  parsePeriod(periodText);
+  const end = periodBounds(periodText, 1).end;
+  if (end.getTime() > ctx.clock.now().getTime()) throw billingErrors.periodNotEnded(periodText, end);
+}
+
+/** Closes the period and every earlier one still open; a second run adds nothing. */
+export async function runBilling(ctx: BillingContext, caller: Principal, periodText: string, onProgress?: (p: RunProgress) => void) {
+  runBillingPreflight(ctx, caller, periodText);
+  const result = await closeDuePeriods(ctx, ctx.clock.now(), periodText, onProgress);
+  return { period: periodText, invoicesAdded: result.invoices, linesAdded: result.lines, periodsClosed: result.periods };
+}
+
+// ---- who sees what ----
+
+/** The caller as a seller: a partner bills its customers; the provider (system administrators) bills partners. */
+export async function callerPartner(ctx: BillingContext, caller: Principal) {
+  const dir = await identityStore.getDirectory(ctx.db, caller.tenantId);
+  return dir?.kind === 'partner' ? dir : undefined;
+}
+
+export async function requireCallerPartner(ctx: BillingContext, caller: Principal) {
+  const dir = await callerPartner(ctx, caller);
+  if (!dir) throw billingErrors.notAPartner(caller.tenantId);
+  return dir;
+}
+
+/** Customer invoices the caller may read: a partner's to its customers, or a customer's own. */
+export async function customerInvoiceScope(ctx: BillingContext, caller: Principal): Promise<{ seller?: Seller; buyerId?: string }> {
+  const partner = await callerPartner(ctx, caller);
+  return partner ? { seller: partner.tenant_id } : { buyerId: caller.tenantId };
+}
+
+export async function readableInvoice(ctx: BillingContext, caller: Principal, stream: Stream, number: string): Promise<InvoicesTable> {
+  const inv = await billingStore.findInvoice(ctx.db, number);
+  if (!inv || inv.stream !== stream) throw billingErrors.invoiceNotFound(number);
+  if (stream === 'partner') {
+    if (inv.buyer_id !== caller.tenantId) throw billingErrors.invoiceNotFound(number);
+  } else {
+    const scope = await customerInvoiceScope(ctx, caller);
+    if ((scope.seller && inv.seller !== scope.seller) || (scope.buyerId && inv.buyer_id !== scope.buyerId)) throw billingErrors.invoiceNotFound(number);
+  }
+  return inv;
+}
+
+/** The open period of one buyer: what its next invoice holds so far. */
+export async function unbilled(ctx: BillingContext, stream: Stream, seller: Seller, buyerId: string, since: Date) {
+  const [last, terms] = await Promise.all([billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
+  const t = terms(seller, buyerId);
+  const prev = last.get(`${seller}/${buyerId}`);
+  let period = prev ? nextPeriod(prev.period) : periodContaining(since, t.day);
+  while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
+  const bounds = periodBounds(period, t.day);
+  const window: InvoiceWindow = {
+    invoiceId: randomUUID(),
+    seller,
+    buyerId,
+    periodStart: prev ? prev.period_end : bounds.start,
+    periodEnd: bounds.end,
+    prevEnd: prev?.period_end ?? null,
+    prevWatermark: prev?.watermark ?? null,
+    prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
+    taxRate: t.taxRate,
+  };
+  const marks = await billingStore.watermarks(ctx.db);
+  const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
+  const subtotal = new Decimal(preview.subtotal);
+  const tax = subtotal.mul(t.taxRate).div(100).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+  return { period, window, lines: preview.lines, subtotal: subtotal.toFixed(2), tax: tax.toFixed(2), total: subtotal.plus(tax).toFixed(2), taxRate: t.taxRate };
+}
+
+// ---- prices, overrides, profiles ----
+
+export async function setListPrice(ctx: BillingContext, caller: Principal, sheet: string, meterIdText: string, body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] }) {
+  if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/priceSheets/write');
+  if (!(await billingStore.sheet(ctx.db, sheet))) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
+  const meterId = requireMeterId(meterIdText);
+  const effectiveFrom = parseEffectiveDate(body.effectiveFrom, ctx.clock.now());
+  const tiers = parseTiers(body.tiers);
+  await billingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
+  return { meterId, effectiveFrom, tiers };
+}
+
+export function requireMeterId(text: string): string {
+  const compact = text.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(compact)) throw armErrors.badRequest('InvalidMeterId', `'${text}' is not a meter id (a GUID).`, 'meterId');
+  return normalizeMeterId(text);
+}
+
+export interface OverrideInput {
+  level?: 'provider' | 'partner';
+  customerId?: string;
+  offerId?: string;
+  meterId?: string;
+  kind: string;
+  value: unknown;
+  effectiveFrom: unknown;
+  reason: string;
+}
+
+export async function addOverride(ctx: BillingContext, caller: Principal, input: OverrideInput) {
+  let seller: Seller;
+  if (input.level === 'provider') {
+    if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/priceOverrides/write');
+    seller = PROVIDER;
+  } else {
+    seller = (await requireCallerPartner(ctx, caller)).tenant_id;
+    if (input.customerId && !(isGuid(input.customerId) && (await partnerStore.getCustomer(ctx.db, seller, input.customerId.toLowerCase())))) {
+      throw armErrors.badRequest('CustomerNotFound', `The customer '${input.customerId}' is not one of this partner's customers.`, 'customerId');
+    }
+  }
+  if (input.level === 'provider' && input.customerId && !isGuid(input.customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
+  if (!['markup', 'discount', 'fixed'].includes(input.kind)) throw armErrors.badRequest('InvalidOverrideKind', `kind '${input.kind}' must be markup, discount or fixed.`, 'kind');
+  const value = parseDecimal(input.value, 'value');
+  if (input.kind === 'discount' && new Decimal(value).gt(100)) throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
+  const meterId = input.meterId ? requireMeterId(input.meterId) : null;
+  const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
+  const id = await billingStore.addOverride(ctx.db, {
+    seller,
+    customerId: input.customerId?.toLowerCase() ?? null,
+    offerId: input.offerId ?? null,
+    meterId,
+    kind: input.kind,
+    value,
+    effectiveFrom,
+    reason: input.reason,
+    by: caller.objectId,
+    at: ctx.clock.now(),
+  });
+  return { id, seller, customerId: input.customerId ?? null, offerId: input.offerId ?? null, meterId, kind: input.kind, value, effectiveFrom, reason: input.reason };
+}
+
+export async function setProfile(ctx: BillingContext, caller: Principal, target: string, body: { billingDay?: number; taxRate?: unknown; level?: 'provider' | 'partner' }) {
+  let seller: Seller;
+  let customerId: string | null = null;
+  if (body.level === 'provider') {
+    if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/billingProfiles/write');
+    seller = PROVIDER;
+    if (target !== 'default') {
+      const dir = isGuid(target) ? await identityStore.getDirectory(ctx.db, target.toLowerCase()) : undefined;
+      if (dir?.kind !== 'partner') throw armErrors.resourceNotFound('Stackledger.Billing/billingProfiles', target);
+      customerId = dir.tenant_id;
+    }
+  } else {
+    seller = (await requireCallerPartner(ctx, caller)).tenant_id;
+    if (target !== 'default') {
+      const c = isGuid(target) ? await partnerStore.getCustomer(ctx.db, seller, target.toLowerCase()) : undefined;
+      if (!c) throw armErrors.resourceNotFound('Stackledger.Billing/billingProfiles', target);
+      customerId = c.id;
+    }
+  }
+  const day = body.billingDay ?? 1;
+  if (!Number.isInteger(day) || day < 1 || day > 28) throw armErrors.badRequest('InvalidBillingDay', `The billing day '${day}' must be an integer from 1 to 28.`, 'billingDay');
+  const taxRate = parseDecimal(body.taxRate ?? '0', 'taxRate');
+  if (new Decimal(taxRate).gte(100)) throw armErrors.badRequest('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
+  await billingStore.upsertProfile(ctx.db, { seller, customerId, billingDay: day, taxRate, by: caller.objectId, at: ctx.clock.now() });
+  return { seller, customerId, billingDay: day, taxRate };
+}
+
+// ---- credits, adjustments, credit notes ----
+
+export interface AdjustmentInput {
+  customerId: string;
+  subscriptionId?: string;
+  kind: 'credit' | 'adjustment';
+  amount: unknown;
+  description: string;
+  reason: string;
+  creditNoteFor?: string;
+}
+
+/**
+ * A credit or adjustment from a partner to one of its customers. It goes on the customer's next
+ * invoice as its own line, naming who and why; with `creditNoteFor` it corrects a closed invoice
+ * at once as a credit note, a document of its own (the closed invoice never changes).
+ */
+export async function addAdjustment(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
+  const partner = await requireCallerPartner(ctx, caller);
+  const customer = isGuid(input.customerId) ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase()) : undefined;
+  if (!customer) throw armErrors.badRequest('CustomerNotFound', `The customer '${input.customerId}' is not one of this partner's customers.`, 'customerId');
+  if (!['credit', 'adjustment'].includes(input.kind)) throw armErrors.badRequest('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
+  const amount = parseMoney(input.amount, 'amount');
+  if (input.kind === 'credit' && new Decimal(amount).gt(0)) throw armErrors.badRequest('InvalidAmount', 'A credit is a negative amount.', 'amount');
+  if (!input.reason?.trim()) throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
+  const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
+  if (subscriptionId) {
+    const sub = await ctx.db.selectFrom('subscriptions').select(['tenant_id']).where('subscription_id', '=', isGuid(subscriptionId) ? subscriptionId : '00000000-0000-0000-0000-000000000000').executeTakeFirst();
+    if (sub?.tenant_id !== customer.id) throw armErrors.badRequest('SubscriptionNotFound', `The subscription '${input.subscriptionId}' is not the customer's.`, 'subscriptionId');
+  }
+  const at = ctx.clock.now();
+  if (input.creditNoteFor) {
+    const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
+    if (!of || of.stream !== 'customer' || of.kind !== 'invoice' || of.seller !== partner.tenant_id || of.buyer_id !== customer.id) {
+      throw billingErrors.invoiceNotFound(input.creditNoteFor);
+    }
+    const id = randomUUID();
+    return ctx.db.transaction().execute(async (tx) => {
+      await billingStore.insertAdjustment(tx, { seller: partner.tenant_id, customerId: customer.id, subscriptionId, kind: input.kind, amount, description: input.description, reason: input.reason, by: caller.objectId, at, creditNoteFor: of.id });
+      await billingStore.insertCreditNote(tx, { id, of, amount, description: input.description, reason: input.reason, by: caller.objectId, at, subscriptionId });
+      const note = (await tx.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+      return { creditNote: note.number, for: of.number, amount };
+    });
+  }
+  const id = await billingStore.insertAdjustment(ctx.db, { seller: partner.tenant_id, customerId: customer.id, subscriptionId, kind: input.kind, amount, description: input.description, reason: input.reason, by: caller.objectId, at, creditNoteFor: null });
+  return { id, customerId: customer.id, kind: input.kind, amount, description: input.description, reason: input.reason, createdBy: caller.objectId, createdAt: at.toISOString() };
+}
+

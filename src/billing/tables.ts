@@ -1,0 +1,120 @@
+// Billing on the hub: billing profiles, invoices and credit notes with their lines, credits and
+// adjustments; and the price sheets both roles have.
+
+/** A seller is 'provider' (the system, selling to partners) or a partner's tenant id (selling to its customers). */
+export type Seller = string;
+export type Stream = 'partner' | 'customer';
+
+export interface PriceSheetsTable {
+  name: string;
+  currency: string;
+  description: string;
+  created_at: Date;
+}
+
+export interface PricesTable {
+  sheet: string;
+  meter_id: string;
+  effective_from: string; // a date, YYYY-MM-DD
+  tier_from: string;
+  unit_price: string;
+  created_by: string;
+  created_at: Date;
+}
+
+export interface PriceOverridesTable {
+  id: string;
+  seller: Seller;
+  customer_id: string | null;
+  offer_id: string | null;
+  meter_id: string | null;
+  kind: 'markup' | 'discount' | 'fixed';
+  value: string;
+  effective_from: string;
+  reason: string;
+  created_by: string;
+  created_at: Date;
+}
+
+export interface PricingTables {
+  price_sheets: PriceSheetsTable;
+  prices: PricesTable;
+  price_overrides: PriceOverridesTable;
+}
+
+export interface BillingProfilesTable {
+  seller: Seller;
+  /** Null: the seller's default for all its buyers. */
+  customer_id: string | null;
+  billing_day: number;
+  /** Percent. */
+  tax_rate: string;
+  updated_by: string;
+  updated_at: Date;
+}
+
+export interface InvoicesTable {
+  id: string;
+  number: string;
+  stream: Stream;
+  kind: 'invoice' | 'credit_note';
+  seller: Seller;
+  buyer_id: string;
+  period: string;
+  period_start: Date;
+  period_end: Date;
+  /** The last usage attribution this invoice (and those before it) took in. */
+  watermark: string;
+  /** The last credit or adjustment this invoice (and those before it) took in. */
+  adjustment_watermark: string;
+  invoice_date: Date;
+  currency: string;
+  subtotal: string;
+  tax_rate: string;
+  tax: string;
+  total: string;
+  credit_note_for: string | null;
+  created_at: Date;
+}
+
+export interface InvoiceLinesTable {
+  invoice_id: string;
+  line_no: number;
+  line_type: 'usage' | 'late usage' | 'credit' | 'adjustment';
+  customer_id: string | null;
+  subscription_id: string | null;
+  meter_id: string | null;
+  resource_uri: string | null;
+  location: string | null;
+  usage_date: string | null;
+  usage_to: string | null;
+  tier: number | null;
+  quantity: string | null;
+  unit_price: string | null;
+  amount: string;
+  description: string | null;
+  reason: string | null;
+  created_by: string | null;
+}
+
+export interface BillingAdjustmentsTable {
+  id: string;
+  seller: Seller;
+  customer_id: string;
+  subscription_id: string | null;
+  kind: 'credit' | 'adjustment';
+  amount: string;
+  description: string;
+  reason: string;
+  created_by: string;
+  created_at: Date;
+  /** A credit note corrects this closed invoice at once, as its own document. */
+  credit_note_for: string | null;
+}
+
+export interface BillingTables extends PricingTables {
+  billing_profiles: BillingProfilesTable;
+  invoices: InvoicesTable;
+  invoice_lines: InvoiceLinesTable;
+  billing_adjustments: BillingAdjustmentsTable;
+}
