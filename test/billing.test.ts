@@ -240,6 +240,63 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(one.body.properties.total, '-0.24'); // −0.20 and its 20% tax
   });
 
+  it('exports the March invoices: the reconciliation file, FOCUS and JSON, each summing to the invoice', async () => {
+    const inv = await partnerInvoice('2026-03');
+    const get = (query: string) => t.call('GET', `${billing('exports')}?${V}&period=2026-03&${query}`, { token: csp });
+    const parse = (text: string) => {
+      // The values here hold no commas or quotes (checked by the header's column count).
+      const [header, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+      return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+    };
+    const recon = await get('format=recon');
+    assert.equal(recon.status, 200);
+    assert.match(String(recon.headers['content-type']), /text\/csv/);
+    const reconRows = parse(String(recon.body));
+    for (const column of ['PartnerId', 'CustomerId', 'CustomerName', 'SubscriptionId', 'UsageDate', 'MeterId', 'MeterName', 'MeterCategory', 'UnitOfMeasure', 'ResourceLocation', 'ResourceUri', 'Quantity', 'UnitPrice', 'BillingPreTaxTotal', 'BillingCurrency', 'InvoiceNumber']) {
+      assert.ok(column in reconRows[0], column);
+    }
+    assert.equal(reconRows.reduce((n, r) => n + Math.round(Number(r.BillingPreTaxTotal) * 100), 0), Math.round(inv.totalCharges * 100));
+    assert.ok(reconRows.every((r) => r.InvoiceNumber === inv.id));
+
+    const focus = await get('format=focus');
+    const focusRows = parse(String(focus.body));
+    // FOCUS 1.0's 21 mandatory columns, each present; the cost columns never null.
+    const mandatory = ['BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart', 'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargePeriodEnd', 'ChargePeriodStart', 'ContractedCost', 'EffectiveCost', 'InvoiceIssuerName', 'ListCost', 'PricingQuantity', 'PricingUnit', 'ProviderName', 'PublisherName', 'ServiceCategory', 'ServiceName'];
+    for (const column of mandatory) assert.ok(column in focusRows[0], column);
+    assert.ok(focusRows.every((r) => r.BilledCost !== '' && r.EffectiveCost !== '' && r.ChargeCategory === 'Usage' && r.BillingCurrency === 'USD'));
+    assert.ok(focusRows.every((r) => r.BillingPeriodStart === '2026-03-01T00:00:00Z' && r.BillingPeriodEnd === '2026-04-01T00:00:00Z'));
+    assert.ok(focusRows.every((r) => ['Compute', 'Storage', 'Networking'].includes(r.ServiceCategory)));
+    assert.equal(focusRows.reduce((n, r) => n + Math.round(Number(r.BilledCost) * 100), 0), Math.round(inv.totalCharges * 100));
+
+    const json = await get(`format=json&customerId=${b.customerId}`);
+    assert.ok(Array.isArray(json.body));
+    assert.ok(json.body.length > 0 && json.body.every((l: any) => l.customerId === b.customerId), 'one customer only');
+    const bad = await get('format=pdf');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'InvalidExportFormat');
+  });
+
+  it("the operator's chargeback: each tenant subscription's month at the operator's own prices, as JSON and CSV", async () => {
+    const admin = t.b.stacks.local.adminArm;
+    const operator = await t.appToken('operator', admin);
+    const url = `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${V}&period=2026-03`;
+    const report = await t.call('GET', url, { token: operator });
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.equal(report.body.value.length, 1, "only A's tenant subscription ran on the stack");
+    const [sub] = report.body.value;
+    assert.equal(sub.tenantId, a.customerId);
+    // 121 vCPU hours × 0.008 = 0.968 → 0.97, rated once over the month.
+    assert.equal(sub.lines.find((l: any) => l.meterId === BASE).amount, '0.97');
+    assert.equal(sub.total, '0.97');
+    const csv = await t.call('GET', `${url}&format=csv`, { token: operator });
+    assert.equal(csv.status, 200);
+    const [header, ...rows] = String(csv.body).trim().split('\n');
+    assert.equal(header, 'Period,SubscriptionId,SubscriptionName,TenantId,MeterId,MeterName,Unit,ResourceUri,Location,UsageFrom,UsageTo,Tier,Quantity,UnitPrice,Amount,Currency');
+    assert.equal(rows.length, sub.lines.length);
+    const tenantUser = await t.userToken(a.customerId, a.admin.userName, a.admin.password, admin);
+    assert.equal((await t.call('GET', url, { token: tenantUser })).status >= 400, true, 'tenants do not read the chargeback');
+  });
+
   it('bad input changes nothing and answers ARM errors', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['PUT', `priceSheets/list/meters/${BASE}`, { effectiveFrom: '2026-01-01', tiers: [{ unitPrice: '1' }] }, 400, 'InvalidEffectiveDate'],

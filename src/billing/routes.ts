@@ -8,6 +8,7 @@ import { partnerStore } from '../partner/store.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
 import { parsePeriod } from './rules.ts';
 import * as billing from './service.ts';
+import { pricingStore } from './pricing-store.ts';
 import { billingStore } from './store.ts';
 import type { Stream } from './tables.ts';
 import { customerInvoiceView } from './views.ts';
@@ -141,9 +142,9 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   });
 
   app.get<{ Params: { name: string } }>(`${P}/priceSheets/:name`, { config: config('priceSheets') }, async (request) => {
-    const sheet = await billingStore.sheet(ctx.db, request.params.name);
+    const sheet = await pricingStore.sheet(ctx.db, request.params.name);
     if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
-    return priceSheetView(sheet, await billingStore.sheetPrices(ctx.db, sheet.name));
+    return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, sheet.name));
   });
 
   app.put<{ Params: { name: string; meterId: string }; Body: Static<typeof PriceBody> }>(
@@ -158,7 +159,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
     const caller = principalOf(request);
     const seller = queryValue(request, 'level') === 'provider' && ctx.isSystemAdmin(caller) ? billing.PROVIDER : (await billing.requireCallerPartner(ctx, caller)).tenant_id;
-    return { value: await billingStore.overrides(ctx.db, seller) };
+    return { value: await pricingStore.overrides(ctx.db, seller) };
   });
 
   app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(

@@ -9,6 +9,7 @@ import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
 import { LIST_SHEET } from './pricing-migrations.ts';
 import { comparePeriods, nextPeriod, parseDecimal, parseEffectiveDate, parseMoney, parsePeriod, parseTiers, periodBounds, periodContaining } from './rules.ts';
+import { pricingStore } from './pricing-store.ts';
 import { billingStore, type BillingDb, type InvoiceWindow, type Watermarks } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
 
@@ -110,7 +111,7 @@ export interface RunResult {
  */
 export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: string, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
   const result: RunResult = { periods: [], invoices: 0, lines: 0 };
-  const sheet = await billingStore.sheet(ctx.db, LIST_SHEET);
+  const sheet = await pricingStore.sheet(ctx.db, LIST_SHEET);
   const currency = sheet?.currency ?? 'USD';
   let marks: Watermarks | undefined;
   for (const stream of STREAMS) {
@@ -210,11 +211,11 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
 
 export async function setListPrice(ctx: BillingContext, caller: Principal, sheet: string, meterIdText: string, body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] }) {
   if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/priceSheets/write');
-  if (!(await billingStore.sheet(ctx.db, sheet))) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
+  if (!(await pricingStore.sheet(ctx.db, sheet))) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
   const meterId = requireMeterId(meterIdText);
   const effectiveFrom = parseEffectiveDate(body.effectiveFrom, ctx.clock.now());
   const tiers = parseTiers(body.tiers);
-  await billingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
+  await pricingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
   return { meterId, effectiveFrom, tiers };
 }
 
@@ -252,7 +253,7 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
   if (input.kind === 'discount' && new Decimal(value).gt(100)) throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
   const meterId = input.meterId ? requireMeterId(input.meterId) : null;
   const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
-  const id = await billingStore.addOverride(ctx.db, {
+  const id = await pricingStore.addOverride(ctx.db, {
     seller,
     customerId: input.customerId?.toLowerCase() ?? null,
     offerId: input.offerId ?? null,

@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { HubTables } from '../hub/tables.ts';
 import type { InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
 import { LIST_SHEET } from './pricing-migrations.ts';
+import { ratingCtes } from './rating.ts';
 
 // All SQL of billing on the hub: the billing periods' windows, rating and closing in one
 // statement per batch of buyers, and reading invoices back.
@@ -86,33 +87,7 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
       group by w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, r.meter_id, r.resource_uri, r.location, usage_date
       having sum(c.quantity) <> 0
     ),
-    combos as (
-      select w.sellers, u.customer_id, u.offer_id, u.meter_id, min(u.usage_date) as d_from, max(u.usage_date) + 1 as d_to
-      from usage u join w on w.invoice_id = u.invoice_id
-      group by w.sellers, u.customer_id, u.offer_id, u.meter_id
-    ),
-    segments as (
-      select c.sellers, c.customer_id, c.offer_id, c.meter_id, p.*
-      from combos c cross join lateral price_segments(${LIST_SHEET}, c.sellers, c.customer_id, c.offer_id, c.meter_id, c.d_from, c.d_to) p
-    ),
-    cumulative as (
-      select u.*, w.sellers, (w.period_start at time zone 'UTC')::date as first_day,
-             sum(u.quantity) over (partition by u.invoice_id, u.subscription_id, u.meter_id order by u.usage_date, u.resource_uri, u.location rows unbounded preceding) - u.quantity as before
-      from usage u join w on w.invoice_id = u.invoice_id
-    ),
-    rated as (
-      select c.invoice_id, c.customer_id, c.subscription_id, c.meter_id, c.resource_uri, c.location, c.usage_date,
-             c.usage_date < c.first_day as late, g.tier_no, g.unit_price,
-             case when c.quantity < 0 then c.quantity
-                  else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity)) - greatest(c.before, g.tier_from) end as quantity
-      from cumulative c
-      join segments g on g.sellers = c.sellers and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
-        and c.usage_date >= g.valid_from and c.usage_date < g.valid_to
-        -- a negative correction is priced whole at the tier where it ends
-        and case when c.quantity < 0
-                 then greatest(c.before + c.quantity, 0) >= g.tier_from and (g.tier_to is null or greatest(c.before + c.quantity, 0) < g.tier_to)
-                 else g.tier_from < c.before + c.quantity and (g.tier_to is null or g.tier_to > c.before) end
-    ),
+    ${ratingCtes(LIST_SHEET)},
     usage_lines as (
       ${
         partner
@@ -284,40 +259,6 @@ export const billingStore = {
       insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, amount, description, reason, created_by)
       select id, 1, 'credit', ${n.of.buyer_id}::uuid, ${n.subscriptionId}::uuid, ${n.amount}::numeric, ${n.description}, ${n.reason}, ${n.by} from note
     `.execute(db);
-  },
-
-  // ---- prices ----
-
-  async sheet(db: BillingDb, name: string) {
-    return db.selectFrom('price_sheets').selectAll().where('name', '=', name).executeTakeFirst();
-  },
-
-  async sheetPrices(db: BillingDb, name: string) {
-    return db.selectFrom('prices').selectAll().where('sheet', '=', name).orderBy('meter_id').orderBy('effective_from').orderBy('tier_from').execute();
-  },
-
-  /** Replaces the tiers of one meter from one day on (the earlier days keep theirs). */
-  async setPrice(db: BillingDb, p: { sheet: string; meterId: string; effectiveFrom: string; tiers: { fromQuantity: string; unitPrice: string }[]; by: string; at: Date }) {
-    await db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('prices').where('sheet', '=', p.sheet).where('meter_id', '=', p.meterId).where('effective_from', '=', p.effectiveFrom).execute();
-      await tx
-        .insertInto('prices')
-        .values(p.tiers.map((t) => ({ sheet: p.sheet, meter_id: p.meterId, effective_from: p.effectiveFrom, tier_from: t.fromQuantity, unit_price: t.unitPrice, created_by: p.by, created_at: p.at })))
-        .execute();
-    });
-  },
-
-  async addOverride(db: BillingDb, o: { seller: Seller; customerId: string | null; offerId: string | null; meterId: string | null; kind: string; value: string; effectiveFrom: string; reason: string; by: string; at: Date }) {
-    const r = await sql<{ id: string }>`
-      insert into price_overrides (seller, customer_id, offer_id, meter_id, kind, value, effective_from, reason, created_by, created_at)
-      values (${o.seller}, ${o.customerId}::uuid, ${o.offerId}, ${o.meterId}::uuid, ${o.kind}, ${o.value}::numeric, ${o.effectiveFrom}::date, ${o.reason}, ${o.by}, ${o.at}::timestamptz)
-      returning id::text
-    `.execute(db);
-    return r.rows[0].id;
-  },
-
-  async overrides(db: BillingDb, seller: Seller) {
-    return db.selectFrom('price_overrides').selectAll().where('seller', '=', seller).orderBy('id').execute();
   },
 
   /** Names for the lines: customers' companies, partners' directories, subscriptions' display names. */

@@ -1,3 +1,6 @@
+import { CHARGEBACK_SHEET, pricingMigrations } from '../billing/pricing-migrations.ts';
+import { registerChargebackRoutes } from './chargeback/routes.ts';
+import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -80,7 +83,7 @@ export interface Stack {
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations });
+  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations, ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions") });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -134,6 +137,15 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });
+    // The hub's portal calls this endpoint from the browser: CORS for that origin only (preflight
+    // answered before authentication, which a preflight never carries).
+    await app.register(cors, {
+      origin: (origin, done) => done(null, origin !== undefined && origin === new URL(opts.hub.portal()).origin),
+      methods: ['GET', 'PUT', 'POST', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-ms-client-request-id'],
+      exposedHeaders: ['x-ms-request-id', 'azure-asyncoperation', 'location', 'retry-after'],
+      maxAge: 600,
+    });
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
         baseUrl: () => opts.endpoints()[which],
@@ -162,6 +174,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
         registerLateReportRoutes(armApp, resources);
         registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), isOperator);
+        registerChargebackRoutes(armApp, opts.db as any, clock, isOperator);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);

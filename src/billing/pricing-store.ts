@@ -1,0 +1,40 @@
+import { type Kysely, sql } from 'kysely';
+import type { PricingTables, Seller } from './tables.ts';
+
+// All SQL of price sheets and overrides, in both roles.
+export type PricingDb = Kysely<PricingTables>;
+
+export const pricingStore = {
+  async sheet(db: PricingDb, name: string) {
+    return db.selectFrom('price_sheets').selectAll().where('name', '=', name).executeTakeFirst();
+  },
+
+  async sheetPrices(db: PricingDb, name: string) {
+    return db.selectFrom('prices').selectAll().where('sheet', '=', name).orderBy('meter_id').orderBy('effective_from').orderBy('tier_from').execute();
+  },
+
+  /** Replaces the tiers of one meter from one day on (the earlier days keep theirs). */
+  async setPrice(db: PricingDb, p: { sheet: string; meterId: string; effectiveFrom: string; tiers: { fromQuantity: string; unitPrice: string }[]; by: string; at: Date }) {
+    await db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('prices').where('sheet', '=', p.sheet).where('meter_id', '=', p.meterId).where('effective_from', '=', p.effectiveFrom).execute();
+      await tx
+        .insertInto('prices')
+        .values(p.tiers.map((t) => ({ sheet: p.sheet, meter_id: p.meterId, effective_from: p.effectiveFrom, tier_from: t.fromQuantity, unit_price: t.unitPrice, created_by: p.by, created_at: p.at })))
+        .execute();
+    });
+  },
+
+  async addOverride(db: PricingDb, o: { seller: Seller; customerId: string | null; offerId: string | null; meterId: string | null; kind: string; value: string; effectiveFrom: string; reason: string; by: string; at: Date }) {
+    const r = await sql<{ id: string }>`
+      insert into price_overrides (seller, customer_id, offer_id, meter_id, kind, value, effective_from, reason, created_by, created_at)
+      values (${o.seller}, ${o.customerId}::uuid, ${o.offerId}, ${o.meterId}::uuid, ${o.kind}, ${o.value}::numeric, ${o.effectiveFrom}::date, ${o.reason}, ${o.by}, ${o.at}::timestamptz)
+      returning id::text
+    `.execute(db);
+    return r.rows[0].id;
+  },
+
+  async overrides(db: PricingDb, seller: Seller) {
+    return db.selectFrom('price_overrides').selectAll().where('seller', '=', seller).orderBy('id').execute();
+  },
+
+};

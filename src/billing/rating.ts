@@ -1,0 +1,40 @@
+import { type RawBuilder, sql } from 'kysely';
+
+// Rating, shared by the hub's invoices and the stack's chargeback: the CTEs that price usage.
+// They read two CTEs the caller defines first:
+//   w(invoice_id, sellers text[], period_start): one row per document being rated;
+//   usage(invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location,
+//         usage_date, quantity): its usage per day.
+// and define `rated`: each day's quantity split at the tiers it crosses, with the unit price in
+// force that day (`price_segments`). Tiers accumulate over the document per subscription and
+// meter, by day then resource.
+export function ratingCtes(sheet: string): RawBuilder<unknown> {
+  return sql`
+    combos as (
+      select w.sellers, u.customer_id, u.offer_id, u.meter_id, min(u.usage_date) as d_from, max(u.usage_date) + 1 as d_to
+      from usage u join w on w.invoice_id = u.invoice_id
+      group by w.sellers, u.customer_id, u.offer_id, u.meter_id
+    ),
+    segments as (
+      select c.sellers, c.customer_id, c.offer_id, c.meter_id, p.*
+      from combos c cross join lateral price_segments(${sheet}, c.sellers, c.customer_id, c.offer_id, c.meter_id, c.d_from, c.d_to) p
+    ),
+    cumulative as (
+      select u.*, w.sellers, (w.period_start at time zone 'UTC')::date as first_day,
+             sum(u.quantity) over (partition by u.invoice_id, u.subscription_id, u.meter_id order by u.usage_date, u.resource_uri, u.location rows unbounded preceding) - u.quantity as before
+      from usage u join w on w.invoice_id = u.invoice_id
+    ),
+    rated as (
+      select c.invoice_id, c.customer_id, c.subscription_id, c.meter_id, c.resource_uri, c.location, c.usage_date,
+             c.usage_date < c.first_day as late, g.tier_no, g.unit_price,
+             case when c.quantity < 0 then c.quantity
+                  else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity)) - greatest(c.before, g.tier_from) end as quantity
+      from cumulative c
+      join segments g on g.sellers = c.sellers and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
+        and c.usage_date >= g.valid_from and c.usage_date < g.valid_to
+        -- a negative correction is priced whole at the tier where it ends
+        and case when c.quantity < 0
+                 then greatest(c.before + c.quantity, 0) >= g.tier_from and (g.tier_to is null or greatest(c.before + c.quantity, 0) < g.tier_to)
+                 else g.tier_from < c.before + c.quantity and (g.tier_to is null or g.tier_to > c.before) end
+    )`;
+}
