@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeErrorBody, HttpClient, HttpError } from '../core/http-client.ts';
-import { appToken } from '../core/tokens.ts';
-import type { BootstrapFile } from '../system/up.ts';
+import { isGuid } from '../core/ids.ts';
+import { appToken, type AppCredentials } from '../core/tokens.ts';
+import { STACKLEDGER_CLI_CLIENT_ID } from '../identity/rules.ts';
+import type { BootstrapFile, StackFileEntry } from '../system/up.ts';
 
 // How CLI commands find and call the running system: through DIR/bootstrap.json, like any client.
 
@@ -15,11 +17,21 @@ export class CliError extends Error {
   }
 }
 
+/** Who a command acts as: an application (client credentials) or a user (password grant) in a directory. */
+export type Identity =
+  | { kind: 'app'; name: string; credentials: AppCredentials }
+  | { kind: 'user'; name: string; tenantId: string; userName: string; password: string };
+
 export interface Connection {
+  dataDir: string;
   bootstrap: BootstrapFile;
   http: HttpClient;
   /** A token for a resource, as the CSP's (default) or the operator's service principal. */
   token(resource: string, as?: 'csp' | 'operator'): Promise<string>;
+  /** A token for a resource, as anyone. */
+  tokenAs(who: Identity, resource: string): Promise<string>;
+  /** A stack of bootstrap.json, by name. */
+  stack(name: string): StackFileEntry;
   close(): Promise<void>;
 }
 
@@ -40,21 +52,116 @@ export async function connect(dataDir: string): Promise<Connection> {
   // A stack's own folder names the hub's authority too: trust both.
   const http = new HttpClient(await caBundle([bootstrap.caFile, (bootstrap.hub as { caFile?: string }).caFile]));
   const cache = new Map<string, string>();
+  const tokenAs = async (who: Identity, resource: string) => {
+    const key = who.kind === 'app' ? `app ${who.credentials.tenantId} ${who.credentials.clientId} ${resource}` : `user ${who.tenantId} ${who.userName} ${resource}`;
+    const cached = cache.get(key);
+    if (cached) return cached;
+    const token =
+      who.kind === 'app' ? await appToken(http, bootstrap.hub.login, who.credentials, resource) : await userToken(http, bootstrap.hub.login, who, resource);
+    cache.set(key, token);
+    return token;
+  };
   return {
+    dataDir,
     bootstrap,
     http,
     async token(resource, as = 'csp') {
-      const key = `${as} ${resource}`;
-      const cached = cache.get(key);
-      if (cached) return cached;
       const who = bootstrap[as];
       if (!who) throw new CliError(`No ${as} credentials in ${file}.`);
-      const token = await appToken(http, bootstrap.hub.login, who, resource);
-      cache.set(key, token);
-      return token;
+      return tokenAs({ kind: 'app', name: as, credentials: who }, resource);
+    },
+    tokenAs,
+    stack(name) {
+      const entry = bootstrap.stacks[name];
+      if (!entry) throw new CliError(`No stack '${name}' in ${file}; it has ${Object.keys(bootstrap.stacks).map((n) => `'${n}'`).join(', ') || 'none'}.`, 2);
+      return entry;
     },
     close: () => http.close(),
   };
+}
+
+/** A user's token through our CLI's public client (the password grant). */
+async function userToken(http: HttpClient, login: string, who: { tenantId: string; userName: string; password: string }, resource: string): Promise<string> {
+  const url = `${login}/${who.tenantId}/oauth2/token`;
+  const res = await http.send('POST', url, { form: { grant_type: 'password', client_id: STACKLEDGER_CLI_CLIENT_ID, username: who.userName, password: who.password, resource } });
+  if (res.status >= 400) throw new HttpError(res.status, res.body, url);
+  return res.body.access_token;
+}
+
+/** Follows ARM's `nextLink` paging and answers every item. */
+export async function armList<T = any>(c: Connection, url: string, token: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let next: string | undefined = url; next; ) {
+    const page: { value: T[]; nextLink?: string } = await c.http.call('GET', next, { token });
+    out.push(...page.value);
+    next = page.nextLink;
+  }
+  return out;
+}
+
+// The first administrator's password of a customer is returned once, when the customer is made; the
+// CLI keeps it in DIR/customers.json (like bootstrap.json, readable by its owner only) so that the
+// steps a customer takes itself (inviting the CSP, consenting, creating resources) can be run too.
+
+export interface SavedCustomer {
+  id: string;
+  domain: string;
+  companyName: string;
+  admin: { userName: string; password: string };
+}
+
+const customersFile = (dataDir: string) => path.resolve(dataDir, 'customers.json');
+
+export async function savedCustomers(dataDir: string): Promise<SavedCustomer[]> {
+  try {
+    return JSON.parse(await readFile(customersFile(dataDir), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+export async function saveCustomer(dataDir: string, customer: SavedCustomer): Promise<void> {
+  const all = (await savedCustomers(dataDir)).filter((c) => c.id !== customer.id);
+  await writeFile(customersFile(dataDir), JSON.stringify([...all, customer], null, 2) + '\n', { mode: 0o600 });
+}
+
+/** A saved customer by id, full domain or the domain's first label (`contoso` for contoso.onstackledger.local). */
+export function findSavedCustomer(saved: SavedCustomer[], ref: string): SavedCustomer | undefined {
+  const r = ref.toLowerCase();
+  return saved.find((c) => c.id === r || c.domain === r || c.domain.split('.')[0] === r);
+}
+
+export interface CustomerRef {
+  id: string;
+  domain: string;
+  companyName: string;
+}
+
+/** A customer of the CSP by id or domain: from customers.json, else asked of the partner center. */
+export async function resolveCustomer(c: Connection, ref: string): Promise<CustomerRef> {
+  const saved = findSavedCustomer(await savedCustomers(c.dataDir), ref);
+  if (saved) return saved;
+  const pc = c.bootstrap.hub.partnerCenter;
+  const token = await c.token(pc);
+  if (isGuid(ref)) {
+    const found = await c.http.call('GET', `${pc}/v1/customers/${ref}`, { token });
+    return { id: found.id, domain: found.companyProfile.domain, companyName: found.companyProfile.companyName };
+  }
+  const filter = encodeURIComponent(JSON.stringify({ Field: 'Domain', Value: ref.toLowerCase(), Operator: 'starts_with' }));
+  const { items } = await c.http.call('GET', `${pc}/v1/customers?filter=${filter}`, { token });
+  const matches = (items as any[]).filter((x) => x.companyProfile.domain === ref.toLowerCase() || x.companyProfile.domain.split('.')[0] === ref.toLowerCase());
+  if (matches.length !== 1) throw new CliError(`No customer '${ref}': give its id or its domain (stackledger customers list).`);
+  return { id: matches[0].id, domain: matches[0].companyProfile.domain, companyName: matches[0].companyProfile.companyName };
+}
+
+/** A server's error becomes the CLI's, with the server's code and message; a system that does not answer says so. */
+export function asCliError(e: unknown, dataDir: string): unknown {
+  if (e instanceof HttpError) return new CliError(describeErrorBody(e.body));
+  if ((e as any)?.code === 'ECONNREFUSED' || (e as any)?.cause?.code === 'ECONNREFUSED') {
+    return new CliError(`The system in ${dataDir} does not answer: is 'stackledger up --data ${dataDir}' running?`);
+  }
+  return e;
 }
 
 /** Runs a client command; a server error becomes a non-zero exit with the server's code and message. */
@@ -64,11 +171,7 @@ export async function runClient<T>(dataDir: string, fn: (c: Connection) => Promi
     conn = await connect(dataDir);
     return await fn(conn);
   } catch (e) {
-    if (e instanceof HttpError) throw new CliError(describeErrorBody(e.body));
-    if ((e as any)?.code === 'ECONNREFUSED' || (e as any)?.cause?.code === 'ECONNREFUSED') {
-      throw new CliError(`The system in ${dataDir} does not answer: is 'stackledger up --data ${dataDir}' running?`);
-    }
-    throw e;
+    throw asCliError(e, dataDir);
   } finally {
     await conn?.close();
   }

@@ -1,6 +1,6 @@
 export type { AppCredentials };
 import { API_VERSIONS } from '../core/api-versions.ts';
-import type { HttpClient } from '../core/http-client.ts';
+import { HttpError, type HttpClient } from '../core/http-client.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
 import { decodeRegistrationToken } from '../registration/rules.ts';
 
@@ -21,6 +21,11 @@ export interface RegisterStackInput {
   approve?: boolean;
 }
 
+
+/** The registration of a stack in the CSP's registration subscription: `local`'s is the bootstrap's, others' `stack-{name}`. */
+export function registrationNameOf(stackName: string, csp: { registrationName: string }): string {
+  return stackName === 'local' ? csp.registrationName : `stack-${stackName}`;
+}
 
 export async function registerStack(input: RegisterStackInput): Promise<{ id: string; properties: { cloudId: string; billingModel: string } }> {
   const { http, hub } = input;
@@ -68,11 +73,17 @@ export async function onboardDirectory(input: OnboardInput): Promise<{ tenantId:
   const operatorToken = await appToken(http, hub.login, input.operator, input.stackAdminArm);
   const url = `${input.stackAdminArm}/subscriptions/${input.providerSubscriptionId}/resourcegroups/system.${input.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${input.directory}?api-version=2015-11-01`;
   const onboarded = await http.call('PUT', url, { token: operatorToken, body: { location: input.location, properties: {} } });
-  if (input.consentAs) {
-    const graphToken = await appToken(http, hub.login, input.consentAs, hub.graph);
-    const res = await http.send('POST', `${hub.graph}/v1.0/servicePrincipals`, { token: graphToken, body: { appId: input.stackApplicationId } });
-    const alreadyThere = res.status === 400 && String(res.body?.error?.message ?? '').includes('already exists');
-    if (res.status !== 201 && !alreadyThere) throw new Error(`consent in ${input.directory} failed: ${res.status} ${JSON.stringify(res.body)}`);
-  }
+  if (input.consentAs) await consentToStack(http, hub.graph, await appToken(http, hub.login, input.consentAs, hub.graph), input.stackApplicationId);
   return { tenantId: onboarded.properties.tenantId };
+}
+
+/**
+ * A guest directory's consent to a stack: an administrator of that directory (whose directory-API
+ * token this is) creates the stack application's service principal there. Consenting twice is fine.
+ */
+export async function consentToStack(http: HttpClient, graph: string, graphToken: string, stackApplicationId: string): Promise<{ alreadyThere: boolean }> {
+  const res = await http.send('POST', `${graph}/v1.0/servicePrincipals`, { token: graphToken, body: { appId: stackApplicationId } });
+  const alreadyThere = res.status === 400 && String(res.body?.error?.message ?? '').includes('already exists');
+  if (res.status !== 201 && !alreadyThere) throw new HttpError(res.status, res.body, `${graph}/v1.0/servicePrincipals`);
+  return { alreadyThere };
 }

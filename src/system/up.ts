@@ -8,7 +8,7 @@ import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
-import { onboardDirectory, registerStack } from './register.ts';
+import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
 import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
 
 // `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
@@ -30,6 +30,8 @@ export interface CommonOptions {
 export interface UpOptions extends CommonOptions {
   stackName?: string;
   location?: string;
+  /** Several stacks in this process (the demo's `east` and `west`); default: one, `stackName`. */
+  stacks?: Array<{ name: string; location: string }>;
 }
 
 export interface StackFileEntry extends StackEndpoints {
@@ -129,58 +131,60 @@ function stackEntry(s: RunningStack, location: string): StackFileEntry {
 
 const nextPort = (port: number, k: number) => (port === 0 ? 0 : port + k);
 
-/** One hub and one stack in this process: what a newcomer starts with. */
+/** One hub and one stack in this process (what a newcomer starts with), or several stacks. */
 export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
   const p = await startProcess(opts);
-  const stackName = opts.stackName ?? 'local';
-  const location = opts.location ?? 'local';
+  const wanted = opts.stacks ?? [{ name: opts.stackName ?? 'local', location: opts.location ?? 'local' }];
   try {
-    const [hubDb, stackDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', `stack_${stackName}`], p.cleanups, p.logger);
+    const [hubDb, ...stackDbs] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', ...wanted.map((s) => `stack_${s.name}`)], p.cleanups, p.logger);
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host };
     const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port }, p.cleanups);
-    const { operator } = hub.record;
-    const stack = await startStackRole(
-      {
-        ...role,
-        databaseUrl: stackDb,
-        name: stackName,
-        location,
-        ports: [nextPort(opts.port, 1), nextPort(opts.port, 2)],
-        hubArm: hub.endpoints.arm,
-        hubCa: p.tls?.ca,
-        operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, adminUserName: operator.admin.userName },
-      },
-      p.cleanups,
-    );
-    // The stack registers itself with the CSP's registration subscription, approved for multi-tenancy.
+    const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
-    const { csp } = hub.record;
-    await registerStack({
-      http,
-      hub: hub.endpoints,
-      stackAdminArm: stack.endpoints.adminArm,
-      operator,
-      csp,
-      registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name: csp.registrationName },
-      approve: true,
-    });
-    // The CSP uses its own deployment too: its directory is onboarded there and consents.
-    await onboardDirectory({
-      http,
-      hub: hub.endpoints,
-      stackAdminArm: stack.endpoints.adminArm,
-      providerSubscriptionId: stack.record.providerSubscriptionId,
-      location,
-      operator,
-      directory: csp.tenantId,
-      consentAs: csp,
-      stackApplicationId: stack.record.applicationId,
-    });
+    const stacks: Record<string, StackFileEntry> = {};
+    for (const [i, { name, location }] of wanted.entries()) {
+      const stack = await startStackRole(
+        {
+          ...role,
+          databaseUrl: stackDbs[i],
+          name,
+          location,
+          ports: [nextPort(opts.port, 1 + 2 * i), nextPort(opts.port, 2 + 2 * i)],
+          hubArm: hub.endpoints.arm,
+          hubCa: p.tls?.ca,
+          operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, adminUserName: operator.admin.userName },
+        },
+        p.cleanups,
+      );
+      // The stack registers itself with the CSP's registration subscription, approved for multi-tenancy.
+      await registerStack({
+        http,
+        hub: hub.endpoints,
+        stackAdminArm: stack.endpoints.adminArm,
+        operator,
+        csp,
+        registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name: registrationNameOf(name, csp) },
+        approve: true,
+      });
+      // The CSP uses its own deployment too: its directory is onboarded there and consents.
+      await onboardDirectory({
+        http,
+        hub: hub.endpoints,
+        stackAdminArm: stack.endpoints.adminArm,
+        providerSubscriptionId: stack.record.providerSubscriptionId,
+        location,
+        operator,
+        directory: csp.tenantId,
+        consentAs: csp,
+        stackApplicationId: stack.record.applicationId,
+      });
+      stacks[name] = stackEntry(stack, location);
+    }
     return await finish(p, {
       ...(p.tls ? { caFile: p.tls.caFile } : {}),
       hub: hub.endpoints,
-      stacks: { [stackName]: stackEntry(stack, location) },
+      stacks,
       ...credentialsOf(hub.record),
       clock: { simulated: p.clock.simulated },
     });

@@ -1,0 +1,184 @@
+import { Option, type Command } from 'commander';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { parseInstant } from '../core/clock.ts';
+import { findMeter } from '../core/meters.ts';
+import { actorOf, actorOptions, type ActorFlags } from './actor.ts';
+import { armList, CliError, resolveCustomer, runClient, type Connection } from './client.ts';
+import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
+
+// Usage: on the hub, billed to a subscription (the commerce API: a customer's, or the registration
+// subscription); on a stack, as its tenant or its operator sees it; the ledger's proof.
+
+type Granularity = 'Hourly' | 'Daily';
+const UNIT_MS: Record<Granularity, number> = { Hourly: 3_600_000, Daily: 86_400_000 };
+const COMMERCE_API = 'api-version=2015-06-01-preview';
+
+export async function systemNow(c: Connection): Promise<Date> {
+  const clock = await c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(c.bootstrap.hub.arm) });
+  return new Date(clock.now);
+}
+
+const floorTo = (t: Date, unit: number) => new Date(Math.floor(t.getTime() / unit) * unit);
+
+/** A reported-time window: --to defaults to now (on the boundary), --from to 30 days before. */
+async function usageWindow(c: Connection, o: { from?: string; to?: string; granularity: Granularity }): Promise<{ from: Date; to: Date }> {
+  const to = o.to ? parseInstant(o.to) : floorTo(await systemNow(c), UNIT_MS[o.granularity]);
+  const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * 86_400_000);
+  if (!from || !to) throw new CliError('--from and --to take ISO 8601 times.', 2);
+  return { from, to };
+}
+
+export interface UsageLine {
+  usageStart: string;
+  usageEnd: string;
+  meterId: string;
+  meter: string;
+  unit: string;
+  quantity: number;
+  resource?: string;
+  location?: string;
+}
+
+/** Aggregates of a usage API (hub or stack) as lines: meter names, resource and location. */
+async function usageLines(c: Connection, url: string, token: string): Promise<UsageLine[]> {
+  return (await armList(c, url, token)).map((r) => {
+    const p = r.properties;
+    const data = p.instanceData ? JSON.parse(p.instanceData)['Microsoft.Resources'] : undefined;
+    const meter = findMeter(p.meterId);
+    return { usageStart: p.usageStartTime, usageEnd: p.usageEndTime, meterId: p.meterId, meter: meter?.name ?? p.meterId, unit: meter?.unit ?? '', quantity: p.quantity, resource: data?.resourceUri, location: data?.location };
+  });
+}
+
+const windowQuery = (w: { from: Date; to: Date }, granularity: Granularity, details: boolean) =>
+  `reportedStartTime=${w.from.toISOString()}&reportedEndTime=${w.to.toISOString()}&aggregationGranularity=${granularity}&showDetails=${details}`;
+
+/** Usage billed to a subscription on the hub, as the CSP (admin on behalf of, or owner). */
+export async function hubUsage(c: Connection, subscriptionId: string, w: { from: Date; to: Date }, granularity: Granularity, details = true): Promise<UsageLine[]> {
+  const arm = c.bootstrap.hub.arm;
+  return usageLines(c, `${arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${windowQuery(w, granularity, details)}`, await c.token(arm));
+}
+
+/** The bounds of a calendar month, YYYY-MM (UTC). */
+export function monthBounds(period: string): { start: Date; end: Date } {
+  const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(period);
+  if (!m) throw new CliError(`'${period}' is not a period such as 2026-01.`, 2);
+  return { start: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)), end: new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)) };
+}
+
+/**
+ * What the hub billed to a subscription for the usage of one month, whenever it was reported (up
+ * to now): totals per stack (the deployment's location) and meter.
+ */
+export async function monthUsage(c: Connection, subscriptionId: string, period: string): Promise<Array<{ stack: string; meterId: string; meter: string; unit: string; quantity: number }>> {
+  const { start, end } = monthBounds(period);
+  const now = floorTo(await systemNow(c), UNIT_MS.Hourly);
+  const midnight = floorTo(now, UNIT_MS.Daily);
+  // Whole days at Daily granularity; the hours reported since the last midnight at Hourly.
+  const lines = [
+    ...(midnight > start ? await hubUsage(c, subscriptionId, { from: start, to: midnight }, 'Daily') : []),
+    ...(now > midnight && now > start ? await hubUsage(c, subscriptionId, { from: midnight > start ? midnight : start, to: now }, 'Hourly') : []),
+  ];
+  const totals = new Map<string, { stack: string; meterId: string; meter: string; unit: string; quantity: number }>();
+  for (const l of lines) {
+    const t = Date.parse(l.usageStart);
+    if (t < start.getTime() || t >= end.getTime()) continue;
+    const key = `${l.location} ${l.meterId}`;
+    const total = totals.get(key) ?? { stack: l.location ?? '', meterId: l.meterId, meter: l.meter, unit: l.unit, quantity: 0 };
+    total.quantity += l.quantity;
+    totals.set(key, total);
+  }
+  return [...totals.values()].sort((a, b) => a.stack.localeCompare(b.stack) || a.meter.localeCompare(b.meter));
+}
+
+const lineRows = (lines: UsageLine[]) => lines.map((l) => [l.usageStart.slice(0, 16), l.meter, l.quantity, l.unit, l.location, l.resource]);
+const LINE_HEAD = ['usage from', 'meter', 'quantity', 'unit', 'location', 'resource'];
+
+interface WindowFlags {
+  from?: string;
+  to?: string;
+  granularity: Granularity;
+  byMeter?: boolean;
+  data: string;
+  json?: boolean;
+}
+
+const windowOptions = (cmd: Command) =>
+  cmd
+    .option('--from <time>', 'reported from (ISO 8601, inclusive; default: 30 days before --to)')
+    .option('--to <time>', 'reported until (ISO 8601, exclusive; default: now, on the hour or at midnight)')
+    .addOption(new Option('--granularity <g>', 'Hourly or Daily').choices(['Hourly', 'Daily']).default('Daily'))
+    .option('--by-meter', 'sum over resources (no per-resource lines)')
+    .addOption(dataOption())
+    .addOption(jsonOption());
+
+export function registerUsageCommands(program: Command): void {
+  const usage = program.command('usage').description('Usage: billed on the hub, reported by the stacks, and the ledger that proves they agree.');
+
+  windowOptions(
+    usage
+      .command('show')
+      .description("Usage billed to a subscription on the hub (a customer's, or the registration subscription), by meter and resource.")
+      .requiredOption('--subscription <id>', 'the subscription: a customer subscription, or the registration subscription'),
+  ).action(async (o: WindowFlags & { subscription: string }) => {
+    const lines = await runClient(o.data, async (c) => hubUsage(c, o.subscription, await usageWindow(c, o), o.granularity, !o.byMeter));
+    print(o.json, lines, () => tableOrNone(LINE_HEAD, lineRows(lines), 'no usage in that window'));
+  });
+
+  usage
+    .command('summary')
+    .description("A month's usage billed to a subscription on the hub, per stack and meter (whenever it was reported).")
+    .requiredOption('--subscription <id>', 'the subscription: a customer subscription, or the registration subscription')
+    .requiredOption('--period <YYYY-MM>', 'the month (UTC)')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o: { subscription: string; period: string; data: string; json?: boolean }) => {
+      const totals = await runClient(o.data, (c) => monthUsage(c, o.subscription, o.period));
+      print(o.json, totals, () => tableOrNone(['stack', 'meter', 'quantity', 'unit'], totals.map((t) => [t.stack, t.meter, t.quantity, t.unit]), `no usage in ${o.period}`));
+    });
+
+  actorOptions(
+    windowOptions(
+      usage
+        .command('stack')
+        .description("Usage as a stack reports it: a tenant subscription's (the tenant usage API), or every tenant's (the provider usage API, as the operator).")
+        .requiredOption('--stack <name>', 'the deployment')
+        .option('--subscription <id>', 'a tenant subscription on the deployment (default: all, as the operator)')
+        .option('--customer <customer>', 'the customer (id or domain) whose tenant reads'),
+    ),
+  ).action(async (o: WindowFlags & ActorFlags & { stack: string; subscription?: string; customer?: string }) => {
+    const lines = await runClient(o.data, async (c) => {
+      const s = c.stack(o.stack);
+      const w = await usageWindow(c, o);
+      const query = windowQuery(w, o.granularity, !o.byMeter);
+      if (!o.subscription) return usageLines(c, `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${COMMERCE_API}&${query}`, await c.token(s.adminArm, 'operator'));
+      const who = await actorOf(c, o, o.customer ? await resolveCustomer(c, o.customer) : undefined);
+      return usageLines(c, `${s.tenantArm}/subscriptions/${o.subscription}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${query}`, await c.tokenAs(who, s.tenantArm));
+    });
+    print(o.json, lines, () => tableOrNone(LINE_HEAD, lineRows(lines), 'no usage in that window'));
+  });
+
+  usage
+    .command('verify')
+    .description('Prove the ledger: per deployment, meter and hour, the usage received equals the usage attributed. Exits 1 on any difference.')
+    .addOption(dataOption())
+    .option('--from <time>', 'first usage hour (ISO 8601)', '1970-01-01T00:00:00Z')
+    .option('--to <time>', 'end of the range, exclusive (ISO 8601)', '9999-01-01T00:00:00Z')
+    .addOption(jsonOption())
+    .action(async (o: { data: string; from: string; to: string; json?: boolean }) => {
+      for (const t of [o.from, o.to]) if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
+      const result = await runClient(o.data, (c) => verifyLedger(c, o.from, o.to));
+      print(o.json, result, () =>
+        [
+          `${result.records} records, ${result.received} received, ${result.attributed} attributed: ${result.balanced ? 'balanced' : 'NOT BALANCED'}`,
+          ...result.differences.map((d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`),
+        ].join('\n'),
+      );
+      if (!result.balanced) process.exitCode = 1;
+    });
+}
+
+export async function verifyLedger(c: Connection, from = '1970-01-01T00:00:00Z', to = '9999-01-01T00:00:00Z') {
+  return c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/verify?api-version=${API_VERSIONS.system[0]}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, {
+    token: await c.token(c.bootstrap.hub.arm),
+  });
+}
