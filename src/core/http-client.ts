@@ -44,6 +44,16 @@ export class HttpClient {
   }
 
   async send<T = any>(method: string, url: string, opts: RequestOptions = {}): Promise<JsonResponse<T>> {
+    const res = await this.open(method, url, opts);
+    const text = await res.body.text();
+    let parsed: any = text;
+    if (text.length > 0 && String(res.headers['content-type'] ?? '').includes('json')) parsed = JSON.parse(text);
+    else if (text.length === 0) parsed = undefined;
+    return { status: res.statusCode, headers: res.headers, body: parsed as T };
+  }
+
+  /** The answer with its body still to read, for streams (exports, progress lines). */
+  async open(method: string, url: string, opts: RequestOptions = {}) {
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
     let body: string | undefined;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -54,12 +64,7 @@ export class HttpClient {
       headers['content-type'] ??= 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const res = await request(url, { method: method as any, headers, body, dispatcher: this.#dispatcher });
-    const text = await res.body.text();
-    let parsed: any = text;
-    if (text.length > 0 && String(res.headers['content-type'] ?? '').includes('json')) parsed = JSON.parse(text);
-    else if (text.length === 0) parsed = undefined;
-    return { status: res.statusCode, headers: res.headers, body: parsed as T };
+    return request(url, { method: method as any, headers, body, dispatcher: this.#dispatcher });
   }
 
   /** Like send, but a status of 400 or more throws an HttpError. */

@@ -1,0 +1,248 @@
+import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { pipeline } from 'node:stream/promises';
+import { Option, type Command } from 'commander';
+import { API_VERSIONS } from '../core/api-versions.ts';
+import { HttpError } from '../core/http-client.ts';
+import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
+import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Progress } from './output.ts';
+
+// Billing: runs that close periods (with a progress bar), the CSP's invoices to its customers and
+// the provider's invoices to the CSP, exports, prices and credits. All through the hub's APIs.
+
+const V = `api-version=${API_VERSIONS.system[0]}`;
+const billingUrl = (c: Connection, path: string) => `${c.bootstrap.hub.arm}/providers/Stackledger.Billing/${path}`;
+
+/** A billing run, reading the server's progress lines (application/x-ndjson) into a progress bar. */
+async function runWithProgress(c: Connection, period: string, quiet: boolean) {
+  const url = `${billingUrl(c, 'billingRuns')}?${V}`;
+  const res = await c.http.open('POST', url, { token: await c.token(c.bootstrap.hub.arm), body: { period }, headers: { accept: 'application/x-ndjson' } });
+  if (res.statusCode >= 400) throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
+  let bar: Progress | undefined;
+  let result: unknown;
+  for await (const line of createInterface({ input: res.body })) {
+    if (!line.trim()) continue;
+    const message = JSON.parse(line);
+    if (message.progress && !quiet) {
+      const p = message.progress;
+      bar ??= progressBar(p.total, 'buyers');
+      bar.update(p.done, `${p.stream === 'partner' ? "partners' invoices" : "customers' invoices"} ${p.period}`);
+      if (p.done === p.total) {
+        bar.stop();
+        bar = undefined;
+      }
+    }
+    if (message.error) throw new HttpError(500, { error: message.error }, url);
+    if (message.result) result = message.result;
+  }
+  bar?.stop();
+  return result as { period: string; invoicesAdded: number; linesAdded: number; periodsClosed: string[] };
+}
+
+const money = (v: string | number) => (typeof v === 'number' ? v.toFixed(2) : v);
+
+export function registerBillingCommands(program: Command): void {
+  const billing = program.command('billing').description('billing: runs, invoices, exports, prices and credits');
+
+  billing
+    .command('run')
+    .description('close a billing period (and any earlier one still open); running it again changes nothing')
+    .requiredOption('--period <YYYY-MM>', 'the month to close')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const r = await runWithProgress(c, o.period, Boolean(o.json) || !process.stderr.isTTY);
+        print(o.json, r, () =>
+          r.invoicesAdded === 0
+            ? `Billing period ${r.period} is closed; nothing changed.`
+            : `Closed ${r.periodsClosed.join(', ')}: ${r.invoicesAdded} invoices with ${r.linesAdded} lines.`,
+        );
+      }),
+    );
+
+  billing
+    .command('invoices')
+    .description("the CSP's invoices to its customers (--customer for one), or with --provider the provider's invoices to the CSP")
+    .option('--period <YYYY-MM>', 'one billing period')
+    .option('--customer <id-or-domain>', 'one customer')
+    .option('--provider', "the partner center's invoices from the provider")
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        if (o.provider) {
+          const pc = c.bootstrap.hub.partnerCenter;
+          const { items } = await c.http.call('GET', `${pc}/v1/invoices`, { token: await c.token(pc) });
+          const shown = (items as any[]).filter((i) => !o.period || i.billingPeriodStartDate.startsWith(o.period));
+          return print(o.json, shown, () =>
+            tableOrNone(['Invoice', 'Period start', 'Period end', 'Total', 'Currency'], shown.map((i) => [i.id, i.billingPeriodStartDate.slice(0, 10), i.billingPeriodEndDate.slice(0, 10), money(i.totalCharges), i.currencyCode]), 'No invoices yet.'),
+          );
+        }
+        const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
+        const q = [V, o.period ? `period=${o.period}` : '', customer ? `customerId=${customer.id}` : ''].filter(Boolean).join('&');
+        const { value } = await c.http.call('GET', `${billingUrl(c, 'invoices')}?${q}`, { token: await c.token(c.bootstrap.hub.arm) });
+        print(o.json, value, () =>
+          tableOrNone(
+            ['Invoice', 'Kind', 'Customer', 'Period', 'Subtotal', 'Tax', 'Total', 'Currency'],
+            (value as any[]).map((i) => [i.name, i.properties.kind, i.properties.customerName, i.properties.period, i.properties.subtotal, i.properties.tax, i.properties.total, i.properties.currency]),
+            'No invoices yet.',
+          ),
+        );
+      }),
+    );
+
+  billing
+    .command('invoice')
+    .description('one invoice with its lines (or --unbilled --customer X: the open period so far)')
+    .argument('[number]', 'the invoice number')
+    .option('--unbilled', 'the open period of --customer')
+    .option('--customer <id-or-domain>', 'the customer, with --unbilled')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (number: string | undefined, o) =>
+      runClient(o.data, async (c) => {
+        let path: string;
+        if (o.unbilled) {
+          if (!o.customer) throw new CliError('--unbilled needs --customer.', 2);
+          path = `invoices/unbilled?${V}&customerId=${(await resolveCustomer(c, o.customer)).id}`;
+        } else {
+          if (!number) throw new CliError('Name the invoice (stackledger billing invoices), or give --unbilled --customer.', 2);
+          path = `invoices/${encodeURIComponent(number)}?${V}`;
+        }
+        const inv = await c.http.call('GET', billingUrl(c, path), { token: await c.token(c.bootstrap.hub.arm) });
+        const p = inv.properties;
+        print(o.json, inv, () =>
+          [
+            `${p.kind === 'creditNote' ? 'Credit note' : 'Invoice'} ${p.invoiceNumber ?? '(open period)'} to ${p.customerName} for ${p.period} (${p.periodStart.slice(0, 10)} to ${p.periodEnd.slice(0, 10)})`,
+            table(
+              ['#', 'Type', 'Subscription', 'Meter', 'Resource', 'Days', 'Quantity', 'Unit price', 'Amount'],
+              (p.lines as any[]).map((l) => [
+                l.lineNumber,
+                l.lineType,
+                l.subscriptionName ?? l.subscriptionId,
+                l.meterName ?? l.description,
+                l.resourceUri ?? l.reason,
+                l.usageDate ? `${l.usageDate}${l.usageTo && l.usageTo !== l.usageDate ? ` to ${l.usageTo}` : ''}` : '',
+                l.quantity,
+                l.unitPrice,
+                l.amount,
+              ]),
+            ),
+            `Subtotal ${p.subtotal}   Tax (${p.taxRate}%) ${p.tax}   Total ${p.total} ${p.currency}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  billing
+    .command('export')
+    .description('stream a period to a file: the reconciliation file, FOCUS, or JSON')
+    .requiredOption('--period <YYYY-MM>', 'the billing period')
+    .addOption(new Option('--format <format>', 'recon (partner center), focus (FinOps FOCUS 1.0) or json').choices(['recon', 'focus', 'json']).default('recon'))
+    .addOption(new Option('--of <invoices>', "the provider's invoice to the CSP, or the CSP's invoices to its customers").choices(['provider', 'customers']).default('provider'))
+    .option('--customer <id-or-domain>', 'one customer')
+    .requiredOption('--out <file>', 'where to write it')
+    .addOption(dataOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
+        const stream = o.of === 'provider' ? 'partner' : 'customer';
+        const url = `${billingUrl(c, 'exports')}?${V}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
+        const res = await c.http.open('GET', url, { token: await c.token(c.bootstrap.hub.arm) });
+        if (res.statusCode >= 400) throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
+        await pipeline(res.body, createWriteStream(o.out));
+        process.stdout.write(`Wrote ${o.out}\n`);
+      }),
+    );
+
+  billing
+    .command('price')
+    .description("set a meter's price on the provider's list sheet from a day on (tiers: --tier FROM=PRICE, repeatable)")
+    .requiredOption('--meter <id>', 'the meter id')
+    .requiredOption('--from <YYYY-MM-DD>', 'the first day of the new price (today or later)')
+    .option('--price <unitPrice>', 'one price for every quantity')
+    .option('--tier <from=price>', 'a tier: the unit price from this quantity on', (v: string, all: string[] = []) => [...all, v])
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const tiers = o.tier
+          ? (o.tier as string[]).map((t) => {
+              const [fromQuantity, unitPrice] = t.split('=');
+              return { fromQuantity, unitPrice };
+            })
+          : o.price !== undefined
+            ? [{ fromQuantity: '0', unitPrice: o.price }]
+            : undefined;
+        if (!tiers) throw new CliError('Give --price or one or more --tier FROM=PRICE.', 2);
+        const r = await c.http.call('PUT', `${billingUrl(c, `priceSheets/list/meters/${o.meter}`)}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body: { effectiveFrom: o.from, tiers } });
+        print(o.json, r, () => `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: any) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`);
+      }),
+    );
+
+  billing
+    .command('markup')
+    .description("the CSP's price for its customers: a markup, a discount or a fixed price, for all, one customer, one offer or one meter")
+    .addOption(new Option('--kind <kind>', 'markup or discount (percent), or fixed (a unit price)').choices(['markup', 'discount', 'fixed']).default('markup'))
+    .requiredOption('--value <n>', 'the percentage, or the fixed unit price')
+    .requiredOption('--from <YYYY-MM-DD>', 'the first day it applies (today or later)')
+    .requiredOption('--reason <text>', 'why')
+    .option('--customer <id-or-domain>', 'one customer')
+    .option('--offer <id>', 'one offer')
+    .option('--meter <id>', 'one meter')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
+        const body = { kind: o.kind, value: o.value, effectiveFrom: o.from, reason: o.reason, customerId: customer?.id, offerId: o.offer, meterId: o.meter };
+        const r = await c.http.call('POST', `${billingUrl(c, 'priceOverrides')}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body });
+        print(o.json, r, () => `From ${r.effectiveFrom}: ${r.kind} ${r.value}${r.kind === 'fixed' ? '' : '%'} for ${customer?.companyName ?? 'every customer'}.`);
+      }),
+    );
+
+  billing
+    .command('credit')
+    .description("a credit (negative) or adjustment on a customer's next invoice; with --credit-note-for, a credit note against a closed one")
+    .requiredOption('--customer <id-or-domain>', 'the customer')
+    .requiredOption('--amount <amount>', 'the amount, such as -25.00')
+    .requiredOption('--description <text>', 'what it is')
+    .requiredOption('--reason <text>', 'why')
+    .addOption(new Option('--kind <kind>', 'credit or adjustment').choices(['credit', 'adjustment']).default('credit'))
+    .option('--subscription <id>', 'one of the customer\'s subscriptions')
+    .option('--credit-note-for <invoice>', 'correct this closed invoice with a credit note')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const customer = await resolveCustomer(c, o.customer);
+        const body = { customerId: customer.id, subscriptionId: o.subscription, kind: o.kind, amount: o.amount, description: o.description, reason: o.reason, creditNoteFor: o.creditNoteFor };
+        const r = await c.http.call('POST', `${billingUrl(c, 'adjustments')}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body });
+        print(o.json, r, () => (r.creditNote ? `Credit note ${r.creditNote} against ${r.for}: ${r.amount}.` : `${r.kind} of ${r.amount} for ${customer.companyName}, on its next invoice.`));
+      }),
+    );
+
+  billing
+    .command('chargeback')
+    .description("the operator's chargeback on a stack: each tenant subscription's month at the operator's prices")
+    .requiredOption('--period <YYYY-MM>', 'the month')
+    .option('--stack <name>', 'the stack (default: the only one)')
+    .option('--csv', 'print CSV')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o) =>
+      runClient(o.data, async (c) => {
+        const names = Object.keys(c.bootstrap.stacks);
+        const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
+        if (!name) throw new CliError(`Name the stack with --stack (${names.join(', ')}).`, 2);
+        const s = c.stack(name);
+        const url = `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${V}&period=${o.period}${o.csv ? '&format=csv' : ''}`;
+        const r = await c.http.call('GET', url, { token: await c.token(s.adminArm, 'operator') });
+        if (o.csv) return void process.stdout.write(String(r));
+        print(o.json, r, () =>
+          tableOrNone(['Subscription', 'Tenant', 'Lines', 'Total', 'Currency'], (r.value as any[]).map((x) => [x.displayName ?? x.subscriptionId, x.tenantId, x.lines.length, x.total, x.currency]), `No usage on ${name} in ${o.period}.`),
+        );
+      }),
+    );
+}
