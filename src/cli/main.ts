@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { registerBillingCommands } from './billing.ts';
 import { registerClockCommands } from './clock.ts';
 import { CliError, runClient } from './client.ts';
 import { registerDemoCommand } from './demo.ts';
@@ -27,6 +28,7 @@ registerDirectoryCommands(program);
 registerRegistrationCommands(program);
 registerStackCommands(program);
 registerUsageCommands(program);
+registerBillingCommands(program);
 registerDemoCommand(program);
 
 program
