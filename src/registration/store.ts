@@ -40,6 +40,9 @@ export const registrationStore = {
       .execute();
   },
 
+  /** Every live registration, oldest first: the deployments the hub knows (the portal lists them). */
+  allLive: (db: RegistrationDb) => db.selectFrom('registrations').select(['name', 'cloud_id', 'object_id']).where('deleted_at', 'is', null).orderBy('created_at').execute(),
+
   /** The newest live registration of a deployment. */
   liveByCloudId: (db: RegistrationDb, cloudId: string) =>
     db.selectFrom('registrations').selectAll().where('cloud_id', '=', cloudId).where('deleted_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirst(),

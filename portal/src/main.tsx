@@ -1,0 +1,217 @@
+import { render, type ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { messageOf } from './api.ts';
+import { CustomerPage, CustomersPage, InvoicePage, InvoicesPage, RegistrationsPage } from './pages/csp.tsx';
+import { BridgePage, ChargebackPage, DirectoriesPage, OffersPage, StackSubscriptionsPage, type StackPageProps } from './pages/operator.tsx';
+import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
+import { currentSession, loadConfig, ROLE_NAMES, signIn, signOut, type PortalConfig, type Role, type Session } from './session.ts';
+import { ErrorMessage, Field, formatTime, Link, navigate, usePath, useLoad } from './ui.tsx';
+import './styles.css';
+
+// The portal's shell: sign-in, then the pages of the signed-in role with its navigation.
+
+const NAV: Record<Role, { to: string; label: string }[]> = {
+  csp: [
+    { to: '/customers', label: 'Customers' },
+    { to: '/registrations', label: 'Registrations' },
+    { to: '/invoices', label: 'Invoices' },
+  ],
+  operator: [
+    { to: '/operator/directories', label: 'Directories' },
+    { to: '/operator/offers', label: 'Offers' },
+    { to: '/operator/subscriptions', label: 'Subscriptions' },
+    { to: '/operator/bridge', label: 'Bridge' },
+    { to: '/operator/chargeback', label: 'Chargeback' },
+  ],
+  tenant: [
+    { to: '/tenant/resources', label: 'Resources' },
+    { to: '/tenant/usage', label: 'Usage' },
+  ],
+};
+
+function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSignedIn: (s: Session) => void; notice?: string }) {
+  const [role, setRole] = useState<Role>('csp');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    setBusy(true);
+    setError(undefined);
+    try {
+      onSignedIn(await signIn(config, role, String(form.get('userName')).trim(), String(form.get('password'))));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <h1>Stackledger</h1>
+      <p class="muted">Sign in to manage customers, stacks and usage.</p>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <form class="form" aria-label="Sign in" onSubmit={submit}>
+        <fieldset class="roles">
+          <legend>Sign in as</legend>
+          {(Object.keys(ROLE_NAMES) as Role[]).map((r) => (
+            <label class="choice">
+              <input type="radio" name="role" value={r} checked={role === r} onChange={() => setRole(r)} />
+              {ROLE_NAMES[r]}
+            </label>
+          ))}
+        </fieldset>
+        <Field label="User name">
+          <input name="userName" type="email" required autocomplete="username" autocapitalize="none" placeholder="admin@contoso.onstackledger.local" />
+        </Field>
+        <Field label="Password">
+          <input name="password" type="password" required autocomplete="current-password" />
+        </Field>
+        <div class="actions">
+          <button type="submit" disabled={busy}>
+            {busy ? 'Signing in…' : 'Sign in'}
+          </button>
+        </div>
+        <ErrorMessage error={error} title="Sign-in failed" />
+      </form>
+    </main>
+  );
+}
+
+function Shell(props: { session: Session; config: PortalConfig; path: string; stackIndex: number; setStackIndex: (i: number) => void; onSignOut: () => void; children: ComponentChildren }) {
+  const { session, config } = props;
+  const onStack = session.role !== 'csp';
+  const [menuOpen, setMenuOpen] = useState(false);
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <div class="brand">
+          <strong>Stackledger</strong>
+          <span class="role">{ROLE_NAMES[session.role]}</span>
+        </div>
+        <button type="button" class="menu secondary" aria-expanded={menuOpen} aria-controls="nav" onClick={() => setMenuOpen(!menuOpen)}>
+          Menu
+        </button>
+        <nav id="nav" class={menuOpen ? 'open' : undefined} aria-label="Main" onClick={() => setMenuOpen(false)}>
+          {NAV[session.role].map((n) => (
+            <Link to={n.to} current={props.path.startsWith(n.to)}>
+              {n.label}
+            </Link>
+          ))}
+        </nav>
+        <div class="who">
+          {onStack && config.stacks.length > 1 && (
+            <select aria-label="Stack" value={props.stackIndex} onChange={(e) => props.setStackIndex(Number(e.currentTarget.value))}>
+              {config.stacks.map((s, i) => (
+                <option value={i}>{s.name}</option>
+              ))}
+            </select>
+          )}
+          {onStack && config.stacks.length === 1 && <span class="muted">Stack {config.stacks[0].name}</span>}
+          <span title={session.tenantId}>{session.displayName}</span>
+          <button type="button" class="secondary" onClick={props.onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main">{props.children}</main>
+      <footer class="muted">
+        Clock {formatTime(config.clock.now)}
+        {config.clock.simulated ? ' (simulated)' : ''} · signed in as {session.userName}
+      </footer>
+    </>
+  );
+}
+
+function Page({ path, session, config, stackIndex }: { path: string; session: Session; config: PortalConfig; stackIndex: number }) {
+  const props = { session, config };
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  if (session.role === 'csp') {
+    if (parts[0] === 'customers' && parts[1]) return <CustomerPage {...props} customerId={parts[1]} />;
+    if (parts[0] === 'customers') return <CustomersPage {...props} />;
+    if (parts[0] === 'registrations') return <RegistrationsPage {...props} />;
+    if (parts[0] === 'invoices' && parts[1]) return <InvoicePage {...props} invoiceNumber={parts[1]} />;
+    if (parts[0] === 'invoices') return <InvoicesPage {...props} />;
+  } else {
+    const stack = config.stacks[stackIndex] ?? config.stacks[0];
+    if (!stack) return <ErrorMessage error="No stack is registered with this hub." />;
+    const stackProps: StackPageProps = { ...props, stack };
+    const page = `${parts[0]}/${parts[1] ?? ''}`;
+    // Keyed by stack, so that switching stacks loads everything anew.
+    if (session.role === 'operator') {
+      if (page === 'operator/directories') return <DirectoriesPage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/offers') return <OffersPage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/subscriptions') return <StackSubscriptionsPage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/bridge') return <BridgePage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/chargeback') return <ChargebackPage key={stack.adminArm} {...stackProps} />;
+    } else {
+      if (page === 'tenant/resources') return <TenantResourcesPage key={stack.tenantArm} {...stackProps} />;
+      if (page === 'tenant/usage') return <TenantUsagePage key={stack.tenantArm} {...stackProps} />;
+    }
+  }
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>
+        There is no page at <code>{path}</code> for your role. <Link to={NAV[session.role][0].to}>Go to {NAV[session.role][0].label}</Link>.
+      </p>
+    </>
+  );
+}
+
+function App() {
+  const path = usePath();
+  // Read again on every page change: the clock it carries moves (and stacks may register).
+  const config = useLoad(loadConfig, [path]);
+  const [session, setSession] = useState<Session | undefined>(currentSession());
+  const [stackIndex, setStackIndex] = useState(0);
+  const [notice, setNotice] = useState<string>();
+  if (config.error) return <main class="signin"><h1>Stackledger</h1><ErrorMessage error={config.error} title="The portal could not read its configuration" /></main>;
+  if (!config.data) return <main class="signin"><p class="muted">Loading…</p></main>;
+  // A session found expired on the way sends the user back to sign in, saying why.
+  const live = session && currentSession() ? session : undefined;
+  if (!live) {
+    return (
+      <SignIn
+        config={config.data}
+        notice={notice ?? (session ? 'Your session expired; sign in again.' : undefined)}
+        onSignedIn={(s) => {
+          setSession(s);
+          setNotice(undefined);
+          navigate(NAV[s.role][0].to);
+        }}
+      />
+    );
+  }
+  if (path === '/' || path === '/signin') {
+    queueMicrotask(() => navigate(NAV[live.role][0].to));
+    return null;
+  }
+  return (
+    <Shell
+      session={live}
+      config={config.data}
+      path={path}
+      stackIndex={stackIndex}
+      setStackIndex={setStackIndex}
+      onSignOut={() => {
+        signOut();
+        setSession(undefined);
+        setNotice('You signed out.');
+        navigate('/');
+      }}
+    >
+      <Page path={path} session={live} config={config.data} stackIndex={stackIndex} />
+    </Shell>
+  );
+}
+
+addEventListener('unhandledrejection', (e) => console.error('unhandled:', messageOf(e.reason)));
+render(<App />, document.getElementById('app')!);

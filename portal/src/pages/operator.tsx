@@ -1,0 +1,266 @@
+import { useState } from 'preact/hooks';
+import { api, armList } from '../api.ts';
+import { tokenFor, type StackInfo } from '../session.ts';
+import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Loading, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { meterName } from '../chart.tsx';
+import type { PageProps } from './csp.tsx';
+
+// The stack operator's pages, on one stack's admin endpoint: directories onboarded
+// (multi-tenancy), offers, tenant subscriptions, the usage bridge's status and chargeback.
+
+export type StackPageProps = PageProps & { stack: StackInfo };
+
+const SUBSCRIPTIONS_API = 'api-version=2015-11-01';
+
+interface ProviderContext {
+  base: string;
+  token: string;
+  providerSubscriptionId: string;
+  location: string;
+}
+
+/** The stack's default provider subscription and location: where its catalogue lives. */
+async function providerContext(p: StackPageProps): Promise<ProviderContext> {
+  const base = p.stack.adminArm;
+  const token = tokenFor(p.session, base);
+  const subs = await armList<{ subscriptionId: string; displayName: string }>(`${base}/subscriptions?api-version=2022-12-01`, token);
+  const provider = subs.find((s) => s.displayName === 'Default Provider Subscription') ?? subs[0];
+  if (!provider) throw new Error('You own no subscription on this stack: sign in as its operator.');
+  const locations = await armList<{ name: string }>(`${base}/subscriptions/${provider.subscriptionId}/locations?api-version=2022-12-01`, token);
+  return { base, token, providerSubscriptionId: provider.subscriptionId, location: locations[0]?.name ?? 'local' };
+}
+
+const adminPath = (c: ProviderContext, rest: string) => `${c.base}/subscriptions/${c.providerSubscriptionId}${rest}`;
+
+export function DirectoriesPage(p: StackPageProps) {
+  const state = useLoad(async () => {
+    const c = await providerContext(p);
+    const directories = await armList<{ name: string; properties: { tenantId: string } }>(
+      adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`),
+      c.token,
+    );
+    return { c, directories };
+  }, [p.stack.adminArm]);
+  const onboard = async (form: FormData) => {
+    // The form is there before the list has loaded.
+    const c = state.data?.c ?? (await providerContext(p));
+    const directory = String(form.get('directory')).trim();
+    await api('PUT', adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(directory)}?${SUBSCRIPTIONS_API}`), {
+      token: c.token,
+      body: { location: c.location, properties: {} },
+    });
+    state.reload();
+  };
+  const offboard = async (name: string) => {
+    const c = state.data!.c;
+    await api('DELETE', adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(name)}?${SUBSCRIPTIONS_API}`), { token: c.token });
+    state.reload();
+  };
+  return (
+    <>
+      <h1>Directories onboarded</h1>
+      <p class="muted">Users of a guest directory can use this stack once it is onboarded here and the directory has consented to the stack's application.</p>
+      <Panel title="Onboard a directory">
+        <ActionForm label="Onboard a directory" submit="Onboard" onSubmit={onboard} class="form inline">
+          <Field label="Directory" hint="Its tenant id or its domain, such as contoso.onstackledger.local">
+            <input name="directory" required autocapitalize="none" />
+          </Field>
+        </ActionForm>
+      </Panel>
+      <Panel title="Guest directories">
+        <Loading state={state} what="directories">
+          {({ directories }) => (
+            <Table
+              label="Directories"
+              rows={directories}
+              empty="No guest directory is onboarded."
+              columns={[
+                { header: 'Name', cell: (d) => d.name },
+                { header: 'Tenant id', cell: (d) => <code>{d.properties.tenantId}</code> },
+                { header: '', cell: (d) => <ActionButton kind="danger" label={`Offboard ${d.name}`} onClick={() => offboard(d.name)}>Offboard</ActionButton> },
+              ]}
+            />
+          )}
+        </Loading>
+      </Panel>
+    </>
+  );
+}
+
+export function OffersPage(p: StackPageProps) {
+  const state = useLoad(async () => {
+    const c = await providerContext(p);
+    return armList<{ name: string; properties: { displayName: string; state: string; subscriptionCount: number; basePlanIds: string[] } }>(
+      adminPath(c, `/providers/Microsoft.Subscriptions.Admin/offers?${SUBSCRIPTIONS_API}`),
+      c.token,
+    );
+  }, [p.stack.adminArm]);
+  return (
+    <>
+      <h1>Offers</h1>
+      <Loading state={state} what="offers">
+        {(offers) => (
+          <Table
+            label="Offers"
+            rows={offers}
+            empty="No offers."
+            columns={[
+              { header: 'Offer', cell: (o) => <><div>{o.properties.displayName}</div><code>{o.name}</code></> },
+              { header: 'State', cell: (o) => <StatusBadge status={o.properties.state} /> },
+              { header: 'Plans', cell: (o) => o.properties.basePlanIds.map((id) => id.split('/').pop()).join(', ') },
+              { header: 'Subscriptions', numeric: true, cell: (o) => o.properties.subscriptionCount },
+            ]}
+          />
+        )}
+      </Loading>
+    </>
+  );
+}
+
+export function StackSubscriptionsPage(p: StackPageProps) {
+  const state = useLoad(async () => {
+    const c = await providerContext(p);
+    return armList<{ subscriptionId: string; displayName: string; owner?: string; tenantId: string; offerId?: string; state: string }>(
+      adminPath(c, `/providers/Microsoft.Subscriptions.Admin/subscriptions?${SUBSCRIPTIONS_API}`),
+      c.token,
+    );
+  }, [p.stack.adminArm]);
+  return (
+    <>
+      <h1>Subscriptions</h1>
+      <Loading state={state} what="subscriptions">
+        {(subs) => (
+          <Table
+            label="Stack subscriptions"
+            rows={subs}
+            empty="No subscriptions."
+            columns={[
+              { header: 'Subscription', cell: (s) => <><div>{s.displayName}</div><code>{s.subscriptionId}</code></> },
+              { header: 'Directory', cell: (s) => <code>{s.tenantId}</code> },
+              { header: 'Owner', cell: (s) => s.owner ?? '—' },
+              { header: 'Offer', cell: (s) => s.offerId?.split('/').pop() ?? '—' },
+              { header: 'State', cell: (s) => <StatusBadge status={s.state} /> },
+            ]}
+          />
+        )}
+      </Loading>
+    </>
+  );
+}
+
+interface BridgeStatus {
+  stack: string;
+  cloudId: string | null;
+  closedUntil: string | null;
+  lastClosedHour: string | null;
+  lastDeliveredHour: string | null;
+  outbox: number;
+  delivered: number;
+  lagSeconds: number;
+  lastDeliveredAt: string | null;
+  lastAttemptAt: string | null;
+  lastError: string | null;
+}
+
+export function BridgePage(p: StackPageProps) {
+  const token = tokenFor(p.session, p.stack.adminArm);
+  const state = useLoad(() => api<BridgeStatus>('GET', `${p.stack.adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token }), [p.stack.adminArm]);
+  return (
+    <>
+      <h1>Usage bridge</h1>
+      <p class="muted">Closed usage hours wait in the stack's outbox until the hub acknowledges them.</p>
+      <Panel title="Status" actions={<button type="button" class="secondary" onClick={state.reload}>Refresh</button>}>
+        <Loading state={state} what="the bridge's status">
+          {(s) => (
+            <>
+              {s.lastError ? (
+                <div class="error" role="alert">
+                  <strong>Delivery is failing:</strong> {s.lastError}
+                </div>
+              ) : (
+                <p>
+                  <StatusBadge status="ok" /> Delivering normally.
+                </p>
+              )}
+              <dl class="facts">
+                <dt>Cloud id</dt>
+                <dd>
+                  <code>{s.cloudId ?? '—'}</code>
+                </dd>
+                <dt>Metering closed until</dt>
+                <dd>{formatTime(s.closedUntil)}</dd>
+                <dt>Last hour delivered</dt>
+                <dd>{formatTime(s.lastDeliveredHour)}</dd>
+                <dt>Records in the outbox</dt>
+                <dd data-testid="bridge-outbox">{s.outbox}</dd>
+                <dt>Records delivered</dt>
+                <dd>{s.delivered}</dd>
+                <dt>Lag</dt>
+                <dd>{Math.round(s.lagSeconds / 60)} minutes</dd>
+                <dt>Last delivery</dt>
+                <dd>{formatTime(s.lastDeliveredAt)}</dd>
+                <dt>Last attempt</dt>
+                <dd>{formatTime(s.lastAttemptAt)}</dd>
+              </dl>
+            </>
+          )}
+        </Loading>
+      </Panel>
+    </>
+  );
+}
+
+interface ChargebackEntry {
+  subscriptionId: string;
+  tenantId: string;
+  displayName: string;
+  currency: string;
+  total: string;
+  lines: { meterId: string; meterName?: string; quantity: string; amount: string; unitPrice?: string }[];
+}
+
+/** The previous calendar month of the hub's clock: the last one that can have closed. */
+const lastMonthOf = (now: Date) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+
+export function ChargebackPage(p: StackPageProps) {
+  const [period, setPeriod] = useState(lastMonthOf(new Date(p.config.clock.now)));
+  const state = useLoad(async () => {
+    const c = await providerContext(p);
+    return armList<ChargebackEntry>(adminPath(c, `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}`), c.token);
+  }, [p.stack.adminArm, period]);
+  return (
+    <>
+      <h1>Chargeback</h1>
+      <form class="form inline" aria-label="Chargeback period" onSubmit={(e) => e.preventDefault()}>
+        <Field label="Period">
+          <input type="month" value={period} required onChange={(e) => e.currentTarget.value && setPeriod(e.currentTarget.value)} />
+        </Field>
+      </form>
+      <Loading state={state} what="chargeback">
+        {(entries) =>
+          entries.length === 0 ? (
+            <p class="muted">No usage to charge back in {period}.</p>
+          ) : (
+            entries.map((e) => (
+              <Panel title={`${e.displayName} — ${formatMoney(e.total, e.currency)}`}>
+                <p class="muted">
+                  Subscription <code>{e.subscriptionId}</code>, directory <code>{e.tenantId}</code>
+                </p>
+                <Table
+                  label={`Chargeback of ${e.displayName}`}
+                  rows={e.lines}
+                  empty="No lines."
+                  columns={[
+                    { header: 'Meter', cell: (l) => l.meterName ?? meterName(l.meterId) },
+                    { header: 'Quantity', numeric: true, cell: (l) => formatQuantity(Number(l.quantity)) },
+                    { header: 'Amount', numeric: true, cell: (l) => formatMoney(l.amount, e.currency) },
+                  ]}
+                />
+              </Panel>
+            ))
+          )
+        }
+      </Loading>
+    </>
+  );
+}

@@ -1,0 +1,323 @@
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, ApiError, armList } from '../api.ts';
+import { UsageChart, type UsagePoint, type UsageRange } from '../chart.tsx';
+import { tokenFor } from '../session.ts';
+import { ActionButton, ActionForm, ErrorMessage, Field, Loading, newGuid, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import type { StackPageProps } from './operator.tsx';
+
+// A tenant user's pages, on one stack's tenant endpoint: its subscriptions (taken from a public
+// offer), its resources, creating a virtual machine, and its usage.
+
+const SUBSCRIPTIONS_API = 'api-version=2015-11-01';
+const COMPUTE_API = 'api-version=2017-03-30';
+const RESOURCE_TYPES = [
+  { type: 'Microsoft.Compute/virtualMachines', api: COMPUTE_API, label: 'Virtual machine' },
+  { type: 'Microsoft.Storage/storageAccounts', api: 'api-version=2019-06-01', label: 'Storage account' },
+  { type: 'Microsoft.Network/publicIPAddresses', api: 'api-version=2018-11-01', label: 'Public IP address' },
+];
+const IMAGES = [
+  { label: 'Windows Server 2019 Datacenter', publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2019-Datacenter' },
+  { label: 'Windows Server 2016 Datacenter', publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2016-Datacenter' },
+  { label: 'Ubuntu Server 18.04 LTS', publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS' },
+];
+
+interface TenantSubscription {
+  subscriptionId: string;
+  displayName: string;
+  state: string;
+  offerId?: string;
+}
+
+interface Resource {
+  id: string;
+  name: string;
+  type: string;
+  location: string;
+  sku?: { name?: string };
+  properties: any;
+  powerState?: string;
+}
+
+const tenantApi = (p: StackPageProps) => ({ base: p.stack.tenantArm, token: tokenFor(p.session, p.stack.tenantArm) });
+
+/** What to do when the stack does not admit the user's directory (yet). */
+function Admission(p: StackPageProps & { error: unknown; retry: () => void }) {
+  const code = p.error instanceof ApiError ? p.error.code : undefined;
+  const consent = async () => {
+    const graph = p.config.hub.graph;
+    try {
+      await api('POST', `${graph}/v1.0/servicePrincipals`, { token: tokenFor(p.session, graph), body: { appId: p.stack.applicationId } });
+    } catch (e) {
+      // Consenting twice is fine.
+      if (!(e instanceof ApiError && /already exists/i.test(e.message))) throw e;
+    }
+    p.retry();
+  };
+  return (
+    <>
+      <ErrorMessage error={p.error} title="This stack does not admit your directory" />
+      {code === 'DirectoryTenantConsentMissing' && (
+        <p>
+          Your directory is onboarded; a directory administrator must consent to the stack's application.{' '}
+          <ActionButton onClick={consent}>Consent for my directory</ActionButton>
+        </p>
+      )}
+      {code === 'DirectoryTenantNotOnboarded' && <p>Ask the stack's operator to onboard your directory.</p>}
+    </>
+  );
+}
+
+function useSubscriptions(p: StackPageProps) {
+  const { base, token } = tenantApi(p);
+  return useLoad(() => armList<TenantSubscription>(`${base}/subscriptions?api-version=2022-12-01`, token), [base]);
+}
+
+function SubscriptionPicker(props: { subs: TenantSubscription[]; value: string; onChange: (id: string) => void }) {
+  if (props.subs.length < 2) return null;
+  return (
+    <Field label="Subscription">
+      <select value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        {props.subs.map((s) => (
+          <option value={s.subscriptionId}>
+            {s.displayName} ({s.subscriptionId})
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
+function TakeOffer(p: StackPageProps & { done: () => void }) {
+  const { base, token } = tenantApi(p);
+  const offers = useLoad(() => armList<{ id: string; name: string; displayName: string }>(`${base}/offers?${SUBSCRIPTIONS_API}`, token), [base]);
+  const take = async (form: FormData) => {
+    await api('PUT', `${base}/subscriptions/${newGuid()}?${SUBSCRIPTIONS_API}`, {
+      token,
+      body: { displayName: String(form.get('displayName')).trim(), offerId: String(form.get('offerId')) },
+    });
+    p.done();
+  };
+  return (
+    <Loading state={offers} what="offers">
+      {(list) =>
+        list.length === 0 ? (
+          <p class="muted">This stack has no public offer.</p>
+        ) : (
+          <ActionForm label="Get a subscription" submit="Get subscription" onSubmit={take} class="form inline">
+            <Field label="Offer">
+              <select name="offerId">
+                {list.map((o) => (
+                  <option value={o.id}>{o.displayName || o.name}</option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Subscription name">
+              <input name="displayName" required defaultValue="My subscription" />
+            </Field>
+          </ActionForm>
+        )
+      }
+    </Loading>
+  );
+}
+
+/** The page's frame: admission problems, no subscription yet, or the chosen subscription. */
+function WithSubscription(p: StackPageProps & { children: (sub: TenantSubscription) => ComponentChildren }) {
+  const subs = useSubscriptions(p);
+  const [chosen, setChosen] = useState<string>();
+  if (subs.error) return <Admission {...p} error={subs.error} retry={subs.reload} />;
+  if (!subs.data) return <p class="muted">Loading subscriptions…</p>;
+  if (subs.data.length === 0) {
+    return (
+      <Panel title="Get a subscription">
+        <p>You have no subscription on this stack yet. Take one from an offer:</p>
+        <TakeOffer {...p} done={subs.reload} />
+      </Panel>
+    );
+  }
+  const sub = subs.data.find((s) => s.subscriptionId === chosen) ?? subs.data[0];
+  return (
+    <>
+      <SubscriptionPicker subs={subs.data} value={sub.subscriptionId} onChange={setChosen} />
+      <p class="muted">
+        Subscription <strong>{sub.displayName}</strong> <code>{sub.subscriptionId}</code> <StatusBadge status={sub.state} />
+      </p>
+      {p.children(sub)}
+    </>
+  );
+}
+
+export function TenantResourcesPage(p: StackPageProps) {
+  return (
+    <>
+      <h1>Resources</h1>
+      <WithSubscription {...p}>{(sub) => <Resources {...p} sub={sub} />}</WithSubscription>
+    </>
+  );
+}
+
+function Resources(p: StackPageProps & { sub: TenantSubscription }) {
+  const { base, token } = tenantApi(p);
+  const subPath = `${base}/subscriptions/${p.sub.subscriptionId}`;
+  const resources = useLoad(async () => {
+    const all: Resource[] = [];
+    for (const t of RESOURCE_TYPES) all.push(...(await armList<Resource>(`${subPath}/providers/${t.type}?${t.api}`, token)));
+    // The list leaves out a VM's power state; its instance view has it.
+    for (const r of all.filter((r) => r.type === RESOURCE_TYPES[0].type)) {
+      const view = await api<{ statuses: { code: string; displayStatus: string }[] }>('GET', `${base}${r.id}/instanceView?${COMPUTE_API}`, { token });
+      r.powerState = view.statuses.find((s) => s.code.startsWith('PowerState/'))?.displayStatus;
+    }
+    return all;
+  }, [subPath]);
+  const vmAction = async (r: Resource, action: string) => {
+    await api('POST', `${base}${r.id}/${action}?${COMPUTE_API}`, { token });
+    resources.reload();
+  };
+  const remove = async (r: Resource) => {
+    const t = RESOURCE_TYPES.find((t) => t.type.toLowerCase() === r.type.toLowerCase())!;
+    await api('DELETE', `${base}${r.id}?${t.api}`, { token });
+    resources.reload();
+  };
+  return (
+    <>
+      <Panel title="Your resources" actions={<button type="button" class="secondary" onClick={resources.reload}>Refresh</button>}>
+        <Loading state={resources} what="resources">
+          {(rows) => (
+            <Table
+              label="Resources"
+              rows={rows}
+              empty="No resources yet: create a virtual machine below."
+              columns={[
+                { header: 'Name', cell: (r) => r.name },
+                { header: 'Type', cell: (r) => RESOURCE_TYPES.find((t) => t.type.toLowerCase() === r.type.toLowerCase())?.label ?? r.type },
+                { header: 'Resource group', cell: (r) => r.id.split('/')[4] },
+                { header: 'Size', cell: (r) => r.properties?.hardwareProfile?.vmSize ?? r.sku?.name ?? '—' },
+                { header: 'State', cell: (r) => <StatusBadge status={r.powerState ?? r.properties?.provisioningState ?? '—'} /> },
+                {
+                  header: 'Actions',
+                  cell: (r) => (
+                    <div class="row-actions">
+                      {r.type === RESOURCE_TYPES[0].type && r.powerState !== 'VM running' && (
+                        <ActionButton kind="secondary" label={`Start ${r.name}`} onClick={() => vmAction(r, 'start')}>Start</ActionButton>
+                      )}
+                      {r.type === RESOURCE_TYPES[0].type && r.powerState === 'VM running' && (
+                        <ActionButton kind="secondary" label={`Stop ${r.name}`} onClick={() => vmAction(r, 'powerOff')}>Stop</ActionButton>
+                      )}
+                      {r.type === RESOURCE_TYPES[0].type && r.powerState !== 'VM deallocated' && (
+                        <ActionButton kind="secondary" label={`Deallocate ${r.name}`} onClick={() => vmAction(r, 'deallocate')}>Deallocate</ActionButton>
+                      )}
+                      <ActionButton kind="danger" label={`Delete ${r.name}`} onClick={() => remove(r)}>Delete</ActionButton>
+                    </div>
+                  ),
+                },
+              ]}
+            />
+          )}
+        </Loading>
+      </Panel>
+      <Panel title="Create a virtual machine">
+        <CreateVm {...p} created={resources.reload} />
+      </Panel>
+    </>
+  );
+}
+
+function CreateVm(p: StackPageProps & { sub: TenantSubscription; created: () => void }) {
+  const { base, token } = tenantApi(p);
+  const subPath = `${base}/subscriptions/${p.sub.subscriptionId}`;
+  const setup = useLoad(async () => {
+    const locations = await armList<{ name: string }>(`${subPath}/locations?api-version=2022-12-01`, token);
+    const location = locations[0]?.name ?? 'local';
+    const sizes = await armList<{ name: string; numberOfCores: number; memoryInMB: number }>(`${subPath}/providers/Microsoft.Compute/locations/${location}/vmSizes?${COMPUTE_API}`, token);
+    return { location, sizes };
+  }, [subPath]);
+  const create = async (form: FormData) => {
+    const { location } = setup.data!;
+    const name = String(form.get('name')).trim();
+    const group = String(form.get('resourceGroup')).trim();
+    const image = IMAGES[Number(form.get('image'))];
+    await api('PUT', `${subPath}/resourcegroups/${encodeURIComponent(group)}?api-version=2019-10-01`, { token, body: { location } });
+    await api('PUT', `${subPath}/resourceGroups/${encodeURIComponent(group)}/providers/Microsoft.Compute/virtualMachines/${encodeURIComponent(name)}?${COMPUTE_API}`, {
+      token,
+      body: {
+        location,
+        properties: {
+          hardwareProfile: { vmSize: String(form.get('size')) },
+          storageProfile: { imageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: 'latest' } },
+          osProfile: { computerName: name.slice(0, 15), adminUsername: String(form.get('adminUsername')), adminPassword: String(form.get('adminPassword')) },
+        },
+      },
+    });
+    p.created();
+  };
+  return (
+    <Loading state={setup} what="sizes">
+      {({ sizes, location }) => (
+        <ActionForm label="Create a virtual machine" submit="Create virtual machine" onSubmit={create}>
+          <p class="muted">Location {location}. The VM is metered from the moment it is created until it is deallocated or deleted.</p>
+          <div class="grid">
+            <Field label="Name">
+              <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9\-]{0,62}" autocapitalize="none" />
+            </Field>
+            <Field label="Resource group" hint="Created if it does not exist">
+              <input name="resourceGroup" required defaultValue="vms" autocapitalize="none" />
+            </Field>
+            <Field label="Size">
+              <select name="size">
+                {sizes.map((s) => (
+                  <option value={s.name} selected={s.name === 'Standard_A2_v2'}>
+                    {s.name} ({s.numberOfCores} vCPU, {s.memoryInMB / 1024} GB)
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Image">
+              <select name="image">
+                {IMAGES.map((img, i) => (
+                  <option value={i}>{img.label}</option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Administrator user name">
+              <input name="adminUsername" required defaultValue="azureuser" autocomplete="off" autocapitalize="none" />
+            </Field>
+            <Field label="Administrator password">
+              <input name="adminPassword" type="password" required minLength={12} autocomplete="new-password" />
+            </Field>
+          </div>
+        </ActionForm>
+      )}
+    </Loading>
+  );
+}
+
+export function TenantUsagePage(p: StackPageProps) {
+  const { base, token } = tenantApi(p);
+  const usageOf = (sub: TenantSubscription) => async (range: UsageRange) => {
+    const query = new URLSearchParams({
+      'api-version': '2015-06-01-preview',
+      reportedStartTime: range.start.toISOString(),
+      reportedEndTime: range.end.toISOString(),
+      aggregationGranularity: range.granularity,
+      showDetails: 'false',
+    });
+    const aggregates = await armList<{ properties: { usageStartTime: string; meterId: string; quantity: number } }>(
+      `${base}/subscriptions/${sub.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${query}`,
+      token,
+    );
+    return aggregates.map<UsagePoint>((a) => ({ start: Date.parse(a.properties.usageStartTime), meterId: a.properties.meterId, quantity: a.properties.quantity }));
+  };
+  return (
+    <>
+      <h1>Usage</h1>
+      <WithSubscription {...p}>
+        {(sub) => (
+          <Panel title="Usage">
+            <UsageChart title={`Usage of ${sub.displayName}, by the time it was reported`} load={usageOf(sub)} deps={[sub.subscriptionId]} />
+          </Panel>
+        )}
+      </WithSubscription>
+    </>
+  );
+}

@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../core/clock.ts';
+import { identityStore } from '../identity/store.ts';
+import { STACKLEDGER_CLI_CLIENT_ID } from '../identity/rules.ts';
+import { registrationStore } from '../registration/store.ts';
+import type { HubEndpoints } from './app.ts';
+import type { HubTables } from './tables.ts';
+
+// The web portal: the static files Vite built into portal/dist (anonymous, same origin as the
+// APIs it calls), a fallback to index.html for the single-page app's own paths, and config.json,
+// which tells the browser where the APIs are.
+
+export const PORTAL_DIST = path.resolve(import.meta.dirname, '../../portal/dist');
+
+export interface PortalStack {
+  /** The registration's name, as the CSP knows the deployment. */
+  name: string;
+  cloudId: string;
+  adminArm: string;
+  tenantArm: string;
+  /** The stack's application in the operator's directory: a tenant directory consents to it. */
+  applicationId: string;
+}
+
+export interface PortalConfig {
+  hub: HubEndpoints;
+  /** The public client the portal signs users in with (the password grant). */
+  clientId: string;
+  /** The hub's time; under `--clock` the simulated one, which bounds the usage queries. */
+  clock: { now: string; simulated: boolean };
+  stacks: PortalStack[];
+}
+
+/**
+ * The deployments registered with this hub, and their URLs. A registration carries the object id of
+ * the stack application's service principal; that application's identifier URIs are the stack's
+ * admin and tenant URLs, in that order (the stack writes them so at every start).
+ */
+export async function registeredStacks(db: Kysely<HubTables>): Promise<PortalStack[]> {
+  const stacks = new Map<string, PortalStack>();
+  for (const reg of await registrationStore.allLive(db as any)) {
+    const sp = await identityStore.getServicePrincipal(db, reg.object_id);
+    const app = sp ? await identityStore.getApplication(db, sp.app_id) : undefined;
+    const [adminArm, tenantArm] = app?.identifier_uris ?? [];
+    if (!app || !adminArm || !tenantArm) continue;
+    stacks.set(app.app_id, { name: reg.name, cloudId: reg.cloud_id, adminArm, tenantArm, applicationId: app.app_id });
+  }
+  return [...stacks.values()];
+}
+
+export async function portalConfig(db: Kysely<HubTables>, endpoints: HubEndpoints, clock: Clock): Promise<PortalConfig> {
+  return {
+    hub: endpoints,
+    clientId: STACKLEDGER_CLI_CLIENT_ID,
+    clock: { now: clock.now().toISOString(), simulated: clock.simulated },
+    stacks: await registeredStacks(db),
+  };
+}
+
+/** Mounted under the hub's portal path. */
+export async function registerPortal(app: FastifyInstance, config: () => Promise<PortalConfig>, distDir = PORTAL_DIST): Promise<void> {
+  app.get('/config.json', { config: { anonymous: true } }, async (_request, reply) => reply.header('cache-control', 'no-store').send(await config()));
+
+  if (!existsSync(path.join(distDir, 'index.html'))) {
+    const notBuilt = async (_request: unknown, reply: any) =>
+      reply.status(503).type('text/plain; charset=utf-8').send('The portal is not built. Run `npm run build:portal` (npm install does it), then restart.');
+    app.get('/', notBuilt);
+    app.get('/*', notBuilt);
+    return;
+  }
+  // Hashed assets may be cached for long; index.html never, so a new build shows at once.
+  await app.register(fastifyStatic, {
+    root: distDir,
+    prefix: '/',
+    setHeaders: (reply, file) => reply.header('cache-control', file.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
+  });
+  app.setNotFoundHandler((request, reply) => {
+    // The app's own paths (no file extension) get the app; a missing asset stays a 404.
+    const last = request.url.split('?')[0].split('/').pop() ?? '';
+    if (request.method === 'GET' && !last.includes('.')) return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
+    return reply.status(404).type('text/plain; charset=utf-8').send(`No file at ${request.url.split('?')[0]}.`);
+  });
+}

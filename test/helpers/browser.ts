@@ -1,0 +1,46 @@
+// Headless Chromium for the portal's tests: Debian's `chromium` (installed by .ci/run), driven by
+// playwright-core, which downloads nothing. Screenshots go to test-artifacts/ (gitignored).
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+export function chromiumPath(): string {
+  const found = [process.env.CHROMIUM_PATH, ...CANDIDATES].find((p): p is string => !!p && existsSync(p));
+  if (!found) throw new Error('No Chromium found: install Debian\'s `chromium` (apt-get install -y chromium) or set CHROMIUM_PATH.');
+  return found;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  // --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+export const LAPTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** A fresh browser profile; the system's certificates come from a test CA the browser does not know. */
+export async function newContext(browser: Browser, viewport = LAPTOP): Promise<BrowserContext> {
+  return browser.newContext({ viewport, ignoreHTTPSErrors: true, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
+}
+
+export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
+
+/** Saves a full-page screenshot as test-artifacts/{folder}/{name}.png and gives back its path. */
+export async function screenshot(page: Page, folder: string, name: string): Promise<string> {
+  const dir = path.join(ARTIFACTS, folder);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Collects what the page logs as errors and its failed requests, for messages when a step fails. */
+export function watchConsole(page: Page): string[] {
+  const lines: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && lines.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => lines.push(`page error: ${e.message}`));
+  return lines;
+}
