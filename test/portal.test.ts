@@ -29,7 +29,10 @@ describe('the web portal', () => {
     openPages.add(page);
     page.on('close', () => openPages.delete(page));
     const problems = watchConsole(page);
-    page.on('close', () => problems.length && console.log(problems.join('\n')));
+    page.on('close', () => {
+      policyViolations.push(...problems.filter((p) => /Content Security Policy/i.test(p)));
+      if (problems.length) console.log(problems.join('\n'));
+    });
     await page.goto(portal);
     await page.getByRole('radio', { name: role }).check();
     await page.getByLabel('User name').fill(userName);
@@ -52,6 +55,7 @@ describe('the web portal', () => {
 
   // A step that fails leaves its page open: keep a picture of it.
   const openPages = new Set<Page>();
+  const policyViolations: string[] = [];
   afterEach(async (context) => {
     for (const page of openPages) {
       await screenshot(page, SHOTS, `failed-${context.name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
@@ -71,6 +75,10 @@ describe('the web portal', () => {
     assert.match(String(index.headers['content-type']), /text\/html/);
     const html = await index.body.text();
     assert.match(html, /<div id="app">/);
+    // The browser runs the steps below under this policy: only the hub's and the stack's origins.
+    const policy = String(index.headers['content-security-policy']);
+    assert.match(policy, /script-src 'self'/);
+    assert.ok(policy.includes(`connect-src 'self' ${new URL(t.b.stacks.local.adminArm).origin} ${new URL(t.b.stacks.local.tenantArm).origin}`), policy);
     // Every asset it names is served by the hub itself: nothing from a CDN.
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((u) => !u.startsWith('data:'));
     assert.ok(assets.length >= 2);
@@ -263,8 +271,16 @@ describe('the web portal', () => {
     const operator = await signIn('Stack operator', t.b.operator.admin.userName, t.b.operator.admin.password);
     await nav(operator, 'Chargeback');
     await operator.getByLabel('Period', { exact: true }).fill('2026-03');
-    await operator.getByRole('table').first().waitFor(WAIT);
+    const chargeback = operator.getByRole('table', { name: 'Chargeback of My subscription' });
+    await chargeback.getByText('Base VM Size Hours').waitFor(WAIT);
+    const csv = operator.waitForEvent('download');
+    await operator.getByRole('button', { name: 'Download CSV' }).click();
+    assert.equal((await csv).suggestedFilename(), `chargeback-${t.b.csp.registrationName}-2026-03.csv`);
     await screenshot(operator, SHOTS, '13-operator-chargeback');
     await operator.context().close();
+  });
+
+  it('ran every page above without breaking its content security policy', () => {
+    assert.deepEqual(policyViolations, []);
   });
 });

@@ -61,6 +61,19 @@ export async function portalConfig(db: Kysely<HubTables>, endpoints: HubEndpoint
   };
 }
 
+export function contentSecurityPolicy(stackOrigins: string[]): string {
+  return [
+    "default-src 'self'",
+    `connect-src 'self' ${[...new Set(stackOrigins)].join(' ')}`.trim(),
+    "img-src 'self' data:",
+    "style-src 'self'",
+    "script-src 'self'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 /** Mounted under the hub's portal path. */
 export async function registerPortal(app: FastifyInstance, config: () => Promise<PortalConfig>, distDir = PORTAL_DIST): Promise<void> {
   app.get('/config.json', { config: { anonymous: true } }, async (_request, reply) => reply.header('cache-control', 'no-store').send(await config()));
@@ -72,6 +85,17 @@ export async function registerPortal(app: FastifyInstance, config: () => Promise
     app.get('/*', notBuilt);
     return;
   }
+  // The page holds bearer tokens: it runs only its own scripts and talks only to the hub and the
+  // registered stacks.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      const stacks = (await config()).stacks.flatMap((s) => [new URL(s.adminArm).origin, new URL(s.tenantArm).origin]);
+      reply.header('content-security-policy', contentSecurityPolicy(stacks));
+      reply.header('referrer-policy', 'no-referrer');
+    }
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
   // Hashed assets may be cached for long; index.html never, so a new build shows at once.
   await app.register(fastifyStatic, {
     root: distDir,

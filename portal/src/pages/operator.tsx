@@ -216,7 +216,7 @@ interface ChargebackEntry {
   displayName: string;
   currency: string;
   total: string;
-  lines: { meterId: string; meterName?: string; quantity: string; amount: string; unitPrice?: string }[];
+  lines: { meterId: string; meterName?: string; unit?: string; resourceUri?: string; usageFrom?: string; usageTo?: string; quantity: string; amount: string; unitPrice?: string }[];
 }
 
 /** The previous calendar month of the hub's clock: the last one that can have closed. */
@@ -228,6 +228,19 @@ export function ChargebackPage(p: StackPageProps) {
     const c = await providerContext(p);
     return armList<ChargebackEntry>(adminPath(c, `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}`), c.token);
   }, [p.stack.adminArm, period]);
+  // The CSV needs the bearer token, so it is fetched here and handed to the browser as a file.
+  const download = async () => {
+    const c = await providerContext(p);
+    const response = await fetch(adminPath(c, `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}&format=csv`), {
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    if (!response.ok) await api('GET', response.url, { token: c.token });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `chargeback-${p.stack.name}-${period}.csv`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  };
   return (
     <>
       <h1>Chargeback</h1>
@@ -235,6 +248,11 @@ export function ChargebackPage(p: StackPageProps) {
         <Field label="Period">
           <input type="month" value={period} required onChange={(e) => e.currentTarget.value && setPeriod(e.currentTarget.value)} />
         </Field>
+        <div class="actions">
+          <ActionButton kind="secondary" onClick={download}>
+            Download CSV
+          </ActionButton>
+        </div>
       </form>
       <Loading state={state} what="chargeback">
         {(entries) =>
@@ -252,7 +270,10 @@ export function ChargebackPage(p: StackPageProps) {
                   empty="No lines."
                   columns={[
                     { header: 'Meter', cell: (l) => l.meterName ?? meterName(l.meterId) },
-                    { header: 'Quantity', numeric: true, cell: (l) => formatQuantity(Number(l.quantity)) },
+                    { header: 'Resource', cell: (l) => (l.resourceUri ? <code>{l.resourceUri.split('/').pop()}</code> : '—') },
+                    { header: 'Usage days', cell: (l) => [l.usageFrom, l.usageTo].map((d) => (d ?? '').slice(0, 10)).filter((d, i, all) => d && all.indexOf(d) === i).join(' to ') || '—' },
+                    { header: 'Quantity', numeric: true, cell: (l) => `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim() },
+                    { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
                     { header: 'Amount', numeric: true, cell: (l) => formatMoney(l.amount, e.currency) },
                   ]}
                 />
