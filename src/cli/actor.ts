@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { CliError, findSavedCustomer, savedCustomers, type Connection, type CustomerRef, type Identity } from './client.ts';
+import { CliError, findSavedCustomer, resolveCustomer, savedCustomers, type Connection, type CustomerRef, type Identity } from './client.ts';
 
 // Who a command acts as. The CSP's and the operator's service principals come from bootstrap.json;
 // the CSP's administrator signs in to its own directory or, as a guest, to a customer's; a
@@ -55,4 +55,9 @@ export async function actorOf(c: Connection, o: ActorFlags, customer?: CustomerR
       return { kind: 'user', name: saved.admin.userName, tenantId: o.tenant ?? saved.id, ...saved.admin };
     }
   }
+}
+
+/** Who acts for a command with the actor's options and an optional --customer. */
+export async function whoActs(c: Connection, o: ActorFlags & { customer?: string }): Promise<Identity> {
+  return actorOf(c, o, o.customer ? await resolveCustomer(c, o.customer) : undefined);
 }

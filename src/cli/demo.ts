@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { HttpError } from '../core/http-client.ts';
-import { startSystem, type RunningSystem } from '../system/up.ts';
+import type { RunningSystem } from '../system/up.ts';
 import { advanceClock } from './clock.ts';
 import { armList, asCliError, CliError, connect, type Connection, type Identity, type SavedCustomer } from './client.ts';
 import { assignRole, inviteGuest, signInAsGuest } from './directory.ts';
@@ -283,6 +283,7 @@ export function registerDemoCommand(program: Command): void {
       let bar: ReturnType<typeof progressBar> | undefined;
       try {
         n.step(`Starting a hub and the stacks ${STACKS.map((s) => s.name).join(' and ')} in ${dataDir}, on a simulated clock at ${START.toISOString()}`);
+        const { startSystem } = await import('../system/up.ts');
         system = await startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS });
         n.say(`hub ${system.bootstrap.hub.arm}; ${STACKS.map((s) => `${s.name} ${system!.bootstrap.stacks[s.name].tenantArm}`).join('; ')}`);
         n.say(`each stack registered itself with the CSP's registration subscription ${system.bootstrap.csp.registrationSubscriptionId}`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { CONTRIBUTOR, OWNER, READER } from '../arm/roles.ts';
-import { actorOf, actorOptions, type ActorFlags } from './actor.ts';
+import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
 import { armList, CliError, resolveCustomer, runClient, type Connection, type CustomerRef, type Identity } from './client.ts';
 import { dataOption, jsonOption, print, table, tableOrNone } from './output.ts';
 
@@ -72,11 +72,6 @@ interface CustomerActorFlags extends ActorFlags {
   json?: boolean;
 }
 
-/** The customer named by --customer (if any) and the identity that acts. */
-async function customerAndActor(c: Connection, o: CustomerActorFlags): Promise<{ customer?: CustomerRef; who: Identity }> {
-  const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-  return { customer, who: await actorOf(c, o, customer) };
-}
 
 export function registerDirectoryCommands(program: Command): void {
   const invitations = program.command('invitations').description("Guests in a customer's directory (seed step 3): the customer's administrator invites the CSP.");
@@ -92,7 +87,7 @@ export function registerDirectoryCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: CustomerActorFlags & { email?: string }) => {
       const invitation = await runClient(o.data, async (c) => {
-        const { who } = await customerAndActor(c, o);
+        const who = await whoActs(c, o);
         return inviteGuest(c, who, o.email ?? c.bootstrap.csp.admin.userName);
       });
       print(o.json, invitation, () => table(['invitation', 'invited', 'guest object id', 'status'], [[invitation.id, invitation.invitedUserEmailAddress, invitation.guestId, invitation.status]]));
@@ -115,7 +110,7 @@ export function registerDirectoryCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: CustomerActorFlags) => {
       const list = await runClient(o.data, async (c) => {
-        const { who } = await customerAndActor(c, o);
+        const who = await whoActs(c, o);
         const { graph } = c.bootstrap.hub;
         const token = await c.tokenAs(who, graph);
         const out: any[] = [];
@@ -145,7 +140,7 @@ export function registerDirectoryCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: CustomerActorFlags & { subscription: string; principal: string; role: string; stack?: string }) => {
       const assignment = await runClient(o.data, async (c) => {
-        const { who } = await customerAndActor(c, o);
+        const who = await whoActs(c, o);
         return assignRole(c, who, { endpoint: armEndpoint(c, o.stack), subscriptionId: o.subscription, principalId: o.principal, role: o.role });
       });
       print(o.json, assignment, () => table(['role', 'principal', 'type', 'scope'], [[assignment.role, assignment.principalId, assignment.principalType, assignment.scope]]));
@@ -163,7 +158,7 @@ export function registerDirectoryCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: CustomerActorFlags & { subscription: string; stack?: string }) => {
       const list = await runClient(o.data, async (c) => {
-        const { who } = await customerAndActor(c, o);
+        const who = await whoActs(c, o);
         const endpoint = armEndpoint(c, o.stack);
         const rows = await armList(c, `${endpoint}/subscriptions/${o.subscription}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01`, await c.tokenAs(who, endpoint));
         return rows.map(assignmentOf);

@@ -12,6 +12,7 @@ const API = 'api-version=2017-06-01';
 export function registrationUrl(c: Connection, stack: string, registration?: string): string {
   const { csp } = c.bootstrap;
   const name = registration ?? registrationNameOf(stack, csp);
+  if (!registration) c.stack(stack); // a stack that bootstrap.json does not name is an error of the command line
   return `${c.bootstrap.hub.arm}/subscriptions/${csp.registrationSubscriptionId}/resourceGroups/${csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${name}`;
 }
 
@@ -22,7 +23,7 @@ export interface CustomerSubscriptionLink {
   tenantId: string;
 }
 
-const linkOf = (x: any): CustomerSubscriptionLink => ({ id: x.id, registration: x.id.split('/')[8], subscriptionId: x.name, tenantId: x.properties.tenantId });
+const linkOf = (x: any): CustomerSubscriptionLink => ({ id: x.id, registration: x.id.split('/')[8], subscriptionId: x.id.split('/').at(-1), tenantId: x.properties.tenantId });
 
 /** Links a customer's cloud subscription to a stack's registration: its tenant's usage there goes to it. */
 export async function addCustomerSubscription(c: Connection, input: { stack: string; subscriptionId: string; tenantId?: string; registration?: string }): Promise<CustomerSubscriptionLink> {

@@ -1,12 +1,15 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { HttpClient } from '../core/http-client.ts';
 import { registerStack, registrationNameOf } from '../system/register.ts';
-import { startHubOnly, startStackOnly, startSystem, type RunningSystem } from '../system/up.ts';
+import type { RunningSystem } from '../system/up.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
 import { dataOption, jsonOption, parseTime, print } from './output.ts';
 
 // The server roles: `up` (a hub and a stack in one process), `hub` and `stack` alone, and
-// `stack register` (a stack that runs alone registers in the cloud).
+// `stack register` (a stack that runs alone registers in the cloud). The servers' code is loaded
+// only by these commands, so that the client commands start quickly.
+
+const roles = () => import('../system/up.ts');
 
 export const DEFAULT_PORT = 8440;
 
@@ -74,11 +77,11 @@ const common = (o: ServerFlags) => ({ dataDir: o.data, port: o.port, http: o.htt
 
 export function registerServerCommands(program: Command): void {
   serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(() => startSystem(common(o))),
+    (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o))),
   );
 
   serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(() => startHubOnly(common(o))),
+    (o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o))),
   );
 
   const stackCommand = serverOptions(
@@ -100,8 +103,8 @@ export function registerServerCommands(program: Command): void {
     (o: ServerFlags & { hub?: string; hubCa?: string; name: string; location: string; tenantId?: string; clientId?: string; clientSecret?: string; adminUser?: string }) => {
       const missing = (['hub', 'tenantId', 'clientId', 'clientSecret'] as const).filter((k) => !o[k]).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
       if (missing.length > 0) throw new CliError(`stack needs ${missing.join(', ')}`, 2);
-      return serve(() =>
-        startStackOnly({
+      return serve(async () =>
+        (await roles()).startStackOnly({
           ...common(o),
           name: o.name,
           location: o.location,

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { consentToStack, onboardDirectory } from '../system/register.ts';
-import { actorOf, actorOptions, type ActorFlags } from './actor.ts';
-import { armList, CliError, resolveCustomer, runClient, type Connection, type CustomerRef, type Identity } from './client.ts';
+import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
+import { armList, CliError, resolveCustomer, runClient, type Connection, type Identity } from './client.ts';
 import { dataOption, jsonOption, print, table, tableOrNone } from './output.ts';
 
 // A deployment's side of the flow: the operator onboards a customer's directory and the customer
@@ -126,10 +126,6 @@ interface StackActorFlags extends ActorFlags {
   json?: boolean;
 }
 
-async function actingOnStack(c: Connection, o: StackActorFlags): Promise<{ customer?: CustomerRef; who: Identity }> {
-  const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-  return { customer, who: await actorOf(c, o, customer) };
-}
 
 /** --stack, --customer, the actor's options, --data and --json. */
 const onStack = (cmd: Command) =>
@@ -159,7 +155,7 @@ export function registerStackCommands(program: Command): void {
 
   onStack(directories.command('consent').description("An administrator of a guest directory (default: the customer's first administrator) consents to the deployment's application.")).action(
     async (o: StackActorFlags) => {
-      const done = await runClient(o.data, async (c) => consent(c, o.stack, (await actingOnStack(c, o)).who));
+      const done = await runClient(o.data, async (c) => consent(c, o.stack, await whoActs(c, o)));
       print(o.json, done, () => `consented to ${done.stack}${done.alreadyThere ? ' (already)' : ''}`);
     },
   );
@@ -182,7 +178,7 @@ export function registerStackCommands(program: Command): void {
   onStack(program.command('offers').description("The deployment's public offers, as a tenant sees them (default: the CSP; with --customer, its administrator).")).action(async (o: StackActorFlags) => {
     const list = await runClient(o.data, async (c) => {
       const arm = c.stack(o.stack).tenantArm;
-      const { value } = await c.http.call('GET', `${arm}/delegatedProviders/default/offers?${SUBSCRIPTIONS_API}`, { token: await c.tokenAs((await actingOnStack(c, o)).who, arm) });
+      const { value } = await c.http.call('GET', `${arm}/delegatedProviders/default/offers?${SUBSCRIPTIONS_API}`, { token: await c.tokenAs(await whoActs(c, o), arm) });
       return value as Array<{ name: string; displayName: string; description?: string }>;
     });
     print(o.json, list, () => tableOrNone(['offer', 'name', 'description'], list.map((x) => [x.name, x.displayName, x.description]), 'no public offers'));
@@ -197,14 +193,14 @@ export function registerStackCommands(program: Command): void {
       .option('--offer <name>', 'the offer', 'base-offer')
       .option('--name <displayName>', 'the display name', 'Production'),
   ).action(async (o: StackActorFlags & { offer: string; name: string }) => {
-    const sub = await runClient(o.data, async (c) => createTenantSubscription(c, o.stack, (await actingOnStack(c, o)).who, { offer: o.offer, displayName: o.name }));
+    const sub = await runClient(o.data, async (c) => createTenantSubscription(c, o.stack, await whoActs(c, o), { offer: o.offer, displayName: o.name }));
     print(o.json, sub, () => table(['subscription', 'name', 'tenant', 'offer', 'state'], [[sub.subscriptionId, sub.displayName, sub.tenantId, sub.offerId, sub.state]]));
   });
 
   onStack(tenantSubs.command('list').description('List the subscriptions on the deployment that the caller may read.')).action(async (o: StackActorFlags) => {
     const list = await runClient(o.data, async (c) => {
       const arm = c.stack(o.stack).tenantArm;
-      return (await armList(c, `${arm}/subscriptions?api-version=2022-12-01`, await c.tokenAs((await actingOnStack(c, o)).who, arm))).map(tenantSubscriptionOf);
+      return (await armList(c, `${arm}/subscriptions?api-version=2022-12-01`, await c.tokenAs(await whoActs(c, o), arm))).map(tenantSubscriptionOf);
     });
     print(o.json, list, () => tableOrNone(['subscription', 'name', 'tenant', 'state'], list.map((s) => [s.subscriptionId, s.displayName, s.tenantId, s.state]), 'no subscriptions'));
   });
@@ -222,7 +218,7 @@ export function registerStackCommands(program: Command): void {
       .addOption(new Option('--image <image>', `${Object.keys(IMAGE_ALIASES).join(', ')} or publisher:offer:sku[:version]`).default('UbuntuLTS')),
   ).action(async (o: StackActorFlags & { subscription: string; name: string; resourceGroup: string; size: string; image: string }) => {
     const vm = await runClient(o.data, async (c) =>
-      createVm(c, o.stack, (await actingOnStack(c, o)).who, { subscriptionId: o.subscription, resourceGroup: o.resourceGroup, name: o.name, size: o.size, image: o.image }),
+      createVm(c, o.stack, await whoActs(c, o), { subscriptionId: o.subscription, resourceGroup: o.resourceGroup, name: o.name, size: o.size, image: o.image }),
     );
     print(o.json, vm, () => vmTable([vm]));
   });
@@ -232,7 +228,7 @@ export function registerStackCommands(program: Command): void {
       const list = await runClient(o.data, async (c) => {
         const arm = c.stack(o.stack).tenantArm;
         const url = `${arm}/subscriptions/${o.subscription}/providers/Microsoft.Compute/virtualMachines?${VM_API}`;
-        return (await armList(c, url, await c.tokenAs((await actingOnStack(c, o)).who, arm))).map(vmOf);
+        return (await armList(c, url, await c.tokenAs(await whoActs(c, o), arm))).map(vmOf);
       });
       print(o.json, list, () => vmTable(list));
     },
@@ -252,7 +248,7 @@ export function registerStackCommands(program: Command): void {
       await runClient(o.data, async (c) => {
         const arm = c.stack(o.stack).tenantArm;
         const url = `${arm}/subscriptions/${o.subscription}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm}`;
-        const token = await c.tokenAs((await actingOnStack(c, o)).who, arm);
+        const token = await c.tokenAs(await whoActs(c, o), arm);
         await c.http.call(action ? 'POST' : 'DELETE', action ? `${url}/${action}?${VM_API}` : `${url}?${VM_API}`, { token });
       });
       print(o.json, { vm, action: name, stack: o.stack }, () => `${vm}: ${name} done`);

@@ -2,8 +2,8 @@ import { Option, type Command } from 'commander';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
-import { actorOf, actorOptions, type ActorFlags } from './actor.ts';
-import { armList, CliError, resolveCustomer, runClient, type Connection } from './client.ts';
+import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
+import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
 
 // Usage: on the hub, billed to a subscription (the commerce API: a customer's, or the registration
@@ -151,7 +151,7 @@ export function registerUsageCommands(program: Command): void {
       const w = await usageWindow(c, o);
       const query = windowQuery(w, o.granularity, !o.byMeter);
       if (!o.subscription) return usageLines(c, `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${COMMERCE_API}&${query}`, await c.token(s.adminArm, 'operator'));
-      const who = await actorOf(c, o, o.customer ? await resolveCustomer(c, o.customer) : undefined);
+      const who = await whoActs(c, o);
       return usageLines(c, `${s.tenantArm}/subscriptions/${o.subscription}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${query}`, await c.tokenAs(who, s.tenantArm));
     });
     print(o.json, lines, () => tableOrNone(LINE_HEAD, lineRows(lines), 'no usage in that window'));

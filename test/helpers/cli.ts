@@ -53,3 +53,10 @@ export async function startBackground(args: string[], ready: RegExp, env: Record
   });
   return { child, output: () => out, exited };
 }
+
+/** Runs a command that must succeed, with --json, and answers what it printed, parsed. */
+export async function cliJson<T = any>(args: string[], env: Record<string, string | undefined> = {}): Promise<T> {
+  const r = await cli([...args, '--json'], env);
+  if (r.code !== 0) throw new Error(`stackledger ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
