@@ -88,6 +88,10 @@ describe('the web portal', () => {
       assert.equal(res.statusCode, 200, asset);
       await res.body.dump();
     }
+    // hub.portal as the metadata endpoint names it, without the trailing slash, is the app too.
+    const bare = await get(t.b.hub.portal);
+    assert.equal(bare.statusCode, 200);
+    assert.match(await bare.body.text(), /<div id="app">/);
     const deep = await get(`${portal}customers/123`);
     assert.equal(deep.statusCode, 200);
     assert.match(await deep.body.text(), /<div id="app">/);

@@ -5,7 +5,7 @@ import { CustomerPage, CustomersPage, InvoicePage, InvoicesPage, RegistrationsPa
 import { BridgePage, ChargebackPage, DirectoriesPage, OffersPage, StackSubscriptionsPage, type StackPageProps } from './pages/operator.tsx';
 import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
 import { currentSession, loadConfig, ROLE_NAMES, signIn, signOut, type PortalConfig, type Role, type Session } from './session.ts';
-import { ErrorMessage, Field, formatTime, Link, navigate, usePath, useLoad } from './ui.tsx';
+import { ActionForm, ErrorMessage, Field, formatTime, Link, navigate, usePath, useLoad } from './ui.tsx';
 import './styles.css';
 
 // The portal's shell: sign-in, then the pages of the signed-in role with its navigation.
@@ -31,21 +31,7 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
 
 function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSignedIn: (s: Session) => void; notice?: string }) {
   const [role, setRole] = useState<Role>('csp');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
-    setBusy(true);
-    setError(undefined);
-    try {
-      onSignedIn(await signIn(config, role, String(form.get('userName')).trim(), String(form.get('password'))));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const submit = async (form: FormData) => onSignedIn(await signIn(config, role, String(form.get('userName')).trim(), String(form.get('password'))));
   return (
     <main class="signin">
       <h1>Stackledger</h1>
@@ -55,7 +41,7 @@ function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSigned
           {notice}
         </p>
       )}
-      <form class="form" aria-label="Sign in" onSubmit={submit}>
+      <ActionForm label="Sign in" submit="Sign in" busy="Signing in…" errorTitle="Sign-in failed" onSubmit={submit}>
         <fieldset class="roles">
           <legend>Sign in as</legend>
           {(Object.keys(ROLE_NAMES) as Role[]).map((r) => (
@@ -71,13 +57,7 @@ function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSigned
         <Field label="Password">
           <input name="password" type="password" required autocomplete="current-password" />
         </Field>
-        <div class="actions">
-          <button type="submit" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
-        </div>
-        <ErrorMessage error={error} title="Sign-in failed" />
-      </form>
+      </ActionForm>
     </main>
   );
 }

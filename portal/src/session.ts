@@ -1,23 +1,12 @@
+import type { PortalConfig, PortalStack } from '../../src/hub/portal-config.ts';
 import { api, ApiError } from './api.ts';
 
 // Where the APIs are (the hub's config.json) and who is signed in. Sign-in is the token endpoint's
 // password grant with a public client: one token per API the role uses, kept in sessionStorage
 // (this tab only) until it expires. The password itself is never stored.
 
-export interface StackInfo {
-  name: string;
-  cloudId: string;
-  adminArm: string;
-  tenantArm: string;
-  applicationId: string;
-}
-
-export interface PortalConfig {
-  hub: { arm: string; login: string; partnerCenter: string; graph: string; portal: string };
-  clientId: string;
-  clock: { now: string; simulated: boolean };
-  stacks: StackInfo[];
-}
+export type { PortalConfig };
+export type StackInfo = PortalStack;
 
 export type Role = 'csp' | 'operator' | 'tenant';
 

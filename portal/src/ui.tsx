@@ -129,58 +129,65 @@ export function Field(props: { label: string; hint?: string; children: Component
   );
 }
 
-/** A form whose submit runs a request: disabled while it runs, its error shown below it. */
-export function ActionForm(props: { label: string; submit: string; onSubmit: (form: FormData) => Promise<void>; children: ComponentChildren; class?: string }) {
+/** Runs one request at a time: busy while it runs, its error kept to show. */
+function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-  const onSubmit = async (e: JSX.TargetedSubmitEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const form = e.currentTarget;
+  const run = async (work: () => Promise<void>) => {
     setBusy(true);
     setError(undefined);
     try {
-      await props.onSubmit(new FormData(form));
-      form.reset();
+      await work();
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
   };
+  return { busy, error, run };
+}
+
+/** A form whose submit runs a request: disabled while it runs, emptied after it, its error shown below it. */
+export function ActionForm(props: {
+  label: string;
+  submit: string;
+  busy?: string;
+  errorTitle?: string;
+  onSubmit: (form: FormData) => Promise<void>;
+  children: ComponentChildren;
+  class?: string;
+}) {
+  const action = useAction();
+  const onSubmit = (e: JSX.TargetedSubmitEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    return action.run(async () => {
+      await props.onSubmit(new FormData(form));
+      form.reset();
+    });
+  };
   return (
     <form class={props.class ?? 'form'} aria-label={props.label} onSubmit={onSubmit}>
       {props.children}
       <div class="actions">
-        <button type="submit" disabled={busy}>
-          {busy ? 'Working…' : props.submit}
+        <button type="submit" disabled={action.busy}>
+          {action.busy ? (props.busy ?? 'Working…') : props.submit}
         </button>
       </div>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={action.error} title={props.errorTitle} />
     </form>
   );
 }
 
 /** A button that runs one request; its error is shown beside it. */
 export function ActionButton(props: { onClick: () => Promise<void>; children: ComponentChildren; kind?: 'secondary' | 'danger'; label?: string }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
-  const run = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await props.onClick();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useAction();
   return (
     <span class="action">
-      <button type="button" class={props.kind} disabled={busy} onClick={run} aria-label={props.label}>
+      <button type="button" class={props.kind} disabled={action.busy} onClick={() => action.run(props.onClick)} aria-label={props.label}>
         {props.children}
       </button>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={action.error} />
     </span>
   );
 }
@@ -205,6 +212,14 @@ export const formatMoney = (amount: string | number, currency: string) => {
 };
 
 export const formatQuantity = (n: number) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 }).format(n);
+
+/** A row's title: its display name, with the id beneath it. */
+export const NameAndId = ({ name, id }: { name: string; id: string }) => (
+  <>
+    <div>{name}</div>
+    <code>{id}</code>
+  </>
+);
 
 export function StatusBadge({ status }: { status: string }) {
   const tone = /\b(active|enabled|succeeded|running|public|linked|ok)$/i.test(status) ? 'good' : /\b(suspended|disabled|deleted|failed|deallocated|stopped)$/i.test(status) ? 'bad' : 'neutral';

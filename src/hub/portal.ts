@@ -8,6 +8,7 @@ import { identityStore } from '../identity/store.ts';
 import { STACKLEDGER_CLI_CLIENT_ID } from '../identity/rules.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { HubEndpoints } from './app.ts';
+import type { PortalConfig, PortalStack } from './portal-config.ts';
 import type { HubTables } from './tables.ts';
 
 // The web portal: the static files Vite built into portal/dist (anonymous, same origin as the
@@ -15,25 +16,6 @@ import type { HubTables } from './tables.ts';
 // which tells the browser where the APIs are.
 
 export const PORTAL_DIST = path.resolve(import.meta.dirname, '../../portal/dist');
-
-export interface PortalStack {
-  /** The registration's name, as the CSP knows the deployment. */
-  name: string;
-  cloudId: string;
-  adminArm: string;
-  tenantArm: string;
-  /** The stack's application in the operator's directory: a tenant directory consents to it. */
-  applicationId: string;
-}
-
-export interface PortalConfig {
-  hub: HubEndpoints;
-  /** The public client the portal signs users in with (the password grant). */
-  clientId: string;
-  /** The hub's time; under `--clock` the simulated one, which bounds the usage queries. */
-  clock: { now: string; simulated: boolean };
-  stacks: PortalStack[];
-}
 
 /**
  * The deployments registered with this hub, and their URLs. A registration carries the object id of

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, armList, partnerList } from '../api.ts';
 import { meterName, UsageChart, type UsagePoint } from '../chart.tsx';
 import { tokenFor, type PortalConfig, type Session } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Link, Loading, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Link, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 
 // The cloud service provider's pages: customers and their subscriptions (partner center), the
 // deployments' registrations and the customer subscriptions linked to them (hub ARM,
@@ -198,7 +198,7 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
               rows={subs}
               empty="No subscriptions yet: buy one below."
               columns={[
-                { header: 'Subscription', cell: (s) => <><div>{s.friendlyName}</div><code>{s.id}</code></> },
+                { header: 'Subscription', cell: (s) => <NameAndId name={s.friendlyName} id={s.id} /> },
                 { header: 'Offer', cell: (s) => s.offerName },
                 { header: 'Status', cell: (s) => <StatusBadge status={s.status} /> },
                 {

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
+import type { BridgeStatusView } from '../../../src/stack/bridge/routes.ts';
 import { api, armList } from '../api.ts';
 import { tokenFor, type StackInfo } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Loading, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 import { meterName } from '../chart.tsx';
 import type { PageProps } from './csp.tsx';
 
@@ -105,7 +106,7 @@ export function OffersPage(p: StackPageProps) {
             rows={offers}
             empty="No offers."
             columns={[
-              { header: 'Offer', cell: (o) => <><div>{o.properties.displayName}</div><code>{o.name}</code></> },
+              { header: 'Offer', cell: (o) => <NameAndId name={o.properties.displayName} id={o.name} /> },
               { header: 'State', cell: (o) => <StatusBadge status={o.properties.state} /> },
               { header: 'Plans', cell: (o) => o.properties.basePlanIds.map((id) => id.split('/').pop()).join(', ') },
               { header: 'Subscriptions', numeric: true, cell: (o) => o.properties.subscriptionCount },
@@ -135,7 +136,7 @@ export function StackSubscriptionsPage(p: StackPageProps) {
             rows={subs}
             empty="No subscriptions."
             columns={[
-              { header: 'Subscription', cell: (s) => <><div>{s.displayName}</div><code>{s.subscriptionId}</code></> },
+              { header: 'Subscription', cell: (s) => <NameAndId name={s.displayName} id={s.subscriptionId} /> },
               { header: 'Directory', cell: (s) => <code>{s.tenantId}</code> },
               { header: 'Owner', cell: (s) => s.owner ?? '—' },
               { header: 'Offer', cell: (s) => s.offerId?.split('/').pop() ?? '—' },
@@ -148,23 +149,9 @@ export function StackSubscriptionsPage(p: StackPageProps) {
   );
 }
 
-interface BridgeStatus {
-  stack: string;
-  cloudId: string | null;
-  closedUntil: string | null;
-  lastClosedHour: string | null;
-  lastDeliveredHour: string | null;
-  outbox: number;
-  delivered: number;
-  lagSeconds: number;
-  lastDeliveredAt: string | null;
-  lastAttemptAt: string | null;
-  lastError: string | null;
-}
-
 export function BridgePage(p: StackPageProps) {
   const token = tokenFor(p.session, p.stack.adminArm);
-  const state = useLoad(() => api<BridgeStatus>('GET', `${p.stack.adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token }), [p.stack.adminArm]);
+  const state = useLoad(() => api<BridgeStatusView>('GET', `${p.stack.adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token }), [p.stack.adminArm]);
   return (
     <>
       <h1>Usage bridge</h1>
