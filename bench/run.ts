@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
+import { benchBillingRun, benchExport } from './billing-run.ts';
 
 const only = process.argv.slice(2);
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
@@ -22,6 +23,8 @@ if (!serverUrl) {
 try {
   if (only.length === 0 || only.includes('close-hour')) await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
   if (only.length === 0 || only.includes('ingest')) await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
+  if (only.length === 0 || only.includes('billing')) await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
+  if (only.length === 0 || only.includes('export')) await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
 } finally {
   await cleanup();
 }

@@ -15,7 +15,8 @@ export function ratingCtes(sheet: string): RawBuilder<unknown> {
       from usage u join w on w.invoice_id = u.invoice_id
       group by w.sellers, u.customer_id, u.offer_id, u.meter_id
     ),
-    segments as (
+    -- materialized: the prices are looked up once per combination, not once per day of usage
+    segments as materialized (
       select c.sellers, c.customer_id, c.offer_id, c.meter_id, p.*
       from combos c cross join lateral price_segments(${sheet}, c.sellers, c.customer_id, c.offer_id, c.meter_id, c.d_from, c.d_to) p
     ),

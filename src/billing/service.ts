@@ -25,7 +25,8 @@ export interface BillingContext {
 
 export const PROVIDER: Seller = 'provider';
 export const STREAMS: Stream[] = ['partner', 'customer'];
-const BATCH = 250;
+// Buyers closed per statement: each statement reads the period's usage once, so batches are large.
+const BATCH = 1000;
 
 export const billingErrors = {
   periodNotEnded: (period: string, end: Date) =>

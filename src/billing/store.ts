@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { HubTables } from '../hub/tables.ts';
 import type { InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
@@ -118,6 +119,14 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
     totals as (select invoice_id, sum(amount) as subtotal from all_lines group by invoice_id)`;
 }
 
+/** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
+function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await sql`set local work_mem = '256MB'`.execute(tx);
+    return work(tx);
+  });
+}
+
 const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
 
 export const billingStore = {
@@ -142,7 +151,7 @@ export const billingStore = {
   ): Promise<{ invoices: number; lines: number }> {
     if (q.windows.length === 0) return { invoices: 0, lines: 0 };
     const prefix = q.stream === 'partner' ? 'G' : 'INV';
-    const r = await sql<{ invoices: string; lines: string }>`
+    const r = await withRatingMemory(db, (tx) => sql<{ invoices: string; lines: string }>`
       with ${ratedLines(q.stream, q.windows, q.marks)},
       invoices_added as (
         insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
@@ -163,20 +172,18 @@ export const billingStore = {
         returning 1
       )
       select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines
-    `.execute(db);
+    `.execute(tx));
     return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
   },
 
   /** The lines one window would have if it closed now (the open period's unbilled usage). */
   async previewWindow(db: BillingDb, stream: Stream, window: InvoiceWindow, marks: Watermarks): Promise<{ lines: StoredLine[]; subtotal: string }> {
-    const r = await sql<StoredLine>`
+    const r = await withRatingMemory(db, (tx) => sql<StoredLine>`
       with ${ratedLines(stream, [window], marks)}
       select ${LINE_COLUMNS} from all_lines order by line_no
-    `.execute(db);
-    const total = await sql<{ subtotal: string }>`
-      with ${ratedLines(stream, [window], marks)} select coalesce(sum(amount), 0)::text as subtotal from all_lines
-    `.execute(db);
-    return { lines: r.rows, subtotal: total.rows[0].subtotal };
+    `.execute(tx));
+    const subtotal = r.rows.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
+    return { lines: r.rows, subtotal: subtotal.toFixed(2) };
   },
 
   /** The last invoice of each buyer of a seller set (to continue from). */

@@ -1,0 +1,188 @@
+// The billing run for N customers × one month of hourly usage (the hub), against one SQL query
+// that computes the same totals in the same run; and an export of a large invoice, streamed, with
+// its memory sampled, against a raw COPY of the same lines.
+import { sql } from 'kysely';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { closeDuePeriods } from '../src/billing/service.ts';
+import { exportStream } from '../src/billing/exports.ts';
+import { SimulatedClock } from '../src/core/clock.ts';
+import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
+import { migrateHub, type HubTables } from '../src/hub/app.ts';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const PARTNER = '99999999-0000-0000-0000-000000000001';
+const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';
+
+async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'], customers: number) {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(db);
+  await sql`
+    insert into customers (id, partner_tenant_id, commerce_id, company_name, domain, billing_profile, relationship, admin_object_id, created_at, etag)
+    select md5('c' || i)::uuid, ${PARTNER}, md5('k' || i)::uuid, 'Customer ' || i, 'c' || i || '.bench.example', '{}', 'reseller', md5('a' || i)::uuid, ${t0}, '1'
+    from generate_series(1, ${customers}) i
+  `.execute(db);
+  await sql`
+    insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
+    select md5('s' || i)::uuid, md5('c' || i)::uuid, 'Subscription ' || i, 'Enabled', ${t0}, 'MS-AZR-0145P', ${PARTNER}
+    from generate_series(1, ${customers}) i
+  `.execute(db);
+  // One VM per customer, running all month: 2 vCPUs (Base VM Size Hours) and 1 VM hour each hour.
+  await sql`
+    insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id)
+    select 'bench', 'vm' || i, '/subscriptions/' || md5('s' || i)::uuid || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', m.meter::uuid,
+           ${t0}::timestamptz + h * interval '1 hour', 1, m.q, md5('s' || i)::uuid, md5('c' || i)::uuid, 'local', '{}', ${t0}::timestamptz + (h + 1) * interval '1 hour', md5('b')::uuid
+    from generate_series(1, ${customers}) i cross join generate_series(0, 743) h
+    cross join (values (${BASE}, 2.0), (${VM_HOURS}, 1.0)) m(meter, q)
+  `.execute(db);
+  await sql`
+    insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
+    select id, stack_subscription_id, 'linked', quantity, received_at from usage_received order by id
+  `.execute(db);
+  await sql`analyze`.execute(db);
+}
+
+/** The same totals in one query: per customer, the provider's daily lines and the customer's monthly lines at the list price. */
+const baselineTotals = sql<{ partner_total: string; customer_total: string }>`
+  with daily as (
+    select s.tenant_id as customer_id, r.meter_id, r.resource_uri, (r.hour at time zone 'UTC')::date as day, sum(a.quantity) as q
+    from usage_attributed a join usage_received r on r.id = a.received_id join subscriptions s on s.subscription_id = a.billed_subscription_id
+    where r.hour >= '2026-01-01' and r.hour < '2026-02-01'
+    group by 1, 2, 3, 4
+  ), priced as (
+    select d.*, p.unit_price from daily d join prices p on p.sheet = 'list' and p.meter_id = d.meter_id
+  )
+  select (select sum(round(q * unit_price, 2)) from priced)::text as partner_total,
+         (select sum(t) from (select round(sum(q) * unit_price, 2) as t from priced group by customer_id, meter_id, resource_uri, unit_price) x)::text as customer_total
+`;
+
+export async function benchBillingRun(serverUrl: string, customers: number): Promise<void> {
+  const url = withDatabase(serverUrl, `bench_billing_${Date.now()}`);
+  await ensureDatabase(url);
+  const { db, close } = openDatabase<HubTables>(url, 4);
+  try {
+    await migrateHub(db);
+    await seed(db, customers);
+    const records = Number((await sql<{ n: string }>`select count(*)::text as n from usage_attributed`.execute(db)).rows[0].n);
+    const ctx = { db, clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')), isSystemAdmin: () => true };
+    const ours: number[] = [];
+    const baseline: number[] = [];
+    let closed = { invoices: 0, lines: 0 };
+    let check = { partner: '', customers: '' };
+    for (let run = 0; run < 3; run++) {
+      // Closed invoices never change (a trigger refuses DELETE); TRUNCATE starts the next run afresh.
+      await sql`truncate invoice_lines, invoices, billing_adjustments`.execute(db);
+      let start = performance.now();
+      const r = await closeDuePeriods(ctx, ctx.clock.now(), '2026-01');
+      ours.push(performance.now() - start);
+      closed = { invoices: r.invoices, lines: r.lines };
+      start = performance.now();
+      // The same memory for sorting and grouping as the billing run's statements.
+      const totals = await db.transaction().execute(async (tx) => {
+        await sql`set local work_mem = '256MB'`.execute(tx);
+        return (await baselineTotals.execute(tx)).rows[0];
+      });
+      baseline.push(performance.now() - start);
+      const got = (await sql<{ partner: string; customers: string }>`
+        select (select sum(total) from invoices where stream = 'partner')::text as partner, (select sum(total) from invoices where stream = 'customer')::text as customers
+      `.execute(db)).rows[0];
+      if (got.partner !== totals.partner_total || got.customers !== totals.customer_total) {
+        throw new Error(`totals differ: ours ${JSON.stringify(got)}, the query's ${JSON.stringify(totals)}`);
+      }
+      check = got;
+    }
+    const o = median(ours);
+    const b = median(baseline);
+    process.stdout.write(
+      JSON.stringify(
+        {
+          benchmark: 'billing run: close one month',
+          customers,
+          usageRecords: records,
+          invoices: closed.invoices,
+          lines: closed.lines,
+          totals: check,
+          billingRunMs: Math.round(o),
+          baselineSingleQueryMs: Math.round(b),
+          ratio: Number((o / b).toFixed(2)),
+          runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  } finally {
+    await close();
+  }
+}
+
+/** Streams an export of an invoice with `lines` lines, sampling the heap, against a raw COPY of the same rows. */
+export async function benchExport(serverUrl: string, lines: number): Promise<void> {
+  const url = withDatabase(serverUrl, `bench_export_${Date.now()}`);
+  await ensureDatabase(url);
+  const { db, close } = openDatabase<HubTables>(url, 2);
+  try {
+    await migrateHub(db);
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(db);
+    await sql`
+      insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
+      values ('99999999-0000-0000-0000-0000000000aa', 'G000000001', 'partner', 'invoice', 'provider', ${PARTNER}, '2026-01', ${t0}, '2026-02-01', 0, 0, '2026-02-01', 'USD', 0, 0, 0, 0, '2026-02-01')
+    `.execute(db);
+    await sql`
+      insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
+      select '99999999-0000-0000-0000-0000000000aa', i, 'usage', ${PARTNER}, md5('s' || (i % 1000))::uuid, ${BASE}, '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i,
+             'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
+      from generate_series(1, ${lines}) i
+    `.execute(db);
+    const invoice = await db.selectFrom('invoices').selectAll().executeTakeFirstOrThrow();
+
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let heapPeak = heapBefore;
+    let rssPeak = process.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      heapPeak = Math.max(heapPeak, m.heapUsed);
+      rssPeak = Math.max(rssPeak, m.rss);
+    }, 50);
+    let bytes = 0;
+    const counter = () => new Writable({ write: (chunk, _e, done) => ((bytes += chunk.length), done()) });
+    let start = performance.now();
+    await pipeline(exportStream(db, [invoice], 'focus'), counter());
+    const oursMs = performance.now() - start;
+    clearInterval(sampler);
+    const exportedBytes = bytes;
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    bytes = 0;
+    start = performance.now();
+    await pipeline(client.query(copyTo(`copy (select * from invoice_lines order by invoice_id, line_no) to stdout with (format csv, header)`)), counter());
+    const copyMs = performance.now() - start;
+    await client.end();
+    process.stdout.write(
+      JSON.stringify(
+        {
+          benchmark: 'export one invoice as FOCUS CSV, streamed',
+          lines,
+          exportMs: Math.round(oursMs),
+          exportedMB: Math.round(exportedBytes / 1e6),
+          linesPerSecond: Math.round(lines / (oursMs / 1000)),
+          baselineRawCopyMs: Math.round(copyMs),
+          ratioToCopy: Number((oursMs / copyMs).toFixed(2)),
+          heapBeforeMB: Math.round(heapBefore / 1e6),
+          heapPeakMB: Math.round(heapPeak / 1e6),
+          rssPeakMB: Math.round(rssPeak / 1e6),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  } finally {
+    await close();
+  }
+}
