@@ -211,6 +211,10 @@ export const formatMoney = (amount: string | number, currency: string) => {
   return Number.isFinite(n) ? new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(n) : `${amount} ${currency}`;
 };
 
+/** Days of usage, `2026-03-30` or `2026-03-30 to 2026-03-31`, from dates or times. */
+export const formatDays = (from?: string | null, to?: string | null) =>
+  [from, to].map((d) => (d ?? '').slice(0, 10)).filter((d, i, all) => d && all.indexOf(d) === i).join(' to ') || '—';
+
 export const formatQuantity = (n: number) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 }).format(n);
 
 /** A row's title: its display name, with the id beneath it. */

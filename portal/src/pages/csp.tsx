@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, armList, partnerList } from '../api.ts';
 import { meterName, UsageChart, type UsagePoint } from '../chart.tsx';
 import { tokenFor, type PortalConfig, type Session } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Link, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, formatTime, Link, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 
 // The cloud service provider's pages: customers and their subscriptions (partner center), the
 // deployments' registrations and the customer subscriptions linked to them (hub ARM,
@@ -300,17 +300,20 @@ export function RegistrationsPage(p: PageProps) {
   );
 }
 
+/** A usage line, or (meter and quantity null) a credit or adjustment with its description. */
 interface InvoiceLine {
-  subscriptionId: string;
-  meterId: string;
-  meterName?: string;
-  resourceUri?: string;
-  quantity: string;
-  unitPrice: string;
+  subscriptionId: string | null;
+  meterId: string | null;
+  meterName?: string | null;
+  resourceUri?: string | null;
+  quantity: string | null;
+  unitPrice: string | null;
   amount: string;
   late?: boolean;
-  usageDate?: string;
-  description?: string;
+  usageDate?: string | null;
+  usageTo?: string | null;
+  unit?: string | null;
+  description?: string | null;
 }
 
 interface Invoice {
@@ -341,12 +344,12 @@ function InvoiceLines({ invoice }: { invoice: Invoice }) {
       rows={lines}
       empty="No lines."
       columns={[
-        { header: 'Usage date', cell: (l) => (l.usageDate ?? '').slice(0, 10) || '—' },
-        { header: 'Meter', cell: (l) => l.meterName ?? meterName(l.meterId) },
+        { header: 'Usage days', cell: (l) => formatDays(l.usageDate, l.usageTo) },
+        { header: 'Meter', cell: (l) => l.meterName ?? (l.meterId ? meterName(l.meterId) : (l.description ?? '—')) },
         { header: 'Subscription', cell: (l) => <code>{l.subscriptionId}</code> },
         { header: 'Resource', cell: (l) => (l.resourceUri ? <code class="wrap">{l.resourceUri.split('/').slice(-1)[0]}</code> : l.description ?? '—') },
-        { header: 'Quantity', numeric: true, cell: (l) => formatQuantity(Number(l.quantity)) },
-        { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice },
+        { header: 'Quantity', numeric: true, cell: (l) => (l.quantity == null ? '—' : `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim()) },
+        { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
         { header: 'Amount', numeric: true, cell: (l) => <>{formatMoney(l.amount, currency)}{l.late && <span class="badge neutral"> late</span>}</> },
       ]}
     />

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { BridgeStatusView } from '../../../src/stack/bridge/routes.ts';
 import { api, armList } from '../api.ts';
 import { tokenFor, type StackInfo } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatMoney, formatQuantity, formatTime, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, formatTime, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 import { meterName } from '../chart.tsx';
 import type { PageProps } from './csp.tsx';
 
@@ -258,7 +258,7 @@ export function ChargebackPage(p: StackPageProps) {
                   columns={[
                     { header: 'Meter', cell: (l) => l.meterName ?? meterName(l.meterId) },
                     { header: 'Resource', cell: (l) => (l.resourceUri ? <code>{l.resourceUri.split('/').pop()}</code> : '—') },
-                    { header: 'Usage days', cell: (l) => [l.usageFrom, l.usageTo].map((d) => (d ?? '').slice(0, 10)).filter((d, i, all) => d && all.indexOf(d) === i).join(' to ') || '—' },
+                    { header: 'Usage days', cell: (l) => formatDays(l.usageFrom, l.usageTo) },
                     { header: 'Quantity', numeric: true, cell: (l) => `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim() },
                     { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
                     { header: 'Amount', numeric: true, cell: (l) => formatMoney(l.amount, e.currency) },
