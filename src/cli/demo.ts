@@ -281,10 +281,27 @@ export function registerDemoCommand(program: Command): void {
       let system: RunningSystem | undefined;
       let c: Connection | undefined;
       let bar: ReturnType<typeof progressBar> | undefined;
+      let starting: Promise<RunningSystem> | undefined;
+      const cleanUp = async () => {
+        bar?.stop();
+        await c?.close();
+        system ??= await starting?.catch(() => undefined);
+        await system?.stop();
+        if (!o.data) await rm(dataDir, { recursive: true, force: true });
+      };
+      // Interrupted, it still stops what it started (the embedded PostgreSQL above all), then exits.
+      let stopping = false;
+      const interrupted = (signal: string) => {
+        stopping = true;
+        void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+      };
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
       try {
         n.step(`Starting a hub and the stacks ${STACKS.map((s) => s.name).join(' and ')} in ${dataDir}, on a simulated clock at ${START.toISOString()}`);
         const { startSystem } = await import('../system/up.ts');
-        system = await startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS });
+        starting = startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS });
+        system = await starting;
         n.say(`hub ${system.bootstrap.hub.arm}; ${STACKS.map((s) => `${s.name} ${system!.bootstrap.stacks[s.name].tenantArm}`).join('; ')}`);
         n.say(`each stack registered itself with the CSP's registration subscription ${system.bootstrap.csp.registrationSubscriptionId}`);
         c = await connect(dataDir);
@@ -295,12 +312,13 @@ export function registerDemoCommand(program: Command): void {
         });
         if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
       } catch (e) {
+        // The flow's requests fail once an interruption stops the servers: the exit is the handler's.
+        if (stopping) await new Promise(() => {});
         throw asCliError(e, dataDir);
       } finally {
-        bar?.stop();
-        await c?.close();
-        await system?.stop();
-        if (!o.data) await rm(dataDir, { recursive: true, force: true });
+        process.off('SIGINT', interrupted);
+        process.off('SIGTERM', interrupted);
+        await cleanUp();
       }
     });
 }
