@@ -36,7 +36,7 @@ if (!serverUrl) {
   process.stdout.write(`tests use the PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`);
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
+const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
   env: { ...process.env, STACKLEDGER_TEST_DATABASE_URL: serverUrl },
 });

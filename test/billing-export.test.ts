@@ -1,0 +1,60 @@
+// Exports are streamed: an invoice of 400,000 lines leaves the server as a FOCUS CSV of some
+// 200 MB while the (in-process) server's heap stays flat. The 10-million-line figure is in
+// BENCHMARKS.md (`npm run bench -- export`).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { withDatabase } from '../src/db/database.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+
+const LINES = 400_000;
+
+describe('a large export, streamed', () => {
+  let t: TestSystem;
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date('2026-02-01T00:00:00Z') });
+    // A closed invoice of the CSP with LINES lines, written straight into the hub's database.
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await db.connect();
+    await db.query(
+      `insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
+       values ('99999999-0000-0000-0000-0000000000aa', 'G900000001', 'partner', 'invoice', 'provider', $1, '2026-01', '2026-01-01', '2026-02-01', 0, 0, '2026-02-01', 'USD', 0, 0, 0, 0, '2026-02-01')`,
+      [t.b.csp.tenantId],
+    );
+    await db.query(
+      `insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
+       select '99999999-0000-0000-0000-0000000000aa', i, 'usage', $1, md5('s' || (i % 1000))::uuid, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+              '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i, 'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
+       from generate_series(1, ${LINES}) i`,
+      [t.b.csp.tenantId],
+    );
+    await db.end();
+  });
+  after(async () => t?.stop());
+
+  it('keeps the heap flat while hundreds of megabytes go out', async () => {
+    const token = await t.appToken('csp', t.b.hub.arm);
+    // What stays alive, measured after a full collection (test/run.ts runs node with --expose-gc).
+    const live = () => {
+      global.gc!();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = live();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, live())), 250);
+    const res = await t.http.open('GET', `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2026-01&format=focus`, { token });
+    assert.equal(res.statusCode, 200);
+    let bytes = 0;
+    let newlines = 0;
+    for await (const chunk of res.body) {
+      bytes += chunk.length;
+      for (const byte of chunk as Buffer) if (byte === 10) newlines++;
+    }
+    clearInterval(sampler);
+    assert.equal(newlines, LINES + 1, 'a header and every line');
+    assert.ok(bytes > 150e6, `${Math.round(bytes / 1e6)} MB exported`);
+    const grew = (peak - before) / 1e6;
+    assert.ok(grew < 40, `the live heap grew by ${Math.round(grew)} MB while ${Math.round(bytes / 1e6)} MB streamed`);
+  });
+});
