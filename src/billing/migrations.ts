@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
-import { LIST_SHEET, pricingMigrations } from './pricing-migrations.ts';
+import { LIST_SHEET, pricingMigrations } from '../rating/migrations.ts';
 
 export const billingMigrations: Record<string, Migration> = {
   ...pricingMigrations(LIST_SHEET, 'The provider list prices that partners pay'),

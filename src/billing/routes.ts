@@ -6,9 +6,10 @@ import { isGuid } from '../core/ids.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
 import { partnerStore } from '../partner/store.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
-import { parsePeriod } from './rules.ts';
+import { parsePeriod } from '../core/periods.ts';
+import { priceSheetView } from '../rating/views.ts';
 import * as billing from './service.ts';
-import { pricingStore } from './pricing-store.ts';
+import { pricingStore } from '../rating/store.ts';
 import { billingStore } from './store.ts';
 import type { Stream } from './tables.ts';
 import { customerInvoiceView } from './views.ts';
@@ -171,20 +172,4 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   app.post<{ Body: Static<typeof AdjustmentBody> }>(`${P}/adjustments`, { config: config('adjustments'), schema: { body: AdjustmentBody } }, async (request, reply) =>
     reply.status(201).send(await billing.addAdjustment(ctx, principalOf(request), request.body)),
   );
-}
-
-export function priceSheetView(sheet: { name: string; currency: string; description: string }, prices: { meter_id: string; effective_from: string | Date; tier_from: string; unit_price: string; created_by: string }[]) {
-  const byKey = new Map<string, { meterId: string; effectiveFrom: string; source: string; tiers: { fromQuantity: string; unitPrice: string }[] }>();
-  for (const p of prices) {
-    const effectiveFrom = typeof p.effective_from === 'string' ? p.effective_from : p.effective_from.toISOString().slice(0, 10);
-    const key = `${p.meter_id}/${effectiveFrom}`;
-    if (!byKey.has(key)) byKey.set(key, { meterId: p.meter_id, effectiveFrom, source: p.created_by, tiers: [] });
-    byKey.get(key)!.tiers.push({ fromQuantity: p.tier_from, unitPrice: p.unit_price });
-  }
-  return {
-    id: `/providers/Stackledger.Billing/priceSheets/${sheet.name}`,
-    name: sheet.name,
-    type: 'Stackledger.Billing/priceSheets',
-    properties: { currency: sheet.currency, description: sheet.description, prices: [...byKey.values()] },
-  };
 }

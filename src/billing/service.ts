@@ -7,9 +7,11 @@ import type { Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
-import { LIST_SHEET } from './pricing-migrations.ts';
-import { comparePeriods, nextPeriod, parseDecimal, parseEffectiveDate, parseMoney, parsePeriod, parseTiers, periodBounds, periodContaining } from './rules.ts';
-import { pricingStore } from './pricing-store.ts';
+import { LIST_SHEET } from '../rating/migrations.ts';
+import { comparePeriods, nextPeriod, parsePeriod, periodBounds, periodContaining } from '../core/periods.ts';
+import { parseDecimal, parseEffectiveDate, parseTiers, requireMeterId } from '../rating/rules.ts';
+import { parseMoney } from './rules.ts';
+import { pricingStore } from '../rating/store.ts';
 import { billingStore, type BillingDb, type InvoiceWindow, type Watermarks } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
 
@@ -218,12 +220,6 @@ export async function setListPrice(ctx: BillingContext, caller: Principal, sheet
   const tiers = parseTiers(body.tiers);
   await pricingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
   return { meterId, effectiveFrom, tiers };
-}
-
-export function requireMeterId(text: string): string {
-  const compact = text.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(compact)) throw armErrors.badRequest('InvalidMeterId', `'${text}' is not a meter id (a GUID).`, 'meterId');
-  return normalizeMeterId(text);
 }
 
 export interface OverrideInput {

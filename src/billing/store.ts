@@ -2,8 +2,8 @@ import { Decimal } from 'decimal.js';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { HubTables } from '../hub/tables.ts';
 import type { InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
-import { LIST_SHEET } from './pricing-migrations.ts';
-import { ratingCtes } from './rating.ts';
+import { LIST_SHEET } from '../rating/migrations.ts';
+import { ratingCtes } from '../rating/rating.ts';
 
 // All SQL of billing on the hub: the billing periods' windows, rating and closing in one
 // statement per batch of buyers, and reading invoices back.

@@ -1,46 +1,11 @@
+import type { PricingTables } from '../rating/tables.ts';
+
 // Billing on the hub: billing profiles, invoices and credit notes with their lines, credits and
-// adjustments; and the price sheets both roles have.
+// adjustments (with the price sheets of rating/).
 
 /** A seller is 'provider' (the system, selling to partners) or a partner's tenant id (selling to its customers). */
 export type Seller = string;
 export type Stream = 'partner' | 'customer';
-
-export interface PriceSheetsTable {
-  name: string;
-  currency: string;
-  description: string;
-  created_at: Date;
-}
-
-export interface PricesTable {
-  sheet: string;
-  meter_id: string;
-  effective_from: string; // a date, YYYY-MM-DD
-  tier_from: string;
-  unit_price: string;
-  created_by: string;
-  created_at: Date;
-}
-
-export interface PriceOverridesTable {
-  id: string;
-  seller: Seller;
-  customer_id: string | null;
-  offer_id: string | null;
-  meter_id: string | null;
-  kind: 'markup' | 'discount' | 'fixed';
-  value: string;
-  effective_from: string;
-  reason: string;
-  created_by: string;
-  created_at: Date;
-}
-
-export interface PricingTables {
-  price_sheets: PriceSheetsTable;
-  prices: PricesTable;
-  price_overrides: PriceOverridesTable;
-}
 
 export interface BillingProfilesTable {
   seller: Seller;

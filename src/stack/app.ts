@@ -1,4 +1,4 @@
-import { CHARGEBACK_SHEET, pricingMigrations } from '../billing/pricing-migrations.ts';
+import { CHARGEBACK_SHEET, pricingMigrations } from '../rating/migrations.ts';
 import { registerChargebackRoutes } from './chargeback/routes.ts';
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';

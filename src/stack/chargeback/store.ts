@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
-import { CHARGEBACK_SHEET } from '../../billing/pricing-migrations.ts';
-import { ratingCtes } from '../../billing/rating.ts';
+import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
+import { ratingCtes } from '../../rating/rating.ts';
 
 // The chargeback report's SQL: a month of the stack's closed usage, per tenant subscription,
 // rated with the operator's own sheet (the same rating as the hub's invoices).

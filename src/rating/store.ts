@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { PricingTables, Seller } from './tables.ts';
+import type { PricingTables } from './tables.ts';
 
 // All SQL of price sheets and overrides, in both roles.
 export type PricingDb = Kysely<PricingTables>;
@@ -24,7 +24,7 @@ export const pricingStore = {
     });
   },
 
-  async addOverride(db: PricingDb, o: { seller: Seller; customerId: string | null; offerId: string | null; meterId: string | null; kind: string; value: string; effectiveFrom: string; reason: string; by: string; at: Date }) {
+  async addOverride(db: PricingDb, o: { seller: string; customerId: string | null; offerId: string | null; meterId: string | null; kind: string; value: string; effectiveFrom: string; reason: string; by: string; at: Date }) {
     const r = await sql<{ id: string }>`
       insert into price_overrides (seller, customer_id, offer_id, meter_id, kind, value, effective_from, reason, created_by, created_at)
       values (${o.seller}, ${o.customerId}::uuid, ${o.offerId}, ${o.meterId}::uuid, ${o.kind}, ${o.value}::numeric, ${o.effectiveFrom}::date, ${o.reason}, ${o.by}, ${o.at}::timestamptz)
@@ -33,7 +33,7 @@ export const pricingStore = {
     return r.rows[0].id;
   },
 
-  async overrides(db: PricingDb, seller: Seller) {
+  async overrides(db: PricingDb, seller: string) {
     return db.selectFrom('price_overrides').selectAll().where('seller', '=', seller).orderBy('id').execute();
   },
 
