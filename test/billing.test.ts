@@ -240,6 +240,30 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(one.body.properties.total, '-0.24'); // −0.20 and its 20% tax
   });
 
+  it("an offer's discount from the provider and a partner's fixed price apply from their day, in the open period", async () => {
+    // From 2 May the provider discounts the CSP offer by 50%; the CSP charges B a fixed 0.02 for Base VM hours.
+    await advanceTo('2026-05-02T00:00:00Z');
+    const discount = await t.call('POST', `${billing('priceOverrides')}?${V}`, { token: csp, body: { level: 'provider', offerId: 'MS-AZR-0145P', kind: 'discount', value: '50', effectiveFrom: '2026-05-02', reason: 'launch offer' } });
+    assert.equal(discount.status, 201, JSON.stringify(discount.body));
+    const fixed = await t.call('POST', `${billing('priceOverrides')}?${V}`, { token: csp, body: { customerId: b.customerId, meterId: BASE, kind: 'fixed', value: '0.02', effectiveFrom: '2026-05-02', reason: 'contract price' } });
+    assert.equal(fixed.status, 201, JSON.stringify(fixed.body));
+    await advanceTo('2026-05-03T00:00:00Z');
+    await events(b.subscriptionId, [
+      { day: '2026-05-01', meter: BASE, quantity: '100', resource: '/b/vm' },
+      { day: '2026-05-02', meter: BASE, quantity: '100', resource: '/b/vm' },
+    ]);
+    // The provider's price: 0.010 on 1 May, 0.005 from 2 May.
+    const open = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`, { token: cspPc });
+    const mine = open.body.items.filter((i: any) => i.customerId === b.customerId).map((i: any) => [i.usageDate.slice(0, 10), i.unitPrice, i.billingPreTaxTotal]);
+    assert.deepEqual(mine, [['2026-05-01', 0.01, 1], ['2026-05-02', 0.005, 0.5]]);
+    // B's price from the CSP: the provider's on 1 May (no markup for B), the fixed 0.02 from 2 May.
+    const forB = await t.call('GET', `${billing('invoices/unbilled')}?${V}&customerId=${b.customerId}`, { token: csp });
+    assert.equal(forB.status, 200, JSON.stringify(forB.body));
+    assert.deepEqual(forB.body.properties.lines.map((l: any) => [l.usageDate, l.unitPrice, l.amount]), [['2026-05-01', '0.010000', '1.00'], ['2026-05-02', '0.020000', '2.00']]);
+    assert.equal(forB.body.properties.total, '3.00');
+    assert.equal(forB.body.properties.status, 'Open');
+  });
+
   it('exports the March invoices: the reconciliation file, FOCUS and JSON, each summing to the invoice', async () => {
     const inv = await partnerInvoice('2026-03');
     const get = (query: string) => t.call('GET', `${billing('exports')}?${V}&period=2026-03&${query}`, { token: csp });

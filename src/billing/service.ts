@@ -60,6 +60,31 @@ interface PlannedWindow {
 }
 
 /**
+ * A buyer's open period: the one after its last invoice (or the one it started in), starting where
+ * that invoice ended.
+ */
+function openWindow(seller: Seller, buyerId: string, since: Date, prev: InvoicesTable | undefined, t: Terms): PlannedWindow {
+  let period = prev ? nextPeriod(prev.period) : periodContaining(since, t.day);
+  // A changed billing day can make a period end before the last invoice did: skip it.
+  while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
+  const bounds = periodBounds(period, t.day);
+  return {
+    period,
+    window: {
+      invoiceId: randomUUID(),
+      seller,
+      buyerId,
+      periodStart: prev ? prev.period_end : bounds.start,
+      periodEnd: bounds.end,
+      prevEnd: prev?.period_end ?? null,
+      prevWatermark: prev?.watermark ?? null,
+      prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
+      taxRate: t.taxRate,
+    },
+  };
+}
+
+/**
  * The next period each buyer has to close, when it has ended by `now` (and is not after `upTo`).
  * Periods close in order: a buyer's next one starts where its last invoice ended.
  */
@@ -67,28 +92,10 @@ async function nextDueWindows(ctx: BillingContext, stream: Stream, now: Date, up
   const [buyers, last, terms] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
   const out: PlannedWindow[] = [];
   for (const b of buyers) {
-    const t = terms(b.seller, b.buyerId);
-    const prev = last.get(`${b.seller}/${b.buyerId}`);
-    let period = prev ? nextPeriod(prev.period) : periodContaining(b.since, t.day);
-    // A changed billing day can make a period end before the last invoice did: skip it.
-    while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
-    const bounds = periodBounds(period, t.day);
-    if (bounds.end.getTime() > now.getTime()) continue;
-    if (upTo && comparePeriods(period, upTo) > 0) continue;
-    out.push({
-      period,
-      window: {
-        invoiceId: randomUUID(),
-        seller: b.seller,
-        buyerId: b.buyerId,
-        periodStart: prev ? prev.period_end : bounds.start,
-        periodEnd: bounds.end,
-        prevEnd: prev?.period_end ?? null,
-        prevWatermark: prev?.watermark ?? null,
-        prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
-        taxRate: t.taxRate,
-      },
-    });
+    const next = openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId));
+    if (next.window.periodEnd.getTime() > now.getTime()) continue;
+    if (upTo && comparePeriods(next.period, upTo) > 0) continue;
+    out.push(next);
   }
   return out;
 }
@@ -188,21 +195,7 @@ export async function readableInvoice(ctx: BillingContext, caller: Principal, st
 export async function unbilled(ctx: BillingContext, stream: Stream, seller: Seller, buyerId: string, since: Date) {
   const [last, terms] = await Promise.all([billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
   const t = terms(seller, buyerId);
-  const prev = last.get(`${seller}/${buyerId}`);
-  let period = prev ? nextPeriod(prev.period) : periodContaining(since, t.day);
-  while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
-  const bounds = periodBounds(period, t.day);
-  const window: InvoiceWindow = {
-    invoiceId: randomUUID(),
-    seller,
-    buyerId,
-    periodStart: prev ? prev.period_end : bounds.start,
-    periodEnd: bounds.end,
-    prevEnd: prev?.period_end ?? null,
-    prevWatermark: prev?.watermark ?? null,
-    prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
-    taxRate: t.taxRate,
-  };
+  const { period, window } = openWindow(seller, buyerId, since, last.get(`${seller}/${buyerId}`), t);
   const marks = await billingStore.watermarks(ctx.db);
   const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
   const subtotal = new Decimal(preview.subtotal);
