@@ -144,6 +144,20 @@ export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: str
   return result;
 }
 
+/** When the earliest open period of any buyer ends: nothing can close before then. */
+export async function earliestOpenPeriodEnd(ctx: BillingContext): Promise<Date | undefined> {
+  let earliest: Date | undefined;
+  const terms = await termsOf(ctx);
+  for (const stream of STREAMS) {
+    const [buyers, last] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream)]);
+    for (const b of buyers) {
+      const end = openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId)).window.periodEnd;
+      if (!earliest || end < earliest) earliest = end;
+    }
+  }
+  return earliest;
+}
+
 /** `billing run --period`: the calendar month must have ended. Checked before any work starts. */
 export function runBillingPreflight(ctx: BillingContext, caller: Principal, periodText: string): void {
   if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/billingRuns/action');

@@ -204,6 +204,15 @@ export const billingStore = {
     return rows.map((r) => ({ seller: r.partner_tenant_id, buyerId: r.id, since: r.created_at }));
   },
 
+  /** Changes when buyers, billing days or invoices change: what the billing job's shortcut depends on. */
+  async fingerprint(db: BillingDb): Promise<string> {
+    const r = await sql<{ f: string }>`
+      select concat_ws('/', (select count(*) from customers), (select count(*) from directories where kind = 'partner'),
+                       (select max(updated_at) from billing_profiles), (select count(*) from invoices)) as f
+    `.execute(db);
+    return r.rows[0].f;
+  },
+
   async profiles(db: BillingDb) {
     return db.selectFrom('billing_profiles').selectAll().execute();
   },
