@@ -6,6 +6,7 @@
 //   Customer B: external usage (CloudEvents): a tiered table-storage price, a list price change
 //               on 15 March, and a record for 20 March that arrives after March closed.
 //   Customer C: usage on 5 March, then suspended and cancelled.
+//   Customer D: billing day 15, Windows VM hours on 10 and 20 March.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +17,7 @@ import { startTestSystem, type TestSystem } from './helpers/system.ts';
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';
 const TABLE = 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4';
+const WINDOWS = '9cd92d4c-bafd-4492-b278-bedc2de8232a';
 const V = 'api-version=2026-11-01';
 
 describe('billing: rating, periods, invoices and credit notes, by hand', () => {
@@ -25,6 +27,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   let a: CustomerWithSubscription;
   let b: CustomerWithSubscription;
   let c: CustomerWithSubscription;
+  let d: CustomerWithSubscription;
   const billing = (path: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${path}`;
   const advanceTo = (to: string) => t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to } });
   const events = async (subject: string, list: { day: string; meter: string; quantity: string; resource: string }[]) => {
@@ -71,6 +74,8 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     a = await customerWithSubscription(t, 'bill-a');
     b = await customerWithSubscription(t, 'bill-b');
     c = await customerWithSubscription(t, 'bill-c');
+    d = await customerWithSubscription(t, 'bill-d');
+    assert.equal((await t.call('PUT', `${billing(`billingProfiles/${d.customerId}`)}?${V}`, { token: csp, body: { billingDay: 15 } })).status, 200);
     const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
     assert.equal((await t.call('PUT', `${reg}/customerSubscriptions/${a.subscriptionId}?api-version=2017-06-01`, { token: csp, body: { properties: {} } })).status, 200);
 
@@ -116,6 +121,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
 
     // B: tiered table storage on 13 and 14 March; Base VM on 14 and 16 March around a price change on 15 March.
     await advanceTo('2026-03-14T00:00:00Z');
+    await events(d.subscriptionId, [{ day: '2026-03-10', meter: WINDOWS, quantity: '10', resource: '/d/vm' }]);
     await events(b.subscriptionId, [
       { day: '2026-03-13', meter: TABLE, quantity: '60', resource: '/b/table' },
       { day: '2026-03-14', meter: TABLE, quantity: '60', resource: '/b/table' },
@@ -125,6 +131,8 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(change.status, 200, JSON.stringify(change.body));
     await advanceTo('2026-03-17T00:00:00Z');
     await events(b.subscriptionId, [{ day: '2026-03-16', meter: BASE, quantity: '100', resource: '/b/vm' }]);
+    await advanceTo('2026-03-21T00:00:00Z');
+    await events(d.subscriptionId, [{ day: '2026-03-20', meter: WINDOWS, quantity: '20', resource: '/d/vm' }]);
 
     // A credit for A in March, on its March invoice.
     const credit = await t.call('POST', `${billing('adjustments')}?${V}`, {
@@ -192,8 +200,8 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     ]);
     const cents = items.reduce((n, i) => n + Math.round(i.billingPreTaxTotal * 100), 0);
     assert.equal(Math.round(inv.totalCharges * 100), cents);
-    // A 0.96, B 0.06 + 0.04 + 0.01 + 0.80 + 1.00, C 0.08.
-    assert.equal(inv.totalCharges, 2.95);
+    // A 0.96, B 0.06 + 0.04 + 0.01 + 0.80 + 1.00, C 0.08, D 0.46 + 0.92 (calendar months for the partner).
+    assert.equal(inv.totalCharges, 4.33);
   });
 
   it('a billing run for a closed period changes nothing; for an open one it is refused', async () => {
@@ -238,6 +246,16 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const one = await t.call('GET', `${billing(`invoices/${cn.name}`)}?${V}`, { token: csp });
     assert.equal(one.body.properties.creditNoteFor, marchA.invoiceNumber);
     assert.equal(one.body.properties.total, '-0.24'); // −0.20 and its 20% tax
+  });
+
+  it("D's billing day is the 15th: its periods run from the 15th to the 15th", async () => {
+    // The period in which D was created (15 February to 15 March) closed on 15 March.
+    const first = await customerInvoice(d.customerId, '2026-02');
+    assert.deepEqual([first.periodStart, first.periodEnd, first.invoiceDate], ['2026-02-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z']);
+    assert.deepEqual(first.lines.map((l: any) => [l.usageDate, l.amount]), [['2026-03-10', '0.46']]);
+    const second = await customerInvoice(d.customerId, '2026-03');
+    assert.deepEqual([second.periodStart, second.periodEnd], ['2026-03-15T00:00:00.000Z', '2026-04-15T00:00:00.000Z']);
+    assert.deepEqual(second.lines.map((l: any) => [l.usageDate, l.amount]), [['2026-03-20', '0.92']]);
   });
 
   it("an offer's discount from the provider and a partner's fixed price apply from their day, in the open period", async () => {
