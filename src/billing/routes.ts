@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors } from '../core/errors.ts';
+import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -72,7 +72,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
         const result = await billing.runBilling(ctx, caller, request.body.period, (p) => reply.raw.write(JSON.stringify({ progress: p }) + '\n'));
         reply.raw.end(JSON.stringify({ result }) + '\n');
       } catch (e) {
-        const error = e instanceof Error && 'toBody' in e ? (e as any).toBody().error : { code: 'InternalServerError', message: 'The billing run failed.' };
+        const error = e instanceof ArmError ? e.toBody().error : { code: 'InternalServerError', message: 'The billing run failed; see the server log.' };
         request.log.error({ err: e }, 'billing run failed');
         reply.raw.end(JSON.stringify({ error }) + '\n');
       }

@@ -1,5 +1,6 @@
 import { CHARGEBACK_SHEET, pricingMigrations } from '../rating/migrations.ts';
 import { registerChargebackRoutes } from './chargeback/routes.ts';
+import type { PricingTables } from '../rating/tables.ts';
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -39,7 +40,7 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables;
+export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & PricingTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -174,7 +175,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
         registerLateReportRoutes(armApp, resources);
         registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), isOperator);
-        registerChargebackRoutes(armApp, opts.db as any, clock, isOperator);
+        registerChargebackRoutes(armApp, opts.db, clock, isOperator);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);

@@ -7,7 +7,9 @@ import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
 import { parsePeriod, periodBounds } from '../../core/periods.ts';
 import { parseEffectiveDate, parseTiers, requireMeterId } from '../../rating/rules.ts';
 import { priceSheetView } from '../../rating/views.ts';
-import { pricingStore, type PricingDb } from '../../rating/store.ts';
+import type { ArmTables } from '../../arm/tables.ts';
+import { pricingStore } from '../../rating/store.ts';
+import type { PricingTables } from '../../rating/tables.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import type { Clock } from '../../core/clock.ts';
 import { armErrors } from '../../core/errors.ts';
@@ -27,7 +29,7 @@ const PriceBody = Type.Object({
 });
 const CSV_COLUMNS = ['Period', 'SubscriptionId', 'SubscriptionName', 'TenantId', 'MeterId', 'MeterName', 'Unit', 'ResourceUri', 'Location', 'UsageFrom', 'UsageTo', 'Tier', 'Quantity', 'UnitPrice', 'Amount', 'Currency'];
 
-export function registerChargebackRoutes(app: FastifyInstance, db: PricingDb & Kysely<any>, clock: Clock, isOperator: (p: Principal) => boolean): void {
+export function registerChargebackRoutes(app: FastifyInstance, db: Kysely<PricingTables & ArmTables>, clock: Clock, isOperator: (p: Principal) => boolean): void {
   const requireOperator = (p: Principal, action: string) => {
     if (!isOperator(p)) throw armErrors.authorizationFailed(p.objectId, action, '/providers/Stackledger.Billing');
   };
@@ -44,7 +46,7 @@ export function registerChargebackRoutes(app: FastifyInstance, db: PricingDb & K
       db.selectFrom('subscriptions').select(['subscription_id', 'display_name']).execute(),
     ]);
     const currency: string = sheet?.currency ?? 'USD';
-    const names = new Map<string, string>(subs.map((s: any) => [s.subscription_id, s.display_name]));
+    const names = new Map<string, string>(subs.map((s) => [s.subscription_id, s.display_name]));
     const rows = lines.map((l) => {
       const meter = findMeter(l.meter_id);
       return { ...l, meterName: meter?.name ?? l.meter_id, unit: meter?.unit ?? '', subscriptionName: names.get(l.subscription_id) ?? null };
