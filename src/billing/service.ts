@@ -210,7 +210,7 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
   const [last, terms] = await Promise.all([billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
   const t = terms(seller, buyerId);
   const { period, window } = openWindow(seller, buyerId, since, last.get(`${seller}/${buyerId}`), t);
-  const marks = await billingStore.watermarks(ctx.db);
+  const marks = await billingStore.currentMarks(ctx.db);
   const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
   const subtotal = new Decimal(preview.subtotal);
   const tax = subtotal.mul(t.taxRate).div(100).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);

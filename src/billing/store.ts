@@ -137,11 +137,16 @@ export const billingStore = {
   async watermarks(db: BillingDb): Promise<Watermarks> {
     return db.transaction().execute(async (tx) => {
       await sql`lock table usage_attributed, billing_adjustments in share mode`.execute(tx);
-      const r = await sql<Watermarks>`
-        select (select coalesce(max(id), 0) from usage_attributed)::text as usage, (select coalesce(max(id), 0) from billing_adjustments)::text as adjustments
-      `.execute(tx);
-      return r.rows[0];
+      return billingStore.currentMarks(tx);
     });
+  },
+
+  /** What is committed now, without waiting for writers in flight: enough for a preview. */
+  async currentMarks(db: BillingDb): Promise<Watermarks> {
+    const r = await sql<Watermarks>`
+      select (select coalesce(max(id), 0) from usage_attributed)::text as usage, (select coalesce(max(id), 0) from billing_adjustments)::text as adjustments
+    `.execute(db);
+    return r.rows[0];
   },
 
   /** Closes a batch of windows in one statement: each invoice with all its lines, or nothing if it exists already. */

@@ -14,8 +14,9 @@ export function meteringWork(db: ResourcesDb): DueWork {
     async runUntil(now: Date) {
       const until = startOfHour(now);
       // The first time: from the hour of the first interval ever written.
-      const first = await resourcesStore.firstIntervalStart(db);
-      const from = (await resourcesStore.closedUntil(db)) ?? (first ? startOfHour(first) : until);
+      const closedUntil = await resourcesStore.closedUntil(db);
+      const first = closedUntil ? undefined : await resourcesStore.firstIntervalStart(db);
+      const from = closedUntil ?? (first ? startOfHour(first) : until);
       for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) {
         await inTransaction(db, async (trx) => {
           await resourcesStore.closeHour(trx, new Date(h), now);
