@@ -6,7 +6,7 @@ import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { findRole, roleAllows, roleIdFromReference, OWNER } from './roles.ts';
 import { armStore, type ArmDb } from './store.ts';
-import type { ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
+import type { NamedArmRow, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
 // Use cases of the ARM base, shared by the hub and the stack: subscriptions, resource groups,
 // role assignments, and the one authorization check that every route calls.
@@ -102,6 +102,18 @@ export interface NewSubscription {
 }
 
 /** Runs work in the given transaction, or in a new one. */
+/** The identity of a named resource's row: the existing row's (an update keeps id and spelling), else a new one. */
+export function namedRowIdentity(existing: NamedArmRow | undefined, subscriptionId: string, ref: { resourceGroup: string; name: string }): NamedArmRow {
+  return {
+    id: existing?.id ?? newGuid(),
+    subscription_id: subscriptionId,
+    resource_group: existing?.resource_group ?? ref.resourceGroup,
+    resource_group_key: ref.resourceGroup.toLowerCase(),
+    name: existing?.name ?? ref.name,
+    name_key: ref.name.toLowerCase(),
+  };
+}
+
 export function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
   return db.isTransaction ? work(db) : db.transaction().execute(work);
 }

@@ -15,6 +15,19 @@ export interface SubscriptionsTable {
   owner?: string | null;
 }
 
+/**
+ * The identity columns of a resource kept in its own table (registrations, plans, offers, VMs…):
+ * names as first written, and lower-case keys that make lookups case-insensitive, as ARM's are.
+ */
+export interface NamedArmRow {
+  id: string;
+  subscription_id: string;
+  resource_group: string;
+  resource_group_key: string;
+  name: string;
+  name_key: string;
+}
+
 export interface ResourceGroupsTable {
   subscription_id: string;
   name_key: string;

@@ -1,4 +1,4 @@
-import { authorize, inTransaction, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { authorize, inTransaction, namedRowIdentity, requireSubscription, type ArmContext } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import { armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
@@ -58,12 +58,7 @@ export async function putRegistration(ctx: RegistrationContext, principal: Princ
   return inTransaction(ctx.db, async (db) => {
     const existing = await registrationStore.getLive(db, sub.subscription_id, ref.resourceGroup, ref.name);
     const row: RegistrationsTable = {
-      id: existing?.id ?? newGuid(),
-      subscription_id: sub.subscription_id,
-      resource_group: existing?.resource_group ?? ref.resourceGroup,
-      resource_group_key: ref.resourceGroup.toLowerCase(),
-      name: existing?.name ?? ref.name,
-      name_key: ref.name.toLowerCase(),
+      ...namedRowIdentity(existing, sub.subscription_id, ref),
       location: 'global',
       tags: input.tags ?? existing?.tags ?? {},
       object_id: (token.ObjectId ?? existing?.object_id ?? newGuid()).toLowerCase(),

@@ -12,14 +12,19 @@ import { adminSubscriptionView, offerNameOf, offerView, planView, quotaView, ten
 const SUBSCRIPTIONS_API = ['2015-11-01'];
 const adminConfig = (type: string) => ({ apiVersions: SUBSCRIPTIONS_API, resourceType: type });
 
+/** The properties plans and offers share. */
+const CATALOG_TEXT = {
+  name: Type.Optional(Type.String()),
+  displayName: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  externalReferenceId: Type.Optional(Type.String()),
+};
+
 const PlanBody = Type.Object({
   location: Type.Optional(Type.String()),
   properties: Type.Optional(
     Type.Object({
-      name: Type.Optional(Type.String()),
-      displayName: Type.Optional(Type.String()),
-      description: Type.Optional(Type.String()),
-      externalReferenceId: Type.Optional(Type.String()),
+      ...CATALOG_TEXT,
       quotaIds: Type.Optional(Type.Array(Type.String())),
       skuIds: Type.Optional(Type.Array(Type.String())),
       subscriptionCount: Type.Optional(Type.Integer()),
@@ -31,10 +36,7 @@ const OfferBody = Type.Object({
   location: Type.Optional(Type.String()),
   properties: Type.Optional(
     Type.Object({
-      name: Type.Optional(Type.String()),
-      displayName: Type.Optional(Type.String()),
-      description: Type.Optional(Type.String()),
-      externalReferenceId: Type.Optional(Type.String()),
+      ...CATALOG_TEXT,
       state: Type.Optional(Type.Union([Type.Literal('Private'), Type.Literal('Public'), Type.Literal('Decommissioned')])),
       subscriptionCount: Type.Optional(Type.Integer()),
       maxSubscriptionsPerAccount: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -1,4 +1,4 @@
-import { authorize, createSubscription, inTransaction, requireSubscription, type ArmContext } from '../../arm/service.ts';
+import { authorize, createSubscription, inTransaction, namedRowIdentity, requireSubscription, type ArmContext } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import { OWNER } from '../../arm/roles.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
@@ -100,10 +100,23 @@ export interface CatalogRef {
 const planScope = (r: CatalogRef) => `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Subscriptions.Admin/plans/${r.name}`;
 const offerScope = (r: CatalogRef) => `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Subscriptions.Admin/offers/${r.name}`;
 
-export interface PlanInput {
+/** What plans and offers both carry to describe themselves. */
+interface CatalogTextInput {
   displayName?: string;
   description?: string;
   externalReferenceId?: string;
+}
+
+/** A plan's or offer's texts: given ones replace, missing ones keep what was there. */
+function catalogText(input: CatalogTextInput, existing: Pick<PlansTable, 'display_name' | 'description' | 'external_reference_id'> | undefined, name: string) {
+  return {
+    display_name: input.displayName ?? existing?.display_name ?? name,
+    description: input.description ?? existing?.description ?? null,
+    external_reference_id: input.externalReferenceId ?? existing?.external_reference_id ?? null,
+  };
+}
+
+export interface PlanInput extends CatalogTextInput {
   quotaIds?: string[];
   skuIds?: string[];
 }
@@ -122,15 +135,8 @@ export async function putPlan(ctx: OffersContext, principal: Principal, ref: Cat
   }
   const existing = await offersStore.getPlan(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   const row: PlansTable = {
-    id: existing?.id ?? newGuid(),
-    subscription_id: sub.subscription_id,
-    resource_group: existing?.resource_group ?? ref.resourceGroup,
-    resource_group_key: ref.resourceGroup.toLowerCase(),
-    name: existing?.name ?? ref.name,
-    name_key: ref.name.toLowerCase(),
-    display_name: input.displayName ?? existing?.display_name ?? ref.name,
-    description: input.description ?? existing?.description ?? null,
-    external_reference_id: input.externalReferenceId ?? existing?.external_reference_id ?? null,
+    ...namedRowIdentity(existing, sub.subscription_id, ref),
+    ...catalogText(input, existing, ref.name),
     quota_ids: quotaIds,
     sku_ids: input.skuIds ?? existing?.sku_ids ?? [],
     created_at: existing?.created_at ?? ctx.arm.clock.now(),
@@ -164,10 +170,7 @@ export const planResourceId = (p: PlansTable) => `/subscriptions/${p.subscriptio
 
 // ---- offers ------------------------------------------------------------------------------------
 
-export interface OfferInput {
-  displayName?: string;
-  description?: string;
-  externalReferenceId?: string;
+export interface OfferInput extends CatalogTextInput {
   state?: OffersTable['state'];
   maxSubscriptionsPerAccount?: number;
   basePlanIds?: string[];
@@ -191,15 +194,8 @@ export async function putOffer(ctx: OffersContext, principal: Principal, ref: Ca
   const existing = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   if (!existing && (await offersStore.offerByName(ctx.db, ref.name))) throw offersErrors.offerNameTaken(ref.name);
   const row: OffersTable = {
-    id: existing?.id ?? newGuid(),
-    subscription_id: sub.subscription_id,
-    resource_group: existing?.resource_group ?? ref.resourceGroup,
-    resource_group_key: ref.resourceGroup.toLowerCase(),
-    name: existing?.name ?? ref.name,
-    name_key: ref.name.toLowerCase(),
-    display_name: input.displayName ?? existing?.display_name ?? ref.name,
-    description: input.description ?? existing?.description ?? null,
-    external_reference_id: input.externalReferenceId ?? existing?.external_reference_id ?? null,
+    ...namedRowIdentity(existing, sub.subscription_id, ref),
+    ...catalogText(input, existing, ref.name),
     state: input.state ?? existing?.state ?? 'Private',
     max_subscriptions_per_account: input.maxSubscriptionsPerAccount ?? existing?.max_subscriptions_per_account ?? null,
     base_plan_ids: input.basePlanIds ? await requirePlans(ctx, input.basePlanIds) : (existing?.base_plan_ids ?? []),

@@ -1,4 +1,4 @@
-import { authorize, inTransaction, requireSubscription, requireWritable, type ArmContext } from '../../arm/service.ts';
+import { authorize, inTransaction, namedRowIdentity, requireSubscription, requireWritable, type ArmContext } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { ArmError, armErrors } from '../../core/errors.ts';
@@ -95,14 +95,9 @@ export async function putResource(ctx: ResourcesContext, t: ResourceType, princi
     const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter((r) => r.type_key === t.type.toLowerCase());
     t.checkQuota(limits, live, accepted, existing);
     const row: ResourcesTable = {
-      id: existing?.id ?? newGuid(),
-      subscription_id: sub.subscription_id,
-      resource_group: existing?.resource_group ?? ref.resourceGroup,
-      resource_group_key: ref.resourceGroup.toLowerCase(),
+      ...namedRowIdentity(existing, sub.subscription_id, ref),
       type: t.type,
       type_key: t.type.toLowerCase(),
-      name: existing?.name ?? ref.name,
-      name_key: ref.name.toLowerCase(),
       location,
       tags: body?.tags ?? existing?.tags ?? {},
       properties: accepted.properties,

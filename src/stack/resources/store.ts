@@ -11,17 +11,19 @@ const sameRates = (a: MeterRates, b: MeterRates) => {
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && Number(a[k]) === Number(b[k]));
 };
 
+/** Resources of one type and name in a resource group, names compared case-insensitively. */
+const named = (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
+  db
+    .selectFrom('resources')
+    .selectAll()
+    .where('subscription_id', '=', subscriptionId)
+    .where('resource_group_key', '=', resourceGroup.toLowerCase())
+    .where('type_key', '=', type.toLowerCase())
+    .where('name_key', '=', name.toLowerCase());
+
 export const resourcesStore = {
   get: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
-    db
-      .selectFrom('resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('resource_group_key', '=', resourceGroup.toLowerCase())
-      .where('type_key', '=', type.toLowerCase())
-      .where('name_key', '=', name.toLowerCase())
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst(),
+    named(db, subscriptionId, resourceGroup, type, name).where('deleted_at', 'is', null).executeTakeFirst(),
 
   /** Whether a live resource of the type has the name anywhere on the deployment. */
   nameTaken: async (db: ResourcesDb, type: string, name: string): Promise<boolean> =>
@@ -29,15 +31,7 @@ export const resourcesStore = {
 
   /** The newest resource of that name, deleted or not. */
   getIncludingDeleted: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
-    db
-      .selectFrom('resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('resource_group_key', '=', resourceGroup.toLowerCase())
-      .where('type_key', '=', type.toLowerCase())
-      .where('name_key', '=', name.toLowerCase())
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst(),
+    named(db, subscriptionId, resourceGroup, type, name).orderBy('created_at', 'desc').executeTakeFirst(),
 
   byId: (db: ResourcesDb, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst(),
 
