@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { onboardCustomer } from './helpers/stack.ts';
+import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -98,24 +98,9 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
 
     // A: a VM from 10 March 05:00 to 12 March 17:30.
     await advanceTo('2026-03-10T05:00:00Z');
-    await onboardCustomer(t, a);
-    const tenant = t.b.stacks.local.tenantArm;
-    const user = await t.userToken(a.customerId, a.admin.userName, a.admin.password, tenant);
-    const sub = randomUUID();
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: 'a', offerId: '/delegatedProviders/default/offers/base-offer' } });
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
-    const vm = `${tenant}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`;
-    await t.http.call('PUT', vm, {
-      token: user,
-      body: {
-        location: 'local',
-        properties: {
-          hardwareProfile: { vmSize: 'Standard_A2_v2' },
-          storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-          osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
-        },
-      },
-    });
+    const { user, sub } = await tenantSubscription(t, a, 'a');
+    const vm = vmUrl(t, sub, 'vm');
+    await t.http.call('PUT', vm, { token: user, body: vmBody('Standard_A2_v2') });
     await advanceTo('2026-03-12T17:30:00Z');
     assert.equal((await t.call('DELETE', vm, { token: user })).status < 300, true);
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { onboardCustomer } from './helpers/stack.ts';
+import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { cli } from './helpers/cli.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
@@ -22,24 +22,9 @@ describe('the usage pipeline, hub and stack in one process', () => {
   const advance = async (duration: string) =>
     t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: csp, body: { duration } });
   const tenantOnStack = async (prefix: string, cores: string) => {
-    const tenant = t.b.stacks.local.tenantArm;
     const c = await customerWithSubscription(t, prefix);
-    await onboardCustomer(t, c);
-    const user = await t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
-    const sub = randomUUID();
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: prefix, offerId: '/delegatedProviders/default/offers/base-offer' } });
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`, {
-      token: user,
-      body: {
-        location: 'local',
-        properties: {
-          hardwareProfile: { vmSize: cores },
-          storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-          osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
-        },
-      },
-    });
+    const { user, sub } = await tenantSubscription(t, c, prefix);
+    await t.http.call('PUT', vmUrl(t, sub, 'vm'), { token: user, body: vmBody(cores) });
     return { c, user, sub };
   };
   const hubUsage = async (token: string, subscriptionId: string, granularity = 'Hourly') =>

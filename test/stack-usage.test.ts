@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { onboardCustomer } from './helpers/stack.ts';
+import { tenantSubscription, vmBody } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -49,15 +49,6 @@ const ajv = new Ajv({ strict: false, validateFormats: false });
 const validateList = ajv.compile(UsageAggregationList);
 const validList = (body: unknown): boolean => validateList(body);
 
-const vm = (size: string, windows: boolean) => ({
-  location: 'local',
-  properties: {
-    hardwareProfile: { vmSize: size },
-    storageProfile: { imageReference: windows ? { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2016-Datacenter', version: 'latest' } : { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-    osProfile: { computerName: 'vm', adminUsername: 'azureuser', adminPassword: 'P@ssw0rd-1234!' },
-  },
-});
-
 describe('usage APIs on the stack', () => {
   let t: TestSystem;
   let tenant: string;
@@ -69,12 +60,7 @@ describe('usage APIs on the stack', () => {
     t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body: { duration } });
   const tenantWithSubscription = async (prefix: string) => {
     const c = await customerWithSubscription(t, prefix);
-    await onboardCustomer(t, c);
-    const user = await t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
-    const sub = randomUUID();
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: prefix, offerId: '/delegatedProviders/default/offers/base-offer' } });
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
-    return { c, user, sub };
+    return { c, ...(await tenantSubscription(t, c, prefix)) };
   };
   const usage = (s: { user: string; sub: string }, query: string) => t.call('GET', `${tenant}/subscriptions/${s.sub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`, { token: s.user });
 
@@ -88,12 +74,12 @@ describe('usage APIs on the stack', () => {
       token: await t.appToken('operator', admin),
       body: { properties: { maxPublicIpsPerSubscription: 50 } },
     });
-    await t.http.call('PUT', `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux?api-version=2020-06-01`, { token: a.user, body: vm('Standard_A1_v2', false) });
+    await t.http.call('PUT', `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux?api-version=2020-06-01`, { token: a.user, body: vmBody('Standard_A1_v2', false) });
     for (let i = 0; i < 40; i++) {
       await t.http.call('PUT', `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip${i}?api-version=2018-11-01`, { token: a.user, body: { location: 'local' } });
     }
     await advance('PT30M');
-    await t.http.call('PUT', `${tenant}/subscriptions/${b.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/win?api-version=2020-06-01`, { token: b.user, body: vm('Standard_D2_v2', true) });
+    await t.http.call('PUT', `${tenant}/subscriptions/${b.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/win?api-version=2020-06-01`, { token: b.user, body: vmBody('Standard_D2_v2', true) });
     await advance('P1DT1H30M'); // 2026-05-02T02:00
   });
   after(() => t.stop());
