@@ -1,10 +1,6 @@
-export interface RegistrationsTable {
-  id: string;
-  subscription_id: string;
-  resource_group: string;
-  resource_group_key: string;
-  name: string;
-  name_key: string;
+import type { NamedArmRow } from '../arm/tables.ts';
+
+export interface RegistrationsTable extends NamedArmRow {
   location: string;
   tags: Record<string, string>;
   object_id: string;

@@ -1,3 +1,5 @@
+import type { NamedArmRow } from '../../arm/tables.ts';
+
 export interface QuotasTable {
   provider: string; // Microsoft.Compute.Admin | Microsoft.Storage.Admin | Microsoft.Network.Admin
   location: string;
@@ -8,13 +10,7 @@ export interface QuotasTable {
   created_at: Date;
 }
 
-export interface PlansTable {
-  id: string;
-  subscription_id: string;
-  resource_group: string;
-  resource_group_key: string;
-  name: string;
-  name_key: string;
+export interface PlansTable extends NamedArmRow {
   display_name: string;
   description: string | null;
   external_reference_id: string | null;
@@ -23,13 +19,7 @@ export interface PlansTable {
   created_at: Date;
 }
 
-export interface OffersTable {
-  id: string;
-  subscription_id: string;
-  resource_group: string;
-  resource_group_key: string;
-  name: string;
-  name_key: string;
+export interface OffersTable extends NamedArmRow {
   display_name: string;
   description: string | null;
   external_reference_id: string | null;

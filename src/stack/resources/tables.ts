@@ -1,12 +1,8 @@
-export interface ResourcesTable {
-  id: string;
-  subscription_id: string;
-  resource_group: string;
-  resource_group_key: string;
+import type { NamedArmRow } from '../../arm/tables.ts';
+
+export interface ResourcesTable extends NamedArmRow {
   type: string; // Microsoft.Compute/virtualMachines, Microsoft.Storage/storageAccounts, Microsoft.Network/publicIPAddresses
   type_key: string;
-  name: string;
-  name_key: string;
   location: string;
   tags: Record<string, string>;
   /** The resource's properties as the provider keeps them (sizes, images, power state, ...). */
