@@ -67,7 +67,7 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
     await migrateHub(db);
     await seed(db, customers);
     const records = Number((await sql<{ n: string }>`select count(*)::text as n from usage_attributed`.execute(db)).rows[0].n);
-    const ctx = { db, clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')), isSystemAdmin: () => true };
+    const ctx = { db, clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')), system: { require: async () => {}, may: async () => true } };
     const ours: number[] = [];
     const baseline: number[] = [];
     let closed = { invoices: 0, lines: 0 };

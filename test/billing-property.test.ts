@@ -72,6 +72,8 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
           time: `${day(u.day)}T${String(u.hour).padStart(2, '0')}:15:00Z`,
           data: { meterId: METERS[u.meter], quantity: u.quantity, resourceUri: u.resource },
         }));
+        // Usage is reported once it has happened (an event may not be ahead of the clock).
+        await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to: `${day(28)}T23:59:00Z` } });
         const sent = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, { token: csp, body: events });
         assert.equal(sent.status, 200, JSON.stringify(sent.body));
         const next = new Date(Date.UTC(2026, monthIndex, 1, 1));

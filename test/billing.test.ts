@@ -89,8 +89,8 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(tiered.status, 200, JSON.stringify(tiered.body));
 
     // C: usage on 5 March, suspended on 6 March, cancelled on 7 March.
-    await events(c.subscriptionId, [{ day: '2026-03-05', meter: BASE, quantity: '10', resource: '/c/vm' }]);
     await advanceTo('2026-03-06T00:00:00Z');
+    await events(c.subscriptionId, [{ day: '2026-03-05', meter: BASE, quantity: '10', resource: '/c/vm' }]);
     const cSub = `${t.b.hub.partnerCenter}/v1/customers/${c.customerId}/subscriptions/${c.subscriptionId}`;
     assert.equal((await t.call('PATCH', cSub, { token: cspPc, body: { status: 'suspended' } })).status, 200);
     await advanceTo('2026-03-07T00:00:00Z');
@@ -105,7 +105,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal((await t.call('DELETE', vm, { token: user })).status < 300, true);
 
     // B: tiered table storage on 13 and 14 March; Base VM on 14 and 16 March around a price change on 15 March.
-    await advanceTo('2026-03-14T00:00:00Z');
+    await advanceTo('2026-03-14T12:00:00Z');
     await events(d.subscriptionId, [{ day: '2026-03-10', meter: WINDOWS, quantity: '10', resource: '/d/vm' }]);
     await events(b.subscriptionId, [
       { day: '2026-03-13', meter: TABLE, quantity: '60', resource: '/b/table' },

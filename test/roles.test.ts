@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { DEPLOYMENT, STACK_OPERATOR, SYSTEM_ADMINISTRATOR, USAGE_REPORTER } from '../src/arm/roles.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
@@ -41,7 +42,15 @@ describe('roles and authorization', () => {
       const res = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=${api}`, { token: csp });
       assert.equal(res.status, 200);
       const byName = Object.fromEntries(res.body.value.map((r: any) => [r.properties.roleName, r.name]));
-      assert.deepEqual(byName, { Owner: OWNER, Contributor: CONTRIBUTOR, Reader: READER });
+      assert.deepEqual(byName, {
+        Owner: OWNER,
+        Contributor: CONTRIBUTOR,
+        Reader: READER,
+        'System Administrator': SYSTEM_ADMINISTRATOR,
+        'Azure Stack Operator': STACK_OPERATOR,
+        'Usage Reporter': USAGE_REPORTER,
+        'Azure Stack Deployment': DEPLOYMENT,
+      });
     }
     const reader = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?${AUTHZ}&$filter=roleName eq 'Reader'`, { token: csp });
     assert.equal(reader.body.value.length, 1);

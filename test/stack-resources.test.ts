@@ -31,6 +31,8 @@ describe('resources and their meters on the stack', () => {
   let tenant: string;
   let customer: CustomerWithSubscription;
   let user: string;
+  // The storage service reports used capacity as the operator's side, on the tenant endpoint.
+  const storageService = () => t.appToken('operator', t.b.stacks.local.tenantArm);
   let sub: string;
   let stackDb: pg.Client;
   const rg = () => `${tenant}/subscriptions/${sub}/resourceGroups/app`;
@@ -85,7 +87,7 @@ describe('resources and their meters on the stack', () => {
     // Also a static public IP and a storage account holding 10 GB of blobs.
     assert.equal((await t.call('PUT', `${rg()}/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`, { token: user, body: { location: 'local', properties: { publicIPAllocationMethod: 'Static' } } })).status, 201);
     assert.equal((await t.call('PUT', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01?api-version=2019-06-01`, { token: user, body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } })).status, 201);
-    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: user, body: { blobGb: 10 } })).status, 200);
+    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: await storageService(), body: { blobGb: 10 } })).status, 200);
   });
 
   it('meters exactly what the lifecycle says: partial hours, resize, stop, deallocate, start, delete', async () => {
@@ -97,7 +99,7 @@ describe('resources and their meters on the stack', () => {
     assert.equal(resized.body.properties.hardwareProfile.vmSize, 'Standard_D3_v2');
     await advance('PT20M'); // 01:30 stop: a stopped VM still meters
     assert.equal((await t.call('POST', `${vm}/powerOff?${COMPUTE}`, { token: user })).status, 202);
-    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: user, body: { blobGb: 20 } })).status, 200);
+    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: await storageService(), body: { blobGb: 20 } })).status, 200);
     await advance('PT15M'); // 01:45 deallocate: metering stops
     const deallocated = await t.call('POST', `${vm}/deallocate?${COMPUTE}`, { token: user });
     assert.equal(deallocated.status, 202);

@@ -54,4 +54,11 @@ export const armMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0003_root_scope_assignments': {
+    async up(db: Kysely<any>) {
+      // Assignments at the root scope `/` (system administration, operation, usage reporting)
+      // belong to no subscription.
+      await sql`alter table role_assignments alter column subscription_id drop not null`.execute(db);
+    },
+  },
 };

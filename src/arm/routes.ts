@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
-import { ancestorScopeKeys, scopeKey } from '../core/arm-id.ts';
+import { ancestorScopeKeys, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { BUILTIN_ROLES, findRole } from './roles.ts';
 import * as arm from './service.ts';
 import { armStore } from './store.ts';
@@ -146,19 +146,27 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     return reply.status(deleted ? 200 : 204).send();
   });
 
-  // ---- role assignments and definitions, at subscription and resource group scope
-  for (const scopePath of ['/subscriptions/:subscriptionId', '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName']) {
-    const scopeOf = (p: { subscriptionId: string; resourceGroupName?: string }) =>
-      p.resourceGroupName === undefined ? `/subscriptions/${p.subscriptionId}` : `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}`;
+  // ---- role assignments and definitions, at the root scope `/`, subscription and resource group scope
+  for (const scopePath of ['', '/subscriptions/:subscriptionId', '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName']) {
+    type ScopeParams = { subscriptionId?: string; resourceGroupName?: string };
+    const scopeOf = (p: ScopeParams) =>
+      p.subscriptionId === undefined
+        ? ROOT_SCOPE
+        : p.resourceGroupName === undefined
+          ? `/subscriptions/${p.subscriptionId}`
+          : `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}`;
     const assignments = `${scopePath}/providers/Microsoft.Authorization/roleAssignments`;
     const definitions = `${scopePath}/providers/Microsoft.Authorization/roleDefinitions`;
-    type P = { subscriptionId: string; resourceGroupName?: string; name: string };
+    type P = ScopeParams & { name: string };
 
-    const requireGroup = async (p: { subscriptionId: string; resourceGroupName?: string }) => {
-      if (p.resourceGroupName === undefined) return;
+    const requireGroup = async (p: ScopeParams) => {
+      if (p.subscriptionId === undefined || p.resourceGroupName === undefined) return;
       const sub = await arm.requireSubscription(ctx, p.subscriptionId);
       if (!(await armStore.getResourceGroup(ctx.db, sub.subscription_id, p.resourceGroupName))) throw armErrors.resourceGroupNotFound(p.resourceGroupName);
     };
+    /** Who may read role definitions: at the root anyone signed in (they are the built-ins), else a reader of the subscription. */
+    const definitionsSubscription = async (request: FastifyRequest<{ Params: P }>) =>
+      request.params.subscriptionId === undefined ? null : (await arm.readableSubscription(ctx, principalOf(request), request.params.subscriptionId)).subscription_id;
 
     app.put<{ Params: P; Body: Static<typeof RoleAssignmentBody> }>(
       `${assignments}/:name`,
@@ -169,7 +177,7 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
           ctx,
           principalOf(request),
           scopeOf(request.params),
-          request.params.subscriptionId,
+          request.params.subscriptionId ?? null,
           request.params.name,
           request.body.properties,
         );
@@ -178,39 +186,41 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     );
 
     app.get<{ Params: P }>(`${assignments}/:name`, { config: authzConfig('roleAssignments') }, async (request) => {
-      return roleAssignmentView(await arm.getRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId, request.params.name));
+      return roleAssignmentView(await arm.getRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId ?? null, request.params.name));
     });
 
     app.delete<{ Params: P }>(`${assignments}/:name`, { config: authzConfig('roleAssignments') }, async (request, reply) => {
-      const row = await arm.deleteRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId, request.params.name);
+      const row = await arm.deleteRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId ?? null, request.params.name);
       return row ? reply.status(200).send(roleAssignmentView(row)) : reply.status(204).send();
     });
 
     app.get<{ Params: P }>(assignments, { config: authzConfig('roleAssignments') }, async (request) => {
       const scope = scopeOf(request.params);
-      const sub = await arm.requireSubscription(ctx, request.params.subscriptionId);
+      const sub = request.params.subscriptionId === undefined ? null : await arm.requireSubscription(ctx, request.params.subscriptionId);
       await requireGroup(request.params);
       await arm.authorize(ctx, principalOf(request), 'Microsoft.Authorization/roleAssignments/read', scope);
       const filter = arm.parseAssignmentFilter(queryValue(request, '$filter'));
       const page = pageOf(request);
-      const rows = await armStore.listRoleAssignments(ctx.db, sub.subscription_id, ancestorScopeKeys(scope), scopeKey(scope), filter, page.offset, page.limit + 1);
+      const rows = sub
+        ? await armStore.listRoleAssignments(ctx.db, sub.subscription_id, ancestorScopeKeys(scope), scopeKey(scope), filter, page.offset, page.limit + 1)
+        : await armStore.rootAssignments(ctx.db, page.offset, page.limit + 1, filter.principalId);
       return pagedList(request, opts.baseUrl(), page, rows.map(roleAssignmentView));
     });
 
     app.get<{ Params: P }>(definitions, { config: authzConfig('roleDefinitions') }, async (request) => {
-      const sub = await arm.readableSubscription(ctx, principalOf(request), request.params.subscriptionId);
+      const subscriptionId = await definitionsSubscription(request);
       const filter = queryValue(request, '$filter');
       const byName = filter ? /^roleName\s+eq\s+'([^']+)'$/i.exec(filter.trim()) : null;
       if (filter && !byName) throw armErrors.badRequest('UnsupportedQuery', `The filter '${filter}' is not supported; use "roleName eq '{name}'".`, '$filter');
       const roles = BUILTIN_ROLES.filter((r) => !byName || r.roleName.toLowerCase() === byName[1].toLowerCase());
-      return { value: roles.map((r) => roleDefinitionView(sub.subscription_id, r)) };
+      return { value: roles.map((r) => roleDefinitionView(subscriptionId, r)) };
     });
 
     app.get<{ Params: P }>(`${definitions}/:name`, { config: authzConfig('roleDefinitions') }, async (request) => {
-      const sub = await arm.readableSubscription(ctx, principalOf(request), request.params.subscriptionId);
+      const subscriptionId = await definitionsSubscription(request);
       const role = findRole(request.params.name);
       if (!role) throw armErrors.badRequest('RoleDefinitionDoesNotExist', `The specified role definition with ID '${request.params.name}' does not exist.`);
-      return roleDefinitionView(sub.subscription_id, role);
+      return roleDefinitionView(subscriptionId, role);
     });
   }
 }

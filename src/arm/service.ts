@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
-import { ancestorScopeKeys, parseResourceId, scopeKey } from '../core/arm-id.ts';
+import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
-import { findRole, roleAllows, roleIdFromReference, OWNER } from './roles.ts';
+import { assignableAt, findRole, roleAllows, roleAllowsData, roleIdFromReference, OWNER } from './roles.ts';
 import { armStore, type ArmDb } from './store.ts';
 import type { NamedArmRow, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
@@ -31,7 +31,7 @@ export interface ArmContext {
   /** What else goes when a resource group goes (the stack: its resources). */
   onResourceGroupDeleted?(db: Kysely<any>, subscriptionId: string, resourceGroup: string): Promise<void>;
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
-  recordChange?(db: Kysely<any>, actor: Principal, subscription: SubscriptionsTable, change: ArmChange): Promise<void>;
+  recordChange?(db: Kysely<any>, actor: Principal, subscription: SubscriptionsTable | null, change: ArmChange): Promise<void>;
 }
 
 export interface ArmChange {
@@ -54,14 +54,49 @@ async function implicitRolesOn(ctx: ArmContext, principal: Principal, subscripti
   return sub ? ctx.implicitRoles(principal, sub) : [];
 }
 
-export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
+/** The roles a principal holds at a scope: assigned there or above (down from the root `/`), or implied. */
+async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
   const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
   const roleIds = [...assignments.map((a) => a.role_definition_id), ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId))];
-  const allowed = roleIds.some((id) => {
+  return roleIds.map(findRole).filter((r) => r !== undefined);
+}
+
+/** Whether the principal may perform an action at a scope (`/` for the whole system). */
+export async function mayPerform(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<boolean> {
+  return (await rolesAt(ctx, principal, scope)).some((role) => roleAllows(role, action));
+}
+
+/** The one authorization check: 403 AuthorizationFailed unless a role at or above the scope allows the action. */
+export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
+  if (!(await mayPerform(ctx, principal, action, scope))) throw armErrors.authorizationFailed(principal.objectId, action, scope);
+}
+
+/** The same check for a data action, which only roles that name it grant (never `*`). */
+export async function authorizeData(ctx: ArmContext, principal: Principal, dataAction: string, scope: string): Promise<void> {
+  if (!(await rolesAt(ctx, principal, scope)).some((role) => roleAllowsData(role, dataAction))) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+}
+
+/** Whether the principal holds a data action anywhere (at the root or on any subscription). */
+export async function holdsDataActionAnywhere(ctx: ArmContext, principal: Principal, dataAction: string): Promise<boolean> {
+  const roleIds = await armStore.roleIdsOf(ctx.db, principalIds(principal));
+  return roleIds.some((id) => {
     const role = findRole(id);
-    return role !== undefined && roleAllows(role, action);
+    return role !== undefined && roleAllowsData(role, dataAction);
   });
-  if (!allowed) throw armErrors.authorizationFailed(principal.objectId, action, scope);
+}
+
+/** Rights over the whole system (the hub's administration, a stack's operation): roles assigned at the root scope `/`. */
+export interface SystemRights {
+  /** 403 AuthorizationFailed unless a role assigned at `/` allows the action. */
+  require(principal: Principal, action: string): Promise<void>;
+  may(principal: Principal, action: string): Promise<boolean>;
+}
+
+export function systemRights(ctx: ArmContext): SystemRights {
+  return {
+    require: (principal, action) => authorize(ctx, principal, action, ROOT_SCOPE),
+    may: (principal, action) => mayPerform(ctx, principal, action, ROOT_SCOPE),
+  };
 }
 
 /** The subscription named in a path: 400 when not a GUID, 404 when unknown or deleted. */
@@ -148,6 +183,23 @@ export async function createSubscription(ctx: ArmContext, input: NewSubscription
     }
   });
   return row;
+}
+
+/** Gives each principal a role at the root scope `/`, once (bootstrap, and upgrades of older folders). */
+export async function ensureRootRole(ctx: ArmContext, roleId: string, principals: { principalId: string; principalType: string }[]): Promise<void> {
+  for (const p of principals) {
+    await armStore.ensureRoleAssignment(ctx.db, {
+      name: newGuid(),
+      scope: ROOT_SCOPE,
+      scope_key: ROOT_SCOPE,
+      subscription_id: null,
+      role_definition_id: roleId,
+      principal_id: p.principalId.toLowerCase(),
+      principal_type: p.principalType,
+      created_at: ctx.clock.now(),
+      created_by: null,
+    });
+  }
 }
 
 // ---- resource groups ----------------------------------------------------------------------------
@@ -262,22 +314,35 @@ export interface RoleAssignmentInput {
   principalType?: string;
 }
 
+/** The subscription a role-assignment scope lies in, or null at the root scope `/`. */
+async function scopeSubscription(ctx: ArmContext, subscriptionId: string | null): Promise<SubscriptionsTable | null> {
+  return subscriptionId === null ? null : requireSubscription(ctx, subscriptionId);
+}
+
 export async function putRoleAssignment(
   ctx: ArmContext,
   principal: Principal,
   scope: string,
-  subscriptionId: string,
+  subscriptionId: string | null,
   name: string,
   input: RoleAssignmentInput,
 ): Promise<{ assignment: RoleAssignmentsTable; created: boolean }> {
-  const sub = await requireSubscription(ctx, subscriptionId);
+  const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/write', scope);
   if (!isGuid(name)) {
     throw armErrors.badRequest('InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`, 'name');
   }
   const roleId = roleIdFromReference(input.roleDefinitionId);
-  if (!roleId || !findRole(roleId)) {
+  const role = roleId ? findRole(roleId) : undefined;
+  if (!roleId || !role) {
     throw armErrors.badRequest('RoleDefinitionDoesNotExist', `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`, 'properties.roleDefinitionId');
+  }
+  if (!assignableAt(role, scopeKey(scope))) {
+    throw armErrors.badRequest(
+      'InvalidRoleAssignmentScope',
+      `The role '${role.roleName}' cannot be assigned at scope '${scope}': it is assignable ${role.assignableAt === 'root' ? "only at the root scope '/'" : 'only at a subscription or below'}.`,
+      'properties.scope',
+    );
   }
   if (!isGuid(input.principalId)) {
     throw armErrors.badRequest('InvalidPrincipalId', `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`, 'properties.principalId');
@@ -308,7 +373,7 @@ export async function putRoleAssignment(
     name: name.toLowerCase(),
     scope,
     scope_key: key,
-    subscription_id: sub.subscription_id,
+    subscription_id: sub?.subscription_id ?? null,
     role_definition_id: roleId,
     principal_id: principalId,
     principal_type: principalType,
@@ -332,8 +397,8 @@ export async function putRoleAssignment(
   return { assignment: row, created: true };
 }
 
-export async function getRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string, name: string): Promise<RoleAssignmentsTable> {
-  await requireSubscription(ctx, subscriptionId);
+export async function getRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string | null, name: string): Promise<RoleAssignmentsTable> {
+  await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/read', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
   if (!row || row.scope_key !== scopeKey(scope)) {
@@ -342,8 +407,8 @@ export async function getRoleAssignment(ctx: ArmContext, principal: Principal, s
   return row;
 }
 
-export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string, name: string): Promise<RoleAssignmentsTable | undefined> {
-  const sub = await requireSubscription(ctx, subscriptionId);
+export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string | null, name: string): Promise<RoleAssignmentsTable | undefined> {
+  const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/delete', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
   if (!row || row.scope_key !== scopeKey(scope)) return undefined;

@@ -111,6 +111,20 @@ export const armStore = {
       .execute();
   },
 
+  /** The roles a principal is assigned anywhere. */
+  async roleIdsOf(db: ArmDb, principalIds: string[]): Promise<string[]> {
+    if (principalIds.length === 0) return [];
+    const rows = await db.selectFrom('role_assignments').select('role_definition_id').distinct().where('principal_id', 'in', principalIds).execute();
+    return rows.map((r) => r.role_definition_id);
+  },
+
+  /** The assignments at the root scope `/`. */
+  async rootAssignments(db: ArmDb, offset: number, limit: number, principalId?: string): Promise<RoleAssignmentsTable[]> {
+    let q = db.selectFrom('role_assignments').selectAll().where('scope_key', '=', '/');
+    if (principalId !== undefined) q = q.where('principal_id', '=', principalId);
+    return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();
+  },
+
   async hasAnyAssignmentInSubscription(db: ArmDb, principalIds: string[], subscriptionId: string): Promise<boolean> {
     if (principalIds.length === 0) return false;
     const row = await db
@@ -152,6 +166,15 @@ export const armStore = {
 
   async insertRoleAssignment(db: ArmDb, row: RoleAssignmentsTable): Promise<void> {
     await db.insertInto('role_assignments').values(row).execute();
+  },
+
+  /** Inserts the assignment unless the same role is already assigned to the principal at the scope. */
+  async ensureRoleAssignment(db: ArmDb, row: RoleAssignmentsTable): Promise<void> {
+    await db
+      .insertInto('role_assignments')
+      .values(row)
+      .onConflict((oc) => oc.columns(['scope_key', 'role_definition_id', 'principal_id']).doNothing())
+      .execute();
   },
 
   async deleteRoleAssignment(db: ArmDb, name: string): Promise<boolean> {

@@ -42,7 +42,8 @@ export interface RoleAssignmentsTable {
   name: string;
   scope: string;
   scope_key: string;
-  subscription_id: string;
+  /** Null for an assignment at the root scope `/`. */
+  subscription_id: string | null;
   role_definition_id: string;
   principal_id: string;
   principal_type: string;

@@ -31,7 +31,7 @@ export function resourceGroupView(g: ResourceGroupsTable) {
 export function roleAssignmentView(a: RoleAssignmentsTable) {
   const created = a.created_at.toISOString();
   return {
-    id: `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.name}`,
+    id: `${a.scope === '/' ? '' : a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.name}`,
     name: a.name,
     type: 'Microsoft.Authorization/roleAssignments',
     properties: {
@@ -47,7 +47,7 @@ export function roleAssignmentView(a: RoleAssignmentsTable) {
   };
 }
 
-export function roleDefinitionView(subscriptionId: string, r: RoleDefinition) {
+export function roleDefinitionView(subscriptionId: string | null, r: RoleDefinition) {
   return {
     id: roleDefinitionResourceId(subscriptionId, r.id),
     name: r.id,
@@ -56,8 +56,8 @@ export function roleDefinitionView(subscriptionId: string, r: RoleDefinition) {
       roleName: r.roleName,
       type: 'BuiltInRole',
       description: r.description,
-      assignableScopes: ['/'],
-      permissions: [{ actions: r.actions, notActions: r.notActions, dataActions: [], notDataActions: [] }],
+      assignableScopes: r.assignableAt === 'subscription' ? ['/subscriptions'] : ['/'],
+      permissions: [{ actions: r.actions, notActions: r.notActions, dataActions: r.dataActions, notDataActions: [] }],
     },
   };
 }

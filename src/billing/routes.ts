@@ -66,7 +66,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     async (request, reply) => {
       const caller = principalOf(request);
       if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return billing.runBilling(ctx, caller, request.body.period);
-      billing.runBillingPreflight(ctx, caller, request.body.period);
+      await billing.runBillingPreflight(ctx, caller, request.body.period);
       reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-ms-request-id': String(reply.getHeader('x-ms-request-id') ?? '') });
       try {
         const result = await billing.runBilling(ctx, caller, request.body.period, (p) => reply.raw.write(JSON.stringify({ progress: p }) + '\n'));
@@ -143,6 +143,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   });
 
   app.get<{ Params: { name: string } }>(`${P}/priceSheets/:name`, { config: config('priceSheets') }, async (request) => {
+    await billing.mayReadPriceSheets(ctx, principalOf(request));
     const sheet = await pricingStore.sheet(ctx.db, request.params.name);
     if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
     return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, sheet.name));
@@ -158,9 +159,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     reply.status(201).send(await billing.addOverride(ctx, principalOf(request), request.body)),
   );
   app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
-    const caller = principalOf(request);
-    const seller = queryValue(request, 'level') === 'provider' && ctx.isSystemAdmin(caller) ? billing.PROVIDER : (await billing.requireCallerPartner(ctx, caller)).tenant_id;
-    return { value: await pricingStore.overrides(ctx.db, seller) };
+    return { value: await billing.readableOverrides(ctx, principalOf(request), queryValue(request, 'level') === 'provider' ? 'provider' : 'partner') };
   });
 
   app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(

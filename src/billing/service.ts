@@ -1,3 +1,4 @@
+import type { SystemRights } from '../arm/service.ts';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
@@ -22,7 +23,8 @@ import type { InvoicesTable, Seller, Stream } from './tables.ts';
 export interface BillingContext {
   db: BillingDb;
   clock: Clock;
-  isSystemAdmin: (p: Principal) => boolean;
+  /** The provider's rights (prices, overrides, profiles, billing runs): roles at the root scope. */
+  system: SystemRights;
 }
 
 export const PROVIDER: Seller = 'provider';
@@ -35,7 +37,6 @@ export const billingErrors = {
     new ArmError(409, 'BillingPeriodNotEnded', `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`),
   invoiceNotFound: (id: string) => new ArmError(404, 'InvoiceNotFound', `The invoice '${id}' could not be found.`),
   notAPartner: (tenantId: string) => new ArmError(403, 'AuthorizationFailed', `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`),
-  systemOnly: (caller: Principal, action: string) => armErrors.authorizationFailed(caller.objectId, action, '/providers/Stackledger.Billing'),
 };
 
 interface Terms {
@@ -144,23 +145,32 @@ export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: str
   return result;
 }
 
-/** When the earliest open period of any buyer ends: nothing can close before then. */
-export async function earliestOpenPeriodEnd(ctx: BillingContext): Promise<Date | undefined> {
-  let earliest: Date | undefined;
+/** Every buyer's open window, in both streams. */
+async function openWindows(ctx: BillingContext): Promise<InvoiceWindow[]> {
+  const out: InvoiceWindow[] = [];
   const terms = await termsOf(ctx);
   for (const stream of STREAMS) {
     const [buyers, last] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream)]);
-    for (const b of buyers) {
-      const end = openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId)).window.periodEnd;
-      if (!earliest || end < earliest) earliest = end;
-    }
+    for (const b of buyers) out.push(openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId)).window);
   }
-  return earliest;
+  return out;
+}
+
+const earliest = (dates: Date[]): Date | undefined => dates.reduce<Date | undefined>((min, d) => (!min || d < min ? d : min), undefined);
+
+/** When the earliest open period of any buyer ends: nothing can close before then. */
+export async function earliestOpenPeriodEnd(ctx: BillingContext): Promise<Date | undefined> {
+  return earliest((await openWindows(ctx)).map((w) => w.periodEnd));
+}
+
+/** Where the oldest open period of any buyer starts: usage before it could only be billed late. */
+export async function oldestOpenPeriodStart(ctx: BillingContext): Promise<Date | undefined> {
+  return earliest((await openWindows(ctx)).map((w) => w.periodStart));
 }
 
 /** `billing run --period`: the calendar month must have ended. Checked before any work starts. */
-export function runBillingPreflight(ctx: BillingContext, caller: Principal, periodText: string): void {
-  if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/billingRuns/action');
+export async function runBillingPreflight(ctx: BillingContext, caller: Principal, periodText: string): Promise<void> {
+  await ctx.system.require(caller, 'Stackledger.Billing/billingRuns/action');
   parsePeriod(periodText);
   const end = periodBounds(periodText, 1).end;
   if (end.getTime() > ctx.clock.now().getTime()) throw billingErrors.periodNotEnded(periodText, end);
@@ -168,7 +178,7 @@ export function runBillingPreflight(ctx: BillingContext, caller: Principal, peri
 
 /** Closes the period and every earlier one still open; a second run adds nothing. */
 export async function runBilling(ctx: BillingContext, caller: Principal, periodText: string, onProgress?: (p: RunProgress) => void) {
-  runBillingPreflight(ctx, caller, periodText);
+  await runBillingPreflight(ctx, caller, periodText);
   const result = await closeDuePeriods(ctx, ctx.clock.now(), periodText, onProgress);
   return { period: periodText, invoicesAdded: result.invoices, linesAdded: result.lines, periodsClosed: result.periods };
 }
@@ -220,13 +230,30 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
 // ---- prices, overrides, profiles ----
 
 export async function setListPrice(ctx: BillingContext, caller: Principal, sheet: string, meterIdText: string, body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] }) {
-  if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/priceSheets/write');
+  await ctx.system.require(caller, 'Stackledger.Billing/priceSheets/write');
   if (!(await pricingStore.sheet(ctx.db, sheet))) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
   const meterId = requireMeterId(meterIdText);
   const effectiveFrom = parseEffectiveDate(body.effectiveFrom, ctx.clock.now());
   const tiers = parseTiers(body.tiers);
   await pricingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
   return { meterId, effectiveFrom, tiers };
+}
+
+/** Price sheets are read by who sets them (system administrators) and by the partners buying under them. */
+export async function mayReadPriceSheets(ctx: BillingContext, caller: Principal): Promise<void> {
+  if (await ctx.system.may(caller, 'Stackledger.Billing/priceSheets/read')) return;
+  await requireCallerPartner(ctx, caller);
+}
+
+/**
+ * Overrides: a seller's own (the provider's for system administrators, a partner's for the
+ * partner); and, with `level=provider`, a partner reads the provider's overrides that price its
+ * own purchases (for every partner, or for it).
+ */
+export async function readableOverrides(ctx: BillingContext, caller: Principal, level: 'provider' | 'partner') {
+  if (level === 'provider' && (await ctx.system.may(caller, 'Stackledger.Billing/priceOverrides/read'))) return pricingStore.overrides(ctx.db, PROVIDER);
+  const partner = await requireCallerPartner(ctx, caller);
+  return level === 'provider' ? pricingStore.overrides(ctx.db, PROVIDER, partner.tenant_id) : pricingStore.overrides(ctx.db, partner.tenant_id);
 }
 
 export interface OverrideInput {
@@ -243,7 +270,7 @@ export interface OverrideInput {
 export async function addOverride(ctx: BillingContext, caller: Principal, input: OverrideInput) {
   let seller: Seller;
   if (input.level === 'provider') {
-    if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/priceOverrides/write');
+    await ctx.system.require(caller, 'Stackledger.Billing/priceOverrides/write');
     seller = PROVIDER;
   } else {
     seller = (await requireCallerPartner(ctx, caller)).tenant_id;
@@ -276,7 +303,7 @@ export async function setProfile(ctx: BillingContext, caller: Principal, target:
   let seller: Seller;
   let customerId: string | null = null;
   if (body.level === 'provider') {
-    if (!ctx.isSystemAdmin(caller)) throw billingErrors.systemOnly(caller, 'Stackledger.Billing/billingProfiles/write');
+    await ctx.system.require(caller, 'Stackledger.Billing/billingProfiles/write');
     seller = PROVIDER;
     if (target !== 'default') {
       const dir = isGuid(target) ? await identityStore.getDirectory(ctx.db, target.toLowerCase()) : undefined;

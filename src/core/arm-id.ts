@@ -60,11 +60,14 @@ export function scopeKey(scope: string): string {
   return '/' + splitSegments(scope).join('/').toLowerCase();
 }
 
-/** The keys of a scope and of every scope above it, from the subscription down. */
+export const ROOT_SCOPE = '/';
+
+/** The keys of a scope and of every scope above it, from the root scope `/` down. */
 export function ancestorScopeKeys(scope: string): string[] {
   const id = parseResourceId(scope);
-  if (id === undefined) return [scopeKey(scope)];
-  const keys = [scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resources: [] }))];
+  const own = scopeKey(scope);
+  if (id === undefined) return own === ROOT_SCOPE ? [ROOT_SCOPE] : [ROOT_SCOPE, own];
+  const keys = [ROOT_SCOPE, scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resources: [] }))];
   if (id.resourceGroup !== undefined) {
     keys.push(scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, resources: [] })));
   }

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { addDuration, parseInstant, parseIsoDuration } from '../core/clock.ts';
 import { armErrors } from '../core/errors.ts';
-import type { Principal } from '../core/principal.ts';
+import type { SystemRights } from '../arm/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { principalOf } from './arm.ts';
 
@@ -11,14 +11,11 @@ import { principalOf } from './arm.ts';
 
 const config = { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/clock' };
 
-export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkScheduler, isSystemAdmin: (p: Principal) => boolean): void {
-  const requireAdmin = (p: Principal) => {
-    if (!isSystemAdmin(p)) throw armErrors.authorizationFailed(p.objectId, 'Stackledger.System/clock/action', '/providers/Stackledger.System');
-  };
+export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkScheduler, rights: SystemRights): void {
   const view = () => ({ now: scheduler.clock.now().toISOString(), simulated: scheduler.clock.simulated });
 
   app.get('/providers/Stackledger.System/clock', { config }, async (request) => {
-    requireAdmin(principalOf(request));
+    await rights.require(principalOf(request), 'Stackledger.System/clock/read');
     return view();
   });
 
@@ -26,7 +23,7 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
     '/providers/Stackledger.System/clock/advance',
     { config, schema: { body: Type.Union([Type.Null(), Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) })]) } },
     async (request) => {
-      requireAdmin(principalOf(request));
+      await rights.require(principalOf(request), 'Stackledger.System/clock/action');
       if (!scheduler.clock.simulated) {
         throw armErrors.conflict('ClockNotSimulated', 'This system runs on the real clock; start it with --clock TIME to move time by hand.');
       }

@@ -5,13 +5,13 @@ import { armMigrations } from '../arm/migrations.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
-import { inTransaction } from '../arm/service.ts';
+import { inTransaction, systemRights } from '../arm/service.ts';
 import { auditMigrations } from '../audit/migrations.ts';
 import { billingWork } from '../billing/job.ts';
 import { billingMigrations } from '../billing/migrations.ts';
 import { registerPartnerInvoiceRoutes } from '../billing/partner-routes.ts';
 import { registerBillingRoutes } from '../billing/routes.ts';
-import type { BillingContext } from '../billing/service.ts';
+import { oldestOpenPeriodStart, type BillingContext } from '../billing/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
@@ -81,8 +81,6 @@ export interface HubOptions {
   tls?: TlsFiles;
   /** Known once the server listens. */
   endpoints: () => HubEndpoints;
-  /** The directory whose principals run the system (the CSP's). */
-  systemDirectory: () => string | undefined;
   locations?: string[];
   /** Customer directories get domains `{prefix}.{domainSuffix}`. */
   domainSuffix: string;
@@ -109,19 +107,19 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
     implicitRoles: (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId ? [OWNER] : []),
     recordChange: (db, actor, sub, change) =>
-      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [{ ...change, directoryId: sub.tenant_id, partnerId: sub.sold_by ?? null }]),
+      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [{ ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null }]),
   };
   const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
-  const isSystemAdmin = (p: { tenantId: string }) => p.tenantId === opts.systemDirectory();
-  const usage: UsageContext = { arm, db: opts.db };
+  const system = systemRights(arm);
   const registration: RegistrationContext = {
     arm,
     db: opts.db,
-    isProvider: isSystemAdmin,
+    system,
     signActivationKey: (claims) => identity.signClaims(claims, 'urn:stackledger:activation'),
   };
-  const billing: BillingContext = { db: opts.db, clock, isSystemAdmin };
+  const billing: BillingContext = { db: opts.db, clock, system };
+  const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
   opts.scheduler.register(billingWork(billing));
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
@@ -151,10 +149,10 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
         return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
       },
     });
-    registerSystemRoutes(scope, opts.scheduler, isSystemAdmin);
-    registerPartnerArmRoutes(scope, partner, isSystemAdmin);
+    registerSystemRoutes(scope, opts.scheduler, system);
+    registerPartnerArmRoutes(scope, partner, system);
     registerRegistrationRoutes(scope, registration, baseUrl);
-    registerUsageRoutes(scope, usage, baseUrl, isSystemAdmin);
+    registerUsageRoutes(scope, usage, baseUrl, system);
     registerBillingRoutes(scope, billing, baseUrl);
   });
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => {

@@ -1,3 +1,4 @@
+import type { SystemRights } from '../arm/service.ts';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { createSubscription, inTransaction } from '../arm/service.ts';
@@ -27,13 +28,13 @@ const AliasBody = Type.Object({
 
 const ALIAS_API_VERSIONS = ['2020-09-01', '2021-10-01', '2024-08-01-preview'];
 
-export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerContext, isSystemAdmin: (p: Principal) => boolean): void {
+export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerContext, rights: SystemRights): void {
   app.post<{ Body: Static<typeof PartnerBody> }>(
     '/providers/Stackledger.System/partners',
     { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/partners' }, schema: { body: PartnerBody } },
     async (request, reply) => {
       const caller = principalOf(request);
-      if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/partners/write', '/providers/Stackledger.System');
+      await rights.require(caller, 'Stackledger.System/partners/write');
       const domain = customerDomain(request.body.domainPrefix, ctx.domainSuffix);
       const created = await inTransaction(ctx.db, async (db) => {
         if (await identityStore.findDirectoryByDomain(db, domain)) throw armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);

@@ -33,8 +33,11 @@ export const pricingStore = {
     return r.rows[0].id;
   },
 
-  async overrides(db: PricingDb, seller: string) {
-    return db.selectFrom('price_overrides').selectAll().where('seller', '=', seller).orderBy('id').execute();
+  /** A seller's overrides; with a buyer, only those for every buyer or for that one. */
+  async overrides(db: PricingDb, seller: string, buyer?: string) {
+    let q = db.selectFrom('price_overrides').selectAll().where('seller', '=', seller);
+    if (buyer !== undefined) q = q.where((eb) => eb.or([eb('customer_id', 'is', null), eb('customer_id', '=', buyer)]));
+    return q.orderBy('id').execute();
   },
 
 };

@@ -1,4 +1,4 @@
-import { authorize, inTransaction, namedRowIdentity, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { authorize, inTransaction, namedRowIdentity, requireSubscription, type ArmContext, type SystemRights } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import { armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
@@ -12,8 +12,8 @@ import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './table
 export interface RegistrationContext {
   arm: ArmContext;
   db: RegistrationDb;
-  /** Whether the caller may approve registrations for multi-tenancy (the provider). */
-  isProvider(p: Principal): boolean;
+  /** The provider's rights (approving registrations for multi-tenancy): roles at the root scope. */
+  system: SystemRights;
   /** Signs an activation key for a registration. */
   signActivationKey(claims: Record<string, unknown>): Promise<string>;
 }
@@ -136,7 +136,8 @@ export async function activationKey(ctx: RegistrationContext, principal: Princip
 
 /** The provider's approval of a registration for multi-tenancy (or its withdrawal). */
 export async function setMultiTenancyApproval(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, approved: boolean) {
-  if (!ctx.isProvider(principal)) throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.AzureStack/registrations/approveMultiTenancy/action', registrationScope(ref));
+  // At the root scope: an Owner of the registration's own subscription may not approve it.
+  await ctx.system.require(principal, 'Microsoft.AzureStack/registrations/approveMultiTenancy/action');
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   const reg = await registrationStore.getLive(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   if (!reg) throw registrationErrors.registrationNotFound(ref.subscriptionId, ref.resourceGroup, ref.name);

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
-import type { ArmContext } from '../arm/service.ts';
+import { systemRights, type ArmContext } from '../arm/service.ts';
 import type { ArmTables } from '../arm/tables.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
@@ -167,15 +167,15 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         }),
       });
       if (which === 'adminArm') {
-        const isOperator = (p: Principal) => p.tenantId === opts.homeDirectory();
-        registerSystemRoutes(armApp, opts.scheduler, isOperator);
-        registerRegistrationTokenRoute(armApp, isOperator, opts.name, () => opts.cloudId(), opts.servicePrincipalId);
+        const operator = systemRights(arm);
+        registerSystemRoutes(armApp, opts.scheduler, operator);
+        registerRegistrationTokenRoute(armApp, operator, opts.name, () => opts.cloudId(), opts.servicePrincipalId);
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
-        registerProviderUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
+        registerProviderUsageRoutes(armApp, arm, operator, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
         registerLateReportRoutes(armApp, resources);
-        registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), isOperator);
-        registerChargebackRoutes(armApp, opts.db, clock, isOperator);
+        registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), operator);
+        registerChargebackRoutes(armApp, opts.db, arm, operator, opts.providerSubscriptionId);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
-import type { Principal } from '../core/principal.ts';
+import type { SystemRights } from '../arm/service.ts';
 import { BILLING_MODELS, encodeRegistrationToken, type BillingModel } from '../core/registration-token.ts';
 import { principalOf } from '../http/arm.ts';
 
@@ -11,7 +11,7 @@ import { principalOf } from '../http/arm.ts';
 
 export function registerRegistrationTokenRoute(
   app: FastifyInstance,
-  isOperator: (p: Principal) => boolean,
+  operator: SystemRights,
   deploymentName: string,
   cloudId: () => string | undefined,
   objectId: () => string | undefined,
@@ -24,7 +24,7 @@ export function registerRegistrationTokenRoute(
     },
     async (request) => {
       const caller = principalOf(request);
-      if (!isOperator(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/registrationToken/action', '/providers/Stackledger.System');
+      await operator.require(caller, 'Stackledger.System/registrationToken/action');
       const billingModel = (request.body?.billingModel ?? 'PayAsYouUse') as BillingModel;
       if (!BILLING_MODELS.includes(billingModel)) {
         throw armErrors.badRequest('InvalidBillingModel', `'${billingModel}' is not a billing model; use one of ${BILLING_MODELS.join(', ')}.`, 'billingModel');

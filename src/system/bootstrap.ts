@@ -1,4 +1,5 @@
-import { createSubscription } from '../arm/service.ts';
+import { STACK_OPERATOR, SYSTEM_ADMINISTRATOR } from '../arm/roles.ts';
+import { createSubscription, ensureRootRole } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import { newGuid } from '../core/ids.ts';
 import type { Hub } from '../hub/app.ts';
@@ -38,7 +39,17 @@ export interface StackApplicationCredentials {
 
 export async function bootstrapHub(hub: Hub): Promise<HubBootstrap> {
   const existing = await armStore.getSetting<HubBootstrap>(hub.arm.db, 'bootstrap');
-  if (existing) return existing;
+  const record = existing ?? (await firstHubStart(hub));
+  // The CSP's service principal and administrator run the system by role, not by directory
+  // membership; a folder from before roles gets them on its next start.
+  await ensureRootRole(hub.arm, SYSTEM_ADMINISTRATOR, [
+    { principalId: record.csp.servicePrincipalId, principalType: 'ServicePrincipal' },
+    { principalId: record.csp.admin.objectId, principalType: 'User' },
+  ]);
+  return record;
+}
+
+async function firstHubStart(hub: Hub): Promise<HubBootstrap> {
   const csp = await hub.identity.createAdministeredDirectory('Contoso Cloud Provider', `csp.${DOMAIN_SUFFIX}`, 'partner');
   const operator = await hub.identity.createAdministeredDirectory('Stack operator', `operator.${DOMAIN_SUFFIX}`, 'operator');
   const sub = await createSubscription(hub.arm, {
@@ -77,6 +88,8 @@ export async function bootstrapStack(
 ): Promise<StackBootstrap> {
   const existing = await armStore.getSetting<StackBootstrap>(stack.arm.db, 'bootstrap');
   const app = await ensureApplication(existing && { appId: existing.applicationId, secret: existing.applicationSecret });
+  // The operator's principals operate the deployment by role (also in folders from before roles).
+  await ensureRootRole(stack.arm, STACK_OPERATOR, owners);
   if (existing) {
     if (existing.applicationSecret === app.secret) return existing;
     const updated = { ...existing, applicationSecret: app.secret };

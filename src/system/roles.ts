@@ -71,21 +71,18 @@ export async function startHubRole(opts: RoleOptions & { port: number }, cleanup
   cleanups.push(() => db.close());
   await migrateHub(db.db);
   let endpoints: HubEndpoints | undefined;
-  let systemDirectory: string | undefined;
   const hub = await createHub({
     db: db.db,
     scheduler: opts.scheduler,
     logger: opts.logger.child({ role: 'hub' }),
     tls: opts.tls,
     endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
-    systemDirectory: () => systemDirectory,
     domainSuffix: DOMAIN_SUFFIX,
   });
   closeOnCleanup(cleanups, [hub.app]);
   endpoints = hubEndpointsAt(await listen(hub.app, opts.host, opts.port, opts.tls !== undefined));
   await hub.publishEndpoints();
   const record = await bootstrapHub(hub);
-  systemDirectory = record.csp.tenantId;
   return { hub, endpoints, record };
 }
 

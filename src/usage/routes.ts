@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { armErrors } from '../core/errors.ts';
-import type { Principal } from '../core/principal.ts';
+import type { SystemRights } from '../arm/service.ts';
 import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
 import { nextPageLink, principalOf, queryValue } from '../http/arm.ts';
 import * as usage from './service.ts';
@@ -30,7 +30,7 @@ const BatchBody = Type.Object({
   records: Type.Array(Record_, { maxItems: 10_000 }),
 });
 
-export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, isSystemAdmin: (p: Principal) => boolean): void {
+export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, rights: SystemRights): void {
   const system = { apiVersions: API_VERSIONS.system, resourceType: 'Microsoft.AzureStack/usageReports' };
   app.post<{ Body: Static<typeof BatchBody> }>('/providers/Microsoft.AzureStack/usageReports', { config: system, schema: { body: BatchBody } }, async (request) =>
     usage.receiveBatch(ctx, principalOf(request), request.body),
@@ -51,13 +51,20 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
   );
   app.post<{ Body: usage.CloudEvent[] }>(
     '/providers/Stackledger.Usage/events',
-    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.Usage/events' }, schema: { body: CloudEventBody } },
+    {
+      config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.Usage/events' },
+      schema: { body: CloudEventBody },
+      // Who may post is decided before the body is read: without the right, 403 whatever was sent.
+      preParsing: async (request, _reply, payload) => {
+        await usage.mayPostEvents(ctx, principalOf(request));
+        return payload;
+      },
+    },
     async (request) => usage.receiveEvents(ctx, principalOf(request), request.body),
   );
 
   app.get('/providers/Stackledger.System/usage/verify', { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } }, async (request) => {
-    const caller = principalOf(request);
-    if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/usage/read', '/providers/Stackledger.System');
+    await rights.require(principalOf(request), 'Stackledger.System/usage/read');
     const bound = (name: string, fallback: Date) => {
       const text = queryValue(request, name);
       if (text === undefined) return fallback;
@@ -75,8 +82,7 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
       schema: { body: Type.Object({ from: Type.String(), to: Type.String(), cloudId: Type.Optional(Type.String()), asOf: Type.Optional(Type.String()) }) },
     },
     async (request) => {
-      const caller = principalOf(request);
-      if (!isSystemAdmin(caller)) throw armErrors.authorizationFailed(caller.objectId, 'Stackledger.System/usage/reattribute/action', '/providers/Stackledger.System');
+      await rights.require(principalOf(request), 'Stackledger.System/usage/reattribute/action');
       const time = (name: 'from' | 'to' | 'asOf') => {
         const text = request.body[name];
         if (text === undefined) return undefined;

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { authorize, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
+import { authorize, authorizeData, holdsDataActionAnywhere, inTransaction, requireSubscription, type ArmContext } from '../arm/service.ts';
+import type { SubscriptionsTable } from '../arm/tables.ts';
+import { ROOT_SCOPE } from '../core/arm-id.ts';
+import { parseInstant } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
-import { usageStore, type IncomingRecord, type UsageDb } from './store.ts';
+import { eventKey, usageStore, type IncomingRecord, type UsageDb } from './store.ts';
 
 // Usage on the hub: batches from deployments, stored once and attributed in the same statement;
 // the ledger invariant; the usage of a customer or registration subscription.
@@ -13,9 +17,22 @@ import { usageStore, type IncomingRecord, type UsageDb } from './store.ts';
 export interface UsageContext {
   arm: ArmContext;
   db: UsageDb & Kysely<any>;
+  /** Where billing's oldest open period starts (undefined while nobody is billed). */
+  oldestOpenPeriodStart(): Promise<Date | undefined>;
 }
 
 export const usageErrors = {
+  correctionWithoutReason: (where: string) =>
+    new ArmError(400, 'CorrectionReasonRequired', `Event ${where}: a negative quantity is a correction and needs data.reason.`, `${where}.data.reason`),
+  eventInFuture: (where: string, time: Date, now: Date) =>
+    new ArmError(400, 'EventTimeInFuture', `Event ${where}: its time ${time.toISOString()} is more than 5 minutes after the current time ${now.toISOString()}.`, `${where}.time`),
+  eventBeforeOpenPeriod: (where: string, time: Date, openFrom: Date) =>
+    new ArmError(
+      400,
+      'EventTimeInClosedPeriod',
+      `Event ${where}: its time ${time.toISOString()} is before the oldest open billing period, which starts at ${openFrom.toISOString()}.`,
+      `${where}.time`,
+    ),
   registrationGone: (cloudId: string) =>
     new ArmError(404, 'RegistrationNotFound', `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`),
   notTheDeployment: (cloudId: string) =>
@@ -86,33 +103,55 @@ export interface CloudEvent {
   type: string;
   subject?: string;
   time?: string;
-  data?: { meterId?: string; quantity?: number | string; resourceUri?: string; location?: string };
+  data?: { meterId?: string; quantity?: number | string; resourceUri?: string; location?: string; reason?: string };
+}
+
+type PreparedEvent = Parameters<typeof usageStore.receiveEvents>[1]['events'][number] & { reason?: string };
+
+/** How far ahead of the clock an event's time may be (meters' clocks drift a little). */
+const EVENT_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Whether the caller may post usage events at all: checked before the body is even read. */
+export async function mayPostEvents(ctx: UsageContext, caller: Principal): Promise<void> {
+  if (!(await holdsDataActionAnywhere(ctx.arm, caller, USAGE_EVENTS_WRITE))) throw armErrors.authorizationFailed(caller.objectId, USAGE_EVENTS_WRITE, '/');
 }
 
 /**
  * Usage from any external meter, as CloudEvents (batch JSON): `subject` names the subscription to
  * bill, `data` the meter and quantity, `time` the usage time. Each event is stored once (id and
- * source); the caller must be allowed to write usage to each subscription it names.
+ * source). The caller must hold the Usage Reporter role (or be a system administrator) on every
+ * subscription it names: being the billed subscription's Owner grants nothing, since the billed
+ * party never writes its own usage. A negative quantity is a correction: system administrators
+ * only, with a reason, written to the activity log.
  */
 export async function receiveEvents(ctx: UsageContext, caller: Principal, events: CloudEvent[]) {
-  const prepared = [];
-  const checked = new Set<string>();
+  const now = ctx.arm.clock.now();
+  const openFrom = await ctx.oldestOpenPeriodStart();
+  const prepared: PreparedEvent[] = [];
+  const subscriptions = new Map<string, SubscriptionsTable>();
   for (const [i, e] of events.entries()) {
     const where = `[${i}]`;
-    if (e.specversion !== '1.0') throw armErrors.invalidRequestContent(`Event ${where}: specversion must be '1.0'.`, `${where}.specversion`);
     if (!e.subject || !isGuid(e.subject)) throw armErrors.invalidRequestContent(`Event ${where}: subject must name the subscription to bill (a GUID).`, `${where}.subject`);
+    const subscriptionId = e.subject.toLowerCase();
+    if (!subscriptions.has(subscriptionId)) {
+      const sub = await requireSubscription(ctx.arm, subscriptionId);
+      await authorizeData(ctx.arm, caller, USAGE_EVENTS_WRITE, `/subscriptions/${sub.subscription_id}`);
+      subscriptions.set(subscriptionId, sub);
+    }
+    if (e.specversion !== '1.0') throw armErrors.invalidRequestContent(`Event ${where}: specversion must be '1.0'.`, `${where}.specversion`);
     const meterId = e.data?.meterId;
     if (!meterId || !isGuid(meterId)) throw armErrors.invalidRequestContent(`Event ${where}: data.meterId must be a GUID.`, `${where}.data.meterId`);
     const quantity = String(e.data?.quantity ?? '');
     if (!/^-?\d+(\.\d{1,9})?$/.test(quantity)) throw armErrors.invalidRequestContent(`Event ${where}: data.quantity must be a decimal with at most 9 places.`, `${where}.data.quantity`);
-    const time = e.time ? new Date(e.time) : ctx.arm.clock.now();
-    if (Number.isNaN(time.getTime())) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
-    const subscriptionId = e.subject.toLowerCase();
-    if (!checked.has(subscriptionId)) {
-      const sub = await requireSubscription(ctx.arm, subscriptionId);
-      await authorize(ctx.arm, caller, 'Microsoft.Commerce/usageEvents/write', `/subscriptions/${sub.subscription_id}`);
-      checked.add(subscriptionId);
+    const correction = quantity.startsWith('-') && !/^-0+(\.0+)?$/.test(quantity);
+    if (correction) {
+      await authorizeData(ctx.arm, caller, USAGE_CORRECTIONS_WRITE, ROOT_SCOPE);
+      if (!e.data?.reason?.trim()) throw usageErrors.correctionWithoutReason(where);
     }
+    const time = e.time === undefined ? now : parseInstant(e.time);
+    if (!time) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
+    if (time.getTime() > now.getTime() + EVENT_CLOCK_SKEW_MS) throw usageErrors.eventInFuture(where, time, now);
+    if (openFrom && time.getTime() < openFrom.getTime()) throw usageErrors.eventBeforeOpenPeriod(where, time, openFrom);
     prepared.push({
       source: e.source,
       id: e.id,
@@ -122,8 +161,21 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
       quantity,
       resourceUri: e.data?.resourceUri ?? `${e.source}/${e.type}`,
       location: e.data?.location ?? 'global',
+      reason: correction ? e.data!.reason!.trim() : undefined,
     });
   }
-  const result = await usageStore.receiveEvents(ctx.db, { batchId: randomUUID(), receivedAt: ctx.arm.clock.now(), events: prepared });
+  const result = await inTransaction(ctx.db, async (db) => {
+    const stored = await usageStore.receiveEvents(db, { batchId: randomUUID(), receivedAt: now, events: prepared });
+    const isNew = new Set(stored.newKeys);
+    for (const c of prepared.filter((p) => p.reason !== undefined && isNew.has(eventKey(p.source, p.id)))) {
+      await ctx.arm.recordChange?.(db, caller, subscriptions.get(c.subscriptionId)!, {
+        operation: 'Correct usage',
+        resourceType: 'Stackledger.Usage/events',
+        resourceId: `/subscriptions/${c.subscriptionId}/providers/Stackledger.Usage/events/${encodeURIComponent(c.id)}`,
+        newValue: { source: c.source, id: c.id, meterId: c.meterId, hour: c.hour, quantity: c.quantity, reason: c.reason },
+      });
+    }
+    return stored;
+  });
   return { received: result.received, new: result.new, duplicates: result.received - result.new };
 }

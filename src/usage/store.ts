@@ -9,6 +9,9 @@ export type UsageDb = Kysely<UsageTables>;
 
 export type IncomingRecord = UsageRecordWire;
 
+/** The key of an external event: its source and id (what makes it unique). */
+export const eventKey = (source: string, id: string) => `${source}\n${id}`;
+
 export const usageStore = {
   /**
    * Stores the records of a batch that are not stored yet and attributes each of them, in one
@@ -170,8 +173,8 @@ export const usageStore = {
   async receiveEvents(
     db: UsageDb,
     batch: { batchId: string; receivedAt: Date; events: { source: string; id: string; subscriptionId: string; meterId: string; hour: string; quantity: string; resourceUri: string; location: string }[] },
-  ): Promise<{ received: number; new: number }> {
-    const result = await sql<{ new: string; total: string }>`
+  ): Promise<{ received: number; new: number; newKeys: string[] }> {
+    const result = await sql<{ new: string; total: string; new_keys: string[] | null }>`
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(batch.events)}::jsonb)
           as x("source" text, "id" text, "subscriptionId" uuid, "meterId" uuid, "hour" timestamptz, "quantity" numeric, "resourceUri" text, "location" text)
@@ -180,14 +183,16 @@ export const usageStore = {
         select 'cloudevents:' || "source", "id", "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId"
         from input
         on conflict do nothing
-        returning id, stack_subscription_id, quantity
+        returning id, stack_subscription_id, quantity, source, resource_id
       ), attributed as (
         insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
         select i.id, i.stack_subscription_id, null, 'external meter', i.quantity, ${batch.receivedAt}::timestamptz from inserted i
         returning 1
       )
-      select (select count(*) from inserted) as new, (select count(*) from input) as total
+      select (select count(*) from inserted) as new, (select count(*) from input) as total,
+        (select array_agg(substr(source, length('cloudevents:') + 1) || E'\n' || resource_id) from inserted) as new_keys
     `.execute(db);
-    return { received: Number(result.rows[0].total), new: Number(result.rows[0].new) };
+    const row = result.rows[0];
+    return { received: Number(row.total), new: Number(row.new), newKeys: row.new_keys ?? [] };
   },
 };

@@ -1,3 +1,4 @@
+import type { SystemRights } from '../../arm/service.ts';
 import type { FastifyInstance } from 'fastify';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { armErrors } from '../../core/errors.ts';
@@ -59,16 +60,14 @@ function metrics(s: BridgeStatusView): string {
   ].join('');
 }
 
-export function registerBridgeRoutes(app: FastifyInstance, db: BridgeDb, stack: string, cloudId: () => string | undefined, now: () => Date, isOperator: (p: Principal) => boolean): void {
-  const requireOperator = (p: Principal) => {
-    if (!isOperator(p)) throw armErrors.authorizationFailed(p.objectId, 'Stackledger.System/bridge/read', '/providers/Stackledger.System');
-  };
+export function registerBridgeRoutes(app: FastifyInstance, db: BridgeDb, stack: string, cloudId: () => string | undefined, now: () => Date, operator: SystemRights): void {
+  const requireOperator = (p: Principal) => operator.require(p, 'Stackledger.System/bridge/read');
   app.get('/providers/Stackledger.System/bridge', { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/bridge' } }, async (request) => {
-    requireOperator(principalOf(request));
+    await requireOperator(principalOf(request));
     return bridgeStatus(db, stack, cloudId(), now());
   });
   app.get('/metrics', async (request, reply) => {
-    requireOperator(principalOf(request));
+    await requireOperator(principalOf(request));
     return reply.type('text/plain; version=0.0.4').send(metrics(await bridgeStatus(db, stack, cloudId(), now())));
   });
 }

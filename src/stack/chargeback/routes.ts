@@ -1,3 +1,4 @@
+import { requireSubscription, type ArmContext, type SystemRights } from '../../arm/service.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { stringify } from 'csv-stringify/sync';
@@ -11,7 +12,6 @@ import type { ArmTables } from '../../arm/tables.ts';
 import { pricingStore } from '../../rating/store.ts';
 import type { PricingTables } from '../../rating/tables.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
-import type { Clock } from '../../core/clock.ts';
 import { armErrors } from '../../core/errors.ts';
 import { findMeter } from '../../core/meters.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -29,19 +29,27 @@ const PriceBody = Type.Object({
 });
 const CSV_COLUMNS = ['Period', 'SubscriptionId', 'SubscriptionName', 'TenantId', 'MeterId', 'MeterName', 'Unit', 'ResourceUri', 'Location', 'UsageFrom', 'UsageTo', 'Tier', 'Quantity', 'UnitPrice', 'Amount', 'Currency'];
 
-export function registerChargebackRoutes(app: FastifyInstance, db: Kysely<PricingTables & ArmTables>, clock: Clock, isOperator: (p: Principal) => boolean): void {
-  const requireOperator = (p: Principal, action: string) => {
-    if (!isOperator(p)) throw armErrors.authorizationFailed(p.objectId, action, '/providers/Stackledger.Billing');
-  };
+export function registerChargebackRoutes(
+  app: FastifyInstance,
+  db: Kysely<PricingTables & ArmTables>,
+  arm: ArmContext,
+  operator: SystemRights,
+  providerSubscriptionId: () => string | undefined,
+): void {
+  const clock = arm.clock;
+  const requireOperator = (p: Principal, action: string) => operator.require(p, action);
   const base = '/subscriptions/:subscriptionId/providers/Stackledger.Billing';
 
-  app.get(`${base}/chargeback`, { config: config('chargeback') }, async (request, reply) => {
-    requireOperator(principalOf(request), 'Stackledger.Billing/chargeback/read');
+  app.get<{ Params: { subscriptionId: string } }>(`${base}/chargeback`, { config: config('chargeback') }, async (request, reply) => {
+    await requireOperator(principalOf(request), 'Stackledger.Billing/chargeback/read');
+    // On the default provider subscription: every tenant subscription; on a tenant subscription: its own.
+    const sub = await requireSubscription(arm, request.params.subscriptionId);
+    const only = sub.subscription_id === providerSubscriptionId() ? undefined : sub.subscription_id;
     const period = queryValue(request, 'period') ?? clock.now().toISOString().slice(0, 7);
     parsePeriod(period);
     const { start, end } = periodBounds(period, 1);
     const [lines, sheet, subs] = await Promise.all([
-      chargebackLines(db, start, end),
+      chargebackLines(db, start, end, only),
       pricingStore.sheet(db, CHARGEBACK_SHEET),
       db.selectFrom('subscriptions').select(['subscription_id', 'display_name']).execute(),
     ]);
@@ -75,7 +83,7 @@ export function registerChargebackRoutes(app: FastifyInstance, db: Kysely<Pricin
   });
 
   app.get(`${base}/priceSheets/${CHARGEBACK_SHEET}`, { config: config('priceSheets') }, async (request) => {
-    requireOperator(principalOf(request), 'Stackledger.Billing/priceSheets/read');
+    await requireOperator(principalOf(request), 'Stackledger.Billing/priceSheets/read');
     const sheet = await pricingStore.sheet(db, CHARGEBACK_SHEET);
     return priceSheetView(sheet!, await pricingStore.sheetPrices(db, CHARGEBACK_SHEET));
   });
@@ -85,7 +93,7 @@ export function registerChargebackRoutes(app: FastifyInstance, db: Kysely<Pricin
     { config: config('priceSheets'), schema: { body: PriceBody } },
     async (request) => {
       const caller = principalOf(request);
-      requireOperator(caller, 'Stackledger.Billing/priceSheets/write');
+      await requireOperator(caller, 'Stackledger.Billing/priceSheets/write');
       const meterId = requireMeterId(request.params.meterId);
       const effectiveFrom = parseEffectiveDate(request.body.effectiveFrom, clock.now());
       const tiers = parseTiers(request.body.tiers);

@@ -19,16 +19,18 @@ export interface ChargebackLine {
   usage_to: string;
 }
 
-export async function chargebackLines(db: Kysely<any>, start: Date, end: Date): Promise<ChargebackLine[]> {
+/** The month's chargeback lines: of every tenant subscription, or of one. */
+export async function chargebackLines(db: Kysely<any>, start: Date, end: Date, subscriptionId?: string): Promise<ChargebackLine[]> {
+  const only = subscriptionId === undefined ? sql`true` : sql`r.subscription_id = ${subscriptionId}::uuid`;
   const r = await sql<ChargebackLine>`
     with w as (
       select distinct r.subscription_id as invoice_id, array['operator'] as sellers, ${start}::timestamptz as period_start
-      from usage_records r where r.hour >= ${start}::timestamptz and r.hour < ${end}::timestamptz
+      from usage_records r where r.hour >= ${start}::timestamptz and r.hour < ${end}::timestamptz and ${only}
     ),
     usage as (
       select r.subscription_id as invoice_id, r.tenant_id as customer_id, ''::text as offer_id, r.subscription_id, r.meter_id, r.resource_uri, r.location,
              (r.hour at time zone 'UTC')::date as usage_date, sum(r.quantity) as quantity
-      from usage_records r where r.hour >= ${start}::timestamptz and r.hour < ${end}::timestamptz
+      from usage_records r where r.hour >= ${start}::timestamptz and r.hour < ${end}::timestamptz and ${only}
       group by r.subscription_id, r.tenant_id, r.meter_id, r.resource_uri, r.location, usage_date
       having sum(r.quantity) <> 0
     ),

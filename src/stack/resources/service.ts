@@ -3,7 +3,7 @@ import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { ArmError, armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
-import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
+import { parseResourceId, resourceTypeOf, ROOT_SCOPE } from '../../core/arm-id.ts';
 import { HOUR_MS, startOfHour } from '../../core/clock.ts';
 import type { Principal } from '../../core/principal.ts';
 import { limitsOf, type OffersContext } from '../offers/service.ts';
@@ -196,9 +196,11 @@ async function changeResource(
   reason: string,
   change: (row: ResourcesTable) => Record<string, any>,
   quotaApplies: (row: ResourcesTable, next: ResourcesTable) => boolean,
+  /** The right the change needs, when it is not `action` on the resource itself. */
+  right: { action: string; scope: string } = { action, scope: scopeOf(t, ref) },
 ): Promise<{ resource: ResourcesTable; operationId: string }> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  await authorize(ctx.arm, principal, action, scopeOf(t, ref));
+  await authorize(ctx.arm, principal, right.action, right.scope);
   requireWritable(sub);
   const limits = (await limitsOf(ctx.offers, sub)).get(t.quotaProvider.toLowerCase()) ?? {};
   const now = ctx.arm.clock.now();
@@ -348,6 +350,8 @@ export async function setStorageUsage(ctx: ResourcesContext, t: ResourceType, pr
     'capacity changed',
     (row) => ({ ...row.properties, usage: { ...row.properties.usage, ...usage } }),
     () => true,
+    // The storage service (the operator's side) reports what is stored: never the billed tenant.
+    { action: 'Microsoft.Storage.Admin/storageAccounts/usedCapacity/action', scope: ROOT_SCOPE },
   );
   return resource;
 }

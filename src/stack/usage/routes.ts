@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
+import { authorize, requireSubscription, type ArmContext, type SystemRights } from '../../arm/service.ts';
+import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
 import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView, usageErrors, type UsageQuery } from '../../core/usage-api.ts';
@@ -26,13 +27,23 @@ export function registerTenantUsageRoutes(app: FastifyInstance, arm: ArmContext,
   });
 }
 
-export function registerProviderUsageRoutes(app: FastifyInstance, arm: ArmContext, db: UsageDb, baseUrl: () => string, providerSubscriptionId: () => string | undefined): void {
+export function registerProviderUsageRoutes(
+  app: FastifyInstance,
+  arm: ArmContext,
+  operator: SystemRights,
+  db: UsageDb,
+  baseUrl: () => string,
+  providerSubscriptionId: () => string | undefined,
+): void {
   app.get<{ Params: { subscriptionId: string } }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates',
     { config: config('subscriberUsageAggregates') },
     async (request) => {
+      // The operator's, at the root scope: being Owner of a tenant subscription grants nothing here.
+      await operator.require(principalOf(request), 'Microsoft.Commerce.Admin/subscriberUsageAggregates/read');
       const sub = await requireSubscription(arm, request.params.subscriptionId);
-      await authorize(arm, principalOf(request), 'Microsoft.Commerce.Admin/subscriberUsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
+      // The provider API lives only under the default provider subscription.
+      if (sub.subscription_id !== providerSubscriptionId()) throw armErrors.subscriptionNotFound(request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), arm.clock.now());
       const subscriber = queryValue(request, 'subscriberId');
       let subscriptionId: string | undefined;
