@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
+import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
 import { ancestorScopeKeys, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { BUILTIN_ROLES, findRole } from './roles.ts';
@@ -28,7 +29,7 @@ export interface ArmBaseOptions {
 
 const ResourceGroupBody = Type.Object({
   location: Type.String({ minLength: 1 }),
-  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  tags: TagsField,
   managedBy: Type.Optional(Type.String()),
   properties: Type.Optional(Type.Object({})),
 });
@@ -110,20 +111,22 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
     { config: rgConfig, schema: { body: ResourceGroupBody } },
     async (request, reply) => {
-      const { group, created } = await arm.putResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName, request.body);
+      const body = { ...request.body, tags: checkTags(request.body.tags) };
+      const { group, created } = await arm.putResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName, body);
       return reply.status(created ? 201 : 200).send(resourceGroupView(group));
     },
   );
 
-  app.patch<{ Params: RgParams; Body: { tags?: Record<string, string> } }>(
+  app.patch<{ Params: RgParams; Body: { tags?: unknown } | null }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
-    { config: rgConfig, schema: { body: Type.Object({ tags: Type.Optional(Type.Record(Type.String(), Type.String())) }) } },
+    { config: rgConfig, schema: { body: Type.Object({ tags: TagsField }) } },
     async (request) => {
+      const tags = checkTags(request.body?.tags);
       const principal = principalOf(request);
       const current = await arm.getResourceGroup(ctx, principal, request.params.subscriptionId, request.params.resourceGroupName);
       const { group } = await arm.putResourceGroup(ctx, principal, request.params.subscriptionId, current.name, {
         location: current.location,
-        tags: request.body?.tags ?? current.tags,
+        tags: tags ?? current.tags,
         managedBy: current.managed_by ?? undefined,
       });
       return resourceGroupView(group);

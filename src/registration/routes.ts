@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
+import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf } from '../http/arm.ts';
 import * as registrations from './service.ts';
 import { customerSubscriptionView, registrationView } from './views.ts';
@@ -13,12 +14,12 @@ const csConfig = { apiVersions: AZURESTACK_API_VERSIONS, resourceType: 'registra
 
 const RegistrationBody = Type.Object({
   location: Type.String({ minLength: 1 }),
-  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  tags: TagsField,
   properties: Type.Object({ registrationToken: Type.String({ minLength: 1 }) }),
 });
 const RegistrationPatchBody = Type.Object({
   location: Type.Optional(Type.String()),
-  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  tags: TagsField,
   properties: Type.Optional(Type.Object({ registrationToken: Type.Optional(Type.String({ minLength: 1 })) })),
 });
 const CustomerSubscriptionBody = Type.Union([
@@ -66,14 +67,18 @@ export function registerRegistrationRoutes(app: FastifyInstance, ctx: registrati
   });
 
   app.put<{ Params: RegParams; Body: Static<typeof RegistrationBody> }>(`${REG}/:registrationName`, { config: regConfig, schema: { body: RegistrationBody } }, async (request, reply) => {
-    const { registration, created } = await registrations.putRegistration(ctx, principalOf(request), ref(request.params), request.body);
+    const body = { ...request.body, tags: checkTags(request.body.tags) };
+    const { registration, created } = await registrations.putRegistration(ctx, principalOf(request), ref(request.params), body);
     return reply.status(created ? 201 : 200).send(registrationView(registration));
   });
 
   app.patch<{ Params: RegParams; Body: Static<typeof RegistrationPatchBody> }>(
     `${REG}/:registrationName`,
     { config: regConfig, schema: { body: RegistrationPatchBody } },
-    async (request) => registrationView(await registrations.patchRegistration(ctx, principalOf(request), ref(request.params), request.body)),
+    async (request) => {
+      const body = { ...request.body, tags: checkTags(request.body.tags) };
+      return registrationView(await registrations.patchRegistration(ctx, principalOf(request), ref(request.params), body));
+    },
   );
 
   app.get<{ Params: RegParams }>(`${REG}/:registrationName`, { config: regConfig }, async (request) =>

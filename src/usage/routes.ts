@@ -4,6 +4,7 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { armErrors } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
+import { checkTags, TagsField } from '../core/tags.ts';
 import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
 import { nextPageLink, principalOf, queryValue } from '../http/arm.ts';
 import * as usage from './service.ts';
@@ -22,7 +23,8 @@ const Record_ = Type.Object({
   subscriptionId: Type.String({ format: 'uuid' }),
   tenantId: Type.String({ format: 'uuid' }),
   location: Type.String({ minLength: 1 }),
-  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  // The same tag rule as every ARM resource: a deployment sends only tags that pass it.
+  tags: TagsField,
 });
 const BatchBody = Type.Object({
   cloudId: Type.String({ minLength: 1 }),
@@ -32,9 +34,10 @@ const BatchBody = Type.Object({
 
 export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, rights: SystemRights): void {
   const system = { apiVersions: API_VERSIONS.system, resourceType: 'Microsoft.AzureStack/usageReports' };
-  app.post<{ Body: Static<typeof BatchBody> }>('/providers/Microsoft.AzureStack/usageReports', { config: system, schema: { body: BatchBody } }, async (request) =>
-    usage.receiveBatch(ctx, principalOf(request), request.body),
-  );
+  app.post<{ Body: Static<typeof BatchBody> }>('/providers/Microsoft.AzureStack/usageReports', { config: system, schema: { body: BatchBody } }, async (request) => {
+    const records = request.body.records.map((r, i) => ({ ...r, tags: checkTags(r.tags, `records[${i}].tags`) }));
+    return usage.receiveBatch(ctx, principalOf(request), { ...request.body, records });
+  });
 
   // Usage from any external meter, as a CloudEvents JSON batch.
   const CloudEventBody = Type.Array(

@@ -3,6 +3,7 @@ import type { HttpClient } from '../../core/http-client.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import type { DueWork } from '../../core/scheduler.ts';
 import { appToken } from '../../core/tokens.ts';
+import { batchThatFits } from '../../core/usage-record.ts';
 import { bridgeStore, type BridgeDb } from './store.ts';
 
 // The usage bridge: delivers closed usage records to the hub in batches, authenticated as the
@@ -74,7 +75,8 @@ export class UsageBridge {
     if (!this.o.cloudId() || !this.o.application.secret()) return;
     const size = this.o.batchSize ?? 5000;
     for (;;) {
-      const records = await bridgeStore.undelivered(this.o.db, size);
+      // Cut by weight too: a batch over the hub's body limit would be refused every time.
+      const records = batchThatFits(await bridgeStore.undelivered(this.o.db, size));
       if (records.length === 0) return;
       let result = await this.#send(records, now);
       for (let attempt = 1; !result.ok && result.retry && attempt < (this.o.attempts ?? 3); attempt++) {

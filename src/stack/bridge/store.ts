@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { UsageRecordWire } from '../../core/usage-record.ts';
+import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { ResourcesTables } from '../resources/tables.ts';
 
 // The bridge's outbox: closed usage records not yet acknowledged by the hub, and its status.
@@ -16,9 +16,9 @@ export interface BridgeStatus {
 }
 
 export const bridgeStore = {
-  /** The oldest undelivered records, in a stable order. */
+  /** The oldest undelivered records, in a stable order, as they go on the wire. */
   undelivered: async (db: BridgeDb, limit: number): Promise<OutboxRecord[]> => {
-    const result = await sql<OutboxRecord>`
+    const result = await sql<Omit<OutboxRecord, 'tags'> & { tags: unknown }>`
       select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId",
              to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "hour", revision, quantity::text as "quantity",
              subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
@@ -26,7 +26,7 @@ export const bridgeStore = {
       order by hour, resource_id, meter_id, revision
       limit ${limit}
     `.execute(db);
-    return result.rows;
+    return result.rows.map(toWire);
   },
 
   markDelivered: async (db: BridgeDb, records: OutboxRecord[], at: Date): Promise<void> => {

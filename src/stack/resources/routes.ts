@@ -4,6 +4,7 @@ import { readableSubscription } from '../../arm/service.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
 import { armErrors } from '../../core/errors.ts';
+import { checkTags, TagsField } from '../../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import { VM_SIZES } from './catalog.ts';
 import * as resources from './service.ts';
@@ -45,17 +46,18 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
         .send(resourceView(resource));
     };
 
-    app.put<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }) }) } }, async (request, reply) =>
-      put(request, reply, { ...(request.body as any), name: request.params.name }),
+    app.put<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }), tags: TagsField }) } }, async (request, reply) =>
+      put(request, reply, { ...(request.body as any), tags: checkTags((request.body as any).tags), name: request.params.name }),
     );
 
     // PATCH applies the given parts (tags, size) over what the resource is.
-    app.patch<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({}) } }, async (request, reply) => {
-      const current = resourceView(await resources.getResource(ctx, t, principalOf(request), ref(request.params))) as any;
+    app.patch<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({ tags: TagsField }) } }, async (request, reply) => {
       const body = (request.body ?? {}) as any;
+      const tags = checkTags(body.tags);
+      const current = resourceView(await resources.getResource(ctx, t, principalOf(request), ref(request.params))) as any;
       const merged = {
         ...current,
-        ...(body.tags ? { tags: body.tags } : {}),
+        ...(tags ? { tags } : {}),
         ...(body.sku ? { sku: body.sku } : {}),
         properties: { ...current.properties, ...(body.properties ?? {}), hardwareProfile: body.properties?.hardwareProfile ?? current.properties?.hardwareProfile },
       };
