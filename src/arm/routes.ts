@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
+import { noteRightsChecked } from '../core/principal.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
 import { ancestorScopeKeys, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
@@ -65,7 +66,9 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
   // ---- subscriptions, tenants, locations
   app.get('/subscriptions', { config: subConfig }, async (request) => {
     const page = pageOf(request);
-    const rows = await armStore.subscriptionsVisibleTo(ctx.db, [principalOf(request).objectId], page.offset, page.limit + 1);
+    const caller = principalOf(request);
+    noteRightsChecked(caller); // the caller's own: where it holds a role
+    const rows = await armStore.subscriptionsVisibleTo(ctx.db, [caller.objectId], page.offset, page.limit + 1);
     return pagedList(request, opts.baseUrl(), page, rows.map(subscriptionView));
   });
 
@@ -88,7 +91,9 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
   });
 
   app.get('/tenants', { config: { apiVersions: API_VERSIONS.subscriptions, resourceType: 'tenants' } }, async (request) => {
-    const tenants = await ctx.tenantsOf(principalOf(request));
+    const caller = principalOf(request);
+    noteRightsChecked(caller); // the caller's own directories
+    const tenants = await ctx.tenantsOf(caller);
     return {
       value: tenants.map((t) => ({
         id: `/tenants/${t.tenantId}`,
@@ -168,8 +173,12 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       if (!(await armStore.getResourceGroup(ctx.db, sub.subscription_id, p.resourceGroupName))) throw armErrors.resourceGroupNotFound(p.resourceGroupName);
     };
     /** Who may read role definitions: at the root anyone signed in (they are the built-ins), else a reader of the subscription. */
-    const definitionsSubscription = async (request: FastifyRequest<{ Params: P }>) =>
-      request.params.subscriptionId === undefined ? null : (await arm.readableSubscription(ctx, principalOf(request), request.params.subscriptionId)).subscription_id;
+    const definitionsSubscription = async (request: FastifyRequest<{ Params: P }>) => {
+      const caller = principalOf(request);
+      if (request.params.subscriptionId !== undefined) return (await arm.readableSubscription(ctx, caller, request.params.subscriptionId)).subscription_id;
+      noteRightsChecked(caller); // the built-in roles are no secret
+      return null;
+    };
 
     app.put<{ Params: P; Body: Static<typeof RoleAssignmentBody> }>(
       `${assignments}/:name`,

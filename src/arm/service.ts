@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { assignableAt, findRole, roleAllows, roleAllowsData, roleIdFromReference, OWNER } from './roles.ts';
 import { armStore, type ArmDb } from './store.ts';
 import type { NamedArmRow, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
@@ -56,6 +56,7 @@ async function implicitRolesOn(ctx: ArmContext, principal: Principal, subscripti
 
 /** The roles a principal holds at a scope: assigned there or above (down from the root `/`), or implied. */
 async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
+  noteRightsChecked(principal);
   const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
   const roleIds = [...assignments.map((a) => a.role_definition_id), ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId))];
   return roleIds.map(findRole).filter((r) => r !== undefined);
@@ -78,6 +79,7 @@ export async function authorizeData(ctx: ArmContext, principal: Principal, dataA
 
 /** Whether the principal holds a data action anywhere (at the root or on any subscription). */
 export async function holdsDataActionAnywhere(ctx: ArmContext, principal: Principal, dataAction: string): Promise<boolean> {
+  noteRightsChecked(principal);
   const roleIds = await armStore.roleIdsOf(ctx.db, principalIds(principal));
   return roleIds.some((id) => {
     const role = findRole(id);
@@ -119,6 +121,7 @@ export function requireWritable(sub: SubscriptionsTable): void {
 
 export async function readableSubscription(ctx: ArmContext, principal: Principal, subscriptionId: string): Promise<SubscriptionsTable> {
   const sub = await requireSubscription(ctx, subscriptionId);
+  noteRightsChecked(principal);
   const implicit = ctx.implicitRoles?.(principal, sub) ?? [];
   if (implicit.length === 0 && !(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
     throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${subscriptionId}`);

@@ -4,7 +4,7 @@ import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { normalizeMeterId } from '../core/meters.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -187,6 +187,7 @@ export async function runBilling(ctx: BillingContext, caller: Principal, periodT
 
 /** The caller as a seller: a partner bills its customers; the provider (system administrators) bills partners. */
 export async function callerPartner(ctx: BillingContext, caller: Principal) {
+  noteRightsChecked(caller);
   const dir = await identityStore.getDirectory(ctx.db, caller.tenantId);
   return dir?.kind === 'partner' ? dir : undefined;
 }

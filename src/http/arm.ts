@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
-import type { Principal } from '../core/principal.ts';
+import { wereRightsChecked, type Principal } from '../core/principal.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
 // endpoint's audience, the api-version rule, JSON bodies, the error envelope, paging.
@@ -56,6 +56,9 @@ export function renderPartnerCenterError(error: ArmError): unknown {
 }
 
 export const BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Routes that answered without a rights check since the process started (the route audit test reads it). */
+export const unauditedAnswers: string[] = [];
 
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw armErrors.authenticationMissing();
@@ -170,6 +173,16 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
     checkApiVersion(request);
     // No body at all reads as JSON null, so that a route may accept "no body" in its schema.
     if (request.body === undefined) request.body = null;
+  });
+  // The route audit's guard: a non-anonymous route that answers with success without having
+  // checked the caller's rights is refused (and logged), so a forgotten check fails closed.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode >= 400 || request.routeOptions.config?.anonymous || !request.principal || wereRightsChecked(request.principal)) return payload;
+    request.log.error({ method: request.method, route: request.routeOptions.url }, "refused: the route answered without checking the caller's rights");
+    unauditedAnswers.push(`${request.method} ${request.routeOptions.url}`);
+    const error = armErrors.authorizationFailed(request.principal.objectId, `${request.method} ${request.routeOptions.url}`, request.url.split('?')[0]);
+    reply.status(error.status).type('application/json; charset=utf-8');
+    return JSON.stringify(opts.render ? opts.render(error, request) : error.toBody());
   });
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error as Error, request);

@@ -12,6 +12,22 @@ export interface ServerOptions {
   logger: Logger;
 }
 
+/** A route as registered: the route audit and the fuzz test drive every one of them. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  anonymous: boolean;
+  /** The api-versions an ARM route accepts (none: it takes any, or none). */
+  apiVersions: string[];
+}
+
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route of a server made by `createServer`, in the order registered. */
+export function routeTable(app: FastifyInstance): RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 export function createServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger,
@@ -24,6 +40,12 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
+  const routes: RouteEntry[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { anonymous?: boolean; apiVersions?: string[] } | undefined;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions ?? [] });
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-ms-request-id', request.id);
     const correlation = request.headers['x-ms-correlation-request-id'] ?? request.headers['x-ms-client-request-id'];

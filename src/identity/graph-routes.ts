@@ -14,6 +14,7 @@ import {
   invitationView,
   invite,
   listUsers,
+  ownDirectoryOf,
   registerApplication,
   requireDirectoryAdmin,
   updateApplication,
@@ -123,7 +124,7 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
     const caller = principalOf(request);
     const found = /^[0-9a-f-]{36}$/i.test(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
-    if (!found || found.home_tenant_id !== caller.tenantId) throw graphErrors.notFound(request.params.id);
+    if (!found || found.home_tenant_id !== ownDirectoryOf(caller)) throw graphErrors.notFound(request.params.id);
     return applicationView(found);
   });
 
@@ -133,7 +134,7 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
   });
 
   app.get('/v1.0/organization', async (request) => {
-    const dir = await identityStore.getDirectory(ctx.identity.db, principalOf(request).tenantId);
+    const dir = await identityStore.getDirectory(ctx.identity.db, ownDirectoryOf(principalOf(request)));
     if (!dir) throw graphErrors.denied();
     return {
       value: [

@@ -4,7 +4,7 @@ import type { AuditTables } from '../audit/tables.ts';
 import type { AuditDb } from '../audit/store.ts';
 import { ArmError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { IdentityService } from './service.ts';
 import { identityStore, type IdentityDb } from './store.ts';
 import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } from './tables.ts';
@@ -30,6 +30,7 @@ export interface GraphContext {
 
 /** The caller's directory, if the caller administers it: a Global Administrator or the directory's own application. */
 export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): Promise<DirectoriesTable> {
+  noteRightsChecked(caller);
   const directory = await identityStore.getDirectory(db, caller.tenantId);
   if (!directory) throw graphErrors.denied();
   if (caller.kind === 'User') {
@@ -40,6 +41,12 @@ export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): 
     if (app?.home_tenant_id === directory.tenant_id) return directory;
   }
   throw graphErrors.denied();
+}
+
+/** Members and applications of a directory read that directory, as in Azure AD: the caller's own directory. */
+export function ownDirectoryOf(caller: Principal): string {
+  noteRightsChecked(caller);
+  return caller.tenantId;
 }
 
 export interface InvitationInput {
@@ -167,7 +174,7 @@ async function externalState(db: IdentityDb, u: UsersTable): Promise<string | un
 
 export async function listUsers(ctx: GraphContext, caller: Principal, offset: number, limit: number) {
   const db = ctx.identity.db;
-  const directory = await identityStore.getDirectory(db, caller.tenantId);
+  const directory = await identityStore.getDirectory(db, ownDirectoryOf(caller));
   if (!directory) throw graphErrors.denied();
   const rows = await identityStore.listUsers(db, directory.tenant_id, offset, limit);
   return Promise.all(rows.map(async (u) => userView(u, await externalState(db, u))));
@@ -175,8 +182,9 @@ export async function listUsers(ctx: GraphContext, caller: Principal, offset: nu
 
 export async function getUser(ctx: GraphContext, caller: Principal, idOrUpn: string) {
   const db = ctx.identity.db;
-  const user = isGuid(idOrUpn) ? await identityStore.getUser(db, idOrUpn.toLowerCase()) : await identityStore.findUserByUpn(db, caller.tenantId, idOrUpn);
-  if (!user || user.tenant_id !== caller.tenantId) throw graphErrors.notFound(idOrUpn);
+  const tenantId = ownDirectoryOf(caller);
+  const user = isGuid(idOrUpn) ? await identityStore.getUser(db, idOrUpn.toLowerCase()) : await identityStore.findUserByUpn(db, tenantId, idOrUpn);
+  if (!user || user.tenant_id !== tenantId) throw graphErrors.notFound(idOrUpn);
   return userView(user, await externalState(db, user));
 }
 

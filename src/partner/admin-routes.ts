@@ -5,7 +5,7 @@ import { createSubscription, inTransaction } from '../arm/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf } from '../http/arm.ts';
 import { identityStore } from '../identity/store.ts';
 import { customerDomain, PAY_AS_YOU_GO_OFFER_ID } from './rules.ts';
@@ -54,6 +54,8 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
     { config: { apiVersions: ALIAS_API_VERSIONS, resourceType: 'Microsoft.Subscription/aliases' }, schema: { body: AliasBody } },
     async (request, reply) => {
       const caller = principalOf(request);
+      // Self-service, as with a pay-as-you-go sign-up: a subscription of the caller's own directory, owned by it.
+      noteRightsChecked(caller);
       const name = request.params.aliasName;
       const view = (subscriptionId: string) => ({
         id: `/providers/Microsoft.Subscription/aliases/${name}`,
@@ -91,6 +93,7 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
     { config: { apiVersions: ALIAS_API_VERSIONS, resourceType: 'Microsoft.Subscription/aliases' } },
     async (request) => {
       const caller = principalOf(request);
+      noteRightsChecked(caller); // the caller's own directory's aliases
       const alias = await partnerStore.getAlias(ctx.db, caller.tenantId, request.params.aliasName);
       if (!alias) throw armErrors.resourceNotFound('Microsoft.Subscription/aliases', request.params.aliasName);
       return {

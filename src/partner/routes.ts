@@ -69,11 +69,13 @@ function customerFilter(text: string | undefined): { field?: 'company' | 'domain
 
 export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.PartnerContext, baseUrl: () => string): void {
   app.get('/v1/offers', async (request) => {
+    await partner.requirePartner(ctx, principalOf(request));
     const country = queryValue(request, 'country') ?? 'US';
     return collection(request, OFFERS.map((o) => offerView(o, country)), { offset: 0, size: OFFERS.length });
   });
 
   app.get<{ Params: { offerId: string } }>('/v1/offers/:offerId', async (request) => {
+    await partner.requirePartner(ctx, principalOf(request));
     const offer = findOffer(request.params.offerId);
     if (!offer) throw partnerErrors.notFound('Offer', request.params.offerId);
     return offerView(offer, queryValue(request, 'country') ?? 'US');

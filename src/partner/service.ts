@@ -3,7 +3,7 @@ import { createSubscription, inTransaction, type ArmContext } from '../arm/servi
 import { armStore } from '../arm/store.ts';
 import { recordChanges, type Change } from '../audit/service.ts';
 import { isEmail, newGuid, newPassword } from '../core/ids.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { HubTables } from '../hub/tables.ts';
 import { GLOBAL_ADMINISTRATOR, requireDirectoryAdmin } from '../identity/graph.ts';
 import type { IdentityService } from '../identity/service.ts';
@@ -24,6 +24,7 @@ export interface PartnerContext {
 }
 
 export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
+  noteRightsChecked(caller);
   const dir = await identityStore.getDirectory(ctx.db, caller.tenantId);
   if (!dir || dir.kind !== 'partner') throw partnerErrors.forbidden(`The directory '${caller.tenantId}' is not a partner of this cloud.`);
   return dir;

@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf } from '../http/arm.ts';
+import { noteRightsChecked } from '../core/principal.ts';
 import * as registrations from './service.ts';
 import { customerSubscriptionView, registrationView } from './views.ts';
 
@@ -38,7 +39,10 @@ const REG = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/provid
 const ref = (p: RegParams) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name: p.registrationName });
 
 export function registerRegistrationRoutes(app: FastifyInstance, ctx: registrations.RegistrationContext, baseUrl: () => string): void {
-  app.get('/providers/Microsoft.AzureStack/operations', { config: { ...regConfig, resourceType: 'operations' } }, async () => ({
+  // The provider's own description, for anyone signed in (as ARM's operations lists are).
+  app.get('/providers/Microsoft.AzureStack/operations', { config: { ...regConfig, resourceType: 'operations' } }, async (request) => {
+    noteRightsChecked(principalOf(request));
+    return {
     value: [
       ['registrations/read', 'Gets the properties of an Azure Stack registration'],
       ['registrations/write', 'Creates or updates an Azure Stack registration'],
@@ -52,7 +56,8 @@ export function registerRegistrationRoutes(app: FastifyInstance, ctx: registrati
       display: { provider: 'Microsoft Azure Stack', resource: op.split('/').slice(0, -1).join('/'), operation: op, description },
       origin: 'user,system',
     })),
-  }));
+  };
+  });
 
   app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.AzureStack/registrations', { config: regConfig }, async (request) => {
     const page = pageOf(request);

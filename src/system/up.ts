@@ -5,6 +5,7 @@ import { SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
 import { HttpClient } from '../core/http-client.ts';
 import { WorkScheduler } from '../core/scheduler.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
+import { routeTable, type RouteEntry } from '../http/server.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
@@ -63,7 +64,16 @@ export interface RunningSystem {
   bootstrapPath: string;
   clock: Clock;
   scheduler: WorkScheduler;
+  /** The servers this process runs, with their routes (for the route audit). */
+  servers: ServedEndpoint[];
   stop(): Promise<void>;
+}
+
+export interface ServedEndpoint {
+  /** `hub`, or `{stack}:admin` and `{stack}:tenant`. */
+  name: string;
+  origin: string;
+  routes: RouteEntry[];
 }
 
 export function defaultLogger(dataDir: string): Logger {
@@ -97,7 +107,7 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
   return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, scheduler, cleanups };
 }
 
-async function finish(p: Process, bootstrap: BootstrapFile): Promise<RunningSystem> {
+async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpoint[] = []): Promise<RunningSystem> {
   const bootstrapPath = path.join(p.dataDir, 'bootstrap.json');
   await writeFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600 });
   if (!p.clock.simulated) {
@@ -106,7 +116,7 @@ async function finish(p: Process, bootstrap: BootstrapFile): Promise<RunningSyst
     timer.unref();
     p.cleanups.push(async () => clearInterval(timer));
   }
-  return { bootstrap, bootstrapPath, clock: p.clock, scheduler: p.scheduler, stop: () => p.cleanups.run() };
+  return { bootstrap, bootstrapPath, clock: p.clock, scheduler: p.scheduler, servers, stop: () => p.cleanups.run() };
 }
 
 function credentialsOf(record: HubBootstrap): Pick<BootstrapFile, 'csp' | 'operator'> {
@@ -143,6 +153,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
     const stacks: Record<string, StackFileEntry> = {};
+    const servers: ServedEndpoint[] = [{ name: 'hub', origin: hub.endpoints.arm, routes: routeTable(hub.hub.app) }];
     for (const [i, { name, location }] of wanted.entries()) {
       const stack = await startStackRole(
         {
@@ -180,14 +191,22 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
         stackApplicationId: stack.record.applicationId,
       });
       stacks[name] = stackEntry(stack, location);
+      servers.push(
+        { name: `${name}:admin`, origin: stack.endpoints.adminArm, routes: routeTable(stack.stack.admin) },
+        { name: `${name}:tenant`, origin: stack.endpoints.tenantArm, routes: routeTable(stack.stack.tenant) },
+      );
     }
-    return await finish(p, {
-      ...(p.tls ? { caFile: p.tls.caFile } : {}),
-      hub: hub.endpoints,
-      stacks,
-      ...credentialsOf(hub.record),
-      clock: { simulated: p.clock.simulated },
-    });
+    return await finish(
+      p,
+      {
+        ...(p.tls ? { caFile: p.tls.caFile } : {}),
+        hub: hub.endpoints,
+        stacks,
+        ...credentialsOf(hub.record),
+        clock: { simulated: p.clock.simulated },
+      },
+      servers,
+    );
   } catch (e) {
     await p.cleanups.run();
     throw e;

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { noteRightsChecked } from '../../core/principal.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { pagedList, pageOf, principalOf } from '../../http/arm.ts';
 import { QUOTA_KINDS } from './rules.ts';
@@ -107,7 +108,10 @@ export function registerCatalogRoutes(app: FastifyInstance, ctx: offers.OffersCo
   app.get<{ Params: { subscriptionId: string; location: string } }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.Subscriptions.Admin/locations/:location/quotas',
     { config: adminConfig('locations/quotas') },
-    async (request) => ({
+    async (request) => {
+      const { subscriptionId } = request.params;
+      await offers.requireProviderScope(ctx, principalOf(request), subscriptionId, 'Microsoft.Subscriptions.Admin/locations/quotas/read', `/subscriptions/${subscriptionId}`);
+      return {
       value: [
         {
           id: `/subscriptions/${request.params.subscriptionId}/providers/Microsoft.Subscriptions.Admin/locations/${request.params.location}/quotas/delegatedProviderQuota`,
@@ -117,7 +121,8 @@ export function registerCatalogRoutes(app: FastifyInstance, ctx: offers.OffersCo
           properties: { allowCustomPortalBranding: false },
         },
       ],
-    }),
+    };
+    },
   );
 
   // Plans.
@@ -192,12 +197,16 @@ export function registerCatalogRoutes(app: FastifyInstance, ctx: offers.OffersCo
 
 export function registerTenantSubscriptionRoutes(app: FastifyInstance, ctx: offers.OffersContext): void {
   const config = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'offers' };
-  const publicOffers = () => offersStore.listOffers(ctx.db, { state: 'Public' });
+  // Public offers are for every admitted tenant to read.
+  const publicOffers = (request: FastifyRequest) => {
+    noteRightsChecked(principalOf(request));
+    return offersStore.listOffers(ctx.db, { state: 'Public' });
+  };
 
-  app.get('/offers', { config }, async () => ({ value: (await publicOffers()).map(tenantOfferView) }));
-  app.get<{ Params: { provider: string } }>('/delegatedProviders/:provider/offers', { config }, async () => ({ value: (await publicOffers()).map(tenantOfferView) }));
+  app.get('/offers', { config }, async (request) => ({ value: (await publicOffers(request)).map(tenantOfferView) }));
+  app.get<{ Params: { provider: string } }>('/delegatedProviders/:provider/offers', { config }, async (request) => ({ value: (await publicOffers(request)).map(tenantOfferView) }));
   app.get<{ Params: { provider: string; offer: string } }>('/delegatedProviders/:provider/offers/:offer', { config }, async (request) => {
-    const offer = (await publicOffers()).find((o) => o.name_key === request.params.offer.toLowerCase());
+    const offer = (await publicOffers(request)).find((o) => o.name_key === request.params.offer.toLowerCase());
     if (!offer) throw offers.offersNotFound(request.params.offer);
     return tenantOfferView(offer);
   });

@@ -5,7 +5,7 @@ import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { scopeKey } from '../../core/arm-id.ts';
 import { armErrors } from '../../core/errors.ts';
 import { isGuid, newGuid } from '../../core/ids.ts';
-import type { Principal } from '../../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import { offerNameOf, offersErrors, parsePlanId, parseQuotaId, QUOTA_KINDS, quotaProperties, tenantOfferId, type QuotaKind } from './rules.ts';
 import { offersStore, type OffersDb } from './store.ts';
 import type { OffersTable, PlansTable, QuotasTable } from './tables.ts';
@@ -29,7 +29,7 @@ export function quotaKind(provider: string): QuotaKind {
 }
 
 /** Catalogue resources live in the default provider subscription, for its Owners and Contributors. */
-async function requireProviderScope(ctx: OffersContext, principal: Principal, subscriptionId: string, action: string, scope: string) {
+export async function requireProviderScope(ctx: OffersContext, principal: Principal, subscriptionId: string, action: string, scope: string) {
   const sub = await requireSubscription(ctx.arm, subscriptionId);
   await authorize(ctx.arm, principal, action, scope);
   if (sub.subscription_id !== ctx.providerSubscriptionId()) {
@@ -241,6 +241,8 @@ export async function linkPlan(ctx: OffersContext, principal: Principal, ref: Ca
 
 /** A tenant takes a public offer: a new subscription in the caller's directory, owned by the caller. */
 export async function takeOffer(ctx: OffersContext, principal: Principal, subscriptionId: string, input: { displayName: string; offerId: string }) {
+  // Self-service: anyone admitted takes a public offer, into a subscription of its own directory.
+  noteRightsChecked(principal);
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
   const existing = await armStore.getSubscription(ctx.arm.db, subscriptionId.toLowerCase());
   if (existing) {

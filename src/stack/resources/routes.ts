@@ -101,9 +101,10 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
     });
   }
   app.get<{ Params: Ref }>(`${VM}/instanceView`, { config: vmConfig }, async (request) => instanceView(await resources.getResource(ctx, vm, principalOf(request), ref(request.params))));
-  app.get<{ Params: { subscriptionId: string; location: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Compute/locations/:location/vmSizes', { config: vmConfig }, async () => ({
-    value: VM_SIZES.map((s) => vmSizeView(s.name)),
-  }));
+  app.get<{ Params: { subscriptionId: string; location: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Compute/locations/:location/vmSizes', { config: vmConfig }, async (request) => {
+    await readableSubscription(ctx.arm, principalOf(request), request.params.subscriptionId);
+    return { value: VM_SIZES.map((s) => vmSizeView(s.name)) };
+  });
 
   // The storage service's report of data written to an account (what its capacity meters read).
   const storage = resources.RESOURCE_TYPES[1];
