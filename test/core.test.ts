@@ -34,8 +34,11 @@ describe('resource id grammar', () => {
     }
   });
 
-  it('lists the scopes above a resource, from the subscription down', () => {
+  it('lists the scopes above a resource, from the root scope down', () => {
+    assert.deepEqual(ancestorScopeKeys('/'), ['/']);
+    assert.deepEqual(ancestorScopeKeys('/providers/Stackledger.System'), ['/', '/providers/stackledger.system']);
     assert.deepEqual(ancestorScopeKeys(id), [
+      '/',
       '/subscriptions/11111111-2222-3333-4444-555555555555',
       '/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/azurestack',
       '/subscriptions/11111111-2222-3333-4444-555555555555/resourcegroups/azurestack/providers/microsoft.azurestack/registrations/reg1',

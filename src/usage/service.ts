@@ -7,7 +7,7 @@ import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
-import type { Principal } from '../core/principal.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
 import { eventKey, usageStore, type IncomingRecord, type UsageDb } from './store.ts';
 
@@ -50,6 +50,8 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
   if (!isGuid(batch.cloudId)) throw armErrors.invalidRequestContent(`The cloudId '${batch.cloudId}' is not a GUID.`, 'cloudId');
   const registration = await registrationStore.liveByCloudId(ctx.db, batch.cloudId.toLowerCase());
   if (!registration) throw usageErrors.registrationGone(batch.cloudId);
+  // The deployment's own voice: only the principal its registration names reports its usage.
+  noteRightsChecked(caller);
   if (registration.object_id !== caller.objectId) throw usageErrors.notTheDeployment(batch.cloudId);
   const result = await usageStore.receiveFromDeployment(ctx.db, {
     cloudId: registration.cloud_id,
