@@ -92,6 +92,26 @@ describe('trust boundaries: roles, not membership', () => {
     assert.doesNotMatch(JSON.stringify(base), /2026-03-11/, 'no price was written');
   });
 
+  it("gives another directory's application consented into the CSP's directory no partner rights (as the stack's own application is)", async () => {
+    const customerGraph = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.hub.graph);
+    const app = await t.http.call('POST', `${t.b.hub.graph}/v1.0/applications`, { token: customerGraph, body: { displayName: 'foreign app' } });
+    const secret = await t.http.call('POST', `${t.b.hub.graph}/v1.0/applications/${app.appId}/addPassword`, { token: customerGraph, body: {} });
+    const cspGraph = await t.appToken('csp', t.b.hub.graph);
+    assert.equal((await t.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, { token: cspGraph, body: { appId: app.appId } })).status, 201);
+    const tokenFor = async (resource: string) =>
+      (
+        await t.http.call('POST', `${t.b.hub.login}/${t.b.csp.tenantId}/oauth2/token`, {
+          form: { grant_type: 'client_credentials', client_id: app.appId, client_secret: secret.secretText, resource },
+        })
+      ).access_token as string;
+    const customers = await t.call('GET', `${t.b.hub.partnerCenter}/v1/customers`, { token: await tokenFor(t.b.hub.partnerCenter) });
+    assert.equal(customers.status, 403, JSON.stringify(customers.body));
+    const sold = await t.call('GET', `${hub()}/subscriptions/${customer.subscriptionId}?api-version=2020-01-01`, { token: await tokenFor(hub()) });
+    assert.equal(sold.status, 403, 'no admin on behalf of what the CSP sold');
+    const invoices = await t.call('GET', `${hub()}/providers/Stackledger.Billing/priceOverrides?${V}`, { token: await tokenFor(hub()) });
+    assert.equal(invoices.status, 403);
+  });
+
   it('makes a system administrator by a role assignment at the root scope, which only an administrator may give', async () => {
     const byCustomer = await assignAtRoot(SYSTEM_ADMINISTRATOR, member.objectId, customerAdmin);
     assert.equal(byCustomer.status, 403);

@@ -27,7 +27,7 @@ export interface ArmContext {
   /** The type of a principal, or undefined when it does not exist; absent where the role cannot tell. */
   principalType?(principalId: string): Promise<string | undefined>;
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
-  implicitRoles?(principal: Principal, subscription: SubscriptionsTable): string[];
+  implicitRoles?(principal: Principal, subscription: SubscriptionsTable): Promise<string[]>;
   /** What else goes when a resource group goes (the stack: its resources). */
   onResourceGroupDeleted?(db: Kysely<any>, subscriptionId: string, resourceGroup: string): Promise<void>;
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
@@ -122,7 +122,7 @@ export function requireWritable(sub: SubscriptionsTable): void {
 export async function readableSubscription(ctx: ArmContext, principal: Principal, subscriptionId: string): Promise<SubscriptionsTable> {
   const sub = await requireSubscription(ctx, subscriptionId);
   noteRightsChecked(principal);
-  const implicit = ctx.implicitRoles?.(principal, sub) ?? [];
+  const implicit = (await ctx.implicitRoles?.(principal, sub)) ?? [];
   if (implicit.length === 0 && !(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
     throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${subscriptionId}`);
   }

@@ -7,6 +7,7 @@ import { normalizeMeterId } from '../core/meters.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore } from '../identity/store.ts';
+import { actingPartner } from '../partner/service.ts';
 import { partnerStore } from '../partner/store.ts';
 import { LIST_SHEET } from '../rating/migrations.ts';
 import { comparePeriods, nextPeriod, parsePeriod, periodBounds, periodContaining } from '../core/periods.ts';
@@ -187,9 +188,7 @@ export async function runBilling(ctx: BillingContext, caller: Principal, periodT
 
 /** The caller as a seller: a partner bills its customers; the provider (system administrators) bills partners. */
 export async function callerPartner(ctx: BillingContext, caller: Principal) {
-  noteRightsChecked(caller);
-  const dir = await identityStore.getDirectory(ctx.db, caller.tenantId);
-  return dir?.kind === 'partner' ? dir : undefined;
+  return actingPartner(ctx.db, caller);
 }
 
 export async function requireCallerPartner(ctx: BillingContext, caller: Principal) {

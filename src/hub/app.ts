@@ -34,7 +34,7 @@ import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
 import type { RegistrationContext } from '../registration/service.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
-import type { PartnerContext } from '../partner/service.ts';
+import { actingPartner, type PartnerContext } from '../partner/service.ts';
 import { portalConfig, registerPortal } from './portal.ts';
 import type { HubTables } from './tables.ts';
 
@@ -105,7 +105,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     tenantsOf: (p) => identity.tenantsOf(p),
     principalType: (id) => identity.principalType(id),
     // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
-    implicitRoles: (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId ? [OWNER] : []),
+    implicitRoles: async (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId && (await actingPartner(opts.db, p)) ? [OWNER] : []),
     recordChange: (db, actor, sub, change) =>
       recordChanges(db as Kysely<HubTables>, actor, clock.now(), [{ ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null }]),
   };

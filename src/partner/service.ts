@@ -5,9 +5,9 @@ import { recordChanges, type Change } from '../audit/service.ts';
 import { isEmail, newGuid, newPassword } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { HubTables } from '../hub/tables.ts';
-import { GLOBAL_ADMINISTRATOR, requireDirectoryAdmin } from '../identity/graph.ts';
+import { GLOBAL_ADMINISTRATOR, isOwnIdentity, requireDirectoryAdmin } from '../identity/graph.ts';
 import type { IdentityService } from '../identity/service.ts';
-import { identityStore } from '../identity/store.ts';
+import { identityStore, type IdentityDb } from '../identity/store.ts';
 import type { DirectoriesTable } from '../identity/tables.ts';
 import { checkTransition, cloudStateOf, customerDomain, findOffer, partnerErrors } from './rules.ts';
 import { partnerStore } from './store.ts';
@@ -23,10 +23,20 @@ export interface PartnerContext {
   domainSuffix: string;
 }
 
-export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
+/**
+ * The partner a caller acts for (admin on behalf of): its directory, when that is a partner and the
+ * caller one of the directory's own identities. A guest, or another directory's application
+ * consented into the partner's directory (a stack's, say), acts for nobody.
+ */
+export async function actingPartner(db: IdentityDb, caller: Principal): Promise<DirectoriesTable | undefined> {
   noteRightsChecked(caller);
-  const dir = await identityStore.getDirectory(ctx.db, caller.tenantId);
-  if (!dir || dir.kind !== 'partner') throw partnerErrors.forbidden(`The directory '${caller.tenantId}' is not a partner of this cloud.`);
+  const dir = await identityStore.getDirectory(db, caller.tenantId);
+  return dir?.kind === 'partner' && (await isOwnIdentity(db, caller)) ? dir : undefined;
+}
+
+export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
+  const dir = await actingPartner(ctx.db, caller);
+  if (!dir) throw partnerErrors.forbidden(`The caller is not a partner of this cloud, nor one of a partner directory's own identities.`);
   return dir;
 }
 
