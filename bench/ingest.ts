@@ -11,7 +11,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import pino from 'pino';
 import { HttpClient } from '../src/core/http-client.ts';
-import { encodeRegistrationToken } from '../src/core/registration-token.ts';
+import { applicationWithRegistrationKey } from '../test/helpers/deployment.ts';
+import { makeDeployment } from '../src/system/register.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startHubOnly } from '../src/system/up.ts';
 
@@ -26,14 +27,21 @@ export async function benchIngest(serverUrl: string, total: number): Promise<voi
   const db = new pg.Client({ connectionString: withDatabase(serverUrl, `${base}_hub`) });
   await db.connect();
   try {
-    // A registration whose identity is the operator's application, so that the bench can report as it.
-    const operator = await token('operator');
-    const operatorOid = JSON.parse(Buffer.from(operator.split('.')[1], 'base64url').toString()).oid;
-    const cloudId = randomUUID();
+    // A deployment of the bench's own (an application with a registration key, in the operator's
+    // directory, made a deployment by the CSP), registered so that the bench can report as it.
+    const graphToken = (
+      await http.call('POST', `${b.hub.login}/${b.operator.tenantId}/oauth2/token`, {
+        form: { grant_type: 'client_credentials', client_id: b.operator.clientId, client_secret: b.operator.clientSecret, resource: b.hub.graph },
+      })
+    ).access_token as string;
+    const deployment = await applicationWithRegistrationKey({ http, hub: b.hub, graphToken, tenantId: b.operator.tenantId, name: 'bench' });
     const csp = await token('csp');
+    await makeDeployment(http, b.hub.arm, csp, deployment.objectId);
+    const operator = await deployment.signIn(b.hub.arm);
+    const cloudId = randomUUID();
     await http.call('PUT', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/bench?api-version=2017-06-01`, {
       token: csp,
-      body: { location: 'global', properties: { registrationToken: encodeRegistrationToken({ CloudId: cloudId, ObjectId: operatorOid, BillingModel: 'PayAsYouUse' }) } },
+      body: { location: 'global', properties: { registrationToken: await deployment.token({ CloudId: cloudId }) } },
     });
 
     const recordsOf = (run: number) => Array.from({ length: total }, (_, i) => ({

@@ -104,9 +104,10 @@ describe('the web portal', () => {
     assert.equal(config.clock.simulated, true);
     assert.equal(config.clock.now, '2026-03-30T00:00:00.000Z');
     assert.deepEqual(
-      config.stacks.map((s: any) => [s.adminArm, s.tenantArm, s.applicationId, s.cloudId]),
-      [[t.b.stacks.local.adminArm, t.b.stacks.local.tenantArm, t.b.stacks.local.applicationId, t.b.stacks.local.cloudId]],
+      config.stacks.map((s: any) => [s.adminArm, s.tenantArm, s.applicationId]),
+      [[t.b.stacks.local.adminArm, t.b.stacks.local.tenantArm, t.b.stacks.local.applicationId]],
     );
+    assert.ok(!JSON.stringify(config).includes(t.b.stacks.local.cloudId), 'no cloud id before sign-in');
   });
 
   it("lets the hub's portal origin, and no other, call a stack's endpoints from the browser (CORS)", async () => {

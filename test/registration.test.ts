@@ -11,11 +11,11 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
 import { HttpClient } from '../src/core/http-client.ts';
-import { encodeRegistrationToken } from '../src/core/registration-token.ts';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
 import { registrationStore } from '../src/registration/store.ts';
 import { registerStack } from '../src/system/register.ts';
 import { startStackOnly } from '../src/system/up.ts';
+import { testDeployment, type TestDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription, secondPartner } from './helpers/partner.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 import * as schemas from './schemas/azurestack.ts';
@@ -32,6 +32,7 @@ describe('registrations and customer subscriptions', () => {
   let rg: string;
   let name: string;
   let hubDb: ReturnType<typeof openDatabase<any>>;
+  let deployment: TestDeployment; // signs tokens for cloud ids of its own
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });
@@ -39,6 +40,7 @@ describe('registrations and customer subscriptions', () => {
     ({ registrationSubscriptionId: sub, resourceGroup: rg, registrationName: name } = t.b.csp);
     regUrl = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${name}`;
     hubDb = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 2);
+    deployment = await testDeployment(t, 'registration-tests');
   });
   after(async () => {
     await hubDb.close();
@@ -53,7 +55,7 @@ describe('registrations and customer subscriptions', () => {
   /** A registration of a deployment under another name, approved or not, with a billing model. */
   const otherRegistration = async (regName: string, billingModel: string, approve: boolean) => {
     const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${regName}`;
-    const token = encodeRegistrationToken({ CloudId: randomUUID(), BillingModel: billingModel as any, Version: '1.0' });
+    const token = await deployment.token({ BillingModel: billingModel as any });
     const res = await t.call('PUT', `${url}?${API}`, { token: csp, body: { location: 'global', properties: { registrationToken: token } } });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     if (approve) assert.equal((await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status, 200);
@@ -234,7 +236,7 @@ describe('registrations and customer subscriptions', () => {
     // examples' (their registration token is the vendor's opaque blob; ours is the stack's).
     const exampleName = 'testregistration';
     const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${exampleName}`;
-    const token = encodeRegistrationToken({ CloudId: randomUUID(), BillingModel: 'Development', Version: '1.0' });
+    const token = await deployment.token({ BillingModel: 'Development' });
     const put = await t.call('PUT', `${url}?${API}`, { token: csp, body: { properties: { registrationToken: token }, location: 'global' } });
     assert.ok([200, 201].includes(put.status));
     schemas.assertSchema(schemas.Registration, put.body, 'Registration/Put');

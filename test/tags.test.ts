@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { encodeRegistrationToken } from '../src/core/registration-token.ts';
 import { withDatabase } from '../src/db/database.ts';
+import { testDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
@@ -57,6 +57,7 @@ describe('tags at the edge, as ARM takes them', () => {
   let stackDb: pg.Client;
   let honest: { customerId: string; subscriptionId: string; admin: { userName: string; password: string }; user: string; sub: string };
   let hostile: { user: string; sub: string };
+  let registrationToken: string; // a deployment's own, for the registration `tagged`
 
   const advance = (duration: string) => t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: csp, body: { duration } });
   const regUrl = () => `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations`;
@@ -76,6 +77,7 @@ describe('tags at the edge, as ARM takes them', () => {
     hostile = await tenantSubscription(t, await customerWithSubscription(t, 'tags-hostile'), 'hostile');
     stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
     await stackDb.connect();
+    registrationToken = await (await testDeployment(t, 'tags')).token({ BillingModel: 'Development' });
   });
   after(async () => {
     await stackDb?.end();
@@ -85,14 +87,13 @@ describe('tags at the edge, as ARM takes them', () => {
   /** Every ARM resource of both roles that takes tags: where it is, who may write it, its body. */
   const resources = () => {
     const tenant = `${t.b.stacks.local.tenantArm}/subscriptions/${hostile.sub}`;
-    const regToken = encodeRegistrationToken({ CloudId: randomUUID(), BillingModel: 'Development', Version: '1.0' });
     return [
       { kind: 'a VM', url: vmUrl(t, hostile.sub, 'tagged'), token: hostile.user, body: vmBody('Standard_A1_v2') },
       { kind: 'a storage account', url: `${tenant}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/tagged01?api-version=2019-06-01`, token: hostile.user, body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } },
       { kind: 'a public IP', url: `${tenant}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/tagged?api-version=2019-11-01`, token: hostile.user, body: { location: 'local', properties: { publicIPAllocationMethod: 'Dynamic' } } },
       { kind: "a resource group on the stack's tenant endpoint", url: `${tenant}/resourcegroups/tagged?api-version=2019-10-01`, token: hostile.user, body: { location: 'local' } },
       { kind: 'a resource group on the hub', url: `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourcegroups/tagged?api-version=2019-10-01`, token: csp, body: { location: 'global' } },
-      { kind: 'a registration on the hub', url: `${regUrl()}/tagged?api-version=2017-06-01`, token: csp, body: { location: 'global', properties: { registrationToken: regToken } } },
+      { kind: 'a registration on the hub', url: `${regUrl()}/tagged?api-version=2017-06-01`, token: csp, body: { location: 'global', properties: { registrationToken } } },
     ];
   };
 

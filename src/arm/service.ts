@@ -72,9 +72,14 @@ export async function authorize(ctx: ArmContext, principal: Principal, action: s
   if (!(await mayPerform(ctx, principal, action, scope))) throw armErrors.authorizationFailed(principal.objectId, action, scope);
 }
 
-/** The same check for a data action, which only roles that name it grant (never `*`). */
+/** Whether the principal holds a data action at a scope, which only roles that name it grant (never `*`). */
+export async function mayPerformData(ctx: ArmContext, principal: Principal, dataAction: string, scope: string): Promise<boolean> {
+  return (await rolesAt(ctx, principal, scope)).some((role) => roleAllowsData(role, dataAction));
+}
+
+/** The same check for a data action: 403 AuthorizationFailed unless a role at or above the scope names it. */
 export async function authorizeData(ctx: ArmContext, principal: Principal, dataAction: string, scope: string): Promise<void> {
-  if (!(await rolesAt(ctx, principal, scope)).some((role) => roleAllowsData(role, dataAction))) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+  if (!(await mayPerformData(ctx, principal, dataAction, scope))) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
 }
 
 /** Whether the principal holds a data action anywhere (at the root or on any subscription). */

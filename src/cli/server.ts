@@ -118,7 +118,7 @@ export function registerServerCommands(program: Command): void {
 
   stackCommand
     .command('register')
-    .description("Register a running stack in the CSP's registration subscription (Microsoft.AzureStack/registrations), with the stack's registration token.")
+    .description("Register a running stack in the CSP's registration subscription (Microsoft.AzureStack/registrations), with the stack's signed registration token; the CSP first gives the stack's service principal the Azure Stack Deployment role at '/'.")
     .addOption(dataOption())
     .option('--stack <name>', 'which stack of bootstrap.json', 'local')
     .option('--hub-data <dir>', "the hub's data folder, for the CSP's credentials (default: --data)")

@@ -18,6 +18,8 @@ export interface UsageRecordWire {
   location: string;
   /** The resource's tags under ARM's tag rule (src/core/tags.ts), which the hub applies too. */
   tags?: Tags;
+  /** The deployment, if named: the hub refuses a record of another deployment than its batch's. */
+  cloudId?: string;
 }
 
 /** A record as the outbox holds it, with its tags as stored: on the wire they follow the tag rule. */

@@ -32,7 +32,8 @@ import { usageMigrations } from '../usage/migrations.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
-import type { RegistrationContext } from '../registration/service.ts';
+import { reportSharedCloudIds, type RegistrationContext } from '../registration/service.ts';
+import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/service.ts';
 import { portalConfig, registerPortal } from './portal.ts';
@@ -117,7 +118,10 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     db: opts.db,
     system,
     signActivationKey: (claims) => identity.signClaims(claims, 'urn:stackledger:activation'),
+    // Certificates are dated in real time, as tokens are, whatever the simulated clock says.
+    deploymentKey: (servicePrincipalId, kid) => verificationKey(opts.db, servicePrincipalId, kid, new Date()),
   };
+  await reportSharedCloudIds(registration, opts.logger);
   const billing: BillingContext = { db: opts.db, clock, system };
   const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
   opts.scheduler.register(billingWork(billing));

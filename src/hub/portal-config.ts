@@ -1,10 +1,10 @@
-// What the hub tells the portal at /portal/config.json. Types only: the browser bundle imports
-// them too, so this file imports nothing.
+// What the hub tells the portal at /portal/config.json, anonymously: only what the sign-in page
+// and the first calls need (no cloud ids: the operator's page reads its own from the stack). Types
+// only: the browser bundle imports them too, so this file imports nothing.
 
 export interface PortalStack {
   /** The registration's name, as the CSP knows the deployment. */
   name: string;
-  cloudId: string;
   adminArm: string;
   tenantArm: string;
   /** The stack's application in the operator's directory: a tenant directory consents to it. */

@@ -29,7 +29,7 @@ export async function registeredStacks(db: Kysely<HubTables>): Promise<PortalSta
     const app = sp ? await identityStore.getApplication(db, sp.app_id) : undefined;
     const [adminArm, tenantArm] = app?.identifier_uris ?? [];
     if (!app || !adminArm || !tenantArm) continue;
-    stacks.set(app.app_id, { name: reg.name, cloudId: reg.cloud_id, adminArm, tenantArm, applicationId: app.app_id });
+    stacks.set(app.app_id, { name: reg.name, adminArm, tenantArm, applicationId: app.app_id });
   }
   return [...stacks.values()];
 }

@@ -20,6 +20,7 @@ import {
   updateApplication,
   type GraphContext,
 } from './graph.ts';
+import { KeyCredentialBody, keyCredentialViews } from './key-credentials.ts';
 import { identityStore } from './store.ts';
 
 // The directory API's routes (graph, v1.0): invitations, users, the organization, audit logs.
@@ -104,12 +105,18 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
 
   app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) => getUser(ctx, principalOf(request), request.params.id));
 
-  const ApplicationBody = Type.Object({ displayName: Type.String({ minLength: 1 }), identifierUris: Type.Optional(Type.Array(Type.String())) });
+  const KeyCredentials = Type.Optional(Type.Array(KeyCredentialBody));
+  const withKeys = async (found: Parameters<typeof applicationView>[0]) => ({ ...applicationView(found), keyCredentials: await keyCredentialViews(ctx.db, found.app_id) });
+  const ApplicationBody = Type.Object({ displayName: Type.String({ minLength: 1 }), identifierUris: Type.Optional(Type.Array(Type.String())), keyCredentials: KeyCredentials });
   app.post<{ Body: Static<typeof ApplicationBody> }>('/v1.0/applications', { schema: { body: ApplicationBody } }, async (request, reply) => {
-    return reply.status(201).send(applicationView(await registerApplication(ctx, principalOf(request), request.body)));
+    return reply.status(201).send(await withKeys(await registerApplication(ctx, principalOf(request), request.body)));
   });
 
-  const ApplicationPatch = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1 })), identifierUris: Type.Optional(Type.Array(Type.String())) });
+  const ApplicationPatch = Type.Object({
+    displayName: Type.Optional(Type.String({ minLength: 1 })),
+    identifierUris: Type.Optional(Type.Array(Type.String())),
+    keyCredentials: KeyCredentials,
+  });
   app.patch<{ Params: { id: string }; Body: Static<typeof ApplicationPatch> }>('/v1.0/applications/:id', { schema: { body: ApplicationPatch } }, async (request, reply) => {
     await updateApplication(ctx, principalOf(request), request.params.id, request.body);
     return reply.status(204).send();
@@ -125,7 +132,7 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     const caller = principalOf(request);
     const found = /^[0-9a-f-]{36}$/i.test(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
     if (!found || found.home_tenant_id !== ownDirectoryOf(caller)) throw graphErrors.notFound(request.params.id);
-    return applicationView(found);
+    return withKeys(found);
   });
 
   app.post<{ Body: { appId: string } }>('/v1.0/servicePrincipals', { schema: { body: Type.Object({ appId: Type.String({ minLength: 1 }) }) } }, async (request, reply) => {

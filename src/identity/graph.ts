@@ -5,6 +5,7 @@ import type { AuditDb } from '../audit/store.ts';
 import { ArmError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
+import { replaceKeyCredentials, type KeyCredentialInput } from './key-credentials.ts';
 import type { IdentityService } from './service.ts';
 import { identityStore, type IdentityDb } from './store.ts';
 import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } from './tables.ts';
@@ -224,20 +225,23 @@ async function requireUniqueUris(db: IdentityDb, uris: string[], appId?: string)
 }
 
 /** An application registered in the caller's directory, with its service principal there. */
-export async function registerApplication(ctx: GraphContext, caller: Principal, input: { displayName: string; identifierUris?: string[] }) {
+export async function registerApplication(ctx: GraphContext, caller: Principal, input: { displayName: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] }) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     await requireUniqueUris(db, input.identifierUris ?? []);
     const { appId } = await ctx.identity.createApplication({ homeTenantId: directory.tenant_id, displayName: input.displayName, identifierUris: input.identifierUris ?? [] }, db);
     const app = (await identityStore.getApplication(db, appId))!;
-    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add application', resourceType: 'Application', resourceId: appId, newValue: applicationView(app) }]);
+    const keys = input.keyCredentials ? await replaceKeyCredentials(db, app, input.keyCredentials, now) : undefined;
+    await recordChanges(db, caller, now, [
+      { directoryId: directory.tenant_id, operation: 'Add application', resourceType: 'Application', resourceId: appId, newValue: { ...applicationView(app), ...(keys ? { keyCredentials: keys.after } : {}) } },
+    ]);
     return app;
   });
 }
 
 /** Changes an application's name or identifier URIs; only administrators of its home directory may. */
-export async function updateApplication(ctx: GraphContext, caller: Principal, appId: string, patch: { displayName?: string; identifierUris?: string[] }) {
+export async function updateApplication(ctx: GraphContext, caller: Principal, appId: string, patch: { displayName?: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] }) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
@@ -246,8 +250,16 @@ export async function updateApplication(ctx: GraphContext, caller: Principal, ap
     if (patch.identifierUris) await requireUniqueUris(db, patch.identifierUris, app.app_id);
     const next = { ...app, display_name: patch.displayName ?? app.display_name, identifier_uris: patch.identifierUris ?? app.identifier_uris };
     await identityStore.updateApplication(db, next.app_id, next.display_name, next.identifier_uris);
+    const keys = patch.keyCredentials ? await replaceKeyCredentials(db, app, patch.keyCredentials, now) : undefined;
     await recordChanges(db, caller, now, [
-      { directoryId: directory.tenant_id, operation: 'Update application', resourceType: 'Application', resourceId: app.app_id, oldValue: applicationView(app), newValue: applicationView(next) },
+      {
+        directoryId: directory.tenant_id,
+        operation: 'Update application',
+        resourceType: 'Application',
+        resourceId: app.app_id,
+        oldValue: { ...applicationView(app), ...(keys ? { keyCredentials: keys.before } : {}) },
+        newValue: { ...applicationView(next), ...(keys ? { keyCredentials: keys.after } : {}) },
+      },
     ]);
     return next;
   });

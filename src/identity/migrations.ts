@@ -77,4 +77,23 @@ export const identityMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0103_key_credentials': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table key_credentials (
+          key_id uuid primary key,
+          app_id uuid not null references applications (app_id),
+          type text not null,
+          usage text not null,
+          display_name text,
+          custom_key_identifier text not null,
+          certificate bytea not null,
+          start_date_time timestamptz not null,
+          end_date_time timestamptz not null,
+          created_at timestamptz not null
+        );
+        create index key_credentials_app on key_credentials (app_id);
+      `.execute(db);
+    },
+  },
 };

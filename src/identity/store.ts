@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ApplicationsTable, DirectoriesTable, IdentityTables, InvitationsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
+import type { ApplicationsTable, DirectoriesTable, IdentityTables, InvitationsTable, KeyCredentialsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
 
 // All SQL of identity. Nothing else touches these tables.
 export type IdentityDb = Kysely<IdentityTables>;
@@ -123,4 +123,12 @@ export const identityStore = {
   },
 
   servicePrincipalsOf: (db: IdentityDb, appId: string) => db.selectFrom('service_principals').selectAll().where('app_id', '=', appId).execute(),
+
+  keyCredentialsOf: (db: IdentityDb, appId: string) => db.selectFrom('key_credentials').selectAll().where('app_id', '=', appId).orderBy('created_at').orderBy('key_id').execute(),
+
+  /** Graph's PATCH of keyCredentials replaces the whole collection. */
+  replaceKeyCredentials: async (db: IdentityDb, appId: string, rows: KeyCredentialsTable[]) => {
+    await db.deleteFrom('key_credentials').where('app_id', '=', appId).execute();
+    if (rows.length > 0) await db.insertInto('key_credentials').values(rows).execute();
+  },
 };

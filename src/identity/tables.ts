@@ -60,6 +60,22 @@ export interface ClientSecretsTable {
   expires_at: Date;
 }
 
+/** A certificate an application published (Graph's keyCredentials) to verify what it signs. */
+export interface KeyCredentialsTable {
+  key_id: string;
+  app_id: string;
+  type: string;
+  usage: string;
+  display_name: string | null;
+  /** Graph's customKeyIdentifier: the certificate's SHA-1 thumbprint unless the caller named one. */
+  custom_key_identifier: string;
+  /** The X.509 certificate, DER. */
+  certificate: Buffer;
+  start_date_time: Date;
+  end_date_time: Date;
+  created_at: Date;
+}
+
 export interface SigningKeysTable {
   kid: string;
   private_jwk: Record<string, unknown>;
@@ -74,5 +90,6 @@ export interface IdentityTables {
   service_principals: ServicePrincipalsTable;
   client_secrets: ClientSecretsTable;
   signing_keys: SigningKeysTable;
+  key_credentials: KeyCredentialsTable;
   invitations: InvitationsTable;
 }

@@ -1,5 +1,5 @@
 import { ArmError } from '../core/errors.ts';
-import { BILLING_MODELS, type RegistrationTokenContent } from '../core/registration-token.ts';
+import { BILLING_MODELS, readRegistrationToken, type BillingModel, type RegistrationTokenContent } from '../core/registration-token.ts';
 import { isGuid } from '../core/ids.ts';
 
 // Rules of registrations and their customer subscriptions, with the vendor's error codes
@@ -46,6 +46,20 @@ export const registrationErrors = {
     new ArmError(502, 'MetadataResolverBadGatewayError', `Resolving the metadata of subscription '${id}' failed upstream. Retry the request.`),
   invalidRegistrationToken: (why: string) =>
     new ArmError(400, 'InvalidRegistrationToken', `The registration token is not valid: ${why}.`, 'properties.registrationToken'),
+  /** One answer for every way a token can fail to come from a deployment, so that none is told apart. */
+  untrustedRegistrationToken: () =>
+    new ArmError(
+      400,
+      'InvalidRegistrationToken',
+      'The registration token is not valid: it was not issued by a deployment this cloud trusts. Get a new token from the deployment (Get-AzsRegistrationToken) and register with it.',
+      'properties.registrationToken',
+    ),
+  registrationAlreadyExists: (cloudId: string) =>
+    new ArmError(
+      409,
+      'RegistrationAlreadyExists',
+      `The deployment '${cloudId}' is already registered. A deployment has one registration: to move it, delete its registration first.`,
+    ),
   tenantMismatch: (tenantId: string, id: string, actual: string) =>
     new ArmError(
       400,
@@ -55,22 +69,22 @@ export const registrationErrors = {
     ),
 };
 
-export function decodeRegistrationToken(token: string): RegistrationTokenContent {
-  let parsed: any;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-  } catch {
-    throw registrationErrors.invalidRegistrationToken('it is not base64-encoded JSON');
-  }
-  if (!parsed || typeof parsed !== 'object') throw registrationErrors.invalidRegistrationToken('it is not a JSON object');
+/**
+ * The content of a registration token, checked for shape only: CloudId, ObjectId (the deployment's
+ * service principal, which signed it) and BillingModel. Whether the deployment signed it is the
+ * service's question. An unsigned token (the old base64 JSON) is not a registration token.
+ */
+export function registrationTokenContent(token: string): { content: RegistrationTokenContent & { ObjectId: string }; kid: string } {
+  const read = readRegistrationToken(token);
+  if (!read) throw registrationErrors.invalidRegistrationToken('it is not a token signed by a deployment; get a new one from the deployment');
+  const { header, content: parsed } = read;
+  if (typeof header.kid !== 'string' || header.kid === '') throw registrationErrors.invalidRegistrationToken("its header names no signing key ('kid')");
   if (typeof parsed.CloudId !== 'string' || !isGuid(parsed.CloudId)) throw registrationErrors.invalidRegistrationToken("'CloudId' must be a GUID");
-  if (!BILLING_MODELS.includes(parsed.BillingModel)) {
+  if (!BILLING_MODELS.includes(parsed.BillingModel as BillingModel)) {
     throw registrationErrors.invalidRegistrationToken(`'BillingModel' must be one of ${BILLING_MODELS.join(', ')}`);
   }
-  if (parsed.ObjectId !== undefined && (typeof parsed.ObjectId !== 'string' || !isGuid(parsed.ObjectId))) {
-    throw registrationErrors.invalidRegistrationToken("'ObjectId' must be a GUID");
-  }
-  return parsed as RegistrationTokenContent;
+  if (typeof parsed.ObjectId !== 'string' || !isGuid(parsed.ObjectId)) throw registrationErrors.invalidRegistrationToken("'ObjectId' must be a GUID");
+  return { content: parsed as unknown as RegistrationTokenContent & { ObjectId: string }, kid: header.kid };
 }
 
 /** The cloud subscription facts that decide whether it may be linked. */

@@ -1,9 +1,15 @@
-import { authorize, inTransaction, namedRowIdentity, requireSubscription, type ArmContext, type SystemRights } from '../arm/service.ts';
+import type { KeyObject } from 'node:crypto';
+import { compactVerify } from 'jose';
+import { DEPLOYMENT_REPORT } from '../arm/roles.ts';
+import { authorize, inTransaction, mayPerformData, namedRowIdentity, requireSubscription, type ArmContext, type SystemRights } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
+import type { SubscriptionsTable } from '../arm/tables.ts';
+import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
-import { checkLink, decodeRegistrationToken, registrationErrors } from './rules.ts';
+import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';
+import { checkLink, registrationErrors, registrationTokenContent } from './rules.ts';
 import { registrationStore, type RegistrationDb } from './store.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './tables.ts';
 
@@ -16,6 +22,13 @@ export interface RegistrationContext {
   system: SystemRights;
   /** Signs an activation key for a registration. */
   signActivationKey(claims: Record<string, unknown>): Promise<string>;
+  /** The key that a service principal's application published under `kid` (the directory's keyCredentials), valid now. */
+  deploymentKey(servicePrincipalId: string, kid: string): Promise<DeploymentKey | undefined>;
+}
+
+export interface DeploymentKey {
+  servicePrincipal: { objectId: string; tenantId: string; appId: string };
+  publicKey: KeyObject;
 }
 
 export interface RegistrationRef {
@@ -48,25 +61,72 @@ function requireGlobal(location: string | undefined): void {
   }
 }
 
+/** What a registration takes from its token. */
+interface TokenFacts {
+  cloudId: string;
+  objectId: string;
+  billingModel: string;
+}
+
+/**
+ * The facts of a token that the deployment it names issued: the certificate that the application of
+ * its ObjectId published under the token's kid verifies the signature, and that service principal
+ * holds the Azure Stack Deployment role at '/', which only a system administrator gives. Anything
+ * else is 400 InvalidRegistrationToken, the same answer whatever failed.
+ */
+async function trustedTokenFacts(ctx: RegistrationContext, token: string): Promise<TokenFacts> {
+  const { content, kid } = registrationTokenContent(token);
+  const key = await ctx.deploymentKey(content.ObjectId, kid);
+  if (!key) throw registrationErrors.untrustedRegistrationToken();
+  try {
+    await compactVerify(token, key.publicKey, { algorithms: REGISTRATION_TOKEN_ALGORITHMS });
+  } catch {
+    throw registrationErrors.untrustedRegistrationToken();
+  }
+  const { objectId, tenantId, appId } = key.servicePrincipal;
+  const deployment: Principal = { objectId, tenantId, appId, kind: 'ServicePrincipal', audience: '' };
+  if (!(await mayPerformData(ctx.arm, deployment, DEPLOYMENT_REPORT, ROOT_SCOPE))) throw registrationErrors.untrustedRegistrationToken();
+  return { cloudId: content.CloudId.toLowerCase(), objectId, billingModel: content.BillingModel };
+}
+
 export async function putRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput & { location: string; properties: { registrationToken: string } }) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/write', registrationScope(ref));
   if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup))) throw armErrors.resourceGroupNotFound(ref.resourceGroup);
   requireGlobal(input.location);
-  const token = decodeRegistrationToken(input.properties.registrationToken);
+  const facts = await trustedTokenFacts(ctx, input.properties.registrationToken);
+  return writeRegistration(ctx, principal, sub, ref, { tags: input.tags, token: input.properties.registrationToken, facts });
+}
+
+/**
+ * Writes a registration under a lock on its cloud id: a deployment has one live registration, so a
+ * cloud id that another live registration holds is 409 RegistrationAlreadyExists and nothing is
+ * written. A row that already holds the cloud id keeps it (legacy duplicates stay until deleted).
+ */
+async function writeRegistration(
+  ctx: RegistrationContext,
+  principal: Principal,
+  sub: SubscriptionsTable,
+  ref: RegistrationRef,
+  input: { tags?: Record<string, string>; token: string; facts: TokenFacts },
+) {
+  const { facts } = input;
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
+    await registrationStore.lockCloudId(db, facts.cloudId);
     const existing = await registrationStore.getLive(db, sub.subscription_id, ref.resourceGroup, ref.name);
+    const alreadyHeld = existing !== undefined && existing.cloud_id === facts.cloudId;
+    if (!alreadyHeld && (await registrationStore.otherLiveHolder(db, facts.cloudId, existing?.id))) throw registrationErrors.registrationAlreadyExists(facts.cloudId);
     const row: RegistrationsTable = {
       ...namedRowIdentity(existing, sub.subscription_id, ref),
       location: 'global',
       tags: input.tags ?? existing?.tags ?? {},
-      object_id: (token.ObjectId ?? existing?.object_id ?? newGuid()).toLowerCase(),
-      cloud_id: token.CloudId.toLowerCase(),
-      billing_model: token.BillingModel,
-      registration_token: input.properties.registrationToken,
+      object_id: facts.objectId,
+      cloud_id: facts.cloudId,
+      billing_model: facts.billingModel,
+      registration_token: input.token,
       // A new deployment behind the same name needs the provider's approval again.
-      multi_tenancy_approved: existing !== undefined && existing.cloud_id === token.CloudId.toLowerCase() && existing.multi_tenancy_approved,
+      multi_tenancy_approved: alreadyHeld && existing.multi_tenancy_approved,
       etag: newGuid(),
       created_at: existing?.created_at ?? now,
       updated_at: now,
@@ -88,12 +148,31 @@ export async function putRegistration(ctx: RegistrationContext, principal: Princ
 export const getRegistration = (ctx: RegistrationContext, principal: Principal, ref: RegistrationRef) =>
   requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/read');
 
+/** A PATCH that keeps the stored token is not verified again, so registrations from before signed tokens keep working. */
 export async function patchRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput) {
   const current = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/write');
   requireGlobal(input.location);
   const token = input.properties?.registrationToken ?? current.registration_token;
-  const { registration } = await putRegistration(ctx, principal, ref, { location: 'global', tags: input.tags ?? current.tags, properties: { registrationToken: token } });
+  const facts =
+    token === current.registration_token
+      ? { cloudId: current.cloud_id, objectId: current.object_id, billingModel: current.billing_model }
+      : await trustedTokenFacts(ctx, token);
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  const { registration } = await writeRegistration(ctx, principal, sub, ref, { tags: input.tags ?? current.tags, token, facts });
   return registration;
+}
+
+/**
+ * Warns of cloud ids that more than one live registration holds: only folders from before the rule
+ * have them. Both are kept (their links and usage history too) until an administrator deletes one;
+ * each reports for itself meanwhile, since usage is taken from the one naming the caller.
+ */
+export async function reportSharedCloudIds(ctx: RegistrationContext, logger: { warn(obj: object, msg: string): void }) {
+  const shared = await registrationStore.sharedCloudIds(ctx.db);
+  for (const { cloud_id, registrations } of shared) {
+    logger.warn({ cloudId: cloud_id, registrations }, `the deployment ${cloud_id} is held by ${registrations.length} live registrations; delete all but one (a deployment has one registration)`);
+  }
+  return shared;
 }
 
 /** Deletes a registration: its customer subscriptions stop being in force now. Says whether there was one. */

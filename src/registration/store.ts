@@ -41,11 +41,46 @@ export const registrationStore = {
   },
 
   /** Every live registration, oldest first: the deployments the hub knows (the portal lists them). */
-  allLive: (db: RegistrationDb) => db.selectFrom('registrations').select(['name', 'cloud_id', 'object_id']).where('deleted_at', 'is', null).orderBy('created_at').execute(),
+  allLive: (db: RegistrationDb) => db.selectFrom('registrations').select(['name', 'object_id']).where('deleted_at', 'is', null).orderBy('created_at').execute(),
 
   /** The newest live registration of a deployment. */
   liveByCloudId: (db: RegistrationDb, cloudId: string) =>
     db.selectFrom('registrations').selectAll().where('cloud_id', '=', cloudId).where('deleted_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirst(),
+
+  /** The live registration of a deployment that names this principal (of legacy duplicates, the one naming it). */
+  liveByCloudIdAndObjectId: (db: RegistrationDb, cloudId: string, objectId: string) =>
+    db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('cloud_id', '=', cloudId)
+      .where('object_id', '=', objectId)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst(),
+
+  /**
+   * Serializes every claim on one cloud id until the transaction ends, so that two concurrent PUTs
+   * cannot both find it free. (No unique index: folders from before the rule may hold duplicates.)
+   */
+  lockCloudId: async (db: RegistrationDb, cloudId: string) => {
+    await sql`select pg_advisory_xact_lock(hashtext(${'registration:' + cloudId}))`.execute(db);
+  },
+
+  /** Another live registration (not `exceptId`) holding the cloud id, if any. */
+  otherLiveHolder: (db: RegistrationDb, cloudId: string, exceptId: string | undefined) => {
+    let q = db.selectFrom('registrations').select(['id', 'name']).where('cloud_id', '=', cloudId).where('deleted_at', 'is', null);
+    if (exceptId !== undefined) q = q.where('id', '<>', exceptId);
+    return q.executeTakeFirst();
+  },
+
+  /** Cloud ids held by more than one live registration (only folders from before the rule have them). */
+  sharedCloudIds: async (db: RegistrationDb) => {
+    const { rows } = await sql<{ cloud_id: string; registrations: string[] }>`
+      select cloud_id::text, array_agg('/subscriptions/' || subscription_id || '/resourceGroups/' || resource_group || '/providers/Microsoft.AzureStack/registrations/' || name order by created_at) as registrations
+      from registrations where deleted_at is null group by cloud_id having count(*) > 1 order by cloud_id
+    `.execute(db);
+    return rows;
+  },
 
   markDeleted: async (db: RegistrationDb, id: string, at: Date) => {
     await db.updateTable('registrations').set({ deleted_at: at }).where('id', '=', id).execute();

@@ -19,6 +19,7 @@ import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
+import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';
 import { offersMigrations } from './offers/migrations.ts';
 import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
 import type { OffersContext } from './offers/service.ts';
@@ -81,6 +82,8 @@ export interface Stack {
   arm: ArmContext;
   offers: OffersContext;
   resources: ResourcesContext;
+  /** The certificate the stack's application publishes, which verifies its registration tokens. */
+  registrationKeyCredential: RegistrationKeyCredential;
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
@@ -96,6 +99,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
     onResourceGroupDeleted: (db, subscriptionId, group) => deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
   };
+  const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
   const verifier = new HubTokenVerifier(keys, opts.hub.login);
   const tenancy: TenancyContext = {
@@ -169,7 +173,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       if (which === 'adminArm') {
         const operator = systemRights(arm);
         registerSystemRoutes(armApp, opts.scheduler, operator);
-        registerRegistrationTokenRoute(armApp, operator, opts.name, () => opts.cloudId(), opts.servicePrincipalId);
+        registerRegistrationTokenRoute(armApp, operator, opts.name, () => opts.cloudId(), opts.servicePrincipalId, registrationKey.signer);
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
         registerProviderUsageRoutes(armApp, arm, operator, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
@@ -185,5 +189,5 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     return app;
   };
 
-  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers, resources };
+  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers, resources, registrationKeyCredential: registrationKey.keyCredential };
 }

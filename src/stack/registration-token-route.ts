@@ -3,11 +3,12 @@ import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
-import { BILLING_MODELS, encodeRegistrationToken, type BillingModel } from '../core/registration-token.ts';
+import { BILLING_MODELS, signRegistrationToken, type BillingModel, type RegistrationSigner } from '../core/registration-token.ts';
 import { principalOf } from '../http/arm.ts';
 
 // The operator asks its deployment for a registration token (as Azure Stack's
-// Get-AzsRegistrationToken does), then registers the deployment in the cloud with it.
+// Get-AzsRegistrationToken does), then registers the deployment in the cloud with it. The token is
+// signed with the deployment's registration key, so that the hub knows the deployment issued it.
 
 export function registerRegistrationTokenRoute(
   app: FastifyInstance,
@@ -15,6 +16,7 @@ export function registerRegistrationTokenRoute(
   deploymentName: string,
   cloudId: () => string | undefined,
   objectId: () => string | undefined,
+  signer: RegistrationSigner,
 ): void {
   app.post<{ Body: { billingModel?: string } | null }>(
     '/providers/Stackledger.System/registrationToken',
@@ -30,17 +32,22 @@ export function registerRegistrationTokenRoute(
         throw armErrors.badRequest('InvalidBillingModel', `'${billingModel}' is not a billing model; use one of ${BILLING_MODELS.join(', ')}.`, 'billingModel');
       }
       const id = cloudId();
-      if (!id) throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
-      const registrationToken = encodeRegistrationToken({
-        CloudId: id,
-        // The registration's objectId: the identity with which the deployment reports its usage.
-        ObjectId: objectId(),
-        BillingModel: billingModel,
-        DeploymentName: deploymentName,
-        IssueDate: new Date().toISOString(),
-        UsageReportingEnabled: true,
-        Version: '1.0',
-      });
+      const servicePrincipal = objectId();
+      if (!id || !servicePrincipal) throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
+      const registrationToken = await signRegistrationToken(
+        {
+          CloudId: id,
+          // The registration's objectId: the identity with which the deployment reports its usage,
+          // whose application publishes the certificate that verifies this token.
+          ObjectId: servicePrincipal,
+          BillingModel: billingModel,
+          DeploymentName: deploymentName,
+          IssueDate: new Date().toISOString(),
+          UsageReportingEnabled: true,
+          Version: '1.0',
+        },
+        signer,
+      );
       return { registrationToken, cloudId: id, billingModel };
     },
   );

@@ -2,11 +2,14 @@ export type { AppCredentials };
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { HttpError, type HttpClient } from '../core/http-client.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
-import { decodeRegistrationToken } from '../registration/rules.ts';
+import { DEPLOYMENT } from '../arm/roles.ts';
+import { newGuid } from '../core/ids.ts';
+import { readRegistrationToken } from '../core/registration-token.ts';
 
 // Registering a deployment in the cloud, as its operator and the CSP do it: the operator asks the
-// stack for its registration token; the CSP (Owner of the registration subscription) creates the
-// Microsoft.AzureStack registration with it; the provider approves it for multi-tenancy.
+// stack for its registration token; the CSP, a system administrator, makes the token's ObjectId (the
+// stack application's service principal) a deployment (the Azure Stack Deployment role at '/') and
+// creates the Microsoft.AzureStack registration with it; the provider approves it for multi-tenancy.
 
 
 export interface RegisterStackInput {
@@ -35,21 +38,34 @@ export async function registerStack(input: RegisterStackInput): Promise<{ id: st
     body: { billingModel: input.billingModel ?? 'PayAsYouUse' },
   });
   const cspToken = await appToken(http, hub.login, input.csp, hub.arm);
+  const content = readRegistrationToken(registrationToken)?.content ?? {};
+  if (typeof content.ObjectId !== 'string') throw new Error('the stack answered a registration token that names no ObjectId');
+  await makeDeployment(http, hub.arm, cspToken, content.ObjectId);
   const { subscriptionId, resourceGroup, name } = input.registration;
   const url = `${hub.arm}/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.AzureStack/registrations/${name}`;
   const current = await http.send('GET', `${url}?api-version=2017-06-01`, { token: cspToken });
   let registration = current.body;
-  const content = decodeRegistrationToken(registrationToken);
   const same =
     current.status === 200 &&
     registration.properties.cloudId === cloudId &&
     registration.properties.billingModel === content.BillingModel &&
-    (content.ObjectId === undefined || registration.properties.objectId === content.ObjectId);
+    registration.properties.objectId === content.ObjectId;
   if (!same) {
     registration = await http.call('PUT', `${url}?api-version=2017-06-01`, { token: cspToken, body: { location: 'global', properties: { registrationToken } } });
   }
   if (input.approve) registration = await http.call('POST', `${url}/approveMultiTenancy?api-version=${API_VERSIONS.system[0]}`, { token: cspToken });
   return registration;
+}
+
+/**
+ * Gives a service principal the Azure Stack Deployment role at '/' (as a system administrator):
+ * the hub then trusts the registration tokens it signs and takes its usage reports. Idempotent.
+ */
+export async function makeDeployment(http: HttpClient, hubArm: string, systemAdminToken: string, servicePrincipalId: string): Promise<void> {
+  const url = `${hubArm}/providers/Microsoft.Authorization/roleAssignments/${newGuid()}?api-version=2022-04-01`;
+  const body = { properties: { roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${DEPLOYMENT}`, principalId: servicePrincipalId, principalType: 'ServicePrincipal' } };
+  const res = await http.send('PUT', url, { token: systemAdminToken, body });
+  if (res.status !== 201 && !(res.status === 409 && res.body?.error?.code === 'RoleAssignmentExists')) throw new HttpError(res.status, res.body, url);
 }
 
 export interface OnboardInput {

@@ -156,6 +156,9 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   // at the stack's current URLs through the hub's directory API, as the operator's automation.
   const graphToken = await appToken(http, hub.login, opts.operator, hub.graph);
   const identifierUris = [endpoints.adminArm, endpoints.tenantArm];
+  // The application publishes the certificate of the stack's registration key, as Graph's
+  // keyCredentials: the hub verifies the stack's registration tokens with it.
+  const keyCredentials = [stack.registrationKeyCredential];
   const owners = [{ principalId: String(decodeJwt(graphToken).oid), principalType: 'ServicePrincipal' }];
   if (opts.operator.adminUserName) {
     const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, { token: graphToken });
@@ -163,8 +166,11 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   }
   const record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, async (known) => {
     let appId = known?.appId;
-    if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris } });
-    else appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body: { displayName: `Stackledger stack '${opts.name}'`, identifierUris } })).appId as string;
+    if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris, keyCredentials } });
+    else {
+      const body = { displayName: `Stackledger stack '${opts.name}'`, identifierUris, keyCredentials };
+      appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body })).appId as string;
+    }
     const secret =
       known?.secret ??
       ((await http.call('POST', `${hub.graph}/v1.0/applications/${appId}/addPassword`, { token: graphToken, body: { passwordCredential: { displayName: 'stack' } } })).secretText as string);

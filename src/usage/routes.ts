@@ -25,6 +25,8 @@ const Record_ = Type.Object({
   location: Type.String({ minLength: 1 }),
   // The same tag rule as every ARM resource: a deployment sends only tags that pass it.
   tags: TagsField,
+  // A record may name its deployment; one of another deployment than the batch's is refused.
+  cloudId: Type.Optional(Type.String()),
 });
 const BatchBody = Type.Object({
   cloudId: Type.String({ minLength: 1 }),
@@ -34,10 +36,22 @@ const BatchBody = Type.Object({
 
 export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, rights: SystemRights): void {
   const system = { apiVersions: API_VERSIONS.system, resourceType: 'Microsoft.AzureStack/usageReports' };
-  app.post<{ Body: Static<typeof BatchBody> }>('/providers/Microsoft.AzureStack/usageReports', { config: system, schema: { body: BatchBody } }, async (request) => {
-    const records = request.body.records.map((r, i) => ({ ...r, tags: checkTags(r.tags, `records[${i}].tags`) }));
-    return usage.receiveBatch(ctx, principalOf(request), { ...request.body, records });
-  });
+  app.post<{ Body: Static<typeof BatchBody> }>(
+    '/providers/Microsoft.AzureStack/usageReports',
+    {
+      config: system,
+      schema: { body: BatchBody },
+      // Only a deployment may report: without the role, 403 whatever was sent.
+      preParsing: async (request, _reply, payload) => {
+        await usage.mayReportUsage(ctx, principalOf(request));
+        return payload;
+      },
+    },
+    async (request) => {
+      const records = request.body.records.map((r, i) => ({ ...r, tags: checkTags(r.tags, `records[${i}].tags`) }));
+      return usage.receiveBatch(ctx, principalOf(request), { ...request.body, records });
+    },
+  );
 
   // Usage from any external meter, as a CloudEvents JSON batch.
   const CloudEventBody = Type.Array(

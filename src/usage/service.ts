@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
+import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
 import { authorize, authorizeData, holdsDataActionAnywhere, inTransaction, requireSubscription, type ArmContext } from '../arm/service.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
-import { noteRightsChecked, type Principal } from '../core/principal.ts';
+import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
 import { eventKey, usageStore, type IncomingRecord, type UsageDb } from './store.ts';
 
@@ -45,14 +45,27 @@ export interface DeploymentBatch {
   records: IncomingRecord[];
 }
 
-/** A batch of closed usage records from a deployment, authenticated as that deployment's registration. */
+/** Whether the caller is a deployment at all (the Azure Stack Deployment role at '/'): checked before the body is read. */
+export async function mayReportUsage(ctx: UsageContext, caller: Principal): Promise<void> {
+  await authorizeData(ctx.arm, caller, DEPLOYMENT_REPORT, ROOT_SCOPE);
+}
+
+/**
+ * A batch of closed usage records from a deployment: accepted only from the principal that the
+ * live registration of its cloud id names (of legacy duplicates, the one naming the caller), and
+ * only for that cloud id. Every refusal comes before anything is written.
+ */
 export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: DeploymentBatch) {
+  await mayReportUsage(ctx, caller);
   if (!isGuid(batch.cloudId)) throw armErrors.invalidRequestContent(`The cloudId '${batch.cloudId}' is not a GUID.`, 'cloudId');
-  const registration = await registrationStore.liveByCloudId(ctx.db, batch.cloudId.toLowerCase());
-  if (!registration) throw usageErrors.registrationGone(batch.cloudId);
-  // The deployment's own voice: only the principal its registration names reports its usage.
-  noteRightsChecked(caller);
-  if (registration.object_id !== caller.objectId) throw usageErrors.notTheDeployment(batch.cloudId);
+  const cloudId = batch.cloudId.toLowerCase();
+  const foreign = batch.records.findIndex((r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== cloudId);
+  if (foreign >= 0) throw usageErrors.notTheDeployment(batch.records[foreign].cloudId!);
+  const registration = await registrationStore.liveByCloudIdAndObjectId(ctx.db, cloudId, caller.objectId);
+  if (!registration) {
+    if (await registrationStore.liveByCloudId(ctx.db, cloudId)) throw usageErrors.notTheDeployment(batch.cloudId);
+    throw usageErrors.registrationGone(batch.cloudId);
+  }
   const result = await usageStore.receiveFromDeployment(ctx.db, {
     cloudId: registration.cloud_id,
     registrationId: registration.id,
