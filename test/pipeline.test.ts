@@ -168,12 +168,17 @@ describe('the usage pipeline, hub and stack in one process', () => {
     assert.equal(before.c, 0);
     assert.ok(before.registration > 0);
     // ...until the operator re-attributes the range.
-    const done = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/usage/reattribute?api-version=2026-11-01`, {
-      token: csp,
-      body: { from: '2026-07-01T00:00:00Z', to: '2026-07-01T15:00:00Z', cloudId: t.b.stacks.local.cloudId },
-    });
-    assert.equal(done.status, 200, JSON.stringify(done.body));
+    // Twice at the same moment: one after the other, the second finds nothing left to change.
+    const reattribute = () =>
+      t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/usage/reattribute?api-version=2026-11-01`, {
+        token: csp,
+        body: { from: '2026-07-01T00:00:00Z', to: '2026-07-01T15:00:00Z', cloudId: t.b.stacks.local.cloudId },
+      });
+    const both = await Promise.all([reattribute(), reattribute()]);
+    for (const r of both) assert.equal(r.status, 200, JSON.stringify(r.body));
+    const [done, twin] = both[0].body.reversed > 0 ? both : [both[1], both[0]];
     assert.ok(done.body.reversed > 0 && done.body.added === done.body.reversed);
+    assert.deepEqual([twin.body.reversed, twin.body.added], [0, 0], 'the concurrent twin changed nothing');
     await advance('PT1H'); // so that the entries written now fall inside a reported window
     end = '2026-07-01T16:00:00Z';
     assert.equal(await base(tenants.a.c.subscriptionId), 2 * 15, "all of A's hours 00 to 14");

@@ -27,6 +27,15 @@ export const armStore = {
     await db.insertInto('subscriptions').values(row).execute();
   },
 
+  /**
+   * Locks a subscription's row until the transaction ends, so that checks of what it holds
+   * (quotas) and the write that follows are not interleaved with another's. NO KEY UPDATE: rows
+   * that refer to the subscription can still be inserted meanwhile.
+   */
+  async lockSubscription<DB>(db: Kysely<DB>, subscriptionId: string): Promise<void> {
+    await sql`select 1 from subscriptions where subscription_id = ${subscriptionId}::uuid for no key update`.execute(db);
+  },
+
   async setSubscriptionState(db: ArmDb, subscriptionId: string, state: string): Promise<void> {
     await db.updateTable('subscriptions').set({ state }).where('subscription_id', '=', subscriptionId).execute();
   },

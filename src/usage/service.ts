@@ -107,7 +107,11 @@ export async function reattribute(ctx: UsageContext, input: { from: Date; to: Da
   if (input.cloudId !== undefined && !isGuid(input.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
   const now = ctx.arm.clock.now();
   const reattributionId = randomUUID();
-  const written = await usageStore.reattribute(ctx.db, { ...input, cloudId: input.cloudId?.toLowerCase(), asOf: input.asOf ?? now, at: now, reattributionId });
+  // One at a time: two concurrent runs over the same range would both reverse what they read.
+  const written = await inTransaction(ctx.db, async (db) => {
+    await usageStore.lockReattribution(db);
+    return usageStore.reattribute(db, { ...input, cloudId: input.cloudId?.toLowerCase(), asOf: input.asOf ?? now, at: now, reattributionId });
+  });
   return { reattributionId, from: input.from.toISOString(), to: input.to.toISOString(), asOf: (input.asOf ?? now).toISOString(), ...written };
 }
 

@@ -112,6 +112,11 @@ export const usageStore = {
    * from what the links in force at `asOf` decide gets reversing entries for what it was billed to
    * and a new entry for the decision. Nothing is edited. Answers how many entries it wrote.
    */
+  /** Takes the lock that makes re-attributions one at a time (they read what they then correct). */
+  async lockReattribution(db: UsageDb): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtext('stackledger:reattribution'))`.execute(db);
+  },
+
   async reattribute(db: UsageDb, q: { from: Date; to: Date; cloudId?: string; asOf: Date; at: Date; reattributionId: string }) {
     const result = await sql<{ reversed: string; added: string }>`
       with scope as (

@@ -88,6 +88,8 @@ export async function putResource(ctx: ResourcesContext, t: ResourceType, princi
   if (!limits) throw resourceErrors.notRegistered(t.namespace);
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
+    // Quota checks hold under concurrent writes: one write per subscription at a time.
+    await armStore.lockSubscription(db, sub.subscription_id);
     const existing = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (existing && existing.location !== location) throw resourceErrors.propertyChange('location');
     await t.validateName?.(ref.name, db, existing);
@@ -205,6 +207,7 @@ async function changeResource(
   const limits = (await limitsOf(ctx.offers, sub)).get(t.quotaProvider.toLowerCase()) ?? {};
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
+    await armStore.lockSubscription(db, sub.subscription_id);
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) throw resourceErrors.notFound(t.type, ref.name, ref.resourceGroup);
     const next: ResourcesTable = { ...row, properties: change(row), updated_at: now };
