@@ -1,9 +1,10 @@
 // The login endpoint and bearer-token checks, over HTTPS against the running system.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
+import { hubSigningKey } from './helpers/secrets.ts';
 import { AZURE_POWERSHELL, startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
@@ -123,9 +124,8 @@ describe('identity and tokens', () => {
 
     /** Signs claims with the hub's own key, read from its database: a token that only time or audience spoils. */
     const signWithHubKey = async (claims: Record<string, unknown>, exp: number) => {
-      const { rows } = await hubDb.query('select kid, private_jwk from signing_keys order by created_at desc limit 1');
-      const key = await importJWK(rows[0].private_jwk as JWK, 'RS256');
-      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: rows[0].kid }).setIssuedAt(exp - 3600).setExpirationTime(exp).sign(key);
+      const { kid, key } = await hubSigningKey(hubDb, t.dataDir);
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt(exp - 3600).setExpirationTime(exp).sign(key);
     };
 
     const endpoints = () => [t.b.hub.arm, t.b.stacks.local.adminArm, t.b.stacks.local.tenantArm];

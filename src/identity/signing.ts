@@ -8,6 +8,9 @@ import { identityStore, type IdentityDb } from './store.ts';
 
 const purposeOf = (kid: string) => `signing key ${kid}`;
 
+/** A stored key's private part, opened. */
+export const openPrivateJwk = (sealer: Sealer, kid: string, sealed: string): JWK => JSON.parse(sealer.open(sealed, purposeOf(kid))) as JWK;
+
 export class SigningKeys {
   #current?: { kid: string; key: CryptoKey | Uint8Array };
   #jwks: JSONWebKeySet = { keys: [] };
@@ -36,8 +39,7 @@ export class SigningKeys {
       }
     }
     const newest = rows[0];
-    const privateJwk = JSON.parse(this.sealer.open(newest.private_key_sealed!, purposeOf(newest.kid))) as JWK;
-    this.#current = { kid: newest.kid, key: await importJWK(privateJwk, 'RS256') };
+    this.#current = { kid: newest.kid, key: await importJWK(openPrivateJwk(this.sealer, newest.kid, newest.private_key_sealed!), 'RS256') };
     this.#jwks = { keys: rows.map((r) => r.public_jwk as JWK) };
     this.#keySet = createLocalJWKSet(this.#jwks);
   }

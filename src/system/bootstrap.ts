@@ -87,11 +87,17 @@ async function saveHubRecord(hub: Hub, sealer: Sealer, record: HubBootstrap): Pr
   await armStore.putSetting(hub.arm.db, 'bootstrap', stored);
 }
 
+/** The stack's record as stored, with its secret opened. */
+export const openStackRecord = (sealer: Sealer, stored: StackBootstrap): StackBootstrap => ({
+  ...stored,
+  applicationSecret: sealer.open(stored.applicationSecret, stackSecretPurpose(stored.applicationId)),
+});
+
 /** Reads the stack's record, sealing a plain-text secret of the first version. */
 async function loadStackRecord(stack: Stack, sealer: Sealer): Promise<StackBootstrap | undefined> {
   const stored = await armStore.getSetting<StackBootstrap>(stack.arm.db, 'bootstrap');
   if (!stored) return undefined;
-  if (isSealed(stored.applicationSecret)) return { ...stored, applicationSecret: sealer.open(stored.applicationSecret, stackSecretPurpose(stored.applicationId)) };
+  if (isSealed(stored.applicationSecret)) return openStackRecord(sealer, stored);
   await saveStackRecord(stack, sealer, stored);
   return stored;
 }
