@@ -59,7 +59,7 @@ interface StoredHubBootstrap {
 const passwordPurpose = (userName: string) => `password of ${userName}`;
 const stackSecretPurpose = (appId: string) => `client secret of ${appId}`;
 
-function storedPrincipal(c: PrincipalCredentials, sealer: Sealer): StoredPrincipal {
+function storedPrincipal<T extends PrincipalCredentials>(c: T, sealer: Sealer): Omit<T, 'clientSecret'> {
   const { clientSecret: _held, ...rest } = c;
   return { ...rest, admin: { ...c.admin, password: sealer.seal(c.admin.password, passwordPurpose(c.admin.userName)) } };
 }
@@ -83,7 +83,7 @@ async function openPrincipal(hub: Hub, sealer: Sealer, stored: StoredPrincipal):
 }
 
 async function saveHubRecord(hub: Hub, sealer: Sealer, record: HubBootstrap): Promise<void> {
-  const stored: StoredHubBootstrap = { csp: { ...record.csp, ...storedPrincipal(record.csp, sealer) }, operator: storedPrincipal(record.operator, sealer) };
+  const stored: StoredHubBootstrap = { csp: storedPrincipal(record.csp, sealer), operator: storedPrincipal(record.operator, sealer) };
   await armStore.putSetting(hub.arm.db, 'bootstrap', stored);
 }
 
