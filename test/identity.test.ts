@@ -9,7 +9,7 @@ import { AZURE_POWERSHELL, startTestSystem, testServerUrl, type TestSystem } fro
 
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 /** The lock-out of this suite's system: short, so that its end is seen without waiting a minute. */
-const LOCKOUT_MS = 1500;
+const LOCKOUT_MS = 3000;
 
 describe('identity and tokens', () => {
   let t: TestSystem;

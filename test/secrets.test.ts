@@ -8,11 +8,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { loadSealer, Sealer, SECRETS_KEY_ENV, secretsKeyFile } from '../src/core/sealed.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
-import { freePort } from '../src/db/embedded.ts';
 import { openPrivateJwk } from '../src/identity/signing.ts';
 import { saveCustomer } from '../src/cli/client.ts';
 import { cliJson } from './helpers/cli.ts';
@@ -249,7 +249,9 @@ describe('rotation', () => {
       assert.equal((await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, added.body.secretText)).status, 200);
 
       const listed = await t.call('GET', app, { token: admin });
-      assert.deepEqual(listed.body.passwordCredentials.map((c: any) => c.keyId).sort(), [added.body.keyId, listed.body.passwordCredentials.find((c: any) => c.keyId !== added.body.keyId).keyId].sort());
+      assert.equal(listed.body.passwordCredentials.length, 2, 'the bootstrap secret and the new one');
+      const listedNew = listed.body.passwordCredentials.find((c: any) => c.keyId === added.body.keyId);
+      assert.deepEqual(listedNew, { ...added.body, secretText: null }, 'listed as made, without its text');
       assert.ok(listed.body.passwordCredentials.every((c: any) => c.secretText === null));
 
       const byForeign = await t.call('POST', `${app}/removePassword`, { token: operator, body: { keyId: added.body.keyId } });
@@ -312,11 +314,9 @@ describe('upgrade in place', () => {
   const legacyDigest = (secret: string) => createHash('sha256').update(secret).digest('base64url');
 
   it('seals the plain-text secrets of a data folder of the first version, and everything signs in as before', async () => {
-    // The same port: tokens name the hub's URL as issuer.
-    const port = await freePort();
-    let t = await r.start({ port });
+    let t = await r.start();
     const before = t.b;
-    const hubToken = await t.appToken('csp', t.b.hub.arm);
+    const keysBefore = (await t.http.call('GET', `${t.b.hub.login}/common/discovery/keys`)).keys;
     const oldStack = await (async () => {
       const db = await r.stackDb();
       try {
@@ -363,7 +363,7 @@ describe('upgrade in place', () => {
       await stackDb.end();
     }
 
-    t = await r.start({ port });
+    t = await r.start();
     const hub = await r.hubDb();
     const stack = await r.stackDb();
     try {
@@ -376,7 +376,10 @@ describe('upgrade in place', () => {
       const { rows: hashes } = await hub.query('select secret_hash from client_secrets');
       assert.ok(hashes.every((h) => h.secret_hash.startsWith('sha256$')), 'client secrets salted');
 
-      // The same signing key: a token from before the upgrade still verifies; the same credentials sign in.
+      // The same signing key signs; the same credentials sign in.
+      assert.deepEqual((await t.http.call('GET', `${t.b.hub.login}/common/discovery/keys`)).keys, keysBefore);
+      const hubToken = await t.appToken('csp', t.b.hub.arm);
+      assert.equal(decodeProtectedHeader(hubToken).kid, keysBefore[0].kid);
       assert.equal((await t.call('GET', `${t.b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: hubToken })).status, 200);
       for (const who of ['csp', 'operator'] as const) assert.equal((await tokenStatus(t, before[who].tenantId, before[who].clientId, before[who].clientSecret)).status, 200, who);
       assert.ok(await t.userToken(before.csp.tenantId, before.csp.admin.userName, before.csp.admin.password, t.b.hub.arm));

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { HttpClient } from '../core/http-client.ts';
+import type { Sealer } from '../core/sealed.ts';
 import { appToken } from '../core/tokens.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ensureDatabase, openDatabase } from '../db/database.ts';
@@ -10,9 +11,8 @@ import { startEmbeddedCluster } from '../db/embedded.ts';
 import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
-import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
-import type { Sealer } from '../core/sealed.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
+import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
 import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, saveStackRecord, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
 import { addStackSecret, DEFAULT_STACK_SECRET_POLICY, rotateStackSecretIfDue, type StackSecretDeps, type StackSecretPolicy } from './stack-secret.ts';
 
