@@ -15,6 +15,7 @@ import { newGuid } from '../src/core/ids.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
+import { stackRecord } from './helpers/secrets.ts';
 import { AZURE_POWERSHELL, dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
@@ -103,7 +104,7 @@ describe('the usage pipeline under faults, over a simulated month', () => {
                 revision, quantity::text as quantity, subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
          from usage_records where delivered_at is not null order by random() limit 60`,
       ));
-      appRecord = (await db.query(`select value from settings where key = 'bootstrap'`)).rows[0].value;
+      appRecord = await stackRecord(db, dirs.stack);
     } finally {
       await db.end();
     }

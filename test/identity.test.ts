@@ -1,17 +1,20 @@
 // The login endpoint and bearer-token checks, over HTTPS against the running system.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
+import { hubSigningKey } from './helpers/secrets.ts';
 import { AZURE_POWERSHELL, startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+/** The lock-out of this suite's system: short, so that its end is seen without waiting a minute. */
+const LOCKOUT_MS = 3000;
 
 describe('identity and tokens', () => {
   let t: TestSystem;
   before(async () => {
-    t = await startTestSystem();
+    t = await startTestSystem({ policies: { signIn: { lockoutMs: LOCKOUT_MS } } });
   });
   after(() => t.stop());
 
@@ -100,6 +103,96 @@ describe('identity and tokens', () => {
     assert.deepEqual(otherDir.body.error_codes, [50020]);
   });
 
+  describe('sign-in hardening', () => {
+    const password = (userName: string, pw: string) =>
+      t.call('POST', tokenUrl(t.b.csp.tenantId), { form: { grant_type: 'password', client_id: AZURE_POWERSHELL, username: userName, password: pw, resource: t.b.hub.arm } });
+    /** What a refusal says, without its trace id and time. */
+    const answer = (res: { status: number; body: any }) => ({
+      status: res.status,
+      error: res.body.error,
+      codes: res.body.error_codes,
+      description: String(res.body.error_description).split('\r\n')[0],
+    });
+    const newUser = async (name: string) => {
+      const userName = `${name}@csp.onstackledger.local`;
+      const pw = `Pw-${name}-9a!`;
+      const graph = await t.appToken('csp', t.b.hub.graph);
+      const res = await t.call('POST', `${t.b.hub.graph}/v1.0/users`, { token: graph, body: { displayName: name, userPrincipalName: userName, passwordProfile: { password: pw } } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return { id: res.body.id as string, userName, password: pw };
+    };
+
+    it('locks a user after ten wrong passwords in a row, for a while, and no one else', async () => {
+      const victim = await newUser('locked');
+      const neighbour = await newUser('neighbour');
+      for (let i = 1; i <= 10; i++) {
+        const res = await password(victim.userName, `wrong-${i}`);
+        assert.deepEqual(res.body.error_codes, [50126], `attempt ${i}`);
+      }
+      const lockedAt = Date.now();
+      const locked = await password(victim.userName, victim.password);
+      assert.equal(locked.status, 400);
+      assert.equal(locked.body.error, 'invalid_grant');
+      assert.deepEqual(locked.body.error_codes, [50053]);
+      assert.match(locked.body.error_description, /^AADSTS50053: Your account is locked/);
+      assert.equal((await password(neighbour.userName, neighbour.password)).status, 200, 'another account of the directory still signs in');
+      assert.equal((await password(t.b.csp.admin.userName, t.b.csp.admin.password)).status, 200);
+
+      await new Promise((r) => setTimeout(r, Math.max(0, lockedAt + LOCKOUT_MS + 100 - Date.now())));
+      assert.equal((await password(victim.userName, victim.password)).status, 200, 'the lock ends');
+      // A success starts the count again: nine wrong passwords do not lock.
+      for (let i = 1; i <= 9; i++) await password(victim.userName, 'wrong');
+      assert.equal((await password(victim.userName, victim.password)).status, 200);
+    });
+
+    it('gives an unknown user the same answer as a wrong password', async () => {
+      for (const tenant of [t.b.csp.tenantId, 'organizations', 'common']) {
+        const form = (username: string) => ({ grant_type: 'password', client_id: AZURE_CLI, username, password: 'Not-the-password-1', resource: t.b.hub.arm });
+        const wrong = await t.call('POST', tokenUrl(tenant), { form: form(t.b.csp.admin.userName) });
+        const unknown = await t.call('POST', tokenUrl(tenant), { form: form('nobody@csp.onstackledger.local') });
+        assert.deepEqual(answer(unknown), answer(wrong), tenant);
+        assert.deepEqual(answer(wrong).codes, [50126], tenant);
+      }
+    });
+
+    it('refuses a wrong client secret after a delay, and never locks the application', async () => {
+      const form = { grant_type: 'client_credentials', client_id: t.b.csp.clientId, client_secret: 'wrong-secret', resource: t.b.hub.arm };
+      for (let i = 0; i < 12; i++) {
+        const started = Date.now();
+        const res = await t.call('POST', tokenUrl(t.b.csp.tenantId), { form });
+        assert.equal(res.status, 401);
+        assert.deepEqual(res.body.error_codes, [7000215]);
+        assert.ok(Date.now() - started >= 250, `refused after a delay (${Date.now() - started} ms)`);
+      }
+      const right = await t.call('POST', tokenUrl(t.b.csp.tenantId), { form: { ...form, client_secret: t.b.csp.clientSecret } });
+      assert.equal(right.status, 200);
+    });
+
+    it('blocks a disabled account (graph accountEnabled), for its administrators only to change', async () => {
+      const user = await newUser('disabled');
+      const graph = await t.appToken('csp', t.b.hub.graph);
+      const userUrl = `${t.b.hub.graph}/v1.0/users/${user.id}`;
+      const asUser = await t.userToken(t.b.csp.tenantId, user.userName, user.password, t.b.hub.graph);
+      const self = await t.call('PATCH', userUrl, { token: asUser, body: { accountEnabled: false } });
+      assert.equal(self.status, 403, 'a user who is not an administrator changes nothing');
+      const operator = await t.call('PATCH', userUrl, { token: await t.appToken('operator', t.b.hub.graph), body: { accountEnabled: false } });
+      assert.equal(operator.status, 404, "another directory's administrator does not see the user");
+      const bad = await t.call('PATCH', userUrl, { token: graph, body: { accountEnabled: 'no' } });
+      assert.equal(bad.status, 400);
+      assert.equal((await password(user.userName, user.password)).status, 200, 'refused changes changed nothing');
+
+      assert.equal((await t.call('PATCH', userUrl, { token: graph, body: { accountEnabled: false } })).status, 204);
+      assert.equal((await t.call('GET', userUrl, { token: graph })).body.accountEnabled, false);
+      const refused = await password(user.userName, user.password);
+      assert.equal(refused.status, 400);
+      assert.deepEqual(refused.body.error_codes, [50057]);
+      assert.deepEqual(answer(await password(user.userName, 'Wrong-password-1')).codes, [50126], 'a wrong password says nothing about the account');
+
+      assert.equal((await t.call('PATCH', userUrl, { token: graph, body: { accountEnabled: true } })).status, 204);
+      assert.equal((await password(user.userName, user.password)).status, 200);
+    });
+  });
+
   it('publishes OpenID configuration and signing keys', async () => {
     for (const path of [`${t.b.csp.tenantId}/v2.0/.well-known/openid-configuration`, `${t.b.csp.tenantId}/.well-known/openid-configuration`]) {
       const res = await t.call('GET', `${t.b.hub.login}/${path}`);
@@ -110,6 +203,14 @@ describe('identity and tokens', () => {
       assert.equal(keys.status, 200);
       assert.equal(keys.body.keys[0].kty, 'RSA');
       assert.ok(keys.body.keys[0].kid);
+      // Only what exists: the two grants, secrets in the form, no device code or logout endpoints.
+      assert.deepEqual(res.body.grant_types_supported, ['client_credentials', 'password']);
+      assert.deepEqual(res.body.token_endpoint_auth_methods_supported, ['client_secret_post']);
+      for (const absent of ['device_authorization_endpoint', 'end_session_endpoint', 'response_modes_supported']) assert.equal(res.body[absent], undefined, absent);
+      // MSAL needs an authorization endpoint; it says that no interactive sign-in is offered.
+      const authorize = await t.call('GET', `${res.body.authorization_endpoint}?response_type=code&client_id=${AZURE_CLI}`);
+      assert.equal(authorize.status, 400);
+      assert.equal(authorize.body.error, 'unsupported_response_type');
     }
   });
 
@@ -123,9 +224,8 @@ describe('identity and tokens', () => {
 
     /** Signs claims with the hub's own key, read from its database: a token that only time or audience spoils. */
     const signWithHubKey = async (claims: Record<string, unknown>, exp: number) => {
-      const { rows } = await hubDb.query('select kid, private_jwk from signing_keys order by created_at desc limit 1');
-      const key = await importJWK(rows[0].private_jwk as JWK, 'RS256');
-      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: rows[0].kid }).setIssuedAt(exp - 3600).setExpirationTime(exp).sign(key);
+      const { kid, key } = await hubSigningKey(hubDb, t.dataDir);
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt(exp - 3600).setExpirationTime(exp).sign(key);
     };
 
     const endpoints = () => [t.b.hub.arm, t.b.stacks.local.adminArm, t.b.stacks.local.tenantArm];
@@ -162,6 +262,10 @@ describe('identity and tokens', () => {
         ['partner center audience', partnerCenterToken, 'InvalidAuthenticationTokenAudience'],
         ['stack audience', stackToken, 'InvalidAuthenticationTokenAudience'],
       ];
+      // Signed by the hub's own key but never expiring: refused, a token must carry `exp`.
+      const hubKey = await hubSigningKey(hubDb, t.dataDir);
+      const withoutExp = await new SignJWT({ ...good, exp: undefined }).setProtectedHeader({ alg: 'RS256', kid: hubKey.kid }).sign(hubKey.key);
+      cases.push(['without exp', withoutExp, 'InvalidAuthenticationToken']);
       for (const [name, token, code] of cases) {
         const res = await t.call('GET', `${t.b.hub.arm}/subscriptions?api-version=2022-12-01`, { token });
         assert.equal(res.status, 401, name);

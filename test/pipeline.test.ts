@@ -9,6 +9,7 @@ import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { cli } from './helpers/cli.ts';
+import { stackRecord } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -80,8 +81,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
               revision, quantity::text as quantity, subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
        from usage_records order by hour limit 10`,
     );
-    const { rows: app } = await stackDb.query(`select value from settings where key = 'bootstrap'`);
-    const stackApp = app[0].value;
+    const stackApp = await stackRecord(stackDb, t.dataDir);
     const token = (await t.http.call('POST', `${t.b.hub.login}/${stackApp.homeDirectory}/oauth2/token`, {
       form: { grant_type: 'client_credentials', client_id: stackApp.applicationId, client_secret: stackApp.applicationSecret, resource: t.b.hub.arm },
     })).access_token;

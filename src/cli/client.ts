@@ -1,7 +1,8 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeErrorBody, HttpClient, HttpError } from '../core/http-client.ts';
 import { isGuid } from '../core/ids.ts';
+import { writePrivateFile } from '../core/sealed.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
 import { STACKLEDGER_CLI_CLIENT_ID } from '../identity/rules.ts';
 import type { BootstrapFile, StackFileEntry } from '../system/up.ts';
@@ -123,7 +124,7 @@ export async function savedCustomers(dataDir: string): Promise<SavedCustomer[]> 
 
 export async function saveCustomer(dataDir: string, customer: SavedCustomer): Promise<void> {
   const all = (await savedCustomers(dataDir)).filter((c) => c.id !== customer.id);
-  await writeFile(customersFile(dataDir), JSON.stringify([...all, customer], null, 2) + '\n', { mode: 0o600 });
+  await writePrivateFile(customersFile(dataDir), JSON.stringify([...all, customer], null, 2) + '\n');
 }
 
 /** A saved customer by id, full domain or the domain's first label (`contoso` for contoso.onstackledger.local). */

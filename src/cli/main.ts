@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { registerBillingCommands } from './billing.ts';
 import { registerClockCommands } from './clock.ts';
 import { CliError, runClient } from './client.ts';
+import { registerCredentialsCommands } from './credentials.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDirectoryCommands } from './directory.ts';
 import { dataOption } from './output.ts';
@@ -22,6 +23,7 @@ const program = new Command('stackledger')
 
 registerServerCommands(program);
 registerStatusCommand(program);
+registerCredentialsCommands(program);
 registerClockCommands(program);
 registerPartnerCommands(program);
 registerDirectoryCommands(program);

@@ -35,7 +35,7 @@ export class HubTokenVerifier {
   async verify(token: string, audiences: string[]): Promise<Principal> {
     let payload: JWTPayload & Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.keys, { algorithms: ['RS256'], clockTolerance: 30 }));
+      ({ payload } = await jwtVerify(token, this.keys, { algorithms: ['RS256'], clockTolerance: 30, requiredClaims: ['exp'] }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw armErrors.authenticationExpired();
       if (e instanceof joseErrors.JWSSignatureVerificationFailed || e instanceof joseErrors.JWKSNoMatchingKey) {

@@ -58,8 +58,8 @@ class StaticMigrations implements MigrationProvider {
 }
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
-  // Each domain numbers its own migrations, so a folder made before a domain's newest migration
-  // meets it between ones already run: that order is fine, since domains own disjoint tables.
+  // Each domain numbers its own migrations (identity 01xx, partner 02xx, …), so a domain's new one
+  // sorts before others already run in an existing database: it still runs, at the next start.
   const migrator = new Migrator({ db, provider: new StaticMigrations(migrations), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -24,7 +24,7 @@ import type { GraphContext } from '../identity/graph.ts';
 import { registerGraphRoutes } from '../identity/graph-routes.ts';
 import { identityMigrations } from '../identity/migrations.ts';
 import { registerLoginRoutes } from '../identity/routes.ts';
-import { IdentityService } from '../identity/service.ts';
+import { IdentityService, type IdentityOptions } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
 import { registrationMigrations } from '../registration/migrations.ts';
@@ -85,6 +85,8 @@ export interface HubOptions {
   locations?: string[];
   /** Customer directories get domains `{prefix}.{domainSuffix}`. */
   domainSuffix: string;
+  /** The sealer of the hub's secrets and the sign-in policy. */
+  identity: IdentityOptions;
 }
 
 export interface Hub {
@@ -97,7 +99,7 @@ export interface Hub {
 
 export async function createHub(opts: HubOptions): Promise<Hub> {
   const clock = opts.scheduler.clock;
-  const identity = new IdentityService(opts.db, clock, () => opts.endpoints().login);
+  const identity = new IdentityService(opts.db, clock, () => opts.endpoints().login, opts.identity);
   await identity.init();
   const arm: ArmContext = {
     db: opts.db,

@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
 import type { ActivityLogTable } from '../audit/tables.ts';
 import { parseInstant } from '../core/clock.ts';
+import { isGuid } from '../core/ids.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
 import {
   addApplicationPassword,
@@ -16,8 +17,10 @@ import {
   listUsers,
   ownDirectoryOf,
   registerApplication,
+  removeApplicationPassword,
   requireDirectoryAdmin,
   updateApplication,
+  updateUser,
   type GraphContext,
 } from './graph.ts';
 import { KeyCredentialBody, keyCredentialViews } from './key-credentials.ts';
@@ -105,8 +108,18 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
 
   app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) => getUser(ctx, principalOf(request), request.params.id));
 
+  const UserPatch = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1 })), accountEnabled: Type.Optional(Type.Boolean()) });
+  app.patch<{ Params: { id: string }; Body: Static<typeof UserPatch> }>('/v1.0/users/:id', { schema: { body: UserPatch } }, async (request, reply) => {
+    await updateUser(ctx, principalOf(request), request.params.id, request.body);
+    return reply.status(204).send();
+  });
+
   const KeyCredentials = Type.Optional(Type.Array(KeyCredentialBody));
-  const withKeys = async (found: Parameters<typeof applicationView>[0]) => ({ ...applicationView(found), keyCredentials: await keyCredentialViews(ctx.db, found.app_id) });
+  /** An application as graph shows it: its password credentials (without their text) and key credentials (without their key). */
+  const withKeys = async (found: Parameters<typeof applicationView>[0]) => ({
+    ...applicationView(found, await identityStore.clientSecretsOf(ctx.db, found.app_id)),
+    keyCredentials: await keyCredentialViews(ctx.db, found.app_id),
+  });
   const ApplicationBody = Type.Object({ displayName: Type.String({ minLength: 1 }), identifierUris: Type.Optional(Type.Array(Type.String())), keyCredentials: KeyCredentials });
   app.post<{ Body: Static<typeof ApplicationBody> }>('/v1.0/applications', { schema: { body: ApplicationBody } }, async (request, reply) => {
     return reply.status(201).send(await withKeys(await registerApplication(ctx, principalOf(request), request.body)));
@@ -122,15 +135,27 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     return reply.status(204).send();
   });
 
-  app.post<{ Params: { id: string }; Body: { passwordCredential?: { displayName?: string } } | null }>(
-    '/v1.0/applications/:id/addPassword',
-    { schema: { body: Type.Union([Type.Null(), Type.Object({ passwordCredential: Type.Optional(Type.Object({ displayName: Type.Optional(Type.String()) })) })]) } },
-    async (request) => addApplicationPassword(ctx, principalOf(request), request.params.id, request.body?.passwordCredential?.displayName),
+  const PasswordBody = Type.Union([
+    Type.Null(),
+    Type.Object({ passwordCredential: Type.Optional(Type.Object({ displayName: Type.Optional(Type.String()), endDateTime: Type.Optional(Type.String()) })) }),
+  ]);
+  app.post<{ Params: { id: string }; Body: Static<typeof PasswordBody> }>('/v1.0/applications/:id/addPassword', { schema: { body: PasswordBody } }, async (request) =>
+    addApplicationPassword(ctx, principalOf(request), request.params.id, request.body?.passwordCredential ?? {}),
+  );
+
+  const RemovePasswordBody = Type.Object({ keyId: Type.String({ minLength: 1 }) });
+  app.post<{ Params: { id: string }; Body: Static<typeof RemovePasswordBody> }>(
+    '/v1.0/applications/:id/removePassword',
+    { schema: { body: RemovePasswordBody } },
+    async (request, reply) => {
+      await removeApplicationPassword(ctx, principalOf(request), request.params.id, request.body.keyId);
+      return reply.status(204).send();
+    },
   );
 
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
     const caller = principalOf(request);
-    const found = /^[0-9a-f-]{36}$/i.test(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
+    const found = isGuid(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
     if (!found || found.home_tenant_id !== ownDirectoryOf(caller)) throw graphErrors.notFound(request.params.id);
     return withKeys(found);
   });

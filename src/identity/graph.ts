@@ -78,7 +78,7 @@ export function userView(u: UsersTable, externalState?: string) {
     userPrincipalName: u.user_principal_name,
     mail: u.mail,
     userType: u.user_type,
-    accountEnabled: true,
+    accountEnabled: u.account_enabled,
     createdDateTime: u.created_at.toISOString(),
     creationType: u.user_type === 'Guest' ? 'Invitation' : null,
     externalUserState: u.user_type === 'Guest' ? (externalState ?? 'PendingAcceptance') : null,
@@ -174,7 +174,10 @@ export async function createMember(ctx: GraphContext, caller: Principal, input: 
       throw graphErrors.badRequest('The specified password does not comply with password complexity requirements: at least 8 characters with upper case, lower case, and a digit or symbol.', 'passwordProfile.password');
     }
     if (await identityStore.findMemberByEmail(db, input.userPrincipalName)) throw graphErrors.exists('userPrincipalName');
-    const user = await ctx.identity.createUser({ tenantId: directory.tenant_id, userPrincipalName: input.userPrincipalName, displayName: input.displayName, password }, db);
+    const user = await ctx.identity.createUser(
+      { tenantId: directory.tenant_id, userPrincipalName: input.userPrincipalName, displayName: input.displayName, password, accountEnabled: input.accountEnabled },
+      db,
+    );
     await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: user.object_id, newValue: userView(user) }]);
     return user;
   });
@@ -202,9 +205,46 @@ export async function getUser(ctx: GraphContext, caller: Principal, idOrUpn: str
   return userView(user, await externalState(db, user));
 }
 
+/** Changes a user of the caller's directory: its name, or whether it may sign in (`accountEnabled`). */
+export async function updateUser(ctx: GraphContext, caller: Principal, idOrUpn: string, patch: { displayName?: string; accountEnabled?: boolean }) {
+  const now = ctx.identity.clock.now();
+  return ctx.transaction(async (db) => {
+    const directory = await requireDirectoryAdmin(db, caller);
+    const user = isGuid(idOrUpn) ? await identityStore.getUser(db, idOrUpn.toLowerCase()) : await identityStore.findUserByUpn(db, directory.tenant_id, idOrUpn);
+    if (!user || user.tenant_id !== directory.tenant_id) throw graphErrors.notFound(idOrUpn);
+    const next = { ...user, display_name: patch.displayName ?? user.display_name, account_enabled: patch.accountEnabled ?? user.account_enabled };
+    if (next.display_name !== user.display_name) await identityStore.updateUserDisplayName(db, user.object_id, next.display_name);
+    if (next.account_enabled !== user.account_enabled) await identityStore.setAccountEnabled(db, user.object_id, next.account_enabled);
+    await recordChanges(db, caller, now, [
+      { directoryId: directory.tenant_id, operation: 'Update user', resourceType: 'User', resourceId: user.object_id, oldValue: userView(user), newValue: userView(next) },
+    ]);
+  });
+}
+
 // ---- applications and service principals ------------------------------------------------------
 
-export function applicationView(app: { app_id: string; display_name: string; identifier_uris: string[]; created_at: Date }) {
+export interface PasswordCredentialRow {
+  id: string;
+  display_name: string | null;
+  hint: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
+/** A secret as graph describes it; its text only when just made. */
+export function passwordCredentialView(c: PasswordCredentialRow, secretText: string | null = null) {
+  return {
+    customKeyIdentifier: null,
+    displayName: c.display_name,
+    endDateTime: c.expires_at.toISOString(),
+    hint: c.hint,
+    keyId: c.id,
+    secretText,
+    startDateTime: c.created_at.toISOString(),
+  };
+}
+
+export function applicationView(app: { app_id: string; display_name: string; identifier_uris: string[]; created_at: Date }, secrets: PasswordCredentialRow[] = []) {
   return {
     // One id names both the application object and its appId here.
     id: app.app_id,
@@ -213,6 +253,7 @@ export function applicationView(app: { app_id: string; display_name: string; ide
     identifierUris: app.identifier_uris,
     signInAudience: 'AzureADMultipleOrgs',
     createdDateTime: app.created_at.toISOString(),
+    passwordCredentials: secrets.map((c) => passwordCredentialView(c)),
   };
 }
 
@@ -240,13 +281,19 @@ export async function registerApplication(ctx: GraphContext, caller: Principal, 
   });
 }
 
+/** An application of the caller's directory, for its administrators (and its own automation). */
+async function requireOwnApplication(db: IdentityDb, caller: Principal, appId: string) {
+  const directory = await requireDirectoryAdmin(db, caller);
+  const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
+  if (!app || app.home_tenant_id !== directory.tenant_id) throw graphErrors.notFound(appId);
+  return { directory, app };
+}
+
 /** Changes an application's name or identifier URIs; only administrators of its home directory may. */
 export async function updateApplication(ctx: GraphContext, caller: Principal, appId: string, patch: { displayName?: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] }) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
-    const directory = await requireDirectoryAdmin(db, caller);
-    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
-    if (!app || app.home_tenant_id !== directory.tenant_id) throw graphErrors.notFound(appId);
+    const { directory, app } = await requireOwnApplication(db, caller, appId);
     if (patch.identifierUris) await requireUniqueUris(db, patch.identifierUris, app.app_id);
     const next = { ...app, display_name: patch.displayName ?? app.display_name, identifier_uris: patch.identifierUris ?? app.identifier_uris };
     await identityStore.updateApplication(db, next.app_id, next.display_name, next.identifier_uris);
@@ -283,15 +330,40 @@ export async function addServicePrincipal(ctx: GraphContext, caller: Principal, 
   });
 }
 
-/** A new client secret for an application, shown once (its home directory's administrators only). */
-export async function addApplicationPassword(ctx: GraphContext, caller: Principal, appId: string, displayName: string | undefined) {
+/** A new client secret for an application, shown once; it ends at `endDateTime` (two years by default). */
+export async function addApplicationPassword(ctx: GraphContext, caller: Principal, appId: string, input: { displayName?: string; endDateTime?: string }) {
+  const now = ctx.identity.clock.now();
+  let endDateTime: Date | undefined;
+  if (input.endDateTime !== undefined) {
+    endDateTime = new Date(input.endDateTime);
+    if (Number.isNaN(endDateTime.getTime()) || endDateTime.getTime() <= Date.now()) {
+      throw graphErrors.badRequest(`endDateTime '${input.endDateTime}' must be a time in the future.`, 'passwordCredential.endDateTime');
+    }
+  }
+  return ctx.transaction(async (db) => {
+    const { directory, app } = await requireOwnApplication(db, caller, appId);
+    const made = await ctx.identity.addClientSecret(app.app_id, { displayName: input.displayName, endDateTime }, db);
+    const view = passwordCredentialView(
+      { id: made.keyId, display_name: made.displayName, hint: made.hint, created_at: made.startDateTime, expires_at: made.endDateTime },
+      made.secretText,
+    );
+    await recordChanges(db, caller, now, [
+      { directoryId: directory.tenant_id, operation: 'Add application password', resourceType: 'Application', resourceId: app.app_id, newValue: { ...view, secretText: null } },
+    ]);
+    return view;
+  });
+}
+
+/** Revokes one secret of an application at once. */
+export async function removeApplicationPassword(ctx: GraphContext, caller: Principal, appId: string, keyId: string) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
-    const directory = await requireDirectoryAdmin(db, caller);
-    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
-    if (!app || app.home_tenant_id !== directory.tenant_id) throw graphErrors.notFound(appId);
-    const secretText = await ctx.identity.addClientSecret(app.app_id, 2, db);
-    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add application password', resourceType: 'Application', resourceId: app.app_id, newValue: { displayName: displayName ?? null, hint: secretText.slice(0, 3) } }]);
-    return { secretText, hint: secretText.slice(0, 3), displayName: displayName ?? null, keyId: newGuid(), startDateTime: now.toISOString() };
+    const { directory, app } = await requireOwnApplication(db, caller, appId);
+    if (!isGuid(keyId) || !(await identityStore.deleteClientSecret(db, app.app_id, keyId.toLowerCase()))) {
+      throw graphErrors.badRequest(`No password credential with keyId '${keyId}' exists on the application.`, 'keyId');
+    }
+    await recordChanges(db, caller, now, [
+      { directoryId: directory.tenant_id, operation: 'Remove application password', resourceType: 'Application', resourceId: app.app_id, oldValue: { keyId: keyId.toLowerCase() }, newValue: null },
+    ]);
   });
 }

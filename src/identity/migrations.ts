@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
+import { saltLegacySecretHash } from '../core/ids.ts';
 
 export const identityMigrations: Record<string, Migration> = {
   '0101_identity': {
@@ -77,7 +78,29 @@ export const identityMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
-  '0103_key_credentials': {
+  '0103_secrets_and_sign_in': {
+    async up(db: Kysely<any>) {
+      await sql`
+        alter table client_secrets
+          add column display_name text,
+          -- the secret itself, sealed, for applications whose secret the system hands out again
+          add column sealed_secret text;
+        alter table applications add column holds_secret boolean not null default false;
+        -- a key made before is sealed at the next start (IdentityService.init), then private_jwk is null
+        alter table signing_keys add column private_key_sealed text, alter column private_jwk drop not null;
+        alter table users
+          add column account_enabled boolean not null default true,
+          add column failed_sign_ins integer not null default 0,
+          add column locked_until timestamptz;
+      `.execute(db);
+      // The first version kept unsalted digests; they are salted in place (see core/ids.ts).
+      const rows = await db.selectFrom('client_secrets').select(['id', 'secret_hash']).execute();
+      for (const r of rows as Array<{ id: string; secret_hash: string }>) {
+        if (!r.secret_hash.startsWith('sha256$')) await db.updateTable('client_secrets').set({ secret_hash: saltLegacySecretHash(r.secret_hash) }).where('id', '=', r.id).execute();
+      }
+    },
+  },
+  '0104_key_credentials': {
     async up(db: Kysely<any>) {
       await sql`
         create table key_credentials (

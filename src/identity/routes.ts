@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { newGuid } from '../core/ids.ts';
-import { OAuthError, oauthErrors } from './rules.ts';
+import { GRANT_TYPES, OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
+import { issueToken } from './token.ts';
 
 // The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
 // Mounted under the hub's login base path; everything here is anonymous.
@@ -34,7 +35,7 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
 
   const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
     const form = (request.body ?? {}) as Record<string, string>;
-    const response = await identity.token(request.params.tenant, version, form);
+    const response = await issueToken(identity, request.params.tenant, version, form);
     return reply.header('cache-control', 'no-store').send(response);
   };
   app.post('/:tenant/oauth2/token', tokenHandler('v1'));
@@ -49,17 +50,16 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
     const v = version === 'v2' ? '/v2.0' : '';
     return {
       issuer: version === 'v2' ? `${base}/${tenant}/v2.0` : `${base}/${tenant}/`,
+      // No interactive sign-in exists: the authorization endpoint only says so. It is listed because
+      // MSAL (the Azure SDKs' sign-in library) requires it and reads the tenant from its path.
       authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
       token_endpoint: `${base}/${segment}/oauth2${v}/token`,
-      device_authorization_endpoint: `${base}/${segment}/oauth2${v}/devicecode`,
-      end_session_endpoint: `${base}/${segment}/oauth2${v}/logout`,
       jwks_uri: `${base}/${segment}/discovery${v}/keys`,
-      response_modes_supported: ['query', 'fragment', 'form_post'],
-      response_types_supported: ['code', 'id_token', 'code id_token', 'token id_token', 'token'],
+      grant_types_supported: [...GRANT_TYPES],
+      response_types_supported: [],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
-      scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+      token_endpoint_auth_methods_supported: ['client_secret_post'],
       claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'name', 'appid'],
       tenant_region_scope: 'NA',
       cloud_instance_name: new URL(base).host,
@@ -69,6 +69,14 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   };
   app.get('/:tenant/.well-known/openid-configuration', openIdConfiguration('v1'));
   app.get('/:tenant/v2.0/.well-known/openid-configuration', openIdConfiguration('v2'));
+
+  const noInteractiveSignIn = async () => {
+    throw oauthErrors.interactiveNotSupported();
+  };
+  for (const v of ['', '/v2.0']) {
+    app.get(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
+    app.post(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
+  }
 
   const keys = async () => identity.jwks();
   app.get('/:tenant/discovery/keys', keys);

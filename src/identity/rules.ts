@@ -11,6 +11,23 @@ export const STACKLEDGER_CLI_CLIENT_ID = WELL_KNOWN_PUBLIC_CLIENTS[2].appId;
 
 export const TOKEN_LIFETIME_SECONDS = 3600;
 
+/** How the token endpoint answers repeated failures, as the vendor's directory does. */
+export interface SignInPolicy {
+  /** Failed password sign-ins in a row that lock a user. */
+  lockoutThreshold: number;
+  /** How long a locked user stays locked (real time). */
+  lockoutMs: number;
+  /** How long a wrong client secret waits before its refusal (applications never lock). */
+  badSecretDelayMs: number;
+}
+
+export const DEFAULT_SIGN_IN_POLICY: SignInPolicy = { lockoutThreshold: 10, lockoutMs: 60_000, badSecretDelayMs: 300 };
+
+export const isLocked = (user: { locked_until: Date | null }, now: Date): boolean => user.locked_until !== null && user.locked_until.getTime() > now.getTime();
+
+/** The grants the token endpoint serves (and the OpenID configuration lists). */
+export const GRANT_TYPES = ['client_credentials', 'password'] as const;
+
 /** An OAuth error in the shape Azure AD answers it, with its AADSTS code. */
 export class OAuthError extends Error {
   constructor(
@@ -32,6 +49,11 @@ export const oauthErrors = {
   badSecret: (appId: string) => new OAuthError(401, 'invalid_client', 7000215, `Invalid client secret provided for application '${appId}'.`),
   notPublicClient: (appId: string) =>
     new OAuthError(400, 'invalid_client', 7000218, `The request body must contain the following parameter: 'client_assertion' or 'client_secret' (application '${appId}' is not a public client).`),
+  locked: () =>
+    new OAuthError(400, 'invalid_grant', 50053, 'Your account is locked because you tried to sign in too many times with an incorrect user ID or password. Try again later.'),
+  disabled: () => new OAuthError(400, 'invalid_grant', 50057, 'The user account is disabled.'),
+  interactiveNotSupported: () =>
+    new OAuthError(400, 'unsupported_response_type', 70005, "This cloud offers no interactive sign-in: request tokens at the token endpoint with the 'client_credentials' or 'password' grant."),
   badPassword: () => new OAuthError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.'),
   userNotInTenant: (user: string, tenant: string) =>
     new OAuthError(400, 'invalid_grant', 50020, `User account '${user}' from identity provider does not exist in tenant '${tenant}' and cannot access the application in that tenant.`),

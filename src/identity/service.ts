@@ -1,16 +1,18 @@
-import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import { SignJWT, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../core/clock.ts';
 import { ArmError } from '../core/errors.ts';
-import { hashPassword, hashSecret, newGuid, newPassword, newSecret, passwordMatches, secretMatches, isGuid } from '../core/ids.ts';
+import { hashPassword, hashSecret, isGuid, newGuid, newPassword, newSecret, secretMatches } from '../core/ids.ts';
+import type { Sealer } from '../core/sealed.ts';
 import type { Principal } from '../core/principal.ts';
-import { issuersFor, normalizeAudience } from '../core/tokens.ts';
 import type { TenantInfo } from '../arm/service.ts';
-import { oauthErrors, resourceFromScope, TOKEN_LIFETIME_SECONDS, WELL_KNOWN_PUBLIC_CLIENTS } from './rules.ts';
+import { DEFAULT_SIGN_IN_POLICY, WELL_KNOWN_PUBLIC_CLIENTS, type SignInPolicy } from './rules.ts';
+import { SigningKeys } from './signing.ts';
 import { identityStore, type IdentityDb } from './store.ts';
 import type { DirectoriesTable, UsersTable } from './tables.ts';
 
-// Directories, users, applications and service principals, and the token endpoint that signs
-// for them. Tokens keep real time (not the simulated clock); records keep domain time.
+// Directories, users, applications and service principals, their credentials and the keys that
+// sign their tokens (the token endpoint itself is token.ts). Tokens, lock-outs and credential
+// lifetimes keep real time (not the simulated clock); records keep domain time.
 
 export interface NewDirectory {
   displayName: string;
@@ -28,6 +30,7 @@ export interface NewUser {
   homeObjectId?: string;
   mail?: string;
   directoryRole?: string;
+  accountEnabled?: boolean;
 }
 
 export interface AdministeredDirectory {
@@ -43,31 +46,44 @@ export interface TokenResponse {
   [k: string]: string | number;
 }
 
+export interface IdentityOptions {
+  /** Seals the signing key and the secrets the system hands out again. */
+  sealer: Sealer;
+  signIn?: Partial<SignInPolicy>;
+}
+
+/** A client secret as made: the text is shown once. */
+export interface NewClientSecret {
+  secretText: string;
+  keyId: string;
+  hint: string;
+  displayName: string | null;
+  startDateTime: Date;
+  endDateTime: Date;
+}
+
+const DEFAULT_SECRET_LIFETIME_MS = 2 * 365 * 24 * 3600_000;
+const heldSecretPurpose = (appId: string) => `client secret of ${appId}`;
+
 export class IdentityService {
-  #signing?: { kid: string; key: CryptoKey | Uint8Array };
-  #jwks: JSONWebKeySet = { keys: [] };
-  #keySet?: JWTVerifyGetKey;
+  readonly #keys: SigningKeys;
+  readonly #sealer: Sealer;
+  readonly signInPolicy: SignInPolicy;
 
   constructor(
     readonly db: IdentityDb,
     readonly clock: Clock,
     readonly loginBase: () => string,
-  ) {}
+    options: IdentityOptions,
+  ) {
+    this.#sealer = options.sealer;
+    this.#keys = new SigningKeys(db, options.sealer);
+    this.signInPolicy = { ...DEFAULT_SIGN_IN_POLICY, ...options.signIn };
+  }
 
-  /** Loads the signing key, creating it on first start; it persists so tokens survive restarts. */
+  /** Loads the signing keys (made on first start; they persist so tokens survive restarts). */
   async init(): Promise<void> {
-    let rows = await identityStore.signingKeys(this.db);
-    if (rows.length === 0) {
-      const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-      const kid = newGuid();
-      const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
-      await identityStore.insertSigningKey(this.db, { kid, private_jwk: await exportJWK(privateKey) as Record<string, unknown>, public_jwk: publicJwk, created_at: new Date() });
-      rows = await identityStore.signingKeys(this.db);
-    }
-    const newest = rows[0];
-    this.#signing = { kid: newest.kid, key: await importJWK(newest.private_jwk as JWK, 'RS256') };
-    this.#jwks = { keys: rows.map((r) => r.public_jwk as JWK) };
-    this.#keySet = createLocalJWKSet(this.#jwks);
+    await this.#keys.load();
     for (const c of WELL_KNOWN_PUBLIC_CLIENTS) {
       await identityStore.insertApplication(this.db, {
         app_id: c.appId,
@@ -76,13 +92,14 @@ export class IdentityService {
         identifier_uris: [],
         public_client: true,
         created_at: this.clock.now(),
+        holds_secret: false,
       });
     }
   }
 
   /** Signs claims with the hub's key (activation keys and other statements the hub vouches for). */
   async signClaims(claims: Record<string, unknown>, audience: string): Promise<string> {
-    const signing = this.#signing!;
+    const signing = this.#keys.current();
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid })
       .setIssuer(this.loginBase())
@@ -92,12 +109,11 @@ export class IdentityService {
   }
 
   jwks(): JSONWebKeySet {
-    return this.#jwks;
+    return this.#keys.jwks();
   }
 
   keySet(): JWTVerifyGetKey {
-    if (!this.#keySet) throw new Error('identity not initialised');
-    return this.#keySet;
+    return this.#keys.keySet();
   }
 
   // ---- directories and accounts ----------------------------------------------------------------
@@ -138,13 +154,16 @@ export class IdentityService {
       home_object_id: input.homeObjectId ?? null,
       created_at: this.clock.now(),
       directory_role: input.directoryRole ?? null,
+      account_enabled: input.accountEnabled ?? true,
+      failed_sign_ins: 0,
+      locked_until: null,
     };
     await identityStore.insertUser(db, row);
     return row;
   }
 
   /** Registers an application in its home directory, with its service principal there. */
-  async createApplication(input: { homeTenantId: string; displayName: string; identifierUris?: string[]; appId?: string }, db: IdentityDb = this.db) {
+  async createApplication(input: { homeTenantId: string; displayName: string; identifierUris?: string[]; appId?: string; holdsSecret?: boolean }, db: IdentityDb = this.db) {
     const appId = input.appId ?? newGuid();
     const now = this.clock.now();
     await identityStore.insertApplication(db, {
@@ -154,6 +173,7 @@ export class IdentityService {
       identifier_uris: input.identifierUris ?? [],
       public_client: false,
       created_at: now,
+      holds_secret: input.holdsSecret ?? false,
     });
     const sp = await this.ensureServicePrincipal(input.homeTenantId, appId, db);
     return { appId, servicePrincipalId: sp.object_id };
@@ -168,33 +188,74 @@ export class IdentityService {
     return row;
   }
 
-  async addClientSecret(appId: string, years = 2, db: IdentityDb = this.db): Promise<string> {
-    const secret = newSecret();
-    const now = this.clock.now();
+  /**
+   * A new secret of an application, valid from now (real time) until `endDateTime` (two years by
+   * default). Only its salted hash is kept, and, if the application holds its secret, the secret sealed.
+   */
+  async addClientSecret(appId: string, options: { displayName?: string; endDateTime?: Date } = {}, db: IdentityDb = this.db): Promise<NewClientSecret> {
+    const app = await identityStore.getApplication(db, appId);
+    if (!app) throw new Error(`no application ${appId}`);
+    const secretText = newSecret();
+    const start = new Date();
+    const created = {
+      secretText,
+      keyId: newGuid(),
+      hint: secretText.slice(0, 3),
+      displayName: options.displayName ?? null,
+      startDateTime: start,
+      endDateTime: options.endDateTime ?? new Date(start.getTime() + DEFAULT_SECRET_LIFETIME_MS),
+    };
     await identityStore.insertClientSecret(db, {
-      id: newGuid(),
+      id: created.keyId,
       app_id: appId,
-      secret_hash: hashSecret(secret),
-      hint: secret.slice(0, 3),
-      created_at: now,
-      expires_at: new Date(Date.UTC(now.getUTCFullYear() + years, now.getUTCMonth(), now.getUTCDate())),
+      secret_hash: hashSecret(secretText),
+      hint: created.hint,
+      display_name: created.displayName,
+      sealed_secret: app.holds_secret ? this.#sealer.seal(secretText, heldSecretPurpose(appId)) : null,
+      created_at: start,
+      expires_at: created.endDateTime,
     });
-    return secret;
+    return created;
+  }
+
+  /** The newest live secret of an application that holds its secret: what bootstrap.json gets. */
+  async heldSecret(appId: string): Promise<string | undefined> {
+    const row = await identityStore.heldSecret(this.db, appId, new Date());
+    return row?.sealed_secret ? this.#sealer.open(row.sealed_secret, heldSecretPurpose(appId)) : undefined;
+  }
+
+  /**
+   * Upgrade of a data folder of the first version, which kept the system's own secrets in plain
+   * text elsewhere: the application now holds the live secret that `secretText` is. False if none is.
+   */
+  async holdExistingSecret(appId: string, secretText: string): Promise<boolean> {
+    const rows = await identityStore.liveSecretsWithHashes(this.db, appId, new Date());
+    const match = rows.find((r) => secretMatches(secretText, r.secret_hash));
+    if (!match) return false;
+    await identityStore.markHoldsSecret(this.db, appId);
+    await identityStore.setSealedSecret(this.db, match.id, this.#sealer.seal(secretText, heldSecretPurpose(appId)));
+    return true;
   }
 
   /**
    * A directory with a Global Administrator (password) and an automation application (secret):
    * how the CSP, the operator and new partners start.
    */
-  async createAdministeredDirectory(displayName: string, domain: string, kind: NewDirectory['kind'], db: IdentityDb = this.db): Promise<AdministeredDirectory> {
+  async createAdministeredDirectory(
+    displayName: string,
+    domain: string,
+    kind: NewDirectory['kind'],
+    db: IdentityDb = this.db,
+    options: { holdsSecret?: boolean } = {},
+  ): Promise<AdministeredDirectory> {
     const dir = await this.createDirectory({ displayName, domain, kind }, db);
     const password = newPassword();
     const admin = await this.createUser(
       { tenantId: dir.tenant_id, userPrincipalName: `admin@${domain}`, displayName: `${displayName} administrator`, password, directoryRole: 'GlobalAdministrator' },
       db,
     );
-    const app = await this.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation` }, db);
-    const secret = await this.addClientSecret(app.appId, 2, db);
+    const app = await this.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation`, holdsSecret: options.holdsSecret }, db);
+    const secret = (await this.addClientSecret(app.appId, {}, db)).secretText;
     return {
       tenantId: dir.tenant_id,
       domain,
@@ -214,6 +275,7 @@ export class IdentityService {
       identifier_uris: identifierUris,
       public_client: false,
       created_at: this.clock.now(),
+      holds_secret: false,
     });
     await identityStore.setIdentifierUris(this.db, appId, identifierUris);
   }
@@ -240,113 +302,8 @@ export class IdentityService {
     return dir ? [{ tenantId: dir.tenant_id, displayName: dir.display_name, defaultDomain: dir.default_domain }] : [{ tenantId: principal.tenantId }];
   }
 
-  // ---- tokens -------------------------------------------------------------------------------
-
-  async #resolveTenant(segment: string, userName?: string): Promise<DirectoriesTable> {
-    const s = segment.toLowerCase();
-    let dir: DirectoriesTable | undefined;
-    if (isGuid(s)) dir = await identityStore.getDirectory(this.db, s);
-    else if (['common', 'organizations'].includes(s) && userName) {
-      const member = await identityStore.findMemberByUpn(this.db, userName);
-      dir = member ? await identityStore.getDirectory(this.db, member.tenant_id) : undefined;
-    } else dir = await identityStore.findDirectoryByDomain(this.db, s);
-    if (!dir) throw oauthErrors.tenantNotFound(segment);
-    return dir;
-  }
-
-  async #resolveResource(version: 'v1' | 'v2', form: Record<string, string>): Promise<string> {
-    let resource: string | undefined;
-    if (version === 'v1') {
-      resource = form.resource;
-      if (!resource) throw oauthErrors.missingParameter('resource');
-    } else {
-      if (!form.scope) throw oauthErrors.missingParameter('scope');
-      resource = resourceFromScope(form.scope);
-      if (!resource) throw oauthErrors.invalidScope(form.scope);
-    }
-    const app = await identityStore.findApplicationByIdentifierUri(this.db, normalizeAudience(resource));
-    if (!app) throw oauthErrors.invalidResource(resource);
-    return app.identifier_uris.find((u) => normalizeAudience(u) === normalizeAudience(resource)) ?? resource;
-  }
-
-  /** The token endpoint: client credentials and password grants, in the v1 and v2 shapes. */
-  async token(tenantSegment: string, version: 'v1' | 'v2', form: Record<string, string>): Promise<TokenResponse> {
-    const grant = form.grant_type;
-    if (!grant) throw oauthErrors.missingParameter('grant_type');
-    if (grant !== 'client_credentials' && grant !== 'password') throw oauthErrors.unsupportedGrant(grant);
-    if (!form.client_id) throw oauthErrors.missingParameter('client_id');
-    const clientId = form.client_id.toLowerCase();
-    if (grant === 'password') {
-      if (!form.username) throw oauthErrors.missingParameter('username');
-      if (!form.password) throw oauthErrors.missingParameter('password');
-    }
-    const directory = await this.#resolveTenant(tenantSegment, form.username);
-    const audience = await this.#resolveResource(version, form);
-    const app = isGuid(clientId) ? await identityStore.getApplication(this.db, clientId) : undefined;
-    if (!app) throw oauthErrors.appNotFound(form.client_id, directory.tenant_id);
-
-    let subject: { oid: string; extra: Record<string, unknown> };
-    if (grant === 'client_credentials') {
-      if (!form.client_secret) throw oauthErrors.missingParameter('client_secret');
-      const hashes = await identityStore.liveSecretHashes(this.db, app.app_id, new Date());
-      if (!hashes.some((h) => secretMatches(form.client_secret, h))) throw oauthErrors.badSecret(app.app_id);
-      const sp = await identityStore.findServicePrincipal(this.db, directory.tenant_id, app.app_id);
-      if (!sp) throw oauthErrors.appNotFound(app.app_id, directory.tenant_id);
-      subject = { oid: sp.object_id, extra: { appid: app.app_id, azp: app.app_id, idtyp: 'app', app_displayname: app.display_name } };
-    } else {
-      if (!app.public_client) throw oauthErrors.notPublicClient(app.app_id);
-      const member = await identityStore.findMemberByUpn(this.db, form.username);
-      if (!member || !member.password_hash || !(await passwordMatches(form.password, member.password_hash))) throw oauthErrors.badPassword();
-      let account: UsersTable | undefined = member;
-      if (member.tenant_id !== directory.tenant_id) account = await identityStore.findGuest(this.db, directory.tenant_id, member.object_id);
-      if (!account) throw oauthErrors.userNotInTenant(form.username, directory.tenant_id);
-      // A guest's first sign-in redeems its invitation.
-      if (account.user_type === 'Guest') await identityStore.completeInvitations(this.db, account.object_id, this.clock.now());
-      subject = {
-        oid: account.object_id,
-        extra: {
-          appid: app.app_id,
-          azp: app.app_id,
-          idtyp: 'user',
-          upn: member.user_principal_name,
-          unique_name: member.user_principal_name,
-          name: member.display_name,
-          ...(account.user_type === 'Guest' ? { idp: issuersFor(this.loginBase(), member.tenant_id)[0] } : {}),
-        },
-      };
-    }
-
-    const now = Math.floor(Date.now() / 1000);
-    const exp = now + TOKEN_LIFETIME_SECONDS;
-    const [issuerV1, issuerV2] = issuersFor(this.loginBase(), directory.tenant_id);
-    const signing = this.#signing!;
-    const accessToken = await new SignJWT({ ...subject.extra, tid: directory.tenant_id, oid: subject.oid, ver: version === 'v1' ? '1.0' : '2.0' })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid })
-      .setIssuer(version === 'v1' ? issuerV1 : issuerV2)
-      .setAudience(audience)
-      .setSubject(subject.oid)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(exp)
-      .setJti(newGuid())
-      .sign(signing.key);
-    if (version === 'v1') {
-      return {
-        token_type: 'Bearer',
-        expires_in: String(TOKEN_LIFETIME_SECONDS),
-        ext_expires_in: String(TOKEN_LIFETIME_SECONDS),
-        expires_on: String(exp),
-        not_before: String(now),
-        resource: audience,
-        access_token: accessToken,
-      };
-    }
-    return {
-      token_type: 'Bearer',
-      expires_in: TOKEN_LIFETIME_SECONDS,
-      ext_expires_in: TOKEN_LIFETIME_SECONDS,
-      scope: `${audience}/.default`,
-      access_token: accessToken,
-    };
+  /** The key that signs new tokens. */
+  signingKey() {
+    return this.#keys.current();
   }
 }

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ApplicationsTable, DirectoriesTable, IdentityTables, InvitationsTable, KeyCredentialsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
+import type { ApplicationsTable, ClientSecretsTable, DirectoriesTable, IdentityTables, InvitationsTable, KeyCredentialsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
 
 // All SQL of identity. Nothing else touches these tables.
 export type IdentityDb = Kysely<IdentityTables>;
@@ -70,20 +70,89 @@ export const identityStore = {
   getServicePrincipal: (db: IdentityDb, objectId: string) =>
     db.selectFrom('service_principals').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
 
-  insertClientSecret: async (db: IdentityDb, row: { id: string; app_id: string; secret_hash: string; hint: string; created_at: Date; expires_at: Date }) => {
+  insertClientSecret: async (db: IdentityDb, row: ClientSecretsTable) => {
     await db.insertInto('client_secrets').values(row).execute();
   },
 
   liveSecretHashes: async (db: IdentityDb, appId: string, now: Date) =>
     (await db.selectFrom('client_secrets').select('secret_hash').where('app_id', '=', appId).where('expires_at', '>', now).execute()).map((r) => r.secret_hash),
 
+  /** An application's secrets as graph lists them (never the secret or its hash). */
+  clientSecretsOf: (db: IdentityDb, appId: string) =>
+    db
+      .selectFrom('client_secrets')
+      .select(['id', 'display_name', 'hint', 'created_at', 'expires_at'])
+      .where('app_id', '=', appId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute(),
+
+  /** Deletes one secret of an application; answers whether it existed. */
+  deleteClientSecret: async (db: IdentityDb, appId: string, id: string) =>
+    (await db.deleteFrom('client_secrets').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst()).numDeletedRows > 0n,
+
+  /** The newest live secret that the application holds sealed. */
+  heldSecret: (db: IdentityDb, appId: string, now: Date) =>
+    db
+      .selectFrom('client_secrets')
+      .select(['id', 'sealed_secret', 'expires_at'])
+      .where('app_id', '=', appId)
+      .where('sealed_secret', 'is not', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst(),
+
+  liveSecretsWithHashes: (db: IdentityDb, appId: string, now: Date) =>
+    db.selectFrom('client_secrets').select(['id', 'secret_hash']).where('app_id', '=', appId).where('expires_at', '>', now).execute(),
+
+  setSealedSecret: async (db: IdentityDb, id: string, sealed: string) => {
+    await db.updateTable('client_secrets').set({ sealed_secret: sealed }).where('id', '=', id).execute();
+  },
+
+  markHoldsSecret: async (db: IdentityDb, appId: string) => {
+    await db.updateTable('applications').set({ holds_secret: true }).where('app_id', '=', appId).execute();
+  },
+
   signingKeys: (db: IdentityDb) => db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute(),
 
   insertSigningKey: async (db: IdentityDb, row: SigningKeysTable) => {
     await db
       .insertInto('signing_keys')
-      .values({ ...row, private_jwk: JSON.stringify(row.private_jwk) as any, public_jwk: JSON.stringify(row.public_jwk) as any })
+      .values({ ...row, private_jwk: null, public_jwk: JSON.stringify(row.public_jwk) as any })
       .execute();
+  },
+
+  /** A key of the first version gets its private part sealed, and the plain one dropped. */
+  sealSigningKey: async (db: IdentityDb, kid: string, sealed: string) => {
+    await db.updateTable('signing_keys').set({ private_key_sealed: sealed, private_jwk: null }).where('kid', '=', kid).execute();
+  },
+
+  /**
+   * One more failed password sign-in; at the threshold the account locks until `lockUntil` and
+   * the count starts again. One statement, so that concurrent attempts all count.
+   */
+  recordFailedSignIn: async (db: IdentityDb, objectId: string, threshold: number, lockUntil: Date) => {
+    await db
+      .updateTable('users')
+      .set({
+        failed_sign_ins: sql`case when failed_sign_ins + 1 >= ${threshold} then 0 else failed_sign_ins + 1 end`,
+        locked_until: sql`case when failed_sign_ins + 1 >= ${threshold} then ${lockUntil}::timestamptz else locked_until end`,
+      })
+      .where('object_id', '=', objectId)
+      .execute();
+  },
+
+  clearFailedSignIns: async (db: IdentityDb, objectId: string) => {
+    await db.updateTable('users').set({ failed_sign_ins: 0, locked_until: null }).where('object_id', '=', objectId).where('failed_sign_ins', '>', 0).execute();
+  },
+
+  setAccountEnabled: async (db: IdentityDb, objectId: string, enabled: boolean) => {
+    await db.updateTable('users').set({ account_enabled: enabled }).where('object_id', '=', objectId).execute();
+  },
+
+  updateUserDisplayName: async (db: IdentityDb, objectId: string, displayName: string) => {
+    await db.updateTable('users').set({ display_name: displayName }).where('object_id', '=', objectId).execute();
   },
 
   /** A member found by sign-in name or mail address, anywhere in the cloud. */

@@ -19,6 +19,11 @@ export interface UsersTable {
   created_at: Date;
   /** 'GlobalAdministrator' for a directory's administrators. */
   directory_role: string | null;
+  /** False blocks sign-in (graph's accountEnabled). */
+  account_enabled: boolean;
+  /** Failed password sign-ins in a row; at the threshold the account locks for a while. */
+  failed_sign_ins: number;
+  locked_until: Date | null;
 }
 
 export interface InvitationsTable {
@@ -41,6 +46,8 @@ export interface ApplicationsTable {
   identifier_uris: string[];
   public_client: boolean;
   created_at: Date;
+  /** The system's own automation: its secrets are kept sealed too, to be written to bootstrap.json again. */
+  holds_secret: boolean;
 }
 
 export interface ServicePrincipalsTable {
@@ -56,6 +63,9 @@ export interface ClientSecretsTable {
   app_id: string;
   secret_hash: string;
   hint: string;
+  display_name: string | null;
+  /** Only for an application that holds its secret: the secret, sealed. */
+  sealed_secret: string | null;
   created_at: Date;
   expires_at: Date;
 }
@@ -78,7 +88,10 @@ export interface KeyCredentialsTable {
 
 export interface SigningKeysTable {
   kid: string;
-  private_jwk: Record<string, unknown>;
+  /** Only in a key made before sealing, until the next start seals it. */
+  private_jwk: Record<string, unknown> | null;
+  /** The private JWK, sealed. */
+  private_key_sealed: string | null;
   public_jwk: Record<string, unknown>;
   created_at: Date;
 }

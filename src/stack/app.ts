@@ -18,6 +18,7 @@ import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
+import type { Sealer } from '../core/sealed.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';
 import { offersMigrations } from './offers/migrations.ts';
@@ -58,6 +59,8 @@ export interface HubLink {
 
 export interface StackOptions {
   name: string;
+  /** Seals the secrets the stack keeps in its database (its registration key). */
+  sealer: Sealer;
   location: string;
   db: Kysely<StackTables>;
   scheduler: WorkScheduler;
@@ -99,7 +102,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
     onResourceGroupDeleted: (db, subscriptionId, group) => deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
   };
-  const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.name);
+  const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
   const verifier = new HubTokenVerifier(keys, opts.hub.login);
   const tenancy: TenancyContext = {

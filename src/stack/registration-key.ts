@@ -4,6 +4,7 @@ import * as x509 from '@peculiar/x509';
 import { createPrivateKey, webcrypto } from 'node:crypto';
 import { armStore, type ArmDb } from '../arm/store.ts';
 import { newGuid } from '../core/ids.ts';
+import { isSealed, type Sealer } from '../core/sealed.ts';
 import { certificateThumbprint, type RegistrationSigner } from '../core/registration-token.ts';
 
 // The deployment's registration key: an ECDSA P-256 key pair with a self-signed certificate, made at
@@ -18,7 +19,7 @@ const DAY = 86_400_000;
 const SETTING = 'registrationSigningKey';
 
 export interface StoredRegistrationKey {
-  /** PKCS8 PEM. Read and written only by the two functions below. */
+  /** PKCS8 PEM, sealed in the database. Read and written only by the two functions below. */
   privateKeyPem: string;
   certificatePem: string;
   keyId: string;
@@ -39,12 +40,19 @@ export interface RegistrationKey {
   keyCredential: RegistrationKeyCredential;
 }
 
-async function readRegistrationKeySetting(db: ArmDb): Promise<StoredRegistrationKey | undefined> {
-  return armStore.getSetting<StoredRegistrationKey>(db, SETTING);
+const PURPOSE = 'registration signing key';
+
+/** The stored key, its private part opened; one kept in plain text (before sealing) is sealed now. */
+async function readRegistrationKeySetting(db: ArmDb, sealer: Sealer): Promise<StoredRegistrationKey | undefined> {
+  const stored = await armStore.getSetting<StoredRegistrationKey>(db, SETTING);
+  if (!stored) return undefined;
+  if (isSealed(stored.privateKeyPem)) return { ...stored, privateKeyPem: sealer.open(stored.privateKeyPem, PURPOSE) };
+  await writeRegistrationKeySetting(db, sealer, stored);
+  return stored;
 }
 
-async function writeRegistrationKeySetting(db: ArmDb, stored: StoredRegistrationKey): Promise<void> {
-  await armStore.putSetting(db, SETTING, stored);
+async function writeRegistrationKeySetting(db: ArmDb, sealer: Sealer, stored: StoredRegistrationKey): Promise<void> {
+  await armStore.putSetting(db, SETTING, { ...stored, privateKeyPem: sealer.seal(stored.privateKeyPem, PURPOSE) });
 }
 
 /** A new key pair and certificate (tests make their own deployments' keys with it too). */
@@ -65,11 +73,11 @@ export async function newRegistrationKey(deploymentName: string): Promise<Stored
 }
 
 /** The deployment's registration key, made on the first call and the same ever after. */
-export async function loadOrCreateRegistrationKey(db: ArmDb, deploymentName: string): Promise<RegistrationKey> {
-  let stored = await readRegistrationKeySetting(db);
+export async function loadOrCreateRegistrationKey(db: ArmDb, sealer: Sealer, deploymentName: string): Promise<RegistrationKey> {
+  let stored = await readRegistrationKeySetting(db, sealer);
   if (!stored) {
     stored = await newRegistrationKey(deploymentName);
-    await writeRegistrationKeySetting(db, stored);
+    await writeRegistrationKeySetting(db, sealer, stored);
   }
   return registrationKeyOf(stored, deploymentName);
 }

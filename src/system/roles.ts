@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { HttpClient } from '../core/http-client.ts';
+import type { Sealer } from '../core/sealed.ts';
 import { appToken } from '../core/tokens.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ensureDatabase, openDatabase } from '../db/database.ts';
@@ -10,8 +11,10 @@ import { startEmbeddedCluster } from '../db/embedded.ts';
 import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
+import type { SignInPolicy } from '../identity/rules.ts';
 import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
-import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
+import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, saveStackRecord, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
+import { addStackSecret, DEFAULT_STACK_SECRET_POLICY, rotateStackSecretIfDue, type StackSecretDeps, type StackSecretPolicy } from './stack-secret.ts';
 
 // Starting each role: its database, its servers, its first-run set-up. `up` starts both in one
 // process; `hub` and `stack` start one each. A stack reaches the hub only over HTTP(S).
@@ -50,6 +53,8 @@ export interface RoleOptions {
   logger: Logger;
   tls?: TlsFiles;
   host: string;
+  /** Seals what the role keeps of its secrets in its database. */
+  sealer: Sealer;
 }
 
 function closeOnCleanup(cleanups: Cleanups, servers: FastifyInstance[]): void {
@@ -65,7 +70,7 @@ export interface RunningHub {
   record: HubBootstrap;
 }
 
-export async function startHubRole(opts: RoleOptions & { port: number }, cleanups: Cleanups): Promise<RunningHub> {
+export async function startHubRole(opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy> }, cleanups: Cleanups): Promise<RunningHub> {
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<HubTables>(opts.databaseUrl);
   cleanups.push(() => db.close());
@@ -78,11 +83,12 @@ export async function startHubRole(opts: RoleOptions & { port: number }, cleanup
     tls: opts.tls,
     endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
     domainSuffix: DOMAIN_SUFFIX,
+    identity: { sealer: opts.sealer, signIn: opts.signIn },
   });
   closeOnCleanup(cleanups, [hub.app]);
   endpoints = hubEndpointsAt(await listen(hub.app, opts.host, opts.port, opts.tls !== undefined));
   await hub.publishEndpoints();
-  const record = await bootstrapHub(hub);
+  const record = await bootstrapHub(hub, opts.sealer);
   return { hub, endpoints, record };
 }
 
@@ -104,6 +110,7 @@ export interface StackRoleOptions extends RoleOptions {
   /** The certificate authority that the hub's certificate chains to. */
   hubCa?: string;
   operator: OperatorCredentials;
+  stackSecret?: Partial<StackSecretPolicy>;
 }
 
 export interface RunningStack {
@@ -132,6 +139,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   let servicePrincipalId: string | undefined;
   const stack = await createStack({
     name: opts.name,
+    sealer: opts.sealer,
     location: opts.location,
     db: db.db,
     scheduler: opts.scheduler,
@@ -164,17 +172,33 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, { token: graphToken });
     owners.push({ principalId: admin.id, principalType: 'User' });
   }
-  const record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, async (known) => {
+  const secretDeps: StackSecretDeps = {
+    http,
+    login: hub.login,
+    graph: hub.graph,
+    operator: opts.operator,
+    policy: { ...DEFAULT_STACK_SECRET_POLICY, ...opts.stackSecret },
+    logger: opts.logger.child({ role: 'stack', stack: opts.name }),
+  };
+  let record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
     let appId = known?.appId;
     if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris, keyCredentials } });
     else {
       const body = { displayName: `Stackledger stack '${opts.name}'`, identifierUris, keyCredentials };
       appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body })).appId as string;
     }
-    const secret =
-      known?.secret ??
-      ((await http.call('POST', `${hub.graph}/v1.0/applications/${appId}/addPassword`, { token: graphToken, body: { passwordCredential: { displayName: 'stack' } } })).secretText as string);
-    return { appId, secret };
+    return known?.secret ? { ...known, appId, secret: known.secret } : { appId, ...(await addStackSecret(secretDeps, appId, graphToken)) };
+  });
+  const rotate = async () => {
+    record = await rotateStackSecretIfDue(secretDeps, record, async (next) => {
+      await saveStackRecord(stack, opts.sealer, next);
+      application = { appId: next.applicationId, secret: next.applicationSecret };
+    });
+  };
+  await rotate();
+  opts.scheduler.register({
+    name: `stack ${opts.name}: application secret`,
+    runUntil: () => rotate().catch((e) => secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later")),
   });
   homeDirectory = record.homeDirectory;
   cloudId = record.cloudId;

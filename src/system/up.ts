@@ -1,16 +1,19 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
 import { HttpClient } from '../core/http-client.ts';
+import { loadSealer, writePrivateFile, type Sealer } from '../core/sealed.ts';
 import { WorkScheduler } from '../core/scheduler.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import { routeTable, type RouteEntry } from '../http/server.ts';
 import type { HubEndpoints } from '../hub/app.ts';
+import type { SignInPolicy } from '../identity/rules.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
 import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
+import type { StackSecretPolicy } from './stack-secret.ts';
 
 // `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
 // `stackledger stack` (one role each). Each writes DIR/bootstrap.json once every endpoint answers.
@@ -26,6 +29,8 @@ export interface CommonOptions {
   /** Runs on a simulated clock that starts here. */
   clock?: Date;
   logger?: Logger;
+  /** For tests: shorter lock-outs and secret lifetimes than the defaults. */
+  policies?: { signIn?: Partial<SignInPolicy>; stackSecret?: Partial<StackSecretPolicy> };
 }
 
 export interface UpOptions extends CommonOptions {
@@ -94,6 +99,7 @@ interface Process {
   clock: Clock;
   scheduler: WorkScheduler;
   cleanups: Cleanups;
+  sealer: Sealer;
 }
 
 async function startProcess(opts: CommonOptions): Promise<Process> {
@@ -104,12 +110,13 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
   const scheduler = new WorkScheduler(clock);
   const cleanups = new Cleanups(logger);
   const tls = opts.http ? undefined : await ensureTls(dataDir);
-  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, scheduler, cleanups };
+  const sealer = await loadSealer(dataDir);
+  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, scheduler, cleanups, sealer };
 }
 
 async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpoint[] = []): Promise<RunningSystem> {
   const bootstrapPath = path.join(p.dataDir, 'bootstrap.json');
-  await writeFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n', { mode: 0o600 });
+  await writePrivateFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n');
   if (!p.clock.simulated) {
     // On the real clock, due work runs every minute.
     const timer = setInterval(() => void p.scheduler.runDue().catch((e) => p.logger.error({ err: e }, 'due work failed')), 60_000);
@@ -147,8 +154,8 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
   const wanted = opts.stacks ?? [{ name: opts.stackName ?? 'local', location: opts.location ?? 'local' }];
   try {
     const [hubDb, ...stackDbs] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', ...wanted.map((s) => `stack_${s.name}`)], p.cleanups, p.logger);
-    const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host };
-    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port }, p.cleanups);
+    const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
+    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn }, p.cleanups);
     const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
@@ -165,6 +172,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
           hubArm: hub.endpoints.arm,
           hubCa: p.tls?.ca,
           operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, adminUserName: operator.admin.userName },
+          stackSecret: opts.policies?.stackSecret,
         },
         p.cleanups,
       );
@@ -218,7 +226,10 @@ export async function startHubOnly(opts: CommonOptions): Promise<RunningSystem> 
   const p = await startProcess(opts);
   try {
     const [hubDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub'], p.cleanups, p.logger);
-    const hub = await startHubRole({ scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, databaseUrl: hubDb, port: opts.port }, p.cleanups);
+    const hub = await startHubRole(
+      { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn },
+      p.cleanups,
+    );
     return await finish(p, {
       ...(p.tls ? { caFile: p.tls.caFile } : {}),
       hub: hub.endpoints,
@@ -257,6 +268,7 @@ export async function startStackOnly(opts: StackOnlyOptions): Promise<RunningSys
         logger: p.logger,
         tls: p.tls,
         host: p.host,
+        sealer: p.sealer,
         databaseUrl: stackDb,
         name: opts.name,
         location: opts.location,
@@ -264,6 +276,7 @@ export async function startStackOnly(opts: StackOnlyOptions): Promise<RunningSys
         hubArm: opts.hubArm,
         hubCa,
         operator: opts.operator,
+        stackSecret: opts.policies?.stackSecret,
       },
       p.cleanups,
     );
