@@ -4,11 +4,18 @@
 // Each attack runs through HTTP as described in the issue and must fail closed, writing nothing.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { OWNER, SYSTEM_ADMINISTRATOR, USAGE_REPORTER } from '../src/arm/roles.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { withDatabase } from '../src/db/database.ts';
+import { startSystem, type RunningSystem } from '../src/system/up.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 
 const V = 'api-version=2026-11-01';
@@ -216,5 +223,38 @@ describe('trust boundaries: roles, not membership', () => {
     assert.equal((await t.call('GET', `${hub()}/providers/Stackledger.Billing/priceOverrides?${V}`, { token: customerAdmin })).status, 403);
     assert.equal((await t.call('GET', `${hub()}/providers/Stackledger.Billing/priceOverrides?${V}&level=provider`, { token: customerAdmin })).status, 403);
     assert.equal((await t.call('GET', `${hub()}/providers/Stackledger.Billing/priceOverrides?${V}&level=provider`, { token: csp })).status, 200);
+  });
+});
+
+describe('a folder from before roles', () => {
+  it("gives the CSP's and the operator's principals their root-scope roles at its next start", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-roles-'));
+    const t = await startTestSystem({ dataDir, clock: new Date('2026-03-10T12:00:00Z') });
+    let restarted: RunningSystem | undefined;
+    const db = (role: string) => new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_${role}`) });
+    try {
+      // What an old folder holds: no assignment at the root scope on either side.
+      for (const role of ['hub', 'stack_local']) {
+        const client = db(role);
+        await client.connect();
+        await client.query(`delete from role_assignments where scope_key = '/'`);
+        await client.end();
+      }
+      const before = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?${V}`, { token: await t.appToken('csp', t.b.hub.arm) });
+      assert.equal(before.status, 403, 'without its role, the CSP does not run the system');
+      await t.system.stop();
+      restarted = await startSystem({ port: 0, dataDir, databaseUrl: withDatabase(testServerUrl(), t.dbPrefix), clock: new Date('2026-03-10T12:00:00Z'), logger: pino({ level: 'silent' }) });
+      const b = restarted.bootstrap;
+      const token = async (who: 'csp' | 'operator', resource: string) =>
+        (await t.http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: b[who].clientId, client_secret: b[who].clientSecret, resource } }))
+          .access_token as string;
+      assert.equal((await t.http.send('GET', `${b.hub.arm}/providers/Stackledger.System/clock?${V}`, { token: await token('csp', b.hub.arm) })).status, 200);
+      const bridge = await t.http.send('GET', `${b.stacks.local.adminArm}/providers/Stackledger.System/bridge?${V}`, { token: await token('operator', b.stacks.local.adminArm) });
+      assert.equal(bridge.status, 200, JSON.stringify(bridge.body));
+    } finally {
+      await restarted?.stop();
+      await t.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
