@@ -216,6 +216,24 @@ describe('trust boundaries: roles, not membership', () => {
     assert.equal((await t.call('GET', `${admin}/subscriptions/${sub}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${query}`, { token: operator })).status, 404);
   });
 
+  it("answers chargeback for the subscription in its path: all tenants' on the provider subscription, one tenant's on its own", async () => {
+    const admin = t.b.stacks.local.adminArm;
+    const operator = await t.appToken('operator', admin);
+    const user = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.tenantArm);
+    const other = randomUUID();
+    const made = await t.call('PUT', `${t.b.stacks.local.tenantArm}/subscriptions/${other}?api-version=2015-11-01`, { token: user, body: { displayName: 'other', offerId: '/delegatedProviders/default/offers/base-offer' } });
+    assert.ok(made.status < 300, JSON.stringify(made.body));
+    await t.call('POST', `${hub()}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { duration: 'PT2H' } });
+    const chargeback = async (sub: string) => {
+      const res = await t.call('GET', `${admin}/subscriptions/${sub}/providers/Stackledger.Billing/chargeback?${V}&period=2026-03`, { token: operator });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body.value.map((v: any) => v.subscriptionId);
+    };
+    assert.ok((await chargeback(t.b.stacks.local.providerSubscriptionId)).includes(tenantSub), 'the storage account of the tenant is charged');
+    assert.deepEqual(await chargeback(other), [], "another subscription's path shows none of it");
+    assert.deepEqual(await chargeback(tenantSub), [tenantSub]);
+  });
+
   it('shows price sheets and overrides to who sets them and to the partner buying under them, to nobody else', async () => {
     const sheet = `${hub()}/providers/Stackledger.Billing/priceSheets/list?${V}`;
     assert.equal((await t.call('GET', sheet, { token: customerAdmin })).status, 403);
