@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { withDatabase } from '../src/db/database.ts';
+import Fastify from 'fastify';
+import { HttpClient } from '../src/core/http-client.ts';
+import { openDatabase, withDatabase } from '../src/db/database.ts';
+import { UsageBridge } from '../src/stack/bridge/job.ts';
 import { recordIndexOf, verdictOf } from '../src/stack/bridge/refusal.ts';
 import { cli } from './helpers/cli.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
@@ -298,5 +301,48 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal((await t.call('GET', summaryUrl, { token: customer })).status, 403);
     const tooLong = await t.call('GET', summaryUrl.replace('to=2026-07-02', 'to=2028-07-02'), { token });
     assert.equal(tooLong.status, 400);
+  });
+
+  it('finds refused records that the hub does not name by halving the batch, in a bounded number of requests', async () => {
+    // A hub that refuses any batch holding a poison record, naming none (over real HTTP), and
+    // the bridge on the stack's own database.
+    const hub = Fastify();
+    hub.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    let requests = 0;
+    hub.post('/login/:tenant/oauth2/token', async () => ({ access_token: 'token', token_type: 'Bearer', expires_in: 3600 }));
+    hub.post('/providers/Microsoft.AzureStack/usageReports', async (request, reply) => {
+      requests++;
+      const records = (request.body as { records: { resourceUri: string }[] }).records;
+      if (records.some((r) => r.resourceUri.includes('poison'))) return reply.code(400).send({ error: { code: 'UnnamedRefusal', message: 'Something in this batch is wrong.' } });
+      return { received: records.length };
+    });
+    const url = await hub.listen({ port: 0, host: '127.0.0.1' });
+    const db = openDatabase<any>(withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), 2);
+    const http = new HttpClient();
+    try {
+      const hour = '2026-07-02T00:00:00Z';
+      const written: string[] = [];
+      for (let i = 0; i < 16; i++) written.push(await writeRecord(hour, i === 3 || i === 12 ? `/poison/${i}` : `/fine/${i}`));
+      const stub = new UsageBridge({
+        db: db.db,
+        http,
+        hubArm: () => url,
+        hubLogin: () => `${url}/login`,
+        homeDirectory: () => tenant.tenantId,
+        application: { appId: () => randomUUID(), secret: () => 'secret' },
+        cloudId: () => t.b.stacks.local.cloudId,
+        attempts: 1,
+      });
+      assert.equal(await stub.deliver(new Date(hour)), true, 'the outbox is empty afterwards');
+      assert.ok(requests <= 1 + 2 * 2 * Math.log2(16), `${requests} requests for 2 refused records among 16`);
+      const held = (await quarantine()).filter((e) => written.includes(e.resourceId));
+      assert.deepEqual(held.map((e) => [e.resourceUri, e.state, e.refusal.code]).sort(), [['/poison/12', 'held', 'UnnamedRefusal'], ['/poison/3', 'held', 'UnnamedRefusal']]);
+      const { rows } = await stackDb.query(`select count(*)::int as n from usage_records where resource_id = any($1::uuid[]) and delivered_at is not null`, [written]);
+      assert.equal(rows[0].n, 14, 'every other record was delivered');
+    } finally {
+      await http.close();
+      await db.close();
+      await hub.close();
+    }
   });
 });

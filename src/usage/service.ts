@@ -44,7 +44,7 @@ export const usageErrors = {
       target: `records[${c.index}]`,
       message:
         `Record records[${c.index}] (resource '${c.resourceId}', meter ${c.meterId}, hour ${c.hour.toISOString()}, revision ${c.revision}) ` +
-        `says ${c.offered}, but that key was already received with ${c.stored}. A record's key holds one quantity: a change is a new revision.`,
+        `says ${c.offered}, but that key was already received with ${c.stored} (or comes earlier in this batch with it). A record's key holds one quantity: a change is a new revision.`,
     });
     const first = detail(conflicts[0]);
     const more = conflicts.length > 1 ? ` (${conflicts.length} records conflict; each is named in details)` : '';

@@ -1,5 +1,5 @@
 import type { SystemRights } from '../../arm/service.ts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
@@ -113,7 +113,7 @@ export function registerBridgeRoutes(app: FastifyInstance, bridge: UsageBridge, 
   const action = (name: 'retry' | 'drop') => ({
     config,
     schema: { body: QuarantineBody },
-    preParsing: async (request: any, _reply: unknown, payload: any) => {
+    preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: RequestPayload) => {
       await requireOperator(principalOf(request), `Stackledger.System/bridge/quarantine/${name}/action`);
       return payload;
     },
