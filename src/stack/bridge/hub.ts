@@ -17,7 +17,7 @@ export interface HubOptions {
 
 export class BridgeHubClient {
   #token?: { value: string; until: number };
-  constructor(readonly o: HubOptions) {}
+  constructor(private readonly o: HubOptions) {}
 
   /** Whether the deployment is registered and has its application's credentials. */
   get ready(): boolean {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DueWork } from '../../core/scheduler.ts';
 import { batchThatFits } from '../../core/usage-record.ts';
 import { hourOf } from '../../core/usage-summary.ts';
-import { resourcesStore } from '../resources/store.ts';
+import { resourcesStore, type ResourcesDb } from '../resources/store.ts';
 import { BridgeHubClient, type HubOptions } from './hub.ts';
 import { reconcile } from './reconcile.ts';
 import { verdictOf, type Refusal, type Verdict } from './refusal.ts';
@@ -123,7 +123,7 @@ export class UsageBridge {
     const status = await bridgeStore.status(this.o.db);
     const last = status.reconciliation ? Date.parse(status.reconciliation.checkedAt) : -Infinity;
     if (now.getTime() - last < (this.o.reconcileEveryMinutes ?? 360) * 60_000) return;
-    const closedUntil = await resourcesStore.closedUntil(this.o.db as any);
+    const closedUntil = await resourcesStore.closedUntil(this.o.db as unknown as ResourcesDb);
     if (!closedUntil) return;
     const to = hourOf(closedUntil);
     const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);

@@ -47,12 +47,16 @@ export function recordIndexOf(target: unknown): number | undefined {
 
 const describe = (r: Refusal) => `${r.status} ${r.code}: ${r.message}`;
 
+/** What is kept of a hub's message with a quarantined record. */
+const MAX_MESSAGE = 2000;
+const text = (v: unknown, fallback: string) => String(v ?? fallback).slice(0, MAX_MESSAGE);
+
 /** The verdict on the hub's answer to a batch of `size` records. */
 export function verdictOf(answer: { status: number; body: any }, size: number): Verdict {
   const { status, body } = answer;
   if (status === 200) return { kind: 'delivered' };
   const error = body?.error ?? {};
-  const refusal: Refusal = { status, code: String(error.code ?? `HTTP${status}`), message: String(error.message ?? '') };
+  const refusal: Refusal = { status, code: text(error.code, `HTTP${status}`).slice(0, 100), message: text(error.message, '') };
   if (status >= 500 || status === 401 || status === 429) return { kind: 'retry', error: describe(refusal) };
   if (status < 400 || status === 403 || status === 404 || BATCH_CODES.has(refusal.code)) return { kind: 'stop', error: describe(refusal) };
   if (status === 413) return { kind: 'split', refusal };
@@ -61,7 +65,7 @@ export function verdictOf(answer: { status: number; body: any }, size: number): 
   for (const item of [error, ...(Array.isArray(error.details) ? error.details : [])]) {
     const i = recordIndexOf(item?.target);
     if (i !== undefined && i < size && !refused.has(i)) {
-      refused.set(i, { status, code: String(item.code ?? refusal.code), message: String(item.message ?? refusal.message) });
+      refused.set(i, { status, code: text(item.code, refusal.code).slice(0, 100), message: text(item.message, refusal.message) });
     }
   }
   if (refused.size > 0) return { kind: 'records', refused };

@@ -7,7 +7,7 @@ import { ArmError, armErrors } from '../../core/errors.ts';
 import { checkReconciliationRange, hourOf } from '../../core/usage-summary.ts';
 import type { Principal } from '../../core/principal.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../../http/arm.ts';
-import { resourcesStore } from '../resources/store.ts';
+import { resourcesStore, type ResourcesDb } from '../resources/store.ts';
 import type { UsageBridge } from './job.ts';
 import { dropQuarantined, retryQuarantined } from './quarantine.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
@@ -36,7 +36,7 @@ export interface BridgeStatusView {
 export async function bridgeStatus(db: BridgeDb, stack: string, cloudId: string | undefined, now: Date): Promise<BridgeStatusView> {
   const counts = await bridgeStore.counts(db);
   const status = await bridgeStore.status(db);
-  const closedUntil = await resourcesStore.closedUntil(db as any);
+  const closedUntil = await resourcesStore.closedUntil(db as unknown as ResourcesDb);
   // Lag: how far the oldest undelivered hour is behind now (0 when all is delivered).
   const oldest = Number(counts.outbox) > 0 ? (await bridgeStore.undelivered(db, 1))[0] : undefined;
   return {
@@ -130,7 +130,7 @@ export function registerBridgeRoutes(app: FastifyInstance, bridge: UsageBridge, 
   app.get('/providers/Stackledger.System/bridge/reconciliation', { config }, async (request) => {
     await requireOperator(principalOf(request));
     if (!bridge.hub.ready) throw new ArmError(409, 'DeploymentNotRegistered', 'This deployment is not registered with the hub yet: there is nothing to reconcile.');
-    const closedUntil = hourOf((await resourcesStore.closedUntil(db as any)) ?? now());
+    const closedUntil = hourOf((await resourcesStore.closedUntil(db as unknown as ResourcesDb)) ?? now());
     const time = (name: 'from' | 'to', fallback: Date) => {
       const text = queryValue(request, name);
       if (text === undefined) return fallback;
