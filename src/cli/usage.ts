@@ -3,6 +3,7 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
+import { reconciliationText, registerQuarantineCommands, stackOption, verifyStack } from './bridge.ts';
 import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
 
@@ -159,22 +160,36 @@ export function registerUsageCommands(program: Command): void {
 
   usage
     .command('verify')
-    .description('Prove the ledger: per deployment, meter and hour, the usage received equals the usage attributed. Exits 1 on any difference.')
+    .description(
+      'Prove the ledger: per deployment, meter and hour, the usage received equals the usage attributed. With --stack, compare that ' +
+        "stack's delivered records with what the hub received (default: the last 24 closed hours). Exits 1 on any difference.",
+    )
     .addOption(dataOption())
-    .option('--from <time>', 'first usage hour (ISO 8601)', '1970-01-01T00:00:00Z')
-    .option('--to <time>', 'end of the range, exclusive (ISO 8601)', '9999-01-01T00:00:00Z')
+    .addOption(stackOption())
+    .option('--from <time>', 'first usage hour (ISO 8601; default: the beginning, or 24 hours before --to with --stack)')
+    .option('--to <time>', 'end of the range, exclusive (ISO 8601; default: the end, or the last closed hour with --stack)')
     .addOption(jsonOption())
-    .action(async (o: { data: string; from: string; to: string; json?: boolean }) => {
-      for (const t of [o.from, o.to]) if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
-      const result = await runClient(o.data, (c) => verifyLedger(c, o.from, o.to));
+    .action(async (o: { data: string; stack?: string; from?: string; to?: string; json?: boolean }) => {
+      if (o.stack) {
+        const result = await verifyStack(o.data, { stack: o.stack, from: o.from, to: o.to });
+        print(o.json, result, () => reconciliationText(o.stack!, result));
+        if (!result.balanced) process.exitCode = 1;
+        return;
+      }
+      const range = { from: o.from ?? '1970-01-01T00:00:00Z', to: o.to ?? '9999-01-01T00:00:00Z' };
+      for (const t of [range.from, range.to]) if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
+      const result = await runClient(o.data, (c) => verifyLedger(c, range.from, range.to));
       print(o.json, result, () =>
         [
           `${result.records} records, ${result.received} received, ${result.attributed} attributed: ${result.balanced ? 'balanced' : 'NOT BALANCED'}`,
+          ...(result.conflicts?.records ? [`  ${result.conflicts.records} conflicting records refused (${result.conflicts.refusals} times)`] : []),
           ...result.differences.map((d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`),
         ].join('\n'),
       );
       if (!result.balanced) process.exitCode = 1;
     });
+
+  registerQuarantineCommands(usage);
 }
 
 export async function verifyLedger(c: Connection, from = '1970-01-01T00:00:00Z', to = '9999-01-01T00:00:00Z') {

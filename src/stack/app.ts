@@ -26,7 +26,10 @@ import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offer
 import type { OffersContext } from './offers/service.ts';
 import type { OffersTables } from './offers/tables.ts';
 import { UsageBridge } from './bridge/job.ts';
+import { bridgeMigrations } from './bridge/migrations.ts';
+import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
+import type { BridgeDb } from './bridge/store.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
@@ -42,7 +45,7 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & PricingTables;
+export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & BridgeTables & PricingTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -90,7 +93,7 @@ export interface Stack {
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations, ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions") });
+  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations, ...bridgeMigrations, ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions") });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -133,7 +136,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
   opts.scheduler.register(meteringWork(resources.db));
   const bridge = new UsageBridge({
-    db: resources.db,
+    db: opts.db as unknown as BridgeDb,
     http: opts.hub.http,
     hubArm: opts.hub.arm,
     hubLogin: opts.hub.login,
@@ -181,7 +184,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
         registerProviderUsageRoutes(armApp, arm, operator, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
         registerLateReportRoutes(armApp, resources);
-        registerBridgeRoutes(armApp, resources.db, opts.name, opts.cloudId, () => clock.now(), operator);
+        registerBridgeRoutes(armApp, bridge, { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] }, operator);
         registerChargebackRoutes(armApp, opts.db, arm, operator, opts.providerSubscriptionId);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);

@@ -54,4 +54,28 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0503_usage_conflicts': {
+    async up(db: Kysely<any>) {
+      // Records refused because their key was already received with another quantity: counted
+      // once per key and quantity offered, with how often the deployment sent it.
+      await sql`
+        create table usage_conflicts (
+          id bigserial primary key,
+          source text not null,
+          cloud_id uuid,
+          resource_id text not null,
+          meter_id uuid not null,
+          hour timestamptz not null,
+          revision integer not null,
+          stored_quantity numeric(38, 9) not null,
+          offered_quantity numeric(38, 9) not null,
+          first_refused_at timestamptz not null,
+          last_refused_at timestamptz not null,
+          refusals integer not null default 1,
+          unique (source, resource_id, meter_id, hour, revision, offered_quantity)
+        );
+        create index usage_conflicts_hour on usage_conflicts (cloud_id, hour);
+      `.execute(db);
+    },
+  },
 };

@@ -53,6 +53,12 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
     },
   );
 
+  // What the hub received from one deployment, per hour and meter: the deployment reconciles its
+  // outbox with it. The deployment itself, or a system administrator.
+  app.get('/providers/Microsoft.AzureStack/usageReports/summary', { config: system }, async (request) =>
+    usage.deploymentSummary(ctx, principalOf(request), { cloudId: queryValue(request, 'cloudId') ?? '', from: queryValue(request, 'from'), to: queryValue(request, 'to') }),
+  );
+
   // Usage from any external meter, as a CloudEvents JSON batch.
   const CloudEventBody = Type.Array(
     Type.Object({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
-import { authorize, authorizeData, holdsDataActionAnywhere, inTransaction, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { authorize, authorizeData, holdsDataActionAnywhere, inTransaction, mayPerform, requireSubscription, type ArmContext } from '../arm/service.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
@@ -9,7 +9,8 @@ import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
-import { eventKey, usageStore, type IncomingRecord, type UsageDb } from './store.ts';
+import { checkReconciliationRange } from '../core/usage-summary.ts';
+import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord, type UsageDb } from './store.ts';
 
 // Usage on the hub: batches from deployments, stored once and attributed in the same statement;
 // the ledger invariant; the usage of a customer or registration subscription.
@@ -37,6 +38,18 @@ export const usageErrors = {
     new ArmError(404, 'RegistrationNotFound', `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`),
   notTheDeployment: (cloudId: string) =>
     new ArmError(403, 'AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
+  conflict: (conflicts: DeploymentConflict[]) => {
+    const detail = (c: DeploymentConflict) => ({
+      code: 'UsageRecordConflict',
+      target: `records[${c.index}]`,
+      message:
+        `Record records[${c.index}] (resource '${c.resourceId}', meter ${c.meterId}, hour ${c.hour.toISOString()}, revision ${c.revision}) ` +
+        `says ${c.offered}, but that key was already received with ${c.stored} (or comes earlier in this batch with it). A record's key holds one quantity: a change is a new revision.`,
+    });
+    const first = detail(conflicts[0]);
+    const more = conflicts.length > 1 ? ` (${conflicts.length} records conflict; each is named in details)` : '';
+    return new ArmError(409, 'UsageRecordConflict', `${first.message}${more}`, first.target, conflicts.map(detail));
+  },
 };
 
 export interface DeploymentBatch {
@@ -51,30 +64,82 @@ export async function mayReportUsage(ctx: UsageContext, caller: Principal): Prom
 }
 
 /**
+ * The live registration of `cloudId` that names the caller (of legacy duplicates, the one naming
+ * it): only that deployment reports its usage and reads what the hub received from it.
+ */
+async function requireDeployment(ctx: UsageContext, caller: Principal, cloudIdText: string) {
+  await mayReportUsage(ctx, caller);
+  if (!isGuid(cloudIdText)) throw armErrors.invalidRequestContent(`The cloudId '${cloudIdText}' is not a GUID.`, 'cloudId');
+  const cloudId = cloudIdText.toLowerCase();
+  const registration = await registrationStore.liveByCloudIdAndObjectId(ctx.db, cloudId, caller.objectId);
+  if (registration) return registration;
+  if (await registrationStore.liveByCloudId(ctx.db, cloudId)) throw usageErrors.notTheDeployment(cloudIdText);
+  throw usageErrors.registrationGone(cloudIdText);
+}
+
+/** At most this many conflicting records are named in one refusal (the deployment sends the rest again). */
+const CONFLICTS_NAMED = 1000;
+
+/**
  * A batch of closed usage records from a deployment: accepted only from the principal that the
- * live registration of its cloud id names (of legacy duplicates, the one naming the caller), and
- * only for that cloud id. Every refusal comes before anything is written.
+ * live registration of its cloud id names, and only for that cloud id. A record whose key was
+ * already received is a duplicate (nothing to do) when its quantity is the same, and a conflict
+ * otherwise: the batch is refused (409, naming each), and the conflict counted. Nothing of a
+ * refused batch is stored.
  */
 export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: DeploymentBatch) {
-  await mayReportUsage(ctx, caller);
-  if (!isGuid(batch.cloudId)) throw armErrors.invalidRequestContent(`The cloudId '${batch.cloudId}' is not a GUID.`, 'cloudId');
-  const cloudId = batch.cloudId.toLowerCase();
-  const foreign = batch.records.findIndex((r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== cloudId);
+  const registration = await requireDeployment(ctx, caller, batch.cloudId);
+  const foreign = batch.records.findIndex((r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id);
   if (foreign >= 0) throw usageErrors.notTheDeployment(batch.records[foreign].cloudId!);
-  const registration = await registrationStore.liveByCloudIdAndObjectId(ctx.db, cloudId, caller.objectId);
-  if (!registration) {
-    if (await registrationStore.liveByCloudId(ctx.db, cloudId)) throw usageErrors.notTheDeployment(batch.cloudId);
-    throw usageErrors.registrationGone(batch.cloudId);
-  }
-  const result = await usageStore.receiveFromDeployment(ctx.db, {
-    cloudId: registration.cloud_id,
-    registrationId: registration.id,
-    registrationSubscriptionId: registration.subscription_id,
-    batchId: batch.batchId,
-    receivedAt: ctx.arm.clock.now(),
-    records: batch.records,
+  const now = ctx.arm.clock.now();
+  const outcome = await inTransaction(ctx.db, async (db) => {
+    await usageStore.lockDeployment(db, registration.cloud_id);
+    const conflicts = await usageStore.conflicts(db, registration.cloud_id, batch.records);
+    if (conflicts.length > 0) return { conflicts };
+    const stored = await usageStore.receiveFromDeployment(db, {
+      cloudId: registration.cloud_id,
+      registrationId: registration.id,
+      registrationSubscriptionId: registration.subscription_id,
+      batchId: batch.batchId,
+      receivedAt: now,
+      records: batch.records,
+    });
+    return { stored };
   });
-  return { batchId: batch.batchId, received: result.received, new: result.new, duplicates: result.received - result.new };
+  if (outcome.conflicts) {
+    await usageStore.countConflicts(ctx.db, registration.cloud_id, outcome.conflicts, now);
+    throw usageErrors.conflict(outcome.conflicts.slice(0, CONFLICTS_NAMED));
+  }
+  const { received, new: added } = outcome.stored!;
+  return { batchId: batch.batchId, received, new: added, duplicates: received - added };
+}
+
+/**
+ * What the hub received from one deployment, per usage hour and meter, and the conflicts it
+ * refused: for the deployment itself (to compare with its outbox) and for system administrators.
+ */
+export async function deploymentSummary(ctx: UsageContext, caller: Principal, q: { cloudId: string; from?: string; to?: string }) {
+  let cloudId: string;
+  if (await mayPerform(ctx.arm, caller, 'Microsoft.AzureStack/usageReports/read', ROOT_SCOPE)) {
+    if (!isGuid(q.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${q.cloudId}' is not a GUID.`, 'cloudId');
+    cloudId = q.cloudId.toLowerCase();
+  } else {
+    cloudId = (await requireDeployment(ctx, caller, q.cloudId)).cloud_id;
+  }
+  const time = (name: 'from' | 'to') => {
+    const t = q[name] === undefined ? undefined : parseInstant(q[name]);
+    if (!t) throw armErrors.badRequest('InvalidTime', `'${name}' must be an ISO 8601 time.`, name);
+    return t;
+  };
+  const range = { from: time('from'), to: time('to') };
+  checkReconciliationRange(range.from, range.to);
+  return {
+    cloudId,
+    from: range.from.toISOString(),
+    to: range.to.toISOString(),
+    conflicts: await usageStore.conflictCounts(ctx.db, range.from, range.to, cloudId),
+    value: await usageStore.deploymentSummary(ctx.db, cloudId, range.from, range.to),
+  };
 }
 
 export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
@@ -87,6 +152,8 @@ export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
     received: totals.received,
     attributed: totals.attributed,
     balanced: differences.length === 0,
+    // Records refused because their key was already received with another quantity (never stored).
+    conflicts: await usageStore.conflictCounts(ctx.db, from, to),
     differences: differences.map((d) => ({ source: d.source, meterId: d.meter_id, hour: d.hour.toISOString(), received: d.received, attributed: d.attributed })),
   };
 }

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
+import type { UsageHourSummary } from '../core/usage-summary.ts';
 import type { UsageTables } from './tables.ts';
 
 // All SQL of usage on the hub: receiving records once, attributing each in the same statement,
@@ -8,6 +9,18 @@ import type { UsageTables } from './tables.ts';
 export type UsageDb = Kysely<UsageTables>;
 
 export type IncomingRecord = UsageRecordWire;
+
+/** A record of a batch whose key the hub holds with another quantity. */
+export interface DeploymentConflict {
+  /** Its position in the batch. */
+  index: number;
+  resourceId: string;
+  meterId: string;
+  hour: Date;
+  revision: number;
+  stored: string;
+  offered: string;
+}
 
 /** The key of an external event: its source and id (what makes it unique). */
 export const eventKey = (source: string, id: string) => `${source}\n${id}`;
@@ -51,6 +64,72 @@ export const usageStore = {
     `.execute(db);
     const row = result.rows[0];
     return { received: Number(row.total), new: Number(row.new) };
+  },
+
+  /** Serializes the batches of one deployment, so that a key's first quantity is the one kept. */
+  async lockDeployment(db: UsageDb, cloudId: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtext(${`usage:deployment:${cloudId}`}))`.execute(db);
+  },
+
+  /**
+   * The records of a batch whose key (source, resource, meter, hour, revision) is already held
+   * with another quantity, by the hub or by an earlier record of the same batch: conflicts, not
+   * duplicates. Answers their positions in the batch.
+   */
+  async conflicts(db: UsageDb, cloudId: string, records: IncomingRecord[]): Promise<DeploymentConflict[]> {
+    const result = await sql<DeploymentConflict>`
+      with input as (
+        select * from jsonb_to_recordset(${JSON.stringify(records.map((r, i) => ({ ...r, i })))}::jsonb)
+          as x("i" int, "resourceId" text, "meterId" uuid, "hour" timestamptz, "revision" int, "quantity" numeric)
+      ), found as (
+        select x.i, x."resourceId", x."meterId", x.hour, x.revision, r.quantity as stored, x.quantity as offered
+        from input x join usage_received r
+          on r.source = ${`deployment:${cloudId}`} and r.resource_id = x."resourceId" and r.meter_id = x."meterId" and r.hour = x.hour and r.revision = x.revision
+        where r.quantity <> x.quantity
+        union all
+        select x.i, x."resourceId", x."meterId", x.hour, x.revision, y.quantity, x.quantity
+        from input x join input y
+          on y."resourceId" = x."resourceId" and y."meterId" = x."meterId" and y.hour = x.hour and y.revision = x.revision and y.i < x.i
+        where y.quantity <> x.quantity
+      )
+      select distinct on (i) i as index, "resourceId" as "resourceId", "meterId"::text as "meterId", hour, revision, stored::text as stored, offered::text as offered
+      from found order by i
+    `.execute(db);
+    return result.rows;
+  },
+
+  /** Counts refused conflicts: once per key and quantity offered, with how often each was sent. */
+  async countConflicts(db: UsageDb, cloudId: string, conflicts: DeploymentConflict[], at: Date): Promise<void> {
+    if (conflicts.length === 0) return;
+    await sql`
+      insert into usage_conflicts (source, cloud_id, resource_id, meter_id, hour, revision, stored_quantity, offered_quantity, first_refused_at, last_refused_at)
+      select distinct on ("resourceId", "meterId", hour, revision, offered) ${`deployment:${cloudId}`}, ${cloudId}::uuid, "resourceId", "meterId", hour, revision, stored, offered, ${at}::timestamptz, ${at}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(conflicts)}::jsonb)
+        as x("resourceId" text, "meterId" uuid, "hour" timestamptz, "revision" int, "stored" numeric, "offered" numeric)
+      on conflict (source, resource_id, meter_id, hour, revision, offered_quantity)
+        do update set refusals = usage_conflicts.refusals + 1, last_refused_at = excluded.last_refused_at
+    `.execute(db);
+  },
+
+  /** What the hub received from a deployment, per usage hour and meter: the reconciliation's other side. */
+  async deploymentSummary(db: UsageDb, cloudId: string, from: Date, to: Date): Promise<UsageHourSummary[]> {
+    const result = await sql<UsageHourSummary>`
+      select to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, meter_id::text as "meterId", count(*)::int as records, sum(quantity)::text as quantity
+      from usage_received
+      where cloud_id = ${cloudId}::uuid and source = ${`deployment:${cloudId}`} and hour >= ${from}::timestamptz and hour < ${to}::timestamptz
+      group by hour, meter_id
+      order by hour, meter_id
+    `.execute(db);
+    return result.rows;
+  },
+
+  /** Conflicts refused in a range of usage hours (of one deployment, or all): distinct records, and refusals. */
+  async conflictCounts(db: UsageDb, from: Date, to: Date, cloudId?: string): Promise<{ records: number; refusals: number }> {
+    const result = await sql<{ records: number; refusals: number }>`
+      select count(*)::int as records, coalesce(sum(refusals), 0)::int as refusals from usage_conflicts
+      where hour >= ${from}::timestamptz and hour < ${to}::timestamptz ${cloudId ? sql`and cloud_id = ${cloudId}::uuid` : sql``}
+    `.execute(db);
+    return result.rows[0];
   },
 
   /**

@@ -30,7 +30,24 @@ export interface UsageAttributedTable {
   reattribution_id: string | null;
 }
 
+/** A deployment's record refused because its key was already received with another quantity. */
+export interface UsageConflictsTable {
+  id: string;
+  source: string;
+  cloud_id: string | null;
+  resource_id: string;
+  meter_id: string;
+  hour: Date;
+  revision: number;
+  stored_quantity: string;
+  offered_quantity: string;
+  first_refused_at: Date;
+  last_refused_at: Date;
+  refusals: number;
+}
+
 export interface UsageTables {
   usage_received: UsageReceivedTable;
   usage_attributed: UsageAttributedTable;
+  usage_conflicts: UsageConflictsTable;
 }

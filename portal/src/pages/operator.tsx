@@ -1,13 +1,12 @@
 import { useState } from 'preact/hooks';
-import type { BridgeStatusView } from '../../../src/stack/bridge/routes.ts';
 import { api, armList } from '../api.ts';
 import { tokenFor, type StackInfo } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, formatTime, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 import { meterName } from '../chart.tsx';
 import type { PageProps } from './csp.tsx';
 
 // The stack operator's pages, on one stack's admin endpoint: directories onboarded
-// (multi-tenancy), offers, tenant subscriptions, the usage bridge's status and chargeback.
+// (multi-tenancy), offers, tenant subscriptions and chargeback (the usage bridge: bridge.tsx).
 
 export type StackPageProps = PageProps & { stack: StackInfo };
 
@@ -145,54 +144,6 @@ export function StackSubscriptionsPage(p: StackPageProps) {
           />
         )}
       </Loading>
-    </>
-  );
-}
-
-export function BridgePage(p: StackPageProps) {
-  const token = tokenFor(p.session, p.stack.adminArm);
-  const state = useLoad(() => api<BridgeStatusView>('GET', `${p.stack.adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token }), [p.stack.adminArm]);
-  return (
-    <>
-      <h1>Usage bridge</h1>
-      <p class="muted">Closed usage hours wait in the stack's outbox until the hub acknowledges them.</p>
-      <Panel title="Status" actions={<button type="button" class="secondary" onClick={state.reload}>Refresh</button>}>
-        <Loading state={state} what="the bridge's status">
-          {(s) => (
-            <>
-              {s.lastError ? (
-                <div class="error" role="alert">
-                  <strong>Delivery is failing:</strong> {s.lastError}
-                </div>
-              ) : (
-                <p>
-                  <StatusBadge status="ok" /> Delivering normally.
-                </p>
-              )}
-              <dl class="facts">
-                <dt>Cloud id</dt>
-                <dd>
-                  <code>{s.cloudId ?? '—'}</code>
-                </dd>
-                <dt>Metering closed until</dt>
-                <dd>{formatTime(s.closedUntil)}</dd>
-                <dt>Last hour delivered</dt>
-                <dd>{formatTime(s.lastDeliveredHour)}</dd>
-                <dt>Records in the outbox</dt>
-                <dd data-testid="bridge-outbox">{s.outbox}</dd>
-                <dt>Records delivered</dt>
-                <dd>{s.delivered}</dd>
-                <dt>Lag</dt>
-                <dd>{Math.round(s.lagSeconds / 60)} minutes</dd>
-                <dt>Last delivery</dt>
-                <dd>{formatTime(s.lastDeliveredAt)}</dd>
-                <dt>Last attempt</dt>
-                <dd>{formatTime(s.lastAttemptAt)}</dd>
-              </dl>
-            </>
-          )}
-        </Loading>
-      </Panel>
     </>
   );
 }

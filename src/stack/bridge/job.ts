@@ -1,98 +1,143 @@
 import { randomUUID } from 'node:crypto';
-import type { HttpClient } from '../../core/http-client.ts';
-import { API_VERSIONS } from '../../core/api-versions.ts';
 import type { DueWork } from '../../core/scheduler.ts';
-import { appToken } from '../../core/tokens.ts';
 import { batchThatFits } from '../../core/usage-record.ts';
-import { bridgeStore, type BridgeDb } from './store.ts';
+import { hourOf } from '../../core/usage-summary.ts';
+import { resourcesStore, type ResourcesDb } from '../resources/store.ts';
+import { BridgeHubClient, type HubOptions } from './hub.ts';
+import { reconcile } from './reconcile.ts';
+import { verdictOf, type Refusal, type Verdict } from './refusal.ts';
+import { bridgeStore, type BridgeDb, type OutboxRecord } from './store.ts';
 
 // The usage bridge: delivers closed usage records to the hub in batches, authenticated as the
 // deployment's registration (the stack's own application), and marks them delivered only once the
 // hub acknowledged their batch. A hub that is down, slow or failing delays delivery: records stay
 // in the outbox and go again (the hub stores each once), with backoff and jitter between tries.
+// A batch the hub refuses because of some of its records is split until exactly those are found;
+// they are set aside in the quarantine and everything else is delivered. After delivering, the
+// bridge compares its recent hours with what the hub received.
 
-export interface BridgeOptions {
+export interface BridgeOptions extends HubOptions {
   db: BridgeDb;
-  http: HttpClient;
-  hubArm: () => string;
-  hubLogin: () => string;
-  homeDirectory: () => string | undefined;
-  application: { appId: () => string | undefined; secret: () => string | undefined };
-  cloudId: () => string | undefined;
   batchSize?: number;
   /** Tries per run before leaving the rest for the next run. */
   attempts?: number;
   /** Sleeps between tries (real time): base × 2^n, plus jitter. */
   backoffMs?: number;
+  /** How many closed hours the bridge reconciles on its own, and how often (domain time). */
+  reconcileHours?: number;
+  reconcileEveryMinutes?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class UsageBridge {
-  #token?: { value: string; until: number };
-  constructor(private readonly o: BridgeOptions) {}
-
-  async #bearer(): Promise<string> {
-    if (this.#token && this.#token.until > Date.now()) return this.#token.value;
-    const value = await appToken(
-      this.o.http,
-      this.o.hubLogin(),
-      { tenantId: this.o.homeDirectory()!, clientId: this.o.application.appId()!, clientSecret: this.o.application.secret()! },
-      this.o.hubArm(),
-    );
-    this.#token = { value, until: Date.now() + 30 * 60_000 };
-    return value;
+  readonly hub: BridgeHubClient;
+  constructor(private readonly o: BridgeOptions) {
+    this.hub = new BridgeHubClient(o);
   }
 
-  /** Sends one batch; answers whether the hub acknowledged it. */
-  async #send(records: Awaited<ReturnType<typeof bridgeStore.undelivered>>, now: Date): Promise<{ ok: boolean; error?: string; retry: boolean }> {
-    const batchId = randomUUID();
+  get db(): BridgeDb {
+    return this.o.db;
+  }
+
+  /** Sends one batch once; answers the verdict on the hub's answer. */
+  async #sendOnce(batchId: string, records: OutboxRecord[]): Promise<Verdict> {
     try {
-      const res = await this.o.http.send('POST', `${this.o.hubArm()}/providers/Microsoft.AzureStack/usageReports?api-version=${API_VERSIONS.system[0]}`, {
-        token: await this.#bearer(),
-        body: { cloudId: this.o.cloudId(), batchId, records },
-      });
-      if (res.status === 200) {
-        await bridgeStore.markDelivered(this.o.db, records, now);
-        const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, { ...status, lastDeliveredAt: now.toISOString(), lastAcknowledgedBatch: batchId, lastAttemptAt: new Date().toISOString(), lastError: undefined, delivered: (status.delivered ?? 0) + records.length });
-        return { ok: true, retry: false };
-      }
-      if (res.status === 401) this.#token = undefined;
-      const why = `${res.status} ${res.body?.error?.code ?? ''}: ${res.body?.error?.message ?? ''}`.trim();
-      // A refusal (the registration is gone, the caller is not the deployment) will not pass by retrying now.
-      return { ok: false, error: why, retry: res.status >= 500 || res.status === 401 || res.status === 429 };
+      return verdictOf(await this.hub.postBatch(batchId, records), records.length);
     } catch (e) {
       // A time-out has already waited long: the next run tries again. A refused connection is
       // worth a few quick tries.
       const timedOut = /timeout/i.test(`${(e as Error).name} ${(e as Error).message} ${(e as any).code ?? ''}`);
-      return { ok: false, error: `the hub did not answer: ${(e as Error).message}`, retry: !timedOut };
+      const error = `the hub did not answer: ${(e as Error).message}`;
+      return timedOut ? { kind: 'later', error } : { kind: 'retry', error };
     }
   }
 
-  /** Delivers everything in the outbox, batch by batch, until it is empty or the hub stops answering. */
-  async deliver(now: Date): Promise<void> {
-    if (!this.o.cloudId() || !this.o.application.secret()) return;
+  /** Sends one batch (under one batch id), trying again with backoff while the hub is failing. */
+  async #send(batchId: string, records: OutboxRecord[]): Promise<Verdict> {
+    let verdict = await this.#sendOnce(batchId, records);
+    for (let attempt = 1; verdict.kind === 'retry' && attempt < (this.o.attempts ?? 3); attempt++) {
+      const base = (this.o.backoffMs ?? 100) * 2 ** (attempt - 1);
+      await sleep(base + Math.random() * base);
+      verdict = await this.#sendOnce(batchId, records);
+    }
+    return verdict;
+  }
+
+  async #quarantine(entries: { record: OutboxRecord; refusal: Refusal }[], now: Date): Promise<void> {
+    await bridgeStore.quarantine(this.o.db, entries.map((e) => ({ record: e.record, ...e.refusal })), now);
+  }
+
+  /**
+   * Delivers a batch, or as much of it as the hub takes: records the hub names are quarantined and
+   * the rest sent again; a refusal that names none is split in halves, down to the single record
+   * it is about (about 2·log2(n) requests per refused record). Answers false when the run must stop.
+   */
+  async #deliverBatch(records: OutboxRecord[], now: Date): Promise<boolean> {
+    const batchId = randomUUID();
+    const verdict = await this.#send(batchId, records);
+    switch (verdict.kind) {
+      case 'delivered': {
+        await bridgeStore.markDelivered(this.o.db, records, now);
+        const status = await bridgeStore.status(this.o.db);
+        await bridgeStore.setStatus(this.o.db, { ...status, lastDeliveredAt: now.toISOString(), lastAcknowledgedBatch: batchId, lastAttemptAt: new Date().toISOString(), lastError: undefined, delivered: (status.delivered ?? 0) + records.length });
+        return true;
+      }
+      case 'records': {
+        await this.#quarantine([...verdict.refused].map(([i, refusal]) => ({ record: records[i], refusal })), now);
+        const rest = records.filter((_, i) => !verdict.refused.has(i));
+        return rest.length === 0 || this.#deliverBatch(rest, now);
+      }
+      case 'split': {
+        if (records.length === 1) {
+          await this.#quarantine([{ record: records[0], refusal: verdict.refusal }], now);
+          return true;
+        }
+        const half = Math.ceil(records.length / 2);
+        return (await this.#deliverBatch(records.slice(0, half), now)) && this.#deliverBatch(records.slice(half), now);
+      }
+      default: {
+        // A refusal of the whole batch (the registration is gone, the caller is not the
+        // deployment) or a hub that keeps failing: the records stay in the outbox.
+        const status = await bridgeStore.status(this.o.db);
+        await bridgeStore.setStatus(this.o.db, { ...status, lastAttemptAt: new Date().toISOString(), lastError: verdict.error });
+        return false;
+      }
+    }
+  }
+
+  /** Delivers everything in the outbox, batch by batch, until it is empty or the hub stops answering. Answers whether it emptied it. */
+  async deliver(now: Date): Promise<boolean> {
+    if (!this.hub.ready) return false;
     const size = this.o.batchSize ?? 5000;
     for (;;) {
       // Cut by weight too: a batch over the hub's body limit would be refused every time.
       const records = batchThatFits(await bridgeStore.undelivered(this.o.db, size));
-      if (records.length === 0) return;
-      let result = await this.#send(records, now);
-      for (let attempt = 1; !result.ok && result.retry && attempt < (this.o.attempts ?? 3); attempt++) {
-        const base = (this.o.backoffMs ?? 100) * 2 ** (attempt - 1);
-        await sleep(base + Math.random() * base);
-        result = await this.#send(records, now);
-      }
-      if (!result.ok) {
-        const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, { ...status, lastAttemptAt: new Date().toISOString(), lastError: result.error });
-        return;
-      }
+      if (records.length === 0) return true;
+      if (!(await this.#deliverBatch(records, now))) return false;
     }
   }
 
+  /** Compares the last closed hours with the hub, at most once per period of domain time; the result goes in the status. */
+  async reconcileRecent(now: Date): Promise<void> {
+    const status = await bridgeStore.status(this.o.db);
+    const last = status.reconciliation ? Date.parse(status.reconciliation.checkedAt) : -Infinity;
+    if (now.getTime() - last < (this.o.reconcileEveryMinutes ?? 360) * 60_000) return;
+    const closedUntil = await resourcesStore.closedUntil(this.o.db as unknown as ResourcesDb);
+    if (!closedUntil) return;
+    const to = hourOf(closedUntil);
+    const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);
+    const reconciliation = await reconcile(this.o.db, this.hub, from, to, now);
+    await bridgeStore.setStatus(this.o.db, { ...(await bridgeStore.status(this.o.db)), reconciliation });
+  }
+
   work(): DueWork {
-    return { name: 'stack: deliver usage to the hub', runUntil: (now) => this.deliver(now) };
+    return {
+      name: 'stack: deliver usage to the hub',
+      runUntil: async (now) => {
+        // A hub that refused or failed delivery is not asked for its summary as well.
+        if (await this.deliver(now)) await this.reconcileRecent(now);
+      },
+    };
   }
 }

@@ -1,0 +1,32 @@
+import { ArmError } from './errors.ts';
+
+// The reconciliation of a deployment with the hub: per usage hour and meter, how many records and
+// what quantity each side holds. Shared by both roles: the hub answers it, the stack compares.
+
+export interface UsageHourSummary {
+  /** The usage hour's start, ISO 8601 UTC. */
+  hour: string;
+  meterId: string;
+  records: number;
+  /** Exact decimal, as text. */
+  quantity: string;
+}
+
+/** The longest range one reconciliation covers: a year of hours stays a small answer. */
+export const RECONCILIATION_MAX_DAYS = 366;
+
+const HOUR_MS = 3_600_000;
+
+/** A reconciliation range: whole hours, `from` before `to`, at most a year. Refusals are 400 naming the bound. */
+export function checkReconciliationRange(from: Date, to: Date): void {
+  for (const [name, t] of [['from', from], ['to', to]] as const) {
+    if (t.getTime() % HOUR_MS !== 0) throw new ArmError(400, 'InvalidTimeRange', `'${name}' must be on an hour boundary (${t.toISOString()} is not).`, name);
+  }
+  if (to.getTime() <= from.getTime()) throw new ArmError(400, 'InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+  if (to.getTime() - from.getTime() > RECONCILIATION_MAX_DAYS * 24 * HOUR_MS) {
+    throw new ArmError(400, 'InvalidTimeRange', `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`, 'to');
+  }
+}
+
+/** The hour that holds `t` (its start). */
+export const hourOf = (t: Date) => new Date(Math.floor(t.getTime() / HOUR_MS) * HOUR_MS);
