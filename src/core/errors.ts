@@ -78,3 +78,10 @@ export const armErrors = {
   internal: (requestId: string) =>
     new ArmError(500, 'InternalServerError', `The server encountered an internal error. Please retry the request. Request id '${requestId}'.`),
 };
+
+/** A failure to start that the person starting us can fix: its message says what to do. */
+export class StartupError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}

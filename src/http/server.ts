@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
+import { StartupError } from '../core/errors.ts';
 import { BODY_LIMIT } from './arm.ts';
 import type { TlsFiles } from './tls.ts';
 
@@ -39,7 +40,15 @@ export function createServer(opts: ServerOptions): FastifyInstance {
 
 /** Listens and gives back the origin (scheme, host, port) that clients use. */
 export async function listen(app: FastifyInstance, host: string, port: number, secure: boolean): Promise<string> {
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError(`Port ${port} on ${host} is already in use: stop what uses it, or choose other ports with --port (0 picks free ones).`, e);
+    if (code === 'EACCES') throw new StartupError(`Listening on port ${port} needs privileges this user does not have: choose a port above 1023 with --port.`, e);
+    if (code === 'EADDRNOTAVAIL') throw new StartupError(`The address ${host} is not one of this machine's.`, e);
+    throw e;
+  }
   const address = app.server.address() as { port: number };
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `${secure ? 'https' : 'http'}://${shownHost}:${address.port}`;
