@@ -3,10 +3,30 @@ import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { StartupError } from '../core/errors.ts';
 import { BODY_LIMIT } from './arm.ts';
+import { checkRequestUrl } from './edge.ts';
 import type { TlsFiles } from './tls.ts';
 
 // One Fastify server per listening endpoint, configured as ARM routes need it: case-insensitive
 // paths, doubled slashes collapsed, a request id on every response.
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  /** The api-versions the route accepts, when it asks for one. */
+  apiVersions?: readonly string[];
+  /** The JSON schema of its body, when it has one. */
+  bodySchema?: unknown;
+}
+
+// Every route of every server, as Fastify registered it, and the servers this process listens with
+// by origin: the live route table that the fuzz test drives, so a new route is covered by itself.
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+const listening = new Map<string, RouteEntry[]>();
+
+/** The routes of each server this process listens with, by origin. */
+export function liveRouteTable(): ReadonlyMap<string, readonly RouteEntry[]> {
+  return listening;
+}
 
 export interface ServerOptions {
   tls?: TlsFiles;
@@ -25,12 +45,19 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, apiVersions: route.config?.apiVersions, bodySchema: (route.schema as { body?: unknown } | undefined)?.body });
+  });
+  routeTables.set(app, routes);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-ms-request-id', request.id);
     const correlation = request.headers['x-ms-correlation-request-id'] ?? request.headers['x-ms-client-request-id'];
     reply.header('x-ms-correlation-request-id', typeof correlation === 'string' ? correlation : request.id);
     if (typeof request.headers['x-ms-client-request-id'] === 'string') reply.header('x-ms-client-request-id', request.headers['x-ms-client-request-id']);
   });
+  // After the request id is set, so that even this refusal carries it; each context renders it in its shape.
+  app.addHook('onRequest', async (request) => checkRequestUrl(request));
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
@@ -51,5 +78,8 @@ export async function listen(app: FastifyInstance, host: string, port: number, s
   }
   const address = app.server.address() as { port: number };
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `${secure ? 'https' : 'http'}://${shownHost}:${address.port}`;
+  const origin = `${secure ? 'https' : 'http'}://${shownHost}:${address.port}`;
+  listening.set(origin, routeTables.get(app) ?? []);
+  app.server.once('close', () => listening.delete(origin));
+  return origin;
 }

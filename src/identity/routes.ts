@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ArmError, armErrors } from '../core/errors.ts';
 import { newGuid } from '../core/ids.ts';
+import { isUnsafeText } from '../http/edge.ts';
 import { OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 
@@ -19,14 +21,26 @@ function sendOAuthError(reply: FastifyReply, e: OAuthError) {
 }
 
 export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  // The token endpoint takes forms only, as Azure AD does; every value passes the edge's text check.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    const form = Object.fromEntries(new URLSearchParams(body as string));
+    if (Object.entries(form).some(([k, v]) => isUnsafeText(k) || isUnsafeText(v))) return done(armErrors.invalidText('form'));
+    done(null, form);
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).length === 0) return done(null, {});
+    done(oauthErrors.invalidRequest(`The content type '${String(req.headers['content-type'] ?? '')}' is not supported: send the parameters as application/x-www-form-urlencoded.`));
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
+    // Refusals from the edge or from Fastify (body too large, bad content length) say what was wrong;
+    // anything else is ours: logged with the request id, never shown.
+    if (error instanceof ArmError && error.status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest(error.message));
+    const status = (error as { statusCode?: number }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest((error as Error).message));
     request.log.error({ err: error }, 'sign-in failed');
-    const status = (error as any).statusCode >= 400 && (error as any).statusCode < 500 ? (error as any).statusCode : 500;
-    return reply.status(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: (error as Error).message });
+    return sendOAuthError(reply, oauthErrors.serverError(request.id));
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { authorize, requireSubscription, type ArmContext } from '../arm/service.ts';
+import { parseInstant } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
@@ -105,8 +106,8 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
     if (!meterId || !isGuid(meterId)) throw armErrors.invalidRequestContent(`Event ${where}: data.meterId must be a GUID.`, `${where}.data.meterId`);
     const quantity = String(e.data?.quantity ?? '');
     if (!/^-?\d+(\.\d{1,9})?$/.test(quantity)) throw armErrors.invalidRequestContent(`Event ${where}: data.quantity must be a decimal with at most 9 places.`, `${where}.data.quantity`);
-    const time = e.time ? new Date(e.time) : ctx.arm.clock.now();
-    if (Number.isNaN(time.getTime())) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
+    const time = e.time ? parseInstant(e.time) : ctx.arm.clock.now();
+    if (time === undefined) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
     const subscriptionId = e.subject.toLowerCase();
     if (!checked.has(subscriptionId)) {
       const sub = await requireSubscription(ctx.arm, subscriptionId);

@@ -1,0 +1,62 @@
+import type { FastifyRequest } from 'fastify';
+import { armErrors } from '../core/errors.ts';
+
+// The edge: text no handler should ever see. PostgreSQL's text cannot hold NUL, and an unpaired
+// UTF-16 surrogate has no UTF-8 form, so either would fail deep in a query as a 500. Every path
+// segment, query name and value, JSON string (and key) and form value is checked here, once,
+// before any route runs.
+
+/** JSON bodies nest at most this deep: ARM's own documents need far less, and a deep one costs stack. */
+export const MAX_JSON_DEPTH = 32;
+
+// Without the `u` flag a regular expression sees UTF-16 code units, which is what finds a lone half.
+const UNSAFE_TEXT = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether a text carries a NUL character or an unpaired surrogate. */
+export const isUnsafeText = (text: string): boolean => UNSAFE_TEXT.test(text);
+
+function decodeComponent(text: string, where: 'path' | 'query'): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // Percent-escapes that are not UTF-8 (a surrogate's three bytes, a cut sequence).
+    throw armErrors.invalidText(where);
+  }
+}
+
+/** Refuses a request whose path segments or query names and values carry text we never accept. */
+export function checkRequestUrl(request: FastifyRequest): void {
+  const url = request.raw.url ?? request.url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  for (const segment of path.split('/')) {
+    if (isUnsafeText(decodeComponent(segment, 'path'))) throw armErrors.invalidText('path');
+  }
+  if (q === -1) return;
+  for (const pair of url.slice(q + 1).split('&')) {
+    for (const part of pair.split('=')) {
+      if (isUnsafeText(decodeComponent(part.replaceAll('+', ' '), 'query'))) throw armErrors.invalidText('query');
+    }
+  }
+}
+
+/** Refuses a parsed JSON value that nests deeper than MAX_JSON_DEPTH or carries unsafe text. */
+export function checkJsonValue(value: unknown): void {
+  const visit = (v: unknown, depth: number): void => {
+    if (typeof v === 'string') {
+      if (isUnsafeText(v)) throw armErrors.invalidText('body');
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    if (depth >= MAX_JSON_DEPTH) throw armErrors.invalidRequestContent(`The request content nests deeper than ${MAX_JSON_DEPTH} levels.`);
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item, depth + 1);
+      return;
+    }
+    for (const [key, item] of Object.entries(v)) {
+      if (isUnsafeText(key)) throw armErrors.invalidText('body');
+      visit(item, depth + 1);
+    }
+  };
+  visit(value, 0);
+}
