@@ -6,7 +6,8 @@ import { ArmError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import type { IdentityService } from './service.ts';
-import { identityStore, type IdentityDb } from './store.ts';
+import { identityStore, USER_NAME_INDEX, type IdentityDb } from './store.ts';
+import { onUniqueViolation } from '../db/database.ts';
 import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } from './tables.ts';
 
 // The directory API (graph): users and guest invitations of the caller's directory, done by that
@@ -139,7 +140,8 @@ export interface NewUserInput {
 /** A member account created by an administrator of the caller's directory. */
 export async function createMember(ctx: GraphContext, caller: Principal, input: NewUserInput): Promise<UsersTable> {
   const now = ctx.identity.clock.now();
-  return ctx.transaction(async (db) => {
+  // Two at once meet the unique index instead of the check: the same answer as a repeat.
+  return onUniqueViolation([USER_NAME_INDEX], () => ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     const [local, domain] = input.userPrincipalName.split('@');
     if (!local || !domain || !isEmail(input.userPrincipalName)) {
@@ -156,6 +158,8 @@ export async function createMember(ctx: GraphContext, caller: Principal, input: 
     const user = await ctx.identity.createUser({ tenantId: directory.tenant_id, userPrincipalName: input.userPrincipalName, displayName: input.displayName, password }, db);
     await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: user.object_id, newValue: userView(user) }]);
     return user;
+  }), () => {
+    throw graphErrors.exists('userPrincipalName');
   });
 }
 
