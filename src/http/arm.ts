@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
-import { checkJsonValue } from './edge.ts';
+import { checkJsonValue, registerErrorShape } from './edge.ts';
 import type { Principal } from '../core/principal.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
@@ -173,6 +173,7 @@ export function sendArmError(reply: FastifyReply, error: ArmError, render?: ArmE
  */
 export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): void {
   acceptJsonBodies(app);
+  registerErrorShape(app, (error, request) => (opts.render ? opts.render(error, request) : error.toBody()));
   app.addHook('onRequest', async (request) => authenticate(opts, request));
   app.addHook('preValidation', async (request) => {
     checkApiVersion(request);

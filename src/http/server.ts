@@ -2,8 +2,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { StartupError } from '../core/errors.ts';
-import { BODY_LIMIT } from './arm.ts';
-import { checkRequestUrl } from './edge.ts';
+import { BODY_LIMIT, sendArmError, toArmError } from './arm.ts';
+import { checkRequestUrl, sendFrameworkError } from './edge.ts';
 import type { TlsFiles } from './tls.ts';
 
 // One Fastify server per listening endpoint, configured as ARM routes need it: case-insensitive
@@ -43,6 +43,7 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
+    frameworkErrors: sendFrameworkError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
   const routes: RouteEntry[] = [];
@@ -55,6 +56,13 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     const correlation = request.headers['x-ms-correlation-request-id'] ?? request.headers['x-ms-client-request-id'];
     reply.header('x-ms-correlation-request-id', typeof correlation === 'string' ? correlation : request.id);
     if (typeof request.headers['x-ms-client-request-id'] === 'string') reply.header('x-ms-client-request-id', request.headers['x-ms-client-request-id']);
+  });
+  // Routes outside any API (health, CORS preflights, the portal's files) answer errors in ARM's
+  // shape too; an internal failure is logged with the request id and never shown.
+  app.setErrorHandler((error, request, reply) => {
+    const armError = toArmError(error as Error, request);
+    if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendArmError(reply, armError);
   });
   // After the request id is set, so that even this refusal carries it; each context renders it in its shape.
   app.addHook('onRequest', async (request) => checkRequestUrl(request));

@@ -1,26 +1,31 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { newGuid } from '../core/ids.ts';
-import { isUnsafeText } from '../http/edge.ts';
+import { isUnsafeText, registerErrorShape } from '../http/edge.ts';
 import { OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 
 // The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
 // Mounted under the hub's login base path; everything here is anonymous.
 
-function sendOAuthError(reply: FastifyReply, e: OAuthError) {
+function oauthErrorBody(e: OAuthError, request: FastifyRequest) {
   const now = new Date();
-  return reply.status(e.status).send({
+  return {
     error: e.error,
-    error_description: `${e.message}\r\nTrace ID: ${reply.request.id}\r\nTimestamp: ${now.toISOString()}`,
+    error_description: `${e.message}\r\nTrace ID: ${request.id}\r\nTimestamp: ${now.toISOString()}`,
     error_codes: [e.aadsts],
     timestamp: now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    trace_id: reply.request.id,
-    correlation_id: String(reply.request.headers['client-request-id'] ?? newGuid()),
-  });
+    trace_id: request.id,
+    correlation_id: String(request.headers['client-request-id'] ?? newGuid()),
+  };
+}
+
+function sendOAuthError(reply: FastifyReply, e: OAuthError) {
+  return reply.status(e.status).send(oauthErrorBody(e, reply.request));
 }
 
 export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  registerErrorShape(app, (error, request) => oauthErrorBody(oauthErrors.invalidRequest(error.message), request));
   // The token endpoint takes forms only, as Azure AD does; every value passes the edge's text check.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
