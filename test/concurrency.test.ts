@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
@@ -86,8 +87,11 @@ describe('concurrent identical creates', () => {
   it('role assignments: the same name once (201, then 200s), the same grant under new names 409', async () => {
     const token = await t.appToken('csp', t.b.hub.arm);
     const graph = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.graph);
-    const users = await t.call('GET', `${t.b.hub.graph}/v1.0/users`, { token: graph });
-    const principalId = users.body.value[0].id as string;
+    const assignee = await t.call('POST', `${t.b.hub.graph}/v1.0/users`, {
+      token: graph,
+      body: { accountEnabled: true, displayName: 'Assignee', mailNickname: 'assignee', userPrincipalName: `assignee@${c.admin.userName.split('@')[1]}`, passwordProfile: { password: 'Assignee-Passw0rd!', forceChangePasswordNextSignIn: false } },
+    });
+    const principalId = assignee.body.id as string;
     const scope = `${t.b.hub.arm}/subscriptions/${c.subscriptionId}/providers/Microsoft.Authorization/roleAssignments`;
     const body = { properties: { roleDefinitionId: `/subscriptions/${c.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${OWNER}`, principalId } };
     const name = randomUUID();
@@ -99,5 +103,26 @@ describe('concurrent identical creates', () => {
       Array(AT_ONCE).fill(409),
       JSON.stringify(others.map((a) => a.body)),
     );
+  });
+
+  it('consent (a service principal through the graph): one 201, seven conflicts', async () => {
+    const other = await customerWithSubscription(t, 'consenters');
+    const token = await t.userToken(other.customerId, other.admin.userName, other.admin.password, t.b.hub.graph);
+    const send = () => t.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, { token, body: { appId: t.b.stacks.local.applicationId } });
+    await race(send, [201], 400);
+  });
+
+  it('PUTs that create: a registration link, a tenant subscription, a plan and an offer answer 201 once, then 200', async () => {
+    const csp = await t.appToken('csp', t.b.hub.arm);
+    const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
+    await race(() => t.call('PUT', `${reg}/customerSubscriptions/${c.subscriptionId}?api-version=2017-06-01`, { token: csp, body: { properties: {} } }), [200, 201], 200);
+    const { user } = await tenantSubscription(t, c, 'first');
+    const sub = randomUUID();
+    const tenantBody = { displayName: 'twin', offerId: '/delegatedProviders/default/offers/base-offer' };
+    await race(() => t.call('PUT', `${t.b.stacks.local.tenantArm}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: tenantBody }), [200, 201], 200);
+    const operator = await t.appToken('operator', t.b.stacks.local.adminArm);
+    const catalog = `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/resourceGroups/plans/providers/Microsoft.Subscriptions.Admin`;
+    await race(() => t.call('PUT', `${catalog}/plans/twinplan?api-version=2015-11-01`, { token: operator, body: { location: 'local', properties: { quotaIds: [] } } }), [200, 201], 200);
+    await race(() => t.call('PUT', `${catalog}/offers/twinoffer?api-version=2015-11-01`, { token: operator, body: { location: 'local', properties: { basePlanIds: [] } } }), [200, 201], 200);
   });
 });

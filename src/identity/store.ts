@@ -8,6 +8,7 @@ export type IdentityDb = Kysely<IdentityTables>;
 // conflict a repeat gets.
 export const DIRECTORY_DOMAIN_INDEX = 'directories_domain';
 export const USER_NAME_INDEX = 'users_upn';
+export const SERVICE_PRINCIPAL_INDEX = 'service_principals_tenant_id_app_id_key';
 
 export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
