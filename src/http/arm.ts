@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
-import { checkJsonValue, registerErrorShape } from './edge.ts';
 import type { Principal } from '../core/principal.ts';
+import { checkJsonValue, registerErrorShape } from './edge.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
 // endpoint's audience, the api-version rule, JSON bodies, the error envelope, paging.
