@@ -1,6 +1,17 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources directly (tsx), so that `npx stackledger` works after `npm install` alone.
-import { register } from 'tsx/esm/api';
-
+// What can go wrong before any of our code runs gets one line that says what to do.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 18)) {
+  process.stderr.write(`error: Stackledger needs Node.js 20.18 or later; this is ${process.versions.node}.\n`);
+  process.exit(1);
+}
+let register;
+try {
+  ({ register } = await import('tsx/esm/api'));
+} catch {
+  process.stderr.write("error: Stackledger's dependencies are not installed: run 'npm install' in its folder first.\n");
+  process.exit(1);
+}
 register();
 await import('../src/cli/main.ts');

@@ -123,7 +123,7 @@ describe('the route audit: every route authorizes', () => {
   const send = async (server: string, origin: string, r: RouteEntry, token: string) => {
     const path = fill(server, r.url);
     const base = server === 'hub' ? new URL(t.b.hub.arm).origin : origin;
-    const query = r.apiVersions.length > 0 ? `?api-version=${r.apiVersions[0]}` : '';
+    const query = r.apiVersions?.length ? `?api-version=${r.apiVersions[0]}` : '';
     const body = ['PUT', 'POST', 'PATCH'].includes(r.method) ? {} : undefined;
     try {
       return await t.call(r.method, `${base}${path}${query}`, { token, body });

@@ -399,8 +399,11 @@ export async function putRoleAssignment(
       });
     });
   } catch (e: any) {
-    if (e.code === '23505') throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
-    throw e;
+    if (e.code !== '23505') throw e;
+    // A concurrent twin won: the same assignment under this name is the repeat's 200, anything else a conflict.
+    const winner = await armStore.getRoleAssignment(ctx.db, name);
+    if (winner && winner.scope_key === key && winner.role_definition_id === roleId && winner.principal_id === principalId) return { assignment: winner, created: false };
+    throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
   }
   return { assignment: row, created: true };
 }

@@ -83,6 +83,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   app.get(`${P}/invoices`, { config: config('invoices') }, async (request) => {
     const scope = await billing.customerInvoiceScope(ctx, principalOf(request));
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
+    if (customerId && !isGuid(customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const page = pageOf(request);
     const rows = await billingStore.listInvoices(ctx.db, { stream: 'customer', ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period: periodQuery(request, false) }, page.offset, page.limit + 1);
     const names = await billingStore.names(ctx.db, [...new Set(rows.map((r) => r.buyer_id))]);

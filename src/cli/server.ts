@@ -1,4 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { StartupError } from '../core/errors.ts';
 import { HttpClient } from '../core/http-client.ts';
 import { registerStack, registrationNameOf } from '../system/register.ts';
 import type { RunningSystem } from '../system/up.ts';
@@ -41,8 +44,19 @@ function printEndpoints(system: RunningSystem): void {
 }
 
 /** Runs a server role until SIGINT or SIGTERM, then stops it gracefully. */
-async function serve(start: () => Promise<RunningSystem>): Promise<void> {
-  const system = await start();
+async function serve(start: () => Promise<RunningSystem>, dataDir: string): Promise<void> {
+  // A library that fails in an event (a child process that cannot be spawned) does it outside our
+  // promise chain: during start-up it is a start-up failure like any other.
+  const failed = (e: unknown) => failStartup(e, dataDir);
+  process.on('uncaughtException', failed);
+  let system: RunningSystem;
+  try {
+    system = await start();
+  } catch (e) {
+    return failStartup(e, dataDir);
+  } finally {
+    process.off('uncaughtException', failed);
+  }
   printEndpoints(system);
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -54,6 +68,48 @@ async function serve(start: () => Promise<RunningSystem>): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/** One line that says what to do, the details in the log; exit code 1. */
+function failStartup(e: unknown, dataDir: string): void {
+  const line = startupFailureLine(e, dataDir);
+  try {
+    appendFileSync(path.join(path.resolve(dataDir), 'stackledger.log'), `${JSON.stringify({ time: Date.now(), msg: 'start-up failed', err: String((e as Error)?.stack ?? e) })}\n`);
+  } catch {
+    // The data folder itself may be what is wrong; the line below says so.
+  }
+  process.stderr.write(`error: ${line}\n`);
+  // Not process.exit() at once: the log file may still be opening, and its exit hook would throw.
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 500);
+}
+
+export function startupFailureLine(e: unknown, dataDir: string): string {
+  if (e instanceof StartupError || e instanceof CliError) return e.message;
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  switch (err?.code) {
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `Cannot write ${err.path ?? path.resolve(dataDir)} (${err.code}): choose a data folder this user may write with --data.`;
+    case 'ENOSPC':
+      return `No space left on the device of ${path.resolve(dataDir)}: free some, or choose another folder with --data.`;
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+      return `Cannot reach the PostgreSQL server${err.address ? ` at ${err.address}${err.port ? `:${err.port}` : ''}` : ''} (${err.code}): start it, or check --database.`;
+    case '28P01':
+    case '28000':
+      return 'The PostgreSQL server refused the user or password of --database: check them.';
+    case '3D000':
+      return 'The database named in --database does not exist and could not be created: create it, or give a user that may.';
+    case '42501':
+      return 'The user of --database may not create what Stackledger needs: give it the CREATE right, or another user.';
+  }
+  const message = (e as Error)?.message?.split('\n')[0] ?? String(e);
+  return `Stackledger could not start: ${message}. The details are in ${path.join(path.resolve(dataDir), 'stackledger.log')}.`;
 }
 
 interface ServerFlags {
@@ -77,11 +133,11 @@ const common = (o: ServerFlags) => ({ dataDir: o.data, port: o.port, http: o.htt
 
 export function registerServerCommands(program: Command): void {
   serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o))),
+    (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o)), o.data),
   );
 
   serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o))),
+    (o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o)), o.data),
   );
 
   const stackCommand = serverOptions(
@@ -112,6 +168,7 @@ export function registerServerCommands(program: Command): void {
           hubCaFile: o.hubCa,
           operator: { tenantId: o.tenantId!, clientId: o.clientId!, clientSecret: o.clientSecret!, adminUserName: o.adminUser },
         }),
+        o.data,
       );
     },
   );

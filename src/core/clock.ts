@@ -62,9 +62,39 @@ export function startOfHour(t: Date): Date {
   return new Date(Math.floor(t.getTime() / HOUR_MS) * HOUR_MS);
 }
 
-/** Parses an ISO 8601 instant; undefined for anything that is not one. */
+// Dates are read strictly: JavaScript rolls 2026-02-30 over to 2 March, PostgreSQL refuses it, and
+// neither is what the caller meant. A day that does not exist is not a date.
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Whether year, month and day name a day of the proleptic Gregorian calendar (years 1 to 9999). */
+function isRealDay(year: number, month: number, day: number): boolean {
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  return day <= new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeapYear(year) ? 1 : 0);
+}
+
+const isLeapYear = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+/**
+ * Parses an ISO 8601 instant (a date, or a date and time with an optional offset; UTC when none);
+ * undefined for anything that is not one, a day or time that does not exist included.
+ */
 export function parseInstant(text: string): Date | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return undefined;
-  const t = new Date(text);
+  const m = INSTANT.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
+  if (!isRealDay(year, month, day) || hour > 23 || minute > 59 || second > 59) return undefined;
+  const offset = m[8];
+  if (offset && offset !== 'Z') {
+    const [oh, om] = [Number(offset.slice(1, 3)), Number(offset.slice(-2))];
+    if (oh > 14 || om > 59) return undefined;
+  }
+  // Without an offset the text is UTC, as PostgreSQL's timestamptz with a UTC session reads it.
+  const t = new Date(m[4] === undefined ? `${m[1]}-${m[2]}-${m[3]}T00:00:00Z` : offset ? text : `${text}Z`);
   return Number.isNaN(t.getTime()) ? undefined : t;
+}
+
+/** Parses a day `YYYY-MM-DD`; undefined when it is not one that exists. */
+export function parseDay(text: string): string | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  return m && isRealDay(Number(m[1]), Number(m[2]), Number(m[3])) ? text : undefined;
 }

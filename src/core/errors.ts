@@ -38,6 +38,8 @@ export const armErrors = {
       `The api-version '${given}' is invalid. The supported versions for resource type '${resourceType}' are '${supported.join(', ')}'.`,
     ),
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, 'InvalidRequestContent', message, target),
+  invalidText: (where: 'path' | 'query' | 'body' | 'form') =>
+    new ArmError(400, 'InvalidRequestContent', `The request ${where} contains a NUL character or an unpaired UTF-16 surrogate, which are not accepted.`),
   invalidResourceId: (id: string) => new ArmError(400, 'LinkedInvalidPropertyId', `The resource id '${id}' is not a valid resource id.`, 'id'),
   bodyTooLarge: (limit: number) =>
     new ArmError(413, 'RequestEntityTooLarge', `The request content was larger than the limit of ${limit} bytes.`),
@@ -78,3 +80,10 @@ export const armErrors = {
   internal: (requestId: string) =>
     new ArmError(500, 'InternalServerError', `The server encountered an internal error. Please retry the request. Request id '${requestId}'.`),
 };
+
+/** A failure to start that the person starting us can fix: its message says what to do. */
+export class StartupError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}

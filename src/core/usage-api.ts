@@ -1,3 +1,4 @@
+import { parseInstant } from './clock.ts';
 import { ArmError } from './errors.ts';
 import { readOffsetToken } from './paging.ts';
 
@@ -30,8 +31,9 @@ export const usageErrors = {
 
 function parseTime(name: string, value: string | undefined): Date {
   if (value === undefined || value === '') throw usageErrors.invalidProperty(name, `The query parameter '${name}' is required: a UTC time on the hour (Hourly) or at midnight (Daily).`);
-  const t = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : new Date(NaN);
-  if (Number.isNaN(t.getTime())) throw usageErrors.invalidProperty(name, `The value '${value}' of '${name}' is not a date-time such as 2026-01-01T00:00:00Z.`);
+  // A date-time with its offset, strictly: no day that does not exist.
+  const t = /T.*(Z|[+-]\d{2}:\d{2})$/.test(value) ? parseInstant(value) : undefined;
+  if (t === undefined) throw usageErrors.invalidProperty(name, `The value '${value}' of '${name}' is not a date-time such as 2026-01-01T00:00:00Z.`);
   return t;
 }
 

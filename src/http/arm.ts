@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ArmError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
+import { checkJsonValue, registerErrorShape } from './edge.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
 // endpoint's audience, the api-version rule, JSON bodies, the error envelope, paging.
@@ -70,11 +71,18 @@ export function acceptJsonBodies(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
     if (body.trim().length === 0) return done(null, null);
+    let value: unknown;
     try {
-      done(null, JSON.parse(body));
+      value = JSON.parse(body);
     } catch (e) {
-      done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
+      return done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
     }
+    try {
+      checkJsonValue(value);
+    } catch (e) {
+      return done(e as Error);
+    }
+    done(null, value);
   };
   app.addContentTypeParser(['application/json', 'text/json', 'application/cloudevents-batch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
   // A body without a JSON type is refused unless it is empty.
@@ -168,6 +176,7 @@ export function sendArmError(reply: FastifyReply, error: ArmError, render?: ArmE
  */
 export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): void {
   acceptJsonBodies(app);
+  registerErrorShape(app, (error, request) => (opts.render ? opts.render(error, request) : error.toBody()));
   app.addHook('onRequest', async (request) => authenticate(opts, request));
   app.addHook('preValidation', async (request) => {
     checkApiVersion(request);

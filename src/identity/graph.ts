@@ -7,7 +7,8 @@ import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { replaceKeyCredentials, type KeyCredentialInput } from './key-credentials.ts';
 import type { IdentityService } from './service.ts';
-import { identityStore, type IdentityDb } from './store.ts';
+import { identityStore, SERVICE_PRINCIPAL_INDEX, USER_NAME_INDEX, type IdentityDb } from './store.ts';
+import { onUniqueViolation } from '../db/database.ts';
 import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } from './tables.ts';
 
 // The directory API (graph): users and guest invitations of the caller's directory, done by that
@@ -160,7 +161,8 @@ export interface NewUserInput {
 /** A member account created by an administrator of the caller's directory. */
 export async function createMember(ctx: GraphContext, caller: Principal, input: NewUserInput): Promise<UsersTable> {
   const now = ctx.identity.clock.now();
-  return ctx.transaction(async (db) => {
+  // Two at once meet the unique index instead of the check: the same answer as a repeat.
+  return onUniqueViolation([USER_NAME_INDEX], () => ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     const [local, domain] = input.userPrincipalName.split('@');
     if (!local || !domain || !isEmail(input.userPrincipalName)) {
@@ -180,6 +182,8 @@ export async function createMember(ctx: GraphContext, caller: Principal, input: 
     );
     await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: user.object_id, newValue: userView(user) }]);
     return user;
+  }), () => {
+    throw graphErrors.exists('userPrincipalName');
   });
 }
 
@@ -318,15 +322,20 @@ export async function updateApplication(ctx: GraphContext, caller: Principal, ap
  */
 export async function addServicePrincipal(ctx: GraphContext, caller: Principal, appId: string) {
   const now = ctx.identity.clock.now();
-  return ctx.transaction(async (db) => {
+  // Two at once meet the unique index instead of the check: the same answer as a repeat.
+  return onUniqueViolation([SERVICE_PRINCIPAL_INDEX], () => ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
     if (!app || app.public_client) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`, 'appId');
     const existing = await identityStore.findServicePrincipal(db, directory.tenant_id, app.app_id);
     if (existing) throw graphErrors.exists('appId');
-    const sp = await ctx.identity.ensureServicePrincipal(directory.tenant_id, app.app_id, db);
+    // Inserted here rather than "ensured": one made by a concurrent twin since the check is a conflict, not this one.
+    const sp = { object_id: newGuid(), tenant_id: directory.tenant_id, app_id: app.app_id, display_name: app.display_name, created_at: now };
+    await identityStore.insertServicePrincipal(db, sp);
     await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add service principal', resourceType: 'ServicePrincipal', resourceId: sp.object_id, newValue: { appId: app.app_id } }]);
     return sp;
+  }), () => {
+    throw graphErrors.exists('appId');
   });
 }
 

@@ -1,5 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ArmError, armErrors } from '../core/errors.ts';
 import { newGuid } from '../core/ids.ts';
+import { isUnsafeText, registerErrorShape } from '../http/edge.ts';
 import { GRANT_TYPES, OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 import { issueToken } from './token.ts';
@@ -7,27 +9,44 @@ import { issueToken } from './token.ts';
 // The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
 // Mounted under the hub's login base path; everything here is anonymous.
 
-function sendOAuthError(reply: FastifyReply, e: OAuthError) {
+function oauthErrorBody(e: OAuthError, request: FastifyRequest) {
   const now = new Date();
-  return reply.status(e.status).send({
+  return {
     error: e.error,
-    error_description: `${e.message}\r\nTrace ID: ${reply.request.id}\r\nTimestamp: ${now.toISOString()}`,
+    error_description: `${e.message}\r\nTrace ID: ${request.id}\r\nTimestamp: ${now.toISOString()}`,
     error_codes: [e.aadsts],
     timestamp: now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    trace_id: reply.request.id,
-    correlation_id: String(reply.request.headers['client-request-id'] ?? newGuid()),
-  });
+    trace_id: request.id,
+    correlation_id: String(request.headers['client-request-id'] ?? newGuid()),
+  };
+}
+
+function sendOAuthError(reply: FastifyReply, e: OAuthError) {
+  return reply.status(e.status).send(oauthErrorBody(e, reply.request));
 }
 
 export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  registerErrorShape(app, (error, request) => oauthErrorBody(oauthErrors.invalidRequest(error.message), request));
+  // The token endpoint takes forms only, as Azure AD does; every value passes the edge's text check.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    const form = Object.fromEntries(new URLSearchParams(body as string));
+    if (Object.entries(form).some(([k, v]) => isUnsafeText(k) || isUnsafeText(v))) return done(armErrors.invalidText('form'));
+    done(null, form);
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).length === 0) return done(null, {});
+    done(oauthErrors.invalidRequest(`The content type '${String(req.headers['content-type'] ?? '')}' is not supported: send the parameters as application/x-www-form-urlencoded.`));
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
+    // Refusals from the edge or from Fastify (body too large, bad content length) say what was wrong;
+    // anything else is ours: logged with the request id, never shown.
+    if (error instanceof ArmError && error.status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest(error.message));
+    const status = (error as { statusCode?: number }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest((error as Error).message));
     request.log.error({ err: error }, 'sign-in failed');
-    const status = (error as any).statusCode >= 400 && (error as any).statusCode < 500 ? (error as any).statusCode : 500;
-    return reply.status(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: (error as Error).message });
+    return sendOAuthError(reply, oauthErrors.serverError(request.id));
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),

@@ -59,6 +59,8 @@ export const oauthErrors = {
     new OAuthError(400, 'invalid_grant', 50020, `User account '${user}' from identity provider does not exist in tenant '${tenant}' and cannot access the application in that tenant.`),
   invalidResource: (resource: string) =>
     new OAuthError(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant.`),
+  invalidRequest: (message: string) => new OAuthError(400, 'invalid_request', 90023, message),
+  serverError: (requestId: string) => new OAuthError(500, 'server_error', 90033, `A transient error has occurred. Please try again. Request id '${requestId}'.`),
   invalidScope: (scope: string) => new OAuthError(400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid: '${scope}'. It must name one resource followed by '/.default'.`),
 };
 

@@ -4,6 +4,12 @@ import type { ApplicationsTable, ClientSecretsTable, DirectoriesTable, IdentityT
 // All SQL of identity. Nothing else touches these tables.
 export type IdentityDb = Kysely<IdentityTables>;
 
+// The unique indexes a concurrent twin can hit (identity/migrations.ts): services map them to the
+// conflict a repeat gets.
+export const DIRECTORY_DOMAIN_INDEX = 'directories_domain';
+export const USER_NAME_INDEX = 'users_upn';
+export const SERVICE_PRINCIPAL_INDEX = 'service_principals_tenant_id_app_id_key';
+
 export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
     db.selectFrom('directories').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),

@@ -7,7 +7,8 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf } from '../http/arm.ts';
-import { identityStore } from '../identity/store.ts';
+import { DIRECTORY_DOMAIN_INDEX, identityStore } from '../identity/store.ts';
+import { onUniqueViolation } from '../db/database.ts';
 import { customerDomain, PAY_AS_YOU_GO_OFFER_ID } from './rules.ts';
 import type { PartnerContext } from './service.ts';
 import { partnerStore } from './store.ts';
@@ -36,13 +37,17 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
       const caller = principalOf(request);
       await rights.require(caller, 'Stackledger.System/partners/write');
       const domain = customerDomain(request.body.domainPrefix, ctx.domainSuffix);
-      const created = await inTransaction(ctx.db, async (db) => {
-        if (await identityStore.findDirectoryByDomain(db, domain)) throw armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
+      const domainTaken = () => armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
+      // Two at once meet the unique index instead of the check: the same 409.
+      const created = await onUniqueViolation([DIRECTORY_DOMAIN_INDEX], () => inTransaction(ctx.db, async (db) => {
+        if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
         const partner = await ctx.identity.createAdministeredDirectory(request.body.displayName, domain, 'partner', db);
         await recordChanges(db, caller, ctx.arm.clock.now(), [
           { directoryId: partner.tenantId, partnerId: partner.tenantId, operation: 'CreatePartner', resourceType: 'Partner', resourceId: partner.tenantId, newValue: { displayName: request.body.displayName, domain } },
         ]);
         return partner;
+      }), () => {
+        throw domainTaken();
       });
       const { servicePrincipalId: _sp, ...credentials } = created;
       return reply.status(201).send({ ...credentials, admin: { userName: created.admin.userName, password: created.admin.password } });

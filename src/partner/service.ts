@@ -7,7 +7,8 @@ import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { HubTables } from '../hub/tables.ts';
 import { GLOBAL_ADMINISTRATOR, isOwnIdentity, requireDirectoryAdmin } from '../identity/graph.ts';
 import type { IdentityService } from '../identity/service.ts';
-import { identityStore, type IdentityDb } from '../identity/store.ts';
+import { DIRECTORY_DOMAIN_INDEX, identityStore, type IdentityDb } from '../identity/store.ts';
+import { onUniqueViolation } from '../db/database.ts';
 import type { DirectoriesTable } from '../identity/tables.ts';
 import { checkTransition, cloudStateOf, customerDomain, findOffer, partnerErrors } from './rules.ts';
 import { partnerStore } from './store.ts';
@@ -59,10 +60,10 @@ export async function createCustomer(ctx: PartnerContext, caller: Principal, inp
   const companyName = input.companyProfile.companyName ?? bp.companyName ?? domain.split('.')[0];
   const now = ctx.arm.clock.now();
   const password = newPassword();
-  return inTransaction(ctx.db, async (db) => {
-    if (await identityStore.findDirectoryByDomain(db, domain)) {
-      throw partnerErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`, 'companyProfile.domain');
-    }
+  const domainTaken = () => partnerErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`, 'companyProfile.domain');
+  // The check answers one request after another; the unique index answers two at once the same way.
+  return onUniqueViolation([DIRECTORY_DOMAIN_INDEX], () => inTransaction(ctx.db, async (db) => {
+    if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
     const directory = await ctx.identity.createDirectory({ displayName: companyName, domain, kind: 'customer' }, db);
     const admin = await ctx.identity.createUser(
       { tenantId: directory.tenant_id, userPrincipalName: `admin@${domain}`, displayName: `${companyName} administrator`, password, directoryRole: GLOBAL_ADMINISTRATOR },
@@ -93,6 +94,8 @@ export async function createCustomer(ctx: PartnerContext, caller: Principal, inp
       { directoryId: customer.id, partnerId: partner.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: admin.object_id, newValue: { userPrincipalName: admin.user_principal_name } },
     ]);
     return { customer, userCredentials: { userName: admin.user_principal_name, password } };
+  }), () => {
+    throw domainTaken();
   });
 }
 

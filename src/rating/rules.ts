@@ -1,3 +1,4 @@
+import { parseDay } from '../core/clock.ts';
 import { Decimal } from 'decimal.js';
 import { armErrors } from '../core/errors.ts';
 import { normalizeMeterId } from '../core/meters.ts';
@@ -17,7 +18,7 @@ export function parseDecimal(text: unknown, target: string): string {
 
 /** Prices change from the start of a UTC day: one price per meter and day. */
 export function parseEffectiveDate(text: unknown, today: Date, target = 'effectiveFrom'): string {
-  if (typeof text !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) {
+  if (typeof text !== 'string' || parseDay(text) === undefined) {
     throw armErrors.badRequest('InvalidEffectiveDate', `'${String(text)}' is not a date in the form YYYY-MM-DD.`, target);
   }
   const todayText = today.toISOString().slice(0, 10);

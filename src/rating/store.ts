@@ -16,6 +16,8 @@ export const pricingStore = {
   /** Replaces the tiers of one meter from one day on (the earlier days keep theirs). */
   async setPrice(db: PricingDb, p: { sheet: string; meterId: string; effectiveFrom: string; tiers: { fromQuantity: string; unitPrice: string }[]; by: string; at: Date }) {
     await db.transaction().execute(async (tx) => {
+      // One writer per meter and day at a time: a concurrent twin waits, then replaces what the first wrote.
+      await sql`select pg_advisory_xact_lock(hashtext(${`prices ${p.sheet} ${p.meterId} ${p.effectiveFrom}`}))`.execute(tx);
       await tx.deleteFrom('prices').where('sheet', '=', p.sheet).where('meter_id', '=', p.meterId).where('effective_from', '=', p.effectiveFrom).execute();
       await tx
         .insertInto('prices')

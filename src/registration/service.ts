@@ -12,8 +12,14 @@ import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';
 import { checkLink, registrationErrors, registrationTokenContent } from './rules.ts';
 import { registrationStore, type RegistrationDb } from './store.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './tables.ts';
+import { retryOnceOnUniqueViolation } from '../db/database.ts';
 
 // Use cases of Microsoft.AzureStack registrations and their customer subscriptions.
+
+// A PUT that two callers send at once: the loser of the race to create runs again as the update.
+export const putRegistration = (...args: Parameters<typeof putRegistrationOnce>) => retryOnceOnUniqueViolation(() => putRegistrationOnce(...args));
+export const putCustomerSubscription = (...args: Parameters<typeof putCustomerSubscriptionOnce>) => retryOnceOnUniqueViolation(() => putCustomerSubscriptionOnce(...args));
+
 
 export interface RegistrationContext {
   arm: ArmContext;
@@ -89,7 +95,7 @@ async function trustedTokenFacts(ctx: RegistrationContext, token: string): Promi
   return { cloudId: content.CloudId.toLowerCase(), objectId, billingModel: content.BillingModel };
 }
 
-export async function putRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput & { location: string; properties: { registrationToken: string } }) {
+async function putRegistrationOnce(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput & { location: string; properties: { registrationToken: string } }) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/write', registrationScope(ref));
   if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup))) throw armErrors.resourceGroupNotFound(ref.resourceGroup);
@@ -233,7 +239,7 @@ export interface LinkInput {
 }
 
 /** Links a customer subscription to a registration, from now on; the same link twice is one link. */
-export async function putCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string, input: LinkInput) {
+async function putCustomerSubscriptionOnce(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string, input: LinkInput) {
   const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/write');
   const regSub = (await armStore.getSubscription(ctx.arm.db, reg.subscription_id))!;
   const tenantId = input.properties?.tenantId;

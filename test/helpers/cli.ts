@@ -10,9 +10,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export function cli(args: string[], env: Record<string, string | undefined> = {}, bin = BIN): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -29,9 +29,9 @@ export interface Background {
   exited: Promise<number | string>;
 }
 
-/** Starts a long-running command and waits until its output contains `ready`. */
-export async function startBackground(args: string[], ready: RegExp, env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<Background> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+/** Starts a long-running command (of this checkout, or of `bin`) and waits until its output contains `ready`. */
+export async function startBackground(args: string[], ready: RegExp, env: Record<string, string | undefined> = {}, timeoutMs = 60_000, bin = BIN): Promise<Background> {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

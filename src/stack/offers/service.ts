@@ -9,8 +9,16 @@ import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import { offerNameOf, offersErrors, parsePlanId, parseQuotaId, QUOTA_KINDS, quotaProperties, tenantOfferId, type QuotaKind } from './rules.ts';
 import { offersStore, type OffersDb } from './store.ts';
 import type { OffersTable, PlansTable, QuotasTable } from './tables.ts';
+import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 
 // The operator's catalogue (quotas, plans, offers) and the subscriptions tenants take from it.
+
+// A PUT that two callers send at once: the loser of the race to create runs again as the update.
+export const putQuota = (...args: Parameters<typeof putQuotaOnce>) => retryOnceOnUniqueViolation(() => putQuotaOnce(...args));
+export const putPlan = (...args: Parameters<typeof putPlanOnce>) => retryOnceOnUniqueViolation(() => putPlanOnce(...args));
+export const putOffer = (...args: Parameters<typeof putOfferOnce>) => retryOnceOnUniqueViolation(() => putOfferOnce(...args));
+export const takeOffer = (...args: Parameters<typeof takeOfferOnce>) => retryOnceOnUniqueViolation(() => takeOfferOnce(...args));
+export const putAdminSubscription = (...args: Parameters<typeof putAdminSubscriptionOnce>) => retryOnceOnUniqueViolation(() => putAdminSubscriptionOnce(...args));
 
 export interface OffersContext {
   arm: ArmContext;
@@ -55,7 +63,7 @@ function requireLocation(ctx: OffersContext, location: string): string {
   return known;
 }
 
-export async function putQuota(ctx: OffersContext, principal: Principal, ref: QuotaRef, given: Record<string, unknown> | undefined) {
+async function putQuotaOnce(ctx: OffersContext, principal: Principal, ref: QuotaRef, given: Record<string, unknown> | undefined) {
   const sub = await requireProviderScope(ctx, principal, ref.subscriptionId, `${ref.provider}/locations/quotas/write`, quotaScope(ref));
   const location = requireLocation(ctx, ref.location);
   const existing = await offersStore.getQuota(ctx.db, ref.provider, location, ref.name);
@@ -125,7 +133,7 @@ async function requireGroup(ctx: OffersContext, subscriptionId: string, resource
   if (!(await armStore.getResourceGroup(ctx.arm.db, subscriptionId, resourceGroup))) throw armErrors.resourceGroupNotFound(resourceGroup);
 }
 
-export async function putPlan(ctx: OffersContext, principal: Principal, ref: CatalogRef, input: PlanInput) {
+async function putPlanOnce(ctx: OffersContext, principal: Principal, ref: CatalogRef, input: PlanInput) {
   const sub = await requireProviderScope(ctx, principal, ref.subscriptionId, 'Microsoft.Subscriptions.Admin/plans/write', planScope(ref));
   await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
   const quotaIds = input.quotaIds ?? [];
@@ -188,11 +196,15 @@ async function requirePlans(ctx: OffersContext, ids: string[]): Promise<string[]
   return out;
 }
 
-export async function putOffer(ctx: OffersContext, principal: Principal, ref: CatalogRef, input: OfferInput) {
+async function putOfferOnce(ctx: OffersContext, principal: Principal, ref: CatalogRef, input: OfferInput) {
   const sub = await requireProviderScope(ctx, principal, ref.subscriptionId, 'Microsoft.Subscriptions.Admin/offers/write', offerScope(ref));
   await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
-  const existing = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!existing && (await offersStore.offerByName(ctx.db, ref.name))) throw offersErrors.offerNameTaken(ref.name);
+  let existing = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
+  if (!existing && (await offersStore.offerByName(ctx.db, ref.name))) {
+    // The name may be taken by this very offer, made by a concurrent twin since the first look.
+    existing = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
+    if (!existing) throw offersErrors.offerNameTaken(ref.name);
+  }
   const row: OffersTable = {
     ...namedRowIdentity(existing, sub.subscription_id, ref),
     ...catalogText(input, existing, ref.name),
@@ -240,7 +252,7 @@ export async function linkPlan(ctx: OffersContext, principal: Principal, ref: Ca
 // ---- subscriptions -----------------------------------------------------------------------------
 
 /** A tenant takes a public offer: a new subscription in the caller's directory, owned by the caller. */
-export async function takeOffer(ctx: OffersContext, principal: Principal, subscriptionId: string, input: { displayName: string; offerId: string }) {
+async function takeOfferOnce(ctx: OffersContext, principal: Principal, subscriptionId: string, input: { displayName: string; offerId: string }) {
   // Self-service: anyone admitted takes a public offer, into a subscription of its own directory.
   noteRightsChecked(principal);
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
@@ -301,7 +313,7 @@ export interface AdminSubscriptionInput {
 const ADMIN_STATES = ['Enabled', 'Disabled', 'Warned', 'PastDue', 'Deleted'];
 
 /** The operator creates or changes a tenant subscription: its owner, its state (suspend = Disabled). */
-export async function putAdminSubscription(ctx: OffersContext, principal: Principal, providerSubscriptionId: string, targetId: string, input: AdminSubscriptionInput) {
+async function putAdminSubscriptionOnce(ctx: OffersContext, principal: Principal, providerSubscriptionId: string, targetId: string, input: AdminSubscriptionInput) {
   await requireProviderScope(ctx, principal, providerSubscriptionId, 'Microsoft.Subscriptions.Admin/subscriptions/write', `/subscriptions/${providerSubscriptionId}`);
   if (!isGuid(targetId)) throw armErrors.invalidSubscriptionId(targetId);
   if (input.state !== undefined && !ADMIN_STATES.includes(input.state)) {
