@@ -376,6 +376,8 @@ export async function putRoleAssignment(
     );
   }
   const twin = await armStore.findEquivalentAssignment(ctx.db, key, roleId, principalId);
+  // A twin request of this very name may have made it since: that is this assignment, as a repeat sees it.
+  if (twin?.name === name.toLowerCase()) return { assignment: twin, created: false };
   if (twin) throw armErrors.conflict('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
   const row: RoleAssignmentsTable = {
     name: name.toLowerCase(),
