@@ -136,9 +136,9 @@ export function registerServerCommands(program: Command): void {
     (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o)), o.data),
   );
 
-  serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o)), o.data),
-  );
+  serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT)
+    .option('--public-url <url>', 'the URL clients use, when several hub processes on one database sit behind one address (a load balancer)')
+    .action((o: ServerFlags & { publicUrl?: string }) => serve(async () => (await roles()).startHubOnly({ ...common(o), publicUrl: o.publicUrl?.replace(/\/+$/, '') }), o.data));
 
   const stackCommand = serverOptions(
     program

@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect, type Migration, Migrator, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Migration, Migrator, type MigrationProvider } from 'kysely';
+import type { DueWork } from '../core/scheduler.ts';
 import pg from 'pg';
 
 // One query layer for every domain: Kysely over a pg.Pool. Bulk paths use pg directly (COPY).
@@ -28,8 +29,11 @@ export async function ensureDatabase(url: string): Promise<void> {
     if (found.rowCount === 0) {
       try {
         await client.query(`create database "${name.replaceAll('"', '""')}"`);
-      } catch (e: any) {
-        if (e.code !== '42P04') throw e; // created meanwhile by another process
+      } catch (e) {
+        // Created meanwhile by another process: PostgreSQL says so as 42P04, or, when both were
+        // creating it at once, as the unique violation of its catalogue (23505).
+        const code = (e as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw e;
       }
     }
   } finally {
@@ -95,4 +99,29 @@ export async function onUniqueViolation<T>(constraints: readonly string[] | unde
  */
 export function retryOnceOnUniqueViolation<T>(work: () => Promise<T>): Promise<T> {
   return onUniqueViolation(undefined, work, work);
+}
+
+/**
+ * Runs `work` holding a session advisory lock named `name` on one connection of its own: other
+ * processes of the same role on the same database wait for it. A process that dies lets go with its
+ * connection, so no lock outlives its holder.
+ */
+export async function holdingLock<T>(db: Kysely<any>, name: string, work: () => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext(${name}))`.execute(conn);
+    try {
+      return await work();
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${name}))`.execute(conn);
+    }
+  });
+}
+
+/**
+ * A job that one process at a time does, when several processes of a role share one database:
+ * the others wait, then find it done (every step is idempotent), so the scheduler's promise that
+ * work due by now is done when it returns holds in every process.
+ */
+export function oneProcessAtATime(db: Kysely<any>, work: DueWork): DueWork {
+  return { ...work, runUntil: (now) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now)) };
 }

@@ -15,7 +15,7 @@ import { oldestOpenPeriodStart, type BillingContext } from '../billing/service.t
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier } from '../core/tokens.ts';
-import { migrate } from '../db/database.ts';
+import { migrate, oneProcessAtATime } from '../db/database.ts';
 import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
@@ -126,7 +126,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   await reportSharedCloudIds(registration, opts.logger);
   const billing: BillingContext = { db: opts.db, clock, system };
   const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
-  opts.scheduler.register(billingWork(billing));
+  opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 

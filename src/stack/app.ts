@@ -12,7 +12,7 @@ import type { ArmTables } from '../arm/tables.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
-import { migrate } from '../db/database.ts';
+import { migrate, oneProcessAtATime } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
@@ -134,7 +134,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
   const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
-  opts.scheduler.register(meteringWork(resources.db));
+  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(resources.db)));
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
     http: opts.hub.http,
@@ -144,7 +144,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     application: opts.application,
     cloudId: opts.cloudId,
   });
-  opts.scheduler.register(bridge.work());
+  opts.scheduler.register(oneProcessAtATime(opts.db, bridge.work()));
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });

@@ -6,7 +6,7 @@ import { HttpClient } from '../core/http-client.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { appToken } from '../core/tokens.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
-import { ensureDatabase, openDatabase } from '../db/database.ts';
+import { ensureDatabase, holdingLock, oneProcessAtATime, openDatabase } from '../db/database.ts';
 import { startEmbeddedCluster } from '../db/embedded.ts';
 import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
@@ -64,19 +64,25 @@ function closeOnCleanup(cleanups: Cleanups, servers: FastifyInstance[]): void {
   });
 }
 
+const HUB_START = 'stackledger: hub start';
+const STACK_START = 'stackledger: stack start';
+
 export interface RunningHub {
   hub: Hub;
   endpoints: HubEndpoints;
   record: HubBootstrap;
 }
 
-export async function startHubRole(opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy> }, cleanups: Cleanups): Promise<RunningHub> {
+export async function startHubRole(opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy>; publicUrl?: string }, cleanups: Cleanups): Promise<RunningHub> {
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<HubTables>(opts.databaseUrl);
   cleanups.push(() => db.close());
-  await migrateHub(db.db);
   let endpoints: HubEndpoints | undefined;
-  const hub = await createHub({
+  // Several hub processes may share one database: one at a time migrates, makes the signing key,
+  // and bootstraps; the others then find what it made.
+  const hub = await holdingLock(db.db, HUB_START, async () => {
+    await migrateHub(db.db);
+    return createHub({
     db: db.db,
     scheduler: opts.scheduler,
     logger: opts.logger.child({ role: 'hub' }),
@@ -84,11 +90,14 @@ export async function startHubRole(opts: RoleOptions & { port: number; signIn?: 
     endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
     domainSuffix: DOMAIN_SUFFIX,
     identity: { sealer: opts.sealer, signIn: opts.signIn },
+    });
   });
   closeOnCleanup(cleanups, [hub.app]);
-  endpoints = hubEndpointsAt(await listen(hub.app, opts.host, opts.port, opts.tls !== undefined));
+  // Behind a load balancer, several processes serve one address: the URL clients use, not this one's.
+  const listening = await listen(hub.app, opts.host, opts.port, opts.tls !== undefined);
+  endpoints = hubEndpointsAt(opts.publicUrl ?? listening);
   await hub.publishEndpoints();
-  const record = await bootstrapHub(hub, opts.sealer);
+  const record = await holdingLock(db.db, HUB_START, () => bootstrapHub(hub, opts.sealer));
   return { hub, endpoints, record };
 }
 
@@ -130,14 +139,17 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<StackTables>(opts.databaseUrl);
   cleanups.push(() => db.close());
-  await migrateStack(db.db);
   let endpoints: StackEndpoints | undefined;
   let homeDirectory: string | undefined;
   let cloudId: string | undefined;
   let application: { appId: string; secret: string } | undefined;
   let providerSubscriptionId: string | undefined;
   let servicePrincipalId: string | undefined;
-  const stack = await createStack({
+  // Several processes of one deployment may share its database: one at a time migrates, makes the
+  // registration key and bootstraps.
+  const stack = await holdingLock(db.db, STACK_START, async () => {
+    await migrateStack(db.db);
+    return createStack({
     name: opts.name,
     sealer: opts.sealer,
     location: opts.location,
@@ -152,6 +164,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     application: { appId: () => application?.appId, secret: () => application?.secret },
     providerSubscriptionId: () => providerSubscriptionId,
     servicePrincipalId: () => servicePrincipalId,
+    });
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
   const secure = opts.tls !== undefined;
@@ -180,7 +193,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     policy: { ...DEFAULT_STACK_SECRET_POLICY, ...opts.stackSecret },
     logger: opts.logger.child({ role: 'stack', stack: opts.name }),
   };
-  let record = await bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
+  let record = await holdingLock(db.db, STACK_START, () => bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
     let appId = known?.appId;
     if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris, keyCredentials } });
     else {
@@ -188,7 +201,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
       appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body })).appId as string;
     }
     return known?.secret ? { ...known, appId, secret: known.secret } : { appId, ...(await addStackSecret(secretDeps, appId, graphToken)) };
-  });
+  }));
   const rotate = async () => {
     record = await rotateStackSecretIfDue(secretDeps, record, async (next) => {
       await saveStackRecord(stack, opts.sealer, next);
@@ -196,10 +209,12 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     });
   };
   await rotate();
-  opts.scheduler.register({
-    name: `stack ${opts.name}: application secret`,
-    runUntil: () => rotate().catch((e) => secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later")),
-  });
+  opts.scheduler.register(
+    oneProcessAtATime(db.db, {
+      name: `stack ${opts.name}: application secret`,
+      runUntil: () => rotate().catch((e) => secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later")),
+    }),
+  );
   homeDirectory = record.homeDirectory;
   cloudId = record.cloudId;
   application = { appId: record.applicationId, secret: record.applicationSecret };

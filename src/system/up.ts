@@ -222,12 +222,12 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
 }
 
 /** The hub alone (production). */
-export async function startHubOnly(opts: CommonOptions): Promise<RunningSystem> {
+export async function startHubOnly(opts: CommonOptions & { publicUrl?: string }): Promise<RunningSystem> {
   const p = await startProcess(opts);
   try {
     const [hubDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub'], p.cleanups, p.logger);
     const hub = await startHubRole(
-      { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn },
+      { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn, publicUrl: opts.publicUrl },
       p.cleanups,
     );
     return await finish(p, {
