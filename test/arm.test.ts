@@ -179,7 +179,8 @@ describe('ARM request handling', () => {
     ]) {
       const res = await t.call('GET', `${endpoint}/metadata/endpoints?api-version=2015-01-01`);
       assert.equal(res.status, 200);
-      assert.equal(res.body.authentication.loginEndpoint, t.b.hub.login);
+      assert.equal(res.body.authentication.loginEndpoint, t.b.hub.adfs, 'the AD FS-style authority, by default');
+      assert.equal(res.body.authentication.aadLoginEndpoint, t.b.hub.login);
       assert.deepEqual(res.body.authentication.audiences, [audience]);
       assert.equal(res.body.graphEndpoint, t.b.hub.graph);
       assert.equal(res.body.portalEndpoint, t.b.hub.portal);

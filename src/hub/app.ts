@@ -14,7 +14,7 @@ import { registerBillingRoutes } from '../billing/routes.ts';
 import { oldestOpenPeriodStart, type BillingContext } from '../billing/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
-import { HubTokenVerifier } from '../core/tokens.ts';
+import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
 import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
 import { createServer } from '../http/server.ts';
@@ -23,7 +23,7 @@ import type { TlsFiles } from '../http/tls.ts';
 import type { GraphContext } from '../identity/graph.ts';
 import { registerGraphRoutes } from '../identity/graph-routes.ts';
 import { identityMigrations } from '../identity/migrations.ts';
-import { registerLoginRoutes } from '../identity/routes.ts';
+import { registerAdfsRoutes, registerLoginRoutes } from '../identity/routes.ts';
 import { IdentityService, type IdentityOptions } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
@@ -46,7 +46,10 @@ export type { HubTables };
 
 export interface HubEndpoints {
   arm: string;
+  /** The Azure AD-style login base: `{login}/{tenant}/oauth2/token`. */
   login: string;
+  /** The AD FS-style authority (`{origin}/adfs`), which names no directory. */
+  adfs: string;
   partnerCenter: string;
   graph: string;
   portal: string;
@@ -58,6 +61,7 @@ export function hubEndpointsAt(origin: string): HubEndpoints {
   return {
     arm: origin,
     login: origin + HUB_PATHS.login,
+    adfs: adfsAuthorityOf(origin + HUB_PATHS.login),
     partnerCenter: origin + HUB_PATHS.partnerCenter,
     graph: origin + HUB_PATHS.graph,
     portal: origin + HUB_PATHS.portal,
@@ -87,6 +91,8 @@ export interface HubOptions {
   domainSuffix: string;
   /** The sealer of the hub's secrets and the sign-in policy. */
   identity: IdentityOptions;
+  /** Which authority the metadata endpoints name: AD FS-style (default, what unmodified MSAL clients accept) or Azure AD-style. */
+  identitySystem?: IdentitySystem;
 }
 
 export interface Hub {
@@ -131,6 +137,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
   await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
+  await app.register(async (adfs) => registerAdfsRoutes(adfs, identity), { prefix: ADFS_PATH });
   /** Mounts one of the hub's APIs: its own audience (its base URL), error shape and routes. */
   const mount = async (
     api: 'arm' | 'partnerCenter' | 'graph',
@@ -152,7 +159,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
       baseUrl,
       metadata: () => {
         const e = opts.endpoints();
-        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
+        const loginEndpoint = opts.identitySystem === 'aad' ? e.login : e.adfs;
+        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint, aadLoginEndpoint: e.login, audiences: [e.arm] };
       },
     });
     registerSystemRoutes(scope, opts.scheduler, system);

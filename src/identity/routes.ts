@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { newGuid } from '../core/ids.ts';
+import { adfsAuthorityOf } from '../core/tokens.ts';
 import { GRANT_TYPES, OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 import { issueToken } from './token.ts';
 
-// The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
-// Mounted under the hub's login base path; everything here is anonymous.
+// The login endpoints: Azure AD's shapes under the hub's login base path (token v1 and v2, OpenID
+// configuration, signing keys), and the AD FS-style authority at `/adfs`. Everything here is anonymous.
 
 function sendOAuthError(reply: FastifyReply, e: OAuthError) {
   const now = new Date();
@@ -19,7 +20,8 @@ function sendOAuthError(reply: FastifyReply, e: OAuthError) {
   });
 }
 
-export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+/** Form bodies, and errors in OAuth's shape: the same at both authorities. */
+function installOAuthPlumbing(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -32,10 +34,31 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),
   );
+}
+
+/** The OpenID configuration's fields that both authorities share. */
+const commonConfiguration = (base: string) => ({
+  grant_types_supported: [...GRANT_TYPES],
+  response_types_supported: [],
+  subject_types_supported: ['pairwise'],
+  id_token_signing_alg_values_supported: ['RS256'],
+  token_endpoint_auth_methods_supported: ['client_secret_post'],
+  scopes_supported: ['openid', 'profile', 'offline_access'],
+  claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'unique_name', 'preferred_username', 'name', 'appid'],
+  cloud_instance_name: new URL(base).host,
+});
+
+const noInteractiveSignIn = async () => {
+  throw oauthErrors.interactiveNotSupported();
+};
+
+/** The Azure AD-style login endpoint: `{login}/{tenant}/…`. */
+export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  installOAuthPlumbing(app);
 
   const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
     const form = (request.body ?? {}) as Record<string, string>;
-    const response = await issueToken(identity, request.params.tenant, version, form);
+    const response = await issueToken(identity, { kind: 'aad', tenant: request.params.tenant }, version, form);
     return reply.header('cache-control', 'no-store').send(response);
   };
   app.post('/:tenant/oauth2/token', tokenHandler('v1'));
@@ -55,14 +78,8 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
       authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
       token_endpoint: `${base}/${segment}/oauth2${v}/token`,
       jwks_uri: `${base}/${segment}/discovery${v}/keys`,
-      grant_types_supported: [...GRANT_TYPES],
-      response_types_supported: [],
-      subject_types_supported: ['pairwise'],
-      id_token_signing_alg_values_supported: ['RS256'],
-      token_endpoint_auth_methods_supported: ['client_secret_post'],
-      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'name', 'appid'],
+      ...commonConfiguration(base),
       tenant_region_scope: 'NA',
-      cloud_instance_name: new URL(base).host,
       cloud_graph_host_name: new URL(base).host,
       msgraph_host: new URL(base).host,
     };
@@ -70,9 +87,6 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.get('/:tenant/.well-known/openid-configuration', openIdConfiguration('v1'));
   app.get('/:tenant/v2.0/.well-known/openid-configuration', openIdConfiguration('v2'));
 
-  const noInteractiveSignIn = async () => {
-    throw oauthErrors.interactiveNotSupported();
-  };
   for (const v of ['', '/v2.0']) {
     app.get(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
     app.post(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
@@ -82,4 +96,31 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.get('/:tenant/discovery/keys', keys);
   app.get('/:tenant/discovery/v2.0/keys', keys);
   app.get('/discovery/keys', keys);
+}
+
+/**
+ * The AD FS-style authority (`{origin}/adfs`), which MSAL takes as it is: no instance discovery, no
+ * user-realm discovery. Clients name no directory here: the token endpoint works it out.
+ */
+export function registerAdfsRoutes(app: FastifyInstance, identity: IdentityService): void {
+  installOAuthPlumbing(app);
+  app.get('/.well-known/openid-configuration', async () => {
+    const authority = adfsAuthorityOf(identity.loginBase());
+    return {
+      issuer: authority,
+      authorization_endpoint: `${authority}/oauth2/authorize`,
+      token_endpoint: `${authority}/oauth2/token`,
+      jwks_uri: `${authority}/discovery/keys`,
+      ...commonConfiguration(authority),
+    };
+  });
+  // One token endpoint for both shapes, as AD FS: `resource` asks for v1, `scope` for v2.
+  app.post('/oauth2/token', async (request, reply) => {
+    const form = (request.body ?? {}) as Record<string, string>;
+    const response = await issueToken(identity, { kind: 'adfs' }, form.resource ? 'v1' : 'v2', form);
+    return reply.header('cache-control', 'no-store').send(response);
+  });
+  app.get('/oauth2/authorize', noInteractiveSignIn);
+  app.post('/oauth2/authorize', noInteractiveSignIn);
+  app.get('/discovery/keys', async () => identity.jwks());
 }

@@ -51,7 +51,10 @@ export interface StackEndpoints {
 
 export interface HubLink {
   arm: () => string;
+  /** The hub's Azure AD-style login base. */
   login: () => string;
+  /** The authority the hub's metadata names (AD FS-style by default): the stack's metadata names the same. */
+  authority: () => string;
   graph: () => string;
   portal: () => string;
   http: HttpClient;
@@ -169,7 +172,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           galleryEndpoint: opts.hub.portal(),
           graphEndpoint: opts.hub.graph(),
           portalEndpoint: opts.hub.portal(),
-          loginEndpoint: opts.hub.login(),
+          loginEndpoint: opts.hub.authority(),
+          aadLoginEndpoint: opts.hub.login(),
           audiences: [opts.endpoints()[which]],
         }),
       });
