@@ -37,6 +37,22 @@ export const armErrors = {
       'InvalidApiVersionParameter',
       `The api-version '${given}' is invalid. The supported versions for resource type '${resourceType}' are '${supported.join(', ')}'.`,
     ),
+  /** A provider's type at an api-version it does not take (ARM answers this for provider types, InvalidApiVersionParameter for its own). */
+  noRegisteredProvider: (resourceType: string, given: string, supported: readonly string[], locations?: readonly string[]) =>
+    new ArmError(
+      400,
+      'NoRegisteredProviderFound',
+      `No registered resource provider found for location '${locations?.[0] ?? 'global'}' and API version '${given}' for type '${resourceType}'. ` +
+        `The supported api-versions are '${supported.join(', ')}'.${locations ? ` The supported locations are '${locations.join(', ')}'.` : ''}`,
+    ),
+  invalidResourceNamespace: (namespace: string) => new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${namespace}' is invalid.`),
+  invalidResourceType: (namespace: string, type: string, apiVersion: string | undefined, supported: readonly string[]) =>
+    new ArmError(
+      404,
+      'InvalidResourceType',
+      `The resource type '${type}' could not be found in the namespace '${namespace}'${apiVersion ? ` for api version '${apiVersion}'` : ''}. ` +
+        `The supported resource types are '${supported.join(', ')}'.`,
+    ),
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, 'InvalidRequestContent', message, target),
   invalidResourceId: (id: string) => new ArmError(400, 'LinkedInvalidPropertyId', `The resource id '${id}' is not a valid resource id.`, 'id'),
   bodyTooLarge: (limit: number) =>

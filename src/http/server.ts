@@ -19,6 +19,8 @@ export interface RouteEntry {
   anonymous: boolean;
   /** The api-versions an ARM route accepts (none: it takes any, or none). */
   apiVersions: string[];
+  /** The resource type its errors name (and the provider list shows, for a path without a provider). */
+  resourceType?: string;
 }
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
@@ -43,8 +45,10 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   const routes: RouteEntry[] = [];
   routeTables.set(app, routes);
   app.addHook('onRoute', (route) => {
-    const config = route.config as { anonymous?: boolean; apiVersions?: string[] } | undefined;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions ?? [] });
+    const config = route.config as { anonymous?: boolean; apiVersions?: string[]; resourceType?: string } | undefined;
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions ?? [], resourceType: config?.resourceType });
+    }
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-ms-request-id', request.id);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
+import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
@@ -17,7 +18,7 @@ import type { WorkScheduler } from '../core/scheduler.ts';
 import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
 import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
-import { createServer } from '../http/server.ts';
+import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { GraphContext } from '../identity/graph.ts';
@@ -32,7 +33,7 @@ import { usageMigrations } from '../usage/migrations.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
-import { reportSharedCloudIds, type RegistrationContext } from '../registration/service.ts';
+import { registrationLister, reportSharedCloudIds, type RegistrationContext } from '../registration/service.ts';
 import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/service.ts';
@@ -143,17 +144,23 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     api: 'arm' | 'partnerCenter' | 'graph',
     render: ArmEndpointOptions['render'],
     routes: (scope: FastifyInstance, baseUrl: () => string) => void,
+    unknownRoute?: ArmEndpointOptions['unknownRoute'],
   ) => {
     const baseUrl = () => opts.endpoints()[api];
     await app.register(
       async (scope) => {
-        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render });
+        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render, unknownRoute });
         routes(scope, baseUrl);
       },
       { prefix: api === 'arm' ? '' : HUB_PATHS[api] },
     );
   };
+  // The ARM endpoint's own routes: the root origin's, but the other APIs' under their paths.
+  const otherApis = [...Object.values(HUB_PATHS), ADFS_PATH].map((p) => p.toLowerCase());
+  const armRoutes = () => routeTable(app).filter((r) => !otherApis.some((p) => r.url.toLowerCase().startsWith(`${p}/`) || r.url.toLowerCase() === p));
+  const providers = { ctx: arm, routes: armRoutes, resources: registrationLister(registration) };
   await mount('arm', undefined, (scope, baseUrl) => {
+    registerProviderRoutes(scope, { ...providers, baseUrl });
     registerArmBaseRoutes(scope, {
       ctx: arm,
       baseUrl,
@@ -168,7 +175,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     registerRegistrationRoutes(scope, registration, baseUrl);
     registerUsageRoutes(scope, usage, baseUrl, system);
     registerBillingRoutes(scope, billing, baseUrl);
-  });
+  }, catalogOf(providers).unknownRoute);
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => {
     registerPartnerCenterRoutes(scope, partner, baseUrl);
     registerPartnerInvoiceRoutes(scope, billing);

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
+import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import { systemRights, type ArmContext } from '../arm/service.ts';
 import type { ArmTables } from '../arm/tables.ts';
@@ -14,7 +15,7 @@ import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
 import { migrate } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
-import { createServer } from '../http/server.ts';
+import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
@@ -30,7 +31,7 @@ import { registerBridgeRoutes } from './bridge/routes.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
-import { deleteResourcesOfGroup, RESOURCE_TYPES, resyncSubscription, type ResourcesContext } from './resources/service.ts';
+import { deleteResourcesOfGroup, RESOURCE_TYPES, resourceLister, resyncSubscription, type ResourcesContext } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
@@ -157,14 +158,17 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       exposedHeaders: ['x-ms-request-id', 'azure-asyncoperation', 'location', 'retry-after'],
       maxAge: 600,
     });
+    const providers = { ctx: arm, baseUrl: () => opts.endpoints()[which], routes: () => routeTable(app), resources: resourceLister(resources) };
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
+        unknownRoute: catalogOf(providers).unknownRoute,
         baseUrl: () => opts.endpoints()[which],
         audiences: () => [opts.endpoints()[which]],
         authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
         verifier,
         admit: (p) => admission.admit(p),
       });
+      registerProviderRoutes(armApp, providers);
       registerArmBaseRoutes(armApp, {
         ctx: arm,
         baseUrl: () => opts.endpoints()[which],
