@@ -80,6 +80,8 @@ describe("Resource Manager's generic APIs", () => {
     assert.deepEqual(filtered.body.value.map((r: any) => r.name).sort(), ['ip01', 'ip02']);
     const byName = await t.call('GET', `${tenant}/subscriptions/${sub}/resources?${V}&$filter=${encodeURIComponent("name eq 'DATA01' and location eq 'local'")}`, { token: user });
     assert.deepEqual(byName.body.value.map((r: any) => r.name), ['data01']);
+    const inGroup = await t.call('GET', `${tenant}/subscriptions/${sub}/resources?${V}&$filter=${encodeURIComponent("resourceGroup eq 'OTHER' and resourceType eq 'Microsoft.Network/publicIPAddresses'")}`, { token: user });
+    assert.deepEqual(inGroup.body.value.map((r: any) => r.name), ['ip02'], "the Azure CLI's `resource list -g G --resource-type T`");
     const group = await t.call('GET', `${tenant}/subscriptions/${sub}/resourceGroups/rg/resources?${V}`, { token: user });
     assert.deepEqual(group.body.value.map((r: any) => r.name).sort(), ['data01', 'ip01']);
 

@@ -59,7 +59,8 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
     const page = pageOf(request);
     const sub = await arm.requireSubscription(ctx, request.params.subscriptionId);
     await arm.authorize(ctx, principalOf(request), 'Microsoft.Resources/subscriptions/resources/read', `/subscriptions/${sub.subscription_id}`);
-    const rows = await opts.resources(sub.subscription_id, undefined, filter, page.offset, page.limit + 1);
+    const { resourceGroup, ...rest } = filter;
+    const rows = await opts.resources(sub.subscription_id, resourceGroup, rest, page.offset, page.limit + 1);
     return pagedList(request, opts.baseUrl(), page, rows);
   });
 
@@ -70,7 +71,8 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
       const filter = parseResourceFilter(queryValue(request, '$filter'));
       const page = pageOf(request);
       const group = await arm.getResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName);
-      const rows = await opts.resources(group.subscription_id, group.name, filter, page.offset, page.limit + 1);
+      const { resourceGroup, ...rest } = filter;
+      const rows = resourceGroup === undefined || resourceGroup.toLowerCase() === group.name.toLowerCase() ? await opts.resources(group.subscription_id, group.name, rest, page.offset, page.limit + 1) : [];
       return pagedList(request, opts.baseUrl(), page, rows);
     },
   );

@@ -101,15 +101,16 @@ export function unknownRouteError(catalog: Provider[], path: string, apiVersion:
   return armErrors.invalidResourceType(provider.namespace, found.resourceType, apiVersion, provider.resourceTypes.map((t) => t.resourceType));
 }
 
-/** What the generic resource list filters on: `$filter=resourceType eq '…'` (and name, location), joined by `and`. */
+/** What the generic resource list filters on: `$filter=resourceType eq '…'` (and name, location, resourceGroup), joined by `and`. */
 export interface ResourceFilter {
   resourceType?: string;
+  resourceGroup?: string;
   name?: string;
   location?: string;
 }
 
-const FILTER_FIELDS: Record<string, keyof ResourceFilter> = { resourcetype: 'resourceType', name: 'name', location: 'location' };
-const FILTER_CLAUSE = /^(resourceType|name|location)\s+eq\s+'((?:[^']|'')*)'$/i;
+const FILTER_FIELDS: Record<string, keyof ResourceFilter> = { resourcetype: 'resourceType', resourcegroup: 'resourceGroup', name: 'name', location: 'location' };
+const FILTER_CLAUSE = /^(resourceType|resourceGroup|name|location)\s+eq\s+'((?:[^']|'')*)'$/i;
 
 export function parseResourceFilter(filter: string | undefined): ResourceFilter {
   if (filter === undefined || filter.trim() === '') return {};
@@ -119,7 +120,7 @@ export function parseResourceFilter(filter: string | undefined): ResourceFilter 
     if (!m) {
       throw armErrors.badRequest(
         'InvalidFilterInQueryString',
-        `The filter '${filter.slice(0, 200)}' is not supported: use "resourceType eq '{type}'", "name eq '{name}'" or "location eq '{location}'", joined by 'and'.`,
+        `The filter '${filter.slice(0, 200)}' is not supported: use "resourceType eq '{type}'", "resourceGroup eq '{group}'", "name eq '{name}'" or "location eq '{location}'", joined by 'and'.`,
         '$filter',
       );
     }
@@ -139,5 +140,5 @@ export interface GenericResource {
   kind?: string;
 }
 
-/** What a role publishes of its resources for the generic list (a page of them, filtered). */
-export type ResourceLister = (subscriptionId: string, resourceGroup: string | undefined, filter: ResourceFilter, offset: number, limit: number) => Promise<GenericResource[]>;
+/** What a role publishes of its resources for the generic list (a page of them, filtered; the group is the path's or the filter's). */
+export type ResourceLister = (subscriptionId: string, resourceGroup: string | undefined, filter: Omit<ResourceFilter, 'resourceGroup'>, offset: number, limit: number) => Promise<GenericResource[]>;
