@@ -87,15 +87,11 @@ const identityOption = () =>
 export function registerServerCommands(program: Command): void {
   serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT)
     .addOption(identityOption())
-    .action(
-    (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o))),
-  );
+    .action((o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o))));
 
   serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT)
     .addOption(identityOption())
-    .action(
-    (o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o))),
-  );
+    .action((o: ServerFlags) => serve(async () => (await roles()).startHubOnly(common(o))));
 
   const stackCommand = serverOptions(
     program

@@ -42,15 +42,15 @@ export const armErrors = {
     new ArmError(
       400,
       'NoRegisteredProviderFound',
-      `No registered resource provider found for location '${locations?.[0] ?? 'global'}' and API version '${given}' for type '${resourceType}'. ` +
+      `No registered resource provider found for location '${locations?.[0] ?? 'global'}' and API version '${given.slice(0, 32)}' for type '${resourceType}'. ` +
         `The supported api-versions are '${supported.join(', ')}'.${locations ? ` The supported locations are '${locations.join(', ')}'.` : ''}`,
     ),
-  invalidResourceNamespace: (namespace: string) => new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${namespace}' is invalid.`),
+  invalidResourceNamespace: (namespace: string) => new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${namespace.slice(0, 100)}' is invalid.`),
   invalidResourceType: (namespace: string, type: string, apiVersion: string | undefined, supported: readonly string[]) =>
     new ArmError(
       404,
       'InvalidResourceType',
-      `The resource type '${type}' could not be found in the namespace '${namespace}'${apiVersion ? ` for api version '${apiVersion}'` : ''}. ` +
+      `The resource type '${type.slice(0, 100)}' could not be found in the namespace '${namespace}'${apiVersion ? ` for api version '${apiVersion.slice(0, 32)}'` : ''}. ` +
         `The supported resource types are '${supported.join(', ')}'.`,
     ),
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, 'InvalidRequestContent', message, target),

@@ -36,6 +36,12 @@ function installOAuthPlumbing(app: FastifyInstance): void {
   );
 }
 
+/** The token request's parameters: only text counts (a JSON body's other values are left out, so they read as missing). */
+function formOf(body: unknown): Record<string, string> {
+  if (typeof body !== 'object' || body === null) return {};
+  return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 /** The OpenID configuration's fields that both authorities share. */
 const commonConfiguration = (base: string) => ({
   grant_types_supported: [...GRANT_TYPES],
@@ -57,7 +63,7 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   installOAuthPlumbing(app);
 
   const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
-    const form = (request.body ?? {}) as Record<string, string>;
+    const form = formOf(request.body);
     const response = await issueToken(identity, { kind: 'aad', tenant: request.params.tenant }, version, form);
     return reply.header('cache-control', 'no-store').send(response);
   };
@@ -116,7 +122,7 @@ export function registerAdfsRoutes(app: FastifyInstance, identity: IdentityServi
   });
   // One token endpoint for both shapes, as AD FS: `resource` asks for v1, `scope` for v2.
   app.post('/oauth2/token', async (request, reply) => {
-    const form = (request.body ?? {}) as Record<string, string>;
+    const form = formOf(request.body);
     const response = await issueToken(identity, { kind: 'adfs' }, form.resource ? 'v1' : 'v2', form);
     return reply.header('cache-control', 'no-store').send(response);
   });
