@@ -33,7 +33,11 @@ describe("Resource Manager's generic APIs", () => {
     const list = await t.call('GET', `${tenant}/subscriptions/${sub}/providers?${V}`, { token: user });
     assert.equal(list.status, 200, JSON.stringify(list.body));
     const namespaces = list.body.value.map((p: any) => p.namespace);
-    for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network', 'Microsoft.Commerce', 'Microsoft.Authorization', 'Microsoft.Resources']) assert.ok(namespaces.includes(ns), ns);
+    for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network', 'Microsoft.Commerce', 'Microsoft.Authorization', 'Microsoft.Resources', 'Microsoft.Subscriptions']) {
+      assert.ok(namespaces.includes(ns), ns);
+    }
+    const subscriptions = list.body.value.find((p: any) => p.namespace === 'Microsoft.Subscriptions');
+    assert.deepEqual(subscriptions.resourceTypes.map((r: any) => r.resourceType), ['delegatedProviders/offers', 'offers', 'subscriptions']);
     assert.ok(!namespaces.some((n: string) => n.endsWith('.Admin')), "the operator's providers are the admin endpoint's");
     const compute = await t.call('GET', `${tenant}/subscriptions/${sub}/providers/microsoft.compute?${V}`, { token: user });
     assert.equal(compute.body.namespace, 'Microsoft.Compute');

@@ -23,7 +23,8 @@ const RESOURCES_NAMESPACE = 'Microsoft.Resources';
 /**
  * The provider namespace and resource type a route serves: the last `/providers/{Namespace}` of its
  * path, then the type's names (every other segment: `locations/:location/vmSizes` is `locations/vmSizes`).
- * A path without a provider belongs to Microsoft.Resources, under its route's resource type.
+ * A path without a provider is its route's resource type: `Namespace/type` where it names one
+ * (the tenant's `/offers` is `Microsoft.Subscriptions/offers`), else Microsoft.Resources'.
  */
 export function providerTypeOf(route: Pick<RouteEntry, 'url' | 'resourceType'>): { namespace: string; resourceType: string } | undefined {
   const segments = route.url.split('/').filter(Boolean);
@@ -31,7 +32,11 @@ export function providerTypeOf(route: Pick<RouteEntry, 'url' | 'resourceType'>):
   for (let i = 0; i + 1 < segments.length; i++) {
     if (segments[i].toLowerCase() === 'providers' && segments[i + 1].includes('.') && !segments[i + 1].startsWith(':')) at = i;
   }
-  if (at < 0) return route.resourceType ? { namespace: RESOURCES_NAMESPACE, resourceType: route.resourceType } : undefined;
+  if (at < 0) {
+    if (!route.resourceType) return undefined;
+    const named = /^([^/]+\.[^/]+)\/(.+)$/.exec(route.resourceType);
+    return named ? { namespace: named[1], resourceType: named[2] } : { namespace: RESOURCES_NAMESPACE, resourceType: route.resourceType };
+  }
   const names = segments.slice(at + 2).filter((_, i) => i % 2 === 0);
   if (names.length === 0 || names.some((n) => n.startsWith(':') || n.includes('$'))) return undefined;
   return { namespace: segments[at + 1], resourceType: names.join('/') };
