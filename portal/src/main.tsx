@@ -151,7 +151,10 @@ function useSessionRenewal(config: PortalConfig | undefined, session: Session | 
   useEffect(() => {
     if (!config || !session) return;
     const timer = setTimeout(() => {
-      refreshSession(config, session).then(setSession, (e) => console.warn('the session could not be renewed:', messageOf(e)));
+      refreshSession(config, session).then(
+        (renewed) => currentSession() && setSession(renewed), // not after a sign-out meanwhile
+        (e) => console.warn('the session could not be renewed:', messageOf(e)),
+      );
     }, Math.max(0, session.expiresAt - REFRESH_MARGIN_MS - Date.now()));
     return () => clearTimeout(timer);
   }, [config === undefined, session]);
