@@ -2,6 +2,7 @@
 // through the vendor's procedure for Azure Stack Hub ("Use Azure CLI with Azure Stack Hub"): register
 // the cloud from its Resource Manager endpoint, the 2020-09-01-hybrid profile, sign in. No proxy, no
 // patched configuration: only its own config folder and our CA added to the system's (REQUESTS_CA_BUNDLE).
+// az 2.45 needed no workaround here: each call is its own command, but usage, which has none (az rest).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
