@@ -143,11 +143,18 @@ describe('ARM request handling', () => {
     assert.equal(res.body.name, 'azurestack');
   });
 
-  it('answers unknown routes with an ARM 404, never an HTML page', async () => {
-    const res = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Nothing/things?api-version=2020-01-01`, { token });
+  it('answers unknown routes with an ARM 404, never an HTML page; one that names a provider with ARM\'s code for it', async () => {
+    const res = await t.call('GET', `${arm}/subscriptions/${sub}/nothing?api-version=2020-01-01`, { token });
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'NotFound');
     assert.match(String(res.headers['content-type']), /application\/json/);
+    const namespace = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Nothing/things?api-version=2020-01-01`, { token });
+    assert.equal(namespace.status, 404);
+    assert.equal(namespace.body.error.code, 'InvalidResourceNamespace');
+    const type = await t.call('GET', `${arm}/subscriptions/${sub}/resourceGroups/g/providers/Microsoft.AzureStack/things/x?api-version=2017-06-01`, { token });
+    assert.equal(type.status, 404);
+    assert.equal(type.body.error.code, 'InvalidResourceType');
+    assert.match(type.body.error.message, /supported resource types are '.*\bregistrations\b/, 'it lists the supported types');
   });
 
   it('answers for subscriptions: unknown 404, malformed 400', async () => {
@@ -179,7 +186,8 @@ describe('ARM request handling', () => {
     ]) {
       const res = await t.call('GET', `${endpoint}/metadata/endpoints?api-version=2015-01-01`);
       assert.equal(res.status, 200);
-      assert.equal(res.body.authentication.loginEndpoint, t.b.hub.login);
+      assert.equal(res.body.authentication.loginEndpoint, t.b.hub.adfs, 'the AD FS-style authority, by default');
+      assert.equal(res.body.authentication.aadLoginEndpoint, t.b.hub.login);
       assert.deepEqual(res.body.authentication.audiences, [audience]);
       assert.equal(res.body.graphEndpoint, t.b.hub.graph);
       assert.equal(res.body.portalEndpoint, t.b.hub.portal);

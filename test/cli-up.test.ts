@@ -91,11 +91,11 @@ describe('stackledger up', () => {
     }
   });
 
-  it('runs on a PostgreSQL server with --database, over plain HTTP with --http, on a simulated clock', async () => {
+  it('runs on a PostgreSQL server with --database, over plain HTTP with --http, on a simulated clock, naming the Azure AD-style authority with --identity aad', async () => {
     const dir = await newDir();
     const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
     prefixes.push(prefix);
-    const running = await startBackground(['up', '--data', dir, '--port', '0', '--http', '--clock', '2026-01-01T00:00:00Z'], READY, {
+    const running = await startBackground(['up', '--data', dir, '--port', '0', '--http', '--clock', '2026-01-01T00:00:00Z', '--identity', 'aad'], READY, {
       DATABASE_URL: withDatabase(testServerUrl(), prefix),
     });
     try {
@@ -103,6 +103,11 @@ describe('stackledger up', () => {
       assert.equal(b.caFile, undefined);
       assert.match(b.hub.arm, /^http:\/\//);
       assert.equal(existsSync(path.join(dir, 'pg')), false, 'no embedded cluster when a server is given');
+      for (const endpoint of [b.hub.arm, b.stacks.local.tenantArm]) {
+        const metadata = await new HttpClient().call('GET', `${endpoint}/metadata/endpoints?api-version=2015-01-01`);
+        assert.equal(metadata.authentication.loginEndpoint, b.hub.login, '--identity aad');
+      }
+      assert.equal(b.hub.adfs, `${b.hub.arm}/adfs`, 'the AD FS-style authority serves all the same');
 
       const show = await cli(['clock', 'show', '--data', dir, '--json']);
       assert.equal(show.code, 0, show.stderr);
@@ -167,8 +172,11 @@ describe('stackledger up', () => {
       const east = sb.stacks.east;
       assert.equal(east.location, 'east');
       assert.equal(sb.hub.login, hb.hub.login);
+      assert.equal(sb.hub.adfs, hb.hub.adfs);
       const http = new HttpClient([readFileSync(hb.caFile, 'utf8'), readFileSync(sb.caFile, 'utf8')].join('\n'));
       try {
+        const metadata = await http.call('GET', `${east.tenantArm}/metadata/endpoints?api-version=2015-01-01`);
+        assert.equal(metadata.authentication.loginEndpoint, hb.hub.adfs, "the stack names the authority the hub's metadata names");
         // The operator's token for the stack's audience (registered by the stack through the hub) is accepted there.
         const token = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
           form: { grant_type: 'client_credentials', client_id: hb.operator.clientId, client_secret: hb.operator.clientSecret, resource: east.adminArm },

@@ -203,8 +203,8 @@ describe('identity and tokens', () => {
       assert.equal(keys.status, 200);
       assert.equal(keys.body.keys[0].kty, 'RSA');
       assert.ok(keys.body.keys[0].kid);
-      // Only what exists: the two grants, secrets in the form, no device code or logout endpoints.
-      assert.deepEqual(res.body.grant_types_supported, ['client_credentials', 'password']);
+      // Only what exists: the three grants, secrets in the form, no device code or logout endpoints.
+      assert.deepEqual(res.body.grant_types_supported, ['client_credentials', 'password', 'refresh_token']);
       assert.deepEqual(res.body.token_endpoint_auth_methods_supported, ['client_secret_post']);
       for (const absent of ['device_authorization_endpoint', 'end_session_endpoint', 'response_modes_supported']) assert.equal(res.body[absent], undefined, absent);
       // MSAL needs an authorization endpoint; it says that no interactive sign-in is offered.

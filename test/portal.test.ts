@@ -181,6 +181,27 @@ describe('the web portal', () => {
     await page.context().close();
   });
 
+  it("keeps a session past its tokens' hour: it renews them with its refresh token, never the password", async () => {
+    const page = await signIn('Stack operator', t.b.operator.admin.userName, t.b.operator.admin.password);
+    const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('stackledger.session') ?? 'null'));
+    const first = await stored();
+    assert.equal(typeof first.refreshToken, 'string');
+    assert.ok(!JSON.stringify(first).includes(t.b.operator.admin.password), 'the password is not kept');
+    // As if the hour were nearly over: after a reload the portal renews at once.
+    await page.evaluate(() => {
+      const session = JSON.parse(sessionStorage.getItem('stackledger.session')!);
+      sessionStorage.setItem('stackledger.session', JSON.stringify({ ...session, expiresAt: Date.now() + 120_000 }));
+    });
+    await page.reload();
+    await page.waitForFunction(() => JSON.parse(sessionStorage.getItem('stackledger.session')!).expiresAt > Date.now() + 30 * 60_000, undefined, WAIT);
+    const renewed = await stored();
+    const admin = t.b.stacks.local.adminArm;
+    assert.notEqual(renewed.tokens[admin], first.tokens[admin]);
+    await nav(page, 'Offers');
+    await page.getByRole('table', { name: 'Offers' }).getByText('base-offer').waitFor(WAIT);
+    await page.context().close();
+  });
+
   it("the operator onboards the customer's directory and sees offers, subscriptions and the bridge", async () => {
     const page = await signIn('Stack operator', t.b.operator.admin.userName, t.b.operator.admin.password);
     await page.getByRole('heading', { level: 1, name: 'Directories onboarded', exact: true }).waitFor(WAIT);

@@ -14,8 +14,8 @@ import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE_VM = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 
-/** Mounts that are anonymous by design: the token endpoint and its metadata, and the portal's static files. */
-const ANONYMOUS_MOUNTS = ['/login/', '/portal/'];
+/** Mounts that are anonymous by design: the token endpoints (both authorities) and their metadata, and the portal's static files. */
+const ANONYMOUS_MOUNTS = ['/login/', '/adfs/', '/portal/'];
 /** The routes that answer without a token, outside those mounts. */
 const ANONYMOUS_ROUTES = ['GET /healthz', 'GET /metadata/endpoints', 'GET /portal/config.json'];
 /**

@@ -202,7 +202,8 @@ describe('resources and their meters on the stack', () => {
     assert.equal(noGroup.status, 404);
     assert.equal(noGroup.body.error.code, 'ResourceGroupNotFound');
     const wrongVersion = await t.call('GET', `${base}/Microsoft.Compute/virtualMachines?api-version=2015-01-01`, { token: user });
-    assert.equal(wrongVersion.body.error.code, 'InvalidApiVersionParameter');
+    assert.equal(wrongVersion.body.error.code, 'NoRegisteredProviderFound', "a provider's type answers as ARM's providers do");
+    assert.match(wrongVersion.body.error.message, /2020-06-01/);
   });
 
   it('stops metering while the subscription is suspended', async () => {

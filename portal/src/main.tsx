@@ -1,11 +1,11 @@
 import { render, type ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { messageOf } from './api.ts';
 import { CustomerPage, CustomersPage, InvoicePage, InvoicesPage, RegistrationsPage } from './pages/csp.tsx';
 import { BridgePage } from './pages/bridge.tsx';
 import { ChargebackPage, DirectoriesPage, OffersPage, StackSubscriptionsPage, type StackPageProps } from './pages/operator.tsx';
 import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
-import { currentSession, loadConfig, ROLE_NAMES, signIn, signOut, type PortalConfig, type Role, type Session } from './session.ts';
+import { currentSession, loadConfig, refreshSession, REFRESH_MARGIN_MS, ROLE_NAMES, signIn, signOut, type PortalConfig, type Role, type Session } from './session.ts';
 import { ActionForm, ErrorMessage, Field, formatTime, Link, navigate, usePath, useLoad } from './ui.tsx';
 import './styles.css';
 
@@ -147,6 +147,20 @@ function Page({ path, session, config, stackIndex }: { path: string; session: Se
   );
 }
 
+/** Renews the session's tokens shortly before they expire; if that fails, the session expires as it would have. */
+function useSessionRenewal(config: PortalConfig | undefined, session: Session | undefined, setSession: (s: Session) => void) {
+  useEffect(() => {
+    if (!config || !session) return;
+    const timer = setTimeout(() => {
+      refreshSession(config, session).then(
+        (renewed) => currentSession() && setSession(renewed), // not after a sign-out meanwhile
+        (e) => console.warn('the session could not be renewed:', messageOf(e)),
+      );
+    }, Math.max(0, session.expiresAt - REFRESH_MARGIN_MS - Date.now()));
+    return () => clearTimeout(timer);
+  }, [config === undefined, session]);
+}
+
 function App() {
   const path = usePath();
   // Read again on every page change: the clock it carries moves (and stacks may register).
@@ -154,6 +168,7 @@ function App() {
   const [session, setSession] = useState<Session | undefined>(currentSession());
   const [stackIndex, setStackIndex] = useState(0);
   const [notice, setNotice] = useState<string>();
+  useSessionRenewal(config.data, session, setSession);
   if (config.error) return <main class="signin"><h1>Stackledger</h1><ErrorMessage error={config.error} title="The portal could not read its configuration" /></main>;
   if (!config.data) return <main class="signin"><p class="muted">Loading…</p></main>;
   // A session found expired on the way sends the user back to sign in, saying why.

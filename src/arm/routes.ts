@@ -18,7 +18,10 @@ export interface MetadataEndpoints {
   galleryEndpoint: string;
   graphEndpoint: string;
   portalEndpoint: string;
+  /** The authority clients sign in at: AD FS-style by default. */
   loginEndpoint: string;
+  /** Stackledger's addition: the Azure AD-style login base, `{aadLoginEndpoint}/{tenant}/oauth2/token` (for the SDKs and a stack). */
+  aadLoginEndpoint: string;
   audiences: string[];
 }
 
@@ -59,7 +62,7 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       galleryEndpoint: m.galleryEndpoint,
       graphEndpoint: m.graphEndpoint,
       portalEndpoint: m.portalEndpoint,
-      authentication: { loginEndpoint: m.loginEndpoint, audiences: m.audiences },
+      authentication: { loginEndpoint: m.loginEndpoint, aadLoginEndpoint: m.aadLoginEndpoint, audiences: m.audiences },
     };
   });
 

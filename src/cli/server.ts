@@ -3,6 +3,7 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { StartupError } from '../core/errors.ts';
 import { HttpClient } from '../core/http-client.ts';
+import type { IdentitySystem } from '../core/tokens.ts';
 import { registerStack, registrationNameOf } from '../system/register.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
@@ -30,6 +31,7 @@ function printEndpoints(system: RunningSystem): void {
       ? [
           `  hub ARM          ${b.hub.arm}`,
           `  login            ${b.hub.login}`,
+          `  AD FS authority  ${b.hub.adfs}`,
           `  partner center   ${b.hub.partnerCenter}`,
           `  directory        ${b.hub.graph}`,
           `  portal           ${b.hub.portal}`,
@@ -118,6 +120,7 @@ interface ServerFlags {
   http?: boolean;
   database?: string;
   clock?: Date;
+  identity?: IdentitySystem;
 }
 
 export function serverOptions(cmd: Command, defaultPort: number): Command {
@@ -129,14 +132,21 @@ export function serverOptions(cmd: Command, defaultPort: number): Command {
     .addOption(new Option('--clock <time>', 'run on a simulated clock starting at this ISO 8601 time').argParser(parseTime));
 }
 
-const common = (o: ServerFlags) => ({ dataDir: o.data, port: o.port, http: o.http, databaseUrl: o.database, clock: o.clock });
+const common = (o: ServerFlags) => ({ dataDir: o.data, port: o.port, http: o.http, databaseUrl: o.database, clock: o.clock, identitySystem: o.identity });
+
+/** `--identity`: which sign-in authority the metadata endpoints name (both always serve). */
+const identityOption = () =>
+  new Option('--identity <system>', 'the authority the metadata endpoints name: adfs (AD FS-style, what the Azure CLI accepts as it is) or aad (Azure AD-style)')
+    .choices(['adfs', 'aad'])
+    .default('adfs');
 
 export function registerServerCommands(program: Command): void {
-  serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT).action(
-    (o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o)), o.data),
-  );
+  serverOptions(program.command('up').description('Run one hub and one stack named "local" in this process, on the embedded PostgreSQL by default.'), DEFAULT_PORT)
+    .addOption(identityOption())
+    .action((o: ServerFlags) => serve(async () => (await roles()).startSystem(common(o)), o.data));
 
   serverOptions(program.command('hub').description('Run the hub alone (production): identity, partner center, registrations, usage, billing.'), DEFAULT_PORT)
+    .addOption(identityOption())
     .option('--public-url <url>', 'the URL clients use, when several hub processes on one database sit behind one address (a load balancer)')
     .action((o: ServerFlags & { publicUrl?: string }) => serve(async () => (await roles()).startHubOnly({ ...common(o), publicUrl: o.publicUrl?.replace(/\/+$/, '') }), o.data));
 

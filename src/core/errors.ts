@@ -37,6 +37,22 @@ export const armErrors = {
       'InvalidApiVersionParameter',
       `The api-version '${given}' is invalid. The supported versions for resource type '${resourceType}' are '${supported.join(', ')}'.`,
     ),
+  /** A provider's type at an api-version it does not take (ARM answers this for provider types, InvalidApiVersionParameter for its own). */
+  noRegisteredProvider: (resourceType: string, given: string, supported: readonly string[], locations?: readonly string[]) =>
+    new ArmError(
+      400,
+      'NoRegisteredProviderFound',
+      `No registered resource provider found for location '${locations?.[0] ?? 'global'}' and API version '${given.slice(0, 32)}' for type '${resourceType}'. ` +
+        `The supported api-versions are '${supported.join(', ')}'.${locations ? ` The supported locations are '${locations.join(', ')}'.` : ''}`,
+    ),
+  invalidResourceNamespace: (namespace: string) => new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${namespace.slice(0, 100)}' is invalid.`),
+  invalidResourceType: (namespace: string, type: string, apiVersion: string | undefined, supported: readonly string[]) =>
+    new ArmError(
+      404,
+      'InvalidResourceType',
+      `The resource type '${type.slice(0, 100)}' could not be found in the namespace '${namespace}'${apiVersion ? ` for api version '${apiVersion.slice(0, 32)}'` : ''}. ` +
+        `The supported resource types are '${supported.join(', ')}'.`,
+    ),
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, 'InvalidRequestContent', message, target),
   invalidText: (where: 'path' | 'query' | 'body' | 'form') =>
     new ArmError(400, 'InvalidRequestContent', `The request ${where} contains a NUL character or an unpaired UTF-16 surrogate, which are not accepted.`),

@@ -13,6 +13,16 @@ export function issuersFor(loginBase: string, tenantId: string): string[] {
   return [`${loginBase}/${tenantId}/`, `${loginBase}/${tenantId}/v2.0`];
 }
 
+/**
+ * The AD FS-style authority of a login endpoint: `/adfs` at the root of its origin, since MSAL (in
+ * the Azure CLI) recognises AD FS only when the authority's first path segment is `adfs`.
+ */
+export const adfsAuthorityOf = (loginBase: string): string => `${new URL(loginBase).origin}${ADFS_PATH}`;
+export const ADFS_PATH = '/adfs';
+
+/** Which authority the metadata endpoints name: AD FS-style (`adfs`) or Azure AD-style (`aad`). Both always serve. */
+export type IdentitySystem = 'adfs' | 'aad';
+
 export function principalFromClaims(claims: JWTPayload & Record<string, unknown>, audience: string): Principal {
   const isApp = claims.idtyp === 'app' || claims.upn === undefined;
   return {

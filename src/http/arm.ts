@@ -35,6 +35,8 @@ export interface ArmEndpointOptions {
   verifier: TokenVerifier;
   /** A role's own further admission rule, such as the stack's onboarded directories. */
   admit?: (principal: Principal) => Promise<void>;
+  /** ARM's answer for a path that no route serves but that names a provider (an unknown type or namespace); the generic NotFound otherwise. */
+  unknownRoute?: (path: string, apiVersion: string | undefined) => ArmError | undefined;
   /** How an error looks on this endpoint; ARM's envelope by default. */
   render?: (error: ArmError, request: FastifyRequest) => unknown;
 }
@@ -128,7 +130,10 @@ function checkApiVersion(request: FastifyRequest): void {
   const given = queryValue(request, 'api-version');
   if (given === undefined || given === '') throw armErrors.missingApiVersion();
   if (!config.apiVersions.some((v) => v.toLowerCase() === given.toLowerCase())) {
-    throw armErrors.invalidApiVersion(given, config.resourceType ?? 'this resource', config.apiVersions);
+    const type = config.resourceType ?? 'this resource';
+    // A provider's type answers as ARM answers for providers; ARM's own types (groups, subscriptions) as ARM does.
+    const providerType = /\/providers\/[^/:]+\.[^/]+\//i.test(request.routeOptions.url ?? '');
+    throw providerType ? armErrors.noRegisteredProvider(type, given, config.apiVersions) : armErrors.invalidApiVersion(given, type, config.apiVersions);
   }
 }
 
@@ -200,7 +205,8 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
   });
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0];
-    return sendArmError(reply, armErrors.routeNotFound(request.method, path), opts.render);
+    const known = opts.unknownRoute?.(path.replace(/\/{2,}/g, '/'), queryValue(request, 'api-version'));
+    return sendArmError(reply, known ?? armErrors.routeNotFound(request.method, path), opts.render);
   });
 }
 

@@ -17,6 +17,8 @@ export interface RouteEntry {
   anonymous: boolean;
   /** The api-versions the route accepts, when it asks for one. */
   apiVersions?: readonly string[];
+  /** The resource type its errors name (and the provider list shows, for a path without a provider). */
+  resourceType?: string;
   /** The JSON schema of its body, when it has one. */
   bodySchema?: unknown;
 }
@@ -56,9 +58,11 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    const config = route.config as { anonymous?: boolean; apiVersions?: readonly string[] } | undefined;
+    const config = route.config as { anonymous?: boolean; apiVersions?: readonly string[]; resourceType?: string } | undefined;
     const bodySchema = (route.schema as { body?: unknown } | undefined)?.body;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions, bodySchema });
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions, resourceType: config?.resourceType, bodySchema });
+    }
   });
   routeTables.set(app, routes);
   app.addHook('onRequest', async (request, reply) => {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
+import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
@@ -14,16 +15,16 @@ import { registerBillingRoutes } from '../billing/routes.ts';
 import { oldestOpenPeriodStart, type BillingContext } from '../billing/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
-import { HubTokenVerifier } from '../core/tokens.ts';
+import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
 import { migrate, oneProcessAtATime } from '../db/database.ts';
 import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
-import { createServer } from '../http/server.ts';
+import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { GraphContext } from '../identity/graph.ts';
 import { registerGraphRoutes } from '../identity/graph-routes.ts';
 import { identityMigrations } from '../identity/migrations.ts';
-import { registerLoginRoutes } from '../identity/routes.ts';
+import { registerAdfsRoutes, registerLoginRoutes } from '../identity/routes.ts';
 import { IdentityService, type IdentityOptions } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
@@ -32,7 +33,7 @@ import { usageMigrations } from '../usage/migrations.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
-import { reportSharedCloudIds, type RegistrationContext } from '../registration/service.ts';
+import { registrationLister, reportSharedCloudIds, type RegistrationContext } from '../registration/service.ts';
 import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/service.ts';
@@ -46,7 +47,10 @@ export type { HubTables };
 
 export interface HubEndpoints {
   arm: string;
+  /** The Azure AD-style login base: `{login}/{tenant}/oauth2/token`. */
   login: string;
+  /** The AD FS-style authority (`{origin}/adfs`), which names no directory. */
+  adfs: string;
   partnerCenter: string;
   graph: string;
   portal: string;
@@ -58,6 +62,7 @@ export function hubEndpointsAt(origin: string): HubEndpoints {
   return {
     arm: origin,
     login: origin + HUB_PATHS.login,
+    adfs: adfsAuthorityOf(origin + HUB_PATHS.login),
     partnerCenter: origin + HUB_PATHS.partnerCenter,
     graph: origin + HUB_PATHS.graph,
     portal: origin + HUB_PATHS.portal,
@@ -87,6 +92,8 @@ export interface HubOptions {
   domainSuffix: string;
   /** The sealer of the hub's secrets and the sign-in policy. */
   identity: IdentityOptions;
+  /** Which authority the metadata endpoints name: AD FS-style (default, what unmodified MSAL clients accept) or Azure AD-style. */
+  identitySystem?: IdentitySystem;
 }
 
 export interface Hub {
@@ -131,28 +138,36 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
   await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
+  await app.register(async (adfs) => registerAdfsRoutes(adfs, identity), { prefix: ADFS_PATH });
   /** Mounts one of the hub's APIs: its own audience (its base URL), error shape and routes. */
   const mount = async (
     api: 'arm' | 'partnerCenter' | 'graph',
     render: ArmEndpointOptions['render'],
     routes: (scope: FastifyInstance, baseUrl: () => string) => void,
+    unknownRoute?: ArmEndpointOptions['unknownRoute'],
   ) => {
     const baseUrl = () => opts.endpoints()[api];
     await app.register(
       async (scope) => {
-        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render });
+        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render, unknownRoute });
         routes(scope, baseUrl);
       },
       { prefix: api === 'arm' ? '' : HUB_PATHS[api] },
     );
   };
+  // The ARM endpoint's own routes: the root origin's, but the other APIs' under their paths.
+  const otherApis = [...Object.values(HUB_PATHS), ADFS_PATH].map((p) => p.toLowerCase());
+  const armRoutes = () => routeTable(app).filter((r) => !otherApis.some((p) => r.url.toLowerCase().startsWith(`${p}/`) || r.url.toLowerCase() === p));
+  const providers = { ctx: arm, routes: armRoutes, resources: registrationLister(registration) };
   await mount('arm', undefined, (scope, baseUrl) => {
+    registerProviderRoutes(scope, { ...providers, baseUrl });
     registerArmBaseRoutes(scope, {
       ctx: arm,
       baseUrl,
       metadata: () => {
         const e = opts.endpoints();
-        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint: e.login, audiences: [e.arm] };
+        const loginEndpoint = opts.identitySystem === 'aad' ? e.login : e.adfs;
+        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint, aadLoginEndpoint: e.login, audiences: [e.arm] };
       },
     });
     registerSystemRoutes(scope, opts.scheduler, system);
@@ -160,7 +175,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     registerRegistrationRoutes(scope, registration, baseUrl);
     registerUsageRoutes(scope, usage, baseUrl, system);
     registerBillingRoutes(scope, billing, baseUrl);
-  });
+  }, catalogOf(providers).unknownRoute);
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => {
     registerPartnerCenterRoutes(scope, partner, baseUrl);
     registerPartnerInvoiceRoutes(scope, billing);

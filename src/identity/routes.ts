@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { newGuid } from '../core/ids.ts';
 import { isUnsafeText, registerErrorShape } from '../http/edge.ts';
+import { adfsAuthorityOf } from '../core/tokens.ts';
 import { GRANT_TYPES, OAuthError, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 import { issueToken } from './token.ts';
 
-// The login endpoint in Azure AD's shapes: token (v1 and v2), OpenID configuration, signing keys.
-// Mounted under the hub's login base path; everything here is anonymous.
+// The login endpoints: Azure AD's shapes under the hub's login base path (token v1 and v2, OpenID
+// configuration, signing keys), and the AD FS-style authority at `/adfs`. Everything here is anonymous.
 
 function oauthErrorBody(e: OAuthError, request: FastifyRequest) {
   const now = new Date();
@@ -25,7 +26,8 @@ function sendOAuthError(reply: FastifyReply, e: OAuthError) {
   return reply.status(e.status).send(oauthErrorBody(e, reply.request));
 }
 
-export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+/** Form bodies, and errors in OAuth's shape: the same at both authorities. */
+function installOAuthPlumbing(app: FastifyInstance): void {
   registerErrorShape(app, (error, request) => oauthErrorBody(oauthErrors.invalidRequest(error.message), request));
   // The token endpoint takes forms only, as Azure AD does; every value passes the edge's text check.
   app.removeAllContentTypeParsers();
@@ -51,10 +53,37 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),
   );
+}
+
+/** The token request's parameters: only text counts (a JSON body's other values are left out, so they read as missing). */
+function formOf(body: unknown): Record<string, string> {
+  if (typeof body !== 'object' || body === null) return {};
+  return Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** The OpenID configuration's fields that both authorities share. */
+const commonConfiguration = (base: string) => ({
+  grant_types_supported: [...GRANT_TYPES],
+  response_types_supported: [],
+  subject_types_supported: ['pairwise'],
+  id_token_signing_alg_values_supported: ['RS256'],
+  token_endpoint_auth_methods_supported: ['client_secret_post'],
+  scopes_supported: ['openid', 'profile', 'offline_access'],
+  claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'unique_name', 'preferred_username', 'name', 'appid'],
+  cloud_instance_name: new URL(base).host,
+});
+
+const noInteractiveSignIn = async () => {
+  throw oauthErrors.interactiveNotSupported();
+};
+
+/** The Azure AD-style login endpoint: `{login}/{tenant}/…`. */
+export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
+  installOAuthPlumbing(app);
 
   const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
-    const form = (request.body ?? {}) as Record<string, string>;
-    const response = await issueToken(identity, request.params.tenant, version, form);
+    const form = formOf(request.body);
+    const response = await issueToken(identity, { kind: 'aad', tenant: request.params.tenant }, version, form);
     return reply.header('cache-control', 'no-store').send(response);
   };
   app.post('/:tenant/oauth2/token', tokenHandler('v1'));
@@ -74,14 +103,8 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
       authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
       token_endpoint: `${base}/${segment}/oauth2${v}/token`,
       jwks_uri: `${base}/${segment}/discovery${v}/keys`,
-      grant_types_supported: [...GRANT_TYPES],
-      response_types_supported: [],
-      subject_types_supported: ['pairwise'],
-      id_token_signing_alg_values_supported: ['RS256'],
-      token_endpoint_auth_methods_supported: ['client_secret_post'],
-      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'name', 'appid'],
+      ...commonConfiguration(base),
       tenant_region_scope: 'NA',
-      cloud_instance_name: new URL(base).host,
       cloud_graph_host_name: new URL(base).host,
       msgraph_host: new URL(base).host,
     };
@@ -89,9 +112,6 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.get('/:tenant/.well-known/openid-configuration', openIdConfiguration('v1'));
   app.get('/:tenant/v2.0/.well-known/openid-configuration', openIdConfiguration('v2'));
 
-  const noInteractiveSignIn = async () => {
-    throw oauthErrors.interactiveNotSupported();
-  };
   for (const v of ['', '/v2.0']) {
     app.get(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
     app.post(`/:tenant/oauth2${v}/authorize`, noInteractiveSignIn);
@@ -101,4 +121,31 @@ export function registerLoginRoutes(app: FastifyInstance, identity: IdentityServ
   app.get('/:tenant/discovery/keys', keys);
   app.get('/:tenant/discovery/v2.0/keys', keys);
   app.get('/discovery/keys', keys);
+}
+
+/**
+ * The AD FS-style authority (`{origin}/adfs`), which MSAL takes as it is: no instance discovery, no
+ * user-realm discovery. Clients name no directory here: the token endpoint works it out.
+ */
+export function registerAdfsRoutes(app: FastifyInstance, identity: IdentityService): void {
+  installOAuthPlumbing(app);
+  app.get('/.well-known/openid-configuration', async () => {
+    const authority = adfsAuthorityOf(identity.loginBase());
+    return {
+      issuer: authority,
+      authorization_endpoint: `${authority}/oauth2/authorize`,
+      token_endpoint: `${authority}/oauth2/token`,
+      jwks_uri: `${authority}/discovery/keys`,
+      ...commonConfiguration(authority),
+    };
+  });
+  // One token endpoint for both shapes, as AD FS: `resource` asks for v1, `scope` for v2.
+  app.post('/oauth2/token', async (request, reply) => {
+    const form = formOf(request.body);
+    const response = await issueToken(identity, { kind: 'adfs' }, form.resource ? 'v1' : 'v2', form);
+    return reply.header('cache-control', 'no-store').send(response);
+  });
+  app.get('/oauth2/authorize', noInteractiveSignIn);
+  app.post('/oauth2/authorize', noInteractiveSignIn);
+  app.get('/discovery/keys', async () => identity.jwks());
 }

@@ -11,6 +11,9 @@ export const STACKLEDGER_CLI_CLIENT_ID = WELL_KNOWN_PUBLIC_CLIENTS[2].appId;
 
 export const TOKEN_LIFETIME_SECONDS = 3600;
 
+/** A refresh token's lifetime; each use gives a new one, so a client in use stays signed in. */
+export const REFRESH_TOKEN_LIFETIME_SECONDS = 14 * 24 * 3600;
+
 /** How the token endpoint answers repeated failures, as the vendor's directory does. */
 export interface SignInPolicy {
   /** Failed password sign-ins in a row that lock a user. */
@@ -26,7 +29,7 @@ export const DEFAULT_SIGN_IN_POLICY: SignInPolicy = { lockoutThreshold: 10, lock
 export const isLocked = (user: { locked_until: Date | null }, now: Date): boolean => user.locked_until !== null && user.locked_until.getTime() > now.getTime();
 
 /** The grants the token endpoint serves (and the OpenID configuration lists). */
-export const GRANT_TYPES = ['client_credentials', 'password'] as const;
+export const GRANT_TYPES = ['client_credentials', 'password', 'refresh_token'] as const;
 
 /** An OAuth error in the shape Azure AD answers it, with its AADSTS code. */
 export class OAuthError extends Error {
@@ -61,6 +64,12 @@ export const oauthErrors = {
     new OAuthError(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant.`),
   invalidRequest: (message: string) => new OAuthError(400, 'invalid_request', 90023, message),
   serverError: (requestId: string) => new OAuthError(500, 'server_error', 90033, `A transient error has occurred. Please try again. Request id '${requestId}'.`),
+  badRefreshToken: () => new OAuthError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid: the refresh token was not issued by this cloud or has been tampered with.'),
+  refreshTokenExpired: () => new OAuthError(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
+  refreshTokenRevoked: () => new OAuthError(400, 'invalid_grant', 50173, 'The provided grant has expired due to it being revoked: the password changed since it was issued. Sign in again.'),
+  refreshClientMismatch: () => new OAuthError(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed: the refresh token was issued to another client.'),
+  noDirectoryForClient: (appId: string) =>
+    new OAuthError(400, 'unauthorized_client', 700016, `Application with identifier '${appId}' has no home directory: at the AD FS authority a service principal signs in to its application's home directory.`),
   invalidScope: (scope: string) => new OAuthError(400, 'invalid_scope', 70011, `The provided value for the input parameter 'scope' is not valid: '${scope}'. It must name one resource followed by '/.default'.`),
 };
 

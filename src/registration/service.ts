@@ -13,6 +13,8 @@ import { checkLink, registrationErrors, registrationTokenContent } from './rules
 import { registrationStore, type RegistrationDb } from './store.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './tables.ts';
 import { retryOnceOnUniqueViolation } from '../db/database.ts';
+import { registrationView } from './views.ts';
+import type { ResourceLister } from '../arm/providers.ts';
 
 // Use cases of Microsoft.AzureStack registrations and their customer subscriptions.
 
@@ -207,6 +209,20 @@ export async function listRegistrations(ctx: RegistrationContext, principal: Pri
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/read', scope);
   if (resourceGroup !== undefined && !(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, resourceGroup))) throw armErrors.resourceGroupNotFound(resourceGroup);
   return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
+}
+
+const REGISTRATION_TYPE = 'Microsoft.AzureStack/registrations';
+
+/** What registrations publish for ARM's generic resource list (the caller's rights are checked by the route). */
+export function registrationLister(ctx: RegistrationContext): ResourceLister {
+  return async (subscriptionId, resourceGroup, filter, offset, limit) => {
+    if (filter.resourceType !== undefined && filter.resourceType.toLowerCase() !== REGISTRATION_TYPE.toLowerCase()) return [];
+    const rows = await registrationStore.listFiltered(ctx.db, subscriptionId, resourceGroup, filter, offset, limit);
+    return rows.map((r) => {
+      const { etag: _etag, properties: _properties, ...generic } = registrationView(r);
+      return generic;
+    });
+  };
 }
 
 export async function activationKey(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef): Promise<string> {

@@ -92,6 +92,15 @@ export const registrationStore = {
     return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
   },
 
+  /** Live registrations for ARM's generic list: optionally of one group, name or location. */
+  listFiltered: (db: RegistrationDb, subscriptionId: string, resourceGroup: string | undefined, filter: { name?: string; location?: string }, offset: number, limit: number) => {
+    let q = db.selectFrom('registrations').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
+    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
+  },
+
   liveLink: (db: RegistrationDb, registrationId: string, customerSubscriptionId: string) =>
     db
       .selectFrom('customer_subscription_links')

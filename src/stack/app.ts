@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
+import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import { systemRights, type ArmContext } from '../arm/service.ts';
 import type { ArmTables } from '../arm/tables.ts';
@@ -14,7 +15,7 @@ import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
 import { migrate, oneProcessAtATime } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
-import { createServer } from '../http/server.ts';
+import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Principal } from '../core/principal.ts';
@@ -33,7 +34,7 @@ import type { BridgeDb } from './bridge/store.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
-import { deleteResourcesOfGroup, RESOURCE_TYPES, resyncSubscription, type ResourcesContext } from './resources/service.ts';
+import { deleteResourcesOfGroup, RESOURCE_TYPES, resourceLister, resyncSubscription, type ResourcesContext } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
@@ -54,7 +55,10 @@ export interface StackEndpoints {
 
 export interface HubLink {
   arm: () => string;
+  /** The hub's Azure AD-style login base. */
   login: () => string;
+  /** The authority the hub's metadata names (AD FS-style by default): the stack's metadata names the same. */
+  authority: () => string;
   graph: () => string;
   portal: () => string;
   http: HttpClient;
@@ -157,14 +161,17 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       exposedHeaders: ['x-ms-request-id', 'azure-asyncoperation', 'location', 'retry-after'],
       maxAge: 600,
     });
+    const providers = { ctx: arm, baseUrl: () => opts.endpoints()[which], routes: () => routeTable(app), resources: resourceLister(resources) };
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
+        unknownRoute: catalogOf(providers).unknownRoute,
         baseUrl: () => opts.endpoints()[which],
         audiences: () => [opts.endpoints()[which]],
         authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
         verifier,
         admit: (p) => admission.admit(p),
       });
+      registerProviderRoutes(armApp, providers);
       registerArmBaseRoutes(armApp, {
         ctx: arm,
         baseUrl: () => opts.endpoints()[which],
@@ -172,7 +179,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           galleryEndpoint: opts.hub.portal(),
           graphEndpoint: opts.hub.graph(),
           portalEndpoint: opts.hub.portal(),
-          loginEndpoint: opts.hub.login(),
+          loginEndpoint: opts.hub.authority(),
+          aadLoginEndpoint: opts.hub.login(),
           audiences: [opts.endpoints()[which]],
         }),
       });

@@ -12,6 +12,7 @@ import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
+import type { IdentitySystem } from '../core/tokens.ts';
 import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
 import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, saveStackRecord, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
 import { addStackSecret, DEFAULT_STACK_SECRET_POLICY, rotateStackSecretIfDue, type StackSecretDeps, type StackSecretPolicy } from './stack-secret.ts';
@@ -73,7 +74,10 @@ export interface RunningHub {
   record: HubBootstrap;
 }
 
-export async function startHubRole(opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy>; publicUrl?: string }, cleanups: Cleanups): Promise<RunningHub> {
+export async function startHubRole(
+  opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy>; identitySystem?: IdentitySystem; publicUrl?: string },
+  cleanups: Cleanups,
+): Promise<RunningHub> {
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<HubTables>(opts.databaseUrl);
   cleanups.push(() => db.close());
@@ -90,6 +94,7 @@ export async function startHubRole(opts: RoleOptions & { port: number; signIn?: 
     endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
     domainSuffix: DOMAIN_SUFFIX,
     identity: { sealer: opts.sealer, signIn: opts.signIn },
+    identitySystem: opts.identitySystem,
     });
   });
   closeOnCleanup(cleanups, [hub.app]);
@@ -126,7 +131,7 @@ export interface RunningStack {
   stack: Stack;
   endpoints: StackEndpoints;
   record: StackBootstrap;
-  hub: { arm: string; login: string; graph: string; portal: string };
+  hub: { arm: string; login: string; authority: string; graph: string; portal: string };
 }
 
 export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
@@ -134,7 +139,10 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));
   cleanups.push(() => http.close());
   const metadata = await http.call('GET', `${opts.hubArm}/metadata/endpoints?api-version=2015-01-01`);
-  const hub = { arm: opts.hubArm, login: metadata.authentication.loginEndpoint as string, graph: metadata.graphEndpoint as string, portal: metadata.portalEndpoint as string };
+  const authority = metadata.authentication.loginEndpoint as string;
+  // A hub that names its AD FS-style authority says where its Azure AD-style login base is.
+  const login = (metadata.authentication.aadLoginEndpoint as string | undefined) ?? authority;
+  const hub = { arm: opts.hubArm, login, authority, graph: metadata.graphEndpoint as string, portal: metadata.portalEndpoint as string };
 
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<StackTables>(opts.databaseUrl);
@@ -158,7 +166,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     logger: opts.logger.child({ role: 'stack', stack: opts.name }),
     tls: opts.tls,
     endpoints: () => endpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
-    hub: { arm: () => hub.arm, login: () => hub.login, graph: () => hub.graph, portal: () => hub.portal, http },
+    hub: { arm: () => hub.arm, login: () => hub.login, authority: () => hub.authority, graph: () => hub.graph, portal: () => hub.portal, http },
     homeDirectory: () => homeDirectory,
     cloudId: () => cloudId,
     application: { appId: () => application?.appId, secret: () => application?.secret },

@@ -9,6 +9,7 @@ import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import { routeTable, type RouteEntry } from '../http/server.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
+import { adfsAuthorityOf, type IdentitySystem } from '../core/tokens.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
@@ -29,6 +30,8 @@ export interface CommonOptions {
   /** Runs on a simulated clock that starts here. */
   clock?: Date;
   logger?: Logger;
+  /** Which authority the metadata endpoints name (`stackledger up --identity aad`); default AD FS-style. */
+  identitySystem?: IdentitySystem;
   /** For tests: shorter lock-outs and secret lifetimes than the defaults. */
   policies?: { signIn?: Partial<SignInPolicy>; stackSecret?: Partial<StackSecretPolicy> };
 }
@@ -155,7 +158,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
   try {
     const [hubDb, ...stackDbs] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', ...wanted.map((s) => `stack_${s.name}`)], p.cleanups, p.logger);
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
-    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn }, p.cleanups);
+    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn, identitySystem: opts.identitySystem }, p.cleanups);
     const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
@@ -227,7 +230,18 @@ export async function startHubOnly(opts: CommonOptions & { publicUrl?: string })
   try {
     const [hubDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub'], p.cleanups, p.logger);
     const hub = await startHubRole(
-      { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn, publicUrl: opts.publicUrl },
+      {
+        scheduler: p.scheduler,
+        logger: p.logger,
+        tls: p.tls,
+        host: p.host,
+        sealer: p.sealer,
+        databaseUrl: hubDb,
+        port: opts.port,
+        signIn: opts.policies?.signIn,
+        identitySystem: opts.identitySystem,
+        publicUrl: opts.publicUrl,
+      },
       p.cleanups,
     );
     return await finish(p, {
@@ -252,7 +266,7 @@ export interface StackOnlyOptions extends CommonOptions {
 }
 
 export type StackBootstrapFile = Omit<BootstrapFile, 'hub' | 'csp' | 'operator'> & {
-  hub: { arm: string; login: string; graph: string; portal: string; caFile?: string };
+  hub: { arm: string; login: string; adfs: string; graph: string; portal: string; caFile?: string };
   operator: OperatorCredentials;
 };
 
@@ -282,7 +296,14 @@ export async function startStackOnly(opts: StackOnlyOptions): Promise<RunningSys
     );
     const stackBootstrap: StackBootstrapFile = {
       ...(p.tls ? { caFile: p.tls.caFile } : {}),
-      hub: { ...stack.hub, ...(opts.hubCaFile ? { caFile: path.resolve(opts.hubCaFile) } : {}) },
+      hub: {
+        arm: stack.hub.arm,
+        login: stack.hub.login,
+        adfs: adfsAuthorityOf(stack.hub.login),
+        graph: stack.hub.graph,
+        portal: stack.hub.portal,
+        ...(opts.hubCaFile ? { caFile: path.resolve(opts.hubCaFile) } : {}),
+      },
       stacks: { [opts.name]: stackEntry(stack, opts.location) },
       operator: opts.operator,
       clock: { simulated: p.clock.simulated },

@@ -196,7 +196,9 @@ export function registerCatalogRoutes(app: FastifyInstance, ctx: offers.OffersCo
 }
 
 export function registerTenantSubscriptionRoutes(app: FastifyInstance, ctx: offers.OffersContext): void {
-  const config = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'offers' };
+  // Microsoft.Subscriptions, the tenant's provider, though its paths name none.
+  const config = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'Microsoft.Subscriptions/offers' };
+  const delegatedConfig = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'Microsoft.Subscriptions/delegatedProviders/offers' };
   // Public offers are for every admitted tenant to read.
   const publicOffers = (request: FastifyRequest) => {
     noteRightsChecked(principalOf(request));
@@ -204,14 +206,14 @@ export function registerTenantSubscriptionRoutes(app: FastifyInstance, ctx: offe
   };
 
   app.get('/offers', { config }, async (request) => ({ value: (await publicOffers(request)).map(tenantOfferView) }));
-  app.get<{ Params: { provider: string } }>('/delegatedProviders/:provider/offers', { config }, async (request) => ({ value: (await publicOffers(request)).map(tenantOfferView) }));
-  app.get<{ Params: { provider: string; offer: string } }>('/delegatedProviders/:provider/offers/:offer', { config }, async (request) => {
+  app.get<{ Params: { provider: string } }>('/delegatedProviders/:provider/offers', { config: delegatedConfig }, async (request) => ({ value: (await publicOffers(request)).map(tenantOfferView) }));
+  app.get<{ Params: { provider: string; offer: string } }>('/delegatedProviders/:provider/offers/:offer', { config: delegatedConfig }, async (request) => {
     const offer = (await publicOffers(request)).find((o) => o.name_key === request.params.offer.toLowerCase());
     if (!offer) throw offers.offersNotFound(request.params.offer);
     return tenantOfferView(offer);
   });
 
-  const subConfig = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'subscriptions' };
+  const subConfig = { apiVersions: SUBSCRIPTIONS_API, resourceType: 'Microsoft.Subscriptions/subscriptions' };
   app.put<{ Params: { subscriptionId: string }; Body: Static<typeof TenantSubscriptionBody> }>(
     '/subscriptions/:subscriptionId',
     { config: subConfig, schema: { body: TenantSubscriptionBody } },

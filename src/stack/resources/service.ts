@@ -11,6 +11,8 @@ import { findSize, resolveImage } from './catalog.ts';
 import { publicIpRates, storageRates, vmRates, type MeterRates, type PowerState } from './metering.ts';
 import { resourcesStore, type ResourcesDb } from './store.ts';
 import type { ResourcesTable } from './tables.ts';
+import { genericResourceView } from './views.ts';
+import type { ResourceLister } from '../../arm/providers.ts';
 
 // Tenant resources: virtual machines, storage accounts, public IP addresses. Every change that
 // alters what a resource meters writes a new metering interval at the (simulated) time it happens.
@@ -139,6 +141,12 @@ export async function listResources(ctx: ResourcesContext, t: ResourceType, prin
   await authorize(ctx.arm, principal, `${t.type}/read`, scope);
   if (resourceGroup !== undefined) await requireGroupOf(ctx, sub, { subscriptionId, resourceGroup, name: '' });
   return resourcesStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
+}
+
+/** What the resources domain publishes for ARM's generic resource list (the caller's rights are checked by the route). */
+export function resourceLister(ctx: ResourcesContext): ResourceLister {
+  return async (subscriptionId, resourceGroup, filter, offset, limit) =>
+    (await resourcesStore.listAnyType(ctx.db, subscriptionId, resourceGroup, filter, offset, limit)).map(genericResourceView);
 }
 
 /** Deletes a resource: it stops metering now. Answers the operation id, or undefined when there was none. */

@@ -60,6 +60,16 @@ export const resourcesStore = {
     return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
   },
 
+  /** Live resources of every type, for ARM's generic list: optionally of one group, type, name or location. */
+  listAnyType: (db: ResourcesDb, subscriptionId: string, resourceGroup: string | undefined, filter: { resourceType?: string; name?: string; location?: string }, offset: number, limit: number) => {
+    let q = db.selectFrom('resources').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    if (filter.resourceType !== undefined) q = q.where('type_key', '=', filter.resourceType.toLowerCase());
+    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
+    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('type_key').orderBy('name_key').offset(offset).limit(limit).execute();
+  },
+
   liveInSubscription: (db: ResourcesDb, subscriptionId: string) =>
     db.selectFrom('resources').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null).execute(),
 

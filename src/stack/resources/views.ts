@@ -1,3 +1,4 @@
+import type { GenericResource } from '../../arm/providers.ts';
 import { findSize } from './catalog.ts';
 import type { ResourcesTable } from './tables.ts';
 
@@ -39,6 +40,19 @@ export function resourceView(r: ResourcesTable) {
     default:
       return { ...base, sku: r.sku ?? undefined, properties: r.properties };
   }
+}
+
+/** A resource as ARM's generic list shows it: no properties. */
+export function genericResourceView(r: ResourcesTable): GenericResource {
+  return {
+    id: resourceId(r),
+    name: r.name,
+    type: r.type,
+    location: r.location,
+    ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+    ...(r.sku ? { sku: r.sku } : {}),
+    ...(r.kind ? { kind: r.kind } : {}),
+  };
 }
 
 /** A VM's instance view: its provisioning and power states. */

@@ -1,0 +1,158 @@
+// The Azure CLI as it is: Debian's `azure-cli` (installed by .ci/run), driven as a child process
+// through the vendor's procedure for Azure Stack Hub ("Use Azure CLI with Azure Stack Hub"): register
+// the cloud from its Resource Manager endpoint, the 2020-09-01-hybrid profile, sign in. No proxy, no
+// patched configuration: only its own config folder and our CA added to the system's (REQUESTS_CA_BUNDLE).
+// az 2.45 needed no workaround here: each call is its own command, but usage, which has none (az rest).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { tenantSubscription } from './helpers/stack.ts';
+import { startTestSystem, type TestSystem } from './helpers/system.ts';
+
+const SYSTEM_CAS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+const AZ = process.env.AZ_PATH ?? '/usr/bin/az';
+const STORAGE_SUFFIX = 'local.azurestack.external';
+
+interface AzResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+describe('the Azure CLI (az), unchanged', () => {
+  let t: TestSystem;
+  let bundle: string;
+  let calls = 0;
+
+  /** One az command in its own config folder; `--output json` unless it prints nothing. */
+  const az = (configDir: string, args: string[]): Promise<AzResult> =>
+    new Promise((resolve, reject) => {
+      calls++;
+      const child = spawn(AZ, [...args, '--only-show-errors'], {
+        env: { ...process.env, AZURE_CONFIG_DIR: configDir, REQUESTS_CA_BUNDLE: bundle, AZURE_CORE_COLLECT_TELEMETRY: 'false', AZURE_CORE_OUTPUT: 'json' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        let json: any;
+        try {
+          json = stdout.trim() ? JSON.parse(stdout) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ code, stdout, stderr, json });
+      });
+    });
+  /** An az command that must succeed; its JSON output. */
+  const ok = async (configDir: string, args: string[]) => {
+    const res = await az(configDir, args);
+    assert.equal(res.code, 0, `az ${args.join(' ')}\n${res.stderr}${res.stdout}`);
+    return res.json;
+  };
+  const newConfigDir = () => mkdtemp(path.join(t.dataDir, 'az-'));
+
+  before(async () => {
+    if (!existsSync(AZ)) throw new Error("No Azure CLI found: install Debian's `azure-cli` (apt-get install -y azure-cli) or set AZ_PATH.");
+    t = await startTestSystem();
+    // The vendor's documented way for a deployment's own CA: the system's CAs plus it, in REQUESTS_CA_BUNDLE.
+    const system = SYSTEM_CAS.find((f) => existsSync(f));
+    bundle = path.join(t.dataDir, 'ca-bundle.pem');
+    await writeFile(bundle, [system ? readFileSync(system, 'utf8') : '', readFileSync(t.b.caFile!, 'utf8')].join('\n'));
+  });
+  after(async () => {
+    process.stdout.write(`azure-cli test: ${calls} az commands\n`);
+    await t?.stop();
+  });
+
+  it('signs the operator in to the admin endpoint as a service principal and as a user, and manages resource groups', async () => {
+    const dir = await newConfigDir();
+    const admin = t.b.stacks.local.adminArm;
+    const provider = t.b.stacks.local.providerSubscriptionId;
+    const op = t.b.operator;
+    await ok(dir, ['cloud', 'register', '-n', 'AzureStackAdmin', '--endpoint-resource-manager', admin, '--suffix-storage-endpoint', STORAGE_SUFFIX, '--profile', '2020-09-01-hybrid']);
+    await ok(dir, ['cloud', 'set', '-n', 'AzureStackAdmin']);
+
+    const asApp = await ok(dir, ['login', '--service-principal', '-u', op.clientId, '-p', op.clientSecret, '--tenant', op.tenantId]);
+    assert.deepEqual(asApp.map((s: any) => [s.id, s.tenantId, s.user.type]), [[provider, op.tenantId, 'servicePrincipal']]);
+    await ok(dir, ['group', 'create', '-n', 'ops', '-l', 'local']);
+    assert.ok((await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
+    await ok(dir, ['group', 'delete', '-n', 'ops', '--yes']);
+    assert.ok(!(await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
+    const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
+    assert.ok(providers.includes('Microsoft.Subscriptions.Admin') && providers.includes('Microsoft.Compute.Admin'), providers.join(', '));
+
+    const asUser = await ok(dir, ['login', '-u', op.admin.userName, '-p', op.admin.password]);
+    assert.deepEqual(asUser.map((s: any) => [s.id, s.user.name, s.user.type]), [[provider, op.admin.userName, 'user']]);
+    const accounts = await ok(dir, ['account', 'list']);
+    assert.ok(accounts.some((s: any) => s.user.type === 'user' && s.isDefault));
+    // Another resource from the same sign-in: the refresh grant, no password.
+    const graph = await ok(dir, ['account', 'get-access-token', '--resource', t.b.hub.graph]);
+    assert.equal(graph.tenant, op.tenantId);
+    const me = await t.call('GET', `${t.b.hub.graph}/v1.0/users/${encodeURIComponent(op.admin.userName)}`, { token: graph.accessToken });
+    assert.equal(me.status, 200);
+  });
+
+  describe("a customer's administrator on the tenant endpoint", () => {
+    let customer: CustomerWithSubscription;
+    let sub: string;
+    let dir: string;
+    before(async () => {
+      customer = await customerWithSubscription(t, 'azcli');
+      ({ sub } = await tenantSubscription(t, customer, 'az'));
+      dir = await newConfigDir();
+    });
+
+    it('registers the cloud, then the profile, and signs in with user and password', async () => {
+      await ok(dir, ['cloud', 'register', '-n', 'AzureStackUser', '--endpoint-resource-manager', t.b.stacks.local.tenantArm, '--suffix-storage-endpoint', STORAGE_SUFFIX]);
+      await ok(dir, ['cloud', 'update', '-n', 'AzureStackUser', '--profile', '2020-09-01-hybrid']);
+      await ok(dir, ['cloud', 'set', '-n', 'AzureStackUser']);
+      const login = await ok(dir, ['login', '-u', customer.admin.userName, '-p', customer.admin.password]);
+      assert.deepEqual(login.map((s: any) => [s.id, s.tenantId]), [[sub, customer.customerId]]);
+      assert.deepEqual((await ok(dir, ['account', 'list'])).map((s: any) => s.id), [sub]);
+    });
+
+    it('creates, lists and deletes resource groups, and lists providers and resources', async () => {
+      await ok(dir, ['group', 'create', '-n', 'web', '-l', 'local']);
+      assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: any) => g.name).sort(), ['rg', 'web']);
+      const ip = await t.call('PUT', `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/web/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`, {
+        token: await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.tenantArm),
+        body: { location: 'local' },
+      });
+      assert.equal(ip.status, 201);
+
+      const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
+      for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network']) assert.ok(providers.includes(ns), ns);
+      const compute = await ok(dir, ['provider', 'show', '-n', 'Microsoft.Compute']);
+      assert.equal(compute.registrationState, 'Registered');
+      assert.ok(compute.resourceTypes.some((r: any) => r.resourceType === 'virtualMachines' && r.locations.includes('local')));
+
+      const resources = await ok(dir, ['resource', 'list']);
+      assert.deepEqual(resources.map((r: any) => [r.name, r.type, r.resourceGroup]), [['ip01', 'Microsoft.Network/publicIPAddresses', 'web']]);
+      assert.equal((await ok(dir, ['resource', 'list', '-g', 'web', '--resource-type', 'Microsoft.Network/publicIPAddresses'])).length, 1);
+      assert.equal((await ok(dir, ['resource', 'list', '--resource-type', 'Microsoft.Compute/virtualMachines'])).length, 0);
+
+      await ok(dir, ['group', 'delete', '-n', 'web', '--yes']);
+      assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: any) => g.name), ['rg']);
+      assert.deepEqual(await ok(dir, ['resource', 'list']), [], 'the group took its resources along');
+    });
+
+    it('reads its usage through az rest', async () => {
+      const now = new Date();
+      const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+      const start = new Date(end.getTime() - 7 * 86_400_000);
+      const url = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=${start.toISOString()}&reportedEndTime=${end.toISOString()}&aggregationGranularity=Daily`;
+      const usage = await ok(dir, ['rest', '--method', 'get', '--url', url]);
+      assert.ok(Array.isArray(usage.value));
+      const refused = await az(dir, ['rest', '--method', 'get', '--url', url.replace(sub, t.b.stacks.local.providerSubscriptionId)]);
+      assert.notEqual(refused.code, 0, "another's subscription is refused");
+    });
+  });
+});
