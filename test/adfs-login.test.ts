@@ -107,10 +107,10 @@ describe('the AD FS-style authority and OpenID sign-in', () => {
       assert.equal(res.status, 400, JSON.stringify(form));
       assert.deepEqual(res.body.error_codes, [code]);
     }
-    // Parameters that are not text read as missing, never as a server error.
+    // The token endpoint takes forms only, as Azure AD does: JSON is refused, never a server error.
     const json = await t.call('POST', `${t.b.hub.adfs}/oauth2/token`, { body: { grant_type: 'refresh_token', client_id: AZURE_CLI, refresh_token: { a: 1 }, scope: [] } });
     assert.equal(json.status, 400);
-    assert.deepEqual(json.body.error_codes, [900144]);
+    assert.deepEqual(json.body.error_codes, [90023]);
     const asBearer = await t.call('GET', `${t.b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: rt });
     assert.equal(asBearer.status, 401);
 

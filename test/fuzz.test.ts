@@ -58,7 +58,7 @@ describe('fuzz: every route, bad input', () => {
       }
     }
     for (const audience of new Set(targets.map((x) => x.audience))) {
-      if (audience === b.hub.login || audience === b.hub.portal) continue;
+      if (audience === b.hub.login || audience === b.hub.adfs || audience === b.hub.portal) continue;
       tokens.set(`csp ${audience}`, await t.appToken(audience === stack.adminArm ? 'operator' : 'csp', audience));
       tokens.set(`customer ${audience}`, await t.userToken(c.customerId, c.admin.userName, c.admin.password, audience));
     }
@@ -84,7 +84,7 @@ describe('fuzz: every route, bad input', () => {
   const assertErrorShape = (audience: string, text: string, what: string) => {
     if (audience === t.b.hub.portal) return;
     const body = JSON.parse(text);
-    if (audience === t.b.hub.login) assert.ok(typeof body.error === 'string' && typeof body.error_description === 'string', what);
+    if (audience === t.b.hub.login || audience === t.b.hub.adfs) assert.ok(typeof body.error === 'string' && typeof body.error_description === 'string', what);
     else if (audience === t.b.hub.partnerCenter) assert.ok(typeof body.code === 'string' && typeof body.description === 'string', what);
     else assert.ok(typeof body.error?.code === 'string' && typeof body.error?.message === 'string', what);
   };
@@ -94,7 +94,8 @@ describe('fuzz: every route, bad input', () => {
     const b = t.b;
     if (origin === new URL(b.stacks.local.adminArm).origin) return b.stacks.local.adminArm;
     if (origin === new URL(b.stacks.local.tenantArm).origin) return b.stacks.local.tenantArm;
-    for (const base of [b.hub.login, b.hub.partnerCenter, b.hub.graph, b.hub.portal]) if (path.toLowerCase().startsWith(new URL(base).pathname.toLowerCase())) return base;
+    // Both authorities (Azure AD-style `login`, AD FS-style `adfs`) answer in OAuth's shape.
+    for (const base of [b.hub.login, b.hub.adfs, b.hub.partnerCenter, b.hub.graph, b.hub.portal]) if (path.toLowerCase().startsWith(new URL(base).pathname.toLowerCase())) return base;
     return b.hub.arm;
   };
 
