@@ -14,7 +14,7 @@ import { recordIndexOf, verdictOf } from '../src/stack/bridge/refusal.ts';
 import { cli } from './helpers/cli.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
-import { stackRecord } from './helpers/secrets.ts';
+import { stackApplicationToken } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -263,12 +263,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
   });
 
   it("answers a deployment's conflicting batch with the code and the record's target, storing nothing of it; an exact duplicate is fine", async () => {
-    const stackApp = await stackRecord(stackDb, t.dataDir);
-    const token = (
-      await t.http.call('POST', `${t.b.hub.login}/${stackApp.homeDirectory}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: stackApp.applicationId, client_secret: stackApp.applicationSecret, resource: t.b.hub.arm },
-      })
-    ).access_token;
+    const token = await stackApplicationToken(t);
     const { rows } = await stackDb.query(
       `select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId", to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour,
               revision, quantity::text as quantity, subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location

@@ -20,7 +20,7 @@ import { startSystem } from '../src/system/up.ts';
 import { applicationWithRegistrationKey, testDeployment, type TestDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
-import { stackRecord } from './helpers/secrets.ts';
+import { stackApplicationToken as deploymentToken } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const API = 'api-version=2017-06-01';
@@ -61,20 +61,7 @@ describe('the trust boundary of registrations and usage reports', () => {
   });
   const report = (token: string, body: unknown) => t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${SYS}`, { token, body });
 
-  /** The stack's own application token (its id and sealed secret are in the stack's settings row 'bootstrap'). */
-  const stackApplicationToken = async (resource = t.b.hub.arm) => {
-    const stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
-    await stackDb.connect();
-    try {
-      const app = await stackRecord(stackDb, t.dataDir);
-      const res = await t.http.call('POST', `${t.b.hub.login}/${app.homeDirectory}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: app.applicationId, client_secret: app.applicationSecret, resource },
-      });
-      return res.access_token as string;
-    } finally {
-      await stackDb.end();
-    }
-  };
+  const stackApplicationToken = (resource = t.b.hub.arm) => deploymentToken(t, resource);
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-07-01T00:00:00Z') });

@@ -10,6 +10,7 @@ import { withDatabase } from '../src/db/database.ts';
 import { testDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
+import { stackApplicationToken } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -139,13 +140,7 @@ describe('tags at the edge, as ARM takes them', () => {
   });
 
   it("the hub applies the same rule to a deployment's usage records", async () => {
-    const { rows } = await stackDb.query(`select value from settings where key = 'bootstrap'`);
-    const app = rows[0].value;
-    const token = (
-      await t.http.call('POST', `${t.b.hub.login}/${app.homeDirectory}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: app.applicationId, client_secret: app.applicationSecret, resource: t.b.hub.arm },
-      })
-    ).access_token;
+    const token = await stackApplicationToken(t);
     const record = (recordTags: unknown) => ({
       resourceId: randomUUID(),
       resourceUri: `/subscriptions/${hostile.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/forged`,
