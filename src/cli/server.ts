@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { HttpClient } from '../core/http-client.ts';
 import { registerStack, registrationNameOf } from '../system/register.ts';
+import { StartRefused } from '../system/durable-clock.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
 import { dataOption, jsonOption, parseTime, print } from './output.ts';
@@ -42,7 +43,13 @@ function printEndpoints(system: RunningSystem): void {
 
 /** Runs a server role until SIGINT or SIGTERM, then stops it gracefully. */
 async function serve(start: () => Promise<RunningSystem>): Promise<void> {
-  const system = await start();
+  let system: RunningSystem;
+  try {
+    system = await start();
+  } catch (e) {
+    if (e instanceof StartRefused) throw new CliError(e.message, 1);
+    throw e;
+  }
   printEndpoints(system);
   let stopping = false;
   const shutdown = async (signal: string) => {
