@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { HttpClient } from '../core/http-client.ts';
-import { registerStack, registrationNameOf } from '../system/register.ts';
 import { StartRefused } from '../system/durable-clock.ts';
+import { registerStack, registrationNameOf } from '../system/register.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
 import { dataOption, jsonOption, parseTime, print } from './output.ts';

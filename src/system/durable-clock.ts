@@ -35,9 +35,14 @@ async function readStored(file: string): Promise<Date | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const stored = JSON.parse(text) as Partial<ClockFile>;
-  const at = typeof stored.now === 'string' ? new Date(stored.now) : undefined;
-  if (!at || Number.isNaN(at.getTime())) throw new StartRefused(`${file} does not hold a time: restore it or remove it.`);
+  let stored: Partial<ClockFile> | undefined;
+  try {
+    stored = JSON.parse(text) as Partial<ClockFile>;
+  } catch {
+    stored = undefined;
+  }
+  const at = typeof stored?.now === 'string' ? new Date(stored.now) : undefined;
+  if (!at || Number.isNaN(at.getTime())) throw new StartRefused(`${file} does not hold a time: restore it, or remove it to start again with --clock.`);
   return at;
 }
 

@@ -3,10 +3,10 @@ import type { MeterRates } from './metering.ts';
 import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.ts';
 
 // All SQL of tenant resources, their metering intervals and the hours closed from them.
+export type ResourcesDb = Kysely<ResourcesTables & { subscriptions: { subscription_id: string; tenant_id: string; state: string }; settings: { key: string; value: unknown } }>;
 
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
-export type ResourcesDb = Kysely<ResourcesTables & { subscriptions: { subscription_id: string; tenant_id: string; state: string }; settings: { key: string; value: unknown } }>;
 
 const sameRates = (a: MeterRates, b: MeterRates) => {
   const ka = Object.keys(a).sort();
