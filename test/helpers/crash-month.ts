@@ -57,12 +57,13 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * The month's steps: every 12 hours, the hour that closes September's billing on its own, and a
- * last half day into October (for kills that came too late in their step and are owed).
+ * day and a half into October (where kills that came too late in their step land).
  */
 function monthSteps(): number[] {
   const steps: number[] = [];
   for (let t = T0 + 12 * HOUR; t < T0 + 30 * DAY; t += 12 * HOUR) steps.push(t);
-  steps.push(T0 + 30 * DAY - HOUR, T0 + 30 * DAY, T0 + 30 * DAY + 12 * HOUR);
+  steps.push(T0 + 30 * DAY - HOUR, T0 + 30 * DAY);
+  for (let t = T0 + 30 * DAY + 12 * HOUR; t <= T0 + 31 * DAY + 12 * HOUR; t += 12 * HOUR) steps.push(t);
   return steps;
 }
 const BILLING_STEP = T0 + 30 * DAY;
@@ -137,15 +138,20 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   // How long a simulated hour takes, seen on advances without kills, so that a kill's random delay
   // falls inside the advance it aims at.
   const msPerHour: Record<string, number> = { hub: 100, stack: 150 };
-  /** Advances `which` to `to`, killing `victim` after a random delay; answers whether the kill landed in flight. */
-  const advanceAndKill = async (which: 'hub' | 'stack', to: number, victim: 'hub' | 'stack'): Promise<boolean> => {
-    const hours = Math.max(0, (targetOf(which, to) - (await clockNow(which))) / HOUR);
+  /**
+   * Advances `which` to `to` and kills `victim` after a random delay within the time the hours left
+   * should take. Answers `landed` when the advance was still in flight, `late` when it had
+   * answered, `done` (and kills nothing) when no hour was left to move through.
+   */
+  const advanceAndKill = async (which: 'hub' | 'stack', to: number, victim: 'hub' | 'stack'): Promise<'landed' | 'late' | 'done'> => {
+    const hours = (targetOf(which, to) - (await clockNow(which))) / HOUR;
+    if (hours < 0.5) return 'done';
     let settled = false;
     const request = advanceRequest(which, to).then(
       (r) => ((settled = true), r),
       (e) => ((settled = true), e as Error),
     );
-    await new Promise((r) => setTimeout(r, rnd() * 0.9 * msPerHour[which] * Math.max(hours, 0.2)));
+    await new Promise((r) => setTimeout(r, rnd() * 0.9 * msPerHour[which] * hours));
     const inFlight = !settled;
     await kill(victim);
     const who = o.mode === 'up' ? 'up' : victim;
@@ -156,8 +162,8 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       const answered = await request;
       if (!(answered instanceof Error) && answered.status !== 200) throw new Error(`advance ${which} while ${victim} was killed: ${answered.status} ${JSON.stringify(answered.body)}`);
     }
-    log(`  kill ${who} ${Math.round(hours)} h before ${iso(to)} (${which} advancing): ${inFlight ? 'in flight' : 'after it answered'}`);
-    return inFlight;
+    log(`  kill ${who} ${hours.toFixed(1)} h before ${iso(targetOf(which, to))} (${which} advancing): ${inFlight ? 'in flight' : 'after it answered'}`);
+    return inFlight ? 'landed' : 'late';
   };
   /** Advances to `to` with no kill, learning how long an hour takes. */
   const timedAdvance = async (which: 'hub' | 'stack', to: number) => {
@@ -181,28 +187,24 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     const planned = new Array<number>(steps.length).fill(0);
     const billingKills = o.kills > 0 ? Math.max(1, Math.round(o.kills / 10)) : 0;
     planned[steps.indexOf(BILLING_STEP)] += billingKills;
-    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * steps.length)]++;
+    const september = steps.indexOf(BILLING_STEP);
+    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * september)]++;
     let landed = 0;
     let owed = 0;
     for (const [i, to] of steps.entries()) {
       // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
       const movers: Array<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
-      const last = i === steps.length - 1;
       let wanted = planned[i] + owed;
-      owed = 0;
-      for (let attempt = 0; wanted > 0; attempt++) {
+      while (wanted > 0) {
         const which = movers[Math.floor(rnd() * movers.length)];
         const victim = o.mode === 'up' ? 'hub' : which === 'hub' ? 'hub' : rnd() < 0.5 ? 'stack' : 'hub';
         if (which === 'stack') await advance('hub', to);
-        if (await advanceAndKill(which, to, victim)) {
-          landed++;
-          wanted--;
-        } else if (!last || attempt > 4 * o.kills) {
-          // A kill that came after the answer does not count: it is owed to the next step.
-          owed += wanted;
-          break;
-        }
+        // A kill that came after the answer, or found nothing left to do, is owed to the next step.
+        if ((await advanceAndKill(which, to, victim)) !== 'landed') break;
+        landed++;
+        wanted--;
       }
+      owed = wanted;
       for (const which of movers) await timedAdvance(which, to);
       // What a kill left in the outbox goes at the next run of the same instant.
       for (let tries = 0; (await outbox()) > 0; tries++) {
