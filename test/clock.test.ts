@@ -76,7 +76,7 @@ describe('the durable simulated clock', () => {
     await kill();
   });
 
-  it('refuses a move beyond ten years, by the API and by the CLI, and moves nothing', async () => {
+  it('refuses a move beyond ten years, by the API and by the CLI, and shows a long move in progress', async () => {
     const b = await up();
     const url = `${b.hub.arm}/providers/Stackledger.System/clock/advance?${API}`;
     const token = await cspToken(b);
@@ -100,6 +100,18 @@ describe('the durable simulated clock', () => {
     assert.match(viaCli.stderr, /TimeBeyondHorizon: .* more than 10 years/);
     // Nothing moved.
     assert.deepEqual(await clockOf(), { now: '2026-01-05T00:00:00.000Z', simulated: true });
+
+    // A long move shows its progress to whoever reads the clock meanwhile.
+    const moving = http.send('POST', url, { token, body: { duration: 'P60D' } });
+    let seen: any;
+    for (let i = 0; i < 600 && !seen?.advancing; i++) {
+      seen = await http.call('GET', `${b.hub.arm}/providers/Stackledger.System/clock?${API}`, { token });
+      if (!seen.advancing) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(seen.advancing, { from: '2026-01-05T00:00:00.000Z', to: '2026-03-06T00:00:00.000Z' });
+    assert.ok(seen.now >= '2026-01-05T00:00:00.000Z' && seen.now <= '2026-03-06T00:00:00.000Z');
+    assert.equal((await moving).status, 200);
+    assert.deepEqual(await clockOf(), { now: '2026-03-06T00:00:00.000Z', simulated: true });
     await kill();
   });
 
