@@ -44,6 +44,7 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse('2026-09-01T00:00:00Z');
 const API = 'api-version=2026-11-01';
 const iso = (t: number) => new Date(t).toISOString();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A small seeded generator (mulberry32), so that a run can be replayed from its printed seed. */
 export function seededRandom(seed: number): () => number {
@@ -135,23 +136,27 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     return Date.parse((await http.call('GET', `${base}/providers/Stackledger.System/clock?${API}`, { token: bearer })).now);
   };
 
-  // How long a simulated hour takes, seen on advances without kills, so that a kill's random delay
-  // falls inside the advance it aims at.
-  const msPerHour: Record<string, number> = { hub: 100, stack: 150 };
+  // How long a simulated hour takes, seen on advances without kills: a kill lands at a random
+  // point of the work of the hour it aims at.
+  const msPerHour: Record<string, number> = { hub: 50, stack: 100 };
   /**
-   * Advances `which` to `to` and kills `victim` after a random delay within the time the hours left
-   * should take. Answers `landed` when the advance was still in flight, `late` when it had
-   * answered, `done` (and kills nothing) when no hour was left to move through.
+   * Advances `which` to `to` and kills `victim` at a random simulated instant of the move (the
+   * clock is watched while the advance runs), then a random moment into that hour's work. Answers
+   * `landed` when the advance was still in flight, `late` when it had answered, `done` (and kills
+   * nothing) when no hour was left to move through.
    */
   const advanceAndKill = async (which: 'hub' | 'stack', to: number, victim: 'hub' | 'stack'): Promise<'landed' | 'late' | 'done'> => {
-    const hours = (targetOf(which, to) - (await clockNow(which))) / HOUR;
-    if (hours < 0.5) return 'done';
+    const from = await clockNow(which);
+    const target = targetOf(which, to);
+    if (target - from < HOUR / 2) return 'done';
+    const killAt = from + rnd() * (target - from);
     let settled = false;
     const request = advanceRequest(which, to).then(
       (r) => ((settled = true), r),
       (e) => ((settled = true), e as Error),
     );
-    await new Promise((r) => setTimeout(r, rnd() * 0.9 * msPerHour[which] * hours));
+    while (!settled && (await clockNow(which)) < killAt) await sleep(10 + rnd() * 20);
+    await sleep(rnd() * msPerHour[which]);
     const inFlight = !settled;
     await kill(victim);
     const who = o.mode === 'up' ? 'up' : victim;
@@ -162,7 +167,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       const answered = await request;
       if (!(answered instanceof Error) && answered.status !== 200) throw new Error(`advance ${which} while ${victim} was killed: ${answered.status} ${JSON.stringify(answered.body)}`);
     }
-    log(`  kill ${who} ${hours.toFixed(1)} h before ${iso(targetOf(which, to))} (${which} advancing): ${inFlight ? 'in flight' : 'after it answered'}`);
+    log(`  kill ${who} near ${iso(killAt)} (${which} advancing to ${iso(target)}): ${inFlight ? 'in flight' : 'after it answered'}`);
     return inFlight ? 'landed' : 'late';
   };
   /** Advances to `to` with no kill, learning how long an hour takes. */
