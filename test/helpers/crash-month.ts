@@ -200,14 +200,21 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
       const movers: Array<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
       let wanted = planned[i] + owed;
-      while (wanted > 0) {
-        const which = movers[Math.floor(rnd() * movers.length)];
+      // A process whose move answered before its kill, or had nothing left, is done for this step;
+      // the kills still wanted are owed to the next step.
+      const moving = [...movers];
+      while (wanted > 0 && moving.length > 0) {
+        const which = moving[Math.floor(rnd() * moving.length)];
         const victim = o.mode === 'up' ? 'hub' : which === 'hub' ? 'hub' : rnd() < 0.5 ? 'stack' : 'hub';
         if (which === 'stack') await advance('hub', to);
-        // A kill that came after the answer, or found nothing left to do, is owed to the next step.
-        if ((await advanceAndKill(which, to, victim)) !== 'landed') break;
-        landed++;
-        wanted--;
+        if ((await advanceAndKill(which, to, victim)) === 'landed') {
+          landed++;
+          wanted--;
+        } else {
+          moving.splice(moving.indexOf(which), 1);
+          // The hub moves before the stack: once the stack has moved, so has the hub.
+          if (which === 'stack') moving.length = 0;
+        }
       }
       owed = wanted;
       for (const which of movers) await timedAdvance(which, to);
