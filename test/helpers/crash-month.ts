@@ -19,7 +19,7 @@ export type CrashMode = 'up' | 'split';
 
 export interface CrashMonthOptions {
   mode: CrashMode;
-  /** Kills that must land while an advance is in flight (0: the fault-free reference). */
+  /** Kills that should land while an advance is in flight (0: the fault-free reference). */
   kills: number;
   seed: number;
   log?: (line: string) => void;
@@ -189,11 +189,14 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
 
     const steps = monthSteps();
     // Each kill goes to a random step; the last one (September's billing) gets a few of its own.
+    // A fifth more are planned than asked: a few come too late in their step and are owed, and the
+    // last steps cannot take them all.
     const planned = new Array<number>(steps.length).fill(0);
+    const total = Math.ceil(o.kills * 1.2);
     const billingKills = o.kills > 0 ? Math.max(1, Math.round(o.kills / 10)) : 0;
     planned[steps.indexOf(BILLING_STEP)] += billingKills;
     const september = steps.indexOf(BILLING_STEP);
-    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * september)]++;
+    for (let k = billingKills; k < total; k++) planned[Math.floor(rnd() * september)]++;
     let landed = 0;
     let owed = 0;
     for (const [i, to] of steps.entries()) {
@@ -230,7 +233,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       const res = await http.send('POST', clockUrl('hub'), { token: await appToken(hb.csp, hb.hub.arm), body: { to: iso(steps[steps.length - 1]) } });
       if (res.status !== 200) throw new Error(`advance hub to the end: ${res.status} ${JSON.stringify(res.body)}`);
     }
-    log(`${o.mode}: ${landed} kills landed in flight of ${o.kills} planned`);
+    log(`${o.mode}: ${landed} kills landed in flight (${o.kills} asked)`);
     return { ...(await results(customers)), kills, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     await kill('stack');
