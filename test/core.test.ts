@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ancestorScopeKeys, formatResourceId, parseResourceId, resourceTypeOf, scopeKey } from '../src/core/arm-id.ts';
-import { addDuration, parseInstant, parseIsoDuration, SimulatedClock } from '../src/core/clock.ts';
+import { addDuration, clockMoveRefusal, parseInstant, parseIsoDuration, SimulatedClock } from '../src/core/clock.ts';
 import { WorkScheduler } from '../src/core/scheduler.ts';
 import { actionMatches, BUILTIN_ROLES, roleAllows, roleIdFromReference } from '../src/arm/roles.ts';
 
@@ -97,5 +97,31 @@ describe('time', () => {
     assert.equal(clock.now().toISOString(), '2026-01-01T02:15:00.000Z');
     assert.deepEqual(seen, ['a 01:00', 'b 01:00', 'a 02:00', 'b 02:00', 'a 02:15', 'b 02:15']);
     await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T00:00:00Z')), /backwards/);
+  });
+
+  it('keeps each new time before the work due then runs, so that a restart finds that work to do', async () => {
+    const clock = new SimulatedClock(new Date('2026-01-01T00:00:00Z'));
+    const kept: string[] = [];
+    const seen: string[] = [];
+    const scheduler = new WorkScheduler(clock, { persist: async (now) => void kept.push(now.toISOString().slice(11, 16)) });
+    scheduler.register({ name: 'a', runUntil: async (now) => void seen.push(`${now.toISOString().slice(11, 16)} kept ${kept.at(-1)}`) });
+    await scheduler.advanceTo(new Date('2026-01-01T02:00:00Z'));
+    assert.deepEqual(seen, ['01:00 kept 01:00', '02:00 kept 02:00']);
+    // A failing step stops the move where it stood, kept.
+    scheduler.register({ name: 'fails', runUntil: async (now) => { if (now.getUTCHours() === 3) throw new Error('crash'); } });
+    await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T05:00:00Z')), /crash/);
+    assert.equal(clock.now().toISOString(), '2026-01-01T03:00:00.000Z');
+    assert.equal(kept.at(-1), '03:00');
+    assert.equal(scheduler.advancing, undefined);
+  });
+
+  it('moves a simulated clock forward only, and at most ten years at a time', () => {
+    const from = new Date('2026-01-01T00:00:00Z');
+    assert.equal(clockMoveRefusal(from, from), undefined);
+    assert.equal(clockMoveRefusal(from, new Date('2036-01-01T00:00:00Z')), undefined);
+    assert.equal(clockMoveRefusal(from, new Date('2036-01-01T00:00:00.001Z'))?.code, 'TimeBeyondHorizon');
+    assert.equal(clockMoveRefusal(from, new Date('9999-12-31T00:00:00Z'))?.code, 'TimeBeyondHorizon');
+    assert.equal(clockMoveRefusal(from, new Date(Number.NaN))?.code, 'TimeBeyondHorizon');
+    assert.equal(clockMoveRefusal(from, new Date('2025-12-31T23:59:59Z'))?.code, 'InvalidTime');
   });
 });

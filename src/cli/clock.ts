@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { addDuration, parseIsoDuration } from '../core/clock.ts';
+import { addDuration, clockMoveRefusal, parseIsoDuration } from '../core/clock.ts';
 import { CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, progressBar } from './output.ts';
 import { systemNow } from './usage.ts';
@@ -20,6 +20,9 @@ export async function advanceClock(c: Connection, duration: string, onDay?: (don
   const token = await c.token(c.bootstrap.hub.arm);
   const from = await systemNow(c);
   const target = addDuration(from, d);
+  // Refused before the first day moves, rather than after years of them.
+  const refusal = clockMoveRefusal(from, target);
+  if (refusal) throw new CliError(`${refusal.code}: ${refusal.message}`);
   const steps = Math.max(1, Math.ceil((target.getTime() - from.getTime()) / DAY_MS));
   let now = from;
   for (let i = 1; i <= steps; i++) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { StartupError } from '../core/errors.ts';
 import { HttpClient } from '../core/http-client.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
+import { StartRefused } from '../system/durable-clock.ts';
 import { registerStack, registrationNameOf } from '../system/register.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { caBundle, CliError, connect, runClient } from './client.ts';
@@ -55,7 +56,7 @@ async function serve(start: () => Promise<RunningSystem>, dataDir: string): Prom
   try {
     system = await start();
   } catch (e) {
-    return failStartup(e, dataDir);
+    return failStartup(e instanceof StartRefused ? new CliError(e.message, 1) : e, dataDir);
   } finally {
     process.off('uncaughtException', failed);
   }

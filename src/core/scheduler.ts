@@ -5,7 +5,10 @@ import { type Clock, SimulatedClock, HOUR_MS, startOfHour } from './clock.ts';
 // order registered, so that work due earlier is done before work due later.
 export interface DueWork {
   name: string;
-  /** Does everything due up to and including `now`. Must be safe to call repeatedly. */
+  /**
+   * Does everything due up to and including `now`. Must be safe to call repeatedly, and to call
+   * again after a crash at any point of an earlier call (each write is its own transaction).
+   */
   runUntil(now: Date): Promise<void>;
   /**
    * Work that settles what the rest produced (closing billing periods): at each instant it runs
@@ -14,14 +17,39 @@ export interface DueWork {
   settles?: boolean;
 }
 
+export interface SchedulerOptions {
+  /**
+   * Keeps each new simulated time (before the work due then runs), so that a restart resumes
+   * there and finishes that work first.
+   */
+  persist?: (now: Date) => Promise<void>;
+  /** Told each simulated day passed during a move, for the log. */
+  onProgress?: (progress: AdvanceProgress) => void;
+}
+
+export interface AdvanceProgress {
+  from: Date;
+  to: Date;
+  now: Date;
+}
+
 export class WorkScheduler {
   readonly #work: DueWork[] = [];
   #running: Promise<void> = Promise.resolve();
+  #advancing?: { from: Date; to: Date };
 
-  constructor(readonly clock: Clock) {}
+  constructor(
+    readonly clock: Clock,
+    private readonly options: SchedulerOptions = {},
+  ) {}
 
   register(work: DueWork): void {
     this.#work.push(work);
+  }
+
+  /** The move of the simulated clock in progress, if any (its progress is `clock.now()`). */
+  get advancing(): { from: Date; to: Date } | undefined {
+    return this.#advancing;
   }
 
   /** Runs every registered step once for the current time. */
@@ -36,10 +64,18 @@ export class WorkScheduler {
     await this.#serialize(async () => {
       if (target.getTime() < clock.now().getTime()) throw new Error('the simulated clock never moves backwards');
       if (clock.now().getTime() === target.getTime()) return this.#runAll(target);
-      while (clock.now().getTime() < target.getTime()) {
-        const nextHour = startOfHour(clock.now()).getTime() + HOUR_MS;
-        clock.set(new Date(Math.min(nextHour, target.getTime())));
-        await this.#runAll(clock.now());
+      const from = clock.now();
+      this.#advancing = { from, to: target };
+      try {
+        while (clock.now().getTime() < target.getTime()) {
+          const next = new Date(Math.min(startOfHour(clock.now()).getTime() + HOUR_MS, target.getTime()));
+          await this.options.persist?.(next);
+          clock.set(next);
+          await this.#runAll(next);
+          if (next.getTime() % (24 * HOUR_MS) === 0 || next.getTime() === target.getTime()) this.options.onProgress?.({ from, to: target, now: next });
+        }
+      } finally {
+        this.#advancing = undefined;
       }
     });
   }

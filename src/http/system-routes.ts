@@ -1,18 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { addDuration, parseInstant, parseIsoDuration } from '../core/clock.ts';
+import { addDuration, clockMoveRefusal, parseInstant, parseIsoDuration } from '../core/clock.ts';
 import { armErrors } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { principalOf } from './arm.ts';
 
-// The process's clock, for its administrators: read it, and move a simulated one forward.
+// The process's clock, for its administrators: read it (with the move in progress, if any), and
+// move a simulated one forward, at most ten years at a time.
 
 const config = { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/clock' };
 
 export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkScheduler, rights: SystemRights): void {
-  const view = () => ({ now: scheduler.clock.now().toISOString(), simulated: scheduler.clock.simulated });
+  const view = () => {
+    const advancing = scheduler.advancing;
+    return {
+      now: scheduler.clock.now().toISOString(),
+      simulated: scheduler.clock.simulated,
+      ...(advancing ? { advancing: { from: advancing.from.toISOString(), to: advancing.to.toISOString() } } : {}),
+    };
+  };
 
   app.get('/providers/Stackledger.System/clock', { config }, async (request) => {
     await rights.require(principalOf(request), 'Stackledger.System/clock/read');
@@ -37,12 +45,13 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
       } else if (to !== undefined) {
         target = parseInstant(to);
         if (!target) throw armErrors.badRequest('InvalidTime', `'${to}' is not an ISO 8601 time.`, 'to');
-        if (target < from) throw armErrors.badRequest('InvalidTime', `'${to}' is before the current simulated time ${from.toISOString()}.`, 'to');
       } else {
         throw armErrors.badRequest('InvalidRequestContent', "Give either 'duration' (ISO 8601, such as PT3H) or 'to' (an ISO 8601 time).");
       }
+      const refusal = clockMoveRefusal(from, target);
+      if (refusal) throw armErrors.badRequest(refusal.code, refusal.message, duration !== undefined ? 'duration' : 'to');
       await scheduler.advanceTo(target);
-      return { from: from.toISOString(), ...view() };
+      return { from: from.toISOString(), now: scheduler.clock.now().toISOString(), simulated: true };
     },
   );
 }

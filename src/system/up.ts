@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { HttpClient } from '../core/http-client.ts';
 import { loadSealer, writePrivateFile, type Sealer } from '../core/sealed.ts';
 import { WorkScheduler } from '../core/scheduler.ts';
@@ -12,6 +12,7 @@ import type { SignInPolicy } from '../identity/rules.ts';
 import { adfsAuthorityOf, type IdentitySystem } from '../core/tokens.ts';
 import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
+import { openDurableClock } from './durable-clock.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
 import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
 import type { StackSecretPolicy } from './stack-secret.ts';
@@ -27,7 +28,10 @@ export interface CommonOptions {
   host?: string;
   /** A PostgreSQL server URL; each role gets a database named `<db>_<role>`. Default: embedded. */
   databaseUrl?: string;
-  /** Runs on a simulated clock that starts here. */
+  /**
+   * Runs on a simulated clock that starts here; on a restart it may move the folder's clock
+   * forward, never back. Without it, a folder that was started with one resumes where it stood.
+   */
   clock?: Date;
   logger?: Logger;
   /** Which authority the metadata endpoints name (`stackledger up --identity aad`); default AD FS-style. */
@@ -100,6 +104,8 @@ interface Process {
   host: string;
   tls?: TlsFiles;
   clock: Clock;
+  /** Where this start moves the folder's simulated clock, once the work due where it stood is done. */
+  moveClockTo?: Date;
   scheduler: WorkScheduler;
   cleanups: Cleanups;
   sealer: Sealer;
@@ -109,18 +115,25 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
   const dataDir = path.resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true });
   const logger = opts.logger ?? defaultLogger(dataDir);
-  const clock: Clock = opts.clock ? new SimulatedClock(opts.clock) : new SystemClock();
-  const scheduler = new WorkScheduler(clock);
+  const { clock, moveTo, persist } = await openDurableClock(dataDir, opts.clock);
+  const scheduler = new WorkScheduler(clock, {
+    persist,
+    onProgress: ({ from, to, now }) => logger.info({ from, to, now }, 'clock advance: %s of %s reached', now.toISOString(), to.toISOString()),
+  });
   const cleanups = new Cleanups(logger);
   const tls = opts.http ? undefined : await ensureTls(dataDir);
   const sealer = await loadSealer(dataDir);
-  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, scheduler, cleanups, sealer };
+  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, moveClockTo: moveTo, scheduler, cleanups, sealer };
 }
 
 async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpoint[] = []): Promise<RunningSystem> {
   const bootstrapPath = path.join(p.dataDir, 'bootstrap.json');
   await writePrivateFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n');
-  if (!p.clock.simulated) {
+  if (p.clock.simulated) {
+    // A restart finishes the work due where the clock stood (a crash may have cut it short), then
+    // moves it to a later --clock, hour by hour, before the start is reported.
+    await p.scheduler.advanceTo(p.moveClockTo ?? p.clock.now());
+  } else {
     // On the real clock, due work runs every minute.
     const timer = setInterval(() => void p.scheduler.runDue().catch((e) => p.logger.error({ err: e }, 'due work failed')), 60_000);
     timer.unref();

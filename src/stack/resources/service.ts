@@ -422,6 +422,8 @@ export async function reportLatePowerState(ctx: ResourcesContext, principal: Pri
     throw armErrors.badRequest('InvalidResourceId', `'${input.resourceId}' is not the id of a virtual machine.`, 'resourceId');
   }
   return inTransaction(ctx.db, async (db) => {
+    // Not while an hour closes: the history and the hours it reopens are seen together.
+    await resourcesStore.lockClosing(db);
     const row = await resourcesStore.getIncludingDeleted(db, id.subscriptionId.toLowerCase(), id.resourceGroup!, t.type, id.resources[0].name);
     if (!row) throw resourceErrors.notFound(t.type, id.resources[0].name, id.resourceGroup!);
     const owner = (await armStore.getSubscription(ctx.arm.db, row.subscription_id))!;

@@ -5,6 +5,9 @@ import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.
 // All SQL of tenant resources, their metering intervals and the hours closed from them.
 export type ResourcesDb = Kysely<ResourcesTables & { subscriptions: { subscription_id: string; tenant_id: string; state: string }; settings: { key: string; value: unknown } }>;
 
+/** The advisory lock of closing hours (a fixed key: one deployment per database). */
+export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
+
 const sameRates = (a: MeterRates, b: MeterRates) => {
   const ka = Object.keys(a).sort();
   const kb = Object.keys(b).sort();
@@ -200,13 +203,27 @@ export const resourcesStore = {
     await db.insertInto('settings').values({ key: 'metering', value: json }).onConflict((oc) => oc.column('key').doUpdateSet({ value: json })).execute();
   },
 
+  /**
+   * Serializes, until the end of the caller's transaction, everything that closes hours or changes
+   * closed history: a late report and the closing of its hour never overlap (the hour would close
+   * with the old rates, unmarked). Taken first in the transaction, so that what follows reads what
+   * the previous holder committed.
+   */
+  lockClosing: async (db: ResourcesDb) => {
+    if (!db.isTransaction) throw new Error('lockClosing holds until the end of a transaction: call it in one');
+    await sql`select pg_advisory_xact_lock(${CLOSING_LOCK})`.execute(db);
+  },
+
   markDirty: async (db: ResourcesDb, hours: Date[]) => {
     if (hours.length === 0) return;
     await db.insertInto('metering_dirty_hours').values(hours.map((hour) => ({ hour }))).onConflict((oc) => oc.column('hour').doNothing()).execute();
   },
 
-  takeDirty: async (db: ResourcesDb, before: Date): Promise<Date[]> =>
-    (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute()).map((r) => r.hour),
+  /** Takes the dirty hours before `before` off their list: in the transaction that closes them again. */
+  takeDirty: async (db: ResourcesDb, before: Date): Promise<Date[]> => {
+    if (!db.isTransaction) throw new Error('takeDirty must run in the transaction that closes the hours again, or a crash loses them');
+    return (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute()).map((r) => r.hour).sort((a, b) => a.getTime() - b.getTime());
+  },
 
   recordsOf: (db: ResourcesDb, resourceId: string) =>
     db.selectFrom('usage_records').selectAll().where('resource_id', '=', resourceId).orderBy('hour').orderBy('meter_id').orderBy('revision').execute(),

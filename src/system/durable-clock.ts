@@ -1,0 +1,82 @@
+import { open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { clockMoveRefusal, SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
+
+// A data folder started with --clock stays on its simulated clock: DIR/clock.json keeps where it
+// stands (written before the work due at each new time runs), so a restart, with or without
+// --clock, resumes there and finishes that work first. --clock may move it forward on a restart,
+// never back. A folder without the file runs on the real clock until started with --clock.
+
+export const CLOCK_FILE = 'clock.json';
+
+/** A start that cannot go on (the message is the one line to show). */
+export class StartRefused extends Error {
+  override name = 'StartRefused';
+}
+
+export interface DurableClock {
+  clock: Clock;
+  /** Where a restart with --clock moves the clock (after finishing the work due where it stood). */
+  moveTo?: Date;
+  /** Keeps a new simulated time (for the scheduler); undefined on the real clock. */
+  persist?: (now: Date) => Promise<void>;
+}
+
+interface ClockFile {
+  simulated: true;
+  now: string;
+}
+
+async function readStored(file: string): Promise<Date | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  let stored: Partial<ClockFile> | undefined;
+  try {
+    stored = JSON.parse(text) as Partial<ClockFile>;
+  } catch {
+    stored = undefined;
+  }
+  const at = typeof stored?.now === 'string' ? new Date(stored.now) : undefined;
+  if (!at || Number.isNaN(at.getTime())) throw new StartRefused(`${file} does not hold a time: restore it, or remove it to start again with --clock.`);
+  return at;
+}
+
+/** Writes the file whole or not at all (a new file renamed over the old one), synced to disk. */
+async function writeStored(file: string, now: Date): Promise<void> {
+  const body: ClockFile = { simulated: true, now: now.toISOString() };
+  const temporary = `${file}.${process.pid}.tmp`;
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(body) + '\n');
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+}
+
+/** The clock of a data folder, given the --clock of this start (if any). */
+export async function openDurableClock(dataDir: string, requested: Date | undefined): Promise<DurableClock> {
+  const file = path.join(dataDir, CLOCK_FILE);
+  const stored = await readStored(file);
+  if (!stored && !requested) return { clock: new SystemClock() };
+  const persist = (now: Date) => writeStored(file, now);
+  if (!stored) {
+    await persist(requested!);
+    return { clock: new SimulatedClock(requested!), persist };
+  }
+  if (requested && requested.getTime() !== stored.getTime()) {
+    const refusal = clockMoveRefusal(stored, requested);
+    if (refusal) {
+      const why = refusal.code === 'InvalidTime' ? 'it only moves forward' : refusal.message;
+      throw new StartRefused(`The simulated clock of ${dataDir} stands at ${stored.toISOString()}: --clock ${requested.toISOString()} is refused (${why}).`);
+    }
+    return { clock: new SimulatedClock(stored), moveTo: requested, persist };
+  }
+  return { clock: new SimulatedClock(stored), persist };
+}
