@@ -188,7 +188,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     const customers = await setUp();
 
     const steps = monthSteps();
-    // Each kill goes to a random step; the last one (September's billing) gets a few of its own.
+    // Each kill goes to a random step of September; the one that closes its billing gets a few of its own.
     // More are planned than asked: some come too late in their step and are owed, and the last
     // steps cannot take them all.
     const planned = new Array<number>(steps.length).fill(0);
