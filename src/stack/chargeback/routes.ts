@@ -14,7 +14,6 @@ import type { PricingTables } from '../../rating/tables.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { armErrors } from '../../core/errors.ts';
 import { findMeter } from '../../core/meters.ts';
-import type { Principal } from '../../core/principal.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { chargebackLines } from './store.ts';
 
@@ -37,11 +36,10 @@ export function registerChargebackRoutes(
   providerSubscriptionId: () => string | undefined,
 ): void {
   const clock = arm.clock;
-  const requireOperator = (p: Principal, action: string) => operator.require(p, action);
   const base = '/subscriptions/:subscriptionId/providers/Stackledger.Billing';
 
   app.get<{ Params: { subscriptionId: string } }>(`${base}/chargeback`, { config: config('chargeback') }, async (request, reply) => {
-    await requireOperator(principalOf(request), 'Stackledger.Billing/chargeback/read');
+    await operator.require(principalOf(request), 'Stackledger.Billing/chargeback/read');
     // On the default provider subscription: every tenant subscription; on a tenant subscription: its own.
     const sub = await requireSubscription(arm, request.params.subscriptionId);
     const only = sub.subscription_id === providerSubscriptionId() ? undefined : sub.subscription_id;
@@ -83,7 +81,7 @@ export function registerChargebackRoutes(
   });
 
   app.get(`${base}/priceSheets/${CHARGEBACK_SHEET}`, { config: config('priceSheets') }, async (request) => {
-    await requireOperator(principalOf(request), 'Stackledger.Billing/priceSheets/read');
+    await operator.require(principalOf(request), 'Stackledger.Billing/priceSheets/read');
     const sheet = await pricingStore.sheet(db, CHARGEBACK_SHEET);
     return priceSheetView(sheet!, await pricingStore.sheetPrices(db, CHARGEBACK_SHEET));
   });
@@ -93,7 +91,7 @@ export function registerChargebackRoutes(
     { config: config('priceSheets'), schema: { body: PriceBody } },
     async (request) => {
       const caller = principalOf(request);
-      await requireOperator(caller, 'Stackledger.Billing/priceSheets/write');
+      await operator.require(caller, 'Stackledger.Billing/priceSheets/write');
       const meterId = requireMeterId(request.params.meterId);
       const effectiveFrom = parseEffectiveDate(request.body.effectiveFrom, clock.now());
       const tiers = parseTiers(request.body.tiers);
