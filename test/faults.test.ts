@@ -15,8 +15,9 @@ import { newGuid } from '../src/core/ids.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
+import { twoTenantsWithVms } from './helpers/two-tenants.ts';
 import { stackRecord } from './helpers/secrets.ts';
-import { AZURE_POWERSHELL, dropDatabases, testServerUrl } from './helpers/system.ts';
+import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
 const DAY = 86_400_000;
@@ -129,40 +130,10 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     await startStack();
     assert.equal((await cli(['stack', 'register', '--data', dirs.stack, '--hub-data', dirs.hub, '--approve'])).code, 0);
 
-    const pc = hb.hub.partnerCenter;
-    const pcToken = await app(hb.csp, pc);
-    for (const name of ['a', 'c']) {
-      const customer = await http.call('POST', `${pc}/v1/customers`, { token: pcToken, body: { companyProfile: { domain: `fault-${name}` } } });
-      const order = await http.call('POST', `${pc}/v1/customers/${customer.id}/orders`, { token: pcToken, body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] } });
-      customers[name] = { id: customer.id, sub: order.lineItems[0].subscriptionId, admin: customer.userCredentials };
-    }
-    await http.call(
-      'PUT',
-      `${hb.hub.arm}/subscriptions/${hb.csp.registrationSubscriptionId}/resourceGroups/${hb.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${hb.csp.registrationName}/customerSubscriptions/${customers.a.sub}?api-version=2017-06-01`,
-      { token: await app(hb.csp, hb.hub.arm), body: { properties: {} } },
-    );
-    for (const [name, size] of [['a', 'Standard_A2_v2'], ['c', 'Standard_A1_v2']] as const) {
-      const c = customers[name];
-      const s = stackEntry();
-      await http.call('PUT', `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants/${c.id}?api-version=2015-11-01`, { token: await app(hb.operator, s.adminArm), body: { properties: {} } });
-      const graph = await token(c.id, { grant_type: 'password', client_id: AZURE_POWERSHELL, username: c.admin.userName, password: c.admin.password, resource: hb.hub.graph });
-      await http.call('POST', `${hb.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: s.applicationId } });
-      const userToken = () => token(c.id, { grant_type: 'password', client_id: AZURE_POWERSHELL, username: c.admin.userName, password: c.admin.password, resource: stackEntry().tenantArm });
-      const sub = randomUUID();
-      await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}?api-version=2015-11-01`, { token: await userToken(), body: { displayName: name, offerId: '/delegatedProviders/default/offers/base-offer' } });
-      await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: await userToken(), body: { location: 'local' } });
-      await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`, {
-        token: await userToken(),
-        body: {
-          location: 'local',
-          properties: {
-            hardwareProfile: { vmSize: size },
-            storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-            osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
-          },
-        },
-      });
-      stackTenant[name] = { token: userToken, sub };
+    const tenants = await twoTenantsWithVms({ http: () => http, hub: () => hb, stack: stackEntry, domainPrefix: 'fault', tenantSubs: { a: randomUUID(), c: randomUUID() } });
+    for (const name of ['a', 'c'] as const) {
+      customers[name] = tenants[name];
+      stackTenant[name] = { token: tenants[name].tenantToken, sub: tenants[name].tenantSub };
     }
 
     // The month, six hours at a time, with faults at random points.

@@ -12,7 +12,8 @@ import { newGuid } from '../../src/core/ids.ts';
 import { withDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { cli, startBackground, type Background } from './cli.ts';
-import { AZURE_POWERSHELL, dropDatabases, testServerUrl } from './system.ts';
+import { twoTenantsWithVms } from './two-tenants.ts';
+import { dropDatabases, testServerUrl } from './system.ts';
 
 /** `up`: one process for hub and stack; `split`: `stackledger hub` and `stackledger stack`. */
 export type CrashMode = 'up' | 'split';
@@ -246,56 +247,15 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   }
 
   /** Two customers, A linked to the registration (billed its own usage) and C not (billed to the CSP), each with a VM. */
-  async function setUp() {
-    const pc = hb.hub.partnerCenter;
-    const pcToken = await appToken(hb.csp, pc);
-    const customers: Record<'a' | 'c', { id: string; sub: string; admin: any; vm: string }> = {} as any;
-    for (const name of ['a', 'c'] as const) {
-      const customer = await http.call('POST', `${pc}/v1/customers`, { token: pcToken, body: { companyProfile: { domain: `crash-${name}` } } });
-      const order = await http.call('POST', `${pc}/v1/customers/${customer.id}/orders`, { token: pcToken, body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] } });
-      customers[name] = { id: customer.id, sub: order.lineItems[0].subscriptionId, admin: customer.userCredentials, vm: `/subscriptions/${TENANT_SUBS[name]}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm` };
-    }
-    await http.call(
-      'PUT',
-      `${hb.hub.arm}/subscriptions/${hb.csp.registrationSubscriptionId}/resourceGroups/${hb.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${hb.csp.registrationName}/customerSubscriptions/${customers.a.sub}?api-version=2017-06-01`,
-      { token: await appToken(hb.csp, hb.hub.arm), body: { properties: {} } },
-    );
-    for (const [name, size] of [['a', 'Standard_A2_v2'], ['c', 'Standard_A1_v2']] as const) {
-      const c = customers[name];
-      const s = stackEntry();
-      await http.call('PUT', `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants/${c.id}?api-version=2015-11-01`, {
-        token: await appToken(hb.operator, s.adminArm),
-        body: { properties: {} },
-      });
-      const graph = await token(c.id, { grant_type: 'password', client_id: AZURE_POWERSHELL, username: c.admin.userName, password: c.admin.password, resource: hb.hub.graph });
-      await http.call('POST', `${hb.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: s.applicationId } });
-      const user = await tenantToken(c);
-      await http.call('PUT', `${s.tenantArm}/subscriptions/${TENANT_SUBS[name]}?api-version=2015-11-01`, { token: user, body: { displayName: name, offerId: '/delegatedProviders/default/offers/base-offer' } });
-      await http.call('PUT', `${s.tenantArm}/subscriptions/${TENANT_SUBS[name]}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
-      await http.call('PUT', `${s.tenantArm}${c.vm}?api-version=2020-06-01`, {
-        token: user,
-        body: {
-          location: 'local',
-          properties: {
-            hardwareProfile: { vmSize: size },
-            storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-            osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
-          },
-        },
-      });
-    }
-    return customers;
-  }
-
-  function tenantToken(c: { id: string; admin: any }) {
-    return token(c.id, { grant_type: 'password', client_id: AZURE_POWERSHELL, username: c.admin.userName, password: c.admin.password, resource: stackEntry().tenantArm });
+  function setUp() {
+    return twoTenantsWithVms({ http: () => http, hub: () => hb, stack: stackEntry, domainPrefix: 'crash', tenantSubs: TENANT_SUBS });
   }
 
   /** The month's lifecycle, at fixed instants between advances: the same in every run. */
   async function events(at: number, customers: Awaited<ReturnType<typeof setUp>>) {
     const tenant = stackEntry().tenantArm;
     const vmAction = async (action: string) =>
-      http.call('POST', `${tenant}${customers.a.vm}/${action}?api-version=2020-06-01`, { token: await tenantToken(customers.a) });
+      http.call('POST', `${tenant}${customers.a.vm}/${action}?api-version=2020-06-01`, { token: await customers.a.tenantToken() });
     if (at === T0 + 10 * DAY + 12 * HOUR) await vmAction('deallocate');
     if (at === T0 + 12 * DAY + 12 * HOUR) await vmAction('start');
     if (at === T0 + 15 * DAY) {
@@ -307,7 +267,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       });
     }
     if (at === T0 + 20 * DAY) {
-      await http.call('PATCH', `${tenant}${customers.a.vm}?api-version=2020-06-01`, { token: await tenantToken(customers.a), body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } } });
+      await http.call('PATCH', `${tenant}${customers.a.vm}?api-version=2020-06-01`, { token: await customers.a.tenantToken(), body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } } });
     }
   }
 
