@@ -19,7 +19,9 @@ const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';
 
 async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'], customers: number) {
   const t0 = new Date('2026-01-01T00:00:00Z');
-  await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(db);
+  await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(
+    db,
+  );
   await sql`
     insert into customers (id, partner_tenant_id, commerce_id, company_name, domain, billing_profile, relationship, admin_object_id, created_at, etag)
     select md5('c' || i)::uuid, ${PARTNER}, md5('k' || i)::uuid, 'Customer ' || i, 'c' || i || '.bench.example', '{}', 'reseller', md5('a' || i)::uuid, ${t0}, '1'
@@ -66,8 +68,14 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
   try {
     await migrateHub(db);
     await seed(db, customers);
-    const records = Number((await sql<{ n: string }>`select count(*)::text as n from usage_attributed`.execute(db)).rows[0].n);
-    const ctx = { db, clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')), system: { require: async () => {}, may: async () => true } };
+    const records = Number(
+      (await sql<{ n: string }>`select count(*)::text as n from usage_attributed`.execute(db)).rows[0].n,
+    );
+    const ctx = {
+      db,
+      clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')),
+      system: { require: async () => {}, may: async () => true },
+    };
     const ours: number[] = [];
     const baseline: number[] = [];
     let closed = { invoices: 0, lines: 0 };
@@ -86,9 +94,11 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
         return (await baselineTotals.execute(tx)).rows[0];
       });
       baseline.push(performance.now() - start);
-      const got = (await sql<{ partner: string; customers: string }>`
+      const got = (
+        await sql<{ partner: string; customers: string }>`
         select (select sum(total) from invoices where stream = 'partner')::text as partner, (select sum(total) from invoices where stream = 'customer')::text as customers
-      `.execute(db)).rows[0];
+      `.execute(db)
+      ).rows[0];
       if (got.partner !== totals.partner_total || got.customers !== totals.customer_total) {
         throw new Error(`totals differ: ours ${JSON.stringify(got)}, the query's ${JSON.stringify(totals)}`);
       }
@@ -127,7 +137,9 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
   try {
     await migrateHub(db);
     const t0 = new Date('2026-01-01T00:00:00Z');
-    await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(db);
+    await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(
+      db,
+    );
     await sql`
       insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
       values ('99999999-0000-0000-0000-0000000000aa', 'G000000001', 'partner', 'invoice', 'provider', ${PARTNER}, '2026-01', ${t0}, '2026-02-01', 0, 0, '2026-02-01', 'USD', 0, 0, 0, 0, '2026-02-01')
@@ -161,7 +173,12 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
     await client.connect();
     bytes = 0;
     start = performance.now();
-    await pipeline(client.query(copyTo(`copy (select * from invoice_lines order by invoice_id, line_no) to stdout with (format csv, header)`)), counter());
+    await pipeline(
+      client.query(
+        copyTo(`copy (select * from invoice_lines order by invoice_id, line_no) to stdout with (format csv, header)`),
+      ),
+      counter(),
+    );
     const copyMs = performance.now() - start;
     await client.end();
     process.stdout.write(

@@ -66,14 +66,15 @@ export async function benchCloseHour(serverUrl: string, resources: number): Prom
         join resources r on r.id = s.resource_id join subscriptions sub on sub.subscription_id = r.subscription_id
         where s.valid_from < ${end}::timestamptz and (s.valid_to is null or s.valid_to > ${hour}::timestamptz)
         group by s.resource_id, m.key, r.subscription_id, sub.tenant_id, r.resource_group, r.type, r.name, r.location, r.tags
-      `
+      `;
       start = performance.now();
       const base = await insertSelect('baseline_records').execute(db);
       baseline.push(performance.now() - start);
       start = performance.now();
       await insertSelect('bare_records').execute(db);
       bare.push(performance.now() - start);
-      if (Number(base.numAffectedRows) !== rows) throw new Error(`the baseline wrote ${base.numAffectedRows} rows, closing wrote ${rows}`);
+      if (Number(base.numAffectedRows) !== rows)
+        throw new Error(`the baseline wrote ${base.numAffectedRows} rows, closing wrote ${rows}`);
     }
     // Closing the same hour again writes nothing (idempotence), and costs this much:
     const again = performance.now();

@@ -19,11 +19,26 @@ import { startHubOnly } from '../src/system/up.ts';
 export async function benchIngest(serverUrl: string, total: number): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-hub-'));
   const base = `bench_ingest_${Date.now()}`;
-  const system = await startHubOnly({ dataDir, port: 0, http: true, databaseUrl: withDatabase(serverUrl, base), logger: pino({ level: 'silent' }) });
+  const system = await startHubOnly({
+    dataDir,
+    port: 0,
+    http: true,
+    databaseUrl: withDatabase(serverUrl, base),
+    logger: pino({ level: 'silent' }),
+  });
   const b = system.bootstrap;
   const http = new HttpClient();
   const token = async (who: 'csp' | 'operator') =>
-    (await http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: b[who].clientId, client_secret: b[who].clientSecret, resource: b.hub.arm } })).access_token as string;
+    (
+      await http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, {
+        form: {
+          grant_type: 'client_credentials',
+          client_id: b[who].clientId,
+          client_secret: b[who].clientSecret,
+          resource: b.hub.arm,
+        },
+      })
+    ).access_token as string;
   const db = new pg.Client({ connectionString: withDatabase(serverUrl, `${base}_hub`) });
   await db.connect();
   try {
@@ -31,31 +46,47 @@ export async function benchIngest(serverUrl: string, total: number): Promise<voi
     // directory, made a deployment by the CSP), registered so that the bench can report as it.
     const graphToken = (
       await http.call('POST', `${b.hub.login}/${b.operator.tenantId}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: b.operator.clientId, client_secret: b.operator.clientSecret, resource: b.hub.graph },
+        form: {
+          grant_type: 'client_credentials',
+          client_id: b.operator.clientId,
+          client_secret: b.operator.clientSecret,
+          resource: b.hub.graph,
+        },
       })
     ).access_token as string;
-    const deployment = await applicationWithRegistrationKey({ http, hub: b.hub, graphToken, tenantId: b.operator.tenantId, name: 'bench' });
+    const deployment = await applicationWithRegistrationKey({
+      http,
+      hub: b.hub,
+      graphToken,
+      tenantId: b.operator.tenantId,
+      name: 'bench',
+    });
     const csp = await token('csp');
     await makeDeployment(http, b.hub.arm, csp, deployment.objectId);
     const operator = await deployment.signIn(b.hub.arm);
     const cloudId = randomUUID();
-    await http.call('PUT', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/bench?api-version=2017-06-01`, {
-      token: csp,
-      body: { location: 'global', properties: { registrationToken: await deployment.token({ CloudId: cloudId }) } },
-    });
+    await http.call(
+      'PUT',
+      `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/bench?api-version=2017-06-01`,
+      {
+        token: csp,
+        body: { location: 'global', properties: { registrationToken: await deployment.token({ CloudId: cloudId }) } },
+      },
+    );
 
-    const recordsOf = (run: number) => Array.from({ length: total }, (_, i) => ({
-      resourceId: `r${i % 20000}`,
-      resourceUri: `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${i % 20000}`,
-      meterId: 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
-      hour: new Date(Date.UTC(2026, 0, 1) + (run * 1000 + Math.floor(i / 20000)) * 3_600_000).toISOString(),
-      revision: 1,
-      quantity: '2.000000000',
-      subscriptionId: '11111111-1111-1111-1111-111111111111',
-      tenantId: '22222222-2222-2222-2222-222222222222',
-      location: 'local',
-      tags: {},
-    }));
+    const recordsOf = (run: number) =>
+      Array.from({ length: total }, (_, i) => ({
+        resourceId: `r${i % 20000}`,
+        resourceUri: `/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${i % 20000}`,
+        meterId: 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+        hour: new Date(Date.UTC(2026, 0, 1) + (run * 1000 + Math.floor(i / 20000)) * 3_600_000).toISOString(),
+        revision: 1,
+        quantity: '2.000000000',
+        subscriptionId: '11111111-1111-1111-1111-111111111111',
+        tenantId: '22222222-2222-2222-2222-222222222222',
+        location: 'local',
+        tags: {},
+      }));
     const batchSize = 5000;
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     await db.query('create table copy_baseline (like usage_received including all)');
@@ -72,7 +103,11 @@ export async function benchIngest(serverUrl: string, total: number): Promise<voi
       const worker = async () => {
         while (next < batches.length) {
           const batch = batches[next++];
-          const res = await http.call('POST', `${b.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`, { token: operator, body: { cloudId, batchId: randomUUID(), records: batch } });
+          const res = await http.call(
+            'POST',
+            `${b.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`,
+            { token: operator, body: { cloudId, batchId: randomUUID(), records: batch } },
+          );
           fresh += res.new;
         }
       };
@@ -89,12 +124,17 @@ export async function benchIngest(serverUrl: string, total: number): Promise<voi
       }
       // Baseline: COPY of the same rows into a table of the same shape.
       const lines = records.map(
-        (r) => `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
+        (r) =>
+          `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
       );
       start = performance.now();
       await pipeline(
         Readable.from(lines),
-        db.query(copyFrom('copy copy_baseline (source, cloud_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id) from stdin')),
+        db.query(
+          copyFrom(
+            'copy copy_baseline (source, cloud_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id) from stdin',
+          ),
+        ),
       );
       copies.push(performance.now() - start);
     }

@@ -21,10 +21,14 @@ if (!serverUrl) {
   };
 }
 try {
-  if (only.length === 0 || only.includes('close-hour')) await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
-  if (only.length === 0 || only.includes('ingest')) await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
-  if (only.length === 0 || only.includes('billing')) await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
-  if (only.length === 0 || only.includes('export')) await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
+  if (only.length === 0 || only.includes('close-hour'))
+    await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
+  if (only.length === 0 || only.includes('ingest'))
+    await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
+  if (only.length === 0 || only.includes('billing'))
+    await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
+  if (only.length === 0 || only.includes('export'))
+    await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
 } finally {
   await cleanup();
 }

@@ -16,5 +16,7 @@ const has = (name) => {
 if (has('vite') && has('typescript')) {
   execSync('npm run build:portal', { stdio: 'inherit' });
 } else {
-  process.stderr.write('stackledger: the portal was not built (its build tools are dev dependencies); run `npm install` with them, then `npm run build:portal`.\n');
+  process.stderr.write(
+    'stackledger: the portal was not built (its build tools are dev dependencies); run `npm install` with them, then `npm run build:portal`.\n',
+  );
 }

@@ -21,7 +21,10 @@ describe('ARM request handling', () => {
   after(() => t.stop());
 
   it('puts a request id and a correlation id on every response, errors included', async () => {
-    const ok = await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, { token, headers: { 'x-ms-correlation-request-id': 'corr-1' } });
+    const ok = await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, {
+      token,
+      headers: { 'x-ms-correlation-request-id': 'corr-1' },
+    });
     assert.equal(ok.status, 200);
     assert.match(String(ok.headers['x-ms-request-id']), /^[0-9a-f-]{36}$/);
     assert.equal(ok.headers['x-ms-correlation-request-id'], 'corr-1');
@@ -76,24 +79,35 @@ describe('ARM request handling', () => {
 
   it('pages lists with nextLink and $skiptoken', async () => {
     for (const n of ['p1', 'p2', 'p3']) {
-      assert.equal((await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/${n}?${RG_API}`, { token, body: { location: 'global' } })).status, 201);
+      assert.equal(
+        (
+          await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/${n}?${RG_API}`, {
+            token,
+            body: { location: 'global' },
+          })
+        ).status,
+        201,
+      );
     }
     const names: string[] = [];
     let next: string | undefined = `${arm}/subscriptions/${sub}/resourcegroups?${RG_API}&$top=2`;
     let pages = 0;
     while (next) {
-      const page: { status: number; body: any } = await t.call("GET", next, { token });
+      const page: { status: number; body: any } = await t.call('GET', next, { token });
       assert.equal(page.status, 200);
       assert.ok(page.body.value.length <= 2);
       names.push(...page.body.value.map((g: any) => g.name));
       next = page.body.nextLink;
-      if (next) assert.ok(next.startsWith(arm) && next.includes('api-version=2021-04-01') && next.includes('%24skiptoken='));
+      if (next)
+        assert.ok(next.startsWith(arm) && next.includes('api-version=2021-04-01') && next.includes('%24skiptoken='));
       pages++;
     }
     assert.ok(pages >= 2);
     for (const n of ['p1', 'p2', 'p3', 'azurestack']) assert.ok(names.includes(n), n);
     assert.equal(new Set(names).size, names.length, 'no group listed twice');
-    const badToken = await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG_API}&$skiptoken=%%%`, { token });
+    const badToken = await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG_API}&$skiptoken=%%%`, {
+      token,
+    });
     assert.equal(badToken.status, 400);
   });
 
@@ -122,7 +136,14 @@ describe('ARM request handling', () => {
 
   it('refuses request bodies above the size limit', async () => {
     const big = JSON.stringify({ location: 'global', tags: { big: 'x'.repeat(5 * 1024 * 1024) } });
-    const res = await sendRaw(t, 'PUT', `${arm}/subscriptions/${sub}/resourcegroups/big?${RG_API}`, token, 'application/json', big);
+    const res = await sendRaw(
+      t,
+      'PUT',
+      `${arm}/subscriptions/${sub}/resourcegroups/big?${RG_API}`,
+      token,
+      'application/json',
+      big,
+    );
     assert.equal(res.status, 413);
     assert.equal(res.body.error.code, 'RequestEntityTooLarge');
   });
@@ -138,27 +159,48 @@ describe('ARM request handling', () => {
   });
 
   it('routes case-insensitively and collapses doubled slashes', async () => {
-    const res = await sendRaw(t, 'GET', `${arm}//SUBSCRIPTIONS/${sub.toUpperCase()}/RESOURCEGROUPS/AZURESTACK?API-VERSION=2021-04-01`, token);
+    const res = await sendRaw(
+      t,
+      'GET',
+      `${arm}//SUBSCRIPTIONS/${sub.toUpperCase()}/RESOURCEGROUPS/AZURESTACK?API-VERSION=2021-04-01`,
+      token,
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.name, 'azurestack');
   });
 
-  it('answers unknown routes with an ARM 404, never an HTML page; one that names a provider with ARM\'s code for it', async () => {
+  it("answers unknown routes with an ARM 404, never an HTML page; one that names a provider with ARM's code for it", async () => {
     const res = await t.call('GET', `${arm}/subscriptions/${sub}/nothing?api-version=2020-01-01`, { token });
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'NotFound');
     assert.match(String(res.headers['content-type']), /application\/json/);
-    const namespace = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Nothing/things?api-version=2020-01-01`, { token });
+    const namespace = await t.call(
+      'GET',
+      `${arm}/subscriptions/${sub}/providers/Microsoft.Nothing/things?api-version=2020-01-01`,
+      { token },
+    );
     assert.equal(namespace.status, 404);
     assert.equal(namespace.body.error.code, 'InvalidResourceNamespace');
-    const type = await t.call('GET', `${arm}/subscriptions/${sub}/resourceGroups/g/providers/Microsoft.AzureStack/things/x?api-version=2017-06-01`, { token });
+    const type = await t.call(
+      'GET',
+      `${arm}/subscriptions/${sub}/resourceGroups/g/providers/Microsoft.AzureStack/things/x?api-version=2017-06-01`,
+      { token },
+    );
     assert.equal(type.status, 404);
     assert.equal(type.body.error.code, 'InvalidResourceType');
-    assert.match(type.body.error.message, /supported resource types are '.*\bregistrations\b/, 'it lists the supported types');
+    assert.match(
+      type.body.error.message,
+      /supported resource types are '.*\bregistrations\b/,
+      'it lists the supported types',
+    );
   });
 
   it('answers for subscriptions: unknown 404, malformed 400', async () => {
-    const unknown = await t.call('GET', `${arm}/subscriptions/00000000-0000-0000-0000-000000000001?api-version=2022-12-01`, { token });
+    const unknown = await t.call(
+      'GET',
+      `${arm}/subscriptions/00000000-0000-0000-0000-000000000001?api-version=2022-12-01`,
+      { token },
+    );
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'SubscriptionNotFound');
     const malformed = await t.call('GET', `${arm}/subscriptions/not-a-guid/resourcegroups?${RG_API}`, { token });
@@ -166,16 +208,25 @@ describe('ARM request handling', () => {
     assert.equal(malformed.body.error.code, 'InvalidSubscriptionId');
   });
 
-  it('lists subscriptions, one subscription, its locations and the caller\'s tenants', async () => {
+  it("lists subscriptions, one subscription, its locations and the caller's tenants", async () => {
     const list = await t.call('GET', `${arm}/subscriptions?api-version=2016-06-01`, { token });
-    assert.deepEqual(list.body.value.map((s: any) => s.subscriptionId), [sub]);
+    assert.deepEqual(
+      list.body.value.map((s: any) => s.subscriptionId),
+      [sub],
+    );
     const one = await t.call('GET', `${arm}/subscriptions/${sub}?api-version=2020-01-01`, { token });
     assert.equal(one.body.tenantId, t.b.csp.tenantId);
     assert.equal(one.body.state, 'Enabled');
     const locations = await t.call('GET', `${arm}/subscriptions/${sub}/locations?api-version=2022-12-01`, { token });
-    assert.deepEqual(locations.body.value.map((l: any) => l.name), ['global']);
+    assert.deepEqual(
+      locations.body.value.map((l: any) => l.name),
+      ['global'],
+    );
     const tenants = await t.call('GET', `${arm}/tenants?api-version=2022-12-01`, { token });
-    assert.deepEqual(tenants.body.value.map((x: any) => x.tenantId), [t.b.csp.tenantId]);
+    assert.deepEqual(
+      tenants.body.value.map((x: any) => x.tenantId),
+      [t.b.csp.tenantId],
+    );
   });
 
   it('serves the metadata endpoint anonymously on both ARM endpoints, naming the audience', async () => {
@@ -201,12 +252,25 @@ describe('ARM request handling', () => {
     const admin = t.b.stacks.local.adminArm;
     const opToken = await t.appToken('operator', admin);
     const provider = t.b.stacks.local.providerSubscriptionId;
-    const groups = await t.call('GET', `${admin}/subscriptions/${provider}/resourcegroups?api-version=2019-10-01`, { token: opToken });
+    const groups = await t.call('GET', `${admin}/subscriptions/${provider}/resourcegroups?api-version=2019-10-01`, {
+      token: opToken,
+    });
     assert.equal(groups.status, 200);
-    assert.deepEqual(groups.body.value.map((g: any) => g.name), ['plans', 'system.local']);
-    const created = await t.call('PUT', `${admin}/subscriptions/${provider}/resourcegroups/ops?api-version=2018-05-01`, { token: opToken, body: { location: 'local' } });
+    assert.deepEqual(
+      groups.body.value.map((g: any) => g.name),
+      ['plans', 'system.local'],
+    );
+    const created = await t.call(
+      'PUT',
+      `${admin}/subscriptions/${provider}/resourcegroups/ops?api-version=2018-05-01`,
+      { token: opToken, body: { location: 'local' } },
+    );
     assert.equal(created.status, 201);
-    const elsewhere = await t.call('PUT', `${admin}/subscriptions/${provider}/resourcegroups/ops2?api-version=2018-05-01`, { token: opToken, body: { location: 'global' } });
+    const elsewhere = await t.call(
+      'PUT',
+      `${admin}/subscriptions/${provider}/resourcegroups/ops2?api-version=2018-05-01`,
+      { token: opToken, body: { location: 'global' } },
+    );
     assert.equal(elsewhere.status, 400);
     assert.equal(elsewhere.body.error.code, 'LocationNotAvailableForResourceGroup');
   });

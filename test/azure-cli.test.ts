@@ -34,7 +34,13 @@ describe('the Azure CLI (az), unchanged', () => {
     new Promise((resolve, reject) => {
       calls++;
       const child = spawn(AZ, [...args, '--only-show-errors'], {
-        env: { ...process.env, AZURE_CONFIG_DIR: configDir, REQUESTS_CA_BUNDLE: bundle, AZURE_CORE_COLLECT_TELEMETRY: 'false', AZURE_CORE_OUTPUT: 'json' },
+        env: {
+          ...process.env,
+          AZURE_CONFIG_DIR: configDir,
+          REQUESTS_CA_BUNDLE: bundle,
+          AZURE_CORE_COLLECT_TELEMETRY: 'false',
+          AZURE_CORE_OUTPUT: 'json',
+        },
       });
       let stdout = '';
       let stderr = '';
@@ -60,7 +66,10 @@ describe('the Azure CLI (az), unchanged', () => {
   const newConfigDir = () => mkdtemp(path.join(t.dataDir, 'az-'));
 
   before(async () => {
-    if (!existsSync(AZ)) throw new Error("No Azure CLI found: install Debian's `azure-cli` (apt-get install -y azure-cli) or set AZ_PATH.");
+    if (!existsSync(AZ))
+      throw new Error(
+        "No Azure CLI found: install Debian's `azure-cli` (apt-get install -y azure-cli) or set AZ_PATH.",
+      );
     t = await startTestSystem();
     // The vendor's documented way for a deployment's own CA: the system's CAs plus it, in REQUESTS_CA_BUNDLE.
     const system = SYSTEM_CAS.find((f) => existsSync(f));
@@ -77,26 +86,57 @@ describe('the Azure CLI (az), unchanged', () => {
     const admin = t.b.stacks.local.adminArm;
     const provider = t.b.stacks.local.providerSubscriptionId;
     const op = t.b.operator;
-    await ok(dir, ['cloud', 'register', '-n', 'AzureStackAdmin', '--endpoint-resource-manager', admin, '--suffix-storage-endpoint', STORAGE_SUFFIX, '--profile', '2020-09-01-hybrid']);
+    await ok(dir, [
+      'cloud',
+      'register',
+      '-n',
+      'AzureStackAdmin',
+      '--endpoint-resource-manager',
+      admin,
+      '--suffix-storage-endpoint',
+      STORAGE_SUFFIX,
+      '--profile',
+      '2020-09-01-hybrid',
+    ]);
     await ok(dir, ['cloud', 'set', '-n', 'AzureStackAdmin']);
 
-    const asApp = await ok(dir, ['login', '--service-principal', '-u', op.clientId, '-p', op.clientSecret, '--tenant', op.tenantId]);
-    assert.deepEqual(asApp.map((s: any) => [s.id, s.tenantId, s.user.type]), [[provider, op.tenantId, 'servicePrincipal']]);
+    const asApp = await ok(dir, [
+      'login',
+      '--service-principal',
+      '-u',
+      op.clientId,
+      '-p',
+      op.clientSecret,
+      '--tenant',
+      op.tenantId,
+    ]);
+    assert.deepEqual(
+      asApp.map((s: any) => [s.id, s.tenantId, s.user.type]),
+      [[provider, op.tenantId, 'servicePrincipal']],
+    );
     await ok(dir, ['group', 'create', '-n', 'ops', '-l', 'local']);
     assert.ok((await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
     await ok(dir, ['group', 'delete', '-n', 'ops', '--yes']);
     assert.ok(!(await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
     const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
-    assert.ok(providers.includes('Microsoft.Subscriptions.Admin') && providers.includes('Microsoft.Compute.Admin'), providers.join(', '));
+    assert.ok(
+      providers.includes('Microsoft.Subscriptions.Admin') && providers.includes('Microsoft.Compute.Admin'),
+      providers.join(', '),
+    );
 
     const asUser = await ok(dir, ['login', '-u', op.admin.userName, '-p', op.admin.password]);
-    assert.deepEqual(asUser.map((s: any) => [s.id, s.user.name, s.user.type]), [[provider, op.admin.userName, 'user']]);
+    assert.deepEqual(
+      asUser.map((s: any) => [s.id, s.user.name, s.user.type]),
+      [[provider, op.admin.userName, 'user']],
+    );
     const accounts = await ok(dir, ['account', 'list']);
     assert.ok(accounts.some((s: any) => s.user.type === 'user' && s.isDefault));
     // Another resource from the same sign-in: the refresh grant, no password.
     const graph = await ok(dir, ['account', 'get-access-token', '--resource', t.b.hub.graph]);
     assert.equal(graph.tenant, op.tenantId);
-    const me = await t.call('GET', `${t.b.hub.graph}/v1.0/users/${encodeURIComponent(op.admin.userName)}`, { token: graph.accessToken });
+    const me = await t.call('GET', `${t.b.hub.graph}/v1.0/users/${encodeURIComponent(op.admin.userName)}`, {
+      token: graph.accessToken,
+    });
     assert.equal(me.status, 200);
   });
 
@@ -111,36 +151,76 @@ describe('the Azure CLI (az), unchanged', () => {
     });
 
     it('registers the cloud, then the profile, and signs in with user and password', async () => {
-      await ok(dir, ['cloud', 'register', '-n', 'AzureStackUser', '--endpoint-resource-manager', t.b.stacks.local.tenantArm, '--suffix-storage-endpoint', STORAGE_SUFFIX]);
+      await ok(dir, [
+        'cloud',
+        'register',
+        '-n',
+        'AzureStackUser',
+        '--endpoint-resource-manager',
+        t.b.stacks.local.tenantArm,
+        '--suffix-storage-endpoint',
+        STORAGE_SUFFIX,
+      ]);
       await ok(dir, ['cloud', 'update', '-n', 'AzureStackUser', '--profile', '2020-09-01-hybrid']);
       await ok(dir, ['cloud', 'set', '-n', 'AzureStackUser']);
       const login = await ok(dir, ['login', '-u', customer.admin.userName, '-p', customer.admin.password]);
-      assert.deepEqual(login.map((s: any) => [s.id, s.tenantId]), [[sub, customer.customerId]]);
-      assert.deepEqual((await ok(dir, ['account', 'list'])).map((s: any) => s.id), [sub]);
+      assert.deepEqual(
+        login.map((s: any) => [s.id, s.tenantId]),
+        [[sub, customer.customerId]],
+      );
+      assert.deepEqual(
+        (await ok(dir, ['account', 'list'])).map((s: any) => s.id),
+        [sub],
+      );
     });
 
     it('creates, lists and deletes resource groups, and lists providers and resources', async () => {
       await ok(dir, ['group', 'create', '-n', 'web', '-l', 'local']);
       assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: any) => g.name).sort(), ['rg', 'web']);
-      const ip = await t.call('PUT', `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/web/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`, {
-        token: await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.tenantArm),
-        body: { location: 'local' },
-      });
+      const ip = await t.call(
+        'PUT',
+        `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/web/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`,
+        {
+          token: await t.userToken(
+            customer.customerId,
+            customer.admin.userName,
+            customer.admin.password,
+            t.b.stacks.local.tenantArm,
+          ),
+          body: { location: 'local' },
+        },
+      );
       assert.equal(ip.status, 201);
 
       const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
-      for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network']) assert.ok(providers.includes(ns), ns);
+      for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network'])
+        assert.ok(providers.includes(ns), ns);
       const compute = await ok(dir, ['provider', 'show', '-n', 'Microsoft.Compute']);
       assert.equal(compute.registrationState, 'Registered');
-      assert.ok(compute.resourceTypes.some((r: any) => r.resourceType === 'virtualMachines' && r.locations.includes('local')));
+      assert.ok(
+        compute.resourceTypes.some((r: any) => r.resourceType === 'virtualMachines' && r.locations.includes('local')),
+      );
 
       const resources = await ok(dir, ['resource', 'list']);
-      assert.deepEqual(resources.map((r: any) => [r.name, r.type, r.resourceGroup]), [['ip01', 'Microsoft.Network/publicIPAddresses', 'web']]);
-      assert.equal((await ok(dir, ['resource', 'list', '-g', 'web', '--resource-type', 'Microsoft.Network/publicIPAddresses'])).length, 1);
-      assert.equal((await ok(dir, ['resource', 'list', '--resource-type', 'Microsoft.Compute/virtualMachines'])).length, 0);
+      assert.deepEqual(
+        resources.map((r: any) => [r.name, r.type, r.resourceGroup]),
+        [['ip01', 'Microsoft.Network/publicIPAddresses', 'web']],
+      );
+      assert.equal(
+        (await ok(dir, ['resource', 'list', '-g', 'web', '--resource-type', 'Microsoft.Network/publicIPAddresses']))
+          .length,
+        1,
+      );
+      assert.equal(
+        (await ok(dir, ['resource', 'list', '--resource-type', 'Microsoft.Compute/virtualMachines'])).length,
+        0,
+      );
 
       await ok(dir, ['group', 'delete', '-n', 'web', '--yes']);
-      assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: any) => g.name), ['rg']);
+      assert.deepEqual(
+        (await ok(dir, ['group', 'list'])).map((g: any) => g.name),
+        ['rg'],
+      );
       assert.deepEqual(await ok(dir, ['resource', 'list']), [], 'the group took its resources along');
     });
 
@@ -151,7 +231,13 @@ describe('the Azure CLI (az), unchanged', () => {
       const url = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=${start.toISOString()}&reportedEndTime=${end.toISOString()}&aggregationGranularity=Daily`;
       const usage = await ok(dir, ['rest', '--method', 'get', '--url', url]);
       assert.ok(Array.isArray(usage.value));
-      const refused = await az(dir, ['rest', '--method', 'get', '--url', url.replace(sub, t.b.stacks.local.providerSubscriptionId)]);
+      const refused = await az(dir, [
+        'rest',
+        '--method',
+        'get',
+        '--url',
+        url.replace(sub, t.b.stacks.local.providerSubscriptionId),
+      ]);
       assert.notEqual(refused.code, 0, "another's subscription is refused");
     });
   });

@@ -43,7 +43,11 @@ describe('a large export, streamed', () => {
     const before = live();
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, live())), 250);
-    const res = await t.http.open('GET', `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2026-01&format=focus`, { token });
+    const res = await t.http.open(
+      'GET',
+      `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2026-01&format=focus`,
+      { token },
+    );
     assert.equal(res.statusCode, 200);
     let bytes = 0;
     let newlines = 0;

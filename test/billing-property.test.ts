@@ -26,9 +26,15 @@ const usageRecord = fc.record({
   quantity: fc.integer({ min: 1, max: 5_000_000 }).map((n) => new Decimal(n).div(1000).toFixed()),
 });
 const month = fc.record({
-  prices: fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 99_999 })).map((p) => p.map((n) => new Decimal(n).div(1_000_000).toFixed())),
-  markups: fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 5000 })).map((m) => m.map((n) => new Decimal(n).div(100).toFixed())),
-  taxRates: fc.tuple(fc.integer({ min: 0, max: 2500 }), fc.integer({ min: 0, max: 2500 })).map((m) => m.map((n) => new Decimal(n).div(100).toFixed())),
+  prices: fc
+    .tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 99_999 }))
+    .map((p) => p.map((n) => new Decimal(n).div(1_000_000).toFixed())),
+  markups: fc
+    .tuple(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 5000 }))
+    .map((m) => m.map((n) => new Decimal(n).div(100).toFixed())),
+  taxRates: fc
+    .tuple(fc.integer({ min: 0, max: 2500 }), fc.integer({ min: 0, max: 2500 }))
+    .map((m) => m.map((n) => new Decimal(n).div(100).toFixed())),
   usage: fc.array(usageRecord, { minLength: 1, maxLength: 40 }),
 });
 
@@ -54,12 +60,24 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
         const period = start.toISOString().slice(0, 7);
         const first = start.toISOString().slice(0, 10);
         const call = async (method: string, path: string, body: unknown, status = 200) => {
-          const res = await t.call(method, `${t.b.hub.arm}/providers/Stackledger.Billing/${path}?${V}`, { token: csp, body });
+          const res = await t.call(method, `${t.b.hub.arm}/providers/Stackledger.Billing/${path}?${V}`, {
+            token: csp,
+            body,
+          });
           assert.equal(res.status, status, JSON.stringify(res.body));
         };
-        for (const [i, meter] of METERS.entries()) await call('PUT', `priceSheets/list/meters/${meter}`, { effectiveFrom: first, tiers: [{ unitPrice: m.prices[i] }] });
+        for (const [i, meter] of METERS.entries())
+          await call('PUT', `priceSheets/list/meters/${meter}`, {
+            effectiveFrom: first,
+            tiers: [{ unitPrice: m.prices[i] }],
+          });
         for (const [i, c] of customers.entries()) {
-          await call('POST', 'priceOverrides', { customerId: c.customerId, kind: 'markup', value: m.markups[i], effectiveFrom: first, reason: 'property' }, 201);
+          await call(
+            'POST',
+            'priceOverrides',
+            { customerId: c.customerId, kind: 'markup', value: m.markups[i], effectiveFrom: first, reason: 'property' },
+            201,
+          );
           await call('PUT', `billingProfiles/${c.customerId}`, { taxRate: m.taxRates[i] });
         }
         const day = (d: number) => `${period}-${String(d).padStart(2, '0')}`;
@@ -73,34 +91,59 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
           data: { meterId: METERS[u.meter], quantity: u.quantity, resourceUri: u.resource },
         }));
         // Usage is reported once it has happened (an event may not be ahead of the clock).
-        await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to: `${day(28)}T23:59:00Z` } });
-        const sent = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, { token: csp, body: events });
+        await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
+          token: csp,
+          body: { to: `${day(28)}T23:59:00Z` },
+        });
+        const sent = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
+          token: csp,
+          body: events,
+        });
         assert.equal(sent.status, 200, JSON.stringify(sent.body));
         const next = new Date(Date.UTC(2026, monthIndex, 1, 1));
-        await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to: next.toISOString() } });
+        await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
+          token: csp,
+          body: { to: next.toISOString() },
+        });
 
         // The provider's invoice, by the rule.
         const sum = (groups: Map<string, Decimal>, price: (key: string) => Decimal) =>
           [...groups].reduce((total, [key, q]) => total.plus(round(q.mul(price(key)), 2)), new Decimal(0));
         const group = (key: (u: (typeof m.usage)[number]) => string, only?: number) => {
           const out = new Map<string, Decimal>();
-          for (const u of m.usage) if (only === undefined || u.customer === only) out.set(key(u), (out.get(key(u)) ?? new Decimal(0)).plus(u.quantity));
+          for (const u of m.usage)
+            if (only === undefined || u.customer === only)
+              out.set(key(u), (out.get(key(u)) ?? new Decimal(0)).plus(u.quantity));
           return out;
         };
         const daily = group((u) => `${u.customer}|${u.meter}|${u.resource}|${u.day}`);
         const expectedPartner = sum(daily, (k) => new Decimal(m.prices[Number(k.split('|')[1])]));
         const invoices = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices`, { token: cspPc });
         const partnerInvoice = invoices.body.items.find((i: any) => i.billingPeriodStartDate.startsWith(period));
-        assert.equal(new Decimal(partnerInvoice.totalCharges).toFixed(2), expectedPartner.toFixed(2), `provider's invoice for ${period}`);
+        assert.equal(
+          new Decimal(partnerInvoice.totalCharges).toFixed(2),
+          expectedPartner.toFixed(2),
+          `provider's invoice for ${period}`,
+        );
 
         // Each customer's invoice, by the rule.
         for (const [i, c] of customers.entries()) {
           const lines = group((u) => `${u.meter}|${u.resource}`, i);
-          const subtotal = sum(lines, (k) => round(new Decimal(m.prices[Number(k.split('|')[0])]).mul(new Decimal(m.markups[i]).div(100).plus(1)), 6));
+          const subtotal = sum(lines, (k) =>
+            round(new Decimal(m.prices[Number(k.split('|')[0])]).mul(new Decimal(m.markups[i]).div(100).plus(1)), 6),
+          );
           const total = subtotal.plus(round(subtotal.mul(m.taxRates[i]).div(100), 2));
-          const list = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.Billing/invoices?${V}&period=${period}&customerId=${c.customerId}`, { token: csp });
+          const list = await t.call(
+            'GET',
+            `${t.b.hub.arm}/providers/Stackledger.Billing/invoices?${V}&period=${period}&customerId=${c.customerId}`,
+            { token: csp },
+          );
           assert.equal(list.body.value.length, 1);
-          assert.equal(list.body.value[0].properties.subtotal, subtotal.toFixed(2), `customer ${i} subtotal for ${period}`);
+          assert.equal(
+            list.body.value[0].properties.subtotal,
+            subtotal.toFixed(2),
+            `customer ${i} subtotal for ${period}`,
+          );
           assert.equal(list.body.value[0].properties.total, total.toFixed(2), `customer ${i} total for ${period}`);
         }
       }),

@@ -29,17 +29,31 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   let c: CustomerWithSubscription;
   let d: CustomerWithSubscription;
   const billing = (path: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${path}`;
-  const advanceTo = (to: string) => t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to } });
-  const events = async (subject: string, list: { day: string; meter: string; quantity: string; resource: string }[]) => {
+  const advanceTo = (to: string) =>
+    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to } });
+  const events = async (
+    subject: string,
+    list: { day: string; meter: string; quantity: string; resource: string }[],
+  ) => {
     const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
       token: csp,
       headers: { 'content-type': 'application/cloudevents-batch+json' },
-      body: list.map((e) => ({ specversion: '1.0', id: randomUUID(), source: 'urn:test:meter', type: 'usage', subject, time: `${e.day}T10:00:00Z`, data: { meterId: e.meter, quantity: e.quantity, resourceUri: e.resource, location: 'local' } })),
+      body: list.map((e) => ({
+        specversion: '1.0',
+        id: randomUUID(),
+        source: 'urn:test:meter',
+        type: 'usage',
+        subject,
+        time: `${e.day}T10:00:00Z`,
+        data: { meterId: e.meter, quantity: e.quantity, resourceUri: e.resource, location: 'local' },
+      })),
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
   const customerInvoice = async (customerId: string, period: string) => {
-    const list = await t.call('GET', `${billing('invoices')}?${V}&period=${period}&customerId=${customerId}`, { token: csp });
+    const list = await t.call('GET', `${billing('invoices')}?${V}&period=${period}&customerId=${customerId}`, {
+      token: csp,
+    });
     assert.equal(list.status, 200, JSON.stringify(list.body));
     const invoices = list.body.value.filter((i: any) => i.properties.kind === 'invoice');
     assert.equal(invoices.length, 1, `one invoice for ${customerId} in ${period}`);
@@ -56,10 +70,14 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const items: any[] = [];
     let token: string | undefined;
     do {
-      const res = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices/${invoiceId}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&size=${size}`, {
-        token: cspPc,
-        headers: token ? { 'MS-ContinuationToken': token } : {},
-      });
+      const res = await t.call(
+        'GET',
+        `${t.b.hub.partnerCenter}/v1/invoices/${invoiceId}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&size=${size}`,
+        {
+          token: cspPc,
+          headers: token ? { 'MS-ContinuationToken': token } : {},
+        },
+      );
       assert.equal(res.status, 200, JSON.stringify(res.body));
       items.push(...res.body.items);
       token = res.body.links?.next?.headers?.[0]?.value;
@@ -75,16 +93,60 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     b = await customerWithSubscription(t, 'bill-b');
     c = await customerWithSubscription(t, 'bill-c');
     d = await customerWithSubscription(t, 'bill-d');
-    assert.equal((await t.call('PUT', `${billing(`billingProfiles/${d.customerId}`)}?${V}`, { token: csp, body: { billingDay: 15 } })).status, 200);
+    assert.equal(
+      (
+        await t.call('PUT', `${billing(`billingProfiles/${d.customerId}`)}?${V}`, {
+          token: csp,
+          body: { billingDay: 15 },
+        })
+      ).status,
+      200,
+    );
     const reg = `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${t.b.csp.registrationName}`;
-    assert.equal((await t.call('PUT', `${reg}/customerSubscriptions/${a.subscriptionId}?api-version=2017-06-01`, { token: csp, body: { properties: {} } })).status, 200);
+    assert.equal(
+      (
+        await t.call('PUT', `${reg}/customerSubscriptions/${a.subscriptionId}?api-version=2017-06-01`, {
+          token: csp,
+          body: { properties: {} },
+        })
+      ).status,
+      200,
+    );
 
     // Prices: A marked up 10% with 20% tax; table storage tiered from 1 March.
-    assert.equal((await t.call('POST', `${billing('priceOverrides')}?${V}`, { token: csp, body: { customerId: a.customerId, kind: 'markup', value: '10', effectiveFrom: '2026-03-01', reason: 'managed service' } })).status, 201);
-    assert.equal((await t.call('PUT', `${billing(`billingProfiles/${a.customerId}`)}?${V}`, { token: csp, body: { taxRate: '20' } })).status, 200);
+    assert.equal(
+      (
+        await t.call('POST', `${billing('priceOverrides')}?${V}`, {
+          token: csp,
+          body: {
+            customerId: a.customerId,
+            kind: 'markup',
+            value: '10',
+            effectiveFrom: '2026-03-01',
+            reason: 'managed service',
+          },
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await t.call('PUT', `${billing(`billingProfiles/${a.customerId}`)}?${V}`, {
+          token: csp,
+          body: { taxRate: '20' },
+        })
+      ).status,
+      200,
+    );
     const tiered = await t.call('PUT', `${billing(`priceSheets/list/meters/${TABLE}`)}?${V}`, {
       token: csp,
-      body: { effectiveFrom: '2026-03-01', tiers: [{ fromQuantity: '0', unitPrice: '0.001' }, { fromQuantity: '100', unitPrice: '0.0005' }] },
+      body: {
+        effectiveFrom: '2026-03-01',
+        tiers: [
+          { fromQuantity: '0', unitPrice: '0.001' },
+          { fromQuantity: '100', unitPrice: '0.0005' },
+        ],
+      },
     });
     assert.equal(tiered.status, 200, JSON.stringify(tiered.body));
 
@@ -112,7 +174,10 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       { day: '2026-03-14', meter: TABLE, quantity: '60', resource: '/b/table' },
       { day: '2026-03-14', meter: BASE, quantity: '100', resource: '/b/vm' },
     ]);
-    const change = await t.call('PUT', `${billing(`priceSheets/list/meters/${BASE}`)}?${V}`, { token: csp, body: { effectiveFrom: '2026-03-15', tiers: [{ unitPrice: '0.010' }] } });
+    const change = await t.call('PUT', `${billing(`priceSheets/list/meters/${BASE}`)}?${V}`, {
+      token: csp,
+      body: { effectiveFrom: '2026-03-15', tiers: [{ unitPrice: '0.010' }] },
+    });
     assert.equal(change.status, 200, JSON.stringify(change.body));
     await advanceTo('2026-03-17T00:00:00Z');
     await events(b.subscriptionId, [{ day: '2026-03-16', meter: BASE, quantity: '100', resource: '/b/vm' }]);
@@ -122,7 +187,13 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     // A credit for A in March, on its March invoice.
     const credit = await t.call('POST', `${billing('adjustments')}?${V}`, {
       token: csp,
-      body: { customerId: a.customerId, kind: 'credit', amount: '-0.50', description: 'Outage credit', reason: 'VM unavailable on 11 March' },
+      body: {
+        customerId: a.customerId,
+        kind: 'credit',
+        amount: '-0.50',
+        description: 'Outage credit',
+        reason: 'VM unavailable on 11 March',
+      },
     });
     assert.equal(credit.status, 201, JSON.stringify(credit.body));
 
@@ -153,11 +224,21 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
 
   it("B's invoice: tiers accumulate over the period, and the price in force each day applies", async () => {
     const inv = await customerInvoice(b.customerId, '2026-03');
-    const table = inv.lines.filter((l: any) => l.meterId === TABLE).map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
+    const table = inv.lines
+      .filter((l: any) => l.meterId === TABLE)
+      .map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
     // 120 GB hours: 100 at 0.001, 20 at 0.0005.
-    assert.deepEqual(table, [[100, '0.001000', '0.10'], [20, '0.000500', '0.01']]);
-    const base = inv.lines.filter((l: any) => l.meterId === BASE).map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
-    assert.deepEqual(base.sort(), [[100, '0.008000', '0.80'], [100, '0.010000', '1.00']]);
+    assert.deepEqual(table, [
+      [100, '0.001000', '0.10'],
+      [20, '0.000500', '0.01'],
+    ]);
+    const base = inv.lines
+      .filter((l: any) => l.meterId === BASE)
+      .map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
+    assert.deepEqual(base.sort(), [
+      [100, '0.008000', '0.80'],
+      [100, '0.010000', '1.00'],
+    ]);
     assert.equal(inv.total, '1.91');
   });
 
@@ -173,11 +254,32 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(inv.billingPeriodStartDate, '2026-03-01T00:00:00Z');
     assert.equal(inv.billingPeriodEndDate, '2026-03-31T00:00:00Z');
     const items = await allLineItems(inv.id, 3);
-    for (const field of ['partnerId', 'customerId', 'customerName', 'subscriptionId', 'usageDate', 'meterId', 'meterName', 'meterCategory', 'unitOfMeasure', 'resourceLocation', 'resourceUri', 'quantity', 'unitPrice', 'billingPreTaxTotal', 'billingCurrency']) {
-      assert.ok(items.every((i) => field in i), field);
+    for (const field of [
+      'partnerId',
+      'customerId',
+      'customerName',
+      'subscriptionId',
+      'usageDate',
+      'meterId',
+      'meterName',
+      'meterCategory',
+      'unitOfMeasure',
+      'resourceLocation',
+      'resourceUri',
+      'quantity',
+      'unitPrice',
+      'billingPreTaxTotal',
+      'billingCurrency',
+    ]) {
+      assert.ok(
+        items.every((i) => field in i),
+        field,
+      );
     }
     // A's VM per day at 0.008: 10 March 19 h × 2 = 38 → 0.30; 11 March 96 → 0.38; 12 March 35 → 0.28.
-    const aBase = items.filter((i) => i.customerId === a.customerId && i.meterId === BASE).map((i) => [i.usageDate, i.quantity, i.billingPreTaxTotal]);
+    const aBase = items
+      .filter((i) => i.customerId === a.customerId && i.meterId === BASE)
+      .map((i) => [i.usageDate, i.quantity, i.billingPreTaxTotal]);
     assert.deepEqual(aBase, [
       ['2026-03-10T00:00:00Z', 38, 0.3],
       ['2026-03-11T00:00:00Z', 48, 0.38],
@@ -207,22 +309,39 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     await events(b.subscriptionId, [{ day: '2026-03-20', meter: BASE, quantity: '50', resource: '/b/vm' }]);
     const note = await t.call('POST', `${billing('adjustments')}?${V}`, {
       token: csp,
-      body: { customerId: a.customerId, kind: 'credit', amount: '-0.20', description: 'Correction of March', reason: 'wrong markup on 12 March', creditNoteFor: marchA.invoiceNumber },
+      body: {
+        customerId: a.customerId,
+        kind: 'credit',
+        amount: '-0.20',
+        description: 'Correction of March',
+        reason: 'wrong markup on 12 March',
+        creditNoteFor: marchA.invoiceNumber,
+      },
     });
     assert.equal(note.status, 201, JSON.stringify(note.body));
     assert.match(note.body.creditNote, /^CN/);
 
     // The unbilled view of the open period shows the late line at once.
-    const unbilled = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`, { token: cspPc });
+    const unbilled = await t.call(
+      'GET',
+      `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`,
+      { token: cspPc },
+    );
     assert.equal(unbilled.status, 200, JSON.stringify(unbilled.body));
     const late = unbilled.body.items.find((i: any) => i.customerId === b.customerId);
-    assert.deepEqual([late.usageDate, late.quantity, late.unitPrice, late.billingPreTaxTotal, late.chargeType], ['2026-03-20T00:00:00Z', 50, 0.01, 0.5, 'Late usage']);
+    assert.deepEqual(
+      [late.usageDate, late.quantity, late.unitPrice, late.billingPreTaxTotal, late.chargeType],
+      ['2026-03-20T00:00:00Z', 50, 0.01, 0.5, 'Late usage'],
+    );
 
     await advanceTo('2026-05-01T00:00:00Z');
     assert.deepEqual(await customerInvoice(a.customerId, '2026-03'), marchA);
     assert.deepEqual(await customerInvoice(b.customerId, '2026-03'), marchB);
     const aprilB = await customerInvoice(b.customerId, '2026-04');
-    assert.deepEqual(aprilB.lines.map((l: any) => [l.lineType, l.usageDate, l.amount]), [['late usage', '2026-03-20', '0.50']]);
+    assert.deepEqual(
+      aprilB.lines.map((l: any) => [l.lineType, l.usageDate, l.amount]),
+      [['late usage', '2026-03-20', '0.50']],
+    );
     const aprilC = await customerInvoice(c.customerId, '2026-04');
     assert.equal(aprilC.total, '0.00');
     assert.equal(aprilC.lines.length, 0);
@@ -236,19 +355,48 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   it("D's billing day is the 15th: its periods run from the 15th to the 15th", async () => {
     // The period in which D was created (15 February to 15 March) closed on 15 March.
     const first = await customerInvoice(d.customerId, '2026-02');
-    assert.deepEqual([first.periodStart, first.periodEnd, first.invoiceDate], ['2026-02-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z']);
-    assert.deepEqual(first.lines.map((l: any) => [l.usageDate, l.amount]), [['2026-03-10', '0.46']]);
+    assert.deepEqual(
+      [first.periodStart, first.periodEnd, first.invoiceDate],
+      ['2026-02-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z'],
+    );
+    assert.deepEqual(
+      first.lines.map((l: any) => [l.usageDate, l.amount]),
+      [['2026-03-10', '0.46']],
+    );
     const second = await customerInvoice(d.customerId, '2026-03');
     assert.deepEqual([second.periodStart, second.periodEnd], ['2026-03-15T00:00:00.000Z', '2026-04-15T00:00:00.000Z']);
-    assert.deepEqual(second.lines.map((l: any) => [l.usageDate, l.amount]), [['2026-03-20', '0.92']]);
+    assert.deepEqual(
+      second.lines.map((l: any) => [l.usageDate, l.amount]),
+      [['2026-03-20', '0.92']],
+    );
   });
 
   it("an offer's discount from the provider and a partner's fixed price apply from their day, in the open period", async () => {
     // From 2 May the provider discounts the CSP offer by 50%; the CSP charges B a fixed 0.02 for Base VM hours.
     await advanceTo('2026-05-02T00:00:00Z');
-    const discount = await t.call('POST', `${billing('priceOverrides')}?${V}`, { token: csp, body: { level: 'provider', offerId: 'MS-AZR-0145P', kind: 'discount', value: '50', effectiveFrom: '2026-05-02', reason: 'launch offer' } });
+    const discount = await t.call('POST', `${billing('priceOverrides')}?${V}`, {
+      token: csp,
+      body: {
+        level: 'provider',
+        offerId: 'MS-AZR-0145P',
+        kind: 'discount',
+        value: '50',
+        effectiveFrom: '2026-05-02',
+        reason: 'launch offer',
+      },
+    });
     assert.equal(discount.status, 201, JSON.stringify(discount.body));
-    const fixed = await t.call('POST', `${billing('priceOverrides')}?${V}`, { token: csp, body: { customerId: b.customerId, meterId: BASE, kind: 'fixed', value: '0.02', effectiveFrom: '2026-05-02', reason: 'contract price' } });
+    const fixed = await t.call('POST', `${billing('priceOverrides')}?${V}`, {
+      token: csp,
+      body: {
+        customerId: b.customerId,
+        meterId: BASE,
+        kind: 'fixed',
+        value: '0.02',
+        effectiveFrom: '2026-05-02',
+        reason: 'contract price',
+      },
+    });
     assert.equal(fixed.status, 201, JSON.stringify(fixed.body));
     await advanceTo('2026-05-03T00:00:00Z');
     await events(b.subscriptionId, [
@@ -256,13 +404,28 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       { day: '2026-05-02', meter: BASE, quantity: '100', resource: '/b/vm' },
     ]);
     // The provider's price: 0.010 on 1 May, 0.005 from 2 May.
-    const open = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`, { token: cspPc });
-    const mine = open.body.items.filter((i: any) => i.customerId === b.customerId).map((i: any) => [i.usageDate.slice(0, 10), i.unitPrice, i.billingPreTaxTotal]);
-    assert.deepEqual(mine, [['2026-05-01', 0.01, 1], ['2026-05-02', 0.005, 0.5]]);
+    const open = await t.call(
+      'GET',
+      `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`,
+      { token: cspPc },
+    );
+    const mine = open.body.items
+      .filter((i: any) => i.customerId === b.customerId)
+      .map((i: any) => [i.usageDate.slice(0, 10), i.unitPrice, i.billingPreTaxTotal]);
+    assert.deepEqual(mine, [
+      ['2026-05-01', 0.01, 1],
+      ['2026-05-02', 0.005, 0.5],
+    ]);
     // B's price from the CSP: the provider's on 1 May (no markup for B), the fixed 0.02 from 2 May.
     const forB = await t.call('GET', `${billing('invoices/unbilled')}?${V}&customerId=${b.customerId}`, { token: csp });
     assert.equal(forB.status, 200, JSON.stringify(forB.body));
-    assert.deepEqual(forB.body.properties.lines.map((l: any) => [l.usageDate, l.unitPrice, l.amount]), [['2026-05-01', '0.010000', '1.00'], ['2026-05-02', '0.020000', '2.00']]);
+    assert.deepEqual(
+      forB.body.properties.lines.map((l: any) => [l.usageDate, l.unitPrice, l.amount]),
+      [
+        ['2026-05-01', '0.010000', '1.00'],
+        ['2026-05-02', '0.020000', '2.00'],
+      ],
+    );
     assert.equal(forB.body.properties.total, '3.00');
     assert.equal(forB.body.properties.status, 'Open');
   });
@@ -272,28 +435,85 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const get = (query: string) => t.call('GET', `${billing('exports')}?${V}&period=2026-03&${query}`, { token: csp });
     const parse = (text: string) => {
       // The values here hold no commas or quotes (checked by the header's column count).
-      const [header, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+      const [header, ...rows] = text
+        .trim()
+        .split('\n')
+        .map((l) => l.split(','));
       return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
     };
     const recon = await get('format=recon');
     assert.equal(recon.status, 200);
     assert.match(String(recon.headers['content-type']), /text\/csv/);
     const reconRows = parse(String(recon.body));
-    for (const column of ['PartnerId', 'CustomerId', 'CustomerName', 'SubscriptionId', 'UsageDate', 'MeterId', 'MeterName', 'MeterCategory', 'UnitOfMeasure', 'ResourceLocation', 'ResourceUri', 'Quantity', 'UnitPrice', 'BillingPreTaxTotal', 'BillingCurrency', 'InvoiceNumber']) {
+    for (const column of [
+      'PartnerId',
+      'CustomerId',
+      'CustomerName',
+      'SubscriptionId',
+      'UsageDate',
+      'MeterId',
+      'MeterName',
+      'MeterCategory',
+      'UnitOfMeasure',
+      'ResourceLocation',
+      'ResourceUri',
+      'Quantity',
+      'UnitPrice',
+      'BillingPreTaxTotal',
+      'BillingCurrency',
+      'InvoiceNumber',
+    ]) {
       assert.ok(column in reconRows[0], column);
     }
-    assert.equal(reconRows.reduce((n, r) => n + Math.round(Number(r.BillingPreTaxTotal) * 100), 0), Math.round(inv.totalCharges * 100));
+    assert.equal(
+      reconRows.reduce((n, r) => n + Math.round(Number(r.BillingPreTaxTotal) * 100), 0),
+      Math.round(inv.totalCharges * 100),
+    );
     assert.ok(reconRows.every((r) => r.InvoiceNumber === inv.id));
 
     const focus = await get('format=focus');
     const focusRows = parse(String(focus.body));
     // FOCUS 1.0's 21 mandatory columns, each present; the cost columns never null.
-    const mandatory = ['BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart', 'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargePeriodEnd', 'ChargePeriodStart', 'ContractedCost', 'EffectiveCost', 'InvoiceIssuerName', 'ListCost', 'PricingQuantity', 'PricingUnit', 'ProviderName', 'PublisherName', 'ServiceCategory', 'ServiceName'];
+    const mandatory = [
+      'BilledCost',
+      'BillingAccountId',
+      'BillingAccountName',
+      'BillingCurrency',
+      'BillingPeriodEnd',
+      'BillingPeriodStart',
+      'ChargeCategory',
+      'ChargeClass',
+      'ChargeDescription',
+      'ChargePeriodEnd',
+      'ChargePeriodStart',
+      'ContractedCost',
+      'EffectiveCost',
+      'InvoiceIssuerName',
+      'ListCost',
+      'PricingQuantity',
+      'PricingUnit',
+      'ProviderName',
+      'PublisherName',
+      'ServiceCategory',
+      'ServiceName',
+    ];
     for (const column of mandatory) assert.ok(column in focusRows[0], column);
-    assert.ok(focusRows.every((r) => r.BilledCost !== '' && r.EffectiveCost !== '' && r.ChargeCategory === 'Usage' && r.BillingCurrency === 'USD'));
-    assert.ok(focusRows.every((r) => r.BillingPeriodStart === '2026-03-01T00:00:00Z' && r.BillingPeriodEnd === '2026-04-01T00:00:00Z'));
+    assert.ok(
+      focusRows.every(
+        (r) =>
+          r.BilledCost !== '' && r.EffectiveCost !== '' && r.ChargeCategory === 'Usage' && r.BillingCurrency === 'USD',
+      ),
+    );
+    assert.ok(
+      focusRows.every(
+        (r) => r.BillingPeriodStart === '2026-03-01T00:00:00Z' && r.BillingPeriodEnd === '2026-04-01T00:00:00Z',
+      ),
+    );
     assert.ok(focusRows.every((r) => ['Compute', 'Storage', 'Networking'].includes(r.ServiceCategory)));
-    assert.equal(focusRows.reduce((n, r) => n + Math.round(Number(r.BilledCost) * 100), 0), Math.round(inv.totalCharges * 100));
+    assert.equal(
+      focusRows.reduce((n, r) => n + Math.round(Number(r.BilledCost) * 100), 0),
+      Math.round(inv.totalCharges * 100),
+    );
 
     const json = await get(`format=json&customerId=${b.customerId}`);
     assert.ok(Array.isArray(json.body));
@@ -318,21 +538,70 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const csv = await t.call('GET', `${url}&format=csv`, { token: operator });
     assert.equal(csv.status, 200);
     const [header, ...rows] = String(csv.body).trim().split('\n');
-    assert.equal(header, 'Period,SubscriptionId,SubscriptionName,TenantId,MeterId,MeterName,Unit,ResourceUri,Location,UsageFrom,UsageTo,Tier,Quantity,UnitPrice,Amount,Currency');
+    assert.equal(
+      header,
+      'Period,SubscriptionId,SubscriptionName,TenantId,MeterId,MeterName,Unit,ResourceUri,Location,UsageFrom,UsageTo,Tier,Quantity,UnitPrice,Amount,Currency',
+    );
     assert.equal(rows.length, sub.lines.length);
     const tenantUser = await t.userToken(a.customerId, a.admin.userName, a.admin.password, admin);
-    assert.equal((await t.call('GET', url, { token: tenantUser })).status >= 400, true, 'tenants do not read the chargeback');
+    assert.equal(
+      (await t.call('GET', url, { token: tenantUser })).status >= 400,
+      true,
+      'tenants do not read the chargeback',
+    );
   });
 
   it('bad input changes nothing and answers ARM errors', async () => {
     const cases: [string, string, unknown, number, string][] = [
-      ['PUT', `priceSheets/list/meters/${BASE}`, { effectiveFrom: '2026-01-01', tiers: [{ unitPrice: '1' }] }, 400, 'InvalidEffectiveDate'],
-      ['PUT', `priceSheets/list/meters/${BASE}`, { effectiveFrom: '2027-01-01', tiers: [{ unitPrice: '-1' }] }, 400, 'InvalidPrice'],
-      ['PUT', `priceSheets/list/meters/${BASE}`, { effectiveFrom: '2027-01-01', tiers: [{ fromQuantity: '5', unitPrice: '1' }] }, 400, 'InvalidTiers'],
-      ['PUT', 'priceSheets/list/meters/not-a-meter', { effectiveFrom: '2027-01-01', tiers: [{ unitPrice: '1' }] }, 400, 'InvalidMeterId'],
-      ['POST', 'priceOverrides', { kind: 'bonus', value: '1', effectiveFrom: '2027-01-01', reason: 'x' }, 400, 'InvalidOverrideKind'],
-      ['POST', 'adjustments', { customerId: a.customerId, kind: 'credit', amount: '5', description: 'x', reason: 'y' }, 400, 'InvalidAmount'],
-      ['POST', 'adjustments', { customerId: randomUUID(), kind: 'credit', amount: '-5', description: 'x', reason: 'y' }, 400, 'CustomerNotFound'],
+      [
+        'PUT',
+        `priceSheets/list/meters/${BASE}`,
+        { effectiveFrom: '2026-01-01', tiers: [{ unitPrice: '1' }] },
+        400,
+        'InvalidEffectiveDate',
+      ],
+      [
+        'PUT',
+        `priceSheets/list/meters/${BASE}`,
+        { effectiveFrom: '2027-01-01', tiers: [{ unitPrice: '-1' }] },
+        400,
+        'InvalidPrice',
+      ],
+      [
+        'PUT',
+        `priceSheets/list/meters/${BASE}`,
+        { effectiveFrom: '2027-01-01', tiers: [{ fromQuantity: '5', unitPrice: '1' }] },
+        400,
+        'InvalidTiers',
+      ],
+      [
+        'PUT',
+        'priceSheets/list/meters/not-a-meter',
+        { effectiveFrom: '2027-01-01', tiers: [{ unitPrice: '1' }] },
+        400,
+        'InvalidMeterId',
+      ],
+      [
+        'POST',
+        'priceOverrides',
+        { kind: 'bonus', value: '1', effectiveFrom: '2027-01-01', reason: 'x' },
+        400,
+        'InvalidOverrideKind',
+      ],
+      [
+        'POST',
+        'adjustments',
+        { customerId: a.customerId, kind: 'credit', amount: '5', description: 'x', reason: 'y' },
+        400,
+        'InvalidAmount',
+      ],
+      [
+        'POST',
+        'adjustments',
+        { customerId: randomUUID(), kind: 'credit', amount: '-5', description: 'x', reason: 'y' },
+        400,
+        'CustomerNotFound',
+      ],
       ['PUT', `billingProfiles/${a.customerId}`, { billingDay: 31 }, 400, 'InvalidBillingDay'],
     ];
     const sheetBefore = await t.call('GET', `${billing('priceSheets/list')}?${V}`, { token: csp });
@@ -341,13 +610,22 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.error.code, code);
     }
-    assert.deepEqual((await t.call('GET', `${billing('priceSheets/list')}?${V}`, { token: csp })).body, sheetBefore.body);
+    assert.deepEqual(
+      (await t.call('GET', `${billing('priceSheets/list')}?${V}`, { token: csp })).body,
+      sheetBefore.body,
+    );
     const customerAdmin = await t.userToken(b.customerId, b.admin.userName, b.admin.password, t.b.hub.arm);
     const ownOnly = await t.call('GET', `${billing('invoices')}?${V}`, { token: customerAdmin });
     assert.equal(ownOnly.status, 200);
     assert.ok(ownOnly.body.value.length > 0);
-    assert.ok(ownOnly.body.value.every((i: any) => i.properties.customerId === b.customerId), 'a customer sees only its own invoices');
+    assert.ok(
+      ownOnly.body.value.every((i: any) => i.properties.customerId === b.customerId),
+      'a customer sees only its own invoices',
+    );
     const other = await customerInvoice(a.customerId, '2026-03');
-    assert.equal((await t.call('GET', `${billing(`invoices/${other.invoiceNumber}`)}?${V}`, { token: customerAdmin })).status, 404);
+    assert.equal(
+      (await t.call('GET', `${billing(`invoices/${other.invoiceNumber}`)}?${V}`, { token: customerAdmin })).status,
+      404,
+    );
   });
 });

@@ -21,17 +21,30 @@ describe('stackledger billing', () => {
     customer = await customerWithSubscription(t, 'clibill');
     const csp = await t.appToken('csp', t.b.hub.arm);
     // Usage is reported once it has happened: the clock first passes it.
-    await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: csp, body: { to: '2026-01-10T09:00:00Z' } });
+    await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: csp,
+      body: { to: '2026-01-10T09:00:00Z' },
+    });
     // 250 vCPU hours on 10 January, at 0.008: 2.00.
     const events = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?api-version=2026-11-01`, {
       token: csp,
-      body: [{ specversion: '1.0', id: randomUUID(), source: 'urn:test', type: 'usage', subject: customer.subscriptionId, time: '2026-01-10T08:00:00Z', data: { meterId: BASE, quantity: '250', resourceUri: '/vm/x' } }],
+      body: [
+        {
+          specversion: '1.0',
+          id: randomUUID(),
+          source: 'urn:test',
+          type: 'usage',
+          subject: customer.subscriptionId,
+          time: '2026-01-10T08:00:00Z',
+          data: { meterId: BASE, quantity: '250', resourceUri: '/vm/x' },
+        },
+      ],
     });
     assert.equal(events.status, 200, JSON.stringify(events.body));
   });
   after(async () => t?.stop());
 
-  it('refuses to close a period that has not ended, with the server\'s code and a non-zero exit', async () => {
+  it("refuses to close a period that has not ended, with the server's code and a non-zero exit", async () => {
     const r = await run('billing', 'run', '--period', '2026-01');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /BillingPeriodNotEnded/);
@@ -79,15 +92,50 @@ describe('stackledger billing', () => {
   });
 
   it('prices, markups and credits', async () => {
-    const price = await run('billing', 'price', '--meter', BASE, '--from', '2026-02-10', '--tier', '0=0.008', '--tier', '1000=0.006', '--json');
+    const price = await run(
+      'billing',
+      'price',
+      '--meter',
+      BASE,
+      '--from',
+      '2026-02-10',
+      '--tier',
+      '0=0.008',
+      '--tier',
+      '1000=0.006',
+      '--json',
+    );
     assert.equal(price.code, 0, price.stderr);
     assert.equal(JSON.parse(price.stdout).tiers.length, 2);
     const past = await run('billing', 'price', '--meter', BASE, '--from', '2026-01-10', '--price', '1');
     assert.equal(past.code, 1);
     assert.match(past.stderr, /InvalidEffectiveDate/);
-    const markup = await run('billing', 'markup', '--value', '15', '--from', '2026-02-02', '--reason', 'support', '--customer', customer.customerId);
+    const markup = await run(
+      'billing',
+      'markup',
+      '--value',
+      '15',
+      '--from',
+      '2026-02-02',
+      '--reason',
+      'support',
+      '--customer',
+      customer.customerId,
+    );
     assert.equal(markup.code, 0, markup.stderr);
-    const credit = await run('billing', 'credit', '--customer', customer.customerId, '--amount', '-1.50', '--description', 'goodwill', '--reason', 'late VM', '--json');
+    const credit = await run(
+      'billing',
+      'credit',
+      '--customer',
+      customer.customerId,
+      '--amount',
+      '-1.50',
+      '--description',
+      'goodwill',
+      '--reason',
+      'late VM',
+      '--json',
+    );
     assert.equal(credit.code, 0, credit.stderr);
     assert.equal(JSON.parse(credit.stdout).amount, '-1.50');
     const open = await run('billing', 'invoice', '--unbilled', '--customer', customer.customerId, '--json');

@@ -24,7 +24,7 @@ describe('stackledger commands for the seed flow', () => {
     await t?.stop();
   });
 
-  it('creates a customer, prints it as a table, keeps its administrator for later steps, and refuses a taken domain with the server\'s code', async () => {
+  it("creates a customer, prints it as a table, keeps its administrator for later steps, and refuses a taken domain with the server's code", async () => {
     const human = await cli(['customers', 'create', '--domain', 'clia', '--company', 'Clia Ltd', ...data]);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /clia\.onstackledger\.local/);
@@ -42,7 +42,10 @@ describe('stackledger commands for the seed flow', () => {
     assert.match(taken.stderr, /clia\.onstackledger\.local/);
 
     const list = await cliJson(['customers', 'list', ...data]);
-    assert.deepEqual(list.map((c: any) => c.domain), ['clia.onstackledger.local']);
+    assert.deepEqual(
+      list.map((c: any) => c.domain),
+      ['clia.onstackledger.local'],
+    );
     const shown = await cliJson(['customers', 'show', 'clia', ...data]);
     assert.equal(shown.id, state.customerId);
     assert.equal(shown.companyProfile.companyName, 'Clia Ltd');
@@ -54,8 +57,14 @@ describe('stackledger commands for the seed flow', () => {
     assert.equal(sub.offerId, 'MS-AZR-0145P');
     assert.equal(sub.status, 'active');
     state.subscriptionId = sub.id;
-    assert.equal((await cliJson(['subscriptions', 'suspend', sub.id, '--customer', 'clia', ...data])).status, 'suspended');
-    assert.equal((await cliJson(['subscriptions', 'activate', sub.id, '--customer', state.customerId!, ...data])).status, 'active');
+    assert.equal(
+      (await cliJson(['subscriptions', 'suspend', sub.id, '--customer', 'clia', ...data])).status,
+      'suspended',
+    );
+    assert.equal(
+      (await cliJson(['subscriptions', 'activate', sub.id, '--customer', state.customerId!, ...data])).status,
+      'active',
+    );
     const list = await cli(['subscriptions', 'list', '--customer', 'clia', ...data]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`${sub.id}.*MS-AZR-0145P.*active`));
@@ -65,17 +74,39 @@ describe('stackledger commands for the seed flow', () => {
   });
 
   it("registers the customer subscription with the deployment's registration, and shows the vendor's error for the wrong one", async () => {
-    const link = await cliJson(['customer-subscriptions', 'add', '--stack', 'local', '--subscription', state.subscriptionId!, ...data]);
+    const link = await cliJson([
+      'customer-subscriptions',
+      'add',
+      '--stack',
+      'local',
+      '--subscription',
+      state.subscriptionId!,
+      ...data,
+    ]);
     assert.equal(link.subscriptionId, state.subscriptionId);
     assert.equal(link.tenantId, state.customerId);
     assert.equal(link.registration, t.b.csp.registrationName);
     const list = await cliJson(['customer-subscriptions', 'list', '--stack', 'local', ...data]);
-    assert.deepEqual(list.map((l: any) => l.subscriptionId), [state.subscriptionId]);
-    const own = await cli(['customer-subscriptions', 'add', '--stack', 'local', '--subscription', t.b.csp.registrationSubscriptionId, ...data]);
+    assert.deepEqual(
+      list.map((l: any) => l.subscriptionId),
+      [state.subscriptionId],
+    );
+    const own = await cli([
+      'customer-subscriptions',
+      'add',
+      '--stack',
+      'local',
+      '--subscription',
+      t.b.csp.registrationSubscriptionId,
+      ...data,
+    ]);
     assert.equal(own.code, 1);
     assert.match(own.stderr, /InvalidCSPSubscription/);
     const registrations = await cliJson(['registrations', 'list', ...data]);
-    assert.deepEqual(registrations.map((r: any) => [r.name, r.cloudId]), [[t.b.csp.registrationName, t.b.stacks.local.cloudId]]);
+    assert.deepEqual(
+      registrations.map((r: any) => [r.name, r.cloudId]),
+      [[t.b.csp.registrationName, t.b.stacks.local.cloudId]],
+    );
     const nowhere = await cli(['customer-subscriptions', 'list', '--stack', 'nowhere', ...data]);
     assert.equal(nowhere.code, 2);
     assert.match(nowhere.stderr, /No stack 'nowhere'.*'local'/);
@@ -90,18 +121,34 @@ describe('stackledger commands for the seed flow', () => {
     const unconsented = await cli(['offers', '--stack', 'local', '--customer', 'clia', ...data]);
     assert.equal(unconsented.code, 1);
     assert.match(unconsented.stderr, /DirectoryTenantConsentMissing/);
-    assert.equal((await cliJson(['directories', 'consent', '--stack', 'local', '--customer', 'clia', ...data])).alreadyThere, false);
+    assert.equal(
+      (await cliJson(['directories', 'consent', '--stack', 'local', '--customer', 'clia', ...data])).alreadyThere,
+      false,
+    );
     const directories = await cliJson(['directories', 'list', '--stack', 'local', ...data]);
     assert.ok(directories.some((d: any) => d.tenantId === state.customerId));
 
     const offers = await cliJson(['offers', '--stack', 'local', '--customer', 'clia', ...data]);
     assert.ok(offers.some((o: any) => o.name === 'base-offer'));
-    const sub = await cliJson(['tenant-subscriptions', 'create', '--stack', 'local', '--customer', 'clia', '--name', 'Clia production', ...data]);
+    const sub = await cliJson([
+      'tenant-subscriptions',
+      'create',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--name',
+      'Clia production',
+      ...data,
+    ]);
     assert.equal(sub.tenantId, state.customerId);
     assert.equal(sub.displayName, 'Clia production');
     state.stackSubscriptionId = sub.subscriptionId;
     const mine = await cliJson(['tenant-subscriptions', 'list', '--stack', 'local', '--customer', 'clia', ...data]);
-    assert.deepEqual(mine.map((s: any) => s.subscriptionId), [sub.subscriptionId]);
+    assert.deepEqual(
+      mine.map((s: any) => s.subscriptionId),
+      [sub.subscriptionId],
+    );
   });
 
   it("makes the CSP a guest of the customer's directory and Owner of the customer's stack subscription", async () => {
@@ -116,30 +163,112 @@ describe('stackledger commands for the seed flow', () => {
     assert.equal(guest.externalUserState, 'Accepted');
 
     // As the guest, before the role and after it.
-    const asGuest = ['vms', 'list', '--stack', 'local', '--customer', 'clia', '--as', 'csp-admin', '--subscription', state.stackSubscriptionId!, ...data];
+    const asGuest = [
+      'vms',
+      'list',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--as',
+      'csp-admin',
+      '--subscription',
+      state.stackSubscriptionId!,
+      ...data,
+    ];
     const denied = await cli(asGuest);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /AuthorizationFailed/);
-    const role = await cliJson(['role-assignments', 'create', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, '--principal', state.guestId!, ...data]);
+    const role = await cliJson([
+      'role-assignments',
+      'create',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      '--principal',
+      state.guestId!,
+      ...data,
+    ]);
     assert.equal(role.role, 'Owner');
     assert.equal(role.principalId, state.guestId);
     assert.equal(role.scope, `/subscriptions/${state.stackSubscriptionId}`);
     assert.deepEqual(await cliJson(asGuest), []);
-    const roles = await cliJson(['role-assignments', 'list', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, ...data]);
+    const roles = await cliJson([
+      'role-assignments',
+      'list',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      ...data,
+    ]);
     assert.ok(roles.some((r: any) => r.principalId === state.guestId && r.role === 'Owner'));
-    const badRole = await cli(['role-assignments', 'create', '--subscription', state.subscriptionId!, '--principal', state.guestId!, '--role', 'Janitor', ...data]);
+    const badRole = await cli([
+      'role-assignments',
+      'create',
+      '--subscription',
+      state.subscriptionId!,
+      '--principal',
+      state.guestId!,
+      '--role',
+      'Janitor',
+      ...data,
+    ]);
     assert.equal(badRole.code, 1);
     assert.match(badRole.stderr, /Allowed choices are Owner, Contributor, Reader/);
   });
 
   it('creates a VM as the tenant, moves the clock a day, and shows the same usage on the stack and on the hub', async () => {
-    const vm = await cliJson(['vms', 'create', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, '--name', 'web', '--size', 'Standard_A2_v2', ...data]);
+    const vm = await cliJson([
+      'vms',
+      'create',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      '--name',
+      'web',
+      '--size',
+      'Standard_A2_v2',
+      ...data,
+    ]);
     assert.equal(vm.size, 'Standard_A2_v2');
     assert.equal(vm.osType, 'Linux');
-    const table = await cli(['vms', 'list', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, ...data]);
+    const table = await cli([
+      'vms',
+      'list',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      ...data,
+    ]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /│ web +│ rg +│ local +│ Standard_A2_v2 +│ Linux/);
-    const badImage = await cli(['vms', 'create', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, '--name', 'x', '--image', 'Plan9', ...data]);
+    const badImage = await cli([
+      'vms',
+      'create',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      '--name',
+      'x',
+      '--image',
+      'Plan9',
+      ...data,
+    ]);
     assert.equal(badImage.code, 2);
     assert.match(badImage.stderr, /'Plan9' is not an image/);
 
@@ -149,19 +278,58 @@ describe('stackledger commands for the seed flow', () => {
     // The hours of January 1st, reported before 01:00 on the 2nd: 24 hours of 2 vCPUs.
     const window = ['--granularity', 'Hourly', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T01:00:00Z'];
     const baseOf = (lines: any[]) => lines.filter((l) => l.meterId === BASE).reduce((n, l) => n + l.quantity, 0);
-    const tenantView = await cliJson(['usage', 'stack', '--stack', 'local', '--customer', 'clia', '--subscription', state.stackSubscriptionId!, ...window, ...data]);
+    const tenantView = await cliJson([
+      'usage',
+      'stack',
+      '--stack',
+      'local',
+      '--customer',
+      'clia',
+      '--subscription',
+      state.stackSubscriptionId!,
+      ...window,
+      ...data,
+    ]);
     assert.equal(baseOf(tenantView), 2 * 24);
     const operatorView = await cliJson(['usage', 'stack', '--stack', 'local', ...window, ...data]);
     assert.equal(baseOf(operatorView.filter((l: any) => l.resource.includes(state.stackSubscriptionId!))), 2 * 24);
     const hubView = await cliJson(['usage', 'show', '--subscription', state.subscriptionId!, ...window, ...data]);
     assert.equal(baseOf(hubView), 2 * 24);
-    const summary = await cliJson(['usage', 'summary', '--subscription', state.subscriptionId!, '--period', '2026-01', ...data]);
+    const summary = await cliJson([
+      'usage',
+      'summary',
+      '--subscription',
+      state.subscriptionId!,
+      '--period',
+      '2026-01',
+      ...data,
+    ]);
     assert.deepEqual(
       summary.filter((s: any) => s.meterId === BASE).map((s: any) => [s.stack, s.quantity]),
       [['local', 2 * 24]],
     );
-    assert.deepEqual(await cliJson(['usage', 'summary', '--subscription', t.b.csp.registrationSubscriptionId, '--period', '2026-01', ...data]), [], 'nothing unregistered ran');
-    const badPeriod = await cli(['usage', 'summary', '--subscription', state.subscriptionId!, '--period', '2026-13', ...data]);
+    assert.deepEqual(
+      await cliJson([
+        'usage',
+        'summary',
+        '--subscription',
+        t.b.csp.registrationSubscriptionId,
+        '--period',
+        '2026-01',
+        ...data,
+      ]),
+      [],
+      'nothing unregistered ran',
+    );
+    const badPeriod = await cli([
+      'usage',
+      'summary',
+      '--subscription',
+      state.subscriptionId!,
+      '--period',
+      '2026-13',
+      ...data,
+    ]);
     assert.equal(badPeriod.code, 2);
     assert.match(badPeriod.stderr, /'2026-13' is not a period/);
   });
@@ -184,17 +352,36 @@ describe('stackledger commands for the seed flow', () => {
 
   it('says what is missing: credentials of a customer made elsewhere, a password, a stack, a running system', async () => {
     const pc = t.b.hub.partnerCenter;
-    const elsewhere = await t.http.call('POST', `${pc}/v1/customers`, { token: await t.appToken('csp', pc), body: { companyProfile: { domain: 'clib' } } });
+    const elsewhere = await t.http.call('POST', `${pc}/v1/customers`, {
+      token: await t.appToken('csp', pc),
+      body: { companyProfile: { domain: 'clib' } },
+    });
     const noCredentials = await cli(['invitations', 'create', '--customer', elsewhere.id, ...data]);
     assert.equal(noCredentials.code, 2);
     assert.match(noCredentials.stderr, /No saved credentials for clib\.onstackledger\.local's first administrator/);
     // With the administrator's credentials given, the same step works.
-    const withUser = await cli(['invitations', 'create', '--customer', 'clib', '--user', elsewhere.userCredentials.userName, '--json', ...data], { STACKLEDGER_PASSWORD: elsewhere.userCredentials.password });
+    const withUser = await cli(
+      ['invitations', 'create', '--customer', 'clib', '--user', elsewhere.userCredentials.userName, '--json', ...data],
+      { STACKLEDGER_PASSWORD: elsewhere.userCredentials.password },
+    );
     assert.equal(withUser.code, 0, withUser.stderr);
-    const wrongPassword = await cli(['invitations', 'create', '--customer', 'clib', '--user', elsewhere.userCredentials.userName, '--password', 'wrong', ...data]);
+    const wrongPassword = await cli([
+      'invitations',
+      'create',
+      '--customer',
+      'clib',
+      '--user',
+      elsewhere.userCredentials.userName,
+      '--password',
+      'wrong',
+      ...data,
+    ]);
     assert.equal(wrongPassword.code, 1);
     assert.match(wrongPassword.stderr, /invalid_grant/);
-    const noPassword = await cli(['users', 'list', '--customer', 'clib', '--user', 'someone@clib.onstackledger.local', ...data], { STACKLEDGER_PASSWORD: undefined });
+    const noPassword = await cli(
+      ['users', 'list', '--customer', 'clib', '--user', 'someone@clib.onstackledger.local', ...data],
+      { STACKLEDGER_PASSWORD: undefined },
+    );
     assert.equal(noPassword.code, 2);
     assert.match(noPassword.stderr, /--user needs --password/);
     const missing = await cli(['customers', 'list', '--data', path.join(t.dataDir, 'nothing')]);
@@ -203,14 +390,35 @@ describe('stackledger commands for the seed flow', () => {
   });
 
   it('has --help on every command', async () => {
-    const groups = ['customers', 'subscriptions', 'invitations', 'users', 'role-assignments', 'registrations', 'customer-subscriptions', 'directories', 'offers', 'tenant-subscriptions', 'vms', 'usage', 'clock', 'status', 'demo'];
-    const [top, vms, create] = await Promise.all([cli(['--help']), cli(['vms', '--help']), cli(['vms', 'create', '--help'])]);
+    const groups = [
+      'customers',
+      'subscriptions',
+      'invitations',
+      'users',
+      'role-assignments',
+      'registrations',
+      'customer-subscriptions',
+      'directories',
+      'offers',
+      'tenant-subscriptions',
+      'vms',
+      'usage',
+      'clock',
+      'status',
+      'demo',
+    ];
+    const [top, vms, create] = await Promise.all([
+      cli(['--help']),
+      cli(['vms', '--help']),
+      cli(['vms', 'create', '--help']),
+    ]);
     for (const r of [top, vms, create]) {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^Usage: stackledger/);
     }
     for (const g of groups) assert.match(top.stdout, new RegExp(`\\n  ${g} `), g);
-    for (const action of ['create', 'list', 'start', 'stop', 'deallocate', 'delete']) assert.match(vms.stdout, new RegExp(`\\n  ${action} `), action);
+    for (const action of ['create', 'list', 'start', 'stop', 'deallocate', 'delete'])
+      assert.match(vms.stdout, new RegExp(`\\n  ${action} `), action);
     assert.match(create.stdout, /--size <size>/);
     assert.match(create.stdout, /--json/);
     const unknown = await cli(['customers', 'frobnicate']);

@@ -43,9 +43,11 @@ describe('stackledger up', () => {
     const b = JSON.parse(readFileSync(bootstrapFile, 'utf8'));
     assert.equal(b.caFile, path.join(dir, 'ca.pem'));
     assert.equal(b.hub.arm, `https://127.0.0.1:${port}`);
-    for (const k of ['arm', 'login', 'partnerCenter', 'graph', 'portal']) assert.match(b.hub[k], /^https:\/\/127\.0\.0\.1:\d+/, k);
+    for (const k of ['arm', 'login', 'partnerCenter', 'graph', 'portal'])
+      assert.match(b.hub[k], /^https:\/\/127\.0\.0\.1:\d+/, k);
     for (const k of ['adminArm', 'tenantArm']) assert.match(b.stacks.local[k], /^https:\/\/127\.0\.0\.1:\d+$/, k);
-    for (const who of ['csp', 'operator']) for (const k of ['tenantId', 'clientId', 'clientSecret']) assert.ok(b[who][k], `${who}.${k}`);
+    for (const who of ['csp', 'operator'])
+      for (const k of ['tenantId', 'clientId', 'clientSecret']) assert.ok(b[who][k], `${who}.${k}`);
     assert.ok(existsSync(path.join(dir, 'pg', 'PG_VERSION')), 'the embedded cluster lives in DIR/pg');
     assert.match(first.output(), new RegExp(b.hub.login.replaceAll('.', '\\.')));
 
@@ -53,13 +55,27 @@ describe('stackledger up', () => {
     try {
       const hubToken = await clientToken(http, b, b.hub.arm);
       const stackToken = await clientToken(http, b, b.stacks.local.tenantArm);
-      assert.equal((await http.send('GET', `${b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: hubToken })).status, 200);
-      assert.equal((await http.send('GET', `${b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, { token: stackToken })).status, 200);
+      assert.equal(
+        (await http.send('GET', `${b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: hubToken })).status,
+        200,
+      );
+      assert.equal(
+        (
+          await http.send('GET', `${b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, {
+            token: stackToken,
+          })
+        ).status,
+        200,
+      );
       assert.equal((await http.send('GET', `${b.hub.arm}/subscriptions?api-version=2022-12-01`)).status, 401);
-      const rg = await http.send('PUT', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`, {
-        token: hubToken,
-        body: { location: 'global' },
-      });
+      const rg = await http.send(
+        'PUT',
+        `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`,
+        {
+          token: hubToken,
+          body: { location: 'global' },
+        },
+      );
       assert.equal(rg.status, 201);
 
       // A graceful stop on SIGTERM.
@@ -73,7 +89,11 @@ describe('stackledger up', () => {
       assert.deepEqual(b2.csp, b.csp);
       assert.deepEqual(b2.operator, b.operator);
       assert.equal(b2.stacks.local.providerSubscriptionId, b.stacks.local.providerSubscriptionId);
-      const kept = await http.send('GET', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`, { token: hubToken });
+      const kept = await http.send(
+        'GET',
+        `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`,
+        { token: hubToken },
+      );
       assert.equal(kept.status, 200, 'data and signing keys survived the restart');
 
       // Killed without a chance to clean up, it still starts again on the same folder.
@@ -81,7 +101,13 @@ describe('stackledger up', () => {
       await second.exited;
       const third = await startBackground(['up', '--data', dir, '--port', String(port)], READY);
       assert.equal(
-        (await http.send('GET', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`, { token: hubToken })).status,
+        (
+          await http.send(
+            'GET',
+            `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/kept?api-version=2021-04-01`,
+            { token: hubToken },
+          )
+        ).status,
         200,
       );
       third.child.kill('SIGINT');
@@ -95,9 +121,13 @@ describe('stackledger up', () => {
     const dir = await newDir();
     const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
     prefixes.push(prefix);
-    const running = await startBackground(['up', '--data', dir, '--port', '0', '--http', '--clock', '2026-01-01T00:00:00Z', '--identity', 'aad'], READY, {
-      DATABASE_URL: withDatabase(testServerUrl(), prefix),
-    });
+    const running = await startBackground(
+      ['up', '--data', dir, '--port', '0', '--http', '--clock', '2026-01-01T00:00:00Z', '--identity', 'aad'],
+      READY,
+      {
+        DATABASE_URL: withDatabase(testServerUrl(), prefix),
+      },
+    );
     try {
       const b = JSON.parse(readFileSync(path.join(dir, 'bootstrap.json'), 'utf8'));
       assert.equal(b.caFile, undefined);
@@ -118,10 +148,14 @@ describe('stackledger up', () => {
       const bad = await cli(['clock', 'advance', 'three hours', '--data', dir]);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /ISO 8601 duration/);
-      const created = await new HttpClient().send('PUT', `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/x?api-version=2021-04-01`, {
-        token: await clientToken(new HttpClient(), b, b.hub.arm),
-        body: { location: 'global' },
-      });
+      const created = await new HttpClient().send(
+        'PUT',
+        `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourcegroups/x?api-version=2021-04-01`,
+        {
+          token: await clientToken(new HttpClient(), b, b.hub.arm),
+          body: { location: 'global' },
+        },
+      );
       assert.equal(created.status, 201);
     } finally {
       running.child.kill('SIGTERM');
@@ -140,7 +174,10 @@ describe('stackledger up', () => {
 
     const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
     prefixes.push(prefix);
-    const running = await startBackground(['up', '--data', dir, '--port', '0', '--database', withDatabase(testServerUrl(), prefix)], READY);
+    const running = await startBackground(
+      ['up', '--data', dir, '--port', '0', '--database', withDatabase(testServerUrl(), prefix)],
+      READY,
+    );
     try {
       const res = await cli(['clock', 'advance', 'PT1H', '--data', dir]);
       assert.equal(res.code, 1);
@@ -165,8 +202,30 @@ describe('stackledger up', () => {
     try {
       const hb = JSON.parse(readFileSync(path.join(hubDir, 'bootstrap.json'), 'utf8'));
       assert.deepEqual(hb.stacks, {});
-      const stackArgs = ['stack', '--data', stackDir, '--port', '0', '--database', database, '--name', 'east', '--location', 'east', '--hub', hb.hub.arm, '--hub-ca', hb.caFile, '--admin-user', hb.operator.admin.userName];
-      const env = { STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId, STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId, STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret };
+      const stackArgs = [
+        'stack',
+        '--data',
+        stackDir,
+        '--port',
+        '0',
+        '--database',
+        database,
+        '--name',
+        'east',
+        '--location',
+        'east',
+        '--hub',
+        hb.hub.arm,
+        '--hub-ca',
+        hb.caFile,
+        '--admin-user',
+        hb.operator.admin.userName,
+      ];
+      const env = {
+        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+        STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
+      };
       stack = await startBackground(stackArgs, READY, env);
       const sb = JSON.parse(readFileSync(path.join(stackDir, 'bootstrap.json'), 'utf8'));
       const east = sb.stacks.east;
@@ -176,36 +235,107 @@ describe('stackledger up', () => {
       const http = new HttpClient([readFileSync(hb.caFile, 'utf8'), readFileSync(sb.caFile, 'utf8')].join('\n'));
       try {
         const metadata = await http.call('GET', `${east.tenantArm}/metadata/endpoints?api-version=2015-01-01`);
-        assert.equal(metadata.authentication.loginEndpoint, hb.hub.adfs, "the stack names the authority the hub's metadata names");
+        assert.equal(
+          metadata.authentication.loginEndpoint,
+          hb.hub.adfs,
+          "the stack names the authority the hub's metadata names",
+        );
         // The operator's token for the stack's audience (registered by the stack through the hub) is accepted there.
-        const token = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
-          form: { grant_type: 'client_credentials', client_id: hb.operator.clientId, client_secret: hb.operator.clientSecret, resource: east.adminArm },
-        })).access_token;
-        const sub = await http.send('GET', `${east.adminArm}/subscriptions/${east.providerSubscriptionId}/resourcegroups?api-version=2019-10-01`, { token });
+        const token = (
+          await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+            form: {
+              grant_type: 'client_credentials',
+              client_id: hb.operator.clientId,
+              client_secret: hb.operator.clientSecret,
+              resource: east.adminArm,
+            },
+          })
+        ).access_token;
+        const sub = await http.send(
+          'GET',
+          `${east.adminArm}/subscriptions/${east.providerSubscriptionId}/resourcegroups?api-version=2019-10-01`,
+          { token },
+        );
         assert.equal(sub.status, 200, JSON.stringify(sub.body));
-        assert.deepEqual(sub.body.value.map((g: any) => g.name), ['plans', 'system.east']);
-        const adminToken = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
-          form: { grant_type: 'password', client_id: '1950a258-227b-4e31-a9cf-717495945fc2', username: hb.operator.admin.userName, password: hb.operator.admin.password, resource: east.tenantArm },
-        })).access_token;
-        const subs = await http.send('GET', `${east.tenantArm}/subscriptions?api-version=2022-12-01`, { token: adminToken });
-        assert.deepEqual(subs.body.value.map((s: any) => s.subscriptionId), [east.providerSubscriptionId], 'the operator admin owns it too');
+        assert.deepEqual(
+          sub.body.value.map((g: any) => g.name),
+          ['plans', 'system.east'],
+        );
+        const adminToken = (
+          await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+            form: {
+              grant_type: 'password',
+              client_id: '1950a258-227b-4e31-a9cf-717495945fc2',
+              username: hb.operator.admin.userName,
+              password: hb.operator.admin.password,
+              resource: east.tenantArm,
+            },
+          })
+        ).access_token;
+        const subs = await http.send('GET', `${east.tenantArm}/subscriptions?api-version=2022-12-01`, {
+          token: adminToken,
+        });
+        assert.deepEqual(
+          subs.body.value.map((s: any) => s.subscriptionId),
+          [east.providerSubscriptionId],
+          'the operator admin owns it too',
+        );
         // The operator and the CSP register the deployment in the cloud.
-        const registered = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--approve', '--json']);
+        const registered = await cli([
+          'stack',
+          'register',
+          '--data',
+          stackDir,
+          '--stack',
+          'east',
+          '--hub-data',
+          hubDir,
+          '--approve',
+          '--json',
+        ]);
         assert.equal(registered.code, 0, registered.stderr);
         const reg = JSON.parse(registered.stdout);
         assert.equal(reg.name, 'stack-east');
         assert.equal(reg.properties.cloudId, east.cloudId);
         assert.equal(reg.properties.billingModel, 'PayAsYouUse');
-        const cspToken = (await http.call('POST', `${hb.hub.login}/${hb.csp.tenantId}/oauth2/token`, {
-          form: { grant_type: 'client_credentials', client_id: hb.csp.clientId, client_secret: hb.csp.clientSecret, resource: hb.hub.arm },
-        })).access_token;
+        const cspToken = (
+          await http.call('POST', `${hb.hub.login}/${hb.csp.tenantId}/oauth2/token`, {
+            form: {
+              grant_type: 'client_credentials',
+              client_id: hb.csp.clientId,
+              client_secret: hb.csp.clientSecret,
+              resource: hb.hub.arm,
+            },
+          })
+        ).access_token;
         const onHub = await http.send('GET', `${hb.hub.arm}${reg.id}?api-version=2017-06-01`, { token: cspToken });
         assert.equal(onHub.status, 200);
         assert.equal(onHub.body.properties.cloudId, east.cloudId);
-        const again = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--json']);
+        const again = await cli([
+          'stack',
+          'register',
+          '--data',
+          stackDir,
+          '--stack',
+          'east',
+          '--hub-data',
+          hubDir,
+          '--json',
+        ]);
         assert.equal(again.code, 0, again.stderr);
         assert.equal(JSON.parse(again.stdout).etag, onHub.body.etag, 'registering again changes nothing');
-        const bogus = await cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, '--billing-model', 'Bogus']);
+        const bogus = await cli([
+          'stack',
+          'register',
+          '--data',
+          stackDir,
+          '--stack',
+          'east',
+          '--hub-data',
+          hubDir,
+          '--billing-model',
+          'Bogus',
+        ]);
         assert.equal(bogus.code, 1);
         assert.match(bogus.stderr, /InvalidBillingModel/);
         // Restarted on new ports, the stack keeps its application and points it at its new URLs.
@@ -215,18 +345,47 @@ describe('stackledger up', () => {
         const sb2 = JSON.parse(readFileSync(path.join(stackDir, 'bootstrap.json'), 'utf8'));
         assert.equal(sb2.stacks.east.applicationId, east.applicationId);
         assert.equal(sb2.stacks.east.providerSubscriptionId, east.providerSubscriptionId);
-        const token2 = (await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
-          form: { grant_type: 'client_credentials', client_id: hb.operator.clientId, client_secret: hb.operator.clientSecret, resource: sb2.stacks.east.adminArm },
-        })).access_token;
-        assert.equal((await http.send('GET', `${sb2.stacks.east.adminArm}/subscriptions?api-version=2022-12-01`, { token: token2 })).status, 200);
+        const token2 = (
+          await http.call('POST', `${hb.hub.login}/${hb.operator.tenantId}/oauth2/token`, {
+            form: {
+              grant_type: 'client_credentials',
+              client_id: hb.operator.clientId,
+              client_secret: hb.operator.clientSecret,
+              resource: sb2.stacks.east.adminArm,
+            },
+          })
+        ).access_token;
+        assert.equal(
+          (
+            await http.send('GET', `${sb2.stacks.east.adminArm}/subscriptions?api-version=2022-12-01`, {
+              token: token2,
+            })
+          ).status,
+          200,
+        );
       } finally {
         await http.close();
       }
-      const refused = await cli(['stack', '--data', await newDir(), '--port', '0', '--database', database, '--hub', hb.hub.arm, '--hub-ca', hb.caFile], {
-        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
-        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
-        STACKLEDGER_OPERATOR_CLIENT_SECRET: 'wrong',
-      });
+      const refused = await cli(
+        [
+          'stack',
+          '--data',
+          await newDir(),
+          '--port',
+          '0',
+          '--database',
+          database,
+          '--hub',
+          hb.hub.arm,
+          '--hub-ca',
+          hb.caFile,
+        ],
+        {
+          STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+          STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+          STACKLEDGER_OPERATOR_CLIENT_SECRET: 'wrong',
+        },
+      );
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /invalid_client|7000215/);
     } finally {

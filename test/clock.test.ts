@@ -31,9 +31,16 @@ describe('the durable simulated clock', () => {
     running = undefined;
   };
   const cspToken = async (b: any) =>
-    (await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: b.csp.clientId, client_secret: b.csp.clientSecret, resource: b.hub.arm },
-    })).access_token as string;
+    (
+      await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
+        form: {
+          grant_type: 'client_credentials',
+          client_id: b.csp.clientId,
+          client_secret: b.csp.clientSecret,
+          resource: b.hub.arm,
+        },
+      })
+    ).access_token as string;
   const clockOf = async () => JSON.parse((await cli(['clock', 'show', '--data', dir, '--json'])).stdout);
 
   before(async () => {
@@ -56,7 +63,10 @@ describe('the durable simulated clock', () => {
     assert.equal(JSON.parse(readFileSync(path.join(dir, 'clock.json'), 'utf8')).now, '2026-01-03T05:00:00.000Z');
     // The start says so too.
     assert.match(running!.output(), /clock\s+simulated, at 2026-01-03T05:00:00.000Z/);
-    const ok = await http.send('POST', `${b.hub.arm}/providers/Stackledger.System/clock/advance?${API}`, { token: await cspToken(b), body: { duration: 'PT1H' } });
+    const ok = await http.send('POST', `${b.hub.arm}/providers/Stackledger.System/clock/advance?${API}`, {
+      token: await cspToken(b),
+      body: { duration: 'PT1H' },
+    });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.now, '2026-01-03T06:00:00.000Z');
     await kill();
@@ -66,8 +76,15 @@ describe('the durable simulated clock', () => {
     const refused = await cli(['up', '--data', dir, '--port', '0', '--http', '--clock', '2026-01-02T00:00:00Z'], env);
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
-    assert.match(refused.stderr, /^error: The simulated clock of .* stands at 2026-01-03T06:00:00.000Z: --clock 2026-01-02T00:00:00.000Z is refused \(it only moves forward\)\.$/m);
-    assert.equal(JSON.parse(readFileSync(path.join(dir, 'clock.json'), 'utf8')).now, '2026-01-03T06:00:00.000Z', 'the stored time is kept');
+    assert.match(
+      refused.stderr,
+      /^error: The simulated clock of .* stands at 2026-01-03T06:00:00.000Z: --clock 2026-01-02T00:00:00.000Z is refused \(it only moves forward\)\.$/m,
+    );
+    assert.equal(
+      JSON.parse(readFileSync(path.join(dir, 'clock.json'), 'utf8')).now,
+      '2026-01-03T06:00:00.000Z',
+      'the stored time is kept',
+    );
   });
 
   it('moves it forward with a later --clock, doing the work due on the way', async () => {
@@ -90,7 +107,10 @@ describe('the durable simulated clock', () => {
       assert.equal(res.status, 400, JSON.stringify(res.body));
       assert.equal(res.body.error.code, 'TimeBeyondHorizon');
       assert.equal(res.body.error.target, target);
-      assert.match(res.body.error.message, /more than 10 years after the current simulated time 2026-01-05T00:00:00.000Z/);
+      assert.match(
+        res.body.error.message,
+        /more than 10 years after the current simulated time 2026-01-05T00:00:00.000Z/,
+      );
     }
     const back = await http.send('POST', url, { token, body: { to: '2026-01-04T00:00:00Z' } });
     assert.equal(back.status, 400);

@@ -15,20 +15,37 @@ const run = promisify(execFile);
 /** A tenant with a VM and `ips` public IPs, and a day of closed hours. */
 async function tenantWithUsage(t: TestSystem, ips: number) {
   const { tenantArm: tenant, adminArm: admin } = t.b.stacks.local;
-  await t.http.call('PUT', `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Network.Admin/locations/local/quotas/default?api-version=2015-06-15`, {
-    token: await t.appToken('operator', admin),
-    body: { properties: { maxPublicIpsPerSubscription: ips + 5 } },
-  });
+  await t.http.call(
+    'PUT',
+    `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Network.Admin/locations/local/quotas/default?api-version=2015-06-15`,
+    {
+      token: await t.appToken('operator', admin),
+      body: { properties: { maxPublicIpsPerSubscription: ips + 5 } },
+    },
+  );
   const c = await customerWithSubscription(t, 'sdkusage');
   await onboardCustomer(t, c);
   const user = await t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
   const sub = randomUUID();
-  await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: 'sdk', offerId: '/delegatedProviders/default/offers/base-offer' } });
-  await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+  await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, {
+    token: user,
+    body: { displayName: 'sdk', offerId: '/delegatedProviders/default/offers/base-offer' },
+  });
+  await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, {
+    token: user,
+    body: { location: 'local' },
+  });
   for (let i = 0; i < ips; i++) {
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip${i}?api-version=2018-11-01`, { token: user, body: { location: 'local' } });
+    await t.http.call(
+      'PUT',
+      `${tenant}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip${i}?api-version=2018-11-01`,
+      { token: user, body: { location: 'local' } },
+    );
   }
-  await t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body: { duration: 'P1D' } });
+  await t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+    token: await t.appToken('csp', t.b.hub.arm),
+    body: { duration: 'P1D' },
+  });
   return { c, sub };
 }
 
@@ -38,15 +55,29 @@ async function runClient(t: TestSystem, which: 'track1' | 'hybrid', data: Awaite
     endpoint: t.b.stacks.local.tenantArm,
     subscriptionId: data.sub,
     tokenUrl: `${t.b.hub.login}/${data.c.customerId}/oauth2/token`,
-    form: { grant_type: 'password', client_id: AZURE_POWERSHELL, username: data.c.admin.userName, password: data.c.admin.password, resource: t.b.stacks.local.tenantArm },
+    form: {
+      grant_type: 'password',
+      client_id: AZURE_POWERSHELL,
+      username: data.c.admin.userName,
+      password: data.c.admin.password,
+      resource: t.b.stacks.local.tenantArm,
+    },
     start: '2026-06-01T00:00:00Z',
     end: '2026-06-02T00:00:00Z',
   };
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'sdk', 'commerce.ts'), JSON.stringify(input)], {
-    env: { ...process.env, ...(t.b.caFile ? { NODE_EXTRA_CA_CERTS: t.b.caFile } : {}) },
-    timeout: 120_000,
-  });
-  return JSON.parse(stdout) as { pages: number; count: number; seen: Array<{ meterId: string; quantity: number; start: string }> };
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, 'sdk', 'commerce.ts'), JSON.stringify(input)],
+    {
+      env: { ...process.env, ...(t.b.caFile ? { NODE_EXTRA_CA_CERTS: t.b.caFile } : {}) },
+      timeout: 120_000,
+    },
+  );
+  return JSON.parse(stdout) as {
+    pages: number;
+    count: number;
+    seen: Array<{ meterId: string; quantity: number; start: string }>;
+  };
 }
 
 describe('official commerce clients against the stack', () => {

@@ -6,7 +6,8 @@ import { WorkScheduler } from '../src/core/scheduler.ts';
 import { actionMatches, BUILTIN_ROLES, roleAllows, roleIdFromReference } from '../src/arm/roles.ts';
 
 describe('resource id grammar', () => {
-  const id = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/AzureStack/providers/Microsoft.AzureStack/registrations/Reg1/customerSubscriptions/Cust1';
+  const id =
+    '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/AzureStack/providers/Microsoft.AzureStack/registrations/Reg1/customerSubscriptions/Cust1';
 
   it('parses a nested resource id, keeping the case given', () => {
     const p = parseResourceId(id)!;
@@ -29,7 +30,15 @@ describe('resource id grammar', () => {
   });
 
   it('refuses ids that are not resource ids', () => {
-    for (const bad of ['', '/', '/tenants/x', '/subscriptions', '/subscriptions/x/resourceGroups', '/subscriptions/x/providers/ns/type', '/subscriptions/x/foo/bar']) {
+    for (const bad of [
+      '',
+      '/',
+      '/tenants/x',
+      '/subscriptions',
+      '/subscriptions/x/resourceGroups',
+      '/subscriptions/x/providers/ns/type',
+      '/subscriptions/x/foo/bar',
+    ]) {
       assert.equal(parseResourceId(bad), undefined, bad);
     }
   });
@@ -62,7 +71,12 @@ describe('roles', () => {
     assert.ok(!roleAllows(reader, writeGroup) && roleAllows(reader, 'Microsoft.Resources/subscriptions/read'));
   });
   it('reads role references as bare GUIDs or resource ids', () => {
-    assert.equal(roleIdFromReference('/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/8E3AF657-A8FF-443C-A75C-2FE8C4BCB635'), owner.id);
+    assert.equal(
+      roleIdFromReference(
+        '/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/8E3AF657-A8FF-443C-A75C-2FE8C4BCB635',
+      ),
+      owner.id,
+    );
     assert.equal(roleIdFromReference(reader.id), reader.id);
     assert.equal(roleIdFromReference('Owner'), undefined);
   });
@@ -70,16 +84,28 @@ describe('roles', () => {
 
 describe('time', () => {
   it('parses ISO 8601 durations', () => {
-    assert.deepEqual(parseIsoDuration('PT3H'), { years: 0, months: 0, weeks: 0, days: 0, hours: 3, minutes: 0, seconds: 0 });
+    assert.deepEqual(parseIsoDuration('PT3H'), {
+      years: 0,
+      months: 0,
+      weeks: 0,
+      days: 0,
+      hours: 3,
+      minutes: 0,
+      seconds: 0,
+    });
     assert.equal(parseIsoDuration('P31DT12H')!.days, 31);
     assert.equal(parseIsoDuration('P31DT12H')!.hours, 12);
-    for (const bad of ['', 'P', 'PT', '3H', 'P1H', 'PT-1H', 'tomorrow']) assert.equal(parseIsoDuration(bad), undefined, bad);
+    for (const bad of ['', 'P', 'PT', '3H', 'P1H', 'PT-1H', 'tomorrow'])
+      assert.equal(parseIsoDuration(bad), undefined, bad);
   });
   it('adds calendar months in UTC and the rest as exact time', () => {
     const t = new Date('2026-01-31T00:00:00Z');
     assert.equal(addDuration(t, parseIsoDuration('P7D')!).toISOString(), '2026-02-07T00:00:00.000Z');
     assert.equal(addDuration(t, parseIsoDuration('PT90M')!).toISOString(), '2026-01-31T01:30:00.000Z');
-    assert.equal(addDuration(new Date('2026-03-15T00:00:00Z'), parseIsoDuration('P1M')!).toISOString(), '2026-04-15T00:00:00.000Z');
+    assert.equal(
+      addDuration(new Date('2026-03-15T00:00:00Z'), parseIsoDuration('P1M')!).toISOString(),
+      '2026-04-15T00:00:00.000Z',
+    );
   });
   it('parses instants and refuses what is not one', () => {
     assert.equal(parseInstant('2026-01-01T00:00:00Z')!.toISOString(), '2026-01-01T00:00:00.000Z');
@@ -103,12 +129,22 @@ describe('time', () => {
     const clock = new SimulatedClock(new Date('2026-01-01T00:00:00Z'));
     const kept: string[] = [];
     const seen: string[] = [];
-    const scheduler = new WorkScheduler(clock, { persist: async (now) => void kept.push(now.toISOString().slice(11, 16)) });
-    scheduler.register({ name: 'a', runUntil: async (now) => void seen.push(`${now.toISOString().slice(11, 16)} kept ${kept.at(-1)}`) });
+    const scheduler = new WorkScheduler(clock, {
+      persist: async (now) => void kept.push(now.toISOString().slice(11, 16)),
+    });
+    scheduler.register({
+      name: 'a',
+      runUntil: async (now) => void seen.push(`${now.toISOString().slice(11, 16)} kept ${kept.at(-1)}`),
+    });
     await scheduler.advanceTo(new Date('2026-01-01T02:00:00Z'));
     assert.deepEqual(seen, ['01:00 kept 01:00', '02:00 kept 02:00']);
     // A failing step stops the move where it stood, kept.
-    scheduler.register({ name: 'fails', runUntil: async (now) => { if (now.getUTCHours() === 3) throw new Error('crash'); } });
+    scheduler.register({
+      name: 'fails',
+      runUntil: async (now) => {
+        if (now.getUTCHours() === 3) throw new Error('crash');
+      },
+    });
     await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T05:00:00Z')), /crash/);
     assert.equal(clock.now().toISOString(), '2026-01-01T03:00:00.000Z');
     assert.equal(kept.at(-1), '03:00');

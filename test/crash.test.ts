@@ -32,8 +32,14 @@ describe('kills while a clock advance is in flight, over a simulated month', { c
         `crash test (${mode}): ${landed} kills in flight ${JSON.stringify(faulty.kills)}, ${faulty.records} records, ${faulty.invoices.length} invoices, ` +
           `${faulty.seconds} s (fault-free: ${fine.seconds} s)\n`,
       );
-      assert.ok(fine.usage.some((l) => l.startsWith('A-SUB ')) && fine.usage.some((l) => l.startsWith('REGISTRATION-SUB ')), 'both subscriptions billed');
-      assert.ok(fine.invoices.some((l) => l.includes('"period":"2026-09"')), 'September is invoiced');
+      assert.ok(
+        fine.usage.some((l) => l.startsWith('A-SUB ')) && fine.usage.some((l) => l.startsWith('REGISTRATION-SUB ')),
+        'both subscriptions billed',
+      );
+      assert.ok(
+        fine.invoices.some((l) => l.includes('"period":"2026-09"')),
+        'September is invoiced',
+      );
       assert.equal(faulty.records, fine.records, 'the hub received the same records');
       assert.deepEqual(faulty.usage, fine.usage, 'the same usage per subscription and meter, to the last decimal');
       assert.deepEqual(faulty.invoices, fine.invoices, 'the same invoices: lines and totals');

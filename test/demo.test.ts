@@ -29,7 +29,14 @@ describe('stackledger demo', () => {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'stackledger-demo-test-'));
     const started = Date.now();
-    run = await cli(['demo', '--json', '--data', path.join(dir, 'data'), '--database', withDatabase(testServerUrl(), prefix)]);
+    run = await cli([
+      'demo',
+      '--json',
+      '--data',
+      path.join(dir, 'data'),
+      '--database',
+      withDatabase(testServerUrl(), prefix),
+    ]);
     elapsedMs = Date.now() - started;
     assert.equal(run.code, 0, run.stderr);
     doc = JSON.parse(run.stdout);
@@ -59,7 +66,11 @@ describe('stackledger demo', () => {
       ],
     );
     const ids = doc.customers.flatMap((c: any) => [c.tenantId, c.subscriptionId]);
-    assert.equal(new Set([...ids, doc.registrationSubscription.subscriptionId]).size, 7, 'every directory and subscription is its own');
+    assert.equal(
+      new Set([...ids, doc.registrationSubscription.subscriptionId]).size,
+      7,
+      'every directory and subscription is its own',
+    );
   });
 
   it("bills each customer exactly its own tenant's VMs on the deployments it is registered on, and the rest to the registration subscription", () => {
@@ -84,21 +95,30 @@ describe('stackledger demo', () => {
           group by 1, 2`,
         [BASE],
       );
-      const ledger = (sub: string, location: string) => rows.find((r) => r.sub === sub && r.location === location)?.q ?? 0;
+      const ledger = (sub: string, location: string) =>
+        rows.find((r) => r.sub === sub && r.location === location)?.q ?? 0;
       for (const owner of [...doc.customers, doc.registrationSubscription]) {
-        for (const stack of ['east', 'west']) assert.equal(owner.usage[stack], ledger(owner.subscriptionId, stack), `${owner.name ?? 'registration'} on ${stack}`);
+        for (const stack of ['east', 'west'])
+          assert.equal(
+            owner.usage[stack],
+            ledger(owner.subscriptionId, stack),
+            `${owner.name ?? 'registration'} on ${stack}`,
+          );
       }
     } finally {
       await db.end();
     }
   });
 
-  it("invoices each customer its month at the list prices: base vCPU hours, and Windows vCPU hours on top", () => {
+  it('invoices each customer its month at the list prices: base vCPU hours, and Windows vCPU hours on top', () => {
     const totals = Object.fromEntries(doc.customers.map((c: any) => [c.name, c.invoiceTotal]));
     // Adatum: the Windows D2_v2 on east (2 vCPUs).
     assert.equal(totals.Adatum, cents(2 * JANUARY_HOURS * (BASE_PRICE + WINDOWS_PRICE)));
     // Bellows: the Linux D3_v2 on east (4) and the Windows A2_v2 on west (2).
-    assert.equal(totals.Bellows, cents(4 * JANUARY_HOURS * BASE_PRICE + 2 * JANUARY_HOURS * (BASE_PRICE + WINDOWS_PRICE)));
+    assert.equal(
+      totals.Bellows,
+      cents(4 * JANUARY_HOURS * BASE_PRICE + 2 * JANUARY_HOURS * (BASE_PRICE + WINDOWS_PRICE)),
+    );
     assert.equal(totals.Corvid, 0);
   });
 

@@ -19,12 +19,19 @@ describe('dirty hours and late reports under failure', () => {
   let vmId: string;
 
   const advance = async (body: { duration?: string; to?: string }) =>
-    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body });
-  const lateReport = async (at: string, powerState: string) =>
-    t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
-      token: await t.appToken('operator', t.b.stacks.local.adminArm),
-      body: { resourceId: vmId, at, powerState },
+    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await t.appToken('csp', t.b.hub.arm),
+      body,
     });
+  const lateReport = async (at: string, powerState: string) =>
+    t.call(
+      'POST',
+      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+      {
+        token: await t.appToken('operator', t.b.stacks.local.adminArm),
+        body: { resourceId: vmId, at, powerState },
+      },
+    );
   const baseRecords = async () =>
     (
       await stackDb.query(
@@ -33,14 +40,22 @@ describe('dirty hours and late reports under failure', () => {
         [BASE],
       )
     ).rows.map((r) => `${r.h} r${r.revision} ${r.q}${r.sent ? '' : ' (outbox)'}`);
-  const dirty = async () => (await stackDb.query(`select to_char(hour at time zone 'UTC', 'HH24') as h from metering_dirty_hours order by hour`)).rows.map((r) => r.h);
+  const dirty = async () =>
+    (
+      await stackDb.query(
+        `select to_char(hour at time zone 'UTC', 'HH24') as h from metering_dirty_hours order by hour`,
+      )
+    ).rows.map((r) => r.h);
 
   before(async () => {
     t = await startTestSystem({ clock: new Date(START) });
     const customer = await customerWithSubscription(t, 'dirty');
     const { user, sub } = await tenantSubscription(t, customer, 'dirty');
     vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
-    const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, { token: user, body: vmBody('Standard_A2_v2') });
+    const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, {
+      token: user,
+      body: vmBody('Standard_A2_v2'),
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
     await stackDb.connect();
@@ -62,8 +77,12 @@ describe('dirty hours and late reports under failure', () => {
 
     // A real failure inside the re-close's transaction: the correction of hour 02 cannot be written,
     // after hour 01's was.
-    await stackDb.query(`create function fail_correction() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`);
-    await stackDb.query(`create trigger fail_correction before insert on usage_records for each row when (new.hour = '${hourAt(2)}' and new.revision > 1) execute function fail_correction()`);
+    await stackDb.query(
+      `create function fail_correction() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`,
+    );
+    await stackDb.query(
+      `create trigger fail_correction before insert on usage_records for each row when (new.hour = '${hourAt(2)}' and new.revision > 1) execute function fail_correction()`,
+    );
     try {
       const failed = await advance({ duration: 'PT1H' });
       assert.equal(failed.status, 500, JSON.stringify(failed.body));
@@ -81,8 +100,18 @@ describe('dirty hours and late reports under failure', () => {
     const again = await advance({ to: hourAt(4) });
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.deepEqual(await dirty(), []);
-    assert.deepEqual(await baseRecords(), ['00 r1 2.000000000', '01 r1 2.000000000', '01 r2 -1.000000000', '02 r1 2.000000000', '02 r2 -2.000000000']);
-    const verify = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?api-version=2026-11-01&from=${hourAt(0)}&to=${hourAt(4)}`, { token: await t.appToken('csp', t.b.hub.arm) });
+    assert.deepEqual(await baseRecords(), [
+      '00 r1 2.000000000',
+      '01 r1 2.000000000',
+      '01 r2 -1.000000000',
+      '02 r1 2.000000000',
+      '02 r2 -2.000000000',
+    ]);
+    const verify = await t.call(
+      'GET',
+      `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?api-version=2026-11-01&from=${hourAt(0)}&to=${hourAt(4)}`,
+      { token: await t.appToken('csp', t.b.hub.arm) },
+    );
     assert.equal(verify.status, 200, JSON.stringify(verify.body));
     assert.equal(verify.body.balanced, true);
   });
@@ -95,7 +124,9 @@ describe('dirty hours and late reports under failure', () => {
       await holder.query('select pg_advisory_lock($1)', [CLOSING_LOCK]);
       let answered = false;
       // The VM was in fact deallocated from half an hour into hour 00.
-      const pending = lateReport(new Date(START + 30 * 60_000).toISOString(), 'deallocated').then((r) => ((answered = true), r));
+      const pending = lateReport(new Date(START + 30 * 60_000).toISOString(), 'deallocated').then(
+        (r) => ((answered = true), r),
+      );
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(answered, false, 'the report waits for the closing');
       await holder.query('select pg_advisory_unlock($1)', [CLOSING_LOCK]);
@@ -107,11 +138,13 @@ describe('dirty hours and late reports under failure', () => {
     }
     const moved = await advance({ to: hourAt(4) });
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
-    const sums = (await stackDb.query(
-      `select to_char(hour at time zone 'UTC', 'HH24') as h, sum(quantity)::text as q from usage_records
+    const sums = (
+      await stackDb.query(
+        `select to_char(hour at time zone 'UTC', 'HH24') as h, sum(quantity)::text as q from usage_records
        where resource_id = (select id from resources where name = 'vm1') and meter_id = $1 group by hour order by hour`,
-      [BASE],
-    )).rows.map((r) => `${r.h} ${r.q}`);
+        [BASE],
+      )
+    ).rows.map((r) => `${r.h} ${r.q}`);
     assert.deepEqual(sums, ['00 1.000000000', '01 0.000000000', '02 0.000000000']);
   });
 });

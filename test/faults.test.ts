@@ -52,25 +52,59 @@ describe('the usage pipeline under faults, over a simulated month', () => {
   let stackTenant: Record<string, { token: () => Promise<string>; sub: string }> = {};
 
   const iso = (t: number) => new Date(t).toISOString();
-  const token = async (tenant: string, form: Record<string, string>) => (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
+  const token = async (tenant: string, form: Record<string, string>) =>
+    (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
   // Tokens are kept (they last an hour of real time), so that the test can act while the hub is down.
   const tokens = new Map<string, string>();
   const app = async (who: any, resource: string) => {
     const key = `${who.clientId} ${resource}`;
-    if (!tokens.has(key)) tokens.set(key, await token(who.tenantId, { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource }));
+    if (!tokens.has(key))
+      tokens.set(
+        key,
+        await token(who.tenantId, {
+          grant_type: 'client_credentials',
+          client_id: who.clientId,
+          client_secret: who.clientSecret,
+          resource,
+        }),
+      );
     return tokens.get(key)!;
   };
   const stackEntry = () => sb.stacks.local;
 
   const startHub = async () => {
-    hub = await startBackground(['hub', '--data', dirs.hub, '--port', String(hubPort), '--database', database, '--clock', iso(hubTime)], READY);
+    hub = await startBackground(
+      ['hub', '--data', dirs.hub, '--port', String(hubPort), '--database', database, '--clock', iso(hubTime)],
+      READY,
+    );
     hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
   };
   const startStack = async () => {
     stack = await startBackground(
-      ['stack', '--data', dirs.stack, '--port', '0', '--database', database, '--hub', hb.hub.arm, '--hub-ca', hb.caFile, '--admin-user', hb.operator.admin.userName, '--clock', iso(stackTime)],
+      [
+        'stack',
+        '--data',
+        dirs.stack,
+        '--port',
+        '0',
+        '--database',
+        database,
+        '--hub',
+        hb.hub.arm,
+        '--hub-ca',
+        hb.caFile,
+        '--admin-user',
+        hb.operator.admin.userName,
+        '--clock',
+        iso(stackTime),
+      ],
       READY,
-      { STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId, STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId, STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret, STACKLEDGER_HUB_TIMEOUT_MS: '1500' },
+      {
+        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+        STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
+        STACKLEDGER_HUB_TIMEOUT_MS: '1500',
+      },
     );
     sb = JSON.parse(readFileSync(path.join(dirs.stack, 'bootstrap.json'), 'utf8'));
     await http?.close();
@@ -82,12 +116,18 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     await p.exited;
   };
   const advanceHub = async (to: number) => {
-    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await app(hb.csp, hb.hub.arm), body: { to: iso(to) } });
+    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await app(hb.csp, hb.hub.arm),
+      body: { to: iso(to) },
+    });
     hubTime = to;
   };
   const advanceStack = async (to: number) => {
     const s = stackEntry();
-    await http.call('POST', `${s.adminArm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await app(hb.operator, s.adminArm), body: { to: iso(to) } });
+    await http.call('POST', `${s.adminArm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await app(hb.operator, s.adminArm),
+      body: { to: iso(to) },
+    });
     stackTime = to;
   };
   const stackDb = () => new pg.Client({ connectionString: withDatabase(testServerUrl(), `${prefix}_stack_local`) });
@@ -110,12 +150,21 @@ describe('the usage pipeline under faults, over a simulated month', () => {
       await db.end();
     }
     if (rows.length === 0) return;
-    const bearer = await token(appRecord.homeDirectory, { grant_type: 'client_credentials', client_id: appRecord.applicationId, client_secret: appRecord.applicationSecret, resource: hb.hub.arm });
+    const bearer = await token(appRecord.homeDirectory, {
+      grant_type: 'client_credentials',
+      client_id: appRecord.applicationId,
+      client_secret: appRecord.applicationSecret,
+      resource: hb.hub.arm,
+    });
     for (const part of [rows.slice(30), rows.slice(0, 30)]) {
-      const res = await http.call('POST', `${hb.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`, {
-        token: bearer,
-        body: { cloudId: stackEntry().cloudId, batchId: randomUUID(), records: part.reverse() },
-      });
+      const res = await http.call(
+        'POST',
+        `${hb.hub.arm}/providers/Microsoft.AzureStack/usageReports?api-version=2026-11-01`,
+        {
+          token: bearer,
+          body: { cloudId: stackEntry().cloudId, batchId: randomUUID(), records: part.reverse() },
+        },
+      );
       assert.equal(res.new, 0, 'a replayed record is never stored twice');
     }
   };
@@ -130,7 +179,13 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     await startStack();
     assert.equal((await cli(['stack', 'register', '--data', dirs.stack, '--hub-data', dirs.hub, '--approve'])).code, 0);
 
-    const tenants = await twoTenantsWithVms({ http: () => http, hub: () => hb, stack: stackEntry, domainPrefix: 'fault', tenantSubs: { a: randomUUID(), c: randomUUID() } });
+    const tenants = await twoTenantsWithVms({
+      http: () => http,
+      hub: () => hb,
+      stack: stackEntry,
+      domainPrefix: 'fault',
+      tenantSubs: { a: randomUUID(), c: randomUUID() },
+    });
     for (const name of ['a', 'c'] as const) {
       customers[name] = tenants[name];
       stackTenant[name] = { token: tenants[name].tenantToken, sub: tenants[name].tenantSub };
@@ -172,20 +227,32 @@ describe('the usage pipeline under faults, over a simulated month', () => {
         // Lifecycle along the way: A's VM deallocated on day 10, started on day 12, resized on day 20.
         const action = day === 10 && quarter === 2 ? 'deallocate' : day === 12 && quarter === 3 ? 'start' : undefined;
         if (action) {
-          await http.call('POST', `${stackEntry().tenantArm}/subscriptions/${stackTenant.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/${action}?api-version=2020-06-01`, { token: await stackTenant.a.token() });
+          await http.call(
+            'POST',
+            `${stackEntry().tenantArm}/subscriptions/${stackTenant.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/${action}?api-version=2020-06-01`,
+            { token: await stackTenant.a.token() },
+          );
         }
         if (day === 20 && quarter === 1) {
-          await http.call('PATCH', `${stackEntry().tenantArm}/subscriptions/${stackTenant.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`, {
-            token: await stackTenant.a.token(),
-            body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } },
-          });
+          await http.call(
+            'PATCH',
+            `${stackEntry().tenantArm}/subscriptions/${stackTenant.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`,
+            {
+              token: await stackTenant.a.token(),
+              body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } },
+            },
+          );
         }
       }
     }
     // Everything up again: delivery completes (a few tries, in case the last ones timed out under load).
     for (let i = 0; i < 10; i++) {
       await advanceStack(stackTime);
-      const status = await http.call('GET', `${stackEntry().adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`, { token: await app(hb.operator, stackEntry().adminArm) });
+      const status = await http.call(
+        'GET',
+        `${stackEntry().adminArm}/providers/Stackledger.System/bridge?api-version=2026-11-01`,
+        { token: await app(hb.operator, stackEntry().adminArm) },
+      );
       if (status.outbox === 0) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -204,15 +271,24 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     await dropDatabases(prefix);
   });
 
-  it('loses nothing and counts nothing twice: the hub holds exactly the stack\'s records', async () => {
+  it("loses nothing and counts nothing twice: the hub holds exactly the stack's records", async () => {
     const sdb = stackDb();
     const hdb = hubDb();
     await sdb.connect();
     await hdb.connect();
     try {
-      const stackRows = (await sdb.query(`select resource_id::text || ' ' || meter_id || ' ' || to_char(hour at time zone 'UTC', 'YYYY-MM-DD HH24') || ' ' || revision || ' ' || quantity::text as k from usage_records order by 1`)).rows.map((r) => r.k);
-      const pending = (await sdb.query('select count(*)::int as n from usage_records where delivered_at is null')).rows[0].n;
-      const hubRows = (await hdb.query(`select resource_id || ' ' || meter_id || ' ' || to_char(hour at time zone 'UTC', 'YYYY-MM-DD HH24') || ' ' || revision || ' ' || quantity::text as k from usage_received where source like 'deployment:%' order by 1`)).rows.map((r) => r.k);
+      const stackRows = (
+        await sdb.query(
+          `select resource_id::text || ' ' || meter_id || ' ' || to_char(hour at time zone 'UTC', 'YYYY-MM-DD HH24') || ' ' || revision || ' ' || quantity::text as k from usage_records order by 1`,
+        )
+      ).rows.map((r) => r.k);
+      const pending = (await sdb.query('select count(*)::int as n from usage_records where delivered_at is null'))
+        .rows[0].n;
+      const hubRows = (
+        await hdb.query(
+          `select resource_id || ' ' || meter_id || ' ' || to_char(hour at time zone 'UTC', 'YYYY-MM-DD HH24') || ' ' || revision || ' ' || quantity::text as k from usage_received where source like 'deployment:%' order by 1`,
+        )
+      ).rows.map((r) => r.k);
       assert.equal(pending, 0, 'the outbox is empty');
       // Two VMs with two meters each for 720 hours, less the 54 hours A's VM was deallocated.
       assert.equal(stackRows.length, 4 * 720 - 2 * 54, 'a month of records');
@@ -226,14 +302,16 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     assert.equal(JSON.parse(verify.stdout).balanced, true);
   });
 
-  it('bills A its own usage and C\'s to the registration subscription, as a run without faults would', async () => {
+  it("bills A its own usage and C's to the registration subscription, as a run without faults would", async () => {
     const billed = async (subscriptionId: string) => {
       const res = await http.call(
         'GET',
         `${hb.hub.arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-09-01T00:00:00Z&reportedEndTime=2026-10-02T00:00:00Z&aggregationGranularity=Daily&showDetails=false`,
         { token: await app(hb.csp, hb.hub.arm) },
       );
-      return res.value.filter((x: any) => x.properties.meterId === 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5').reduce((n: number, x: any) => n + x.properties.quantity, 0);
+      return res.value
+        .filter((x: any) => x.properties.meterId === 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5')
+        .reduce((n: number, x: any) => n + x.properties.quantity, 0);
     };
     // A: 2 vCPUs until day 10 06:00, none until day 12 12:00, 2 until day 20 06:00, then 4 to the end of day 30.
     const a = 2 * (10 * 24 + 6) + 2 * (20 * 24 + 6 - (12 * 24 + 12)) + 4 * (30 * 24 - (20 * 24 + 6));

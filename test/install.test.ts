@@ -28,7 +28,10 @@ describe('a fresh install under a 0700 folder', { timeout: 300_000 }, () => {
     await run('git', ['clone', '--quiet', '--local', '--no-checkout', ROOT, checkout]);
     await run('git', ['-C', checkout, 'checkout', '--quiet', head.trim()]);
     // The real install, from npm's cache when it has the packages (about half a minute).
-    await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: checkout, maxBuffer: 16 * 1024 * 1024 });
+    await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: checkout,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     bin = path.join(checkout, 'bin', 'stackledger.js');
   });
   after(async () => {
@@ -42,11 +45,28 @@ describe('a fresh install under a 0700 folder', { timeout: 300_000 }, () => {
 
   it('starts, prints its endpoints and stops on SIGTERM', async () => {
     assert.equal((await stat(parent)).mode & 0o777, 0o700);
-    server = await startBackground(['up', '--port', '0', '--http', '--data', path.join(dataParent, 'data')], /Stop with Ctrl\+C/, {}, 120_000, bin);
+    server = await startBackground(
+      ['up', '--port', '0', '--http', '--data', path.join(dataParent, 'data')],
+      /Stop with Ctrl\+C/,
+      {},
+      120_000,
+      bin,
+    );
     assert.match(server.output(), /hub ARM +http:\/\/127\.0\.0\.1:\d+/);
     // What start-up may change above the checkout is the traverse bit, never the right to list.
     assert.equal((await stat(parent)).mode & 0o044, 0);
-    const second = await cli(['up', '--port', /hub ARM +http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())![1], '--http', '--data', path.join(dataParent, 'second')], {}, bin);
+    const second = await cli(
+      [
+        'up',
+        '--port',
+        /hub ARM +http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())![1],
+        '--http',
+        '--data',
+        path.join(dataParent, 'second'),
+      ],
+      {},
+      bin,
+    );
     assert.equal(second.code, 1, second.stderr);
     assert.match(second.stderr, /^error: Port \d+ on 127\.0\.0\.1 is already in use: .*--port/);
     assert.equal(second.stderr.trim().split('\n').length, 1, `one line, no stack trace:\n${second.stderr}`);

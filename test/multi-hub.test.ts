@@ -35,8 +35,16 @@ describe('two hub processes on one database', () => {
   let customer: { id: string; sub: string };
 
   const token = async (b: any, resource: string) =>
-    (await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, { form: { grant_type: 'client_credentials', client_id: b.csp.clientId, client_secret: b.csp.clientSecret, resource } }))
-      .access_token as string;
+    (
+      await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
+        form: {
+          grant_type: 'client_credentials',
+          client_id: b.csp.clientId,
+          client_secret: b.csp.clientSecret,
+          resource,
+        },
+      })
+    ).access_token as string;
 
   /** A port nobody listens on now. */
   const freePort = () =>
@@ -67,7 +75,25 @@ describe('two hub processes on one database', () => {
     const database = withDatabase(testServerUrl(), prefix);
     hubs.push(
       ...(await Promise.all(
-        dirs.map((d, i) => startBackground(['hub', '--data', d, '--port', String(ports[i]), '--public-url', publicUrl, '--database', database, '--clock', T0], READY, env)),
+        dirs.map((d, i) =>
+          startBackground(
+            [
+              'hub',
+              '--data',
+              d,
+              '--port',
+              String(ports[i]),
+              '--public-url',
+              publicUrl,
+              '--database',
+              database,
+              '--clock',
+              T0,
+            ],
+            READY,
+            env,
+          ),
+        ),
       )),
     );
     for (const [i, d] of dirs.entries()) {
@@ -95,7 +121,11 @@ describe('two hub processes on one database', () => {
     await db.connect();
     try {
       assert.equal(Number((await db.query('select count(*) as n from signing_keys')).rows[0].n), 1, 'one signing key');
-      assert.equal(Number((await db.query(`select count(*) as n from directories where kind = 'partner'`)).rows[0].n), 1, 'one CSP');
+      assert.equal(
+        Number((await db.query(`select count(*) as n from directories where kind = 'partner'`)).rows[0].n),
+        1,
+        'one CSP',
+      );
     } finally {
       await db.end();
     }
@@ -105,22 +135,48 @@ describe('two hub processes on one database', () => {
     const b = files[0];
     // A customer made through the balancer, its usage posted to each process in turn.
     const pc = await token(b, b.hub.partnerCenter);
-    const made = await http.call('POST', `${b.hub.partnerCenter}/v1/customers`, { token: pc, body: { companyProfile: { domain: 'multihub', companyName: 'Multi' } } });
-    const order = await http.call('POST', `${b.hub.partnerCenter}/v1/customers/${made.id}/orders`, { token: pc, body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] } });
+    const made = await http.call('POST', `${b.hub.partnerCenter}/v1/customers`, {
+      token: pc,
+      body: { companyProfile: { domain: 'multihub', companyName: 'Multi' } },
+    });
+    const order = await http.call('POST', `${b.hub.partnerCenter}/v1/customers/${made.id}/orders`, {
+      token: pc,
+      body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] },
+    });
     customer = { id: made.id, sub: order.lineItems[0].subscriptionId };
     const arm = await token(b, b.hub.arm);
     for (let day = 0; day < 7; day++) {
       const at = new Date(Date.parse(T0) + day * 86_400_000); // now, on both clocks
       for (const [i, origin] of direct.entries()) {
         const quantity = new Decimal(day + 1).mul(i + 1).div(4);
-        const events = [{ specversion: '1.0', id: randomUUID(), source: 'urn:multihub', type: 'usage', subject: customer.sub, time: at.toISOString(), data: { meterId: BASE, quantity: quantity.toFixed(), resourceUri: `/vm/${i}` } }];
-        const res = await http.send('POST', `${origin}/providers/Stackledger.Usage/events?${V}`, { token: arm, body: events });
+        const events = [
+          {
+            specversion: '1.0',
+            id: randomUUID(),
+            source: 'urn:multihub',
+            type: 'usage',
+            subject: customer.sub,
+            time: at.toISOString(),
+            data: { meterId: BASE, quantity: quantity.toFixed(), resourceUri: `/vm/${i}` },
+          },
+        ];
+        const res = await http.send('POST', `${origin}/providers/Stackledger.Usage/events?${V}`, {
+          token: arm,
+          body: events,
+        });
         assert.equal(res.status, 200, JSON.stringify(res.body));
         sent.push(quantity);
       }
       // The clocks move in step, as the processes' real clocks would.
       const until = new Date(Date.parse(T0) + (day + 1) * 86_400_000).toISOString();
-      await Promise.all(direct.map((origin) => http.call('POST', `${origin}/providers/Stackledger.System/clock/advance?${V}`, { token: arm, body: { to: until } })));
+      await Promise.all(
+        direct.map((origin) =>
+          http.call('POST', `${origin}/providers/Stackledger.System/clock/advance?${V}`, {
+            token: arm,
+            body: { to: until },
+          }),
+        ),
+      );
     }
     // The ledger holds every event once, and either process answers the same.
     for (const origin of direct) {
@@ -129,12 +185,24 @@ describe('two hub processes on one database', () => {
       assert.equal(new Decimal(verify.received).toFixed(), Decimal.sum(...sent).toFixed());
     }
     // August closed once: one invoice to the customer, the same through both hubs.
-    const invoices = await Promise.all(direct.map((origin) => http.call('GET', `${origin}/providers/Stackledger.Billing/invoices?${V}&period=2026-08&customerId=${customer.id}`, { token: arm })));
+    const invoices = await Promise.all(
+      direct.map((origin) =>
+        http.call(
+          'GET',
+          `${origin}/providers/Stackledger.Billing/invoices?${V}&period=2026-08&customerId=${customer.id}`,
+          { token: arm },
+        ),
+      ),
+    );
     const august = invoices.map((r) => r.value.filter((v: any) => v.properties.kind === 'invoice'));
     assert.equal(august[0].length, 1, JSON.stringify(invoices[0]));
     assert.deepEqual(august[1], august[0]);
     const augustUsage = Decimal.sum(...sent.slice(0, 8));
-    const invoice = await http.call('GET', `${b.hub.arm}/providers/Stackledger.Billing/invoices/${august[0][0].name}?${V}`, { token: arm });
+    const invoice = await http.call(
+      'GET',
+      `${b.hub.arm}/providers/Stackledger.Billing/invoices/${august[0][0].name}?${V}`,
+      { token: arm },
+    );
     const billed = invoice.properties.lines.reduce((n: Decimal, l: any) => n.plus(l.quantity), new Decimal(0));
     assert.equal(billed.toFixed(), augustUsage.toFixed(), "August's four days of usage, once");
   });

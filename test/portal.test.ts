@@ -21,10 +21,18 @@ describe('the web portal', () => {
   const customer = { name: `Contoso ${suffix}`, domain: `contoso-${suffix}`, userName: '', password: '' };
 
   const advance = async (duration: string) =>
-    t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body: { duration } });
+    t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await t.appToken('csp', t.b.hub.arm),
+      body: { duration },
+    });
 
   /** A new browser profile signed in as one of the three roles. */
-  async function signIn(role: 'Cloud service provider' | 'Stack operator' | 'Tenant user', userName: string, password: string, viewport = LAPTOP): Promise<Page> {
+  async function signIn(
+    role: 'Cloud service provider' | 'Stack operator' | 'Tenant user',
+    userName: string,
+    password: string,
+    viewport = LAPTOP,
+  ): Promise<Page> {
     const page = await (await newContext(browser, viewport)).newPage();
     openPages.add(page);
     page.on('close', () => openPages.delete(page));
@@ -69,7 +77,8 @@ describe('the web portal', () => {
   });
 
   it('serves its built files anonymously from the hub, with the app for its own paths and config.json', async () => {
-    const get = (url: string, headers: Record<string, string> = {}) => request(url, { dispatcher: t.dispatcher, headers });
+    const get = (url: string, headers: Record<string, string> = {}) =>
+      request(url, { dispatcher: t.dispatcher, headers });
     const index = await get(portal);
     assert.equal(index.statusCode, 200);
     assert.match(String(index.headers['content-type']), /text\/html/);
@@ -78,7 +87,12 @@ describe('the web portal', () => {
     // The browser runs the steps below under this policy: only the hub's and the stack's origins.
     const policy = String(index.headers['content-security-policy']);
     assert.match(policy, /script-src 'self'/);
-    assert.ok(policy.includes(`connect-src 'self' ${new URL(t.b.stacks.local.adminArm).origin} ${new URL(t.b.stacks.local.tenantArm).origin}`), policy);
+    assert.ok(
+      policy.includes(
+        `connect-src 'self' ${new URL(t.b.stacks.local.adminArm).origin} ${new URL(t.b.stacks.local.tenantArm).origin}`,
+      ),
+      policy,
+    );
     // Every asset it names is served by the hub itself: nothing from a CDN.
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((u) => !u.startsWith('data:'));
     assert.ok(assets.length >= 2);
@@ -115,7 +129,11 @@ describe('the web portal', () => {
       request(`${t.b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, {
         method: 'OPTIONS',
         dispatcher: t.dispatcher,
-        headers: { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin,
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'authorization,content-type',
+        },
       });
     const ours = await preflight(new URL(t.b.hub.portal).origin);
     assert.equal(ours.statusCode, 204);
@@ -176,7 +194,14 @@ describe('the web portal', () => {
     await nav(page, 'Registrations');
     const registrations = page.getByRole('table', { name: 'Registrations' });
     await registrations.getByText(t.b.stacks.local.cloudId).waitFor(WAIT);
-    assert.equal(await registrations.locator('code').filter({ hasText: /^[0-9a-f-]{36}$/ }).count(), 2, 'the cloud id and the one linked subscription');
+    assert.equal(
+      await registrations
+        .locator('code')
+        .filter({ hasText: /^[0-9a-f-]{36}$/ })
+        .count(),
+      2,
+      'the cloud id and the one linked subscription',
+    );
     await screenshot(page, SHOTS, '04-csp-registrations');
     await page.context().close();
   });
@@ -193,7 +218,11 @@ describe('the web portal', () => {
       sessionStorage.setItem('stackledger.session', JSON.stringify({ ...session, expiresAt: Date.now() + 120_000 }));
     });
     await page.reload();
-    await page.waitForFunction(() => JSON.parse(sessionStorage.getItem('stackledger.session')!).expiresAt > Date.now() + 30 * 60_000, undefined, WAIT);
+    await page.waitForFunction(
+      () => JSON.parse(sessionStorage.getItem('stackledger.session')!).expiresAt > Date.now() + 30 * 60_000,
+      undefined,
+      WAIT,
+    );
     const renewed = await stored();
     const admin = t.b.stacks.local.adminArm;
     assert.notEqual(renewed.tokens[admin], first.tokens[admin]);
@@ -208,13 +237,19 @@ describe('the web portal', () => {
     const form = page.getByRole('form', { name: 'Onboard a directory' });
     await form.getByLabel('Directory').fill(`${customer.domain}.onstackledger.local`);
     await form.getByRole('button', { name: 'Onboard' }).click();
-    await page.getByRole('table', { name: 'Directories' }).getByText(`${customer.domain}.onstackledger.local`).waitFor(WAIT);
+    await page
+      .getByRole('table', { name: 'Directories' })
+      .getByText(`${customer.domain}.onstackledger.local`)
+      .waitFor(WAIT);
     await screenshot(page, SHOTS, '05-operator-directories');
 
     await nav(page, 'Offers');
     await page.getByRole('table', { name: 'Offers' }).getByText('base-offer').waitFor(WAIT);
     await nav(page, 'Subscriptions');
-    await page.getByRole('table', { name: 'Stack subscriptions' }).getByText('Default Provider Subscription').waitFor(WAIT);
+    await page
+      .getByRole('table', { name: 'Stack subscriptions' })
+      .getByText('Default Provider Subscription')
+      .waitFor(WAIT);
     await nav(page, 'Bridge', 'Usage bridge');
     await page.getByText('Delivering normally.').waitFor(WAIT);
     await screenshot(page, SHOTS, '06-operator-bridge');
@@ -248,10 +283,11 @@ describe('the web portal', () => {
     // A 2-vCPU Windows VM for six hours. The tenant API goes by reported time and ends at the hub's
     // hour, exclusive: the hour that closed at 06:00 is reported at 06:00 and not in yet, so five
     // hours show, 10 vCPU hours of each VM meter.
-    const row = async (meter: string) => (await totals.getByRole('row').filter({ hasText: meter }).innerText()).replace(/\s+/g, ' ');
+    const row = async (meter: string) =>
+      (await totals.getByRole('row').filter({ hasText: meter }).innerText()).replace(/\s+/g, ' ');
     assert.match(await row('Base VM Size Hours'), /Base VM Size Hours 10 vCPU hours/);
     assert.match(await row('Windows VM Size Hours'), /Windows VM Size Hours 10 vCPU hours/);
-    assert.ok(await page.locator('.plot canvas').count() > 0, 'the chart is drawn');
+    assert.ok((await page.locator('.plot canvas').count()) > 0, 'the chart is drawn');
     await screenshot(page, SHOTS, '09-tenant-usage');
     await page.context().close();
   });
@@ -259,9 +295,15 @@ describe('the web portal', () => {
   it('works at a phone width: the menu folds and nothing overflows sideways', async () => {
     const page = await signIn('Tenant user', customer.userName, customer.password, PHONE);
     await page.getByRole('table', { name: 'Resources' }).getByText('win01').waitFor(WAIT);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
-    assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false, 'the navigation is folded behind the menu button');
+    assert.equal(
+      await page.getByRole('navigation', { name: 'Main' }).isVisible(),
+      false,
+      'the navigation is folded behind the menu button',
+    );
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('table', { name: 'Usage totals' }).waitFor(WAIT);
@@ -274,9 +316,13 @@ describe('the web portal', () => {
     await page.getByRole('table', { name: 'Customers' }).getByRole('link', { name: customer.name }).click();
     const totals = page.getByRole('table', { name: 'Usage totals' });
     await totals.waitFor(WAIT);
-    assert.match((await totals.getByRole('row').filter({ hasText: 'Base VM Size Hours' }).innerText()).replace(/\s+/g, ' '), /Base VM Size Hours 12 vCPU hours/);
+    assert.match(
+      (await totals.getByRole('row').filter({ hasText: 'Base VM Size Hours' }).innerText()).replace(/\s+/g, ' '),
+      /Base VM Size Hours 12 vCPU hours/,
+    );
     const file = await screenshot(page, SHOTS, '11-csp-customer-usage');
-    if (process.env.STACKLEDGER_UPDATE_DOCS === '1') await copyFile(file, path.resolve(import.meta.dirname, '../docs/portal.png'));
+    if (process.env.STACKLEDGER_UPDATE_DOCS === '1')
+      await copyFile(file, path.resolve(import.meta.dirname, '../docs/portal.png'));
     await page.context().close();
   });
 

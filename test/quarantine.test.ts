@@ -28,10 +28,16 @@ describe("the bridge's verdict on the hub's answer", () => {
     assert.equal(recordIndexOf('records'), undefined);
     assert.equal(recordIndexOf('recordsX[1]'), undefined);
     assert.equal(recordIndexOf('cloudId'), undefined);
-    const named = verdictOf({ status: 400, body: { error: { code: 'InvalidTags', message: 'm', target: 'records[2].tags' } } }, 5);
+    const named = verdictOf(
+      { status: 400, body: { error: { code: 'InvalidTags', message: 'm', target: 'records[2].tags' } } },
+      5,
+    );
     assert.equal(named.kind, 'records');
     assert.deepEqual(named.kind === 'records' && [...named.refused.keys()], [2]);
-    const outside = verdictOf({ status: 400, body: { error: { code: 'X', message: 'm', target: 'records[9].tags' } } }, 5);
+    const outside = verdictOf(
+      { status: 400, body: { error: { code: 'X', message: 'm', target: 'records[9].tags' } } },
+      5,
+    );
     assert.equal(outside.kind, 'split', 'an index beyond the batch names nothing');
   });
 
@@ -60,7 +66,10 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
   let tenant: { user: string; sub: string; tenantId: string; admin: { userName: string; password: string } };
 
   const advance = async (duration: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${API}`, { token: csp, body: { duration } });
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${API}`, {
+      token: csp,
+      body: { duration },
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
   const bridge = () => `${t.b.stacks.local.adminArm}/providers/Stackledger.System/bridge`;
@@ -81,7 +90,12 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     return resourceId;
   };
   const received = async (resourceId: string) =>
-    (await hubDb.query(`select count(*)::int as n, coalesce(sum(quantity), 0)::text as q from usage_received where resource_id = $1`, [resourceId])).rows[0];
+    (
+      await hubDb.query(
+        `select count(*)::int as n, coalesce(sum(quantity), 0)::text as q from usage_received where resource_id = $1`,
+        [resourceId],
+      )
+    ).rows[0];
   const verify = (...extra: string[]) => cli(['usage', 'verify', '--data', t.dataDir, '--stack', 'local', ...extra]);
 
   before(async () => {
@@ -91,7 +105,10 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const c = await customerWithSubscription(t, 'quarantine');
     const { user, sub } = await tenantSubscription(t, c, 'quarantine');
     tenant = { user, sub, tenantId: c.customerId, admin: c.admin };
-    assert.equal((await t.call('PUT', vmUrl(t, sub, 'vm'), { token: user, body: vmBody('Standard_A2_v2') })).status, 201);
+    assert.equal(
+      (await t.call('PUT', vmUrl(t, sub, 'vm'), { token: user, body: vmBody('Standard_A2_v2') })).status,
+      201,
+    );
     stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
     await stackDb.connect();
     hubDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
@@ -124,27 +141,36 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
   });
 
   it('reports a difference made on purpose on the hub, and exits 1 until it is undone', async () => {
-    const row = (await hubDb.query(`select id from usage_received where meter_id = $1 and hour = '2026-07-01T01:00:00Z'`, [BASE])).rows[0];
+    const row = (
+      await hubDb.query(`select id from usage_received where meter_id = $1 and hour = '2026-07-01T01:00:00Z'`, [BASE])
+    ).rows[0];
     await hubDb.query(`update usage_received set quantity = quantity + 0.5 where id = $1`, [row.id]);
     try {
       const bad = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z');
       assert.equal(bad.code, 1, bad.stderr);
       assert.match(bad.stdout, /1 DIFFERENCES/);
-      assert.match(bad.stdout, /2026-07-01T01:00:00Z Base VM Size Hours: stack delivered 1 records, 2; hub received 1 records, 2\.5/);
+      assert.match(
+        bad.stdout,
+        /2026-07-01T01:00:00Z Base VM Size Hours: stack delivered 1 records, 2; hub received 1 records, 2\.5/,
+      );
     } finally {
       await hubDb.query(`update usage_received set quantity = quantity - 0.5 where id = $1`, [row.id]);
     }
     const good = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z');
     assert.equal(good.code, 0, good.stdout);
     // The range is checked, and only the operator reconciles.
-    const odd = await t.call('GET', `${bridge()}/reconciliation?${API}&from=2026-07-01T00:30:00Z&to=2026-07-01T03:00:00Z`, { token: operator });
+    const odd = await t.call(
+      'GET',
+      `${bridge()}/reconciliation?${API}&from=2026-07-01T00:30:00Z&to=2026-07-01T03:00:00Z`,
+      { token: operator },
+    );
     assert.equal(odd.status, 400);
     assert.equal(odd.body.error.code, 'InvalidTimeRange');
     const customer = await t.call('GET', `${bridge()}/reconciliation?${API}`, { token: tenant.user });
     assert.ok([401, 403].includes(customer.status), String(customer.status));
   });
 
-  it('sets exactly the refused record aside with the hub\'s reason, delivers the others, and keeps delivering later hours', async () => {
+  it("sets exactly the refused record aside with the hub's reason, delivers the others, and keeps delivering later hours", async () => {
     const poison = await writeRecord('2026-07-01T03:00:00Z', '');
     await advance('PT1H');
     const s = await status();
@@ -160,9 +186,15 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal((await received(poison)).n, 0);
     // The VM's hour 03 reached the hub, and hour 04 does too.
     await advance('PT1H');
-    const { rows } = await stackDb.query(`select count(*)::int as n from usage_records where delivered_at is null and resource_id <> $1`, [poison]);
+    const { rows } = await stackDb.query(
+      `select count(*)::int as n from usage_records where delivered_at is null and resource_id <> $1`,
+      [poison],
+    );
     assert.equal(rows[0].n, 0);
-    const hub = await hubDb.query(`select count(*)::int as n from usage_received where meter_id = $1 and hour >= '2026-07-01T03:00:00Z'`, [BASE]);
+    const hub = await hubDb.query(
+      `select count(*)::int as n from usage_received where meter_id = $1 and hour >= '2026-07-01T03:00:00Z'`,
+      [BASE],
+    );
     assert.equal(hub.rows[0].n, 2, 'hours 03 and 04 of the VM');
     const metrics = String((await t.call('GET', `${t.b.stacks.local.adminArm}/metrics`, { token: operator })).body);
     assert.match(metrics, /stackledger_bridge_quarantined_records\{stack="local"\} 1/);
@@ -175,17 +207,38 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
 
   it('delivers a retried record after its fix exactly once', async () => {
     const [entry] = await quarantine();
-    await stackDb.query(`update usage_records set resource_uri = $2 where resource_id = $1`, [entry.resourceId, `/subscriptions/${tenant.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/fixed`]);
-    const retried = await cli(['usage', 'quarantine', 'retry', '--data', t.dataDir, '--stack', 'local', '--id', String(entry.id), '--json']);
+    await stackDb.query(`update usage_records set resource_uri = $2 where resource_id = $1`, [
+      entry.resourceId,
+      `/subscriptions/${tenant.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/fixed`,
+    ]);
+    const retried = await cli([
+      'usage',
+      'quarantine',
+      'retry',
+      '--data',
+      t.dataDir,
+      '--stack',
+      'local',
+      '--id',
+      String(entry.id),
+      '--json',
+    ]);
     assert.equal(retried.code, 0, retried.stderr);
     assert.deepEqual(JSON.parse(retried.stdout).retried, [entry.id]);
     // Retried once, it is no longer held: a second retry is refused and changes nothing.
-    const again = await t.call('POST', `${bridge()}/quarantine/retry?${API}`, { token: operator, body: { ids: [entry.id] } });
+    const again = await t.call('POST', `${bridge()}/quarantine/retry?${API}`, {
+      token: operator,
+      body: { ids: [entry.id] },
+    });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'QuarantinedRecordNotHeld');
     await advance('PT1H');
     await advance('PT1H');
-    assert.deepEqual(await received(entry.resourceId), { n: 1, q: '1.250000000' }, 'on the hub once, with its quantity');
+    assert.deepEqual(
+      await received(entry.resourceId),
+      { n: 1, q: '1.250000000' },
+      'on the hub once, with its quantity',
+    );
     const [after] = await quarantine();
     assert.equal(after.state, 'released');
     assert.equal(after.retries, 1);
@@ -200,20 +253,54 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const entry = (await quarantine()).find((e) => e.resourceId === poison);
     assert.equal(entry?.state, 'held');
     // A drop needs a reason; a customer may not drop; bad requests change nothing.
-    const noReason = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, { token: operator, body: { ids: [entry.id] } });
+    const noReason = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, {
+      token: operator,
+      body: { ids: [entry.id] },
+    });
     assert.equal(noReason.status, 400);
     assert.equal(noReason.body.error.code, 'DropReasonRequired');
-    const neither = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, { token: operator, body: { reason: 'x' } });
+    const neither = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, {
+      token: operator,
+      body: { reason: 'x' },
+    });
     assert.equal(neither.body.error.code, 'InvalidQuarantineSelection');
-    const unknown = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, { token: operator, body: { ids: [entry.id, 999999], reason: 'x' } });
+    const unknown = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, {
+      token: operator,
+      body: { ids: [entry.id, 999999], reason: 'x' },
+    });
     assert.equal(unknown.status, 404);
-    const byTenant = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, { token: tenant.user, body: { all: true, reason: 'x' } });
+    const byTenant = await t.call('POST', `${bridge()}/quarantine/drop?${API}`, {
+      token: tenant.user,
+      body: { all: true, reason: 'x' },
+    });
     assert.ok([401, 403].includes(byTenant.status));
     assert.equal((await quarantine()).find((e) => e.resourceId === poison).state, 'held');
-    const noReasonCli = await cli(['usage', 'quarantine', 'drop', '--data', t.dataDir, '--stack', 'local', '--id', String(entry.id)]);
+    const noReasonCli = await cli([
+      'usage',
+      'quarantine',
+      'drop',
+      '--data',
+      t.dataDir,
+      '--stack',
+      'local',
+      '--id',
+      String(entry.id),
+    ]);
     assert.equal(noReasonCli.code, 1, 'commander refuses a missing --reason');
 
-    const dropped = await cli(['usage', 'quarantine', 'drop', '--data', t.dataDir, '--stack', 'local', '--all', '--reason', 'test meter, never billable', '--json']);
+    const dropped = await cli([
+      'usage',
+      'quarantine',
+      'drop',
+      '--data',
+      t.dataDir,
+      '--stack',
+      'local',
+      '--all',
+      '--reason',
+      'test meter, never billable',
+      '--json',
+    ]);
     assert.equal(dropped.code, 0, dropped.stderr);
     assert.deepEqual(JSON.parse(dropped.stdout).dropped, [entry.id]);
     await advance('PT1H');
@@ -223,15 +310,25 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.match(after.dropped.by, /application .*\(/);
     assert.equal(after.deliveredAt, null);
     assert.equal((await received(poison)).n, 0);
-    const { rows } = await stackDb.query(`select count(*)::int as n from usage_records where resource_id = $1`, [poison]);
+    const { rows } = await stackDb.query(`select count(*)::int as n from usage_records where resource_id = $1`, [
+      poison,
+    ]);
     assert.equal(rows[0].n, 1, 'the usage record itself stays in the ledger');
     const s = await status();
     assert.deepEqual([s.outbox, s.quarantine.dropped, s.lastError], [0, 1, null]);
   });
 
   it('refuses a record under a received key with another quantity, counts it, and the stack quarantines it', async () => {
-    const key = (await stackDb.query(`select resource_id::text as r, quantity::text as q from usage_records where hour = '2026-07-01T00:00:00Z' and meter_id = $1`, [BASE])).rows[0];
-    await stackDb.query(`update usage_records set quantity = quantity + 1, delivered_at = null where hour = '2026-07-01T00:00:00Z' and meter_id = $1 and resource_id = $2`, [BASE, key.r]);
+    const key = (
+      await stackDb.query(
+        `select resource_id::text as r, quantity::text as q from usage_records where hour = '2026-07-01T00:00:00Z' and meter_id = $1`,
+        [BASE],
+      )
+    ).rows[0];
+    await stackDb.query(
+      `update usage_records set quantity = quantity + 1, delivered_at = null where hour = '2026-07-01T00:00:00Z' and meter_id = $1 and resource_id = $2`,
+      [BASE, key.r],
+    );
     await advance('PT1H');
     const entry = (await quarantine()).find((e) => e.resourceId === key.r);
     assert.equal(entry?.state, 'held');
@@ -241,23 +338,43 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const s = await status();
     assert.deepEqual([s.outbox, s.quarantine.held, s.lastError], [0, 1, null]);
     // The hub kept the first quantity and counted the conflict.
-    const hubRows = await hubDb.query(`select quantity::text as q from usage_received where resource_id = $1 and hour = '2026-07-01T00:00:00Z' and meter_id = $2`, [key.r, BASE]);
+    const hubRows = await hubDb.query(
+      `select quantity::text as q from usage_received where resource_id = $1 and hour = '2026-07-01T00:00:00Z' and meter_id = $2`,
+      [key.r, BASE],
+    );
     assert.deepEqual(hubRows.rows, [{ q: key.q }]);
-    const summary = await t.call('GET', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports/summary?${API}&cloudId=${t.b.stacks.local.cloudId}&from=2026-07-01T00:00:00Z&to=2026-07-01T01:00:00Z`, { token: csp });
+    const summary = await t.call(
+      'GET',
+      `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports/summary?${API}&cloudId=${t.b.stacks.local.cloudId}&from=2026-07-01T00:00:00Z&to=2026-07-01T01:00:00Z`,
+      { token: csp },
+    );
     assert.equal(summary.status, 200, JSON.stringify(summary.body));
     assert.equal(summary.body.conflicts.records, 1);
-    assert.deepEqual(summary.body.value.find((v: any) => v.meterId === BASE), { hour: '2026-07-01T00:00:00Z', meterId: BASE, records: 1, quantity: key.q });
-    const ledger = await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?${API}&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z`, { token: csp });
+    assert.deepEqual(
+      summary.body.value.find((v: any) => v.meterId === BASE),
+      { hour: '2026-07-01T00:00:00Z', meterId: BASE, records: 1, quantity: key.q },
+    );
+    const ledger = await t.call(
+      'GET',
+      `${t.b.hub.arm}/providers/Stackledger.System/usage/verify?${API}&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z`,
+      { token: csp },
+    );
     assert.equal(ledger.body.conflicts.records, 1);
     // The stack's record no longer matches what the hub holds: the reconciliation says so.
     const diff = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T01:00:00Z', '--json');
     assert.equal(diff.code, 1);
-    assert.deepEqual(JSON.parse(diff.stdout).differences.map((d: any) => [d.meterId, d.stack.records, d.hub.records]), [[BASE, 0, 1]]);
+    assert.deepEqual(
+      JSON.parse(diff.stdout).differences.map((d: any) => [d.meterId, d.stack.records, d.hub.records]),
+      [[BASE, 0, 1]],
+    );
     // The bridge finds the same on its own, at its next reconciliation.
     await advance('PT6H');
     const { reconciliation } = await status();
     assert.equal(reconciliation.balanced, false);
-    assert.deepEqual(reconciliation.differences.map((d: any) => [d.hour, d.meterId]), [['2026-07-01T00:00:00Z', BASE]]);
+    assert.deepEqual(
+      reconciliation.differences.map((d: any) => [d.hour, d.meterId]),
+      [['2026-07-01T00:00:00Z', BASE]],
+    );
     const metrics = String((await t.call('GET', `${t.b.stacks.local.adminArm}/metrics`, { token: operator })).body);
     assert.match(metrics, /stackledger_bridge_reconciliation_differences\{stack="local"\} 1/);
   });
@@ -271,7 +388,8 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     );
     const url = `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${API}`;
     const fresh = { ...rows[0], resourceId: randomUUID() };
-    const send = (records: unknown[]) => t.call('POST', url, { token, body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records } });
+    const send = (records: unknown[]) =>
+      t.call('POST', url, { token, body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records } });
     const duplicate = await send(rows);
     assert.equal(duplicate.status, 200);
     assert.equal(duplicate.body.duplicates, rows.length);
@@ -279,7 +397,10 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.error.code, 'UsageRecordConflict');
     assert.equal(conflict.body.error.target, 'records[2]');
-    assert.deepEqual(conflict.body.error.details.map((d: any) => d.target), ['records[2]']);
+    assert.deepEqual(
+      conflict.body.error.details.map((d: any) => d.target),
+      ['records[2]'],
+    );
     assert.equal((await received(fresh.resourceId)).n, 0, 'nothing of a refused batch is stored');
     // Two records of one key with two quantities in one batch conflict as well.
     const twice = await send([fresh, { ...fresh, quantity: '9' }]);
@@ -287,7 +408,10 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(twice.body.error.target, 'records[1]');
     // Sent again, the same conflict is counted once, with how often it came.
     await send([{ ...rows[1], quantity: '7' }]);
-    const counted = await hubDb.query(`select refusals from usage_conflicts where resource_id = $1 and offered_quantity = 7`, [rows[1].resourceId]);
+    const counted = await hubDb.query(
+      `select refusals from usage_conflicts where resource_id = $1 and offered_quantity = 7`,
+      [rows[1].resourceId],
+    );
     assert.deepEqual(counted.rows, [{ refusals: 2 }]);
     // The summary is the deployment's own and the system administrators'.
     const summaryUrl = `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports/summary?${API}&cloudId=${t.b.stacks.local.cloudId}&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z`;
@@ -302,13 +426,22 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     // A hub that refuses any batch holding a poison record, naming none (over real HTTP), and
     // the bridge on the stack's own database.
     const hub = Fastify();
-    hub.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    hub.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
+      done(null, body),
+    );
     let requests = 0;
-    hub.post('/login/:tenant/oauth2/token', async () => ({ access_token: 'token', token_type: 'Bearer', expires_in: 3600 }));
+    hub.post('/login/:tenant/oauth2/token', async () => ({
+      access_token: 'token',
+      token_type: 'Bearer',
+      expires_in: 3600,
+    }));
     hub.post('/providers/Microsoft.AzureStack/usageReports', async (request, reply) => {
       requests++;
       const records = (request.body as { records: { resourceUri: string }[] }).records;
-      if (records.some((r) => r.resourceUri.includes('poison'))) return reply.code(400).send({ error: { code: 'UnnamedRefusal', message: 'Something in this batch is wrong.' } });
+      if (records.some((r) => r.resourceUri.includes('poison')))
+        return reply
+          .code(400)
+          .send({ error: { code: 'UnnamedRefusal', message: 'Something in this batch is wrong.' } });
       return { received: records.length };
     });
     const url = await hub.listen({ port: 0, host: '127.0.0.1' });
@@ -317,7 +450,8 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     try {
       const hour = '2026-07-02T00:00:00Z';
       const written: string[] = [];
-      for (let i = 0; i < 16; i++) written.push(await writeRecord(hour, i === 3 || i === 12 ? `/poison/${i}` : `/fine/${i}`));
+      for (let i = 0; i < 16; i++)
+        written.push(await writeRecord(hour, i === 3 || i === 12 ? `/poison/${i}` : `/fine/${i}`));
       const stub = new UsageBridge({
         db: db.db,
         http,
@@ -331,8 +465,14 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       assert.equal(await stub.deliver(new Date(hour)), true, 'the outbox is empty afterwards');
       assert.ok(requests <= 1 + 2 * 2 * Math.log2(16), `${requests} requests for 2 refused records among 16`);
       const held = (await quarantine()).filter((e) => written.includes(e.resourceId));
-      assert.deepEqual(held.map((e) => [e.resourceUri, e.state, e.refusal.code]).sort(), [['/poison/12', 'held', 'UnnamedRefusal'], ['/poison/3', 'held', 'UnnamedRefusal']]);
-      const { rows } = await stackDb.query(`select count(*)::int as n from usage_records where resource_id = any($1::uuid[]) and delivered_at is not null`, [written]);
+      assert.deepEqual(held.map((e) => [e.resourceUri, e.state, e.refusal.code]).sort(), [
+        ['/poison/12', 'held', 'UnnamedRefusal'],
+        ['/poison/3', 'held', 'UnnamedRefusal'],
+      ]);
+      const { rows } = await stackDb.query(
+        `select count(*)::int as n from usage_records where resource_id = any($1::uuid[]) and delivered_at is not null`,
+        [written],
+      );
       assert.equal(rows[0].n, 14, 'every other record was delivered');
     } finally {
       await http.close();

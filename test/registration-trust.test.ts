@@ -35,18 +35,34 @@ describe('the trust boundary of registrations and usage reports', () => {
   let victim: CustomerWithSubscription & { user: string; sub: string };
   let mallory: CustomerWithSubscription & { arm: string; graph: string; app: TestDeployment };
 
-  const cspRegistrations = () => `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations`;
-  const malloryRegistration = (name = 'stack-local') => `${t.b.hub.arm}/subscriptions/${mallory.subscriptionId}/resourceGroups/azurestack/providers/Microsoft.AzureStack/registrations/${name}`;
-  const put = (url: string, token: string, registrationToken: string) => t.call('PUT', `${url}?${API}`, { token, body: { location: 'global', properties: { registrationToken } } });
+  const cspRegistrations = () =>
+    `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/resourceGroups/${t.b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations`;
+  const malloryRegistration = (name = 'stack-local') =>
+    `${t.b.hub.arm}/subscriptions/${mallory.subscriptionId}/resourceGroups/azurestack/providers/Microsoft.AzureStack/registrations/${name}`;
+  const put = (url: string, token: string, registrationToken: string) =>
+    t.call('PUT', `${url}?${API}`, { token, body: { location: 'global', properties: { registrationToken } } });
   const count = async (query: string, params: unknown[] = []) => Number((await hubDb.query(query, params)).rows[0].n);
   const registrationRows = () => count('select count(*) as n from registrations');
   const usageRows = () => count('select count(*) as n from usage_received');
   const operatorAdmin = async () => t.appToken('operator', t.b.stacks.local.adminArm);
-  const bridge = async () => (await t.call('GET', `${t.b.stacks.local.adminArm}/providers/Stackledger.System/bridge?${SYS}`, { token: await operatorAdmin() })).body;
-  const advance = (duration: string) => t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${SYS}`, { token: csp, body: { duration } });
+  const bridge = async () =>
+    (
+      await t.call('GET', `${t.b.stacks.local.adminArm}/providers/Stackledger.System/bridge?${SYS}`, {
+        token: await operatorAdmin(),
+      })
+    ).body;
+  const advance = (duration: string) =>
+    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${SYS}`, {
+      token: csp,
+      body: { duration },
+    });
   const realToken = async () =>
-    (await t.http.call('POST', `${t.b.stacks.local.adminArm}/providers/Stackledger.System/registrationToken?${SYS}`, { token: await operatorAdmin(), body: { billingModel: 'PayAsYouUse' } }))
-      .registrationToken as string;
+    (
+      await t.http.call('POST', `${t.b.stacks.local.adminArm}/providers/Stackledger.System/registrationToken?${SYS}`, {
+        token: await operatorAdmin(),
+        body: { billingModel: 'PayAsYouUse' },
+      })
+    ).registrationToken as string;
   /** A usage record as the bridge sends it, billed to a directory's tenant subscription. */
   const record = (tenantId: string, subscriptionId: string, quantity: string) => ({
     resourceId: randomUUID(),
@@ -59,7 +75,8 @@ describe('the trust boundary of registrations and usage reports', () => {
     tenantId,
     location: 'local',
   });
-  const report = (token: string, body: unknown) => t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${SYS}`, { token, body });
+  const report = (token: string, body: unknown) =>
+    t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${SYS}`, { token, body });
 
   const stackApplicationToken = (resource = t.b.hub.arm) => deploymentToken(t, resource);
 
@@ -72,15 +89,42 @@ describe('the trust boundary of registrations and usage reports', () => {
     // The victim runs a VM on the deployment, its subscription registered there.
     const v = await customerWithSubscription(t, 'victim');
     victim = { ...v, ...(await tenantSubscription(t, v, 'victim')) };
-    assert.equal((await t.call('PUT', vmUrl(t, victim.sub, 'vm'), { token: victim.user, body: vmBody('Standard_A2_v2') })).status, 201);
-    assert.equal((await t.call('PUT', `${cspRegistrations()}/${t.b.csp.registrationName}/customerSubscriptions/${v.subscriptionId}?${API}`, { token: csp, body: { properties: {} } })).status, 200);
+    assert.equal(
+      (await t.call('PUT', vmUrl(t, victim.sub, 'vm'), { token: victim.user, body: vmBody('Standard_A2_v2') })).status,
+      201,
+    );
+    assert.equal(
+      (
+        await t.call(
+          'PUT',
+          `${cspRegistrations()}/${t.b.csp.registrationName}/customerSubscriptions/${v.subscriptionId}?${API}`,
+          { token: csp, body: { properties: {} } },
+        )
+      ).status,
+      200,
+    );
     // Mallory: the Owner of its own CSP subscription, with a resource group for registrations and an
     // application with a registration key of its own, made as its directory's administrator may.
     const m = await customerWithSubscription(t, 'mallory');
     const arm = await t.userToken(m.customerId, m.admin.userName, m.admin.password, t.b.hub.arm);
     const graph = await t.userToken(m.customerId, m.admin.userName, m.admin.password, t.b.hub.graph);
-    assert.equal((await t.call('PUT', `${t.b.hub.arm}/subscriptions/${m.subscriptionId}/resourcegroups/azurestack?api-version=2019-10-01`, { token: arm, body: { location: 'global' } })).status, 201);
-    const app = await applicationWithRegistrationKey({ http: t.http, hub: t.b.hub, graphToken: graph, tenantId: m.customerId, name: 'mallory-stack' });
+    assert.equal(
+      (
+        await t.call(
+          'PUT',
+          `${t.b.hub.arm}/subscriptions/${m.subscriptionId}/resourcegroups/azurestack?api-version=2019-10-01`,
+          { token: arm, body: { location: 'global' } },
+        )
+      ).status,
+      201,
+    );
+    const app = await applicationWithRegistrationKey({
+      http: t.http,
+      hub: t.b.hub,
+      graphToken: graph,
+      tenantId: m.customerId,
+      name: 'mallory-stack',
+    });
     mallory = { ...m, arm, graph, app };
     await advance('PT2H');
   });
@@ -91,7 +135,9 @@ describe('the trust boundary of registrations and usage reports', () => {
 
   it("publishes the stack's registration certificate on its application, as Graph keyCredentials (never the key)", async () => {
     const graph = await t.appToken('operator', t.b.hub.graph);
-    const app = await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: graph });
+    const app = await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, {
+      token: graph,
+    });
     assert.equal(app.status, 200);
     assert.equal(app.body.keyCredentials.length, 1);
     const [key] = app.body.keyCredentials;
@@ -100,18 +146,42 @@ describe('the trust boundary of registrations and usage reports', () => {
     const header = JSON.parse(Buffer.from((await realToken()).split('.')[0], 'base64url').toString());
     assert.deepEqual(header, { alg: 'ES256', typ: 'JWT', kid: key.customKeyIdentifier });
     // Another directory's administrator neither reads nor changes it.
-    assert.equal((await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: mallory.graph })).status, 404);
-    const keyCredentials = [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: registrationKeyOf(await newRegistrationKey('x'), 'x').keyCredential.key }];
-    const hijack = await t.call('PATCH', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: mallory.graph, body: { keyCredentials } });
+    assert.equal(
+      (
+        await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, {
+          token: mallory.graph,
+        })
+      ).status,
+      404,
+    );
+    const keyCredentials = [
+      {
+        type: 'AsymmetricX509Cert',
+        usage: 'Verify',
+        key: registrationKeyOf(await newRegistrationKey('x'), 'x').keyCredential.key,
+      },
+    ];
+    const hijack = await t.call('PATCH', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, {
+      token: mallory.graph,
+      body: { keyCredentials },
+    });
     assert.equal(hijack.status, 404);
-    const bad = await t.call('PATCH', `${t.b.hub.graph}/v1.0/applications/${mallory.app.appId}`, { token: mallory.graph, body: { keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: 'bm90IGEgY2VydA==' }] } });
+    const bad = await t.call('PATCH', `${t.b.hub.graph}/v1.0/applications/${mallory.app.appId}`, {
+      token: mallory.graph,
+      body: { keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: 'bm90IGEgY2VydA==' }] },
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'Request_BadRequest');
   });
 
-  it("refuses a token the deployment did not sign (400 InvalidRegistrationToken), and writes nothing", async () => {
+  it('refuses a token the deployment did not sign (400 InvalidRegistrationToken), and writes nothing', async () => {
     const before = await registrationRows();
-    const expectRefused = async (what: string, registrationToken: string, token = mallory.arm, url = malloryRegistration()) => {
+    const expectRefused = async (
+      what: string,
+      registrationToken: string,
+      token = mallory.arm,
+      url = malloryRegistration(),
+    ) => {
       const res = await put(url, token, registrationToken);
       assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
       assert.deepEqual(Object.keys(res.body), ['error']);
@@ -119,35 +189,66 @@ describe('the trust boundary of registrations and usage reports', () => {
       assert.equal((await t.call('GET', `${url}?${API}`, { token })).status, 404, `${what}: nothing registered`);
     };
     // Mallory's own application signs a token naming the real cloud id and itself: it is no deployment.
-    await expectRefused('signed by a principal without the Deployment role', await mallory.app.token({ CloudId: cloudId }));
+    await expectRefused(
+      'signed by a principal without the Deployment role',
+      await mallory.app.token({ CloudId: cloudId }),
+    );
     // The CSP cannot register it either: the role, not the caller, makes a deployment.
-    await expectRefused('the same, PUT by the CSP', await mallory.app.token({ CloudId: cloudId }), csp, `${cspRegistrations()}/mallory`);
+    await expectRefused(
+      'the same, PUT by the CSP',
+      await mallory.app.token({ CloudId: cloudId }),
+      csp,
+      `${cspRegistrations()}/mallory`,
+    );
     // The old unsigned shape (base64 JSON), naming the deployment's own service principal.
-    const stackSp = (await hubDb.query('select object_id from registrations where cloud_id = $1', [cloudId])).rows[0].object_id;
-    const legacy = Buffer.from(JSON.stringify({ CloudId: cloudId, ObjectId: stackSp, BillingModel: 'PayAsYouUse' })).toString('base64');
+    const stackSp = (await hubDb.query('select object_id from registrations where cloud_id = $1', [cloudId])).rows[0]
+      .object_id;
+    const legacy = Buffer.from(
+      JSON.stringify({ CloudId: cloudId, ObjectId: stackSp, BillingModel: 'PayAsYouUse' }),
+    ).toString('base64');
     await expectRefused('unsigned', legacy);
     // The deployment's service principal and its key's kid, with a signature of another key.
     const kid = JSON.parse(Buffer.from((await realToken()).split('.')[0], 'base64url').toString()).kid;
     const other = registrationKeyOf(await newRegistrationKey('forger'), 'forger');
-    await expectRefused('signed by another key', await signRegistrationToken({ CloudId: cloudId, ObjectId: stackSp, BillingModel: 'PayAsYouUse' }, { ...other.signer, kid }));
+    await expectRefused(
+      'signed by another key',
+      await signRegistrationToken(
+        { CloudId: cloudId, ObjectId: stackSp, BillingModel: 'PayAsYouUse' },
+        { ...other.signer, kid },
+      ),
+    );
     // The real token with its payload changed (another cloud id) no longer verifies.
     const [h, , sig] = (await realToken()).split('.');
-    const payload = Buffer.from(JSON.stringify({ CloudId: randomUUID(), ObjectId: stackSp, BillingModel: 'PayAsYouUse' })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ CloudId: randomUUID(), ObjectId: stackSp, BillingModel: 'PayAsYouUse' }),
+    ).toString('base64url');
     await expectRefused('tampered', `${h}.${payload}.${sig}`);
     assert.equal(await registrationRows(), before);
   });
 
   it("cannot make its own application a deployment: the role is assignable only at '/', by a system administrator", async () => {
     const assign = (scope: string) =>
-      t.call('PUT', `${t.b.hub.arm}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`, {
-        token: mallory.arm,
-        body: { properties: { roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${DEPLOYMENT}`, principalId: mallory.app.objectId } },
-      });
+      t.call(
+        'PUT',
+        `${t.b.hub.arm}${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
+        {
+          token: mallory.arm,
+          body: {
+            properties: {
+              roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${DEPLOYMENT}`,
+              principalId: mallory.app.objectId,
+            },
+          },
+        },
+      );
     assert.equal((await assign('')).status, 403);
     const inOwn = await assign(`/subscriptions/${mallory.subscriptionId}`);
     assert.equal(inOwn.status, 400);
     assert.equal(inOwn.body.error.code, 'InvalidRoleAssignmentScope');
-    assert.equal(await count('select count(*) as n from role_assignments where principal_id = $1', [mallory.app.objectId]), 0);
+    assert.equal(
+      await count('select count(*) as n from role_assignments where principal_id = $1', [mallory.app.objectId]),
+      0,
+    );
   });
 
   it('refuses the real token elsewhere (409 RegistrationAlreadyExists): one deployment, one registration', async () => {
@@ -160,7 +261,11 @@ describe('the trust boundary of registrations and usage reports', () => {
       const res = await put(url, caller, token);
       assert.equal(res.status, 409, `${what}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.error.code, 'RegistrationAlreadyExists', what);
-      assert.equal((await t.call('GET', `${url}?${API}`, { token: caller })).status, 404, `${what}: nothing registered`);
+      assert.equal(
+        (await t.call('GET', `${url}?${API}`, { token: caller })).status,
+        404,
+        `${what}: nothing registered`,
+      );
     }
     assert.equal(await registrationRows(), before);
     // The registration that holds it takes the token again (the stack re-registers at every start).
@@ -175,7 +280,12 @@ describe('the trust boundary of registrations and usage reports', () => {
     assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409], JSON.stringify(results.map((r) => r.body)));
     const winner = names[results.findIndex((r) => r.status === 201)];
     const loser = names.find((n) => n !== winner)!;
-    assert.equal(await count('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).CloudId]), 1);
+    assert.equal(
+      await count('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [
+        JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).CloudId,
+      ]),
+      1,
+    );
     // Moving a deployment: delete its registration first.
     assert.equal((await t.call('DELETE', `${cspRegistrations()}/${winner}?${API}`, { token: csp })).status, 200);
     assert.equal((await put(`${cspRegistrations()}/${loser}`, csp, token)).status, 201);
@@ -183,7 +293,11 @@ describe('the trust boundary of registrations and usage reports', () => {
 
   it("refuses usage in the deployment's name from anyone but the principal its registration names (403), and writes nothing", async () => {
     const before = await usageRows();
-    const forged = { cloudId, batchId: randomUUID(), records: [record(victim.customerId, victim.sub, '100000'), record(mallory.customerId, randomUUID(), '-500')] };
+    const forged = {
+      cloudId,
+      batchId: randomUUID(),
+      records: [record(victim.customerId, victim.sub, '100000'), record(mallory.customerId, randomUUID(), '-500')],
+    };
     const expect403 = async (what: string, token: string, body: unknown = forged) => {
       const res = await report(token, body);
       assert.equal(res.status, 403, `${what}: ${JSON.stringify(res.body)}`);
@@ -197,7 +311,11 @@ describe('the trust boundary of registrations and usage reports', () => {
     await expect403('another deployment', await other.signIn(t.b.hub.arm));
     // The deployment itself, with a record naming another deployment.
     const stack = await stackApplicationToken();
-    await expect403('a record of another cloud id', stack, { cloudId, batchId: randomUUID(), records: [{ ...record(victim.customerId, victim.sub, '1'), cloudId: randomUUID() }] });
+    await expect403('a record of another cloud id', stack, {
+      cloudId,
+      batchId: randomUUID(),
+      records: [{ ...record(victim.customerId, victim.sub, '1'), cloudId: randomUUID() }],
+    });
     assert.equal(await usageRows(), before, 'nothing was written');
 
     // The real deployment keeps delivering.
@@ -208,18 +326,25 @@ describe('the trust boundary of registrations and usage reports', () => {
     assert.equal(status.outbox, 0);
     assert.equal(status.delivered, delivered + 2 * 3, 'two meters of the VM for three more hours');
     assert.ok((await usageRows()) > before);
-    assert.equal(await count("select count(*) as n from usage_received where quantity >= 100000 or quantity < 0"), 0);
+    assert.equal(await count('select count(*) as n from usage_received where quantity >= 100000 or quantity < 0'), 0);
   });
 
   it("gives the deployment's application no rights over the hub: prices and the clock answer 403", async () => {
     const stack = await stackApplicationToken();
-    const price = await t.call('PUT', `${t.b.hub.arm}/providers/Stackledger.Billing/priceSheets/list/meters/${BASE}?${SYS}`, {
-      token: stack,
-      body: { effectiveFrom: '2026-08-01', tiers: [{ unitPrice: '0' }] },
-    });
+    const price = await t.call(
+      'PUT',
+      `${t.b.hub.arm}/providers/Stackledger.Billing/priceSheets/list/meters/${BASE}?${SYS}`,
+      {
+        token: stack,
+        body: { effectiveFrom: '2026-08-01', tiers: [{ unitPrice: '0' }] },
+      },
+    );
     assert.equal(price.status, 403, JSON.stringify(price.body));
     assert.equal(price.body.error.code, 'AuthorizationFailed');
-    const clock = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${SYS}`, { token: stack, body: { duration: 'P30D' } });
+    const clock = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${SYS}`, {
+      token: stack,
+      body: { duration: 'P30D' },
+    });
     assert.equal(clock.status, 403);
     assert.equal(clock.body.error.code, 'AuthorizationFailed');
   });
@@ -243,7 +368,9 @@ describe('a folder from before the rule, with two live registrations of one clou
       await hubDb.connect();
       const cloudId = t.b.stacks.local.cloudId;
       // What an old folder could hold: a second live registration of the deployment, with an unsigned token.
-      const legacyToken = Buffer.from(JSON.stringify({ CloudId: cloudId, ObjectId: randomUUID(), BillingModel: 'PayAsYouUse' })).toString('base64');
+      const legacyToken = Buffer.from(
+        JSON.stringify({ CloudId: cloudId, ObjectId: randomUUID(), BillingModel: 'PayAsYouUse' }),
+      ).toString('base64');
       await hubDb.query(
         `insert into registrations (id, subscription_id, resource_group, resource_group_key, name, name_key, location, tags, object_id, cloud_id, billing_model,
                                     registration_token, multi_tenancy_approved, etag, created_at, updated_at)
@@ -253,35 +380,80 @@ describe('a folder from before the rule, with two live registrations of one clou
         [cloudId, JSON.parse(Buffer.from(legacyToken, 'base64').toString()).ObjectId, legacyToken],
       );
       const graph = await t.appToken('operator', t.b.hub.graph);
-      const keyBefore = (await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: graph })).body.keyCredentials[0].customKeyIdentifier;
+      const keyBefore = (
+        await t.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: graph })
+      ).body.keyCredentials[0].customKeyIdentifier;
       await t.system.stop();
 
       const lines: any[] = [];
       const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-      restarted = await startSystem({ port: 0, dataDir, databaseUrl: withDatabase(testServerUrl(), t.dbPrefix), clock: new Date('2026-07-01T00:00:00Z'), logger });
+      restarted = await startSystem({
+        port: 0,
+        dataDir,
+        databaseUrl: withDatabase(testServerUrl(), t.dbPrefix),
+        clock: new Date('2026-07-01T00:00:00Z'),
+        logger,
+      });
       const b = restarted.bootstrap;
       const warning = lines.find((l) => l.cloudId === cloudId);
       assert.ok(warning, `a warning names the cloud id: ${JSON.stringify(lines)}`);
       assert.equal(warning.registrations.length, 2);
       assert.ok(warning.registrations.some((r: string) => r.endsWith('/registrations/legacy-copy')));
-      assert.equal(Number((await hubDb.query('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [cloudId])).rows[0].n), 2, 'both kept');
+      assert.equal(
+        Number(
+          (
+            await hubDb.query('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [
+              cloudId,
+            ])
+          ).rows[0].n,
+        ),
+        2,
+        'both kept',
+      );
 
       // The stack kept its registration key across the restart.
       const http = t.http;
-      const graphAfter = (await http.call('POST', `${b.hub.login}/${b.operator.tenantId}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: b.operator.clientId, client_secret: b.operator.clientSecret, resource: b.hub.graph },
-      })).access_token;
-      const keyAfter = (await http.call('GET', `${b.hub.graph}/v1.0/applications/${b.stacks.local.applicationId}`, { token: graphAfter })).keyCredentials[0].customKeyIdentifier;
+      const graphAfter = (
+        await http.call('POST', `${b.hub.login}/${b.operator.tenantId}/oauth2/token`, {
+          form: {
+            grant_type: 'client_credentials',
+            client_id: b.operator.clientId,
+            client_secret: b.operator.clientSecret,
+            resource: b.hub.graph,
+          },
+        })
+      ).access_token;
+      const keyAfter = (
+        await http.call('GET', `${b.hub.graph}/v1.0/applications/${b.stacks.local.applicationId}`, {
+          token: graphAfter,
+        })
+      ).keyCredentials[0].customKeyIdentifier;
       assert.equal(keyAfter, keyBefore);
       // The old row keeps working where its token is not changed (a PATCH of its tags), and goes when deleted.
-      const csp = (await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
-        form: { grant_type: 'client_credentials', client_id: b.csp.clientId, client_secret: b.csp.clientSecret, resource: b.hub.arm },
-      })).access_token;
+      const csp = (
+        await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
+          form: {
+            grant_type: 'client_credentials',
+            client_id: b.csp.clientId,
+            client_secret: b.csp.clientSecret,
+            resource: b.hub.arm,
+          },
+        })
+      ).access_token;
       const legacyUrl = `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/legacy-copy?${API}`;
       const patch = await http.send('PATCH', legacyUrl, { token: csp, body: { tags: { kept: 'yes' } } });
       assert.equal(patch.status, 200, JSON.stringify(patch.body));
       assert.equal((await http.send('DELETE', legacyUrl, { token: csp })).status, 200);
-      assert.equal(Number((await hubDb.query('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [cloudId])).rows[0].n), 1);
+      assert.equal(
+        Number(
+          (
+            await hubDb.query('select count(*) as n from registrations where cloud_id = $1 and deleted_at is null', [
+              cloudId,
+            ])
+          ).rows[0].n,
+        ),
+        1,
+      );
     } finally {
       await hubDb.end();
       await restarted?.stop();

@@ -49,16 +49,30 @@ describe('registrations and customer subscriptions', () => {
 
   const link = (customerSubscriptionId: string, body: unknown = { properties: {} }, token = csp, url = regUrl) =>
     t.call('PUT', `${url}/customerSubscriptions/${customerSubscriptionId}?${API}`, { token, body });
-  const links = async (url = regUrl) => (await t.call('GET', `${url}/customerSubscriptions?${API}`, { token: csp })).body.value.map((c: any) => c.properties.tenantId + ' ' + c.name);
-  const advance = (duration: string) => t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: csp, body: { duration } });
+  const links = async (url = regUrl) =>
+    (await t.call('GET', `${url}/customerSubscriptions?${API}`, { token: csp })).body.value.map(
+      (c: any) => c.properties.tenantId + ' ' + c.name,
+    );
+  const advance = (duration: string) =>
+    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: csp,
+      body: { duration },
+    });
 
   /** A registration of a deployment under another name, approved or not, with a billing model. */
   const otherRegistration = async (regName: string, billingModel: string, approve: boolean) => {
     const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${regName}`;
     const token = await deployment.token({ BillingModel: billingModel as any });
-    const res = await t.call('PUT', `${url}?${API}`, { token: csp, body: { location: 'global', properties: { registrationToken: token } } });
+    const res = await t.call('PUT', `${url}?${API}`, {
+      token: csp,
+      body: { location: 'global', properties: { registrationToken: token } },
+    });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    if (approve) assert.equal((await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status, 200);
+    if (approve)
+      assert.equal(
+        (await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status,
+        200,
+      );
     return url;
   };
 
@@ -72,14 +86,26 @@ describe('registrations and customer subscriptions', () => {
     assert.equal(res.body.location, 'global');
   });
 
-  it('works with the official @azure/arm-azurestack client and the seed\'s generic ARM PUT', async () => {
+  it("works with the official @azure/arm-azurestack client and the seed's generic ARM PUT", async () => {
     const a = await customerWithSubscription(t, 'sdk-a');
     const b = await customerWithSubscription(t, 'sdk-b');
     const script = path.join(import.meta.dirname, 'sdk', 'azurestack.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, path.join(t.dataDir, 'bootstrap.json'), a.subscriptionId, a.customerId, b.subscriptionId], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: t.b.caFile },
-      timeout: 60_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        script,
+        path.join(t.dataDir, 'bootstrap.json'),
+        a.subscriptionId,
+        a.customerId,
+        b.subscriptionId,
+      ],
+      {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: t.b.caFile },
+        timeout: 60_000,
+      },
+    );
     const seen = JSON.parse(stdout);
     assert.deepEqual(seen.registrations, [{ name, cloudId: t.b.stacks.local.cloudId, billingModel: 'PayAsYouUse' }]);
     assert.equal(seen.registration.type, 'Microsoft.AzureStack/registrations');
@@ -94,26 +120,38 @@ describe('registrations and customer subscriptions', () => {
     assert.equal(seen.deletedAgain, 204);
     assert.deepEqual(seen.afterDelete, { statusCode: 404, code: 'CustomerSubscriptionNotFound' });
     assert.deepEqual(seen.refused, { statusCode: 400, code: 'InvalidCustomerSubscriptionId' });
-    assert.equal(seen.generic.tenantId, b.customerId, 'the tenant is taken from the directory that holds the subscription');
+    assert.equal(
+      seen.generic.tenantId,
+      b.customerId,
+      'the tenant is taken from the directory that holds the subscription',
+    );
     assert.equal(seen.genericGet, b.customerId);
     assert.deepEqual(await links(), [`${b.customerId} ${name}/${b.subscriptionId}`]);
   });
 
-  describe('each error code of the vendor\'s table, and nothing changes after it', () => {
+  describe("each error code of the vendor's table, and nothing changes after it", () => {
     const expectError = async (res: { status: number; body: any }, status: number, code: string, names: string[]) => {
       assert.equal(res.status, status, JSON.stringify(res.body));
       schemas.assertSchema(schemas.ErrorResponse, res.body, code);
       assert.equal(res.body.error.code, code);
-      for (const n of names) assert.ok(res.body.error.message.includes(n), `the message names '${n}': ${res.body.error.message}`);
+      for (const n of names)
+        assert.ok(res.body.error.message.includes(n), `the message names '${n}': ${res.body.error.message}`);
     };
 
     it('RegistrationNotFound names the subscription, resource group and registration as given', async () => {
       const before = await links();
       const c = await customerWithSubscription(t, 'e-regnotfound');
       const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/AzureStack/providers/Microsoft.AzureStack/registrations/No-Such-Reg`;
-      await expectError(await link(c.subscriptionId, undefined, csp, url), 404, 'RegistrationNotFound', [sub, 'AzureStack', 'No-Such-Reg']);
+      await expectError(await link(c.subscriptionId, undefined, csp, url), 404, 'RegistrationNotFound', [
+        sub,
+        'AzureStack',
+        'No-Such-Reg',
+      ]);
       const otherGroup = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/elsewhere/providers/Microsoft.AzureStack/registrations/${name}`;
-      await expectError(await link(c.subscriptionId, undefined, csp, otherGroup), 404, 'RegistrationNotFound', ['elsewhere', name]);
+      await expectError(await link(c.subscriptionId, undefined, csp, otherGroup), 404, 'RegistrationNotFound', [
+        'elsewhere',
+        name,
+      ]);
       assert.deepEqual(await links(), before);
     });
 
@@ -129,7 +167,10 @@ describe('registrations and customer subscriptions', () => {
       const before = await links();
       const other = await secondPartner(t, 'rival');
       const foreign = await customerWithSubscription(t, 'e-rivalcustomer', await other.token(t.b.hub.partnerCenter));
-      await expectError(await link(foreign.subscriptionId), 400, 'BadCustomerSubscriptionId', [foreign.subscriptionId, sub]);
+      await expectError(await link(foreign.subscriptionId), 400, 'BadCustomerSubscriptionId', [
+        foreign.subscriptionId,
+        sub,
+      ]);
       assert.deepEqual(await links(), before);
     });
 
@@ -137,7 +178,11 @@ describe('registrations and customer subscriptions', () => {
       const before = await links();
       const c = await customerWithSubscription(t, 'e-payg');
       const adminArm = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.arm);
-      const own = await t.call('PUT', `${t.b.hub.arm}/providers/Microsoft.Subscription/aliases/own?api-version=2021-10-01`, { token: adminArm, body: { properties: { displayName: 'own' } } });
+      const own = await t.call(
+        'PUT',
+        `${t.b.hub.arm}/providers/Microsoft.Subscription/aliases/own?api-version=2021-10-01`,
+        { token: adminArm, body: { properties: { displayName: 'own' } } },
+      );
       const payg = own.body.properties.subscriptionId;
       await expectError(await link(payg), 400, 'InvalidCSPSubscription', [payg]);
       await expectError(await link(sub), 400, 'InvalidCSPSubscription', [sub]);
@@ -149,27 +194,45 @@ describe('registrations and customer subscriptions', () => {
       const never = await t.call('GET', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp });
       await expectError(never, 404, 'CustomerSubscriptionNotFound', [c.subscriptionId]);
       assert.equal((await link(c.subscriptionId)).status, 200);
-      assert.equal((await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status, 200);
-      await expectError(await t.call('GET', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp }), 404, 'CustomerSubscriptionNotFound', [c.subscriptionId]);
+      assert.equal(
+        (await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status,
+        200,
+      );
+      await expectError(
+        await t.call('GET', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp }),
+        404,
+        'CustomerSubscriptionNotFound',
+        [c.subscriptionId],
+      );
     });
 
     it('UnauthorizedCspRegistration until the provider approves the registration for multi-tenancy', async () => {
       const url = await otherRegistration('not-approved', 'PayAsYouUse', false);
       const c = await customerWithSubscription(t, 'e-unapproved');
-      await expectError(await link(c.subscriptionId, undefined, csp, url), 400, 'UnauthorizedCspRegistration', ['not-approved']);
+      await expectError(await link(c.subscriptionId, undefined, csp, url), 400, 'UnauthorizedCspRegistration', [
+        'not-approved',
+      ]);
       assert.deepEqual(await links(url), []);
       // Only the provider approves; the registration's owner cannot approve its own.
       const other = await secondPartner(t, 'approver');
-      const refused = await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: await other.token(t.b.hub.arm) });
+      const refused = await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, {
+        token: await other.token(t.b.hub.arm),
+      });
       assert.equal(refused.status, 403);
-      assert.equal((await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status, 200);
+      assert.equal(
+        (await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status,
+        200,
+      );
       assert.equal((await link(c.subscriptionId, undefined, csp, url)).status, 200);
     });
 
     it('CustomerSubscriptionsNotAllowed on a capacity-model registration', async () => {
       const url = await otherRegistration('capacity', 'Capacity', true);
       const c = await customerWithSubscription(t, 'e-capacity');
-      await expectError(await link(c.subscriptionId, undefined, csp, url), 400, 'CustomerSubscriptionsNotAllowed', ['capacity', 'Capacity']);
+      await expectError(await link(c.subscriptionId, undefined, csp, url), 400, 'CustomerSubscriptionsNotAllowed', [
+        'capacity',
+        'Capacity',
+      ]);
       assert.deepEqual(await links(url), []);
     });
 
@@ -189,27 +252,44 @@ describe('registrations and customer subscriptions', () => {
       }
       assert.deepEqual(await links(), before);
       assert.equal((await link(c.subscriptionId)).status, 200, 'the same request succeeds once the upstream answers');
-      assert.equal((await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status, 200);
+      assert.equal(
+        (await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status,
+        200,
+      );
     });
 
-    it('only the registration subscription\'s Owner or Contributor adds or removes customer subscriptions', async () => {
+    it("only the registration subscription's Owner or Contributor adds or removes customer subscriptions", async () => {
       const before = await links();
       const c = await customerWithSubscription(t, 'e-roles');
       const operator = await t.appToken('operator', t.b.hub.arm);
       const operatorId = JSON.parse(Buffer.from(operator.split('.')[1], 'base64url').toString()).oid;
-      await expectError(await link(c.subscriptionId, undefined, operator), 403, 'AuthorizationFailed', ['Microsoft.AzureStack/registrations/customerSubscriptions/write']);
+      await expectError(await link(c.subscriptionId, undefined, operator), 403, 'AuthorizationFailed', [
+        'Microsoft.AzureStack/registrations/customerSubscriptions/write',
+      ]);
       const grant = (role: string) =>
-        t.call('PUT', `${t.b.hub.arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`, {
-          token: csp,
-          body: { properties: { roleDefinitionId: role, principalId: operatorId } },
-        });
+        t.call(
+          'PUT',
+          `${t.b.hub.arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
+          {
+            token: csp,
+            body: { properties: { roleDefinitionId: role, principalId: operatorId } },
+          },
+        );
       assert.equal((await grant(READER)).status, 201);
       await expectError(await link(c.subscriptionId, undefined, operator), 403, 'AuthorizationFailed', []);
-      assert.equal((await t.call('GET', `${regUrl}/customerSubscriptions?${API}`, { token: operator })).status, 200, 'a Reader reads');
+      assert.equal(
+        (await t.call('GET', `${regUrl}/customerSubscriptions?${API}`, { token: operator })).status,
+        200,
+        'a Reader reads',
+      );
       assert.deepEqual(await links(), before);
       assert.equal((await grant(CONTRIBUTOR)).status, 201);
       assert.equal((await link(c.subscriptionId, undefined, operator)).status, 200);
-      assert.equal((await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: operator })).status, 200);
+      assert.equal(
+        (await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: operator }))
+          .status,
+        200,
+      );
     });
 
     it('refuses a tenantId that does not hold the subscription, and bad registration tokens', async () => {
@@ -218,39 +298,70 @@ describe('registrations and customer subscriptions', () => {
       const wrong = await link(c.subscriptionId, { properties: { tenantId: t.b.csp.tenantId } });
       await expectError(wrong, 400, 'InvalidTenantId', [c.customerId]);
       assert.deepEqual(await links(), before);
-      const bad = await t.call('PUT', `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`, {
-        token: csp,
-        body: { location: 'global', properties: { registrationToken: 'bm90IGpzb24=' } },
-      });
+      const bad = await t.call(
+        'PUT',
+        `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`,
+        {
+          token: csp,
+          body: { location: 'global', properties: { registrationToken: 'bm90IGpzb24=' } },
+        },
+      );
       await expectError(bad, 400, 'InvalidRegistrationToken', []);
-      const noToken = await t.call('PUT', `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`, { token: csp, body: { location: 'global' } });
+      const noToken = await t.call(
+        'PUT',
+        `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`,
+        { token: csp, body: { location: 'global' } },
+      );
       assert.equal(noToken.status, 400);
       assert.equal(noToken.body.error.target, 'properties');
-      assert.equal((await t.call('GET', `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`, { token: csp })).status, 404);
+      assert.equal(
+        (
+          await t.call(
+            'GET',
+            `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/bad?${API}`,
+            { token: csp },
+          )
+        ).status,
+        404,
+      );
     });
   });
 
-  it('replays the spec\'s examples, and every response matches the spec\'s schemas', async () => {
+  it("replays the spec's examples, and every response matches the spec's schemas", async () => {
     // specification/azurestack/resource-manager/Microsoft.AzureStack/stable/2017-06-01/examples/Registration/{Put,Get,List,ListBySubscription,Patch,Post,Delete}.json
     // and examples/CustomerSubscription/{Put,Get,List,Delete}.json, with our ids in place of the
     // examples' (their registration token is the vendor's opaque blob; ours is the stack's).
     const exampleName = 'testregistration';
     const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${exampleName}`;
     const token = await deployment.token({ BillingModel: 'Development' });
-    const put = await t.call('PUT', `${url}?${API}`, { token: csp, body: { properties: { registrationToken: token }, location: 'global' } });
+    const put = await t.call('PUT', `${url}?${API}`, {
+      token: csp,
+      body: { properties: { registrationToken: token }, location: 'global' },
+    });
     assert.ok([200, 201].includes(put.status));
     schemas.assertSchema(schemas.Registration, put.body, 'Registration/Put');
     assert.equal(put.body.properties.billingModel, 'Development');
     const get = await t.call('GET', `${url}?${API}`, { token: csp });
     schemas.assertSchema(schemas.Registration, get.body, 'Registration/Get');
     assert.deepEqual(Object.keys(get.body).sort(), ['etag', 'id', 'location', 'name', 'properties', 'type']);
-    const list = await t.call('GET', `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations?${API}`, { token: csp });
+    const list = await t.call(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations?${API}`,
+      { token: csp },
+    );
     schemas.assertSchema(schemas.RegistrationList, list.body, 'Registration/List');
     assert.ok(list.body.value.some((r: any) => r.name === exampleName));
-    const bySub = await t.call('GET', `${t.b.hub.arm}/subscriptions/${sub}/providers/Microsoft.AzureStack/registrations?${API}`, { token: csp });
+    const bySub = await t.call(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${sub}/providers/Microsoft.AzureStack/registrations?${API}`,
+      { token: csp },
+    );
     schemas.assertSchema(schemas.RegistrationList, bySub.body, 'Registration/ListBySubscription');
     assert.ok(bySub.body.value.some((r: any) => r.name === name));
-    const patch = await t.call('PATCH', `${url}?${API}`, { token: csp, body: { properties: { registrationToken: token }, location: 'global', tags: { key1: 'value1' } } });
+    const patch = await t.call('PATCH', `${url}?${API}`, {
+      token: csp,
+      body: { properties: { registrationToken: token }, location: 'global', tags: { key1: 'value1' } },
+    });
     assert.equal(patch.status, 200);
     schemas.assertSchema(schemas.Registration, patch.body, 'Registration/Patch');
     assert.deepEqual(patch.body.tags, { key1: 'value1' });
@@ -260,7 +371,10 @@ describe('registrations and customer subscriptions', () => {
 
     const c = await customerWithSubscription(t, 'examples');
     const exampleUrl = `${url}/customerSubscriptions/${c.subscriptionId}?${API}`;
-    assert.equal((await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status, 200);
+    assert.equal(
+      (await t.call('POST', `${url}/approveMultiTenancy?api-version=2026-11-01`, { token: csp })).status,
+      200,
+    );
     const csPut = await t.call('PUT', exampleUrl, { token: csp, body: { properties: { tenantId: c.customerId } } });
     assert.equal(csPut.status, 200);
     schemas.assertSchema(schemas.CustomerSubscription, csPut.body, 'CustomerSubscription/Put');
@@ -284,14 +398,25 @@ describe('registrations and customer subscriptions', () => {
   it('dates each link from its PUT to its DELETE, and keeps the history when it is added again', async () => {
     const c = await customerWithSubscription(t, 'dated');
     const cloudId = t.b.stacks.local.cloudId;
-    const clock = async () => new Date((await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, { token: csp })).body.now);
-    const holderAt = async (at: Date) => (await registrationStore.linkAt(hubDb.db, cloudId, c.customerId, at))?.customer_subscription_id;
+    const clock = async () =>
+      new Date(
+        (
+          await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, {
+            token: csp,
+          })
+        ).body.now,
+      );
+    const holderAt = async (at: Date) =>
+      (await registrationStore.linkAt(hubDb.db, cloudId, c.customerId, at))?.customer_subscription_id;
     await advance('PT1H');
     const t1 = await clock();
     assert.equal((await link(c.subscriptionId)).status, 200);
     await advance('P2D');
     const t2 = await clock();
-    assert.equal((await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status, 200);
+    assert.equal(
+      (await t.call('DELETE', `${regUrl}/customerSubscriptions/${c.subscriptionId}?${API}`, { token: csp })).status,
+      200,
+    );
     await advance('PT5H');
     const t3 = await clock();
     assert.equal((await link(c.subscriptionId)).status, 200);
@@ -303,7 +428,10 @@ describe('registrations and customer subscriptions', () => {
     assert.equal(await holderAt(t2), undefined, 'not from its DELETE on');
     assert.equal(await holderAt(new Date(t3.getTime() - minute)), undefined);
     assert.equal(await holderAt(new Date(t3.getTime() + minute)), c.subscriptionId, 'again after it was added again');
-    const { rows } = await hubDb.pool.query('select valid_from, valid_to from customer_subscription_links where customer_subscription_id = $1 order by id', [c.subscriptionId]);
+    const { rows } = await hubDb.pool.query(
+      'select valid_from, valid_to from customer_subscription_links where customer_subscription_id = $1 order by id',
+      [c.subscriptionId],
+    );
     assert.deepEqual(
       rows.map((r: any) => [r.valid_from.toISOString(), r.valid_to?.toISOString() ?? null]),
       [
@@ -330,7 +458,9 @@ describe('registrations and customer subscriptions', () => {
     });
     try {
       const eastEntry = east.stackBootstrap.stacks.east;
-      const http = new HttpClient([readFileSync(t.b.caFile!, 'utf8'), readFileSync(east.stackBootstrap.caFile!, 'utf8')].join('\n'));
+      const http = new HttpClient(
+        [readFileSync(t.b.caFile!, 'utf8'), readFileSync(east.stackBootstrap.caFile!, 'utf8')].join('\n'),
+      );
       try {
         const registered = await registerStack({
           http,
@@ -354,13 +484,22 @@ describe('registrations and customer subscriptions', () => {
       assert.equal((await link(b.subscriptionId, undefined, csp, eastUrl)).status, 200);
       assert.ok((await links()).includes(`${a.customerId} ${name}/${a.subscriptionId}`));
       assert.deepEqual(await links(eastUrl), [`${b.customerId} stack-east/${b.subscriptionId}`]);
-      const notThere = await t.call('GET', `${eastUrl}/customerSubscriptions/${a.subscriptionId}?${API}`, { token: csp });
+      const notThere = await t.call('GET', `${eastUrl}/customerSubscriptions/${a.subscriptionId}?${API}`, {
+        token: csp,
+      });
       assert.equal(notThere.status, 404);
       assert.equal(notThere.body.error.code, 'CustomerSubscriptionNotFound');
       const now = new Date(Date.UTC(2027, 0, 1));
-      assert.equal((await registrationStore.linkAt(hubDb.db, eastEntry.cloudId, a.customerId, now)), undefined);
-      assert.equal((await registrationStore.linkAt(hubDb.db, eastEntry.cloudId, b.customerId, now))?.customer_subscription_id, b.subscriptionId);
-      assert.equal((await registrationStore.linkAt(hubDb.db, t.b.stacks.local.cloudId, a.customerId, now))?.customer_subscription_id, a.subscriptionId);
+      assert.equal(await registrationStore.linkAt(hubDb.db, eastEntry.cloudId, a.customerId, now), undefined);
+      assert.equal(
+        (await registrationStore.linkAt(hubDb.db, eastEntry.cloudId, b.customerId, now))?.customer_subscription_id,
+        b.subscriptionId,
+      );
+      assert.equal(
+        (await registrationStore.linkAt(hubDb.db, t.b.stacks.local.cloudId, a.customerId, now))
+          ?.customer_subscription_id,
+        a.subscriptionId,
+      );
     } finally {
       await east.stop();
     }

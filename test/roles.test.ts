@@ -30,16 +30,33 @@ describe('roles and authorization', () => {
   });
   after(() => t.stop());
 
-  const assignmentUrl = (scope: string, name: string, api = AUTHZ) => `${arm}${scope}/providers/Microsoft.Authorization/roleAssignments/${name}?${api}`;
-  const assign = (scope: string, role: string, principalId: string, name: string = randomUUID(), token = csp, api = AUTHZ) =>
+  const assignmentUrl = (scope: string, name: string, api = AUTHZ) =>
+    `${arm}${scope}/providers/Microsoft.Authorization/roleAssignments/${name}?${api}`;
+  const assign = (
+    scope: string,
+    role: string,
+    principalId: string,
+    name: string = randomUUID(),
+    token = csp,
+    api = AUTHZ,
+  ) =>
     t.call('PUT', assignmentUrl(scope, name, api), {
       token,
-      body: { properties: { roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${role}`, principalId } },
+      body: {
+        properties: {
+          roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${role}`,
+          principalId,
+        },
+      },
     });
 
   it('lists the built-in role definitions with their well-known ids', async () => {
     for (const api of ['2015-07-01', '2022-04-01']) {
-      const res = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=${api}`, { token: csp });
+      const res = await t.call(
+        'GET',
+        `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?api-version=${api}`,
+        { token: csp },
+      );
       assert.equal(res.status, 200);
       const byName = Object.fromEntries(res.body.value.map((r: any) => [r.properties.roleName, r.name]));
       assert.deepEqual(byName, {
@@ -52,21 +69,40 @@ describe('roles and authorization', () => {
         'Azure Stack Deployment': DEPLOYMENT,
       });
     }
-    const reader = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?${AUTHZ}&$filter=roleName eq 'Reader'`, { token: csp });
+    const reader = await t.call(
+      'GET',
+      `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions?${AUTHZ}&$filter=roleName eq 'Reader'`,
+      { token: csp },
+    );
     assert.equal(reader.body.value.length, 1);
-    assert.equal(reader.body.value[0].id, `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${READER}`);
+    assert.equal(
+      reader.body.value[0].id,
+      `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
+    );
   });
 
   it('shows that the creator of the subscription is its Owner', async () => {
-    const list = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, { token: csp });
+    const list = await t.call(
+      'GET',
+      `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`,
+      { token: csp },
+    );
     assert.equal(list.status, 200);
     const owners = list.body.value.filter((a: any) => a.properties.roleDefinitionId.endsWith(OWNER));
     assert.equal(owners.length, 2, 'the CSP service principal and its admin user');
-    assert.ok(owners.some((a: any) => a.properties.principalId === decodeJwt(csp).oid && a.properties.principalType === 'ServicePrincipal'));
+    assert.ok(
+      owners.some(
+        (a: any) =>
+          a.properties.principalId === decodeJwt(csp).oid && a.properties.principalType === 'ServicePrincipal',
+      ),
+    );
   });
 
   it('refuses everything to a principal without a role, naming the action and the scope', async () => {
-    const res = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/x?${RG}`, { token: operator, body: { location: 'global' } });
+    const res = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/x?${RG}`, {
+      token: operator,
+      body: { location: 'global' },
+    });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, 'AuthorizationFailed');
     assert.match(res.body.error.message, /Microsoft\.Resources\/subscriptions\/resourceGroups\/write/);
@@ -81,17 +117,28 @@ describe('roles and authorization', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.properties.principalType, 'ServicePrincipal', 'the type is read from the directory');
     assert.equal(created.body.properties.scope, `/subscriptions/${sub}`);
-    assert.equal((await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator })).status, 200);
+    assert.equal(
+      (await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator })).status,
+      200,
+    );
     assert.deepEqual(
-      (await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, { token: operator })).body.value.map((s: any) => s.subscriptionId),
+      (await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, { token: operator })).body.value.map(
+        (s: any) => s.subscriptionId,
+      ),
       [sub],
     );
-    const write = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/by-reader?${RG}`, { token: operator, body: { location: 'global' } });
+    const write = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/by-reader?${RG}`, {
+      token: operator,
+      body: { location: 'global' },
+    });
     assert.equal(write.status, 403);
 
     const contributorName = randomUUID();
     assert.equal((await assign(`/subscriptions/${sub}`, CONTRIBUTOR, operatorId, contributorName)).status, 201);
-    const write2 = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/by-contributor?${RG}`, { token: operator, body: { location: 'global' } });
+    const write2 = await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/by-contributor?${RG}`, {
+      token: operator,
+      body: { location: 'global' },
+    });
     assert.equal(write2.status, 201);
     const escalate = await assign(`/subscriptions/${sub}`, OWNER, operatorId, randomUUID(), operator);
     assert.equal(escalate.status, 403);
@@ -103,28 +150,70 @@ describe('roles and authorization', () => {
       assert.equal(del.status, 200);
       assert.equal((await t.call('DELETE', assignmentUrl(`/subscriptions/${sub}`, name), { token: csp })).status, 204);
     }
-    assert.equal((await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator })).status, 403);
+    assert.equal(
+      (await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator })).status,
+      403,
+    );
   });
 
   it('scopes a role at a resource group to that group only', async () => {
-    await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/team-a?${RG}`, { token: csp, body: { location: 'global' } });
-    await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/team-b?${RG}`, { token: csp, body: { location: 'global' } });
+    await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/team-a?${RG}`, {
+      token: csp,
+      body: { location: 'global' },
+    });
+    await t.call('PUT', `${arm}/subscriptions/${sub}/resourcegroups/team-b?${RG}`, {
+      token: csp,
+      body: { location: 'global' },
+    });
     const scope = `/subscriptions/${sub}/resourceGroups/team-a`;
     const res = await assign(scope, CONTRIBUTOR, operatorId, randomUUID(), csp, 'api-version=2015-07-01');
     assert.equal(res.status, 201);
     const groups = await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator });
-    assert.deepEqual(groups.body.value.map((g: any) => g.name), ['team-a']);
-    assert.equal((await t.call('PUT', `${arm}${scope}?${RG}`, { token: operator, body: { location: 'global', tags: { x: 'y' } } })).status, 200);
-    assert.equal((await t.call('PUT', `${arm}/subscriptions/${sub}/resourceGroups/team-b?${RG}`, { token: operator, body: { location: 'global' } })).status, 403);
-    const atScope = await t.call('GET', `${arm}${scope}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}&$filter=atScope()`, { token: csp });
+    assert.deepEqual(
+      groups.body.value.map((g: any) => g.name),
+      ['team-a'],
+    );
+    assert.equal(
+      (await t.call('PUT', `${arm}${scope}?${RG}`, { token: operator, body: { location: 'global', tags: { x: 'y' } } }))
+        .status,
+      200,
+    );
+    assert.equal(
+      (
+        await t.call('PUT', `${arm}/subscriptions/${sub}/resourceGroups/team-b?${RG}`, {
+          token: operator,
+          body: { location: 'global' },
+        })
+      ).status,
+      403,
+    );
+    const atScope = await t.call(
+      'GET',
+      `${arm}${scope}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}&$filter=atScope()`,
+      { token: csp },
+    );
     assert.ok(atScope.body.value.some((a: any) => a.properties.scope === scope));
-    assert.ok(atScope.body.value.some((a: any) => a.properties.scope === `/subscriptions/${sub}`), 'inherited ones are listed at scope');
-    const mine = await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}&$filter=principalId eq '${operatorId}'`, { token: csp });
-    assert.deepEqual(mine.body.value.map((a: any) => a.properties.scope), [scope]);
+    assert.ok(
+      atScope.body.value.some((a: any) => a.properties.scope === `/subscriptions/${sub}`),
+      'inherited ones are listed at scope',
+    );
+    const mine = await t.call(
+      'GET',
+      `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}&$filter=principalId eq '${operatorId}'`,
+      { token: csp },
+    );
+    assert.deepEqual(
+      mine.body.value.map((a: any) => a.properties.scope),
+      [scope],
+    );
   });
 
   it('refuses bad assignments with their own codes and writes nothing', async () => {
-    const before = (await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, { token: csp })).body.value.length;
+    const before = (
+      await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, {
+        token: csp,
+      })
+    ).body.value.length;
     const unknownRole = await assign(`/subscriptions/${sub}`, '11111111-1111-1111-1111-111111111111', operatorId);
     assert.equal(unknownRole.status, 400);
     assert.equal(unknownRole.body.error.code, 'RoleDefinitionDoesNotExist');
@@ -134,16 +223,27 @@ describe('roles and authorization', () => {
     const badName = await assign(`/subscriptions/${sub}`, READER, operatorId, 'not-a-guid');
     assert.equal(badName.status, 400);
     assert.equal(badName.body.error.code, 'InvalidRoleAssignmentId');
-    const missing = await t.call('PUT', assignmentUrl(`/subscriptions/${sub}`, randomUUID()), { token: csp, body: { properties: { principalId: operatorId } } });
+    const missing = await t.call('PUT', assignmentUrl(`/subscriptions/${sub}`, randomUUID()), {
+      token: csp,
+      body: { properties: { principalId: operatorId } },
+    });
     assert.equal(missing.status, 400);
     assert.equal(missing.body.error.target, 'properties.roleDefinitionId');
     const name = randomUUID();
     assert.equal((await assign(`/subscriptions/${sub}`, READER, operatorId, name)).status, 201);
-    assert.equal((await assign(`/subscriptions/${sub}`, READER, operatorId, name)).status, 200, 'the same PUT again is idempotent');
+    assert.equal(
+      (await assign(`/subscriptions/${sub}`, READER, operatorId, name)).status,
+      200,
+      'the same PUT again is idempotent',
+    );
     const twin = await assign(`/subscriptions/${sub}`, READER, operatorId);
     assert.equal(twin.status, 409);
     assert.equal(twin.body.error.code, 'RoleAssignmentExists');
-    const after = (await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, { token: csp })).body.value.length;
+    const after = (
+      await t.call('GET', `${arm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, {
+        token: csp,
+      })
+    ).body.value.length;
     assert.equal(after, before + 1);
     const missingOne = await t.call('GET', assignmentUrl(`/subscriptions/${sub}`, randomUUID()), { token: csp });
     assert.equal(missingOne.status, 404);

@@ -50,7 +50,11 @@ const SELF_SCOPED = new Set([
 ]);
 
 // CORS preflights (OPTIONS) never carry a token.
-const isAnonymous = (r: RouteEntry) => r.anonymous || r.method === 'OPTIONS' || ANONYMOUS_MOUNTS.some((m) => r.url.startsWith(m)) || ANONYMOUS_ROUTES.includes(`${r.method} ${r.url}`);
+const isAnonymous = (r: RouteEntry) =>
+  r.anonymous ||
+  r.method === 'OPTIONS' ||
+  ANONYMOUS_MOUNTS.some((m) => r.url.startsWith(m)) ||
+  ANONYMOUS_ROUTES.includes(`${r.method} ${r.url}`);
 
 describe('the route audit: every route authorizes', () => {
   let t: TestSystem;
@@ -65,7 +69,11 @@ describe('the route audit: every route authorizes', () => {
     outsider = await customerWithSubscription(t, 'outsider');
     await tenantSubscription(t, outsider, 'outsider');
     const csp = await t.appToken('csp', t.b.hub.arm);
-    await t.http.call('PUT', `${t.b.hub.arm}/subscriptions/${victim.subscriptionId}/resourcegroups/rg?api-version=2021-04-01`, { token: csp, body: { location: 'global' } });
+    await t.http.call(
+      'PUT',
+      `${t.b.hub.arm}/subscriptions/${victim.subscriptionId}/resourcegroups/rg?api-version=2021-04-01`,
+      { token: csp, body: { location: 'global' } },
+    );
   });
   after(async () => t?.stop());
 
@@ -133,11 +141,15 @@ describe('the route audit: every route authorizes', () => {
   };
 
   it('lists only the known anonymous routes', () => {
-    const anonymous = t.system.servers.flatMap((s) => s.routes.filter(isAnonymous).map((r) => `${s.name} ${r.method} ${r.url}`));
+    const anonymous = t.system.servers.flatMap((s) =>
+      s.routes.filter(isAnonymous).map((r) => `${s.name} ${r.method} ${r.url}`),
+    );
     const unexpected = anonymous.filter((a) => {
       const route = a.slice(a.indexOf(' ') + 1);
       const [method, url] = route.split(' ');
-      return method !== 'OPTIONS' && !ANONYMOUS_ROUTES.includes(route) && !ANONYMOUS_MOUNTS.some((m) => url.startsWith(m));
+      return (
+        method !== 'OPTIONS' && !ANONYMOUS_ROUTES.includes(route) && !ANONYMOUS_MOUNTS.some((m) => url.startsWith(m))
+      );
     });
     assert.deepEqual(unexpected, [], 'routes marked anonymous outside the known list');
   });
@@ -149,7 +161,9 @@ describe('the route audit: every route authorizes', () => {
     for (const server of t.system.servers) {
       for (const r of server.routes.filter((x) => !isAnonymous(x))) {
         const aud = audience(server.name, r.url);
-        const token = await tokenOnce(`outsider ${aud}`, () => t.userToken(outsider.customerId, outsider.admin.userName, outsider.admin.password, aud));
+        const token = await tokenOnce(`outsider ${aud}`, () =>
+          t.userToken(outsider.customerId, outsider.admin.userName, outsider.admin.password, aud),
+        );
         const res = await send(server.name, server.origin, r, token);
         driven++;
         const key = `${server.name} ${r.method} ${r.url}`;
@@ -157,7 +171,8 @@ describe('the route audit: every route authorizes', () => {
         else if (res.status < 400) {
           const text = JSON.stringify(res.body ?? '').toLowerCase();
           if (!SELF_SCOPED.has(key)) findings.push(`${key}: ${res.status} for an outsider`);
-          else if (secrets.some((s) => text.includes(s.toLowerCase()))) findings.push(`${key}: shows the victim's objects`);
+          else if (secrets.some((s) => text.includes(s.toLowerCase())))
+            findings.push(`${key}: shows the victim's objects`);
         }
       }
     }
@@ -170,7 +185,10 @@ describe('the route audit: every route authorizes', () => {
     const rightful = async (server: string, url: string) => {
       const aud = audience(server, url);
       if (server.endsWith(':admin')) return tokenOnce(`operator ${aud}`, () => t.appToken('operator', aud));
-      if (server.endsWith(':tenant')) return tokenOnce(`victim ${aud}`, () => t.userToken(victim.customerId, victim.admin.userName, victim.admin.password, aud));
+      if (server.endsWith(':tenant'))
+        return tokenOnce(`victim ${aud}`, () =>
+          t.userToken(victim.customerId, victim.admin.userName, victim.admin.password, aud),
+        );
       return tokenOnce(`csp ${aud}`, () => t.appToken('csp', aud));
     };
     let succeeded = 0;

@@ -31,15 +31,23 @@ if (!serverUrl) {
     await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  process.stdout.write(`tests use the embedded PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`);
+  process.stdout.write(
+    `tests use the embedded PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`,
+  );
 } else {
-  process.stdout.write(`tests use the PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`);
+  process.stdout.write(
+    `tests use the PostgreSQL server at ${serverUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')}\n`,
+  );
 }
 
-const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, STACKLEDGER_TEST_DATABASE_URL: serverUrl },
-});
+const child = spawn(
+  process.execPath,
+  ['--expose-gc', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, STACKLEDGER_TEST_DATABASE_URL: serverUrl },
+  },
+);
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await cleanup();
 process.exit(code);

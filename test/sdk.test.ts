@@ -18,10 +18,14 @@ describe('official Azure SDK clients', () => {
 
   it('ClientSecretCredential gets a token from our login endpoint, and @azure/arm-resources works with default options', async () => {
     const script = path.join(import.meta.dirname, 'sdk', 'arm-resources.ts');
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', script, path.join(t.dataDir, 'bootstrap.json')], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: t.b.caFile },
-      timeout: 60_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', script, path.join(t.dataDir, 'bootstrap.json')],
+      {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: t.b.caFile },
+        timeout: 60_000,
+      },
+    );
     const seen = JSON.parse(stdout);
     assert.ok(seen.tokenExpires > Date.now());
     assert.equal(seen.created, 'sdk-rg');

@@ -36,7 +36,9 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /** Every row of every table of a database, as text (what a dump would hold). */
 async function dumpText(client: pg.Client): Promise<string> {
-  const { rows: tables } = await client.query(`select schemaname, tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema')`);
+  const { rows: tables } = await client.query(
+    `select schemaname, tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema')`,
+  );
   const parts: string[] = [];
   for (const t of tables) {
     const { rows } = await client.query(`select t::text as row from "${t.schemaname}"."${t.tablename}" t`);
@@ -51,7 +53,12 @@ async function connected(url: string): Promise<pg.Client> {
   return client;
 }
 
-async function tokenStatus(t: TestSystem, tenantId: string, clientId: string, clientSecret: string): Promise<{ status: number; codes?: number[] }> {
+async function tokenStatus(
+  t: TestSystem,
+  tenantId: string,
+  clientId: string,
+  clientSecret: string,
+): Promise<{ status: number; codes?: number[] }> {
   const res = await t.call('POST', `${t.b.hub.login}/${tenantId}/oauth2/token`, {
     form: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, resource: t.b.hub.arm },
   });
@@ -109,11 +116,18 @@ describe('secrets at rest', () => {
     try {
       assert.equal(await modeOf(path.join(dataDir, 'bootstrap.json')), 0o600);
       const customer = await customerWithSubscription(t, 'sealedco');
-      await saveCustomer(dataDir, { id: customer.customerId, domain: 'sealedco.onstackledger.local', companyName: 'Sealed', admin: customer.admin });
+      await saveCustomer(dataDir, {
+        id: customer.customerId,
+        domain: 'sealedco.onstackledger.local',
+        companyName: 'Sealed',
+        admin: customer.admin,
+      });
       assert.equal(await modeOf(path.join(dataDir, 'customers.json')), 0o600);
       const { partner } = await secondPartner(t, 'sealedpartner');
 
-      const port = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3].trim();
+      const port = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')
+        .split('\n')[3]
+        .trim();
       const url = (db: string) => `postgres://postgres:stackledger@127.0.0.1:${port}/${db}`;
       const hubDb = await connected(url('hub'));
       const stackDb = await connected(url('stack_local'));
@@ -121,7 +135,9 @@ describe('secrets at rest', () => {
       const stackSecret = (await stackRecord(stackDb, dataDir)).applicationSecret;
       const { rows: keys } = await hubDb.query('select kid, private_key_sealed, private_jwk from signing_keys');
       assert.equal(keys[0].private_jwk, null);
-      const privateExponent = String(openPrivateJwk(await sealerOf(dataDir), keys[0].kid, keys[0].private_key_sealed).d);
+      const privateExponent = String(
+        openPrivateJwk(await sealerOf(dataDir), keys[0].kid, keys[0].private_key_sealed).d,
+      );
 
       const secrets: Record<string, string> = {
         "the CSP's client secret": t.b.csp.clientSecret,
@@ -143,14 +159,18 @@ describe('secrets at rest', () => {
       await t.stop();
       stopped = true;
       const files = await filesUnder(dataDir);
-      assert.ok(files.some((f) => f.includes(`${path.sep}pg_wal${path.sep}`)), 'the write-ahead log is searched too');
+      assert.ok(
+        files.some((f) => f.includes(`${path.sep}pg_wal${path.sep}`)),
+        'the write-ahead log is searched too',
+      );
       const needles = Object.entries(secrets).map(([name, s]) => [name, Buffer.from(s)] as const);
       let holdsData = false;
       for (const file of files) {
         if ([path.join(dataDir, 'bootstrap.json'), path.join(dataDir, 'customers.json')].includes(file)) continue;
         const bytes = await readFile(file);
         holdsData ||= bytes.includes(Buffer.from(t.b.csp.admin.userName));
-        for (const [name, needle] of needles) assert.ok(!bytes.includes(needle), `${path.relative(dataDir, file)} holds ${name}`);
+        for (const [name, needle] of needles)
+          assert.ok(!bytes.includes(needle), `${path.relative(dataDir, file)} holds ${name}`);
       }
       assert.ok(holdsData, 'the database files hold the data in plain text, so the search would find a secret');
     } finally {
@@ -199,12 +219,27 @@ describe('rotation', () => {
         assert.equal(await modeOf(path.join(r.dir(), 'bootstrap.json')), 0o600);
         const fresh = written[as].clientSecret;
         assert.notEqual(fresh, before[as].clientSecret);
-        assert.deepEqual(await tokenStatus(t, before[as].tenantId, before[as].clientId, before[as].clientSecret), { status: 401, codes: [7000215] }, `${as}: the old secret`);
-        assert.equal((await tokenStatus(t, before[as].tenantId, before[as].clientId, fresh)).status, 200, `${as}: the new secret`);
+        assert.deepEqual(
+          await tokenStatus(t, before[as].tenantId, before[as].clientId, before[as].clientSecret),
+          { status: 401, codes: [7000215] },
+          `${as}: the old secret`,
+        );
+        assert.equal(
+          (await tokenStatus(t, before[as].tenantId, before[as].clientId, fresh)).status,
+          200,
+          `${as}: the new secret`,
+        );
         const graph = await t.http.call('POST', `${t.b.hub.login}/${before[as].tenantId}/oauth2/token`, {
-          form: { grant_type: 'client_credentials', client_id: before[as].clientId, client_secret: fresh, resource: t.b.hub.graph },
+          form: {
+            grant_type: 'client_credentials',
+            client_id: before[as].clientId,
+            client_secret: fresh,
+            resource: t.b.hub.graph,
+          },
         });
-        const app: any = await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${before[as].clientId}`, { token: graph.access_token });
+        const app: any = await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${before[as].clientId}`, {
+          token: graph.access_token,
+        });
         assert.deepEqual(
           app.passwordCredentials.map((c: any) => [c.keyId, c.secretText]),
           [[rotation.keyId, null]],
@@ -234,14 +269,20 @@ describe('rotation', () => {
       const admin = await t.userToken(t.b.csp.tenantId, t.b.csp.admin.userName, t.b.csp.admin.password, graph);
       const operator = await t.appToken('operator', graph);
 
-      const past = await t.call('POST', `${app}/addPassword`, { token: admin, body: { passwordCredential: { endDateTime: '2020-01-01T00:00:00Z' } } });
+      const past = await t.call('POST', `${app}/addPassword`, {
+        token: admin,
+        body: { passwordCredential: { endDateTime: '2020-01-01T00:00:00Z' } },
+      });
       assert.equal(past.status, 400);
       assert.equal(past.body.error.code, 'Request_BadRequest');
       const foreign = await t.call('POST', `${app}/addPassword`, { token: operator, body: {} });
-      assert.equal(foreign.status, 404, "another directory does not see the application");
+      assert.equal(foreign.status, 404, 'another directory does not see the application');
 
       const endDateTime = new Date(Date.now() + 7 * 86_400_000).toISOString();
-      const added = await t.call('POST', `${app}/addPassword`, { token: admin, body: { passwordCredential: { displayName: 'ci', endDateTime } } });
+      const added = await t.call('POST', `${app}/addPassword`, {
+        token: admin,
+        body: { passwordCredential: { displayName: 'ci', endDateTime } },
+      });
       assert.equal(added.status, 200, JSON.stringify(added.body));
       assert.equal(added.body.displayName, 'ci');
       assert.equal(added.body.endDateTime, endDateTime);
@@ -254,18 +295,35 @@ describe('rotation', () => {
       assert.deepEqual(listedNew, { ...added.body, secretText: null }, 'listed as made, without its text');
       assert.ok(listed.body.passwordCredentials.every((c: any) => c.secretText === null));
 
-      const byForeign = await t.call('POST', `${app}/removePassword`, { token: operator, body: { keyId: added.body.keyId } });
+      const byForeign = await t.call('POST', `${app}/removePassword`, {
+        token: operator,
+        body: { keyId: added.body.keyId },
+      });
       assert.equal(byForeign.status, 404);
       const unknown = await t.call('POST', `${app}/removePassword`, { token: admin, body: { keyId: newGuid() } });
       assert.equal(unknown.status, 400);
       const noKey = await t.call('POST', `${app}/removePassword`, { token: admin, body: {} });
       assert.equal(noKey.status, 400);
-      assert.equal((await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, added.body.secretText)).status, 200, 'refused requests removed nothing');
+      assert.equal(
+        (await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, added.body.secretText)).status,
+        200,
+        'refused requests removed nothing',
+      );
 
-      const removed = await t.call('POST', `${app}/removePassword`, { token: admin, body: { keyId: added.body.keyId } });
+      const removed = await t.call('POST', `${app}/removePassword`, {
+        token: admin,
+        body: { keyId: added.body.keyId },
+      });
       assert.equal(removed.status, 204);
-      assert.deepEqual(await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, added.body.secretText), { status: 401, codes: [7000215] });
-      assert.equal((await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, t.b.csp.clientSecret)).status, 200, 'the other secret still works');
+      assert.deepEqual(await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, added.body.secretText), {
+        status: 401,
+        codes: [7000215],
+      });
+      assert.equal(
+        (await tokenStatus(t, t.b.csp.tenantId, t.b.csp.clientId, t.b.csp.clientSecret)).status,
+        200,
+        'the other secret still works',
+      );
     } finally {
       await t.stop();
     }
@@ -275,30 +333,56 @@ describe('rotation', () => {
     const r = restartable();
     systems.push(r);
     // Secrets that live ten days, renewed within thirty of their end: always due.
-    const t = await r.start({ policies: { stackSecret: { lifetimeMs: 10 * 86_400_000, renewBeforeMs: 30 * 86_400_000 } } });
+    const t = await r.start({
+      policies: { stackSecret: { lifetimeMs: 10 * 86_400_000, renewBeforeMs: 30 * 86_400_000 } },
+    });
     const stackDb = await r.stackDb();
     try {
       const operatorGraph = await t.appToken('operator', t.b.hub.graph);
       const credentials = async () =>
-        (await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, { token: operatorGraph })).passwordCredentials as any[];
+        (
+          await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, {
+            token: operatorGraph,
+          })
+        ).passwordCredentials as any[];
       const first = await stackRecord(stackDb, r.dir());
       const atStart = await credentials();
-      assert.deepEqual(atStart.map((c) => c.keyId), [first.applicationSecretKeyId], 'made at registration, rotated at start: one left');
+      assert.deepEqual(
+        atStart.map((c) => c.keyId),
+        [first.applicationSecretKeyId],
+        'made at registration, rotated at start: one left',
+      );
       const ends = Date.parse(first.applicationSecretEndsAt!);
       assert.ok(Math.abs(ends - (Date.now() + 10 * 86_400_000)) < 120_000, 'ends when the policy says');
 
       await t.system.scheduler.runDue();
       const second = await stackRecord(stackDb, r.dir());
       assert.notEqual(second.applicationSecretKeyId, first.applicationSecretKeyId);
-      assert.deepEqual((await credentials()).map((c) => c.keyId), [second.applicationSecretKeyId]);
-      assert.deepEqual(await tokenStatus(t, first.homeDirectory, first.applicationId, first.applicationSecret), { status: 401, codes: [7000215] });
-      assert.equal((await tokenStatus(t, second.homeDirectory, second.applicationId, second.applicationSecret)).status, 200);
+      assert.deepEqual(
+        (await credentials()).map((c) => c.keyId),
+        [second.applicationSecretKeyId],
+      );
+      assert.deepEqual(await tokenStatus(t, first.homeDirectory, first.applicationId, first.applicationSecret), {
+        status: 401,
+        codes: [7000215],
+      });
+      assert.equal(
+        (await tokenStatus(t, second.homeDirectory, second.applicationId, second.applicationSecret)).status,
+        200,
+      );
 
       // The stack checks consent with its new secret.
       const customer = await customerWithSubscription(t, 'rotatedco');
       await onboardCustomer(t, customer);
-      const user = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.tenantArm);
-      const subs = await t.call('GET', `${t.b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, { token: user });
+      const user = await t.userToken(
+        customer.customerId,
+        customer.admin.userName,
+        customer.admin.password,
+        t.b.stacks.local.tenantArm,
+      );
+      const subs = await t.call('GET', `${t.b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, {
+        token: user,
+      });
       assert.equal(subs.status, 200, JSON.stringify(subs.body));
     } finally {
       await stackDb.end();
@@ -333,7 +417,11 @@ describe('upgrade in place', () => {
     const stackDb = await r.stackDb();
     try {
       const { rows: keys } = await hubDb.query('select kid, private_key_sealed from signing_keys');
-      for (const k of keys) await hubDb.query('update signing_keys set private_jwk = $2 where kid = $1', [k.kid, JSON.stringify(openPrivateJwk(sealer, k.kid, k.private_key_sealed))]);
+      for (const k of keys)
+        await hubDb.query('update signing_keys set private_jwk = $2 where kid = $1', [
+          k.kid,
+          JSON.stringify(openPrivateJwk(sealer, k.kid, k.private_key_sealed)),
+        ]);
       const secretOf: Record<string, string> = {
         [before.csp.clientId]: before.csp.clientSecret,
         [before.operator.clientId]: before.operator.clientSecret,
@@ -341,11 +429,21 @@ describe('upgrade in place', () => {
       };
       const { rows: secrets } = await hubDb.query('select id, app_id from client_secrets');
       assert.equal(secrets.length, 3);
-      for (const s of secrets) await hubDb.query('update client_secrets set secret_hash = $2 where id = $1', [s.id, legacyDigest(secretOf[s.app_id])]);
+      for (const s of secrets)
+        await hubDb.query('update client_secrets set secret_hash = $2 where id = $1', [
+          s.id,
+          legacyDigest(secretOf[s.app_id]),
+        ]);
       const { rows: settings } = await hubDb.query(`select value from settings where key = 'bootstrap'`);
       const stored = settings[0].value;
-      const plain = (who: 'csp' | 'operator') => ({ ...stored[who], clientSecret: before[who].clientSecret, admin: { ...stored[who].admin, password: before[who].admin.password } });
-      await hubDb.query(`update settings set value = $1 where key = 'bootstrap'`, [JSON.stringify({ csp: plain('csp'), operator: plain('operator') })]);
+      const plain = (who: 'csp' | 'operator') => ({
+        ...stored[who],
+        clientSecret: before[who].clientSecret,
+        admin: { ...stored[who].admin, password: before[who].admin.password },
+      });
+      await hubDb.query(`update settings set value = $1 where key = 'bootstrap'`, [
+        JSON.stringify({ csp: plain('csp'), operator: plain('operator') }),
+      ]);
       await hubDb.query(`
         alter table signing_keys drop column private_key_sealed, alter column private_jwk set not null;
         alter table client_secrets drop column display_name, drop column sealed_secret;
@@ -354,7 +452,9 @@ describe('upgrade in place', () => {
         delete from kysely_migration where name = '0103_secrets_and_sign_in';
       `);
       const { applicationSecretKeyId: _k, applicationSecretEndsAt: _e, ...firstVersionStack } = oldStack;
-      await stackDb.query(`update settings set value = $1 where key = 'bootstrap'`, [JSON.stringify(firstVersionStack)]);
+      await stackDb.query(`update settings set value = $1 where key = 'bootstrap'`, [
+        JSON.stringify(firstVersionStack),
+      ]);
       const legacyDump = await dumpText(hubDb);
       assert.ok(legacyDump.includes(before.csp.admin.password), 'the first version kept passwords so');
       assert.ok(legacyDump.includes(legacyDigest(before.csp.clientSecret)), 'and unsalted digests');
@@ -370,29 +470,53 @@ describe('upgrade in place', () => {
       assert.deepEqual(t.b.csp, before.csp, "the same CSP's credentials");
       assert.deepEqual(t.b.operator, before.operator, "the same operator's credentials");
       const dump = await dumpText(hub);
-      for (const secret of [before.csp.clientSecret, before.operator.clientSecret, before.csp.admin.password, before.operator.admin.password]) assert.ok(!dump.includes(secret));
+      for (const secret of [
+        before.csp.clientSecret,
+        before.operator.clientSecret,
+        before.csp.admin.password,
+        before.operator.admin.password,
+      ])
+        assert.ok(!dump.includes(secret));
       const { rows: keys } = await hub.query('select private_jwk, private_key_sealed from signing_keys');
       assert.ok(keys.every((k) => k.private_jwk === null && String(k.private_key_sealed).startsWith('sealed.v1.')));
       const { rows: hashes } = await hub.query('select secret_hash from client_secrets');
-      assert.ok(hashes.every((h) => h.secret_hash.startsWith('sha256$')), 'client secrets salted');
+      assert.ok(
+        hashes.every((h) => h.secret_hash.startsWith('sha256$')),
+        'client secrets salted',
+      );
 
       // The same signing key signs; the same credentials sign in.
       assert.deepEqual((await t.http.call('GET', `${t.b.hub.login}/common/discovery/keys`)).keys, keysBefore);
       const hubToken = await t.appToken('csp', t.b.hub.arm);
       assert.equal(decodeProtectedHeader(hubToken).kid, keysBefore[0].kid);
-      assert.equal((await t.call('GET', `${t.b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: hubToken })).status, 200);
-      for (const who of ['csp', 'operator'] as const) assert.equal((await tokenStatus(t, before[who].tenantId, before[who].clientId, before[who].clientSecret)).status, 200, who);
-      assert.ok(await t.userToken(before.csp.tenantId, before.csp.admin.userName, before.csp.admin.password, t.b.hub.arm));
+      assert.equal(
+        (await t.call('GET', `${t.b.hub.arm}/subscriptions?api-version=2022-12-01`, { token: hubToken })).status,
+        200,
+      );
+      for (const who of ['csp', 'operator'] as const)
+        assert.equal(
+          (await tokenStatus(t, before[who].tenantId, before[who].clientId, before[who].clientSecret)).status,
+          200,
+          who,
+        );
+      assert.ok(
+        await t.userToken(before.csp.tenantId, before.csp.admin.userName, before.csp.admin.password, t.b.hub.arm),
+      );
 
       // The stack's secret is sealed; with no known end it was rotated, and the old one revoked.
       const { rows } = await stack.query(`select value from settings where key = 'bootstrap'`);
       assert.match(rows[0].value.applicationSecret, /^sealed\.v1\./);
       const now = await stackRecord(stack, r.dir());
       assert.notEqual(now.applicationSecret, oldStack.applicationSecret);
-      assert.deepEqual(await tokenStatus(t, oldStack.homeDirectory, oldStack.applicationId, oldStack.applicationSecret), { status: 401, codes: [7000215] });
+      assert.deepEqual(
+        await tokenStatus(t, oldStack.homeDirectory, oldStack.applicationId, oldStack.applicationSecret),
+        { status: 401, codes: [7000215] },
+      );
       assert.equal((await tokenStatus(t, now.homeDirectory, now.applicationId, now.applicationSecret)).status, 200);
       // The CSP's directory is admitted on the stack (a consent check with the new secret).
-      const onStack = await t.call('GET', `${t.b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, { token: await t.appToken('csp', t.b.stacks.local.tenantArm) });
+      const onStack = await t.call('GET', `${t.b.stacks.local.tenantArm}/subscriptions?api-version=2022-12-01`, {
+        token: await t.appToken('csp', t.b.stacks.local.tenantArm),
+      });
       assert.equal(onStack.status, 200, JSON.stringify(onStack.body));
     } finally {
       await hub.end();

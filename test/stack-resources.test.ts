@@ -21,7 +21,14 @@ const windowsVm = (size: string) => ({
   location: 'local',
   properties: {
     hardwareProfile: { vmSize: size },
-    storageProfile: { imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2019-Datacenter', version: 'latest' } },
+    storageProfile: {
+      imageReference: {
+        publisher: 'MicrosoftWindowsServer',
+        offer: 'WindowsServer',
+        sku: '2019-Datacenter',
+        version: 'latest',
+      },
+    },
     osProfile: { computerName: 'win01', adminUsername: 'azureuser', adminPassword: 'P@ssw0rd-1234!' },
   },
 });
@@ -38,7 +45,11 @@ describe('resources and their meters on the stack', () => {
   const rg = () => `${tenant}/subscriptions/${sub}/resourceGroups/app`;
 
   const advance = async (duration: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body: { duration } });
+    const res = await t.call(
+      'POST',
+      `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`,
+      { token: await t.appToken('csp', t.b.hub.arm), body: { duration } },
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
   /** The records of a resource, as `hour meter quantity` lines (revisions summed per hour and meter). */
@@ -58,8 +69,14 @@ describe('resources and their meters on the stack', () => {
     await onboardCustomer(t, customer);
     user = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, tenant);
     sub = randomUUID();
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName: 'vms', offerId: '/delegatedProviders/default/offers/base-offer' } });
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/app?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, {
+      token: user,
+      body: { displayName: 'vms', offerId: '/delegatedProviders/default/offers/base-offer' },
+    });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/app?api-version=2019-10-01`, {
+      token: user,
+      body: { location: 'local' },
+    });
     stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
     await stackDb.connect();
   });
@@ -70,36 +87,101 @@ describe('resources and their meters on the stack', () => {
 
   it('creates a Windows VM as a user of the customer directory, with the long-running operation headers', async () => {
     await advance('PT20M'); // 00:20
-    const created = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/win01?${COMPUTE}`, { token: user, body: windowsVm('Standard_D2_v2') });
+    const created = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/win01?${COMPUTE}`, {
+      token: user,
+      body: windowsVm('Standard_D2_v2'),
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.properties.provisioningState, 'Succeeded');
-    assert.equal(created.body.properties.storageProfile.imageReference.exactVersion, '17763.2183.2109130127', 'latest resolves to a version');
+    assert.equal(
+      created.body.properties.storageProfile.imageReference.exactVersion,
+      '17763.2183.2109130127',
+      'latest resolves to a version',
+    );
     assert.equal(created.body.properties.osProfile.adminPassword, undefined, 'the password is never shown');
     const operation = await t.call('GET', String(created.headers['azure-asyncoperation']), { token: user });
     assert.equal(operation.status, 200);
     assert.equal(operation.body.status, 'Succeeded');
-    const view = await t.call('GET', `${rg()}/providers/Microsoft.Compute/virtualMachines/win01/instanceView?${COMPUTE}`, { token: user });
-    assert.deepEqual(view.body.statuses.map((s: any) => s.code), ['ProvisioningState/succeeded', 'PowerState/running']);
+    const view = await t.call(
+      'GET',
+      `${rg()}/providers/Microsoft.Compute/virtualMachines/win01/instanceView?${COMPUTE}`,
+      { token: user },
+    );
+    assert.deepEqual(
+      view.body.statuses.map((s: any) => s.code),
+      ['ProvisioningState/succeeded', 'PowerState/running'],
+    );
     // The hybrid profile 2019-03-01 speaks Compute 2017-12-01: the same VM reads the same.
-    assert.equal((await t.call('GET', `${rg()}/providers/Microsoft.Compute/virtualMachines/win01?api-version=2017-12-01`, { token: user })).status, 200);
-    const listed = await t.call('GET', `${tenant}/subscriptions/${sub}/providers/Microsoft.Compute/virtualMachines?${COMPUTE}`, { token: user });
-    assert.deepEqual(listed.body.value.map((v: any) => v.name), ['win01']);
+    assert.equal(
+      (
+        await t.call('GET', `${rg()}/providers/Microsoft.Compute/virtualMachines/win01?api-version=2017-12-01`, {
+          token: user,
+        })
+      ).status,
+      200,
+    );
+    const listed = await t.call(
+      'GET',
+      `${tenant}/subscriptions/${sub}/providers/Microsoft.Compute/virtualMachines?${COMPUTE}`,
+      { token: user },
+    );
+    assert.deepEqual(
+      listed.body.value.map((v: any) => v.name),
+      ['win01'],
+    );
     // Also a static public IP and a storage account holding 10 GB of blobs.
-    assert.equal((await t.call('PUT', `${rg()}/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`, { token: user, body: { location: 'local', properties: { publicIPAllocationMethod: 'Static' } } })).status, 201);
-    assert.equal((await t.call('PUT', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01?api-version=2019-06-01`, { token: user, body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } })).status, 201);
-    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: await storageService(), body: { blobGb: 10 } })).status, 200);
+    assert.equal(
+      (
+        await t.call('PUT', `${rg()}/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`, {
+          token: user,
+          body: { location: 'local', properties: { publicIPAllocationMethod: 'Static' } },
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await t.call('PUT', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01?api-version=2019-06-01`, {
+          token: user,
+          body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' },
+        })
+      ).status,
+      201,
+    );
+    assert.equal(
+      (
+        await t.call(
+          'POST',
+          `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`,
+          { token: await storageService(), body: { blobGb: 10 } },
+        )
+      ).status,
+      200,
+    );
   });
 
   it('meters exactly what the lifecycle says: partial hours, resize, stop, deallocate, start, delete', async () => {
     const vm = `${rg()}/providers/Microsoft.Compute/virtualMachines/win01`;
     await advance('PT40M'); // 01:00
     await advance('PT10M'); // 01:10 resize to 4 cores
-    const resized = await t.call('PATCH', `${vm}?${COMPUTE}`, { token: user, body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } } });
+    const resized = await t.call('PATCH', `${vm}?${COMPUTE}`, {
+      token: user,
+      body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } },
+    });
     assert.equal(resized.status, 200, JSON.stringify(resized.body));
     assert.equal(resized.body.properties.hardwareProfile.vmSize, 'Standard_D3_v2');
     await advance('PT20M'); // 01:30 stop: a stopped VM still meters
     assert.equal((await t.call('POST', `${vm}/powerOff?${COMPUTE}`, { token: user })).status, 202);
-    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`, { token: await storageService(), body: { blobGb: 20 } })).status, 200);
+    assert.equal(
+      (
+        await t.call(
+          'POST',
+          `${rg()}/providers/Microsoft.Storage/storageAccounts/data01/usedCapacity?api-version=2026-11-01`,
+          { token: await storageService(), body: { blobGb: 20 } },
+        )
+      ).status,
+      200,
+    );
     await advance('PT15M'); // 01:45 deallocate: metering stops
     const deallocated = await t.call('POST', `${vm}/deallocate?${COMPUTE}`, { token: user });
     assert.equal(deallocated.status, 202);
@@ -129,7 +211,11 @@ describe('resources and their meters on the stack', () => {
       `04 ${BASE} 1.000000000`,
     ]);
     const ip = await records('ip01');
-    assert.deepEqual(ip.slice(0, 3), [`00 ${STATIC_IP} 0.666666667`, `01 ${STATIC_IP} 1.000000000`, `02 ${STATIC_IP} 1.000000000`]);
+    assert.deepEqual(ip.slice(0, 3), [
+      `00 ${STATIC_IP} 0.666666667`,
+      `01 ${STATIC_IP} 1.000000000`,
+      `02 ${STATIC_IP} 1.000000000`,
+    ]);
     assert.equal(ip.length, 6, 'hours 00 to 05 are closed');
     // 10 GB for 40 minutes; then 10 GB for 30 minutes and 20 GB for 30.
     assert.deepEqual((await records('data01')).slice(0, 2), [`00 ${BLOB} 6.666666667`, `01 ${BLOB} 15.000000000`]);
@@ -159,18 +245,48 @@ describe('resources and their meters on the stack', () => {
   it('enforces the quotas of the offer: over quota, the ARM quota error and nothing created', async () => {
     // The default quota allows 50 cores: ask for 13 VMs of 4 cores.
     for (let i = 0; i < 12; i++) {
-      const res = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big${i}?${COMPUTE}`, { token: user, body: windowsVm('Standard_D3_v2') });
+      const res = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big${i}?${COMPUTE}`, {
+        token: user,
+        body: windowsVm('Standard_D3_v2'),
+      });
       assert.equal(res.status, 201, `big${i}: ${JSON.stringify(res.body)}`);
     }
-    const over = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, { token: user, body: windowsVm('Standard_D3_v2') });
+    const over = await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, {
+      token: user,
+      body: windowsVm('Standard_D3_v2'),
+    });
     assert.equal(over.status, 409);
     assert.equal(over.body.error.code, 'OperationNotAllowed');
-    assert.match(over.body.error.message, /quota limits of Core\. Maximum allowed: 50, Current in use: 48, Additional requested: 4/);
-    assert.equal((await t.call('GET', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, { token: user })).status, 404);
+    assert.match(
+      over.body.error.message,
+      /quota limits of Core\. Maximum allowed: 50, Current in use: 48, Additional requested: 4/,
+    );
+    assert.equal(
+      (await t.call('GET', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, { token: user }))
+        .status,
+      404,
+    );
     // Deallocating frees cores.
-    assert.equal((await t.call('POST', `${rg()}/providers/Microsoft.Compute/virtualMachines/big0/deallocate?${COMPUTE}`, { token: user })).status, 202);
-    assert.equal((await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, { token: user, body: windowsVm('Standard_D3_v2') })).status, 201);
-    const restart = await t.call('POST', `${rg()}/providers/Microsoft.Compute/virtualMachines/big0/start?${COMPUTE}`, { token: user });
+    assert.equal(
+      (
+        await t.call('POST', `${rg()}/providers/Microsoft.Compute/virtualMachines/big0/deallocate?${COMPUTE}`, {
+          token: user,
+        })
+      ).status,
+      202,
+    );
+    assert.equal(
+      (
+        await t.call('PUT', `${rg()}/providers/Microsoft.Compute/virtualMachines/big12?${COMPUTE}`, {
+          token: user,
+          body: windowsVm('Standard_D3_v2'),
+        })
+      ).status,
+      201,
+    );
+    const restart = await t.call('POST', `${rg()}/providers/Microsoft.Compute/virtualMachines/big0/start?${COMPUTE}`, {
+      token: user,
+    });
     assert.equal(restart.status, 409, 'starting it again would exceed the cores');
     // Deleting the resource group deletes its resources, which stop metering.
     assert.equal((await t.call('DELETE', `${rg()}?api-version=2019-10-01`, { token: user })).status, 200);
@@ -179,97 +295,193 @@ describe('resources and their meters on the stack', () => {
   });
 
   it('refuses bad resources with their own errors', async () => {
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/app2?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/app2?api-version=2019-10-01`, {
+      token: user,
+      body: { location: 'local' },
+    });
     const base = `${tenant}/subscriptions/${sub}/resourceGroups/app2/providers`;
-    const badSize = await t.call('PUT', `${base}/Microsoft.Compute/virtualMachines/x?${COMPUTE}`, { token: user, body: windowsVm('Standard_Z99') });
+    const badSize = await t.call('PUT', `${base}/Microsoft.Compute/virtualMachines/x?${COMPUTE}`, {
+      token: user,
+      body: windowsVm('Standard_Z99'),
+    });
     assert.equal(badSize.status, 400);
     assert.equal(badSize.body.error.code, 'InvalidParameter');
     const badImage = await t.call('PUT', `${base}/Microsoft.Compute/virtualMachines/x?${COMPUTE}`, {
       token: user,
-      body: { ...windowsVm('Standard_A1_v2'), properties: { ...windowsVm('Standard_A1_v2').properties, storageProfile: { imageReference: { publisher: 'Nope', offer: 'Nope', sku: 'x', version: 'latest' } } } },
+      body: {
+        ...windowsVm('Standard_A1_v2'),
+        properties: {
+          ...windowsVm('Standard_A1_v2').properties,
+          storageProfile: { imageReference: { publisher: 'Nope', offer: 'Nope', sku: 'x', version: 'latest' } },
+        },
+      },
     });
     assert.equal(badImage.status, 404);
     assert.equal(badImage.body.error.code, 'PlatformImageNotFound');
-    const badLocation = await t.call('PUT', `${base}/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`, { token: user, body: { location: 'westeurope' } });
+    const badLocation = await t.call('PUT', `${base}/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`, {
+      token: user,
+      body: { location: 'westeurope' },
+    });
     assert.equal(badLocation.status, 400);
     assert.equal(badLocation.body.error.code, 'LocationNotAvailableForResourceType');
-    const badName = await t.call('PUT', `${base}/Microsoft.Storage/storageAccounts/Bad_Name?api-version=2019-06-01`, { token: user, body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } });
+    const badName = await t.call('PUT', `${base}/Microsoft.Storage/storageAccounts/Bad_Name?api-version=2019-06-01`, {
+      token: user,
+      body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' },
+    });
     assert.equal(badName.status, 400);
     assert.equal(badName.body.error.code, 'AccountNameInvalid');
-    const taken = await t.call('PUT', `${base}/Microsoft.Storage/storageAccounts/data01?api-version=2019-06-01`, { token: user, body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' } });
+    const taken = await t.call('PUT', `${base}/Microsoft.Storage/storageAccounts/data01?api-version=2019-06-01`, {
+      token: user,
+      body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' },
+    });
     assert.equal(taken.status, 201, 'the name is free again once its account went with its group');
-    const noGroup = await t.call('PUT', `${tenant}/subscriptions/${sub}/resourceGroups/none/providers/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`, { token: user, body: { location: 'local' } });
+    const noGroup = await t.call(
+      'PUT',
+      `${tenant}/subscriptions/${sub}/resourceGroups/none/providers/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`,
+      { token: user, body: { location: 'local' } },
+    );
     assert.equal(noGroup.status, 404);
     assert.equal(noGroup.body.error.code, 'ResourceGroupNotFound');
-    const wrongVersion = await t.call('GET', `${base}/Microsoft.Compute/virtualMachines?api-version=2015-01-01`, { token: user });
-    assert.equal(wrongVersion.body.error.code, 'NoRegisteredProviderFound', "a provider's type answers as ARM's providers do");
+    const wrongVersion = await t.call('GET', `${base}/Microsoft.Compute/virtualMachines?api-version=2015-01-01`, {
+      token: user,
+    });
+    assert.equal(
+      wrongVersion.body.error.code,
+      'NoRegisteredProviderFound',
+      "a provider's type answers as ARM's providers do",
+    );
     assert.match(wrongVersion.body.error.message, /2020-06-01/);
   });
 
   it('stops metering while the subscription is suspended', async () => {
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/susp?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
-    await t.call('PUT', `${tenant}/subscriptions/${sub}/resourceGroups/susp/providers/Microsoft.Network/publicIPAddresses/ip-s?api-version=2018-11-01`, { token: user, body: { location: 'local', properties: { publicIPAllocationMethod: 'Static' } } });
-    const now = new Date((await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm) })).body.now);
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/susp?api-version=2019-10-01`, {
+      token: user,
+      body: { location: 'local' },
+    });
+    await t.call(
+      'PUT',
+      `${tenant}/subscriptions/${sub}/resourceGroups/susp/providers/Microsoft.Network/publicIPAddresses/ip-s?api-version=2018-11-01`,
+      { token: user, body: { location: 'local', properties: { publicIPAllocationMethod: 'Static' } } },
+    );
+    const now = new Date(
+      (
+        await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, {
+          token: await t.appToken('csp', t.b.hub.arm),
+        })
+      ).body.now,
+    );
     assert.equal(now.getUTCMinutes(), 15);
     await advance('PT45M'); // to the next hour
     const operator = await t.appToken('operator', t.b.stacks.local.adminArm);
     const adminUrl = `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Subscriptions.Admin/subscriptions/${sub}?api-version=2015-11-01`;
     await advance('PT30M');
-    assert.equal((await t.call('PUT', adminUrl, { token: operator, body: { properties: { state: 'Disabled' } } })).status, 200);
+    assert.equal(
+      (await t.call('PUT', adminUrl, { token: operator, body: { properties: { state: 'Disabled' } } })).status,
+      200,
+    );
     await advance('PT2H');
-    assert.equal((await t.call('PUT', adminUrl, { token: operator, body: { properties: { state: 'Enabled' } } })).status, 200);
+    assert.equal(
+      (await t.call('PUT', adminUrl, { token: operator, body: { properties: { state: 'Enabled' } } })).status,
+      200,
+    );
     await advance('PT1H30M');
     const lines = await records('ip-s');
     // 45 minutes, half an hour before the suspension, nothing for two hours, then whole hours again.
-    assert.deepEqual(lines.map((l) => l.split(' ')[2]), ['0.750000000', '0.500000000', '0.500000000', '1.000000000']);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[2]),
+      ['0.750000000', '0.500000000', '0.500000000', '1.000000000'],
+    );
   });
 
   it('turns a late lifecycle event into correcting records, never a silent rewrite', async () => {
-    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/late?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+    await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/late?api-version=2019-10-01`, {
+      token: user,
+      body: { location: 'local' },
+    });
     const vmId = `/subscriptions/${sub}/resourceGroups/late/providers/Microsoft.Compute/virtualMachines/late01`;
-    const created = await t.call('PUT', `${tenant}${vmId}?${COMPUTE}`, { token: user, body: windowsVm('Standard_A2_v2') });
+    const created = await t.call('PUT', `${tenant}${vmId}?${COMPUTE}`, {
+      token: user,
+      body: windowsVm('Standard_A2_v2'),
+    });
     assert.equal(created.status, 201);
-    const clock = async () => new Date((await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm) })).body.now);
+    const clock = async () =>
+      new Date(
+        (
+          await t.call('GET', `${t.b.hub.arm}/providers/Stackledger.System/clock?api-version=2026-11-01`, {
+            token: await t.appToken('csp', t.b.hub.arm),
+          })
+        ).body.now,
+      );
     const start = await clock(); // on the hour
     assert.equal(start.getUTCMinutes(), 0);
     await advance('PT3H'); // three whole hours closed: 2 vCPUs each
     const hour = (k: number) => new Date(start.getTime() + k * 3_600_000).toISOString().slice(11, 13);
     const base = async () => (await records('late01')).filter((l) => l.includes(BASE));
-    assert.deepEqual(await base(), [0, 1, 2].map((k) => `${hour(k)} ${BASE} 2.000000000`));
+    assert.deepEqual(
+      await base(),
+      [0, 1, 2].map((k) => `${hour(k)} ${BASE} 2.000000000`),
+    );
 
     // The fabric reports now that the VM was deallocated 30 minutes into the second hour.
     const operator = await t.appToken('operator', t.b.stacks.local.adminArm);
     const at = new Date(start.getTime() + 90 * 60_000).toISOString();
-    const report = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
-      token: operator,
-      body: { resourceId: vmId, at, powerState: 'deallocated' },
-    });
+    const report = await t.call(
+      'POST',
+      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+      {
+        token: operator,
+        body: { resourceId: vmId, at, powerState: 'deallocated' },
+      },
+    );
     assert.equal(report.status, 200, JSON.stringify(report.body));
     assert.equal(report.body.reopenedHours, 2);
     await advance('PT1H');
     // Hour 1 now holds 1 vCPU hour, hour 2 none, hour 3 none: written as corrections (revision 2).
-    assert.deepEqual(await base(), [`${hour(0)} ${BASE} 2.000000000`, `${hour(1)} ${BASE} 1.000000000`, `${hour(2)} ${BASE} 0.000000000`]);
+    assert.deepEqual(await base(), [
+      `${hour(0)} ${BASE} 2.000000000`,
+      `${hour(1)} ${BASE} 1.000000000`,
+      `${hour(2)} ${BASE} 0.000000000`,
+    ]);
     const { rows } = await stackDb.query(
       `select to_char(hour at time zone 'UTC', 'HH24') as h, revision, quantity::text as q from usage_records where resource_uri like '%/late01' and meter_id = $1 order by hour, revision`,
       [BASE],
     );
     assert.deepEqual(
       rows.map((r) => `${r.h} r${r.revision} ${r.q}`),
-      [`${hour(0)} r1 2.000000000`, `${hour(1)} r1 2.000000000`, `${hour(1)} r2 -1.000000000`, `${hour(2)} r1 2.000000000`, `${hour(2)} r2 -2.000000000`],
+      [
+        `${hour(0)} r1 2.000000000`,
+        `${hour(1)} r1 2.000000000`,
+        `${hour(1)} r2 -1.000000000`,
+        `${hour(2)} r1 2.000000000`,
+        `${hour(2)} r2 -2.000000000`,
+      ],
     );
     const vm = await t.call('GET', `${tenant}${vmId}/instanceView?${COMPUTE}`, { token: user });
     assert.equal(vm.body.statuses[1].code, 'PowerState/deallocated');
     // Reports from a tenant, or for the future, are refused.
-    const tenantOnAdmin = await t.userToken(customer.customerId, customer.admin.userName, customer.admin.password, t.b.stacks.local.adminArm);
-    const refused = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${sub}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
-      token: tenantOnAdmin,
-      body: { resourceId: vmId, at, powerState: 'running' },
-    });
+    const tenantOnAdmin = await t.userToken(
+      customer.customerId,
+      customer.admin.userName,
+      customer.admin.password,
+      t.b.stacks.local.adminArm,
+    );
+    const refused = await t.call(
+      'POST',
+      `${t.b.stacks.local.adminArm}/subscriptions/${sub}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+      {
+        token: tenantOnAdmin,
+        body: { resourceId: vmId, at, powerState: 'running' },
+      },
+    );
     assert.ok([400, 403].includes(refused.status));
-    const future = await t.call('POST', `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`, {
-      token: operator,
-      body: { resourceId: vmId, at: '2099-01-01T00:00:00Z', powerState: 'running' },
-    });
+    const future = await t.call(
+      'POST',
+      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+      {
+        token: operator,
+        body: { resourceId: vmId, at: '2099-01-01T00:00:00Z', powerState: 'running' },
+      },
+    );
     assert.equal(future.status, 400);
   });
 });

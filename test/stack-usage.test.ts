@@ -57,12 +57,18 @@ describe('usage APIs on the stack', () => {
   let b: { c: CustomerWithSubscription; user: string; sub: string };
 
   const advance = async (duration: string) =>
-    t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await t.appToken('csp', t.b.hub.arm), body: { duration } });
+    t.http.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await t.appToken('csp', t.b.hub.arm),
+      body: { duration },
+    });
   const tenantWithSubscription = async (prefix: string) => {
     const c = await customerWithSubscription(t, prefix);
     return { c, ...(await tenantSubscription(t, c, prefix)) };
   };
-  const usage = (s: { user: string; sub: string }, query: string) => t.call('GET', `${tenant}/subscriptions/${s.sub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`, { token: s.user });
+  const usage = (s: { user: string; sub: string }, query: string) =>
+    t.call('GET', `${tenant}/subscriptions/${s.sub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`, {
+      token: s.user,
+    });
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-05-01T00:00:00Z') });
@@ -70,26 +76,47 @@ describe('usage APIs on the stack', () => {
     a = await tenantWithSubscription('usage-a');
     b = await tenantWithSubscription('usage-b');
     // The operator raises the default quota of public IPs for this test.
-    await t.http.call('PUT', `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Network.Admin/locations/local/quotas/default?api-version=2015-06-15`, {
-      token: await t.appToken('operator', admin),
-      body: { properties: { maxPublicIpsPerSubscription: 50 } },
-    });
-    await t.http.call('PUT', `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux?api-version=2020-06-01`, { token: a.user, body: vmBody('Standard_A1_v2', false) });
+    await t.http.call(
+      'PUT',
+      `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Network.Admin/locations/local/quotas/default?api-version=2015-06-15`,
+      {
+        token: await t.appToken('operator', admin),
+        body: { properties: { maxPublicIpsPerSubscription: 50 } },
+      },
+    );
+    await t.http.call(
+      'PUT',
+      `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux?api-version=2020-06-01`,
+      { token: a.user, body: vmBody('Standard_A1_v2', false) },
+    );
     for (let i = 0; i < 40; i++) {
-      await t.http.call('PUT', `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip${i}?api-version=2018-11-01`, { token: a.user, body: { location: 'local' } });
+      await t.http.call(
+        'PUT',
+        `${tenant}/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip${i}?api-version=2018-11-01`,
+        { token: a.user, body: { location: 'local' } },
+      );
     }
     await advance('PT30M');
-    await t.http.call('PUT', `${tenant}/subscriptions/${b.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/win?api-version=2020-06-01`, { token: b.user, body: vmBody('Standard_D2_v2', true) });
+    await t.http.call(
+      'PUT',
+      `${tenant}/subscriptions/${b.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/win?api-version=2020-06-01`,
+      { token: b.user, body: vmBody('Standard_D2_v2', true) },
+    );
     await advance('P1DT1H30M'); // 2026-05-02T02:00
   });
   after(() => t.stop());
 
   it('answers a tenant its own usage by reported time, hourly, in the shape of the specification', async () => {
     // Hours 00 and 01 of May 1 were reported at 01:00 and 02:00.
-    const res = await usage(a, 'reportedStartTime=2026-05-01T00:00:00.000Z&reportedEndTime=2026-05-01T03:00:00.000Z&aggregationGranularity=Hourly&showDetails=true');
+    const res = await usage(
+      a,
+      'reportedStartTime=2026-05-01T00:00:00.000Z&reportedEndTime=2026-05-01T03:00:00.000Z&aggregationGranularity=Hourly&showDetails=true',
+    );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.ok(validList(res.body), ajv.errorsText(validateList.errors));
-    const linux = res.body.value.filter((r: any) => JSON.parse(r.properties.instanceData)['Microsoft.Resources'].resourceUri.endsWith('/virtualMachines/linux'));
+    const linux = res.body.value.filter((r: any) =>
+      JSON.parse(r.properties.instanceData)['Microsoft.Resources'].resourceUri.endsWith('/virtualMachines/linux'),
+    );
     assert.deepEqual(
       linux.map((r: any) => `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.quantity}`).sort(),
       [
@@ -103,19 +130,31 @@ describe('usage APIs on the stack', () => {
     assert.equal(item.type, 'Microsoft.Commerce/UsageAggregate');
     assert.equal(item.properties.subscriptionId, a.sub);
     const data = JSON.parse(item.properties.instanceData)['Microsoft.Resources'];
-    assert.equal(data.resourceUri, `/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux`);
+    assert.equal(
+      data.resourceUri,
+      `/subscriptions/${a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/linux`,
+    );
     assert.equal(data.location, 'local');
-    assert.ok(!res.body.value.some((r: any) => r.properties.meterId === WINDOWS), 'no Windows meter for a Linux VM, nor usage of another tenant');
+    assert.ok(
+      !res.body.value.some((r: any) => r.properties.meterId === WINDOWS),
+      'no Windows meter for a Linux VM, nor usage of another tenant',
+    );
   });
 
   it('aggregates by UTC day, and without details per meter', async () => {
-    const daily = await usage(a, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily');
+    const daily = await usage(
+      a,
+      'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily',
+    );
     assert.equal(daily.status, 200);
     const linuxBase = daily.body.value.find((r: any) => r.properties.meterId === BASE);
     assert.equal(linuxBase.properties.usageStartTime, '2026-05-01T00:00:00+00:00');
     assert.equal(linuxBase.properties.usageEndTime, '2026-05-02T00:00:00+00:00');
     assert.equal(linuxBase.properties.quantity, 23, 'hours 00-22 were reported on May 1');
-    const total = await usage(a, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily&showDetails=false');
+    const total = await usage(
+      a,
+      'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily&showDetails=false',
+    );
     assert.equal(total.status, 200);
     const ips = total.body.value.find((r: any) => r.properties.meterId === '9e2739ba-8674-4796-b465-f64674b822ba');
     assert.equal(ips.properties.quantity, 40 * 23, 'forty dynamic IPs, 23 hours each');
@@ -123,7 +162,10 @@ describe('usage APIs on the stack', () => {
   });
 
   it('pages with a continuation token when there are more than 1,000 aggregates', async () => {
-    const first = await usage(a, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T02:00:00Z&aggregationGranularity=Hourly');
+    const first = await usage(
+      a,
+      'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T02:00:00Z&aggregationGranularity=Hourly',
+    );
     assert.equal(first.body.value.length, 1000);
     assert.ok(first.body.nextLink.startsWith(tenant));
     const second = await t.call('GET', first.body.nextLink, { token: a.user });
@@ -131,33 +173,64 @@ describe('usage APIs on the stack', () => {
     assert.equal(second.body.nextLink, undefined);
     // 40 IPs and 2 VM meters, for 25 reported hours (hours 00 of May 1 to 00 of May 2).
     assert.equal(first.body.value.length + second.body.value.length, 25 * 42);
-    const ids = new Set([...first.body.value, ...second.body.value].map((r: any) => `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.instanceData}`));
+    const ids = new Set(
+      [...first.body.value, ...second.body.value].map(
+        (r: any) => `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.instanceData}`,
+      ),
+    );
     assert.equal(ids.size, 25 * 42, 'no aggregate twice');
   });
 
-  it('refuses wrong boundaries, granularities and future ends with the spec\'s errors', async () => {
+  it("refuses wrong boundaries, granularities and future ends with the spec's errors", async () => {
     const cases: Array<[string, string]> = [
-      ['reportedStartTime=2026-05-01T00:30:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Hourly', 'InvalidProperty'],
-      ['reportedStartTime=2026-05-01T01:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily', 'InvalidProperty'],
-      ['reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T00:00:00Z&aggregationGranularity=Hourly', 'InvalidProperty'],
+      [
+        'reportedStartTime=2026-05-01T00:30:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Hourly',
+        'InvalidProperty',
+      ],
+      [
+        'reportedStartTime=2026-05-01T01:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily',
+        'InvalidProperty',
+      ],
+      [
+        'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T00:00:00Z&aggregationGranularity=Hourly',
+        'InvalidProperty',
+      ],
       ['reportedStartTime=2026-05-01T00:00:00Z&aggregationGranularity=Hourly', 'InvalidProperty'],
       ['reportedStartTime=yesterday&reportedEndTime=2026-05-01T02:00:00Z', 'InvalidProperty'],
-      ['reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Weekly', 'InvalidAggregationGranularity'],
-      ['reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T03:00:00Z&aggregationGranularity=Hourly', 'RequestEndTimeIsInFuture'],
-      ['reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-03T00:00:00Z&aggregationGranularity=Daily', 'RequestEndTimeIsInFuture'],
-      ['reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Hourly&continuationToken=%%%', 'InvalidProperty'],
+      [
+        'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Weekly',
+        'InvalidAggregationGranularity',
+      ],
+      [
+        'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T03:00:00Z&aggregationGranularity=Hourly',
+        'RequestEndTimeIsInFuture',
+      ],
+      [
+        'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-03T00:00:00Z&aggregationGranularity=Daily',
+        'RequestEndTimeIsInFuture',
+      ],
+      [
+        'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-01T02:00:00Z&aggregationGranularity=Hourly&continuationToken=%%%',
+        'InvalidProperty',
+      ],
     ];
     for (const [query, code] of cases) {
       const res = await usage(a, query);
       assert.equal(res.status, 400, query);
       assert.equal(res.body.error.code, code, query);
     }
-    const upToNow = await usage(a, 'reportedStartTime=2026-05-02T00:00:00Z&reportedEndTime=2026-05-02T02:00:00Z&aggregationGranularity=Hourly&showDetails=false');
+    const upToNow = await usage(
+      a,
+      'reportedStartTime=2026-05-02T00:00:00Z&reportedEndTime=2026-05-02T02:00:00Z&aggregationGranularity=Hourly&showDetails=false',
+    );
     assert.equal(upToNow.status, 200, 'an end at the current time is fine');
   });
 
-  it('keeps tenants apart: one tenant never sees another\'s usage', async () => {
-    const other = await usage({ user: a.user, sub: b.sub }, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z');
+  it("keeps tenants apart: one tenant never sees another's usage", async () => {
+    const other = await usage(
+      { user: a.user, sub: b.sub },
+      'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z',
+    );
     assert.equal(other.status, 403);
     const own = await usage(b, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z');
     assert.deepEqual([...new Set(own.body.value.map((r: any) => r.properties.subscriptionId))], [b.sub]);
@@ -168,10 +241,14 @@ describe('usage APIs on the stack', () => {
   it('answers the operator every subscriber, or one, through the provider usage API', async () => {
     const operator = await t.appToken('operator', admin);
     const provider = t.b.stacks.local.providerSubscriptionId;
-    const url = (query: string) => `${admin}/subscriptions/${provider}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${API}&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily${query}`;
+    const url = (query: string) =>
+      `${admin}/subscriptions/${provider}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${API}&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily${query}`;
     const all = await t.call('GET', url('&showDetails=false'), { token: operator });
     assert.equal(all.status, 200, JSON.stringify(all.body));
-    assert.deepEqual([...new Set(all.body.value.map((r: any) => r.properties.subscriptionId))].sort(), [a.sub, b.sub].sort());
+    assert.deepEqual(
+      [...new Set(all.body.value.map((r: any) => r.properties.subscriptionId))].sort(),
+      [a.sub, b.sub].sort(),
+    );
     assert.equal(all.body.value[0].type, 'Microsoft.Commerce.Admin/UsageAggregate');
     const one = await t.call('GET', url(`&subscriberId=${b.sub}`), { token: operator });
     assert.deepEqual([...new Set(one.body.value.map((r: any) => r.properties.subscriptionId))], [b.sub]);

@@ -16,7 +16,8 @@ describe('multi-tenancy on the stack', () => {
     t = await startTestSystem();
     ({ adminArm: admin, tenantArm: tenant } = t.b.stacks.local);
     operator = await t.appToken('operator', admin);
-    dtUrl = (name) => `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants/${name}?api-version=2015-11-01`;
+    dtUrl = (name) =>
+      `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants/${name}?api-version=2015-11-01`;
   });
   after(() => t.stop());
 
@@ -24,7 +25,8 @@ describe('multi-tenancy on the stack', () => {
     const c = await customerWithSubscription(t, 'guestdir');
     const domain = 'guestdir.onstackledger.local';
     const userOnStack = () => t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
-    const listSubs = async () => t.call('GET', `${tenant}/subscriptions?api-version=2022-12-01`, { token: await userOnStack() });
+    const listSubs = async () =>
+      t.call('GET', `${tenant}/subscriptions?api-version=2022-12-01`, { token: await userOnStack() });
 
     const notOnboarded = await listSubs();
     assert.equal(notOnboarded.status, 401);
@@ -32,20 +34,33 @@ describe('multi-tenancy on the stack', () => {
     assert.match(notOnboarded.body.error.message, /directoryTenants/);
 
     // The operator onboards the directory by its domain.
-    const onboarded = await t.call('PUT', dtUrl(domain), { token: operator, body: { location: 'local', properties: { tenantId: c.customerId } } });
+    const onboarded = await t.call('PUT', dtUrl(domain), {
+      token: operator,
+      body: { location: 'local', properties: { tenantId: c.customerId } },
+    });
     assert.equal(onboarded.status, 201, JSON.stringify(onboarded.body));
     assert.equal(onboarded.body.properties.tenantId, c.customerId);
     assert.equal(onboarded.body.type, 'Microsoft.Subscriptions.Admin/directoryTenants');
-    assert.equal((await t.call('PUT', dtUrl(domain), { token: operator, body: { properties: { tenantId: c.customerId } } })).status, 200);
+    assert.equal(
+      (await t.call('PUT', dtUrl(domain), { token: operator, body: { properties: { tenantId: c.customerId } } }))
+        .status,
+      200,
+    );
 
     const noConsent = await listSubs();
     assert.equal(noConsent.status, 401);
     assert.equal(noConsent.body.error.code, 'DirectoryTenantConsentMissing');
-    assert.ok(noConsent.body.error.message.includes(t.b.stacks.local.applicationId), 'the message names the application to consent to');
+    assert.ok(
+      noConsent.body.error.message.includes(t.b.stacks.local.applicationId),
+      'the message names the application to consent to',
+    );
 
     // Consent: only an administrator of that directory may create the service principal.
     const graph = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.graph);
-    const consent = await t.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: t.b.stacks.local.applicationId } });
+    const consent = await t.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, {
+      token: graph,
+      body: { appId: t.b.stacks.local.applicationId },
+    });
     assert.equal(consent.status, 201, JSON.stringify(consent.body));
     const allowed = await listSubs();
     assert.equal(allowed.status, 200, JSON.stringify(allowed.body));
@@ -53,7 +68,11 @@ describe('multi-tenancy on the stack', () => {
 
     const listed = await t.call('GET', dtUrl('').replace(/\/\?/, '?'), { token: operator });
     assert.ok(listed.body.value.some((d: any) => d.properties.tenantId === c.customerId));
-    assert.equal((await t.call('GET', dtUrl(c.customerId), { token: operator })).body.name, domain, 'found by tenant id as well');
+    assert.equal(
+      (await t.call('GET', dtUrl(c.customerId), { token: operator })).body.name,
+      domain,
+      'found by tenant id as well',
+    );
 
     assert.equal((await t.call('DELETE', dtUrl(domain), { token: operator })).status, 200);
     assert.equal((await t.call('DELETE', dtUrl(domain), { token: operator })).status, 204);
@@ -63,11 +82,17 @@ describe('multi-tenancy on the stack', () => {
   });
 
   it('refuses unknown directories, a wrong tenant id, a place other than system.{location}, and callers who are not the operator', async () => {
-    const unknown = await t.call('PUT', dtUrl('nowhere.onstackledger.local'), { token: operator, body: { properties: {} } });
+    const unknown = await t.call('PUT', dtUrl('nowhere.onstackledger.local'), {
+      token: operator,
+      body: { properties: {} },
+    });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.error.code, 'InvalidDirectoryTenant');
     const c = await customerWithSubscription(t, 'mismatch');
-    const wrong = await t.call('PUT', dtUrl('mismatch.onstackledger.local'), { token: operator, body: { properties: { tenantId: t.b.csp.tenantId } } });
+    const wrong = await t.call('PUT', dtUrl('mismatch.onstackledger.local'), {
+      token: operator,
+      body: { properties: { tenantId: t.b.csp.tenantId } },
+    });
     assert.equal(wrong.status, 400);
     assert.equal(wrong.body.error.code, 'DirectoryTenantIdMismatch');
     const elsewhere = await t.call(

@@ -29,42 +29,103 @@ describe('hub and two stacks as separate processes', () => {
   let http: HttpClient;
   const customers: Record<string, { id: string; sub: string; admin: { userName: string; password: string } }> = {};
 
-  const token = async (tenant: string, form: Record<string, string>) => (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
-  const app = (who: any, resource: string) => token(who.tenantId, { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource });
+  const token = async (tenant: string, form: Record<string, string>) =>
+    (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
+  const app = (who: any, resource: string) =>
+    token(who.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: who.clientId,
+      client_secret: who.clientSecret,
+      resource,
+    });
   const user = (tenant: string, u: { userName: string; password: string }, resource: string) =>
-    token(tenant, { grant_type: 'password', client_id: AZURE_POWERSHELL, username: u.userName, password: u.password, resource });
+    token(tenant, {
+      grant_type: 'password',
+      client_id: AZURE_POWERSHELL,
+      username: u.userName,
+      password: u.password,
+      resource,
+    });
 
   before(async () => {
     for (const k of ['hub', 'east', 'west']) dirs[k] = await mkdtemp(path.join(tmpdir(), `stackledger-2p-${k}-`));
     const database = withDatabase(testServerUrl(), prefix);
-    const hub = await startBackground(['hub', '--data', dirs.hub, '--port', '0', '--database', database, '--clock', T0], READY);
+    const hub = await startBackground(
+      ['hub', '--data', dirs.hub, '--port', '0', '--database', database, '--clock', T0],
+      READY,
+    );
     processes.push(hub);
     hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
-    const env = { STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId, STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId, STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret };
+    const env = {
+      STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+      STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+      STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
+    };
     for (const name of ['east', 'west']) {
       const p = await startBackground(
-        ['stack', '--data', dirs[name], '--port', '0', '--database', database, '--name', name, '--location', name, '--hub', hb.hub.arm, '--hub-ca', hb.caFile, '--admin-user', hb.operator.admin.userName, '--clock', T0],
+        [
+          'stack',
+          '--data',
+          dirs[name],
+          '--port',
+          '0',
+          '--database',
+          database,
+          '--name',
+          name,
+          '--location',
+          name,
+          '--hub',
+          hb.hub.arm,
+          '--hub-ca',
+          hb.caFile,
+          '--admin-user',
+          hb.operator.admin.userName,
+          '--clock',
+          T0,
+        ],
         READY,
         env,
       );
       processes.push(p);
       stacks[name] = JSON.parse(readFileSync(path.join(dirs[name], 'bootstrap.json'), 'utf8'));
-      const registered = await cli(['stack', 'register', '--data', dirs[name], '--stack', name, '--hub-data', dirs.hub, '--approve']);
+      const registered = await cli([
+        'stack',
+        'register',
+        '--data',
+        dirs[name],
+        '--stack',
+        name,
+        '--hub-data',
+        dirs.hub,
+        '--approve',
+      ]);
       assert.equal(registered.code, 0, registered.stderr);
     }
-    http = new HttpClient([hb.caFile, stacks.east.caFile, stacks.west.caFile].map((f) => readFileSync(f, 'utf8')).join('\n'));
+    http = new HttpClient(
+      [hb.caFile, stacks.east.caFile, stacks.west.caFile].map((f) => readFileSync(f, 'utf8')).join('\n'),
+    );
 
     // Three customers, each with a CSP subscription.
     const pc = hb.hub.partnerCenter;
     const pcToken = await app(hb.csp, pc);
     for (const name of ['a', 'b', 'c']) {
-      const customer = await http.call('POST', `${pc}/v1/customers`, { token: pcToken, body: { companyProfile: { domain: `twop-${name}`, companyName: name.toUpperCase() } } });
-      const order = await http.call('POST', `${pc}/v1/customers/${customer.id}/orders`, { token: pcToken, body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] } });
+      const customer = await http.call('POST', `${pc}/v1/customers`, {
+        token: pcToken,
+        body: { companyProfile: { domain: `twop-${name}`, companyName: name.toUpperCase() } },
+      });
+      const order = await http.call('POST', `${pc}/v1/customers/${customer.id}/orders`, {
+        token: pcToken,
+        body: { lineItems: [{ offerId: 'MS-AZR-0145P' }] },
+      });
       customers[name] = { id: customer.id, sub: order.lineItems[0].subscriptionId, admin: customer.userCredentials };
     }
     // Registrations: A on east, B on east and west, C nowhere.
     const cspArm = await app(hb.csp, hb.hub.arm);
-    for (const [name, on] of [['a', ['east']], ['b', ['east', 'west']]] as const) {
+    for (const [name, on] of [
+      ['a', ['east']],
+      ['b', ['east', 'west']],
+    ] as const) {
       for (const stack of on) {
         const url = `${hb.hub.arm}/subscriptions/${hb.csp.registrationSubscriptionId}/resourceGroups/${hb.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/stack-${stack}/customerSubscriptions/${customers[name].sub}?api-version=2017-06-01`;
         await http.call('PUT', url, { token: cspArm, body: { properties: {} } });
@@ -78,33 +139,66 @@ describe('hub and two stacks as separate processes', () => {
       for (const stack of on) {
         const s = stacks[stack].stacks[stack];
         const operator = await app(hb.operator, s.adminArm);
-        await http.call('PUT', `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/resourcegroups/system.${stack}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${c.id}?api-version=2015-11-01`, { token: operator, body: { properties: {} } });
-        await http.call('POST', `${hb.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: s.applicationId } });
+        await http.call(
+          'PUT',
+          `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/resourcegroups/system.${stack}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${c.id}?api-version=2015-11-01`,
+          { token: operator, body: { properties: {} } },
+        );
+        await http.call('POST', `${hb.hub.graph}/v1.0/servicePrincipals`, {
+          token: graph,
+          body: { appId: s.applicationId },
+        });
         const tenantToken = await user(c.id, c.admin, s.tenantArm);
         const sub = randomUUID();
-        await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}?api-version=2015-11-01`, { token: tenantToken, body: { displayName: name, offerId: '/delegatedProviders/default/offers/base-offer' } });
-        await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: tenantToken, body: { location: stack } });
-        await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`, {
+        await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}?api-version=2015-11-01`, {
           token: tenantToken,
-          body: {
-            location: stack,
-            properties: {
-              hardwareProfile: { vmSize: name === 'b' ? 'Standard_D2_v2' : 'Standard_A1_v2' },
-              storageProfile: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' } },
-              osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
+          body: { displayName: name, offerId: '/delegatedProviders/default/offers/base-offer' },
+        });
+        await http.call('PUT', `${s.tenantArm}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, {
+          token: tenantToken,
+          body: { location: stack },
+        });
+        await http.call(
+          'PUT',
+          `${s.tenantArm}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm?api-version=2020-06-01`,
+          {
+            token: tenantToken,
+            body: {
+              location: stack,
+              properties: {
+                hardwareProfile: { vmSize: name === 'b' ? 'Standard_D2_v2' : 'Standard_A1_v2' },
+                storageProfile: {
+                  imageReference: {
+                    publisher: 'Canonical',
+                    offer: 'UbuntuServer',
+                    sku: '18.04-LTS',
+                    version: 'latest',
+                  },
+                },
+                osProfile: { computerName: 'vm', adminUsername: 'u', adminPassword: 'P@ssw0rd-1234!' },
+              },
             },
           },
-        });
+        );
       }
     }
     // A simulated week: the hub's clock first, so that what it receives is received at or after its hour.
-    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: cspArm, body: { duration: 'P7D' } });
+    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: cspArm,
+      body: { duration: 'P7D' },
+    });
     for (const stack of ['east', 'west']) {
       const s = stacks[stack].stacks[stack];
-      await http.call('POST', `${s.adminArm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: await app(hb.operator, s.adminArm), body: { duration: 'P7D' } });
+      await http.call('POST', `${s.adminArm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+        token: await app(hb.operator, s.adminArm),
+        body: { duration: 'P7D' },
+      });
     }
     // One more day on the hub, so that what it received at the end of the week is in a closed day.
-    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, { token: cspArm, body: { duration: 'P1D' } });
+    await http.call('POST', `${hb.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: cspArm,
+      body: { duration: 'P1D' },
+    });
   });
 
   after(async () => {
@@ -131,7 +225,7 @@ describe('hub and two stacks as separate processes', () => {
     return perDeployment;
   };
 
-  it('bills each customer subscription exactly its own tenant\'s usage per deployment, and C\'s to the registration subscription', async () => {
+  it("bills each customer subscription exactly its own tenant's usage per deployment, and C's to the registration subscription", async () => {
     const week = 7 * 24;
     assert.deepEqual(await billed(customers.a.sub), { east: 1 * week });
     assert.deepEqual(await billed(customers.b.sub), { east: 2 * week, west: 2 * week });
@@ -145,7 +239,9 @@ describe('hub and two stacks as separate processes', () => {
       const stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${prefix}_stack_${name}`) });
       await stackDb.connect();
       try {
-        const r = await stackDb.query('select coalesce(sum(quantity), 0)::text as q, count(*) filter (where delivered_at is null)::int as pending from usage_records');
+        const r = await stackDb.query(
+          'select coalesce(sum(quantity), 0)::text as q, count(*) filter (where delivered_at is null)::int as pending from usage_records',
+        );
         assert.equal(r.rows[0].pending, 0, `${name}: everything delivered`);
         stackTotal += Number(r.rows[0].q);
       } finally {

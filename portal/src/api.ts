@@ -14,7 +14,8 @@ export class ApiError extends Error {
 
 function errorOf(status: number, statusText: string, body: any): ApiError {
   if (body && typeof body === 'object') {
-    if (body.error && typeof body.error === 'object') return new ApiError(String(body.error.message ?? body.error.code), status, body.error.code);
+    if (body.error && typeof body.error === 'object')
+      return new ApiError(String(body.error.message ?? body.error.code), status, body.error.code);
     if (typeof body.error === 'string') {
       // The token endpoint's description ends with trace lines; the first line is the message.
       const description = String(body.error_description ?? body.error).split(/\r?\n/)[0];
@@ -50,7 +51,11 @@ export async function api<T = any>(method: string, url: string, opts: CallOption
     response = await fetch(url, { method, headers, body });
   } catch {
     // The browser hides why (refused, certificate, CORS); say where it failed.
-    throw new ApiError(`Could not reach ${new URL(url, location.href).origin}: the server did not answer or refused this page's origin.`, 0, 'NetworkError');
+    throw new ApiError(
+      `Could not reach ${new URL(url, location.href).origin}: the server did not answer or refused this page's origin.`,
+      0,
+      'NetworkError',
+    );
   }
   const text = await response.text();
   let parsed: unknown = null;
@@ -85,9 +90,17 @@ export async function partnerList<T = any>(base: string, path: string, token: st
     const page: any = await api('GET', base + next.uri, { token, headers: next.headers });
     items.push(...((page.items ?? []) as T[]));
     const link = page.links?.next;
-    next = link ? { uri: link.uri, headers: Object.fromEntries((link.headers ?? []).map((h: { key: string; value: string }) => [h.key, h.value])) } : undefined;
+    next = link
+      ? {
+          uri: link.uri,
+          headers: Object.fromEntries(
+            (link.headers ?? []).map((h: { key: string; value: string }) => [h.key, h.value]),
+          ),
+        }
+      : undefined;
   }
   return items;
 }
 
-export const messageOf = (e: unknown): string => (e instanceof ApiError ? e.message + (e.code ? ` (${e.code})` : '') : e instanceof Error ? e.message : String(e));
+export const messageOf = (e: unknown): string =>
+  e instanceof ApiError ? e.message + (e.code ? ` (${e.code})` : '') : e instanceof Error ? e.message : String(e);

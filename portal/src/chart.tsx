@@ -68,7 +68,15 @@ function Plot({ range, points }: { range: UsageRange; points: UsagePoint[] }) {
       {
         ...size(),
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-        series: [{}, ...meters.map((m, i) => ({ label: meterName(m), stroke: COLORS[i % COLORS.length], width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatQuantity(v)) }))],
+        series: [
+          {},
+          ...meters.map((m, i) => ({
+            label: meterName(m),
+            stroke: COLORS[i % COLORS.length],
+            width: 2,
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatQuantity(v)),
+          })),
+        ],
         axes: [{}, { label: 'quantity', size: 60 }],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
@@ -86,7 +94,11 @@ function Plot({ range, points }: { range: UsageRange; points: UsagePoint[] }) {
   return <div ref={box} class="plot" />;
 }
 
-export function UsageChart(props: { title: string; load: (range: UsageRange) => Promise<UsagePoint[]>; deps: unknown[] }) {
+export function UsageChart(props: {
+  title: string;
+  load: (range: UsageRange) => Promise<UsagePoint[]>;
+  deps: unknown[];
+}) {
   const [span, setSpan] = useState<SpanId>('48h');
   const state = useLoad(async () => {
     const config = await loadConfig();

@@ -3,9 +3,26 @@ import { useEffect, useState } from 'preact/hooks';
 import { messageOf } from './api.ts';
 import { CustomerPage, CustomersPage, InvoicePage, InvoicesPage, RegistrationsPage } from './pages/csp.tsx';
 import { BridgePage } from './pages/bridge.tsx';
-import { ChargebackPage, DirectoriesPage, OffersPage, StackSubscriptionsPage, type StackPageProps } from './pages/operator.tsx';
+import {
+  ChargebackPage,
+  DirectoriesPage,
+  OffersPage,
+  StackSubscriptionsPage,
+  type StackPageProps,
+} from './pages/operator.tsx';
 import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
-import { currentSession, loadConfig, refreshSession, REFRESH_MARGIN_MS, ROLE_NAMES, signIn, signOut, type PortalConfig, type Role, type Session } from './session.ts';
+import {
+  currentSession,
+  loadConfig,
+  refreshSession,
+  REFRESH_MARGIN_MS,
+  ROLE_NAMES,
+  signIn,
+  signOut,
+  type PortalConfig,
+  type Role,
+  type Session,
+} from './session.ts';
 import { ActionForm, ErrorMessage, Field, formatTime, Link, navigate, usePath, useLoad } from './ui.tsx';
 import './styles.css';
 
@@ -30,9 +47,18 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
   ],
 };
 
-function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSignedIn: (s: Session) => void; notice?: string }) {
+function SignIn({
+  config,
+  onSignedIn,
+  notice,
+}: {
+  config: PortalConfig;
+  onSignedIn: (s: Session) => void;
+  notice?: string;
+}) {
   const [role, setRole] = useState<Role>('csp');
-  const submit = async (form: FormData) => onSignedIn(await signIn(config, role, String(form.get('userName')).trim(), String(form.get('password'))));
+  const submit = async (form: FormData) =>
+    onSignedIn(await signIn(config, role, String(form.get('userName')).trim(), String(form.get('password'))));
   return (
     <main class="signin">
       <h1>Stackledger</h1>
@@ -53,7 +79,14 @@ function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSigned
           ))}
         </fieldset>
         <Field label="User name">
-          <input name="userName" type="email" required autocomplete="username" autocapitalize="none" placeholder="admin@contoso.onstackledger.local" />
+          <input
+            name="userName"
+            type="email"
+            required
+            autocomplete="username"
+            autocapitalize="none"
+            placeholder="admin@contoso.onstackledger.local"
+          />
         </Field>
         <Field label="Password">
           <input name="password" type="password" required autocomplete="current-password" />
@@ -63,7 +96,15 @@ function SignIn({ config, onSignedIn, notice }: { config: PortalConfig; onSigned
   );
 }
 
-function Shell(props: { session: Session; config: PortalConfig; path: string; stackIndex: number; setStackIndex: (i: number) => void; onSignOut: () => void; children: ComponentChildren }) {
+function Shell(props: {
+  session: Session;
+  config: PortalConfig;
+  path: string;
+  stackIndex: number;
+  setStackIndex: (i: number) => void;
+  onSignOut: () => void;
+  children: ComponentChildren;
+}) {
   const { session, config } = props;
   const onStack = session.role !== 'csp';
   const [menuOpen, setMenuOpen] = useState(false);
@@ -77,7 +118,13 @@ function Shell(props: { session: Session; config: PortalConfig; path: string; st
           <strong>Stackledger</strong>
           <span class="role">{ROLE_NAMES[session.role]}</span>
         </div>
-        <button type="button" class="menu secondary" aria-expanded={menuOpen} aria-controls="nav" onClick={() => setMenuOpen(!menuOpen)}>
+        <button
+          type="button"
+          class="menu secondary"
+          aria-expanded={menuOpen}
+          aria-controls="nav"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
           Menu
         </button>
         <nav id="nav" class={menuOpen ? 'open' : undefined} aria-label="Main" onClick={() => setMenuOpen(false)}>
@@ -89,7 +136,11 @@ function Shell(props: { session: Session; config: PortalConfig; path: string; st
         </nav>
         <div class="who">
           {onStack && config.stacks.length > 1 && (
-            <select aria-label="Stack" value={props.stackIndex} onChange={(e) => props.setStackIndex(Number(e.currentTarget.value))}>
+            <select
+              aria-label="Stack"
+              value={props.stackIndex}
+              onChange={(e) => props.setStackIndex(Number(e.currentTarget.value))}
+            >
               {config.stacks.map((s, i) => (
                 <option value={i}>{s.name}</option>
               ))}
@@ -111,7 +162,17 @@ function Shell(props: { session: Session; config: PortalConfig; path: string; st
   );
 }
 
-function Page({ path, session, config, stackIndex }: { path: string; session: Session; config: PortalConfig; stackIndex: number }) {
+function Page({
+  path,
+  session,
+  config,
+  stackIndex,
+}: {
+  path: string;
+  session: Session;
+  config: PortalConfig;
+  stackIndex: number;
+}) {
   const props = { session, config };
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (session.role === 'csp') {
@@ -141,22 +202,30 @@ function Page({ path, session, config, stackIndex }: { path: string; session: Se
     <>
       <h1>Not found</h1>
       <p>
-        There is no page at <code>{path}</code> for your role. <Link to={NAV[session.role][0].to}>Go to {NAV[session.role][0].label}</Link>.
+        There is no page at <code>{path}</code> for your role.{' '}
+        <Link to={NAV[session.role][0].to}>Go to {NAV[session.role][0].label}</Link>.
       </p>
     </>
   );
 }
 
 /** Renews the session's tokens shortly before they expire; if that fails, the session expires as it would have. */
-function useSessionRenewal(config: PortalConfig | undefined, session: Session | undefined, setSession: (s: Session) => void) {
+function useSessionRenewal(
+  config: PortalConfig | undefined,
+  session: Session | undefined,
+  setSession: (s: Session) => void,
+) {
   useEffect(() => {
     if (!config || !session) return;
-    const timer = setTimeout(() => {
-      refreshSession(config, session).then(
-        (renewed) => currentSession() && setSession(renewed), // not after a sign-out meanwhile
-        (e) => console.warn('the session could not be renewed:', messageOf(e)),
-      );
-    }, Math.max(0, session.expiresAt - REFRESH_MARGIN_MS - Date.now()));
+    const timer = setTimeout(
+      () => {
+        refreshSession(config, session).then(
+          (renewed) => currentSession() && setSession(renewed), // not after a sign-out meanwhile
+          (e) => console.warn('the session could not be renewed:', messageOf(e)),
+        );
+      },
+      Math.max(0, session.expiresAt - REFRESH_MARGIN_MS - Date.now()),
+    );
     return () => clearTimeout(timer);
   }, [config === undefined, session]);
 }
@@ -169,8 +238,19 @@ function App() {
   const [stackIndex, setStackIndex] = useState(0);
   const [notice, setNotice] = useState<string>();
   useSessionRenewal(config.data, session, setSession);
-  if (config.error) return <main class="signin"><h1>Stackledger</h1><ErrorMessage error={config.error} title="The portal could not read its configuration" /></main>;
-  if (!config.data) return <main class="signin"><p class="muted">Loading…</p></main>;
+  if (config.error)
+    return (
+      <main class="signin">
+        <h1>Stackledger</h1>
+        <ErrorMessage error={config.error} title="The portal could not read its configuration" />
+      </main>
+    );
+  if (!config.data)
+    return (
+      <main class="signin">
+        <p class="muted">Loading…</p>
+      </main>
+    );
   // A session found expired on the way sends the user back to sign in, saying why.
   const live = session && currentSession() ? session : undefined;
   if (!live) {

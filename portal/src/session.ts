@@ -11,7 +11,11 @@ export type StackInfo = PortalStack;
 
 export type Role = 'csp' | 'operator' | 'tenant';
 
-export const ROLE_NAMES: Record<Role, string> = { csp: 'Cloud service provider', operator: 'Stack operator', tenant: 'Tenant user' };
+export const ROLE_NAMES: Record<Role, string> = {
+  csp: 'Cloud service provider',
+  operator: 'Stack operator',
+  tenant: 'Tenant user',
+};
 
 export interface Session {
   role: Role;
@@ -61,10 +65,13 @@ interface TokenAnswer {
  */
 async function tokensFor(config: PortalConfig, resources: string[], grant: Record<string, string>) {
   const url = `${config.hub.login}/organizations/oauth2/token`;
-  const request = (resource: string, g: Record<string, string>) => api<TokenAnswer>('POST', url, { form: { ...g, client_id: config.clientId, resource, scope: OPENID_SCOPES } });
+  const request = (resource: string, g: Record<string, string>) =>
+    api<TokenAnswer>('POST', url, { form: { ...g, client_id: config.clientId, resource, scope: OPENID_SCOPES } });
   const first = await request(resources[0], grant);
   if (!first.refresh_token) throw new ApiError('The sign-in gave no refresh token.', 0);
-  const rest = await Promise.all(resources.slice(1).map((r) => request(r, { grant_type: 'refresh_token', refresh_token: first.refresh_token! })));
+  const rest = await Promise.all(
+    resources.slice(1).map((r) => request(r, { grant_type: 'refresh_token', refresh_token: first.refresh_token! })),
+  );
   const answers = [first, ...rest];
   return {
     tokens: Object.fromEntries(resources.map((r, i) => [r, answers[i].access_token])),
@@ -76,16 +83,32 @@ async function tokensFor(config: PortalConfig, resources: string[], grant: Recor
 
 export async function signIn(config: PortalConfig, role: Role, userName: string, password: string): Promise<Session> {
   const resources = resourcesFor(role, config);
-  if (resources.length === 0) throw new ApiError('No stack is registered with this hub yet, so there is nothing to sign in to as this role.', 0);
-  const { tokens, expiresAt, refreshToken, claims } = await tokensFor(config, resources, { grant_type: 'password', username: userName, password });
-  const session: Session = { role, userName, displayName: String(claims.name ?? userName), tenantId: String(claims.tid), expiresAt, tokens, refreshToken };
+  if (resources.length === 0)
+    throw new ApiError('No stack is registered with this hub yet, so there is nothing to sign in to as this role.', 0);
+  const { tokens, expiresAt, refreshToken, claims } = await tokensFor(config, resources, {
+    grant_type: 'password',
+    username: userName,
+    password,
+  });
+  const session: Session = {
+    role,
+    userName,
+    displayName: String(claims.name ?? userName),
+    tenantId: String(claims.tid),
+    expiresAt,
+    tokens,
+    refreshToken,
+  };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   return session;
 }
 
 /** New tokens for the session's APIs from its refresh token, before the old ones expire. */
 export async function refreshSession(config: PortalConfig, session: Session): Promise<Session> {
-  const { tokens, expiresAt, refreshToken } = await tokensFor(config, Object.keys(session.tokens), { grant_type: 'refresh_token', refresh_token: session.refreshToken });
+  const { tokens, expiresAt, refreshToken } = await tokensFor(config, Object.keys(session.tokens), {
+    grant_type: 'refresh_token',
+    refresh_token: session.refreshToken,
+  });
   const renewed: Session = { ...session, tokens, expiresAt, refreshToken };
   // Signed out meanwhile: nothing is stored again.
   if (sessionStorage.getItem(KEY) !== null) sessionStorage.setItem(KEY, JSON.stringify(renewed));

@@ -77,9 +77,22 @@ export function ErrorMessage({ error, title }: { error: unknown; title?: string 
 }
 
 /** The body of a panel: a loading line, the error, or the content. */
-export function Loading<T>({ state, children, what }: { state: Loaded<T>; what: string; children: (data: T) => ComponentChildren }) {
+export function Loading<T>({
+  state,
+  children,
+  what,
+}: {
+  state: Loaded<T>;
+  what: string;
+  children: (data: T) => ComponentChildren;
+}) {
   if (state.error) return <ErrorMessage error={state.error} title={`Could not load ${what}`} />;
-  if (state.data === undefined) return <p class="muted" aria-busy="true">Loading {what}…</p>;
+  if (state.data === undefined)
+    return (
+      <p class="muted" aria-busy="true">
+        Loading {what}…
+      </p>
+    );
   return <>{children(state.data)}</>;
 }
 
@@ -89,7 +102,17 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-export function Table<T>({ rows, columns, empty, label }: { rows: T[]; columns: Column<T>[]; empty: string; label: string }) {
+export function Table<T>({
+  rows,
+  columns,
+  empty,
+  label,
+}: {
+  rows: T[];
+  columns: Column<T>[];
+  empty: string;
+  label: string;
+}) {
   if (rows.length === 0) return <p class="muted">{empty}</p>;
   return (
     <div class="table-wrap">
@@ -180,11 +203,22 @@ export function ActionForm(props: {
 }
 
 /** A button that runs one request; its error is shown beside it. */
-export function ActionButton(props: { onClick: () => Promise<void>; children: ComponentChildren; kind?: 'secondary' | 'danger'; label?: string }) {
+export function ActionButton(props: {
+  onClick: () => Promise<void>;
+  children: ComponentChildren;
+  kind?: 'secondary' | 'danger';
+  label?: string;
+}) {
   const action = useAction();
   return (
     <span class="action">
-      <button type="button" class={props.kind} disabled={action.busy} onClick={() => action.run(props.onClick)} aria-label={props.label}>
+      <button
+        type="button"
+        class={props.kind}
+        disabled={action.busy}
+        onClick={() => action.run(props.onClick)}
+        aria-label={props.label}
+      >
         {props.children}
       </button>
       <ErrorMessage error={action.error} />
@@ -204,16 +238,27 @@ export function Panel(props: { title: string; children: ComponentChildren; actio
   );
 }
 
-export const formatTime = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC') : '—');
+export const formatTime = (iso: string | null | undefined) =>
+  iso
+    ? new Date(iso)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/:\d\d(\.\d+)?Z$/, ' UTC')
+    : '—';
 
 export const formatMoney = (amount: string | number, currency: string) => {
   const n = Number(amount);
-  return Number.isFinite(n) ? new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(n) : `${amount} ${currency}`;
+  return Number.isFinite(n)
+    ? new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(n)
+    : `${amount} ${currency}`;
 };
 
 /** Days of usage, `2026-03-30` or `2026-03-30 to 2026-03-31`, from dates or times. */
 export const formatDays = (from?: string | null, to?: string | null) =>
-  [from, to].map((d) => (d ?? '').slice(0, 10)).filter((d, i, all) => d && all.indexOf(d) === i).join(' to ') || '—';
+  [from, to]
+    .map((d) => (d ?? '').slice(0, 10))
+    .filter((d, i, all) => d && all.indexOf(d) === i)
+    .join(' to ') || '—';
 
 export const formatQuantity = (n: number) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 }).format(n);
 
@@ -226,7 +271,11 @@ export const NameAndId = ({ name, id }: { name: string; id: string }) => (
 );
 
 export function StatusBadge({ status }: { status: string }) {
-  const tone = /\b(active|enabled|succeeded|running|public|linked|ok)$/i.test(status) ? 'good' : /\b(suspended|disabled|deleted|failed|deallocated|stopped)$/i.test(status) ? 'bad' : 'neutral';
+  const tone = /\b(active|enabled|succeeded|running|public|linked|ok)$/i.test(status)
+    ? 'good'
+    : /\b(suspended|disabled|deleted|failed|deallocated|stopped)$/i.test(status)
+      ? 'bad'
+      : 'neutral';
   return <span class={`badge ${tone}`}>{status}</span>;
 }
 

@@ -26,16 +26,21 @@ const RESOURCES_NAMESPACE = 'Microsoft.Resources';
  * A path without a provider is its route's resource type: `Namespace/type` where it names one
  * (the tenant's `/offers` is `Microsoft.Subscriptions/offers`), else Microsoft.Resources'.
  */
-export function providerTypeOf(route: Pick<RouteEntry, 'url' | 'resourceType'>): { namespace: string; resourceType: string } | undefined {
+export function providerTypeOf(
+  route: Pick<RouteEntry, 'url' | 'resourceType'>,
+): { namespace: string; resourceType: string } | undefined {
   const segments = route.url.split('/').filter(Boolean);
   let at = -1;
   for (let i = 0; i + 1 < segments.length; i++) {
-    if (segments[i].toLowerCase() === 'providers' && segments[i + 1].includes('.') && !segments[i + 1].startsWith(':')) at = i;
+    if (segments[i].toLowerCase() === 'providers' && segments[i + 1].includes('.') && !segments[i + 1].startsWith(':'))
+      at = i;
   }
   if (at < 0) {
     if (!route.resourceType) return undefined;
     const named = /^([^/]+\.[^/]+)\/(.+)$/.exec(route.resourceType);
-    return named ? { namespace: named[1], resourceType: named[2] } : { namespace: RESOURCES_NAMESPACE, resourceType: route.resourceType };
+    return named
+      ? { namespace: named[1], resourceType: named[2] }
+      : { namespace: RESOURCES_NAMESPACE, resourceType: route.resourceType };
   }
   const names = segments.slice(at + 2).filter((_, i) => i % 2 === 0);
   if (names.length === 0 || names.some((n) => n.startsWith(':') || n.includes('$'))) return undefined;
@@ -49,14 +54,20 @@ const newestFirst = (a: string, b: string) => (a < b ? 1 : a > b ? -1 : 0);
  * api-version) but actions (POST), grouped by namespace and type, with the union of their api-versions.
  */
 export function providerCatalog(routes: RouteEntry[], locations: string[]): Provider[] {
-  const byNamespace = new Map<string, { namespace: string; types: Map<string, { resourceType: string; versions: Set<string> }> }>();
+  const byNamespace = new Map<
+    string,
+    { namespace: string; types: Map<string, { resourceType: string; versions: Set<string> }> }
+  >();
   for (const route of routes) {
     if (route.anonymous || !route.apiVersions?.length || route.method === 'POST' || route.method === 'HEAD') continue;
     const found = providerTypeOf(route);
     if (!found) continue;
     const ns = byNamespace.get(found.namespace.toLowerCase()) ?? { namespace: found.namespace, types: new Map() };
     byNamespace.set(found.namespace.toLowerCase(), ns);
-    const type = ns.types.get(found.resourceType.toLowerCase()) ?? { resourceType: found.resourceType, versions: new Set<string>() };
+    const type = ns.types.get(found.resourceType.toLowerCase()) ?? {
+      resourceType: found.resourceType,
+      versions: new Set<string>(),
+    };
     ns.types.set(found.resourceType.toLowerCase(), type);
     for (const v of route.apiVersions) type.versions.add(v);
   }
@@ -66,7 +77,11 @@ export function providerCatalog(routes: RouteEntry[], locations: string[]): Prov
       namespace: ns.namespace,
       resourceTypes: [...ns.types.values()]
         .sort((a, b) => a.resourceType.localeCompare(b.resourceType))
-        .map((t) => ({ resourceType: t.resourceType, locations: locations, apiVersions: [...t.versions].sort(newestFirst) })),
+        .map((t) => ({
+          resourceType: t.resourceType,
+          locations: locations,
+          apiVersions: [...t.versions].sort(newestFirst),
+        })),
     }));
 }
 
@@ -80,7 +95,12 @@ export function providerView(subscriptionId: string | undefined, p: Provider) {
     namespace: p.namespace,
     registrationState: 'Registered',
     registrationPolicy: 'RegistrationRequired',
-    resourceTypes: p.resourceTypes.map((t) => ({ resourceType: t.resourceType, locations: t.locations, apiVersions: t.apiVersions, capabilities: 'None' })),
+    resourceTypes: p.resourceTypes.map((t) => ({
+      resourceType: t.resourceType,
+      locations: t.locations,
+      apiVersions: t.apiVersions,
+      capabilities: 'None',
+    })),
   };
 }
 
@@ -89,7 +109,11 @@ export function providerView(subscriptionId: string | undefined, p: Provider) {
  * an unknown type (listing the supported ones), or a known type at an api-version it does not take
  * (listing those it does). Undefined when the path names no provider: the generic NotFound then.
  */
-export function unknownRouteError(catalog: Provider[], path: string, apiVersion: string | undefined): ArmError | undefined {
+export function unknownRouteError(
+  catalog: Provider[],
+  path: string,
+  apiVersion: string | undefined,
+): ArmError | undefined {
   const found = providerTypeOf({ url: path.replace(/\/+$/, ''), resourceType: undefined });
   if (!found) return undefined;
   const provider = findProvider(catalog, found.namespace);
@@ -97,13 +121,25 @@ export function unknownRouteError(catalog: Provider[], path: string, apiVersion:
   // A type's name, or a name under it (`virtualMachines/vm1/foo` is `virtualMachines/foo`): the longest served prefix.
   const names = found.resourceType.split('/');
   for (let n = names.length; n > 0; n--) {
-    const t = provider.resourceTypes.find((x) => x.resourceType.toLowerCase() === names.slice(0, n).join('/').toLowerCase());
-    if (t && n === names.length && apiVersion && !t.apiVersions.some((v) => v.toLowerCase() === apiVersion.toLowerCase())) {
+    const t = provider.resourceTypes.find(
+      (x) => x.resourceType.toLowerCase() === names.slice(0, n).join('/').toLowerCase(),
+    );
+    if (
+      t &&
+      n === names.length &&
+      apiVersion &&
+      !t.apiVersions.some((v) => v.toLowerCase() === apiVersion.toLowerCase())
+    ) {
       return armErrors.noRegisteredProvider(t.resourceType, apiVersion, t.apiVersions, t.locations);
     }
     if (t && n === names.length) return undefined;
   }
-  return armErrors.invalidResourceType(provider.namespace, found.resourceType, apiVersion, provider.resourceTypes.map((t) => t.resourceType));
+  return armErrors.invalidResourceType(
+    provider.namespace,
+    found.resourceType,
+    apiVersion,
+    provider.resourceTypes.map((t) => t.resourceType),
+  );
 }
 
 /** What the generic resource list filters on: `$filter=resourceType eq '…'` (and name, location, resourceGroup), joined by `and`. */
@@ -114,7 +150,12 @@ export interface ResourceFilter {
   location?: string;
 }
 
-const FILTER_FIELDS: Record<string, keyof ResourceFilter> = { resourcetype: 'resourceType', resourcegroup: 'resourceGroup', name: 'name', location: 'location' };
+const FILTER_FIELDS: Record<string, keyof ResourceFilter> = {
+  resourcetype: 'resourceType',
+  resourcegroup: 'resourceGroup',
+  name: 'name',
+  location: 'location',
+};
 const FILTER_CLAUSE = /^(resourceType|resourceGroup|name|location)\s+eq\s+'((?:[^']|'')*)'$/i;
 
 export function parseResourceFilter(filter: string | undefined): ResourceFilter {
@@ -146,4 +187,10 @@ export interface GenericResource {
 }
 
 /** What a role publishes of its resources for the generic list (a page of them, filtered; the group is the path's or the filter's). */
-export type ResourceLister = (subscriptionId: string, resourceGroup: string | undefined, filter: Omit<ResourceFilter, 'resourceGroup'>, offset: number, limit: number) => Promise<GenericResource[]>;
+export type ResourceLister = (
+  subscriptionId: string,
+  resourceGroup: string | undefined,
+  filter: Omit<ResourceFilter, 'resourceGroup'>,
+  offset: number,
+  limit: number,
+) => Promise<GenericResource[]>;

@@ -44,7 +44,11 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
     roleName: 'Contributor',
     description: 'Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC.',
     actions: ['*'],
-    notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action'],
+    notActions: [
+      'Microsoft.Authorization/*/Delete',
+      'Microsoft.Authorization/*/Write',
+      'Microsoft.Authorization/elevateAccess/Action',
+    ],
     dataActions: [],
     assignableAt: 'subscription',
   },
@@ -62,7 +66,14 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
     roleName: 'System Administrator',
     description:
       "Runs the hub: the clock, partners, list prices and the provider's overrides and profiles, billing runs, the usage ledger and re-attribution, multi-tenancy approval of registrations, and root-scope role assignments.",
-    actions: ['Stackledger.System/*', 'Stackledger.Billing/*', 'Stackledger.Usage/*', 'Microsoft.AzureStack/registrations/approveMultiTenancy/action', 'Microsoft.Authorization/roleAssignments/*', '*/read'],
+    actions: [
+      'Stackledger.System/*',
+      'Stackledger.Billing/*',
+      'Stackledger.Usage/*',
+      'Microsoft.AzureStack/registrations/approveMultiTenancy/action',
+      'Microsoft.Authorization/roleAssignments/*',
+      '*/read',
+    ],
     notActions: [],
     dataActions: [USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE],
     assignableAt: 'root',
@@ -72,7 +83,13 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
     roleName: 'Azure Stack Operator',
     description:
       "Operates a deployment: its clock, registration token, bridge, chargeback and provider usage, the storage service's capacity reports, and the deployment's root-scope role assignments.",
-    actions: ['Stackledger.System/*', 'Stackledger.Billing/*', 'Microsoft.Commerce.Admin/*', 'Microsoft.Storage.Admin/*', 'Microsoft.Authorization/roleAssignments/*'],
+    actions: [
+      'Stackledger.System/*',
+      'Stackledger.Billing/*',
+      'Microsoft.Commerce.Admin/*',
+      'Microsoft.Storage.Admin/*',
+      'Microsoft.Authorization/roleAssignments/*',
+    ],
     notActions: [],
     dataActions: [],
     assignableAt: 'root',
@@ -80,7 +97,8 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
   {
     id: USAGE_REPORTER,
     roleName: 'Usage Reporter',
-    description: 'Posts usage events (CloudEvents) from an external meter, to be billed to the subscriptions in its scope.',
+    description:
+      'Posts usage events (CloudEvents) from an external meter, to be billed to the subscriptions in its scope.',
     actions: [],
     notActions: [],
     dataActions: [USAGE_EVENTS_WRITE],
@@ -89,7 +107,8 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
   {
     id: DEPLOYMENT,
     roleName: 'Azure Stack Deployment',
-    description: "A deployment's own application: signs its registration tokens and reports the usage of the cloud id its registration names.",
+    description:
+      "A deployment's own application: signs its registration tokens and reports the usage of the cloud id its registration names.",
     actions: [],
     notActions: [],
     dataActions: [DEPLOYMENT_REPORT],
@@ -104,7 +123,15 @@ export function findRole(id: string): RoleDefinition | undefined {
 
 /** Matches an action against a permission pattern where `*` stands for any run of characters. */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*') + '$', 'i');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('.*') +
+      '$',
+    'i',
+  );
   return re.test(action);
 }
 
@@ -130,6 +157,8 @@ export function roleDefinitionResourceId(subscriptionId: string | null, roleId: 
 
 /** Accepts a bare GUID or any resource id ending in `/roleDefinitions/{guid}`. */
 export function roleIdFromReference(reference: string): string | undefined {
-  const m = /(?:^|\/roleDefinitions\/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(reference.trim());
+  const m = /(?:^|\/roleDefinitions\/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(
+    reference.trim(),
+  );
   return m ? m[1].toLowerCase() : undefined;
 }

@@ -56,15 +56,23 @@ const authzConfig = (type: string) => ({ apiVersions: API_VERSIONS.authorization
 export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions): void {
   const { ctx } = opts;
 
-  app.get('/metadata/endpoints', { config: { anonymous: true, apiVersions: API_VERSIONS.metadata, resourceType: 'metadata' } }, async () => {
-    const m = opts.metadata();
-    return {
-      galleryEndpoint: m.galleryEndpoint,
-      graphEndpoint: m.graphEndpoint,
-      portalEndpoint: m.portalEndpoint,
-      authentication: { loginEndpoint: m.loginEndpoint, aadLoginEndpoint: m.aadLoginEndpoint, audiences: m.audiences },
-    };
-  });
+  app.get(
+    '/metadata/endpoints',
+    { config: { anonymous: true, apiVersions: API_VERSIONS.metadata, resourceType: 'metadata' } },
+    async () => {
+      const m = opts.metadata();
+      return {
+        galleryEndpoint: m.galleryEndpoint,
+        graphEndpoint: m.graphEndpoint,
+        portalEndpoint: m.portalEndpoint,
+        authentication: {
+          loginEndpoint: m.loginEndpoint,
+          aadLoginEndpoint: m.aadLoginEndpoint,
+          audiences: m.audiences,
+        },
+      };
+    },
+  );
 
   // ---- subscriptions, tenants, locations
   app.get('/subscriptions', { config: subConfig }, async (request) => {
@@ -93,34 +101,54 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     };
   });
 
-  app.get('/tenants', { config: { apiVersions: API_VERSIONS.subscriptions, resourceType: 'tenants' } }, async (request) => {
-    const caller = principalOf(request);
-    noteRightsChecked(caller); // the caller's own directories
-    const tenants = await ctx.tenantsOf(caller);
-    return {
-      value: tenants.map((t) => ({
-        id: `/tenants/${t.tenantId}`,
-        tenantId: t.tenantId,
-        tenantCategory: 'Home',
-        ...(t.displayName ? { displayName: t.displayName } : {}),
-        ...(t.defaultDomain ? { defaultDomain: t.defaultDomain, domains: [t.defaultDomain] } : {}),
-      })),
-    };
-  });
+  app.get(
+    '/tenants',
+    { config: { apiVersions: API_VERSIONS.subscriptions, resourceType: 'tenants' } },
+    async (request) => {
+      const caller = principalOf(request);
+      noteRightsChecked(caller); // the caller's own directories
+      const tenants = await ctx.tenantsOf(caller);
+      return {
+        value: tenants.map((t) => ({
+          id: `/tenants/${t.tenantId}`,
+          tenantId: t.tenantId,
+          tenantCategory: 'Home',
+          ...(t.displayName ? { displayName: t.displayName } : {}),
+          ...(t.defaultDomain ? { defaultDomain: t.defaultDomain, domains: [t.defaultDomain] } : {}),
+        })),
+      };
+    },
+  );
 
   // ---- resource groups
-  app.get<{ Params: SubParams }>('/subscriptions/:subscriptionId/resourcegroups', { config: rgConfig }, async (request) => {
-    const page = pageOf(request);
-    const rows = await arm.listResourceGroups(ctx, principalOf(request), request.params.subscriptionId, page.offset, page.limit + 1);
-    return pagedList(request, opts.baseUrl(), page, rows.map(resourceGroupView));
-  });
+  app.get<{ Params: SubParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups',
+    { config: rgConfig },
+    async (request) => {
+      const page = pageOf(request);
+      const rows = await arm.listResourceGroups(
+        ctx,
+        principalOf(request),
+        request.params.subscriptionId,
+        page.offset,
+        page.limit + 1,
+      );
+      return pagedList(request, opts.baseUrl(), page, rows.map(resourceGroupView));
+    },
+  );
 
   app.put<{ Params: RgParams; Body: Static<typeof ResourceGroupBody> }>(
     '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
     { config: rgConfig, schema: { body: ResourceGroupBody } },
     async (request, reply) => {
       const body = { ...request.body, tags: checkTags(request.body.tags) };
-      const { group, created } = await arm.putResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName, body);
+      const { group, created } = await arm.putResourceGroup(
+        ctx,
+        principalOf(request),
+        request.params.subscriptionId,
+        request.params.resourceGroupName,
+        body,
+      );
       return reply.status(created ? 201 : 200).send(resourceGroupView(group));
     },
   );
@@ -131,7 +159,12 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     async (request) => {
       const tags = checkTags(request.body?.tags);
       const principal = principalOf(request);
-      const current = await arm.getResourceGroup(ctx, principal, request.params.subscriptionId, request.params.resourceGroupName);
+      const current = await arm.getResourceGroup(
+        ctx,
+        principal,
+        request.params.subscriptionId,
+        request.params.resourceGroupName,
+      );
       const { group } = await arm.putResourceGroup(ctx, principal, request.params.subscriptionId, current.name, {
         location: current.location,
         tags: tags ?? current.tags,
@@ -141,24 +174,55 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     },
   );
 
-  app.get<{ Params: RgParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { config: rgConfig }, async (request) => {
-    return resourceGroupView(await arm.getResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName));
-  });
+  app.get<{ Params: RgParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { config: rgConfig },
+    async (request) => {
+      return resourceGroupView(
+        await arm.getResourceGroup(
+          ctx,
+          principalOf(request),
+          request.params.subscriptionId,
+          request.params.resourceGroupName,
+        ),
+      );
+    },
+  );
 
-  app.head<{ Params: RgParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { config: rgConfig }, async (request, reply) => {
-    const found = await arm
-      .getResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName)
-      .then(() => true, (e) => (e.code === 'ResourceGroupNotFound' ? false : Promise.reject(e)));
-    return reply.status(found ? 204 : 404).send();
-  });
+  app.head<{ Params: RgParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { config: rgConfig },
+    async (request, reply) => {
+      const found = await arm
+        .getResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName)
+        .then(
+          () => true,
+          (e) => (e.code === 'ResourceGroupNotFound' ? false : Promise.reject(e)),
+        );
+      return reply.status(found ? 204 : 404).send();
+    },
+  );
 
-  app.delete<{ Params: RgParams }>('/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName', { config: rgConfig }, async (request, reply) => {
-    const deleted = await arm.deleteResourceGroup(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName);
-    return reply.status(deleted ? 200 : 204).send();
-  });
+  app.delete<{ Params: RgParams }>(
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+    { config: rgConfig },
+    async (request, reply) => {
+      const deleted = await arm.deleteResourceGroup(
+        ctx,
+        principalOf(request),
+        request.params.subscriptionId,
+        request.params.resourceGroupName,
+      );
+      return reply.status(deleted ? 200 : 204).send();
+    },
+  );
 
   // ---- role assignments and definitions, at the root scope `/`, subscription and resource group scope
-  for (const scopePath of ['', '/subscriptions/:subscriptionId', '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName']) {
+  for (const scopePath of [
+    '',
+    '/subscriptions/:subscriptionId',
+    '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName',
+  ]) {
     type ScopeParams = { subscriptionId?: string; resourceGroupName?: string };
     const scopeOf = (p: ScopeParams) =>
       p.subscriptionId === undefined
@@ -173,12 +237,14 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     const requireGroup = async (p: ScopeParams) => {
       if (p.subscriptionId === undefined || p.resourceGroupName === undefined) return;
       const sub = await arm.requireSubscription(ctx, p.subscriptionId);
-      if (!(await armStore.getResourceGroup(ctx.db, sub.subscription_id, p.resourceGroupName))) throw armErrors.resourceGroupNotFound(p.resourceGroupName);
+      if (!(await armStore.getResourceGroup(ctx.db, sub.subscription_id, p.resourceGroupName)))
+        throw armErrors.resourceGroupNotFound(p.resourceGroupName);
     };
     /** Who may read role definitions: at the root anyone signed in (they are the built-ins), else a reader of the subscription. */
     const definitionsSubscription = async (request: FastifyRequest<{ Params: P }>) => {
       const caller = principalOf(request);
-      if (request.params.subscriptionId !== undefined) return (await arm.readableSubscription(ctx, caller, request.params.subscriptionId)).subscription_id;
+      if (request.params.subscriptionId !== undefined)
+        return (await arm.readableSubscription(ctx, caller, request.params.subscriptionId)).subscription_id;
       noteRightsChecked(caller); // the built-in roles are no secret
       return null;
     };
@@ -201,23 +267,52 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     );
 
     app.get<{ Params: P }>(`${assignments}/:name`, { config: authzConfig('roleAssignments') }, async (request) => {
-      return roleAssignmentView(await arm.getRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId ?? null, request.params.name));
+      return roleAssignmentView(
+        await arm.getRoleAssignment(
+          ctx,
+          principalOf(request),
+          scopeOf(request.params),
+          request.params.subscriptionId ?? null,
+          request.params.name,
+        ),
+      );
     });
 
-    app.delete<{ Params: P }>(`${assignments}/:name`, { config: authzConfig('roleAssignments') }, async (request, reply) => {
-      const row = await arm.deleteRoleAssignment(ctx, principalOf(request), scopeOf(request.params), request.params.subscriptionId ?? null, request.params.name);
-      return row ? reply.status(200).send(roleAssignmentView(row)) : reply.status(204).send();
-    });
+    app.delete<{ Params: P }>(
+      `${assignments}/:name`,
+      { config: authzConfig('roleAssignments') },
+      async (request, reply) => {
+        const row = await arm.deleteRoleAssignment(
+          ctx,
+          principalOf(request),
+          scopeOf(request.params),
+          request.params.subscriptionId ?? null,
+          request.params.name,
+        );
+        return row ? reply.status(200).send(roleAssignmentView(row)) : reply.status(204).send();
+      },
+    );
 
     app.get<{ Params: P }>(assignments, { config: authzConfig('roleAssignments') }, async (request) => {
       const scope = scopeOf(request.params);
-      const sub = request.params.subscriptionId === undefined ? null : await arm.requireSubscription(ctx, request.params.subscriptionId);
+      const sub =
+        request.params.subscriptionId === undefined
+          ? null
+          : await arm.requireSubscription(ctx, request.params.subscriptionId);
       await requireGroup(request.params);
       await arm.authorize(ctx, principalOf(request), 'Microsoft.Authorization/roleAssignments/read', scope);
       const filter = arm.parseAssignmentFilter(queryValue(request, '$filter'));
       const page = pageOf(request);
       const rows = sub
-        ? await armStore.listRoleAssignments(ctx.db, sub.subscription_id, ancestorScopeKeys(scope), scopeKey(scope), filter, page.offset, page.limit + 1)
+        ? await armStore.listRoleAssignments(
+            ctx.db,
+            sub.subscription_id,
+            ancestorScopeKeys(scope),
+            scopeKey(scope),
+            filter,
+            page.offset,
+            page.limit + 1,
+          )
         : await armStore.rootAssignments(ctx.db, page.offset, page.limit + 1, filter.principalId);
       return pagedList(request, opts.baseUrl(), page, rows.map(roleAssignmentView));
     });
@@ -226,7 +321,12 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       const subscriptionId = await definitionsSubscription(request);
       const filter = queryValue(request, '$filter');
       const byName = filter ? /^roleName\s+eq\s+'([^']+)'$/i.exec(filter.trim()) : null;
-      if (filter && !byName) throw armErrors.badRequest('UnsupportedQuery', `The filter '${filter}' is not supported; use "roleName eq '{name}'".`, '$filter');
+      if (filter && !byName)
+        throw armErrors.badRequest(
+          'UnsupportedQuery',
+          `The filter '${filter}' is not supported; use "roleName eq '{name}'".`,
+          '$filter',
+        );
       const roles = BUILTIN_ROLES.filter((r) => !byName || r.roleName.toLowerCase() === byName[1].toLowerCase());
       return { value: roles.map((r) => roleDefinitionView(subscriptionId, r)) };
     });
@@ -234,7 +334,11 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
     app.get<{ Params: P }>(`${definitions}/:name`, { config: authzConfig('roleDefinitions') }, async (request) => {
       const subscriptionId = await definitionsSubscription(request);
       const role = findRole(request.params.name);
-      if (!role) throw armErrors.badRequest('RoleDefinitionDoesNotExist', `The specified role definition with ID '${request.params.name}' does not exist.`);
+      if (!role)
+        throw armErrors.badRequest(
+          'RoleDefinitionDoesNotExist',
+          `The specified role definition with ID '${request.params.name}' does not exist.`,
+        );
       return roleDefinitionView(subscriptionId, role);
     });
   }

@@ -31,7 +31,12 @@ export interface ArmContext {
   /** What else goes when a resource group goes (the stack: its resources). */
   onResourceGroupDeleted?(db: Kysely<any>, subscriptionId: string, resourceGroup: string): Promise<void>;
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
-  recordChange?(db: Kysely<any>, actor: Principal, subscription: SubscriptionsTable | null, change: ArmChange): Promise<void>;
+  recordChange?(
+    db: Kysely<any>,
+    actor: Principal,
+    subscription: SubscriptionsTable | null,
+    change: ArmChange,
+  ): Promise<void>;
 }
 
 export interface ArmChange {
@@ -48,7 +53,11 @@ function principalIds(principal: Principal): string[] {
   return [principal.objectId];
 }
 
-async function implicitRolesOn(ctx: ArmContext, principal: Principal, subscriptionId: string | undefined): Promise<string[]> {
+async function implicitRolesOn(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string | undefined,
+): Promise<string[]> {
   if (!ctx.implicitRoles || subscriptionId === undefined || !isGuid(subscriptionId)) return [];
   const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
   return sub ? ctx.implicitRoles(principal, sub) : [];
@@ -58,32 +67,56 @@ async function implicitRolesOn(ctx: ArmContext, principal: Principal, subscripti
 async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
   noteRightsChecked(principal);
   const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
-  const roleIds = [...assignments.map((a) => a.role_definition_id), ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId))];
+  const roleIds = [
+    ...assignments.map((a) => a.role_definition_id),
+    ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId)),
+  ];
   return roleIds.map(findRole).filter((r) => r !== undefined);
 }
 
 /** Whether the principal may perform an action at a scope (`/` for the whole system). */
-export async function mayPerform(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<boolean> {
+export async function mayPerform(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  scope: string,
+): Promise<boolean> {
   return (await rolesAt(ctx, principal, scope)).some((role) => roleAllows(role, action));
 }
 
 /** The one authorization check: 403 AuthorizationFailed unless a role at or above the scope allows the action. */
 export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
-  if (!(await mayPerform(ctx, principal, action, scope))) throw armErrors.authorizationFailed(principal.objectId, action, scope);
+  if (!(await mayPerform(ctx, principal, action, scope)))
+    throw armErrors.authorizationFailed(principal.objectId, action, scope);
 }
 
 /** Whether the principal holds a data action at a scope, which only roles that name it grant (never `*`). */
-export async function mayPerformData(ctx: ArmContext, principal: Principal, dataAction: string, scope: string): Promise<boolean> {
+export async function mayPerformData(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+  scope: string,
+): Promise<boolean> {
   return (await rolesAt(ctx, principal, scope)).some((role) => roleAllowsData(role, dataAction));
 }
 
 /** The same check for a data action: 403 AuthorizationFailed unless a role at or above the scope names it. */
-export async function authorizeData(ctx: ArmContext, principal: Principal, dataAction: string, scope: string): Promise<void> {
-  if (!(await mayPerformData(ctx, principal, dataAction, scope))) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+export async function authorizeData(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+  scope: string,
+): Promise<void> {
+  if (!(await mayPerformData(ctx, principal, dataAction, scope)))
+    throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
 }
 
 /** Whether the principal holds a data action anywhere (at the root or on any subscription). */
-export async function holdsDataActionAnywhere(ctx: ArmContext, principal: Principal, dataAction: string): Promise<boolean> {
+export async function holdsDataActionAnywhere(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+): Promise<boolean> {
   noteRightsChecked(principal);
   const roleIds = await armStore.roleIdsOf(ctx.db, principalIds(principal));
   return roleIds.some((id) => {
@@ -124,12 +157,23 @@ export function requireWritable(sub: SubscriptionsTable): void {
   }
 }
 
-export async function readableSubscription(ctx: ArmContext, principal: Principal, subscriptionId: string): Promise<SubscriptionsTable> {
+export async function readableSubscription(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string,
+): Promise<SubscriptionsTable> {
   const sub = await requireSubscription(ctx, subscriptionId);
   noteRightsChecked(principal);
   const implicit = (await ctx.implicitRoles?.(principal, sub)) ?? [];
-  if (implicit.length === 0 && !(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))) {
-    throw armErrors.authorizationFailed(principal.objectId, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${subscriptionId}`);
+  if (
+    implicit.length === 0 &&
+    !(await armStore.hasAnyAssignmentInSubscription(ctx.db, principalIds(principal), sub.subscription_id))
+  ) {
+    throw armErrors.authorizationFailed(
+      principal.objectId,
+      'Microsoft.Resources/subscriptions/read',
+      `/subscriptions/${subscriptionId}`,
+    );
   }
   return sub;
 }
@@ -146,7 +190,11 @@ export interface NewSubscription {
 
 /** Runs work in the given transaction, or in a new one. */
 /** The identity of a named resource's row: the existing row's (an update keeps id and spelling), else a new one. */
-export function namedRowIdentity(existing: NamedArmRow | undefined, subscriptionId: string, ref: { resourceGroup: string; name: string }): NamedArmRow {
+export function namedRowIdentity(
+  existing: NamedArmRow | undefined,
+  subscriptionId: string,
+  ref: { resourceGroup: string; name: string },
+): NamedArmRow {
   return {
     id: existing?.id ?? newGuid(),
     subscription_id: subscriptionId,
@@ -162,7 +210,11 @@ export function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => 
 }
 
 /** Creates a subscription; whoever is named as owner gets the Owner role on it. */
-export async function createSubscription(ctx: ArmContext, input: NewSubscription, db: ArmDb = ctx.db): Promise<SubscriptionsTable> {
+export async function createSubscription(
+  ctx: ArmContext,
+  input: NewSubscription,
+  db: ArmDb = ctx.db,
+): Promise<SubscriptionsTable> {
   const now = ctx.clock.now();
   const row: SubscriptionsTable = {
     subscription_id: (input.subscriptionId ?? newGuid()).toLowerCase(),
@@ -194,7 +246,11 @@ export async function createSubscription(ctx: ArmContext, input: NewSubscription
 }
 
 /** Gives each principal a role at the root scope `/`, once (bootstrap, and upgrades of older folders). */
-export async function ensureRootRole(ctx: ArmContext, roleId: string, principals: { principalId: string; principalType: string }[]): Promise<void> {
+export async function ensureRootRole(
+  ctx: ArmContext,
+  roleId: string,
+  principals: { principalId: string; principalType: string }[],
+): Promise<void> {
   for (const p of principals) {
     await armStore.ensureRoleAssignment(ctx.db, {
       name: newGuid(),
@@ -228,7 +284,12 @@ export async function putResourceGroup(
   input: ResourceGroupInput,
 ): Promise<{ group: ResourceGroupsTable; created: boolean }> {
   const sub = await requireSubscription(ctx, subscriptionId);
-  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/write', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  await authorize(
+    ctx,
+    principal,
+    'Microsoft.Resources/subscriptions/resourceGroups/write',
+    `/subscriptions/${subscriptionId}/resourceGroups/${name}`,
+  );
   requireWritable(sub);
   if (!RESOURCE_GROUP_NAME.test(name) || name.endsWith('.')) {
     throw armErrors.badRequest(
@@ -276,31 +337,65 @@ export async function putResourceGroup(
 }
 
 /** The groups of a subscription that the caller may read: all of them, or those it holds a role in. */
-export async function listResourceGroups(ctx: ArmContext, principal: Principal, subscriptionId: string, offset: number, limit: number): Promise<ResourceGroupsTable[]> {
+export async function listResourceGroups(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string,
+  offset: number,
+  limit: number,
+): Promise<ResourceGroupsTable[]> {
   const sub = await readableSubscription(ctx, principal, subscriptionId);
-  const wholeSubscription = await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${subscriptionId}`).then(
+  const wholeSubscription = await authorize(
+    ctx,
+    principal,
+    'Microsoft.Resources/subscriptions/resourceGroups/read',
+    `/subscriptions/${subscriptionId}`,
+  ).then(
     () => true,
     () => false,
   );
-  const onlyGroups = wholeSubscription ? undefined : await armStore.groupsWithAssignments(ctx.db, principalIds(principal), sub.subscription_id);
+  const onlyGroups = wholeSubscription
+    ? undefined
+    : await armStore.groupsWithAssignments(ctx.db, principalIds(principal), sub.subscription_id);
   return armStore.listResourceGroups(ctx.db, sub.subscription_id, offset, limit, onlyGroups);
 }
 
-export async function getResourceGroup(ctx: ArmContext, principal: Principal, subscriptionId: string, name: string): Promise<ResourceGroupsTable> {
+export async function getResourceGroup(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string,
+  name: string,
+): Promise<ResourceGroupsTable> {
   const sub = await requireSubscription(ctx, subscriptionId);
-  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  await authorize(
+    ctx,
+    principal,
+    'Microsoft.Resources/subscriptions/resourceGroups/read',
+    `/subscriptions/${subscriptionId}/resourceGroups/${name}`,
+  );
   const group = await armStore.getResourceGroup(ctx.db, sub.subscription_id, name);
   if (!group) throw armErrors.resourceGroupNotFound(name);
   return group;
 }
 
 /** Deletes a resource group; says whether there was one (200) or not (204). */
-export async function deleteResourceGroup(ctx: ArmContext, principal: Principal, subscriptionId: string, name: string): Promise<boolean> {
+export async function deleteResourceGroup(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string,
+  name: string,
+): Promise<boolean> {
   const sub = await requireSubscription(ctx, subscriptionId);
-  await authorize(ctx, principal, 'Microsoft.Resources/subscriptions/resourceGroups/delete', `/subscriptions/${subscriptionId}/resourceGroups/${name}`);
+  await authorize(
+    ctx,
+    principal,
+    'Microsoft.Resources/subscriptions/resourceGroups/delete',
+    `/subscriptions/${subscriptionId}/resourceGroups/${name}`,
+  );
   requireWritable(sub);
   return inTransaction(ctx.db, async (db) => {
-    if (await armStore.getResourceGroup(db, sub.subscription_id, name)) await ctx.onResourceGroupDeleted?.(db, sub.subscription_id, name);
+    if (await armStore.getResourceGroup(db, sub.subscription_id, name))
+      await ctx.onResourceGroupDeleted?.(db, sub.subscription_id, name);
     const deleted = await armStore.deleteResourceGroup(db, sub.subscription_id, name);
     if (deleted) {
       await ctx.recordChange?.(db, principal, sub, {
@@ -338,12 +433,20 @@ export async function putRoleAssignment(
   const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/write', scope);
   if (!isGuid(name)) {
-    throw armErrors.badRequest('InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`, 'name');
+    throw armErrors.badRequest(
+      'InvalidRoleAssignmentId',
+      `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`,
+      'name',
+    );
   }
   const roleId = roleIdFromReference(input.roleDefinitionId);
   const role = roleId ? findRole(roleId) : undefined;
   if (!roleId || !role) {
-    throw armErrors.badRequest('RoleDefinitionDoesNotExist', `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`, 'properties.roleDefinitionId');
+    throw armErrors.badRequest(
+      'RoleDefinitionDoesNotExist',
+      `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`,
+      'properties.roleDefinitionId',
+    );
   }
   if (!assignableAt(role, scopeKey(scope))) {
     throw armErrors.badRequest(
@@ -353,14 +456,22 @@ export async function putRoleAssignment(
     );
   }
   if (!isGuid(input.principalId)) {
-    throw armErrors.badRequest('InvalidPrincipalId', `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`, 'properties.principalId');
+    throw armErrors.badRequest(
+      'InvalidPrincipalId',
+      `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`,
+      'properties.principalId',
+    );
   }
   const principalId = input.principalId.toLowerCase();
   let principalType = input.principalType ?? 'User';
   if (ctx.principalType) {
     const found = await ctx.principalType(principalId);
     if (!found) {
-      throw armErrors.badRequest('PrincipalNotFound', `Principal ${principalId} does not exist in the directory.`, 'properties.principalId');
+      throw armErrors.badRequest(
+        'PrincipalNotFound',
+        `Principal ${principalId} does not exist in the directory.`,
+        'properties.principalId',
+      );
     }
     principalType = found;
   }
@@ -404,13 +515,25 @@ export async function putRoleAssignment(
     if (e.code !== '23505') throw e;
     // A concurrent twin won: the same assignment under this name is the repeat's 200, anything else a conflict.
     const winner = await armStore.getRoleAssignment(ctx.db, name);
-    if (winner && winner.scope_key === key && winner.role_definition_id === roleId && winner.principal_id === principalId) return { assignment: winner, created: false };
+    if (
+      winner &&
+      winner.scope_key === key &&
+      winner.role_definition_id === roleId &&
+      winner.principal_id === principalId
+    )
+      return { assignment: winner, created: false };
     throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
   }
   return { assignment: row, created: true };
 }
 
-export async function getRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string | null, name: string): Promise<RoleAssignmentsTable> {
+export async function getRoleAssignment(
+  ctx: ArmContext,
+  principal: Principal,
+  scope: string,
+  subscriptionId: string | null,
+  name: string,
+): Promise<RoleAssignmentsTable> {
   await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/read', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
@@ -420,7 +543,13 @@ export async function getRoleAssignment(ctx: ArmContext, principal: Principal, s
   return row;
 }
 
-export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal, scope: string, subscriptionId: string | null, name: string): Promise<RoleAssignmentsTable | undefined> {
+export async function deleteRoleAssignment(
+  ctx: ArmContext,
+  principal: Principal,
+  scope: string,
+  subscriptionId: string | null,
+  name: string,
+): Promise<RoleAssignmentsTable | undefined> {
   const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/delete', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
@@ -438,7 +567,12 @@ export async function deleteRoleAssignment(ctx: ArmContext, principal: Principal
 }
 
 function assignmentRecord(a: RoleAssignmentsTable) {
-  return { roleDefinitionId: a.role_definition_id, principalId: a.principal_id, principalType: a.principal_type, scope: a.scope };
+  return {
+    roleDefinitionId: a.role_definition_id,
+    principalId: a.principal_id,
+    principalType: a.principal_type,
+    scope: a.scope,
+  };
 }
 
 /** Parses the $filter values that ARM's role assignment list accepts. */
@@ -448,5 +582,9 @@ export function parseAssignmentFilter(filter: string | undefined): { atScopeOnly
   if (/^atScope\(\)$/i.test(f)) return { atScopeOnly: true };
   const m = /^(?:principalId\s+eq\s+'([0-9a-f-]{36})'|assignedTo\('([0-9a-f-]{36})'\))$/i.exec(f);
   if (m) return { atScopeOnly: false, principalId: (m[1] ?? m[2]).toLowerCase() };
-  throw armErrors.badRequest('UnsupportedQuery', `The filter '${filter}' is not supported. Supported filters are 'atScope()', "principalId eq '{id}'" and "assignedTo('{id}')".`, '$filter');
+  throw armErrors.badRequest(
+    'UnsupportedQuery',
+    `The filter '${filter}' is not supported. Supported filters are 'atScope()', "principalId eq '{id}'" and "assignedTo('{id}')".`,
+    '$filter',
+  );
 }

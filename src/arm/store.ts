@@ -33,7 +33,9 @@ export const armStore = {
    * that refer to the subscription can still be inserted meanwhile.
    */
   async lockSubscription<DB>(db: Kysely<DB>, subscriptionId: string): Promise<void> {
-    await sql`select 1 from subscriptions where subscription_id = ${subscriptionId}::uuid for no key update`.execute(db);
+    await sql`select 1 from subscriptions where subscription_id = ${subscriptionId}::uuid for no key update`.execute(
+      db,
+    );
   },
 
   async setSubscriptionState(db: ArmDb, subscriptionId: string, state: string): Promise<void> {
@@ -41,13 +43,22 @@ export const armStore = {
   },
 
   /** Subscriptions where the principal holds any role assignment, at the subscription or below. */
-  async subscriptionsVisibleTo(db: ArmDb, principalIds: string[], offset: number, limit: number): Promise<SubscriptionsTable[]> {
+  async subscriptionsVisibleTo(
+    db: ArmDb,
+    principalIds: string[],
+    offset: number,
+    limit: number,
+  ): Promise<SubscriptionsTable[]> {
     if (principalIds.length === 0) return [];
     return db
       .selectFrom('subscriptions')
       .selectAll()
       .where('state', '!=', 'Deleted')
-      .where('subscription_id', 'in', db.selectFrom('role_assignments').select('subscription_id').where('principal_id', 'in', principalIds))
+      .where(
+        'subscription_id',
+        'in',
+        db.selectFrom('role_assignments').select('subscription_id').where('principal_id', 'in', principalIds),
+      )
       .orderBy('subscription_id')
       .offset(offset)
       .limit(limit)
@@ -56,7 +67,14 @@ export const armStore = {
 
   /** Every live subscription of the role, for its operator. */
   async listSubscriptions(db: ArmDb, offset: number, limit: number): Promise<SubscriptionsTable[]> {
-    return db.selectFrom('subscriptions').selectAll().where('state', '!=', 'Deleted').orderBy('subscription_id').offset(offset).limit(limit).execute();
+    return db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('state', '!=', 'Deleted')
+      .orderBy('subscription_id')
+      .offset(offset)
+      .limit(limit)
+      .execute();
   },
 
   async getResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<ResourceGroupsTable | undefined> {
@@ -74,24 +92,28 @@ export const armStore = {
       .insertInto('resource_groups')
       .values({ ...row, tags: JSON.stringify(row.tags) as any })
       .onConflict((oc) =>
-        oc.columns(['subscription_id', 'name_key']).doUpdateSet({ tags: JSON.stringify(row.tags) as any, managed_by: row.managed_by }),
+        oc
+          .columns(['subscription_id', 'name_key'])
+          .doUpdateSet({ tags: JSON.stringify(row.tags) as any, managed_by: row.managed_by }),
       )
       .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
       .executeTakeFirstOrThrow();
     return result.inserted;
   },
 
-  async listResourceGroups(db: ArmDb, subscriptionId: string, offset: number, limit: number, onlyNameKeys?: string[]): Promise<ResourceGroupsTable[]> {
+  async listResourceGroups(
+    db: ArmDb,
+    subscriptionId: string,
+    offset: number,
+    limit: number,
+    onlyNameKeys?: string[],
+  ): Promise<ResourceGroupsTable[]> {
     let q = db.selectFrom('resource_groups').selectAll().where('subscription_id', '=', subscriptionId);
     if (onlyNameKeys !== undefined) {
       if (onlyNameKeys.length === 0) return [];
       q = q.where('name_key', 'in', onlyNameKeys);
     }
-    return q
-      .orderBy('name_key')
-      .offset(offset)
-      .limit(limit)
-      .execute();
+    return q.orderBy('name_key').offset(offset).limit(limit).execute();
   },
 
   async deleteResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<boolean> {
@@ -99,7 +121,12 @@ export const armStore = {
     await db
       .deleteFrom('role_assignments')
       .where('subscription_id', '=', subscriptionId)
-      .where((eb) => eb.or([eb('scope_key', '=', scopePrefix), eb('scope_key', 'like', `${scopePrefix.replace(/[%_\\]/g, '\\$&')}/%`)]))
+      .where((eb) =>
+        eb.or([
+          eb('scope_key', '=', scopePrefix),
+          eb('scope_key', 'like', `${scopePrefix.replace(/[%_\\]/g, '\\$&')}/%`),
+        ]),
+      )
       .execute();
     const result = await db
       .deleteFrom('resource_groups')
@@ -123,12 +150,22 @@ export const armStore = {
   /** The roles a principal is assigned anywhere. */
   async roleIdsOf(db: ArmDb, principalIds: string[]): Promise<string[]> {
     if (principalIds.length === 0) return [];
-    const rows = await db.selectFrom('role_assignments').select('role_definition_id').distinct().where('principal_id', 'in', principalIds).execute();
+    const rows = await db
+      .selectFrom('role_assignments')
+      .select('role_definition_id')
+      .distinct()
+      .where('principal_id', 'in', principalIds)
+      .execute();
     return rows.map((r) => r.role_definition_id);
   },
 
   /** The assignments at the root scope `/`. */
-  async rootAssignments(db: ArmDb, offset: number, limit: number, principalId?: string): Promise<RoleAssignmentsTable[]> {
+  async rootAssignments(
+    db: ArmDb,
+    offset: number,
+    limit: number,
+    principalId?: string,
+  ): Promise<RoleAssignmentsTable[]> {
     let q = db.selectFrom('role_assignments').selectAll().where('scope_key', '=', '/');
     if (principalId !== undefined) q = q.where('principal_id', '=', principalId);
     return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();
@@ -163,7 +200,12 @@ export const armStore = {
     return db.selectFrom('role_assignments').selectAll().where('name', '=', name.toLowerCase()).executeTakeFirst();
   },
 
-  async findEquivalentAssignment(db: ArmDb, scopeKey: string, roleId: string, principalId: string): Promise<RoleAssignmentsTable | undefined> {
+  async findEquivalentAssignment(
+    db: ArmDb,
+    scopeKey: string,
+    roleId: string,
+    principalId: string,
+  ): Promise<RoleAssignmentsTable | undefined> {
     return db
       .selectFrom('role_assignments')
       .selectAll()
@@ -208,7 +250,10 @@ export const armStore = {
     q = q.where((eb) =>
       filter.atScopeOnly
         ? eb('scope_key', 'in', ancestorKeys)
-        : eb.or([eb('scope_key', 'in', ancestorKeys), eb('scope_key', 'like', `${scopeKey.replace(/[%_\\]/g, '\\$&')}/%`)]),
+        : eb.or([
+            eb('scope_key', 'in', ancestorKeys),
+            eb('scope_key', 'like', `${scopeKey.replace(/[%_\\]/g, '\\$&')}/%`),
+          ]),
     );
     if (filter.principalId !== undefined) q = q.where('principal_id', '=', filter.principalId);
     return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();

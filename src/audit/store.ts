@@ -11,12 +11,25 @@ export const auditStore = {
     if (rows.length === 0) return;
     await db
       .insertInto('activity_log')
-      .values(rows.map((r) => ({ ...r, old_value: JSON.stringify(r.old_value ?? null), new_value: JSON.stringify(r.new_value ?? null) })) as any)
+      .values(
+        rows.map((r) => ({
+          ...r,
+          old_value: JSON.stringify(r.old_value ?? null),
+          new_value: JSON.stringify(r.new_value ?? null),
+        })) as any,
+      )
       .execute();
   },
 
   /** The records of one directory in [from, to), oldest first. */
-  async list(db: AuditDb, directoryId: string, from: Date, to: Date, offset: number, limit: number): Promise<ActivityLogTable[]> {
+  async list(
+    db: AuditDb,
+    directoryId: string,
+    from: Date,
+    to: Date,
+    offset: number,
+    limit: number,
+  ): Promise<ActivityLogTable[]> {
     return db
       .selectFrom('activity_log')
       .selectAll()

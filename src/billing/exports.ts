@@ -18,20 +18,86 @@ const BATCH = 5000;
 
 /** The partner center's reconciliation columns, each from the daily-rated line item field of the same name. */
 export const RECON_COLUMNS = [
-  'PartnerId', 'PartnerName', 'CustomerId', 'CustomerName', 'CustomerDomainName', 'CustomerCountry', 'InvoiceNumber', 'MpnId', 'ResellerMpnId',
-  'ChargeStartDate', 'ChargeEndDate', 'UsageDate', 'ProductName', 'SkuName', 'PublisherName', 'PublisherId', 'SubscriptionId', 'SubscriptionDescription',
-  'EntitlementId', 'EntitlementDescription', 'MeterType', 'MeterCategory', 'MeterId', 'MeterSubCategory', 'MeterName', 'MeterRegion', 'UnitOfMeasure',
-  'ResourceLocation', 'ConsumedService', 'ResourceGroup', 'ResourceUri', 'ChargeType', 'UnitPrice', 'Quantity', 'UnitType', 'BillingPreTaxTotal',
-  'BillingCurrency', 'PricingPreTaxTotal', 'PricingCurrency', 'EffectiveUnitPrice', 'PCToBCExchangeRate',
+  'PartnerId',
+  'PartnerName',
+  'CustomerId',
+  'CustomerName',
+  'CustomerDomainName',
+  'CustomerCountry',
+  'InvoiceNumber',
+  'MpnId',
+  'ResellerMpnId',
+  'ChargeStartDate',
+  'ChargeEndDate',
+  'UsageDate',
+  'ProductName',
+  'SkuName',
+  'PublisherName',
+  'PublisherId',
+  'SubscriptionId',
+  'SubscriptionDescription',
+  'EntitlementId',
+  'EntitlementDescription',
+  'MeterType',
+  'MeterCategory',
+  'MeterId',
+  'MeterSubCategory',
+  'MeterName',
+  'MeterRegion',
+  'UnitOfMeasure',
+  'ResourceLocation',
+  'ConsumedService',
+  'ResourceGroup',
+  'ResourceUri',
+  'ChargeType',
+  'UnitPrice',
+  'Quantity',
+  'UnitType',
+  'BillingPreTaxTotal',
+  'BillingCurrency',
+  'PricingPreTaxTotal',
+  'PricingCurrency',
+  'EffectiveUnitPrice',
+  'PCToBCExchangeRate',
 ] as const;
 
 /** FOCUS 1.0: the mandatory columns, then the conditional and recommended ones we fill. */
 export const FOCUS_COLUMNS = [
-  'BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart', 'ChargeCategory', 'ChargeClass',
-  'ChargeDescription', 'ChargePeriodEnd', 'ChargePeriodStart', 'ContractedCost', 'EffectiveCost', 'InvoiceIssuerName', 'ListCost', 'PricingQuantity',
-  'PricingUnit', 'ProviderName', 'PublisherName', 'ServiceCategory', 'ServiceName',
-  'ChargeFrequency', 'ConsumedQuantity', 'ConsumedUnit', 'ContractedUnitPrice', 'InvoiceId', 'ListUnitPrice', 'RegionId', 'RegionName', 'ResourceId',
-  'ResourceName', 'ResourceType', 'SkuId', 'SubAccountId', 'SubAccountName',
+  'BilledCost',
+  'BillingAccountId',
+  'BillingAccountName',
+  'BillingCurrency',
+  'BillingPeriodEnd',
+  'BillingPeriodStart',
+  'ChargeCategory',
+  'ChargeClass',
+  'ChargeDescription',
+  'ChargePeriodEnd',
+  'ChargePeriodStart',
+  'ContractedCost',
+  'EffectiveCost',
+  'InvoiceIssuerName',
+  'ListCost',
+  'PricingQuantity',
+  'PricingUnit',
+  'ProviderName',
+  'PublisherName',
+  'ServiceCategory',
+  'ServiceName',
+  'ChargeFrequency',
+  'ConsumedQuantity',
+  'ConsumedUnit',
+  'ContractedUnitPrice',
+  'InvoiceId',
+  'ListUnitPrice',
+  'RegionId',
+  'RegionName',
+  'ResourceId',
+  'ResourceName',
+  'ResourceType',
+  'SkuId',
+  'SubAccountId',
+  'SubAccountName',
 ] as const;
 
 const FOCUS_SERVICE: Record<string, { category: string; name: string }> = {
@@ -55,7 +121,15 @@ function focusRow(line: StoredLine, x: ExportContext): Record<string, string | n
   const service = FOCUS_SERVICE[meter?.category ?? ''] ?? { category: 'Other', name: meter?.category ?? 'Other' };
   const usage = line.line_type === 'usage' || line.line_type === 'late usage';
   const resourceName = line.resource_uri?.split('/').pop() ?? null;
-  const resourceType = line.resource_uri ? line.resource_uri.split('/providers/').pop()!.split('/').filter((_, i) => i % 2 === 0).slice(0, -1).join('/') || null : null;
+  const resourceType = line.resource_uri
+    ? line.resource_uri
+        .split('/providers/')
+        .pop()!
+        .split('/')
+        .filter((_, i) => i % 2 === 0)
+        .slice(0, -1)
+        .join('/') || null
+    : null;
   return {
     BilledCost: line.amount,
     BillingAccountId: x.invoice.buyer_id,
@@ -65,7 +139,9 @@ function focusRow(line: StoredLine, x: ExportContext): Record<string, string | n
     BillingPeriodStart: iso(x.invoice.period_start),
     ChargeCategory: usage ? 'Usage' : line.line_type === 'credit' ? 'Credit' : 'Adjustment',
     ChargeClass: null,
-    ChargeDescription: usage ? `${meter?.name ?? line.meter_id}${line.line_type === 'late usage' ? ' (late usage)' : ''}` : (line.description ?? line.line_type),
+    ChargeDescription: usage
+      ? `${meter?.name ?? line.meter_id}${line.line_type === 'late usage' ? ' (late usage)' : ''}`
+      : (line.description ?? line.line_type),
     ChargePeriodEnd: line.usage_date ? nextDay(line.usage_to ?? line.usage_date) : iso(x.invoice.period_end),
     ChargePeriodStart: line.usage_date ? dayStart(line.usage_date) : iso(x.invoice.period_start),
     ContractedCost: line.amount,
@@ -96,7 +172,12 @@ function focusRow(line: StoredLine, x: ExportContext): Record<string, string | n
 }
 
 function reconRow(line: StoredLine, x: ExportContext): Record<string, unknown> {
-  const view = dailyRatedLineView(line, { partnerId: x.invoice.buyer_id, invoiceNumber: x.invoice.number, currency: x.invoice.currency, names: x.names }) as Record<string, unknown>;
+  const view = dailyRatedLineView(line, {
+    partnerId: x.invoice.buyer_id,
+    invoiceNumber: x.invoice.number,
+    currency: x.invoice.currency,
+    names: x.names,
+  }) as Record<string, unknown>;
   const byLowerName = new Map(Object.entries(view).map(([k, v]) => [k.toLowerCase(), v]));
   return Object.fromEntries(RECON_COLUMNS.map((c) => [c, byLowerName.get(c.toLowerCase()) ?? '']));
 }
@@ -112,7 +193,8 @@ async function* linesOf(db: BillingDb, invoices: InvoicesTable[], customerId: st
       if (batch.length === 0) break;
       after = batch[batch.length - 1].line_no;
       const missing = new Set<string>();
-      for (const l of batch) for (const id of [l.customer_id, l.subscription_id]) if (id && !ids.has(id)) missing.add(id);
+      for (const l of batch)
+        for (const id of [l.customer_id, l.subscription_id]) if (id && !ids.has(id)) missing.add(id);
       for (const id of missing) ids.add(id);
       yield { invoice: inv, batch, missing: [...missing] };
       if (batch.length < BATCH) break;
@@ -121,20 +203,35 @@ async function* linesOf(db: BillingDb, invoices: InvoicesTable[], customerId: st
 }
 
 /** The export as a stream of text (CSV or JSON). */
-export function exportStream(db: BillingDb, invoices: InvoicesTable[], format: ExportFormat, customerId?: string): Readable {
+export function exportStream(
+  db: BillingDb,
+  invoices: InvoicesTable[],
+  format: ExportFormat,
+  customerId?: string,
+): Readable {
   const names: Names = new Map();
   const rows = async function* () {
     const sellerIds = [...new Set(invoices.flatMap((i) => [i.buyer_id, i.seller]).filter((s) => s !== 'provider'))];
     for (const [k, v] of await billingStore.names(db, sellerIds)) names.set(k, v);
     for await (const { invoice, batch, missing } of linesOf(db, invoices, customerId)) {
       for (const [k, v] of await billingStore.names(db, missing)) names.set(k, v);
-      const x: ExportContext = { invoice, names, sellerName: invoice.seller === 'provider' ? 'Stackledger' : (names.get(invoice.seller)?.name ?? invoice.seller) };
+      const x: ExportContext = {
+        invoice,
+        names,
+        sellerName: invoice.seller === 'provider' ? 'Stackledger' : (names.get(invoice.seller)?.name ?? invoice.seller),
+      };
       for (const line of batch) {
         if (format === 'focus') yield focusRow(line, x);
         else if (format === 'recon') yield reconRow(line, x);
-        else yield invoice.stream === 'partner'
-          ? dailyRatedLineView(line, { partnerId: invoice.buyer_id, invoiceNumber: invoice.number, currency: invoice.currency, names })
-          : { invoiceNumber: invoice.number, customerId: invoice.buyer_id, ...customerLineView(line, names) };
+        else
+          yield invoice.stream === 'partner'
+            ? dailyRatedLineView(line, {
+                partnerId: invoice.buyer_id,
+                invoiceNumber: invoice.number,
+                currency: invoice.currency,
+                names,
+              })
+            : { invoiceNumber: invoice.number, customerId: invoice.buyer_id, ...customerLineView(line, names) };
       }
     }
   };

@@ -18,7 +18,10 @@ export function billingWork(ctx: BillingContext): DueWork {
       if (quiet && quiet.fingerprint === fingerprint && now.getTime() < quiet.until) return;
       await closeDuePeriods(ctx, now);
       const until = await earliestOpenPeriodEnd(ctx);
-      quiet = { fingerprint: await billingStore.fingerprint(ctx.db), until: until?.getTime() ?? Number.POSITIVE_INFINITY };
+      quiet = {
+        fingerprint: await billingStore.fingerprint(ctx.db),
+        until: until?.getTime() ?? Number.POSITIVE_INFINITY,
+      };
     },
   };
 }

@@ -14,19 +14,36 @@ import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
 function requireUsageLineItems(request: FastifyRequest): void {
   const provider = queryValue(request, 'provider')?.toLowerCase();
   const type = queryValue(request, 'invoicelineitemtype')?.toLowerCase();
-  if (provider !== 'onetime') throw partnerErrors.invalid('InvalidProvider', `provider '${provider ?? ''}' is not supported: use provider=onetime.`, 'provider');
-  if (type !== 'usagelineitems') throw partnerErrors.invalid('InvalidInvoiceLineItemType', `invoicelineitemtype '${type ?? ''}' is not supported: use usagelineitems.`, 'invoicelineitemtype');
+  if (provider !== 'onetime')
+    throw partnerErrors.invalid(
+      'InvalidProvider',
+      `provider '${provider ?? ''}' is not supported: use provider=onetime.`,
+      'provider',
+    );
+  if (type !== 'usagelineitems')
+    throw partnerErrors.invalid(
+      'InvalidInvoiceLineItemType',
+      `invoicelineitemtype '${type ?? ''}' is not supported: use usagelineitems.`,
+      'invoicelineitemtype',
+    );
 }
 
 export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.BillingContext): void {
   const partnerOf = async (request: FastifyRequest) => {
     const dir = await billing.callerPartner(ctx, principalOf(request));
-    if (!dir) throw partnerErrors.forbidden(`The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`);
+    if (!dir)
+      throw partnerErrors.forbidden(`The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`);
     return dir;
   };
 
   /** Line items, paged by line number (keyset): invoices of millions of lines page as fast as small ones. */
-  const lineItems = async (request: FastifyRequest, partnerId: string, number: string, currency: string, lines: (after: number, limit: number) => Promise<StoredLine[]>) => {
+  const lineItems = async (
+    request: FastifyRequest,
+    partnerId: string,
+    number: string,
+    currency: string,
+    lines: (after: number, limit: number) => Promise<StoredLine[]>,
+  ) => {
     const page = pageOfCollection(request, 2000, 2000);
     const rows = await lines(page.offset, page.size + 1);
     const ids = new Set<string>([partnerId]);
@@ -39,7 +56,12 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
   app.get('/v1/invoices', async (request) => {
     const partner = await partnerOf(request);
     const page = pageOfCollection(request, 200);
-    const rows = await billingStore.listInvoices(ctx.db, { stream: 'partner', buyerId: partner.tenant_id }, page.offset, page.size + 1);
+    const rows = await billingStore.listInvoices(
+      ctx.db,
+      { stream: 'partner', buyerId: partner.tenant_id },
+      page.offset,
+      page.size + 1,
+    );
     return collection(request, rows.map(partnerInvoiceView), page);
   });
 
@@ -48,25 +70,42 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
     const partner = await partnerOf(request);
     requireUsageLineItems(request);
     const currency = (queryValue(request, 'currencycode') ?? '').toUpperCase();
-    if (currency !== 'USD') throw partnerErrors.invalid('InvalidCurrencyCode', `currencycode '${currency}' is not a billing currency of this partner: use USD.`, 'currencycode');
+    if (currency !== 'USD')
+      throw partnerErrors.invalid(
+        'InvalidCurrencyCode',
+        `currencycode '${currency}' is not a billing currency of this partner: use USD.`,
+        'currencycode',
+      );
     const period = (queryValue(request, 'period') ?? '').toLowerCase();
-    if (period !== 'current') throw partnerErrors.invalid('InvalidPeriod', `period '${period}' is not supported: use period=current (closed periods are invoices).`, 'period');
+    if (period !== 'current')
+      throw partnerErrors.invalid(
+        'InvalidPeriod',
+        `period '${period}' is not supported: use period=current (closed periods are invoices).`,
+        'period',
+      );
     const open = await billing.unbilled(ctx, 'partner', billing.PROVIDER, partner.tenant_id, partner.created_at);
-    return lineItems(request, partner.tenant_id, '', currency, async (after, limit) => open.lines.filter((l) => l.line_no > after).slice(0, limit));
+    return lineItems(request, partner.tenant_id, '', currency, async (after, limit) =>
+      open.lines.filter((l) => l.line_no > after).slice(0, limit),
+    );
   });
 
   const partnerInvoice = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<InvoicesTable> => {
     const partner = await partnerOf(request);
     const inv = await billingStore.findInvoice(ctx.db, request.params.id);
-    if (!inv || inv.stream !== 'partner' || inv.buyer_id !== partner.tenant_id) throw partnerErrors.notFound('Invoice', request.params.id);
+    if (!inv || inv.stream !== 'partner' || inv.buyer_id !== partner.tenant_id)
+      throw partnerErrors.notFound('Invoice', request.params.id);
     return inv;
   };
 
-  app.get<{ Params: { id: string } }>('/v1/invoices/:id', async (request) => partnerInvoiceView(await partnerInvoice(request)));
+  app.get<{ Params: { id: string } }>('/v1/invoices/:id', async (request) =>
+    partnerInvoiceView(await partnerInvoice(request)),
+  );
 
   app.get<{ Params: { id: string } }>('/v1/invoices/:id/lineitems', async (request) => {
     const inv = await partnerInvoice(request);
     requireUsageLineItems(request);
-    return lineItems(request, inv.buyer_id, inv.number, inv.currency, (after, limit) => billingStore.lines(ctx.db, inv.id, after, limit));
+    return lineItems(request, inv.buyer_id, inv.number, inv.currency, (after, limit) =>
+      billingStore.lines(ctx.db, inv.id, after, limit),
+    );
   });
 }

@@ -20,8 +20,14 @@ import { customerInvoiceView } from './views.ts';
 const P = '/providers/Stackledger.Billing';
 const config = (type: string) => ({ apiVersions: API_VERSIONS.system, resourceType: `Stackledger.Billing/${type}` });
 
-const TierBody = Type.Object({ fromQuantity: Type.Optional(Type.Union([Type.String(), Type.Number()])), unitPrice: Type.Union([Type.String(), Type.Number()]) });
-const PriceBody = Type.Object({ effectiveFrom: Type.String(), tiers: Type.Array(TierBody, { minItems: 1, maxItems: 20 }) });
+const TierBody = Type.Object({
+  fromQuantity: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+  unitPrice: Type.Union([Type.String(), Type.Number()]),
+});
+const PriceBody = Type.Object({
+  effectiveFrom: Type.String(),
+  tiers: Type.Array(TierBody, { minItems: 1, maxItems: 20 }),
+});
 const OverrideBody = Type.Object({
   level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
   customerId: Type.Optional(Type.String()),
@@ -50,7 +56,12 @@ const AdjustmentBody = Type.Object({
 function periodQuery(request: FastifyRequest, required: boolean): string | undefined {
   const period = queryValue(request, 'period');
   if (period === undefined) {
-    if (required) throw armErrors.badRequest('InvalidBillingPeriod', "The query parameter 'period' (YYYY-MM) is required.", 'period');
+    if (required)
+      throw armErrors.badRequest(
+        'InvalidBillingPeriod',
+        "The query parameter 'period' (YYYY-MM) is required.",
+        'period',
+      );
     return undefined;
   }
   parsePeriod(period);
@@ -65,14 +76,23 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     { config: config('billingRuns'), schema: { body: Type.Object({ period: Type.String() }) } },
     async (request, reply) => {
       const caller = principalOf(request);
-      if (!String(request.headers.accept ?? '').includes('application/x-ndjson')) return billing.runBilling(ctx, caller, request.body.period);
+      if (!String(request.headers.accept ?? '').includes('application/x-ndjson'))
+        return billing.runBilling(ctx, caller, request.body.period);
       await billing.runBillingPreflight(ctx, caller, request.body.period);
-      reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'x-ms-request-id': String(reply.getHeader('x-ms-request-id') ?? '') });
+      reply.raw.writeHead(200, {
+        'content-type': 'application/x-ndjson',
+        'x-ms-request-id': String(reply.getHeader('x-ms-request-id') ?? ''),
+      });
       try {
-        const result = await billing.runBilling(ctx, caller, request.body.period, (p) => reply.raw.write(JSON.stringify({ progress: p }) + '\n'));
+        const result = await billing.runBilling(ctx, caller, request.body.period, (p) =>
+          reply.raw.write(JSON.stringify({ progress: p }) + '\n'),
+        );
         reply.raw.end(JSON.stringify({ result }) + '\n');
       } catch (e) {
-        const error = e instanceof ArmError ? e.toBody().error : { code: 'InternalServerError', message: 'The billing run failed; see the server log.' };
+        const error =
+          e instanceof ArmError
+            ? e.toBody().error
+            : { code: 'InternalServerError', message: 'The billing run failed; see the server log.' };
         request.log.error({ err: e }, 'billing run failed');
         reply.raw.end(JSON.stringify({ error }) + '\n');
       }
@@ -83,11 +103,27 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   app.get(`${P}/invoices`, { config: config('invoices') }, async (request) => {
     const scope = await billing.customerInvoiceScope(ctx, principalOf(request));
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
-    if (customerId && !isGuid(customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
+    if (customerId && !isGuid(customerId))
+      throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const page = pageOf(request);
-    const rows = await billingStore.listInvoices(ctx.db, { stream: 'customer', ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period: periodQuery(request, false) }, page.offset, page.limit + 1);
+    const rows = await billingStore.listInvoices(
+      ctx.db,
+      {
+        stream: 'customer',
+        ...scope,
+        ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}),
+        period: periodQuery(request, false),
+      },
+      page.offset,
+      page.limit + 1,
+    );
     const names = await billingStore.names(ctx.db, [...new Set(rows.map((r) => r.buyer_id))]);
-    return pagedList(request, baseUrl(), page, rows.map((r) => customerInvoiceView(r, names)));
+    return pagedList(
+      request,
+      baseUrl(),
+      page,
+      rows.map((r) => customerInvoiceView(r, names)),
+    );
   });
 
   // The open period of one customer: its next invoice so far.
@@ -95,27 +131,66 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     const caller = principalOf(request);
     const partner = await billing.callerPartner(ctx, caller);
     const customerId = partner ? queryValue(request, 'customerId')?.toLowerCase() : caller.tenantId;
-    const customer = customerId && isGuid(customerId) ? await (partner ? partnerStore.getCustomer(ctx.db, partner.tenant_id, customerId) : ctx.db.selectFrom('customers').selectAll().where('id', '=', customerId).executeTakeFirst()) : undefined;
-    if (!customer) throw armErrors.badRequest('CustomerNotFound', partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.', 'customerId');
+    const customer =
+      customerId && isGuid(customerId)
+        ? await (partner
+            ? partnerStore.getCustomer(ctx.db, partner.tenant_id, customerId)
+            : ctx.db.selectFrom('customers').selectAll().where('id', '=', customerId).executeTakeFirst())
+        : undefined;
+    if (!customer)
+      throw armErrors.badRequest(
+        'CustomerNotFound',
+        partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.',
+        'customerId',
+      );
     const open = await billing.unbilled(ctx, 'customer', customer.partner_tenant_id, customer.id, customer.created_at);
-    const names = await billingStore.names(ctx.db, [customer.id, ...new Set(open.lines.map((l) => l.subscription_id).filter((s): s is string => !!s))]);
+    const names = await billingStore.names(ctx.db, [
+      customer.id,
+      ...new Set(open.lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
+    ]);
     const view = customerInvoiceView(
       {
-        id: open.window.invoiceId, number: 'unbilled', stream: 'customer', kind: 'invoice', seller: customer.partner_tenant_id, buyer_id: customer.id, period: open.period,
-        period_start: open.window.periodStart, period_end: open.window.periodEnd, watermark: '0', adjustment_watermark: '0', invoice_date: ctx.clock.now(),
-        currency: 'USD', subtotal: open.subtotal, tax_rate: open.taxRate, tax: open.tax, total: open.total, credit_note_for: null, created_at: ctx.clock.now(),
+        id: open.window.invoiceId,
+        number: 'unbilled',
+        stream: 'customer',
+        kind: 'invoice',
+        seller: customer.partner_tenant_id,
+        buyer_id: customer.id,
+        period: open.period,
+        period_start: open.window.periodStart,
+        period_end: open.window.periodEnd,
+        watermark: '0',
+        adjustment_watermark: '0',
+        invoice_date: ctx.clock.now(),
+        currency: 'USD',
+        subtotal: open.subtotal,
+        tax_rate: open.taxRate,
+        tax: open.tax,
+        total: open.total,
+        credit_note_for: null,
+        created_at: ctx.clock.now(),
       },
       names,
       { lines: open.lines },
     );
-    return { ...view, id: `${P}/invoices/unbilled`, name: 'unbilled', properties: { ...view.properties, invoiceNumber: null, status: 'Open' } };
+    return {
+      ...view,
+      id: `${P}/invoices/unbilled`,
+      name: 'unbilled',
+      properties: { ...view.properties, invoiceNumber: null, status: 'Open' },
+    };
   });
 
   app.get<{ Params: { number: string } }>(`${P}/invoices/:number`, { config: config('invoices') }, async (request) => {
     const inv = await billing.readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
     const lines = await billingStore.lines(ctx.db, inv.id, 0, 100_000);
-    const names = await billingStore.names(ctx.db, [inv.buyer_id, ...new Set(lines.map((l) => l.subscription_id).filter((s): s is string => !!s))]);
-    const original = inv.credit_note_for ? await ctx.db.selectFrom('invoices').select('number').where('id', '=', inv.credit_note_for).executeTakeFirst() : undefined;
+    const names = await billingStore.names(ctx.db, [
+      inv.buyer_id,
+      ...new Set(lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
+    ]);
+    const original = inv.credit_note_for
+      ? await ctx.db.selectFrom('invoices').select('number').where('id', '=', inv.credit_note_for).executeTakeFirst()
+      : undefined;
     return customerInvoiceView(inv, names, { lines, creditNoteFor: original?.number });
   });
 
@@ -123,19 +198,40 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     const caller = principalOf(request);
     const period = periodQuery(request, true)!;
     const format = (queryValue(request, 'format') ?? 'recon').toLowerCase() as ExportFormat;
-    if (!EXPORT_FORMATS.includes(format)) throw armErrors.badRequest('InvalidExportFormat', `format '${format}' must be one of ${EXPORT_FORMATS.join(', ')}.`, 'format');
+    if (!EXPORT_FORMATS.includes(format))
+      throw armErrors.badRequest(
+        'InvalidExportFormat',
+        `format '${format}' must be one of ${EXPORT_FORMATS.join(', ')}.`,
+        'format',
+      );
     const stream = (queryValue(request, 'stream') ?? 'partner').toLowerCase() as Stream;
-    if (stream !== 'partner' && stream !== 'customer') throw armErrors.badRequest('InvalidStream', "stream must be 'partner' (the provider's invoice) or 'customer' (the partner's invoices to its customers).", 'stream');
+    if (stream !== 'partner' && stream !== 'customer')
+      throw armErrors.badRequest(
+        'InvalidStream',
+        "stream must be 'partner' (the provider's invoice) or 'customer' (the partner's invoices to its customers).",
+        'stream',
+      );
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
-    if (customerId !== undefined && !isGuid(customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
+    if (customerId !== undefined && !isGuid(customerId))
+      throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const partner = await billing.callerPartner(ctx, caller);
     let invoices;
     if (stream === 'partner') {
       if (!partner) throw billing.billingErrors.notAPartner(caller.tenantId);
-      invoices = await billingStore.listInvoices(ctx.db, { stream, buyerId: partner.tenant_id, period, kind: 'invoice' }, 0, 1000);
+      invoices = await billingStore.listInvoices(
+        ctx.db,
+        { stream, buyerId: partner.tenant_id, period, kind: 'invoice' },
+        0,
+        1000,
+      );
     } else {
       const scope = await billing.customerInvoiceScope(ctx, caller);
-      invoices = await billingStore.listInvoices(ctx.db, { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period }, 0, 100_000);
+      invoices = await billingStore.listInvoices(
+        ctx.db,
+        { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period },
+        0,
+        100_000,
+      );
     }
     const ext = format === 'json' ? 'json' : 'csv';
     reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
@@ -143,24 +239,38 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     return reply.send(exportStream(ctx.db, invoices, format, stream === 'partner' ? customerId : undefined));
   });
 
-  app.get<{ Params: { name: string } }>(`${P}/priceSheets/:name`, { config: config('priceSheets') }, async (request) => {
-    await billing.mayReadPriceSheets(ctx, principalOf(request));
-    const sheet = await pricingStore.sheet(ctx.db, request.params.name);
-    if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
-    return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, sheet.name));
-  });
+  app.get<{ Params: { name: string } }>(
+    `${P}/priceSheets/:name`,
+    { config: config('priceSheets') },
+    async (request) => {
+      await billing.mayReadPriceSheets(ctx, principalOf(request));
+      const sheet = await pricingStore.sheet(ctx.db, request.params.name);
+      if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
+      return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, sheet.name));
+    },
+  );
 
   app.put<{ Params: { name: string; meterId: string }; Body: Static<typeof PriceBody> }>(
     `${P}/priceSheets/:name/meters/:meterId`,
     { config: config('priceSheets'), schema: { body: PriceBody } },
-    async (request) => billing.setListPrice(ctx, principalOf(request), request.params.name, request.params.meterId, request.body),
+    async (request) =>
+      billing.setListPrice(ctx, principalOf(request), request.params.name, request.params.meterId, request.body),
   );
 
-  app.post<{ Body: Static<typeof OverrideBody> }>(`${P}/priceOverrides`, { config: config('priceOverrides'), schema: { body: OverrideBody } }, async (request, reply) =>
-    reply.status(201).send(await billing.addOverride(ctx, principalOf(request), request.body)),
+  app.post<{ Body: Static<typeof OverrideBody> }>(
+    `${P}/priceOverrides`,
+    { config: config('priceOverrides'), schema: { body: OverrideBody } },
+    async (request, reply) =>
+      reply.status(201).send(await billing.addOverride(ctx, principalOf(request), request.body)),
   );
   app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
-    return { value: await billing.readableOverrides(ctx, principalOf(request), queryValue(request, 'level') === 'provider' ? 'provider' : 'partner') };
+    return {
+      value: await billing.readableOverrides(
+        ctx,
+        principalOf(request),
+        queryValue(request, 'level') === 'provider' ? 'provider' : 'partner',
+      ),
+    };
   });
 
   app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(
@@ -169,7 +279,10 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     async (request) => billing.setProfile(ctx, principalOf(request), request.params.target, request.body),
   );
 
-  app.post<{ Body: Static<typeof AdjustmentBody> }>(`${P}/adjustments`, { config: config('adjustments'), schema: { body: AdjustmentBody } }, async (request, reply) =>
-    reply.status(201).send(await billing.addAdjustment(ctx, principalOf(request), request.body)),
+  app.post<{ Body: Static<typeof AdjustmentBody> }>(
+    `${P}/adjustments`,
+    { config: config('adjustments'), schema: { body: AdjustmentBody } },
+    async (request, reply) =>
+      reply.status(201).send(await billing.addAdjustment(ctx, principalOf(request), request.body)),
   );
 }

@@ -13,8 +13,11 @@ export const roundUnitPrice = (d: Decimal) => d.toDecimalPlaces(6, Decimal.ROUND
 export function parseMoney(text: unknown, target: string): string {
   const s = typeof text === 'number' ? String(text) : text;
   if (typeof s !== 'string' || !/^-?\d{1,12}(\.\d{1,2})?$/.test(s) || new Decimal(s).isZero()) {
-    throw armErrors.badRequest('InvalidAmount', `'${String(text)}' is not a non-zero amount with up to 2 decimals.`, target);
+    throw armErrors.badRequest(
+      'InvalidAmount',
+      `'${String(text)}' is not a non-zero amount with up to 2 decimals.`,
+      target,
+    );
   }
   return new Decimal(s).toFixed(2);
 }
-

@@ -35,9 +35,18 @@ const BATCH = 1000;
 
 export const billingErrors = {
   periodNotEnded: (period: string, end: Date) =>
-    new ArmError(409, 'BillingPeriodNotEnded', `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`),
+    new ArmError(
+      409,
+      'BillingPeriodNotEnded',
+      `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`,
+    ),
   invoiceNotFound: (id: string) => new ArmError(404, 'InvoiceNotFound', `The invoice '${id}' could not be found.`),
-  notAPartner: (tenantId: string) => new ArmError(403, 'AuthorizationFailed', `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`),
+  notAPartner: (tenantId: string) =>
+    new ArmError(
+      403,
+      'AuthorizationFailed',
+      `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`,
+    ),
 };
 
 interface Terms {
@@ -65,7 +74,13 @@ interface PlannedWindow {
  * A buyer's open period: the one after its last invoice (or the one it started in), starting where
  * that invoice ended.
  */
-function openWindow(seller: Seller, buyerId: string, since: Date, prev: InvoicesTable | undefined, t: Terms): PlannedWindow {
+function openWindow(
+  seller: Seller,
+  buyerId: string,
+  since: Date,
+  prev: InvoicesTable | undefined,
+  t: Terms,
+): PlannedWindow {
   let period = prev ? nextPeriod(prev.period) : periodContaining(since, t.day);
   // A changed billing day can make a period end before the last invoice did: skip it.
   while (prev && periodBounds(period, t.day).end.getTime() <= prev.period_end.getTime()) period = nextPeriod(period);
@@ -91,10 +106,20 @@ function openWindow(seller: Seller, buyerId: string, since: Date, prev: Invoices
  * Periods close in order: a buyer's next one starts where its last invoice ended.
  */
 async function nextDueWindows(ctx: BillingContext, stream: Stream, now: Date, upTo?: string): Promise<PlannedWindow[]> {
-  const [buyers, last, terms] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
+  const [buyers, last, terms] = await Promise.all([
+    billingStore.buyers(ctx.db, stream),
+    billingStore.lastInvoices(ctx.db, stream),
+    termsOf(ctx),
+  ]);
   const out: PlannedWindow[] = [];
   for (const b of buyers) {
-    const next = openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId));
+    const next = openWindow(
+      b.seller,
+      b.buyerId,
+      b.since,
+      last.get(`${b.seller}/${b.buyerId}`),
+      terms(b.seller, b.buyerId),
+    );
     if (next.window.periodEnd.getTime() > now.getTime()) continue;
     if (upTo && comparePeriods(next.period, upTo) > 0) continue;
     out.push(next);
@@ -121,7 +146,12 @@ export interface RunResult {
  * index makes a second close of the same period add nothing: runs are idempotent and may repeat
  * after a crash.
  */
-export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: string, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+export async function closeDuePeriods(
+  ctx: BillingContext,
+  now: Date,
+  upTo?: string,
+  onProgress?: (p: RunProgress) => void,
+): Promise<RunResult> {
   const result: RunResult = { periods: [], invoices: 0, lines: 0 };
   const sheet = await pricingStore.sheet(ctx.db, LIST_SHEET);
   const currency = sheet?.currency ?? 'USD';
@@ -134,7 +164,14 @@ export async function closeDuePeriods(ctx: BillingContext, now: Date, upTo?: str
       const period = due.map((d) => d.period).sort(comparePeriods)[0];
       const windows = due.filter((d) => d.period === period).map((d) => d.window);
       for (let i = 0; i < windows.length; i += BATCH) {
-        const added = await billingStore.closeWindows(ctx.db, { stream, period, windows: windows.slice(i, i + BATCH), marks, invoiceDate: now, currency });
+        const added = await billingStore.closeWindows(ctx.db, {
+          stream,
+          period,
+          windows: windows.slice(i, i + BATCH),
+          marks,
+          invoiceDate: now,
+          currency,
+        });
         result.invoices += added.invoices;
         result.lines += added.lines;
         onProgress?.({ stream, period, done: Math.min(i + BATCH, windows.length), total: windows.length });
@@ -151,13 +188,21 @@ async function openWindows(ctx: BillingContext): Promise<InvoiceWindow[]> {
   const out: InvoiceWindow[] = [];
   const terms = await termsOf(ctx);
   for (const stream of STREAMS) {
-    const [buyers, last] = await Promise.all([billingStore.buyers(ctx.db, stream), billingStore.lastInvoices(ctx.db, stream)]);
-    for (const b of buyers) out.push(openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId)).window);
+    const [buyers, last] = await Promise.all([
+      billingStore.buyers(ctx.db, stream),
+      billingStore.lastInvoices(ctx.db, stream),
+    ]);
+    for (const b of buyers)
+      out.push(
+        openWindow(b.seller, b.buyerId, b.since, last.get(`${b.seller}/${b.buyerId}`), terms(b.seller, b.buyerId))
+          .window,
+      );
   }
   return out;
 }
 
-const earliest = (dates: Date[]): Date | undefined => dates.reduce<Date | undefined>((min, d) => (!min || d < min ? d : min), undefined);
+const earliest = (dates: Date[]): Date | undefined =>
+  dates.reduce<Date | undefined>((min, d) => (!min || d < min ? d : min), undefined);
 
 /** When the earliest open period of any buyer ends: nothing can close before then. */
 export async function earliestOpenPeriodEnd(ctx: BillingContext): Promise<Date | undefined> {
@@ -178,10 +223,20 @@ export async function runBillingPreflight(ctx: BillingContext, caller: Principal
 }
 
 /** Closes the period and every earlier one still open; a second run adds nothing. */
-export async function runBilling(ctx: BillingContext, caller: Principal, periodText: string, onProgress?: (p: RunProgress) => void) {
+export async function runBilling(
+  ctx: BillingContext,
+  caller: Principal,
+  periodText: string,
+  onProgress?: (p: RunProgress) => void,
+) {
   await runBillingPreflight(ctx, caller, periodText);
   const result = await closeDuePeriods(ctx, ctx.clock.now(), periodText, onProgress);
-  return { period: periodText, invoicesAdded: result.invoices, linesAdded: result.lines, periodsClosed: result.periods };
+  return {
+    period: periodText,
+    invoicesAdded: result.invoices,
+    linesAdded: result.lines,
+    periodsClosed: result.periods,
+  };
 }
 
 // ---- who sees what ----
@@ -198,19 +253,28 @@ export async function requireCallerPartner(ctx: BillingContext, caller: Principa
 }
 
 /** Customer invoices the caller may read: a partner's to its customers, or a customer's own. */
-export async function customerInvoiceScope(ctx: BillingContext, caller: Principal): Promise<{ seller?: Seller; buyerId?: string }> {
+export async function customerInvoiceScope(
+  ctx: BillingContext,
+  caller: Principal,
+): Promise<{ seller?: Seller; buyerId?: string }> {
   const partner = await callerPartner(ctx, caller);
   return partner ? { seller: partner.tenant_id } : { buyerId: caller.tenantId };
 }
 
-export async function readableInvoice(ctx: BillingContext, caller: Principal, stream: Stream, number: string): Promise<InvoicesTable> {
+export async function readableInvoice(
+  ctx: BillingContext,
+  caller: Principal,
+  stream: Stream,
+  number: string,
+): Promise<InvoicesTable> {
   const inv = await billingStore.findInvoice(ctx.db, number);
   if (!inv || inv.stream !== stream) throw billingErrors.invoiceNotFound(number);
   if (stream === 'partner') {
     if (inv.buyer_id !== caller.tenantId) throw billingErrors.invoiceNotFound(number);
   } else {
     const scope = await customerInvoiceScope(ctx, caller);
-    if ((scope.seller && inv.seller !== scope.seller) || (scope.buyerId && inv.buyer_id !== scope.buyerId)) throw billingErrors.invoiceNotFound(number);
+    if ((scope.seller && inv.seller !== scope.seller) || (scope.buyerId && inv.buyer_id !== scope.buyerId))
+      throw billingErrors.invoiceNotFound(number);
   }
   return inv;
 }
@@ -224,18 +288,40 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
   const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
   const subtotal = new Decimal(preview.subtotal);
   const tax = subtotal.mul(t.taxRate).div(100).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
-  return { period, window, lines: preview.lines, subtotal: subtotal.toFixed(2), tax: tax.toFixed(2), total: subtotal.plus(tax).toFixed(2), taxRate: t.taxRate };
+  return {
+    period,
+    window,
+    lines: preview.lines,
+    subtotal: subtotal.toFixed(2),
+    tax: tax.toFixed(2),
+    total: subtotal.plus(tax).toFixed(2),
+    taxRate: t.taxRate,
+  };
 }
 
 // ---- prices, overrides, profiles ----
 
-export async function setListPrice(ctx: BillingContext, caller: Principal, sheet: string, meterIdText: string, body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] }) {
+export async function setListPrice(
+  ctx: BillingContext,
+  caller: Principal,
+  sheet: string,
+  meterIdText: string,
+  body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] },
+) {
   await ctx.system.require(caller, 'Stackledger.Billing/priceSheets/write');
-  if (!(await pricingStore.sheet(ctx.db, sheet))) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
+  if (!(await pricingStore.sheet(ctx.db, sheet)))
+    throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
   const meterId = requireMeterId(meterIdText);
   const effectiveFrom = parseEffectiveDate(body.effectiveFrom, ctx.clock.now());
   const tiers = parseTiers(body.tiers);
-  await pricingStore.setPrice(ctx.db, { sheet, meterId, effectiveFrom, tiers, by: caller.objectId, at: ctx.clock.now() });
+  await pricingStore.setPrice(ctx.db, {
+    sheet,
+    meterId,
+    effectiveFrom,
+    tiers,
+    by: caller.objectId,
+    at: ctx.clock.now(),
+  });
   return { meterId, effectiveFrom, tiers };
 }
 
@@ -251,9 +337,12 @@ export async function mayReadPriceSheets(ctx: BillingContext, caller: Principal)
  * own purchases (for every partner, or for it).
  */
 export async function readableOverrides(ctx: BillingContext, caller: Principal, level: 'provider' | 'partner') {
-  if (level === 'provider' && (await ctx.system.may(caller, 'Stackledger.Billing/priceOverrides/read'))) return pricingStore.overrides(ctx.db, PROVIDER);
+  if (level === 'provider' && (await ctx.system.may(caller, 'Stackledger.Billing/priceOverrides/read')))
+    return pricingStore.overrides(ctx.db, PROVIDER);
   const partner = await requireCallerPartner(ctx, caller);
-  return level === 'provider' ? pricingStore.overrides(ctx.db, PROVIDER, partner.tenant_id) : pricingStore.overrides(ctx.db, partner.tenant_id);
+  return level === 'provider'
+    ? pricingStore.overrides(ctx.db, PROVIDER, partner.tenant_id)
+    : pricingStore.overrides(ctx.db, partner.tenant_id);
 }
 
 export interface OverrideInput {
@@ -274,14 +363,28 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     seller = PROVIDER;
   } else {
     seller = (await requireCallerPartner(ctx, caller)).tenant_id;
-    if (input.customerId && !(isGuid(input.customerId) && (await partnerStore.getCustomer(ctx.db, seller, input.customerId.toLowerCase())))) {
-      throw armErrors.badRequest('CustomerNotFound', `The customer '${input.customerId}' is not one of this partner's customers.`, 'customerId');
+    if (
+      input.customerId &&
+      !(isGuid(input.customerId) && (await partnerStore.getCustomer(ctx.db, seller, input.customerId.toLowerCase())))
+    ) {
+      throw armErrors.badRequest(
+        'CustomerNotFound',
+        `The customer '${input.customerId}' is not one of this partner's customers.`,
+        'customerId',
+      );
     }
   }
-  if (input.level === 'provider' && input.customerId && !isGuid(input.customerId)) throw armErrors.badRequest('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
-  if (!['markup', 'discount', 'fixed'].includes(input.kind)) throw armErrors.badRequest('InvalidOverrideKind', `kind '${input.kind}' must be markup, discount or fixed.`, 'kind');
+  if (input.level === 'provider' && input.customerId && !isGuid(input.customerId))
+    throw armErrors.badRequest('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
+  if (!['markup', 'discount', 'fixed'].includes(input.kind))
+    throw armErrors.badRequest(
+      'InvalidOverrideKind',
+      `kind '${input.kind}' must be markup, discount or fixed.`,
+      'kind',
+    );
   const value = parseDecimal(input.value, 'value');
-  if (input.kind === 'discount' && new Decimal(value).gt(100)) throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
+  if (input.kind === 'discount' && new Decimal(value).gt(100))
+    throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
   const meterId = input.meterId ? requireMeterId(input.meterId) : null;
   const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
   const id = await pricingStore.addOverride(ctx.db, {
@@ -296,10 +399,25 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     by: caller.objectId,
     at: ctx.clock.now(),
   });
-  return { id, seller, customerId: input.customerId ?? null, offerId: input.offerId ?? null, meterId, kind: input.kind, value, effectiveFrom, reason: input.reason };
+  return {
+    id,
+    seller,
+    customerId: input.customerId ?? null,
+    offerId: input.offerId ?? null,
+    meterId,
+    kind: input.kind,
+    value,
+    effectiveFrom,
+    reason: input.reason,
+  };
 }
 
-export async function setProfile(ctx: BillingContext, caller: Principal, target: string, body: { billingDay?: number; taxRate?: unknown; level?: 'provider' | 'partner' }) {
+export async function setProfile(
+  ctx: BillingContext,
+  caller: Principal,
+  target: string,
+  body: { billingDay?: number; taxRate?: unknown; level?: 'provider' | 'partner' },
+) {
   let seller: Seller;
   let customerId: string | null = null;
   if (body.level === 'provider') {
@@ -319,10 +437,23 @@ export async function setProfile(ctx: BillingContext, caller: Principal, target:
     }
   }
   const day = body.billingDay ?? 1;
-  if (!Number.isInteger(day) || day < 1 || day > 28) throw armErrors.badRequest('InvalidBillingDay', `The billing day '${day}' must be an integer from 1 to 28.`, 'billingDay');
+  if (!Number.isInteger(day) || day < 1 || day > 28)
+    throw armErrors.badRequest(
+      'InvalidBillingDay',
+      `The billing day '${day}' must be an integer from 1 to 28.`,
+      'billingDay',
+    );
   const taxRate = parseDecimal(body.taxRate ?? '0', 'taxRate');
-  if (new Decimal(taxRate).gte(100)) throw armErrors.badRequest('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
-  await billingStore.upsertProfile(ctx.db, { seller, customerId, billingDay: day, taxRate, by: caller.objectId, at: ctx.clock.now() });
+  if (new Decimal(taxRate).gte(100))
+    throw armErrors.badRequest('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
+  await billingStore.upsertProfile(ctx.db, {
+    seller,
+    customerId,
+    billingDay: day,
+    taxRate,
+    by: caller.objectId,
+    at: ctx.clock.now(),
+  });
   return { seller, customerId, billingDay: day, taxRate };
 }
 
@@ -345,32 +476,96 @@ export interface AdjustmentInput {
  */
 export async function addAdjustment(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
   const partner = await requireCallerPartner(ctx, caller);
-  const customer = isGuid(input.customerId) ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase()) : undefined;
-  if (!customer) throw armErrors.badRequest('CustomerNotFound', `The customer '${input.customerId}' is not one of this partner's customers.`, 'customerId');
-  if (!['credit', 'adjustment'].includes(input.kind)) throw armErrors.badRequest('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
+  const customer = isGuid(input.customerId)
+    ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase())
+    : undefined;
+  if (!customer)
+    throw armErrors.badRequest(
+      'CustomerNotFound',
+      `The customer '${input.customerId}' is not one of this partner's customers.`,
+      'customerId',
+    );
+  if (!['credit', 'adjustment'].includes(input.kind))
+    throw armErrors.badRequest('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
   const amount = parseMoney(input.amount, 'amount');
-  if (input.kind === 'credit' && new Decimal(amount).gt(0)) throw armErrors.badRequest('InvalidAmount', 'A credit is a negative amount.', 'amount');
-  if (!input.reason?.trim()) throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
+  if (input.kind === 'credit' && new Decimal(amount).gt(0))
+    throw armErrors.badRequest('InvalidAmount', 'A credit is a negative amount.', 'amount');
+  if (!input.reason?.trim())
+    throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
   const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
   if (subscriptionId) {
-    const sub = await ctx.db.selectFrom('subscriptions').select(['tenant_id']).where('subscription_id', '=', isGuid(subscriptionId) ? subscriptionId : '00000000-0000-0000-0000-000000000000').executeTakeFirst();
-    if (sub?.tenant_id !== customer.id) throw armErrors.badRequest('SubscriptionNotFound', `The subscription '${input.subscriptionId}' is not the customer's.`, 'subscriptionId');
+    const sub = await ctx.db
+      .selectFrom('subscriptions')
+      .select(['tenant_id'])
+      .where('subscription_id', '=', isGuid(subscriptionId) ? subscriptionId : '00000000-0000-0000-0000-000000000000')
+      .executeTakeFirst();
+    if (sub?.tenant_id !== customer.id)
+      throw armErrors.badRequest(
+        'SubscriptionNotFound',
+        `The subscription '${input.subscriptionId}' is not the customer's.`,
+        'subscriptionId',
+      );
   }
   const at = ctx.clock.now();
   if (input.creditNoteFor) {
     const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
-    if (!of || of.stream !== 'customer' || of.kind !== 'invoice' || of.seller !== partner.tenant_id || of.buyer_id !== customer.id) {
+    if (
+      !of ||
+      of.stream !== 'customer' ||
+      of.kind !== 'invoice' ||
+      of.seller !== partner.tenant_id ||
+      of.buyer_id !== customer.id
+    ) {
       throw billingErrors.invoiceNotFound(input.creditNoteFor);
     }
     const id = randomUUID();
     return ctx.db.transaction().execute(async (tx) => {
-      await billingStore.insertAdjustment(tx, { seller: partner.tenant_id, customerId: customer.id, subscriptionId, kind: input.kind, amount, description: input.description, reason: input.reason, by: caller.objectId, at, creditNoteFor: of.id });
-      await billingStore.insertCreditNote(tx, { id, of, amount, description: input.description, reason: input.reason, by: caller.objectId, at, subscriptionId });
-      const note = (await tx.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+      await billingStore.insertAdjustment(tx, {
+        seller: partner.tenant_id,
+        customerId: customer.id,
+        subscriptionId,
+        kind: input.kind,
+        amount,
+        description: input.description,
+        reason: input.reason,
+        by: caller.objectId,
+        at,
+        creditNoteFor: of.id,
+      });
+      await billingStore.insertCreditNote(tx, {
+        id,
+        of,
+        amount,
+        description: input.description,
+        reason: input.reason,
+        by: caller.objectId,
+        at,
+        subscriptionId,
+      });
+      const note = await tx.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return { creditNote: note.number, for: of.number, amount };
     });
   }
-  const id = await billingStore.insertAdjustment(ctx.db, { seller: partner.tenant_id, customerId: customer.id, subscriptionId, kind: input.kind, amount, description: input.description, reason: input.reason, by: caller.objectId, at, creditNoteFor: null });
-  return { id, customerId: customer.id, kind: input.kind, amount, description: input.description, reason: input.reason, createdBy: caller.objectId, createdAt: at.toISOString() };
+  const id = await billingStore.insertAdjustment(ctx.db, {
+    seller: partner.tenant_id,
+    customerId: customer.id,
+    subscriptionId,
+    kind: input.kind,
+    amount,
+    description: input.description,
+    reason: input.reason,
+    by: caller.objectId,
+    at,
+    creditNoteFor: null,
+  });
+  return {
+    id,
+    customerId: customer.id,
+    kind: input.kind,
+    amount,
+    description: input.description,
+    reason: input.reason,
+    createdBy: caller.objectId,
+    createdAt: at.toISOString(),
+  };
 }
-

@@ -59,7 +59,12 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
   );
   // Usage attributions newer than the oldest previous watermark, and older ones whose hour is
   // after the earliest previous period's end: a superset of every window's share, read by index.
-  const lowWatermark = windows.some((w) => w.prevWatermark === null) ? '0' : windows.map((w) => BigInt(w.prevWatermark!)).reduce((a, b) => (a < b ? a : b)).toString();
+  const lowWatermark = windows.some((w) => w.prevWatermark === null)
+    ? '0'
+    : windows
+        .map((w) => BigInt(w.prevWatermark!))
+        .reduce((a, b) => (a < b ? a : b))
+        .toString();
   const prevEnds = windows.filter((w) => w.prevEnd).map((w) => w.prevEnd!.getTime());
   const lowEnd = new Date(prevEnds.length ? Math.min(...prevEnds) : 8.64e15);
   const partner = stream === 'partner';
@@ -152,11 +157,19 @@ export const billingStore = {
   /** Closes a batch of windows in one statement: each invoice with all its lines, or nothing if it exists already. */
   async closeWindows(
     db: BillingDb,
-    q: { stream: Stream; period: string; windows: InvoiceWindow[]; marks: Watermarks; invoiceDate: Date; currency: string },
+    q: {
+      stream: Stream;
+      period: string;
+      windows: InvoiceWindow[];
+      marks: Watermarks;
+      invoiceDate: Date;
+      currency: string;
+    },
   ): Promise<{ invoices: number; lines: number }> {
     if (q.windows.length === 0) return { invoices: 0, lines: 0 };
     const prefix = q.stream === 'partner' ? 'G' : 'INV';
-    const r = await withRatingMemory(db, (tx) => sql<{ invoices: string; lines: string }>`
+    const r = await withRatingMemory(db, (tx) =>
+      sql<{ invoices: string; lines: string }>`
       with ${ratedLines(q.stream, q.windows, q.marks)},
       invoices_added as (
         insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
@@ -177,16 +190,24 @@ export const billingStore = {
         returning 1
       )
       select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines
-    `.execute(tx));
+    `.execute(tx),
+    );
     return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
   },
 
   /** The lines one window would have if it closed now (the open period's unbilled usage). */
-  async previewWindow(db: BillingDb, stream: Stream, window: InvoiceWindow, marks: Watermarks): Promise<{ lines: StoredLine[]; subtotal: string }> {
-    const r = await withRatingMemory(db, (tx) => sql<StoredLine>`
+  async previewWindow(
+    db: BillingDb,
+    stream: Stream,
+    window: InvoiceWindow,
+    marks: Watermarks,
+  ): Promise<{ lines: StoredLine[]; subtotal: string }> {
+    const r = await withRatingMemory(db, (tx) =>
+      sql<StoredLine>`
       with ${ratedLines(stream, [window], marks)}
       select ${LINE_COLUMNS} from all_lines order by line_no
-    `.execute(tx));
+    `.execute(tx),
+    );
     const subtotal = r.rows.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
     return { lines: r.rows, subtotal: subtotal.toFixed(2) };
   },
@@ -202,10 +223,20 @@ export const billingStore = {
   /** Who buys on each stream: partners from the provider, customers from their partner. */
   async buyers(db: BillingDb, stream: Stream): Promise<{ seller: Seller; buyerId: string; since: Date }[]> {
     if (stream === 'partner') {
-      const rows = await db.selectFrom('directories').select(['tenant_id', 'created_at']).where('kind', '=', 'partner').orderBy('tenant_id').execute();
+      const rows = await db
+        .selectFrom('directories')
+        .select(['tenant_id', 'created_at'])
+        .where('kind', '=', 'partner')
+        .orderBy('tenant_id')
+        .execute();
       return rows.map((r) => ({ seller: 'provider', buyerId: r.tenant_id, since: r.created_at }));
     }
-    const rows = await db.selectFrom('customers').select(['id', 'partner_tenant_id', 'created_at']).orderBy('partner_tenant_id').orderBy('id').execute();
+    const rows = await db
+      .selectFrom('customers')
+      .select(['id', 'partner_tenant_id', 'created_at'])
+      .orderBy('partner_tenant_id')
+      .orderBy('id')
+      .execute();
     return rows.map((r) => ({ seller: r.partner_tenant_id, buyerId: r.id, since: r.created_at }));
   },
 
@@ -222,7 +253,10 @@ export const billingStore = {
     return db.selectFrom('billing_profiles').selectAll().execute();
   },
 
-  async upsertProfile(db: BillingDb, p: { seller: Seller; customerId: string | null; billingDay: number; taxRate: string; by: string; at: Date }) {
+  async upsertProfile(
+    db: BillingDb,
+    p: { seller: Seller; customerId: string | null; billingDay: number; taxRate: string; by: string; at: Date },
+  ) {
     await sql`
       insert into billing_profiles (seller, customer_id, billing_day, tax_rate, updated_by, updated_at)
       values (${p.seller}, ${p.customerId}::uuid, ${p.billingDay}, ${p.taxRate}::numeric, ${p.by}, ${p.at}::timestamptz)
@@ -246,17 +280,45 @@ export const billingStore = {
   },
 
   async findInvoice(db: BillingDb, number: string): Promise<InvoicesTable | undefined> {
-    return db.selectFrom('invoices').selectAll().where(sql`lower(number)`, '=', number.toLowerCase()).executeTakeFirst();
+    return db
+      .selectFrom('invoices')
+      .selectAll()
+      .where(sql`lower(number)`, '=', number.toLowerCase())
+      .executeTakeFirst();
   },
 
   /** Lines after `afterLineNo`, in order (keyset paging holds for invoices of any size). */
-  async lines(db: BillingDb, invoiceId: string, afterLineNo: number, limit: number, customerId?: string): Promise<StoredLine[]> {
-    let q = db.selectFrom('invoice_lines').selectAll().where('invoice_id', '=', invoiceId).where('line_no', '>', afterLineNo);
+  async lines(
+    db: BillingDb,
+    invoiceId: string,
+    afterLineNo: number,
+    limit: number,
+    customerId?: string,
+  ): Promise<StoredLine[]> {
+    let q = db
+      .selectFrom('invoice_lines')
+      .selectAll()
+      .where('invoice_id', '=', invoiceId)
+      .where('line_no', '>', afterLineNo);
     if (customerId) q = q.where('customer_id', '=', customerId);
     return q.orderBy('line_no').limit(limit).execute();
   },
 
-  async insertAdjustment(db: BillingDb, a: { seller: Seller; customerId: string; subscriptionId: string | null; kind: 'credit' | 'adjustment'; amount: string; description: string; reason: string; by: string; at: Date; creditNoteFor: string | null }) {
+  async insertAdjustment(
+    db: BillingDb,
+    a: {
+      seller: Seller;
+      customerId: string;
+      subscriptionId: string | null;
+      kind: 'credit' | 'adjustment';
+      amount: string;
+      description: string;
+      reason: string;
+      by: string;
+      at: Date;
+      creditNoteFor: string | null;
+    },
+  ) {
     const r = await sql<{ id: string }>`
       insert into billing_adjustments (seller, customer_id, subscription_id, kind, amount, description, reason, created_by, created_at, credit_note_for)
       values (${a.seller}, ${a.customerId}::uuid, ${a.subscriptionId}::uuid, ${a.kind}, ${a.amount}::numeric, ${a.description}, ${a.reason}, ${a.by}, ${a.at}::timestamptz, ${a.creditNoteFor}::uuid)
@@ -266,7 +328,19 @@ export const billingStore = {
   },
 
   /** A credit note: its own document with one line, referring to the closed invoice it corrects. */
-  async insertCreditNote(db: BillingDb, n: { id: string; of: InvoicesTable; amount: string; description: string; reason: string; by: string; at: Date; subscriptionId: string | null }) {
+  async insertCreditNote(
+    db: BillingDb,
+    n: {
+      id: string;
+      of: InvoicesTable;
+      amount: string;
+      description: string;
+      reason: string;
+      by: string;
+      at: Date;
+      subscriptionId: string | null;
+    },
+  ) {
     await sql`
       with note as (
         insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,

@@ -10,7 +10,8 @@ import type { InvoicesTable } from './tables.ts';
 export type Names = Map<string, { name: string; domain: string | null }>;
 
 const DAY_MS = 86_400_000;
-const dateTime = (d: Date | string) => (typeof d === 'string' ? `${d}T00:00:00Z` : d.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+const dateTime = (d: Date | string) =>
+  typeof d === 'string' ? `${d}T00:00:00Z` : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** Numbers as the partner center writes them; our amounts are exact decimals, well within a double's digits. */
 const num = (s: string | null) => (s === null ? 0 : Number(s));
 
@@ -48,7 +49,10 @@ export function partnerInvoiceView(inv: InvoicesTable) {
 }
 
 /** A daily-rated usage line item of the partner center. */
-export function dailyRatedLineView(line: StoredLine, ctx: { partnerId: string; invoiceNumber: string; currency: string; names: Names }) {
+export function dailyRatedLineView(
+  line: StoredLine,
+  ctx: { partnerId: string; invoiceNumber: string; currency: string; names: Names },
+) {
   const meter = line.meter_id ? findMeter(line.meter_id) : undefined;
   const customer = line.customer_id ? ctx.names.get(line.customer_id) : undefined;
   const partner = ctx.names.get(ctx.partnerId);
@@ -130,7 +134,11 @@ export function customerLineView(line: StoredLine, names: Names) {
   };
 }
 
-export function customerInvoiceView(inv: InvoicesTable, names: Names, extra: { creditNoteFor?: string; lines?: StoredLine[] } = {}) {
+export function customerInvoiceView(
+  inv: InvoicesTable,
+  names: Names,
+  extra: { creditNoteFor?: string; lines?: StoredLine[] } = {},
+) {
   return {
     id: `/providers/Stackledger.Billing/invoices/${inv.number}`,
     name: inv.number,
@@ -165,6 +173,7 @@ export function customerInvoiceView(inv: InvoicesTable, names: Names, extra: { c
 /** Per subscription, the sum of its lines' amounts. */
 function subscriptionSubtotals(lines: StoredLine[]) {
   const sums = new Map<string, Decimal>();
-  for (const l of lines) sums.set(l.subscription_id ?? '', (sums.get(l.subscription_id ?? '') ?? new Decimal(0)).plus(l.amount));
+  for (const l of lines)
+    sums.set(l.subscription_id ?? '', (sums.get(l.subscription_id ?? '') ?? new Decimal(0)).plus(l.amount));
   return [...sums].map(([subscriptionId, sum]) => ({ subscriptionId: subscriptionId || null, amount: sum.toFixed(2) }));
 }

@@ -1,5 +1,13 @@
 import { Option, type Command } from 'commander';
-import { CliError, findSavedCustomer, resolveCustomer, savedCustomers, type Connection, type CustomerRef, type Identity } from './client.ts';
+import {
+  CliError,
+  findSavedCustomer,
+  resolveCustomer,
+  savedCustomers,
+  type Connection,
+  type CustomerRef,
+  type Identity,
+} from './client.ts';
 
 // Who a command acts as. The CSP's and the operator's service principals come from bootstrap.json;
 // the CSP's administrator signs in to its own directory or, as a guest, to a customer's; a
@@ -17,8 +25,12 @@ export interface ActorFlags {
 
 /** --as and friends; without --as, a command with --customer acts as the customer's first administrator, else as the CSP. */
 export function actorOptions(cmd: Command, defaultActor?: Actor): Command {
-  const who = "who acts: the CSP's or operator's service principal, the CSP's administrator, or the customer's first administrator";
-  const as = new Option('--as <who>', defaultActor ? who : `${who} (default: customer-admin with --customer, else csp)`).choices(ACTORS);
+  const who =
+    "who acts: the CSP's or operator's service principal, the CSP's administrator, or the customer's first administrator";
+  const as = new Option(
+    '--as <who>',
+    defaultActor ? who : `${who} (default: customer-admin with --customer, else csp)`,
+  ).choices(ACTORS);
   return cmd
     .addOption(defaultActor ? as.default(defaultActor) : as)
     .option('--user <upn>', 'act as this user instead (password grant)')
@@ -41,7 +53,12 @@ export async function actorOf(c: Connection, o: ActorFlags, customer?: CustomerR
       return { kind: 'app', name: 'the operator', credentials: operator };
     case 'csp-admin': {
       const tenantId = o.tenant ?? customer?.id ?? csp.tenantId;
-      return { kind: 'user', name: tenantId === csp.tenantId ? csp.admin.userName : `${csp.admin.userName} (guest)`, tenantId, ...csp.admin };
+      return {
+        kind: 'user',
+        name: tenantId === csp.tenantId ? csp.admin.userName : `${csp.admin.userName} (guest)`,
+        tenantId,
+        ...csp.admin,
+      };
     }
     case 'customer-admin': {
       if (!customer) throw new CliError('--as customer-admin needs --customer.', 2);

@@ -16,7 +16,11 @@ const billingUrl = (c: Connection, path: string) => `${c.bootstrap.hub.arm}/prov
 /** A billing run, reading the server's progress lines (application/x-ndjson) into a progress bar. */
 async function runWithProgress(c: Connection, period: string, quiet: boolean) {
   const url = `${billingUrl(c, 'billingRuns')}?${V}`;
-  const res = await c.http.open('POST', url, { token: await c.token(c.bootstrap.hub.arm), body: { period }, headers: { accept: 'application/x-ndjson' } });
+  const res = await c.http.open('POST', url, {
+    token: await c.token(c.bootstrap.hub.arm),
+    body: { period },
+    headers: { accept: 'application/x-ndjson' },
+  });
   if (res.statusCode >= 400) throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
   let bar: Progress | undefined;
   let result: unknown;
@@ -63,7 +67,9 @@ export function registerBillingCommands(program: Command): void {
 
   billing
     .command('invoices')
-    .description("the CSP's invoices to its customers (--customer for one), or with --provider the provider's invoices to the CSP")
+    .description(
+      "the CSP's invoices to its customers (--customer for one), or with --provider the provider's invoices to the CSP",
+    )
     .option('--period <YYYY-MM>', 'one billing period')
     .option('--customer <id-or-domain>', 'one customer')
     .option('--provider', "the partner center's invoices from the provider")
@@ -76,16 +82,39 @@ export function registerBillingCommands(program: Command): void {
           const { items } = await c.http.call('GET', `${pc}/v1/invoices`, { token: await c.token(pc) });
           const shown = (items as any[]).filter((i) => !o.period || i.billingPeriodStartDate.startsWith(o.period));
           return print(o.json, shown, () =>
-            tableOrNone(['Invoice', 'Period start', 'Period end', 'Total', 'Currency'], shown.map((i) => [i.id, i.billingPeriodStartDate.slice(0, 10), i.billingPeriodEndDate.slice(0, 10), money(i.totalCharges), i.currencyCode]), 'No invoices yet.'),
+            tableOrNone(
+              ['Invoice', 'Period start', 'Period end', 'Total', 'Currency'],
+              shown.map((i) => [
+                i.id,
+                i.billingPeriodStartDate.slice(0, 10),
+                i.billingPeriodEndDate.slice(0, 10),
+                money(i.totalCharges),
+                i.currencyCode,
+              ]),
+              'No invoices yet.',
+            ),
           );
         }
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-        const q = [V, o.period ? `period=${o.period}` : '', customer ? `customerId=${customer.id}` : ''].filter(Boolean).join('&');
-        const { value } = await c.http.call('GET', `${billingUrl(c, 'invoices')}?${q}`, { token: await c.token(c.bootstrap.hub.arm) });
+        const q = [V, o.period ? `period=${o.period}` : '', customer ? `customerId=${customer.id}` : '']
+          .filter(Boolean)
+          .join('&');
+        const { value } = await c.http.call('GET', `${billingUrl(c, 'invoices')}?${q}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+        });
         print(o.json, value, () =>
           tableOrNone(
             ['Invoice', 'Kind', 'Customer', 'Period', 'Subtotal', 'Tax', 'Total', 'Currency'],
-            (value as any[]).map((i) => [i.name, i.properties.kind, i.properties.customerName, i.properties.period, i.properties.subtotal, i.properties.tax, i.properties.total, i.properties.currency]),
+            (value as any[]).map((i) => [
+              i.name,
+              i.properties.kind,
+              i.properties.customerName,
+              i.properties.period,
+              i.properties.subtotal,
+              i.properties.tax,
+              i.properties.total,
+              i.properties.currency,
+            ]),
             'No invoices yet.',
           ),
         );
@@ -107,7 +136,8 @@ export function registerBillingCommands(program: Command): void {
           if (!o.customer) throw new CliError('--unbilled needs --customer.', 2);
           path = `invoices/unbilled?${V}&customerId=${(await resolveCustomer(c, o.customer)).id}`;
         } else {
-          if (!number) throw new CliError('Name the invoice (stackledger billing invoices), or give --unbilled --customer.', 2);
+          if (!number)
+            throw new CliError('Name the invoice (stackledger billing invoices), or give --unbilled --customer.', 2);
           path = `invoices/${encodeURIComponent(number)}?${V}`;
         }
         const inv = await c.http.call('GET', billingUrl(c, path), { token: await c.token(c.bootstrap.hub.arm) });
@@ -139,8 +169,16 @@ export function registerBillingCommands(program: Command): void {
     .command('export')
     .description('stream a period to a file: the reconciliation file, FOCUS, or JSON')
     .requiredOption('--period <YYYY-MM>', 'the billing period')
-    .addOption(new Option('--format <format>', 'recon (partner center), focus (FinOps FOCUS 1.0) or json').choices(['recon', 'focus', 'json']).default('recon'))
-    .addOption(new Option('--of <invoices>', "the provider's invoice to the CSP, or the CSP's invoices to its customers").choices(['provider', 'customers']).default('provider'))
+    .addOption(
+      new Option('--format <format>', 'recon (partner center), focus (FinOps FOCUS 1.0) or json')
+        .choices(['recon', 'focus', 'json'])
+        .default('recon'),
+    )
+    .addOption(
+      new Option('--of <invoices>', "the provider's invoice to the CSP, or the CSP's invoices to its customers")
+        .choices(['provider', 'customers'])
+        .default('provider'),
+    )
     .option('--customer <id-or-domain>', 'one customer')
     .requiredOption('--out <file>', 'where to write it')
     .addOption(dataOption())
@@ -150,7 +188,8 @@ export function registerBillingCommands(program: Command): void {
         const stream = o.of === 'provider' ? 'partner' : 'customer';
         const url = `${billingUrl(c, 'exports')}?${V}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
         const res = await c.http.open('GET', url, { token: await c.token(c.bootstrap.hub.arm) });
-        if (res.statusCode >= 400) throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
+        if (res.statusCode >= 400)
+          throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
         await pipeline(res.body, createWriteStream(o.out));
         process.stdout.write(`Wrote ${o.out}\n`);
       }),
@@ -158,11 +197,16 @@ export function registerBillingCommands(program: Command): void {
 
   billing
     .command('price')
-    .description("set a meter's price on the provider's list sheet from a day on (tiers: --tier FROM=PRICE, repeatable)")
+    .description(
+      "set a meter's price on the provider's list sheet from a day on (tiers: --tier FROM=PRICE, repeatable)",
+    )
     .requiredOption('--meter <id>', 'the meter id')
     .requiredOption('--from <YYYY-MM-DD>', 'the first day of the new price (today or later)')
     .option('--price <unitPrice>', 'one price for every quantity')
-    .option('--tier <from=price>', 'a tier: the unit price from this quantity on', (v: string, all: string[] = []) => [...all, v])
+    .option('--tier <from=price>', 'a tier: the unit price from this quantity on', (v: string, all: string[] = []) => [
+      ...all,
+      v,
+    ])
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (o) =>
@@ -176,15 +220,29 @@ export function registerBillingCommands(program: Command): void {
             ? [{ fromQuantity: '0', unitPrice: o.price }]
             : undefined;
         if (!tiers) throw new CliError('Give --price or one or more --tier FROM=PRICE.', 2);
-        const r = await c.http.call('PUT', `${billingUrl(c, `priceSheets/list/meters/${o.meter}`)}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body: { effectiveFrom: o.from, tiers } });
-        print(o.json, r, () => `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: any) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`);
+        const r = await c.http.call('PUT', `${billingUrl(c, `priceSheets/list/meters/${o.meter}`)}?${V}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+          body: { effectiveFrom: o.from, tiers },
+        });
+        print(
+          o.json,
+          r,
+          () =>
+            `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: any) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`,
+        );
       }),
     );
 
   billing
     .command('markup')
-    .description("the CSP's price for its customers: a markup, a discount or a fixed price, for all, one customer, one offer or one meter")
-    .addOption(new Option('--kind <kind>', 'markup or discount (percent), or fixed (a unit price)').choices(['markup', 'discount', 'fixed']).default('markup'))
+    .description(
+      "the CSP's price for its customers: a markup, a discount or a fixed price, for all, one customer, one offer or one meter",
+    )
+    .addOption(
+      new Option('--kind <kind>', 'markup or discount (percent), or fixed (a unit price)')
+        .choices(['markup', 'discount', 'fixed'])
+        .default('markup'),
+    )
     .requiredOption('--value <n>', 'the percentage, or the fixed unit price')
     .requiredOption('--from <YYYY-MM-DD>', 'the first day it applies (today or later)')
     .requiredOption('--reason <text>', 'why')
@@ -196,30 +254,63 @@ export function registerBillingCommands(program: Command): void {
     .action(async (o) =>
       runClient(o.data, async (c) => {
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-        const body = { kind: o.kind, value: o.value, effectiveFrom: o.from, reason: o.reason, customerId: customer?.id, offerId: o.offer, meterId: o.meter };
-        const r = await c.http.call('POST', `${billingUrl(c, 'priceOverrides')}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body });
-        print(o.json, r, () => `From ${r.effectiveFrom}: ${r.kind} ${r.value}${r.kind === 'fixed' ? '' : '%'} for ${customer?.companyName ?? 'every customer'}.`);
+        const body = {
+          kind: o.kind,
+          value: o.value,
+          effectiveFrom: o.from,
+          reason: o.reason,
+          customerId: customer?.id,
+          offerId: o.offer,
+          meterId: o.meter,
+        };
+        const r = await c.http.call('POST', `${billingUrl(c, 'priceOverrides')}?${V}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+          body,
+        });
+        print(
+          o.json,
+          r,
+          () =>
+            `From ${r.effectiveFrom}: ${r.kind} ${r.value}${r.kind === 'fixed' ? '' : '%'} for ${customer?.companyName ?? 'every customer'}.`,
+        );
       }),
     );
 
   billing
     .command('credit')
-    .description("a credit (negative) or adjustment on a customer's next invoice; with --credit-note-for, a credit note against a closed one")
+    .description(
+      "a credit (negative) or adjustment on a customer's next invoice; with --credit-note-for, a credit note against a closed one",
+    )
     .requiredOption('--customer <id-or-domain>', 'the customer')
     .requiredOption('--amount <amount>', 'the amount, such as -25.00')
     .requiredOption('--description <text>', 'what it is')
     .requiredOption('--reason <text>', 'why')
     .addOption(new Option('--kind <kind>', 'credit or adjustment').choices(['credit', 'adjustment']).default('credit'))
-    .option('--subscription <id>', 'one of the customer\'s subscriptions')
+    .option('--subscription <id>', "one of the customer's subscriptions")
     .option('--credit-note-for <invoice>', 'correct this closed invoice with a credit note')
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (o) =>
       runClient(o.data, async (c) => {
         const customer = await resolveCustomer(c, o.customer);
-        const body = { customerId: customer.id, subscriptionId: o.subscription, kind: o.kind, amount: o.amount, description: o.description, reason: o.reason, creditNoteFor: o.creditNoteFor };
-        const r = await c.http.call('POST', `${billingUrl(c, 'adjustments')}?${V}`, { token: await c.token(c.bootstrap.hub.arm), body });
-        print(o.json, r, () => (r.creditNote ? `Credit note ${r.creditNote} against ${r.for}: ${r.amount}.` : `${r.kind} of ${r.amount} for ${customer.companyName}, on its next invoice.`));
+        const body = {
+          customerId: customer.id,
+          subscriptionId: o.subscription,
+          kind: o.kind,
+          amount: o.amount,
+          description: o.description,
+          reason: o.reason,
+          creditNoteFor: o.creditNoteFor,
+        };
+        const r = await c.http.call('POST', `${billingUrl(c, 'adjustments')}?${V}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+          body,
+        });
+        print(o.json, r, () =>
+          r.creditNote
+            ? `Credit note ${r.creditNote} against ${r.for}: ${r.amount}.`
+            : `${r.kind} of ${r.amount} for ${customer.companyName}, on its next invoice.`,
+        );
       }),
     );
 
@@ -241,7 +332,17 @@ export function registerBillingCommands(program: Command): void {
         const r = await c.http.call('GET', url, { token: await c.token(s.adminArm, 'operator') });
         if (o.csv) return void process.stdout.write(String(r));
         print(o.json, r, () =>
-          tableOrNone(['Subscription', 'Tenant', 'Lines', 'Total', 'Currency'], (r.value as any[]).map((x) => [x.displayName ?? x.subscriptionId, x.tenantId, x.lines.length, x.total, x.currency]), `No usage on ${name} in ${o.period}.`),
+          tableOrNone(
+            ['Subscription', 'Tenant', 'Lines', 'Total', 'Currency'],
+            (r.value as any[]).map((x) => [
+              x.displayName ?? x.subscriptionId,
+              x.tenantId,
+              x.lines.length,
+              x.total,
+              x.currency,
+            ]),
+            `No usage on ${name} in ${o.period}.`,
+          ),
         );
       }),
     );

@@ -48,17 +48,24 @@ export async function connect(dataDir: string): Promise<Connection> {
   try {
     bootstrap = JSON.parse(await readFile(file, 'utf8'));
   } catch {
-    throw new CliError(`No running system found: ${file} is missing. Start one with 'stackledger up --data ${dataDir}'.`);
+    throw new CliError(
+      `No running system found: ${file} is missing. Start one with 'stackledger up --data ${dataDir}'.`,
+    );
   }
   // A stack's own folder names the hub's authority too: trust both.
   const http = new HttpClient(await caBundle([bootstrap.caFile, (bootstrap.hub as { caFile?: string }).caFile]));
   const cache = new Map<string, string>();
   const tokenAs = async (who: Identity, resource: string) => {
-    const key = who.kind === 'app' ? `app ${who.credentials.tenantId} ${who.credentials.clientId} ${resource}` : `user ${who.tenantId} ${who.userName} ${resource}`;
+    const key =
+      who.kind === 'app'
+        ? `app ${who.credentials.tenantId} ${who.credentials.clientId} ${resource}`
+        : `user ${who.tenantId} ${who.userName} ${resource}`;
     const cached = cache.get(key);
     if (cached) return cached;
     const token =
-      who.kind === 'app' ? await appToken(http, bootstrap.hub.login, who.credentials, resource) : await userToken(http, bootstrap.hub.login, who, resource);
+      who.kind === 'app'
+        ? await appToken(http, bootstrap.hub.login, who.credentials, resource)
+        : await userToken(http, bootstrap.hub.login, who, resource);
     cache.set(key, token);
     return token;
   };
@@ -74,7 +81,15 @@ export async function connect(dataDir: string): Promise<Connection> {
     tokenAs,
     stack(name) {
       const entry = bootstrap.stacks[name];
-      if (!entry) throw new CliError(`No stack '${name}' in ${file}; it has ${Object.keys(bootstrap.stacks).map((n) => `'${n}'`).join(', ') || 'none'}.`, 2);
+      if (!entry)
+        throw new CliError(
+          `No stack '${name}' in ${file}; it has ${
+            Object.keys(bootstrap.stacks)
+              .map((n) => `'${n}'`)
+              .join(', ') || 'none'
+          }.`,
+          2,
+        );
       return entry;
     },
     close: () => http.close(),
@@ -82,9 +97,22 @@ export async function connect(dataDir: string): Promise<Connection> {
 }
 
 /** A user's token through our CLI's public client (the password grant). */
-async function userToken(http: HttpClient, login: string, who: { tenantId: string; userName: string; password: string }, resource: string): Promise<string> {
+async function userToken(
+  http: HttpClient,
+  login: string,
+  who: { tenantId: string; userName: string; password: string },
+  resource: string,
+): Promise<string> {
   const url = `${login}/${who.tenantId}/oauth2/token`;
-  const res = await http.send('POST', url, { form: { grant_type: 'password', client_id: STACKLEDGER_CLI_CLIENT_ID, username: who.userName, password: who.password, resource } });
+  const res = await http.send('POST', url, {
+    form: {
+      grant_type: 'password',
+      client_id: STACKLEDGER_CLI_CLIENT_ID,
+      username: who.userName,
+      password: who.password,
+      resource,
+    },
+  });
   if (res.status >= 400) throw new HttpError(res.status, res.body, url);
   return res.body.access_token;
 }
@@ -92,7 +120,7 @@ async function userToken(http: HttpClient, login: string, who: { tenantId: strin
 /** Follows ARM's `nextLink` paging and answers every item. */
 export async function armList<T = any>(c: Connection, url: string, token: string): Promise<T[]> {
   const out: T[] = [];
-  for (let next: string | undefined = url; next; ) {
+  for (let next: string | undefined = url; next;) {
     const page: { value: T[]; nextLink?: string } = await c.http.call('GET', next, { token });
     out.push(...page.value);
     next = page.nextLink;
@@ -149,11 +177,20 @@ export async function resolveCustomer(c: Connection, ref: string): Promise<Custo
     const found = await c.http.call('GET', `${pc}/v1/customers/${ref}`, { token });
     return { id: found.id, domain: found.companyProfile.domain, companyName: found.companyProfile.companyName };
   }
-  const filter = encodeURIComponent(JSON.stringify({ Field: 'Domain', Value: ref.toLowerCase(), Operator: 'starts_with' }));
+  const filter = encodeURIComponent(
+    JSON.stringify({ Field: 'Domain', Value: ref.toLowerCase(), Operator: 'starts_with' }),
+  );
   const { items } = await c.http.call('GET', `${pc}/v1/customers?filter=${filter}`, { token });
-  const matches = (items as any[]).filter((x) => x.companyProfile.domain === ref.toLowerCase() || x.companyProfile.domain.split('.')[0] === ref.toLowerCase());
-  if (matches.length !== 1) throw new CliError(`No customer '${ref}': give its id or its domain (stackledger customers list).`);
-  return { id: matches[0].id, domain: matches[0].companyProfile.domain, companyName: matches[0].companyProfile.companyName };
+  const matches = (items as any[]).filter(
+    (x) => x.companyProfile.domain === ref.toLowerCase() || x.companyProfile.domain.split('.')[0] === ref.toLowerCase(),
+  );
+  if (matches.length !== 1)
+    throw new CliError(`No customer '${ref}': give its id or its domain (stackledger customers list).`);
+  return {
+    id: matches[0].id,
+    domain: matches[0].companyProfile.domain,
+    companyName: matches[0].companyProfile.companyName,
+  };
 }
 
 /** A server's error becomes the CLI's, with the server's code and message; a system that does not answer says so. */

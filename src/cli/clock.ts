@@ -13,7 +13,11 @@ const DAY_MS = 86_400_000;
  * Moves the simulated clock by an ISO 8601 duration, a day at a time so that a long move shows its
  * progress; the work due is done in time order either way.
  */
-export async function advanceClock(c: Connection, duration: string, onDay?: (done: number, total: number, now: Date) => void): Promise<{ from: string; now: string }> {
+export async function advanceClock(
+  c: Connection,
+  duration: string,
+  onDay?: (done: number, total: number, now: Date) => void,
+): Promise<{ from: string; now: string }> {
   const d = parseIsoDuration(duration);
   if (!d) throw new CliError(`'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 2);
   const url = `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock/advance?api-version=${API_VERSIONS.system[0]}`;
@@ -44,19 +48,26 @@ export function registerClockCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: { data: string; json?: boolean }) => {
       const result = await runClient(o.data, async (c) =>
-        c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(c.bootstrap.hub.arm) }),
+        c.http.call(
+          'GET',
+          `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
+          { token: await c.token(c.bootstrap.hub.arm) },
+        ),
       );
       print(o.json, result, () => `${result.now}${result.simulated ? ' (simulated)' : ''}`);
     });
 
   clock
     .command('advance')
-    .description('Move the simulated clock forward by an ISO 8601 duration (PT3H, P7D, P31DT12H); returns when the work due is done.')
+    .description(
+      'Move the simulated clock forward by an ISO 8601 duration (PT3H, P7D, P31DT12H); returns when the work due is done.',
+    )
     .argument('<duration>', 'ISO 8601 duration')
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (duration: string, o: { data: string; json?: boolean }) => {
-      if (!parseIsoDuration(duration)) throw new CliError(`'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 2);
+      if (!parseIsoDuration(duration))
+        throw new CliError(`'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 2);
       const result = await runClient(o.data, async (c) => {
         let bar: ReturnType<typeof progressBar> | undefined;
         try {

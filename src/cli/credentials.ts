@@ -25,7 +25,10 @@ export async function rotateCredentials(c: Connection, as: 'csp' | 'operator'): 
   const token = await c.token(graph, as);
   const appUrl = `${graph}/v1.0/applications/${who.clientId}`;
   const before: { passwordCredentials: Array<{ keyId: string }> } = await c.http.call('GET', appUrl, { token });
-  const made = await c.http.call('POST', `${appUrl}/addPassword`, { token, body: { passwordCredential: { displayName: 'stackledger credentials rotate' } } });
+  const made = await c.http.call('POST', `${appUrl}/addPassword`, {
+    token,
+    body: { passwordCredential: { displayName: 'stackledger credentials rotate' } },
+  });
 
   // bootstrap.json names the new secret before the old ones stop working.
   const file = path.resolve(c.dataDir, 'bootstrap.json');
@@ -42,15 +45,22 @@ export async function rotateCredentials(c: Connection, as: 'csp' | 'operator'): 
 }
 
 export function registerCredentialsCommands(program: Command): void {
-  const credentials = program.command('credentials').description("The system's own credentials (the CSP's and the operator's applications).");
+  const credentials = program
+    .command('credentials')
+    .description("The system's own credentials (the CSP's and the operator's applications).");
   credentials
     .command('rotate')
-    .description("Give the application a new secret, write it to bootstrap.json, and revoke the earlier ones.")
+    .description('Give the application a new secret, write it to bootstrap.json, and revoke the earlier ones.')
     .addOption(dataOption())
     .addOption(new Option('--as <who>', 'whose application').choices(['csp', 'operator']).default('csp'))
     .addOption(jsonOption())
     .action(async (o: { data: string; as: 'csp' | 'operator'; json?: boolean }) => {
       const r = await runClient(o.data, (c) => rotateCredentials(c, o.as));
-      print(o.json, r, () => `The ${r.as}'s application ${r.clientId} has a new secret (key ${r.keyId}, until ${r.endDateTime}), written to bootstrap.json; revoked: ${r.revoked.join(', ') || 'none'}.`);
+      print(
+        o.json,
+        r,
+        () =>
+          `The ${r.as}'s application ${r.clientId} has a new secret (key ${r.keyId}, until ${r.endDateTime}), written to bootstrap.json; revoked: ${r.revoked.join(', ') || 'none'}.`,
+      );
     });
 }

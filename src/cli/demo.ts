@@ -5,7 +5,15 @@ import { Option, type Command } from 'commander';
 import { HttpError } from '../core/http-client.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { advanceClock } from './clock.ts';
-import { armList, asCliError, CliError, connect, type Connection, type Identity, type SavedCustomer } from './client.ts';
+import {
+  armList,
+  asCliError,
+  CliError,
+  connect,
+  type Connection,
+  type Identity,
+  type SavedCustomer,
+} from './client.ts';
 import { assignRole, inviteGuest, signInAsGuest } from './directory.ts';
 import { jsonOption, progressBar, table } from './output.ts';
 import { createCustomer, createSubscription } from './partner.ts';
@@ -115,14 +123,23 @@ async function invoiceTotals(c: Connection, n: Narrator): Promise<Map<string, nu
   const arm = c.bootstrap.hub.arm;
   const token = await c.token(arm);
   try {
-    await c.http.call('POST', `${arm}/providers/Stackledger.Billing/billingRuns?${BILLING_API}`, { token, body: { period: PERIOD } });
-    const invoices = await armList(c, `${arm}/providers/Stackledger.Billing/invoices?${BILLING_API}&period=${PERIOD}`, token);
+    await c.http.call('POST', `${arm}/providers/Stackledger.Billing/billingRuns?${BILLING_API}`, {
+      token,
+      body: { period: PERIOD },
+    });
+    const invoices = await armList(
+      c,
+      `${arm}/providers/Stackledger.Billing/invoices?${BILLING_API}&period=${PERIOD}`,
+      token,
+    );
     const totals = new Map<string, number>();
     for (const inv of invoices) {
       const p = inv.properties;
       if (p.kind !== 'invoice' || p.period !== PERIOD) continue;
       totals.set(p.customerId, (totals.get(p.customerId) ?? 0) + Number(p.total));
-      n.say(`invoice ${p.invoiceNumber} to ${p.customerName}: ${p.currency} ${p.total} (subtotal ${p.subtotal}, tax ${p.tax})`);
+      n.say(
+        `invoice ${p.invoiceNumber} to ${p.customerName}: ${p.currency} ${p.total} (subtotal ${p.subtotal}, tax ${p.tax})`,
+      );
     }
     return totals;
   } catch (e) {
@@ -133,18 +150,37 @@ async function invoiceTotals(c: Connection, n: Narrator): Promise<Map<string, nu
 }
 
 /** Runs the seed's flow against a running hub with the stacks east and west. */
-export async function runDemoFlow(c: Connection, n: Narrator, onAdvance?: (done: number, total: number, now: Date) => void): Promise<DemoResult> {
+export async function runDemoFlow(
+  c: Connection,
+  n: Narrator,
+  onAdvance?: (done: number, total: number, now: Date) => void,
+): Promise<DemoResult> {
   const { csp } = c.bootstrap;
-  const existing = await c.http.call('GET', `${c.bootstrap.hub.partnerCenter}/v1/customers`, { token: await c.token(c.bootstrap.hub.partnerCenter) });
-  if (existing.items.length > 0) throw new CliError('The demo needs a fresh system, and this one already has customers.', 2);
+  const existing = await c.http.call('GET', `${c.bootstrap.hub.partnerCenter}/v1/customers`, {
+    token: await c.token(c.bootstrap.hub.partnerCenter),
+  });
+  if (existing.items.length > 0)
+    throw new CliError('The demo needs a fresh system, and this one already has customers.', 2);
 
-  const people: Array<{ plan: PlannedCustomer; customer: SavedCustomer; admin: Identity; subscriptionId: string; stackSubscriptions: Record<string, string> }> = [];
+  const people: Array<{
+    plan: PlannedCustomer;
+    customer: SavedCustomer;
+    admin: Identity;
+    subscriptionId: string;
+    stackSubscriptions: Record<string, string>;
+  }> = [];
   for (const plan of PLAN) {
-    n.step(`${plan.company}: ${plan.registeredOn.length === 0 ? 'registered on no deployment' : `registered on ${plan.registeredOn.join(' and ')}`}`);
+    n.step(
+      `${plan.company}: ${plan.registeredOn.length === 0 ? 'registered on no deployment' : `registered on ${plan.registeredOn.join(' and ')}`}`,
+    );
     const customer = await createCustomer(c, { domain: plan.domain, companyName: plan.company });
-    n.say(`1. the CSP creates the customer ${plan.company} in the partner center: directory ${customer.domain} (${customer.id}), first administrator ${customer.admin.userName}`);
+    n.say(
+      `1. the CSP creates the customer ${plan.company} in the partner center: directory ${customer.domain} (${customer.id}), first administrator ${customer.admin.userName}`,
+    );
     const sub = await createSubscription(c, customer.id);
-    n.say(`2. the CSP sells it a subscription of the CSP offer ${sub.offerId}: cloud subscription ${sub.id} (${sub.status})`);
+    n.say(
+      `2. the CSP sells it a subscription of the CSP offer ${sub.offerId}: cloud subscription ${sub.id} (${sub.status})`,
+    );
     for (const stack of plan.registeredOn) {
       await addCustomerSubscription(c, { stack, subscriptionId: sub.id });
       n.say(`4. the CSP registers ${sub.id} with the registration of ${stack}`);
@@ -155,27 +191,58 @@ export async function runDemoFlow(c: Connection, n: Narrator, onAdvance?: (done:
     for (const stack of used) {
       await onboard(c, stack, customer.id);
       await consent(c, stack, admin);
-      n.say(`7. the operator of ${stack} onboards ${customer.domain} as a guest directory, and its administrator consents`);
-      const tenantSub = await createTenantSubscription(c, stack, admin, { offer: 'base-offer', displayName: `${plan.company} on ${stack}` });
+      n.say(
+        `7. the operator of ${stack} onboards ${customer.domain} as a guest directory, and its administrator consents`,
+      );
+      const tenantSub = await createTenantSubscription(c, stack, admin, {
+        offer: 'base-offer',
+        displayName: `${plan.company} on ${stack}`,
+      });
       stackSubscriptions[stack] = tenantSub.subscriptionId;
-      n.say(`   ${plan.company}'s administrator takes the offer base-offer on ${stack}: subscription ${tenantSub.subscriptionId}`);
+      n.say(
+        `   ${plan.company}'s administrator takes the offer base-offer on ${stack}: subscription ${tenantSub.subscriptionId}`,
+      );
     }
     const invitation = await inviteGuest(c, admin, csp.admin.userName);
     await signInAsGuest(c, customer);
-    n.say(`3. ${plan.company}'s administrator invites the CSP's ${csp.admin.userName}; the guest ${invitation.guestId} signs in`);
+    n.say(
+      `3. ${plan.company}'s administrator invites the CSP's ${csp.admin.userName}; the guest ${invitation.guestId} signs in`,
+    );
     for (const stack of used) {
-      await assignRole(c, admin, { endpoint: c.stack(stack).tenantArm, subscriptionId: stackSubscriptions[stack], principalId: invitation.guestId, role: 'Owner' });
+      await assignRole(c, admin, {
+        endpoint: c.stack(stack).tenantArm,
+        subscriptionId: stackSubscriptions[stack],
+        principalId: invitation.guestId,
+        role: 'Owner',
+      });
       n.say(`   ...and makes the guest Owner of its subscription on ${stack}`);
     }
     for (const vm of plan.vms) {
-      const created = await createVm(c, vm.stack, admin, { subscriptionId: stackSubscriptions[vm.stack], resourceGroup: 'rg', name: vm.name, size: vm.size, image: vm.image });
-      n.say(`8. ${plan.company}'s tenant creates the VM ${created.name} (${created.size}, ${created.osType}) on ${vm.stack}`);
+      const created = await createVm(c, vm.stack, admin, {
+        subscriptionId: stackSubscriptions[vm.stack],
+        resourceGroup: 'rg',
+        name: vm.name,
+        size: vm.size,
+        image: vm.image,
+      });
+      n.say(
+        `8. ${plan.company}'s tenant creates the VM ${created.name} (${created.size}, ${created.osType}) on ${vm.stack}`,
+      );
     }
     // The CSP, as the guest Owner, sees the tenant's VMs on each deployment.
-    const guest: Identity = { kind: 'user', name: `${csp.admin.userName} (guest)`, tenantId: customer.id, ...csp.admin };
+    const guest: Identity = {
+      kind: 'user',
+      name: `${csp.admin.userName} (guest)`,
+      tenantId: customer.id,
+      ...csp.admin,
+    };
     for (const stack of used) {
       const arm = c.stack(stack).tenantArm;
-      const seen = await armList(c, `${arm}/subscriptions/${stackSubscriptions[stack]}/providers/Microsoft.Compute/virtualMachines?api-version=2020-06-01`, await c.tokenAs(guest, arm));
+      const seen = await armList(
+        c,
+        `${arm}/subscriptions/${stackSubscriptions[stack]}/providers/Microsoft.Compute/virtualMachines?api-version=2020-06-01`,
+        await c.tokenAs(guest, arm),
+      );
       n.say(`   the CSP, as guest Owner, sees ${seen.map((v) => v.name).join(', ')} on ${stack}`);
     }
     people.push({ plan, customer, admin, subscriptionId: sub.id, stackSubscriptions });
@@ -183,7 +250,9 @@ export async function runDemoFlow(c: Connection, n: Narrator, onAdvance?: (done:
 
   n.step(`5. A month of usage: the simulated clock moves ${MONTH_AND_AN_HOUR} from ${START.toISOString()}`);
   const moved = await advanceClock(c, MONTH_AND_AN_HOUR, onAdvance);
-  n.say(`the clock is at ${moved.now}: every hour of ${PERIOD} is closed on the stacks, delivered to the hub and attributed`);
+  n.say(
+    `the clock is at ${moved.now}: every hour of ${PERIOD} is closed on the stacks, delivered to the hub and attributed`,
+  );
 
   n.step(`6. Attribution: what the hub billed to whom for ${PERIOD} (Base VM Size Hours, in vCPU hours)`);
   const customers: DemoCustomer[] = [];
@@ -197,9 +266,14 @@ export async function runDemoFlow(c: Connection, n: Narrator, onAdvance?: (done:
       invoiceTotal: 0,
     });
   }
-  const registrationSubscription = { subscriptionId: csp.registrationSubscriptionId, usage: await baseVmHours(c, csp.registrationSubscriptionId) };
+  const registrationSubscription = {
+    subscriptionId: csp.registrationSubscriptionId,
+    usage: await baseVmHours(c, csp.registrationSubscriptionId),
+  };
   const ledger = await verifyLedger(c);
-  n.say(`the ledger: ${ledger.records} records, ${ledger.received} received, ${ledger.attributed} attributed: ${ledger.balanced ? 'balanced' : 'NOT BALANCED'}`);
+  n.say(
+    `the ledger: ${ledger.records} records, ${ledger.received} received, ${ledger.attributed} attributed: ${ledger.balanced ? 'balanced' : 'NOT BALANCED'}`,
+  );
 
   n.step(`9. Invoices for ${PERIOD}`);
   const totals = await invoiceTotals(c, n);
@@ -223,9 +297,15 @@ async function summary(
 ): Promise<string> {
   const hours = (Date.parse('2026-02-01T00:00:00Z') - START.getTime()) / 3_600_000;
   const cores = new Map<string, number>();
-  for (const { stack, subscriptionId, who } of people.flatMap((p) => Object.entries(p.stackSubscriptions).map(([stack, subscriptionId]) => ({ stack, subscriptionId, who: p.admin })))) {
+  for (const { stack, subscriptionId, who } of people.flatMap((p) =>
+    Object.entries(p.stackSubscriptions).map(([stack, subscriptionId]) => ({ stack, subscriptionId, who: p.admin })),
+  )) {
     const s = c.stack(stack);
-    const sizes = await armList(c, `${s.tenantArm}/subscriptions/${subscriptionId}/providers/Microsoft.Compute/locations/${s.location}/vmSizes?api-version=2020-06-01`, await c.tokenAs(who, s.tenantArm));
+    const sizes = await armList(
+      c,
+      `${s.tenantArm}/subscriptions/${subscriptionId}/providers/Microsoft.Compute/locations/${s.location}/vmSizes?api-version=2020-06-01`,
+      await c.tokenAs(who, s.tenantArm),
+    );
     for (const size of sizes) cores.set(size.name, size.numberOfCores);
   }
   // Who should pay for each VM: its customer where registered on that stack, else the CSP.
@@ -238,8 +318,20 @@ async function summary(
     }
   }
   const rows = [
-    ...customers.map((x) => ({ payer: x.name, subscription: x.subscriptionId, registeredOn: x.registeredOn.join(', ') || '-', usage: x.usage, invoice: x.invoiceTotal.toFixed(2) })),
-    { payer: 'registration subscription', subscription: registration.subscriptionId, registeredOn: '(the CSP)', usage: registration.usage, invoice: '' },
+    ...customers.map((x) => ({
+      payer: x.name,
+      subscription: x.subscriptionId,
+      registeredOn: x.registeredOn.join(', ') || '-',
+      usage: x.usage,
+      invoice: x.invoiceTotal.toFixed(2),
+    })),
+    {
+      payer: 'registration subscription',
+      subscription: registration.subscriptionId,
+      registeredOn: '(the CSP)',
+      usage: registration.usage,
+      invoice: '',
+    },
   ];
   const cells = rows.map((r) => [
     r.payer,
@@ -252,7 +344,10 @@ async function summary(
     }),
     r.invoice,
   ]);
-  return table(['billed to', 'subscription', 'registered on', ...STACKS.map((s) => `${s.name}: vCPU hours`), `invoice ${PERIOD}`], cells);
+  return table(
+    ['billed to', 'subscription', 'registered on', ...STACKS.map((s) => `${s.name}: vCPU hours`), `invoice ${PERIOD}`],
+    cells,
+  );
 }
 
 async function isEmptyFolder(dir: string): Promise<boolean> {
@@ -270,11 +365,17 @@ export function registerDemoCommand(program: Command): void {
     .description(
       "Start a hub and two stacks (east, west) on a simulated clock, run the seed's whole flow for three customers, a month of usage and the invoices, print who pays for what, and stop.",
     )
-    .addOption(new Option('--data <dir>', 'a fresh (empty or new) data folder to keep afterwards (default: a temporary one, removed at the end)'))
+    .addOption(
+      new Option(
+        '--data <dir>',
+        'a fresh (empty or new) data folder to keep afterwards (default: a temporary one, removed at the end)',
+      ),
+    )
     .addOption(new Option('--database <url>', 'a PostgreSQL server instead of the embedded one').env('DATABASE_URL'))
     .addOption(jsonOption())
     .action(async (o: { data?: string; database?: string; json?: boolean }) => {
-      if (o.data && !(await isEmptyFolder(o.data))) throw new CliError(`The demo needs a fresh data folder, and ${o.data} is not empty.`, 2);
+      if (o.data && !(await isEmptyFolder(o.data)))
+        throw new CliError(`The demo needs a fresh data folder, and ${o.data} is not empty.`, 2);
       const dataDir = o.data ?? (await mkdtemp(path.join(tmpdir(), 'stackledger-demo-')));
       // With --json, standard output holds the one JSON document; the story goes to standard error.
       const n = new Narrator(o.json ? process.stderr : process.stdout);
@@ -298,12 +399,18 @@ export function registerDemoCommand(program: Command): void {
       process.once('SIGINT', interrupted);
       process.once('SIGTERM', interrupted);
       try {
-        n.step(`Starting a hub and the stacks ${STACKS.map((s) => s.name).join(' and ')} in ${dataDir}, on a simulated clock at ${START.toISOString()}`);
+        n.step(
+          `Starting a hub and the stacks ${STACKS.map((s) => s.name).join(' and ')} in ${dataDir}, on a simulated clock at ${START.toISOString()}`,
+        );
         const { startSystem } = await import('../system/up.ts');
         starting = startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS });
         system = await starting;
-        n.say(`hub ${system.bootstrap.hub.arm}; ${STACKS.map((s) => `${s.name} ${system!.bootstrap.stacks[s.name].tenantArm}`).join('; ')}`);
-        n.say(`each stack registered itself with the CSP's registration subscription ${system.bootstrap.csp.registrationSubscriptionId}`);
+        n.say(
+          `hub ${system.bootstrap.hub.arm}; ${STACKS.map((s) => `${s.name} ${system!.bootstrap.stacks[s.name].tenantArm}`).join('; ')}`,
+        );
+        n.say(
+          `each stack registered itself with the CSP's registration subscription ${system.bootstrap.csp.registrationSubscriptionId}`,
+        );
         c = await connect(dataDir);
         const result = await runDemoFlow(c, n, (done, total, now) => {
           bar ??= progressBar(total, 'days');

@@ -16,7 +16,9 @@ import { registerUsageCommands } from './usage.ts';
 // The `stackledger` command: each group of commands lives in its own file and registers itself.
 
 const program = new Command('stackledger')
-  .description('Onboard customers as tenants of private-cloud stacks, meter their usage, and bill each one for its own.')
+  .description(
+    'Onboard customers as tenants of private-cloud stacks, meter their usage, and bill each one for its own.',
+  )
   .showHelpAfterError()
   // `stack register --data …`: options after a subcommand belong to it, not to its parent.
   .enablePositionalOptions();

@@ -8,7 +8,8 @@ import { parseInstant } from '../core/clock.ts';
 
 export const DEFAULT_DATA = './.stackledger';
 
-export const dataOption = () => new Option('--data <dir>', 'the data folder of the system (its bootstrap.json)').default(DEFAULT_DATA);
+export const dataOption = () =>
+  new Option('--data <dir>', 'the data folder of the system (its bootstrap.json)').default(DEFAULT_DATA);
 export const jsonOption = () => new Option('--json', 'print JSON for scripts');
 
 /** JSON for scripts, or the human rendering. */
@@ -43,7 +44,12 @@ export interface Progress {
 
 /** A progress bar on standard error; drawn only on a terminal, so logs and pipes stay clean. */
 export function progressBar(total: number, unit: string): Progress {
-  const bar = new SingleBar({ stream: process.stderr, format: `{bar} {percentage}% | {value}/{total} ${unit} | {label}`, hideCursor: true, clearOnComplete: false });
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: `{bar} {percentage}% | {value}/{total} ${unit} | {label}`,
+    hideCursor: true,
+    clearOnComplete: false,
+  });
   bar.start(total, 0, { label: '' });
   return {
     update: (done, label = '') => bar.update(done, { label }),

@@ -23,10 +23,18 @@ export interface CustomerSubscriptionLink {
   tenantId: string;
 }
 
-const linkOf = (x: any): CustomerSubscriptionLink => ({ id: x.id, registration: x.id.split('/')[8], subscriptionId: x.id.split('/').at(-1), tenantId: x.properties.tenantId });
+const linkOf = (x: any): CustomerSubscriptionLink => ({
+  id: x.id,
+  registration: x.id.split('/')[8],
+  subscriptionId: x.id.split('/').at(-1),
+  tenantId: x.properties.tenantId,
+});
 
 /** Links a customer's cloud subscription to a stack's registration: its tenant's usage there goes to it. */
-export async function addCustomerSubscription(c: Connection, input: { stack: string; subscriptionId: string; tenantId?: string; registration?: string }): Promise<CustomerSubscriptionLink> {
+export async function addCustomerSubscription(
+  c: Connection,
+  input: { stack: string; subscriptionId: string; tenantId?: string; registration?: string },
+): Promise<CustomerSubscriptionLink> {
   const url = `${registrationUrl(c, input.stack, input.registration)}/customerSubscriptions/${input.subscriptionId}?${API}`;
   const body = { properties: input.tenantId ? { tenantId: input.tenantId } : {} };
   return linkOf(await c.http.call('PUT', url, { token: await c.token(c.bootstrap.hub.arm), body }));
@@ -40,10 +48,16 @@ interface StackFlags {
 }
 
 const linkTable = (links: CustomerSubscriptionLink[]) =>
-  tableOrNone(['registration', 'customer subscription', 'tenant'], links.map((l) => [l.registration, l.subscriptionId, l.tenantId]), 'no customer subscriptions');
+  tableOrNone(
+    ['registration', 'customer subscription', 'tenant'],
+    links.map((l) => [l.registration, l.subscriptionId, l.tenantId]),
+    'no customer subscriptions',
+  );
 
 export function registerRegistrationCommands(program: Command): void {
-  const registrations = program.command('registrations').description("The deployments' registrations in the CSP's registration subscription (Microsoft.AzureStack).");
+  const registrations = program
+    .command('registrations')
+    .description("The deployments' registrations in the CSP's registration subscription (Microsoft.AzureStack).");
 
   registrations
     .command('list')
@@ -53,15 +67,32 @@ export function registerRegistrationCommands(program: Command): void {
     .action(async (o: { data: string; json?: boolean }) => {
       const list = await runClient(o.data, async (c) => {
         const { csp } = c.bootstrap;
-        const rows = await armList(c, `${c.bootstrap.hub.arm}/subscriptions/${csp.registrationSubscriptionId}/resourceGroups/${csp.resourceGroup}/providers/Microsoft.AzureStack/registrations?${API}`, await c.token(c.bootstrap.hub.arm));
-        return rows.map((r) => ({ name: r.name, cloudId: r.properties.cloudId, billingModel: r.properties.billingModel, id: r.id }));
+        const rows = await armList(
+          c,
+          `${c.bootstrap.hub.arm}/subscriptions/${csp.registrationSubscriptionId}/resourceGroups/${csp.resourceGroup}/providers/Microsoft.AzureStack/registrations?${API}`,
+          await c.token(c.bootstrap.hub.arm),
+        );
+        return rows.map((r) => ({
+          name: r.name,
+          cloudId: r.properties.cloudId,
+          billingModel: r.properties.billingModel,
+          id: r.id,
+        }));
       });
-      print(o.json, list, () => tableOrNone(['registration', 'cloud id', 'billing model'], list.map((r) => [r.name, r.cloudId, r.billingModel]), 'no registrations'));
+      print(o.json, list, () =>
+        tableOrNone(
+          ['registration', 'cloud id', 'billing model'],
+          list.map((r) => [r.name, r.cloudId, r.billingModel]),
+          'no registrations',
+        ),
+      );
     });
 
   const links = program
     .command('customer-subscriptions')
-    .description("Customer subscriptions registered with a deployment's registration (seed step 4): usage of their tenant there is billed to them.");
+    .description(
+      "Customer subscriptions registered with a deployment's registration (seed step 4): usage of their tenant there is billed to them.",
+    );
 
   const stackOptions = (cmd: Command) =>
     cmd
@@ -73,26 +104,57 @@ export function registerRegistrationCommands(program: Command): void {
   stackOptions(
     links
       .command('add')
-      .description("Register a customer's cloud subscription (bought under the CSP offer) with a deployment's registration.")
+      .description(
+        "Register a customer's cloud subscription (bought under the CSP offer) with a deployment's registration.",
+      )
       .requiredOption('--subscription <id>', "the customer's cloud subscription")
       .option('--tenant <id>', 'the directory that holds it (checked when given)'),
   ).action(async (o: StackFlags & { subscription: string; tenant?: string }) => {
-    const link = await runClient(o.data, (c) => addCustomerSubscription(c, { stack: o.stack, subscriptionId: o.subscription, tenantId: o.tenant, registration: o.registration }));
+    const link = await runClient(o.data, (c) =>
+      addCustomerSubscription(c, {
+        stack: o.stack,
+        subscriptionId: o.subscription,
+        tenantId: o.tenant,
+        registration: o.registration,
+      }),
+    );
     print(o.json, link, () => linkTable([link]));
   });
 
-  stackOptions(links.command('list').description("List the customer subscriptions registered with a deployment's registration.")).action(async (o: StackFlags) => {
-    const list = await runClient(o.data, async (c) => (await armList(c, `${registrationUrl(c, o.stack, o.registration)}/customerSubscriptions?${API}`, await c.token(c.bootstrap.hub.arm))).map(linkOf));
+  stackOptions(
+    links.command('list').description("List the customer subscriptions registered with a deployment's registration."),
+  ).action(async (o: StackFlags) => {
+    const list = await runClient(o.data, async (c) =>
+      (
+        await armList(
+          c,
+          `${registrationUrl(c, o.stack, o.registration)}/customerSubscriptions?${API}`,
+          await c.token(c.bootstrap.hub.arm),
+        )
+      ).map(linkOf),
+    );
     print(o.json, list, () => linkTable(list));
   });
 
   stackOptions(
     links
       .command('remove')
-      .description("Remove a customer subscription from a deployment's registration: from then on its tenant's usage there goes to the registration subscription.")
+      .description(
+        "Remove a customer subscription from a deployment's registration: from then on its tenant's usage there goes to the registration subscription.",
+      )
       .requiredOption('--subscription <id>', "the customer's cloud subscription"),
   ).action(async (o: StackFlags & { subscription: string }) => {
-    await runClient(o.data, async (c) => c.http.call('DELETE', `${registrationUrl(c, o.stack, o.registration)}/customerSubscriptions/${o.subscription}?${API}`, { token: await c.token(c.bootstrap.hub.arm) }));
-    print(o.json, { removed: o.subscription, stack: o.stack }, () => `${o.subscription} removed from the registration of ${o.stack}`);
+    await runClient(o.data, async (c) =>
+      c.http.call(
+        'DELETE',
+        `${registrationUrl(c, o.stack, o.registration)}/customerSubscriptions/${o.subscription}?${API}`,
+        { token: await c.token(c.bootstrap.hub.arm) },
+      ),
+    );
+    print(
+      o.json,
+      { removed: o.subscription, stack: o.stack },
+      () => `${o.subscription} removed from the registration of ${o.stack}`,
+    );
   });
 }

@@ -13,7 +13,11 @@ const GROUPS_API = 'api-version=2019-10-01';
 const VM_API = 'api-version=2020-06-01';
 
 /** The operator onboards a directory (by tenant id or domain) as a guest directory of the stack. */
-export async function onboard(c: Connection, stack: string, directory: string): Promise<{ stack: string; tenantId: string }> {
+export async function onboard(
+  c: Connection,
+  stack: string,
+  directory: string,
+): Promise<{ stack: string; tenantId: string }> {
   const s = c.stack(stack);
   const { tenantId } = await onboardDirectory({
     http: c.http,
@@ -29,7 +33,11 @@ export async function onboard(c: Connection, stack: string, directory: string): 
 }
 
 /** An administrator of a guest directory consents to the stack's application there. */
-export async function consent(c: Connection, stack: string, who: Identity): Promise<{ stack: string; alreadyThere: boolean }> {
+export async function consent(
+  c: Connection,
+  stack: string,
+  who: Identity,
+): Promise<{ stack: string; alreadyThere: boolean }> {
   const { graph } = c.bootstrap.hub;
   return { stack, ...(await consentToStack(c.http, graph, await c.tokenAs(who, graph), c.stack(stack).applicationId)) };
 }
@@ -42,15 +50,29 @@ export interface TenantSubscription {
   state: string;
 }
 
-const tenantSubscriptionOf = (s: any): TenantSubscription => ({ subscriptionId: s.subscriptionId, displayName: s.displayName, tenantId: s.tenantId, offerId: s.offerId, state: s.state });
+const tenantSubscriptionOf = (s: any): TenantSubscription => ({
+  subscriptionId: s.subscriptionId,
+  displayName: s.displayName,
+  tenantId: s.tenantId,
+  offerId: s.offerId,
+  state: s.state,
+});
 
 /** The tenant takes one of the stack's public offers: a subscription of its own directory on the stack. */
-export async function createTenantSubscription(c: Connection, stack: string, who: Identity, input: { offer: string; displayName: string; subscriptionId?: string }): Promise<TenantSubscription> {
+export async function createTenantSubscription(
+  c: Connection,
+  stack: string,
+  who: Identity,
+  input: { offer: string; displayName: string; subscriptionId?: string },
+): Promise<TenantSubscription> {
   const arm = c.stack(stack).tenantArm;
   const id = input.subscriptionId ?? randomUUID();
   const created = await c.http.call('PUT', `${arm}/subscriptions/${id}?${SUBSCRIPTIONS_API}`, {
     token: await c.tokenAs(who, arm),
-    body: { displayName: input.displayName, offerId: input.offer.includes('/') ? input.offer : `/delegatedProviders/default/offers/${input.offer}` },
+    body: {
+      displayName: input.displayName,
+      offerId: input.offer.includes('/') ? input.offer : `/delegatedProviders/default/offers/${input.offer}`,
+    },
   });
   return tenantSubscriptionOf(created);
 }
@@ -66,7 +88,10 @@ function imageReference(image: string) {
   const urn = IMAGE_ALIASES[image] ?? image;
   const [publisher, offer, sku, version = 'latest', ...rest] = urn.split(':');
   if (!publisher || !offer || !sku || rest.length > 0) {
-    throw new CliError(`'${image}' is not an image: use ${Object.keys(IMAGE_ALIASES).join(', ')} or publisher:offer:sku[:version].`, 2);
+    throw new CliError(
+      `'${image}' is not an image: use ${Object.keys(IMAGE_ALIASES).join(', ')} or publisher:offer:sku[:version].`,
+      2,
+    );
   }
   return { publisher, offer, sku, version };
 }
@@ -105,17 +130,25 @@ export async function createVm(c: Connection, stack: string, who: Identity, vm: 
   const token = await c.tokenAs(who, s.tenantArm);
   const group = `${s.tenantArm}/subscriptions/${vm.subscriptionId}/resourcegroups/${vm.resourceGroup}`;
   await c.http.call('PUT', `${group}?${GROUPS_API}`, { token, body: { location: s.location } });
-  const created = await c.http.call('PUT', `${group}/providers/Microsoft.Compute/virtualMachines/${vm.name}?${VM_API}`, {
-    token,
-    body: {
-      location: s.location,
-      properties: {
-        hardwareProfile: { vmSize: vm.size },
-        storageProfile: { imageReference: imageReference(vm.image) },
-        osProfile: { computerName: vm.name.slice(0, 15), adminUsername: 'azureuser', adminPassword: `Vm-${randomBytes(12).toString('base64url')}1!` },
+  const created = await c.http.call(
+    'PUT',
+    `${group}/providers/Microsoft.Compute/virtualMachines/${vm.name}?${VM_API}`,
+    {
+      token,
+      body: {
+        location: s.location,
+        properties: {
+          hardwareProfile: { vmSize: vm.size },
+          storageProfile: { imageReference: imageReference(vm.image) },
+          osProfile: {
+            computerName: vm.name.slice(0, 15),
+            adminUsername: 'azureuser',
+            adminPassword: `Vm-${randomBytes(12).toString('base64url')}1!`,
+          },
+        },
       },
     },
-  });
+  );
   return vmOf(created);
 }
 
@@ -126,18 +159,29 @@ interface StackActorFlags extends ActorFlags {
   json?: boolean;
 }
 
-
 /** --stack, --customer, the actor's options, --data and --json. */
 const onStack = (cmd: Command) =>
-  actorOptions(cmd.requiredOption('--stack <name>', 'the deployment').option('--customer <customer>', 'the customer (id or domain) whose tenant acts'))
+  actorOptions(
+    cmd
+      .requiredOption('--stack <name>', 'the deployment')
+      .option('--customer <customer>', 'the customer (id or domain) whose tenant acts'),
+  )
     .addOption(dataOption())
     .addOption(jsonOption());
 
 const vmTable = (vms: VirtualMachine[]) =>
-  tableOrNone(['VM', 'resource group', 'location', 'size', 'OS', 'state'], vms.map((v) => [v.name, v.resourceGroup, v.location, v.size, v.osType, v.provisioningState]), 'no virtual machines');
+  tableOrNone(
+    ['VM', 'resource group', 'location', 'size', 'OS', 'state'],
+    vms.map((v) => [v.name, v.resourceGroup, v.location, v.size, v.osType, v.provisioningState]),
+    'no virtual machines',
+  );
 
 export function registerStackCommands(program: Command): void {
-  const directories = program.command('directories').description('Guest directories of a deployment (multi-tenancy, seed step 7): onboarded by the operator, consented by the directory.');
+  const directories = program
+    .command('directories')
+    .description(
+      'Guest directories of a deployment (multi-tenancy, seed step 7): onboarded by the operator, consented by the directory.',
+    );
 
   directories
     .command('onboard')
@@ -149,16 +193,22 @@ export function registerStackCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: { stack: string; customer?: string; directory?: string; data: string; json?: boolean }) => {
       if (!o.customer === !o.directory) throw new CliError('Give --customer or --directory (one of them).', 2);
-      const done = await runClient(o.data, async (c) => onboard(c, o.stack, o.directory ?? (await resolveCustomer(c, o.customer!)).id));
+      const done = await runClient(o.data, async (c) =>
+        onboard(c, o.stack, o.directory ?? (await resolveCustomer(c, o.customer!)).id),
+      );
       print(o.json, done, () => `${done.tenantId} onboarded to ${done.stack}`);
     });
 
-  onStack(directories.command('consent').description("An administrator of a guest directory (default: the customer's first administrator) consents to the deployment's application.")).action(
-    async (o: StackActorFlags) => {
-      const done = await runClient(o.data, async (c) => consent(c, o.stack, await whoActs(c, o)));
-      print(o.json, done, () => `consented to ${done.stack}${done.alreadyThere ? ' (already)' : ''}`);
-    },
-  );
+  onStack(
+    directories
+      .command('consent')
+      .description(
+        "An administrator of a guest directory (default: the customer's first administrator) consents to the deployment's application.",
+      ),
+  ).action(async (o: StackActorFlags) => {
+    const done = await runClient(o.data, async (c) => consent(c, o.stack, await whoActs(c, o)));
+    print(o.json, done, () => `consented to ${done.stack}${done.alreadyThere ? ' (already)' : ''}`);
+  });
 
   directories
     .command('list')
@@ -170,21 +220,48 @@ export function registerStackCommands(program: Command): void {
       const list = await runClient(o.data, async (c) => {
         const s = c.stack(o.stack);
         const url = `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/resourcegroups/system.${s.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`;
-        return (await armList(c, url, await c.token(s.adminArm, 'operator'))).map((d) => ({ name: d.name, tenantId: d.properties.tenantId }));
+        return (await armList(c, url, await c.token(s.adminArm, 'operator'))).map((d) => ({
+          name: d.name,
+          tenantId: d.properties.tenantId,
+        }));
       });
-      print(o.json, list, () => tableOrNone(['directory', 'tenant id'], list.map((d) => [d.name, d.tenantId]), 'no guest directories'));
+      print(o.json, list, () =>
+        tableOrNone(
+          ['directory', 'tenant id'],
+          list.map((d) => [d.name, d.tenantId]),
+          'no guest directories',
+        ),
+      );
     });
 
-  onStack(program.command('offers').description("The deployment's public offers, as a tenant sees them (default: the CSP; with --customer, its administrator).")).action(async (o: StackActorFlags) => {
+  onStack(
+    program
+      .command('offers')
+      .description(
+        "The deployment's public offers, as a tenant sees them (default: the CSP; with --customer, its administrator).",
+      ),
+  ).action(async (o: StackActorFlags) => {
     const list = await runClient(o.data, async (c) => {
       const arm = c.stack(o.stack).tenantArm;
-      const { value } = await c.http.call('GET', `${arm}/delegatedProviders/default/offers?${SUBSCRIPTIONS_API}`, { token: await c.tokenAs(await whoActs(c, o), arm) });
+      const { value } = await c.http.call('GET', `${arm}/delegatedProviders/default/offers?${SUBSCRIPTIONS_API}`, {
+        token: await c.tokenAs(await whoActs(c, o), arm),
+      });
       return value as Array<{ name: string; displayName: string; description?: string }>;
     });
-    print(o.json, list, () => tableOrNone(['offer', 'name', 'description'], list.map((x) => [x.name, x.displayName, x.description]), 'no public offers'));
+    print(o.json, list, () =>
+      tableOrNone(
+        ['offer', 'name', 'description'],
+        list.map((x) => [x.name, x.displayName, x.description]),
+        'no public offers',
+      ),
+    );
   });
 
-  const tenantSubs = program.command('tenant-subscriptions').description("Subscriptions on a deployment, taken by its tenants from its public offers (default: the customer's administrator with --customer).");
+  const tenantSubs = program
+    .command('tenant-subscriptions')
+    .description(
+      "Subscriptions on a deployment, taken by its tenants from its public offers (default: the customer's administrator with --customer).",
+    );
 
   onStack(
     tenantSubs
@@ -193,19 +270,38 @@ export function registerStackCommands(program: Command): void {
       .option('--offer <name>', 'the offer', 'base-offer')
       .option('--name <displayName>', 'the display name', 'Production'),
   ).action(async (o: StackActorFlags & { offer: string; name: string }) => {
-    const sub = await runClient(o.data, async (c) => createTenantSubscription(c, o.stack, await whoActs(c, o), { offer: o.offer, displayName: o.name }));
-    print(o.json, sub, () => table(['subscription', 'name', 'tenant', 'offer', 'state'], [[sub.subscriptionId, sub.displayName, sub.tenantId, sub.offerId, sub.state]]));
+    const sub = await runClient(o.data, async (c) =>
+      createTenantSubscription(c, o.stack, await whoActs(c, o), { offer: o.offer, displayName: o.name }),
+    );
+    print(o.json, sub, () =>
+      table(
+        ['subscription', 'name', 'tenant', 'offer', 'state'],
+        [[sub.subscriptionId, sub.displayName, sub.tenantId, sub.offerId, sub.state]],
+      ),
+    );
   });
 
-  onStack(tenantSubs.command('list').description('List the subscriptions on the deployment that the caller may read.')).action(async (o: StackActorFlags) => {
+  onStack(
+    tenantSubs.command('list').description('List the subscriptions on the deployment that the caller may read.'),
+  ).action(async (o: StackActorFlags) => {
     const list = await runClient(o.data, async (c) => {
       const arm = c.stack(o.stack).tenantArm;
-      return (await armList(c, `${arm}/subscriptions?api-version=2022-12-01`, await c.tokenAs(await whoActs(c, o), arm))).map(tenantSubscriptionOf);
+      return (
+        await armList(c, `${arm}/subscriptions?api-version=2022-12-01`, await c.tokenAs(await whoActs(c, o), arm))
+      ).map(tenantSubscriptionOf);
     });
-    print(o.json, list, () => tableOrNone(['subscription', 'name', 'tenant', 'state'], list.map((s) => [s.subscriptionId, s.displayName, s.tenantId, s.state]), 'no subscriptions'));
+    print(o.json, list, () =>
+      tableOrNone(
+        ['subscription', 'name', 'tenant', 'state'],
+        list.map((s) => [s.subscriptionId, s.displayName, s.tenantId, s.state]),
+        'no subscriptions',
+      ),
+    );
   });
 
-  const vms = program.command('vms').description('Virtual machines in a tenant subscription on a deployment (seed step 8).');
+  const vms = program
+    .command('vms')
+    .description('Virtual machines in a tenant subscription on a deployment (seed step 8).');
 
   onStack(
     vms
@@ -214,28 +310,56 @@ export function registerStackCommands(program: Command): void {
       .requiredOption('--subscription <id>', 'the tenant subscription on the deployment')
       .requiredOption('--name <name>', 'the VM name')
       .option('--resource-group <name>', 'the resource group', 'rg')
-      .option('--size <size>', 'the VM size (Standard_A1_v2 1 vCPU, Standard_A2_v2 2, Standard_D3_v2 4, ...)', 'Standard_A1_v2')
-      .addOption(new Option('--image <image>', `${Object.keys(IMAGE_ALIASES).join(', ')} or publisher:offer:sku[:version]`).default('UbuntuLTS')),
-  ).action(async (o: StackActorFlags & { subscription: string; name: string; resourceGroup: string; size: string; image: string }) => {
-    const vm = await runClient(o.data, async (c) =>
-      createVm(c, o.stack, await whoActs(c, o), { subscriptionId: o.subscription, resourceGroup: o.resourceGroup, name: o.name, size: o.size, image: o.image }),
-    );
-    print(o.json, vm, () => vmTable([vm]));
-  });
-
-  onStack(vms.command('list').description("List a tenant subscription's VMs.").requiredOption('--subscription <id>', 'the tenant subscription on the deployment')).action(
-    async (o: StackActorFlags & { subscription: string }) => {
-      const list = await runClient(o.data, async (c) => {
-        const arm = c.stack(o.stack).tenantArm;
-        const url = `${arm}/subscriptions/${o.subscription}/providers/Microsoft.Compute/virtualMachines?${VM_API}`;
-        return (await armList(c, url, await c.tokenAs(await whoActs(c, o), arm))).map(vmOf);
-      });
-      print(o.json, list, () => vmTable(list));
+      .option(
+        '--size <size>',
+        'the VM size (Standard_A1_v2 1 vCPU, Standard_A2_v2 2, Standard_D3_v2 4, ...)',
+        'Standard_A1_v2',
+      )
+      .addOption(
+        new Option(
+          '--image <image>',
+          `${Object.keys(IMAGE_ALIASES).join(', ')} or publisher:offer:sku[:version]`,
+        ).default('UbuntuLTS'),
+      ),
+  ).action(
+    async (
+      o: StackActorFlags & { subscription: string; name: string; resourceGroup: string; size: string; image: string },
+    ) => {
+      const vm = await runClient(o.data, async (c) =>
+        createVm(c, o.stack, await whoActs(c, o), {
+          subscriptionId: o.subscription,
+          resourceGroup: o.resourceGroup,
+          name: o.name,
+          size: o.size,
+          image: o.image,
+        }),
+      );
+      print(o.json, vm, () => vmTable([vm]));
     },
   );
 
+  onStack(
+    vms
+      .command('list')
+      .description("List a tenant subscription's VMs.")
+      .requiredOption('--subscription <id>', 'the tenant subscription on the deployment'),
+  ).action(async (o: StackActorFlags & { subscription: string }) => {
+    const list = await runClient(o.data, async (c) => {
+      const arm = c.stack(o.stack).tenantArm;
+      const url = `${arm}/subscriptions/${o.subscription}/providers/Microsoft.Compute/virtualMachines?${VM_API}`;
+      return (await armList(c, url, await c.tokenAs(await whoActs(c, o), arm))).map(vmOf);
+    });
+    print(o.json, list, () => vmTable(list));
+  });
+
   // Power actions and deletion: the VM meters while allocated (running or stopped), not once deallocated.
-  const actions = { start: 'start', stop: 'powerOff', deallocate: 'deallocate', restart: 'restart', delete: undefined } as const;
+  const actions = {
+    start: 'start',
+    stop: 'powerOff',
+    deallocate: 'deallocate',
+    restart: 'restart',
+    delete: undefined,
+  } as const;
   for (const [name, action] of Object.entries(actions)) {
     onStack(
       vms
@@ -249,7 +373,9 @@ export function registerStackCommands(program: Command): void {
         const arm = c.stack(o.stack).tenantArm;
         const url = `${arm}/subscriptions/${o.subscription}/resourceGroups/${o.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vm}`;
         const token = await c.tokenAs(await whoActs(c, o), arm);
-        await c.http.call(action ? 'POST' : 'DELETE', action ? `${url}/${action}?${VM_API}` : `${url}?${VM_API}`, { token });
+        await c.http.call(action ? 'POST' : 'DELETE', action ? `${url}/${action}?${VM_API}` : `${url}?${VM_API}`, {
+          token,
+        });
       });
       print(o.json, { vm, action: name, stack: o.stack }, () => `${vm}: ${name} done`);
     });

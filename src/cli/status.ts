@@ -7,22 +7,42 @@ import { dataOption, jsonOption, print, table } from './output.ts';
 
 export interface SystemStatus {
   hub: { arm: string; health: string; now: string; simulated: boolean };
-  stacks: Array<{ name: string; adminArm: string; health: string; lastClosedHour: string | null; lastDeliveredHour: string | null; outbox: number | null; lastError: string | null }>;
+  stacks: Array<{
+    name: string;
+    adminArm: string;
+    health: string;
+    lastClosedHour: string | null;
+    lastDeliveredHour: string | null;
+    outbox: number | null;
+    lastError: string | null;
+  }>;
 }
 
 /** The hub's and each stack's health; a stack that does not answer is reported, not fatal. */
 export async function systemStatus(c: Connection): Promise<SystemStatus> {
   const { hub } = c.bootstrap;
   const health = async (base: string) => {
-    const res = await c.http.send('GET', `${base}/healthz`).catch((e: Error) => ({ status: 0, body: { status: e.message } }));
+    const res = await c.http
+      .send('GET', `${base}/healthz`)
+      .catch((e: Error) => ({ status: 0, body: { status: e.message } }));
     return res.status === 200 ? String(res.body.status) : `down (${res.status || res.body.status})`;
   };
-  const clock = await c.http.call('GET', `${hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(hub.arm) });
+  const clock = await c.http.call(
+    'GET',
+    `${hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
+    { token: await c.token(hub.arm) },
+  );
   const stacks = await Promise.all(
     Object.entries(c.bootstrap.stacks).map(async ([name, s]) => {
       const h = await health(s.adminArm);
       const bridge =
-        h === 'ok' ? await c.http.call('GET', `${s.adminArm}/providers/Stackledger.System/bridge?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(s.adminArm, 'operator') }) : undefined;
+        h === 'ok'
+          ? await c.http.call(
+              'GET',
+              `${s.adminArm}/providers/Stackledger.System/bridge?api-version=${API_VERSIONS.system[0]}`,
+              { token: await c.token(s.adminArm, 'operator') },
+            )
+          : undefined;
       return {
         name,
         adminArm: s.adminArm,

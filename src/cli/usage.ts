@@ -15,14 +15,21 @@ const UNIT_MS: Record<Granularity, number> = { Hourly: 3_600_000, Daily: 86_400_
 const COMMERCE_API = 'api-version=2015-06-01-preview';
 
 export async function systemNow(c: Connection): Promise<Date> {
-  const clock = await c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`, { token: await c.token(c.bootstrap.hub.arm) });
+  const clock = await c.http.call(
+    'GET',
+    `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
+    { token: await c.token(c.bootstrap.hub.arm) },
+  );
   return new Date(clock.now);
 }
 
 const floorTo = (t: Date, unit: number) => new Date(Math.floor(t.getTime() / unit) * unit);
 
 /** A reported-time window: --to defaults to now (on the boundary), --from to 30 days before. */
-async function usageWindow(c: Connection, o: { from?: string; to?: string; granularity: Granularity }): Promise<{ from: Date; to: Date }> {
+async function usageWindow(
+  c: Connection,
+  o: { from?: string; to?: string; granularity: Granularity },
+): Promise<{ from: Date; to: Date }> {
   const to = o.to ? parseInstant(o.to) : floorTo(await systemNow(c), UNIT_MS[o.granularity]);
   const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * 86_400_000);
   if (!from || !to) throw new CliError('--from and --to take ISO 8601 times.', 2);
@@ -46,7 +53,16 @@ async function usageLines(c: Connection, url: string, token: string): Promise<Us
     const p = r.properties;
     const data = p.instanceData ? JSON.parse(p.instanceData)['Microsoft.Resources'] : undefined;
     const meter = findMeter(p.meterId);
-    return { usageStart: p.usageStartTime, usageEnd: p.usageEndTime, meterId: p.meterId, meter: meter?.name ?? p.meterId, unit: meter?.unit ?? '', quantity: p.quantity, resource: data?.resourceUri, location: data?.location };
+    return {
+      usageStart: p.usageStartTime,
+      usageEnd: p.usageEndTime,
+      meterId: p.meterId,
+      meter: meter?.name ?? p.meterId,
+      unit: meter?.unit ?? '',
+      quantity: p.quantity,
+      resource: data?.resourceUri,
+      location: data?.location,
+    };
   });
 }
 
@@ -54,44 +70,70 @@ const windowQuery = (w: { from: Date; to: Date }, granularity: Granularity, deta
   `reportedStartTime=${w.from.toISOString()}&reportedEndTime=${w.to.toISOString()}&aggregationGranularity=${granularity}&showDetails=${details}`;
 
 /** Usage billed to a subscription on the hub, as the CSP (admin on behalf of, or owner). */
-export async function hubUsage(c: Connection, subscriptionId: string, w: { from: Date; to: Date }, granularity: Granularity, details = true): Promise<UsageLine[]> {
+export async function hubUsage(
+  c: Connection,
+  subscriptionId: string,
+  w: { from: Date; to: Date },
+  granularity: Granularity,
+  details = true,
+): Promise<UsageLine[]> {
   const arm = c.bootstrap.hub.arm;
-  return usageLines(c, `${arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${windowQuery(w, granularity, details)}`, await c.token(arm));
+  return usageLines(
+    c,
+    `${arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${windowQuery(w, granularity, details)}`,
+    await c.token(arm),
+  );
 }
 
 /** The bounds of a calendar month, YYYY-MM (UTC). */
 export function monthBounds(period: string): { start: Date; end: Date } {
   const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(period);
   if (!m) throw new CliError(`'${period}' is not a period such as 2026-01.`, 2);
-  return { start: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)), end: new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)) };
+  return {
+    start: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)),
+    end: new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)),
+  };
 }
 
 /**
  * What the hub billed to a subscription for the usage of one month, whenever it was reported (up
  * to now): totals per stack (the deployment's location) and meter.
  */
-export async function monthUsage(c: Connection, subscriptionId: string, period: string): Promise<Array<{ stack: string; meterId: string; meter: string; unit: string; quantity: number }>> {
+export async function monthUsage(
+  c: Connection,
+  subscriptionId: string,
+  period: string,
+): Promise<Array<{ stack: string; meterId: string; meter: string; unit: string; quantity: number }>> {
   const { start, end } = monthBounds(period);
   const now = floorTo(await systemNow(c), UNIT_MS.Hourly);
   const midnight = floorTo(now, UNIT_MS.Daily);
   // Whole days at Daily granularity; the hours reported since the last midnight at Hourly.
   const lines = [
     ...(midnight > start ? await hubUsage(c, subscriptionId, { from: start, to: midnight }, 'Daily') : []),
-    ...(now > midnight && now > start ? await hubUsage(c, subscriptionId, { from: midnight > start ? midnight : start, to: now }, 'Hourly') : []),
+    ...(now > midnight && now > start
+      ? await hubUsage(c, subscriptionId, { from: midnight > start ? midnight : start, to: now }, 'Hourly')
+      : []),
   ];
   const totals = new Map<string, { stack: string; meterId: string; meter: string; unit: string; quantity: number }>();
   for (const l of lines) {
     const t = Date.parse(l.usageStart);
     if (t < start.getTime() || t >= end.getTime()) continue;
     const key = `${l.location} ${l.meterId}`;
-    const total = totals.get(key) ?? { stack: l.location ?? '', meterId: l.meterId, meter: l.meter, unit: l.unit, quantity: 0 };
+    const total = totals.get(key) ?? {
+      stack: l.location ?? '',
+      meterId: l.meterId,
+      meter: l.meter,
+      unit: l.unit,
+      quantity: 0,
+    };
     total.quantity += l.quantity;
     totals.set(key, total);
   }
   return [...totals.values()].sort((a, b) => a.stack.localeCompare(b.stack) || a.meter.localeCompare(b.meter));
 }
 
-const lineRows = (lines: UsageLine[]) => lines.map((l) => [l.usageStart.slice(0, 16), l.meter, l.quantity, l.unit, l.location, l.resource]);
+const lineRows = (lines: UsageLine[]) =>
+  lines.map((l) => [l.usageStart.slice(0, 16), l.meter, l.quantity, l.unit, l.location, l.resource]);
 const LINE_HEAD = ['usage from', 'meter', 'quantity', 'unit', 'location', 'resource'];
 
 interface WindowFlags {
@@ -113,35 +155,55 @@ const windowOptions = (cmd: Command) =>
     .addOption(jsonOption());
 
 export function registerUsageCommands(program: Command): void {
-  const usage = program.command('usage').description('Usage: billed on the hub, reported by the stacks, and the ledger that proves they agree.');
+  const usage = program
+    .command('usage')
+    .description('Usage: billed on the hub, reported by the stacks, and the ledger that proves they agree.');
 
   windowOptions(
     usage
       .command('show')
-      .description("Usage billed to a subscription on the hub (a customer's, or the registration subscription), by meter and resource.")
-      .requiredOption('--subscription <id>', 'the subscription: a customer subscription, or the registration subscription'),
+      .description(
+        "Usage billed to a subscription on the hub (a customer's, or the registration subscription), by meter and resource.",
+      )
+      .requiredOption(
+        '--subscription <id>',
+        'the subscription: a customer subscription, or the registration subscription',
+      ),
   ).action(async (o: WindowFlags & { subscription: string }) => {
-    const lines = await runClient(o.data, async (c) => hubUsage(c, o.subscription, await usageWindow(c, o), o.granularity, !o.byMeter));
+    const lines = await runClient(o.data, async (c) =>
+      hubUsage(c, o.subscription, await usageWindow(c, o), o.granularity, !o.byMeter),
+    );
     print(o.json, lines, () => tableOrNone(LINE_HEAD, lineRows(lines), 'no usage in that window'));
   });
 
   usage
     .command('summary')
     .description("A month's usage billed to a subscription on the hub, per stack and meter (whenever it was reported).")
-    .requiredOption('--subscription <id>', 'the subscription: a customer subscription, or the registration subscription')
+    .requiredOption(
+      '--subscription <id>',
+      'the subscription: a customer subscription, or the registration subscription',
+    )
     .requiredOption('--period <YYYY-MM>', 'the month (UTC)')
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (o: { subscription: string; period: string; data: string; json?: boolean }) => {
       const totals = await runClient(o.data, (c) => monthUsage(c, o.subscription, o.period));
-      print(o.json, totals, () => tableOrNone(['stack', 'meter', 'quantity', 'unit'], totals.map((t) => [t.stack, t.meter, t.quantity, t.unit]), `no usage in ${o.period}`));
+      print(o.json, totals, () =>
+        tableOrNone(
+          ['stack', 'meter', 'quantity', 'unit'],
+          totals.map((t) => [t.stack, t.meter, t.quantity, t.unit]),
+          `no usage in ${o.period}`,
+        ),
+      );
     });
 
   actorOptions(
     windowOptions(
       usage
         .command('stack')
-        .description("Usage as a stack reports it: a tenant subscription's (the tenant usage API), or every tenant's (the provider usage API, as the operator).")
+        .description(
+          "Usage as a stack reports it: a tenant subscription's (the tenant usage API), or every tenant's (the provider usage API, as the operator).",
+        )
         .requiredOption('--stack <name>', 'the deployment')
         .option('--subscription <id>', 'a tenant subscription on the deployment (default: all, as the operator)')
         .option('--customer <customer>', 'the customer (id or domain) whose tenant reads'),
@@ -151,9 +213,18 @@ export function registerUsageCommands(program: Command): void {
       const s = c.stack(o.stack);
       const w = await usageWindow(c, o);
       const query = windowQuery(w, o.granularity, !o.byMeter);
-      if (!o.subscription) return usageLines(c, `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${COMMERCE_API}&${query}`, await c.token(s.adminArm, 'operator'));
+      if (!o.subscription)
+        return usageLines(
+          c,
+          `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${COMMERCE_API}&${query}`,
+          await c.token(s.adminArm, 'operator'),
+        );
       const who = await whoActs(c, o);
-      return usageLines(c, `${s.tenantArm}/subscriptions/${o.subscription}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${query}`, await c.tokenAs(who, s.tenantArm));
+      return usageLines(
+        c,
+        `${s.tenantArm}/subscriptions/${o.subscription}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE_API}&${query}`,
+        await c.tokenAs(who, s.tenantArm),
+      );
     });
     print(o.json, lines, () => tableOrNone(LINE_HEAD, lineRows(lines), 'no usage in that window'));
   });
@@ -166,8 +237,14 @@ export function registerUsageCommands(program: Command): void {
     )
     .addOption(dataOption())
     .addOption(stackOption())
-    .option('--from <time>', 'first usage hour (ISO 8601; default: the beginning, or 24 hours before --to with --stack)')
-    .option('--to <time>', 'end of the range, exclusive (ISO 8601; default: the end, or the last closed hour with --stack)')
+    .option(
+      '--from <time>',
+      'first usage hour (ISO 8601; default: the beginning, or 24 hours before --to with --stack)',
+    )
+    .option(
+      '--to <time>',
+      'end of the range, exclusive (ISO 8601; default: the end, or the last closed hour with --stack)',
+    )
     .addOption(jsonOption())
     .action(async (o: { data: string; stack?: string; from?: string; to?: string; json?: boolean }) => {
       if (o.stack) {
@@ -177,13 +254,18 @@ export function registerUsageCommands(program: Command): void {
         return;
       }
       const range = { from: o.from ?? '1970-01-01T00:00:00Z', to: o.to ?? '9999-01-01T00:00:00Z' };
-      for (const t of [range.from, range.to]) if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
+      for (const t of [range.from, range.to])
+        if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
       const result = await runClient(o.data, (c) => verifyLedger(c, range.from, range.to));
       print(o.json, result, () =>
         [
           `${result.records} records, ${result.received} received, ${result.attributed} attributed: ${result.balanced ? 'balanced' : 'NOT BALANCED'}`,
-          ...(result.conflicts?.records ? [`  ${result.conflicts.records} conflicting records refused (${result.conflicts.refusals} times)`] : []),
-          ...result.differences.map((d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`),
+          ...(result.conflicts?.records
+            ? [`  ${result.conflicts.records} conflicting records refused (${result.conflicts.refusals} times)`]
+            : []),
+          ...result.differences.map(
+            (d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`,
+          ),
         ].join('\n'),
       );
       if (!result.balanced) process.exitCode = 1;
@@ -193,7 +275,11 @@ export function registerUsageCommands(program: Command): void {
 }
 
 export async function verifyLedger(c: Connection, from = '1970-01-01T00:00:00Z', to = '9999-01-01T00:00:00Z') {
-  return c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/verify?api-version=${API_VERSIONS.system[0]}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, {
-    token: await c.token(c.bootstrap.hub.arm),
-  });
+  return c.http.call(
+    'GET',
+    `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/verify?api-version=${API_VERSIONS.system[0]}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+    {
+      token: await c.token(c.bootstrap.hub.arm),
+    },
+  );
 }

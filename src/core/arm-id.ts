@@ -51,7 +51,8 @@ export function formatResourceId(id: ResourceId): string {
 
 /** The full resource type, such as `Microsoft.AzureStack/registrations/customerSubscriptions`. */
 export function resourceTypeOf(id: ResourceId): string {
-  if (id.namespace === undefined) return id.resourceGroup !== undefined ? 'Microsoft.Resources/resourceGroups' : 'Microsoft.Resources/subscriptions';
+  if (id.namespace === undefined)
+    return id.resourceGroup !== undefined ? 'Microsoft.Resources/resourceGroups' : 'Microsoft.Resources/subscriptions';
   return [id.namespace, ...id.resources.map((r) => r.type)].join('/');
 }
 
@@ -69,7 +70,9 @@ export function ancestorScopeKeys(scope: string): string[] {
   if (id === undefined) return own === ROOT_SCOPE ? [ROOT_SCOPE] : [ROOT_SCOPE, own];
   const keys = [ROOT_SCOPE, scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resources: [] }))];
   if (id.resourceGroup !== undefined) {
-    keys.push(scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, resources: [] })));
+    keys.push(
+      scopeKey(formatResourceId({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, resources: [] })),
+    );
   }
   for (let depth = 1; depth <= id.resources.length; depth++) {
     keys.push(scopeKey(formatResourceId({ ...id, resources: id.resources.slice(0, depth) })));

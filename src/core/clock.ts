@@ -59,17 +59,34 @@ export function addDuration(from: Date, d: IsoDuration): Date {
 export const HOUR_MS = 3_600_000;
 
 /** How far one move of a simulated clock may go: beyond it, closing every hour on the way would never end. */
-export const CLOCK_HORIZON = { years: 10, months: 0, weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0 } satisfies IsoDuration;
+export const CLOCK_HORIZON = {
+  years: 10,
+  months: 0,
+  weeks: 0,
+  days: 0,
+  hours: 0,
+  minutes: 0,
+  seconds: 0,
+} satisfies IsoDuration;
 
 /** Why a simulated clock at `from` may not move to `to` (ARM code and message), or undefined when it may. */
-export function clockMoveRefusal(from: Date, to: Date): { code: 'InvalidTime' | 'TimeBeyondHorizon'; message: string } | undefined {
+export function clockMoveRefusal(
+  from: Date,
+  to: Date,
+): { code: 'InvalidTime' | 'TimeBeyondHorizon'; message: string } | undefined {
   if (to.getTime() < from.getTime()) {
-    return { code: 'InvalidTime', message: `${to.toISOString()} is before the current simulated time ${from.toISOString()}: the simulated clock only moves forward.` };
+    return {
+      code: 'InvalidTime',
+      message: `${to.toISOString()} is before the current simulated time ${from.toISOString()}: the simulated clock only moves forward.`,
+    };
   }
   const horizon = addDuration(from, CLOCK_HORIZON);
   if (!(to.getTime() <= horizon.getTime())) {
     const when = Number.isNaN(to.getTime()) ? 'That time' : to.toISOString();
-    return { code: 'TimeBeyondHorizon', message: `${when} is more than ${CLOCK_HORIZON.years} years after the current simulated time ${from.toISOString()}; move the clock at most to ${horizon.toISOString()} at a time.` };
+    return {
+      code: 'TimeBeyondHorizon',
+      message: `${when} is more than ${CLOCK_HORIZON.years} years after the current simulated time ${from.toISOString()}; move the clock at most to ${horizon.toISOString()} at a time.`,
+    };
   }
   return undefined;
 }

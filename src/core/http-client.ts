@@ -40,7 +40,11 @@ export class HttpClient {
   readonly #dispatcher: Agent;
   /** `timeoutMs` bounds connecting, waiting for the answer's headers, and for its body. */
   constructor(ca?: string, timeoutMs = 60_000) {
-    this.#dispatcher = new Agent({ connect: { ...(ca ? { ca } : {}), timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    this.#dispatcher = new Agent({
+      connect: { ...(ca ? { ca } : {}), timeout: timeoutMs },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
   }
 
   async send<T = any>(method: string, url: string, opts: RequestOptions = {}): Promise<JsonResponse<T>> {

@@ -7,7 +7,12 @@ export const PERIOD_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 export function parsePeriod(text: string): { year: number; month: number } {
   const m = PERIOD_PATTERN.exec(text);
-  if (!m) throw armErrors.badRequest('InvalidBillingPeriod', `The billing period '${text}' is not a month in the form YYYY-MM.`, 'period');
+  if (!m)
+    throw armErrors.badRequest(
+      'InvalidBillingPeriod',
+      `The billing period '${text}' is not a month in the form YYYY-MM.`,
+      'period',
+    );
   return { year: Number(m[1]), month: Number(m[2]) };
 }
 

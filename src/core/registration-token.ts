@@ -30,11 +30,15 @@ export interface RegistrationSigner {
 }
 
 export function signRegistrationToken(content: RegistrationTokenContent, signer: RegistrationSigner): Promise<string> {
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(content))).setProtectedHeader({ alg: signer.alg, typ: 'JWT', kid: signer.kid }).sign(signer.privateKey);
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(content)))
+    .setProtectedHeader({ alg: signer.alg, typ: 'JWT', kid: signer.kid })
+    .sign(signer.privateKey);
 }
 
 /** A token's header and payload, read without verifying anything; undefined when it is not a compact JWS. */
-export function readRegistrationToken(token: string): { header: { alg?: string; kid?: string }; content: Record<string, unknown> } | undefined {
+export function readRegistrationToken(
+  token: string,
+): { header: { alg?: string; kid?: string }; content: Record<string, unknown> } | undefined {
   try {
     return { header: decodeProtectedHeader(token), content: decodeJwt(token) as Record<string, unknown> };
   } catch {

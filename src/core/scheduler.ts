@@ -72,7 +72,8 @@ export class WorkScheduler {
           await this.options.persist?.(next);
           clock.set(next);
           await this.#runAll(next);
-          if (next.getTime() % (24 * HOUR_MS) === 0 || next.getTime() === target.getTime()) this.options.onProgress?.({ from, to: target, now: next });
+          if (next.getTime() % (24 * HOUR_MS) === 0 || next.getTime() === target.getTime())
+            this.options.onProgress?.({ from, to: target, now: next });
         }
       } finally {
         this.#advancing = undefined;

@@ -46,7 +46,9 @@ export class Sealer {
     try {
       return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
-      throw new Error(`a sealed value (${purpose}) does not open with this secrets key: is it the key this data was sealed with?`);
+      throw new Error(
+        `a sealed value (${purpose}) does not open with this secrets key: is it the key this data was sealed with?`,
+      );
     }
   }
 }
@@ -55,7 +57,8 @@ export const secretsKeyFile = (dataDir: string) => path.join(dataDir, 'keys', 's
 
 function decodeKey(text: string, from: string): Buffer {
   const key = Buffer.from(text.trim(), 'base64');
-  if (key.length !== KEY_BYTES) throw new Error(`${from} must hold ${KEY_BYTES} random bytes in base64 (it holds ${key.length})`);
+  if (key.length !== KEY_BYTES)
+    throw new Error(`${from} must hold ${KEY_BYTES} random bytes in base64 (it holds ${key.length})`);
   return key;
 }
 

@@ -18,7 +18,10 @@ const RESERVED_IN_NAME = /[<>%&\\?/\p{Cc}]/u;
  * validator, answers: with ARM's codes and messages, and without a validator's internals.
  */
 export const TagsField = Type.Optional(
-  Type.Unknown({ description: 'An object of at most 50 tags: names of 1 to 512 characters without <>%&\\?/ or control characters, string values of up to 256 characters.' }),
+  Type.Unknown({
+    description:
+      'An object of at most 50 tags: names of 1 to 512 characters without <>%&\\?/ or control characters, string values of up to 256 characters.',
+  }),
 );
 
 /** A name or value as an error message repeats it: a megabyte is not echoed back. */
@@ -28,7 +31,8 @@ function shown(text: string): string {
 }
 
 /** The JSON path of a member, as ARM's deserializer writes it. */
-const pathOf = (target: string, name: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `${target}.${name}` : `${target}['${shown(name)}']`);
+const pathOf = (target: string, name: string) =>
+  /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `${target}.${name}` : `${target}['${shown(name)}']`;
 
 function jsonToken(value: unknown): string {
   if (value === null) return 'Null';
@@ -48,10 +52,18 @@ const notDeserializable = (target: string, expected: string, value: unknown) =>
 function tagProblem(name: string, value: unknown, target: string): ArmError | undefined {
   if (typeof value !== 'string') return notDeserializable(pathOf(target, name), 'string', value);
   if (name.trim().length === 0) {
-    return armErrors.badRequest('InvalidTagName', 'The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.', target);
+    return armErrors.badRequest(
+      'InvalidTagName',
+      'The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.',
+      target,
+    );
   }
   if (RESERVED_IN_NAME.test(name)) {
-    return armErrors.badRequest('InvalidTagNameCharacters', `The tag names '${shown(name)}' have reserved characters '<,>,%,&,\\,?,/' or control characters.`, target);
+    return armErrors.badRequest(
+      'InvalidTagNameCharacters',
+      `The tag names '${shown(name)}' have reserved characters '<,>,%,&,\\,?,/' or control characters.`,
+      target,
+    );
   }
   if (name.length > TAG_LIMITS.nameLength) {
     return armErrors.badRequest(
@@ -70,7 +82,8 @@ function tagProblem(name: string, value: unknown, target: string): ArmError | un
   return undefined;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The tags of a request body, checked: undefined when none were given (absent or null), else the
@@ -84,7 +97,11 @@ export function checkTags(value: unknown, target = 'tags'): Tags | undefined {
   const mistyped = entries.find(([, v]) => typeof v !== 'string');
   if (mistyped) throw notDeserializable(pathOf(target, mistyped[0]), 'string', mistyped[1]);
   if (entries.length > TAG_LIMITS.count) {
-    throw armErrors.badRequest('InvalidTags', `Too many tags specified. Requested tag count - '${entries.length}'. Maximum number of tags allowed - '${TAG_LIMITS.count}'.`, target);
+    throw armErrors.badRequest(
+      'InvalidTags',
+      `Too many tags specified. Requested tag count - '${entries.length}'. Maximum number of tags allowed - '${TAG_LIMITS.count}'.`,
+      target,
+    );
   }
   for (const [name, v] of entries) {
     const problem = tagProblem(name, v, target);

@@ -1,4 +1,11 @@
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { armErrors } from './errors.ts';
 import { HttpError, type HttpClient } from './http-client.ts';
 import type { Principal } from './principal.ts';
@@ -45,7 +52,11 @@ export class HubTokenVerifier {
   async verify(token: string, audiences: string[]): Promise<Principal> {
     let payload: JWTPayload & Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.keys, { algorithms: ['RS256'], clockTolerance: 30, requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(token, this.keys, {
+        algorithms: ['RS256'],
+        clockTolerance: 30,
+        requiredClaims: ['exp'],
+      }));
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw armErrors.authenticationExpired();
       if (e instanceof joseErrors.JWSSignatureVerificationFailed || e instanceof joseErrors.JWKSNoMatchingKey) {
@@ -53,13 +64,15 @@ export class HubTokenVerifier {
       }
       throw armErrors.authenticationInvalid((e as Error).message || 'it could not be read');
     }
-    if (typeof payload.tid !== 'string' || typeof payload.oid !== 'string') throw armErrors.authenticationInvalid("it has no 'tid' or 'oid' claim");
+    if (typeof payload.tid !== 'string' || typeof payload.oid !== 'string')
+      throw armErrors.authenticationInvalid("it has no 'tid' or 'oid' claim");
     if (!issuersFor(this.loginBase(), payload.tid).includes(String(payload.iss))) {
       throw armErrors.authenticationInvalid(`its issuer '${payload.iss}' is not this cloud's login endpoint`);
     }
     const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
     const wanted = audiences.map(normalizeAudience);
-    if (typeof aud !== 'string' || !wanted.includes(normalizeAudience(aud))) throw armErrors.audienceInvalid(String(aud), audiences.join(', '));
+    if (typeof aud !== 'string' || !wanted.includes(normalizeAudience(aud)))
+      throw armErrors.audienceInvalid(String(aud), audiences.join(', '));
     return principalFromClaims(payload, aud);
   }
 }
@@ -102,7 +115,12 @@ export function requestAppToken(http: HttpClient, login: string, who: AppCredent
 }
 
 /** An access token of an application for a resource; a refusal throws an HttpError. */
-export async function appToken(http: HttpClient, login: string, who: AppCredentials, resource: string): Promise<string> {
+export async function appToken(
+  http: HttpClient,
+  login: string,
+  who: AppCredentials,
+  resource: string,
+): Promise<string> {
   const res = await requestAppToken(http, login, who, resource);
   if (res.status >= 400) throw new HttpError(res.status, res.body, `${login}/${who.tenantId}/oauth2/token`);
   return res.body.access_token;

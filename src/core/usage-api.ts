@@ -21,19 +21,43 @@ export const USAGE_PAGE_SIZE = 1000;
 export const usageErrors = {
   invalidProperty: (name: string, message: string) => new ArmError(400, 'InvalidProperty', message, name),
   endInFuture: (end: string, now: Date) =>
-    new ArmError(400, 'RequestEndTimeIsInFuture', `The reportedEndTime '${end}' is later than the current time ${now.toISOString()}; usage after it has not been processed.`, 'reportedEndTime'),
+    new ArmError(
+      400,
+      'RequestEndTimeIsInFuture',
+      `The reportedEndTime '${end}' is later than the current time ${now.toISOString()}; usage after it has not been processed.`,
+      'reportedEndTime',
+    ),
   granularity: (given: string) =>
-    new ArmError(400, 'InvalidAggregationGranularity', `The aggregationGranularity '${given}' is not valid; use 'Daily' or 'Hourly'.`, 'aggregationGranularity'),
+    new ArmError(
+      400,
+      'InvalidAggregationGranularity',
+      `The aggregationGranularity '${given}' is not valid; use 'Daily' or 'Hourly'.`,
+      'aggregationGranularity',
+    ),
   notDirectTenant: (id: string) =>
-    new ArmError(400, 'SubscriberIdIsNotDirectTenant', `The subscriberId '${id}' is not a subscription of a direct tenant of this deployment.`, 'subscriberId'),
-  badContinuation: () => new ArmError(400, 'InvalidProperty', 'The continuationToken is not valid.', 'continuationToken'),
+    new ArmError(
+      400,
+      'SubscriberIdIsNotDirectTenant',
+      `The subscriberId '${id}' is not a subscription of a direct tenant of this deployment.`,
+      'subscriberId',
+    ),
+  badContinuation: () =>
+    new ArmError(400, 'InvalidProperty', 'The continuationToken is not valid.', 'continuationToken'),
 };
 
 function parseTime(name: string, value: string | undefined): Date {
-  if (value === undefined || value === '') throw usageErrors.invalidProperty(name, `The query parameter '${name}' is required: a UTC time on the hour (Hourly) or at midnight (Daily).`);
+  if (value === undefined || value === '')
+    throw usageErrors.invalidProperty(
+      name,
+      `The query parameter '${name}' is required: a UTC time on the hour (Hourly) or at midnight (Daily).`,
+    );
   // A date-time with its offset, strictly: no day that does not exist.
   const t = /T.*(Z|[+-]\d{2}:\d{2})$/.test(value) ? parseInstant(value) : undefined;
-  if (t === undefined) throw usageErrors.invalidProperty(name, `The value '${value}' of '${name}' is not a date-time such as 2026-01-01T00:00:00Z.`);
+  if (t === undefined)
+    throw usageErrors.invalidProperty(
+      name,
+      `The value '${value}' of '${name}' is not a date-time such as 2026-01-01T00:00:00Z.`,
+    );
   return t;
 }
 
@@ -48,12 +72,22 @@ export function parseUsageQuery(q: (name: string) => string | undefined, now: Da
   const start = parseTime('reportedStartTime', q('reportedStartTime'));
   const end = parseTime('reportedEndTime', q('reportedEndTime'));
   const unit = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
-  for (const [name, t] of [['reportedStartTime', start], ['reportedEndTime', end]] as const) {
+  for (const [name, t] of [
+    ['reportedStartTime', start],
+    ['reportedEndTime', end],
+  ] as const) {
     if (t.getTime() % unit !== 0) {
-      throw usageErrors.invalidProperty(name, `The '${name}' must be ${granularity === 'Hourly' ? 'on the hour' : 'at UTC midnight'} for ${granularity} aggregation; '${q(name)}' is not.`);
+      throw usageErrors.invalidProperty(
+        name,
+        `The '${name}' must be ${granularity === 'Hourly' ? 'on the hour' : 'at UTC midnight'} for ${granularity} aggregation; '${q(name)}' is not.`,
+      );
     }
   }
-  if (end.getTime() <= start.getTime()) throw usageErrors.invalidProperty('reportedEndTime', 'The reportedEndTime must be later than the reportedStartTime.');
+  if (end.getTime() <= start.getTime())
+    throw usageErrors.invalidProperty(
+      'reportedEndTime',
+      'The reportedEndTime must be later than the reportedStartTime.',
+    );
   if (end.getTime() > now.getTime()) throw usageErrors.endInFuture(q('reportedEndTime')!, now);
   const details = q('showDetails');
   const token = q('continuationToken');
@@ -81,7 +115,11 @@ export interface UsageAggregateRow {
 }
 
 /** One usage aggregate: `Microsoft.Commerce/UsageAggregate` (tenant) or `Microsoft.Commerce.Admin/UsageAggregate` (provider). */
-export function usageAggregateView(row: UsageAggregateRow, granularity: Granularity, provider: 'Microsoft.Commerce' | 'Microsoft.Commerce.Admin') {
+export function usageAggregateView(
+  row: UsageAggregateRow,
+  granularity: Granularity,
+  provider: 'Microsoft.Commerce' | 'Microsoft.Commerce.Admin',
+) {
   const end = new Date(row.bucket.getTime() + (granularity === 'Hourly' ? 3_600_000 : 86_400_000));
   const name = `${row.subscription_id}-${row.meter_id}`;
   return {
@@ -95,7 +133,12 @@ export function usageAggregateView(row: UsageAggregateRow, granularity: Granular
       ...(row.resource_uri !== null
         ? {
             instanceData: JSON.stringify({
-              'Microsoft.Resources': { resourceUri: row.resource_uri, location: row.location, tags: row.tags ?? {}, additionalInfo: row.additional_info ?? {} },
+              'Microsoft.Resources': {
+                resourceUri: row.resource_uri,
+                location: row.location,
+                tags: row.tags ?? {},
+                additionalInfo: row.additional_info ?? {},
+              },
             }),
           }
         : {}),

@@ -19,12 +19,27 @@ const HOUR_MS = 3_600_000;
 
 /** A reconciliation range: whole hours, `from` before `to`, at most a year. Refusals are 400 naming the bound. */
 export function checkReconciliationRange(from: Date, to: Date): void {
-  for (const [name, t] of [['from', from], ['to', to]] as const) {
-    if (t.getTime() % HOUR_MS !== 0) throw new ArmError(400, 'InvalidTimeRange', `'${name}' must be on an hour boundary (${t.toISOString()} is not).`, name);
+  for (const [name, t] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (t.getTime() % HOUR_MS !== 0)
+      throw new ArmError(
+        400,
+        'InvalidTimeRange',
+        `'${name}' must be on an hour boundary (${t.toISOString()} is not).`,
+        name,
+      );
   }
-  if (to.getTime() <= from.getTime()) throw new ArmError(400, 'InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+  if (to.getTime() <= from.getTime())
+    throw new ArmError(400, 'InvalidTimeRange', "'to' must be later than 'from'.", 'to');
   if (to.getTime() - from.getTime() > RECONCILIATION_MAX_DAYS * 24 * HOUR_MS) {
-    throw new ArmError(400, 'InvalidTimeRange', `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`, 'to');
+    throw new ArmError(
+      400,
+      'InvalidTimeRange',
+      `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`,
+      'to',
+    );
   }
 }
 

@@ -84,7 +84,11 @@ export function isUniqueViolation(e: unknown, constraints?: readonly string[]): 
  * what `instead` says: the conflict that the check before the insert gives one after another, or
  * the winner's row where the API promises an idempotent success.
  */
-export async function onUniqueViolation<T>(constraints: readonly string[] | undefined, work: () => Promise<T>, instead: () => T | Promise<T>): Promise<T> {
+export async function onUniqueViolation<T>(
+  constraints: readonly string[] | undefined,
+  work: () => Promise<T>,
+  instead: () => T | Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (e) {

@@ -78,7 +78,9 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
       await run('useradd', ['-g', POSTGRES_USER, POSTGRES_USER]);
       return await ids();
     } catch (e) {
-      throw new StartupError(`Running as root, Stackledger needs an OS user '${POSTGRES_USER}' for PostgreSQL and could not create it (${(e as Error).message.split('\n')[0]}): create it with 'useradd ${POSTGRES_USER}', or use --database.`);
+      throw new StartupError(
+        `Running as root, Stackledger needs an OS user '${POSTGRES_USER}' for PostgreSQL and could not create it (${(e as Error).message.split('\n')[0]}): create it with 'useradd ${POSTGRES_USER}', or use --database.`,
+      );
     }
   }
 }
@@ -109,7 +111,9 @@ async function checkRunnableAs(program: string, who: { uid: number; gid: number 
     child.on('exit', (code) => resolve(code === 0 ? undefined : `exit code ${code}`));
   });
   if (failure) {
-    throw new StartupError(`The OS user '${POSTGRES_USER}' cannot run ${program} (${failure}): install Stackledger in a folder that user can read, or use --database.`);
+    throw new StartupError(
+      `The OS user '${POSTGRES_USER}' cannot run ${program} (${failure}): install Stackledger in a folder that user can read, or use --database.`,
+    );
   }
 }
 
@@ -127,7 +131,10 @@ async function prepareForRoot(dir: string): Promise<void> {
   await checkRunnableAs(initdb, who);
 }
 
-export async function startEmbeddedCluster(dir: string, log: (line: string) => void = () => {}): Promise<EmbeddedCluster> {
+export async function startEmbeddedCluster(
+  dir: string,
+  log: (line: string) => void = () => {},
+): Promise<EmbeddedCluster> {
   dir = path.resolve(dir);
   await mkdir(path.dirname(dir), { recursive: true });
   const asRoot = userInfo().uid === 0;
@@ -156,16 +163,27 @@ export async function startEmbeddedCluster(dir: string, log: (line: string) => v
     onLog: keep,
     onError: (e) => keep(String(e)),
   });
-  const why = () => recent.filter((l) => /FATAL|ERROR|PANIC|initdb:/.test(l)).at(-1)?.replace(/^\[STDERR\]\s*/, '').trim() ?? 'no message';
+  const why = () =>
+    recent
+      .filter((l) => /FATAL|ERROR|PANIC|initdb:/.test(l))
+      .at(-1)
+      ?.replace(/^\[STDERR\]\s*/, '')
+      .trim() ?? 'no message';
   try {
     if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
   } catch (e) {
-    throw new StartupError(`The embedded PostgreSQL could not create its cluster in ${dir} (${why()}): check that folder, or use --database.`, e);
+    throw new StartupError(
+      `The embedded PostgreSQL could not create its cluster in ${dir} (${why()}): check that folder, or use --database.`,
+      e,
+    );
   }
   try {
     await pg.start();
   } catch (e) {
-    throw new StartupError(`The embedded PostgreSQL did not start on ${dir} (${why()}): check that folder, or use --database.`, e);
+    throw new StartupError(
+      `The embedded PostgreSQL did not start on ${dir} (${why()}): check that folder, or use --database.`,
+      e,
+    );
   }
   return {
     url: (database) => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,

@@ -48,7 +48,11 @@ export function renderGraphError(error: ArmError, request: FastifyRequest): unkn
       code: error.code,
       message: error.message,
       ...(error.target ? { target: error.target } : {}),
-      innerError: { date: new Date().toISOString(), 'request-id': request.id, 'client-request-id': request.headers['client-request-id'] ?? request.id },
+      innerError: {
+        date: new Date().toISOString(),
+        'request-id': request.id,
+        'client-request-id': request.headers['client-request-id'] ?? request.id,
+      },
     },
   };
 }
@@ -86,7 +90,11 @@ export function acceptJsonBodies(app: FastifyInstance): void {
     }
     done(null, value);
   };
-  app.addContentTypeParser(['application/json', 'text/json', 'application/cloudevents-batch+json'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, parseJson);
+  app.addContentTypeParser(
+    ['application/json', 'text/json', 'application/cloudevents-batch+json'],
+    { parseAs: 'string', bodyLimit: BODY_LIMIT },
+    parseJson,
+  );
   // A body without a JSON type is refused unless it is empty.
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, body, done) => {
     if ((body as string).length === 0) return done(null, null);
@@ -96,7 +104,9 @@ export function acceptJsonBodies(app: FastifyInstance): void {
 
 function challenge(opts: ArmEndpointOptions, error: ArmError): ArmError {
   const header = `Bearer authorization_uri="${opts.authorizationUri()}", error="invalid_token", error_description="${error.message.replaceAll('"', "'")}"`;
-  return new ArmError(error.status, error.code, error.message, error.target, error.details, { 'www-authenticate': header });
+  return new ArmError(error.status, error.code, error.message, error.target, error.details, {
+    'www-authenticate': header,
+  });
 }
 
 async function authenticate(opts: ArmEndpointOptions, request: FastifyRequest): Promise<void> {
@@ -104,7 +114,11 @@ async function authenticate(opts: ArmEndpointOptions, request: FastifyRequest): 
   const header = request.headers.authorization;
   if (!header) throw challenge(opts, armErrors.authenticationMissing());
   const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m) throw challenge(opts, armErrors.authenticationInvalid("the 'Authorization' header is not of the form 'Bearer <token>'"));
+  if (!m)
+    throw challenge(
+      opts,
+      armErrors.authenticationInvalid("the 'Authorization' header is not of the form 'Bearer <token>'"),
+    );
   try {
     request.principal = await opts.verifier.verify(m[1], opts.audiences());
   } catch (e) {
@@ -133,7 +147,9 @@ function checkApiVersion(request: FastifyRequest): void {
     const type = config.resourceType ?? 'this resource';
     // A provider's type answers as ARM answers for providers; ARM's own types (groups, subscriptions) as ARM does.
     const providerType = /\/providers\/[^/:]+\.[^/]+\//i.test(request.routeOptions.url ?? '');
-    throw providerType ? armErrors.noRegisteredProvider(type, given, config.apiVersions) : armErrors.invalidApiVersion(given, type, config.apiVersions);
+    throw providerType
+      ? armErrors.noRegisteredProvider(type, given, config.apiVersions)
+      : armErrors.invalidApiVersion(given, type, config.apiVersions);
   }
 }
 
@@ -152,7 +168,10 @@ export function toArmError(error: FastifyError | Error, request: FastifyRequest)
     const target = fieldPath(v.instancePath, v.params?.missingProperty);
     const what = v.params?.missingProperty ? 'is required' : (v.message ?? 'is invalid');
     const where = fe.validationContext === 'body' ? '' : `${fe.validationContext} `;
-    return armErrors.invalidRequestContent(`The request content was invalid: ${where}'${target || '(root)'}' ${what}.`, target || undefined);
+    return armErrors.invalidRequestContent(
+      `The request content was invalid: ${where}'${target || '(root)'}' ${what}.`,
+      target || undefined,
+    );
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -170,7 +189,11 @@ export function toArmError(error: FastifyError | Error, request: FastifyRequest)
   return armErrors.internal(request.id);
 }
 
-export function sendArmError(reply: FastifyReply, error: ArmError, render?: ArmEndpointOptions['render']): FastifyReply {
+export function sendArmError(
+  reply: FastifyReply,
+  error: ArmError,
+  render?: ArmEndpointOptions['render'],
+): FastifyReply {
   const body = render ? render(error, reply.request) : error.toBody();
   return reply.status(error.status).headers(error.headers).type('application/json; charset=utf-8').send(body);
 }
@@ -191,10 +214,23 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
   // The route audit's guard: a non-anonymous route that answers with success without having
   // checked the caller's rights is refused (and logged), so a forgotten check fails closed.
   app.addHook('onSend', async (request, reply, payload) => {
-    if (reply.statusCode >= 400 || request.routeOptions.config?.anonymous || !request.principal || wereRightsChecked(request.principal)) return payload;
-    request.log.error({ method: request.method, route: request.routeOptions.url }, "refused: the route answered without checking the caller's rights");
+    if (
+      reply.statusCode >= 400 ||
+      request.routeOptions.config?.anonymous ||
+      !request.principal ||
+      wereRightsChecked(request.principal)
+    )
+      return payload;
+    request.log.error(
+      { method: request.method, route: request.routeOptions.url },
+      "refused: the route answered without checking the caller's rights",
+    );
     unauditedAnswers.push(`${request.method} ${request.routeOptions.url}`);
-    const error = armErrors.authorizationFailed(request.principal.objectId, `${request.method} ${request.routeOptions.url}`, request.url.split('?')[0]);
+    const error = armErrors.authorizationFailed(
+      request.principal.objectId,
+      `${request.method} ${request.routeOptions.url}`,
+      request.url.split('?')[0],
+    );
     reply.status(error.status).type('application/json; charset=utf-8');
     return JSON.stringify(opts.render ? opts.render(error, request) : error.toBody());
   });
@@ -222,14 +258,20 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
   let offset = 0;
   if (token !== undefined) {
     const n = readOffsetToken(token);
-    if (n === undefined) throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
+    if (n === undefined)
+      throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
     offset = n;
   }
   const top = queryValue(request, '$top');
   let limit = defaultSize;
   if (top !== undefined) {
     const n = Number(top);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw armErrors.badRequest('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      throw armErrors.badRequest(
+        'InvalidTopParameter',
+        `The value '${top}' of '$top' must be an integer from 1 to 1000.`,
+        '$top',
+      );
     limit = n;
   }
   return { offset, limit };
@@ -239,9 +281,17 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
  * The list envelope. `rows` holds up to page.limit + 1 rows: one more than fits tells that
  * there is a next page.
  */
-export function pagedList<T>(request: FastifyRequest, baseUrl: string, page: Page, rows: T[]): { value: T[]; nextLink?: string } {
+export function pagedList<T>(
+  request: FastifyRequest,
+  baseUrl: string,
+  page: Page,
+  rows: T[],
+): { value: T[]; nextLink?: string } {
   if (rows.length <= page.limit) return { value: rows };
-  return { value: rows.slice(0, page.limit), nextLink: nextPageLink(request, baseUrl, '$skiptoken', page.offset + page.limit) };
+  return {
+    value: rows.slice(0, page.limit),
+    nextLink: nextPageLink(request, baseUrl, '$skiptoken', page.offset + page.limit),
+  };
 }
 
 /** This request's URL on `baseUrl`, with the continuation parameter `param` standing for `offset`. */

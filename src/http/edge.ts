@@ -50,7 +50,8 @@ export function checkJsonValue(value: unknown): void {
       return;
     }
     if (v === null || typeof v !== 'object') return;
-    if (depth >= MAX_JSON_DEPTH) throw armErrors.invalidRequestContent(`The request content nests deeper than ${MAX_JSON_DEPTH} levels.`);
+    if (depth >= MAX_JSON_DEPTH)
+      throw armErrors.invalidRequestContent(`The request content nests deeper than ${MAX_JSON_DEPTH} levels.`);
     if (Array.isArray(v)) {
       for (const item of v) visit(item, depth + 1);
       return;
@@ -81,7 +82,11 @@ export function registerErrorShape(app: FastifyInstance, render: ErrorShape): vo
 export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
   const armError = tooLong
-    ? new ArmError(414, 'RequestUriTooLong', 'A segment of the request path is longer than the limit of 500 characters.')
+    ? new ArmError(
+        414,
+        'RequestUriTooLong',
+        'A segment of the request path is longer than the limit of 500 characters.',
+      )
     : armErrors.invalidRequestContent('The request path is not valid: a percent-encoded segment is not UTF-8.');
   const path = (request.raw.url ?? '').toLowerCase();
   const shape = shapes.get(request.server.server)?.find((s) => path.startsWith(s.prefix))?.render;

@@ -48,7 +48,12 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     loggerInstance: opts.logger,
     https: opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : null,
     bodyLimit: BODY_LIMIT,
-    routerOptions: { caseSensitive: false, ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 500 },
+    routerOptions: {
+      caseSensitive: false,
+      ignoreDuplicateSlashes: true,
+      ignoreTrailingSlash: true,
+      maxParamLength: 500,
+    },
     genReqId: () => randomUUID(),
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -58,10 +63,18 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    const config = route.config as { anonymous?: boolean; apiVersions?: readonly string[]; resourceType?: string } | undefined;
+    const config = route.config as
+      { anonymous?: boolean; apiVersions?: readonly string[]; resourceType?: string } | undefined;
     const bodySchema = (route.schema as { body?: unknown } | undefined)?.body;
     for (const method of [route.method].flat()) {
-      routes.push({ method, url: route.url, anonymous: Boolean(config?.anonymous), apiVersions: config?.apiVersions, resourceType: config?.resourceType, bodySchema });
+      routes.push({
+        method,
+        url: route.url,
+        anonymous: Boolean(config?.anonymous),
+        apiVersions: config?.apiVersions,
+        resourceType: config?.resourceType,
+        bodySchema,
+      });
     }
   });
   routeTables.set(app, routes);
@@ -69,7 +82,8 @@ export function createServer(opts: ServerOptions): FastifyInstance {
     reply.header('x-ms-request-id', request.id);
     const correlation = request.headers['x-ms-correlation-request-id'] ?? request.headers['x-ms-client-request-id'];
     reply.header('x-ms-correlation-request-id', typeof correlation === 'string' ? correlation : request.id);
-    if (typeof request.headers['x-ms-client-request-id'] === 'string') reply.header('x-ms-client-request-id', request.headers['x-ms-client-request-id']);
+    if (typeof request.headers['x-ms-client-request-id'] === 'string')
+      reply.header('x-ms-client-request-id', request.headers['x-ms-client-request-id']);
   });
   // Routes outside any API (health, CORS preflights, the portal's files) answer errors in ARM's
   // shape too; an internal failure is logged with the request id and never shown.
@@ -81,7 +95,10 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   // After the request id is set, so that even this refusal carries it; each context renders it in its shape.
   app.addHook('onRequest', async (request) => checkRequestUrl(request));
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
   app.get('/healthz', { config: { anonymous: true } }, async () => ({ status: 'ok' }));
   return app;
@@ -93,8 +110,16 @@ export async function listen(app: FastifyInstance, host: string, port: number, s
     await app.listen({ host, port });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new StartupError(`Port ${port} on ${host} is already in use: stop what uses it, or choose other ports with --port (0 picks free ones).`, e);
-    if (code === 'EACCES') throw new StartupError(`Listening on port ${port} needs privileges this user does not have: choose a port above 1023 with --port.`, e);
+    if (code === 'EADDRINUSE')
+      throw new StartupError(
+        `Port ${port} on ${host} is already in use: stop what uses it, or choose other ports with --port (0 picks free ones).`,
+        e,
+      );
+    if (code === 'EACCES')
+      throw new StartupError(
+        `Listening on port ${port} needs privileges this user does not have: choose a port above 1023 with --port.`,
+        e,
+      );
     if (code === 'EADDRNOTAVAIL') throw new StartupError(`The address ${host} is not one of this machine's.`, e);
     throw e;
   }

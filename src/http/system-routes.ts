@@ -29,27 +29,47 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
 
   app.post<{ Body: { duration?: string; to?: string } | null }>(
     '/providers/Stackledger.System/clock/advance',
-    { config, schema: { body: Type.Union([Type.Null(), Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) })]) } },
+    {
+      config,
+      schema: {
+        body: Type.Union([
+          Type.Null(),
+          Type.Object({ duration: Type.Optional(Type.String()), to: Type.Optional(Type.String()) }),
+        ]),
+      },
+    },
     async (request) => {
       await rights.require(principalOf(request), 'Stackledger.System/clock/action');
       if (!scheduler.clock.simulated) {
-        throw armErrors.conflict('ClockNotSimulated', 'This system runs on the real clock; start it with --clock TIME to move time by hand.');
+        throw armErrors.conflict(
+          'ClockNotSimulated',
+          'This system runs on the real clock; start it with --clock TIME to move time by hand.',
+        );
       }
       const from = scheduler.clock.now();
       const { duration, to } = request.body ?? {};
       let target: Date | undefined;
       if (duration !== undefined) {
         const d = parseIsoDuration(duration);
-        if (!d) throw armErrors.badRequest('InvalidDuration', `'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 'duration');
+        if (!d)
+          throw armErrors.badRequest(
+            'InvalidDuration',
+            `'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`,
+            'duration',
+          );
         target = addDuration(from, d);
       } else if (to !== undefined) {
         target = parseInstant(to);
         if (!target) throw armErrors.badRequest('InvalidTime', `'${to}' is not an ISO 8601 time.`, 'to');
       } else {
-        throw armErrors.badRequest('InvalidRequestContent', "Give either 'duration' (ISO 8601, such as PT3H) or 'to' (an ISO 8601 time).");
+        throw armErrors.badRequest(
+          'InvalidRequestContent',
+          "Give either 'duration' (ISO 8601, such as PT3H) or 'to' (an ISO 8601 time).",
+        );
       }
       const refusal = clockMoveRefusal(from, target);
-      if (refusal) throw armErrors.badRequest(refusal.code, refusal.message, duration !== undefined ? 'duration' : 'to');
+      if (refusal)
+        throw armErrors.badRequest(refusal.code, refusal.message, duration !== undefined ? 'duration' : 'to');
       await scheduler.advanceTo(target);
       return { from: from.toISOString(), now: scheduler.clock.now().toISOString(), simulated: true };
     },

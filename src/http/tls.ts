@@ -27,17 +27,25 @@ async function exportKey(key: CryptoKey): Promise<string> {
 }
 
 async function importKey(pem: string): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decode(pem)[0], ALG, true, ['sign']) as Promise<CryptoKey>;
+  return webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decode(pem)[0], ALG, true, [
+    'sign',
+  ]) as Promise<CryptoKey>;
 }
 
 async function newKeys(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
 }
 
-const serial = () => Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+const serial = () =>
+  Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 
 /** Creates the CA on first use and a server certificate whenever the old one is missing or near its end. */
-export async function ensureTls(dir: string, hostNames: string[] = ['localhost', '127.0.0.1', '::1']): Promise<TlsFiles> {
+export async function ensureTls(
+  dir: string,
+  hostNames: string[] = ['localhost', '127.0.0.1', '::1'],
+): Promise<TlsFiles> {
   const caFile = path.join(dir, 'ca.pem');
   const caKeyFile = path.join(dir, 'ca-key.pem');
   const certFile = path.join(dir, 'server.pem');
@@ -89,7 +97,9 @@ export async function ensureTls(dir: string, hostNames: string[] = ['localhost',
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension(hostNames.map((h) => ({ type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const), value: h }))),
+        new x509.SubjectAlternativeNameExtension(
+          hostNames.map((h) => ({ type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const), value: h })),
+        ),
         await x509.AuthorityKeyIdentifierExtension.create(caCert),
       ],
     });

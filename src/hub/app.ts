@@ -17,7 +17,13 @@ import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
 import { migrate, oneProcessAtATime } from '../db/database.ts';
-import { armEndpoint, renderGraphError, renderPartnerCenterError, type ArmEndpointOptions, type TokenVerifier } from '../http/arm.ts';
+import {
+  armEndpoint,
+  renderGraphError,
+  renderPartnerCenterError,
+  type ArmEndpointOptions,
+  type TokenVerifier,
+} from '../http/arm.ts';
 import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
@@ -77,7 +83,15 @@ export const HUB_RESOURCE_APPS = {
 } as const;
 
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...identityMigrations, ...partnerMigrations, ...auditMigrations, ...registrationMigrations, ...usageMigrations, ...billingMigrations });
+  await migrate(db, {
+    ...armMigrations,
+    ...identityMigrations,
+    ...partnerMigrations,
+    ...auditMigrations,
+    ...registrationMigrations,
+    ...usageMigrations,
+    ...billingMigrations,
+  });
 }
 
 export interface HubOptions {
@@ -115,9 +129,12 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     tenantsOf: (p) => identity.tenantsOf(p),
     principalType: (id) => identity.principalType(id),
     // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
-    implicitRoles: async (p, sub) => (sub.sold_by && sub.sold_by === p.tenantId && (await actingPartner(opts.db, p)) ? [OWNER] : []),
+    implicitRoles: async (p, sub) =>
+      sub.sold_by && sub.sold_by === p.tenantId && (await actingPartner(opts.db, p)) ? [OWNER] : [],
     recordChange: (db, actor, sub, change) =>
-      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [{ ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null }]),
+      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [
+        { ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null },
+      ]),
   };
   const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
@@ -149,7 +166,14 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     const baseUrl = () => opts.endpoints()[api];
     await app.register(
       async (scope) => {
-        armEndpoint(scope, { baseUrl, audiences: () => [baseUrl()], authorizationUri: () => `${opts.endpoints().login}/common`, verifier, render, unknownRoute });
+        armEndpoint(scope, {
+          baseUrl,
+          audiences: () => [baseUrl()],
+          authorizationUri: () => `${opts.endpoints().login}/common`,
+          verifier,
+          render,
+          unknownRoute,
+        });
         routes(scope, baseUrl);
       },
       { prefix: api === 'arm' ? '' : HUB_PATHS[api] },
@@ -157,34 +181,56 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   };
   // The ARM endpoint's own routes: the root origin's, but the other APIs' under their paths.
   const otherApis = [...Object.values(HUB_PATHS), ADFS_PATH].map((p) => p.toLowerCase());
-  const armRoutes = () => routeTable(app).filter((r) => !otherApis.some((p) => r.url.toLowerCase().startsWith(`${p}/`) || r.url.toLowerCase() === p));
+  const armRoutes = () =>
+    routeTable(app).filter(
+      (r) => !otherApis.some((p) => r.url.toLowerCase().startsWith(`${p}/`) || r.url.toLowerCase() === p),
+    );
   const providers = { ctx: arm, routes: armRoutes, resources: registrationLister(registration) };
-  await mount('arm', undefined, (scope, baseUrl) => {
-    registerProviderRoutes(scope, { ...providers, baseUrl });
-    registerArmBaseRoutes(scope, {
-      ctx: arm,
-      baseUrl,
-      metadata: () => {
-        const e = opts.endpoints();
-        const loginEndpoint = opts.identitySystem === 'aad' ? e.login : e.adfs;
-        return { galleryEndpoint: e.portal, graphEndpoint: e.graph, portalEndpoint: e.portal, loginEndpoint, aadLoginEndpoint: e.login, audiences: [e.arm] };
-      },
-    });
-    registerSystemRoutes(scope, opts.scheduler, system);
-    registerPartnerArmRoutes(scope, partner, system);
-    registerRegistrationRoutes(scope, registration, baseUrl);
-    registerUsageRoutes(scope, usage, baseUrl, system);
-    registerBillingRoutes(scope, billing, baseUrl);
-  }, catalogOf(providers).unknownRoute);
+  await mount(
+    'arm',
+    undefined,
+    (scope, baseUrl) => {
+      registerProviderRoutes(scope, { ...providers, baseUrl });
+      registerArmBaseRoutes(scope, {
+        ctx: arm,
+        baseUrl,
+        metadata: () => {
+          const e = opts.endpoints();
+          const loginEndpoint = opts.identitySystem === 'aad' ? e.login : e.adfs;
+          return {
+            galleryEndpoint: e.portal,
+            graphEndpoint: e.graph,
+            portalEndpoint: e.portal,
+            loginEndpoint,
+            aadLoginEndpoint: e.login,
+            audiences: [e.arm],
+          };
+        },
+      });
+      registerSystemRoutes(scope, opts.scheduler, system);
+      registerPartnerArmRoutes(scope, partner, system);
+      registerRegistrationRoutes(scope, registration, baseUrl);
+      registerUsageRoutes(scope, usage, baseUrl, system);
+      registerBillingRoutes(scope, billing, baseUrl);
+    },
+    catalogOf(providers).unknownRoute,
+  );
   await mount('partnerCenter', renderPartnerCenterError, (scope, baseUrl) => {
     registerPartnerCenterRoutes(scope, partner, baseUrl);
     registerPartnerInvoiceRoutes(scope, billing);
   });
   await mount('graph', renderGraphError, (scope, baseUrl) =>
-    registerGraphRoutes(scope, graph, baseUrl, (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`),
+    registerGraphRoutes(
+      scope,
+      graph,
+      baseUrl,
+      (id, tenant) => `${opts.endpoints().portal}/redeem?tenant=${tenant}&invitation=${id}`,
+    ),
   );
 
-  await app.register(async (scope) => registerPortal(scope, () => portalConfig(opts.db, opts.endpoints(), clock)), { prefix: HUB_PATHS.portal });
+  await app.register(async (scope) => registerPortal(scope, () => portalConfig(opts.db, opts.endpoints(), clock)), {
+    prefix: HUB_PATHS.portal,
+  });
 
   const publishEndpoints = async () => {
     const e = opts.endpoints();

@@ -34,7 +34,11 @@ export async function registeredStacks(db: Kysely<HubTables>): Promise<PortalSta
   return [...stacks.values()];
 }
 
-export async function portalConfig(db: Kysely<HubTables>, endpoints: HubEndpoints, clock: Clock): Promise<PortalConfig> {
+export async function portalConfig(
+  db: Kysely<HubTables>,
+  endpoints: HubEndpoints,
+  clock: Clock,
+): Promise<PortalConfig> {
   return {
     hub: endpoints,
     clientId: STACKLEDGER_CLI_CLIENT_ID,
@@ -57,12 +61,21 @@ export function contentSecurityPolicy(stackOrigins: string[]): string {
 }
 
 /** Mounted under the hub's portal path. */
-export async function registerPortal(app: FastifyInstance, config: () => Promise<PortalConfig>, distDir = PORTAL_DIST): Promise<void> {
-  app.get('/config.json', { config: { anonymous: true } }, async (_request, reply) => reply.header('cache-control', 'no-store').send(await config()));
+export async function registerPortal(
+  app: FastifyInstance,
+  config: () => Promise<PortalConfig>,
+  distDir = PORTAL_DIST,
+): Promise<void> {
+  app.get('/config.json', { config: { anonymous: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'no-store').send(await config()),
+  );
 
   if (!existsSync(path.join(distDir, 'index.html'))) {
     const notBuilt = async (_request: unknown, reply: any) =>
-      reply.status(503).type('text/plain; charset=utf-8').send('The portal is not built. Run `npm run build:portal` (npm install does it), then restart.');
+      reply
+        .status(503)
+        .type('text/plain; charset=utf-8')
+        .send('The portal is not built. Run `npm run build:portal` (npm install does it), then restart.');
     app.get('/', notBuilt);
     app.get('/*', notBuilt);
     return;
@@ -82,12 +95,17 @@ export async function registerPortal(app: FastifyInstance, config: () => Promise
   await app.register(fastifyStatic, {
     root: distDir,
     prefix: '/',
-    setHeaders: (reply, file) => reply.header('cache-control', file.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
+    setHeaders: (reply, file) =>
+      reply.header('cache-control', file.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'),
   });
   app.setNotFoundHandler((request, reply) => {
     // The app's own paths (no file extension) get the app; a missing asset stays a 404.
     const last = request.url.split('?')[0].split('/').pop() ?? '';
-    if (request.method === 'GET' && !last.includes('.')) return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
-    return reply.status(404).type('text/plain; charset=utf-8').send(`No file at ${request.url.split('?')[0]}.`);
+    if (request.method === 'GET' && !last.includes('.'))
+      return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
+    return reply
+      .status(404)
+      .type('text/plain; charset=utf-8')
+      .send(`No file at ${request.url.split('?')[0]}.`);
   });
 }

@@ -7,4 +7,10 @@ import type { RegistrationTables } from '../registration/tables.ts';
 import type { UsageTables } from '../usage/tables.ts';
 
 /** Every table of the hub's database. */
-export type HubTables = ArmTables & IdentityTables & PartnerTables & AuditTables & RegistrationTables & UsageTables & BillingTables;
+export type HubTables = ArmTables &
+  IdentityTables &
+  PartnerTables &
+  AuditTables &
+  RegistrationTables &
+  UsageTables &
+  BillingTables;

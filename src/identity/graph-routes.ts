@@ -42,7 +42,10 @@ const UserBody = Type.Object({
   userPrincipalName: Type.String({ minLength: 1 }),
   mailNickname: Type.Optional(Type.String()),
   accountEnabled: Type.Optional(Type.Boolean()),
-  passwordProfile: Type.Object({ password: Type.String({ minLength: 1 }), forceChangePasswordNextSignIn: Type.Optional(Type.Boolean()) }),
+  passwordProfile: Type.Object({
+    password: Type.String({ minLength: 1 }),
+    forceChangePasswordNextSignIn: Type.Optional(Type.Boolean()),
+  }),
 });
 
 /** `{"value", "@odata.nextLink"}`, graph's paging. */
@@ -59,7 +62,11 @@ export function parseTimeFilter(filter: string | undefined, field: string): { fr
   for (const part of filter.split(/\s+and\s+/i)) {
     const m = new RegExp(`^${field}\\s+(ge|gt|le|lt)\\s+'?([^']+?)'?$`, 'i').exec(part.trim());
     const t = m ? parseInstant(m[2]) : undefined;
-    if (!m || !t) throw graphErrors.badRequest(`Invalid filter clause '${part.trim()}'; use '${field} ge <time> and ${field} le <time>'.`, '$filter');
+    if (!m || !t)
+      throw graphErrors.badRequest(
+        `Invalid filter clause '${part.trim()}'; use '${field} ge <time> and ${field} le <time>'.`,
+        '$filter',
+      );
     const op = m[1].toLowerCase();
     if (op === 'ge') from = t;
     else if (op === 'gt') from = new Date(t.getTime() + 1);
@@ -84,17 +91,32 @@ function directoryAuditView(r: ActivityLogTable) {
       {
         id: r.resource_id,
         type: r.resource_type,
-        modifiedProperties: [{ displayName: r.resource_type, oldValue: JSON.stringify(r.old_value), newValue: JSON.stringify(r.new_value) }],
+        modifiedProperties: [
+          {
+            displayName: r.resource_type,
+            oldValue: JSON.stringify(r.old_value),
+            newValue: JSON.stringify(r.new_value),
+          },
+        ],
       },
     ],
   };
 }
 
-export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, baseUrl: () => string, redeemUrl: (invitationId: string, tenantId: string) => string): void {
-  app.post<{ Body: Static<typeof InvitationBody> }>('/v1.0/invitations', { schema: { body: InvitationBody } }, async (request, reply) => {
-    const invitation = await invite(ctx, principalOf(request), request.body);
-    return reply.status(201).send(invitationView(invitation, redeemUrl(invitation.id, invitation.tenant_id)));
-  });
+export function registerGraphRoutes(
+  app: FastifyInstance,
+  ctx: GraphContext,
+  baseUrl: () => string,
+  redeemUrl: (invitationId: string, tenantId: string) => string,
+): void {
+  app.post<{ Body: Static<typeof InvitationBody> }>(
+    '/v1.0/invitations',
+    { schema: { body: InvitationBody } },
+    async (request, reply) => {
+      const invitation = await invite(ctx, principalOf(request), request.body);
+      return reply.status(201).send(invitationView(invitation, redeemUrl(invitation.id, invitation.tenant_id)));
+    },
+  );
 
   app.post<{ Body: Static<typeof UserBody> }>('/v1.0/users', { schema: { body: UserBody } }, async (request, reply) => {
     const user = await createMember(ctx, principalOf(request), request.body);
@@ -106,13 +128,22 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     return odataPage(request, baseUrl(), await listUsers(ctx, principalOf(request), page.offset, page.limit + 1), page);
   });
 
-  app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) => getUser(ctx, principalOf(request), request.params.id));
+  app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) =>
+    getUser(ctx, principalOf(request), request.params.id),
+  );
 
-  const UserPatch = Type.Object({ displayName: Type.Optional(Type.String({ minLength: 1 })), accountEnabled: Type.Optional(Type.Boolean()) });
-  app.patch<{ Params: { id: string }; Body: Static<typeof UserPatch> }>('/v1.0/users/:id', { schema: { body: UserPatch } }, async (request, reply) => {
-    await updateUser(ctx, principalOf(request), request.params.id, request.body);
-    return reply.status(204).send();
+  const UserPatch = Type.Object({
+    displayName: Type.Optional(Type.String({ minLength: 1 })),
+    accountEnabled: Type.Optional(Type.Boolean()),
   });
+  app.patch<{ Params: { id: string }; Body: Static<typeof UserPatch> }>(
+    '/v1.0/users/:id',
+    { schema: { body: UserPatch } },
+    async (request, reply) => {
+      await updateUser(ctx, principalOf(request), request.params.id, request.body);
+      return reply.status(204).send();
+    },
+  );
 
   const KeyCredentials = Type.Optional(Type.Array(KeyCredentialBody));
   /** An application as graph shows it: its password credentials (without their text) and key credentials (without their key). */
@@ -120,27 +151,46 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
     ...applicationView(found, await identityStore.clientSecretsOf(ctx.db, found.app_id)),
     keyCredentials: await keyCredentialViews(ctx.db, found.app_id),
   });
-  const ApplicationBody = Type.Object({ displayName: Type.String({ minLength: 1 }), identifierUris: Type.Optional(Type.Array(Type.String())), keyCredentials: KeyCredentials });
-  app.post<{ Body: Static<typeof ApplicationBody> }>('/v1.0/applications', { schema: { body: ApplicationBody } }, async (request, reply) => {
-    return reply.status(201).send(await withKeys(await registerApplication(ctx, principalOf(request), request.body)));
+  const ApplicationBody = Type.Object({
+    displayName: Type.String({ minLength: 1 }),
+    identifierUris: Type.Optional(Type.Array(Type.String())),
+    keyCredentials: KeyCredentials,
   });
+  app.post<{ Body: Static<typeof ApplicationBody> }>(
+    '/v1.0/applications',
+    { schema: { body: ApplicationBody } },
+    async (request, reply) => {
+      return reply.status(201).send(await withKeys(await registerApplication(ctx, principalOf(request), request.body)));
+    },
+  );
 
   const ApplicationPatch = Type.Object({
     displayName: Type.Optional(Type.String({ minLength: 1 })),
     identifierUris: Type.Optional(Type.Array(Type.String())),
     keyCredentials: KeyCredentials,
   });
-  app.patch<{ Params: { id: string }; Body: Static<typeof ApplicationPatch> }>('/v1.0/applications/:id', { schema: { body: ApplicationPatch } }, async (request, reply) => {
-    await updateApplication(ctx, principalOf(request), request.params.id, request.body);
-    return reply.status(204).send();
-  });
+  app.patch<{ Params: { id: string }; Body: Static<typeof ApplicationPatch> }>(
+    '/v1.0/applications/:id',
+    { schema: { body: ApplicationPatch } },
+    async (request, reply) => {
+      await updateApplication(ctx, principalOf(request), request.params.id, request.body);
+      return reply.status(204).send();
+    },
+  );
 
   const PasswordBody = Type.Union([
     Type.Null(),
-    Type.Object({ passwordCredential: Type.Optional(Type.Object({ displayName: Type.Optional(Type.String()), endDateTime: Type.Optional(Type.String()) })) }),
+    Type.Object({
+      passwordCredential: Type.Optional(
+        Type.Object({ displayName: Type.Optional(Type.String()), endDateTime: Type.Optional(Type.String()) }),
+      ),
+    }),
   ]);
-  app.post<{ Params: { id: string }; Body: Static<typeof PasswordBody> }>('/v1.0/applications/:id/addPassword', { schema: { body: PasswordBody } }, async (request) =>
-    addApplicationPassword(ctx, principalOf(request), request.params.id, request.body?.passwordCredential ?? {}),
+  app.post<{ Params: { id: string }; Body: Static<typeof PasswordBody> }>(
+    '/v1.0/applications/:id/addPassword',
+    { schema: { body: PasswordBody } },
+    async (request) =>
+      addApplicationPassword(ctx, principalOf(request), request.params.id, request.body?.passwordCredential ?? {}),
   );
 
   const RemovePasswordBody = Type.Object({ keyId: Type.String({ minLength: 1 }) });
@@ -155,15 +205,23 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: GraphContext, bas
 
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
     const caller = principalOf(request);
-    const found = isGuid(request.params.id) ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase()) : undefined;
+    const found = isGuid(request.params.id)
+      ? await identityStore.getApplication(ctx.db, request.params.id.toLowerCase())
+      : undefined;
     if (!found || found.home_tenant_id !== ownDirectoryOf(caller)) throw graphErrors.notFound(request.params.id);
     return withKeys(found);
   });
 
-  app.post<{ Body: { appId: string } }>('/v1.0/servicePrincipals', { schema: { body: Type.Object({ appId: Type.String({ minLength: 1 }) }) } }, async (request, reply) => {
-    const sp = await addServicePrincipal(ctx, principalOf(request), request.body.appId);
-    return reply.status(201).send({ id: sp.object_id, appId: sp.app_id, displayName: sp.display_name, appOwnerOrganizationId: null });
-  });
+  app.post<{ Body: { appId: string } }>(
+    '/v1.0/servicePrincipals',
+    { schema: { body: Type.Object({ appId: Type.String({ minLength: 1 }) }) } },
+    async (request, reply) => {
+      const sp = await addServicePrincipal(ctx, principalOf(request), request.body.appId);
+      return reply
+        .status(201)
+        .send({ id: sp.object_id, appId: sp.app_id, displayName: sp.display_name, appOwnerOrganizationId: null });
+    },
+  );
 
   app.get('/v1.0/organization', async (request) => {
     const dir = await identityStore.getDirectory(ctx.identity.db, ownDirectoryOf(principalOf(request)));

@@ -19,8 +19,19 @@ export const GLOBAL_ADMINISTRATOR = 'GlobalAdministrator';
 export const graphErrors = {
   denied: () => new ArmError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
   badRequest: (message: string, target?: string) => new ArmError(400, 'Request_BadRequest', message, target),
-  notFound: (id: string) => new ArmError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`),
-  exists: (property: string) => new ArmError(400, 'Request_BadRequest', `Another object with the same value for property ${property} already exists.`, property),
+  notFound: (id: string) =>
+    new ArmError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    ),
+  exists: (property: string) =>
+    new ArmError(
+      400,
+      'Request_BadRequest',
+      `Another object with the same value for property ${property} already exists.`,
+      property,
+    ),
 };
 
 export interface GraphContext {
@@ -102,19 +113,34 @@ export function invitationView(inv: InvitationsTable, redeemUrl: string) {
 
 /** The invitation API: a guest account in the caller's directory for a person of another directory. */
 export async function invite(ctx: GraphContext, caller: Principal, input: InvitationInput): Promise<InvitationsTable> {
-  if (!isEmail(input.invitedUserEmailAddress)) throw graphErrors.badRequest(`'${input.invitedUserEmailAddress}' is not a valid email address.`, 'invitedUserEmailAddress');
-  if (!/^https?:\/\/\S+$/i.test(input.inviteRedirectUrl)) throw graphErrors.badRequest(`'${input.inviteRedirectUrl}' is not a valid URL.`, 'inviteRedirectUrl');
+  if (!isEmail(input.invitedUserEmailAddress))
+    throw graphErrors.badRequest(
+      `'${input.invitedUserEmailAddress}' is not a valid email address.`,
+      'invitedUserEmailAddress',
+    );
+  if (!/^https?:\/\/\S+$/i.test(input.inviteRedirectUrl))
+    throw graphErrors.badRequest(`'${input.inviteRedirectUrl}' is not a valid URL.`, 'inviteRedirectUrl');
   if (input.invitedUserType !== undefined && input.invitedUserType !== 'Guest') {
-    throw graphErrors.badRequest(`invitedUserType '${input.invitedUserType}' is not supported; only 'Guest' is.`, 'invitedUserType');
+    throw graphErrors.badRequest(
+      `invitedUserType '${input.invitedUserType}' is not supported; only 'Guest' is.`,
+      'invitedUserType',
+    );
   }
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     const person = await identityStore.findMemberByEmail(db, input.invitedUserEmailAddress);
     if (!person) {
-      throw graphErrors.badRequest(`No account signs in as '${input.invitedUserEmailAddress}' in this cloud; invite a user of an existing directory.`, 'invitedUserEmailAddress');
+      throw graphErrors.badRequest(
+        `No account signs in as '${input.invitedUserEmailAddress}' in this cloud; invite a user of an existing directory.`,
+        'invitedUserEmailAddress',
+      );
     }
-    if (person.tenant_id === directory.tenant_id) throw graphErrors.badRequest(`'${input.invitedUserEmailAddress}' is already a member of this directory.`, 'invitedUserEmailAddress');
+    if (person.tenant_id === directory.tenant_id)
+      throw graphErrors.badRequest(
+        `'${input.invitedUserEmailAddress}' is already a member of this directory.`,
+        'invitedUserEmailAddress',
+      );
     let guest: UsersTable | undefined = await identityStore.findGuest(db, directory.tenant_id, person.object_id);
     const changes = [];
     if (!guest) {
@@ -129,7 +155,13 @@ export async function invite(ctx: GraphContext, caller: Principal, input: Invita
         },
         db,
       );
-      changes.push({ directoryId: directory.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: guest.object_id, newValue: userView(guest) });
+      changes.push({
+        directoryId: directory.tenant_id,
+        operation: 'Add user',
+        resourceType: 'User',
+        resourceId: guest.object_id,
+        newValue: userView(guest),
+      });
     }
     const invitation: InvitationsTable = {
       id: newGuid(),
@@ -144,7 +176,13 @@ export async function invite(ctx: GraphContext, caller: Principal, input: Invita
       completed_at: null,
     };
     await identityStore.insertInvitation(db, invitation);
-    changes.push({ directoryId: directory.tenant_id, operation: 'Invite external user', resourceType: 'Invitation', resourceId: invitation.id, newValue: { invitedUserEmailAddress: invitation.invited_email, invitedUser: guest.object_id } });
+    changes.push({
+      directoryId: directory.tenant_id,
+      operation: 'Invite external user',
+      resourceType: 'Invitation',
+      resourceId: invitation.id,
+      newValue: { invitedUserEmailAddress: invitation.invited_email, invitedUser: guest.object_id },
+    });
     await recordChanges(db, caller, now, changes);
     return invitation;
   });
@@ -162,29 +200,58 @@ export interface NewUserInput {
 export async function createMember(ctx: GraphContext, caller: Principal, input: NewUserInput): Promise<UsersTable> {
   const now = ctx.identity.clock.now();
   // Two at once meet the unique index instead of the check: the same answer as a repeat.
-  return onUniqueViolation([USER_NAME_INDEX], () => ctx.transaction(async (db) => {
-    const directory = await requireDirectoryAdmin(db, caller);
-    const [local, domain] = input.userPrincipalName.split('@');
-    if (!local || !domain || !isEmail(input.userPrincipalName)) {
-      throw graphErrors.badRequest(`'${input.userPrincipalName}' is not a valid user principal name.`, 'userPrincipalName');
-    }
-    if (domain.toLowerCase() !== directory.default_domain.toLowerCase()) {
-      throw graphErrors.badRequest(`The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization: ${directory.default_domain}.`, 'userPrincipalName');
-    }
-    const password = input.passwordProfile.password;
-    if (password.length < 8 || !/[a-z]/.test(password) || !/[A-Z]/.test(password) || !/[\d\W]/.test(password)) {
-      throw graphErrors.badRequest('The specified password does not comply with password complexity requirements: at least 8 characters with upper case, lower case, and a digit or symbol.', 'passwordProfile.password');
-    }
-    if (await identityStore.findMemberByEmail(db, input.userPrincipalName)) throw graphErrors.exists('userPrincipalName');
-    const user = await ctx.identity.createUser(
-      { tenantId: directory.tenant_id, userPrincipalName: input.userPrincipalName, displayName: input.displayName, password, accountEnabled: input.accountEnabled },
-      db,
-    );
-    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: user.object_id, newValue: userView(user) }]);
-    return user;
-  }), () => {
-    throw graphErrors.exists('userPrincipalName');
-  });
+  return onUniqueViolation(
+    [USER_NAME_INDEX],
+    () =>
+      ctx.transaction(async (db) => {
+        const directory = await requireDirectoryAdmin(db, caller);
+        const [local, domain] = input.userPrincipalName.split('@');
+        if (!local || !domain || !isEmail(input.userPrincipalName)) {
+          throw graphErrors.badRequest(
+            `'${input.userPrincipalName}' is not a valid user principal name.`,
+            'userPrincipalName',
+          );
+        }
+        if (domain.toLowerCase() !== directory.default_domain.toLowerCase()) {
+          throw graphErrors.badRequest(
+            `The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization: ${directory.default_domain}.`,
+            'userPrincipalName',
+          );
+        }
+        const password = input.passwordProfile.password;
+        if (password.length < 8 || !/[a-z]/.test(password) || !/[A-Z]/.test(password) || !/[\d\W]/.test(password)) {
+          throw graphErrors.badRequest(
+            'The specified password does not comply with password complexity requirements: at least 8 characters with upper case, lower case, and a digit or symbol.',
+            'passwordProfile.password',
+          );
+        }
+        if (await identityStore.findMemberByEmail(db, input.userPrincipalName))
+          throw graphErrors.exists('userPrincipalName');
+        const user = await ctx.identity.createUser(
+          {
+            tenantId: directory.tenant_id,
+            userPrincipalName: input.userPrincipalName,
+            displayName: input.displayName,
+            password,
+            accountEnabled: input.accountEnabled,
+          },
+          db,
+        );
+        await recordChanges(db, caller, now, [
+          {
+            directoryId: directory.tenant_id,
+            operation: 'Add user',
+            resourceType: 'User',
+            resourceId: user.object_id,
+            newValue: userView(user),
+          },
+        ]);
+        return user;
+      }),
+    () => {
+      throw graphErrors.exists('userPrincipalName');
+    },
+  );
 }
 
 async function externalState(db: IdentityDb, u: UsersTable): Promise<string | undefined> {
@@ -204,23 +271,45 @@ export async function listUsers(ctx: GraphContext, caller: Principal, offset: nu
 export async function getUser(ctx: GraphContext, caller: Principal, idOrUpn: string) {
   const db = ctx.identity.db;
   const tenantId = ownDirectoryOf(caller);
-  const user = isGuid(idOrUpn) ? await identityStore.getUser(db, idOrUpn.toLowerCase()) : await identityStore.findUserByUpn(db, tenantId, idOrUpn);
+  const user = isGuid(idOrUpn)
+    ? await identityStore.getUser(db, idOrUpn.toLowerCase())
+    : await identityStore.findUserByUpn(db, tenantId, idOrUpn);
   if (!user || user.tenant_id !== tenantId) throw graphErrors.notFound(idOrUpn);
   return userView(user, await externalState(db, user));
 }
 
 /** Changes a user of the caller's directory: its name, or whether it may sign in (`accountEnabled`). */
-export async function updateUser(ctx: GraphContext, caller: Principal, idOrUpn: string, patch: { displayName?: string; accountEnabled?: boolean }) {
+export async function updateUser(
+  ctx: GraphContext,
+  caller: Principal,
+  idOrUpn: string,
+  patch: { displayName?: string; accountEnabled?: boolean },
+) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
-    const user = isGuid(idOrUpn) ? await identityStore.getUser(db, idOrUpn.toLowerCase()) : await identityStore.findUserByUpn(db, directory.tenant_id, idOrUpn);
+    const user = isGuid(idOrUpn)
+      ? await identityStore.getUser(db, idOrUpn.toLowerCase())
+      : await identityStore.findUserByUpn(db, directory.tenant_id, idOrUpn);
     if (!user || user.tenant_id !== directory.tenant_id) throw graphErrors.notFound(idOrUpn);
-    const next = { ...user, display_name: patch.displayName ?? user.display_name, account_enabled: patch.accountEnabled ?? user.account_enabled };
-    if (next.display_name !== user.display_name) await identityStore.updateUserDisplayName(db, user.object_id, next.display_name);
-    if (next.account_enabled !== user.account_enabled) await identityStore.setAccountEnabled(db, user.object_id, next.account_enabled);
+    const next = {
+      ...user,
+      display_name: patch.displayName ?? user.display_name,
+      account_enabled: patch.accountEnabled ?? user.account_enabled,
+    };
+    if (next.display_name !== user.display_name)
+      await identityStore.updateUserDisplayName(db, user.object_id, next.display_name);
+    if (next.account_enabled !== user.account_enabled)
+      await identityStore.setAccountEnabled(db, user.object_id, next.account_enabled);
     await recordChanges(db, caller, now, [
-      { directoryId: directory.tenant_id, operation: 'Update user', resourceType: 'User', resourceId: user.object_id, oldValue: userView(user), newValue: userView(next) },
+      {
+        directoryId: directory.tenant_id,
+        operation: 'Update user',
+        resourceType: 'User',
+        resourceId: user.object_id,
+        oldValue: userView(user),
+        newValue: userView(next),
+      },
     ]);
   });
 }
@@ -248,7 +337,10 @@ export function passwordCredentialView(c: PasswordCredentialRow, secretText: str
   };
 }
 
-export function applicationView(app: { app_id: string; display_name: string; identifier_uris: string[]; created_at: Date }, secrets: PasswordCredentialRow[] = []) {
+export function applicationView(
+  app: { app_id: string; display_name: string; identifier_uris: string[]; created_at: Date },
+  secrets: PasswordCredentialRow[] = [],
+) {
   return {
     // One id names both the application object and its appId here.
     id: app.app_id,
@@ -263,23 +355,37 @@ export function applicationView(app: { app_id: string; display_name: string; ide
 
 async function requireUniqueUris(db: IdentityDb, uris: string[], appId?: string): Promise<void> {
   for (const uri of uris) {
-    if (!/^https?:\/\/\S+$/i.test(uri) && !/^api:\/\/\S+$/i.test(uri)) throw graphErrors.badRequest(`'${uri}' is not a valid identifier URI.`, 'identifierUris');
+    if (!/^https?:\/\/\S+$/i.test(uri) && !/^api:\/\/\S+$/i.test(uri))
+      throw graphErrors.badRequest(`'${uri}' is not a valid identifier URI.`, 'identifierUris');
     const owner = await identityStore.findApplicationByIdentifierUri(db, uri.replace(/\/+$/, '').toLowerCase());
     if (owner && owner.app_id !== appId) throw graphErrors.exists('identifierUris');
   }
 }
 
 /** An application registered in the caller's directory, with its service principal there. */
-export async function registerApplication(ctx: GraphContext, caller: Principal, input: { displayName: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] }) {
+export async function registerApplication(
+  ctx: GraphContext,
+  caller: Principal,
+  input: { displayName: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] },
+) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
     await requireUniqueUris(db, input.identifierUris ?? []);
-    const { appId } = await ctx.identity.createApplication({ homeTenantId: directory.tenant_id, displayName: input.displayName, identifierUris: input.identifierUris ?? [] }, db);
+    const { appId } = await ctx.identity.createApplication(
+      { homeTenantId: directory.tenant_id, displayName: input.displayName, identifierUris: input.identifierUris ?? [] },
+      db,
+    );
     const app = (await identityStore.getApplication(db, appId))!;
     const keys = input.keyCredentials ? await replaceKeyCredentials(db, app, input.keyCredentials, now) : undefined;
     await recordChanges(db, caller, now, [
-      { directoryId: directory.tenant_id, operation: 'Add application', resourceType: 'Application', resourceId: appId, newValue: { ...applicationView(app), ...(keys ? { keyCredentials: keys.after } : {}) } },
+      {
+        directoryId: directory.tenant_id,
+        operation: 'Add application',
+        resourceType: 'Application',
+        resourceId: appId,
+        newValue: { ...applicationView(app), ...(keys ? { keyCredentials: keys.after } : {}) },
+      },
     ]);
     return app;
   });
@@ -294,12 +400,21 @@ async function requireOwnApplication(db: IdentityDb, caller: Principal, appId: s
 }
 
 /** Changes an application's name or identifier URIs; only administrators of its home directory may. */
-export async function updateApplication(ctx: GraphContext, caller: Principal, appId: string, patch: { displayName?: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] }) {
+export async function updateApplication(
+  ctx: GraphContext,
+  caller: Principal,
+  appId: string,
+  patch: { displayName?: string; identifierUris?: string[]; keyCredentials?: KeyCredentialInput[] },
+) {
   const now = ctx.identity.clock.now();
   return ctx.transaction(async (db) => {
     const { directory, app } = await requireOwnApplication(db, caller, appId);
     if (patch.identifierUris) await requireUniqueUris(db, patch.identifierUris, app.app_id);
-    const next = { ...app, display_name: patch.displayName ?? app.display_name, identifier_uris: patch.identifierUris ?? app.identifier_uris };
+    const next = {
+      ...app,
+      display_name: patch.displayName ?? app.display_name,
+      identifier_uris: patch.identifierUris ?? app.identifier_uris,
+    };
     await identityStore.updateApplication(db, next.app_id, next.display_name, next.identifier_uris);
     const keys = patch.keyCredentials ? await replaceKeyCredentials(db, app, patch.keyCredentials, now) : undefined;
     await recordChanges(db, caller, now, [
@@ -323,41 +438,84 @@ export async function updateApplication(ctx: GraphContext, caller: Principal, ap
 export async function addServicePrincipal(ctx: GraphContext, caller: Principal, appId: string) {
   const now = ctx.identity.clock.now();
   // Two at once meet the unique index instead of the check: the same answer as a repeat.
-  return onUniqueViolation([SERVICE_PRINCIPAL_INDEX], () => ctx.transaction(async (db) => {
-    const directory = await requireDirectoryAdmin(db, caller);
-    const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
-    if (!app || app.public_client) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`, 'appId');
-    const existing = await identityStore.findServicePrincipal(db, directory.tenant_id, app.app_id);
-    if (existing) throw graphErrors.exists('appId');
-    // Inserted here rather than "ensured": one made by a concurrent twin since the check is a conflict, not this one.
-    const sp = { object_id: newGuid(), tenant_id: directory.tenant_id, app_id: app.app_id, display_name: app.display_name, created_at: now };
-    await identityStore.insertServicePrincipal(db, sp);
-    await recordChanges(db, caller, now, [{ directoryId: directory.tenant_id, operation: 'Add service principal', resourceType: 'ServicePrincipal', resourceId: sp.object_id, newValue: { appId: app.app_id } }]);
-    return sp;
-  }), () => {
-    throw graphErrors.exists('appId');
-  });
+  return onUniqueViolation(
+    [SERVICE_PRINCIPAL_INDEX],
+    () =>
+      ctx.transaction(async (db) => {
+        const directory = await requireDirectoryAdmin(db, caller);
+        const app = isGuid(appId) ? await identityStore.getApplication(db, appId.toLowerCase()) : undefined;
+        if (!app || app.public_client)
+          throw graphErrors.badRequest(
+            `The appId '${appId}' of the service principal does not reference a valid application object.`,
+            'appId',
+          );
+        const existing = await identityStore.findServicePrincipal(db, directory.tenant_id, app.app_id);
+        if (existing) throw graphErrors.exists('appId');
+        // Inserted here rather than "ensured": one made by a concurrent twin since the check is a conflict, not this one.
+        const sp = {
+          object_id: newGuid(),
+          tenant_id: directory.tenant_id,
+          app_id: app.app_id,
+          display_name: app.display_name,
+          created_at: now,
+        };
+        await identityStore.insertServicePrincipal(db, sp);
+        await recordChanges(db, caller, now, [
+          {
+            directoryId: directory.tenant_id,
+            operation: 'Add service principal',
+            resourceType: 'ServicePrincipal',
+            resourceId: sp.object_id,
+            newValue: { appId: app.app_id },
+          },
+        ]);
+        return sp;
+      }),
+    () => {
+      throw graphErrors.exists('appId');
+    },
+  );
 }
 
 /** A new client secret for an application, shown once; it ends at `endDateTime` (two years by default). */
-export async function addApplicationPassword(ctx: GraphContext, caller: Principal, appId: string, input: { displayName?: string; endDateTime?: string }) {
+export async function addApplicationPassword(
+  ctx: GraphContext,
+  caller: Principal,
+  appId: string,
+  input: { displayName?: string; endDateTime?: string },
+) {
   const now = ctx.identity.clock.now();
   let endDateTime: Date | undefined;
   if (input.endDateTime !== undefined) {
     endDateTime = new Date(input.endDateTime);
     if (Number.isNaN(endDateTime.getTime()) || endDateTime.getTime() <= Date.now()) {
-      throw graphErrors.badRequest(`endDateTime '${input.endDateTime}' must be a time in the future.`, 'passwordCredential.endDateTime');
+      throw graphErrors.badRequest(
+        `endDateTime '${input.endDateTime}' must be a time in the future.`,
+        'passwordCredential.endDateTime',
+      );
     }
   }
   return ctx.transaction(async (db) => {
     const { directory, app } = await requireOwnApplication(db, caller, appId);
     const made = await ctx.identity.addClientSecret(app.app_id, { displayName: input.displayName, endDateTime }, db);
     const view = passwordCredentialView(
-      { id: made.keyId, display_name: made.displayName, hint: made.hint, created_at: made.startDateTime, expires_at: made.endDateTime },
+      {
+        id: made.keyId,
+        display_name: made.displayName,
+        hint: made.hint,
+        created_at: made.startDateTime,
+        expires_at: made.endDateTime,
+      },
       made.secretText,
     );
     await recordChanges(db, caller, now, [
-      { directoryId: directory.tenant_id, operation: 'Add application password', resourceType: 'Application', resourceId: app.app_id, newValue: { ...view, secretText: null } },
+      {
+        directoryId: directory.tenant_id,
+        operation: 'Add application password',
+        resourceType: 'Application',
+        resourceId: app.app_id,
+        newValue: { ...view, secretText: null },
+      },
     ]);
     return view;
   });
@@ -372,7 +530,14 @@ export async function removeApplicationPassword(ctx: GraphContext, caller: Princ
       throw graphErrors.badRequest(`No password credential with keyId '${keyId}' exists on the application.`, 'keyId');
     }
     await recordChanges(db, caller, now, [
-      { directoryId: directory.tenant_id, operation: 'Remove application password', resourceType: 'Application', resourceId: app.app_id, oldValue: { keyId: keyId.toLowerCase() }, newValue: null },
+      {
+        directoryId: directory.tenant_id,
+        operation: 'Remove application password',
+        resourceType: 'Application',
+        resourceId: app.app_id,
+        oldValue: { keyId: keyId.toLowerCase() },
+        newValue: null,
+      },
     ]);
   });
 }

@@ -43,12 +43,25 @@ export function keyCredentialView(row: KeyCredentialsTable) {
 
 /** The rows of a keyCredentials collection, or 400 naming the first bad entry. */
 export function parseKeyCredentials(appId: string, inputs: KeyCredentialInput[], now: Date): KeyCredentialsTable[] {
-  if (inputs.length > MAX_KEY_CREDENTIALS) throw graphErrors.badRequest(`An application holds at most ${MAX_KEY_CREDENTIALS} key credentials.`, 'keyCredentials');
+  if (inputs.length > MAX_KEY_CREDENTIALS)
+    throw graphErrors.badRequest(
+      `An application holds at most ${MAX_KEY_CREDENTIALS} key credentials.`,
+      'keyCredentials',
+    );
   const rows = inputs.map((input, i) => {
     const where = `keyCredentials[${i}]`;
-    if (input.type !== 'AsymmetricX509Cert') throw graphErrors.badRequest(`${where}: type '${input.type}' is not supported; use 'AsymmetricX509Cert'.`, `${where}.type`);
-    if (input.usage !== 'Verify') throw graphErrors.badRequest(`${where}: usage '${input.usage}' is not supported; use 'Verify'.`, `${where}.usage`);
-    if (input.keyId !== undefined && !isGuid(input.keyId)) throw graphErrors.badRequest(`${where}: keyId must be a GUID.`, `${where}.keyId`);
+    if (input.type !== 'AsymmetricX509Cert')
+      throw graphErrors.badRequest(
+        `${where}: type '${input.type}' is not supported; use 'AsymmetricX509Cert'.`,
+        `${where}.type`,
+      );
+    if (input.usage !== 'Verify')
+      throw graphErrors.badRequest(
+        `${where}: usage '${input.usage}' is not supported; use 'Verify'.`,
+        `${where}.usage`,
+      );
+    if (input.keyId !== undefined && !isGuid(input.keyId))
+      throw graphErrors.badRequest(`${where}: keyId must be a GUID.`, `${where}.keyId`);
     let certificate: X509Certificate;
     const der = Buffer.from(input.key, 'base64');
     try {
@@ -57,7 +70,8 @@ export function parseKeyCredentials(appId: string, inputs: KeyCredentialInput[],
       throw graphErrors.badRequest(`${where}: key is not a base64-encoded X.509 certificate.`, `${where}.key`);
     }
     const end = new Date(certificate.validTo);
-    if (end.getTime() <= now.getTime()) throw graphErrors.badRequest(`${where}: the certificate expired at ${end.toISOString()}.`, `${where}.key`);
+    if (end.getTime() <= now.getTime())
+      throw graphErrors.badRequest(`${where}: the certificate expired at ${end.toISOString()}.`, `${where}.key`);
     return {
       key_id: (input.keyId ?? newGuid()).toLowerCase(),
       app_id: appId,
@@ -71,12 +85,18 @@ export function parseKeyCredentials(appId: string, inputs: KeyCredentialInput[],
       created_at: now,
     };
   });
-  if (new Set(rows.map((r) => r.key_id)).size !== rows.length) throw graphErrors.badRequest('Each key credential needs its own keyId.', 'keyCredentials');
+  if (new Set(rows.map((r) => r.key_id)).size !== rows.length)
+    throw graphErrors.badRequest('Each key credential needs its own keyId.', 'keyCredentials');
   return rows;
 }
 
 /** Replaces an application's key credentials (inside the caller's transaction); answers the views for the activity log. */
-export async function replaceKeyCredentials(db: IdentityDb, app: ApplicationsTable, inputs: KeyCredentialInput[], now: Date) {
+export async function replaceKeyCredentials(
+  db: IdentityDb,
+  app: ApplicationsTable,
+  inputs: KeyCredentialInput[],
+  now: Date,
+) {
   const rows = parseKeyCredentials(app.app_id, inputs, now);
   const before = (await identityStore.keyCredentialsOf(db, app.app_id)).map(keyCredentialView);
   await identityStore.replaceKeyCredentials(db, app.app_id, rows);
@@ -97,7 +117,12 @@ export interface VerificationKey {
  * The key with which to verify what a service principal signed: a `Verify` certificate of its
  * application whose custom key identifier is `kid` and that is valid at `at`; undefined otherwise.
  */
-export async function verificationKey(db: IdentityDb, servicePrincipalId: string, kid: string, at: Date): Promise<VerificationKey | undefined> {
+export async function verificationKey(
+  db: IdentityDb,
+  servicePrincipalId: string,
+  kid: string,
+  at: Date,
+): Promise<VerificationKey | undefined> {
   if (!isGuid(servicePrincipalId)) return undefined;
   const sp = await identityStore.getServicePrincipal(db, servicePrincipalId.toLowerCase());
   if (!sp) return undefined;
@@ -105,5 +130,8 @@ export async function verificationKey(db: IdentityDb, servicePrincipalId: string
     (k) => k.custom_key_identifier === kid && k.usage === 'Verify' && k.start_date_time <= at && at < k.end_date_time,
   );
   if (!credential) return undefined;
-  return { servicePrincipal: { objectId: sp.object_id, tenantId: sp.tenant_id, appId: sp.app_id }, publicKey: new X509Certificate(credential.certificate).publicKey };
+  return {
+    servicePrincipal: { objectId: sp.object_id, tenantId: sp.tenant_id, appId: sp.app_id },
+    publicKey: new X509Certificate(credential.certificate).publicKey,
+  };
 }

@@ -96,7 +96,12 @@ export const identityMigrations: Record<string, Migration> = {
       // The first version kept unsalted digests; they are salted in place (see core/ids.ts).
       const rows = await db.selectFrom('client_secrets').select(['id', 'secret_hash']).execute();
       for (const r of rows as Array<{ id: string; secret_hash: string }>) {
-        if (!r.secret_hash.startsWith('sha256$')) await db.updateTable('client_secrets').set({ secret_hash: saltLegacySecretHash(r.secret_hash) }).where('id', '=', r.id).execute();
+        if (!r.secret_hash.startsWith('sha256$'))
+          await db
+            .updateTable('client_secrets')
+            .set({ secret_hash: saltLegacySecretHash(r.secret_hash) })
+            .where('id', '=', r.id)
+            .execute();
       }
     },
   },

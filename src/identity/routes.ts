@@ -16,7 +16,10 @@ function oauthErrorBody(e: OAuthError, request: FastifyRequest) {
     error: e.error,
     error_description: `${e.message}\r\nTrace ID: ${request.id}\r\nTimestamp: ${now.toISOString()}`,
     error_codes: [e.aadsts],
-    timestamp: now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    timestamp: now
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z'),
     trace_id: request.id,
     correlation_id: String(request.headers['client-request-id'] ?? newGuid()),
   };
@@ -33,25 +36,37 @@ function installOAuthPlumbing(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const form = Object.fromEntries(new URLSearchParams(body as string));
-    if (Object.entries(form).some(([k, v]) => isUnsafeText(k) || isUnsafeText(v))) return done(armErrors.invalidText('form'));
+    if (Object.entries(form).some(([k, v]) => isUnsafeText(k) || isUnsafeText(v)))
+      return done(armErrors.invalidText('form'));
     done(null, form);
   });
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     if ((body as string).length === 0) return done(null, {});
-    done(oauthErrors.invalidRequest(`The content type '${String(req.headers['content-type'] ?? '')}' is not supported: send the parameters as application/x-www-form-urlencoded.`));
+    done(
+      oauthErrors.invalidRequest(
+        `The content type '${String(req.headers['content-type'] ?? '')}' is not supported: send the parameters as application/x-www-form-urlencoded.`,
+      ),
+    );
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
     // Refusals from the edge or from Fastify (body too large, bad content length) say what was wrong;
     // anything else is ours: logged with the request id, never shown.
-    if (error instanceof ArmError && error.status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest(error.message));
+    if (error instanceof ArmError && error.status < 500)
+      return sendOAuthError(reply, oauthErrors.invalidRequest(error.message));
     const status = (error as { statusCode?: number }).statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) return sendOAuthError(reply, oauthErrors.invalidRequest((error as Error).message));
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return sendOAuthError(reply, oauthErrors.invalidRequest((error as Error).message));
     request.log.error({ err: error }, 'sign-in failed');
     return sendOAuthError(reply, oauthErrors.serverError(request.id));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: 'not_found', error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.` }),
+    reply
+      .status(404)
+      .send({
+        error: 'not_found',
+        error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.`,
+      }),
   );
 }
 
@@ -69,7 +84,21 @@ const commonConfiguration = (base: string) => ({
   id_token_signing_alg_values_supported: ['RS256'],
   token_endpoint_auth_methods_supported: ['client_secret_post'],
   scopes_supported: ['openid', 'profile', 'offline_access'],
-  claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'upn', 'unique_name', 'preferred_username', 'name', 'appid'],
+  claims_supported: [
+    'sub',
+    'iss',
+    'aud',
+    'exp',
+    'iat',
+    'nbf',
+    'tid',
+    'oid',
+    'upn',
+    'unique_name',
+    'preferred_username',
+    'name',
+    'appid',
+  ],
   cloud_instance_name: new URL(base).host,
 });
 

@@ -120,7 +120,12 @@ export class IdentityService {
 
   async createDirectory(input: NewDirectory, db: IdentityDb = this.db): Promise<DirectoriesTable> {
     if (await identityStore.findDirectoryByDomain(db, input.domain)) {
-      throw new ArmError(409, 'DomainAlreadyExists', `The domain '${input.domain}' is already taken by another directory.`, 'domain');
+      throw new ArmError(
+        409,
+        'DomainAlreadyExists',
+        `The domain '${input.domain}' is already taken by another directory.`,
+        'domain',
+      );
     }
     const row: DirectoriesTable = {
       tenant_id: (input.tenantId ?? newGuid()).toLowerCase(),
@@ -135,7 +140,9 @@ export class IdentityService {
 
   /** A directory named by its tenant id or by its domain. */
   async findDirectory(segment: string): Promise<DirectoriesTable | undefined> {
-    return isGuid(segment) ? identityStore.getDirectory(this.db, segment.toLowerCase()) : identityStore.findDirectoryByDomain(this.db, segment);
+    return isGuid(segment)
+      ? identityStore.getDirectory(this.db, segment.toLowerCase())
+      : identityStore.findDirectoryByDomain(this.db, segment);
   }
 
   getDirectory(tenantId: string) {
@@ -163,7 +170,16 @@ export class IdentityService {
   }
 
   /** Registers an application in its home directory, with its service principal there. */
-  async createApplication(input: { homeTenantId: string; displayName: string; identifierUris?: string[]; appId?: string; holdsSecret?: boolean }, db: IdentityDb = this.db) {
+  async createApplication(
+    input: {
+      homeTenantId: string;
+      displayName: string;
+      identifierUris?: string[];
+      appId?: string;
+      holdsSecret?: boolean;
+    },
+    db: IdentityDb = this.db,
+  ) {
     const appId = input.appId ?? newGuid();
     const now = this.clock.now();
     await identityStore.insertApplication(db, {
@@ -183,7 +199,13 @@ export class IdentityService {
     const existing = await identityStore.findServicePrincipal(db, tenantId, appId);
     if (existing) return existing;
     const app = await identityStore.getApplication(db, appId);
-    const row = { object_id: newGuid(), tenant_id: tenantId, app_id: appId, display_name: app?.display_name ?? appId, created_at: this.clock.now() };
+    const row = {
+      object_id: newGuid(),
+      tenant_id: tenantId,
+      app_id: appId,
+      display_name: app?.display_name ?? appId,
+      created_at: this.clock.now(),
+    };
     await identityStore.insertServicePrincipal(db, row);
     return row;
   }
@@ -192,7 +214,11 @@ export class IdentityService {
    * A new secret of an application, valid from now (real time) until `endDateTime` (two years by
    * default). Only its salted hash is kept, and, if the application holds its secret, the secret sealed.
    */
-  async addClientSecret(appId: string, options: { displayName?: string; endDateTime?: Date } = {}, db: IdentityDb = this.db): Promise<NewClientSecret> {
+  async addClientSecret(
+    appId: string,
+    options: { displayName?: string; endDateTime?: Date } = {},
+    db: IdentityDb = this.db,
+  ): Promise<NewClientSecret> {
     const app = await identityStore.getApplication(db, appId);
     if (!app) throw new Error(`no application ${appId}`);
     const secretText = newSecret();
@@ -251,10 +277,19 @@ export class IdentityService {
     const dir = await this.createDirectory({ displayName, domain, kind }, db);
     const password = newPassword();
     const admin = await this.createUser(
-      { tenantId: dir.tenant_id, userPrincipalName: `admin@${domain}`, displayName: `${displayName} administrator`, password, directoryRole: 'GlobalAdministrator' },
+      {
+        tenantId: dir.tenant_id,
+        userPrincipalName: `admin@${domain}`,
+        displayName: `${displayName} administrator`,
+        password,
+        directoryRole: 'GlobalAdministrator',
+      },
       db,
     );
-    const app = await this.createApplication({ homeTenantId: dir.tenant_id, displayName: `${displayName} automation`, holdsSecret: options.holdsSecret }, db);
+    const app = await this.createApplication(
+      { homeTenantId: dir.tenant_id, displayName: `${displayName} automation`, holdsSecret: options.holdsSecret },
+      db,
+    );
     const secret = (await this.addClientSecret(app.appId, {}, db)).secretText;
     return {
       tenantId: dir.tenant_id,
@@ -299,7 +334,9 @@ export class IdentityService {
       return rows.map((d) => ({ tenantId: d.tenant_id, displayName: d.display_name, defaultDomain: d.default_domain }));
     }
     const dir = await identityStore.getDirectory(this.db, principal.tenantId);
-    return dir ? [{ tenantId: dir.tenant_id, displayName: dir.display_name, defaultDomain: dir.default_domain }] : [{ tenantId: principal.tenantId }];
+    return dir
+      ? [{ tenantId: dir.tenant_id, displayName: dir.display_name, defaultDomain: dir.default_domain }]
+      : [{ tenantId: principal.tenantId }];
   }
 
   /** The key that signs new tokens. */

@@ -1,4 +1,12 @@
-import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { newGuid } from '../core/ids.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { identityStore, type IdentityDb } from './store.ts';
@@ -9,7 +17,8 @@ import { identityStore, type IdentityDb } from './store.ts';
 const purposeOf = (kid: string) => `signing key ${kid}`;
 
 /** A stored key's private part, opened. */
-export const openPrivateJwk = (sealer: Sealer, kid: string, sealed: string): JWK => JSON.parse(sealer.open(sealed, purposeOf(kid))) as JWK;
+export const openPrivateJwk = (sealer: Sealer, kid: string, sealed: string): JWK =>
+  JSON.parse(sealer.open(sealed, purposeOf(kid))) as JWK;
 
 export class SigningKeys {
   #current?: { kid: string; key: CryptoKey | Uint8Array };
@@ -29,7 +38,13 @@ export class SigningKeys {
       const kid = newGuid();
       const publicJwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', alg: 'RS256' };
       const sealed = this.sealer.seal(JSON.stringify(await exportJWK(privateKey)), purposeOf(kid));
-      await identityStore.insertSigningKey(this.db, { kid, private_jwk: null, private_key_sealed: sealed, public_jwk: publicJwk, created_at: new Date() });
+      await identityStore.insertSigningKey(this.db, {
+        kid,
+        private_jwk: null,
+        private_key_sealed: sealed,
+        public_jwk: publicJwk,
+        created_at: new Date(),
+      });
       rows = await identityStore.signingKeys(this.db);
     }
     for (const row of rows) {
@@ -39,7 +54,10 @@ export class SigningKeys {
       }
     }
     const newest = rows[0];
-    this.#current = { kid: newest.kid, key: await importJWK(openPrivateJwk(this.sealer, newest.kid, newest.private_key_sealed!), 'RS256') };
+    this.#current = {
+      kid: newest.kid,
+      key: await importJWK(openPrivateJwk(this.sealer, newest.kid, newest.private_key_sealed!), 'RS256'),
+    };
     this.#jwks = { keys: rows.map((r) => r.public_jwk as JWK) };
     this.#keySet = createLocalJWKSet(this.#jwks);
   }

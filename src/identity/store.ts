@@ -1,5 +1,15 @@
 import { type Kysely, sql } from 'kysely';
-import type { ApplicationsTable, ClientSecretsTable, DirectoriesTable, IdentityTables, InvitationsTable, KeyCredentialsTable, ServicePrincipalsTable, SigningKeysTable, UsersTable } from './tables.ts';
+import type {
+  ApplicationsTable,
+  ClientSecretsTable,
+  DirectoriesTable,
+  IdentityTables,
+  InvitationsTable,
+  KeyCredentialsTable,
+  ServicePrincipalsTable,
+  SigningKeysTable,
+  UsersTable,
+} from './tables.ts';
 
 // All SQL of identity. Nothing else touches these tables.
 export type IdentityDb = Kysely<IdentityTables>;
@@ -15,7 +25,11 @@ export const identityStore = {
     db.selectFrom('directories').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
 
   findDirectoryByDomain: (db: IdentityDb, domain: string) =>
-    db.selectFrom('directories').selectAll().where(sql`lower(default_domain)`, '=', domain.toLowerCase()).executeTakeFirst(),
+    db
+      .selectFrom('directories')
+      .selectAll()
+      .where(sql`lower(default_domain)`, '=', domain.toLowerCase())
+      .executeTakeFirst(),
 
   insertDirectory: async (db: IdentityDb, row: DirectoriesTable) => {
     await db.insertInto('directories').values(row).execute();
@@ -25,7 +39,8 @@ export const identityStore = {
     await db.insertInto('users').values(row).execute();
   },
 
-  getUser: (db: IdentityDb, objectId: string) => db.selectFrom('users').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
+  getUser: (db: IdentityDb, objectId: string) =>
+    db.selectFrom('users').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
 
   /** The member account (the one with a password) whose sign-in name this is. */
   findMemberByUpn: (db: IdentityDb, upn: string) =>
@@ -37,7 +52,12 @@ export const identityStore = {
       .executeTakeFirst(),
 
   findGuest: (db: IdentityDb, tenantId: string, homeObjectId: string) =>
-    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where('home_object_id', '=', homeObjectId).executeTakeFirst(),
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('home_object_id', '=', homeObjectId)
+      .executeTakeFirst(),
 
   /** Directories in which a person has an account: its own and those where it is a guest. */
   directoriesOfPerson: (db: IdentityDb, homeObjectId: string) =>
@@ -49,10 +69,15 @@ export const identityStore = {
       .execute(),
 
   insertApplication: async (db: IdentityDb, row: ApplicationsTable) => {
-    await db.insertInto('applications').values(row).onConflict((oc) => oc.column('app_id').doNothing()).execute();
+    await db
+      .insertInto('applications')
+      .values(row)
+      .onConflict((oc) => oc.column('app_id').doNothing())
+      .execute();
   },
 
-  getApplication: (db: IdentityDb, appId: string) => db.selectFrom('applications').selectAll().where('app_id', '=', appId).executeTakeFirst(),
+  getApplication: (db: IdentityDb, appId: string) =>
+    db.selectFrom('applications').selectAll().where('app_id', '=', appId).executeTakeFirst(),
 
   setIdentifierUris: async (db: IdentityDb, appId: string, uris: string[]) => {
     await db.updateTable('applications').set({ identifier_uris: uris }).where('app_id', '=', appId).execute();
@@ -63,7 +88,9 @@ export const identityStore = {
     db
       .selectFrom('applications')
       .selectAll()
-      .where(sql<boolean>`exists (select 1 from unnest(identifier_uris) u where lower(rtrim(u, '/')) = ${normalizedUri})`)
+      .where(
+        sql<boolean>`exists (select 1 from unnest(identifier_uris) u where lower(rtrim(u, '/')) = ${normalizedUri})`,
+      )
       .executeTakeFirst(),
 
   insertServicePrincipal: async (db: IdentityDb, row: ServicePrincipalsTable) => {
@@ -71,7 +98,12 @@ export const identityStore = {
   },
 
   findServicePrincipal: (db: IdentityDb, tenantId: string, appId: string) =>
-    db.selectFrom('service_principals').selectAll().where('tenant_id', '=', tenantId).where('app_id', '=', appId).executeTakeFirst(),
+    db
+      .selectFrom('service_principals')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('app_id', '=', appId)
+      .executeTakeFirst(),
 
   getServicePrincipal: (db: IdentityDb, objectId: string) =>
     db.selectFrom('service_principals').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
@@ -81,7 +113,14 @@ export const identityStore = {
   },
 
   liveSecretHashes: async (db: IdentityDb, appId: string, now: Date) =>
-    (await db.selectFrom('client_secrets').select('secret_hash').where('app_id', '=', appId).where('expires_at', '>', now).execute()).map((r) => r.secret_hash),
+    (
+      await db
+        .selectFrom('client_secrets')
+        .select('secret_hash')
+        .where('app_id', '=', appId)
+        .where('expires_at', '>', now)
+        .execute()
+    ).map((r) => r.secret_hash),
 
   /** An application's secrets as graph lists them (never the secret or its hash). */
   clientSecretsOf: (db: IdentityDb, appId: string) =>
@@ -95,7 +134,8 @@ export const identityStore = {
 
   /** Deletes one secret of an application; answers whether it existed. */
   deleteClientSecret: async (db: IdentityDb, appId: string, id: string) =>
-    (await db.deleteFrom('client_secrets').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst()).numDeletedRows > 0n,
+    (await db.deleteFrom('client_secrets').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst())
+      .numDeletedRows > 0n,
 
   /** The newest live secret that the application holds sealed. */
   heldSecret: (db: IdentityDb, appId: string, now: Date) =>
@@ -110,7 +150,12 @@ export const identityStore = {
       .executeTakeFirst(),
 
   liveSecretsWithHashes: (db: IdentityDb, appId: string, now: Date) =>
-    db.selectFrom('client_secrets').select(['id', 'secret_hash']).where('app_id', '=', appId).where('expires_at', '>', now).execute(),
+    db
+      .selectFrom('client_secrets')
+      .select(['id', 'secret_hash'])
+      .where('app_id', '=', appId)
+      .where('expires_at', '>', now)
+      .execute(),
 
   setSealedSecret: async (db: IdentityDb, id: string, sealed: string) => {
     await db.updateTable('client_secrets').set({ sealed_secret: sealed }).where('id', '=', id).execute();
@@ -131,7 +176,11 @@ export const identityStore = {
 
   /** A key of the first version gets its private part sealed, and the plain one dropped. */
   sealSigningKey: async (db: IdentityDb, kid: string, sealed: string) => {
-    await db.updateTable('signing_keys').set({ private_key_sealed: sealed, private_jwk: null }).where('kid', '=', kid).execute();
+    await db
+      .updateTable('signing_keys')
+      .set({ private_key_sealed: sealed, private_jwk: null })
+      .where('kid', '=', kid)
+      .execute();
   },
 
   /**
@@ -150,7 +199,12 @@ export const identityStore = {
   },
 
   clearFailedSignIns: async (db: IdentityDb, objectId: string) => {
-    await db.updateTable('users').set({ failed_sign_ins: 0, locked_until: null }).where('object_id', '=', objectId).where('failed_sign_ins', '>', 0).execute();
+    await db
+      .updateTable('users')
+      .set({ failed_sign_ins: 0, locked_until: null })
+      .where('object_id', '=', objectId)
+      .where('failed_sign_ins', '>', 0)
+      .execute();
   },
 
   setAccountEnabled: async (db: IdentityDb, objectId: string, enabled: boolean) => {
@@ -167,22 +221,45 @@ export const identityStore = {
       .selectFrom('users')
       .selectAll()
       .where('user_type', '=', 'Member')
-      .where((eb) => eb.or([eb(sql`lower(user_principal_name)`, '=', email.toLowerCase()), eb(sql`lower(mail)`, '=', email.toLowerCase())]))
+      .where((eb) =>
+        eb.or([
+          eb(sql`lower(user_principal_name)`, '=', email.toLowerCase()),
+          eb(sql`lower(mail)`, '=', email.toLowerCase()),
+        ]),
+      )
       .orderBy('created_at')
       .executeTakeFirst(),
 
   listUsers: (db: IdentityDb, tenantId: string, offset: number, limit: number) =>
-    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).orderBy('created_at').orderBy('object_id').offset(offset).limit(limit).execute(),
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .orderBy('object_id')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
 
   findUserByUpn: (db: IdentityDb, tenantId: string, upn: string) =>
-    db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId).where(sql`lower(user_principal_name)`, '=', upn.toLowerCase()).executeTakeFirst(),
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where(sql`lower(user_principal_name)`, '=', upn.toLowerCase())
+      .executeTakeFirst(),
 
   insertInvitation: async (db: IdentityDb, row: InvitationsTable) => {
     await db.insertInto('invitations').values(row).execute();
   },
 
   invitationsOf: (db: IdentityDb, invitedUserId: string) =>
-    db.selectFrom('invitations').selectAll().where('invited_user_id', '=', invitedUserId).orderBy('created_at').execute(),
+    db
+      .selectFrom('invitations')
+      .selectAll()
+      .where('invited_user_id', '=', invitedUserId)
+      .orderBy('created_at')
+      .execute(),
 
   completeInvitations: async (db: IdentityDb, invitedUserId: string, at: Date) => {
     await db
@@ -194,12 +271,24 @@ export const identityStore = {
   },
 
   updateApplication: async (db: IdentityDb, appId: string, displayName: string, uris: string[]) => {
-    await db.updateTable('applications').set({ display_name: displayName, identifier_uris: uris }).where('app_id', '=', appId).execute();
+    await db
+      .updateTable('applications')
+      .set({ display_name: displayName, identifier_uris: uris })
+      .where('app_id', '=', appId)
+      .execute();
   },
 
-  servicePrincipalsOf: (db: IdentityDb, appId: string) => db.selectFrom('service_principals').selectAll().where('app_id', '=', appId).execute(),
+  servicePrincipalsOf: (db: IdentityDb, appId: string) =>
+    db.selectFrom('service_principals').selectAll().where('app_id', '=', appId).execute(),
 
-  keyCredentialsOf: (db: IdentityDb, appId: string) => db.selectFrom('key_credentials').selectAll().where('app_id', '=', appId).orderBy('created_at').orderBy('key_id').execute(),
+  keyCredentialsOf: (db: IdentityDb, appId: string) =>
+    db
+      .selectFrom('key_credentials')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .orderBy('created_at')
+      .orderBy('key_id')
+      .execute(),
 
   /** Graph's PATCH of keyCredentials replaces the whole collection. */
   replaceKeyCredentials: async (db: IdentityDb, appId: string, rows: KeyCredentialsTable[]) => {

@@ -6,7 +6,14 @@ import type { IdentityService, TokenResponse } from './service.ts';
 import { checkClientSecret, checkPassword } from './sign-in.ts';
 import { identityStore, type IdentityDb } from './store.ts';
 import type { DirectoriesTable, UsersTable } from './tables.ts';
-import { clientInfo, readRefreshToken, refreshStillValid, signIdToken, signRefreshToken, type UserSession } from './user-tokens.ts';
+import {
+  clientInfo,
+  readRefreshToken,
+  refreshStillValid,
+  signIdToken,
+  signRefreshToken,
+  type UserSession,
+} from './user-tokens.ts';
 
 // The token endpoint: client credentials, password and refresh-token grants, in the v1 and v2
 // shapes, signed with the hub's current key. Tokens keep real time and always carry `exp`.
@@ -21,7 +28,12 @@ const isCommon = (segment: string) => ['common', 'organizations'].includes(segme
  * directory (a refresh token's, for the refresh grant: answered undefined); an unknown user there
  * answers undefined too, so that the password check refuses it like a wrong password.
  */
-async function resolveTenant(db: IdentityDb, segment: string, grant: string, userName?: string): Promise<DirectoriesTable | undefined> {
+async function resolveTenant(
+  db: IdentityDb,
+  segment: string,
+  grant: string,
+  userName?: string,
+): Promise<DirectoriesTable | undefined> {
   if (isCommon(segment) && grant === 'refresh_token') return undefined;
   if (isCommon(segment) && userName) {
     const member = await identityStore.findMemberByUpn(db, userName);
@@ -34,12 +46,20 @@ async function resolveTenant(db: IdentityDb, segment: string, grant: string, use
 }
 
 /** The person's account in a directory: its member account at home, its guest account elsewhere. */
-async function accountIn(identity: IdentityService, member: UsersTable, directory: DirectoriesTable): Promise<UsersTable> {
-  const account = member.tenant_id === directory.tenant_id ? member : await identityStore.findGuest(identity.db, directory.tenant_id, member.object_id);
+async function accountIn(
+  identity: IdentityService,
+  member: UsersTable,
+  directory: DirectoriesTable,
+): Promise<UsersTable> {
+  const account =
+    member.tenant_id === directory.tenant_id
+      ? member
+      : await identityStore.findGuest(identity.db, directory.tenant_id, member.object_id);
   if (!account) throw oauthErrors.userNotInTenant(member.user_principal_name, directory.tenant_id);
   if (!account.account_enabled || !member.account_enabled) throw oauthErrors.disabled();
   // A guest's first sign-in redeems its invitation.
-  if (account.user_type === 'Guest') await identityStore.completeInvitations(identity.db, account.object_id, identity.clock.now());
+  if (account.user_type === 'Guest')
+    await identityStore.completeInvitations(identity.db, account.object_id, identity.clock.now());
   return account;
 }
 
@@ -71,7 +91,12 @@ interface Subject {
  * shapes, at an Azure AD-style authority (the directory in the path) or the AD FS-style one (the
  * directory worked out: an application's home directory, the user's own, the refresh token's).
  */
-export async function issueToken(identity: IdentityService, authority: Authority, version: 'v1' | 'v2', form: Record<string, string>): Promise<TokenResponse> {
+export async function issueToken(
+  identity: IdentityService,
+  authority: Authority,
+  version: 'v1' | 'v2',
+  form: Record<string, string>,
+): Promise<TokenResponse> {
   const db = identity.db;
   const grant = form.grant_type;
   if (!grant) throw oauthErrors.missingParameter('grant_type');
@@ -83,17 +108,33 @@ export async function issueToken(identity: IdentityService, authority: Authority
   const named = authority.kind === 'aad' ? await resolveTenant(db, authority.tenant, grant, form.username) : undefined;
   const audience = await resolveResource(db, version, form);
   const app = isGuid(clientId) ? await identityStore.getApplication(db, clientId) : undefined;
-  if (!app) throw oauthErrors.appNotFound(form.client_id, named?.tenant_id ?? (authority.kind === 'aad' ? authority.tenant : 'adfs'));
+  if (!app)
+    throw oauthErrors.appNotFound(
+      form.client_id,
+      named?.tenant_id ?? (authority.kind === 'aad' ? authority.tenant : 'adfs'),
+    );
 
   let subject: Subject;
   if (grant === 'client_credentials') {
     if (!form.client_secret) throw oauthErrors.missingParameter('client_secret');
-    const directory = authority.kind === 'aad' ? named : app.home_tenant_id ? await identityStore.getDirectory(db, app.home_tenant_id) : undefined;
-    if (!directory) throw authority.kind === 'aad' ? oauthErrors.tenantNotFound(authority.tenant) : oauthErrors.noDirectoryForClient(app.app_id);
+    const directory =
+      authority.kind === 'aad'
+        ? named
+        : app.home_tenant_id
+          ? await identityStore.getDirectory(db, app.home_tenant_id)
+          : undefined;
+    if (!directory)
+      throw authority.kind === 'aad'
+        ? oauthErrors.tenantNotFound(authority.tenant)
+        : oauthErrors.noDirectoryForClient(app.app_id);
     await checkClientSecret(db, app.app_id, form.client_secret, identity.signInPolicy);
     const sp = await identityStore.findServicePrincipal(db, directory.tenant_id, app.app_id);
     if (!sp) throw oauthErrors.appNotFound(app.app_id, directory.tenant_id);
-    subject = { directory, oid: sp.object_id, claims: { appid: app.app_id, azp: app.app_id, idtyp: 'app', app_displayname: app.display_name } };
+    subject = {
+      directory,
+      oid: sp.object_id,
+      claims: { appid: app.app_id, azp: app.app_id, idtyp: 'app', app_displayname: app.display_name },
+    };
   } else {
     if (!app.public_client) throw oauthErrors.notPublicClient(app.app_id);
     let member: UsersTable;
@@ -133,13 +174,25 @@ export async function issueToken(identity: IdentityService, authority: Authority
 }
 
 /** The token response: the access token, and for a user's session the id_token, client_info and refresh token its scope asks for. */
-async function respond(identity: IdentityService, authority: Authority, version: 'v1' | 'v2', form: Record<string, string>, audience: string, subject: Subject): Promise<TokenResponse> {
+async function respond(
+  identity: IdentityService,
+  authority: Authority,
+  version: 'v1' | 'v2',
+  form: Record<string, string>,
+  audience: string,
+  subject: Subject,
+): Promise<TokenResponse> {
   const now = Math.floor(Date.now() / 1000);
   const exp = now + TOKEN_LIFETIME_SECONDS;
   // Access tokens name their directory's issuer whichever authority issued them, so every endpoint takes them alike.
   const [issuerV1, issuerV2] = issuersFor(identity.loginBase(), subject.directory.tenant_id);
   const signing = identity.signingKey();
-  const accessToken = await new SignJWT({ ...subject.claims, tid: subject.directory.tenant_id, oid: subject.oid, ver: version === 'v1' ? '1.0' : '2.0' })
+  const accessToken = await new SignJWT({
+    ...subject.claims,
+    tid: subject.directory.tenant_id,
+    oid: subject.oid,
+    ver: version === 'v1' ? '1.0' : '2.0',
+  })
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signing.kid })
     .setIssuer(version === 'v1' ? issuerV1 : issuerV2)
     .setAudience(audience)
@@ -153,7 +206,8 @@ async function respond(identity: IdentityService, authority: Authority, version:
   const openId: Record<string, string> = {};
   const scopes = (form.scope ?? '').toLowerCase().split(/\s+/);
   if (subject.session && scopes.includes('openid')) {
-    const idIssuer = authority.kind === 'adfs' ? adfsAuthorityOf(identity.loginBase()) : version === 'v1' ? issuerV1 : issuerV2;
+    const idIssuer =
+      authority.kind === 'adfs' ? adfsAuthorityOf(identity.loginBase()) : version === 'v1' ? issuerV1 : issuerV2;
     openId.id_token = await signIdToken(signing, subject.session, idIssuer, version);
     openId.client_info = clientInfo(subject.session);
   }
@@ -176,7 +230,9 @@ async function respond(identity: IdentityService, authority: Authority, version:
     token_type: 'Bearer',
     expires_in: TOKEN_LIFETIME_SECONDS,
     ext_expires_in: TOKEN_LIFETIME_SECONDS,
-    scope: [`${audience}/.default`, ...['openid', 'profile', 'offline_access'].filter((s) => scopes.includes(s))].join(' '),
+    scope: [`${audience}/.default`, ...['openid', 'profile', 'offline_access'].filter((s) => scopes.includes(s))].join(
+      ' ',
+    ),
     access_token: accessToken,
     ...openId,
   };

@@ -26,10 +26,19 @@ export interface UserSession {
 }
 
 /** A short fingerprint of the password hash: a new password ends the refresh tokens issued before it. */
-const passwordStamp = (member: UsersTable) => createHash('sha256').update(member.password_hash ?? '').digest('base64url').slice(0, 16);
+const passwordStamp = (member: UsersTable) =>
+  createHash('sha256')
+    .update(member.password_hash ?? '')
+    .digest('base64url')
+    .slice(0, 16);
 
 /** The OpenID id_token of a user sign-in: `aud` is the client, `iss` the authority that was asked. */
-export async function signIdToken(signing: Signing, session: UserSession, issuer: string, version: 'v1' | 'v2'): Promise<string> {
+export async function signIdToken(
+  signing: Signing,
+  session: UserSession,
+  issuer: string,
+  version: 'v1' | 'v2',
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const upn = session.member.user_principal_name;
   return new SignJWT({
@@ -79,8 +88,15 @@ export interface RefreshClaims {
 /** The claims of a refresh token this hub issued, else `invalid_grant`. */
 export async function readRefreshToken(keys: JWTVerifyGetKey, issuer: string, token: string): Promise<RefreshClaims> {
   try {
-    const { payload } = await jwtVerify(token, keys, { algorithms: ['RS256'], issuer, audience: REFRESH_AUDIENCE, typ: 'RT+JWT', requiredClaims: ['exp', 'sub'] });
-    if (typeof payload.tid !== 'string' || typeof payload.cid !== 'string' || typeof payload.pws !== 'string') throw oauthErrors.badRefreshToken();
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: ['RS256'],
+      issuer,
+      audience: REFRESH_AUDIENCE,
+      typ: 'RT+JWT',
+      requiredClaims: ['exp', 'sub'],
+    });
+    if (typeof payload.tid !== 'string' || typeof payload.cid !== 'string' || typeof payload.pws !== 'string')
+      throw oauthErrors.badRefreshToken();
     return { memberId: payload.sub!, tenantId: payload.tid, clientId: payload.cid, stamp: payload.pws };
   } catch (e) {
     if (e instanceof joseErrors.JWTExpired) throw oauthErrors.refreshTokenExpired();
@@ -89,4 +105,5 @@ export async function readRefreshToken(keys: JWTVerifyGetKey, issuer: string, to
 }
 
 /** Whether a refresh token still speaks for this member: same password since it was issued. */
-export const refreshStillValid = (claims: RefreshClaims, member: UsersTable): boolean => passwordStamp(member) === claims.stamp;
+export const refreshStillValid = (claims: RefreshClaims, member: UsersTable): boolean =>
+  passwordStamp(member) === claims.stamp;

@@ -18,7 +18,10 @@ import { partnerStore } from './store.ts';
 // - `Microsoft.Subscription/aliases`, with which a directory creates its own pay-as-you-go
 //   subscription: a cloud subscription that no partner sold.
 
-const PartnerBody = Type.Object({ displayName: Type.String({ minLength: 1 }), domainPrefix: Type.String({ minLength: 1 }) });
+const PartnerBody = Type.Object({
+  displayName: Type.String({ minLength: 1 }),
+  domainPrefix: Type.String({ minLength: 1 }),
+});
 const AliasBody = Type.Object({
   properties: Type.Object({
     displayName: Type.Optional(Type.String()),
@@ -32,31 +35,57 @@ const ALIAS_API_VERSIONS = ['2020-09-01', '2021-10-01', '2024-08-01-preview'];
 export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerContext, rights: SystemRights): void {
   app.post<{ Body: Static<typeof PartnerBody> }>(
     '/providers/Stackledger.System/partners',
-    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/partners' }, schema: { body: PartnerBody } },
+    {
+      config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/partners' },
+      schema: { body: PartnerBody },
+    },
     async (request, reply) => {
       const caller = principalOf(request);
       await rights.require(caller, 'Stackledger.System/partners/write');
       const domain = customerDomain(request.body.domainPrefix, ctx.domainSuffix);
-      const domainTaken = () => armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
+      const domainTaken = () =>
+        armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
       // Two at once meet the unique index instead of the check: the same 409.
-      const created = await onUniqueViolation([DIRECTORY_DOMAIN_INDEX], () => inTransaction(ctx.db, async (db) => {
-        if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
-        const partner = await ctx.identity.createAdministeredDirectory(request.body.displayName, domain, 'partner', db);
-        await recordChanges(db, caller, ctx.arm.clock.now(), [
-          { directoryId: partner.tenantId, partnerId: partner.tenantId, operation: 'CreatePartner', resourceType: 'Partner', resourceId: partner.tenantId, newValue: { displayName: request.body.displayName, domain } },
-        ]);
-        return partner;
-      }), () => {
-        throw domainTaken();
-      });
+      const created = await onUniqueViolation(
+        [DIRECTORY_DOMAIN_INDEX],
+        () =>
+          inTransaction(ctx.db, async (db) => {
+            if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
+            const partner = await ctx.identity.createAdministeredDirectory(
+              request.body.displayName,
+              domain,
+              'partner',
+              db,
+            );
+            await recordChanges(db, caller, ctx.arm.clock.now(), [
+              {
+                directoryId: partner.tenantId,
+                partnerId: partner.tenantId,
+                operation: 'CreatePartner',
+                resourceType: 'Partner',
+                resourceId: partner.tenantId,
+                newValue: { displayName: request.body.displayName, domain },
+              },
+            ]);
+            return partner;
+          }),
+        () => {
+          throw domainTaken();
+        },
+      );
       const { servicePrincipalId: _sp, ...credentials } = created;
-      return reply.status(201).send({ ...credentials, admin: { userName: created.admin.userName, password: created.admin.password } });
+      return reply
+        .status(201)
+        .send({ ...credentials, admin: { userName: created.admin.userName, password: created.admin.password } });
     },
   );
 
   app.put<{ Params: { aliasName: string }; Body: Static<typeof AliasBody> }>(
     '/providers/Microsoft.Subscription/aliases/:aliasName',
-    { config: { apiVersions: ALIAS_API_VERSIONS, resourceType: 'Microsoft.Subscription/aliases' }, schema: { body: AliasBody } },
+    {
+      config: { apiVersions: ALIAS_API_VERSIONS, resourceType: 'Microsoft.Subscription/aliases' },
+      schema: { body: AliasBody },
+    },
     async (request, reply) => {
       const caller = principalOf(request);
       // Self-service, as with a pay-as-you-go sign-up: a subscription of the caller's own directory, owned by it.
@@ -71,7 +100,8 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
       const result = await inTransaction(ctx.db, async (db) => {
         const existing = await partnerStore.getAlias(db, caller.tenantId, name);
         if (existing) return { subscriptionId: existing.subscription_id, created: false };
-        if (!(await identityStore.getDirectory(db, caller.tenantId))) throw armErrors.badRequest('InvalidTenant', `The directory '${caller.tenantId}' is unknown.`);
+        if (!(await identityStore.getDirectory(db, caller.tenantId)))
+          throw armErrors.badRequest('InvalidTenant', `The directory '${caller.tenantId}' is unknown.`);
         const sub = await createSubscription(
           ctx.arm,
           {
@@ -83,9 +113,20 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
           },
           db,
         );
-        await partnerStore.insertAlias(db, { tenant_id: caller.tenantId, name, subscription_id: sub.subscription_id, created_at: ctx.arm.clock.now() });
+        await partnerStore.insertAlias(db, {
+          tenant_id: caller.tenantId,
+          name,
+          subscription_id: sub.subscription_id,
+          created_at: ctx.arm.clock.now(),
+        });
         await recordChanges(db, caller, ctx.arm.clock.now(), [
-          { directoryId: caller.tenantId, operation: 'CreateSubscription', resourceType: 'Subscription', resourceId: sub.subscription_id, newValue: { offerId: PAY_AS_YOU_GO_OFFER_ID, displayName: sub.display_name } },
+          {
+            directoryId: caller.tenantId,
+            operation: 'CreateSubscription',
+            resourceType: 'Subscription',
+            resourceId: sub.subscription_id,
+            newValue: { offerId: PAY_AS_YOU_GO_OFFER_ID, displayName: sub.display_name },
+          },
         ]);
         return { subscriptionId: sub.subscription_id, created: true };
       });

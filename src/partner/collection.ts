@@ -6,7 +6,12 @@ import { partnerErrors } from './rules.ts';
 // The partner center's collections: the envelope and its continuation (MS-ContinuationToken).
 
 /** The partner center's collection envelope, continued with the MS-ContinuationToken header. */
-export function collection<T>(request: FastifyRequest, items: T[], page: { offset: number; size: number }, objectType = 'Collection') {
+export function collection<T>(
+  request: FastifyRequest,
+  items: T[],
+  page: { offset: number; size: number },
+  objectType = 'Collection',
+) {
   const more = items.length > page.size;
   const shown = more ? items.slice(0, page.size) : items;
   const [path, query] = request.url.split('?');
@@ -28,22 +33,31 @@ export function collection<T>(request: FastifyRequest, items: T[], page: { offse
   };
 }
 
-export function pageOfCollection(request: FastifyRequest, defaultSize = 100, maxSize = 500): { offset: number; size: number } {
+export function pageOfCollection(
+  request: FastifyRequest,
+  defaultSize = 100,
+  maxSize = 500,
+): { offset: number; size: number } {
   const header = request.headers['ms-continuationtoken'];
   const token = Array.isArray(header) ? header[0] : header;
   let offset = 0;
   if (token) {
     const n = readOffsetToken(token);
-    if (n === undefined) throw partnerErrors.invalid('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
+    if (n === undefined)
+      throw partnerErrors.invalid(
+        'InvalidContinuationToken',
+        'The continuation token is not valid.',
+        'MS-ContinuationToken',
+      );
     offset = n;
   }
   const sizeText = queryValue(request, 'size');
   let size = defaultSize;
   if (sizeText !== undefined) {
     size = Number(sizeText);
-    if (!Number.isInteger(size) || size < 0 || size > maxSize) throw partnerErrors.invalid('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
+    if (!Number.isInteger(size) || size < 0 || size > maxSize)
+      throw partnerErrors.invalid('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
     if (size === 0) size = defaultSize;
   }
   return { offset, size };
 }
-

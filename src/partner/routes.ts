@@ -56,22 +56,38 @@ function customerFilter(text: string | undefined): { field?: 'company' | 'domain
   try {
     f = JSON.parse(text);
   } catch {
-    throw partnerErrors.invalid('InvalidFilter', 'filter must be JSON such as {"Field":"CompanyName","Value":"Contoso","Operator":"starts_with"}.', 'filter');
+    throw partnerErrors.invalid(
+      'InvalidFilter',
+      'filter must be JSON such as {"Field":"CompanyName","Value":"Contoso","Operator":"starts_with"}.',
+      'filter',
+    );
   }
   const field = String(f?.Field ?? f?.field ?? '').toLowerCase();
   const op = String(f?.Operator ?? f?.operator ?? 'starts_with').toLowerCase();
   const value = f?.Value ?? f?.value;
   if (!['companyname', 'domain'].includes(field) || op !== 'starts_with' || typeof value !== 'string') {
-    throw partnerErrors.invalid('InvalidFilter', 'filter supports Field CompanyName or Domain with Operator starts_with and a string Value.', 'filter');
+    throw partnerErrors.invalid(
+      'InvalidFilter',
+      'filter supports Field CompanyName or Domain with Operator starts_with and a string Value.',
+      'filter',
+    );
   }
   return { field: field === 'companyname' ? 'company' : 'domain', prefix: value };
 }
 
-export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.PartnerContext, baseUrl: () => string): void {
+export function registerPartnerCenterRoutes(
+  app: FastifyInstance,
+  ctx: partner.PartnerContext,
+  baseUrl: () => string,
+): void {
   app.get('/v1/offers', async (request) => {
     await partner.requirePartner(ctx, principalOf(request));
     const country = queryValue(request, 'country') ?? 'US';
-    return collection(request, OFFERS.map((o) => offerView(o, country)), { offset: 0, size: OFFERS.length });
+    return collection(
+      request,
+      OFFERS.map((o) => offerView(o, country)),
+      { offset: 0, size: OFFERS.length },
+    );
   });
 
   app.get<{ Params: { offerId: string } }>('/v1/offers/:offerId', async (request) => {
@@ -81,21 +97,38 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
     return offerView(offer, queryValue(request, 'country') ?? 'US');
   });
 
-  app.post<{ Body: Static<typeof CustomerBody> }>('/v1/customers', { schema: { body: CustomerBody } }, async (request, reply) => {
-    const { customer, userCredentials } = await partner.createCustomer(ctx, principalOf(request), request.body);
-    return reply.status(201).send(customerView(customer, userCredentials));
-  });
+  app.post<{ Body: Static<typeof CustomerBody> }>(
+    '/v1/customers',
+    { schema: { body: CustomerBody } },
+    async (request, reply) => {
+      const { customer, userCredentials } = await partner.createCustomer(ctx, principalOf(request), request.body);
+      return reply.status(201).send(customerView(customer, userCredentials));
+    },
+  );
 
   app.get('/v1/customers', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));
     const page = pageOfCollection(request);
-    const rows = await partnerStore.listCustomers(ctx.db, p.tenant_id, customerFilter(queryValue(request, 'filter')), page.offset, page.size + 1);
-    return collection(request, rows.map((c) => customerView(c)), page);
+    const rows = await partnerStore.listCustomers(
+      ctx.db,
+      p.tenant_id,
+      customerFilter(queryValue(request, 'filter')),
+      page.offset,
+      page.size + 1,
+    );
+    return collection(
+      request,
+      rows.map((c) => customerView(c)),
+      page,
+    );
   });
 
   app.get('/v1/customers/relationshiprequests', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));
-    return { url: `${baseUrl()}/v1/relationshiprequests/${p.tenant_id}`, attributes: { objectType: 'CustomerRelationshipRequest' } };
+    return {
+      url: `${baseUrl()}/v1/relationshiprequests/${p.tenant_id}`,
+      attributes: { objectType: 'CustomerRelationshipRequest' },
+    };
   });
 
   app.post<{ Params: { partnerId: string } }>('/v1/relationshiprequests/:partnerId', async (request, reply) => {
@@ -108,10 +141,14 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
     return customerView(await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId));
   });
 
-  app.post<{ Params: CustomerParams; Body: Static<typeof OrderBody> }>('/v1/customers/:customerId/orders', { schema: { body: OrderBody } }, async (request, reply) => {
-    const { order } = await partner.createOrder(ctx, principalOf(request), request.params.customerId, request.body);
-    return reply.status(201).send(orderView(order));
-  });
+  app.post<{ Params: CustomerParams; Body: Static<typeof OrderBody> }>(
+    '/v1/customers/:customerId/orders',
+    { schema: { body: OrderBody } },
+    async (request, reply) => {
+      const { order } = await partner.createOrder(ctx, principalOf(request), request.params.customerId, request.body);
+      return reply.status(201).send(orderView(order));
+    },
+  );
 
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/orders', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));
@@ -120,13 +157,18 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
     return collection(request, rows.map(orderView), { offset: 0, size: rows.length });
   });
 
-  app.get<{ Params: CustomerParams & { orderId: string } }>('/v1/customers/:customerId/orders/:orderId', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
-    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
-    const order = /^[0-9a-f-]{36}$/i.test(request.params.orderId) ? await partnerStore.getOrder(ctx.db, p.tenant_id, c.id, request.params.orderId.toLowerCase()) : undefined;
-    if (!order) throw partnerErrors.notFound('Order', request.params.orderId);
-    return orderView(order);
-  });
+  app.get<{ Params: CustomerParams & { orderId: string } }>(
+    '/v1/customers/:customerId/orders/:orderId',
+    async (request) => {
+      const p = await partner.requirePartner(ctx, principalOf(request));
+      const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+      const order = /^[0-9a-f-]{36}$/i.test(request.params.orderId)
+        ? await partnerStore.getOrder(ctx.db, p.tenant_id, c.id, request.params.orderId.toLowerCase())
+        : undefined;
+      if (!order) throw partnerErrors.notFound('Order', request.params.orderId);
+      return orderView(order);
+    },
+  );
 
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/subscriptions', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));
@@ -136,59 +178,109 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: partner.P
     return collection(request, rows.map(subscriptionView), page);
   });
 
-  app.get<{ Params: SubscriptionParams }>('/v1/customers/:customerId/subscriptions/:subscriptionId', async (request) => {
-    return subscriptionView(await partner.getSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId));
-  });
+  app.get<{ Params: SubscriptionParams }>(
+    '/v1/customers/:customerId/subscriptions/:subscriptionId',
+    async (request) => {
+      return subscriptionView(
+        await partner.getSubscription(
+          ctx,
+          principalOf(request),
+          request.params.customerId,
+          request.params.subscriptionId,
+        ),
+      );
+    },
+  );
 
   app.patch<{ Params: SubscriptionParams; Body: Static<typeof SubscriptionPatchBody> }>(
     '/v1/customers/:customerId/subscriptions/:subscriptionId',
     { schema: { body: SubscriptionPatchBody } },
     async (request) => {
-      const updated = await partner.updateSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId, request.body);
+      const updated = await partner.updateSubscription(
+        ctx,
+        principalOf(request),
+        request.params.customerId,
+        request.params.subscriptionId,
+        request.body,
+      );
       return subscriptionView(updated);
     },
   );
 
   // Azure utilization records of a subscription sold to a customer (by usage time).
-  app.get<{ Params: SubscriptionParams }>('/v1/customers/:customerId/subscriptions/:subscriptionId/utilizations/azure', async (request) => {
-    const sub = await partner.getSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId);
-    const time = (name: string, fallback?: Date) => {
-      const text = queryValue(request, name);
-      if (text === undefined) {
-        if (fallback) return fallback;
-        throw partnerErrors.invalid('InvalidInput', `The query parameter '${name}' is required.`, name);
-      }
-      const t = parseInstant(text);
-      if (!t) throw partnerErrors.invalid('InvalidInput', `${name} '${text}' is not an ISO 8601 time.`, name);
-      return t;
-    };
-    const start = time('start_time');
-    const end = time('end_time', ctx.arm.clock.now());
-    if (end.getTime() <= start.getTime()) throw partnerErrors.invalid('InvalidInput', 'end_time must be later than start_time.', 'end_time');
-    const granularityText = (queryValue(request, 'granularity') ?? 'daily').toLowerCase();
-    if (granularityText !== 'daily' && granularityText !== 'hourly') throw partnerErrors.invalid('InvalidInput', `granularity '${granularityText}' must be daily or hourly.`, 'granularity');
-    const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
-    const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
-    const page = pageOfCollection(request, 1000);
-    const rows = await usageStore.utilization(ctx.db, { subscriptionId: sub.id, start, end, granularity, showDetails }, page.offset, page.size + 1);
-    const span = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
-    const records = rows.map((r) => {
-      const meter = findMeter(r.meter_id);
-      return {
-        usageStartTime: usageTime(r.bucket),
-        usageEndTime: usageTime(new Date(r.bucket.getTime() + span)),
-        resource: { id: r.meter_id, name: meter?.name ?? r.meter_id, category: meter?.category ?? 'Unknown', subcategory: meter?.subcategory ?? '', region: r.location ?? '' },
-        quantity: Number(r.quantity),
-        unit: meter?.unit ?? '',
-        infoFields: {},
-        ...(showDetails
-          ? { instanceData: { resourceUri: r.resource_uri, location: r.location, partNumber: '', orderNumber: '', additionalInfo: { DeploymentId: r.cloud_id, SubscriptionId: r.stack_subscription_id }, tags: r.tags ?? {} } }
-          : {}),
-        attributes: { objectType: 'AzureUtilizationRecord' },
+  app.get<{ Params: SubscriptionParams }>(
+    '/v1/customers/:customerId/subscriptions/:subscriptionId/utilizations/azure',
+    async (request) => {
+      const sub = await partner.getSubscription(
+        ctx,
+        principalOf(request),
+        request.params.customerId,
+        request.params.subscriptionId,
+      );
+      const time = (name: string, fallback?: Date) => {
+        const text = queryValue(request, name);
+        if (text === undefined) {
+          if (fallback) return fallback;
+          throw partnerErrors.invalid('InvalidInput', `The query parameter '${name}' is required.`, name);
+        }
+        const t = parseInstant(text);
+        if (!t) throw partnerErrors.invalid('InvalidInput', `${name} '${text}' is not an ISO 8601 time.`, name);
+        return t;
       };
-    });
-    return collection(request, records, page);
-  });
+      const start = time('start_time');
+      const end = time('end_time', ctx.arm.clock.now());
+      if (end.getTime() <= start.getTime())
+        throw partnerErrors.invalid('InvalidInput', 'end_time must be later than start_time.', 'end_time');
+      const granularityText = (queryValue(request, 'granularity') ?? 'daily').toLowerCase();
+      if (granularityText !== 'daily' && granularityText !== 'hourly')
+        throw partnerErrors.invalid(
+          'InvalidInput',
+          `granularity '${granularityText}' must be daily or hourly.`,
+          'granularity',
+        );
+      const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
+      const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
+      const page = pageOfCollection(request, 1000);
+      const rows = await usageStore.utilization(
+        ctx.db,
+        { subscriptionId: sub.id, start, end, granularity, showDetails },
+        page.offset,
+        page.size + 1,
+      );
+      const span = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+      const records = rows.map((r) => {
+        const meter = findMeter(r.meter_id);
+        return {
+          usageStartTime: usageTime(r.bucket),
+          usageEndTime: usageTime(new Date(r.bucket.getTime() + span)),
+          resource: {
+            id: r.meter_id,
+            name: meter?.name ?? r.meter_id,
+            category: meter?.category ?? 'Unknown',
+            subcategory: meter?.subcategory ?? '',
+            region: r.location ?? '',
+          },
+          quantity: Number(r.quantity),
+          unit: meter?.unit ?? '',
+          infoFields: {},
+          ...(showDetails
+            ? {
+                instanceData: {
+                  resourceUri: r.resource_uri,
+                  location: r.location,
+                  partNumber: '',
+                  orderNumber: '',
+                  additionalInfo: { DeploymentId: r.cloud_id, SubscriptionId: r.stack_subscription_id },
+                  tags: r.tags ?? {},
+                },
+              }
+            : {}),
+          attributes: { objectType: 'AzureUtilizationRecord' },
+        };
+      });
+      return collection(request, records, page);
+    },
+  );
 
   app.get('/v1/auditrecords', async (request) => {
     const p = await partner.requirePartner(ctx, principalOf(request));

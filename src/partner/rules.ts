@@ -63,11 +63,19 @@ export const partnerErrors = {
 
 export function checkTransition(from: SubscriptionStatus, to: string): SubscriptionStatus {
   if (!(to in TRANSITIONS)) {
-    throw partnerErrors.invalid('InvalidSubscriptionStatus', `'${to}' is not a subscription status; use 'active', 'suspended' or 'deleted'.`, 'status');
+    throw partnerErrors.invalid(
+      'InvalidSubscriptionStatus',
+      `'${to}' is not a subscription status; use 'active', 'suspended' or 'deleted'.`,
+      'status',
+    );
   }
   const target = to as SubscriptionStatus;
   if (target !== from && !TRANSITIONS[from].includes(target)) {
-    throw partnerErrors.conflict('SubscriptionStatusTransitionNotAllowed', `A subscription that is '${from}' cannot become '${target}'.`, 'status');
+    throw partnerErrors.conflict(
+      'SubscriptionStatusTransitionNotAllowed',
+      `A subscription that is '${from}' cannot become '${target}'.`,
+      'status',
+    );
   }
   return target;
 }
@@ -90,4 +98,3 @@ export function customerDomain(given: string, suffix: string): string {
   }
   return `${prefix}.${suffix}`;
 }
-

@@ -12,7 +12,13 @@ import { onUniqueViolation } from '../db/database.ts';
 import type { DirectoriesTable } from '../identity/tables.ts';
 import { checkTransition, cloudStateOf, customerDomain, findOffer, partnerErrors } from './rules.ts';
 import { partnerStore } from './store.ts';
-import type { BillingProfile, CustomersTable, OrderLineItem, OrdersTable, PartnerSubscriptionsTable } from './tables.ts';
+import type {
+  BillingProfile,
+  CustomersTable,
+  OrderLineItem,
+  OrdersTable,
+  PartnerSubscriptionsTable,
+} from './tables.ts';
 
 // Use cases of the partner center. The partner is the caller's directory; every read and write is
 // scoped to it, and what belongs to another partner answers 404, so that existence does not leak.
@@ -37,12 +43,21 @@ export async function actingPartner(db: IdentityDb, caller: Principal): Promise<
 
 export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
   const dir = await actingPartner(ctx.db, caller);
-  if (!dir) throw partnerErrors.forbidden(`The caller is not a partner of this cloud, nor one of a partner directory's own identities.`);
+  if (!dir)
+    throw partnerErrors.forbidden(
+      `The caller is not a partner of this cloud, nor one of a partner directory's own identities.`,
+    );
   return dir;
 }
 
-export async function requireCustomer(ctx: PartnerContext, partner: string, customerId: string): Promise<CustomersTable> {
-  const c = /^[0-9a-f-]{36}$/i.test(customerId) ? await partnerStore.getCustomer(ctx.db, partner, customerId.toLowerCase()) : undefined;
+export async function requireCustomer(
+  ctx: PartnerContext,
+  partner: string,
+  customerId: string,
+): Promise<CustomersTable> {
+  const c = /^[0-9a-f-]{36}$/i.test(customerId)
+    ? await partnerStore.getCustomer(ctx.db, partner, customerId.toLowerCase())
+    : undefined;
   if (!c) throw partnerErrors.notFound('Customer', customerId);
   return c;
 }
@@ -56,65 +71,112 @@ export async function createCustomer(ctx: PartnerContext, caller: Principal, inp
   const partner = await requirePartner(ctx, caller);
   const domain = customerDomain(input.companyProfile.domain, ctx.domainSuffix);
   const bp = input.billingProfile ?? {};
-  if (bp.email !== undefined && !isEmail(bp.email)) throw partnerErrors.invalid('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
+  if (bp.email !== undefined && !isEmail(bp.email))
+    throw partnerErrors.invalid('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
   const companyName = input.companyProfile.companyName ?? bp.companyName ?? domain.split('.')[0];
   const now = ctx.arm.clock.now();
   const password = newPassword();
-  const domainTaken = () => partnerErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`, 'companyProfile.domain');
-  // The check answers one request after another; the unique index answers two at once the same way.
-  return onUniqueViolation([DIRECTORY_DOMAIN_INDEX], () => inTransaction(ctx.db, async (db) => {
-    if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
-    const directory = await ctx.identity.createDirectory({ displayName: companyName, domain, kind: 'customer' }, db);
-    const admin = await ctx.identity.createUser(
-      { tenantId: directory.tenant_id, userPrincipalName: `admin@${domain}`, displayName: `${companyName} administrator`, password, directoryRole: GLOBAL_ADMINISTRATOR },
-      db,
+  const domainTaken = () =>
+    partnerErrors.conflict(
+      'DomainAlreadyExists',
+      `The domain '${domain}' is already in use by another directory.`,
+      'companyProfile.domain',
     );
-    const customer: CustomersTable = {
-      id: directory.tenant_id,
-      partner_tenant_id: partner.tenant_id,
-      commerce_id: newGuid(),
-      company_name: companyName,
-      domain,
-      billing_profile: {
-        id: newGuid(),
-        email: bp.email ?? `admin@${domain}`,
-        culture: bp.culture ?? 'en-US',
-        language: bp.language ?? 'en',
-        companyName: bp.companyName ?? companyName,
-        defaultAddress: bp.defaultAddress ?? {},
-      },
-      relationship: 'reseller',
-      admin_object_id: admin.object_id,
-      created_at: now,
-      etag: newGuid(),
-    };
-    await partnerStore.insertCustomer(db, customer);
-    await recordChanges(db, caller, now, [
-      { directoryId: partner.tenant_id, partnerId: partner.tenant_id, operation: 'CreateCustomer', resourceType: 'Customer', resourceId: customer.id, newValue: customerRecord(customer) },
-      { directoryId: customer.id, partnerId: partner.tenant_id, operation: 'Add user', resourceType: 'User', resourceId: admin.object_id, newValue: { userPrincipalName: admin.user_principal_name } },
-    ]);
-    return { customer, userCredentials: { userName: admin.user_principal_name, password } };
-  }), () => {
-    throw domainTaken();
-  });
+  // The check answers one request after another; the unique index answers two at once the same way.
+  return onUniqueViolation(
+    [DIRECTORY_DOMAIN_INDEX],
+    () =>
+      inTransaction(ctx.db, async (db) => {
+        if (await identityStore.findDirectoryByDomain(db, domain)) throw domainTaken();
+        const directory = await ctx.identity.createDirectory(
+          { displayName: companyName, domain, kind: 'customer' },
+          db,
+        );
+        const admin = await ctx.identity.createUser(
+          {
+            tenantId: directory.tenant_id,
+            userPrincipalName: `admin@${domain}`,
+            displayName: `${companyName} administrator`,
+            password,
+            directoryRole: GLOBAL_ADMINISTRATOR,
+          },
+          db,
+        );
+        const customer: CustomersTable = {
+          id: directory.tenant_id,
+          partner_tenant_id: partner.tenant_id,
+          commerce_id: newGuid(),
+          company_name: companyName,
+          domain,
+          billing_profile: {
+            id: newGuid(),
+            email: bp.email ?? `admin@${domain}`,
+            culture: bp.culture ?? 'en-US',
+            language: bp.language ?? 'en',
+            companyName: bp.companyName ?? companyName,
+            defaultAddress: bp.defaultAddress ?? {},
+          },
+          relationship: 'reseller',
+          admin_object_id: admin.object_id,
+          created_at: now,
+          etag: newGuid(),
+        };
+        await partnerStore.insertCustomer(db, customer);
+        await recordChanges(db, caller, now, [
+          {
+            directoryId: partner.tenant_id,
+            partnerId: partner.tenant_id,
+            operation: 'CreateCustomer',
+            resourceType: 'Customer',
+            resourceId: customer.id,
+            newValue: customerRecord(customer),
+          },
+          {
+            directoryId: customer.id,
+            partnerId: partner.tenant_id,
+            operation: 'Add user',
+            resourceType: 'User',
+            resourceId: admin.object_id,
+            newValue: { userPrincipalName: admin.user_principal_name },
+          },
+        ]);
+        return { customer, userCredentials: { userName: admin.user_principal_name, password } };
+      }),
+    () => {
+      throw domainTaken();
+    },
+  );
 }
 
 /** The part of a customer that the activity log keeps (never credentials). */
 function customerRecord(c: CustomersTable) {
-  return { id: c.id, companyName: c.company_name, domain: c.domain, relationship: c.relationship, billingProfile: c.billing_profile };
+  return {
+    id: c.id,
+    companyName: c.company_name,
+    domain: c.domain,
+    relationship: c.relationship,
+    billingProfile: c.billing_profile,
+  };
 }
 
 /**
  * A directory that already exists becomes a customer of a partner when its administrator accepts
  * the partner's relationship request: the partner then has a delegated relationship to it.
  */
-export async function acceptRelationship(ctx: PartnerContext, caller: Principal, partnerTenantId: string): Promise<CustomersTable> {
+export async function acceptRelationship(
+  ctx: PartnerContext,
+  caller: Principal,
+  partnerTenantId: string,
+): Promise<CustomersTable> {
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
     const directory = await requireDirectoryAdmin(db, caller);
-    const partner = /^[0-9a-f-]{36}$/i.test(partnerTenantId) ? await identityStore.getDirectory(db, partnerTenantId.toLowerCase()) : undefined;
+    const partner = /^[0-9a-f-]{36}$/i.test(partnerTenantId)
+      ? await identityStore.getDirectory(db, partnerTenantId.toLowerCase())
+      : undefined;
     if (!partner || partner.kind !== 'partner') throw partnerErrors.notFound('Partner', partnerTenantId);
-    if (partner.tenant_id === directory.tenant_id) throw partnerErrors.conflict('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
+    if (partner.tenant_id === directory.tenant_id)
+      throw partnerErrors.conflict('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
     const existing = await partnerStore.getCustomer(db, partner.tenant_id, directory.tenant_id);
     if (existing) return existing;
     const admin = caller.kind === 'User' ? await identityStore.getUser(db, caller.objectId) : undefined;
@@ -124,14 +186,28 @@ export async function acceptRelationship(ctx: PartnerContext, caller: Principal,
       commerce_id: newGuid(),
       company_name: directory.display_name,
       domain: directory.default_domain,
-      billing_profile: { id: newGuid(), email: admin?.user_principal_name ?? `admin@${directory.default_domain}`, culture: 'en-US', language: 'en', companyName: directory.display_name, defaultAddress: {} },
+      billing_profile: {
+        id: newGuid(),
+        email: admin?.user_principal_name ?? `admin@${directory.default_domain}`,
+        culture: 'en-US',
+        language: 'en',
+        companyName: directory.display_name,
+        defaultAddress: {},
+      },
       relationship: 'delegated',
       admin_object_id: caller.objectId,
       created_at: now,
       etag: newGuid(),
     };
     await partnerStore.insertCustomer(db, customer);
-    const change: Change = { directoryId: directory.tenant_id, partnerId: partner.tenant_id, operation: 'AcceptPartnerRelationship', resourceType: 'Customer', resourceId: customer.id, newValue: customerRecord(customer) };
+    const change: Change = {
+      directoryId: directory.tenant_id,
+      partnerId: partner.tenant_id,
+      operation: 'AcceptPartnerRelationship',
+      resourceType: 'Customer',
+      resourceId: customer.id,
+      newValue: customerRecord(customer),
+    };
     await recordChanges(db, caller, now, [change, { ...change, directoryId: partner.tenant_id }]);
     return customer;
   });
@@ -147,27 +223,60 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
   const partner = await requirePartner(ctx, caller);
   const customer = await requireCustomer(ctx, partner.tenant_id, customerId);
   if (input.referenceCustomerId !== undefined && input.referenceCustomerId.toLowerCase() !== customer.id) {
-    throw partnerErrors.invalid('InvalidReferenceCustomerId', `referenceCustomerId '${input.referenceCustomerId}' is not the customer of this order.`, 'referenceCustomerId');
+    throw partnerErrors.invalid(
+      'InvalidReferenceCustomerId',
+      `referenceCustomerId '${input.referenceCustomerId}' is not the customer of this order.`,
+      'referenceCustomerId',
+    );
   }
   const billingCycle = (input.billingCycle ?? 'monthly').toLowerCase();
-  if (!['monthly', 'annual', 'none'].includes(billingCycle)) throw partnerErrors.invalid('InvalidBillingCycle', `'${input.billingCycle}' is not a billing cycle.`, 'billingCycle');
-  if (input.lineItems.length === 0) throw partnerErrors.invalid('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
+  if (!['monthly', 'annual', 'none'].includes(billingCycle))
+    throw partnerErrors.invalid(
+      'InvalidBillingCycle',
+      `'${input.billingCycle}' is not a billing cycle.`,
+      'billingCycle',
+    );
+  if (input.lineItems.length === 0)
+    throw partnerErrors.invalid('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
   const items = input.lineItems.map((li, i) => {
     const offer = findOffer(li.offerId);
-    if (!offer) throw partnerErrors.invalid('InvalidOfferId', `The offer '${li.offerId}' is not in the catalog.`, `lineItems[${i}].offerId`);
+    if (!offer)
+      throw partnerErrors.invalid(
+        'InvalidOfferId',
+        `The offer '${li.offerId}' is not in the catalog.`,
+        `lineItems[${i}].offerId`,
+      );
     const quantity = li.quantity ?? 1;
     if (!Number.isInteger(quantity) || quantity < offer.minimumQuantity || quantity > offer.maximumQuantity) {
-      throw partnerErrors.invalid('InvalidQuantity', `Quantity ${quantity} of offer '${offer.id}' must be from ${offer.minimumQuantity} to ${offer.maximumQuantity}.`, `lineItems[${i}].quantity`);
+      throw partnerErrors.invalid(
+        'InvalidQuantity',
+        `Quantity ${quantity} of offer '${offer.id}' must be from ${offer.minimumQuantity} to ${offer.maximumQuantity}.`,
+        `lineItems[${i}].quantity`,
+      );
     }
     return { offer, quantity, lineItemNumber: li.lineItemNumber ?? i, friendlyName: li.friendlyName ?? offer.name };
   });
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
-    const order: OrdersTable = { id: newGuid(), customer_id: customer.id, partner_tenant_id: partner.tenant_id, billing_cycle: billingCycle, line_items: [], status: 'completed', created_at: now };
+    const order: OrdersTable = {
+      id: newGuid(),
+      customer_id: customer.id,
+      partner_tenant_id: partner.tenant_id,
+      billing_cycle: billingCycle,
+      line_items: [],
+      status: 'completed',
+      created_at: now,
+    };
     const subscriptions: PartnerSubscriptionsTable[] = [];
     for (const item of items) {
       const id = newGuid();
-      order.line_items.push({ lineItemNumber: item.lineItemNumber, offerId: item.offer.id, subscriptionId: id, friendlyName: item.friendlyName, quantity: item.quantity } satisfies OrderLineItem);
+      order.line_items.push({
+        lineItemNumber: item.lineItemNumber,
+        offerId: item.offer.id,
+        subscriptionId: id,
+        friendlyName: item.friendlyName,
+        quantity: item.quantity,
+      } satisfies OrderLineItem);
       subscriptions.push({
         id,
         customer_id: customer.id,
@@ -186,7 +295,14 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
     }
     await partnerStore.insertOrder(db, order);
     const changes: Change[] = [
-      { directoryId: partner.tenant_id, partnerId: partner.tenant_id, operation: 'CreateOrder', resourceType: 'Order', resourceId: order.id, newValue: { customerId: customer.id, lineItems: order.line_items } },
+      {
+        directoryId: partner.tenant_id,
+        partnerId: partner.tenant_id,
+        operation: 'CreateOrder',
+        resourceType: 'Order',
+        resourceId: order.id,
+        newValue: { customerId: customer.id, lineItems: order.line_items },
+      },
     ];
     for (const sub of subscriptions) {
       await partnerStore.insertSubscription(db, sub);
@@ -206,8 +322,22 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
           db,
         );
       }
-      changes.push({ directoryId: partner.tenant_id, partnerId: partner.tenant_id, operation: 'CreateSubscription', resourceType: 'Subscription', resourceId: sub.id, newValue: subscriptionRecord(sub) });
-      changes.push({ directoryId: customer.id, partnerId: partner.tenant_id, operation: 'CreateSubscription', resourceType: 'Subscription', resourceId: sub.id, newValue: subscriptionRecord(sub) });
+      changes.push({
+        directoryId: partner.tenant_id,
+        partnerId: partner.tenant_id,
+        operation: 'CreateSubscription',
+        resourceType: 'Subscription',
+        resourceId: sub.id,
+        newValue: subscriptionRecord(sub),
+      });
+      changes.push({
+        directoryId: customer.id,
+        partnerId: partner.tenant_id,
+        operation: 'CreateSubscription',
+        resourceType: 'Subscription',
+        resourceId: sub.id,
+        newValue: subscriptionRecord(sub),
+      });
     }
     await recordChanges(db, caller, now, changes);
     return { order, subscriptions };
@@ -215,13 +345,28 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
 }
 
 function subscriptionRecord(s: PartnerSubscriptionsTable) {
-  return { id: s.id, customerId: s.customer_id, offerId: s.offer_id, friendlyName: s.friendly_name, quantity: s.quantity, status: s.status, suspensionReasons: s.suspension_reasons };
+  return {
+    id: s.id,
+    customerId: s.customer_id,
+    offerId: s.offer_id,
+    friendlyName: s.friendly_name,
+    quantity: s.quantity,
+    status: s.status,
+    suspensionReasons: s.suspension_reasons,
+  };
 }
 
-export async function getSubscription(ctx: PartnerContext, caller: Principal, customerId: string, subscriptionId: string): Promise<PartnerSubscriptionsTable> {
+export async function getSubscription(
+  ctx: PartnerContext,
+  caller: Principal,
+  customerId: string,
+  subscriptionId: string,
+): Promise<PartnerSubscriptionsTable> {
   const partner = await requirePartner(ctx, caller);
   const customer = await requireCustomer(ctx, partner.tenant_id, customerId);
-  const sub = /^[0-9a-f-]{36}$/i.test(subscriptionId) ? await partnerStore.getSubscription(ctx.db, partner.tenant_id, customer.id, subscriptionId.toLowerCase()) : undefined;
+  const sub = /^[0-9a-f-]{36}$/i.test(subscriptionId)
+    ? await partnerStore.getSubscription(ctx.db, partner.tenant_id, customer.id, subscriptionId.toLowerCase())
+    : undefined;
   if (!sub) throw partnerErrors.notFound('Subscription', subscriptionId);
   return sub;
 }
@@ -232,20 +377,40 @@ export interface SubscriptionPatch {
   quantity?: number;
 }
 
-export async function updateSubscription(ctx: PartnerContext, caller: Principal, customerId: string, subscriptionId: string, patch: SubscriptionPatch) {
+export async function updateSubscription(
+  ctx: PartnerContext,
+  caller: Principal,
+  customerId: string,
+  subscriptionId: string,
+  patch: SubscriptionPatch,
+) {
   const current = await getSubscription(ctx, caller, customerId, subscriptionId);
-  const status = patch.status === undefined ? current.status : checkTransition(current.status, patch.status.toLowerCase());
+  const status =
+    patch.status === undefined ? current.status : checkTransition(current.status, patch.status.toLowerCase());
   if (current.status === 'deleted' && (patch.friendlyName ?? current.friendly_name) !== current.friendly_name) {
-    throw partnerErrors.conflict('SubscriptionStatusTransitionNotAllowed', 'A cancelled subscription cannot be changed.', 'friendlyName');
+    throw partnerErrors.conflict(
+      'SubscriptionStatusTransitionNotAllowed',
+      'A cancelled subscription cannot be changed.',
+      'friendlyName',
+    );
   }
   if (patch.quantity !== undefined && patch.quantity !== current.quantity) {
-    throw partnerErrors.invalid('QuantityChangeNotSupported', `The quantity of subscription '${current.id}' cannot be changed here.`, 'quantity');
+    throw partnerErrors.invalid(
+      'QuantityChangeNotSupported',
+      `The quantity of subscription '${current.id}' cannot be changed here.`,
+      'quantity',
+    );
   }
   const next: PartnerSubscriptionsTable = {
     ...current,
     status,
     friendly_name: patch.friendlyName ?? current.friendly_name,
-    suspension_reasons: status === 'suspended' ? (current.status === 'suspended' ? current.suspension_reasons : ['PartnerInitiated']) : [],
+    suspension_reasons:
+      status === 'suspended'
+        ? current.status === 'suspended'
+          ? current.suspension_reasons
+          : ['PartnerInitiated']
+        : [],
   };
   if (next.status === current.status && next.friendly_name === current.friendly_name) return current;
   const now = ctx.arm.clock.now();
@@ -256,7 +421,14 @@ export async function updateSubscription(ctx: PartnerContext, caller: Principal,
     if (findOffer(next.offer_id)?.billing === 'usage' && next.status !== current.status) {
       await armStore.setSubscriptionState(db, next.id, cloudStateOf(next.status));
     }
-    const change = { partnerId: current.partner_tenant_id, operation: 'UpdateSubscription', resourceType: 'Subscription', resourceId: next.id, oldValue: subscriptionRecord(current), newValue: subscriptionRecord(next) };
+    const change = {
+      partnerId: current.partner_tenant_id,
+      operation: 'UpdateSubscription',
+      resourceType: 'Subscription',
+      resourceId: next.id,
+      oldValue: subscriptionRecord(current),
+      newValue: subscriptionRecord(next),
+    };
     await recordChanges(db, caller, now, [
       { ...change, directoryId: current.partner_tenant_id },
       { ...change, directoryId: current.customer_id },

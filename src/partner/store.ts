@@ -1,5 +1,11 @@
 import { type Kysely, sql } from 'kysely';
-import type { CustomersTable, OrdersTable, PartnerSubscriptionsTable, PartnerTables, SubscriptionAliasesTable } from './tables.ts';
+import type {
+  CustomersTable,
+  OrdersTable,
+  PartnerSubscriptionsTable,
+  PartnerTables,
+  SubscriptionAliasesTable,
+} from './tables.ts';
 
 // All SQL of the partner center. Every query is scoped to one partner.
 export type PartnerDb = Kysely<PartnerTables>;
@@ -15,9 +21,20 @@ export const partnerStore = {
   },
 
   getCustomer: (db: PartnerDb, partner: string, id: string) =>
-    db.selectFrom('customers').selectAll().where('partner_tenant_id', '=', partner).where('id', '=', id).executeTakeFirst(),
+    db
+      .selectFrom('customers')
+      .selectAll()
+      .where('partner_tenant_id', '=', partner)
+      .where('id', '=', id)
+      .executeTakeFirst(),
 
-  listCustomers: (db: PartnerDb, partner: string, filter: { field?: 'company' | 'domain'; prefix?: string }, offset: number, limit: number) => {
+  listCustomers: (
+    db: PartnerDb,
+    partner: string,
+    filter: { field?: 'company' | 'domain'; prefix?: string },
+    offset: number,
+    limit: number,
+  ) => {
     let q = db.selectFrom('customers').selectAll().where('partner_tenant_id', '=', partner);
     if (filter.field && filter.prefix !== undefined) {
       const column = filter.field === 'company' ? sql<string>`lower(company_name)` : sql<string>`lower(domain)`;
@@ -27,7 +44,11 @@ export const partnerStore = {
   },
 
   countCustomers: async (db: PartnerDb, partner: string): Promise<number> => {
-    const row = await db.selectFrom('customers').select(sql<string>`count(*)`.as('n')).where('partner_tenant_id', '=', partner).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('customers')
+      .select(sql<string>`count(*)`.as('n'))
+      .where('partner_tenant_id', '=', partner)
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   },
 
@@ -39,10 +60,22 @@ export const partnerStore = {
   },
 
   getOrder: (db: PartnerDb, partner: string, customer: string, id: string) =>
-    db.selectFrom('orders').selectAll().where('partner_tenant_id', '=', partner).where('customer_id', '=', customer).where('id', '=', id).executeTakeFirst(),
+    db
+      .selectFrom('orders')
+      .selectAll()
+      .where('partner_tenant_id', '=', partner)
+      .where('customer_id', '=', customer)
+      .where('id', '=', id)
+      .executeTakeFirst(),
 
   listOrders: (db: PartnerDb, partner: string, customer: string) =>
-    db.selectFrom('orders').selectAll().where('partner_tenant_id', '=', partner).where('customer_id', '=', customer).orderBy('created_at').execute(),
+    db
+      .selectFrom('orders')
+      .selectAll()
+      .where('partner_tenant_id', '=', partner)
+      .where('customer_id', '=', customer)
+      .orderBy('created_at')
+      .execute(),
 
   insertSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
     await db
@@ -87,9 +120,17 @@ export const partnerStore = {
   },
 
   getAlias: (db: PartnerDb, tenantId: string, name: string) =>
-    db.selectFrom('subscription_aliases').selectAll().where('tenant_id', '=', tenantId).where('name', '=', name.toLowerCase()).executeTakeFirst(),
+    db
+      .selectFrom('subscription_aliases')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', name.toLowerCase())
+      .executeTakeFirst(),
 
   insertAlias: async (db: PartnerDb, row: SubscriptionAliasesTable) => {
-    await db.insertInto('subscription_aliases').values({ ...row, name: row.name.toLowerCase() }).execute();
+    await db
+      .insertInto('subscription_aliases')
+      .values({ ...row, name: row.name.toLowerCase() })
+      .execute();
   },
 };

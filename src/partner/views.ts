@@ -17,7 +17,13 @@ export function offerView(o: Offer, country: string) {
     uri: `/v1/offers/${o.id}?country=${country}`,
     locale: 'en-US',
     country,
-    category: { id: o.billing === 'usage' ? 'Azure' : 'Support', name: o.productName, rank: 0, locale: 'en-US', country },
+    category: {
+      id: o.billing === 'usage' ? 'Azure' : 'Support',
+      name: o.productName,
+      rank: 0,
+      locale: 'en-US',
+      country,
+    },
     prerequisiteOffers: [],
     isAddOn: false,
     hasAddOns: false,
@@ -36,7 +42,12 @@ export function customerView(c: CustomersTable, userCredentials?: { userName: st
   return {
     id: c.id,
     commerceId: c.commerce_id,
-    companyProfile: { tenantId: c.id, domain: c.domain, companyName: c.company_name, attributes: { objectType: 'CustomerCompanyProfile' } },
+    companyProfile: {
+      tenantId: c.id,
+      domain: c.domain,
+      companyName: c.company_name,
+      attributes: { objectType: 'CustomerCompanyProfile' },
+    },
     billingProfile: { ...c.billing_profile, attributes: { etag: c.etag, objectType: 'CustomerBillingProfile' } },
     relationshipToPartner: c.relationship,
     allowDelegatedAccess: true,
@@ -69,7 +80,10 @@ export function subscriptionView(s: PartnerSubscriptionsTable) {
     contractType: 'subscription',
     orderId: s.order_id,
     suspensionReasons: s.suspension_reasons,
-    links: { self: link(`/v1/customers/${s.customer_id}/subscriptions/${s.id}`), offer: link(`/v1/offers/${s.offer_id}`) },
+    links: {
+      self: link(`/v1/customers/${s.customer_id}/subscriptions/${s.id}`),
+      offer: link(`/v1/offers/${s.offer_id}`),
+    },
     attributes: { etag: s.etag, objectType: 'Subscription' },
   };
 }

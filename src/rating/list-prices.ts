@@ -16,7 +16,8 @@ import { METERS } from '../core/meters.ts';
 // precision of a partner center `unitPrice`. That rounding happens once, here:
 //   0.006 / 730 = 0.00000821… → 0.000008 per GB hour (US$0.00584 per GB-month)
 //   0.018 / 730 = 0.00002465… → 0.000025 per GB hour (US$0.01825 per GB-month)
-export const LIST_PRICE_SOURCE = 'Directions on Microsoft, "Azure Stack Meters at Release", 2017-07-25 (updated 2020-07-16)';
+export const LIST_PRICE_SOURCE =
+  'Directions on Microsoft, "Azure Stack Meters at Release", 2017-07-25 (updated 2020-07-16)';
 export const LIST_PRICES_EFFECTIVE_FROM = '2017-07-25';
 export const LIST_CURRENCY = 'USD';
 export const HOURS_PER_MONTH = 730;

@@ -100,7 +100,9 @@ export function pricingMigrations(sheet: string, description: string): Record<st
             end loop;
           end $$;
         `.execute(db);
-        await sql`insert into price_sheets (name, currency, description, created_at) values (${sheet}, ${LIST_CURRENCY}, ${description}, now())`.execute(db);
+        await sql`insert into price_sheets (name, currency, description, created_at) values (${sheet}, ${LIST_CURRENCY}, ${description}, now())`.execute(
+          db,
+        );
         await sql`
           insert into prices (sheet, meter_id, effective_from, tier_from, unit_price, created_by, created_at)
           select ${sheet}, x."meterId"::uuid, ${LIST_PRICES_EFFECTIVE_FROM}::date, 0, x."unitPrice"::numeric, ${LIST_PRICE_SOURCE}, now()

@@ -11,7 +11,11 @@ const DECIMAL = /^\d{1,12}(\.\d{1,6})?$/;
 export function parseDecimal(text: unknown, target: string): string {
   const s = typeof text === 'number' ? String(text) : text;
   if (typeof s !== 'string' || !DECIMAL.test(s)) {
-    throw armErrors.badRequest('InvalidPrice', `'${String(text)}' is not a non-negative decimal number with up to 6 decimals.`, target);
+    throw armErrors.badRequest(
+      'InvalidPrice',
+      `'${String(text)}' is not a non-negative decimal number with up to 6 decimals.`,
+      target,
+    );
   }
   return new Decimal(s).toFixed();
 }
@@ -19,11 +23,19 @@ export function parseDecimal(text: unknown, target: string): string {
 /** Prices change from the start of a UTC day: one price per meter and day. */
 export function parseEffectiveDate(text: unknown, today: Date, target = 'effectiveFrom'): string {
   if (typeof text !== 'string' || parseDay(text) === undefined) {
-    throw armErrors.badRequest('InvalidEffectiveDate', `'${String(text)}' is not a date in the form YYYY-MM-DD.`, target);
+    throw armErrors.badRequest(
+      'InvalidEffectiveDate',
+      `'${String(text)}' is not a date in the form YYYY-MM-DD.`,
+      target,
+    );
   }
   const todayText = today.toISOString().slice(0, 10);
   if (text < todayText) {
-    throw armErrors.badRequest('InvalidEffectiveDate', `A price change takes effect today (${todayText}) or later, never in the past: '${text}'.`, target);
+    throw armErrors.badRequest(
+      'InvalidEffectiveDate',
+      `A price change takes effect today (${todayText}) or later, never in the past: '${text}'.`,
+      target,
+    );
   }
   return text;
 }
@@ -40,7 +52,8 @@ export function parseTiers(tiers: { fromQuantity?: unknown; unitPrice: unknown }
     fromQuantity: parseDecimal(t.fromQuantity ?? '0', `tiers[${i}].fromQuantity`),
     unitPrice: parseDecimal(t.unitPrice, `tiers[${i}].unitPrice`),
   }));
-  if (!new Decimal(parsed[0].fromQuantity).isZero()) throw armErrors.badRequest('InvalidTiers', 'The first tier starts at quantity 0.', 'tiers[0].fromQuantity');
+  if (!new Decimal(parsed[0].fromQuantity).isZero())
+    throw armErrors.badRequest('InvalidTiers', 'The first tier starts at quantity 0.', 'tiers[0].fromQuantity');
   for (let i = 1; i < parsed.length; i++) {
     if (!new Decimal(parsed[i].fromQuantity).gt(parsed[i - 1].fromQuantity)) {
       throw armErrors.badRequest('InvalidTiers', 'Tier bounds must rise strictly.', `tiers[${i}].fromQuantity`);
@@ -51,6 +64,7 @@ export function parseTiers(tiers: { fromQuantity?: unknown; unitPrice: unknown }
 
 export function requireMeterId(text: string): string {
   const compact = text.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(compact)) throw armErrors.badRequest('InvalidMeterId', `'${text}' is not a meter id (a GUID).`, 'meterId');
+  if (!/^[0-9a-fA-F]{32}$/.test(compact))
+    throw armErrors.badRequest('InvalidMeterId', `'${text}' is not a meter id (a GUID).`, 'meterId');
   return normalizeMeterId(text);
 }

@@ -10,23 +10,71 @@ export const pricingStore = {
   },
 
   async sheetPrices(db: PricingDb, name: string) {
-    return db.selectFrom('prices').selectAll().where('sheet', '=', name).orderBy('meter_id').orderBy('effective_from').orderBy('tier_from').execute();
+    return db
+      .selectFrom('prices')
+      .selectAll()
+      .where('sheet', '=', name)
+      .orderBy('meter_id')
+      .orderBy('effective_from')
+      .orderBy('tier_from')
+      .execute();
   },
 
   /** Replaces the tiers of one meter from one day on (the earlier days keep theirs). */
-  async setPrice(db: PricingDb, p: { sheet: string; meterId: string; effectiveFrom: string; tiers: { fromQuantity: string; unitPrice: string }[]; by: string; at: Date }) {
+  async setPrice(
+    db: PricingDb,
+    p: {
+      sheet: string;
+      meterId: string;
+      effectiveFrom: string;
+      tiers: { fromQuantity: string; unitPrice: string }[];
+      by: string;
+      at: Date;
+    },
+  ) {
     await db.transaction().execute(async (tx) => {
       // One writer per meter and day at a time: a concurrent twin waits, then replaces what the first wrote.
-      await sql`select pg_advisory_xact_lock(hashtext(${`prices ${p.sheet} ${p.meterId} ${p.effectiveFrom}`}))`.execute(tx);
-      await tx.deleteFrom('prices').where('sheet', '=', p.sheet).where('meter_id', '=', p.meterId).where('effective_from', '=', p.effectiveFrom).execute();
+      await sql`select pg_advisory_xact_lock(hashtext(${`prices ${p.sheet} ${p.meterId} ${p.effectiveFrom}`}))`.execute(
+        tx,
+      );
+      await tx
+        .deleteFrom('prices')
+        .where('sheet', '=', p.sheet)
+        .where('meter_id', '=', p.meterId)
+        .where('effective_from', '=', p.effectiveFrom)
+        .execute();
       await tx
         .insertInto('prices')
-        .values(p.tiers.map((t) => ({ sheet: p.sheet, meter_id: p.meterId, effective_from: p.effectiveFrom, tier_from: t.fromQuantity, unit_price: t.unitPrice, created_by: p.by, created_at: p.at })))
+        .values(
+          p.tiers.map((t) => ({
+            sheet: p.sheet,
+            meter_id: p.meterId,
+            effective_from: p.effectiveFrom,
+            tier_from: t.fromQuantity,
+            unit_price: t.unitPrice,
+            created_by: p.by,
+            created_at: p.at,
+          })),
+        )
         .execute();
     });
   },
 
-  async addOverride(db: PricingDb, o: { seller: string; customerId: string | null; offerId: string | null; meterId: string | null; kind: string; value: string; effectiveFrom: string; reason: string; by: string; at: Date }) {
+  async addOverride(
+    db: PricingDb,
+    o: {
+      seller: string;
+      customerId: string | null;
+      offerId: string | null;
+      meterId: string | null;
+      kind: string;
+      value: string;
+      effectiveFrom: string;
+      reason: string;
+      by: string;
+      at: Date;
+    },
+  ) {
     const r = await sql<{ id: string }>`
       insert into price_overrides (seller, customer_id, offer_id, meter_id, kind, value, effective_from, reason, created_by, created_at)
       values (${o.seller}, ${o.customerId}::uuid, ${o.offerId}, ${o.meterId}::uuid, ${o.kind}, ${o.value}::numeric, ${o.effectiveFrom}::date, ${o.reason}, ${o.by}, ${o.at}::timestamptz)
@@ -41,5 +89,4 @@ export const pricingStore = {
     if (buyer !== undefined) q = q.where((eb) => eb.or([eb('customer_id', 'is', null), eb('customer_id', '=', buyer)]));
     return q.orderBy('id').execute();
   },
-
 };

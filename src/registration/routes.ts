@@ -36,53 +36,99 @@ type RegParams = { subscriptionId: string; resourceGroup: string; registrationNa
 type CsParams = RegParams & { customerSubscriptionName: string };
 
 const REG = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.AzureStack/registrations';
-const ref = (p: RegParams) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroup, name: p.registrationName });
+const ref = (p: RegParams) => ({
+  subscriptionId: p.subscriptionId,
+  resourceGroup: p.resourceGroup,
+  name: p.registrationName,
+});
 
-export function registerRegistrationRoutes(app: FastifyInstance, ctx: registrations.RegistrationContext, baseUrl: () => string): void {
+export function registerRegistrationRoutes(
+  app: FastifyInstance,
+  ctx: registrations.RegistrationContext,
+  baseUrl: () => string,
+): void {
   // The provider's own description, for anyone signed in (as ARM's operations lists are).
-  app.get('/providers/Microsoft.AzureStack/operations', { config: { ...regConfig, resourceType: 'operations' } }, async (request) => {
-    noteRightsChecked(principalOf(request));
-    return {
-    value: [
-      ['registrations/read', 'Gets the properties of an Azure Stack registration'],
-      ['registrations/write', 'Creates or updates an Azure Stack registration'],
-      ['registrations/delete', 'Deletes an Azure Stack registration'],
-      ['registrations/getActivationKey/action', 'Gets the latest Azure Stack activation key'],
-      ['registrations/customerSubscriptions/read', 'Gets the properties of an Azure Stack customer subscription'],
-      ['registrations/customerSubscriptions/write', 'Creates or updates an Azure Stack customer subscription'],
-      ['registrations/customerSubscriptions/delete', 'Deletes an Azure Stack customer subscription'],
-    ].map(([op, description]) => ({
-      name: `Microsoft.AzureStack/${op}`,
-      display: { provider: 'Microsoft Azure Stack', resource: op.split('/').slice(0, -1).join('/'), operation: op, description },
-      origin: 'user,system',
-    })),
-  };
-  });
+  app.get(
+    '/providers/Microsoft.AzureStack/operations',
+    { config: { ...regConfig, resourceType: 'operations' } },
+    async (request) => {
+      noteRightsChecked(principalOf(request));
+      return {
+        value: [
+          ['registrations/read', 'Gets the properties of an Azure Stack registration'],
+          ['registrations/write', 'Creates or updates an Azure Stack registration'],
+          ['registrations/delete', 'Deletes an Azure Stack registration'],
+          ['registrations/getActivationKey/action', 'Gets the latest Azure Stack activation key'],
+          ['registrations/customerSubscriptions/read', 'Gets the properties of an Azure Stack customer subscription'],
+          ['registrations/customerSubscriptions/write', 'Creates or updates an Azure Stack customer subscription'],
+          ['registrations/customerSubscriptions/delete', 'Deletes an Azure Stack customer subscription'],
+        ].map(([op, description]) => ({
+          name: `Microsoft.AzureStack/${op}`,
+          display: {
+            provider: 'Microsoft Azure Stack',
+            resource: op.split('/').slice(0, -1).join('/'),
+            operation: op,
+            description,
+          },
+          origin: 'user,system',
+        })),
+      };
+    },
+  );
 
-  app.get<{ Params: { subscriptionId: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.AzureStack/registrations', { config: regConfig }, async (request) => {
-    const page = pageOf(request);
-    const rows = await registrations.listRegistrations(ctx, principalOf(request), request.params.subscriptionId, undefined, page.offset, page.limit + 1);
-    return pagedList(request, baseUrl(), page, rows.map(registrationView));
-  });
+  app.get<{ Params: { subscriptionId: string } }>(
+    '/subscriptions/:subscriptionId/providers/Microsoft.AzureStack/registrations',
+    { config: regConfig },
+    async (request) => {
+      const page = pageOf(request);
+      const rows = await registrations.listRegistrations(
+        ctx,
+        principalOf(request),
+        request.params.subscriptionId,
+        undefined,
+        page.offset,
+        page.limit + 1,
+      );
+      return pagedList(request, baseUrl(), page, rows.map(registrationView));
+    },
+  );
 
   app.get<{ Params: Omit<RegParams, 'registrationName'> }>(REG, { config: regConfig }, async (request) => {
     const page = pageOf(request);
-    const rows = await registrations.listRegistrations(ctx, principalOf(request), request.params.subscriptionId, request.params.resourceGroup, page.offset, page.limit + 1);
+    const rows = await registrations.listRegistrations(
+      ctx,
+      principalOf(request),
+      request.params.subscriptionId,
+      request.params.resourceGroup,
+      page.offset,
+      page.limit + 1,
+    );
     return pagedList(request, baseUrl(), page, rows.map(registrationView));
   });
 
-  app.put<{ Params: RegParams; Body: Static<typeof RegistrationBody> }>(`${REG}/:registrationName`, { config: regConfig, schema: { body: RegistrationBody } }, async (request, reply) => {
-    const body = { ...request.body, tags: checkTags(request.body.tags) };
-    const { registration, created } = await registrations.putRegistration(ctx, principalOf(request), ref(request.params), body);
-    return reply.status(created ? 201 : 200).send(registrationView(registration));
-  });
+  app.put<{ Params: RegParams; Body: Static<typeof RegistrationBody> }>(
+    `${REG}/:registrationName`,
+    { config: regConfig, schema: { body: RegistrationBody } },
+    async (request, reply) => {
+      const body = { ...request.body, tags: checkTags(request.body.tags) };
+      const { registration, created } = await registrations.putRegistration(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        body,
+      );
+      return reply.status(created ? 201 : 200).send(registrationView(registration));
+    },
+  );
 
   app.patch<{ Params: RegParams; Body: Static<typeof RegistrationPatchBody> }>(
     `${REG}/:registrationName`,
     { config: regConfig, schema: { body: RegistrationPatchBody } },
     async (request) => {
       const body = { ...request.body, tags: checkTags(request.body.tags) };
-      return registrationView(await registrations.patchRegistration(ctx, principalOf(request), ref(request.params), body));
+      return registrationView(
+        await registrations.patchRegistration(ctx, principalOf(request), ref(request.params), body),
+      );
     },
   );
 
@@ -95,42 +141,93 @@ export function registerRegistrationRoutes(app: FastifyInstance, ctx: registrati
     return reply.status(deleted ? 200 : 204).send();
   });
 
-  app.post<{ Params: RegParams }>(`${REG}/:registrationName/getactivationkey`, { config: regConfig }, async (request) => ({
-    activationKey: await registrations.activationKey(ctx, principalOf(request), ref(request.params)),
-  }));
+  app.post<{ Params: RegParams }>(
+    `${REG}/:registrationName/getactivationkey`,
+    { config: regConfig },
+    async (request) => ({
+      activationKey: await registrations.activationKey(ctx, principalOf(request), ref(request.params)),
+    }),
+  );
 
-  for (const [action, approved] of [['approveMultiTenancy', true], ['revokeMultiTenancy', false]] as const) {
+  for (const [action, approved] of [
+    ['approveMultiTenancy', true],
+    ['revokeMultiTenancy', false],
+  ] as const) {
     app.post<{ Params: RegParams }>(
       `${REG}/:registrationName/${action}`,
       { config: { apiVersions: API_VERSIONS.system, resourceType: `registrations/${action}` } },
-      async (request) => registrationView(await registrations.setMultiTenancyApproval(ctx, principalOf(request), ref(request.params), approved)),
+      async (request) =>
+        registrationView(
+          await registrations.setMultiTenancyApproval(ctx, principalOf(request), ref(request.params), approved),
+        ),
     );
   }
 
-  app.get<{ Params: RegParams }>(`${REG}/:registrationName/customerSubscriptions`, { config: csConfig }, async (request) => {
-    const page = pageOf(request);
-    const { registration, links } = await registrations.listCustomerSubscriptions(ctx, principalOf(request), ref(request.params), page.offset, page.limit + 1);
-    return pagedList(request, baseUrl(), page, links.map((l) => customerSubscriptionView(registration, l)));
-  });
+  app.get<{ Params: RegParams }>(
+    `${REG}/:registrationName/customerSubscriptions`,
+    { config: csConfig },
+    async (request) => {
+      const page = pageOf(request);
+      const { registration, links } = await registrations.listCustomerSubscriptions(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        page.offset,
+        page.limit + 1,
+      );
+      return pagedList(
+        request,
+        baseUrl(),
+        page,
+        links.map((l) => customerSubscriptionView(registration, l)),
+      );
+    },
+  );
 
   app.put<{ Params: CsParams; Body: Static<typeof CustomerSubscriptionBody> }>(
     `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
     { config: csConfig, schema: { body: CustomerSubscriptionBody } },
     async (request) => {
-      const { registration, link } = await registrations.putCustomerSubscription(ctx, principalOf(request), ref(request.params), request.params.customerSubscriptionName, request.body ?? {});
+      const { registration, link } = await registrations.putCustomerSubscription(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        request.params.customerSubscriptionName,
+        request.body ?? {},
+      );
       // The spec's only success code for this PUT is 200, on create as on update.
-      return { ...customerSubscriptionView(registration, link), properties: { tenantId: link.tenant_id, provisioningState: 'Succeeded' } };
+      return {
+        ...customerSubscriptionView(registration, link),
+        properties: { tenantId: link.tenant_id, provisioningState: 'Succeeded' },
+      };
     },
   );
 
-  app.get<{ Params: CsParams }>(`${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`, { config: csConfig }, async (request) => {
-    const { registration, link } = await registrations.getCustomerSubscription(ctx, principalOf(request), ref(request.params), request.params.customerSubscriptionName);
-    return customerSubscriptionView(registration, link);
-  });
+  app.get<{ Params: CsParams }>(
+    `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
+    { config: csConfig },
+    async (request) => {
+      const { registration, link } = await registrations.getCustomerSubscription(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        request.params.customerSubscriptionName,
+      );
+      return customerSubscriptionView(registration, link);
+    },
+  );
 
-  app.delete<{ Params: CsParams }>(`${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`, { config: csConfig }, async (request, reply) => {
-    const deleted = await registrations.deleteCustomerSubscription(ctx, principalOf(request), ref(request.params), request.params.customerSubscriptionName);
-    return reply.status(deleted ? 200 : 204).send();
-  });
-
+  app.delete<{ Params: CsParams }>(
+    `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
+    { config: csConfig },
+    async (request, reply) => {
+      const deleted = await registrations.deleteCustomerSubscription(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        request.params.customerSubscriptionName,
+      );
+      return reply.status(deleted ? 200 : 204).send();
+    },
+  );
 }

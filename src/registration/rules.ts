@@ -1,5 +1,10 @@
 import { ArmError } from '../core/errors.ts';
-import { BILLING_MODELS, readRegistrationToken, type BillingModel, type RegistrationTokenContent } from '../core/registration-token.ts';
+import {
+  BILLING_MODELS,
+  readRegistrationToken,
+  type BillingModel,
+  type RegistrationTokenContent,
+} from '../core/registration-token.ts';
 import { isGuid } from '../core/ids.ts';
 
 // Rules of registrations and their customer subscriptions, with the vendor's error codes
@@ -13,7 +18,12 @@ export const registrationErrors = {
       `The registration '${name}' was not found in resource group '${resourceGroup}' of subscription '${subscriptionId}'. Register the deployment before adding customer subscriptions.`,
     ),
   invalidCustomerSubscriptionId: (id: string) =>
-    new ArmError(400, 'InvalidCustomerSubscriptionId', `The customer subscription '${id}' is not a valid cloud subscription.`, 'customerSubscriptionName'),
+    new ArmError(
+      400,
+      'InvalidCustomerSubscriptionId',
+      `The customer subscription '${id}' is not a valid cloud subscription.`,
+      'customerSubscriptionName',
+    ),
   badCustomerSubscriptionId: (id: string, registrationSubscriptionId: string) =>
     new ArmError(
       400,
@@ -29,7 +39,11 @@ export const registrationErrors = {
       'customerSubscriptionName',
     ),
   customerSubscriptionNotFound: (id: string, registration: string) =>
-    new ArmError(404, 'CustomerSubscriptionNotFound', `The customer subscription '${id}' is not linked to the registration '${registration}'.`),
+    new ArmError(
+      404,
+      'CustomerSubscriptionNotFound',
+      `The customer subscription '${id}' is not linked to the registration '${registration}'.`,
+    ),
   unauthorizedCspRegistration: (registration: string) =>
     new ArmError(
       400,
@@ -43,9 +57,18 @@ export const registrationErrors = {
       `The registration '${registration}' uses the '${model}' billing model; only pay-as-you-use registrations can add customer subscriptions.`,
     ),
   metadataResolverBadGateway: (id: string) =>
-    new ArmError(502, 'MetadataResolverBadGatewayError', `Resolving the metadata of subscription '${id}' failed upstream. Retry the request.`),
+    new ArmError(
+      502,
+      'MetadataResolverBadGatewayError',
+      `Resolving the metadata of subscription '${id}' failed upstream. Retry the request.`,
+    ),
   invalidRegistrationToken: (why: string) =>
-    new ArmError(400, 'InvalidRegistrationToken', `The registration token is not valid: ${why}.`, 'properties.registrationToken'),
+    new ArmError(
+      400,
+      'InvalidRegistrationToken',
+      `The registration token is not valid: ${why}.`,
+      'properties.registrationToken',
+    ),
   /** One answer for every way a token can fail to come from a deployment, so that none is told apart. */
   untrustedRegistrationToken: () =>
     new ArmError(
@@ -74,16 +97,25 @@ export const registrationErrors = {
  * service principal, which signed it) and BillingModel. Whether the deployment signed it is the
  * service's question. An unsigned token (the old base64 JSON) is not a registration token.
  */
-export function registrationTokenContent(token: string): { content: RegistrationTokenContent & { ObjectId: string }; kid: string } {
+export function registrationTokenContent(token: string): {
+  content: RegistrationTokenContent & { ObjectId: string };
+  kid: string;
+} {
   const read = readRegistrationToken(token);
-  if (!read) throw registrationErrors.invalidRegistrationToken('it is not a token signed by a deployment; get a new one from the deployment');
+  if (!read)
+    throw registrationErrors.invalidRegistrationToken(
+      'it is not a token signed by a deployment; get a new one from the deployment',
+    );
   const { header, content: parsed } = read;
-  if (typeof header.kid !== 'string' || header.kid === '') throw registrationErrors.invalidRegistrationToken("its header names no signing key ('kid')");
-  if (typeof parsed.CloudId !== 'string' || !isGuid(parsed.CloudId)) throw registrationErrors.invalidRegistrationToken("'CloudId' must be a GUID");
+  if (typeof header.kid !== 'string' || header.kid === '')
+    throw registrationErrors.invalidRegistrationToken("its header names no signing key ('kid')");
+  if (typeof parsed.CloudId !== 'string' || !isGuid(parsed.CloudId))
+    throw registrationErrors.invalidRegistrationToken("'CloudId' must be a GUID");
   if (!BILLING_MODELS.includes(parsed.BillingModel as BillingModel)) {
     throw registrationErrors.invalidRegistrationToken(`'BillingModel' must be one of ${BILLING_MODELS.join(', ')}`);
   }
-  if (typeof parsed.ObjectId !== 'string' || !isGuid(parsed.ObjectId)) throw registrationErrors.invalidRegistrationToken("'ObjectId' must be a GUID");
+  if (typeof parsed.ObjectId !== 'string' || !isGuid(parsed.ObjectId))
+    throw registrationErrors.invalidRegistrationToken("'ObjectId' must be a GUID");
   return { content: parsed as unknown as RegistrationTokenContent & { ObjectId: string }, kid: header.kid };
 }
 
@@ -109,13 +141,20 @@ export function checkLink(
   customer: CloudSubscriptionFacts | undefined,
   tenantId: string | undefined,
 ): { tenantId: string } {
-  if (registration.billing_model === 'Capacity') throw registrationErrors.customerSubscriptionsNotAllowed(registration.name, registration.billing_model);
+  if (registration.billing_model === 'Capacity')
+    throw registrationErrors.customerSubscriptionsNotAllowed(registration.name, registration.billing_model);
   if (!registration.multi_tenancy_approved) throw registrationErrors.unauthorizedCspRegistration(registration.name);
-  if (!customer || customer.state === 'Deleted') throw registrationErrors.invalidCustomerSubscriptionId(customerSubscriptionId);
-  if (customer.offerId !== CSP_OFFER_ID || customer.soldBy === null) throw registrationErrors.invalidCspSubscription(customerSubscriptionId);
+  if (!customer || customer.state === 'Deleted')
+    throw registrationErrors.invalidCustomerSubscriptionId(customerSubscriptionId);
+  if (customer.offerId !== CSP_OFFER_ID || customer.soldBy === null)
+    throw registrationErrors.invalidCspSubscription(customerSubscriptionId);
   if (customer.soldBy !== registrationSubscription.tenant_id) {
-    throw registrationErrors.badCustomerSubscriptionId(customerSubscriptionId, registrationSubscription.subscription_id);
+    throw registrationErrors.badCustomerSubscriptionId(
+      customerSubscriptionId,
+      registrationSubscription.subscription_id,
+    );
   }
-  if (tenantId !== undefined && tenantId.toLowerCase() !== customer.tenantId) throw registrationErrors.tenantMismatch(tenantId, customerSubscriptionId, customer.tenantId);
+  if (tenantId !== undefined && tenantId.toLowerCase() !== customer.tenantId)
+    throw registrationErrors.tenantMismatch(tenantId, customerSubscriptionId, customer.tenantId);
   return { tenantId: customer.tenantId };
 }

@@ -1,7 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import { compactVerify } from 'jose';
 import { DEPLOYMENT_REPORT } from '../arm/roles.ts';
-import { authorize, inTransaction, mayPerformData, namedRowIdentity, requireSubscription, type ArmContext, type SystemRights } from '../arm/service.ts';
+import {
+  authorize,
+  inTransaction,
+  mayPerformData,
+  namedRowIdentity,
+  requireSubscription,
+  type ArmContext,
+  type SystemRights,
+} from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
@@ -19,9 +27,10 @@ import type { ResourceLister } from '../arm/providers.ts';
 // Use cases of Microsoft.AzureStack registrations and their customer subscriptions.
 
 // A PUT that two callers send at once: the loser of the race to create runs again as the update.
-export const putRegistration = (...args: Parameters<typeof putRegistrationOnce>) => retryOnceOnUniqueViolation(() => putRegistrationOnce(...args));
-export const putCustomerSubscription = (...args: Parameters<typeof putCustomerSubscriptionOnce>) => retryOnceOnUniqueViolation(() => putCustomerSubscriptionOnce(...args));
-
+export const putRegistration = (...args: Parameters<typeof putRegistrationOnce>) =>
+  retryOnceOnUniqueViolation(() => putRegistrationOnce(...args));
+export const putCustomerSubscription = (...args: Parameters<typeof putCustomerSubscriptionOnce>) =>
+  retryOnceOnUniqueViolation(() => putCustomerSubscriptionOnce(...args));
 
 export interface RegistrationContext {
   arm: ArmContext;
@@ -49,7 +58,12 @@ export const registrationScope = (r: RegistrationRef) =>
   `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.AzureStack/registrations/${r.name}`;
 
 /** The live registration named by the path; RegistrationNotFound repeats the three values as given. */
-async function requireRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, action: string): Promise<RegistrationsTable> {
+async function requireRegistration(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  action: string,
+): Promise<RegistrationsTable> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, action, registrationScope(ref));
   const reg = await registrationStore.getLive(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
@@ -65,7 +79,11 @@ export interface RegistrationInput {
 
 function requireGlobal(location: string | undefined): void {
   if (location !== undefined && location.toLowerCase() !== 'global') {
-    throw armErrors.badRequest('LocationNotAvailableForResourceType', `The provided location '${location}' is not available for resource type 'Microsoft.AzureStack/registrations'. List of available regions for the resource type is 'global'.`, 'location');
+    throw armErrors.badRequest(
+      'LocationNotAvailableForResourceType',
+      `The provided location '${location}' is not available for resource type 'Microsoft.AzureStack/registrations'. List of available regions for the resource type is 'global'.`,
+      'location',
+    );
   }
 }
 
@@ -93,17 +111,28 @@ async function trustedTokenFacts(ctx: RegistrationContext, token: string): Promi
   }
   const { objectId, tenantId, appId } = key.servicePrincipal;
   const deployment: Principal = { objectId, tenantId, appId, kind: 'ServicePrincipal', audience: '' };
-  if (!(await mayPerformData(ctx.arm, deployment, DEPLOYMENT_REPORT, ROOT_SCOPE))) throw registrationErrors.untrustedRegistrationToken();
+  if (!(await mayPerformData(ctx.arm, deployment, DEPLOYMENT_REPORT, ROOT_SCOPE)))
+    throw registrationErrors.untrustedRegistrationToken();
   return { cloudId: content.CloudId.toLowerCase(), objectId, billingModel: content.BillingModel };
 }
 
-async function putRegistrationOnce(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput & { location: string; properties: { registrationToken: string } }) {
+async function putRegistrationOnce(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  input: RegistrationInput & { location: string; properties: { registrationToken: string } },
+) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/write', registrationScope(ref));
-  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup))) throw armErrors.resourceGroupNotFound(ref.resourceGroup);
+  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup)))
+    throw armErrors.resourceGroupNotFound(ref.resourceGroup);
   requireGlobal(input.location);
   const facts = await trustedTokenFacts(ctx, input.properties.registrationToken);
-  return writeRegistration(ctx, principal, sub, ref, { tags: input.tags, token: input.properties.registrationToken, facts });
+  return writeRegistration(ctx, principal, sub, ref, {
+    tags: input.tags,
+    token: input.properties.registrationToken,
+    facts,
+  });
 }
 
 /**
@@ -124,7 +153,8 @@ async function writeRegistration(
     await registrationStore.lockCloudId(db, facts.cloudId);
     const existing = await registrationStore.getLive(db, sub.subscription_id, ref.resourceGroup, ref.name);
     const alreadyHeld = existing !== undefined && existing.cloud_id === facts.cloudId;
-    if (!alreadyHeld && (await registrationStore.otherLiveHolder(db, facts.cloudId, existing?.id))) throw registrationErrors.registrationAlreadyExists(facts.cloudId);
+    if (!alreadyHeld && (await registrationStore.otherLiveHolder(db, facts.cloudId, existing?.id)))
+      throw registrationErrors.registrationAlreadyExists(facts.cloudId);
     const row: RegistrationsTable = {
       ...namedRowIdentity(existing, sub.subscription_id, ref),
       location: 'global',
@@ -157,7 +187,12 @@ export const getRegistration = (ctx: RegistrationContext, principal: Principal, 
   requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/read');
 
 /** A PATCH that keeps the stored token is not verified again, so registrations from before signed tokens keep working. */
-export async function patchRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, input: RegistrationInput) {
+export async function patchRegistration(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  input: RegistrationInput,
+) {
   const current = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/write');
   requireGlobal(input.location);
   const token = input.properties?.registrationToken ?? current.registration_token;
@@ -166,7 +201,11 @@ export async function patchRegistration(ctx: RegistrationContext, principal: Pri
       ? { cloudId: current.cloud_id, objectId: current.object_id, billingModel: current.billing_model }
       : await trustedTokenFacts(ctx, token);
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  const { registration } = await writeRegistration(ctx, principal, sub, ref, { tags: input.tags ?? current.tags, token, facts });
+  const { registration } = await writeRegistration(ctx, principal, sub, ref, {
+    tags: input.tags ?? current.tags,
+    token,
+    facts,
+  });
   return registration;
 }
 
@@ -178,13 +217,20 @@ export async function patchRegistration(ctx: RegistrationContext, principal: Pri
 export async function reportSharedCloudIds(ctx: RegistrationContext, logger: { warn(obj: object, msg: string): void }) {
   const shared = await registrationStore.sharedCloudIds(ctx.db);
   for (const { cloud_id, registrations } of shared) {
-    logger.warn({ cloudId: cloud_id, registrations }, `the deployment ${cloud_id} is held by ${registrations.length} live registrations; delete all but one (a deployment has one registration)`);
+    logger.warn(
+      { cloudId: cloud_id, registrations },
+      `the deployment ${cloud_id} is held by ${registrations.length} live registrations; delete all but one (a deployment has one registration)`,
+    );
   }
   return shared;
 }
 
 /** Deletes a registration: its customer subscriptions stop being in force now. Says whether there was one. */
-export async function deleteRegistration(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef): Promise<boolean> {
+export async function deleteRegistration(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+): Promise<boolean> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/delete', registrationScope(ref));
   const now = ctx.arm.clock.now();
@@ -203,11 +249,22 @@ export async function deleteRegistration(ctx: RegistrationContext, principal: Pr
   });
 }
 
-export async function listRegistrations(ctx: RegistrationContext, principal: Principal, subscriptionId: string, resourceGroup: string | undefined, offset: number, limit: number) {
+export async function listRegistrations(
+  ctx: RegistrationContext,
+  principal: Principal,
+  subscriptionId: string,
+  resourceGroup: string | undefined,
+  offset: number,
+  limit: number,
+) {
   const sub = await requireSubscription(ctx.arm, subscriptionId);
-  const scope = resourceGroup === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+  const scope =
+    resourceGroup === undefined
+      ? `/subscriptions/${subscriptionId}`
+      : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
   await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/read', scope);
-  if (resourceGroup !== undefined && !(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, resourceGroup))) throw armErrors.resourceGroupNotFound(resourceGroup);
+  if (resourceGroup !== undefined && !(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, resourceGroup)))
+    throw armErrors.resourceGroupNotFound(resourceGroup);
   return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
 }
 
@@ -216,7 +273,8 @@ const REGISTRATION_TYPE = 'Microsoft.AzureStack/registrations';
 /** What registrations publish for ARM's generic resource list (the caller's rights are checked by the route). */
 export function registrationLister(ctx: RegistrationContext): ResourceLister {
   return async (subscriptionId, resourceGroup, filter, offset, limit) => {
-    if (filter.resourceType !== undefined && filter.resourceType.toLowerCase() !== REGISTRATION_TYPE.toLowerCase()) return [];
+    if (filter.resourceType !== undefined && filter.resourceType.toLowerCase() !== REGISTRATION_TYPE.toLowerCase())
+      return [];
     const rows = await registrationStore.listFiltered(ctx.db, subscriptionId, resourceGroup, filter, offset, limit);
     return rows.map((r) => {
       const { etag: _etag, properties: _properties, ...generic } = registrationView(r);
@@ -225,10 +283,23 @@ export function registrationLister(ctx: RegistrationContext): ResourceLister {
   };
 }
 
-export async function activationKey(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef): Promise<string> {
-  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/getActivationKey/action');
+export async function activationKey(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+): Promise<string> {
+  const reg = await requireRegistration(
+    ctx,
+    principal,
+    ref,
+    'Microsoft.AzureStack/registrations/getActivationKey/action',
+  );
   return ctx.signActivationKey({
-    registrationId: registrationScope({ subscriptionId: reg.subscription_id, resourceGroup: reg.resource_group, name: reg.name }),
+    registrationId: registrationScope({
+      subscriptionId: reg.subscription_id,
+      resourceGroup: reg.resource_group,
+      name: reg.name,
+    }),
     cloudId: reg.cloud_id,
     objectId: reg.object_id,
     billingModel: reg.billing_model,
@@ -236,7 +307,12 @@ export async function activationKey(ctx: RegistrationContext, principal: Princip
 }
 
 /** The provider's approval of a registration for multi-tenancy (or its withdrawal). */
-export async function setMultiTenancyApproval(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, approved: boolean) {
+export async function setMultiTenancyApproval(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  approved: boolean,
+) {
   // At the root scope: an Owner of the registration's own subscription may not approve it.
   await ctx.system.require(principal, 'Microsoft.AzureStack/registrations/approveMultiTenancy/action');
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
@@ -255,11 +331,23 @@ export interface LinkInput {
 }
 
 /** Links a customer subscription to a registration, from now on; the same link twice is one link. */
-async function putCustomerSubscriptionOnce(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string, input: LinkInput) {
-  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/write');
+async function putCustomerSubscriptionOnce(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  name: string,
+  input: LinkInput,
+) {
+  const reg = await requireRegistration(
+    ctx,
+    principal,
+    ref,
+    'Microsoft.AzureStack/registrations/customerSubscriptions/write',
+  );
   const regSub = (await armStore.getSubscription(ctx.arm.db, reg.subscription_id))!;
   const tenantId = input.properties?.tenantId;
-  if (tenantId !== undefined && !isGuid(tenantId)) throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
+  if (tenantId !== undefined && !isGuid(tenantId))
+    throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
   let facts;
   if (isGuid(name)) {
     try {
@@ -272,7 +360,13 @@ async function putCustomerSubscriptionOnce(ctx: RegistrationContext, principal: 
     reg,
     regSub,
     name,
-    facts && { subscriptionId: facts.subscription_id, tenantId: facts.tenant_id, offerId: facts.offer_id, soldBy: facts.sold_by, state: facts.state },
+    facts && {
+      subscriptionId: facts.subscription_id,
+      tenantId: facts.tenant_id,
+      offerId: facts.offer_id,
+      soldBy: facts.sold_by,
+      state: facts.state,
+    },
     tenantId,
   );
   const customerSubscriptionId = name.toLowerCase();
@@ -281,7 +375,10 @@ async function putCustomerSubscriptionOnce(ctx: RegistrationContext, principal: 
     const live = await registrationStore.liveLink(db, reg.id, customerSubscriptionId);
     if (live) {
       if (input.etag !== undefined && input.etag !== live.etag) {
-        throw armErrors.conflict('PreconditionFailed', `The etag '${input.etag}' does not match the current etag '${live.etag}' of the customer subscription.`);
+        throw armErrors.conflict(
+          'PreconditionFailed',
+          `The etag '${input.etag}' does not match the current etag '${live.etag}' of the customer subscription.`,
+        );
       }
       return { registration: reg, link: live };
     }
@@ -308,21 +405,52 @@ async function putCustomerSubscriptionOnce(ctx: RegistrationContext, principal: 
   });
 }
 
-export async function getCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string): Promise<{ registration: RegistrationsTable; link: CustomerSubscriptionLinksTable }> {
-  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/read');
+export async function getCustomerSubscription(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  name: string,
+): Promise<{ registration: RegistrationsTable; link: CustomerSubscriptionLinksTable }> {
+  const reg = await requireRegistration(
+    ctx,
+    principal,
+    ref,
+    'Microsoft.AzureStack/registrations/customerSubscriptions/read',
+  );
   const link = isGuid(name) ? await registrationStore.liveLink(ctx.db, reg.id, name.toLowerCase()) : undefined;
   if (!link) throw registrationErrors.customerSubscriptionNotFound(name, reg.name);
   return { registration: reg, link };
 }
 
-export async function listCustomerSubscriptions(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, offset: number, limit: number) {
-  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/read');
+export async function listCustomerSubscriptions(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  offset: number,
+  limit: number,
+) {
+  const reg = await requireRegistration(
+    ctx,
+    principal,
+    ref,
+    'Microsoft.AzureStack/registrations/customerSubscriptions/read',
+  );
   return { registration: reg, links: await registrationStore.liveLinks(ctx.db, reg.id, offset, limit) };
 }
 
 /** Ends a link now; the history keeps it. Says whether there was one. */
-export async function deleteCustomerSubscription(ctx: RegistrationContext, principal: Principal, ref: RegistrationRef, name: string): Promise<boolean> {
-  const reg = await requireRegistration(ctx, principal, ref, 'Microsoft.AzureStack/registrations/customerSubscriptions/delete');
+export async function deleteCustomerSubscription(
+  ctx: RegistrationContext,
+  principal: Principal,
+  ref: RegistrationRef,
+  name: string,
+): Promise<boolean> {
+  const reg = await requireRegistration(
+    ctx,
+    principal,
+    ref,
+    'Microsoft.AzureStack/registrations/customerSubscriptions/delete',
+  );
   const regSub = (await armStore.getSubscription(ctx.arm.db, reg.subscription_id))!;
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {

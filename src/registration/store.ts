@@ -3,7 +3,17 @@ import type { CustomerSubscriptionLinksTable, RegistrationsTable, RegistrationTa
 
 // All SQL of registrations and customer subscription links. Links are never edited in place:
 // ending one sets its valid_to, and adding it again writes a new row.
-export type RegistrationDb = Kysely<RegistrationTables & { subscriptions: { subscription_id: string; tenant_id: string; offer_id: string | null; sold_by: string | null; state: string } }>;
+export type RegistrationDb = Kysely<
+  RegistrationTables & {
+    subscriptions: {
+      subscription_id: string;
+      tenant_id: string;
+      offer_id: string | null;
+      sold_by: string | null;
+      state: string;
+    };
+  }
+>;
 
 export const registrationStore = {
   getLive: (db: RegistrationDb, subscriptionId: string, resourceGroup: string, name: string) =>
@@ -41,11 +51,23 @@ export const registrationStore = {
   },
 
   /** Every live registration, oldest first: the deployments the hub knows (the portal lists them). */
-  allLive: (db: RegistrationDb) => db.selectFrom('registrations').select(['name', 'object_id']).where('deleted_at', 'is', null).orderBy('created_at').execute(),
+  allLive: (db: RegistrationDb) =>
+    db
+      .selectFrom('registrations')
+      .select(['name', 'object_id'])
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .execute(),
 
   /** The newest live registration of a deployment. */
   liveByCloudId: (db: RegistrationDb, cloudId: string) =>
-    db.selectFrom('registrations').selectAll().where('cloud_id', '=', cloudId).where('deleted_at', 'is', null).orderBy('created_at', 'desc').executeTakeFirst(),
+    db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('cloud_id', '=', cloudId)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst(),
 
   /** The live registration of a deployment that names this principal (of legacy duplicates, the one naming it). */
   liveByCloudIdAndObjectId: (db: RegistrationDb, cloudId: string, objectId: string) =>
@@ -68,7 +90,11 @@ export const registrationStore = {
 
   /** Another live registration (not `exceptId`) holding the cloud id, if any. */
   otherLiveHolder: (db: RegistrationDb, cloudId: string, exceptId: string | undefined) => {
-    let q = db.selectFrom('registrations').select(['id', 'name']).where('cloud_id', '=', cloudId).where('deleted_at', 'is', null);
+    let q = db
+      .selectFrom('registrations')
+      .select(['id', 'name'])
+      .where('cloud_id', '=', cloudId)
+      .where('deleted_at', 'is', null);
     if (exceptId !== undefined) q = q.where('id', '<>', exceptId);
     return q.executeTakeFirst();
   },
@@ -86,15 +112,36 @@ export const registrationStore = {
     await db.updateTable('registrations').set({ deleted_at: at }).where('id', '=', id).execute();
   },
 
-  list: (db: RegistrationDb, subscriptionId: string, resourceGroup: string | undefined, offset: number, limit: number) => {
-    let q = db.selectFrom('registrations').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+  list: (
+    db: RegistrationDb,
+    subscriptionId: string,
+    resourceGroup: string | undefined,
+    offset: number,
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('deleted_at', 'is', null);
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
     return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
   },
 
   /** Live registrations for ARM's generic list: optionally of one group, name or location. */
-  listFiltered: (db: RegistrationDb, subscriptionId: string, resourceGroup: string | undefined, filter: { name?: string; location?: string }, offset: number, limit: number) => {
-    let q = db.selectFrom('registrations').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+  listFiltered: (
+    db: RegistrationDb,
+    subscriptionId: string,
+    resourceGroup: string | undefined,
+    filter: { name?: string; location?: string },
+    offset: number,
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('deleted_at', 'is', null);
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
     if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
     if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
@@ -111,15 +158,28 @@ export const registrationStore = {
       .executeTakeFirst(),
 
   insertLink: async (db: RegistrationDb, row: Omit<CustomerSubscriptionLinksTable, 'id'>) => {
-    await db.insertInto('customer_subscription_links').values(row as any).execute();
+    await db
+      .insertInto('customer_subscription_links')
+      .values(row as any)
+      .execute();
   },
 
   endLink: async (db: RegistrationDb, id: string, at: Date, by: string) => {
-    await db.updateTable('customer_subscription_links').set({ valid_to: at, ended_by: by }).where('id', '=', id).where('valid_to', 'is', null).execute();
+    await db
+      .updateTable('customer_subscription_links')
+      .set({ valid_to: at, ended_by: by })
+      .where('id', '=', id)
+      .where('valid_to', 'is', null)
+      .execute();
   },
 
   endAllLinks: async (db: RegistrationDb, registrationId: string, at: Date, by: string) => {
-    await db.updateTable('customer_subscription_links').set({ valid_to: at, ended_by: by }).where('registration_id', '=', registrationId).where('valid_to', 'is', null).execute();
+    await db
+      .updateTable('customer_subscription_links')
+      .set({ valid_to: at, ended_by: by })
+      .where('registration_id', '=', registrationId)
+      .where('valid_to', 'is', null)
+      .execute();
   },
 
   liveLinks: (db: RegistrationDb, registrationId: string, offset: number, limit: number) =>
@@ -136,7 +196,13 @@ export const registrationStore = {
 
   /** Every link a registration ever had, oldest first: its history. */
   history: (db: RegistrationDb, registrationId: string) =>
-    db.selectFrom('customer_subscription_links').selectAll().where('registration_id', '=', registrationId).orderBy('valid_from').orderBy('id').execute(),
+    db
+      .selectFrom('customer_subscription_links')
+      .selectAll()
+      .where('registration_id', '=', registrationId)
+      .orderBy('valid_from')
+      .orderBy('id')
+      .execute(),
 
   /**
    * The link that held a directory on a deployment at a time (the start of an hour decides the

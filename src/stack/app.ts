@@ -34,7 +34,13 @@ import type { BridgeDb } from './bridge/store.ts';
 import { meteringWork } from './resources/job.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
-import { deleteResourcesOfGroup, RESOURCE_TYPES, resourceLister, resyncSubscription, type ResourcesContext } from './resources/service.ts';
+import {
+  deleteResourcesOfGroup,
+  RESOURCE_TYPES,
+  resourceLister,
+  resyncSubscription,
+  type ResourcesContext,
+} from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
@@ -97,7 +103,14 @@ export interface Stack {
 }
 
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, { ...armMigrations, ...tenancyMigrations, ...offersMigrations, ...resourcesMigrations, ...bridgeMigrations, ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions") });
+  await migrate(db, {
+    ...armMigrations,
+    ...tenancyMigrations,
+    ...offersMigrations,
+    ...resourcesMigrations,
+    ...bridgeMigrations,
+    ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
+  });
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -107,7 +120,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
-    onResourceGroupDeleted: (db, subscriptionId, group) => deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
+    onResourceGroupDeleted: (db, subscriptionId, group) =>
+      deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -130,9 +144,16 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       const appId = opts.application.appId();
       const secret = opts.application.secret();
       if (!appId || !secret) return undefined;
-      const token = await requestAppToken(opts.hub.http, opts.hub.login(), { tenantId, clientId: appId, clientSecret: secret }, opts.hub.graph());
+      const token = await requestAppToken(
+        opts.hub.http,
+        opts.hub.login(),
+        { tenantId, clientId: appId, clientSecret: secret },
+        opts.hub.graph(),
+      );
       if (token.status !== 200) return undefined;
-      const user = await opts.hub.http.send('GET', `${opts.hub.graph()}/v1.0/users/${encodeURIComponent(upn)}`, { token: token.body.access_token });
+      const user = await opts.hub.http.send('GET', `${opts.hub.graph()}/v1.0/users/${encodeURIComponent(upn)}`, {
+        token: token.body.access_token,
+      });
       return user.status === 200 ? (user.body.id as string) : undefined;
     },
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
@@ -161,7 +182,12 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       exposedHeaders: ['x-ms-request-id', 'azure-asyncoperation', 'location', 'retry-after'],
       maxAge: 600,
     });
-    const providers = { ctx: arm, baseUrl: () => opts.endpoints()[which], routes: () => routeTable(app), resources: resourceLister(resources) };
+    const providers = {
+      ctx: arm,
+      baseUrl: () => opts.endpoints()[which],
+      routes: () => routeTable(app),
+      resources: resourceLister(resources),
+    };
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
         unknownRoute: catalogOf(providers).unknownRoute,
@@ -187,12 +213,31 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       if (which === 'adminArm') {
         const operator = systemRights(arm);
         registerSystemRoutes(armApp, opts.scheduler, operator);
-        registerRegistrationTokenRoute(armApp, operator, opts.name, () => opts.cloudId(), opts.servicePrincipalId, registrationKey.signer);
+        registerRegistrationTokenRoute(
+          armApp,
+          operator,
+          opts.name,
+          () => opts.cloudId(),
+          opts.servicePrincipalId,
+          registrationKey.signer,
+        );
         registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
         registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
-        registerProviderUsageRoutes(armApp, arm, operator, resources.db, () => opts.endpoints()[which], opts.providerSubscriptionId);
+        registerProviderUsageRoutes(
+          armApp,
+          arm,
+          operator,
+          resources.db,
+          () => opts.endpoints()[which],
+          opts.providerSubscriptionId,
+        );
         registerLateReportRoutes(armApp, resources);
-        registerBridgeRoutes(armApp, bridge, { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] }, operator);
+        registerBridgeRoutes(
+          armApp,
+          bridge,
+          { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
+          operator,
+        );
         registerChargebackRoutes(armApp, opts.db, arm, operator, opts.providerSubscriptionId);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
@@ -203,5 +248,12 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     return app;
   };
 
-  return { admin: await build('adminArm'), tenant: await build('tenantArm'), arm, offers, resources, registrationKeyCredential: registrationKey.keyCredential };
+  return {
+    admin: await build('adminArm'),
+    tenant: await build('tenantArm'),
+    arm,
+    offers,
+    resources,
+    registrationKeyCredential: registrationKey.keyCredential,
+  };
 }

@@ -60,7 +60,9 @@ export async function newRegistrationKey(deploymentName: string): Promise<Stored
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: `CN=Stackledger deployment ${deploymentName} registration, O=Stackledger`,
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + 3650 * DAY),
@@ -69,11 +71,19 @@ export async function newRegistrationKey(deploymentName: string): Promise<Stored
     extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as any);
-  return { privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), certificatePem: certificate.toString('pem'), keyId: newGuid() };
+  return {
+    privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
+    certificatePem: certificate.toString('pem'),
+    keyId: newGuid(),
+  };
 }
 
 /** The deployment's registration key, made on the first call and the same ever after. */
-export async function loadOrCreateRegistrationKey(db: ArmDb, sealer: Sealer, deploymentName: string): Promise<RegistrationKey> {
+export async function loadOrCreateRegistrationKey(
+  db: ArmDb,
+  sealer: Sealer,
+  deploymentName: string,
+): Promise<RegistrationKey> {
   let stored = await readRegistrationKeySetting(db, sealer);
   if (!stored) {
     stored = await newRegistrationKey(deploymentName);

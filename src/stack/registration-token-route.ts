@@ -3,7 +3,12 @@ import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
-import { BILLING_MODELS, signRegistrationToken, type BillingModel, type RegistrationSigner } from '../core/registration-token.ts';
+import {
+  BILLING_MODELS,
+  signRegistrationToken,
+  type BillingModel,
+  type RegistrationSigner,
+} from '../core/registration-token.ts';
 import { principalOf } from '../http/arm.ts';
 
 // The operator asks its deployment for a registration token (as Azure Stack's
@@ -29,11 +34,16 @@ export function registerRegistrationTokenRoute(
       await operator.require(caller, 'Stackledger.System/registrationToken/action');
       const billingModel = (request.body?.billingModel ?? 'PayAsYouUse') as BillingModel;
       if (!BILLING_MODELS.includes(billingModel)) {
-        throw armErrors.badRequest('InvalidBillingModel', `'${billingModel}' is not a billing model; use one of ${BILLING_MODELS.join(', ')}.`, 'billingModel');
+        throw armErrors.badRequest(
+          'InvalidBillingModel',
+          `'${billingModel}' is not a billing model; use one of ${BILLING_MODELS.join(', ')}.`,
+          'billingModel',
+        );
       }
       const id = cloudId();
       const servicePrincipal = objectId();
-      if (!id || !servicePrincipal) throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
+      if (!id || !servicePrincipal)
+        throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
       const registrationToken = await signRegistrationToken(
         {
           CloudId: id,

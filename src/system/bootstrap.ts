@@ -66,11 +66,17 @@ function storedPrincipal<T extends PrincipalCredentials>(c: T, sealer: Sealer): 
 }
 
 /** A principal's credentials from the stored record; `upgraded` when the record was of the first version. */
-async function openPrincipal(hub: Hub, sealer: Sealer, stored: StoredPrincipal): Promise<{ credentials: PrincipalCredentials; upgraded: boolean }> {
+async function openPrincipal(
+  hub: Hub,
+  sealer: Sealer,
+  stored: StoredPrincipal,
+): Promise<{ credentials: PrincipalCredentials; upgraded: boolean }> {
   let upgraded = false;
   if (stored.clientSecret !== undefined) {
     if (!(await hub.identity.holdExistingSecret(stored.clientId, stored.clientSecret))) {
-      throw new Error(`the recorded secret of application ${stored.clientId} is no longer valid; the system's credentials cannot be recovered`);
+      throw new Error(
+        `the recorded secret of application ${stored.clientId} is no longer valid; the system's credentials cannot be recovered`,
+      );
     }
     upgraded = true;
   }
@@ -78,13 +84,19 @@ async function openPrincipal(hub: Hub, sealer: Sealer, stored: StoredPrincipal):
   if (isSealed(password)) password = sealer.open(password, passwordPurpose(stored.admin.userName));
   else upgraded = true;
   const clientSecret = await hub.identity.heldSecret(stored.clientId);
-  if (!clientSecret) throw new Error(`application ${stored.clientId} has no live secret that the hub holds: add one with the directory API's addPassword`);
+  if (!clientSecret)
+    throw new Error(
+      `application ${stored.clientId} has no live secret that the hub holds: add one with the directory API's addPassword`,
+    );
   const { clientSecret: _plain, ...rest } = stored;
   return { credentials: { ...rest, clientSecret, admin: { ...stored.admin, password } }, upgraded };
 }
 
 async function saveHubRecord(hub: Hub, sealer: Sealer, record: HubBootstrap): Promise<void> {
-  const stored: StoredHubBootstrap = { csp: storedPrincipal(record.csp, sealer), operator: storedPrincipal(record.operator, sealer) };
+  const stored: StoredHubBootstrap = {
+    csp: storedPrincipal(record.csp, sealer),
+    operator: storedPrincipal(record.operator, sealer),
+  };
   await armStore.putSetting(hub.arm.db, 'bootstrap', stored);
 }
 
@@ -104,7 +116,10 @@ async function loadStackRecord(stack: Stack, sealer: Sealer): Promise<StackBoots
 }
 
 export async function saveStackRecord(stack: Stack, sealer: Sealer, record: StackBootstrap): Promise<void> {
-  await armStore.putSetting(stack.arm.db, 'bootstrap', { ...record, applicationSecret: sealer.seal(record.applicationSecret, stackSecretPurpose(record.applicationId)) });
+  await armStore.putSetting(stack.arm.db, 'bootstrap', {
+    ...record,
+    applicationSecret: sealer.seal(record.applicationSecret, stackSecretPurpose(record.applicationId)),
+  });
 }
 
 export async function bootstrapHub(hub: Hub, sealer: Sealer): Promise<HubBootstrap> {
@@ -128,8 +143,20 @@ async function loadOrCreateHubRecord(hub: Hub, sealer: Sealer): Promise<HubBoots
     return record;
   }
   const held = { holdsSecret: true };
-  const csp = await hub.identity.createAdministeredDirectory('Contoso Cloud Provider', `csp.${DOMAIN_SUFFIX}`, 'partner', hub.identity.db, held);
-  const operator = await hub.identity.createAdministeredDirectory('Stack operator', `operator.${DOMAIN_SUFFIX}`, 'operator', hub.identity.db, held);
+  const csp = await hub.identity.createAdministeredDirectory(
+    'Contoso Cloud Provider',
+    `csp.${DOMAIN_SUFFIX}`,
+    'partner',
+    hub.identity.db,
+    held,
+  );
+  const operator = await hub.identity.createAdministeredDirectory(
+    'Stack operator',
+    `operator.${DOMAIN_SUFFIX}`,
+    'operator',
+    hub.identity.db,
+    held,
+  );
   const sub = await createSubscription(hub.arm, {
     tenantId: csp.tenantId,
     displayName: 'Azure Stack registration',
@@ -148,7 +175,10 @@ async function loadOrCreateHubRecord(hub: Hub, sealer: Sealer): Promise<HubBoots
     managed_by: null,
     created_at: hub.arm.clock.now(),
   });
-  const record: HubBootstrap = { csp: { ...csp, registrationSubscriptionId: sub.subscription_id, resourceGroup, registrationName: 'stack-local' }, operator };
+  const record: HubBootstrap = {
+    csp: { ...csp, registrationSubscriptionId: sub.subscription_id, resourceGroup, registrationName: 'stack-local' },
+    operator,
+  };
   await saveHubRecord(hub, sealer, record);
   return record;
 }
@@ -167,17 +197,31 @@ export async function bootstrapStack(
 ): Promise<StackBootstrap> {
   const existing = await loadStackRecord(stack, sealer);
   const app = await ensureApplication(
-    existing && { appId: existing.applicationId, secret: existing.applicationSecret, keyId: existing.applicationSecretKeyId, endsAt: existing.applicationSecretEndsAt },
+    existing && {
+      appId: existing.applicationId,
+      secret: existing.applicationSecret,
+      keyId: existing.applicationSecretKeyId,
+      endsAt: existing.applicationSecretEndsAt,
+    },
   );
   // The operator's principals operate the deployment by role (also in folders from before roles).
   await ensureRootRole(stack.arm, STACK_OPERATOR, owners);
   if (existing) {
     if (existing.applicationSecret === app.secret) return existing;
-    const updated = { ...existing, applicationSecret: app.secret, applicationSecretKeyId: app.keyId, applicationSecretEndsAt: app.endsAt };
+    const updated = {
+      ...existing,
+      applicationSecret: app.secret,
+      applicationSecretKeyId: app.keyId,
+      applicationSecretEndsAt: app.endsAt,
+    };
     await saveStackRecord(stack, sealer, updated);
     return updated;
   }
-  const sub = await createSubscription(stack.arm, { tenantId: homeDirectory, displayName: 'Default Provider Subscription', owners });
+  const sub = await createSubscription(stack.arm, {
+    tenantId: homeDirectory,
+    displayName: 'Default Provider Subscription',
+    owners,
+  });
   const group = `system.${location}`;
   await armStore.upsertResourceGroup(stack.arm.db, {
     subscription_id: sub.subscription_id,

@@ -42,7 +42,8 @@ async function readStored(file: string): Promise<Date | undefined> {
     stored = undefined;
   }
   const at = typeof stored?.now === 'string' ? new Date(stored.now) : undefined;
-  if (!at || Number.isNaN(at.getTime())) throw new StartRefused(`${file} does not hold a time: restore it, or remove it to start again with --clock.`);
+  if (!at || Number.isNaN(at.getTime()))
+    throw new StartRefused(`${file} does not hold a time: restore it, or remove it to start again with --clock.`);
   return at;
 }
 
@@ -74,7 +75,9 @@ export async function openDurableClock(dataDir: string, requested: Date | undefi
     const refusal = clockMoveRefusal(stored, requested);
     if (refusal) {
       const why = refusal.code === 'InvalidTime' ? 'it only moves forward' : refusal.message;
-      throw new StartRefused(`The simulated clock of ${dataDir} stands at ${stored.toISOString()}: --clock ${requested.toISOString()} is refused (${why}).`);
+      throw new StartRefused(
+        `The simulated clock of ${dataDir} stands at ${stored.toISOString()}: --clock ${requested.toISOString()} is refused (${why}).`,
+      );
     }
     return { clock: new SimulatedClock(stored), moveTo: requested, persist };
   }

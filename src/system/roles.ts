@@ -14,8 +14,21 @@ import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, typ
 import type { SignInPolicy } from '../identity/rules.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
 import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
-import { bootstrapHub, bootstrapStack, DOMAIN_SUFFIX, saveStackRecord, type HubBootstrap, type StackBootstrap } from './bootstrap.ts';
-import { addStackSecret, DEFAULT_STACK_SECRET_POLICY, rotateStackSecretIfDue, type StackSecretDeps, type StackSecretPolicy } from './stack-secret.ts';
+import {
+  bootstrapHub,
+  bootstrapStack,
+  DOMAIN_SUFFIX,
+  saveStackRecord,
+  type HubBootstrap,
+  type StackBootstrap,
+} from './bootstrap.ts';
+import {
+  addStackSecret,
+  DEFAULT_STACK_SECRET_POLICY,
+  rotateStackSecretIfDue,
+  type StackSecretDeps,
+  type StackSecretPolicy,
+} from './stack-secret.ts';
 
 // Starting each role: its database, its servers, its first-run set-up. `up` starts both in one
 // process; `hub` and `stack` start one each. A stack reaches the hub only over HTTP(S).
@@ -28,12 +41,19 @@ export class Cleanups {
     this.#steps.push(step);
   }
   async run(): Promise<void> {
-    while (this.#steps.length > 0) await this.#steps.pop()!().catch((e) => this.logger.error({ err: e }, 'shutdown step failed'));
+    while (this.#steps.length > 0)
+      await this.#steps.pop()!().catch((e) => this.logger.error({ err: e }, 'shutdown step failed'));
   }
 }
 
 /** One database URL per name: on the given server, or on the embedded cluster in DIR/pg. */
-export async function resolveDatabases(dataDir: string, serverUrl: string | undefined, names: string[], cleanups: Cleanups, logger: Logger): Promise<string[]> {
+export async function resolveDatabases(
+  dataDir: string,
+  serverUrl: string | undefined,
+  names: string[],
+  cleanups: Cleanups,
+  logger: Logger,
+): Promise<string[]> {
   if (serverUrl) {
     const u = new URL(serverUrl);
     const base = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'stackledger';
@@ -43,7 +63,9 @@ export async function resolveDatabases(dataDir: string, serverUrl: string | unde
       return v.toString();
     });
   }
-  const cluster = await startEmbeddedCluster(path.join(dataDir, 'pg'), (line) => logger.debug({ postgres: line.trim() }));
+  const cluster = await startEmbeddedCluster(path.join(dataDir, 'pg'), (line) =>
+    logger.debug({ postgres: line.trim() }),
+  );
   cleanups.push(() => cluster.stop());
   return names.map((n) => cluster.url(n));
 }
@@ -75,7 +97,12 @@ export interface RunningHub {
 }
 
 export async function startHubRole(
-  opts: RoleOptions & { port: number; signIn?: Partial<SignInPolicy>; identitySystem?: IdentitySystem; publicUrl?: string },
+  opts: RoleOptions & {
+    port: number;
+    signIn?: Partial<SignInPolicy>;
+    identitySystem?: IdentitySystem;
+    publicUrl?: string;
+  },
   cleanups: Cleanups,
 ): Promise<RunningHub> {
   await ensureDatabase(opts.databaseUrl);
@@ -87,14 +114,18 @@ export async function startHubRole(
   const hub = await holdingLock(db.db, HUB_START, async () => {
     await migrateHub(db.db);
     return createHub({
-    db: db.db,
-    scheduler: opts.scheduler,
-    logger: opts.logger.child({ role: 'hub' }),
-    tls: opts.tls,
-    endpoints: () => endpoints ?? (() => { throw new Error('the hub is not listening yet'); })(),
-    domainSuffix: DOMAIN_SUFFIX,
-    identity: { sealer: opts.sealer, signIn: opts.signIn },
-    identitySystem: opts.identitySystem,
+      db: db.db,
+      scheduler: opts.scheduler,
+      logger: opts.logger.child({ role: 'hub' }),
+      tls: opts.tls,
+      endpoints: () =>
+        endpoints ??
+        (() => {
+          throw new Error('the hub is not listening yet');
+        })(),
+      domainSuffix: DOMAIN_SUFFIX,
+      identity: { sealer: opts.sealer, signIn: opts.signIn },
+      identitySystem: opts.identitySystem,
     });
   });
   closeOnCleanup(cleanups, [hub.app]);
@@ -142,7 +173,13 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   const authority = metadata.authentication.loginEndpoint as string;
   // A hub that names its AD FS-style authority says where its Azure AD-style login base is.
   const login = (metadata.authentication.aadLoginEndpoint as string | undefined) ?? authority;
-  const hub = { arm: opts.hubArm, login, authority, graph: metadata.graphEndpoint as string, portal: metadata.portalEndpoint as string };
+  const hub = {
+    arm: opts.hubArm,
+    login,
+    authority,
+    graph: metadata.graphEndpoint as string,
+    portal: metadata.portalEndpoint as string,
+  };
 
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<StackTables>(opts.databaseUrl);
@@ -158,20 +195,31 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   const stack = await holdingLock(db.db, STACK_START, async () => {
     await migrateStack(db.db);
     return createStack({
-    name: opts.name,
-    sealer: opts.sealer,
-    location: opts.location,
-    db: db.db,
-    scheduler: opts.scheduler,
-    logger: opts.logger.child({ role: 'stack', stack: opts.name }),
-    tls: opts.tls,
-    endpoints: () => endpoints ?? (() => { throw new Error('the stack is not listening yet'); })(),
-    hub: { arm: () => hub.arm, login: () => hub.login, authority: () => hub.authority, graph: () => hub.graph, portal: () => hub.portal, http },
-    homeDirectory: () => homeDirectory,
-    cloudId: () => cloudId,
-    application: { appId: () => application?.appId, secret: () => application?.secret },
-    providerSubscriptionId: () => providerSubscriptionId,
-    servicePrincipalId: () => servicePrincipalId,
+      name: opts.name,
+      sealer: opts.sealer,
+      location: opts.location,
+      db: db.db,
+      scheduler: opts.scheduler,
+      logger: opts.logger.child({ role: 'stack', stack: opts.name }),
+      tls: opts.tls,
+      endpoints: () =>
+        endpoints ??
+        (() => {
+          throw new Error('the stack is not listening yet');
+        })(),
+      hub: {
+        arm: () => hub.arm,
+        login: () => hub.login,
+        authority: () => hub.authority,
+        graph: () => hub.graph,
+        portal: () => hub.portal,
+        http,
+      },
+      homeDirectory: () => homeDirectory,
+      cloudId: () => cloudId,
+      application: { appId: () => application?.appId, secret: () => application?.secret },
+      providerSubscriptionId: () => providerSubscriptionId,
+      servicePrincipalId: () => servicePrincipalId,
     });
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
@@ -190,7 +238,9 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   const keyCredentials = [stack.registrationKeyCredential];
   const owners = [{ principalId: String(decodeJwt(graphToken).oid), principalType: 'ServicePrincipal' }];
   if (opts.operator.adminUserName) {
-    const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, { token: graphToken });
+    const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, {
+      token: graphToken,
+    });
     owners.push({ principalId: admin.id, principalType: 'User' });
   }
   const secretDeps: StackSecretDeps = {
@@ -201,15 +251,24 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     policy: { ...DEFAULT_STACK_SECRET_POLICY, ...opts.stackSecret },
     logger: opts.logger.child({ role: 'stack', stack: opts.name }),
   };
-  let record = await holdingLock(db.db, STACK_START, () => bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
-    let appId = known?.appId;
-    if (appId) await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, { token: graphToken, body: { identifierUris, keyCredentials } });
-    else {
-      const body = { displayName: `Stackledger stack '${opts.name}'`, identifierUris, keyCredentials };
-      appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body })).appId as string;
-    }
-    return known?.secret ? { ...known, appId, secret: known.secret } : { appId, ...(await addStackSecret(secretDeps, appId, graphToken)) };
-  }));
+  let record = await holdingLock(db.db, STACK_START, () =>
+    bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
+      let appId = known?.appId;
+      if (appId)
+        await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, {
+          token: graphToken,
+          body: { identifierUris, keyCredentials },
+        });
+      else {
+        const body = { displayName: `Stackledger stack '${opts.name}'`, identifierUris, keyCredentials };
+        appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body }))
+          .appId as string;
+      }
+      return known?.secret
+        ? { ...known, appId, secret: known.secret }
+        : { appId, ...(await addStackSecret(secretDeps, appId, graphToken)) };
+    }),
+  );
   const rotate = async () => {
     record = await rotateStackSecretIfDue(secretDeps, record, async (next) => {
       await saveStackRecord(stack, opts.sealer, next);
@@ -220,7 +279,10 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   opts.scheduler.register(
     oneProcessAtATime(db.db, {
       name: `stack ${opts.name}: application secret`,
-      runUntil: () => rotate().catch((e) => secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later")),
+      runUntil: () =>
+        rotate().catch((e) =>
+          secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later"),
+        ),
     }),
   );
   homeDirectory = record.homeDirectory;
@@ -228,7 +290,12 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   application = { appId: record.applicationId, secret: record.applicationSecret };
   providerSubscriptionId = record.providerSubscriptionId;
   // Who the deployment is when it signs in as its application: the objectId its registration carries.
-  const own = await appToken(http, hub.login, { tenantId: record.homeDirectory, clientId: record.applicationId, clientSecret: record.applicationSecret }, hub.arm);
+  const own = await appToken(
+    http,
+    hub.login,
+    { tenantId: record.homeDirectory, clientId: record.applicationId, clientSecret: record.applicationSecret },
+    hub.arm,
+  );
   servicePrincipalId = String(decodeJwt(own).oid);
   return { stack, endpoints, record, hub };
 }

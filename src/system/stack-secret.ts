@@ -18,8 +18,11 @@ const DAY_MS = 24 * 3600_000;
 export const DEFAULT_STACK_SECRET_POLICY: StackSecretPolicy = { lifetimeMs: 365 * DAY_MS, renewBeforeMs: 30 * DAY_MS };
 
 /** Due when its end is near, or unknown (a secret of the first version). */
-export const renewalDue = (app: Pick<StackApplicationCredentials, 'endsAt'>, policy: StackSecretPolicy, now: number): boolean =>
-  app.endsAt === undefined || Date.parse(app.endsAt) - now <= policy.renewBeforeMs;
+export const renewalDue = (
+  app: Pick<StackApplicationCredentials, 'endsAt'>,
+  policy: StackSecretPolicy,
+  now: number,
+): boolean => app.endsAt === undefined || Date.parse(app.endsAt) - now <= policy.renewBeforeMs;
 
 export interface StackSecretDeps {
   http: HttpClient;
@@ -31,7 +34,11 @@ export interface StackSecretDeps {
 }
 
 /** A new secret of the stack's application, as the operator's automation. */
-export async function addStackSecret(deps: StackSecretDeps, appId: string, graphToken?: string): Promise<Required<Omit<StackApplicationCredentials, 'appId'>>> {
+export async function addStackSecret(
+  deps: StackSecretDeps,
+  appId: string,
+  graphToken?: string,
+): Promise<Required<Omit<StackApplicationCredentials, 'appId'>>> {
   const token = graphToken ?? (await appToken(deps.http, deps.login, deps.operator, deps.graph));
   const endDateTime = new Date(Date.now() + deps.policy.lifetimeMs).toISOString();
   const made = await deps.http.call('POST', `${deps.graph}/v1.0/applications/${appId}/addPassword`, {
@@ -45,21 +52,43 @@ export async function addStackSecret(deps: StackSecretDeps, appId: string, graph
  * Rotates the secret if due: adds a new one, lets `save` record it, then revokes the old one. A
  * secret of the first version has no key id: it is found by its hint, if exactly one matches.
  */
-export async function rotateStackSecretIfDue(deps: StackSecretDeps, record: StackBootstrap, save: (next: StackBootstrap) => Promise<void>): Promise<StackBootstrap> {
+export async function rotateStackSecretIfDue(
+  deps: StackSecretDeps,
+  record: StackBootstrap,
+  save: (next: StackBootstrap) => Promise<void>,
+): Promise<StackBootstrap> {
   if (!renewalDue({ endsAt: record.applicationSecretEndsAt }, deps.policy, Date.now())) return record;
   const token = await appToken(deps.http, deps.login, deps.operator, deps.graph);
   const made = await addStackSecret(deps, record.applicationId, token);
-  const next: StackBootstrap = { ...record, applicationSecret: made.secret, applicationSecretKeyId: made.keyId, applicationSecretEndsAt: made.endsAt };
+  const next: StackBootstrap = {
+    ...record,
+    applicationSecret: made.secret,
+    applicationSecretKeyId: made.keyId,
+    applicationSecretEndsAt: made.endsAt,
+  };
   await save(next);
   let oldKeyId = record.applicationSecretKeyId;
   if (!oldKeyId) {
     const app = await deps.http.call('GET', `${deps.graph}/v1.0/applications/${record.applicationId}`, { token });
     const hint = record.applicationSecret.slice(0, 3);
-    const matches = (app.passwordCredentials as Array<{ keyId: string; hint: string }>).filter((c) => c.hint === hint && c.keyId !== made.keyId);
+    const matches = (app.passwordCredentials as Array<{ keyId: string; hint: string }>).filter(
+      (c) => c.hint === hint && c.keyId !== made.keyId,
+    );
     if (matches.length === 1) oldKeyId = matches[0].keyId;
-    else deps.logger.warn({ applicationId: record.applicationId }, "the stack's previous application secret could not be told apart; it stays valid until it ends");
+    else
+      deps.logger.warn(
+        { applicationId: record.applicationId },
+        "the stack's previous application secret could not be told apart; it stays valid until it ends",
+      );
   }
-  if (oldKeyId) await deps.http.call('POST', `${deps.graph}/v1.0/applications/${record.applicationId}/removePassword`, { token, body: { keyId: oldKeyId } });
-  deps.logger.info({ applicationId: record.applicationId, endsAt: made.endsAt }, "the stack's application secret was rotated");
+  if (oldKeyId)
+    await deps.http.call('POST', `${deps.graph}/v1.0/applications/${record.applicationId}/removePassword`, {
+      token,
+      body: { keyId: oldKeyId },
+    });
+  deps.logger.info(
+    { applicationId: record.applicationId, endsAt: made.endsAt },
+    "the stack's application secret was rotated",
+  );
   return next;
 }

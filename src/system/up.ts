@@ -14,7 +14,14 @@ import type { StackEndpoints } from '../stack/app.ts';
 import type { HubBootstrap } from './bootstrap.ts';
 import { openDurableClock } from './durable-clock.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
-import { Cleanups, resolveDatabases, startHubRole, startStackRole, type OperatorCredentials, type RunningStack } from './roles.ts';
+import {
+  Cleanups,
+  resolveDatabases,
+  startHubRole,
+  startStackRole,
+  type OperatorCredentials,
+  type RunningStack,
+} from './roles.ts';
 import type { StackSecretPolicy } from './stack-secret.ts';
 
 // `stackledger up` (one hub and one stack `local` in one process), `stackledger hub` and
@@ -92,7 +99,10 @@ export function defaultLogger(dataDir: string): Logger {
   return pino(
     { level: 'info', base: undefined },
     pino.multistream([
-      { level: 'info', stream: pino.destination({ dest: path.join(dataDir, 'stackledger.log'), mkdir: true, sync: false }) },
+      {
+        level: 'info',
+        stream: pino.destination({ dest: path.join(dataDir, 'stackledger.log'), mkdir: true, sync: false }),
+      },
       { level: (process.env.LOG_LEVEL as pino.Level) ?? 'warn', stream: process.stderr },
     ]),
   );
@@ -118,12 +128,23 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
   const { clock, moveTo, persist } = await openDurableClock(dataDir, opts.clock);
   const scheduler = new WorkScheduler(clock, {
     persist,
-    onProgress: ({ from, to, now }) => logger.info({ from, to, now }, 'clock advance: %s of %s reached', now.toISOString(), to.toISOString()),
+    onProgress: ({ from, to, now }) =>
+      logger.info({ from, to, now }, 'clock advance: %s of %s reached', now.toISOString(), to.toISOString()),
   });
   const cleanups = new Cleanups(logger);
   const tls = opts.http ? undefined : await ensureTls(dataDir);
   const sealer = await loadSealer(dataDir);
-  return { dataDir, logger, host: opts.host ?? '127.0.0.1', tls, clock, moveClockTo: moveTo, scheduler, cleanups, sealer };
+  return {
+    dataDir,
+    logger,
+    host: opts.host ?? '127.0.0.1',
+    tls,
+    clock,
+    moveClockTo: moveTo,
+    scheduler,
+    cleanups,
+    sealer,
+  };
 }
 
 async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpoint[] = []): Promise<RunningSystem> {
@@ -135,7 +156,10 @@ async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpo
     await p.scheduler.advanceTo(p.moveClockTo ?? p.clock.now());
   } else {
     // On the real clock, due work runs every minute.
-    const timer = setInterval(() => void p.scheduler.runDue().catch((e) => p.logger.error({ err: e }, 'due work failed')), 60_000);
+    const timer = setInterval(
+      () => void p.scheduler.runDue().catch((e) => p.logger.error({ err: e }, 'due work failed')),
+      60_000,
+    );
     timer.unref();
     p.cleanups.push(async () => clearInterval(timer));
   }
@@ -154,12 +178,23 @@ function credentialsOf(record: HubBootstrap): Pick<BootstrapFile, 'csp' | 'opera
       resourceGroup: csp.resourceGroup,
       registrationName: csp.registrationName,
     },
-    operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, admin: { userName: operator.admin.userName, password: operator.admin.password } },
+    operator: {
+      tenantId: operator.tenantId,
+      clientId: operator.clientId,
+      clientSecret: operator.clientSecret,
+      admin: { userName: operator.admin.userName, password: operator.admin.password },
+    },
   };
 }
 
 function stackEntry(s: RunningStack, location: string): StackFileEntry {
-  return { ...s.endpoints, location, providerSubscriptionId: s.record.providerSubscriptionId, applicationId: s.record.applicationId, cloudId: s.record.cloudId };
+  return {
+    ...s.endpoints,
+    location,
+    providerSubscriptionId: s.record.providerSubscriptionId,
+    applicationId: s.record.applicationId,
+    cloudId: s.record.cloudId,
+  };
 }
 
 const nextPort = (port: number, k: number) => (port === 0 ? 0 : port + k);
@@ -169,9 +204,24 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
   const p = await startProcess(opts);
   const wanted = opts.stacks ?? [{ name: opts.stackName ?? 'local', location: opts.location ?? 'local' }];
   try {
-    const [hubDb, ...stackDbs] = await resolveDatabases(p.dataDir, opts.databaseUrl, ['hub', ...wanted.map((s) => `stack_${s.name}`)], p.cleanups, p.logger);
+    const [hubDb, ...stackDbs] = await resolveDatabases(
+      p.dataDir,
+      opts.databaseUrl,
+      ['hub', ...wanted.map((s) => `stack_${s.name}`)],
+      p.cleanups,
+      p.logger,
+    );
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
-    const hub = await startHubRole({ ...role, databaseUrl: hubDb, port: opts.port, signIn: opts.policies?.signIn, identitySystem: opts.identitySystem }, p.cleanups);
+    const hub = await startHubRole(
+      {
+        ...role,
+        databaseUrl: hubDb,
+        port: opts.port,
+        signIn: opts.policies?.signIn,
+        identitySystem: opts.identitySystem,
+      },
+      p.cleanups,
+    );
     const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
@@ -187,7 +237,12 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
           ports: [nextPort(opts.port, 1 + 2 * i), nextPort(opts.port, 2 + 2 * i)],
           hubArm: hub.endpoints.arm,
           hubCa: p.tls?.ca,
-          operator: { tenantId: operator.tenantId, clientId: operator.clientId, clientSecret: operator.clientSecret, adminUserName: operator.admin.userName },
+          operator: {
+            tenantId: operator.tenantId,
+            clientId: operator.clientId,
+            clientSecret: operator.clientSecret,
+            adminUserName: operator.admin.userName,
+          },
           stackSecret: opts.policies?.stackSecret,
         },
         p.cleanups,
@@ -199,7 +254,11 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
         stackAdminArm: stack.endpoints.adminArm,
         operator,
         csp,
-        registration: { subscriptionId: csp.registrationSubscriptionId, resourceGroup: csp.resourceGroup, name: registrationNameOf(name, csp) },
+        registration: {
+          subscriptionId: csp.registrationSubscriptionId,
+          resourceGroup: csp.resourceGroup,
+          name: registrationNameOf(name, csp),
+        },
         approve: true,
       });
       // The CSP uses its own deployment too: its directory is onboarded there and consents.
@@ -284,7 +343,9 @@ export type StackBootstrapFile = Omit<BootstrapFile, 'hub' | 'csp' | 'operator'>
 };
 
 /** One stack alone, joined to a hub that runs elsewhere (production). */
-export async function startStackOnly(opts: StackOnlyOptions): Promise<RunningSystem & { stackBootstrap: StackBootstrapFile }> {
+export async function startStackOnly(
+  opts: StackOnlyOptions,
+): Promise<RunningSystem & { stackBootstrap: StackBootstrapFile }> {
   const p = await startProcess(opts);
   try {
     const [stackDb] = await resolveDatabases(p.dataDir, opts.databaseUrl, [`stack_${opts.name}`], p.cleanups, p.logger);

@@ -34,7 +34,12 @@ const BatchBody = Type.Object({
   records: Type.Array(Record_, { maxItems: 10_000 }),
 });
 
-export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContext, baseUrl: () => string, rights: SystemRights): void {
+export function registerUsageRoutes(
+  app: FastifyInstance,
+  ctx: usage.UsageContext,
+  baseUrl: () => string,
+  rights: SystemRights,
+): void {
   const system = { apiVersions: API_VERSIONS.system, resourceType: 'Microsoft.AzureStack/usageReports' };
   app.post<{ Body: Static<typeof BatchBody> }>(
     '/providers/Microsoft.AzureStack/usageReports',
@@ -56,7 +61,11 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
   // What the hub received from one deployment, per hour and meter: the deployment reconciles its
   // outbox with it. The deployment itself, or a system administrator.
   app.get('/providers/Microsoft.AzureStack/usageReports/summary', { config: system }, async (request) =>
-    usage.deploymentSummary(ctx, principalOf(request), { cloudId: queryValue(request, 'cloudId') ?? '', from: queryValue(request, 'from'), to: queryValue(request, 'to') }),
+    usage.deploymentSummary(ctx, principalOf(request), {
+      cloudId: queryValue(request, 'cloudId') ?? '',
+      from: queryValue(request, 'from'),
+      to: queryValue(request, 'to'),
+    }),
   );
 
   // Usage from any external meter, as a CloudEvents JSON batch.
@@ -86,23 +95,34 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
     async (request) => usage.receiveEvents(ctx, principalOf(request), request.body),
   );
 
-  app.get('/providers/Stackledger.System/usage/verify', { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } }, async (request) => {
-    await rights.require(principalOf(request), 'Stackledger.System/usage/read');
-    const bound = (name: string, fallback: Date) => {
-      const text = queryValue(request, name);
-      if (text === undefined) return fallback;
-      const t = parseInstant(text);
-      if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
-      return t;
-    };
-    return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
-  });
+  app.get(
+    '/providers/Stackledger.System/usage/verify',
+    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
+    async (request) => {
+      await rights.require(principalOf(request), 'Stackledger.System/usage/read');
+      const bound = (name: string, fallback: Date) => {
+        const text = queryValue(request, name);
+        if (text === undefined) return fallback;
+        const t = parseInstant(text);
+        if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+        return t;
+      };
+      return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
+    },
+  );
 
   app.post<{ Body: { from: string; to: string; cloudId?: string; asOf?: string } }>(
     '/providers/Stackledger.System/usage/reattribute',
     {
       config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' },
-      schema: { body: Type.Object({ from: Type.String(), to: Type.String(), cloudId: Type.Optional(Type.String()), asOf: Type.Optional(Type.String()) }) },
+      schema: {
+        body: Type.Object({
+          from: Type.String(),
+          to: Type.String(),
+          cloudId: Type.Optional(Type.String()),
+          asOf: Type.Optional(Type.String()),
+        }),
+      },
     },
     async (request) => {
       await rights.require(principalOf(request), 'Stackledger.System/usage/reattribute/action');
@@ -113,7 +133,12 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
         if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
         return t;
       };
-      return usage.reattribute(ctx, { from: time('from')!, to: time('to')!, cloudId: request.body.cloudId, asOf: time('asOf') });
+      return usage.reattribute(ctx, {
+        from: time('from')!,
+        to: time('to')!,
+        cloudId: request.body.cloudId,
+        asOf: time('asOf'),
+      });
     },
   );
 
@@ -123,9 +148,20 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: usage.UsageContex
     async (request) => {
       const sub = await usage.readableUsageSubscription(ctx, principalOf(request), request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
-      const rows = await usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, q.offset, USAGE_PAGE_SIZE + 1);
-      const nextLink = rows.length > USAGE_PAGE_SIZE ? nextPageLink(request, baseUrl(), 'continuationToken', q.offset + USAGE_PAGE_SIZE) : undefined;
-      return { value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')), ...(nextLink ? { nextLink } : {}) };
+      const rows = await usageStore.aggregates(
+        ctx.db,
+        { ...q, subscriptionId: sub.subscription_id },
+        q.offset,
+        USAGE_PAGE_SIZE + 1,
+      );
+      const nextLink =
+        rows.length > USAGE_PAGE_SIZE
+          ? nextPageLink(request, baseUrl(), 'continuationToken', q.offset + USAGE_PAGE_SIZE)
+          : undefined;
+      return {
+        value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')),
+        ...(nextLink ? { nextLink } : {}),
+      };
     },
   );
 }

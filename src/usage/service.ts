@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
-import { authorize, authorizeData, holdsDataActionAnywhere, inTransaction, mayPerform, requireSubscription, type ArmContext } from '../arm/service.ts';
+import {
+  authorize,
+  authorizeData,
+  holdsDataActionAnywhere,
+  inTransaction,
+  mayPerform,
+  requireSubscription,
+  type ArmContext,
+} from '../arm/service.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
@@ -24,9 +32,19 @@ export interface UsageContext {
 
 export const usageErrors = {
   correctionWithoutReason: (where: string) =>
-    new ArmError(400, 'CorrectionReasonRequired', `Event ${where}: a negative quantity is a correction and needs data.reason.`, `${where}.data.reason`),
+    new ArmError(
+      400,
+      'CorrectionReasonRequired',
+      `Event ${where}: a negative quantity is a correction and needs data.reason.`,
+      `${where}.data.reason`,
+    ),
   eventInFuture: (where: string, time: Date, now: Date) =>
-    new ArmError(400, 'EventTimeInFuture', `Event ${where}: its time ${time.toISOString()} is more than 5 minutes after the current time ${now.toISOString()}.`, `${where}.time`),
+    new ArmError(
+      400,
+      'EventTimeInFuture',
+      `Event ${where}: its time ${time.toISOString()} is more than 5 minutes after the current time ${now.toISOString()}.`,
+      `${where}.time`,
+    ),
   eventBeforeOpenPeriod: (where: string, time: Date, openFrom: Date) =>
     new ArmError(
       400,
@@ -35,7 +53,11 @@ export const usageErrors = {
       `${where}.time`,
     ),
   registrationGone: (cloudId: string) =>
-    new ArmError(404, 'RegistrationNotFound', `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`),
+    new ArmError(
+      404,
+      'RegistrationNotFound',
+      `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`,
+    ),
   notTheDeployment: (cloudId: string) =>
     new ArmError(403, 'AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
   conflict: (conflicts: DeploymentConflict[]) => {
@@ -69,7 +91,8 @@ export async function mayReportUsage(ctx: UsageContext, caller: Principal): Prom
  */
 async function requireDeployment(ctx: UsageContext, caller: Principal, cloudIdText: string) {
   await mayReportUsage(ctx, caller);
-  if (!isGuid(cloudIdText)) throw armErrors.invalidRequestContent(`The cloudId '${cloudIdText}' is not a GUID.`, 'cloudId');
+  if (!isGuid(cloudIdText))
+    throw armErrors.invalidRequestContent(`The cloudId '${cloudIdText}' is not a GUID.`, 'cloudId');
   const cloudId = cloudIdText.toLowerCase();
   const registration = await registrationStore.liveByCloudIdAndObjectId(ctx.db, cloudId, caller.objectId);
   if (registration) return registration;
@@ -89,7 +112,9 @@ const CONFLICTS_NAMED = 1000;
  */
 export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: DeploymentBatch) {
   const registration = await requireDeployment(ctx, caller, batch.cloudId);
-  const foreign = batch.records.findIndex((r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id);
+  const foreign = batch.records.findIndex(
+    (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
+  );
   if (foreign >= 0) throw usageErrors.notTheDeployment(batch.records[foreign].cloudId!);
   const now = ctx.arm.clock.now();
   const outcome = await inTransaction(ctx.db, async (db) => {
@@ -118,7 +143,11 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
  * What the hub received from one deployment, per usage hour and meter, and the conflicts it
  * refused: for the deployment itself (to compare with its outbox) and for system administrators.
  */
-export async function deploymentSummary(ctx: UsageContext, caller: Principal, q: { cloudId: string; from?: string; to?: string }) {
+export async function deploymentSummary(
+  ctx: UsageContext,
+  caller: Principal,
+  q: { cloudId: string; from?: string; to?: string },
+) {
   let cloudId: string;
   if (await mayPerform(ctx.arm, caller, 'Microsoft.AzureStack/usageReports/read', ROOT_SCOPE)) {
     if (!isGuid(q.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${q.cloudId}' is not a GUID.`, 'cloudId');
@@ -154,7 +183,13 @@ export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
     balanced: differences.length === 0,
     // Records refused because their key was already received with another quantity (never stored).
     conflicts: await usageStore.conflictCounts(ctx.db, from, to),
-    differences: differences.map((d) => ({ source: d.source, meterId: d.meter_id, hour: d.hour.toISOString(), received: d.received, attributed: d.attributed })),
+    differences: differences.map((d) => ({
+      source: d.source,
+      meterId: d.meter_id,
+      hour: d.hour.toISOString(),
+      received: d.received,
+      attributed: d.attributed,
+    })),
   };
 }
 
@@ -170,16 +205,30 @@ export async function readableUsageSubscription(ctx: UsageContext, caller: Princ
  * in force at `asOf` (default now) decide; what changes is written as reversing and new entries.
  */
 export async function reattribute(ctx: UsageContext, input: { from: Date; to: Date; cloudId?: string; asOf?: Date }) {
-  if (input.to.getTime() <= input.from.getTime()) throw armErrors.badRequest('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
-  if (input.cloudId !== undefined && !isGuid(input.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
+  if (input.to.getTime() <= input.from.getTime())
+    throw armErrors.badRequest('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+  if (input.cloudId !== undefined && !isGuid(input.cloudId))
+    throw armErrors.badRequest('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
   const now = ctx.arm.clock.now();
   const reattributionId = randomUUID();
   // One at a time: two concurrent runs over the same range would both reverse what they read.
   const written = await inTransaction(ctx.db, async (db) => {
     await usageStore.lockReattribution(db);
-    return usageStore.reattribute(db, { ...input, cloudId: input.cloudId?.toLowerCase(), asOf: input.asOf ?? now, at: now, reattributionId });
+    return usageStore.reattribute(db, {
+      ...input,
+      cloudId: input.cloudId?.toLowerCase(),
+      asOf: input.asOf ?? now,
+      at: now,
+      reattributionId,
+    });
   });
-  return { reattributionId, from: input.from.toISOString(), to: input.to.toISOString(), asOf: (input.asOf ?? now).toISOString(), ...written };
+  return {
+    reattributionId,
+    from: input.from.toISOString(),
+    to: input.to.toISOString(),
+    asOf: (input.asOf ?? now).toISOString(),
+    ...written,
+  };
 }
 
 export interface CloudEvent {
@@ -199,7 +248,8 @@ const EVENT_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Whether the caller may post usage events at all: checked before the body is even read. */
 export async function mayPostEvents(ctx: UsageContext, caller: Principal): Promise<void> {
-  if (!(await holdsDataActionAnywhere(ctx.arm, caller, USAGE_EVENTS_WRITE))) throw armErrors.authorizationFailed(caller.objectId, USAGE_EVENTS_WRITE, '/');
+  if (!(await holdsDataActionAnywhere(ctx.arm, caller, USAGE_EVENTS_WRITE)))
+    throw armErrors.authorizationFailed(caller.objectId, USAGE_EVENTS_WRITE, '/');
 }
 
 /**
@@ -217,18 +267,28 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
   const subscriptions = new Map<string, SubscriptionsTable>();
   for (const [i, e] of events.entries()) {
     const where = `[${i}]`;
-    if (!e.subject || !isGuid(e.subject)) throw armErrors.invalidRequestContent(`Event ${where}: subject must name the subscription to bill (a GUID).`, `${where}.subject`);
+    if (!e.subject || !isGuid(e.subject))
+      throw armErrors.invalidRequestContent(
+        `Event ${where}: subject must name the subscription to bill (a GUID).`,
+        `${where}.subject`,
+      );
     const subscriptionId = e.subject.toLowerCase();
     if (!subscriptions.has(subscriptionId)) {
       const sub = await requireSubscription(ctx.arm, subscriptionId);
       await authorizeData(ctx.arm, caller, USAGE_EVENTS_WRITE, `/subscriptions/${sub.subscription_id}`);
       subscriptions.set(subscriptionId, sub);
     }
-    if (e.specversion !== '1.0') throw armErrors.invalidRequestContent(`Event ${where}: specversion must be '1.0'.`, `${where}.specversion`);
+    if (e.specversion !== '1.0')
+      throw armErrors.invalidRequestContent(`Event ${where}: specversion must be '1.0'.`, `${where}.specversion`);
     const meterId = e.data?.meterId;
-    if (!meterId || !isGuid(meterId)) throw armErrors.invalidRequestContent(`Event ${where}: data.meterId must be a GUID.`, `${where}.data.meterId`);
+    if (!meterId || !isGuid(meterId))
+      throw armErrors.invalidRequestContent(`Event ${where}: data.meterId must be a GUID.`, `${where}.data.meterId`);
     const quantity = String(e.data?.quantity ?? '');
-    if (!/^-?\d+(\.\d{1,9})?$/.test(quantity)) throw armErrors.invalidRequestContent(`Event ${where}: data.quantity must be a decimal with at most 9 places.`, `${where}.data.quantity`);
+    if (!/^-?\d+(\.\d{1,9})?$/.test(quantity))
+      throw armErrors.invalidRequestContent(
+        `Event ${where}: data.quantity must be a decimal with at most 9 places.`,
+        `${where}.data.quantity`,
+      );
     const correction = quantity.startsWith('-') && !/^-0+(\.0+)?$/.test(quantity);
     if (correction) {
       await authorizeData(ctx.arm, caller, USAGE_CORRECTIONS_WRITE, ROOT_SCOPE);
@@ -258,7 +318,14 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
         operation: 'Correct usage',
         resourceType: 'Stackledger.Usage/events',
         resourceId: `/subscriptions/${c.subscriptionId}/providers/Stackledger.Usage/events/${encodeURIComponent(c.id)}`,
-        newValue: { source: c.source, id: c.id, meterId: c.meterId, hour: c.hour, quantity: c.quantity, reason: c.reason },
+        newValue: {
+          source: c.source,
+          id: c.id,
+          meterId: c.meterId,
+          hour: c.hour,
+          quantity: c.quantity,
+          reason: c.reason,
+        },
       });
     }
     return stored;

@@ -33,7 +33,14 @@ export const usageStore = {
    */
   async receiveFromDeployment(
     db: UsageDb,
-    batch: { cloudId: string; registrationId: string; registrationSubscriptionId: string; batchId: string; receivedAt: Date; records: IncomingRecord[] },
+    batch: {
+      cloudId: string;
+      registrationId: string;
+      registrationSubscriptionId: string;
+      batchId: string;
+      receivedAt: Date;
+      records: IncomingRecord[];
+    },
   ): Promise<{ received: number; new: number }> {
     const result = await sql<{ new: string; total: string }>`
       with input as (
@@ -124,7 +131,12 @@ export const usageStore = {
   },
 
   /** Conflicts refused in a range of usage hours (of one deployment, or all): distinct records, and refusals. */
-  async conflictCounts(db: UsageDb, from: Date, to: Date, cloudId?: string): Promise<{ records: number; refusals: number }> {
+  async conflictCounts(
+    db: UsageDb,
+    from: Date,
+    to: Date,
+    cloudId?: string,
+  ): Promise<{ records: number; refusals: number }> {
     const result = await sql<{ records: number; refusals: number }>`
       select count(*)::int as records, coalesce(sum(refusals), 0)::int as refusals from usage_conflicts
       where hour >= ${from}::timestamptz and hour < ${to}::timestamptz ${cloudId ? sql`and cloud_id = ${cloudId}::uuid` : sql``}
@@ -170,12 +182,17 @@ export const usageStore = {
     offset: number,
     limit: number,
   ): Promise<UsageAggregateRow[]> {
-    const bucket = q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+    const bucket =
+      q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
     const details = q.showDetails;
     const result = await sql<UsageAggregateRow>`
       select a.billed_subscription_id::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
-             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
-                jsonb_build_object('DeploymentId', r.cloud_id::text, 'SubscriptionId', r.stack_subscription_id::text)` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb`} as additional_info
+             ${
+               details
+                 ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
+                jsonb_build_object('DeploymentId', r.cloud_id::text, 'SubscriptionId', r.stack_subscription_id::text)`
+                 : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb`
+             } as additional_info
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
       group by a.billed_subscription_id, r.meter_id, ${bucket} ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
@@ -196,7 +213,10 @@ export const usageStore = {
     await sql`select pg_advisory_xact_lock(hashtext('stackledger:reattribution'))`.execute(db);
   },
 
-  async reattribute(db: UsageDb, q: { from: Date; to: Date; cloudId?: string; asOf: Date; at: Date; reattributionId: string }) {
+  async reattribute(
+    db: UsageDb,
+    q: { from: Date; to: Date; cloudId?: string; asOf: Date; at: Date; reattributionId: string },
+  ) {
     const result = await sql<{ reversed: string; added: string }>`
       with scope as (
         select r.id, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
@@ -237,10 +257,25 @@ export const usageStore = {
   },
 
   /** Usage billed to a subscription by usage time (the partner center's utilization records). */
-  async utilization(db: UsageDb, q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean }, offset: number, limit: number) {
-    const bucket = q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+  async utilization(
+    db: UsageDb,
+    q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean },
+    offset: number,
+    limit: number,
+  ) {
+    const bucket =
+      q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
     const details = q.showDetails;
-    const result = await sql<{ bucket: Date; meter_id: string; quantity: string; resource_uri: string | null; location: string | null; tags: Record<string, string> | null; cloud_id: string | null; stack_subscription_id: string | null }>`
+    const result = await sql<{
+      bucket: Date;
+      meter_id: string;
+      quantity: string;
+      resource_uri: string | null;
+      location: string | null;
+      tags: Record<string, string> | null;
+      cloud_id: string | null;
+      stack_subscription_id: string | null;
+    }>`
       select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
              ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, r.cloud_id::text as cloud_id, r.stack_subscription_id::text as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
       from usage_attributed a join usage_received r on r.id = a.received_id
@@ -256,7 +291,20 @@ export const usageStore = {
   /** External usage (CloudEvents): each event stored once by id and source, billed to its subject. */
   async receiveEvents(
     db: UsageDb,
-    batch: { batchId: string; receivedAt: Date; events: { source: string; id: string; subscriptionId: string; meterId: string; hour: string; quantity: string; resourceUri: string; location: string }[] },
+    batch: {
+      batchId: string;
+      receivedAt: Date;
+      events: {
+        source: string;
+        id: string;
+        subscriptionId: string;
+        meterId: string;
+        hour: string;
+        quantity: string;
+        resourceUri: string;
+        location: string;
+      }[];
+    },
   ): Promise<{ received: number; new: number; newKeys: string[] }> {
     const result = await sql<{ new: string; total: string; new_keys: string[] | null }>`
       with input as (

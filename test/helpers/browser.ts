@@ -9,13 +9,20 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 
 export function chromiumPath(): string {
   const found = [process.env.CHROMIUM_PATH, ...CANDIDATES].find((p): p is string => !!p && existsSync(p));
-  if (!found) throw new Error('No Chromium found: install Debian\'s `chromium` (apt-get install -y chromium) or set CHROMIUM_PATH.');
+  if (!found)
+    throw new Error(
+      "No Chromium found: install Debian's `chromium` (apt-get install -y chromium) or set CHROMIUM_PATH.",
+    );
   return found;
 }
 
 export async function launchBrowser(): Promise<Browser> {
   // --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
 }
 
 export const LAPTOP = { width: 1280, height: 800 };
@@ -23,7 +30,13 @@ export const PHONE = { width: 390, height: 844 };
 
 /** A fresh browser profile; the system's certificates come from a test CA the browser does not know. */
 export async function newContext(browser: Browser, viewport = LAPTOP): Promise<BrowserContext> {
-  return browser.newContext({ viewport, ignoreHTTPSErrors: true, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC' });
+  return browser.newContext({
+    viewport,
+    ignoreHTTPSErrors: true,
+    deviceScaleFactor: 1,
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
 }
 
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');

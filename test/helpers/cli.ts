@@ -30,12 +30,20 @@ export interface Background {
 }
 
 /** Starts a long-running command (of this checkout, or of `bin`) and waits until its output contains `ready`. */
-export async function startBackground(args: string[], ready: RegExp, env: Record<string, string | undefined> = {}, timeoutMs = 60_000, bin = BIN): Promise<Background> {
+export async function startBackground(
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 60_000,
+  bin = BIN,
+): Promise<Background> {
   const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? String(signal))));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? String(signal))),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const check = () => {

@@ -79,7 +79,10 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   const log = o.log ?? (() => {});
   const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
   const database = withDatabase(testServerUrl(), prefix);
-  const dirs = { hub: await mkdtemp(path.join(tmpdir(), 'stackledger-crash-hub-')), stack: await mkdtemp(path.join(tmpdir(), 'stackledger-crash-stack-')) };
+  const dirs = {
+    hub: await mkdtemp(path.join(tmpdir(), 'stackledger-crash-hub-')),
+    stack: await mkdtemp(path.join(tmpdir(), 'stackledger-crash-stack-')),
+  };
   const http = new HttpClient(undefined, 600_000);
   const procs: Partial<Record<'hub' | 'stack', Background>> = {};
   const kills: Record<string, number> = {};
@@ -89,15 +92,47 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
 
   const startHub = async (first = false) => {
     const role = o.mode === 'up' ? 'up' : 'hub';
-    procs.hub = await startBackground([role, '--data', dirs.hub, '--port', o.mode === 'up' ? '0' : String(hubPort), '--http', '--database', database, ...(first ? ['--clock', iso(T0)] : [])], READY);
+    procs.hub = await startBackground(
+      [
+        role,
+        '--data',
+        dirs.hub,
+        '--port',
+        o.mode === 'up' ? '0' : String(hubPort),
+        '--http',
+        '--database',
+        database,
+        ...(first ? ['--clock', iso(T0)] : []),
+      ],
+      READY,
+    );
     hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
     if (o.mode === 'up') sb = hb;
   };
   const startStack = async (first = false) => {
     procs.stack = await startBackground(
-      ['stack', '--data', dirs.stack, '--port', '0', '--http', '--database', database, '--hub', hb.hub.arm, '--admin-user', hb.operator.admin.userName, ...(first ? ['--clock', iso(T0)] : [])],
+      [
+        'stack',
+        '--data',
+        dirs.stack,
+        '--port',
+        '0',
+        '--http',
+        '--database',
+        database,
+        '--hub',
+        hb.hub.arm,
+        '--admin-user',
+        hb.operator.admin.userName,
+        ...(first ? ['--clock', iso(T0)] : []),
+      ],
       READY,
-      { STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId, STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId, STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret, STACKLEDGER_HUB_TIMEOUT_MS: '5000' },
+      {
+        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+        STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
+        STACKLEDGER_HUB_TIMEOUT_MS: '5000',
+      },
     );
     sb = JSON.parse(readFileSync(path.join(dirs.stack, 'bootstrap.json'), 'utf8'));
   };
@@ -109,32 +144,50 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   };
   const restart = (which: 'hub' | 'stack') => (which === 'hub' ? startHub() : startStack());
 
-  const token = async (tenant: string, form: Record<string, string>) => (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
-  const appToken = (who: any, resource: string) => token(who.tenantId, { grant_type: 'client_credentials', client_id: who.clientId, client_secret: who.clientSecret, resource });
+  const token = async (tenant: string, form: Record<string, string>) =>
+    (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
+  const appToken = (who: any, resource: string) =>
+    token(who.tenantId, {
+      grant_type: 'client_credentials',
+      client_id: who.clientId,
+      client_secret: who.clientSecret,
+      resource,
+    });
   const stackEntry = () => sb.stacks.local;
-  const clockUrl = (which: 'hub' | 'stack') => `${which === 'hub' ? hb.hub.arm : stackEntry().adminArm}/providers/Stackledger.System/clock/advance?${API}`;
+  const clockUrl = (which: 'hub' | 'stack') =>
+    `${which === 'hub' ? hb.hub.arm : stackEntry().adminArm}/providers/Stackledger.System/clock/advance?${API}`;
   /**
    * Where each process goes for a step: with separate processes the hub moves first, to a second
    * before the step, so that it has not passed a period's end when the stack delivers the hour
    * before it (as in one process, where the billing job settles after delivery).
    */
-  const targetOf = (which: 'hub' | 'stack', step: number) => (o.mode === 'split' && which === 'hub' ? step - 1000 : step);
+  const targetOf = (which: 'hub' | 'stack', step: number) =>
+    o.mode === 'split' && which === 'hub' ? step - 1000 : step;
   const advanceRequest = async (which: 'hub' | 'stack', step: number): Promise<JsonResponse> => {
     const to = targetOf(which, step);
-    const bearer = which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
+    const bearer =
+      which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
     return http.send('POST', clockUrl(which), { token: bearer, body: { to: iso(to) } });
   };
   const advance = async (which: 'hub' | 'stack', step: number) => {
     const res = await advanceRequest(which, step);
-    if (res.status !== 200) throw new Error(`advance ${which} to ${iso(targetOf(which, step))}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 200)
+      throw new Error(`advance ${which} to ${iso(targetOf(which, step))}: ${res.status} ${JSON.stringify(res.body)}`);
   };
   const outbox = async () =>
-    (await http.call('GET', `${stackEntry().adminArm}/providers/Stackledger.System/bridge?${API}`, { token: await appToken(hb.operator, stackEntry().adminArm) })).outbox as number;
+    (
+      await http.call('GET', `${stackEntry().adminArm}/providers/Stackledger.System/bridge?${API}`, {
+        token: await appToken(hb.operator, stackEntry().adminArm),
+      })
+    ).outbox as number;
 
   const clockNow = async (which: 'hub' | 'stack') => {
     const base = which === 'hub' ? hb.hub.arm : stackEntry().adminArm;
-    const bearer = which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
-    return Date.parse((await http.call('GET', `${base}/providers/Stackledger.System/clock?${API}`, { token: bearer })).now);
+    const bearer =
+      which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
+    return Date.parse(
+      (await http.call('GET', `${base}/providers/Stackledger.System/clock?${API}`, { token: bearer })).now,
+    );
   };
 
   // How long a simulated hour takes, seen on advances without kills: a kill lands at a random
@@ -146,7 +199,11 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
    * `landed` when the advance was still in flight, `late` when it had answered, `done` (and kills
    * nothing) when no hour was left to move through.
    */
-  const advanceAndKill = async (which: 'hub' | 'stack', to: number, victim: 'hub' | 'stack'): Promise<'landed' | 'late' | 'done'> => {
+  const advanceAndKill = async (
+    which: 'hub' | 'stack',
+    to: number,
+    victim: 'hub' | 'stack',
+  ): Promise<'landed' | 'late' | 'done'> => {
     const from = await clockNow(which);
     const target = targetOf(which, to);
     if (target - from < HOUR / 2) return 'done';
@@ -166,9 +223,14 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     await restart(victim);
     if (victim !== which) {
       const answered = await request;
-      if (!(answered instanceof Error) && answered.status !== 200) throw new Error(`advance ${which} while ${victim} was killed: ${answered.status} ${JSON.stringify(answered.body)}`);
+      if (!(answered instanceof Error) && answered.status !== 200)
+        throw new Error(
+          `advance ${which} while ${victim} was killed: ${answered.status} ${JSON.stringify(answered.body)}`,
+        );
     }
-    log(`  kill ${who} near ${iso(killAt)} (${which} advancing to ${iso(target)}): ${inFlight ? 'in flight' : 'after it answered'}`);
+    log(
+      `  kill ${who} near ${iso(killAt)} (${which} advancing to ${iso(target)}): ${inFlight ? 'in flight' : 'after it answered'}`,
+    );
     return inFlight ? 'landed' : 'late';
   };
   /** Advances to `to` with no kill, learning how long an hour takes. */
@@ -233,7 +295,10 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     }
     if (o.mode === 'split') {
       // The hub to the end too, where one process stands.
-      const res = await http.send('POST', clockUrl('hub'), { token: await appToken(hb.csp, hb.hub.arm), body: { to: iso(steps[steps.length - 1]) } });
+      const res = await http.send('POST', clockUrl('hub'), {
+        token: await appToken(hb.csp, hb.hub.arm),
+        body: { to: iso(steps[steps.length - 1]) },
+      });
       if (res.status !== 200) throw new Error(`advance hub to the end: ${res.status} ${JSON.stringify(res.body)}`);
     }
     log(`${o.mode}: ${landed} kills landed in flight (${o.kills} asked)`);
@@ -248,26 +313,41 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
 
   /** Two customers, A linked to the registration (billed its own usage) and C not (billed to the CSP), each with a VM. */
   function setUp() {
-    return twoTenantsWithVms({ http: () => http, hub: () => hb, stack: stackEntry, domainPrefix: 'crash', tenantSubs: TENANT_SUBS });
+    return twoTenantsWithVms({
+      http: () => http,
+      hub: () => hb,
+      stack: stackEntry,
+      domainPrefix: 'crash',
+      tenantSubs: TENANT_SUBS,
+    });
   }
 
   /** The month's lifecycle, at fixed instants between advances: the same in every run. */
   async function events(at: number, customers: Awaited<ReturnType<typeof setUp>>) {
     const tenant = stackEntry().tenantArm;
     const vmAction = async (action: string) =>
-      http.call('POST', `${tenant}${customers.a.vm}/${action}?api-version=2020-06-01`, { token: await customers.a.tenantToken() });
+      http.call('POST', `${tenant}${customers.a.vm}/${action}?api-version=2020-06-01`, {
+        token: await customers.a.tenantToken(),
+      });
     if (at === T0 + 10 * DAY + 12 * HOUR) await vmAction('deallocate');
     if (at === T0 + 12 * DAY + 12 * HOUR) await vmAction('start');
     if (at === T0 + 15 * DAY) {
       // The fabric reports late that C's VM was deallocated at 06:30 on day 14: corrections.
       const s = stackEntry();
-      await http.call('POST', `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?${API}`, {
-        token: await appToken(hb.operator, s.adminArm),
-        body: { resourceId: customers.c.vm, at: iso(T0 + 14 * DAY + 6.5 * HOUR), powerState: 'deallocated' },
-      });
+      await http.call(
+        'POST',
+        `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?${API}`,
+        {
+          token: await appToken(hb.operator, s.adminArm),
+          body: { resourceId: customers.c.vm, at: iso(T0 + 14 * DAY + 6.5 * HOUR), powerState: 'deallocated' },
+        },
+      );
     }
     if (at === T0 + 20 * DAY) {
-      await http.call('PATCH', `${tenant}${customers.a.vm}?api-version=2020-06-01`, { token: await customers.a.tenantToken(), body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } } });
+      await http.call('PATCH', `${tenant}${customers.a.vm}?api-version=2020-06-01`, {
+        token: await customers.a.tenantToken(),
+        body: { properties: { hardwareProfile: { vmSize: 'Standard_D3_v2' } } },
+      });
     }
   }
 
@@ -281,15 +361,20 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       [customers.c.id, 'C'],
       [customers.c.sub, 'C-SUB'],
     ]);
-    const label = (text: string) => [...labels].reduce((s, [id, name]) => s.replaceAll(id.toLowerCase(), name), text.toLowerCase());
+    const label = (text: string) =>
+      [...labels].reduce((s, [id, name]) => s.replaceAll(id.toLowerCase(), name), text.toLowerCase());
     const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${prefix}_hub`) });
     await db.connect();
     try {
-      const records = Number((await db.query(`select count(*) as n from usage_received where source like 'deployment:%'`)).rows[0].n);
+      const records = Number(
+        (await db.query(`select count(*) as n from usage_received where source like 'deployment:%'`)).rows[0].n,
+      );
       const usage = (
         await db.query(`select a.billed_subscription_id::text as sub, r.meter_id::text as meter, sum(a.quantity)::text as q
                         from usage_attributed a join usage_received r on r.id = a.received_id group by 1, 2 order by 1, 2`)
-      ).rows.map((r) => label(`${r.sub} ${r.meter} ${r.q}`)).sort();
+      ).rows
+        .map((r) => label(`${r.sub} ${r.meter} ${r.q}`))
+        .sort();
       // Lines are numbered in id order (customers, subscriptions), which differs between runs: compared as a set.
       const invoices = (
         await db.query(`select i.stream, i.kind, i.seller, i.buyer_id::text as buyer, i.period, i.invoice_date, i.subtotal::text, i.tax::text, i.total::text,
@@ -298,7 +383,10 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
                                 from invoice_lines l where l.invoice_id = i.id) as lines
                         from invoices i`)
       ).rows
-        .map(({ lines, ...invoice }) => `${label(JSON.stringify(invoice))} lines ${JSON.stringify((lines ?? []).map((l: unknown[]) => label(JSON.stringify(l))).sort())}`)
+        .map(
+          ({ lines, ...invoice }) =>
+            `${label(JSON.stringify(invoice))} lines ${JSON.stringify((lines ?? []).map((l: unknown[]) => label(JSON.stringify(l))).sort())}`,
+        )
         .sort();
       const verify = await cli(['usage', 'verify', '--data', dirs.hub, '--json']);
       const balanced = verify.code === 0 && JSON.parse(verify.stdout).balanced === true;

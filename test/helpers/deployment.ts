@@ -33,8 +33,16 @@ export interface DeploymentInputs {
 export async function applicationWithRegistrationKey(input: DeploymentInputs): Promise<TestDeployment> {
   const { http, hub, graphToken } = input;
   const key = registrationKeyOf(await newRegistrationKey(input.name), input.name);
-  const app = await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body: { displayName: input.name, keyCredentials: [key.keyCredential] } });
-  const secret = (await http.call('POST', `${hub.graph}/v1.0/applications/${app.appId}/addPassword`, { token: graphToken, body: { passwordCredential: { displayName: 'test' } } })).secretText as string;
+  const app = await http.call('POST', `${hub.graph}/v1.0/applications`, {
+    token: graphToken,
+    body: { displayName: input.name, keyCredentials: [key.keyCredential] },
+  });
+  const secret = (
+    await http.call('POST', `${hub.graph}/v1.0/applications/${app.appId}/addPassword`, {
+      token: graphToken,
+      body: { passwordCredential: { displayName: 'test' } },
+    })
+  ).secretText as string;
   const signIn = async (resource: string) =>
     (
       await http.call('POST', `${hub.login}/${input.tenantId}/oauth2/token`, {
@@ -50,14 +58,30 @@ export async function applicationWithRegistrationKey(input: DeploymentInputs): P
     objectId,
     signIn,
     token: (content = {}) =>
-      signRegistrationToken({ CloudId: randomUUID(), ObjectId: objectId, BillingModel: 'PayAsYouUse', DeploymentName: input.name, Version: '1.0', ...content }, key.signer),
+      signRegistrationToken(
+        {
+          CloudId: randomUUID(),
+          ObjectId: objectId,
+          BillingModel: 'PayAsYouUse',
+          DeploymentName: input.name,
+          Version: '1.0',
+          ...content,
+        },
+        key.signer,
+      ),
   };
 }
 
 /** A deployment in the operator's directory, trusted by the CSP as the system's administrator. */
 export async function testDeployment(t: TestSystem, name: string): Promise<TestDeployment> {
   const graphToken = await t.appToken('operator', t.b.hub.graph);
-  const deployment = await applicationWithRegistrationKey({ http: t.http, hub: t.b.hub, graphToken, tenantId: t.b.operator.tenantId, name });
+  const deployment = await applicationWithRegistrationKey({
+    http: t.http,
+    hub: t.b.hub,
+    graphToken,
+    tenantId: t.b.operator.tenantId,
+    name,
+  });
   await makeDeployment(t.http, t.b.hub.arm, await t.appToken('csp', t.b.hub.arm), deployment.objectId);
   return deployment;
 }

@@ -41,17 +41,79 @@ export const BAD_TEXTS = [
 const badText = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...BAD_TEXTS) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 6 }), fc.constantFrom('\0', '\uD800', '\uDC00'), fc.string({ maxLength: 6 })).map((p) => p.join('')) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 6 }), fc.constantFrom('\0', '\uD800', '\uDC00'), fc.string({ maxLength: 6 }))
+      .map((p) => p.join('')),
+  },
 );
 
 const FIELD_NAMES = [
-  'location', 'properties', 'tags', 'displayName', 'domainPrefix', 'companyProfile', 'domain', 'companyName', 'lineItems',
-  'offerId', 'quantity', 'effectiveFrom', 'meterId', 'tiers', 'unitPrice', 'percent', 'markupPercent', 'scope', 'customerId',
-  'principalId', 'roleDefinitionId', 'userPrincipalName', 'passwordProfile', 'password', 'accountEnabled', 'mailNickname',
-  'invitedUserEmailAddress', 'inviteRedirectUrl', 'appId', 'tenantId', 'state', 'owner', 'period', 'at', 'to', 'duration',
-  'status', 'billingDay', 'taxRate', 'amount', 'reason', 'format', 'from', 'startTime', 'endTime', 'name', 'id', 'sku',
-  'quotas', 'baseQuotas', 'addonPlans', 'basePlanIds', 'registrationToken', 'subscriptionId', 'billingScope', 'workload',
-  'usedCapacityBytes', 'powerState', 'events', 'records', 'relationshipToPartner', 'attributes', 'country', 'currency',
+  'location',
+  'properties',
+  'tags',
+  'displayName',
+  'domainPrefix',
+  'companyProfile',
+  'domain',
+  'companyName',
+  'lineItems',
+  'offerId',
+  'quantity',
+  'effectiveFrom',
+  'meterId',
+  'tiers',
+  'unitPrice',
+  'percent',
+  'markupPercent',
+  'scope',
+  'customerId',
+  'principalId',
+  'roleDefinitionId',
+  'userPrincipalName',
+  'passwordProfile',
+  'password',
+  'accountEnabled',
+  'mailNickname',
+  'invitedUserEmailAddress',
+  'inviteRedirectUrl',
+  'appId',
+  'tenantId',
+  'state',
+  'owner',
+  'period',
+  'at',
+  'to',
+  'duration',
+  'status',
+  'billingDay',
+  'taxRate',
+  'amount',
+  'reason',
+  'format',
+  'from',
+  'startTime',
+  'endTime',
+  'name',
+  'id',
+  'sku',
+  'quotas',
+  'baseQuotas',
+  'addonPlans',
+  'basePlanIds',
+  'registrationToken',
+  'subscriptionId',
+  'billingScope',
+  'workload',
+  'usedCapacityBytes',
+  'powerState',
+  'events',
+  'records',
+  'relationshipToPartner',
+  'attributes',
+  'country',
+  'currency',
 ];
 
 /** A JSON document: near the shapes our routes take, with bad texts and numbers in it. */
@@ -69,10 +131,37 @@ export const badJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown; object
 /** A body on the wire: JSON text (with escapes JSON.stringify would not write), or something that is not JSON. */
 export const badBody = fc.oneof(
   { weight: 6, arbitrary: badJson.map((v) => ({ type: 'application/json', text: JSON.stringify(v) })) },
-  { weight: 1, arbitrary: fc.constantFrom('{"properties":{"a":"\\ud800"}}', '{"displayName":"x\\u0000y"}', '{"\\u0000":1}', '{"location":"local","properties":{"x":"\\udfff"}}').map((text) => ({ type: 'application/json', text })) },
-  { weight: 1, arbitrary: fc.constant({ type: 'application/json', text: `{"location":"local","properties":{"quotas":${'['.repeat(10_000)}${']'.repeat(10_000)}}}` }) },
-  { weight: 1, arbitrary: fc.constantFrom('{', 'not json', '"\\x"', '1'.repeat(400)).map((text) => ({ type: 'application/json', text })) },
-  { weight: 1, arbitrary: badText.map((v) => ({ type: 'application/x-www-form-urlencoded', text: new URLSearchParams({ grant_type: v, client_id: v, username: v, password: v, resource: v }).toString() })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(
+        '{"properties":{"a":"\\ud800"}}',
+        '{"displayName":"x\\u0000y"}',
+        '{"\\u0000":1}',
+        '{"location":"local","properties":{"x":"\\udfff"}}',
+      )
+      .map((text) => ({ type: 'application/json', text })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant({
+      type: 'application/json',
+      text: `{"location":"local","properties":{"quotas":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('{', 'not json', '"\\x"', '1'.repeat(400))
+      .map((text) => ({ type: 'application/json', text })),
+  },
+  {
+    weight: 1,
+    arbitrary: badText.map((v) => ({
+      type: 'application/x-www-form-urlencoded',
+      text: new URLSearchParams({ grant_type: v, client_id: v, username: v, password: v, resource: v }).toString(),
+    })),
+  },
   { weight: 1, arbitrary: fc.constant({ type: 'text/plain', text: 'hello' }) },
 );
 
@@ -88,7 +177,20 @@ type Schema = {
   const?: unknown;
 };
 
-const PLAUSIBLE_TEXTS = ['x', 'local', '2026-01-01', '2026-02-01T00:00:00Z', 'P1D', 'PayAsYouUse', 'MS-AZR-0145P', 'Owner', 'a@b.c', 'USD', '10', 'GB'];
+const PLAUSIBLE_TEXTS = [
+  'x',
+  'local',
+  '2026-01-01',
+  '2026-02-01T00:00:00Z',
+  'P1D',
+  'PayAsYouUse',
+  'MS-AZR-0145P',
+  'Owner',
+  'a@b.c',
+  'USD',
+  '10',
+  'GB',
+];
 
 /**
  * A body that follows a route's JSON schema in shape, so that it gets past validation to the
@@ -107,13 +209,23 @@ export function fromSchema(schema: Schema, good: Map<string, string[]>, name = '
       const record = props.length > 0 ? fc.record(model, { requiredKeys: schema.required ?? [] }) : fc.constant({});
       const extra = Object.values(schema.patternProperties ?? {})[0];
       if (!extra && props.length > 0) return record;
-      return fc.tuple(record, fc.dictionary(fc.oneof(badText, fc.constantFrom(...FIELD_NAMES)), extra ? fromSchema(extra, good) : badJson, { maxKeys: 3 })).map(([a, b]) => ({ ...b, ...a }));
+      return fc
+        .tuple(
+          record,
+          fc.dictionary(fc.oneof(badText, fc.constantFrom(...FIELD_NAMES)), extra ? fromSchema(extra, good) : badJson, {
+            maxKeys: 3,
+          }),
+        )
+        .map(([a, b]) => ({ ...b, ...a }));
     }
     case 'array':
       return fc.array(schema.items ? fromSchema(schema.items, good, name) : badJson, { maxLength: 3 });
     case 'string': {
       const known = good.get(name.toLowerCase()) ?? [];
-      return fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...known, ...PLAUSIBLE_TEXTS) }, { weight: 3, arbitrary: badText });
+      return fc.oneof(
+        { weight: 2, arbitrary: fc.constantFrom(...known, ...PLAUSIBLE_TEXTS) },
+        { weight: 3, arbitrary: badText },
+      );
     }
     case 'integer':
     case 'number':
@@ -133,7 +245,10 @@ export function encodeAnything(text: string): string {
   for (const ch of text) {
     const code = ch.codePointAt(0)!;
     if (code >= 0xd800 && code <= 0xdfff) {
-      out += Buffer.from([0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]).toString('hex').replace(/(..)/g, '%$1').toUpperCase();
+      out += Buffer.from([0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)])
+        .toString('hex')
+        .replace(/(..)/g, '%$1')
+        .toUpperCase();
     } else out += encodeURIComponent(ch);
   }
   return out;
@@ -141,12 +256,22 @@ export function encodeAnything(text: string): string {
 
 /** Every query parameter name a route reads through `queryValue`, found in the sources, plus the usage APIs'. */
 export function queryNamesInSources(srcDir: string): string[] {
-  const names = new Set(['reportedStartTime', 'reportedEndTime', 'aggregationGranularity', 'showDetails', 'continuationToken', 'startTime', 'endTime', 'size']);
+  const names = new Set([
+    'reportedStartTime',
+    'reportedEndTime',
+    'aggregationGranularity',
+    'showDetails',
+    'continuationToken',
+    'startTime',
+    'endTime',
+    'size',
+  ]);
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) walk(full);
-      else if (e.name.endsWith('.ts')) for (const m of readFileSync(full, 'utf8').matchAll(/queryValue\(\w+, '([^']+)'\)/g)) names.add(m[1]);
+      else if (e.name.endsWith('.ts'))
+        for (const m of readFileSync(full, 'utf8').matchAll(/queryValue\(\w+, '([^']+)'\)/g)) names.add(m[1]);
     }
   };
   walk(srcDir);

@@ -17,9 +17,17 @@ export async function stackRecord(stackDb: pg.Client, dataDir: string): Promise<
 }
 
 /** The hub's newest signing key, opened. */
-export async function hubSigningKey(hubDb: pg.Client, dataDir: string): Promise<{ kid: string; key: CryptoKey | Uint8Array }> {
-  const { rows } = await hubDb.query('select kid, private_key_sealed from signing_keys order by created_at desc limit 1');
-  return { kid: rows[0].kid, key: await importJWK(openPrivateJwk(await sealerOf(dataDir), rows[0].kid, rows[0].private_key_sealed), 'RS256') };
+export async function hubSigningKey(
+  hubDb: pg.Client,
+  dataDir: string,
+): Promise<{ kid: string; key: CryptoKey | Uint8Array }> {
+  const { rows } = await hubDb.query(
+    'select kid, private_key_sealed from signing_keys order by created_at desc limit 1',
+  );
+  return {
+    kid: rows[0].kid,
+    key: await importJWK(openPrivateJwk(await sealerOf(dataDir), rows[0].kid, rows[0].private_key_sealed), 'RS256'),
+  };
 }
 
 /** A token of the stack's own application (a deployment's voice), from its sealed record. */
@@ -29,7 +37,12 @@ export async function stackApplicationToken(t: TestSystem, resource = t.b.hub.ar
   try {
     const app = await stackRecord(stackDb, t.dataDir);
     const res = await t.http.call('POST', `${t.b.hub.login}/${app.homeDirectory}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: app.applicationId, client_secret: app.applicationSecret, resource },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: app.applicationId,
+        client_secret: app.applicationSecret,
+        resource,
+      },
     });
     return res.access_token as string;
   } finally {

@@ -10,17 +10,30 @@ export async function onboardCustomer(t: TestSystem, c: CustomerWithSubscription
   const url = `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants/${c.customerId}?api-version=2015-11-01`;
   await t.http.call('PUT', url, { token: operator, body: { properties: { tenantId: c.customerId } } });
   const graph = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.graph);
-  await t.http.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: t.b.stacks.local.applicationId } });
+  await t.http.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, {
+    token: graph,
+    body: { appId: t.b.stacks.local.applicationId },
+  });
 }
 
 /** The customer's directory onboarded to the stack, its admin signed in there, a subscription of the base offer with group `rg`. */
-export async function tenantSubscription(t: TestSystem, c: CustomerWithSubscription, displayName: string): Promise<{ user: string; sub: string }> {
+export async function tenantSubscription(
+  t: TestSystem,
+  c: CustomerWithSubscription,
+  displayName: string,
+): Promise<{ user: string; sub: string }> {
   const tenant = t.b.stacks.local.tenantArm;
   await onboardCustomer(t, c);
   const user = await t.userToken(c.customerId, c.admin.userName, c.admin.password, tenant);
   const sub = randomUUID();
-  await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, { token: user, body: { displayName, offerId: '/delegatedProviders/default/offers/base-offer' } });
-  await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, { token: user, body: { location: 'local' } });
+  await t.http.call('PUT', `${tenant}/subscriptions/${sub}?api-version=2015-11-01`, {
+    token: user,
+    body: { displayName, offerId: '/delegatedProviders/default/offers/base-offer' },
+  });
+  await t.http.call('PUT', `${tenant}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`, {
+    token: user,
+    body: { location: 'local' },
+  });
   return { user, sub };
 }
 

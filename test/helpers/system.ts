@@ -22,7 +22,9 @@ export async function dropDatabases(prefix: string): Promise<void> {
   const client = new pg.Client({ connectionString: withDatabase(testServerUrl(), 'postgres') });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`${prefix}%`]);
+    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [
+      `${prefix}%`,
+    ]);
     for (const r of rows) await client.query(`drop database if exists "${r.datname}" with (force)`);
   } finally {
     await client.end();
@@ -51,14 +53,25 @@ export async function startTestSystem(options: Partial<UpOptions> = {}): Promise
   const dbPrefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'stackledger-test-')));
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const system = await startSystem({ port: 0, databaseUrl: withDatabase(testServerUrl(), dbPrefix), logger, ...options, dataDir });
+  const system = await startSystem({
+    port: 0,
+    databaseUrl: withDatabase(testServerUrl(), dbPrefix),
+    logger,
+    ...options,
+    dataDir,
+  });
   const b = system.bootstrap;
   const ca = b.caFile ? readFileSync(b.caFile, 'utf8') : undefined;
   const http = new HttpClient(ca);
   const dispatcher = new Agent({ connect: ca ? { ca } : {} });
   const appToken = async (who: 'csp' | 'operator', resource: string) => {
     const res = await http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: b[who].clientId, client_secret: b[who].clientSecret, resource },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: b[who].clientId,
+        client_secret: b[who].clientSecret,
+        resource,
+      },
     });
     return res.access_token as string;
   };

@@ -41,7 +41,11 @@ const list = (item: object) => ({
 
 export const RegistrationList = list(Registration);
 export const CustomerSubscriptionList = list(CustomerSubscription);
-export const ActivationKeyResult = { type: 'object', required: ['activationKey'], properties: { activationKey: { type: 'string' } } };
+export const ActivationKeyResult = {
+  type: 'object',
+  required: ['activationKey'],
+  properties: { activationKey: { type: 'string' } },
+};
 export const ErrorResponse = {
   type: 'object',
   required: ['error'],
@@ -59,5 +63,8 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 /** Throws with ajv's findings when `value` does not match `schema`. */
 export function assertSchema(schema: object, value: unknown, what: string): void {
   const validate = ajv.compile(schema);
-  if (!validate(value)) throw new Error(`${what} does not match the specification: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`);
+  if (!validate(value))
+    throw new Error(
+      `${what} does not match the specification: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`,
+    );
 }

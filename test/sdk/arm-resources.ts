@@ -30,11 +30,23 @@ for await (const t of subscriptions.tenants.list()) tenants.push(t.tenantId!);
 
 let refused: { statusCode?: number; code?: string } = {};
 try {
-  await new ResourceManagementClient(credential, '00000000-0000-0000-0000-000000000000', { endpoint: b.hub.arm }).resourceGroups.get('nope');
+  await new ResourceManagementClient(credential, '00000000-0000-0000-0000-000000000000', {
+    endpoint: b.hub.arm,
+  }).resourceGroups.get('nope');
 } catch (e: any) {
   refused = { statusCode: e.statusCode, code: e.code };
 }
 
 process.stdout.write(
-  JSON.stringify({ tokenExpires: token.expiresOnTimestamp, created: created.name, groups, byId: byId.id, exists: exists.body, existsAfter: existsAfter.body, subs, tenants, refused }),
+  JSON.stringify({
+    tokenExpires: token.expiresOnTimestamp,
+    created: created.name,
+    groups,
+    byId: byId.id,
+    exists: exists.body,
+    existsAfter: existsAfter.body,
+    subs,
+    tenants,
+    refused,
+  }),
 );

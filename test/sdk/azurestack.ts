@@ -9,25 +9,45 @@ import { readFileSync } from 'node:fs';
 const [bootstrapFile, customerSubscriptionId, customerTenantId, secondCustomerSubscriptionId] = process.argv.slice(2);
 const b = JSON.parse(readFileSync(bootstrapFile, 'utf8'));
 const { registrationSubscriptionId: sub, resourceGroup: rg, registrationName: name } = b.csp;
-const secret = new ClientSecretCredential(b.csp.tenantId, b.csp.clientId, b.csp.clientSecret, { authorityHost: b.hub.login, disableInstanceDiscovery: true });
+const secret = new ClientSecretCredential(b.csp.tenantId, b.csp.clientId, b.csp.clientSecret, {
+  authorityHost: b.hub.login,
+  disableInstanceDiscovery: true,
+});
 // The track-1 client asks for the public cloud's scope; the credential gets a token from our login
 // endpoint for our ARM audience instead.
 const credential = { getToken: () => secret.getToken(`${b.hub.arm}/.default`) };
 const client = new AzureStackManagementClient(credential as any, sub, { baseUri: b.hub.arm });
 
 const seen: Record<string, unknown> = {};
-seen.registrations = (await client.registrations.list(rg)).map((r) => ({ name: r.name, cloudId: r.cloudId, billingModel: r.billingModel }));
+seen.registrations = (await client.registrations.list(rg)).map((r) => ({
+  name: r.name,
+  cloudId: r.cloudId,
+  billingModel: r.billingModel,
+}));
 const reg = await client.registrations.get(rg, name);
-seen.registration = { id: reg.id, type: reg.type, objectId: reg.objectId, cloudId: reg.cloudId, billingModel: reg.billingModel, etag: reg.etag };
-const created = await client.customerSubscriptions.create(rg, name, customerSubscriptionId, { tenantId: customerTenantId });
+seen.registration = {
+  id: reg.id,
+  type: reg.type,
+  objectId: reg.objectId,
+  cloudId: reg.cloudId,
+  billingModel: reg.billingModel,
+  etag: reg.etag,
+};
+const created = await client.customerSubscriptions.create(rg, name, customerSubscriptionId, {
+  tenantId: customerTenantId,
+});
 seen.created = { name: created.name, tenantId: created.tenantId, status: created._response.status };
-const again = await client.customerSubscriptions.create(rg, name, customerSubscriptionId, { tenantId: customerTenantId });
+const again = await client.customerSubscriptions.create(rg, name, customerSubscriptionId, {
+  tenantId: customerTenantId,
+});
 seen.again = { status: again._response.status, etag: again.etag === created.etag };
 seen.got = (await client.customerSubscriptions.get(rg, name, customerSubscriptionId)).tenantId;
 seen.listed = (await client.customerSubscriptions.list(rg, name)).map((c) => c.name);
 seen.activationKey = typeof (await client.registrations.getActivationKey(rg, name)).activationKey;
 seen.deleted = (await client.customerSubscriptions.deleteMethod(rg, name, customerSubscriptionId))._response.status;
-seen.deletedAgain = (await client.customerSubscriptions.deleteMethod(rg, name, customerSubscriptionId))._response.status;
+seen.deletedAgain = (
+  await client.customerSubscriptions.deleteMethod(rg, name, customerSubscriptionId)
+)._response.status;
 try {
   await client.customerSubscriptions.get(rg, name, customerSubscriptionId);
 } catch (e: any) {

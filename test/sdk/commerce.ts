@@ -28,16 +28,26 @@ if (input.which === 'track1') {
   // Its listNext cannot be used (it drops the required times); list again with the continuation token.
   let continuationToken: string | undefined;
   do {
-    const page = await client.usageAggregates.list(new Date(input.start), new Date(input.end), { showDetails: true, aggregationGranularity: 'Hourly', continuationToken });
+    const page = await client.usageAggregates.list(new Date(input.start), new Date(input.end), {
+      showDetails: true,
+      aggregationGranularity: 'Hourly',
+      continuationToken,
+    });
     pages++;
-    for (const u of page) seen.push({ meterId: u.meterId!, quantity: u.quantity!, start: new Date(u.usageStartTime!).toISOString() });
-    continuationToken = page.nextLink ? (new URL(page.nextLink).searchParams.get('continuationToken') ?? undefined) : undefined;
+    for (const u of page)
+      seen.push({ meterId: u.meterId!, quantity: u.quantity!, start: new Date(u.usageStartTime!).toISOString() });
+    continuationToken = page.nextLink
+      ? (new URL(page.nextLink).searchParams.get('continuationToken') ?? undefined)
+      : undefined;
   } while (continuationToken);
 } else {
   const client = new HybridClient(credential as any, input.subscriptionId, { endpoint: input.endpoint });
-  for await (const page of client.usageAggregates.list(new Date(input.start), new Date(input.end), { showDetails: true, aggregationGranularity: 'Hourly' }).byPage()) {
+  for await (const page of client.usageAggregates
+    .list(new Date(input.start), new Date(input.end), { showDetails: true, aggregationGranularity: 'Hourly' })
+    .byPage()) {
     pages++;
-    for (const u of page) seen.push({ meterId: u.meterId!, quantity: u.quantity!, start: new Date(u.usageStartTime!).toISOString() });
+    for (const u of page)
+      seen.push({ meterId: u.meterId!, quantity: u.quantity!, start: new Date(u.usageStartTime!).toISOString() });
   }
 }
 process.stdout.write(JSON.stringify({ pages, count: seen.length, seen }));

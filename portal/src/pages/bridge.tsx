@@ -29,7 +29,14 @@ export function BridgePage(p: StackPageProps) {
     <>
       <h1>Usage bridge</h1>
       <p class="muted">Closed usage hours wait in the stack's outbox until the hub acknowledges them.</p>
-      <Panel title="Status" actions={<button type="button" class="secondary" onClick={reload}>Refresh</button>}>
+      <Panel
+        title="Status"
+        actions={
+          <button type="button" class="secondary" onClick={reload}>
+            Refresh
+          </button>
+        }
+      >
         <Loading state={state} what="the bridge's status">
           {(s) => (
             <>
@@ -71,7 +78,10 @@ export function BridgePage(p: StackPageProps) {
         </Loading>
       </Panel>
       <Panel title="Quarantine">
-        <p class="muted">Records the hub refused are set aside here, so that everything else keeps flowing. Retry one after fixing its cause, or drop it with a reason.</p>
+        <p class="muted">
+          Records the hub refused are set aside here, so that everything else keeps flowing. Retry one after fixing its
+          cause, or drop it with a reason.
+        </p>
         <Loading state={quarantine} what="the quarantine">
           {(entries) => (
             <Table
@@ -85,17 +95,36 @@ export function BridgePage(p: StackPageProps) {
                 { header: 'Meter', cell: (e) => meterName(e.meterId) },
                 { header: 'Quantity', numeric: true, cell: (e) => e.quantity },
                 { header: 'Resource', cell: (e) => <code>{e.resourceUri.split('/').pop() || e.resourceId}</code> },
-                { header: "Hub's reason", cell: (e) => <><code>{e.refusal.code}</code> {e.refusal.message}</> },
-                { header: 'Dropped', cell: (e) => (e.dropped ? `${e.dropped.reason} (${e.dropped.by}, ${formatTime(e.dropped.at)})` : '—') },
+                {
+                  header: "Hub's reason",
+                  cell: (e) => (
+                    <>
+                      <code>{e.refusal.code}</code> {e.refusal.message}
+                    </>
+                  ),
+                },
+                {
+                  header: 'Dropped',
+                  cell: (e) => (e.dropped ? `${e.dropped.reason} (${e.dropped.by}, ${formatTime(e.dropped.at)})` : '—'),
+                },
                 {
                   header: '',
                   cell: (e) =>
                     e.state === 'held' ? (
                       <>
-                        <ActionButton kind="secondary" label={`Retry record ${e.id}`} onClick={() => act('retry', { ids: [e.id] })}>
+                        <ActionButton
+                          kind="secondary"
+                          label={`Retry record ${e.id}`}
+                          onClick={() => act('retry', { ids: [e.id] })}
+                        >
                           Retry
                         </ActionButton>
-                        <ActionForm label={`Drop record ${e.id}`} submit="Drop" class="form inline" onSubmit={(form) => act('drop', { ids: [e.id], reason: String(form.get('reason') ?? '') })}>
+                        <ActionForm
+                          label={`Drop record ${e.id}`}
+                          submit="Drop"
+                          class="form inline"
+                          onSubmit={(form) => act('drop', { ids: [e.id], reason: String(form.get('reason') ?? '') })}
+                        >
                           <Field label="Reason">
                             <input name="reason" required maxLength={1000} />
                           </Field>
@@ -118,7 +147,10 @@ export function BridgePage(p: StackPageProps) {
 }
 
 function ReconciliationView({ r }: { r: Reconciliation | null }) {
-  if (!r) return <p class="muted">Not reconciled yet: the bridge compares its last 24 closed hours with the hub every 6 hours.</p>;
+  if (!r)
+    return (
+      <p class="muted">Not reconciled yet: the bridge compares its last 24 closed hours with the hub every 6 hours.</p>
+    );
   return (
     <>
       {r.error ? (
@@ -127,8 +159,9 @@ function ReconciliationView({ r }: { r: Reconciliation | null }) {
         </div>
       ) : (
         <p data-testid="bridge-reconciliation">
-          <StatusBadge status={r.balanced ? 'ok' : 'differences'} /> {r.balanced ? 'The delivered records and the hub agree' : `${r.differences.length} hours and meters differ`} from{' '}
-          {formatTime(r.from)} to {formatTime(r.to)} (checked {formatTime(r.checkedAt)}).
+          <StatusBadge status={r.balanced ? 'ok' : 'differences'} />{' '}
+          {r.balanced ? 'The delivered records and the hub agree' : `${r.differences.length} hours and meters differ`}{' '}
+          from {formatTime(r.from)} to {formatTime(r.to)} (checked {formatTime(r.checkedAt)}).
         </p>
       )}
       <Table

@@ -2,7 +2,22 @@ import { useState } from 'preact/hooks';
 import { api, armList, partnerList } from '../api.ts';
 import { meterName, UsageChart, type UsagePoint } from '../chart.tsx';
 import { tokenFor, type PortalConfig, type Session } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, formatTime, Link, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import {
+  ActionButton,
+  ActionForm,
+  Field,
+  formatDays,
+  formatMoney,
+  formatQuantity,
+  formatTime,
+  Link,
+  Loading,
+  NameAndId,
+  Panel,
+  StatusBadge,
+  Table,
+  useLoad,
+} from '../ui.tsx';
 
 // The cloud service provider's pages: customers and their subscriptions (partner center), the
 // deployments' registrations and the customer subscriptions linked to them (hub ARM,
@@ -41,16 +56,24 @@ interface Registration {
   linked: string[];
 }
 
-const pc = (p: PageProps) => ({ base: p.config.hub.partnerCenter, token: tokenFor(p.session, p.config.hub.partnerCenter) });
+const pc = (p: PageProps) => ({
+  base: p.config.hub.partnerCenter,
+  token: tokenFor(p.session, p.config.hub.partnerCenter),
+});
 const arm = (p: PageProps) => ({ base: p.config.hub.arm, token: tokenFor(p.session, p.config.hub.arm) });
 
 /** The registrations in the CSP's own subscriptions, with the customer subscriptions linked to each. */
 async function loadRegistrations(p: PageProps): Promise<Registration[]> {
   const { base, token } = arm(p);
-  const own = (await armList<{ subscriptionId: string; tenantId: string }>(`${base}/subscriptions?api-version=2022-12-01`, token)).filter((s) => s.tenantId === p.session.tenantId);
+  const own = (
+    await armList<{ subscriptionId: string; tenantId: string }>(`${base}/subscriptions?api-version=2022-12-01`, token)
+  ).filter((s) => s.tenantId === p.session.tenantId);
   const registrations: Registration[] = [];
   for (const sub of own) {
-    for (const reg of await armList<Omit<Registration, 'linked'>>(`${base}/subscriptions/${sub.subscriptionId}/providers/Microsoft.AzureStack/registrations?${AZURESTACK_API}`, token)) {
+    for (const reg of await armList<Omit<Registration, 'linked'>>(
+      `${base}/subscriptions/${sub.subscriptionId}/providers/Microsoft.AzureStack/registrations?${AZURESTACK_API}`,
+      token,
+    )) {
       const links = await armList<{ id: string }>(`${base}${reg.id}/customerSubscriptions?${AZURESTACK_API}`, token);
       registrations.push({ ...reg, linked: links.map((l) => l.id.split('/').pop()!.toLowerCase()) });
     }
@@ -94,8 +117,8 @@ export function CustomersPage(p: PageProps) {
         {created?.userCredentials && (
           <div class="notice" role="status" aria-label="New customer's administrator">
             <p>
-              <strong>{created.companyProfile.companyName}</strong> was created. Give its first administrator these credentials; the password is shown only
-              once.
+              <strong>{created.companyProfile.companyName}</strong> was created. Give its first administrator these
+              credentials; the password is shown only once.
             </p>
             <dl class="facts">
               <dt>User name</dt>
@@ -115,7 +138,12 @@ export function CustomersPage(p: PageProps) {
               rows={rows}
               empty="No customers yet."
               columns={[
-                { header: 'Company', cell: (c) => <Link to={`/customers/${c.id}`}>{c.companyProfile.companyName || c.companyProfile.domain}</Link> },
+                {
+                  header: 'Company',
+                  cell: (c) => (
+                    <Link to={`/customers/${c.id}`}>{c.companyProfile.companyName || c.companyProfile.domain}</Link>
+                  ),
+                },
                 { header: 'Domain', cell: (c) => c.companyProfile.domain },
                 { header: 'Relationship', cell: (c) => c.relationshipToPartner },
                 { header: 'Tenant id', cell: (c) => <code>{c.id}</code> },
@@ -130,8 +158,14 @@ export function CustomersPage(p: PageProps) {
 
 export function CustomerPage(p: PageProps & { customerId: string }) {
   const { base, token } = pc(p);
-  const customer = useLoad(() => api<Customer>('GET', `${base}/v1/customers/${p.customerId}`, { token }), [p.customerId]);
-  const subscriptions = useLoad(() => partnerList<PartnerSubscription>(base, `/v1/customers/${p.customerId}/subscriptions`, token), [p.customerId]);
+  const customer = useLoad(
+    () => api<Customer>('GET', `${base}/v1/customers/${p.customerId}`, { token }),
+    [p.customerId],
+  );
+  const subscriptions = useLoad(
+    () => partnerList<PartnerSubscription>(base, `/v1/customers/${p.customerId}/subscriptions`, token),
+    [p.customerId],
+  );
   const registrations = useLoad(() => loadRegistrations(p), [p.customerId]);
   const [charted, setCharted] = useState<string>();
 
@@ -149,7 +183,10 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
   };
   const register = async (reg: Registration, sub: PartnerSubscription) => {
     const hub = arm(p);
-    await api('PUT', `${hub.base}${reg.id}/customerSubscriptions/${sub.id}?${AZURESTACK_API}`, { token: hub.token, body: { properties: { tenantId: p.customerId } } });
+    await api('PUT', `${hub.base}${reg.id}/customerSubscriptions/${sub.id}?${AZURESTACK_API}`, {
+      token: hub.token,
+      body: { properties: { tenantId: p.customerId } },
+    });
     registrations.reload();
   };
   const unregister = async (reg: Registration, sub: PartnerSubscription) => {
@@ -159,13 +196,22 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
   };
 
   const usageOf = (subscriptionId: string) => async (range: { start: Date; end: Date; granularity: string }) => {
-    const query = new URLSearchParams({ start_time: range.start.toISOString(), end_time: range.end.toISOString(), granularity: range.granularity.toLowerCase(), show_details: 'false' });
+    const query = new URLSearchParams({
+      start_time: range.start.toISOString(),
+      end_time: range.end.toISOString(),
+      granularity: range.granularity.toLowerCase(),
+      show_details: 'false',
+    });
     const records = await partnerList<{ usageStartTime: string; resource: { id: string }; quantity: number }>(
       base,
       `/v1/customers/${p.customerId}/subscriptions/${subscriptionId}/utilizations/azure?${query}`,
       token,
     );
-    return records.map<UsagePoint>((r) => ({ start: Date.parse(r.usageStartTime), meterId: r.resource.id, quantity: r.quantity }));
+    return records.map<UsagePoint>((r) => ({
+      start: Date.parse(r.usageStartTime),
+      meterId: r.resource.id,
+      quantity: r.quantity,
+    }));
   };
 
   return (
@@ -204,7 +250,12 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
                 {
                   header: 'Registered on',
                   cell: (s) => (
-                    <RegistrationCell state={registrations} subscription={s} register={register} unregister={unregister} />
+                    <RegistrationCell
+                      state={registrations}
+                      subscription={s}
+                      register={register}
+                      unregister={unregister}
+                    />
                   ),
                 },
                 {
@@ -214,8 +265,16 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
                       <button type="button" class="secondary" onClick={() => setCharted(s.id)}>
                         Usage
                       </button>
-                      {s.status === 'active' && <ActionButton kind="secondary" onClick={() => setStatus(s, 'suspended')}>Suspend</ActionButton>}
-                      {s.status === 'suspended' && <ActionButton kind="secondary" onClick={() => setStatus(s, 'active')}>Reactivate</ActionButton>}
+                      {s.status === 'active' && (
+                        <ActionButton kind="secondary" onClick={() => setStatus(s, 'suspended')}>
+                          Suspend
+                        </ActionButton>
+                      )}
+                      {s.status === 'suspended' && (
+                        <ActionButton kind="secondary" onClick={() => setStatus(s, 'active')}>
+                          Reactivate
+                        </ActionButton>
+                      )}
                     </div>
                   ),
                 },
@@ -231,7 +290,11 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
       </Panel>
       {(charted ?? subscriptions.data?.[0]?.id) && (
         <Panel title="Usage">
-          <UsageChart title={`Usage of subscription ${charted ?? subscriptions.data![0].id}`} load={usageOf(charted ?? subscriptions.data![0].id)} deps={[charted ?? subscriptions.data![0].id]} />
+          <UsageChart
+            title={`Usage of subscription ${charted ?? subscriptions.data![0].id}`}
+            load={usageOf(charted ?? subscriptions.data![0].id)}
+            deps={[charted ?? subscriptions.data![0].id]}
+          />
         </Panel>
       )}
       <Panel title="Charges not yet invoiced">
@@ -259,7 +322,11 @@ function RegistrationCell(props: {
           <li>
             {linked ? <StatusBadge status="linked" /> : <span class="badge neutral">not linked</span>} {reg.name}{' '}
             {linked ? (
-              <ActionButton kind="secondary" label={`Unregister from ${reg.name}`} onClick={() => props.unregister(reg, subscription)}>
+              <ActionButton
+                kind="secondary"
+                label={`Unregister from ${reg.name}`}
+                onClick={() => props.unregister(reg, subscription)}
+              >
                 Unregister
               </ActionButton>
             ) : (
@@ -279,7 +346,10 @@ export function RegistrationsPage(p: PageProps) {
   return (
     <>
       <h1>Registrations</h1>
-      <p class="muted">Each deployment is registered in the CSP's registration subscription. Usage of a directory is billed to the customer subscription linked here, else to the registration subscription.</p>
+      <p class="muted">
+        Each deployment is registered in the CSP's registration subscription. Usage of a directory is billed to the
+        customer subscription linked here, else to the registration subscription.
+      </p>
       <Loading state={registrations} what="registrations">
         {(regs) => (
           <Table
@@ -291,7 +361,19 @@ export function RegistrationsPage(p: PageProps) {
               { header: 'Resource group', cell: (r) => r.id.split('/')[4] },
               { header: 'Cloud id', cell: (r) => <code>{r.properties.cloudId}</code> },
               { header: 'Billing model', cell: (r) => r.properties.billingModel },
-              { header: 'Customer subscriptions', cell: (r) => (r.linked.length ? r.linked.map((s) => <div><code>{s}</code></div>) : <span class="muted">none</span>) },
+              {
+                header: 'Customer subscriptions',
+                cell: (r) =>
+                  r.linked.length ? (
+                    r.linked.map((s) => (
+                      <div>
+                        <code>{s}</code>
+                      </div>
+                    ))
+                  ) : (
+                    <span class="muted">none</span>
+                  ),
+              },
             ]}
           />
         )}
@@ -347,10 +429,27 @@ function InvoiceLines({ invoice }: { invoice: Invoice }) {
         { header: 'Usage days', cell: (l) => formatDays(l.usageDate, l.usageTo) },
         { header: 'Meter', cell: (l) => l.meterName ?? (l.meterId ? meterName(l.meterId) : (l.description ?? '—')) },
         { header: 'Subscription', cell: (l) => <code>{l.subscriptionId}</code> },
-        { header: 'Resource', cell: (l) => (l.resourceUri ? <code class="wrap">{l.resourceUri.split('/').slice(-1)[0]}</code> : l.description ?? '—') },
-        { header: 'Quantity', numeric: true, cell: (l) => (l.quantity == null ? '—' : `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim()) },
+        {
+          header: 'Resource',
+          cell: (l) =>
+            l.resourceUri ? <code class="wrap">{l.resourceUri.split('/').slice(-1)[0]}</code> : (l.description ?? '—'),
+        },
+        {
+          header: 'Quantity',
+          numeric: true,
+          cell: (l) => (l.quantity == null ? '—' : `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim()),
+        },
         { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
-        { header: 'Amount', numeric: true, cell: (l) => <>{formatMoney(l.amount, currency)}{l.late && <span class="badge neutral"> late</span>}</> },
+        {
+          header: 'Amount',
+          numeric: true,
+          cell: (l) => (
+            <>
+              {formatMoney(l.amount, currency)}
+              {l.late && <span class="badge neutral"> late</span>}
+            </>
+          ),
+        },
       ]}
     />
   );
@@ -375,7 +474,12 @@ function Totals({ invoice }: { invoice: Invoice }) {
 function Unbilled(p: PageProps & { customerId: string }) {
   const { base, token } = arm(p);
   const open = useLoad(
-    () => api<Invoice>('GET', `${base}/providers/Stackledger.Billing/invoices/unbilled?${BILLING_API}&customerId=${encodeURIComponent(p.customerId)}`, { token }),
+    () =>
+      api<Invoice>(
+        'GET',
+        `${base}/providers/Stackledger.Billing/invoices/unbilled?${BILLING_API}&customerId=${encodeURIComponent(p.customerId)}`,
+        { token },
+      ),
     [p.customerId],
   );
   return (
@@ -398,7 +502,11 @@ export function InvoicesPage(p: PageProps) {
   const { base, token } = arm(p);
   const [period, setPeriod] = useState('');
   const invoices = useLoad(
-    () => armList<Invoice>(`${base}/providers/Stackledger.Billing/invoices?${BILLING_API}${period ? `&period=${encodeURIComponent(period)}` : ''}`, token),
+    () =>
+      armList<Invoice>(
+        `${base}/providers/Stackledger.Billing/invoices?${BILLING_API}${period ? `&period=${encodeURIComponent(period)}` : ''}`,
+        token,
+      ),
     [period],
   );
   return (
@@ -423,7 +531,14 @@ export function InvoicesPage(p: PageProps) {
             rows={rows}
             empty="No invoices yet. A period is invoiced once it closes."
             columns={[
-              { header: 'Number', cell: (i) => <Link to={`/invoices/${encodeURIComponent(i.properties.invoiceNumber ?? i.name ?? '')}`}>{i.properties.invoiceNumber ?? i.name}</Link> },
+              {
+                header: 'Number',
+                cell: (i) => (
+                  <Link to={`/invoices/${encodeURIComponent(i.properties.invoiceNumber ?? i.name ?? '')}`}>
+                    {i.properties.invoiceNumber ?? i.name}
+                  </Link>
+                ),
+              },
               { header: 'Kind', cell: (i) => (i.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice') },
               { header: 'Customer', cell: (i) => i.properties.customerName ?? i.properties.customerId },
               { header: 'Period', cell: (i) => i.properties.period },
@@ -439,7 +554,15 @@ export function InvoicesPage(p: PageProps) {
 
 export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
   const { base, token } = arm(p);
-  const invoice = useLoad(() => api<Invoice>('GET', `${base}/providers/Stackledger.Billing/invoices/${encodeURIComponent(p.invoiceNumber)}?${BILLING_API}`, { token }), [p.invoiceNumber]);
+  const invoice = useLoad(
+    () =>
+      api<Invoice>(
+        'GET',
+        `${base}/providers/Stackledger.Billing/invoices/${encodeURIComponent(p.invoiceNumber)}?${BILLING_API}`,
+        { token },
+      ),
+    [p.invoiceNumber],
+  );
   return (
     <>
       <p class="crumbs">
@@ -449,7 +572,8 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
         {(inv) => (
           <>
             <h1>
-              {inv.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice'} {inv.properties.invoiceNumber ?? p.invoiceNumber}
+              {inv.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice'}{' '}
+              {inv.properties.invoiceNumber ?? p.invoiceNumber}
             </h1>
             <dl class="facts">
               <dt>Customer</dt>
@@ -457,7 +581,8 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
               <dt>Period</dt>
               <dd>
                 {inv.properties.period}
-                {inv.properties.periodStart && ` (${formatTime(inv.properties.periodStart)} to ${formatTime(inv.properties.periodEnd)})`}
+                {inv.properties.periodStart &&
+                  ` (${formatTime(inv.properties.periodStart)} to ${formatTime(inv.properties.periodEnd)})`}
               </dd>
               <dt>Invoice date</dt>
               <dd>{(inv.properties.invoiceDate ?? '').slice(0, 10) || '—'}</dd>

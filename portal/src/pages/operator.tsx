@@ -1,7 +1,20 @@
 import { useState } from 'preact/hooks';
 import { api, armList } from '../api.ts';
 import { tokenFor, type StackInfo } from '../session.ts';
-import { ActionButton, ActionForm, Field, formatDays, formatMoney, formatQuantity, Loading, NameAndId, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import {
+  ActionButton,
+  ActionForm,
+  Field,
+  formatDays,
+  formatMoney,
+  formatQuantity,
+  Loading,
+  NameAndId,
+  Panel,
+  StatusBadge,
+  Table,
+  useLoad,
+} from '../ui.tsx';
 import { meterName } from '../chart.tsx';
 import type { PageProps } from './csp.tsx';
 
@@ -23,10 +36,16 @@ interface ProviderContext {
 async function providerContext(p: StackPageProps): Promise<ProviderContext> {
   const base = p.stack.adminArm;
   const token = tokenFor(p.session, base);
-  const subs = await armList<{ subscriptionId: string; displayName: string }>(`${base}/subscriptions?api-version=2022-12-01`, token);
+  const subs = await armList<{ subscriptionId: string; displayName: string }>(
+    `${base}/subscriptions?api-version=2022-12-01`,
+    token,
+  );
   const provider = subs.find((s) => s.displayName === 'Default Provider Subscription') ?? subs[0];
   if (!provider) throw new Error('You own no subscription on this stack: sign in as its operator.');
-  const locations = await armList<{ name: string }>(`${base}/subscriptions/${provider.subscriptionId}/locations?api-version=2022-12-01`, token);
+  const locations = await armList<{ name: string }>(
+    `${base}/subscriptions/${provider.subscriptionId}/locations?api-version=2022-12-01`,
+    token,
+  );
   return { base, token, providerSubscriptionId: provider.subscriptionId, location: locations[0]?.name ?? 'local' };
 }
 
@@ -36,7 +55,10 @@ export function DirectoriesPage(p: StackPageProps) {
   const state = useLoad(async () => {
     const c = await providerContext(p);
     const directories = await armList<{ name: string; properties: { tenantId: string } }>(
-      adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`),
+      adminPath(
+        c,
+        `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`,
+      ),
       c.token,
     );
     return { c, directories };
@@ -45,21 +67,38 @@ export function DirectoriesPage(p: StackPageProps) {
     // The form is there before the list has loaded.
     const c = state.data?.c ?? (await providerContext(p));
     const directory = String(form.get('directory')).trim();
-    await api('PUT', adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(directory)}?${SUBSCRIPTIONS_API}`), {
-      token: c.token,
-      body: { location: c.location, properties: {} },
-    });
+    await api(
+      'PUT',
+      adminPath(
+        c,
+        `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(directory)}?${SUBSCRIPTIONS_API}`,
+      ),
+      {
+        token: c.token,
+        body: { location: c.location, properties: {} },
+      },
+    );
     state.reload();
   };
   const offboard = async (name: string) => {
     const c = state.data!.c;
-    await api('DELETE', adminPath(c, `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(name)}?${SUBSCRIPTIONS_API}`), { token: c.token });
+    await api(
+      'DELETE',
+      adminPath(
+        c,
+        `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${encodeURIComponent(name)}?${SUBSCRIPTIONS_API}`,
+      ),
+      { token: c.token },
+    );
     state.reload();
   };
   return (
     <>
       <h1>Directories onboarded</h1>
-      <p class="muted">Users of a guest directory can use this stack once it is onboarded here and the directory has consented to the stack's application.</p>
+      <p class="muted">
+        Users of a guest directory can use this stack once it is onboarded here and the directory has consented to the
+        stack's application.
+      </p>
       <Panel title="Onboard a directory">
         <ActionForm label="Onboard a directory" submit="Onboard" onSubmit={onboard} class="form inline">
           <Field label="Directory" hint="Its tenant id or its domain, such as contoso.onstackledger.local">
@@ -77,7 +116,14 @@ export function DirectoriesPage(p: StackPageProps) {
               columns={[
                 { header: 'Name', cell: (d) => d.name },
                 { header: 'Tenant id', cell: (d) => <code>{d.properties.tenantId}</code> },
-                { header: '', cell: (d) => <ActionButton kind="danger" label={`Offboard ${d.name}`} onClick={() => offboard(d.name)}>Offboard</ActionButton> },
+                {
+                  header: '',
+                  cell: (d) => (
+                    <ActionButton kind="danger" label={`Offboard ${d.name}`} onClick={() => offboard(d.name)}>
+                      Offboard
+                    </ActionButton>
+                  ),
+                },
               ]}
             />
           )}
@@ -90,10 +136,10 @@ export function DirectoriesPage(p: StackPageProps) {
 export function OffersPage(p: StackPageProps) {
   const state = useLoad(async () => {
     const c = await providerContext(p);
-    return armList<{ name: string; properties: { displayName: string; state: string; subscriptionCount: number; basePlanIds: string[] } }>(
-      adminPath(c, `/providers/Microsoft.Subscriptions.Admin/offers?${SUBSCRIPTIONS_API}`),
-      c.token,
-    );
+    return armList<{
+      name: string;
+      properties: { displayName: string; state: string; subscriptionCount: number; basePlanIds: string[] };
+    }>(adminPath(c, `/providers/Microsoft.Subscriptions.Admin/offers?${SUBSCRIPTIONS_API}`), c.token);
   }, [p.stack.adminArm]);
   return (
     <>
@@ -120,10 +166,14 @@ export function OffersPage(p: StackPageProps) {
 export function StackSubscriptionsPage(p: StackPageProps) {
   const state = useLoad(async () => {
     const c = await providerContext(p);
-    return armList<{ subscriptionId: string; displayName: string; owner?: string; tenantId: string; offerId?: string; state: string }>(
-      adminPath(c, `/providers/Microsoft.Subscriptions.Admin/subscriptions?${SUBSCRIPTIONS_API}`),
-      c.token,
-    );
+    return armList<{
+      subscriptionId: string;
+      displayName: string;
+      owner?: string;
+      tenantId: string;
+      offerId?: string;
+      state: string;
+    }>(adminPath(c, `/providers/Microsoft.Subscriptions.Admin/subscriptions?${SUBSCRIPTIONS_API}`), c.token);
   }, [p.stack.adminArm]);
   return (
     <>
@@ -154,24 +204,47 @@ interface ChargebackEntry {
   displayName: string;
   currency: string;
   total: string;
-  lines: { meterId: string; meterName?: string; unit?: string; resourceUri?: string; usageFrom?: string; usageTo?: string; quantity: string; amount: string; unitPrice?: string }[];
+  lines: {
+    meterId: string;
+    meterName?: string;
+    unit?: string;
+    resourceUri?: string;
+    usageFrom?: string;
+    usageTo?: string;
+    quantity: string;
+    amount: string;
+    unitPrice?: string;
+  }[];
 }
 
 /** The previous calendar month of the hub's clock: the last one that can have closed. */
-const lastMonthOf = (now: Date) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+const lastMonthOf = (now: Date) =>
+  new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
 
 export function ChargebackPage(p: StackPageProps) {
   const [period, setPeriod] = useState(lastMonthOf(new Date(p.config.clock.now)));
   const state = useLoad(async () => {
     const c = await providerContext(p);
-    return armList<ChargebackEntry>(adminPath(c, `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}`), c.token);
+    return armList<ChargebackEntry>(
+      adminPath(
+        c,
+        `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}`,
+      ),
+      c.token,
+    );
   }, [p.stack.adminArm, period]);
   // The CSV needs the bearer token, so it is fetched here and handed to the browser as a file.
   const download = async () => {
     const c = await providerContext(p);
-    const response = await fetch(adminPath(c, `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}&format=csv`), {
-      headers: { authorization: `Bearer ${c.token}` },
-    });
+    const response = await fetch(
+      adminPath(
+        c,
+        `/providers/Stackledger.Billing/chargeback?api-version=2026-11-01&period=${encodeURIComponent(period)}&format=csv`,
+      ),
+      {
+        headers: { authorization: `Bearer ${c.token}` },
+      },
+    );
     if (!response.ok) await api('GET', response.url, { token: c.token });
     const link = document.createElement('a');
     link.href = URL.createObjectURL(await response.blob());
@@ -184,7 +257,12 @@ export function ChargebackPage(p: StackPageProps) {
       <h1>Chargeback</h1>
       <form class="form inline" aria-label="Chargeback period" onSubmit={(e) => e.preventDefault()}>
         <Field label="Period">
-          <input type="month" value={period} required onChange={(e) => e.currentTarget.value && setPeriod(e.currentTarget.value)} />
+          <input
+            type="month"
+            value={period}
+            required
+            onChange={(e) => e.currentTarget.value && setPeriod(e.currentTarget.value)}
+          />
         </Field>
         <div class="actions">
           <ActionButton kind="secondary" onClick={download}>
@@ -208,9 +286,16 @@ export function ChargebackPage(p: StackPageProps) {
                   empty="No lines."
                   columns={[
                     { header: 'Meter', cell: (l) => l.meterName ?? meterName(l.meterId) },
-                    { header: 'Resource', cell: (l) => (l.resourceUri ? <code>{l.resourceUri.split('/').pop()}</code> : '—') },
+                    {
+                      header: 'Resource',
+                      cell: (l) => (l.resourceUri ? <code>{l.resourceUri.split('/').pop()}</code> : '—'),
+                    },
                     { header: 'Usage days', cell: (l) => formatDays(l.usageFrom, l.usageTo) },
-                    { header: 'Quantity', numeric: true, cell: (l) => `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim() },
+                    {
+                      header: 'Quantity',
+                      numeric: true,
+                      cell: (l) => `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim(),
+                    },
                     { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
                     { header: 'Amount', numeric: true, cell: (l) => formatMoney(l.amount, e.currency) },
                   ]}

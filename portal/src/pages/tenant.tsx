@@ -3,7 +3,18 @@ import { useState } from 'preact/hooks';
 import { api, ApiError, armList } from '../api.ts';
 import { UsageChart, type UsagePoint, type UsageRange } from '../chart.tsx';
 import { tokenFor } from '../session.ts';
-import { ActionButton, ActionForm, ErrorMessage, Field, Loading, newGuid, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
+import {
+  ActionButton,
+  ActionForm,
+  ErrorMessage,
+  Field,
+  Loading,
+  newGuid,
+  Panel,
+  StatusBadge,
+  Table,
+  useLoad,
+} from '../ui.tsx';
 import type { StackPageProps } from './operator.tsx';
 
 // A tenant user's pages, on one stack's tenant endpoint: its subscriptions (taken from a public
@@ -17,8 +28,18 @@ const RESOURCE_TYPES = [
   { type: 'Microsoft.Network/publicIPAddresses', api: 'api-version=2018-11-01', label: 'Public IP address' },
 ];
 const IMAGES = [
-  { label: 'Windows Server 2019 Datacenter', publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2019-Datacenter' },
-  { label: 'Windows Server 2016 Datacenter', publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2016-Datacenter' },
+  {
+    label: 'Windows Server 2019 Datacenter',
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2019-Datacenter',
+  },
+  {
+    label: 'Windows Server 2016 Datacenter',
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2016-Datacenter',
+  },
   { label: 'Ubuntu Server 18.04 LTS', publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS' },
 ];
 
@@ -47,7 +68,10 @@ function Admission(p: StackPageProps & { error: unknown; retry: () => void }) {
   const consent = async () => {
     const graph = p.config.hub.graph;
     try {
-      await api('POST', `${graph}/v1.0/servicePrincipals`, { token: tokenFor(p.session, graph), body: { appId: p.stack.applicationId } });
+      await api('POST', `${graph}/v1.0/servicePrincipals`, {
+        token: tokenFor(p.session, graph),
+        body: { appId: p.stack.applicationId },
+      });
     } catch (e) {
       // Consenting twice is fine.
       if (!(e instanceof ApiError && /already exists/i.test(e.message))) throw e;
@@ -90,7 +114,10 @@ function SubscriptionPicker(props: { subs: TenantSubscription[]; value: string; 
 
 function TakeOffer(p: StackPageProps & { done: () => void }) {
   const { base, token } = tenantApi(p);
-  const offers = useLoad(() => armList<{ id: string; name: string; displayName: string }>(`${base}/offers?${SUBSCRIPTIONS_API}`, token), [base]);
+  const offers = useLoad(
+    () => armList<{ id: string; name: string; displayName: string }>(`${base}/offers?${SUBSCRIPTIONS_API}`, token),
+    [base],
+  );
   const take = async (form: FormData) => {
     await api('PUT', `${base}/subscriptions/${newGuid()}?${SUBSCRIPTIONS_API}`, {
       token,
@@ -141,7 +168,8 @@ function WithSubscription(p: StackPageProps & { children: (sub: TenantSubscripti
     <>
       <SubscriptionPicker subs={subs.data} value={sub.subscriptionId} onChange={setChosen} />
       <p class="muted">
-        Subscription <strong>{sub.displayName}</strong> <code>{sub.subscriptionId}</code> <StatusBadge status={sub.state} />
+        Subscription <strong>{sub.displayName}</strong> <code>{sub.subscriptionId}</code>{' '}
+        <StatusBadge status={sub.state} />
       </p>
       {p.children(sub)}
     </>
@@ -162,10 +190,15 @@ function Resources(p: StackPageProps & { sub: TenantSubscription }) {
   const subPath = `${base}/subscriptions/${p.sub.subscriptionId}`;
   const resources = useLoad(async () => {
     const all: Resource[] = [];
-    for (const t of RESOURCE_TYPES) all.push(...(await armList<Resource>(`${subPath}/providers/${t.type}?${t.api}`, token)));
+    for (const t of RESOURCE_TYPES)
+      all.push(...(await armList<Resource>(`${subPath}/providers/${t.type}?${t.api}`, token)));
     // The list leaves out a VM's power state; its instance view has it.
     for (const r of all.filter((r) => r.type === RESOURCE_TYPES[0].type)) {
-      const view = await api<{ statuses: { code: string; displayStatus: string }[] }>('GET', `${base}${r.id}/instanceView?${COMPUTE_API}`, { token });
+      const view = await api<{ statuses: { code: string; displayStatus: string }[] }>(
+        'GET',
+        `${base}${r.id}/instanceView?${COMPUTE_API}`,
+        { token },
+      );
       r.powerState = view.statuses.find((s) => s.code.startsWith('PowerState/'))?.displayStatus;
     }
     return all;
@@ -181,7 +214,14 @@ function Resources(p: StackPageProps & { sub: TenantSubscription }) {
   };
   return (
     <>
-      <Panel title="Your resources" actions={<button type="button" class="secondary" onClick={resources.reload}>Refresh</button>}>
+      <Panel
+        title="Your resources"
+        actions={
+          <button type="button" class="secondary" onClick={resources.reload}>
+            Refresh
+          </button>
+        }
+      >
         <Loading state={resources} what="resources">
           {(rows) => (
             <Table
@@ -190,24 +230,43 @@ function Resources(p: StackPageProps & { sub: TenantSubscription }) {
               empty="No resources yet: create a virtual machine below."
               columns={[
                 { header: 'Name', cell: (r) => r.name },
-                { header: 'Type', cell: (r) => RESOURCE_TYPES.find((t) => t.type.toLowerCase() === r.type.toLowerCase())?.label ?? r.type },
+                {
+                  header: 'Type',
+                  cell: (r) =>
+                    RESOURCE_TYPES.find((t) => t.type.toLowerCase() === r.type.toLowerCase())?.label ?? r.type,
+                },
                 { header: 'Resource group', cell: (r) => r.id.split('/')[4] },
                 { header: 'Size', cell: (r) => r.properties?.hardwareProfile?.vmSize ?? r.sku?.name ?? '—' },
-                { header: 'State', cell: (r) => <StatusBadge status={r.powerState ?? r.properties?.provisioningState ?? '—'} /> },
+                {
+                  header: 'State',
+                  cell: (r) => <StatusBadge status={r.powerState ?? r.properties?.provisioningState ?? '—'} />,
+                },
                 {
                   header: 'Actions',
                   cell: (r) => (
                     <div class="row-actions">
                       {r.type === RESOURCE_TYPES[0].type && r.powerState !== 'VM running' && (
-                        <ActionButton kind="secondary" label={`Start ${r.name}`} onClick={() => vmAction(r, 'start')}>Start</ActionButton>
+                        <ActionButton kind="secondary" label={`Start ${r.name}`} onClick={() => vmAction(r, 'start')}>
+                          Start
+                        </ActionButton>
                       )}
                       {r.type === RESOURCE_TYPES[0].type && r.powerState === 'VM running' && (
-                        <ActionButton kind="secondary" label={`Stop ${r.name}`} onClick={() => vmAction(r, 'powerOff')}>Stop</ActionButton>
+                        <ActionButton kind="secondary" label={`Stop ${r.name}`} onClick={() => vmAction(r, 'powerOff')}>
+                          Stop
+                        </ActionButton>
                       )}
                       {r.type === RESOURCE_TYPES[0].type && r.powerState !== 'VM deallocated' && (
-                        <ActionButton kind="secondary" label={`Deallocate ${r.name}`} onClick={() => vmAction(r, 'deallocate')}>Deallocate</ActionButton>
+                        <ActionButton
+                          kind="secondary"
+                          label={`Deallocate ${r.name}`}
+                          onClick={() => vmAction(r, 'deallocate')}
+                        >
+                          Deallocate
+                        </ActionButton>
                       )}
-                      <ActionButton kind="danger" label={`Delete ${r.name}`} onClick={() => remove(r)}>Delete</ActionButton>
+                      <ActionButton kind="danger" label={`Delete ${r.name}`} onClick={() => remove(r)}>
+                        Delete
+                      </ActionButton>
                     </div>
                   ),
                 },
@@ -229,7 +288,10 @@ function CreateVm(p: StackPageProps & { sub: TenantSubscription; created: () => 
   const setup = useLoad(async () => {
     const locations = await armList<{ name: string }>(`${subPath}/locations?api-version=2022-12-01`, token);
     const location = locations[0]?.name ?? 'local';
-    const sizes = await armList<{ name: string; numberOfCores: number; memoryInMB: number }>(`${subPath}/providers/Microsoft.Compute/locations/${location}/vmSizes?${COMPUTE_API}`, token);
+    const sizes = await armList<{ name: string; numberOfCores: number; memoryInMB: number }>(
+      `${subPath}/providers/Microsoft.Compute/locations/${location}/vmSizes?${COMPUTE_API}`,
+      token,
+    );
     return { location, sizes };
   }, [subPath]);
   const create = async (form: FormData) => {
@@ -237,25 +299,40 @@ function CreateVm(p: StackPageProps & { sub: TenantSubscription; created: () => 
     const name = String(form.get('name')).trim();
     const group = String(form.get('resourceGroup')).trim();
     const image = IMAGES[Number(form.get('image'))];
-    await api('PUT', `${subPath}/resourcegroups/${encodeURIComponent(group)}?api-version=2019-10-01`, { token, body: { location } });
-    await api('PUT', `${subPath}/resourceGroups/${encodeURIComponent(group)}/providers/Microsoft.Compute/virtualMachines/${encodeURIComponent(name)}?${COMPUTE_API}`, {
+    await api('PUT', `${subPath}/resourcegroups/${encodeURIComponent(group)}?api-version=2019-10-01`, {
       token,
-      body: {
-        location,
-        properties: {
-          hardwareProfile: { vmSize: String(form.get('size')) },
-          storageProfile: { imageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: 'latest' } },
-          osProfile: { computerName: name.slice(0, 15), adminUsername: String(form.get('adminUsername')), adminPassword: String(form.get('adminPassword')) },
+      body: { location },
+    });
+    await api(
+      'PUT',
+      `${subPath}/resourceGroups/${encodeURIComponent(group)}/providers/Microsoft.Compute/virtualMachines/${encodeURIComponent(name)}?${COMPUTE_API}`,
+      {
+        token,
+        body: {
+          location,
+          properties: {
+            hardwareProfile: { vmSize: String(form.get('size')) },
+            storageProfile: {
+              imageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: 'latest' },
+            },
+            osProfile: {
+              computerName: name.slice(0, 15),
+              adminUsername: String(form.get('adminUsername')),
+              adminPassword: String(form.get('adminPassword')),
+            },
+          },
         },
       },
-    });
+    );
     p.created();
   };
   return (
     <Loading state={setup} what="sizes">
       {({ sizes, location }) => (
         <ActionForm label="Create a virtual machine" submit="Create virtual machine" onSubmit={create}>
-          <p class="muted">Location {location}. The VM is metered from the moment it is created until it is deallocated or deleted.</p>
+          <p class="muted">
+            Location {location}. The VM is metered from the moment it is created until it is deallocated or deleted.
+          </p>
           <div class="grid">
             <Field label="Name">
               <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9\-]{0,62}" autocapitalize="none" />
@@ -306,7 +383,11 @@ export function TenantUsagePage(p: StackPageProps) {
       `${base}/subscriptions/${sub.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${query}`,
       token,
     );
-    return aggregates.map<UsagePoint>((a) => ({ start: Date.parse(a.properties.usageStartTime), meterId: a.properties.meterId, quantity: a.properties.quantity }));
+    return aggregates.map<UsagePoint>((a) => ({
+      start: Date.parse(a.properties.usageStartTime),
+      meterId: a.properties.meterId,
+      quantity: a.properties.quantity,
+    }));
   };
   return (
     <>
@@ -314,7 +395,11 @@ export function TenantUsagePage(p: StackPageProps) {
       <WithSubscription {...p}>
         {(sub) => (
           <Panel title="Usage">
-            <UsageChart title={`Usage of ${sub.displayName}, by the time it was reported`} load={usageOf(sub)} deps={[sub.subscriptionId]} />
+            <UsageChart
+              title={`Usage of ${sub.displayName}, by the time it was reported`}
+              load={usageOf(sub)}
+              deps={[sub.subscriptionId]}
+            />
           </Panel>
         )}
       </WithSubscription>

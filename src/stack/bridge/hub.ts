@@ -29,7 +29,11 @@ export class BridgeHubClient {
     const value = await appToken(
       this.o.http,
       this.o.hubLogin(),
-      { tenantId: this.o.homeDirectory()!, clientId: this.o.application.appId()!, clientSecret: this.o.application.secret()! },
+      {
+        tenantId: this.o.homeDirectory()!,
+        clientId: this.o.application.appId()!,
+        clientSecret: this.o.application.secret()!,
+      },
       this.o.hubArm(),
     );
     this.#token = { value, until: Date.now() + 30 * 60_000 };
@@ -43,11 +47,20 @@ export class BridgeHubClient {
   }
 
   postBatch(batchId: string, records: OutboxRecord[]): Promise<JsonResponse> {
-    return this.#call('POST', `/providers/Microsoft.AzureStack/usageReports?api-version=${API_VERSIONS.system[0]}`, { cloudId: this.o.cloudId(), batchId, records });
+    return this.#call('POST', `/providers/Microsoft.AzureStack/usageReports?api-version=${API_VERSIONS.system[0]}`, {
+      cloudId: this.o.cloudId(),
+      batchId,
+      records,
+    });
   }
 
   summary(from: Date, to: Date): Promise<JsonResponse> {
-    const q = new URLSearchParams({ 'api-version': API_VERSIONS.system[0], cloudId: this.o.cloudId() ?? '', from: from.toISOString(), to: to.toISOString() });
+    const q = new URLSearchParams({
+      'api-version': API_VERSIONS.system[0],
+      cloudId: this.o.cloudId() ?? '',
+      from: from.toISOString(),
+      to: to.toISOString(),
+    });
     return this.#call('GET', `/providers/Microsoft.AzureStack/usageReports/summary?${q}`);
   }
 }

@@ -65,7 +65,11 @@ export class UsageBridge {
   }
 
   async #quarantine(entries: { record: OutboxRecord; refusal: Refusal }[], now: Date): Promise<void> {
-    await bridgeStore.quarantine(this.o.db, entries.map((e) => ({ record: e.record, ...e.refusal })), now);
+    await bridgeStore.quarantine(
+      this.o.db,
+      entries.map((e) => ({ record: e.record, ...e.refusal })),
+      now,
+    );
   }
 
   /**
@@ -80,11 +84,21 @@ export class UsageBridge {
       case 'delivered': {
         await bridgeStore.markDelivered(this.o.db, records, now);
         const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, { ...status, lastDeliveredAt: now.toISOString(), lastAcknowledgedBatch: batchId, lastAttemptAt: new Date().toISOString(), lastError: undefined, delivered: (status.delivered ?? 0) + records.length });
+        await bridgeStore.setStatus(this.o.db, {
+          ...status,
+          lastDeliveredAt: now.toISOString(),
+          lastAcknowledgedBatch: batchId,
+          lastAttemptAt: new Date().toISOString(),
+          lastError: undefined,
+          delivered: (status.delivered ?? 0) + records.length,
+        });
         return true;
       }
       case 'records': {
-        await this.#quarantine([...verdict.refused].map(([i, refusal]) => ({ record: records[i], refusal })), now);
+        await this.#quarantine(
+          [...verdict.refused].map(([i, refusal]) => ({ record: records[i], refusal })),
+          now,
+        );
         const rest = records.filter((_, i) => !verdict.refused.has(i));
         return rest.length === 0 || this.#deliverBatch(rest, now);
       }
@@ -100,7 +114,11 @@ export class UsageBridge {
         // A refusal of the whole batch (the registration is gone, the caller is not the
         // deployment) or a hub that keeps failing: the records stay in the outbox.
         const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, { ...status, lastAttemptAt: new Date().toISOString(), lastError: verdict.error });
+        await bridgeStore.setStatus(this.o.db, {
+          ...status,
+          lastAttemptAt: new Date().toISOString(),
+          lastError: verdict.error,
+        });
         return false;
       }
     }

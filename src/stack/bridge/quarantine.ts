@@ -15,14 +15,34 @@ export interface QuarantineRequest {
 const MAX_REASON = 1000;
 
 export const quarantineErrors = {
-  selection: () => new ArmError(400, 'InvalidQuarantineSelection', "Name the records with 'ids' (a non-empty list), or set 'all' to true: one of the two.", 'ids'),
-  reasonRequired: () => new ArmError(400, 'DropReasonRequired', `A drop needs a 'reason' (1 to ${MAX_REASON} characters): it is kept with the record.`, 'reason'),
-  notFound: (id: number) => new ArmError(404, 'QuarantinedRecordNotFound', `No quarantined record has the id ${id}.`, 'ids'),
-  notHeld: (id: number, state: string) => new ArmError(409, 'QuarantinedRecordNotHeld', `The quarantined record ${id} is ${state}, not held: only held records are retried or dropped.`, 'ids'),
+  selection: () =>
+    new ArmError(
+      400,
+      'InvalidQuarantineSelection',
+      "Name the records with 'ids' (a non-empty list), or set 'all' to true: one of the two.",
+      'ids',
+    ),
+  reasonRequired: () =>
+    new ArmError(
+      400,
+      'DropReasonRequired',
+      `A drop needs a 'reason' (1 to ${MAX_REASON} characters): it is kept with the record.`,
+      'reason',
+    ),
+  notFound: (id: number) =>
+    new ArmError(404, 'QuarantinedRecordNotFound', `No quarantined record has the id ${id}.`, 'ids'),
+  notHeld: (id: number, state: string) =>
+    new ArmError(
+      409,
+      'QuarantinedRecordNotHeld',
+      `The quarantined record ${id} is ${state}, not held: only held records are retried or dropped.`,
+      'ids',
+    ),
 };
 
 /** Who acted, as kept with the record: the user's name, else the application's id, and the object id. */
-export const actorName = (p: Principal) => `${p.userPrincipalName ?? (p.appId ? `application ${p.appId}` : 'principal')} (${p.objectId})`;
+export const actorName = (p: Principal) =>
+  `${p.userPrincipalName ?? (p.appId ? `application ${p.appId}` : 'principal')} (${p.objectId})`;
 
 async function selectionOf(db: BridgeDb, input: QuarantineRequest): Promise<QuarantineSelection> {
   const hasIds = Array.isArray(input.ids) && input.ids.length > 0;

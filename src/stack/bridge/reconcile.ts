@@ -36,7 +36,8 @@ export function compareHours(stack: UsageHourSummary[], hub: UsageHourSummary[])
     const [hour, meterId] = key.split(' ');
     const s = stackByKey.get(key);
     const h = hubByKey.get(key);
-    const side = (x: UsageHourSummary | undefined) => (x ? { records: x.records, quantity: new Decimal(x.quantity).toFixed() } : none);
+    const side = (x: UsageHourSummary | undefined) =>
+      x ? { records: x.records, quantity: new Decimal(x.quantity).toFixed() } : none;
     if (s && h && s.records === h.records && new Decimal(s.quantity).eq(h.quantity)) continue;
     differences.push({ hour, meterId, stack: side(s), hub: side(h) });
   }
@@ -44,7 +45,13 @@ export function compareHours(stack: UsageHourSummary[], hub: UsageHourSummary[])
 }
 
 /** Compares the delivered records of [from, to) with the hub's summary of the same hours. */
-export async function reconcile(db: BridgeDb, hub: BridgeHubClient, from: Date, to: Date, checkedAt: Date): Promise<Reconciliation> {
+export async function reconcile(
+  db: BridgeDb,
+  hub: BridgeHubClient,
+  from: Date,
+  to: Date,
+  checkedAt: Date,
+): Promise<Reconciliation> {
   const base = { checkedAt: checkedAt.toISOString(), from: from.toISOString(), to: to.toISOString() };
   let answer;
   try {
@@ -52,7 +59,11 @@ export async function reconcile(db: BridgeDb, hub: BridgeHubClient, from: Date, 
   } catch (e) {
     return { ...base, balanced: false, differences: [], error: `the hub did not answer: ${(e as Error).message}` };
   }
-  if (answer.status !== 200) return { ...base, balanced: false, differences: [], error: `${answer.status} ${describeErrorBody(answer.body)}` };
-  const differences = compareHours(await bridgeStore.deliveredSummary(db, from, to), answer.body.value as UsageHourSummary[]);
+  if (answer.status !== 200)
+    return { ...base, balanced: false, differences: [], error: `${answer.status} ${describeErrorBody(answer.body)}` };
+  const differences = compareHours(
+    await bridgeStore.deliveredSummary(db, from, to),
+    answer.body.value as UsageHourSummary[],
+  );
   return { ...base, balanced: differences.length === 0, differences };
 }

@@ -56,20 +56,30 @@ export function verdictOf(answer: { status: number; body: any }, size: number): 
   const { status, body } = answer;
   if (status === 200) return { kind: 'delivered' };
   const error = body?.error ?? {};
-  const refusal: Refusal = { status, code: text(error.code, `HTTP${status}`).slice(0, 100), message: text(error.message, '') };
+  const refusal: Refusal = {
+    status,
+    code: text(error.code, `HTTP${status}`).slice(0, 100),
+    message: text(error.message, ''),
+  };
   if (status >= 500 || status === 401 || status === 429) return { kind: 'retry', error: describe(refusal) };
-  if (status < 400 || status === 403 || status === 404 || BATCH_CODES.has(refusal.code)) return { kind: 'stop', error: describe(refusal) };
+  if (status < 400 || status === 403 || status === 404 || BATCH_CODES.has(refusal.code))
+    return { kind: 'stop', error: describe(refusal) };
   if (status === 413) return { kind: 'split', refusal };
   // The records the refusal names: its own target and its details' (a conflict names each).
   const refused = new Map<number, Refusal>();
   for (const item of [error, ...(Array.isArray(error.details) ? error.details : [])]) {
     const i = recordIndexOf(item?.target);
     if (i !== undefined && i < size && !refused.has(i)) {
-      refused.set(i, { status, code: text(item.code, refusal.code).slice(0, 100), message: text(item.message, refusal.message) });
+      refused.set(i, {
+        status,
+        code: text(item.code, refusal.code).slice(0, 100),
+        message: text(item.message, refusal.message),
+      });
     }
   }
   if (refused.size > 0) return { kind: 'records', refused };
   // A target outside the records (the batch's cloudId or batchId) is the batch's own fault.
-  if (typeof error.target === 'string' && !/^records\b/.test(error.target)) return { kind: 'stop', error: describe(refusal) };
+  if (typeof error.target === 'string' && !/^records\b/.test(error.target))
+    return { kind: 'stop', error: describe(refusal) };
   return { kind: 'split', refusal };
 }

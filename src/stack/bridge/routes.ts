@@ -33,7 +33,12 @@ export interface BridgeStatusView {
   reconciliation: Reconciliation | null;
 }
 
-export async function bridgeStatus(db: BridgeDb, stack: string, cloudId: string | undefined, now: Date): Promise<BridgeStatusView> {
+export async function bridgeStatus(
+  db: BridgeDb,
+  stack: string,
+  cloudId: string | undefined,
+  now: Date,
+): Promise<BridgeStatusView> {
   const counts = await bridgeStore.counts(db);
   const status = await bridgeStore.status(db);
   const closedUntil = await resourcesStore.closedUntil(db as unknown as ResourcesDb);
@@ -59,21 +64,67 @@ export async function bridgeStatus(db: BridgeDb, stack: string, cloudId: string 
 
 function metrics(s: BridgeStatusView): string {
   const label = `{stack="${s.stack}"}`;
-  const line = (name: string, help: string, type: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${label} ${value}\n`;
+  const line = (name: string, help: string, type: string, value: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${label} ${value}\n`;
   const ts = (iso: string | null | undefined) => (iso ? Date.parse(iso) / 1000 : 0);
   const r = s.reconciliation;
   return [
-    line('stackledger_bridge_outbox_records', 'Usage records closed and not yet acknowledged by the hub (quarantined ones apart).', 'gauge', s.outbox),
+    line(
+      'stackledger_bridge_outbox_records',
+      'Usage records closed and not yet acknowledged by the hub (quarantined ones apart).',
+      'gauge',
+      s.outbox,
+    ),
     line('stackledger_bridge_delivered_records', 'Usage records the hub acknowledged.', 'gauge', s.delivered),
-    line('stackledger_bridge_quarantined_records', 'Usage records the hub refused, held until retried or dropped.', 'gauge', s.quarantine.held),
-    line('stackledger_bridge_dropped_records', 'Quarantined usage records the operator dropped.', 'gauge', s.quarantine.dropped),
-    line('stackledger_bridge_lag_seconds', 'How long the oldest undelivered usage hour has been closed.', 'gauge', s.lagSeconds),
-    line('stackledger_metering_closed_until_timestamp_seconds', 'The end of the last closed metering hour.', 'gauge', ts(s.closedUntil)),
-    line('stackledger_bridge_last_delivery_timestamp_seconds', 'When the hub last acknowledged a batch (domain time).', 'gauge', ts(s.lastDeliveredAt)),
+    line(
+      'stackledger_bridge_quarantined_records',
+      'Usage records the hub refused, held until retried or dropped.',
+      'gauge',
+      s.quarantine.held,
+    ),
+    line(
+      'stackledger_bridge_dropped_records',
+      'Quarantined usage records the operator dropped.',
+      'gauge',
+      s.quarantine.dropped,
+    ),
+    line(
+      'stackledger_bridge_lag_seconds',
+      'How long the oldest undelivered usage hour has been closed.',
+      'gauge',
+      s.lagSeconds,
+    ),
+    line(
+      'stackledger_metering_closed_until_timestamp_seconds',
+      'The end of the last closed metering hour.',
+      'gauge',
+      ts(s.closedUntil),
+    ),
+    line(
+      'stackledger_bridge_last_delivery_timestamp_seconds',
+      'When the hub last acknowledged a batch (domain time).',
+      'gauge',
+      ts(s.lastDeliveredAt),
+    ),
     line('stackledger_bridge_failing', '1 while the last delivery attempt failed.', 'gauge', s.lastError ? 1 : 0),
-    line('stackledger_bridge_reconciliation_differences', 'Hours and meters where the delivered records and the hub\'s differ, at the last reconciliation.', 'gauge', r?.differences.length ?? 0),
-    line('stackledger_bridge_reconciliation_failing', '1 when the last reconciliation could not ask the hub.', 'gauge', r?.error ? 1 : 0),
-    line('stackledger_bridge_reconciliation_timestamp_seconds', 'When the bridge last reconciled with the hub (domain time).', 'gauge', ts(r?.checkedAt)),
+    line(
+      'stackledger_bridge_reconciliation_differences',
+      "Hours and meters where the delivered records and the hub's differ, at the last reconciliation.",
+      'gauge',
+      r?.differences.length ?? 0,
+    ),
+    line(
+      'stackledger_bridge_reconciliation_failing',
+      '1 when the last reconciliation could not ask the hub.',
+      'gauge',
+      r?.error ? 1 : 0,
+    ),
+    line(
+      'stackledger_bridge_reconciliation_timestamp_seconds',
+      'When the bridge last reconciled with the hub (domain time).',
+      'gauge',
+      ts(r?.checkedAt),
+    ),
   ].join('');
 }
 
@@ -90,7 +141,12 @@ export interface BridgeRoutesOptions {
   baseUrl: () => string;
 }
 
-export function registerBridgeRoutes(app: FastifyInstance, bridge: UsageBridge, o: BridgeRoutesOptions, operator: SystemRights): void {
+export function registerBridgeRoutes(
+  app: FastifyInstance,
+  bridge: UsageBridge,
+  o: BridgeRoutesOptions,
+  operator: SystemRights,
+): void {
   const { db } = bridge;
   const { stack, cloudId, now } = o;
   const requireOperator = (p: Principal, action = 'Stackledger.System/bridge/read') => operator.require(p, action);
@@ -118,18 +174,27 @@ export function registerBridgeRoutes(app: FastifyInstance, bridge: UsageBridge, 
       return payload;
     },
   });
-  app.post<{ Body: Static<typeof QuarantineBody> }>('/providers/Stackledger.System/bridge/quarantine/retry', action('retry'), async (request) =>
-    retryQuarantined(db, principalOf(request), request.body, now()),
+  app.post<{ Body: Static<typeof QuarantineBody> }>(
+    '/providers/Stackledger.System/bridge/quarantine/retry',
+    action('retry'),
+    async (request) => retryQuarantined(db, principalOf(request), request.body, now()),
   );
-  app.post<{ Body: Static<typeof QuarantineBody> }>('/providers/Stackledger.System/bridge/quarantine/drop', action('drop'), async (request) =>
-    dropQuarantined(db, principalOf(request), request.body, now()),
+  app.post<{ Body: Static<typeof QuarantineBody> }>(
+    '/providers/Stackledger.System/bridge/quarantine/drop',
+    action('drop'),
+    async (request) => dropQuarantined(db, principalOf(request), request.body, now()),
   );
 
   // The reconciliation on demand (`stackledger usage verify --stack`): by default the bridge's own
   // window, the last 24 closed hours.
   app.get('/providers/Stackledger.System/bridge/reconciliation', { config }, async (request) => {
     await requireOperator(principalOf(request));
-    if (!bridge.hub.ready) throw new ArmError(409, 'DeploymentNotRegistered', 'This deployment is not registered with the hub yet: there is nothing to reconcile.');
+    if (!bridge.hub.ready)
+      throw new ArmError(
+        409,
+        'DeploymentNotRegistered',
+        'This deployment is not registered with the hub yet: there is nothing to reconcile.',
+      );
     const closedUntil = hourOf((await resourcesStore.closedUntil(db as unknown as ResourcesDb)) ?? now());
     const time = (name: 'from' | 'to', fallback: Date) => {
       const text = queryValue(request, name);
@@ -142,7 +207,8 @@ export function registerBridgeRoutes(app: FastifyInstance, bridge: UsageBridge, 
     const from = time('from', new Date(to.getTime() - 24 * 3_600_000));
     checkReconciliationRange(from, to);
     const result = await reconcile(db, bridge.hub, from, to, now());
-    if (result.error) throw new ArmError(502, 'ReconciliationFailed', `The hub's summary could not be read: ${result.error}`);
+    if (result.error)
+      throw new ArmError(502, 'ReconciliationFailed', `The hub's summary could not be read: ${result.error}`);
     return result;
   });
 }

@@ -77,7 +77,14 @@ export const bridgeStore = {
   },
 
   counts: async (db: BridgeDb) => {
-    const r = await sql<{ outbox: string; delivered: string; held: string; dropped: string; last_closed: Date | null; last_delivered: Date | null }>`
+    const r = await sql<{
+      outbox: string;
+      delivered: string;
+      held: string;
+      dropped: string;
+      last_closed: Date | null;
+      last_delivered: Date | null;
+    }>`
       with q as (
         select count(*) filter (where state = 'held') as held, count(*) filter (where state = 'dropped') as dropped from usage_quarantine
       )
@@ -103,9 +110,21 @@ export const bridgeStore = {
   },
 
   /** Sets refused records aside with the hub's answer; a record refused again is held again. */
-  quarantine: async (db: BridgeDb, entries: { record: OutboxRecord; status: number; code: string; message: string }[], at: Date): Promise<void> => {
+  quarantine: async (
+    db: BridgeDb,
+    entries: { record: OutboxRecord; status: number; code: string; message: string }[],
+    at: Date,
+  ): Promise<void> => {
     if (entries.length === 0) return;
-    const rows = entries.map((e) => ({ h: e.record.hour, r: e.record.resourceId, m: e.record.meterId, v: e.record.revision, s: e.status, c: e.code, t: e.message }));
+    const rows = entries.map((e) => ({
+      h: e.record.hour,
+      r: e.record.resourceId,
+      m: e.record.meterId,
+      v: e.record.revision,
+      s: e.status,
+      c: e.code,
+      t: e.message,
+    }));
     await sql`
       insert into usage_quarantine (hour, resource_id, meter_id, revision, state, status, code, message, quarantined_at, refused_at)
       select h, r, m, v, 'held', s, c, t, ${at}::timestamptz, ${at}::timestamptz
@@ -140,7 +159,11 @@ export const bridgeStore = {
 
   /** The states of the given quarantine ids (those that exist). */
   quarantineStates: async (db: BridgeDb, ids: number[]): Promise<Map<number, QuarantineState>> => {
-    const rows = await db.selectFrom('usage_quarantine').select(['id', 'state']).where('id', 'in', ids.length > 0 ? ids.map(String) : ['0']).execute();
+    const rows = await db
+      .selectFrom('usage_quarantine')
+      .select(['id', 'state'])
+      .where('id', 'in', ids.length > 0 ? ids.map(String) : ['0'])
+      .execute();
     return new Map(rows.map((r) => [Number(r.id), r.state]));
   },
 
@@ -171,6 +194,10 @@ export const bridgeStore = {
 
   setStatus: async (db: BridgeDb, status: BridgeStatus): Promise<void> => {
     const json = JSON.stringify(status);
-    await db.insertInto('settings').values({ key: 'bridge', value: json }).onConflict((oc) => oc.column('key').doUpdateSet({ value: json })).execute();
+    await db
+      .insertInto('settings')
+      .values({ key: 'bridge', value: json })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
+      .execute();
   },
 };

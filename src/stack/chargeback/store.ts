@@ -20,7 +20,12 @@ export interface ChargebackLine {
 }
 
 /** The month's chargeback lines: of every tenant subscription, or of one. */
-export async function chargebackLines(db: Kysely<any>, start: Date, end: Date, subscriptionId?: string): Promise<ChargebackLine[]> {
+export async function chargebackLines(
+  db: Kysely<any>,
+  start: Date,
+  end: Date,
+  subscriptionId?: string,
+): Promise<ChargebackLine[]> {
   const only = subscriptionId === undefined ? sql`true` : sql`r.subscription_id = ${subscriptionId}::uuid`;
   const r = await sql<ChargebackLine>`
     with w as (

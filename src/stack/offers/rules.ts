@@ -23,7 +23,11 @@ export const QUOTA_KINDS: readonly QuotaKind[] = [
       maxAllocationPremiumManagedDisksAndSnapshots: 2048,
     },
   },
-  { provider: 'Microsoft.Storage.Admin', apiVersions: ['2015-12-01', '2019-08-08'], limits: { numberOfStorageAccounts: 20, capacityInGb: 2048 } },
+  {
+    provider: 'Microsoft.Storage.Admin',
+    apiVersions: ['2015-12-01', '2019-08-08'],
+    limits: { numberOfStorageAccounts: 20, capacityInGb: 2048 },
+  },
   {
     provider: 'Microsoft.Network.Admin',
     apiVersions: ['2015-06-15'],
@@ -40,17 +44,42 @@ export const QUOTA_KINDS: readonly QuotaKind[] = [
 ];
 
 export const offersErrors = {
-  invalidQuota: (field: string, value: unknown) => new ArmError(400, 'InvalidQuotaValue', `The quota value '${String(value)}' of '${field}' must be a whole number of at least 0.`, `properties.${field}`),
-  quotaNotFound: (id: string) => new ArmError(400, 'QuotaNotFound', `The quota '${id}' does not exist.`, 'properties.quotaIds'),
-  planNotFound: (id: string) => new ArmError(400, 'PlanNotFound', `The plan '${id}' does not exist.`, 'properties.basePlanIds'),
-  planInUse: (name: string) => new ArmError(409, 'PlanInUse', `The plan '${name}' is used by an offer; remove it from the offer first.`),
-  offerInUse: (name: string, count: number) => new ArmError(409, 'OfferInUse', `The offer '${name}' has ${count} subscription(s); decommission it instead of deleting it.`),
-  offerNameTaken: (name: string) => new ArmError(409, 'OfferNameAlreadyExists', `An offer named '${name}' already exists on this deployment.`),
+  invalidQuota: (field: string, value: unknown) =>
+    new ArmError(
+      400,
+      'InvalidQuotaValue',
+      `The quota value '${String(value)}' of '${field}' must be a whole number of at least 0.`,
+      `properties.${field}`,
+    ),
+  quotaNotFound: (id: string) =>
+    new ArmError(400, 'QuotaNotFound', `The quota '${id}' does not exist.`, 'properties.quotaIds'),
+  planNotFound: (id: string) =>
+    new ArmError(400, 'PlanNotFound', `The plan '${id}' does not exist.`, 'properties.basePlanIds'),
+  planInUse: (name: string) =>
+    new ArmError(409, 'PlanInUse', `The plan '${name}' is used by an offer; remove it from the offer first.`),
+  offerInUse: (name: string, count: number) =>
+    new ArmError(
+      409,
+      'OfferInUse',
+      `The offer '${name}' has ${count} subscription(s); decommission it instead of deleting it.`,
+    ),
+  offerNameTaken: (name: string) =>
+    new ArmError(409, 'OfferNameAlreadyExists', `An offer named '${name}' already exists on this deployment.`),
   offerNotAvailable: (id: string) =>
-    new ArmError(400, 'OfferNotFound', `The offer '${id}' does not exist or is not public. List the offers you may take with GET /offers.`, 'offerId'),
+    new ArmError(
+      400,
+      'OfferNotFound',
+      `The offer '${id}' does not exist or is not public. List the offers you may take with GET /offers.`,
+      'offerId',
+    ),
   tooManySubscriptions: (offer: string, max: number) =>
-    new ArmError(409, 'MaxSubscriptionsPerAccountReached', `The offer '${offer}' allows at most ${max} subscription(s) per account.`),
-  notFound: (type: string, name: string) => new ArmError(404, 'ResourceNotFound', `The ${type} '${name}' was not found.`),
+    new ArmError(
+      409,
+      'MaxSubscriptionsPerAccountReached',
+      `The offer '${offer}' allows at most ${max} subscription(s) per account.`,
+    ),
+  notFound: (type: string, name: string) =>
+    new ArmError(404, 'ResourceNotFound', `The ${type} '${name}' was not found.`),
 };
 
 /** Validates and completes a quota's properties: given limits, defaults for the rest. */
@@ -83,6 +112,9 @@ export function parseQuotaId(id: string): { provider: string; location: string; 
 }
 
 export function parsePlanId(id: string): { subscriptionId: string; resourceGroup: string; name: string } | undefined {
-  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Subscriptions\.Admin\/plans\/([^/]+)$/i.exec(id.trim());
+  const m =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Subscriptions\.Admin\/plans\/([^/]+)$/i.exec(
+      id.trim(),
+    );
   return m ? { subscriptionId: m[1], resourceGroup: m[2], name: m[3] } : undefined;
 }

@@ -2,7 +2,17 @@ import { type Kysely, sql } from 'kysely';
 import type { OffersTable, OffersTables, PlansTable, QuotasTable } from './tables.ts';
 
 // All SQL of quotas, plans and offers.
-export type OffersDb = Kysely<OffersTables & { subscriptions: { subscription_id: string; offer_id: string | null; tenant_id: string; state: string; owner: string | null } }>;
+export type OffersDb = Kysely<
+  OffersTables & {
+    subscriptions: {
+      subscription_id: string;
+      offer_id: string | null;
+      tenant_id: string;
+      state: string;
+      owner: string | null;
+    };
+  }
+>;
 
 export const offersStore = {
   getQuota: (db: OffersDb, provider: string, location: string, name: string) =>
@@ -19,7 +29,11 @@ export const offersStore = {
     const r = await db
       .insertInto('quotas')
       .values({ ...row, properties: JSON.stringify(row.properties) as any })
-      .onConflict((oc) => oc.columns(['provider', 'location', 'name_key']).doUpdateSet({ properties: JSON.stringify(row.properties) as any }))
+      .onConflict((oc) =>
+        oc
+          .columns(['provider', 'location', 'name_key'])
+          .doUpdateSet({ properties: JSON.stringify(row.properties) as any }),
+      )
       .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
       .executeTakeFirstOrThrow();
     return r.inserted;
@@ -57,7 +71,13 @@ export const offersStore = {
     if (exists) {
       await db
         .updateTable('plans')
-        .set({ display_name: row.display_name, description: row.description, external_reference_id: row.external_reference_id, quota_ids: row.quota_ids, sku_ids: row.sku_ids })
+        .set({
+          display_name: row.display_name,
+          description: row.description,
+          external_reference_id: row.external_reference_id,
+          quota_ids: row.quota_ids,
+          sku_ids: row.sku_ids,
+        })
         .where('id', '=', row.id)
         .execute();
     } else await db.insertInto('plans').values(row).execute();
@@ -89,7 +109,8 @@ export const offersStore = {
       .where('name_key', '=', name.toLowerCase())
       .executeTakeFirst(),
 
-  offerByName: (db: OffersDb, name: string) => db.selectFrom('offers').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
+  offerByName: (db: OffersDb, name: string) =>
+    db.selectFrom('offers').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
 
   putOffer: async (db: OffersDb, row: OffersTable, exists: boolean) => {
     const values = { ...row, addon_plans: JSON.stringify(row.addon_plans) as any };
@@ -135,7 +156,12 @@ export const offersStore = {
     return new Map(rows.map((r) => [r.offer_id!, Number(r.n)]));
   },
 
-  subscriptionsOfOwnerOnOffer: async (db: OffersDb, tenantId: string, owner: string, offerId: string): Promise<number> => {
+  subscriptionsOfOwnerOnOffer: async (
+    db: OffersDb,
+    tenantId: string,
+    owner: string,
+    offerId: string,
+  ): Promise<number> => {
     const r = await db
       .selectFrom('subscriptions')
       .select(sql<string>`count(*)`.as('n'))

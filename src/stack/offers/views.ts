@@ -55,7 +55,12 @@ export function offerView(o: OffersTable, location: string, subscriptionCount: n
 
 /** An offer as tenants see it. */
 export function tenantOfferView(o: OffersTable) {
-  return { id: tenantOfferId(o.name), name: o.name, displayName: o.display_name, description: o.description ?? undefined };
+  return {
+    id: tenantOfferId(o.name),
+    name: o.name,
+    displayName: o.display_name,
+    description: o.description ?? undefined,
+  };
 }
 
 /** A subscription as Microsoft.Subscriptions shows it to its tenant. */
@@ -71,7 +76,11 @@ export function tenantSubscriptionView(s: SubscriptionsTable) {
 }
 
 /** A subscription as Microsoft.Subscriptions.Admin shows it to the operator. */
-export function adminSubscriptionView(s: SubscriptionsTable, providerSubscriptionId: string, offer: OffersTable | undefined) {
+export function adminSubscriptionView(
+  s: SubscriptionsTable,
+  providerSubscriptionId: string,
+  offer: OffersTable | undefined,
+) {
   return {
     id: `/subscriptions/${providerSubscriptionId}/providers/Microsoft.Subscriptions.Admin/subscriptions/${s.subscription_id}`,
     subscriptionId: s.subscription_id,

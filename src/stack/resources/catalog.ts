@@ -16,13 +16,62 @@ export interface VmSize {
 
 // The vendor's Azure Stack Hub size table (the sizes CONTRACTS.md names, and their neighbours).
 export const VM_SIZES: readonly VmSize[] = [
-  { name: 'Standard_A1_v2', numberOfCores: 1, memoryInMB: 2048, maxDataDiskCount: 2, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 10240 },
-  { name: 'Standard_A2_v2', numberOfCores: 2, memoryInMB: 4096, maxDataDiskCount: 4, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 20480 },
-  { name: 'Standard_A4_v2', numberOfCores: 4, memoryInMB: 8192, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 40960 },
-  { name: 'Standard_D1_v2', numberOfCores: 1, memoryInMB: 3584, maxDataDiskCount: 4, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 51200 },
-  { name: 'Standard_D2_v2', numberOfCores: 2, memoryInMB: 7168, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 102400 },
-  { name: 'Standard_D3_v2', numberOfCores: 4, memoryInMB: 14336, maxDataDiskCount: 16, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 204800 },
-  { name: 'Standard_DS2_v2', numberOfCores: 2, memoryInMB: 7168, maxDataDiskCount: 8, osDiskSizeInMB: 1047552, resourceDiskSizeInMB: 14336 },
+  {
+    name: 'Standard_A1_v2',
+    numberOfCores: 1,
+    memoryInMB: 2048,
+    maxDataDiskCount: 2,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 10240,
+  },
+  {
+    name: 'Standard_A2_v2',
+    numberOfCores: 2,
+    memoryInMB: 4096,
+    maxDataDiskCount: 4,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 20480,
+  },
+  {
+    name: 'Standard_A4_v2',
+    numberOfCores: 4,
+    memoryInMB: 8192,
+    maxDataDiskCount: 8,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 40960,
+  },
+  {
+    name: 'Standard_D1_v2',
+    numberOfCores: 1,
+    memoryInMB: 3584,
+    maxDataDiskCount: 4,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 51200,
+  },
+  {
+    name: 'Standard_D2_v2',
+    numberOfCores: 2,
+    memoryInMB: 7168,
+    maxDataDiskCount: 8,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 102400,
+  },
+  {
+    name: 'Standard_D3_v2',
+    numberOfCores: 4,
+    memoryInMB: 14336,
+    maxDataDiskCount: 16,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 204800,
+  },
+  {
+    name: 'Standard_DS2_v2',
+    numberOfCores: 2,
+    memoryInMB: 7168,
+    maxDataDiskCount: 8,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 14336,
+  },
 ];
 
 export function findSize(name: string): VmSize | undefined {
@@ -38,19 +87,51 @@ export interface PlatformImage {
 }
 
 export const IMAGES: readonly PlatformImage[] = [
-  { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2019-Datacenter', versions: ['17763.2114.2108051826', '17763.2183.2109130127'], osType: 'Windows' },
-  { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2016-Datacenter', versions: ['14393.4583.2108040833', '14393.4651.2109130126'], osType: 'Windows' },
-  { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', versions: ['18.04.202108240', '18.04.202109180'], osType: 'Linux' },
+  {
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2019-Datacenter',
+    versions: ['17763.2114.2108051826', '17763.2183.2109130127'],
+    osType: 'Windows',
+  },
+  {
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2016-Datacenter',
+    versions: ['14393.4583.2108040833', '14393.4651.2109130126'],
+    osType: 'Windows',
+  },
+  {
+    publisher: 'Canonical',
+    offer: 'UbuntuServer',
+    sku: '18.04-LTS',
+    versions: ['18.04.202108240', '18.04.202109180'],
+    osType: 'Linux',
+  },
 ];
 
 export const catalogErrors = {
   invalidSize: (size: string) =>
-    new ArmError(400, 'InvalidParameter', `The requested VM size ${size} is not available in this location. Sizes: ${VM_SIZES.map((s) => s.name).join(', ')}.`, 'hardwareProfile.vmSize'),
-  imageNotFound: (ref: string) => new ArmError(404, 'PlatformImageNotFound', `The platform image '${ref}' is not available.`, 'storageProfile.imageReference'),
+    new ArmError(
+      400,
+      'InvalidParameter',
+      `The requested VM size ${size} is not available in this location. Sizes: ${VM_SIZES.map((s) => s.name).join(', ')}.`,
+      'hardwareProfile.vmSize',
+    ),
+  imageNotFound: (ref: string) =>
+    new ArmError(
+      404,
+      'PlatformImageNotFound',
+      `The platform image '${ref}' is not available.`,
+      'storageProfile.imageReference',
+    ),
 };
 
 /** Resolves an image reference; `latest` becomes the newest version. */
-export function resolveImage(ref: { publisher?: string; offer?: string; sku?: string; version?: string }): { image: PlatformImage; version: string } {
+export function resolveImage(ref: { publisher?: string; offer?: string; sku?: string; version?: string }): {
+  image: PlatformImage;
+  version: string;
+} {
   const label = `${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version ?? 'latest'}`;
   const image = IMAGES.find(
     (i) =>
@@ -59,7 +140,8 @@ export function resolveImage(ref: { publisher?: string; offer?: string; sku?: st
       i.sku.toLowerCase() === (ref.sku ?? '').toLowerCase(),
   );
   if (!image) throw catalogErrors.imageNotFound(label);
-  const version = !ref.version || ref.version.toLowerCase() === 'latest' ? image.versions[image.versions.length - 1] : ref.version;
+  const version =
+    !ref.version || ref.version.toLowerCase() === 'latest' ? image.versions[image.versions.length - 1] : ref.version;
   if (!image.versions.includes(version)) throw catalogErrors.imageNotFound(label);
   return { image, version };
 }

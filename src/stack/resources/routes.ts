@@ -23,7 +23,15 @@ export const RESOURCE_API_VERSIONS: Record<string, string[]> = {
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
 
-function lroHeaders(request: FastifyRequest, baseUrl: string, subscriptionId: string, namespace: string, location: string, operationId: string, withLocation: boolean) {
+function lroHeaders(
+  request: FastifyRequest,
+  baseUrl: string,
+  subscriptionId: string,
+  namespace: string,
+  location: string,
+  operationId: string,
+  withLocation: boolean,
+) {
   const api = queryValue(request, 'api-version');
   const base = `${baseUrl}/subscriptions/${subscriptionId}/providers/${namespace}/locations/${location}`;
   return {
@@ -33,60 +41,123 @@ function lroHeaders(request: FastifyRequest, baseUrl: string, subscriptionId: st
   };
 }
 
-export function registerResourceRoutes(app: FastifyInstance, ctx: resources.ResourcesContext, baseUrl: () => string): void {
+export function registerResourceRoutes(
+  app: FastifyInstance,
+  ctx: resources.ResourcesContext,
+  baseUrl: () => string,
+): void {
   for (const t of resources.RESOURCE_TYPES) {
     const config = { apiVersions: RESOURCE_API_VERSIONS[t.type], resourceType: t.type };
     const PATH = `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${t.type}`;
 
     const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: unknown) => {
-      const { resource, created, operationId } = await resources.putResource(ctx, t, principalOf(request), ref(request.params), body);
+      const { resource, created, operationId } = await resources.putResource(
+        ctx,
+        t,
+        principalOf(request),
+        ref(request.params),
+        body,
+      );
       return reply
         .status(created ? 201 : 200)
-        .headers(lroHeaders(request, baseUrl(), resource.subscription_id, t.namespace, resource.location, operationId, false))
+        .headers(
+          lroHeaders(request, baseUrl(), resource.subscription_id, t.namespace, resource.location, operationId, false),
+        )
         .send(resourceView(resource));
     };
 
-    app.put<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }), tags: TagsField }) } }, async (request, reply) =>
-      put(request, reply, { ...(request.body as any), tags: checkTags((request.body as any).tags), name: request.params.name }),
+    app.put<{ Params: Ref; Body: any }>(
+      `${PATH}/:name`,
+      { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }), tags: TagsField }) } },
+      async (request, reply) =>
+        put(request, reply, {
+          ...(request.body as any),
+          tags: checkTags((request.body as any).tags),
+          name: request.params.name,
+        }),
     );
 
     // PATCH applies the given parts (tags, size) over what the resource is.
-    app.patch<{ Params: Ref; Body: any }>(`${PATH}/:name`, { config, schema: { body: Type.Object({ tags: TagsField }) } }, async (request, reply) => {
-      const body = (request.body ?? {}) as any;
-      const tags = checkTags(body.tags);
-      const current = resourceView(await resources.getResource(ctx, t, principalOf(request), ref(request.params))) as any;
-      const merged = {
-        ...current,
-        ...(tags ? { tags } : {}),
-        ...(body.sku ? { sku: body.sku } : {}),
-        properties: { ...current.properties, ...(body.properties ?? {}), hardwareProfile: body.properties?.hardwareProfile ?? current.properties?.hardwareProfile },
-      };
-      return put(request, reply, merged);
-    });
+    app.patch<{ Params: Ref; Body: any }>(
+      `${PATH}/:name`,
+      { config, schema: { body: Type.Object({ tags: TagsField }) } },
+      async (request, reply) => {
+        const body = (request.body ?? {}) as any;
+        const tags = checkTags(body.tags);
+        const current = resourceView(
+          await resources.getResource(ctx, t, principalOf(request), ref(request.params)),
+        ) as any;
+        const merged = {
+          ...current,
+          ...(tags ? { tags } : {}),
+          ...(body.sku ? { sku: body.sku } : {}),
+          properties: {
+            ...current.properties,
+            ...(body.properties ?? {}),
+            hardwareProfile: body.properties?.hardwareProfile ?? current.properties?.hardwareProfile,
+          },
+        };
+        return put(request, reply, merged);
+      },
+    );
 
     app.get<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request) => {
       const row = await resources.getResource(ctx, t, principalOf(request), ref(request.params));
       const view = resourceView(row) as any;
-      if (t.type === 'Microsoft.Compute/virtualMachines' && queryValue(request, '$expand') === 'instanceView') view.properties.instanceView = instanceView(row);
+      if (t.type === 'Microsoft.Compute/virtualMachines' && queryValue(request, '$expand') === 'instanceView')
+        view.properties.instanceView = instanceView(row);
       return view;
     });
 
     app.get<{ Params: Omit<Ref, 'name'> }>(PATH, { config }, async (request) => {
       const page = pageOf(request);
-      const rows = await resources.listResources(ctx, t, principalOf(request), request.params.subscriptionId, request.params.resourceGroupName, page.offset, page.limit + 1);
+      const rows = await resources.listResources(
+        ctx,
+        t,
+        principalOf(request),
+        request.params.subscriptionId,
+        request.params.resourceGroupName,
+        page.offset,
+        page.limit + 1,
+      );
       return pagedList(request, baseUrl(), page, rows.map(resourceView));
     });
 
-    app.get<{ Params: { subscriptionId: string } }>(`/subscriptions/:subscriptionId/providers/${t.type}`, { config }, async (request) => {
-      const page = pageOf(request);
-      const rows = await resources.listResources(ctx, t, principalOf(request), request.params.subscriptionId, undefined, page.offset, page.limit + 1);
-      return pagedList(request, baseUrl(), page, rows.map(resourceView));
-    });
+    app.get<{ Params: { subscriptionId: string } }>(
+      `/subscriptions/:subscriptionId/providers/${t.type}`,
+      { config },
+      async (request) => {
+        const page = pageOf(request);
+        const rows = await resources.listResources(
+          ctx,
+          t,
+          principalOf(request),
+          request.params.subscriptionId,
+          undefined,
+          page.offset,
+          page.limit + 1,
+        );
+        return pagedList(request, baseUrl(), page, rows.map(resourceView));
+      },
+    );
 
     app.delete<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request, reply) => {
       const operationId = await resources.deleteResource(ctx, t, principalOf(request), ref(request.params));
       if (!operationId) return reply.status(204).send();
-      return reply.status(202).headers(lroHeaders(request, baseUrl(), request.params.subscriptionId, t.namespace, ctx.arm.locations()[0], operationId, true)).send();
+      return reply
+        .status(202)
+        .headers(
+          lroHeaders(
+            request,
+            baseUrl(),
+            request.params.subscriptionId,
+            t.namespace,
+            ctx.arm.locations()[0],
+            operationId,
+            true,
+          ),
+        )
+        .send();
     });
   }
 
@@ -97,14 +168,33 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
   for (const action of ['start', 'powerOff', 'deallocate', 'restart'] as const) {
     app.post<{ Params: Ref }>(`${VM}/${action}`, { config: vmConfig }, async (request, reply) => {
       const operationId = await resources.vmAction(ctx, vm, principalOf(request), ref(request.params), action);
-      return reply.status(202).headers(lroHeaders(request, baseUrl(), request.params.subscriptionId, vm.namespace, ctx.arm.locations()[0], operationId, true)).send();
+      return reply
+        .status(202)
+        .headers(
+          lroHeaders(
+            request,
+            baseUrl(),
+            request.params.subscriptionId,
+            vm.namespace,
+            ctx.arm.locations()[0],
+            operationId,
+            true,
+          ),
+        )
+        .send();
     });
   }
-  app.get<{ Params: Ref }>(`${VM}/instanceView`, { config: vmConfig }, async (request) => instanceView(await resources.getResource(ctx, vm, principalOf(request), ref(request.params))));
-  app.get<{ Params: { subscriptionId: string; location: string } }>('/subscriptions/:subscriptionId/providers/Microsoft.Compute/locations/:location/vmSizes', { config: vmConfig }, async (request) => {
-    await readableSubscription(ctx.arm, principalOf(request), request.params.subscriptionId);
-    return { value: VM_SIZES.map((s) => vmSizeView(s.name)) };
-  });
+  app.get<{ Params: Ref }>(`${VM}/instanceView`, { config: vmConfig }, async (request) =>
+    instanceView(await resources.getResource(ctx, vm, principalOf(request), ref(request.params))),
+  );
+  app.get<{ Params: { subscriptionId: string; location: string } }>(
+    '/subscriptions/:subscriptionId/providers/Microsoft.Compute/locations/:location/vmSizes',
+    { config: vmConfig },
+    async (request) => {
+      await readableSubscription(ctx.arm, principalOf(request), request.params.subscriptionId);
+      return { value: VM_SIZES.map((s) => vmSizeView(s.name)) };
+    },
+  );
 
   // The storage service's report of data written to an account (what its capacity meters read).
   const storage = resources.RESOURCE_TYPES[1];
@@ -112,10 +202,22 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
     `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${storage.type}/:name/usedCapacity`,
     {
       config: { apiVersions: API_VERSIONS.system, resourceType: `${storage.type}/usedCapacity` },
-      schema: { body: Type.Object({ blobGb: Type.Optional(Type.Number({ minimum: 0 })), tableGb: Type.Optional(Type.Number({ minimum: 0 })), queueGb: Type.Optional(Type.Number({ minimum: 0 })) }) },
+      schema: {
+        body: Type.Object({
+          blobGb: Type.Optional(Type.Number({ minimum: 0 })),
+          tableGb: Type.Optional(Type.Number({ minimum: 0 })),
+          queueGb: Type.Optional(Type.Number({ minimum: 0 })),
+        }),
+      },
     },
     async (request) => {
-      const row = await resources.setStorageUsage(ctx, storage, principalOf(request), ref(request.params), request.body);
+      const row = await resources.setStorageUsage(
+        ctx,
+        storage,
+        principalOf(request),
+        ref(request.params),
+        request.body,
+      );
       return { id: resourceView(row).id, usedCapacity: row.properties.usage };
     },
   );
@@ -123,27 +225,51 @@ export function registerResourceRoutes(app: FastifyInstance, ctx: resources.Reso
   // Long-running operation status, for every namespace.
   for (const namespace of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network']) {
     type O = { subscriptionId: string; location: string; operationId: string };
-    const opConfig = { apiVersions: Object.entries(RESOURCE_API_VERSIONS).filter(([k]) => k.startsWith(namespace)).flatMap(([, v]) => v), resourceType: `${namespace}/locations/operations` };
+    const opConfig = {
+      apiVersions: Object.entries(RESOURCE_API_VERSIONS)
+        .filter(([k]) => k.startsWith(namespace))
+        .flatMap(([, v]) => v),
+      resourceType: `${namespace}/locations/operations`,
+    };
     const find = async (request: FastifyRequest<{ Params: O }>) => {
-      const op = /^[0-9a-f-]{36}$/i.test(request.params.operationId) ? await resourcesStore.getOperation(ctx.db, request.params.operationId.toLowerCase()) : undefined;
-      if (!op || op.subscription_id !== request.params.subscriptionId.toLowerCase()) throw armErrors.resourceNotFound(`${namespace}/locations/operations`, request.params.operationId);
+      const op = /^[0-9a-f-]{36}$/i.test(request.params.operationId)
+        ? await resourcesStore.getOperation(ctx.db, request.params.operationId.toLowerCase())
+        : undefined;
+      if (!op || op.subscription_id !== request.params.subscriptionId.toLowerCase())
+        throw armErrors.resourceNotFound(`${namespace}/locations/operations`, request.params.operationId);
       await readableSubscription(ctx.arm, principalOf(request), op.subscription_id);
       return op;
     };
-    app.get<{ Params: O }>(`/subscriptions/:subscriptionId/providers/${namespace}/locations/:location/operations/:operationId`, { config: opConfig }, async (request) => {
-      const op = await find(request);
-      return { name: op.id, status: op.status, startTime: op.started_at.toISOString(), endTime: op.ended_at?.toISOString() };
-    });
-    app.get<{ Params: O }>(`/subscriptions/:subscriptionId/providers/${namespace}/locations/:location/operationResults/:operationId`, { config: opConfig }, async (request, reply) => {
-      await find(request);
-      return reply.status(204).send();
-    });
+    app.get<{ Params: O }>(
+      `/subscriptions/:subscriptionId/providers/${namespace}/locations/:location/operations/:operationId`,
+      { config: opConfig },
+      async (request) => {
+        const op = await find(request);
+        return {
+          name: op.id,
+          status: op.status,
+          startTime: op.started_at.toISOString(),
+          endTime: op.ended_at?.toISOString(),
+        };
+      },
+    );
+    app.get<{ Params: O }>(
+      `/subscriptions/:subscriptionId/providers/${namespace}/locations/:location/operationResults/:operationId`,
+      { config: opConfig },
+      async (request, reply) => {
+        await find(request);
+        return reply.status(204).send();
+      },
+    );
   }
 }
 
 /** The fabric's late reports of a VM's power state, for the operator (admin endpoint). */
 export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.ResourcesContext): void {
-  app.post<{ Params: { subscriptionId: string }; Body: { resourceId: string; at: string; powerState: 'running' | 'stopped' | 'deallocated' } }>(
+  app.post<{
+    Params: { subscriptionId: string };
+    Body: { resourceId: string; at: string; powerState: 'running' | 'stopped' | 'deallocated' };
+  }>(
     '/subscriptions/:subscriptionId/providers/Stackledger.System/lateStateReports',
     {
       config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/lateStateReports' },
@@ -158,8 +284,18 @@ export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.Re
     async (request) => {
       const at = parseInstant(request.body.at);
       if (!at) throw armErrors.badRequest('InvalidReportTime', `'${request.body.at}' is not an ISO 8601 time.`, 'at');
-      const { resource, reopenedHours } = await resources.reportLatePowerState(ctx, principalOf(request), request.params.subscriptionId, { ...request.body, at });
-      return { resourceId: resourceView(resource).id, at: at.toISOString(), powerState: request.body.powerState, reopenedHours };
+      const { resource, reopenedHours } = await resources.reportLatePowerState(
+        ctx,
+        principalOf(request),
+        request.params.subscriptionId,
+        { ...request.body, at },
+      );
+      return {
+        resourceId: resourceView(resource).id,
+        at: at.toISOString(),
+        powerState: request.body.powerState,
+        reopenedHours,
+      };
     },
   );
 }

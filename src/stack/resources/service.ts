@@ -1,4 +1,11 @@
-import { authorize, inTransaction, namedRowIdentity, requireSubscription, requireWritable, type ArmContext } from '../../arm/service.ts';
+import {
+  authorize,
+  inTransaction,
+  namedRowIdentity,
+  requireSubscription,
+  requireWritable,
+  type ArmContext,
+} from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { ArmError, armErrors } from '../../core/errors.ts';
@@ -31,14 +38,30 @@ export const resourceErrors = {
       `Operation results in exceeding quota limits of ${what}. Maximum allowed: ${limit}, Current in use: ${current}, Additional requested: ${requested}.`,
     ),
   notRegistered: (namespace: string) =>
-    new ArmError(409, 'MissingSubscriptionRegistration', `The subscription is not registered to use namespace '${namespace}': its offer includes no quota for this service.`),
+    new ArmError(
+      409,
+      'MissingSubscriptionRegistration',
+      `The subscription is not registered to use namespace '${namespace}': its offer includes no quota for this service.`,
+    ),
   invalidLocation: (location: string, allowed: string) =>
-    new ArmError(400, 'LocationNotAvailableForResourceType', `The provided location '${location}' is not available for this resource type. List of available regions for the resource type is '${allowed}'.`, 'location'),
-  propertyChange: (property: string) => new ArmError(409, 'PropertyChangeNotAllowed', `Changing property '${property}' is not allowed.`, property),
+    new ArmError(
+      400,
+      'LocationNotAvailableForResourceType',
+      `The provided location '${location}' is not available for this resource type. List of available regions for the resource type is '${allowed}'.`,
+      'location',
+    ),
+  propertyChange: (property: string) =>
+    new ArmError(409, 'PropertyChangeNotAllowed', `Changing property '${property}' is not allowed.`, property),
   invalidParameter: (message: string, target: string) => new ArmError(400, 'InvalidParameter', message, target),
-  storageNameTaken: (name: string) => new ArmError(409, 'StorageAccountAlreadyTaken', `The storage account named ${name} is already taken.`, 'name'),
+  storageNameTaken: (name: string) =>
+    new ArmError(409, 'StorageAccountAlreadyTaken', `The storage account named ${name} is already taken.`, 'name'),
   storageNameInvalid: (name: string) =>
-    new ArmError(400, 'AccountNameInvalid', `${name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.`, 'name'),
+    new ArmError(
+      400,
+      'AccountNameInvalid',
+      `${name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.`,
+      'name',
+    ),
   notFound: (type: string, name: string, group: string) => armErrors.resourceNotFound(type, name, group),
 };
 
@@ -53,34 +76,58 @@ export interface ResourceType {
   namespace: string;
   quotaProvider: string;
   /** The stored properties, sku and kind of a new or changed resource, from its request body. */
-  accept(body: any, existing: ResourcesTable | undefined, ctx: ResourcesContext): Promise<{ properties: Record<string, any>; sku: Record<string, any> | null; kind: string | null }>;
+  accept(
+    body: any,
+    existing: ResourcesTable | undefined,
+    ctx: ResourcesContext,
+  ): Promise<{ properties: Record<string, any>; sku: Record<string, any> | null; kind: string | null }>;
   /** What it meters in a state. */
   rates(r: Pick<ResourcesTable, 'properties' | 'sku' | 'kind'>): MeterRates;
   /** Name rules of the type, beyond ARM's (a storage account's name is unique on the deployment). */
   validateName?(name: string, db: ResourcesDb, existing: ResourcesTable | undefined): Promise<void>;
   /** Quota checks before a new or changed resource is written. */
-  checkQuota(limits: Record<string, number>, live: ResourcesTable[], next: Pick<ResourcesTable, 'properties'>, existing: ResourcesTable | undefined): void;
+  checkQuota(
+    limits: Record<string, number>,
+    live: ResourcesTable[],
+    next: Pick<ResourcesTable, 'properties'>,
+    existing: ResourcesTable | undefined,
+  ): void;
 }
 
-const scopeOf = (t: ResourceType, r: ResourceRef) => `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/${t.type}/${r.name}`;
+const scopeOf = (t: ResourceType, r: ResourceRef) =>
+  `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/${t.type}/${r.name}`;
 
 /** What a resource meters given its subscription: a subscription that is not enabled stops metering. */
-export function effectiveRates(t: ResourceType, r: Pick<ResourcesTable, 'properties' | 'sku' | 'kind'>, sub: SubscriptionsTable): MeterRates {
+export function effectiveRates(
+  t: ResourceType,
+  r: Pick<ResourcesTable, 'properties' | 'sku' | 'kind'>,
+  sub: SubscriptionsTable,
+): MeterRates {
   return sub.state === 'Enabled' ? t.rates(r) : {};
 }
 
 async function requireGroupOf(ctx: ResourcesContext, sub: SubscriptionsTable, ref: ResourceRef) {
-  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup))) throw armErrors.resourceGroupNotFound(ref.resourceGroup);
+  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup)))
+    throw armErrors.resourceGroupNotFound(ref.resourceGroup);
 }
 
 function requireLocation(ctx: ResourcesContext, location: unknown): string {
   const allowed = ctx.arm.locations();
-  const found = typeof location === 'string' ? allowed.find((l) => l.toLowerCase() === location.toLowerCase().replaceAll(' ', '')) : undefined;
+  const found =
+    typeof location === 'string'
+      ? allowed.find((l) => l.toLowerCase() === location.toLowerCase().replaceAll(' ', ''))
+      : undefined;
   if (!found) throw resourceErrors.invalidLocation(String(location), allowed.join(','));
   return found;
 }
 
-export async function putResource(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, body: any) {
+export async function putResource(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+  body: any,
+) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, `${t.type}/write`, scopeOf(t, ref));
   requireWritable(sub);
@@ -96,7 +143,9 @@ export async function putResource(ctx: ResourcesContext, t: ResourceType, princi
     if (existing && existing.location !== location) throw resourceErrors.propertyChange('location');
     await t.validateName?.(ref.name, db, existing);
     const accepted = await t.accept(body, existing, { ...ctx, db });
-    const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter((r) => r.type_key === t.type.toLowerCase());
+    const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter(
+      (r) => r.type_key === t.type.toLowerCase(),
+    );
     t.checkQuota(limits, live, accepted, existing);
     const row: ResourcesTable = {
       ...namedRowIdentity(existing, sub.subscription_id, ref),
@@ -113,21 +162,51 @@ export async function putResource(ctx: ResourcesContext, t: ResourceType, princi
     };
     if (existing) await resourcesStore.update(db, row);
     else await resourcesStore.insert(db, row);
-    await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, effectiveRates(t, row, sub), existing ? 'updated' : 'created', now);
+    await resourcesStore.changeRates(
+      db,
+      row.id,
+      sub.subscription_id,
+      now,
+      effectiveRates(t, row, sub),
+      existing ? 'updated' : 'created',
+      now,
+    );
     const operationId = await recordOperation(ctx, db, sub.subscription_id, row.id, location, `${t.type}/write`);
     return { resource: row, created: !existing, operationId };
   });
 }
 
-async function recordOperation(ctx: ResourcesContext, db: ResourcesDb, subscriptionId: string, resourceId: string | null, location: string, name: string): Promise<string> {
+async function recordOperation(
+  ctx: ResourcesContext,
+  db: ResourcesDb,
+  subscriptionId: string,
+  resourceId: string | null,
+  location: string,
+  name: string,
+): Promise<string> {
   const id = newGuid();
   const now = ctx.arm.clock.now();
   // Operations complete at once, without the clock moving; the status endpoint says so.
-  await resourcesStore.insertOperation(db, { id, subscription_id: subscriptionId, resource_id: resourceId, location, name, status: 'Succeeded', started_at: now, ended_at: now, error: null });
+  await resourcesStore.insertOperation(db, {
+    id,
+    subscription_id: subscriptionId,
+    resource_id: resourceId,
+    location,
+    name,
+    status: 'Succeeded',
+    started_at: now,
+    ended_at: now,
+    error: null,
+  });
   return id;
 }
 
-export async function getResource(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef): Promise<ResourcesTable> {
+export async function getResource(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+): Promise<ResourcesTable> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, `${t.type}/read`, scopeOf(t, ref));
   const row = await resourcesStore.get(ctx.db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
@@ -135,9 +214,20 @@ export async function getResource(ctx: ResourcesContext, t: ResourceType, princi
   return row;
 }
 
-export async function listResources(ctx: ResourcesContext, t: ResourceType, principal: Principal, subscriptionId: string, resourceGroup: string | undefined, offset: number, limit: number) {
+export async function listResources(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  subscriptionId: string,
+  resourceGroup: string | undefined,
+  offset: number,
+  limit: number,
+) {
   const sub = await requireSubscription(ctx.arm, subscriptionId);
-  const scope = resourceGroup === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+  const scope =
+    resourceGroup === undefined
+      ? `/subscriptions/${subscriptionId}`
+      : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
   await authorize(ctx.arm, principal, `${t.type}/read`, scope);
   if (resourceGroup !== undefined) await requireGroupOf(ctx, sub, { subscriptionId, resourceGroup, name: '' });
   return resourcesStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
@@ -146,11 +236,18 @@ export async function listResources(ctx: ResourcesContext, t: ResourceType, prin
 /** What the resources domain publishes for ARM's generic resource list (the caller's rights are checked by the route). */
 export function resourceLister(ctx: ResourcesContext): ResourceLister {
   return async (subscriptionId, resourceGroup, filter, offset, limit) =>
-    (await resourcesStore.listAnyType(ctx.db, subscriptionId, resourceGroup, filter, offset, limit)).map(genericResourceView);
+    (await resourcesStore.listAnyType(ctx.db, subscriptionId, resourceGroup, filter, offset, limit)).map(
+      genericResourceView,
+    );
 }
 
 /** Deletes a resource: it stops metering now. Answers the operation id, or undefined when there was none. */
-export async function deleteResource(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef): Promise<string | undefined> {
+export async function deleteResource(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+): Promise<string | undefined> {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, `${t.type}/delete`, scopeOf(t, ref));
   requireWritable(sub);
@@ -165,7 +262,12 @@ export async function deleteResource(ctx: ResourcesContext, t: ResourceType, pri
 }
 
 /** Deletes every resource of a resource group (when the group goes). */
-export async function deleteResourcesOfGroup(ctx: ResourcesContext, db: ResourcesDb, subscriptionId: string, resourceGroup: string): Promise<void> {
+export async function deleteResourcesOfGroup(
+  ctx: ResourcesContext,
+  db: ResourcesDb,
+  subscriptionId: string,
+  resourceGroup: string,
+): Promise<void> {
   const now = ctx.arm.clock.now();
   for (const row of await resourcesStore.liveInGroup(db, subscriptionId, resourceGroup)) {
     await resourcesStore.changeRates(db, row.id, subscriptionId, now, {}, 'deleted with its resource group', now);
@@ -174,7 +276,11 @@ export async function deleteResourcesOfGroup(ctx: ResourcesContext, db: Resource
 }
 
 /** After a subscription's state changed (suspended, enabled, deleted): its resources meter, or stop. */
-export async function resyncSubscription(ctx: ResourcesContext, subscriptionId: string, types: readonly ResourceType[]): Promise<void> {
+export async function resyncSubscription(
+  ctx: ResourcesContext,
+  subscriptionId: string,
+  types: readonly ResourceType[],
+): Promise<void> {
   const sub = await armStore.getSubscription(ctx.arm.db, subscriptionId);
   if (!sub) return;
   const now = ctx.arm.clock.now();
@@ -182,7 +288,15 @@ export async function resyncSubscription(ctx: ResourcesContext, subscriptionId: 
     for (const row of await resourcesStore.liveInSubscription(db, subscriptionId)) {
       const t = types.find((x) => x.type.toLowerCase() === row.type_key);
       if (!t) continue;
-      await resourcesStore.changeRates(db, row.id, subscriptionId, now, effectiveRates(t, row, sub), `subscription ${sub.state}`, now);
+      await resourcesStore.changeRates(
+        db,
+        row.id,
+        subscriptionId,
+        now,
+        effectiveRates(t, row, sub),
+        `subscription ${sub.state}`,
+        now,
+      );
     }
   });
 }
@@ -191,7 +305,12 @@ export async function resyncSubscription(ctx: ResourcesContext, subscriptionId: 
 
 export type VmAction = 'start' | 'powerOff' | 'deallocate' | 'restart';
 
-const POWER_AFTER: Record<VmAction, PowerState> = { start: 'running', powerOff: 'stopped', deallocate: 'deallocated', restart: 'running' };
+const POWER_AFTER: Record<VmAction, PowerState> = {
+  start: 'running',
+  powerOff: 'stopped',
+  deallocate: 'deallocated',
+  restart: 'running',
+};
 
 /**
  * Changes a live resource's properties (a power action, a capacity report): what it meters follows
@@ -220,16 +339,27 @@ async function changeResource(
     if (!row) throw resourceErrors.notFound(t.type, ref.name, ref.resourceGroup);
     const next: ResourcesTable = { ...row, properties: change(row), updated_at: now };
     if (quotaApplies(row, next)) {
-      const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter((r) => r.type_key === t.type.toLowerCase());
+      const live = (await resourcesStore.liveInSubscription(db, sub.subscription_id)).filter(
+        (r) => r.type_key === t.type.toLowerCase(),
+      );
       t.checkQuota(limits, live, next, row);
     }
     await resourcesStore.update(db, next);
     await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, effectiveRates(t, next, sub), reason, now);
-    return { resource: next, operationId: await recordOperation(ctx, db, sub.subscription_id, row.id, row.location, action) };
+    return {
+      resource: next,
+      operationId: await recordOperation(ctx, db, sub.subscription_id, row.id, row.location, action),
+    };
   });
 }
 
-export async function vmAction(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, action: VmAction): Promise<string> {
+export async function vmAction(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+  action: VmAction,
+): Promise<string> {
   const { operationId } = await changeResource(
     ctx,
     t,
@@ -246,7 +376,9 @@ export async function vmAction(ctx: ResourcesContext, t: ResourceType, principal
 
 export function vmType(): ResourceType {
   const allocatedCores = (rows: Pick<ResourcesTable, 'properties'>[]) =>
-    rows.filter((r) => r.properties.powerState !== 'deallocated').reduce((n, r) => n + (findSize(r.properties.hardwareProfile.vmSize)?.numberOfCores ?? 0), 0);
+    rows
+      .filter((r) => r.properties.powerState !== 'deallocated')
+      .reduce((n, r) => n + (findSize(r.properties.hardwareProfile.vmSize)?.numberOfCores ?? 0), 0);
   return {
     type: 'Microsoft.Compute/virtualMachines',
     namespace: 'Microsoft.Compute',
@@ -254,37 +386,91 @@ export function vmType(): ResourceType {
     async accept(body, existing) {
       const p = body?.properties ?? {};
       const sizeName = p.hardwareProfile?.vmSize;
-      if (typeof sizeName !== 'string') throw armErrors.invalidRequestContent("The request content was invalid: 'properties.hardwareProfile.vmSize' is required.", 'properties.hardwareProfile.vmSize');
+      if (typeof sizeName !== 'string')
+        throw armErrors.invalidRequestContent(
+          "The request content was invalid: 'properties.hardwareProfile.vmSize' is required.",
+          'properties.hardwareProfile.vmSize',
+        );
       const size = findSize(sizeName);
-      if (!size) throw resourceErrors.invalidParameter(`The requested VM size ${sizeName} is not available in this location.`, 'properties.hardwareProfile.vmSize');
+      if (!size)
+        throw resourceErrors.invalidParameter(
+          `The requested VM size ${sizeName} is not available in this location.`,
+          'properties.hardwareProfile.vmSize',
+        );
       if (existing) {
         const given = p.storageProfile?.imageReference;
         const had = existing.properties.storageProfile.imageReference;
-        if (given && ['publisher', 'offer', 'sku'].some((k) => given[k] !== undefined && String(given[k]).toLowerCase() !== String(had[k]).toLowerCase())) {
+        if (
+          given &&
+          ['publisher', 'offer', 'sku'].some(
+            (k) => given[k] !== undefined && String(given[k]).toLowerCase() !== String(had[k]).toLowerCase(),
+          )
+        ) {
           throw resourceErrors.propertyChange('properties.storageProfile.imageReference');
         }
-        return { properties: { ...existing.properties, hardwareProfile: { vmSize: size.name } }, sku: null, kind: null };
+        return {
+          properties: { ...existing.properties, hardwareProfile: { vmSize: size.name } },
+          sku: null,
+          kind: null,
+        };
       }
       const ref = p.storageProfile?.imageReference;
-      if (!ref) throw armErrors.invalidRequestContent("The request content was invalid: 'properties.storageProfile.imageReference' is required.", 'properties.storageProfile.imageReference');
+      if (!ref)
+        throw armErrors.invalidRequestContent(
+          "The request content was invalid: 'properties.storageProfile.imageReference' is required.",
+          'properties.storageProfile.imageReference',
+        );
       const { image, version } = resolveImage(ref);
       const osType = p.storageProfile?.osDisk?.osType ?? image.osType;
-      if (osType !== image.osType) throw resourceErrors.invalidParameter(`The OS type '${osType}' does not match the image, which is ${image.osType}.`, 'properties.storageProfile.osDisk.osType');
+      if (osType !== image.osType)
+        throw resourceErrors.invalidParameter(
+          `The OS type '${osType}' does not match the image, which is ${image.osType}.`,
+          'properties.storageProfile.osDisk.osType',
+        );
       const os = p.osProfile ?? {};
       if (os.adminPassword !== undefined && (typeof os.adminPassword !== 'string' || os.adminPassword.length < 8)) {
-        throw resourceErrors.invalidParameter('The supplied password must be between 8-123 characters long and must satisfy at least 3 of password complexity requirements.', 'properties.osProfile.adminPassword');
+        throw resourceErrors.invalidParameter(
+          'The supplied password must be between 8-123 characters long and must satisfy at least 3 of password complexity requirements.',
+          'properties.osProfile.adminPassword',
+        );
       }
       return {
         properties: {
           vmId: newGuid(),
           hardwareProfile: { vmSize: size.name },
           storageProfile: {
-            imageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: ref.version ?? 'latest', exactVersion: version },
-            osDisk: { osType, name: p.storageProfile?.osDisk?.name ?? `${body?.name ?? 'vm'}_OsDisk`, createOption: 'FromImage', caching: 'ReadWrite', diskSizeGB: 127 },
+            imageReference: {
+              publisher: image.publisher,
+              offer: image.offer,
+              sku: image.sku,
+              version: ref.version ?? 'latest',
+              exactVersion: version,
+            },
+            osDisk: {
+              osType,
+              name: p.storageProfile?.osDisk?.name ?? `${body?.name ?? 'vm'}_OsDisk`,
+              createOption: 'FromImage',
+              caching: 'ReadWrite',
+              diskSizeGB: 127,
+            },
             dataDisks: p.storageProfile?.dataDisks ?? [],
           },
           // The password is never kept.
-          osProfile: os.computerName || os.adminUsername ? { computerName: os.computerName, adminUsername: os.adminUsername, ...(osType === 'Windows' ? { windowsConfiguration: os.windowsConfiguration ?? { provisionVMAgent: true, enableAutomaticUpdates: true } } : { linuxConfiguration: os.linuxConfiguration ?? { disablePasswordAuthentication: false } }) } : undefined,
+          osProfile:
+            os.computerName || os.adminUsername
+              ? {
+                  computerName: os.computerName,
+                  adminUsername: os.adminUsername,
+                  ...(osType === 'Windows'
+                    ? {
+                        windowsConfiguration: os.windowsConfiguration ?? {
+                          provisionVMAgent: true,
+                          enableAutomaticUpdates: true,
+                        },
+                      }
+                    : { linuxConfiguration: os.linuxConfiguration ?? { disablePasswordAuthentication: false } }),
+                }
+              : undefined,
           ...(p.networkProfile ? { networkProfile: p.networkProfile } : {}),
           powerState: 'running',
           provisioningState: 'Succeeded',
@@ -304,7 +490,11 @@ export function vmType(): ResourceType {
       }
       const cores = allocatedCores([next]);
       const inUse = allocatedCores(others);
-      if (limits.coresLimit !== undefined && inUse + cores > limits.coresLimit && cores > (existing ? allocatedCores([existing]) : 0)) {
+      if (
+        limits.coresLimit !== undefined &&
+        inUse + cores > limits.coresLimit &&
+        cores > (existing ? allocatedCores([existing]) : 0)
+      ) {
         throw resourceErrors.quotaExceeded('Core', limits.coresLimit, inUse, cores);
       }
     },
@@ -320,27 +510,45 @@ export function storageAccountType(): ResourceType {
     quotaProvider: 'Microsoft.Storage.Admin',
     async accept(body, existing) {
       const sku = body?.sku?.name ?? existing?.sku?.name;
-      if (!['Standard_LRS', 'Premium_LRS'].includes(sku)) throw resourceErrors.invalidParameter(`The sku '${sku}' is not supported; use Standard_LRS or Premium_LRS.`, 'sku.name');
+      if (!['Standard_LRS', 'Premium_LRS'].includes(sku))
+        throw resourceErrors.invalidParameter(
+          `The sku '${sku}' is not supported; use Standard_LRS or Premium_LRS.`,
+          'sku.name',
+        );
       const kind = body?.kind ?? existing?.kind ?? 'Storage';
-      if (!['Storage', 'StorageV2', 'BlobStorage'].includes(kind)) throw resourceErrors.invalidParameter(`The kind '${kind}' is not supported.`, 'kind');
+      if (!['Storage', 'StorageV2', 'BlobStorage'].includes(kind))
+        throw resourceErrors.invalidParameter(`The kind '${kind}' is not supported.`, 'kind');
       return {
-        properties: existing?.properties ?? { provisioningState: 'Succeeded', usage: { blobGb: 0, tableGb: 0, queueGb: 0 } },
+        properties: existing?.properties ?? {
+          provisioningState: 'Succeeded',
+          usage: { blobGb: 0, tableGb: 0, queueGb: 0 },
+        },
         sku: { name: sku, tier: sku.startsWith('Premium') ? 'Premium' : 'Standard' },
         kind,
       };
     },
     async validateName(name, db, existing) {
       if (!/^[a-z0-9]{3,24}$/.test(name)) throw resourceErrors.storageNameInvalid(name);
-      if (!existing && (await resourcesStore.nameTaken(db, this.type, name))) throw resourceErrors.storageNameTaken(name);
+      if (!existing && (await resourcesStore.nameTaken(db, this.type, name)))
+        throw resourceErrors.storageNameTaken(name);
     },
     rates: (r) => storageRates(r.properties.usage),
     checkQuota(limits, live, next, existing) {
-      if (!existing && limits.numberOfStorageAccounts !== undefined && live.length + 1 > limits.numberOfStorageAccounts) {
+      if (
+        !existing &&
+        limits.numberOfStorageAccounts !== undefined &&
+        live.length + 1 > limits.numberOfStorageAccounts
+      ) {
         throw resourceErrors.quotaExceeded('StorageAccounts', limits.numberOfStorageAccounts, live.length, 1);
       }
-      const gb = (r: Pick<ResourcesTable, 'properties'>) => r.properties.usage.blobGb + r.properties.usage.tableGb + r.properties.usage.queueGb;
+      const gb = (r: Pick<ResourcesTable, 'properties'>) =>
+        r.properties.usage.blobGb + r.properties.usage.tableGb + r.properties.usage.queueGb;
       const others = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + gb(r), 0);
-      if (limits.capacityInGb !== undefined && others + gb(next) > limits.capacityInGb && gb(next) > (existing ? gb(existing) : 0)) {
+      if (
+        limits.capacityInGb !== undefined &&
+        others + gb(next) > limits.capacityInGb &&
+        gb(next) > (existing ? gb(existing) : 0)
+      ) {
         throw resourceErrors.quotaExceeded('StorageCapacityInGb', limits.capacityInGb, others, gb(next));
       }
     },
@@ -351,7 +559,13 @@ export function storageAccountType(): ResourceType {
  * Data written to (or removed from) a storage account, as the deployment's storage service
  * reports it: its used capacity, in GB per service, from now on.
  */
-export async function setStorageUsage(ctx: ResourcesContext, t: ResourceType, principal: Principal, ref: ResourceRef, usage: { blobGb?: number; tableGb?: number; queueGb?: number }) {
+export async function setStorageUsage(
+  ctx: ResourcesContext,
+  t: ResourceType,
+  principal: Principal,
+  ref: ResourceRef,
+  usage: { blobGb?: number; tableGb?: number; queueGb?: number },
+) {
   const { resource } = await changeResource(
     ctx,
     t,
@@ -377,7 +591,11 @@ export function publicIpType(): ResourceType {
     async accept(body, existing) {
       const p = body?.properties ?? {};
       const method = p.publicIPAllocationMethod ?? existing?.properties.publicIPAllocationMethod ?? 'Dynamic';
-      if (!['Static', 'Dynamic'].includes(method)) throw resourceErrors.invalidParameter(`'${method}' is not an allocation method; use Static or Dynamic.`, 'properties.publicIPAllocationMethod');
+      if (!['Static', 'Dynamic'].includes(method))
+        throw resourceErrors.invalidParameter(
+          `'${method}' is not an allocation method; use Static or Dynamic.`,
+          'properties.publicIPAllocationMethod',
+        );
       const octets = existing?.properties.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
       return {
         properties: {
@@ -394,7 +612,11 @@ export function publicIpType(): ResourceType {
     },
     rates: (r) => publicIpRates(r.properties.publicIPAllocationMethod),
     checkQuota(limits, live, _next, existing) {
-      if (!existing && limits.maxPublicIpsPerSubscription !== undefined && live.length + 1 > limits.maxPublicIpsPerSubscription) {
+      if (
+        !existing &&
+        limits.maxPublicIpsPerSubscription !== undefined &&
+        live.length + 1 > limits.maxPublicIpsPerSubscription
+      ) {
         throw resourceErrors.quotaExceeded('PublicIPAddresses', limits.maxPublicIpsPerSubscription, live.length, 1);
       }
     },
@@ -408,28 +630,68 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [vmType(), storageAccount
  * that reports a stop after the hour closed). The VM's history changes from `at` until its next
  * recorded change; the hours already closed are closed again, which writes correcting records.
  */
-export async function reportLatePowerState(ctx: ResourcesContext, principal: Principal, providerSubscriptionId: string, input: { resourceId: string; at: Date; powerState: PowerState }) {
+export async function reportLatePowerState(
+  ctx: ResourcesContext,
+  principal: Principal,
+  providerSubscriptionId: string,
+  input: { resourceId: string; at: Date; powerState: PowerState },
+) {
   const sub = await requireSubscription(ctx.arm, providerSubscriptionId);
-  await authorize(ctx.arm, principal, 'Stackledger.System/lateStateReports/action', `/subscriptions/${sub.subscription_id}`);
+  await authorize(
+    ctx.arm,
+    principal,
+    'Stackledger.System/lateStateReports/action',
+    `/subscriptions/${sub.subscription_id}`,
+  );
   if (sub.subscription_id !== ctx.offers.providerSubscriptionId()) {
-    throw armErrors.badRequest('NotDefaultProviderSubscription', `Late state reports go to the default provider subscription '${ctx.offers.providerSubscriptionId()}'.`);
+    throw armErrors.badRequest(
+      'NotDefaultProviderSubscription',
+      `Late state reports go to the default provider subscription '${ctx.offers.providerSubscriptionId()}'.`,
+    );
   }
   const now = ctx.arm.clock.now();
-  if (input.at.getTime() > now.getTime()) throw armErrors.badRequest('InvalidReportTime', `The report time ${input.at.toISOString()} is in the future.`, 'at');
+  if (input.at.getTime() > now.getTime())
+    throw armErrors.badRequest(
+      'InvalidReportTime',
+      `The report time ${input.at.toISOString()} is in the future.`,
+      'at',
+    );
   const id = parseResourceId(input.resourceId);
   const t = RESOURCE_TYPES[0];
   if (!id || id.resourceGroup === undefined || resourceTypeOf(id).toLowerCase() !== t.type.toLowerCase()) {
-    throw armErrors.badRequest('InvalidResourceId', `'${input.resourceId}' is not the id of a virtual machine.`, 'resourceId');
+    throw armErrors.badRequest(
+      'InvalidResourceId',
+      `'${input.resourceId}' is not the id of a virtual machine.`,
+      'resourceId',
+    );
   }
   return inTransaction(ctx.db, async (db) => {
     // Not while an hour closes: the history and the hours it reopens are seen together.
     await resourcesStore.lockClosing(db);
-    const row = await resourcesStore.getIncludingDeleted(db, id.subscriptionId.toLowerCase(), id.resourceGroup!, t.type, id.resources[0].name);
+    const row = await resourcesStore.getIncludingDeleted(
+      db,
+      id.subscriptionId.toLowerCase(),
+      id.resourceGroup!,
+      t.type,
+      id.resources[0].name,
+    );
     if (!row) throw resourceErrors.notFound(t.type, id.resources[0].name, id.resourceGroup!);
     const owner = (await armStore.getSubscription(ctx.arm.db, row.subscription_id))!;
     const changed = { ...row, properties: { ...row.properties, powerState: input.powerState } };
-    const wasOpen = await resourcesStore.splitAt(db, row.id, row.subscription_id, input.at, effectiveRates(t, changed, owner), `late report: ${input.powerState}`, now);
-    if (wasOpen === undefined) throw armErrors.conflict('NoStateAtTime', `The virtual machine had no metered state at ${input.at.toISOString()}.`);
+    const wasOpen = await resourcesStore.splitAt(
+      db,
+      row.id,
+      row.subscription_id,
+      input.at,
+      effectiveRates(t, changed, owner),
+      `late report: ${input.powerState}`,
+      now,
+    );
+    if (wasOpen === undefined)
+      throw armErrors.conflict(
+        'NoStateAtTime',
+        `The virtual machine had no metered state at ${input.at.toISOString()}.`,
+      );
     if (wasOpen && !row.deleted_at) await resourcesStore.update(db, { ...changed, updated_at: now });
     const closedUntil = (await resourcesStore.closedUntil(db)) ?? now;
     const hours: Date[] = [];

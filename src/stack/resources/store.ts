@@ -3,7 +3,12 @@ import type { MeterRates } from './metering.ts';
 import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.ts';
 
 // All SQL of tenant resources, their metering intervals and the hours closed from them.
-export type ResourcesDb = Kysely<ResourcesTables & { subscriptions: { subscription_id: string; tenant_id: string; state: string }; settings: { key: string; value: unknown } }>;
+export type ResourcesDb = Kysely<
+  ResourcesTables & {
+    subscriptions: { subscription_id: string; tenant_id: string; state: string };
+    settings: { key: string; value: unknown };
+  }
+>;
 
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
@@ -30,7 +35,13 @@ export const resourcesStore = {
 
   /** Whether a live resource of the type has the name anywhere on the deployment. */
   nameTaken: async (db: ResourcesDb, type: string, name: string): Promise<boolean> =>
-    (await db.selectFrom('resources').select('id').where('type_key', '=', type.toLowerCase()).where('name_key', '=', name.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst()) !== undefined,
+    (await db
+      .selectFrom('resources')
+      .select('id')
+      .where('type_key', '=', type.toLowerCase())
+      .where('name_key', '=', name.toLowerCase())
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst()) !== undefined,
 
   /** The newest resource of that name, deleted or not. */
   getIncludingDeleted: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
@@ -41,14 +52,24 @@ export const resourcesStore = {
   insert: async (db: ResourcesDb, row: ResourcesTable) => {
     await db
       .insertInto('resources')
-      .values({ ...row, tags: JSON.stringify(row.tags) as any, properties: JSON.stringify(row.properties) as any, sku: row.sku === null ? null : (JSON.stringify(row.sku) as any) })
+      .values({
+        ...row,
+        tags: JSON.stringify(row.tags) as any,
+        properties: JSON.stringify(row.properties) as any,
+        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+      })
       .execute();
   },
 
   update: async (db: ResourcesDb, row: ResourcesTable) => {
     await db
       .updateTable('resources')
-      .set({ tags: JSON.stringify(row.tags) as any, properties: JSON.stringify(row.properties) as any, sku: row.sku === null ? null : (JSON.stringify(row.sku) as any), updated_at: row.updated_at })
+      .set({
+        tags: JSON.stringify(row.tags) as any,
+        properties: JSON.stringify(row.properties) as any,
+        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+        updated_at: row.updated_at,
+      })
       .where('id', '=', row.id)
       .execute();
   },
@@ -57,24 +78,58 @@ export const resourcesStore = {
     await db.updateTable('resources').set({ deleted_at: at }).where('id', '=', id).execute();
   },
 
-  list: (db: ResourcesDb, subscriptionId: string, type: string, resourceGroup: string | undefined, offset: number, limit: number) => {
-    let q = db.selectFrom('resources').selectAll().where('subscription_id', '=', subscriptionId).where('type_key', '=', type.toLowerCase()).where('deleted_at', 'is', null);
+  list: (
+    db: ResourcesDb,
+    subscriptionId: string,
+    type: string,
+    resourceGroup: string | undefined,
+    offset: number,
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('type_key', '=', type.toLowerCase())
+      .where('deleted_at', 'is', null);
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
     return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
   },
 
   /** Live resources of every type, for ARM's generic list: optionally of one group, type, name or location. */
-  listAnyType: (db: ResourcesDb, subscriptionId: string, resourceGroup: string | undefined, filter: { resourceType?: string; name?: string; location?: string }, offset: number, limit: number) => {
-    let q = db.selectFrom('resources').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null);
+  listAnyType: (
+    db: ResourcesDb,
+    subscriptionId: string,
+    resourceGroup: string | undefined,
+    filter: { resourceType?: string; name?: string; location?: string },
+    offset: number,
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('deleted_at', 'is', null);
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
     if (filter.resourceType !== undefined) q = q.where('type_key', '=', filter.resourceType.toLowerCase());
     if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
     if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('type_key').orderBy('name_key').offset(offset).limit(limit).execute();
+    return q
+      .orderBy('resource_group_key')
+      .orderBy('type_key')
+      .orderBy('name_key')
+      .offset(offset)
+      .limit(limit)
+      .execute();
   },
 
   liveInSubscription: (db: ResourcesDb, subscriptionId: string) =>
-    db.selectFrom('resources').selectAll().where('subscription_id', '=', subscriptionId).where('deleted_at', 'is', null).execute(),
+    db
+      .selectFrom('resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('deleted_at', 'is', null)
+      .execute(),
 
   liveInGroup: (db: ResourcesDb, subscriptionId: string, resourceGroup: string) =>
     db
@@ -86,19 +141,45 @@ export const resourcesStore = {
       .execute(),
 
   openRates: async (db: ResourcesDb, resourceId: string): Promise<MeterRates> => {
-    const row = await db.selectFrom('resource_states').select('rates').where('resource_id', '=', resourceId).where('valid_to', 'is', null).executeTakeFirst();
+    const row = await db
+      .selectFrom('resource_states')
+      .select('rates')
+      .where('resource_id', '=', resourceId)
+      .where('valid_to', 'is', null)
+      .executeTakeFirst();
     return (row?.rates as MeterRates) ?? {};
   },
 
   /** From `at` on, the resource meters at `rates` (nothing when empty); a change only when they differ. */
-  changeRates: async (db: ResourcesDb, resourceId: string, subscriptionId: string, at: Date, rates: MeterRates, reason: string, recordedAt: Date) => {
-    const open = await db.selectFrom('resource_states').select(['id', 'rates']).where('resource_id', '=', resourceId).where('valid_to', 'is', null).executeTakeFirst();
+  changeRates: async (
+    db: ResourcesDb,
+    resourceId: string,
+    subscriptionId: string,
+    at: Date,
+    rates: MeterRates,
+    reason: string,
+    recordedAt: Date,
+  ) => {
+    const open = await db
+      .selectFrom('resource_states')
+      .select(['id', 'rates'])
+      .where('resource_id', '=', resourceId)
+      .where('valid_to', 'is', null)
+      .executeTakeFirst();
     if (sameRates((open?.rates as MeterRates) ?? {}, rates)) return false;
     if (open) await db.updateTable('resource_states').set({ valid_to: at }).where('id', '=', open.id).execute();
     if (Object.keys(rates).length > 0) {
       await db
         .insertInto('resource_states')
-        .values({ resource_id: resourceId, subscription_id: subscriptionId, valid_from: at, valid_to: null, rates: JSON.stringify(rates) as any, reason, recorded_at: recordedAt } as any)
+        .values({
+          resource_id: resourceId,
+          subscription_id: subscriptionId,
+          valid_from: at,
+          valid_to: null,
+          rates: JSON.stringify(rates) as any,
+          reason,
+          recorded_at: recordedAt,
+        } as any)
         .execute();
     }
     return true;
@@ -108,7 +189,15 @@ export const resourcesStore = {
    * A change that happened at `at` but is learnt only now: the interval that held at `at` ends
    * there, and the rest of it holds the new rates. Answers whether that interval was the open one.
    */
-  splitAt: async (db: ResourcesDb, resourceId: string, subscriptionId: string, at: Date, rates: MeterRates, reason: string, recordedAt: Date): Promise<boolean | undefined> => {
+  splitAt: async (
+    db: ResourcesDb,
+    resourceId: string,
+    subscriptionId: string,
+    at: Date,
+    rates: MeterRates,
+    reason: string,
+    recordedAt: Date,
+  ): Promise<boolean | undefined> => {
     const holding = await db
       .selectFrom('resource_states')
       .selectAll()
@@ -122,14 +211,28 @@ export const resourcesStore = {
     if (Object.keys(rates).length > 0) {
       await db
         .insertInto('resource_states')
-        .values({ resource_id: resourceId, subscription_id: subscriptionId, valid_from: at, valid_to: holding.valid_to, rates: JSON.stringify(rates) as any, reason, recorded_at: recordedAt } as any)
+        .values({
+          resource_id: resourceId,
+          subscription_id: subscriptionId,
+          valid_from: at,
+          valid_to: holding.valid_to,
+          rates: JSON.stringify(rates) as any,
+          reason,
+          recorded_at: recordedAt,
+        } as any)
         .execute();
     }
     return holding.valid_to === null;
   },
 
   intervals: (db: ResourcesDb, resourceId: string) =>
-    db.selectFrom('resource_states').selectAll().where('resource_id', '=', resourceId).orderBy('valid_from').orderBy('id').execute(),
+    db
+      .selectFrom('resource_states')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('valid_from')
+      .orderBy('id')
+      .execute(),
 
   /** Counts toward quotas: live resources of a type, and the cores of allocated VMs. */
   usageOf: async (db: ResourcesDb, subscriptionId: string) => {
@@ -143,10 +246,14 @@ export const resourcesStore = {
   },
 
   insertOperation: async (db: ResourcesDb, row: OperationsTable) => {
-    await db.insertInto('operations').values({ ...row, error: row.error === null ? null : (JSON.stringify(row.error) as any) }).execute();
+    await db
+      .insertInto('operations')
+      .values({ ...row, error: row.error === null ? null : (JSON.stringify(row.error) as any) })
+      .execute();
   },
 
-  getOperation: (db: ResourcesDb, id: string) => db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst(),
+  getOperation: (db: ResourcesDb, id: string) =>
+    db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst(),
 
   // ---- closing hours ---------------------------------------------------------------------------
 
@@ -188,7 +295,10 @@ export const resourcesStore = {
   },
 
   firstIntervalStart: async (db: ResourcesDb): Promise<Date | undefined> => {
-    const row = await db.selectFrom('resource_states').select((eb) => eb.fn.min('valid_from').as('first')).executeTakeFirst();
+    const row = await db
+      .selectFrom('resource_states')
+      .select((eb) => eb.fn.min('valid_from').as('first'))
+      .executeTakeFirst();
     return (row?.first as Date | null) ?? undefined;
   },
 
@@ -200,7 +310,11 @@ export const resourcesStore = {
 
   setClosedUntil: async (db: ResourcesDb, at: Date) => {
     const json = JSON.stringify({ closedUntil: at.toISOString() });
-    await db.insertInto('settings').values({ key: 'metering', value: json }).onConflict((oc) => oc.column('key').doUpdateSet({ value: json })).execute();
+    await db
+      .insertInto('settings')
+      .values({ key: 'metering', value: json })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
+      .execute();
   },
 
   /**
@@ -216,15 +330,29 @@ export const resourcesStore = {
 
   markDirty: async (db: ResourcesDb, hours: Date[]) => {
     if (hours.length === 0) return;
-    await db.insertInto('metering_dirty_hours').values(hours.map((hour) => ({ hour }))).onConflict((oc) => oc.column('hour').doNothing()).execute();
+    await db
+      .insertInto('metering_dirty_hours')
+      .values(hours.map((hour) => ({ hour })))
+      .onConflict((oc) => oc.column('hour').doNothing())
+      .execute();
   },
 
   /** Takes the dirty hours before `before` off their list: in the transaction that closes them again. */
   takeDirty: async (db: ResourcesDb, before: Date): Promise<Date[]> => {
-    if (!db.isTransaction) throw new Error('takeDirty must run in the transaction that closes the hours again, or a crash loses them');
-    return (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute()).map((r) => r.hour).sort((a, b) => a.getTime() - b.getTime());
+    if (!db.isTransaction)
+      throw new Error('takeDirty must run in the transaction that closes the hours again, or a crash loses them');
+    return (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute())
+      .map((r) => r.hour)
+      .sort((a, b) => a.getTime() - b.getTime());
   },
 
   recordsOf: (db: ResourcesDb, resourceId: string) =>
-    db.selectFrom('usage_records').selectAll().where('resource_id', '=', resourceId).orderBy('hour').orderBy('meter_id').orderBy('revision').execute(),
+    db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('resource_id', '=', resourceId)
+      .orderBy('hour')
+      .orderBy('meter_id')
+      .orderBy('revision')
+      .execute(),
 };

@@ -63,7 +63,12 @@ export function instanceView(r: ResourcesTable) {
     computerName: r.properties.osProfile?.computerName,
     osName: r.properties.storageProfile.osDisk.osType === 'Windows' ? 'Windows Server' : 'Ubuntu',
     statuses: [
-      { code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded', time: r.updated_at.toISOString() },
+      {
+        code: 'ProvisioningState/succeeded',
+        level: 'Info',
+        displayStatus: 'Provisioning succeeded',
+        time: r.updated_at.toISOString(),
+      },
       { code: `PowerState/${power}`, level: 'Info', displayStatus: display },
     ],
   };
@@ -71,5 +76,12 @@ export function instanceView(r: ResourcesTable) {
 
 export function vmSizeView(name: string) {
   const s = findSize(name)!;
-  return { name: s.name, numberOfCores: s.numberOfCores, osDiskSizeInMB: s.osDiskSizeInMB, resourceDiskSizeInMB: s.resourceDiskSizeInMB, memoryInMB: s.memoryInMB, maxDataDiskCount: s.maxDataDiskCount };
+  return {
+    name: s.name,
+    numberOfCores: s.numberOfCores,
+    osDiskSizeInMB: s.osDiskSizeInMB,
+    resourceDiskSizeInMB: s.resourceDiskSizeInMB,
+    memoryInMB: s.memoryInMB,
+    maxDataDiskCount: s.maxDataDiskCount,
+  };
 }

@@ -11,7 +11,8 @@ const Body = Type.Object({
   location: Type.Optional(Type.String()),
   properties: Type.Optional(Type.Object({ tenantId: Type.Optional(Type.String()) })),
 });
-const PATH = '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Subscriptions.Admin/directoryTenants';
+const PATH =
+  '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Subscriptions.Admin/directoryTenants';
 type Params = { subscriptionId: string; resourceGroupName: string; tenant: string };
 
 export function directoryTenantView(row: DirectoryTenantsTable, location: string) {
@@ -24,14 +25,28 @@ export function directoryTenantView(row: DirectoryTenantsTable, location: string
   };
 }
 
-export function registerTenancyRoutes(app: FastifyInstance, ctx: tenancy.TenancyContext, admission: tenancy.Admission, baseUrl: () => string): void {
+export function registerTenancyRoutes(
+  app: FastifyInstance,
+  ctx: tenancy.TenancyContext,
+  admission: tenancy.Admission,
+  baseUrl: () => string,
+): void {
   const ref = (p: Params) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.tenant });
   const location = () => ctx.arm.locations()[0];
 
-  app.put<{ Params: Params; Body: Static<typeof Body> }>(`${PATH}/:tenant`, { config, schema: { body: Body } }, async (request, reply) => {
-    const { row, created } = await tenancy.onboardDirectory(ctx, principalOf(request), ref(request.params), request.body.properties?.tenantId);
-    return reply.status(created ? 201 : 200).send(directoryTenantView(row, location()));
-  });
+  app.put<{ Params: Params; Body: Static<typeof Body> }>(
+    `${PATH}/:tenant`,
+    { config, schema: { body: Body } },
+    async (request, reply) => {
+      const { row, created } = await tenancy.onboardDirectory(
+        ctx,
+        principalOf(request),
+        ref(request.params),
+        request.body.properties?.tenantId,
+      );
+      return reply.status(created ? 201 : 200).send(directoryTenantView(row, location()));
+    },
+  );
 
   app.get<{ Params: Params }>(`${PATH}/:tenant`, { config }, async (request) =>
     directoryTenantView(await tenancy.getDirectoryTenant(ctx, principalOf(request), ref(request.params)), location()),
@@ -39,8 +54,19 @@ export function registerTenancyRoutes(app: FastifyInstance, ctx: tenancy.Tenancy
 
   app.get<{ Params: Omit<Params, 'tenant'> }>(PATH, { config }, async (request) => {
     const page = pageOf(request);
-    const rows = await tenancy.listDirectoryTenants(ctx, principalOf(request), { subscriptionId: request.params.subscriptionId, resourceGroup: request.params.resourceGroupName }, page.offset, page.limit + 1);
-    return pagedList(request, baseUrl(), page, rows.map((r) => directoryTenantView(r, location())));
+    const rows = await tenancy.listDirectoryTenants(
+      ctx,
+      principalOf(request),
+      { subscriptionId: request.params.subscriptionId, resourceGroup: request.params.resourceGroupName },
+      page.offset,
+      page.limit + 1,
+    );
+    return pagedList(
+      request,
+      baseUrl(),
+      page,
+      rows.map((r) => directoryTenantView(r, location())),
+    );
   });
 
   app.delete<{ Params: Params }>(`${PATH}/:tenant`, { config }, async (request, reply) => {

@@ -37,9 +37,20 @@ export const tenancyErrors = {
       'DirectoryTenantConsentMissing',
       `The directory '${tenantId}' is onboarded but has not consented. Missing step: an administrator of that directory creates the service principal of the deployment's application (POST ${graph}/v1.0/servicePrincipals with {"appId": "${appId}"}).`,
     ),
-  unknownDirectory: (name: string) => new ArmError(400, 'InvalidDirectoryTenant', `The directory '${name}' does not exist in the cloud this deployment trusts.`, 'name'),
+  unknownDirectory: (name: string) =>
+    new ArmError(
+      400,
+      'InvalidDirectoryTenant',
+      `The directory '${name}' does not exist in the cloud this deployment trusts.`,
+      'name',
+    ),
   tenantMismatch: (name: string, given: string, actual: string) =>
-    new ArmError(400, 'DirectoryTenantIdMismatch', `The directory '${name}' has the tenant id '${actual}', not '${given}'.`, 'properties.tenantId'),
+    new ArmError(
+      400,
+      'DirectoryTenantIdMismatch',
+      `The directory '${name}' has the tenant id '${actual}', not '${given}'.`,
+      'properties.tenantId',
+    ),
   notFound: (name: string) => new ArmError(404, 'ResourceNotFound', `The directory tenant '${name}' was not found.`),
 };
 
@@ -82,17 +93,30 @@ export class Admission {
     const appId = this.ctx.app.appId();
     const secret = this.ctx.app.secret();
     if (!appId || !secret) return false;
-    const res = await requestAppToken(this.ctx.hub.http, this.ctx.hub.login(), { tenantId, clientId: appId, clientSecret: secret }, this.ctx.hub.graph());
+    const res = await requestAppToken(
+      this.ctx.hub.http,
+      this.ctx.hub.login(),
+      { tenantId, clientId: appId, clientSecret: secret },
+      this.ctx.hub.graph(),
+    );
     if (res.status === 200) return true;
-    if (res.status === 400 && Array.isArray(res.body?.error_codes) && res.body.error_codes.includes(700016)) return false;
-    throw new ArmError(503, 'ServiceUnavailable', `The directory service did not answer whether '${tenantId}' consented (${res.status}); retry.`);
+    if (res.status === 400 && Array.isArray(res.body?.error_codes) && res.body.error_codes.includes(700016))
+      return false;
+    throw new ArmError(
+      503,
+      'ServiceUnavailable',
+      `The directory service did not answer whether '${tenantId}' consented (${res.status}); retry.`,
+    );
   }
 }
 
 /** Resolves a directory named by tenant id or domain through the hub's OpenID metadata. */
 async function resolveDirectory(hub: HubDirectory, name: string): Promise<string | undefined> {
   try {
-    const config = await hub.http.call('GET', `${hub.login()}/${encodeURIComponent(name)}/v2.0/.well-known/openid-configuration`);
+    const config = await hub.http.call(
+      'GET',
+      `${hub.login()}/${encodeURIComponent(name)}/v2.0/.well-known/openid-configuration`,
+    );
     const m = /\/([0-9a-f-]{36})\/v2\.0$/i.exec(String(config.issuer));
     return m?.[1].toLowerCase();
   } catch (e) {
@@ -107,26 +131,48 @@ export interface DirectoryTenantRef {
   name: string;
 }
 
-const scopeOf = (r: DirectoryTenantRef) => `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${r.name}`;
+const scopeOf = (r: DirectoryTenantRef) =>
+  `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/Microsoft.Subscriptions.Admin/directoryTenants/${r.name}`;
 
 /** Directory tenants live in the default provider subscription's `system.{location}` group. */
-async function requireSystemGroup(ctx: TenancyContext, principal: Principal, ref: Omit<DirectoryTenantRef, 'name'> & { name?: string }, action: string) {
+async function requireSystemGroup(
+  ctx: TenancyContext,
+  principal: Principal,
+  ref: Omit<DirectoryTenantRef, 'name'> & { name?: string },
+  action: string,
+) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
-  const scope = ref.name === undefined ? `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}` : scopeOf(ref as DirectoryTenantRef);
+  const scope =
+    ref.name === undefined
+      ? `/subscriptions/${ref.subscriptionId}/resourceGroups/${ref.resourceGroup}`
+      : scopeOf(ref as DirectoryTenantRef);
   await authorize(ctx.arm, principal, action, scope);
   const system = `system.${ctx.arm.locations()[0]}`;
-  if (sub.subscription_id !== ctx.providerSubscriptionId() || ref.resourceGroup.toLowerCase() !== system.toLowerCase()) {
-    throw armErrors.badRequest('InvalidDirectoryTenantScope', `Directory tenants live in the resource group '${system}' of the default provider subscription '${ctx.providerSubscriptionId()}'.`);
+  if (
+    sub.subscription_id !== ctx.providerSubscriptionId() ||
+    ref.resourceGroup.toLowerCase() !== system.toLowerCase()
+  ) {
+    throw armErrors.badRequest(
+      'InvalidDirectoryTenantScope',
+      `Directory tenants live in the resource group '${system}' of the default provider subscription '${ctx.providerSubscriptionId()}'.`,
+    );
   }
   return sub;
 }
 
-export async function onboardDirectory(ctx: TenancyContext, principal: Principal, ref: DirectoryTenantRef, tenantId: string | undefined) {
+export async function onboardDirectory(
+  ctx: TenancyContext,
+  principal: Principal,
+  ref: DirectoryTenantRef,
+  tenantId: string | undefined,
+) {
   const sub = await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/write');
-  if (tenantId !== undefined && !isGuid(tenantId)) throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
+  if (tenantId !== undefined && !isGuid(tenantId))
+    throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
   const actual = await resolveDirectory(ctx.hub, ref.name);
   if (!actual) throw tenancyErrors.unknownDirectory(ref.name);
-  if (tenantId !== undefined && tenantId.toLowerCase() !== actual) throw tenancyErrors.tenantMismatch(ref.name, tenantId, actual);
+  if (tenantId !== undefined && tenantId.toLowerCase() !== actual)
+    throw tenancyErrors.tenantMismatch(ref.name, tenantId, actual);
   const existing = (await tenancyStore.byName(ctx.db, ref.name)) ?? (await tenancyStore.byTenantId(ctx.db, actual));
   if (existing) return { row: existing, created: false };
   const row: DirectoryTenantsTable = {
@@ -139,29 +185,58 @@ export async function onboardDirectory(ctx: TenancyContext, principal: Principal
     consent_seen_at: null,
   };
   await tenancyStore.insert(ctx.db, row);
-  await ctx.arm.recordChange?.(ctx.db, principal, sub, { operation: 'Onboard directory', resourceType: 'Microsoft.Subscriptions.Admin/directoryTenants', resourceId: scopeOf(ref), newValue: { tenantId: actual } });
+  await ctx.arm.recordChange?.(ctx.db, principal, sub, {
+    operation: 'Onboard directory',
+    resourceType: 'Microsoft.Subscriptions.Admin/directoryTenants',
+    resourceId: scopeOf(ref),
+    newValue: { tenantId: actual },
+  });
   return { row, created: true };
 }
 
-export async function getDirectoryTenant(ctx: TenancyContext, principal: Principal, ref: DirectoryTenantRef): Promise<DirectoryTenantsTable> {
+export async function getDirectoryTenant(
+  ctx: TenancyContext,
+  principal: Principal,
+  ref: DirectoryTenantRef,
+): Promise<DirectoryTenantsTable> {
   await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/read');
-  const row = (await tenancyStore.byName(ctx.db, ref.name)) ?? (isGuid(ref.name) ? await tenancyStore.byTenantId(ctx.db, ref.name.toLowerCase()) : undefined);
+  const row =
+    (await tenancyStore.byName(ctx.db, ref.name)) ??
+    (isGuid(ref.name) ? await tenancyStore.byTenantId(ctx.db, ref.name.toLowerCase()) : undefined);
   if (!row) throw tenancyErrors.notFound(ref.name);
   return row;
 }
 
-export async function listDirectoryTenants(ctx: TenancyContext, principal: Principal, ref: Omit<DirectoryTenantRef, 'name'>, offset: number, limit: number) {
+export async function listDirectoryTenants(
+  ctx: TenancyContext,
+  principal: Principal,
+  ref: Omit<DirectoryTenantRef, 'name'>,
+  offset: number,
+  limit: number,
+) {
   await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/read');
   return tenancyStore.list(ctx.db, offset, limit);
 }
 
 /** Offboards a directory: from now on its users' tokens are refused. */
-export async function offboardDirectory(ctx: TenancyContext, admission: Admission, principal: Principal, ref: DirectoryTenantRef): Promise<boolean> {
+export async function offboardDirectory(
+  ctx: TenancyContext,
+  admission: Admission,
+  principal: Principal,
+  ref: DirectoryTenantRef,
+): Promise<boolean> {
   const sub = await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/delete');
-  const row = (await tenancyStore.byName(ctx.db, ref.name)) ?? (isGuid(ref.name) ? await tenancyStore.byTenantId(ctx.db, ref.name.toLowerCase()) : undefined);
+  const row =
+    (await tenancyStore.byName(ctx.db, ref.name)) ??
+    (isGuid(ref.name) ? await tenancyStore.byTenantId(ctx.db, ref.name.toLowerCase()) : undefined);
   if (!row) return false;
   await tenancyStore.remove(ctx.db, row.tenant_id);
   admission.forget(row.tenant_id);
-  await ctx.arm.recordChange?.(ctx.db, principal, sub, { operation: 'Offboard directory', resourceType: 'Microsoft.Subscriptions.Admin/directoryTenants', resourceId: scopeOf(ref), oldValue: { tenantId: row.tenant_id } });
+  await ctx.arm.recordChange?.(ctx.db, principal, sub, {
+    operation: 'Offboard directory',
+    resourceType: 'Microsoft.Subscriptions.Admin/directoryTenants',
+    resourceId: scopeOf(ref),
+    oldValue: { tenantId: row.tenant_id },
+  });
   return true;
 }

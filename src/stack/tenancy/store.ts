@@ -5,9 +5,11 @@ import type { DirectoryTenantsTable, TenancyTables } from './tables.ts';
 export type TenancyDb = Kysely<TenancyTables>;
 
 export const tenancyStore = {
-  byName: (db: TenancyDb, name: string) => db.selectFrom('directory_tenants').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
+  byName: (db: TenancyDb, name: string) =>
+    db.selectFrom('directory_tenants').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
 
-  byTenantId: (db: TenancyDb, tenantId: string) => db.selectFrom('directory_tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
+  byTenantId: (db: TenancyDb, tenantId: string) =>
+    db.selectFrom('directory_tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
 
   insert: async (db: TenancyDb, row: DirectoryTenantsTable) => {
     await db.insertInto('directory_tenants').values(row).execute();
@@ -19,7 +21,14 @@ export const tenancyStore = {
   },
 
   list: (db: TenancyDb, offset: number, limit: number) =>
-    db.selectFrom('directory_tenants').selectAll().orderBy('created_at').orderBy('tenant_id').offset(offset).limit(limit).execute(),
+    db
+      .selectFrom('directory_tenants')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('tenant_id')
+      .offset(offset)
+      .limit(limit)
+      .execute(),
 
   consentSeen: async (db: TenancyDb, tenantId: string, at: Date) => {
     await db.updateTable('directory_tenants').set({ consent_seen_at: at }).where('tenant_id', '=', tenantId).execute();

@@ -13,7 +13,8 @@ export const usageStore = {
     offset: number,
     limit: number,
   ): Promise<UsageAggregateRow[]> {
-    const bucket = q.granularity === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
+    const bucket =
+      q.granularity === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
     const details = q.showDetails;
     const result = await sql<UsageAggregateRow>`
       select subscription_id::text as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
