@@ -1,5 +1,5 @@
 // The api-versions each resource type accepts: at least those the official clients send
-// (CONTRACTS.md, "ARM, on both endpoints").
+// (docs/CONTRACTS.md, "ARM, on both endpoints").
 
 export const API_VERSIONS = {
   metadata: ['2015-01-01', '2019-05-01', '2020-06-01', '2022-09-01'],

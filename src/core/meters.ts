@@ -1,4 +1,4 @@
-// The usage meters of a deployment (../../shared/specs/meters.md): id, name, unit, and the
+// The usage meters of a deployment (docs/meters.md): id, name, unit, and the
 // category the usage records of the partner center carry. Shared by both roles.
 
 export const METERS = {
