@@ -3,12 +3,12 @@ import { HOUR_MS, startOfHour } from '../../core/clock.ts';
 import { hoursReopened, meteredRates, type MeterRates } from './rules.ts';
 import { meteringStore, type MeteringDb } from './store.ts';
 
-// Metering's use cases. Resources tell it what changed (`recordStateChange`, `recordRemoval`, in the
-// transaction of the change; `recordLateStateChange` for what the fabric reports late); hours close on the clock
-// (`closeDueHours`): from a watermark up to the current hour, then the hours marked dirty by late
-// reports. Each step is one transaction under the closing lock, so a crash anywhere leaves either
-// the step done or nothing of it: the watermark moves with its hour, a dirty hour leaves its list
-// with its re-close.
+// Metering's use cases. Resources tell it what changed (`recordStateChange`, `recordRemoval`), in
+// the transaction of the change, and what the fabric reports late (`recordLateStateChange`). Hours
+// close on the clock (`closeDueHours`): from a watermark up to the current hour, then the hours
+// marked dirty by late reports. Each step is one transaction under the closing lock, so a crash
+// anywhere leaves either the step done or nothing of it: the watermark moves with its hour, a
+// dirty hour leaves its list with its re-close.
 
 /** What a resource meters from a time on, as its lifecycle tells metering. */
 export interface StateChange {
