@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
 import { migrateStack, type StackTables } from '../src/stack/app.ts';
-import { resourcesStore } from '../src/stack/resources/store.ts';
+import { meteringStore } from '../src/stack/metering/store.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -50,7 +50,7 @@ export async function benchCloseHour(serverUrl: string, resources: number): Prom
       const hour = new Date(t0.getTime() + (run + 1) * 3_600_000);
       const reported = new Date(hour.getTime() + 3_600_000);
       let start = performance.now();
-      rows = await resourcesStore.closeHour(db, hour, reported);
+      rows = await meteringStore.closeHour(db, hour, reported);
       ours.push(performance.now() - start);
 
       // The baseline writes the same rows (same quantities and columns) with one INSERT ... SELECT,
@@ -78,7 +78,7 @@ export async function benchCloseHour(serverUrl: string, resources: number): Prom
     }
     // Closing the same hour again writes nothing (idempotence), and costs this much:
     const again = performance.now();
-    const rewritten = await resourcesStore.closeHour(db, new Date(t0.getTime() + 3_600_000), new Date());
+    const rewritten = await meteringStore.closeHour(db, new Date(t0.getTime() + 3_600_000), new Date());
     const againMs = performance.now() - again;
     const o = median(ours);
     const b = median(baseline);

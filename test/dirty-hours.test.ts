@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
-import { CLOSING_LOCK } from '../src/stack/resources/store.ts';
+import { CLOSING_LOCK } from '../src/stack/metering/store.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';

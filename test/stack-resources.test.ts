@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
-import { hourQuantities } from '../src/stack/resources/metering.ts';
+import { hourQuantities } from '../src/stack/metering/rules.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { onboardCustomer } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';

@@ -18,7 +18,6 @@ import { armEndpoint } from '../http/arm.ts';
 import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
-import type { Principal } from '../core/principal.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';
@@ -31,17 +30,20 @@ import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
 import type { BridgeDb } from './bridge/store.ts';
-import { meteringWork } from './resources/job.ts';
+import { meteringWork } from './metering/job.ts';
+import { meteringMigrations } from './metering/migrations.ts';
+import type { MeteringTables } from './metering/tables.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
 import {
   deleteResourcesOfGroup,
-  RESOURCE_TYPES,
   resourceLister,
   resyncSubscription,
   type ResourcesContext,
 } from './resources/service.ts';
+import type { ResourcesDb } from './resources/store.ts';
 import type { ResourcesTables } from './resources/tables.ts';
+import { RESOURCE_TYPES } from './resources/types/index.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
@@ -52,7 +54,13 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & BridgeTables & PricingTables;
+export type StackTables = ArmTables &
+  TenancyTables &
+  OffersTables &
+  ResourcesTables &
+  MeteringTables &
+  BridgeTables &
+  PricingTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -108,6 +116,7 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
     ...tenancyMigrations,
     ...offersMigrations,
     ...resourcesMigrations,
+    ...meteringMigrations,
     ...bridgeMigrations,
     ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
   });
@@ -121,7 +130,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
     onResourceGroupDeleted: (db, subscriptionId, group) =>
-      deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
+      // The group's transaction, on the same database.
+      deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group),
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -159,7 +169,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
   const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
-  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(resources.db)));
+  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
     http: opts.hub.http,
@@ -227,7 +237,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           armApp,
           arm,
           operator,
-          resources.db,
+          opts.db,
           () => opts.endpoints()[which],
           opts.providerSubscriptionId,
         );
@@ -238,11 +248,16 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
           operator,
         );
-        registerChargebackRoutes(armApp, opts.db, arm, operator, opts.providerSubscriptionId);
+        registerChargebackRoutes(armApp, {
+          db: opts.db,
+          arm,
+          operator,
+          providerSubscriptionId: opts.providerSubscriptionId,
+        });
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
-        registerTenantUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which]);
+        registerTenantUsageRoutes(armApp, arm, opts.db, () => opts.endpoints()[which]);
       }
     });
     return app;

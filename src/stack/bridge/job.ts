@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DueWork } from '../../core/scheduler.ts';
 import { batchThatFits } from '../../core/usage-record.ts';
 import { hourOf } from '../../core/usage-summary.ts';
-import { resourcesStore, type ResourcesDb } from '../resources/store.ts';
+import { outboxStore } from '../metering/outbox-store.ts';
+import { closedUntil } from '../metering/service.ts';
 import { BridgeHubClient, type HubOptions } from './hub.ts';
 import { reconcile } from './reconcile.ts';
 import { verdictOf, type Refusal, type Verdict } from './refusal.ts';
@@ -82,7 +83,7 @@ export class UsageBridge {
     const verdict = await this.#send(batchId, records);
     switch (verdict.kind) {
       case 'delivered': {
-        await bridgeStore.markDelivered(this.o.db, records, now);
+        await outboxStore.markDelivered(this.o.db, records, now);
         const status = await bridgeStore.status(this.o.db);
         await bridgeStore.setStatus(this.o.db, {
           ...status,
@@ -130,7 +131,7 @@ export class UsageBridge {
     const size = this.o.batchSize ?? 5000;
     for (;;) {
       // Cut by weight too: a batch over the hub's body limit would be refused every time.
-      const records = batchThatFits(await bridgeStore.undelivered(this.o.db, size));
+      const records = batchThatFits(await outboxStore.undelivered(this.o.db, size, bridgeStore.withheld));
       if (records.length === 0) return true;
       if (!(await this.#deliverBatch(records, now))) return false;
     }
@@ -141,9 +142,9 @@ export class UsageBridge {
     const status = await bridgeStore.status(this.o.db);
     const last = status.reconciliation ? Date.parse(status.reconciliation.checkedAt) : -Infinity;
     if (now.getTime() - last < (this.o.reconcileEveryMinutes ?? 360) * 60_000) return;
-    const closedUntil = await resourcesStore.closedUntil(this.o.db as unknown as ResourcesDb);
-    if (!closedUntil) return;
-    const to = hourOf(closedUntil);
+    const closed = await closedUntil(this.o.db);
+    if (!closed) return;
+    const to = hourOf(closed);
     const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);
     const reconciliation = await reconcile(this.o.db, this.hub, from, to, now);
     await bridgeStore.setStatus(this.o.db, { ...(await bridgeStore.status(this.o.db)), reconciliation });

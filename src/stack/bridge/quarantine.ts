@@ -1,10 +1,11 @@
 import { ArmError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
-import { bridgeStore, type BridgeDb, type QuarantineSelection } from './store.ts';
+import { outboxStore, recordKeyText } from '../metering/outbox-store.ts';
+import { bridgeStore, type BridgeDb, type QuarantineEntry, type QuarantineSelection } from './store.ts';
 
-// The operator's hand on the quarantine: retry (back in the outbox, for the next delivery) or
-// drop (kept out for good, with who and why). Only held records change; anything else in the
-// request refuses the whole request, changing nothing.
+// The operator's hand on the quarantine: its list, retry (back in the outbox, for the next
+// delivery) or drop (kept out for good, with who and why). Only held records change; anything
+// else in the request refuses the whole request, changing nothing.
 
 export interface QuarantineRequest {
   ids?: number[];
@@ -68,4 +69,34 @@ export async function dropQuarantined(db: BridgeDb, caller: Principal, input: Qu
   if (reason.length === 0 || reason.length > MAX_REASON) throw quarantineErrors.reasonRequired();
   const selection = await selectionOf(db, input);
   return { dropped: await bridgeStore.drop(db, selection, actorName(caller), reason, now) };
+}
+
+/** A page of the quarantine, each entry with its record's URI, quantity and delivery (from the outbox). */
+export async function quarantinePage(db: BridgeDb, offset: number, limit: number): Promise<QuarantineEntry[]> {
+  const entries = await bridgeStore.listQuarantine(db, offset, limit);
+  const records = await outboxStore.recordsAt(db, entries);
+  return entries.flatMap((e) => {
+    const record = records.get(recordKeyText(e));
+    if (!record) return [];
+    return [
+      {
+        id: e.id,
+        hour: e.hour,
+        resourceId: e.resourceId,
+        resourceUri: record.resourceUri,
+        meterId: e.meterId,
+        revision: e.revision,
+        quantity: record.quantity,
+        state: e.state,
+        refusal: e.refusal,
+        quarantinedAt: e.quarantinedAt,
+        refusedAt: e.refusedAt,
+        retries: e.retries,
+        retriedAt: e.retriedAt,
+        retriedBy: e.retriedBy,
+        deliveredAt: record.deliveredAt && new Date(record.deliveredAt).toISOString(),
+        dropped: e.dropped,
+      },
+    ];
+  });
 }

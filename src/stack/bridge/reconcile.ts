@@ -2,7 +2,8 @@ import { Decimal } from 'decimal.js';
 import { describeErrorBody } from '../../core/http-client.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { BridgeHubClient } from './hub.ts';
-import { bridgeStore, type BridgeDb } from './store.ts';
+import { outboxStore } from '../metering/outbox-store.ts';
+import type { BridgeDb } from './store.ts';
 
 // The two sides reconcile: per usage hour and meter, the records the stack marked delivered
 // against what the hub says it received from this deployment (count and sum).
@@ -62,7 +63,7 @@ export async function reconcile(
   if (answer.status !== 200)
     return { ...base, balanced: false, differences: [], error: `${answer.status} ${describeErrorBody(answer.body)}` };
   const differences = compareHours(
-    await bridgeStore.deliveredSummary(db, from, to),
+    await outboxStore.deliveredSummary(db, from, to),
     answer.body.value as UsageHourSummary[],
   );
   return { ...base, balanced: differences.length === 0, differences };

@@ -7,9 +7,10 @@ import { ArmError, armErrors } from '../../core/errors.ts';
 import { checkReconciliationRange, hourOf } from '../../core/usage-summary.ts';
 import type { Principal } from '../../core/principal.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../../http/arm.ts';
-import { resourcesStore, type ResourcesDb } from '../resources/store.ts';
+import { outboxStore } from '../metering/outbox-store.ts';
+import { closedUntil as meteringClosedUntil } from '../metering/service.ts';
 import type { UsageBridge } from './job.ts';
-import { dropQuarantined, retryQuarantined } from './quarantine.ts';
+import { dropQuarantined, quarantinePage, retryQuarantined } from './quarantine.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
 import { bridgeStore, type BridgeDb } from './store.ts';
 
@@ -39,20 +40,24 @@ export async function bridgeStatus(
   cloudId: string | undefined,
   now: Date,
 ): Promise<BridgeStatusView> {
-  const counts = await bridgeStore.counts(db);
+  // The outbox first: a record is quarantined only while undelivered, so counting the quarantine
+  // after it never takes away more than the outbox held.
+  const records = await outboxStore.counts(db);
+  const quarantine = await bridgeStore.counts(db);
+  const outbox = records.undelivered - (quarantine.held + quarantine.dropped);
   const status = await bridgeStore.status(db);
-  const closedUntil = await resourcesStore.closedUntil(db as unknown as ResourcesDb);
+  const closedUntil = await meteringClosedUntil(db);
   // Lag: how far the oldest undelivered hour is behind now (0 when all is delivered).
-  const oldest = Number(counts.outbox) > 0 ? (await bridgeStore.undelivered(db, 1))[0] : undefined;
+  const oldest = outbox > 0 ? (await outboxStore.undelivered(db, 1, bridgeStore.withheld))[0] : undefined;
   return {
     stack,
     cloudId: cloudId ?? null,
     closedUntil: closedUntil?.toISOString() ?? null,
-    lastClosedHour: counts.last_closed?.toISOString() ?? null,
-    lastDeliveredHour: counts.last_delivered?.toISOString() ?? null,
-    outbox: Number(counts.outbox),
-    delivered: Number(counts.delivered),
-    quarantine: { held: Number(counts.held), dropped: Number(counts.dropped) },
+    lastClosedHour: records.lastClosedHour?.toISOString() ?? null,
+    lastDeliveredHour: records.lastDeliveredHour?.toISOString() ?? null,
+    outbox,
+    delivered: records.delivered,
+    quarantine,
     lagSeconds: oldest ? Math.max(0, Math.round((now.getTime() - new Date(oldest.hour).getTime()) / 1000) - 3600) : 0,
     lastDeliveredAt: status.lastDeliveredAt ?? null,
     lastAcknowledgedBatch: status.lastAcknowledgedBatch ?? null,
@@ -163,7 +168,7 @@ export function registerBridgeRoutes(
   app.get('/providers/Stackledger.System/bridge/quarantine', { config }, async (request) => {
     await requireOperator(principalOf(request));
     const page = pageOf(request);
-    return pagedList(request, o.baseUrl(), page, await bridgeStore.listQuarantine(db, page.offset, page.limit + 1));
+    return pagedList(request, o.baseUrl(), page, await quarantinePage(db, page.offset, page.limit + 1));
   });
   // Who may act is decided before the body is read: without the right, 403 whatever was sent.
   const action = (name: 'retry' | 'drop') => ({
@@ -195,7 +200,7 @@ export function registerBridgeRoutes(
         'DeploymentNotRegistered',
         'This deployment is not registered with the hub yet: there is nothing to reconcile.',
       );
-    const closedUntil = hourOf((await resourcesStore.closedUntil(db as unknown as ResourcesDb)) ?? now());
+    const closedUntil = hourOf((await meteringClosedUntil(db)) ?? now());
     const time = (name: 'from' | 'to', fallback: Date) => {
       const text = queryValue(request, name);
       if (text === undefined) return fallback;

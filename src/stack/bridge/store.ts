@@ -1,13 +1,15 @@
-import { type Kysely, sql } from 'kysely';
-import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
-import type { UsageHourSummary } from '../../core/usage-summary.ts';
-import type { ResourcesTables } from '../resources/tables.ts';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { SettingsTable } from '../../arm/tables.ts';
+import type { UsageRecordWire } from '../../core/usage-record.ts';
+import type { RecordKeyColumns } from '../metering/outbox-store.ts';
+import type { MeteringTables } from '../metering/tables.ts';
 import type { BridgeTables, QuarantineState } from './tables.ts';
 import type { Reconciliation } from './reconcile.ts';
 
-// The bridge's outbox: closed usage records not yet acknowledged by the hub, the quarantine of
-// those the hub refused, and the bridge's status.
-export type BridgeDb = Kysely<ResourcesTables & BridgeTables & { settings: { key: string; value: unknown } }>;
+// The bridge's own SQL: the quarantine of the records the hub refused, and the bridge's status.
+// The outbox itself (the usage records, their delivery) is metering's (metering/outbox-store.ts);
+// the database is handed with its tables so that the bridge can read and mark them through it.
+export type BridgeDb = Kysely<MeteringTables & BridgeTables & { settings: SettingsTable }>;
 
 export type OutboxRecord = UsageRecordWire;
 
@@ -21,7 +23,7 @@ export interface BridgeStatus {
   reconciliation?: Reconciliation;
 }
 
-/** A quarantined record as the operator sees it. */
+/** A quarantined record as the operator sees it (the record's URI, quantity and delivery from the outbox). */
 export interface QuarantineEntry {
   id: number;
   hour: string;
@@ -44,69 +46,22 @@ export interface QuarantineEntry {
 /** Which records a retry or a drop is about: the given ids, or every held one. */
 export type QuarantineSelection = { ids: number[] } | { all: true };
 
-const keysJson = (records: Pick<OutboxRecord, 'hour' | 'resourceId' | 'meterId' | 'revision'>[]) =>
-  JSON.stringify(records.map((r) => ({ h: r.hour, r: r.resourceId, m: r.meterId, v: r.revision })));
-
 const selected = (s: QuarantineSelection) => ('all' in s ? sql`true` : sql`id = any(${s.ids.map(String)}::bigint[])`);
 
 export const bridgeStore = {
-  /** The oldest undelivered records, in a stable order, as they go on the wire. */
-  undelivered: async (db: BridgeDb, limit: number): Promise<OutboxRecord[]> => {
-    const result = await sql<Omit<OutboxRecord, 'tags'> & { tags: unknown }>`
-      select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId",
-             to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "hour", revision, quantity::text as "quantity",
-             subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
-      from usage_records u where delivered_at is null
-        and not exists (
-          select 1 from usage_quarantine q
-          where q.hour = u.hour and q.resource_id = u.resource_id and q.meter_id = u.meter_id and q.revision = u.revision and q.state <> 'released'
-        )
-      order by hour, resource_id, meter_id, revision
-      limit ${limit}
-    `.execute(db);
-    return result.rows.map(toWire);
-  },
+  /** Whether the outbox record whose key columns are given is held back: quarantined and not released. */
+  withheld: (record: RecordKeyColumns): RawBuilder<unknown> => sql`exists (
+    select 1 from usage_quarantine q
+    where q.hour = ${record.hour} and q.resource_id = ${record.resourceId} and q.meter_id = ${record.meterId}
+      and q.revision = ${record.revision} and q.state <> 'released'
+  )`,
 
-  markDelivered: async (db: BridgeDb, records: OutboxRecord[], at: Date): Promise<void> => {
-    if (records.length === 0) return;
-    await sql`
-      update usage_records u set delivered_at = ${at}::timestamptz
-      from jsonb_to_recordset(${keysJson(records)}::jsonb) as k(h timestamptz, r uuid, m uuid, v int)
-      where u.hour = k.h and u.resource_id = k.r and u.meter_id = k.m and u.revision = k.v and u.delivered_at is null
-    `.execute(db);
-  },
-
-  counts: async (db: BridgeDb) => {
-    const r = await sql<{
-      outbox: string;
-      delivered: string;
-      held: string;
-      dropped: string;
-      last_closed: Date | null;
-      last_delivered: Date | null;
-    }>`
-      with q as (
-        select count(*) filter (where state = 'held') as held, count(*) filter (where state = 'dropped') as dropped from usage_quarantine
-      )
-      select (count(*) filter (where delivered_at is null) - (select held + dropped from q))::text as outbox,
-             count(*) filter (where delivered_at is not null)::text as delivered,
-             (select held from q)::text as held, (select dropped from q)::text as dropped,
-             max(hour) as last_closed, max(hour) filter (where delivered_at is not null) as last_delivered
-      from usage_records
+  counts: async (db: BridgeDb): Promise<{ held: number; dropped: number }> => {
+    const r = await sql<{ held: number; dropped: number }>`
+      select count(*) filter (where state = 'held')::int as held, count(*) filter (where state = 'dropped')::int as dropped
+      from usage_quarantine
     `.execute(db);
     return r.rows[0];
-  },
-
-  /** Delivered records per usage hour and meter: the stack's side of the reconciliation. */
-  deliveredSummary: async (db: BridgeDb, from: Date, to: Date): Promise<UsageHourSummary[]> => {
-    const result = await sql<UsageHourSummary>`
-      select to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, meter_id::text as "meterId", count(*)::int as records, sum(quantity)::text as quantity
-      from usage_records
-      where delivered_at is not null and hour >= ${from}::timestamptz and hour < ${to}::timestamptz
-      group by hour, meter_id
-      order by hour, meter_id
-    `.execute(db);
-    return result.rows;
   },
 
   /** Sets refused records aside with the hub's answer; a record refused again is held again. */
@@ -135,15 +90,19 @@ export const bridgeStore = {
     `.execute(db);
   },
 
-  listQuarantine: async (db: BridgeDb, offset: number, limit: number): Promise<QuarantineEntry[]> => {
-    const result = await sql<QuarantineEntry>`
-      select q.id::int as id, to_char(q.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, q.resource_id::text as "resourceId", u.resource_uri as "resourceUri",
-             q.meter_id::text as "meterId", q.revision, u.quantity::text as quantity, q.state,
+  /** A page of the quarantine, in order, each entry with its record's key. */
+  listQuarantine: async (
+    db: BridgeDb,
+    offset: number,
+    limit: number,
+  ): Promise<Omit<QuarantineEntry, 'resourceUri' | 'quantity' | 'deliveredAt'>[]> => {
+    const result = await sql<Omit<QuarantineEntry, 'resourceUri' | 'quantity' | 'deliveredAt'>>`
+      select q.id::int as id, to_char(q.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, q.resource_id::text as "resourceId",
+             q.meter_id::text as "meterId", q.revision, q.state,
              jsonb_build_object('status', q.status, 'code', q.code, 'message', q.message) as refusal,
              q.quarantined_at as "quarantinedAt", q.refused_at as "refusedAt", q.retries, q.retried_at as "retriedAt", q.retried_by as "retriedBy",
-             u.delivered_at as "deliveredAt",
              case when q.state = 'dropped' then jsonb_build_object('at', q.dropped_at, 'by', q.dropped_by, 'reason', q.drop_reason) end as dropped
-      from usage_quarantine q join usage_records u using (hour, resource_id, meter_id, revision)
+      from usage_quarantine q
       order by q.id
       offset ${offset} limit ${limit}
     `.execute(db);
@@ -152,7 +111,6 @@ export const bridgeStore = {
       quarantinedAt: new Date(r.quarantinedAt).toISOString(),
       refusedAt: new Date(r.refusedAt).toISOString(),
       retriedAt: r.retriedAt && new Date(r.retriedAt).toISOString(),
-      deliveredAt: r.deliveredAt && new Date(r.deliveredAt).toISOString(),
       dropped: r.dropped && { ...r.dropped, at: new Date(r.dropped.at).toISOString() },
     }));
   },

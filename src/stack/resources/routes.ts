@@ -7,18 +7,17 @@ import { armErrors } from '../../core/errors.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import { VM_SIZES } from './catalog.ts';
+import type { ResourceBody } from './resource-type.ts';
 import * as resources from './service.ts';
 import { resourcesStore } from './store.ts';
-import { instanceView, resourceView, vmSizeView } from './views.ts';
+import { RESOURCE_TYPES } from './types/index.ts';
+import { setStorageUsage, storageAccounts } from './types/storage-accounts.ts';
+import { reportLatePowerState, virtualMachines, vmAction, type PowerState } from './types/virtual-machines.ts';
+import { instanceView, resourceId, resourceView, vmSizeView } from './views.ts';
 
 // Routes of the tenant resource providers, at the api-versions of the hybrid profiles
-// 2019-03-01-hybrid and 2020-09-01-hybrid (and neighbours the SDKs send).
-
-export const RESOURCE_API_VERSIONS: Record<string, string[]> = {
-  'Microsoft.Compute/virtualMachines': ['2017-03-30', '2017-12-01', '2018-04-01', '2018-06-01', '2020-06-01'],
-  'Microsoft.Storage/storageAccounts': ['2016-01-01', '2017-10-01', '2018-02-01', '2019-06-01'],
-  'Microsoft.Network/publicIPAddresses': ['2017-10-01', '2018-11-01', '2019-11-01'],
-};
+// 2019-03-01-hybrid and 2020-09-01-hybrid (and neighbours the SDKs send): the same routes for
+// every type of types/index.ts, then the actions of virtual machines and storage accounts.
 
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
@@ -46,11 +45,11 @@ export function registerResourceRoutes(
   ctx: resources.ResourcesContext,
   baseUrl: () => string,
 ): void {
-  for (const t of resources.RESOURCE_TYPES) {
-    const config = { apiVersions: RESOURCE_API_VERSIONS[t.type], resourceType: t.type };
+  for (const t of RESOURCE_TYPES) {
+    const config = { apiVersions: [...t.apiVersions], resourceType: t.type };
     const PATH = `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${t.type}`;
 
-    const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: unknown) => {
+    const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: ResourceBody) => {
       const { resource, created, operationId } = await resources.putResource(
         ctx,
         t,
@@ -63,7 +62,7 @@ export function registerResourceRoutes(
         .headers(
           lroHeaders(request, baseUrl(), resource.subscription_id, t.namespace, resource.location, operationId, false),
         )
-        .send(resourceView(resource));
+        .send(resourceView(t, resource));
     };
 
     app.put<{ Params: Ref; Body: any }>(
@@ -85,6 +84,7 @@ export function registerResourceRoutes(
         const body = (request.body ?? {}) as any;
         const tags = checkTags(body.tags);
         const current = resourceView(
+          t,
           await resources.getResource(ctx, t, principalOf(request), ref(request.params)),
         ) as any;
         const merged = {
@@ -103,8 +103,8 @@ export function registerResourceRoutes(
 
     app.get<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request) => {
       const row = await resources.getResource(ctx, t, principalOf(request), ref(request.params));
-      const view = resourceView(row) as any;
-      if (t.type === 'Microsoft.Compute/virtualMachines' && queryValue(request, '$expand') === 'instanceView')
+      const view = resourceView(t, row) as any;
+      if (t === virtualMachines && queryValue(request, '$expand') === 'instanceView')
         view.properties.instanceView = instanceView(row);
       return view;
     });
@@ -120,7 +120,12 @@ export function registerResourceRoutes(
         page.offset,
         page.limit + 1,
       );
-      return pagedList(request, baseUrl(), page, rows.map(resourceView));
+      return pagedList(
+        request,
+        baseUrl(),
+        page,
+        rows.map((r) => resourceView(t, r)),
+      );
     });
 
     app.get<{ Params: { subscriptionId: string } }>(
@@ -137,7 +142,12 @@ export function registerResourceRoutes(
           page.offset,
           page.limit + 1,
         );
-        return pagedList(request, baseUrl(), page, rows.map(resourceView));
+        return pagedList(
+          request,
+          baseUrl(),
+          page,
+          rows.map((r) => resourceView(t, r)),
+        );
       },
     );
 
@@ -162,12 +172,12 @@ export function registerResourceRoutes(
   }
 
   // Virtual machine power actions, the instance view, and the size table.
-  const vm = resources.RESOURCE_TYPES[0];
-  const vmConfig = { apiVersions: RESOURCE_API_VERSIONS[vm.type], resourceType: vm.type };
+  const vm = virtualMachines;
+  const vmConfig = { apiVersions: [...vm.apiVersions], resourceType: vm.type };
   const VM = `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${vm.type}/:name`;
   for (const action of ['start', 'powerOff', 'deallocate', 'restart'] as const) {
     app.post<{ Params: Ref }>(`${VM}/${action}`, { config: vmConfig }, async (request, reply) => {
-      const operationId = await resources.vmAction(ctx, vm, principalOf(request), ref(request.params), action);
+      const operationId = await vmAction(ctx, principalOf(request), ref(request.params), action);
       return reply
         .status(202)
         .headers(
@@ -197,7 +207,7 @@ export function registerResourceRoutes(
   );
 
   // The storage service's report of data written to an account (what its capacity meters read).
-  const storage = resources.RESOURCE_TYPES[1];
+  const storage = storageAccounts;
   app.post<{ Params: Ref; Body: { blobGb?: number; tableGb?: number; queueGb?: number } }>(
     `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${storage.type}/:name/usedCapacity`,
     {
@@ -211,24 +221,16 @@ export function registerResourceRoutes(
       },
     },
     async (request) => {
-      const row = await resources.setStorageUsage(
-        ctx,
-        storage,
-        principalOf(request),
-        ref(request.params),
-        request.body,
-      );
-      return { id: resourceView(row).id, usedCapacity: row.properties.usage };
+      const row = await setStorageUsage(ctx, principalOf(request), ref(request.params), request.body);
+      return { id: resourceId(row), usedCapacity: row.properties.usage };
     },
   );
 
   // Long-running operation status, for every namespace.
-  for (const namespace of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network']) {
+  for (const namespace of new Set(RESOURCE_TYPES.map((t) => t.namespace))) {
     type O = { subscriptionId: string; location: string; operationId: string };
     const opConfig = {
-      apiVersions: Object.entries(RESOURCE_API_VERSIONS)
-        .filter(([k]) => k.startsWith(namespace))
-        .flatMap(([, v]) => v),
+      apiVersions: RESOURCE_TYPES.filter((t) => t.namespace === namespace).flatMap((t) => t.apiVersions),
       resourceType: `${namespace}/locations/operations`,
     };
     const find = async (request: FastifyRequest<{ Params: O }>) => {
@@ -268,7 +270,7 @@ export function registerResourceRoutes(
 export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.ResourcesContext): void {
   app.post<{
     Params: { subscriptionId: string };
-    Body: { resourceId: string; at: string; powerState: 'running' | 'stopped' | 'deallocated' };
+    Body: { resourceId: string; at: string; powerState: PowerState };
   }>(
     '/subscriptions/:subscriptionId/providers/Stackledger.System/lateStateReports',
     {
@@ -284,14 +286,14 @@ export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.Re
     async (request) => {
       const at = parseInstant(request.body.at);
       if (!at) throw armErrors.badRequest('InvalidReportTime', `'${request.body.at}' is not an ISO 8601 time.`, 'at');
-      const { resource, reopenedHours } = await resources.reportLatePowerState(
+      const { resource, reopenedHours } = await reportLatePowerState(
         ctx,
         principalOf(request),
         request.params.subscriptionId,
         { ...request.body, at },
       );
       return {
-        resourceId: resourceView(resource).id,
+        resourceId: resourceId(resource),
         at: at.toISOString(),
         powerState: request.body.powerState,
         reopenedHours,

@@ -14,18 +14,6 @@ export interface ResourcesTable extends NamedArmRow {
   deleted_at: Date | null;
 }
 
-/** What a resource meters between two changes: rates per meter per hour. */
-export interface ResourceStatesTable {
-  id: string;
-  resource_id: string;
-  subscription_id: string;
-  valid_from: Date;
-  valid_to: Date | null;
-  rates: Record<string, number>;
-  reason: string;
-  recorded_at: Date;
-}
-
 export interface OperationsTable {
   id: string;
   subscription_id: string;
@@ -38,25 +26,8 @@ export interface OperationsTable {
   error: { code: string; message: string } | null;
 }
 
-export interface UsageRecordsTable {
-  resource_id: string;
-  meter_id: string;
-  hour: Date;
-  revision: number;
-  quantity: string;
-  subscription_id: string;
-  tenant_id: string;
-  resource_uri: string;
-  location: string;
-  tags: Record<string, string>;
-  reported_at: Date;
-  delivered_at?: Date | null;
-}
-
+// What a resource meters over time is metering's (src/stack/metering/tables.ts).
 export interface ResourcesTables {
   resources: ResourcesTable;
-  resource_states: ResourceStatesTable;
   operations: OperationsTable;
-  usage_records: UsageRecordsTable;
-  metering_dirty_hours: { hour: Date };
 }

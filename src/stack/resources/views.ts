@@ -1,45 +1,25 @@
 import type { GenericResource } from '../../arm/providers.ts';
 import { findSize } from './catalog.ts';
+import type { ResourceType } from './resource-type.ts';
 import type { ResourcesTable } from './tables.ts';
 
-// Resources as the Compute, Storage and Network providers show them.
+// Resources as the Compute, Storage and Network providers show them (each type says what it shows
+// beyond its identity: ResourceType.view).
 
 export function resourceId(r: ResourcesTable): string {
   return `/subscriptions/${r.subscription_id}/resourceGroups/${r.resource_group}/providers/${r.type}/${r.name}`;
 }
 
-export function resourceView(r: ResourcesTable) {
-  const base = {
+/** A resource as its provider shows it: its identity, then what its type shows (sku and properties by default). */
+export function resourceView(t: ResourceType, r: ResourcesTable) {
+  return {
     id: resourceId(r),
     name: r.name,
     type: r.type,
     location: r.location,
     ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+    ...(t.view ? t.view(r) : { sku: r.sku ?? undefined, properties: r.properties }),
   };
-  switch (r.type_key) {
-    case 'microsoft.compute/virtualmachines': {
-      const { powerState: _p, ...properties } = r.properties;
-      return { ...base, properties };
-    }
-    case 'microsoft.storage/storageaccounts': {
-      const { usage: _u, ...properties } = r.properties;
-      const host = (service: string) => `https://${r.name}.${service}.${r.location}.stackledger.local/`;
-      return {
-        ...base,
-        sku: r.sku,
-        kind: r.kind,
-        properties: {
-          ...properties,
-          creationTime: r.created_at.toISOString(),
-          primaryLocation: r.location,
-          statusOfPrimary: 'available',
-          primaryEndpoints: { blob: host('blob'), queue: host('queue'), table: host('table') },
-        },
-      };
-    }
-    default:
-      return { ...base, sku: r.sku ?? undefined, properties: r.properties };
-  }
 }
 
 /** A resource as ARM's generic list shows it: no properties. */

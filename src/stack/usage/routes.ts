@@ -11,10 +11,12 @@ import {
   type UsageQuery,
 } from '../../core/usage-api.ts';
 import { nextPageLink, principalOf, queryValue } from '../../http/arm.ts';
-import { usageStore, type UsageDb } from './store.ts';
+import { outboxStore } from '../metering/outbox-store.ts';
+import type { MeteringDb } from '../metering/store.ts';
 
 // The tenant usage API (Microsoft.Commerce/UsageAggregates) and the provider usage API
-// (Microsoft.Commerce.Admin/subscriberUsageAggregates), api-version 2015-06-01-preview.
+// (Microsoft.Commerce.Admin/subscriberUsageAggregates), api-version 2015-06-01-preview: metering's
+// closed records, by the time they were reported.
 
 const config = (type: string) => ({ apiVersions: ['2015-06-01-preview'], resourceType: type });
 
@@ -27,7 +29,7 @@ function nextLink(request: FastifyRequest, baseUrl: string, q: UsageQuery, count
 export function registerTenantUsageRoutes(
   app: FastifyInstance,
   arm: ArmContext,
-  db: UsageDb,
+  db: MeteringDb,
   baseUrl: () => string,
 ): void {
   app.get<{ Params: { subscriptionId: string } }>(
@@ -42,7 +44,7 @@ export function registerTenantUsageRoutes(
         `/subscriptions/${sub.subscription_id}`,
       );
       const q = parseUsageQuery((n) => queryValue(request, n), arm.clock.now());
-      const rows = await usageStore.aggregates(
+      const rows = await outboxStore.aggregates(
         db,
         { ...q, subscriptionId: sub.subscription_id },
         q.offset,
@@ -61,7 +63,7 @@ export function registerProviderUsageRoutes(
   app: FastifyInstance,
   arm: ArmContext,
   operator: SystemRights,
-  db: UsageDb,
+  db: MeteringDb,
   baseUrl: () => string,
   providerSubscriptionId: () => string | undefined,
 ): void {
@@ -86,7 +88,7 @@ export function registerProviderUsageRoutes(
           throw usageErrors.notDirectTenant(subscriber);
         subscriptionId = target.subscription_id;
       }
-      const rows = await usageStore.aggregates(db, { ...q, subscriptionId }, q.offset, USAGE_PAGE_SIZE + 1);
+      const rows = await outboxStore.aggregates(db, { ...q, subscriptionId }, q.offset, USAGE_PAGE_SIZE + 1);
       const link = nextLink(request, baseUrl(), q, rows.length);
       return {
         value: rows

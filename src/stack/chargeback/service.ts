@@ -1,0 +1,98 @@
+import { requireSubscription, type ArmContext, type SystemRights } from '../../arm/service.ts';
+import { parsePeriod, periodBounds } from '../../core/periods.ts';
+import type { Principal } from '../../core/principal.ts';
+import { findMeter } from '../../core/meters.ts';
+import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
+import { parseEffectiveDate, parseTiers, requireMeterId } from '../../rating/rules.ts';
+import { pricingStore } from '../../rating/store.ts';
+import { priceSheetView } from '../../rating/views.ts';
+import { chargebackStore, type ChargebackDb, type ChargebackLine } from './store.ts';
+
+// The operator's chargeback: a month of each tenant subscription's usage rated with the operator's
+// own price sheet (`chargeback`, the list prices until changed), and that sheet. Operator only.
+
+export interface ChargebackContext {
+  db: ChargebackDb;
+  arm: ArmContext;
+  operator: SystemRights;
+  providerSubscriptionId: () => string | undefined;
+}
+
+/** A chargeback line with its meter's name and unit and its subscription's name. */
+export interface ChargebackRow extends ChargebackLine {
+  meterName: string;
+  unit: string;
+  subscriptionName: string | null;
+}
+
+export interface ChargebackMonth {
+  period: string;
+  start: Date;
+  end: Date;
+  currency: string;
+  rows: ChargebackRow[];
+}
+
+/**
+ * A month (`period`, YYYY-MM; the current one by default) of chargeback: asked on the default
+ * provider subscription, of every tenant subscription; on a tenant subscription, of its own.
+ */
+export async function chargebackMonth(
+  ctx: ChargebackContext,
+  principal: Principal,
+  subscriptionId: string,
+  period: string | undefined,
+): Promise<ChargebackMonth> {
+  await ctx.operator.require(principal, 'Stackledger.Billing/chargeback/read');
+  const sub = await requireSubscription(ctx.arm, subscriptionId);
+  const only = sub.subscription_id === ctx.providerSubscriptionId() ? undefined : sub.subscription_id;
+  const label = period ?? ctx.arm.clock.now().toISOString().slice(0, 7);
+  parsePeriod(label);
+  const { start, end } = periodBounds(label, 1);
+  const [lines, sheet, names] = await Promise.all([
+    chargebackStore.lines(ctx.db, start, end, only),
+    pricingStore.sheet(ctx.db, CHARGEBACK_SHEET),
+    chargebackStore.subscriptionNames(ctx.db),
+  ]);
+  const rows = lines.map((l) => {
+    const meter = findMeter(l.meter_id);
+    return {
+      ...l,
+      meterName: meter?.name ?? l.meter_id,
+      unit: meter?.unit ?? '',
+      subscriptionName: names.get(l.subscription_id) ?? null,
+    };
+  });
+  return { period: label, start, end, currency: sheet?.currency ?? 'USD', rows };
+}
+
+/** The operator's chargeback sheet with its prices. */
+export async function chargebackSheet(ctx: ChargebackContext, principal: Principal) {
+  await ctx.operator.require(principal, 'Stackledger.Billing/priceSheets/read');
+  const sheet = await pricingStore.sheet(ctx.db, CHARGEBACK_SHEET);
+  if (!sheet) throw new Error(`the ${CHARGEBACK_SHEET} price sheet is missing: its migration makes it`);
+  return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, CHARGEBACK_SHEET));
+}
+
+/** Sets a meter's tiered price on the chargeback sheet from a date on. */
+export async function setChargebackPrice(
+  ctx: ChargebackContext,
+  principal: Principal,
+  meterIdText: string,
+  input: { effectiveFrom: string; tiers: Parameters<typeof parseTiers>[0] },
+) {
+  await ctx.operator.require(principal, 'Stackledger.Billing/priceSheets/write');
+  const now = ctx.arm.clock.now();
+  const meterId = requireMeterId(meterIdText);
+  const effectiveFrom = parseEffectiveDate(input.effectiveFrom, now);
+  const tiers = parseTiers(input.tiers);
+  await pricingStore.setPrice(ctx.db, {
+    sheet: CHARGEBACK_SHEET,
+    meterId,
+    effectiveFrom,
+    tiers,
+    by: principal.objectId,
+    at: ctx.arm.clock.now(),
+  });
+  return { meterId, effectiveFrom, tiers };
+}

@@ -1,0 +1,96 @@
+import { stringify } from 'csv-stringify/sync';
+import { Decimal } from 'decimal.js';
+import type { ChargebackMonth } from './service.ts';
+
+// The chargeback month on the wire: JSON grouped per tenant subscription, or CSV, one row a line.
+
+const CSV_COLUMNS = [
+  'Period',
+  'SubscriptionId',
+  'SubscriptionName',
+  'TenantId',
+  'MeterId',
+  'MeterName',
+  'Unit',
+  'ResourceUri',
+  'Location',
+  'UsageFrom',
+  'UsageTo',
+  'Tier',
+  'Quantity',
+  'UnitPrice',
+  'Amount',
+  'Currency',
+];
+
+export function chargebackCsv(m: ChargebackMonth): string {
+  return stringify(
+    m.rows.map((r) => [
+      m.period,
+      r.subscription_id,
+      r.subscriptionName,
+      r.tenant_id,
+      r.meter_id,
+      r.meterName,
+      r.unit,
+      r.resource_uri,
+      r.location,
+      r.usage_from,
+      r.usage_to,
+      r.tier_no,
+      r.quantity,
+      r.unit_price,
+      r.amount,
+      m.currency,
+    ]),
+    { header: true, columns: CSV_COLUMNS },
+  );
+}
+
+interface SubscriptionChargeback {
+  subscriptionId: string;
+  displayName: string | null;
+  tenantId: string;
+  currency: string;
+  total: Decimal;
+  lines: unknown[];
+}
+
+export function chargebackJson(m: ChargebackMonth) {
+  const bySubscription = new Map<string, SubscriptionChargeback>();
+  for (const r of m.rows) {
+    let s = bySubscription.get(r.subscription_id);
+    if (!s) {
+      s = {
+        subscriptionId: r.subscription_id,
+        displayName: r.subscriptionName,
+        tenantId: r.tenant_id,
+        currency: m.currency,
+        total: new Decimal(0),
+        lines: [],
+      };
+      bySubscription.set(r.subscription_id, s);
+    }
+    s.total = s.total.plus(r.amount);
+    s.lines.push({
+      meterId: r.meter_id,
+      meterName: r.meterName,
+      unit: r.unit,
+      resourceUri: r.resource_uri,
+      location: r.location,
+      usageFrom: r.usage_from,
+      usageTo: r.usage_to,
+      tier: r.tier_no,
+      quantity: r.quantity,
+      unitPrice: r.unit_price,
+      amount: r.amount,
+    });
+  }
+  return {
+    period: m.period,
+    periodStart: m.start.toISOString(),
+    periodEnd: m.end.toISOString(),
+    currency: m.currency,
+    value: [...bySubscription.values()].map((s) => ({ ...s, total: s.total.toFixed(2) })),
+  };
+}

@@ -1,0 +1,168 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
+import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
+import type { UsageHourSummary } from '../../core/usage-summary.ts';
+import type { MeteringDb } from './store.ts';
+
+// The closed usage records (`usage_records`, the outbox) as the others read and mark them: the
+// bridge delivers and marks them, the stack's usage APIs aggregate them, chargeback rates them.
+// Only metering's SQL names the table.
+
+/** Which record: its usage hour (ISO 8601 UTC), resource, meter and revision. */
+export type RecordKey = Pick<UsageRecordWire, 'hour' | 'resourceId' | 'meterId' | 'revision'>;
+
+/** The key columns of the record being read, for a condition a caller writes about it. */
+export interface RecordKeyColumns {
+  hour: RawBuilder<unknown>;
+  resourceId: RawBuilder<unknown>;
+  meterId: RawBuilder<unknown>;
+  revision: RawBuilder<unknown>;
+}
+
+const RECORD_KEY: RecordKeyColumns = {
+  hour: sql.ref('u.hour'),
+  resourceId: sql.ref('u.resource_id'),
+  meterId: sql.ref('u.meter_id'),
+  revision: sql.ref('u.revision'),
+};
+
+const isoHour = (column: RawBuilder<unknown>) =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
+const keysJson = (records: RecordKey[]) =>
+  JSON.stringify(records.map((r) => ({ h: r.hour, r: r.resourceId, m: r.meterId, v: r.revision })));
+
+/** A record's key as one string (the hour as `isoHour` writes it). */
+export const recordKeyText = (k: RecordKey) => `${k.hour} ${k.resourceId} ${k.meterId} ${k.revision}`;
+
+export interface OutboxCounts {
+  undelivered: number;
+  delivered: number;
+  lastClosedHour: Date | null;
+  lastDeliveredHour: Date | null;
+}
+
+export const outboxStore = {
+  /**
+   * The oldest undelivered records, in a stable order, as they go on the wire; without those
+   * `withheld` holds back (a condition on the record's key columns).
+   */
+  undelivered: async (
+    db: MeteringDb,
+    limit: number,
+    withheld: (record: RecordKeyColumns) => RawBuilder<unknown> = () => sql`false`,
+  ): Promise<UsageRecordWire[]> => {
+    const result = await sql<Omit<UsageRecordWire, 'tags'> & { tags: unknown }>`
+      select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId",
+             ${isoHour(sql.ref('hour'))} as "hour", revision, quantity::text as "quantity",
+             subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location, tags
+      from usage_records u where delivered_at is null and not (${withheld(RECORD_KEY)})
+      order by hour, resource_id, meter_id, revision
+      limit ${limit}
+    `.execute(db);
+    return result.rows.map(toWire);
+  },
+
+  /** Marks records delivered: the hub acknowledged the batch that carried them. */
+  markDelivered: async (db: MeteringDb, records: RecordKey[], at: Date): Promise<void> => {
+    if (records.length === 0) return;
+    await sql`
+      update usage_records u set delivered_at = ${at}::timestamptz
+      from jsonb_to_recordset(${keysJson(records)}::jsonb) as k(h timestamptz, r uuid, m uuid, v int)
+      where u.hour = k.h and u.resource_id = k.r and u.meter_id = k.m and u.revision = k.v and u.delivered_at is null
+    `.execute(db);
+  },
+
+  counts: async (db: MeteringDb): Promise<OutboxCounts> => {
+    const r = await sql<{
+      undelivered: number;
+      delivered: number;
+      last_closed: Date | null;
+      last_delivered: Date | null;
+    }>`
+      select count(*) filter (where delivered_at is null)::int as undelivered,
+             count(*) filter (where delivered_at is not null)::int as delivered,
+             max(hour) as last_closed, max(hour) filter (where delivered_at is not null) as last_delivered
+      from usage_records
+    `.execute(db);
+    const row = r.rows[0];
+    return {
+      undelivered: row.undelivered,
+      delivered: row.delivered,
+      lastClosedHour: row.last_closed,
+      lastDeliveredHour: row.last_delivered,
+    };
+  },
+
+  /** The given records' URI, quantity and delivery (those that exist). */
+  recordsAt: async (
+    db: MeteringDb,
+    keys: RecordKey[],
+  ): Promise<Map<string, { resourceUri: string; quantity: string; deliveredAt: Date | null }>> => {
+    if (keys.length === 0) return new Map();
+    const result = await sql<RecordKey & { resourceUri: string; quantity: string; deliveredAt: Date | null }>`
+      select ${isoHour(sql.ref('u.hour'))} as hour, u.resource_id::text as "resourceId", u.meter_id::text as "meterId",
+             u.revision, u.resource_uri as "resourceUri", u.quantity::text as quantity, u.delivered_at as "deliveredAt"
+      from usage_records u
+      join jsonb_to_recordset(${keysJson(keys)}::jsonb) as k(h timestamptz, r uuid, m uuid, v int)
+        on u.hour = k.h and u.resource_id = k.r and u.meter_id = k.m and u.revision = k.v
+    `.execute(db);
+    return new Map(result.rows.map((r) => [recordKeyText(r), r]));
+  },
+
+  /** Delivered records per usage hour and meter: the stack's side of the reconciliation. */
+  deliveredSummary: async (db: MeteringDb, from: Date, to: Date): Promise<UsageHourSummary[]> => {
+    const result = await sql<UsageHourSummary>`
+      select ${isoHour(sql.ref('hour'))} as hour, meter_id::text as "meterId", count(*)::int as records, sum(quantity)::text as quantity
+      from usage_records
+      where delivered_at is not null and hour >= ${from}::timestamptz and hour < ${to}::timestamptz
+      group by hour, meter_id
+      order by hour, meter_id
+    `.execute(db);
+    return result.rows;
+  },
+
+  /**
+   * The usage APIs' aggregates: closed records by the time they were reported, per usage hour or
+   * day, per subscription, meter and (with details) resource.
+   */
+  aggregates: async (
+    db: MeteringDb,
+    q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId?: string },
+    offset: number,
+    limit: number,
+  ): Promise<UsageAggregateRow[]> => {
+    const bucket =
+      q.granularity === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
+    const details = q.showDetails;
+    const result = await sql<UsageAggregateRow>`
+      select subscription_id::text as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
+             ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
+             ${details ? sql`jsonb_build_object('SubscriptionId', subscription_id::text)` : sql`null::jsonb`} as additional_info
+      from usage_records
+      where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
+        ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
+      group by subscription_id, meter_id, ${bucket} ${details ? sql`, resource_uri` : sql``}
+      having sum(quantity) <> 0
+      order by bucket, subscription_id, meter_id ${details ? sql`, resource_uri` : sql``}
+      offset ${offset} limit ${limit}
+    `.execute(db);
+    return result.rows;
+  },
+
+  /**
+   * A query (to compose into another, not run alone) of the usage of hours in [start, end) per
+   * day: subscription_id, tenant_id, meter_id, resource_uri, location, usage_date, quantity (days
+   * that sum to zero left out). Chargeback rates it.
+   */
+  dailyUsage: (start: Date, end: Date, subscriptionId?: string): RawBuilder<unknown> => {
+    const only = subscriptionId === undefined ? sql`true` : sql`r.subscription_id = ${subscriptionId}::uuid`;
+    return sql`
+      select r.subscription_id, r.tenant_id, r.meter_id, r.resource_uri, r.location,
+             (r.hour at time zone 'UTC')::date as usage_date, sum(r.quantity) as quantity
+      from usage_records r where r.hour >= ${start}::timestamptz and r.hour < ${end}::timestamptz and ${only}
+      group by r.subscription_id, r.tenant_id, r.meter_id, r.resource_uri, r.location, usage_date
+      having sum(r.quantity) <> 0
+    `;
+  },
+};

@@ -1,0 +1,105 @@
+import { inTransaction } from '../../arm/service.ts';
+import { HOUR_MS, startOfHour } from '../../core/clock.ts';
+import { hoursReopened, meteredRates, type MeterRates } from './rules.ts';
+import { meteringStore, type MeteringDb } from './store.ts';
+
+// Metering's use cases. Resources tell it what changed (`recordStateChange`, `recordRemoval`), in
+// the transaction of the change, and what the fabric reports late (`recordLateStateChange`). Hours
+// close on the clock (`closeDueHours`): from a watermark up to the current hour, then the hours
+// marked dirty by late reports. Each step is one transaction under the closing lock, so a crash
+// anywhere leaves either the step done or nothing of it: the watermark moves with its hour, a
+// dirty hour leaves its list with its re-close.
+
+/** What a resource meters from a time on, as its lifecycle tells metering. */
+export interface StateChange {
+  resourceId: string;
+  subscriptionId: string;
+  /** Its subscription's state: a subscription that is not enabled stops metering. */
+  subscriptionState: string;
+  /** What the resource meters in its own right (none: deleted, deallocated, ...). */
+  rates: MeterRates;
+  at: Date;
+  /** Why, kept with the interval: created, updated, a power action, ... */
+  reason: string;
+}
+
+const stateOf = (change: StateChange, recordedAt: Date) => ({
+  resourceId: change.resourceId,
+  subscriptionId: change.subscriptionId,
+  rates: meteredRates(change.rates, change.subscriptionState),
+  at: change.at,
+  reason: change.reason,
+  recordedAt,
+});
+
+/** The resource meters as `change` says from its time on (a change only when the rates differ). */
+export async function recordStateChange(db: MeteringDb, change: StateChange): Promise<void> {
+  await meteringStore.changeRates(db, stateOf(change, change.at));
+}
+
+/** The resource is gone: it meters nothing from `at` on. */
+export async function recordRemoval(
+  db: MeteringDb,
+  removal: Pick<StateChange, 'resourceId' | 'subscriptionId' | 'at' | 'reason'>,
+): Promise<void> {
+  await meteringStore.changeRates(db, { ...removal, rates: {}, recordedAt: removal.at });
+}
+
+/**
+ * Holds the closing lock until the end of the transaction `db`: first thing in a transaction that
+ * reads what a late change is about, so that no hour closes, or is changed, in between.
+ */
+export const holdClosingLock = (db: MeteringDb): Promise<void> => meteringStore.lockClosing(db);
+
+/**
+ * A change that happened at `change.at` and is learnt only now (`recordedAt`): the resource's
+ * history changes from then until its next recorded change, and the closed hours from then on are
+ * marked dirty, to be closed again (which writes correcting records). In a transaction that holds
+ * the closing lock. Answers undefined when the resource had no metered state at that time, else
+ * whether the change reached its open interval (what it meters now) and how many hours reopen.
+ */
+export async function recordLateStateChange(
+  db: MeteringDb,
+  change: StateChange,
+  recordedAt: Date,
+): Promise<{ current: boolean; reopenedHours: number } | undefined> {
+  const current = await meteringStore.splitAt(db, stateOf(change, recordedAt));
+  if (current === undefined) return undefined;
+  const hours = hoursReopened(change.at, (await meteringStore.closedUntil(db)) ?? recordedAt);
+  await meteringStore.markDirty(db, hours);
+  return { current, reopenedHours: hours.length };
+}
+
+/** Where closing has reached: every hour before it is closed. */
+export const closedUntil = (db: MeteringDb): Promise<Date | undefined> => meteringStore.closedUntil(db);
+
+/** Closes one hour and moves the watermark past it, in one transaction. */
+export async function closeHour(db: MeteringDb, hour: Date, now: Date): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await meteringStore.lockClosing(trx);
+    await meteringStore.closeHour(trx, hour, now);
+    await meteringStore.setClosedUntil(trx, new Date(hour.getTime() + HOUR_MS));
+  });
+}
+
+/** Closes again the dirty hours before `until`, taking them off their list in the same transaction. */
+export async function recloseDirtyHours(db: MeteringDb, until: Date, now: Date): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await meteringStore.lockClosing(trx);
+    for (const hour of await meteringStore.takeDirty(trx, until)) await meteringStore.closeHour(trx, hour, now);
+  });
+}
+
+/**
+ * Closes every hour due by `now`, hour by hour from where closing stopped (so a stack that was
+ * down closes the hours it missed when it comes back; the first time, from the hour of the first
+ * interval ever written), then the dirty hours.
+ */
+export async function closeDueHours(db: MeteringDb, now: Date): Promise<void> {
+  const until = startOfHour(now);
+  const closed = await meteringStore.closedUntil(db);
+  const first = closed ? undefined : await meteringStore.firstIntervalStart(db);
+  const from = closed ?? (first ? startOfHour(first) : until);
+  for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) await closeHour(db, new Date(h), now);
+  await recloseDirtyHours(db, until, now);
+}

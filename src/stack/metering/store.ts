@@ -1,0 +1,171 @@
+import { type Kysely, sql } from 'kysely';
+import { HOUR_MS } from '../../core/clock.ts';
+import type { SettingsTable } from '../../arm/tables.ts';
+import { sameRates } from './rules.ts';
+import type { MeterRates, MeteringTables } from './tables.ts';
+
+// All SQL of metering's own state: what each resource meters over time (`resource_states`),
+// closing hours into usage records, the closing watermark and the dirty hours. The outbox's reads
+// and marks (delivery, the usage APIs, chargeback) are in outbox-store.ts; nothing else touches
+// metering's tables.
+export type MeteringDb = Kysely<MeteringTables & { settings: SettingsTable }>;
+
+/** The advisory lock of closing hours (a fixed key: one deployment per database). */
+export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
+
+/** A resource's rates from a time on, as a row of `resource_states`. */
+interface StateRow {
+  resourceId: string;
+  subscriptionId: string;
+  from: Date;
+  to: Date | null;
+  rates: MeterRates;
+  reason: string;
+  recordedAt: Date;
+}
+
+const insertState = async (db: MeteringDb, s: StateRow) => {
+  await db
+    .insertInto('resource_states')
+    .values({
+      resource_id: s.resourceId,
+      subscription_id: s.subscriptionId,
+      valid_from: s.from,
+      valid_to: s.to,
+      rates: JSON.stringify(s.rates),
+      reason: s.reason,
+      recorded_at: s.recordedAt,
+    })
+    .execute();
+};
+
+export const meteringStore = {
+  /** From `at` on, the resource meters at `rates` (nothing when empty); a change only when they differ. */
+  changeRates: async (db: MeteringDb, change: Omit<StateRow, 'from' | 'to'> & { at: Date }): Promise<boolean> => {
+    const open = await db
+      .selectFrom('resource_states')
+      .select(['id', 'rates'])
+      .where('resource_id', '=', change.resourceId)
+      .where('valid_to', 'is', null)
+      .executeTakeFirst();
+    if (sameRates(open?.rates ?? {}, change.rates)) return false;
+    if (open) await db.updateTable('resource_states').set({ valid_to: change.at }).where('id', '=', open.id).execute();
+    if (Object.keys(change.rates).length > 0) await insertState(db, { ...change, from: change.at, to: null });
+    return true;
+  },
+
+  /**
+   * A change that happened at `at` but is learnt only now: the interval that held at `at` ends
+   * there, and the rest of it holds the new rates. Answers whether that interval was the open one,
+   * undefined when none held at `at`.
+   */
+  splitAt: async (
+    db: MeteringDb,
+    change: Omit<StateRow, 'from' | 'to'> & { at: Date },
+  ): Promise<boolean | undefined> => {
+    const holding = await db
+      .selectFrom('resource_states')
+      .selectAll()
+      .where('resource_id', '=', change.resourceId)
+      .where('valid_from', '<=', change.at)
+      .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', change.at)]))
+      .executeTakeFirst();
+    if (!holding) return undefined;
+    if (sameRates(holding.rates, change.rates)) return holding.valid_to === null;
+    await db.updateTable('resource_states').set({ valid_to: change.at }).where('id', '=', holding.id).execute();
+    if (Object.keys(change.rates).length > 0)
+      await insertState(db, { ...change, from: change.at, to: holding.valid_to });
+    return holding.valid_to === null;
+  },
+
+  /**
+   * Closes one hour for every resource in one statement: computes each resource's quantity per
+   * meter from the intervals that overlap the hour, and writes, per resource and meter, the
+   * difference from what earlier closings of the hour already wrote, as the next revision.
+   * Closing again with nothing changed writes nothing. Answers how many records it wrote.
+   * A record carries its resource's URI, location and tags and its subscription's directory as
+   * they are when the hour closes (read from the resources' and ARM's tables).
+   */
+  closeHour: async (db: MeteringDb, hourStart: Date, reportedAt: Date): Promise<number> => {
+    const end = new Date(hourStart.getTime() + HOUR_MS);
+    const result = await sql`
+      with computed as (
+        select s.resource_id, m.key as meter_id,
+               round(sum(extract(epoch from (least(coalesce(s.valid_to, ${end}::timestamptz), ${end}::timestamptz) - greatest(s.valid_from, ${hourStart}::timestamptz))) * m.value::numeric) / 3600, 9) as quantity
+        from resource_states s, jsonb_each_text(s.rates) m
+        where s.valid_from < ${end}::timestamptz and (s.valid_to is null or s.valid_to > ${hourStart}::timestamptz)
+        group by s.resource_id, m.key
+      ), existing as (
+        select resource_id, meter_id::text as meter_id, sum(quantity) as quantity, max(revision) as revision
+        from usage_records where hour = ${hourStart}::timestamptz
+        group by resource_id, meter_id
+      ), delta as (
+        select coalesce(c.resource_id, e.resource_id) as resource_id, coalesce(c.meter_id, e.meter_id) as meter_id,
+               coalesce(c.quantity, 0) - coalesce(e.quantity, 0) as quantity, coalesce(e.revision, 0) + 1 as revision
+        from computed c full join existing e on e.resource_id = c.resource_id and e.meter_id = c.meter_id
+        where coalesce(c.quantity, 0) <> coalesce(e.quantity, 0)
+      )
+      insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
+      select d.resource_id, d.meter_id::uuid, ${hourStart}::timestamptz, d.revision, d.quantity, r.subscription_id, s.tenant_id,
+             '/subscriptions/' || r.subscription_id || '/resourceGroups/' || r.resource_group || '/providers/' || r.type || '/' || r.name,
+             r.location, r.tags, ${reportedAt}::timestamptz
+      from delta d
+      join resources r on r.id = d.resource_id
+      join subscriptions s on s.subscription_id = r.subscription_id
+      on conflict do nothing
+    `.execute(db);
+    return Number(result.numAffectedRows ?? 0);
+  },
+
+  firstIntervalStart: async (db: MeteringDb): Promise<Date | undefined> => {
+    const row = await db
+      .selectFrom('resource_states')
+      .select((eb) => eb.fn.min('valid_from').as('first'))
+      .executeTakeFirst();
+    return (row?.first as Date | null) ?? undefined;
+  },
+
+  closedUntil: async (db: MeteringDb): Promise<Date | undefined> => {
+    const row = await db.selectFrom('settings').select('value').where('key', '=', 'metering').executeTakeFirst();
+    const v = row?.value as { closedUntil?: string } | undefined;
+    return v?.closedUntil ? new Date(v.closedUntil) : undefined;
+  },
+
+  setClosedUntil: async (db: MeteringDb, at: Date) => {
+    const json = JSON.stringify({ closedUntil: at.toISOString() });
+    await db
+      .insertInto('settings')
+      .values({ key: 'metering', value: json })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
+      .execute();
+  },
+
+  /**
+   * Serializes, until the end of the caller's transaction, everything that closes hours or changes
+   * closed history: a late report and the closing of its hour never overlap (the hour would close
+   * with the old rates, unmarked). Taken first in the transaction, so that what follows reads what
+   * the previous holder committed.
+   */
+  lockClosing: async (db: MeteringDb) => {
+    if (!db.isTransaction) throw new Error('lockClosing holds until the end of a transaction: call it in one');
+    await sql`select pg_advisory_xact_lock(${CLOSING_LOCK})`.execute(db);
+  },
+
+  markDirty: async (db: MeteringDb, hours: Date[]) => {
+    if (hours.length === 0) return;
+    await db
+      .insertInto('metering_dirty_hours')
+      .values(hours.map((hour) => ({ hour })))
+      .onConflict((oc) => oc.column('hour').doNothing())
+      .execute();
+  },
+
+  /** Takes the dirty hours before `before` off their list: in the transaction that closes them again. */
+  takeDirty: async (db: MeteringDb, before: Date): Promise<Date[]> => {
+    if (!db.isTransaction)
+      throw new Error('takeDirty must run in the transaction that closes the hours again, or a crash loses them');
+    return (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute())
+      .map((r) => r.hour)
+      .sort((a, b) => a.getTime() - b.getTime());
+  },
+};

@@ -1,0 +1,47 @@
+import type { Generated, JSONColumnType } from 'kysely';
+
+// Metering's tables: what each resource meters between two changes, the usage records closed from
+// that (the bridge's outbox), and the closed hours whose history changed since.
+
+/** Meter id → quantity per hour. */
+export type MeterRates = Record<string, number>;
+
+/** What a resource meters between two changes: rates per meter per hour. */
+export interface ResourceStatesTable {
+  id: Generated<string>; // bigserial, as text
+  resource_id: string;
+  subscription_id: string;
+  valid_from: Date;
+  valid_to: Date | null;
+  rates: JSONColumnType<MeterRates>;
+  reason: string;
+  recorded_at: Date;
+}
+
+/** One closed hour of one resource and meter, at one revision: the outbox the bridge delivers. */
+export interface UsageRecordsTable {
+  resource_id: string;
+  meter_id: string;
+  hour: Date;
+  revision: number;
+  quantity: string;
+  subscription_id: string;
+  tenant_id: string;
+  resource_uri: string;
+  location: string;
+  tags: Record<string, string>;
+  reported_at: Date;
+  /** Set once the hub acknowledged the batch that carried the record. */
+  delivered_at?: Date | null;
+}
+
+/** Closed hours to close again: a late report changed their history. */
+export interface MeteringDirtyHoursTable {
+  hour: Date;
+}
+
+export interface MeteringTables {
+  resource_states: ResourceStatesTable;
+  usage_records: UsageRecordsTable;
+  metering_dirty_hours: MeteringDirtyHoursTable;
+}

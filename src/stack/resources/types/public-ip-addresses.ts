@@ -1,0 +1,60 @@
+import { newGuid } from '../../../core/ids.ts';
+import type { MeterRates } from '../../metering/rules.ts';
+import { METERS } from '../catalog.ts';
+import type { ResourceType } from '../resource-type.ts';
+import { resourceErrors } from '../rules.ts';
+import type { ResourcesTable } from '../tables.ts';
+
+// Public IP addresses (Microsoft.Network): static or dynamic, each metered by the hour.
+
+export function publicIpRates(allocation: 'Static' | 'Dynamic'): MeterRates {
+  return { [allocation === 'Static' ? METERS.staticIp.id : METERS.dynamicIp.id]: 1 };
+}
+
+/** A PUT's properties as a client sends them: JSON, so any part may be missing or of another type. */
+interface PublicIpRequest {
+  publicIPAllocationMethod?: unknown;
+  publicIPAddressVersion?: unknown;
+  idleTimeoutInMinutes?: unknown;
+}
+
+const METHODS: readonly unknown[] = ['Static', 'Dynamic'];
+
+export const publicIpAddresses: ResourceType = {
+  type: 'Microsoft.Network/publicIPAddresses',
+  namespace: 'Microsoft.Network',
+  quotaProvider: 'Microsoft.Network.Admin',
+  apiVersions: ['2017-10-01', '2018-11-01', '2019-11-01'],
+  async accept(body, existing) {
+    const p = (body?.properties ?? {}) as PublicIpRequest;
+    const method = p.publicIPAllocationMethod ?? existing?.properties.publicIPAllocationMethod ?? 'Dynamic';
+    if (!METHODS.includes(method))
+      throw resourceErrors.invalidParameter(
+        `'${method}' is not an allocation method; use Static or Dynamic.`,
+        'properties.publicIPAllocationMethod',
+      );
+    const octets = existing?.properties.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
+    return {
+      properties: {
+        resourceGuid: existing?.properties.resourceGuid ?? newGuid(),
+        provisioningState: 'Succeeded',
+        publicIPAddressVersion: p.publicIPAddressVersion ?? 'IPv4',
+        publicIPAllocationMethod: method,
+        idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
+        ipAddress: octets,
+      },
+      sku: (body?.sku as ResourcesTable['sku'] | undefined) ?? existing?.sku ?? { name: 'Basic' },
+      kind: null,
+    };
+  },
+  meterState: (r) => publicIpRates(r.properties.publicIPAllocationMethod),
+  checkQuota(limits, live, _next, existing) {
+    if (
+      !existing &&
+      limits.maxPublicIpsPerSubscription !== undefined &&
+      live.length + 1 > limits.maxPublicIpsPerSubscription
+    ) {
+      throw resourceErrors.quotaExceeded('PublicIPAddresses', limits.maxPublicIpsPerSubscription, live.length, 1);
+    }
+  },
+};
