@@ -42,6 +42,12 @@ import {
   type ResourcesContext,
 } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
+import { resourceLinks } from './network/links.ts';
+import { networkMigrations } from './network/migrations.ts';
+import { NETWORK_TYPES, registerNetworkRoutes } from './network/routes.ts';
+import { combinedLister, deleteNetworkOfGroup, type NetworkContext } from './network/service.ts';
+import type { NetworkDb } from './network/store.ts';
+import type { NetworkTables } from './network/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
@@ -52,7 +58,13 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & BridgeTables & PricingTables;
+export type StackTables = ArmTables &
+  TenancyTables &
+  OffersTables &
+  ResourcesTables &
+  NetworkTables &
+  BridgeTables &
+  PricingTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -108,6 +120,7 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
     ...tenancyMigrations,
     ...offersMigrations,
     ...resourcesMigrations,
+    ...networkMigrations,
     ...bridgeMigrations,
     ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
   });
@@ -120,8 +133,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
-    onResourceGroupDeleted: (db, subscriptionId, group) =>
-      deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
+    // The network's first: its subscription lock is taken before any of the group's rows is touched.
+    onResourceGroupDeleted: async (db, subscriptionId, group) => {
+      await deleteNetworkOfGroup(network, NETWORK_TYPES, db as NetworkDb, subscriptionId, group);
+      await deleteResourcesOfGroup(resources, db as ResourcesContext['db'], subscriptionId, group);
+    },
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -158,7 +174,13 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     },
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
-  const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
+  const resources: ResourcesContext = {
+    arm,
+    db: opts.db as unknown as ResourcesContext['db'],
+    offers,
+    links: resourceLinks,
+  };
+  const network: NetworkContext = { arm, db: opts.db as unknown as NetworkDb, offers, resources };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(resources.db)));
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
@@ -186,7 +208,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       ctx: arm,
       baseUrl: () => opts.endpoints()[which],
       routes: () => routeTable(app),
-      resources: resourceLister(resources),
+      resources: combinedLister(network, resourceLister(resources)),
     };
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
@@ -242,6 +264,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
+        registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
         registerTenantUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which]);
       }
     });

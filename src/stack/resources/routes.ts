@@ -17,13 +17,14 @@ import { instanceView, resourceView, vmSizeView } from './views.ts';
 export const RESOURCE_API_VERSIONS: Record<string, string[]> = {
   'Microsoft.Compute/virtualMachines': ['2017-03-30', '2017-12-01', '2018-04-01', '2018-06-01', '2020-06-01'],
   'Microsoft.Storage/storageAccounts': ['2016-01-01', '2017-10-01', '2018-02-01', '2019-06-01'],
-  'Microsoft.Network/publicIPAddresses': ['2017-10-01', '2018-11-01', '2019-11-01'],
+  'Microsoft.Network/publicIPAddresses': [...API_VERSIONS.network],
 };
 
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
 
-function lroHeaders(
+/** The long-running operation's headers: where to poll its status (and, with `withLocation`, its result). */
+export function lroHeaders(
   request: FastifyRequest,
   baseUrl: string,
   subscriptionId: string,

@@ -28,6 +28,16 @@ export interface ResourcesContext {
   arm: ArmContext;
   db: ResourcesDb;
   offers: OffersContext;
+  /** What another domain says about a resource's links (the network: a VM's NICs, a public IP's users). */
+  links?: ResourceLinks;
+}
+
+/** Another domain's say in writes and deletes, in their transaction (wired by the stack). */
+export interface ResourceLinks {
+  /** Checks and records what the row refers to; answers the properties to keep. */
+  beforeWrite(db: ResourcesDb, row: ResourcesTable): Promise<Record<string, unknown>>;
+  /** Refuses while another resource uses the row (unless its group goes too); lets go of what it used. */
+  beforeDelete(db: ResourcesDb, row: ResourcesTable, withGroup: boolean): Promise<void>;
 }
 
 export const resourceErrors = {
@@ -111,7 +121,7 @@ async function requireGroupOf(ctx: ResourcesContext, sub: SubscriptionsTable, re
     throw armErrors.resourceGroupNotFound(ref.resourceGroup);
 }
 
-function requireLocation(ctx: ResourcesContext, location: unknown): string {
+export function requireLocation(ctx: ResourcesContext, location: unknown): string {
   const allowed = ctx.arm.locations();
   const found =
     typeof location === 'string'
@@ -160,6 +170,7 @@ export async function putResource(
       updated_at: now,
       deleted_at: null,
     };
+    if (ctx.links) row.properties = await ctx.links.beforeWrite(db, row);
     if (existing) await resourcesStore.update(db, row);
     else await resourcesStore.insert(db, row);
     await resourcesStore.changeRates(
@@ -176,7 +187,7 @@ export async function putResource(
   });
 }
 
-async function recordOperation(
+export async function recordOperation(
   ctx: ResourcesContext,
   db: ResourcesDb,
   subscriptionId: string,
@@ -255,6 +266,7 @@ export async function deleteResource(
   return inTransaction(ctx.db, async (db) => {
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) return undefined;
+    await ctx.links?.beforeDelete(db, row, false);
     await resourcesStore.changeRates(db, row.id, sub.subscription_id, now, {}, 'deleted', now);
     await resourcesStore.markDeleted(db, row.id, now);
     return recordOperation(ctx, db, sub.subscription_id, row.id, row.location, `${t.type}/delete`);
@@ -270,6 +282,7 @@ export async function deleteResourcesOfGroup(
 ): Promise<void> {
   const now = ctx.arm.clock.now();
   for (const row of await resourcesStore.liveInGroup(db, subscriptionId, resourceGroup)) {
+    await ctx.links?.beforeDelete(db, row, true);
     await resourcesStore.changeRates(db, row.id, subscriptionId, now, {}, 'deleted with its resource group', now);
     await resourcesStore.markDeleted(db, row.id, now);
   }
@@ -299,6 +312,13 @@ export async function resyncSubscription(
       );
     }
   });
+}
+
+/** Another domain's links kept in a resource's properties (a public IP's address and user): what it meters stays. */
+export async function setLinkedProperties(db: ResourcesDb, id: string, linked: Record<string, unknown>): Promise<void> {
+  const row = await resourcesStore.byId(db, id);
+  if (!row || row.deleted_at) return;
+  await resourcesStore.update(db, { ...row, properties: { ...row.properties, ...linked } });
 }
 
 // ---- virtual machines ----------------------------------------------------------------------------
@@ -596,7 +616,6 @@ export function publicIpType(): ResourceType {
           `'${method}' is not an allocation method; use Static or Dynamic.`,
           'properties.publicIPAllocationMethod',
         );
-      const octets = existing?.properties.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
       return {
         properties: {
           resourceGuid: existing?.properties.resourceGuid ?? newGuid(),
@@ -604,7 +623,9 @@ export function publicIpType(): ResourceType {
           publicIPAddressVersion: p.publicIPAddressVersion ?? 'IPv4',
           publicIPAllocationMethod: method,
           idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
-          ipAddress: octets,
+          // The address and the IP configuration using it: the network's links (beforeWrite).
+          ipAddress: existing?.properties.ipAddress,
+          ipConfiguration: existing?.properties.ipConfiguration,
         },
         sku: body?.sku ?? existing?.sku ?? { name: 'Basic' },
         kind: null,
