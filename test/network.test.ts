@@ -429,6 +429,59 @@ describe('network resources on the stack', () => {
     );
   });
 
+  it('lists the VM image catalog: publishers, offers, skus, versions (newest first with $top), one version', async () => {
+    const images = `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/providers/Microsoft.Compute/locations/local/publishers`;
+    const get = (path: string, token = user) => t.call('GET', `${images}${path}`, { token });
+    const publishers = await get('?api-version=2020-06-01');
+    assert.equal(publishers.status, 200);
+    assert.ok(
+      ['Canonical', 'Debian', 'MicrosoftWindowsServer'].every((p) => publishers.body.some((x: Wire) => x.name === p)),
+    );
+    const offers = await get('/canonical/artifacttypes/vmimage/offers?api-version=2022-11-01');
+    assert.deepEqual(
+      offers.body.map((o: Wire) => o.name),
+      ['UbuntuServer', '0001-com-ubuntu-server-jammy'],
+    );
+    const skus = await get('/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus?api-version=2020-06-01');
+    assert.deepEqual(
+      skus.body.map((o: Wire) => o.name),
+      ['18.04-LTS'],
+    );
+    const latest = await get(
+      `/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions?api-version=2020-06-01&$top=1&$orderby=${encodeURIComponent('name desc')}`,
+    );
+    assert.deepEqual(
+      latest.body.map((o: Wire) => o.name),
+      ['18.04.202109180'],
+    );
+    const version = await get(
+      '/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/18.04.202109180?api-version=2020-06-01',
+    );
+    assert.equal(version.status, 200);
+    assert.equal(version.body.properties.osDiskImage.operatingSystem, 'Linux');
+    assert.deepEqual(version.body.properties.dataDiskImages, []);
+    assert.equal(version.body.properties.hyperVGeneration, 'V1');
+    assert.equal(version.body.properties.plan, undefined);
+    assert.equal((await get('/Nobody/artifacttypes/vmimage/offers?api-version=2020-06-01')).status, 404);
+    assert.equal(
+      (
+        await get(
+          '/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions/9?api-version=2020-06-01',
+        )
+      ).status,
+      404,
+    );
+    assert.equal(
+      (
+        await get(
+          '/Canonical/artifacttypes/vmimage/offers/UbuntuServer/skus/18.04-LTS/versions?api-version=2020-06-01&$top=x',
+        )
+      ).body.error.code,
+      'InvalidParameter',
+    );
+    assert.equal((await get('?api-version=2020-06-01', other)).status, 403, "another tenant's subscription");
+  });
+
   it('deletes the network with its resource group', async () => {
     const group = `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourcegroups/rg?api-version=2019-10-01`;
     assert.equal((await t.call('DELETE', group, { token: user })).status, 200);

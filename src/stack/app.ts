@@ -42,6 +42,7 @@ import {
   type ResourcesContext,
 } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
+import { registerImageRoutes } from './images/routes.ts';
 import { resourceLinks } from './network/links.ts';
 import { networkMigrations } from './network/migrations.ts';
 import { NETWORK_TYPES, registerNetworkRoutes } from './network/routes.ts';
@@ -265,6 +266,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
         registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
+        registerImageRoutes(armApp, resources);
         registerTenantUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which]);
       }
     });
