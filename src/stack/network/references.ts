@@ -2,8 +2,8 @@ import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
 import { setLinkedProperties } from '../resources/service.ts';
 import { resourcesStore } from '../resources/store.ts';
 import type { ResourcesTable } from '../resources/tables.ts';
-import { parsePrefix, type Prefix } from './addresses.ts';
-import { networkErrors, type Json } from './rules.ts';
+import { parseAddress, parsePrefix, type Prefix } from './addresses.ts';
+import { networkErrors, PUBLIC_IP_POOL, type Json } from './rules.ts';
 import { asResourcesDb } from './service.ts';
 import { networkStore, type NetworkDb } from './store.ts';
 import type { NetworkResourcesTable } from './tables.ts';
@@ -99,9 +99,19 @@ export async function publicIpLinks(db: NetworkDb, ip: Pick<ResourcesTable, 'id'
     await networkStore.releasePublicAddress(db, ip.id);
     return { ipAddress: undefined, ipConfiguration: undefined };
   }
-  const ipAddress = await networkStore.allocatePublicAddress(db, ip.id);
+  // A Static address given before the pool existed (outside it) stays that IP's.
+  const earlier = ip.properties.ipAddress;
+  const legacy = typeof earlier === 'string' && !inPool(earlier) && !(await networkStore.publicAddressOf(db, ip.id));
+  const ipAddress = legacy ? earlier : await networkStore.allocatePublicAddress(db, ip.id);
   if (!ipAddress) throw networkErrors.poolExhausted();
   return { ipAddress, ipConfiguration: user ? { id: user.holder } : undefined };
+}
+
+function inPool(address: string): boolean {
+  const a = parseAddress(address);
+  const first = parseAddress(PUBLIC_IP_POOL.first) ?? 0;
+  const last = parseAddress(PUBLIC_IP_POOL.last) ?? 0;
+  return a !== undefined && a >= first && a <= last;
 }
 
 /** After an IP configuration took or let go of a public IP: its links as the public IP shows them. */
