@@ -369,6 +369,9 @@ describe('network resources on the stack', () => {
     const missing = await t.call('PUT', vmUrl(t, sub, 'vm0'), { token: user, body: withNics(['nothing']) });
     assert.equal(missing.status, 400);
     assert.equal(missing.body.error.code, 'InvalidResourceReference');
+    const foreign = await t.call('PUT', vmUrl(t, otherSub, 'thief'), { token: other, body: withNics(['nic1']) });
+    assert.equal(foreign.status, 400, "another subscription's NIC");
+    assert.equal(foreign.body.error.code, 'InvalidResourceReference');
     const vm1 = await t.call('PUT', vmUrl(t, sub, 'vm1'), { token: user, body: withNics(['nic1']) });
     assert.equal(vm1.status, 201, JSON.stringify(vm1.body));
     const taken = await t.call('PUT', vmUrl(t, sub, 'vm2'), { token: user, body: withNics(['nic2', 'nic1']) });
