@@ -47,5 +47,26 @@ export const API_VERSIONS = {
     '2025-04-01',
   ],
   authorization: ['2015-07-01', '2018-01-01-preview', '2018-09-01-preview', '2020-04-01-preview', '2022-04-01'],
+  /**
+   * Microsoft.Network: the hybrid profiles' (2017-10-01, 2018-11-01), az 2.45's (2022-01-01, 2022-05-01,
+   * 2022-07-01), those of the template `az vm create` deploys (2015-06-15, 2016-09-01, 2017-09-01,
+   * 2021-02-01) and the SDKs' between.
+   */
+  network: [
+    '2015-06-15',
+    '2016-09-01',
+    '2017-09-01',
+    '2017-10-01',
+    '2018-11-01',
+    '2019-11-01',
+    '2020-05-01',
+    '2020-11-01',
+    '2021-02-01',
+    '2021-05-01',
+    '2021-08-01',
+    '2022-01-01',
+    '2022-05-01',
+    '2022-07-01',
+  ],
   system: ['2026-11-01'],
 } as const satisfies Record<string, readonly string[]>;

@@ -44,6 +44,13 @@ import {
 import type { ResourcesDb } from './resources/store.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { RESOURCE_TYPES } from './resources/types/index.ts';
+import { registerImageRoutes } from './images/routes.ts';
+import { resourceLinks } from './network/links.ts';
+import { networkMigrations } from './network/migrations.ts';
+import { NETWORK_TYPES, registerNetworkRoutes } from './network/routes.ts';
+import { combinedLister, deleteNetworkOfGroup, type NetworkContext } from './network/service.ts';
+import type { NetworkDb } from './network/store.ts';
+import type { NetworkTables } from './network/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
@@ -59,6 +66,7 @@ export type StackTables = ArmTables &
   OffersTables &
   ResourcesTables &
   MeteringTables &
+  NetworkTables &
   BridgeTables &
   PricingTables;
 
@@ -117,6 +125,7 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
     ...offersMigrations,
     ...resourcesMigrations,
     ...meteringMigrations,
+    ...networkMigrations,
     ...bridgeMigrations,
     ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
   });
@@ -129,9 +138,12 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
-    onResourceGroupDeleted: (db, subscriptionId, group) =>
-      // The group's transaction, on the same database.
-      deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group),
+    // The network's first: its subscription lock is taken before any of the group's rows is touched.
+    // The group's transaction, on the same database.
+    onResourceGroupDeleted: async (db, subscriptionId, group) => {
+      await deleteNetworkOfGroup(network, NETWORK_TYPES, db as unknown as NetworkDb, subscriptionId, group);
+      await deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group);
+    },
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -168,7 +180,13 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     },
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
-  const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
+  const resources: ResourcesContext = {
+    arm,
+    db: opts.db as unknown as ResourcesContext['db'],
+    offers,
+    links: resourceLinks,
+  };
+  const network: NetworkContext = { arm, db: opts.db as unknown as NetworkDb, offers, resources };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
@@ -196,7 +214,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       ctx: arm,
       baseUrl: () => opts.endpoints()[which],
       routes: () => routeTable(app),
-      resources: resourceLister(resources),
+      resources: combinedLister(network, resourceLister(resources)),
     };
     await app.register(async (armApp) => {
       armEndpoint(armApp, {
@@ -257,6 +275,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
+        registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
+        registerImageRoutes(armApp, resources);
         registerTenantUsageRoutes(armApp, arm, opts.db, () => opts.endpoints()[which]);
       }
     });

@@ -108,6 +108,37 @@ export const IMAGES: readonly PlatformImage[] = [
     versions: ['18.04.202108240', '18.04.202109180'],
     osType: 'Linux',
   },
+  // The images behind the Azure CLI's aliases (UbuntuLTS above, Ubuntu2204, Debian, CentOS,
+  // Win2022Datacenter, Win2019Datacenter, Win2016Datacenter, Win2012R2Datacenter).
+  {
+    publisher: 'Canonical',
+    offer: '0001-com-ubuntu-server-jammy',
+    sku: '22_04-lts',
+    versions: ['22.04.202301050', '22.04.202302140'],
+    osType: 'Linux',
+  },
+  {
+    publisher: 'Debian',
+    offer: 'debian-10',
+    sku: '10',
+    versions: ['0.20221205.1220', '0.20230124.1270'],
+    osType: 'Linux',
+  },
+  { publisher: 'OpenLogic', offer: 'CentOS', sku: '7.5', versions: ['7.5.20180626', '7.5.201808150'], osType: 'Linux' },
+  {
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2022-Datacenter',
+    versions: ['20348.1366.221207', '20348.1487.230106'],
+    osType: 'Windows',
+  },
+  {
+    publisher: 'MicrosoftWindowsServer',
+    offer: 'WindowsServer',
+    sku: '2012-R2-Datacenter',
+    versions: ['9600.20671.221111', '9600.20778.230110'],
+    osType: 'Windows',
+  },
 ];
 
 export const catalogErrors = {

@@ -22,7 +22,8 @@ import { instanceView, resourceId, resourceView, vmSizeView } from './views.ts';
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
 
-function lroHeaders(
+/** The long-running operation's headers: where to poll its status (and, with `withLocation`, its result). */
+export function lroHeaders(
   request: FastifyRequest,
   baseUrl: string,
   subscriptionId: string,

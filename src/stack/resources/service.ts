@@ -29,6 +29,16 @@ export interface ResourcesContext {
   arm: ArmContext;
   db: ResourcesDb;
   offers: OffersContext;
+  /** What another domain says about a resource's links (the network: a VM's NICs, a public IP's users). */
+  links?: ResourceLinks;
+}
+
+/** Another domain's say in writes and deletes, in their transaction (wired by the stack). */
+export interface ResourceLinks {
+  /** Checks and records what the row refers to; answers the properties to keep. */
+  beforeWrite(db: ResourcesDb, row: ResourcesTable): Promise<Record<string, unknown>>;
+  /** Refuses while another resource uses the row (unless its group goes too); lets go of what it used. */
+  beforeDelete(db: ResourcesDb, row: ResourcesTable, withGroup: boolean): Promise<void>;
 }
 
 export interface ResourceRef {
@@ -107,6 +117,7 @@ export async function putResource(
       updated_at: now,
       deleted_at: null,
     };
+    if (ctx.links) row.properties = await ctx.links.beforeWrite(db, row);
     if (existing) await resourcesStore.update(db, row);
     else await resourcesStore.insert(db, row);
     await meteringChanged(db, t, row, sub, now, existing ? 'updated' : 'created');
@@ -115,7 +126,7 @@ export async function putResource(
   });
 }
 
-async function recordOperation(
+export async function recordOperation(
   ctx: ResourcesContext,
   db: ResourcesDb,
   subscriptionId: string,
@@ -194,6 +205,7 @@ export async function deleteResource(
   return inTransaction(ctx.db, async (db) => {
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) return undefined;
+    await ctx.links?.beforeDelete(db, row, false);
     await meteringEnded(db, row, now, 'deleted');
     await resourcesStore.markDeleted(db, row.id, now);
     return recordOperation(ctx, db, sub.subscription_id, row.id, row.location, `${t.type}/delete`);
@@ -209,6 +221,7 @@ export async function deleteResourcesOfGroup(
 ): Promise<void> {
   const now = ctx.arm.clock.now();
   for (const row of await resourcesStore.liveInGroup(db, subscriptionId, resourceGroup)) {
+    await ctx.links?.beforeDelete(db, row, true);
     await meteringEnded(db, row, now, 'deleted with its resource group');
     await resourcesStore.markDeleted(db, row.id, now);
   }
@@ -271,4 +284,11 @@ export async function changeResource(
       operationId: await recordOperation(ctx, db, sub.subscription_id, row.id, row.location, change.action),
     };
   });
+}
+
+/** Another domain's links kept in a resource's properties (a public IP's address and user): what it meters stays. */
+export async function setLinkedProperties(db: ResourcesDb, id: string, linked: Record<string, unknown>): Promise<void> {
+  const row = await resourcesStore.byId(db, id);
+  if (!row || row.deleted_at) return;
+  await resourcesStore.update(db, { ...row, properties: { ...row.properties, ...linked } });
 }

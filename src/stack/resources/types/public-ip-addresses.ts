@@ -1,3 +1,4 @@
+import { API_VERSIONS } from '../../../core/api-versions.ts';
 import { newGuid } from '../../../core/ids.ts';
 import type { MeterRates } from '../../metering/rules.ts';
 import { METERS } from '../catalog.ts';
@@ -24,7 +25,7 @@ export const publicIpAddresses: ResourceType = {
   type: 'Microsoft.Network/publicIPAddresses',
   namespace: 'Microsoft.Network',
   quotaProvider: 'Microsoft.Network.Admin',
-  apiVersions: ['2017-10-01', '2018-11-01', '2019-11-01'],
+  apiVersions: [...API_VERSIONS.network],
   async accept(body, existing) {
     const p = (body?.properties ?? {}) as PublicIpRequest;
     const method = p.publicIPAllocationMethod ?? existing?.properties.publicIPAllocationMethod ?? 'Dynamic';
@@ -33,7 +34,6 @@ export const publicIpAddresses: ResourceType = {
         `'${method}' is not an allocation method; use Static or Dynamic.`,
         'properties.publicIPAllocationMethod',
       );
-    const octets = existing?.properties.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
     return {
       properties: {
         resourceGuid: existing?.properties.resourceGuid ?? newGuid(),
@@ -41,7 +41,9 @@ export const publicIpAddresses: ResourceType = {
         publicIPAddressVersion: p.publicIPAddressVersion ?? 'IPv4',
         publicIPAllocationMethod: method,
         idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
-        ipAddress: octets,
+        // The address and the IP configuration using it: the network's links (beforeWrite).
+        ipAddress: existing?.properties.ipAddress,
+        ipConfiguration: existing?.properties.ipConfiguration,
       },
       sku: (body?.sku as ResourcesTable['sku'] | undefined) ?? existing?.sku ?? { name: 'Basic' },
       kind: null,

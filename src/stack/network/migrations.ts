@@ -1,0 +1,50 @@
+import { type Kysely, type Migration, sql } from 'kysely';
+
+export const networkMigrations: Record<string, Migration> = {
+  '1701_network': {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        create table network_resources (
+          id uuid primary key,
+          subscription_id uuid not null references subscriptions (subscription_id),
+          resource_group text not null,
+          resource_group_key text not null,
+          type text not null,
+          type_key text not null,
+          name text not null,
+          name_key text not null,
+          location text not null,
+          tags jsonb not null default '{}',
+          properties jsonb not null,
+          etag uuid not null,
+          created_at timestamptz not null,
+          updated_at timestamptz not null,
+          deleted_at timestamptz
+        );
+        create unique index network_resources_live on network_resources (subscription_id, resource_group_key, type_key, name_key) where deleted_at is null;
+
+        create table network_references (
+          id bigserial primary key,
+          subscription_id uuid not null,
+          holder_id uuid not null,
+          holder text not null,
+          kind text not null,
+          target_id uuid not null,
+          target_child text not null default '',
+          private_ip inet
+        );
+        create index network_references_holder on network_references (holder_id);
+        create index network_references_target on network_references (target_id, target_child);
+        -- an address of a subnet is one IP configuration's
+        create unique index network_references_private_ip on network_references (target_id, target_child, private_ip) where private_ip is not null;
+        -- a public IP serves one IP configuration, a NIC one VM
+        create unique index network_references_exclusive on network_references (target_id) where kind in ('publicIPAddress', 'networkInterface');
+
+        create table public_ip_pool (
+          address inet primary key,
+          public_ip_id uuid not null unique
+        );
+      `.execute(db);
+    },
+  },
+};

@@ -1,0 +1,179 @@
+import { type Kysely, sql } from 'kysely';
+import { PUBLIC_IP_POOL } from './rules.ts';
+import type { NetworkReferencesTable, NetworkResourcesTable, NetworkTables, ReferenceKind } from './tables.ts';
+
+// All SQL of the network domain: its resources, what refers to what, and the public address pool.
+export type NetworkDb = Kysely<NetworkTables>;
+
+/** The advisory lock of the public address pool (one pool per deployment database). */
+const POOL_LOCK = 0x4e45_5450; // 'NETP'
+
+const json = (v: unknown) => JSON.stringify(v) as unknown as Record<string, never>;
+
+const named = (db: NetworkDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
+  db
+    .selectFrom('network_resources')
+    .selectAll()
+    .where('subscription_id', '=', subscriptionId)
+    .where('resource_group_key', '=', resourceGroup.toLowerCase())
+    .where('type_key', '=', type.toLowerCase())
+    .where('name_key', '=', name.toLowerCase())
+    .where('deleted_at', 'is', null);
+
+export const networkStore = {
+  get: (db: NetworkDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
+    named(db, subscriptionId, resourceGroup, type, name).executeTakeFirst(),
+
+  insert: async (db: NetworkDb, row: NetworkResourcesTable) => {
+    await db
+      .insertInto('network_resources')
+      .values({ ...row, tags: json(row.tags), properties: json(row.properties) })
+      .execute();
+  },
+
+  update: async (db: NetworkDb, row: NetworkResourcesTable) => {
+    await db
+      .updateTable('network_resources')
+      .set({ tags: json(row.tags), properties: json(row.properties), etag: row.etag, updated_at: row.updated_at })
+      .where('id', '=', row.id)
+      .execute();
+  },
+
+  markDeleted: async (db: NetworkDb, id: string, at: Date) => {
+    await db.updateTable('network_resources').set({ deleted_at: at }).where('id', '=', id).execute();
+  },
+
+  list: (
+    db: NetworkDb,
+    subscriptionId: string,
+    type: string,
+    resourceGroup: string | undefined,
+    offset: number,
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('network_resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('type_key', '=', type.toLowerCase())
+      .where('deleted_at', 'is', null);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
+  },
+
+  /** Live resources of every type for ARM's generic list, in its order (group, type, name). */
+  listAnyType: (
+    db: NetworkDb,
+    subscriptionId: string,
+    resourceGroup: string | undefined,
+    filter: { resourceType?: string; name?: string; location?: string },
+    limit: number,
+  ) => {
+    let q = db
+      .selectFrom('network_resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('deleted_at', 'is', null);
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
+    if (filter.resourceType !== undefined) q = q.where('type_key', '=', filter.resourceType.toLowerCase());
+    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
+    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
+    return q.orderBy('resource_group_key').orderBy('type_key').orderBy('name_key').limit(limit).execute();
+  },
+
+  countLive: async (db: NetworkDb, subscriptionId: string, type: string): Promise<number> => {
+    const row = await db
+      .selectFrom('network_resources')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('subscription_id', '=', subscriptionId)
+      .where('type_key', '=', type.toLowerCase())
+      .where('deleted_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
+  liveInGroup: (db: NetworkDb, subscriptionId: string, resourceGroup: string) =>
+    db
+      .selectFrom('network_resources')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('resource_group_key', '=', resourceGroup.toLowerCase())
+      .where('deleted_at', 'is', null)
+      .execute(),
+
+  // ---- references ------------------------------------------------------------------------------
+
+  referencesHeldBy: (db: NetworkDb, holderId: string, kinds?: ReferenceKind[]) => {
+    let q = db.selectFrom('network_references').selectAll().where('holder_id', '=', holderId);
+    if (kinds) q = q.where('kind', 'in', kinds);
+    return q.orderBy('id').execute();
+  },
+
+  /** What refers to these resources (or to one subnet of a virtual network, by its name). */
+  referencesTo: (db: NetworkDb, targetIds: string[], child?: string) => {
+    if (targetIds.length === 0) return Promise.resolve([] as NetworkReferencesTable[]);
+    let q = db.selectFrom('network_references').selectAll().where('target_id', 'in', targetIds);
+    if (child !== undefined) q = q.where('target_child', '=', child.toLowerCase());
+    return q.orderBy('id').execute();
+  },
+
+  insertReferences: async (db: NetworkDb, rows: NetworkReferencesTable[]) => {
+    if (rows.length > 0) await db.insertInto('network_references').values(rows).execute();
+  },
+
+  deleteReferencesHeldBy: async (db: NetworkDb, holderId: string, kinds?: ReferenceKind[]) => {
+    let q = db.deleteFrom('network_references').where('holder_id', '=', holderId);
+    if (kinds) q = q.where('kind', 'in', kinds);
+    await q.execute();
+  },
+
+  deleteReferencesTo: async (db: NetworkDb, targetId: string) => {
+    await db.deleteFrom('network_references').where('target_id', '=', targetId).execute();
+  },
+
+  // ---- the public address pool -----------------------------------------------------------------
+
+  publicAddressOf: async (db: NetworkDb, publicIpId: string): Promise<string | undefined> =>
+    (
+      await db
+        .selectFrom('public_ip_pool')
+        .select(sql<string>`host(address)`.as('address'))
+        .where('public_ip_id', '=', publicIpId)
+        .executeTakeFirst()
+    )?.address,
+
+  /** The public IP's address: the one it holds, else the lowest free one of the pool (undefined when none is). */
+  allocatePublicAddress: async (db: NetworkDb, publicIpId: string): Promise<string | undefined> => {
+    const held = await networkStore.publicAddressOf(db, publicIpId);
+    if (held) return held;
+    if (!db.isTransaction) throw new Error('allocatePublicAddress holds the pool lock: call it in a transaction');
+    await sql`select pg_advisory_xact_lock(${POOL_LOCK})`.execute(db);
+    const { rows } = await sql<{ address: string | null }>`
+      select host(candidate) as address from (
+        select ${PUBLIC_IP_POOL.first}::inet as candidate
+        union all
+        select address + 1 from public_ip_pool
+      ) c
+      where candidate <= ${PUBLIC_IP_POOL.last}::inet
+        and not exists (select 1 from public_ip_pool p where p.address = c.candidate)
+      order by candidate limit 1`.execute(db);
+    const address = rows[0]?.address ?? undefined;
+    if (address) await db.insertInto('public_ip_pool').values({ address, public_ip_id: publicIpId }).execute();
+    return address;
+  },
+
+  releasePublicAddress: async (db: NetworkDb, publicIpId: string) => {
+    await db.deleteFrom('public_ip_pool').where('public_ip_id', '=', publicIpId).execute();
+  },
+
+  takenPrivateAddresses: async (db: NetworkDb, vnetId: string, subnet: string): Promise<string[]> =>
+    (
+      await db
+        .selectFrom('network_references')
+        .select(sql<string>`host(private_ip)`.as('ip'))
+        .where('target_id', '=', vnetId)
+        .where('target_child', '=', subnet.toLowerCase())
+        .where('private_ip', 'is not', null)
+        .execute()
+    ).map((r) => r.ip),
+};
