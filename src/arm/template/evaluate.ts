@@ -61,12 +61,37 @@ export function evaluateExpr(e: Expr, scope: TemplateScope): unknown {
         return evaluateExpr(e.args[condition ? 1 : 2], scope);
       }
       if (!Object.hasOwn(FUNCTIONS, name)) throw unknownFunction(e.name, e.at);
-      return FUNCTIONS[name](
-        e.args.map((a) => evaluateExpr(a, scope)),
-        scope,
+      return withinLimits(
+        FUNCTIONS[name](
+          e.args.map((a) => evaluateExpr(a, scope)),
+          scope,
+        ),
       );
     }
   }
+}
+
+/** The most a value made by expressions may weigh (characters of text plus elements), so that no template exhausts memory. */
+export const MAX_VALUE_SIZE = 4 * 1024 * 1024;
+
+/** A function's result, unless it is too large (a value built by doubling a variable, say). Stops counting at the limit. */
+function withinLimits(value: unknown): unknown {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    size += typeof v === 'string' ? v.length + 1 : 1;
+    if (size > MAX_VALUE_SIZE)
+      throw new TemplateError(`The value of an expression is larger than the limit of ${MAX_VALUE_SIZE} characters.`);
+    if (Array.isArray(v)) stack.push(...v);
+    else if (isObject(v)) for (const [k, x] of Object.entries(v)) ((size += k.length), stack.push(x));
+  }
+  return value;
+}
+
+/** Sets a property even when its name is `__proto__`, which plain assignment would take as the prototype. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 export function unknownFunction(name: string, at: number): TemplateError {
@@ -118,11 +143,15 @@ function expandPropertyCopies(copies: unknown[], scope: TemplateScope, path: str
       throw new LocatedTemplateError(`The property copy at '${where}' needs a 'name', a 'count' and an 'input'.`);
     const name = spec.name;
     const count = copyCount(evaluateValue(spec.count, scope, pathOf(where, 'count')), pathOf(where, 'count'));
-    out[name] = Array.from({ length: count }, (_, index) =>
-      evaluateValue(
-        spec.input,
-        { ...scope, copyIndexes: { ...scope.copyIndexes, [name.toLowerCase()]: index } },
-        pathOf(where, 'input'),
+    setOwn(
+      out,
+      name,
+      Array.from({ length: count }, (_, index) =>
+        evaluateValue(
+          spec.input,
+          { ...scope, copyIndexes: { ...scope.copyIndexes, [name.toLowerCase()]: index } },
+          pathOf(where, 'input'),
+        ),
       ),
     );
   });
@@ -143,7 +172,7 @@ export function evaluateValue(value: unknown, scope: TemplateScope, path: string
     const key = evaluateString(k, scope, pathOf(path, k));
     if (typeof key !== 'string')
       throw new LocatedTemplateError(`The property name at '${pathOf(path, k)}' must evaluate to a String.`);
-    out[key] = evaluateValue(v, scope, pathOf(path, k));
+    setOwn(out, key, evaluateValue(v, scope, pathOf(path, k)));
   }
   return out;
 }

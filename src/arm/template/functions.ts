@@ -291,7 +291,13 @@ export const FUNCTIONS: Record<string, Fn> = {
   createobject: (args) => {
     if (args.length % 2 !== 0) throw argError('createObject', 'expects pairs of a name and a value.');
     const out: Record<string, unknown> = {};
-    for (let i = 0; i < args.length; i += 2) out[str('createObject', args[i])] = args[i + 1];
+    for (let i = 0; i < args.length; i += 2)
+      Object.defineProperty(out, str('createObject', args[i]), {
+        value: args[i + 1],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   },
   union: (args) => {

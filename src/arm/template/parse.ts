@@ -86,6 +86,8 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
+const MAX_NESTING = 64;
+
 /** Parses the text between an expression's brackets. */
 export function parseExpression(src: string): Expr {
   const tokens = tokenize(src);
@@ -98,6 +100,7 @@ export function parseExpression(src: string): Expr {
     p++;
   };
 
+  let depth = 0;
   const primary = (): Expr => {
     const tok = tokens[p];
     if (!tok) return fail('An expression was expected', end);
@@ -132,7 +135,17 @@ export function parseExpression(src: string): Expr {
   };
 
   const expression = (): Expr => {
-    let e = primary();
+    // Deep nesting would exhaust the stack; no real template comes near.
+    if (++depth > MAX_NESTING) fail(`The expression is nested deeper than ${MAX_NESTING} levels`, peek()?.at ?? end);
+    try {
+      return postfix(primary());
+    } finally {
+      depth--;
+    }
+  };
+
+  const postfix = (start: Expr): Expr => {
+    let e = start;
     for (;;) {
       const tok = peek();
       if (tok?.t === 'punct' && tok.v === '.') {

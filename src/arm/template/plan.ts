@@ -38,6 +38,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 const key = (id: string) => id.toLowerCase();
 
+/** ARM's limit of resources in one deployment, after copy loops are expanded. */
+export const MAX_RESOURCES = 800;
+
 interface Instance extends PlannedResource {
   condition: boolean;
   loop?: string;
@@ -131,6 +134,10 @@ function expand(
         referenced: referencedTargets(definition, own),
         parentId: parent?.id,
       };
+      if (out.length >= MAX_RESOURCES)
+        throw new LocatedTemplateError(
+          `The template expands to more than ${MAX_RESOURCES} resources, the most a deployment may hold.`,
+        );
       out.push(instance);
       expand(definition.resources, `${path}.resources`, own, env, instance, out);
     }
