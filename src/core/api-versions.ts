@@ -46,6 +46,22 @@ export const API_VERSIONS = {
     '2024-07-01',
     '2025-04-01',
   ],
+  /** Microsoft.Resources/deployments: what az 2.45 (2019-10-01 in the hybrid profile 2020-09-01) and the SDKs send. */
+  deployments: [
+    '2016-09-01',
+    '2017-05-10',
+    '2018-02-01',
+    '2018-05-01',
+    '2019-05-01',
+    '2019-05-10',
+    '2019-08-01',
+    '2019-10-01',
+    '2020-06-01',
+    '2020-10-01',
+    '2021-01-01',
+    '2021-04-01',
+    '2022-09-01',
+  ],
   authorization: ['2015-07-01', '2018-01-01-preview', '2018-09-01-preview', '2020-04-01-preview', '2022-04-01'],
   system: ['2026-11-01'],
 } as const satisfies Record<string, readonly string[]>;

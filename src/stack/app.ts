@@ -43,6 +43,11 @@ import {
 } from './resources/service.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
+import { deploymentsMigrations } from './deployments/migrations.ts';
+import { registerDeploymentRoutes } from './deployments/routes.ts';
+import { failInterruptedDeployments, type DeploymentsContext } from './deployments/service.ts';
+import { deploymentsStore, type DeploymentsDb } from './deployments/store.ts';
+import type { DeploymentsTables } from './deployments/tables.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
@@ -52,7 +57,13 @@ import type { TenancyTables } from './tenancy/tables.ts';
 // endpoint, each its own HTTPS server and audience. It trusts the hub's tokens, checking them
 // against the keys the hub publishes, and meets the hub only over HTTP.
 
-export type StackTables = ArmTables & TenancyTables & OffersTables & ResourcesTables & BridgeTables & PricingTables;
+export type StackTables = ArmTables &
+  TenancyTables &
+  OffersTables &
+  ResourcesTables &
+  BridgeTables &
+  PricingTables &
+  DeploymentsTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -109,6 +120,7 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
     ...offersMigrations,
     ...resourcesMigrations,
     ...bridgeMigrations,
+    ...deploymentsMigrations,
     ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
   });
 }
@@ -120,8 +132,10 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
-    onResourceGroupDeleted: (db, subscriptionId, group) =>
-      deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
+    onResourceGroupDeleted: async (db, subscriptionId, group) => {
+      await deleteResourcesOfGroup(resources, db as any, subscriptionId, group);
+      await deploymentsStore.deleteOfGroup(db as DeploymentsDb, subscriptionId, group);
+    },
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -160,6 +174,15 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   };
   const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(resources.db)));
+  const deployments: DeploymentsContext = {
+    arm,
+    db: opts.db as unknown as DeploymentsDb,
+    running: { count: 0 },
+    logError: (err, message) => opts.logger.error({ err, stack: opts.name }, message),
+  };
+  const interrupted = await failInterruptedDeployments(deployments);
+  if (interrupted > 0)
+    opts.logger.warn({ stack: opts.name, interrupted }, 'deployments cut off by a stop were marked Failed');
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
     http: opts.hub.http,
@@ -239,10 +262,12 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           operator,
         );
         registerChargebackRoutes(armApp, opts.db, arm, operator, opts.providerSubscriptionId);
+        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
         registerTenantUsageRoutes(armApp, arm, resources.db, () => opts.endpoints()[which]);
+        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
       }
     });
     return app;

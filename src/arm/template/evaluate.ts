@@ -83,8 +83,12 @@ function withinLimits(value: unknown): unknown {
     size += typeof v === 'string' ? v.length + 1 : 1;
     if (size > MAX_VALUE_SIZE)
       throw new TemplateError(`The value of an expression is larger than the limit of ${MAX_VALUE_SIZE} characters.`);
-    if (Array.isArray(v)) stack.push(...v);
-    else if (isObject(v)) for (const [k, x] of Object.entries(v)) ((size += k.length), stack.push(x));
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (isObject(v))
+      for (const [k, x] of Object.entries(v)) {
+        size += k.length;
+        stack.push(x);
+      }
   }
   return value;
 }
@@ -192,8 +196,16 @@ export function checkExpressions(value: unknown, path: string): void {
       throw locate(e, where);
     }
   };
-  if (typeof value === 'string') return check(value, path);
-  if (Array.isArray(value)) return value.forEach((v, i) => checkExpressions(v, pathOf(path, i)));
+  if (typeof value === 'string') {
+    check(value, path);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      checkExpressions(v, pathOf(path, i));
+    });
+    return;
+  }
   if (!isObject(value)) return;
   for (const [k, v] of Object.entries(value)) {
     check(k, pathOf(path, k));

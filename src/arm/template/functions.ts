@@ -85,7 +85,7 @@ export function resourceIdOf(args: unknown[], scope: TemplateScope, fn = 'resour
   const texts = args.map((a) => str(fn, a));
   const at = texts.findIndex((a) => a.includes('/'));
   if (at < 0 || at > 2) throw argError(fn, "expects a resource type such as 'Microsoft.Compute/virtualMachines'.");
-  const [namespace, ...types] = texts[at].split('/');
+  const [namespace, ...types] = texts[at].split('/').filter((s) => s !== '');
   const names = texts.slice(at + 1).flatMap((n) => n.split('/'));
   if (types.length === 0 || names.length !== types.length)
     throw argError(
@@ -169,17 +169,24 @@ function collection(fn: string, v: unknown): unknown[] | string {
   throw argError(fn, `expects an Array or a String but got a value of type '${typeName(v)}'.`);
 }
 
+/** A function that first checks how many arguments it was given. */
+const checked =
+  (name: string, min: number, max: number, impl: Fn): Fn =>
+  (args, scope) => {
+    arity(name, args, min, max);
+    return impl(args, scope);
+  };
+
 export const FUNCTIONS: Record<string, Fn> = {
-  parameters: (args, scope) => (arity('parameters', args, 1), scope.parameter(str('parameters', args[0]))),
-  variables: (args, scope) => (arity('variables', args, 1), scope.variable(str('variables', args[0]))),
-  resourceid: (args, scope) => (arity('resourceId', args, 2, Infinity), resourceIdOf(args, scope)),
-  subscriptionresourceid: (args, scope) => (
-    arity('subscriptionResourceId', args, 2, Infinity),
+  parameters: checked('parameters', 1, 1, (args, scope) => scope.parameter(str('parameters', args[0]))),
+  variables: checked('variables', 1, 1, (args, scope) => scope.variable(str('variables', args[0]))),
+  resourceid: checked('resourceId', 2, Infinity, (args, scope) => resourceIdOf(args, scope)),
+  subscriptionresourceid: checked('subscriptionResourceId', 2, Infinity, (args, scope) =>
     resourceIdOf(
       args.length > 0 && !String(args[0]).includes('/') ? ['', ...args] : args,
       scope,
       'subscriptionResourceId',
-    )
+    ),
   ),
   resourcegroup: (args, scope) => {
     arity('resourceGroup', args, 0);
@@ -199,22 +206,19 @@ export const FUNCTIONS: Record<string, Fn> = {
       tenantId: scope.tenantId,
     };
   },
-  deployment: (args, scope) => (arity('deployment', args, 0), { name: scope.deploymentName, properties: {} }),
+  deployment: checked('deployment', 0, 0, (_args, scope) => ({ name: scope.deploymentName, properties: {} })),
   concat: (args) => {
     if (args.length > 0 && args.every(Array.isArray)) return (args as unknown[][]).flat(1);
     if (args.some(Array.isArray)) throw argError('concat', 'expects either all Arrays or no Arrays.');
     return args.map(text).join('');
   },
-  format: (args) => (arity('format', args, 1, Infinity), formatText(str('format', args[0]), args.slice(1))),
-  uniquestring: (args) => (
-    arity('uniqueString', args, 1, Infinity),
-    uniqueString(args.map((a) => str('uniqueString', a)))
-  ),
-  guid: (args) => (arity('guid', args, 1, Infinity), nameGuid(args.map((a) => str('guid', a)))),
-  tolower: (args) => (arity('toLower', args, 1), str('toLower', args[0]).toLowerCase()),
-  toupper: (args) => (arity('toUpper', args, 1), str('toUpper', args[0]).toUpperCase()),
-  trim: (args) => (arity('trim', args, 1), str('trim', args[0]).trim()),
-  string: (args) => (arity('string', args, 1), text(args[0])),
+  format: checked('format', 1, Infinity, (args) => formatText(str('format', args[0]), args.slice(1))),
+  uniquestring: checked('uniqueString', 1, Infinity, (args) => uniqueString(args.map((a) => str('uniqueString', a)))),
+  guid: checked('guid', 1, Infinity, (args) => nameGuid(args.map((a) => str('guid', a)))),
+  tolower: checked('toLower', 1, 1, (args) => str('toLower', args[0]).toLowerCase()),
+  toupper: checked('toUpper', 1, 1, (args) => str('toUpper', args[0]).toUpperCase()),
+  trim: checked('trim', 1, 1, (args) => str('trim', args[0]).trim()),
+  string: checked('string', 1, 1, (args) => text(args[0])),
   int: (args) => {
     arity('int', args, 1);
     const n = typeof args[0] === 'string' && /^-?\d+$/.test(args[0]) ? Number(args[0]) : args[0];
@@ -235,13 +239,13 @@ export const FUNCTIONS: Record<string, Fn> = {
       throw argError('json', 'expects a String holding valid JSON.');
     }
   },
-  true: (args) => (arity('true', args, 0), true),
-  false: (args) => (arity('false', args, 0), false),
-  null: (args) => (arity('null', args, 0), null),
-  equals: (args) => (arity('equals', args, 2), jsonEquals(args[0], args[1])),
-  not: (args) => (arity('not', args, 1), !bool('not', args[0])),
-  and: (args) => (arity('and', args, 2, Infinity), args.every((a) => bool('and', a))),
-  or: (args) => (arity('or', args, 2, Infinity), args.map((a) => bool('or', a)).some((a) => a)),
+  true: checked('true', 0, 0, () => true),
+  false: checked('false', 0, 0, () => false),
+  null: checked('null', 0, 0, () => null),
+  equals: checked('equals', 2, 2, (args) => jsonEquals(args[0], args[1])),
+  not: checked('not', 1, 1, (args) => !bool('not', args[0])),
+  and: checked('and', 2, Infinity, (args) => args.every((a) => bool('and', a))),
+  or: checked('or', 2, Infinity, (args) => args.map((a) => bool('or', a)).some((a) => a)),
   less: (args) => compare('less', args) < 0,
   lessorequals: (args) => compare('lessOrEquals', args) <= 0,
   greater: (args) => compare('greater', args) > 0,
@@ -278,16 +282,16 @@ export const FUNCTIONS: Record<string, Fn> = {
     if (isObject(c)) return Object.keys(c).some((k) => k.toLowerCase() === str('contains', x).toLowerCase());
     throw argError('contains', 'expects an Array, an Object or a String.');
   },
-  first: (args) => (arity('first', args, 1), collection('first', args[0])[0] ?? null),
+  first: checked('first', 1, 1, (args) => collection('first', args[0])[0] ?? null),
   last: (args) => {
     arity('last', args, 1);
     const c = collection('last', args[0]);
     return c[c.length - 1] ?? null;
   },
-  take: (args) => (arity('take', args, 2), collection('take', args[0]).slice(0, Math.max(0, int('take', args[1])))),
-  skip: (args) => (arity('skip', args, 2), collection('skip', args[0]).slice(Math.max(0, int('skip', args[1])))),
+  take: checked('take', 2, 2, (args) => collection('take', args[0]).slice(0, Math.max(0, int('take', args[1])))),
+  skip: checked('skip', 2, 2, (args) => collection('skip', args[0]).slice(Math.max(0, int('skip', args[1])))),
   createarray: (args) => args,
-  array: (args) => (arity('array', args, 1), Array.isArray(args[0]) ? args[0] : [args[0]]),
+  array: checked('array', 1, 1, (args) => (Array.isArray(args[0]) ? args[0] : [args[0]])),
   createobject: (args) => {
     if (args.length % 2 !== 0) throw argError('createObject', 'expects pairs of a name and a value.');
     const out: Record<string, unknown> = {};
@@ -318,9 +322,8 @@ export const FUNCTIONS: Record<string, Fn> = {
     if (count < 0 || count > 10_000) throw argError('range', 'expects a count from 0 to 10000.');
     return Array.from({ length: count }, (_, i) => start + i);
   },
-  replace: (args) => (
-    arity('replace', args, 3),
-    str('replace', args[0]).replaceAll(str('replace', args[1]), str('replace', args[2]))
+  replace: checked('replace', 3, 3, (args) =>
+    str('replace', args[0]).replaceAll(str('replace', args[1]), str('replace', args[2])),
   ),
   split: (args) => {
     arity('split', args, 2);
@@ -337,27 +340,23 @@ export const FUNCTIONS: Record<string, Fn> = {
       throw argError('substring', `has an index or length outside the text of ${s.length} characters.`);
     return s.substring(start, start + length);
   },
-  startswith: (args) => (
-    arity('startsWith', args, 2),
-    str('startsWith', args[0]).toLowerCase().startsWith(str('startsWith', args[1]).toLowerCase())
+  startswith: checked('startsWith', 2, 2, (args) =>
+    str('startsWith', args[0]).toLowerCase().startsWith(str('startsWith', args[1]).toLowerCase()),
   ),
-  endswith: (args) => (
-    arity('endsWith', args, 2),
-    str('endsWith', args[0]).toLowerCase().endsWith(str('endsWith', args[1]).toLowerCase())
+  endswith: checked('endsWith', 2, 2, (args) =>
+    str('endsWith', args[0]).toLowerCase().endsWith(str('endsWith', args[1]).toLowerCase()),
   ),
-  indexof: (args) => (
-    arity('indexOf', args, 2),
-    str('indexOf', args[0]).toLowerCase().indexOf(str('indexOf', args[1]).toLowerCase())
+  indexof: checked('indexOf', 2, 2, (args) =>
+    str('indexOf', args[0]).toLowerCase().indexOf(str('indexOf', args[1]).toLowerCase()),
   ),
   padleft: (args) => {
     arity('padLeft', args, 2, 3);
     const pad = args.length > 2 ? str('padLeft', args[2]) : ' ';
     return text(args[0]).padStart(Math.min(int('padLeft', args[1]), 16_000), pad.slice(0, 1) || ' ');
   },
-  base64: (args) => (arity('base64', args, 1), Buffer.from(str('base64', args[0]), 'utf8').toString('base64')),
-  base64tostring: (args) => (
-    arity('base64ToString', args, 1),
-    Buffer.from(str('base64ToString', args[0]), 'base64').toString('utf8')
+  base64: checked('base64', 1, 1, (args) => Buffer.from(str('base64', args[0]), 'utf8').toString('base64')),
+  base64tostring: checked('base64ToString', 1, 1, (args) =>
+    Buffer.from(str('base64ToString', args[0]), 'base64').toString('utf8'),
   ),
   copyindex: (args, scope) => {
     arity('copyIndex', args, 0, 2);

@@ -96,7 +96,7 @@ export function parseExpression(src: string): Expr {
   const end = src.length;
   const expectPunct = (v: string) => {
     const tok = tokens[p];
-    if (!tok || tok.t !== 'punct' || tok.v !== v) fail(`'${v}' was expected`, tok?.at ?? end);
+    if (tok?.t !== 'punct' || tok.v !== v) fail(`'${v}' was expected`, tok?.at ?? end);
     p++;
   };
 
@@ -151,7 +151,7 @@ export function parseExpression(src: string): Expr {
       if (tok?.t === 'punct' && tok.v === '.') {
         p++;
         const name = tokens[p];
-        if (!name || name.t !== 'name') return fail('A property name was expected', name?.at ?? end);
+        if (name?.t !== 'name') return fail('A property name was expected', name?.at ?? end);
         p++;
         e = { kind: 'property', target: e, name: name.v };
       } else if (tok?.t === 'punct' && tok.v === '[') {

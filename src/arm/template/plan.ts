@@ -1,7 +1,7 @@
 import { checkExpressions, copyCount, evaluateExpr, evaluateValue, LocatedTemplateError, pathOf } from './evaluate.ts';
 import type { TemplateScope } from './functions.ts';
 import { templateScope, type DeploymentEnvironment, type ResolvedParameter } from './parameters.ts';
-import { callsIn, readTemplateString, type Expr } from './parse.ts';
+import { readTemplateString, type Expr } from './parse.ts';
 
 // A template made into a plan: its parameters resolved, its resources expanded (nested child
 // resources flattened, `copy` loops unrolled, `condition: false` left out), each with its resource id,
