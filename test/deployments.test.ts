@@ -175,6 +175,9 @@ describe('template deployments on the tenant endpoint', () => {
       assert.equal(o.properties.statusCode, 'Created');
       assert.equal(o.properties.provisioningOperation, 'Create');
     }
+    // The older path without /providers/Microsoft.Resources (az's operation list) answers the same.
+    const older = await t.call('GET', `${group()}/deployments/quick/operations?${API}`, { token: user });
+    assert.deepEqual(older.body, ops.body);
     const one = await t.call(
       'GET',
       `${group()}/providers/Microsoft.Resources/deployments/quick/operations/${ops.body.value[0].operationId}?${API}`,

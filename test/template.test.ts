@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { evaluateString, evaluateValue } from '../src/arm/template/evaluate.ts';
 import { nameGuid, uniqueString } from '../src/arm/template/functions.ts';
+import { parseLenientJson } from '../src/core/jsonc.ts';
 import { templateScope, type DeploymentEnvironment } from '../src/arm/template/parameters.ts';
 import { TemplateError } from '../src/arm/template/parse.ts';
 import { dependencyOrder, evaluateOutputs, planDeployment, requestBody } from '../src/arm/template/plan.ts';
@@ -258,5 +259,33 @@ describe('template plans', () => {
   it('evaluates property names that are expressions', () => {
     const scope = scopeOf({ parameters: { tag: { type: 'string', defaultValue: 'env' } } });
     assert.deepEqual(evaluateValue({ "[parameters('tag')]": 'prod' }, scope, 'tags'), { env: 'prod' });
+  });
+});
+
+describe('request bodies as Resource Manager reads them', () => {
+  it("reads az's spliced template: an unquoted key, comments and trailing commas", () => {
+    const body = `{"properties": {"parameters": {"a": {"value": "x//y"}}, "mode": "Incremental", template:{
+      // a comment
+      "resources": [ /* none */ ],
+      "outputs": { "o": { "type": "string", "value": "[[,}" }, },
+    }}}`;
+    assert.deepEqual(parseLenientJson(body), {
+      properties: {
+        parameters: { a: { value: 'x//y' } },
+        mode: 'Incremental',
+        template: { resources: [], outputs: { o: { type: 'string', value: '[[,}' } } },
+      },
+    });
+    assert.throws(() => parseLenientJson('{"a": /* open'), SyntaxError);
+    assert.throws(() => parseLenientJson('{a b}'), SyntaxError);
+  });
+
+  it('reads any strict JSON as JSON.parse does', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify(v);
+        assert.deepEqual(parseLenientJson(text), JSON.parse(text));
+      }),
+    );
   });
 });

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { armErrors } from '../../core/errors.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
+import { parseLenientJson } from '../../core/jsonc.ts';
+import { acceptJsonBodies, pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import type { InProcessArm } from './run.ts';
 import * as deployments from './service.ts';
 import { deploymentId, deploymentView, operationView, runStatusView } from './views.ts';
@@ -13,9 +14,11 @@ import { deploymentId, deploymentView, operationView, runStatusView } from './vi
 type GroupParams = { subscriptionId: string; resourceGroupName: string };
 type Params = GroupParams & { deploymentName: string };
 
-const GROUP =
-  '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments';
-const ONE = `${GROUP}/:deploymentName`;
+/** The group's deployments, at ARM's path and at the older one without `/providers/Microsoft.Resources`, which clients still send (az's operation list). */
+const GROUP_PATHS = [
+  '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/providers/Microsoft.Resources/deployments',
+  '/subscriptions/:subscriptionId/resourcegroups/:resourceGroupName/deployments',
+];
 
 const DeploymentBody = Type.Object({
   properties: Type.Object({
@@ -82,10 +85,26 @@ function asCaller(app: FastifyInstance, request: FastifyRequest, correlationId: 
 }
 
 export function registerDeploymentRoutes(
-  app: FastifyInstance,
+  endpoint: FastifyInstance,
   ctx: deployments.DeploymentsContext,
   baseUrl: () => string,
 ): void {
+  // A context of their own, to read bodies as Resource Manager does: az sends its template spliced in
+  // as written (an unquoted `template:` key, comments), and Json.NET takes that.
+  void endpoint.register(async (app) => {
+    acceptJsonBodies(app, parseLenientJson);
+    for (const group of GROUP_PATHS) routes(app, endpoint, ctx, baseUrl, group);
+  });
+}
+
+function routes(
+  app: FastifyInstance,
+  endpoint: FastifyInstance,
+  ctx: deployments.DeploymentsContext,
+  baseUrl: () => string,
+  groupPath: string,
+): void {
+  const ONE = `${groupPath}/:deploymentName`;
   const config = { apiVersions: API_VERSIONS.deployments, resourceType: 'Microsoft.Resources/deployments' };
 
   app.put<{ Params: Params; Body: Body }>(ONE, { config, schema: { body: DeploymentBody } }, async (request, reply) => {
@@ -97,7 +116,7 @@ export function registerDeploymentRoutes(
       ref(request.params),
       deploymentRequest(request.body),
       correlationId,
-      asCaller(app, request, correlationId),
+      asCaller(endpoint, request, correlationId),
     );
     const api = encodeURIComponent(queryValue(request, 'api-version') ?? '');
     return reply
@@ -136,7 +155,7 @@ export function registerDeploymentRoutes(
     deploymentView(await deployments.getDeployment(ctx, principalOf(request), ref(request.params))),
   );
 
-  app.get<{ Params: GroupParams }>(GROUP, { config }, async (request) => {
+  app.get<{ Params: GroupParams }>(groupPath, { config }, async (request) => {
     const page = pageOf(request);
     const rows = await deployments.listDeployments(
       ctx,
