@@ -243,6 +243,10 @@ describe('template deployments on the tenant endpoint', () => {
     assert.equal(complete.status, 400);
     assert.equal(complete.body.error.code, 'InvalidDeploymentMode');
 
+    const badName = await put('bad%20name!', { resources: [] });
+    assert.equal(badName.status, 400);
+    assert.equal(badName.body.error.code, 'InvalidDeploymentName');
+
     for (const name of ['cycle', 'unknown', 'missing', 'complete'])
       assert.equal((await t.call('GET', deployment(name), { token: user })).body.error.code, 'DeploymentNotFound');
     assert.deepEqual(await liveResources(), before);

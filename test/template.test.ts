@@ -256,6 +256,14 @@ describe('template plans', () => {
     );
   });
 
+  it('refuses copy loops nested so deep that evaluating them would run away', () => {
+    const level = (input: unknown) => ({ copy: [{ name: 'x', count: 800, input }] });
+    refusal(
+      () => evaluateValue(level(level(level({ a: 1 }))), scopeOf(), 'properties'),
+      /more work to evaluate than a deployment may take/,
+    );
+  });
+
   it('evaluates property names that are expressions', () => {
     const scope = scopeOf({ parameters: { tag: { type: 'string', defaultValue: 'env' } } });
     assert.deepEqual(evaluateValue({ "[parameters('tag')]": 'prod' }, scope, 'tags'), { env: 'prod' });

@@ -162,8 +162,15 @@ function expandPropertyCopies(copies: unknown[], scope: TemplateScope, path: str
   return out;
 }
 
+/** How many JSON nodes one deployment may evaluate: far more than the largest real template needs. */
+export const MAX_EVALUATION_WORK = 5_000_000;
+
 /** A JSON value of the template with every expression in it evaluated. */
 export function evaluateValue(value: unknown, scope: TemplateScope, path: string): unknown {
+  if (--scope.work.left < 0)
+    throw new LocatedTemplateError(
+      `The template needs more work to evaluate than a deployment may take (at '${path}'): reduce its copy loops.`,
+    );
   if (typeof value === 'string') return evaluateString(value, scope, path);
   if (Array.isArray(value)) return value.map((v, i) => evaluateValue(v, scope, pathOf(path, i)));
   if (!isObject(value)) return value;

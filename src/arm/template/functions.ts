@@ -14,6 +14,8 @@ export interface TemplateScope {
   variable(name: string): unknown;
   /** The current index of each copy loop being expanded, by loop name (lower case); `''` is the resource's own loop. */
   copyIndexes: Readonly<Record<string, number>>;
+  /** What evaluation may still do (JSON nodes evaluated), shared by the whole deployment: copy loops nested in copy loops cannot run away. */
+  work: { left: number };
   /** A resource's state (its properties, or all of it with `full`); absent while planning. */
   reference?(target: string, apiVersion: string | undefined, full: boolean): unknown;
 }

@@ -1,4 +1,4 @@
-import { copyCount, evaluateValue, LocatedTemplateError, pathOf } from './evaluate.ts';
+import { copyCount, evaluateValue, LocatedTemplateError, MAX_EVALUATION_WORK, pathOf } from './evaluate.ts';
 import { jsonEquals, type TemplateScope } from './functions.ts';
 import { TemplateError } from './parse.ts';
 
@@ -119,6 +119,7 @@ export function templateScope(
   const scope: TemplateScope = {
     ...env,
     copyIndexes: {},
+    work: { left: MAX_EVALUATION_WORK },
     parameter(name) {
       const key = keyOf(declared, name);
       if (key === undefined) throw new TemplateError(`The template parameter '${name}' is not found.`);

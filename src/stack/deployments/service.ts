@@ -63,6 +63,12 @@ export const deploymentErrors = {
       undefined,
       { 'retry-after': '5' },
     ),
+  name: (name: string) =>
+    new ArmError(
+      400,
+      'InvalidDeploymentName',
+      `The deployment name '${name.slice(0, 100)}' is invalid. It can only contain alphanumeric, underscore, parentheses, hyphen and period characters, and must be from 1 to 64 characters.`,
+    ),
   notFound: (ref: DeploymentRef) =>
     new ArmError(
       404,
@@ -120,6 +126,7 @@ async function checked(
 ) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, action, deploymentScope(ref));
+  if (!/^[-\w.()]{1,64}$/.test(ref.name)) throw deploymentErrors.name(ref.name);
   const group = await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
   return { sub, plan: planOrRefuse(request, principal, { ...ref, subscriptionId: sub.subscription_id }, group) };
 }
@@ -155,7 +162,6 @@ export async function putDeployment(
 ): Promise<{ row: DeploymentsTable; created: boolean }> {
   const { sub, plan } = await checked(ctx, principal, ref, 'Microsoft.Resources/deployments/write', request);
   requireWritable(sub);
-  if (ctx.running.count >= MAX_RUNNING) throw deploymentErrors.busy();
   const existing = await deploymentsStore.get(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   const now = ctx.arm.clock.now();
   const row: DeploymentsTable = {
@@ -189,6 +195,8 @@ export async function putDeployment(
     accepted = resolve;
     refused = reject;
   });
+  // Checked and counted with no wait in between, so that twins at once cannot both pass.
+  if (ctx.running.count >= MAX_RUNNING) throw deploymentErrors.busy();
   ctx.running.count++;
   deploymentsStore
     .withRunLock(ctx.db, runLockName(sub.subscription_id, ref.resourceGroup, ref.name), async () => {
