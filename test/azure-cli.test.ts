@@ -373,6 +373,35 @@ describe('the Azure CLI (az), unchanged', () => {
       await ok(dir, ['group', 'delete', '-n', 'net', '--yes']);
     });
 
+    it('deploys a template with az deployment group create, then lists and shows it', async () => {
+      const template = path.join(import.meta.dirname, 'fixtures', '101-vm-storage.json');
+      const created = await ok(dir, [
+        'deployment',
+        'group',
+        'create',
+        '-g',
+        'rg',
+        '-n',
+        'azdeploy',
+        '--template-file',
+        template,
+        '--parameters',
+        'adminPassword=Az-Deploy-P@ss-2045',
+        'vmCount=1',
+      ]);
+      assert.equal(created.properties.provisioningState, 'Succeeded');
+      assert.equal(created.properties.outputs.firstVmSize.value, 'Standard_A1_v2');
+      assert.deepEqual(
+        (await ok(dir, ['deployment', 'group', 'list', '-g', 'rg'])).map((d: { name: string }) => d.name),
+        ['azdeploy'],
+      );
+      const shown = await ok(dir, ['deployment', 'group', 'show', '-g', 'rg', '-n', 'azdeploy']);
+      assert.equal(shown.properties.parameters.adminPassword.value, undefined, 'a secure value is never shown');
+      const operations = await ok(dir, ['deployment', 'operation', 'group', 'list', '-g', 'rg', '-n', 'azdeploy']);
+      assert.equal(operations.length, 2);
+      assert.ok((await ok(dir, ['vm', 'list', '-g', 'rg'])).some((v: { name: string }) => v.name === 'vm-1804-lts-0'));
+    });
+
     it('reads its usage through az rest', async () => {
       const now = new Date();
       const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));

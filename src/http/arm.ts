@@ -72,14 +72,17 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-/** Accepts JSON with or without a body, as ARM does for POST and DELETE. */
-export function acceptJsonBodies(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json', 'text/plain']);
+/**
+ * Accepts JSON with or without a body, as ARM does for POST and DELETE. `parse` reads the text
+ * (strict JSON by default; the deployments' routes take what Resource Manager reads, comments and all).
+ */
+export function acceptJsonBodies(app: FastifyInstance, parse: (text: string) => unknown = JSON.parse): void {
+  app.removeAllContentTypeParsers();
   const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
     if (body.trim().length === 0) return done(null, null);
     let value: unknown;
     try {
-      value = JSON.parse(body);
+      value = parse(body);
     } catch (e) {
       return done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
     }

@@ -52,6 +52,11 @@ import { combinedLister, deleteNetworkOfGroup, type NetworkContext } from './net
 import type { NetworkDb } from './network/store.ts';
 import type { NetworkTables } from './network/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
+import { deploymentsMigrations } from './deployments/migrations.ts';
+import { registerDeploymentRoutes } from './deployments/routes.ts';
+import { failInterruptedDeployments, type DeploymentsContext } from './deployments/service.ts';
+import { deploymentsStore, type DeploymentsDb } from './deployments/store.ts';
+import type { DeploymentsTables } from './deployments/tables.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
@@ -68,7 +73,8 @@ export type StackTables = ArmTables &
   MeteringTables &
   NetworkTables &
   BridgeTables &
-  PricingTables;
+  PricingTables &
+  DeploymentsTables;
 
 export interface StackEndpoints {
   adminArm: string;
@@ -127,6 +133,7 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
     ...meteringMigrations,
     ...networkMigrations,
     ...bridgeMigrations,
+    ...deploymentsMigrations,
     ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
   });
 }
@@ -143,6 +150,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     onResourceGroupDeleted: async (db, subscriptionId, group) => {
       await deleteNetworkOfGroup(network, NETWORK_TYPES, db as unknown as NetworkDb, subscriptionId, group);
       await deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group);
+      await deploymentsStore.deleteOfGroup(db as unknown as DeploymentsDb, subscriptionId, group);
     },
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
@@ -188,6 +196,15 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   };
   const network: NetworkContext = { arm, db: opts.db as unknown as NetworkDb, offers, resources };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
+  const deployments: DeploymentsContext = {
+    arm,
+    db: opts.db as unknown as DeploymentsDb,
+    running: { count: 0 },
+    logError: (err, message) => opts.logger.error({ err, stack: opts.name }, message),
+  };
+  const interrupted = await failInterruptedDeployments(deployments);
+  if (interrupted > 0)
+    opts.logger.warn({ stack: opts.name, interrupted }, 'deployments cut off by a stop were marked Failed');
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,
     http: opts.hub.http,
@@ -272,12 +289,14 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           operator,
           providerSubscriptionId: opts.providerSubscriptionId,
         });
+        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
       } else {
         registerTenantSubscriptionRoutes(armApp, offers);
         registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
         registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
         registerImageRoutes(armApp, resources);
         registerTenantUsageRoutes(armApp, arm, opts.db, () => opts.endpoints()[which]);
+        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
       }
     });
     return app;
