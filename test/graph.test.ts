@@ -163,12 +163,29 @@ describe('graph: applications and service principals', () => {
       assert.equal(bad.body.error.code, 'Request_UnsupportedQuery', filter);
     }
 
+    // Directory objects, typed as Graph types them (what a stack reads for principalType).
+    const asObject = await t.call('GET', `${graph()}/v1.0/directoryObjects/${sp.id}`, { token: graphA });
+    assert.equal(asObject.status, 200);
+    assert.equal(asObject.body['@odata.type'], '#microsoft.graph.servicePrincipal');
+    assert.equal(asObject.body.appId, app.appId);
+    const me = await t.http.call('GET', `${graph()}/v1.0/users/${encodeURIComponent(a.admin.userName)}`, {
+      token: graphA,
+    });
+    const user = await t.call('GET', `${graph()}/v1.0/directoryObjects/${me.id}`, { token: graphA });
+    assert.equal(user.body['@odata.type'], '#microsoft.graph.user');
+    for (const id of [app.appId, 'not-a-guid']) {
+      const none = await t.call('GET', `${graph()}/v1.0/directoryObjects/${id}`, { token: graphA });
+      assert.equal(none.status, 404, id);
+    }
+
     // Another directory's administrator sees none of A's objects.
     assert.deepEqual(await list(graphB, 'servicePrincipals', `appId eq '${app.appId}'`), []);
     assert.deepEqual(await list(graphB, 'applications', `appId eq '${app.appId}'`), []);
-    const foreign = await t.call('GET', `${graph()}/v1.0/servicePrincipals/${sp.id}`, { token: graphB });
-    assert.equal(foreign.status, 404);
-    assert.equal(foreign.body.error.code, 'Request_ResourceNotFound');
+    for (const url of [`servicePrincipals/${sp.id}`, `directoryObjects/${sp.id}`, `directoryObjects/${me.id}`]) {
+      const foreign = await t.call('GET', `${graph()}/v1.0/${url}`, { token: graphB });
+      assert.equal(foreign.status, 404, url);
+      assert.equal(foreign.body.error.code, 'Request_ResourceNotFound');
+    }
   });
 
   it("never lets a directory's user create a service principal in a directory it does not administer", async () => {

@@ -173,12 +173,14 @@ describe('the official Python SDKs (Debian python3-azure)', () => {
           properties: {
             roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR}`,
             principalId: sp.id,
-            principalType: 'ServicePrincipal',
+            // A wrong claim: the stack records what the directory says.
+            principalType: 'User',
           },
         },
       },
     );
     assert.equal(assigned.status, 201, JSON.stringify(assigned.body));
+    assert.equal(assigned.body.properties.principalType, 'ServicePrincipal');
 
     const seen = await python(
       'stack.py',

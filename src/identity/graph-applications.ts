@@ -3,7 +3,7 @@ import { ArmError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { onUniqueViolation } from '../db/database.ts';
-import { graphErrors, ownDirectoryOf, requireDirectoryAdmin, type GraphContext } from './graph.ts';
+import { graphErrors, ownDirectoryOf, requireDirectoryAdmin, userView, type GraphContext } from './graph.ts';
 import { parseGraphFilter } from './graph-filter.ts';
 import { replaceKeyCredentials, type KeyCredentialInput } from './key-credentials.ts';
 import { identityStore, SERVICE_PRINCIPAL_INDEX, type IdentityDb, type ServicePrincipalListed } from './store.ts';
@@ -309,4 +309,22 @@ export async function listApplications(
     anyEq: ['identifierUris'],
   });
   return identityStore.listApplications(ctx.db, ownDirectoryOf(caller), clauses, offset, limit);
+}
+
+/**
+ * A user or service principal of the caller's directory by its object id, typed as Graph types it
+ * (`@odata.type`): how a stack learns what kind of principal a role assignment names.
+ */
+export async function getDirectoryObject(ctx: GraphContext, caller: Principal, id: string) {
+  const tenantId = ownDirectoryOf(caller);
+  if (!isGuid(id)) throw graphErrors.notFound(id);
+  const user = await identityStore.getUser(ctx.db, id.toLowerCase());
+  if (user?.tenant_id === tenantId) return { '@odata.type': '#microsoft.graph.user', ...userView(user) };
+  const sp = await identityStore.getServicePrincipal(ctx.db, id.toLowerCase());
+  if (sp?.tenant_id === tenantId)
+    return {
+      '@odata.type': '#microsoft.graph.servicePrincipal',
+      ...(await getServicePrincipal(ctx, caller, sp.object_id)),
+    };
+  throw graphErrors.notFound(id);
 }

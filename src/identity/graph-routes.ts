@@ -21,6 +21,7 @@ import {
   addApplicationPassword,
   addServicePrincipal,
   applicationView,
+  getDirectoryObject,
   getServicePrincipal,
   listApplications,
   listServicePrincipals,
@@ -253,6 +254,10 @@ export function registerGraphRoutes(
 
   app.get<{ Params: { id: string } }>('/v1.0/servicePrincipals/:id', async (request) =>
     getServicePrincipal(ctx, principalOf(request), request.params.id),
+  );
+
+  app.get<{ Params: { id: string } }>('/v1.0/directoryObjects/:id', async (request) =>
+    getDirectoryObject(ctx, principalOf(request), request.params.id),
   );
 
   app.get('/v1.0/organization', async (request) => {

@@ -46,6 +46,7 @@ import { tenancyMigrations } from './tenancy/migrations.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
+import { directoryObjectType } from './tenancy/directory-objects.ts';
 import type { TenancyTables } from './tenancy/tables.ts';
 
 // A stack: one private-cloud deployment, with an operator (admin) ARM endpoint and a tenant ARM
@@ -120,6 +121,13 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
+    principalType: (id, tenantId) =>
+      directoryObjectType(
+        { http: opts.hub.http, login: opts.hub.login, graph: opts.hub.graph },
+        opts.application,
+        tenantId,
+        id,
+      ),
     onResourceGroupDeleted: (db, subscriptionId, group) =>
       deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
   };

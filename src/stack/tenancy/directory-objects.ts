@@ -1,0 +1,42 @@
+import { ArmError } from '../../core/errors.ts';
+import { requestAppToken } from '../../core/tokens.ts';
+import type { HubDirectory, StackApplication } from './service.ts';
+
+// What kind of principal an object id is, as its directory says: a stack records it on role
+// assignments (principalType) instead of trusting what the caller claims. The stack's application
+// reads the directory of the assignment's subscription, which consented to it (or is its home).
+
+const TYPES: Record<string, string> = {
+  '#microsoft.graph.user': 'User',
+  '#microsoft.graph.servicePrincipal': 'ServicePrincipal',
+  '#microsoft.graph.group': 'Group',
+};
+
+const unavailable = (status: number) =>
+  new ArmError(
+    503,
+    'ServiceUnavailable',
+    `The directory service did not answer what the principal is (${status}); retry.`,
+  );
+
+/** `User`, `ServicePrincipal` or `Group`; undefined when the directory has no such object. */
+export async function directoryObjectType(
+  hub: HubDirectory,
+  app: StackApplication,
+  tenantId: string,
+  objectId: string,
+): Promise<string | undefined> {
+  const clientId = app.appId();
+  const clientSecret = app.secret();
+  if (!clientId || !clientSecret) throw unavailable(0);
+  const token = await requestAppToken(hub.http, hub.login(), { tenantId, clientId, clientSecret }, hub.graph());
+  if (token.status !== 200) throw unavailable(token.status);
+  const found = await hub.http.send<{ '@odata.type'?: string }>(
+    'GET',
+    `${hub.graph()}/v1.0/directoryObjects/${encodeURIComponent(objectId)}`,
+    { token: token.body.access_token },
+  );
+  if (found.status === 404) return undefined;
+  if (found.status !== 200) throw unavailable(found.status);
+  return TYPES[found.body['@odata.type'] ?? ''];
+}
