@@ -43,6 +43,7 @@ describe('the official Python SDKs (Debian python3-azure)', () => {
         env: {
           PATH: process.env.PATH,
           HOME: t.dataDir,
+          PYTHONDONTWRITEBYTECODE: '1',
           REQUESTS_CA_BUNDLE: bundle,
           STACKLEDGER_ARM: arm,
           AZURE_CLIENT_ID: principal.clientId,

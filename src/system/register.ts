@@ -126,7 +126,7 @@ export async function onboardDirectory(input: OnboardInput): Promise<{ tenantId:
 }
 
 /** Graph's answer when the application already has its service principal in that directory. */
-export const isServicePrincipalConflict = (res: { status: number; body?: { error?: { code?: unknown } } }) =>
+const isServicePrincipalConflict = (res: { status: number; body?: { error?: { code?: unknown } } }) =>
   res.status === 409 && res.body?.error?.code === 'Request_MultipleObjectsWithSameKeyValue';
 
 /**

@@ -1,4 +1,5 @@
 import { ArmError } from '../../core/errors.ts';
+import type { JsonResponse } from '../../core/http-client.ts';
 import { requestAppToken } from '../../core/tokens.ts';
 import type { HubDirectory, StackApplication } from './service.ts';
 
@@ -12,12 +13,8 @@ const TYPES: Record<string, string> = {
   '#microsoft.graph.group': 'Group',
 };
 
-const unavailable = (status: number) =>
-  new ArmError(
-    503,
-    'ServiceUnavailable',
-    `The directory service did not answer what the principal is (${status}); retry.`,
-  );
+const unavailable = (why: string) =>
+  new ArmError(503, 'ServiceUnavailable', `The directory service could not say what the principal is (${why}); retry.`);
 
 /** `User`, `ServicePrincipal` or `Group`; undefined when the directory has no such object. */
 export async function directoryObjectType(
@@ -28,15 +25,21 @@ export async function directoryObjectType(
 ): Promise<string | undefined> {
   const clientId = app.appId();
   const clientSecret = app.secret();
-  if (!clientId || !clientSecret) throw unavailable(0);
-  const token = await requestAppToken(hub.http, hub.login(), { tenantId, clientId, clientSecret }, hub.graph());
-  if (token.status !== 200) throw unavailable(token.status);
-  const found = await hub.http.send<{ '@odata.type'?: string }>(
-    'GET',
-    `${hub.graph()}/v1.0/directoryObjects/${encodeURIComponent(objectId)}`,
-    { token: token.body.access_token },
-  );
+  if (!clientId || !clientSecret) throw unavailable('the deployment is not registered yet');
+  let found: JsonResponse<{ '@odata.type'?: string }>;
+  try {
+    const token = await requestAppToken(hub.http, hub.login(), { tenantId, clientId, clientSecret }, hub.graph());
+    if (token.status !== 200) throw unavailable(`sign-in answered ${token.status}`);
+    found = await hub.http.send<{ '@odata.type'?: string }>(
+      'GET',
+      `${hub.graph()}/v1.0/directoryObjects/${encodeURIComponent(objectId)}`,
+      { token: token.body.access_token },
+    );
+  } catch (e) {
+    // The hub out of reach is no reason for a 500.
+    throw e instanceof ArmError ? e : unavailable('the hub did not answer');
+  }
   if (found.status === 404) return undefined;
-  if (found.status !== 200) throw unavailable(found.status);
+  if (found.status !== 200) throw unavailable(`the directory answered ${found.status}`);
   return TYPES[found.body['@odata.type'] ?? ''];
 }
