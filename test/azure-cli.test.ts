@@ -240,10 +240,10 @@ describe('the Azure CLI (az), unchanged', () => {
         customer.customerId,
       ]);
       assert.deepEqual(
-        login.map((s: any) => [s.id, s.user.type]),
+        login.map((s: { id: string; user: { type: string } }) => [s.id, s.user.type]),
         [[sub, 'servicePrincipal']],
       );
-      assert.ok((await ok(asSp, ['group', 'list'])).some((g: any) => g.name === 'rg'));
+      assert.ok((await ok(asSp, ['group', 'list'])).some((g: { name: string }) => g.name === 'rg'));
     });
 
     it('creates, lists and deletes resource groups, and lists providers and resources', async () => {
