@@ -5,6 +5,7 @@
 // az 2.45 needed no workaround here: each call is its own command, but usage, which has none (az rest).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { startTestSystem, type TestSystem } from './helpers/system.ts';
 const SYSTEM_CAS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
 const AZ = process.env.AZ_PATH ?? '/usr/bin/az';
 const STORAGE_SUFFIX = 'local.azurestack.external';
+const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
 
 interface AzResult {
   code: number | null;
@@ -172,6 +174,76 @@ describe('the Azure CLI (az), unchanged', () => {
         (await ok(dir, ['account', 'list'])).map((s: any) => s.id),
         [sub],
       );
+    });
+
+    it('creates a service principal (az ad sp create-for-rbac), gives it a role and signs in as it', async () => {
+      // az 2.45 reads the directory API's address only from the cloud's configuration: the metadata
+      // endpoint's `graphEndpoint` fills the old AD Graph's setting, never `microsoftGraphResourceId`,
+      // so it is given as the documented cloud-config JSON.
+      await ok(dir, [
+        'cloud',
+        'update',
+        '-n',
+        'AzureStackUser',
+        '--cloud-config',
+        JSON.stringify({ endpoints: { microsoftGraphResourceId: t.b.hub.graph } }),
+      ]);
+      // Without --role: az 2.45 as Debian packages it crashes making any role assignment
+      // ('RoleAssignmentsOperations' object has no attribute 'config': its code expects the track-1
+      // azure-mgmt-authorization, the package ships track 2), here as in `az role assignment create|list`.
+      // The same PUT is sent with az rest.
+      const made = await ok(dir, ['ad', 'sp', 'create-for-rbac', '-n', 'az-deployer']);
+      assert.equal(made.displayName, 'az-deployer');
+      assert.equal(made.tenant, customer.customerId);
+      const shown = await ok(dir, ['ad', 'sp', 'show', '--id', made.appId]);
+      assert.equal(shown.appId, made.appId);
+      assert.notEqual(shown.id, made.appId, 'the service principal is its own object');
+      const assignment = `/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`;
+      const assigned = await ok(dir, [
+        'rest',
+        '--method',
+        'put',
+        '--url',
+        assignment,
+        '--body',
+        JSON.stringify({
+          properties: {
+            roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR}`,
+            principalId: shown.id,
+          },
+        }),
+      ]);
+      assert.equal(assigned.properties.principalType, 'ServicePrincipal', 'read from the directory, not claimed');
+
+      const asSp = await newConfigDir();
+      await ok(asSp, [
+        'cloud',
+        'register',
+        '-n',
+        'AzureStackUser',
+        '--endpoint-resource-manager',
+        t.b.stacks.local.tenantArm,
+        '--suffix-storage-endpoint',
+        STORAGE_SUFFIX,
+        '--profile',
+        '2020-09-01-hybrid',
+      ]);
+      await ok(asSp, ['cloud', 'set', '-n', 'AzureStackUser']);
+      const login = await ok(asSp, [
+        'login',
+        '--service-principal',
+        '-u',
+        made.appId,
+        '-p',
+        made.password,
+        '--tenant',
+        customer.customerId,
+      ]);
+      assert.deepEqual(
+        login.map((s: { id: string; user: { type: string } }) => [s.id, s.user.type]),
+        [[sub, 'servicePrincipal']],
+      );
+      assert.ok((await ok(asSp, ['group', 'list'])).some((g: { name: string }) => g.name === 'rg'));
     });
 
     it('creates, lists and deletes resource groups, and lists providers and resources', async () => {

@@ -167,7 +167,7 @@ describe('concurrent identical creates', () => {
         token,
         body: { appId: t.b.stacks.local.applicationId },
       });
-    await race(send, [201], 400);
+    await race(send, [201], 409);
   });
 
   it('PUTs that create: a registration link, a tenant subscription, a plan and an offer answer 201 once, then 200', async () => {

@@ -30,6 +30,8 @@ const SELF_SCOPED = new Set([
   'hub GET /providers/Microsoft.Authorization/roleDefinitions/:name',
   'hub PUT /providers/Microsoft.Subscription/aliases/:aliasName',
   'hub GET /graph/v1.0/users',
+  'hub GET /graph/v1.0/applications',
+  'hub GET /graph/v1.0/servicePrincipals',
   'hub GET /graph/v1.0/organization',
   'hub GET /graph/v1.0/auditLogs/directoryAudits',
   'hub GET /providers/Microsoft.AzureStack/operations',

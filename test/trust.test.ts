@@ -84,6 +84,7 @@ describe('trust boundaries: roles, not membership', () => {
       token: graph,
       body: { displayName: 'backup meter' },
     });
+    await t.http.call('POST', `${t.b.hub.graph}/v1.0/servicePrincipals`, { token: graph, body: { appId: app.appId } });
     const secret = await t.http.call('POST', `${t.b.hub.graph}/v1.0/applications/${app.appId}/addPassword`, {
       token: graph,
       body: {},

@@ -24,8 +24,11 @@ export interface ArmContext {
   locations(): string[];
   /** The directories the caller may see (GET /tenants). */
   tenantsOf(principal: Principal): Promise<TenantInfo[]>;
-  /** The type of a principal, or undefined when it does not exist; absent where the role cannot tell. */
-  principalType?(principalId: string): Promise<string | undefined>;
+  /**
+   * The type of a principal as its directory object says (User, ServicePrincipal), or undefined
+   * when it does not exist there; `tenantId` is the directory of the assignment's scope.
+   */
+  principalType?(principalId: string, tenantId: string): Promise<string | undefined>;
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
   implicitRoles?(principal: Principal, subscription: SubscriptionsTable): Promise<string[]>;
   /** What else goes when a resource group goes (the stack: its resources). */
@@ -465,7 +468,7 @@ export async function putRoleAssignment(
   const principalId = input.principalId.toLowerCase();
   let principalType = input.principalType ?? 'User';
   if (ctx.principalType) {
-    const found = await ctx.principalType(principalId);
+    const found = await ctx.principalType(principalId, sub?.tenant_id ?? principal.tenantId);
     if (!found) {
       throw armErrors.badRequest(
         'PrincipalNotFound',

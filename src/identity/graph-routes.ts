@@ -6,9 +6,6 @@ import { parseInstant } from '../core/clock.ts';
 import { isGuid } from '../core/ids.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
 import {
-  addApplicationPassword,
-  addServicePrincipal,
-  applicationView,
   createMember,
   getUser,
   graphErrors,
@@ -16,17 +13,27 @@ import {
   invite,
   listUsers,
   ownDirectoryOf,
-  registerApplication,
-  removeApplicationPassword,
   requireDirectoryAdmin,
-  updateApplication,
   updateUser,
   type GraphContext,
 } from './graph.ts';
+import {
+  addApplicationPassword,
+  addServicePrincipal,
+  applicationView,
+  getDirectoryObject,
+  getServicePrincipal,
+  listApplications,
+  listServicePrincipals,
+  registerApplication,
+  removeApplicationPassword,
+  updateApplication,
+} from './graph-applications.ts';
 import { KeyCredentialBody, keyCredentialViews } from './key-credentials.ts';
 import { identityStore } from './store.ts';
 
-// The directory API's routes (graph, v1.0): invitations, users, the organization, audit logs.
+// The directory API's routes (graph, v1.0): invitations, users, applications, service principals,
+// the organization, audit logs.
 
 const InvitationBody = Type.Object({
   invitedUserEmailAddress: Type.String({ minLength: 1 }),
@@ -203,6 +210,18 @@ export function registerGraphRoutes(
     },
   );
 
+  app.get('/v1.0/applications', async (request) => {
+    const page = pageOf(request);
+    const rows = await listApplications(
+      ctx,
+      principalOf(request),
+      queryValue(request, '$filter'),
+      page.offset,
+      page.limit + 1,
+    );
+    return odataPage(request, baseUrl(), await Promise.all(rows.map(withKeys)), page);
+  });
+
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
     const caller = principalOf(request);
     const found = isGuid(request.params.id)
@@ -217,10 +236,28 @@ export function registerGraphRoutes(
     { schema: { body: Type.Object({ appId: Type.String({ minLength: 1 }) }) } },
     async (request, reply) => {
       const sp = await addServicePrincipal(ctx, principalOf(request), request.body.appId);
-      return reply
-        .status(201)
-        .send({ id: sp.object_id, appId: sp.app_id, displayName: sp.display_name, appOwnerOrganizationId: null });
+      return reply.status(201).send(await getServicePrincipal(ctx, principalOf(request), sp.object_id));
     },
+  );
+
+  app.get('/v1.0/servicePrincipals', async (request) => {
+    const page = pageOf(request);
+    const caller = principalOf(request);
+    const filter = queryValue(request, '$filter');
+    return odataPage(
+      request,
+      baseUrl(),
+      await listServicePrincipals(ctx, caller, filter, page.offset, page.limit + 1),
+      page,
+    );
+  });
+
+  app.get<{ Params: { id: string } }>('/v1.0/servicePrincipals/:id', async (request) =>
+    getServicePrincipal(ctx, principalOf(request), request.params.id),
+  );
+
+  app.get<{ Params: { id: string } }>('/v1.0/directoryObjects/:id', async (request) =>
+    getDirectoryObject(ctx, principalOf(request), request.params.id),
   );
 
   app.get('/v1.0/organization', async (request) => {

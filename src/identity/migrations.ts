@@ -124,4 +124,20 @@ export const identityMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0105_service_principal_objects': {
+    // An application and its service principal are separate objects (Graph): an application made
+    // from now on has none until someone creates it. Every application made before got one with it,
+    // whose id role assignments name; one still missing (none should be) gets a new id, none changes.
+    async up(db: Kysely<unknown>) {
+      await sql`
+        insert into service_principals (object_id, tenant_id, app_id, display_name, created_at)
+        select gen_random_uuid(), a.home_tenant_id, a.app_id, a.display_name, a.created_at
+        from applications a
+        where a.home_tenant_id is not null and not a.public_client
+          and not exists (
+            select 1 from service_principals sp where sp.app_id = a.app_id and sp.tenant_id = a.home_tenant_id
+          )
+      `.execute(db);
+    },
+  },
 };

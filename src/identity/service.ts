@@ -169,7 +169,10 @@ export class IdentityService {
     return row;
   }
 
-  /** Registers an application in its home directory, with its service principal there. */
+  /**
+   * Registers an application in its home directory. As in Graph, it has no service principal (and
+   * so cannot sign in) until one is created: `ensureServicePrincipal`, or `POST /servicePrincipals`.
+   */
   async createApplication(
     input: {
       homeTenantId: string;
@@ -191,8 +194,7 @@ export class IdentityService {
       created_at: now,
       holds_secret: input.holdsSecret ?? false,
     });
-    const sp = await this.ensureServicePrincipal(input.homeTenantId, appId, db);
-    return { appId, servicePrincipalId: sp.object_id };
+    return { appId };
   }
 
   async ensureServicePrincipal(tenantId: string, appId: string, db: IdentityDb = this.db) {
@@ -290,13 +292,14 @@ export class IdentityService {
       { homeTenantId: dir.tenant_id, displayName: `${displayName} automation`, holdsSecret: options.holdsSecret },
       db,
     );
+    const sp = await this.ensureServicePrincipal(dir.tenant_id, app.appId, db);
     const secret = (await this.addClientSecret(app.appId, {}, db)).secretText;
     return {
       tenantId: dir.tenant_id,
       domain,
       clientId: app.appId,
       clientSecret: secret,
-      servicePrincipalId: app.servicePrincipalId,
+      servicePrincipalId: sp.object_id,
       admin: { userName: admin.user_principal_name, password, objectId: admin.object_id },
     };
   }

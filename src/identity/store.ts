@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { FilterClause } from './graph-filter.ts';
 import type {
   ApplicationsTable,
   ClientSecretsTable,
@@ -19,6 +20,23 @@ export type IdentityDb = Kysely<IdentityTables>;
 export const DIRECTORY_DOMAIN_INDEX = 'directories_domain';
 export const USER_NAME_INDEX = 'users_upn';
 export const SERVICE_PRINCIPAL_INDEX = 'service_principals_tenant_id_app_id_key';
+
+/** A string property compared as Graph compares it: without regard to case. */
+const textMatches = (column: string, c: FilterClause): RawBuilder<boolean> =>
+  c.op === 'startsWith'
+    ? sql<boolean>`starts_with(lower(${sql.ref(column)}::text), ${c.value.toLowerCase()})`
+    : sql<boolean>`lower(${sql.ref(column)}::text) = ${c.value.toLowerCase()}`;
+
+/** Whether one of an application's identifier URIs is `uri` (without a trailing slash or case). */
+const hasIdentifierUri = (column: string, uri: string): RawBuilder<boolean> =>
+  sql<boolean>`exists (select 1 from unnest(${sql.ref(column)}) u where lower(rtrim(u, '/')) = ${uri.replace(/\/+$/, '').toLowerCase()})`;
+
+/** A service principal (with its application's names): what graph lists. */
+export interface ServicePrincipalListed extends ServicePrincipalsTable {
+  app_display_name: string;
+  app_owner_tenant_id: string | null;
+  identifier_uris: string[];
+}
 
 export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
@@ -107,6 +125,47 @@ export const identityStore = {
 
   getServicePrincipal: (db: IdentityDb, objectId: string) =>
     db.selectFrom('service_principals').selectAll().where('object_id', '=', objectId).executeTakeFirst(),
+
+  /** Service principals of a directory matching every clause (appId, displayName, servicePrincipalNames). */
+  listServicePrincipals: (
+    db: IdentityDb,
+    tenantId: string,
+    clauses: FilterClause[],
+    offset: number,
+    limit: number,
+  ): Promise<ServicePrincipalListed[]> => {
+    let query = db
+      .selectFrom('service_principals as sp')
+      .innerJoin('applications as a', 'a.app_id', 'sp.app_id')
+      .selectAll('sp')
+      .select(['a.display_name as app_display_name', 'a.home_tenant_id as app_owner_tenant_id', 'a.identifier_uris'])
+      .where('sp.tenant_id', '=', tenantId);
+    for (const c of clauses) {
+      const test =
+        c.property === 'appId'
+          ? textMatches('sp.app_id', c)
+          : c.property === 'displayName'
+            ? textMatches('sp.display_name', c)
+            : sql<boolean>`(${textMatches('sp.app_id', c)} or ${hasIdentifierUri('a.identifier_uris', c.value)})`;
+      query = query.where(test);
+    }
+    return query.orderBy('sp.created_at').orderBy('sp.object_id').offset(offset).limit(limit).execute();
+  },
+
+  /** Applications registered in a directory matching every clause (appId, displayName, identifierUris). */
+  listApplications: (db: IdentityDb, tenantId: string, clauses: FilterClause[], offset: number, limit: number) => {
+    let query = db.selectFrom('applications').selectAll().where('home_tenant_id', '=', tenantId);
+    for (const c of clauses) {
+      const test =
+        c.property === 'appId'
+          ? textMatches('app_id', c)
+          : c.property === 'displayName'
+            ? textMatches('display_name', c)
+            : hasIdentifierUri('identifier_uris', c.value);
+      query = query.where(test);
+    }
+    return query.orderBy('created_at').orderBy('app_id').offset(offset).limit(limit).execute();
+  },
 
   insertClientSecret: async (db: IdentityDb, row: ClientSecretsTable) => {
     await db.insertInto('client_secrets').values(row).execute();

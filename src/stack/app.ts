@@ -60,6 +60,7 @@ import type { DeploymentsTables } from './deployments/tables.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
 import { Admission, type StackApplication, type TenancyContext } from './tenancy/service.ts';
+import { directoryObjectType } from './tenancy/directory-objects.ts';
 import type { TenancyTables } from './tenancy/tables.ts';
 
 // A stack: one private-cloud deployment, with an operator (admin) ARM endpoint and a tenant ARM
@@ -145,6 +146,13 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     clock,
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
+    principalType: (id, tenantId) =>
+      directoryObjectType(
+        { http: opts.hub.http, login: opts.hub.login, graph: opts.hub.graph },
+        opts.application,
+        tenantId,
+        id,
+      ),
     // The network's first: its subscription lock is taken before any of the group's rows is touched.
     // The group's transaction, on the same database.
     onResourceGroupDeleted: async (db, subscriptionId, group) => {

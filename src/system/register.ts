@@ -125,6 +125,10 @@ export async function onboardDirectory(input: OnboardInput): Promise<{ tenantId:
   return { tenantId: onboarded.properties.tenantId };
 }
 
+/** Graph's answer when the application already has its service principal in that directory. */
+const isServicePrincipalConflict = (res: { status: number; body?: { error?: { code?: unknown } } }) =>
+  res.status === 409 && res.body?.error?.code === 'Request_MultipleObjectsWithSameKeyValue';
+
 /**
  * A guest directory's consent to a stack: an administrator of that directory (whose directory-API
  * token this is) creates the stack application's service principal there. Consenting twice is fine.
@@ -139,7 +143,7 @@ export async function consentToStack(
     token: graphToken,
     body: { appId: stackApplicationId },
   });
-  const alreadyThere = res.status === 400 && String(res.body?.error?.message ?? '').includes('already exists');
+  const alreadyThere = isServicePrincipalConflict(res);
   if (res.status !== 201 && !alreadyThere) throw new HttpError(res.status, res.body, `${graph}/v1.0/servicePrincipals`);
   return { alreadyThere };
 }

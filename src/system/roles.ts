@@ -263,6 +263,8 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
         const body = { displayName: `Stackledger stack '${opts.name}'`, identifierUris, keyCredentials };
         appId = (await http.call('POST', `${hub.graph}/v1.0/applications`, { token: graphToken, body }))
           .appId as string;
+        // As in Graph, the application signs in (and is given roles) through its service principal, made next.
+        await http.call('POST', `${hub.graph}/v1.0/servicePrincipals`, { token: graphToken, body: { appId } });
       }
       return known?.secret
         ? { ...known, appId, secret: known.secret }

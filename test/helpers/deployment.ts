@@ -37,6 +37,7 @@ export async function applicationWithRegistrationKey(input: DeploymentInputs): P
     token: graphToken,
     body: { displayName: input.name, keyCredentials: [key.keyCredential] },
   });
+  await http.call('POST', `${hub.graph}/v1.0/servicePrincipals`, { token: graphToken, body: { appId: app.appId } });
   const secret = (
     await http.call('POST', `${hub.graph}/v1.0/applications/${app.appId}/addPassword`, {
       token: graphToken,

@@ -74,7 +74,7 @@ function Admission(p: StackPageProps & { error: unknown; retry: () => void }) {
       });
     } catch (e) {
       // Consenting twice is fine.
-      if (!(e instanceof ApiError && /already exists/i.test(e.message))) throw e;
+      if (!(e instanceof ApiError && e.code === 'Request_MultipleObjectsWithSameKeyValue')) throw e;
     }
     p.retry();
   };
