@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../db/database.ts';
 import type {
   ApplicationsTable,
   ClientSecretsTable,
@@ -170,7 +171,7 @@ export const identityStore = {
   insertSigningKey: async (db: IdentityDb, row: SigningKeysTable) => {
     await db
       .insertInto('signing_keys')
-      .values({ ...row, private_jwk: null, public_jwk: JSON.stringify(row.public_jwk) as any })
+      .values({ ...row, private_jwk: null, public_jwk: jsonValue(row.public_jwk) })
       .execute();
   },
 

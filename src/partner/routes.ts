@@ -52,7 +52,7 @@ type SubscriptionParams = CustomerParams & { subscriptionId: string };
 
 function customerFilter(text: string | undefined): { field?: 'company' | 'domain'; prefix?: string } {
   if (!text) return {};
-  let f: any;
+  let f: Record<string, unknown> | null;
   try {
     f = JSON.parse(text);
   } catch {

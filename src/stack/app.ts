@@ -121,7 +121,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     locations: () => [opts.location],
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
     onResourceGroupDeleted: (db, subscriptionId, group) =>
-      deleteResourcesOfGroup(resources, db as any, subscriptionId, group),
+      deleteResourcesOfGroup(resources, db as Kysely<ResourcesTables>, subscriptionId, group),
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);

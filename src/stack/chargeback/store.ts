@@ -20,8 +20,8 @@ export interface ChargebackLine {
 }
 
 /** The month's chargeback lines: of every tenant subscription, or of one. */
-export async function chargebackLines(
-  db: Kysely<any>,
+export async function chargebackLines<DB>(
+  db: Kysely<DB>,
   start: Date,
   end: Date,
   subscriptionId?: string,

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../../db/database.ts';
 import type { MeterRates } from './metering.ts';
 import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.ts';
 
@@ -54,9 +55,9 @@ export const resourcesStore = {
       .insertInto('resources')
       .values({
         ...row,
-        tags: JSON.stringify(row.tags) as any,
-        properties: JSON.stringify(row.properties) as any,
-        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+        tags: jsonValue(row.tags),
+        properties: jsonValue(row.properties),
+        sku: row.sku === null ? null : jsonValue(row.sku),
       })
       .execute();
   },
@@ -65,9 +66,9 @@ export const resourcesStore = {
     await db
       .updateTable('resources')
       .set({
-        tags: JSON.stringify(row.tags) as any,
-        properties: JSON.stringify(row.properties) as any,
-        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+        tags: jsonValue(row.tags),
+        properties: jsonValue(row.properties),
+        sku: row.sku === null ? null : jsonValue(row.sku),
         updated_at: row.updated_at,
       })
       .where('id', '=', row.id)
@@ -176,10 +177,10 @@ export const resourcesStore = {
           subscription_id: subscriptionId,
           valid_from: at,
           valid_to: null,
-          rates: JSON.stringify(rates) as any,
+          rates: jsonValue(rates),
           reason,
           recorded_at: recordedAt,
-        } as any)
+        })
         .execute();
     }
     return true;
@@ -216,10 +217,10 @@ export const resourcesStore = {
           subscription_id: subscriptionId,
           valid_from: at,
           valid_to: holding.valid_to,
-          rates: JSON.stringify(rates) as any,
+          rates: jsonValue(rates),
           reason,
           recorded_at: recordedAt,
-        } as any)
+        })
         .execute();
     }
     return holding.valid_to === null;
@@ -248,7 +249,7 @@ export const resourcesStore = {
   insertOperation: async (db: ResourcesDb, row: OperationsTable) => {
     await db
       .insertInto('operations')
-      .values({ ...row, error: row.error === null ? null : (JSON.stringify(row.error) as any) })
+      .values({ ...row, error: row.error === null ? null : jsonValue(row.error) })
       .execute();
   },
 

@@ -1,4 +1,5 @@
 import type { NamedArmRow } from '../../arm/tables.ts';
+import type { WithGeneratedId } from '../../db/database.ts';
 
 export interface ResourcesTable extends NamedArmRow {
   type: string; // Microsoft.Compute/virtualMachines, Microsoft.Storage/storageAccounts, Microsoft.Network/publicIPAddresses
@@ -55,7 +56,7 @@ export interface UsageRecordsTable {
 
 export interface ResourcesTables {
   resources: ResourcesTable;
-  resource_states: ResourceStatesTable;
+  resource_states: WithGeneratedId<ResourceStatesTable>;
   operations: OperationsTable;
   usage_records: UsageRecordsTable;
   metering_dirty_hours: { hour: Date };
