@@ -108,7 +108,7 @@ describe('resources and their meters on the stack', () => {
       { token: user },
     );
     assert.deepEqual(
-      view.body.statuses.map((s: any) => s.code),
+      view.body.statuses.map((s: { code: unknown }) => s.code),
       ['ProvisioningState/succeeded', 'PowerState/running'],
     );
     // The hybrid profile 2019-03-01 speaks Compute 2017-12-01: the same VM reads the same.
@@ -126,7 +126,7 @@ describe('resources and their meters on the stack', () => {
       { token: user },
     );
     assert.deepEqual(
-      listed.body.value.map((v: any) => v.name),
+      listed.body.value.map((v: { name: unknown }) => v.name),
       ['win01'],
     );
     // Also a static public IP and a storage account holding 10 GB of blobs.
