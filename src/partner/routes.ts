@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';

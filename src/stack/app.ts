@@ -18,7 +18,6 @@ import { armEndpoint } from '../http/arm.ts';
 import { createServer, routeTable } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
-import type { Principal } from '../core/principal.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';

@@ -12,7 +12,6 @@ import type { ArmTables } from '../../arm/tables.ts';
 import { pricingStore } from '../../rating/store.ts';
 import type { PricingTables } from '../../rating/tables.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
-import { armErrors } from '../../core/errors.ts';
 import { findMeter } from '../../core/meters.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { chargebackLines } from './store.ts';
@@ -127,18 +126,17 @@ export function registerChargebackRoutes(
       >();
       for (const r of rows) {
         let s = bySubscription.get(r.subscription_id);
-        if (!s)
-          bySubscription.set(
-            r.subscription_id,
-            (s = {
-              subscriptionId: r.subscription_id,
-              displayName: r.subscriptionName,
-              tenantId: r.tenant_id,
-              currency,
-              total: new Decimal(0),
-              lines: [],
-            }),
-          );
+        if (!s) {
+          s = {
+            subscriptionId: r.subscription_id,
+            displayName: r.subscriptionName,
+            tenantId: r.tenant_id,
+            currency,
+            total: new Decimal(0),
+            lines: [],
+          };
+          bySubscription.set(r.subscription_id, s);
+        }
         s.total = s.total.plus(r.amount);
         s.lines.push({
           meterId: r.meter_id,

@@ -50,7 +50,7 @@ export function registerResourceRoutes(
     const config = { apiVersions: RESOURCE_API_VERSIONS[t.type], resourceType: t.type };
     const PATH = `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${t.type}`;
 
-    const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: unknown) => {
+    const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: resources.ResourceBody) => {
       const { resource, created, operationId } = await resources.putResource(
         ctx,
         t,
@@ -66,27 +66,28 @@ export function registerResourceRoutes(
         .send(resourceView(resource));
     };
 
-    app.put<{ Params: Ref; Body: any }>(
+    app.put<{ Params: Ref; Body: resources.ResourceBody }>(
       `${PATH}/:name`,
       { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }), tags: TagsField }) } },
       async (request, reply) =>
         put(request, reply, {
-          ...(request.body as any),
-          tags: checkTags((request.body as any).tags),
+          ...request.body,
+          tags: checkTags(request.body.tags),
           name: request.params.name,
         }),
     );
 
     // PATCH applies the given parts (tags, size) over what the resource is.
-    app.patch<{ Params: Ref; Body: any }>(
+    app.patch<{ Params: Ref; Body: resources.ResourceBody | undefined }>(
       `${PATH}/:name`,
       { config, schema: { body: Type.Object({ tags: TagsField }) } },
       async (request, reply) => {
-        const body = (request.body ?? {}) as any;
+        const body = request.body ?? {};
         const tags = checkTags(body.tags);
-        const current = resourceView(
+        const current: { properties: Record<string, unknown> } = resourceView(
           await resources.getResource(ctx, t, principalOf(request), ref(request.params)),
-        ) as any;
+        );
+        // The resource as it is, as a request body, with the given parts over it.
         const merged = {
           ...current,
           ...(tags ? { tags } : {}),
@@ -97,15 +98,15 @@ export function registerResourceRoutes(
             hardwareProfile: body.properties?.hardwareProfile ?? current.properties?.hardwareProfile,
           },
         };
-        return put(request, reply, merged);
+        return put(request, reply, merged as resources.ResourceBody);
       },
     );
 
     app.get<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request) => {
       const row = await resources.getResource(ctx, t, principalOf(request), ref(request.params));
-      const view = resourceView(row) as any;
+      const view = resourceView(row);
       if (t.type === 'Microsoft.Compute/virtualMachines' && queryValue(request, '$expand') === 'instanceView')
-        view.properties.instanceView = instanceView(row);
+        return { ...view, properties: { ...view.properties, instanceView: instanceView(row) } };
       return view;
     });
 

@@ -17,7 +17,7 @@ import { limitsOf, type OffersContext } from '../offers/service.ts';
 import { findSize, resolveImage } from './catalog.ts';
 import { publicIpRates, storageRates, vmRates, type MeterRates, type PowerState } from './metering.ts';
 import { resourcesStore, type ResourcesDb } from './store.ts';
-import type { ResourcesTable } from './tables.ts';
+import { publicIpProperties, storageAccountProperties, vmProperties, type ResourcesTable } from './tables.ts';
 import { genericResourceView } from './views.ts';
 import type { ResourceLister } from '../../arm/providers.ts';
 
@@ -71,16 +71,41 @@ export interface ResourceRef {
   name: string;
 }
 
+/**
+ * A resource's request body as the client sent it: the route's schema checks only `location` and
+ * `tags`, so every other field is what a client might send, and `accept` checks what it reads.
+ */
+export interface ResourceBody {
+  name?: string;
+  location?: unknown;
+  tags?: Record<string, string>;
+  kind?: unknown;
+  sku?: Record<string, unknown>;
+  properties?: {
+    hardwareProfile?: { vmSize?: unknown };
+    storageProfile?: {
+      imageReference?: Record<string, unknown>;
+      osDisk?: { osType?: unknown; name?: unknown };
+      dataDisks?: unknown;
+    };
+    osProfile?: Record<string, unknown>;
+    networkProfile?: unknown;
+    publicIPAllocationMethod?: unknown;
+    publicIPAddressVersion?: unknown;
+    idleTimeoutInMinutes?: unknown;
+  };
+}
+
 export interface ResourceType {
   type: string;
   namespace: string;
   quotaProvider: string;
   /** The stored properties, sku and kind of a new or changed resource, from its request body. */
   accept(
-    body: any,
+    body: ResourceBody,
     existing: ResourcesTable | undefined,
     ctx: ResourcesContext,
-  ): Promise<{ properties: Record<string, any>; sku: Record<string, any> | null; kind: string | null }>;
+  ): Promise<{ properties: Record<string, unknown>; sku: Record<string, unknown> | null; kind: string | null }>;
   /** What it meters in a state. */
   rates(r: Pick<ResourcesTable, 'properties' | 'sku' | 'kind'>): MeterRates;
   /** Name rules of the type, beyond ARM's (a storage account's name is unique on the deployment). */
@@ -126,7 +151,7 @@ export async function putResource(
   t: ResourceType,
   principal: Principal,
   ref: ResourceRef,
-  body: any,
+  body: ResourceBody,
 ) {
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, `${t.type}/write`, scopeOf(t, ref));
@@ -323,7 +348,7 @@ async function changeResource(
   ref: ResourceRef,
   action: string,
   reason: string,
-  change: (row: ResourcesTable) => Record<string, any>,
+  change: (row: ResourcesTable) => Record<string, unknown>,
   quotaApplies: (row: ResourcesTable, next: ResourcesTable) => boolean,
   /** The right the change needs, when it is not `action` on the resource itself. */
   right: { action: string; scope: string } = { action, scope: scopeOf(t, ref) },
@@ -369,7 +394,7 @@ export async function vmAction(
     action,
     (row) => ({ ...row.properties, powerState: POWER_AFTER[action] }),
     // Starting a deallocated VM takes cores again.
-    (row, next) => row.properties.powerState === 'deallocated' && next.properties.powerState !== 'deallocated',
+    (row, next) => vmProperties(row).powerState === 'deallocated' && vmProperties(next).powerState !== 'deallocated',
   );
   return operationId;
 }
@@ -377,8 +402,8 @@ export async function vmAction(
 export function vmType(): ResourceType {
   const allocatedCores = (rows: Pick<ResourcesTable, 'properties'>[]) =>
     rows
-      .filter((r) => r.properties.powerState !== 'deallocated')
-      .reduce((n, r) => n + (findSize(r.properties.hardwareProfile.vmSize)?.numberOfCores ?? 0), 0);
+      .filter((r) => vmProperties(r).powerState !== 'deallocated')
+      .reduce((n, r) => n + (findSize(vmProperties(r).hardwareProfile.vmSize)?.numberOfCores ?? 0), 0);
   return {
     type: 'Microsoft.Compute/virtualMachines',
     namespace: 'Microsoft.Compute',
@@ -399,7 +424,7 @@ export function vmType(): ResourceType {
         );
       if (existing) {
         const given = p.storageProfile?.imageReference;
-        const had = existing.properties.storageProfile.imageReference;
+        const had = vmProperties(existing).storageProfile.imageReference;
         if (
           given &&
           ['publisher', 'offer', 'sku'].some(
@@ -420,7 +445,15 @@ export function vmType(): ResourceType {
           "The request content was invalid: 'properties.storageProfile.imageReference' is required.",
           'properties.storageProfile.imageReference',
         );
-      const { image, version } = resolveImage(ref);
+      const { publisher, offer, sku, version: wanted } = ref;
+      if (![publisher, offer, sku, wanted].every((v) => v === undefined || typeof v === 'string'))
+        throw armErrors.invalidRequestContent(
+          "The request content was invalid: 'properties.storageProfile.imageReference' takes strings.",
+          'properties.storageProfile.imageReference',
+        );
+      const { image, version } = resolveImage(
+        ref as { publisher?: string; offer?: string; sku?: string; version?: string },
+      );
       const osType = p.storageProfile?.osDisk?.osType ?? image.osType;
       if (osType !== image.osType)
         throw resourceErrors.invalidParameter(
@@ -480,8 +513,9 @@ export function vmType(): ResourceType {
       };
     },
     rates(r) {
-      const size = findSize(r.properties.hardwareProfile.vmSize)!;
-      return vmRates(size, r.properties.storageProfile.osDisk.osType, r.properties.powerState);
+      const p = vmProperties(r);
+      const size = findSize(p.hardwareProfile.vmSize)!;
+      return vmRates(size, p.storageProfile.osDisk.osType, p.powerState);
     },
     checkQuota(limits, live, next, existing) {
       const others = live.filter((r) => r.id !== existing?.id);
@@ -510,13 +544,13 @@ export function storageAccountType(): ResourceType {
     quotaProvider: 'Microsoft.Storage.Admin',
     async accept(body, existing) {
       const sku = body?.sku?.name ?? existing?.sku?.name;
-      if (!['Standard_LRS', 'Premium_LRS'].includes(sku))
+      if (typeof sku !== 'string' || !['Standard_LRS', 'Premium_LRS'].includes(sku))
         throw resourceErrors.invalidParameter(
           `The sku '${sku}' is not supported; use Standard_LRS or Premium_LRS.`,
           'sku.name',
         );
       const kind = body?.kind ?? existing?.kind ?? 'Storage';
-      if (!['Storage', 'StorageV2', 'BlobStorage'].includes(kind))
+      if (typeof kind !== 'string' || !['Storage', 'StorageV2', 'BlobStorage'].includes(kind))
         throw resourceErrors.invalidParameter(`The kind '${kind}' is not supported.`, 'kind');
       return {
         properties: existing?.properties ?? {
@@ -532,7 +566,7 @@ export function storageAccountType(): ResourceType {
       if (!existing && (await resourcesStore.nameTaken(db, this.type, name)))
         throw resourceErrors.storageNameTaken(name);
     },
-    rates: (r) => storageRates(r.properties.usage),
+    rates: (r) => storageRates(storageAccountProperties(r).usage),
     checkQuota(limits, live, next, existing) {
       if (
         !existing &&
@@ -541,8 +575,10 @@ export function storageAccountType(): ResourceType {
       ) {
         throw resourceErrors.quotaExceeded('StorageAccounts', limits.numberOfStorageAccounts, live.length, 1);
       }
-      const gb = (r: Pick<ResourcesTable, 'properties'>) =>
-        r.properties.usage.blobGb + r.properties.usage.tableGb + r.properties.usage.queueGb;
+      const gb = (r: Pick<ResourcesTable, 'properties'>) => {
+        const { usage } = storageAccountProperties(r);
+        return usage.blobGb + usage.tableGb + usage.queueGb;
+      };
       const others = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + gb(r), 0);
       if (
         limits.capacityInGb !== undefined &&
@@ -573,7 +609,7 @@ export async function setStorageUsage(
     ref,
     `${t.type}/write`,
     'capacity changed',
-    (row) => ({ ...row.properties, usage: { ...row.properties.usage, ...usage } }),
+    (row) => ({ ...row.properties, usage: { ...storageAccountProperties(row).usage, ...usage } }),
     () => true,
     // The storage service (the operator's side) reports what is stored: never the billed tenant.
     { action: 'Microsoft.Storage.Admin/storageAccounts/usedCapacity/action', scope: ROOT_SCOPE },
@@ -590,16 +626,17 @@ export function publicIpType(): ResourceType {
     quotaProvider: 'Microsoft.Network.Admin',
     async accept(body, existing) {
       const p = body?.properties ?? {};
-      const method = p.publicIPAllocationMethod ?? existing?.properties.publicIPAllocationMethod ?? 'Dynamic';
-      if (!['Static', 'Dynamic'].includes(method))
+      const had = existing && publicIpProperties(existing);
+      const method = p.publicIPAllocationMethod ?? had?.publicIPAllocationMethod ?? 'Dynamic';
+      if (typeof method !== 'string' || !['Static', 'Dynamic'].includes(method))
         throw resourceErrors.invalidParameter(
           `'${method}' is not an allocation method; use Static or Dynamic.`,
           'properties.publicIPAllocationMethod',
         );
-      const octets = existing?.properties.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
+      const octets = had?.ipAddress ?? `192.0.2.${Math.floor(Math.random() * 250) + 2}`;
       return {
         properties: {
-          resourceGuid: existing?.properties.resourceGuid ?? newGuid(),
+          resourceGuid: had?.resourceGuid ?? newGuid(),
           provisioningState: 'Succeeded',
           publicIPAddressVersion: p.publicIPAddressVersion ?? 'IPv4',
           publicIPAllocationMethod: method,
@@ -610,7 +647,7 @@ export function publicIpType(): ResourceType {
         kind: null,
       };
     },
-    rates: (r) => publicIpRates(r.properties.publicIPAllocationMethod),
+    rates: (r) => publicIpRates(publicIpProperties(r).publicIPAllocationMethod),
     checkQuota(limits, live, _next, existing) {
       if (
         !existing &&

@@ -1,6 +1,6 @@
 import type { GenericResource } from '../../arm/providers.ts';
 import { findSize } from './catalog.ts';
-import type { ResourcesTable } from './tables.ts';
+import { vmProperties, type ResourcesTable } from './tables.ts';
 
 // Resources as the Compute, Storage and Network providers show them.
 
@@ -57,11 +57,12 @@ export function genericResourceView(r: ResourcesTable): GenericResource {
 
 /** A VM's instance view: its provisioning and power states. */
 export function instanceView(r: ResourcesTable) {
-  const power = r.properties.powerState as string;
+  const p = vmProperties(r);
+  const power = p.powerState;
   const display = power === 'running' ? 'VM running' : power === 'stopped' ? 'VM stopped' : 'VM deallocated';
   return {
-    computerName: r.properties.osProfile?.computerName,
-    osName: r.properties.storageProfile.osDisk.osType === 'Windows' ? 'Windows Server' : 'Ubuntu',
+    computerName: p.osProfile?.computerName,
+    osName: p.storageProfile.osDisk.osType === 'Windows' ? 'Windows Server' : 'Ubuntu',
     statuses: [
       {
         code: 'ProvisioningState/succeeded',
