@@ -318,6 +318,18 @@ describe('resources and their meters on the stack', () => {
     });
     assert.equal(badImage.status, 404);
     assert.equal(badImage.body.error.code, 'PlatformImageNotFound');
+    const numericImage = await t.call('PUT', `${base}/Microsoft.Compute/virtualMachines/x?${COMPUTE}`, {
+      token: user,
+      body: {
+        ...windowsVm('Standard_A1_v2'),
+        properties: {
+          ...windowsVm('Standard_A1_v2').properties,
+          storageProfile: { imageReference: { publisher: 5, offer: 'WindowsServer', sku: '2019-Datacenter' } },
+        },
+      },
+    });
+    assert.equal(numericImage.status, 400, 'an image reference field that is not a string is refused, not a 500');
+    assert.equal(numericImage.body.error.code, 'InvalidRequestContent');
     const badLocation = await t.call('PUT', `${base}/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`, {
       token: user,
       body: { location: 'westeurope' },

@@ -29,9 +29,9 @@ export function describeErrorBody(body: unknown): string {
 /**
  * A JSON answer read without declaring its shape: the CLI and the tests read a field or two of
  * many ARM answers. Giving each answer its type is a follow-up (issue #17); until then this alias
- * is the one place `any` enters, so it is easy to find and to narrow.
+ * is where `any` enters for them, so it is easy to find and to narrow.
  */
-// biome-ignore lint/suspicious/noExplicitAny: the alias above is the deliberate, single escape hatch.
+// biome-ignore lint/suspicious/noExplicitAny: the alias above is the deliberate escape hatch for undeclared answers.
 export type UndeclaredJson = any;
 
 export interface JsonResponse<T = UndeclaredJson> {
