@@ -313,7 +313,7 @@ describe('stackledger commands for the seed flow', () => {
     assert.deepEqual(
       summary
         .filter((s: { meterId: unknown; stack: unknown; quantity: unknown }) => s.meterId === BASE)
-        .map((s: { meterId: unknown; stack: unknown; quantity: unknown }) => [s.stack, s.quantity]),
+        .map((s: { stack: unknown; quantity: unknown }) => [s.stack, s.quantity]),
       [['local', 2 * 24]],
     );
     assert.deepEqual(
