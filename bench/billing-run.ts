@@ -162,7 +162,13 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
       rssPeak = Math.max(rssPeak, m.rss);
     }, 50);
     let bytes = 0;
-    const counter = () => new Writable({ write: (chunk, _e, done) => ((bytes += chunk.length), done()) });
+    const counter = () =>
+      new Writable({
+        write: (chunk, _e, done) => {
+          bytes += chunk.length;
+          done();
+        },
+      });
     let start = performance.now();
     await pipeline(exportStream(db, [invoice], 'focus'), counter());
     const oursMs = performance.now() - start;

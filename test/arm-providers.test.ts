@@ -45,7 +45,7 @@ describe("Resource Manager's generic APIs", () => {
   it("lists the tenant endpoint's providers from its routes, with types, api-versions, locations and registration state", async () => {
     const list = await t.call('GET', `${tenant}/subscriptions/${sub}/providers?${V}`, { token: user });
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    const namespaces = list.body.value.map((p: any) => p.namespace);
+    const namespaces = list.body.value.map((p: { namespace: unknown }) => p.namespace);
     for (const ns of [
       'Microsoft.Compute',
       'Microsoft.Storage',
@@ -57,9 +57,11 @@ describe("Resource Manager's generic APIs", () => {
     ]) {
       assert.ok(namespaces.includes(ns), ns);
     }
-    const subscriptions = list.body.value.find((p: any) => p.namespace === 'Microsoft.Subscriptions');
+    const subscriptions = list.body.value.find(
+      (p: { namespace: unknown }) => p.namespace === 'Microsoft.Subscriptions',
+    );
     assert.deepEqual(
-      subscriptions.resourceTypes.map((r: any) => r.resourceType),
+      subscriptions.resourceTypes.map((r: { resourceType: unknown }) => r.resourceType),
       ['delegatedProviders/offers', 'offers', 'subscriptions'],
     );
     assert.ok(
@@ -72,7 +74,7 @@ describe("Resource Manager's generic APIs", () => {
     assert.equal(compute.body.namespace, 'Microsoft.Compute');
     assert.equal(compute.body.registrationState, 'Registered');
     assert.equal(compute.body.id, `/subscriptions/${sub}/providers/Microsoft.Compute`);
-    const vms = compute.body.resourceTypes.find((r: any) => r.resourceType === 'virtualMachines');
+    const vms = compute.body.resourceTypes.find((r: { resourceType: unknown }) => r.resourceType === 'virtualMachines');
     assert.deepEqual(vms.locations, ['local']);
     assert.equal(vms.apiVersions[0], '2020-06-01', 'newest first');
     assert.ok(vms.apiVersions.includes('2017-03-30'));
@@ -97,7 +99,7 @@ describe("Resource Manager's generic APIs", () => {
       `${t.b.hub.arm}/subscriptions/${t.b.csp.registrationSubscriptionId}/providers?${V}`,
       { token: await t.appToken('csp', t.b.hub.arm) },
     );
-    const hubNamespaces = hub.body.value.map((p: any) => p.namespace);
+    const hubNamespaces = hub.body.value.map((p: { namespace: unknown }) => p.namespace);
     for (const ns of [
       'Microsoft.AzureStack',
       'Microsoft.Commerce',
@@ -113,7 +115,7 @@ describe("Resource Manager's generic APIs", () => {
       `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers?${V}`,
       { token: await t.appToken('operator', admin) },
     );
-    const adminNamespaces = list.body.value.map((p: any) => p.namespace);
+    const adminNamespaces = list.body.value.map((p: { namespace: unknown }) => p.namespace);
     for (const ns of ['Microsoft.Compute.Admin', 'Microsoft.Subscriptions.Admin'])
       assert.ok(adminNamespaces.includes(ns), ns);
   });
@@ -121,8 +123,11 @@ describe("Resource Manager's generic APIs", () => {
   it('lists resources of a subscription and of a group, filtered by type, name or location, page by page', async () => {
     const all = await t.call('GET', `${tenant}/subscriptions/${sub}/resources?${V}`, { token: user });
     assert.equal(all.status, 200, JSON.stringify(all.body));
-    assert.deepEqual(new Set(all.body.value.map((r: any) => r.name)), new Set(['ip01', 'ip02', 'data01']));
-    const ip = all.body.value.find((r: any) => r.name === 'ip01');
+    assert.deepEqual(
+      new Set(all.body.value.map((r: { name: unknown }) => r.name)),
+      new Set(['ip01', 'ip02', 'data01']),
+    );
+    const ip = all.body.value.find((r: { name: unknown }) => r.name === 'ip01');
     assert.deepEqual(ip, {
       id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip01`,
       name: 'ip01',
@@ -136,14 +141,14 @@ describe("Resource Manager's generic APIs", () => {
       `${tenant}/subscriptions/${sub}/resources?${V}&$filter=${encodeURIComponent("resourceType eq 'microsoft.network/publicIPAddresses'")}`,
       { token: user },
     );
-    assert.deepEqual(filtered.body.value.map((r: any) => r.name).sort(), ['ip01', 'ip02']);
+    assert.deepEqual(filtered.body.value.map((r: { name: unknown }) => r.name).sort(), ['ip01', 'ip02']);
     const byName = await t.call(
       'GET',
       `${tenant}/subscriptions/${sub}/resources?${V}&$filter=${encodeURIComponent("name eq 'DATA01' and location eq 'local'")}`,
       { token: user },
     );
     assert.deepEqual(
-      byName.body.value.map((r: any) => r.name),
+      byName.body.value.map((r: { name: unknown }) => r.name),
       ['data01'],
     );
     const inGroup = await t.call(
@@ -152,14 +157,14 @@ describe("Resource Manager's generic APIs", () => {
       { token: user },
     );
     assert.deepEqual(
-      inGroup.body.value.map((r: any) => r.name),
+      inGroup.body.value.map((r: { name: unknown }) => r.name),
       ['ip02'],
       "the Azure CLI's `resource list -g G --resource-type T`",
     );
     const group = await t.call('GET', `${tenant}/subscriptions/${sub}/resourceGroups/rg/resources?${V}`, {
       token: user,
     });
-    assert.deepEqual(group.body.value.map((r: any) => r.name).sort(), ['data01', 'ip01']);
+    assert.deepEqual(group.body.value.map((r: { name: unknown }) => r.name).sort(), ['data01', 'ip01']);
 
     const first = await t.call('GET', `${tenant}/subscriptions/${sub}/resources?${V}&$top=2`, { token: user });
     assert.equal(first.body.value.length, 2);
@@ -167,7 +172,7 @@ describe("Resource Manager's generic APIs", () => {
     assert.equal(second.body.value.length, 1);
     assert.equal(second.body.nextLink, undefined);
     assert.deepEqual(
-      new Set([...first.body.value, ...second.body.value].map((r: any) => r.name)),
+      new Set([...first.body.value, ...second.body.value].map((r: { name: unknown }) => r.name)),
       new Set(['ip01', 'ip02', 'data01']),
     );
 
@@ -177,7 +182,7 @@ describe("Resource Manager's generic APIs", () => {
       { token: await t.appToken('csp', t.b.hub.arm) },
     );
     assert.deepEqual(
-      registrations.body.value.map((r: any) => r.type),
+      registrations.body.value.map((r: { type: unknown }) => r.type),
       ['Microsoft.AzureStack/registrations'],
     );
   });

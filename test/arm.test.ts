@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
+import type { Dispatcher } from 'undici';
 
 const RG_API = 'api-version=2021-04-01';
 
@@ -93,10 +95,10 @@ describe('ARM request handling', () => {
     let next: string | undefined = `${arm}/subscriptions/${sub}/resourcegroups?${RG_API}&$top=2`;
     let pages = 0;
     while (next) {
-      const page: { status: number; body: any } = await t.call('GET', next, { token });
+      const page: JsonResponse = await t.call('GET', next, { token });
       assert.equal(page.status, 200);
       assert.ok(page.body.value.length <= 2);
-      names.push(...page.body.value.map((g: any) => g.name));
+      names.push(...page.body.value.map((g: { name: unknown }) => g.name));
       next = page.body.nextLink;
       if (next)
         assert.ok(next.startsWith(arm) && next.includes('api-version=2021-04-01') && next.includes('%24skiptoken='));
@@ -211,7 +213,7 @@ describe('ARM request handling', () => {
   it("lists subscriptions, one subscription, its locations and the caller's tenants", async () => {
     const list = await t.call('GET', `${arm}/subscriptions?api-version=2016-06-01`, { token });
     assert.deepEqual(
-      list.body.value.map((s: any) => s.subscriptionId),
+      list.body.value.map((s: { subscriptionId: unknown }) => s.subscriptionId),
       [sub],
     );
     const one = await t.call('GET', `${arm}/subscriptions/${sub}?api-version=2020-01-01`, { token });
@@ -219,12 +221,12 @@ describe('ARM request handling', () => {
     assert.equal(one.body.state, 'Enabled');
     const locations = await t.call('GET', `${arm}/subscriptions/${sub}/locations?api-version=2022-12-01`, { token });
     assert.deepEqual(
-      locations.body.value.map((l: any) => l.name),
+      locations.body.value.map((l: { name: unknown }) => l.name),
       ['global'],
     );
     const tenants = await t.call('GET', `${arm}/tenants?api-version=2022-12-01`, { token });
     assert.deepEqual(
-      tenants.body.value.map((x: any) => x.tenantId),
+      tenants.body.value.map((x: { tenantId: unknown }) => x.tenantId),
       [t.b.csp.tenantId],
     );
   });
@@ -257,7 +259,7 @@ describe('ARM request handling', () => {
     });
     assert.equal(groups.status, 200);
     assert.deepEqual(
-      groups.body.value.map((g: any) => g.name),
+      groups.body.value.map((g: { name: unknown }) => g.name),
       ['plans', 'system.local'],
     );
     const created = await t.call(
@@ -279,7 +281,7 @@ describe('ARM request handling', () => {
 async function sendRaw(t: TestSystem, method: string, url: string, token: string, contentType?: string, body?: string) {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (contentType) headers['content-type'] = contentType;
-  const res = await request(url, { method: method as any, headers, body, dispatcher: t.dispatcher });
+  const res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: t.dispatcher });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const SYSTEM_CAS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
 const AZ = process.env.AZ_PATH ?? '/usr/bin/az';
@@ -23,7 +24,7 @@ interface AzResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  json: any;
+  json: UndeclaredJson;
 }
 
 describe('the Azure CLI (az), unchanged', () => {
@@ -50,7 +51,7 @@ describe('the Azure CLI (az), unchanged', () => {
       child.stderr.on('data', (d) => (stderr += d));
       child.on('error', reject);
       child.on('exit', (code) => {
-        let json: any;
+        let json: UndeclaredJson;
         try {
           json = stdout.trim() ? JSON.parse(stdout) : undefined;
         } catch {
@@ -113,14 +114,14 @@ describe('the Azure CLI (az), unchanged', () => {
       op.tenantId,
     ]);
     assert.deepEqual(
-      asApp.map((s: any) => [s.id, s.tenantId, s.user.type]),
+      asApp.map((s: { id: unknown; tenantId: unknown; user: { type: unknown } }) => [s.id, s.tenantId, s.user.type]),
       [[provider, op.tenantId, 'servicePrincipal']],
     );
     await ok(dir, ['group', 'create', '-n', 'ops', '-l', 'local']);
-    assert.ok((await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
+    assert.ok((await ok(dir, ['group', 'list'])).some((g: { name: unknown }) => g.name === 'ops'));
     await ok(dir, ['group', 'delete', '-n', 'ops', '--yes']);
-    assert.ok(!(await ok(dir, ['group', 'list'])).some((g: any) => g.name === 'ops'));
-    const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
+    assert.ok(!(await ok(dir, ['group', 'list'])).some((g: { name: unknown }) => g.name === 'ops'));
+    const providers = (await ok(dir, ['provider', 'list'])).map((p: { namespace: unknown }) => p.namespace);
     assert.ok(
       providers.includes('Microsoft.Subscriptions.Admin') && providers.includes('Microsoft.Compute.Admin'),
       providers.join(', '),
@@ -128,11 +129,13 @@ describe('the Azure CLI (az), unchanged', () => {
 
     const asUser = await ok(dir, ['login', '-u', op.admin.userName, '-p', op.admin.password]);
     assert.deepEqual(
-      asUser.map((s: any) => [s.id, s.user.name, s.user.type]),
+      asUser.map((s: { id: unknown; user: { name: unknown; type: unknown } }) => [s.id, s.user.name, s.user.type]),
       [[provider, op.admin.userName, 'user']],
     );
     const accounts = await ok(dir, ['account', 'list']);
-    assert.ok(accounts.some((s: any) => s.user.type === 'user' && s.isDefault));
+    assert.ok(
+      accounts.some((s: { user: { type: unknown }; isDefault: unknown }) => s.user.type === 'user' && s.isDefault),
+    );
     // Another resource from the same sign-in: the refresh grant, no password.
     const graph = await ok(dir, ['account', 'get-access-token', '--resource', t.b.hub.graph]);
     assert.equal(graph.tenant, op.tenantId);
@@ -167,11 +170,11 @@ describe('the Azure CLI (az), unchanged', () => {
       await ok(dir, ['cloud', 'set', '-n', 'AzureStackUser']);
       const login = await ok(dir, ['login', '-u', customer.admin.userName, '-p', customer.admin.password]);
       assert.deepEqual(
-        login.map((s: any) => [s.id, s.tenantId]),
+        login.map((s: { id: unknown; tenantId: unknown }) => [s.id, s.tenantId]),
         [[sub, customer.customerId]],
       );
       assert.deepEqual(
-        (await ok(dir, ['account', 'list'])).map((s: any) => s.id),
+        (await ok(dir, ['account', 'list'])).map((s: { id: unknown }) => s.id),
         [sub],
       );
     });
@@ -248,7 +251,7 @@ describe('the Azure CLI (az), unchanged', () => {
 
     it('creates, lists and deletes resource groups, and lists providers and resources', async () => {
       await ok(dir, ['group', 'create', '-n', 'web', '-l', 'local']);
-      assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: any) => g.name).sort(), ['rg', 'web']);
+      assert.deepEqual((await ok(dir, ['group', 'list'])).map((g: { name: unknown }) => g.name).sort(), ['rg', 'web']);
       const ip = await t.call(
         'PUT',
         `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/web/providers/Microsoft.Network/publicIPAddresses/ip01?api-version=2018-11-01`,
@@ -264,18 +267,25 @@ describe('the Azure CLI (az), unchanged', () => {
       );
       assert.equal(ip.status, 201);
 
-      const providers = (await ok(dir, ['provider', 'list'])).map((p: any) => p.namespace);
+      const providers = (await ok(dir, ['provider', 'list'])).map((p: { namespace: unknown }) => p.namespace);
       for (const ns of ['Microsoft.Compute', 'Microsoft.Storage', 'Microsoft.Network'])
         assert.ok(providers.includes(ns), ns);
       const compute = await ok(dir, ['provider', 'show', '-n', 'Microsoft.Compute']);
       assert.equal(compute.registrationState, 'Registered');
       assert.ok(
-        compute.resourceTypes.some((r: any) => r.resourceType === 'virtualMachines' && r.locations.includes('local')),
+        compute.resourceTypes.some(
+          (r: { resourceType: unknown; locations: string[] }) =>
+            r.resourceType === 'virtualMachines' && r.locations.includes('local'),
+        ),
       );
 
       const resources = await ok(dir, ['resource', 'list']);
       assert.deepEqual(
-        resources.map((r: any) => [r.name, r.type, r.resourceGroup]),
+        resources.map((r: { name: unknown; type: unknown; resourceGroup: unknown }) => [
+          r.name,
+          r.type,
+          r.resourceGroup,
+        ]),
         [['ip01', 'Microsoft.Network/publicIPAddresses', 'web']],
       );
       assert.equal(
@@ -290,7 +300,7 @@ describe('the Azure CLI (az), unchanged', () => {
 
       await ok(dir, ['group', 'delete', '-n', 'web', '--yes']);
       assert.deepEqual(
-        (await ok(dir, ['group', 'list'])).map((g: any) => g.name),
+        (await ok(dir, ['group', 'list'])).map((g: { name: unknown }) => g.name),
         ['rg'],
       );
       assert.deepEqual(await ok(dir, ['resource', 'list']), [], 'the group took its resources along');

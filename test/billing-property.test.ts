@@ -119,7 +119,9 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
         const daily = group((u) => `${u.customer}|${u.meter}|${u.resource}|${u.day}`);
         const expectedPartner = sum(daily, (k) => new Decimal(m.prices[Number(k.split('|')[1])]));
         const invoices = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices`, { token: cspPc });
-        const partnerInvoice = invoices.body.items.find((i: any) => i.billingPeriodStartDate.startsWith(period));
+        const partnerInvoice = invoices.body.items.find((i: { billingPeriodStartDate: string }) =>
+          i.billingPeriodStartDate.startsWith(period),
+        );
         assert.equal(
           new Decimal(partnerInvoice.totalCharges).toFixed(2),
           expectedPartner.toFixed(2),

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';
@@ -55,7 +56,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       token: csp,
     });
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    const invoices = list.body.value.filter((i: any) => i.properties.kind === 'invoice');
+    const invoices = list.body.value.filter((i: { properties: { kind: unknown } }) => i.properties.kind === 'invoice');
     assert.equal(invoices.length, 1, `one invoice for ${customerId} in ${period}`);
     const one = await t.call('GET', `${billing(`invoices/${invoices[0].name}`)}?${V}`, { token: csp });
     assert.equal(one.status, 200);
@@ -64,10 +65,10 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   const partnerInvoice = async (period: string) => {
     const list = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices`, { token: cspPc });
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    return list.body.items.find((i: any) => i.billingPeriodStartDate.startsWith(period));
+    return list.body.items.find((i: { billingPeriodStartDate: string }) => i.billingPeriodStartDate.startsWith(period));
   };
   const allLineItems = async (invoiceId: string, size = 2000) => {
-    const items: any[] = [];
+    const items: UndeclaredJson[] = [];
     let token: string | undefined;
     do {
       const res = await t.call(
@@ -205,15 +206,15 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   it("A's invoice: prorated hours at the CSP's 10% markup, the credit with who and why, 20% tax", async () => {
     const inv = await customerInvoice(a.customerId, '2026-03');
     // 60.5 hours × 2 vCPUs = 121 vCPU hours at 0.008 × 1.10 = 0.0088 → 1.0648 → 1.06; VM size hours are free.
-    const base = inv.lines.filter((l: any) => l.meterId === BASE);
+    const base = inv.lines.filter((l: { meterId: unknown }) => l.meterId === BASE);
     assert.equal(base.length, 1);
     assert.equal(Number(base[0].quantity), 121);
     assert.equal(base[0].unitPrice, '0.008800');
     assert.equal(base[0].amount, '1.06');
-    const hours = inv.lines.find((l: any) => l.meterId === VM_HOURS);
+    const hours = inv.lines.find((l: { meterId: unknown }) => l.meterId === VM_HOURS);
     assert.equal(Number(hours.quantity), 60.5);
     assert.equal(hours.amount, '0.00');
-    const credit = inv.lines.find((l: any) => l.lineType === 'credit');
+    const credit = inv.lines.find((l: { lineType: unknown }) => l.lineType === 'credit');
     assert.equal(credit.amount, '-0.50');
     assert.equal(credit.reason, 'VM unavailable on 11 March');
     assert.ok(credit.createdBy, 'who');
@@ -225,16 +226,24 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   it("B's invoice: tiers accumulate over the period, and the price in force each day applies", async () => {
     const inv = await customerInvoice(b.customerId, '2026-03');
     const table = inv.lines
-      .filter((l: any) => l.meterId === TABLE)
-      .map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
+      .filter((l: { meterId: unknown }) => l.meterId === TABLE)
+      .map((l: { quantity: unknown; unitPrice: unknown; amount: unknown }) => [
+        Number(l.quantity),
+        l.unitPrice,
+        l.amount,
+      ]);
     // 120 GB hours: 100 at 0.001, 20 at 0.0005.
     assert.deepEqual(table, [
       [100, '0.001000', '0.10'],
       [20, '0.000500', '0.01'],
     ]);
     const base = inv.lines
-      .filter((l: any) => l.meterId === BASE)
-      .map((l: any) => [Number(l.quantity), l.unitPrice, l.amount]);
+      .filter((l: { meterId: unknown }) => l.meterId === BASE)
+      .map((l: { quantity: unknown; unitPrice: unknown; amount: unknown }) => [
+        Number(l.quantity),
+        l.unitPrice,
+        l.amount,
+      ]);
     assert.deepEqual(base.sort(), [
       [100, '0.008000', '0.80'],
       [100, '0.010000', '1.00'],
@@ -328,7 +337,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       { token: cspPc },
     );
     assert.equal(unbilled.status, 200, JSON.stringify(unbilled.body));
-    const late = unbilled.body.items.find((i: any) => i.customerId === b.customerId);
+    const late = unbilled.body.items.find((i: { customerId: unknown }) => i.customerId === b.customerId);
     assert.deepEqual(
       [late.usageDate, late.quantity, late.unitPrice, late.billingPreTaxTotal, late.chargeType],
       ['2026-03-20T00:00:00Z', 50, 0.01, 0.5, 'Late usage'],
@@ -339,14 +348,18 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.deepEqual(await customerInvoice(b.customerId, '2026-03'), marchB);
     const aprilB = await customerInvoice(b.customerId, '2026-04');
     assert.deepEqual(
-      aprilB.lines.map((l: any) => [l.lineType, l.usageDate, l.amount]),
+      aprilB.lines.map((l: { lineType: unknown; usageDate: unknown; amount: unknown }) => [
+        l.lineType,
+        l.usageDate,
+        l.amount,
+      ]),
       [['late usage', '2026-03-20', '0.50']],
     );
     const aprilC = await customerInvoice(c.customerId, '2026-04');
     assert.equal(aprilC.total, '0.00');
     assert.equal(aprilC.lines.length, 0);
     const notes = await t.call('GET', `${billing('invoices')}?${V}&customerId=${a.customerId}`, { token: csp });
-    const cn = notes.body.value.find((i: any) => i.properties.kind === 'creditNote');
+    const cn = notes.body.value.find((i: { properties: { kind: unknown } }) => i.properties.kind === 'creditNote');
     const one = await t.call('GET', `${billing(`invoices/${cn.name}`)}?${V}`, { token: csp });
     assert.equal(one.body.properties.creditNoteFor, marchA.invoiceNumber);
     assert.equal(one.body.properties.total, '-0.24'); // −0.20 and its 20% tax
@@ -360,13 +373,13 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       ['2026-02-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z', '2026-03-15T00:00:00.000Z'],
     );
     assert.deepEqual(
-      first.lines.map((l: any) => [l.usageDate, l.amount]),
+      first.lines.map((l: { usageDate: unknown; amount: unknown }) => [l.usageDate, l.amount]),
       [['2026-03-10', '0.46']],
     );
     const second = await customerInvoice(d.customerId, '2026-03');
     assert.deepEqual([second.periodStart, second.periodEnd], ['2026-03-15T00:00:00.000Z', '2026-04-15T00:00:00.000Z']);
     assert.deepEqual(
-      second.lines.map((l: any) => [l.usageDate, l.amount]),
+      second.lines.map((l: { usageDate: unknown; amount: unknown }) => [l.usageDate, l.amount]),
       [['2026-03-20', '0.92']],
     );
   });
@@ -410,8 +423,12 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       { token: cspPc },
     );
     const mine = open.body.items
-      .filter((i: any) => i.customerId === b.customerId)
-      .map((i: any) => [i.usageDate.slice(0, 10), i.unitPrice, i.billingPreTaxTotal]);
+      .filter((i: { customerId: unknown }) => i.customerId === b.customerId)
+      .map((i: { usageDate: string; unitPrice: unknown; billingPreTaxTotal: unknown }) => [
+        i.usageDate.slice(0, 10),
+        i.unitPrice,
+        i.billingPreTaxTotal,
+      ]);
     assert.deepEqual(mine, [
       ['2026-05-01', 0.01, 1],
       ['2026-05-02', 0.005, 0.5],
@@ -420,7 +437,11 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const forB = await t.call('GET', `${billing('invoices/unbilled')}?${V}&customerId=${b.customerId}`, { token: csp });
     assert.equal(forB.status, 200, JSON.stringify(forB.body));
     assert.deepEqual(
-      forB.body.properties.lines.map((l: any) => [l.usageDate, l.unitPrice, l.amount]),
+      forB.body.properties.lines.map((l: { usageDate: unknown; unitPrice: unknown; amount: unknown }) => [
+        l.usageDate,
+        l.unitPrice,
+        l.amount,
+      ]),
       [
         ['2026-05-01', '0.010000', '1.00'],
         ['2026-05-02', '0.020000', '2.00'],
@@ -517,7 +538,10 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
 
     const json = await get(`format=json&customerId=${b.customerId}`);
     assert.ok(Array.isArray(json.body));
-    assert.ok(json.body.length > 0 && json.body.every((l: any) => l.customerId === b.customerId), 'one customer only');
+    assert.ok(
+      json.body.length > 0 && json.body.every((l: { customerId: unknown }) => l.customerId === b.customerId),
+      'one customer only',
+    );
     const bad = await get('format=pdf');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'InvalidExportFormat');
@@ -533,7 +557,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const [sub] = report.body.value;
     assert.equal(sub.tenantId, a.customerId);
     // 121 vCPU hours × 0.008 = 0.968 → 0.97, rated once over the month.
-    assert.equal(sub.lines.find((l: any) => l.meterId === BASE).amount, '0.97');
+    assert.equal(sub.lines.find((l: { meterId: unknown }) => l.meterId === BASE).amount, '0.97');
     assert.equal(sub.total, '0.97');
     const csv = await t.call('GET', `${url}&format=csv`, { token: operator });
     assert.equal(csv.status, 200);
@@ -619,7 +643,9 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     assert.equal(ownOnly.status, 200);
     assert.ok(ownOnly.body.value.length > 0);
     assert.ok(
-      ownOnly.body.value.every((i: any) => i.properties.customerId === b.customerId),
+      ownOnly.body.value.every(
+        (i: { properties: { customerId: unknown } }) => i.properties.customerId === b.customerId,
+      ),
       'a customer sees only its own invoices',
     );
     const other = await customerInvoice(a.customerId, '2026-03');

@@ -43,7 +43,7 @@ describe('stackledger commands for the seed flow', () => {
 
     const list = await cliJson(['customers', 'list', ...data]);
     assert.deepEqual(
-      list.map((c: any) => c.domain),
+      list.map((c: { domain: unknown }) => c.domain),
       ['clia.onstackledger.local'],
     );
     const shown = await cliJson(['customers', 'show', 'clia', ...data]);
@@ -88,7 +88,7 @@ describe('stackledger commands for the seed flow', () => {
     assert.equal(link.registration, t.b.csp.registrationName);
     const list = await cliJson(['customer-subscriptions', 'list', '--stack', 'local', ...data]);
     assert.deepEqual(
-      list.map((l: any) => l.subscriptionId),
+      list.map((l: { subscriptionId: unknown }) => l.subscriptionId),
       [state.subscriptionId],
     );
     const own = await cli([
@@ -104,7 +104,7 @@ describe('stackledger commands for the seed flow', () => {
     assert.match(own.stderr, /InvalidCSPSubscription/);
     const registrations = await cliJson(['registrations', 'list', ...data]);
     assert.deepEqual(
-      registrations.map((r: any) => [r.name, r.cloudId]),
+      registrations.map((r: { name: unknown; cloudId: unknown }) => [r.name, r.cloudId]),
       [[t.b.csp.registrationName, t.b.stacks.local.cloudId]],
     );
     const nowhere = await cli(['customer-subscriptions', 'list', '--stack', 'nowhere', ...data]);
@@ -126,10 +126,10 @@ describe('stackledger commands for the seed flow', () => {
       false,
     );
     const directories = await cliJson(['directories', 'list', '--stack', 'local', ...data]);
-    assert.ok(directories.some((d: any) => d.tenantId === state.customerId));
+    assert.ok(directories.some((d: { tenantId: unknown }) => d.tenantId === state.customerId));
 
     const offers = await cliJson(['offers', '--stack', 'local', '--customer', 'clia', ...data]);
-    assert.ok(offers.some((o: any) => o.name === 'base-offer'));
+    assert.ok(offers.some((o: { name: unknown }) => o.name === 'base-offer'));
     const sub = await cliJson([
       'tenant-subscriptions',
       'create',
@@ -146,7 +146,7 @@ describe('stackledger commands for the seed flow', () => {
     state.stackSubscriptionId = sub.subscriptionId;
     const mine = await cliJson(['tenant-subscriptions', 'list', '--stack', 'local', '--customer', 'clia', ...data]);
     assert.deepEqual(
-      mine.map((s: any) => s.subscriptionId),
+      mine.map((s: { subscriptionId: unknown }) => s.subscriptionId),
       [sub.subscriptionId],
     );
   });
@@ -158,7 +158,7 @@ describe('stackledger commands for the seed flow', () => {
     state.guestId = invitation.guestId;
     assert.equal((await cliJson(['invitations', 'accept', '--customer', 'clia', ...data])).tenantId, state.customerId);
     const users = await cliJson(['users', 'list', '--customer', 'clia', ...data]);
-    const guest = users.find((u: any) => u.id === state.guestId);
+    const guest = users.find((u: { id: unknown }) => u.id === state.guestId);
     assert.equal(guest.userType, 'Guest');
     assert.equal(guest.externalUserState, 'Accepted');
 
@@ -207,7 +207,9 @@ describe('stackledger commands for the seed flow', () => {
       state.stackSubscriptionId!,
       ...data,
     ]);
-    assert.ok(roles.some((r: any) => r.principalId === state.guestId && r.role === 'Owner'));
+    assert.ok(
+      roles.some((r: { principalId: unknown; role: unknown }) => r.principalId === state.guestId && r.role === 'Owner'),
+    );
     const badRole = await cli([
       'role-assignments',
       'create',
@@ -277,7 +279,8 @@ describe('stackledger commands for the seed flow', () => {
 
     // The hours of January 1st, reported before 01:00 on the 2nd: 24 hours of 2 vCPUs.
     const window = ['--granularity', 'Hourly', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T01:00:00Z'];
-    const baseOf = (lines: any[]) => lines.filter((l) => l.meterId === BASE).reduce((n, l) => n + l.quantity, 0);
+    const baseOf = (lines: { meterId: string; quantity: number }[]) =>
+      lines.filter((l) => l.meterId === BASE).reduce((n, l) => n + l.quantity, 0);
     const tenantView = await cliJson([
       'usage',
       'stack',
@@ -292,7 +295,10 @@ describe('stackledger commands for the seed flow', () => {
     ]);
     assert.equal(baseOf(tenantView), 2 * 24);
     const operatorView = await cliJson(['usage', 'stack', '--stack', 'local', ...window, ...data]);
-    assert.equal(baseOf(operatorView.filter((l: any) => l.resource.includes(state.stackSubscriptionId!))), 2 * 24);
+    assert.equal(
+      baseOf(operatorView.filter((l: { resource: string }) => l.resource.includes(state.stackSubscriptionId!))),
+      2 * 24,
+    );
     const hubView = await cliJson(['usage', 'show', '--subscription', state.subscriptionId!, ...window, ...data]);
     assert.equal(baseOf(hubView), 2 * 24);
     const summary = await cliJson([
@@ -305,7 +311,9 @@ describe('stackledger commands for the seed flow', () => {
       ...data,
     ]);
     assert.deepEqual(
-      summary.filter((s: any) => s.meterId === BASE).map((s: any) => [s.stack, s.quantity]),
+      summary
+        .filter((s: { meterId: unknown; stack: unknown; quantity: unknown }) => s.meterId === BASE)
+        .map((s: { stack: unknown; quantity: unknown }) => [s.stack, s.quantity]),
       [['local', 2 * 24]],
     );
     assert.deepEqual(
@@ -340,7 +348,12 @@ describe('stackledger commands for the seed flow', () => {
     assert.equal(status.hub.now, '2026-01-02T01:00:00.000Z');
     assert.equal(status.hub.simulated, true);
     assert.deepEqual(
-      status.stacks.map((s: any) => [s.name, s.health, s.lastClosedHour, s.outbox]),
+      status.stacks.map((s: { name: unknown; health: unknown; lastClosedHour: unknown; outbox: unknown }) => [
+        s.name,
+        s.health,
+        s.lastClosedHour,
+        s.outbox,
+      ]),
       [['local', 'ok', '2026-01-02T00:00:00.000Z', 0]],
     );
     const human = await cli(['status', ...data]);

@@ -11,11 +11,11 @@ import { newGuid } from '../src/core/ids.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground } from './helpers/cli.ts';
-import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
 
-async function clientToken(http: HttpClient, b: any, resource: string): Promise<string> {
+async function clientToken(http: HttpClient, b: TestBootstrap, resource: string): Promise<string> {
   const res = await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
     form: { grant_type: 'client_credentials', client_id: b.csp.clientId, client_secret: b.csp.clientSecret, resource },
   });
@@ -258,7 +258,7 @@ describe('stackledger up', () => {
         );
         assert.equal(sub.status, 200, JSON.stringify(sub.body));
         assert.deepEqual(
-          sub.body.value.map((g: any) => g.name),
+          sub.body.value.map((g: { name: unknown }) => g.name),
           ['plans', 'system.east'],
         );
         const adminToken = (
@@ -276,7 +276,7 @@ describe('stackledger up', () => {
           token: adminToken,
         });
         assert.deepEqual(
-          subs.body.value.map((s: any) => s.subscriptionId),
+          subs.body.value.map((s: { subscriptionId: unknown }) => s.subscriptionId),
           [east.providerSubscriptionId],
           'the operator admin owns it too',
         );

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HttpClient } from '../src/core/http-client.ts';
+import { HttpClient, type UndeclaredJson } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
@@ -30,7 +30,10 @@ describe('the durable simulated clock', () => {
     await running?.exited;
     running = undefined;
   };
-  const cspToken = async (b: any) =>
+  const cspToken = async (b: {
+    hub: { login: string; arm: string };
+    csp: { tenantId: string; clientId: string; clientSecret: string };
+  }) =>
     (
       await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
         form: {
@@ -123,7 +126,7 @@ describe('the durable simulated clock', () => {
 
     // A long move shows its progress to whoever reads the clock meanwhile.
     const moving = http.send('POST', url, { token, body: { duration: 'P60D' } });
-    let seen: any;
+    let seen: UndeclaredJson;
     for (let i = 0; i < 600 && !seen?.advancing; i++) {
       seen = await http.call('GET', `${b.hub.arm}/providers/Stackledger.System/clock?${API}`, { token });
       if (!seen.advancing) await new Promise((r) => setTimeout(r, 50));

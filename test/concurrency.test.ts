@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
 const TABLE_METER = 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4';
@@ -26,7 +27,7 @@ describe('concurrent identical creates', () => {
    * Sends the same request AT_ONCE times together, then once more alone: one 2xx that created,
    * and every other concurrent answer the same as the lone repeat's.
    */
-  async function race(send: () => Promise<{ status: number; body: any }>, created: number[], repeated: number) {
+  async function race(send: () => Promise<JsonResponse>, created: number[], repeated: number) {
     const answers = await Promise.all(Array.from({ length: AT_ONCE }, send));
     const statuses = answers.map((a) => a.status).sort();
     for (const a of answers)

@@ -11,6 +11,7 @@ import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, type CliResult } from './helpers/cli.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const JANUARY_HOURS = 31 * 24;
@@ -24,7 +25,7 @@ describe('stackledger demo', () => {
   let dir: string;
   let run: CliResult;
   let elapsedMs: number;
-  let doc: any;
+  let doc: UndeclaredJson;
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'stackledger-demo-test-'));
@@ -58,14 +59,17 @@ describe('stackledger demo', () => {
 
   it('has the three customers: registered on one deployment, on both, on none', () => {
     assert.deepEqual(
-      doc.customers.map((c: any) => [c.name, c.registeredOn]),
+      doc.customers.map((c: { name: unknown; registeredOn: unknown }) => [c.name, c.registeredOn]),
       [
         ['Adatum', ['east']],
         ['Bellows', ['east', 'west']],
         ['Corvid', []],
       ],
     );
-    const ids = doc.customers.flatMap((c: any) => [c.tenantId, c.subscriptionId]);
+    const ids = doc.customers.flatMap((c: { tenantId: unknown; subscriptionId: unknown }) => [
+      c.tenantId,
+      c.subscriptionId,
+    ]);
     assert.equal(
       new Set([...ids, doc.registrationSubscription.subscriptionId]).size,
       7,
@@ -74,7 +78,7 @@ describe('stackledger demo', () => {
   });
 
   it("bills each customer exactly its own tenant's VMs on the deployments it is registered on, and the rest to the registration subscription", () => {
-    const byName = Object.fromEntries(doc.customers.map((c: any) => [c.name, c.usage]));
+    const byName = Object.fromEntries(doc.customers.map((c: { name: unknown; usage: unknown }) => [c.name, c.usage]));
     // Adatum: Standard_D2_v2 (2 vCPUs) on east; its Standard_A1_v2 (1) on west, where it is not registered.
     assert.deepEqual(byName.Adatum, { east: 2 * JANUARY_HOURS, west: 0 });
     // Bellows: Standard_D3_v2 (4) on east, Standard_A2_v2 (2) on west.
@@ -111,7 +115,9 @@ describe('stackledger demo', () => {
   });
 
   it('invoices each customer its month at the list prices: base vCPU hours, and Windows vCPU hours on top', () => {
-    const totals = Object.fromEntries(doc.customers.map((c: any) => [c.name, c.invoiceTotal]));
+    const totals = Object.fromEntries(
+      doc.customers.map((c: { name: unknown; invoiceTotal: unknown }) => [c.name, c.invoiceTotal]),
+    );
     // Adatum: the Windows D2_v2 on east (2 vCPUs).
     assert.equal(totals.Adatum, cents(2 * JANUARY_HOURS * (BASE_PRICE + WINDOWS_PRICE)));
     // Bellows: the Linux D3_v2 on east (4) and the Windows A2_v2 on west (2).

@@ -124,9 +124,10 @@ describe('dirty hours and late reports under failure', () => {
       await holder.query('select pg_advisory_lock($1)', [CLOSING_LOCK]);
       let answered = false;
       // The VM was in fact deallocated from half an hour into hour 00.
-      const pending = lateReport(new Date(START + 30 * 60_000).toISOString(), 'deallocated').then(
-        (r) => ((answered = true), r),
-      );
+      const pending = lateReport(new Date(START + 30 * 60_000).toISOString(), 'deallocated').then((r) => {
+        answered = true;
+        return r;
+      });
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(answered, false, 'the report waits for the closing');
       await holder.query('select pg_advisory_unlock($1)', [CLOSING_LOCK]);

@@ -17,7 +17,9 @@ import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
 import { twoTenantsWithVms } from './helpers/two-tenants.ts';
 import { stackRecord } from './helpers/secrets.ts';
-import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
+import type { UsageRecordWire } from '../src/core/usage-record.ts';
+import type { StackBootstrap } from '../src/system/bootstrap.ts';
 
 const READY = /Stop with Ctrl\+C/;
 const DAY = 86_400_000;
@@ -42,21 +44,21 @@ describe('the usage pipeline under faults, over a simulated month', () => {
   let hubPort = 0;
   let hub: Background | undefined;
   let stack: Background | undefined;
-  let hb: any;
-  let sb: any;
+  let hb: TestBootstrap;
+  let sb: TestBootstrap;
   let http: HttpClient;
   let hubTime = T0;
   let stackTime = T0;
   const faults: string[] = [];
   const customers: Record<string, { id: string; sub: string; admin: { userName: string; password: string } }> = {};
-  let stackTenant: Record<string, { token: () => Promise<string>; sub: string }> = {};
+  const stackTenant: Record<string, { token: () => Promise<string>; sub: string }> = {};
 
   const iso = (t: number) => new Date(t).toISOString();
   const token = async (tenant: string, form: Record<string, string>) =>
     (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
   // Tokens are kept (they last an hour of real time), so that the test can act while the hub is down.
   const tokens = new Map<string, string>();
-  const app = async (who: any, resource: string) => {
+  const app = async (who: { tenantId: string; clientId: string; clientSecret: string }, resource: string) => {
     const key = `${who.clientId} ${resource}`;
     if (!tokens.has(key))
       tokens.set(
@@ -137,8 +139,8 @@ describe('the usage pipeline under faults, over a simulated month', () => {
   const replayOld = async () => {
     const db = stackDb();
     await db.connect();
-    let rows: any[];
-    let appRecord: any;
+    let rows: UsageRecordWire[];
+    let appRecord: StackBootstrap;
     try {
       ({ rows } = await db.query(
         `select resource_id::text as "resourceId", resource_uri as "resourceUri", meter_id::text as "meterId", to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour,
@@ -310,8 +312,10 @@ describe('the usage pipeline under faults, over a simulated month', () => {
         { token: await app(hb.csp, hb.hub.arm) },
       );
       return res.value
-        .filter((x: any) => x.properties.meterId === 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5')
-        .reduce((n: number, x: any) => n + x.properties.quantity, 0);
+        .filter(
+          (x: { properties: { meterId: unknown } }) => x.properties.meterId === 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+        )
+        .reduce((n: number, x: { properties: { quantity: number } }) => n + x.properties.quantity, 0);
     };
     // A: 2 vCPUs until day 10 06:00, none until day 12 12:00, 2 until day 20 06:00, then 4 to the end of day 30.
     const a = 2 * (10 * 24 + 6) + 2 * (20 * 24 + 6 - (12 * 24 + 12)) + 4 * (30 * 24 - (20 * 24 + 6));

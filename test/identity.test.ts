@@ -6,6 +6,7 @@ import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { hubSigningKey } from './helpers/secrets.ts';
 import { AZURE_POWERSHELL, startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
 
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 /** The lock-out of this suite's system: short, so that its end is seen without waiting a minute. */
@@ -180,7 +181,7 @@ describe('identity and tokens', () => {
         },
       });
     /** What a refusal says, without its trace id and time. */
-    const answer = (res: { status: number; body: any }) => ({
+    const answer = (res: JsonResponse) => ({
       status: res.status,
       error: res.body.error,
       codes: res.body.error_codes,

@@ -18,7 +18,7 @@ import { newGuid } from '../src/core/ids.ts';
 import { SECRETS_KEY_ENV } from '../src/core/sealed.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startBackground, type Background } from './helpers/cli.ts';
-import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -29,12 +29,12 @@ describe('two hub processes on one database', () => {
   const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
   const dirs: string[] = [];
   const hubs: Background[] = [];
-  const files: any[] = [];
+  const files: TestBootstrap[] = [];
   let http: HttpClient;
   const sent: Decimal[] = [];
   let customer: { id: string; sub: string };
 
-  const token = async (b: any, resource: string) =>
+  const token = async (b: TestBootstrap, resource: string) =>
     (
       await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
         form: {
@@ -194,7 +194,9 @@ describe('two hub processes on one database', () => {
         ),
       ),
     );
-    const august = invoices.map((r) => r.value.filter((v: any) => v.properties.kind === 'invoice'));
+    const august = invoices.map((r) =>
+      r.value.filter((v: { properties: { kind: unknown } }) => v.properties.kind === 'invoice'),
+    );
     assert.equal(august[0].length, 1, JSON.stringify(invoices[0]));
     assert.deepEqual(august[1], august[0]);
     const augustUsage = Decimal.sum(...sent.slice(0, 8));
@@ -203,7 +205,10 @@ describe('two hub processes on one database', () => {
       `${b.hub.arm}/providers/Stackledger.Billing/invoices/${august[0][0].name}?${V}`,
       { token: arm },
     );
-    const billed = invoice.properties.lines.reduce((n: Decimal, l: any) => n.plus(l.quantity), new Decimal(0));
+    const billed = invoice.properties.lines.reduce(
+      (n: Decimal, l: { quantity: string }) => n.plus(l.quantity),
+      new Decimal(0),
+    );
     assert.equal(billed.toFixed(), augustUsage.toFixed(), "August's four days of usage, once");
   });
 });

@@ -64,7 +64,7 @@ describe('partner center and guest owners', () => {
     const offers = await t.call('GET', `${pc}/v1/offers?country=US`, { token: csp });
     assert.equal(offers.status, 200);
     assert.equal(offers.body.attributes.objectType, 'Collection');
-    const azure = offers.body.items.find((o: any) => o.id === 'MS-AZR-0145P');
+    const azure = offers.body.items.find((o: { id: unknown }) => o.id === 'MS-AZR-0145P');
     assert.ok(azure);
     assert.equal(azure.billing, 'usage');
     assert.equal(
@@ -115,7 +115,9 @@ describe('partner center and guest owners', () => {
     assert.equal(invitation.body.invitedUserType, 'Guest');
     const guestId = invitation.body.invitedUser.id;
     const users = await t.call('GET', `${graph}/v1.0/users`, { token: adminGraph });
-    const byType = Object.fromEntries(users.body.value.map((u: any) => [u.id, u.userType]));
+    const byType = Object.fromEntries(
+      users.body.value.map((u: { id: unknown; userType: unknown }) => [u.id, u.userType]),
+    );
     assert.equal(byType[guestId], 'Guest');
     assert.equal(Object.values(byType).filter((x) => x === 'Member').length, 1);
 
@@ -151,17 +153,19 @@ describe('partner center and guest owners', () => {
     assert.equal(afterRole.status, 201);
     const guestSubs = await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, { token: guestArm });
     assert.deepEqual(
-      guestSubs.body.value.map((s: any) => s.subscriptionId),
+      guestSubs.body.value.map((s: { subscriptionId: unknown }) => s.subscriptionId),
       [subscriptionId],
     );
 
     // The lifecycle is in the activity logs: the partner's and the customer directory's.
     const records = await t.call('GET', `${pc}/v1/auditrecords?startDate=2000-01-01`, { token: csp });
-    const ops = records.body.items.map((r: any) => `${r.operationType} ${r.resourceType}`);
+    const ops = records.body.items.map(
+      (r: { operationType: unknown; resourceType: unknown }) => `${r.operationType} ${r.resourceType}`,
+    );
     for (const op of ['CreateCustomer Customer', 'CreateOrder Order', 'CreateSubscription Subscription'])
       assert.ok(ops.includes(op), op);
     assert.ok(
-      records.body.items.every((r: any) => !String(r.resourceNewValue).includes(password)),
+      records.body.items.every((r: { resourceNewValue: unknown }) => !String(r.resourceNewValue).includes(password)),
       'no credential is logged',
     );
     const audits = await t.call(
@@ -169,10 +173,12 @@ describe('partner center and guest owners', () => {
       `${graph}/v1.0/auditLogs/directoryAudits?$filter=activityDateTime ge 2000-01-01T00:00:00Z`,
       { token: adminGraph },
     );
-    const activities = audits.body.value.map((a: any) => a.activityDisplayName);
+    const activities = audits.body.value.map((a: { activityDisplayName: unknown }) => a.activityDisplayName);
     assert.ok(activities.includes('Invite external user'));
     assert.ok(activities.includes('CreateSubscription'));
-    const raised = audits.body.value.find((a: any) => a.activityDisplayName === 'Create role assignment');
+    const raised = audits.body.value.find(
+      (a: { activityDisplayName: unknown }) => a.activityDisplayName === 'Create role assignment',
+    );
     assert.ok(raised, 'raising the guest to Owner is recorded in the customer directory');
     assert.equal(raised.initiatedBy.user.id, decodeJwt(adminArm).oid);
     assert.equal(JSON.parse(raised.targetResources[0].modifiedProperties[0].newValue).principalId, guestId);
@@ -362,8 +368,14 @@ describe('partner center and guest owners', () => {
 
     const log = await t.call('GET', `${pc}/v1/auditrecords?startDate=2000-01-01`, { token: csp });
     const statuses = log.body.items
-      .filter((r: any) => r.resourceId === sid && r.operationType === 'UpdateSubscription')
-      .map((r: any) => `${JSON.parse(r.resourceOldValue).status}->${JSON.parse(r.resourceNewValue).status}`);
+      .filter(
+        (r: { resourceId: unknown; operationType: unknown }) =>
+          r.resourceId === sid && r.operationType === 'UpdateSubscription',
+      )
+      .map(
+        (r: { resourceOldValue: string; resourceNewValue: string }) =>
+          `${JSON.parse(r.resourceOldValue).status}->${JSON.parse(r.resourceNewValue).status}`,
+      );
     assert.deepEqual(statuses, ['active->suspended', 'suspended->active', 'active->deleted']);
   });
 
@@ -394,8 +406,8 @@ describe('partner center and guest owners', () => {
     const afterCount = (await t.call('GET', `${pc}/v1/customers?size=500`, { token: csp })).body.items.length;
     assert.equal(afterCount, before + 1);
 
-    const customer = (await t.call('GET', `${pc}/v1/customers?size=500`, { token: csp })).body.items.find((c: any) =>
-      c.companyProfile.domain.startsWith('dupe.'),
+    const customer = (await t.call('GET', `${pc}/v1/customers?size=500`, { token: csp })).body.items.find(
+      (c: { companyProfile: { domain: string } }) => c.companyProfile.domain.startsWith('dupe.'),
     );
     const unknownOffer = await t.call('POST', `${pc}/v1/customers/${customer.id}/orders`, {
       token: csp,
@@ -529,7 +541,7 @@ describe('partner center and guest owners', () => {
     assert.equal(order.status, 201);
     const subs = (
       await t.call('GET', `${pc}/v1/customers/${dir.tenantId}/subscriptions`, { token: csp })
-    ).body.items.map((s: any) => s.id);
+    ).body.items.map((s: { id: unknown }) => s.id);
     assert.ok(!subs.includes(alias.body.properties.subscriptionId));
   });
 
@@ -539,7 +551,7 @@ describe('partner center and guest owners', () => {
     for (;;) {
       assert.equal(page.status, 200);
       assert.ok(page.body.items.length <= 2);
-      seen.push(...page.body.items.map((c: any) => c.id));
+      seen.push(...page.body.items.map((c: { id: unknown }) => c.id));
       const next = page.body.links?.next;
       if (!next) break;
       assert.match(next.uri, /^\/v1\/customers\?size=2$/);

@@ -11,6 +11,7 @@ import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { cli } from './helpers/cli.ts';
 import { stackRecord } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 
@@ -37,10 +38,10 @@ describe('the usage pipeline, hub and stack in one process', () => {
       `${t.b.hub.arm}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T00:00:00Z&reportedEndTime=2026-07-01T12:00:00Z&aggregationGranularity=${granularity}&showDetails=true`,
       { token },
     );
-  const baseHours = (res: { body: any }) =>
+  const baseHours = (res: JsonResponse) =>
     res.body.value
-      .filter((r: any) => r.properties.meterId === BASE)
-      .reduce((n: number, r: any) => n + r.properties.quantity, 0);
+      .filter((r: { properties: { meterId: unknown } }) => r.properties.meterId === BASE)
+      .reduce((n: number, r: { properties: { quantity: number } }) => n + r.properties.quantity, 0);
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-07-01T00:00:00Z') });
@@ -326,7 +327,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
       { token: csp },
     );
     assert.equal(
-      verify.body.differences.filter((d: any) => d.source !== 'test').length,
+      verify.body.differences.filter((d: { source: unknown }) => d.source !== 'test').length,
       0,
       'balanced, apart from the record written behind its back',
     );
@@ -339,11 +340,11 @@ describe('the usage pipeline, hub and stack in one process', () => {
       `${pc}/v1/customers/${tenants.a.c.customerId}/subscriptions/${tenants.a.c.subscriptionId}/utilizations/azure?start_time=2026-07-01T00:00:00Z&end_time=2026-07-01T16:00:00Z${q}`;
     const hourly = await t.call('GET', url('&granularity=hourly&show_details=true'), { token });
     assert.equal(hourly.status, 200, JSON.stringify(hourly.body));
-    const base = hourly.body.items.filter((r: any) => r.resource.id === BASE);
+    const base = hourly.body.items.filter((r: { resource: { id: unknown } }) => r.resource.id === BASE);
     assert.equal(base.length, 16);
     assert.ok(
       base.every(
-        (r: any) =>
+        (r: { quantity: unknown; unit: unknown; resource: { name: unknown }; attributes: { objectType: unknown } }) =>
           r.quantity === 2 &&
           r.unit === 'vCPU hours' &&
           r.resource.name === 'Base VM Size Hours' &&
@@ -355,7 +356,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
     assert.match(base[0].instanceData.resourceUri, /virtualMachines\/vm$/);
     assert.equal(base[0].resource.region, 'local');
     const daily = await t.call('GET', url('&granularity=daily&show_details=false'), { token });
-    assert.equal(daily.body.items.find((r: any) => r.resource.id === BASE).quantity, 32);
+    assert.equal(daily.body.items.find((r: { resource: { id: unknown } }) => r.resource.id === BASE).quantity, 32);
     const bad = await t.call('GET', url('&granularity=weekly'), { token });
     assert.equal(bad.status, 400);
     const wrongCustomer = await t.call(
@@ -406,10 +407,10 @@ describe('the usage pipeline, hub and stack in one process', () => {
       { token: csp },
     );
     const external = usage.body.value.filter(
-      (r: any) => r.properties.meterId === '09f8879e-87e9-4305-a572-4b7be209f857',
+      (r: { properties: { meterId: unknown } }) => r.properties.meterId === '09f8879e-87e9-4305-a572-4b7be209f857',
     );
     assert.equal(
-      external.reduce((n: number, r: any) => n + r.properties.quantity, 0),
+      external.reduce((n: number, r: { properties: { quantity: number } }) => n + r.properties.quantity, 0),
       31.5,
     );
     const verify = await cli([
@@ -445,10 +446,12 @@ describe('the usage pipeline, hub and stack in one process', () => {
     assert.equal(shown.code, 0, shown.stderr);
     const lines = JSON.parse(shown.stdout);
     assert.equal(
-      lines.filter((l: any) => l.meterId === BASE).reduce((n: number, l: any) => n + l.quantity, 0),
+      lines
+        .filter((l: { meterId: unknown; quantity: unknown }) => l.meterId === BASE)
+        .reduce((n: number, l: { quantity: number }) => n + l.quantity, 0),
       2 * 15,
     );
-    assert.ok(lines.every((l: any) => l.location));
+    assert.ok(lines.every((l: { location: unknown }) => l.location));
     const table = await cli([
       'usage',
       'show',

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
 import { launchBrowser, LAPTOP, newContext, PHONE, screenshot, watchConsole } from './helpers/browser.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const SHOTS = 'portal';
 const WAIT = { timeout: 20_000 };
@@ -113,12 +114,16 @@ describe('the web portal', () => {
     assert.equal(missing.statusCode, 404);
     await missing.body.dump();
 
-    const config = (await (await get(`${portal}config.json`)).body.json()) as any;
+    const config = (await (await get(`${portal}config.json`)).body.json()) as UndeclaredJson;
     assert.equal(config.hub.partnerCenter, t.b.hub.partnerCenter);
     assert.equal(config.clock.simulated, true);
     assert.equal(config.clock.now, '2026-03-30T00:00:00.000Z');
     assert.deepEqual(
-      config.stacks.map((s: any) => [s.adminArm, s.tenantArm, s.applicationId]),
+      config.stacks.map((s: { adminArm: unknown; tenantArm: unknown; applicationId: unknown }) => [
+        s.adminArm,
+        s.tenantArm,
+        s.applicationId,
+      ]),
       [[t.b.stacks.local.adminArm, t.b.stacks.local.tenantArm, t.b.stacks.local.applicationId]],
     );
     assert.ok(!JSON.stringify(config).includes(t.b.stacks.local.cloudId), 'no cloud id before sign-in');

@@ -16,6 +16,8 @@ import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
+import type { BridgeTables } from '../src/stack/bridge/tables.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const API = 'api-version=2026-11-01';
@@ -77,7 +79,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
   const quarantine = async () => {
     const res = await t.call('GET', `${bridge()}/quarantine?${API}`, { token: operator });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body.value as any[];
+    return res.body.value as UndeclaredJson[];
   };
   /** A record written behind the API's back, as an old or broken deployment may hold it. */
   const writeRecord = async (hour: string, resourceUri: string) => {
@@ -351,7 +353,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(summary.status, 200, JSON.stringify(summary.body));
     assert.equal(summary.body.conflicts.records, 1);
     assert.deepEqual(
-      summary.body.value.find((v: any) => v.meterId === BASE),
+      summary.body.value.find((v: { meterId: unknown }) => v.meterId === BASE),
       { hour: '2026-07-01T00:00:00Z', meterId: BASE, records: 1, quantity: key.q },
     );
     const ledger = await t.call(
@@ -364,7 +366,13 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const diff = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T01:00:00Z', '--json');
     assert.equal(diff.code, 1);
     assert.deepEqual(
-      JSON.parse(diff.stdout).differences.map((d: any) => [d.meterId, d.stack.records, d.hub.records]),
+      JSON.parse(diff.stdout).differences.map(
+        (d: { meterId: unknown; stack: { records: unknown }; hub: { records: unknown } }) => [
+          d.meterId,
+          d.stack.records,
+          d.hub.records,
+        ],
+      ),
       [[BASE, 0, 1]],
     );
     // The bridge finds the same on its own, at its next reconciliation.
@@ -372,7 +380,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const { reconciliation } = await status();
     assert.equal(reconciliation.balanced, false);
     assert.deepEqual(
-      reconciliation.differences.map((d: any) => [d.hour, d.meterId]),
+      reconciliation.differences.map((d: { hour: unknown; meterId: unknown }) => [d.hour, d.meterId]),
       [['2026-07-01T00:00:00Z', BASE]],
     );
     const metrics = String((await t.call('GET', `${t.b.stacks.local.adminArm}/metrics`, { token: operator })).body);
@@ -398,7 +406,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(conflict.body.error.code, 'UsageRecordConflict');
     assert.equal(conflict.body.error.target, 'records[2]');
     assert.deepEqual(
-      conflict.body.error.details.map((d: any) => d.target),
+      conflict.body.error.details.map((d: { target: unknown }) => d.target),
       ['records[2]'],
     );
     assert.equal((await received(fresh.resourceId)).n, 0, 'nothing of a refused batch is stored');
@@ -445,7 +453,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       return { received: records.length };
     });
     const url = await hub.listen({ port: 0, host: '127.0.0.1' });
-    const db = openDatabase<any>(withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), 2);
+    const db = openDatabase<BridgeTables>(withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), 2);
     const http = new HttpClient();
     try {
       const hour = '2026-07-02T00:00:00Z';

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import pino from 'pino';
+import type { UndeclaredJson } from '../src/core/http-client.ts';
 import { DEPLOYMENT } from '../src/arm/roles.ts';
 import { signRegistrationToken } from '../src/core/registration-token.ts';
 import { withDatabase } from '../src/db/database.ts';
@@ -354,7 +355,7 @@ describe('the trust boundary of registrations and usage reports', () => {
     assert.equal(res.status, 200);
     assert.ok(res.body.stacks.length > 0);
     assert.ok(!JSON.stringify(res.body).toLowerCase().includes(cloudId), 'no cloud id');
-    assert.ok(res.body.stacks.every((s: any) => !('cloudId' in s)));
+    assert.ok(res.body.stacks.every((s: object) => !('cloudId' in s)));
   });
 });
 
@@ -385,7 +386,7 @@ describe('a folder from before the rule, with two live registrations of one clou
       ).body.keyCredentials[0].customKeyIdentifier;
       await t.system.stop();
 
-      const lines: any[] = [];
+      const lines: UndeclaredJson[] = [];
       const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
       restarted = await startSystem({
         port: 0,

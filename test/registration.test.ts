@@ -19,6 +19,9 @@ import { testDeployment, type TestDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription, secondPartner } from './helpers/partner.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 import * as schemas from './schemas/azurestack.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
+import type { BillingModel } from '../src/core/registration-token.ts';
+import type { HubTables } from '../src/hub/app.ts';
 
 const API = 'api-version=2017-06-01';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
@@ -31,7 +34,7 @@ describe('registrations and customer subscriptions', () => {
   let sub: string;
   let rg: string;
   let name: string;
-  let hubDb: ReturnType<typeof openDatabase<any>>;
+  let hubDb: ReturnType<typeof openDatabase<HubTables>>;
   let deployment: TestDeployment; // signs tokens for cloud ids of its own
 
   before(async () => {
@@ -51,7 +54,7 @@ describe('registrations and customer subscriptions', () => {
     t.call('PUT', `${url}/customerSubscriptions/${customerSubscriptionId}?${API}`, { token, body });
   const links = async (url = regUrl) =>
     (await t.call('GET', `${url}/customerSubscriptions?${API}`, { token: csp })).body.value.map(
-      (c: any) => c.properties.tenantId + ' ' + c.name,
+      (c: { properties: { tenantId: unknown }; name: unknown }) => c.properties.tenantId + ' ' + c.name,
     );
   const advance = (duration: string) =>
     t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
@@ -62,7 +65,7 @@ describe('registrations and customer subscriptions', () => {
   /** A registration of a deployment under another name, approved or not, with a billing model. */
   const otherRegistration = async (regName: string, billingModel: string, approve: boolean) => {
     const url = `${t.b.hub.arm}/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${regName}`;
-    const token = await deployment.token({ BillingModel: billingModel as any });
+    const token = await deployment.token({ BillingModel: billingModel as BillingModel });
     const res = await t.call('PUT', `${url}?${API}`, {
       token: csp,
       body: { location: 'global', properties: { registrationToken: token } },
@@ -130,7 +133,7 @@ describe('registrations and customer subscriptions', () => {
   });
 
   describe("each error code of the vendor's table, and nothing changes after it", () => {
-    const expectError = async (res: { status: number; body: any }, status: number, code: string, names: string[]) => {
+    const expectError = async (res: JsonResponse, status: number, code: string, names: string[]) => {
       assert.equal(res.status, status, JSON.stringify(res.body));
       schemas.assertSchema(schemas.ErrorResponse, res.body, code);
       assert.equal(res.body.error.code, code);
@@ -350,14 +353,14 @@ describe('registrations and customer subscriptions', () => {
       { token: csp },
     );
     schemas.assertSchema(schemas.RegistrationList, list.body, 'Registration/List');
-    assert.ok(list.body.value.some((r: any) => r.name === exampleName));
+    assert.ok(list.body.value.some((r: { name: unknown }) => r.name === exampleName));
     const bySub = await t.call(
       'GET',
       `${t.b.hub.arm}/subscriptions/${sub}/providers/Microsoft.AzureStack/registrations?${API}`,
       { token: csp },
     );
     schemas.assertSchema(schemas.RegistrationList, bySub.body, 'Registration/ListBySubscription');
-    assert.ok(bySub.body.value.some((r: any) => r.name === name));
+    assert.ok(bySub.body.value.some((r: { name: unknown }) => r.name === name));
     const patch = await t.call('PATCH', `${url}?${API}`, {
       token: csp,
       body: { properties: { registrationToken: token }, location: 'global', tags: { key1: 'value1' } },
@@ -433,7 +436,10 @@ describe('registrations and customer subscriptions', () => {
       [c.subscriptionId],
     );
     assert.deepEqual(
-      rows.map((r: any) => [r.valid_from.toISOString(), r.valid_to?.toISOString() ?? null]),
+      rows.map((r: { valid_from: Date; valid_to: Date }) => [
+        r.valid_from.toISOString(),
+        r.valid_to?.toISOString() ?? null,
+      ]),
       [
         [t1.toISOString(), t2.toISOString()],
         [t3.toISOString(), null],

@@ -58,7 +58,12 @@ describe('roles and authorization', () => {
         { token: csp },
       );
       assert.equal(res.status, 200);
-      const byName = Object.fromEntries(res.body.value.map((r: any) => [r.properties.roleName, r.name]));
+      const byName = Object.fromEntries(
+        res.body.value.map((r: { properties: { roleName: unknown }; name: unknown }) => [
+          r.properties.roleName,
+          r.name,
+        ]),
+      );
       assert.deepEqual(byName, {
         Owner: OWNER,
         Contributor: CONTRIBUTOR,
@@ -88,11 +93,13 @@ describe('roles and authorization', () => {
       { token: csp },
     );
     assert.equal(list.status, 200);
-    const owners = list.body.value.filter((a: any) => a.properties.roleDefinitionId.endsWith(OWNER));
+    const owners = list.body.value.filter((a: { properties: { roleDefinitionId: string } }) =>
+      a.properties.roleDefinitionId.endsWith(OWNER),
+    );
     assert.equal(owners.length, 2, 'the CSP service principal and its admin user');
     assert.ok(
       owners.some(
-        (a: any) =>
+        (a: { properties: { principalId: unknown; principalType: unknown } }) =>
           a.properties.principalId === decodeJwt(csp).oid && a.properties.principalType === 'ServicePrincipal',
       ),
     );
@@ -123,7 +130,7 @@ describe('roles and authorization', () => {
     );
     assert.deepEqual(
       (await t.call('GET', `${arm}/subscriptions?api-version=2022-12-01`, { token: operator })).body.value.map(
-        (s: any) => s.subscriptionId,
+        (s: { subscriptionId: unknown }) => s.subscriptionId,
       ),
       [sub],
     );
@@ -170,7 +177,7 @@ describe('roles and authorization', () => {
     assert.equal(res.status, 201);
     const groups = await t.call('GET', `${arm}/subscriptions/${sub}/resourcegroups?${RG}`, { token: operator });
     assert.deepEqual(
-      groups.body.value.map((g: any) => g.name),
+      groups.body.value.map((g: { name: unknown }) => g.name),
       ['team-a'],
     );
     assert.equal(
@@ -192,9 +199,11 @@ describe('roles and authorization', () => {
       `${arm}${scope}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}&$filter=atScope()`,
       { token: csp },
     );
-    assert.ok(atScope.body.value.some((a: any) => a.properties.scope === scope));
+    assert.ok(atScope.body.value.some((a: { properties: { scope: unknown } }) => a.properties.scope === scope));
     assert.ok(
-      atScope.body.value.some((a: any) => a.properties.scope === `/subscriptions/${sub}`),
+      atScope.body.value.some(
+        (a: { properties: { scope: unknown } }) => a.properties.scope === `/subscriptions/${sub}`,
+      ),
       'inherited ones are listed at scope',
     );
     const mine = await t.call(
@@ -203,7 +212,7 @@ describe('roles and authorization', () => {
       { token: csp },
     );
     assert.deepEqual(
-      mine.body.value.map((a: any) => a.properties.scope),
+      mine.body.value.map((a: { properties: { scope: unknown } }) => a.properties.scope),
       [scope],
     );
   });

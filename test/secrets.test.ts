@@ -237,11 +237,15 @@ describe('rotation', () => {
             resource: t.b.hub.graph,
           },
         });
-        const app: any = await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${before[as].clientId}`, {
-          token: graph.access_token,
-        });
+        const app: { passwordCredentials: { keyId: string; secretText: string | null }[] } = await t.http.call(
+          'GET',
+          `${t.b.hub.graph}/v1.0/applications/${before[as].clientId}`,
+          {
+            token: graph.access_token,
+          },
+        );
         assert.deepEqual(
-          app.passwordCredentials.map((c: any) => [c.keyId, c.secretText]),
+          app.passwordCredentials.map((c: { keyId: unknown; secretText: unknown }) => [c.keyId, c.secretText]),
           [[rotation.keyId, null]],
           `${as}: one secret left, never shown again`,
         );
@@ -291,9 +295,9 @@ describe('rotation', () => {
 
       const listed = await t.call('GET', app, { token: admin });
       assert.equal(listed.body.passwordCredentials.length, 2, 'the bootstrap secret and the new one');
-      const listedNew = listed.body.passwordCredentials.find((c: any) => c.keyId === added.body.keyId);
+      const listedNew = listed.body.passwordCredentials.find((c: { keyId: unknown }) => c.keyId === added.body.keyId);
       assert.deepEqual(listedNew, { ...added.body, secretText: null }, 'listed as made, without its text');
-      assert.ok(listed.body.passwordCredentials.every((c: any) => c.secretText === null));
+      assert.ok(listed.body.passwordCredentials.every((c: { secretText: unknown }) => c.secretText === null));
 
       const byForeign = await t.call('POST', `${app}/removePassword`, {
         token: operator,
@@ -344,7 +348,7 @@ describe('rotation', () => {
           await t.http.call('GET', `${t.b.hub.graph}/v1.0/applications/${t.b.stacks.local.applicationId}`, {
             token: operatorGraph,
           })
-        ).passwordCredentials as any[];
+        ).passwordCredentials as { keyId: string; secretText: string | null }[];
       const first = await stackRecord(stackDb, r.dir());
       const atStart = await credentials();
       assert.deepEqual(

@@ -31,7 +31,7 @@ describe('offers and subscriptions on the stack', () => {
     const offers = await t.call('GET', `${tenant}/offers?${API}`, { token: user });
     assert.equal(offers.status, 200);
     assert.deepEqual(
-      offers.body.value.map((o: any) => o.id),
+      offers.body.value.map((o: { id: unknown }) => o.id),
       ['/delegatedProviders/default/offers/base-offer'],
     );
     const subscriptionId = randomUUID();
@@ -59,7 +59,7 @@ describe('offers and subscriptions on the stack', () => {
     );
     const mine = await t.call('GET', `${tenant}/subscriptions?api-version=2022-12-01`, { token: user });
     assert.deepEqual(
-      mine.body.value.map((s: any) => s.subscriptionId),
+      mine.body.value.map((s: { subscriptionId: unknown }) => s.subscriptionId),
       [subscriptionId],
     );
     // The creator is its Owner: it creates resource groups there.
@@ -116,7 +116,7 @@ describe('offers and subscriptions on the stack', () => {
       );
     }
     const listed = await t.call('GET', `${tenant}/offers?${API}`, { token: user });
-    assert.ok(!listed.body.value.some((o: any) => o.name === 'private-offer'));
+    assert.ok(!listed.body.value.some((o: { name: unknown }) => o.name === 'private-offer'));
     // Made public, it is offered.
     await t.call(
       'PUT',
@@ -125,7 +125,7 @@ describe('offers and subscriptions on the stack', () => {
     );
     assert.ok(
       (await t.call('GET', `${tenant}/offers?${API}`, { token: user })).body.value.some(
-        (o: any) => o.name === 'private-offer',
+        (o: { name: unknown }) => o.name === 'private-offer',
       ),
     );
   });
@@ -224,7 +224,7 @@ describe('offers and subscriptions on the stack', () => {
       `${admin}/subscriptions/${provider}/providers/Microsoft.Subscriptions.Admin/subscriptions?${API}`,
       { token: operator },
     );
-    assert.ok(all.body.value.some((s: any) => s.subscriptionId === id));
+    assert.ok(all.body.value.some((s: { subscriptionId: unknown }) => s.subscriptionId === id));
 
     const suspended = await t.call('PUT', url, { token: operator, body: { properties: { state: 'Disabled' } } });
     assert.equal(suspended.status, 200);

@@ -108,7 +108,7 @@ describe('resources and their meters on the stack', () => {
       { token: user },
     );
     assert.deepEqual(
-      view.body.statuses.map((s: any) => s.code),
+      view.body.statuses.map((s: { code: unknown }) => s.code),
       ['ProvisioningState/succeeded', 'PowerState/running'],
     );
     // The hybrid profile 2019-03-01 speaks Compute 2017-12-01: the same VM reads the same.
@@ -126,7 +126,7 @@ describe('resources and their meters on the stack', () => {
       { token: user },
     );
     assert.deepEqual(
-      listed.body.value.map((v: any) => v.name),
+      listed.body.value.map((v: { name: unknown }) => v.name),
       ['win01'],
     );
     // Also a static public IP and a storage account holding 10 GB of blobs.
@@ -318,6 +318,18 @@ describe('resources and their meters on the stack', () => {
     });
     assert.equal(badImage.status, 404);
     assert.equal(badImage.body.error.code, 'PlatformImageNotFound');
+    const numericImage = await t.call('PUT', `${base}/Microsoft.Compute/virtualMachines/x?${COMPUTE}`, {
+      token: user,
+      body: {
+        ...windowsVm('Standard_A1_v2'),
+        properties: {
+          ...windowsVm('Standard_A1_v2').properties,
+          storageProfile: { imageReference: { publisher: 5, offer: 'WindowsServer', sku: '2019-Datacenter' } },
+        },
+      },
+    });
+    assert.equal(numericImage.status, 400, 'an image reference field that is not a string is refused, not a 500');
+    assert.equal(numericImage.body.error.code, 'InvalidRequestContent');
     const badLocation = await t.call('PUT', `${base}/Microsoft.Network/publicIPAddresses/x?api-version=2018-11-01`, {
       token: user,
       body: { location: 'westeurope' },

@@ -114,11 +114,16 @@ describe('usage APIs on the stack', () => {
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.ok(validList(res.body), ajv.errorsText(validateList.errors));
-    const linux = res.body.value.filter((r: any) =>
+    const linux = res.body.value.filter((r: { properties: { instanceData: string } }) =>
       JSON.parse(r.properties.instanceData)['Microsoft.Resources'].resourceUri.endsWith('/virtualMachines/linux'),
     );
     assert.deepEqual(
-      linux.map((r: any) => `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.quantity}`).sort(),
+      linux
+        .map(
+          (r: { properties: { usageStartTime: unknown; meterId: unknown; quantity: unknown } }) =>
+            `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.quantity}`,
+        )
+        .sort(),
       [
         `2026-05-01T00:00:00+00:00 6dab500f-a4fd-49c4-956d-229bb9c8c793 1`,
         `2026-05-01T00:00:00+00:00 ${BASE} 1`,
@@ -136,7 +141,7 @@ describe('usage APIs on the stack', () => {
     );
     assert.equal(data.location, 'local');
     assert.ok(
-      !res.body.value.some((r: any) => r.properties.meterId === WINDOWS),
+      !res.body.value.some((r: { properties: { meterId: unknown } }) => r.properties.meterId === WINDOWS),
       'no Windows meter for a Linux VM, nor usage of another tenant',
     );
   });
@@ -147,7 +152,7 @@ describe('usage APIs on the stack', () => {
       'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily',
     );
     assert.equal(daily.status, 200);
-    const linuxBase = daily.body.value.find((r: any) => r.properties.meterId === BASE);
+    const linuxBase = daily.body.value.find((r: { properties: { meterId: unknown } }) => r.properties.meterId === BASE);
     assert.equal(linuxBase.properties.usageStartTime, '2026-05-01T00:00:00+00:00');
     assert.equal(linuxBase.properties.usageEndTime, '2026-05-02T00:00:00+00:00');
     assert.equal(linuxBase.properties.quantity, 23, 'hours 00-22 were reported on May 1');
@@ -156,7 +161,9 @@ describe('usage APIs on the stack', () => {
       'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z&aggregationGranularity=Daily&showDetails=false',
     );
     assert.equal(total.status, 200);
-    const ips = total.body.value.find((r: any) => r.properties.meterId === '9e2739ba-8674-4796-b465-f64674b822ba');
+    const ips = total.body.value.find(
+      (r: { properties: { meterId: unknown } }) => r.properties.meterId === '9e2739ba-8674-4796-b465-f64674b822ba',
+    );
     assert.equal(ips.properties.quantity, 40 * 23, 'forty dynamic IPs, 23 hours each');
     assert.equal(ips.properties.instanceData, undefined);
   });
@@ -175,7 +182,8 @@ describe('usage APIs on the stack', () => {
     assert.equal(first.body.value.length + second.body.value.length, 25 * 42);
     const ids = new Set(
       [...first.body.value, ...second.body.value].map(
-        (r: any) => `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.instanceData}`,
+        (r: { properties: { usageStartTime: unknown; meterId: unknown; instanceData: unknown } }) =>
+          `${r.properties.usageStartTime} ${r.properties.meterId} ${r.properties.instanceData}`,
       ),
     );
     assert.equal(ids.size, 25 * 42, 'no aggregate twice');
@@ -233,8 +241,11 @@ describe('usage APIs on the stack', () => {
     );
     assert.equal(other.status, 403);
     const own = await usage(b, 'reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-05-02T00:00:00Z');
-    assert.deepEqual([...new Set(own.body.value.map((r: any) => r.properties.subscriptionId))], [b.sub]);
-    const windows = own.body.value.find((r: any) => r.properties.meterId === WINDOWS);
+    assert.deepEqual(
+      [...new Set(own.body.value.map((r: { properties: { subscriptionId: unknown } }) => r.properties.subscriptionId))],
+      [b.sub],
+    );
+    const windows = own.body.value.find((r: { properties: { meterId: unknown } }) => r.properties.meterId === WINDOWS);
     assert.equal(windows.properties.quantity, 2 * 22.5, 'two vCPUs from 00:30, reported up to 23:00');
   });
 
@@ -246,12 +257,17 @@ describe('usage APIs on the stack', () => {
     const all = await t.call('GET', url('&showDetails=false'), { token: operator });
     assert.equal(all.status, 200, JSON.stringify(all.body));
     assert.deepEqual(
-      [...new Set(all.body.value.map((r: any) => r.properties.subscriptionId))].sort(),
+      [
+        ...new Set(all.body.value.map((r: { properties: { subscriptionId: unknown } }) => r.properties.subscriptionId)),
+      ].sort(),
       [a.sub, b.sub].sort(),
     );
     assert.equal(all.body.value[0].type, 'Microsoft.Commerce.Admin/UsageAggregate');
     const one = await t.call('GET', url(`&subscriberId=${b.sub}`), { token: operator });
-    assert.deepEqual([...new Set(one.body.value.map((r: any) => r.properties.subscriptionId))], [b.sub]);
+    assert.deepEqual(
+      [...new Set(one.body.value.map((r: { properties: { subscriptionId: unknown } }) => r.properties.subscriptionId))],
+      [b.sub],
+    );
     const unknown = await t.call('GET', url(`&subscriberId=${randomUUID()}`), { token: operator });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.error.code, 'SubscriberIdIsNotDirectTenant');

@@ -12,6 +12,7 @@ import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import type { JsonResponse } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 
@@ -43,7 +44,7 @@ const REFUSED: Array<{ why: string; tags: unknown; code: string }> = [
 /** The most ARM takes: 50 tags, names of 512 and values of 256 characters. */
 const LARGEST = tags(50, 512, 256);
 
-function assertArmRefusal(res: { status: number; body: any }, code: string, what: string): void {
+function assertArmRefusal(res: JsonResponse, code: string, what: string): void {
   assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body).slice(0, 300)}`);
   assert.deepEqual(Object.keys(res.body), ['error'], what);
   assert.equal(res.body.error.code, code, `${what}: ${res.body.error.message}`);
@@ -278,9 +279,9 @@ describe('tags at the edge, as ARM takes them', () => {
       { token: admin },
     );
     assert.equal(usage.status, 200, JSON.stringify(usage.body));
-    const base = usage.body.value.filter((r: any) => r.properties.meterId === BASE);
+    const base = usage.body.value.filter((r: { properties: { meterId: unknown } }) => r.properties.meterId === BASE);
     assert.equal(
-      base.reduce((n: number, r: any) => n + r.properties.quantity, 0),
+      base.reduce((n: number, r: { properties: { quantity: number } }) => n + r.properties.quantity, 0),
       2 * 3,
     );
     assert.deepEqual(JSON.parse(base[0].properties.instanceData)['Microsoft.Resources'].tags, { 'cost-center': '42' });

@@ -67,7 +67,9 @@ describe('multi-tenancy on the stack', () => {
     assert.deepEqual(allowed.body.value, []);
 
     const listed = await t.call('GET', dtUrl('').replace(/\/\?/, '?'), { token: operator });
-    assert.ok(listed.body.value.some((d: any) => d.properties.tenantId === c.customerId));
+    assert.ok(
+      listed.body.value.some((d: { properties: { tenantId: unknown } }) => d.properties.tenantId === c.customerId),
+    );
     assert.equal(
       (await t.call('GET', dtUrl(c.customerId), { token: operator })).body.name,
       domain,

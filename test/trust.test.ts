@@ -61,7 +61,7 @@ describe('trust boundaries: roles, not membership', () => {
       { token: csp },
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body.value.map((r: any) => r.properties.quantity);
+    return res.body.value.map((r: { properties: { quantity: unknown } }) => r.properties.quantity);
   };
 
   before(async () => {
@@ -120,7 +120,8 @@ describe('trust boundaries: roles, not membership', () => {
     const now = await t.call('GET', `${hub()}/providers/Stackledger.System/clock?${V}`, { token: csp });
     assert.equal(now.body.now, '2026-03-10T12:00:00.000Z', 'the clock did not move');
     const sheet = await t.call('GET', `${hub()}/providers/Stackledger.Billing/priceSheets/list?${V}`, { token: csp });
-    const base = sheet.body.meters?.find?.((m: any) => m.meterId === BASE_VM) ?? JSON.stringify(sheet.body);
+    const base =
+      sheet.body.meters?.find?.((m: { meterId: unknown }) => m.meterId === BASE_VM) ?? JSON.stringify(sheet.body);
     assert.doesNotMatch(JSON.stringify(base), /2026-03-11/, 'no price was written');
   });
 
@@ -186,7 +187,11 @@ describe('trust boundaries: roles, not membership', () => {
     const listed = await t.call('GET', `${hub()}/providers/Microsoft.Authorization/roleAssignments?${AUTHZ}`, {
       token: csp,
     });
-    assert.ok(listed.body.value.some((a: any) => a.properties.principalId === member.objectId));
+    assert.ok(
+      listed.body.value.some(
+        (a: { properties: { principalId: unknown } }) => a.properties.principalId === member.objectId,
+      ),
+    );
     assert.equal(
       (await t.call('GET', `${hub()}/providers/Stackledger.System/clock?${V}`, { token: member.token })).status,
       200,
@@ -266,11 +271,13 @@ describe('trust boundaries: roles, not membership', () => {
       t.b.hub.graph,
     );
     const audit = await t.call('GET', `${t.b.hub.graph}/v1.0/auditLogs/directoryAudits`, { token: graph });
-    const logged = audit.body.value.filter((r: any) => r.activityDisplayName === 'Correct usage');
+    const logged = audit.body.value.filter(
+      (r: { activityDisplayName: unknown }) => r.activityDisplayName === 'Correct usage',
+    );
     assert.equal(
       logged.length,
       1,
-      `one entry, even for the retried correction: ${JSON.stringify(audit.body.value.map((r: any) => r.activityDisplayName))}`,
+      `one entry, even for the retried correction: ${JSON.stringify(audit.body.value.map((r: { activityDisplayName: unknown }) => r.activityDisplayName))}`,
     );
     assert.match(JSON.stringify(logged[0]), /double-counted backup/);
   });
@@ -363,7 +370,7 @@ describe('trust boundaries: roles, not membership', () => {
         { token: operator },
       );
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      return res.body.value.map((v: any) => v.subscriptionId);
+      return res.body.value.map((v: { subscriptionId: unknown }) => v.subscriptionId);
     };
     assert.ok(
       (await chargeback(t.b.stacks.local.providerSubscriptionId)).includes(tenantSub),

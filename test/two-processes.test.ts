@@ -14,7 +14,7 @@ import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
-import { AZURE_POWERSHELL, dropDatabases, testServerUrl } from './helpers/system.ts';
+import { AZURE_POWERSHELL, dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -24,14 +24,14 @@ describe('hub and two stacks as separate processes', () => {
   const dirs: Record<string, string> = {};
   const prefix = `t_${newGuid().replaceAll('-', '').slice(0, 16)}`;
   const processes: Background[] = [];
-  let hb: any;
-  const stacks: Record<string, any> = {};
+  let hb: TestBootstrap;
+  const stacks: Record<string, TestBootstrap> = {};
   let http: HttpClient;
   const customers: Record<string, { id: string; sub: string; admin: { userName: string; password: string } }> = {};
 
   const token = async (tenant: string, form: Record<string, string>) =>
     (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
-  const app = (who: any, resource: string) =>
+  const app = (who: { tenantId: string; clientId: string; clientSecret: string }, resource: string) =>
     token(who.tenantId, {
       grant_type: 'client_credentials',
       client_id: who.clientId,
@@ -218,7 +218,7 @@ describe('hub and two stacks as separate processes', () => {
       { token: await app(hb.csp, hb.hub.arm) },
     );
     const perDeployment: Record<string, number> = {};
-    for (const r of res.value.filter((x: any) => x.properties.meterId === BASE)) {
+    for (const r of res.value.filter((x: { properties: { meterId: unknown } }) => x.properties.meterId === BASE)) {
       const location = JSON.parse(r.properties.instanceData)['Microsoft.Resources'].location;
       perDeployment[location] = (perDeployment[location] ?? 0) + r.properties.quantity;
     }

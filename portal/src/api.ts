@@ -12,16 +12,19 @@ export class ApiError extends Error {
   }
 }
 
-function errorOf(status: number, statusText: string, body: any): ApiError {
+function errorOf(status: number, statusText: string, body: unknown): ApiError {
   if (body && typeof body === 'object') {
-    if (body.error && typeof body.error === 'object')
-      return new ApiError(String(body.error.message ?? body.error.code), status, body.error.code);
-    if (typeof body.error === 'string') {
-      // The token endpoint's description ends with trace lines; the first line is the message.
-      const description = String(body.error_description ?? body.error).split(/\r?\n/)[0];
-      return new ApiError(description, status, body.error);
+    const b = body as { error?: unknown; error_description?: unknown; code?: unknown; description?: unknown };
+    if (b.error && typeof b.error === 'object') {
+      const e = b.error as { code?: unknown; message?: unknown };
+      return new ApiError(String(e.message ?? e.code), status, e.code === undefined ? undefined : String(e.code));
     }
-    if (body.code && body.description) return new ApiError(String(body.description), status, String(body.code));
+    if (typeof b.error === 'string') {
+      // The token endpoint's description ends with trace lines; the first line is the message.
+      const description = String(b.error_description ?? b.error).split(/\r?\n/)[0];
+      return new ApiError(description, status, b.error);
+    }
+    if (b.code && b.description) return new ApiError(String(b.description), status, String(b.code));
   }
   if (typeof body === 'string' && body.trim()) return new ApiError(body.trim().slice(0, 300), status);
   return new ApiError(`The server answered ${status} ${statusText}.`.replace(' .', '.'), status);
@@ -35,7 +38,7 @@ export interface CallOptions {
 }
 
 /** One request; the parsed JSON body (or null), or an ApiError with the server's own message. */
-export async function api<T = any>(method: string, url: string, opts: CallOptions = {}): Promise<T> {
+export async function api<T = unknown>(method: string, url: string, opts: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;
@@ -71,7 +74,7 @@ export async function api<T = any>(method: string, url: string, opts: CallOption
 }
 
 /** Every item of an ARM collection, following `nextLink`. */
-export async function armList<T = any>(url: string, token: string): Promise<T[]> {
+export async function armList<T = unknown>(url: string, token: string): Promise<T[]> {
   const items: T[] = [];
   let next: string | undefined = url;
   while (next) {
@@ -83,12 +86,13 @@ export async function armList<T = any>(url: string, token: string): Promise<T[]>
 }
 
 /** Every item of a partner center collection, following `links.next` and its continuation header. */
-export async function partnerList<T = any>(base: string, path: string, token: string): Promise<T[]> {
+export async function partnerList<T = unknown>(base: string, path: string, token: string): Promise<T[]> {
   const items: T[] = [];
   let next: { uri: string; headers?: Record<string, string> } | undefined = { uri: path };
   while (next) {
-    const page: any = await api('GET', base + next.uri, { token, headers: next.headers });
-    items.push(...((page.items ?? []) as T[]));
+    const page: { items?: T[]; links?: { next?: { uri: string; headers?: { key: string; value: string }[] } } } =
+      await api('GET', base + next.uri, { token, headers: next.headers });
+    items.push(...(page.items ?? []));
     const link = page.links?.next;
     next = link
       ? {

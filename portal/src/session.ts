@@ -41,7 +41,7 @@ export function resourcesFor(role: Role, config: PortalConfig): string[] {
   return [...config.stacks.map((s) => s.tenantArm), config.hub.graph];
 }
 
-function claimsOf(token: string): Record<string, any> {
+function claimsOf(token: string): Record<string, unknown> {
   const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
   return JSON.parse(decodeURIComponent(escape(atob(payload))));
 }

@@ -144,6 +144,7 @@ export function Table<T>({
 
 export function Field(props: { label: string; hint?: string; children: ComponentChildren }) {
   return (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control is `children` (every caller passes its input, select or textarea), which the rule cannot see
     <label class="field">
       <span class="label">{props.label}</span>
       {props.children}

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const armMigrations: Record<string, Migration> = {
   '0001_arm_base': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table settings (
           key text primary key,
@@ -46,7 +46,7 @@ export const armMigrations: Record<string, Migration> = {
     },
   },
   '0002_subscription_offer': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // The offer a subscription was created under, and (on the hub) the partner that sold it.
       await sql`
         alter table subscriptions add column offer_id text;
@@ -55,7 +55,7 @@ export const armMigrations: Record<string, Migration> = {
     },
   },
   '0003_root_scope_assignments': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Assignments at the root scope `/` (system administration, operation, usage reporting)
       // belong to no subscription.
       await sql`alter table role_assignments alter column subscription_id drop not null`.execute(db);

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
+import { isUniqueViolation } from '../db/database.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { assignableAt, findRole, roleAllows, roleAllowsData, roleIdFromReference, OWNER } from './roles.ts';
@@ -16,6 +17,14 @@ export interface TenantInfo {
   displayName?: string;
   defaultDomain?: string;
 }
+
+/**
+ * A transaction on the role's own database, as a hook receives it: only the role (hub or stack)
+ * knows all its tables, and Kysely's database type is invariant, so no narrower type takes each
+ * caller's view of that database.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above; each hook's implementation names its role's tables.
+export type RoleDb = Kysely<any>;
 
 export interface ArmContext {
   db: ArmDb;
@@ -32,10 +41,10 @@ export interface ArmContext {
   /** Roles a principal holds on a subscription without an assignment (the hub: a partner's admin on behalf of). */
   implicitRoles?(principal: Principal, subscription: SubscriptionsTable): Promise<string[]>;
   /** What else goes when a resource group goes (the stack: its resources). */
-  onResourceGroupDeleted?(db: Kysely<any>, subscriptionId: string, resourceGroup: string): Promise<void>;
+  onResourceGroupDeleted?(db: RoleDb, subscriptionId: string, resourceGroup: string): Promise<void>;
   /** Keeps a record of a change made in a subscription (the hub: the directory's activity log). */
   recordChange?(
-    db: Kysely<any>,
+    db: RoleDb,
     actor: Principal,
     subscription: SubscriptionsTable | null,
     change: ArmChange,
@@ -514,8 +523,8 @@ export async function putRoleAssignment(
         newValue: assignmentRecord(row),
       });
     });
-  } catch (e: any) {
-    if (e.code !== '23505') throw e;
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
     // A concurrent twin won: the same assignment under this name is the repeat's 200, anything else a conflict.
     const winner = await armStore.getRoleAssignment(ctx.db, name);
     if (

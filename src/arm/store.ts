@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../db/database.ts';
 import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
 // All SQL of the ARM base. Nothing else touches these tables.
@@ -90,11 +91,11 @@ export const armStore = {
   async upsertResourceGroup(db: ArmDb, row: ResourceGroupsTable): Promise<boolean> {
     const result = await db
       .insertInto('resource_groups')
-      .values({ ...row, tags: JSON.stringify(row.tags) as any })
+      .values({ ...row, tags: jsonValue(row.tags) })
       .onConflict((oc) =>
         oc
           .columns(['subscription_id', 'name_key'])
-          .doUpdateSet({ tags: JSON.stringify(row.tags) as any, managed_by: row.managed_by }),
+          .doUpdateSet({ tags: jsonValue(row.tags), managed_by: row.managed_by }),
       )
       .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
       .executeTakeFirstOrThrow();

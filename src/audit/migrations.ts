@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const auditMigrations: Record<string, Migration> = {
   '0301_activity_log': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Append-only: no API changes it, and the database refuses updates and deletes.
       await sql`
         create table activity_log (

@@ -16,7 +16,7 @@ export const auditStore = {
           ...r,
           old_value: JSON.stringify(r.old_value ?? null),
           new_value: JSON.stringify(r.new_value ?? null),
-        })) as any,
+        })),
       )
       .execute();
   },

@@ -1,3 +1,5 @@
+import type { WithGeneratedId } from '../db/database.ts';
+
 export interface ActivityLogTable {
   id: string; // bigserial, as text
   directory_id: string;
@@ -14,5 +16,5 @@ export interface ActivityLogTable {
 }
 
 export interface AuditTables {
-  activity_log: ActivityLogTable;
+  activity_log: WithGeneratedId<ActivityLogTable>;
 }

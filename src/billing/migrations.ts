@@ -4,7 +4,7 @@ import { LIST_SHEET, pricingMigrations } from '../rating/migrations.ts';
 export const billingMigrations: Record<string, Migration> = {
   ...pricingMigrations(LIST_SHEET, 'The provider list prices that partners pay'),
   '0602_billing': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table billing_profiles (
           seller text not null,

@@ -92,7 +92,7 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
   const partnerInvoice = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<InvoicesTable> => {
     const partner = await partnerOf(request);
     const inv = await billingStore.findInvoice(ctx.db, request.params.id);
-    if (!inv || inv.stream !== 'partner' || inv.buyer_id !== partner.tenant_id)
+    if (inv?.stream !== 'partner' || inv.buyer_id !== partner.tenant_id)
       throw partnerErrors.notFound('Invoice', request.params.id);
     return inv;
   };

@@ -215,7 +215,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     if (customerId !== undefined && !isGuid(customerId))
       throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const partner = await billing.callerPartner(ctx, caller);
-    let invoices;
+    let invoices: Awaited<ReturnType<typeof billingStore.listInvoices>>;
     if (stream === 'partner') {
       if (!partner) throw billing.billingErrors.notAPartner(caller.tenantId);
       invoices = await billingStore.listInvoices(

@@ -3,8 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
-import { normalizeMeterId } from '../core/meters.ts';
-import { noteRightsChecked, type Principal } from '../core/principal.ts';
+import type { Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore } from '../identity/store.ts';
 import { actingPartner } from '../partner/service.ts';
@@ -510,8 +509,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
   if (input.creditNoteFor) {
     const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
     if (
-      !of ||
-      of.stream !== 'customer' ||
+      of?.stream !== 'customer' ||
       of.kind !== 'invoice' ||
       of.seller !== partner.tenant_id ||
       of.buyer_id !== customer.id

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { HttpError } from '../core/http-client.ts';
 import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
-import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Progress } from './output.ts';
+import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Cell, type Progress } from './output.ts';
 
 // Billing: runs that close periods (with a progress bar), the CSP's invoices to its customers and
 // the provider's invoices to the CSP, exports, prices and credits. All through the hub's APIs.
@@ -80,7 +80,15 @@ export function registerBillingCommands(program: Command): void {
         if (o.provider) {
           const pc = c.bootstrap.hub.partnerCenter;
           const { items } = await c.http.call('GET', `${pc}/v1/invoices`, { token: await c.token(pc) });
-          const shown = (items as any[]).filter((i) => !o.period || i.billingPeriodStartDate.startsWith(o.period));
+          const shown = (
+            items as {
+              id: string;
+              billingPeriodStartDate: string;
+              billingPeriodEndDate: string;
+              totalCharges: number;
+              currencyCode: string;
+            }[]
+          ).filter((i) => !o.period || i.billingPeriodStartDate.startsWith(o.period));
           return print(o.json, shown, () =>
             tableOrNone(
               ['Invoice', 'Period start', 'Period end', 'Total', 'Currency'],
@@ -105,7 +113,7 @@ export function registerBillingCommands(program: Command): void {
         print(o.json, value, () =>
           tableOrNone(
             ['Invoice', 'Kind', 'Customer', 'Period', 'Subtotal', 'Tax', 'Total', 'Currency'],
-            (value as any[]).map((i) => [
+            (value as { name: string; properties: Record<string, Cell> }[]).map((i) => [
               i.name,
               i.properties.kind,
               i.properties.customerName,
@@ -147,7 +155,7 @@ export function registerBillingCommands(program: Command): void {
             `${p.kind === 'creditNote' ? 'Credit note' : 'Invoice'} ${p.invoiceNumber ?? '(open period)'} to ${p.customerName} for ${p.period} (${p.periodStart.slice(0, 10)} to ${p.periodEnd.slice(0, 10)})`,
             table(
               ['#', 'Type', 'Subscription', 'Meter', 'Resource', 'Days', 'Quantity', 'Unit price', 'Amount'],
-              (p.lines as any[]).map((l) => [
+              (p.lines as Record<string, Cell>[]).map((l) => [
                 l.lineNumber,
                 l.lineType,
                 l.subscriptionName ?? l.subscriptionId,
@@ -228,7 +236,7 @@ export function registerBillingCommands(program: Command): void {
           o.json,
           r,
           () =>
-            `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: any) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`,
+            `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: { unitPrice: string; fromQuantity: string }) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`,
         );
       }),
     );
@@ -334,13 +342,16 @@ export function registerBillingCommands(program: Command): void {
         print(o.json, r, () =>
           tableOrNone(
             ['Subscription', 'Tenant', 'Lines', 'Total', 'Currency'],
-            (r.value as any[]).map((x) => [
-              x.displayName ?? x.subscriptionId,
-              x.tenantId,
-              x.lines.length,
-              x.total,
-              x.currency,
-            ]),
+            (
+              r.value as {
+                displayName?: string;
+                subscriptionId: string;
+                tenantId: string;
+                lines: unknown[];
+                total: string;
+                currency: string;
+              }[]
+            ).map((x) => [x.displayName ?? x.subscriptionId, x.tenantId, x.lines.length, x.total, x.currency]),
             `No usage on ${name} in ${o.period}.`,
           ),
         );

@@ -4,6 +4,8 @@ import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
+import type { Reconciliation } from '../stack/bridge/reconcile.ts';
+import type { QuarantineEntry } from '../stack/bridge/store.ts';
 
 // A stack's bridge as its operator sees it: the quarantine of records the hub refused (list,
 // retry, drop with a reason) and the reconciliation of its outbox with what the hub received.
@@ -12,7 +14,7 @@ const API = `api-version=${API_VERSIONS.system[0]}`;
 const bridgeUrl = (c: Connection, stack: string) => `${c.stack(stack).adminArm}/providers/Stackledger.System/bridge`;
 const operatorToken = (c: Connection, stack: string) => c.token(c.stack(stack).adminArm, 'operator');
 
-export async function quarantineList(c: Connection, stack: string): Promise<any[]> {
+export async function quarantineList(c: Connection, stack: string): Promise<QuarantineEntry[]> {
   return armList(c, `${bridgeUrl(c, stack)}/quarantine?${API}`, await operatorToken(c, stack));
 }
 
@@ -42,11 +44,11 @@ export async function reconcileStack(c: Connection, stack: string, range: { from
 const meterName = (id: string) => findMeter(id)?.name ?? id;
 
 /** What `usage verify --stack` prints: one line per difference. */
-export function reconciliationText(stack: string, r: any): string {
+export function reconciliationText(stack: string, r: Reconciliation): string {
   return [
     `${stack}, ${r.from} to ${r.to}: ${r.balanced ? 'the stack and the hub agree' : `${r.differences.length} DIFFERENCES`}`,
     ...r.differences.map(
-      (d: any) =>
+      (d) =>
         `  ${d.hour} ${meterName(d.meterId)}: stack delivered ${d.stack.records} records, ${d.stack.quantity}; hub received ${d.hub.records} records, ${d.hub.quantity}`,
     ),
   ].join('\n');

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeErrorBody, HttpClient, HttpError } from '../core/http-client.ts';
+import { describeErrorBody, HttpClient, HttpError, type UndeclaredJson } from '../core/http-client.ts';
 import { isGuid } from '../core/ids.ts';
 import { writePrivateFile } from '../core/sealed.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
@@ -118,7 +118,7 @@ async function userToken(
 }
 
 /** Follows ARM's `nextLink` paging and answers every item. */
-export async function armList<T = any>(c: Connection, url: string, token: string): Promise<T[]> {
+export async function armList<T = UndeclaredJson>(c: Connection, url: string, token: string): Promise<T[]> {
   const out: T[] = [];
   for (let next: string | undefined = url; next;) {
     const page: { value: T[]; nextLink?: string } = await c.http.call('GET', next, { token });
@@ -181,7 +181,7 @@ export async function resolveCustomer(c: Connection, ref: string): Promise<Custo
     JSON.stringify({ Field: 'Domain', Value: ref.toLowerCase(), Operator: 'starts_with' }),
   );
   const { items } = await c.http.call('GET', `${pc}/v1/customers?filter=${filter}`, { token });
-  const matches = (items as any[]).filter(
+  const matches = (items as { id: string; companyProfile: { domain: string; companyName: string } }[]).filter(
     (x) => x.companyProfile.domain === ref.toLowerCase() || x.companyProfile.domain.split('.')[0] === ref.toLowerCase(),
   );
   if (matches.length !== 1)
@@ -196,7 +196,8 @@ export async function resolveCustomer(c: Connection, ref: string): Promise<Custo
 /** A server's error becomes the CLI's, with the server's code and message; a system that does not answer says so. */
 export function asCliError(e: unknown, dataDir: string): unknown {
   if (e instanceof HttpError) return new CliError(describeErrorBody(e.body));
-  if ((e as any)?.code === 'ECONNREFUSED' || (e as any)?.cause?.code === 'ECONNREFUSED') {
+  const err = e as { code?: string; cause?: { code?: string } } | null | undefined;
+  if (err?.code === 'ECONNREFUSED' || err?.cause?.code === 'ECONNREFUSED') {
     return new CliError(`The system in ${dataDir} does not answer: is 'stackledger up --data ${dataDir}' running?`);
   }
   return e;

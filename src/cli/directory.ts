@@ -69,7 +69,10 @@ export interface RoleAssignment {
   scope: string;
 }
 
-const assignmentOf = (a: any): RoleAssignment => ({
+const assignmentOf = (a: {
+  id: string;
+  properties: { roleDefinitionId: string; principalId: string; principalType: string; scope: string };
+}): RoleAssignment => ({
   id: a.id,
   role: roleName(a.properties.roleDefinitionId),
   principalId: a.properties.principalId,
@@ -163,9 +166,10 @@ export function registerDirectoryCommands(program: Command): void {
         const who = await whoActs(c, o);
         const { graph } = c.bootstrap.hub;
         const token = await c.tokenAs(who, graph);
-        const out: any[] = [];
+        type User = { id: string; userPrincipalName: string; userType: string; externalUserState?: string | null };
+        const out: User[] = [];
         for (let next: string | undefined = `${graph}/v1.0/users`; next;) {
-          const page: any = await c.http.call('GET', next, { token });
+          const page: { value: User[]; '@odata.nextLink'?: string } = await c.http.call('GET', next, { token });
           out.push(...page.value);
           next = page['@odata.nextLink'];
         }

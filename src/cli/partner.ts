@@ -38,7 +38,7 @@ export interface PartnerSubscription {
   creationDate: string;
 }
 
-const subscriptionOf = (s: any): PartnerSubscription => ({
+const subscriptionOf = (s: PartnerSubscription): PartnerSubscription => ({
   id: s.id,
   offerId: s.offerId,
   friendlyName: s.friendlyName,
@@ -67,17 +67,17 @@ export async function createSubscription(
 }
 
 /** Every item of a partner-center collection, following its continuation tokens. */
-async function partnerList(c: Connection, path: string): Promise<any[]> {
+async function partnerList<T>(c: Connection, path: string): Promise<T[]> {
   const pc = c.bootstrap.hub.partnerCenter;
   const token = await c.token(pc);
-  const out: any[] = [];
+  const out: T[] = [];
   let page = await c.http.call('GET', `${pc}${path}`, { token });
   out.push(...page.items);
   while (page.links?.next) {
     const next = page.links.next;
     page = await c.http.call('GET', `${pc}${next.uri}`, {
       token,
-      headers: Object.fromEntries(next.headers.map((h: any) => [h.key, h.value])),
+      headers: Object.fromEntries(next.headers.map((h: { key: string; value: string }) => [h.key, h.value])),
     });
     out.push(...page.items);
   }
@@ -139,7 +139,13 @@ export function registerPartnerCommands(program: Command): void {
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (o: { data: string; json?: boolean }) => {
-      const rows = await runClient(o.data, (c) => partnerList(c, '/v1/customers'));
+      const rows = await runClient(o.data, (c) =>
+        partnerList<{
+          id: string;
+          companyProfile: { domain: string; companyName: string };
+          relationshipToPartner: string;
+        }>(c, '/v1/customers'),
+      );
       const list = rows.map((x) => ({
         id: x.id,
         domain: x.companyProfile.domain,
@@ -214,9 +220,12 @@ export function registerPartnerCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: { customer: string; data: string; json?: boolean }) => {
       const list = await runClient(o.data, async (c) =>
-        (await partnerList(c, `/v1/customers/${(await resolveCustomer(c, o.customer)).id}/subscriptions`)).map(
-          subscriptionOf,
-        ),
+        (
+          await partnerList<PartnerSubscription>(
+            c,
+            `/v1/customers/${(await resolveCustomer(c, o.customer)).id}/subscriptions`,
+          )
+        ).map(subscriptionOf),
       );
       print(o.json, list, () =>
         tableOrNone(

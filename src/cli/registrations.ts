@@ -23,10 +23,10 @@ export interface CustomerSubscriptionLink {
   tenantId: string;
 }
 
-const linkOf = (x: any): CustomerSubscriptionLink => ({
+const linkOf = (x: { id: string; properties: { tenantId: string } }): CustomerSubscriptionLink => ({
   id: x.id,
   registration: x.id.split('/')[8],
-  subscriptionId: x.id.split('/').at(-1),
+  subscriptionId: x.id.split('/').at(-1) ?? '',
   tenantId: x.properties.tenantId,
 });
 

@@ -50,7 +50,7 @@ export interface TenantSubscription {
   state: string;
 }
 
-const tenantSubscriptionOf = (s: any): TenantSubscription => ({
+const tenantSubscriptionOf = (s: TenantSubscription): TenantSubscription => ({
   subscriptionId: s.subscriptionId,
   displayName: s.displayName,
   tenantId: s.tenantId,
@@ -106,7 +106,19 @@ export interface VirtualMachine {
   provisioningState: string;
 }
 
-const vmOf = (v: any): VirtualMachine => ({
+/** A VM as the tenant ARM endpoint answers it (the fields the CLI shows). */
+interface VmWire {
+  id: string;
+  name: string;
+  location: string;
+  properties: {
+    hardwareProfile: { vmSize: string };
+    storageProfile?: { osDisk?: { osType?: string } };
+    provisioningState: string;
+  };
+}
+
+const vmOf = (v: VmWire): VirtualMachine => ({
   id: v.id,
   name: v.name,
   resourceGroup: v.id.split('/')[4],

@@ -264,7 +264,8 @@ export function registerUsageCommands(program: Command): void {
             ? [`  ${result.conflicts.records} conflicting records refused (${result.conflicts.refusals} times)`]
             : []),
           ...result.differences.map(
-            (d: any) => `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`,
+            (d: { hour: string; source: string; meterId: string; received: string; attributed: string }) =>
+              `  ${d.hour} ${d.source} ${d.meterId}: received ${d.received}, attributed ${d.attributed}`,
           ),
         ].join('\n'),
       );

@@ -1,4 +1,13 @@
-import { Kysely, PostgresDialect, sql, type Migration, Migrator, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  sql,
+  type Generated,
+  type Migration,
+  Migrator,
+  type MigrationProvider,
+  type RawBuilder,
+} from 'kysely';
 import type { DueWork } from '../core/scheduler.ts';
 import pg from 'pg';
 
@@ -54,6 +63,17 @@ export function openDatabase<DB>(url: string, max = 10): Database<DB> {
   return { db, pool, close: () => db.destroy() };
 }
 
+/**
+ * A value for a json or jsonb column, sent as JSON text: pg would send a JavaScript array as a
+ * PostgreSQL array. Typed as the column's value, so Kysely checks it like any other.
+ */
+export function jsonValue<T>(value: T): RawBuilder<T> {
+  return sql<T>`${JSON.stringify(value)}`;
+}
+
+/** A table whose `id` the database assigns (a bigserial or a default): inserts leave it out. */
+export type WithGeneratedId<T extends { id: unknown }> = Omit<T, 'id'> & { id: Generated<T['id']> };
+
 class StaticMigrations implements MigrationProvider {
   constructor(private readonly migrations: Record<string, Migration>) {}
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -61,7 +81,7 @@ class StaticMigrations implements MigrationProvider {
   }
 }
 
-export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
+export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>): Promise<void> {
   // Each domain numbers its own migrations (identity 01xx, partner 02xx, …), so a domain's new one
   // sorts before others already run in an existing database: it still runs, at the next start.
   const migrator = new Migrator({ db, provider: new StaticMigrations(migrations), allowUnorderedMigrations: true });
@@ -110,7 +130,7 @@ export function retryOnceOnUniqueViolation<T>(work: () => Promise<T>): Promise<T
  * processes of the same role on the same database wait for it. A process that dies lets go with its
  * connection, so no lock outlives its holder.
  */
-export async function holdingLock<T>(db: Kysely<any>, name: string, work: () => Promise<T>): Promise<T> {
+export async function holdingLock<DB, T>(db: Kysely<DB>, name: string, work: () => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(hashtext(${name}))`.execute(conn);
     try {
@@ -126,6 +146,6 @@ export async function holdingLock<T>(db: Kysely<any>, name: string, work: () => 
  * the others wait, then find it done (every step is idempotent), so the scheduler's promise that
  * work due by now is done when it returns holds in every process.
  */
-export function oneProcessAtATime(db: Kysely<any>, work: DueWork): DueWork {
+export function oneProcessAtATime<DB>(db: Kysely<DB>, work: DueWork): DueWork {
   return { ...work, runUntil: (now) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now)) };
 }

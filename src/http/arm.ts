@@ -165,7 +165,9 @@ function fieldPath(instancePath: string, missing?: string): string {
 /** Maps anything thrown while handling a request to the ARM error envelope. */
 export function toArmError(error: FastifyError | Error, request: FastifyRequest): ArmError {
   if (error instanceof ArmError) return error;
-  const fe = error as FastifyError & { validation?: Array<{ instancePath: string; message?: string; params?: any }> };
+  const fe = error as FastifyError & {
+    validation?: Array<{ instancePath: string; message?: string; params?: { missingProperty?: string } }>;
+  };
   if (fe.validation && fe.validation.length > 0) {
     const v = fe.validation[0];
     const target = fieldPath(v.instancePath, v.params?.missingProperty);

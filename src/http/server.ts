@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { StartupError } from '../core/errors.ts';
@@ -42,6 +42,15 @@ export interface ServerOptions {
 export function routeTable(app: FastifyInstance): RouteEntry[] {
   return routeTables.get(app) ?? [];
 }
+
+/**
+ * A Fastify plugin (an encapsulated scope) that registers routes and hooks. Typed as the async
+ * plugin it is, so the linter's promise rules see which of `register`'s overloads it takes.
+ */
+export const scope =
+  (mount: (app: FastifyInstance) => void | Promise<void>): FastifyPluginAsync =>
+  async (app) =>
+    mount(app);
 
 export function createServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({

@@ -24,7 +24,7 @@ import {
   type ArmEndpointOptions,
   type TokenVerifier,
 } from '../http/arm.ts';
-import { createServer, routeTable } from '../http/server.ts';
+import { createServer, routeTable, scope } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { GraphContext } from '../identity/graph.ts';
@@ -154,8 +154,14 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
 
-  await app.register(async (login) => registerLoginRoutes(login, identity), { prefix: HUB_PATHS.login });
-  await app.register(async (adfs) => registerAdfsRoutes(adfs, identity), { prefix: ADFS_PATH });
+  await app.register(
+    scope((login) => registerLoginRoutes(login, identity)),
+    { prefix: HUB_PATHS.login },
+  );
+  await app.register(
+    scope((adfs) => registerAdfsRoutes(adfs, identity)),
+    { prefix: ADFS_PATH },
+  );
   /** Mounts one of the hub's APIs: its own audience (its base URL), error shape and routes. */
   const mount = async (
     api: 'arm' | 'partnerCenter' | 'graph',
@@ -165,8 +171,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   ) => {
     const baseUrl = () => opts.endpoints()[api];
     await app.register(
-      async (scope) => {
-        armEndpoint(scope, {
+      scope((endpoint) => {
+        armEndpoint(endpoint, {
           baseUrl,
           audiences: () => [baseUrl()],
           authorizationUri: () => `${opts.endpoints().login}/common`,
@@ -174,8 +180,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
           render,
           unknownRoute,
         });
-        routes(scope, baseUrl);
-      },
+        routes(endpoint, baseUrl);
+      }),
       { prefix: api === 'arm' ? '' : HUB_PATHS[api] },
     );
   };
@@ -228,9 +234,12 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     ),
   );
 
-  await app.register(async (scope) => registerPortal(scope, () => portalConfig(opts.db, opts.endpoints(), clock)), {
-    prefix: HUB_PATHS.portal,
-  });
+  await app.register(
+    scope((portal) => registerPortal(portal, () => portalConfig(opts.db, opts.endpoints(), clock))),
+    {
+      prefix: HUB_PATHS.portal,
+    },
+  );
 
   const publishEndpoints = async () => {
     const e = opts.endpoints();

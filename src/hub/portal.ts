@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { identityStore } from '../identity/store.ts';
@@ -24,7 +24,7 @@ export const PORTAL_DIST = path.resolve(import.meta.dirname, '../../portal/dist'
  */
 export async function registeredStacks(db: Kysely<HubTables>): Promise<PortalStack[]> {
   const stacks = new Map<string, PortalStack>();
-  for (const reg of await registrationStore.allLive(db as any)) {
+  for (const reg of await registrationStore.allLive(db)) {
     const sp = await identityStore.getServicePrincipal(db, reg.object_id);
     const app = sp ? await identityStore.getApplication(db, sp.app_id) : undefined;
     const [adminArm, tenantArm] = app?.identifier_uris ?? [];
@@ -71,7 +71,7 @@ export async function registerPortal(
   );
 
   if (!existsSync(path.join(distDir, 'index.html'))) {
-    const notBuilt = async (_request: unknown, reply: any) =>
+    const notBuilt = async (_request: unknown, reply: FastifyReply) =>
       reply
         .status(503)
         .type('text/plain; charset=utf-8')

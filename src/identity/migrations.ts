@@ -3,7 +3,7 @@ import { saltLegacySecretHash } from '../core/ids.ts';
 
 export const identityMigrations: Record<string, Migration> = {
   '0101_identity': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table directories (
           tenant_id uuid primary key,
@@ -60,7 +60,7 @@ export const identityMigrations: Record<string, Migration> = {
     },
   },
   '0102_directory_roles_invitations': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         alter table users add column directory_role text;
         create table invitations (
@@ -79,7 +79,7 @@ export const identityMigrations: Record<string, Migration> = {
     },
   },
   '0103_secrets_and_sign_in': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<{ client_secrets: { id: string; secret_hash: string } }>) {
       await sql`
         alter table client_secrets
           add column display_name text,
@@ -106,7 +106,7 @@ export const identityMigrations: Record<string, Migration> = {
     },
   },
   '0104_key_credentials': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table key_credentials (
           key_id uuid primary key,

@@ -61,12 +61,10 @@ function installOAuthPlumbing(app: FastifyInstance): void {
     return sendOAuthError(reply, oauthErrors.serverError(request.id));
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: 'not_found',
-        error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.`,
-      }),
+    reply.status(404).send({
+      error: 'not_found',
+      error_description: `No endpoint at '${request.method} ${request.url.split('?')[0]}'.`,
+    }),
   );
 }
 
@@ -110,34 +108,37 @@ const noInteractiveSignIn = async () => {
 export function registerLoginRoutes(app: FastifyInstance, identity: IdentityService): void {
   installOAuthPlumbing(app);
 
-  const tokenHandler = (version: 'v1' | 'v2') => async (request: any, reply: FastifyReply) => {
-    const form = formOf(request.body);
-    const response = await issueToken(identity, { kind: 'aad', tenant: request.params.tenant }, version, form);
-    return reply.header('cache-control', 'no-store').send(response);
-  };
+  const tokenHandler =
+    (version: 'v1' | 'v2') => async (request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply) => {
+      const form = formOf(request.body);
+      const response = await issueToken(identity, { kind: 'aad', tenant: request.params.tenant }, version, form);
+      return reply.header('cache-control', 'no-store').send(response);
+    };
   app.post('/:tenant/oauth2/token', tokenHandler('v1'));
   app.post('/:tenant/oauth2/v2.0/token', tokenHandler('v2'));
 
-  const openIdConfiguration = (version: 'v1' | 'v2') => async (request: any) => {
-    const base = identity.loginBase();
-    const segment = String(request.params.tenant);
-    const dir = await identity.findDirectory(segment);
-    if (!dir && !['common', 'organizations'].includes(segment.toLowerCase())) throw oauthErrors.tenantNotFound(segment);
-    const tenant = dir?.tenant_id ?? segment;
-    const v = version === 'v2' ? '/v2.0' : '';
-    return {
-      issuer: version === 'v2' ? `${base}/${tenant}/v2.0` : `${base}/${tenant}/`,
-      // No interactive sign-in exists: the authorization endpoint only says so. It is listed because
-      // MSAL (the Azure SDKs' sign-in library) requires it and reads the tenant from its path.
-      authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
-      token_endpoint: `${base}/${segment}/oauth2${v}/token`,
-      jwks_uri: `${base}/${segment}/discovery${v}/keys`,
-      ...commonConfiguration(base),
-      tenant_region_scope: 'NA',
-      cloud_graph_host_name: new URL(base).host,
-      msgraph_host: new URL(base).host,
+  const openIdConfiguration =
+    (version: 'v1' | 'v2') => async (request: FastifyRequest<{ Params: { tenant: string } }>) => {
+      const base = identity.loginBase();
+      const segment = String(request.params.tenant);
+      const dir = await identity.findDirectory(segment);
+      if (!dir && !['common', 'organizations'].includes(segment.toLowerCase()))
+        throw oauthErrors.tenantNotFound(segment);
+      const tenant = dir?.tenant_id ?? segment;
+      const v = version === 'v2' ? '/v2.0' : '';
+      return {
+        issuer: version === 'v2' ? `${base}/${tenant}/v2.0` : `${base}/${tenant}/`,
+        // No interactive sign-in exists: the authorization endpoint only says so. It is listed because
+        // MSAL (the Azure SDKs' sign-in library) requires it and reads the tenant from its path.
+        authorization_endpoint: `${base}/${segment}/oauth2${v}/authorize`,
+        token_endpoint: `${base}/${segment}/oauth2${v}/token`,
+        jwks_uri: `${base}/${segment}/discovery${v}/keys`,
+        ...commonConfiguration(base),
+        tenant_region_scope: 'NA',
+        cloud_graph_host_name: new URL(base).host,
+        msgraph_host: new URL(base).host,
+      };
     };
-  };
   app.get('/:tenant/.well-known/openid-configuration', openIdConfiguration('v1'));
   app.get('/:tenant/v2.0/.well-known/openid-configuration', openIdConfiguration('v2'));
 

@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { jsonValue } from '../db/database.ts';
 import type { FilterClause } from './graph-filter.ts';
 import type {
   ApplicationsTable,
@@ -229,7 +230,7 @@ export const identityStore = {
   insertSigningKey: async (db: IdentityDb, row: SigningKeysTable) => {
     await db
       .insertInto('signing_keys')
-      .values({ ...row, private_jwk: null, public_jwk: JSON.stringify(row.public_jwk) as any })
+      .values({ ...row, private_jwk: null, public_jwk: jsonValue(row.public_jwk) })
       .execute();
   },
 

@@ -148,7 +148,7 @@ export async function issueToken(
       const refresh = await readRefreshToken(identity.keySet(), identity.loginBase(), form.refresh_token);
       if (refresh.clientId !== app.app_id) throw oauthErrors.refreshClientMismatch();
       const found = await identityStore.getUser(db, refresh.memberId);
-      if (!found || found.user_type !== 'Member') throw oauthErrors.badRefreshToken();
+      if (found?.user_type !== 'Member') throw oauthErrors.badRefreshToken();
       if (!refreshStillValid(refresh, found)) throw oauthErrors.refreshTokenRevoked();
       member = found;
       directory = named ?? (await identityStore.getDirectory(db, refresh.tenantId));

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const partnerMigrations: Record<string, Migration> = {
   '0201_partner_center': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table customers (
           id uuid not null,
@@ -49,7 +49,7 @@ export const partnerMigrations: Record<string, Migration> = {
     },
   },
   '0202_subscription_aliases': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Subscriptions a directory creates for itself (pay-as-you-go), named by an alias.
       await sql`
         create table subscription_aliases (

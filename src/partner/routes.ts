@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
@@ -52,7 +52,7 @@ type SubscriptionParams = CustomerParams & { subscriptionId: string };
 
 function customerFilter(text: string | undefined): { field?: 'company' | 'domain'; prefix?: string } {
   if (!text) return {};
-  let f: any;
+  let f: Record<string, unknown> | null;
   try {
     f = JSON.parse(text);
   } catch {

@@ -174,7 +174,7 @@ export async function acceptRelationship(
     const partner = /^[0-9a-f-]{36}$/i.test(partnerTenantId)
       ? await identityStore.getDirectory(db, partnerTenantId.toLowerCase())
       : undefined;
-    if (!partner || partner.kind !== 'partner') throw partnerErrors.notFound('Partner', partnerTenantId);
+    if (partner?.kind !== 'partner') throw partnerErrors.notFound('Partner', partnerTenantId);
     if (partner.tenant_id === directory.tenant_id)
       throw partnerErrors.conflict('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
     const existing = await partnerStore.getCustomer(db, partner.tenant_id, directory.tenant_id);

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../db/database.ts';
 import type {
   CustomersTable,
   OrdersTable,
@@ -16,7 +17,7 @@ export const partnerStore = {
   insertCustomer: async (db: PartnerDb, row: CustomersTable) => {
     await db
       .insertInto('customers')
-      .values({ ...row, billing_profile: JSON.stringify(row.billing_profile) as any })
+      .values({ ...row, billing_profile: jsonValue(row.billing_profile) })
       .execute();
   },
 
@@ -55,7 +56,7 @@ export const partnerStore = {
   insertOrder: async (db: PartnerDb, row: OrdersTable) => {
     await db
       .insertInto('orders')
-      .values({ ...row, line_items: JSON.stringify(row.line_items) as any })
+      .values({ ...row, line_items: jsonValue(row.line_items) })
       .execute();
   },
 
@@ -80,7 +81,7 @@ export const partnerStore = {
   insertSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
     await db
       .insertInto('partner_subscriptions')
-      .values({ ...row, suspension_reasons: JSON.stringify(row.suspension_reasons) as any })
+      .values({ ...row, suspension_reasons: jsonValue(row.suspension_reasons) })
       .execute();
   },
 
@@ -111,7 +112,7 @@ export const partnerStore = {
       .set({
         status: row.status,
         friendly_name: row.friendly_name,
-        suspension_reasons: JSON.stringify(row.suspension_reasons) as any,
+        suspension_reasons: jsonValue(row.suspension_reasons),
         updated_at: row.updated_at,
         etag: row.etag,
       })

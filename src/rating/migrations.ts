@@ -16,7 +16,7 @@ import { LIST_CURRENCY, LIST_PRICE_SOURCE, LIST_PRICES, LIST_PRICES_EFFECTIVE_FR
 export function pricingMigrations(sheet: string, description: string): Record<string, Migration> {
   return {
     '0601_pricing': {
-      async up(db: Kysely<any>) {
+      async up(db: Kysely<unknown>) {
         await sql`
           create table price_sheets (
             name text primary key,

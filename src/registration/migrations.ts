@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const registrationMigrations: Record<string, Migration> = {
   '0401_registrations': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table registrations (
           id uuid primary key,

@@ -348,11 +348,11 @@ async function putCustomerSubscriptionOnce(
   const tenantId = input.properties?.tenantId;
   if (tenantId !== undefined && !isGuid(tenantId))
     throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
-  let facts;
+  let facts: Awaited<ReturnType<typeof registrationStore.cloudSubscriptionFacts>> | undefined;
   if (isGuid(name)) {
     try {
       facts = await registrationStore.cloudSubscriptionFacts(ctx.db, name.toLowerCase());
-    } catch (e) {
+    } catch {
       throw registrationErrors.metadataResolverBadGateway(name);
     }
   }

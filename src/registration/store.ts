@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../db/database.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable, RegistrationTables } from './tables.ts';
 
 // All SQL of registrations and customer subscription links. Links are never edited in place:
@@ -29,7 +30,7 @@ export const registrationStore = {
   insert: async (db: RegistrationDb, row: RegistrationsTable) => {
     await db
       .insertInto('registrations')
-      .values({ ...row, tags: JSON.stringify(row.tags) as any })
+      .values({ ...row, tags: jsonValue(row.tags) })
       .execute();
   },
 
@@ -37,7 +38,7 @@ export const registrationStore = {
     await db
       .updateTable('registrations')
       .set({
-        tags: JSON.stringify(row.tags) as any,
+        tags: jsonValue(row.tags),
         object_id: row.object_id,
         cloud_id: row.cloud_id,
         billing_model: row.billing_model,
@@ -158,10 +159,7 @@ export const registrationStore = {
       .executeTakeFirst(),
 
   insertLink: async (db: RegistrationDb, row: Omit<CustomerSubscriptionLinksTable, 'id'>) => {
-    await db
-      .insertInto('customer_subscription_links')
-      .values(row as any)
-      .execute();
+    await db.insertInto('customer_subscription_links').values(row).execute();
   },
 
   endLink: async (db: RegistrationDb, id: string, at: Date, by: string) => {

@@ -1,4 +1,5 @@
 import type { NamedArmRow } from '../arm/tables.ts';
+import type { WithGeneratedId } from '../db/database.ts';
 
 export interface RegistrationsTable extends NamedArmRow {
   location: string;
@@ -32,5 +33,5 @@ export interface CustomerSubscriptionLinksTable {
 
 export interface RegistrationTables {
   registrations: RegistrationsTable;
-  customer_subscription_links: CustomerSubscriptionLinksTable;
+  customer_subscription_links: WithGeneratedId<CustomerSubscriptionLinksTable>;
 }

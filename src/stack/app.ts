@@ -15,7 +15,7 @@ import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
 import { migrate, oneProcessAtATime } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
-import { createServer, routeTable } from '../http/server.ts';
+import { createServer, routeTable, scope } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { Sealer } from '../core/sealed.ts';
@@ -241,72 +241,74 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
       routes: () => routeTable(app),
       resources: combinedLister(network, resourceLister(resources)),
     };
-    await app.register(async (armApp) => {
-      armEndpoint(armApp, {
-        unknownRoute: catalogOf(providers).unknownRoute,
-        baseUrl: () => opts.endpoints()[which],
-        audiences: () => [opts.endpoints()[which]],
-        authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
-        verifier,
-        admit: (p) => admission.admit(p),
-      });
-      registerProviderRoutes(armApp, providers);
-      registerArmBaseRoutes(armApp, {
-        ctx: arm,
-        baseUrl: () => opts.endpoints()[which],
-        metadata: () => ({
-          galleryEndpoint: opts.hub.portal(),
-          graphEndpoint: opts.hub.graph(),
-          portalEndpoint: opts.hub.portal(),
-          loginEndpoint: opts.hub.authority(),
-          aadLoginEndpoint: opts.hub.login(),
-          audiences: [opts.endpoints()[which]],
-        }),
-      });
-      if (which === 'adminArm') {
-        const operator = systemRights(arm);
-        registerSystemRoutes(armApp, opts.scheduler, operator);
-        registerRegistrationTokenRoute(
-          armApp,
-          operator,
-          opts.name,
-          () => opts.cloudId(),
-          opts.servicePrincipalId,
-          registrationKey.signer,
-        );
-        registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
-        registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
-        registerProviderUsageRoutes(
-          armApp,
-          arm,
-          operator,
-          opts.db,
-          () => opts.endpoints()[which],
-          opts.providerSubscriptionId,
-        );
-        registerLateReportRoutes(armApp, resources);
-        registerBridgeRoutes(
-          armApp,
-          bridge,
-          { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
-          operator,
-        );
-        registerChargebackRoutes(armApp, {
-          db: opts.db,
-          arm,
-          operator,
-          providerSubscriptionId: opts.providerSubscriptionId,
+    await app.register(
+      scope((armApp) => {
+        armEndpoint(armApp, {
+          unknownRoute: catalogOf(providers).unknownRoute,
+          baseUrl: () => opts.endpoints()[which],
+          audiences: () => [opts.endpoints()[which]],
+          authorizationUri: () => `${opts.hub.login()}/${opts.homeDirectory() ?? 'common'}`,
+          verifier,
+          admit: (p) => admission.admit(p),
         });
-        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
-      } else {
-        registerTenantSubscriptionRoutes(armApp, offers);
-        registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
-        registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
-        registerImageRoutes(armApp, resources);
-        registerTenantUsageRoutes(armApp, arm, opts.db, () => opts.endpoints()[which]);
-        registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
-      }
-    });
+        registerProviderRoutes(armApp, providers);
+        registerArmBaseRoutes(armApp, {
+          ctx: arm,
+          baseUrl: () => opts.endpoints()[which],
+          metadata: () => ({
+            galleryEndpoint: opts.hub.portal(),
+            graphEndpoint: opts.hub.graph(),
+            portalEndpoint: opts.hub.portal(),
+            loginEndpoint: opts.hub.authority(),
+            aadLoginEndpoint: opts.hub.login(),
+            audiences: [opts.endpoints()[which]],
+          }),
+        });
+        if (which === 'adminArm') {
+          const operator = systemRights(arm);
+          registerSystemRoutes(armApp, opts.scheduler, operator);
+          registerRegistrationTokenRoute(
+            armApp,
+            operator,
+            opts.name,
+            () => opts.cloudId(),
+            opts.servicePrincipalId,
+            registrationKey.signer,
+          );
+          registerTenancyRoutes(armApp, tenancy, admission, () => opts.endpoints()[which]);
+          registerCatalogRoutes(armApp, offers, () => opts.endpoints()[which]);
+          registerProviderUsageRoutes(
+            armApp,
+            arm,
+            operator,
+            opts.db,
+            () => opts.endpoints()[which],
+            opts.providerSubscriptionId,
+          );
+          registerLateReportRoutes(armApp, resources);
+          registerBridgeRoutes(
+            armApp,
+            bridge,
+            { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
+            operator,
+          );
+          registerChargebackRoutes(armApp, {
+            db: opts.db,
+            arm,
+            operator,
+            providerSubscriptionId: opts.providerSubscriptionId,
+          });
+          registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
+        } else {
+          registerTenantSubscriptionRoutes(armApp, offers);
+          registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
+          registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
+          registerImageRoutes(armApp, resources);
+          registerTenantUsageRoutes(armApp, arm, opts.db, () => opts.endpoints()[which]);
+          registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
+        }
+      }),
+    );
     return app;
   };
 

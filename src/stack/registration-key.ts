@@ -70,7 +70,7 @@ export async function newRegistrationKey(deploymentName: string): Promise<Stored
     keys,
     extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
   });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as any);
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return {
     privateKeyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
     certificatePem: certificate.toString('pem'),

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const usageMigrations: Record<string, Migration> = {
   '0501_usage': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table usage_received (
           id bigserial primary key,
@@ -47,7 +47,7 @@ export const usageMigrations: Record<string, Migration> = {
     },
   },
   '0502_cloudevents': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Usage from external meters (CloudEvents): each event once, by its id and source.
       await sql`
         create unique index usage_received_event on usage_received (source, resource_id) where source like 'cloudevents:%';
@@ -55,7 +55,7 @@ export const usageMigrations: Record<string, Migration> = {
     },
   },
   '0503_usage_conflicts': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Records refused because their key was already received with another quantity: counted
       // once per key and quantity offered, with how often the deployment sent it.
       await sql`

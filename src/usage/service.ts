@@ -17,15 +17,17 @@ import { ArmError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
+import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
-import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord, type UsageDb } from './store.ts';
+import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
+import type { UsageTables } from './tables.ts';
 
 // Usage on the hub: batches from deployments, stored once and attributed in the same statement;
 // the ledger invariant; the usage of a customer or registration subscription.
 
 export interface UsageContext {
   arm: ArmContext;
-  db: UsageDb & Kysely<any>;
+  db: Kysely<UsageTables & RegistrationTables & { subscriptions: SubscriptionsTable }>;
   /** Where billing's oldest open period starts (undefined while nobody is billed). */
   oldestOpenPeriodStart(): Promise<Date | undefined>;
 }

@@ -1,6 +1,7 @@
 // Runs the real `stackledger` command as a child process, as a person or a script would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { UndeclaredJson } from '../../src/core/http-client.ts';
 
 export const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'stackledger.js');
 
@@ -63,7 +64,10 @@ export async function startBackground(
 }
 
 /** Runs a command that must succeed, with --json, and answers what it printed, parsed. */
-export async function cliJson<T = any>(args: string[], env: Record<string, string | undefined> = {}): Promise<T> {
+export async function cliJson<T = UndeclaredJson>(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<T> {
   const r = await cli([...args, '--json'], env);
   if (r.code !== 0) throw new Error(`stackledger ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as T;

@@ -13,7 +13,7 @@ import { withDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { cli, startBackground, type Background } from './cli.ts';
 import { twoTenantsWithVms } from './two-tenants.ts';
-import { dropDatabases, testServerUrl } from './system.ts';
+import { dropDatabases, testServerUrl, type TestBootstrap } from './system.ts';
 
 /** `up`: one process for hub and stack; `split`: `stackledger hub` and `stackledger stack`. */
 export type CrashMode = 'up' | 'split';
@@ -86,8 +86,8 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   const http = new HttpClient(undefined, 600_000);
   const procs: Partial<Record<'hub' | 'stack', Background>> = {};
   const kills: Record<string, number> = {};
-  let hb: any;
-  let sb: any;
+  let hb!: TestBootstrap;
+  let sb: TestBootstrap;
   const hubPort = await freePort();
 
   const startHub = async (first = false) => {
@@ -146,7 +146,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
 
   const token = async (tenant: string, form: Record<string, string>) =>
     (await http.call('POST', `${hb.hub.login}/${tenant}/oauth2/token`, { form })).access_token as string;
-  const appToken = (who: any, resource: string) =>
+  const appToken = (who: { tenantId: string; clientId: string; clientSecret: string }, resource: string) =>
     token(who.tenantId, {
       grant_type: 'client_credentials',
       client_id: who.clientId,
@@ -210,8 +210,14 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     const killAt = from + rnd() * (target - from);
     let settled = false;
     const request = advanceRequest(which, to).then(
-      (r) => ((settled = true), r),
-      (e) => ((settled = true), e as Error),
+      (r) => {
+        settled = true;
+        return r;
+      },
+      (e) => {
+        settled = true;
+        return e as Error;
+      },
     );
     while (!settled && (await clockNow(which)) < killAt) await sleep(10 + rnd() * 20);
     await sleep(rnd() * msPerHour[which]);

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 
 /** Texts that have made handlers fail before, or that a careless one would pass to SQL as they are. */
 export const BAD_TEXTS = [

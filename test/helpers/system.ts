@@ -7,10 +7,13 @@ import path from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { Agent } from 'undici';
-import { HttpClient, type JsonResponse, type RequestOptions } from '../../src/core/http-client.ts';
+import { HttpClient, type JsonResponse, type RequestOptions, type UndeclaredJson } from '../../src/core/http-client.ts';
 import { newGuid } from '../../src/core/ids.ts';
 import { withDatabase } from '../../src/db/database.ts';
 import { startSystem, type BootstrapFile, type RunningSystem, type UpOptions } from '../../src/system/up.ts';
+
+/** The bootstrap.json of a system that a test starts: it always names its certificate authority's file. */
+export type TestBootstrap = BootstrapFile & { caFile: string };
 
 export function testServerUrl(): string {
   const url = process.env.STACKLEDGER_TEST_DATABASE_URL;
@@ -43,7 +46,7 @@ export interface TestSystem {
   appToken(who: 'csp' | 'operator', resource: string): Promise<string>;
   /** A password-grant token of a user, through a well-known public client. */
   userToken(tenant: string, userName: string, password: string, resource: string): Promise<string>;
-  call<T = any>(method: string, url: string, opts?: RequestOptions): Promise<JsonResponse<T>>;
+  call<T = UndeclaredJson>(method: string, url: string, opts?: RequestOptions): Promise<JsonResponse<T>>;
   stop(): Promise<void>;
 }
 

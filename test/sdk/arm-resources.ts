@@ -33,8 +33,9 @@ try {
   await new ResourceManagementClient(credential, '00000000-0000-0000-0000-000000000000', {
     endpoint: b.hub.arm,
   }).resourceGroups.get('nope');
-} catch (e: any) {
-  refused = { statusCode: e.statusCode, code: e.code };
+} catch (e) {
+  const { statusCode, code } = e as typeof refused;
+  refused = { statusCode, code };
 }
 
 process.stdout.write(

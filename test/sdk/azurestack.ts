@@ -16,7 +16,14 @@ const secret = new ClientSecretCredential(b.csp.tenantId, b.csp.clientId, b.csp.
 // The track-1 client asks for the public cloud's scope; the credential gets a token from our login
 // endpoint for our ARM audience instead.
 const credential = { getToken: () => secret.getToken(`${b.hub.arm}/.default`) };
-const client = new AzureStackManagementClient(credential as any, sub, { baseUri: b.hub.arm });
+const client = new AzureStackManagementClient(
+  credential as ConstructorParameters<typeof AzureStackManagementClient>[0],
+  sub,
+  { baseUri: b.hub.arm },
+);
+
+/** What the SDK's errors carry that the test compares. */
+type SdkError = { statusCode?: number; code?: string };
 
 const seen: Record<string, unknown> = {};
 seen.registrations = (await client.registrations.list(rg)).map((r) => ({
@@ -50,13 +57,15 @@ seen.deletedAgain = (
 )._response.status;
 try {
   await client.customerSubscriptions.get(rg, name, customerSubscriptionId);
-} catch (e: any) {
-  seen.afterDelete = { statusCode: e.statusCode, code: e.code };
+} catch (e) {
+  const { statusCode, code } = e as SdkError;
+  seen.afterDelete = { statusCode, code };
 }
 try {
   await client.customerSubscriptions.create(rg, name, '00000000-0000-0000-0000-0000000000ff', {});
-} catch (e: any) {
-  seen.refused = { statusCode: e.statusCode, code: e.code };
+} catch (e) {
+  const { statusCode, code } = e as SdkError;
+  seen.refused = { statusCode, code };
 }
 
 // The seed's generic PUT: `New-AzureRmResource -ResourceId "subscriptions/.../customerSubscriptions/{id}" -ApiVersion 2017-06-01 -Properties`
@@ -64,7 +73,7 @@ try {
 const resources = new ResourceManagementClient(secret, sub, { endpoint: b.hub.arm });
 const resourceId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.AzureStack/registrations/${name}/customerSubscriptions/${secondCustomerSubscriptionId}`;
 const generic = await resources.resources.beginCreateOrUpdateByIdAndWait(resourceId, '2017-06-01', { properties: {} });
-seen.generic = { id: generic.id, tenantId: (generic.properties as any)?.tenantId };
-seen.genericGet = ((await resources.resources.getById(resourceId, '2017-06-01')).properties as any)?.tenantId;
+seen.generic = { id: generic.id, tenantId: generic.properties?.tenantId };
+seen.genericGet = (await resources.resources.getById(resourceId, '2017-06-01')).properties?.tenantId;
 
 process.stdout.write(JSON.stringify(seen));

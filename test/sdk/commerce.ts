@@ -24,7 +24,9 @@ const credential = { getToken: async () => ({ token: await token(), expiresOnTim
 const seen: Array<{ meterId: string; quantity: number; start: string }> = [];
 let pages = 0;
 if (input.which === 'track1') {
-  const client = new Track1Client(credential as any, input.subscriptionId, { baseUri: input.endpoint });
+  const client = new Track1Client(credential as ConstructorParameters<typeof Track1Client>[0], input.subscriptionId, {
+    baseUri: input.endpoint,
+  });
   // Its listNext cannot be used (it drops the required times); list again with the continuation token.
   let continuationToken: string | undefined;
   do {
@@ -41,7 +43,9 @@ if (input.which === 'track1') {
       : undefined;
   } while (continuationToken);
 } else {
-  const client = new HybridClient(credential as any, input.subscriptionId, { endpoint: input.endpoint });
+  const client = new HybridClient(credential as ConstructorParameters<typeof HybridClient>[0], input.subscriptionId, {
+    endpoint: input.endpoint,
+  });
   for await (const page of client.usageAggregates
     .list(new Date(input.start), new Date(input.end), { showDetails: true, aggregationGranularity: 'Hourly' })
     .byPage()) {

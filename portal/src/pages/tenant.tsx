@@ -56,7 +56,7 @@ interface Resource {
   type: string;
   location: string;
   sku?: { name?: string };
-  properties: any;
+  properties?: { hardwareProfile?: { vmSize?: string }; provisioningState?: string };
   powerState?: string;
 }
 

@@ -48,7 +48,9 @@ export class UsageBridge {
     } catch (e) {
       // A time-out has already waited long: the next run tries again. A refused connection is
       // worth a few quick tries.
-      const timedOut = /timeout/i.test(`${(e as Error).name} ${(e as Error).message} ${(e as any).code ?? ''}`);
+      const timedOut = /timeout/i.test(
+        `${(e as Error).name} ${(e as Error).message} ${(e as { code?: string }).code ?? ''}`,
+      );
       const error = `the hub did not answer: ${(e as Error).message}`;
       return timedOut ? { kind: 'later', error } : { kind: 'retry', error };
     }

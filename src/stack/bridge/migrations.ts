@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const bridgeMigrations: Record<string, Migration> = {
   '1301_usage_quarantine': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Outbox records the hub refused, set aside so that the rest keeps flowing: held (not sent)
       // until the operator retries them (released: back in the outbox) or drops them (with who
       // and why). The usage record itself is never deleted: the ledger keeps it.

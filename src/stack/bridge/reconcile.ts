@@ -54,7 +54,7 @@ export async function reconcile(
   checkedAt: Date,
 ): Promise<Reconciliation> {
   const base = { checkedAt: checkedAt.toISOString(), from: from.toISOString(), to: to.toISOString() };
-  let answer;
+  let answer: Awaited<ReturnType<typeof hub.summary>>;
   try {
     answer = await hub.summary(from, to);
   } catch (e) {

@@ -51,11 +51,14 @@ const describe = (r: Refusal) => `${r.status} ${r.code}: ${r.message}`;
 const MAX_MESSAGE = 2000;
 const text = (v: unknown, fallback: string) => String(v ?? fallback).slice(0, MAX_MESSAGE);
 
+/** An ARM error as the hub may send it: every field is checked before use. */
+type HubError = { code?: unknown; message?: unknown; target?: unknown; details?: unknown };
+
 /** The verdict on the hub's answer to a batch of `size` records. */
-export function verdictOf(answer: { status: number; body: any }, size: number): Verdict {
+export function verdictOf(answer: { status: number; body: unknown }, size: number): Verdict {
   const { status, body } = answer;
   if (status === 200) return { kind: 'delivered' };
-  const error = body?.error ?? {};
+  const error: HubError = (body as { error?: HubError } | null | undefined)?.error ?? {};
   const refusal: Refusal = {
     status,
     code: text(error.code, `HTTP${status}`).slice(0, 100),
@@ -67,13 +70,13 @@ export function verdictOf(answer: { status: number; body: any }, size: number): 
   if (status === 413) return { kind: 'split', refusal };
   // The records the refusal names: its own target and its details' (a conflict names each).
   const refused = new Map<number, Refusal>();
-  for (const item of [error, ...(Array.isArray(error.details) ? error.details : [])]) {
+  for (const item of [error, ...(Array.isArray(error.details) ? (error.details as (HubError | null)[]) : [])]) {
     const i = recordIndexOf(item?.target);
     if (i !== undefined && i < size && !refused.has(i)) {
       refused.set(i, {
         status,
-        code: text(item.code, refusal.code).slice(0, 100),
-        message: text(item.message, refusal.message),
+        code: text(item?.code, refusal.code).slice(0, 100),
+        message: text(item?.message, refusal.message),
       });
     }
   }

@@ -4,6 +4,7 @@ import { API_VERSIONS } from '../../core/api-versions.ts';
 import { armErrors } from '../../core/errors.ts';
 import { parseLenientJson } from '../../core/jsonc.ts';
 import { acceptJsonBodies, pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
+import { scope } from '../../http/server.ts';
 import type { InProcessArm } from './run.ts';
 import * as deployments from './service.ts';
 import { deploymentId, deploymentView, operationView, runStatusView } from './views.ts';
@@ -91,10 +92,12 @@ export function registerDeploymentRoutes(
 ): void {
   // A context of their own, to read bodies as Resource Manager does: az sends its template spliced in
   // as written (an unquoted `template:` key, comments), and Json.NET takes that.
-  void endpoint.register(async (app) => {
-    acceptJsonBodies(app, parseLenientJson);
-    for (const group of GROUP_PATHS) routes(app, endpoint, ctx, baseUrl, group);
-  });
+  void endpoint.register(
+    scope((app) => {
+      acceptJsonBodies(app, parseLenientJson);
+      for (const group of GROUP_PATHS) routes(app, endpoint, ctx, baseUrl, group);
+    }),
+  );
 }
 
 function routes(

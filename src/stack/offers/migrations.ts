@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const offersMigrations: Record<string, Migration> = {
   '1101_quotas_plans_offers': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table quotas (
           provider text not null,

@@ -419,7 +419,7 @@ async function takeOfferOnce(
   }
   const name = offerNameOf(input.offerId);
   const offer = name ? await offersStore.offerByName(ctx.db, name) : undefined;
-  if (!offer || offer.state !== 'Public') throw offersErrors.offerNotAvailable(input.offerId);
+  if (offer?.state !== 'Public') throw offersErrors.offerNotAvailable(input.offerId);
   const offerId = tenantOfferId(offer.name);
   const owner = principal.userPrincipalName ?? principal.objectId;
   if (

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../../db/database.ts';
 import type { OffersTable, OffersTables, PlansTable, QuotasTable } from './tables.ts';
 
 // All SQL of quotas, plans and offers.
@@ -28,11 +29,9 @@ export const offersStore = {
   putQuota: async (db: OffersDb, row: QuotasTable): Promise<boolean> => {
     const r = await db
       .insertInto('quotas')
-      .values({ ...row, properties: JSON.stringify(row.properties) as any })
+      .values({ ...row, properties: jsonValue(row.properties) })
       .onConflict((oc) =>
-        oc
-          .columns(['provider', 'location', 'name_key'])
-          .doUpdateSet({ properties: JSON.stringify(row.properties) as any }),
+        oc.columns(['provider', 'location', 'name_key']).doUpdateSet({ properties: jsonValue(row.properties) }),
       )
       .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
       .executeTakeFirstOrThrow();
@@ -113,7 +112,7 @@ export const offersStore = {
     db.selectFrom('offers').selectAll().where('name_key', '=', name.toLowerCase()).executeTakeFirst(),
 
   putOffer: async (db: OffersDb, row: OffersTable, exists: boolean) => {
-    const values = { ...row, addon_plans: JSON.stringify(row.addon_plans) as any };
+    const values = { ...row, addon_plans: jsonValue(row.addon_plans) };
     if (exists) {
       await db
         .updateTable('offers')

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const resourcesMigrations: Record<string, Migration> = {
   '1201_resources': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table resources (
           id uuid primary key,
@@ -58,7 +58,7 @@ export const resourcesMigrations: Record<string, Migration> = {
     },
   },
   '1202_usage_records': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // One record per resource, meter, hour and revision: closing an hour again writes nothing;
       // a later change of a closed hour writes the difference as the next revision.
       await sql`
@@ -86,7 +86,7 @@ export const resourcesMigrations: Record<string, Migration> = {
     },
   },
   '1203_bridge_outbox': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // The usage records are the bridge's outbox: delivered once the hub acknowledged their batch.
       await sql`
         alter table usage_records add column delivered_at timestamptz;

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 
 export const tenancyMigrations: Record<string, Migration> = {
   '1001_directory_tenants': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await sql`
         create table directory_tenants (
           tenant_id uuid primary key,
