@@ -3,6 +3,13 @@ import { ArmError, armErrors } from '../../core/errors.ts';
 // The resource providers' errors and the rules every resource type shares.
 
 export const resourceErrors = {
+  invalidDomainNameLabel: (label: string, pattern: RegExp) =>
+    new ArmError(
+      400,
+      'InvalidDomainNameLabel',
+      `The domain name label ${label} is invalid. It must conform to the following regular expression: ${pattern.source}.`,
+      'properties.dnsSettings.domainNameLabel',
+    ),
   quotaExceeded: (what: string, limit: number, current: number, requested: number) =>
     new ArmError(
       409,

@@ -17,6 +17,24 @@ interface PublicIpRequest {
   publicIPAllocationMethod?: unknown;
   publicIPAddressVersion?: unknown;
   idleTimeoutInMinutes?: unknown;
+  dnsSettings?: { domainNameLabel?: unknown };
+}
+
+// The Network RP's rule for a DNS label, and the zone a deployment's public names live in (the
+// development kit's external domain; a label is unique per location there).
+const DOMAIN_NAME_LABEL = /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/;
+const CLOUDAPP_ZONE = 'cloudapp.azurestack.external';
+
+/** `dnsSettings` as the Network RP answers it: the label and the name it gives (`{label}.{location}.{zone}`). */
+function dnsSettingsOf(
+  requested: PublicIpRequest['dnsSettings'],
+  location: string,
+): Record<string, string> | undefined {
+  const label = requested?.domainNameLabel;
+  if (label === undefined || label === null) return undefined;
+  if (typeof label !== 'string' || !DOMAIN_NAME_LABEL.test(label))
+    throw resourceErrors.invalidDomainNameLabel(String(label), DOMAIN_NAME_LABEL);
+  return { domainNameLabel: label, fqdn: `${label}.${location}.${CLOUDAPP_ZONE}` };
 }
 
 const METHODS: readonly unknown[] = ['Static', 'Dynamic'];
@@ -41,6 +59,12 @@ export const publicIpAddresses: ResourceType = {
         publicIPAddressVersion: p.publicIPAddressVersion ?? 'IPv4',
         publicIPAllocationMethod: method,
         idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
+        dnsSettings: dnsSettingsOf(
+          p.dnsSettings ?? existing?.properties.dnsSettings,
+          String(existing?.location ?? body?.location ?? '')
+            .toLowerCase()
+            .replaceAll(' ', ''),
+        ),
         // The address and the IP configuration using it: the network's links (beforeWrite).
         ipAddress: existing?.properties.ipAddress,
         ipConfiguration: existing?.properties.ipConfiguration,
