@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type {
   ApplicationsTable,
   ClientSecretsTable,
@@ -23,6 +23,10 @@ export const SERVICE_PRINCIPAL_INDEX = 'service_principals_tenant_id_app_id_key'
 export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
     db.selectFrom('directories').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
+
+  /** Published: the partners' directories, as a query other domains compose into theirs (billing's buyers). */
+  partnerDirectories: (): RawBuilder<unknown> =>
+    sql`select tenant_id, display_name, default_domain, created_at from directories where kind = 'partner'`,
 
   findDirectoryByDomain: (db: IdentityDb, domain: string) =>
     db

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type {
   CustomersTable,
   OrdersTable,
@@ -19,6 +19,14 @@ export const partnerStore = {
       .values({ ...row, billing_profile: JSON.stringify(row.billing_profile) as any })
       .execute();
   },
+
+  /** Published: every partner's customers, as a query other domains compose into theirs (billing's buyers). */
+  allCustomers: (): RawBuilder<unknown> =>
+    sql`select id, partner_tenant_id, company_name, domain, created_at from customers`,
+
+  /** A customer by its directory, whichever partner's. */
+  customerById: (db: PartnerDb, id: string) =>
+    db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst(),
 
   getCustomer: (db: PartnerDb, partner: string, id: string) =>
     db

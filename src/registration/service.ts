@@ -351,7 +351,7 @@ async function putCustomerSubscriptionOnce(
   let facts;
   if (isGuid(name)) {
     try {
-      facts = await registrationStore.cloudSubscriptionFacts(ctx.db, name.toLowerCase());
+      facts = await armStore.settledSubscription(ctx.arm.db, name.toLowerCase());
     } catch (e) {
       throw registrationErrors.metadataResolverBadGateway(name);
     }
@@ -363,8 +363,8 @@ async function putCustomerSubscriptionOnce(
     facts && {
       subscriptionId: facts.subscription_id,
       tenantId: facts.tenant_id,
-      offerId: facts.offer_id,
-      soldBy: facts.sold_by,
+      offerId: facts.offer_id ?? null,
+      soldBy: facts.sold_by ?? null,
       state: facts.state,
     },
     tenantId,

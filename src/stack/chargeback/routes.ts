@@ -6,13 +6,12 @@ import { Decimal } from 'decimal.js';
 import { Type, type Static } from 'typebox';
 import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
 import { parsePeriod, periodBounds } from '../../core/periods.ts';
-import { parseEffectiveDate, parseTiers, requireMeterId } from '../../rating/rules.ts';
+import { setPrice } from '../../rating/service.ts';
 import { priceSheetView } from '../../rating/views.ts';
 import type { ArmTables } from '../../arm/tables.ts';
 import { pricingStore } from '../../rating/store.ts';
 import type { PricingTables } from '../../rating/tables.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
-import { armErrors } from '../../core/errors.ts';
 import { findMeter } from '../../core/meters.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { chargebackLines } from './store.ts';
@@ -175,19 +174,7 @@ export function registerChargebackRoutes(
     { config: config('priceSheets'), schema: { body: PriceBody } },
     async (request) => {
       const caller = principalOf(request);
-      await operator.require(caller, 'Stackledger.Billing/priceSheets/write');
-      const meterId = requireMeterId(request.params.meterId);
-      const effectiveFrom = parseEffectiveDate(request.body.effectiveFrom, clock.now());
-      const tiers = parseTiers(request.body.tiers);
-      await pricingStore.setPrice(db, {
-        sheet: CHARGEBACK_SHEET,
-        meterId,
-        effectiveFrom,
-        tiers,
-        by: caller.objectId,
-        at: clock.now(),
-      });
-      return { meterId, effectiveFrom, tiers };
+      return setPrice({ db, clock, rights: operator }, caller, CHARGEBACK_SHEET, request.params.meterId, request.body);
     },
   );
 }
