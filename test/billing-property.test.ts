@@ -10,12 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Decimal } from 'decimal.js';
 import fc from 'fast-check';
+import { roundMoney, roundUnitPrice } from '../src/rating/rating.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const METERS = ['fab6eb84-500b-4a09-a8ca-7358f8bbaea5', '09f8879e-87e9-4305-a572-4b7be209f857'];
 const V = 'api-version=2026-11-01';
-const round = (d: Decimal, places: number) => d.toDecimalPlaces(places, Decimal.ROUND_HALF_UP);
 
 const usageRecord = fc.record({
   customer: fc.integer({ min: 0, max: 1 }),
@@ -108,7 +108,7 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
 
         // The provider's invoice, by the rule.
         const sum = (groups: Map<string, Decimal>, price: (key: string) => Decimal) =>
-          [...groups].reduce((total, [key, q]) => total.plus(round(q.mul(price(key)), 2)), new Decimal(0));
+          [...groups].reduce((total, [key, q]) => total.plus(roundMoney(q.mul(price(key)))), new Decimal(0));
         const group = (key: (u: (typeof m.usage)[number]) => string, only?: number) => {
           const out = new Map<string, Decimal>();
           for (const u of m.usage)
@@ -132,9 +132,11 @@ describe('billing property: invoice totals follow the stated rounding rule', () 
         for (const [i, c] of customers.entries()) {
           const lines = group((u) => `${u.meter}|${u.resource}`, i);
           const subtotal = sum(lines, (k) =>
-            round(new Decimal(m.prices[Number(k.split('|')[0])]).mul(new Decimal(m.markups[i]).div(100).plus(1)), 6),
+            roundUnitPrice(
+              new Decimal(m.prices[Number(k.split('|')[0])]).mul(new Decimal(m.markups[i]).div(100).plus(1)),
+            ),
           );
-          const total = subtotal.plus(round(subtotal.mul(m.taxRates[i]).div(100), 2));
+          const total = subtotal.plus(roundMoney(subtotal.mul(m.taxRates[i]).div(100)));
           const list = await t.call(
             'GET',
             `${t.b.hub.arm}/providers/Stackledger.Billing/invoices?${V}&period=${period}&customerId=${c.customerId}`,

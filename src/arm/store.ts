@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonValue } from '../db/database.ts';
 import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
@@ -22,6 +22,62 @@ export const armStore = {
 
   async getSubscription(db: ArmDb, subscriptionId: string): Promise<SubscriptionsTable | undefined> {
     return db.selectFrom('subscriptions').selectAll().where('subscription_id', '=', subscriptionId).executeTakeFirst();
+  },
+
+  /**
+   * The facts of a cloud subscription, read the way an upstream resolver answers: settled (not in
+   * the middle of a change, such as a cancellation being written) and bounded in time, so that a
+   * look-up that cannot complete fails instead of hanging.
+   */
+  async settledSubscription(db: ArmDb, subscriptionId: string) {
+    return db.transaction().execute(async (trx) => {
+      await sql`set local lock_timeout = '2s'`.execute(trx);
+      await sql`set local statement_timeout = '5s'`.execute(trx);
+      return trx
+        .selectFrom('subscriptions')
+        .select(['subscription_id', 'tenant_id', 'offer_id', 'sold_by', 'state'])
+        .where('subscription_id', '=', subscriptionId)
+        .forShare()
+        .executeTakeFirst();
+    });
+  },
+
+  /**
+   * Published: every subscription with who holds it (its directory) and who sold it, as a query
+   * that other domains compose into theirs (billing's buyers, the names on invoices).
+   */
+  subscriptionOwnership: (): RawBuilder<unknown> =>
+    sql`select subscription_id, tenant_id, offer_id, sold_by, display_name from subscriptions`,
+
+  /** Live subscriptions per offer id (the stack's offers show how many each has). */
+  async liveSubscriptionCounts(db: ArmDb, offerIds: string[]): Promise<Map<string, number>> {
+    if (offerIds.length === 0) return new Map();
+    const rows = await db
+      .selectFrom('subscriptions')
+      .select(['offer_id', sql<string>`count(*)`.as('n')])
+      .where('offer_id', 'in', offerIds)
+      .where('state', '!=', 'Deleted')
+      .groupBy('offer_id')
+      .execute();
+    return new Map(rows.map((r) => [String(r.offer_id), Number(r.n)]));
+  },
+
+  /** How many live subscriptions of an offer one owner holds in a directory (an offer's limit per account). */
+  async liveSubscriptionsOfOwner(db: ArmDb, tenantId: string, owner: string, offerId: string): Promise<number> {
+    const r = await db
+      .selectFrom('subscriptions')
+      .select(sql<string>`count(*)`.as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('owner', '=', owner)
+      .where('offer_id', '=', offerId)
+      .where('state', '!=', 'Deleted')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  },
+
+  /** The stack: a subscription's owner, by sign-in name, as the operator set it. */
+  async setSubscriptionOwner(db: ArmDb, subscriptionId: string, owner: string): Promise<void> {
+    await db.updateTable('subscriptions').set({ owner }).where('subscription_id', '=', subscriptionId).execute();
   },
 
   async insertSubscription(db: ArmDb, row: SubscriptionsTable): Promise<void> {

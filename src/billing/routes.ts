@@ -135,7 +135,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
       customerId && isGuid(customerId)
         ? await (partner
             ? partnerStore.getCustomer(ctx.db, partner.tenant_id, customerId)
-            : ctx.db.selectFrom('customers').selectAll().where('id', '=', customerId).executeTakeFirst())
+            : partnerStore.customerById(ctx.db, customerId))
         : undefined;
     if (!customer)
       throw armErrors.badRequest(

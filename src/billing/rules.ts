@@ -1,13 +1,8 @@
 import { Decimal } from 'decimal.js';
 import { armErrors } from '../core/errors.ts';
 
-// The rules of billing, as plain functions: money rounding and amounts. Periods are in
-// core/periods.ts, prices in rating/rules.ts.
-
-/** Money is rounded once, at the line, half away from zero, to the cent (PostgreSQL's `round(numeric, 2)`). */
-export const roundMoney = (d: Decimal) => d.toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
-/** Unit prices carry up to 6 decimals. */
-export const roundUnitPrice = (d: Decimal) => d.toDecimalPlaces(6, Decimal.ROUND_HALF_UP);
+// The rules of billing, as plain functions: amounts. Periods are in core/periods.ts, prices in
+// rating/rules.ts, the rounding of money in rating/rating.ts.
 
 /** A signed amount of money with up to 2 decimals. */
 export function parseMoney(text: unknown, target: string): string {

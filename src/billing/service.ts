@@ -1,17 +1,20 @@
 import type { SystemRights } from '../arm/service.ts';
+import { armStore, type ArmDb } from '../arm/store.ts';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
 import { ArmError, armErrors } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
-import { identityStore } from '../identity/store.ts';
+import { identityStore, type IdentityDb } from '../identity/store.ts';
 import { actingPartner } from '../partner/service.ts';
-import { partnerStore } from '../partner/store.ts';
+import { partnerStore, type PartnerDb } from '../partner/store.ts';
 import { LIST_SHEET } from '../rating/migrations.ts';
 import { comparePeriods, nextPeriod, parsePeriod, periodBounds, periodContaining } from '../core/periods.ts';
-import { parseDecimal, parseEffectiveDate, parseTiers, requireMeterId } from '../rating/rules.ts';
+import { parseDecimal, parseEffectiveDate, requireMeterId } from '../rating/rules.ts';
 import { parseMoney } from './rules.ts';
+import { roundMoney } from '../rating/rating.ts';
+import { setPrice, type PriceInput } from '../rating/service.ts';
 import { pricingStore } from '../rating/store.ts';
 import { billingStore, type BillingDb, type InvoiceWindow, type Watermarks } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
@@ -21,7 +24,8 @@ import type { InvoicesTable, Seller, Stream } from './tables.ts';
 // credits, adjustments and credit notes.
 
 export interface BillingContext {
-  db: BillingDb;
+  /** Billing's own tables, and those of the domains whose published queries it reads. */
+  db: BillingDb & ArmDb & IdentityDb & PartnerDb;
   clock: Clock;
   /** The provider's rights (prices, overrides, profiles, billing runs): roles at the root scope. */
   system: SystemRights;
@@ -286,7 +290,7 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
   const marks = await billingStore.currentMarks(ctx.db);
   const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
   const subtotal = new Decimal(preview.subtotal);
-  const tax = subtotal.mul(t.taxRate).div(100).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+  const tax = roundMoney(subtotal.mul(t.taxRate).div(100));
   return {
     period,
     window,
@@ -305,23 +309,9 @@ export async function setListPrice(
   caller: Principal,
   sheet: string,
   meterIdText: string,
-  body: { effectiveFrom: unknown; tiers: { fromQuantity?: unknown; unitPrice: unknown }[] },
+  body: PriceInput,
 ) {
-  await ctx.system.require(caller, 'Stackledger.Billing/priceSheets/write');
-  if (!(await pricingStore.sheet(ctx.db, sheet)))
-    throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', sheet);
-  const meterId = requireMeterId(meterIdText);
-  const effectiveFrom = parseEffectiveDate(body.effectiveFrom, ctx.clock.now());
-  const tiers = parseTiers(body.tiers);
-  await pricingStore.setPrice(ctx.db, {
-    sheet,
-    meterId,
-    effectiveFrom,
-    tiers,
-    by: caller.objectId,
-    at: ctx.clock.now(),
-  });
-  return { meterId, effectiveFrom, tiers };
+  return setPrice({ db: ctx.db, clock: ctx.clock, rights: ctx.system }, caller, sheet, meterIdText, body);
 }
 
 /** Price sheets are read by who sets them (system administrators) and by the partners buying under them. */
@@ -493,11 +483,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
   const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
   if (subscriptionId) {
-    const sub = await ctx.db
-      .selectFrom('subscriptions')
-      .select(['tenant_id'])
-      .where('subscription_id', '=', isGuid(subscriptionId) ? subscriptionId : '00000000-0000-0000-0000-000000000000')
-      .executeTakeFirst();
+    const sub = isGuid(subscriptionId) ? await armStore.getSubscription(ctx.db, subscriptionId) : undefined;
     if (sub?.tenant_id !== customer.id)
       throw armErrors.badRequest(
         'SubscriptionNotFound',

@@ -1,13 +1,18 @@
 import { Decimal } from 'decimal.js';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { HubTables } from '../hub/tables.ts';
-import type { InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
+import { armStore } from '../arm/store.ts';
+import { identityStore } from '../identity/store.ts';
+import { partnerStore } from '../partner/store.ts';
 import { LIST_SHEET } from '../rating/migrations.ts';
-import { ratingCtes } from '../rating/rating.ts';
+import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
+import { usageStore } from '../usage/store.ts';
+import type { BillingTables, InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
 
 // All SQL of billing on the hub: the billing periods' windows, rating and closing in one
-// statement per batch of buyers, and reading invoices back.
-export type BillingDb = Kysely<HubTables>;
+// statement per batch of buyers, and reading invoices back. Billing owns its tables and the price
+// sheets it rates with; what it reads of other domains (usage, subscriptions, partners'
+// directories, customers) it reads through the queries those domains publish.
+export type BillingDb = Kysely<BillingTables>;
 
 /** What one buyer's invoice for one period takes in: usage up to `periodEnd`, minus what earlier invoices took. */
 export interface InvoiceWindow {
@@ -32,7 +37,7 @@ export type StoredLine = InvoiceLinesTable;
 /** A subscription's buyer: the directory that uses it, and the partner that sold it (a partner's own subscriptions bill to itself). */
 const BILLABLE_SUBSCRIPTIONS = sql`
   select s.subscription_id, s.tenant_id as customer_id, coalesce(s.offer_id, '') as offer_id, coalesce(s.sold_by, s.tenant_id) as partner_id
-  from subscriptions s left join directories d on d.tenant_id = s.tenant_id and d.kind = 'partner'
+  from (${armStore.subscriptionOwnership()}) s left join (${identityStore.partnerDirectories()}) d on d.tenant_id = s.tenant_id
   where s.sold_by is not null or d.tenant_id is not null`;
 
 /**
@@ -75,22 +80,15 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
         prev_end timestamptz, prev_watermark bigint, prev_adjustment_watermark bigint, tax_rate numeric)
     ),
     subs as (${BILLABLE_SUBSCRIPTIONS}),
-    candidates as (
-      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_attributed a
-      where a.id > ${lowWatermark}::bigint and a.id <= ${marks.usage}::bigint
-      union all
-      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_received r join usage_attributed a on a.received_id = r.id
-      where r.hour >= ${lowEnd}::timestamptz and a.id <= ${lowWatermark}::bigint
-    ),
+    candidates as (${usageStore.billableUsage({ lowWatermark, highWatermark: marks.usage, lateSince: lowEnd })}),
     usage as (
-      select w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, r.meter_id, r.resource_uri, r.location,
-             (r.hour at time zone 'UTC')::date as usage_date, sum(c.quantity) as quantity
+      select w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, c.meter_id, c.resource_uri, c.location,
+             (c.hour at time zone 'UTC')::date as usage_date, sum(c.quantity) as quantity
       from candidates c
-      join usage_received r on r.id = c.received_id
       join subs s on s.subscription_id = c.billed_subscription_id
       join w on ${partner ? sql`s.partner_id = w.buyer_id` : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`}
-      where r.hour < w.period_end and (w.prev_watermark is null or c.id > w.prev_watermark or r.hour >= w.prev_end)
-      group by w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, r.meter_id, r.resource_uri, r.location, usage_date
+      where c.hour < w.period_end and (w.prev_watermark is null or c.id > w.prev_watermark or c.hour >= w.prev_end)
+      group by w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, c.meter_id, c.resource_uri, c.location, usage_date
       having sum(c.quantity) <> 0
     ),
     ${ratingCtes(LIST_SHEET)},
@@ -98,10 +96,10 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
       ${
         partner
           ? sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  usage_date, usage_date as usage_to, tier_no as tier, quantity, unit_price, round(quantity * unit_price, 2) as amount
+                  usage_date, usage_date as usage_to, tier_no as tier, quantity, unit_price, ${roundMoneySql(sql`quantity * unit_price`)} as amount
                 from rated`
           : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, round(sum(quantity) * unit_price, 2) as amount
+                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount
                 from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, tier_no, unit_price`
       }
     ),
@@ -124,6 +122,10 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
     totals as (select invoice_id, sum(amount) as subtotal from all_lines group by invoice_id)`;
 }
 
+/** Tax on a subtotal at a rate in percent, rounded once (as in `tax` of `billing/service.ts`'s preview). */
+const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unknown>) =>
+  roundMoneySql(sql`${subtotal} * ${ratePercent} / 100`);
+
 /** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
 function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
@@ -141,7 +143,8 @@ export const billingStore = {
    */
   async watermarks(db: BillingDb): Promise<Watermarks> {
     return db.transaction().execute(async (tx) => {
-      await sql`lock table usage_attributed, billing_adjustments in share mode`.execute(tx);
+      await usageStore.lockAttributions(tx);
+      await sql`lock table billing_adjustments in share mode`.execute(tx);
       return billingStore.currentMarks(tx);
     });
   },
@@ -149,7 +152,7 @@ export const billingStore = {
   /** What is committed now, without waiting for writers in flight: enough for a preview. */
   async currentMarks(db: BillingDb): Promise<Watermarks> {
     const r = await sql<Watermarks>`
-      select (select coalesce(max(id), 0) from usage_attributed)::text as usage, (select coalesce(max(id), 0) from billing_adjustments)::text as adjustments
+      select ${usageStore.attributionMark()}::text as usage, (select coalesce(max(id), 0) from billing_adjustments)::text as adjustments
     `.execute(db);
     return r.rows[0];
   },
@@ -176,8 +179,8 @@ export const billingStore = {
                               invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
         select w.invoice_id, ${prefix} || lpad(nextval('invoice_numbers')::text, 9, '0'), ${q.stream}, 'invoice', w.seller, w.buyer_id, ${q.period},
                w.period_start, w.period_end, ${q.marks.usage}::bigint, ${q.marks.adjustments}::bigint, ${q.invoiceDate}::timestamptz, ${q.currency},
-               coalesce(t.subtotal, 0), w.tax_rate, round(coalesce(t.subtotal, 0) * w.tax_rate / 100, 2),
-               coalesce(t.subtotal, 0) + round(coalesce(t.subtotal, 0) * w.tax_rate / 100, 2), null, ${q.invoiceDate}::timestamptz
+               coalesce(t.subtotal, 0), w.tax_rate, ${taxOn(sql`coalesce(t.subtotal, 0)`, sql`w.tax_rate`)},
+               coalesce(t.subtotal, 0) + ${taxOn(sql`coalesce(t.subtotal, 0)`, sql`w.tax_rate`)}, null, ${q.invoiceDate}::timestamptz
         from w left join totals t on t.invoice_id = w.invoice_id
         on conflict (stream, seller, buyer_id, period) where kind = 'invoice' do nothing
         returning id
@@ -222,28 +225,21 @@ export const billingStore = {
 
   /** Who buys on each stream: partners from the provider, customers from their partner. */
   async buyers(db: BillingDb, stream: Stream): Promise<{ seller: Seller; buyerId: string; since: Date }[]> {
-    if (stream === 'partner') {
-      const rows = await db
-        .selectFrom('directories')
-        .select(['tenant_id', 'created_at'])
-        .where('kind', '=', 'partner')
-        .orderBy('tenant_id')
-        .execute();
-      return rows.map((r) => ({ seller: 'provider', buyerId: r.tenant_id, since: r.created_at }));
-    }
-    const rows = await db
-      .selectFrom('customers')
-      .select(['id', 'partner_tenant_id', 'created_at'])
-      .orderBy('partner_tenant_id')
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({ seller: r.partner_tenant_id, buyerId: r.id, since: r.created_at }));
+    const { rows } =
+      stream === 'partner'
+        ? await sql<{ seller: Seller; buyerId: string; since: Date }>`
+            select 'provider' as seller, tenant_id::text as "buyerId", created_at as since
+            from (${identityStore.partnerDirectories()}) d order by tenant_id`.execute(db)
+        : await sql<{ seller: Seller; buyerId: string; since: Date }>`
+            select partner_tenant_id::text as seller, id::text as "buyerId", created_at as since
+            from (${partnerStore.allCustomers()}) c order by partner_tenant_id, id`.execute(db);
+    return rows;
   },
 
   /** Changes when buyers, billing days or invoices change: what the billing job's shortcut depends on. */
   async fingerprint(db: BillingDb): Promise<string> {
     const r = await sql<{ f: string }>`
-      select concat_ws('/', (select count(*) from customers), (select count(*) from directories where kind = 'partner'),
+      select concat_ws('/', (select count(*) from (${partnerStore.allCustomers()}) c), (select count(*) from (${identityStore.partnerDirectories()}) d),
                        (select max(updated_at) from billing_profiles), (select count(*) from invoices)) as f
     `.execute(db);
     return r.rows[0].f;
@@ -347,8 +343,8 @@ export const billingStore = {
                               invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
         values (${n.id}::uuid, 'CN' || lpad(nextval('invoice_numbers')::text, 9, '0'), ${n.of.stream}, 'credit_note', ${n.of.seller}, ${n.of.buyer_id}::uuid, ${n.of.period},
                 ${n.of.period_start}::timestamptz, ${n.of.period_end}::timestamptz, 0, 0, ${n.at}::timestamptz, ${n.of.currency},
-                ${n.amount}::numeric, ${n.of.tax_rate}::numeric, round(${n.amount}::numeric * ${n.of.tax_rate}::numeric / 100, 2),
-                ${n.amount}::numeric + round(${n.amount}::numeric * ${n.of.tax_rate}::numeric / 100, 2), ${n.of.id}::uuid, ${n.at}::timestamptz)
+                ${n.amount}::numeric, ${n.of.tax_rate}::numeric, ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)},
+                ${n.amount}::numeric + ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)}, ${n.of.id}::uuid, ${n.at}::timestamptz)
         returning id
       )
       insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, amount, description, reason, created_by)
@@ -360,9 +356,9 @@ export const billingStore = {
   async names(db: BillingDb, ids: string[]): Promise<Map<string, { name: string; domain: string | null }>> {
     if (ids.length === 0) return new Map();
     const r = await sql<{ id: string; name: string; domain: string | null }>`
-      select id::text, company_name as name, domain from customers where id = any(${ids}::uuid[])
-      union all select tenant_id::text, display_name, default_domain from directories where tenant_id = any(${ids}::uuid[]) and kind = 'partner'
-      union all select subscription_id::text, display_name, null from subscriptions where subscription_id = any(${ids}::uuid[])
+      select id::text, company_name as name, domain from (${partnerStore.allCustomers()}) c where id = any(${ids}::uuid[])
+      union all select tenant_id::text, display_name, default_domain from (${identityStore.partnerDirectories()}) d where tenant_id = any(${ids}::uuid[])
+      union all select subscription_id::text, display_name, null from (${armStore.subscriptionOwnership()}) s where subscription_id = any(${ids}::uuid[])
     `.execute(db);
     const out = new Map<string, { name: string; domain: string | null }>();
     for (const row of r.rows) if (!out.has(row.id)) out.set(row.id, { name: row.name, domain: row.domain });

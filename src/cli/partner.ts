@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
 import { resolveCustomer, runClient, saveCustomer, type Connection, type SavedCustomer } from './client.ts';
+import { CSP_OFFER_ID } from '../core/offers.ts';
 import { dataOption, jsonOption, print, table, tableOrNone } from './output.ts';
 
 // The partner center, as the CSP: customers (seed step 1) and their subscriptions (step 2).
-
-export const CSP_OFFER = 'MS-AZR-0145P';
 
 export interface NewCustomer {
   domain: string;
@@ -50,7 +49,7 @@ const subscriptionOf = (s: PartnerSubscription): PartnerSubscription => ({
 export async function createSubscription(
   c: Connection,
   customerId: string,
-  offerId = CSP_OFFER,
+  offerId = CSP_OFFER_ID,
   friendlyName?: string,
 ): Promise<PartnerSubscription> {
   const pc = c.bootstrap.hub.partnerCenter;
@@ -196,10 +195,10 @@ export function registerPartnerCommands(program: Command): void {
   subs
     .command('create')
     .description(
-      `Sell a customer a subscription (an order); the CSP offer ${CSP_OFFER} makes a cloud subscription in the customer's directory.`,
+      `Sell a customer a subscription (an order); the CSP offer ${CSP_OFFER_ID} makes a cloud subscription in the customer's directory.`,
     )
     .requiredOption('--customer <customer>', 'the customer (id or domain)')
-    .addOption(new Option('--offer <id>', 'the offer').default(CSP_OFFER))
+    .addOption(new Option('--offer <id>', 'the offer').default(CSP_OFFER_ID))
     .option('--name <friendlyName>', 'a friendly name')
     .addOption(dataOption())
     .addOption(jsonOption())

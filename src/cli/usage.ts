@@ -6,6 +6,7 @@ import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
 import { reconciliationText, registerQuarantineCommands, stackOption, verifyStack } from './bridge.ts';
 import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
+import { PERIOD_PATTERN, periodBounds } from '../core/periods.ts';
 
 // Usage: on the hub, billed to a subscription (the commerce API: a customer's, or the registration
 // subscription); on a stack, as its tenant or its operator sees it; the ledger's proof.
@@ -85,14 +86,10 @@ export async function hubUsage(
   );
 }
 
-/** The bounds of a calendar month, YYYY-MM (UTC). */
+/** The bounds of a calendar month, YYYY-MM (UTC): the billing period of day 1; a bad label is a wrong command line. */
 export function monthBounds(period: string): { start: Date; end: Date } {
-  const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(period);
-  if (!m) throw new CliError(`'${period}' is not a period such as 2026-01.`, 2);
-  return {
-    start: new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)),
-    end: new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)),
-  };
+  if (!PERIOD_PATTERN.test(period)) throw new CliError(`'${period}' is not a period such as 2026-01.`, 2);
+  return periodBounds(period, 1);
 }
 
 /**

@@ -43,6 +43,10 @@ export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
     db.selectFrom('directories').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst(),
 
+  /** Published: the partners' directories, as a query other domains compose into theirs (billing's buyers). */
+  partnerDirectories: (): RawBuilder<unknown> =>
+    sql`select tenant_id, display_name, default_domain, created_at from directories where kind = 'partner'`,
+
   findDirectoryByDomain: (db: IdentityDb, domain: string) =>
     db
       .selectFrom('directories')

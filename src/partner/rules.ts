@@ -1,4 +1,5 @@
 import { ArmError } from '../core/errors.ts';
+import { CSP_OFFER_ID } from '../core/offers.ts';
 
 // Rules of the partner center: the offer catalog, subscription status transitions, domains and
 // billing profiles. Pure functions.
@@ -15,13 +16,12 @@ export interface Offer {
   productName: string;
 }
 
-export const AZURE_OFFER_ID = 'MS-AZR-0145P';
 /** Offer ids of subscriptions that were not bought through a partner (the customer's own). */
 export const PAY_AS_YOU_GO_OFFER_ID = 'MS-AZR-0003P';
 
 export const OFFERS: readonly Offer[] = [
   {
-    id: AZURE_OFFER_ID,
+    id: CSP_OFFER_ID,
     name: 'Microsoft Azure',
     description: 'A cloud subscription billed on usage, sold by a Cloud Solution Provider partner.',
     billing: 'usage',

@@ -4,12 +4,14 @@ import { armStore } from '../arm/store.ts';
 import { recordChanges, type Change } from '../audit/service.ts';
 import { isEmail, newGuid, newPassword } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
-import type { HubTables } from '../hub/tables.ts';
 import { GLOBAL_ADMINISTRATOR, isOwnIdentity, requireDirectoryAdmin } from '../identity/graph.ts';
 import type { IdentityService } from '../identity/service.ts';
 import { DIRECTORY_DOMAIN_INDEX, identityStore, type IdentityDb } from '../identity/store.ts';
 import { onUniqueViolation } from '../db/database.ts';
-import type { DirectoriesTable } from '../identity/tables.ts';
+import type { ArmTables } from '../arm/tables.ts';
+import type { AuditTables } from '../audit/tables.ts';
+import type { DirectoriesTable, IdentityTables } from '../identity/tables.ts';
+import type { UsageTables } from '../usage/tables.ts';
 import { checkTransition, cloudStateOf, customerDomain, findOffer, partnerErrors } from './rules.ts';
 import { partnerStore } from './store.ts';
 import type {
@@ -18,13 +20,18 @@ import type {
   OrderLineItem,
   OrdersTable,
   PartnerSubscriptionsTable,
+  PartnerTables,
 } from './tables.ts';
 
 // Use cases of the partner center. The partner is the caller's directory; every read and write is
 // scoped to it, and what belongs to another partner answers 404, so that existence does not leak.
 
 export interface PartnerContext {
-  db: Kysely<HubTables>;
+  /**
+   * The partner center's tables, and those of the domains it works through: identity, ARM and the
+   * activity log (written with each change), usage (its utilization records).
+   */
+  db: Kysely<PartnerTables & IdentityTables & ArmTables & AuditTables & UsageTables>;
   identity: IdentityService;
   arm: ArmContext;
   domainSuffix: string;

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonValue } from '../db/database.ts';
 import type {
   CustomersTable,
@@ -20,6 +20,14 @@ export const partnerStore = {
       .values({ ...row, billing_profile: jsonValue(row.billing_profile) })
       .execute();
   },
+
+  /** Published: every partner's customers, as a query other domains compose into theirs (billing's buyers). */
+  allCustomers: (): RawBuilder<unknown> =>
+    sql`select id, partner_tenant_id, company_name, domain, created_at from customers`,
+
+  /** A customer by its directory, whichever partner's. */
+  customerById: (db: PartnerDb, id: string) =>
+    db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst(),
 
   getCustomer: (db: PartnerDb, partner: string, id: string) =>
     db

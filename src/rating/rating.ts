@@ -1,4 +1,23 @@
+import { Decimal } from 'decimal.js';
 import { type RawBuilder, sql } from 'kysely';
+
+// The rounding rule of money, once, in its two forms: amounts are rounded once, at the line (and
+// tax once, on the subtotal), to the cent, half away from zero. PostgreSQL's `round(numeric, 2)`
+// and decimal.js's ROUND_HALF_UP are both that rule, for positive and negative amounts alike.
+const MONEY_PLACES = 2;
+
+/** A money amount in SQL: `round(expression, 2)`. */
+export const roundMoneySql = (amount: RawBuilder<unknown>): RawBuilder<unknown> =>
+  sql`round(${amount}, ${sql.lit(MONEY_PLACES)})`;
+
+/** A money amount in TypeScript: the same rule as `roundMoneySql`. */
+export const roundMoney = (amount: Decimal): Decimal => amount.toDecimalPlaces(MONEY_PLACES, Decimal.ROUND_HALF_UP);
+
+/**
+ * A unit price scaled by a markup or discount, in TypeScript: 6 decimals, half away from zero, as
+ * `price_segments` rounds each tier (in PL/pgSQL, in rating's migrations).
+ */
+export const roundUnitPrice = (price: Decimal): Decimal => price.toDecimalPlaces(6, Decimal.ROUND_HALF_UP);
 
 // Rating, shared by the hub's invoices and the stack's chargeback: the CTEs that price usage.
 // They read two CTEs the caller defines first:

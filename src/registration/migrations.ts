@@ -48,4 +48,27 @@ export const registrationMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  // What registration publishes to the other domains, so that none of them reads its tables: the
+  // link-in-force rule (attribution and re-attribution ask it) and each registration's subscription.
+  // Plain SQL, STABLE and not STRICT, so PostgreSQL inlines them into the calling query: the plans
+  // are those of the joins they replace.
+  '0402_published_queries': {
+    async up(db: Kysely<unknown>) {
+      await sql`
+        -- the link that held a directory on a deployment at an instant: in force from valid_from
+        -- (inclusive) until valid_to (exclusive); the start of an hour decides the hour
+        create function link_in_force(p_cloud_id uuid, p_tenant_id uuid, p_at timestamptz)
+        returns setof customer_subscription_links language sql stable as $$
+          select c.* from customer_subscription_links c
+          where c.cloud_id = p_cloud_id and c.tenant_id = p_tenant_id and c.valid_from <= p_at and (c.valid_to is null or c.valid_to > p_at)
+          order by c.valid_from desc limit 1
+        $$;
+        -- every registration (deleted ones too) with the subscription that holds it
+        create function registration_subscriptions()
+        returns table (registration_id uuid, subscription_id uuid) language sql stable as $$
+          select id, subscription_id from registrations
+        $$;
+      `.execute(db);
+    },
+  },
 };

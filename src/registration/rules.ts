@@ -6,6 +6,7 @@ import {
   type RegistrationTokenContent,
 } from '../core/registration-token.ts';
 import { isGuid } from '../core/ids.ts';
+import { CSP_OFFER_ID } from '../core/offers.ts';
 
 // Rules of registrations and their customer subscriptions, with the vendor's error codes
 // ("Usage and billing registration error codes"). Pure functions.
@@ -127,8 +128,6 @@ export interface CloudSubscriptionFacts {
   soldBy: string | null;
   state: string;
 }
-
-export const CSP_OFFER_ID = 'MS-AZR-0145P';
 
 /**
  * Whether a customer subscription may be linked to a registration: the order of the checks is

@@ -348,10 +348,10 @@ async function putCustomerSubscriptionOnce(
   const tenantId = input.properties?.tenantId;
   if (tenantId !== undefined && !isGuid(tenantId))
     throw armErrors.invalidRequestContent(`The tenantId '${tenantId}' is not a GUID.`, 'properties.tenantId');
-  let facts: Awaited<ReturnType<typeof registrationStore.cloudSubscriptionFacts>> | undefined;
+  let facts: Awaited<ReturnType<typeof armStore.settledSubscription>> | undefined;
   if (isGuid(name)) {
     try {
-      facts = await registrationStore.cloudSubscriptionFacts(ctx.db, name.toLowerCase());
+      facts = await armStore.settledSubscription(ctx.arm.db, name.toLowerCase());
     } catch {
       throw registrationErrors.metadataResolverBadGateway(name);
     }
@@ -363,8 +363,8 @@ async function putCustomerSubscriptionOnce(
     facts && {
       subscriptionId: facts.subscription_id,
       tenantId: facts.tenant_id,
-      offerId: facts.offer_id,
-      soldBy: facts.sold_by,
+      offerId: facts.offer_id ?? null,
+      soldBy: facts.sold_by ?? null,
       state: facts.state,
     },
     tenantId,

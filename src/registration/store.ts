@@ -4,17 +4,7 @@ import type { CustomerSubscriptionLinksTable, RegistrationsTable, RegistrationTa
 
 // All SQL of registrations and customer subscription links. Links are never edited in place:
 // ending one sets its valid_to, and adding it again writes a new row.
-export type RegistrationDb = Kysely<
-  RegistrationTables & {
-    subscriptions: {
-      subscription_id: string;
-      tenant_id: string;
-      offer_id: string | null;
-      sold_by: string | null;
-      state: string;
-    };
-  }
->;
+export type RegistrationDb = Kysely<RegistrationTables>;
 
 export const registrationStore = {
   getLive: (db: RegistrationDb, subscriptionId: string, resourceGroup: string, name: string) =>
@@ -203,35 +193,13 @@ export const registrationStore = {
       .execute(),
 
   /**
-   * The link that held a directory on a deployment at a time (the start of an hour decides the
-   * hour): in force from valid_from (inclusive) until valid_to (exclusive).
+   * The link that held a directory on a deployment at a time: the one rule (`link_in_force`, SQL,
+   * in the migrations) that attribution and re-attribution apply too.
    */
-  linkAt: (db: RegistrationDb, cloudId: string, tenantId: string, at: Date) =>
-    db
-      .selectFrom('customer_subscription_links')
-      .selectAll()
-      .where('cloud_id', '=', cloudId)
-      .where('tenant_id', '=', tenantId)
-      .where('valid_from', '<=', at)
-      .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', at)]))
-      .orderBy('valid_from', 'desc')
-      .executeTakeFirst(),
-
-  /**
-   * The facts of a cloud subscription, read the way an upstream resolver answers: settled (not in
-   * the middle of a change, such as a cancellation being written) and bounded in time, so that a
-   * look-up that cannot complete fails instead of hanging.
-   */
-  cloudSubscriptionFacts: async (db: RegistrationDb, subscriptionId: string) => {
-    return db.transaction().execute(async (trx) => {
-      await sql`set local lock_timeout = '2s'`.execute(trx);
-      await sql`set local statement_timeout = '5s'`.execute(trx);
-      return trx
-        .selectFrom('subscriptions')
-        .select(['subscription_id', 'tenant_id', 'offer_id', 'sold_by', 'state'])
-        .where('subscription_id', '=', subscriptionId)
-        .forShare()
-        .executeTakeFirst();
-    });
+  linkAt: async (db: RegistrationDb, cloudId: string, tenantId: string, at: Date) => {
+    const { rows } = await sql<CustomerSubscriptionLinksTable>`
+      select * from link_in_force(${cloudId}::uuid, ${tenantId}::uuid, ${at}::timestamptz)
+    `.execute(db);
+    return rows[0];
   },
 };

@@ -32,7 +32,8 @@ export interface UsageContext {
   oldestOpenPeriodStart(): Promise<Date | undefined>;
 }
 
-export const usageErrors = {
+/** What the hub's ingestion refuses (events and deployments' reports); the usage API's own are core's `usageErrors`. */
+export const ingestionErrors = {
   correctionWithoutReason: (where: string) =>
     new ArmError(
       400,
@@ -98,8 +99,8 @@ async function requireDeployment(ctx: UsageContext, caller: Principal, cloudIdTe
   const cloudId = cloudIdText.toLowerCase();
   const registration = await registrationStore.liveByCloudIdAndObjectId(ctx.db, cloudId, caller.objectId);
   if (registration) return registration;
-  if (await registrationStore.liveByCloudId(ctx.db, cloudId)) throw usageErrors.notTheDeployment(cloudIdText);
-  throw usageErrors.registrationGone(cloudIdText);
+  if (await registrationStore.liveByCloudId(ctx.db, cloudId)) throw ingestionErrors.notTheDeployment(cloudIdText);
+  throw ingestionErrors.registrationGone(cloudIdText);
 }
 
 /** At most this many conflicting records are named in one refusal (the deployment sends the rest again). */
@@ -117,7 +118,7 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
   const foreign = batch.records.findIndex(
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
-  if (foreign >= 0) throw usageErrors.notTheDeployment(batch.records[foreign].cloudId!);
+  if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
   const now = ctx.arm.clock.now();
   const outcome = await inTransaction(ctx.db, async (db) => {
     await usageStore.lockDeployment(db, registration.cloud_id);
@@ -135,7 +136,7 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
   });
   if (outcome.conflicts) {
     await usageStore.countConflicts(ctx.db, registration.cloud_id, outcome.conflicts, now);
-    throw usageErrors.conflict(outcome.conflicts.slice(0, CONFLICTS_NAMED));
+    throw ingestionErrors.conflict(outcome.conflicts.slice(0, CONFLICTS_NAMED));
   }
   const { received, new: added } = outcome.stored!;
   return { batchId: batch.batchId, received, new: added, duplicates: received - added };
@@ -294,12 +295,13 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
     const correction = quantity.startsWith('-') && !/^-0+(\.0+)?$/.test(quantity);
     if (correction) {
       await authorizeData(ctx.arm, caller, USAGE_CORRECTIONS_WRITE, ROOT_SCOPE);
-      if (!e.data?.reason?.trim()) throw usageErrors.correctionWithoutReason(where);
+      if (!e.data?.reason?.trim()) throw ingestionErrors.correctionWithoutReason(where);
     }
     const time = e.time === undefined ? now : parseInstant(e.time);
     if (!time) throw armErrors.invalidRequestContent(`Event ${where}: time is not an RFC 3339 time.`, `${where}.time`);
-    if (time.getTime() > now.getTime() + EVENT_CLOCK_SKEW_MS) throw usageErrors.eventInFuture(where, time, now);
-    if (openFrom && time.getTime() < openFrom.getTime()) throw usageErrors.eventBeforeOpenPeriod(where, time, openFrom);
+    if (time.getTime() > now.getTime() + EVENT_CLOCK_SKEW_MS) throw ingestionErrors.eventInFuture(where, time, now);
+    if (openFrom && time.getTime() < openFrom.getTime())
+      throw ingestionErrors.eventBeforeOpenPeriod(where, time, openFrom);
     prepared.push({
       source: e.source,
       id: e.id,

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import type { UsageHourSummary } from '../core/usage-summary.ts';
@@ -29,7 +29,8 @@ export const usageStore = {
   /**
    * Stores the records of a batch that are not stored yet and attributes each of them, in one
    * statement: to the customer subscription that held the record's directory on the deployment at
-   * the start of its hour, else to the registration subscription. Answers how many were new.
+   * the start of its hour (registration's `link_in_force`), else to the registration subscription.
+   * Answers how many were new.
    */
   async receiveFromDeployment(
     db: UsageDb,
@@ -60,11 +61,7 @@ export const usageStore = {
         select i.id, coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id,
                case when l.id is null then 'not registered' else 'linked' end, i.quantity, ${batch.receivedAt}::timestamptz
         from inserted i
-        left join lateral (
-          select c.id, c.customer_subscription_id from customer_subscription_links c
-          where c.cloud_id = i.cloud_id and c.tenant_id = i.tenant_id and c.valid_from <= i.hour and (c.valid_to is null or c.valid_to > i.hour)
-          order by c.valid_from desc limit 1
-        ) l on true
+        left join lateral link_in_force(i.cloud_id, i.tenant_id, i.hour) l on true
         returning 1
       )
       select (select count(*) from inserted) as new, (select count(*) from input) as total
@@ -203,16 +200,17 @@ export const usageStore = {
     return result.rows;
   },
 
-  /**
-   * Re-attribution of the usage hours in [from, to): each record whose net attribution differs
-   * from what the links in force at `asOf` decide gets reversing entries for what it was billed to
-   * and a new entry for the decision. Nothing is edited. Answers how many entries it wrote.
-   */
   /** Takes the lock that makes re-attributions one at a time (they read what they then correct). */
   async lockReattribution(db: UsageDb): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtext('stackledger:reattribution'))`.execute(db);
   },
 
+  /**
+   * Re-attribution of the usage hours in [from, to): each record whose net attribution differs
+   * from what the links in force at `asOf` decide (registration's `link_in_force`) gets reversing
+   * entries for what it was billed to and a new entry for the decision. Nothing is edited. Answers
+   * how many entries it wrote.
+   */
   async reattribute(
     db: UsageDb,
     q: { from: Date; to: Date; cloudId?: string; asOf: Date; at: Date; reattributionId: string },
@@ -220,7 +218,7 @@ export const usageStore = {
     const result = await sql<{ reversed: string; added: string }>`
       with scope as (
         select r.id, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
-        from usage_received r join registrations g on g.id = r.registration_id
+        from usage_received r join registration_subscriptions() g on g.registration_id = r.registration_id
         where r.hour >= ${q.from}::timestamptz and r.hour < ${q.to}::timestamptz
           ${q.cloudId ? sql`and r.cloud_id = ${q.cloudId}::uuid` : sql``}
       ), current as (
@@ -231,11 +229,7 @@ export const usageStore = {
       ), decision as (
         select s.id as received_id, coalesce(l.customer_subscription_id, s.registration_subscription_id) as billed_subscription_id, l.id as link_id, s.quantity
         from scope s
-        left join lateral (
-          select c.id, c.customer_subscription_id from customer_subscription_links c
-          where c.cloud_id = s.cloud_id and c.tenant_id = s.tenant_id and c.valid_from <= ${q.asOf}::timestamptz and (c.valid_to is null or c.valid_to > ${q.asOf}::timestamptz)
-          order by c.valid_from desc limit 1
-        ) l on true
+        left join lateral link_in_force(s.cloud_id, s.tenant_id, ${q.asOf}::timestamptz) l on true
       ), changed as (
         select d.* from decision d
         where not exists (select 1 from current c where c.received_id = d.received_id and c.billed_subscription_id = d.billed_subscription_id and c.quantity = d.quantity)
@@ -327,4 +321,31 @@ export const usageStore = {
     const row = result.rows[0];
     return { received: Number(row.total), new: Number(row.new), newKeys: row.new_keys ?? [] };
   },
+
+  // Published for billing, which reads usage only through these.
+
+  /** Waits for attributions being written, until the transaction ends: nothing below a mark read then can still appear. */
+  async lockAttributions<DB>(db: Kysely<DB>): Promise<void> {
+    await sql`lock table usage_attributed in share mode`.execute(db);
+  },
+
+  /** The newest attribution's id (0 for none), as a scalar subquery: a close's usage watermark. */
+  attributionMark: (): RawBuilder<string> => sql`(select coalesce(max(id), 0) from usage_attributed)`,
+
+  /**
+   * The billable usage a close reads, as a query: the attributions with ids in (low, high], and
+   * those up to `low` whose usage hour is at or after `lateSince` (usage that came after an earlier
+   * period closed), each with its record's meter, resource, location and hour. A superset of every
+   * invoice's share, read by index; billing narrows it per invoice.
+   */
+  billableUsage: (q: { lowWatermark: string; highWatermark: string; lateSince: Date }): RawBuilder<unknown> => sql`
+    select c.id, c.billed_subscription_id, c.quantity, r.meter_id, r.resource_uri, r.location, r.hour
+    from (
+      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_attributed a
+      where a.id > ${q.lowWatermark}::bigint and a.id <= ${q.highWatermark}::bigint
+      union all
+      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_received r join usage_attributed a on a.received_id = r.id
+      where r.hour >= ${q.lateSince}::timestamptz and a.id <= ${q.lowWatermark}::bigint
+    ) c
+    join usage_received r on r.id = c.received_id`,
 };

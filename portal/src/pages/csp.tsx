@@ -1,3 +1,4 @@
+import { CSP_OFFER_ID } from '../../../src/core/offers.ts';
 import { useState } from 'preact/hooks';
 import { api, armList, partnerList } from '../api.ts';
 import { meterName, UsageChart, type UsagePoint } from '../chart.tsx';
@@ -28,7 +29,6 @@ export interface PageProps {
   config: PortalConfig;
 }
 
-const CSP_OFFER = 'MS-AZR-0145P';
 const AZURESTACK_API = 'api-version=2017-06-01';
 const BILLING_API = 'api-version=2026-11-01';
 
@@ -173,7 +173,7 @@ export function CustomerPage(p: PageProps & { customerId: string }) {
     const friendlyName = String(form.get('friendlyName') ?? '').trim();
     await api('POST', `${base}/v1/customers/${p.customerId}/orders`, {
       token,
-      body: { lineItems: [{ offerId: CSP_OFFER, quantity: 1, ...(friendlyName ? { friendlyName } : {}) }] },
+      body: { lineItems: [{ offerId: CSP_OFFER_ID, quantity: 1, ...(friendlyName ? { friendlyName } : {}) }] },
     });
     subscriptions.reload();
   };

@@ -3,8 +3,8 @@ import { parsePeriod, periodBounds } from '../../core/periods.ts';
 import type { Principal } from '../../core/principal.ts';
 import { findMeter } from '../../core/meters.ts';
 import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
-import { parseEffectiveDate, parseTiers, requireMeterId } from '../../rating/rules.ts';
 import { pricingStore } from '../../rating/store.ts';
+import { setPrice, type PriceInput } from '../../rating/service.ts';
 import { priceSheetView } from '../../rating/views.ts';
 import { chargebackStore, type ChargebackDb, type ChargebackLine } from './store.ts';
 
@@ -75,24 +75,11 @@ export async function chargebackSheet(ctx: ChargebackContext, principal: Princip
 }
 
 /** Sets a meter's tiered price on the chargeback sheet from a date on. */
-export async function setChargebackPrice(
+/** The operator sets a price on its chargeback sheet: the one price-setting rule of both roles. */
+export const setChargebackPrice = (
   ctx: ChargebackContext,
   principal: Principal,
   meterIdText: string,
-  input: { effectiveFrom: string; tiers: Parameters<typeof parseTiers>[0] },
-) {
-  await ctx.operator.require(principal, 'Stackledger.Billing/priceSheets/write');
-  const now = ctx.arm.clock.now();
-  const meterId = requireMeterId(meterIdText);
-  const effectiveFrom = parseEffectiveDate(input.effectiveFrom, now);
-  const tiers = parseTiers(input.tiers);
-  await pricingStore.setPrice(ctx.db, {
-    sheet: CHARGEBACK_SHEET,
-    meterId,
-    effectiveFrom,
-    tiers,
-    by: principal.objectId,
-    at: ctx.arm.clock.now(),
-  });
-  return { meterId, effectiveFrom, tiers };
-}
+  input: PriceInput,
+) =>
+  setPrice({ db: ctx.db, clock: ctx.arm.clock, rights: ctx.operator }, principal, CHARGEBACK_SHEET, meterIdText, input);

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { ArmTables } from '../../arm/tables.ts';
 import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
-import { ratingCtes } from '../../rating/rating.ts';
+import { ratingCtes, roundMoneySql } from '../../rating/rating.ts';
 import type { PricingTables } from '../../rating/tables.ts';
 import { outboxStore } from '../metering/outbox-store.ts';
 
@@ -40,7 +40,7 @@ export const chargebackStore = {
       ),
       ${ratingCtes(CHARGEBACK_SHEET)}
       select invoice_id::text as subscription_id, customer_id::text as tenant_id, meter_id::text, resource_uri, location, tier_no, unit_price::text,
-             sum(quantity)::text as quantity, round(sum(quantity) * unit_price, 2)::text as amount,
+             sum(quantity)::text as quantity, ${roundMoneySql(sql`sum(quantity) * unit_price`)}::text as amount,
              min(usage_date)::text as usage_from, max(usage_date)::text as usage_to
       from rated
       group by invoice_id, customer_id, meter_id, resource_uri, location, tier_no, unit_price

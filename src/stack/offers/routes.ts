@@ -1,3 +1,4 @@
+import { armStore } from '../../arm/store.ts';
 import { noteRightsChecked } from '../../core/principal.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
@@ -90,8 +91,8 @@ export function registerCatalogRoutes(app: FastifyInstance, ctx: offers.OffersCo
   const location = () => ctx.arm.locations()[0];
   const ref = (p: Catalog) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
   const counts = (rows: OffersTable[]) =>
-    offersStore.subscriptionCounts(
-      ctx.db,
+    armStore.liveSubscriptionCounts(
+      ctx.arm.db,
       rows.map((o) => `/delegatedProviders/default/offers/${o.name}`),
     );
   const offerViews = async (rows: OffersTable[]) => {

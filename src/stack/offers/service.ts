@@ -368,7 +368,7 @@ export async function deleteOffer(ctx: OffersContext, principal: Principal, ref:
   const row = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   if (!row) return false;
   const count =
-    (await offersStore.subscriptionCounts(ctx.db, [tenantOfferId(row.name)])).get(tenantOfferId(row.name)) ?? 0;
+    (await armStore.liveSubscriptionCounts(ctx.arm.db, [tenantOfferId(row.name)])).get(tenantOfferId(row.name)) ?? 0;
   if (count > 0) throw offersErrors.offerInUse(row.name, count);
   await offersStore.deleteOffer(ctx.db, row.id);
   return true;
@@ -424,7 +424,7 @@ async function takeOfferOnce(
   const owner = principal.userPrincipalName ?? principal.objectId;
   if (
     offer.max_subscriptions_per_account !== null &&
-    (await offersStore.subscriptionsOfOwnerOnOffer(ctx.db, principal.tenantId, owner, offerId)) >=
+    (await armStore.liveSubscriptionsOfOwner(ctx.arm.db, principal.tenantId, owner, offerId)) >=
       offer.max_subscriptions_per_account
   ) {
     throw offersErrors.tooManySubscriptions(offer.name, offer.max_subscriptions_per_account);
@@ -442,7 +442,7 @@ async function takeOfferOnce(
       },
       db,
     );
-    await offersStore.setOwner(db as unknown as OffersDb, created.subscription_id, owner);
+    await armStore.setSubscriptionOwner(db, created.subscription_id, owner);
     return { ...created, owner };
   });
   return { subscription, created: true };
@@ -534,7 +534,7 @@ async function putAdminSubscriptionOnce(
       createdBy: principal.objectId,
       offerId: tenantOfferId(offer.name),
     });
-    await offersStore.setOwner(ctx.db, sub.subscription_id, input.owner);
+    await armStore.setSubscriptionOwner(ctx.arm.db, sub.subscription_id, input.owner);
     created = true;
   } else {
     if (input.owner !== undefined && input.owner !== sub.owner) {
@@ -559,7 +559,7 @@ async function putAdminSubscriptionOnce(
           created_by: principal.objectId,
         });
       }
-      await offersStore.setOwner(ctx.db, sub.subscription_id, input.owner);
+      await armStore.setSubscriptionOwner(ctx.arm.db, sub.subscription_id, input.owner);
     }
     if (input.state !== undefined && input.state !== sub.state) {
       await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, input.state);

@@ -3,17 +3,7 @@ import { jsonValue } from '../../db/database.ts';
 import type { OffersTable, OffersTables, PlansTable, QuotasTable } from './tables.ts';
 
 // All SQL of quotas, plans and offers.
-export type OffersDb = Kysely<
-  OffersTables & {
-    subscriptions: {
-      subscription_id: string;
-      offer_id: string | null;
-      tenant_id: string;
-      state: string;
-      owner: string | null;
-    };
-  }
->;
+export type OffersDb = Kysely<OffersTables>;
 
 export const offersStore = {
   getQuota: (db: OffersDb, provider: string, location: string, name: string) =>
@@ -140,39 +130,5 @@ export const offersStore = {
 
   deleteOffer: async (db: OffersDb, id: string) => {
     await db.deleteFrom('offers').where('id', '=', id).execute();
-  },
-
-  /** Live subscriptions per tenant offer id. */
-  subscriptionCounts: async (db: OffersDb, offerIds: string[]): Promise<Map<string, number>> => {
-    if (offerIds.length === 0) return new Map();
-    const rows = await db
-      .selectFrom('subscriptions')
-      .select(['offer_id', sql<string>`count(*)`.as('n')])
-      .where('offer_id', 'in', offerIds)
-      .where('state', '!=', 'Deleted')
-      .groupBy('offer_id')
-      .execute();
-    return new Map(rows.map((r) => [r.offer_id!, Number(r.n)]));
-  },
-
-  subscriptionsOfOwnerOnOffer: async (
-    db: OffersDb,
-    tenantId: string,
-    owner: string,
-    offerId: string,
-  ): Promise<number> => {
-    const r = await db
-      .selectFrom('subscriptions')
-      .select(sql<string>`count(*)`.as('n'))
-      .where('tenant_id', '=', tenantId)
-      .where('owner', '=', owner)
-      .where('offer_id', '=', offerId)
-      .where('state', '!=', 'Deleted')
-      .executeTakeFirstOrThrow();
-    return Number(r.n);
-  },
-
-  setOwner: async (db: OffersDb, subscriptionId: string, owner: string) => {
-    await db.updateTable('subscriptions').set({ owner }).where('subscription_id', '=', subscriptionId).execute();
   },
 };
