@@ -61,4 +61,16 @@ export const armMigrations: Record<string, Migration> = {
       await sql`alter table role_assignments alter column subscription_id drop not null`.execute(db);
     },
   },
+  '0004_published_subscription_directories': {
+    async up(db: Kysely<unknown>) {
+      // Published for other domains' SQL (the stack's closing of an hour copies a subscription's
+      // directory onto each usage record): which directory holds each subscription.
+      await sql`
+        create function subscription_directories()
+        returns table (subscription_id uuid, tenant_id uuid) language sql stable as $$
+          select subscription_id, tenant_id from subscriptions
+        $$;
+      `.execute(db);
+    },
+  },
 };

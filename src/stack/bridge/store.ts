@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { SettingsTable } from '../../arm/tables.ts';
+import { armStore, type ArmDb } from '../../arm/store.ts';
 import type { UsageRecordWire } from '../../core/usage-record.ts';
 import type { RecordKeyColumns } from '../metering/outbox-store.ts';
 import type { MeteringTables } from '../metering/tables.ts';
@@ -9,7 +9,7 @@ import type { Reconciliation } from './reconcile.ts';
 // The bridge's own SQL: the quarantine of the records the hub refused, and the bridge's status.
 // The outbox itself (the usage records, their delivery) is metering's (metering/outbox-store.ts);
 // the database is handed with its tables so that the bridge can read and mark them through it.
-export type BridgeDb = Kysely<MeteringTables & BridgeTables & { settings: SettingsTable }>;
+export type BridgeDb = Kysely<MeteringTables & BridgeTables>;
 
 export type OutboxRecord = UsageRecordWire;
 
@@ -145,17 +145,10 @@ export const bridgeStore = {
     return result.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
   },
 
-  status: async (db: BridgeDb): Promise<BridgeStatus> => {
-    const row = await db.selectFrom('settings').select('value').where('key', '=', 'bridge').executeTakeFirst();
-    return (row?.value as BridgeStatus) ?? {};
-  },
+  // The bridge's status is one of ARM's settings (key `bridge`).
+  status: async (db: BridgeDb): Promise<BridgeStatus> =>
+    (await armStore.getSetting<BridgeStatus>(db as unknown as ArmDb, 'bridge')) ?? {},
 
-  setStatus: async (db: BridgeDb, status: BridgeStatus): Promise<void> => {
-    const json = JSON.stringify(status);
-    await db
-      .insertInto('settings')
-      .values({ key: 'bridge', value: json })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
-      .execute();
-  },
+  setStatus: (db: BridgeDb, status: BridgeStatus): Promise<void> =>
+    armStore.putSetting(db as unknown as ArmDb, 'bridge', status),
 };

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { ArmTables } from '../../arm/tables.ts';
+import { armStore } from '../../arm/store.ts';
 import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
 import { ratingCtes, roundMoneySql } from '../../rating/rating.ts';
 import type { PricingTables } from '../../rating/tables.ts';
@@ -9,7 +9,7 @@ import { outboxStore } from '../metering/outbox-store.ts';
 // per tenant subscription, rated with the operator's own sheet (the same rating as the hub's
 // invoices).
 
-export type ChargebackDb = Kysely<PricingTables & ArmTables>;
+export type ChargebackDb = Kysely<PricingTables>;
 
 export interface ChargebackLine {
   subscription_id: string;
@@ -49,12 +49,11 @@ export const chargebackStore = {
     return r.rows;
   },
 
-  /** Every subscription's display name, by id. */
-  subscriptionNames: async (db: ChargebackDb): Promise<Map<string, string>> =>
-    new Map(
-      (await db.selectFrom('subscriptions').select(['subscription_id', 'display_name']).execute()).map((s) => [
-        s.subscription_id,
-        s.display_name,
-      ]),
-    ),
+  /** Every subscription's display name, by id (through ARM's published ownership query). */
+  subscriptionNames: async (db: ChargebackDb): Promise<Map<string, string>> => {
+    const r = await sql<{ subscription_id: string; display_name: string }>`
+      select subscription_id::text, display_name from (${armStore.subscriptionOwnership()}) o
+    `.execute(db);
+    return new Map(r.rows.map((s) => [s.subscription_id, s.display_name]));
+  },
 };

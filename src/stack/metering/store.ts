@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { HOUR_MS } from '../../core/clock.ts';
-import type { SettingsTable } from '../../arm/tables.ts';
+import { armStore, type ArmDb } from '../../arm/store.ts';
 import { sameRates } from './rules.ts';
 import type { MeterRates, MeteringTables } from './tables.ts';
 
@@ -8,7 +8,10 @@ import type { MeterRates, MeteringTables } from './tables.ts';
 // closing hours into usage records, the closing watermark and the dirty hours. The outbox's reads
 // and marks (delivery, the usage APIs, chargeback) are in outbox-store.ts; nothing else touches
 // metering's tables.
-export type MeteringDb = Kysely<MeteringTables & { settings: SettingsTable }>;
+export type MeteringDb = Kysely<MeteringTables>;
+
+/** The stack's database as ARM's store takes it, for the settings ARM publishes. */
+const settingsOf = (db: MeteringDb) => db as unknown as ArmDb;
 
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
@@ -84,7 +87,8 @@ export const meteringStore = {
    * difference from what earlier closings of the hour already wrote, as the next revision.
    * Closing again with nothing changed writes nothing. Answers how many records it wrote.
    * A record carries its resource's URI, location and tags and its subscription's directory as
-   * they are when the hour closes (read from the resources' and ARM's tables).
+   * they are when the hour closes (through what resources and ARM publish: `metered_resource_facts()`,
+   * `subscription_directories()`).
    */
   closeHour: async (db: MeteringDb, hourStart: Date, reportedAt: Date): Promise<number> => {
     const end = new Date(hourStart.getTime() + HOUR_MS);
@@ -107,11 +111,10 @@ export const meteringStore = {
       )
       insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
       select d.resource_id, d.meter_id::uuid, ${hourStart}::timestamptz, d.revision, d.quantity, r.subscription_id, s.tenant_id,
-             '/subscriptions/' || r.subscription_id || '/resourceGroups/' || r.resource_group || '/providers/' || r.type || '/' || r.name,
-             r.location, r.tags, ${reportedAt}::timestamptz
+             r.resource_uri, r.location, r.tags, ${reportedAt}::timestamptz
       from delta d
-      join resources r on r.id = d.resource_id
-      join subscriptions s on s.subscription_id = r.subscription_id
+      join metered_resource_facts() r on r.id = d.resource_id
+      join subscription_directories() s on s.subscription_id = r.subscription_id
       on conflict do nothing
     `.execute(db);
     return Number(result.numAffectedRows ?? 0);
@@ -125,20 +128,14 @@ export const meteringStore = {
     return (row?.first as Date | null) ?? undefined;
   },
 
+  // The closing watermark is one of ARM's settings (key `metering`).
   closedUntil: async (db: MeteringDb): Promise<Date | undefined> => {
-    const row = await db.selectFrom('settings').select('value').where('key', '=', 'metering').executeTakeFirst();
-    const v = row?.value as { closedUntil?: string } | undefined;
+    const v = await armStore.getSetting<{ closedUntil?: string }>(settingsOf(db), 'metering');
     return v?.closedUntil ? new Date(v.closedUntil) : undefined;
   },
 
-  setClosedUntil: async (db: MeteringDb, at: Date) => {
-    const json = JSON.stringify({ closedUntil: at.toISOString() });
-    await db
-      .insertInto('settings')
-      .values({ key: 'metering', value: json })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
-      .execute();
-  },
+  setClosedUntil: (db: MeteringDb, at: Date) =>
+    armStore.putSetting(settingsOf(db), 'metering', { closedUntil: at.toISOString() }),
 
   /**
    * Serializes, until the end of the caller's transaction, everything that closes hours or changes

@@ -57,40 +57,19 @@ export const resourcesMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
-  '1202_usage_records': {
+  '1204_published_resource_facts': {
     async up(db: Kysely<unknown>) {
-      // One record per resource, meter, hour and revision: closing an hour again writes nothing;
-      // a later change of a closed hour writes the difference as the next revision.
+      // Published for metering's SQL (closing an hour copies them onto each usage record): every
+      // resource, deleted ones too, with its id as ARM writes it, its location and its tags.
       await sql`
-        create table usage_records (
-          resource_id uuid not null,
-          meter_id uuid not null,
-          hour timestamptz not null,
-          revision integer not null,
-          quantity numeric(38, 9) not null,
-          subscription_id uuid not null,
-          tenant_id uuid not null,
-          resource_uri text not null,
-          location text not null,
-          tags jsonb not null,
-          reported_at timestamptz not null,
-          -- hour first: closing an hour reads what earlier closings of that hour wrote
-          primary key (hour, resource_id, meter_id, revision)
-        );
-        create index usage_records_reported on usage_records (reported_at);
-        create index usage_records_subscription on usage_records (subscription_id, reported_at);
-        create table metering_dirty_hours (
-          hour timestamptz primary key
-        );
-      `.execute(db);
-    },
-  },
-  '1203_bridge_outbox': {
-    async up(db: Kysely<unknown>) {
-      // The usage records are the bridge's outbox: delivered once the hub acknowledged their batch.
-      await sql`
-        alter table usage_records add column delivered_at timestamptz;
-        create index usage_records_undelivered on usage_records (hour, resource_id, meter_id, revision) where delivered_at is null;
+        create function metered_resource_facts()
+        returns table (id uuid, subscription_id uuid, resource_uri text, location text, tags jsonb)
+        language sql stable as $$
+          select id, subscription_id,
+                 '/subscriptions/' || subscription_id || '/resourceGroups/' || resource_group || '/providers/' || type || '/' || name,
+                 location, tags
+          from resources
+        $$;
       `.execute(db);
     },
   },
