@@ -242,6 +242,8 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   };
   let late = 0;
   let owed = 0;
+  // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
+  const movers: ReadonlyArray<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
   /**
    * Lands up to `wanted` kills in the move to `step`, and answers how many it could not. A step with
    * kills to place moves in shorter advances (the rest of the step shared among the kills still
@@ -249,8 +251,6 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
    * its advance answered is tried again on what is left of the step.
    */
   const killsInStep = async (step: number, wanted: number): Promise<number> => {
-    // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
-    const movers: Array<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
     while (wanted > 0) {
       const positions = new Map<'hub' | 'stack', number>();
       for (const m of movers) positions.set(m, await positionOf(m));
@@ -284,16 +284,15 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     // Each kill goes to a random step of September; the one that closes its billing gets a tenth
     // of its own. What a step cannot take is owed to the next; October's day and a half takes the last.
     const planned = new Array<number>(steps.length).fill(0);
-    const september = steps.indexOf(BILLING_STEP);
+    const billing = steps.indexOf(BILLING_STEP); // the steps before it are September's
     const billingKills = o.kills > 0 ? Math.max(1, Math.round(o.kills / 10)) : 0;
-    planned[september] += billingKills;
-    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * september)]++;
+    planned[billing] += billingKills;
+    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * billing)]++;
     for (const [i, to] of steps.entries()) {
       const left = await killsInStep(to, planned[i]);
       owed += left;
       if (i < steps.length - 1) planned[i + 1] += left;
-      for (const which of o.mode === 'up' ? (['hub'] as const) : (['hub', 'stack'] as const))
-        await timedAdvance(which, to);
+      for (const which of movers) await timedAdvance(which, to);
       // What a kill left in the outbox goes at the next run of the same instant.
       for (let tries = 0; (await outbox()) > 0; tries++) {
         if (tries > 20) throw new Error(`the outbox does not empty at ${iso(to)}`);
