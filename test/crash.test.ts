@@ -29,7 +29,7 @@ describe('kills while a clock advance is in flight, over a simulated month', { c
       const fine = await reference;
       const landed = Object.values(faulty.kills).reduce((n, k) => n + k, 0);
       process.stdout.write(
-        `crash test (${mode}): ${landed} kills in flight ${JSON.stringify(faulty.kills)}, ${faulty.records} records, ${faulty.invoices.length} invoices, ` +
+        `crash test (${mode}): ${landed} kills in flight ${JSON.stringify(faulty.kills)} (${faulty.late} late, tried again; ${faulty.owed} owed to a later step), ${faulty.records} records, ${faulty.invoices.length} invoices, ` +
           `${faulty.seconds} s (fault-free: ${fine.seconds} s)\n`,
       );
       assert.ok(

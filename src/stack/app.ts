@@ -23,7 +23,7 @@ import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';
 import { offersMigrations } from './offers/migrations.ts';
 import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
-import type { OffersContext } from './offers/service.ts';
+import type { OffersContext } from './offers/context.ts';
 import type { OffersTables } from './offers/tables.ts';
 import { UsageBridge } from './bridge/job.ts';
 import { bridgeMigrations } from './bridge/migrations.ts';

@@ -6,7 +6,7 @@ import { isSealed, type Sealer } from '../core/sealed.ts';
 import type { Hub } from '../hub/app.ts';
 import type { AdministeredDirectory } from '../identity/service.ts';
 import type { Stack } from '../stack/app.ts';
-import { createDefaultCatalog } from '../stack/offers/service.ts';
+import { createDefaultCatalog } from '../stack/offers/default-catalog.ts';
 
 // First-run set-up, as an installer does it: the CSP's directory with an admin user and a service
 // principal, the CSP's registration subscription, the stack operator's directory and principal,

@@ -6,14 +6,14 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { HttpClient, type JsonResponse } from '../../src/core/http-client.ts';
 import { newGuid } from '../../src/core/ids.ts';
 import { withDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { cli, startBackground, type Background } from './cli.ts';
-import { twoTenantsWithVms } from './two-tenants.ts';
-import { dropDatabases, testServerUrl, type TestBootstrap } from './system.ts';
+import { hubOutcome, type HubOutcome } from './crash-outcome.ts';
+import { twoTenantsWithVms, type HubFile, type StackFile } from './two-tenants.ts';
+import { dropDatabases, testServerUrl } from './system.ts';
 
 /** `up`: one process for hub and stack; `split`: `stackledger hub` and `stackledger stack`. */
 export type CrashMode = 'up' | 'split';
@@ -26,16 +26,13 @@ export interface CrashMonthOptions {
   log?: (line: string) => void;
 }
 
-export interface CrashMonthResult {
+export interface CrashMonthResult extends HubOutcome {
   /** Kills that landed while an advance was in flight, by process. */
   kills: Record<string, number>;
-  /** Usage records the hub received. */
-  records: number;
-  /** Attributed quantity per billed subscription and meter (ids replaced by stable labels). */
-  usage: string[];
-  /** Every invoice's content: stream, seller, buyer, period, date, totals and lines (labels, no numbers). */
-  invoices: string[];
-  balanced: boolean;
+  /** Kills that came after their advance had answered (tried again on what was left of the step). */
+  late: number;
+  /** Kills that a step could not take, carried to the next step (summed over the steps). */
+  owed: number;
   seconds: number;
 }
 
@@ -59,7 +56,7 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * The month's steps: every 12 hours, the hour that closes September's billing on its own, and a
- * day and a half into October (where kills that came too late in their step land).
+ * day and a half into October (where the kills that September's steps could not take land).
  */
 function monthSteps(): number[] {
   const steps: number[] = [];
@@ -69,6 +66,10 @@ function monthSteps(): number[] {
   return steps;
 }
 const BILLING_STEP = T0 + 30 * DAY;
+
+/** What the hub's bootstrap file holds (with `up`, its stack's too). */
+type HubJson = HubFile & { operator: { admin: { userName: string } } };
+type StacksJson = { stacks: Record<string, StackFile> };
 
 /** Fixed tenant subscription ids: the two runs compared have their own databases. */
 const TENANT_SUBS = { a: '00000000-0000-4000-8000-00000000000a', c: '00000000-0000-4000-8000-00000000000c' };
@@ -86,8 +87,8 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   const http = new HttpClient(undefined, 600_000);
   const procs: Partial<Record<'hub' | 'stack', Background>> = {};
   const kills: Record<string, number> = {};
-  let hb!: TestBootstrap;
-  let sb: TestBootstrap;
+  let hb: HubJson;
+  let sb: StacksJson;
   const hubPort = await freePort();
 
   const startHub = async (first = false) => {
@@ -106,8 +107,9 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       ],
       READY,
     );
-    hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
-    if (o.mode === 'up') sb = hb;
+    const file = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
+    hb = file;
+    if (o.mode === 'up') sb = file;
   };
   const startStack = async (first = false) => {
     procs.stack = await startBackground(
@@ -154,21 +156,22 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       resource,
     });
   const stackEntry = () => sb.stacks.local;
-  const clockUrl = (which: 'hub' | 'stack') =>
-    `${which === 'hub' ? hb.hub.arm : stackEntry().adminArm}/providers/Stackledger.System/clock/advance?${API}`;
+  const bearerFor = (which: 'hub' | 'stack') =>
+    which === 'hub' ? appToken(hb.csp, hb.hub.arm) : appToken(hb.operator, stackEntry().adminArm);
+  const clockUrl = (which: 'hub' | 'stack', action = '') =>
+    `${which === 'hub' ? hb.hub.arm : stackEntry().adminArm}/providers/Stackledger.System/clock${action}?${API}`;
   /**
-   * Where each process goes for a step: with separate processes the hub moves first, to a second
-   * before the step, so that it has not passed a period's end when the stack delivers the hour
-   * before it (as in one process, where the billing job settles after delivery).
+   * How far behind a step each process stops: with separate processes the hub moves first, to a
+   * second before the step, so that it has not passed a period's end when the stack delivers the
+   * hour before it (as in one process, where the billing job settles after delivery).
    */
-  const targetOf = (which: 'hub' | 'stack', step: number) =>
-    o.mode === 'split' && which === 'hub' ? step - 1000 : step;
-  const advanceRequest = async (which: 'hub' | 'stack', step: number): Promise<JsonResponse> => {
-    const to = targetOf(which, step);
-    const bearer =
-      which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
-    return http.send('POST', clockUrl(which), { token: bearer, body: { to: iso(to) } });
-  };
+  const lag = (which: 'hub' | 'stack') => (o.mode === 'split' && which === 'hub' ? 1000 : 0);
+  const targetOf = (which: 'hub' | 'stack', step: number) => step - lag(which);
+  const advanceRequest = async (which: 'hub' | 'stack', step: number): Promise<JsonResponse> =>
+    http.send('POST', clockUrl(which, '/advance'), {
+      token: await bearerFor(which),
+      body: { to: iso(targetOf(which, step)) },
+    });
   const advance = async (which: 'hub' | 'stack', step: number) => {
     const res = await advanceRequest(which, step);
     if (res.status !== 200)
@@ -177,49 +180,40 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   const outbox = async () =>
     (
       await http.call('GET', `${stackEntry().adminArm}/providers/Stackledger.System/bridge?${API}`, {
-        token: await appToken(hb.operator, stackEntry().adminArm),
+        token: await bearerFor('stack'),
       })
     ).outbox as number;
-
-  const clockNow = async (which: 'hub' | 'stack') => {
-    const base = which === 'hub' ? hb.hub.arm : stackEntry().adminArm;
-    const bearer =
-      which === 'hub' ? await appToken(hb.csp, hb.hub.arm) : await appToken(hb.operator, stackEntry().adminArm);
-    return Date.parse(
-      (await http.call('GET', `${base}/providers/Stackledger.System/clock?${API}`, { token: bearer })).now,
-    );
-  };
+  const clockNow = async (which: 'hub' | 'stack', bearer?: string) =>
+    Date.parse((await http.call('GET', clockUrl(which), { token: bearer ?? (await bearerFor(which)) })).now as string);
+  /** Where `which` stands, as the step it would stop at (its clock plus its lag). */
+  const positionOf = async (which: 'hub' | 'stack') => (await clockNow(which)) + lag(which);
 
   // How long a simulated hour takes, seen on advances without kills: a kill lands at a random
   // point of the work of the hour it aims at.
   const msPerHour: Record<string, number> = { hub: 50, stack: 100 };
   /**
-   * Advances `which` to `to` and kills `victim` at a random simulated instant of the move (the
+   * Advances `which` to `stop` and kills `victim` at a random simulated instant of the move (the
    * clock is watched while the advance runs), then a random moment into that hour's work. Answers
-   * `landed` when the advance was still in flight, `late` when it had answered, `done` (and kills
-   * nothing) when no hour was left to move through.
+   * whether the advance was still in flight when the kill was sent.
    */
-  const advanceAndKill = async (
-    which: 'hub' | 'stack',
-    to: number,
-    victim: 'hub' | 'stack',
-  ): Promise<'landed' | 'late' | 'done'> => {
-    const from = await clockNow(which);
-    const target = targetOf(which, to);
-    if (target - from < HOUR / 2) return 'done';
+  const advanceAndKill = async (which: 'hub' | 'stack', stop: number, victim: 'hub' | 'stack'): Promise<boolean> => {
+    const bearer = await bearerFor(which);
+    const from = await clockNow(which, bearer);
+    const target = targetOf(which, stop);
+    if (target <= from) throw new Error(`${which} stands at ${iso(from)}, not before ${iso(target)}`);
     const killAt = from + rnd() * (target - from);
     let settled = false;
-    const request = advanceRequest(which, to).then(
+    const request = advanceRequest(which, stop).then(
       (r) => {
         settled = true;
         return r;
       },
-      (e) => {
+      (e: unknown) => {
         settled = true;
         return e as Error;
       },
     );
-    while (!settled && (await clockNow(which)) < killAt) await sleep(10 + rnd() * 20);
+    while (!settled && (await clockNow(which, bearer)) < killAt) await sleep(10 + rnd() * 20);
     await sleep(rnd() * msPerHour[which]);
     const inFlight = !settled;
     await kill(victim);
@@ -237,7 +231,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     log(
       `  kill ${who} near ${iso(killAt)} (${which} advancing to ${iso(target)}): ${inFlight ? 'in flight' : 'after it answered'}`,
     );
-    return inFlight ? 'landed' : 'late';
+    return inFlight;
   };
   /** Advances to `to` with no kill, learning how long an hour takes. */
   const timedAdvance = async (which: 'hub' | 'stack', to: number) => {
@@ -245,6 +239,36 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     const t = Date.now();
     await advance(which, to);
     if (hours >= 6) msPerHour[which] = 0.7 * msPerHour[which] + 0.3 * ((Date.now() - t) / hours);
+  };
+  let late = 0;
+  let owed = 0;
+  // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
+  const movers: ReadonlyArray<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
+  /**
+   * Lands up to `wanted` kills in the move to `step`, and answers how many it could not. A step with
+   * kills to place moves in shorter advances (the rest of the step shared among the kills still
+   * wanted, whole hours), each its own window with its own random target: a kill that came after
+   * its advance answered is tried again on what is left of the step.
+   */
+  const killsInStep = async (step: number, wanted: number): Promise<number> => {
+    while (wanted > 0) {
+      const positions = new Map<'hub' | 'stack', number>();
+      for (const m of movers) positions.set(m, await positionOf(m));
+      const moving = movers.filter((m) => step - (positions.get(m) ?? step) >= HOUR / 2);
+      if (moving.length === 0) break;
+      // Apart, the hub's own move is quick (most of the work is the stack's and the hub's answers
+      // to it): a quarter of the kills aim at it, the rest at the stack's move.
+      const which = moving.length === 1 ? moving[0] : rnd() < 0.25 ? 'hub' : 'stack';
+      const victim = o.mode === 'up' || which === 'hub' ? 'hub' : rnd() < 0.5 ? 'stack' : 'hub';
+      // The hub moves before the stack: the stack's move starts with the hub's to the step.
+      if (which === 'stack') await advance('hub', step);
+      const at = positions.get(which) ?? step;
+      const hours = Math.max(1, Math.round((step - at) / HOUR / wanted));
+      const stop = Math.min(step, Math.floor(at / HOUR) * HOUR + hours * HOUR);
+      if (await advanceAndKill(which, stop, victim)) wanted--;
+      else late++;
+    }
+    return wanted;
   };
 
   try {
@@ -257,40 +281,17 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     const customers = await setUp();
 
     const steps = monthSteps();
-    // Each kill goes to a random step of September; the one that closes its billing gets a few of its own.
-    // More are planned than asked: some come too late in their step and are owed, and the last
-    // steps cannot take them all.
+    // Each kill goes to a random step of September; the one that closes its billing gets a tenth
+    // of its own. What a step cannot take is owed to the next; October's day and a half takes the last.
     const planned = new Array<number>(steps.length).fill(0);
-    const total = Math.ceil(o.kills * 1.3);
+    const billing = steps.indexOf(BILLING_STEP); // the steps before it are September's
     const billingKills = o.kills > 0 ? Math.max(1, Math.round(o.kills / 10)) : 0;
-    planned[steps.indexOf(BILLING_STEP)] += billingKills;
-    const september = steps.indexOf(BILLING_STEP);
-    for (let k = billingKills; k < total; k++) planned[Math.floor(rnd() * september)]++;
-    let landed = 0;
-    let owed = 0;
+    planned[billing] += billingKills;
+    for (let k = billingKills; k < o.kills; k++) planned[Math.floor(rnd() * billing)]++;
     for (const [i, to] of steps.entries()) {
-      // In `split`, the hub moves first, then the stack; in `up`, one process moves both.
-      const movers: Array<'hub' | 'stack'> = o.mode === 'up' ? ['hub'] : ['hub', 'stack'];
-      let wanted = planned[i] + owed;
-      // A process whose move answered before its kill, or had nothing left, is done for this step;
-      // the kills still wanted are owed to the next step.
-      const moving = [...movers];
-      while (wanted > 0 && moving.length > 0) {
-        // Apart, the hub's own move is quick (most of the work is the stack's and the hub's answers
-        // to it): a quarter of the kills aim at it, the rest at the stack's move.
-        const which = moving.length === 1 ? moving[0] : rnd() < 0.25 ? 'hub' : 'stack';
-        const victim = o.mode === 'up' ? 'hub' : which === 'hub' ? 'hub' : rnd() < 0.5 ? 'stack' : 'hub';
-        if (which === 'stack') await advance('hub', to);
-        if ((await advanceAndKill(which, to, victim)) === 'landed') {
-          landed++;
-          wanted--;
-        } else {
-          moving.splice(moving.indexOf(which), 1);
-          // The hub moves before the stack: once the stack has moved, so has the hub.
-          if (which === 'stack') moving.length = 0;
-        }
-      }
-      owed = wanted;
+      const left = await killsInStep(to, planned[i]);
+      owed += left;
+      if (i < steps.length - 1) planned[i + 1] += left;
       for (const which of movers) await timedAdvance(which, to);
       // What a kill left in the outbox goes at the next run of the same instant.
       for (let tries = 0; (await outbox()) > 0; tries++) {
@@ -301,14 +302,15 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
     }
     if (o.mode === 'split') {
       // The hub to the end too, where one process stands.
-      const res = await http.send('POST', clockUrl('hub'), {
-        token: await appToken(hb.csp, hb.hub.arm),
+      const res = await http.send('POST', clockUrl('hub', '/advance'), {
+        token: await bearerFor('hub'),
         body: { to: iso(steps[steps.length - 1]) },
       });
       if (res.status !== 200) throw new Error(`advance hub to the end: ${res.status} ${JSON.stringify(res.body)}`);
     }
-    log(`${o.mode}: ${landed} kills landed in flight (${o.kills} asked)`);
-    return { ...(await results(customers)), kills, seconds: Math.round((Date.now() - started) / 1000) };
+    const landed = Object.values(kills).reduce((n, k) => n + k, 0);
+    log(`${o.mode}: ${landed} kills landed in flight (${o.kills} asked), ${late} late, ${owed} owed onwards`);
+    return { ...(await results(customers)), kills, late, owed, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     await kill('stack');
     await kill('hub');
@@ -358,7 +360,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   }
 
   /** What the hub holds at the end, with every id that differs between runs replaced by a label. */
-  async function results(customers: Awaited<ReturnType<typeof setUp>>) {
+  function results(customers: Awaited<ReturnType<typeof setUp>>) {
     const labels = new Map<string, string>([
       [hb.csp.tenantId, 'CSP'],
       [hb.csp.registrationSubscriptionId, 'REGISTRATION-SUB'],
@@ -367,38 +369,6 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
       [customers.c.id, 'C'],
       [customers.c.sub, 'C-SUB'],
     ]);
-    const label = (text: string) =>
-      [...labels].reduce((s, [id, name]) => s.replaceAll(id.toLowerCase(), name), text.toLowerCase());
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${prefix}_hub`) });
-    await db.connect();
-    try {
-      const records = Number(
-        (await db.query(`select count(*) as n from usage_received where source like 'deployment:%'`)).rows[0].n,
-      );
-      const usage = (
-        await db.query(`select a.billed_subscription_id::text as sub, r.meter_id::text as meter, sum(a.quantity)::text as q
-                        from usage_attributed a join usage_received r on r.id = a.received_id group by 1, 2 order by 1, 2`)
-      ).rows
-        .map((r) => label(`${r.sub} ${r.meter} ${r.q}`))
-        .sort();
-      // Lines are numbered in id order (customers, subscriptions), which differs between runs: compared as a set.
-      const invoices = (
-        await db.query(`select i.stream, i.kind, i.seller, i.buyer_id::text as buyer, i.period, i.invoice_date, i.subtotal::text, i.tax::text, i.total::text,
-                               (select json_agg(json_build_array(l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location,
-                                                                 l.usage_date, l.usage_to, l.tier, l.quantity::text, l.unit_price::text, l.amount::text, l.description))
-                                from invoice_lines l where l.invoice_id = i.id) as lines
-                        from invoices i`)
-      ).rows
-        .map(
-          ({ lines, ...invoice }) =>
-            `${label(JSON.stringify(invoice))} lines ${JSON.stringify((lines ?? []).map((l: unknown[]) => label(JSON.stringify(l))).sort())}`,
-        )
-        .sort();
-      const verify = await cli(['usage', 'verify', '--data', dirs.hub, '--json']);
-      const balanced = verify.code === 0 && JSON.parse(verify.stdout).balanced === true;
-      return { records, usage, invoices, balanced };
-    } finally {
-      await db.end();
-    }
+    return hubOutcome(withDatabase(testServerUrl(), `${prefix}_hub`), dirs.hub, labels);
   }
 }

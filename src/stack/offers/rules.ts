@@ -1,7 +1,9 @@
 import { ArmError } from '../../core/errors.ts';
+import type { PlansTable } from './tables.ts';
 
 // Quotas, plans and offers: the kinds of quota, their fields and the defaults of a fresh
-// deployment; the forms of offer ids. Pure functions.
+// deployment; the forms of their ids; the texts plans and offers share; the states of a tenant
+// subscription. Pure functions.
 
 export interface QuotaKind {
   provider: string;
@@ -42,6 +44,12 @@ export const QUOTA_KINDS: readonly QuotaKind[] = [
     },
   },
 ];
+
+export function quotaKind(provider: string): QuotaKind {
+  const kind = QUOTA_KINDS.find((k) => k.provider.toLowerCase() === provider.toLowerCase());
+  if (!kind) throw new Error(`no quota kind ${provider}`);
+  return kind;
+}
 
 export const offersErrors = {
   invalidQuota: (field: string, value: unknown) =>
@@ -104,6 +112,35 @@ export function offerNameOf(offerId: string): string | undefined {
 
 export const quotaResourceId = (subscriptionId: string, provider: string, location: string, name: string) =>
   `/subscriptions/${subscriptionId}/providers/${provider}/locations/${location}/quotas/${name}`;
+
+export const planResourceId = (subscriptionId: string, resourceGroup: string, name: string) =>
+  `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Subscriptions.Admin/plans/${name}`;
+
+export const offerResourceId = (subscriptionId: string, resourceGroup: string, name: string) =>
+  `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Subscriptions.Admin/offers/${name}`;
+
+/** What plans and offers both carry to describe themselves. */
+export interface CatalogTextInput {
+  displayName?: string;
+  description?: string;
+  externalReferenceId?: string;
+}
+
+/** A plan's or offer's texts: given ones replace, missing ones keep what was there. */
+export function catalogText(
+  input: CatalogTextInput,
+  existing: Pick<PlansTable, 'display_name' | 'description' | 'external_reference_id'> | undefined,
+  name: string,
+) {
+  return {
+    display_name: input.displayName ?? existing?.display_name ?? name,
+    description: input.description ?? existing?.description ?? null,
+    external_reference_id: input.externalReferenceId ?? existing?.external_reference_id ?? null,
+  };
+}
+
+/** The states the operator may give a tenant subscription (suspending is `Disabled`). */
+export const ADMIN_SUBSCRIPTION_STATES = ['Enabled', 'Disabled', 'Warned', 'PastDue', 'Deleted'];
 
 /** Reads `/subscriptions/{s}/providers/{ns}/locations/{l}/quotas/{name}`. */
 export function parseQuotaId(id: string): { provider: string; location: string; name: string } | undefined {

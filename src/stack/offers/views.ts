@@ -1,5 +1,5 @@
 import type { SubscriptionsTable } from '../../arm/tables.ts';
-import { offerNameOf, quotaResourceId, tenantOfferId } from './rules.ts';
+import { offerResourceId, planResourceId, quotaResourceId, tenantOfferId } from './rules.ts';
 import type { OffersTable, PlansTable, QuotasTable } from './tables.ts';
 
 // Shapes of Microsoft.Subscriptions.Admin, the admin quota resources, and Microsoft.Subscriptions
@@ -17,7 +17,7 @@ export function quotaView(q: QuotasTable) {
 
 export function planView(p: PlansTable, location: string, subscriptionCount: number) {
   return {
-    id: `/subscriptions/${p.subscription_id}/resourceGroups/${p.resource_group}/providers/Microsoft.Subscriptions.Admin/plans/${p.name}`,
+    id: planResourceId(p.subscription_id, p.resource_group, p.name),
     name: p.name,
     type: 'Microsoft.Subscriptions.Admin/plans',
     location,
@@ -35,7 +35,7 @@ export function planView(p: PlansTable, location: string, subscriptionCount: num
 
 export function offerView(o: OffersTable, location: string, subscriptionCount: number) {
   return {
-    id: `/subscriptions/${o.subscription_id}/resourceGroups/${o.resource_group}/providers/Microsoft.Subscriptions.Admin/offers/${o.name}`,
+    id: offerResourceId(o.subscription_id, o.resource_group, o.name),
     name: o.name,
     type: 'Microsoft.Subscriptions.Admin/offers',
     location,
@@ -90,10 +90,8 @@ export function adminSubscriptionView(
     tenantId: s.tenant_id,
     routingResourceManagerType: s.subscription_id === providerSubscriptionId ? 'Admin' : 'Default',
     offerId: offer
-      ? `/subscriptions/${offer.subscription_id}/resourceGroups/${offer.resource_group}/providers/Microsoft.Subscriptions.Admin/offers/${offer.name}`
+      ? offerResourceId(offer.subscription_id, offer.resource_group, offer.name)
       : (s.offer_id ?? undefined),
     state: s.state,
   };
 }
-
-export { offerNameOf };

@@ -1,0 +1,50 @@
+import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
+import { armStore } from '../../arm/store.ts';
+import { armErrors } from '../../core/errors.ts';
+import type { Principal } from '../../core/principal.ts';
+import type { OffersDb } from './store.ts';
+
+// What every use case of the catalogue (quotas, plans, offers) and of tenant subscriptions shares:
+// its context and the checks of where catalogue resources live.
+
+export interface OffersContext {
+  arm: ArmContext;
+  db: OffersDb;
+  providerSubscriptionId: () => string | undefined;
+  /** Finds a user's object id in its directory (the owner the operator names), through the hub. */
+  findUser(tenantId: string, userPrincipalName: string): Promise<string | undefined>;
+  /** A subscription was suspended, re-enabled or deleted: its resources meter accordingly. */
+  onSubscriptionStateChanged?(subscriptionId: string): Promise<void>;
+}
+
+/** A plan or an offer, as its path names it. */
+export interface CatalogRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+/** Catalogue resources live in the default provider subscription, for its Owners and Contributors. */
+export async function requireProviderScope(
+  ctx: OffersContext,
+  principal: Principal,
+  subscriptionId: string,
+  action: string,
+  scope: string,
+) {
+  const sub = await requireSubscription(ctx.arm, subscriptionId);
+  await authorize(ctx.arm, principal, action, scope);
+  if (sub.subscription_id !== ctx.providerSubscriptionId()) {
+    throw armErrors.badRequest(
+      'NotDefaultProviderSubscription',
+      `This resource type lives in the default provider subscription '${ctx.providerSubscriptionId()}'.`,
+    );
+  }
+  return sub;
+}
+
+/** Plans and offers are kept in a resource group of the provider subscription. */
+export async function requireGroup(ctx: OffersContext, subscriptionId: string, resourceGroup: string): Promise<void> {
+  if (!(await armStore.getResourceGroup(ctx.arm.db, subscriptionId, resourceGroup)))
+    throw armErrors.resourceGroupNotFound(resourceGroup);
+}
