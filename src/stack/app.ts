@@ -131,7 +131,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     tenantsOf: async (p) => [{ tenantId: p.tenantId }],
     onResourceGroupDeleted: (db, subscriptionId, group) =>
       // The group's transaction, on the same database.
-      deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group),
+      deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group, RESOURCE_TYPES),
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
   const keys = remoteKeySet(opts.hub.http, () => `${opts.hub.login()}/common/discovery/keys`);
@@ -168,7 +168,12 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     },
     onSubscriptionStateChanged: (id) => resyncSubscription(resources, id, RESOURCE_TYPES),
   };
-  const resources: ResourcesContext = { arm, db: opts.db as unknown as ResourcesContext['db'], offers };
+  const resources: ResourcesContext = {
+    arm,
+    db: opts.db as unknown as ResourcesContext['db'],
+    offers,
+    sealer: opts.sealer,
+  };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
   const bridge = new UsageBridge({
     db: opts.db as unknown as BridgeDb,

@@ -28,6 +28,9 @@ export const resourcesStore = {
   get: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
     named(db, subscriptionId, resourceGroup, type, name).where('deleted_at', 'is', null).executeTakeFirst(),
 
+  liveById: (db: ResourcesDb, id: string) =>
+    db.selectFrom('resources').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst(),
+
   /** Whether a live resource of the type has the name anywhere on the deployment. */
   nameTaken: async (db: ResourcesDb, type: string, name: string): Promise<boolean> =>
     (await db
