@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Decimal } from 'decimal.js';
 import type { JsonResponse } from '../src/core/http-client.ts';
+import { hourQuantities } from '../src/stack/metering/rules.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
@@ -173,6 +174,24 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
     assert.deepEqual(may, { [`prem1 ${P15}`]: '1.000000000', [`prem1 ${ACTUAL_PREMIUM}`]: '200.000000000' });
   });
 
+  it("computes by the reference rule: a month's hours sum to the monthly rate exactly, even split mid-hour", () => {
+    const may = Date.parse('2026-05-01T00:00:00Z');
+    const split = new Date(may + 100.5 * 3600_000); // a resize half-way through an hour
+    const intervals = [
+      { from: new Date(may - 3600_000), to: split, rates: { [P15]: 1, [ACTUAL_PREMIUM]: 200 } },
+      { from: split, to: null, rates: { [P15]: 1, [ACTUAL_PREMIUM]: 300 } },
+    ];
+    const sums = new Map<string, Decimal>();
+    for (let h = 0; h < 744; h++)
+      for (const [meter, q] of hourQuantities(intervals, new Date(may + h * 3600_000)))
+        sums.set(meter, (sums.get(meter) ?? new Decimal(0)).plus(q));
+    assert.equal(sums.get(P15)?.toFixed(9), '1.000000000');
+    // 200 GB for 100.5 of 744 hours, then 300 GB: each part rounded once, at the split.
+    const before = new Decimal(200).times(100.5).dividedBy(744).toDecimalPlaces(9);
+    const after = new Decimal(300).minus(new Decimal(300).times(100.5).dividedBy(744).toDecimalPlaces(9));
+    assert.equal(sums.get(ACTUAL_PREMIUM)?.toFixed(9), before.plus(after).toFixed(9));
+  });
+
   it('puts the disks on the invoice like any other usage, at the list prices of their tiers', async () => {
     const list = await t.call(
       'GET',
@@ -311,6 +330,48 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
       202,
     );
     assert.equal((await t.call('GET', disk('temp-os'), { token: user })).status, 404);
+  });
+
+  it("deletes a group's VM and its attached disks together", async () => {
+    const tenant = `${t.b.stacks.local.tenantArm}/subscriptions/${sub}`;
+    assert.equal(
+      (
+        await t.call('PUT', `${tenant}/resourcegroups/g2?api-version=2019-10-01`, {
+          token: user,
+          body: { location: 'local' },
+        })
+      ).status,
+      201,
+    );
+    const body = vmBody('Standard_A1_v2');
+    const vm = await t.call(
+      'PUT',
+      `${tenant}/resourceGroups/g2/providers/Microsoft.Compute/virtualMachines/gvm?${COMPUTE}`,
+      {
+        token: user,
+        body: {
+          ...body,
+          properties: {
+            ...body.properties,
+            storageProfile: {
+              ...body.properties.storageProfile,
+              osDisk: { createOption: 'FromImage', managedDisk: {} },
+            },
+          },
+        },
+      },
+    );
+    assert.equal(vm.status, 201, JSON.stringify(vm.body));
+    assert.equal(
+      (await t.call('DELETE', `${tenant}/resourcegroups/g2?api-version=2019-10-01`, { token: user })).status,
+      200,
+    );
+    const left = await t.call('GET', `${tenant}/providers/Microsoft.Compute/disks?${DISKS}`, { token: user });
+    assert.equal(
+      left.body.value.some((d: { id: string }) => d.id.includes('/resourceGroups/g2/')),
+      false,
+      JSON.stringify(left.body),
+    );
   });
 
   it('keeps another tenant out: it can neither see nor delete the disk', async () => {
