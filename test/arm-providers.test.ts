@@ -38,7 +38,8 @@ describe("Resource Manager's generic APIs", () => {
         { token: user, body: { location: 'local' } },
       ),
     ];
-    for (const c of created) assert.equal(c.status, 201, JSON.stringify(c.body));
+    // The Storage RP answers a create with 200 (done), the others 201.
+    for (const c of created) assert.ok([200, 201].includes(c.status), JSON.stringify(c.body));
   });
   after(() => t.stop());
 

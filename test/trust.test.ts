@@ -293,7 +293,7 @@ describe('trust boundaries: roles, not membership', () => {
           body: { location: 'local', sku: { name: 'Standard_LRS' }, kind: 'StorageV2' },
         })
       ).status,
-      201,
+      200,
     );
     const byTenant = await t.call('POST', `${account}/usedCapacity?${V}`, { token: user, body: { blobGb: 0 } });
     assert.equal(byTenant.status, 403);

@@ -184,6 +184,8 @@ export interface GenericResource {
   tags?: Record<string, string>;
   sku?: unknown;
   kind?: string;
+  /** The resource that holds it (a disk's VM). */
+  managedBy?: string;
 }
 
 /** What a role publishes of its resources for the generic list (a page of them, filtered; the group is the path's or the filter's). */

@@ -1,5 +1,13 @@
 import { type Kysely, type Migration, sql } from 'kysely';
-import { LIST_CURRENCY, LIST_PRICE_SOURCE, LIST_PRICES, LIST_PRICES_EFFECTIVE_FROM } from './list-prices.ts';
+import {
+  LIST_CURRENCY,
+  LIST_PRICE_SOURCE,
+  LIST_PRICES,
+  LIST_PRICES_EFFECTIVE_FROM,
+  MANAGED_DISK_LIST_PRICES,
+  MANAGED_DISK_PRICE_SOURCE,
+  MANAGED_DISK_PRICES_EFFECTIVE_FROM,
+} from './list-prices.ts';
 
 // Price sheets, in both roles: on the hub the provider's list sheet (what partners pay) with the
 // overrides of the provider and of each partner (what a partner's customers pay); on a stack the
@@ -107,6 +115,17 @@ export function pricingMigrations(sheet: string, description: string): Record<st
           insert into prices (sheet, meter_id, effective_from, tier_from, unit_price, created_by, created_at)
           select ${sheet}, x."meterId"::uuid, ${LIST_PRICES_EFFECTIVE_FROM}::date, 0, x."unitPrice"::numeric, ${LIST_PRICE_SOURCE}, now()
           from jsonb_to_recordset(${JSON.stringify(LIST_PRICES)}::jsonb) as x("meterId" text, "unitPrice" text)
+        `.execute(db);
+      },
+    },
+    '0610_managed_disk_prices': {
+      // The managed-disk meters came after the first prices: a sheet of an existing folder gets them too.
+      async up(db: Kysely<unknown>) {
+        await sql`
+          insert into prices (sheet, meter_id, effective_from, tier_from, unit_price, created_by, created_at)
+          select ${sheet}, x."meterId"::uuid, ${MANAGED_DISK_PRICES_EFFECTIVE_FROM}::date, 0, x."unitPrice"::numeric, ${MANAGED_DISK_PRICE_SOURCE}, now()
+          from jsonb_to_recordset(${JSON.stringify(MANAGED_DISK_LIST_PRICES)}::jsonb) as x("meterId" text, "unitPrice" text)
+          on conflict do nothing
         `.execute(db);
       },
     },

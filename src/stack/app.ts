@@ -157,7 +157,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     // The group's transaction, on the same database.
     onResourceGroupDeleted: async (db, subscriptionId, group) => {
       await deleteNetworkOfGroup(network, NETWORK_TYPES, db as unknown as NetworkDb, subscriptionId, group);
-      await deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group);
+      await deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group, RESOURCE_TYPES);
       await deploymentsStore.deleteOfGroup(db as unknown as DeploymentsDb, subscriptionId, group);
     },
   };
@@ -201,6 +201,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     db: opts.db as unknown as ResourcesContext['db'],
     offers,
     links: resourceLinks,
+    sealer: opts.sealer,
   };
   const network: NetworkContext = { arm, db: opts.db as unknown as NetworkDb, offers, resources };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));

@@ -1,7 +1,8 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { HOUR_MS } from '../../core/clock.ts';
 import { armStore, type ArmDb } from '../../arm/store.ts';
-import { sameRates } from './rules.ts';
+import { MONTHLY_METER_IDS } from '../../core/meters.ts';
+import { monthOf, sameRates } from './rules.ts';
 import type { MeterRates, MeteringTables } from './tables.ts';
 
 // All SQL of metering's own state: what each resource meters over time (`resource_states`),
@@ -92,11 +93,26 @@ export const meteringStore = {
    */
   closeHour: async (db: MeteringDb, hourStart: Date, reportedAt: Date): Promise<number> => {
     const end = new Date(hourStart.getTime() + HOUR_MS);
+    // A monthly meter accrues rate × the elapsed fraction of the month; an hour takes the
+    // difference of that running total, rounded, at the ends of each overlap (rules.ts).
+    const month = monthOf(hourStart);
+    const monthStart = new Date(month.start);
+    const monthSeconds = month.ms / 1000;
+    const accrued = (t: RawBuilder<unknown>) =>
+      sql`round(m.value::numeric * extract(epoch from (${t} - ${monthStart}::timestamptz)) / ${monthSeconds}::numeric, 9)`;
     const result = await sql`
       with computed as (
         select s.resource_id, m.key as meter_id,
-               round(sum(extract(epoch from (least(coalesce(s.valid_to, ${end}::timestamptz), ${end}::timestamptz) - greatest(s.valid_from, ${hourStart}::timestamptz))) * m.value::numeric) / 3600, 9) as quantity
-        from resource_states s, jsonb_each_text(s.rates) m
+               round(sum(case when m.monthly then 0 else extract(epoch from (w.b - w.a)) * m.value::numeric end) / 3600, 9)
+                 + sum(case when m.monthly then ${accrued(sql.ref('w.b'))} - ${accrued(sql.ref('w.a'))} else 0 end) as quantity
+        from resource_states s
+        cross join lateral (
+          select r.key, r.value, r.key = any(${MONTHLY_METER_IDS}::text[]) as monthly from jsonb_each_text(s.rates) r
+        ) m
+        cross join lateral (
+          select greatest(s.valid_from, ${hourStart}::timestamptz) as a,
+                 least(coalesce(s.valid_to, ${end}::timestamptz), ${end}::timestamptz) as b
+        ) w
         where s.valid_from < ${end}::timestamptz and (s.valid_to is null or s.valid_to > ${hourStart}::timestamptz)
         group by s.resource_id, m.key
       ), existing as (

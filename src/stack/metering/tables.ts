@@ -3,10 +3,10 @@ import type { Generated, JSONColumnType } from 'kysely';
 // Metering's tables: what each resource meters between two changes, the usage records closed from
 // that (the bridge's outbox), and the closed hours whose history changed since.
 
-/** Meter id → quantity per hour. */
+/** Meter id → quantity per hour (per month for the meters counted by the month: core/meters.ts `per`). */
 export type MeterRates = Record<string, number>;
 
-/** What a resource meters between two changes: rates per meter per hour. */
+/** What a resource meters between two changes: rates per meter per hour (or month). */
 export interface ResourceStatesTable {
   id: Generated<string>; // bigserial, as text
   resource_id: string;

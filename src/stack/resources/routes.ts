@@ -10,14 +10,15 @@ import { VM_SIZES } from './catalog.ts';
 import type { ResourceBody } from './resource-type.ts';
 import * as resources from './service.ts';
 import { resourcesStore } from './store.ts';
+import { registerStorageAccountRoutes } from './storage-account-routes.ts';
 import { RESOURCE_TYPES } from './types/index.ts';
-import { setStorageUsage, storageAccounts } from './types/storage-accounts.ts';
 import { reportLatePowerState, virtualMachines, vmAction, type PowerState } from './types/virtual-machines.ts';
 import { instanceView, resourceId, resourceView, vmSizeView } from './views.ts';
 
 // Routes of the tenant resource providers, at the api-versions of the hybrid profiles
 // 2019-03-01-hybrid and 2020-09-01-hybrid (and neighbours the SDKs send): the same routes for
-// every type of types/index.ts, then the actions of virtual machines and storage accounts.
+// every type of types/index.ts, then the actions of virtual machines and storage accounts
+// (storage-account-routes.ts).
 
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
@@ -50,6 +51,7 @@ export function registerResourceRoutes(
     const config = { apiVersions: [...t.apiVersions], resourceType: t.type };
     const PATH = `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${t.type}`;
 
+    const answers = t.answers ?? { created: 201, deleted: 202 };
     const put = async (request: FastifyRequest<{ Params: Ref }>, reply: FastifyReply, body: ResourceBody) => {
       const { resource, created, operationId } = await resources.putResource(
         ctx,
@@ -58,6 +60,8 @@ export function registerResourceRoutes(
         ref(request.params),
         body,
       );
+      // A provider that answers 200 on a create is done when it answers: no operation to poll.
+      if (answers.created === 200) return reply.status(200).send(resourceView(t, resource));
       return reply
         .status(created ? 201 : 200)
         .headers(
@@ -155,6 +159,7 @@ export function registerResourceRoutes(
     app.delete<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request, reply) => {
       const operationId = await resources.deleteResource(ctx, t, principalOf(request), ref(request.params));
       if (!operationId) return reply.status(204).send();
+      if (answers.deleted === 200) return reply.status(200).send();
       return reply
         .status(202)
         .headers(
@@ -207,25 +212,7 @@ export function registerResourceRoutes(
     },
   );
 
-  // The storage service's report of data written to an account (what its capacity meters read).
-  const storage = storageAccounts;
-  app.post<{ Params: Ref; Body: { blobGb?: number; tableGb?: number; queueGb?: number } }>(
-    `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${storage.type}/:name/usedCapacity`,
-    {
-      config: { apiVersions: API_VERSIONS.system, resourceType: `${storage.type}/usedCapacity` },
-      schema: {
-        body: Type.Object({
-          blobGb: Type.Optional(Type.Number({ minimum: 0 })),
-          tableGb: Type.Optional(Type.Number({ minimum: 0 })),
-          queueGb: Type.Optional(Type.Number({ minimum: 0 })),
-        }),
-      },
-    },
-    async (request) => {
-      const row = await setStorageUsage(ctx, principalOf(request), ref(request.params), request.body);
-      return { id: resourceId(row), usedCapacity: row.properties.usage };
-    },
-  );
+  registerStorageAccountRoutes(app, ctx);
 
   // Long-running operation status, for every namespace.
   for (const namespace of new Set(RESOURCE_TYPES.map((t) => t.namespace))) {

@@ -53,3 +53,10 @@ export function locationOf(requested: unknown, allowed: string[]): string {
   if (!found) throw resourceErrors.invalidLocation(String(requested), allowed.join(','));
   return found;
 }
+
+/** A property of a request's JSON object, its name compared without case as ARM does (`diskSizeGb` is `diskSizeGB`). */
+export function field(object: unknown, name: string): unknown {
+  if (typeof object !== 'object' || object === null) return undefined;
+  const key = Object.keys(object).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : (object as Record<string, unknown>)[key];
+}

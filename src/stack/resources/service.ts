@@ -9,13 +9,15 @@ import {
 import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import type { ResourceLister } from '../../arm/providers.ts';
+import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
 import { armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
+import type { Sealer } from '../../core/sealed.ts';
 import { recordRemoval, recordStateChange } from '../metering/service.ts';
 import type { OffersContext } from '../offers/context.ts';
 import { limitsOf } from '../offers/offers.ts';
-import type { ResourceBody, ResourceType } from './resource-type.ts';
+import type { ResourceBody, ResourceType, WriteScope } from './resource-type.ts';
 import { locationOf, resourceErrors } from './rules.ts';
 import { resourcesStore, type ResourcesDb } from './store.ts';
 import type { ResourcesTable } from './tables.ts';
@@ -32,6 +34,8 @@ export interface ResourcesContext {
   offers: OffersContext;
   /** What another domain says about a resource's links (the network: a VM's NICs, a public IP's users). */
   links?: ResourceLinks;
+  /** Seals the secrets a resource hands out again (a storage account's keys). */
+  sealer: Sealer;
 }
 
 /** Another domain's say in writes and deletes, in their transaction (wired by the stack). */
@@ -94,37 +98,107 @@ export async function putResource(
   requireWritable(sub);
   await requireGroupOf(ctx, sub, ref);
   const location = locationOf(body?.location, ctx.arm.locations());
-  const limits = (await limitsOf(ctx.offers, sub)).get(t.quotaProvider.toLowerCase());
-  if (!limits) throw resourceErrors.notRegistered(t.namespace);
+  const limits = await limitsOf(ctx.offers, sub);
+  if (!limits.has(t.quotaProvider.toLowerCase())) throw resourceErrors.notRegistered(t.namespace);
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
     // Quota checks hold under concurrent writes: one write per subscription at a time.
     await armStore.lockSubscription(db, sub.subscription_id);
-    const existing = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
-    if (existing && existing.location !== location) throw resourceErrors.propertyChange('location');
-    await t.validateName?.(ref.name, db, existing);
-    const accepted = await t.accept(body, existing, db);
-    t.checkQuota(limits, await liveOfType(db, t, sub.subscription_id), accepted, existing);
-    const row: ResourcesTable = {
-      ...namedRowIdentity(existing, sub.subscription_id, ref),
-      type: t.type,
-      type_key: t.type.toLowerCase(),
-      location,
-      tags: body?.tags ?? existing?.tags ?? {},
-      properties: accepted.properties,
-      sku: accepted.sku,
-      kind: accepted.kind,
-      created_at: existing?.created_at ?? now,
-      updated_at: now,
-      deleted_at: null,
-    };
-    if (ctx.links) row.properties = await ctx.links.beforeWrite(db, row);
-    if (existing) await resourcesStore.update(db, row);
-    else await resourcesStore.insert(db, row);
-    await meteringChanged(db, t, row, sub, now, existing ? 'updated' : 'created');
-    const operationId = await recordOperation(ctx, db, sub.subscription_id, row.id, location, `${t.type}/write`);
-    return { resource: row, created: !existing, operationId };
+    const { resource, created } = await writeResource(ctx, db, sub, limits, t, ref, { ...body, location }, now);
+    const operationId = await recordOperation(ctx, db, sub.subscription_id, resource.id, location, `${t.type}/write`);
+    return { resource, created, operationId };
   });
+}
+
+type Limits = Map<string, Record<string, number>>;
+
+/** Creates or updates one resource in the caller's transaction: its rules, quota, hooks, row and metering. */
+async function writeResource(
+  ctx: ResourcesContext,
+  db: ResourcesDb,
+  sub: SubscriptionsTable,
+  limits: Limits,
+  t: ResourceType,
+  ref: ResourceRef,
+  body: ResourceBody & { location: string },
+  now: Date,
+): Promise<{ resource: ResourcesTable; created: boolean }> {
+  const typeLimits = limits.get(t.quotaProvider.toLowerCase());
+  if (!typeLimits) throw resourceErrors.notRegistered(t.namespace);
+  const existing = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
+  if (existing && existing.location !== body.location) throw resourceErrors.propertyChange('location');
+  await t.validateName?.(ref.name, db, existing);
+  let accepted = await t.accept(body, existing, db);
+  t.checkQuota(typeLimits, await liveOfType(db, t, sub.subscription_id), accepted, existing);
+  if (t.settle) {
+    const scope = writeScope(ctx, db, sub, limits, t, ref, body.location, now);
+    accepted = await t.settle(accepted, existing, body, scope);
+  }
+  const row: ResourcesTable = {
+    ...namedRowIdentity(existing, sub.subscription_id, ref),
+    type: t.type,
+    type_key: t.type.toLowerCase(),
+    location: body.location,
+    tags: body?.tags ?? existing?.tags ?? {},
+    properties: accepted.properties,
+    sku: accepted.sku,
+    kind: accepted.kind,
+    created_at: existing?.created_at ?? now,
+    updated_at: now,
+    deleted_at: null,
+  };
+  if (ctx.links) row.properties = await ctx.links.beforeWrite(db, row);
+  if (existing) await resourcesStore.update(db, row);
+  else await resourcesStore.insert(db, row);
+  await meteringChanged(db, t, row, sub, now, existing ? 'updated' : 'created');
+  return { resource: row, created: !existing };
+}
+
+/** What a type's hooks may do to the subscription's resources, in the transaction `db`. */
+function writeScope(
+  ctx: ResourcesContext,
+  db: ResourcesDb,
+  sub: SubscriptionsTable,
+  limits: Limits | undefined,
+  self: ResourceType,
+  ref: ResourceRef,
+  location: string,
+  now: Date,
+  groupGoing?: string,
+): WriteScope {
+  return {
+    selfId: scopeOf(self, ref),
+    ref,
+    location,
+    sealer: ctx.sealer,
+    groupGoing,
+    async find(t, id) {
+      const parsed = parseResourceId(id);
+      if (
+        !parsed ||
+        parsed.resourceGroup === undefined ||
+        parsed.subscriptionId.toLowerCase() !== sub.subscription_id ||
+        resourceTypeOf(parsed).toLowerCase() !== t.type.toLowerCase()
+      )
+        return undefined;
+      return resourcesStore.get(db, sub.subscription_id, parsed.resourceGroup, t.type, parsed.resources[0].name);
+    },
+    async create(t, name, body) {
+      const all = limits ?? (await limitsOf(ctx.offers, sub));
+      const target = { subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, name };
+      return (await writeResource(ctx, db, sub, all, t, target, { ...body, location }, now)).resource;
+    },
+    async change(t, row, properties, reason) {
+      const next: ResourcesTable = { ...row, properties, updated_at: now };
+      await resourcesStore.update(db, next);
+      await meteringChanged(db, t, next, sub, now, reason);
+      return next;
+    },
+    async remove(row, reason) {
+      await meteringEnded(db, row, now, reason);
+      await resourcesStore.markDeleted(db, row.id, now);
+    },
+  };
 }
 
 export async function recordOperation(
@@ -204,8 +278,10 @@ export async function deleteResource(
   requireWritable(sub);
   const now = ctx.arm.clock.now();
   return inTransaction(ctx.db, async (db) => {
+    await armStore.lockSubscription(db, sub.subscription_id);
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) return undefined;
+    await t.release?.(row, writeScope(ctx, db, sub, undefined, t, ref, row.location, now));
     await ctx.links?.beforeDelete(db, row, false);
     await meteringEnded(db, row, now, 'deleted');
     await resourcesStore.markDeleted(db, row.id, now);
@@ -213,16 +289,25 @@ export async function deleteResource(
   });
 }
 
-/** Deletes every resource of a resource group (when the group goes). */
+/** Deletes every resource of a resource group (when the group goes), each type letting go of what it holds first. */
 export async function deleteResourcesOfGroup(
   ctx: ResourcesContext,
   db: ResourcesDb,
   subscriptionId: string,
   resourceGroup: string,
+  types: readonly ResourceType[],
 ): Promise<void> {
+  const sub = await armStore.getSubscription(ctx.arm.db, subscriptionId);
+  if (!sub) return;
   const now = ctx.arm.clock.now();
-  for (const row of await resourcesStore.liveInGroup(db, subscriptionId, resourceGroup)) {
+  for (const listed of await resourcesStore.liveInGroup(db, subscriptionId, resourceGroup)) {
+    // One resource's release may have deleted another of the group (a VM's disk that goes with it).
+    const row = await resourcesStore.liveById(db, listed.id);
+    if (!row) continue;
+    const t = types.find((x) => x.type.toLowerCase() === row.type_key);
+    const ref = { subscriptionId, resourceGroup: row.resource_group, name: row.name };
     await ctx.links?.beforeDelete(db, row, true);
+    if (t) await t.release?.(row, writeScope(ctx, db, sub, undefined, t, ref, row.location, now, resourceGroup));
     await meteringEnded(db, row, now, 'deleted with its resource group');
     await resourcesStore.markDeleted(db, row.id, now);
   }

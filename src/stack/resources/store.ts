@@ -29,6 +29,8 @@ export const resourcesStore = {
     named(db, subscriptionId, resourceGroup, type, name).where('deleted_at', 'is', null).executeTakeFirst(),
 
   byId: (db: ResourcesDb, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst(),
+  liveById: (db: ResourcesDb, id: string) =>
+    db.selectFrom('resources').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst(),
 
   /** Whether a live resource of the type has the name anywhere on the deployment. */
   nameTaken: async (db: ResourcesDb, type: string, name: string): Promise<boolean> =>

@@ -22,7 +22,7 @@ export function resourceView(t: ResourceType, r: ResourcesTable) {
   };
 }
 
-/** A resource as ARM's generic list shows it: no properties. */
+/** A resource as ARM's generic list shows it: no properties (a disk's `managedBy` is the resource's own). */
 export function genericResourceView(r: ResourcesTable): GenericResource {
   return {
     id: resourceId(r),
@@ -32,6 +32,7 @@ export function genericResourceView(r: ResourcesTable): GenericResource {
     ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
     ...(r.sku ? { sku: r.sku } : {}),
     ...(r.kind ? { kind: r.kind } : {}),
+    ...(typeof r.properties.managedBy === 'string' ? { managedBy: r.properties.managedBy } : {}),
   };
 }
 

@@ -1,15 +1,21 @@
+import { randomBytes } from 'node:crypto';
+import { authorize, requireSubscription } from '../../../arm/service.ts';
 import { ROOT_SCOPE } from '../../../core/arm-id.ts';
+import { ArmError } from '../../../core/errors.ts';
 import type { Principal } from '../../../core/principal.ts';
+import type { Sealer } from '../../../core/sealed.ts';
 import type { MeterRates } from '../../metering/rules.ts';
 import { METERS } from '../catalog.ts';
 import type { ResourceType } from '../resource-type.ts';
 import { resourceErrors } from '../rules.ts';
-import { changeResource, type ResourceRef, type ResourcesContext } from '../service.ts';
+import { changeResource, scopeOf, type ResourceRef, type ResourcesContext } from '../service.ts';
 import { resourcesStore } from '../store.ts';
 import type { ResourcesTable } from '../tables.ts';
 
-// Storage accounts (Microsoft.Storage): their used capacity, reported by the deployment's storage
-// service (the operator's side, never the tenant), is what they meter.
+// Storage accounts (Microsoft.Storage), as the Storage RP answers: a create or update is done
+// when answered (200), a delete too (200, or 204 when there was none). Their used capacity,
+// reported by the deployment's storage service (the operator's side, never the tenant), is what
+// they meter. Their two access keys are secrets handed out again (`listKeys`): kept sealed.
 
 export interface StorageUsage {
   blobGb: number;
@@ -31,11 +37,21 @@ const KINDS: readonly unknown[] = ['Storage', 'StorageV2', 'BlobStorage'];
 const usedGb = (r: Pick<ResourcesTable, 'properties'>): number =>
   r.properties.usage.blobGb + r.properties.usage.tableGb + r.properties.usage.queueGb;
 
+const KEY_NAMES = ['key1', 'key2'] as const;
+type KeyName = (typeof KEY_NAMES)[number];
+
+/** A key is bound to its account and name: a sealed key copied elsewhere does not open. */
+const keyPurpose = (accountId: string, keyName: KeyName) => `storage account key ${accountId.toLowerCase()} ${keyName}`;
+/** A new access key, sealed: 64 random bytes in base64, as the Storage RP's. */
+const newKey = (sealer: Sealer, accountId: string, keyName: KeyName) =>
+  sealer.seal(randomBytes(64).toString('base64'), keyPurpose(accountId, keyName));
+
 export const storageAccounts: ResourceType = {
   type: 'Microsoft.Storage/storageAccounts',
   namespace: 'Microsoft.Storage',
   quotaProvider: 'Microsoft.Storage.Admin',
   apiVersions: ['2016-01-01', '2017-10-01', '2018-02-01', '2019-06-01'],
+  answers: { created: 200, deleted: 200 },
   async accept(body, existing) {
     const sku = (body?.sku as { name?: unknown } | undefined)?.name ?? existing?.sku?.name;
     if (!SKUS.includes(sku))
@@ -59,6 +75,11 @@ export const storageAccounts: ResourceType = {
     if (!existing && (await resourcesStore.nameTaken(db, storageAccounts.type, name)))
       throw resourceErrors.storageNameTaken(name);
   },
+  async settle(accepted, existing, _body, scope) {
+    if (existing?.properties.keys) return accepted;
+    const keys = Object.fromEntries(KEY_NAMES.map((k) => [k, newKey(scope.sealer, scope.selfId, k)]));
+    return { ...accepted, properties: { ...accepted.properties, keys } };
+  },
   meterState: (r) => storageRates(r.properties.usage),
   checkQuota(limits, live, next, existing) {
     if (!existing && limits.numberOfStorageAccounts !== undefined && live.length + 1 > limits.numberOfStorageAccounts) {
@@ -74,8 +95,8 @@ export const storageAccounts: ResourceType = {
     }
   },
   view(r) {
-    // The used capacity is the storage service's, not the account's model.
-    const { usage: _u, ...properties } = r.properties;
+    // The used capacity is the storage service's, not the account's model; the keys are listKeys'.
+    const { usage: _u, keys: _k, ...properties } = r.properties;
     const host = (service: string) => `https://${r.name}.${service}.${r.location}.stackledger.local/`;
     return {
       sku: r.sku,
@@ -110,4 +131,110 @@ export async function setStorageUsage(
     right: { action: 'Microsoft.Storage.Admin/storageAccounts/usedCapacity/action', scope: ROOT_SCOPE },
   });
   return resource;
+}
+
+const storageErrors = {
+  keyName: () =>
+    new ArmError(
+      400,
+      'InvalidValuesForRequestParameters',
+      'Values for request parameters are invalid: keyName. Use key1 or key2.',
+      'keyName',
+    ),
+  type: (type: unknown) =>
+    new ArmError(
+      400,
+      'InvalidValuesForRequestParameters',
+      `Values for request parameters are invalid: type. '${String(type).slice(0, 100)}' is not Microsoft.Storage/storageAccounts.`,
+      'type',
+    ),
+};
+
+/** The account's keys as listKeys answers them: the secret text, opened. */
+function keysView(sealer: Sealer, ref: ResourceRef, row: ResourcesTable) {
+  const id = scopeOf(storageAccounts, ref);
+  return {
+    keys: KEY_NAMES.map((keyName) => ({
+      keyName,
+      value: sealer.open(row.properties.keys[keyName], keyPurpose(id, keyName)),
+      permissions: 'FULL',
+    })),
+  };
+}
+
+/** Replaces one key (or, for an account from before keys, makes both): a write, with its own right. */
+async function rekey(ctx: ResourcesContext, principal: Principal, ref: ResourceRef, action: string, only?: KeyName) {
+  const id = scopeOf(storageAccounts, ref);
+  const { resource } = await changeResource(ctx, storageAccounts, principal, ref, {
+    action,
+    reason: only ? `${only} regenerated` : 'keys made',
+    properties: (row) => ({
+      ...row.properties,
+      keys: Object.fromEntries(
+        KEY_NAMES.map((k) => [
+          k,
+          row.properties.keys?.[k] && only !== k ? row.properties.keys[k] : newKey(ctx.sealer, id, k),
+        ]),
+      ),
+    }),
+    quotaApplies: () => false,
+  });
+  return keysView(ctx.sealer, ref, resource);
+}
+
+/** `POST …/listKeys`: the account's two keys, for whoever may list them (a write right, as in Azure: not Reader). */
+export async function listKeys(ctx: ResourcesContext, principal: Principal, ref: ResourceRef) {
+  const action = 'Microsoft.Storage/storageAccounts/listkeys/action';
+  const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
+  await authorize(ctx.arm, principal, action, scopeOf(storageAccounts, ref));
+  const row = await resourcesStore.get(ctx.db, sub.subscription_id, ref.resourceGroup, storageAccounts.type, ref.name);
+  if (!row) throw resourceErrors.notFound(storageAccounts.type, ref.name, ref.resourceGroup);
+  return row.properties.keys ? keysView(ctx.sealer, ref, row) : rekey(ctx, principal, ref, action);
+}
+
+/** `POST …/regenerateKey {keyName}`: a new key1 or key2; the other stays. */
+export async function regenerateKey(
+  ctx: ResourcesContext,
+  principal: Principal,
+  ref: ResourceRef,
+  keyName: () => string,
+) {
+  const action = 'Microsoft.Storage/storageAccounts/regeneratekey/action';
+  // The right first: an outsider learns nothing from the body's errors.
+  await requireSubscription(ctx.arm, ref.subscriptionId);
+  await authorize(ctx.arm, principal, action, scopeOf(storageAccounts, ref));
+  const name = keyName();
+  const key = KEY_NAMES.find((k) => k === name.toLowerCase());
+  if (!key) throw storageErrors.keyName();
+  return rekey(ctx, principal, ref, action, key);
+}
+
+/** `POST /subscriptions/{s}/providers/Microsoft.Storage/checkNameAvailability`: as the Storage RP words it. */
+export async function checkNameAvailability(
+  ctx: ResourcesContext,
+  principal: Principal,
+  subscriptionId: string,
+  request: () => { name: string; type?: unknown },
+) {
+  const sub = await requireSubscription(ctx.arm, subscriptionId);
+  await authorize(
+    ctx.arm,
+    principal,
+    'Microsoft.Storage/checknameavailability/read',
+    `/subscriptions/${sub.subscription_id}`,
+  );
+  const body = request();
+  if (body.type !== undefined && String(body.type).toLowerCase() !== storageAccounts.type.toLowerCase())
+    throw storageErrors.type(body.type);
+  try {
+    await storageAccounts.validateName?.(body.name, ctx.db, undefined);
+    return { nameAvailable: true };
+  } catch (e) {
+    if (!(e instanceof ArmError)) throw e;
+    return {
+      nameAvailable: false,
+      reason: e.code === 'AccountNameInvalid' ? 'AccountNameInvalid' : 'AlreadyExists',
+      message: e.message,
+    };
+  }
 }

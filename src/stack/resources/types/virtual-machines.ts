@@ -12,9 +12,11 @@ import { resourceErrors } from '../rules.ts';
 import { changeResource, type ResourceRef, type ResourcesContext } from '../service.ts';
 import { resourcesStore } from '../store.ts';
 import type { ResourcesTable } from '../tables.ts';
+import { releaseVmDisks, settleVmDisks } from './vm-disks.ts';
 
 // Virtual machines (Microsoft.Compute): sizes and platform images of catalog.ts; power states
-// running, stopped, deallocated; the power actions; the fabric's late reports of a power state.
+// running, stopped, deallocated; the power actions; the fabric's late reports of a power state;
+// their managed disks (vm-disks.ts).
 
 export type PowerState = 'running' | 'stopped' | 'deallocated';
 
@@ -170,6 +172,8 @@ export const virtualMachines: ResourceType = {
       throw resourceErrors.quotaExceeded('Core', limits.coresLimit, inUse, cores);
     }
   },
+  settle: settleVmDisks,
+  release: releaseVmDisks,
   view(r) {
     // The power state is the instance view's, not the model's.
     const { powerState: _p, ...properties } = r.properties;
