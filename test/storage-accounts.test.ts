@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
@@ -35,9 +34,21 @@ describe('storage accounts as the Storage RP answers', () => {
 
   before(async () => {
     t = await startTestSystem();
-    ({ user, sub } = await tenantSubscription(t, await customerWithSubscription(t, 'storage'), 'storage'));
-    // The operator's service principal, given Reader on the tenant's subscription by its owner.
-    reader = await t.appToken('operator', t.b.stacks.local.tenantArm);
+    const customer = await customerWithSubscription(t, 'storage');
+    ({ user, sub } = await tenantSubscription(t, customer, 'storage'));
+    // A second user of the customer's directory, given Reader on the subscription by its owner.
+    const graph = await t.userToken(
+      customer.customerId,
+      customer.admin.userName,
+      customer.admin.password,
+      t.b.hub.graph,
+    );
+    const readerName = `reader@${customer.admin.userName.split('@')[1]}`;
+    const readerUser = await t.http.call('POST', `${t.b.hub.graph}/v1.0/users`, {
+      token: graph,
+      body: { displayName: 'reader', userPrincipalName: readerName, passwordProfile: { password: 'Reader-Passw0rd!' } },
+    });
+    reader = await t.userToken(customer.customerId, readerName, 'Reader-Passw0rd!', t.b.stacks.local.tenantArm);
     const assigned = await t.call(
       'PUT',
       `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}?api-version=2022-04-01`,
@@ -46,7 +57,7 @@ describe('storage accounts as the Storage RP answers', () => {
         body: {
           properties: {
             roleDefinitionId: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${READER}`,
-            principalId: String(decodeJwt(reader).oid),
+            principalId: readerUser.id,
           },
         },
       },

@@ -93,6 +93,12 @@ export const virtualMachines: ResourceType = {
         "The request content was invalid: 'properties.storageProfile.imageReference' is required.",
         'properties.storageProfile.imageReference',
       );
+    const { publisher, offer, sku, version: wanted } = ref as Record<string, unknown>;
+    if (![publisher, offer, sku, wanted].every((v) => v === undefined || typeof v === 'string'))
+      throw armErrors.invalidRequestContent(
+        "The request content was invalid: 'properties.storageProfile.imageReference' takes strings.",
+        'properties.storageProfile.imageReference',
+      );
     const { image, version } = resolveImage(ref);
     const osType = p.storageProfile?.osDisk?.osType ?? image.osType;
     if (osType !== image.osType)

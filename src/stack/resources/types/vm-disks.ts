@@ -132,7 +132,14 @@ async function dataDisks(
     const option = String(field(d, 'createOption') ?? '').toLowerCase();
     const caching = typeof field(d, 'caching') === 'string' ? String(field(d, 'caching')) : 'None';
     const deleteOption = deleteOptionOf(field(d, 'deleteOption'), `${at}.deleteOption`);
-    const kept = previous.find((p) => sameId(p.managedDisk.id, id));
+    const given = field(d, 'name');
+    // The disk the VM has at this place: named by its id, or (an update that asks again for an
+    // empty disk, as a redeployed template does) the one already at this LUN, as the Compute RP matches.
+    const kept =
+      previous.find((p) => sameId(p.managedDisk.id, id)) ??
+      (id === undefined && option === 'empty'
+        ? previous.find((p) => p.lun === lun && (typeof given !== 'string' || given === p.name))
+        : undefined);
     if (kept) {
       result.push({ ...kept, lun, caching, deleteOption });
       continue;
@@ -156,7 +163,6 @@ async function dataDisks(
       const size = diskSizeOf(field(d, 'diskSizeGB'));
       if (size === undefined)
         throw errors.invalid("Required parameter 'dataDisk.diskSizeGB' is missing (null).", `${at}.diskSizeGB`);
-      const given = field(d, 'name');
       const name = typeof given === 'string' && given !== '' ? given : `${scope.ref.name}_DataDisk_${lun}_${guid32()}`;
       const sku = diskSkuOf(field(managed, 'storageAccountType') ?? 'Standard_LRS');
       disk = await createDisk(scope, name, {
