@@ -9,7 +9,7 @@ import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 import { requireProviderScope, type OffersContext } from './context.ts';
 import { ADMIN_SUBSCRIPTION_STATES, offerNameOf, offersErrors, tenantOfferId } from './rules.ts';
-import { offersStore, type OffersDb } from './store.ts';
+import { offersStore } from './store.ts';
 
 // Tenant subscriptions: a tenant takes a public offer or cancels its subscription (tenant
 // endpoint); the operator creates, changes (owner, state) and deletes them (admin endpoint).

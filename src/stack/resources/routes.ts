@@ -21,6 +21,8 @@ import { instanceView, resourceId, resourceView, vmSizeView } from './views.ts';
 // (storage-account-routes.ts).
 
 type Ref = { subscriptionId: string; resourceGroupName: string; name: string };
+/** A PATCH's body: the parts it changes (tags, sku, properties such as a VM's size). */
+type PatchBody = { tags?: unknown; sku?: unknown; properties?: Record<string, unknown> };
 const ref = (p: Ref) => ({ subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.name });
 
 /** The long-running operation's headers: where to poll its status (and, with `withLocation`, its result). */
@@ -70,28 +72,25 @@ export function registerResourceRoutes(
         .send(resourceView(t, resource));
     };
 
-    app.put<{ Params: Ref; Body: any }>(
+    app.put<{ Params: Ref; Body: ResourceBody }>(
       `${PATH}/:name`,
       { config, schema: { body: Type.Object({ location: Type.String({ minLength: 1 }), tags: TagsField }) } },
       async (request, reply) =>
         put(request, reply, {
-          ...(request.body as any),
-          tags: checkTags((request.body as any).tags),
+          ...request.body,
+          tags: checkTags(request.body.tags),
           name: request.params.name,
         }),
     );
 
     // PATCH applies the given parts (tags, size) over what the resource is.
-    app.patch<{ Params: Ref; Body: any }>(
+    app.patch<{ Params: Ref; Body: PatchBody | null }>(
       `${PATH}/:name`,
       { config, schema: { body: Type.Object({ tags: TagsField }) } },
       async (request, reply) => {
-        const body = (request.body ?? {}) as any;
+        const body: PatchBody = request.body ?? {};
         const tags = checkTags(body.tags);
-        const current = resourceView(
-          t,
-          await resources.getResource(ctx, t, principalOf(request), ref(request.params)),
-        ) as any;
+        const current = resourceView(t, await resources.getResource(ctx, t, principalOf(request), ref(request.params)));
         const merged = {
           ...current,
           ...(tags ? { tags } : {}),
@@ -108,9 +107,9 @@ export function registerResourceRoutes(
 
     app.get<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request) => {
       const row = await resources.getResource(ctx, t, principalOf(request), ref(request.params));
-      const view = resourceView(t, row) as any;
+      const view = resourceView(t, row);
       if (t === virtualMachines && queryValue(request, '$expand') === 'instanceView')
-        view.properties.instanceView = instanceView(row);
+        view.properties = { ...view.properties, instanceView: instanceView(row) };
       return view;
     });
 

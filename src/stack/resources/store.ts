@@ -1,3 +1,4 @@
+import { jsonValue } from '../../db/database.ts';
 import { type Kysely, sql } from 'kysely';
 import type { SettingsTable } from '../../arm/tables.ts';
 import type { MeteringTables } from '../metering/tables.ts';
@@ -51,9 +52,9 @@ export const resourcesStore = {
       .insertInto('resources')
       .values({
         ...row,
-        tags: JSON.stringify(row.tags) as any,
-        properties: JSON.stringify(row.properties) as any,
-        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+        tags: jsonValue(row.tags),
+        properties: jsonValue(row.properties),
+        sku: row.sku === null ? null : jsonValue(row.sku),
       })
       .execute();
   },
@@ -62,9 +63,9 @@ export const resourcesStore = {
     await db
       .updateTable('resources')
       .set({
-        tags: JSON.stringify(row.tags) as any,
-        properties: JSON.stringify(row.properties) as any,
-        sku: row.sku === null ? null : (JSON.stringify(row.sku) as any),
+        tags: jsonValue(row.tags),
+        properties: jsonValue(row.properties),
+        sku: row.sku === null ? null : jsonValue(row.sku),
         updated_at: row.updated_at,
       })
       .where('id', '=', row.id)
@@ -140,7 +141,7 @@ export const resourcesStore = {
   insertOperation: async (db: ResourcesDb, row: OperationsTable) => {
     await db
       .insertInto('operations')
-      .values({ ...row, error: row.error === null ? null : (JSON.stringify(row.error) as any) })
+      .values({ ...row, error: row.error === null ? null : jsonValue(row.error) })
       .execute();
   },
 

@@ -11,7 +11,18 @@ export function resourceId(r: ResourcesTable): string {
 }
 
 /** A resource as its provider shows it: its identity, then what its type shows (sku and properties by default). */
-export function resourceView(t: ResourceType, r: ResourcesTable) {
+/** A resource as its provider shows it: ARM's envelope, then what the type shows (sku, properties, …). */
+export interface ResourceView {
+  id: string;
+  name: string;
+  type: string;
+  location: string;
+  tags?: Record<string, string>;
+  properties?: Record<string, unknown>;
+  [part: string]: unknown;
+}
+
+export function resourceView(t: ResourceType, r: ResourcesTable): ResourceView {
   return {
     id: resourceId(r),
     name: r.name,
