@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import { ArmError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { IdentityDb } from '../identity/store.ts';
-import { actingPartner } from '../partner/service.ts';
+import { actingPartner } from '../partner/context.ts';
 import type { PartnerDb } from '../partner/store.ts';
 import type { BillingDb } from './store.ts';
 import type { Seller, Stream } from './tables.ts';

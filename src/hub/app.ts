@@ -44,7 +44,7 @@ import type { RegistrationContext } from '../registration/context.ts';
 import { registrationLister, reportSharedCloudIds } from '../registration/registrations.ts';
 import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
-import { actingPartner, type PartnerContext } from '../partner/service.ts';
+import { actingPartner, type PartnerContext } from '../partner/context.ts';
 import { portalConfig, registerPortal } from './portal.ts';
 import type { HubTables } from './tables.ts';
 
