@@ -4,7 +4,7 @@
 import { sql } from 'kysely';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { closeDuePeriods } from '../src/billing/service.ts';
+import { closeDuePeriods } from '../src/billing/billing-run.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';

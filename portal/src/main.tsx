@@ -1,7 +1,9 @@
 import { render, type ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { messageOf } from './api.ts';
-import { CustomerPage, CustomersPage, InvoicePage, InvoicesPage, RegistrationsPage } from './pages/csp.tsx';
+import { CustomerPage, CustomersPage } from './pages/csp-customers.tsx';
+import { InvoicePage, InvoicesPage } from './pages/csp-invoices.tsx';
+import { RegistrationsPage } from './pages/csp-registrations.tsx';
 import { BridgePage } from './pages/bridge.tsx';
 import {
   ChargebackPage,

@@ -1,5 +1,7 @@
 import type { DueWork } from '../core/scheduler.ts';
-import { closeDuePeriods, earliestOpenPeriodEnd, type BillingContext } from './service.ts';
+import { closeDuePeriods } from './billing-run.ts';
+import type { BillingContext } from './context.ts';
+import { earliestOpenPeriodEnd } from './open-periods.ts';
 import { billingStore } from './store.ts';
 
 /**

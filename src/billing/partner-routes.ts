@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { collection, pageOfCollection } from '../partner/collection.ts';
 import { partnerErrors } from '../partner/rules.ts';
-import * as billing from './service.ts';
+import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
+import { unbilled } from './invoices.ts';
 import { billingStore, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
@@ -28,9 +29,9 @@ function requireUsageLineItems(request: FastifyRequest): void {
     );
 }
 
-export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.BillingContext): void {
+export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingContext): void {
   const partnerOf = async (request: FastifyRequest) => {
-    const dir = await billing.callerPartner(ctx, principalOf(request));
+    const dir = await callerPartner(ctx, principalOf(request));
     if (!dir)
       throw partnerErrors.forbidden(`The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`);
     return dir;
@@ -83,7 +84,7 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
         `period '${period}' is not supported: use period=current (closed periods are invoices).`,
         'period',
       );
-    const open = await billing.unbilled(ctx, 'partner', billing.PROVIDER, partner.tenant_id, partner.created_at);
+    const open = await unbilled(ctx, 'partner', PROVIDER, partner.tenant_id, partner.created_at);
     return lineItems(request, partner.tenant_id, '', currency, async (after, limit) =>
       open.lines.filter((l) => l.line_no > after).slice(0, limit),
     );

@@ -8,7 +8,12 @@ import { partnerStore } from '../partner/store.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
 import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
-import * as billing from './service.ts';
+import { addAdjustment } from './adjustments.ts';
+import { runBilling, runBillingPreflight } from './billing-run.ts';
+import { type BillingContext, billingErrors, callerPartner } from './context.ts';
+import { customerInvoiceScope, readableInvoice, unbilled } from './invoices.ts';
+import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
+import { setProfile } from './profiles.ts';
 import { pricingStore } from '../rating/store.ts';
 import { billingStore } from './store.ts';
 import type { Stream } from './tables.ts';
@@ -68,7 +73,7 @@ function periodQuery(request: FastifyRequest, required: boolean): string | undef
   return period;
 }
 
-export function registerBillingRoutes(app: FastifyInstance, ctx: billing.BillingContext, baseUrl: () => string): void {
+export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext, baseUrl: () => string): void {
   // A billing run: closes the period (and any earlier one still open). With Accept:
   // application/x-ndjson it reports progress line by line, then the result.
   app.post<{ Body: { period: string } }>(
@@ -77,14 +82,14 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     async (request, reply) => {
       const caller = principalOf(request);
       if (!String(request.headers.accept ?? '').includes('application/x-ndjson'))
-        return billing.runBilling(ctx, caller, request.body.period);
-      await billing.runBillingPreflight(ctx, caller, request.body.period);
+        return runBilling(ctx, caller, request.body.period);
+      await runBillingPreflight(ctx, caller, request.body.period);
       reply.raw.writeHead(200, {
         'content-type': 'application/x-ndjson',
         'x-ms-request-id': String(reply.getHeader('x-ms-request-id') ?? ''),
       });
       try {
-        const result = await billing.runBilling(ctx, caller, request.body.period, (p) =>
+        const result = await runBilling(ctx, caller, request.body.period, (p) =>
           reply.raw.write(JSON.stringify({ progress: p }) + '\n'),
         );
         reply.raw.end(JSON.stringify({ result }) + '\n');
@@ -101,7 +106,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   );
 
   app.get(`${P}/invoices`, { config: config('invoices') }, async (request) => {
-    const scope = await billing.customerInvoiceScope(ctx, principalOf(request));
+    const scope = await customerInvoiceScope(ctx, principalOf(request));
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId && !isGuid(customerId))
       throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
@@ -129,7 +134,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   // The open period of one customer: its next invoice so far.
   app.get(`${P}/invoices/unbilled`, { config: config('invoices') }, async (request) => {
     const caller = principalOf(request);
-    const partner = await billing.callerPartner(ctx, caller);
+    const partner = await callerPartner(ctx, caller);
     const customerId = partner ? queryValue(request, 'customerId')?.toLowerCase() : caller.tenantId;
     const customer =
       customerId && isGuid(customerId)
@@ -143,7 +148,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
         partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.',
         'customerId',
       );
-    const open = await billing.unbilled(ctx, 'customer', customer.partner_tenant_id, customer.id, customer.created_at);
+    const open = await unbilled(ctx, 'customer', customer.partner_tenant_id, customer.id, customer.created_at);
     const names = await billingStore.names(ctx.db, [
       customer.id,
       ...new Set(open.lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
@@ -182,7 +187,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   });
 
   app.get<{ Params: { number: string } }>(`${P}/invoices/:number`, { config: config('invoices') }, async (request) => {
-    const inv = await billing.readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
+    const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
     const lines = await billingStore.lines(ctx.db, inv.id, 0, 100_000);
     const names = await billingStore.names(ctx.db, [
       inv.buyer_id,
@@ -214,10 +219,10 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId !== undefined && !isGuid(customerId))
       throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
-    const partner = await billing.callerPartner(ctx, caller);
+    const partner = await callerPartner(ctx, caller);
     let invoices: Awaited<ReturnType<typeof billingStore.listInvoices>>;
     if (stream === 'partner') {
-      if (!partner) throw billing.billingErrors.notAPartner(caller.tenantId);
+      if (!partner) throw billingErrors.notAPartner(caller.tenantId);
       invoices = await billingStore.listInvoices(
         ctx.db,
         { stream, buyerId: partner.tenant_id, period, kind: 'invoice' },
@@ -225,7 +230,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
         1000,
       );
     } else {
-      const scope = await billing.customerInvoiceScope(ctx, caller);
+      const scope = await customerInvoiceScope(ctx, caller);
       invoices = await billingStore.listInvoices(
         ctx.db,
         { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period },
@@ -243,7 +248,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     `${P}/priceSheets/:name`,
     { config: config('priceSheets') },
     async (request) => {
-      await billing.mayReadPriceSheets(ctx, principalOf(request));
+      await mayReadPriceSheets(ctx, principalOf(request));
       const sheet = await pricingStore.sheet(ctx.db, request.params.name);
       if (!sheet) throw armErrors.resourceNotFound('Stackledger.Billing/priceSheets', request.params.name);
       return priceSheetView(sheet, await pricingStore.sheetPrices(ctx.db, sheet.name));
@@ -254,18 +259,17 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
     `${P}/priceSheets/:name/meters/:meterId`,
     { config: config('priceSheets'), schema: { body: PriceBody } },
     async (request) =>
-      billing.setListPrice(ctx, principalOf(request), request.params.name, request.params.meterId, request.body),
+      setListPrice(ctx, principalOf(request), request.params.name, request.params.meterId, request.body),
   );
 
   app.post<{ Body: Static<typeof OverrideBody> }>(
     `${P}/priceOverrides`,
     { config: config('priceOverrides'), schema: { body: OverrideBody } },
-    async (request, reply) =>
-      reply.status(201).send(await billing.addOverride(ctx, principalOf(request), request.body)),
+    async (request, reply) => reply.status(201).send(await addOverride(ctx, principalOf(request), request.body)),
   );
   app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
     return {
-      value: await billing.readableOverrides(
+      value: await readableOverrides(
         ctx,
         principalOf(request),
         queryValue(request, 'level') === 'provider' ? 'provider' : 'partner',
@@ -276,13 +280,12 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: billing.Billing
   app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(
     `${P}/billingProfiles/:target`,
     { config: config('billingProfiles'), schema: { body: ProfileBody } },
-    async (request) => billing.setProfile(ctx, principalOf(request), request.params.target, request.body),
+    async (request) => setProfile(ctx, principalOf(request), request.params.target, request.body),
   );
 
   app.post<{ Body: Static<typeof AdjustmentBody> }>(
     `${P}/adjustments`,
     { config: config('adjustments'), schema: { body: AdjustmentBody } },
-    async (request, reply) =>
-      reply.status(201).send(await billing.addAdjustment(ctx, principalOf(request), request.body)),
+    async (request, reply) => reply.status(201).send(await addAdjustment(ctx, principalOf(request), request.body)),
   );
 }

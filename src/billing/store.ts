@@ -122,7 +122,7 @@ function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks)
     totals as (select invoice_id, sum(amount) as subtotal from all_lines group by invoice_id)`;
 }
 
-/** Tax on a subtotal at a rate in percent, rounded once (as in `tax` of `billing/service.ts`'s preview). */
+/** Tax on a subtotal at a rate in percent, rounded once (as in `tax` of `billing/invoices.ts`'s preview). */
 const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unknown>) =>
   roundMoneySql(sql`${subtotal} * ${ratePercent} / 100`);
 

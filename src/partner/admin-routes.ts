@@ -10,7 +10,7 @@ import { principalOf } from '../http/arm.ts';
 import { DIRECTORY_DOMAIN_INDEX, identityStore } from '../identity/store.ts';
 import { onUniqueViolation } from '../db/database.ts';
 import { customerDomain, PAY_AS_YOU_GO_OFFER_ID } from './rules.ts';
-import type { PartnerContext } from './service.ts';
+import type { PartnerContext } from './context.ts';
 import { partnerStore } from './store.ts';
 
 // Routes on the hub's ARM endpoint that belong to the partner side of the cloud:

@@ -8,7 +8,10 @@ import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { collection, pageOfCollection } from './collection.ts';
 import { findOffer, OFFERS, partnerErrors } from './rules.ts';
-import * as partner from './service.ts';
+import { type PartnerContext, requireCustomer, requirePartner } from './context.ts';
+import { acceptRelationship, createCustomer } from './customers.ts';
+import { createOrder } from './orders.ts';
+import { getSubscription, updateSubscription } from './subscriptions.ts';
 import { partnerStore } from './store.ts';
 import { auditRecordView, customerView, offerView, orderView, subscriptionView } from './views.ts';
 
@@ -75,13 +78,9 @@ function customerFilter(text: string | undefined): { field?: 'company' | 'domain
   return { field: field === 'companyname' ? 'company' : 'domain', prefix: value };
 }
 
-export function registerPartnerCenterRoutes(
-  app: FastifyInstance,
-  ctx: partner.PartnerContext,
-  baseUrl: () => string,
-): void {
+export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerContext, baseUrl: () => string): void {
   app.get('/v1/offers', async (request) => {
-    await partner.requirePartner(ctx, principalOf(request));
+    await requirePartner(ctx, principalOf(request));
     const country = queryValue(request, 'country') ?? 'US';
     return collection(
       request,
@@ -91,7 +90,7 @@ export function registerPartnerCenterRoutes(
   });
 
   app.get<{ Params: { offerId: string } }>('/v1/offers/:offerId', async (request) => {
-    await partner.requirePartner(ctx, principalOf(request));
+    await requirePartner(ctx, principalOf(request));
     const offer = findOffer(request.params.offerId);
     if (!offer) throw partnerErrors.notFound('Offer', request.params.offerId);
     return offerView(offer, queryValue(request, 'country') ?? 'US');
@@ -101,13 +100,13 @@ export function registerPartnerCenterRoutes(
     '/v1/customers',
     { schema: { body: CustomerBody } },
     async (request, reply) => {
-      const { customer, userCredentials } = await partner.createCustomer(ctx, principalOf(request), request.body);
+      const { customer, userCredentials } = await createCustomer(ctx, principalOf(request), request.body);
       return reply.status(201).send(customerView(customer, userCredentials));
     },
   );
 
   app.get('/v1/customers', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
+    const p = await requirePartner(ctx, principalOf(request));
     const page = pageOfCollection(request);
     const rows = await partnerStore.listCustomers(
       ctx.db,
@@ -124,7 +123,7 @@ export function registerPartnerCenterRoutes(
   });
 
   app.get('/v1/customers/relationshiprequests', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
+    const p = await requirePartner(ctx, principalOf(request));
     return {
       url: `${baseUrl()}/v1/relationshiprequests/${p.tenant_id}`,
       attributes: { objectType: 'CustomerRelationshipRequest' },
@@ -132,27 +131,27 @@ export function registerPartnerCenterRoutes(
   });
 
   app.post<{ Params: { partnerId: string } }>('/v1/relationshiprequests/:partnerId', async (request, reply) => {
-    const customer = await partner.acceptRelationship(ctx, principalOf(request), request.params.partnerId);
+    const customer = await acceptRelationship(ctx, principalOf(request), request.params.partnerId);
     return reply.status(201).send(customerView(customer));
   });
 
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
-    return customerView(await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId));
+    const p = await requirePartner(ctx, principalOf(request));
+    return customerView(await requireCustomer(ctx, p.tenant_id, request.params.customerId));
   });
 
   app.post<{ Params: CustomerParams; Body: Static<typeof OrderBody> }>(
     '/v1/customers/:customerId/orders',
     { schema: { body: OrderBody } },
     async (request, reply) => {
-      const { order } = await partner.createOrder(ctx, principalOf(request), request.params.customerId, request.body);
+      const { order } = await createOrder(ctx, principalOf(request), request.params.customerId, request.body);
       return reply.status(201).send(orderView(order));
     },
   );
 
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/orders', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
-    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+    const p = await requirePartner(ctx, principalOf(request));
+    const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
     const rows = await partnerStore.listOrders(ctx.db, p.tenant_id, c.id);
     return collection(request, rows.map(orderView), { offset: 0, size: rows.length });
   });
@@ -160,8 +159,8 @@ export function registerPartnerCenterRoutes(
   app.get<{ Params: CustomerParams & { orderId: string } }>(
     '/v1/customers/:customerId/orders/:orderId',
     async (request) => {
-      const p = await partner.requirePartner(ctx, principalOf(request));
-      const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+      const p = await requirePartner(ctx, principalOf(request));
+      const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
       const order = /^[0-9a-f-]{36}$/i.test(request.params.orderId)
         ? await partnerStore.getOrder(ctx.db, p.tenant_id, c.id, request.params.orderId.toLowerCase())
         : undefined;
@@ -171,8 +170,8 @@ export function registerPartnerCenterRoutes(
   );
 
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/subscriptions', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
-    const c = await partner.requireCustomer(ctx, p.tenant_id, request.params.customerId);
+    const p = await requirePartner(ctx, principalOf(request));
+    const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
     const page = pageOfCollection(request);
     const rows = await partnerStore.listSubscriptions(ctx.db, p.tenant_id, c.id, page.offset, page.size + 1);
     return collection(request, rows.map(subscriptionView), page);
@@ -182,12 +181,7 @@ export function registerPartnerCenterRoutes(
     '/v1/customers/:customerId/subscriptions/:subscriptionId',
     async (request) => {
       return subscriptionView(
-        await partner.getSubscription(
-          ctx,
-          principalOf(request),
-          request.params.customerId,
-          request.params.subscriptionId,
-        ),
+        await getSubscription(ctx, principalOf(request), request.params.customerId, request.params.subscriptionId),
       );
     },
   );
@@ -196,7 +190,7 @@ export function registerPartnerCenterRoutes(
     '/v1/customers/:customerId/subscriptions/:subscriptionId',
     { schema: { body: SubscriptionPatchBody } },
     async (request) => {
-      const updated = await partner.updateSubscription(
+      const updated = await updateSubscription(
         ctx,
         principalOf(request),
         request.params.customerId,
@@ -211,7 +205,7 @@ export function registerPartnerCenterRoutes(
   app.get<{ Params: SubscriptionParams }>(
     '/v1/customers/:customerId/subscriptions/:subscriptionId/utilizations/azure',
     async (request) => {
-      const sub = await partner.getSubscription(
+      const sub = await getSubscription(
         ctx,
         principalOf(request),
         request.params.customerId,
@@ -283,7 +277,7 @@ export function registerPartnerCenterRoutes(
   );
 
   app.get('/v1/auditrecords', async (request) => {
-    const p = await partner.requirePartner(ctx, principalOf(request));
+    const p = await requirePartner(ctx, principalOf(request));
     const bound = (name: string, fallback: Date) => {
       const text = queryValue(request, name);
       if (text === undefined) return fallback;

@@ -4,7 +4,22 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf } from '../http/arm.ts';
 import { noteRightsChecked } from '../core/principal.ts';
-import * as registrations from './service.ts';
+import type { RegistrationContext } from './context.ts';
+import {
+  deleteCustomerSubscription,
+  getCustomerSubscription,
+  listCustomerSubscriptions,
+  putCustomerSubscription,
+} from './customer-subscriptions.ts';
+import {
+  activationKey,
+  deleteRegistration,
+  getRegistration,
+  listRegistrations,
+  patchRegistration,
+  putRegistration,
+  setMultiTenancyApproval,
+} from './registrations.ts';
 import { customerSubscriptionView, registrationView } from './views.ts';
 
 // Routes of Microsoft.AzureStack on the hub's ARM endpoint.
@@ -44,7 +59,7 @@ const ref = (p: RegParams) => ({
 
 export function registerRegistrationRoutes(
   app: FastifyInstance,
-  ctx: registrations.RegistrationContext,
+  ctx: RegistrationContext,
   baseUrl: () => string,
 ): void {
   // The provider's own description, for anyone signed in (as ARM's operations lists are).
@@ -81,7 +96,7 @@ export function registerRegistrationRoutes(
     { config: regConfig },
     async (request) => {
       const page = pageOf(request);
-      const rows = await registrations.listRegistrations(
+      const rows = await listRegistrations(
         ctx,
         principalOf(request),
         request.params.subscriptionId,
@@ -95,7 +110,7 @@ export function registerRegistrationRoutes(
 
   app.get<{ Params: Omit<RegParams, 'registrationName'> }>(REG, { config: regConfig }, async (request) => {
     const page = pageOf(request);
-    const rows = await registrations.listRegistrations(
+    const rows = await listRegistrations(
       ctx,
       principalOf(request),
       request.params.subscriptionId,
@@ -111,12 +126,7 @@ export function registerRegistrationRoutes(
     { config: regConfig, schema: { body: RegistrationBody } },
     async (request, reply) => {
       const body = { ...request.body, tags: checkTags(request.body.tags) };
-      const { registration, created } = await registrations.putRegistration(
-        ctx,
-        principalOf(request),
-        ref(request.params),
-        body,
-      );
+      const { registration, created } = await putRegistration(ctx, principalOf(request), ref(request.params), body);
       return reply.status(created ? 201 : 200).send(registrationView(registration));
     },
   );
@@ -126,18 +136,16 @@ export function registerRegistrationRoutes(
     { config: regConfig, schema: { body: RegistrationPatchBody } },
     async (request) => {
       const body = { ...request.body, tags: checkTags(request.body.tags) };
-      return registrationView(
-        await registrations.patchRegistration(ctx, principalOf(request), ref(request.params), body),
-      );
+      return registrationView(await patchRegistration(ctx, principalOf(request), ref(request.params), body));
     },
   );
 
   app.get<{ Params: RegParams }>(`${REG}/:registrationName`, { config: regConfig }, async (request) =>
-    registrationView(await registrations.getRegistration(ctx, principalOf(request), ref(request.params))),
+    registrationView(await getRegistration(ctx, principalOf(request), ref(request.params))),
   );
 
   app.delete<{ Params: RegParams }>(`${REG}/:registrationName`, { config: regConfig }, async (request, reply) => {
-    const deleted = await registrations.deleteRegistration(ctx, principalOf(request), ref(request.params));
+    const deleted = await deleteRegistration(ctx, principalOf(request), ref(request.params));
     return reply.status(deleted ? 200 : 204).send();
   });
 
@@ -145,7 +153,7 @@ export function registerRegistrationRoutes(
     `${REG}/:registrationName/getactivationkey`,
     { config: regConfig },
     async (request) => ({
-      activationKey: await registrations.activationKey(ctx, principalOf(request), ref(request.params)),
+      activationKey: await activationKey(ctx, principalOf(request), ref(request.params)),
     }),
   );
 
@@ -157,9 +165,7 @@ export function registerRegistrationRoutes(
       `${REG}/:registrationName/${action}`,
       { config: { apiVersions: API_VERSIONS.system, resourceType: `registrations/${action}` } },
       async (request) =>
-        registrationView(
-          await registrations.setMultiTenancyApproval(ctx, principalOf(request), ref(request.params), approved),
-        ),
+        registrationView(await setMultiTenancyApproval(ctx, principalOf(request), ref(request.params), approved)),
     );
   }
 
@@ -168,7 +174,7 @@ export function registerRegistrationRoutes(
     { config: csConfig },
     async (request) => {
       const page = pageOf(request);
-      const { registration, links } = await registrations.listCustomerSubscriptions(
+      const { registration, links } = await listCustomerSubscriptions(
         ctx,
         principalOf(request),
         ref(request.params),
@@ -188,7 +194,7 @@ export function registerRegistrationRoutes(
     `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
     { config: csConfig, schema: { body: CustomerSubscriptionBody } },
     async (request) => {
-      const { registration, link } = await registrations.putCustomerSubscription(
+      const { registration, link } = await putCustomerSubscription(
         ctx,
         principalOf(request),
         ref(request.params),
@@ -207,7 +213,7 @@ export function registerRegistrationRoutes(
     `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
     { config: csConfig },
     async (request) => {
-      const { registration, link } = await registrations.getCustomerSubscription(
+      const { registration, link } = await getCustomerSubscription(
         ctx,
         principalOf(request),
         ref(request.params),
@@ -221,7 +227,7 @@ export function registerRegistrationRoutes(
     `${REG}/:registrationName/customerSubscriptions/:customerSubscriptionName`,
     { config: csConfig },
     async (request, reply) => {
-      const deleted = await registrations.deleteCustomerSubscription(
+      const deleted = await deleteCustomerSubscription(
         ctx,
         principalOf(request),
         ref(request.params),

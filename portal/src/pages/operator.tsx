@@ -16,7 +16,7 @@ import {
   useLoad,
 } from '../ui.tsx';
 import { meterName } from '../chart.tsx';
-import type { PageProps } from './csp.tsx';
+import type { PageProps } from './csp-api.ts';
 
 // The stack operator's pages, on one stack's admin endpoint: directories onboarded
 // (multi-tenancy), offers, tenant subscriptions and chargeback (the usage bridge: bridge.tsx).

@@ -1,16 +1,11 @@
 import { CSP_OFFER_ID } from '../../../src/core/offers.ts';
 import { useState } from 'preact/hooks';
-import { api, armList, partnerList } from '../api.ts';
-import { meterName, UsageChart, type UsagePoint } from '../chart.tsx';
-import { tokenFor, type PortalConfig, type Session } from '../session.ts';
+import { api, partnerList } from '../api.ts';
+import { UsageChart, type UsagePoint } from '../chart.tsx';
 import {
   ActionButton,
   ActionForm,
   Field,
-  formatDays,
-  formatMoney,
-  formatQuantity,
-  formatTime,
   Link,
   Loading,
   NameAndId,
@@ -19,18 +14,12 @@ import {
   Table,
   useLoad,
 } from '../ui.tsx';
+import { arm, AZURESTACK_API, pc, type PageProps } from './csp-api.ts';
+import { Unbilled } from './csp-invoices.tsx';
+import { loadRegistrations, type Registration } from './csp-registrations.tsx';
 
-// The cloud service provider's pages: customers and their subscriptions (partner center), the
-// deployments' registrations and the customer subscriptions linked to them (hub ARM,
-// Microsoft.AzureStack), usage per subscription, and invoices (Stackledger.Billing).
-
-export interface PageProps {
-  session: Session;
-  config: PortalConfig;
-}
-
-const AZURESTACK_API = 'api-version=2017-06-01';
-const BILLING_API = 'api-version=2026-11-01';
+// The CSP's customers (partner center): creating one, and a customer's subscriptions, the
+// deployments each is registered on, its usage and its charges not yet invoiced.
 
 interface Customer {
   id: string;
@@ -46,39 +35,6 @@ interface PartnerSubscription {
   friendlyName: string;
   status: string;
   creationDate: string;
-}
-
-interface Registration {
-  id: string;
-  name: string;
-  properties: { cloudId: string; billingModel: string; objectId: string };
-  /** Customer subscription ids linked to it now (lower case). */
-  linked: string[];
-}
-
-const pc = (p: PageProps) => ({
-  base: p.config.hub.partnerCenter,
-  token: tokenFor(p.session, p.config.hub.partnerCenter),
-});
-const arm = (p: PageProps) => ({ base: p.config.hub.arm, token: tokenFor(p.session, p.config.hub.arm) });
-
-/** The registrations in the CSP's own subscriptions, with the customer subscriptions linked to each. */
-async function loadRegistrations(p: PageProps): Promise<Registration[]> {
-  const { base, token } = arm(p);
-  const own = (
-    await armList<{ subscriptionId: string; tenantId: string }>(`${base}/subscriptions?api-version=2022-12-01`, token)
-  ).filter((s) => s.tenantId === p.session.tenantId);
-  const registrations: Registration[] = [];
-  for (const sub of own) {
-    for (const reg of await armList<Omit<Registration, 'linked'>>(
-      `${base}/subscriptions/${sub.subscriptionId}/providers/Microsoft.AzureStack/registrations?${AZURESTACK_API}`,
-      token,
-    )) {
-      const links = await armList<{ id: string }>(`${base}${reg.id}/customerSubscriptions?${AZURESTACK_API}`, token);
-      registrations.push({ ...reg, linked: links.map((l) => l.id.split('/').pop()!.toLowerCase()) });
-    }
-  }
-  return registrations;
 }
 
 export function CustomersPage(p: PageProps) {
@@ -338,262 +294,5 @@ function RegistrationCell(props: {
         );
       })}
     </ul>
-  );
-}
-
-export function RegistrationsPage(p: PageProps) {
-  const registrations = useLoad(() => loadRegistrations(p), []);
-  return (
-    <>
-      <h1>Registrations</h1>
-      <p class="muted">
-        Each deployment is registered in the CSP's registration subscription. Usage of a directory is billed to the
-        customer subscription linked here, else to the registration subscription.
-      </p>
-      <Loading state={registrations} what="registrations">
-        {(regs) => (
-          <Table
-            label="Registrations"
-            rows={regs}
-            empty="No deployment is registered."
-            columns={[
-              { header: 'Registration', cell: (r) => r.name },
-              { header: 'Resource group', cell: (r) => r.id.split('/')[4] },
-              { header: 'Cloud id', cell: (r) => <code>{r.properties.cloudId}</code> },
-              { header: 'Billing model', cell: (r) => r.properties.billingModel },
-              {
-                header: 'Customer subscriptions',
-                cell: (r) =>
-                  r.linked.length ? (
-                    r.linked.map((s) => (
-                      <div>
-                        <code>{s}</code>
-                      </div>
-                    ))
-                  ) : (
-                    <span class="muted">none</span>
-                  ),
-              },
-            ]}
-          />
-        )}
-      </Loading>
-    </>
-  );
-}
-
-/** A usage line, or (meter and quantity null) a credit or adjustment with its description. */
-interface InvoiceLine {
-  subscriptionId: string | null;
-  meterId: string | null;
-  meterName?: string | null;
-  resourceUri?: string | null;
-  quantity: string | null;
-  unitPrice: string | null;
-  amount: string;
-  late?: boolean;
-  usageDate?: string | null;
-  usageTo?: string | null;
-  unit?: string | null;
-  description?: string | null;
-}
-
-interface Invoice {
-  id?: string;
-  name?: string;
-  properties: {
-    invoiceNumber?: string;
-    kind?: 'invoice' | 'creditNote';
-    customerId: string;
-    customerName?: string;
-    period: string;
-    periodStart?: string;
-    periodEnd?: string;
-    invoiceDate?: string;
-    currency: string;
-    subtotal: string;
-    tax: string;
-    total: string;
-    lines?: InvoiceLine[];
-  };
-}
-
-function InvoiceLines({ invoice }: { invoice: Invoice }) {
-  const { currency, lines = [] } = invoice.properties;
-  return (
-    <Table
-      label="Invoice lines"
-      rows={lines}
-      empty="No lines."
-      columns={[
-        { header: 'Usage days', cell: (l) => formatDays(l.usageDate, l.usageTo) },
-        { header: 'Meter', cell: (l) => l.meterName ?? (l.meterId ? meterName(l.meterId) : (l.description ?? '—')) },
-        { header: 'Subscription', cell: (l) => <code>{l.subscriptionId}</code> },
-        {
-          header: 'Resource',
-          cell: (l) =>
-            l.resourceUri ? <code class="wrap">{l.resourceUri.split('/').slice(-1)[0]}</code> : (l.description ?? '—'),
-        },
-        {
-          header: 'Quantity',
-          numeric: true,
-          cell: (l) => (l.quantity == null ? '—' : `${formatQuantity(Number(l.quantity))} ${l.unit ?? ''}`.trim()),
-        },
-        { header: 'Unit price', numeric: true, cell: (l) => l.unitPrice ?? '—' },
-        {
-          header: 'Amount',
-          numeric: true,
-          cell: (l) => (
-            <>
-              {formatMoney(l.amount, currency)}
-              {l.late && <span class="badge neutral"> late</span>}
-            </>
-          ),
-        },
-      ]}
-    />
-  );
-}
-
-function Totals({ invoice }: { invoice: Invoice }) {
-  const { currency, subtotal, tax, total } = invoice.properties;
-  return (
-    <dl class="facts totals-list">
-      <dt>Subtotal</dt>
-      <dd>{formatMoney(subtotal, currency)}</dd>
-      <dt>Tax</dt>
-      <dd>{formatMoney(tax, currency)}</dd>
-      <dt>Total</dt>
-      <dd data-testid="invoice-total">
-        <strong>{formatMoney(total, currency)}</strong>
-      </dd>
-    </dl>
-  );
-}
-
-function Unbilled(p: PageProps & { customerId: string }) {
-  const { base, token } = arm(p);
-  const open = useLoad(
-    () =>
-      api<Invoice>(
-        'GET',
-        `${base}/providers/Stackledger.Billing/invoices/unbilled?${BILLING_API}&customerId=${encodeURIComponent(p.customerId)}`,
-        { token },
-      ),
-    [p.customerId],
-  );
-  return (
-    <Loading state={open} what="the open period">
-      {(inv) => (
-        <>
-          <p class="muted">Period {inv.properties.period}, still open.</p>
-          <Totals invoice={inv} />
-          <details>
-            <summary>Lines ({inv.properties.lines?.length ?? 0})</summary>
-            <InvoiceLines invoice={inv} />
-          </details>
-        </>
-      )}
-    </Loading>
-  );
-}
-
-export function InvoicesPage(p: PageProps) {
-  const { base, token } = arm(p);
-  const [period, setPeriod] = useState('');
-  const invoices = useLoad(
-    () =>
-      armList<Invoice>(
-        `${base}/providers/Stackledger.Billing/invoices?${BILLING_API}${period ? `&period=${encodeURIComponent(period)}` : ''}`,
-        token,
-      ),
-    [period],
-  );
-  return (
-    <>
-      <h1>Invoices</h1>
-      <form class="form inline" aria-label="Filter invoices" onSubmit={(e) => e.preventDefault()}>
-        <Field label="Period">
-          <input type="month" value={period} onChange={(e) => setPeriod(e.currentTarget.value)} />
-        </Field>
-        {period && (
-          <div class="actions">
-            <button type="button" class="secondary" onClick={() => setPeriod('')}>
-              All periods
-            </button>
-          </div>
-        )}
-      </form>
-      <Loading state={invoices} what="invoices">
-        {(rows) => (
-          <Table
-            label="Invoices"
-            rows={rows}
-            empty="No invoices yet. A period is invoiced once it closes."
-            columns={[
-              {
-                header: 'Number',
-                cell: (i) => (
-                  <Link to={`/invoices/${encodeURIComponent(i.properties.invoiceNumber ?? i.name ?? '')}`}>
-                    {i.properties.invoiceNumber ?? i.name}
-                  </Link>
-                ),
-              },
-              { header: 'Kind', cell: (i) => (i.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice') },
-              { header: 'Customer', cell: (i) => i.properties.customerName ?? i.properties.customerId },
-              { header: 'Period', cell: (i) => i.properties.period },
-              { header: 'Date', cell: (i) => (i.properties.invoiceDate ?? '').slice(0, 10) },
-              { header: 'Total', numeric: true, cell: (i) => formatMoney(i.properties.total, i.properties.currency) },
-            ]}
-          />
-        )}
-      </Loading>
-    </>
-  );
-}
-
-export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
-  const { base, token } = arm(p);
-  const invoice = useLoad(
-    () =>
-      api<Invoice>(
-        'GET',
-        `${base}/providers/Stackledger.Billing/invoices/${encodeURIComponent(p.invoiceNumber)}?${BILLING_API}`,
-        { token },
-      ),
-    [p.invoiceNumber],
-  );
-  return (
-    <>
-      <p class="crumbs">
-        <Link to="/invoices">Invoices</Link> ›
-      </p>
-      <Loading state={invoice} what="the invoice">
-        {(inv) => (
-          <>
-            <h1>
-              {inv.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice'}{' '}
-              {inv.properties.invoiceNumber ?? p.invoiceNumber}
-            </h1>
-            <dl class="facts">
-              <dt>Customer</dt>
-              <dd>{inv.properties.customerName ?? inv.properties.customerId}</dd>
-              <dt>Period</dt>
-              <dd>
-                {inv.properties.period}
-                {inv.properties.periodStart &&
-                  ` (${formatTime(inv.properties.periodStart)} to ${formatTime(inv.properties.periodEnd)})`}
-              </dd>
-              <dt>Invoice date</dt>
-              <dd>{(inv.properties.invoiceDate ?? '').slice(0, 10) || '—'}</dd>
-            </dl>
-            <Totals invoice={inv} />
-            <Panel title="Lines">
-              <InvoiceLines invoice={inv} />
-            </Panel>
-          </>
-        )}
-      </Loading>
-    </>
   );
 }

@@ -1,0 +1,100 @@
+import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE } from '../core/arm-id.ts';
+import { armErrors } from '../core/errors.ts';
+import { isGuid } from '../core/ids.ts';
+import { noteRightsChecked, type Principal } from '../core/principal.ts';
+import type { ArmContext } from './context.ts';
+import { findRole, roleAllows, roleAllowsData } from './roles.ts';
+import { armStore } from './store.ts';
+
+// The one authorization check that every route calls, for both roles: the roles a principal holds
+// at a scope (assigned there or above, or implied by the role) and what they allow.
+
+export function principalIds(principal: Principal): string[] {
+  return [principal.objectId];
+}
+
+async function implicitRolesOn(
+  ctx: ArmContext,
+  principal: Principal,
+  subscriptionId: string | undefined,
+): Promise<string[]> {
+  if (!ctx.implicitRoles || subscriptionId === undefined || !isGuid(subscriptionId)) return [];
+  const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
+  return sub ? ctx.implicitRoles(principal, sub) : [];
+}
+
+/** The roles a principal holds at a scope: assigned there or above (down from the root `/`), or implied. */
+async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
+  noteRightsChecked(principal);
+  const assignments = await armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope));
+  const roleIds = [
+    ...assignments.map((a) => a.role_definition_id),
+    ...(await implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId)),
+  ];
+  return roleIds.map(findRole).filter((r) => r !== undefined);
+}
+
+/** Whether the principal may perform an action at a scope (`/` for the whole system). */
+export async function mayPerform(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  scope: string,
+): Promise<boolean> {
+  return (await rolesAt(ctx, principal, scope)).some((role) => roleAllows(role, action));
+}
+
+/** The one authorization check: 403 AuthorizationFailed unless a role at or above the scope allows the action. */
+export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
+  if (!(await mayPerform(ctx, principal, action, scope)))
+    throw armErrors.authorizationFailed(principal.objectId, action, scope);
+}
+
+/** Whether the principal holds a data action at a scope, which only roles that name it grant (never `*`). */
+export async function mayPerformData(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+  scope: string,
+): Promise<boolean> {
+  return (await rolesAt(ctx, principal, scope)).some((role) => roleAllowsData(role, dataAction));
+}
+
+/** The same check for a data action: 403 AuthorizationFailed unless a role at or above the scope names it. */
+export async function authorizeData(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+  scope: string,
+): Promise<void> {
+  if (!(await mayPerformData(ctx, principal, dataAction, scope)))
+    throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+}
+
+/** Whether the principal holds a data action anywhere (at the root or on any subscription). */
+export async function holdsDataActionAnywhere(
+  ctx: ArmContext,
+  principal: Principal,
+  dataAction: string,
+): Promise<boolean> {
+  noteRightsChecked(principal);
+  const roleIds = await armStore.roleIdsOf(ctx.db, principalIds(principal));
+  return roleIds.some((id) => {
+    const role = findRole(id);
+    return role !== undefined && roleAllowsData(role, dataAction);
+  });
+}
+
+/** Rights over the whole system (the hub's administration, a stack's operation): roles assigned at the root scope `/`. */
+export interface SystemRights {
+  /** 403 AuthorizationFailed unless a role assigned at `/` allows the action. */
+  require(principal: Principal, action: string): Promise<void>;
+  may(principal: Principal, action: string): Promise<boolean>;
+}
+
+export function systemRights(ctx: ArmContext): SystemRights {
+  return {
+    require: (principal, action) => authorize(ctx, principal, action, ROOT_SCOPE),
+    may: (principal, action) => mayPerform(ctx, principal, action, ROOT_SCOPE),
+  };
+}

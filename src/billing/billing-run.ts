@@ -1,0 +1,95 @@
+import type { Principal } from '../core/principal.ts';
+import { comparePeriods, parsePeriod, periodBounds } from '../core/periods.ts';
+import { LIST_SHEET } from '../rating/migrations.ts';
+import { pricingStore } from '../rating/store.ts';
+import { billingErrors, STREAMS, type BillingContext } from './context.ts';
+import { nextDueWindows } from './open-periods.ts';
+import { billingStore, type Watermarks } from './store.ts';
+import type { Stream } from './tables.ts';
+
+// The billing run: closing periods into invoices (partners' from the provider, customers' from
+// their partner), by the billing job and by `billing run`.
+
+// Buyers closed per statement: each statement reads the period's usage once, so batches are large.
+const BATCH = 1000;
+
+export interface RunProgress {
+  stream: Stream;
+  period: string;
+  done: number;
+  total: number;
+}
+
+export interface RunResult {
+  periods: string[];
+  invoices: number;
+  lines: number;
+}
+
+/**
+ * Closes every period that has ended by `now` (up to `upTo` when given), stream by stream, the
+ * earliest first, in batches of buyers. Each batch is one statement, and the database's unique
+ * index makes a second close of the same period add nothing: runs are idempotent and may repeat
+ * after a crash.
+ */
+export async function closeDuePeriods(
+  ctx: BillingContext,
+  now: Date,
+  upTo?: string,
+  onProgress?: (p: RunProgress) => void,
+): Promise<RunResult> {
+  const result: RunResult = { periods: [], invoices: 0, lines: 0 };
+  const sheet = await pricingStore.sheet(ctx.db, LIST_SHEET);
+  const currency = sheet?.currency ?? 'USD';
+  let marks: Watermarks | undefined;
+  for (const stream of STREAMS) {
+    for (;;) {
+      const due = await nextDueWindows(ctx, stream, now, upTo);
+      if (due.length === 0) break;
+      marks ??= await billingStore.watermarks(ctx.db);
+      const period = due.map((d) => d.period).sort(comparePeriods)[0];
+      const windows = due.filter((d) => d.period === period).map((d) => d.window);
+      for (let i = 0; i < windows.length; i += BATCH) {
+        const added = await billingStore.closeWindows(ctx.db, {
+          stream,
+          period,
+          windows: windows.slice(i, i + BATCH),
+          marks,
+          invoiceDate: now,
+          currency,
+        });
+        result.invoices += added.invoices;
+        result.lines += added.lines;
+        onProgress?.({ stream, period, done: Math.min(i + BATCH, windows.length), total: windows.length });
+      }
+      if (!result.periods.includes(period)) result.periods.push(period);
+    }
+  }
+  result.periods.sort(comparePeriods);
+  return result;
+}
+
+/** `billing run --period`: the calendar month must have ended. Checked before any work starts. */
+export async function runBillingPreflight(ctx: BillingContext, caller: Principal, periodText: string): Promise<void> {
+  await ctx.system.require(caller, 'Stackledger.Billing/billingRuns/action');
+  parsePeriod(periodText);
+  const end = periodBounds(periodText, 1).end;
+  if (end.getTime() > ctx.clock.now().getTime()) throw billingErrors.periodNotEnded(periodText, end);
+}
+
+/** Closes the period and every earlier one still open; a second run adds nothing. */
+export async function runBilling(
+  ctx: BillingContext,
+  caller: Principal,
+  periodText: string,
+  onProgress?: (p: RunProgress) => void,
+) {
+  await runBillingPreflight(ctx, caller, periodText);
+  const result = await closeDuePeriods(ctx, ctx.clock.now(), periodText, onProgress);
+  return {
+    period: periodText,
+    invoicesAdded: result.invoices,
+    linesAdded: result.lines,
+    periodsClosed: result.periods,
+  };
+}
