@@ -1,4 +1,4 @@
-import { ArmError, armErrors } from '../../core/errors.ts';
+import { ArmError } from '../../core/errors.ts';
 
 // What a deployment offers its tenants: VM sizes, platform images, and the usage meters its
 // resources emit (../../../shared/specs/meters.md). Pure data and functions.
@@ -172,15 +172,6 @@ export function resolveImage(ref: { publisher?: string; offer?: string; sku?: st
   image: PlatformImage;
   version: string;
 } {
-  // The reference comes from a request's JSON: a number where a name goes is ARM's deserializer error.
-  for (const field of ['publisher', 'offer', 'sku', 'version'] as const) {
-    const value: unknown = ref[field];
-    if (value !== undefined && value !== null && typeof value !== 'string')
-      throw armErrors.invalidRequestContent(
-        `The request content was invalid: 'storageProfile.imageReference.${field}' must be a string.`,
-        `properties.storageProfile.imageReference.${field}`,
-      );
-  }
   const label = `${ref.publisher}:${ref.offer}:${ref.sku}:${ref.version ?? 'latest'}`;
   const image = IMAGES.find(
     (i) =>
