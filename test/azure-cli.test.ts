@@ -4,83 +4,37 @@
 // patched configuration: only its own config folder and our CA added to the system's (REQUESTS_CA_BUNDLE).
 // az 2.45 needed no workaround here: each call is its own command, but usage, which has none (az rest).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { azureCli, type AzureCli } from './helpers/azure-cli.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { tenantSubscription, vmBody } from './helpers/stack.ts';
+import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
-import type { UndeclaredJson } from '../src/core/http-client.ts';
 
-const SYSTEM_CAS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
-const AZ = process.env.AZ_PATH ?? '/usr/bin/az';
 const STORAGE_SUFFIX = 'local.azurestack.external';
 const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
-
-interface AzResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: UndeclaredJson;
-}
+const VM_PASSWORD = 'Az-Vm-P@ssw0rd-2045';
+const HOUR = 3_600_000;
+/** Where the simulated clock starts: this hour, so that the usage API's ranges read as today's. */
+const START = new Date(Math.floor(Date.now() / HOUR) * HOUR);
 
 describe('the Azure CLI (az), unchanged', () => {
   let t: TestSystem;
-  let bundle: string;
-  let calls = 0;
-
-  /** One az command in its own config folder; `--output json` unless it prints nothing. */
-  const az = (configDir: string, args: string[]): Promise<AzResult> =>
-    new Promise((resolve, reject) => {
-      calls++;
-      const child = spawn(AZ, [...args, '--only-show-errors'], {
-        env: {
-          ...process.env,
-          AZURE_CONFIG_DIR: configDir,
-          REQUESTS_CA_BUNDLE: bundle,
-          AZURE_CORE_COLLECT_TELEMETRY: 'false',
-          AZURE_CORE_OUTPUT: 'json',
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        let json: UndeclaredJson;
-        try {
-          json = stdout.trim() ? JSON.parse(stdout) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-    });
-  /** An az command that must succeed; its JSON output. */
-  const ok = async (configDir: string, args: string[]) => {
-    const res = await az(configDir, args);
-    assert.equal(res.code, 0, `az ${args.join(' ')}\n${res.stderr}${res.stdout}`);
-    return res.json;
-  };
+  let cli: AzureCli;
+  const az: AzureCli['az'] = (...a) => cli.az(...a);
+  const ok: AzureCli['ok'] = (...a) => cli.ok(...a);
   const newConfigDir = () => mkdtemp(path.join(t.dataDir, 'az-'));
 
   before(async () => {
-    if (!existsSync(AZ))
-      throw new Error(
-        "No Azure CLI found: install Debian's `azure-cli` (apt-get install -y azure-cli) or set AZ_PATH.",
-      );
-    t = await startTestSystem();
-    // The vendor's documented way for a deployment's own CA: the system's CAs plus it, in REQUESTS_CA_BUNDLE.
-    const system = SYSTEM_CAS.find((f) => existsSync(f));
-    bundle = path.join(t.dataDir, 'ca-bundle.pem');
-    await writeFile(bundle, [system ? readFileSync(system, 'utf8') : '', readFileSync(t.b.caFile!, 'utf8')].join('\n'));
+    // A simulated clock, so that a VM's usage can be closed into hours and read back (tokens keep real time).
+    t = await startTestSystem({ clock: START });
+    cli = await azureCli(t.dataDir, t.b.caFile!);
   });
   after(async () => {
-    process.stdout.write(`azure-cli test: ${calls} az commands\n`);
+    process.stdout.write(`azure-cli test: ${cli?.count() ?? 0} az commands\n`);
     await t?.stop();
   });
 
@@ -425,34 +379,202 @@ describe('the Azure CLI (az), unchanged', () => {
       assert.equal(image.name, '18.04.202109180');
       assert.equal(image.osDiskImage.operatingSystem, 'Linux');
 
-      // TODO(deployments): `az vm create` (with its defaults, or with --nics nic1) deploys a template
-      // (Microsoft.Resources/deployments, being built separately); until that route exists the VM is
-      // made with one PUT, and az reads it back with its addresses.
-      const vm = await t.call(
-        'PUT',
-        `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/net/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2020-06-01`,
-        {
-          token: await t.userToken(
-            customer.customerId,
-            customer.admin.userName,
-            customer.admin.password,
-            t.b.stacks.local.tenantArm,
-          ),
-          body: {
-            ...vmBody('Standard_A1_v2'),
-            properties: {
-              ...vmBody('Standard_A1_v2').properties,
-              networkProfile: { networkInterfaces: [{ id: nic.NewNIC.id }] },
-            },
-          },
-        },
+      // `--nics`: az's template then holds the VM alone, on the NIC made above; a password, said so.
+      const made = await ok(dir, [
+        'vm',
+        'create',
+        '-g',
+        'net',
+        '-n',
+        'vm1',
+        '--image',
+        'UbuntuLTS',
+        '--nics',
+        'nic1',
+        '--size',
+        'Standard_A1_v2',
+        '--admin-username',
+        'azureuser',
+        '--admin-password',
+        VM_PASSWORD,
+        '--authentication-type',
+        'password',
+      ]);
+      assert.deepEqual([made.privateIpAddress, made.publicIpAddress], ['10.0.0.4', ip.publicIp.ipAddress]);
+      const deployed = await ok(dir, ['deployment', 'group', 'list', '-g', 'net']);
+      assert.deepEqual(
+        deployed[0].properties.outputResources.map((r: { id: string }) => r.id.split('/').slice(-2).join('/')),
+        ['virtualMachines/vm1'],
       );
-      assert.equal(vm.status, 201, JSON.stringify(vm.body));
       const shown = await ok(dir, ['vm', 'show', '-d', '-g', 'net', '-n', 'vm1']);
       assert.equal(shown.privateIps, '10.0.0.4');
       assert.equal(shown.publicIps, ip.publicIp.ipAddress);
       assert.equal(shown.powerState, 'VM running');
       await ok(dir, ['group', 'delete', '-n', 'net', '--yes']);
+    });
+
+    it('creates a VM with az vm create and its defaults, runs it through its life, and meters it', async () => {
+      await ok(dir, ['group', 'create', '-n', 'vms', '-l', 'local']);
+      // az looks up the group's networks, resolves the image's latest version, deploys its own
+      // template (VNet and subnet, NSG, public IP, NIC, VM; the password a secure parameter) and
+      // reads the VM, its NIC and public IP back for the addresses it prints.
+      const created = await ok(dir, [
+        'vm',
+        'create',
+        '-g',
+        'vms',
+        '-n',
+        'vm1',
+        '--image',
+        'UbuntuLTS',
+        '--admin-username',
+        'azureuser',
+        '--admin-password',
+        VM_PASSWORD,
+        '--size',
+        'Standard_A1_v2',
+      ]);
+      assert.equal(created.powerState, 'VM running');
+      assert.equal(created.privateIpAddress, '10.0.0.4');
+      assert.match(created.publicIpAddress, /^198\.18\./);
+      const vmId = created.id as string;
+
+      const [deployment] = await ok(dir, ['deployment', 'group', 'list', '-g', 'vms']);
+      assert.match(deployment.name, /^vm_deploy_\w{32}$/);
+      const shown = await ok(dir, ['deployment', 'group', 'show', '-g', 'vms', '-n', deployment.name]);
+      assert.equal(shown.properties.provisioningState, 'Succeeded');
+      assert.deepEqual(shown.properties.parameters.adminPassword, { type: 'SecureString' }, 'never its value');
+      const operations = await ok(dir, [
+        'deployment',
+        'operation',
+        'group',
+        'list',
+        '-g',
+        'vms',
+        '-n',
+        deployment.name,
+      ]);
+      assert.deepEqual(
+        operations
+          .map(
+            (o: { properties: { targetResource: { resourceName: string } } }) =>
+              o.properties.targetResource.resourceName,
+          )
+          .sort(),
+        ['vm1', 'vm1NSG', 'vm1PublicIP', 'vm1VMNic', 'vm1VNET'],
+      );
+      const names = async (kind: string) =>
+        (await ok(dir, ['network', kind, 'list', '-g', 'vms'])).map((r: { name: string }) => r.name);
+      assert.deepEqual(await names('vnet'), ['vm1VNET']);
+      assert.deepEqual(await names('nic'), ['vm1VMNic']);
+      assert.deepEqual(await names('nsg'), ['vm1NSG']);
+      assert.deepEqual(await names('public-ip'), ['vm1PublicIP']);
+      const nsg = await ok(dir, ['network', 'nsg', 'show', '-g', 'vms', '-n', 'vm1NSG']);
+      assert.deepEqual(
+        nsg.securityRules.map((r: { name: string; destinationPortRange: string }) => [r.name, r.destinationPortRange]),
+        [['default-allow-ssh', '22']],
+      );
+
+      const details = await ok(dir, ['vm', 'show', '-d', '-g', 'vms', '-n', 'vm1']);
+      assert.deepEqual(
+        [details.powerState, details.privateIps, details.publicIps],
+        ['VM running', '10.0.0.4', created.publicIpAddress],
+      );
+      assert.equal(details.storageProfile.imageReference.exactVersion, '18.04.202109180');
+      assert.equal(details.osProfile.adminPassword, null, 'the password is never shown');
+      const listed = await ok(dir, ['vm', 'list', '-d', '-g', 'vms']);
+      assert.deepEqual(
+        listed.map((v: { name: string; publicIps: string }) => [v.name, v.publicIps]),
+        [['vm1', created.publicIpAddress]],
+      );
+
+      const power = async () => (await ok(dir, ['vm', 'show', '-d', '-g', 'vms', '-n', 'vm1'])).powerState;
+      await ok(dir, ['vm', 'stop', '-g', 'vms', '-n', 'vm1']);
+      const view = await ok(dir, ['vm', 'get-instance-view', '-g', 'vms', '-n', 'vm1']);
+      assert.ok(
+        view.instanceView.statuses.some((s: { code: string }) => s.code === 'PowerState/stopped'),
+        JSON.stringify(view.instanceView),
+      );
+      await ok(dir, ['vm', 'deallocate', '-g', 'vms', '-n', 'vm1']);
+      assert.equal(await power(), 'VM deallocated');
+      await ok(dir, ['vm', 'start', '-g', 'vms', '-n', 'vm1']);
+      assert.equal(await power(), 'VM running');
+      const resized = await ok(dir, ['vm', 'resize', '-g', 'vms', '-n', 'vm1', '--size', 'Standard_A2_v2']);
+      assert.equal(resized.hardwareProfile.vmSize, 'Standard_A2_v2');
+      const sizes = (await ok(dir, ['vm', 'list-sizes', '-l', 'local'])).map((z: { name: string }) => z.name);
+      assert.ok(sizes.includes('Standard_A2_v2') && sizes.includes('Standard_DS1_v2'), sizes.join(', '));
+
+      // Its usage, like any VM's: two hours later, the tenant's usage API names it.
+      const advanced = await t.call(
+        'POST',
+        `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`,
+        { token: await t.appToken('csp', t.b.hub.arm), body: { duration: 'PT2H' } },
+      );
+      assert.equal(advanced.status, 200, JSON.stringify(advanced.body));
+      const end = new Date(START.getTime() + 2 * HOUR).toISOString();
+      const usage = await ok(dir, [
+        'rest',
+        '--method',
+        'get',
+        '--url',
+        `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=${START.toISOString()}&reportedEndTime=${end}&aggregationGranularity=Hourly`,
+      ]);
+      const metered = usage.value.map(
+        (u: { properties: { instanceData: string } }) =>
+          JSON.parse(u.properties.instanceData)['Microsoft.Resources'].resourceUri,
+      );
+      assert.ok(
+        metered.some((uri: string) => uri.toLowerCase() === vmId.toLowerCase()),
+        `${vmId} in ${JSON.stringify(metered)}`,
+      );
+
+      // SSH keys instead of a password, and az's default size (Standard_DS1_v2): az makes the key
+      // pair in HOME/.ssh and sends the public key alone.
+      const home = await mkdtemp(path.join(t.dataDir, 'home-'));
+      const withKeys = await ok(
+        dir,
+        [
+          'vm',
+          'create',
+          '-g',
+          'vms',
+          '-n',
+          'vm2',
+          '--image',
+          'UbuntuLTS',
+          '--admin-username',
+          'azureuser',
+          '--generate-ssh-keys',
+        ],
+        { HOME: home },
+      );
+      assert.equal(withKeys.powerState, 'VM running');
+      const vm2 = await az(dir, ['vm', 'show', '-g', 'vms', '-n', 'vm2']);
+      assert.equal(vm2.json.hardwareProfile.vmSize, 'Standard_DS1_v2');
+      assert.deepEqual(vm2.json.osProfile.linuxConfiguration.ssh.publicKeys, [
+        {
+          keyData: readFileSync(path.join(home, '.ssh', 'id_rsa.pub'), 'utf8'),
+          path: '/home/azureuser/.ssh/authorized_keys',
+        },
+      ]);
+      assert.equal(vm2.json.osProfile.linuxConfiguration.disablePasswordAuthentication, true);
+      assert.ok(!vm2.stdout.includes('PRIVATE'), 'nothing private is shown');
+
+      const types = (await ok(dir, ['resource', 'list', '-g', 'vms'])).map((r: { type: string }) => r.type);
+      for (const type of [
+        'Microsoft.Compute/virtualMachines',
+        'Microsoft.Network/virtualNetworks',
+        'Microsoft.Network/networkSecurityGroups',
+        'Microsoft.Network/publicIPAddresses',
+        'Microsoft.Network/networkInterfaces',
+      ])
+        assert.ok(types.includes(type), type);
+      await ok(dir, ['vm', 'delete', '-g', 'vms', '-n', 'vm1', '--yes']);
+      assert.deepEqual(
+        (await ok(dir, ['vm', 'list', '-g', 'vms'])).map((v: { name: string }) => v.name),
+        ['vm2'],
+      );
+      await ok(dir, ['group', 'delete', '-n', 'vms', '--yes']);
     });
 
     it('deploys a template with az deployment group create, then lists and shows it', async () => {

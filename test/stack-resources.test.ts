@@ -1,7 +1,7 @@
 // Step 8 of the seed and the meters: a tenant creates resources on the stack; each hour closes into
 // one record per resource and meter, computed exactly from the resource's lifecycle.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
@@ -32,6 +32,31 @@ const windowsVm = (size: string) => ({
     osProfile: { computerName: 'win01', adminUsername: 'azureuser', adminPassword: 'P@ssw0rd-1234!' },
   },
 });
+
+/** An SSH wire-format string: its uint32 length, then its bytes. */
+function lengthPrefixed(bytes: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+/** An SSH mpint from a big-endian unsigned number: a leading zero when its top bit is set. */
+const mpint = (bytes: Buffer) => lengthPrefixed(bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+const openSsh = (type: string, ...parts: Buffer[]) =>
+  `${type} ${Buffer.concat([lengthPrefixed(Buffer.from(type)), ...parts]).toString('base64')} test@stackledger`;
+/** A new Ed25519 public key in OpenSSH's one-line format, as ssh-keygen writes `id_ed25519.pub`. */
+function sshEd25519PublicKey(): string {
+  const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+  return openSsh('ssh-ed25519', lengthPrefixed(Buffer.from(jwk.x!, 'base64url')));
+}
+function sshRsaPublicKey(bits: number): string {
+  const jwk = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ format: 'jwk' });
+  return openSsh('ssh-rsa', mpint(Buffer.from(jwk.e!, 'base64url')), mpint(Buffer.from(jwk.n!, 'base64url')));
+}
+const PRIVATE_KEY = [
+  '-----BEGIN OPENSSH PRIVATE KEY-----',
+  'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
+  '-----END OPENSSH PRIVATE KEY-----',
+].join('\n');
 
 describe('resources and their meters on the stack', () => {
   let t: TestSystem;
@@ -364,6 +389,70 @@ describe('resources and their meters on the stack', () => {
       "a provider's type answers as ARM's providers do",
     );
     assert.match(wrongVersion.body.error.message, /2020-06-01/);
+  });
+
+  it("keeps a Linux VM's SSH public keys and refuses private, weak or misplaced ones", async () => {
+    const base = `${tenant}/subscriptions/${sub}/resourceGroups/app2/providers/Microsoft.Compute/virtualMachines`;
+    const publicKey = sshEd25519PublicKey();
+    const linuxVm = (linuxConfiguration: unknown, password?: string) => ({
+      location: 'local',
+      properties: {
+        hardwareProfile: { vmSize: 'Standard_A1_v2' },
+        storageProfile: {
+          imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '18.04-LTS', version: 'latest' },
+        },
+        osProfile: {
+          computerName: 'lx',
+          adminUsername: 'azureuser',
+          ...(password ? { adminPassword: password } : {}),
+          linuxConfiguration,
+        },
+      },
+    });
+    const ssh = (keyData: string, path = '/home/azureuser/.ssh/authorized_keys') => ({
+      disablePasswordAuthentication: true,
+      ssh: { publicKeys: [{ path, keyData }] },
+    });
+    const refused: [string, unknown, string?][] = [
+      ['a private key', ssh(PRIVATE_KEY), 'keyData'],
+      ['an RSA key of 1024 bits', ssh(sshRsaPublicKey(1024)), 'keyData'],
+      ['a key whose blob names another type', ssh(publicKey.replace('ssh-ed25519', 'ssh-rsa')), 'keyData'],
+      ['another path', ssh(publicKey, '/root/.ssh/authorized_keys'), 'path'],
+      ['no key with passwords disabled', { disablePasswordAuthentication: true }],
+      ['neither a password nor keys', {}],
+    ];
+    for (const [what, config, target] of refused) {
+      const res = await t.call('PUT', `${base}/lx?${COMPUTE}`, { token: user, body: linuxVm(config) });
+      assert.equal(res.status, 400, what);
+      assert.equal(res.body.error.code, 'InvalidParameter', what);
+      if (target) assert.ok(res.body.error.target.endsWith(target), `${what}: ${res.body.error.target}`);
+      assert.ok(!JSON.stringify(res.body).includes('PRIVATE'), 'a key is never repeated');
+    }
+    const notObject = await t.call('PUT', `${base}/lx?${COMPUTE}`, { token: user, body: linuxVm('ssh') });
+    assert.equal(notObject.status, 400);
+    assert.equal(notObject.body.error.code, 'InvalidRequestContent');
+    assert.equal((await t.call('GET', `${base}/lx?${COMPUTE}`, { token: user })).status, 404, 'nothing was made');
+
+    const made = await t.call('PUT', `${base}/lx?${COMPUTE}`, { token: user, body: linuxVm(ssh(publicKey)) });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const shown = await t.call('GET', `${base}/lx?${COMPUTE}`, { token: user });
+    assert.deepEqual(shown.body.properties.osProfile.linuxConfiguration, {
+      disablePasswordAuthentication: true,
+      provisionVMAgent: true,
+      ssh: { publicKeys: [{ path: '/home/azureuser/.ssh/authorized_keys', keyData: publicKey }] },
+    });
+    const withPassword = await t.call('PUT', `${base}/lx2?${COMPUTE}`, {
+      token: user,
+      body: linuxVm(undefined, 'P@ssw0rd-1234!'),
+    });
+    assert.equal(withPassword.status, 201);
+    assert.deepEqual(withPassword.body.properties.osProfile, {
+      computerName: 'lx',
+      adminUsername: 'azureuser',
+      linuxConfiguration: { disablePasswordAuthentication: false, provisionVMAgent: true },
+    });
+    for (const name of ['lx', 'lx2'])
+      assert.equal((await t.call('DELETE', `${base}/${name}?${COMPUTE}`, { token: user })).status, 202);
   });
 
   it('stops metering while the subscription is suspended', async () => {

@@ -208,10 +208,16 @@ function routes(
     },
   );
 
-  app.get<{ Params: Params & { runId: string } }>(`${ONE}/operationStatuses/:runId`, { config }, async (request) => {
-    const row = await deployments.getDeployment(ctx, principalOf(request), ref(request.params));
-    if (row.run_id !== request.params.runId.toLowerCase())
-      throw armErrors.resourceNotFound('Microsoft.Resources/deployments/operationStatuses', request.params.runId);
-    return runStatusView(row);
-  });
+  app.get<{ Params: Params & { runId: string } }>(
+    `${ONE}/operationStatuses/:runId`,
+    { config },
+    async (request, reply) => {
+      const row = await deployments.getDeployment(ctx, principalOf(request), ref(request.params));
+      if (row.run_id !== request.params.runId.toLowerCase())
+        throw armErrors.resourceNotFound('Microsoft.Resources/deployments/operationStatuses', request.params.runId);
+      // While it runs, when to ask again: without it Azure's SDKs (az among them) wait their default 30 s.
+      if (!deployments.isFinished(row)) reply.header('retry-after', '1');
+      return runStatusView(row);
+    },
+  );
 }

@@ -84,6 +84,10 @@ export const deploymentScope = (ref: DeploymentRef) =>
 export const templateHash = (template: unknown): string =>
   BigInt(`0x${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 15)}`).toString();
 
+/** Whether a deployment's run has ended, one way or the other. */
+export const isFinished = (row: Pick<DeploymentsTable, 'state'>): boolean =>
+  row.state === 'Succeeded' || row.state === 'Failed';
+
 async function requireGroup(ctx: DeploymentsContext, subscriptionId: string, group: string) {
   const row = await armStore.getResourceGroup(ctx.arm.db, subscriptionId, group);
   if (!row) throw armErrors.resourceGroupNotFound(group);

@@ -64,6 +64,15 @@ export const VM_SIZES: readonly VmSize[] = [
     osDiskSizeInMB: 1047552,
     resourceDiskSizeInMB: 204800,
   },
+  // az vm create's default size.
+  {
+    name: 'Standard_DS1_v2',
+    numberOfCores: 1,
+    memoryInMB: 3584,
+    maxDataDiskCount: 4,
+    osDiskSizeInMB: 1047552,
+    resourceDiskSizeInMB: 7168,
+  },
   {
     name: 'Standard_DS2_v2',
     numberOfCores: 2,

@@ -7,6 +7,7 @@ import type { Principal } from '../../../core/principal.ts';
 import { holdClosingLock, recordLateStateChange } from '../../metering/service.ts';
 import type { MeterRates } from '../../metering/rules.ts';
 import { findSize, METERS, resolveImage, type VmSize } from '../catalog.ts';
+import { acceptOsProfile, type OsProfileRequest } from '../os-profile.ts';
 import type { ResourceType } from '../resource-type.ts';
 import { resourceErrors } from '../rules.ts';
 import { changeResource, type ResourceRef, type ResourcesContext } from '../service.ts';
@@ -36,13 +37,7 @@ interface VmRequest {
     osDisk?: { osType?: unknown; name?: unknown };
     dataDisks?: unknown;
   };
-  osProfile?: {
-    computerName?: unknown;
-    adminUsername?: unknown;
-    adminPassword?: unknown;
-    windowsConfiguration?: unknown;
-    linuxConfiguration?: unknown;
-  };
+  osProfile?: OsProfileRequest;
   networkProfile?: unknown;
 }
 
@@ -106,13 +101,8 @@ export const virtualMachines: ResourceType = {
         `The OS type '${osType}' does not match the image, which is ${image.osType}.`,
         'properties.storageProfile.osDisk.osType',
       );
-    const os = p.osProfile ?? {};
-    if (os.adminPassword !== undefined && (typeof os.adminPassword !== 'string' || os.adminPassword.length < 8)) {
-      throw resourceErrors.invalidParameter(
-        'The supplied password must be between 8-123 characters long and must satisfy at least 3 of password complexity requirements.',
-        'properties.osProfile.adminPassword',
-      );
-    }
+    // Credentials checked, the password never kept; SSH public keys kept (os-profile.ts).
+    const osProfile = acceptOsProfile(p.osProfile, image.osType);
     return {
       properties: {
         vmId: newGuid(),
@@ -134,22 +124,7 @@ export const virtualMachines: ResourceType = {
           },
           dataDisks: p.storageProfile?.dataDisks ?? [],
         },
-        // The password is never kept.
-        osProfile:
-          os.computerName || os.adminUsername
-            ? {
-                computerName: os.computerName,
-                adminUsername: os.adminUsername,
-                ...(osType === 'Windows'
-                  ? {
-                      windowsConfiguration: os.windowsConfiguration ?? {
-                        provisionVMAgent: true,
-                        enableAutomaticUpdates: true,
-                      },
-                    }
-                  : { linuxConfiguration: os.linuxConfiguration ?? { disablePasswordAuthentication: false } }),
-              }
-            : undefined,
+        osProfile,
         ...(p.networkProfile ? { networkProfile: p.networkProfile } : {}),
         powerState: 'running',
         provisioningState: 'Succeeded',
