@@ -569,6 +569,39 @@ describe('the Azure CLI (az), unchanged', () => {
         'Microsoft.Network/networkInterfaces',
       ])
         assert.ok(types.includes(type), type);
+      // The VMs' OS disks are managed disks of their own, each managed by its VM.
+      const disks = await ok(dir, ['disk', 'list', '-g', 'vms']);
+      const osDiskOf = (vm: string) =>
+        disks.find((d: { managedBy?: string }) => d.managedBy?.toLowerCase().endsWith(`/virtualmachines/${vm}`));
+      assert.ok(osDiskOf('vm1'), JSON.stringify(disks));
+      assert.ok(osDiskOf('vm2'), JSON.stringify(disks));
+      assert.equal((await ok(dir, ['disk', 'show', '-g', 'vms', '-n', osDiskOf('vm1').name])).diskState, 'Attached');
+
+      // A storage account as the Storage RP answers: created, its keys listed, its name taken, deleted.
+      const account = `azcli${Date.now().toString(36)}`;
+      const made = await ok(dir, [
+        'storage',
+        'account',
+        'create',
+        '-g',
+        'vms',
+        '-n',
+        account,
+        '-l',
+        'local',
+        '--sku',
+        'Standard_LRS',
+      ]);
+      assert.equal(made.provisioningState, 'Succeeded');
+      const keys = await ok(dir, ['storage', 'account', 'keys', 'list', '-g', 'vms', '-n', account]);
+      assert.deepEqual(
+        keys.map((k: { keyName: string }) => k.keyName),
+        ['key1', 'key2'],
+      );
+      assert.equal((await ok(dir, ['storage', 'account', 'check-name', '-n', account])).nameAvailable, false);
+      await ok(dir, ['storage', 'account', 'delete', '-g', 'vms', '-n', account, '--yes']);
+      assert.equal((await ok(dir, ['storage', 'account', 'check-name', '-n', account])).nameAvailable, true);
+
       await ok(dir, ['vm', 'delete', '-g', 'vms', '-n', 'vm1', '--yes']);
       assert.deepEqual(
         (await ok(dir, ['vm', 'list', '-g', 'vms'])).map((v: { name: string }) => v.name),
