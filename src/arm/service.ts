@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
@@ -161,8 +161,7 @@ export async function requireSubscription(ctx: ArmContext, subscriptionId: strin
 
 export function requireWritable(sub: SubscriptionsTable): void {
   if (!SUBSCRIPTION_WRITABLE_STATES.has(sub.state)) {
-    throw new ArmError(
-      409,
+    throw armError(
       'ReadOnlyDisabledSubscription',
       `The subscription '${sub.subscription_id}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
     );
@@ -304,7 +303,7 @@ export async function putResourceGroup(
   );
   requireWritable(sub);
   if (!RESOURCE_GROUP_NAME.test(name) || name.endsWith('.')) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidResourceGroup',
       `The provided resource group name '${name}' has these invalid characters or length. The name can be up to 90 characters, may contain alphanumerics, underscores, parentheses, hyphens and periods, and cannot end in a period.`,
       'name',
@@ -312,7 +311,7 @@ export async function putResourceGroup(
   }
   const location = ctx.locations().find((l) => l.toLowerCase() === input.location.toLowerCase().replaceAll(' ', ''));
   if (!location) {
-    throw armErrors.badRequest(
+    throw armError(
       'LocationNotAvailableForResourceGroup',
       `The provided location '${input.location}' is not available for resource group. List of available regions is '${ctx.locations().join(',')}'.`,
       'location',
@@ -320,7 +319,7 @@ export async function putResourceGroup(
   }
   const existing = await armStore.getResourceGroup(ctx.db, sub.subscription_id, name);
   if (existing && existing.location.toLowerCase() !== location.toLowerCase()) {
-    throw armErrors.conflict(
+    throw armError(
       'InvalidResourceGroupLocation',
       `Invalid resource group location '${input.location}'. The Resource group already exists in location '${existing.location}'.`,
     );
@@ -445,7 +444,7 @@ export async function putRoleAssignment(
   const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/write', scope);
   if (!isGuid(name)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidRoleAssignmentId',
       `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`,
       'name',
@@ -454,21 +453,21 @@ export async function putRoleAssignment(
   const roleId = roleIdFromReference(input.roleDefinitionId);
   const role = roleId ? findRole(roleId) : undefined;
   if (!roleId || !role) {
-    throw armErrors.badRequest(
+    throw armError(
       'RoleDefinitionDoesNotExist',
       `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`,
       'properties.roleDefinitionId',
     );
   }
   if (!assignableAt(role, scopeKey(scope))) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidRoleAssignmentScope',
       `The role '${role.roleName}' cannot be assigned at scope '${scope}': it is assignable ${role.assignableAt === 'root' ? "only at the root scope '/'" : 'only at a subscription or below'}.`,
       'properties.scope',
     );
   }
   if (!isGuid(input.principalId)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidPrincipalId',
       `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`,
       'properties.principalId',
@@ -479,7 +478,7 @@ export async function putRoleAssignment(
   if (ctx.principalType) {
     const found = await ctx.principalType(principalId, sub?.tenant_id ?? principal.tenantId);
     if (!found) {
-      throw armErrors.badRequest(
+      throw armError(
         'PrincipalNotFound',
         `Principal ${principalId} does not exist in the directory.`,
         'properties.principalId',
@@ -493,7 +492,7 @@ export async function putRoleAssignment(
     if (existing.scope_key === key && existing.role_definition_id === roleId && existing.principal_id === principalId) {
       return { assignment: existing, created: false };
     }
-    throw armErrors.conflict(
+    throw armError(
       'RoleAssignmentUpdateNotPermitted',
       `Tenant ID, application ID, principal ID, and scope are not allowed to be updated; role assignment '${name}' already exists with other values.`,
     );
@@ -501,7 +500,7 @@ export async function putRoleAssignment(
   const twin = await armStore.findEquivalentAssignment(ctx.db, key, roleId, principalId);
   // A twin request of this very name may have made it since: that is this assignment, as a repeat sees it.
   if (twin?.name === name.toLowerCase()) return { assignment: twin, created: false };
-  if (twin) throw armErrors.conflict('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
+  if (twin) throw armError('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
   const row: RoleAssignmentsTable = {
     name: name.toLowerCase(),
     scope,
@@ -534,7 +533,7 @@ export async function putRoleAssignment(
       winner.principal_id === principalId
     )
       return { assignment: winner, created: false };
-    throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
+    throw armError('RoleAssignmentExists', 'The role assignment already exists.');
   }
   return { assignment: row, created: true };
 }
@@ -550,7 +549,7 @@ export async function getRoleAssignment(
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/read', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
   if (!row || row.scope_key !== scopeKey(scope)) {
-    throw new ArmError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
+    throw armError('RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
   }
   return row;
 }
@@ -594,7 +593,7 @@ export function parseAssignmentFilter(filter: string | undefined): { atScopeOnly
   if (/^atScope\(\)$/i.test(f)) return { atScopeOnly: true };
   const m = /^(?:principalId\s+eq\s+'([0-9a-f-]{36})'|assignedTo\('([0-9a-f-]{36})'\))$/i.exec(f);
   if (m) return { atScopeOnly: false, principalId: (m[1] ?? m[2]).toLowerCase() };
-  throw armErrors.badRequest(
+  throw armError(
     'UnsupportedQuery',
     `The filter '${filter}' is not supported. Supported filters are 'atScope()', "principalId eq '{id}'" and "assignedTo('{id}')".`,
     '$filter',

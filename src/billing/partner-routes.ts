@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { collection, pageOfCollection } from '../partner/collection.ts';
+import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import * as billing from './service.ts';
 import { billingStore, type StoredLine } from './store.ts';
@@ -15,13 +16,13 @@ function requireUsageLineItems(request: FastifyRequest): void {
   const provider = queryValue(request, 'provider')?.toLowerCase();
   const type = queryValue(request, 'invoicelineitemtype')?.toLowerCase();
   if (provider !== 'onetime')
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidProvider',
       `provider '${provider ?? ''}' is not supported: use provider=onetime.`,
       'provider',
     );
   if (type !== 'usagelineitems')
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidInvoiceLineItemType',
       `invoicelineitemtype '${type ?? ''}' is not supported: use usagelineitems.`,
       'invoicelineitemtype',
@@ -32,7 +33,10 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
   const partnerOf = async (request: FastifyRequest) => {
     const dir = await billing.callerPartner(ctx, principalOf(request));
     if (!dir)
-      throw partnerErrors.forbidden(`The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`);
+      throw partnerCenterError(
+        'Forbidden',
+        `The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`,
+      );
     return dir;
   };
 
@@ -71,14 +75,14 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: billing.
     requireUsageLineItems(request);
     const currency = (queryValue(request, 'currencycode') ?? '').toUpperCase();
     if (currency !== 'USD')
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidCurrencyCode',
         `currencycode '${currency}' is not a billing currency of this partner: use USD.`,
         'currencycode',
       );
     const period = (queryValue(request, 'period') ?? '').toLowerCase();
     if (period !== 'current')
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidPeriod',
         `period '${period}' is not supported: use period=current (closed periods are invoices).`,
         'period',

@@ -3,7 +3,7 @@ import { armStore, type ArmDb } from '../arm/store.ts';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore, type IdentityDb } from '../identity/store.ts';
@@ -38,15 +38,13 @@ const BATCH = 1000;
 
 export const billingErrors = {
   periodNotEnded: (period: string, end: Date) =>
-    new ArmError(
-      409,
+    armError(
       'BillingPeriodNotEnded',
       `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`,
     ),
-  invoiceNotFound: (id: string) => new ArmError(404, 'InvoiceNotFound', `The invoice '${id}' could not be found.`),
+  invoiceNotFound: (id: string) => armError('InvoiceNotFound', `The invoice '${id}' could not be found.`),
   notAPartner: (tenantId: string) =>
-    new ArmError(
-      403,
+    armError(
       'AuthorizationFailed',
       `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`,
     ),
@@ -356,7 +354,7 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
       input.customerId &&
       !(isGuid(input.customerId) && (await partnerStore.getCustomer(ctx.db, seller, input.customerId.toLowerCase())))
     ) {
-      throw armErrors.badRequest(
+      throw armError(
         'CustomerNotFound',
         `The customer '${input.customerId}' is not one of this partner's customers.`,
         'customerId',
@@ -364,16 +362,12 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     }
   }
   if (input.level === 'provider' && input.customerId && !isGuid(input.customerId))
-    throw armErrors.badRequest('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
+    throw armError('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
   if (!['markup', 'discount', 'fixed'].includes(input.kind))
-    throw armErrors.badRequest(
-      'InvalidOverrideKind',
-      `kind '${input.kind}' must be markup, discount or fixed.`,
-      'kind',
-    );
+    throw armError('InvalidOverrideKind', `kind '${input.kind}' must be markup, discount or fixed.`, 'kind');
   const value = parseDecimal(input.value, 'value');
   if (input.kind === 'discount' && new Decimal(value).gt(100))
-    throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
+    throw armError('InvalidPrice', 'A discount is at most 100 percent.', 'value');
   const meterId = input.meterId ? requireMeterId(input.meterId) : null;
   const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
   const id = await pricingStore.addOverride(ctx.db, {
@@ -427,14 +421,10 @@ export async function setProfile(
   }
   const day = body.billingDay ?? 1;
   if (!Number.isInteger(day) || day < 1 || day > 28)
-    throw armErrors.badRequest(
-      'InvalidBillingDay',
-      `The billing day '${day}' must be an integer from 1 to 28.`,
-      'billingDay',
-    );
+    throw armError('InvalidBillingDay', `The billing day '${day}' must be an integer from 1 to 28.`, 'billingDay');
   const taxRate = parseDecimal(body.taxRate ?? '0', 'taxRate');
   if (new Decimal(taxRate).gte(100))
-    throw armErrors.badRequest('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
+    throw armError('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
   await billingStore.upsertProfile(ctx.db, {
     seller,
     customerId,
@@ -469,24 +459,24 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase())
     : undefined;
   if (!customer)
-    throw armErrors.badRequest(
+    throw armError(
       'CustomerNotFound',
       `The customer '${input.customerId}' is not one of this partner's customers.`,
       'customerId',
     );
   if (!['credit', 'adjustment'].includes(input.kind))
-    throw armErrors.badRequest('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
+    throw armError('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
   const amount = parseMoney(input.amount, 'amount');
   if (input.kind === 'credit' && new Decimal(amount).gt(0))
-    throw armErrors.badRequest('InvalidAmount', 'A credit is a negative amount.', 'amount');
+    throw armError('InvalidAmount', 'A credit is a negative amount.', 'amount');
   if (!input.reason?.trim())
-    throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
+    throw armError('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
   const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
   if (subscriptionId) {
     const sub = isGuid(subscriptionId) ? await armStore.getSubscription(ctx.db, subscriptionId) : undefined;
     if (sub?.tenant_id !== customer.id)
-      throw armErrors.badRequest(
-        'SubscriptionNotFound',
+      throw armError(
+        'InvalidResourceReference',
         `The subscription '${input.subscriptionId}' is not the customer's.`,
         'subscriptionId',
       );

@@ -12,6 +12,7 @@ import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
 import type { DirectoriesTable, IdentityTables } from '../identity/tables.ts';
 import type { UsageTables } from '../usage/tables.ts';
+import { partnerCenterError } from '../core/errors.ts';
 import { checkTransition, cloudStateOf, customerDomain, findOffer, partnerErrors } from './rules.ts';
 import { partnerStore } from './store.ts';
 import type {
@@ -51,7 +52,8 @@ export async function actingPartner(db: IdentityDb, caller: Principal): Promise<
 export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
   const dir = await actingPartner(ctx.db, caller);
   if (!dir)
-    throw partnerErrors.forbidden(
+    throw partnerCenterError(
+      'Forbidden',
       `The caller is not a partner of this cloud, nor one of a partner directory's own identities.`,
     );
   return dir;
@@ -79,12 +81,12 @@ export async function createCustomer(ctx: PartnerContext, caller: Principal, inp
   const domain = customerDomain(input.companyProfile.domain, ctx.domainSuffix);
   const bp = input.billingProfile ?? {};
   if (bp.email !== undefined && !isEmail(bp.email))
-    throw partnerErrors.invalid('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
+    throw partnerCenterError('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
   const companyName = input.companyProfile.companyName ?? bp.companyName ?? domain.split('.')[0];
   const now = ctx.arm.clock.now();
   const password = newPassword();
   const domainTaken = () =>
-    partnerErrors.conflict(
+    partnerCenterError(
       'DomainAlreadyExists',
       `The domain '${domain}' is already in use by another directory.`,
       'companyProfile.domain',
@@ -183,7 +185,7 @@ export async function acceptRelationship(
       : undefined;
     if (partner?.kind !== 'partner') throw partnerErrors.notFound('Partner', partnerTenantId);
     if (partner.tenant_id === directory.tenant_id)
-      throw partnerErrors.conflict('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
+      throw partnerCenterError('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
     const existing = await partnerStore.getCustomer(db, partner.tenant_id, directory.tenant_id);
     if (existing) return existing;
     const admin = caller.kind === 'User' ? await identityStore.getUser(db, caller.objectId) : undefined;
@@ -230,7 +232,7 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
   const partner = await requirePartner(ctx, caller);
   const customer = await requireCustomer(ctx, partner.tenant_id, customerId);
   if (input.referenceCustomerId !== undefined && input.referenceCustomerId.toLowerCase() !== customer.id) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidReferenceCustomerId',
       `referenceCustomerId '${input.referenceCustomerId}' is not the customer of this order.`,
       'referenceCustomerId',
@@ -238,24 +240,20 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
   }
   const billingCycle = (input.billingCycle ?? 'monthly').toLowerCase();
   if (!['monthly', 'annual', 'none'].includes(billingCycle))
-    throw partnerErrors.invalid(
-      'InvalidBillingCycle',
-      `'${input.billingCycle}' is not a billing cycle.`,
-      'billingCycle',
-    );
+    throw partnerCenterError('InvalidBillingCycle', `'${input.billingCycle}' is not a billing cycle.`, 'billingCycle');
   if (input.lineItems.length === 0)
-    throw partnerErrors.invalid('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
+    throw partnerCenterError('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
   const items = input.lineItems.map((li, i) => {
     const offer = findOffer(li.offerId);
     if (!offer)
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidOfferId',
         `The offer '${li.offerId}' is not in the catalog.`,
         `lineItems[${i}].offerId`,
       );
     const quantity = li.quantity ?? 1;
     if (!Number.isInteger(quantity) || quantity < offer.minimumQuantity || quantity > offer.maximumQuantity) {
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidQuantity',
         `Quantity ${quantity} of offer '${offer.id}' must be from ${offer.minimumQuantity} to ${offer.maximumQuantity}.`,
         `lineItems[${i}].quantity`,
@@ -395,14 +393,14 @@ export async function updateSubscription(
   const status =
     patch.status === undefined ? current.status : checkTransition(current.status, patch.status.toLowerCase());
   if (current.status === 'deleted' && (patch.friendlyName ?? current.friendly_name) !== current.friendly_name) {
-    throw partnerErrors.conflict(
+    throw partnerCenterError(
       'SubscriptionStatusTransitionNotAllowed',
       'A cancelled subscription cannot be changed.',
       'friendlyName',
     );
   }
   if (patch.quantity !== undefined && patch.quantity !== current.quantity) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'QuantityChangeNotSupported',
       `The quantity of subscription '${current.id}' cannot be changed here.`,
       'quantity',

@@ -13,7 +13,7 @@ import {
 import { armStore } from '../arm/store.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
-import { armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';
@@ -79,11 +79,7 @@ export interface RegistrationInput {
 
 function requireGlobal(location: string | undefined): void {
   if (location !== undefined && location.toLowerCase() !== 'global') {
-    throw armErrors.badRequest(
-      'LocationNotAvailableForResourceType',
-      `The provided location '${location}' is not available for resource type 'Microsoft.AzureStack/registrations'. List of available regions for the resource type is 'global'.`,
-      'location',
-    );
+    throw armErrors.locationNotAvailableForResourceType(location, 'global', 'Microsoft.AzureStack/registrations');
   }
 }
 
@@ -375,7 +371,7 @@ async function putCustomerSubscriptionOnce(
     const live = await registrationStore.liveLink(db, reg.id, customerSubscriptionId);
     if (live) {
       if (input.etag !== undefined && input.etag !== live.etag) {
-        throw armErrors.conflict(
+        throw armError(
           'PreconditionFailed',
           `The etag '${input.etag}' does not match the current etag '${live.etag}' of the customer subscription.`,
         );

@@ -10,7 +10,7 @@ import { armStore } from '../../arm/store.ts';
 import { OWNER } from '../../arm/roles.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { scopeKey } from '../../core/arm-id.ts';
-import { armErrors } from '../../core/errors.ts';
+import { armErrors, armError } from '../../core/errors.ts';
 import { isGuid, newGuid } from '../../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import {
@@ -68,7 +68,7 @@ export async function requireProviderScope(
   const sub = await requireSubscription(ctx.arm, subscriptionId);
   await authorize(ctx.arm, principal, action, scope);
   if (sub.subscription_id !== ctx.providerSubscriptionId()) {
-    throw armErrors.badRequest(
+    throw armError(
       'NotDefaultProviderSubscription',
       `This resource type lives in the default provider subscription '${ctx.providerSubscriptionId()}'.`,
     );
@@ -91,7 +91,7 @@ const quotaScope = (r: QuotaRef) =>
 function requireLocation(ctx: OffersContext, location: string): string {
   const known = ctx.arm.locations().find((l) => l.toLowerCase() === location.toLowerCase());
   if (!known)
-    throw armErrors.badRequest(
+    throw armError(
       'LocationNotAvailable',
       `The location '${location}' is not one of this deployment's: '${ctx.arm.locations().join(', ')}'.`,
       'location',
@@ -136,7 +136,7 @@ export async function getQuota(ctx: OffersContext, principal: Principal, ref: Qu
     quotaScope(ref),
   );
   const row = await offersStore.getQuota(ctx.db, ref.provider, ref.location, ref.name);
-  if (!row) throw offersErrors.notFound('quota', ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('quota', ref.name);
   return row;
 }
 
@@ -241,7 +241,7 @@ export async function getPlan(ctx: OffersContext, principal: Principal, ref: Cat
     planScope(ref),
   );
   const row = await offersStore.getPlan(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!row) throw offersErrors.notFound('plan', ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('plan', ref.name);
   return row;
 }
 
@@ -337,7 +337,7 @@ export async function getOffer(ctx: OffersContext, principal: Principal, ref: Ca
     offerScope(ref),
   );
   const row = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!row) throw offersErrors.notFound('offer', ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('offer', ref.name);
   return row;
 }
 
@@ -404,10 +404,7 @@ async function takeOfferOnce(
   const existing = await armStore.getSubscription(ctx.arm.db, subscriptionId.toLowerCase());
   if (existing) {
     if (existing.state === 'Deleted' || existing.tenant_id !== principal.tenantId) {
-      throw armErrors.conflict(
-        'SubscriptionIdAlreadyExists',
-        `The subscription id '${subscriptionId}' is already in use.`,
-      );
+      throw armError('SubscriptionIdAlreadyExists', `The subscription id '${subscriptionId}' is already in use.`);
     }
     await authorize(
       ctx.arm,
@@ -495,7 +492,7 @@ async function putAdminSubscriptionOnce(
   );
   if (!isGuid(targetId)) throw armErrors.invalidSubscriptionId(targetId);
   if (input.state !== undefined && !ADMIN_STATES.includes(input.state)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidSubscriptionState',
       `'${input.state}' is not a subscription state; use one of ${ADMIN_STATES.join(', ')}.`,
       'properties.state',
@@ -505,27 +502,19 @@ async function putAdminSubscriptionOnce(
   let created = false;
   if (!sub) {
     if (!input.offerId || !input.owner)
-      throw armErrors.badRequest(
-        'InvalidRequestContent',
-        "A new subscription needs 'offerId' and 'owner'.",
-        'properties',
-      );
+      throw armError('InvalidRequestContent', "A new subscription needs 'offerId' and 'owner'.", 'properties');
     const offer = await offersStore.offerByName(ctx.db, offerNameOf(input.offerId) ?? '');
     if (!offer) throw offersErrors.offerNotAvailable(input.offerId);
     const tenantId = input.tenantId;
     if (!tenantId || !isGuid(tenantId))
-      throw armErrors.badRequest(
+      throw armError(
         'InvalidRequestContent',
         "A new subscription needs the owner's directory as 'tenantId'.",
         'properties.tenantId',
       );
     const ownerId = await ctx.findUser(tenantId, input.owner);
     if (!ownerId)
-      throw armErrors.badRequest(
-        'InvalidOwner',
-        `No user '${input.owner}' in the directory '${tenantId}'.`,
-        'properties.owner',
-      );
+      throw armError('InvalidOwner', `No user '${input.owner}' in the directory '${tenantId}'.`, 'properties.owner');
     sub = await createSubscription(ctx.arm, {
       subscriptionId: targetId,
       tenantId,
@@ -540,7 +529,7 @@ async function putAdminSubscriptionOnce(
     if (input.owner !== undefined && input.owner !== sub.owner) {
       const ownerId = await ctx.findUser(sub.tenant_id, input.owner);
       if (!ownerId)
-        throw armErrors.badRequest(
+        throw armError(
           'InvalidOwner',
           `No user '${input.owner}' in the directory '${sub.tenant_id}'.`,
           'properties.owner',
@@ -620,16 +609,13 @@ export async function deleteAdminSubscription(
   const sub = isGuid(targetId) ? await armStore.getSubscription(ctx.arm.db, targetId.toLowerCase()) : undefined;
   if (!sub || sub.state === 'Deleted') return false;
   if (sub.subscription_id === ctx.providerSubscriptionId())
-    throw armErrors.conflict(
-      'CannotDeleteProviderSubscription',
-      'The default provider subscription cannot be deleted.',
-    );
+    throw armError('CannotDeleteProviderSubscription', 'The default provider subscription cannot be deleted.');
   await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, 'Deleted');
   await ctx.onSubscriptionStateChanged?.(sub.subscription_id);
   return true;
 }
 
-export const offersNotFound = (name: string) => offersErrors.notFound('offer', name);
+export const offersNotFound = (name: string) => armErrors.namedResourceNotFound('offer', name);
 
 /**
  * A fresh deployment's catalogue, so that a tenant can start at once: default compute, storage and
