@@ -175,3 +175,6 @@ export const ARM_CODES = {
 } as const satisfies Record<string, number>;
 
 export type ArmCode = keyof typeof ARM_CODES;
+
+/** Codes that appear only inside a body (a failed deployment's `properties.error`), never as a response's own. */
+export const ARM_BODY_ONLY_CODES = ['DeploymentFailed', 'DeploymentInterrupted', 'OperationTimedOut'] as const;
