@@ -1,4 +1,4 @@
-import { type ArmError, armErrors, armError } from '../core/errors.ts';
+import { type ArmError, armError, armErrors } from '../core/errors.ts';
 import type { RouteEntry } from '../http/server.ts';
 
 // Resource Manager's generic view of an endpoint: its resource providers, their resource types,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { ancestorScopeKeys, parseResourceId, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { ArmError, armErrors, armError } from '../core/errors.ts';
+import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
 import { partnerStore } from '../partner/store.ts';

@@ -3,7 +3,7 @@ import { armStore, type ArmDb } from '../arm/store.ts';
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Clock } from '../core/clock.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { isGuid } from '../core/ids.ts';
 import { identityStore, type IdentityDb } from '../identity/store.ts';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { type ArmError, armErrors, armError } from './errors.ts';
+import { type ArmError, armError, armErrors } from './errors.ts';
 
 // Resource tags: ARM's one rule, for every ARM resource of both roles and for the usage record a
 // deployment sends to the hub, so that nothing a stack accepts is refused further down the line.

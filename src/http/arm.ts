@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, armErrors, armError } from '../core/errors.ts';
+import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
 import { checkJsonValue, registerErrorShape } from './edge.ts';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ArmError, armErrors, armError } from '../core/errors.ts';
+import { type ArmError, armError, armErrors } from '../core/errors.ts';
 
 // The edge: text no handler should ever see. PostgreSQL's text cannot hold NUL, and an unpaired
 // UTF-16 surrogate has no UTF-8 form, so either would fail deep in a query as a 500. Every path

@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox';
 import { createSubscription, inTransaction } from '../arm/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf } from '../http/arm.ts';
 import { DIRECTORY_DOMAIN_INDEX, identityStore } from '../identity/store.ts';

@@ -13,7 +13,7 @@ import {
 import { armStore } from '../arm/store.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';

@@ -13,7 +13,7 @@ import {
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
-import { armErrors, armError } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';

@@ -4,7 +4,7 @@ import { armStore } from '../../arm/store.ts';
 import type { ResourceGroupsTable } from '../../arm/tables.ts';
 import { TemplateError } from '../../arm/template/parse.ts';
 import { planDeployment, type DeploymentPlan } from '../../arm/template/plan.ts';
-import { armErrors, armError, type ArmErrorBody } from '../../core/errors.ts';
+import { armError, armErrors, type ArmErrorBody } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import { runDeployment, type InProcessArm } from './run.ts';

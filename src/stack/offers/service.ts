@@ -10,7 +10,7 @@ import { armStore } from '../../arm/store.ts';
 import { OWNER } from '../../arm/roles.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { scopeKey } from '../../core/arm-id.ts';
-import { armErrors, armError } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 import { isGuid, newGuid } from '../../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import {

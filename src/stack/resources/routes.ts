@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { readableSubscription } from '../../arm/service.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
-import { armErrors, armError } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import { VM_SIZES } from './catalog.ts';

@@ -1,4 +1,4 @@
-import { armErrors, armError } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 
 // The resource providers' errors and the rules every resource type shares.
 

@@ -1,5 +1,5 @@
 import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
-import { armErrors, armError } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 import { HttpError, type HttpClient } from '../../core/http-client.ts';
 import { isGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';

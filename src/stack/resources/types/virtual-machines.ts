@@ -1,7 +1,7 @@
 import { authorize, inTransaction, requireSubscription } from '../../../arm/service.ts';
 import { armStore } from '../../../arm/store.ts';
 import { parseResourceId, resourceTypeOf } from '../../../core/arm-id.ts';
-import { armErrors, armError } from '../../../core/errors.ts';
+import { armError, armErrors } from '../../../core/errors.ts';
 import { newGuid } from '../../../core/ids.ts';
 import type { Principal } from '../../../core/principal.ts';
 import { holdClosingLock, recordLateStateChange } from '../../metering/service.ts';
