@@ -1,4 +1,4 @@
-import { armErrors, type ArmError } from '../core/errors.ts';
+import { type ArmError, armError, armErrors } from '../core/errors.ts';
 import type { RouteEntry } from '../http/server.ts';
 
 // Resource Manager's generic view of an endpoint: its resource providers, their resource types,
@@ -164,7 +164,7 @@ export function parseResourceFilter(filter: string | undefined): ResourceFilter 
   for (const clause of filter.trim().split(/\s+and\s+/i)) {
     const m = FILTER_CLAUSE.exec(clause.trim());
     if (!m) {
-      throw armErrors.badRequest(
+      throw armError(
         'InvalidFilterInQueryString',
         `The filter '${filter.slice(0, 200)}' is not supported: use "resourceType eq '{type}'", "resourceGroup eq '{group}'", "name eq '{name}'" or "location eq '{location}'", joined by 'and'.`,
         '$filter',

@@ -1,4 +1,4 @@
-import { armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { authorize, principalIds } from './authorization.ts';
 import { inTransaction, type ArmContext } from './context.ts';
@@ -32,7 +32,7 @@ export async function putResourceGroup(
   );
   requireWritable(sub);
   if (!RESOURCE_GROUP_NAME.test(name) || name.endsWith('.')) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidResourceGroup',
       `The provided resource group name '${name}' has these invalid characters or length. The name can be up to 90 characters, may contain alphanumerics, underscores, parentheses, hyphens and periods, and cannot end in a period.`,
       'name',
@@ -40,7 +40,7 @@ export async function putResourceGroup(
   }
   const location = ctx.locations().find((l) => l.toLowerCase() === input.location.toLowerCase().replaceAll(' ', ''));
   if (!location) {
-    throw armErrors.badRequest(
+    throw armError(
       'LocationNotAvailableForResourceGroup',
       `The provided location '${input.location}' is not available for resource group. List of available regions is '${ctx.locations().join(',')}'.`,
       'location',
@@ -48,7 +48,7 @@ export async function putResourceGroup(
   }
   const existing = await armStore.getResourceGroup(ctx.db, sub.subscription_id, name);
   if (existing && existing.location.toLowerCase() !== location.toLowerCase()) {
-    throw armErrors.conflict(
+    throw armError(
       'InvalidResourceGroupLocation',
       `Invalid resource group location '${input.location}'. The Resource group already exists in location '${existing.location}'.`,
     );

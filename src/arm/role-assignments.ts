@@ -1,5 +1,5 @@
 import { ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
@@ -56,7 +56,7 @@ export async function putRoleAssignment(
   const sub = await scopeSubscription(ctx, subscriptionId);
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/write', scope);
   if (!isGuid(name)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidRoleAssignmentId',
       `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`,
       'name',
@@ -65,21 +65,21 @@ export async function putRoleAssignment(
   const roleId = roleIdFromReference(input.roleDefinitionId);
   const role = roleId ? findRole(roleId) : undefined;
   if (!roleId || !role) {
-    throw armErrors.badRequest(
+    throw armError(
       'RoleDefinitionDoesNotExist',
       `The specified role definition with ID '${input.roleDefinitionId}' does not exist.`,
       'properties.roleDefinitionId',
     );
   }
   if (!assignableAt(role, scopeKey(scope))) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidRoleAssignmentScope',
       `The role '${role.roleName}' cannot be assigned at scope '${scope}': it is assignable ${role.assignableAt === 'root' ? "only at the root scope '/'" : 'only at a subscription or below'}.`,
       'properties.scope',
     );
   }
   if (!isGuid(input.principalId)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidPrincipalId',
       `A valid principal ID must be provided for role assignment; '${input.principalId}' is not one.`,
       'properties.principalId',
@@ -90,7 +90,7 @@ export async function putRoleAssignment(
   if (ctx.principalType) {
     const found = await ctx.principalType(principalId, sub?.tenant_id ?? principal.tenantId);
     if (!found) {
-      throw armErrors.badRequest(
+      throw armError(
         'PrincipalNotFound',
         `Principal ${principalId} does not exist in the directory.`,
         'properties.principalId',
@@ -104,7 +104,7 @@ export async function putRoleAssignment(
     if (existing.scope_key === key && existing.role_definition_id === roleId && existing.principal_id === principalId) {
       return { assignment: existing, created: false };
     }
-    throw armErrors.conflict(
+    throw armError(
       'RoleAssignmentUpdateNotPermitted',
       `Tenant ID, application ID, principal ID, and scope are not allowed to be updated; role assignment '${name}' already exists with other values.`,
     );
@@ -112,7 +112,7 @@ export async function putRoleAssignment(
   const twin = await armStore.findEquivalentAssignment(ctx.db, key, roleId, principalId);
   // A twin request of this very name may have made it since: that is this assignment, as a repeat sees it.
   if (twin?.name === name.toLowerCase()) return { assignment: twin, created: false };
-  if (twin) throw armErrors.conflict('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
+  if (twin) throw armError('RoleAssignmentExists', `The role assignment already exists (as '${twin.name}').`);
   const row: RoleAssignmentsTable = {
     name: name.toLowerCase(),
     scope,
@@ -145,7 +145,7 @@ export async function putRoleAssignment(
       winner.principal_id === principalId
     )
       return { assignment: winner, created: false };
-    throw armErrors.conflict('RoleAssignmentExists', 'The role assignment already exists.');
+    throw armError('RoleAssignmentExists', 'The role assignment already exists.');
   }
   return { assignment: row, created: true };
 }
@@ -161,7 +161,7 @@ export async function getRoleAssignment(
   await authorize(ctx, principal, 'Microsoft.Authorization/roleAssignments/read', scope);
   const row = isGuid(name) ? await armStore.getRoleAssignment(ctx.db, name) : undefined;
   if (!row || row.scope_key !== scopeKey(scope)) {
-    throw new ArmError(404, 'RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
+    throw armError('RoleAssignmentNotFound', `The role assignment '${name}' is not found.`);
   }
   return row;
 }
@@ -205,7 +205,7 @@ export function parseAssignmentFilter(filter: string | undefined): { atScopeOnly
   if (/^atScope\(\)$/i.test(f)) return { atScopeOnly: true };
   const m = /^(?:principalId\s+eq\s+'([0-9a-f-]{36})'|assignedTo\('([0-9a-f-]{36})'\))$/i.exec(f);
   if (m) return { atScopeOnly: false, principalId: (m[1] ?? m[2]).toLowerCase() };
-  throw armErrors.badRequest(
+  throw armError(
     'UnsupportedQuery',
     `The filter '${filter}' is not supported. Supported filters are 'atScope()', "principalId eq '{id}'" and "assignedTo('{id}')".`,
     '$filter',

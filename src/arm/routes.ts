@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
@@ -322,7 +322,7 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       const filter = queryValue(request, '$filter');
       const byName = filter ? /^roleName\s+eq\s+'([^']+)'$/i.exec(filter.trim()) : null;
       if (filter && !byName)
-        throw armErrors.badRequest(
+        throw armError(
           'UnsupportedQuery',
           `The filter '${filter}' is not supported; use "roleName eq '{name}'".`,
           '$filter',
@@ -335,7 +335,7 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       const subscriptionId = await definitionsSubscription(request);
       const role = findRole(request.params.name);
       if (!role)
-        throw armErrors.badRequest(
+        throw armError(
           'RoleDefinitionDoesNotExist',
           `The specified role definition with ID '${request.params.name}' does not exist.`,
         );

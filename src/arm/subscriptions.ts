@@ -1,5 +1,5 @@
 import { scopeKey } from '../core/arm-id.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import { principalIds } from './authorization.ts';
@@ -23,8 +23,7 @@ export async function requireSubscription(ctx: ArmContext, subscriptionId: strin
 
 export function requireWritable(sub: SubscriptionsTable): void {
   if (!SUBSCRIPTION_WRITABLE_STATES.has(sub.state)) {
-    throw new ArmError(
-      409,
+    throw armError(
       'ReadOnlyDisabledSubscription',
       `The subscription '${sub.subscription_id}' is disabled and therefore marked as read only. You cannot perform any write actions on this subscription until it is re-enabled.`,
     );

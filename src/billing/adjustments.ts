@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { armStore } from '../arm/store.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -32,24 +32,24 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase())
     : undefined;
   if (!customer)
-    throw armErrors.badRequest(
+    throw armError(
       'CustomerNotFound',
       `The customer '${input.customerId}' is not one of this partner's customers.`,
       'customerId',
     );
   if (!['credit', 'adjustment'].includes(input.kind))
-    throw armErrors.badRequest('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
+    throw armError('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
   const amount = parseMoney(input.amount, 'amount');
   if (input.kind === 'credit' && new Decimal(amount).gt(0))
-    throw armErrors.badRequest('InvalidAmount', 'A credit is a negative amount.', 'amount');
+    throw armError('InvalidAmount', 'A credit is a negative amount.', 'amount');
   if (!input.reason?.trim())
-    throw armErrors.badRequest('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
+    throw armError('ReasonRequired', 'Say why: a credit or adjustment needs a reason.', 'reason');
   const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
   if (subscriptionId) {
     const sub = isGuid(subscriptionId) ? await armStore.getSubscription(ctx.db, subscriptionId) : undefined;
     if (sub?.tenant_id !== customer.id)
-      throw armErrors.badRequest(
-        'SubscriptionNotFound',
+      throw armError(
+        'InvalidResourceReference',
         `The subscription '${input.subscriptionId}' is not the customer's.`,
         'subscriptionId',
       );

@@ -1,7 +1,7 @@
 import type { SystemRights } from '../arm/service.ts';
 import type { ArmDb } from '../arm/store.ts';
 import type { Clock } from '../core/clock.ts';
-import { ArmError } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { IdentityDb } from '../identity/store.ts';
 import { actingPartner } from '../partner/context.ts';
@@ -25,15 +25,13 @@ export const STREAMS: Stream[] = ['partner', 'customer'];
 
 export const billingErrors = {
   periodNotEnded: (period: string, end: Date) =>
-    new ArmError(
-      409,
+    armError(
       'BillingPeriodNotEnded',
       `The billing period '${period}' ends at ${end.toISOString()}; it cannot be closed before then.`,
     ),
-  invoiceNotFound: (id: string) => new ArmError(404, 'InvoiceNotFound', `The invoice '${id}' could not be found.`),
+  invoiceNotFound: (id: string) => armError('InvoiceNotFound', `The invoice '${id}' could not be found.`),
   notAPartner: (tenantId: string) =>
-    new ArmError(
-      403,
+    armError(
       'AuthorizationFailed',
       `The directory '${tenantId}' is not a partner of this cloud; only partners sell and bill.`,
     ),

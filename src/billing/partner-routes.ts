@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { collection, pageOfCollection } from '../partner/collection.ts';
+import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
 import { unbilled } from './invoices.ts';
@@ -16,13 +17,13 @@ function requireUsageLineItems(request: FastifyRequest): void {
   const provider = queryValue(request, 'provider')?.toLowerCase();
   const type = queryValue(request, 'invoicelineitemtype')?.toLowerCase();
   if (provider !== 'onetime')
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidProvider',
       `provider '${provider ?? ''}' is not supported: use provider=onetime.`,
       'provider',
     );
   if (type !== 'usagelineitems')
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidInvoiceLineItemType',
       `invoicelineitemtype '${type ?? ''}' is not supported: use usagelineitems.`,
       'invoicelineitemtype',
@@ -33,7 +34,10 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   const partnerOf = async (request: FastifyRequest) => {
     const dir = await callerPartner(ctx, principalOf(request));
     if (!dir)
-      throw partnerErrors.forbidden(`The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`);
+      throw partnerCenterError(
+        'Forbidden',
+        `The directory '${principalOf(request).tenantId}' is not a partner of this cloud.`,
+      );
     return dir;
   };
 
@@ -72,14 +76,14 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     requireUsageLineItems(request);
     const currency = (queryValue(request, 'currencycode') ?? '').toUpperCase();
     if (currency !== 'USD')
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidCurrencyCode',
         `currencycode '${currency}' is not a billing currency of this partner: use USD.`,
         'currencycode',
       );
     const period = (queryValue(request, 'period') ?? '').toLowerCase();
     if (period !== 'current')
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidPeriod',
         `period '${period}' is not supported: use period=current (closed periods are invoices).`,
         'period',

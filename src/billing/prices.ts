@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -64,7 +64,7 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
       input.customerId &&
       !(isGuid(input.customerId) && (await partnerStore.getCustomer(ctx.db, seller, input.customerId.toLowerCase())))
     ) {
-      throw armErrors.badRequest(
+      throw armError(
         'CustomerNotFound',
         `The customer '${input.customerId}' is not one of this partner's customers.`,
         'customerId',
@@ -72,16 +72,12 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     }
   }
   if (input.level === 'provider' && input.customerId && !isGuid(input.customerId))
-    throw armErrors.badRequest('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
+    throw armError('InvalidCustomerId', `'${input.customerId}' is not a GUID.`, 'customerId');
   if (!['markup', 'discount', 'fixed'].includes(input.kind))
-    throw armErrors.badRequest(
-      'InvalidOverrideKind',
-      `kind '${input.kind}' must be markup, discount or fixed.`,
-      'kind',
-    );
+    throw armError('InvalidOverrideKind', `kind '${input.kind}' must be markup, discount or fixed.`, 'kind');
   const value = parseDecimal(input.value, 'value');
   if (input.kind === 'discount' && new Decimal(value).gt(100))
-    throw armErrors.badRequest('InvalidPrice', 'A discount is at most 100 percent.', 'value');
+    throw armError('InvalidPrice', 'A discount is at most 100 percent.', 'value');
   const meterId = input.meterId ? requireMeterId(input.meterId) : null;
   const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
   const id = await pricingStore.addOverride(ctx.db, {

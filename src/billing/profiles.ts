@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { identityStore } from '../identity/store.ts';
@@ -37,14 +37,10 @@ export async function setProfile(
   }
   const day = body.billingDay ?? 1;
   if (!Number.isInteger(day) || day < 1 || day > 28)
-    throw armErrors.badRequest(
-      'InvalidBillingDay',
-      `The billing day '${day}' must be an integer from 1 to 28.`,
-      'billingDay',
-    );
+    throw armError('InvalidBillingDay', `The billing day '${day}' must be an integer from 1 to 28.`, 'billingDay');
   const taxRate = parseDecimal(body.taxRate ?? '0', 'taxRate');
   if (new Decimal(taxRate).gte(100))
-    throw armErrors.badRequest('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
+    throw armError('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
   await billingStore.upsertProfile(ctx.db, {
     seller,
     customerId,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -62,11 +62,7 @@ function periodQuery(request: FastifyRequest, required: boolean): string | undef
   const period = queryValue(request, 'period');
   if (period === undefined) {
     if (required)
-      throw armErrors.badRequest(
-        'InvalidBillingPeriod',
-        "The query parameter 'period' (YYYY-MM) is required.",
-        'period',
-      );
+      throw armError('InvalidBillingPeriod', "The query parameter 'period' (YYYY-MM) is required.", 'period');
     return undefined;
   }
   parsePeriod(period);
@@ -109,7 +105,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     const scope = await customerInvoiceScope(ctx, principalOf(request));
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId && !isGuid(customerId))
-      throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
+      throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const page = pageOf(request);
     const rows = await billingStore.listInvoices(
       ctx.db,
@@ -143,7 +139,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
             : partnerStore.customerById(ctx.db, customerId))
         : undefined;
     if (!customer)
-      throw armErrors.badRequest(
+      throw armError(
         'CustomerNotFound',
         partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.',
         'customerId',
@@ -204,21 +200,21 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     const period = periodQuery(request, true)!;
     const format = (queryValue(request, 'format') ?? 'recon').toLowerCase() as ExportFormat;
     if (!EXPORT_FORMATS.includes(format))
-      throw armErrors.badRequest(
+      throw armError(
         'InvalidExportFormat',
         `format '${format}' must be one of ${EXPORT_FORMATS.join(', ')}.`,
         'format',
       );
     const stream = (queryValue(request, 'stream') ?? 'partner').toLowerCase() as Stream;
     if (stream !== 'partner' && stream !== 'customer')
-      throw armErrors.badRequest(
+      throw armError(
         'InvalidStream',
         "stream must be 'partner' (the provider's invoice) or 'customer' (the partner's invoices to its customers).",
         'stream',
       );
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId !== undefined && !isGuid(customerId))
-      throw armErrors.badRequest('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
+      throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const partner = await callerPartner(ctx, caller);
     let invoices: Awaited<ReturnType<typeof billingStore.listInvoices>>;
     if (stream === 'partner') {

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 
 // The rules of billing, as plain functions: amounts. Periods are in core/periods.ts, prices in
 // rating/rules.ts, the rounding of money in rating/rating.ts.
@@ -8,11 +8,7 @@ import { armErrors } from '../core/errors.ts';
 export function parseMoney(text: unknown, target: string): string {
   const s = typeof text === 'number' ? String(text) : text;
   if (typeof s !== 'string' || !/^-?\d{1,12}(\.\d{1,2})?$/.test(s) || new Decimal(s).isZero()) {
-    throw armErrors.badRequest(
-      'InvalidAmount',
-      `'${String(text)}' is not a non-zero amount with up to 2 decimals.`,
-      target,
-    );
+    throw armError('InvalidAmount', `'${String(text)}' is not a non-zero amount with up to 2 decimals.`, target);
   }
   return new Decimal(s).toFixed(2);
 }

@@ -1,5 +1,14 @@
-// The one place where ARM-style errors are made. Every failure on an ARM endpoint leaves the server
-// as {"error":{"code","message","target"?,"details"?}} with the status given here.
+// The one place where errors are made, one factory per API family, each with its codes in one table
+// (src/core/errors/): ARM's (`armError`), the partner center's (`partnerCenterError`) and the
+// directory API's (`graphError`) are `ArmError`s, which each context renders in its API's shape;
+// the token endpoint's are `OAuthError`s (`oauthError`). A factory takes a code from its table and
+// looks its status up there, so a code has one status and an unknown code does not compile.
+import { ARM_CODES, type ArmCode } from './errors/arm-codes.ts';
+import { GRAPH_CODES, type GraphCode } from './errors/graph-codes.ts';
+import { OAUTH_CODES, type OAuthCode } from './errors/oauth-codes.ts';
+import { PARTNER_CENTER_CODES, type PartnerCenterCode } from './errors/partner-codes.ts';
+
+export type { ArmCode, GraphCode, OAuthCode, PartnerCenterCode };
 
 export interface ArmErrorBody {
   code: string;
@@ -8,6 +17,7 @@ export interface ArmErrorBody {
   details?: ArmErrorBody[];
 }
 
+/** An error with a status, a code and a message (ARM's, the partner center's or the graph's codes). */
 export class ArmError extends Error {
   constructor(
     readonly status: number,
@@ -20,6 +30,14 @@ export class ArmError extends Error {
     super(message);
   }
 
+  /** The same error with more response headers (a 401's challenge). */
+  withHeaders(headers: Record<string, string>): ArmError {
+    return new ArmError(this.status, this.code, this.message, this.target, this.details, {
+      ...this.headers,
+      ...headers,
+    });
+  }
+
   toBody(): { error: ArmErrorBody } {
     const error: ArmErrorBody = { code: this.code, message: this.message };
     if (this.target !== undefined) error.target = this.target;
@@ -28,16 +46,53 @@ export class ArmError extends Error {
   }
 }
 
+/** An ARM error: `code`'s status comes from `ARM_CODES`. */
+export function armError(
+  code: ArmCode,
+  message: string,
+  target?: string,
+  details?: ArmErrorBody[],
+  headers?: Record<string, string>,
+): ArmError {
+  return new ArmError(ARM_CODES[code], code, message, target, details, headers);
+}
+
+/** A partner center error: `code`'s status comes from `PARTNER_CENTER_CODES`. */
+export function partnerCenterError(code: PartnerCenterCode, message: string, target?: string): ArmError {
+  return new ArmError(PARTNER_CENTER_CODES[code], code, message, target);
+}
+
+/** A directory API (graph) error: `code`'s status comes from `GRAPH_CODES`. */
+export function graphError(code: GraphCode, message: string, target?: string): ArmError {
+  return new ArmError(GRAPH_CODES[code], code, message, target);
+}
+
+/** An OAuth error in the shape Azure AD answers it, with its AADSTS code. */
+export class OAuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly aadsts: number,
+    message: string,
+  ) {
+    super(`AADSTS${aadsts}: ${message}`);
+  }
+}
+
+/** A token endpoint error: `code` (`AADSTS…`) gives OAuth's `error` and the status from `OAUTH_CODES`. */
+export function oauthError(code: OAuthCode, message: string): OAuthError {
+  const { status, error } = OAUTH_CODES[code];
+  return new OAuthError(status, error, Number(code.slice('AADSTS'.length)), message);
+}
+
 export const armErrors = {
   missingApiVersion: () =>
-    new ArmError(
-      400,
+    armError(
       'MissingApiVersionParameter',
       'The api-version query parameter (?api-version=) is required for all requests.',
     ),
   invalidApiVersion: (given: string, resourceType: string, supported: readonly string[]) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidApiVersionParameter',
       `The api-version '${given}' is invalid. The supported versions for resource type '${resourceType}' are '${supported.join(', ')}'.`,
     ),
@@ -48,89 +103,85 @@ export const armErrors = {
     supported: readonly string[],
     locations?: readonly string[],
   ) =>
-    new ArmError(
-      400,
+    armError(
       'NoRegisteredProviderFound',
       `No registered resource provider found for location '${locations?.[0] ?? 'global'}' and API version '${given.slice(0, 32)}' for type '${resourceType}'. ` +
         `The supported api-versions are '${supported.join(', ')}'.${locations ? ` The supported locations are '${locations.join(', ')}'.` : ''}`,
     ),
   invalidResourceNamespace: (namespace: string) =>
-    new ArmError(404, 'InvalidResourceNamespace', `The resource namespace '${namespace.slice(0, 100)}' is invalid.`),
+    armError('InvalidResourceNamespace', `The resource namespace '${namespace.slice(0, 100)}' is invalid.`),
   invalidResourceType: (
     namespace: string,
     type: string,
     apiVersion: string | undefined,
     supported: readonly string[],
   ) =>
-    new ArmError(
-      404,
+    armError(
       'InvalidResourceType',
       `The resource type '${type.slice(0, 100)}' could not be found in the namespace '${namespace}'${apiVersion ? ` for api version '${apiVersion.slice(0, 32)}'` : ''}. ` +
         `The supported resource types are '${supported.join(', ')}'.`,
     ),
-  invalidRequestContent: (message: string, target?: string) =>
-    new ArmError(400, 'InvalidRequestContent', message, target),
+  invalidRequestContent: (message: string, target?: string) => armError('InvalidRequestContent', message, target),
   invalidText: (where: 'path' | 'query' | 'body' | 'form') =>
-    new ArmError(
-      400,
+    armError(
       'InvalidRequestContent',
       `The request ${where} contains a NUL character or an unpaired UTF-16 surrogate, which are not accepted.`,
     ),
   invalidResourceId: (id: string) =>
-    new ArmError(400, 'LinkedInvalidPropertyId', `The resource id '${id}' is not a valid resource id.`, 'id'),
+    armError('LinkedInvalidPropertyId', `The resource id '${id}' is not a valid resource id.`, 'id'),
   bodyTooLarge: (limit: number) =>
-    new ArmError(413, 'RequestEntityTooLarge', `The request content was larger than the limit of ${limit} bytes.`),
+    armError('RequestEntityTooLarge', `The request content was larger than the limit of ${limit} bytes.`),
   unsupportedMediaType: (type: string) =>
-    new ArmError(
-      415,
+    armError(
       'UnsupportedMediaType',
       `The content media type '${type}' is not supported. Only 'application/json' is supported.`,
     ),
   routeNotFound: (method: string, path: string) =>
-    new ArmError(404, 'NotFound', `No HTTP resource was found that matches the request '${method} ${path}'.`),
+    armError('NotFound', `No HTTP resource was found that matches the request '${method} ${path}'.`),
   authenticationMissing: () =>
-    new ArmError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."),
+    armError('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."),
   authenticationInvalid: (why: string) =>
-    new ArmError(401, 'InvalidAuthenticationToken', `The access token is invalid: ${why}.`),
+    armError('InvalidAuthenticationToken', `The access token is invalid: ${why}.`),
   authenticationExpired: () =>
-    new ArmError(
-      401,
-      'ExpiredAuthenticationToken',
-      'The access token expiry UTC time is earlier than current UTC time.',
-    ),
+    armError('ExpiredAuthenticationToken', 'The access token expiry UTC time is earlier than current UTC time.'),
   audienceInvalid: (aud: string, expected: string) =>
-    new ArmError(
-      401,
+    armError(
       'InvalidAuthenticationTokenAudience',
       `The access token has been obtained for wrong audience or resource '${aud}'. It should exactly match with one of the allowed audiences '${expected}'.`,
     ),
   authorizationFailed: (objectId: string, action: string, scope: string) =>
-    new ArmError(
-      403,
+    armError(
       'AuthorizationFailed',
       `The client '${objectId}' with object id '${objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid.`,
     ),
   subscriptionNotFound: (subscriptionId: string) =>
-    new ArmError(404, 'SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`),
+    armError('SubscriptionNotFound', `The subscription '${subscriptionId}' could not be found.`),
   invalidSubscriptionId: (subscriptionId: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidSubscriptionId',
       `The provided subscription identifier '${subscriptionId}' is malformed or invalid.`,
     ),
   resourceGroupNotFound: (name: string) =>
-    new ArmError(404, 'ResourceGroupNotFound', `Resource group '${name}' could not be found.`),
+    armError('ResourceGroupNotFound', `Resource group '${name}' could not be found.`),
   resourceNotFound: (type: string, name: string, resourceGroup?: string) =>
-    new ArmError(
-      404,
+    armError(
       'ResourceNotFound',
       `The Resource '${type}/${name}'${resourceGroup ? ` under resource group '${resourceGroup}'` : ''} was not found.`,
     ),
-  conflict: (code: string, message: string) => new ArmError(409, code, message),
-  badRequest: (code: string, message: string, target?: string) => new ArmError(400, code, message, target),
+  /** A resource the caller names by kind and name (a plan, an offer, a directory tenant) that does not exist. */
+  namedResourceNotFound: (kind: string, name: string) =>
+    armError('ResourceNotFound', `The ${kind} '${name}' was not found.`),
+  /** A location a resource type is not offered in; without `resourceType`, the type the request is about. */
+  locationNotAvailableForResourceType: (location: string, allowed: string, resourceType?: string) =>
+    armError(
+      'LocationNotAvailableForResourceType',
+      `The provided location '${location}' is not available for ${resourceType ? `resource type '${resourceType}'` : 'this resource type'}. List of available regions for the resource type is '${allowed}'.`,
+      'location',
+    ),
+  /** The web framework's own 4xx refusals keep its status (the one status not from `ARM_CODES`). */
+  frameworkRefusal: (status: number, message: string) => new ArmError(status, 'BadRequest', message),
   internal: (requestId: string) =>
-    new ArmError(
-      500,
+    armError(
       'InternalServerError',
       `The server encountered an internal error. Please retry the request. Request id '${requestId}'.`,
     ),

@@ -1,4 +1,4 @@
-import { armErrors } from './errors.ts';
+import { armError } from './errors.ts';
 
 // Billing periods (both roles: invoices on the hub, chargeback on a stack).
 
@@ -8,7 +8,7 @@ export const PERIOD_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
 export function parsePeriod(text: string): { year: number; month: number } {
   const m = PERIOD_PATTERN.exec(text);
   if (!m)
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidBillingPeriod',
       `The billing period '${text}' is not a month in the form YYYY-MM.`,
       'period',

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { type ArmError, armErrors } from './errors.ts';
+import { type ArmError, armError, armErrors } from './errors.ts';
 
 // Resource tags: ARM's one rule, for every ARM resource of both roles and for the usage record a
 // deployment sends to the hub, so that nothing a stack accepts is refused further down the line.
@@ -52,28 +52,28 @@ const notDeserializable = (target: string, expected: string, value: unknown) =>
 function tagProblem(name: string, value: unknown, target: string): ArmError | undefined {
   if (typeof value !== 'string') return notDeserializable(pathOf(target, name), 'string', value);
   if (name.trim().length === 0) {
-    return armErrors.badRequest(
+    return armError(
       'InvalidTagName',
       'The tag name must be non-null, non-empty and non-whitespace only. Please provide an actual value.',
       target,
     );
   }
   if (RESERVED_IN_NAME.test(name)) {
-    return armErrors.badRequest(
+    return armError(
       'InvalidTagNameCharacters',
       `The tag names '${shown(name)}' have reserved characters '<,>,%,&,\\,?,/' or control characters.`,
       target,
     );
   }
   if (name.length > TAG_LIMITS.nameLength) {
-    return armErrors.badRequest(
+    return armError(
       'InvalidTagName',
       `Tag key too large. Following tag name '${shown(name)}' exceeded the maximum length. Maximum allowed length for tag name - '${TAG_LIMITS.nameLength}' characters.`,
       target,
     );
   }
   if (value.length > TAG_LIMITS.valueLength) {
-    return armErrors.badRequest(
+    return armError(
       'InvalidTagValueLength',
       `Tag value too large. Following tag value '${shown(value)}' exceeded the maximum length. Maximum allowed length for tag value - '${TAG_LIMITS.valueLength}' characters.`,
       target,
@@ -97,7 +97,7 @@ export function checkTags(value: unknown, target = 'tags'): Tags | undefined {
   const mistyped = entries.find(([, v]) => typeof v !== 'string');
   if (mistyped) throw notDeserializable(pathOf(target, mistyped[0]), 'string', mistyped[1]);
   if (entries.length > TAG_LIMITS.count) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidTags',
       `Too many tags specified. Requested tag count - '${entries.length}'. Maximum number of tags allowed - '${TAG_LIMITS.count}'.`,
       target,

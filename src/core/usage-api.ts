@@ -1,5 +1,5 @@
 import { parseInstant } from './clock.ts';
-import { ArmError } from './errors.ts';
+import { armError } from './errors.ts';
 import { readOffsetToken } from './paging.ts';
 
 // The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
@@ -19,30 +19,26 @@ export interface UsageQuery {
 export const USAGE_PAGE_SIZE = 1000;
 
 export const usageErrors = {
-  invalidProperty: (name: string, message: string) => new ArmError(400, 'InvalidProperty', message, name),
+  invalidProperty: (name: string, message: string) => armError('InvalidProperty', message, name),
   endInFuture: (end: string, now: Date) =>
-    new ArmError(
-      400,
+    armError(
       'RequestEndTimeIsInFuture',
       `The reportedEndTime '${end}' is later than the current time ${now.toISOString()}; usage after it has not been processed.`,
       'reportedEndTime',
     ),
   granularity: (given: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidAggregationGranularity',
       `The aggregationGranularity '${given}' is not valid; use 'Daily' or 'Hourly'.`,
       'aggregationGranularity',
     ),
   notDirectTenant: (id: string) =>
-    new ArmError(
-      400,
+    armError(
       'SubscriberIdIsNotDirectTenant',
       `The subscriberId '${id}' is not a subscription of a direct tenant of this deployment.`,
       'subscriberId',
     ),
-  badContinuation: () =>
-    new ArmError(400, 'InvalidProperty', 'The continuationToken is not valid.', 'continuationToken'),
+  badContinuation: () => armError('InvalidProperty', 'The continuationToken is not valid.', 'continuationToken'),
 };
 
 function parseTime(name: string, value: string | undefined): Date {

@@ -1,4 +1,4 @@
-import { ArmError } from './errors.ts';
+import { armError } from './errors.ts';
 
 // The reconciliation of a deployment with the hub: per usage hour and meter, how many records and
 // what quantity each side holds. Shared by both roles: the hub answers it, the stack compares.
@@ -24,22 +24,11 @@ export function checkReconciliationRange(from: Date, to: Date): void {
     ['to', to],
   ] as const) {
     if (t.getTime() % HOUR_MS !== 0)
-      throw new ArmError(
-        400,
-        'InvalidTimeRange',
-        `'${name}' must be on an hour boundary (${t.toISOString()} is not).`,
-        name,
-      );
+      throw armError('InvalidTimeRange', `'${name}' must be on an hour boundary (${t.toISOString()} is not).`, name);
   }
-  if (to.getTime() <= from.getTime())
-    throw new ArmError(400, 'InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+  if (to.getTime() <= from.getTime()) throw armError('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
   if (to.getTime() - from.getTime() > RECONCILIATION_MAX_DAYS * 24 * HOUR_MS) {
-    throw new ArmError(
-      400,
-      'InvalidTimeRange',
-      `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`,
-      'to',
-    );
+    throw armError('InvalidTimeRange', `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`, 'to');
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
 import { checkJsonValue, registerErrorShape } from './edge.ts';
@@ -107,9 +107,7 @@ export function acceptJsonBodies(app: FastifyInstance, parse: (text: string) => 
 
 function challenge(opts: ArmEndpointOptions, error: ArmError): ArmError {
   const header = `Bearer authorization_uri="${opts.authorizationUri()}", error="invalid_token", error_description="${error.message.replaceAll('"', "'")}"`;
-  return new ArmError(error.status, error.code, error.message, error.target, error.details, {
-    'www-authenticate': header,
-  });
+  return error.withHeaders({ 'www-authenticate': header });
 }
 
 async function authenticate(opts: ArmEndpointOptions, request: FastifyRequest): Promise<void> {
@@ -189,7 +187,7 @@ export function toArmError(error: FastifyError | Error, request: FastifyRequest)
       return armErrors.invalidRequestContent(fe.message);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new ArmError(fe.statusCode, 'BadRequest', fe.message);
+    return armErrors.frameworkRefusal(fe.statusCode, fe.message);
   }
   return armErrors.internal(request.id);
 }
@@ -240,9 +238,9 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
     return JSON.stringify(opts.render ? opts.render(error, request) : error.toBody());
   });
   app.setErrorHandler((error, request, reply) => {
-    const armError = toArmError(error as Error, request);
-    if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendArmError(reply, armError, opts.render);
+    const refusal = toArmError(error as Error, request);
+    if (refusal.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendArmError(reply, refusal, opts.render);
   });
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0];
@@ -263,8 +261,7 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
   let offset = 0;
   if (token !== undefined) {
     const n = readOffsetToken(token);
-    if (n === undefined)
-      throw armErrors.badRequest('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
+    if (n === undefined) throw armError('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
     offset = n;
   }
   const top = queryValue(request, '$top');
@@ -272,11 +269,7 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
   if (top !== undefined) {
     const n = Number(top);
     if (!Number.isInteger(n) || n < 1 || n > 1000)
-      throw armErrors.badRequest(
-        'InvalidTopParameter',
-        `The value '${top}' of '$top' must be an integer from 1 to 1000.`,
-        '$top',
-      );
+      throw armError('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
     limit = n;
   }
   return { offset, limit };

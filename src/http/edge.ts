@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { type ArmError, armError, armErrors } from '../core/errors.ts';
 
 // The edge: text no handler should ever see. PostgreSQL's text cannot hold NUL, and an unpaired
 // UTF-16 surrogate has no UTF-8 form, so either would fail deep in a query as a 500. Every path
@@ -81,17 +81,13 @@ export function registerErrorShape(app: FastifyInstance, render: ErrorShape): vo
 /** Fastify's `frameworkErrors`: the router's refusals, in the shape of the API under that path. */
 export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  const armError = tooLong
-    ? new ArmError(
-        414,
-        'RequestUriTooLong',
-        'A segment of the request path is longer than the limit of 500 characters.',
-      )
+  const refusal = tooLong
+    ? armError('RequestUriTooLong', 'A segment of the request path is longer than the limit of 500 characters.')
     : armErrors.invalidRequestContent('The request path is not valid: a percent-encoded segment is not UTF-8.');
   const path = (request.raw.url ?? '').toLowerCase();
   const shape = shapes.get(request.server.server)?.find((s) => path.startsWith(s.prefix))?.render;
   void reply
-    .status(armError.status)
+    .status(refusal.status)
     .type('application/json; charset=utf-8')
-    .send(shape ? shape(armError, request) : armError.toBody());
+    .send(shape ? shape(refusal, request) : refusal.toBody());
 }

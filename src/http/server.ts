@@ -97,9 +97,9 @@ export function createServer(opts: ServerOptions): FastifyInstance {
   // Routes outside any API (health, CORS preflights, the portal's files) answer errors in ARM's
   // shape too; an internal failure is logged with the request id and never shown.
   app.setErrorHandler((error, request, reply) => {
-    const armError = toArmError(error as Error, request);
-    if (armError.status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendArmError(reply, armError);
+    const refusal = toArmError(error as Error, request);
+    if (refusal.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendArmError(reply, refusal);
   });
   // After the request id is set, so that even this refusal carries it; each context renders it in its shape.
   app.addHook('onRequest', async (request) => checkRequestUrl(request));

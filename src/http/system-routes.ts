@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { addDuration, clockMoveRefusal, parseInstant, parseIsoDuration } from '../core/clock.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { principalOf } from './arm.ts';
@@ -41,7 +41,7 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
     async (request) => {
       await rights.require(principalOf(request), 'Stackledger.System/clock/action');
       if (!scheduler.clock.simulated) {
-        throw armErrors.conflict(
+        throw armError(
           'ClockNotSimulated',
           'This system runs on the real clock; start it with --clock TIME to move time by hand.',
         );
@@ -52,7 +52,7 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
       if (duration !== undefined) {
         const d = parseIsoDuration(duration);
         if (!d)
-          throw armErrors.badRequest(
+          throw armError(
             'InvalidDuration',
             `'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`,
             'duration',
@@ -60,16 +60,15 @@ export function registerSystemRoutes(app: FastifyInstance, scheduler: WorkSchedu
         target = addDuration(from, d);
       } else if (to !== undefined) {
         target = parseInstant(to);
-        if (!target) throw armErrors.badRequest('InvalidTime', `'${to}' is not an ISO 8601 time.`, 'to');
+        if (!target) throw armError('InvalidTime', `'${to}' is not an ISO 8601 time.`, 'to');
       } else {
-        throw armErrors.badRequest(
+        throw armError(
           'InvalidRequestContent',
           "Give either 'duration' (ISO 8601, such as PT3H) or 'to' (an ISO 8601 time).",
         );
       }
       const refusal = clockMoveRefusal(from, target);
-      if (refusal)
-        throw armErrors.badRequest(refusal.code, refusal.message, duration !== undefined ? 'duration' : 'to');
+      if (refusal) throw armError(refusal.code, refusal.message, duration !== undefined ? 'duration' : 'to');
       await scheduler.advanceTo(target);
       return { from: from.toISOString(), now: scheduler.clock.now().toISOString(), simulated: true };
     },

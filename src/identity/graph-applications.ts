@@ -1,5 +1,5 @@
 import { recordChanges } from '../audit/service.ts';
-import { ArmError } from '../core/errors.ts';
+import { graphError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { onUniqueViolation } from '../db/database.ts';
@@ -242,8 +242,7 @@ export async function removeApplicationPassword(ctx: GraphContext, caller: Princ
 
 /** Graph's answer to a second service principal of one application in one directory. */
 const servicePrincipalExists = (appId: string) =>
-  new ArmError(
-    409,
+  graphError(
     'Request_MultipleObjectsWithSameKeyValue',
     `The service principal cannot be created, updated, or restored because the service principal name ${appId} is already in use.`,
   );

@@ -1,4 +1,4 @@
-import { ArmError } from '../core/errors.ts';
+import { graphError } from '../core/errors.ts';
 
 // The few OData `$filter` forms the directory API reads, as clients send them: `prop eq 'v'`,
 // `startswith(prop,'v')`, `coll/any(x:x eq 'v')`, joined by `and`. Anything else is refused with
@@ -34,7 +34,7 @@ const FORMS: Array<{ op: FilterOperator; re: RegExp; property: number; value: nu
 ];
 
 const unsupported = (filter: string) =>
-  new ArmError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${filter}'.`);
+  graphError('Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${filter}'.`);
 
 /** The clauses of `filter` (none if absent); a form or property it does not take is a 400. */
 export function parseGraphFilter(filter: string | undefined, allowed: FilterableProperties): FilterClause[] {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { recordChanges } from '../audit/service.ts';
 import type { AuditTables } from '../audit/tables.ts';
 import type { AuditDb } from '../audit/store.ts';
-import { ArmError } from '../core/errors.ts';
+import { graphError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { IdentityService } from './service.ts';
@@ -17,17 +17,15 @@ import type { DirectoriesTable, IdentityTables, InvitationsTable, UsersTable } f
 export const GLOBAL_ADMINISTRATOR = 'GlobalAdministrator';
 
 export const graphErrors = {
-  denied: () => new ArmError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
-  badRequest: (message: string, target?: string) => new ArmError(400, 'Request_BadRequest', message, target),
+  denied: () => graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'),
+  badRequest: (message: string, target?: string) => graphError('Request_BadRequest', message, target),
   notFound: (id: string) =>
-    new ArmError(
-      404,
+    graphError(
       'Request_ResourceNotFound',
       `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
     ),
   exists: (property: string) =>
-    new ArmError(
-      400,
+    graphError(
       'Request_BadRequest',
       `Another object with the same value for property ${property} already exists.`,
       property,

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { ArmError, armErrors, OAuthError } from '../core/errors.ts';
 import { newGuid } from '../core/ids.ts';
 import { isUnsafeText, registerErrorShape } from '../http/edge.ts';
 import { adfsAuthorityOf } from '../core/tokens.ts';
-import { GRANT_TYPES, OAuthError, oauthErrors } from './rules.ts';
+import { GRANT_TYPES, oauthErrors } from './rules.ts';
 import type { IdentityService } from './service.ts';
 import { issueToken } from './token.ts';
 

@@ -1,3 +1,5 @@
+import { oauthError } from '../core/errors.ts';
+
 // Rules of identity: pure functions, no database, no HTTP.
 
 /** Public clients whose users sign in with the password grant (no secret). */
@@ -32,120 +34,75 @@ export const isLocked = (user: { locked_until: Date | null }, now: Date): boolea
 /** The grants the token endpoint serves (and the OpenID configuration lists). */
 export const GRANT_TYPES = ['client_credentials', 'password', 'refresh_token'] as const;
 
-/** An OAuth error in the shape Azure AD answers it, with its AADSTS code. */
-export class OAuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly aadsts: number,
-    message: string,
-  ) {
-    super(`AADSTS${aadsts}: ${message}`);
-  }
-}
-
 export const oauthErrors = {
   unsupportedGrant: (grant: string) =>
-    new OAuthError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
+    oauthError('AADSTS70003', `The app requested an unsupported grant type '${grant}'.`),
   missingParameter: (name: string) =>
-    new OAuthError(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${name}'.`),
+    oauthError('AADSTS900144', `The request body must contain the following parameter: '${name}'.`),
   tenantNotFound: (tenant: string) =>
-    new OAuthError(
-      400,
-      'invalid_request',
-      90002,
+    oauthError(
+      'AADSTS90002',
       `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
     ),
   appNotFound: (appId: string, tenant: string) =>
-    new OAuthError(
-      400,
-      'unauthorized_client',
-      700016,
-      `Application with identifier '${appId}' was not found in the directory '${tenant}'.`,
-    ),
+    oauthError('AADSTS700016', `Application with identifier '${appId}' was not found in the directory '${tenant}'.`),
   badSecret: (appId: string) =>
-    new OAuthError(401, 'invalid_client', 7000215, `Invalid client secret provided for application '${appId}'.`),
+    oauthError('AADSTS7000215', `Invalid client secret provided for application '${appId}'.`),
   notPublicClient: (appId: string) =>
-    new OAuthError(
-      400,
-      'invalid_client',
-      7000218,
+    oauthError(
+      'AADSTS7000218',
       `The request body must contain the following parameter: 'client_assertion' or 'client_secret' (application '${appId}' is not a public client).`,
     ),
   locked: () =>
-    new OAuthError(
-      400,
-      'invalid_grant',
-      50053,
+    oauthError(
+      'AADSTS50053',
       'Your account is locked because you tried to sign in too many times with an incorrect user ID or password. Try again later.',
     ),
-  disabled: () => new OAuthError(400, 'invalid_grant', 50057, 'The user account is disabled.'),
+  disabled: () => oauthError('AADSTS50057', 'The user account is disabled.'),
   interactiveNotSupported: () =>
-    new OAuthError(
-      400,
-      'unsupported_response_type',
-      70005,
+    oauthError(
+      'AADSTS70005',
       "This cloud offers no interactive sign-in: request tokens at the token endpoint with the 'client_credentials' or 'password' grant.",
     ),
-  badPassword: () =>
-    new OAuthError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.'),
+  badPassword: () => oauthError('AADSTS50126', 'Error validating credentials due to invalid username or password.'),
   userNotInTenant: (user: string, tenant: string) =>
-    new OAuthError(
-      400,
-      'invalid_grant',
-      50020,
+    oauthError(
+      'AADSTS50020',
       `User account '${user}' from identity provider does not exist in tenant '${tenant}' and cannot access the application in that tenant.`,
     ),
   invalidResource: (resource: string) =>
-    new OAuthError(
-      400,
-      'invalid_resource',
-      500011,
+    oauthError(
+      'AADSTS500011',
       `The resource principal named ${resource} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant.`,
     ),
-  invalidRequest: (message: string) => new OAuthError(400, 'invalid_request', 90023, message),
+  invalidRequest: (message: string) => oauthError('AADSTS90023', message),
   serverError: (requestId: string) =>
-    new OAuthError(
-      500,
-      'server_error',
-      90033,
-      `A transient error has occurred. Please try again. Request id '${requestId}'.`,
-    ),
+    oauthError('AADSTS90033', `A transient error has occurred. Please try again. Request id '${requestId}'.`),
   badRefreshToken: () =>
-    new OAuthError(
-      400,
-      'invalid_grant',
-      9002313,
+    oauthError(
+      'AADSTS9002313',
       'Invalid request. Request is malformed or invalid: the refresh token was not issued by this cloud or has been tampered with.',
     ),
   refreshTokenExpired: () =>
-    new OAuthError(400, 'invalid_grant', 700082, 'The refresh token has expired due to inactivity. Sign in again.'),
+    oauthError('AADSTS700082', 'The refresh token has expired due to inactivity. Sign in again.'),
   refreshTokenRevoked: () =>
-    new OAuthError(
-      400,
-      'invalid_grant',
-      50173,
+    oauthError(
+      'AADSTS50173',
       'The provided grant has expired due to it being revoked: the password changed since it was issued. Sign in again.',
     ),
   refreshClientMismatch: () =>
-    new OAuthError(
-      400,
-      'invalid_grant',
-      70000,
+    oauthError(
+      'AADSTS70000',
       'Provided grant is invalid or malformed: the refresh token was issued to another client.',
     ),
   noDirectoryForClient: (appId: string) =>
-    new OAuthError(
-      400,
-      'unauthorized_client',
-      700016,
+    oauthError(
+      'AADSTS700016',
       `Application with identifier '${appId}' has no home directory: at the AD FS authority a service principal signs in to its application's home directory.`,
     ),
   invalidScope: (scope: string) =>
-    new OAuthError(
-      400,
-      'invalid_scope',
-      70011,
+    oauthError(
+      'AADSTS70011',
       `The provided value for the input parameter 'scope' is not valid: '${scope}'. It must name one resource followed by '/.default'.`,
     ),
 };

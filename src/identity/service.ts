@@ -1,6 +1,6 @@
 import { SignJWT, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../core/clock.ts';
-import { ArmError } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import { hashPassword, hashSecret, isGuid, newGuid, newPassword, newSecret, secretMatches } from '../core/ids.ts';
 import type { Sealer } from '../core/sealed.ts';
 import type { Principal } from '../core/principal.ts';
@@ -120,8 +120,7 @@ export class IdentityService {
 
   async createDirectory(input: NewDirectory, db: IdentityDb = this.db): Promise<DirectoriesTable> {
     if (await identityStore.findDirectoryByDomain(db, input.domain)) {
-      throw new ArmError(
-        409,
+      throw armError(
         'DomainAlreadyExists',
         `The domain '${input.domain}' is already taken by another directory.`,
         'domain',

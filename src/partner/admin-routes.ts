@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox';
 import { createSubscription, inTransaction } from '../arm/service.ts';
 import { recordChanges } from '../audit/service.ts';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf } from '../http/arm.ts';
 import { DIRECTORY_DOMAIN_INDEX, identityStore } from '../identity/store.ts';
@@ -44,7 +44,7 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
       await rights.require(caller, 'Stackledger.System/partners/write');
       const domain = customerDomain(request.body.domainPrefix, ctx.domainSuffix);
       const domainTaken = () =>
-        armErrors.conflict('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
+        armError('DomainAlreadyExists', `The domain '${domain}' is already in use by another directory.`);
       // Two at once meet the unique index instead of the check: the same 409.
       const created = await onUniqueViolation(
         [DIRECTORY_DOMAIN_INDEX],
@@ -101,7 +101,7 @@ export function registerPartnerArmRoutes(app: FastifyInstance, ctx: PartnerConte
         const existing = await partnerStore.getAlias(db, caller.tenantId, name);
         if (existing) return { subscriptionId: existing.subscription_id, created: false };
         if (!(await identityStore.getDirectory(db, caller.tenantId)))
-          throw armErrors.badRequest('InvalidTenant', `The directory '${caller.tenantId}' is unknown.`);
+          throw armError('InvalidTenant', `The directory '${caller.tenantId}' is unknown.`);
         const sub = await createSubscription(
           ctx.arm,
           {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { offsetToken, readOffsetToken } from '../core/paging.ts';
 import { queryValue } from '../http/arm.ts';
-import { partnerErrors } from './rules.ts';
+import { partnerCenterError } from '../core/errors.ts';
 
 // The partner center's collections: the envelope and its continuation (MS-ContinuationToken).
 
@@ -44,7 +44,7 @@ export function pageOfCollection(
   if (token) {
     const n = readOffsetToken(token);
     if (n === undefined)
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidContinuationToken',
         'The continuation token is not valid.',
         'MS-ContinuationToken',
@@ -56,7 +56,7 @@ export function pageOfCollection(
   if (sizeText !== undefined) {
     size = Number(sizeText);
     if (!Number.isInteger(size) || size < 0 || size > maxSize)
-      throw partnerErrors.invalid('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
+      throw partnerCenterError('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
     if (size === 0) size = defaultSize;
   }
   return { offset, size };

@@ -1,3 +1,4 @@
+import { partnerCenterError } from '../core/errors.ts';
 import type { Kysely } from 'kysely';
 import type { ArmContext } from '../arm/service.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
@@ -41,7 +42,8 @@ export async function actingPartner(db: IdentityDb, caller: Principal): Promise<
 export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
   const dir = await actingPartner(ctx.db, caller);
   if (!dir)
-    throw partnerErrors.forbidden(
+    throw partnerCenterError(
+      'Forbidden',
       `The caller is not a partner of this cloud, nor one of a partner directory's own identities.`,
     );
   return dir;

@@ -1,3 +1,4 @@
+import { partnerCenterError } from '../core/errors.ts';
 import { inTransaction } from '../arm/service.ts';
 import { recordChanges, type Change } from '../audit/service.ts';
 import { isEmail, newGuid, newPassword } from '../core/ids.ts';
@@ -23,12 +24,12 @@ export async function createCustomer(ctx: PartnerContext, caller: Principal, inp
   const domain = customerDomain(input.companyProfile.domain, ctx.domainSuffix);
   const bp = input.billingProfile ?? {};
   if (bp.email !== undefined && !isEmail(bp.email))
-    throw partnerErrors.invalid('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
+    throw partnerCenterError('InvalidEmail', `'${bp.email}' is not a valid email address.`, 'billingProfile.email');
   const companyName = input.companyProfile.companyName ?? bp.companyName ?? domain.split('.')[0];
   const now = ctx.arm.clock.now();
   const password = newPassword();
   const domainTaken = () =>
-    partnerErrors.conflict(
+    partnerCenterError(
       'DomainAlreadyExists',
       `The domain '${domain}' is already in use by another directory.`,
       'companyProfile.domain',
@@ -127,7 +128,7 @@ export async function acceptRelationship(
       : undefined;
     if (partner?.kind !== 'partner') throw partnerErrors.notFound('Partner', partnerTenantId);
     if (partner.tenant_id === directory.tenant_id)
-      throw partnerErrors.conflict('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
+      throw partnerCenterError('CannotBeOwnCustomer', 'A partner cannot be its own customer.');
     const existing = await partnerStore.getCustomer(db, partner.tenant_id, directory.tenant_id);
     if (existing) return existing;
     const admin = caller.kind === 'User' ? await identityStore.getUser(db, caller.objectId) : undefined;

@@ -1,9 +1,10 @@
+import { partnerCenterError } from '../core/errors.ts';
 import { createSubscription, inTransaction } from '../arm/service.ts';
 import { recordChanges, type Change } from '../audit/service.ts';
 import { newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { requireCustomer, requirePartner, type PartnerContext } from './context.ts';
-import { findOffer, partnerErrors } from './rules.ts';
+import { findOffer } from './rules.ts';
 import { partnerStore } from './store.ts';
 import { subscriptionRecord } from './subscriptions.ts';
 import type { OrderLineItem, OrdersTable, PartnerSubscriptionsTable } from './tables.ts';
@@ -21,7 +22,7 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
   const partner = await requirePartner(ctx, caller);
   const customer = await requireCustomer(ctx, partner.tenant_id, customerId);
   if (input.referenceCustomerId !== undefined && input.referenceCustomerId.toLowerCase() !== customer.id) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidReferenceCustomerId',
       `referenceCustomerId '${input.referenceCustomerId}' is not the customer of this order.`,
       'referenceCustomerId',
@@ -29,24 +30,20 @@ export async function createOrder(ctx: PartnerContext, caller: Principal, custom
   }
   const billingCycle = (input.billingCycle ?? 'monthly').toLowerCase();
   if (!['monthly', 'annual', 'none'].includes(billingCycle))
-    throw partnerErrors.invalid(
-      'InvalidBillingCycle',
-      `'${input.billingCycle}' is not a billing cycle.`,
-      'billingCycle',
-    );
+    throw partnerCenterError('InvalidBillingCycle', `'${input.billingCycle}' is not a billing cycle.`, 'billingCycle');
   if (input.lineItems.length === 0)
-    throw partnerErrors.invalid('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
+    throw partnerCenterError('InvalidLineItems', 'An order needs at least one line item.', 'lineItems');
   const items = input.lineItems.map((li, i) => {
     const offer = findOffer(li.offerId);
     if (!offer)
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidOfferId',
         `The offer '${li.offerId}' is not in the catalog.`,
         `lineItems[${i}].offerId`,
       );
     const quantity = li.quantity ?? 1;
     if (!Number.isInteger(quantity) || quantity < offer.minimumQuantity || quantity > offer.maximumQuantity) {
-      throw partnerErrors.invalid(
+      throw partnerCenterError(
         'InvalidQuantity',
         `Quantity ${quantity} of offer '${offer.id}' must be from ${offer.minimumQuantity} to ${offer.maximumQuantity}.`,
         `lineItems[${i}].quantity`,

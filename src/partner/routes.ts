@@ -7,6 +7,7 @@ import { usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { collection, pageOfCollection } from './collection.ts';
+import { partnerCenterError } from '../core/errors.ts';
 import { findOffer, OFFERS, partnerErrors } from './rules.ts';
 import { type PartnerContext, requireCustomer, requirePartner } from './context.ts';
 import { acceptRelationship, createCustomer } from './customers.ts';
@@ -59,7 +60,7 @@ function customerFilter(text: string | undefined): { field?: 'company' | 'domain
   try {
     f = JSON.parse(text);
   } catch {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidFilter',
       'filter must be JSON such as {"Field":"CompanyName","Value":"Contoso","Operator":"starts_with"}.',
       'filter',
@@ -69,7 +70,7 @@ function customerFilter(text: string | undefined): { field?: 'company' | 'domain
   const op = String(f?.Operator ?? f?.operator ?? 'starts_with').toLowerCase();
   const value = f?.Value ?? f?.value;
   if (!['companyname', 'domain'].includes(field) || op !== 'starts_with' || typeof value !== 'string') {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidFilter',
       'filter supports Field CompanyName or Domain with Operator starts_with and a string Value.',
       'filter',
@@ -215,19 +216,19 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
         const text = queryValue(request, name);
         if (text === undefined) {
           if (fallback) return fallback;
-          throw partnerErrors.invalid('InvalidInput', `The query parameter '${name}' is required.`, name);
+          throw partnerCenterError('InvalidInput', `The query parameter '${name}' is required.`, name);
         }
         const t = parseInstant(text);
-        if (!t) throw partnerErrors.invalid('InvalidInput', `${name} '${text}' is not an ISO 8601 time.`, name);
+        if (!t) throw partnerCenterError('InvalidInput', `${name} '${text}' is not an ISO 8601 time.`, name);
         return t;
       };
       const start = time('start_time');
       const end = time('end_time', ctx.arm.clock.now());
       if (end.getTime() <= start.getTime())
-        throw partnerErrors.invalid('InvalidInput', 'end_time must be later than start_time.', 'end_time');
+        throw partnerCenterError('InvalidInput', 'end_time must be later than start_time.', 'end_time');
       const granularityText = (queryValue(request, 'granularity') ?? 'daily').toLowerCase();
       if (granularityText !== 'daily' && granularityText !== 'hourly')
-        throw partnerErrors.invalid(
+        throw partnerCenterError(
           'InvalidInput',
           `granularity '${granularityText}' must be daily or hourly.`,
           'granularity',
@@ -282,7 +283,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
       const text = queryValue(request, name);
       if (text === undefined) return fallback;
       const t = parseInstant(text);
-      if (!t) throw partnerErrors.invalid('InvalidDate', `${name} '${text}' is not an ISO 8601 date or time.`, name);
+      if (!t) throw partnerCenterError('InvalidDate', `${name} '${text}' is not an ISO 8601 date or time.`, name);
       return t;
     };
     const end = bound('endDate', new Date(8.64e15));

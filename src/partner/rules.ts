@@ -1,4 +1,4 @@
-import { ArmError } from '../core/errors.ts';
+import { partnerCenterError, type PartnerCenterCode } from '../core/errors.ts';
 import { CSP_OFFER_ID } from '../core/offers.ts';
 
 // Rules of the partner center: the offer catalog, subscription status transitions, domains and
@@ -54,16 +54,18 @@ const TRANSITIONS: Record<SubscriptionStatus, SubscriptionStatus[]> = {
   deleted: [],
 };
 
+/** What the partner center's not-found codes name: `Customer` for `CustomerNotFound`, … */
+type SubjectOf<C> = C extends `${infer Subject}NotFound` ? Subject : never;
+type NotFoundSubject = SubjectOf<PartnerCenterCode>;
+
 export const partnerErrors = {
-  invalid: (code: string, message: string, target?: string) => new ArmError(400, code, message, target),
-  notFound: (what: string, id: string) => new ArmError(404, `${what}NotFound`, `${what} '${id}' was not found.`),
-  conflict: (code: string, message: string, target?: string) => new ArmError(409, code, message, target),
-  forbidden: (message: string) => new ArmError(403, 'Forbidden', message),
+  notFound: (what: NotFoundSubject, id: string) =>
+    partnerCenterError(`${what}NotFound`, `${what} '${id}' was not found.`),
 };
 
 export function checkTransition(from: SubscriptionStatus, to: string): SubscriptionStatus {
   if (!(to in TRANSITIONS)) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidSubscriptionStatus',
       `'${to}' is not a subscription status; use 'active', 'suspended' or 'deleted'.`,
       'status',
@@ -71,7 +73,7 @@ export function checkTransition(from: SubscriptionStatus, to: string): Subscript
   }
   const target = to as SubscriptionStatus;
   if (target !== from && !TRANSITIONS[from].includes(target)) {
-    throw partnerErrors.conflict(
+    throw partnerCenterError(
       'SubscriptionStatusTransitionNotAllowed',
       `A subscription that is '${from}' cannot become '${target}'.`,
       'status',
@@ -90,7 +92,7 @@ export function customerDomain(given: string, suffix: string): string {
   const d = given.trim().toLowerCase();
   const prefix = d.endsWith(`.${suffix}`) ? d.slice(0, -(suffix.length + 1)) : d;
   if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(prefix)) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'InvalidDomain',
       `'${given}' is not a valid domain prefix: use 1 to 63 letters, digits or hyphens (not at either end), optionally followed by '.${suffix}'.`,
       'companyProfile.domain',

@@ -1,3 +1,4 @@
+import { partnerCenterError } from '../core/errors.ts';
 import { inTransaction } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import { recordChanges } from '../audit/service.ts';
@@ -55,14 +56,14 @@ export async function updateSubscription(
   const status =
     patch.status === undefined ? current.status : checkTransition(current.status, patch.status.toLowerCase());
   if (current.status === 'deleted' && (patch.friendlyName ?? current.friendly_name) !== current.friendly_name) {
-    throw partnerErrors.conflict(
+    throw partnerCenterError(
       'SubscriptionStatusTransitionNotAllowed',
       'A cancelled subscription cannot be changed.',
       'friendlyName',
     );
   }
   if (patch.quantity !== undefined && patch.quantity !== current.quantity) {
-    throw partnerErrors.invalid(
+    throw partnerCenterError(
       'QuantityChangeNotSupported',
       `The quantity of subscription '${current.id}' cannot be changed here.`,
       'quantity',

@@ -1,6 +1,6 @@
 import { inTransaction } from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
-import { armErrors } from '../core/errors.ts';
+import { armErrors, armError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationScope, requireRegistration, type RegistrationContext, type RegistrationRef } from './context.ts';
@@ -66,7 +66,7 @@ async function putCustomerSubscriptionOnce(
     const live = await registrationStore.liveLink(db, reg.id, customerSubscriptionId);
     if (live) {
       if (input.etag !== undefined && input.etag !== live.etag) {
-        throw armErrors.conflict(
+        throw armError(
           'PreconditionFailed',
           `The etag '${input.etag}' does not match the current etag '${live.etag}' of the customer subscription.`,
         );

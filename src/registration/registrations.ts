@@ -31,11 +31,7 @@ export interface RegistrationInput {
 
 function requireGlobal(location: string | undefined): void {
   if (location !== undefined && location.toLowerCase() !== 'global') {
-    throw armErrors.badRequest(
-      'LocationNotAvailableForResourceType',
-      `The provided location '${location}' is not available for resource type 'Microsoft.AzureStack/registrations'. List of available regions for the resource type is 'global'.`,
-      'location',
-    );
+    throw armErrors.locationNotAvailableForResourceType(location, 'global', 'Microsoft.AzureStack/registrations');
   }
 }
 

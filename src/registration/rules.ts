@@ -1,4 +1,4 @@
-import { ArmError } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import {
   BILLING_MODELS,
   readRegistrationToken,
@@ -13,80 +13,68 @@ import { CSP_OFFER_ID } from '../core/offers.ts';
 
 export const registrationErrors = {
   registrationNotFound: (subscriptionId: string, resourceGroup: string, name: string) =>
-    new ArmError(
-      404,
+    armError(
       'RegistrationNotFound',
       `The registration '${name}' was not found in resource group '${resourceGroup}' of subscription '${subscriptionId}'. Register the deployment before adding customer subscriptions.`,
     ),
   invalidCustomerSubscriptionId: (id: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidCustomerSubscriptionId',
       `The customer subscription '${id}' is not a valid cloud subscription.`,
       'customerSubscriptionName',
     ),
   badCustomerSubscriptionId: (id: string, registrationSubscriptionId: string) =>
-    new ArmError(
-      400,
+    armError(
       'BadCustomerSubscriptionId',
       `The customer subscription '${id}' was sold by a different CSP partner than the one that owns the registration subscription '${registrationSubscriptionId}'; only the partner that runs the deployment can bill its usage.`,
       'customerSubscriptionName',
     ),
   invalidCspSubscription: (id: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidCSPSubscription',
       `The subscription '${id}' is not a CSP subscription: it was not bought from a partner under the CSP offer.`,
       'customerSubscriptionName',
     ),
   customerSubscriptionNotFound: (id: string, registration: string) =>
-    new ArmError(
-      404,
+    armError(
       'CustomerSubscriptionNotFound',
       `The customer subscription '${id}' is not linked to the registration '${registration}'.`,
     ),
   unauthorizedCspRegistration: (registration: string) =>
-    new ArmError(
-      400,
+    armError(
       'UnauthorizedCspRegistration',
       `The registration '${registration}' has not been approved for multi-tenancy by the provider; it must be approved before customer subscriptions can be added.`,
     ),
   customerSubscriptionsNotAllowed: (registration: string, model: string) =>
-    new ArmError(
-      400,
+    armError(
       'CustomerSubscriptionsNotAllowed',
       `The registration '${registration}' uses the '${model}' billing model; only pay-as-you-use registrations can add customer subscriptions.`,
     ),
   metadataResolverBadGateway: (id: string) =>
-    new ArmError(
-      502,
+    armError(
       'MetadataResolverBadGatewayError',
       `Resolving the metadata of subscription '${id}' failed upstream. Retry the request.`,
     ),
   invalidRegistrationToken: (why: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidRegistrationToken',
       `The registration token is not valid: ${why}.`,
       'properties.registrationToken',
     ),
   /** One answer for every way a token can fail to come from a deployment, so that none is told apart. */
   untrustedRegistrationToken: () =>
-    new ArmError(
-      400,
+    armError(
       'InvalidRegistrationToken',
       'The registration token is not valid: it was not issued by a deployment this cloud trusts. Get a new token from the deployment (Get-AzsRegistrationToken) and register with it.',
       'properties.registrationToken',
     ),
   registrationAlreadyExists: (cloudId: string) =>
-    new ArmError(
-      409,
+    armError(
       'RegistrationAlreadyExists',
       `The deployment '${cloudId}' is already registered. A deployment has one registration: to move it, delete its registration first.`,
     ),
   tenantMismatch: (tenantId: string, id: string, actual: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidTenantId',
       `The tenant '${tenantId}' does not hold the customer subscription '${id}'; it lives in the directory '${actual}', the one its users must sign in to the stack with.`,
       'properties.tenantId',

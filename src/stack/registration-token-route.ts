@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import {
   BILLING_MODELS,
@@ -34,7 +34,7 @@ export function registerRegistrationTokenRoute(
       await operator.require(caller, 'Stackledger.System/registrationToken/action');
       const billingModel = (request.body?.billingModel ?? 'PayAsYouUse') as BillingModel;
       if (!BILLING_MODELS.includes(billingModel)) {
-        throw armErrors.badRequest(
+        throw armError(
           'InvalidBillingModel',
           `'${billingModel}' is not a billing model; use one of ${BILLING_MODELS.join(', ')}.`,
           'billingModel',
@@ -43,7 +43,7 @@ export function registerRegistrationTokenRoute(
       const id = cloudId();
       const servicePrincipal = objectId();
       if (!id || !servicePrincipal)
-        throw armErrors.conflict('DeploymentNotReady', 'The deployment has not finished its first start.');
+        throw armError('DeploymentNotReady', 'The deployment has not finished its first start.');
       const registrationToken = await signRegistrationToken(
         {
           CloudId: id,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
-import { armErrors } from '../core/errors.ts';
+import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
@@ -104,7 +104,7 @@ export function registerUsageRoutes(
         const text = queryValue(request, name);
         if (text === undefined) return fallback;
         const t = parseInstant(text);
-        if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+        if (!t) throw armError('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
         return t;
       };
       return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
@@ -130,7 +130,7 @@ export function registerUsageRoutes(
         const text = request.body[name];
         if (text === undefined) return undefined;
         const t = parseInstant(text);
-        if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+        if (!t) throw armError('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
         return t;
       };
       return usage.reattribute(ctx, {

@@ -13,7 +13,7 @@ import {
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
 import { parseInstant } from '../core/clock.ts';
-import { ArmError, armErrors } from '../core/errors.ts';
+import { armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationStore } from '../registration/store.ts';
@@ -35,34 +35,30 @@ export interface UsageContext {
 /** What the hub's ingestion refuses (events and deployments' reports); the usage API's own are core's `usageErrors`. */
 export const ingestionErrors = {
   correctionWithoutReason: (where: string) =>
-    new ArmError(
-      400,
+    armError(
       'CorrectionReasonRequired',
       `Event ${where}: a negative quantity is a correction and needs data.reason.`,
       `${where}.data.reason`,
     ),
   eventInFuture: (where: string, time: Date, now: Date) =>
-    new ArmError(
-      400,
+    armError(
       'EventTimeInFuture',
       `Event ${where}: its time ${time.toISOString()} is more than 5 minutes after the current time ${now.toISOString()}.`,
       `${where}.time`,
     ),
   eventBeforeOpenPeriod: (where: string, time: Date, openFrom: Date) =>
-    new ArmError(
-      400,
+    armError(
       'EventTimeInClosedPeriod',
       `Event ${where}: its time ${time.toISOString()} is before the oldest open billing period, which starts at ${openFrom.toISOString()}.`,
       `${where}.time`,
     ),
   registrationGone: (cloudId: string) =>
-    new ArmError(
-      404,
+    armError(
       'RegistrationNotFound',
       `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`,
     ),
   notTheDeployment: (cloudId: string) =>
-    new ArmError(403, 'AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
+    armError('AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
   conflict: (conflicts: DeploymentConflict[]) => {
     const detail = (c: DeploymentConflict) => ({
       code: 'UsageRecordConflict',
@@ -73,7 +69,7 @@ export const ingestionErrors = {
     });
     const first = detail(conflicts[0]);
     const more = conflicts.length > 1 ? ` (${conflicts.length} records conflict; each is named in details)` : '';
-    return new ArmError(409, 'UsageRecordConflict', `${first.message}${more}`, first.target, conflicts.map(detail));
+    return armError('UsageRecordConflict', `${first.message}${more}`, first.target, conflicts.map(detail));
   },
 };
 
@@ -153,14 +149,14 @@ export async function deploymentSummary(
 ) {
   let cloudId: string;
   if (await mayPerform(ctx.arm, caller, 'Microsoft.AzureStack/usageReports/read', ROOT_SCOPE)) {
-    if (!isGuid(q.cloudId)) throw armErrors.badRequest('InvalidCloudId', `'${q.cloudId}' is not a GUID.`, 'cloudId');
+    if (!isGuid(q.cloudId)) throw armError('InvalidCloudId', `'${q.cloudId}' is not a GUID.`, 'cloudId');
     cloudId = q.cloudId.toLowerCase();
   } else {
     cloudId = (await requireDeployment(ctx, caller, q.cloudId)).cloud_id;
   }
   const time = (name: 'from' | 'to') => {
     const t = q[name] === undefined ? undefined : parseInstant(q[name]);
-    if (!t) throw armErrors.badRequest('InvalidTime', `'${name}' must be an ISO 8601 time.`, name);
+    if (!t) throw armError('InvalidTime', `'${name}' must be an ISO 8601 time.`, name);
     return t;
   };
   const range = { from: time('from'), to: time('to') };
@@ -209,9 +205,9 @@ export async function readableUsageSubscription(ctx: UsageContext, caller: Princ
  */
 export async function reattribute(ctx: UsageContext, input: { from: Date; to: Date; cloudId?: string; asOf?: Date }) {
   if (input.to.getTime() <= input.from.getTime())
-    throw armErrors.badRequest('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
+    throw armError('InvalidTimeRange', "'to' must be later than 'from'.", 'to');
   if (input.cloudId !== undefined && !isGuid(input.cloudId))
-    throw armErrors.badRequest('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
+    throw armError('InvalidCloudId', `'${input.cloudId}' is not a GUID.`, 'cloudId');
   const now = ctx.arm.clock.now();
   const reattributionId = randomUUID();
   // One at a time: two concurrent runs over the same range would both reverse what they read.

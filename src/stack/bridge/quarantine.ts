@@ -1,4 +1,4 @@
-import { ArmError } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import { outboxStore, recordKeyText } from '../metering/outbox-store.ts';
 import { bridgeStore, type BridgeDb, type QuarantineEntry, type QuarantineSelection } from './store.ts';
@@ -17,24 +17,20 @@ const MAX_REASON = 1000;
 
 export const quarantineErrors = {
   selection: () =>
-    new ArmError(
-      400,
+    armError(
       'InvalidQuarantineSelection',
       "Name the records with 'ids' (a non-empty list), or set 'all' to true: one of the two.",
       'ids',
     ),
   reasonRequired: () =>
-    new ArmError(
-      400,
+    armError(
       'DropReasonRequired',
       `A drop needs a 'reason' (1 to ${MAX_REASON} characters): it is kept with the record.`,
       'reason',
     ),
-  notFound: (id: number) =>
-    new ArmError(404, 'QuarantinedRecordNotFound', `No quarantined record has the id ${id}.`, 'ids'),
+  notFound: (id: number) => armError('QuarantinedRecordNotFound', `No quarantined record has the id ${id}.`, 'ids'),
   notHeld: (id: number, state: string) =>
-    new ArmError(
-      409,
+    armError(
       'QuarantinedRecordNotHeld',
       `The quarantined record ${id} is ${state}, not held: only held records are retried or dropped.`,
       'ids',

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
-import { ArmError, armErrors } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 import { checkReconciliationRange, hourOf } from '../../core/usage-summary.ts';
 import type { Principal } from '../../core/principal.ts';
 import { pageOf, pagedList, principalOf, queryValue } from '../../http/arm.ts';
@@ -195,8 +195,7 @@ export function registerBridgeRoutes(
   app.get('/providers/Stackledger.System/bridge/reconciliation', { config }, async (request) => {
     await requireOperator(principalOf(request));
     if (!bridge.hub.ready)
-      throw new ArmError(
-        409,
+      throw armError(
         'DeploymentNotRegistered',
         'This deployment is not registered with the hub yet: there is nothing to reconcile.',
       );
@@ -205,15 +204,14 @@ export function registerBridgeRoutes(
       const text = queryValue(request, name);
       if (text === undefined) return fallback;
       const t = parseInstant(text);
-      if (!t) throw armErrors.badRequest('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
+      if (!t) throw armError('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
       return t;
     };
     const to = time('to', closedUntil);
     const from = time('from', new Date(to.getTime() - 24 * 3_600_000));
     checkReconciliationRange(from, to);
     const result = await reconcile(db, bridge.hub, from, to, now());
-    if (result.error)
-      throw new ArmError(502, 'ReconciliationFailed', `The hub's summary could not be read: ${result.error}`);
+    if (result.error) throw armError('ReconciliationFailed', `The hub's summary could not be read: ${result.error}`);
     return result;
   });
 }

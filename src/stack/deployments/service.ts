@@ -4,7 +4,7 @@ import { armStore } from '../../arm/store.ts';
 import type { ResourceGroupsTable } from '../../arm/tables.ts';
 import { TemplateError } from '../../arm/template/parse.ts';
 import { planDeployment, type DeploymentPlan } from '../../arm/template/plan.ts';
-import { ArmError, armErrors, type ArmErrorBody } from '../../core/errors.ts';
+import { armError, armErrors, type ArmErrorBody } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import { runDeployment, type InProcessArm } from './run.ts';
@@ -40,23 +40,20 @@ export interface DeploymentRequest {
 export const MAX_RUNNING = 4;
 
 export const deploymentErrors = {
-  invalidTemplate: (message: string) => new ArmError(400, 'InvalidTemplate', message),
+  invalidTemplate: (message: string) => armError('InvalidTemplate', message),
   active: (ref: DeploymentRef) =>
-    new ArmError(
-      409,
+    armError(
       'DeploymentActive',
       `The deployment '${ref.name}' cannot be saved or deleted, because it is still active. Wait for it to finish.`,
     ),
   mode: (mode: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidDeploymentMode',
       `The deployment mode '${mode.slice(0, 32)}' is not supported: use 'Incremental' (a 'Complete' deployment, which deletes the group's other resources, is not offered here).`,
       'properties.mode',
     ),
   busy: () =>
-    new ArmError(
-      429,
+    armError(
       'TooManyRequests',
       `This stack runs at most ${MAX_RUNNING} deployments at once. Retry after a few seconds.`,
       undefined,
@@ -64,14 +61,12 @@ export const deploymentErrors = {
       { 'retry-after': '5' },
     ),
   name: (name: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidDeploymentName',
       `The deployment name '${name.slice(0, 100)}' is invalid. It can only contain alphanumeric, underscore, parentheses, hyphen and period characters, and must be from 1 to 64 characters.`,
     ),
   notFound: (ref: DeploymentRef) =>
-    new ArmError(
-      404,
+    armError(
       'DeploymentNotFound',
       `Deployment '${ref.name}' could not be found in resource group '${ref.resourceGroup}'.`,
     ),

@@ -1,4 +1,4 @@
-import { ArmError } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 import { IMAGES, type PlatformImage } from '../resources/catalog.ts';
 
 // The VM image catalog as Microsoft.Compute shows it (publishers, offers, skus, versions), from the
@@ -8,17 +8,11 @@ const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 const unique = (names: string[]) => names.filter((n, i) => names.findIndex((m) => same(m, n)) === i);
 
 export const imageErrors = {
-  notFound: (what: string) => new ArmError(404, 'NotFound', `Artifact: ${what} was not found.`),
+  notFound: (what: string) => armError('NotFound', `Artifact: ${what} was not found.`),
   invalidTop: (top: string) =>
-    new ArmError(
-      400,
-      'InvalidParameter',
-      `The value '${top.slice(0, 32)}' of $top is not a non-negative integer.`,
-      '$top',
-    ),
+    armError('InvalidParameter', `The value '${top.slice(0, 32)}' of $top is not a non-negative integer.`, '$top'),
   invalidOrderBy: (orderBy: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidParameter',
       `The value '${orderBy.slice(0, 64)}' of $orderby is not supported: use 'name' or 'name desc'.`,
       '$orderby',

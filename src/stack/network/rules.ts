@@ -1,4 +1,4 @@
-import { ArmError, armErrors } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 import {
   formatPrefix,
   overlaps as overlapsPrefix,
@@ -17,97 +17,97 @@ export const PUBLIC_IP_POOL = { first: '198.18.0.1', last: '198.18.255.254' };
 
 export const networkErrors = {
   invalidName: (name: string) =>
-    armErrors.badRequest(
+    armError(
       'InvalidResourceName',
       `Resource name ${name.slice(0, 100)} is invalid. The name can be up to 80 characters long. It must begin with a word character, and it must end with a word character or with '_'. The name may contain word characters or '.', '-', '_'.`,
     ),
-  invalidRequest: (message: string, target?: string) => armErrors.badRequest('InvalidRequestFormat', message, target),
+  invalidRequest: (message: string, target?: string) => armError('InvalidRequestFormat', message, target),
   badPrefix: (prefix: unknown, owner: string) =>
-    armErrors.badRequest(
+    armError(
       'InvalidAddressPrefixFormat',
       `Address prefix ${String(prefix).slice(0, 64)} of resource ${owner} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24.`,
     ),
   unalignedPrefix: (given: string, aligned: string, owner: string) =>
-    armErrors.badRequest(
+    armError(
       'InvalidCIDRNotation',
       `The address prefix ${given} in resource ${owner} has an invalid CIDR notation. For the given prefix length, the address prefix should be ${aligned}.`,
     ),
   addressSpacesOverlap: (vnet: string, a: string, b: string) =>
-    armErrors.badRequest('VnetAddressSpacesOverlap', `Virtual network ${vnet} address spaces ${a} and ${b} overlap.`),
+    armError('VnetAddressSpacesOverlap', `Virtual network ${vnet} address spaces ${a} and ${b} overlap.`),
   subnetOutsideVnet: (subnet: string, vnet: string) =>
-    armErrors.badRequest(
+    armError(
       'NetcfgSubnetRangeOutsideVnet',
       `Subnet '${subnet}' is not valid because its IP address range is outside the IP address range of virtual network '${vnet}'.`,
     ),
   subnetsOverlap: (subnet: string, vnet: string) =>
-    armErrors.badRequest(
+    armError(
       'NetcfgSubnetRangesOverlap',
       `Subnet '${subnet}' is not valid because its IP address range overlaps with that of an existing subnet in virtual network '${vnet}'.`,
     ),
   duplicateChild: (kind: string, name: string) =>
-    armErrors.badRequest('DuplicateResourceName', `Resource has two ${kind} with the same name '${name}'.`),
+    armError('DuplicateResourceName', `Resource has two ${kind} with the same name '${name}'.`),
   subnetInUse: (subnet: string, by: string) =>
-    armErrors.badRequest(
+    armError(
       'InUseSubnetCannotBeDeleted',
       `Subnet ${subnet} is in use by ${by} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.`,
     ),
   subnetInUseCannotChange: (subnet: string, by: string) =>
-    armErrors.badRequest(
+    armError(
       'InUseSubnetCannotBeUpdated',
       `Subnet ${subnet} is in use by ${by} and its address prefix cannot be changed.`,
     ),
   nsgInUse: (nsg: string, by: string[]) =>
-    armErrors.badRequest(
+    armError(
       'InUseNetworkSecurityGroupCannotBeDeleted',
       `Network security group ${nsg} cannot be deleted because it is in use by the following resources: ${by.join(', ')}. In order to delete the Network security group, remove the association with the resource(s).`,
     ),
   nicInUse: (nic: string, vm: string) =>
-    armErrors.badRequest(
+    armError(
       'NicInUse',
       `Network Interface ${nic} is used by existing resource ${vm}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`,
     ),
   nicAttachedElsewhere: (nic: string, vm: string) =>
-    armErrors.badRequest(
+    armError(
       'NicInUse',
       `Network Interface ${nic} is used by existing resource ${vm} and cannot be attached to another virtual machine.`,
     ),
   publicIpInUse: (ip: string, by: string) =>
-    armErrors.badRequest(
+    armError(
       'PublicIPAddressInUse',
       `Resource ${ip} is in use by ${by} and cannot be referenced by another IP configuration.`,
     ),
   publicIpCannotBeDeleted: (ip: string, by: string) =>
-    armErrors.badRequest(
+    armError(
       'PublicIPAddressCannotBeDeleted',
       `Public IP address ${ip} can not be deleted since it is still allocated to resource ${by}. In order to delete the public IP, disassociate/detach the Public IP address from the resource. To learn how to do this, see aka.ms/deletepublicip.`,
     ),
   referenceNotFound: (target: string, holder: string) =>
-    armErrors.badRequest(
+    armError(
       'InvalidResourceReference',
       `Resource ${target.slice(0, 400)} referenced by resource ${holder} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
     ),
-  subnetFull: (subnet: string) => armErrors.badRequest('SubnetIsFull', `Subnet ${subnet} has no more free addresses.`),
+  subnetFull: (subnet: string) => armError('SubnetIsFull', `Subnet ${subnet} has no more free addresses.`),
   privateIpNotInSubnet: (ip: string, subnet: string) =>
-    armErrors.badRequest(
+    armError(
       'PrivateIPAddressNotInSubnet',
       `IP configuration's private IP address ${ip} does not belong to the subnet ${subnet}.`,
     ),
   privateIpInUse: (ip: string, subnet: string) =>
-    armErrors.badRequest('PrivateIPAddressInUse', `IP address ${ip} is already in use in subnet ${subnet}.`),
+    armError('PrivateIPAddressInUse', `IP address ${ip} is already in use in subnet ${subnet}.`),
   poolExhausted: () =>
-    new ArmError(409, 'PublicIPCountLimitReached', 'The deployment has no more public IP addresses to allocate.'),
+    armError('PublicIPCountLimitReached', 'The deployment has no more public IP addresses to allocate.'),
   ruleInvalidPriority: (rule: string, given: unknown) =>
-    armErrors.badRequest(
+    armError(
       'SecurityRuleInvalidPriority',
       `Security rule ${rule} has invalid Priority. Value provided: ${String(given).slice(0, 32)} Allowed range 100-4096.`,
     ),
   ruleConflict: (a: string, b: string) =>
-    armErrors.badRequest(
+    armError(
       'SecurityRuleConflict',
       `Security rule ${a} conflicts with rule ${b}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules.`,
     ),
   ruleParameter: (rule: string, parameter: string, value: unknown) =>
-    armErrors.badRequest(
+    armError(
       'SecurityRuleParameterContainsUnsupportedValue',
       `Security rule parameter ${parameter} for rule with Id ${rule} cannot be ${JSON.stringify(value)?.slice(0, 64)}.`,
     ),

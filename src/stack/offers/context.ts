@@ -1,6 +1,6 @@
 import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
-import { armErrors } from '../../core/errors.ts';
+import { armErrors, armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { OffersDb } from './store.ts';
 
@@ -35,7 +35,7 @@ export async function requireProviderScope(
   const sub = await requireSubscription(ctx.arm, subscriptionId);
   await authorize(ctx.arm, principal, action, scope);
   if (sub.subscription_id !== ctx.providerSubscriptionId()) {
-    throw armErrors.badRequest(
+    throw armError(
       'NotDefaultProviderSubscription',
       `This resource type lives in the default provider subscription '${ctx.providerSubscriptionId()}'.`,
     );

@@ -1,3 +1,4 @@
+import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
@@ -30,7 +31,7 @@ export interface OfferInput extends CatalogTextInput {
 
 const offerScope = (r: CatalogRef) => offerResourceId(r.subscriptionId, r.resourceGroup, r.name);
 
-export const offersNotFound = (name: string) => offersErrors.notFound('offer', name);
+export const offersNotFound = (name: string) => armErrors.namedResourceNotFound('offer', name);
 
 async function requirePlans(ctx: OffersContext, ids: string[]): Promise<string[]> {
   const out: string[] = [];

@@ -1,3 +1,4 @@
+import { armErrors } from '../../core/errors.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
@@ -58,7 +59,7 @@ export async function getPlan(ctx: OffersContext, principal: Principal, ref: Cat
     planScope(ref),
   );
   const row = await offersStore.getPlan(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!row) throw offersErrors.notFound('plan', ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('plan', ref.name);
   return row;
 }
 

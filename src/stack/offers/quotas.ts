@@ -1,8 +1,8 @@
-import { armErrors } from '../../core/errors.ts';
+import { armErrors, armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 import { requireProviderScope, type OffersContext } from './context.ts';
-import { offersErrors, quotaKind, quotaProperties, quotaResourceId } from './rules.ts';
+import { quotaKind, quotaProperties, quotaResourceId } from './rules.ts';
 import { offersStore } from './store.ts';
 import type { QuotasTable } from './tables.ts';
 
@@ -20,7 +20,7 @@ const quotaScope = (r: QuotaRef) => quotaResourceId(r.subscriptionId, r.provider
 function requireLocation(ctx: OffersContext, location: string): string {
   const known = ctx.arm.locations().find((l) => l.toLowerCase() === location.toLowerCase());
   if (!known)
-    throw armErrors.badRequest(
+    throw armError(
       'LocationNotAvailable',
       `The location '${location}' is not one of this deployment's: '${ctx.arm.locations().join(', ')}'.`,
       'location',
@@ -69,7 +69,7 @@ export async function getQuota(ctx: OffersContext, principal: Principal, ref: Qu
     quotaScope(ref),
   );
   const row = await offersStore.getQuota(ctx.db, ref.provider, ref.location, ref.name);
-  if (!row) throw offersErrors.notFound('quota', ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('quota', ref.name);
   return row;
 }
 

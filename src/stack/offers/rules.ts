@@ -1,4 +1,4 @@
-import { ArmError } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 import type { PlansTable } from './tables.ts';
 
 // Quotas, plans and offers: the kinds of quota, their fields and the defaults of a fresh
@@ -53,41 +53,30 @@ export function quotaKind(provider: string): QuotaKind {
 
 export const offersErrors = {
   invalidQuota: (field: string, value: unknown) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidQuotaValue',
       `The quota value '${String(value)}' of '${field}' must be a whole number of at least 0.`,
       `properties.${field}`,
     ),
-  quotaNotFound: (id: string) =>
-    new ArmError(400, 'QuotaNotFound', `The quota '${id}' does not exist.`, 'properties.quotaIds'),
-  planNotFound: (id: string) =>
-    new ArmError(400, 'PlanNotFound', `The plan '${id}' does not exist.`, 'properties.basePlanIds'),
+  quotaNotFound: (id: string) => armError('QuotaNotFound', `The quota '${id}' does not exist.`, 'properties.quotaIds'),
+  planNotFound: (id: string) => armError('PlanNotFound', `The plan '${id}' does not exist.`, 'properties.basePlanIds'),
   planInUse: (name: string) =>
-    new ArmError(409, 'PlanInUse', `The plan '${name}' is used by an offer; remove it from the offer first.`),
+    armError('PlanInUse', `The plan '${name}' is used by an offer; remove it from the offer first.`),
   offerInUse: (name: string, count: number) =>
-    new ArmError(
-      409,
-      'OfferInUse',
-      `The offer '${name}' has ${count} subscription(s); decommission it instead of deleting it.`,
-    ),
+    armError('OfferInUse', `The offer '${name}' has ${count} subscription(s); decommission it instead of deleting it.`),
   offerNameTaken: (name: string) =>
-    new ArmError(409, 'OfferNameAlreadyExists', `An offer named '${name}' already exists on this deployment.`),
+    armError('OfferNameAlreadyExists', `An offer named '${name}' already exists on this deployment.`),
   offerNotAvailable: (id: string) =>
-    new ArmError(
-      400,
+    armError(
       'OfferNotFound',
       `The offer '${id}' does not exist or is not public. List the offers you may take with GET /offers.`,
       'offerId',
     ),
   tooManySubscriptions: (offer: string, max: number) =>
-    new ArmError(
-      409,
+    armError(
       'MaxSubscriptionsPerAccountReached',
       `The offer '${offer}' allows at most ${max} subscription(s) per account.`,
     ),
-  notFound: (type: string, name: string) =>
-    new ArmError(404, 'ResourceNotFound', `The ${type} '${name}' was not found.`),
 };
 
 /** Validates and completes a quota's properties: given limits, defaults for the rest. */

@@ -3,7 +3,7 @@ import { armStore } from '../../arm/store.ts';
 import { OWNER } from '../../arm/roles.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { scopeKey } from '../../core/arm-id.ts';
-import { armErrors } from '../../core/errors.ts';
+import { armErrors, armError } from '../../core/errors.ts';
 import { isGuid, newGuid } from '../../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
@@ -33,10 +33,7 @@ async function takeOfferOnce(
   const existing = await armStore.getSubscription(ctx.arm.db, subscriptionId.toLowerCase());
   if (existing) {
     if (existing.state === 'Deleted' || existing.tenant_id !== principal.tenantId) {
-      throw armErrors.conflict(
-        'SubscriptionIdAlreadyExists',
-        `The subscription id '${subscriptionId}' is already in use.`,
-      );
+      throw armError('SubscriptionIdAlreadyExists', `The subscription id '${subscriptionId}' is already in use.`);
     }
     await authorize(
       ctx.arm,
@@ -106,7 +103,7 @@ export interface AdminSubscriptionInput {
 }
 
 const invalidOwner = (owner: string, tenantId: string) =>
-  armErrors.badRequest('InvalidOwner', `No user '${owner}' in the directory '${tenantId}'.`, 'properties.owner');
+  armError('InvalidOwner', `No user '${owner}' in the directory '${tenantId}'.`, 'properties.owner');
 
 /** The operator creates or changes a tenant subscription: its owner, its state (suspend = Disabled). */
 async function putAdminSubscriptionOnce(
@@ -125,7 +122,7 @@ async function putAdminSubscriptionOnce(
   );
   if (!isGuid(targetId)) throw armErrors.invalidSubscriptionId(targetId);
   if (input.state !== undefined && !ADMIN_SUBSCRIPTION_STATES.includes(input.state)) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidSubscriptionState',
       `'${input.state}' is not a subscription state; use one of ${ADMIN_SUBSCRIPTION_STATES.join(', ')}.`,
       'properties.state',
@@ -149,16 +146,12 @@ async function createForTenant(
   input: AdminSubscriptionInput,
 ): Promise<SubscriptionsTable> {
   if (!input.offerId || !input.owner)
-    throw armErrors.badRequest(
-      'InvalidRequestContent',
-      "A new subscription needs 'offerId' and 'owner'.",
-      'properties',
-    );
+    throw armError('InvalidRequestContent', "A new subscription needs 'offerId' and 'owner'.", 'properties');
   const offer = await offersStore.offerByName(ctx.db, offerNameOf(input.offerId) ?? '');
   if (!offer) throw offersErrors.offerNotAvailable(input.offerId);
   const tenantId = input.tenantId;
   if (!tenantId || !isGuid(tenantId))
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidRequestContent',
       "A new subscription needs the owner's directory as 'tenantId'.",
       'properties.tenantId',
@@ -250,10 +243,7 @@ export async function deleteAdminSubscription(
   const sub = isGuid(targetId) ? await armStore.getSubscription(ctx.arm.db, targetId.toLowerCase()) : undefined;
   if (!sub || sub.state === 'Deleted') return false;
   if (sub.subscription_id === ctx.providerSubscriptionId())
-    throw armErrors.conflict(
-      'CannotDeleteProviderSubscription',
-      'The default provider subscription cannot be deleted.',
-    );
+    throw armError('CannotDeleteProviderSubscription', 'The default provider subscription cannot be deleted.');
   await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, 'Deleted');
   await ctx.onSubscriptionStateChanged?.(sub.subscription_id);
   return true;

@@ -1,4 +1,4 @@
-import { ArmError } from '../../core/errors.ts';
+import { armError } from '../../core/errors.ts';
 
 // What a deployment offers its tenants: VM sizes, platform images, and the usage meters its
 // resources emit (../../../shared/specs/meters.md). Pure data and functions.
@@ -152,19 +152,13 @@ export const IMAGES: readonly PlatformImage[] = [
 
 export const catalogErrors = {
   invalidSize: (size: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidParameter',
       `The requested VM size ${size} is not available in this location. Sizes: ${VM_SIZES.map((s) => s.name).join(', ')}.`,
       'hardwareProfile.vmSize',
     ),
   imageNotFound: (ref: string) =>
-    new ArmError(
-      404,
-      'PlatformImageNotFound',
-      `The platform image '${ref}' is not available.`,
-      'storageProfile.imageReference',
-    ),
+    armError('PlatformImageNotFound', `The platform image '${ref}' is not available.`, 'storageProfile.imageReference'),
 };
 
 /** Resolves an image reference; `latest` becomes the newest version. */

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { readableSubscription } from '../../arm/service.ts';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
-import { armErrors } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
 import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
 import { VM_SIZES } from './catalog.ts';
@@ -272,7 +272,7 @@ export function registerLateReportRoutes(app: FastifyInstance, ctx: resources.Re
     },
     async (request) => {
       const at = parseInstant(request.body.at);
-      if (!at) throw armErrors.badRequest('InvalidReportTime', `'${request.body.at}' is not an ISO 8601 time.`, 'at');
+      if (!at) throw armError('InvalidReportTime', `'${request.body.at}' is not an ISO 8601 time.`, 'at');
       const { resource, reopenedHours } = await reportLatePowerState(
         ctx,
         principalOf(request),

@@ -1,42 +1,31 @@
-import { ArmError, armErrors } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 
 // The resource providers' errors and the rules every resource type shares.
 
 export const resourceErrors = {
   invalidDomainNameLabel: (label: string, pattern: RegExp) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidDomainNameLabel',
       `The domain name label ${label} is invalid. It must conform to the following regular expression: ${pattern.source}.`,
       'properties.dnsSettings.domainNameLabel',
     ),
   quotaExceeded: (what: string, limit: number, current: number, requested: number) =>
-    new ArmError(
-      409,
+    armError(
       'OperationNotAllowed',
       `Operation results in exceeding quota limits of ${what}. Maximum allowed: ${limit}, Current in use: ${current}, Additional requested: ${requested}.`,
     ),
   notRegistered: (namespace: string) =>
-    new ArmError(
-      409,
+    armError(
       'MissingSubscriptionRegistration',
       `The subscription is not registered to use namespace '${namespace}': its offer includes no quota for this service.`,
     ),
-  invalidLocation: (location: string, allowed: string) =>
-    new ArmError(
-      400,
-      'LocationNotAvailableForResourceType',
-      `The provided location '${location}' is not available for this resource type. List of available regions for the resource type is '${allowed}'.`,
-      'location',
-    ),
   propertyChange: (property: string) =>
-    new ArmError(409, 'PropertyChangeNotAllowed', `Changing property '${property}' is not allowed.`, property),
-  invalidParameter: (message: string, target: string) => new ArmError(400, 'InvalidParameter', message, target),
+    armError('PropertyChangeNotAllowed', `Changing property '${property}' is not allowed.`, property),
+  invalidParameter: (message: string, target: string) => armError('InvalidParameter', message, target),
   storageNameTaken: (name: string) =>
-    new ArmError(409, 'StorageAccountAlreadyTaken', `The storage account named ${name} is already taken.`, 'name'),
+    armError('StorageAccountAlreadyTaken', `The storage account named ${name} is already taken.`, 'name'),
   storageNameInvalid: (name: string) =>
-    new ArmError(
-      400,
+    armError(
       'AccountNameInvalid',
       `${name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.`,
       'name',
@@ -50,7 +39,7 @@ export function locationOf(requested: unknown, allowed: string[]): string {
     typeof requested === 'string'
       ? allowed.find((l) => l.toLowerCase() === requested.toLowerCase().replaceAll(' ', ''))
       : undefined;
-  if (!found) throw resourceErrors.invalidLocation(String(requested), allowed.join(','));
+  if (!found) throw armErrors.locationNotAvailableForResourceType(String(requested), allowed.join(','));
   return found;
 }
 

@@ -1,4 +1,4 @@
-import { ArmError } from '../../core/errors.ts';
+import { ArmError, armError } from '../../core/errors.ts';
 import type { JsonResponse } from '../../core/http-client.ts';
 import { requestAppToken } from '../../core/tokens.ts';
 import type { HubDirectory, StackApplication } from './service.ts';
@@ -14,7 +14,7 @@ const TYPES: Record<string, string> = {
 };
 
 const unavailable = (why: string) =>
-  new ArmError(503, 'ServiceUnavailable', `The directory service could not say what the principal is (${why}); retry.`);
+  armError('ServiceUnavailable', `The directory service could not say what the principal is (${why}); retry.`);
 
 /** `User`, `ServicePrincipal` or `Group`; undefined when the directory has no such object. */
 export async function directoryObjectType(

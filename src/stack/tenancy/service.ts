@@ -1,5 +1,5 @@
 import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
-import { ArmError, armErrors } from '../../core/errors.ts';
+import { armError, armErrors } from '../../core/errors.ts';
 import { HttpError, type HttpClient } from '../../core/http-client.ts';
 import { isGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -26,32 +26,27 @@ export interface StackApplication {
 
 export const tenancyErrors = {
   notOnboarded: (tenantId: string) =>
-    new ArmError(
-      401,
+    armError(
       'DirectoryTenantNotOnboarded',
       `The directory '${tenantId}' is not onboarded to this deployment. Missing step: the operator adds it as a directory tenant (Microsoft.Subscriptions.Admin/directoryTenants in the default provider subscription).`,
     ),
   consentMissing: (tenantId: string, appId: string, graph: string) =>
-    new ArmError(
-      401,
+    armError(
       'DirectoryTenantConsentMissing',
       `The directory '${tenantId}' is onboarded but has not consented. Missing step: an administrator of that directory creates the service principal of the deployment's application (POST ${graph}/v1.0/servicePrincipals with {"appId": "${appId}"}).`,
     ),
   unknownDirectory: (name: string) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidDirectoryTenant',
       `The directory '${name}' does not exist in the cloud this deployment trusts.`,
       'name',
     ),
   tenantMismatch: (name: string, given: string, actual: string) =>
-    new ArmError(
-      400,
+    armError(
       'DirectoryTenantIdMismatch',
       `The directory '${name}' has the tenant id '${actual}', not '${given}'.`,
       'properties.tenantId',
     ),
-  notFound: (name: string) => new ArmError(404, 'ResourceNotFound', `The directory tenant '${name}' was not found.`),
 };
 
 export interface TenancyContext {
@@ -102,8 +97,7 @@ export class Admission {
     if (res.status === 200) return true;
     if (res.status === 400 && Array.isArray(res.body?.error_codes) && res.body.error_codes.includes(700016))
       return false;
-    throw new ArmError(
-      503,
+    throw armError(
       'ServiceUnavailable',
       `The directory service did not answer whether '${tenantId}' consented (${res.status}); retry.`,
     );
@@ -152,7 +146,7 @@ async function requireSystemGroup(
     sub.subscription_id !== ctx.providerSubscriptionId() ||
     ref.resourceGroup.toLowerCase() !== system.toLowerCase()
   ) {
-    throw armErrors.badRequest(
+    throw armError(
       'InvalidDirectoryTenantScope',
       `Directory tenants live in the resource group '${system}' of the default provider subscription '${ctx.providerSubscriptionId()}'.`,
     );
@@ -203,7 +197,7 @@ export async function getDirectoryTenant(
   const row =
     (await tenancyStore.byName(ctx.db, ref.name)) ??
     (isGuid(ref.name) ? await tenancyStore.byTenantId(ctx.db, ref.name.toLowerCase()) : undefined);
-  if (!row) throw tenancyErrors.notFound(ref.name);
+  if (!row) throw armErrors.namedResourceNotFound('directory tenant', ref.name);
   return row;
 }
 

@@ -1,5 +1,5 @@
 import { parseResourceId } from '../../../core/arm-id.ts';
-import { ArmError } from '../../../core/errors.ts';
+import { armError } from '../../../core/errors.ts';
 import { newGuid } from '../../../core/ids.ts';
 import type { MeterRates } from '../../metering/rules.ts';
 import { METERS, resolveImage, type PlatformImage } from '../catalog.ts';
@@ -73,20 +73,17 @@ export const diskErrors = {
   sizeRequired: () =>
     resourceErrors.invalidParameter("Required parameter 'diskSizeGB' is missing (null).", 'properties.diskSizeGB'),
   shrink: (id: string) =>
-    new ArmError(
-      400,
+    armError(
       'BadRequest',
       `The disk resource with id ${id} cannot be resized down. Reducing disk size is not supported to prevent data loss; create a new disk of the size you need.`,
       'properties.diskSizeGB',
     ),
   resizeAttached: (name: string, vmId: string) =>
-    new ArmError(
-      409,
+    armError(
       'OperationNotAllowed',
       `Cannot resize disk ${name} while it is attached to running VM ${vmId}. Resizing a disk of a virtual machine requires the virtual machine to be deallocated.`,
     ),
-  attached: (name: string, vmId: string) =>
-    new ArmError(409, 'OperationNotAllowed', `Disk ${name} is attached to VM ${vmId}.`),
+  attached: (name: string, vmId: string) => armError('OperationNotAllowed', `Disk ${name} is attached to VM ${vmId}.`),
   sku: (sku: unknown) =>
     resourceErrors.invalidParameter(
       `The storage account type '${String(sku).slice(0, 40)}' is not supported for managed disks on this deployment; use Standard_LRS or Premium_LRS.`,

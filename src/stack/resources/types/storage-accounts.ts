@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { authorize, requireSubscription } from '../../../arm/service.ts';
 import { ROOT_SCOPE } from '../../../core/arm-id.ts';
-import { ArmError } from '../../../core/errors.ts';
+import { ArmError, armError } from '../../../core/errors.ts';
 import type { Principal } from '../../../core/principal.ts';
 import type { Sealer } from '../../../core/sealed.ts';
 import type { MeterRates } from '../../metering/rules.ts';
@@ -135,15 +135,13 @@ export async function setStorageUsage(
 
 const storageErrors = {
   keyName: () =>
-    new ArmError(
-      400,
+    armError(
       'InvalidValuesForRequestParameters',
       'Values for request parameters are invalid: keyName. Use key1 or key2.',
       'keyName',
     ),
   type: (type: unknown) =>
-    new ArmError(
-      400,
+    armError(
       'InvalidValuesForRequestParameters',
       `Values for request parameters are invalid: type. '${String(type).slice(0, 100)}' is not Microsoft.Storage/storageAccounts.`,
       'type',

@@ -1,7 +1,7 @@
 import { authorize, inTransaction, requireSubscription } from '../../../arm/service.ts';
 import { armStore } from '../../../arm/store.ts';
 import { parseResourceId, resourceTypeOf } from '../../../core/arm-id.ts';
-import { armErrors } from '../../../core/errors.ts';
+import { armError, armErrors } from '../../../core/errors.ts';
 import { newGuid } from '../../../core/ids.ts';
 import type { Principal } from '../../../core/principal.ts';
 import { holdClosingLock, recordLateStateChange } from '../../metering/service.ts';
@@ -207,26 +207,18 @@ export async function reportLatePowerState(
     `/subscriptions/${sub.subscription_id}`,
   );
   if (sub.subscription_id !== ctx.offers.providerSubscriptionId()) {
-    throw armErrors.badRequest(
+    throw armError(
       'NotDefaultProviderSubscription',
       `Late state reports go to the default provider subscription '${ctx.offers.providerSubscriptionId()}'.`,
     );
   }
   const now = ctx.arm.clock.now();
   if (input.at.getTime() > now.getTime())
-    throw armErrors.badRequest(
-      'InvalidReportTime',
-      `The report time ${input.at.toISOString()} is in the future.`,
-      'at',
-    );
+    throw armError('InvalidReportTime', `The report time ${input.at.toISOString()} is in the future.`, 'at');
   const t = virtualMachines;
   const id = parseResourceId(input.resourceId);
   if (!id || id.resourceGroup === undefined || resourceTypeOf(id).toLowerCase() !== t.type.toLowerCase()) {
-    throw armErrors.badRequest(
-      'InvalidResourceId',
-      `'${input.resourceId}' is not the id of a virtual machine.`,
-      'resourceId',
-    );
+    throw armError('InvalidResourceId', `'${input.resourceId}' is not the id of a virtual machine.`, 'resourceId');
   }
   const group = id.resourceGroup;
   const name = id.resources[0].name;
@@ -251,10 +243,7 @@ export async function reportLatePowerState(
       now,
     );
     if (!late)
-      throw armErrors.conflict(
-        'NoStateAtTime',
-        `The virtual machine had no metered state at ${input.at.toISOString()}.`,
-      );
+      throw armError('NoStateAtTime', `The virtual machine had no metered state at ${input.at.toISOString()}.`);
     if (late.current && !row.deleted_at) await resourcesStore.update(db, { ...changed, updated_at: now });
     return { resource: row, reopenedHours: late.reopenedHours };
   });

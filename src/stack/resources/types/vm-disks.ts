@@ -1,4 +1,4 @@
-import { ArmError } from '../../../core/errors.ts';
+import { armError } from '../../../core/errors.ts';
 import { newGuid } from '../../../core/ids.ts';
 import { findSize, resolveImage } from '../catalog.ts';
 import type { AcceptedResource, ResourceBody, WriteScope } from '../resource-type.ts';
@@ -27,16 +27,14 @@ interface DiskEntry {
 
 const errors = {
   exists: (name: string, group: string) =>
-    new ArmError(
-      409,
+    armError(
       'ConflictingUserInput',
       `Disk ${name} already exists in resource group ${group}. Only CreateOption.Attach is supported.`,
     ),
   alreadyAttached: (name: string, vmId: string) =>
-    new ArmError(409, 'OperationNotAllowed', `Disk ${name} is already attached to VM ${vmId}.`),
+    armError('OperationNotAllowed', `Disk ${name} is already attached to VM ${vmId}.`),
   tooMany: (max: number) =>
-    new ArmError(
-      409,
+    armError(
       'OperationNotAllowed',
       `The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`,
       'properties.storageProfile.dataDisks',
