@@ -1,7 +1,7 @@
 import { armError } from '../../core/errors.ts';
 
 // What a deployment offers its tenants: VM sizes, platform images, and the usage meters its
-// resources emit (../../../shared/specs/meters.md). Pure data and functions.
+// resources emit (docs/meters.md). Pure data and functions.
 
 export { METERS, normalizeMeterId } from '../../core/meters.ts';
 
@@ -14,7 +14,7 @@ export interface VmSize {
   resourceDiskSizeInMB: number;
 }
 
-// The vendor's Azure Stack Hub size table (the sizes CONTRACTS.md names, and their neighbours).
+// The vendor's Azure Stack Hub size table (the sizes docs/CONTRACTS.md names, and their neighbours).
 export const VM_SIZES: readonly VmSize[] = [
   {
     name: 'Standard_A1_v2',
