@@ -148,3 +148,29 @@ export async function deleteResourceGroup(
     return deleted;
   });
 }
+
+/**
+ * The one rule of a provider's list: the caller may `action` at the subscription, or at the group
+ * when the list is a group's, and that group exists (404 `ResourceGroupNotFound`). Answers the
+ * subscription.
+ */
+export async function authorizeListing(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  subscriptionId: string,
+  resourceGroup: string | undefined,
+) {
+  const sub = await requireSubscription(ctx, subscriptionId);
+  const scope = `/subscriptions/${subscriptionId}${resourceGroup === undefined ? '' : `/resourceGroups/${resourceGroup}`}`;
+  await authorize(ctx, principal, action, scope);
+  if (resourceGroup !== undefined) await requireResourceGroup(ctx, sub.subscription_id, resourceGroup);
+  return sub;
+}
+
+/** The group a provider's resource lives in: it must exist (404 `ResourceGroupNotFound`). */
+export async function requireResourceGroup(ctx: ArmContext, subscriptionId: string, group: string) {
+  const row = await armStore.getResourceGroup(ctx.db, subscriptionId, group);
+  if (!row) throw armErrors.resourceGroupNotFound(group);
+  return row;
+}

@@ -20,10 +20,12 @@ export {
   type TenantInfo,
 } from './context.ts';
 export {
+  authorizeListing,
   deleteResourceGroup,
   getResourceGroup,
   listResourceGroups,
   putResourceGroup,
+  requireResourceGroup,
   type ResourceGroupInput,
 } from './resource-groups.ts';
 export {

@@ -1,6 +1,13 @@
 import { compactVerify } from 'jose';
 import { DEPLOYMENT_REPORT } from '../arm/roles.ts';
-import { authorize, inTransaction, mayPerformData, namedRowIdentity, requireSubscription } from '../arm/service.ts';
+import {
+  authorize,
+  authorizeListing,
+  inTransaction,
+  mayPerformData,
+  namedRowIdentity,
+  requireSubscription,
+} from '../arm/service.ts';
 import { armStore } from '../arm/store.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
@@ -205,14 +212,13 @@ export async function listRegistrations(
   offset: number,
   limit: number,
 ) {
-  const sub = await requireSubscription(ctx.arm, subscriptionId);
-  const scope =
-    resourceGroup === undefined
-      ? `/subscriptions/${subscriptionId}`
-      : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
-  await authorize(ctx.arm, principal, 'Microsoft.AzureStack/registrations/read', scope);
-  if (resourceGroup !== undefined && !(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, resourceGroup)))
-    throw armErrors.resourceGroupNotFound(resourceGroup);
+  const sub = await authorizeListing(
+    ctx.arm,
+    principal,
+    'Microsoft.AzureStack/registrations/read',
+    subscriptionId,
+    resourceGroup,
+  );
   return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
 }
 

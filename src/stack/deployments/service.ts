@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
-import { authorize, requireSubscription, requireWritable, type ArmContext } from '../../arm/service.ts';
-import { armStore } from '../../arm/store.ts';
+import {
+  type ArmContext,
+  authorize,
+  authorizeListing,
+  requireResourceGroup,
+  requireSubscription,
+  requireWritable,
+} from '../../arm/service.ts';
 import type { ResourceGroupsTable } from '../../arm/tables.ts';
 import { TemplateError } from '../../arm/template/parse.ts';
 import { planDeployment, type DeploymentPlan } from '../../arm/template/plan.ts';
@@ -83,12 +89,6 @@ export const templateHash = (template: unknown): string =>
 export const isFinished = (row: Pick<DeploymentsTable, 'state'>): boolean =>
   row.state === 'Succeeded' || row.state === 'Failed';
 
-async function requireGroup(ctx: DeploymentsContext, subscriptionId: string, group: string) {
-  const row = await armStore.getResourceGroup(ctx.arm.db, subscriptionId, group);
-  if (!row) throw armErrors.resourceGroupNotFound(group);
-  return row;
-}
-
 /** The whole template made into a plan, or ARM's 400 InvalidTemplate saying what and where. */
 function planOrRefuse(
   request: DeploymentRequest,
@@ -126,7 +126,7 @@ async function checked(
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, action, deploymentScope(ref));
   if (!/^[-\w.()]{1,64}$/.test(ref.name)) throw deploymentErrors.name(ref.name);
-  const group = await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
+  const group = await requireResourceGroup(ctx.arm, sub.subscription_id, ref.resourceGroup);
   return { sub, plan: planOrRefuse(request, principal, { ...ref, subscriptionId: sub.subscription_id }, group) };
 }
 
@@ -282,14 +282,13 @@ export async function listDeployments(
   offset: number,
   limit: number,
 ) {
-  const sub = await requireSubscription(ctx.arm, subscriptionId);
-  await authorize(
+  const sub = await authorizeListing(
     ctx.arm,
     principal,
     'Microsoft.Resources/deployments/read',
-    `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`,
+    subscriptionId,
+    resourceGroup,
   );
-  await requireGroup(ctx, sub.subscription_id, resourceGroup);
   return deploymentsStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
 }
 

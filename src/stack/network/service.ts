@@ -1,14 +1,15 @@
 import type { ResourceLister } from '../../arm/providers.ts';
 import {
+  type ArmContext,
   authorize,
+  authorizeListing,
   inTransaction,
   namedRowIdentity,
+  requireResourceGroup,
   requireSubscription,
   requireWritable,
-  type ArmContext,
 } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
-import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -67,11 +68,6 @@ const scopeOf = (t: NetworkType, r: NetworkRef, child?: string) =>
 /** The transaction as the resources domain's store types it (one database). */
 export const asResourcesDb = (db: NetworkDb) => db as unknown as ResourcesDb;
 
-async function requireGroup(ctx: NetworkContext, sub: SubscriptionsTable, group: string) {
-  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, group)))
-    throw armErrors.resourceGroupNotFound(group);
-}
-
 /** Each resource with what refers to it, in one query. */
 export async function views(db: NetworkDb, t: NetworkType, rows: NetworkResourcesTable[]): Promise<Json[]> {
   const refs = await networkStore.referencesTo(
@@ -97,7 +93,7 @@ async function write(
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, action.name, action.scope);
   requireWritable(sub);
-  await requireGroup(ctx, sub, ref.resourceGroup);
+  await requireResourceGroup(ctx.arm, sub.subscription_id, ref.resourceGroup);
   checkName(ref.name);
   const limits = (await limitsOf(ctx.offers, sub)).get('microsoft.network.admin');
   if (!limits) throw resourceErrors.notRegistered(NETWORK);
@@ -193,10 +189,7 @@ export async function listResources(
   offset: number,
   limit: number,
 ) {
-  const sub = await requireSubscription(ctx.arm, subscriptionId);
-  const scope = `/subscriptions/${subscriptionId}${resourceGroup === undefined ? '' : `/resourceGroups/${resourceGroup}`}`;
-  await authorize(ctx.arm, principal, `${t.type}/read`, scope);
-  if (resourceGroup !== undefined) await requireGroup(ctx, sub, resourceGroup);
+  const sub = await authorizeListing(ctx.arm, principal, `${t.type}/read`, subscriptionId, resourceGroup);
   const rows = await networkStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
   return views(ctx.db, t, rows);
 }

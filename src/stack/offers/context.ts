@@ -1,6 +1,5 @@
-import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
-import { armStore } from '../../arm/store.ts';
-import { armErrors, armError } from '../../core/errors.ts';
+import { type ArmContext, authorize, requireResourceGroup, requireSubscription } from '../../arm/service.ts';
+import { armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { OffersDb } from './store.ts';
 
@@ -45,6 +44,5 @@ export async function requireProviderScope(
 
 /** Plans and offers are kept in a resource group of the provider subscription. */
 export async function requireGroup(ctx: OffersContext, subscriptionId: string, resourceGroup: string): Promise<void> {
-  if (!(await armStore.getResourceGroup(ctx.arm.db, subscriptionId, resourceGroup)))
-    throw armErrors.resourceGroupNotFound(resourceGroup);
+  await requireResourceGroup(ctx.arm, subscriptionId, resourceGroup);
 }

@@ -1,16 +1,17 @@
 import {
+  type ArmContext,
   authorize,
+  authorizeListing,
   inTransaction,
   namedRowIdentity,
+  requireResourceGroup,
   requireSubscription,
   requireWritable,
-  type ArmContext,
 } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import type { ResourceLister } from '../../arm/providers.ts';
 import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
-import { armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { Sealer } from '../../core/sealed.ts';
@@ -78,11 +79,6 @@ function meteringChanged(
 const meteringEnded = (db: ResourcesDb, row: ResourcesTable, at: Date, reason: string) =>
   recordRemoval(db, { resourceId: row.id, subscriptionId: row.subscription_id, at, reason });
 
-async function requireGroupOf(ctx: ResourcesContext, sub: SubscriptionsTable, ref: ResourceRef) {
-  if (!(await armStore.getResourceGroup(ctx.arm.db, sub.subscription_id, ref.resourceGroup)))
-    throw armErrors.resourceGroupNotFound(ref.resourceGroup);
-}
-
 const liveOfType = async (db: ResourcesDb, t: ResourceType, subscriptionId: string) =>
   (await resourcesStore.liveInSubscription(db, subscriptionId)).filter((r) => r.type_key === t.type.toLowerCase());
 
@@ -96,7 +92,7 @@ export async function putResource(
   const sub = await requireSubscription(ctx.arm, ref.subscriptionId);
   await authorize(ctx.arm, principal, `${t.type}/write`, scopeOf(t, ref));
   requireWritable(sub);
-  await requireGroupOf(ctx, sub, ref);
+  await requireResourceGroup(ctx.arm, sub.subscription_id, ref.resourceGroup);
   const location = locationOf(body?.location, ctx.arm.locations());
   const limits = await limitsOf(ctx.offers, sub);
   if (!limits.has(t.quotaProvider.toLowerCase())) throw resourceErrors.notRegistered(t.namespace);
@@ -248,13 +244,7 @@ export async function listResources(
   offset: number,
   limit: number,
 ) {
-  const sub = await requireSubscription(ctx.arm, subscriptionId);
-  const scope =
-    resourceGroup === undefined
-      ? `/subscriptions/${subscriptionId}`
-      : `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
-  await authorize(ctx.arm, principal, `${t.type}/read`, scope);
-  if (resourceGroup !== undefined) await requireGroupOf(ctx, sub, { subscriptionId, resourceGroup, name: '' });
+  const sub = await authorizeListing(ctx.arm, principal, `${t.type}/read`, subscriptionId, resourceGroup);
   return resourcesStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
 }
 
