@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { jsonValue } from '../../db/database.ts';
 import { PUBLIC_IP_POOL } from './rules.ts';
 import type { NetworkReferencesTable, NetworkResourcesTable, NetworkTables, ReferenceKind } from './tables.ts';
 
@@ -7,8 +8,6 @@ export type NetworkDb = Kysely<NetworkTables>;
 
 /** The advisory lock of the public address pool (one pool per deployment database). */
 const POOL_LOCK = 0x4e45_5450; // 'NETP'
-
-const json = (v: unknown) => JSON.stringify(v) as unknown as Record<string, never>;
 
 const named = (db: NetworkDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
   db
@@ -27,14 +26,19 @@ export const networkStore = {
   insert: async (db: NetworkDb, row: NetworkResourcesTable) => {
     await db
       .insertInto('network_resources')
-      .values({ ...row, tags: json(row.tags), properties: json(row.properties) })
+      .values({ ...row, tags: jsonValue(row.tags), properties: jsonValue(row.properties) })
       .execute();
   },
 
   update: async (db: NetworkDb, row: NetworkResourcesTable) => {
     await db
       .updateTable('network_resources')
-      .set({ tags: json(row.tags), properties: json(row.properties), etag: row.etag, updated_at: row.updated_at })
+      .set({
+        tags: jsonValue(row.tags),
+        properties: jsonValue(row.properties),
+        etag: row.etag,
+        updated_at: row.updated_at,
+      })
       .where('id', '=', row.id)
       .execute();
   },

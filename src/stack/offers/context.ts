@@ -1,4 +1,4 @@
-import { type ArmContext, authorize, requireResourceGroup, requireSubscription } from '../../arm/service.ts';
+import { type ArmContext, authorize, requireSubscription } from '../../arm/service.ts';
 import { armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { OffersDb } from './store.ts';
@@ -40,9 +40,4 @@ export async function requireProviderScope(
     );
   }
   return sub;
-}
-
-/** Plans and offers are kept in a resource group of the provider subscription. */
-export async function requireGroup(ctx: OffersContext, subscriptionId: string, resourceGroup: string): Promise<void> {
-  await requireResourceGroup(ctx.arm, subscriptionId, resourceGroup);
 }

@@ -1,10 +1,11 @@
+import { requireResourceGroup } from '../../arm/service.ts';
 import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
-import { requireGroup, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
+import { requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
 import { planIdOf } from './plans.ts';
 import {
   catalogText,
@@ -56,7 +57,8 @@ async function putOfferOnce(ctx: OffersContext, principal: Principal, ref: Catal
     'Microsoft.Subscriptions.Admin/offers/write',
     offerScope(ref),
   );
-  await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
+  // Plans and offers are kept in a resource group of the provider subscription.
+  await requireResourceGroup(ctx.arm, sub.subscription_id, ref.resourceGroup);
   let existing = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   if (!existing && (await offersStore.offerByName(ctx.db, ref.name))) {
     // The name may be taken by this very offer, made by a concurrent twin since the first look.

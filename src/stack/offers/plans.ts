@@ -1,8 +1,9 @@
+import { requireResourceGroup } from '../../arm/service.ts';
 import { armErrors } from '../../core/errors.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
-import { requireGroup, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
+import { requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
 import { catalogText, offersErrors, parseQuotaId, planResourceId, type CatalogTextInput } from './rules.ts';
 import { offersStore } from './store.ts';
 import type { PlansTable } from './tables.ts';
@@ -31,7 +32,8 @@ async function putPlanOnce(ctx: OffersContext, principal: Principal, ref: Catalo
     'Microsoft.Subscriptions.Admin/plans/write',
     planScope(ref),
   );
-  await requireGroup(ctx, sub.subscription_id, ref.resourceGroup);
+  // Plans and offers are kept in a resource group of the provider subscription.
+  await requireResourceGroup(ctx.arm, sub.subscription_id, ref.resourceGroup);
   const quotaIds = input.quotaIds ?? [];
   for (const id of quotaIds) {
     const q = parseQuotaId(id);

@@ -61,9 +61,8 @@ export const publicIpAddresses: ResourceType = {
         idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
         dnsSettings: dnsSettingsOf(
           p.dnsSettings ?? existing?.properties.dnsSettings,
-          String(existing?.location ?? body?.location ?? '')
-            .toLowerCase()
-            .replaceAll(' ', ''),
+          // The lifecycle hands `accept` the location it resolved (an update keeps the resource's).
+          String(body.location),
         ),
         // The address and the IP configuration using it: the network's links (beforeWrite).
         ipAddress: existing?.properties.ipAddress,
