@@ -4,14 +4,16 @@ import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, Subscription
 
 // All SQL of the ARM base. Nothing else touches these tables.
 export type ArmDb = Kysely<ArmTables>;
+/** Any database that holds ARM's settings: another domain hands its own, typed with this table. */
+export type SettingsDb = Kysely<Pick<ArmTables, 'settings'>>;
 
 export const armStore = {
-  async getSetting<T>(db: ArmDb, key: string): Promise<T | undefined> {
+  async getSetting<T>(db: SettingsDb, key: string): Promise<T | undefined> {
     const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
     return row?.value as T | undefined;
   },
 
-  async putSetting(db: ArmDb, key: string, value: unknown): Promise<void> {
+  async putSetting(db: SettingsDb, key: string, value: unknown): Promise<void> {
     const json = JSON.stringify(value);
     await db
       .insertInto('settings')

@@ -29,7 +29,6 @@ import { UsageBridge } from './bridge/job.ts';
 import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
-import type { BridgeDb } from './bridge/store.ts';
 import { meteringWork } from './metering/job.ts';
 import { meteringMigrations } from './metering/migrations.ts';
 import type { MeteringTables } from './metering/tables.ts';
@@ -41,7 +40,6 @@ import {
   resyncSubscription,
   type ResourcesContext,
 } from './resources/service.ts';
-import type { ResourcesDb } from './resources/store.ts';
 import type { ResourcesTables } from './resources/tables.ts';
 import { RESOURCE_TYPES } from './resources/types/index.ts';
 import { registerImageRoutes } from './images/routes.ts';
@@ -49,13 +47,12 @@ import { resourceLinks } from './network/links.ts';
 import { networkMigrations } from './network/migrations.ts';
 import { NETWORK_TYPES, registerNetworkRoutes } from './network/routes.ts';
 import { combinedLister, deleteNetworkOfGroup, type NetworkContext } from './network/service.ts';
-import type { NetworkDb } from './network/store.ts';
 import type { NetworkTables } from './network/tables.ts';
 import { tenancyMigrations } from './tenancy/migrations.ts';
 import { deploymentsMigrations } from './deployments/migrations.ts';
 import { registerDeploymentRoutes } from './deployments/routes.ts';
 import { failInterruptedDeployments, type DeploymentsContext } from './deployments/service.ts';
-import { deploymentsStore, type DeploymentsDb } from './deployments/store.ts';
+import { deploymentsStore } from './deployments/store.ts';
 import type { DeploymentsTables } from './deployments/tables.ts';
 import { registerProviderUsageRoutes, registerTenantUsageRoutes } from './usage/routes.ts';
 import { registerTenancyRoutes } from './tenancy/routes.ts';
@@ -156,9 +153,9 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     // The network's first: its subscription lock is taken before any of the group's rows is touched.
     // The group's transaction, on the same database.
     onResourceGroupDeleted: async (db, subscriptionId, group) => {
-      await deleteNetworkOfGroup(network, NETWORK_TYPES, db as unknown as NetworkDb, subscriptionId, group);
-      await deleteResourcesOfGroup(resources, db as unknown as ResourcesDb, subscriptionId, group, RESOURCE_TYPES);
-      await deploymentsStore.deleteOfGroup(db as unknown as DeploymentsDb, subscriptionId, group);
+      await deleteNetworkOfGroup(network, NETWORK_TYPES, db, subscriptionId, group);
+      await deleteResourcesOfGroup(resources, db, subscriptionId, group, RESOURCE_TYPES);
+      await deploymentsStore.deleteOfGroup(db, subscriptionId, group);
     },
   };
   const registrationKey = await loadOrCreateRegistrationKey(opts.db, opts.sealer, opts.name);
@@ -175,7 +172,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   const admission = new Admission(tenancy);
   const offers: OffersContext = {
     arm,
-    db: opts.db as unknown as OffersContext['db'],
+    db: opts.db,
     providerSubscriptionId: opts.providerSubscriptionId,
     findUser: async (tenantId, upn) => {
       // The stack's application reads the directory it was admitted to (its home, or a consented guest).
@@ -198,16 +195,16 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   };
   const resources: ResourcesContext = {
     arm,
-    db: opts.db as unknown as ResourcesContext['db'],
+    db: opts.db,
     offers,
     links: resourceLinks,
     sealer: opts.sealer,
   };
-  const network: NetworkContext = { arm, db: opts.db as unknown as NetworkDb, offers, resources };
+  const network: NetworkContext = { arm, db: opts.db, offers, resources };
   opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
   const deployments: DeploymentsContext = {
     arm,
-    db: opts.db as unknown as DeploymentsDb,
+    db: opts.db,
     running: { count: 0 },
     logError: (err, message) => opts.logger.error({ err, stack: opts.name }, message),
   };
@@ -215,7 +212,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
   if (interrupted > 0)
     opts.logger.warn({ stack: opts.name, interrupted }, 'deployments cut off by a stop were marked Failed');
   const bridge = new UsageBridge({
-    db: opts.db as unknown as BridgeDb,
+    db: opts.db,
     http: opts.hub.http,
     hubArm: opts.hub.arm,
     hubLogin: opts.hub.login,

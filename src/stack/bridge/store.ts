@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { armStore, type ArmDb } from '../../arm/store.ts';
+import { armStore } from '../../arm/store.ts';
+import type { SettingsTable } from '../../arm/tables.ts';
 import type { UsageRecordWire } from '../../core/usage-record.ts';
 import type { RecordKeyColumns } from '../metering/outbox-store.ts';
 import type { MeteringTables } from '../metering/tables.ts';
@@ -8,8 +9,9 @@ import type { Reconciliation } from './reconcile.ts';
 
 // The bridge's own SQL: the quarantine of the records the hub refused, and the bridge's status.
 // The outbox itself (the usage records, their delivery) is metering's (metering/outbox-store.ts);
-// the database is handed with its tables so that the bridge can read and mark them through it.
-export type BridgeDb = Kysely<MeteringTables & BridgeTables>;
+// the database is handed with its tables so that the bridge can read and mark them through it, and
+// with ARM's settings, where the bridge's status is kept (ARM's store writes it).
+export type BridgeDb = Kysely<MeteringTables & BridgeTables & { settings: SettingsTable }>;
 
 export type OutboxRecord = UsageRecordWire;
 
@@ -146,9 +148,7 @@ export const bridgeStore = {
   },
 
   // The bridge's status is one of ARM's settings (key `bridge`).
-  status: async (db: BridgeDb): Promise<BridgeStatus> =>
-    (await armStore.getSetting<BridgeStatus>(db as unknown as ArmDb, 'bridge')) ?? {},
+  status: async (db: BridgeDb): Promise<BridgeStatus> => (await armStore.getSetting<BridgeStatus>(db, 'bridge')) ?? {},
 
-  setStatus: (db: BridgeDb, status: BridgeStatus): Promise<void> =>
-    armStore.putSetting(db as unknown as ArmDb, 'bridge', status),
+  setStatus: (db: BridgeDb, status: BridgeStatus): Promise<void> => armStore.putSetting(db, 'bridge', status),
 };

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { HOUR_MS } from '../../core/clock.ts';
-import { armStore, type ArmDb } from '../../arm/store.ts';
+import { armStore } from '../../arm/store.ts';
+import type { SettingsTable } from '../../arm/tables.ts';
 import { MONTHLY_METER_IDS } from '../../core/meters.ts';
 import { monthOf, sameRates } from './rules.ts';
 import type { MeterRates, MeteringTables } from './tables.ts';
@@ -9,10 +10,8 @@ import type { MeterRates, MeteringTables } from './tables.ts';
 // closing hours into usage records, the closing watermark and the dirty hours. The outbox's reads
 // and marks (delivery, the usage APIs, chargeback) are in outbox-store.ts; nothing else touches
 // metering's tables.
-export type MeteringDb = Kysely<MeteringTables>;
-
-/** The stack's database as ARM's store takes it, for the settings ARM publishes. */
-const settingsOf = (db: MeteringDb) => db as unknown as ArmDb;
+// Handed with ARM's settings too: the closing watermark is one of them (ARM's store writes it).
+export type MeteringDb = Kysely<MeteringTables & { settings: SettingsTable }>;
 
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
@@ -146,12 +145,11 @@ export const meteringStore = {
 
   // The closing watermark is one of ARM's settings (key `metering`).
   closedUntil: async (db: MeteringDb): Promise<Date | undefined> => {
-    const v = await armStore.getSetting<{ closedUntil?: string }>(settingsOf(db), 'metering');
+    const v = await armStore.getSetting<{ closedUntil?: string }>(db, 'metering');
     return v?.closedUntil ? new Date(v.closedUntil) : undefined;
   },
 
-  setClosedUntil: (db: MeteringDb, at: Date) =>
-    armStore.putSetting(settingsOf(db), 'metering', { closedUntil: at.toISOString() }),
+  setClosedUntil: (db: MeteringDb, at: Date) => armStore.putSetting(db, 'metering', { closedUntil: at.toISOString() }),
 
   /**
    * Serializes, until the end of the caller's transaction, everything that closes hours or changes
