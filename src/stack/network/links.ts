@@ -16,7 +16,7 @@ const asNetworkDb = (db: ResourcesDb) => db as unknown as NetworkDb;
 
 /** The ids of a VM's `networkProfile.networkInterfaces`, read strictly. */
 function nicIdsOf(vm: ResourcesTable): string[] {
-  const profile = vm.properties.networkProfile as unknown;
+  const profile = vm.properties.networkProfile;
   if (profile === undefined || profile === null) return [];
   const list = isObject(profile) ? profile.networkInterfaces : undefined;
   if (list !== undefined && !Array.isArray(list))

@@ -1,12 +1,10 @@
 import type { NamedArmRow } from '../../arm/tables.ts';
 
 /**
- * A resource's properties as stored: JSON whose shape its type (types/*.ts) decides and reads. One
- * named escape hatch, like `UndeclaredJson`: typing each type's properties with its own reader is
- * the follow-up (ARCHITECTURE.md, "Dependencies and why").
+ * A resource's properties as stored: a JSON object whose shape its type (types/*.ts) decides; each
+ * type reads it through its own typed reader (built of stored.ts's), never a cast.
  */
-// biome-ignore lint/suspicious/noExplicitAny: the deliberate escape hatch above, in one place.
-export type StoredProperties = Record<string, any>;
+export type StoredProperties = Record<string, unknown>;
 
 export interface ResourcesTable extends NamedArmRow {
   type: string; // Microsoft.Compute/virtualMachines, Microsoft.Storage/storageAccounts, Microsoft.Network/publicIPAddresses

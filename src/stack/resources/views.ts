@@ -2,6 +2,7 @@ import type { GenericResource } from '../../arm/providers.ts';
 import { findSize } from './catalog.ts';
 import type { ResourceType } from './resource-type.ts';
 import type { ResourcesTable } from './tables.ts';
+import { vmProperties } from './types/vm-properties.ts';
 
 // Resources as the Compute, Storage and Network providers show them (each type says what it shows
 // beyond its identity: ResourceType.view).
@@ -49,11 +50,12 @@ export function genericResourceView(r: ResourcesTable): GenericResource {
 
 /** A VM's instance view: its provisioning and power states. */
 export function instanceView(r: ResourcesTable) {
-  const power = r.properties.powerState as string;
+  const vm = vmProperties(r.properties);
+  const power = vm.powerState;
   const display = power === 'running' ? 'VM running' : power === 'stopped' ? 'VM stopped' : 'VM deallocated';
   return {
-    computerName: r.properties.osProfile?.computerName,
-    osName: r.properties.storageProfile.osDisk.osType === 'Windows' ? 'Windows Server' : 'Ubuntu',
+    computerName: vm.computerName,
+    osName: vm.osType === 'Windows' ? 'Windows Server' : 'Ubuntu',
     statuses: [
       {
         code: 'ProvisioningState/succeeded',

@@ -5,8 +5,9 @@ import type { MeterRates } from '../../metering/rules.ts';
 import { METERS, resolveImage, type PlatformImage } from '../catalog.ts';
 import type { ResourceType } from '../resource-type.ts';
 import { field, resourceErrors } from '../rules.ts';
+import { optionalString, storedNumber, storedObject, storedString } from '../stored.ts';
 import { resourcesStore } from '../store.ts';
-import type { ResourcesTable } from '../tables.ts';
+import type { ResourcesTable, StoredProperties } from '../tables.ts';
 
 // Managed disks (Microsoft.Compute/disks): empty or from a platform image, Standard_LRS or
 // Premium_LRS (what Azure Stack Hub offers), from 1 to 1023 GB (its largest disk, M30), grown but
@@ -110,6 +111,20 @@ export function diskSkuOf(value: unknown): DiskSku {
   return sku;
 }
 
+/** What a disk's stored properties say that its rules read. */
+export interface DiskProperties {
+  createOption: string;
+  diskSizeGB: number;
+  /** The VM it is attached to, by ARM id. */
+  managedBy: string | undefined;
+}
+
+export const diskProperties = (p: StoredProperties): DiskProperties => ({
+  createOption: storedString(storedObject(p.creationData, 'creationData').createOption, 'creationData.createOption'),
+  diskSizeGB: storedNumber(p.diskSizeGB, 'diskSizeGB'),
+  managedBy: optionalString(p.managedBy, 'managedBy'),
+});
+
 const resourceIdOf = (r: ResourcesTable) =>
   `/subscriptions/${r.subscription_id}/resourceGroups/${r.resource_group}/providers/${r.type}/${r.name}`;
 
@@ -126,13 +141,13 @@ export const disks: ResourceType = {
     const creation = field(p, 'creationData');
     const option = field(creation, 'createOption');
     if (existing) {
-      const had = existing.properties.creationData.createOption as string;
-      if (option !== undefined && String(option).toLowerCase() !== had.toLowerCase())
+      const had = diskProperties(existing.properties);
+      if (option !== undefined && String(option).toLowerCase() !== had.createOption.toLowerCase())
         throw resourceErrors.propertyChange('properties.creationData.createOption');
-      const sizeGb = size ?? existing.properties.diskSizeGB;
-      if (sizeGb < existing.properties.diskSizeGB) throw diskErrors.shrink(resourceIdOf(existing));
-      const vmId: string | undefined = existing.properties.managedBy;
-      if (sizeGb > existing.properties.diskSizeGB && vmId) {
+      const sizeGb = size ?? had.diskSizeGB;
+      if (sizeGb < had.diskSizeGB) throw diskErrors.shrink(resourceIdOf(existing));
+      const vmId = had.managedBy;
+      if (sizeGb > had.diskSizeGB && vmId) {
         const vm = parseResourceId(vmId);
         const row = vm?.resourceGroup
           ? await resourcesStore.get(
@@ -187,21 +202,22 @@ export const disks: ResourceType = {
       kind: null,
     };
   },
-  meterState: (r) => diskRates(diskSkuOf(r.sku?.name), r.properties.diskSizeGB),
+  meterState: (r) => diskRates(diskSkuOf(r.sku?.name), diskProperties(r.properties).diskSizeGB),
   checkQuota(limits, live, next, existing) {
     for (const [sku, limitName] of [
       ['Standard_LRS', 'maxAllocationStandardManagedDisksAndSnapshots'],
       ['Premium_LRS', 'maxAllocationPremiumManagedDisksAndSnapshots'],
     ] as const) {
       const limit = limits[limitName];
-      const gb = (r: Pick<ResourcesTable, 'properties' | 'sku'>) => (r.sku?.name === sku ? r.properties.diskSizeGB : 0);
+      const gb = (r: Pick<ResourcesTable, 'properties' | 'sku'>) =>
+        r.sku?.name === sku ? diskProperties(r.properties).diskSizeGB : 0;
       const inUse = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + gb(r), 0);
       if (limit !== undefined && gb(next) > (existing ? gb(existing) : 0) && inUse + gb(next) > limit)
         throw resourceErrors.quotaExceeded(`${limitName} (GB)`, limit, inUse, gb(next));
     }
   },
   async release(row, scope) {
-    const vmId: string | undefined = row.properties.managedBy;
+    const vmId = diskProperties(row.properties).managedBy;
     if (!vmId) return;
     // A group that goes takes its VMs along: a disk attached to one of them goes too.
     const vm = parseResourceId(vmId);
@@ -216,7 +232,7 @@ export const disks: ResourceType = {
       sku: r.sku,
       properties: {
         ...properties,
-        diskSizeBytes: properties.diskSizeGB * 1024 ** 3,
+        diskSizeBytes: diskProperties(r.properties).diskSizeGB * 1024 ** 3,
         timeCreated: r.created_at.toISOString(),
       },
     };

@@ -4,7 +4,8 @@ import type { MeterRates } from '../../metering/rules.ts';
 import { METERS } from '../catalog.ts';
 import type { ResourceType } from '../resource-type.ts';
 import { resourceErrors } from '../rules.ts';
-import type { ResourcesTable } from '../tables.ts';
+import { optionalObject, storedOneOf } from '../stored.ts';
+import type { ResourcesTable, StoredProperties } from '../tables.ts';
 
 // Public IP addresses (Microsoft.Network): static or dynamic, each metered by the hour.
 
@@ -37,7 +38,14 @@ function dnsSettingsOf(
   return { domainNameLabel: label, fqdn: `${label}.${location}.${CLOUDAPP_ZONE}` };
 }
 
-const METHODS: readonly unknown[] = ['Static', 'Dynamic'];
+const ALLOCATIONS = ['Static', 'Dynamic'] as const;
+const METHODS: readonly unknown[] = ALLOCATIONS;
+
+/** What a public IP's stored properties say that its rules read. */
+const publicIpProperties = (p: StoredProperties) => ({
+  allocation: storedOneOf(p.publicIPAllocationMethod, ALLOCATIONS, 'publicIPAllocationMethod'),
+  dnsSettings: optionalObject(p.dnsSettings, 'dnsSettings'),
+});
 
 export const publicIpAddresses: ResourceType = {
   type: 'Microsoft.Network/publicIPAddresses',
@@ -60,7 +68,7 @@ export const publicIpAddresses: ResourceType = {
         publicIPAllocationMethod: method,
         idleTimeoutInMinutes: p.idleTimeoutInMinutes ?? 4,
         dnsSettings: dnsSettingsOf(
-          p.dnsSettings ?? existing?.properties.dnsSettings,
+          p.dnsSettings ?? (existing && publicIpProperties(existing.properties).dnsSettings),
           // The lifecycle hands `accept` the location it resolved (an update keeps the resource's).
           String(body.location),
         ),
@@ -72,7 +80,7 @@ export const publicIpAddresses: ResourceType = {
       kind: null,
     };
   },
-  meterState: (r) => publicIpRates(r.properties.publicIPAllocationMethod),
+  meterState: (r) => publicIpRates(publicIpProperties(r.properties).allocation),
   checkQuota(limits, live, _next, existing) {
     if (
       !existing &&

@@ -9,8 +9,9 @@ import { METERS } from '../catalog.ts';
 import type { ResourceType } from '../resource-type.ts';
 import { resourceErrors } from '../rules.ts';
 import { changeResource, scopeOf, type ResourceRef, type ResourcesContext } from '../service.ts';
+import { optionalObject, optionalString, storedNumber, storedObject, storedString } from '../stored.ts';
 import { resourcesStore } from '../store.ts';
-import type { ResourcesTable } from '../tables.ts';
+import type { ResourcesTable, StoredProperties } from '../tables.ts';
 
 // Storage accounts (Microsoft.Storage), as the Storage RP answers: a create or update is done
 // when answered (200), a delete too (200, or 204 when there was none). Their used capacity,
@@ -34,11 +35,36 @@ export function storageRates(u: StorageUsage): MeterRates {
 const SKUS: readonly unknown[] = ['Standard_LRS', 'Premium_LRS'];
 const KINDS: readonly unknown[] = ['Storage', 'StorageV2', 'BlobStorage'];
 
-const usedGb = (r: Pick<ResourcesTable, 'properties'>): number =>
-  r.properties.usage.blobGb + r.properties.usage.tableGb + r.properties.usage.queueGb;
-
 const KEY_NAMES = ['key1', 'key2'] as const;
 type KeyName = (typeof KEY_NAMES)[number];
+
+/** What an account's stored properties say that its rules read: its usage and its sealed keys. */
+interface StorageAccountProperties {
+  usage: StorageUsage;
+  /** None on an account from before keys. */
+  keys: Partial<Record<KeyName, string>> | undefined;
+}
+
+function storageAccountProperties(p: StoredProperties): StorageAccountProperties {
+  const usage = storedObject(p.usage, 'usage');
+  const keys = optionalObject(p.keys, 'keys');
+  return {
+    usage: {
+      blobGb: storedNumber(usage.blobGb, 'usage.blobGb'),
+      tableGb: storedNumber(usage.tableGb, 'usage.tableGb'),
+      queueGb: storedNumber(usage.queueGb, 'usage.queueGb'),
+    },
+    keys: keys && {
+      key1: optionalString(keys.key1, 'keys.key1'),
+      key2: optionalString(keys.key2, 'keys.key2'),
+    },
+  };
+}
+
+const usedGb = (r: Pick<ResourcesTable, 'properties'>): number => {
+  const { usage } = storageAccountProperties(r.properties);
+  return usage.blobGb + usage.tableGb + usage.queueGb;
+};
 
 /** A key is bound to its account and name: a sealed key copied elsewhere does not open. */
 const keyPurpose = (accountId: string, keyName: KeyName) => `storage account key ${accountId.toLowerCase()} ${keyName}`;
@@ -80,7 +106,7 @@ export const storageAccounts: ResourceType = {
     const keys = Object.fromEntries(KEY_NAMES.map((k) => [k, newKey(scope.sealer, scope.selfId, k)]));
     return { ...accepted, properties: { ...accepted.properties, keys } };
   },
-  meterState: (r) => storageRates(r.properties.usage),
+  meterState: (r) => storageRates(storageAccountProperties(r.properties).usage),
   checkQuota(limits, live, next, existing) {
     if (!existing && limits.numberOfStorageAccounts !== undefined && live.length + 1 > limits.numberOfStorageAccounts) {
       throw resourceErrors.quotaExceeded('StorageAccounts', limits.numberOfStorageAccounts, live.length, 1);
@@ -125,7 +151,10 @@ export async function setStorageUsage(
   const { resource } = await changeResource(ctx, storageAccounts, principal, ref, {
     action: `${storageAccounts.type}/write`,
     reason: 'capacity changed',
-    properties: (row) => ({ ...row.properties, usage: { ...row.properties.usage, ...usage } }),
+    properties: (row) => ({
+      ...row.properties,
+      usage: { ...storageAccountProperties(row.properties).usage, ...usage },
+    }),
     quotaApplies: () => true,
     // The storage service (the operator's side) reports what is stored: never the billed tenant.
     right: { action: 'Microsoft.Storage.Admin/storageAccounts/usedCapacity/action', scope: ROOT_SCOPE },
@@ -154,7 +183,10 @@ function keysView(sealer: Sealer, ref: ResourceRef, row: ResourcesTable) {
   return {
     keys: KEY_NAMES.map((keyName) => ({
       keyName,
-      value: sealer.open(row.properties.keys[keyName], keyPurpose(id, keyName)),
+      value: sealer.open(
+        storedString(storageAccountProperties(row.properties).keys?.[keyName], `keys.${keyName}`),
+        keyPurpose(id, keyName),
+      ),
       permissions: 'FULL',
     })),
   };
@@ -166,15 +198,13 @@ async function rekey(ctx: ResourcesContext, principal: Principal, ref: ResourceR
   const { resource } = await changeResource(ctx, storageAccounts, principal, ref, {
     action,
     reason: only ? `${only} regenerated` : 'keys made',
-    properties: (row) => ({
-      ...row.properties,
-      keys: Object.fromEntries(
-        KEY_NAMES.map((k) => [
-          k,
-          row.properties.keys?.[k] && only !== k ? row.properties.keys[k] : newKey(ctx.sealer, id, k),
-        ]),
-      ),
-    }),
+    properties: (row) => {
+      const had = storageAccountProperties(row.properties).keys;
+      return {
+        ...row.properties,
+        keys: Object.fromEntries(KEY_NAMES.map((k) => [k, (only !== k && had?.[k]) || newKey(ctx.sealer, id, k)])),
+      };
+    },
     quotaApplies: () => false,
   });
   return keysView(ctx.sealer, ref, resource);

@@ -14,12 +14,13 @@ import { changeResource, type ResourceRef, type ResourcesContext } from '../serv
 import { resourcesStore } from '../store.ts';
 import type { ResourcesTable } from '../tables.ts';
 import { releaseVmDisks, settleVmDisks } from './vm-disks.ts';
+import { type PowerState, vmProperties } from './vm-properties.ts';
 
 // Virtual machines (Microsoft.Compute): sizes and platform images of catalog.ts; power states
 // running, stopped, deallocated; the power actions; the fabric's late reports of a power state;
 // their managed disks (vm-disks.ts).
 
-export type PowerState = 'running' | 'stopped' | 'deallocated';
+export type { PowerState } from './vm-properties.ts';
 
 /** A VM meters while allocated (running or stopped); only deallocation stops it. */
 export function vmRates(size: VmSize, osType: 'Windows' | 'Linux', power: PowerState): MeterRates {
@@ -43,8 +44,9 @@ interface VmRequest {
 
 const allocatedCores = (rows: Pick<ResourcesTable, 'properties'>[]) =>
   rows
-    .filter((r) => r.properties.powerState !== 'deallocated')
-    .reduce((n, r) => n + (findSize(r.properties.hardwareProfile.vmSize)?.numberOfCores ?? 0), 0);
+    .map((r) => vmProperties(r.properties))
+    .filter((vm) => vm.powerState !== 'deallocated')
+    .reduce((n, vm) => n + (findSize(vm.vmSize)?.numberOfCores ?? 0), 0);
 
 export const virtualMachines: ResourceType = {
   type: 'Microsoft.Compute/virtualMachines',
@@ -67,7 +69,7 @@ export const virtualMachines: ResourceType = {
       );
     if (existing) {
       const given = p.storageProfile?.imageReference;
-      const had = existing.properties.storageProfile.imageReference;
+      const had = vmProperties(existing.properties).imageReference;
       if (
         given &&
         (['publisher', 'offer', 'sku'] as const).some(
@@ -134,9 +136,10 @@ export const virtualMachines: ResourceType = {
     };
   },
   meterState(r) {
-    const size = findSize(r.properties.hardwareProfile.vmSize);
-    if (!size) throw new Error(`virtual machine of unknown size ${r.properties.hardwareProfile.vmSize}`);
-    return vmRates(size, r.properties.storageProfile.osDisk.osType, r.properties.powerState);
+    const vm = vmProperties(r.properties);
+    const size = findSize(vm.vmSize);
+    if (!size) throw new Error(`virtual machine of unknown size ${vm.vmSize}`);
+    return vmRates(size, vm.osType, vm.powerState);
   },
   checkQuota(limits, live, next, existing) {
     const others = live.filter((r) => r.id !== existing?.id);

@@ -4,7 +4,8 @@ import { findSize, resolveImage } from '../catalog.ts';
 import type { AcceptedResource, ResourceBody, WriteScope } from '../resource-type.ts';
 import { field, resourceErrors } from '../rules.ts';
 import type { ResourcesTable } from '../tables.ts';
-import { diskSizeOf, diskSkuOf, disks, imageDiskGb, platformImageId } from './disks.ts';
+import { diskProperties, diskSizeOf, diskSkuOf, disks, imageDiskGb, platformImageId } from './disks.ts';
+import { vmProperties } from './vm-properties.ts';
 
 // The managed disks of a virtual machine, as the Compute RP keeps them: an OS disk with
 // `managedDisk` is created from the VM's image as a disk resource (named `osDisk.name` or
@@ -81,8 +82,7 @@ async function managedOsDisk(
 ): Promise<DiskEntry | undefined> {
   const managed = field(request, 'managedDisk');
   if (typeof managed !== 'object' || managed === null) return undefined;
-  const stored = accepted.properties.storageProfile;
-  const { image, version } = resolveImage(stored.imageReference);
+  const { image, version } = resolveImage(vmProperties(accepted.properties).imageReference);
   const sku = diskSkuOf(field(managed, 'storageAccountType') ?? 'Standard_LRS');
   const sizeGb = diskSizeOf(field(request, 'diskSizeGB')) ?? imageDiskGb(image);
   const given = field(request, 'name');
@@ -102,7 +102,7 @@ async function managedOsDisk(
     name: disk.name,
     createOption: 'FromImage',
     caching: typeof field(request, 'caching') === 'string' ? String(field(request, 'caching')) : 'ReadWrite',
-    diskSizeGB: disk.properties.diskSizeGB,
+    diskSizeGB: diskProperties(disk.properties).diskSizeGB,
     managedDisk: { id: idOf(disk), storageAccountType: sku },
     deleteOption: deleteOptionOf(field(request, 'deleteOption'), 'properties.storageProfile.osDisk.deleteOption'),
   };
@@ -150,7 +150,8 @@ async function dataDisks(
           `The managed disk '${String(id).slice(0, 300)}' to attach does not exist.`,
           `${at}.managedDisk.id`,
         );
-      if (found.properties.managedBy) throw errors.alreadyAttached(found.name, found.properties.managedBy);
+      const holder = diskProperties(found.properties).managedBy;
+      if (holder) throw errors.alreadyAttached(found.name, holder);
       if (found.location !== scope.location)
         throw errors.invalid(
           `The disk ${found.name} is in ${found.location}, not in the VM's location.`,
@@ -178,7 +179,7 @@ async function dataDisks(
       name: disk.name,
       createOption: option === 'attach' ? 'Attach' : 'Empty',
       caching,
-      diskSizeGB: disk.properties.diskSizeGB,
+      diskSizeGB: diskProperties(disk.properties).diskSizeGB,
       managedDisk: { id: idOf(disk), storageAccountType: String(disk.sku?.name) },
       deleteOption,
     });
@@ -209,11 +210,12 @@ export async function settleVmDisks(
   scope: WriteScope,
 ): Promise<AcceptedResource> {
   const request = field(body?.properties, 'storageProfile');
-  const storage = { ...accepted.properties.storageProfile };
+  const vm = vmProperties(accepted.properties);
+  const storage = { ...vm.storageProfile };
   if (!existing) storage.osDisk = (await managedOsDisk(scope, field(request, 'osDisk'), accepted)) ?? storage.osDisk;
   const requested = field(request, 'dataDisks');
-  const previous = managedEntries(existing?.properties.storageProfile.dataDisks ?? []);
-  const maxCount = findSize(accepted.properties.hardwareProfile.vmSize)?.maxDataDiskCount ?? 0;
+  const previous = managedEntries(existing ? vmProperties(existing.properties).dataDisks : []);
+  const maxCount = findSize(vm.vmSize)?.maxDataDiskCount ?? 0;
   if (requested !== undefined && requested !== null)
     storage.dataDisks = await dataDisks(scope, requested, previous, maxCount);
   else storage.dataDisks = previous;
@@ -222,7 +224,7 @@ export async function settleVmDisks(
 
 /** A VM's delete: each of its disks is detached, or deleted when its `deleteOption` says so. */
 export async function releaseVmDisks(row: ResourcesTable, scope: WriteScope): Promise<void> {
-  const storage = row.properties.storageProfile;
-  for (const entry of managedEntries([storage.osDisk, ...(storage.dataDisks ?? [])]))
+  const vm = vmProperties(row.properties);
+  for (const entry of managedEntries([vm.osDisk, ...vm.dataDisks]))
     await letGo(scope, entry, entry.deleteOption ?? 'Detach');
 }
