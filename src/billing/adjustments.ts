@@ -55,6 +55,18 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
       );
   }
   const at = ctx.clock.now();
+  // The adjustment as stored, whether or not a credit note goes with it.
+  const adjustment = {
+    seller: partner.tenant_id,
+    customerId: customer.id,
+    subscriptionId,
+    kind: input.kind,
+    amount,
+    description: input.description,
+    reason: input.reason,
+    by: caller.objectId,
+    at,
+  };
   if (input.creditNoteFor) {
     const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
     if (
@@ -67,18 +79,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     }
     const id = randomUUID();
     return ctx.db.transaction().execute(async (tx) => {
-      await billingStore.insertAdjustment(tx, {
-        seller: partner.tenant_id,
-        customerId: customer.id,
-        subscriptionId,
-        kind: input.kind,
-        amount,
-        description: input.description,
-        reason: input.reason,
-        by: caller.objectId,
-        at,
-        creditNoteFor: of.id,
-      });
+      await billingStore.insertAdjustment(tx, { ...adjustment, creditNoteFor: of.id });
       await billingStore.insertCreditNote(tx, {
         id,
         of,
@@ -93,18 +94,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
       return { creditNote: note.number, for: of.number, amount };
     });
   }
-  const id = await billingStore.insertAdjustment(ctx.db, {
-    seller: partner.tenant_id,
-    customerId: customer.id,
-    subscriptionId,
-    kind: input.kind,
-    amount,
-    description: input.description,
-    reason: input.reason,
-    by: caller.objectId,
-    at,
-    creditNoteFor: null,
-  });
+  const id = await billingStore.insertAdjustment(ctx.db, { ...adjustment, creditNoteFor: null });
   return {
     id,
     customerId: customer.id,

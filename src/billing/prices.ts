@@ -80,22 +80,8 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     throw armError('InvalidPrice', 'A discount is at most 100 percent.', 'value');
   const meterId = input.meterId ? requireMeterId(input.meterId) : null;
   const effectiveFrom = parseEffectiveDate(input.effectiveFrom, ctx.clock.now());
-  const id = await pricingStore.addOverride(ctx.db, {
-    seller,
-    customerId: input.customerId?.toLowerCase() ?? null,
-    offerId: input.offerId ?? null,
-    meterId,
-    kind: input.kind,
-    value,
-    effectiveFrom,
-    reason: input.reason,
-    by: caller.objectId,
-    at: ctx.clock.now(),
-  });
-  return {
-    id,
-    seller,
-    customerId: input.customerId ?? null,
+  // What is stored and answered alike (the customer id is stored lower-cased, answered as given).
+  const override = {
     offerId: input.offerId ?? null,
     meterId,
     kind: input.kind,
@@ -103,4 +89,12 @@ export async function addOverride(ctx: BillingContext, caller: Principal, input:
     effectiveFrom,
     reason: input.reason,
   };
+  const id = await pricingStore.addOverride(ctx.db, {
+    seller,
+    customerId: input.customerId?.toLowerCase() ?? null,
+    ...override,
+    by: caller.objectId,
+    at: ctx.clock.now(),
+  });
+  return { id, seller, customerId: input.customerId ?? null, ...override };
 }

@@ -1,6 +1,23 @@
 // The api-versions each resource type accepts: at least those the official clients send
 // (docs/CONTRACTS.md, "ARM, on both endpoints").
 
+/** Microsoft.Resources' resource groups, and its generic APIs alike. */
+const RESOURCE_GROUPS = [
+  '2016-09-01',
+  '2017-05-10',
+  '2018-02-01',
+  '2018-05-01',
+  '2019-05-01',
+  '2019-08-01',
+  '2019-10-01',
+  '2020-06-01',
+  '2021-04-01',
+  '2022-09-01',
+  '2024-03-01',
+  '2024-07-01',
+  '2025-04-01',
+] as const;
+
 export const API_VERSIONS = {
   metadata: ['2015-01-01', '2019-05-01', '2020-06-01', '2022-09-01'],
   subscriptions: [
@@ -15,37 +32,9 @@ export const API_VERSIONS = {
     '2021-01-01',
     '2022-12-01',
   ],
-  resourceGroups: [
-    '2016-09-01',
-    '2017-05-10',
-    '2018-02-01',
-    '2018-05-01',
-    '2019-05-01',
-    '2019-08-01',
-    '2019-10-01',
-    '2020-06-01',
-    '2021-04-01',
-    '2022-09-01',
-    '2024-03-01',
-    '2024-07-01',
-    '2025-04-01',
-  ],
+  resourceGroups: RESOURCE_GROUPS,
   /** Microsoft.Resources' generic APIs: providers and the resource list (the same versions as resource groups). */
-  providers: [
-    '2016-09-01',
-    '2017-05-10',
-    '2018-02-01',
-    '2018-05-01',
-    '2019-05-01',
-    '2019-08-01',
-    '2019-10-01',
-    '2020-06-01',
-    '2021-04-01',
-    '2022-09-01',
-    '2024-03-01',
-    '2024-07-01',
-    '2025-04-01',
-  ],
+  providers: RESOURCE_GROUPS,
   /** Microsoft.Resources/deployments: what az 2.45 (2019-10-01 in the hybrid profile 2020-09-01) and the SDKs send. */
   deployments: [
     '2016-09-01',

@@ -12,7 +12,7 @@ function stringEnd(text: string, start: number): number {
   return Math.min(j + 1, text.length);
 }
 
-/** Comments removed and bare property names quoted. */
+/** Comments removed, bare property names quoted and commas just before a closing `}` or `]` dropped. */
 function strictTokens(text: string): string {
   let out = '';
   let last = ''; // the last significant character written
@@ -41,36 +41,15 @@ function strictTokens(text: string): string {
       last = 'w';
       i = j;
     } else {
+      // A trailing comma: only white space was written after it, so it is the last one in `out`.
+      if ((c === '}' || c === ']') && last === ',') {
+        const comma = out.lastIndexOf(',');
+        out = out.slice(0, comma) + out.slice(comma + 1);
+      }
       out += c;
       if (!/\s/.test(c)) last = c;
       i++;
     }
-  }
-  return out;
-}
-
-/** Commas just before a closing `}` or `]` removed. */
-function withoutTrailingCommas(text: string): string {
-  let out = '';
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"') {
-      const end = stringEnd(text, i);
-      out += text.slice(i, end);
-      i = end;
-      continue;
-    }
-    if (c === ',') {
-      let k = i + 1;
-      while (k < text.length && /\s/.test(text[k])) k++;
-      if (text[k] === '}' || text[k] === ']') {
-        i++;
-        continue;
-      }
-    }
-    out += c;
-    i++;
   }
   return out;
 }
@@ -80,6 +59,6 @@ export function parseLenientJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return JSON.parse(withoutTrailingCommas(strictTokens(text)));
+    return JSON.parse(strictTokens(text));
   }
 }

@@ -22,7 +22,8 @@ export interface ResolvedParameter {
   secure: boolean;
 }
 
-const TYPES: Record<string, string> = {
+/** ARM's names of the template types (parameters' and outputs'), by the type as a template writes it, lower-cased. */
+export const TEMPLATE_TYPES: Record<string, string> = {
   string: 'String',
   securestring: 'SecureString',
   int: 'Int',
@@ -56,7 +57,7 @@ export function checkParameterValue(name: string, declaration: Record<string, un
           : type === 'array'
             ? Array.isArray(value)
             : isObject(value);
-  if (!ok) throw invalid(name, `Expected a value of type '${TYPES[type]}'.`);
+  if (!ok) throw invalid(name, `Expected a value of type '${TEMPLATE_TYPES[type]}'.`);
   const allowed = declaration.allowedValues;
   if (Array.isArray(allowed)) {
     const items = Array.isArray(value) ? value : [value];
@@ -100,7 +101,7 @@ export function templateScope(
   const declared = isObject(template.parameters) ? template.parameters : {};
   const variables = isObject(template.variables) ? template.variables : {};
   for (const [name, decl] of Object.entries(declared)) {
-    if (!isObject(decl) || !(String(decl.type ?? '').toLowerCase() in TYPES))
+    if (!isObject(decl) || !(String(decl.type ?? '').toLowerCase() in TEMPLATE_TYPES))
       throw new LocatedTemplateError(
         `The template parameter '${name}' has no valid type: use one of 'string, securestring, int, bool, object, secureobject, array'.`,
       );
@@ -183,7 +184,7 @@ export function templateScope(
 
   const parameters = (): ResolvedParameter[] =>
     Object.entries(declared).map(([name, decl]) => {
-      const type = TYPES[String((decl as Record<string, unknown>).type).toLowerCase()];
+      const type = TEMPLATE_TYPES[String((decl as Record<string, unknown>).type).toLowerCase()];
       return { name, type, value: scope.parameter(name), secure: type.startsWith('Secure') };
     });
   return { scope, parameters };

@@ -1,6 +1,6 @@
 import { checkExpressions, copyCount, evaluateExpr, evaluateValue, LocatedTemplateError, pathOf } from './evaluate.ts';
 import type { TemplateScope } from './functions.ts';
-import { templateScope, type DeploymentEnvironment, type ResolvedParameter } from './parameters.ts';
+import { TEMPLATE_TYPES, templateScope, type DeploymentEnvironment, type ResolvedParameter } from './parameters.ts';
 import { readTemplateString, type Expr } from './parse.ts';
 
 // A template made into a plan: its parameters resolved, its resources expanded (nested child
@@ -319,16 +319,6 @@ export function requestBody(r: PlannedResource, scope: TemplateScope): Record<st
   return body;
 }
 
-const OUTPUT_TYPES: Record<string, string> = {
-  string: 'String',
-  securestring: 'SecureString',
-  int: 'Int',
-  bool: 'Bool',
-  object: 'Object',
-  secureobject: 'SecureObject',
-  array: 'Array',
-};
-
 /** The template's outputs, evaluated once every resource is deployed; secure ones are shown without their value. */
 export function evaluateOutputs(
   outputs: Record<string, unknown>,
@@ -337,10 +327,10 @@ export function evaluateOutputs(
   const out: Record<string, { type: string; value?: unknown }> = {};
   for (const [name, definition] of Object.entries(outputs)) {
     const path = pathOf('outputs', name);
-    if (!isObject(definition) || !(String(definition.type).toLowerCase() in OUTPUT_TYPES))
+    if (!isObject(definition) || !(String(definition.type).toLowerCase() in TEMPLATE_TYPES))
       throw new LocatedTemplateError(`The output '${name}' needs a valid 'type' and a 'value'.`);
     if ('condition' in definition && evaluateValue(definition.condition, scope, `${path}.condition`) !== true) continue;
-    const type = OUTPUT_TYPES[String(definition.type).toLowerCase()];
+    const type = TEMPLATE_TYPES[String(definition.type).toLowerCase()];
     if (type.startsWith('Secure')) {
       out[name] = { type };
       continue;

@@ -17,6 +17,15 @@ export interface QuotaRef {
 
 const quotaScope = (r: QuotaRef) => quotaResourceId(r.subscriptionId, r.provider, r.location, r.name);
 
+/** A right on one quota, held on the default provider subscription. */
+const requireQuotaRight = (
+  ctx: OffersContext,
+  principal: Principal,
+  ref: QuotaRef,
+  verb: 'read' | 'write' | 'delete',
+) =>
+  requireProviderScope(ctx, principal, ref.subscriptionId, `${ref.provider}/locations/quotas/${verb}`, quotaScope(ref));
+
 function requireLocation(ctx: OffersContext, location: string): string {
   const known = ctx.arm.locations().find((l) => l.toLowerCase() === location.toLowerCase());
   if (!known)
@@ -38,13 +47,7 @@ async function putQuotaOnce(
   ref: QuotaRef,
   given: Record<string, unknown> | undefined,
 ) {
-  const sub = await requireProviderScope(
-    ctx,
-    principal,
-    ref.subscriptionId,
-    `${ref.provider}/locations/quotas/write`,
-    quotaScope(ref),
-  );
+  const sub = await requireQuotaRight(ctx, principal, ref, 'write');
   const location = requireLocation(ctx, ref.location);
   const existing = await offersStore.getQuota(ctx.db, ref.provider, location, ref.name);
   const row: QuotasTable = {
@@ -61,13 +64,7 @@ async function putQuotaOnce(
 }
 
 export async function getQuota(ctx: OffersContext, principal: Principal, ref: QuotaRef): Promise<QuotasTable> {
-  await requireProviderScope(
-    ctx,
-    principal,
-    ref.subscriptionId,
-    `${ref.provider}/locations/quotas/read`,
-    quotaScope(ref),
-  );
+  await requireQuotaRight(ctx, principal, ref, 'read');
   const row = await offersStore.getQuota(ctx.db, ref.provider, ref.location, ref.name);
   if (!row) throw armErrors.namedResourceNotFound('quota', ref.name);
   return row;
@@ -85,12 +82,6 @@ export async function listQuotas(ctx: OffersContext, principal: Principal, ref: 
 }
 
 export async function deleteQuota(ctx: OffersContext, principal: Principal, ref: QuotaRef): Promise<boolean> {
-  await requireProviderScope(
-    ctx,
-    principal,
-    ref.subscriptionId,
-    `${ref.provider}/locations/quotas/delete`,
-    quotaScope(ref),
-  );
+  await requireQuotaRight(ctx, principal, ref, 'delete');
   return offersStore.deleteQuota(ctx.db, ref.provider, ref.location, ref.name);
 }

@@ -105,6 +105,27 @@ export interface AdminSubscriptionInput {
 const invalidOwner = (owner: string, tenantId: string) =>
   armError('InvalidOwner', `No user '${owner}' in the directory '${tenantId}'.`, 'properties.owner');
 
+/** The operator's right on tenant subscriptions, held on the default provider subscription. */
+const requireAdminRight = (
+  ctx: OffersContext,
+  principal: Principal,
+  providerSubscriptionId: string,
+  verb: 'read' | 'write' | 'delete',
+) =>
+  requireProviderScope(
+    ctx,
+    principal,
+    providerSubscriptionId,
+    `Microsoft.Subscriptions.Admin/subscriptions/${verb}`,
+    `/subscriptions/${providerSubscriptionId}`,
+  );
+
+/** A tenant subscription by id, unless it is not a GUID, does not exist or was deleted. */
+async function liveSubscription(ctx: OffersContext, targetId: string) {
+  const sub = isGuid(targetId) ? await armStore.getSubscription(ctx.arm.db, targetId.toLowerCase()) : undefined;
+  return sub && sub.state !== 'Deleted' ? sub : undefined;
+}
+
 /** The operator creates or changes a tenant subscription: its owner, its state (suspend = Disabled). */
 async function putAdminSubscriptionOnce(
   ctx: OffersContext,
@@ -113,13 +134,7 @@ async function putAdminSubscriptionOnce(
   targetId: string,
   input: AdminSubscriptionInput,
 ) {
-  await requireProviderScope(
-    ctx,
-    principal,
-    providerSubscriptionId,
-    'Microsoft.Subscriptions.Admin/subscriptions/write',
-    `/subscriptions/${providerSubscriptionId}`,
-  );
+  await requireAdminRight(ctx, principal, providerSubscriptionId, 'write');
   if (!isGuid(targetId)) throw armErrors.invalidSubscriptionId(targetId);
   if (input.state !== undefined && !ADMIN_SUBSCRIPTION_STATES.includes(input.state)) {
     throw armError(
@@ -198,15 +213,9 @@ export async function getAdminSubscription(
   providerSubscriptionId: string,
   targetId: string,
 ) {
-  await requireProviderScope(
-    ctx,
-    principal,
-    providerSubscriptionId,
-    'Microsoft.Subscriptions.Admin/subscriptions/read',
-    `/subscriptions/${providerSubscriptionId}`,
-  );
-  const sub = isGuid(targetId) ? await armStore.getSubscription(ctx.arm.db, targetId.toLowerCase()) : undefined;
-  if (!sub || sub.state === 'Deleted') throw armErrors.subscriptionNotFound(targetId);
+  await requireAdminRight(ctx, principal, providerSubscriptionId, 'read');
+  const sub = await liveSubscription(ctx, targetId);
+  if (!sub) throw armErrors.subscriptionNotFound(targetId);
   return sub;
 }
 
@@ -233,15 +242,9 @@ export async function deleteAdminSubscription(
   providerSubscriptionId: string,
   targetId: string,
 ): Promise<boolean> {
-  await requireProviderScope(
-    ctx,
-    principal,
-    providerSubscriptionId,
-    'Microsoft.Subscriptions.Admin/subscriptions/delete',
-    `/subscriptions/${providerSubscriptionId}`,
-  );
-  const sub = isGuid(targetId) ? await armStore.getSubscription(ctx.arm.db, targetId.toLowerCase()) : undefined;
-  if (!sub || sub.state === 'Deleted') return false;
+  await requireAdminRight(ctx, principal, providerSubscriptionId, 'delete');
+  const sub = await liveSubscription(ctx, targetId);
+  if (!sub) return false;
   if (sub.subscription_id === ctx.providerSubscriptionId())
     throw armError('CannotDeleteProviderSubscription', 'The default provider subscription cannot be deleted.');
   await armStore.setSubscriptionState(ctx.arm.db, sub.subscription_id, 'Deleted');

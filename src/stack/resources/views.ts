@@ -23,13 +23,18 @@ export interface ResourceView {
   [part: string]: unknown;
 }
 
+/** What every view of a resource begins with: its identity, its location and its tags (none when empty). */
+const resourceHead = (r: ResourcesTable) => ({
+  id: resourceId(r),
+  name: r.name,
+  type: r.type,
+  location: r.location,
+  ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+});
+
 export function resourceView(t: ResourceType, r: ResourcesTable): ResourceView {
   return {
-    id: resourceId(r),
-    name: r.name,
-    type: r.type,
-    location: r.location,
-    ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+    ...resourceHead(r),
     ...(t.view ? t.view(r) : { sku: r.sku ?? undefined, properties: r.properties }),
   };
 }
@@ -37,11 +42,7 @@ export function resourceView(t: ResourceType, r: ResourcesTable): ResourceView {
 /** A resource as ARM's generic list shows it: no properties (a disk's `managedBy` is the resource's own). */
 export function genericResourceView(r: ResourcesTable): GenericResource {
   return {
-    id: resourceId(r),
-    name: r.name,
-    type: r.type,
-    location: r.location,
-    ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
+    ...resourceHead(r),
     ...(r.sku ? { sku: r.sku } : {}),
     ...(r.kind ? { kind: r.kind } : {}),
     ...(typeof r.properties.managedBy === 'string' ? { managedBy: r.properties.managedBy } : {}),
