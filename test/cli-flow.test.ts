@@ -16,6 +16,16 @@ describe('stackledger commands for the seed flow', () => {
   let data: string[];
   const state: { customerId?: string; subscriptionId?: string; stackSubscriptionId?: string; guestId?: string } = {};
 
+  /** The customer's administrator, in its subscription on stack `local` (once it is taken). */
+  const inTenantSubscription = () => [
+    '--stack',
+    'local',
+    '--customer',
+    'clia',
+    '--subscription',
+    state.stackSubscriptionId!,
+  ];
+
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-01-01T00:00:00Z') });
     data = ['--data', t.dataDir];
@@ -182,12 +192,7 @@ describe('stackledger commands for the seed flow', () => {
     const role = await cliJson([
       'role-assignments',
       'create',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
+      ...inTenantSubscription(),
       '--principal',
       state.guestId!,
       ...data,
@@ -196,17 +201,7 @@ describe('stackledger commands for the seed flow', () => {
     assert.equal(role.principalId, state.guestId);
     assert.equal(role.scope, `/subscriptions/${state.stackSubscriptionId}`);
     assert.deepEqual(await cliJson(asGuest), []);
-    const roles = await cliJson([
-      'role-assignments',
-      'list',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
-      ...data,
-    ]);
+    const roles = await cliJson(['role-assignments', 'list', ...inTenantSubscription(), ...data]);
     assert.ok(
       roles.some((r: { principalId: unknown; role: unknown }) => r.principalId === state.guestId && r.role === 'Owner'),
     );
@@ -229,12 +224,7 @@ describe('stackledger commands for the seed flow', () => {
     const vm = await cliJson([
       'vms',
       'create',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
+      ...inTenantSubscription(),
       '--name',
       'web',
       '--size',
@@ -243,28 +233,13 @@ describe('stackledger commands for the seed flow', () => {
     ]);
     assert.equal(vm.size, 'Standard_A2_v2');
     assert.equal(vm.osType, 'Linux');
-    const table = await cli([
-      'vms',
-      'list',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
-      ...data,
-    ]);
+    const table = await cli(['vms', 'list', ...inTenantSubscription(), ...data]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /│ web +│ rg +│ local +│ Standard_A2_v2 +│ Linux/);
     const badImage = await cli([
       'vms',
       'create',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
+      ...inTenantSubscription(),
       '--name',
       'x',
       '--image',
@@ -281,18 +256,7 @@ describe('stackledger commands for the seed flow', () => {
     const window = ['--granularity', 'Hourly', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T01:00:00Z'];
     const baseOf = (lines: { meterId: string; quantity: number }[]) =>
       lines.filter((l) => l.meterId === BASE).reduce((n, l) => n + l.quantity, 0);
-    const tenantView = await cliJson([
-      'usage',
-      'stack',
-      '--stack',
-      'local',
-      '--customer',
-      'clia',
-      '--subscription',
-      state.stackSubscriptionId!,
-      ...window,
-      ...data,
-    ]);
+    const tenantView = await cliJson(['usage', 'stack', ...inTenantSubscription(), ...window, ...data]);
     assert.equal(baseOf(tenantView), 2 * 24);
     const operatorView = await cliJson(['usage', 'stack', '--stack', 'local', ...window, ...data]);
     assert.equal(

@@ -257,6 +257,10 @@ describe('network resources on the stack', () => {
       V_NEW,
     );
     assert.equal(again.properties.ipConfigurations[0].properties.privateIPAddress, '10.0.0.5');
+    /** The error code of a refused NIC in subnet `back` with this IP configuration. */
+    const refusedNic4 = async (config: Record<string, unknown>) =>
+      (await expect(400, 'PUT', 'networkInterfaces/nic4', nic('virtualNetworks/vnet1/subnets/back', config))).error
+        .code;
     const fixed = await expect(
       201,
       'PUT',
@@ -265,44 +269,20 @@ describe('network resources on the stack', () => {
     );
     assert.equal(fixed.properties.ipConfigurations[0].properties.privateIPAddress, '10.0.1.10');
     assert.equal(
-      (
-        await expect(
-          400,
-          'PUT',
-          'networkInterfaces/nic4',
-          nic('virtualNetworks/vnet1/subnets/back', {
-            privateIPAllocationMethod: 'Static',
-            privateIPAddress: '10.0.1.10',
-          }),
-        )
-      ).error.code,
+      await refusedNic4({
+        privateIPAllocationMethod: 'Static',
+        privateIPAddress: '10.0.1.10',
+      }),
       'PrivateIPAddressInUse',
     );
     assert.equal(
-      (
-        await expect(
-          400,
-          'PUT',
-          'networkInterfaces/nic4',
-          nic('virtualNetworks/vnet1/subnets/back', {
-            privateIPAllocationMethod: 'Static',
-            privateIPAddress: '10.0.0.10',
-          }),
-        )
-      ).error.code,
+      await refusedNic4({
+        privateIPAllocationMethod: 'Static',
+        privateIPAddress: '10.0.0.10',
+      }),
       'PrivateIPAddressNotInSubnet',
     );
-    assert.equal(
-      (
-        await expect(
-          400,
-          'PUT',
-          'networkInterfaces/nic4',
-          nic('virtualNetworks/vnet1/subnets/back', { publicIPAddress: { id: id('publicIPAddresses/pip1') } }),
-        )
-      ).error.code,
-      'PublicIPAddressInUse',
-    );
+    assert.equal(await refusedNic4({ publicIPAddress: { id: id('publicIPAddresses/pip1') } }), 'PublicIPAddressInUse');
 
     const pip = await expect(200, 'GET', 'publicIPAddresses/pip1');
     assert.match(pip.properties.ipAddress, /^198\.18\.\d+\.\d+$/, 'attached: an address from the pool');

@@ -17,6 +17,9 @@ const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 
 describe('the usage pipeline, hub and stack in one process', () => {
   let t: TestSystem;
+  /** `stackledger usage verify` from the start of July 1st. */
+  const verifyUsageOfJuly1 = (to: string, more: string[] = []) =>
+    cli(['usage', 'verify', '--data', t.dataDir, '--from', '2026-07-01T00:00:00Z', '--to', to, ...more]);
   let csp: string;
   let stackDb: pg.Client;
   let tenants: Record<string, { c: CustomerWithSubscription; user: string; sub: string }>;
@@ -171,17 +174,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
   });
 
   it('proves the ledger from the command line, and exits non-zero on a difference', async () => {
-    const ok = await cli([
-      'usage',
-      'verify',
-      '--data',
-      t.dataDir,
-      '--from',
-      '2026-07-01T00:00:00Z',
-      '--to',
-      '2026-07-02T00:00:00Z',
-      '--json',
-    ]);
+    const ok = await verifyUsageOfJuly1('2026-07-02T00:00:00Z', ['--json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).balanced, true);
     // A record received but never attributed (written behind the API's back) breaks the invariant.
@@ -196,16 +189,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
     } finally {
       await hub.end();
     }
-    const bad = await cli([
-      'usage',
-      'verify',
-      '--data',
-      t.dataDir,
-      '--from',
-      '2026-07-01T00:00:00Z',
-      '--to',
-      '2026-07-02T00:00:00Z',
-    ]);
+    const bad = await verifyUsageOfJuly1('2026-07-02T00:00:00Z');
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /NOT BALANCED/);
     assert.match(
@@ -413,17 +397,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
       external.reduce((n: number, r: { properties: { quantity: number } }) => n + r.properties.quantity, 0),
       31.5,
     );
-    const verify = await cli([
-      'usage',
-      'verify',
-      '--data',
-      t.dataDir,
-      '--from',
-      '2026-07-01T00:00:00Z',
-      '--to',
-      '2026-07-01T03:00:00Z',
-      '--json',
-    ]);
+    const verify = await verifyUsageOfJuly1('2026-07-01T03:00:00Z', ['--json']);
     assert.equal(JSON.parse(verify.stdout).balanced, true);
   });
 

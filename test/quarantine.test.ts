@@ -61,6 +61,9 @@ describe("the bridge's verdict on the hub's answer", () => {
 
 describe('quarantine, not blockage; the two sides reconcile', () => {
   let t: TestSystem;
+  /** `stackledger usage quarantine <command>` on stack `local`. */
+  const quarantineCli = (command: string, more: string[]) =>
+    cli(['usage', 'quarantine', command, '--data', t.dataDir, '--stack', 'local', ...more]);
   let csp: string;
   let operator: string;
   let stackDb: pg.Client;
@@ -201,7 +204,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const metrics = String((await t.call('GET', `${t.b.stacks.local.adminArm}/metrics`, { token: operator })).body);
     assert.match(metrics, /stackledger_bridge_quarantined_records\{stack="local"\} 1/);
     assert.match(metrics, /stackledger_bridge_failing\{stack="local"\} 0/);
-    const listed = await cli(['usage', 'quarantine', 'list', '--data', t.dataDir, '--stack', 'local']);
+    const listed = await quarantineCli('list', []);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /held/);
     assert.match(listed.stdout, /InvalidRequestContent/);
@@ -213,18 +216,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       entry.resourceId,
       `/subscriptions/${tenant.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/fixed`,
     ]);
-    const retried = await cli([
-      'usage',
-      'quarantine',
-      'retry',
-      '--data',
-      t.dataDir,
-      '--stack',
-      'local',
-      '--id',
-      String(entry.id),
-      '--json',
-    ]);
+    const retried = await quarantineCli('retry', ['--id', String(entry.id), '--json']);
     assert.equal(retried.code, 0, retried.stderr);
     assert.deepEqual(JSON.parse(retried.stdout).retried, [entry.id]);
     // Retried once, it is no longer held: a second retry is refused and changes nothing.
@@ -277,32 +269,10 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     });
     assert.ok([401, 403].includes(byTenant.status));
     assert.equal((await quarantine()).find((e) => e.resourceId === poison).state, 'held');
-    const noReasonCli = await cli([
-      'usage',
-      'quarantine',
-      'drop',
-      '--data',
-      t.dataDir,
-      '--stack',
-      'local',
-      '--id',
-      String(entry.id),
-    ]);
+    const noReasonCli = await quarantineCli('drop', ['--id', String(entry.id)]);
     assert.equal(noReasonCli.code, 1, 'commander refuses a missing --reason');
 
-    const dropped = await cli([
-      'usage',
-      'quarantine',
-      'drop',
-      '--data',
-      t.dataDir,
-      '--stack',
-      'local',
-      '--all',
-      '--reason',
-      'test meter, never billable',
-      '--json',
-    ]);
+    const dropped = await quarantineCli('drop', ['--all', '--reason', 'test meter, never billable', '--json']);
     assert.equal(dropped.code, 0, dropped.stderr);
     assert.deepEqual(JSON.parse(dropped.stdout).dropped, [entry.id]);
     await advance('PT1H');
