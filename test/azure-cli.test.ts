@@ -27,6 +27,24 @@ describe('the Azure CLI (az), unchanged', () => {
   const az: AzureCli['az'] = (...a) => cli.az(...a);
   const ok: AzureCli['ok'] = (...a) => cli.ok(...a);
   const newConfigDir = () => mkdtemp(path.join(t.dataDir, 'az-'));
+  /** Registers an endpoint as a cloud with the hybrid profile, and makes it the config's current one. */
+  const useCloud = async (dir: string, name: string, endpoint: string) => {
+    await ok(dir, [
+      'cloud',
+      'register',
+      '-n',
+      name,
+      '--endpoint-resource-manager',
+      endpoint,
+      '--suffix-storage-endpoint',
+      STORAGE_SUFFIX,
+      '--profile',
+      '2020-09-01-hybrid',
+    ]);
+    await ok(dir, ['cloud', 'set', '-n', name]);
+  };
+  const loginAsApp = (dir: string, appId: string, secret: string, tenant: string) =>
+    ok(dir, ['login', '--service-principal', '-u', appId, '-p', secret, '--tenant', tenant]);
 
   before(async () => {
     // A simulated clock, so that a VM's usage can be closed into hours and read back (tokens keep real time).
@@ -43,30 +61,9 @@ describe('the Azure CLI (az), unchanged', () => {
     const admin = t.b.stacks.local.adminArm;
     const provider = t.b.stacks.local.providerSubscriptionId;
     const op = t.b.operator;
-    await ok(dir, [
-      'cloud',
-      'register',
-      '-n',
-      'AzureStackAdmin',
-      '--endpoint-resource-manager',
-      admin,
-      '--suffix-storage-endpoint',
-      STORAGE_SUFFIX,
-      '--profile',
-      '2020-09-01-hybrid',
-    ]);
-    await ok(dir, ['cloud', 'set', '-n', 'AzureStackAdmin']);
+    await useCloud(dir, 'AzureStackAdmin', admin);
 
-    const asApp = await ok(dir, [
-      'login',
-      '--service-principal',
-      '-u',
-      op.clientId,
-      '-p',
-      op.clientSecret,
-      '--tenant',
-      op.tenantId,
-    ]);
+    const asApp = await loginAsApp(dir, op.clientId, op.clientSecret, op.tenantId);
     assert.deepEqual(
       asApp.map((s: { id: unknown; tenantId: unknown; user: { type: unknown } }) => [s.id, s.tenantId, s.user.type]),
       [[provider, op.tenantId, 'servicePrincipal']],
@@ -173,29 +170,8 @@ describe('the Azure CLI (az), unchanged', () => {
       assert.equal(assigned.properties.principalType, 'ServicePrincipal', 'read from the directory, not claimed');
 
       const asSp = await newConfigDir();
-      await ok(asSp, [
-        'cloud',
-        'register',
-        '-n',
-        'AzureStackUser',
-        '--endpoint-resource-manager',
-        t.b.stacks.local.tenantArm,
-        '--suffix-storage-endpoint',
-        STORAGE_SUFFIX,
-        '--profile',
-        '2020-09-01-hybrid',
-      ]);
-      await ok(asSp, ['cloud', 'set', '-n', 'AzureStackUser']);
-      const login = await ok(asSp, [
-        'login',
-        '--service-principal',
-        '-u',
-        made.appId,
-        '-p',
-        made.password,
-        '--tenant',
-        customer.customerId,
-      ]);
+      await useCloud(asSp, 'AzureStackUser', t.b.stacks.local.tenantArm);
+      const login = await loginAsApp(asSp, made.appId, made.password, customer.customerId);
       assert.deepEqual(
         login.map((s: { id: string; user: { type: string } }) => [s.id, s.user.type]),
         [[sub, 'servicePrincipal']],

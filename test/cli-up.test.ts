@@ -10,7 +10,7 @@ import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { withDatabase } from '../src/db/database.ts';
-import { cli, startBackground } from './helpers/cli.ts';
+import { cli, operatorEnv, stackProcessArgs, startBackground } from './helpers/cli.ts';
 import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
@@ -202,30 +202,8 @@ describe('stackledger up', () => {
     try {
       const hb = JSON.parse(readFileSync(path.join(hubDir, 'bootstrap.json'), 'utf8'));
       assert.deepEqual(hb.stacks, {});
-      const stackArgs = [
-        'stack',
-        '--data',
-        stackDir,
-        '--port',
-        '0',
-        '--database',
-        database,
-        '--name',
-        'east',
-        '--location',
-        'east',
-        '--hub',
-        hb.hub.arm,
-        '--hub-ca',
-        hb.caFile,
-        '--admin-user',
-        hb.operator.admin.userName,
-      ];
-      const env = {
-        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
-        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
-        STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
-      };
+      const stackArgs = stackProcessArgs(hb, { data: stackDir, database, name: 'east' });
+      const env = operatorEnv(hb);
       stack = await startBackground(stackArgs, READY, env);
       const sb = JSON.parse(readFileSync(path.join(stackDir, 'bootstrap.json'), 'utf8'));
       const east = sb.stacks.east;
@@ -281,18 +259,9 @@ describe('stackledger up', () => {
           'the operator admin owns it too',
         );
         // The operator and the CSP register the deployment in the cloud.
-        const registered = await cli([
-          'stack',
-          'register',
-          '--data',
-          stackDir,
-          '--stack',
-          'east',
-          '--hub-data',
-          hubDir,
-          '--approve',
-          '--json',
-        ]);
+        const registerEast = (more: string[]) =>
+          cli(['stack', 'register', '--data', stackDir, '--stack', 'east', '--hub-data', hubDir, ...more]);
+        const registered = await registerEast(['--approve', '--json']);
         assert.equal(registered.code, 0, registered.stderr);
         const reg = JSON.parse(registered.stdout);
         assert.equal(reg.name, 'stack-east');
@@ -311,31 +280,10 @@ describe('stackledger up', () => {
         const onHub = await http.send('GET', `${hb.hub.arm}${reg.id}?api-version=2017-06-01`, { token: cspToken });
         assert.equal(onHub.status, 200);
         assert.equal(onHub.body.properties.cloudId, east.cloudId);
-        const again = await cli([
-          'stack',
-          'register',
-          '--data',
-          stackDir,
-          '--stack',
-          'east',
-          '--hub-data',
-          hubDir,
-          '--json',
-        ]);
+        const again = await registerEast(['--json']);
         assert.equal(again.code, 0, again.stderr);
         assert.equal(JSON.parse(again.stdout).etag, onHub.body.etag, 'registering again changes nothing');
-        const bogus = await cli([
-          'stack',
-          'register',
-          '--data',
-          stackDir,
-          '--stack',
-          'east',
-          '--hub-data',
-          hubDir,
-          '--billing-model',
-          'Bogus',
-        ]);
+        const bogus = await registerEast(['--billing-model', 'Bogus']);
         assert.equal(bogus.code, 1);
         assert.match(bogus.stderr, /InvalidBillingModel/);
         // Restarted on new ports, the stack keeps its application and points it at its new URLs.
@@ -380,11 +328,7 @@ describe('stackledger up', () => {
           '--hub-ca',
           hb.caFile,
         ],
-        {
-          STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
-          STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
-          STACKLEDGER_OPERATOR_CLIENT_SECRET: 'wrong',
-        },
+        operatorEnv(hb, 'wrong'),
       );
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /invalid_client|7000215/);

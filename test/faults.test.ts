@@ -14,7 +14,7 @@ import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { withDatabase } from '../src/db/database.ts';
-import { cli, startBackground, type Background } from './helpers/cli.ts';
+import { cli, operatorEnv, stackProcessArgs, startBackground, type Background } from './helpers/cli.ts';
 import { twoTenantsWithVms } from './helpers/two-tenants.ts';
 import { stackRecord } from './helpers/secrets.ts';
 import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
@@ -82,32 +82,10 @@ describe('the usage pipeline under faults, over a simulated month', () => {
     hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
   };
   const startStack = async () => {
-    stack = await startBackground(
-      [
-        'stack',
-        '--data',
-        dirs.stack,
-        '--port',
-        '0',
-        '--database',
-        database,
-        '--hub',
-        hb.hub.arm,
-        '--hub-ca',
-        hb.caFile,
-        '--admin-user',
-        hb.operator.admin.userName,
-        '--clock',
-        iso(stackTime),
-      ],
-      READY,
-      {
-        STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
-        STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
-        STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
-        STACKLEDGER_HUB_TIMEOUT_MS: '1500',
-      },
-    );
+    stack = await startBackground(stackProcessArgs(hb, { data: dirs.stack, database, clock: iso(stackTime) }), READY, {
+      ...operatorEnv(hb),
+      STACKLEDGER_HUB_TIMEOUT_MS: '1500',
+    });
     sb = JSON.parse(readFileSync(path.join(dirs.stack, 'bootstrap.json'), 'utf8'));
     await http?.close();
     http = new HttpClient([hb.caFile, sb.caFile].map((f) => readFileSync(f, 'utf8')).join('\n'));

@@ -12,7 +12,7 @@ import { Decimal } from 'decimal.js';
 import type { JsonResponse } from '../src/core/http-client.ts';
 import { hourQuantities } from '../src/stack/metering/rules.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
-import { tenantSubscription, vmBody } from './helpers/stack.ts';
+import { tenantSubscription, vmBody, withStorageProfile } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const S10 = 'd5f7731b-f639-404a-89d0-e46186e22c8d';
@@ -222,24 +222,17 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
     const body = vmBody('Standard_A2_v2');
     const vm = await t.call('PUT', `${rg()}/Microsoft.Compute/virtualMachines/web?${COMPUTE}`, {
       token: user,
-      body: {
-        ...body,
-        properties: {
-          ...body.properties,
-          storageProfile: {
-            ...body.properties.storageProfile,
-            osDisk: {
-              createOption: 'fromImage',
-              caching: 'ReadWrite',
-              managedDisk: { storageAccountType: 'Premium_LRS' },
-            },
-            dataDisks: [
-              { lun: 0, createOption: 'Empty', diskSizeGb: 64 },
-              { lun: 1, createOption: 'attach', managedDisk: { id: spareId } },
-            ],
-          },
+      body: withStorageProfile(body, {
+        osDisk: {
+          createOption: 'fromImage',
+          caching: 'ReadWrite',
+          managedDisk: { storageAccountType: 'Premium_LRS' },
         },
-      },
+        dataDisks: [
+          { lun: 0, createOption: 'Empty', diskSizeGb: 64 },
+          { lun: 1, createOption: 'attach', managedDisk: { id: spareId } },
+        ],
+      }),
     });
     assert.equal(vm.status, 201, JSON.stringify(vm.body));
     const vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/web`;
@@ -271,16 +264,7 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
     assert.match(refused.body.error.message, /is attached to VM/);
     const twice = await t.call('PUT', `${rg()}/Microsoft.Compute/virtualMachines/other?${COMPUTE}`, {
       token: user,
-      body: {
-        ...body,
-        properties: {
-          ...body.properties,
-          storageProfile: {
-            ...body.properties.storageProfile,
-            dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: spareId } }],
-          },
-        },
-      },
+      body: withStorageProfile(body, { dataDisks: [{ lun: 0, createOption: 'Attach', managedDisk: { id: spareId } }] }),
     });
     assert.equal(twice.status, 409, JSON.stringify(twice.body));
     assert.equal(
@@ -310,16 +294,9 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
     const body = vmBody('Standard_A1_v2', true);
     const vm = await t.call('PUT', `${rg()}/Microsoft.Compute/virtualMachines/temp?${COMPUTE}`, {
       token: user,
-      body: {
-        ...body,
-        properties: {
-          ...body.properties,
-          storageProfile: {
-            ...body.properties.storageProfile,
-            osDisk: { name: 'temp-os', createOption: 'FromImage', managedDisk: {}, deleteOption: 'Delete' },
-          },
-        },
-      },
+      body: withStorageProfile(body, {
+        osDisk: { name: 'temp-os', createOption: 'FromImage', managedDisk: {}, deleteOption: 'Delete' },
+      }),
     });
     assert.equal(vm.status, 201, JSON.stringify(vm.body));
     const os = await t.call('GET', disk('temp-os'), { token: user });
@@ -349,16 +326,7 @@ describe('managed disks: the Compute RP, monthly meters, quotas and billing', ()
       `${tenant}/resourceGroups/g2/providers/Microsoft.Compute/virtualMachines/gvm?${COMPUTE}`,
       {
         token: user,
-        body: {
-          ...body,
-          properties: {
-            ...body.properties,
-            storageProfile: {
-              ...body.properties.storageProfile,
-              osDisk: { createOption: 'FromImage', managedDisk: {} },
-            },
-          },
-        },
+        body: withStorageProfile(body, { osDisk: { createOption: 'FromImage', managedDisk: {} } }),
       },
     );
     assert.equal(vm.status, 201, JSON.stringify(vm.body));

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
-import { cli, startBackground, type Background } from './helpers/cli.ts';
+import { cli, operatorEnv, stackProcessArgs, startBackground, type Background } from './helpers/cli.ts';
 import { AZURE_POWERSHELL, dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
@@ -56,36 +56,11 @@ describe('hub and two stacks as separate processes', () => {
     );
     processes.push(hub);
     hb = JSON.parse(readFileSync(path.join(dirs.hub, 'bootstrap.json'), 'utf8'));
-    const env = {
-      STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
-      STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
-      STACKLEDGER_OPERATOR_CLIENT_SECRET: hb.operator.clientSecret,
-    };
     for (const name of ['east', 'west']) {
       const p = await startBackground(
-        [
-          'stack',
-          '--data',
-          dirs[name],
-          '--port',
-          '0',
-          '--database',
-          database,
-          '--name',
-          name,
-          '--location',
-          name,
-          '--hub',
-          hb.hub.arm,
-          '--hub-ca',
-          hb.caFile,
-          '--admin-user',
-          hb.operator.admin.userName,
-          '--clock',
-          T0,
-        ],
+        stackProcessArgs(hb, { data: dirs[name], database, name, clock: T0 }),
         READY,
-        env,
+        operatorEnv(hb),
       );
       processes.push(p);
       stacks[name] = JSON.parse(readFileSync(path.join(dirs[name], 'bootstrap.json'), 'utf8'));

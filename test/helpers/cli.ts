@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { UndeclaredJson } from '../../src/core/http-client.ts';
+import type { TestBootstrap } from './system.ts';
 
 export const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'stackledger.js');
 
@@ -72,3 +73,34 @@ export async function cliJson<T = UndeclaredJson>(
   if (r.code !== 0) throw new Error(`stackledger ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/** `stackledger stack` against a running hub (as its bootstrap.json names it), with the operator's admin. */
+export function stackProcessArgs(
+  hb: TestBootstrap,
+  o: { data: string; database: string; name?: string; clock?: string },
+): string[] {
+  return [
+    'stack',
+    '--data',
+    o.data,
+    '--port',
+    '0',
+    '--database',
+    o.database,
+    ...(o.name ? ['--name', o.name, '--location', o.name] : []),
+    '--hub',
+    hb.hub.arm,
+    '--hub-ca',
+    hb.caFile,
+    '--admin-user',
+    hb.operator.admin.userName,
+    ...(o.clock ? ['--clock', o.clock] : []),
+  ];
+}
+
+/** The operator's automation credentials, as a stack process reads them from its environment. */
+export const operatorEnv = (hb: TestBootstrap, secret = hb.operator.clientSecret) => ({
+  STACKLEDGER_OPERATOR_TENANT_ID: hb.operator.tenantId,
+  STACKLEDGER_OPERATOR_CLIENT_ID: hb.operator.clientId,
+  STACKLEDGER_OPERATOR_CLIENT_SECRET: secret,
+});

@@ -51,6 +51,12 @@ export const vmBody = (size: string, windows = false) => ({
   },
 });
 
+/** A VM's body with more in its storage profile (its OS disk, its data disks). */
+export const withStorageProfile = (body: ReturnType<typeof vmBody>, storage: Record<string, unknown>) => ({
+  ...body,
+  properties: { ...body.properties, storageProfile: { ...body.properties.storageProfile, ...storage } },
+});
+
 /** The URL of the VM `name` in group `rg` of a tenant subscription. */
 export const vmUrl = (t: TestSystem, sub: string, name: string) =>
   `${t.b.stacks.local.tenantArm}/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${name}?api-version=2020-06-01`;
