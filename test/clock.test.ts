@@ -10,7 +10,7 @@ import { HttpClient, type UndeclaredJson } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
-import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { clientCredentialsToken, dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
 const API = 'api-version=2026-11-01';
@@ -33,17 +33,7 @@ describe('the durable simulated clock', () => {
   const cspToken = async (b: {
     hub: { login: string; arm: string };
     csp: { tenantId: string; clientId: string; clientSecret: string };
-  }) =>
-    (
-      await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
-        form: {
-          grant_type: 'client_credentials',
-          client_id: b.csp.clientId,
-          client_secret: b.csp.clientSecret,
-          resource: b.hub.arm,
-        },
-      })
-    ).access_token as string;
+  }) => clientCredentialsToken(http, b.hub.login, b.csp, b.hub.arm);
   const clockOf = async () => JSON.parse((await cli(['clock', 'show', '--data', dir, '--json'])).stdout);
 
   before(async () => {

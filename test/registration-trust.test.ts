@@ -22,7 +22,7 @@ import { applicationWithRegistrationKey, testDeployment, type TestDeployment } f
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { stackApplicationToken as deploymentToken } from './helpers/secrets.ts';
-import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { clientCredentialsToken, startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const API = 'api-version=2017-06-01';
 const SYS = 'api-version=2026-11-01';
@@ -414,16 +414,7 @@ describe('a folder from before the rule, with two live registrations of one clou
 
       // The stack kept its registration key across the restart.
       const http = t.http;
-      const graphAfter = (
-        await http.call('POST', `${b.hub.login}/${b.operator.tenantId}/oauth2/token`, {
-          form: {
-            grant_type: 'client_credentials',
-            client_id: b.operator.clientId,
-            client_secret: b.operator.clientSecret,
-            resource: b.hub.graph,
-          },
-        })
-      ).access_token;
+      const graphAfter = await clientCredentialsToken(http, b.hub.login, b.operator, b.hub.graph);
       const keyAfter = (
         await http.call('GET', `${b.hub.graph}/v1.0/applications/${b.stacks.local.applicationId}`, {
           token: graphAfter,
@@ -431,16 +422,7 @@ describe('a folder from before the rule, with two live registrations of one clou
       ).keyCredentials[0].customKeyIdentifier;
       assert.equal(keyAfter, keyBefore);
       // The old row keeps working where its token is not changed (a PATCH of its tags), and goes when deleted.
-      const csp = (
-        await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
-          form: {
-            grant_type: 'client_credentials',
-            client_id: b.csp.clientId,
-            client_secret: b.csp.clientSecret,
-            resource: b.hub.arm,
-          },
-        })
-      ).access_token;
+      const csp = await clientCredentialsToken(http, b.hub.login, b.csp, b.hub.arm);
       const legacyUrl = `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/legacy-copy?${API}`;
       const patch = await http.send('PATCH', legacyUrl, { token: csp, body: { tags: { kept: 'yes' } } });
       assert.equal(patch.status, 200, JSON.stringify(patch.body));

@@ -15,6 +15,19 @@ import { startSystem, type BootstrapFile, type RunningSystem, type UpOptions } f
 /** The bootstrap.json of a system that a test starts: it always names its certificate authority's file. */
 export type TestBootstrap = BootstrapFile & { caFile: string };
 
+/** An application's token for `resource`, by the client-credentials grant at the hub's login endpoint. */
+export async function clientCredentialsToken(
+  http: Pick<HttpClient, 'call'>,
+  login: string,
+  app: { tenantId: string; clientId: string; clientSecret: string },
+  resource: string,
+): Promise<string> {
+  const res = await http.call('POST', `${login}/${app.tenantId}/oauth2/token`, {
+    form: { grant_type: 'client_credentials', client_id: app.clientId, client_secret: app.clientSecret, resource },
+  });
+  return res.access_token as string;
+}
+
 export function testServerUrl(): string {
   const url = process.env.STACKLEDGER_TEST_DATABASE_URL;
   if (!url) throw new Error('STACKLEDGER_TEST_DATABASE_URL is not set: run the tests with `npm test`');
@@ -67,17 +80,8 @@ export async function startTestSystem(options: Partial<UpOptions> = {}): Promise
   const ca = b.caFile ? readFileSync(b.caFile, 'utf8') : undefined;
   const http = new HttpClient(ca);
   const dispatcher = new Agent({ connect: ca ? { ca } : {} });
-  const appToken = async (who: 'csp' | 'operator', resource: string) => {
-    const res = await http.call('POST', `${b.hub.login}/${b[who].tenantId}/oauth2/token`, {
-      form: {
-        grant_type: 'client_credentials',
-        client_id: b[who].clientId,
-        client_secret: b[who].clientSecret,
-        resource,
-      },
-    });
-    return res.access_token as string;
-  };
+  const appToken = (who: 'csp' | 'operator', resource: string) =>
+    clientCredentialsToken(http, b.hub.login, b[who], resource);
   const userToken = async (tenant: string, userName: string, password: string, resource: string) => {
     const res = await http.call('POST', `${b.hub.login}/${tenant}/oauth2/token`, {
       form: { grant_type: 'password', client_id: AZURE_POWERSHELL, username: userName, password, resource },
