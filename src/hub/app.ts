@@ -45,6 +45,10 @@ import { registrationLister, reportSharedCloudIds } from '../registration/regist
 import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/context.ts';
+import { budgetWork } from '../budgets/job.ts';
+import { budgetMigrations } from '../budgets/migrations.ts';
+import { registerBudgetRoutes } from '../budgets/routes.ts';
+import type { BudgetContext } from '../budgets/service.ts';
 import { startDeliveries, type DeliveryOptions } from '../notifications/delivery.ts';
 import { notificationMigrations } from '../notifications/migrations.ts';
 import { registerNotificationRoutes } from '../notifications/routes.ts';
@@ -98,6 +102,7 @@ export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
     ...usageMigrations,
     ...billingMigrations,
     ...notificationMigrations,
+    ...budgetMigrations,
   });
 }
 
@@ -160,6 +165,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const billing: BillingContext = { db: opts.db, clock, system };
   const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
+  const budgets: BudgetContext = { db: opts.db, arm, billing };
+  opts.scheduler.register(oneProcessAtATime(opts.db, budgetWork(budgets)));
   const deliveries = startDeliveries(opts.db, opts.identity.sealer, opts.logger, opts.webhooks);
   const notifications: NotificationContext = {
     db: opts.db,
@@ -238,6 +245,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
       registerUsageRoutes(scope, usage, baseUrl, system);
       registerBillingRoutes(scope, billing, baseUrl);
       registerNotificationRoutes(scope, notifications, baseUrl);
+      registerBudgetRoutes(scope, budgets);
     },
     catalogOf(providers).unknownRoute,
   );

@@ -1,5 +1,6 @@
 import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
+import type { BudgetTables } from '../budgets/tables.ts';
 import type { BillingTables } from '../billing/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { NotificationTables } from '../notifications/tables.ts';
@@ -15,4 +16,5 @@ export type HubTables = ArmTables &
   RegistrationTables &
   UsageTables &
   BillingTables &
-  NotificationTables;
+  NotificationTables &
+  BudgetTables;

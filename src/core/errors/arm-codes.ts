@@ -105,6 +105,8 @@ export const ARM_CODES = {
   ReasonRequired: 400,
   InvalidExportFormat: 400,
   InvalidStream: 400,
+  // Budgets (budgets/)
+  InvalidBudget: 400,
   // Webhooks (notifications/)
   InvalidWebhookName: 400,
   InvalidWebhookUrl: 400,
