@@ -37,6 +37,10 @@ const SELF_SCOPED = new Set([
   'hub GET /providers/Microsoft.AzureStack/operations',
   'hub GET /providers/Stackledger.Billing/invoices',
   'hub GET /providers/Stackledger.Billing/invoices/unbilled',
+  // Webhooks: each owner lists its own, and a DELETE of a name it does not own is the 204 of a
+  // name that does not exist (and deletes nothing: test/webhooks.test.ts).
+  'hub GET /providers/Stackledger.Notifications/webhooks',
+  'hub DELETE /providers/Stackledger.Notifications/webhooks/:name',
   'hub POST /partner/v1/relationshiprequests/:partnerId',
   'local:admin GET /subscriptions',
   'local:admin GET /tenants',

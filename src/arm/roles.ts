@@ -65,11 +65,12 @@ export const BUILTIN_ROLES: readonly RoleDefinition[] = [
     id: SYSTEM_ADMINISTRATOR,
     roleName: 'System Administrator',
     description:
-      "Runs the hub: the clock, partners, list prices and the provider's overrides and profiles, billing runs, the usage ledger and re-attribution, multi-tenancy approval of registrations, and root-scope role assignments.",
+      "Runs the hub: the clock, partners, list prices and the provider's overrides and profiles, billing runs, the usage ledger and re-attribution, multi-tenancy approval of registrations, root-scope role assignments, and webhooks for every event.",
     actions: [
       'Stackledger.System/*',
       'Stackledger.Billing/*',
       'Stackledger.Usage/*',
+      'Stackledger.Notifications/*',
       'Microsoft.AzureStack/registrations/approveMultiTenancy/action',
       'Microsoft.Authorization/roleAssignments/*',
       '*/read',

@@ -4,6 +4,7 @@ import { armStore } from '../arm/store.ts';
 import { armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
+import { notificationStore } from '../notifications/store.ts';
 import { partnerStore } from '../partner/store.ts';
 import { billingErrors, requireCallerPartner, type BillingContext } from './context.ts';
 import { parseMoney } from './rules.ts';
@@ -91,6 +92,16 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
         subscriptionId,
       });
       const note = await tx.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      await notificationStore.record(tx, [
+        {
+          key: `creditnote.created:${id}`,
+          type: 'creditnote.created',
+          occurredAt: at,
+          data: { creditNote: note.number, for: of.number, amount, currency: note.currency, customerId: customer.id },
+          partnerId: partner.tenant_id,
+          customerId: customer.id,
+        },
+      ]);
       return { creditNote: note.number, for: of.number, amount };
     });
   }

@@ -54,3 +54,26 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
     taxRate: t.taxRate,
   };
 }
+
+/**
+ * What a customer's open period has cost so far, before tax: its usage lines' amounts, in all
+ * and per subscription (what budgets watch; credits and adjustments are not spend).
+ */
+export async function openPeriodSpend(ctx: BillingContext, seller: Seller, customerId: string, since: Date) {
+  const open = await unbilled(ctx, 'customer', seller, customerId, since);
+  const bySubscription = new Map<string, Decimal>();
+  let total = new Decimal(0);
+  for (const l of open.lines) {
+    if (l.line_type !== 'usage' && l.line_type !== 'late usage') continue;
+    total = total.plus(l.amount);
+    if (l.subscription_id)
+      bySubscription.set(l.subscription_id, (bySubscription.get(l.subscription_id) ?? new Decimal(0)).plus(l.amount));
+  }
+  return {
+    period: open.period,
+    periodStart: open.window.periodStart,
+    periodEnd: open.window.periodEnd,
+    total,
+    bySubscription,
+  };
+}

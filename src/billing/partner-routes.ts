@@ -4,6 +4,7 @@ import { collection, pageOfCollection } from '../partner/collection.ts';
 import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
+import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { unbilled } from './invoices.ts';
 import { billingStore, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
@@ -112,5 +113,11 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     return lineItems(request, inv.buyer_id, inv.number, inv.currency, (after, limit) =>
       billingStore.lines(ctx.db, inv.id, after, limit),
     );
+  });
+
+  // The vendor's invoice document: the statement, as a PDF.
+  app.get<{ Params: { id: string } }>('/v1/invoices/:id/documents/statement', async (request, reply) => {
+    const inv = await partnerInvoice(request);
+    return sendPdf(reply, invoicePdf(await invoiceDocument(ctx, inv)), `statement-${inv.number}.pdf`);
   });
 }

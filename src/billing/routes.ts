@@ -11,6 +11,7 @@ import { priceSheetView } from '../rating/views.ts';
 import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
 import { type BillingContext, billingErrors, callerPartner } from './context.ts';
+import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { customerInvoiceScope, readableInvoice, unbilled } from './invoices.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
 import { setProfile } from './profiles.ts';
@@ -189,11 +190,18 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
       inv.buyer_id,
       ...new Set(lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
     ]);
-    const original = inv.credit_note_for
-      ? await ctx.db.selectFrom('invoices').select('number').where('id', '=', inv.credit_note_for).executeTakeFirst()
-      : undefined;
-    return customerInvoiceView(inv, names, { lines, creditNoteFor: original?.number });
+    const original = inv.credit_note_for ? await billingStore.invoiceNumber(ctx.db, inv.credit_note_for) : undefined;
+    return customerInvoiceView(inv, names, { lines, creditNoteFor: original });
   });
+
+  app.get<{ Params: { number: string } }>(
+    `${P}/invoices/:number/pdf`,
+    { config: config('invoices') },
+    async (request, reply) => {
+      const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
+      return sendPdf(reply, invoicePdf(await invoiceDocument(ctx, inv)), `${inv.number}.pdf`);
+    },
+  );
 
   app.get(`${P}/exports`, { config: config('exports') }, async (request, reply) => {
     const caller = principalOf(request);

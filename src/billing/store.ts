@@ -32,6 +32,21 @@ export interface Watermarks {
   adjustments: string;
 }
 
+/** A line of an invoice's document (see `documentLines`). */
+export interface DocumentLine {
+  customer_id: string | null;
+  subscription_id: string | null;
+  meter_id: string | null;
+  line_type: string;
+  unit_price: string | null;
+  quantity: string | null;
+  amount: string;
+  usage_from: string | null;
+  usage_to: string | null;
+  description: string | null;
+  reason: string | null;
+}
+
 export type StoredLine = InvoiceLinesTable;
 
 /** A subscription's buyer: the directory that uses it, and the partner that sold it (a partner's own subscriptions bill to itself). */
@@ -353,6 +368,32 @@ export const billingStore = {
   },
 
   /** Names for the lines: customers' companies, partners' directories, subscriptions' display names. */
+  /**
+   * An invoice's lines as its document shows them: usage summed per customer, subscription, meter,
+   * line type and unit price (the amounts are the lines' own, already rounded, so the document's
+   * sums are the invoice's), and each credit or adjustment as it is.
+   */
+  async documentLines(db: BillingDb, invoiceId: string): Promise<DocumentLine[]> {
+    const r = await sql<DocumentLine>`
+      select customer_id::text, subscription_id::text, meter_id::text, line_type, unit_price::text,
+        sum(quantity)::text as quantity, sum(amount)::text as amount, min(usage_date)::text as usage_from,
+        max(coalesce(usage_to, usage_date))::text as usage_to, null::text as description, null::text as reason
+      from invoice_lines where invoice_id = ${invoiceId} and meter_id is not null
+      group by customer_id, subscription_id, meter_id, line_type, unit_price
+      union all
+      select customer_id::text, subscription_id::text, null, line_type, null, null, amount::text,
+        usage_date::text, usage_date::text, description, reason
+      from invoice_lines where invoice_id = ${invoiceId} and meter_id is null
+      order by 1 nulls last, 2 nulls last, 3 nulls last, 4, 5`.execute(db);
+    return r.rows;
+  },
+
+  /** The number of the invoice with this id. */
+  async invoiceNumber(db: BillingDb, id: string): Promise<string | undefined> {
+    const row = await db.selectFrom('invoices').select('number').where('id', '=', id).executeTakeFirst();
+    return row?.number;
+  },
+
   async names(db: BillingDb, ids: string[]): Promise<Map<string, { name: string; domain: string | null }>> {
     if (ids.length === 0) return new Map();
     const r = await sql<{ id: string; name: string; domain: string | null }>`

@@ -135,10 +135,16 @@ export function registerBillingCommands(program: Command): void {
     .argument('[number]', 'the invoice number')
     .option('--unbilled', 'the open period of --customer')
     .option('--customer <id-or-domain>', 'the customer, with --unbilled')
+    .option('--pdf <file>', 'write the invoice document (PDF) to this file instead')
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (number: string | undefined, o) =>
       runClient(o.data, async (c) => {
+        if (o.pdf) {
+          if (!number || o.unbilled)
+            throw new CliError('--pdf needs an invoice number: the open period has no document.', 2);
+          return download(c, billingUrl(c, `invoices/${encodeURIComponent(number)}/pdf?${V}`), o.pdf);
+        }
         let path: string;
         if (o.unbilled) {
           if (!o.customer) throw new CliError('--unbilled needs --customer.', 2);
@@ -195,11 +201,7 @@ export function registerBillingCommands(program: Command): void {
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
         const stream = o.of === 'provider' ? 'partner' : 'customer';
         const url = `${billingUrl(c, 'exports')}?${V}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
-        const res = await c.http.open('GET', url, { token: await c.token(c.bootstrap.hub.arm) });
-        if (res.statusCode >= 400)
-          throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
-        await pipeline(res.body, createWriteStream(o.out));
-        process.stdout.write(`Wrote ${o.out}\n`);
+        await download(c, url, o.out);
       }),
     );
 
@@ -357,4 +359,12 @@ export function registerBillingCommands(program: Command): void {
         );
       }),
     );
+}
+
+/** Streams what a URL answers into a file (an export, an invoice's PDF). */
+async function download(c: Connection, url: string, file: string): Promise<void> {
+  const res = await c.http.open('GET', url, { token: await c.token(c.bootstrap.hub.arm) });
+  if (res.statusCode >= 400) throw new HttpError(res.statusCode, await res.body.json().catch(() => undefined), url);
+  await pipeline(res.body, createWriteStream(file));
+  process.stdout.write(`Wrote ${file}\n`);
 }

@@ -45,6 +45,14 @@ import { registrationLister, reportSharedCloudIds } from '../registration/regist
 import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/context.ts';
+import { budgetWork } from '../budgets/job.ts';
+import { budgetMigrations } from '../budgets/migrations.ts';
+import { registerBudgetRoutes } from '../budgets/routes.ts';
+import type { BudgetContext } from '../budgets/service.ts';
+import { startDeliveries, type DeliveryOptions } from '../notifications/delivery.ts';
+import { notificationMigrations } from '../notifications/migrations.ts';
+import { registerNotificationRoutes } from '../notifications/routes.ts';
+import type { NotificationContext } from '../notifications/service.ts';
 import { portalConfig, registerPortal } from './portal.ts';
 import type { HubTables } from './tables.ts';
 
@@ -93,6 +101,8 @@ export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
     ...registrationMigrations,
     ...usageMigrations,
     ...billingMigrations,
+    ...notificationMigrations,
+    ...budgetMigrations,
   });
 }
 
@@ -110,6 +120,8 @@ export interface HubOptions {
   identity: IdentityOptions;
   /** Which authority the metadata endpoints name: AD FS-style (default, what unmodified MSAL clients accept) or Azure AD-style. */
   identitySystem?: IdentitySystem;
+  /** How events reach webhooks (timeouts, retries, whether receivers may be internal). */
+  webhooks?: DeliveryOptions;
 }
 
 export interface Hub {
@@ -153,8 +165,20 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const billing: BillingContext = { db: opts.db, clock, system };
   const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
+  const budgets: BudgetContext = { db: opts.db, arm, billing };
+  opts.scheduler.register(oneProcessAtATime(opts.db, budgetWork(budgets)));
+  const deliveries = startDeliveries(opts.db, opts.identity.sealer, opts.logger, opts.webhooks);
+  const notifications: NotificationContext = {
+    db: opts.db,
+    clock,
+    system,
+    sealer: opts.identity.sealer,
+    allowInternalAddresses: opts.webhooks?.allowInternalAddresses ?? false,
+    wake: deliveries.wake,
+  };
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
+  app.addHook('onClose', () => deliveries.stop());
 
   await app.register(
     scope((login) => registerLoginRoutes(login, identity)),
@@ -220,6 +244,8 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
       registerRegistrationRoutes(scope, registration, baseUrl);
       registerUsageRoutes(scope, usage, baseUrl, system);
       registerBillingRoutes(scope, billing, baseUrl);
+      registerNotificationRoutes(scope, notifications, baseUrl);
+      registerBudgetRoutes(scope, budgets);
     },
     catalogOf(providers).unknownRoute,
   );

@@ -1,7 +1,9 @@
 import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
+import type { BudgetTables } from '../budgets/tables.ts';
 import type { BillingTables } from '../billing/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
+import type { NotificationTables } from '../notifications/tables.ts';
 import type { PartnerTables } from '../partner/tables.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import type { UsageTables } from '../usage/tables.ts';
@@ -13,4 +15,6 @@ export type HubTables = ArmTables &
   AuditTables &
   RegistrationTables &
   UsageTables &
-  BillingTables;
+  BillingTables &
+  NotificationTables &
+  BudgetTables;

@@ -40,10 +40,10 @@ export interface GraphContext {
 }
 
 /** The caller's directory, if the caller administers it: a Global Administrator or the directory's own application. */
-export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): Promise<DirectoriesTable> {
+export async function administeredDirectory(db: IdentityDb, caller: Principal): Promise<DirectoriesTable | undefined> {
   noteRightsChecked(caller);
   const directory = await identityStore.getDirectory(db, caller.tenantId);
-  if (!directory) throw graphErrors.denied();
+  if (!directory) return undefined;
   if (caller.kind === 'User') {
     const user = await identityStore.getUser(db, caller.objectId);
     if (user?.tenant_id === directory.tenant_id && user.directory_role === GLOBAL_ADMINISTRATOR) return directory;
@@ -51,7 +51,14 @@ export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): 
     const app = await identityStore.getApplication(db, caller.appId);
     if (app?.home_tenant_id === directory.tenant_id) return directory;
   }
-  throw graphErrors.denied();
+  return undefined;
+}
+
+/** As `administeredDirectory`, or the directory API's 403. */
+export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): Promise<DirectoriesTable> {
+  const directory = await administeredDirectory(db, caller);
+  if (!directory) throw graphErrors.denied();
+  return directory;
 }
 
 /**

@@ -6,6 +6,7 @@ import { newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { requireCustomer, requirePartner, type PartnerContext } from './context.ts';
 import { checkTransition, cloudStateOf, findOffer, partnerErrors } from './rules.ts';
+import { notificationStore } from '../notifications/store.ts';
 import { partnerStore } from './store.ts';
 import type { PartnerSubscriptionsTable } from './tables.ts';
 
@@ -101,6 +102,23 @@ export async function updateSubscription(
       { ...change, directoryId: current.partner_tenant_id },
       { ...change, directoryId: current.customer_id },
     ]);
+    if (next.status !== current.status)
+      await notificationStore.record(db, [
+        {
+          key: `subscription.status_changed:${next.id}:${next.etag}`,
+          type: 'subscription.status_changed',
+          occurredAt: now,
+          data: {
+            subscriptionId: next.id,
+            customerId: next.customer_id,
+            offerId: next.offer_id,
+            oldStatus: current.status,
+            status: next.status,
+          },
+          partnerId: current.partner_tenant_id,
+          customerId: current.customer_id,
+        },
+      ]);
     return next;
   });
 }

@@ -1,4 +1,5 @@
 import { compactVerify } from 'jose';
+import type { Kysely } from 'kysely';
 import { DEPLOYMENT_REPORT } from '../arm/roles.ts';
 import {
   authorize,
@@ -17,6 +18,7 @@ import type { Principal } from '../core/principal.ts';
 import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';
 import { registrationScope, requireRegistration, type RegistrationContext, type RegistrationRef } from './context.ts';
 import { registrationErrors, registrationTokenContent } from './rules.ts';
+import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from './store.ts';
 import type { RegistrationsTable } from './tables.ts';
 import { retryOnceOnUniqueViolation } from '../db/database.ts';
@@ -127,6 +129,7 @@ async function writeRegistration(
     };
     if (existing) await registrationStore.update(db, row);
     else await registrationStore.insert(db, row);
+    await registrationChanged(db, sub, ref, row, existing ? 'updated' : 'created', now);
     await ctx.arm.recordChange?.(db, principal, sub, {
       operation: existing ? 'Update registration' : 'Create registration',
       resourceType: 'Microsoft.AzureStack/registrations',
@@ -194,6 +197,7 @@ export async function deleteRegistration(
     if (!reg) return false;
     await registrationStore.endAllLinks(db, reg.id, now, principal.objectId);
     await registrationStore.markDeleted(db, reg.id, now);
+    await registrationChanged(db, sub, ref, reg, 'deleted', now);
     await ctx.arm.recordChange?.(db, principal, sub, {
       operation: 'Delete registration',
       resourceType: 'Microsoft.AzureStack/registrations',
@@ -273,6 +277,46 @@ export async function setMultiTenancyApproval(
   const reg = await registrationStore.getLive(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
   if (!reg) throw registrationErrors.registrationNotFound(ref.subscriptionId, ref.resourceGroup, ref.name);
   const next = { ...reg, multi_tenancy_approved: approved, etag: newGuid(), updated_at: ctx.arm.clock.now() };
-  await registrationStore.update(ctx.db, next);
+  await inTransaction(ctx.db, async (db) => {
+    await registrationStore.update(db, next);
+    await registrationChanged(
+      db,
+      sub,
+      ref,
+      next,
+      approved ? 'multiTenancyApproved' : 'multiTenancyRevoked',
+      next.updated_at,
+    );
+  });
   return next;
+}
+
+/**
+ * Tells webhooks a registration changed, in the transaction that changed it. Whoever may read the
+ * registration's subscription (its directory, the partner that sold it, the system) may hear of it.
+ */
+function registrationChanged<DB>(
+  db: Kysely<DB>,
+  sub: SubscriptionsTable,
+  ref: RegistrationRef,
+  reg: RegistrationsTable,
+  change: 'created' | 'updated' | 'deleted' | 'multiTenancyApproved' | 'multiTenancyRevoked',
+  at: Date,
+) {
+  return notificationStore.record(db, [
+    {
+      key: `registration.changed:${reg.id}:${change === 'deleted' ? 'deleted' : reg.etag}`,
+      type: 'registration.changed',
+      occurredAt: at,
+      data: {
+        registrationId: registrationScope(ref),
+        change,
+        cloudId: reg.cloud_id,
+        billingModel: reg.billing_model,
+        multiTenancyApproved: reg.multi_tenancy_approved,
+      },
+      partnerId: sub.sold_by ?? null,
+      customerId: sub.tenant_id,
+    },
+  ]);
 }

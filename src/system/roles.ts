@@ -12,6 +12,7 @@ import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
+import type { DeliveryOptions } from '../notifications/delivery.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
 import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
 import {
@@ -88,6 +89,8 @@ function closeOnCleanup(cleanups: Cleanups, servers: FastifyInstance[]): void {
 }
 
 const HUB_START = 'stackledger: hub start';
+/** `1`: webhooks may point at loopback, private and link-local addresses. */
+export const WEBHOOKS_INTERNAL_ENV = 'STACKLEDGER_WEBHOOKS_ALLOW_INTERNAL';
 const STACK_START = 'stackledger: stack start';
 
 export interface RunningHub {
@@ -102,6 +105,7 @@ export async function startHubRole(
     signIn?: Partial<SignInPolicy>;
     identitySystem?: IdentitySystem;
     publicUrl?: string;
+    webhooks?: DeliveryOptions;
   },
   cleanups: Cleanups,
 ): Promise<RunningHub> {
@@ -126,6 +130,8 @@ export async function startHubRole(
       domainSuffix: DOMAIN_SUFFIX,
       identity: { sealer: opts.sealer, signIn: opts.signIn },
       identitySystem: opts.identitySystem,
+      // Receivers inside the hub's own network only where the installation says so.
+      webhooks: { allowInternalAddresses: process.env[WEBHOOKS_INTERNAL_ENV] === '1', ...opts.webhooks },
     });
   });
   closeOnCleanup(cleanups, [hub.app]);

@@ -8,6 +8,7 @@ import { WorkScheduler } from '../core/scheduler.ts';
 import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import { routeTable, type RouteEntry } from '../http/server.ts';
 import type { HubEndpoints } from '../hub/app.ts';
+import type { DeliveryOptions } from '../notifications/delivery.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
 import { adfsAuthorityOf, type IdentitySystem } from '../core/tokens.ts';
 import type { StackEndpoints } from '../stack/app.ts';
@@ -44,7 +45,7 @@ export interface CommonOptions {
   /** Which authority the metadata endpoints name (`stackledger up --identity aad`); default AD FS-style. */
   identitySystem?: IdentitySystem;
   /** For tests: shorter lock-outs and secret lifetimes than the defaults. */
-  policies?: { signIn?: Partial<SignInPolicy>; stackSecret?: Partial<StackSecretPolicy> };
+  policies?: { signIn?: Partial<SignInPolicy>; stackSecret?: Partial<StackSecretPolicy>; webhooks?: DeliveryOptions };
 }
 
 export interface UpOptions extends CommonOptions {
@@ -218,6 +219,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
         databaseUrl: hubDb,
         port: opts.port,
         signIn: opts.policies?.signIn,
+        webhooks: opts.policies?.webhooks,
         identitySystem: opts.identitySystem,
       },
       p.cleanups,
@@ -311,6 +313,7 @@ export async function startHubOnly(opts: CommonOptions & { publicUrl?: string })
         databaseUrl: hubDb,
         port: opts.port,
         signIn: opts.policies?.signIn,
+        webhooks: opts.policies?.webhooks,
         identitySystem: opts.identitySystem,
         publicUrl: opts.publicUrl,
       },

@@ -105,6 +105,14 @@ export const ARM_CODES = {
   ReasonRequired: 400,
   InvalidExportFormat: 400,
   InvalidStream: 400,
+  // Budgets (budgets/)
+  InvalidBudget: 400,
+  // Webhooks (notifications/)
+  InvalidWebhookName: 400,
+  InvalidWebhookUrl: 400,
+  InvalidWebhookEvents: 400,
+  InvalidWebhookSecret: 400,
+  WebhookNameUnavailable: 409,
   // The stack's directory tenants (stack/tenancy/)
   DirectoryTenantNotOnboarded: 401,
   DirectoryTenantConsentMissing: 401,
