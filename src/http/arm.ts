@@ -1,7 +1,8 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armError, armErrors } from '../core/errors.ts';
-import { offsetToken, readOffsetToken } from '../core/paging.ts';
+import { keysetToken, readKeysetToken, splitPage, type Cursor, type Keyset } from '../core/paging.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
+import { USAGE_PAGE_SIZE, usageErrors } from '../core/usage-api.ts';
 import { checkJsonValue, registerErrorShape } from './edge.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
@@ -249,20 +250,34 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
   });
 }
 
-// ---- paging: {"value":[...], "nextLink"} with an opaque $skiptoken -------------------------------
+// ---- paging: {"value":[...], "nextLink"} with a keyset $skiptoken (core/paging.ts) ----------------
 
-export interface Page {
-  offset: number;
-  limit: number;
+/** What binds a token to its list: the list's name, its path and its query, less the paging parameters. */
+export function listScope(request: FastifyRequest, list: string, pagingParams: readonly string[]): string {
+  const [path, query = ''] = request.url.split('?');
+  const ignored = new Set(pagingParams.map((p) => p.toLowerCase()));
+  const params = [...new URLSearchParams(query)]
+    .map(([k, v]) => [k.toLowerCase(), v] as const)
+    .filter(([k]) => !ignored.has(k))
+    .sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : x > y ? 1 : 0) : a < b ? -1 : 1));
+  return JSON.stringify([list, path.replace(/\/{2,}/g, '/').toLowerCase(), params]);
 }
 
-export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
+const ARM_PAGING_PARAMS = ['$skiptoken', '$top', 'api-version'];
+
+export interface Page<Row> extends Cursor {
+  readonly keyset: Keyset<Row>;
+  readonly scope: string;
+}
+
+export function pageOf<Row>(request: FastifyRequest, ks: Keyset<Row>, defaultSize = 100): Page<Row> {
+  const scope = listScope(request, ks.list, ARM_PAGING_PARAMS);
   const token = queryValue(request, '$skiptoken');
-  let offset = 0;
+  let after: Cursor['after'];
   if (token !== undefined) {
-    const n = readOffsetToken(token);
-    if (n === undefined) throw armError('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
-    offset = n;
+    after = readKeysetToken(token, scope, ks.parts);
+    if (after === undefined)
+      throw armError('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
   }
   const top = queryValue(request, '$top');
   let limit = defaultSize;
@@ -272,31 +287,113 @@ export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
       throw armError('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
     limit = n;
   }
-  return { offset, limit };
+  return { after, limit, keyset: ks, scope };
 }
 
 /**
- * The list envelope. `rows` holds up to page.limit + 1 rows: one more than fits tells that
- * there is a next page.
+ * The list envelope. `rows` holds up to page.limit + 1 rows (`pageQuery`): one more than fits
+ * tells that there is a next page, which starts after the last row shown.
  */
-export function pagedList<T>(
+export function pagedList<Row, View>(
   request: FastifyRequest,
   baseUrl: string,
-  page: Page,
-  rows: T[],
-): { value: T[]; nextLink?: string } {
-  if (rows.length <= page.limit) return { value: rows };
+  page: Page<Row>,
+  rows: readonly Row[],
+  view: (row: Row, index: number) => View,
+  tokenParam = '$skiptoken',
+): { value: View[]; nextLink?: string } {
+  const { shown, lastKey } = splitPage(rows, page.keyset, page.limit);
+  const value = shown.map(view);
+  if (lastKey === undefined) return { value };
   return {
-    value: rows.slice(0, page.limit),
-    nextLink: nextPageLink(request, baseUrl, '$skiptoken', page.offset + page.limit),
+    value,
+    nextLink: nextPageLink(request, baseUrl, tokenParam, keysetToken(page.scope, page.keyset.parts, lastKey)),
   };
 }
 
-/** This request's URL on `baseUrl`, with the continuation parameter `param` standing for `offset`. */
-export function nextPageLink(request: FastifyRequest, baseUrl: string, param: string, offset: number): string {
+/**
+ * A page of a usage API (both roles' UsageAggregates): USAGE_PAGE_SIZE aggregates after the
+ * `continuationToken`'s group key, and the `nextLink` that carries the last one's.
+ */
+export async function usagePage<Row, View>(
+  request: FastifyRequest,
+  baseUrl: string,
+  ks: Keyset<Row>,
+  read: (cursor: Cursor) => Promise<readonly Row[]>,
+  view: (row: Row) => View,
+): Promise<{ value: View[]; nextLink?: string }> {
+  const scope = listScope(request, ks.list, ['continuationToken', 'api-version']);
+  const token = queryValue(request, 'continuationToken');
+  let after: Cursor['after'];
+  if (token) {
+    after = readKeysetToken(token, scope, ks.parts);
+    if (after === undefined) throw usageErrors.badContinuation();
+  }
+  const page: Page<Row> = { after, limit: USAGE_PAGE_SIZE, keyset: ks, scope };
+  return pagedList(request, baseUrl, page, await read(page), view, 'continuationToken');
+}
+
+/**
+ * A list route's handler: the page the request asks for, the rows `list` reads for it (through
+ * `pageQuery`), the envelope of their views.
+ */
+export function pagedListRoute<Request extends FastifyRequest, Row, View>(
+  ks: Keyset<Row>,
+  baseUrl: () => string,
+  list: (request: Request, cursor: Cursor) => Promise<readonly Row[]>,
+  view: (row: Row) => View,
+): (request: Request) => Promise<{ value: View[]; nextLink?: string }> {
+  return async (request) => {
+    const page = pageOf(request, ks);
+    return pagedList(request, baseUrl(), page, await list(request, page), view);
+  };
+}
+
+/** This request's URL on `baseUrl`, with the continuation parameter `param` set to `token`. */
+export function nextPageLink(request: FastifyRequest, baseUrl: string, param: string, token: string): string {
   const [path, query = ''] = request.url.split('?');
   const params = new URLSearchParams(query);
   for (const k of [...params.keys()]) if (k.toLowerCase() === param.toLowerCase()) params.delete(k);
-  params.set(param, offsetToken(offset));
+  params.set(param, token);
   return `${baseUrl}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
+}
+
+/**
+ * A resource type's two lists, as ARM has them: in a resource group and in the whole subscription.
+ * `list` reads a page (the group undefined for the subscription's).
+ */
+export function registerTypeLists<Row, View>(
+  app: FastifyInstance,
+  o: {
+    type: string;
+    config: FastifyContextConfig;
+    keyset: Keyset<Row>;
+    baseUrl: () => string;
+    list: (principal: Principal, subscriptionId: string, group: string | undefined, cursor: Cursor) => Promise<Row[]>;
+    view: (row: Row) => View;
+  },
+): void {
+  type GroupParams = { subscriptionId: string; resourceGroupName: string };
+  app.get<{ Params: GroupParams }>(
+    `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/${o.type}`,
+    { config: o.config },
+    pagedListRoute(
+      o.keyset,
+      o.baseUrl,
+      (request: FastifyRequest<{ Params: GroupParams }>, cursor) =>
+        o.list(principalOf(request), request.params.subscriptionId, request.params.resourceGroupName, cursor),
+      o.view,
+    ),
+  );
+  app.get<{ Params: { subscriptionId: string } }>(
+    `/subscriptions/:subscriptionId/providers/${o.type}`,
+    { config: o.config },
+    pagedListRoute(
+      o.keyset,
+      o.baseUrl,
+      (request: FastifyRequest<{ Params: { subscriptionId: string } }>, cursor) =>
+        o.list(principalOf(request), request.params.subscriptionId, undefined, cursor),
+      o.view,
+    ),
+  );
 }

@@ -12,7 +12,7 @@ import { closedUntil as meteringClosedUntil } from '../metering/service.ts';
 import type { UsageBridge } from './job.ts';
 import { dropQuarantined, quarantinePage, retryQuarantined } from './quarantine.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
-import { bridgeStore, type BridgeDb } from './store.ts';
+import { bridgeStore, QUARANTINE_ORDER, type BridgeDb } from './store.ts';
 
 // The bridge for the operator: its status (as an API, and as Prometheus metrics), the quarantine
 // of refused records (list, retry, drop), and the reconciliation with the hub on demand.
@@ -167,8 +167,8 @@ export function registerBridgeRoutes(
 
   app.get('/providers/Stackledger.System/bridge/quarantine', { config }, async (request) => {
     await requireOperator(principalOf(request));
-    const page = pageOf(request);
-    return pagedList(request, o.baseUrl(), page, await quarantinePage(db, page.offset, page.limit + 1));
+    const page = pageOf(request, QUARANTINE_ORDER);
+    return pagedList(request, o.baseUrl(), page, await quarantinePage(db, page), (e) => e);
   });
   // Who may act is decided before the body is read: without the right, 403 whatever was sent.
   const action = (name: 'retry' | 'drop') => ({

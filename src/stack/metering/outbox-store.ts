@@ -3,6 +3,33 @@ import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
+import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+
+/**
+ * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
+ * one), meter and, with details, resource. With one subscription and hourly buckets the key
+ * follows index usage_records_aggregate (migration 1205): the aggregate reads in index order and
+ * stops at the page's end.
+ */
+export function outboxUsageOrder(q: {
+  granularity: Granularity;
+  showDetails: boolean;
+  subscriptionId?: string;
+}): Keyset<UsageAggregateRow> {
+  const key: [RawBuilder<unknown>, KeyPart][] = [[bucketOf(q.granularity), 'time']];
+  if (q.subscriptionId === undefined) key.push([sql`subscription_id`, 'uuid']);
+  key.push([sql`meter_id`, 'uuid']);
+  if (q.showDetails) key.push([sql`resource_uri`, 'text']);
+  return keyset('usageAggregates', key, (r) => [
+    r.bucket,
+    ...(q.subscriptionId === undefined ? [r.subscription_id] : []),
+    r.meter_id,
+    ...(q.showDetails ? [r.resource_uri ?? ''] : []),
+  ]);
+}
+
+const bucketOf = (g: Granularity) =>
+  g === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
 
 // The closed usage records (`usage_records`, the outbox) as the others read and mark them: the
 // bridge delivers and marks them, the stack's usage APIs aggregate them, chargeback rates them.
@@ -129,12 +156,11 @@ export const outboxStore = {
   aggregates: async (
     db: MeteringDb,
     q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId?: string },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<UsageAggregateRow[]> => {
-    const bucket =
-      q.granularity === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
+    const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
+    const order = outboxUsageOrder(q);
     const result = await sql<UsageAggregateRow>`
       select subscription_id::text as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
              ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
@@ -142,10 +168,11 @@ export const outboxStore = {
       from usage_records
       where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
         ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
+        and ${afterKey(order, cursor.after)}
       group by subscription_id, meter_id, ${bucket} ${details ? sql`, resource_uri` : sql``}
       having sum(quantity) <> 0
-      order by bucket, subscription_id, meter_id ${details ? sql`, resource_uri` : sql``}
-      offset ${offset} limit ${limit}
+      order by ${keyOrder(order)}
+      limit ${cursor.limit + 1}
     `.execute(db);
     return result.rows;
   },
