@@ -252,9 +252,9 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
 
 // ---- paging: {"value":[...], "nextLink"} with a keyset $skiptoken (core/paging.ts) ----------------
 
-/** What binds a token to its list: the list's name, its path and its query, less the paging parameters. */
-export function listScope(request: FastifyRequest, list: string, pagingParams: readonly string[]): string {
-  const [path, query = ''] = request.url.split('?');
+/** What binds a token to its list: the list's name, its path and its query (of `url`), less the paging parameters. */
+export function listScope(url: string, list: string, pagingParams: readonly string[]): string {
+  const [path, query = ''] = url.split('?');
   const ignored = new Set(pagingParams.map((p) => p.toLowerCase()));
   const params = [...new URLSearchParams(query)]
     .map(([k, v]) => [k.toLowerCase(), v] as const)
@@ -264,6 +264,7 @@ export function listScope(request: FastifyRequest, list: string, pagingParams: r
 }
 
 const ARM_PAGING_PARAMS = ['$skiptoken', '$top', 'api-version'];
+export const USAGE_PAGING_PARAMS = ['continuationToken', 'api-version'];
 
 export interface Page<Row> extends Cursor {
   readonly keyset: Keyset<Row>;
@@ -271,7 +272,7 @@ export interface Page<Row> extends Cursor {
 }
 
 export function pageOf<Row>(request: FastifyRequest, ks: Keyset<Row>, defaultSize = 100): Page<Row> {
-  const scope = listScope(request, ks.list, ARM_PAGING_PARAMS);
+  const scope = listScope(request.url, ks.list, ARM_PAGING_PARAMS);
   const token = queryValue(request, '$skiptoken');
   let after: Cursor['after'];
   if (token !== undefined) {
@@ -322,7 +323,7 @@ export async function usagePage<Row, View>(
   read: (cursor: Cursor) => Promise<readonly Row[]>,
   view: (row: Row) => View,
 ): Promise<{ value: View[]; nextLink?: string }> {
-  const scope = listScope(request, ks.list, ['continuationToken', 'api-version']);
+  const scope = listScope(request.url, ks.list, USAGE_PAGING_PARAMS);
   const token = queryValue(request, 'continuationToken');
   let after: Cursor['after'];
   if (token) {

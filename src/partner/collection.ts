@@ -46,7 +46,7 @@ export function pageOfCollection<Row>(
   defaultSize = 100,
   maxSize = 500,
 ): Page<Row> {
-  const scope = listScope(request, ks.list, ['size']);
+  const scope = listScope(request.url, ks.list, ['size']);
   const header = request.headers['ms-continuationtoken'];
   const token = Array.isArray(header) ? header[0] : header;
   let after: Cursor['after'];

@@ -33,6 +33,10 @@ const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
 const bucketOf = (g: Granularity) =>
   g === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
 
+// Grouped by the key's expressions (not the columns), so that the group order is the index's.
+const CLOUD_ID = sql`nullif(coalesce(r.cloud_id, ${NIL}), ${NIL})::text`;
+const STACK_SUBSCRIPTION_ID = sql`nullif(coalesce(r.stack_subscription_id, ${NIL}), ${NIL})::text`;
+
 /** What identifies one aggregate of the hub's usage APIs (with details: its resource, deployment and stack subscription). */
 export interface UsageGroupKey {
   bucket: Date;
@@ -221,19 +225,19 @@ export const usageStore = {
     const details = q.showDetails;
     const order = usageGroupOrder(q);
     const result = await sql<UsageAggregateRow & UsageGroupKey>`
-      select a.billed_subscription_id::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
+      select ${q.subscriptionId}::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
              ${
                details
                  ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
-                r.cloud_id::text as cloud_id, r.stack_subscription_id::text as stack_subscription_id,
-                jsonb_build_object('DeploymentId', r.cloud_id::text, 'SubscriptionId', r.stack_subscription_id::text)`
+                ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id,
+                jsonb_build_object('DeploymentId', ${CLOUD_ID}, 'SubscriptionId', ${STACK_SUBSCRIPTION_ID})`
                  : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::text as cloud_id,
                 null::text as stack_subscription_id, null::jsonb`
              } as additional_info
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
         and ${afterKey(order, cursor.after)}
-      group by a.billed_subscription_id, r.meter_id, ${bucket} ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
       order by ${keyOrder(order)}
       limit ${cursor.limit + 1}
@@ -311,11 +315,11 @@ export const usageStore = {
       stack_subscription_id: string | null;
     }>`
       select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
-             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, r.cloud_id::text as cloud_id, r.stack_subscription_id::text as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
+             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
         and ${afterKey(order, cursor.after)}
-      group by ${bucket}, r.meter_id ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
       order by ${keyOrder(order)}
       limit ${cursor.limit + 1}
