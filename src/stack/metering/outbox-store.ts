@@ -161,15 +161,17 @@ export const outboxStore = {
     const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
     const order = outboxUsageOrder(q);
+    // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
+    const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`subscription_id::text`;
     const result = await sql<UsageAggregateRow>`
-      select subscription_id::text as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
+      select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
              ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
-             ${details ? sql`jsonb_build_object('SubscriptionId', subscription_id::text)` : sql`null::jsonb`} as additional_info
+             ${details ? sql`jsonb_build_object('SubscriptionId', ${subscription})` : sql`null::jsonb`} as additional_info
       from usage_records
       where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
         ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
         and ${afterKey(order, cursor.after)}
-      group by subscription_id, meter_id, ${bucket} ${details ? sql`, resource_uri` : sql``}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(quantity) <> 0
       order by ${keyOrder(order)}
       limit ${cursor.limit + 1}
