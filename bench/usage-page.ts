@@ -11,7 +11,7 @@ import { HttpClient } from '../src/core/http-client.ts';
 import { keysetToken } from '../src/core/paging.ts';
 import { USAGE_PAGE_SIZE } from '../src/core/usage-api.ts';
 import { withDatabase } from '../src/db/database.ts';
-import { listScope, USAGE_PAGING_PARAMS } from '../src/http/arm.ts';
+import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
 import { startSystem } from '../src/system/up.ts';
 import { usageGroupOrder } from '../src/usage/store.ts';
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pagedList, pageOf } from '../http/paging.ts';
 import type { RouteEntry } from '../http/server.ts';
 import { ANY_TYPE_ORDER } from '../db/named-rows.ts';
 import {

@@ -5,7 +5,8 @@ import { overListed } from '../core/paging.ts';
 import type { ActivityLogTable } from '../audit/tables.ts';
 import { parseInstant } from '../core/clock.ts';
 import { isGuid } from '../core/ids.ts';
-import { pagedList, pageOf, principalOf, queryValue, type Page } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pagedList, pageOf, type Page } from '../http/paging.ts';
 import {
   createMember,
   getUser,

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { keysetToken, readKeysetToken, splitPage, type Cursor, type Keyset } from '../core/paging.ts';
-import { listScope, queryValue, type Page } from '../http/arm.ts';
+import { queryValue } from '../http/arm.ts';
+import { listScope, type Page } from '../http/paging.ts';
 import { partnerCenterError } from '../core/errors.ts';
 
 // The partner center's collections: the envelope and its continuation (MS-ContinuationToken, a

@@ -6,7 +6,8 @@ import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
-import { principalOf, queryValue, usagePage } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { usagePage } from '../http/paging.ts';
 import * as usage from './service.ts';
 import { usageGroupOrder, usageStore } from './store.ts';
 

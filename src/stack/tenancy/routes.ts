@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { pagedListRoute, principalOf } from '../../http/arm.ts';
+import { principalOf } from '../../http/arm.ts';
+import { pagedListRoute } from '../../http/paging.ts';
 import { DIRECTORY_TENANT_ORDER } from './store.ts';
 import * as tenancy from './service.ts';
 import type { DirectoryTenantsTable } from './tables.ts';

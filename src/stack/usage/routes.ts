@@ -4,7 +4,8 @@ import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
 import { parseUsageQuery, usageAggregateView, usageErrors } from '../../core/usage-api.ts';
-import { principalOf, queryValue, usagePage } from '../../http/arm.ts';
+import { principalOf, queryValue } from '../../http/arm.ts';
+import { usagePage } from '../../http/paging.ts';
 import { outboxStore, outboxUsageOrder } from '../metering/outbox-store.ts';
 import type { MeteringDb } from '../metering/store.ts';
 
