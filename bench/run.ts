@@ -7,6 +7,7 @@ import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
 import { benchBillingRun, benchExport } from './billing-run.ts';
+import { benchUsagePage } from './usage-page.ts';
 
 const only = process.argv.slice(2);
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
@@ -29,6 +30,8 @@ try {
     await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
   if (only.length === 0 || only.includes('export'))
     await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
+  if (only.length === 0 || only.includes('usage-page'))
+    await benchUsagePage(serverUrl, Number(process.env.BENCH_USAGE_RECORDS ?? 50_000_000));
 } finally {
   await cleanup();
 }

@@ -73,4 +73,13 @@ export const armMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0005_list_order_indexes': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging (core/paging.ts): role assignments list by (created_at, name) in a subscription or at the root.
+      await sql`
+        create index role_assignments_subscription_order on role_assignments (subscription_id, created_at, name);
+        create index role_assignments_scope_order on role_assignments (scope_key, created_at, name);
+      `.execute(db);
+    },
+  },
 };

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armErrors } from '../core/errors.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pagedList, pageOf } from '../http/paging.ts';
 import type { RouteEntry } from '../http/server.ts';
+import { ANY_TYPE_ORDER } from '../db/named-rows.ts';
 import {
   findProvider,
   parseResourceFilter,
@@ -86,7 +88,7 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
     { config: config('resources') },
     async (request) => {
       const filter = parseResourceFilter(queryValue(request, '$filter'));
-      const page = pageOf(request);
+      const page = pageOf(request, ANY_TYPE_ORDER);
       const sub = await arm.requireSubscription(ctx, request.params.subscriptionId);
       await arm.authorize(
         ctx,
@@ -95,8 +97,8 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
         `/subscriptions/${sub.subscription_id}`,
       );
       const { resourceGroup, ...rest } = filter;
-      const rows = await opts.resources(sub.subscription_id, resourceGroup, rest, page.offset, page.limit + 1);
-      return pagedList(request, opts.baseUrl(), page, rows);
+      const rows = await opts.resources(sub.subscription_id, resourceGroup, rest, page);
+      return pagedList(request, opts.baseUrl(), page, rows, (r) => r);
     },
   );
 
@@ -105,7 +107,7 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
     { config: config('resources') },
     async (request) => {
       const filter = parseResourceFilter(queryValue(request, '$filter'));
-      const page = pageOf(request);
+      const page = pageOf(request, ANY_TYPE_ORDER);
       const group = await arm.getResourceGroup(
         ctx,
         principalOf(request),
@@ -115,9 +117,9 @@ export function registerProviderRoutes(app: FastifyInstance, opts: ProviderRoute
       const { resourceGroup, ...rest } = filter;
       const rows =
         resourceGroup === undefined || resourceGroup.toLowerCase() === group.name.toLowerCase()
-          ? await opts.resources(group.subscription_id, group.name, rest, page.offset, page.limit + 1)
+          ? await opts.resources(group.subscription_id, group.name, rest, page)
           : [];
-      return pagedList(request, opts.baseUrl(), page, rows);
+      return pagedList(request, opts.baseUrl(), page, rows, (r) => r);
     },
   );
 }

@@ -1,4 +1,5 @@
 import { type ArmError, armError, armErrors } from '../core/errors.ts';
+import type { Cursor } from '../core/paging.ts';
 import type { RouteEntry } from '../http/server.ts';
 
 // Resource Manager's generic view of an endpoint: its resource providers, their resource types,
@@ -193,6 +194,5 @@ export type ResourceLister = (
   subscriptionId: string,
   resourceGroup: string | undefined,
   filter: Omit<ResourceFilter, 'resourceGroup'>,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) => Promise<GenericResource[]>;

@@ -1,5 +1,6 @@
 import { armErrors, armError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
+import type { Cursor } from '../core/paging.ts';
 import { authorize, principalIds } from './authorization.ts';
 import { inTransaction, type ArmContext } from './context.ts';
 import { armStore } from './store.ts';
@@ -81,8 +82,7 @@ export async function listResourceGroups(
   ctx: ArmContext,
   principal: Principal,
   subscriptionId: string,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ): Promise<ResourceGroupsTable[]> {
   const sub = await readableSubscription(ctx, principal, subscriptionId);
   const wholeSubscription = await authorize(
@@ -97,7 +97,7 @@ export async function listResourceGroups(
   const onlyGroups = wholeSubscription
     ? undefined
     : await armStore.groupsWithAssignments(ctx.db, principalIds(principal), sub.subscription_id);
-  return armStore.listResourceGroups(ctx.db, sub.subscription_id, offset, limit, onlyGroups);
+  return armStore.listResourceGroups(ctx.db, sub.subscription_id, cursor, onlyGroups);
 }
 
 export async function getResourceGroup(

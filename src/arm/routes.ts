@@ -4,11 +4,12 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pagedList, pagedListRoute, pageOf } from '../http/paging.ts';
 import { ancestorScopeKeys, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
 import { BUILTIN_ROLES, findRole } from './roles.ts';
 import * as arm from './service.ts';
-import { armStore } from './store.ts';
+import { armStore, RESOURCE_GROUP_ORDER, ROLE_ASSIGNMENT_ORDER, SUBSCRIPTION_ORDER } from './store.ts';
 import { resourceGroupView, roleAssignmentView, roleDefinitionView, subscriptionView } from './views.ts';
 
 // Routes of the ARM base, the same on every ARM endpoint: subscriptions, tenants, locations,
@@ -75,13 +76,20 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
   );
 
   // ---- subscriptions, tenants, locations
-  app.get('/subscriptions', { config: subConfig }, async (request) => {
-    const page = pageOf(request);
-    const caller = principalOf(request);
-    noteRightsChecked(caller); // the caller's own: where it holds a role
-    const rows = await armStore.subscriptionsVisibleTo(ctx.db, [caller.objectId], page.offset, page.limit + 1);
-    return pagedList(request, opts.baseUrl(), page, rows.map(subscriptionView));
-  });
+  app.get(
+    '/subscriptions',
+    { config: subConfig },
+    pagedListRoute(
+      SUBSCRIPTION_ORDER,
+      opts.baseUrl,
+      (request, cursor) => {
+        const caller = principalOf(request);
+        noteRightsChecked(caller); // the caller's own: where it holds a role
+        return armStore.subscriptionsVisibleTo(ctx.db, [caller.objectId], cursor);
+      },
+      subscriptionView,
+    ),
+  );
 
   app.get<{ Params: SubParams }>('/subscriptions/:subscriptionId', { config: subConfig }, async (request) => {
     return subscriptionView(await arm.readableSubscription(ctx, principalOf(request), request.params.subscriptionId));
@@ -124,17 +132,13 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
   app.get<{ Params: SubParams }>(
     '/subscriptions/:subscriptionId/resourcegroups',
     { config: rgConfig },
-    async (request) => {
-      const page = pageOf(request);
-      const rows = await arm.listResourceGroups(
-        ctx,
-        principalOf(request),
-        request.params.subscriptionId,
-        page.offset,
-        page.limit + 1,
-      );
-      return pagedList(request, opts.baseUrl(), page, rows.map(resourceGroupView));
-    },
+    pagedListRoute(
+      RESOURCE_GROUP_ORDER,
+      opts.baseUrl,
+      (request: FastifyRequest<{ Params: SubParams }>, cursor) =>
+        arm.listResourceGroups(ctx, principalOf(request), request.params.subscriptionId, cursor),
+      resourceGroupView,
+    ),
   );
 
   app.put<{ Params: RgParams; Body: Static<typeof ResourceGroupBody> }>(
@@ -302,7 +306,7 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
       await requireGroup(request.params);
       await arm.authorize(ctx, principalOf(request), 'Microsoft.Authorization/roleAssignments/read', scope);
       const filter = arm.parseAssignmentFilter(queryValue(request, '$filter'));
-      const page = pageOf(request);
+      const page = pageOf(request, ROLE_ASSIGNMENT_ORDER);
       const rows = sub
         ? await armStore.listRoleAssignments(
             ctx.db,
@@ -310,11 +314,10 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
             ancestorScopeKeys(scope),
             scopeKey(scope),
             filter,
-            page.offset,
-            page.limit + 1,
+            page,
           )
-        : await armStore.rootAssignments(ctx.db, page.offset, page.limit + 1, filter.principalId);
-      return pagedList(request, opts.baseUrl(), page, rows.map(roleAssignmentView));
+        : await armStore.rootAssignments(ctx.db, page, filter.principalId);
+      return pagedList(request, opts.baseUrl(), page, rows, roleAssignmentView);
     });
 
     app.get<{ Params: P }>(definitions, { config: authzConfig('roleDefinitions') }, async (request) => {

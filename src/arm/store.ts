@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 import { jsonValue } from '../db/database.ts';
 import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
@@ -6,6 +7,22 @@ import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, Subscription
 export type ArmDb = Kysely<ArmTables>;
 /** Any database that holds ARM's settings: another domain hands its own, typed with this table. */
 export type SettingsDb = Kysely<Pick<ArmTables, 'settings'>>;
+
+// The lists' orders, each unique and backed by an index (migrations 0001, 0005).
+export const SUBSCRIPTION_ORDER = keyset('subscriptions', [['subscription_id', 'uuid']], (r: SubscriptionsTable) => [
+  r.subscription_id,
+]);
+export const RESOURCE_GROUP_ORDER = keyset('resourceGroups', [['name_key', 'text']], (r: ResourceGroupsTable) => [
+  r.name_key,
+]);
+export const ROLE_ASSIGNMENT_ORDER = keyset(
+  'roleAssignments',
+  [
+    ['created_at', 'time'],
+    ['name', 'uuid'],
+  ],
+  (r: RoleAssignmentsTable) => [r.created_at, r.name],
+);
 
 export const armStore = {
   async getSetting<T>(db: SettingsDb, key: string): Promise<T | undefined> {
@@ -102,14 +119,9 @@ export const armStore = {
   },
 
   /** Subscriptions where the principal holds any role assignment, at the subscription or below. */
-  async subscriptionsVisibleTo(
-    db: ArmDb,
-    principalIds: string[],
-    offset: number,
-    limit: number,
-  ): Promise<SubscriptionsTable[]> {
+  async subscriptionsVisibleTo(db: ArmDb, principalIds: string[], cursor: Cursor): Promise<SubscriptionsTable[]> {
     if (principalIds.length === 0) return [];
-    return db
+    const q = db
       .selectFrom('subscriptions')
       .selectAll()
       .where('state', '!=', 'Deleted')
@@ -117,23 +129,14 @@ export const armStore = {
         'subscription_id',
         'in',
         db.selectFrom('role_assignments').select('subscription_id').where('principal_id', 'in', principalIds),
-      )
-      .orderBy('subscription_id')
-      .offset(offset)
-      .limit(limit)
-      .execute();
+      );
+    return pageQuery(q, SUBSCRIPTION_ORDER, cursor).execute();
   },
 
   /** Every live subscription of the role, for its operator. */
-  async listSubscriptions(db: ArmDb, offset: number, limit: number): Promise<SubscriptionsTable[]> {
-    return db
-      .selectFrom('subscriptions')
-      .selectAll()
-      .where('state', '!=', 'Deleted')
-      .orderBy('subscription_id')
-      .offset(offset)
-      .limit(limit)
-      .execute();
+  async listSubscriptions(db: ArmDb, cursor: Cursor): Promise<SubscriptionsTable[]> {
+    const q = db.selectFrom('subscriptions').selectAll().where('state', '!=', 'Deleted');
+    return pageQuery(q, SUBSCRIPTION_ORDER, cursor).execute();
   },
 
   async getResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<ResourceGroupsTable | undefined> {
@@ -163,8 +166,7 @@ export const armStore = {
   async listResourceGroups(
     db: ArmDb,
     subscriptionId: string,
-    offset: number,
-    limit: number,
+    cursor: Cursor,
     onlyNameKeys?: string[],
   ): Promise<ResourceGroupsTable[]> {
     let q = db.selectFrom('resource_groups').selectAll().where('subscription_id', '=', subscriptionId);
@@ -172,7 +174,7 @@ export const armStore = {
       if (onlyNameKeys.length === 0) return [];
       q = q.where('name_key', 'in', onlyNameKeys);
     }
-    return q.orderBy('name_key').offset(offset).limit(limit).execute();
+    return pageQuery(q, RESOURCE_GROUP_ORDER, cursor).execute();
   },
 
   async deleteResourceGroup(db: ArmDb, subscriptionId: string, name: string): Promise<boolean> {
@@ -219,15 +221,10 @@ export const armStore = {
   },
 
   /** The assignments at the root scope `/`. */
-  async rootAssignments(
-    db: ArmDb,
-    offset: number,
-    limit: number,
-    principalId?: string,
-  ): Promise<RoleAssignmentsTable[]> {
+  async rootAssignments(db: ArmDb, cursor: Cursor, principalId?: string): Promise<RoleAssignmentsTable[]> {
     let q = db.selectFrom('role_assignments').selectAll().where('scope_key', '=', '/');
     if (principalId !== undefined) q = q.where('principal_id', '=', principalId);
-    return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();
+    return pageQuery(q, ROLE_ASSIGNMENT_ORDER, cursor).execute();
   },
 
   async hasAnyAssignmentInSubscription(db: ArmDb, principalIds: string[], subscriptionId: string): Promise<boolean> {
@@ -302,8 +299,7 @@ export const armStore = {
     ancestorKeys: string[],
     scopeKey: string,
     filter: { atScopeOnly: boolean; principalId?: string },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<RoleAssignmentsTable[]> {
     let q = db.selectFrom('role_assignments').selectAll().where('subscription_id', '=', subscriptionId);
     q = q.where((eb) =>
@@ -315,6 +311,6 @@ export const armStore = {
           ]),
     );
     if (filter.principalId !== undefined) q = q.where('principal_id', '=', filter.principalId);
-    return q.orderBy('created_at').orderBy('name').offset(offset).limit(limit).execute();
+    return pageQuery(q, ROLE_ASSIGNMENT_ORDER, cursor).execute();
   },
 };

@@ -28,4 +28,12 @@ export const auditMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0302_list_order_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a directory's activity in the order it happened.
+      await sql`
+        create index activity_log_directory_order on activity_log (directory_id, occurred_at, id);
+      `.execute(db);
+    },
+  },
 };

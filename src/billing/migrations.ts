@@ -84,4 +84,12 @@ export const billingMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0603_list_order_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a buyer's invoices by period and number.
+      await sql`
+        create index invoices_buyer_order on invoices (stream, buyer_id, period, number);
+      `.execute(db);
+    },
+  },
 };

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { collection, pageOfCollection } from '../partner/collection.ts';
+import { pageOfCollection, pagedCollection } from '../partner/collection.ts';
 import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { unbilled } from './invoices.ts';
-import { billingStore, type StoredLine } from './store.ts';
+import { billingStore, INVOICE_ORDER, LINE_ORDER, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
 
@@ -50,25 +50,21 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     currency: string,
     lines: (after: number, limit: number) => Promise<StoredLine[]>,
   ) => {
-    const page = pageOfCollection(request, 2000, 2000);
-    const rows = await lines(page.offset, page.size + 1);
+    const page = pageOfCollection(request, LINE_ORDER, 2000, 2000);
+    const rows = await lines(Number(page.after?.[0] ?? 0), page.limit + 1);
     const ids = new Set<string>([partnerId]);
     for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
     const names = await billingStore.names(ctx.db, [...ids]);
-    const items = rows.map((l) => dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }));
-    return collection(request, items, page, 'Collection');
+    return pagedCollection(request, page, rows, (l) =>
+      dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }),
+    );
   };
 
   app.get('/v1/invoices', async (request) => {
     const partner = await partnerOf(request);
-    const page = pageOfCollection(request, 200);
-    const rows = await billingStore.listInvoices(
-      ctx.db,
-      { stream: 'partner', buyerId: partner.tenant_id },
-      page.offset,
-      page.size + 1,
-    );
-    return collection(request, rows.map(partnerInvoiceView), page);
+    const page = pageOfCollection(request, INVOICE_ORDER, 200);
+    const rows = await billingStore.listInvoices(ctx.db, { stream: 'partner', buyerId: partner.tenant_id }, page);
+    return pagedCollection(request, page, rows, partnerInvoiceView);
   });
 
   // The open period, before the invoice exists. Registered before `/v1/invoices/:id`.

@@ -3,7 +3,8 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
-import { pageOf, pagedList, principalOf, queryValue } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
 import { parsePeriod } from '../core/periods.ts';
@@ -16,7 +17,7 @@ import { customerInvoiceScope, readableInvoice, unbilled } from './invoices.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
 import { setProfile } from './profiles.ts';
 import { pricingStore } from '../rating/store.ts';
-import { billingStore } from './store.ts';
+import { billingStore, INVOICE_ORDER } from './store.ts';
 import type { Stream } from './tables.ts';
 import { customerInvoiceView } from './views.ts';
 
@@ -107,7 +108,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId && !isGuid(customerId))
       throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
-    const page = pageOf(request);
+    const page = pageOf(request, INVOICE_ORDER);
     const rows = await billingStore.listInvoices(
       ctx.db,
       {
@@ -116,16 +117,10 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
         ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}),
         period: periodQuery(request, false),
       },
-      page.offset,
-      page.limit + 1,
+      page,
     );
     const names = await billingStore.names(ctx.db, [...new Set(rows.map((r) => r.buyer_id))]);
-    return pagedList(
-      request,
-      baseUrl(),
-      page,
-      rows.map((r) => customerInvoiceView(r, names)),
-    );
+    return pagedList(request, baseUrl(), page, rows, (r) => customerInvoiceView(r, names));
   });
 
   // The open period of one customer: its next invoice so far.
@@ -230,16 +225,14 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
       invoices = await billingStore.listInvoices(
         ctx.db,
         { stream, buyerId: partner.tenant_id, period, kind: 'invoice' },
-        0,
-        1000,
+        { after: undefined, limit: 1000 },
       );
     } else {
       const scope = await customerInvoiceScope(ctx, caller);
       invoices = await billingStore.listInvoices(
         ctx.db,
         { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period },
-        0,
-        100_000,
+        { after: undefined, limit: 100_000 },
       );
     }
     const ext = format === 'json' ? 'json' : 'csv';

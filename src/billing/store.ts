@@ -7,6 +7,7 @@ import { LIST_SHEET } from '../rating/migrations.ts';
 import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
 import { usageStore } from '../usage/store.ts';
 import type { BillingTables, InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 
 // All SQL of billing on the hub: the billing periods' windows, rating and closing in one
 // statement per batch of buyers, and reading invoices back. Billing owns its tables and the price
@@ -151,6 +152,18 @@ function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>)
 
 const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
 
+/** Invoices by period, then number (unique); index invoices_buyer_order, migration 0603. */
+export const INVOICE_ORDER = keyset(
+  'invoices',
+  [
+    ['period', 'text'],
+    ['number', 'text'],
+  ],
+  (r: InvoicesTable) => [r.period, r.number],
+);
+/** An invoice's lines by line number (its primary key). */
+export const LINE_ORDER = keyset('invoiceLines', [['line_no', 'int']], (l: { line_no: number }) => [l.line_no]);
+
 export const billingStore = {
   /**
    * The watermarks of a close: every usage attribution and adjustment committed so far. The brief
@@ -279,15 +292,14 @@ export const billingStore = {
   async listInvoices(
     db: BillingDb,
     f: { stream: Stream; seller?: Seller; buyerId?: string; period?: string; kind?: 'invoice' | 'credit_note' },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<InvoicesTable[]> {
     let q = db.selectFrom('invoices').selectAll().where('stream', '=', f.stream);
     if (f.seller) q = q.where('seller', '=', f.seller);
     if (f.buyerId) q = q.where('buyer_id', '=', f.buyerId);
     if (f.period) q = q.where('period', '=', f.period);
     if (f.kind) q = q.where('kind', '=', f.kind);
-    return q.orderBy('period').orderBy('number').offset(offset).limit(limit).execute();
+    return pageQuery(q, INVOICE_ORDER, cursor).execute();
   },
 
   async findInvoice(db: BillingDb, number: string): Promise<InvoicesTable | undefined> {

@@ -1,6 +1,5 @@
 import { parseInstant } from './clock.ts';
 import { armError } from './errors.ts';
-import { readOffsetToken } from './paging.ts';
 
 // The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
 // reported-time windows on hour or midnight boundaries, the granularity, the record shape.
@@ -13,7 +12,6 @@ export interface UsageQuery {
   end: Date;
   granularity: Granularity;
   showDetails: boolean;
-  offset: number;
 }
 
 export const USAGE_PAGE_SIZE = 1000;
@@ -86,14 +84,7 @@ export function parseUsageQuery(q: (name: string) => string | undefined, now: Da
     );
   if (end.getTime() > now.getTime()) throw usageErrors.endInFuture(q('reportedEndTime')!, now);
   const details = q('showDetails');
-  const token = q('continuationToken');
-  let offset = 0;
-  if (token) {
-    const n = readOffsetToken(token);
-    if (n === undefined) throw usageErrors.badContinuation();
-    offset = n;
-  }
-  return { start, end, granularity, showDetails: details === undefined || details.toLowerCase() !== 'false', offset };
+  return { start, end, granularity, showDetails: details === undefined || details.toLowerCase() !== 'false' };
 }
 
 /** Times in the shape of the vendor's examples: 2015-03-03T00:00:00+00:00. */

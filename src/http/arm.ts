@@ -1,11 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, armError, armErrors } from '../core/errors.ts';
-import { offsetToken, readOffsetToken } from '../core/paging.ts';
+import { ArmError, armErrors } from '../core/errors.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
 import { checkJsonValue, registerErrorShape } from './edge.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
-// endpoint's audience, the api-version rule, JSON bodies, the error envelope, paging.
+// endpoint's audience, the api-version rule, JSON bodies, the error envelope (paging: paging.ts).
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -247,56 +246,4 @@ export function armEndpoint(app: FastifyInstance, opts: ArmEndpointOptions): voi
     const known = opts.unknownRoute?.(path.replace(/\/{2,}/g, '/'), queryValue(request, 'api-version'));
     return sendArmError(reply, known ?? armErrors.routeNotFound(request.method, path), opts.render);
   });
-}
-
-// ---- paging: {"value":[...], "nextLink"} with an opaque $skiptoken -------------------------------
-
-export interface Page {
-  offset: number;
-  limit: number;
-}
-
-export function pageOf(request: FastifyRequest, defaultSize = 100): Page {
-  const token = queryValue(request, '$skiptoken');
-  let offset = 0;
-  if (token !== undefined) {
-    const n = readOffsetToken(token);
-    if (n === undefined) throw armError('InvalidSkipToken', `The skip token '${token}' is not valid.`, '$skiptoken');
-    offset = n;
-  }
-  const top = queryValue(request, '$top');
-  let limit = defaultSize;
-  if (top !== undefined) {
-    const n = Number(top);
-    if (!Number.isInteger(n) || n < 1 || n > 1000)
-      throw armError('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
-    limit = n;
-  }
-  return { offset, limit };
-}
-
-/**
- * The list envelope. `rows` holds up to page.limit + 1 rows: one more than fits tells that
- * there is a next page.
- */
-export function pagedList<T>(
-  request: FastifyRequest,
-  baseUrl: string,
-  page: Page,
-  rows: T[],
-): { value: T[]; nextLink?: string } {
-  if (rows.length <= page.limit) return { value: rows };
-  return {
-    value: rows.slice(0, page.limit),
-    nextLink: nextPageLink(request, baseUrl, '$skiptoken', page.offset + page.limit),
-  };
-}
-
-/** This request's URL on `baseUrl`, with the continuation parameter `param` standing for `offset`. */
-export function nextPageLink(request: FastifyRequest, baseUrl: string, param: string, offset: number): string {
-  const [path, query = ''] = request.url.split('?');
-  const params = new URLSearchParams(query);
-  for (const k of [...params.keys()]) if (k.toLowerCase() === param.toLowerCase()) params.delete(k);
-  params.set(param, offsetToken(offset));
-  return `${baseUrl}${path.replace(/\/{2,}/g, '/')}?${params.toString()}`;
 }

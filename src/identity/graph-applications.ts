@@ -2,6 +2,7 @@ import { recordChanges } from '../audit/service.ts';
 import { graphError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
+import type { Cursor } from '../core/paging.ts';
 import { onUniqueViolation } from '../db/database.ts';
 import { graphErrors, ownDirectoryOf, requireDirectoryAdmin, userView, type GraphContext } from './graph.ts';
 import { parseGraphFilter } from './graph-filter.ts';
@@ -267,16 +268,14 @@ export async function listServicePrincipals(
   ctx: GraphContext,
   caller: Principal,
   filter: string | undefined,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const clauses = parseGraphFilter(filter, {
     eq: ['appId', 'displayName'],
     startsWith: ['displayName'],
     anyEq: ['servicePrincipalNames'],
   });
-  const rows = await identityStore.listServicePrincipals(ctx.db, ownDirectoryOf(caller), clauses, offset, limit);
-  return rows.map(servicePrincipalView);
+  return identityStore.listServicePrincipals(ctx.db, ownDirectoryOf(caller), clauses, cursor);
 }
 
 /** One service principal of the caller's directory, by its object id. */
@@ -288,8 +287,7 @@ export async function getServicePrincipal(ctx: GraphContext, caller: Principal, 
     ctx.db,
     tenantId,
     [{ property: 'appId', op: 'eq', value: sp.app_id }],
-    0,
-    1,
+    { after: undefined, limit: 1 },
   );
   return servicePrincipalView(found);
 }
@@ -299,15 +297,14 @@ export async function listApplications(
   ctx: GraphContext,
   caller: Principal,
   filter: string | undefined,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const clauses = parseGraphFilter(filter, {
     eq: ['appId', 'displayName'],
     startsWith: ['displayName'],
     anyEq: ['identifierUris'],
   });
-  return identityStore.listApplications(ctx.db, ownDirectoryOf(caller), clauses, offset, limit);
+  return identityStore.listApplications(ctx.db, ownDirectoryOf(caller), clauses, cursor);
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { auditStore } from '../audit/store.ts';
+import { ACTIVITY_ORDER, auditStore } from '../audit/store.ts';
+import { overListed } from '../core/paging.ts';
 import type { ActivityLogTable } from '../audit/tables.ts';
 import { parseInstant } from '../core/clock.ts';
 import { isGuid } from '../core/ids.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { pagedList, pageOf, type Page } from '../http/paging.ts';
 import {
   createMember,
   getUser,
@@ -25,12 +27,13 @@ import {
   getServicePrincipal,
   listApplications,
   listServicePrincipals,
+  servicePrincipalView,
   registerApplication,
   removeApplicationPassword,
   updateApplication,
 } from './graph-applications.ts';
 import { KeyCredentialBody, keyCredentialViews } from './key-credentials.ts';
-import { identityStore } from './store.ts';
+import { APPLICATION_ORDER, identityStore, SERVICE_PRINCIPAL_ORDER, USER_ORDER } from './store.ts';
 
 // The directory API's routes (graph, v1.0): invitations, users, applications, service principals,
 // the organization, audit logs.
@@ -56,8 +59,14 @@ const UserBody = Type.Object({
 });
 
 /** `{"value", "@odata.nextLink"}`, graph's paging. */
-function odataPage<T>(request: FastifyRequest, baseUrl: string, rows: T[], page: ReturnType<typeof pageOf>) {
-  const listed = pagedList(request, new URL(baseUrl).origin, page, rows);
+function odataPage<Row, View>(
+  request: FastifyRequest,
+  baseUrl: string,
+  page: Page<Row>,
+  rows: readonly Row[],
+  view: (row: Row, index: number) => View,
+) {
+  const listed = pagedList(request, new URL(baseUrl).origin, page, rows, view);
   return { value: listed.value, ...(listed.nextLink ? { '@odata.nextLink': listed.nextLink } : {}) };
 }
 
@@ -131,8 +140,8 @@ export function registerGraphRoutes(
   });
 
   app.get('/v1.0/users', async (request) => {
-    const page = pageOf(request);
-    return odataPage(request, baseUrl(), await listUsers(ctx, principalOf(request), page.offset, page.limit + 1), page);
+    const page = pageOf(request, overListed(USER_ORDER));
+    return odataPage(request, baseUrl(), page, await listUsers(ctx, principalOf(request), page), (l) => l.view);
   });
 
   app.get<{ Params: { id: string } }>('/v1.0/users/:id', async (request) =>
@@ -211,15 +220,10 @@ export function registerGraphRoutes(
   );
 
   app.get('/v1.0/applications', async (request) => {
-    const page = pageOf(request);
-    const rows = await listApplications(
-      ctx,
-      principalOf(request),
-      queryValue(request, '$filter'),
-      page.offset,
-      page.limit + 1,
-    );
-    return odataPage(request, baseUrl(), await Promise.all(rows.map(withKeys)), page);
+    const page = pageOf(request, APPLICATION_ORDER);
+    const rows = await listApplications(ctx, principalOf(request), queryValue(request, '$filter'), page);
+    const views = await Promise.all(rows.slice(0, page.limit).map(withKeys));
+    return odataPage(request, baseUrl(), page, rows, (_row, i) => views[i]);
   });
 
   app.get<{ Params: { id: string } }>('/v1.0/applications/:id', async (request) => {
@@ -241,15 +245,11 @@ export function registerGraphRoutes(
   );
 
   app.get('/v1.0/servicePrincipals', async (request) => {
-    const page = pageOf(request);
+    const page = pageOf(request, SERVICE_PRINCIPAL_ORDER);
     const caller = principalOf(request);
     const filter = queryValue(request, '$filter');
-    return odataPage(
-      request,
-      baseUrl(),
-      await listServicePrincipals(ctx, caller, filter, page.offset, page.limit + 1),
-      page,
-    );
+    const rows = await listServicePrincipals(ctx, caller, filter, page);
+    return odataPage(request, baseUrl(), page, rows, servicePrincipalView);
   });
 
   app.get<{ Params: { id: string } }>('/v1.0/servicePrincipals/:id', async (request) =>
@@ -279,8 +279,8 @@ export function registerGraphRoutes(
     const caller = principalOf(request);
     const directory = await requireDirectoryAdmin(ctx.identity.db, caller);
     const { from, to } = parseTimeFilter(queryValue(request, '$filter'), 'activityDateTime');
-    const page = pageOf(request);
-    const rows = await auditStore.list(ctx.db, directory.tenant_id, from, to, page.offset, page.limit + 1);
-    return odataPage(request, baseUrl(), rows.map(directoryAuditView), page);
+    const page = pageOf(request, ACTIVITY_ORDER);
+    const rows = await auditStore.list(ctx.db, directory.tenant_id, from, to, page);
+    return odataPage(request, baseUrl(), page, rows, directoryAuditView);
   });
 }

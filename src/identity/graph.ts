@@ -5,6 +5,7 @@ import type { AuditDb } from '../audit/store.ts';
 import { graphError } from '../core/errors.ts';
 import { isEmail, isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
+import type { Cursor } from '../core/paging.ts';
 import type { IdentityService } from './service.ts';
 import { identityStore, USER_NAME_INDEX, type IdentityDb } from './store.ts';
 import { onUniqueViolation } from '../db/database.ts';
@@ -265,12 +266,13 @@ async function externalState(db: IdentityDb, u: UsersTable): Promise<string | un
   return invitations.some((i) => i.status === 'Completed') ? 'Accepted' : 'PendingAcceptance';
 }
 
-export async function listUsers(ctx: GraphContext, caller: Principal, offset: number, limit: number) {
+/** A page of the caller's directory's users, each with its view. */
+export async function listUsers(ctx: GraphContext, caller: Principal, cursor: Cursor) {
   const db = ctx.identity.db;
   const directory = await identityStore.getDirectory(db, ownDirectoryOf(caller));
   if (!directory) throw graphErrors.denied();
-  const rows = await identityStore.listUsers(db, directory.tenant_id, offset, limit);
-  return Promise.all(rows.map(async (u) => userView(u, await externalState(db, u))));
+  const rows = await identityStore.listUsers(db, directory.tenant_id, cursor);
+  return Promise.all(rows.map(async (row) => ({ row, view: userView(row, await externalState(db, row)) })));
 }
 
 export async function getUser(ctx: GraphContext, caller: Principal, idOrUpn: string) {

@@ -140,4 +140,14 @@ export const identityMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0106_list_order_indexes': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: graph's lists of a directory, oldest first.
+      await sql`
+        create index users_list_order on users (tenant_id, created_at, object_id);
+        create index service_principals_list_order on service_principals (tenant_id, created_at, object_id);
+        create index applications_list_order on applications (home_tenant_id, created_at, app_id);
+      `.execute(db);
+    },
+  },
 };

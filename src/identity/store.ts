@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonValue } from '../db/database.ts';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 import type { FilterClause } from './graph-filter.ts';
 import type {
   ApplicationsTable,
@@ -38,6 +39,32 @@ export interface ServicePrincipalListed extends ServicePrincipalsTable {
   app_owner_tenant_id: string | null;
   identifier_uris: string[];
 }
+
+// Graph's lists, oldest first (indexes of migration 0106).
+export const USER_ORDER = keyset(
+  'users',
+  [
+    ['created_at', 'time'],
+    ['object_id', 'uuid'],
+  ],
+  (r: UsersTable) => [r.created_at, r.object_id],
+);
+export const SERVICE_PRINCIPAL_ORDER = keyset(
+  'servicePrincipals',
+  [
+    ['sp.created_at', 'time'],
+    ['sp.object_id', 'uuid'],
+  ],
+  (r: ServicePrincipalsTable) => [r.created_at, r.object_id],
+);
+export const APPLICATION_ORDER = keyset(
+  'applications',
+  [
+    ['created_at', 'time'],
+    ['app_id', 'uuid'],
+  ],
+  (r: ApplicationsTable) => [r.created_at, r.app_id],
+);
 
 export const identityStore = {
   getDirectory: (db: IdentityDb, tenantId: string) =>
@@ -136,8 +163,7 @@ export const identityStore = {
     db: IdentityDb,
     tenantId: string,
     clauses: FilterClause[],
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<ServicePrincipalListed[]> => {
     let query = db
       .selectFrom('service_principals as sp')
@@ -154,11 +180,11 @@ export const identityStore = {
             : sql<boolean>`(${textMatches('sp.app_id', c)} or ${hasIdentifierUri('a.identifier_uris', c.value)})`;
       query = query.where(test);
     }
-    return query.orderBy('sp.created_at').orderBy('sp.object_id').offset(offset).limit(limit).execute();
+    return pageQuery(query, SERVICE_PRINCIPAL_ORDER, cursor).execute();
   },
 
   /** Applications registered in a directory matching every clause (appId, displayName, identifierUris). */
-  listApplications: (db: IdentityDb, tenantId: string, clauses: FilterClause[], offset: number, limit: number) => {
+  listApplications: (db: IdentityDb, tenantId: string, clauses: FilterClause[], cursor: Cursor) => {
     let query = db.selectFrom('applications').selectAll().where('home_tenant_id', '=', tenantId);
     for (const c of clauses) {
       const test =
@@ -169,7 +195,7 @@ export const identityStore = {
             : hasIdentifierUri('identifier_uris', c.value);
       query = query.where(test);
     }
-    return query.orderBy('created_at').orderBy('app_id').offset(offset).limit(limit).execute();
+    return pageQuery(query, APPLICATION_ORDER, cursor).execute();
   },
 
   insertClientSecret: async (db: IdentityDb, row: ClientSecretsTable) => {
@@ -294,16 +320,8 @@ export const identityStore = {
       .orderBy('created_at')
       .executeTakeFirst(),
 
-  listUsers: (db: IdentityDb, tenantId: string, offset: number, limit: number) =>
-    db
-      .selectFrom('users')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('created_at')
-      .orderBy('object_id')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  listUsers: (db: IdentityDb, tenantId: string, cursor: Cursor) =>
+    pageQuery(db.selectFrom('users').selectAll().where('tenant_id', '=', tenantId), USER_ORDER, cursor).execute(),
 
   findUserByUpn: (db: IdentityDb, tenantId: string, upn: string) =>
     db

@@ -1,30 +1,25 @@
 import type { FastifyRequest } from 'fastify';
-import { offsetToken, readOffsetToken } from '../core/paging.ts';
+import { keysetToken, readKeysetToken, splitPage, type Cursor, type Keyset } from '../core/paging.ts';
 import { queryValue } from '../http/arm.ts';
+import { listScope, type Page } from '../http/paging.ts';
 import { partnerCenterError } from '../core/errors.ts';
 
-// The partner center's collections: the envelope and its continuation (MS-ContinuationToken).
+// The partner center's collections: the envelope and its continuation (MS-ContinuationToken, a
+// keyset token of core/paging.ts).
 
-/** The partner center's collection envelope, continued with the MS-ContinuationToken header. */
-export function collection<T>(
-  request: FastifyRequest,
-  items: T[],
-  page: { offset: number; size: number },
-  objectType = 'Collection',
-) {
-  const more = items.length > page.size;
-  const shown = more ? items.slice(0, page.size) : items;
+/** The partner center's collection envelope; `token` continues it with the MS-ContinuationToken header. */
+export function collection<T>(request: FastifyRequest, items: T[], token?: string, objectType = 'Collection') {
   const [path, query] = request.url.split('?');
   return {
-    totalCount: shown.length,
-    items: shown,
-    ...(more
+    totalCount: items.length,
+    items,
+    ...(token !== undefined
       ? {
           links: {
             next: {
               uri: `/v1${path.replace(/\/{2,}/g, '/').replace(/^.*?\/v1/i, '')}${query ? `?${query}` : ''}`,
               method: 'GET',
-              headers: [{ key: 'MS-ContinuationToken', value: offsetToken(page.offset + page.size) }],
+              headers: [{ key: 'MS-ContinuationToken', value: token }],
             },
           },
         }
@@ -33,23 +28,37 @@ export function collection<T>(
   };
 }
 
-export function pageOfCollection(
+/** A page's collection: `rows` holds up to page.limit + 1 rows (`pageQuery`), the next page starts after the last shown. */
+export function pagedCollection<Row, View>(
   request: FastifyRequest,
+  page: Page<Row>,
+  rows: readonly Row[],
+  view: (row: Row) => View,
+  objectType = 'Collection',
+) {
+  const { shown, lastKey } = splitPage(rows, page.keyset, page.limit);
+  const token = lastKey && keysetToken(page.scope, page.keyset.parts, lastKey);
+  return collection(request, shown.map(view), token, objectType);
+}
+
+export function pageOfCollection<Row>(
+  request: FastifyRequest,
+  ks: Keyset<Row>,
   defaultSize = 100,
   maxSize = 500,
-): { offset: number; size: number } {
+): Page<Row> {
+  const scope = listScope(request.url, ks.list, ['size']);
   const header = request.headers['ms-continuationtoken'];
   const token = Array.isArray(header) ? header[0] : header;
-  let offset = 0;
+  let after: Cursor['after'];
   if (token) {
-    const n = readOffsetToken(token);
-    if (n === undefined)
+    after = readKeysetToken(token, scope, ks.parts);
+    if (after === undefined)
       throw partnerCenterError(
         'InvalidContinuationToken',
         'The continuation token is not valid.',
         'MS-ContinuationToken',
       );
-    offset = n;
   }
   const sizeText = queryValue(request, 'size');
   let size = defaultSize;
@@ -59,5 +68,5 @@ export function pageOfCollection(
       throw partnerCenterError('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
     if (size === 0) size = defaultSize;
   }
-  return { offset, size };
+  return { after, limit: size, keyset: ks, scope };
 }

@@ -62,4 +62,13 @@ export const partnerMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0203_list_order_indexes': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a partner's customers and a customer's subscriptions, oldest first.
+      await sql`
+        create index customers_partner_order on customers (partner_tenant_id, created_at, id);
+        create index partner_subscriptions_order on partner_subscriptions (partner_tenant_id, customer_id, created_at, id);
+      `.execute(db);
+    },
+  },
 };

@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { auditStore } from '../audit/store.ts';
+import { ACTIVITY_ORDER, auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
 import { usageTime } from '../core/usage-api.ts';
-import { usageStore } from '../usage/store.ts';
+import { usageGroupOrder, usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { collection, pageOfCollection } from './collection.ts';
+import { collection, pageOfCollection, pagedCollection } from './collection.ts';
 import { partnerCenterError } from '../core/errors.ts';
 import { findOffer, OFFERS, partnerErrors } from './rules.ts';
 import { type PartnerContext, requireCustomer, requirePartner } from './context.ts';
 import { acceptRelationship, createCustomer } from './customers.ts';
 import { createOrder } from './orders.ts';
 import { getSubscription, updateSubscription } from './subscriptions.ts';
-import { partnerStore } from './store.ts';
+import { CUSTOMER_ORDER, PARTNER_SUBSCRIPTION_ORDER, partnerStore } from './store.ts';
 import { auditRecordView, customerView, offerView, orderView, subscriptionView } from './views.ts';
 
 // The partner center's routes (v1), mounted at hub.partnerCenter.
@@ -86,7 +86,6 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
     return collection(
       request,
       OFFERS.map((o) => offerView(o, country)),
-      { offset: 0, size: OFFERS.length },
     );
   });
 
@@ -108,19 +107,14 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
 
   app.get('/v1/customers', async (request) => {
     const p = await requirePartner(ctx, principalOf(request));
-    const page = pageOfCollection(request);
+    const page = pageOfCollection(request, CUSTOMER_ORDER);
     const rows = await partnerStore.listCustomers(
       ctx.db,
       p.tenant_id,
       customerFilter(queryValue(request, 'filter')),
-      page.offset,
-      page.size + 1,
-    );
-    return collection(
-      request,
-      rows.map((c) => customerView(c)),
       page,
     );
+    return pagedCollection(request, page, rows, (c) => customerView(c));
   });
 
   app.get('/v1/customers/relationshiprequests', async (request) => {
@@ -154,7 +148,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
     const p = await requirePartner(ctx, principalOf(request));
     const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
     const rows = await partnerStore.listOrders(ctx.db, p.tenant_id, c.id);
-    return collection(request, rows.map(orderView), { offset: 0, size: rows.length });
+    return collection(request, rows.map(orderView));
   });
 
   app.get<{ Params: CustomerParams & { orderId: string } }>(
@@ -173,9 +167,9 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/subscriptions', async (request) => {
     const p = await requirePartner(ctx, principalOf(request));
     const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
-    const page = pageOfCollection(request);
-    const rows = await partnerStore.listSubscriptions(ctx.db, p.tenant_id, c.id, page.offset, page.size + 1);
-    return collection(request, rows.map(subscriptionView), page);
+    const page = pageOfCollection(request, PARTNER_SUBSCRIPTION_ORDER);
+    const rows = await partnerStore.listSubscriptions(ctx.db, p.tenant_id, c.id, page);
+    return pagedCollection(request, page, rows, subscriptionView);
   });
 
   app.get<{ Params: SubscriptionParams }>(
@@ -235,15 +229,15 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
         );
       const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
       const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
-      const page = pageOfCollection(request, 1000);
+      const order = usageGroupOrder({ granularity, showDetails });
+      const page = pageOfCollection(request, order, 1000);
       const rows = await usageStore.utilization(
         ctx.db,
         { subscriptionId: sub.id, start, end, granularity, showDetails },
-        page.offset,
-        page.size + 1,
+        page,
       );
       const span = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
-      const records = rows.map((r) => {
+      return pagedCollection(request, page, rows, (r) => {
         const meter = findMeter(r.meter_id);
         return {
           usageStartTime: usageTime(r.bucket),
@@ -273,7 +267,6 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
           attributes: { objectType: 'AzureUtilizationRecord' },
         };
       });
-      return collection(request, records, page);
     },
   );
 
@@ -288,8 +281,8 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
     };
     const end = bound('endDate', new Date(8.64e15));
     const start = bound('startDate', new Date(0));
-    const page = pageOfCollection(request, 500);
-    const rows = await auditStore.list(ctx.db, p.tenant_id, start, end, page.offset, page.size + 1);
-    return collection(request, rows.map(auditRecordView), page);
+    const page = pageOfCollection(request, ACTIVITY_ORDER, 500);
+    const rows = await auditStore.list(ctx.db, p.tenant_id, start, end, page);
+    return pagedCollection(request, page, rows, auditRecordView);
   });
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonValue } from '../db/database.ts';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 import type {
   CustomersTable,
   OrdersTable,
@@ -12,6 +13,25 @@ import type {
 export type PartnerDb = Kysely<PartnerTables>;
 
 const escapeLike = (s: string) => s.replace(/[%_\\]/g, '\\$&');
+
+/** A partner's customers, oldest first (index customers_partner_order, migration 0203). */
+export const CUSTOMER_ORDER = keyset(
+  'customers',
+  [
+    ['created_at', 'time'],
+    ['id', 'uuid'],
+  ],
+  (r: CustomersTable) => [r.created_at, r.id],
+);
+/** A customer's subscriptions, oldest first (index partner_subscriptions_order, migration 0203). */
+export const PARTNER_SUBSCRIPTION_ORDER = keyset(
+  'partnerSubscriptions',
+  [
+    ['created_at', 'time'],
+    ['id', 'uuid'],
+  ],
+  (r: PartnerSubscriptionsTable) => [r.created_at, r.id],
+);
 
 export const partnerStore = {
   insertCustomer: async (db: PartnerDb, row: CustomersTable) => {
@@ -41,15 +61,14 @@ export const partnerStore = {
     db: PartnerDb,
     partner: string,
     filter: { field?: 'company' | 'domain'; prefix?: string },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ) => {
     let q = db.selectFrom('customers').selectAll().where('partner_tenant_id', '=', partner);
     if (filter.field && filter.prefix !== undefined) {
       const column = filter.field === 'company' ? sql<string>`lower(company_name)` : sql<string>`lower(domain)`;
       q = q.where(column, 'like', `${escapeLike(filter.prefix.toLowerCase())}%`);
     }
-    return q.orderBy('created_at').orderBy('id').offset(offset).limit(limit).execute();
+    return pageQuery(q, CUSTOMER_ORDER, cursor).execute();
   },
 
   countCustomers: async (db: PartnerDb, partner: string): Promise<number> => {
@@ -102,17 +121,16 @@ export const partnerStore = {
       .where('id', '=', id)
       .executeTakeFirst(),
 
-  listSubscriptions: (db: PartnerDb, partner: string, customer: string, offset: number, limit: number) =>
-    db
-      .selectFrom('partner_subscriptions')
-      .selectAll()
-      .where('partner_tenant_id', '=', partner)
-      .where('customer_id', '=', customer)
-      .orderBy('created_at')
-      .orderBy('id')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  listSubscriptions: (db: PartnerDb, partner: string, customer: string, cursor: Cursor) =>
+    pageQuery(
+      db
+        .selectFrom('partner_subscriptions')
+        .selectAll()
+        .where('partner_tenant_id', '=', partner)
+        .where('customer_id', '=', customer),
+      PARTNER_SUBSCRIPTION_ORDER,
+      cursor,
+    ).execute(),
 
   updateSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
     await db

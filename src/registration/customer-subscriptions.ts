@@ -6,6 +6,7 @@ import type { Principal } from '../core/principal.ts';
 import { registrationScope, requireRegistration, type RegistrationContext, type RegistrationRef } from './context.ts';
 import { checkLink, registrationErrors } from './rules.ts';
 import { registrationStore } from './store.ts';
+import type { Cursor } from '../core/paging.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable } from './tables.ts';
 import { retryOnceOnUniqueViolation } from '../db/database.ts';
 
@@ -117,8 +118,7 @@ export async function listCustomerSubscriptions(
   ctx: RegistrationContext,
   principal: Principal,
   ref: RegistrationRef,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const reg = await requireRegistration(
     ctx,
@@ -126,7 +126,7 @@ export async function listCustomerSubscriptions(
     ref,
     'Microsoft.AzureStack/registrations/customerSubscriptions/read',
   );
-  return { registration: reg, links: await registrationStore.liveLinks(ctx.db, reg.id, offset, limit) };
+  return { registration: reg, links: await registrationStore.liveLinks(ctx.db, reg.id, cursor) };
 }
 
 /** Ends a link now; the history keeps it. Says whether there was one. */

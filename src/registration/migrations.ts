@@ -71,4 +71,12 @@ export const registrationMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0403_list_order_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a registration's live links, oldest first.
+      await sql`
+        create index customer_subscription_links_live_order on customer_subscription_links (registration_id, valid_from, id) where valid_to is null;
+      `.execute(db);
+    },
+  },
 };

@@ -19,7 +19,8 @@ import { REGISTRATION_TOKEN_ALGORITHMS } from '../core/registration-token.ts';
 import { registrationScope, requireRegistration, type RegistrationContext, type RegistrationRef } from './context.ts';
 import { registrationErrors, registrationTokenContent } from './rules.ts';
 import { notificationStore } from '../notifications/store.ts';
-import { registrationStore } from './store.ts';
+import { REGISTRATION_TYPE, registrationStore } from './store.ts';
+import type { Cursor } from '../core/paging.ts';
 import type { RegistrationsTable } from './tables.ts';
 import { retryOnceOnUniqueViolation } from '../db/database.ts';
 import { registrationView } from './views.ts';
@@ -213,8 +214,7 @@ export async function listRegistrations(
   principal: Principal,
   subscriptionId: string,
   resourceGroup: string | undefined,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const sub = await authorizeListing(
     ctx.arm,
@@ -223,17 +223,19 @@ export async function listRegistrations(
     subscriptionId,
     resourceGroup,
   );
-  return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
+  return registrationStore.list(ctx.db, sub.subscription_id, resourceGroup, cursor);
 }
-
-const REGISTRATION_TYPE = 'Microsoft.AzureStack/registrations';
 
 /** What registrations publish for ARM's generic resource list (the caller's rights are checked by the route). */
 export function registrationLister(ctx: RegistrationContext): ResourceLister {
-  return async (subscriptionId, resourceGroup, filter, offset, limit) => {
+  return async (subscriptionId, resourceGroup, filter, cursor) => {
     if (filter.resourceType !== undefined && filter.resourceType.toLowerCase() !== REGISTRATION_TYPE.toLowerCase())
       return [];
-    const rows = await registrationStore.listFiltered(ctx.db, subscriptionId, resourceGroup, filter, offset, limit);
+    const rows = await registrationStore.listFiltered(
+      ctx.db,
+      { subscriptionId, resourceGroup, name: filter.name, location: filter.location },
+      cursor,
+    );
     return rows.map((r) => {
       const { etag: _etag, properties: _properties, ...generic } = registrationView(r);
       return generic;

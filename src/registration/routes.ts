@@ -1,8 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
-import { pagedList, pageOf, principalOf } from '../http/arm.ts';
+import { principalOf } from '../http/arm.ts';
+import { pagedList, pagedListRoute, pageOf } from '../http/paging.ts';
+import { NAMED_ROW_ORDER } from '../db/named-rows.ts';
+import { LIVE_LINK_ORDER } from './store.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import type { RegistrationContext } from './context.ts';
 import {
@@ -94,32 +97,32 @@ export function registerRegistrationRoutes(
   app.get<{ Params: { subscriptionId: string } }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.AzureStack/registrations',
     { config: regConfig },
-    async (request) => {
-      const page = pageOf(request);
-      const rows = await listRegistrations(
-        ctx,
-        principalOf(request),
-        request.params.subscriptionId,
-        undefined,
-        page.offset,
-        page.limit + 1,
-      );
-      return pagedList(request, baseUrl(), page, rows.map(registrationView));
-    },
+    pagedListRoute(
+      NAMED_ROW_ORDER,
+      baseUrl,
+      (request: FastifyRequest<{ Params: { subscriptionId: string } }>, cursor) =>
+        listRegistrations(ctx, principalOf(request), request.params.subscriptionId, undefined, cursor),
+      registrationView,
+    ),
   );
 
-  app.get<{ Params: Omit<RegParams, 'registrationName'> }>(REG, { config: regConfig }, async (request) => {
-    const page = pageOf(request);
-    const rows = await listRegistrations(
-      ctx,
-      principalOf(request),
-      request.params.subscriptionId,
-      request.params.resourceGroup,
-      page.offset,
-      page.limit + 1,
-    );
-    return pagedList(request, baseUrl(), page, rows.map(registrationView));
-  });
+  app.get<{ Params: Omit<RegParams, 'registrationName'> }>(
+    REG,
+    { config: regConfig },
+    pagedListRoute(
+      NAMED_ROW_ORDER,
+      baseUrl,
+      (request: FastifyRequest<{ Params: Omit<RegParams, 'registrationName'> }>, cursor) =>
+        listRegistrations(
+          ctx,
+          principalOf(request),
+          request.params.subscriptionId,
+          request.params.resourceGroup,
+          cursor,
+        ),
+      registrationView,
+    ),
+  );
 
   app.put<{ Params: RegParams; Body: Static<typeof RegistrationBody> }>(
     `${REG}/:registrationName`,
@@ -173,20 +176,14 @@ export function registerRegistrationRoutes(
     `${REG}/:registrationName/customerSubscriptions`,
     { config: csConfig },
     async (request) => {
-      const page = pageOf(request);
+      const page = pageOf(request, LIVE_LINK_ORDER);
       const { registration, links } = await listCustomerSubscriptions(
         ctx,
         principalOf(request),
         ref(request.params),
-        page.offset,
-        page.limit + 1,
-      );
-      return pagedList(
-        request,
-        baseUrl(),
         page,
-        links.map((l) => customerSubscriptionView(registration, l)),
       );
+      return pagedList(request, baseUrl(), page, links, (l) => customerSubscriptionView(registration, l));
     },
   );
 

@@ -1,10 +1,29 @@
 import { type Kysely, sql } from 'kysely';
 import { jsonValue } from '../db/database.ts';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
+import { ANY_TYPE_ORDER, NAMED_ROW_ORDER, whereNamed, type NamedRowFilter } from '../db/named-rows.ts';
 import type { CustomerSubscriptionLinksTable, RegistrationsTable, RegistrationTables } from './tables.ts';
 
 // All SQL of registrations and customer subscription links. Links are never edited in place:
 // ending one sets its valid_to, and adding it again writes a new row.
 export type RegistrationDb = Kysely<RegistrationTables>;
+
+export const REGISTRATION_TYPE = 'Microsoft.AzureStack/registrations';
+
+/** ARM's generic order (group, type, name) over registrations, whose type is one. */
+const AS_ANY_TYPE = {
+  ...ANY_TYPE_ORDER,
+  columns: [sql.ref('resource_group_key'), sql`${REGISTRATION_TYPE.toLowerCase()}::text`, sql.ref('name_key')],
+};
+
+export const LIVE_LINK_ORDER = keyset(
+  'customerSubscriptions',
+  [
+    ['valid_from', 'time'],
+    ['id', 'int'],
+  ],
+  (r: CustomerSubscriptionLinksTable) => [r.valid_from, r.id],
+);
 
 export const registrationStore = {
   getLive: (db: RegistrationDb, subscriptionId: string, resourceGroup: string, name: string) =>
@@ -103,41 +122,17 @@ export const registrationStore = {
     await db.updateTable('registrations').set({ deleted_at: at }).where('id', '=', id).execute();
   },
 
-  list: (
-    db: RegistrationDb,
-    subscriptionId: string,
-    resourceGroup: string | undefined,
-    offset: number,
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('registrations')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
-  },
+  /** A page of live registrations, optionally of one group. */
+  list: (db: RegistrationDb, subscriptionId: string, resourceGroup: string | undefined, cursor: Cursor) =>
+    pageQuery(
+      whereNamed(db.selectFrom('registrations').selectAll(), { subscriptionId, resourceGroup }),
+      NAMED_ROW_ORDER,
+      cursor,
+    ).execute(),
 
-  /** Live registrations for ARM's generic list: optionally of one group, name or location. */
-  listFiltered: (
-    db: RegistrationDb,
-    subscriptionId: string,
-    resourceGroup: string | undefined,
-    filter: { name?: string; location?: string },
-    offset: number,
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('registrations')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
-    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
-  },
+  /** A page of live registrations for ARM's generic list: optionally of one group, name or location. */
+  listFiltered: (db: RegistrationDb, filter: Omit<NamedRowFilter, 'type'>, cursor: Cursor) =>
+    pageQuery(whereNamed(db.selectFrom('registrations').selectAll(), filter), AS_ANY_TYPE, cursor).execute(),
 
   liveLink: (db: RegistrationDb, registrationId: string, customerSubscriptionId: string) =>
     db
@@ -170,17 +165,16 @@ export const registrationStore = {
       .execute();
   },
 
-  liveLinks: (db: RegistrationDb, registrationId: string, offset: number, limit: number) =>
-    db
-      .selectFrom('customer_subscription_links')
-      .selectAll()
-      .where('registration_id', '=', registrationId)
-      .where('valid_to', 'is', null)
-      .orderBy('valid_from')
-      .orderBy('id')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  liveLinks: (db: RegistrationDb, registrationId: string, cursor: Cursor) =>
+    pageQuery(
+      db
+        .selectFrom('customer_subscription_links')
+        .selectAll()
+        .where('registration_id', '=', registrationId)
+        .where('valid_to', 'is', null),
+      LIVE_LINK_ORDER,
+      cursor,
+    ).execute(),
 
   /** Every link a registration ever had, oldest first: its history. */
   history: (db: RegistrationDb, registrationId: string) =>

@@ -78,4 +78,15 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0504_usage_aggregate_order': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging of the usage APIs (usageGroupOrder): records in the aggregates' hourly group
+      // order, so that a page is an index-ordered group aggregate that stops at its limit.
+      await sql`
+        create index usage_received_aggregate_order on usage_received
+          (hour, meter_id, resource_uri, coalesce(cloud_id, '00000000-0000-0000-0000-000000000000'::uuid),
+           coalesce(stack_subscription_id, '00000000-0000-0000-0000-000000000000'::uuid));
+      `.execute(db);
+    },
+  },
 };

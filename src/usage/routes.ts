@@ -5,10 +5,11 @@ import { parseInstant } from '../core/clock.ts';
 import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
-import { parseUsageQuery, USAGE_PAGE_SIZE, usageAggregateView } from '../core/usage-api.ts';
-import { nextPageLink, principalOf, queryValue } from '../http/arm.ts';
+import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
+import { usagePage } from '../http/paging.ts';
 import * as usage from './service.ts';
-import { usageStore } from './store.ts';
+import { usageGroupOrder, usageStore } from './store.ts';
 
 // Usage routes on the hub's ARM endpoint: the deployments' batch endpoint, the ledger check, and
 // Microsoft.Commerce/UsageAggregates for customer and registration subscriptions.
@@ -148,20 +149,13 @@ export function registerUsageRoutes(
     async (request) => {
       const sub = await usage.readableUsageSubscription(ctx, principalOf(request), request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
-      const rows = await usageStore.aggregates(
-        ctx.db,
-        { ...q, subscriptionId: sub.subscription_id },
-        q.offset,
-        USAGE_PAGE_SIZE + 1,
+      return usagePage(
+        request,
+        baseUrl(),
+        usageGroupOrder(q),
+        (cursor) => usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor),
+        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
       );
-      const nextLink =
-        rows.length > USAGE_PAGE_SIZE
-          ? nextPageLink(request, baseUrl(), 'continuationToken', q.offset + USAGE_PAGE_SIZE)
-          : undefined;
-      return {
-        value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')),
-        ...(nextLink ? { nextLink } : {}),
-      };
     },
   );
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
+import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import type { UsageHourSummary } from '../core/usage-summary.ts';
 import type { UsageTables } from './tables.ts';
@@ -24,6 +25,48 @@ export interface DeploymentConflict {
 
 /** The key of an external event: its source and id (what makes it unique). */
 export const eventKey = (source: string, id: string) => `${source}\n${id}`;
+
+const NIL = sql.raw(`'00000000-0000-0000-0000-000000000000'::uuid`);
+const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
+
+/** A usage hour's or day's bucket of the record's hour (UTC days). */
+const bucketOf = (g: Granularity) =>
+  g === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+
+// Grouped by the key's expressions (not the columns), so that the group order is the index's.
+const CLOUD_ID = sql`nullif(coalesce(r.cloud_id, ${NIL}), ${NIL})::text`;
+const STACK_SUBSCRIPTION_ID = sql`nullif(coalesce(r.stack_subscription_id, ${NIL}), ${NIL})::text`;
+
+/** What identifies one aggregate of the hub's usage APIs (with details: its resource, deployment and stack subscription). */
+export interface UsageGroupKey {
+  bucket: Date;
+  meter_id: string;
+  resource_uri: string | null;
+  cloud_id: string | null;
+  stack_subscription_id: string | null;
+}
+
+/**
+ * The hub's usage APIs page by their group key (bucket, meter and, with details, resource,
+ * deployment, stack subscription; a missing deployment compares as the nil GUID).
+ */
+export function usageGroupOrder(q: { granularity: Granularity; showDetails: boolean }): Keyset<UsageGroupKey> {
+  const key: [RawBuilder<unknown>, KeyPart][] = [
+    [bucketOf(q.granularity), 'time'],
+    [sql`r.meter_id`, 'uuid'],
+  ];
+  if (q.showDetails)
+    key.push(
+      [sql`r.resource_uri`, 'text'],
+      [sql`coalesce(r.cloud_id, ${NIL})`, 'uuid'],
+      [sql`coalesce(r.stack_subscription_id, ${NIL})`, 'uuid'],
+    );
+  return keyset('usageAggregates', key, (r) => [
+    r.bucket,
+    r.meter_id,
+    ...(q.showDetails ? [r.resource_uri ?? '', r.cloud_id ?? NIL_TEXT, r.stack_subscription_id ?? NIL_TEXT] : []),
+  ]);
+}
 
 export const usageStore = {
   /**
@@ -176,26 +219,28 @@ export const usageStore = {
   async aggregates(
     db: UsageDb,
     q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId: string },
-    offset: number,
-    limit: number,
-  ): Promise<UsageAggregateRow[]> {
-    const bucket =
-      q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+    cursor: Cursor,
+  ): Promise<(UsageAggregateRow & UsageGroupKey)[]> {
+    const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
-    const result = await sql<UsageAggregateRow>`
-      select a.billed_subscription_id::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
+    const order = usageGroupOrder(q);
+    const result = await sql<UsageAggregateRow & UsageGroupKey>`
+      select ${q.subscriptionId}::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
              ${
                details
                  ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
-                jsonb_build_object('DeploymentId', r.cloud_id::text, 'SubscriptionId', r.stack_subscription_id::text)`
-                 : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb`
+                ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id,
+                jsonb_build_object('DeploymentId', ${CLOUD_ID}, 'SubscriptionId', ${STACK_SUBSCRIPTION_ID})`
+                 : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::text as cloud_id,
+                null::text as stack_subscription_id, null::jsonb`
              } as additional_info
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
-      group by a.billed_subscription_id, r.meter_id, ${bucket} ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+        and ${afterKey(order, cursor.after)}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
-      order by bucket, meter_id ${details ? sql`, r.resource_uri` : sql``}
-      offset ${offset} limit ${limit}
+      order by ${keyOrder(order)}
+      limit ${cursor.limit + 1}
     `.execute(db);
     return result.rows;
   },
@@ -254,12 +299,11 @@ export const usageStore = {
   async utilization(
     db: UsageDb,
     q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ) {
-    const bucket =
-      q.granularity === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+    const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
+    const order = usageGroupOrder(q);
     const result = await sql<{
       bucket: Date;
       meter_id: string;
@@ -271,13 +315,14 @@ export const usageStore = {
       stack_subscription_id: string | null;
     }>`
       select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
-             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, r.cloud_id::text as cloud_id, r.stack_subscription_id::text as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
+             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
-      group by ${bucket}, r.meter_id ${details ? sql`, r.resource_uri, r.cloud_id, r.stack_subscription_id` : sql``}
+        and ${afterKey(order, cursor.after)}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
-      order by 1, 2 ${details ? sql`, 4` : sql``}
-      offset ${offset} limit ${limit}
+      order by ${keyOrder(order)}
+      limit ${cursor.limit + 1}
     `.execute(db);
     return result.rows;
   },

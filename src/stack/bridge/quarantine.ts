@@ -1,6 +1,7 @@
 import { armError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
 import { outboxStore, recordKeyText } from '../metering/outbox-store.ts';
+import type { Cursor } from '../../core/paging.ts';
 import { bridgeStore, type BridgeDb, type QuarantineEntry, type QuarantineSelection } from './store.ts';
 
 // The operator's hand on the quarantine: its list, retry (back in the outbox, for the next
@@ -68,8 +69,8 @@ export async function dropQuarantined(db: BridgeDb, caller: Principal, input: Qu
 }
 
 /** A page of the quarantine, each entry with its record's URI, quantity and delivery (from the outbox). */
-export async function quarantinePage(db: BridgeDb, offset: number, limit: number): Promise<QuarantineEntry[]> {
-  const entries = await bridgeStore.listQuarantine(db, offset, limit);
+export async function quarantinePage(db: BridgeDb, cursor: Cursor): Promise<QuarantineEntry[]> {
+  const entries = await bridgeStore.listQuarantine(db, cursor);
   const records = await outboxStore.recordsAt(db, entries);
   return entries.flatMap((e) => {
     const record = records.get(recordKeyText(e));

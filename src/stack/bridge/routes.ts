@@ -6,13 +6,14 @@ import { parseInstant } from '../../core/clock.ts';
 import { armError } from '../../core/errors.ts';
 import { checkReconciliationRange, hourOf } from '../../core/usage-summary.ts';
 import type { Principal } from '../../core/principal.ts';
-import { pageOf, pagedList, principalOf, queryValue } from '../../http/arm.ts';
+import { principalOf, queryValue } from '../../http/arm.ts';
+import { pageOf, pagedList } from '../../http/paging.ts';
 import { outboxStore } from '../metering/outbox-store.ts';
 import { closedUntil as meteringClosedUntil } from '../metering/service.ts';
 import type { UsageBridge } from './job.ts';
 import { dropQuarantined, quarantinePage, retryQuarantined } from './quarantine.ts';
 import { reconcile, type Reconciliation } from './reconcile.ts';
-import { bridgeStore, type BridgeDb } from './store.ts';
+import { bridgeStore, QUARANTINE_ORDER, type BridgeDb } from './store.ts';
 
 // The bridge for the operator: its status (as an API, and as Prometheus metrics), the quarantine
 // of refused records (list, retry, drop), and the reconciliation with the hub on demand.
@@ -167,8 +168,8 @@ export function registerBridgeRoutes(
 
   app.get('/providers/Stackledger.System/bridge/quarantine', { config }, async (request) => {
     await requireOperator(principalOf(request));
-    const page = pageOf(request);
-    return pagedList(request, o.baseUrl(), page, await quarantinePage(db, page.offset, page.limit + 1));
+    const page = pageOf(request, QUARANTINE_ORDER);
+    return pagedList(request, o.baseUrl(), page, await quarantinePage(db, page), (e) => e);
   });
   // Who may act is decided before the body is read: without the right, 403 whatever was sent.
   const action = (name: 'retry' | 'drop') => ({

@@ -6,6 +6,7 @@ import type { RecordKeyColumns } from '../metering/outbox-store.ts';
 import type { MeteringTables } from '../metering/tables.ts';
 import type { BridgeTables, QuarantineState } from './tables.ts';
 import type { Reconciliation } from './reconcile.ts';
+import { afterKey, keyOrder, keyset, type Cursor } from '../../core/paging.ts';
 
 // The bridge's own SQL: the quarantine of the records the hub refused, and the bridge's status.
 // The outbox itself (the usage records, their delivery) is metering's (metering/outbox-store.ts);
@@ -49,6 +50,9 @@ export interface QuarantineEntry {
 export type QuarantineSelection = { ids: number[] } | { all: true };
 
 const selected = (s: QuarantineSelection) => ('all' in s ? sql`true` : sql`id = any(${s.ids.map(String)}::bigint[])`);
+
+/** The quarantine in the order records came into it (its primary key). */
+export const QUARANTINE_ORDER = keyset('quarantine', [[sql`q.id`, 'int']], (e: { id: number }) => [e.id]);
 
 export const bridgeStore = {
   /** Whether the outbox record whose key columns are given is held back: quarantined and not released. */
@@ -95,8 +99,7 @@ export const bridgeStore = {
   /** A page of the quarantine, in order, each entry with its record's key. */
   listQuarantine: async (
     db: BridgeDb,
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<Omit<QuarantineEntry, 'resourceUri' | 'quantity' | 'deliveredAt'>[]> => {
     const result = await sql<Omit<QuarantineEntry, 'resourceUri' | 'quantity' | 'deliveredAt'>>`
       select q.id::int as id, to_char(q.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour, q.resource_id::text as "resourceId",
@@ -105,8 +108,9 @@ export const bridgeStore = {
              q.quarantined_at as "quarantinedAt", q.refused_at as "refusedAt", q.retries, q.retried_at as "retriedAt", q.retried_by as "retriedBy",
              case when q.state = 'dropped' then jsonb_build_object('at', q.dropped_at, 'by', q.dropped_by, 'reason', q.drop_reason) end as dropped
       from usage_quarantine q
-      order by q.id
-      offset ${offset} limit ${limit}
+      where ${afterKey(QUARANTINE_ORDER, cursor.after)}
+      order by ${keyOrder(QUARANTINE_ORDER)}
+      limit ${cursor.limit + 1}
     `.execute(db);
     return result.rows.map((r) => ({
       ...r,

@@ -48,4 +48,13 @@ export const deploymentsMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1703_deployments_list_order': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a group's deployments newest first, a deployment's operations in order.
+      await sql`
+        create index deployments_started on deployments (subscription_id, resource_group_key, started_at desc, id desc);
+        create index deployment_operations_seq on deployment_operations (deployment_id, seq, operation_id);
+      `.execute(db);
+    },
+  },
 };

@@ -3,7 +3,9 @@ import { Type } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { armErrors } from '../../core/errors.ts';
 import { parseLenientJson } from '../../core/jsonc.ts';
-import { acceptJsonBodies, pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
+import { acceptJsonBodies, principalOf, queryValue } from '../../http/arm.ts';
+import { pagedList, pagedListRoute, pageOf } from '../../http/paging.ts';
+import { DEPLOYMENT_ORDER, OPERATION_ORDER } from './store.ts';
 import { scope } from '../../http/server.ts';
 import type { InProcessArm } from './run.ts';
 import * as deployments from './service.ts';
@@ -158,18 +160,23 @@ function routes(
     deploymentView(await deployments.getDeployment(ctx, principalOf(request), ref(request.params))),
   );
 
-  app.get<{ Params: GroupParams }>(groupPath, { config }, async (request) => {
-    const page = pageOf(request);
-    const rows = await deployments.listDeployments(
-      ctx,
-      principalOf(request),
-      request.params.subscriptionId,
-      request.params.resourceGroupName,
-      page.offset,
-      page.limit + 1,
-    );
-    return pagedList(request, baseUrl(), page, rows.map(deploymentView));
-  });
+  app.get<{ Params: GroupParams }>(
+    groupPath,
+    { config },
+    pagedListRoute(
+      DEPLOYMENT_ORDER,
+      baseUrl,
+      (request: FastifyRequest<{ Params: GroupParams }>, cursor) =>
+        deployments.listDeployments(
+          ctx,
+          principalOf(request),
+          request.params.subscriptionId,
+          request.params.resourceGroupName,
+          cursor,
+        ),
+      deploymentView,
+    ),
+  );
 
   // ARM answers 202 and then 204 once the record is gone; it goes at once here.
   app.delete<{ Params: Params }>(ONE, { config }, async (request, reply) => {
@@ -178,20 +185,9 @@ function routes(
   });
 
   app.get<{ Params: Params }>(`${ONE}/operations`, { config }, async (request) => {
-    const page = pageOf(request);
-    const { row, operations } = await deployments.listOperations(
-      ctx,
-      principalOf(request),
-      ref(request.params),
-      page.offset,
-      page.limit + 1,
-    );
-    return pagedList(
-      request,
-      baseUrl(),
-      page,
-      operations.map((op) => operationView(row, op)),
-    );
+    const page = pageOf(request, OPERATION_ORDER);
+    const { row, operations } = await deployments.listOperations(ctx, principalOf(request), ref(request.params), page);
+    return pagedList(request, baseUrl(), page, operations, (op) => operationView(row, op));
   });
 
   app.get<{ Params: Params & { operationId: string } }>(

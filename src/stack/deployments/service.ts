@@ -12,6 +12,7 @@ import { TemplateError } from '../../arm/template/parse.ts';
 import { planDeployment, type DeploymentPlan } from '../../arm/template/plan.ts';
 import { armError, armErrors, type ArmErrorBody } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { Principal } from '../../core/principal.ts';
 import { runDeployment, type InProcessArm } from './run.ts';
 import { deploymentsStore, runLockName, type DeploymentsDb } from './store.ts';
@@ -279,8 +280,7 @@ export async function listDeployments(
   principal: Principal,
   subscriptionId: string,
   resourceGroup: string,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const sub = await authorizeListing(
     ctx.arm,
@@ -289,7 +289,7 @@ export async function listDeployments(
     subscriptionId,
     resourceGroup,
   );
-  return deploymentsStore.list(ctx.db, sub.subscription_id, resourceGroup, offset, limit);
+  return deploymentsStore.list(ctx.db, sub.subscription_id, resourceGroup, cursor);
 }
 
 /** DELETE removes the deployment's record, never its resources (as ARM does); a running one is refused. */
@@ -314,11 +314,10 @@ export async function listOperations(
   ctx: DeploymentsContext,
   principal: Principal,
   ref: DeploymentRef,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const row = await getDeployment(ctx, principal, ref);
-  return { row, operations: await deploymentsStore.operations(ctx.db, row.id, offset, limit) };
+  return { row, operations: await deploymentsStore.operations(ctx.db, row.id, cursor) };
 }
 
 export async function getOperation(

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { keyset, pageQuery, type Cursor } from '../../core/paging.ts';
 import type { DeploymentOperationsTable, DeploymentsTable, DeploymentsTables } from './tables.ts';
 
 // All SQL of template deployments and their operations.
@@ -10,6 +11,26 @@ const json = (v: unknown) => sql<never>`${JSON.stringify(v)}::jsonb`;
 export const runLockName = (subscriptionId: string, resourceGroup: string, name: string) =>
   `stackledger deployment: ${subscriptionId}/${resourceGroup.toLowerCase()}/${name.toLowerCase()}`;
 
+/** A group's deployments, newest first (index deployments_started, migration 1702). */
+export const DEPLOYMENT_ORDER = keyset(
+  'deployments',
+  [
+    ['started_at', 'time'],
+    ['id', 'uuid'],
+  ],
+  (r: DeploymentsTable) => [r.started_at, r.id],
+  'descending',
+);
+/** A deployment's operations in the order they ran (its primary key). */
+export const OPERATION_ORDER = keyset(
+  'deploymentOperations',
+  [
+    ['seq', 'int'],
+    ['operation_id', 'uuid'],
+  ],
+  (r: DeploymentOperationsTable) => [r.seq, r.operation_id],
+);
+
 export const deploymentsStore = {
   get: (db: DeploymentsDb, subscriptionId: string, resourceGroup: string, name: string) =>
     db
@@ -20,17 +41,16 @@ export const deploymentsStore = {
       .where('name_key', '=', name.toLowerCase())
       .executeTakeFirst(),
 
-  list: (db: DeploymentsDb, subscriptionId: string, resourceGroup: string, offset: number, limit: number) =>
-    db
-      .selectFrom('deployments')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('resource_group_key', '=', resourceGroup.toLowerCase())
-      .orderBy('started_at', 'desc')
-      .orderBy('id')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  list: (db: DeploymentsDb, subscriptionId: string, resourceGroup: string, cursor: Cursor) =>
+    pageQuery(
+      db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('subscription_id', '=', subscriptionId)
+        .where('resource_group_key', '=', resourceGroup.toLowerCase()),
+      DEPLOYMENT_ORDER,
+      cursor,
+    ).execute(),
 
   /** Writes a deployment's new run: the row, and no operations yet (a run replaces the last one's). */
   startRun: async (db: DeploymentsDb, row: DeploymentsTable) => {
@@ -127,15 +147,12 @@ export const deploymentsStore = {
       .where('state', '=', 'Running')
       .execute(),
 
-  operations: (db: DeploymentsDb, deploymentId: string, offset: number, limit: number) =>
-    db
-      .selectFrom('deployment_operations')
-      .selectAll()
-      .where('deployment_id', '=', deploymentId)
-      .orderBy('seq')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  operations: (db: DeploymentsDb, deploymentId: string, cursor: Cursor) =>
+    pageQuery(
+      db.selectFrom('deployment_operations').selectAll().where('deployment_id', '=', deploymentId),
+      OPERATION_ORDER,
+      cursor,
+    ).execute(),
 
   operation: (db: DeploymentsDb, deploymentId: string, operationId: string) =>
     db

@@ -43,4 +43,12 @@ export const meteringMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1206_usage_aggregate_order': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging of the usage APIs: one subscription's records in the aggregates' hourly group order.
+      await sql`
+        create index usage_records_aggregate on usage_records (subscription_id, hour, meter_id, resource_uri) include (reported_at, quantity);
+      `.execute(db);
+    },
+  },
 };

@@ -3,6 +3,33 @@ import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
+import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+
+/**
+ * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
+ * one), meter and, with details, resource. With one subscription and hourly buckets the key
+ * follows index usage_records_aggregate (migration 1205): the aggregate reads in index order and
+ * stops at the page's end.
+ */
+export function outboxUsageOrder(q: {
+  granularity: Granularity;
+  showDetails: boolean;
+  subscriptionId?: string;
+}): Keyset<UsageAggregateRow> {
+  const key: [RawBuilder<unknown>, KeyPart][] = [[bucketOf(q.granularity), 'time']];
+  if (q.subscriptionId === undefined) key.push([sql`subscription_id`, 'uuid']);
+  key.push([sql`meter_id`, 'uuid']);
+  if (q.showDetails) key.push([sql`resource_uri`, 'text']);
+  return keyset('usageAggregates', key, (r) => [
+    r.bucket,
+    ...(q.subscriptionId === undefined ? [r.subscription_id] : []),
+    r.meter_id,
+    ...(q.showDetails ? [r.resource_uri ?? ''] : []),
+  ]);
+}
+
+const bucketOf = (g: Granularity) =>
+  g === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
 
 // The closed usage records (`usage_records`, the outbox) as the others read and mark them: the
 // bridge delivers and marks them, the stack's usage APIs aggregate them, chargeback rates them.
@@ -129,23 +156,25 @@ export const outboxStore = {
   aggregates: async (
     db: MeteringDb,
     q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId?: string },
-    offset: number,
-    limit: number,
+    cursor: Cursor,
   ): Promise<UsageAggregateRow[]> => {
-    const bucket =
-      q.granularity === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
+    const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
+    const order = outboxUsageOrder(q);
+    // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
+    const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`subscription_id::text`;
     const result = await sql<UsageAggregateRow>`
-      select subscription_id::text as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
+      select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
              ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
-             ${details ? sql`jsonb_build_object('SubscriptionId', subscription_id::text)` : sql`null::jsonb`} as additional_info
+             ${details ? sql`jsonb_build_object('SubscriptionId', ${subscription})` : sql`null::jsonb`} as additional_info
       from usage_records
       where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
         ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
-      group by subscription_id, meter_id, ${bucket} ${details ? sql`, resource_uri` : sql``}
+        and ${afterKey(order, cursor.after)}
+      group by ${keyOrder({ columns: order.columns })}
       having sum(quantity) <> 0
-      order by bucket, subscription_id, meter_id ${details ? sql`, resource_uri` : sql``}
-      offset ${offset} limit ${limit}
+      order by ${keyOrder(order)}
+      limit ${cursor.limit + 1}
     `.execute(db);
     return result.rows;
   },

@@ -47,4 +47,12 @@ export const networkMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1702_network_list_order': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a type's live network resources by group and name.
+      await sql`
+        create index network_resources_type_order on network_resources (subscription_id, type_key, resource_group_key, name_key) where deleted_at is null;
+      `.execute(db);
+    },
+  },
 };

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
-import { pagedList, pageOf, principalOf } from '../../http/arm.ts';
+import { principalOf } from '../../http/arm.ts';
+import { registerTypeLists } from '../../http/paging.ts';
 import { lroHeaders } from '../resources/routes.ts';
 import { networkInterfaces } from './network-interfaces.ts';
 import { NETWORK } from './rules.ts';
@@ -80,37 +81,15 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: network.Network
     app.delete<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request, reply) =>
       deleted(request, reply, await network.deleteResource(ctx, t, principalOf(request), ref(request.params))),
     );
-    app.get<{ Params: Omit<Ref, 'name'> }>(PATH, { config }, async (request) => {
-      const page = pageOf(request);
-      const { subscriptionId, resourceGroupName } = request.params;
-      const rows = await network.listResources(
-        ctx,
-        t,
-        principalOf(request),
-        subscriptionId,
-        resourceGroupName,
-        page.offset,
-        page.limit + 1,
-      );
-      return pagedList(request, baseUrl(), page, rows);
+    registerTypeLists(app, {
+      type: t.type,
+      config,
+      keyset: network.LISTED_ORDER,
+      baseUrl,
+      list: (principal, subscriptionId, group, cursor) =>
+        network.listResources(ctx, t, principal, subscriptionId, group, cursor),
+      view: (listed) => listed.view,
     });
-    app.get<{ Params: { subscriptionId: string } }>(
-      `/subscriptions/:subscriptionId/providers/${t.type}`,
-      { config },
-      async (request) => {
-        const page = pageOf(request);
-        const rows = await network.listResources(
-          ctx,
-          t,
-          principalOf(request),
-          request.params.subscriptionId,
-          undefined,
-          page.offset,
-          page.limit + 1,
-        );
-        return pagedList(request, baseUrl(), page, rows);
-      },
-    );
 
     // Children (subnets, security rules, IP configurations), written by rewriting their parent.
     app.get<{ Params: Ref }>(`${PATH}/:name/${t.children}`, { config: childConfig }, async (request) => ({

@@ -22,6 +22,8 @@ import { checkName, NETWORK, objectAt, type Json } from './rules.ts';
 import { networkStore, type NetworkDb } from './store.ts';
 import type { NetworkReferencesTable, NetworkResourcesTable } from './tables.ts';
 import { genericNetworkView } from './views.ts';
+import { ANY_TYPE_ORDER, NAMED_ROW_ORDER } from '../../db/named-rows.ts';
+import { overListed, type Cursor } from '../../core/paging.ts';
 
 // The Network provider's use cases, the same for every type: PUT (create 201, update 200), GET,
 // lists, DELETE, and the children kept inline in their parent (subnets, security rules, IP
@@ -180,18 +182,21 @@ export async function getResource(ctx: NetworkContext, t: NetworkType, principal
   return view;
 }
 
+/** A type's list's order, over what `listResources` answers: each row with its view. */
+export const LISTED_ORDER = overListed(NAMED_ROW_ORDER);
+
 export async function listResources(
   ctx: NetworkContext,
   t: NetworkType,
   principal: Principal,
   subscriptionId: string,
   resourceGroup: string | undefined,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const sub = await authorizeListing(ctx.arm, principal, `${t.type}/read`, subscriptionId, resourceGroup);
-  const rows = await networkStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
-  return views(ctx.db, t, rows);
+  const rows = await networkStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, cursor);
+  const shown = await views(ctx.db, t, rows);
+  return rows.map((row, i) => ({ row, view: shown[i] }));
 }
 
 /** Deletes a resource; answers the operation id, or undefined when there was none. */
@@ -338,15 +343,19 @@ export async function deleteNetworkOfGroup(
 
 /** ARM's generic list over the resources domain's and this one's, in one order (group, type, name). */
 export function combinedLister(ctx: NetworkContext, resources: ResourceLister): ResourceLister {
-  const key = (r: { id: string; type: string; name: string }) =>
-    [r.id.split('/')[4] ?? '', r.type, r.name].map((s) => s.toLowerCase()).join('\u0000');
-  return async (subscriptionId, resourceGroup, filter, offset, limit) => {
+  // Each side's page after the same key, merged: the first limit + 1 of both are the page's.
+  const key = (r: { id: string; type: string; name: string }) => ANY_TYPE_ORDER.keyOf(r).join('\u0000');
+  return async (subscriptionId, resourceGroup, filter, cursor) => {
     const [theirs, ours] = await Promise.all([
-      resources(subscriptionId, resourceGroup, filter, 0, offset + limit),
-      networkStore.listAnyType(ctx.db, subscriptionId, resourceGroup, filter, offset + limit),
+      resources(subscriptionId, resourceGroup, filter, cursor),
+      networkStore.listAnyType(
+        ctx.db,
+        { subscriptionId, resourceGroup, type: filter.resourceType, name: filter.name, location: filter.location },
+        cursor,
+      ),
     ]);
     return [...theirs, ...ours.map(genericNetworkView)]
       .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
-      .slice(offset, offset + limit);
+      .slice(0, cursor.limit + 1);
   };
 }

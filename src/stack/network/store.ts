@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { jsonValue } from '../../db/database.ts';
+import { pageQuery, type Cursor } from '../../core/paging.ts';
+import { ANY_TYPE_ORDER, NAMED_ROW_ORDER, whereNamed, type NamedRowFilter } from '../../db/named-rows.ts';
 import { PUBLIC_IP_POOL } from './rules.ts';
 import type { NetworkReferencesTable, NetworkResourcesTable, NetworkTables, ReferenceKind } from './tables.ts';
 
@@ -10,14 +12,7 @@ export type NetworkDb = Kysely<NetworkTables>;
 const POOL_LOCK = 0x4e45_5450; // 'NETP'
 
 const named = (db: NetworkDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
-  db
-    .selectFrom('network_resources')
-    .selectAll()
-    .where('subscription_id', '=', subscriptionId)
-    .where('resource_group_key', '=', resourceGroup.toLowerCase())
-    .where('type_key', '=', type.toLowerCase())
-    .where('name_key', '=', name.toLowerCase())
-    .where('deleted_at', 'is', null);
+  whereNamed(db.selectFrom('network_resources').selectAll(), { subscriptionId, resourceGroup, type, name });
 
 export const networkStore = {
   get: (db: NetworkDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
@@ -47,43 +42,17 @@ export const networkStore = {
     await db.updateTable('network_resources').set({ deleted_at: at }).where('id', '=', id).execute();
   },
 
-  list: (
-    db: NetworkDb,
-    subscriptionId: string,
-    type: string,
-    resourceGroup: string | undefined,
-    offset: number,
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('network_resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('type_key', '=', type.toLowerCase())
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
-  },
+  /** A page of live resources of one type, optionally of one group. */
+  list: (db: NetworkDb, subscriptionId: string, type: string, resourceGroup: string | undefined, cursor: Cursor) =>
+    pageQuery(
+      whereNamed(db.selectFrom('network_resources').selectAll(), { subscriptionId, type, resourceGroup }),
+      NAMED_ROW_ORDER,
+      cursor,
+    ).execute(),
 
-  /** Live resources of every type for ARM's generic list, in its order (group, type, name). */
-  listAnyType: (
-    db: NetworkDb,
-    subscriptionId: string,
-    resourceGroup: string | undefined,
-    filter: { resourceType?: string; name?: string; location?: string },
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('network_resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    if (filter.resourceType !== undefined) q = q.where('type_key', '=', filter.resourceType.toLowerCase());
-    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
-    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('type_key').orderBy('name_key').limit(limit).execute();
-  },
+  /** A page of live resources of every type for ARM's generic list, in its order (group, type, name). */
+  listAnyType: (db: NetworkDb, filter: NamedRowFilter, cursor: Cursor) =>
+    pageQuery(whereNamed(db.selectFrom('network_resources').selectAll(), filter), ANY_TYPE_ORDER, cursor).execute(),
 
   countLive: async (db: NetworkDb, subscriptionId: string, type: string): Promise<number> => {
     const row = await db

@@ -41,3 +41,18 @@ export async function requireProviderScope(
   }
   return sub;
 }
+
+/** A plan or an offer that the caller may read (`action` at `scope`), or `notFound`'s error. */
+export async function readCatalogItem<Row>(
+  ctx: OffersContext,
+  principal: Principal,
+  ref: CatalogRef,
+  rights: { action: string; scope: string },
+  get: (db: OffersDb, subscriptionId: string, resourceGroup: string, name: string) => Promise<Row | undefined>,
+  notFound: (name: string) => Error,
+): Promise<Row> {
+  const sub = await requireProviderScope(ctx, principal, ref.subscriptionId, rights.action, rights.scope);
+  const row = await get(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
+  if (!row) throw notFound(ref.name);
+  return row;
+}

@@ -5,7 +5,7 @@ import { namedRowIdentity } from '../../arm/service.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
-import { requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
+import { readCatalogItem, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
 import { planIdOf } from './plans.ts';
 import {
   catalogText,
@@ -78,18 +78,15 @@ async function putOfferOnce(ctx: OffersContext, principal: Principal, ref: Catal
   return { offer: row, created: !existing };
 }
 
-export async function getOffer(ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<OffersTable> {
-  const sub = await requireProviderScope(
+export const getOffer = (ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<OffersTable> =>
+  readCatalogItem(
     ctx,
     principal,
-    ref.subscriptionId,
-    'Microsoft.Subscriptions.Admin/offers/read',
-    offerScope(ref),
+    ref,
+    { action: 'Microsoft.Subscriptions.Admin/offers/read', scope: offerScope(ref) },
+    offersStore.getOffer,
+    offersNotFound,
   );
-  const row = await offersStore.getOffer(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!row) throw offersNotFound(ref.name);
-  return row;
-}
 
 export async function listOffers(
   ctx: OffersContext,

@@ -3,7 +3,7 @@ import { armErrors } from '../../core/errors.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
-import { requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
+import { readCatalogItem, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
 import { catalogText, offersErrors, parseQuotaId, planResourceId, type CatalogTextInput } from './rules.ts';
 import { offersStore } from './store.ts';
 import type { PlansTable } from './tables.ts';
@@ -52,18 +52,15 @@ async function putPlanOnce(ctx: OffersContext, principal: Principal, ref: Catalo
   return { plan: row, created: !existing };
 }
 
-export async function getPlan(ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<PlansTable> {
-  const sub = await requireProviderScope(
+export const getPlan = (ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<PlansTable> =>
+  readCatalogItem(
     ctx,
     principal,
-    ref.subscriptionId,
-    'Microsoft.Subscriptions.Admin/plans/read',
-    planScope(ref),
+    ref,
+    { action: 'Microsoft.Subscriptions.Admin/plans/read', scope: planScope(ref) },
+    offersStore.getPlan,
+    (name) => armErrors.namedResourceNotFound('plan', name),
   );
-  const row = await offersStore.getPlan(ctx.db, sub.subscription_id, ref.resourceGroup, ref.name);
-  if (!row) throw armErrors.namedResourceNotFound('plan', ref.name);
-  return row;
-}
 
 export async function listPlans(
   ctx: OffersContext,

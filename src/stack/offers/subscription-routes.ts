@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
-import { pagedList, pageOf, principalOf } from '../../http/arm.ts';
+import { SUBSCRIPTION_ORDER } from '../../arm/store.ts';
+import { principalOf } from '../../http/arm.ts';
+import { pagedList, pageOf } from '../../http/paging.ts';
 import type { OffersContext } from './context.ts';
 import { adminConfig, SUBSCRIPTIONS_API } from './route-shapes.ts';
 import { offerNameOf } from './rules.ts';
@@ -50,15 +52,15 @@ export function registerAdminSubscriptionRoutes(app: FastifyInstance, ctx: Offer
     ADMIN_SUBS,
     { config: adminConfig('subscriptions') },
     async (request) => {
-      const page = pageOf(request);
+      const page = pageOf(request, SUBSCRIPTION_ORDER);
       const rows = await subscriptions.listAdminSubscriptions(
         ctx,
         principalOf(request),
         request.params.subscriptionId,
-        page.offset,
-        page.limit + 1,
+        page,
       );
-      return pagedList(request, baseUrl(), page, await Promise.all(rows.map(adminView)));
+      const views = await Promise.all(rows.slice(0, page.limit).map(adminView));
+      return pagedList(request, baseUrl(), page, rows, (_row, i) => views[i]);
     },
   );
   app.get<{ Params: S }>(

@@ -1,6 +1,7 @@
 import { authorize, createSubscription, inTransaction } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
 import { OWNER } from '../../arm/roles.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
 import { scopeKey } from '../../core/arm-id.ts';
 import { armErrors, armError } from '../../core/errors.ts';
@@ -223,8 +224,7 @@ export async function listAdminSubscriptions(
   ctx: OffersContext,
   principal: Principal,
   providerSubscriptionId: string,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   await requireProviderScope(
     ctx,
@@ -233,7 +233,7 @@ export async function listAdminSubscriptions(
     'Microsoft.Subscriptions.Admin/subscriptions/read',
     `/subscriptions/${providerSubscriptionId}`,
   );
-  return armStore.listSubscriptions(ctx.arm.db, offset, limit);
+  return armStore.listSubscriptions(ctx.arm.db, cursor);
 }
 
 export async function deleteAdminSubscription(

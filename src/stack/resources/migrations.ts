@@ -73,4 +73,12 @@ export const resourcesMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1205_list_order_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a type's live resources by group and name (the generic list uses resources_live).
+      await sql`
+        create index resources_type_order on resources (subscription_id, type_key, resource_group_key, name_key) where deleted_at is null;
+      `.execute(db);
+    },
+  },
 };

@@ -5,7 +5,9 @@ import { API_VERSIONS } from '../../core/api-versions.ts';
 import { parseInstant } from '../../core/clock.ts';
 import { armError, armErrors } from '../../core/errors.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
-import { pagedList, pageOf, principalOf, queryValue } from '../../http/arm.ts';
+import { principalOf, queryValue } from '../../http/arm.ts';
+import { registerTypeLists } from '../../http/paging.ts';
+import { NAMED_ROW_ORDER } from '../../db/named-rows.ts';
 import { VM_SIZES } from './catalog.ts';
 import type { ResourceBody } from './resource-type.ts';
 import * as resources from './service.ts';
@@ -113,47 +115,15 @@ export function registerResourceRoutes(
       return view;
     });
 
-    app.get<{ Params: Omit<Ref, 'name'> }>(PATH, { config }, async (request) => {
-      const page = pageOf(request);
-      const rows = await resources.listResources(
-        ctx,
-        t,
-        principalOf(request),
-        request.params.subscriptionId,
-        request.params.resourceGroupName,
-        page.offset,
-        page.limit + 1,
-      );
-      return pagedList(
-        request,
-        baseUrl(),
-        page,
-        rows.map((r) => resourceView(t, r)),
-      );
+    registerTypeLists(app, {
+      type: t.type,
+      config,
+      keyset: NAMED_ROW_ORDER,
+      baseUrl,
+      list: (principal, subscriptionId, group, cursor) =>
+        resources.listResources(ctx, t, principal, subscriptionId, group, cursor),
+      view: (r) => resourceView(t, r),
     });
-
-    app.get<{ Params: { subscriptionId: string } }>(
-      `/subscriptions/:subscriptionId/providers/${t.type}`,
-      { config },
-      async (request) => {
-        const page = pageOf(request);
-        const rows = await resources.listResources(
-          ctx,
-          t,
-          principalOf(request),
-          request.params.subscriptionId,
-          undefined,
-          page.offset,
-          page.limit + 1,
-        );
-        return pagedList(
-          request,
-          baseUrl(),
-          page,
-          rows.map((r) => resourceView(t, r)),
-        );
-      },
-    );
 
     app.delete<{ Params: Ref }>(`${PATH}/:name`, { config }, async (request, reply) => {
       const operationId = await resources.deleteResource(ctx, t, principalOf(request), ref(request.params));

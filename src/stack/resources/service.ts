@@ -14,6 +14,7 @@ import type { ResourceLister } from '../../arm/providers.ts';
 import { parseResourceId, resourceTypeOf } from '../../core/arm-id.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { Sealer } from '../../core/sealed.ts';
 import { recordRemoval, recordStateChange } from '../metering/service.ts';
 import type { OffersContext } from '../offers/context.ts';
@@ -241,19 +242,22 @@ export async function listResources(
   principal: Principal,
   subscriptionId: string,
   resourceGroup: string | undefined,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   const sub = await authorizeListing(ctx.arm, principal, `${t.type}/read`, subscriptionId, resourceGroup);
-  return resourcesStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, offset, limit);
+  return resourcesStore.list(ctx.db, sub.subscription_id, t.type, resourceGroup, cursor);
 }
 
 /** What the resources domain publishes for ARM's generic resource list (the caller's rights are checked by the route). */
 export function resourceLister(ctx: ResourcesContext): ResourceLister {
-  return async (subscriptionId, resourceGroup, filter, offset, limit) =>
-    (await resourcesStore.listAnyType(ctx.db, subscriptionId, resourceGroup, filter, offset, limit)).map(
-      genericResourceView,
-    );
+  return async (subscriptionId, resourceGroup, filter, cursor) =>
+    (
+      await resourcesStore.listAnyType(
+        ctx.db,
+        { subscriptionId, resourceGroup, type: filter.resourceType, name: filter.name, location: filter.location },
+        cursor,
+      )
+    ).map(genericResourceView);
 }
 
 /** Deletes a resource: it stops metering now. Answers the operation id, or undefined when there was none. */

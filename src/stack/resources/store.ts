@@ -1,5 +1,7 @@
 import { jsonValue } from '../../db/database.ts';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { pageQuery, type Cursor } from '../../core/paging.ts';
+import { ANY_TYPE_ORDER, NAMED_ROW_ORDER, whereNamed, type NamedRowFilter } from '../../db/named-rows.ts';
 import type { SettingsTable } from '../../arm/tables.ts';
 import type { MeteringTables } from '../metering/tables.ts';
 import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.ts';
@@ -15,15 +17,9 @@ export type ResourcesDb = Kysely<
     }
 >;
 
-/** Resources of one type and name in a resource group, names compared case-insensitively. */
+/** Resources of one type and name in a resource group, live or not. */
 const named = (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
-  db
-    .selectFrom('resources')
-    .selectAll()
-    .where('subscription_id', '=', subscriptionId)
-    .where('resource_group_key', '=', resourceGroup.toLowerCase())
-    .where('type_key', '=', type.toLowerCase())
-    .where('name_key', '=', name.toLowerCase());
+  whereNamed(db.selectFrom('resources').selectAll(), { subscriptionId, resourceGroup, type, name, live: false });
 
 export const resourcesStore = {
   get: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
@@ -76,50 +72,17 @@ export const resourcesStore = {
     await db.updateTable('resources').set({ deleted_at: at }).where('id', '=', id).execute();
   },
 
-  list: (
-    db: ResourcesDb,
-    subscriptionId: string,
-    type: string,
-    resourceGroup: string | undefined,
-    offset: number,
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('type_key', '=', type.toLowerCase())
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('name_key').offset(offset).limit(limit).execute();
-  },
+  /** A page of live resources of one type, optionally of one group. */
+  list: (db: ResourcesDb, subscriptionId: string, type: string, resourceGroup: string | undefined, cursor: Cursor) =>
+    pageQuery(
+      whereNamed(db.selectFrom('resources').selectAll(), { subscriptionId, type, resourceGroup }),
+      NAMED_ROW_ORDER,
+      cursor,
+    ).execute(),
 
-  /** Live resources of every type, for ARM's generic list: optionally of one group, type, name or location. */
-  listAnyType: (
-    db: ResourcesDb,
-    subscriptionId: string,
-    resourceGroup: string | undefined,
-    filter: { resourceType?: string; name?: string; location?: string },
-    offset: number,
-    limit: number,
-  ) => {
-    let q = db
-      .selectFrom('resources')
-      .selectAll()
-      .where('subscription_id', '=', subscriptionId)
-      .where('deleted_at', 'is', null);
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    if (filter.resourceType !== undefined) q = q.where('type_key', '=', filter.resourceType.toLowerCase());
-    if (filter.name !== undefined) q = q.where('name_key', '=', filter.name.toLowerCase());
-    if (filter.location !== undefined) q = q.where(sql`lower(location)`, '=', filter.location.toLowerCase());
-    return q
-      .orderBy('resource_group_key')
-      .orderBy('type_key')
-      .orderBy('name_key')
-      .offset(offset)
-      .limit(limit)
-      .execute();
-  },
+  /** A page of live resources of every type, for ARM's generic list: optionally of one group, type, name or location. */
+  listAnyType: (db: ResourcesDb, filter: NamedRowFilter, cursor: Cursor) =>
+    pageQuery(whereNamed(db.selectFrom('resources').selectAll(), filter), ANY_TYPE_ORDER, cursor).execute(),
 
   liveInSubscription: (db: ResourcesDb, subscriptionId: string) =>
     db

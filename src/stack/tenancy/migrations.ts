@@ -16,4 +16,12 @@ export const tenancyMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1002_list_order_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: onboarded directories, oldest first.
+      await sql`
+        create index directory_tenants_order on directory_tenants (created_at, tenant_id);
+      `.execute(db);
+    },
+  },
 };

@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { pagedList, pageOf, principalOf } from '../../http/arm.ts';
+import { principalOf } from '../../http/arm.ts';
+import { pagedListRoute } from '../../http/paging.ts';
+import { DIRECTORY_TENANT_ORDER } from './store.ts';
 import * as tenancy from './service.ts';
 import type { DirectoryTenantsTable } from './tables.ts';
 
@@ -52,22 +54,22 @@ export function registerTenancyRoutes(
     directoryTenantView(await tenancy.getDirectoryTenant(ctx, principalOf(request), ref(request.params)), location()),
   );
 
-  app.get<{ Params: Omit<Params, 'tenant'> }>(PATH, { config }, async (request) => {
-    const page = pageOf(request);
-    const rows = await tenancy.listDirectoryTenants(
-      ctx,
-      principalOf(request),
-      { subscriptionId: request.params.subscriptionId, resourceGroup: request.params.resourceGroupName },
-      page.offset,
-      page.limit + 1,
-    );
-    return pagedList(
-      request,
-      baseUrl(),
-      page,
-      rows.map((r) => directoryTenantView(r, location())),
-    );
-  });
+  app.get<{ Params: Omit<Params, 'tenant'> }>(
+    PATH,
+    { config },
+    pagedListRoute(
+      DIRECTORY_TENANT_ORDER,
+      baseUrl,
+      (request: FastifyRequest<{ Params: Omit<Params, 'tenant'> }>, cursor) =>
+        tenancy.listDirectoryTenants(
+          ctx,
+          principalOf(request),
+          { subscriptionId: request.params.subscriptionId, resourceGroup: request.params.resourceGroupName },
+          cursor,
+        ),
+      (r) => directoryTenantView(r, location()),
+    ),
+  );
 
   app.delete<{ Params: Params }>(`${PATH}/:tenant`, { config }, async (request, reply) => {
     const deleted = await tenancy.offboardDirectory(ctx, admission, principalOf(request), ref(request.params));

@@ -5,6 +5,7 @@ import { isGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import { requestAppToken } from '../../core/tokens.ts';
 import { tenancyStore, type TenancyDb } from './store.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { DirectoryTenantsTable } from './tables.ts';
 
 // Multi-tenancy: which directories may use the deployment. The home directory (the operator's)
@@ -205,11 +206,10 @@ export async function listDirectoryTenants(
   ctx: TenancyContext,
   principal: Principal,
   ref: Omit<DirectoryTenantRef, 'name'>,
-  offset: number,
-  limit: number,
+  cursor: Cursor,
 ) {
   await requireSystemGroup(ctx, principal, ref, 'Microsoft.Subscriptions.Admin/directoryTenants/read');
-  return tenancyStore.list(ctx.db, offset, limit);
+  return tenancyStore.list(ctx.db, cursor);
 }
 
 /** Offboards a directory: from now on its users' tokens are refused. */

@@ -1,8 +1,19 @@
 import type { Kysely } from 'kysely';
+import { keyset, pageQuery, type Cursor } from '../../core/paging.ts';
 import type { DirectoryTenantsTable, TenancyTables } from './tables.ts';
 
 // All SQL of the deployment's onboarded directories.
 export type TenancyDb = Kysely<TenancyTables>;
+
+/** Onboarded directories, oldest first (index directory_tenants_created, migration 1002). */
+export const DIRECTORY_TENANT_ORDER = keyset(
+  'directoryTenants',
+  [
+    ['created_at', 'time'],
+    ['tenant_id', 'uuid'],
+  ],
+  (r: DirectoryTenantsTable) => [r.created_at, r.tenant_id],
+);
 
 export const tenancyStore = {
   byName: (db: TenancyDb, name: string) =>
@@ -20,15 +31,8 @@ export const tenancyStore = {
     return Number(r.numDeletedRows) > 0;
   },
 
-  list: (db: TenancyDb, offset: number, limit: number) =>
-    db
-      .selectFrom('directory_tenants')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('tenant_id')
-      .offset(offset)
-      .limit(limit)
-      .execute(),
+  list: (db: TenancyDb, cursor: Cursor) =>
+    pageQuery(db.selectFrom('directory_tenants').selectAll(), DIRECTORY_TENANT_ORDER, cursor).execute(),
 
   consentSeen: async (db: TenancyDb, tenantId: string, at: Date) => {
     await db.updateTable('directory_tenants').set({ consent_seen_at: at }).where('tenant_id', '=', tenantId).execute();

@@ -1,17 +1,12 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { authorize, requireSubscription, type ArmContext, type SystemRights } from '../../arm/service.ts';
 import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
-import {
-  parseUsageQuery,
-  USAGE_PAGE_SIZE,
-  usageAggregateView,
-  usageErrors,
-  type UsageQuery,
-} from '../../core/usage-api.ts';
-import { nextPageLink, principalOf, queryValue } from '../../http/arm.ts';
-import { outboxStore } from '../metering/outbox-store.ts';
+import { parseUsageQuery, usageAggregateView, usageErrors } from '../../core/usage-api.ts';
+import { principalOf, queryValue } from '../../http/arm.ts';
+import { usagePage } from '../../http/paging.ts';
+import { outboxStore, outboxUsageOrder } from '../metering/outbox-store.ts';
 import type { MeteringDb } from '../metering/store.ts';
 
 // The tenant usage API (Microsoft.Commerce/UsageAggregates) and the provider usage API
@@ -19,12 +14,6 @@ import type { MeteringDb } from '../metering/store.ts';
 // closed records, by the time they were reported.
 
 const config = (type: string) => ({ apiVersions: ['2015-06-01-preview'], resourceType: type });
-
-function nextLink(request: FastifyRequest, baseUrl: string, q: UsageQuery, count: number): string | undefined {
-  return count > USAGE_PAGE_SIZE
-    ? nextPageLink(request, baseUrl, 'continuationToken', q.offset + USAGE_PAGE_SIZE)
-    : undefined;
-}
 
 export function registerTenantUsageRoutes(
   app: FastifyInstance,
@@ -43,18 +32,17 @@ export function registerTenantUsageRoutes(
         'Microsoft.Commerce/UsageAggregates/read',
         `/subscriptions/${sub.subscription_id}`,
       );
-      const q = parseUsageQuery((n) => queryValue(request, n), arm.clock.now());
-      const rows = await outboxStore.aggregates(
-        db,
-        { ...q, subscriptionId: sub.subscription_id },
-        q.offset,
-        USAGE_PAGE_SIZE + 1,
-      );
-      const link = nextLink(request, baseUrl(), q, rows.length);
-      return {
-        value: rows.slice(0, USAGE_PAGE_SIZE).map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce')),
-        ...(link ? { nextLink: link } : {}),
+      const q = {
+        ...parseUsageQuery((n) => queryValue(request, n), arm.clock.now()),
+        subscriptionId: sub.subscription_id,
       };
+      return usagePage(
+        request,
+        baseUrl(),
+        outboxUsageOrder(q),
+        (cursor) => outboxStore.aggregates(db, q, cursor),
+        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
+      );
     },
   );
 }
@@ -88,14 +76,14 @@ export function registerProviderUsageRoutes(
           throw usageErrors.notDirectTenant(subscriber);
         subscriptionId = target.subscription_id;
       }
-      const rows = await outboxStore.aggregates(db, { ...q, subscriptionId }, q.offset, USAGE_PAGE_SIZE + 1);
-      const link = nextLink(request, baseUrl(), q, rows.length);
-      return {
-        value: rows
-          .slice(0, USAGE_PAGE_SIZE)
-          .map((r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce.Admin')),
-        ...(link ? { nextLink: link } : {}),
-      };
+      const query = { ...q, subscriptionId };
+      return usagePage(
+        request,
+        baseUrl(),
+        outboxUsageOrder(query),
+        (cursor) => outboxStore.aggregates(db, query, cursor),
+        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce.Admin'),
+      );
     },
   );
 }

@@ -1,0 +1,144 @@
+// A page of the hub's usage API (Microsoft.Commerce/UsageAggregates, hourly, with details) at page 1
+// and page 10,000 of a store of N usage records, over HTTP, against the raw keyset SQL of the same
+// page run straight on the database. Keyset paging makes both pages cost the same.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { HttpClient } from '../src/core/http-client.ts';
+import { keysetToken } from '../src/core/paging.ts';
+import { USAGE_PAGE_SIZE } from '../src/core/usage-api.ts';
+import { withDatabase } from '../src/db/database.ts';
+import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
+import { startSystem } from '../src/system/up.ts';
+import { usageGroupOrder } from '../src/usage/store.ts';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const METER = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+const HOURS = 720; // May 2026, hourly
+const RUNS = 5;
+const QUERY =
+  'api-version=2015-06-01-preview&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-06-01T00:00:00Z&aggregationGranularity=Hourly';
+const NIL = '00000000-0000-0000-0000-000000000000';
+/** A key before every other: the first page's, written as the same keyset SQL. */
+const FIRST = ['-infinity', NIL, '', NIL, NIL];
+
+/** Resource r's URI: zero-padded, so that text order is number order and a page's key is arithmetic. */
+const uriOf = (sub: string, r: number) =>
+  `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${String(r).padStart(9, '0')}`;
+
+/** The raw keyset SQL of a page: the API's aggregate, written out. */
+const RAW_PAGE = `
+  select $1::text as subscription_id, r.meter_id::text as meter_id, r.hour as bucket, sum(a.quantity)::text as quantity,
+         r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
+         nullif(coalesce(r.cloud_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as cloud_id,
+         nullif(coalesce(r.stack_subscription_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as stack_subscription_id
+  from usage_attributed a join usage_received r on r.id = a.received_id
+  where a.billed_subscription_id = $1::uuid and a.attributed_at >= '2026-05-01' and a.attributed_at < '2026-06-01'
+    and (r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid))
+        > ($2::timestamptz, $3::uuid, $4::text, $5::uuid, $6::uuid)
+  group by r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid)
+  having sum(a.quantity) <> 0
+  order by r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid)
+  limit ${USAGE_PAGE_SIZE + 1}`;
+
+export async function benchUsagePage(serverUrl: string, records: number): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-usage-'));
+  const prefix = `bench_usage_${Date.now()}`;
+  const system = await startSystem({
+    port: 0,
+    databaseUrl: withDatabase(serverUrl, prefix),
+    logger: pino({ level: 'silent' }),
+    dataDir,
+    clock: new Date('2026-06-02T00:00:00Z'),
+  });
+  const b = system.bootstrap;
+  const http = new HttpClient(b.caFile ? readFileSync(b.caFile, 'utf8') : undefined);
+  const db = new pg.Client({ connectionString: withDatabase(serverUrl, `${prefix}_hub`) });
+  await db.connect();
+  try {
+    // The CSP's registration subscription, which its service principal owns, bills every record.
+    const sub = b.csp.registrationSubscriptionId;
+    const resources = Math.ceil(records / HOURS);
+    // One record per resource and hour: each its own aggregate, in (hour, resource) order.
+    await db.query(
+      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
+       select 'bench', 'vm' || i, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || lpad((i % $3)::text, 9, '0'),
+              $2::uuid, timestamptz '2026-05-01T00:00:00Z' + (i / $3) * interval '1 hour', 0, 1, 'local', '{}', '2026-05-15', '${NIL}'
+       from generate_series(0, $4 - 1) i`,
+      [sub, METER, resources, records],
+    );
+    await db.query(
+      `insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select id, $1::uuid, 'bench', quantity, '2026-05-15' from usage_received where source = 'bench'`,
+      [sub],
+    );
+    await db.query('analyze');
+    const token = await clientToken(http, b);
+    const pages = Math.ceil(records / USAGE_PAGE_SIZE);
+    const deep = Math.min(10_000, pages);
+    const path_ = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?${QUERY}`;
+    const order = usageGroupOrder({ granularity: 'Hourly', showDetails: true });
+    /** The key page `page` starts after: that of aggregate (page - 1) × size - 1. */
+    const keyBefore = (page: number) => {
+      if (page === 1) return undefined;
+      const i = (page - 1) * USAGE_PAGE_SIZE - 1;
+      const hour = new Date(Date.UTC(2026, 4, 1) + Math.floor(i / resources) * 3_600_000);
+      return [hour, METER, uriOf(sub, i % resources), NIL, NIL] as const;
+    };
+    const result: Record<string, unknown> = { benchmark: 'usage API page', records, pages };
+    for (const page of [1, deep]) {
+      const key = keyBefore(page);
+      const continuation = key && keysetToken(listScope(path_, order.list, USAGE_PAGING_PARAMS), order.parts, key);
+      const url = `${b.hub.arm}${path_}${continuation ? `&continuationToken=${continuation}` : ''}`;
+      const ours: number[] = [];
+      const baseline: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        let start = performance.now();
+        const res = await http.send('GET', url, { token });
+        ours.push(performance.now() - start);
+        if (res.status !== 200) throw new Error(`page ${page}: ${res.status} ${JSON.stringify(res.body)}`);
+        start = performance.now();
+        const raw = await db.query(RAW_PAGE, [sub, ...(key ?? FIRST)]);
+        baseline.push(performance.now() - start);
+        const shown = (res.body as { value: unknown[] }).value.length;
+        if (shown !== Math.min(USAGE_PAGE_SIZE, raw.rows.length))
+          throw new Error(`page ${page}: the API showed ${shown} aggregates, the raw SQL ${raw.rows.length}`);
+      }
+      const plan = await db.query(`explain (format json) ${RAW_PAGE}`, [sub, ...(key ?? FIRST)]);
+      const nodes = JSON.stringify(plan.rows[0]['QUERY PLAN']).match(/"Node Type":"[^"]+"/g) ?? [];
+      const o = median(ours);
+      const bl = median(baseline);
+      result[`page${page}`] = {
+        plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
+        ours_ms: Math.round(o),
+        baseline_ms: Math.round(bl),
+        ratio: Number((o / bl).toFixed(2)),
+        runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
+      };
+    }
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await db.end();
+    await http.close();
+    await system.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function clientToken(
+  http: HttpClient,
+  b: { hub: { login: string; arm: string }; csp: { tenantId: string; clientId: string; clientSecret: string } },
+) {
+  const res = await http.call('POST', `${b.hub.login}/${b.csp.tenantId}/oauth2/token`, {
+    form: {
+      grant_type: 'client_credentials',
+      client_id: b.csp.clientId,
+      client_secret: b.csp.clientSecret,
+      resource: b.hub.arm,
+    },
+  });
+  return res.access_token as string;
+}
