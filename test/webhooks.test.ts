@@ -302,7 +302,12 @@ describe('webhooks', { timeout: 300_000 }, () => {
           token: p2,
         })
       ).body.value;
-    const flakyLog = await deliveries('r-flaky');
+    // The receiver has answered; the hub records the outcome just after.
+    let flakyLog = await deliveries('r-flaky');
+    while (flakyLog.some((d: { properties: { status: string } }) => d.properties.status === 'Pending')) {
+      await new Promise((r) => setTimeout(r, 50));
+      flakyLog = await deliveries('r-flaky');
+    }
     assert.deepEqual(
       flakyLog.map((d: { properties: { status: string; attempts: number } }) => [
         d.properties.status,

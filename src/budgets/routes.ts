@@ -1,7 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { principalOf } from '../http/arm.ts';
+import { pagedListRoute } from '../http/paging.ts';
+import { BUDGETS_KEYSET } from './store.ts';
+import type { BudgetsTable } from './tables.ts';
 import { type BudgetContext, type BudgetTarget, deleteBudget, getBudget, listBudgets, putBudget } from './service.ts';
 import { budgetView } from './views.ts';
 
@@ -40,7 +43,10 @@ const BASES: Array<{ path: string; target: (params: Record<string, string>) => B
   },
 ];
 
-export function registerBudgetRoutes(app: FastifyInstance, ctx: BudgetContext): void {
+// The list's rows are budgets with their spend: ordered by the budget's key.
+const overBudgets = { ...BUDGETS_KEYSET, keyOf: (v: { budget: BudgetsTable }) => BUDGETS_KEYSET.keyOf(v.budget) };
+
+export function registerBudgetRoutes(app: FastifyInstance, ctx: BudgetContext, baseUrl: () => string): void {
   for (const base of BASES) {
     app.put<{ Params: Record<string, string>; Body: Static<typeof BudgetBody> }>(
       `${base.path}/:name`,
@@ -59,9 +65,17 @@ export function registerBudgetRoutes(app: FastifyInstance, ctx: BudgetContext): 
     app.get<{ Params: Record<string, string> }>(`${base.path}/:name`, { config }, async (request) =>
       budgetView(await getBudget(ctx, principalOf(request), base.target(request.params), request.params.name)),
     );
-    app.get<{ Params: Record<string, string> }>(base.path, { config }, async (request) => ({
-      value: (await listBudgets(ctx, principalOf(request), base.target(request.params))).map(budgetView),
-    }));
+    app.get<{ Params: Record<string, string> }>(
+      base.path,
+      { config },
+      pagedListRoute(
+        overBudgets,
+        baseUrl,
+        (request: FastifyRequest<{ Params: Record<string, string> }>, cursor) =>
+          listBudgets(ctx, principalOf(request), base.target(request.params), cursor),
+        budgetView,
+      ),
+    );
     app.delete<{ Params: Record<string, string> }>(`${base.path}/:name`, { config }, async (request, reply) => {
       const deleted = await deleteBudget(ctx, principalOf(request), base.target(request.params), request.params.name);
       return reply.status(deleted ? 200 : 204).send();

@@ -6,6 +6,7 @@ import type { ArmTables } from '../arm/tables.ts';
 import type { BillingContext } from '../billing/context.ts';
 import { openPeriodSpend } from '../billing/invoices.ts';
 import { armErrors } from '../core/errors.ts';
+import type { Cursor } from '../core/paging.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { administeredDirectory } from '../identity/graph.ts';
@@ -95,9 +96,9 @@ export async function getBudget(ctx: BudgetContext, caller: Principal, target: B
   return withSpend(ctx, budget, billed.since);
 }
 
-export async function listBudgets(ctx: BudgetContext, caller: Principal, target: BudgetTarget) {
+export async function listBudgets(ctx: BudgetContext, caller: Principal, target: BudgetTarget, cursor: Cursor) {
   const billed = await requireTarget(ctx, caller, target, false);
-  const budgets = await budgetStore.list(ctx.db, target.scope, target.scopeId.toLowerCase());
+  const budgets = await budgetStore.list(ctx.db, target.scope, target.scopeId.toLowerCase(), cursor);
   return Promise.all(budgets.map((b) => withSpend(ctx, b, billed.since)));
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { type Cursor, keyset, pageQuery } from '../core/paging.ts';
 import { jsonValue } from '../db/database.ts';
 import type { BudgetAlertsTable, BudgetScope, BudgetTables, BudgetsTable } from './tables.ts';
 
@@ -16,17 +17,13 @@ export const budgetStore = {
       .executeTakeFirst();
   },
 
-  async list(db: BudgetDb, scope: BudgetScope, scopeId: string): Promise<BudgetsTable[]> {
-    return db
-      .selectFrom('budgets')
-      .selectAll()
-      .where('scope', '=', scope)
-      .where('scope_id', '=', scopeId)
-      .orderBy('name')
-      .execute();
+  /** A page of a scope's budgets, by name. */
+  async list(db: BudgetDb, scope: BudgetScope, scopeId: string, cursor: Cursor): Promise<BudgetsTable[]> {
+    const query = db.selectFrom('budgets').selectAll().where('scope', '=', scope).where('scope_id', '=', scopeId);
+    return pageQuery(query, BUDGETS_KEYSET, cursor).execute();
   },
 
-  /** Every budget in force on `day` (YYYY-MM-DD), grouped by nothing: the evaluation groups them by customer. */
+  /** Every budget in force on `day` (YYYY-MM-DD), by customer. */
   async inForce(db: BudgetDb, day: string): Promise<BudgetsTable[]> {
     return db
       .selectFrom('budgets')
@@ -83,3 +80,5 @@ export const budgetStore = {
     return db.selectFrom('budget_alerts').selectAll().where('budget_id', '=', budgetId).orderBy('fired_at').execute();
   },
 };
+
+export const BUDGETS_KEYSET = keyset<BudgetsTable>('budgets', [['name', 'text']], (b) => [b.name]);

@@ -245,7 +245,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
       registerUsageRoutes(scope, usage, baseUrl, system);
       registerBillingRoutes(scope, billing, baseUrl);
       registerNotificationRoutes(scope, notifications, baseUrl);
-      registerBudgetRoutes(scope, budgets);
+      registerBudgetRoutes(scope, budgets, baseUrl);
     },
     catalogOf(providers).unknownRoute,
   );

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
-import { armError } from '../core/errors.ts';
-import { principalOf, queryValue } from '../http/arm.ts';
+import { principalOf } from '../http/arm.ts';
+import { pagedList, pagedListRoute, pageOf } from '../http/paging.ts';
 import {
   deleteWebhook,
   type NotificationContext,
@@ -11,8 +11,8 @@ import {
   resendDelivery,
   webhookOwner,
 } from './service.ts';
-import { notificationStore } from './store.ts';
-import { deliveryView, webhookView, } from './views.ts';
+import { DELIVERIES_KEYSET, notificationStore, WEBHOOKS_KEYSET } from './store.ts';
+import { deliveryView, webhookView } from './views.ts';
 
 // Webhooks on the hub's ARM endpoint (Stackledger.Notifications): create, read, list, delete, the
 // delivery log and re-sending one delivery.
@@ -61,23 +61,23 @@ export function registerNotificationRoutes(
     return reply.status(deleted ? 200 : 204).send();
   });
 
-  app.get(P, { config: config() }, async (request) => {
-    const owner = await webhookOwner(ctx, principalOf(request));
-    const { after, limit } = keyPage(request, (k) => k.length > 0 && k.length <= 64);
-    const rows = await notificationStore.webhooks(ctx.db, owner, after, limit + 1);
-    return listOf(request, rows.map(webhookView), limit, rows[limit - 1]?.name);
-  });
+  app.get(
+    P,
+    { config: config() },
+    pagedListRoute(
+      WEBHOOKS_KEYSET,
+      baseUrl,
+      async (request, cursor) =>
+        notificationStore.webhooks(ctx.db, await webhookOwner(ctx, principalOf(request)), cursor),
+      webhookView,
+    ),
+  );
 
   app.get<{ Params: Params }>(`${P}/:name/deliveries`, { config: config('webhooks/deliveries') }, async (request) => {
     const webhook = await readableWebhook(ctx, principalOf(request), request.params.name);
-    const { after, limit } = keyPage(request, (k) => /^\d{1,18}$/.test(k));
-    const rows = await notificationStore.deliveries(ctx.db, webhook.name, after, limit + 1);
-    return listOf(
-      request,
-      rows.map((d) => deliveryView(webhook.name, d)),
-      limit,
-      rows[limit - 1]?.seq,
-    );
+    const page = pageOf(request, DELIVERIES_KEYSET);
+    const rows = await notificationStore.deliveries(ctx.db, webhook.name, page);
+    return pagedList(request, baseUrl(), page, rows, (d) => deliveryView(webhook.name, d));
   });
 
   app.post<{ Params: Params & { eventId: string } }>(
@@ -88,25 +88,4 @@ export function registerNotificationRoutes(
       return reply.status(202).send();
     },
   );
-
-  /** `$skiptoken` is the last key of the page before (validated by `valid`), `$top` the page size. */
-  function keyPage(request: FastifyRequest, valid: (key: string) => boolean) {
-    const token = queryValue(request, '$skiptoken');
-    const after = token === undefined ? undefined : Buffer.from(token, 'base64url').toString('utf8');
-    if (after !== undefined && !valid(after))
-      throw armError('InvalidSkipToken', `The skip token '${token!.slice(0, 80)}' is not valid.`, '$skiptoken');
-    const top = queryValue(request, '$top');
-    const limit = top === undefined ? 100 : Number(top);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw armError('InvalidTopParameter', `The value '${top}' of '$top' must be an integer from 1 to 1000.`, '$top');
-    return { after, limit };
-  }
-
-  function listOf<T>(request: FastifyRequest, rows: T[], limit: number, lastKey: string | undefined) {
-    if (rows.length <= limit || lastKey === undefined) return { value: rows };
-    const [path, query = ''] = request.url.split('?');
-    const params = new URLSearchParams(query);
-    params.set('$skiptoken', Buffer.from(lastKey).toString('base64url'));
-    return { value: rows.slice(0, limit), nextLink: `${baseUrl()}${path}?${params.toString()}` };
-  }
 }

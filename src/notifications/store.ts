@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { type Cursor, keyset, pageQuery } from '../core/paging.ts';
 import type { NotificationTables, WebhookDeliveriesTable, WebhookOwnerKind, WebhooksTable } from './tables.ts';
 
 // All SQL of webhooks, their events and deliveries.
@@ -49,16 +50,9 @@ export const notificationStore = {
     return db.selectFrom('webhooks').selectAll().where('name', '=', name).executeTakeFirst();
   },
 
-  /** An owner's webhooks by name, after `afterName`. */
-  async webhooks(db: NotificationDb, owner: WebhookOwner, afterName: string | undefined, limit: number) {
-    return db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where(ownedBy(owner))
-      .$if(afterName !== undefined, (q) => q.where('name', '>', afterName!))
-      .orderBy('name')
-      .limit(limit)
-      .execute();
+  /** A page of an owner's webhooks, by name. */
+  async webhooks(db: NotificationDb, owner: WebhookOwner, cursor: Cursor) {
+    return pageQuery(db.selectFrom('webhooks').selectAll().where(ownedBy(owner)), WEBHOOKS_KEYSET, cursor).execute();
   },
 
   /**
@@ -199,9 +193,9 @@ export const notificationStore = {
       .execute();
   },
 
-  /** A webhook's deliveries, newest first, before `beforeSeq`. */
-  async deliveries(db: NotificationDb, name: string, beforeSeq: string | undefined, limit: number) {
-    return db
+  /** A page of a webhook's deliveries, newest first. */
+  async deliveries(db: NotificationDb, name: string, cursor: Cursor) {
+    const query = db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('notification_events as e', 'e.id', 'd.event_id')
       .select([
@@ -219,11 +213,8 @@ export const notificationStore = {
         'e.type',
         'e.occurred_at',
       ])
-      .where('d.webhook_name', '=', name)
-      .$if(beforeSeq !== undefined, (q) => q.where('d.seq', '<', beforeSeq!))
-      .orderBy('d.seq', 'desc')
-      .limit(limit)
-      .execute();
+      .where('d.webhook_name', '=', name);
+    return pageQuery(query, DELIVERIES_KEYSET, cursor).execute();
   },
 
   /**
@@ -254,3 +245,11 @@ export const notificationStore = {
 };
 
 export type DeliveryRow = Awaited<ReturnType<typeof notificationStore.deliveries>>[number];
+
+export const WEBHOOKS_KEYSET = keyset<WebhooksTable>('webhooks', [['name', 'text']], (w) => [w.name]);
+export const DELIVERIES_KEYSET = keyset<{ seq: string }>(
+  'webhook deliveries',
+  [['d.seq', 'int']],
+  (d) => [d.seq],
+  'descending',
+);
