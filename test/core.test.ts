@@ -117,7 +117,8 @@ describe('time', () => {
     const clock = new SimulatedClock(new Date('2026-01-01T00:30:00Z'));
     const scheduler = new WorkScheduler(clock);
     const seen: string[] = [];
-    const at = (now: Date, since?: Date) => `${now.toISOString().slice(5, 16)} since ${since?.toISOString().slice(5, 16)}`;
+    const at = (now: Date, since?: Date) =>
+      `${now.toISOString().slice(5, 16)} since ${since?.toISOString().slice(5, 16)}`;
     scheduler.register({ name: 'a', runUntil: async (now, since) => void seen.push(`a ${at(now, since)}`) });
     scheduler.register({ name: 'b', runUntil: async (now, since) => void seen.push(`b ${at(now, since)}`) });
     await scheduler.advanceTo(new Date('2026-01-03T02:15:00Z'));
@@ -138,7 +139,8 @@ describe('time', () => {
     const kept: string[] = [];
     const seen: string[] = [];
     const scheduler = new WorkScheduler(clock, {
-      persist: async (now, since) => void kept.push(`${now.toISOString().slice(8, 13)} from ${since?.toISOString().slice(8, 13)}`),
+      persist: async (now, since) =>
+        void kept.push(`${now.toISOString().slice(8, 13)} from ${since?.toISOString().slice(8, 13)}`),
     });
     scheduler.register({
       name: 'a',

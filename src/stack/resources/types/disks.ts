@@ -110,6 +110,9 @@ export function diskSkuOf(value: unknown): DiskSku {
   return sku;
 }
 
+/** The quota counter of a disk sku's provisioned GB (each sku has its own limit). */
+const diskGbCounter = (sku: unknown) => `diskGb:${String(sku)}`;
+
 const resourceIdOf = (r: ResourcesTable) =>
   `/subscriptions/${r.subscription_id}/resourceGroups/${r.resource_group}/providers/${r.type}/${r.name}`;
 
@@ -188,14 +191,15 @@ export const disks: ResourceType = {
     };
   },
   meterState: (r) => diskRates(diskSkuOf(r.sku?.name), r.properties.diskSizeGB),
-  checkQuota(limits, live, next, existing) {
+  quotaUsage: (r) => ({ [diskGbCounter(r.sku?.name)]: r.properties.diskSizeGB }),
+  checkQuota(limits, others, next, existing) {
     for (const [sku, limitName] of [
       ['Standard_LRS', 'maxAllocationStandardManagedDisksAndSnapshots'],
       ['Premium_LRS', 'maxAllocationPremiumManagedDisksAndSnapshots'],
     ] as const) {
       const limit = limits[limitName];
       const gb = (r: Pick<ResourcesTable, 'properties' | 'sku'>) => (r.sku?.name === sku ? r.properties.diskSizeGB : 0);
-      const inUse = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + gb(r), 0);
+      const inUse = others[diskGbCounter(sku)] ?? 0;
       if (limit !== undefined && gb(next) > (existing ? gb(existing) : 0) && inUse + gb(next) > limit)
         throw resourceErrors.quotaExceeded(`${limitName} (GB)`, limit, inUse, gb(next));
     }
