@@ -161,6 +161,24 @@ describe('time', () => {
     assert.equal(scheduler.advancing, undefined);
   });
 
+  it('finishes, after a restart, the step a crash cut short, with where it began, then keeps it done', async () => {
+    const clock = new SimulatedClock(new Date('2026-01-02T00:00:00Z'));
+    const kept: string[] = [];
+    const seen: string[] = [];
+    const scheduler = new WorkScheduler(clock, {
+      persist: async (now, since) =>
+        void kept.push(`${now.toISOString().slice(8, 13)} from ${since?.toISOString().slice(8, 13)}`),
+    });
+    scheduler.register({
+      name: 'a',
+      runUntil: async (now, since) =>
+        void seen.push(`${now.toISOString().slice(8, 13)} since ${since?.toISOString().slice(8, 13)}`),
+    });
+    await scheduler.finishStep(new Date('2026-01-01T05:00:00Z'));
+    assert.deepEqual(seen, ['02T00 since 01T05']);
+    assert.deepEqual(kept, ['02T00 from undefined']);
+  });
+
   it('moves a simulated clock forward only, and at most ten years at a time', () => {
     const from = new Date('2026-01-01T00:00:00Z');
     assert.equal(clockMoveRefusal(from, from), undefined);

@@ -70,7 +70,12 @@ export class WorkScheduler {
    * cut short (`since`: where that step began, as kept by `persist`).
    */
   async finishStep(since?: Date): Promise<void> {
-    await this.#serialize(() => this.#runAll(this.clock.now(), since));
+    await this.#serialize(async () => {
+      const now = this.clock.now();
+      await this.#runAll(now, since);
+      // The step is done: a later restart has none to finish.
+      if (since) await this.options.persist?.(now);
+    });
   }
 
   /** Moves the simulated clock to `target`, one UTC day at a time, doing the work due in each step. */
