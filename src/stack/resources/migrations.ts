@@ -1,5 +1,5 @@
-import type { ResourcesTable } from './tables.ts';
 import { type Kysely, type Migration, sql } from 'kysely';
+import type { ResourcesTable } from './tables.ts';
 
 export const resourcesMigrations: Record<string, Migration> = {
   '1201_resources': {
