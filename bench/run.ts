@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
+import { benchClockMonth } from './clock-month.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
 import { benchBillingRun, benchExport } from './billing-run.ts';
@@ -24,6 +25,8 @@ if (!serverUrl) {
 try {
   if (only.length === 0 || only.includes('close-hour'))
     await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
+  if (only.length === 0 || only.includes('clock-month'))
+    await benchClockMonth(serverUrl, Number(process.env.BENCH_VMS ?? 1000));
   if (only.length === 0 || only.includes('ingest'))
     await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
   if (only.length === 0 || only.includes('billing'))

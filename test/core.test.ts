@@ -113,42 +113,70 @@ describe('time', () => {
     assert.equal(parseInstant('2026-13-45T00:00:00Z'), undefined);
   });
 
-  it('advances a simulated clock hour by hour, doing the due work in order at each step', async () => {
+  it('advances a simulated clock a UTC day at a time, doing the due work in order once per step', async () => {
     const clock = new SimulatedClock(new Date('2026-01-01T00:30:00Z'));
     const scheduler = new WorkScheduler(clock);
     const seen: string[] = [];
-    scheduler.register({ name: 'a', runUntil: async (now) => void seen.push(`a ${now.toISOString().slice(11, 16)}`) });
-    scheduler.register({ name: 'b', runUntil: async (now) => void seen.push(`b ${now.toISOString().slice(11, 16)}`) });
-    await scheduler.advanceTo(new Date('2026-01-01T02:15:00Z'));
-    assert.equal(clock.now().toISOString(), '2026-01-01T02:15:00.000Z');
-    assert.deepEqual(seen, ['a 01:00', 'b 01:00', 'a 02:00', 'b 02:00', 'a 02:15', 'b 02:15']);
+    const at = (now: Date, since?: Date) =>
+      `${now.toISOString().slice(5, 16)} since ${since?.toISOString().slice(5, 16)}`;
+    scheduler.register({ name: 'a', runUntil: async (now, since) => void seen.push(`a ${at(now, since)}`) });
+    scheduler.register({ name: 'b', runUntil: async (now, since) => void seen.push(`b ${at(now, since)}`) });
+    await scheduler.advanceTo(new Date('2026-01-03T02:15:00Z'));
+    assert.equal(clock.now().toISOString(), '2026-01-03T02:15:00.000Z');
+    assert.deepEqual(seen, [
+      'a 01-02T00:00 since 01-01T00:30',
+      'b 01-02T00:00 since 01-01T00:30',
+      'a 01-03T00:00 since 01-02T00:00',
+      'b 01-03T00:00 since 01-02T00:00',
+      'a 01-03T02:15 since 01-03T00:00',
+      'b 01-03T02:15 since 01-03T00:00',
+    ]);
     await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T00:00:00Z')), /backwards/);
   });
 
-  it('keeps each new time before the work due then runs, so that a restart finds that work to do', async () => {
+  it('keeps each new time and where its step began before the work due then runs, so that a restart finds that work to do', async () => {
     const clock = new SimulatedClock(new Date('2026-01-01T00:00:00Z'));
     const kept: string[] = [];
     const seen: string[] = [];
     const scheduler = new WorkScheduler(clock, {
-      persist: async (now) => void kept.push(now.toISOString().slice(11, 16)),
+      persist: async (now, since) =>
+        void kept.push(`${now.toISOString().slice(8, 13)} from ${since?.toISOString().slice(8, 13)}`),
     });
     scheduler.register({
       name: 'a',
-      runUntil: async (now) => void seen.push(`${now.toISOString().slice(11, 16)} kept ${kept.at(-1)}`),
+      runUntil: async (now) => void seen.push(`${now.toISOString().slice(8, 13)} kept ${kept.at(-1)}`),
     });
-    await scheduler.advanceTo(new Date('2026-01-01T02:00:00Z'));
-    assert.deepEqual(seen, ['01:00 kept 01:00', '02:00 kept 02:00']);
+    await scheduler.advanceTo(new Date('2026-01-02T02:00:00Z'));
+    assert.deepEqual(seen, ['02T00 kept 02T00 from 01T00', '02T02 kept 02T02 from 02T00']);
     // A failing step stops the move where it stood, kept.
     scheduler.register({
       name: 'fails',
       runUntil: async (now) => {
-        if (now.getUTCHours() === 3) throw new Error('crash');
+        if (now.getUTCDate() === 3) throw new Error('crash');
       },
     });
-    await assert.rejects(scheduler.advanceTo(new Date('2026-01-01T05:00:00Z')), /crash/);
-    assert.equal(clock.now().toISOString(), '2026-01-01T03:00:00.000Z');
-    assert.equal(kept.at(-1), '03:00');
+    await assert.rejects(scheduler.advanceTo(new Date('2026-01-05T00:00:00Z')), /crash/);
+    assert.equal(clock.now().toISOString(), '2026-01-03T00:00:00.000Z');
+    assert.equal(kept.at(-1), '03T00 from 02T02');
     assert.equal(scheduler.advancing, undefined);
+  });
+
+  it('finishes, after a restart, the step a crash cut short, with where it began, then keeps it done', async () => {
+    const clock = new SimulatedClock(new Date('2026-01-02T00:00:00Z'));
+    const kept: string[] = [];
+    const seen: string[] = [];
+    const scheduler = new WorkScheduler(clock, {
+      persist: async (now, since) =>
+        void kept.push(`${now.toISOString().slice(8, 13)} from ${since?.toISOString().slice(8, 13)}`),
+    });
+    scheduler.register({
+      name: 'a',
+      runUntil: async (now, since) =>
+        void seen.push(`${now.toISOString().slice(8, 13)} since ${since?.toISOString().slice(8, 13)}`),
+    });
+    await scheduler.finishStep(new Date('2026-01-01T05:00:00Z'));
+    assert.deepEqual(seen, ['02T00 since 01T05']);
+    assert.deepEqual(kept, ['02T00 from undefined']);
   });
 
   it('moves a simulated clock forward only, and at most ten years at a time', () => {

@@ -59,7 +59,10 @@ describe('the usage pipeline, hub and stack in one process', () => {
       token: csp,
       body: { properties: {} },
     });
-    await advance('PT12H');
+    // Two moves: the hub accepts what a move delivers at the move's end (hours 00 to 10 at 11:00,
+    // hour 11 at 12:00; see ARCHITECTURE.md, Time).
+    await advance('PT11H');
+    await advance('PT1H');
     stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
     await stackDb.connect();
   });
@@ -86,7 +89,7 @@ describe('the usage pipeline, hub and stack in one process', () => {
     );
     const forA = await hubUsage(adminA, tenants.a.c.subscriptionId);
     assert.equal(forA.status, 200, JSON.stringify(forA.body));
-    // Reported before 12:00: hours 00 to 10 (hour 11 was accepted at 12:00, the window's exclusive end).
+    // Reported before 12:00: hours 00 to 10, accepted at 11:00 (hour 11 was accepted at 12:00, the window's exclusive end).
     assert.equal(baseHours(forA), 2 * 11, 'two vCPUs for eleven reported hours');
     const data = JSON.parse(forA.body.value[0].properties.instanceData)['Microsoft.Resources'];
     assert.equal(data.location, 'local', "the deployment's location");

@@ -2,9 +2,12 @@
 // VMs. Each write locks its subscription's row for the check and the insert.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { withDatabase } from '../src/db/database.ts';
+import { findSize } from '../src/stack/resources/catalog.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
-import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 describe('quotas under concurrent creates', () => {
   let t: TestSystem;
@@ -54,5 +57,44 @@ describe('quotas under concurrent creates', () => {
       Array.from({ length: 8 }, () => t.call('PUT', url, { token: tenant.user, body: vmBody('Standard_A1_v2') })),
     );
     assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 200, 200, 201]);
+  });
+
+  it('keeps the counters quota checks read equal to a recount of the live VMs after a burst of creates, deletes and power actions', async () => {
+    const url = (name: string) => vmUrl(t, tenant.sub, name);
+    const action = (name: string, verb: string) => url(name).replace('?', `/${verb}?`);
+    // Room for the burst: what is left of the ten, cores to spare.
+    const burst = await Promise.all([
+      ...['vm1', 'vm2', 'vm3'].map((n) => t.call('DELETE', url(n), { token: tenant.user })),
+      ...['vm4', 'vm5'].map((n) => t.call('POST', action(n, 'deallocate'), { token: tenant.user })),
+      t.call('POST', action('vm6', 'powerOff'), { token: tenant.user }),
+      ...Array.from({ length: 6 }, (_, i) =>
+        t.call('PUT', url(`burst${i}`), { token: tenant.user, body: vmBody('Standard_A2_v2') }),
+      ),
+      t.call('PUT', url('vm7'), { token: tenant.user, body: vmBody('Standard_A2_v2') }),
+    ]);
+    for (const a of burst) assert.ok(a.status < 500, JSON.stringify(a.body));
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
+    await db.connect();
+    try {
+      const live = await db.query(
+        `select properties from resources where subscription_id = $1 and type_key = 'microsoft.compute/virtualmachines' and deleted_at is null`,
+        [tenant.sub],
+      );
+      const cores = live.rows
+        .filter((r) => r.properties.powerState !== 'deallocated')
+        .reduce((n, r) => n + findSize(r.properties.hardwareProfile.vmSize)!.numberOfCores, 0);
+      const counters = await db.query(
+        'select counter, amount::float8 as amount from resource_usage where subscription_id = $1',
+        [tenant.sub],
+      );
+      const counted = Object.fromEntries(counters.rows.map((r) => [r.counter, r.amount]));
+      assert.deepEqual(
+        { virtualMachines: counted.virtualMachines, cores: counted.cores },
+        { virtualMachines: live.rows.length, cores },
+      );
+      assert.ok(live.rows.length <= 10, 'the quota held');
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -147,5 +147,8 @@ export async function holdingLock<DB, T>(db: Kysely<DB>, name: string, work: () 
  * work due by now is done when it returns holds in every process.
  */
 export function oneProcessAtATime<DB>(db: Kysely<DB>, work: DueWork): DueWork {
-  return { ...work, runUntil: (now) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now)) };
+  return {
+    ...work,
+    runUntil: (now, since) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now, since)),
+  };
 }

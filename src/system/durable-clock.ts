@@ -18,16 +18,20 @@ export interface DurableClock {
   clock: Clock;
   /** Where a restart with --clock moves the clock (after finishing the work due where it stood). */
   moveTo?: Date;
-  /** Keeps a new simulated time (for the scheduler); undefined on the real clock. */
-  persist?: (now: Date) => Promise<void>;
+  /** Where the clock stood before the step a restart finishes (the reported times of what it closes). */
+  since?: Date;
+  /** Keeps a new simulated time and where the step to it began (for the scheduler); undefined on the real clock. */
+  persist?: (now: Date, since?: Date) => Promise<void>;
 }
 
 interface ClockFile {
   simulated: true;
   now: string;
+  /** Where the step to `now` began: a restart finishes that step as if it had not stopped. */
+  since?: string;
 }
 
-async function readStored(file: string): Promise<Date | undefined> {
+async function readStored(file: string): Promise<{ now: Date; since?: Date } | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -44,12 +48,13 @@ async function readStored(file: string): Promise<Date | undefined> {
   const at = typeof stored?.now === 'string' ? new Date(stored.now) : undefined;
   if (!at || Number.isNaN(at.getTime()))
     throw new StartRefused(`${file} does not hold a time: restore it, or remove it to start again with --clock.`);
-  return at;
+  const since = typeof stored?.since === 'string' ? new Date(stored.since) : undefined;
+  return { now: at, since: since && since.getTime() < at.getTime() ? since : undefined };
 }
 
 /** Writes the file whole or not at all (a new file renamed over the old one), synced to disk. */
-async function writeStored(file: string, now: Date): Promise<void> {
-  const body: ClockFile = { simulated: true, now: now.toISOString() };
+async function writeStored(file: string, now: Date, since?: Date): Promise<void> {
+  const body: ClockFile = { simulated: true, now: now.toISOString(), ...(since ? { since: since.toISOString() } : {}) };
   const temporary = `${file}.${process.pid}.tmp`;
   const handle = await open(temporary, 'w', 0o600);
   try {
@@ -64,9 +69,10 @@ async function writeStored(file: string, now: Date): Promise<void> {
 /** The clock of a data folder, given the --clock of this start (if any). */
 export async function openDurableClock(dataDir: string, requested: Date | undefined): Promise<DurableClock> {
   const file = path.join(dataDir, CLOCK_FILE);
-  const stored = await readStored(file);
+  const kept = await readStored(file);
+  const stored = kept?.now;
   if (!stored && !requested) return { clock: new SystemClock() };
-  const persist = (now: Date) => writeStored(file, now);
+  const persist = (now: Date, since?: Date) => writeStored(file, now, since);
   if (!stored) {
     await persist(requested!);
     return { clock: new SimulatedClock(requested!), persist };
@@ -79,7 +85,7 @@ export async function openDurableClock(dataDir: string, requested: Date | undefi
         `The simulated clock of ${dataDir} stands at ${stored.toISOString()}: --clock ${requested.toISOString()} is refused (${why}).`,
       );
     }
-    return { clock: new SimulatedClock(stored), moveTo: requested, persist };
+    return { clock: new SimulatedClock(stored), since: kept?.since, moveTo: requested, persist };
   }
-  return { clock: new SimulatedClock(stored), persist };
+  return { clock: new SimulatedClock(stored), since: kept?.since, persist };
 }

@@ -115,6 +115,8 @@ interface Process {
   host: string;
   tls?: TlsFiles;
   clock: Clock;
+  /** Where the step to the folder's simulated time began, if a restart is to finish it. */
+  clockSince?: Date;
   /** Where this start moves the folder's simulated clock, once the work due where it stood is done. */
   moveClockTo?: Date;
   scheduler: WorkScheduler;
@@ -126,7 +128,7 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
   const dataDir = path.resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true });
   const logger = opts.logger ?? defaultLogger(dataDir);
-  const { clock, moveTo, persist } = await openDurableClock(dataDir, opts.clock);
+  const { clock, since, moveTo, persist } = await openDurableClock(dataDir, opts.clock);
   const scheduler = new WorkScheduler(clock, {
     persist,
     onProgress: ({ from, to, now }) =>
@@ -141,6 +143,7 @@ async function startProcess(opts: CommonOptions): Promise<Process> {
     host: opts.host ?? '127.0.0.1',
     tls,
     clock,
+    clockSince: since,
     moveClockTo: moveTo,
     scheduler,
     cleanups,
@@ -153,8 +156,9 @@ async function finish(p: Process, bootstrap: BootstrapFile, servers: ServedEndpo
   await writePrivateFile(bootstrapPath, JSON.stringify(bootstrap, null, 2) + '\n');
   if (p.clock.simulated) {
     // A restart finishes the work due where the clock stood (a crash may have cut it short), then
-    // moves it to a later --clock, hour by hour, before the start is reported.
-    await p.scheduler.advanceTo(p.moveClockTo ?? p.clock.now());
+    // moves it to a later --clock, a day at a time, before the start is reported.
+    await p.scheduler.finishStep(p.clockSince);
+    if (p.moveClockTo) await p.scheduler.advanceTo(p.moveClockTo);
   } else {
     // On the real clock, due work runs every minute.
     const timer = setInterval(

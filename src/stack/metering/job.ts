@@ -6,5 +6,5 @@ import type { MeteringDb } from './store.ts';
 // record per resource and meter (see service.ts).
 
 export function meteringWork(db: MeteringDb): DueWork {
-  return { name: 'stack: close metering hours', runUntil: (now: Date) => closeDueHours(db, now) };
+  return { name: 'stack: close metering hours', runUntil: (now: Date, since?: Date) => closeDueHours(db, now, since) };
 }

@@ -13,7 +13,7 @@ import type { MeterRates } from './tables.ts';
 // the ends of the overlap. So each hour is 1/(hours in the month) of the rate, and the hours of
 // one interval sum to exactly its rounded share of the month: a whole month to the rate itself
 // (rounding every hour on its own would not: 720 × 0.001388889 is 1.00000008).
-// Pure functions: the SQL that closes hours (`meteringStore.closeHour`) computes the same thing in
+// Pure functions: the SQL that closes hours (`meteringStore.closeHours`) computes the same thing in
 // bulk; these are its reference.
 
 export type { MeterRates } from './tables.ts';

@@ -73,33 +73,65 @@ export async function recordLateStateChange(
 /** Where closing has reached: every hour before it is closed. */
 export const closedUntil = (db: MeteringDb): Promise<Date | undefined> => meteringStore.closedUntil(db);
 
-/** Closes one hour and moves the watermark past it, in one transaction. */
-export async function closeHour(db: MeteringDb, hour: Date, now: Date): Promise<void> {
+/** Hours closed per transaction: a stack that was down a long time catches up a day at a time. */
+const HOURS_PER_TRANSACTION = 24;
+
+/**
+ * When each hour closing now is reported: at `now` on the real clock; when the simulated clock
+ * moved to `now` in one step from `since`, at the hour boundary where it came due, as if the clock
+ * had stopped at every one (an hour already due when the step began, at the step's first boundary).
+ */
+function reportedTimes(now: Date, since: Date | undefined): { ofHour: (hour: Date) => Date; firstBoundary: Date } {
+  if (!since) return { ofHour: () => now, firstBoundary: now };
+  const first = Math.min(startOfHour(since).getTime() + HOUR_MS, now.getTime());
+  return {
+    ofHour: (hour) => new Date(Math.max(Math.min(hour.getTime() + HOUR_MS, now.getTime()), first)),
+    firstBoundary: new Date(first),
+  };
+}
+
+/** Closes the hours `[from, until)` and moves the watermark to `until`, in one transaction. */
+async function closeHours(db: MeteringDb, from: Date, until: Date, reportedAt: (hour: Date) => Date): Promise<void> {
+  const hours: Date[] = [];
+  for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) hours.push(new Date(h));
   await inTransaction(db, async (trx) => {
     await meteringStore.lockClosing(trx);
-    await meteringStore.closeHour(trx, hour, now);
-    await meteringStore.setClosedUntil(trx, new Date(hour.getTime() + HOUR_MS));
+    await meteringStore.closeHours(
+      trx,
+      hours.map((hour) => ({ hour, reportedAt: reportedAt(hour) })),
+    );
+    await meteringStore.setClosedUntil(trx, until);
   });
 }
 
 /** Closes again the dirty hours before `until`, taking them off their list in the same transaction. */
-export async function recloseDirtyHours(db: MeteringDb, until: Date, now: Date): Promise<void> {
+export async function recloseDirtyHours(db: MeteringDb, until: Date, reportedAt: Date): Promise<void> {
   await inTransaction(db, async (trx) => {
     await meteringStore.lockClosing(trx);
-    for (const hour of await meteringStore.takeDirty(trx, until)) await meteringStore.closeHour(trx, hour, now);
+    const dirty = await meteringStore.takeDirty(trx, until);
+    await meteringStore.closeHours(
+      trx,
+      dirty.map((hour) => ({ hour, reportedAt })),
+    );
   });
 }
 
 /**
- * Closes every hour due by `now`, hour by hour from where closing stopped (so a stack that was
- * down closes the hours it missed when it comes back; the first time, from the hour of the first
- * interval ever written), then the dirty hours.
+ * Closes every hour due by `now` from where closing stopped (so a stack that was down closes the
+ * hours it missed when it comes back; the first time, from the hour of the first interval ever
+ * written), a day's hours per statement, then the dirty hours. `since`: where the simulated clock
+ * stood before it moved to `now` (see `reportedTimes`).
  */
-export async function closeDueHours(db: MeteringDb, now: Date): Promise<void> {
+export async function closeDueHours(db: MeteringDb, now: Date, since?: Date): Promise<void> {
   const until = startOfHour(now);
   const closed = await meteringStore.closedUntil(db);
   const first = closed ? undefined : await meteringStore.firstIntervalStart(db);
   const from = closed ?? (first ? startOfHour(first) : until);
-  for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) await closeHour(db, new Date(h), now);
-  await recloseDirtyHours(db, until, now);
+  const reported = reportedTimes(now, since);
+  for (let h = from.getTime(); h < until.getTime(); h += HOURS_PER_TRANSACTION * HOUR_MS) {
+    const end = Math.min(h + HOURS_PER_TRANSACTION * HOUR_MS, until.getTime());
+    await closeHours(db, new Date(h), new Date(end), reported.ofHour);
+  }
+  // Dirty hours were marked before this step: they close again at its first boundary.
+  await recloseDirtyHours(db, until, reported.firstBoundary);
 }

@@ -16,6 +16,12 @@ export type MeteringDb = Kysely<MeteringTables & { settings: SettingsTable }>;
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
 
+/** An hour to close (its start) and the reported time its records carry. */
+export interface ClosingHour {
+  hour: Date;
+  reportedAt: Date;
+}
+
 /** A resource's rates from a time on, as a row of `resource_states`. */
 interface StateRow {
   resourceId: string;
@@ -82,58 +88,69 @@ export const meteringStore = {
   },
 
   /**
-   * Closes one hour for every resource in one statement: computes each resource's quantity per
-   * meter from the intervals that overlap the hour, and writes, per resource and meter, the
+   * Closes hours for every resource in one statement: computes each resource's quantity per meter
+   * and hour from the intervals that overlap the hour, and writes, per hour, resource and meter, the
    * difference from what earlier closings of the hour already wrote, as the next revision.
    * Closing again with nothing changed writes nothing. Answers how many records it wrote.
+   * Each hour's records carry its reported time (`ClosingHour.reportedAt`).
    * A record carries its resource's URI, location and tags and its subscription's directory as
    * they are when the hour closes (through what resources and ARM publish: `metered_resource_facts()`,
    * `subscription_directories()`).
    */
-  closeHour: async (db: MeteringDb, hourStart: Date, reportedAt: Date): Promise<number> => {
-    const end = new Date(hourStart.getTime() + HOUR_MS);
+  closeHours: async (db: MeteringDb, hours: ClosingHour[]): Promise<number> => {
+    if (hours.length === 0) return 0;
+    // Each hour's calendar month (UTC), worked out by the same rule as the reference computation.
+    const months = hours.map((h) => monthOf(h.hour));
+    const starts = hours.map((h) => h.hour.toISOString());
     // A monthly meter accrues rate × the elapsed fraction of the month; an hour takes the
     // difference of that running total, rounded, at the ends of each overlap (rules.ts).
-    const month = monthOf(hourStart);
-    const monthStart = new Date(month.start);
-    const monthSeconds = month.ms / 1000;
     const accrued = (t: RawBuilder<unknown>) =>
-      sql`round(m.value::numeric * extract(epoch from (${t} - ${monthStart}::timestamptz)) / ${monthSeconds}::numeric, 9)`;
+      sql`round(m.value::numeric * extract(epoch from (${t} - h.month_start)) / h.month_seconds, 9)`;
     const result = await sql`
-      with computed as (
-        select s.resource_id, m.key as meter_id,
+      with hours as (
+        select h.hour, h.hour + interval '1 hour' as hour_end, h.month_start, h.month_seconds, h.reported_at
+        from unnest(${starts}::timestamptz[], ${months.map((m) => new Date(m.start).toISOString())}::timestamptz[],
+                    ${months.map((m) => String(m.ms / 1000))}::numeric[], ${hours.map((h) => h.reportedAt.toISOString())}::timestamptz[])
+          as h(hour, month_start, month_seconds, reported_at)
+      ), computed as (
+        select h.hour, s.resource_id, m.key as meter_id,
                round(sum(case when m.monthly then 0 else extract(epoch from (w.b - w.a)) * m.value::numeric end) / 3600, 9)
                  + sum(case when m.monthly then ${accrued(sql.ref('w.b'))} - ${accrued(sql.ref('w.a'))} else 0 end) as quantity
-        from resource_states s
+        from hours h
+        join resource_states s on s.valid_from < h.hour_end and (s.valid_to is null or s.valid_to > h.hour)
         cross join lateral (
           select r.key, r.value, r.key = any(${MONTHLY_METER_IDS}::text[]) as monthly from jsonb_each_text(s.rates) r
         ) m
         cross join lateral (
-          select greatest(s.valid_from, ${hourStart}::timestamptz) as a,
-                 least(coalesce(s.valid_to, ${end}::timestamptz), ${end}::timestamptz) as b
+          select greatest(s.valid_from, h.hour) as a, least(coalesce(s.valid_to, h.hour_end), h.hour_end) as b
         ) w
-        where s.valid_from < ${end}::timestamptz and (s.valid_to is null or s.valid_to > ${hourStart}::timestamptz)
-        group by s.resource_id, m.key
+        group by h.hour, s.resource_id, m.key
       ), existing as (
-        select resource_id, meter_id::text as meter_id, sum(quantity) as quantity, max(revision) as revision
-        from usage_records where hour = ${hourStart}::timestamptz
-        group by resource_id, meter_id
+        select hour, resource_id, meter_id::text as meter_id, sum(quantity) as quantity, max(revision) as revision
+        from usage_records where hour = any(${starts}::timestamptz[])
+        group by hour, resource_id, meter_id
       ), delta as (
-        select coalesce(c.resource_id, e.resource_id) as resource_id, coalesce(c.meter_id, e.meter_id) as meter_id,
+        select coalesce(c.hour, e.hour) as hour, coalesce(c.resource_id, e.resource_id) as resource_id,
+               coalesce(c.meter_id, e.meter_id) as meter_id,
                coalesce(c.quantity, 0) - coalesce(e.quantity, 0) as quantity, coalesce(e.revision, 0) + 1 as revision
-        from computed c full join existing e on e.resource_id = c.resource_id and e.meter_id = c.meter_id
+        from computed c full join existing e on e.hour = c.hour and e.resource_id = c.resource_id and e.meter_id = c.meter_id
         where coalesce(c.quantity, 0) <> coalesce(e.quantity, 0)
       )
       insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
-      select d.resource_id, d.meter_id::uuid, ${hourStart}::timestamptz, d.revision, d.quantity, r.subscription_id, s.tenant_id,
-             r.resource_uri, r.location, r.tags, ${reportedAt}::timestamptz
+      select d.resource_id, d.meter_id::uuid, d.hour, d.revision, d.quantity, r.subscription_id, s.tenant_id,
+             r.resource_uri, r.location, r.tags, h.reported_at
       from delta d
+      join hours h on h.hour = d.hour
       join metered_resource_facts() r on r.id = d.resource_id
       join subscription_directories() s on s.subscription_id = r.subscription_id
       on conflict do nothing
     `.execute(db);
     return Number(result.numAffectedRows ?? 0);
   },
+
+  /** Closes one hour (see `closeHours`), its records reported at `reportedAt`. */
+  closeHour: (db: MeteringDb, hour: Date, reportedAt: Date): Promise<number> =>
+    meteringStore.closeHours(db, [{ hour, reportedAt }]),
 
   firstIntervalStart: async (db: MeteringDb): Promise<Date | undefined> => {
     const row = await db

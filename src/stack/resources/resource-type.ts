@@ -2,7 +2,7 @@ import type { Sealer } from '../../core/sealed.ts';
 import type { MeterRates } from '../metering/rules.ts';
 import type { ResourceRef } from './service.ts';
 import type { ResourcesDb } from './store.ts';
-import type { ResourcesTable } from './tables.ts';
+import type { QuotaUsage, ResourcesTable } from './tables.ts';
 
 // One resource type of a tenant resource provider: what its requests may say, what it counts
 // toward quotas, what it meters and how it is shown. The lifecycle every type shares (create,
@@ -76,10 +76,15 @@ export interface ResourceType {
   accept(body: ResourceBody, existing: ResourcesTable | undefined, db: ResourcesDb): Promise<AcceptedResource>;
   /** Name rules of the type, beyond ARM's (a storage account's name is unique on the deployment). */
   validateName?(name: string, db: ResourcesDb, existing: ResourcesTable | undefined): Promise<void>;
-  /** Quota checks before a new or changed resource is written: `live` are the subscription's resources of the type. */
+  /** What a live resource of the type counts toward its subscription's quotas (counter → amount). */
+  quotaUsage(r: Pick<ResourcesTable, 'properties' | 'sku'>): QuotaUsage;
+  /**
+   * Quota checks before a new or changed resource is written: `others` is what the subscription's
+   * other live resources count (its counters, less what `existing` counted).
+   */
   checkQuota(
     limits: Record<string, number>,
-    live: ResourcesTable[],
+    others: QuotaUsage,
     next: Pick<ResourcesTable, 'properties' | 'sku'>,
     existing: ResourcesTable | undefined,
   ): void;

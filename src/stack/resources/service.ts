@@ -80,8 +80,16 @@ function meteringChanged(
 const meteringEnded = (db: ResourcesDb, row: ResourcesTable, at: Date, reason: string) =>
   recordRemoval(db, { resourceId: row.id, subscriptionId: row.subscription_id, at, reason });
 
-const liveOfType = async (db: ResourcesDb, t: ResourceType, subscriptionId: string) =>
-  (await resourcesStore.liveInSubscription(db, subscriptionId)).filter((r) => r.type_key === t.type.toLowerCase());
+/**
+ * What the subscription's other live resources count toward its quotas: its counters (maintained
+ * with every write, read under the subscription's lock) less what `existing` counted.
+ */
+async function othersUsage(db: ResourcesDb, t: ResourceType, subscriptionId: string, existing?: ResourcesTable) {
+  const usage = await resourcesStore.quotaUsage(db, subscriptionId);
+  if (existing)
+    for (const [counter, n] of Object.entries(t.quotaUsage(existing))) usage[counter] = (usage[counter] ?? 0) - n;
+  return usage;
+}
 
 export async function putResource(
   ctx: ResourcesContext,
@@ -126,7 +134,7 @@ async function writeResource(
   if (existing && existing.location !== body.location) throw resourceErrors.propertyChange('location');
   await t.validateName?.(ref.name, db, existing);
   let accepted = await t.accept(body, existing, db);
-  t.checkQuota(typeLimits, await liveOfType(db, t, sub.subscription_id), accepted, existing);
+  t.checkQuota(typeLimits, await othersUsage(db, t, sub.subscription_id, existing), accepted, existing);
   if (t.settle) {
     const scope = writeScope(ctx, db, sub, limits, t, ref, body.location, now);
     accepted = await t.settle(accepted, existing, body, scope);
@@ -145,8 +153,8 @@ async function writeResource(
     deleted_at: null,
   };
   if (ctx.links) row.properties = await ctx.links.beforeWrite(db, row);
-  if (existing) await resourcesStore.update(db, row);
-  else await resourcesStore.insert(db, row);
+  if (existing) await resourcesStore.update(db, row, t.quotaUsage(row));
+  else await resourcesStore.insert(db, row, t.quotaUsage(row));
   await meteringChanged(db, t, row, sub, now, existing ? 'updated' : 'created');
   return { resource: row, created: !existing };
 }
@@ -187,7 +195,7 @@ function writeScope(
     },
     async change(t, row, properties, reason) {
       const next: ResourcesTable = { ...row, properties, updated_at: now };
-      await resourcesStore.update(db, next);
+      await resourcesStore.update(db, next, t.quotaUsage(next));
       await meteringChanged(db, t, next, sub, now, reason);
       return next;
     },
@@ -356,8 +364,9 @@ export async function changeResource(
     const row = await resourcesStore.get(db, sub.subscription_id, ref.resourceGroup, t.type, ref.name);
     if (!row) throw resourceErrors.notFound(t.type, ref.name, ref.resourceGroup);
     const next: ResourcesTable = { ...row, properties: change.properties(row), updated_at: now };
-    if (change.quotaApplies(row, next)) t.checkQuota(limits, await liveOfType(db, t, sub.subscription_id), next, row);
-    await resourcesStore.update(db, next);
+    if (change.quotaApplies(row, next))
+      t.checkQuota(limits, await othersUsage(db, t, sub.subscription_id, row), next, row);
+    await resourcesStore.update(db, next, t.quotaUsage(next));
     await meteringChanged(db, t, next, sub, now, change.reason);
     return {
       resource: next,
@@ -366,9 +375,9 @@ export async function changeResource(
   });
 }
 
-/** Another domain's links kept in a resource's properties (a public IP's address and user): what it meters stays. */
+/** Another domain's links kept in a resource's properties (a public IP's address and user): what it meters and counts stays. */
 export async function setLinkedProperties(db: ResourcesDb, id: string, linked: Record<string, unknown>): Promise<void> {
   const row = await resourcesStore.byId(db, id);
   if (!row || row.deleted_at) return;
-  await resourcesStore.update(db, { ...row, properties: { ...row.properties, ...linked } });
+  await resourcesStore.update(db, { ...row, properties: { ...row.properties, ...linked } }, undefined);
 }

@@ -4,7 +4,7 @@ import { pageQuery, type Cursor } from '../../core/paging.ts';
 import { ANY_TYPE_ORDER, NAMED_ROW_ORDER, whereNamed, type NamedRowFilter } from '../../db/named-rows.ts';
 import type { SettingsTable } from '../../arm/tables.ts';
 import type { MeteringTables } from '../metering/tables.ts';
-import type { OperationsTable, ResourcesTable, ResourcesTables } from './tables.ts';
+import type { OperationsTable, QuotaUsage, ResourcesTable, ResourcesTables } from './tables.ts';
 
 // All SQL of tenant resources and their operations. The database is handed with metering's
 // tables too, so that a change and what it tells metering share one transaction; only metering's
@@ -43,7 +43,8 @@ export const resourcesStore = {
   getIncludingDeleted: (db: ResourcesDb, subscriptionId: string, resourceGroup: string, type: string, name: string) =>
     named(db, subscriptionId, resourceGroup, type, name).orderBy('created_at', 'desc').executeTakeFirst(),
 
-  insert: async (db: ResourcesDb, row: ResourcesTable) => {
+  /** Inserts a resource with what it counts toward quotas (the counters follow, by trigger). */
+  insert: async (db: ResourcesDb, row: ResourcesTable, usage: QuotaUsage) => {
     await db
       .insertInto('resources')
       .values({
@@ -51,11 +52,16 @@ export const resourcesStore = {
         tags: jsonValue(row.tags),
         properties: jsonValue(row.properties),
         sku: row.sku === null ? null : jsonValue(row.sku),
+        quota_usage: JSON.stringify(usage),
       })
       .execute();
   },
 
-  update: async (db: ResourcesDb, row: ResourcesTable) => {
+  /**
+   * Updates a resource with what it now counts toward quotas (the counters follow, by trigger);
+   * `usage` undefined keeps what it counted (a change that cannot alter it: another domain's links).
+   */
+  update: async (db: ResourcesDb, row: ResourcesTable, usage: QuotaUsage | undefined) => {
     await db
       .updateTable('resources')
       .set({
@@ -63,9 +69,20 @@ export const resourcesStore = {
         properties: jsonValue(row.properties),
         sku: row.sku === null ? null : jsonValue(row.sku),
         updated_at: row.updated_at,
+        ...(usage ? { quota_usage: JSON.stringify(usage) } : {}),
       })
       .where('id', '=', row.id)
       .execute();
+  },
+
+  /** What a subscription's live resources count toward its quotas (its counters). */
+  quotaUsage: async (db: ResourcesDb, subscriptionId: string): Promise<QuotaUsage> => {
+    const rows = await db
+      .selectFrom('resource_usage')
+      .select(['counter', 'amount'])
+      .where('subscription_id', '=', subscriptionId)
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.counter, Number(r.amount)]));
   },
 
   markDeleted: async (db: ResourcesDb, id: string, at: Date) => {

@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 import type { NamedArmRow } from '../../arm/tables.ts';
 
 /**
@@ -32,8 +33,28 @@ export interface OperationsTable {
   error: { code: string; message: string } | null;
 }
 
+/** What a live resource counts toward its subscription's quotas: counter → amount (its type decides). */
+export type QuotaUsage = Record<string, number>;
+
+/** A resource's row as stored: what it counts toward quotas is kept with it, so that a delete can take it back. */
+export interface ResourceRowsTable extends ResourcesTable {
+  quota_usage: ColumnType<QuotaUsage, string, string>;
+}
+
+/**
+ * Each subscription's usage of its quotas, maintained by a trigger on `resources` from the rows'
+ * `quota_usage` (live rows only) in the transaction of every write: quota checks read these, not
+ * every live resource.
+ */
+export interface ResourceUsageTable {
+  subscription_id: string;
+  counter: string;
+  amount: ColumnType<string, string, string>;
+}
+
 // What a resource meters over time is metering's (src/stack/metering/tables.ts).
 export interface ResourcesTables {
-  resources: ResourcesTable;
+  resources: ResourceRowsTable;
+  resource_usage: ResourceUsageTable;
   operations: OperationsTable;
 }

@@ -125,6 +125,9 @@ export const diskProperties = (p: StoredProperties): DiskProperties => ({
   managedBy: optionalString(p.managedBy, 'managedBy'),
 });
 
+/** The quota counter of a disk sku's provisioned GB (each sku has its own limit). */
+const diskGbCounter = (sku: unknown) => `diskGb:${String(sku)}`;
+
 const resourceIdOf = (r: ResourcesTable) =>
   `/subscriptions/${r.subscription_id}/resourceGroups/${r.resource_group}/providers/${r.type}/${r.name}`;
 
@@ -203,7 +206,8 @@ export const disks: ResourceType = {
     };
   },
   meterState: (r) => diskRates(diskSkuOf(r.sku?.name), diskProperties(r.properties).diskSizeGB),
-  checkQuota(limits, live, next, existing) {
+  quotaUsage: (r) => ({ [diskGbCounter(r.sku?.name)]: diskProperties(r.properties).diskSizeGB }),
+  checkQuota(limits, others, next, existing) {
     for (const [sku, limitName] of [
       ['Standard_LRS', 'maxAllocationStandardManagedDisksAndSnapshots'],
       ['Premium_LRS', 'maxAllocationPremiumManagedDisksAndSnapshots'],
@@ -211,7 +215,7 @@ export const disks: ResourceType = {
       const limit = limits[limitName];
       const gb = (r: Pick<ResourcesTable, 'properties' | 'sku'>) =>
         r.sku?.name === sku ? diskProperties(r.properties).diskSizeGB : 0;
-      const inUse = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + gb(r), 0);
+      const inUse = others[diskGbCounter(sku)] ?? 0;
       if (limit !== undefined && gb(next) > (existing ? gb(existing) : 0) && inUse + gb(next) > limit)
         throw resourceErrors.quotaExceeded(`${limitName} (GB)`, limit, inUse, gb(next));
     }

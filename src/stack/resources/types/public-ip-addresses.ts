@@ -81,13 +81,15 @@ export const publicIpAddresses: ResourceType = {
     };
   },
   meterState: (r) => publicIpRates(publicIpProperties(r.properties).allocation),
-  checkQuota(limits, live, _next, existing) {
+  quotaUsage: () => ({ publicIpAddresses: 1 }),
+  checkQuota(limits, others, _next, existing) {
+    const count = others.publicIpAddresses ?? 0;
     if (
       !existing &&
       limits.maxPublicIpsPerSubscription !== undefined &&
-      live.length + 1 > limits.maxPublicIpsPerSubscription
+      count + 1 > limits.maxPublicIpsPerSubscription
     ) {
-      throw resourceErrors.quotaExceeded('PublicIPAddresses', limits.maxPublicIpsPerSubscription, live.length, 1);
+      throw resourceErrors.quotaExceeded('PublicIPAddresses', limits.maxPublicIpsPerSubscription, count, 1);
     }
   },
 };

@@ -107,11 +107,13 @@ export const storageAccounts: ResourceType = {
     return { ...accepted, properties: { ...accepted.properties, keys } };
   },
   meterState: (r) => storageRates(storageAccountProperties(r.properties).usage),
-  checkQuota(limits, live, next, existing) {
-    if (!existing && limits.numberOfStorageAccounts !== undefined && live.length + 1 > limits.numberOfStorageAccounts) {
-      throw resourceErrors.quotaExceeded('StorageAccounts', limits.numberOfStorageAccounts, live.length, 1);
+  quotaUsage: (r) => ({ storageAccounts: 1, storageGb: usedGb(r) }),
+  checkQuota(limits, counted, next, existing) {
+    const count = counted.storageAccounts ?? 0;
+    if (!existing && limits.numberOfStorageAccounts !== undefined && count + 1 > limits.numberOfStorageAccounts) {
+      throw resourceErrors.quotaExceeded('StorageAccounts', limits.numberOfStorageAccounts, count, 1);
     }
-    const others = live.filter((r) => r.id !== existing?.id).reduce((n, r) => n + usedGb(r), 0);
+    const others = counted.storageGb ?? 0;
     if (
       limits.capacityInGb !== undefined &&
       others + usedGb(next) > limits.capacityInGb &&

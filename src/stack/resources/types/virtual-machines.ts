@@ -141,13 +141,14 @@ export const virtualMachines: ResourceType = {
     if (!size) throw new Error(`virtual machine of unknown size ${vm.vmSize}`);
     return vmRates(size, vm.osType, vm.powerState);
   },
-  checkQuota(limits, live, next, existing) {
-    const others = live.filter((r) => r.id !== existing?.id);
-    if (!existing && limits.virtualMachineCount !== undefined && others.length + 1 > limits.virtualMachineCount) {
-      throw resourceErrors.quotaExceeded('VirtualMachines', limits.virtualMachineCount, others.length, 1);
+  quotaUsage: (r) => ({ virtualMachines: 1, cores: allocatedCores([r]) }),
+  checkQuota(limits, others, next, existing) {
+    const count = others.virtualMachines ?? 0;
+    if (!existing && limits.virtualMachineCount !== undefined && count + 1 > limits.virtualMachineCount) {
+      throw resourceErrors.quotaExceeded('VirtualMachines', limits.virtualMachineCount, count, 1);
     }
     const cores = allocatedCores([next]);
-    const inUse = allocatedCores(others);
+    const inUse = others.cores ?? 0;
     if (
       limits.coresLimit !== undefined &&
       inUse + cores > limits.coresLimit &&
@@ -247,7 +248,8 @@ export async function reportLatePowerState(
     );
     if (!late)
       throw armError('NoStateAtTime', `The virtual machine had no metered state at ${input.at.toISOString()}.`);
-    if (late.current && !row.deleted_at) await resourcesStore.update(db, { ...changed, updated_at: now });
+    if (late.current && !row.deleted_at)
+      await resourcesStore.update(db, { ...changed, updated_at: now }, t.quotaUsage(changed));
     return { resource: row, reopenedHours: late.reopenedHours };
   });
 }
