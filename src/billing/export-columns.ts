@@ -80,6 +80,8 @@ export function jsNumber(x: string): string {
 }
 
 const usage = `l.line_type in ('usage', 'late usage')`;
+const afterProviders = `split_part(l.resource_uri, '/providers/', -1)`;
+const slashes = `(length(${afterProviders}) - length(replace(${afterProviders}, '/', '')))`;
 const usageDate = `${day('l.usage_date', '00:00:00')}`;
 
 /** The fields of the partner center's daily-rated usage line item, in its order (`dailyRatedLineView`). */
@@ -205,11 +207,16 @@ export const FOCUS: Record<string, Column> = {
   ResourceId: text('l.resource_uri'),
   // The last segment of the resource id.
   ResourceName: text(`split_part(l.resource_uri, '/', -1)`),
-  // After the last '/providers/': every other segment from the first, without the last of them.
-  ResourceType: text(`(
-    select array_to_string(array(select p[k] from generate_series(1, cardinality(p) - 3 + cardinality(p) % 2, 2) k order by k), '/')
-    from (select string_to_array(split_part(l.resource_uri, '/providers/', -1), '/') as p) s
-  )`),
+  // After the last '/providers/': every other segment from the first, without the last of them
+  // (the usual ids, of 3 to 6 segments there, without building an array).
+  ResourceType: text(`case
+    when l.resource_uri is null then null
+    when ${slashes} < 2 then null
+    when ${slashes} < 4 then split_part(${afterProviders}, '/', 1)
+    when ${slashes} < 6 then split_part(${afterProviders}, '/', 1) || '/' || split_part(${afterProviders}, '/', 3)
+    else (select array_to_string(array(select p[k] from generate_series(1, cardinality(p) - 3 + cardinality(p) % 2, 2) k order by k), '/')
+          from (select string_to_array(${afterProviders}, '/') as p) s)
+  end`),
   SkuId: text('l.meter_id::text'),
   SubAccountId: text('l.subscription_id::text'),
   SubAccountName: text('subscription.name'),
