@@ -96,8 +96,14 @@ export const usageStore = {
     const result = await sql<DeploymentConflict>`
       with input as (${recordsTable(records)}), found as (
         select x.i, x."resourceId", x."meterId", x.hour, x.revision, r.quantity as stored, x.quantity as offered
-        from input x join usage_received r
-          on r.source = ${`deployment:${cloudId}`} and r.resource_id = x."resourceId" and r.meter_id = x."meterId" and r.hour = x.hour and r.revision = x.revision
+        from input x
+        -- One look-up of the unique key per record (the limit keeps the planner from hashing
+        -- everything the deployment ever sent instead).
+        cross join lateral (
+          select quantity from usage_received r
+          where r.source = ${`deployment:${cloudId}`} and r.resource_id = x."resourceId" and r.meter_id = x."meterId" and r.hour = x.hour and r.revision = x.revision
+          limit 1
+        ) r
         where r.quantity <> x.quantity
         union all
         select x.i, x."resourceId", x."meterId", x.hour, x.revision, y.quantity, x.quantity
