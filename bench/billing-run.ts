@@ -11,6 +11,7 @@ import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.t
 import { migrateHub, type HubTables } from '../src/hub/app.ts';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import type { BenchResult } from './report.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const PARTNER = '99999999-0000-0000-0000-000000000001';
@@ -61,10 +62,10 @@ const baselineTotals = sql<{ partner_total: string; customer_total: string }>`
          (select sum(t) from (select round(sum(q) * unit_price, 2) as t from priced group by customer_id, meter_id, resource_uri, unit_price) x)::text as customer_total
 `;
 
-export async function benchBillingRun(serverUrl: string, customers: number): Promise<void> {
+export async function benchBillingRun(serverUrl: string, customers: number): Promise<BenchResult> {
   const url = withDatabase(serverUrl, `bench_billing_${Date.now()}`);
   await ensureDatabase(url);
-  const { db, close } = openDatabase<HubTables>(url, 4);
+  const { db, pool, close } = openDatabase<HubTables>(url, 4);
   try {
     await migrateHub(db);
     await seed(db, customers);
@@ -73,6 +74,7 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
     );
     const ctx = {
       db,
+      pool,
       clock: new SimulatedClock(new Date('2026-02-01T01:00:00Z')),
       system: { require: async () => {}, may: async () => true },
     };
@@ -104,36 +106,26 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
       }
       check = got;
     }
-    const o = median(ours);
-    const b = median(baseline);
-    process.stdout.write(
-      JSON.stringify(
-        {
-          benchmark: 'billing run: close one month',
-          customers,
-          usageRecords: records,
-          invoices: closed.invoices,
-          lines: closed.lines,
-          totals: check,
-          billingRunMs: Math.round(o),
-          baselineSingleQueryMs: Math.round(b),
-          ratio: Number((o / b).toFixed(2)),
-          runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    return {
+      benchmark: 'billing',
+      title: 'the billing run: close one month (the hub)',
+      ours_ms: median(ours),
+      baseline_ms: median(baseline),
+      baseline: 'one SQL query computing the same totals, writing nothing',
+      target: null,
+      sizes: { customers, usageRecords: records, invoices: closed.invoices, lines: closed.lines },
+      details: { totals: check, runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) } },
+    };
   } finally {
     await close();
   }
 }
 
 /** Streams an export of an invoice with `lines` lines, sampling the heap, against a raw COPY of the same rows. */
-export async function benchExport(serverUrl: string, lines: number): Promise<void> {
+export async function benchExport(serverUrl: string, lines: number): Promise<BenchResult> {
   const url = withDatabase(serverUrl, `bench_export_${Date.now()}`);
   await ensureDatabase(url);
-  const { db, close } = openDatabase<HubTables>(url, 2);
+  const { db, pool, close } = openDatabase<HubTables>(url, 2);
   try {
     await migrateHub(db);
     const t0 = new Date('2026-01-01T00:00:00Z');
@@ -150,7 +142,6 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
              'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
       from generate_series(1, ${lines}) i
     `.execute(db);
-    const invoice = await db.selectFrom('invoices').selectAll().executeTakeFirstOrThrow();
 
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
@@ -170,7 +161,10 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
         },
       });
     let start = performance.now();
-    await pipeline(exportStream(db, [invoice], 'focus'), counter());
+    await pipeline(
+      exportStream(db, pool, { stream: 'partner', buyerId: PARTNER, period: '2026-01', kind: 'invoice' }, 'focus'),
+      counter(),
+    );
     const oursMs = performance.now() - start;
     clearInterval(sampler);
     const exportedBytes = bytes;
@@ -187,24 +181,22 @@ export async function benchExport(serverUrl: string, lines: number): Promise<voi
     );
     const copyMs = performance.now() - start;
     await client.end();
-    process.stdout.write(
-      JSON.stringify(
-        {
-          benchmark: 'export one invoice as FOCUS CSV, streamed',
-          lines,
-          exportMs: Math.round(oursMs),
-          exportedMB: Math.round(exportedBytes / 1e6),
-          linesPerSecond: Math.round(lines / (oursMs / 1000)),
-          baselineRawCopyMs: Math.round(copyMs),
-          ratioToCopy: Number((oursMs / copyMs).toFixed(2)),
-          heapBeforeMB: Math.round(heapBefore / 1e6),
-          heapPeakMB: Math.round(heapPeak / 1e6),
-          rssPeakMB: Math.round(rssPeak / 1e6),
-        },
-        null,
-        2,
-      ) + '\n',
-    );
+    return {
+      benchmark: 'export',
+      title: 'export one invoice as FOCUS CSV, streamed (the hub)',
+      ours_ms: oursMs,
+      baseline_ms: copyMs,
+      baseline: 'a raw COPY (SELECT * … ORDER BY …) TO STDOUT of the same rows',
+      target: 1.5,
+      sizes: { lines },
+      details: {
+        exportedMB: Math.round(exportedBytes / 1e6),
+        linesPerSecond: Math.round(lines / (oursMs / 1000)),
+        heapBeforeMB: Math.round(heapBefore / 1e6),
+        heapPeakMB: Math.round(heapPeak / 1e6),
+        rssPeakMB: Math.round(rssPeak / 1e6),
+      },
+    };
   } finally {
     await close();
   }

@@ -1,6 +1,7 @@
 // A month of the simulated clock on a stack with N running VMs: the scheduler's move of P31D with
 // metering's work (a day of hours per step and statement), against one INSERT ... SELECT that
 // writes the same 744 hours of records set-based into a table of the same shape, in the same run.
+import type { BenchResult } from './report.ts';
 import { sql } from 'kysely';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { WorkScheduler } from '../src/core/scheduler.ts';
@@ -10,7 +11,7 @@ import { meteringWork } from '../src/stack/metering/job.ts';
 
 const SUBSCRIPTION = '11111111-1111-1111-1111-111111111111';
 
-export async function benchClockMonth(serverUrl: string, vms: number): Promise<void> {
+export async function benchClockMonth(serverUrl: string, vms: number): Promise<BenchResult> {
   const url = withDatabase(serverUrl, `bench_clock_${Date.now()}`);
   await ensureDatabase(url);
   const { db, close } = openDatabase<StackTables>(url, 2);
@@ -67,16 +68,16 @@ export async function benchClockMonth(serverUrl: string, vms: number): Promise<v
     const baseline = performance.now() - start;
     if (String(base.numAffectedRows) !== written.rows[0].n)
       throw new Error(`the baseline wrote ${base.numAffectedRows} rows, the month wrote ${written.rows[0].n}`);
-    const report = {
-      benchmark: 'clock advance P31D (a stack, metering)',
-      vms,
-      hours: 744,
-      records: Number(written.rows[0].n),
-      ours_ms: Math.round(ours),
-      baseline_insert_select_ms: Math.round(baseline),
-      ratio: Number((ours / baseline).toFixed(2)),
+    return {
+      benchmark: 'clock-month',
+      title: 'clock advance P31D with running VMs (a stack: metering, one step a day)',
+      ours_ms: ours,
+      baseline_ms: baseline,
+      baseline: 'one INSERT ... SELECT of the same month of records',
+      target: null,
+      sizes: { vms, hours: 744, records: Number(written.rows[0].n) },
+      details: {},
     };
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
     await close();
   }

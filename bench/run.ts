@@ -1,16 +1,38 @@
-// `npm run bench`: measured figures, each as a ratio to a baseline measured in the same run.
-// Uses the embedded PostgreSQL server (or STACKLEDGER_BENCH_DATABASE_URL), in a fresh database.
+// `npm run bench [-- [--json] [name…]]`: measured figures, each as a ratio to a baseline measured
+// in the same run (bench/report.ts prints them). Uses the embedded PostgreSQL server (or
+// STACKLEDGER_BENCH_DATABASE_URL), in fresh databases. Sizes come from the environment.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
+import { benchBillingRun, benchExport } from './billing-run.ts';
 import { benchClockMonth } from './clock-month.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
-import { benchBillingRun, benchExport } from './billing-run.ts';
+import { type BenchResult, report } from './report.ts';
 import { benchUsagePage } from './usage-page.ts';
 
-const only = process.argv.slice(2);
+const size = (name: string, otherwise: number) => Number(process.env[name] ?? otherwise);
+
+/** Every bench, by name, in the order they run: adding one is one line here. */
+const BENCHES: Record<string, (serverUrl: string) => Promise<BenchResult | BenchResult[]>> = {
+  'close-hour': (url) => benchCloseHour(url, size('BENCH_RESOURCES', 100_000)),
+  'clock-month': (url) => benchClockMonth(url, size('BENCH_VMS', 1000)),
+  ingest: (url) => benchIngest(url, size('BENCH_RECORDS', 200_000)),
+  billing: (url) => benchBillingRun(url, size('BENCH_CUSTOMERS', 1000)),
+  export: (url) => benchExport(url, size('BENCH_EXPORT_LINES', 10_000_000)),
+  'usage-page': (url) => benchUsagePage(url, size('BENCH_USAGE_RECORDS', 50_000_000)),
+};
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const names = args.filter((a) => a !== '--json');
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown bench ${unknown.join(', ')}: the benches are ${Object.keys(BENCHES).join(', ')}\n`);
+  process.exit(2);
+}
+
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
 let cleanup = async () => {};
 if (!serverUrl) {
@@ -23,18 +45,8 @@ if (!serverUrl) {
   };
 }
 try {
-  if (only.length === 0 || only.includes('close-hour'))
-    await benchCloseHour(serverUrl, Number(process.env.BENCH_RESOURCES ?? 100_000));
-  if (only.length === 0 || only.includes('clock-month'))
-    await benchClockMonth(serverUrl, Number(process.env.BENCH_VMS ?? 1000));
-  if (only.length === 0 || only.includes('ingest'))
-    await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
-  if (only.length === 0 || only.includes('billing'))
-    await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
-  if (only.length === 0 || only.includes('export'))
-    await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
-  if (only.length === 0 || only.includes('usage-page'))
-    await benchUsagePage(serverUrl, Number(process.env.BENCH_USAGE_RECORDS ?? 50_000_000));
+  for (const [name, bench] of Object.entries(BENCHES))
+    if (names.length === 0 || names.includes(name)) for (const r of [await bench(serverUrl)].flat()) report(r, json);
 } finally {
   await cleanup();
 }

@@ -1,6 +1,7 @@
 // A page of the hub's usage API (Microsoft.Commerce/UsageAggregates, hourly, with details) at page 1
 // and page 10,000 of a store of N usage records, over HTTP, against the raw keyset SQL of the same
 // page run straight on the database. Keyset paging makes both pages cost the same.
+import type { BenchResult } from './report.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +45,7 @@ const RAW_PAGE = `
   order by r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid)
   limit ${USAGE_PAGE_SIZE + 1}`;
 
-export async function benchUsagePage(serverUrl: string, records: number): Promise<void> {
+export async function benchUsagePage(serverUrl: string, records: number): Promise<BenchResult[]> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-usage-'));
   const prefix = `bench_usage_${Date.now()}`;
   const system = await startSystem({
@@ -88,7 +89,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
       const hour = new Date(Date.UTC(2026, 4, 1) + Math.floor(i / resources) * 3_600_000);
       return [hour, METER, uriOf(sub, i % resources), NIL, NIL] as const;
     };
-    const result: Record<string, unknown> = { benchmark: 'usage API page', records, pages };
+    const results: BenchResult[] = [];
     for (const page of [1, deep]) {
       const key = keyBefore(page);
       const continuation = key && keysetToken(listScope(path_, order.list, USAGE_PAGING_PARAMS), order.parts, key);
@@ -111,15 +112,21 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
       const nodes = JSON.stringify(plan.rows[0]['QUERY PLAN']).match(/"Node Type":"[^"]+"/g) ?? [];
       const o = median(ours);
       const bl = median(baseline);
-      result[`page${page}`] = {
-        plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
-        ours_ms: Math.round(o),
-        baseline_ms: Math.round(bl),
-        ratio: Number((o / bl).toFixed(2)),
-        runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
-      };
+      results.push({
+        benchmark: page === 1 ? 'usage-page-1' : 'usage-page-deep',
+        title: `the hub's usage API (UsageAggregates, Hourly) at page ${page} of ${pages}, over HTTP`,
+        ours_ms: o,
+        baseline_ms: bl,
+        baseline: 'the raw keyset SQL of the same page',
+        target: 2,
+        sizes: { records, pages, page },
+        details: {
+          plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
+          runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
+        },
+      });
     }
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return results;
   } finally {
     await db.end();
     await http.close();

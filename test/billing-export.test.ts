@@ -61,4 +61,37 @@ describe('a large export, streamed', () => {
     const grew = (peak - before) / 1e6;
     assert.ok(grew < 40, `the live heap grew by ${Math.round(grew)} MB while ${Math.round(bytes / 1e6)} MB streamed`);
   });
+
+  it('gives its connection back when the client goes away midway', async () => {
+    const token = await t.appToken('csp', t.b.hub.arm);
+    const url = `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2026-01&format=focus`;
+    // More aborted downloads than the hub's pool has connections (10): a connection kept by any
+    // of them would leave the last ones, and everything after, waiting.
+    for (let n = 0; n < 12; n++) {
+      const res = await t.http.open('GET', url, { token });
+      assert.equal(res.statusCode, 200);
+      for await (const _chunk of res.body) break; // the first chunk, then the client hangs up
+    }
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await db.connect();
+    try {
+      // The server's COPY ends with its connection.
+      let copying = -1;
+      for (let tries = 0; tries < 50 && copying !== 0; tries++) {
+        if (tries > 0) await new Promise((r) => setTimeout(r, 100));
+        const r = await db.query(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'copy (%' and pid <> pg_backend_pid()`,
+        );
+        copying = r.rows[0].n;
+      }
+      assert.equal(copying, 0, 'no COPY still runs for a client that went away');
+    } finally {
+      await db.end();
+    }
+    const res = await t.http.open('GET', url.replace('format=focus', 'format=json'), { token });
+    assert.equal(res.statusCode, 200);
+    let lines = 0;
+    for await (const chunk of res.body) for (const byte of chunk as Buffer) if (byte === 10) lines++;
+    assert.equal(lines, LINES + 2, 'the pool still serves a whole export: "[", every line, "]"');
+  });
 });

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { SystemRights } from '../arm/service.ts';
 import type { ArmDb } from '../arm/store.ts';
 import type { Clock } from '../core/clock.ts';
@@ -15,6 +16,8 @@ import type { Seller, Stream } from './tables.ts';
 export interface BillingContext {
   /** Billing's own tables, and those of the domains whose published queries it reads. */
   db: BillingDb & ArmDb & IdentityDb & PartnerDb;
+  /** The same database's pool, for what Kysely cannot do: the exports' COPY. */
+  pool: pg.Pool;
   clock: Clock;
   /** The provider's rights (prices, overrides, profiles, billing runs): roles at the root scope. */
   system: SystemRights;

@@ -6,7 +6,7 @@ import { isGuid } from '../core/ids.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
-import { EXPORT_FORMATS, exportStream, type ExportFormat } from './exports.ts';
+import { EXPORT_FORMATS, exportStream, type ExportFormat, type ExportSelection } from './exports.ts';
 import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
 import { addAdjustment } from './adjustments.ts';
@@ -219,26 +219,18 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     if (customerId !== undefined && !isGuid(customerId))
       throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
     const partner = await callerPartner(ctx, caller);
-    let invoices: Awaited<ReturnType<typeof billingStore.listInvoices>>;
+    let selection: ExportSelection;
     if (stream === 'partner') {
       if (!partner) throw billingErrors.notAPartner(caller.tenantId);
-      invoices = await billingStore.listInvoices(
-        ctx.db,
-        { stream, buyerId: partner.tenant_id, period, kind: 'invoice' },
-        { after: undefined, limit: 1000 },
-      );
+      selection = { stream, buyerId: partner.tenant_id, period, kind: 'invoice', customerId };
     } else {
       const scope = await customerInvoiceScope(ctx, caller);
-      invoices = await billingStore.listInvoices(
-        ctx.db,
-        { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period },
-        { after: undefined, limit: 100_000 },
-      );
+      selection = { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period };
     }
     const ext = format === 'json' ? 'json' : 'csv';
     reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="stackledger-${stream}-${format}-${period}.${ext}"`);
-    return reply.send(exportStream(ctx.db, invoices, format, stream === 'partner' ? customerId : undefined));
+    return reply.send(exportStream(ctx.db, ctx.pool, selection, format));
   });
 
   app.get<{ Params: { name: string } }>(

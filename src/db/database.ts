@@ -8,8 +8,11 @@ import {
   type MigrationProvider,
   type RawBuilder,
 } from 'kysely';
-import type { DueWork } from '../core/scheduler.ts';
+import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { DueWork } from '../core/scheduler.ts';
 
 // One query layer for every domain: Kysely over a pg.Pool. Bulk paths use pg directly (COPY).
 
@@ -151,4 +154,57 @@ export function oneProcessAtATime<DB>(db: Kysely<DB>, work: DueWork): DueWork {
     ...work,
     runUntil: (now, since) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now, since)),
   };
+}
+
+/**
+ * A stream that `write` fills from a connection of its own, in one read-only repeatable-read
+ * transaction (one snapshot however long it runs; `setLocal` gives it settings). `out` (a
+ * pass-through unless given) is what the caller reads. The connection goes back to the pool at
+ * the end; if the reader goes away or anything fails midway, it is closed instead (a COPY may
+ * still be running on it) and the stream is destroyed.
+ */
+export function streamFromConnection(
+  pool: pg.Pool,
+  write: (client: pg.PoolClient, out: Writable) => Promise<void>,
+  out: Transform = new PassThrough(),
+): Readable {
+  void (async () => {
+    let client: pg.PoolClient | undefined;
+    let finished = false;
+    let released = false;
+    const release = (error?: Error) => {
+      if (client && !released) client.release(error);
+      released = true;
+    };
+    try {
+      client = await pool.connect();
+      // The reader went away: close the connection, which ends whatever runs on it.
+      out.once('close', () => finished || release(new Error('the reader went away')));
+      if (out.destroyed) throw new Error('the reader went away');
+      await client.query('begin transaction isolation level repeatable read, read only');
+      await write(client, out);
+      await client.query('commit');
+      finished = true;
+      release();
+      out.end();
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      release(error);
+      out.destroy(error);
+    }
+  })();
+  return out;
+}
+
+/** Sets `settings` for the rest of the transaction (COPY takes no bind parameters: its query reads them with `current_setting`). */
+export async function setLocal(client: pg.PoolClient, settings: Record<string, string>): Promise<void> {
+  await client.query('select set_config(name, value, true) from unnest($1::text[], $2::text[]) as s(name, value)', [
+    Object.keys(settings),
+    Object.values(settings),
+  ]);
+}
+
+/** Runs `COPY … TO STDOUT` and writes what it answers into `out`, leaving `out` open. */
+export async function copyOutInto(client: pg.PoolClient, copy: string, out: Writable): Promise<void> {
+  await pipeline(client.query(copyTo(copy)), out, { end: false });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
 import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
@@ -108,6 +109,8 @@ export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
 
 export interface HubOptions {
   db: Kysely<HubTables>;
+  /** The pool behind `db`, for COPY (billing's exports). */
+  pool: pg.Pool;
   scheduler: WorkScheduler;
   logger: Logger;
   tls?: TlsFiles;
@@ -162,7 +165,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     deploymentKey: (servicePrincipalId, kid) => verificationKey(opts.db, servicePrincipalId, kid, new Date()),
   };
   await reportSharedCloudIds(registration, opts.logger);
-  const billing: BillingContext = { db: opts.db, clock, system };
+  const billing: BillingContext = { db: opts.db, pool: opts.pool, clock, system };
   const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const budgets: BudgetContext = { db: opts.db, arm, billing };

@@ -119,6 +119,7 @@ export async function startHubRole(
     await migrateHub(db.db);
     return createHub({
       db: db.db,
+      pool: db.pool,
       scheduler: opts.scheduler,
       logger: opts.logger.child({ role: 'hub' }),
       tls: opts.tls,

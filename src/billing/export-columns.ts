@@ -1,0 +1,264 @@
+import { METERS } from '../core/meters.ts';
+
+// The exports' columns, each an SQL expression over one invoice line `l`, its invoice `i` (with
+// what is the same on every line already written: its period's bounds, its buyer's and seller's
+// names), its meter `m`, the names of its customer and subscription, and the group and namespace
+// of its resource id `r` (see `exportSelect` in exports.ts). Each value is written as the partner
+// center's and FOCUS's files have always had it: text, or a number as JavaScript prints it.
+
+/** The partner center's reconciliation columns, each from the daily-rated line item field of the same name. */
+export const RECON_COLUMNS = [
+  'PartnerId',
+  'PartnerName',
+  'CustomerId',
+  'CustomerName',
+  'CustomerDomainName',
+  'CustomerCountry',
+  'InvoiceNumber',
+  'MpnId',
+  'ResellerMpnId',
+  'ChargeStartDate',
+  'ChargeEndDate',
+  'UsageDate',
+  'ProductName',
+  'SkuName',
+  'PublisherName',
+  'PublisherId',
+  'SubscriptionId',
+  'SubscriptionDescription',
+  'EntitlementId',
+  'EntitlementDescription',
+  'MeterType',
+  'MeterCategory',
+  'MeterId',
+  'MeterSubCategory',
+  'MeterName',
+  'MeterRegion',
+  'UnitOfMeasure',
+  'ResourceLocation',
+  'ConsumedService',
+  'ResourceGroup',
+  'ResourceUri',
+  'ChargeType',
+  'UnitPrice',
+  'Quantity',
+  'UnitType',
+  'BillingPreTaxTotal',
+  'BillingCurrency',
+  'PricingPreTaxTotal',
+  'PricingCurrency',
+  'EffectiveUnitPrice',
+  'PCToBCExchangeRate',
+] as const;
+
+/** A value of a column: text (null when absent), a number, a boolean, or JSON text as it is. */
+export type Column = { text: string } | { number: string } | { boolean: string } | { json: string };
+
+const text = (sql: string): Column => ({ text: sql });
+const constant = (value: string): Column => ({ text: `'${value}'::text` });
+/** A date (ISO DateStyle, set by the export) at a time of its day, UTC. */
+const day = (date: string, time: string) => `(${date})::text || 'T${time}Z'`;
+
+/**
+ * A numeric as JavaScript's `Number(text)` prints it: PostgreSQL's float8 text has the same
+ * shortest digits, but writes exponents where JavaScript does not (from 1e-4 down to 1e-6, and
+ * from 1e15); a numeric of 9 decimals has at most 5 significant digits below 1e-4, so its own
+ * text (trailing zeros trimmed) is exact there, and below 1e-6 it is written as JavaScript does
+ * (`5e-7`). Absent is 0, as the partner center's numbers are.
+ */
+export function jsNumber(x: string): string {
+  const digits = `substr(trim_scale(abs(${x}))::text, 3)`;
+  const significant = `ltrim(${digits}, '0')`;
+  return `case
+    when ${x} is null or ${x} = 0 then '0'
+    when abs(${x}) >= 1e-4 and abs(${x}) < 1e15 then ${x}::float8::text
+    when abs(${x}) >= 1e-6 then trim_scale(${x})::text
+    else (case when ${x} < 0 then '-' else '' end) || left(${significant}, 1)
+      || (case when length(${significant}) > 1 then '.' || substr(${significant}, 2) else '' end)
+      || 'e-' || (length(${digits}) - length(${significant}) + 1)::text
+  end`;
+}
+
+const usage = `l.line_type in ('usage', 'late usage')`;
+const afterProviders = `split_part(l.resource_uri, '/providers/', -1)`;
+const slashes = `(length(${afterProviders}) - length(replace(${afterProviders}, '/', '')))`;
+const usageDate = `${day('l.usage_date', '00:00:00')}`;
+
+/** The fields of the partner center's daily-rated usage line item, in its order (`dailyRatedLineView`). */
+export const DAILY_RATED_FIELDS: Record<string, Column> = {
+  partnerId: text('i.buyer_id::text'),
+  partnerName: text(`coalesce(i.buyer_name, '')`),
+  customerId: text(`coalesce(l.customer_id::text, '')`),
+  customerName: text(`coalesce(customer.name, '')`),
+  customerDomainName: text(`coalesce(customer.domain, '')`),
+  customerCountry: constant('US'),
+  invoiceNumber: text('i.number'),
+  mpnId: constant(''),
+  resellerMpnId: constant(''),
+  chargeStartDate: text(`coalesce(${usageDate}, '')`),
+  chargeEndDate: text(`coalesce(${day('l.usage_date', '23:59:59')}, '')`),
+  subscriptionId: text(`coalesce(l.subscription_id::text, '')`),
+  subscriptionDescription: text(`coalesce(subscription.name, '')`),
+  entitlementId: text(`coalesce(l.subscription_id::text, '')`),
+  entitlementDescription: text(`coalesce(subscription.name, '')`),
+  productName: constant('Azure Stack Hub'),
+  skuName: text(`coalesce(m.category, '')`),
+  publisherName: constant('Stackledger'),
+  publisherId: constant(''),
+  usageDate: text(`coalesce(${usageDate}, '')`),
+  meterType: constant('Consumption'),
+  meterCategory: text(`coalesce(m.category, '')`),
+  meterId: text(`coalesce(l.meter_id::text, '')`),
+  meterSubCategory: text(`coalesce(m.subcategory, '')`),
+  meterName: text(`coalesce(m.name, l.meter_id::text, '')`),
+  meterRegion: text(`coalesce(l.location, '')`),
+  unitOfMeasure: text(`coalesce(m.unit, '')`),
+  resourceLocation: text(`coalesce(l.location, '')`),
+  consumedService: text(`coalesce(r.id[2], '')`),
+  resourceGroup: text(`coalesce(r.id[1], '')`),
+  resourceUri: text(`coalesce(l.resource_uri, '')`),
+  chargeType: text(`case when l.line_type = 'late usage' then 'Late usage' else 'Usage' end`),
+  unitPrice: { number: jsNumber('l.unit_price') },
+  quantity: { number: jsNumber('l.quantity') },
+  unitType: text(`coalesce(m.unit, '')`),
+  billingPreTaxTotal: { number: jsNumber('l.amount') },
+  billingCurrency: text('i.currency'),
+  pricingPreTaxTotal: { number: jsNumber('l.amount') },
+  pricingCurrency: text('i.currency'),
+  effectiveUnitPrice: { number: jsNumber('l.unit_price') },
+  pcToBCExchangeRate: { number: `'1'` },
+  tier: { number: `coalesce(l.tier, 1)::text` },
+  invoiceLineItemType: constant('usage_line_items'),
+  billingProvider: constant('one_time'),
+  attributes: { json: `'{"objectType":"DailyRatedUsageLineItem"}'` },
+};
+
+/** The reconciliation file: each of its columns is the daily-rated field of the same name. */
+export const RECON: Record<string, Column> = Object.fromEntries(
+  RECON_COLUMNS.map((c) => {
+    const field = Object.keys(DAILY_RATED_FIELDS).find((f) => f.toLowerCase() === c.toLowerCase());
+    if (!field) throw new Error(`no daily-rated field for the reconciliation column ${c}`);
+    return [c, DAILY_RATED_FIELDS[field]];
+  }),
+);
+
+/** A partner's invoice line to a customer, with its invoice (`customerLineView`). */
+export const CUSTOMER_LINE_FIELDS: Record<string, Column> = {
+  invoiceNumber: text('i.number'),
+  customerId: text('i.buyer_id::text'),
+  lineNumber: { number: 'l.line_no::text' },
+  lineType: text('l.line_type'),
+  late: { boolean: `l.line_type = 'late usage'` },
+  subscriptionId: text('l.subscription_id::text'),
+  subscriptionName: text('subscription.name'),
+  meterId: text('l.meter_id::text'),
+  meterName: text('coalesce(m.name, l.meter_id::text)'),
+  unit: text('m.unit'),
+  resourceUri: text('l.resource_uri'),
+  location: text('l.location'),
+  usageDate: text(`to_char(l.usage_date, 'YYYY-MM-DD')`),
+  usageTo: text(`to_char(l.usage_to, 'YYYY-MM-DD')`),
+  tier: { number: 'l.tier::text' },
+  quantity: text('l.quantity::text'),
+  unitPrice: text('l.unit_price::text'),
+  amount: text('l.amount::text'),
+  description: text('l.description'),
+  reason: text('l.reason'),
+  createdBy: text('l.created_by'),
+};
+
+/** FOCUS 1.0: the mandatory columns, then the conditional and recommended ones we fill. */
+export const FOCUS: Record<string, Column> = {
+  BilledCost: text('l.amount::text'),
+  BillingAccountId: text('i.buyer_id::text'),
+  BillingAccountName: text('i.buyer_name'),
+  BillingCurrency: text('i.currency'),
+  BillingPeriodEnd: text('i.period_end_text'),
+  BillingPeriodStart: text('i.period_start_text'),
+  ChargeCategory: text(
+    `case when ${usage} then 'Usage' when l.line_type = 'credit' then 'Credit' else 'Adjustment' end`,
+  ),
+  ChargeClass: text('null'),
+  ChargeDescription: text(`case when ${usage}
+    then coalesce(m.name, l.meter_id::text) || case when l.line_type = 'late usage' then ' (late usage)' else '' end
+    else coalesce(l.description, l.line_type) end`),
+  ChargePeriodEnd: text(
+    `case when l.usage_date is null then i.period_end_text else ${day('coalesce(l.usage_to, l.usage_date) + 1', '00:00:00')} end`,
+  ),
+  ChargePeriodStart: text(`case when l.usage_date is null then i.period_start_text else ${usageDate} end`),
+  ContractedCost: text('l.amount::text'),
+  EffectiveCost: text('l.amount::text'),
+  InvoiceIssuerName: text('i.issuer_name'),
+  ListCost: text('l.amount::text'),
+  PricingQuantity: text('l.quantity::text'),
+  PricingUnit: text('m.unit'),
+  ProviderName: constant('Stackledger'),
+  PublisherName: constant('Stackledger'),
+  ServiceCategory: text(`case when ${usage} then coalesce(m.focus_category, 'Other') else 'Other' end`),
+  ServiceName: text(`case when ${usage} then coalesce(m.focus_name, 'Other') else 'Billing' end`),
+  ChargeFrequency: text(`case when ${usage} then 'Usage-Based' else 'One-Time' end`),
+  ConsumedQuantity: text(`case when ${usage} then l.quantity::text end`),
+  ConsumedUnit: text(`case when ${usage} then m.unit end`),
+  ContractedUnitPrice: text('l.unit_price::text'),
+  InvoiceId: text('i.number'),
+  ListUnitPrice: text('l.unit_price::text'),
+  RegionId: text('l.location'),
+  RegionName: text('l.location'),
+  ResourceId: text('l.resource_uri'),
+  // The last segment of the resource id.
+  ResourceName: text(`split_part(l.resource_uri, '/', -1)`),
+  // After the last '/providers/': every other segment from the first, without the last of them
+  // (the usual ids, of 3 to 6 segments there, without building an array).
+  ResourceType: text(`case
+    when l.resource_uri is null then null
+    when ${slashes} < 2 then null
+    when ${slashes} < 4 then split_part(${afterProviders}, '/', 1)
+    when ${slashes} < 6 then split_part(${afterProviders}, '/', 1) || '/' || split_part(${afterProviders}, '/', 3)
+    else (select array_to_string(array(select p[k] from generate_series(1, cardinality(p) - 3 + cardinality(p) % 2, 2) k order by k), '/')
+          from (select string_to_array(${afterProviders}, '/') as p) s)
+  end`),
+  SkuId: text('l.meter_id::text'),
+  SubAccountId: text('l.subscription_id::text'),
+  SubAccountName: text('subscription.name'),
+};
+
+/** FOCUS's service of a meter's category (usage lines only). */
+const FOCUS_SERVICE: Record<string, { category: string; name: string }> = {
+  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines' },
+  Storage: { category: 'Storage', name: 'Storage Accounts' },
+  Networking: { category: 'Networking', name: 'Public IP Addresses' },
+};
+
+/** The meters as the export's query reads them (a setting, as JSON). */
+export const METERS_JSON = JSON.stringify(
+  Object.values(METERS).map((m) => {
+    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category };
+    return { ...m, focus_category: service.category, focus_name: service.name };
+  }),
+);
+
+/** A row as CSV columns of text, '' written as absent (COPY would quote it; the files never did). */
+export function csvColumns(columns: Record<string, Column>): string {
+  return Object.entries(columns)
+    .map(([name, c]) => {
+      if (!('text' in c) && !('number' in c)) throw new Error(`the CSV column ${name} is neither text nor a number`);
+      return `nullif(${'text' in c ? c.text : c.number}, '') as "${name}"`;
+    })
+    .join(',\n');
+}
+
+/** A row as one JSON object's text, its keys in order and without spaces (as JSON.stringify writes it). */
+export function jsonObject(fields: Record<string, Column>): string {
+  const value = (c: Column) =>
+    'text' in c
+      ? `coalesce(to_json(${c.text})::text, 'null')`
+      : 'number' in c
+        ? `coalesce(${c.number}, 'null')`
+        : 'boolean' in c
+          ? `case when ${c.boolean} then 'true' else 'false' end`
+          : c.json;
+  return Object.entries(fields)
+    .map(([key, c], n) => `'${n === 0 ? '{' : ','}"${key}":' || ${value(c)}`)
+    .concat(`'}'`)
+    .join(' || ');
+}
