@@ -348,4 +348,25 @@ export const usageStore = {
       where r.hour >= ${q.lateSince}::timestamptz and a.id <= ${q.lowWatermark}::bigint
     ) c
     join usage_received r on r.id = c.received_id`,
+
+  /**
+   * The attributed usage per billed subscription, usage day, meter, resource and location (the
+   * daily aggregates the attribution trigger keeps), as a query billing composes into its own.
+   */
+  dailyUsage: (): RawBuilder<{
+    billed_subscription_id: string;
+    usage_date: string;
+    meter_id: string;
+    resource_uri: string;
+    location: string;
+    quantity: string;
+  }> => sql`select billed_subscription_id, usage_date, meter_id, resource_uri, location, quantity from usage_daily`,
+
+  /**
+   * Every attribution with its id and its record's meter, resource, location and hour. Only for
+   * billing's migration that turns the invoices' id watermarks of the past into billed quantities.
+   */
+  attributionsWithIds: (): RawBuilder<unknown> => sql`
+    select a.id, a.billed_subscription_id, a.quantity, r.meter_id, r.resource_uri, r.location, r.hour
+    from usage_attributed a join usage_received r on r.id = a.received_id`,
 };

@@ -1,0 +1,87 @@
+// Incremental rating: the daily aggregates follow every attribution in its own transaction, and a
+// close bills (aggregate − already billed) per key, so it stays exact whatever order attributions
+// commit in, with no id watermark and no table lock.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { withDatabase } from '../src/db/database.ts';
+import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+
+const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+const V = 'api-version=2026-11-01';
+
+describe('incremental rating over daily aggregates', () => {
+  let t: TestSystem;
+  let csp: string;
+  let a: CustomerWithSubscription;
+  const hubUrl = () => withDatabase(testServerUrl(), `${t.dbPrefix}_hub`);
+  const advanceTo = async (to: string) => {
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
+      token: csp,
+      body: { to },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+  const events = async (subject: string, list: { day: string; quantity: string; resource: string }[]) => {
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
+      token: csp,
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: list.map((e) => ({
+        specversion: '1.0',
+        id: randomUUID(),
+        source: 'urn:test:incremental',
+        type: 'usage',
+        subject,
+        time: `${e.day}T10:00:00Z`,
+        data: { meterId: BASE, quantity: e.quantity, resourceUri: e.resource, location: 'local' },
+      })),
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+  /** A connection of its own to the hub's database, closed after `work`. */
+  const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ connectionString: hubUrl() });
+    await c.connect();
+    try {
+      return await work(c);
+    } finally {
+      await c.end();
+    }
+  };
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });
+    csp = await t.appToken('csp', t.b.hub.arm);
+    a = await customerWithSubscription(t, 'incr-a');
+    await advanceTo('2026-03-10T00:00:00Z');
+  });
+  after(async () => t?.stop());
+
+  it('keeps usage_daily equal to the attributions, per subscription, day, meter, resource and location', async () => {
+    await events(a.subscriptionId, [
+      { day: '2026-03-05', quantity: '10', resource: '/a/vm1' },
+      { day: '2026-03-05', quantity: '2.5', resource: '/a/vm1' },
+      { day: '2026-03-06', quantity: '7', resource: '/a/vm2' },
+    ]);
+    await withHub(async (c) => {
+      const { rows } = await c.query(`
+        select coalesce(d.billed_subscription_id, x.billed_subscription_id)::text as sub, d.quantity::text as daily, x.quantity::text as attributed
+        from usage_daily d full join (
+          select a.billed_subscription_id, (r.hour at time zone 'UTC')::date as usage_date, r.meter_id, r.resource_uri, r.location, sum(a.quantity) as quantity
+          from usage_attributed a join usage_received r on r.id = a.received_id group by 1, 2, 3, 4, 5
+        ) x using (billed_subscription_id, usage_date, meter_id, resource_uri, location)
+        where d.quantity is distinct from x.quantity`);
+      assert.deepEqual(rows, []);
+      const mine = await c.query(
+        `select usage_date::text as day, resource_uri, quantity::text from usage_daily where billed_subscription_id = $1 order by 1, 2`,
+        [a.subscriptionId],
+      );
+      assert.deepEqual(mine.rows, [
+        { day: '2026-03-05', resource_uri: '/a/vm1', quantity: '12.500000000' },
+        { day: '2026-03-06', resource_uri: '/a/vm2', quantity: '7.000000000' },
+      ]);
+    });
+  });
+});
