@@ -7,6 +7,7 @@ import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
 import { benchBillingRun, benchExport } from './billing-run.ts';
+import { benchUnbilledPage } from './unbilled-page.ts';
 
 const only = process.argv.slice(2);
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
@@ -27,6 +28,8 @@ try {
     await benchIngest(serverUrl, Number(process.env.BENCH_RECORDS ?? 200_000));
   if (only.length === 0 || only.includes('billing'))
     await benchBillingRun(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
+  if (only.length === 0 || only.includes('unbilled-page'))
+    await benchUnbilledPage(serverUrl, Number(process.env.BENCH_CUSTOMERS ?? 1000));
   if (only.length === 0 || only.includes('export'))
     await benchExport(serverUrl, Number(process.env.BENCH_EXPORT_LINES ?? 10_000_000));
 } finally {

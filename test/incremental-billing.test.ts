@@ -84,4 +84,73 @@ describe('incremental rating over daily aggregates', () => {
       ]);
     });
   });
+
+  it('stays exact while attributions commit out of id order: no loss, no double count, no lock to wait for', async () => {
+    /** Receives and attributes one record on `c`, in whatever transaction `c` is in; answers the attribution's id. */
+    const attribute = async (c: pg.Client, day: string, quantity: string) => {
+      const received = await c.query(
+        `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, location, tags, received_at, batch_id)
+         values ('cloudevents:urn:test:held', $1, '/a/vm1', $2, $3, 1, $4, $5, 'local', '{}', '2026-03-10T00:00:00Z', $6) returning id`,
+        [randomUUID(), BASE, `${day}T10:00:00Z`, quantity, a.subscriptionId, randomUUID()],
+      );
+      const attributed = await c.query(
+        `insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
+         values ($1, $2, 'external meter', $3, '2026-03-10T00:00:00Z') returning id`,
+        [received.rows[0].id, a.subscriptionId, quantity],
+      );
+      return BigInt(attributed.rows[0].id);
+    };
+    const baseLines = async (period: string) => {
+      const list = await t.call(
+        'GET',
+        `${t.b.hub.arm}/providers/Stackledger.Billing/invoices?${V}&period=${period}&customerId=${a.customerId}`,
+        {
+          token: csp,
+        },
+      );
+      assert.equal(list.status, 200, JSON.stringify(list.body));
+      assert.equal(list.body.value.length, 1);
+      const one = await t.call(
+        'GET',
+        `${t.b.hub.arm}/providers/Stackledger.Billing/invoices/${list.body.value[0].name}?${V}`,
+        {
+          token: csp,
+        },
+      );
+      return (one.body.properties.lines as { meterId: string; lineType: string; usageDate: string; quantity: string }[])
+        .filter((l) => l.meterId === BASE)
+        .map((l) => ({ type: l.lineType, from: l.usageDate, quantity: Number(l.quantity) }));
+    };
+
+    await withHub(async (held) => {
+      await held.query('begin');
+      const early = await attribute(held, '2026-03-07', '3'); // a lower id, still uncommitted...
+      const late = await withHub((other) => attribute(other, '2026-03-08', '4')); // ...while a higher one commits
+      assert.ok(late > early, 'the committed attribution has the higher id');
+      // March closes (the billing job, on the clock) while the lower id is still in flight.
+      await advanceTo('2026-04-01T01:00:00Z');
+      await held.query('commit');
+    });
+    assert.deepEqual(await baseLines('2026-03'), [
+      { type: 'usage', from: '2026-03-05', quantity: 12.5 + 4 }, // vm1: the 5th and the committed 8th, not the 7th
+      { type: 'usage', from: '2026-03-06', quantity: 7 }, // vm2
+    ]);
+    await advanceTo('2026-05-01T01:00:00Z');
+    assert.deepEqual(
+      await baseLines('2026-04'),
+      [{ type: 'late usage', from: '2026-03-07', quantity: 3 }],
+      'the attribution that committed after the close is billed once, on the next invoice',
+    );
+    await withHub(async (c) => {
+      const { rows } = await c.query(
+        `select i.stream, sum(l.quantity)::float8 as quantity from invoice_lines l join invoices i on i.id = l.invoice_id
+         where l.subscription_id = $1 and l.meter_id = $2 group by i.stream order by 1`,
+        [a.subscriptionId, BASE],
+      );
+      assert.deepEqual(rows, [
+        { stream: 'customer', quantity: 26.5 },
+        { stream: 'partner', quantity: 26.5 },
+      ]);
+    });
+  });
 });

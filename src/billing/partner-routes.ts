@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { collection, pageOfCollection } from '../partner/collection.ts';
+import { collection, continuationToken, pageOfCollection, pageSize } from '../partner/collection.ts';
 import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
-import { unbilled } from './invoices.ts';
+import { unbilledPage } from './invoices.ts';
+import { readUnbilledToken, unbilledToken } from './rules.ts';
 import { billingStore, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
@@ -41,6 +42,13 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     return dir;
   };
 
+  const lineItemViews = async (partnerId: string, number: string, currency: string, rows: StoredLine[]) => {
+    const ids = new Set<string>([partnerId]);
+    for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
+    const names = await billingStore.names(ctx.db, [...ids]);
+    return rows.map((l) => dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }));
+  };
+
   /** Line items, paged by line number (keyset): invoices of millions of lines page as fast as small ones. */
   const lineItems = async (
     request: FastifyRequest,
@@ -51,11 +59,7 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   ) => {
     const page = pageOfCollection(request, 2000, 2000);
     const rows = await lines(page.offset, page.size + 1);
-    const ids = new Set<string>([partnerId]);
-    for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
-    const names = await billingStore.names(ctx.db, [...ids]);
-    const items = rows.map((l) => dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }));
-    return collection(request, items, page, 'Collection');
+    return collection(request, await lineItemViews(partnerId, number, currency, rows), page, 'Collection');
   };
 
   app.get('/v1/invoices', async (request) => {
@@ -88,10 +92,24 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
         `period '${period}' is not supported: use period=current (closed periods are invoices).`,
         'period',
       );
-    const open = await unbilled(ctx, 'partner', PROVIDER, partner.tenant_id, partner.created_at);
-    return lineItems(request, partner.tenant_id, '', currency, async (after, limit) =>
-      open.lines.filter((l) => l.line_no > after).slice(0, limit),
+    const token = continuationToken(request);
+    const from = token === undefined ? undefined : readUnbilledToken(token);
+    if (token !== undefined && !from)
+      throw partnerCenterError(
+        'InvalidContinuationToken',
+        'The continuation token is not valid.',
+        'MS-ContinuationToken',
+      );
+    const size = pageSize(request, 2000, 2000);
+    const page = await unbilledPage(
+      ctx,
+      'partner',
+      { seller: PROVIDER, buyerId: partner.tenant_id, since: partner.created_at },
+      from,
+      size,
     );
+    const items = await lineItemViews(partner.tenant_id, '', currency, page.lines);
+    return collection(request, items, { offset: 0, size }, 'Collection', page.next && unbilledToken(page.next));
   });
 
   const partnerInvoice = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<InvoicesTable> => {

@@ -11,8 +11,10 @@ export function collection<T>(
   items: T[],
   page: { offset: number; size: number },
   objectType = 'Collection',
+  /** A keyset list's token for its next page, when there is one; an offset list's is the offset after this page. */
+  nextToken?: string,
 ) {
-  const more = items.length > page.size;
+  const more = nextToken !== undefined || items.length > page.size;
   const shown = more ? items.slice(0, page.size) : items;
   const [path, query] = request.url.split('?');
   return {
@@ -24,7 +26,7 @@ export function collection<T>(
             next: {
               uri: `/v1${path.replace(/\/{2,}/g, '/').replace(/^.*?\/v1/i, '')}${query ? `?${query}` : ''}`,
               method: 'GET',
-              headers: [{ key: 'MS-ContinuationToken', value: offsetToken(page.offset + page.size) }],
+              headers: [{ key: 'MS-ContinuationToken', value: nextToken ?? offsetToken(page.offset + page.size) }],
             },
           },
         }
@@ -38,8 +40,7 @@ export function pageOfCollection(
   defaultSize = 100,
   maxSize = 500,
 ): { offset: number; size: number } {
-  const header = request.headers['ms-continuationtoken'];
-  const token = Array.isArray(header) ? header[0] : header;
+  const token = continuationToken(request);
   let offset = 0;
   if (token) {
     const n = readOffsetToken(token);
@@ -51,6 +52,17 @@ export function pageOfCollection(
       );
     offset = n;
   }
+  return { offset, size: pageSize(request, defaultSize, maxSize) };
+}
+
+/** The MS-ContinuationToken a request carries, as sent. */
+export function continuationToken(request: FastifyRequest): string | undefined {
+  const header = request.headers['ms-continuationtoken'];
+  return Array.isArray(header) ? header[0] : header;
+}
+
+/** The page size a request asks for (`size`, 0 for the default). */
+export function pageSize(request: FastifyRequest, defaultSize: number, maxSize: number): number {
   const sizeText = queryValue(request, 'size');
   let size = defaultSize;
   if (sizeText !== undefined) {
@@ -59,5 +71,5 @@ export function pageOfCollection(
       throw partnerCenterError('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
     if (size === 0) size = defaultSize;
   }
-  return { offset, size };
+  return size;
 }
