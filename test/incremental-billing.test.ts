@@ -85,6 +85,35 @@ describe('incremental rating over daily aggregates', () => {
     });
   });
 
+  it("pages the partner center's unbilled line items by key: every line once, a bad token refused", async () => {
+    const pc = await t.appToken('csp', t.b.hub.partnerCenter);
+    const url = `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`;
+    const whole = await t.call('GET', url, { token: pc });
+    assert.equal(whole.status, 200, JSON.stringify(whole.body));
+    const paged: unknown[] = [];
+    let token: string | undefined;
+    do {
+      const res = await t.call('GET', `${url}&size=1`, {
+        token: pc,
+        headers: token ? { 'MS-ContinuationToken': token } : {},
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.ok(res.body.items.length <= 1);
+      paged.push(...res.body.items);
+      token = res.body.links?.next?.headers?.[0]?.value;
+    } while (token);
+    assert.ok(whole.body.items.length >= 2);
+    assert.deepEqual(paged, whole.body.items);
+    for (const bad of [
+      'bm90IGpzb24',
+      Buffer.from('["x"]').toString('base64url'),
+      Buffer.from(JSON.stringify([a.subscriptionId, BASE, '/a', '2026-02-31', 'local', 1])).toString('base64url'),
+    ]) {
+      const res = await t.call('GET', url, { token: pc, headers: { 'MS-ContinuationToken': bad } });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+    }
+  });
+
   it('stays exact while attributions commit out of id order: no loss, no double count, no lock to wait for', async () => {
     /** Receives and attributes one record on `c`, in whatever transaction `c` is in; answers the attribution's id. */
     const attribute = async (c: pg.Client, day: string, quantity: string) => {

@@ -40,8 +40,8 @@ export const BILLABLE_SUBSCRIPTIONS = sql`
 
 /** The order of usage lines on an invoice, and of an unbilled page's keyset. */
 const USAGE_KEY = sql`subscription_id, meter_id, resource_uri, usage_date, location`;
-const keyOf = (k: LineKey) =>
-  sql`(${k.subscriptionId}::uuid, ${k.meterId}::uuid, ${k.resourceUri}::text, ${k.usageDate}::date, ${k.location}::text)`;
+const keyValues = (k: LineKey) =>
+  sql`${k.subscriptionId}::uuid, ${k.meterId}::uuid, ${k.resourceUri}::text, ${k.usageDate}::date, ${k.location}::text`;
 
 /**
  * The rated lines of a set of invoice windows, as CTEs ending in `all_lines` and `totals`. What a
@@ -75,7 +75,7 @@ function ratedLines(
   const pageRuns = page
     ? sql`where (subscription_id, meter_id) in (
         select subscription_id, meter_id from unbilled
-        ${page.after ? sql`where (${USAGE_KEY}) >= ${keyOf(page.after)}` : sql``}
+        ${page.after ? sql`where (${USAGE_KEY}) >= (${keyValues(page.after)})` : sql``}
         order by ${USAGE_KEY} limit ${page.limit})`
     : sql``;
   return sql`
@@ -229,7 +229,7 @@ export const ratedStore = {
     const r = await sql<StoredLine>`
       with ${ratedLines(stream, [window], { after, limit })}
       select ${LINE_COLUMNS} from all_lines
-      where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyOf(after)}, ${after.tier}::int)` : sql``}
+      where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
       order by ${USAGE_KEY}, tier limit ${limit}
     `.execute(db);
     return r.rows;
