@@ -47,6 +47,7 @@ export async function benchUnbilledPage(serverUrl: string, customers: number): P
         const page = await unbilledPage(ctx, 'partner', buyer, from, PAGE);
         oursAmounts.push(...page.lines.map((l) => l.amount));
         from = page.next;
+        if (!from) break;
       }
       ours.push(performance.now() - start);
       start = performance.now();

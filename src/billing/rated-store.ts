@@ -93,6 +93,7 @@ function ratedLines(
       left join billed_daily b on b.buyer_id = w.buyer_id and b.stream = ${stream} and b.seller = w.seller and b.subscription_id = s.subscription_id
         and b.usage_date = d.usage_date and b.meter_id = d.meter_id and b.resource_uri = d.resource_uri and b.location = d.location
       where d.quantity <> coalesce(b.quantity, 0)
+        ${page?.after ? sql`and (s.subscription_id, d.meter_id) >= (${page.after.subscriptionId}::uuid, ${page.after.meterId}::uuid)` : sql``}
     ),
     usage as (
       select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled ${pageRuns}
