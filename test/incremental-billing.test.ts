@@ -86,6 +86,8 @@ describe('incremental rating over daily aggregates', () => {
   });
 
   it("pages the partner center's unbilled line items by key: every line once, a bad token refused", async () => {
+    // A third line, so that a page of one after the first continues past a key it did not show.
+    await events(a.subscriptionId, [{ day: '2026-03-07', quantity: '1', resource: '/a/vm3' }]);
     const pc = await t.appToken('csp', t.b.hub.partnerCenter);
     const url = `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`;
     const whole = await t.call('GET', url, { token: pc });
@@ -102,7 +104,7 @@ describe('incremental rating over daily aggregates', () => {
       paged.push(...res.body.items);
       token = res.body.links?.next?.headers?.[0]?.value;
     } while (token);
-    assert.ok(whole.body.items.length >= 2);
+    assert.equal(whole.body.items.length, 3);
     assert.deepEqual(paged, whole.body.items);
     for (const bad of [
       'bm90IGpzb24',
@@ -163,6 +165,7 @@ describe('incremental rating over daily aggregates', () => {
     assert.deepEqual(await baseLines('2026-03'), [
       { type: 'usage', from: '2026-03-05', quantity: 12.5 + 4 }, // vm1: the 5th and the committed 8th, not the 7th
       { type: 'usage', from: '2026-03-06', quantity: 7 }, // vm2
+      { type: 'usage', from: '2026-03-07', quantity: 1 }, // vm3
     ]);
     await advanceTo('2026-05-01T01:00:00Z');
     assert.deepEqual(
@@ -177,8 +180,8 @@ describe('incremental rating over daily aggregates', () => {
         [a.subscriptionId, BASE],
       );
       assert.deepEqual(rows, [
-        { stream: 'customer', quantity: 26.5 },
-        { stream: 'partner', quantity: 26.5 },
+        { stream: 'customer', quantity: 27.5 },
+        { stream: 'partner', quantity: 27.5 },
       ]);
     });
   });

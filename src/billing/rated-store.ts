@@ -219,7 +219,10 @@ export const ratedStore = {
     return { lines: r.rows, subtotal: subtotal.toFixed(2) };
   },
 
-  /** Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated on its own. */
+  /**
+   * Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated
+   * on its own. The runs rated hold `limit` keys after the token's own (whose lines may all be shown).
+   */
   async previewUsagePage(
     db: BillingDb,
     stream: Stream,
@@ -228,7 +231,7 @@ export const ratedStore = {
     limit: number,
   ): Promise<StoredLine[]> {
     const r = await sql<StoredLine>`
-      with ${ratedLines(stream, [window], { after, limit })}
+      with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
       select ${LINE_COLUMNS} from all_lines
       where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
       order by ${USAGE_KEY}, tier limit ${limit}
