@@ -146,7 +146,7 @@ function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>)
   });
 }
 
-export const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
+const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
 
 export const ratedStore = {
   /**
