@@ -10,6 +10,7 @@ import { benchClockMonth } from './clock-month.ts';
 import { benchCloseHour } from './close-hour.ts';
 import { benchIngest } from './ingest.ts';
 import { type BenchResult, report } from './report.ts';
+import { benchUnbilledPage } from './unbilled-page.ts';
 import { benchUsagePage } from './usage-page.ts';
 
 const size = (name: string, otherwise: number) => Number(process.env[name] ?? otherwise);
@@ -20,6 +21,7 @@ const BENCHES: Record<string, (serverUrl: string) => Promise<BenchResult | Bench
   'clock-month': (url) => benchClockMonth(url, size('BENCH_VMS', 1000)),
   ingest: (url) => benchIngest(url, size('BENCH_RECORDS', 200_000)),
   billing: (url) => benchBillingRun(url, size('BENCH_CUSTOMERS', 1000)),
+  'unbilled-page': (url) => benchUnbilledPage(url, size('BENCH_CUSTOMERS', 1000)),
   export: (url) => benchExport(url, size('BENCH_EXPORT_LINES', 10_000_000)),
   'usage-page': (url) => benchUsagePage(url, size('BENCH_USAGE_RECORDS', 50_000_000)),
 };

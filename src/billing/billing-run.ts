@@ -4,14 +4,11 @@ import { LIST_SHEET } from '../rating/migrations.ts';
 import { pricingStore } from '../rating/store.ts';
 import { billingErrors, STREAMS, type BillingContext } from './context.ts';
 import { nextDueWindows } from './open-periods.ts';
-import { billingStore, type Watermarks } from './store.ts';
+import { ratedStore } from './rated-store.ts';
 import type { Stream } from './tables.ts';
 
 // The billing run: closing periods into invoices (partners' from the provider, customers' from
 // their partner), by the billing job and by `billing run`.
-
-// Buyers closed per statement: each statement reads the period's usage once, so batches are large.
-const BATCH = 1000;
 
 export interface RunProgress {
   stream: Stream;
@@ -28,9 +25,9 @@ export interface RunResult {
 
 /**
  * Closes every period that has ended by `now` (up to `upTo` when given), stream by stream, the
- * earliest first, in batches of buyers. Each batch is one statement, and the database's unique
- * index makes a second close of the same period add nothing: runs are idempotent and may repeat
- * after a crash.
+ * earliest first: all buyers of a stream and period in one statement that reads the daily
+ * aggregates once. The database's unique index makes a second close of the same period add
+ * nothing: runs are idempotent and may repeat after a crash.
  */
 export async function closeDuePeriods(
   ctx: BillingContext,
@@ -41,27 +38,16 @@ export async function closeDuePeriods(
   const result: RunResult = { periods: [], invoices: 0, lines: 0 };
   const sheet = await pricingStore.sheet(ctx.db, LIST_SHEET);
   const currency = sheet?.currency ?? 'USD';
-  let marks: Watermarks | undefined;
   for (const stream of STREAMS) {
     for (;;) {
       const due = await nextDueWindows(ctx, stream, now, upTo);
       if (due.length === 0) break;
-      marks ??= await billingStore.watermarks(ctx.db);
       const period = due.map((d) => d.period).sort(comparePeriods)[0];
       const windows = due.filter((d) => d.period === period).map((d) => d.window);
-      for (let i = 0; i < windows.length; i += BATCH) {
-        const added = await billingStore.closeWindows(ctx.db, {
-          stream,
-          period,
-          windows: windows.slice(i, i + BATCH),
-          marks,
-          invoiceDate: now,
-          currency,
-        });
-        result.invoices += added.invoices;
-        result.lines += added.lines;
-        onProgress?.({ stream, period, done: Math.min(i + BATCH, windows.length), total: windows.length });
-      }
+      const added = await ratedStore.closeWindows(ctx.db, { stream, period, windows, invoiceDate: now, currency });
+      result.invoices += added.invoices;
+      result.lines += added.lines;
+      onProgress?.({ stream, period, done: windows.length, total: windows.length });
       if (!result.periods.includes(period)) result.periods.push(period);
     }
   }

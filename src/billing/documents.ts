@@ -41,7 +41,9 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 /** Builds the document of an invoice the caller may read (the route checked). */
 export async function invoiceDocument(ctx: BillingContext, inv: InvoicesTable): Promise<InvoiceDocument> {
   const lines = await billingStore.documentLines(ctx.db, inv.id);
-  const original = inv.credit_note_for ? await billingStore.invoiceNumber(ctx.db, inv.credit_note_for) : undefined;
+  const original = inv.credit_note_for
+    ? (await billingStore.invoiceById(ctx.db, inv.credit_note_for))?.number
+    : undefined;
   const ids = new Set<string>([inv.buyer_id]);
   if (inv.seller !== 'provider') ids.add(inv.seller);
   for (const l of lines) {

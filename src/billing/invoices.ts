@@ -3,10 +3,14 @@ import type { Principal } from '../core/principal.ts';
 import { roundMoney } from '../rating/rating.ts';
 import { billingErrors, callerPartner, type BillingContext } from './context.ts';
 import { openWindow, termsOf } from './open-periods.ts';
-import { billingStore } from './store.ts';
+import { type LineKey, ratedStore } from './rated-store.ts';
+import type { UnbilledPosition } from './rules.ts';
+import { billingStore, type StoredLine } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
+import { customerInvoiceView, customerLineView } from './views.ts';
 
-// Invoices: which the caller may read, and the open period's unbilled usage.
+// Invoices: which the caller may read, one streamed with all its lines, and the open period's
+// unbilled usage (whole, or a page at a time).
 
 /** Customer invoices the caller may read: a partner's to its customers, or a customer's own. */
 export async function customerInvoiceScope(
@@ -35,15 +39,19 @@ export async function readableInvoice(
   return inv;
 }
 
+/** One buyer's open period and terms. */
+async function openPeriodOf(ctx: BillingContext, stream: Stream, seller: Seller, buyerId: string, since: Date) {
+  const [last, terms] = await Promise.all([billingStore.lastInvoice(ctx.db, stream, seller, buyerId), termsOf(ctx)]);
+  const t = terms(seller, buyerId);
+  return { ...openWindow(seller, buyerId, since, last, t), taxRate: t.taxRate };
+}
+
 /** The open period of one buyer: what its next invoice holds so far. */
 export async function unbilled(ctx: BillingContext, stream: Stream, seller: Seller, buyerId: string, since: Date) {
-  const [last, terms] = await Promise.all([billingStore.lastInvoices(ctx.db, stream), termsOf(ctx)]);
-  const t = terms(seller, buyerId);
-  const { period, window } = openWindow(seller, buyerId, since, last.get(`${seller}/${buyerId}`), t);
-  const marks = await billingStore.currentMarks(ctx.db);
-  const preview = await billingStore.previewWindow(ctx.db, stream, window, marks);
+  const { period, window, taxRate } = await openPeriodOf(ctx, stream, seller, buyerId, since);
+  const preview = await ratedStore.previewWindow(ctx.db, stream, window);
   const subtotal = new Decimal(preview.subtotal);
-  const tax = roundMoney(subtotal.mul(t.taxRate).div(100));
+  const tax = roundMoney(subtotal.mul(taxRate).div(100));
   return {
     period,
     window,
@@ -51,7 +59,7 @@ export async function unbilled(ctx: BillingContext, stream: Stream, seller: Sell
     subtotal: subtotal.toFixed(2),
     tax: tax.toFixed(2),
     total: subtotal.plus(tax).toFixed(2),
-    taxRate: t.taxRate,
+    taxRate,
   };
 }
 
@@ -76,4 +84,83 @@ export async function openPeriodSpend(ctx: BillingContext, seller: Seller, custo
     total,
     bySubscription,
   };
+}
+
+/**
+ * A page of one buyer's open period: up to `limit` lines after `from` (its usage lines in invoice
+ * order, then its credits and adjustments), rated page by page over the daily aggregates, and
+ * where the next page starts when there are more.
+ */
+export async function unbilledPage(
+  ctx: BillingContext,
+  stream: Stream,
+  buyer: { seller: Seller; buyerId: string; since: Date },
+  from: UnbilledPosition | undefined,
+  limit: number,
+): Promise<{ lines: StoredLine[]; next?: UnbilledPosition }> {
+  const { window } = await openPeriodOf(ctx, stream, buyer.seller, buyer.buyerId, buyer.since);
+  const items: { line: StoredLine; position: UnbilledPosition }[] = [];
+  if (!from || 'after' in from) {
+    const usage = await ratedStore.previewUsagePage(ctx.db, stream, window, from?.after ?? null, limit + 1);
+    for (const line of usage) items.push({ line, position: { after: lineKey(line) } });
+  }
+  if (items.length <= limit) {
+    const afterId = from && 'afterAdjustment' in from ? from.afterAdjustment : '0';
+    const adjustments = await ratedStore.previewAdjustmentPage(
+      ctx.db,
+      stream,
+      window,
+      afterId,
+      limit + 1 - items.length,
+    );
+    for (const { adjustment_id, ...line } of adjustments)
+      items.push({ line, position: { afterAdjustment: adjustment_id } });
+  }
+  const shown = items.slice(0, limit);
+  return {
+    lines: shown.map((i) => i.line),
+    ...(items.length > limit ? { next: shown[shown.length - 1].position } : {}),
+  };
+}
+
+const lineKey = (l: StoredLine): LineKey => ({
+  subscriptionId: l.subscription_id ?? '',
+  meterId: l.meter_id ?? '',
+  resourceUri: l.resource_uri ?? '',
+  usageDate: l.usage_date ?? '',
+  location: l.location ?? '',
+  tier: l.tier ?? 0,
+});
+
+/** Lines per page of a streamed invoice. */
+const DETAIL_BATCH = 5000;
+
+/**
+ * One customer invoice with all its lines, as JSON text in pieces: the document, then its lines
+ * read in keyset pages (any number of them, memory flat), each page with the names it needs.
+ */
+export async function* invoiceDetail(ctx: BillingContext, inv: InvoicesTable): AsyncGenerator<string> {
+  const [names, original, subtotals] = await Promise.all([
+    billingStore.names(ctx.db, [inv.buyer_id]),
+    inv.credit_note_for ? billingStore.invoiceById(ctx.db, inv.credit_note_for) : undefined,
+    billingStore.subscriptionSubtotals(ctx.db, inv.id),
+  ]);
+  const view = customerInvoiceView(inv, names, { creditNoteFor: original?.number });
+  const head = JSON.stringify({ ...view, properties: { ...view.properties, subtotals } });
+  // The document without its two closing braces, then `lines`.
+  yield `${head.slice(0, -2)},"lines":[`;
+  let after = 0;
+  let first = true;
+  for (;;) {
+    const batch = await billingStore.lines(ctx.db, inv.id, after, DETAIL_BATCH);
+    if (batch.length === 0) break;
+    after = batch[batch.length - 1].line_no;
+    const subscriptions = new Set(batch.map((l) => l.subscription_id).filter((id): id is string => !!id));
+    const batchNames = await billingStore.names(ctx.db, [...subscriptions]);
+    const text = batch.map((l) => JSON.stringify(customerLineView(l, batchNames))).join(',');
+    yield first ? text : `,${text}`;
+    first = false;
+    if (batch.length < DETAIL_BATCH) break;
+  }
+  yield ']}}';
 }

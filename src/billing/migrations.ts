@@ -1,5 +1,7 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import { LIST_SHEET, pricingMigrations } from '../rating/migrations.ts';
+import { usageStore } from '../usage/store.ts';
+import { BILLABLE_SUBSCRIPTIONS } from './rated-store.ts';
 
 export const billingMigrations: Record<string, Migration> = {
   ...pricingMigrations(LIST_SHEET, 'The provider list prices that partners pay'),
@@ -89,6 +91,60 @@ export const billingMigrations: Record<string, Migration> = {
       // Keyset paging: a buyer's invoices by period and number.
       await sql`
         create index invoices_buyer_order on invoices (stream, buyer_id, period, number);
+      `.execute(db);
+    },
+  },
+  '0620_billed_quantities': {
+    async up(db: Kysely<unknown>) {
+      // What each buyer's invoices have billed, per usage key: a close bills (daily aggregate −
+      // billed), so exactness rests on keys, not on ids committing in order. The buyer leads every
+      // key: it is the distribution column.
+      await sql`
+        create table billed_daily (
+          buyer_id uuid not null,
+          stream text not null,
+          seller text not null,
+          subscription_id uuid not null,
+          usage_date date not null,
+          meter_id uuid not null,
+          resource_uri text not null,
+          location text not null,
+          quantity numeric(38, 9) not null,
+          invoice_id uuid not null references invoices (id),
+          primary key (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location)
+        );
+        create table billed_adjustments (
+          buyer_id uuid not null,
+          adjustment_id bigint not null references billing_adjustments (id),
+          invoice_id uuid not null references invoices (id),
+          primary key (buyer_id, adjustment_id)
+        );
+      `.execute(db);
+      // Invoices closed so far took, per buyer, the attributions up to its last invoice's watermark
+      // whose hour is before that invoice's end (the union of each invoice's share), and the
+      // adjustments up to their adjustment watermarks: written once here as billed quantities.
+      await sql`
+        with last as (
+          select distinct on (stream, seller, buyer_id) id, stream, seller, buyer_id, watermark, period_end
+          from invoices where kind = 'invoice' order by stream, seller, buyer_id, period_end desc
+        ), subs as (${BILLABLE_SUBSCRIPTIONS})
+        insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
+        select l.buyer_id, l.stream, l.seller, s.subscription_id, (u.hour at time zone 'UTC')::date, u.meter_id, u.resource_uri, u.location, sum(u.quantity), l.id
+        from last l
+        join subs s on case when l.stream = 'partner' then s.partner_id = l.buyer_id else s.customer_id = l.buyer_id and s.partner_id::text = l.seller end
+        join (${usageStore.attributionsWithIds()}) u on u.billed_subscription_id = s.subscription_id and u.id <= l.watermark and u.hour < l.period_end
+        group by l.buyer_id, l.stream, l.seller, s.subscription_id, 5, u.meter_id, u.resource_uri, u.location, l.id
+      `.execute(db);
+      await sql`
+        insert into billed_adjustments (buyer_id, adjustment_id, invoice_id)
+        select a.customer_id, a.id, i.id
+        from billing_adjustments a
+        cross join lateral (
+          select i.id from invoices i
+          where i.kind = 'invoice' and i.seller = a.seller and i.buyer_id = a.customer_id and i.adjustment_watermark >= a.id
+          order by i.period_end limit 1
+        ) i
+        where a.credit_note_for is null
       `.execute(db);
     },
   },

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { comparePeriods, nextPeriod, periodBounds, periodContaining } from '../core/periods.ts';
 import { PROVIDER, STREAMS, type BillingContext } from './context.ts';
-import { billingStore, type InvoiceWindow } from './store.ts';
+import type { InvoiceWindow } from './rated-store.ts';
+import { billingStore } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
 
 // Each buyer's open period: its terms (billing day, tax rate), the window its next invoice covers,
@@ -51,9 +52,6 @@ export function openWindow(
       buyerId,
       periodStart: prev ? prev.period_end : bounds.start,
       periodEnd: bounds.end,
-      prevEnd: prev?.period_end ?? null,
-      prevWatermark: prev?.watermark ?? null,
-      prevAdjustmentWatermark: prev?.adjustment_watermark ?? null,
       taxRate: t.taxRate,
     },
   };

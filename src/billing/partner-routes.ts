@@ -1,11 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { pageOfCollection, pagedCollection } from '../partner/collection.ts';
+import {
+  collection,
+  continuationToken,
+  invalidContinuation,
+  pageOfCollection,
+  pagedCollection,
+  pageSize,
+} from '../partner/collection.ts';
 import { partnerCenterError } from '../core/errors.ts';
 import { partnerErrors } from '../partner/rules.ts';
 import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
-import { unbilled } from './invoices.ts';
+import { unbilledPage } from './invoices.ts';
+import { readUnbilledToken, unbilledToken } from './rules.ts';
 import { billingStore, INVOICE_ORDER, LINE_ORDER, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
@@ -42,6 +50,13 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     return dir;
   };
 
+  const lineItemViews = async (partnerId: string, number: string, currency: string, rows: StoredLine[]) => {
+    const ids = new Set<string>([partnerId]);
+    for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
+    const names = await billingStore.names(ctx.db, [...ids]);
+    return rows.map((l) => dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }));
+  };
+
   /** Line items, paged by line number (keyset): invoices of millions of lines page as fast as small ones. */
   const lineItems = async (
     request: FastifyRequest,
@@ -52,12 +67,8 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   ) => {
     const page = pageOfCollection(request, LINE_ORDER, 2000, 2000);
     const rows = await lines(Number(page.after?.[0] ?? 0), page.limit + 1);
-    const ids = new Set<string>([partnerId]);
-    for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
-    const names = await billingStore.names(ctx.db, [...ids]);
-    return pagedCollection(request, page, rows, (l) =>
-      dailyRatedLineView(l, { partnerId, invoiceNumber: number, currency, names }),
-    );
+    const views = await lineItemViews(partnerId, number, currency, rows);
+    return pagedCollection(request, page, rows, (_, i) => views[i]);
   };
 
   app.get('/v1/invoices', async (request) => {
@@ -85,10 +96,19 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
         `period '${period}' is not supported: use period=current (closed periods are invoices).`,
         'period',
       );
-    const open = await unbilled(ctx, 'partner', PROVIDER, partner.tenant_id, partner.created_at);
-    return lineItems(request, partner.tenant_id, '', currency, async (after, limit) =>
-      open.lines.filter((l) => l.line_no > after).slice(0, limit),
+    const token = continuationToken(request);
+    const from = token === undefined ? undefined : readUnbilledToken(token);
+    if (token !== undefined && !from) throw invalidContinuation();
+    const size = pageSize(request, 2000, 2000);
+    const page = await unbilledPage(
+      ctx,
+      'partner',
+      { seller: PROVIDER, buyerId: partner.tenant_id, since: partner.created_at },
+      from,
+      size,
     );
+    const items = await lineItemViews(partner.tenant_id, '', currency, page.lines);
+    return collection(request, items, page.next && unbilledToken(page.next));
   });
 
   const partnerInvoice = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<InvoicesTable> => {

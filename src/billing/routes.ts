@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
@@ -13,7 +14,7 @@ import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
 import { type BillingContext, billingErrors, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
-import { customerInvoiceScope, readableInvoice, unbilled } from './invoices.ts';
+import { customerInvoiceScope, invoiceDetail, readableInvoice, unbilled } from './invoices.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
 import { setProfile } from './profiles.ts';
 import { pricingStore } from '../rating/store.ts';
@@ -178,16 +179,15 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     };
   });
 
-  app.get<{ Params: { number: string } }>(`${P}/invoices/:number`, { config: config('invoices') }, async (request) => {
-    const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
-    const lines = await billingStore.lines(ctx.db, inv.id, 0, 100_000);
-    const names = await billingStore.names(ctx.db, [
-      inv.buyer_id,
-      ...new Set(lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
-    ]);
-    const original = inv.credit_note_for ? await billingStore.invoiceNumber(ctx.db, inv.credit_note_for) : undefined;
-    return customerInvoiceView(inv, names, { lines, creditNoteFor: original });
-  });
+  app.get<{ Params: { number: string } }>(
+    `${P}/invoices/:number`,
+    { config: config('invoices') },
+    async (request, reply) => {
+      const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
+      reply.header('content-type', 'application/json; charset=utf-8');
+      return reply.send(Readable.from(invoiceDetail(ctx, inv)));
+    },
+  );
 
   app.get<{ Params: { number: string } }>(
     `${P}/invoices/:number/pdf`,

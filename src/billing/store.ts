@@ -1,37 +1,16 @@
-import { Decimal } from 'decimal.js';
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { armStore } from '../arm/store.ts';
 import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
-import { LIST_SHEET } from '../rating/migrations.ts';
-import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
-import { usageStore } from '../usage/store.ts';
+import { taxOn } from './rated-store.ts';
 import type { BillingTables, InvoiceLinesTable, InvoicesTable, Seller, Stream } from './tables.ts';
 import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 
-// All SQL of billing on the hub: the billing periods' windows, rating and closing in one
-// statement per batch of buyers, and reading invoices back. Billing owns its tables and the price
-// sheets it rates with; what it reads of other domains (usage, subscriptions, partners'
-// directories, customers) it reads through the queries those domains publish.
+// The SQL of billing on the hub apart from rating (rated-store.ts): buyers, profiles, invoices
+// and their lines, adjustments and credit notes. Billing owns its tables and the price sheets it
+// rates with; what it reads of other domains (usage, subscriptions, partners' directories,
+// customers) it reads through the queries those domains publish.
 export type BillingDb = Kysely<BillingTables>;
-
-/** What one buyer's invoice for one period takes in: usage up to `periodEnd`, minus what earlier invoices took. */
-export interface InvoiceWindow {
-  invoiceId: string;
-  seller: Seller;
-  buyerId: string;
-  periodStart: Date;
-  periodEnd: Date;
-  prevEnd: Date | null;
-  prevWatermark: string | null;
-  prevAdjustmentWatermark: string | null;
-  taxRate: string;
-}
-
-export interface Watermarks {
-  usage: string;
-  adjustments: string;
-}
 
 /** A line of an invoice's document (see `documentLines`). */
 export interface DocumentLine {
@@ -50,108 +29,6 @@ export interface DocumentLine {
 
 export type StoredLine = InvoiceLinesTable;
 
-/** A subscription's buyer: the directory that uses it, and the partner that sold it (a partner's own subscriptions bill to itself). */
-const BILLABLE_SUBSCRIPTIONS = sql`
-  select s.subscription_id, s.tenant_id as customer_id, coalesce(s.offer_id, '') as offer_id, coalesce(s.sold_by, s.tenant_id) as partner_id
-  from (${armStore.subscriptionOwnership()}) s left join (${identityStore.partnerDirectories()}) d on d.tenant_id = s.tenant_id
-  where s.sold_by is not null or d.tenant_id is not null`;
-
-/**
- * The rated lines of a set of invoice windows, as CTEs ending in `all_lines`. Usage is grouped per
- * day; tiers accumulate over the invoice per subscription and meter (by day, then resource); each
- * day is priced by the segment in force that day; amounts are rounded once, at the line. Partner
- * invoices keep one line per day (the partner center's daily-rated lines); a customer's invoice
- * sums each subscription, meter, resource and price over the period. Late usage (from before the
- * period) keeps its day and is labelled.
- */
-function ratedLines(stream: Stream, windows: InvoiceWindow[], marks: Watermarks): RawBuilder<unknown> {
-  const json = JSON.stringify(
-    windows.map((w) => ({
-      invoice_id: w.invoiceId,
-      seller: w.seller,
-      buyer_id: w.buyerId,
-      period_start: w.periodStart.toISOString(),
-      period_end: w.periodEnd.toISOString(),
-      prev_end: w.prevEnd?.toISOString() ?? null,
-      prev_watermark: w.prevWatermark,
-      prev_adjustment_watermark: w.prevAdjustmentWatermark,
-      tax_rate: w.taxRate,
-    })),
-  );
-  // Usage attributions newer than the oldest previous watermark, and older ones whose hour is
-  // after the earliest previous period's end: a superset of every window's share, read by index.
-  const lowWatermark = windows.some((w) => w.prevWatermark === null)
-    ? '0'
-    : windows
-        .map((w) => BigInt(w.prevWatermark!))
-        .reduce((a, b) => (a < b ? a : b))
-        .toString();
-  const prevEnds = windows.filter((w) => w.prevEnd).map((w) => w.prevEnd!.getTime());
-  const lowEnd = new Date(prevEnds.length ? Math.min(...prevEnds) : 8.64e15);
-  const partner = stream === 'partner';
-  return sql`
-    w as (
-      select x.*, ${partner ? sql`array['provider']` : sql`array['provider', x.seller]`} as sellers
-      from jsonb_to_recordset(${json}::jsonb) as x(invoice_id uuid, seller text, buyer_id uuid, period_start timestamptz, period_end timestamptz,
-        prev_end timestamptz, prev_watermark bigint, prev_adjustment_watermark bigint, tax_rate numeric)
-    ),
-    subs as (${BILLABLE_SUBSCRIPTIONS}),
-    candidates as (${usageStore.billableUsage({ lowWatermark, highWatermark: marks.usage, lateSince: lowEnd })}),
-    usage as (
-      select w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, c.meter_id, c.resource_uri, c.location,
-             (c.hour at time zone 'UTC')::date as usage_date, sum(c.quantity) as quantity
-      from candidates c
-      join subs s on s.subscription_id = c.billed_subscription_id
-      join w on ${partner ? sql`s.partner_id = w.buyer_id` : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`}
-      where c.hour < w.period_end and (w.prev_watermark is null or c.id > w.prev_watermark or c.hour >= w.prev_end)
-      group by w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, c.meter_id, c.resource_uri, c.location, usage_date
-      having sum(c.quantity) <> 0
-    ),
-    ${ratingCtes(LIST_SHEET)},
-    usage_lines as (
-      ${
-        partner
-          ? sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  usage_date, usage_date as usage_to, tier_no as tier, quantity, unit_price, ${roundMoneySql(sql`quantity * unit_price`)} as amount
-                from rated`
-          : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount
-                from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, tier_no, unit_price`
-      }
-    ),
-    adjustment_lines as (
-      select w.invoice_id, a.kind as line_type, a.customer_id, a.subscription_id, null::uuid as meter_id, null::text as resource_uri, null::text as location,
-             (a.created_at at time zone 'UTC')::date as usage_date, null::date as usage_to, null::int as tier, null::numeric as quantity, null::numeric as unit_price,
-             a.amount, a.description, a.reason, a.created_by
-      from w join billing_adjustments a on a.seller = w.seller and a.customer_id = w.buyer_id and a.credit_note_for is null
-      where a.id <= ${marks.adjustments}::bigint and a.id > coalesce(w.prev_adjustment_watermark, 0)
-    ),
-    all_lines as (
-      select l.*, (row_number() over (partition by l.invoice_id order by l.line_type in ('credit', 'adjustment'), l.subscription_id, l.meter_id, l.resource_uri, l.usage_date, l.tier, l.unit_price))::int as line_no
-      from (
-        select invoice_id, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount,
-               null::text as description, null::text as reason, null::text as created_by
-        from usage_lines
-        union all select * from adjustment_lines
-      ) l
-    ),
-    totals as (select invoice_id, sum(amount) as subtotal from all_lines group by invoice_id)`;
-}
-
-/** Tax on a subtotal at a rate in percent, rounded once (as in `tax` of `billing/invoices.ts`'s preview). */
-const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unknown>) =>
-  roundMoneySql(sql`${subtotal} * ${ratePercent} / 100`);
-
-/** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
-function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
-    await sql`set local work_mem = '256MB'`.execute(tx);
-    return work(tx);
-  });
-}
-
-const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
-
 /** Invoices by period, then number (unique); index invoices_buyer_order, migration 0603. */
 export const INVOICE_ORDER = keyset(
   'invoices',
@@ -165,82 +42,23 @@ export const INVOICE_ORDER = keyset(
 export const LINE_ORDER = keyset('invoiceLines', [['line_no', 'int']], (l: { line_no: number }) => [l.line_no]);
 
 export const billingStore = {
-  /**
-   * The watermarks of a close: every usage attribution and adjustment committed so far. The brief
-   * SHARE lock waits for writers in flight, so nothing below the mark can still appear.
-   */
-  async watermarks(db: BillingDb): Promise<Watermarks> {
-    return db.transaction().execute(async (tx) => {
-      await usageStore.lockAttributions(tx);
-      await sql`lock table billing_adjustments in share mode`.execute(tx);
-      return billingStore.currentMarks(tx);
-    });
-  },
-
-  /** What is committed now, without waiting for writers in flight: enough for a preview. */
-  async currentMarks(db: BillingDb): Promise<Watermarks> {
-    const r = await sql<Watermarks>`
-      select ${usageStore.attributionMark()}::text as usage, (select coalesce(max(id), 0) from billing_adjustments)::text as adjustments
-    `.execute(db);
-    return r.rows[0];
-  },
-
-  /** Closes a batch of windows in one statement: each invoice with all its lines, or nothing if it exists already. */
-  async closeWindows(
-    db: BillingDb,
-    q: {
-      stream: Stream;
-      period: string;
-      windows: InvoiceWindow[];
-      marks: Watermarks;
-      invoiceDate: Date;
-      currency: string;
-    },
-  ): Promise<{ invoices: number; lines: number }> {
-    if (q.windows.length === 0) return { invoices: 0, lines: 0 };
-    const prefix = q.stream === 'partner' ? 'G' : 'INV';
-    const r = await withRatingMemory(db, (tx) =>
-      sql<{ invoices: string; lines: string }>`
-      with ${ratedLines(q.stream, q.windows, q.marks)},
-      invoices_added as (
-        insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
-                              invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
-        select w.invoice_id, ${prefix} || lpad(nextval('invoice_numbers')::text, 9, '0'), ${q.stream}, 'invoice', w.seller, w.buyer_id, ${q.period},
-               w.period_start, w.period_end, ${q.marks.usage}::bigint, ${q.marks.adjustments}::bigint, ${q.invoiceDate}::timestamptz, ${q.currency},
-               coalesce(t.subtotal, 0), w.tax_rate, ${taxOn(sql`coalesce(t.subtotal, 0)`, sql`w.tax_rate`)},
-               coalesce(t.subtotal, 0) + ${taxOn(sql`coalesce(t.subtotal, 0)`, sql`w.tax_rate`)}, null, ${q.invoiceDate}::timestamptz
-        from w left join totals t on t.invoice_id = w.invoice_id
-        on conflict (stream, seller, buyer_id, period) where kind = 'invoice' do nothing
-        returning id
-      ),
-      lines_added as (
-        insert into invoice_lines (${LINE_COLUMNS})
-        select l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
-               l.quantity, l.unit_price, l.amount, l.description, l.reason, l.created_by
-        from all_lines l join invoices_added i on i.id = l.invoice_id
-        returning 1
-      )
-      select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines
-    `.execute(tx),
-    );
-    return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
-  },
-
-  /** The lines one window would have if it closed now (the open period's unbilled usage). */
-  async previewWindow(
+  /** One buyer's last invoice of a stream (to continue from). */
+  async lastInvoice(
     db: BillingDb,
     stream: Stream,
-    window: InvoiceWindow,
-    marks: Watermarks,
-  ): Promise<{ lines: StoredLine[]; subtotal: string }> {
-    const r = await withRatingMemory(db, (tx) =>
-      sql<StoredLine>`
-      with ${ratedLines(stream, [window], marks)}
-      select ${LINE_COLUMNS} from all_lines order by line_no
-    `.execute(tx),
-    );
-    const subtotal = r.rows.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
-    return { lines: r.rows, subtotal: subtotal.toFixed(2) };
+    seller: Seller,
+    buyerId: string,
+  ): Promise<InvoicesTable | undefined> {
+    return db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('stream', '=', stream)
+      .where('kind', '=', 'invoice')
+      .where('seller', '=', seller)
+      .where('buyer_id', '=', buyerId)
+      .orderBy('period_end', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   },
 
   /** The last invoice of each buyer of a seller set (to continue from). */
@@ -302,6 +120,10 @@ export const billingStore = {
     return pageQuery(q, INVOICE_ORDER, cursor).execute();
   },
 
+  async invoiceById(db: BillingDb, id: string): Promise<InvoicesTable | undefined> {
+    return db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst();
+  },
+
   async findInvoice(db: BillingDb, number: string): Promise<InvoicesTable | undefined> {
     return db
       .selectFrom('invoices')
@@ -325,6 +147,18 @@ export const billingStore = {
       .where('line_no', '>', afterLineNo);
     if (customerId) q = q.where('customer_id', '=', customerId);
     return q.orderBy('line_no').limit(limit).execute();
+  },
+
+  /** Per subscription, the sum of an invoice's lines, in the order the subscriptions first appear. */
+  async subscriptionSubtotals(
+    db: BillingDb,
+    invoiceId: string,
+  ): Promise<{ subscriptionId: string | null; amount: string }[]> {
+    const r = await sql<{ subscriptionId: string | null; amount: string }>`
+      select subscription_id::text as "subscriptionId", sum(amount)::text as amount
+      from invoice_lines where invoice_id = ${invoiceId}::uuid group by subscription_id order by min(line_no)
+    `.execute(db);
+    return r.rows;
   },
 
   async insertAdjustment(
@@ -398,12 +232,6 @@ export const billingStore = {
       from invoice_lines where invoice_id = ${invoiceId} and meter_id is null
       order by 1 nulls last, 2 nulls last, 3 nulls last, 4, 5`.execute(db);
     return r.rows;
-  },
-
-  /** The number of the invoice with this id. */
-  async invoiceNumber(db: BillingDb, id: string): Promise<string | undefined> {
-    const row = await db.selectFrom('invoices').select('number').where('id', '=', id).executeTakeFirst();
-    return row?.number;
   },
 
   async names(db: BillingDb, ids: string[]): Promise<Map<string, { name: string; domain: string | null }>> {

@@ -28,9 +28,9 @@ export interface InvoicesTable {
   period: string;
   period_start: Date;
   period_end: Date;
-  /** The last usage attribution this invoice (and those before it) took in. */
+  /** History: the last usage attribution invoices closed before `billed_daily` took in (0 since). */
   watermark: string;
-  /** The last credit or adjustment this invoice (and those before it) took in. */
+  /** History: the last credit or adjustment invoices closed before `billed_adjustments` took in (0 since). */
   adjustment_watermark: string;
   invoice_date: Date;
   currency: string;
@@ -77,9 +77,32 @@ export interface BillingAdjustmentsTable {
   credit_note_for: string | null;
 }
 
+/** What a buyer's invoices of a stream have billed, per usage key: the running total and the last invoice that added to it. */
+export interface BilledDailyTable {
+  buyer_id: string;
+  stream: Stream;
+  seller: Seller;
+  subscription_id: string;
+  usage_date: string;
+  meter_id: string;
+  resource_uri: string;
+  location: string;
+  quantity: string;
+  invoice_id: string;
+}
+
+/** Which invoice took a credit or adjustment in. */
+export interface BilledAdjustmentsTable {
+  buyer_id: string;
+  adjustment_id: string;
+  invoice_id: string;
+}
+
 export interface BillingTables extends PricingTables {
   billing_profiles: BillingProfilesTable;
   invoices: InvoicesTable;
   invoice_lines: InvoiceLinesTable;
   billing_adjustments: BillingAdjustmentsTable;
+  billed_daily: BilledDailyTable;
+  billed_adjustments: BilledAdjustmentsTable;
 }

@@ -93,18 +93,21 @@ export const HUB_RESOURCE_APPS = {
   graph: { appId: '00000003-0000-0000-c000-000000000000', displayName: 'Stackledger Directory' },
 } as const;
 
+/** The hub's migrations, each domain's own. */
+export const hubMigrations = {
+  ...armMigrations,
+  ...identityMigrations,
+  ...partnerMigrations,
+  ...auditMigrations,
+  ...registrationMigrations,
+  ...usageMigrations,
+  ...billingMigrations,
+  ...notificationMigrations,
+  ...budgetMigrations,
+};
+
 export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, {
-    ...armMigrations,
-    ...identityMigrations,
-    ...partnerMigrations,
-    ...auditMigrations,
-    ...registrationMigrations,
-    ...usageMigrations,
-    ...billingMigrations,
-    ...notificationMigrations,
-    ...budgetMigrations,
-  });
+  await migrate(db, hubMigrations);
 }
 
 export interface HubOptions {

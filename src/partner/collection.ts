@@ -33,7 +33,7 @@ export function pagedCollection<Row, View>(
   request: FastifyRequest,
   page: Page<Row>,
   rows: readonly Row[],
-  view: (row: Row) => View,
+  view: (row: Row, index: number) => View,
   objectType = 'Collection',
 ) {
   const { shown, lastKey } = splitPage(rows, page.keyset, page.limit);
@@ -48,25 +48,30 @@ export function pageOfCollection<Row>(
   maxSize = 500,
 ): Page<Row> {
   const scope = listScope(request.url, ks.list, ['size']);
-  const header = request.headers['ms-continuationtoken'];
-  const token = Array.isArray(header) ? header[0] : header;
+  const token = continuationToken(request);
   let after: Cursor['after'];
   if (token) {
     after = readKeysetToken(token, scope, ks.parts);
-    if (after === undefined)
-      throw partnerCenterError(
-        'InvalidContinuationToken',
-        'The continuation token is not valid.',
-        'MS-ContinuationToken',
-      );
+    if (after === undefined) throw invalidContinuation();
   }
+  return { after, limit: pageSize(request, defaultSize, maxSize), keyset: ks, scope };
+}
+
+/** The MS-ContinuationToken a request carries, if any. */
+export function continuationToken(request: FastifyRequest): string | undefined {
+  const header = request.headers['ms-continuationtoken'];
+  return Array.isArray(header) ? header[0] : header;
+}
+
+export const invalidContinuation = () =>
+  partnerCenterError('InvalidContinuationToken', 'The continuation token is not valid.', 'MS-ContinuationToken');
+
+/** The page size a request asks for (`size`; 0 for the default). */
+export function pageSize(request: FastifyRequest, defaultSize: number, maxSize: number): number {
   const sizeText = queryValue(request, 'size');
-  let size = defaultSize;
-  if (sizeText !== undefined) {
-    size = Number(sizeText);
-    if (!Number.isInteger(size) || size < 0 || size > maxSize)
-      throw partnerCenterError('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
-    if (size === 0) size = defaultSize;
-  }
-  return { after, limit: size, keyset: ks, scope };
+  if (sizeText === undefined) return defaultSize;
+  const size = Number(sizeText);
+  if (!Number.isInteger(size) || size < 0 || size > maxSize)
+    throw partnerCenterError('InvalidSize', `size '${sizeText}' must be an integer from 0 to ${maxSize}.`, 'size');
+  return size === 0 ? defaultSize : size;
 }

@@ -89,4 +89,42 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0505_usage_daily': {
+    async up(db: Kysely<unknown>) {
+      // What billing rates: the attributed quantity per billed subscription, usage day (UTC), meter,
+      // resource and location, kept in the transaction of every attribution and re-attribution by
+      // a statement-level trigger (one upsert per statement, whatever statement wrote the rows).
+      // Rows are never deleted; a key whose attributions cancel out holds 0. The billed
+      // subscription leads every key: it is the distribution column.
+      await sql`
+        create table usage_daily (
+          billed_subscription_id uuid not null,
+          usage_date date not null,
+          meter_id uuid not null,
+          resource_uri text not null,
+          location text not null,
+          quantity numeric(38, 9) not null,
+          primary key (billed_subscription_id, usage_date, meter_id, resource_uri, location)
+        );
+        create function usage_daily_add() returns trigger language plpgsql as $$
+          begin
+            -- keys in one order, so that two statements adding to the same rows wait rather than deadlock
+            insert into usage_daily (billed_subscription_id, usage_date, meter_id, resource_uri, location, quantity)
+            select n.billed_subscription_id, (r.hour at time zone 'UTC')::date, r.meter_id, r.resource_uri, r.location, sum(n.quantity)
+            from new_attributions n join usage_received r on r.id = n.received_id
+            group by 1, 2, 3, 4, 5
+            order by 1, 2, 3, 4, 5
+            on conflict (billed_subscription_id, usage_date, meter_id, resource_uri, location)
+              do update set quantity = usage_daily.quantity + excluded.quantity;
+            return null;
+          end $$;
+        create trigger usage_attributed_daily after insert on usage_attributed
+          referencing new table as new_attributions for each statement execute function usage_daily_add();
+        insert into usage_daily (billed_subscription_id, usage_date, meter_id, resource_uri, location, quantity)
+        select a.billed_subscription_id, (r.hour at time zone 'UTC')::date, r.meter_id, r.resource_uri, r.location, sum(a.quantity)
+        from usage_attributed a join usage_received r on r.id = a.received_id
+        group by 1, 2, 3, 4, 5;
+      `.execute(db);
+    },
+  },
 };

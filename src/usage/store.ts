@@ -383,29 +383,24 @@ export const usageStore = {
   },
 
   // Published for billing, which reads usage only through these.
-
-  /** Waits for attributions being written, until the transaction ends: nothing below a mark read then can still appear. */
-  async lockAttributions<DB>(db: Kysely<DB>): Promise<void> {
-    await sql`lock table usage_attributed in share mode`.execute(db);
-  },
-
-  /** The newest attribution's id (0 for none), as a scalar subquery: a close's usage watermark. */
-  attributionMark: (): RawBuilder<string> => sql`(select coalesce(max(id), 0) from usage_attributed)`,
+  /**
+   * The attributed usage per billed subscription, usage day, meter, resource and location (the
+   * daily aggregates the attribution trigger keeps), as a query billing composes into its own.
+   */
+  dailyUsage: (): RawBuilder<{
+    billed_subscription_id: string;
+    usage_date: string;
+    meter_id: string;
+    resource_uri: string;
+    location: string;
+    quantity: string;
+  }> => sql`select billed_subscription_id, usage_date, meter_id, resource_uri, location, quantity from usage_daily`,
 
   /**
-   * The billable usage a close reads, as a query: the attributions with ids in (low, high], and
-   * those up to `low` whose usage hour is at or after `lateSince` (usage that came after an earlier
-   * period closed), each with its record's meter, resource, location and hour. A superset of every
-   * invoice's share, read by index; billing narrows it per invoice.
+   * Every attribution with its id and its record's meter, resource, location and hour. Only for
+   * billing's migration that turns the invoices' id watermarks of the past into billed quantities.
    */
-  billableUsage: (q: { lowWatermark: string; highWatermark: string; lateSince: Date }): RawBuilder<unknown> => sql`
-    select c.id, c.billed_subscription_id, c.quantity, r.meter_id, r.resource_uri, r.location, r.hour
-    from (
-      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_attributed a
-      where a.id > ${q.lowWatermark}::bigint and a.id <= ${q.highWatermark}::bigint
-      union all
-      select a.id, a.billed_subscription_id, a.received_id, a.quantity from usage_received r join usage_attributed a on a.received_id = r.id
-      where r.hour >= ${q.lateSince}::timestamptz and a.id <= ${q.lowWatermark}::bigint
-    ) c
-    join usage_received r on r.id = c.received_id`,
+  attributionsWithIds: (): RawBuilder<unknown> => sql`
+    select a.id, a.billed_subscription_id, a.quantity, r.meter_id, r.resource_uri, r.location, r.hour
+    from usage_attributed a join usage_received r on r.id = a.received_id`,
 };

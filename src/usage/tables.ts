@@ -46,8 +46,19 @@ export interface UsageConflictsTable {
   refusals: number;
 }
 
+/** The attributed quantity per billed subscription, usage day (UTC), meter, resource and location. */
+export interface UsageDailyTable {
+  billed_subscription_id: string;
+  usage_date: string;
+  meter_id: string;
+  resource_uri: string;
+  location: string;
+  quantity: string;
+}
+
 export interface UsageTables {
   usage_received: UsageReceivedTable;
   usage_attributed: UsageAttributedTable;
   usage_conflicts: UsageConflictsTable;
+  usage_daily: UsageDailyTable;
 }

@@ -1,5 +1,4 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { HOUR_MS } from '../../core/clock.ts';
 import { armStore } from '../../arm/store.ts';
 import type { SettingsTable } from '../../arm/tables.ts';
 import { MONTHLY_METER_IDS } from '../../core/meters.ts';

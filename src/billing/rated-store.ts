@@ -1,0 +1,259 @@
+import { Decimal } from 'decimal.js';
+import { type RawBuilder, sql } from 'kysely';
+import { armStore } from '../arm/store.ts';
+import { identityStore } from '../identity/store.ts';
+import { LIST_SHEET } from '../rating/migrations.ts';
+import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
+import { usageStore } from '../usage/store.ts';
+import type { BillingDb, StoredLine } from './store.ts';
+import type { Seller, Stream } from './tables.ts';
+
+// The SQL of rating on the hub: what each buyer has not been billed yet (the daily aggregates usage
+// keeps, minus what the buyer's invoices have billed, per key), rated; closing all buyers of a
+// period in one statement; and previews of an open period, whole or a keyset page at a time.
+
+/** One buyer's next invoice: the usage of its subscriptions before `periodEnd` it has not been billed yet. */
+export interface InvoiceWindow {
+  invoiceId: string;
+  seller: Seller;
+  buyerId: string;
+  periodStart: Date;
+  periodEnd: Date;
+  taxRate: string;
+}
+
+/** Where a page of unbilled usage lines starts: after the line with this key. */
+export interface LineKey {
+  subscriptionId: string;
+  meterId: string;
+  resourceUri: string;
+  usageDate: string;
+  location: string;
+  tier: number;
+}
+
+/** A subscription's buyer: the directory that uses it, and the partner that sold it (a partner's own subscriptions bill to itself). */
+export const BILLABLE_SUBSCRIPTIONS = sql`
+  select s.subscription_id, s.tenant_id as customer_id, coalesce(s.offer_id, '') as offer_id, coalesce(s.sold_by, s.tenant_id) as partner_id
+  from (${armStore.subscriptionOwnership()}) s left join (${identityStore.partnerDirectories()}) d on d.tenant_id = s.tenant_id
+  where s.sold_by is not null or d.tenant_id is not null`;
+
+/** The order of usage lines on an invoice, and of an unbilled page's keyset. */
+const USAGE_KEY = sql`subscription_id, meter_id, resource_uri, usage_date, location`;
+const keyValues = (k: LineKey) =>
+  sql`${k.subscriptionId}::uuid, ${k.meterId}::uuid, ${k.resourceUri}::text, ${k.usageDate}::date, ${k.location}::text`;
+
+/**
+ * The rated lines of a set of invoice windows, as CTEs ending in `all_lines` and `totals`. What a
+ * buyer owes is, per subscription, usage day, meter, resource and location, the daily aggregate
+ * minus what its invoices of the stream have billed (`unbilled`): exact whatever order the
+ * attributions committed in. Tiers accumulate over the invoice per subscription and meter (by day,
+ * then resource); each day is priced by the segment in force that day; amounts are rounded once,
+ * at the line. Partner invoices keep one line per day (the partner center's daily-rated lines); a
+ * customer's invoice sums each subscription, meter, resource and price over the period. Late usage
+ * (from before the period) keeps its day and is labelled. With `page`, only the (subscription,
+ * meter) runs holding the next `limit` usage keys at or after `after` are rated, whole, so that
+ * their tiers accumulate as on the invoice.
+ */
+function ratedLines(
+  stream: Stream,
+  windows: InvoiceWindow[],
+  page?: { after: LineKey | null; limit: number },
+): RawBuilder<unknown> {
+  const json = JSON.stringify(
+    windows.map((w, ord) => ({
+      ord,
+      invoice_id: w.invoiceId,
+      seller: w.seller,
+      buyer_id: w.buyerId,
+      period_start: w.periodStart.toISOString(),
+      period_end: w.periodEnd.toISOString(),
+      tax_rate: w.taxRate,
+    })),
+  );
+  const partner = stream === 'partner';
+  const pageRuns = page
+    ? sql`where (subscription_id, meter_id) in (
+        select subscription_id, meter_id from unbilled
+        ${page.after ? sql`where (${USAGE_KEY}) >= (${keyValues(page.after)})` : sql``}
+        order by ${USAGE_KEY} limit ${page.limit})`
+    : sql``;
+  return sql`
+    w as (
+      select x.*, ${partner ? sql`array['provider']` : sql`array['provider', x.seller]`} as sellers
+      from jsonb_to_recordset(${json}::jsonb) as x(ord int, invoice_id uuid, seller text, buyer_id uuid, period_start timestamptz, period_end timestamptz, tax_rate numeric)
+    ),
+    subs as (${BILLABLE_SUBSCRIPTIONS}),
+    unbilled as (
+      select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
+             d.quantity - coalesce(b.quantity, 0) as quantity
+      from w
+      join subs s on ${partner ? sql`s.partner_id = w.buyer_id` : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`}
+      join (${usageStore.dailyUsage()}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
+      left join billed_daily b on b.buyer_id = w.buyer_id and b.stream = ${stream} and b.seller = w.seller and b.subscription_id = s.subscription_id
+        and b.usage_date = d.usage_date and b.meter_id = d.meter_id and b.resource_uri = d.resource_uri and b.location = d.location
+      where d.quantity <> coalesce(b.quantity, 0)
+        ${page?.after ? sql`and (s.subscription_id, d.meter_id) >= (${page.after.subscriptionId}::uuid, ${page.after.meterId}::uuid)` : sql``}
+    ),
+    usage as (
+      select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled ${pageRuns}
+    ),
+    ${ratingCtes(LIST_SHEET)},
+    usage_lines as (
+      ${
+        partner
+          ? sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
+                  usage_date, usage_date as usage_to, tier_no as tier, quantity, unit_price, ${roundMoneySql(sql`quantity * unit_price`)} as amount
+                from rated`
+          : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
+                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount
+                from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, tier_no, unit_price`
+      }
+    ),
+    -- credits and adjustments no invoice has taken in yet
+    adjustments_due as (
+      select w.invoice_id, w.buyer_id, a.id, a.kind, a.customer_id, a.subscription_id, a.created_at, a.amount, a.description, a.reason, a.created_by
+      from w join billing_adjustments a on a.seller = w.seller and a.customer_id = w.buyer_id and a.credit_note_for is null
+      where not exists (select 1 from billed_adjustments x where x.buyer_id = w.buyer_id and x.adjustment_id = a.id)
+    ),
+    adjustment_lines as (
+      select invoice_id, kind as line_type, customer_id, subscription_id, null::uuid as meter_id, null::text as resource_uri, null::text as location,
+             (created_at at time zone 'UTC')::date as usage_date, null::date as usage_to, null::int as tier, null::numeric as quantity, null::numeric as unit_price,
+             amount, description, reason, created_by
+      from adjustments_due
+    ),
+    all_lines as (
+      select l.*, (row_number() over (partition by l.invoice_id order by l.line_type in ('credit', 'adjustment'), l.subscription_id, l.meter_id, l.resource_uri, l.usage_date, l.tier, l.unit_price))::int as line_no
+      from (
+        select invoice_id, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount,
+               null::text as description, null::text as reason, null::text as created_by
+        from usage_lines
+        union all select * from adjustment_lines
+      ) l
+    ),
+    totals as (select invoice_id, sum(amount) as subtotal from all_lines group by invoice_id)`;
+}
+
+/** Tax on a subtotal at a rate in percent, rounded once (as in `tax` of `billing/invoices.ts`'s preview). */
+export const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unknown>) =>
+  roundMoneySql(sql`${subtotal} * ${ratePercent} / 100`);
+
+/** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
+function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await sql`set local work_mem = '256MB'`.execute(tx);
+    return work(tx);
+  });
+}
+
+const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
+
+export const ratedStore = {
+  /**
+   * Closes the windows of one stream and period in one statement: each invoice with all its lines,
+   * and what it billed per usage key and which adjustments it took, or nothing for a buyer whose
+   * invoice exists already (the unique index `invoices_once`: a second or concurrent close of the
+   * same buyer and period writes nothing, and waits for the first rather than reading half of it).
+   */
+  async closeWindows(
+    db: BillingDb,
+    q: { stream: Stream; period: string; windows: InvoiceWindow[]; invoiceDate: Date; currency: string },
+  ): Promise<{ invoices: number; lines: number }> {
+    if (q.windows.length === 0) return { invoices: 0, lines: 0 };
+    const prefix = q.stream === 'partner' ? 'G' : 'INV';
+    const subtotal = sql`coalesce(t.subtotal, 0)`;
+    const r = await withRatingMemory(db, (tx) =>
+      sql<{ invoices: string; lines: string }>`
+      with ${ratedLines(q.stream, q.windows)},
+      invoices_added as (
+        insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
+                              invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
+        select w.invoice_id, ${prefix} || lpad(nextval('invoice_numbers')::text, 9, '0'), ${q.stream}, 'invoice', w.seller, w.buyer_id, ${q.period},
+               w.period_start, w.period_end, 0, 0, ${q.invoiceDate}::timestamptz, ${q.currency},
+               ${subtotal}, w.tax_rate, ${taxOn(subtotal, sql`w.tax_rate`)}, ${subtotal} + ${taxOn(subtotal, sql`w.tax_rate`)}, null, ${q.invoiceDate}::timestamptz
+        from w left join totals t on t.invoice_id = w.invoice_id
+        -- buyers in one order (numbers follow it; two runs meet on the unique index in the same order)
+        order by w.ord
+        on conflict (stream, seller, buyer_id, period) where kind = 'invoice' do nothing
+        returning id
+      ),
+      lines_added as (
+        insert into invoice_lines (${LINE_COLUMNS})
+        select l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
+               l.quantity, l.unit_price, l.amount, l.description, l.reason, l.created_by
+        from all_lines l join invoices_added i on i.id = l.invoice_id
+        returning 1
+      ),
+      usage_billed as (
+        insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
+        select u.buyer_id, ${q.stream}, u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
+        from unbilled u join invoices_added i on i.id = u.invoice_id
+        on conflict (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location)
+          do update set quantity = billed_daily.quantity + excluded.quantity, invoice_id = excluded.invoice_id
+        returning 1
+      ),
+      adjustments_billed as (
+        insert into billed_adjustments (buyer_id, adjustment_id, invoice_id)
+        select a.buyer_id, a.id, a.invoice_id from adjustments_due a join invoices_added i on i.id = a.invoice_id
+        returning 1
+      )
+      select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines
+    `.execute(tx),
+    );
+    return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
+  },
+
+  /** The lines one window would have if it closed now (the open period's unbilled usage), with their subtotal. */
+  async previewWindow(
+    db: BillingDb,
+    stream: Stream,
+    window: InvoiceWindow,
+  ): Promise<{ lines: StoredLine[]; subtotal: string }> {
+    const r = await withRatingMemory(db, (tx) =>
+      sql<StoredLine>`
+      with ${ratedLines(stream, [window])}
+      select ${LINE_COLUMNS} from all_lines order by line_no
+    `.execute(tx),
+    );
+    const subtotal = r.rows.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
+    return { lines: r.rows, subtotal: subtotal.toFixed(2) };
+  },
+
+  /**
+   * Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated
+   * on its own. The runs rated hold `limit` keys after the token's own (whose lines may all be shown).
+   */
+  async previewUsagePage(
+    db: BillingDb,
+    stream: Stream,
+    window: InvoiceWindow,
+    after: LineKey | null,
+    limit: number,
+  ): Promise<StoredLine[]> {
+    const r = await sql<StoredLine>`
+      with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
+      select ${LINE_COLUMNS} from all_lines
+      where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
+      order by ${USAGE_KEY}, tier limit ${limit}
+    `.execute(db);
+    return r.rows;
+  },
+
+  /** Up to `limit` credits and adjustments of one window with ids after `afterId`: the open period's last lines. */
+  async previewAdjustmentPage(
+    db: BillingDb,
+    stream: Stream,
+    window: InvoiceWindow,
+    afterId: string,
+    limit: number,
+  ): Promise<(StoredLine & { adjustment_id: string })[]> {
+    const r = await sql<StoredLine & { adjustment_id: string }>`
+      with ${ratedLines(stream, [window])}
+      select id::text as adjustment_id, invoice_id, 0 as line_no, kind as line_type, customer_id, subscription_id, null::uuid as meter_id,
+             null::text as resource_uri, null::text as location, (created_at at time zone 'UTC')::date as usage_date, null::date as usage_to,
+             null::int as tier, null::numeric as quantity, null::numeric as unit_price, amount, description, reason, created_by
+      from adjustments_due where id > ${afterId}::bigint order by id limit ${limit}
+    `.execute(db);
+    return r.rows;
+  },
+};
