@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { cli } from './helpers/cli.ts';
@@ -30,6 +32,20 @@ describe('invoice documents (PDF)', () => {
   let a: CustomerWithSubscription;
   let b: CustomerWithSubscription;
   const billing = (p: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${p}`;
+  // The system's webhook, told of every invoice and credit note.
+  const told: Array<{ type: string; data: Record<string, string> }> = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      told.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  const toldOf = async (type: string, key: string, value: string) => {
+    while (!told.some((e) => e.type === type && e.data[key] === value)) await new Promise((r) => setTimeout(r, 50));
+    return told.filter((e) => e.type === type && e.data[key] === value);
+  };
 
   /** GETs a document: its status, type and bytes. */
   const fetchPdf = async (url: string, token: string) => {
@@ -44,8 +60,27 @@ describe('invoice documents (PDF)', () => {
     t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.arm);
 
   before(async () => {
-    t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });
+    t = await startTestSystem({
+      clock: new Date('2026-03-01T00:00:00Z'),
+      policies: { webhooks: { allowInternalAddresses: true, pollMs: 50 } },
+    });
     csp = await t.appToken('csp', t.b.hub.arm);
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hook = await t.call(
+      'PUT',
+      `${t.b.hub.arm}/providers/Stackledger.Notifications/webhooks/documents?api-version=2026-11-01`,
+      {
+        token: csp,
+        body: {
+          properties: {
+            url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+            events: ['invoice.finalized', 'creditnote.created'],
+            secret: 'documents-webhook-secret',
+          },
+        },
+      },
+    );
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
     a = await customerWithSubscription(t, 'doc-a');
     b = await customerWithSubscription(t, 'doc-b');
     const ok = (res: { status: number; body: unknown }) => assert.ok(res.status < 300, JSON.stringify(res.body));
@@ -88,7 +123,10 @@ describe('invoice documents (PDF)', () => {
       }),
     );
   });
-  after(async () => t?.stop());
+  after(async () => {
+    receiver.close();
+    await t?.stop();
+  });
 
   const invoiceOf = async (customerId: string) => {
     const list = await t.call('GET', `${billing('invoices')}?${V}&period=2026-03&customerId=${customerId}`, {
@@ -118,6 +156,12 @@ describe('invoice documents (PDF)', () => {
       assert.match(text, /350\.5/, 'the two days of Base VM hours as one line');
       assert.match(text, /12\.25/);
     }
+    // The close told the system's webhook, once, with the invoice's own number and total.
+    const finalized = await toldOf('invoice.finalized', 'invoiceNumber', inv.invoiceNumber);
+    assert.equal(finalized.length, 1);
+    assert.equal(finalized[0].data.total, inv.total);
+    assert.equal(finalized[0].data.stream, 'customer');
+    assert.equal(finalized[0].data.period, '2026-03');
     // Another customer's admin: the invoice does not exist for it.
     const other = await fetchPdf(url, await adminOf(b));
     assert.equal(other.status, 404);
@@ -136,6 +180,7 @@ describe('invoice documents (PDF)', () => {
     assert.equal(pdf.type, 'application/pdf');
     const text = await pdfText(pdf.body);
     assert.match(text, new RegExp(`Statement ${march.id}`));
+    assert.equal((await toldOf('invoice.finalized', 'invoiceNumber', march.id))[0].data.stream, 'partner');
     assert.match(text, new RegExp(`Total: USD ${march.totalCharges.toFixed(2).replace('.', '\\.')}`));
     assert.match(text, /doc-a Ltd/);
     assert.match(text, /doc-b Ltd/);
@@ -166,6 +211,8 @@ describe('invoice documents (PDF)', () => {
     const text = await pdfText(pdf.body);
     assert.match(text, new RegExp(`Credit note ${note.body.creditNote}`));
     assert.match(text, new RegExp(`Corrects invoice: ${inv.invoiceNumber}`));
+    const noted = await toldOf('creditnote.created', 'creditNote', note.body.creditNote);
+    assert.equal(noted[0].data.for, inv.invoiceNumber);
     assert.match(text, /Outage on 3 March/);
     const json = (await t.call('GET', `${billing(`invoices/${note.body.creditNote}`)}?${V}`, { token: csp })).body
       .properties;

@@ -131,10 +131,11 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(s.outbox, 0);
     assert.deepEqual(s.quarantine, { held: 0, dropped: 0 });
     assert.equal(s.reconciliation.balanced, true, JSON.stringify(s.reconciliation));
-    // At the first run, then every 6 hours of domain time: the 24 hours closed then.
-    assert.equal(s.reconciliation.checkedAt, '2026-07-01T01:00:00.000Z');
-    assert.equal(s.reconciliation.to, '2026-07-01T01:00:00.000Z');
-    assert.equal(s.reconciliation.from, '2026-06-30T01:00:00.000Z');
+    // At the first run, then every 6 hours of domain time: the 24 hours closed then. The clock
+    // moves a step at a time (PT3H here is one step), and the bridge reconciles at its end.
+    assert.equal(s.reconciliation.checkedAt, '2026-07-01T03:00:00.000Z');
+    assert.equal(s.reconciliation.to, '2026-07-01T03:00:00.000Z');
+    assert.equal(s.reconciliation.from, '2026-06-30T03:00:00.000Z');
     const ok = await verify('--json');
     assert.equal(ok.code, 0, ok.stderr);
     const result = JSON.parse(ok.stdout);
@@ -391,6 +392,14 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       [rows[1].resourceId],
     );
     assert.deepEqual(counted.rows, [{ refusals: 2 }]);
+    // Each conflict refused for the first time is one event for the system's webhooks.
+    const told = await hubDb.query(
+      `select data from notification_events where type = 'usage.quarantined' and data->>'resourceId' = $1 and (data->>'offered')::numeric = 7`,
+      [rows[1].resourceId],
+    );
+    assert.equal(told.rows.length, 1, 'one event, however often the conflict is sent');
+    assert.equal(Number(told.rows[0].data.offered), 7);
+    assert.equal(told.rows[0].data.cloudId, t.b.stacks.local.cloudId);
     // The summary is the deployment's own and the system administrators'.
     const summaryUrl = `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports/summary?${API}&cloudId=${t.b.stacks.local.cloudId}&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z`;
     assert.equal((await t.call('GET', summaryUrl, { token })).status, 200);

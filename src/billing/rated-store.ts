@@ -1,3 +1,4 @@
+import { notificationStore } from '../notifications/store.ts';
 import { Decimal } from 'decimal.js';
 import { type RawBuilder, sql } from 'kysely';
 import { armStore } from '../arm/store.ts';
@@ -146,6 +147,45 @@ function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>)
   });
 }
 
+interface FinalizedInvoice {
+  id: string;
+  number: string;
+  seller: string;
+  buyer_id: string;
+  period: string;
+  period_start: string;
+  period_end: string;
+  total: string;
+  currency: string;
+}
+
+/**
+ * Tells webhooks of the invoices a close wrote, in its transaction: the partner's from the
+ * provider reach the partner, a customer's reach its partner and the customer.
+ */
+function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoice[], at: Date) {
+  return notificationStore.record(
+    db,
+    added.map((i) => ({
+      key: `invoice.finalized:${i.id}`,
+      type: 'invoice.finalized',
+      occurredAt: at,
+      data: {
+        invoiceNumber: i.number,
+        stream,
+        period: i.period,
+        periodStart: i.period_start,
+        periodEnd: i.period_end,
+        total: i.total,
+        currency: i.currency,
+        ...(stream === 'customer' ? { customerId: i.buyer_id } : { partnerId: i.buyer_id }),
+      },
+      partnerId: stream === 'partner' ? i.buyer_id : i.seller,
+      customerId: stream === 'customer' ? i.buyer_id : null,
+    })),
+  );
+}
+
 const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
 
 export const ratedStore = {
@@ -163,7 +203,7 @@ export const ratedStore = {
     const prefix = q.stream === 'partner' ? 'G' : 'INV';
     const subtotal = sql`coalesce(t.subtotal, 0)`;
     const r = await withRatingMemory(db, (tx) =>
-      sql<{ invoices: string; lines: string }>`
+      sql<{ invoices: string; lines: string; added: FinalizedInvoice[] }>`
       with ${ratedLines(q.stream, q.windows)},
       invoices_added as (
         insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
@@ -175,7 +215,7 @@ export const ratedStore = {
         -- buyers in one order (numbers follow it; two runs meet on the unique index in the same order)
         order by w.ord
         on conflict (stream, seller, buyer_id, period) where kind = 'invoice' do nothing
-        returning id
+        returning id, number, seller, buyer_id, period, period_start, period_end, total, currency
       ),
       lines_added as (
         insert into invoice_lines (${LINE_COLUMNS})
@@ -197,8 +237,16 @@ export const ratedStore = {
         select a.buyer_id, a.id, a.invoice_id from adjustments_due a join invoices_added i on i.id = a.invoice_id
         returning 1
       )
-      select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines
-    `.execute(tx),
+      select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines,
+        (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'seller', i.seller, 'buyer_id', i.buyer_id,
+          'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
+          from invoices_added i) as added
+    `
+        .execute(tx)
+        .then(async (result) => {
+          await invoicesFinalized(tx, q.stream, result.rows[0].added, q.invoiceDate);
+          return result;
+        }),
     );
     return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
   },

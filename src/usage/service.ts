@@ -16,6 +16,7 @@ import { parseInstant } from '../core/clock.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
+import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
@@ -131,7 +132,27 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
     return { stored };
   });
   if (outcome.conflicts) {
-    await usageStore.countConflicts(ctx.db, registration.cloud_id, outcome.conflicts, now);
+    const conflicts = outcome.conflicts;
+    await inTransaction(ctx.db, async (db) => {
+      const first = await usageStore.countConflicts(db, registration.cloud_id, conflicts, now);
+      // The deployment will quarantine what the hub refused: the system administrators hear of it once.
+      await notificationStore.record(
+        db,
+        first.map((c) => ({
+          key: `usage.quarantined:${registration.cloud_id}:${c.resourceId}:${c.meterId}:${new Date(c.hour).toISOString()}:${c.revision}:${c.offered}`,
+          type: 'usage.quarantined',
+          occurredAt: now,
+          data: {
+            cloudId: registration.cloud_id,
+            ...c,
+            hour: new Date(c.hour).toISOString(),
+            reason: 'UsageRecordConflict',
+          },
+          partnerId: null,
+          customerId: null,
+        })),
+      );
+    });
     throw ingestionErrors.conflict(outcome.conflicts.slice(0, CONFLICTS_NAMED));
   }
   const { received, new: added } = outcome.stored!;

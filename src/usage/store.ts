@@ -160,17 +160,30 @@ export const usageStore = {
     return result.rows;
   },
 
-  /** Counts refused conflicts: once per key and quantity offered, with how often each was sent. */
-  async countConflicts(db: UsageDb, cloudId: string, conflicts: DeploymentConflict[], at: Date): Promise<void> {
-    if (conflicts.length === 0) return;
-    await sql`
+  /**
+   * Counts refused conflicts: once per key and quantity offered, with how often each was sent.
+   * Answers the conflicts refused for the first time.
+   */
+  async countConflicts(
+    db: UsageDb,
+    cloudId: string,
+    conflicts: DeploymentConflict[],
+    at: Date,
+  ): Promise<Omit<DeploymentConflict, 'index'>[]> {
+    if (conflicts.length === 0) return [];
+    const result = await sql<Omit<DeploymentConflict, 'index'>>`
       insert into usage_conflicts (source, cloud_id, resource_id, meter_id, hour, revision, stored_quantity, offered_quantity, first_refused_at, last_refused_at)
       select distinct on ("resourceId", "meterId", hour, revision, offered) ${`deployment:${cloudId}`}, ${cloudId}::uuid, "resourceId", "meterId", hour, revision, stored, offered, ${at}::timestamptz, ${at}::timestamptz
       from jsonb_to_recordset(${JSON.stringify(conflicts)}::jsonb)
         as x("resourceId" text, "meterId" uuid, "hour" timestamptz, "revision" int, "stored" numeric, "offered" numeric)
       on conflict (source, resource_id, meter_id, hour, revision, offered_quantity)
         do update set refusals = usage_conflicts.refusals + 1, last_refused_at = excluded.last_refused_at
+      returning resource_id as "resourceId", meter_id as "meterId", hour, revision, stored_quantity::text as stored,
+        offered_quantity::text as offered, (xmax = 0) as new
     `.execute(db);
+    return (result.rows as (Omit<DeploymentConflict, 'index'> & { new: boolean })[])
+      .filter((r) => r.new)
+      .map(({ new: _, ...c }) => c);
   },
 
   /** What the hub received from a deployment, per usage hour and meter: the reconciliation's other side. */
