@@ -146,7 +146,10 @@ describe('the AD FS-style authority and OpenID sign-in', () => {
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
     const forged = [
       head,
-      Buffer.from(JSON.stringify({ ...claims, sub: claims.sub.replace(/.$/, '0') })).toString('base64url'),
+      // Another user: the last digit changed (to one it is not).
+      Buffer.from(
+        JSON.stringify({ ...claims, sub: claims.sub.replace(/.$/, (c: string) => (c === '0' ? '1' : '0')) }),
+      ).toString('base64url'),
       sig,
     ].join('.');
     for (const [form, url, code] of [
