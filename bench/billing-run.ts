@@ -115,7 +115,7 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
       ours_ms: median(ours),
       baseline_ms: median(baseline),
       baseline: 'one SQL query computing the same totals, writing nothing',
-      target: null,
+      target: 1.5,
       sizes: { customers, usageRecords: records, invoices: closed.invoices, lines: closed.lines },
       details: { totals: check, runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) } },
     };
