@@ -271,18 +271,21 @@ describe('tags at the edge, as ARM takes them', () => {
     assert.equal(status.outbox, 0, `everything was delivered: ${status.lastError}`);
     assert.equal(status.lastError ?? null, null);
 
-    // The honest tenant's usage is on its own subscription at the hub: 2 vCPUs for hours 00 to 02.
+    // The honest tenant's usage is on its own subscription at the hub: 2 vCPUs for hours 00 to 03.
+    // The hub stamps what it receives with the end of the clock's step that delivered it (04:00,
+    // all four hours in one step): one more step makes that a reported time in the past.
+    assert.equal((await advance('PT1H')).status, 200);
     const admin = await t.userToken(honest.customerId, honest.admin.userName, honest.admin.password, t.b.hub.arm);
     const usage = await t.call(
       'GET',
-      `${t.b.hub.arm}/subscriptions/${honest.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T00:00:00Z&reportedEndTime=2026-07-01T04:00:00Z&aggregationGranularity=Hourly&showDetails=true`,
+      `${t.b.hub.arm}/subscriptions/${honest.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-07-01T00:00:00Z&reportedEndTime=2026-07-01T05:00:00Z&aggregationGranularity=Hourly&showDetails=true`,
       { token: admin },
     );
     assert.equal(usage.status, 200, JSON.stringify(usage.body));
     const base = usage.body.value.filter((r: { properties: { meterId: unknown } }) => r.properties.meterId === BASE);
     assert.equal(
       base.reduce((n: number, r: { properties: { quantity: number } }) => n + r.properties.quantity, 0),
-      2 * 3,
+      2 * 4,
     );
     assert.deepEqual(JSON.parse(base[0].properties.instanceData)['Microsoft.Resources'].tags, { 'cost-center': '42' });
 
