@@ -105,8 +105,9 @@ export function OffersPage(p: StackPageProps) {
                     cell: (o) => {
                       // Decommissioned stays so: existing subscriptions keep it, nobody new takes it.
                       const next = TOGGLED_STATE[o.properties.state];
+                      // One element, so that at phone width it sits in the cell's value column.
                       return (
-                        <>
+                        <div>
                           {next && (
                             <ActionButton
                               kind="secondary"
@@ -141,7 +142,7 @@ export function OffersPage(p: StackPageProps) {
                               />
                             </ActionForm>
                           </details>
-                        </>
+                        </div>
                       );
                     },
                   },

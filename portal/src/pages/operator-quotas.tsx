@@ -43,10 +43,10 @@ async function putQuota(c: ProviderContext, kind: QuotaKind, name: string, form:
   await api('PUT', quotasUrl(c, kind, name), { token: c.token, body: { location: c.location, properties } });
 }
 
-/** One number input per limit of the kind, starting from `values`. */
-function LimitFields({ kind, values }: { kind: QuotaKind; values: Record<string, number> }) {
+/** One number input per limit of the kind, starting from `values`; in columns where there is room. */
+function LimitFields({ kind, values, columns }: { kind: QuotaKind; values: Record<string, number>; columns: boolean }) {
   return (
-    <div class="grid">
+    <div class={columns ? 'grid' : 'form'}>
       {Object.keys(kind.limits).map((k) => (
         <Field label={limitLabel(k)}>
           <input name={k} type="number" min={0} step={1} required defaultValue={String(values[k] ?? kind.limits[k])} />
@@ -92,7 +92,7 @@ export function QuotasPage(p: StackPageProps) {
             </Field>
           </div>
           {/* Keyed by provider: a change of kind starts from that kind's defaults. */}
-          <LimitFields key={provider} kind={kind} values={kind.limits} />
+          <LimitFields key={provider} kind={kind} values={kind.limits} columns />
         </ActionForm>
       </Panel>
       <Loading state={state} what="quotas">
@@ -131,7 +131,7 @@ export function QuotasPage(p: StackPageProps) {
                               state.reload();
                             }}
                           >
-                            <LimitFields kind={k} values={q.properties} />
+                            <LimitFields kind={k} values={q.properties} columns={false} />
                           </ActionForm>
                         </details>
                       ),
