@@ -122,15 +122,16 @@ export function DirectoriesPage(p: StackPageProps) {
                 {
                   header: 'Consent',
                   cell: (d) =>
+                    // One element, so that at phone width it sits in the cell's value column.
                     d.properties.consentSeenAt ? (
-                      <>
+                      <div>
                         <StatusBadge status="ok" /> seen {formatTime(d.properties.consentSeenAt)}
-                      </>
+                      </div>
                     ) : (
-                      <>
+                      <div>
                         <StatusBadge status="awaiting" /> not seen yet: an administrator of that directory creates the
                         service principal of application <code>{p.stack.applicationId}</code>
-                      </>
+                      </div>
                     ),
                 },
                 {
