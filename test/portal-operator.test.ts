@@ -117,6 +117,19 @@ describe("the portal's operator side", () => {
     const page = await signInOperator();
     await page.getByRole('heading', { level: 1, name: 'Directories onboarded', exact: true }).waitFor(WAIT);
     const form = page.getByRole('form', { name: 'Onboard a directory' });
+    // A directory the cloud does not know is refused with the stack's own message, and nothing is added.
+    await form.getByLabel('Directory').fill('nobody.example');
+    await form.getByRole('button', { name: 'Onboard' }).click();
+    await form
+      .getByRole('alert')
+      .getByText(/InvalidDirectoryTenant/)
+      .waitFor(WAIT);
+    const listed = await t.http.call(
+      'GET',
+      `${provider()}/resourcegroups/system.local/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`,
+      { token: operator },
+    );
+    assert.ok(!JSON.stringify(listed).includes('nobody.example'));
     await form.getByLabel('Directory').fill(directoryName);
     await form.getByRole('button', { name: 'Onboard' }).click();
     const directories = page.getByRole('table', { name: 'Directories' });
