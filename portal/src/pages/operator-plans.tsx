@@ -7,7 +7,8 @@ import {
   type ProviderContext,
   type StackPageProps,
 } from './operator.tsx';
-import { listQuotas, providerLabel, quotaNameOf, type QuotaResource } from './operator-quotas.tsx';
+import { parseQuotaId } from '../../../src/stack/offers/rules.ts';
+import { listQuotas, providerLabel, type QuotaResource } from './operator-quotas.tsx';
 
 // The operator's plans (Microsoft.Subscriptions.Admin/plans): each a set of quotas, which are the
 // services an offer of the plan grants.
@@ -15,7 +16,7 @@ import { listQuotas, providerLabel, quotaNameOf, type QuotaResource } from './op
 export interface PlanResource {
   id: string;
   name: string;
-  properties: { displayName: string; description?: string; quotaIds: string[] };
+  properties: { displayName: string; quotaIds: string[] };
 }
 
 /** New plans go where the stack's default catalogue keeps its own: the group `plans`. */
@@ -45,6 +46,7 @@ export function Choices(props: {
 }) {
   const checked = new Set(props.checked.map((v) => v.toLowerCase()));
   return (
+    // The sign-in's role picker's style: a bordered column of choices.
     <fieldset class="roles">
       <legend>{props.legend}</legend>
       {props.choices.length === 0 && <span class="muted">{props.empty}</span>}
@@ -63,8 +65,13 @@ export function Choices(props: {
   );
 }
 
-const quotaChoices = (quotas: QuotaResource[]) =>
-  quotas.map((q) => ({ value: q.id, label: `${providerLabel(q.type.split('/')[0])} ${quotaNameOf(q.id)}` }));
+/** `Compute portal-compute`: a quota's provider and name, from its id. */
+const quotaLabel = (id: string) => {
+  const q = parseQuotaId(id);
+  return q ? `${providerLabel(q.provider)} ${q.name}` : id;
+};
+
+const quotaChoices = (quotas: QuotaResource[]) => quotas.map((q) => ({ value: q.id, label: quotaLabel(q.id) }));
 
 async function putPlan(c: ProviderContext, idOrName: string, form: FormData) {
   const displayName = String(form.get('displayName') ?? '').trim();
@@ -125,13 +132,7 @@ export function PlansPage(p: StackPageProps) {
                   { header: 'Plan', cell: (pl) => <NameAndId name={pl.properties.displayName} id={pl.name} /> },
                   {
                     header: 'Quotas',
-                    cell: (pl) =>
-                      pl.properties.quotaIds
-                        .map(
-                          (id) =>
-                            `${providerLabel(id.split('/providers/')[1]?.split('/')[0] ?? '')} ${quotaNameOf(id)}`,
-                        )
-                        .join(', ') || '—',
+                    cell: (pl) => pl.properties.quotaIds.map(quotaLabel).join(', ') || '—',
                   },
                   {
                     header: '',
