@@ -232,7 +232,7 @@ describe('the web portal', () => {
     const admin = t.b.stacks.local.adminArm;
     assert.notEqual(renewed.tokens[admin], first.tokens[admin]);
     await nav(page, 'Offers');
-    await page.getByRole('table', { name: 'Offers' }).getByText('base-offer').waitFor(WAIT);
+    await page.getByRole('table', { name: 'Offers' }).getByText('base-offer', { exact: true }).waitFor(WAIT);
     await page.context().close();
   });
 
@@ -249,7 +249,7 @@ describe('the web portal', () => {
     await screenshot(page, SHOTS, '05-operator-directories');
 
     await nav(page, 'Offers');
-    await page.getByRole('table', { name: 'Offers' }).getByText('base-offer').waitFor(WAIT);
+    await page.getByRole('table', { name: 'Offers' }).getByText('base-offer', { exact: true }).waitFor(WAIT);
     await nav(page, 'Subscriptions');
     await page
       .getByRole('table', { name: 'Stack subscriptions' })

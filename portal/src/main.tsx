@@ -5,13 +5,10 @@ import { CustomerPage, CustomersPage } from './pages/csp-customers.tsx';
 import { InvoicePage, InvoicesPage } from './pages/csp-invoices.tsx';
 import { RegistrationsPage } from './pages/csp-registrations.tsx';
 import { BridgePage } from './pages/bridge.tsx';
-import {
-  ChargebackPage,
-  DirectoriesPage,
-  OffersPage,
-  StackSubscriptionsPage,
-  type StackPageProps,
-} from './pages/operator.tsx';
+import { ChargebackPage, DirectoriesPage, StackSubscriptionsPage, type StackPageProps } from './pages/operator.tsx';
+import { OffersPage } from './pages/operator-offers.tsx';
+import { PlansPage } from './pages/operator-plans.tsx';
+import { QuotasPage } from './pages/operator-quotas.tsx';
 import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
 import {
   currentSession,
@@ -38,6 +35,8 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
   ],
   operator: [
     { to: '/operator/directories', label: 'Directories' },
+    { to: '/operator/quotas', label: 'Quotas' },
+    { to: '/operator/plans', label: 'Plans' },
     { to: '/operator/offers', label: 'Offers' },
     { to: '/operator/subscriptions', label: 'Subscriptions' },
     { to: '/operator/bridge', label: 'Bridge' },
@@ -192,6 +191,8 @@ function Page({
     // Keyed by stack, so that switching stacks loads everything anew.
     if (session.role === 'operator') {
       if (page === 'operator/directories') return <DirectoriesPage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/quotas') return <QuotasPage key={stack.adminArm} {...stackProps} />;
+      if (page === 'operator/plans') return <PlansPage key={stack.adminArm} {...stackProps} />;
       if (page === 'operator/offers') return <OffersPage key={stack.adminArm} {...stackProps} />;
       if (page === 'operator/subscriptions') return <StackSubscriptionsPage key={stack.adminArm} {...stackProps} />;
       if (page === 'operator/bridge') return <BridgePage key={stack.adminArm} {...stackProps} />;

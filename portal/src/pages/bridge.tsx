@@ -97,10 +97,11 @@ export function BridgePage(p: StackPageProps) {
                 { header: 'Resource', cell: (e) => <code>{e.resourceUri.split('/').pop() || e.resourceId}</code> },
                 {
                   header: "Hub's reason",
+                  // One element per cell, so that at phone width it sits in the cell's value column.
                   cell: (e) => (
-                    <>
+                    <div>
                       <code>{e.refusal.code}</code> {e.refusal.message}
-                    </>
+                    </div>
                   ),
                 },
                 {
@@ -111,7 +112,7 @@ export function BridgePage(p: StackPageProps) {
                   header: '',
                   cell: (e) =>
                     e.state === 'held' ? (
-                      <>
+                      <div>
                         <ActionButton
                           kind="secondary"
                           label={`Retry record ${e.id}`}
@@ -129,7 +130,7 @@ export function BridgePage(p: StackPageProps) {
                             <input name="reason" required maxLength={1000} />
                           </Field>
                         </ActionForm>
-                      </>
+                      </div>
                     ) : null,
                 },
               ]}

@@ -8,6 +8,7 @@ import {
   formatDays,
   formatMoney,
   formatQuantity,
+  formatTime,
   Loading,
   NameAndId,
   Panel,
@@ -19,13 +20,14 @@ import { meterName } from '../chart.tsx';
 import type { PageProps } from './csp-api.ts';
 
 // The stack operator's pages, on one stack's admin endpoint: directories onboarded
-// (multi-tenancy), offers, tenant subscriptions and chargeback (the usage bridge: bridge.tsx).
+// (multi-tenancy), tenant subscriptions and chargeback (the catalogue: operator-quotas.tsx,
+// operator-plans.tsx, operator-offers.tsx; the usage bridge: bridge.tsx).
 
 export type StackPageProps = PageProps & { stack: StackInfo };
 
-const SUBSCRIPTIONS_API = 'api-version=2015-11-01';
+export const SUBSCRIPTIONS_API = 'api-version=2015-11-01';
 
-interface ProviderContext {
+export interface ProviderContext {
   base: string;
   token: string;
   providerSubscriptionId: string;
@@ -33,7 +35,7 @@ interface ProviderContext {
 }
 
 /** The stack's default provider subscription and location: where its catalogue lives. */
-async function providerContext(p: StackPageProps): Promise<ProviderContext> {
+export async function providerContext(p: StackPageProps): Promise<ProviderContext> {
   const base = p.stack.adminArm;
   const token = tokenFor(p.session, base);
   const subs = await armList<{ subscriptionId: string; displayName: string }>(
@@ -49,12 +51,13 @@ async function providerContext(p: StackPageProps): Promise<ProviderContext> {
   return { base, token, providerSubscriptionId: provider.subscriptionId, location: locations[0]?.name ?? 'local' };
 }
 
-const adminPath = (c: ProviderContext, rest: string) => `${c.base}/subscriptions/${c.providerSubscriptionId}${rest}`;
+export const adminPath = (c: ProviderContext, rest: string) =>
+  `${c.base}/subscriptions/${c.providerSubscriptionId}${rest}`;
 
 export function DirectoriesPage(p: StackPageProps) {
   const state = useLoad(async () => {
     const c = await providerContext(p);
-    const directories = await armList<{ name: string; properties: { tenantId: string } }>(
+    const directories = await armList<{ name: string; properties: { tenantId: string; consentSeenAt: string | null } }>(
       adminPath(
         c,
         `/resourcegroups/system.${c.location}/providers/Microsoft.Subscriptions.Admin/directoryTenants?${SUBSCRIPTIONS_API}`,
@@ -117,6 +120,21 @@ export function DirectoriesPage(p: StackPageProps) {
                 { header: 'Name', cell: (d) => d.name },
                 { header: 'Tenant id', cell: (d) => <code>{d.properties.tenantId}</code> },
                 {
+                  header: 'Consent',
+                  cell: (d) =>
+                    // One element, so that at phone width it sits in the cell's value column.
+                    d.properties.consentSeenAt ? (
+                      <div>
+                        <StatusBadge status="ok" /> seen {formatTime(d.properties.consentSeenAt)}
+                      </div>
+                    ) : (
+                      <div>
+                        <StatusBadge status="awaiting" /> not seen yet: an administrator of that directory creates the
+                        service principal of application <code>{p.stack.applicationId}</code>
+                      </div>
+                    ),
+                },
+                {
                   header: '',
                   cell: (d) => (
                     <ActionButton kind="danger" label={`Offboard ${d.name}`} onClick={() => offboard(d.name)}>
@@ -129,36 +147,6 @@ export function DirectoriesPage(p: StackPageProps) {
           )}
         </Loading>
       </Panel>
-    </>
-  );
-}
-
-export function OffersPage(p: StackPageProps) {
-  const state = useLoad(async () => {
-    const c = await providerContext(p);
-    return armList<{
-      name: string;
-      properties: { displayName: string; state: string; subscriptionCount: number; basePlanIds: string[] };
-    }>(adminPath(c, `/providers/Microsoft.Subscriptions.Admin/offers?${SUBSCRIPTIONS_API}`), c.token);
-  }, [p.stack.adminArm]);
-  return (
-    <>
-      <h1>Offers</h1>
-      <Loading state={state} what="offers">
-        {(offers) => (
-          <Table
-            label="Offers"
-            rows={offers}
-            empty="No offers."
-            columns={[
-              { header: 'Offer', cell: (o) => <NameAndId name={o.properties.displayName} id={o.name} /> },
-              { header: 'State', cell: (o) => <StatusBadge status={o.properties.state} /> },
-              { header: 'Plans', cell: (o) => o.properties.basePlanIds.map((id) => id.split('/').pop()).join(', ') },
-              { header: 'Subscriptions', numeric: true, cell: (o) => o.properties.subscriptionCount },
-            ]}
-          />
-        )}
-      </Loading>
     </>
   );
 }

@@ -23,7 +23,9 @@ export function directoryTenantView(row: DirectoryTenantsTable, location: string
     name: row.name,
     type: 'Microsoft.Subscriptions.Admin/directoryTenants',
     location,
-    properties: { tenantId: row.tenant_id },
+    // consentSeenAt (ours, not ARM's): when a user of the directory was last admitted, which needs
+    // its consent; null until then, so the operator sees which directories still have a step to take.
+    properties: { tenantId: row.tenant_id, consentSeenAt: row.consent_seen_at?.toISOString() ?? null },
   };
 }
 
