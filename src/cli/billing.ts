@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { HttpError } from '../core/http-client.ts';
+import { registerBudgetCommands } from './budgets.ts';
 import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Cell, type Progress } from './output.ts';
 
@@ -46,7 +47,10 @@ async function runWithProgress(c: Connection, period: string, quiet: boolean) {
 const money = (v: string | number) => (typeof v === 'number' ? v.toFixed(2) : v);
 
 export function registerBillingCommands(program: Command): void {
-  const billing = program.command('billing').description('billing: runs, invoices, exports, prices and credits');
+  const billing = program
+    .command('billing')
+    .description('billing: runs, invoices, exports, prices, credits and budgets');
+  registerBudgetCommands(billing);
 
   billing
     .command('run')
