@@ -265,7 +265,7 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     await page.context().close();
   });
 
-  it('the CSP downloads the closed month as a PDF', async () => {
+  it("the CSP downloads the closed month's invoice and the vendor's statement as PDFs", async () => {
     assert.equal((await advance('2026-04-03T00:00:00Z')).status, 200);
     const page = await signIn('Cloud service provider', t.b.csp.admin.userName, t.b.csp.admin.password);
     await nav(page, 'Invoices');

@@ -77,16 +77,21 @@ let axeSource: Promise<string> | undefined;
 export async function assertAccessible(page: Page, what: string): Promise<void> {
   axeSource ??= readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   await page.evaluate(await axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (c: unknown) => Promise<{ violations: AxeViolation[] }> } })
-      .axe;
-    return (await axe.run(document)).violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => ({ target: n.target })),
-    }));
+  const { passes, violations } = await page.evaluate(async () => {
+    type Results = { passes: unknown[]; violations: AxeViolation[] };
+    const axe = (globalThis as unknown as { axe: { run: (c: unknown) => Promise<Results> } }).axe;
+    const results = await axe.run(document);
+    return {
+      passes: results.passes.length,
+      violations: results.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target })),
+      })),
+    };
   });
+  assert.ok(passes > 0, `axe-core checked nothing on ${what}`);
   const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(
     serious.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`),

@@ -16,6 +16,7 @@ import {
 } from '../ui.tsx';
 import { arm, BILLING_API, type PageProps } from './csp-api.ts';
 import { downloadWithToken } from './people-api.ts';
+import { VendorStatements } from './people-statements.tsx';
 
 // The CSP's invoices to its customers (Stackledger.Billing): the list, one invoice, and a
 // customer's open period.
@@ -185,6 +186,7 @@ export function InvoicesPage(p: PageProps) {
           />
         )}
       </Loading>
+      <VendorStatements {...p} />
     </>
   );
 }

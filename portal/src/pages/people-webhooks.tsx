@@ -68,7 +68,10 @@ function Deliveries(p: PeopleProps & { webhook: string }) {
               {
                 header: 'Last error',
                 cell: (d) =>
-                  d.properties.lastError ?? (d.properties.lastStatusCode ? `HTTP ${d.properties.lastStatusCode}` : '—'),
+                  d.properties.lastError ??
+                  (d.properties.status !== 'Delivered' && d.properties.lastStatusCode
+                    ? `HTTP ${d.properties.lastStatusCode}`
+                    : '—'),
               },
               {
                 header: 'Actions',
