@@ -2,15 +2,8 @@ import { useState } from 'preact/hooks';
 import { CONTRIBUTOR, OWNER, READER } from '../../../src/arm/roles.ts';
 import { api, armList } from '../api.ts';
 import { ActionButton, ActionForm, Field, Loading, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
-import {
-  directoryUsers,
-  graph,
-  hubArm,
-  hubSubscriptions,
-  type DirectoryUser,
-  type PeopleProps,
-  ROLES_API,
-} from './people-api.ts';
+import { directoryUsers, graph, hubArm, type DirectoryUser, type PeopleProps, ROLES_API } from './people-api.ts';
+import { OnHubSubscription } from './people-subscription.tsx';
 
 // Who may do what: guests invited into the caller's directory (the directory API's invitations,
 // accepted at the redeem page) and role assignments on a subscription of the hub (ARM
@@ -154,8 +147,6 @@ function RoleAssignments(p: PeopleProps & { subscriptionId: string; users: Direc
 
 export function AccessPage(p: PeopleProps) {
   const users = useLoad(() => directoryUsers(p), []);
-  const subscriptions = useLoad(() => hubSubscriptions(p), []);
-  const [chosen, setChosen] = useState<string>();
   return (
     <>
       <h1>Access</h1>
@@ -164,26 +155,9 @@ export function AccessPage(p: PeopleProps) {
           <>
             <Invitations {...p} users={list} changed={users.reload} />
             <Panel title="Role assignments">
-              <Loading state={subscriptions} what="subscriptions">
-                {(subs) => {
-                  if (subs.length === 0) return <p class="muted">You see no subscription on the hub.</p>;
-                  const sub = subs.find((s) => s.subscriptionId === chosen) ?? subs[0];
-                  return (
-                    <>
-                      <Field label="Subscription">
-                        <select value={sub.subscriptionId} onChange={(e) => setChosen(e.currentTarget.value)}>
-                          {subs.map((s) => (
-                            <option value={s.subscriptionId}>
-                              {s.displayName} ({s.subscriptionId})
-                            </option>
-                          ))}
-                        </select>
-                      </Field>
-                      <RoleAssignments {...p} subscriptionId={sub.subscriptionId} users={list} />
-                    </>
-                  );
-                }}
-              </Loading>
+              <OnHubSubscription {...p}>
+                {(sub) => <RoleAssignments {...p} subscriptionId={sub.subscriptionId} users={list} />}
+              </OnHubSubscription>
             </Panel>
           </>
         )}

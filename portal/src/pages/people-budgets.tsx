@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks';
 import { api, armList } from '../api.ts';
 import { ActionButton, ActionForm, Field, formatMoney, formatTime, Loading, Panel, Table, useLoad } from '../ui.tsx';
-import { hubArm, hubSubscriptions, HUB_API, type PeopleProps } from './people-api.ts';
+import { hubArm, HUB_API, type PeopleProps } from './people-api.ts';
+import { OnHubSubscription } from './people-subscription.tsx';
 
 // Budgets of a subscription (Stackledger.Billing/budgets on the hub): their current and forecast
 // spend, making or changing one (a monthly amount and thresholds in percent), deleting, and the
@@ -129,31 +129,14 @@ function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
 }
 
 export function BudgetsPage(p: PeopleProps) {
-  const subscriptions = useLoad(() => hubSubscriptions(p), []);
-  const [chosen, setChosen] = useState<string>();
   return (
     <>
       <h1>Budgets</h1>
-      <Loading state={subscriptions} what="subscriptions">
-        {(subs) => {
-          if (subs.length === 0) return <p class="muted">You see no subscription on the hub.</p>;
-          const sub = subs.find((s) => s.subscriptionId === chosen) ?? subs[0];
-          return (
-            <Panel title={`Budgets of ${sub.displayName}`}>
-              <Field label="Subscription">
-                <select value={sub.subscriptionId} onChange={(e) => setChosen(e.currentTarget.value)}>
-                  {subs.map((s) => (
-                    <option value={s.subscriptionId}>
-                      {s.displayName} ({s.subscriptionId})
-                    </option>
-                  ))}
-                </select>
-              </Field>
-              <SubscriptionBudgets {...p} subscriptionId={sub.subscriptionId} />
-            </Panel>
-          );
-        }}
-      </Loading>
+      <Panel title="Budgets of a subscription">
+        <OnHubSubscription {...p}>
+          {(sub) => <SubscriptionBudgets {...p} subscriptionId={sub.subscriptionId} />}
+        </OnHubSubscription>
+      </Panel>
     </>
   );
 }
