@@ -197,31 +197,57 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
   it('a budget shows its spend and forecast, and the alert its threshold fires', async () => {
     const page = await signIn('Tenant user', c.admin.userName, c.admin.password);
     await nav(page, 'Budgets');
-    const form = page.getByRole('form', { name: 'Create or change a budget' });
+    const form = page.getByRole('form', { name: 'Create or change a budget of the subscription' });
     await form.getByLabel('Budget name').fill('monthly');
     // Nothing is saved from a refused amount: the hub's message is shown.
     await form.getByLabel('Monthly amount (USD)').fill('2.50');
     await form.getByLabel('Alert thresholds (%)').fill('80, 2000');
     await form.getByRole('button', { name: 'Save budget' }).click();
     await form.getByRole('alert').filter({ hasText: 'InvalidBudget' }).waitFor(WAIT);
-    await page.getByText('No budget on this subscription.').waitFor(WAIT);
+    await page.getByText('No budget on this subscription.', { exact: true }).waitFor(WAIT);
 
     await form.getByLabel('Budget name').fill('monthly');
     await form.getByLabel('Monthly amount (USD)').fill('2.50');
     await form.getByLabel('Alert thresholds (%)').fill('80');
     await form.getByRole('button', { name: 'Save budget' }).click();
-    const row = page.getByRole('table', { name: 'Budgets' }).getByRole('row').filter({ hasText: 'monthly' });
+    const row = page
+      .getByRole('table', { name: 'Budgets of the subscription' })
+      .getByRole('row')
+      .filter({ hasText: 'monthly' });
     await row.waitFor(WAIT);
     assert.match((await row.innerText()).replace(/\s+/g, ' '), /2026-03 \$2\.50 \$2\.00 \$\d+\.\d\d 80%/);
 
     // The budget job runs as the clock passes the hour: 2.00 is 80% of 2.50.
     assert.equal((await advance('2026-03-05T16:00:00Z')).status, 200);
     await page.reload();
-    await page.getByRole('table', { name: 'Budget alerts' }).getByText('80% (Actual)').waitFor(WAIT);
-    await checkPage(page, '04-budgets', (p) => p.getByRole('table', { name: 'Budget alerts' }).waitFor(WAIT));
+    await page
+      .getByRole('table', { name: 'Budget alerts of the subscription' })
+      .getByText('80% (Actual)')
+      .waitFor(WAIT);
+    await checkPage(page, '04-budgets', (p) =>
+      p.getByRole('table', { name: 'Budget alerts of the subscription' }).waitFor(WAIT),
+    );
 
     await row.getByRole('button', { name: 'Delete budget monthly' }).click();
-    await page.getByText('No budget on this subscription.').waitFor(WAIT);
+    await page.getByText('No budget on this subscription.', { exact: true }).waitFor(WAIT);
+    await page.context().close();
+  });
+
+  it("the CSP sets a budget on a whole customer and sees the customer's spend", async () => {
+    const page = await signIn('Cloud service provider', t.b.csp.admin.userName, t.b.csp.admin.password);
+    await nav(page, 'Budgets');
+    const panel = page.getByRole('region', { name: 'Budgets of a customer (all its subscriptions)' });
+    await panel.getByRole('combobox', { name: /^Customer/ }).selectOption({ label: `people-${suffix} Ltd` });
+    const form = panel.getByRole('form', { name: 'Create or change a budget of the customer' });
+    await form.getByLabel('Budget name').fill('whole');
+    await form.getByLabel('Monthly amount (USD)').fill('10');
+    await form.getByRole('button', { name: 'Save budget' }).click();
+    const row = panel
+      .getByRole('table', { name: 'Budgets of the customer' })
+      .getByRole('row')
+      .filter({ hasText: 'whole' });
+    await row.waitFor(WAIT);
+    assert.match((await row.innerText()).replace(/\s+/g, ' '), /2026-03 \$10\.00 \$2\.00 /);
     await page.context().close();
   });
 

@@ -1,10 +1,18 @@
-import { api, armList } from '../api.ts';
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, armList, partnerList } from '../api.ts';
 import { ActionButton, ActionForm, Field, formatMoney, formatTime, Loading, Panel, Table, useLoad } from '../ui.tsx';
 import { hubArm, HUB_API, type PeopleProps } from './people-api.ts';
 import { OnHubSubscription } from './people-subscription.tsx';
+import { pc } from './csp-api.ts';
 
-// Budgets of a subscription (Stackledger.Billing/budgets on the hub): their current and forecast
-// spend, making or changing one (a monthly amount and thresholds in percent), deleting, and the
+interface PartnerCustomer {
+  id: string;
+  companyProfile: { companyName: string };
+}
+
+// Budgets of a subscription and of a whole customer (Stackledger.Billing/budgets on the hub):
+// their current and forecast spend, making or changing one (a monthly amount and thresholds in percent), deleting, and the
 // alerts fired.
 
 interface Budget {
@@ -46,9 +54,10 @@ const thresholdsOf = (b: Budget) =>
     .map((n) => `${n.threshold}%${n.thresholdType === 'Forecasted' ? ' (forecast)' : ''}`)
     .join(', ') || '—';
 
-function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
+/** The budgets of one scope (a subscription or a customer), `scope` naming it in labels. */
+function BudgetList(p: PeopleProps & { path: string; scope: string }) {
   const { base, token } = hubArm(p);
-  const collection = `${base}/subscriptions/${p.subscriptionId}/providers/Stackledger.Billing/budgets`;
+  const collection = `${base}${p.path}`;
   const budgets = useLoad(() => armList<Budget>(`${collection}?${HUB_API}`, token), [collection]);
   const month = p.config.clock.now.slice(0, 7);
   const save = async (form: FormData) => {
@@ -73,7 +82,12 @@ function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
   const money = (m: { amount: number; unit: string }) => formatMoney(m.amount, m.unit);
   return (
     <>
-      <ActionForm label="Create or change a budget" submit="Save budget" onSubmit={save} class="form inline">
+      <ActionForm
+        label={`Create or change a budget of the ${p.scope}`}
+        submit="Save budget"
+        onSubmit={save}
+        class="form inline"
+      >
         <Field label="Budget name" hint="An existing name changes that budget.">
           <input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9_.\-]*" />
         </Field>
@@ -88,9 +102,9 @@ function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
         {(rows) => (
           <>
             <Table
-              label="Budgets"
+              label={`Budgets of the ${p.scope}`}
               rows={rows}
-              empty="No budget on this subscription."
+              empty={`No budget on this ${p.scope}.`}
               columns={[
                 { header: 'Budget', cell: (b) => b.name },
                 { header: 'Period', cell: (b) => b.properties.currentPeriod },
@@ -110,7 +124,7 @@ function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
             />
             <h3>Alerts fired</h3>
             <Table
-              label="Budget alerts"
+              label={`Budget alerts of the ${p.scope}`}
               rows={rows.flatMap((b) => b.properties.alerts.map((a) => ({ budget: b.name, ...a })))}
               empty="No alert has fired."
               columns={[
@@ -128,14 +142,64 @@ function SubscriptionBudgets(p: PeopleProps & { subscriptionId: string }) {
   );
 }
 
+/** The customer whose own budgets are shown: a customer's administrator's own; the CSP picks one. */
+function OnCustomer(p: PeopleProps & { children: (customerId: string) => ComponentChildren }) {
+  const isCsp = p.session.role === 'csp';
+  const customers = useLoad(
+    () => (isCsp ? partnerList<PartnerCustomer>(pc(p).base, '/v1/customers', pc(p).token) : Promise.resolve([])),
+    [],
+  );
+  const [chosen, setChosen] = useState<string>();
+  if (!isCsp) return <>{p.children(p.session.tenantId)}</>;
+  return (
+    <Loading state={customers} what="customers">
+      {(list) => {
+        if (list.length === 0) return <p class="muted">No customer yet.</p>;
+        const customer = list.find((c) => c.id === chosen) ?? list[0];
+        return (
+          <>
+            <Field label="Customer">
+              <select value={customer.id} onChange={(e) => setChosen(e.currentTarget.value)}>
+                {list.map((c) => (
+                  <option value={c.id}>{c.companyProfile.companyName}</option>
+                ))}
+              </select>
+            </Field>
+            {p.children(customer.id)}
+          </>
+        );
+      }}
+    </Loading>
+  );
+}
+
 export function BudgetsPage(p: PeopleProps) {
   return (
     <>
       <h1>Budgets</h1>
       <Panel title="Budgets of a subscription">
         <OnHubSubscription {...p}>
-          {(sub) => <SubscriptionBudgets {...p} subscriptionId={sub.subscriptionId} />}
+          {(sub) => (
+            <BudgetList
+              key={sub.subscriptionId}
+              {...p}
+              scope="subscription"
+              path={`/subscriptions/${sub.subscriptionId}/providers/Stackledger.Billing/budgets`}
+            />
+          )}
         </OnHubSubscription>
+      </Panel>
+      <Panel title="Budgets of a customer (all its subscriptions)">
+        <OnCustomer {...p}>
+          {(customerId) => (
+            <BudgetList
+              key={customerId}
+              {...p}
+              scope="customer"
+              path={`/providers/Stackledger.Billing/customers/${customerId}/budgets`}
+            />
+          )}
+        </OnCustomer>
       </Panel>
     </>
   );
