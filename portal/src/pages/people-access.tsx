@@ -92,7 +92,7 @@ function RoleAssignments(p: PeopleProps & { subscriptionId: string; users: Direc
     assignments.reload();
   };
   const remove = async (a: RoleAssignment) => {
-    await api('DELETE', `${collection}/${a.name}?${ROLES_API}`, { token });
+    await api('DELETE', `${collection}/${encodeURIComponent(a.name)}?${ROLES_API}`, { token });
     assignments.reload();
   };
   return (
