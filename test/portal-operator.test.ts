@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { withDatabase } from '../src/db/database.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
-import { launchBrowser, newContext, screenshot, watchConsole } from './helpers/browser.ts';
+import { assertAccessible, launchBrowser, newContext, screenshot, watchConsole } from './helpers/browser.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
@@ -47,7 +47,7 @@ async function checkPage(page: Page, what: string): Promise<void> {
       .map((el) => el.outerHTML.slice(0, 120)),
   );
   assert.deepEqual(unnamed, [], `${what}: controls without an accessible name`);
-  // AXE CHECK: once the axe-core helper lands, assert here that `what` has no serious or critical violation.
+  await assertAccessible(page, what);
 }
 
 describe("the portal's operator side", () => {

@@ -7,12 +7,26 @@ import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { request } from 'undici';
-import { launchBrowser, LAPTOP, newContext, PHONE, screenshot, watchConsole } from './helpers/browser.ts';
+import {
+  assertAccessible,
+  launchBrowser,
+  LAPTOP,
+  newContext,
+  PHONE,
+  screenshot,
+  watchConsole,
+} from './helpers/browser.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const SHOTS = 'portal';
 const WAIT = { timeout: 20_000 };
+
+/** Every page the steps visit passes axe-core (no serious or critical violation); then its picture. */
+async function shot(page: Page, name: string): Promise<string> {
+  await assertAccessible(page, name);
+  return screenshot(page, SHOTS, name);
+}
 
 describe('the web portal', () => {
   let t: TestSystem;
@@ -159,7 +173,7 @@ describe('the web portal', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor(WAIT);
     assert.match(await alert.innerText(), /Sign-in failed: .*(password|credentials)/i);
-    await screenshot(page, SHOTS, '01-sign-in-failed');
+    await shot(page, '01-sign-in-failed');
     await page.context().close();
   });
 
@@ -175,7 +189,7 @@ describe('the web portal', () => {
     customer.password = (await page.getByTestId('new-admin-password').innerText()).trim();
     assert.match(customer.userName, new RegExp(`@${customer.domain}\\.`));
     await page.getByRole('table', { name: 'Customers' }).getByRole('link', { name: customer.name }).waitFor(WAIT);
-    await screenshot(page, SHOTS, '02-csp-customer-created');
+    await shot(page, '02-csp-customer-created');
 
     // The API's error, readably: the same domain again.
     await form.getByLabel('Company name').fill(customer.name);
@@ -194,7 +208,7 @@ describe('the web portal', () => {
     await subscriptions.getByText('linked', { exact: true }).waitFor(WAIT);
     await subscriptions.getByRole('button', { name: `Unregister from ${t.b.csp.registrationName}` }).waitFor(WAIT);
     await page.getByText('No usage in this range yet').waitFor(WAIT);
-    await screenshot(page, SHOTS, '03-csp-customer-registered');
+    await shot(page, '03-csp-customer-registered');
 
     await nav(page, 'Registrations');
     const registrations = page.getByRole('table', { name: 'Registrations' });
@@ -207,7 +221,7 @@ describe('the web portal', () => {
       2,
       'the cloud id and the one linked subscription',
     );
-    await screenshot(page, SHOTS, '04-csp-registrations');
+    await shot(page, '04-csp-registrations');
     await page.context().close();
   });
 
@@ -246,7 +260,7 @@ describe('the web portal', () => {
       .getByRole('table', { name: 'Directories' })
       .getByText(`${customer.domain}.onstackledger.local`)
       .waitFor(WAIT);
-    await screenshot(page, SHOTS, '05-operator-directories');
+    await shot(page, '05-operator-directories');
 
     await nav(page, 'Offers');
     await page.getByRole('table', { name: 'Offers' }).getByText('base-offer', { exact: true }).waitFor(WAIT);
@@ -257,7 +271,7 @@ describe('the web portal', () => {
       .waitFor(WAIT);
     await nav(page, 'Bridge', 'Usage bridge');
     await page.getByText('Delivering normally.').waitFor(WAIT);
-    await screenshot(page, SHOTS, '06-operator-bridge');
+    await shot(page, '06-operator-bridge');
     await page.context().close();
   });
 
@@ -266,7 +280,7 @@ describe('the web portal', () => {
     await page.getByRole('heading', { level: 1, name: 'Resources', exact: true }).waitFor(WAIT);
     // Onboarded but not consented yet: the stack says so, and the page offers the consent.
     await page.getByRole('alert').filter({ hasText: 'DirectoryTenantConsentMissing' }).waitFor(WAIT);
-    await screenshot(page, SHOTS, '07-tenant-consent-missing');
+    await shot(page, '07-tenant-consent-missing');
     await page.getByRole('button', { name: 'Consent for my directory' }).click();
     await page.getByRole('button', { name: 'Get subscription' }).click();
     const create = page.getByRole('form', { name: 'Create a virtual machine' });
@@ -279,7 +293,7 @@ describe('the web portal', () => {
     const resources = page.getByRole('table', { name: 'Resources' });
     await resources.getByText('VM running').waitFor(WAIT);
     assert.ok(await resources.getByText('Standard_D2_v2').isVisible());
-    await screenshot(page, SHOTS, '08-tenant-vm-created');
+    await shot(page, '08-tenant-vm-created');
 
     await advance('PT6H');
     await nav(page, 'Usage');
@@ -293,7 +307,7 @@ describe('the web portal', () => {
     assert.match(await row('Base VM Size Hours'), /Base VM Size Hours 10 vCPU hours/);
     assert.match(await row('Windows VM Size Hours'), /Windows VM Size Hours 10 vCPU hours/);
     assert.ok((await page.locator('.plot canvas').count()) > 0, 'the chart is drawn');
-    await screenshot(page, SHOTS, '09-tenant-usage');
+    await shot(page, '09-tenant-usage');
     await page.context().close();
   });
 
@@ -312,7 +326,7 @@ describe('the web portal', () => {
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
     await page.getByRole('table', { name: 'Usage totals' }).waitFor(WAIT);
-    await screenshot(page, SHOTS, '10-phone-tenant-usage');
+    await shot(page, '10-phone-tenant-usage');
     await page.context().close();
   });
 
@@ -325,7 +339,7 @@ describe('the web portal', () => {
       (await totals.getByRole('row').filter({ hasText: 'Base VM Size Hours' }).innerText()).replace(/\s+/g, ' '),
       /Base VM Size Hours 12 vCPU hours/,
     );
-    const file = await screenshot(page, SHOTS, '11-csp-customer-usage');
+    const file = await shot(page, '11-csp-customer-usage');
     if (process.env.STACKLEDGER_UPDATE_DOCS === '1')
       await copyFile(file, path.resolve(import.meta.dirname, '../docs/portal.png'));
     await page.context().close();
@@ -342,7 +356,7 @@ describe('the web portal', () => {
     await invoices.getByRole('row').filter({ hasText: customer.name }).getByRole('link').click();
     await page.getByRole('table', { name: 'Invoice lines' }).getByText('Base VM Size Hours').first().waitFor(WAIT);
     assert.match(await page.getByTestId('invoice-total').innerText(), /^\$\d/);
-    await screenshot(page, SHOTS, '12-csp-invoice');
+    await shot(page, '12-csp-invoice');
     await page.context().close();
 
     const operator = await signIn('Stack operator', t.b.operator.admin.userName, t.b.operator.admin.password);
@@ -353,7 +367,7 @@ describe('the web portal', () => {
     const csv = operator.waitForEvent('download');
     await operator.getByRole('button', { name: 'Download CSV' }).click();
     assert.equal((await csv).suggestedFilename(), `chargeback-${t.b.csp.registrationName}-2026-03.csv`);
-    await screenshot(operator, SHOTS, '13-operator-chargeback');
+    await shot(operator, '13-operator-chargeback');
     await operator.context().close();
   });
 

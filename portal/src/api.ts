@@ -12,7 +12,7 @@ export class ApiError extends Error {
   }
 }
 
-function errorOf(status: number, statusText: string, body: unknown): ApiError {
+export function errorOf(status: number, statusText: string, body: unknown): ApiError {
   if (body && typeof body === 'object') {
     const b = body as { error?: unknown; error_description?: unknown; code?: unknown; description?: unknown };
     if (b.error && typeof b.error === 'object') {

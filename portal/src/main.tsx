@@ -10,6 +10,10 @@ import { OffersPage } from './pages/operator-offers.tsx';
 import { PlansPage } from './pages/operator-plans.tsx';
 import { QuotasPage } from './pages/operator-quotas.tsx';
 import { TenantResourcesPage, TenantUsagePage } from './pages/tenant.tsx';
+import { AccessPage } from './pages/people-access.tsx';
+import { BudgetsPage } from './pages/people-budgets.tsx';
+import { RedeemPage } from './pages/people-redeem.tsx';
+import { WebhooksPage } from './pages/people-webhooks.tsx';
 import {
   currentSession,
   loadConfig,
@@ -32,6 +36,9 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
     { to: '/customers', label: 'Customers' },
     { to: '/registrations', label: 'Registrations' },
     { to: '/invoices', label: 'Invoices' },
+    { to: '/access', label: 'Access' },
+    { to: '/budgets', label: 'Budgets' },
+    { to: '/webhooks', label: 'Webhooks' },
   ],
   operator: [
     { to: '/operator/directories', label: 'Directories' },
@@ -45,6 +52,9 @@ const NAV: Record<Role, { to: string; label: string }[]> = {
   tenant: [
     { to: '/tenant/resources', label: 'Resources' },
     { to: '/tenant/usage', label: 'Usage' },
+    { to: '/tenant/access', label: 'Access' },
+    { to: '/tenant/budgets', label: 'Budgets' },
+    { to: '/tenant/webhooks', label: 'Webhooks' },
   ],
 };
 
@@ -183,6 +193,14 @@ function Page({
     if (parts[0] === 'registrations') return <RegistrationsPage {...props} />;
     if (parts[0] === 'invoices' && parts[1]) return <InvoicePage {...props} invoiceNumber={parts[1]} />;
     if (parts[0] === 'invoices') return <InvoicesPage {...props} />;
+    if (parts[0] === 'access') return <AccessPage {...props} />;
+    if (parts[0] === 'budgets') return <BudgetsPage {...props} />;
+    if (parts[0] === 'webhooks') return <WebhooksPage {...props} />;
+  } else if (session.role === 'tenant' && ['access', 'budgets', 'webhooks'].includes(parts[1])) {
+    // A customer's administrator's pages on the hub, whichever stack is chosen.
+    if (parts[1] === 'access') return <AccessPage {...props} />;
+    if (parts[1] === 'budgets') return <BudgetsPage {...props} />;
+    return <WebhooksPage {...props} />;
   } else {
     const stack = config.stacks[stackIndex] ?? config.stacks[0];
     if (!stack) return <ErrorMessage error="No stack is registered with this hub." />;
@@ -255,6 +273,8 @@ function App() {
         <p class="muted">Loading…</p>
       </main>
     );
+  // Accepting an invitation needs no session: the guest signs in to the inviting directory there.
+  if (path === '/redeem') return <RedeemPage config={config.data} />;
   // A session found expired on the way sends the user back to sign in, saying why.
   const live = session && currentSession() ? session : undefined;
   if (!live) {

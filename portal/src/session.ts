@@ -37,8 +37,9 @@ export const loadConfig = () => api<PortalConfig>('GET', `${import.meta.env.BASE
 export function resourcesFor(role: Role, config: PortalConfig): string[] {
   if (role === 'csp') return [config.hub.arm, config.hub.partnerCenter, config.hub.graph];
   if (role === 'operator') return config.stacks.map((s) => s.adminArm);
-  // A tenant's directory consents to a stack's application through the directory API.
-  return [...config.stacks.map((s) => s.tenantArm), config.hub.graph];
+  // A tenant's directory consents to a stack's application through the directory API; its
+  // administrator manages access, budgets and webhooks on the hub's ARM endpoint.
+  return [...config.stacks.map((s) => s.tenantArm), config.hub.graph, config.hub.arm];
 }
 
 function claimsOf(token: string): Record<string, unknown> {

@@ -1,7 +1,9 @@
 // Headless Chromium for the portal's tests: Debian's `chromium` (installed by .ci/run), driven by
 // playwright-core, which downloads nothing. Screenshots go to test-artifacts/ (gitignored).
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
@@ -26,7 +28,7 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 export const LAPTOP = { width: 1280, height: 800 };
-export const PHONE = { width: 390, height: 844 };
+export const PHONE = { width: 375, height: 812 };
 
 /** A fresh browser profile; the system's certificates come from a test CA the browser does not know. */
 export async function newContext(browser: Browser, viewport = LAPTOP): Promise<BrowserContext> {
@@ -56,4 +58,50 @@ export function watchConsole(page: Page): string[] {
   page.on('console', (m) => m.type() === 'error' && lines.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => lines.push(`page error: ${e.message}`));
   return lines;
+}
+
+interface AxeViolation {
+  id: string;
+  impact?: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+let axeSource: Promise<string> | undefined;
+
+/**
+ * Runs axe-core in the page and fails on any serious or critical violation. The script is evaluated
+ * through the debugging protocol, which the page's content security policy does not govern (a
+ * script tag would be refused, as it should be).
+ */
+export async function assertAccessible(page: Page, what: string): Promise<void> {
+  axeSource ??= readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(await axeSource);
+  const { passes, violations } = await page.evaluate(async () => {
+    type Results = { passes: unknown[]; violations: AxeViolation[] };
+    const axe = (globalThis as unknown as { axe: { run: (c: unknown) => Promise<Results> } }).axe;
+    const results = await axe.run(document);
+    return {
+      passes: results.passes.length,
+      violations: results.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target })),
+      })),
+    };
+  });
+  assert.ok(passes > 0, `axe-core checked nothing on ${what}`);
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    serious.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`),
+    [],
+    `accessibility of ${what}`,
+  );
+}
+
+/** Fails when the page is wider than the screen (a phone's, say). */
+export async function assertNoSidewaysOverflow(page: Page, what: string): Promise<void> {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${what} is ${overflow}px wider than the screen`);
 }

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, armList } from '../api.ts';
 import { meterName } from '../chart.tsx';
 import {
+  ActionButton,
   Field,
   formatDays,
   formatMoney,
@@ -14,6 +15,8 @@ import {
   useLoad,
 } from '../ui.tsx';
 import { arm, BILLING_API, type PageProps } from './csp-api.ts';
+import { downloadWithToken } from './people-api.ts';
+import { VendorStatements } from './people-statements.tsx';
 
 // The CSP's invoices to its customers (Stackledger.Billing): the list, one invoice, and a
 // customer's open period.
@@ -183,6 +186,7 @@ export function InvoicesPage(p: PageProps) {
           />
         )}
       </Loading>
+      <VendorStatements {...p} />
     </>
   );
 }
@@ -223,6 +227,20 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
               <dd>{(inv.properties.invoiceDate ?? '').slice(0, 10) || '—'}</dd>
             </dl>
             <Totals invoice={inv} />
+            <p>
+              <ActionButton
+                kind="secondary"
+                onClick={() =>
+                  downloadWithToken(
+                    `${base}/providers/Stackledger.Billing/invoices/${encodeURIComponent(p.invoiceNumber)}/pdf?${BILLING_API}`,
+                    token,
+                    `${p.invoiceNumber}.pdf`,
+                  )
+                }
+              >
+                Download PDF
+              </ActionButton>
+            </p>
             <Panel title="Lines">
               <InvoiceLines invoice={inv} />
             </Panel>
