@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { cli } from './helpers/cli.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
@@ -171,5 +172,36 @@ describe('budgets', { timeout: 600_000 }, () => {
     assert.equal(events.filter((e) => e.path === '/budgets-a').length, 2);
     // B's admin may not read A's budget: nothing reached its webhook.
     assert.equal(events.filter((e) => e.path === '/budgets-b').length, 0);
+  });
+
+  it('sets and lists budgets with `stackledger billing budget` and `billing budgets`', async () => {
+    const run = (...args: string[]) => cli([...args, '--data', t.dataDir]);
+    const set = await run(
+      'billing',
+      'budget',
+      'cli',
+      '--subscription',
+      b.subscriptionId,
+      '--amount',
+      '5',
+      '--actual',
+      '80,100',
+      '--forecast',
+      '100',
+      '--from',
+      '2026-03',
+    );
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /Budget cli: 5 a month \(actual_80, actual_100, forecast_100\)/);
+    const list = await run('billing', 'budgets', '--subscription', b.subscriptionId, '--json');
+    assert.equal(list.code, 0, list.stderr);
+    const [only] = JSON.parse(list.stdout);
+    assert.equal(only.name, 'cli');
+    assert.deepEqual(Object.keys(only.properties.notifications).sort(), ['actual_100', 'actual_80', 'forecast_100']);
+    const human = await run('billing', 'budgets', '--customer', a.customerId);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /all/);
+    const neither = await run('billing', 'budgets');
+    assert.equal(neither.code, 2);
   });
 });
