@@ -1,20 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 
-// The rules of webhooks, as plain functions: which events exist, who may receive which, how a
-// delivery is signed, and when a failed one is tried again.
-
-export const EVENT_TYPES = [
-  'invoice.finalized',
-  'creditnote.created',
-  'budget.threshold_crossed',
-  'usage.quarantined',
-  'registration.changed',
-  'subscription.status_changed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
-
-export const isEventType = (s: string): s is EventType => (EVENT_TYPES as readonly string[]).includes(s);
+// The rules of webhooks, as plain functions: a webhook's name and URL, how a delivery is signed,
+// when a failed one is tried again (the event types are in events.ts; who receives what is the
+// store's `RECEIVES`).
 
 /** A webhook's name: what ARM accepts in a resource name, short enough for a log line. */
 export const WEBHOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

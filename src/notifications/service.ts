@@ -10,15 +10,8 @@ import { administeredDirectory } from '../identity/graph.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import { actingPartner } from '../partner/context.ts';
 import { sealPurpose } from './delivery.ts';
-import {
-  EVENT_TYPES,
-  isEventType,
-  isInternalAddress,
-  SECRET_MAX_LENGTH,
-  SECRET_MIN_LENGTH,
-  WEBHOOK_NAME,
-  webhookUrlProblem,
-} from './rules.ts';
+import { EVENT_TYPES, isEventType } from './events.ts';
+import { isInternalAddress, SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, WEBHOOK_NAME, webhookUrlProblem } from './rules.ts';
 import { notificationStore, type WebhookOwner } from './store.ts';
 import type { NotificationTables, WebhooksTable } from './tables.ts';
 import { WEBHOOKS_TYPE } from './views.ts';

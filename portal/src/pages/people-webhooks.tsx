@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from '../../../src/notifications/events.ts';
 import { api, armList } from '../api.ts';
 import { ActionButton, ActionForm, Field, formatTime, Loading, Panel, StatusBadge, Table, useLoad } from '../ui.tsx';
 import { hubArm, HUB_API, type PeopleProps } from './people-api.ts';
@@ -5,16 +6,6 @@ import { hubArm, HUB_API, type PeopleProps } from './people-api.ts';
 // The caller's webhooks (Stackledger.Notifications on the hub): making one (url, events, secret),
 // deleting it, and its delivery log with status, attempts and the last error, where one delivery
 // can be sent again.
-
-/** The event types the hub records (src/notifications/rules.ts). */
-const EVENT_TYPES = [
-  'invoice.finalized',
-  'creditnote.created',
-  'budget.threshold_crossed',
-  'usage.quarantined',
-  'registration.changed',
-  'subscription.status_changed',
-];
 
 interface Webhook {
   name: string;
