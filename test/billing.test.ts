@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -32,25 +33,12 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
   const billing = (path: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${path}`;
   const advanceTo = (to: string) =>
     t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, { token: csp, body: { to } });
-  const events = async (
-    subject: string,
-    list: { day: string; meter: string; quantity: string; resource: string }[],
-  ) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
-      token: csp,
-      headers: { 'content-type': 'application/cloudevents-batch+json' },
-      body: list.map((e) => ({
-        specversion: '1.0',
-        id: randomUUID(),
-        source: 'urn:test:meter',
-        type: 'usage',
-        subject,
-        time: `${e.day}T10:00:00Z`,
-        data: { meterId: e.meter, quantity: e.quantity, resourceUri: e.resource, location: 'local' },
-      })),
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const events = (subject: string, list: { day: string; meter: string; quantity: string; resource: string }[]) =>
+    postUsageEvents(
+      t,
+      csp,
+      list.map((e) => ({ subject, meterId: e.meter, quantity: e.quantity, time: e.day, resourceUri: e.resource })),
+    );
   const customerInvoice = async (customerId: string, period: string) => {
     const list = await t.call('GET', `${billing('invoices')}?${V}&period=${period}&customerId=${customerId}`, {
       token: csp,

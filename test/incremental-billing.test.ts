@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { postUsageEvents } from './helpers/usage-events.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -24,22 +25,13 @@ describe('incremental rating over daily aggregates', () => {
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
-  const events = async (subject: string, list: { day: string; quantity: string; resource: string }[]) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
-      token: csp,
-      headers: { 'content-type': 'application/cloudevents-batch+json' },
-      body: list.map((e) => ({
-        specversion: '1.0',
-        id: randomUUID(),
-        source: 'urn:test:incremental',
-        type: 'usage',
-        subject,
-        time: `${e.day}T10:00:00Z`,
-        data: { meterId: BASE, quantity: e.quantity, resourceUri: e.resource, location: 'local' },
-      })),
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const events = (subject: string, list: { day: string; quantity: string; resource: string }[]) =>
+    postUsageEvents(
+      t,
+      csp,
+      list.map((e) => ({ subject, meterId: BASE, quantity: e.quantity, time: e.day, resourceUri: e.resource })),
+      'urn:test:incremental',
+    );
   /** A connection of its own to the hub's database, closed after `work`. */
   const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
     const c = new pg.Client({ connectionString: hubUrl() });
