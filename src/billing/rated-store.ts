@@ -285,6 +285,7 @@ export const ratedStore = {
   /**
    * Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated
    * on its own. The runs rated hold `limit` keys after the token's own (whose lines may all be shown).
+   * Usage lines only, without line numbers: the invoice's are given when it closes.
    */
   async previewUsagePage(
     db: BillingDb,
@@ -295,8 +296,11 @@ export const ratedStore = {
   ): Promise<StoredLine[]> {
     const r = await sql<StoredLine>`
       with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
-      select ${LINE_COLUMNS} from all_lines
-      where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
+      -- the usage lines alone: no line numbers (a page's are not the invoice's), no adjustments
+      select invoice_id, 0 as line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier,
+             quantity, unit_price, amount, null::text as description, null::text as reason, null::text as created_by
+      from usage_lines
+      ${after ? sql`where (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
       order by ${USAGE_KEY}, tier limit ${limit}
     `.execute(db);
     return r.rows;
