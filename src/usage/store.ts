@@ -87,8 +87,8 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
 /**
  * Where a usage page starts: after the cursor's key, or for the first page after a key before
  * every group (-infinity, then the least of each part). Written out rather than left open, so
- * that page 1 has the same index condition as every later page and the planner walks the
- * aggregate-order index rather than the hour index and a sort.
+ * that page 1 has the index condition of every later page (and of the raw keyset SQL): left open,
+ * the planner took the hour index and a sort where the aggregate-order index stops at the page.
  */
 function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
   const first = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT].slice(0, order.columns.length);
