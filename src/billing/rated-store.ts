@@ -73,11 +73,26 @@ function ratedLines(
     })),
   );
   const partner = stream === 'partner';
-  const pageRuns = page
-    ? sql`where (subscription_id, meter_id) in (
-        select subscription_id, meter_id from unbilled
-        ${page.after ? sql`where (${USAGE_KEY}) >= (${keyValues(page.after)})` : sql``}
-        order by ${USAGE_KEY} limit ${page.limit})`
+  const buyerSubscriptions = partner
+    ? sql`s.partner_id = w.buyer_id`
+    : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`;
+  const billedKey = sql`b.buyer_id = w.buyer_id and b.stream = ${stream} and b.seller = w.seller and b.subscription_id = d.billed_subscription_id
+        and b.usage_date = d.usage_date and b.meter_id = d.meter_id and b.resource_uri = d.resource_uri and b.location = d.location`;
+  // A page's keys: the aggregates walked in line order (index `usage_daily_line_order`) less what
+  // was billed, stopping at the page; only their (subscription, meter) runs are rated, whole, read
+  // through the same index.
+  const pageKeys = page
+    ? sql`buyer_subscriptions as materialized (select s.subscription_id from w join subs s on ${buyerSubscriptions}),
+      page_keys as materialized (
+        select d.billed_subscription_id as subscription_id, d.meter_id
+        from w join (${usageStore.dailyUsage()}) d on d.usage_date < (w.period_end at time zone 'UTC')::date
+        left join billed_daily b on ${billedKey}
+        where d.billed_subscription_id in (select subscription_id from buyer_subscriptions)
+          and d.quantity <> coalesce(b.quantity, 0)
+          ${page.after ? sql`and (d.billed_subscription_id, d.meter_id, d.resource_uri, d.usage_date, d.location) >= (${keyValues(page.after)})` : sql``}
+        order by d.billed_subscription_id, d.meter_id, d.resource_uri, d.usage_date, d.location limit ${page.limit}
+      ),
+      page_runs as (select distinct subscription_id, meter_id from page_keys),`
     : sql``;
   return sql`
     w as (
@@ -85,19 +100,19 @@ function ratedLines(
       from jsonb_to_recordset(${json}::jsonb) as x(ord int, invoice_id uuid, seller text, buyer_id uuid, period_start timestamptz, period_end timestamptz, tax_rate numeric)
     ),
     subs as (${BILLABLE_SUBSCRIPTIONS}),
+    ${pageKeys}
     unbilled as (
       select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
              d.quantity - coalesce(b.quantity, 0) as quantity
       from w
-      join subs s on ${partner ? sql`s.partner_id = w.buyer_id` : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`}
+      ${page ? sql`cross join page_runs r join subs s on s.subscription_id = r.subscription_id` : sql`join subs s on ${buyerSubscriptions}`}
       join (${usageStore.dailyUsage()}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
-      left join billed_daily b on b.buyer_id = w.buyer_id and b.stream = ${stream} and b.seller = w.seller and b.subscription_id = s.subscription_id
-        and b.usage_date = d.usage_date and b.meter_id = d.meter_id and b.resource_uri = d.resource_uri and b.location = d.location
+        ${page ? sql`and d.meter_id = r.meter_id` : sql``}
+      left join billed_daily b on ${billedKey}
       where d.quantity <> coalesce(b.quantity, 0)
-        ${page?.after ? sql`and (s.subscription_id, d.meter_id) >= (${page.after.subscriptionId}::uuid, ${page.after.meterId}::uuid)` : sql``}
     ),
     usage as (
-      select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled ${pageRuns}
+      select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled
     ),
     ${ratingCtes(LIST_SHEET)},
     usage_lines as (
@@ -270,6 +285,7 @@ export const ratedStore = {
   /**
    * Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated
    * on its own. The runs rated hold `limit` keys after the token's own (whose lines may all be shown).
+   * Usage lines only, without line numbers: the invoice's are given when it closes.
    */
   async previewUsagePage(
     db: BillingDb,
@@ -280,8 +296,11 @@ export const ratedStore = {
   ): Promise<StoredLine[]> {
     const r = await sql<StoredLine>`
       with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
-      select ${LINE_COLUMNS} from all_lines
-      where line_type in ('usage', 'late usage') ${after ? sql`and (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
+      -- the usage lines alone: no line numbers (a page's are not the invoice's), no adjustments
+      select invoice_id, 0 as line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier,
+             quantity, unit_price, amount, null::text as description, null::text as reason, null::text as created_by
+      from usage_lines
+      ${after ? sql`where (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
       order by ${USAGE_KEY}, tier limit ${limit}
     `.execute(db);
     return r.rows;

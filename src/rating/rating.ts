@@ -34,10 +34,28 @@ export function ratingCtes(sheet: string): RawBuilder<unknown> {
       from usage u join w on w.invoice_id = u.invoice_id
       group by w.sellers, u.customer_id, u.offer_id, u.meter_id
     ),
+    -- a customer or offer that no override of these sellers names is priced as any other such one
+    -- (price_segments then reads only the overrides that name neither): the prices are looked up
+    -- once per (sellers, meter) for all of them, not once per customer
+    price_keys as (
+      select c.*,
+             case when exists (select 1 from price_overrides o where o.customer_id = c.customer_id and o.seller = any (c.sellers))
+                  then c.customer_id end as price_customer,
+             case when exists (select 1 from price_overrides o where o.offer_id = c.offer_id and o.seller = any (c.sellers))
+                  then c.offer_id end as price_offer
+      from combos c
+    ),
     -- materialized: the prices are looked up once per combination, not once per day of usage
-    segments as materialized (
-      select c.sellers, c.customer_id, c.offer_id, c.meter_id, p.*
-      from combos c cross join lateral price_segments(${sheet}, c.sellers, c.customer_id, c.offer_id, c.meter_id, c.d_from, c.d_to) p
+    prices_in_force as materialized (
+      select k.sellers, k.price_customer, k.price_offer, k.meter_id, p.*
+      from (select sellers, price_customer, price_offer, meter_id, min(d_from) as d_from, max(d_to) as d_to
+            from price_keys group by sellers, price_customer, price_offer, meter_id) k
+      cross join lateral price_segments(${sheet}, k.sellers, k.price_customer, k.price_offer, k.meter_id, k.d_from, k.d_to) p
+    ),
+    segments as (
+      select k.sellers, k.customer_id, k.offer_id, k.meter_id, p.valid_from, p.valid_to, p.tier_no, p.tier_from, p.tier_to, p.unit_price
+      from price_keys k join prices_in_force p on p.sellers = k.sellers and p.meter_id = k.meter_id
+        and p.price_customer is not distinct from k.price_customer and p.price_offer is not distinct from k.price_offer
     ),
     cumulative as (
       select u.*, w.sellers, (w.period_start at time zone 'UTC')::date as first_day,

@@ -84,6 +84,17 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
   ]);
 }
 
+/**
+ * Where a usage page starts: after the cursor's key, or for the first page after a key before
+ * every group (-infinity, then the least of each part). Written out rather than left open, so
+ * that page 1 has the index condition of every later page (and of the raw keyset SQL): left open,
+ * the planner took the hour index and a sort where the aggregate-order index stops at the page.
+ */
+function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
+  const first = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT].slice(0, order.columns.length);
+  return afterKey(order, cursor.after ?? first);
+}
+
 export const usageStore = {
   /**
    * Stores the records of a batch that are not stored yet and attributes each of them, in one
@@ -264,7 +275,7 @@ export const usageStore = {
              } as additional_info
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
-        and ${afterKey(order, cursor.after)}
+        and ${usagePageStart(order, cursor)}
       group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
       order by ${keyOrder(order)}
@@ -346,7 +357,7 @@ export const usageStore = {
              ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
       from usage_attributed a join usage_received r on r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
-        and ${afterKey(order, cursor.after)}
+        and ${usagePageStart(order, cursor)}
       group by ${keyOrder({ columns: order.columns })}
       having sum(a.quantity) <> 0
       order by ${keyOrder(order)}
