@@ -209,13 +209,17 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     await form.getByLabel('Budget name').fill('monthly');
     await form.getByLabel('Monthly amount (USD)').fill('2.50');
     await form.getByLabel('Alert thresholds (%)').fill('80');
+    await form.getByLabel('Forecast thresholds (%)').fill('100');
     await form.getByRole('button', { name: 'Save budget' }).click();
     const row = page
       .getByRole('table', { name: 'Budgets of the subscription' })
       .getByRole('row')
       .filter({ hasText: 'monthly' });
     await row.waitFor(WAIT);
-    assert.match((await row.innerText()).replace(/\s+/g, ' '), /2026-03 \$2\.50 \$2\.00 \$\d+\.\d\d 80%/);
+    assert.match(
+      (await row.innerText()).replace(/\s+/g, ' '),
+      /2026-03 \$2\.50 \$2\.00 \$\d+\.\d\d 80%, 100% \(forecast\)/,
+    );
 
     // The budget job runs as the clock passes the hour: 2.00 is 80% of 2.50.
     assert.equal((await advance('2026-03-05T16:00:00Z')).status, 200);
@@ -223,6 +227,11 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     await page
       .getByRole('table', { name: 'Budget alerts of the subscription' })
       .getByText('80% (Actual)')
+      .waitFor(WAIT);
+    // The month's forecast at this pace (2.00 by the 5th) is far over 2.50: its alert fired too.
+    await page
+      .getByRole('table', { name: 'Budget alerts of the subscription' })
+      .getByText('100% (Forecasted)')
       .waitFor(WAIT);
     await checkPage(page, '04-budgets', (p) =>
       p.getByRole('table', { name: 'Budget alerts of the subscription' }).waitFor(WAIT),

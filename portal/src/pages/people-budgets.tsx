@@ -35,16 +35,16 @@ interface Budget {
   };
 }
 
-/** "80, 100" → notifications at those percentages of the amount, on actual spend. */
-function notificationsOf(text: string) {
+/** "80, 100" → notifications at those percentages of the amount, on actual or forecast spend. */
+function notificationsOf(text: string, type: 'Actual' | 'Forecasted') {
   const thresholds = text
     .split(/[,\s]+/)
     .filter(Boolean)
     .map((t) => t.replace(/%$/, ''));
   return Object.fromEntries(
     thresholds.map((t) => [
-      `actual_${t.replace('.', '_')}`,
-      { enabled: true, operator: 'GreaterThanOrEqualTo', threshold: t, thresholdType: 'Actual' },
+      `${type === 'Actual' ? 'actual' : 'forecast'}_${t.replace('.', '_')}`,
+      { enabled: true, operator: 'GreaterThanOrEqualTo', threshold: t, thresholdType: type },
     ]),
   );
 }
@@ -69,7 +69,10 @@ function BudgetList(p: PeopleProps & { path: string; scope: string }) {
           amount: String(form.get('amount')),
           timeGrain: 'Monthly',
           timePeriod: { startDate: `${month}-01T00:00:00Z` },
-          notifications: notificationsOf(String(form.get('thresholds'))),
+          notifications: {
+            ...notificationsOf(String(form.get('thresholds')), 'Actual'),
+            ...notificationsOf(String(form.get('forecastThresholds') ?? ''), 'Forecasted'),
+          },
         },
       },
     });
@@ -96,6 +99,9 @@ function BudgetList(p: PeopleProps & { path: string; scope: string }) {
         </Field>
         <Field label="Alert thresholds (%)" hint="Comma-separated, of the amount.">
           <input name="thresholds" defaultValue="80, 100" />
+        </Field>
+        <Field label="Forecast thresholds (%)" hint="Alert when the month's forecast reaches these.">
+          <input name="forecastThresholds" defaultValue="" />
         </Field>
       </ActionForm>
       <Loading state={budgets} what="budgets">
