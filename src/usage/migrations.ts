@@ -130,24 +130,12 @@ export const usageMigrations: Record<string, Migration> = {
   '0506_usage_daily_line_order': {
     async up(db: Kysely<unknown>) {
       // The unbilled page walks a buyer's aggregates in invoice line order (subscription, meter,
-      // resource, day, location) and stops at the page; the quantity included, the walk reads the
-      // index alone.
+      // resource, day, location) and stops at the page. The quantity stays out of the index: every
+      // attribution updates it, and in an index each update would be a new index entry (no HOT
+      // update); with it, ingestion slowed with the table's size until batches timed out.
       await sql`
         create index usage_daily_line_order on usage_daily
-          (billed_subscription_id, meter_id, resource_uri, usage_date, location) include (quantity);
-      `.execute(db);
-    },
-  },
-  '0507_usage_daily_aggregate_order': {
-    async up(db: Kysely<unknown>) {
-      // The usage APIs' Daily pages group by the record's UTC day: the same key as
-      // `usage_received_aggregate_order` with the day in front (the very expression the queries
-      // group by), so that a daily page stops at its limit instead of sorting the window.
-      await sql`
-        create index usage_received_daily_aggregate_order on usage_received
-          ((date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'), meter_id, resource_uri,
-           coalesce(cloud_id, '00000000-0000-0000-0000-000000000000'::uuid),
-           coalesce(stack_subscription_id, '00000000-0000-0000-0000-000000000000'::uuid));
+          (billed_subscription_id, meter_id, resource_uri, usage_date, location);
       `.execute(db);
     },
   },
