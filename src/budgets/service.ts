@@ -45,7 +45,9 @@ async function requireTarget(ctx: BudgetContext, caller: Principal, target: Budg
     await authorize(ctx.arm, caller, action, `/subscriptions/${sub.subscription_id}`);
     // A subscription nobody sold is billed to nobody: it has no spend to watch.
     if (!sub.sold_by) throw armErrors.resourceNotFound('Stackledger.Billing/billingAccounts', sub.subscription_id);
-    return { partnerId: sub.sold_by, customerId: sub.tenant_id, since: sub.created_at };
+    // The open period is the customer's (as the evaluation and the invoice see it), not the subscription's.
+    const customer = await partnerStore.customerById(ctx.db, sub.tenant_id);
+    return { partnerId: sub.sold_by, customerId: sub.tenant_id, since: customer?.created_at ?? sub.created_at };
   }
   const id = target.scopeId.toLowerCase();
   const customer = isGuid(id) ? await partnerStore.customerById(ctx.db, id) : undefined;
@@ -99,7 +101,7 @@ export async function getBudget(ctx: BudgetContext, caller: Principal, target: B
 export async function listBudgets(ctx: BudgetContext, caller: Principal, target: BudgetTarget, cursor: Cursor) {
   const billed = await requireTarget(ctx, caller, target, false);
   const budgets = await budgetStore.list(ctx.db, target.scope, target.scopeId.toLowerCase(), cursor);
-  return Promise.all(budgets.map((b) => withSpend(ctx, b, billed.since)));
+  return withSpends(ctx, budgets, billed.since);
 }
 
 export async function deleteBudget(ctx: BudgetContext, caller: Principal, target: BudgetTarget, name: string) {
@@ -109,8 +111,20 @@ export async function deleteBudget(ctx: BudgetContext, caller: Principal, target
 
 /** A budget with its period's spend so far, its forecast and the alerts it fired. */
 async function withSpend(ctx: BudgetContext, budget: BudgetsTable, since: Date) {
-  const spend = await spendOf(ctx, [budget], since, ctx.arm.clock.now());
-  return { budget, ...spend.get(budget.id)!, alerts: await budgetStore.alerts(ctx.db, budget.id) };
+  return (await withSpends(ctx, [budget], since))[0];
+}
+
+/** Budgets of one scope with their spend: the customer's open period rated once for all of them. */
+async function withSpends(ctx: BudgetContext, budgets: BudgetsTable[], since: Date) {
+  if (budgets.length === 0) return [];
+  const spend = await spendOf(ctx, budgets, since, ctx.arm.clock.now());
+  return Promise.all(
+    budgets.map(async (budget) => ({
+      budget,
+      ...spend.get(budget.id)!,
+      alerts: await budgetStore.alerts(ctx.db, budget.id),
+    })),
+  );
 }
 
 /** Each budget's spend and forecast in its customer's open period (budgets of one customer). */
