@@ -12,9 +12,8 @@ import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.t
 import { migrateHub, type HubTables } from '../src/hub/app.ts';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { BenchResult } from './report.ts';
+import { type BenchResult, median } from './report.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const PARTNER = '99999999-0000-0000-0000-000000000001';
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';

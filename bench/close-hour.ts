@@ -4,9 +4,7 @@ import { sql } from 'kysely';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
 import { migrateStack, type StackTables } from '../src/stack/app.ts';
 import { meteringStore } from '../src/stack/metering/store.ts';
-import type { BenchResult } from './report.ts';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { type BenchResult, median } from './report.ts';
 
 export async function benchCloseHour(serverUrl: string, resources: number): Promise<BenchResult> {
   const url = withDatabase(serverUrl, `bench_close_${Date.now()}`);

@@ -15,7 +15,7 @@ import { applicationWithRegistrationKey } from '../test/helpers/deployment.ts';
 import { makeDeployment } from '../src/system/register.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startHubOnly } from '../src/system/up.ts';
-import type { BenchResult } from './report.ts';
+import { type BenchResult, median } from './report.ts';
 
 export async function benchIngest(serverUrl: string, total: number): Promise<BenchResult> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-hub-'));
@@ -89,7 +89,6 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         tags: {},
       }));
     const batchSize = 5000;
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
     await db.query('create table copy_baseline (like usage_received including all)');
     const ours: number[] = [];
     const copies: number[] = [];

@@ -22,6 +22,9 @@ export interface BenchResult {
 
 const round = (ms: number) => Math.round(ms);
 
+/** The middle of a bench's runs. */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export function report(result: BenchResult, json: boolean): void {
   const ratio = Number((result.ours_ms / result.baseline_ms).toFixed(2));
   if (json) {

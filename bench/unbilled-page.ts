@@ -3,7 +3,7 @@
 // lines. Ours rates each page over the daily aggregates (minus what was billed); the baseline is
 // the raw SQL of the same page over the same aggregates: join the subscriptions, price at the list
 // price, order by the line key, limit.
-import type { BenchResult } from './report.ts';
+import { type BenchResult, median } from './report.ts';
 import { sql } from 'kysely';
 import { unbilledPage } from '../src/billing/invoices.ts';
 import type { UnbilledPosition } from '../src/billing/rules.ts';
@@ -12,7 +12,6 @@ import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.t
 import { migrateHub, type HubTables } from '../src/hub/app.ts';
 import { PARTNER, seed } from './billing-run.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const PAGE = 2000;
 const PAGES = 2;
 

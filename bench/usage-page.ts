@@ -1,7 +1,7 @@
 // A page of the hub's usage API (Microsoft.Commerce/UsageAggregates, hourly, with details) at page 1
 // and page 10,000 of a store of N usage records, over HTTP, against the raw keyset SQL of the same
 // page run straight on the database. Keyset paging makes both pages cost the same.
-import type { BenchResult } from './report.ts';
+import { type BenchResult, median } from './report.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,6 @@ import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
 import { startSystem } from '../src/system/up.ts';
 import { usageGroupOrder } from '../src/usage/store.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const METER = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const HOURS = 720; // May 2026, hourly
 const RUNS = 5;
