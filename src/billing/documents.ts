@@ -1,7 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { Decimal } from 'decimal.js';
-import PDFDocument from 'pdfkit';
 import { findMeter } from '../core/meters.ts';
 import type { BillingContext } from './context.ts';
 import { billingStore, type DocumentLine } from './store.ts';
@@ -102,8 +101,12 @@ const COLUMNS = [
   { title: 'Amount', x: 482, width: 63, align: 'right' },
 ] as const;
 
-/** The document as a PDF stream (pdfkit writes page by page, so a long invoice does not sit in memory). */
-export function invoicePdf(d: InvoiceDocument): Readable {
+/**
+ * The document as a PDF stream (pdfkit writes page by page, so a long invoice does not sit in
+ * memory). pdfkit is loaded on the first document, not when the hub starts.
+ */
+export async function invoicePdf(d: InvoiceDocument): Promise<Readable> {
+  const { default: PDFDocument } = await import('pdfkit');
   const pdf = new PDFDocument({
     size: 'A4',
     margin: 50,

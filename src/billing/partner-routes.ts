@@ -134,6 +134,6 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   // The vendor's invoice document: the statement, as a PDF.
   app.get<{ Params: { id: string } }>('/v1/invoices/:id/documents/statement', async (request, reply) => {
     const inv = await partnerInvoice(request);
-    return sendPdf(reply, invoicePdf(await invoiceDocument(ctx, inv)), `statement-${inv.number}.pdf`);
+    return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `statement-${inv.number}.pdf`);
   });
 }

@@ -194,7 +194,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     { config: config('invoices') },
     async (request, reply) => {
       const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
-      return sendPdf(reply, invoicePdf(await invoiceDocument(ctx, inv)), `${inv.number}.pdf`);
+      return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `${inv.number}.pdf`);
     },
   );
 

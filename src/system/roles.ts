@@ -172,6 +172,17 @@ export interface RunningStack {
   hub: { arm: string; login: string; authority: string; graph: string; portal: string };
 }
 
+/** Makes a stack's database and brings its schema up to date (one process at a time). */
+export async function prepareStackDatabase(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const db = openDatabase<StackTables>(databaseUrl);
+  try {
+    await holdingLock(db.db, STACK_START, () => migrateStack(db.db));
+  } finally {
+    await db.close();
+  }
+}
+
 export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
   // A hub that does not answer in time counts as down: the bridge tries again later.
   const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));

@@ -17,6 +17,7 @@ import { openDurableClock } from './durable-clock.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
 import {
   Cleanups,
+  prepareStackDatabase,
   resolveDatabases,
   startHubRole,
   startStackRole,
@@ -217,6 +218,9 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       p.logger,
     );
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
+    // The stacks' databases are made and migrated while the hub starts (they need nothing of it).
+    const stackDatabasesReady = Promise.all(stackDbs.map(prepareStackDatabase));
+    stackDatabasesReady.catch(() => {});
     const hub = await startHubRole(
       {
         ...role,
@@ -228,12 +232,11 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       },
       p.cleanups,
     );
+    await stackDatabasesReady;
     const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
-    const stacks: Record<string, StackFileEntry> = {};
-    const servers: ServedEndpoint[] = [{ name: 'hub', origin: hub.endpoints.arm, routes: routeTable(hub.hub.app) }];
-    for (const [i, { name, location }] of wanted.entries()) {
+    const startOne = async ({ name, location }: { name: string; location: string }, i: number) => {
       const stack = await startStackRole(
         {
           ...role,
@@ -279,6 +282,14 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
         consentAs: csp,
         stackApplicationId: stack.record.applicationId,
       });
+      return stack;
+    };
+    // The stacks start side by side; what they report is listed in the order asked for.
+    const started = await Promise.all(wanted.map(startOne));
+    const stacks: Record<string, StackFileEntry> = {};
+    const servers: ServedEndpoint[] = [{ name: 'hub', origin: hub.endpoints.arm, routes: routeTable(hub.hub.app) }];
+    for (const [i, { name, location }] of wanted.entries()) {
+      const stack = started[i];
       stacks[name] = stackEntry(stack, location);
       servers.push(
         { name: `${name}:admin`, origin: stack.endpoints.adminArm, routes: routeTable(stack.stack.admin) },
