@@ -1,17 +1,38 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so that `npx stackledger` works after `npm install` alone.
+// Runs the compiled server, or the TypeScript sources directly (tsx), so that `npx stackledger` works after `npm install` alone.
 // What can go wrong before any of our code runs gets one line that says what to do.
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 18)) {
   process.stderr.write(`error: Stackledger needs Node.js 20.18 or later; this is ${process.versions.node}.\n`);
   process.exit(1);
 }
-let register;
-try {
-  ({ register } = await import('tsx/esm/api'));
-} catch {
-  process.stderr.write("error: Stackledger's dependencies are not installed: run 'npm install' in its folder first.\n");
-  process.exit(1);
+// The compiled dist/ (made by `npm install`, see scripts/prepare.mjs) starts in half the time; it is
+// used only while no source file is newer than it, so an edited checkout runs its sources.
+import { readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+function compiledIsCurrent() {
+  try {
+    const built = statSync(new URL('../dist/.built', import.meta.url)).mtimeMs;
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    return readdirSync(src, { recursive: true }).every((f) => statSync(src + f).mtimeMs <= built);
+  } catch {
+    return false;
+  }
 }
-register();
-await import('../src/cli/main.ts');
+
+if (compiledIsCurrent()) {
+  await import('../dist/cli/main.js');
+} else {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write(
+      "error: Stackledger's dependencies are not installed: run 'npm install' in its folder first.\n",
+    );
+    process.exit(1);
+  }
+  register();
+  await import('../src/cli/main.ts');
+}
