@@ -100,6 +100,13 @@ async function requireDeployment(ctx: UsageContext, caller: Principal, cloudIdTe
   throw ingestionErrors.registrationGone(cloudIdText);
 }
 
+/** Rolls back a batch's transaction when some of its records conflict. */
+class RefusedBatch extends Error {
+  constructor(readonly conflicts: DeploymentConflict[]) {
+    super('the batch has conflicting records');
+  }
+}
+
 /** At most this many conflicting records are named in one refusal (the deployment sends the rest again). */
 const CONFLICTS_NAMED = 1000;
 
@@ -117,10 +124,9 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
   const now = ctx.arm.clock.now();
+  // A batch with conflicts stores nothing: its transaction is rolled back, then they are counted.
   const outcome = await inTransaction(ctx.db, async (db) => {
     await usageStore.lockDeployment(db, registration.cloud_id);
-    const conflicts = await usageStore.conflicts(db, registration.cloud_id, batch.records);
-    if (conflicts.length > 0) return { conflicts };
     const stored = await usageStore.receiveFromDeployment(db, {
       cloudId: registration.cloud_id,
       registrationId: registration.id,
@@ -129,7 +135,11 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
       receivedAt: now,
       records: batch.records,
     });
-    return { stored };
+    if (stored.conflicts.length > 0) throw new RefusedBatch(stored.conflicts);
+    return { stored, conflicts: undefined };
+  }).catch((e: unknown) => {
+    if (e instanceof RefusedBatch) return { stored: undefined, conflicts: e.conflicts };
+    throw e;
   });
   if (outcome.conflicts) {
     const conflicts = outcome.conflicts;
