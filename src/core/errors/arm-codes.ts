@@ -105,6 +105,10 @@ export const ARM_CODES = {
   ReasonRequired: 400,
   InvalidExportFormat: 400,
   InvalidStream: 400,
+  ExportNotFound: 404,
+  ExportNotReady: 409,
+  ExportExpired: 410,
+  RangeNotSatisfiable: 416,
   // Budgets (budgets/)
   InvalidBudget: 400,
   // Webhooks (notifications/)
