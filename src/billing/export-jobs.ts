@@ -246,7 +246,7 @@ export function startExportWorker(ctx: ExportJobContext, logger: Logger) {
     while (!stopped && (await runOne(ctx, logger, () => stopped)));
   };
   const kick = () => {
-    if (stopped || running) return;
+    if (stopped || running !== undefined) return;
     if (timer) clearTimeout(timer);
     running = drain()
       .catch((e: unknown) => logger.warn({ err: e }, 'exports: could not look for requested work'))

@@ -13,7 +13,7 @@ import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
 import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
-import { type BillingContext, billingErrors, callerPartner } from './context.ts';
+import { type BillingContext, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { customerInvoiceScope, invoiceDetail, readableInvoice, unbilled } from './invoices.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
