@@ -61,6 +61,8 @@ export const exportJobDefaults = (dir: string, o: Partial<ExportJobOptions> = {}
 
 /** A line range COPYs at most this many line numbers (as the streamed export). */
 const LINE_RANGE = 50_000;
+/** How often a running export records its progress and renews its lease, at most. */
+const BEAT_MS = 1000;
 /** Attempts before a job that keeps failing is given up. */
 const MAX_ATTEMPTS = 3;
 
@@ -102,7 +104,10 @@ function openPart(file: string, format: ExportFormat) {
 /** Runs `COPY … TO STDOUT` into `out` (left open) and answers how many rows it wrote. */
 async function copyRows(client: pg.PoolClient, copy: string, out: Writable): Promise<number> {
   const source = client.query(copyTo(copy));
-  await pipeline(source, out, { end: false });
+  // pipe, not pipeline: a file takes many COPYs, and pipe lets go of `out` at each one's end.
+  await new Promise<void>((resolve, reject) => {
+    source.once('error', reject).once('end', resolve).pipe(out, { end: false });
+  });
   return source.rowCount;
 }
 
@@ -153,11 +158,15 @@ async function writeExport(
     let part: ReturnType<typeof openPart> | undefined;
     let partRows = 0;
     let done = 0;
-    const beat = async () => {
+    let lastBeat = 0;
+    // Progress (and the lease) is written at most every BEAT_MS: a commit per COPY would cost more than the COPY.
+    const beat = async (now = false) => {
       if (stopping()) throw new Stopping();
+      if (!now && Date.now() - lastBeat < Math.min(BEAT_MS, ctx.exports.leaseMs / 3)) return;
+      lastBeat = Date.now();
       if (!(await exportJobStore.progress(ctx.db, job, done, rows, ctx.exports.leaseMs))) throw new LeaseLost();
     };
-    await beat();
+    await beat(true);
     const copy = async (invoiceId: string, after: number, to: number) => {
       const header = !part && format !== 'json';
       part ??= openPart(path.join(dir, exportFileName(files.length + 1, format)), format);
@@ -176,8 +185,11 @@ async function writeExport(
     };
     for await (const invoice of invoicesOf(client, selection)) {
       for (let after = 0; after < invoice.lastLine;) {
-        // Up to the line that fills the file, in ranges as the streamed export reads them.
-        const fills = await nthLineAfter(client, invoice.id, after, ctx.exports.partRows - partRows, selection);
+        // Up to the line that fills the file (when the rest of the invoice may not fit), in ranges
+        // as the streamed export reads them.
+        const room = ctx.exports.partRows - partRows;
+        const fills =
+          invoice.lastLine - after > room ? await nthLineAfter(client, invoice.id, after, room, selection) : undefined;
         const to = Math.min(fills ?? invoice.lastLine, after + LINE_RANGE);
         await copy(invoice.id, after, to);
         after = to;
