@@ -191,5 +191,13 @@ export const ARM_CODES = {
 
 export type ArmCode = keyof typeof ARM_CODES;
 
-/** Codes that appear only inside a body (a failed deployment's `properties.error`), never as a response's own. */
-export const ARM_BODY_ONLY_CODES = ['DeploymentFailed', 'DeploymentInterrupted', 'OperationTimedOut'] as const;
+/**
+ * Codes that appear only inside a body (a failed deployment's `properties.error`, a failed
+ * export's operation), never as a response's own.
+ */
+export const ARM_BODY_ONLY_CODES = [
+  'DeploymentFailed',
+  'DeploymentInterrupted',
+  'OperationTimedOut',
+  'ExportFailed',
+] as const;
