@@ -359,6 +359,10 @@ describe('asynchronous exports', () => {
       reference.op.properties.manifest!.files.map((f) => f.sha256),
     );
     assert.equal(sha256(await fetchFile(taken.files[0].url)), taken.files[0].sha256);
+    // What the killed process left is gone: only the finishing attempt's folder remains.
+    const left = await readdir(dir, { recursive: true });
+    assert.ok(!left.includes('part-00001.csv'), 'the half-written file was removed');
+    assert.equal(left.filter((f) => f.endsWith('.csv')).length, taken.files.length);
   });
 
   it('keeps the files for the retention, then answers ExportExpired and removes them', async () => {

@@ -9,7 +9,7 @@ import { armError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { principalOf } from '../http/arm.ts';
 import { type ExportJob, exportJobStore } from './export-job-store.ts';
-import { exportDir, exportFileName, type ExportJobContext } from './export-jobs.ts';
+import { attemptDir, exportFileName, type ExportJobContext } from './export-jobs.ts';
 import { exportSelection, sameScope } from './export-rights.ts';
 import type { ExportFormat } from './exports.ts';
 import { exportJobView, exportOperationView, type ExportUrls } from './export-job-views.ts';
@@ -119,7 +119,10 @@ export function registerExportJobRoutes(
     const n = /^\d{1,6}$/.test(request.params.n) ? Number(request.params.n) : 0;
     const file = job.manifest.files.find((f) => f.n === n);
     if (!file) throw armError('ExportNotFound', `The export '${job.id}' has no file ${request.params.n}.`);
-    const where = path.join(exportDir(ctx, job.id), exportFileName(n, job.format as ExportFormat));
+    const where = path.join(
+      attemptDir(ctx, job.id, job.manifest.folder),
+      exportFileName(n, job.format as ExportFormat),
+    );
     // Retention removes files only after the export expired, which `readable` refused already.
     if (!(await stat(where).catch(() => undefined)))
       throw armError('ExportExpired', `The files of the export '${job.id}' are no longer kept.`);

@@ -69,6 +69,8 @@ const MAX_ATTEMPTS = 3;
 export const exportFileName = (n: number, format: ExportFormat) =>
   `part-${String(n).padStart(5, '0')}.${format === 'json' ? 'json' : 'csv'}`;
 export const exportDir = (ctx: ExportJobContext, id: string) => path.join(ctx.exports.dir, id);
+/** Where one attempt writes (and, for the attempt that finished, where the manifest's files are). */
+export const attemptDir = (ctx: ExportJobContext, id: string, folder: string) => path.join(exportDir(ctx, id), folder);
 
 /** The job is no longer this attempt's: another process took it over, or this one is stopping. */
 class LeaseLost extends Error {}
@@ -144,8 +146,10 @@ async function writeExport(
 ): Promise<ExportManifestRecord> {
   const selection = job.selection as ExportSelection;
   const format = job.format as ExportFormat;
-  const dir = exportDir(ctx, job.id);
-  await rm(dir, { recursive: true, force: true });
+  // Each attempt writes a folder of its own (named by its lease), so one that lost its lease and
+  // has not noticed yet cannot write into its successor's files; what earlier attempts left goes.
+  await rm(exportDir(ctx, job.id), { recursive: true, force: true });
+  const dir = attemptDir(ctx, job.id, job.lease_id);
   await mkdir(dir, { recursive: true });
   const select = exportSelect(ctx.db, selectList(format, selection.stream));
   const client = await ctx.pool.connect();
@@ -206,7 +210,7 @@ async function writeExport(
     await client.query('commit');
     const written = files.reduce((sum, f) => sum + f.rows, 0);
     if (written !== rows) throw new Error(`the export wrote ${written} rows of ${rows}`);
-    return { files, rows, totals };
+    return { folder: job.lease_id, files, rows, totals };
   } catch (e) {
     failed = e instanceof Error ? e : new Error(String(e));
     throw e;
@@ -227,6 +231,7 @@ async function runOne(ctx: ExportJobContext, logger: Logger, stopping: () => boo
     if (!(await exportJobStore.succeed(ctx.db, job, manifest, now, expires))) throw new LeaseLost();
   } catch (e) {
     if (e instanceof LeaseLost) {
+      await rm(attemptDir(ctx, job.id, job.lease_id), { recursive: true, force: true });
       logger.warn({ exportId: job.id }, 'export taken over by another process; this attempt stops');
       return true;
     }
@@ -237,7 +242,7 @@ async function runOne(ctx: ExportJobContext, logger: Logger, stopping: () => boo
     logger.error({ err: e, exportId: job.id, attempt: job.attempts }, 'export failed');
     if (job.attempts < MAX_ATTEMPTS) await exportJobStore.release(ctx.db, job);
     else {
-      await rm(exportDir(ctx, job.id), { recursive: true, force: true });
+      await rm(attemptDir(ctx, job.id, job.lease_id), { recursive: true, force: true });
       await exportJobStore.fail(
         ctx.db,
         job,

@@ -142,6 +142,8 @@ export interface ExportJobsTable {
 
 /** A finished export's files (numbered from 1) and what they hold. */
 export interface ExportManifestRecord {
+  /** The folder (under the export's) of the attempt that wrote them. */
+  folder: string;
   files: { n: number; rows: number; bytes: number; sha256: string }[];
   rows: number;
   totals: { invoices: number; billedCost: string; subtotal: string; tax: string; total: string; currency: string };
