@@ -7,7 +7,7 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { armError } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
-import { principalOf } from '../http/arm.ts';
+import { principalOf, queryValue } from '../http/arm.ts';
 import { type ExportJob, exportJobStore } from './export-job-store.ts';
 import { attemptDir, exportFileName, type ExportJobContext } from './export-jobs.ts';
 import { exportSelection, sameScope } from './export-rights.ts';
@@ -40,7 +40,7 @@ export function registerExportJobRoutes(
   baseUrl: () => string,
 ): void {
   const urls = (request: FastifyRequest, id: string): ExportUrls => {
-    const version = `api-version=${(request.query as Record<string, string>)['api-version']}`;
+    const version = `api-version=${queryValue(request, 'api-version')}`;
     const base = `${baseUrl()}${P}/exports`;
     return {
       operation: `${base}/operations/${id}?${version}`,

@@ -59,8 +59,8 @@ export async function requestExport(
       const op = res.body;
       const { rowsExported, rowsTotal } = op.properties;
       if (showBar) {
-        // The bar starts once the worker has counted the rows.
-        if (rowsTotal !== null) bar ??= progressBar(rowsTotal, 'rows');
+        // The bar starts once the worker has counted the rows (none: no bar).
+        if (rowsTotal) bar ??= progressBar(rowsTotal, 'rows');
         bar?.update(rowsExported, op.status === 'Succeeded' ? 'done' : 'exporting');
       } else if (!quiet) {
         const line = `exported ${rowsExported}${rowsTotal === null ? '' : ` of ${rowsTotal}`} rows`;
