@@ -17,7 +17,15 @@ function manifestView(job: ExportJob, urls: ExportUrls) {
   return {
     files: job.manifest.files.map((f) => ({ url: urls.file(f.n), rows: f.rows, bytes: f.bytes, sha256: f.sha256 })),
     rows: job.manifest.rows,
-    totals: job.manifest.totals,
+    // In this order whatever order jsonb keeps the keys in.
+    totals: (({ invoices, billedCost, subtotal, tax, total, currency }) => ({
+      invoices,
+      billedCost,
+      subtotal,
+      tax,
+      total,
+      currency,
+    }))(job.manifest.totals),
   };
 }
 

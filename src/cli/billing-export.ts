@@ -23,7 +23,7 @@ export interface ManifestFile {
 export interface Manifest {
   files: ManifestFile[];
   rows: number;
-  totals: Record<string, string | number>;
+  totals: { invoices: number; billedCost: string; subtotal: string; tax: string; total: string; currency: string };
 }
 interface Operation {
   status: 'InProgress' | 'Succeeded' | 'Failed';

@@ -219,9 +219,8 @@ export function registerBillingCommands(program: Command): void {
                 ['File', 'Rows', 'Bytes', 'sha256'],
                 manifest.files.map((f, i) => [files[i], f.rows, f.bytes, f.sha256]),
               ),
-              `${manifest.rows} rows; ${Object.entries(manifest.totals)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', ')}`,
+              `${manifest.rows} rows of ${manifest.totals.invoices} invoices: billed ${manifest.totals.billedCost}; ` +
+                `subtotal ${manifest.totals.subtotal}, tax ${manifest.totals.tax}, total ${manifest.totals.total} ${manifest.totals.currency}`,
             ].join('\n'),
           );
         }
