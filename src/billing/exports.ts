@@ -31,6 +31,8 @@ import type { Seller, Stream } from './tables.ts';
 
 export type ExportFormat = 'recon' | 'focus' | 'json';
 export const EXPORT_FORMATS: ExportFormat[] = ['recon', 'focus', 'json'];
+/** The COPY options of a format: CSV with its header, or JSON lines (`JSON_LINES`). */
+export const copyOptions = (format: ExportFormat) => (format === 'json' ? JSON_LINES : 'format csv');
 export { RECON_COLUMNS } from './export-columns.ts';
 
 /** Which invoices an export takes: all those of a stream and period that match, in number order. */
@@ -60,10 +62,10 @@ const CUSTOMER = 'stackledger.export_customer';
 const METERS = 'stackledger.export_meters';
 
 /** One JSON text per line, never quoted: JSON text has no raw control characters, so neither byte occurs. */
-const JSON_LINES = `format csv, delimiter e'\\x01', quote e'\\x02'`;
+export const JSON_LINES = `format csv, delimiter e'\\x01', quote e'\\x02'`;
 
 /** The SELECT of one invoice's lines (the invoice the setting names), with `columns` as its select list. */
-function exportSelect(db: BillingDb, columns: string): string {
+export function exportSelect(db: BillingDb, columns: string): string {
   const published = (query: RawBuilder<unknown>) => {
     const compiled = query.compile(db);
     if (compiled.parameters.length > 0) throw new Error('a published query with parameters cannot go into COPY');
@@ -112,15 +114,26 @@ function exportSelect(db: BillingDb, columns: string): string {
     order by l.line_no`;
 }
 
-function selectList(format: ExportFormat, stream: Stream): string {
+export function selectList(format: ExportFormat, stream: Stream): string {
   if (format === 'focus') return csvColumns(FOCUS);
   if (format === 'recon') return csvColumns(RECON);
   const fields: Record<string, Column> = stream === 'partner' ? DAILY_RATED_FIELDS : CUSTOMER_LINE_FIELDS;
   return `${jsonObject(fields)} as line`;
 }
 
+/** The condition on `invoices` that a selection names, its values bound as $1–$5 (`selectionParameters`). */
+export const SELECTED_INVOICES = `stream = $1 and period = $2 and ($3::text is null or seller = $3)
+  and ($4::uuid is null or buyer_id = $4) and ($5::text is null or kind = $5)`;
+export const selectionParameters = (s: ExportSelection) => [
+  s.stream,
+  s.period,
+  s.seller ?? null,
+  s.buyerId ?? null,
+  s.kind ?? null,
+];
+
 /** The selected invoices (their ids and last line numbers), page by page. */
-async function* invoicesOf(
+export async function* invoicesOf(
   client: pg.PoolClient,
   s: ExportSelection,
 ): AsyncGenerator<{ id: string; lastLine: number }> {
@@ -128,10 +141,9 @@ async function* invoicesOf(
   for (;;) {
     const page = await client.query<{ id: string; number: string; last_line: number }>(
       `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0) as last_line
-       from invoices i where stream = $1 and period = $2 and ($3::text is null or seller = $3) and ($4::uuid is null or buyer_id = $4)
-         and ($5::text is null or kind = $5) and number > $6
+       from invoices i where ${SELECTED_INVOICES} and number > $6
        order by number limit ${INVOICE_PAGE}`,
-      [s.stream, s.period, s.seller ?? null, s.buyerId ?? null, s.kind ?? null, after],
+      [...selectionParameters(s), after],
     );
     for (const row of page.rows) yield { id: row.id, lastLine: row.last_line };
     if (page.rows.length < INVOICE_PAGE) return;
@@ -139,25 +151,35 @@ async function* invoicesOf(
   }
 }
 
+/** Sets what every COPY of the export's transaction reads (its meters, its customer, how numbers print). */
+export async function prepareExport(client: pg.PoolClient, selection: ExportSelection): Promise<void> {
+  // Numbers as JavaScript prints them need float8's shortest digits (the default, set in case a server differs).
+  await setLocal(client, {
+    [METERS]: METERS_JSON,
+    [CUSTOMER]: selection.customerId ?? '',
+    extra_float_digits: '1',
+    DateStyle: 'ISO, YMD',
+    // One connection's work: parallel workers would only compete for the same cores.
+    max_parallel_workers_per_gather: '0',
+    // A range's sort stays in memory.
+    work_mem: '64MB',
+  });
+}
+
+/** Points the next COPY of `exportSelect` at one invoice's lines numbered after `after` up to `to`. */
+export async function selectLines(client: pg.PoolClient, invoiceId: string, after: number, to: number): Promise<void> {
+  await setLocal(client, { [INVOICE]: invoiceId, [LINES_AFTER]: String(after), [LINES_TO]: String(to) });
+}
+
 /** The export as a stream of text (CSV or JSON). */
 export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSelection, format: ExportFormat): Readable {
   const select = exportSelect(db, selectList(format, selection.stream));
-  const options = format === 'json' ? JSON_LINES : 'format csv';
+  const options = copyOptions(format);
   const write = async (client: pg.PoolClient, out: Writable) => {
-    // Numbers as JavaScript prints them need float8's shortest digits (the default, set in case a server differs).
-    await setLocal(client, {
-      [METERS]: METERS_JSON,
-      [CUSTOMER]: selection.customerId ?? '',
-      extra_float_digits: '1',
-      DateStyle: 'ISO, YMD',
-      // One connection's work: parallel workers would only compete for the same cores.
-      max_parallel_workers_per_gather: '0',
-      // A range's sort stays in memory.
-      work_mem: '64MB',
-    });
+    await prepareExport(client, selection);
     let header = format !== 'json';
     const copy = async (invoiceId: string, after: number, to: number) => {
-      await setLocal(client, { [INVOICE]: invoiceId, [LINES_AFTER]: String(after), [LINES_TO]: String(to) });
+      await selectLines(client, invoiceId, after, to);
       await copyOutInto(client, `copy (${select}) to stdout with (${options}${header ? ', header' : ''})`, out);
       header = false;
     };
@@ -172,7 +194,7 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
 const COMMA_NEWLINE = Buffer.from(',\n');
 
 /** JSON lines (`{…}\n{…}\n`) as one JSON array (`[\n{…},\n{…}\n]\n`), as they come. */
-function jsonArray(): Transform {
+export function jsonArray(): Transform {
   let started = false;
   let newlineHeld = false; // a line's end: ',\n' if another line follows, '\n]' if none does
   return new Transform({

@@ -7,12 +7,13 @@ import { isGuid } from '../core/ids.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
-import { EXPORT_FORMATS, exportStream, type ExportFormat, type ExportSelection } from './exports.ts';
+import { exportStream } from './exports.ts';
+import { exportSelection } from './export-rights.ts';
 import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
 import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
-import { type BillingContext, billingErrors, callerPartner } from './context.ts';
+import { type BillingContext, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { customerInvoiceScope, invoiceDetail, readableInvoice, unbilled } from './invoices.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
@@ -199,15 +200,6 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
   );
 
   app.get(`${P}/exports`, { config: config('exports') }, async (request, reply) => {
-    const caller = principalOf(request);
-    const period = periodQuery(request, true)!;
-    const format = (queryValue(request, 'format') ?? 'recon').toLowerCase() as ExportFormat;
-    if (!EXPORT_FORMATS.includes(format))
-      throw armError(
-        'InvalidExportFormat',
-        `format '${format}' must be one of ${EXPORT_FORMATS.join(', ')}.`,
-        'format',
-      );
     const stream = (queryValue(request, 'stream') ?? 'partner').toLowerCase() as Stream;
     if (stream !== 'partner' && stream !== 'customer')
       throw armError(
@@ -215,21 +207,18 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
         "stream must be 'partner' (the provider's invoice) or 'customer' (the partner's invoices to its customers).",
         'stream',
       );
-    const customerId = queryValue(request, 'customerId')?.toLowerCase();
-    if (customerId !== undefined && !isGuid(customerId))
-      throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
-    const partner = await callerPartner(ctx, caller);
-    let selection: ExportSelection;
-    if (stream === 'partner') {
-      if (!partner) throw billingErrors.notAPartner(caller.tenantId);
-      selection = { stream, buyerId: partner.tenant_id, period, kind: 'invoice', customerId };
-    } else {
-      const scope = await customerInvoiceScope(ctx, caller);
-      selection = { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period };
-    }
+    const { selection, format } = await exportSelection(ctx, principalOf(request), {
+      period: queryValue(request, 'period'),
+      format: queryValue(request, 'format'),
+      stream,
+      customerId: queryValue(request, 'customerId'),
+    });
     const ext = format === 'json' ? 'json' : 'csv';
     reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
-    reply.header('content-disposition', `attachment; filename="stackledger-${stream}-${format}-${period}.${ext}"`);
+    reply.header(
+      'content-disposition',
+      `attachment; filename="stackledger-${stream}-${format}-${selection.period}.${ext}"`,
+    );
     return reply.send(exportStream(ctx.db, ctx.pool, selection, format));
   });
 

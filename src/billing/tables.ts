@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 import type { PricingTables } from '../rating/tables.ts';
 
 // Billing on the hub: billing profiles, invoices and credit notes with their lines, credits and
@@ -105,4 +106,49 @@ export interface BillingTables extends PricingTables {
   billing_adjustments: BillingAdjustmentsTable;
   billed_daily: BilledDailyTable;
   billed_adjustments: BilledAdjustmentsTable;
+}
+
+/** An asynchronous export (export-jobs.ts): what was asked, by whom, how far it got, and its manifest. */
+export interface ExportJobsTable {
+  id: string;
+  requested_by: string;
+  /** Who may read it: the requester's scope of the stream (`{stream, seller?, buyerId?}`). */
+  scope: { stream: Stream; seller?: Seller; buyerId?: string };
+  /** The invoices it takes (`ExportSelection`). */
+  selection: {
+    stream: Stream;
+    period: string;
+    seller?: Seller;
+    buyerId?: string;
+    kind?: 'invoice' | 'credit_note';
+    customerId?: string;
+  };
+  period: string;
+  format: string;
+  export_of: string;
+  status: 'Running' | 'Succeeded' | 'Failed';
+  rows_done: Generated<string>;
+  rows_total: string | null;
+  manifest: ExportManifestRecord | null;
+  error: { code: string; message: string } | null;
+  attempts: Generated<number>;
+  lease_id: string | null;
+  leased_until: Date | null;
+  created_at: Date;
+  finished_at: Date | null;
+  expires_at: Date | null;
+  files_removed: Generated<boolean>;
+}
+
+/** A finished export's files (numbered from 1) and what they hold. */
+export interface ExportManifestRecord {
+  /** The folder (under the export's) of the attempt that wrote them. */
+  folder: string;
+  files: { n: number; rows: number; bytes: number; sha256: string }[];
+  rows: number;
+  totals: { invoices: number; billedCost: string; subtotal: string; tax: string; total: string; currency: string };
+}
+
+export interface ExportJobTables {
+  export_jobs: ExportJobsTable;
 }

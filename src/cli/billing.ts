@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { HttpError } from '../core/http-client.ts';
 import { registerBudgetCommands } from './budgets.ts';
+import { downloadAll, requestExport } from './billing-export.ts';
 import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Cell, type Progress } from './output.ts';
 
@@ -185,7 +186,9 @@ export function registerBillingCommands(program: Command): void {
 
   billing
     .command('export')
-    .description('stream a period to a file: the reconciliation file, FOCUS, or JSON')
+    .description(
+      'a period to a file (streamed) or, with --async, to files the hub writes: reconciliation, FOCUS, or JSON',
+    )
     .requiredOption('--period <YYYY-MM>', 'the billing period')
     .addOption(
       new Option('--format <format>', 'recon (partner center), focus (FinOps FOCUS 1.0) or json')
@@ -198,11 +201,29 @@ export function registerBillingCommands(program: Command): void {
         .default('provider'),
     )
     .option('--customer <id-or-domain>', 'one customer')
-    .requiredOption('--out <file>', 'where to write it')
+    .option('--async', 'export on the hub in the background, then download its files (resuming) into the folder --out')
+    .requiredOption('--out <file>', 'where to write it (with --async: a folder)')
     .addOption(dataOption())
+    .addOption(jsonOption())
     .action(async (o) =>
       runClient(o.data, async (c) => {
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
+        if (o.async) {
+          const body = { period: o.period, format: o.format, of: o.of, customerId: customer?.id };
+          const manifest = await requestExport(c, `${billingUrl(c, 'exports')}?${V}`, body, Boolean(o.json));
+          const ext = o.format === 'json' ? 'json' : 'csv';
+          const files = await downloadAll(c, manifest, o.out, `stackledger-${o.of}-${o.format}-${o.period}`, ext);
+          return print(o.json, manifest, () =>
+            [
+              table(
+                ['File', 'Rows', 'Bytes', 'sha256'],
+                manifest.files.map((f, i) => [files[i], f.rows, f.bytes, f.sha256]),
+              ),
+              `${manifest.rows} rows of ${manifest.totals.invoices} invoices: billed ${manifest.totals.billedCost}; ` +
+                `subtotal ${manifest.totals.subtotal}, tax ${manifest.totals.tax}, total ${manifest.totals.total} ${manifest.totals.currency}`,
+            ].join('\n'),
+          );
+        }
         const stream = o.of === 'provider' ? 'partner' : 'customer';
         const url = `${billingUrl(c, 'exports')}?${V}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
         await download(c, url, o.out);

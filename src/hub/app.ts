@@ -13,6 +13,15 @@ import { billingWork } from '../billing/job.ts';
 import { billingMigrations } from '../billing/migrations.ts';
 import { registerPartnerInvoiceRoutes } from '../billing/partner-routes.ts';
 import { registerBillingRoutes } from '../billing/routes.ts';
+import { exportJobMigrations } from '../billing/export-job-store.ts';
+import { registerExportJobRoutes } from '../billing/export-job-routes.ts';
+import {
+  exportJobDefaults,
+  exportRetentionWork,
+  startExportWorker,
+  type ExportJobContext,
+  type ExportJobOptions,
+} from '../billing/export-jobs.ts';
 import type { BillingContext } from '../billing/context.ts';
 import { oldestOpenPeriodStart } from '../billing/open-periods.ts';
 import { recordChanges } from '../audit/service.ts';
@@ -102,6 +111,7 @@ export const hubMigrations = {
   ...registrationMigrations,
   ...usageMigrations,
   ...billingMigrations,
+  ...exportJobMigrations,
   ...notificationMigrations,
   ...budgetMigrations,
 };
@@ -128,6 +138,8 @@ export interface HubOptions {
   identitySystem?: IdentitySystem;
   /** How events reach webhooks (timeouts, retries, whether receivers may be internal). */
   webhooks?: DeliveryOptions;
+  /** Where asynchronous exports write their files, how large and for how long. */
+  exports: ExportJobOptions;
 }
 
 export interface Hub {
@@ -173,6 +185,13 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const budgets: BudgetContext = { db: opts.db, arm, billing };
   opts.scheduler.register(oneProcessAtATime(opts.db, budgetWork(budgets)));
+  const exportJobs: ExportJobContext = {
+    ...billing,
+    db: opts.db,
+    exports: exportJobDefaults(opts.exports.dir, opts.exports),
+  };
+  opts.scheduler.register(exportRetentionWork(exportJobs));
+  const exportWorker = startExportWorker(exportJobs, opts.logger);
   const deliveries = startDeliveries(opts.db, opts.identity.sealer, opts.logger, opts.webhooks);
   const notifications: NotificationContext = {
     db: opts.db,
@@ -185,6 +204,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   const verifier: TokenVerifier = new HubTokenVerifier(identity.keySet(), () => opts.endpoints().login);
   const app = createServer({ tls: opts.tls, logger: opts.logger });
   app.addHook('onClose', () => deliveries.stop());
+  app.addHook('onClose', () => exportWorker.stop());
 
   await app.register(
     scope((login) => registerLoginRoutes(login, identity)),
@@ -250,6 +270,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
       registerRegistrationRoutes(scope, registration, baseUrl);
       registerUsageRoutes(scope, usage, baseUrl, system);
       registerBillingRoutes(scope, billing, baseUrl);
+      registerExportJobRoutes(scope, exportJobs, exportWorker.wake, baseUrl);
       registerNotificationRoutes(scope, notifications, baseUrl);
       registerBudgetRoutes(scope, budgets, baseUrl);
     },

@@ -1,7 +1,7 @@
 import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
 import type { BudgetTables } from '../budgets/tables.ts';
-import type { BillingTables } from '../billing/tables.ts';
+import type { BillingTables, ExportJobTables } from '../billing/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { NotificationTables } from '../notifications/tables.ts';
 import type { PartnerTables } from '../partner/tables.ts';
@@ -16,5 +16,6 @@ export type HubTables = ArmTables &
   RegistrationTables &
   UsageTables &
   BillingTables &
+  ExportJobTables &
   NotificationTables &
   BudgetTables;

@@ -13,6 +13,7 @@ import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
 import type { DeliveryOptions } from '../notifications/delivery.ts';
+import type { ExportJobOptions } from '../billing/export-jobs.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
 import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
 import {
@@ -91,6 +92,8 @@ function closeOnCleanup(cleanups: Cleanups, servers: FastifyInstance[]): void {
 const HUB_START = 'stackledger: hub start';
 /** `1`: webhooks may point at loopback, private and link-local addresses. */
 export const WEBHOOKS_INTERNAL_ENV = 'STACKLEDGER_WEBHOOKS_ALLOW_INTERNAL';
+/** How many hours (of the hub's clock) an asynchronous export's files are kept; default 24. */
+export const EXPORT_RETENTION_ENV = 'STACKLEDGER_EXPORT_RETENTION_HOURS';
 const STACK_START = 'stackledger: stack start';
 
 export interface RunningHub {
@@ -106,6 +109,7 @@ export async function startHubRole(
     identitySystem?: IdentitySystem;
     publicUrl?: string;
     webhooks?: DeliveryOptions;
+    exports: ExportJobOptions;
   },
   cleanups: Cleanups,
 ): Promise<RunningHub> {
@@ -133,6 +137,7 @@ export async function startHubRole(
       identitySystem: opts.identitySystem,
       // Receivers inside the hub's own network only where the installation says so.
       webhooks: { allowInternalAddresses: process.env[WEBHOOKS_INTERNAL_ENV] === '1', ...opts.webhooks },
+      exports: { ...opts.exports, retentionHours: opts.exports.retentionHours ?? retentionHoursFromEnv() },
     });
   });
   closeOnCleanup(cleanups, [hub.app]);
@@ -142,6 +147,15 @@ export async function startHubRole(
   await hub.publishEndpoints();
   const record = await holdingLock(db.db, HUB_START, () => bootstrapHub(hub, opts.sealer));
   return { hub, endpoints, record };
+}
+
+/** The installation's retention of asynchronous exports, if it sets one (a positive number of hours). */
+function retentionHoursFromEnv(): number | undefined {
+  const text = process.env[EXPORT_RETENTION_ENV];
+  if (text === undefined || text === '') return undefined;
+  const hours = Number(text);
+  if (!(hours > 0)) throw new Error(`${EXPORT_RETENTION_ENV} must be a positive number of hours, not '${text}'.`);
+  return hours;
 }
 
 export interface OperatorCredentials {

@@ -9,6 +9,7 @@ import { ensureTls, type TlsFiles } from '../http/tls.ts';
 import { routeTable, type RouteEntry } from '../http/server.ts';
 import type { HubEndpoints } from '../hub/app.ts';
 import type { DeliveryOptions } from '../notifications/delivery.ts';
+import type { ExportJobOptions } from '../billing/export-jobs.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
 import { adfsAuthorityOf, type IdentitySystem } from '../core/tokens.ts';
 import type { StackEndpoints } from '../stack/app.ts';
@@ -46,7 +47,13 @@ export interface CommonOptions {
   /** Which authority the metadata endpoints name (`stackledger up --identity aad`); default AD FS-style. */
   identitySystem?: IdentitySystem;
   /** For tests: shorter lock-outs and secret lifetimes than the defaults. */
-  policies?: { signIn?: Partial<SignInPolicy>; stackSecret?: Partial<StackSecretPolicy>; webhooks?: DeliveryOptions };
+  policies?: {
+    signIn?: Partial<SignInPolicy>;
+    stackSecret?: Partial<StackSecretPolicy>;
+    webhooks?: DeliveryOptions;
+    /** Asynchronous exports: rows per file, retention, polling, leases (files go to the data folder's `exports`). */
+    exports?: Omit<ExportJobOptions, 'dir'>;
+  };
 }
 
 export interface UpOptions extends CommonOptions {
@@ -228,6 +235,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
         port: opts.port,
         signIn: opts.policies?.signIn,
         webhooks: opts.policies?.webhooks,
+        exports: { ...opts.policies?.exports, dir: path.join(p.dataDir, 'exports') },
         identitySystem: opts.identitySystem,
       },
       p.cleanups,
@@ -329,6 +337,7 @@ export async function startHubOnly(opts: CommonOptions & { publicUrl?: string })
         port: opts.port,
         signIn: opts.policies?.signIn,
         webhooks: opts.policies?.webhooks,
+        exports: { ...opts.policies?.exports, dir: path.join(p.dataDir, 'exports') },
         identitySystem: opts.identitySystem,
         publicUrl: opts.publicUrl,
       },

@@ -105,6 +105,10 @@ export const ARM_CODES = {
   ReasonRequired: 400,
   InvalidExportFormat: 400,
   InvalidStream: 400,
+  ExportNotFound: 404,
+  ExportNotReady: 409,
+  ExportExpired: 410,
+  RangeNotSatisfiable: 416,
   // Budgets (budgets/)
   InvalidBudget: 400,
   // Webhooks (notifications/)
@@ -187,5 +191,13 @@ export const ARM_CODES = {
 
 export type ArmCode = keyof typeof ARM_CODES;
 
-/** Codes that appear only inside a body (a failed deployment's `properties.error`), never as a response's own. */
-export const ARM_BODY_ONLY_CODES = ['DeploymentFailed', 'DeploymentInterrupted', 'OperationTimedOut'] as const;
+/**
+ * Codes that appear only inside a body (a failed deployment's `properties.error`, a failed
+ * export's operation), never as a response's own.
+ */
+export const ARM_BODY_ONLY_CODES = [
+  'DeploymentFailed',
+  'DeploymentInterrupted',
+  'OperationTimedOut',
+  'ExportFailed',
+] as const;
