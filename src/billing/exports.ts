@@ -23,8 +23,9 @@ import type { Seller, Stream } from './tables.ts';
 // it straight to the client, invoice by invoice, from one snapshot, so memory stays flat whatever
 // the size. Three formats:
 // - `recon`: the partner center's daily-rated usage reconciliation file (its PascalCase columns);
-// - `focus`: the FinOps FOCUS 1.0 cost and usage columns (the 21 mandatory ones and the
-//   conditional ones that apply to usage billed per resource);
+// - `focus`: the FinOps FOCUS 1.2 cost and usage columns (the 21 mandatory ones and the
+//   conditional ones that apply to usage billed per resource), with a row for each document's tax
+//   (so that BilledCost sums to the document's total); its schema metadata is `focusMetadata`;
 // - `json`: a JSON array of the API's line items (COPY writes one object per line; `jsonArray`
 //   joins them).
 // The queries are billing's own (its invoices and lines) with the names other domains publish.
@@ -62,8 +63,28 @@ const METERS = 'stackledger.export_meters';
 /** One JSON text per line, never quoted: JSON text has no raw control characters, so neither byte occurs. */
 const JSON_LINES = `format csv, delimiter e'\\x01', quote e'\\x02'`;
 
+/**
+ * FOCUS's rows of an invoice: its lines, then its tax as a line of its own numbered after the last
+ * (type `tax`, only when there is tax), with the invoice's list and contracted costs it is levied
+ * on. Each branch keeps the line-number range itself, so that both use the primary key.
+ */
+const LINES_WITH_TAX = `
+  select invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to,
+         quantity, unit_price, list_unit_price, amount, description, null::numeric as tax_list_base, null::numeric as tax_contracted_base
+  from invoice_lines
+  union all
+  select t.id, x.last_line + 1, 'tax', case when t.stream = 'customer' then t.buyer_id end, null, null, null, null, null, null,
+         null, null, null, t.tax, 'Tax at ' || trim_scale(t.tax_rate)::text || '%', x.list_base, x.contracted_base
+  from invoices t cross join lateral (
+    select coalesce(max(line_no), 0) as last_line,
+           sum(case when line_type in ('usage', 'late usage') then quantity * coalesce(list_unit_price, unit_price) else amount end) as list_base,
+           sum(case when line_type in ('usage', 'late usage') then quantity * unit_price else amount end) as contracted_base
+    from invoice_lines where invoice_id = t.id
+  ) x
+  where t.tax <> 0`;
+
 /** The SELECT of one invoice's lines (the invoice the setting names), with `columns` as its select list. */
-function exportSelect(db: BillingDb, columns: string): string {
+function exportSelect(db: BillingDb, columns: string, withTax = false): string {
   const published = (query: RawBuilder<unknown>) => {
     const compiled = query.compile(db);
     if (compiled.parameters.length > 0) throw new Error('a published query with parameters cannot go into COPY');
@@ -72,7 +93,7 @@ function exportSelect(db: BillingDb, columns: string): string {
   return `
     with meters as (
       select * from jsonb_to_recordset(current_setting('${METERS}')::jsonb)
-        as m(id uuid, name text, unit text, category text, subcategory text, focus_category text, focus_name text)
+        as m(id uuid, name text, unit text, category text, subcategory text, focus_category text, focus_name text, focus_subcategory text)
     ), names as (
       -- The first of a customer's company, a partner's directory and a subscription's display name.
       select distinct on (id) id, name, domain from (
@@ -92,7 +113,7 @@ function exportSelect(db: BillingDb, columns: string): string {
       where i.id = nullif(current_setting('${INVOICE}'), '')::uuid
     )
     select ${columns}
-    from invoice_lines l
+    from ${withTax ? `(${LINES_WITH_TAX}) l` : 'invoice_lines l'}
     join i on i.id = l.invoice_id
     left join meters m on m.id = l.meter_id
     left join names customer on customer.id = l.customer_id
@@ -123,15 +144,17 @@ function selectList(format: ExportFormat, stream: Stream): string {
 async function* invoicesOf(
   client: pg.PoolClient,
   s: ExportSelection,
+  withTax = false,
 ): AsyncGenerator<{ id: string; lastLine: number }> {
   let after = '';
   for (;;) {
     const page = await client.query<{ id: string; number: string; last_line: number }>(
-      `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0) as last_line
+      `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0)
+                + case when $7 and i.tax <> 0 then 1 else 0 end as last_line
        from invoices i where stream = $1 and period = $2 and ($3::text is null or seller = $3) and ($4::uuid is null or buyer_id = $4)
          and ($5::text is null or kind = $5) and number > $6
        order by number limit ${INVOICE_PAGE}`,
-      [s.stream, s.period, s.seller ?? null, s.buyerId ?? null, s.kind ?? null, after],
+      [s.stream, s.period, s.seller ?? null, s.buyerId ?? null, s.kind ?? null, after, withTax],
     );
     for (const row of page.rows) yield { id: row.id, lastLine: row.last_line };
     if (page.rows.length < INVOICE_PAGE) return;
@@ -141,7 +164,8 @@ async function* invoicesOf(
 
 /** The export as a stream of text (CSV or JSON). */
 export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSelection, format: ExportFormat): Readable {
-  const select = exportSelect(db, selectList(format, selection.stream));
+  const withTax = format === 'focus';
+  const select = exportSelect(db, selectList(format, selection.stream), withTax);
   const options = format === 'json' ? JSON_LINES : 'format csv';
   const write = async (client: pg.PoolClient, out: Writable) => {
     // Numbers as JavaScript prints them need float8's shortest digits (the default, set in case a server differs).
@@ -161,7 +185,7 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
       await copyOutInto(client, `copy (${select}) to stdout with (${options}${header ? ', header' : ''})`, out);
       header = false;
     };
-    for await (const invoice of invoicesOf(client, selection))
+    for await (const invoice of invoicesOf(client, selection, withTax))
       for (let after = 0; after < invoice.lastLine; after += LINE_RANGE)
         await copy(invoice.id, after, Math.min(after + LINE_RANGE, invoice.lastLine));
     if (header) await copy('', 0, 0); // no line at all: the header alone

@@ -7,6 +7,7 @@ import { isGuid } from '../core/ids.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
+import { focusMetadata } from './export-columns.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat, type ExportSelection } from './exports.ts';
 import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
@@ -228,9 +229,23 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
       selection = { stream, ...scope, ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}), period };
     }
     const ext = format === 'json' ? 'json' : 'csv';
+    if (format === 'focus') {
+      // FOCUS data names its schema without being read: the metadata's link and the schema's id.
+      reply.header(
+        'link',
+        `<${baseUrl()}${P}/exports/focusMetadata?api-version=${queryValue(request, 'api-version')}>; rel="describedby"`,
+      );
+      reply.header('x-focus-schema-id', focusMetadata().Schema.SchemaId);
+    }
     reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="stackledger-${stream}-${format}-${period}.${ext}"`);
     return reply.send(exportStream(ctx.db, ctx.pool, selection, format));
+  });
+
+  // The FOCUS export's metadata: the same for every signed-in caller (any of them may export its own invoices).
+  app.get(`${P}/exports/focusMetadata`, { config: config('exports') }, async (request) => {
+    principalOf(request);
+    return focusMetadata();
   });
 
   app.get<{ Params: { name: string } }>(
