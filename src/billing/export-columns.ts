@@ -205,6 +205,7 @@ export const FOCUS: Record<string, Column> = {
   ChargeClass: text(`case when ${correction} then 'Correction' end`),
   ChargeDescription: text(`case when ${usage}
     then coalesce(m.name, l.meter_id::text) || case when l.line_type = 'late usage' then ' (late usage)' else '' end
+      || coalesce('. ' || l.description, '')
     else coalesce(l.description, l.line_type) end`),
   ChargePeriodEnd: text(
     `case when l.usage_date is null then i.period_end_text else ${day('coalesce(l.usage_to, l.usage_date) + 1', '00:00:00')} end`,

@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
+import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -244,7 +245,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
 
   // The FOCUS export's metadata: the same for every signed-in caller (any of them may export its own invoices).
   app.get(`${P}/exports/focusMetadata`, { config: config('exports') }, async (request) => {
-    principalOf(request);
+    noteRightsChecked(principalOf(request));
     return focusMetadata();
   });
 
