@@ -253,18 +253,27 @@ export function parseCsv(text: string): { header: string[]; rows: FocusRow[] } {
   let record: string[] = [];
   let field = '';
   let quoted = false;
+  const endField = () => {
+    record.push(field);
+    field = '';
+  };
+  const endRecord = () => {
+    endField();
+    records.push(record);
+    record = [];
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') ((field += '"'), i++);
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') (record.push(field), (field = ''));
-    else if (ch === '\n') (record.push(field), records.push(record), (record = []), (field = ''));
+    if (quoted && ch === '"' && text[i + 1] === '"') {
+      field += '"';
+      i++;
+    } else if (ch === '"') quoted = !quoted;
+    else if (quoted) field += ch;
+    else if (ch === ',') endField();
+    else if (ch === '\n') endRecord();
     else field += ch;
   }
-  if (field !== '' || record.length > 0) (record.push(field), records.push(record));
+  if (field !== '' || record.length > 0) endRecord();
   const [header, ...rest] = records;
   return { header, rows: rest.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']))) };
 }
