@@ -3,6 +3,7 @@
 //               in March and a credit note against the closed March invoice.
 //   Customer B: table storage tiered at 100 (0.01, then 0.005): 60 on 5 March, 60 on 6 March.
 //   Customer C: the same meter, 150 on 5 March, then a correction of −80 on 6 March.
+//   The provider grants the CSP (a partner) a credit of 3.00 in March, on the CSP's March invoice.
 // Every row of the exports is checked against the rules of FOCUS 1.2 (test/helpers/focus-rules.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Decimal } from 'decimal.js';
 import { focusViolations, parseCsv, type FocusRow } from './helpers/focus-rules.ts';
-import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
@@ -131,6 +132,15 @@ describe('FOCUS 1.2: list, contracted and billed cost apart; one partner line pe
       }),
       201,
     );
+    const providerCredit = {
+      level: 'provider',
+      partnerId: t.b.csp.tenantId,
+      kind: 'credit',
+      amount: '-3.00',
+      description: 'Service credit',
+      reason: 'hub maintenance overran',
+    };
+    await ok(t.call('POST', `${billing('adjustments')}?${V}`, { token: csp, body: providerCredit }), 201);
     await advanceTo('2026-04-01T01:00:00Z');
     const list = await ok(
       t.call('GET', `${billing('invoices')}?${V}&period=2026-03&customerId=${a.customerId}`, { token: csp }),
@@ -306,5 +316,59 @@ describe('FOCUS 1.2: list, contracted and billed cost apart; one partner line pe
         ['2026-03-06T00:00:00Z', '-80', '-0.55'],
       ],
     );
+  });
+
+  it("the provider's credit to a partner is on the partner's invoice; only system administrators grant one", async () => {
+    const partner = await exportCsv('');
+    const credits = partner.rows.filter((r) => r.ChargeCategory === 'Credit');
+    assert.deepEqual(
+      credits.map((r) => [r.BilledCost, r.ListCost, r.ChargeDescription, r.ChargeClass]),
+      [['-3.00', '-3.00', 'Service credit', '']],
+    );
+    const usage = partner.rows.filter((r) => r.ChargeCategory === 'Usage');
+    // A 17.00, B 0.60 + 0.50, C 1.25 − 0.55, less the credit.
+    assert.equal(sum(usage, 'BilledCost').toFixed(2), '18.80');
+    assert.equal(sum(partner.rows, 'BilledCost').toFixed(2), '15.80');
+
+    // A partner cannot grant itself one; bad references and a credit note are refused.
+    const other = await secondPartner(t, 'focus-other');
+    const otherToken = await other.token(t.b.hub.arm);
+    const body = {
+      level: 'provider',
+      partnerId: other.partner.tenantId,
+      kind: 'credit',
+      amount: '-1',
+      description: 'x',
+      reason: 'y',
+    };
+    const self = await t.call('POST', `${billing('adjustments')}?${V}`, { token: otherToken, body });
+    assert.equal(self.status, 403);
+    assert.equal(self.body.error.code, 'AuthorizationFailed');
+    const unknown = await t.call('POST', `${billing('adjustments')}?${V}`, {
+      token: csp,
+      body: { ...body, partnerId: a.customerId },
+    });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error.code, 'PartnerNotFound');
+    const note = await t.call('POST', `${billing('adjustments')}?${V}`, {
+      token: csp,
+      body: { ...body, creditNoteFor: 'G000000001' },
+    });
+    assert.equal(note.status, 400);
+    assert.equal(note.body.error.code, 'InvalidCreditNote');
+    const notTheirs = await t.call('POST', `${billing('adjustments')}?${V}`, {
+      token: csp,
+      body: { ...body, subscriptionId: a.subscriptionId },
+    });
+    assert.equal(notTheirs.status, 400);
+    assert.equal(notTheirs.body.error.code, 'InvalidResourceReference');
+    // Nothing of it reached the other partner's open period.
+    const unbilled = await t.call(
+      'GET',
+      `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`,
+      { token: await other.token(t.b.hub.partnerCenter) },
+    );
+    assert.equal(unbilled.status, 200, JSON.stringify(unbilled.body));
+    assert.deepEqual(unbilled.body.items, []);
   });
 });

@@ -54,7 +54,9 @@ const ProfileBody = Type.Object({
   taxRate: Type.Optional(Type.Union([Type.String(), Type.Number()])),
 });
 const AdjustmentBody = Type.Object({
-  customerId: Type.String(),
+  level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
+  partnerId: Type.Optional(Type.String()),
+  customerId: Type.Optional(Type.String()),
   subscriptionId: Type.Optional(Type.String()),
   kind: Type.Union([Type.Literal('credit'), Type.Literal('adjustment')]),
   amount: Type.Union([Type.String(), Type.Number()]),
