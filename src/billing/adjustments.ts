@@ -28,11 +28,6 @@ export interface AdjustmentInput {
   creditNoteFor?: string;
 }
 
-/**
- * A credit or adjustment from a partner to one of its customers. It goes on the customer's next
- * invoice as its own line, naming who and why; with `creditNoteFor` it corrects a closed invoice
- * at once as a credit note, a document of its own (the closed invoice never changes).
- */
 /** Who grants it to whom: a partner to one of its customers, or the provider to a partner. */
 async function sellerAndBuyer(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
   if (input.level === 'provider') {
@@ -63,6 +58,11 @@ async function sellerAndBuyer(ctx: BillingContext, caller: Principal, input: Adj
   return { seller: partner.tenant_id, buyerId: customer.id, buyerName: 'customer' };
 }
 
+/**
+ * A credit or adjustment from a partner to one of its customers, or from the provider to a
+ * partner. It goes on the buyer's next invoice as its own line, naming who and why; with `creditNoteFor` it corrects a closed invoice
+ * at once as a credit note, a document of its own (the closed invoice never changes).
+ */
 export async function addAdjustment(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
   const { seller, buyerId, buyerName } = await sellerAndBuyer(ctx, caller, input);
   if (!['credit', 'adjustment'].includes(input.kind))

@@ -220,7 +220,7 @@ export const FOCUS: Record<string, Column> = {
     `case when ${usage} then ${costAt(listUnitPrice)} when ${isTax} then trim_scale(l.tax_list_base * i.tax_rate / 100)::text else l.amount::text end`,
   ),
   PricingQuantity: text(onUsage('l.quantity::text')),
-  // A meter we do not know still has a unit: its own id's (PricingUnit is never null beside a quantity).
+  // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
   PricingUnit: text(onUsage(`coalesce(m.unit, 'Units')`)),
   ProviderName: constant('Stackledger'),
   PublisherName: constant('Stackledger'),

@@ -66,7 +66,8 @@ const JSON_LINES = `format csv, delimiter e'\\x01', quote e'\\x02'`;
 /**
  * FOCUS's rows of an invoice: its lines, then its tax as a line of its own numbered after the last
  * (type `tax`, only when there is tax), with the invoice's list and contracted costs it is levied
- * on. Each branch keeps the line-number range itself, so that both use the primary key.
+ * on. PostgreSQL pushes the outer query's invoice and line-number conditions into both branches,
+ * so lines are still read by the primary key, a range at a time.
  */
 const LINES_WITH_TAX = `
   select invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to,
