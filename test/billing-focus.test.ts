@@ -295,7 +295,7 @@ describe('FOCUS 1.2: list, contracted and billed cost apart; one partner line pe
     const focus = (await exportCsv('')).rows.filter((r) => r.SubAccountId === b.subscriptionId);
     assert.deepEqual(
       focus.map((r) => r.ChargeDescription),
-      ['TableCapacity', 'TableCapacity. Blended unit price of its tiers: tier 1, 40 at 0.01; tier 2, 20 at 0.005'],
+      ['TableCapacity', 'TableCapacity. Blended unit price of its tiers: 40 at 0.01 (tier 1); 20 at 0.005 (tier 2)'],
     );
   });
 

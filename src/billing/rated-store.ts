@@ -130,7 +130,7 @@ function ratedLines(
                   ${roundMoneySql(sql`sum(quantity * unit_price)`)} as amount,
                   ${blendedList} as list_unit_price,
                   case when count(*) > 1 then 'Blended unit price of its tiers: '
-                    || string_agg('tier ' || tier_no || ', ' || trim_scale(quantity) || ' at ' || trim_scale(unit_price), '; ' order by tier_no) end as description
+                    || string_agg(trim_scale(quantity) || ' at ' || trim_scale(unit_price) || ' (tier ' || tier_no || ')', '; ' order by tier_no) end as description
                 from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, usage_date`
           : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
                   min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount,
