@@ -482,7 +482,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
 
     const focus = await get('format=focus');
     const focusRows = parse(String(focus.body));
-    // FOCUS 1.0's 21 mandatory columns, each present; the cost columns never null.
+    // FOCUS's 21 mandatory columns (the same in 1.0 and 1.2), each present; the cost columns never null.
     const mandatory = [
       'BilledCost',
       'BillingAccountId',

@@ -37,6 +37,8 @@ const SELF_SCOPED = new Set([
   'hub GET /providers/Microsoft.AzureStack/operations',
   'hub GET /providers/Stackledger.Billing/invoices',
   'hub GET /providers/Stackledger.Billing/invoices/unbilled',
+  // The FOCUS export's schema metadata: the same for every caller, naming no one's data.
+  'hub GET /providers/Stackledger.Billing/exports/focusMetadata',
   // Webhooks: each owner lists its own, and a DELETE of a name it does not own is the 204 of a
   // name that does not exist (and deletes nothing: test/webhooks.test.ts).
   'hub GET /providers/Stackledger.Notifications/webhooks',

@@ -5,15 +5,21 @@ import { armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import { notificationStore } from '../notifications/store.ts';
+import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
-import { billingErrors, requireCallerPartner, type BillingContext } from './context.ts';
+import { billingErrors, PROVIDER, requireCallerPartner, type BillingContext } from './context.ts';
 import { parseMoney } from './rules.ts';
 import { billingStore } from './store.ts';
 
-// Credits, adjustments and credit notes from a partner to its customers.
+// Credits, adjustments and credit notes from a partner to its customers; and the provider's
+// credits and adjustments to a partner (`level: 'provider'`, system administrators), which go on
+// the partner's next invoice from the provider.
 
 export interface AdjustmentInput {
-  customerId: string;
+  /** 'provider': the provider grants it to the partner `partnerId`; otherwise the calling partner to `customerId`. */
+  level?: 'provider' | 'partner';
+  partnerId?: string;
+  customerId?: string;
   subscriptionId?: string;
   kind: 'credit' | 'adjustment';
   amount: unknown;
@@ -22,22 +28,43 @@ export interface AdjustmentInput {
   creditNoteFor?: string;
 }
 
-/**
- * A credit or adjustment from a partner to one of its customers. It goes on the customer's next
- * invoice as its own line, naming who and why; with `creditNoteFor` it corrects a closed invoice
- * at once as a credit note, a document of its own (the closed invoice never changes).
- */
-export async function addAdjustment(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
+/** Who grants it to whom: a partner to one of its customers, or the provider to a partner. */
+async function sellerAndBuyer(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
+  if (input.level === 'provider') {
+    await ctx.system.require(caller, 'Stackledger.Billing/adjustments/write');
+    const partnerId = input.partnerId ?? '';
+    const dir = isGuid(partnerId) ? await identityStore.getDirectory(ctx.db, partnerId.toLowerCase()) : undefined;
+    if (dir?.kind !== 'partner')
+      throw armError('PartnerNotFound', `The partner '${partnerId}' does not exist.`, 'partnerId');
+    if (input.creditNoteFor)
+      throw armError(
+        'InvalidCreditNote',
+        "The provider's credits go on the partner's next invoice; creditNoteFor is for a partner's invoices to its customers.",
+        'creditNoteFor',
+      );
+    return { seller: PROVIDER, buyerId: dir.tenant_id, buyerName: 'partner' };
+  }
   const partner = await requireCallerPartner(ctx, caller);
-  const customer = isGuid(input.customerId)
-    ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, input.customerId.toLowerCase())
+  const customerId = input.customerId ?? '';
+  const customer = isGuid(customerId)
+    ? await partnerStore.getCustomer(ctx.db, partner.tenant_id, customerId.toLowerCase())
     : undefined;
   if (!customer)
     throw armError(
       'CustomerNotFound',
-      `The customer '${input.customerId}' is not one of this partner's customers.`,
+      `The customer '${customerId}' is not one of this partner's customers.`,
       'customerId',
     );
+  return { seller: partner.tenant_id, buyerId: customer.id, buyerName: 'customer' };
+}
+
+/**
+ * A credit or adjustment from a partner to one of its customers, or from the provider to a
+ * partner. It goes on the buyer's next invoice as its own line, naming who and why; with `creditNoteFor` it corrects a closed invoice
+ * at once as a credit note, a document of its own (the closed invoice never changes).
+ */
+export async function addAdjustment(ctx: BillingContext, caller: Principal, input: AdjustmentInput) {
+  const { seller, buyerId, buyerName } = await sellerAndBuyer(ctx, caller, input);
   if (!['credit', 'adjustment'].includes(input.kind))
     throw armError('InvalidAdjustmentKind', `kind '${input.kind}' must be credit or adjustment.`, 'kind');
   const amount = parseMoney(input.amount, 'amount');
@@ -48,18 +75,20 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
   const subscriptionId = input.subscriptionId?.toLowerCase() ?? null;
   if (subscriptionId) {
     const sub = isGuid(subscriptionId) ? await armStore.getSubscription(ctx.db, subscriptionId) : undefined;
-    if (sub?.tenant_id !== customer.id)
+    // A customer's own subscription; for a partner, one it sold or its own.
+    const buyers = seller === PROVIDER ? [sub?.sold_by ?? sub?.tenant_id] : [sub?.tenant_id];
+    if (!sub || !buyers.includes(buyerId))
       throw armError(
         'InvalidResourceReference',
-        `The subscription '${input.subscriptionId}' is not the customer's.`,
+        `The subscription '${input.subscriptionId}' is not the ${buyerName}'s.`,
         'subscriptionId',
       );
   }
   const at = ctx.clock.now();
   // The adjustment as stored, whether or not a credit note goes with it.
   const adjustment = {
-    seller: partner.tenant_id,
-    customerId: customer.id,
+    seller,
+    customerId: buyerId,
     subscriptionId,
     kind: input.kind,
     amount,
@@ -70,12 +99,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
   };
   if (input.creditNoteFor) {
     const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
-    if (
-      of?.stream !== 'customer' ||
-      of.kind !== 'invoice' ||
-      of.seller !== partner.tenant_id ||
-      of.buyer_id !== customer.id
-    ) {
+    if (of?.stream !== 'customer' || of.kind !== 'invoice' || of.seller !== seller || of.buyer_id !== buyerId) {
       throw billingErrors.invoiceNotFound(input.creditNoteFor);
     }
     const id = randomUUID();
@@ -97,9 +121,9 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
           key: `creditnote.created:${id}`,
           type: 'creditnote.created',
           occurredAt: at,
-          data: { creditNote: note.number, for: of.number, amount, currency: note.currency, customerId: customer.id },
-          partnerId: partner.tenant_id,
-          customerId: customer.id,
+          data: { creditNote: note.number, for: of.number, amount, currency: note.currency, customerId: buyerId },
+          partnerId: seller,
+          customerId: buyerId,
         },
       ]);
       return { creditNote: note.number, for: of.number, amount };
@@ -108,7 +132,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
   const id = await billingStore.insertAdjustment(ctx.db, { ...adjustment, creditNoteFor: null });
   return {
     id,
-    customerId: customer.id,
+    ...(seller === PROVIDER ? { level: 'provider', partnerId: buyerId } : { customerId: buyerId }),
     kind: input.kind,
     amount,
     description: input.description,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { METERS } from '../core/meters.ts';
 
 // The exports' columns, each an SQL expression over one invoice line `l`, its invoice `i` (with
@@ -167,7 +168,30 @@ export const CUSTOMER_LINE_FIELDS: Record<string, Column> = {
   createdBy: text('l.created_by'),
 };
 
-/** FOCUS 1.0: the mandatory columns, then the conditional and recommended ones we fill. */
+/** The FOCUS version the export follows. */
+export const FOCUS_VERSION = '1.2';
+
+// FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
+// credits Credit, the invoice's tax (a row of its own, `tax`, see exports.ts) Tax, adjustments
+// Adjustment. A row corrects a period already invoiced (ChargeClass 'Correction') when it is
+// late usage or on a credit note (which corrects a closed invoice).
+const isTax = `l.line_type = 'tax'`;
+const correction = `(i.kind = 'credit_note' or l.line_type = 'late usage')`;
+/** The list price: the line's own, or the billed one on lines closed before list prices were kept. */
+const listUnitPrice = `coalesce(l.list_unit_price, l.unit_price)`;
+/** A cost of a usage line at a unit price: quantity × price, exact (trailing zeros trimmed). */
+const costAt = (price: string) => `trim_scale(l.quantity * ${price})::text`;
+const onUsage = (value: string) => `case when ${usage} then ${value} end`;
+
+/**
+ * FOCUS 1.2: the 21 mandatory columns, then the conditional ones that apply (a provider of
+ * priced, metered, regional resources in subscriptions, with two kinds of billing account) and the
+ * recommended ones we can fill. BilledCost and EffectiveCost are the line as billed (no
+ * amortization: nothing is prepaid); ContractedCost is the quantity at the price the buyer
+ * agreed (the billed unit price, overrides applied); ListCost the quantity at the list sheet's.
+ * A credit's or adjustment's costs are its amount; the tax row's are the invoice's rate on the
+ * invoice's own costs of that kind (`tax_list_base`, `tax_contracted_base`).
+ */
 export const FOCUS: Record<string, Column> = {
   BilledCost: text('l.amount::text'),
   BillingAccountId: text('i.buyer_id::text'),
@@ -176,32 +200,39 @@ export const FOCUS: Record<string, Column> = {
   BillingPeriodEnd: text('i.period_end_text'),
   BillingPeriodStart: text('i.period_start_text'),
   ChargeCategory: text(
-    `case when ${usage} then 'Usage' when l.line_type = 'credit' then 'Credit' else 'Adjustment' end`,
+    `case when ${usage} then 'Usage' when l.line_type = 'credit' then 'Credit' when ${isTax} then 'Tax' else 'Adjustment' end`,
   ),
-  ChargeClass: text('null'),
+  ChargeClass: text(`case when ${correction} then 'Correction' end`),
   ChargeDescription: text(`case when ${usage}
     then coalesce(m.name, l.meter_id::text) || case when l.line_type = 'late usage' then ' (late usage)' else '' end
+      || coalesce('. ' || l.description, '')
     else coalesce(l.description, l.line_type) end`),
   ChargePeriodEnd: text(
     `case when l.usage_date is null then i.period_end_text else ${day('coalesce(l.usage_to, l.usage_date) + 1', '00:00:00')} end`,
   ),
   ChargePeriodStart: text(`case when l.usage_date is null then i.period_start_text else ${usageDate} end`),
-  ContractedCost: text('l.amount::text'),
+  ContractedCost: text(
+    `case when ${usage} then ${costAt('l.unit_price')} when ${isTax} then trim_scale(l.tax_contracted_base * i.tax_rate / 100)::text else l.amount::text end`,
+  ),
   EffectiveCost: text('l.amount::text'),
   InvoiceIssuerName: text('i.issuer_name'),
-  ListCost: text('l.amount::text'),
-  PricingQuantity: text('l.quantity::text'),
-  PricingUnit: text('m.unit'),
+  ListCost: text(
+    `case when ${usage} then ${costAt(listUnitPrice)} when ${isTax} then trim_scale(l.tax_list_base * i.tax_rate / 100)::text else l.amount::text end`,
+  ),
+  PricingQuantity: text(onUsage('l.quantity::text')),
+  // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
+  PricingUnit: text(onUsage(`coalesce(m.unit, 'Units')`)),
   ProviderName: constant('Stackledger'),
   PublisherName: constant('Stackledger'),
   ServiceCategory: text(`case when ${usage} then coalesce(m.focus_category, 'Other') else 'Other' end`),
   ServiceName: text(`case when ${usage} then coalesce(m.focus_name, 'Other') else 'Billing' end`),
+  BillingAccountType: text(`case when i.stream = 'partner' then 'Partner' else 'Customer' end`),
   ChargeFrequency: text(`case when ${usage} then 'Usage-Based' else 'One-Time' end`),
-  ConsumedQuantity: text(`case when ${usage} then l.quantity::text end`),
-  ConsumedUnit: text(`case when ${usage} then m.unit end`),
-  ContractedUnitPrice: text('l.unit_price::text'),
+  ConsumedQuantity: text(onUsage('l.quantity::text')),
+  ConsumedUnit: text(onUsage(`coalesce(m.unit, 'Units')`)),
+  ContractedUnitPrice: text(onUsage('l.unit_price::text')),
   InvoiceId: text('i.number'),
-  ListUnitPrice: text('l.unit_price::text'),
+  ListUnitPrice: text(onUsage(`${listUnitPrice}::text`)),
   RegionId: text('l.location'),
   RegionName: text('l.location'),
   ResourceId: text('l.resource_uri'),
@@ -217,23 +248,73 @@ export const FOCUS: Record<string, Column> = {
     else (select array_to_string(array(select p[k] from generate_series(1, cardinality(p) - 3 + cardinality(p) % 2, 2) k order by k), '/')
           from (select string_to_array(${afterProviders}, '/') as p) s)
   end`),
+  ServiceSubcategory: text(
+    `case when ${usage} then coalesce(m.focus_subcategory, 'Other (Other)') else 'Other (Other)' end`,
+  ),
   SkuId: text('l.meter_id::text'),
+  SkuMeter: text(`case when l.meter_id is not null then coalesce(m.name, l.meter_id::text) end`),
+  // A meter's price on the list sheet is one SKU price: its id is the meter's.
+  SkuPriceId: text('l.meter_id::text'),
   SubAccountId: text('l.subscription_id::text'),
   SubAccountName: text('subscription.name'),
 };
 
+/** Each FOCUS column's type, as the schema metadata names it. */
+const FOCUS_DECIMALS = new Set([
+  'BilledCost',
+  'ContractedCost',
+  'EffectiveCost',
+  'ListCost',
+  'PricingQuantity',
+  'ConsumedQuantity',
+  'ContractedUnitPrice',
+  'ListUnitPrice',
+]);
+const FOCUS_DATES = new Set(['BillingPeriodEnd', 'BillingPeriodStart', 'ChargePeriodEnd', 'ChargePeriodStart']);
+export const FOCUS_COLUMN_TYPES: Record<string, 'DECIMAL' | 'DATETIME' | 'STRING'> = Object.fromEntries(
+  Object.keys(FOCUS).map((c) => [c, FOCUS_DECIMALS.has(c) ? 'DECIMAL' : FOCUS_DATES.has(c) ? 'DATETIME' : 'STRING']),
+);
+
+/** The day this schema (FOCUS 1.2's columns as listed here) was made: a new list needs a new day. */
+const FOCUS_SCHEMA_CREATED = '2026-11-30T00:00:00Z';
+
+/**
+ * FOCUS's metadata of the export (the specification's data generator and schema objects): the
+ * schema's id is a GUID derived from the version and its columns, so it changes exactly when they do.
+ */
+export function focusMetadata() {
+  const ColumnDefinition = Object.entries(FOCUS_COLUMN_TYPES).map(([ColumnName, DataType]) => ({
+    ColumnName,
+    DataType,
+    ...(DataType === 'STRING' ? { StringEncoding: 'UTF-8' } : {}),
+  }));
+  const hash = createHash('sha256').update(JSON.stringify({ FOCUS_VERSION, ColumnDefinition })).digest('hex');
+  const SchemaId = [
+    hash.slice(0, 8),
+    hash.slice(8, 12),
+    hash.slice(12, 16),
+    hash.slice(16, 20),
+    hash.slice(20, 32),
+  ].join('-');
+  return {
+    DataGenerator: { DataGenerator: 'Stackledger' },
+    Schema: { SchemaId, FocusVersion: FOCUS_VERSION, CreationDate: FOCUS_SCHEMA_CREATED, ColumnDefinition },
+  };
+}
+
 /** FOCUS's service of a meter's category (usage lines only). */
-const FOCUS_SERVICE: Record<string, { category: string; name: string }> = {
-  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines' },
-  Storage: { category: 'Storage', name: 'Storage Accounts' },
-  Networking: { category: 'Networking', name: 'Public IP Addresses' },
+const FOCUS_SERVICE: Record<string, { category: string; name: string; subcategory: string }> = {
+  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines', subcategory: 'Virtual Machines' },
+  Storage: { category: 'Storage', name: 'Storage Accounts', subcategory: 'Storage Platforms' },
+  'Managed Disk': { category: 'Storage', name: 'Managed Disks', subcategory: 'Block Storage' },
+  Networking: { category: 'Networking', name: 'Public IP Addresses', subcategory: 'Network Connectivity' },
 };
 
 /** The meters as the export's query reads them (a setting, as JSON). */
 export const METERS_JSON = JSON.stringify(
   Object.values(METERS).map((m) => {
-    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category };
-    return { ...m, focus_category: service.category, focus_name: service.name };
+    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category, subcategory: 'Other (Other)' };
+    return { ...m, focus_category: service.category, focus_name: service.name, focus_subcategory: service.subcategory };
   }),
 );
 

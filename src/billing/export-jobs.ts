@@ -16,6 +16,7 @@ import {
   type ExportFormat,
   type ExportSelection,
   exportSelect,
+  hasTaxRows,
   invoicesOf,
   jsonArray,
   prepareExport,
@@ -123,16 +124,21 @@ async function nthLineAfter(client: pg.PoolClient, invoiceId: string, after: num
   return r.rows[0]?.line_no;
 }
 
-/** The rows the export holds and what they and their invoices add up to, in SQL, from the export's snapshot. */
-async function totalsOf(client: pg.PoolClient, s: ExportSelection) {
+/**
+ * The rows the export holds and what they and their invoices add up to, in SQL, from the export's
+ * snapshot; with `withTax` (FOCUS), each taxed invoice's tax row too (`LINES_WITH_TAX` in exports.ts).
+ */
+async function totalsOf(client: pg.PoolClient, s: ExportSelection, withTax: boolean) {
   const r = await client.query<ExportManifestRecord['totals'] & { rows: string }>(
     `with i as (select * from invoices where ${SELECTED_INVOICES}),
-          l as (select l.amount from invoice_lines l join i on i.id = l.invoice_id where ($6::uuid is null or l.customer_id = $6))
+          l as (select l.amount from invoice_lines l join i on i.id = l.invoice_id where ($6::uuid is null or l.customer_id = $6)
+                union all
+                select i.tax from i where $7 and i.tax <> 0 and ($6::uuid is null or (i.stream = 'customer' and i.buyer_id = $6)))
      select (select count(*) from l)::text as rows, (select count(*) from i)::int as invoices,
             (select coalesce(sum(amount), 0) from l)::text as "billedCost",
             (select coalesce(sum(subtotal), 0) from i)::text as subtotal, (select coalesce(sum(tax), 0) from i)::text as tax,
             (select coalesce(sum(total), 0) from i)::text as total, coalesce((select min(currency) from i), 'USD') as currency`,
-    [...selectionParameters(s), s.customerId ?? null],
+    [...selectionParameters(s), s.customerId ?? null, withTax],
   );
   const { rows, ...totals } = r.rows[0];
   return { rows: Number(rows), totals };
@@ -151,13 +157,14 @@ async function writeExport(
   await rm(exportDir(ctx, job.id), { recursive: true, force: true });
   const dir = attemptDir(ctx, job.id, job.lease_id);
   await mkdir(dir, { recursive: true });
-  const select = exportSelect(ctx.db, selectList(format, selection.stream));
+  const withTax = hasTaxRows(format);
+  const select = exportSelect(ctx.db, selectList(format, selection.stream), withTax);
   const client = await ctx.pool.connect();
   let failed: Error | undefined;
   try {
     await client.query('begin transaction isolation level repeatable read, read only');
     await prepareExport(client, selection);
-    const { rows, totals } = await totalsOf(client, selection);
+    const { rows, totals } = await totalsOf(client, selection, withTax);
     const files: ExportManifestRecord['files'] = [];
     let part: ReturnType<typeof openPart> | undefined;
     let partRows = 0;
@@ -187,7 +194,7 @@ async function writeExport(
       part = undefined;
       partRows = 0;
     };
-    for await (const invoice of invoicesOf(client, selection)) {
+    for await (const invoice of invoicesOf(client, selection, withTax)) {
       for (let after = 0; after < invoice.lastLine;) {
         // Up to the line that fills the file (when the rest of the invoice may not fit), in ranges
         // as the streamed export reads them.

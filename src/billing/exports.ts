@@ -23,8 +23,9 @@ import type { Seller, Stream } from './tables.ts';
 // it straight to the client, invoice by invoice, from one snapshot, so memory stays flat whatever
 // the size. Three formats:
 // - `recon`: the partner center's daily-rated usage reconciliation file (its PascalCase columns);
-// - `focus`: the FinOps FOCUS 1.0 cost and usage columns (the 21 mandatory ones and the
-//   conditional ones that apply to usage billed per resource);
+// - `focus`: the FinOps FOCUS 1.2 cost and usage columns (the 21 mandatory ones and the
+//   conditional ones that apply to usage billed per resource), with a row for each document's tax
+//   (so that BilledCost sums to the document's total); its schema metadata is `focusMetadata`;
 // - `json`: a JSON array of the API's line items (COPY writes one object per line; `jsonArray`
 //   joins them).
 // The queries are billing's own (its invoices and lines) with the names other domains publish.
@@ -33,6 +34,8 @@ export type ExportFormat = 'recon' | 'focus' | 'json';
 export const EXPORT_FORMATS: ExportFormat[] = ['recon', 'focus', 'json'];
 /** The COPY options of a format: CSV with its header, or JSON lines (`JSON_LINES`). */
 export const copyOptions = (format: ExportFormat) => (format === 'json' ? JSON_LINES : 'format csv');
+/** FOCUS writes each taxed invoice's tax as a row of its own, after its lines. */
+export const hasTaxRows = (format: ExportFormat) => format === 'focus';
 export { RECON_COLUMNS } from './export-columns.ts';
 
 /** Which invoices an export takes: all those of a stream and period that match, in number order. */
@@ -64,8 +67,29 @@ const METERS = 'stackledger.export_meters';
 /** One JSON text per line, never quoted: JSON text has no raw control characters, so neither byte occurs. */
 export const JSON_LINES = `format csv, delimiter e'\\x01', quote e'\\x02'`;
 
+/**
+ * FOCUS's rows of an invoice: its lines, then its tax as a line of its own numbered after the last
+ * (type `tax`, only when there is tax), with the invoice's list and contracted costs it is levied
+ * on. PostgreSQL pushes the outer query's invoice and line-number conditions into both branches,
+ * so lines are still read by the primary key, a range at a time.
+ */
+const LINES_WITH_TAX = `
+  select invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to,
+         quantity, unit_price, list_unit_price, amount, description, null::numeric as tax_list_base, null::numeric as tax_contracted_base
+  from invoice_lines
+  union all
+  select t.id, x.last_line + 1, 'tax', case when t.stream = 'customer' then t.buyer_id end, null, null, null, null, null, null,
+         null, null, null, t.tax, 'Tax at ' || trim_scale(t.tax_rate)::text || '%', x.list_base, x.contracted_base
+  from invoices t cross join lateral (
+    select coalesce(max(line_no), 0) as last_line,
+           sum(case when line_type in ('usage', 'late usage') then quantity * coalesce(list_unit_price, unit_price) else amount end) as list_base,
+           sum(case when line_type in ('usage', 'late usage') then quantity * unit_price else amount end) as contracted_base
+    from invoice_lines where invoice_id = t.id
+  ) x
+  where t.tax <> 0`;
+
 /** The SELECT of one invoice's lines (the invoice the setting names), with `columns` as its select list. */
-export function exportSelect(db: BillingDb, columns: string): string {
+export function exportSelect(db: BillingDb, columns: string, withTax = false): string {
   const published = (query: RawBuilder<unknown>) => {
     const compiled = query.compile(db);
     if (compiled.parameters.length > 0) throw new Error('a published query with parameters cannot go into COPY');
@@ -74,7 +98,7 @@ export function exportSelect(db: BillingDb, columns: string): string {
   return `
     with meters as (
       select * from jsonb_to_recordset(current_setting('${METERS}')::jsonb)
-        as m(id uuid, name text, unit text, category text, subcategory text, focus_category text, focus_name text)
+        as m(id uuid, name text, unit text, category text, subcategory text, focus_category text, focus_name text, focus_subcategory text)
     ), names as (
       -- The first of a customer's company, a partner's directory and a subscription's display name.
       select distinct on (id) id, name, domain from (
@@ -94,7 +118,7 @@ export function exportSelect(db: BillingDb, columns: string): string {
       where i.id = nullif(current_setting('${INVOICE}'), '')::uuid
     )
     select ${columns}
-    from invoice_lines l
+    from ${withTax ? `(${LINES_WITH_TAX}) l` : 'invoice_lines l'}
     join i on i.id = l.invoice_id
     left join meters m on m.id = l.meter_id
     left join names customer on customer.id = l.customer_id
@@ -136,14 +160,16 @@ export const selectionParameters = (s: ExportSelection) => [
 export async function* invoicesOf(
   client: pg.PoolClient,
   s: ExportSelection,
+  withTax = false,
 ): AsyncGenerator<{ id: string; lastLine: number }> {
   let after = '';
   for (;;) {
     const page = await client.query<{ id: string; number: string; last_line: number }>(
-      `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0) as last_line
+      `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0)
+                + case when $7 and i.tax <> 0 then 1 else 0 end as last_line
        from invoices i where ${SELECTED_INVOICES} and number > $6
        order by number limit ${INVOICE_PAGE}`,
-      [...selectionParameters(s), after],
+      [...selectionParameters(s), after, withTax],
     );
     for (const row of page.rows) yield { id: row.id, lastLine: row.last_line };
     if (page.rows.length < INVOICE_PAGE) return;
@@ -173,7 +199,8 @@ export async function selectLines(client: pg.PoolClient, invoiceId: string, afte
 
 /** The export as a stream of text (CSV or JSON). */
 export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSelection, format: ExportFormat): Readable {
-  const select = exportSelect(db, selectList(format, selection.stream));
+  const withTax = hasTaxRows(format);
+  const select = exportSelect(db, selectList(format, selection.stream), withTax);
   const options = copyOptions(format);
   const write = async (client: pg.PoolClient, out: Writable) => {
     await prepareExport(client, selection);
@@ -183,7 +210,7 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
       await copyOutInto(client, `copy (${select}) to stdout with (${options}${header ? ', header' : ''})`, out);
       header = false;
     };
-    for await (const invoice of invoicesOf(client, selection))
+    for await (const invoice of invoicesOf(client, selection, withTax))
       for (let after = 0; after < invoice.lastLine; after += LINE_RANGE)
         await copy(invoice.id, after, Math.min(after + LINE_RANGE, invoice.lastLine));
     if (header) await copy('', 0, 0); // no line at all: the header alone

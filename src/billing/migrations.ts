@@ -148,4 +148,12 @@ export const billingMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0645_line_list_prices': {
+    // A usage line keeps the list price beside the billed one (FOCUS's ListCost). Closed lines are
+    // never updated (their trigger refuses it): theirs stay null, and exports fall back to the
+    // billed unit price.
+    async up(db: Kysely<unknown>) {
+      await sql`alter table invoice_lines add column list_unit_price numeric(18, 6)`.execute(db);
+    },
+  },
 };

@@ -73,6 +73,8 @@ function ratedLines(
     })),
   );
   const partner = stream === 'partner';
+  // The list unit price of a line's quantities (none for a line whose quantities cancel out).
+  const blendedList = sql`case when sum(quantity) <> 0 then round(sum(quantity * list_unit_price) / sum(quantity), 6) end`;
   const buyerSubscriptions = partner
     ? sql`s.partner_id = w.buyer_id`
     : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`;
@@ -114,15 +116,25 @@ function ratedLines(
     usage as (
       select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled
     ),
-    ${ratingCtes(LIST_SHEET)},
+    ${ratingCtes(LIST_SHEET, { listPrices: true })},
+    -- Partner invoices: one line per key and day whatever the tiers (a day across a tier bound
+    -- carries the blended unit price and its split in the description); a customer's invoice: one
+    -- per subscription, meter, resource, tier and price over the period. Each with the list price
+    -- (the list sheet's, before overrides), blended the same way.
     usage_lines as (
       ${
         partner
           ? sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  usage_date, usage_date as usage_to, tier_no as tier, quantity, unit_price, ${roundMoneySql(sql`quantity * unit_price`)} as amount
-                from rated`
+                  usage_date, usage_date as usage_to, min(tier_no) as tier, sum(quantity) as quantity,
+                  case when count(*) = 1 then min(unit_price) else round(sum(quantity * unit_price) / sum(quantity), 6) end as unit_price,
+                  ${roundMoneySql(sql`sum(quantity * unit_price)`)} as amount,
+                  ${blendedList} as list_unit_price,
+                  case when count(*) > 1 then 'Blended unit price of its tiers: '
+                    || string_agg(trim_scale(quantity) || ' at ' || trim_scale(unit_price) || ' (tier ' || tier_no || ')', '; ' order by tier_no) end as description
+                from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, usage_date`
           : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount
+                  min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount,
+                  ${blendedList} as list_unit_price, null::text as description
                 from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, tier_no, unit_price`
       }
     ),
@@ -135,14 +147,14 @@ function ratedLines(
     adjustment_lines as (
       select invoice_id, kind as line_type, customer_id, subscription_id, null::uuid as meter_id, null::text as resource_uri, null::text as location,
              (created_at at time zone 'UTC')::date as usage_date, null::date as usage_to, null::int as tier, null::numeric as quantity, null::numeric as unit_price,
-             amount, description, reason, created_by
+             amount, null::numeric as list_unit_price, description, reason, created_by
       from adjustments_due
     ),
     all_lines as (
       select l.*, (row_number() over (partition by l.invoice_id order by l.line_type in ('credit', 'adjustment'), l.subscription_id, l.meter_id, l.resource_uri, l.usage_date, l.tier, l.unit_price))::int as line_no
       from (
         select invoice_id, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount,
-               null::text as description, null::text as reason, null::text as created_by
+               list_unit_price, description, null::text as reason, null::text as created_by
         from usage_lines
         union all select * from adjustment_lines
       ) l
@@ -201,7 +213,7 @@ function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoic
   );
 }
 
-const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by`;
+const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, list_unit_price, description, reason, created_by`;
 
 export const ratedStore = {
   /**
@@ -235,7 +247,7 @@ export const ratedStore = {
       lines_added as (
         insert into invoice_lines (${LINE_COLUMNS})
         select l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
-               l.quantity, l.unit_price, l.amount, l.description, l.reason, l.created_by
+               l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by
         from all_lines l join invoices_added i on i.id = l.invoice_id
         returning 1
       ),
@@ -298,7 +310,7 @@ export const ratedStore = {
       with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
       -- the usage lines alone: no line numbers (a page's are not the invoice's), no adjustments
       select invoice_id, 0 as line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier,
-             quantity, unit_price, amount, null::text as description, null::text as reason, null::text as created_by
+             quantity, unit_price, amount, list_unit_price, description, null::text as reason, null::text as created_by
       from usage_lines
       ${after ? sql`where (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
       order by ${USAGE_KEY}, tier limit ${limit}
@@ -318,7 +330,7 @@ export const ratedStore = {
       with ${ratedLines(stream, [window])}
       select id::text as adjustment_id, invoice_id, 0 as line_no, kind as line_type, customer_id, subscription_id, null::uuid as meter_id,
              null::text as resource_uri, null::text as location, (created_at at time zone 'UTC')::date as usage_date, null::date as usage_to,
-             null::int as tier, null::numeric as quantity, null::numeric as unit_price, amount, description, reason, created_by
+             null::int as tier, null::numeric as quantity, null::numeric as unit_price, amount, null::numeric as list_unit_price, description, reason, created_by
       from adjustments_due where id > ${afterId}::bigint order by id limit ${limit}
     `.execute(db);
     return r.rows;

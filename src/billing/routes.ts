@@ -4,9 +4,11 @@ import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
+import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
+import { focusMetadata } from './export-columns.ts';
 import { exportStream } from './exports.ts';
 import { exportSelection } from './export-rights.ts';
 import { parsePeriod } from '../core/periods.ts';
@@ -53,7 +55,9 @@ const ProfileBody = Type.Object({
   taxRate: Type.Optional(Type.Union([Type.String(), Type.Number()])),
 });
 const AdjustmentBody = Type.Object({
-  customerId: Type.String(),
+  level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
+  partnerId: Type.Optional(Type.String()),
+  customerId: Type.Optional(Type.String()),
   subscriptionId: Type.Optional(Type.String()),
   kind: Type.Union([Type.Literal('credit'), Type.Literal('adjustment')]),
   amount: Type.Union([Type.String(), Type.Number()]),
@@ -214,12 +218,26 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
       customerId: queryValue(request, 'customerId'),
     });
     const ext = format === 'json' ? 'json' : 'csv';
+    if (format === 'focus') {
+      // FOCUS data names its schema without being read: the metadata's link and the schema's id.
+      reply.header(
+        'link',
+        `<${baseUrl()}${P}/exports/focusMetadata?api-version=${queryValue(request, 'api-version')}>; rel="describedby"`,
+      );
+      reply.header('x-focus-schema-id', focusMetadata().Schema.SchemaId);
+    }
     reply.header('content-type', format === 'json' ? 'application/json; charset=utf-8' : 'text/csv; charset=utf-8');
     reply.header(
       'content-disposition',
       `attachment; filename="stackledger-${stream}-${format}-${selection.period}.${ext}"`,
     );
     return reply.send(exportStream(ctx.db, ctx.pool, selection, format));
+  });
+
+  // The FOCUS export's metadata: the same for every signed-in caller (any of them may export its own invoices).
+  app.get(`${P}/exports/focusMetadata`, { config: config('exports') }, async (request) => {
+    noteRightsChecked(principalOf(request));
+    return focusMetadata();
   });
 
   app.get<{ Params: { name: string } }>(

@@ -58,6 +58,11 @@ export interface InvoiceLinesTable {
   quantity: string | null;
   unit_price: string | null;
   amount: string;
+  /**
+   * The list sheet's unit price of the quantity (before any override; blended over tiers as
+   * `unit_price` is); null on lines that are not usage and on lines closed before it was kept.
+   */
+  list_unit_price: string | null;
   description: string | null;
   reason: string | null;
   created_by: string | null;

@@ -26,8 +26,24 @@ export const roundUnitPrice = (price: Decimal): Decimal => price.toDecimalPlaces
 //         usage_date, quantity): its usage per day.
 // and define `rated`: each day's quantity split at the tiers it crosses, with the unit price in
 // force that day (`price_segments`). Tiers accumulate over the document per subscription and
-// meter, by day then resource.
-export function ratingCtes(sheet: string): RawBuilder<unknown> {
+// meter, by day then resource; a negative quantity (a correction) is split at the tiers it takes
+// back, from the total before it downwards. With `listPrices`, `rated` also carries
+// `list_unit_price`: the sheet's own price of the same tier that day, before any seller's override
+// (looked up once per meter; a fixed price's one tier is the sheet's first).
+export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}): RawBuilder<unknown> {
+  const list = options.listPrices
+    ? {
+        ctes: sql`list_in_force as materialized (
+      select k.meter_id, p.*
+      from (select meter_id, min(d_from) as d_from, max(d_to) as d_to from combos group by meter_id) k
+      cross join lateral price_segments(${sheet}, array[]::text[], null, null, k.meter_id, k.d_from, k.d_to) p
+    ),`,
+        column: sql`, l.unit_price as list_unit_price`,
+        // an override keeps the sheet's tiers or makes one: the sheet always has the tier it names
+        join: sql`left join list_in_force l on l.meter_id = c.meter_id and l.tier_no = g.tier_no
+        and c.usage_date >= l.valid_from and c.usage_date < l.valid_to`,
+      }
+    : { ctes: sql``, column: sql``, join: sql`` };
   return sql`
     combos as (
       select w.sellers, u.customer_id, u.offer_id, u.meter_id, min(u.usage_date) as d_from, max(u.usage_date) + 1 as d_to
@@ -52,6 +68,7 @@ export function ratingCtes(sheet: string): RawBuilder<unknown> {
             from price_keys group by sellers, price_customer, price_offer, meter_id) k
       cross join lateral price_segments(${sheet}, k.sellers, k.price_customer, k.price_offer, k.meter_id, k.d_from, k.d_to) p
     ),
+    ${list.ctes}
     segments as (
       select k.sellers, k.customer_id, k.offer_id, k.meter_id, p.valid_from, p.valid_to, p.tier_no, p.tier_from, p.tier_to, p.unit_price
       from price_keys k join prices_in_force p on p.sellers = k.sellers and p.meter_id = k.meter_id
@@ -64,15 +81,19 @@ export function ratingCtes(sheet: string): RawBuilder<unknown> {
     ),
     rated as (
       select c.invoice_id, c.customer_id, c.subscription_id, c.meter_id, c.resource_uri, c.location, c.usage_date,
-             c.usage_date < c.first_day as late, g.tier_no, g.unit_price,
-             case when c.quantity < 0 then c.quantity
+             c.usage_date < c.first_day as late, g.tier_no, g.unit_price ${list.column},
+             case when c.quantity < 0
+                  -- the part of [before + quantity, before] in this tier, negative (below 0: the first tier)
+                  then greatest(c.before + c.quantity, case when g.tier_from = 0 then c.before + c.quantity else g.tier_from end)
+                       - least(c.before, coalesce(g.tier_to, c.before))
                   else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity)) - greatest(c.before, g.tier_from) end as quantity
       from cumulative c
       join segments g on g.sellers = c.sellers and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
         and c.usage_date >= g.valid_from and c.usage_date < g.valid_to
-        -- a negative correction is priced whole at the tier where it ends
+        -- a correction takes back the tiers of the quantity before it, from its top down
         and case when c.quantity < 0
-                 then greatest(c.before + c.quantity, 0) >= g.tier_from and (g.tier_to is null or greatest(c.before + c.quantity, 0) < g.tier_to)
+                 then (g.tier_from = 0 or g.tier_from < c.before) and (g.tier_to is null or g.tier_to > c.before + c.quantity)
                  else g.tier_from < c.before + c.quantity and (g.tier_to is null or g.tier_to > c.before) end
+      ${list.join}
     )`;
 }

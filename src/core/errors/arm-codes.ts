@@ -97,6 +97,10 @@ export const ARM_CODES = {
   InvoiceNotFound: 404,
   InvalidCustomerId: 400,
   CustomerNotFound: 400,
+  // a provider's credit names a partner that does not exist
+  PartnerNotFound: 400,
+  // a provider's credit cannot be a credit note
+  InvalidCreditNote: 400,
   InvalidOverrideKind: 400,
   InvalidBillingDay: 400,
   InvalidTaxRate: 400,
