@@ -8,6 +8,7 @@ import { notificationStore } from '../notifications/store.ts';
 import { partnerStore } from '../partner/store.ts';
 import { billingErrors, requireCallerPartner, type BillingContext } from './context.ts';
 import { parseMoney } from './rules.ts';
+import { takeNumber } from './invoice-writes.ts';
 import { billingStore } from './store.ts';
 
 // Credits, adjustments and credit notes from a partner to its customers.
@@ -69,11 +70,12 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     at,
   };
   if (input.creditNoteFor) {
-    const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
+    const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor, { sellers: [partner.tenant_id] });
+    // Only a finalized invoice is corrected by a credit note: a draft takes credits as lines.
     if (
       of?.stream !== 'customer' ||
       of.kind !== 'invoice' ||
-      of.seller !== partner.tenant_id ||
+      of.status !== 'finalized' ||
       of.buyer_id !== customer.id
     ) {
       throw billingErrors.invoiceNotFound(input.creditNoteFor);
@@ -83,6 +85,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
       await billingStore.insertAdjustment(tx, { ...adjustment, creditNoteFor: of.id });
       await billingStore.insertCreditNote(tx, {
         id,
+        number: await takeNumber(tx, partner.tenant_id, 'CN'),
         of,
         amount,
         description: input.description,
