@@ -66,7 +66,11 @@ export async function closeDuePeriods(
   return result;
 }
 
-/** One close: drafts when the buyers have a grace period, else finalized invoices (their sellers' counters held). */
+/**
+ * One close: drafts when the buyers have a grace period, else finalized invoices. Either holds
+ * its sellers' counters, as finalizing and voiding do: what each writes to a buyer's billed
+ * quantities is then read after the other committed, never beside it.
+ */
 function closeWindows(
   ctx: BillingContext,
   q: {
@@ -79,14 +83,12 @@ function closeWindows(
   },
 ) {
   return ctx.db.transaction().execute(async (tx) => {
-    const status = q.graceDays > 0 ? 'draft' : 'finalized';
-    if (status === 'finalized')
-      await lockCounters(
-        tx,
-        q.windows.map((w) => w.seller),
-        numberPrefix(q.stream),
-      );
-    return writeInvoices(tx, { ...q, status, write: 'insert' });
+    await lockCounters(
+      tx,
+      q.windows.map((w) => w.seller),
+      numberPrefix(q.stream),
+    );
+    return writeInvoices(tx, { ...q, status: q.graceDays > 0 ? 'draft' : 'finalized', write: 'insert' });
   });
 }
 

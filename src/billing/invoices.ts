@@ -131,13 +131,18 @@ const lineKey = (l: StoredLine): LineKey => ({
   tier: l.tier ?? 0,
 });
 
-/** The numbers of the invoice a voided one was replaced by, and of the one a replacement replaces. */
+/** The numbers of the invoices this one refers to: a voided one's replacement, the one a replacement replaces or a credit note corrects. */
 export async function invoiceLinks(ctx: BillingContext, inv: InvoicesTable) {
-  const [replacedBy, replaces] = await Promise.all([
+  const [replacedBy, replaces, creditNoteFor] = await Promise.all([
     inv.status === 'voided' ? billingStore.replacementOf(ctx.db, inv.id) : undefined,
     inv.replaces ? billingStore.invoiceById(ctx.db, inv.replaces) : undefined,
+    inv.credit_note_for ? billingStore.invoiceById(ctx.db, inv.credit_note_for) : undefined,
   ]);
-  return { replacedBy: replacedBy?.number ?? undefined, replaces: replaces?.number ?? undefined };
+  return {
+    replacedBy: replacedBy?.number ?? undefined,
+    replaces: replaces?.number ?? undefined,
+    creditNoteFor: creditNoteFor?.number ?? undefined,
+  };
 }
 
 /** Lines per page of a streamed invoice. */
@@ -148,13 +153,12 @@ const DETAIL_BATCH = 5000;
  * read in keyset pages (any number of them, memory flat), each page with the names it needs.
  */
 export async function* invoiceDetail(ctx: BillingContext, inv: InvoicesTable): AsyncGenerator<string> {
-  const [names, original, subtotals, links] = await Promise.all([
+  const [names, subtotals, links] = await Promise.all([
     billingStore.names(ctx.db, [inv.buyer_id]),
-    inv.credit_note_for ? billingStore.invoiceById(ctx.db, inv.credit_note_for) : undefined,
     billingStore.subscriptionSubtotals(ctx.db, inv.id),
     invoiceLinks(ctx, inv),
   ]);
-  const view = customerInvoiceView(inv, names, { creditNoteFor: original?.number ?? undefined, ...links });
+  const view = customerInvoiceView(inv, names, links);
   const head = JSON.stringify({ ...view, properties: { ...view.properties, subtotals } });
   // The document without its two closing braces, then `lines`.
   yield `${head.slice(0, -2)},"lines":[`;

@@ -21,6 +21,7 @@ export const BILLING_JOB: Principal = {
   tenantId: '00000000-0000-0000-0000-000000000000',
   objectId: '00000000-0000-0000-0000-000000000000',
   kind: 'ServicePrincipal',
+  appId: 'stackledger-billing-job',
   displayName: 'billing job',
   audience: 'stackledger',
 };
@@ -90,6 +91,7 @@ export async function rerateDraft(ctx: BillingContext, id: string): Promise<void
   await ctx.db.transaction().execute(async (tx) => {
     const inv = await lockInvoice(tx, id);
     if (inv?.status !== 'draft') return;
+    await lockCounters(tx, [inv.seller], numberPrefix(inv.stream));
     await takeBack(tx, inv.id);
     await writeInvoices(tx, {
       stream: inv.stream,
