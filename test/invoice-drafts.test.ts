@@ -132,17 +132,42 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     // A partner, even as the customer's seller elsewhere, sees none of them.
     assert.deepEqual((await call('GET', 'invoices?period=2026-03', other)).body.value, []);
 
-    // A day late, the last hour of March arrives: it is March's, so it lands on the draft.
+    // No invoice.finalized event for a draft: it fires at finalization.
+    const finalizedEvents = () =>
+      withHub(async (c) => {
+        const { rows } = await c.query(
+          `select data->>'invoiceNumber' as number from notification_events where type = 'invoice.finalized' and customer_id = any($1::uuid[]) order by 1`,
+          [[a.customerId, b.customerId]],
+        );
+        return rows.map((r) => r.number);
+      });
+    assert.deepEqual(await finalizedEvents(), []);
+
+    // A day late, the last hour of March arrives: it is March's, so it lands on the draft; so
+    // does a credit given during the grace period (a credit note needs a finalized invoice).
     await advanceTo('2026-04-02T00:00:00Z');
     await usage(a.subscriptionId, '2026-03-31T23:00:00Z', '7');
+    const credit = {
+      customerId: a.customerId,
+      kind: 'credit',
+      amount: '-1.00',
+      description: 'goodwill',
+      reason: 'outage',
+    };
+    const onDraft = await call('POST', 'adjustments', csp, { ...credit, creditNoteFor: draftA.name });
+    assert.equal(onDraft.status, 404, JSON.stringify(onDraft.body));
+    assert.equal((await call('POST', 'adjustments', csp, credit)).status, 201);
     const rerated = await detail(draftA.name);
     assert.equal(rerated.properties.status, 'Draft');
     assert.deepEqual(
-      rerated.properties.lines.map((l) => [l.lineType, l.usageDate, Number(l.quantity)]),
-      [['usage', '2026-03-05', 107]],
-      'one usage line over the period, the late hour included',
+      rerated.properties.lines.map((l) => [l.lineType, l.usageDate, l.quantity === null ? null : Number(l.quantity)]),
+      [
+        ['usage', '2026-03-05', 107],
+        ['credit', '2026-04-02', null],
+      ],
+      'one usage line over the period, the late hour included, and the credit',
     );
-    assert.ok(Number(rerated.properties.total) > Number(draftA.properties.total));
+    assert.notEqual(rerated.properties.total, draftA.properties.total);
 
     // Approval: two at once finalize once and take one number.
     const both = await Promise.all([1, 2].map(() => call('POST', `invoices/${draftB.name}/finalize`, csp)));
@@ -154,6 +179,7 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     assert.equal(approved.properties.status, 'Finalized');
     assert.equal(approved.properties.invoiceNumber, 'INV000000001');
     assert.equal(approved.name, 'INV000000001');
+    assert.deepEqual(await finalizedEvents(), ['INV000000001'], 'one event, at finalization');
     // Now addressed by its number; the draft name is gone; finalizing again is refused.
     assert.equal((await call('GET', `invoices/${draftB.name}`, csp)).status, 404);
     const again = await call('POST', 'invoices/INV000000001/finalize', csp);
@@ -172,6 +198,7 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     const provided = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices`, { token: cspPc });
     assert.equal(provided.body.items.length, 1);
     assert.match(provided.body.items[0].id, /^G00000000[12]$/, "the provider's two, numbered as they were finalized");
+    assert.deepEqual(await finalizedEvents(), ['INV000000001', 'INV000000002']);
     const shownToBuyer = await detail('INV000000002', aAdmin);
     assert.equal(shownToBuyer.properties.total, finalA.properties.total);
 
@@ -253,10 +280,22 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     assert.equal(replacement.properties.replaces, 'INV000000002');
     assert.equal(replacement.properties.period, '2026-03');
 
-    // The new invoice holds March as it is now: A's 107 less the 40 moved away.
+    // The new invoice holds March as it is now: A's 107 less the 40 moved away, and the credit
+    // the voided one took.
     const regenerated = await detail('INV000000003', aAdmin);
-    const quantities = regenerated.properties.lines.map((l) => [l.lineType, Number(l.quantity)]);
-    assert.deepEqual(quantities, [['usage', 67]]);
+    const quantities = regenerated.properties.lines.map((l) => [
+      l.lineType,
+      l.quantity === null ? null : Number(l.quantity),
+      l.amount,
+    ]);
+    assert.deepEqual(
+      quantities.map(([type, quantity]) => [type, quantity]),
+      [
+        ['usage', 67],
+        ['credit', null],
+      ],
+    );
+    assert.equal(quantities[1][2], '-1.00');
     assert.ok(Number(regenerated.properties.total) < Number(before.properties.total));
     // The voided invoice itself never changed but for its status.
     const voided = await detail('INV000000002');

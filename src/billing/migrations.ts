@@ -189,7 +189,7 @@ export const billingMigrations: Record<string, Migration> = {
         );
         insert into invoice_number_counters (seller, prefix, last)
         select seller, substring(number from '^[A-Z]+'), max(substring(number from '[0-9]+$')::bigint)
-        from invoices group by 1, 2;
+        from invoices where number ~ '^[A-Z]+[0-9]+$' group by 1, 2;
         create table invoice_billed (
           buyer_id uuid not null,
           invoice_id uuid not null references invoices (id),
