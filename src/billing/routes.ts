@@ -167,7 +167,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
       {
         id: open.window.invoiceId,
         number: null,
-        status: 'draft',
+        status: 'finalized',
         draft_name: 'unbilled',
         name: 'unbilled',
         finalize_after: null,
