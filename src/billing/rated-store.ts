@@ -10,8 +10,8 @@ import type { BillingDb, StoredLine } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
 // The SQL of rating on the hub: what each buyer has not been billed yet (the daily aggregates usage
-// keeps, minus what the buyer's invoices have billed, per key), rated; closing all buyers of a
-// period in one statement; and previews of an open period, whole or a keyset page at a time.
+// keeps, minus what the buyer's invoices have billed, per key), rated (the CTEs invoice-writes.ts
+// writes invoices from); and previews of an open period, whole or a keyset page at a time.
 
 /** One buyer's next invoice: the usage of its subscriptions before `periodEnd` it has not been billed yet. */
 export interface InvoiceWindow {
@@ -155,7 +155,7 @@ export const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unk
   roundMoneySql(sql`${subtotal} * ${ratePercent} / 100`);
 
 /** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
-export function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
+function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (tx) => {
     await sql`set local work_mem = '256MB'`.execute(tx);
     return work(tx);
@@ -175,8 +175,8 @@ export interface FinalizedInvoice {
 }
 
 /**
- * Tells webhooks of the invoices a close wrote, in its transaction: the partner's from the
- * provider reach the partner, a customer's reach its partner and the customer.
+ * Tells webhooks of the invoices a statement finalized, in its transaction: the partner's from
+ * the provider reach the partner, a customer's reach its partner and the customer.
  */
 export function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoice[], at: Date) {
   return notificationStore.record(
