@@ -84,6 +84,7 @@ const logged = (inv: InvoicesTable, operation: string, oldValue: unknown, newVal
   oldValue,
   newValue,
 });
+// The hub's one database holds the activity log; billing's transactions are typed with its own tables.
 const audit = (tx: BillingDb) => tx as unknown as AuditDb;
 
 /** Rates a draft again from the current usage, prices and credits; nothing when it is no longer a draft. */
