@@ -142,6 +142,18 @@ describe('invoice drafts, finalization, void and regenerate', () => {
         return rows.map((r) => r.number);
       });
     assert.deepEqual(await finalizedEvents(), []);
+    // The drafts' events are the sellers': the partner's reach the partner, never its customer.
+    await withHub(async (c) => {
+      const { rows } = await c.query(
+        `select data->>'invoiceName' as name, partner_id::text as partner, customer_id from notification_events
+         where type = 'invoice.draft_created' and data->>'customerId' = $1`,
+        [a.customerId],
+      );
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].name, draftA.name);
+      assert.equal(rows[0].customer_id, null);
+      assert.ok(rows[0].partner);
+    });
 
     // A day late, the last hour of March arrives: it is March's, so it lands on the draft; so
     // does a credit given during the grace period (a credit note needs a finalized invoice).

@@ -7,6 +7,7 @@ import {
   ratedLines,
   taxOn,
 } from './rated-store.ts';
+import { notificationStore } from '../notifications/store.ts';
 import type { BillingDb } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
@@ -31,6 +32,33 @@ export interface InvoiceWrite {
   graceDays?: number;
   /** The voided invoice a (single-window) insert replaces. */
   replaces?: string;
+}
+
+/**
+ * Tells the seller's webhooks of new drafts: a partner's reach the partner (not the customer),
+ * the provider's only the system's (not the buying partner): drafts are the seller's alone.
+ */
+function draftsCreated(tx: BillingDb, stream: Stream, added: FinalizedInvoice[], at: Date) {
+  return notificationStore.record(
+    tx,
+    added.map((i) => ({
+      key: `invoice.draft_created:${i.id}`,
+      type: 'invoice.draft_created',
+      occurredAt: at,
+      data: {
+        invoiceName: i.name,
+        stream,
+        period: i.period,
+        periodStart: i.period_start,
+        periodEnd: i.period_end,
+        total: i.total,
+        currency: i.currency,
+        ...(stream === 'customer' ? { customerId: i.buyer_id } : { partnerId: i.buyer_id }),
+      },
+      partnerId: stream === 'customer' ? i.seller : null,
+      customerId: null,
+    })),
+  );
 }
 
 /** The prefix of a number: the provider's invoices G, a partner's INV, credit notes CN. */
@@ -135,13 +163,13 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
           -- buyers in one order (numbers follow it; two runs meet on the unique index in the same order)
           order by w.ord
           on conflict (stream, seller, buyer_id, period) where kind = 'invoice' and replaces is null do nothing
-          returning id, number, seller, buyer_id, period, period_start, period_end, total, currency`
+          returning id, number, name, seller, buyer_id, period, period_start, period_end, total, currency`
       : sql`update invoices i set number = ${number}, status = ${q.status}, invoice_date = ${q.invoiceDate}::timestamptz,
             finalize_after = case when ${finalized} then null else i.finalize_after end,
             subtotal = ${subtotal}, tax = ${tax}, total = ${subtotal} + ${tax}
           from w left join totals t on t.invoice_id = w.invoice_id ${numberJoins}
           where i.id = w.invoice_id and i.status = 'draft'
-          returning i.id, i.number, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
+          returning i.id, i.number, i.name, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
   const r = await sql<{ invoices: string; lines: string; added: FinalizedInvoice[] }>`
     with ${ratedLines(q.stream, q.windows)},
     ${numbering}
@@ -173,10 +201,11 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
       returning 1
     )
     select (select count(*) from written)::text as invoices, (select count(*) from lines_added)::text as lines,
-      (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'seller', i.seller, 'buyer_id', i.buyer_id,
+      (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'name', i.name, 'seller', i.seller, 'buyer_id', i.buyer_id,
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added
   `.execute(tx);
   if (finalized) await invoicesFinalized(tx, q.stream, r.rows[0].added, q.invoiceDate);
+  else if (q.write === 'insert') await draftsCreated(tx, q.stream, r.rows[0].added, q.invoiceDate);
   return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
 }

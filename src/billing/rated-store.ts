@@ -165,6 +165,8 @@ function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>)
 export interface FinalizedInvoice {
   id: string;
   number: string;
+  /** The number, or a draft's name. */
+  name: string;
   seller: string;
   buyer_id: string;
   period: string;
