@@ -22,7 +22,7 @@ function resourceParts(uri: string | null) {
 
 /** A partner-center invoice: finalized (or voided) ones only; the vendor shows no drafts. */
 export function partnerInvoiceView(inv: InvoicesTable) {
-  const lineItems = `/invoices/${inv.number}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`;
+  const lineItems = `/invoices/${inv.name}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`;
   return {
     id: inv.name,
     invoiceDate: dateTime(inv.invoice_date),
@@ -44,7 +44,7 @@ export function partnerInvoiceView(inv: InvoicesTable) {
         attributes: { objectType: 'InvoiceDetail' },
       },
     ],
-    links: { self: { uri: `/invoices/${inv.number}`, method: 'GET', headers: [] } },
+    links: { self: { uri: `/invoices/${inv.name}`, method: 'GET', headers: [] } },
     attributes: { objectType: 'Invoice' },
   };
 }
