@@ -142,4 +142,25 @@ describe('stackledger billing', () => {
     assert.equal(open.code, 0, open.stderr);
     assert.equal(JSON.parse(open.stdout).properties.total, '-1.50');
   });
+  it('sets a grace period; voids an invoice with a reason: a credit note and a new invoice', async () => {
+    const profile = await run('billing', 'profile', customer.customerId, '--grace-days', '3', '--json');
+    assert.equal(profile.code, 0, profile.stderr);
+    assert.equal(JSON.parse(profile.stdout).gracePeriodDays, 3);
+    const list = await run('billing', 'invoices', '--period', '2026-01', '--customer', customer.customerId, '--json');
+    const [invoice] = JSON.parse(list.stdout);
+    assert.equal(invoice.properties.status, 'Finalized');
+    const finalize = await run('billing', 'invoice', invoice.name, '--finalize');
+    assert.equal(finalize.code, 1);
+    assert.match(finalize.stderr, /InvoiceNotDraft/);
+    const noReason = await run('billing', 'invoice', invoice.name, '--void');
+    assert.notEqual(noReason.code, 0);
+    assert.match(noReason.stderr, /--reason/);
+    const voided = await run('billing', 'invoice', invoice.name, '--void', '--reason', 'wrong customer');
+    assert.equal(voided.code, 0, voided.stderr);
+    // The new invoice takes January's usage again and the credit no invoice had taken yet.
+    assert.match(
+      voided.stdout,
+      new RegExp(`Voided ${invoice.name}: credit note CN\\d{9} \\(-2\\.00\\), new invoice INV\\d{9} \\(0\\.50\\)`),
+    );
+  });
 });

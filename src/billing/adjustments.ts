@@ -9,6 +9,7 @@ import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
 import { billingErrors, PROVIDER, requireCallerPartner, type BillingContext } from './context.ts';
 import { parseMoney } from './rules.ts';
+import { takeNumber } from './invoice-writes.ts';
 import { billingStore } from './store.ts';
 
 // Credits, adjustments and credit notes from a partner to its customers; and the provider's
@@ -98,8 +99,15 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
     at,
   };
   if (input.creditNoteFor) {
-    const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor);
-    if (of?.stream !== 'customer' || of.kind !== 'invoice' || of.seller !== seller || of.buyer_id !== buyerId) {
+    const of = await billingStore.findInvoice(ctx.db, input.creditNoteFor, { sellers: [seller] });
+    // Only a finalized invoice is corrected by a credit note: a draft takes credits as lines.
+    if (
+      of?.stream !== 'customer' ||
+      of.kind !== 'invoice' ||
+      of.status !== 'finalized' ||
+      of.seller !== seller ||
+      of.buyer_id !== buyerId
+    ) {
       throw billingErrors.invoiceNotFound(input.creditNoteFor);
     }
     const id = randomUUID();
@@ -107,6 +115,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
       await billingStore.insertAdjustment(tx, { ...adjustment, creditNoteFor: of.id });
       await billingStore.insertCreditNote(tx, {
         id,
+        number: await takeNumber(tx, seller, 'CN'),
         of,
         amount,
         description: input.description,

@@ -41,7 +41,7 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 export async function invoiceDocument(ctx: BillingContext, inv: InvoicesTable): Promise<InvoiceDocument> {
   const lines = await billingStore.documentLines(ctx.db, inv.id);
   const original = inv.credit_note_for
-    ? (await billingStore.invoiceById(ctx.db, inv.credit_note_for))?.number
+    ? ((await billingStore.invoiceById(ctx.db, inv.credit_note_for))?.number ?? undefined)
     : undefined;
   const ids = new Set<string>([inv.buyer_id]);
   if (inv.seller !== 'provider') ids.add(inv.seller);
@@ -71,7 +71,7 @@ export async function invoiceDocument(ctx: BillingContext, inv: InvoicesTable): 
   }
   return {
     title: inv.kind === 'credit_note' ? 'Credit note' : inv.stream === 'partner' ? 'Statement' : 'Invoice',
-    number: inv.number,
+    number: inv.name,
     invoiceDate: inv.invoice_date,
     periodStart: inv.period_start,
     periodEnd: inv.period_end,

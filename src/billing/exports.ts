@@ -146,7 +146,7 @@ export function selectList(format: ExportFormat, stream: Stream): string {
 }
 
 /** The condition on `invoices` that a selection names, its values bound as $1–$5 (`selectionParameters`). */
-export const SELECTED_INVOICES = `stream = $1 and period = $2 and ($3::text is null or seller = $3)
+export const SELECTED_INVOICES = `status <> 'draft' and stream = $1 and period = $2 and ($3::text is null or seller = $3)
   and ($4::uuid is null or buyer_id = $4) and ($5::text is null or kind = $5)`;
 export const selectionParameters = (s: ExportSelection) => [
   s.stream,
@@ -162,18 +162,20 @@ export async function* invoicesOf(
   s: ExportSelection,
   withTax = false,
 ): AsyncGenerator<{ id: string; lastLine: number }> {
-  let after = '';
+  // Numbers are unique per seller: a selection of several sellers' invoices pages by (number, id).
+  let after = { number: '', id: '00000000-0000-0000-0000-000000000000' };
   for (;;) {
     const page = await client.query<{ id: string; number: string; last_line: number }>(
       `select id::text, number, coalesce((select max(line_no) from invoice_lines where invoice_id = i.id), 0)
                 + case when $7 and i.tax <> 0 then 1 else 0 end as last_line
-       from invoices i where ${SELECTED_INVOICES} and number > $6
-       order by number limit ${INVOICE_PAGE}`,
-      [...selectionParameters(s), after, withTax],
+       from invoices i where ${SELECTED_INVOICES} and (number, id) > ($6, $8::uuid)
+       order by number, id limit ${INVOICE_PAGE}`,
+      [...selectionParameters(s), after.number, withTax, after.id],
     );
     for (const row of page.rows) yield { id: row.id, lastLine: row.last_line };
     if (page.rows.length < INVOICE_PAGE) return;
-    after = page.rows[page.rows.length - 1].number;
+    const last = page.rows[page.rows.length - 1];
+    after = { number: last.number, id: last.id };
   }
 }
 

@@ -2,6 +2,7 @@ import { Decimal } from 'decimal.js';
 import type { Principal } from '../core/principal.ts';
 import { roundMoney } from '../rating/rating.ts';
 import { billingErrors, callerPartner, type BillingContext } from './context.ts';
+import { callerSellers } from './lifecycle.ts';
 import { openWindow, termsOf } from './open-periods.ts';
 import { type LineKey, ratedStore } from './rated-store.ts';
 import type { UnbilledPosition } from './rules.ts';
@@ -21,21 +22,19 @@ export async function customerInvoiceScope(
   return partner ? { seller: partner.tenant_id } : { buyerId: caller.tenantId };
 }
 
-export async function readableInvoice(
-  ctx: BillingContext,
-  caller: Principal,
-  stream: Stream,
-  number: string,
-): Promise<InvoicesTable> {
-  const inv = await billingStore.findInvoice(ctx.db, number);
-  if (!inv || inv.stream !== stream) throw billingErrors.invoiceNotFound(number);
-  if (stream === 'partner') {
-    if (inv.buyer_id !== caller.tenantId) throw billingErrors.invoiceNotFound(number);
-  } else {
-    const scope = await customerInvoiceScope(ctx, caller);
-    if ((scope.seller && inv.seller !== scope.seller) || (scope.buyerId && inv.buyer_id !== scope.buyerId))
-      throw billingErrors.invoiceNotFound(number);
-  }
+/**
+ * An invoice the caller may read on the ARM endpoint, by its name: any of its own sales (a
+ * partner's to its customers, drafts included; the provider's to partners for the system
+ * administrators), or a customer's own finalized ones. 404 otherwise.
+ */
+export async function readableInvoice(ctx: BillingContext, caller: Principal, name: string): Promise<InvoicesTable> {
+  const sellers = await callerSellers(ctx, caller);
+  const inv = await billingStore.findInvoice(
+    ctx.db,
+    name,
+    sellers.length > 0 ? { sellers } : { buyerId: caller.tenantId, stream: 'customer', finalOnly: true },
+  );
+  if (!inv) throw billingErrors.invoiceNotFound(name);
   return inv;
 }
 
@@ -132,6 +131,20 @@ const lineKey = (l: StoredLine): LineKey => ({
   tier: l.tier ?? 0,
 });
 
+/** The numbers of the invoices this one refers to: a voided one's replacement, the one a replacement replaces or a credit note corrects. */
+export async function invoiceLinks(ctx: BillingContext, inv: InvoicesTable) {
+  const [replacedBy, replaces, creditNoteFor] = await Promise.all([
+    inv.status === 'voided' ? billingStore.replacementOf(ctx.db, inv.id) : undefined,
+    inv.replaces ? billingStore.invoiceById(ctx.db, inv.replaces) : undefined,
+    inv.credit_note_for ? billingStore.invoiceById(ctx.db, inv.credit_note_for) : undefined,
+  ]);
+  return {
+    replacedBy: replacedBy?.number ?? undefined,
+    replaces: replaces?.number ?? undefined,
+    creditNoteFor: creditNoteFor?.number ?? undefined,
+  };
+}
+
 /** Lines per page of a streamed invoice. */
 const DETAIL_BATCH = 5000;
 
@@ -140,12 +153,12 @@ const DETAIL_BATCH = 5000;
  * read in keyset pages (any number of them, memory flat), each page with the names it needs.
  */
 export async function* invoiceDetail(ctx: BillingContext, inv: InvoicesTable): AsyncGenerator<string> {
-  const [names, original, subtotals] = await Promise.all([
+  const [names, subtotals, links] = await Promise.all([
     billingStore.names(ctx.db, [inv.buyer_id]),
-    inv.credit_note_for ? billingStore.invoiceById(ctx.db, inv.credit_note_for) : undefined,
     billingStore.subscriptionSubtotals(ctx.db, inv.id),
+    invoiceLinks(ctx, inv),
   ]);
-  const view = customerInvoiceView(inv, names, { creditNoteFor: original?.number });
+  const view = customerInvoiceView(inv, names, links);
   const head = JSON.stringify({ ...view, properties: { ...view.properties, subtotals } });
   // The document without its two closing braces, then `lines`.
   yield `${head.slice(0, -2)},"lines":[`;

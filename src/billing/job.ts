@@ -7,8 +7,9 @@ import { billingStore } from './store.ts';
 /**
  * Billing periods close by themselves once they have ended: under the simulated clock as
  * `clock advance` passes their end, after the usage due by then has been delivered and attributed.
- * Between period ends it costs one query: while buyers, billing days and invoices are unchanged,
- * nothing can close before the earliest open period ends.
+ * Drafts whose grace period ended are finalized first. Between period ends it costs one query:
+ * while buyers, billing days and invoices are unchanged, nothing can close or finalize before the
+ * earliest open period or grace period ends.
  */
 export function billingWork(ctx: BillingContext): DueWork {
   let quiet: { fingerprint: string; until: number } | undefined;
@@ -19,7 +20,11 @@ export function billingWork(ctx: BillingContext): DueWork {
       const fingerprint = await billingStore.fingerprint(ctx.db);
       if (quiet && quiet.fingerprint === fingerprint && now.getTime() < quiet.until) return;
       await closeDuePeriods(ctx, now);
-      const until = await earliestOpenPeriodEnd(ctx);
+      const [periodEnd, draftEnd] = await Promise.all([
+        earliestOpenPeriodEnd(ctx),
+        billingStore.earliestDraftEnd(ctx.db),
+      ]);
+      const until = [periodEnd, draftEnd].reduce<Date | undefined>((a, d) => (d && (!a || d < a) ? d : a), undefined);
       quiet = {
         fingerprint: await billingStore.fingerprint(ctx.db),
         until: until?.getTime() ?? Number.POSITIVE_INFINITY,

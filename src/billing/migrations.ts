@@ -148,6 +148,86 @@ export const billingMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0630_invoice_drafts': {
+    async up(db: Kysely<unknown>) {
+      // Drafts, finalization, void and regenerate (issue #19). A draft has no number (it is
+      // addressed by `draft_name`) until it is finalized; numbers come from a counter per seller
+      // and prefix, taken in the finalizing transaction, so they are gapless per seller. Each
+      // invoice records what it added to `billed_daily` (`invoice_billed`), so that re-rating a
+      // draft or voiding an invoice can take exactly that back.
+      await sql`
+        alter table billing_profiles add column grace_period_days int not null default 0
+          check (grace_period_days between 0 and 27);
+        alter table invoices
+          alter column number drop not null,
+          add column status text not null default 'finalized' check (status in ('draft', 'finalized', 'voided')),
+          add column draft_name text unique,
+          -- what the invoice is addressed by: its draft name, then its number
+          add column name text generated always as (coalesce(number, draft_name)) stored,
+          add column finalize_after timestamptz,
+          add column replaces uuid unique references invoices (id),
+          add column void_reason text,
+          add column voided_at timestamptz,
+          add column voided_by text,
+          -- invoices closed before now did not record what they billed
+          add column billed_recorded boolean not null default false,
+          add constraint invoices_numbered check ((status = 'draft') = (number is null));
+        alter table invoices alter column billed_recorded set default true;
+        alter table invoices drop constraint invoices_number_key;
+        create unique index invoices_seller_number on invoices (seller, number);
+        create index invoices_seller_name on invoices (seller, lower(name));
+        drop index invoices_buyer_order;
+        create index invoices_buyer_order on invoices (stream, buyer_id, period, name);
+        drop index invoices_once;
+        create unique index invoices_once on invoices (stream, seller, buyer_id, period) where kind = 'invoice' and replaces is null;
+        create index invoices_drafts on invoices (finalize_after) where status = 'draft';
+        create table invoice_number_counters (
+          seller text not null,
+          prefix text not null,
+          last bigint not null,
+          primary key (seller, prefix)
+        );
+        insert into invoice_number_counters (seller, prefix, last)
+        select seller, substring(number from '^[A-Z]+'), max(substring(number from '[0-9]+$')::bigint)
+        from invoices where number ~ '^[A-Z]+[0-9]+$' group by 1, 2;
+        create table invoice_billed (
+          buyer_id uuid not null,
+          invoice_id uuid not null references invoices (id),
+          subscription_id uuid not null,
+          usage_date date not null,
+          meter_id uuid not null,
+          resource_uri text not null,
+          location text not null,
+          quantity numeric(38, 9) not null,
+          primary key (buyer_id, invoice_id, subscription_id, usage_date, meter_id, resource_uri, location)
+        );
+        drop trigger invoices_closed on invoices;
+        drop trigger invoice_lines_closed on invoice_lines;
+        -- A draft changes until it is finalized; a finalized invoice only ever becomes voided
+        -- (its status and the void's who, when and why), and nothing else changes.
+        create function invoices_change_only_as_drafts() returns trigger language plpgsql as $$
+          begin
+            if old.status = 'draft' then return coalesce(new, old); end if;
+            if tg_op = 'UPDATE' and old.status = 'finalized' and new.status = 'voided'
+               and (to_jsonb(old) - array['status', 'void_reason', 'voided_at', 'voided_by', 'name'])
+                 = (to_jsonb(new) - array['status', 'void_reason', 'voided_at', 'voided_by', 'name']) then
+              return new;
+            end if;
+            raise exception 'a finalized invoice never changes: void it or issue a credit note';
+          end $$;
+        create trigger invoices_closed before update or delete on invoices
+          for each row execute function invoices_change_only_as_drafts();
+        create function invoice_lines_change_only_on_drafts() returns trigger language plpgsql as $$
+          begin
+            if exists (select 1 from invoices where id = old.invoice_id and status = 'draft') then return old; end if;
+            raise exception 'a finalized invoice never changes: void it or issue a credit note';
+          end $$;
+        create trigger invoice_lines_closed before update or delete on invoice_lines
+          for each row execute function invoice_lines_change_only_on_drafts();
+        drop sequence invoice_numbers;
+      `.execute(db);
+    },
+  },
   '0645_line_list_prices': {
     // A usage line keeps the list price beside the billed one (FOCUS's ListCost). Closed lines are
     // never updated (their trigger refuses it): theirs stay null, and exports fall back to the

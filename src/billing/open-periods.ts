@@ -11,6 +11,8 @@ import type { InvoicesTable, Seller, Stream } from './tables.ts';
 interface Terms {
   day: number;
   taxRate: string;
+  /** Days a closed period's invoice stays a draft. */
+  graceDays: number;
 }
 
 /** The billing day and tax rate of each buyer: its own profile, else its seller's default, else day 1 and no tax. */
@@ -20,13 +22,18 @@ export async function termsOf(ctx: BillingContext): Promise<(seller: Seller, buy
   return (seller, buyerId) => {
     const p = byKey.get(`${seller}/${buyerId}`) ?? byKey.get(`${seller}/`);
     // The provider's invoices to partners carry no tax (the partner center's usage lines).
-    return { day: p?.billing_day ?? 1, taxRate: seller === PROVIDER ? '0' : (p?.tax_rate ?? '0') };
+    return {
+      day: p?.billing_day ?? 1,
+      taxRate: seller === PROVIDER ? '0' : (p?.tax_rate ?? '0'),
+      graceDays: p?.grace_period_days ?? 0,
+    };
   };
 }
 
 interface PlannedWindow {
   period: string;
   window: InvoiceWindow;
+  graceDays: number;
 }
 
 /**
@@ -46,6 +53,7 @@ export function openWindow(
   const bounds = periodBounds(period, t.day);
   return {
     period,
+    graceDays: t.graceDays,
     window: {
       invoiceId: randomUUID(),
       seller,
@@ -74,13 +82,11 @@ export async function nextDueWindows(
   ]);
   const out: PlannedWindow[] = [];
   for (const b of buyers) {
-    const next = openWindow(
-      b.seller,
-      b.buyerId,
-      b.since,
-      last.get(`${b.seller}/${b.buyerId}`),
-      terms(b.seller, b.buyerId),
-    );
+    const prev = last.get(`${b.seller}/${b.buyerId}`);
+    // The next period closes once the draft before it is finalized: late usage of the draft's
+    // days is the draft's, never the next invoice's.
+    if (prev?.status === 'draft') continue;
+    const next = openWindow(b.seller, b.buyerId, b.since, prev, terms(b.seller, b.buyerId));
     if (next.window.periodEnd.getTime() > now.getTime()) continue;
     if (upTo && comparePeriods(next.period, upTo) > 0) continue;
     out.push(next);
@@ -114,7 +120,11 @@ export async function earliestOpenPeriodEnd(ctx: BillingContext): Promise<Date |
   return earliest((await openWindows(ctx)).map((w) => w.periodEnd));
 }
 
-/** Where the oldest open period of any buyer starts: usage before it could only be billed late. */
+/**
+ * Where the oldest open period of any buyer starts (a draft's period is still open: late usage of
+ * its days lands on it): usage before it could only be billed late.
+ */
 export async function oldestOpenPeriodStart(ctx: BillingContext): Promise<Date | undefined> {
-  return earliest((await openWindows(ctx)).map((w) => w.periodStart));
+  const [windows, draftStart] = await Promise.all([openWindows(ctx), billingStore.earliestDraftStart(ctx.db)]);
+  return earliest([...windows.map((w) => w.periodStart), ...(draftStart ? [draftStart] : [])]);
 }

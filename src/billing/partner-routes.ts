@@ -74,7 +74,11 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   app.get('/v1/invoices', async (request) => {
     const partner = await partnerOf(request);
     const page = pageOfCollection(request, INVOICE_ORDER, 200);
-    const rows = await billingStore.listInvoices(ctx.db, { stream: 'partner', buyerId: partner.tenant_id }, page);
+    const rows = await billingStore.listInvoices(
+      ctx.db,
+      { stream: 'partner', buyerId: partner.tenant_id, finalOnly: true },
+      page,
+    );
     return pagedCollection(request, page, rows, partnerInvoiceView);
   });
 
@@ -113,9 +117,14 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
 
   const partnerInvoice = async (request: FastifyRequest<{ Params: { id: string } }>): Promise<InvoicesTable> => {
     const partner = await partnerOf(request);
-    const inv = await billingStore.findInvoice(ctx.db, request.params.id);
-    if (inv?.stream !== 'partner' || inv.buyer_id !== partner.tenant_id)
-      throw partnerErrors.notFound('Invoice', request.params.id);
+    // The provider's drafts are the provider's until finalized: not found, as any other.
+    const inv = await billingStore.findInvoice(ctx.db, request.params.id, {
+      sellers: [PROVIDER],
+      buyerId: partner.tenant_id,
+      stream: 'partner',
+      finalOnly: true,
+    });
+    if (!inv) throw partnerErrors.notFound('Invoice', request.params.id);
     return inv;
   };
 
@@ -126,7 +135,7 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   app.get<{ Params: { id: string } }>('/v1/invoices/:id/lineitems', async (request) => {
     const inv = await partnerInvoice(request);
     requireUsageLineItems(request);
-    return lineItems(request, inv.buyer_id, inv.number, inv.currency, (after, limit) =>
+    return lineItems(request, inv.buyer_id, inv.name, inv.currency, (after, limit) =>
       billingStore.lines(ctx.db, inv.id, after, limit),
     );
   });
@@ -134,6 +143,6 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
   // The vendor's invoice document: the statement, as a PDF.
   app.get<{ Params: { id: string } }>('/v1/invoices/:id/documents/statement', async (request, reply) => {
     const inv = await partnerInvoice(request);
-    return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `statement-${inv.number}.pdf`);
+    return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `statement-${inv.name}.pdf`);
   });
 }

@@ -9,13 +9,13 @@ import { PROVIDER, requireCallerPartner, type BillingContext } from './context.t
 import { billingStore } from './store.ts';
 import type { Seller } from './tables.ts';
 
-// Billing profiles: a seller's billing day and tax rate, its default or for one buyer.
+// Billing profiles: a seller's billing day, tax rate and grace period, its default or for one buyer.
 
 export async function setProfile(
   ctx: BillingContext,
   caller: Principal,
   target: string,
-  body: { billingDay?: number; taxRate?: unknown; level?: 'provider' | 'partner' },
+  body: { billingDay?: number; taxRate?: unknown; gracePeriodDays?: number; level?: 'provider' | 'partner' },
 ) {
   let seller: Seller;
   let customerId: string | null = null;
@@ -41,13 +41,22 @@ export async function setProfile(
   const taxRate = parseDecimal(body.taxRate ?? '0', 'taxRate');
   if (new Decimal(taxRate).gte(100))
     throw armError('InvalidTaxRate', 'A tax rate is a percentage below 100.', 'taxRate');
+  const graceDays = body.gracePeriodDays ?? 0;
+  // Shorter than any period (28 days at least), so a draft is finalized before the next period ends.
+  if (!Number.isInteger(graceDays) || graceDays < 0 || graceDays > 27)
+    throw armError(
+      'InvalidGracePeriod',
+      `The grace period '${graceDays}' must be a whole number of days from 0 to 27.`,
+      'gracePeriodDays',
+    );
   await billingStore.upsertProfile(ctx.db, {
     seller,
     customerId,
     billingDay: day,
     taxRate,
+    graceDays,
     by: caller.objectId,
     at: ctx.clock.now(),
   });
-  return { seller, customerId, billingDay: day, taxRate };
+  return { seller, customerId, billingDay: day, taxRate, gracePeriodDays: graceDays };
 }

@@ -10,8 +10,8 @@ import type { BillingDb, StoredLine } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
 // The SQL of rating on the hub: what each buyer has not been billed yet (the daily aggregates usage
-// keeps, minus what the buyer's invoices have billed, per key), rated; closing all buyers of a
-// period in one statement; and previews of an open period, whole or a keyset page at a time.
+// keeps, minus what the buyer's invoices have billed, per key), rated (the CTEs invoice-writes.ts
+// writes invoices from); and previews of an open period, whole or a keyset page at a time.
 
 /** One buyer's next invoice: the usage of its subscriptions before `periodEnd` it has not been billed yet. */
 export interface InvoiceWindow {
@@ -56,7 +56,7 @@ const keyValues = (k: LineKey) =>
  * meter) runs holding the next `limit` usage keys at or after `after` are rated, whole, so that
  * their tiers accumulate as on the invoice.
  */
-function ratedLines(
+export function ratedLines(
   stream: Stream,
   windows: InvoiceWindow[],
   page?: { after: LineKey | null; limit: number },
@@ -174,9 +174,11 @@ function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>)
   });
 }
 
-interface FinalizedInvoice {
+export interface FinalizedInvoice {
   id: string;
   number: string;
+  /** The number, or a draft's name. */
+  name: string;
   seller: string;
   buyer_id: string;
   period: string;
@@ -187,10 +189,10 @@ interface FinalizedInvoice {
 }
 
 /**
- * Tells webhooks of the invoices a close wrote, in its transaction: the partner's from the
- * provider reach the partner, a customer's reach its partner and the customer.
+ * Tells webhooks of the invoices a statement finalized, in its transaction: the partner's from
+ * the provider reach the partner, a customer's reach its partner and the customer.
  */
-function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoice[], at: Date) {
+export function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoice[], at: Date) {
   return notificationStore.record(
     db,
     added.map((i) => ({
@@ -213,71 +215,9 @@ function invoicesFinalized(db: BillingDb, stream: Stream, added: FinalizedInvoic
   );
 }
 
-const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, list_unit_price, description, reason, created_by`;
+export const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, list_unit_price, description, reason, created_by`;
 
 export const ratedStore = {
-  /**
-   * Closes the windows of one stream and period in one statement: each invoice with all its lines,
-   * and what it billed per usage key and which adjustments it took, or nothing for a buyer whose
-   * invoice exists already (the unique index `invoices_once`: a second or concurrent close of the
-   * same buyer and period writes nothing, and waits for the first rather than reading half of it).
-   */
-  async closeWindows(
-    db: BillingDb,
-    q: { stream: Stream; period: string; windows: InvoiceWindow[]; invoiceDate: Date; currency: string },
-  ): Promise<{ invoices: number; lines: number }> {
-    if (q.windows.length === 0) return { invoices: 0, lines: 0 };
-    const prefix = q.stream === 'partner' ? 'G' : 'INV';
-    const subtotal = sql`coalesce(t.subtotal, 0)`;
-    const r = await withRatingMemory(db, (tx) =>
-      sql<{ invoices: string; lines: string; added: FinalizedInvoice[] }>`
-      with ${ratedLines(q.stream, q.windows)},
-      invoices_added as (
-        insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
-                              invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
-        select w.invoice_id, ${prefix} || lpad(nextval('invoice_numbers')::text, 9, '0'), ${q.stream}, 'invoice', w.seller, w.buyer_id, ${q.period},
-               w.period_start, w.period_end, 0, 0, ${q.invoiceDate}::timestamptz, ${q.currency},
-               ${subtotal}, w.tax_rate, ${taxOn(subtotal, sql`w.tax_rate`)}, ${subtotal} + ${taxOn(subtotal, sql`w.tax_rate`)}, null, ${q.invoiceDate}::timestamptz
-        from w left join totals t on t.invoice_id = w.invoice_id
-        -- buyers in one order (numbers follow it; two runs meet on the unique index in the same order)
-        order by w.ord
-        on conflict (stream, seller, buyer_id, period) where kind = 'invoice' do nothing
-        returning id, number, seller, buyer_id, period, period_start, period_end, total, currency
-      ),
-      lines_added as (
-        insert into invoice_lines (${LINE_COLUMNS})
-        select l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
-               l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by
-        from all_lines l join invoices_added i on i.id = l.invoice_id
-        returning 1
-      ),
-      usage_billed as (
-        insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
-        select u.buyer_id, ${q.stream}, u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
-        from unbilled u join invoices_added i on i.id = u.invoice_id
-        on conflict (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location)
-          do update set quantity = billed_daily.quantity + excluded.quantity, invoice_id = excluded.invoice_id
-        returning 1
-      ),
-      adjustments_billed as (
-        insert into billed_adjustments (buyer_id, adjustment_id, invoice_id)
-        select a.buyer_id, a.id, a.invoice_id from adjustments_due a join invoices_added i on i.id = a.invoice_id
-        returning 1
-      )
-      select (select count(*) from invoices_added)::text as invoices, (select count(*) from lines_added)::text as lines,
-        (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'seller', i.seller, 'buyer_id', i.buyer_id,
-          'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
-          from invoices_added i) as added
-    `
-        .execute(tx)
-        .then(async (result) => {
-          await invoicesFinalized(tx, q.stream, result.rows[0].added, q.invoiceDate);
-          return result;
-        }),
-    );
-    return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };
-  },
-
   /** The lines one window would have if it closed now (the open period's unbilled usage), with their subtotal. */
   async previewWindow(
     db: BillingDb,

@@ -15,14 +15,15 @@ import { parsePeriod } from '../core/periods.ts';
 import { priceSheetView } from '../rating/views.ts';
 import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
-import { type BillingContext, callerPartner } from './context.ts';
+import { type BillingContext, callerPartner, PROVIDER } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
-import { customerInvoiceScope, invoiceDetail, readableInvoice, unbilled } from './invoices.ts';
+import { invoiceDetail, invoiceLinks, readableInvoice, unbilled } from './invoices.ts';
+import { approveDraft, callerSellers, rerateDraft, voidInvoice } from './lifecycle.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
 import { setProfile } from './profiles.ts';
 import { pricingStore } from '../rating/store.ts';
 import { billingStore, INVOICE_ORDER } from './store.ts';
-import type { Stream } from './tables.ts';
+import type { InvoicesTable, Stream } from './tables.ts';
 import { customerInvoiceView } from './views.ts';
 
 // Billing on the hub's ARM endpoint (Stackledger.Billing): billing runs, a partner's invoices to
@@ -53,7 +54,9 @@ const ProfileBody = Type.Object({
   level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
   billingDay: Type.Optional(Type.Integer()),
   taxRate: Type.Optional(Type.Union([Type.String(), Type.Number()])),
+  gracePeriodDays: Type.Optional(Type.Integer()),
 });
+const VoidBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 2000 }) });
 const AdjustmentBody = Type.Object({
   level: Type.Optional(Type.Union([Type.Literal('provider'), Type.Literal('partner')])),
   partnerId: Type.Optional(Type.String()),
@@ -65,6 +68,12 @@ const AdjustmentBody = Type.Object({
   reason: Type.String({ minLength: 1 }),
   creditNoteFor: Type.Optional(Type.String()),
 });
+
+/** An invoice's document without its lines, with its links. */
+async function invoiceSummary(ctx: BillingContext, inv: InvoicesTable) {
+  const [names, links] = await Promise.all([billingStore.names(ctx.db, [inv.buyer_id]), invoiceLinks(ctx, inv)]);
+  return customerInvoiceView(inv, names, links);
+}
 
 function periodQuery(request: FastifyRequest, required: boolean): string | undefined {
   const period = queryValue(request, 'period');
@@ -109,8 +118,17 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     },
   );
 
+  // The caller's invoices: a partner's to its customers (drafts included), the provider's to
+  // partners with `stream=partner` (system administrators), or a customer's own finalized ones.
   app.get(`${P}/invoices`, { config: config('invoices') }, async (request) => {
-    const scope = await customerInvoiceScope(ctx, principalOf(request));
+    const caller = principalOf(request);
+    const sellers = await callerSellers(ctx, caller);
+    const provider = queryValue(request, 'stream') === 'partner';
+    const seller = provider ? sellers.find((s) => s === PROVIDER) : sellers.find((s) => s !== PROVIDER);
+    if (provider && !seller) await ctx.system.require(caller, 'Stackledger.Billing/invoices/action');
+    const scope = seller
+      ? { stream: provider ? ('partner' as const) : ('customer' as const), seller }
+      : { stream: 'customer' as const, buyerId: caller.tenantId, finalOnly: true };
     const customerId = queryValue(request, 'customerId')?.toLowerCase();
     if (customerId && !isGuid(customerId))
       throw armError('InvalidCustomerId', `'${customerId}' is not a GUID.`, 'customerId');
@@ -118,9 +136,8 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     const rows = await billingStore.listInvoices(
       ctx.db,
       {
-        stream: 'customer',
         ...scope,
-        ...(customerId && !scope.buyerId ? { buyerId: customerId } : {}),
+        ...(customerId && seller ? { buyerId: customerId } : {}),
         period: periodQuery(request, false),
       },
       page,
@@ -154,7 +171,16 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     const view = customerInvoiceView(
       {
         id: open.window.invoiceId,
-        number: 'unbilled',
+        number: null,
+        status: 'finalized',
+        draft_name: 'unbilled',
+        name: 'unbilled',
+        finalize_after: null,
+        replaces: null,
+        void_reason: null,
+        voided_at: null,
+        voided_by: null,
+        billed_recorded: true,
         stream: 'customer',
         kind: 'invoice',
         seller: customer.partner_tenant_id,
@@ -188,9 +214,37 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     `${P}/invoices/:number`,
     { config: config('invoices') },
     async (request, reply) => {
-      const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
+      let inv = await readableInvoice(ctx, principalOf(request), request.params.number);
+      // A draft is a materialised preview: its seller sees it rated from the current usage.
+      if (inv.status === 'draft') {
+        await rerateDraft(ctx, inv.id);
+        inv = (await billingStore.invoiceById(ctx.db, inv.id)) ?? inv;
+      }
       reply.header('content-type', 'application/json; charset=utf-8');
       return reply.send(Readable.from(invoiceDetail(ctx, inv)));
+    },
+  );
+
+  // The seller's approval: a draft is finalized (rated a last time, numbered) before its grace ends.
+  app.post<{ Params: { number: string } }>(
+    `${P}/invoices/:number/finalize`,
+    { config: config('invoices') },
+    async (request) => {
+      const inv = await approveDraft(ctx, principalOf(request), request.params.number);
+      return invoiceSummary(ctx, inv);
+    },
+  );
+
+  // Void and regenerate: a credit note for the whole invoice and a new invoice for its period.
+  app.post<{ Params: { number: string }; Body: Static<typeof VoidBody> }>(
+    `${P}/invoices/:number/void`,
+    { config: config('invoices'), schema: { body: VoidBody } },
+    async (request) => {
+      const r = await voidInvoice(ctx, principalOf(request), request.params.number, request.body.reason);
+      const [voided, creditNote, replacement] = await Promise.all(
+        [r.voided, r.creditNote, r.replacement].map((i) => invoiceSummary(ctx, i)),
+      );
+      return { ...voided, creditNote, replacement };
     },
   );
 
@@ -198,8 +252,8 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     `${P}/invoices/:number/pdf`,
     { config: config('invoices') },
     async (request, reply) => {
-      const inv = await readableInvoice(ctx, principalOf(request), 'customer', request.params.number);
-      return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `${inv.number}.pdf`);
+      const inv = await readableInvoice(ctx, principalOf(request), request.params.number);
+      return sendPdf(reply, await invoicePdf(await invoiceDocument(ctx, inv)), `${inv.name}.pdf`);
     },
   );
 

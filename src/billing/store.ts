@@ -29,14 +29,14 @@ export interface DocumentLine {
 
 export type StoredLine = InvoiceLinesTable;
 
-/** Invoices by period, then number (unique); index invoices_buyer_order, migration 0603. */
+/** Invoices by period, then name (a draft's name, else its number); index invoices_buyer_order, migration 0630. */
 export const INVOICE_ORDER = keyset(
   'invoices',
   [
     ['period', 'text'],
-    ['number', 'text'],
+    ['name', 'text'],
   ],
-  (r: InvoicesTable) => [r.period, r.number],
+  (r: InvoicesTable) => [r.period, r.name],
 );
 /** An invoice's lines by line number (its primary key). */
 export const LINE_ORDER = keyset('invoiceLines', [['line_no', 'int']], (l: { line_no: number }) => [l.line_no]);
@@ -82,11 +82,12 @@ export const billingStore = {
     return rows;
   },
 
-  /** Changes when buyers, billing days or invoices change: what the billing job's shortcut depends on. */
+  /** Changes when buyers, billing days, invoices or drafts change: what the billing job's shortcut depends on. */
   async fingerprint(db: BillingDb): Promise<string> {
     const r = await sql<{ f: string }>`
       select concat_ws('/', (select count(*) from (${partnerStore.allCustomers()}) c), (select count(*) from (${identityStore.partnerDirectories()}) d),
-                       (select max(updated_at) from billing_profiles), (select count(*) from invoices)) as f
+                       (select max(updated_at) from billing_profiles), (select count(*) from invoices),
+                       (select count(*) from invoices where status = 'draft')) as f
     `.execute(db);
     return r.rows[0].f;
   },
@@ -97,22 +98,39 @@ export const billingStore = {
 
   async upsertProfile(
     db: BillingDb,
-    p: { seller: Seller; customerId: string | null; billingDay: number; taxRate: string; by: string; at: Date },
+    p: {
+      seller: Seller;
+      customerId: string | null;
+      billingDay: number;
+      taxRate: string;
+      graceDays: number;
+      by: string;
+      at: Date;
+    },
   ) {
     await sql`
-      insert into billing_profiles (seller, customer_id, billing_day, tax_rate, updated_by, updated_at)
-      values (${p.seller}, ${p.customerId}::uuid, ${p.billingDay}, ${p.taxRate}::numeric, ${p.by}, ${p.at}::timestamptz)
+      insert into billing_profiles (seller, customer_id, billing_day, tax_rate, grace_period_days, updated_by, updated_at)
+      values (${p.seller}, ${p.customerId}::uuid, ${p.billingDay}, ${p.taxRate}::numeric, ${p.graceDays}, ${p.by}, ${p.at}::timestamptz)
       on conflict (seller, customer_id) do update set billing_day = excluded.billing_day, tax_rate = excluded.tax_rate,
+        grace_period_days = excluded.grace_period_days,
         updated_by = excluded.updated_by, updated_at = excluded.updated_at
     `.execute(db);
   },
 
   async listInvoices(
     db: BillingDb,
-    f: { stream: Stream; seller?: Seller; buyerId?: string; period?: string; kind?: 'invoice' | 'credit_note' },
+    f: {
+      stream: Stream;
+      seller?: Seller;
+      buyerId?: string;
+      period?: string;
+      kind?: 'invoice' | 'credit_note';
+      finalOnly?: boolean;
+    },
     cursor: Cursor,
   ): Promise<InvoicesTable[]> {
     let q = db.selectFrom('invoices').selectAll().where('stream', '=', f.stream);
+    if (f.finalOnly) q = q.where('status', '<>', 'draft');
     if (f.seller) q = q.where('seller', '=', f.seller);
     if (f.buyerId) q = q.where('buyer_id', '=', f.buyerId);
     if (f.period) q = q.where('period', '=', f.period);
@@ -124,12 +142,74 @@ export const billingStore = {
     return db.selectFrom('invoices').selectAll().where('id', '=', id).executeTakeFirst();
   },
 
-  async findInvoice(db: BillingDb, number: string): Promise<InvoicesTable | undefined> {
-    return db
+  /**
+   * An invoice by what it is addressed by (a draft's name, else its number; numbers are unique per
+   * seller), among the seller's or the buyer's; `finalOnly` leaves drafts out (what buyers see).
+   */
+  async findInvoice(
+    db: BillingDb,
+    name: string,
+    f: { sellers?: Seller[]; buyerId?: string; stream?: Stream; finalOnly?: boolean },
+  ): Promise<InvoicesTable | undefined> {
+    let q = db
       .selectFrom('invoices')
       .selectAll()
-      .where(sql`lower(number)`, '=', number.toLowerCase())
+      .where(sql`lower(name)`, '=', name.toLowerCase());
+    if (f.sellers) q = q.where('seller', 'in', f.sellers);
+    if (f.buyerId) q = q.where('buyer_id', '=', f.buyerId);
+    if (f.stream) q = q.where('stream', '=', f.stream);
+    if (f.finalOnly) q = q.where('status', '<>', 'draft');
+    // A caller that is both a partner and the provider's administrator: its own sales first.
+    return q
+      .orderBy(sql`seller = 'provider'`)
+      .limit(1)
       .executeTakeFirst();
+  },
+
+  /** The invoice generated to replace a voided one. */
+  async replacementOf(db: BillingDb, id: string): Promise<InvoicesTable | undefined> {
+    return db.selectFrom('invoices').selectAll().where('replaces', '=', id).executeTakeFirst();
+  },
+
+  /** Drafts whose grace period has ended by `now`, oldest first. */
+  async draftsDue(db: BillingDb, now: Date): Promise<{ id: string }[]> {
+    return db
+      .selectFrom('invoices')
+      .select('id')
+      .where('status', '=', 'draft')
+      .where('finalize_after', '<=', now)
+      .orderBy('finalize_after')
+      .execute();
+  },
+
+  /** When the earliest draft's grace period ends. */
+  async earliestDraftEnd(db: BillingDb): Promise<Date | undefined> {
+    const r = await db
+      .selectFrom('invoices')
+      .select((eb) => eb.fn.min('finalize_after').as('at'))
+      .where('status', '=', 'draft')
+      .executeTakeFirst();
+    return r?.at ?? undefined;
+  },
+
+  /** Where the earliest draft's period starts. */
+  async earliestDraftStart(db: BillingDb): Promise<Date | undefined> {
+    const r = await db
+      .selectFrom('invoices')
+      .select((eb) => eb.fn.min('period_start').as('at'))
+      .where('status', '=', 'draft')
+      .executeTakeFirst();
+    return r?.at ?? undefined;
+  },
+
+  /** The one change a finalized invoice may undergo (the trigger allows nothing else). */
+  async markVoided(db: BillingDb, id: string, v: { reason: string; by: string; at: Date }): Promise<void> {
+    await db
+      .updateTable('invoices')
+      .set({ status: 'voided', void_reason: v.reason, voided_by: v.by, voided_at: v.at })
+      .where('id', '=', id)
+      .where('status', '=', 'finalized')
+      .execute();
   },
 
   /** Lines after `afterLineNo`, in order (keyset paging holds for invoices of any size). */
@@ -189,6 +269,8 @@ export const billingStore = {
     db: BillingDb,
     n: {
       id: string;
+      /** From the seller's counter (`takeNumber`), in the same transaction. */
+      number: string;
       of: InvoicesTable;
       amount: string;
       description: string;
@@ -202,7 +284,7 @@ export const billingStore = {
       with note as (
         insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark,
                               invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
-        values (${n.id}::uuid, 'CN' || lpad(nextval('invoice_numbers')::text, 9, '0'), ${n.of.stream}, 'credit_note', ${n.of.seller}, ${n.of.buyer_id}::uuid, ${n.of.period},
+        values (${n.id}::uuid, ${n.number}, ${n.of.stream}, 'credit_note', ${n.of.seller}, ${n.of.buyer_id}::uuid, ${n.of.period},
                 ${n.of.period_start}::timestamptz, ${n.of.period_end}::timestamptz, 0, 0, ${n.at}::timestamptz, ${n.of.currency},
                 ${n.amount}::numeric, ${n.of.tax_rate}::numeric, ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)},
                 ${n.amount}::numeric + ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)}, ${n.of.id}::uuid, ${n.at}::timestamptz)

@@ -15,13 +15,32 @@ export interface BillingProfilesTable {
   billing_day: number;
   /** Percent. */
   tax_rate: string;
+  /** Days after a period ends during which its invoice stays a draft (0: finalized at once). */
+  grace_period_days: number;
   updated_by: string;
   updated_at: Date;
 }
 
+export type InvoiceStatus = 'draft' | 'finalized' | 'voided';
+
 export interface InvoicesTable {
   id: string;
-  number: string;
+  /** Taken when the invoice is finalized (null while a draft): gapless per seller and prefix. */
+  number: string | null;
+  status: InvoiceStatus;
+  /** `DRAFT-…`: what a draft is addressed by until it has a number. */
+  draft_name: string | null;
+  /** Generated: the number, else the draft name. */
+  name: string;
+  /** A draft is finalized by the billing job from then (its period's end plus the grace period). */
+  finalize_after: Date | null;
+  /** The voided invoice this one was generated to replace. */
+  replaces: string | null;
+  void_reason: string | null;
+  voided_at: Date | null;
+  voided_by: string | null;
+  /** False for invoices closed before `invoice_billed` existed: what they billed per key is unknown, so they cannot be voided. */
+  billed_recorded: boolean;
   stream: Stream;
   kind: 'invoice' | 'credit_note';
   seller: Seller;
@@ -97,6 +116,25 @@ export interface BilledDailyTable {
   invoice_id: string;
 }
 
+/** What one invoice added to `billed_daily`, per key: taken back when a draft is re-rated or an invoice voided. */
+export interface InvoiceBilledTable {
+  buyer_id: string;
+  invoice_id: string;
+  subscription_id: string;
+  usage_date: string;
+  meter_id: string;
+  resource_uri: string;
+  location: string;
+  quantity: string;
+}
+
+/** The last number taken per seller and prefix (G, INV, CN). */
+export interface InvoiceNumberCountersTable {
+  seller: Seller;
+  prefix: string;
+  last: string;
+}
+
 /** Which invoice took a credit or adjustment in. */
 export interface BilledAdjustmentsTable {
   buyer_id: string;
@@ -111,6 +149,8 @@ export interface BillingTables extends PricingTables {
   billing_adjustments: BillingAdjustmentsTable;
   billed_daily: BilledDailyTable;
   billed_adjustments: BilledAdjustmentsTable;
+  invoice_billed: InvoiceBilledTable;
+  invoice_number_counters: InvoiceNumberCountersTable;
 }
 
 /** An asynchronous export (export-jobs.ts): what was asked, by whom, how far it got, and its manifest. */

@@ -20,10 +20,11 @@ function resourceParts(uri: string | null) {
   return { resourceGroup: id?.resourceGroup ?? '', consumedService: id?.namespace ?? '' };
 }
 
+/** A partner-center invoice: finalized (or voided) ones only; the vendor shows no drafts. */
 export function partnerInvoiceView(inv: InvoicesTable) {
-  const lineItems = `/invoices/${inv.number}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`;
+  const lineItems = `/invoices/${inv.name}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`;
   return {
-    id: inv.number,
+    id: inv.name,
     invoiceDate: dateTime(inv.invoice_date),
     billingPeriodStartDate: dateTime(inv.period_start),
     // The partner center names the last day of the period; our periods end (exclusive) a day later.
@@ -43,7 +44,7 @@ export function partnerInvoiceView(inv: InvoicesTable) {
         attributes: { objectType: 'InvoiceDetail' },
       },
     ],
-    links: { self: { uri: `/invoices/${inv.number}`, method: 'GET', headers: [] } },
+    links: { self: { uri: `/invoices/${inv.name}`, method: 'GET', headers: [] } },
     attributes: { objectType: 'Invoice' },
   };
 }
@@ -108,6 +109,8 @@ export function dailyRatedLineView(
   };
 }
 
+const STATUS = { draft: 'Draft', finalized: 'Finalized', voided: 'Voided' } as const;
+
 /** One line of a partner's invoice to a customer. */
 export function customerLineView(line: StoredLine, names: Names) {
   const meter = line.meter_id ? findMeter(line.meter_id) : undefined;
@@ -137,16 +140,22 @@ export function customerLineView(line: StoredLine, names: Names) {
 export function customerInvoiceView(
   inv: InvoicesTable,
   names: Names,
-  extra: { creditNoteFor?: string; lines?: StoredLine[] } = {},
+  extra: { creditNoteFor?: string; replaces?: string; replacedBy?: string; lines?: StoredLine[] } = {},
 ) {
   return {
-    id: `/providers/Stackledger.Billing/invoices/${inv.number}`,
-    name: inv.number,
+    id: `/providers/Stackledger.Billing/invoices/${inv.name}`,
+    name: inv.name,
     type: 'Stackledger.Billing/invoices',
     properties: {
       invoiceNumber: inv.number,
       kind: inv.kind === 'invoice' ? 'invoice' : 'creditNote',
-      status: 'Closed',
+      status: STATUS[inv.status],
+      ...(inv.status === 'draft' ? { finalizeAfter: inv.finalize_after?.toISOString() ?? null } : {}),
+      ...(inv.status === 'voided'
+        ? { voidReason: inv.void_reason, voidedAt: inv.voided_at?.toISOString() ?? null, voidedBy: inv.voided_by }
+        : {}),
+      ...(extra.replaces ? { replaces: extra.replaces } : {}),
+      ...(extra.replacedBy ? { replacedBy: extra.replacedBy } : {}),
       sellerId: inv.seller,
       customerId: inv.buyer_id,
       customerName: names.get(inv.buyer_id)?.name ?? null,

@@ -117,10 +117,11 @@ export function registerBillingCommands(program: Command): void {
         });
         print(o.json, value, () =>
           tableOrNone(
-            ['Invoice', 'Kind', 'Customer', 'Period', 'Subtotal', 'Tax', 'Total', 'Currency'],
+            ['Invoice', 'Kind', 'Status', 'Customer', 'Period', 'Subtotal', 'Tax', 'Total', 'Currency'],
             (value as { name: string; properties: Record<string, Cell> }[]).map((i) => [
               i.name,
               i.properties.kind,
+              i.properties.status,
               i.properties.customerName,
               i.properties.period,
               i.properties.subtotal,
@@ -136,15 +137,35 @@ export function registerBillingCommands(program: Command): void {
 
   billing
     .command('invoice')
-    .description('one invoice with its lines (or --unbilled --customer X: the open period so far)')
-    .argument('[number]', 'the invoice number')
+    .description(
+      'one invoice with its lines (or --unbilled --customer X: the open period so far); --finalize a draft, --void --reason an invoice',
+    )
+    .argument('[number]', "the invoice number (a draft's name, DRAFT-…)")
     .option('--unbilled', 'the open period of --customer')
     .option('--customer <id-or-domain>', 'the customer, with --unbilled')
     .option('--pdf <file>', 'write the invoice document (PDF) to this file instead')
+    .option('--finalize', 'approve a draft: finalize and number it now')
+    .option('--void', 'void a finalized invoice: a credit note for it and a new invoice for its period')
+    .option('--reason <text>', 'why, with --void')
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (number: string | undefined, o) =>
       runClient(o.data, async (c) => {
+        if (o.finalize || o.void) {
+          if (!number) throw new CliError('Name the invoice to --finalize or --void.', 2);
+          if (o.finalize && o.void) throw new CliError('--finalize or --void, not both.', 2);
+          if (o.void && !o.reason?.trim()) throw new CliError('--void needs --reason.', 2);
+          const r = await c.http.call(
+            'POST',
+            billingUrl(c, `invoices/${encodeURIComponent(number)}/${o.void ? 'void' : 'finalize'}?${V}`),
+            { token: await c.token(c.bootstrap.hub.arm), ...(o.void ? { body: { reason: o.reason } } : {}) },
+          );
+          return print(o.json, r, () =>
+            o.void
+              ? `Voided ${r.name}: credit note ${r.creditNote.name} (${r.creditNote.properties.total}), new invoice ${r.replacement.name} (${r.replacement.properties.total}).`
+              : `Finalized ${number} as ${r.name}: total ${r.properties.total} ${r.properties.currency}.`,
+          );
+        }
         if (o.pdf) {
           if (!number || o.unbilled)
             throw new CliError('--pdf needs an invoice number: the open period has no document.', 2);
@@ -163,7 +184,7 @@ export function registerBillingCommands(program: Command): void {
         const p = inv.properties;
         print(o.json, inv, () =>
           [
-            `${p.kind === 'creditNote' ? 'Credit note' : 'Invoice'} ${p.invoiceNumber ?? '(open period)'} to ${p.customerName} for ${p.period} (${p.periodStart.slice(0, 10)} to ${p.periodEnd.slice(0, 10)})`,
+            `${p.kind === 'creditNote' ? 'Credit note' : 'Invoice'} ${p.invoiceNumber ?? (p.status === 'Draft' ? inv.name : '(open period)')} (${p.status}) to ${p.customerName} for ${p.period} (${p.periodStart.slice(0, 10)} to ${p.periodEnd.slice(0, 10)})`,
             table(
               ['#', 'Type', 'Subscription', 'Meter', 'Resource', 'Days', 'Quantity', 'Unit price', 'Amount'],
               (p.lines as Record<string, Cell>[]).map((l) => [
@@ -180,6 +201,39 @@ export function registerBillingCommands(program: Command): void {
             ),
             `Subtotal ${p.subtotal}   Tax (${p.taxRate}%) ${p.tax}   Total ${p.total} ${p.currency}`,
           ].join('\n'),
+        );
+      }),
+    );
+
+  billing
+    .command('profile')
+    .description("set a billing profile: a customer's (or the default) billing day, tax rate and grace period")
+    .argument(
+      '<customer>',
+      "a customer's id or domain, or 'default'; with --provider a partner's directory id or 'default'",
+    )
+    .option('--billing-day <day>', 'the day periods start, 1 to 28', '1')
+    .option('--tax-rate <percent>', 'the tax rate in percent', '0')
+    .option('--grace-days <days>', 'days a closed period stays a draft before it is finalized (0: at once)', '0')
+    .option('--provider', "the provider's profile for its invoices to partners (system administrators)")
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (target: string, o) =>
+      runClient(o.data, async (c) => {
+        const id = target === 'default' || o.provider ? target : (await resolveCustomer(c, target)).id;
+        const r = await c.http.call('PUT', billingUrl(c, `billingProfiles/${encodeURIComponent(id)}?${V}`), {
+          token: await c.token(c.bootstrap.hub.arm),
+          body: {
+            level: o.provider ? 'provider' : 'partner',
+            billingDay: Number(o.billingDay),
+            taxRate: o.taxRate,
+            gracePeriodDays: Number(o.graceDays),
+          },
+        });
+        print(
+          o.json,
+          r,
+          () => `Billing profile ${target}: day ${r.billingDay}, tax ${r.taxRate}%, grace ${r.gracePeriodDays} days.`,
         );
       }),
     );

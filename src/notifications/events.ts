@@ -3,6 +3,7 @@
 
 export const EVENT_TYPES = [
   'invoice.finalized',
+  'invoice.draft_created',
   'creditnote.created',
   'budget.threshold_crossed',
   'usage.quarantined',

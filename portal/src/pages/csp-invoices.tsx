@@ -10,6 +10,7 @@ import {
   formatTime,
   Link,
   Loading,
+  navigate,
   Panel,
   Table,
   useLoad,
@@ -40,8 +41,13 @@ interface Invoice {
   id?: string;
   name?: string;
   properties: {
-    invoiceNumber?: string;
+    invoiceNumber?: string | null;
     kind?: 'invoice' | 'creditNote';
+    /** Draft during the seller's grace period, then Finalized (or Voided). */
+    status?: 'Draft' | 'Finalized' | 'Voided' | 'Open';
+    finalizeAfter?: string | null;
+    replacedBy?: string;
+    replaces?: string;
     customerId: string;
     customerName?: string;
     period: string;
@@ -178,6 +184,7 @@ export function InvoicesPage(p: PageProps) {
                 ),
               },
               { header: 'Kind', cell: (i) => (i.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice') },
+              { header: 'Status', cell: (i) => i.properties.status ?? '' },
               { header: 'Customer', cell: (i) => i.properties.customerName ?? i.properties.customerId },
               { header: 'Period', cell: (i) => i.properties.period },
               { header: 'Date', cell: (i) => (i.properties.invoiceDate ?? '').slice(0, 10) },
@@ -225,9 +232,32 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
               </dd>
               <dt>Invoice date</dt>
               <dd>{(inv.properties.invoiceDate ?? '').slice(0, 10) || '—'}</dd>
+              <dt>Status</dt>
+              <dd>
+                {inv.properties.status}
+                {inv.properties.finalizeAfter &&
+                  ` (finalized by itself at ${formatTime(inv.properties.finalizeAfter)})`}
+                {inv.properties.replacedBy && ` (replaced by ${inv.properties.replacedBy})`}
+                {inv.properties.replaces && ` (replaces ${inv.properties.replaces})`}
+              </dd>
             </dl>
             <Totals invoice={inv} />
             <p>
+              {inv.properties.status === 'Draft' && (
+                <ActionButton
+                  onClick={async () => {
+                    // Approval: the draft is rated a last time and numbered; it is addressed by its number from now on.
+                    const done = await api<Invoice>(
+                      'POST',
+                      `${base}/providers/Stackledger.Billing/invoices/${encodeURIComponent(p.invoiceNumber)}/finalize?${BILLING_API}`,
+                      { token },
+                    );
+                    navigate(`/invoices/${encodeURIComponent(done.name ?? '')}`);
+                  }}
+                >
+                  Finalize
+                </ActionButton>
+              )}
               <ActionButton
                 kind="secondary"
                 onClick={() =>

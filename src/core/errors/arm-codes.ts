@@ -95,6 +95,10 @@ export const ARM_CODES = {
   InvalidBillingPeriod: 400,
   BillingPeriodNotEnded: 409,
   InvoiceNotFound: 404,
+  InvoiceNotDraft: 409,
+  InvoiceNotFinalized: 409,
+  InvoiceNotVoidable: 409,
+  InvalidGracePeriod: 400,
   InvalidCustomerId: 400,
   CustomerNotFound: 400,
   // a provider's credit names a partner that does not exist
