@@ -9,7 +9,6 @@ import {
   type RawBuilder,
 } from 'kysely';
 import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DueWork } from '../core/scheduler.ts';
@@ -204,7 +203,32 @@ export async function setLocal(client: pg.PoolClient, settings: Record<string, s
   ]);
 }
 
-/** Runs `COPY … TO STDOUT` and writes what it answers into `out`, leaving `out` open. */
+/**
+ * Runs `COPY … TO STDOUT` and writes what it answers into `out`, leaving `out` open. Written out
+ * rather than `pipeline(…, { end: false })`, which leaves its listeners on `out`: an export of a
+ * thousand invoices is a thousand COPYs into one stream.
+ */
 export async function copyOutInto(client: pg.PoolClient, copy: string, out: Writable): Promise<void> {
-  await pipeline(client.query(copyTo(copy)), out, { end: false });
+  for await (const chunk of client.query(copyTo(copy))) {
+    if (out.destroyed) throw new Error('the reader went away');
+    if (!out.write(chunk)) await drained(out);
+  }
+}
+
+/** Resolves when `out` takes writes again; rejects if it fails or closes first. */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      out.off('error', settle);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new Error('the reader went away'));
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+    out.on('error', settle);
+  });
 }
