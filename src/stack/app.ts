@@ -3,6 +3,7 @@ import { registerChargebackRoutes } from './chargeback/routes.ts';
 import type { PricingTables } from '../rating/tables.ts';
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
@@ -30,6 +31,7 @@ import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
 import { meteringWork } from './metering/job.ts';
+import { registerArchiveRoutes } from './metering/routes.ts';
 import { meteringMigrations } from './metering/migrations.ts';
 import type { MeteringTables } from './metering/tables.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
@@ -96,6 +98,10 @@ export interface StackOptions {
   sealer: Sealer;
   location: string;
   db: Kysely<StackTables>;
+  /** The same database's pool: archiving a month streams it with COPY in its transaction. */
+  pool: pg.Pool;
+  /** Where archived months of usage go (a folder of the stack's data folder). */
+  archiveDir: string;
   scheduler: WorkScheduler;
   logger: Logger;
   tls?: TlsFiles;
@@ -290,6 +296,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
             { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
             operator,
           );
+          registerArchiveRoutes(armApp, { pool: opts.pool, dir: opts.archiveDir, clock }, operator);
           registerChargebackRoutes(armApp, {
             db: opts.db,
             arm,

@@ -33,4 +33,15 @@ export const bridgeMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1302_quarantine_reference_deferred': {
+    async up(db: Kysely<unknown>) {
+      // The outbox is partitioned by month (metering's 1207): a month's records move from the
+      // default partition into their own within a transaction, so the reference is checked at commit.
+      await sql`
+        alter table usage_quarantine drop constraint if exists usage_quarantine_hour_resource_id_meter_id_revision_fkey;
+        alter table usage_quarantine add constraint usage_quarantine_record foreign key (hour, resource_id, meter_id, revision)
+          references usage_records (hour, resource_id, meter_id, revision) deferrable initially deferred;
+      `.execute(db);
+    },
+  },
 };
