@@ -128,18 +128,21 @@ export interface Stack {
   registrationKeyCredential: RegistrationKeyCredential;
 }
 
+/** Every domain's migrations of a stack's database. */
+export const STACK_MIGRATIONS = {
+  ...armMigrations,
+  ...tenancyMigrations,
+  ...offersMigrations,
+  ...resourcesMigrations,
+  ...meteringMigrations,
+  ...networkMigrations,
+  ...bridgeMigrations,
+  ...deploymentsMigrations,
+  ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
+};
+
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, {
-    ...armMigrations,
-    ...tenancyMigrations,
-    ...offersMigrations,
-    ...resourcesMigrations,
-    ...meteringMigrations,
-    ...networkMigrations,
-    ...bridgeMigrations,
-    ...deploymentsMigrations,
-    ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
-  });
+  await migrate(db, STACK_MIGRATIONS);
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {

@@ -57,8 +57,8 @@ export const meteringMigrations: Record<string, Migration> = {
       // detaching its partition. `ensure_usage_month` makes a month's partition (the metering job
       // calls it ahead of the clock); rows of that month already in the DEFAULT partition move into
       // it in the caller's transaction, through the parent table so that its triggers see them go
-      // and come back. The bridge's quarantine refers to the records: its foreign key goes now and
-      // comes back deferrable (1302), so that such a move does not trip it.
+      // and come back. The bridge's quarantine refers to the records by key only: its foreign key
+      // goes (see 1302), since PostgreSQL would check it per partition and refuse such a move.
       await sql`
         do $$ declare c record; begin
           if to_regclass('usage_quarantine') is not null then
