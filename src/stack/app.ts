@@ -30,6 +30,7 @@ import { UsageBridge } from './bridge/job.ts';
 import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
+import { quarantineForArchive } from './bridge/store.ts';
 import { meteringWork } from './metering/job.ts';
 import { registerArchiveRoutes } from './metering/routes.ts';
 import { meteringMigrations } from './metering/migrations.ts';
@@ -299,7 +300,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
             { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
             operator,
           );
-          registerArchiveRoutes(armApp, { pool: opts.pool, dir: opts.archiveDir, clock }, operator);
+          registerArchiveRoutes(
+            armApp,
+            { pool: opts.pool, dir: opts.archiveDir, quarantine: quarantineForArchive, clock },
+            operator,
+          );
           registerChargebackRoutes(armApp, {
             db: opts.db,
             arm,

@@ -67,10 +67,11 @@ export async function refuseArchived(
   const archive = (
     await sql<UsageArchivesTable>`select * from usage_archives where ${overlaps} order by month limit 1`.execute(db)
   ).rows[0];
+  // Tenants ask too: the archive's name, not where the stack keeps it nor what else it holds.
   if (archive)
     throw armError(
       'UsageArchived',
-      `The usage of ${monthLabel(archive.month)} was archived to ${archive.file} (${archive.rows} records, sha256 ${archive.sha256}); it is no longer answered here.`,
+      `The usage of ${monthLabel(archive.month)} was archived by the operator (${path.basename(archive.file)}); it is no longer answered here.`,
     );
 }
 
@@ -82,7 +83,7 @@ export function parseMonth(text: unknown, target: string): Date {
 }
 
 /** Why a month cannot be archived yet, or undefined when it can (in the archiving transaction). */
-async function refusal(db: MeteringDb, month: Date): Promise<string | undefined> {
+async function refusal(db: MeteringDb, quarantine: ArchiveQuarantine, month: Date): Promise<string | undefined> {
   const end = nextMonth(month);
   const closed = await meteringStore.closedUntil(db);
   if (!closed || closed < end) return 'not all of its hours are closed yet';
@@ -93,11 +94,7 @@ async function refusal(db: MeteringDb, month: Date): Promise<string | undefined>
     .where('hour', '<', end)
     .executeTakeFirst();
   if (dirty) return `its hour ${dirty.hour.toISOString()} is to be closed again (a late report)`;
-  const held = await sql<{ held: number; dropped: number }>`
-    select count(*) filter (where state = 'held')::int as held, count(*) filter (where state = 'dropped')::int as dropped
-    from usage_quarantine where hour >= ${month}::timestamptz and hour < ${end}::timestamptz
-  `.execute(db);
-  const q = held.rows[0];
+  const q = await quarantine.pending(db, month, end);
   if (q.held > 0) return `${q.held} of its records are held in the bridge's quarantine`;
   if (q.dropped > 0) return `${q.dropped} of its records were dropped from the bridge's quarantine and never delivered`;
   const counts = await db
@@ -142,10 +139,19 @@ async function writeMonth(client: pg.PoolClient, month: Date, file: string): Pro
   return { rows: Number(copy.rowCount), sha256: hash.digest('hex') };
 }
 
+/** The bridge's quarantine as the archive asks it (the bridge's own, handed in: metering does not import it). */
+export interface ArchiveQuarantine {
+  /** How many records of the usage hours [from, to) are held, or dropped (never to be delivered). */
+  pending(db: MeteringDb, from: Date, to: Date): Promise<{ held: number; dropped: number }>;
+  /** Forgets the entries of the usage hours [from, to) as their records leave (released ones, delivered since). */
+  forget(db: MeteringDb, from: Date, to: Date): Promise<void>;
+}
+
 export interface ArchiveDeps {
   pool: pg.Pool;
   /** Where the archives go: a folder of the stack's data folder. */
   dir: string;
+  quarantine: ArchiveQuarantine;
 }
 
 /**
@@ -171,7 +177,7 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
             .execute()
         ).map((r) => r.month);
         for (const month of months) {
-          const why = await refusal(db, month);
+          const why = await refusal(db, deps.quarantine, month);
           if (why)
             throw armError(
               'UsageMonthNotArchivable',
@@ -201,10 +207,7 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
               archived_by: by,
             })
             .execute();
-          // The quarantine's entries of a delivered month are all released ones, delivered since.
-          await sql`delete from usage_quarantine where hour >= ${month}::timestamptz and hour < ${nextMonth(month)}::timestamptz`.execute(
-            db,
-          );
+          await deps.quarantine.forget(db, month, nextMonth(month));
           const partition = `usage_records_${monthLabel(month).replace('-', '_')}`;
           await sql`alter table usage_records detach partition ${sql.table(partition)}`.execute(db);
           await sql`drop table ${sql.table(partition)}`.execute(db);

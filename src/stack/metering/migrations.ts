@@ -58,15 +58,8 @@ export const meteringMigrations: Record<string, Migration> = {
       // calls it ahead of the clock); rows of that month already in the DEFAULT partition move into
       // it in the caller's transaction, through the parent table so that its triggers see them go
       // and come back. The bridge's quarantine refers to the records by key only: its foreign key
-      // goes (see 1302), since PostgreSQL would check it per partition and refuse such a move.
+      // goes with the old table (bridge's 1302 says why).
       await sql`
-        do $$ declare c record; begin
-          if to_regclass('usage_quarantine') is not null then
-            for c in select conname from pg_constraint where conrelid = 'usage_quarantine'::regclass and contype = 'f' loop
-              execute format('alter table usage_quarantine drop constraint %I', c.conname);
-            end loop;
-          end if;
-        end $$;
         alter table usage_records rename to usage_records_unpartitioned;
         create table usage_records (
           resource_id uuid not null,
@@ -105,7 +98,7 @@ export const meteringMigrations: Record<string, Migration> = {
         insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at, delivered_at)
         select resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at, delivered_at
         from usage_records_unpartitioned;
-        drop table usage_records_unpartitioned;
+        drop table usage_records_unpartitioned cascade; -- with the quarantine's foreign key, see above
         alter table usage_records rename constraint usage_records_by_month_pkey to usage_records_pkey;
         create index usage_records_reported on usage_records (reported_at);
         create index usage_records_subscription on usage_records (subscription_id, reported_at);
