@@ -111,7 +111,7 @@ describe("archiving a stack's delivered months", () => {
     assert.deepEqual(await state(), before);
   });
 
-  it('refuses a month with hours to close again, and one not closed, naming the month and why; nothing changes', async () => {
+  it('refuses a month with hours to close again, one with a held record, and one not closed, naming the month and why; nothing changes', async () => {
     const report = await lateReport('2026-05-20T10:30:00Z');
     assert.equal(report.status, 200, JSON.stringify(report.body));
     const before = await state();
@@ -122,6 +122,16 @@ describe("archiving a stack's delivered months", () => {
     assert.deepEqual(await state(), before);
     // The re-close writes corrections, which the bridge delivers in the same step.
     await advance('PT1H');
+    // A record the hub refused, held in the quarantine, keeps its month (set aside here as the bridge does).
+    await stackDb.query(
+      `insert into usage_quarantine (hour, resource_id, meter_id, revision, state, status, code, message, quarantined_at, refused_at)
+       select hour, resource_id, meter_id, revision, 'held', 400, 'InvalidProperty', 'refused', now(), now()
+       from usage_records where hour = '2026-05-10T00:00:00Z' limit 1`,
+    );
+    const held = await archive('2026-06');
+    assert.equal(held.status, 409, JSON.stringify(held.body));
+    assert.match(held.body.error.message, /2026-05.*1 of its records are held in the bridge's quarantine/);
+    await stackDb.query(`delete from usage_quarantine where hour = '2026-05-10T00:00:00Z'`);
     const open = await archive('2026-07');
     assert.equal(open.status, 409);
     assert.match(open.body.error.message, /2026-06.*not all of its hours are closed/);
