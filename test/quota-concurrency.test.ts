@@ -97,4 +97,47 @@ describe('quotas under concurrent creates', () => {
       await db.end();
     }
   });
+
+  it('holds the network quota under a burst of creates and deletes, its counters equal to a recount of the live resources', async () => {
+    const admin = t.b.stacks.local.adminArm;
+    const set = await t.call(
+      'PUT',
+      `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Microsoft.Network.Admin/locations/local/quotas/default?api-version=2015-06-15`,
+      { token: await t.appToken('operator', admin), body: { properties: { maxSecurityGroupsPerSubscription: 5 } } },
+    );
+    assert.ok(set.status < 300, JSON.stringify(set.body));
+    const nsg = (name: string) =>
+      `${t.b.stacks.local.tenantArm}/subscriptions/${tenant.sub}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/${name}?api-version=2018-11-01`;
+    const put = (name: string) => t.call('PUT', nsg(name), { token: tenant.user, body: { location: 'local' } });
+    const first = await Promise.all(Array.from({ length: 10 }, (_, i) => put(`nsg${i}`)));
+    assert.deepEqual(
+      first.map((a) => a.status).sort(),
+      [...Array(5).fill(201), ...Array(5).fill(409)],
+      JSON.stringify(first.filter((a) => a.status >= 500).map((a) => a.body)),
+    );
+    const created = first.flatMap((a, i) => (a.status === 201 ? [`nsg${i}`] : []));
+    // Deletes and creates at once: the creates see the room the deletes make, or not, but never more than five live.
+    const burst = await Promise.all([
+      ...created.slice(0, 3).map((n) => t.call('DELETE', nsg(n), { token: tenant.user })),
+      ...Array.from({ length: 6 }, (_, i) => put(`again${i}`)),
+    ]);
+    for (const a of burst) assert.ok(a.status < 500 && a.status !== 400, JSON.stringify(a.body));
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
+    await db.connect();
+    try {
+      const recount = await db.query<{ type_key: string; live: number }>(
+        'select type_key, count(*)::int as live from network_resources where subscription_id = $1 and deleted_at is null group by 1 order by 1',
+        [tenant.sub],
+      );
+      const counters = await db.query<{ type_key: string; live: number }>(
+        'select type_key, live from network_usage where subscription_id = $1 and live <> 0 order by 1',
+        [tenant.sub],
+      );
+      assert.deepEqual(counters.rows, recount.rows);
+      const groups = recount.rows.find((r) => r.type_key === 'microsoft.network/networksecuritygroups');
+      assert.ok(groups && groups.live <= 5 && groups.live >= 2, `the quota held: ${groups?.live}`);
+    } finally {
+      await db.end();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
+import { registerStackArchiveCommand } from './stack-archive.ts';
 import { reconciliationText, registerQuarantineCommands, stackOption, verifyStack } from './bridge.ts';
 import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
@@ -270,6 +271,7 @@ export function registerUsageCommands(program: Command): void {
     });
 
   registerQuarantineCommands(usage);
+  registerStackArchiveCommand(usage);
 }
 
 export async function verifyLedger(c: Connection, from = '1970-01-01T00:00:00Z', to = '9999-01-01T00:00:00Z') {

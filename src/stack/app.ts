@@ -3,6 +3,7 @@ import { registerChargebackRoutes } from './chargeback/routes.ts';
 import type { PricingTables } from '../rating/tables.ts';
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { armMigrations } from '../arm/migrations.ts';
@@ -29,7 +30,9 @@ import { UsageBridge } from './bridge/job.ts';
 import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
+import { quarantineForArchive } from './bridge/store.ts';
 import { meteringWork } from './metering/job.ts';
+import { registerArchiveRoutes } from './metering/routes.ts';
 import { meteringMigrations } from './metering/migrations.ts';
 import type { MeteringTables } from './metering/tables.ts';
 import { resourcesMigrations } from './resources/migrations.ts';
@@ -96,6 +99,10 @@ export interface StackOptions {
   sealer: Sealer;
   location: string;
   db: Kysely<StackTables>;
+  /** The same database's pool: archiving a month streams it with COPY in its transaction. */
+  pool: pg.Pool;
+  /** Where archived months of usage go (a folder of the stack's data folder). */
+  archiveDir: string;
   scheduler: WorkScheduler;
   logger: Logger;
   tls?: TlsFiles;
@@ -122,18 +129,21 @@ export interface Stack {
   registrationKeyCredential: RegistrationKeyCredential;
 }
 
+/** Every domain's migrations of a stack's database. */
+export const STACK_MIGRATIONS = {
+  ...armMigrations,
+  ...tenancyMigrations,
+  ...offersMigrations,
+  ...resourcesMigrations,
+  ...meteringMigrations,
+  ...networkMigrations,
+  ...bridgeMigrations,
+  ...deploymentsMigrations,
+  ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
+};
+
 export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, {
-    ...armMigrations,
-    ...tenancyMigrations,
-    ...offersMigrations,
-    ...resourcesMigrations,
-    ...meteringMigrations,
-    ...networkMigrations,
-    ...bridgeMigrations,
-    ...deploymentsMigrations,
-    ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
-  });
+  await migrate(db, STACK_MIGRATIONS);
 }
 
 export async function createStack(opts: StackOptions): Promise<Stack> {
@@ -288,6 +298,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
             armApp,
             bridge,
             { stack: opts.name, cloudId: opts.cloudId, now: () => clock.now(), baseUrl: () => opts.endpoints()[which] },
+            operator,
+          );
+          registerArchiveRoutes(
+            armApp,
+            { pool: opts.pool, dir: opts.archiveDir, quarantine: quarantineForArchive, clock },
             operator,
           );
           registerChargebackRoutes(armApp, {

@@ -177,6 +177,8 @@ export interface StackRoleOptions extends RoleOptions {
   hubCa?: string;
   operator: OperatorCredentials;
   stackSecret?: Partial<StackSecretPolicy>;
+  /** The process's data folder: the stack's usage archives go to DIR/archives/NAME. */
+  dataDir: string;
 }
 
 export interface RunningStack {
@@ -231,6 +233,8 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
       sealer: opts.sealer,
       location: opts.location,
       db: db.db,
+      pool: db.pool,
+      archiveDir: path.join(opts.dataDir, 'archives', opts.name),
       scheduler: opts.scheduler,
       logger: opts.logger.child({ role: 'stack', stack: opts.name }),
       tls: opts.tls,

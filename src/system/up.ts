@@ -261,6 +261,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
             adminUserName: operator.admin.userName,
           },
           stackSecret: opts.policies?.stackSecret,
+          dataDir: p.dataDir,
         },
         p.cleanups,
       );
@@ -392,6 +393,7 @@ export async function startStackOnly(
         hubCa,
         operator: opts.operator,
         stackSecret: opts.policies?.stackSecret,
+        dataDir: p.dataDir,
       },
       p.cleanups,
     );

@@ -87,6 +87,8 @@ export const ARM_CODES = {
   EventTimeInFuture: 400,
   EventTimeInClosedPeriod: 400,
   UsageRecordConflict: 409,
+  UsageArchived: 409,
+  UsageMonthNotArchivable: 409,
   // Prices and billing (rating/, billing/, core/periods.ts)
   InvalidPrice: 400,
   InvalidEffectiveDate: 400,

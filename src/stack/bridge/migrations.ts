@@ -33,4 +33,21 @@ export const bridgeMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1302_quarantine_reference_by_key': {
+    async up(db: Kysely<unknown>) {
+      // The outbox is partitioned by month (metering's 1207). PostgreSQL checks a reference to a
+      // partitioned table partition by partition, so a month's records moving from the DEFAULT
+      // partition into their own would trip it: the quarantine refers to its record by key alone
+      // (it is written only with keys read from the outbox, and an archive takes its month's
+      // entries with the month). On databases that had it, it went with the old table (1207); this
+      // drops it on new ones, which 1301 gave it after 1207 ran.
+      await sql`
+        do $$ declare c record; begin
+          for c in select conname from pg_constraint where conrelid = 'usage_quarantine'::regclass and contype = 'f' and conparentid = 0 loop
+            execute format('alter table usage_quarantine drop constraint %I', c.conname);
+          end loop;
+        end $$;
+      `.execute(db);
+    },
+  },
 };

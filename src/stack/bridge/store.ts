@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { armStore } from '../../arm/store.ts';
 import type { SettingsTable } from '../../arm/tables.ts';
 import type { UsageRecordWire } from '../../core/usage-record.ts';
+import type { ArchiveQuarantine } from '../metering/archive.ts';
 import type { RecordKeyColumns } from '../metering/outbox-store.ts';
 import type { MeteringTables } from '../metering/tables.ts';
 import type { BridgeTables, QuarantineState } from './tables.ts';
@@ -155,4 +156,20 @@ export const bridgeStore = {
   status: async (db: BridgeDb): Promise<BridgeStatus> => (await armStore.getSetting<BridgeStatus>(db, 'bridge')) ?? {},
 
   setStatus: (db: BridgeDb, status: BridgeStatus): Promise<void> => armStore.putSetting(db, 'bridge', status),
+};
+
+/** The quarantine of a month for metering's archive, in the archive's transaction. */
+export const quarantineForArchive: ArchiveQuarantine = {
+  pending: async (db, from, to) =>
+    (
+      await sql<{ held: number; dropped: number }>`
+        select count(*) filter (where state = 'held')::int as held, count(*) filter (where state = 'dropped')::int as dropped
+        from usage_quarantine where hour >= ${from}::timestamptz and hour < ${to}::timestamptz
+      `.execute(db)
+    ).rows[0],
+  forget: async (db, from, to) => {
+    await sql`delete from usage_quarantine where hour >= ${from}::timestamptz and hour < ${to}::timestamptz`.execute(
+      db,
+    );
+  },
 };

@@ -6,6 +6,7 @@ import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
 import { pricingStore } from '../../rating/store.ts';
 import { setPrice, type PriceInput } from '../../rating/service.ts';
 import { priceSheetView } from '../../rating/views.ts';
+import { refuseArchived } from '../metering/archive.ts';
 import { chargebackStore, type ChargebackDb, type ChargebackLine } from './store.ts';
 
 // The operator's chargeback: a month of each tenant subscription's usage rated with the operator's
@@ -49,6 +50,7 @@ export async function chargebackMonth(
   const label = period ?? ctx.arm.clock.now().toISOString().slice(0, 7);
   parsePeriod(label);
   const { start, end } = periodBounds(label, 1);
+  await refuseArchived(ctx.db, { from: start, to: end, by: 'hour' });
   const [lines, sheet, names] = await Promise.all([
     chargebackStore.lines(ctx.db, start, end, only),
     pricingStore.sheet(ctx.db, CHARGEBACK_SHEET),

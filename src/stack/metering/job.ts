@@ -1,10 +1,17 @@
 import type { DueWork } from '../../core/scheduler.ts';
+import { ensureUsagePartitions } from './archive.ts';
 import { closeDueHours } from './service.ts';
 import type { MeteringDb } from './store.ts';
 
 // Hours close on the clock: once an hour has passed, each resource's usage of it is written, one
-// record per resource and meter (see service.ts).
+// record per resource and meter (see service.ts), into the month's partition, made ahead of the clock.
 
 export function meteringWork(db: MeteringDb): DueWork {
-  return { name: 'stack: close metering hours', runUntil: (now: Date, since?: Date) => closeDueHours(db, now, since) };
+  return {
+    name: 'stack: close metering hours',
+    runUntil: async (now: Date, since?: Date) => {
+      await ensureUsagePartitions(db, now);
+      await closeDueHours(db, now, since);
+    },
+  };
 }

@@ -51,4 +51,131 @@ export const meteringMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1207_usage_records_monthly': {
+    async up(db: Kysely<unknown>) {
+      // The outbox by month (UTC) of its usage hour, so that a delivered month can be archived by
+      // detaching its partition. `ensure_usage_month` makes a month's partition (the metering job
+      // calls it ahead of the clock); rows of that month already in the DEFAULT partition move into
+      // it in the caller's transaction, through the parent table so that its triggers see them go
+      // and come back. The bridge's quarantine refers to the records by key only: its foreign key
+      // goes with the old table (bridge's 1302 says why).
+      await sql`
+        alter table usage_records rename to usage_records_unpartitioned;
+        create table usage_records (
+          resource_id uuid not null,
+          meter_id uuid not null,
+          hour timestamptz not null,
+          revision integer not null,
+          quantity numeric(38, 9) not null,
+          subscription_id uuid not null,
+          tenant_id uuid not null,
+          resource_uri text not null,
+          location text not null,
+          tags jsonb not null,
+          reported_at timestamptz not null,
+          delivered_at timestamptz,
+          constraint usage_records_by_month_pkey primary key (hour, resource_id, meter_id, revision)
+        ) partition by range (hour);
+        create table usage_records_default partition of usage_records default;
+        create function ensure_usage_month(at timestamptz) returns boolean language plpgsql as $f$
+        declare
+          first_hour timestamptz := date_trunc('month', at at time zone 'UTC') at time zone 'UTC';
+          next_month timestamptz := (date_trunc('month', at at time zone 'UTC') + interval '1 month') at time zone 'UTC';
+          part text := 'usage_records_' || to_char(at at time zone 'UTC', 'YYYY_MM');
+        begin
+          if to_regclass(part) is not null then return false; end if;
+          perform pg_advisory_xact_lock(hashtext('usage_records partitions'));
+          if to_regclass(part) is not null then return false; end if;
+          create temp table if not exists usage_records_moving (like usage_records) on commit drop;
+          delete from usage_records_moving;
+          with moved as (delete from usage_records where hour >= first_hour and hour < next_month returning *)
+          insert into usage_records_moving select * from moved;
+          execute format('create table %I partition of usage_records for values from (%L) to (%L)', part, first_hour, next_month);
+          insert into usage_records select * from usage_records_moving;
+          return true;
+        end $f$;
+        select ensure_usage_month(m) from (select distinct date_trunc('month', hour at time zone 'UTC') at time zone 'UTC' as m from usage_records_unpartitioned) months;
+        insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at, delivered_at)
+        select resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at, delivered_at
+        from usage_records_unpartitioned;
+        drop table usage_records_unpartitioned cascade; -- with the quarantine's foreign key, see above
+        alter table usage_records rename constraint usage_records_by_month_pkey to usage_records_pkey;
+        create index usage_records_reported on usage_records (reported_at);
+        create index usage_records_subscription on usage_records (subscription_id, reported_at);
+        create index usage_records_undelivered on usage_records (hour, resource_id, meter_id, revision) where delivered_at is null;
+        create index usage_records_aggregate on usage_records (subscription_id, hour, meter_id, resource_uri) include (reported_at, quantity);
+      `.execute(db);
+    },
+  },
+  '1208_usage_record_counts': {
+    async up(db: Kysely<unknown>) {
+      // What the bridge's status and metrics show, kept per month by statement triggers in the
+      // transaction of each insert, delivery or move, so that no status counts the whole outbox.
+      // A month's row leaves with its archive. The last hours only grow: records leave a month
+      // only when it moves into its partition (and come back in the same transaction) or is archived.
+      await sql`
+        create table usage_record_counts (
+          month timestamptz primary key,
+          undelivered bigint not null,
+          delivered bigint not null,
+          last_hour timestamptz,
+          last_delivered_hour timestamptz
+        );
+        insert into usage_record_counts (month, undelivered, delivered, last_hour, last_delivered_hour)
+        select date_trunc('month', hour at time zone 'UTC') at time zone 'UTC', count(*) filter (where delivered_at is null),
+               count(*) filter (where delivered_at is not null), max(hour), max(hour) filter (where delivered_at is not null)
+        from usage_records group by 1;
+      `.execute(db);
+      // One function per event: each names only the transition tables its event has.
+      const added = 'select 1 as sign, n.hour, n.delivered_at from new_rows n';
+      const removed = 'select -1 as sign, o.hour, o.delivered_at from old_rows o';
+      for (const [event, referencing, rows] of [
+        ['insert', 'new table as new_rows', added],
+        ['update', 'old table as old_rows new table as new_rows', `${added} union all ${removed}`],
+        ['delete', 'old table as old_rows', removed],
+      ]) {
+        await sql
+          .raw(
+            `create function count_usage_records_${event}() returns trigger language plpgsql as $f$
+            begin
+              insert into usage_record_counts as c (month, undelivered, delivered, last_hour, last_delivered_hour)
+              select date_trunc('month', d.hour at time zone 'UTC') at time zone 'UTC', sum(d.sign * (d.delivered_at is null)::int),
+                     sum(d.sign * (d.delivered_at is not null)::int), max(d.hour) filter (where d.sign > 0),
+                     max(d.hour) filter (where d.sign > 0 and d.delivered_at is not null)
+              from (${rows}) d
+              group by 1 order by 1
+              on conflict (month) do update set
+                undelivered = c.undelivered + excluded.undelivered,
+                delivered = c.delivered + excluded.delivered,
+                last_hour = greatest(c.last_hour, excluded.last_hour),
+                last_delivered_hour = greatest(c.last_delivered_hour, excluded.last_delivered_hour);
+              return null;
+            end $f$`,
+          )
+          .execute(db);
+        await sql
+          .raw(
+            `create trigger usage_records_count_${event} after ${event} on usage_records referencing ${referencing} for each statement execute function count_usage_records_${event}()`,
+          )
+          .execute(db);
+      }
+    },
+  },
+  '1209_usage_archives': {
+    async up(db: Kysely<unknown>) {
+      // The months archived: their records went to a file and their partition was dropped.
+      await sql`
+        create table usage_archives (
+          month timestamptz primary key,
+          file text not null,
+          rows bigint not null,
+          sha256 text not null,
+          first_reported_at timestamptz,
+          last_reported_at timestamptz,
+          archived_at timestamptz not null,
+          archived_by text not null
+        );
+      `.execute(db);
+    },
+  },
 };

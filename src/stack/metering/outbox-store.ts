@@ -100,24 +100,22 @@ export const outboxStore = {
     `.execute(db);
   },
 
+  /** The outbox's counts, from the counters its triggers keep (migration 1208): never a count of the records. */
   counts: async (db: MeteringDb): Promise<OutboxCounts> => {
-    const r = await sql<{
-      undelivered: number;
-      delivered: number;
-      last_closed: Date | null;
-      last_delivered: Date | null;
-    }>`
-      select count(*) filter (where delivered_at is null)::int as undelivered,
-             count(*) filter (where delivered_at is not null)::int as delivered,
-             max(hour) as last_closed, max(hour) filter (where delivered_at is not null) as last_delivered
-      from usage_records
-    `.execute(db);
-    const row = r.rows[0];
+    const row = await db
+      .selectFrom('usage_record_counts')
+      .select((eb) => [
+        eb.fn.coalesce(eb.fn.sum<string>('undelivered'), sql<string>`0`).as('undelivered'),
+        eb.fn.coalesce(eb.fn.sum<string>('delivered'), sql<string>`0`).as('delivered'),
+        eb.fn.max('last_hour').as('last_closed'),
+        eb.fn.max('last_delivered_hour').as('last_delivered'),
+      ])
+      .executeTakeFirstOrThrow();
     return {
-      undelivered: row.undelivered,
-      delivered: row.delivered,
-      lastClosedHour: row.last_closed,
-      lastDeliveredHour: row.last_delivered,
+      undelivered: Number(row.undelivered),
+      delivered: Number(row.delivered),
+      lastClosedHour: (row.last_closed as Date | null) ?? null,
+      lastDeliveredHour: (row.last_delivered as Date | null) ?? null,
     };
   },
 

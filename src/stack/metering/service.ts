@@ -1,5 +1,6 @@
 import { inTransaction } from '../../arm/service.ts';
 import { HOUR_MS, startOfHour } from '../../core/clock.ts';
+import { refuseArchived } from './archive.ts';
 import { hoursReopened, meteredRates, type MeterRates } from './rules.ts';
 import { meteringStore, type MeteringDb } from './store.ts';
 
@@ -57,12 +58,15 @@ export const holdClosingLock = (db: MeteringDb): Promise<void> => meteringStore.
  * marked dirty, to be closed again (which writes correcting records). In a transaction that holds
  * the closing lock. Answers undefined when the resource had no metered state at that time, else
  * whether the change reached its open interval (what it meters now) and how many hours reopen.
+ * 409 UsageArchived when the change falls in an archived month.
  */
 export async function recordLateStateChange(
   db: MeteringDb,
   change: StateChange,
   recordedAt: Date,
 ): Promise<{ current: boolean; reopenedHours: number } | undefined> {
+  // An archived month's hours are the hub's alone: no correction of them is made here any more.
+  await refuseArchived(db, { from: change.at, to: recordedAt, by: 'hour' });
   const current = await meteringStore.splitAt(db, stateOf(change, recordedAt));
   if (current === undefined) return undefined;
   const hours = hoursReopened(change.at, (await meteringStore.closedUntil(db)) ?? recordedAt);

@@ -40,8 +40,31 @@ export interface MeteringDirtyHoursTable {
   hour: Date;
 }
 
+/** The outbox's counts per month of usage hour, kept by triggers on `usage_records` (migration 1208). */
+export interface UsageRecordCountsTable {
+  month: Date;
+  undelivered: string; // bigint, as text
+  delivered: string;
+  last_hour: Date | null;
+  last_delivered_hour: Date | null;
+}
+
+/** A month whose records went to a file and whose partition was dropped. */
+export interface UsageArchivesTable {
+  month: Date;
+  file: string;
+  rows: string; // bigint, as text
+  sha256: string;
+  first_reported_at: Date | null;
+  last_reported_at: Date | null;
+  archived_at: Date;
+  archived_by: string;
+}
+
 export interface MeteringTables {
   resource_states: ResourceStatesTable;
   usage_records: UsageRecordsTable;
   metering_dirty_hours: MeteringDirtyHoursTable;
+  usage_record_counts: UsageRecordCountsTable;
+  usage_archives: UsageArchivesTable;
 }

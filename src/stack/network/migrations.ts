@@ -55,4 +55,38 @@ export const networkMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1703_network_usage_counters': {
+    async up(db: Kysely<unknown>) {
+      // Quota checks read per-subscription counters of live resources per type, not the resources:
+      // a trigger adds a row's difference (live or not, its subscription and type) in the write's
+      // transaction, as the resources' counters do (1206); checks read them under the subscription's lock.
+      await sql`
+        create table network_usage (
+          subscription_id uuid not null,
+          type_key text not null,
+          live integer not null,
+          primary key (subscription_id, type_key)
+        );
+        create function count_network_usage() returns trigger language plpgsql as $$
+        begin
+          insert into network_usage (subscription_id, type_key, live)
+          select d.subscription_id, d.type_key, sum(d.live)
+          from (
+            select new.subscription_id, new.type_key, 1 where tg_op <> 'DELETE' and new.deleted_at is null
+            union all
+            select old.subscription_id, old.type_key, -1 where tg_op <> 'INSERT' and old.deleted_at is null
+          ) d(subscription_id, type_key, live)
+          group by d.subscription_id, d.type_key
+          having sum(d.live) <> 0
+          order by d.subscription_id, d.type_key
+          on conflict (subscription_id, type_key) do update set live = network_usage.live + excluded.live;
+          return null;
+        end $$;
+        create trigger network_resources_count_usage after insert or update of deleted_at, subscription_id, type_key or delete
+        on network_resources for each row execute function count_network_usage();
+        insert into network_usage (subscription_id, type_key, live)
+        select subscription_id, type_key, count(*) from network_resources where deleted_at is null group by 1, 2;
+      `.execute(db);
+    },
+  },
 };

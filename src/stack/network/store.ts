@@ -54,15 +54,15 @@ export const networkStore = {
   listAnyType: (db: NetworkDb, filter: NamedRowFilter, cursor: Cursor) =>
     pageQuery(whereNamed(db.selectFrom('network_resources').selectAll(), filter), ANY_TYPE_ORDER, cursor).execute(),
 
+  /** The subscription's live resources of a type, from the counter its trigger keeps: read under the subscription's lock. */
   countLive: async (db: NetworkDb, subscriptionId: string, type: string): Promise<number> => {
     const row = await db
-      .selectFrom('network_resources')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .selectFrom('network_usage')
+      .select('live')
       .where('subscription_id', '=', subscriptionId)
       .where('type_key', '=', type.toLowerCase())
-      .where('deleted_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+      .executeTakeFirst();
+    return row?.live ?? 0;
   },
 
   liveInGroup: (db: NetworkDb, subscriptionId: string, resourceGroup: string) =>

@@ -42,7 +42,15 @@ export interface PublicIpPoolTable {
   public_ip_id: string;
 }
 
+/** Live network resources per subscription and type, kept by a trigger (migration 1703) for quota checks. */
+export interface NetworkUsageTable {
+  subscription_id: string;
+  type_key: string;
+  live: number;
+}
+
 export interface NetworkTables {
+  network_usage: NetworkUsageTable;
   network_resources: NetworkResourcesTable;
   network_references: NetworkReferencesTable;
   public_ip_pool: PublicIpPoolTable;

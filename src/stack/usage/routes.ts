@@ -6,6 +6,7 @@ import { isGuid } from '../../core/ids.ts';
 import { parseUsageQuery, usageAggregateView, usageErrors } from '../../core/usage-api.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { usagePage } from '../../http/paging.ts';
+import { refuseArchived } from '../metering/archive.ts';
 import { outboxStore, outboxUsageOrder } from '../metering/outbox-store.ts';
 import type { MeteringDb } from '../metering/store.ts';
 
@@ -36,6 +37,7 @@ export function registerTenantUsageRoutes(
         ...parseUsageQuery((n) => queryValue(request, n), arm.clock.now()),
         subscriptionId: sub.subscription_id,
       };
+      await refuseArchived(db, { from: q.start, to: q.end, by: 'reported' });
       return usagePage(
         request,
         baseUrl(),
@@ -77,6 +79,7 @@ export function registerProviderUsageRoutes(
         subscriptionId = target.subscription_id;
       }
       const query = { ...q, subscriptionId };
+      await refuseArchived(db, { from: q.start, to: q.end, by: 'reported' });
       return usagePage(
         request,
         baseUrl(),
