@@ -54,7 +54,14 @@ describe('upgrading a hub with invoices to incremental rating', () => {
 
   before(async () => {
     await ensureDatabase(withDatabase(testServerUrl(), PREFIX));
-    const { '0504_usage_daily': _daily, '0620_billed_quantities': _billed, ...before } = hubMigrations;
+    // The hub as it was: before usage's daily aggregates, monthly partitions and billed quantities.
+    const {
+      '0505_usage_daily': _daily,
+      '0506_usage_daily_line_order': _order,
+      '0507_usage_partitions': _partitions,
+      '0620_billed_quantities': _billed,
+      ...before
+    } = hubMigrations;
     await migrate(db, before);
     const t0 = new Date('2026-01-01T00:00:00Z');
     await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'CSP', 'csp.example', 'partner', ${t0})`.execute(

@@ -92,6 +92,8 @@ const HUB_START = 'stackledger: hub start';
 /** `1`: webhooks may point at loopback, private and link-local addresses. */
 export const WEBHOOKS_INTERNAL_ENV = 'STACKLEDGER_WEBHOOKS_ALLOW_INTERNAL';
 const STACK_START = 'stackledger: stack start';
+/** A folder for usage archives other than the data folder's `archive`. */
+export const USAGE_ARCHIVE_DIR_ENV = 'STACKLEDGER_USAGE_ARCHIVE_DIR';
 
 export interface RunningHub {
   hub: Hub;
@@ -106,6 +108,8 @@ export async function startHubRole(
     identitySystem?: IdentitySystem;
     publicUrl?: string;
     webhooks?: DeliveryOptions;
+    /** Where `usage archive` writes (the data folder's `archive`); the installation may name another. */
+    archiveDir?: string;
   },
   cleanups: Cleanups,
 ): Promise<RunningHub> {
@@ -133,6 +137,7 @@ export async function startHubRole(
       identitySystem: opts.identitySystem,
       // Receivers inside the hub's own network only where the installation says so.
       webhooks: { allowInternalAddresses: process.env[WEBHOOKS_INTERNAL_ENV] === '1', ...opts.webhooks },
+      archiveDir: process.env[USAGE_ARCHIVE_DIR_ENV] || opts.archiveDir,
     });
   });
   closeOnCleanup(cleanups, [hub.app]);

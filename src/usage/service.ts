@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
 import {
   authorize,
@@ -20,6 +21,9 @@ import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
+import { listArchives, refuseArchivedRange } from './archive.ts';
+import { archiveStore } from './archive-store.ts';
+import { countersStore } from './counters.ts';
 import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
 import type { UsageTables } from './tables.ts';
 
@@ -31,6 +35,10 @@ export interface UsageContext {
   db: Kysely<UsageTables & RegistrationTables & { subscriptions: SubscriptionsTable }>;
   /** Where billing's oldest open period starts (undefined while nobody is billed). */
   oldestOpenPeriodStart(): Promise<Date | undefined>;
+  /** For the archive's COPY. */
+  pool: pg.Pool;
+  /** Where archives of usage months are written (undefined: none is). */
+  archiveDir?: string;
 }
 
 /** What the hub's ingestion refuses (events and deployments' reports); the usage API's own are core's `usageErrors`. */
@@ -60,6 +68,15 @@ export const ingestionErrors = {
     ),
   notTheDeployment: (cloudId: string) =>
     armError('AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
+  /** Records of months already archived: each named, so that the deployment sets them aside. */
+  archived: (indexes: number[], until: Date) => {
+    const detail = (i: number) => ({
+      code: 'UsageArchived',
+      target: `records[${i}]`,
+      message: `Record records[${i}] is of an hour before ${until.toISOString()}, whose months are billed and archived: it is not accepted.`,
+    });
+    return armError('UsageArchived', detail(indexes[0]).message, detail(indexes[0]).target, indexes.map(detail));
+  },
   conflict: (conflicts: DeploymentConflict[]) => {
     const detail = (c: DeploymentConflict) => ({
       code: 'UsageRecordConflict',
@@ -116,6 +133,12 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
+  // An archived month takes nothing more: its invoices and archive are final.
+  const archivedUntil = await archiveStore.archivedUntil(ctx.db);
+  if (archivedUntil) {
+    const late = batch.records.flatMap((r, i) => (Date.parse(r.hour) < archivedUntil.getTime() ? [i] : []));
+    if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
+  }
   const now = ctx.arm.clock.now();
   const outcome = await inTransaction(ctx.db, async (db) => {
     await usageStore.lockDeployment(db, registration.cloud_id);
@@ -191,7 +214,40 @@ export async function deploymentSummary(
   };
 }
 
+/**
+ * The ledger check over every month still in the database: the totals are the maintained counters
+ * (no count over the usage tables), and only months whose counters do not balance are searched
+ * hour by hour for where. Archived months are named; their totals are their archives'.
+ */
+export async function verifyWholeLedger(ctx: UsageContext) {
+  const totals = await countersStore.totals(ctx.db);
+  const differences = [];
+  for (const month of await countersStore.unbalancedMonths(ctx.db)) {
+    const end = new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 1));
+    differences.push(...(await usageStore.ledgerDifferences(ctx.db, month, end)));
+  }
+  return {
+    records: Number(totals.records),
+    received: totals.received,
+    attributed: totals.attributed,
+    balanced: differences.length === 0,
+    conflicts: { records: Number(totals.conflicts), refusals: Number(totals.refusals) },
+    differences: differences.map(differenceView),
+    archived: (await listArchives(ctx)).value.map((a) => a.month),
+  };
+}
+
+const differenceView = (d: { source: string; meter_id: string; hour: Date; received: string; attributed: string }) => ({
+  source: d.source,
+  meterId: d.meter_id,
+  hour: d.hour.toISOString(),
+  received: d.received,
+  attributed: d.attributed,
+});
+
+/** The ledger check over a range of usage hours; a range over an archived month is refused, naming its archive. */
 export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
+  await refuseArchivedRange(ctx, from, to, true);
   const differences = await usageStore.ledgerDifferences(ctx.db, from, to);
   const totals = await usageStore.ledgerTotals(ctx.db, from, to);
   return {
@@ -203,13 +259,7 @@ export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
     balanced: differences.length === 0,
     // Records refused because their key was already received with another quantity (never stored).
     conflicts: await usageStore.conflictCounts(ctx.db, from, to),
-    differences: differences.map((d) => ({
-      source: d.source,
-      meterId: d.meter_id,
-      hour: d.hour.toISOString(),
-      received: d.received,
-      attributed: d.attributed,
-    })),
+    differences: differences.map(differenceView),
   };
 }
 
