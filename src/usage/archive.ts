@@ -8,7 +8,7 @@ import { createGzip } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { usageNotYetBilledQuery, whyNotBilled } from '../billing/closure.ts';
+import { usageNotYetBilledQuery, whyNotBilled } from '../billing/closure-store.ts';
 import type { Clock } from '../core/clock.ts';
 import { armError } from '../core/errors.ts';
 import { PERIOD_PATTERN } from '../core/periods.ts';

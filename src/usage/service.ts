@@ -23,7 +23,7 @@ import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
 import { listArchives, refuseArchivedRange } from './archive.ts';
 import { archiveStore } from './archive-store.ts';
-import { countersStore } from './counters.ts';
+import { countersStore } from './counters-store.ts';
 import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
 import type { UsageTables } from './tables.ts';
 
