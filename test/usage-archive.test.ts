@@ -3,7 +3,7 @@
 // it says where the archive is. A month billing is not done with is refused, changing nothing; only
 // system administrators archive. The counters equal a recount after concurrent batches.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
+import { stackApplicationToken } from './helpers/secrets.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
@@ -58,7 +59,9 @@ describe('usage archive', () => {
       ).rows[0],
       daily: (await c.query(`select usage_date::text, quantity::text from usage_daily order by 1`)).rows,
       counters: (
-        await c.query(`select source, month::text, records::text, received::text from usage_counters order by 1, 2`)
+        await c.query(
+          `select source, month::text, sum(records)::text as records, sum(received)::text as received from usage_counters group by 1, 2 order by 1, 2`,
+        )
       ).rows,
       archives: (await c.query(`select to_char(month, 'YYYY-MM') as month from usage_archives`)).rows,
     }));
@@ -265,7 +268,8 @@ describe('usage archive', () => {
     await withHub(async (c) => {
       const counters = (
         await c.query(
-          `select source, month::text, records::int, received::text, attributed::text from usage_counters order by 1, 2`,
+          `select source, month::text, sum(records)::int as records, sum(received)::text as received, sum(attributed)::text as attributed
+           from usage_counters group by 1, 2 order by 1, 2`,
         )
       ).rows;
       const recount = (
@@ -282,10 +286,49 @@ describe('usage archive', () => {
       assert.deepEqual(counters, recount);
       assert.equal(recount[0].records, 13);
     });
+    // The partition job sums each source's and month's rows into one, totals unchanged.
+    await advanceTo('2026-02-02T01:00:00Z');
+    await withHub(async (c) => {
+      const rows = (await c.query(`select count(*)::int as n from usage_counters group by source, month`)).rows;
+      assert.ok(
+        rows.every((r) => r.n === 1),
+        JSON.stringify(rows),
+      );
+    });
     const whole = await t.call('GET', `${usageApi('verify')}?${V}`, { token: csp });
     assert.equal(whole.status, 200, JSON.stringify(whole.body));
     assert.equal(whole.body.records, 13);
     assert.equal(whole.body.balanced, true);
     assert.deepEqual(whole.body.archived, ['2026-01']);
+  });
+
+  it("refuses a deployment's records of an archived month, naming each, and stores nothing of the batch", async () => {
+    const record = (hour: string) => ({
+      resourceId: `late-${hour}`,
+      resourceUri: `/subscriptions/${a.subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/late`,
+      meterId: BASE,
+      hour,
+      revision: 1,
+      quantity: '1',
+      subscriptionId: a.subscriptionId,
+      tenantId: a.customerId,
+      location: 'local',
+    });
+    const was = await state();
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${V}`, {
+      token: await stackApplicationToken(t, t.b.hub.arm),
+      body: {
+        cloudId: t.b.stacks.local.cloudId,
+        batchId: randomUUID(),
+        records: [record('2026-02-01T03:00:00Z'), record('2026-01-31T23:00:00Z')],
+      },
+    });
+    assert.equal(res.status, 410, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'UsageArchived');
+    assert.deepEqual(
+      res.body.error.details.map((d: { target: string }) => d.target),
+      ['records[1]'],
+    );
+    assert.deepEqual(await state(), was);
   });
 });

@@ -208,6 +208,8 @@ export const usageMigrations: Record<string, Migration> = {
             t text;
             waiting boolean;
           begin
+            -- one creator at a time (the job, an archive): the second finds the partitions made
+            perform pg_advisory_xact_lock(hashtext('stackledger: usage_create_month'));
             if to_regclass('usage_received_' || suffix) is not null then return false; end if;
             foreach t in array array['usage_received', 'usage_attributed'] loop
               execute format('select exists (select 1 from %I where hour >= %L and hour < %L)', t || '_default', lo, hi) into waiting;
@@ -273,8 +275,10 @@ export const usageMigrations: Record<string, Migration> = {
             create index usage_received_by_hour on usage_received (hour);
           end if;
         end $$`.execute(db);
-      // Counters kept per source and usage month by statement triggers, in the writing transaction:
-      // what status and the ledger's whole-range check read, instead of counting the tables.
+      // Counters per source and usage month, written by statement triggers in the writing
+      // transaction: what status and the ledger's whole-range check read, instead of counting the
+      // tables. Each statement appends its own rows (never an update of a shared row, which would
+      // make concurrent writers of one source wait for each other); the partition job sums them up.
       await sql`
         create table usage_counters (
           source text not null,
@@ -283,16 +287,14 @@ export const usageMigrations: Record<string, Migration> = {
           received numeric(38, 9) not null default 0,
           attributed numeric(38, 9) not null default 0,
           conflicts bigint not null default 0,
-          refusals bigint not null default 0,
-          primary key (source, month)
+          refusals bigint not null default 0
         );
+        create index usage_counters_month on usage_counters (source, month);
         create function usage_counters_received() returns trigger language plpgsql as $$
           begin
             insert into usage_counters (source, month, records, received)
             select source, date_trunc('month', hour at time zone 'UTC')::date, count(*), sum(quantity) from new_records
-            group by 1, 2 order by 1, 2
-            on conflict (source, month) do update
-              set records = usage_counters.records + excluded.records, received = usage_counters.received + excluded.received;
+            group by 1, 2;
             return null;
           end $$;
         create trigger usage_received_counters after insert on usage_received
@@ -301,8 +303,7 @@ export const usageMigrations: Record<string, Migration> = {
           begin
             insert into usage_counters (source, month, attributed)
             select source, date_trunc('month', hour at time zone 'UTC')::date, sum(quantity) from new_attributions
-            group by 1, 2 order by 1, 2
-            on conflict (source, month) do update set attributed = usage_counters.attributed + excluded.attributed;
+            group by 1, 2;
             return null;
           end $$;
         create trigger usage_attributed_counters after insert on usage_attributed
@@ -311,9 +312,7 @@ export const usageMigrations: Record<string, Migration> = {
           begin
             insert into usage_counters (source, month, conflicts, refusals)
             select source, date_trunc('month', hour at time zone 'UTC')::date, count(*), sum(refusals) from new_conflicts
-            group by 1, 2 order by 1, 2
-            on conflict (source, month) do update
-              set conflicts = usage_counters.conflicts + excluded.conflicts, refusals = usage_counters.refusals + excluded.refusals;
+            group by 1, 2;
             return null;
           end $$;
         create trigger usage_conflicts_counters_added after insert on usage_conflicts
@@ -323,8 +322,7 @@ export const usageMigrations: Record<string, Migration> = {
             insert into usage_counters (source, month, refusals)
             select n.source, date_trunc('month', n.hour at time zone 'UTC')::date, sum(n.refusals - o.refusals)
             from new_conflicts n join old_conflicts o on o.id = n.id
-            group by 1, 2 order by 1, 2
-            on conflict (source, month) do update set refusals = usage_counters.refusals + excluded.refusals;
+            group by 1, 2;
             return null;
           end $$;
         create trigger usage_conflicts_counters_refused after update on usage_conflicts

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DueWork } from '../core/scheduler.ts';
 import { archiveStore } from './archive-store.ts';
 import { monthOf } from './archive.ts';
+import { countersStore } from './counters-store.ts';
 import type { UsageTables } from './tables.ts';
 
 /** How many months after the clock's own get their partitions ahead. */
@@ -10,16 +11,17 @@ const MONTHS_AHEAD = 2;
 /**
  * The hub's job that creates usage partitions ahead: the clock's month and the next two, each
  * once (records of any other hour land in the default partitions, and move when their month is
- * created). Each month in its own transaction.
+ * created). Each month in its own transaction. It also sums up the usage counters.
  */
 export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
   return {
-    name: 'usage partitions',
+    name: 'usage partitions and counters',
     async runUntil(now) {
       for (let ahead = 0; ahead <= MONTHS_AHEAD; ahead++) {
         const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
         await archiveStore.createMonth(db, monthOf(month));
       }
+      await countersStore.compact(db);
     },
   };
 }
