@@ -7,6 +7,9 @@ import type { UsageTables } from './tables.ts';
 
 type Db = Kysely<UsageTables>;
 
+/** PostgreSQL's lock_not_available (a lock_timeout ran out). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /** A month as its first day, 'YYYY-MM-DD'. */
 export type MonthStart = string;
 
@@ -38,6 +41,23 @@ export const archiveStore = {
   async createMonth(db: Db, month: MonthStart): Promise<boolean> {
     const r = await sql<{ created: boolean }>`select usage_create_month(${month}::date) as created`.execute(db);
     return r.rows[0].created;
+  },
+
+  /**
+   * As `createMonth`, but gives up (answering 'busy') when a table lock is not had within
+   * `waitMs`: creating a partition locks the parent table, which a transaction left open by a
+   * writer holds; a job does not wait for it (the month is tried again at the next run).
+   */
+  async createMonthUnlessBusy(db: Db, month: MonthStart, waitMs: number): Promise<boolean | 'busy'> {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        await sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(trx);
+        return archiveStore.createMonth(trx, month);
+      });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return 'busy';
+      throw e;
+    }
   },
 
   /**

@@ -7,6 +7,8 @@ import type { UsageTables } from './tables.ts';
 
 /** How many months after the clock's own get their partitions ahead. */
 const MONTHS_AHEAD = 2;
+/** How long the job waits for the usage tables' lock before leaving a month for its next run. */
+const LOCK_WAIT_MS = 1000;
 
 /**
  * The hub's job that creates usage partitions ahead: the clock's month and the next two, each
@@ -19,7 +21,8 @@ export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
     async runUntil(now) {
       for (let ahead = 0; ahead <= MONTHS_AHEAD; ahead++) {
         const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
-        await archiveStore.createMonth(db, monthOf(month));
+        // Months are made ahead, so a month not made now (its table busy) is made at a later run.
+        await archiveStore.createMonthUnlessBusy(db, monthOf(month), LOCK_WAIT_MS);
       }
       await countersStore.compact(db);
     },
