@@ -157,8 +157,11 @@ describe('usage archive', () => {
   });
 
   it('archives a closed, invoiced month: its file sums to its invoices, its partitions are gone', async () => {
-    const res = await archive('2026-02');
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    // Two runs at once: one archives January, the other finds nothing left to do.
+    const both = await Promise.all([archive('2026-02'), archive('2026-02')]);
+    for (const r of both) assert.equal(r.status, 200, JSON.stringify(r.body));
+    const [res, twin] = both[0].body.value.length > 0 ? both : [both[1], both[0]];
+    assert.deepEqual(twin.body.value, []);
     assert.equal(res.body.value.length, 1);
     const [archived] = res.body.value;
     assert.equal(archived.month, '2026-01');

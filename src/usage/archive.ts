@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { usageNotYetBilledQuery, whyNotBilled } from '../billing/closure-store.ts';
 import type { Clock } from '../core/clock.ts';
+import { holdingLock } from '../db/database.ts';
 import { armError } from '../core/errors.ts';
 import { PERIOD_PATTERN } from '../core/periods.ts';
 import type { Principal } from '../core/principal.ts';
@@ -120,16 +121,20 @@ async function archiveMonth(ctx: ArchiveContext, dir: string, month: MonthStart,
  */
 export async function archiveBefore(ctx: ArchiveContext, caller: Principal, before: string) {
   if (!PERIOD_PATTERN.test(before)) throw archiveErrors.invalidMonth(before);
-  if (!ctx.archiveDir) throw archiveErrors.noFolder();
-  const months = await archiveStore.monthsBefore(ctx.db, `${before}-01`);
-  for (const month of months) {
-    const why = whyNotBilled((await usageNotYetBilledQuery(...bounds(month)).execute(ctx.db)).rows);
-    if (why) throw archiveErrors.notArchivable(monthLabel(month), why);
-  }
-  await mkdir(ctx.archiveDir, { recursive: true });
-  const archived: ArchiveRow[] = [];
-  for (const month of months) archived.push(await archiveMonth(ctx, ctx.archiveDir, month, caller.objectId));
-  return { before, value: archived.map(archiveView) };
+  const dir = ctx.archiveDir;
+  if (!dir) throw archiveErrors.noFolder();
+  // One run at a time (of any process): a second finds the months the first archived gone.
+  return holdingLock(ctx.db, 'stackledger: usage archive', async () => {
+    const months = await archiveStore.monthsBefore(ctx.db, `${before}-01`);
+    for (const month of months) {
+      const why = whyNotBilled((await usageNotYetBilledQuery(...bounds(month)).execute(ctx.db)).rows);
+      if (why) throw archiveErrors.notArchivable(monthLabel(month), why);
+    }
+    await mkdir(dir, { recursive: true });
+    const archived: ArchiveRow[] = [];
+    for (const month of months) archived.push(await archiveMonth(ctx, dir, month, caller.objectId));
+    return { before, value: archived.map(archiveView) };
+  });
 }
 
 export async function listArchives(ctx: { db: Kysely<UsageTables> }) {
