@@ -14,6 +14,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
+import { cli } from './helpers/cli.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
@@ -303,6 +304,25 @@ describe('usage archive', () => {
     assert.equal(whole.body.records, 13);
     assert.equal(whole.body.balanced, true);
     assert.deepEqual(whole.body.archived, ['2026-01']);
+  });
+
+  it('lists and runs archives from the command line', async () => {
+    const run = async (...args: string[]) => {
+      const r = await cli([...args, '--data', t.dataDir, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    assert.deepEqual(
+      (await run('usage', 'archives')).value.map((a: { month: string; name: string }) => [a.month, a.name]),
+      [['2026-01', 'usage-2026-01.csv.gz']],
+    );
+    assert.deepEqual((await run('usage', 'archive', '--before', '2026-02')).value, []);
+    const ledger = await run('usage', 'verify');
+    assert.equal(ledger.balanced, true);
+    assert.deepEqual(ledger.archived, ['2026-01']);
+    const refused = await cli(['usage', 'archive', '--before', '2026-03', '--data', t.dataDir]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + refused.stdout, /MonthNotArchivable|2026-02/);
   });
 
   it("refuses a deployment's records of an archived month, naming each, and stores nothing of the batch", async () => {
