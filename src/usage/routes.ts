@@ -9,6 +9,7 @@ import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { usagePage } from '../http/paging.ts';
 import { archiveBefore, listArchives, refuseArchivedRange } from './archive.ts';
+import { verifyLedger, verifyWholeLedger } from './ledger.ts';
 import * as usage from './service.ts';
 import { usageGroupOrder, usageStore } from './store.ts';
 
@@ -114,8 +115,8 @@ export function registerUsageRoutes(
       const from = bound('from');
       const to = bound('to');
       // Without a range: the whole ledger, from the maintained counters.
-      if (!from && !to) return usage.verifyWholeLedger(ctx);
-      return usage.verifyLedger(ctx, from ?? new Date(0), to ?? new Date(8.64e15));
+      if (!from && !to) return verifyWholeLedger(ctx);
+      return verifyLedger(ctx, from ?? new Date(0), to ?? new Date(8.64e15));
     },
   );
 
