@@ -43,8 +43,8 @@ export async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'],
     cross join (values (${BASE}, 2.0), (${VM_HOURS}, 1.0)) m(meter, q)
   `.execute(db);
   await sql`
-    insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
-    select id, stack_subscription_id, 'linked', quantity, received_at from usage_received order by id
+    insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+    select source, hour, id, stack_subscription_id, 'linked', quantity, received_at from usage_received order by id
   `.execute(db);
   await sql`analyze`.execute(db);
 }

@@ -71,8 +71,8 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
       [sub, METER, resources, records],
     );
     await db.query(
-      `insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select id, $1::uuid, 'bench', quantity, '2026-05-15' from usage_received where source = 'bench'`,
+      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select source, hour, id, $1::uuid, 'bench', quantity, '2026-05-15' from usage_received where source = 'bench'`,
       [sub],
     );
     await db.query('analyze');

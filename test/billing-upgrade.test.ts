@@ -54,8 +54,11 @@ describe('upgrading a hub with invoices to incremental rating', () => {
 
   before(async () => {
     await ensureDatabase(withDatabase(testServerUrl(), PREFIX));
+    // The hub as it was: before usage's daily aggregates, monthly partitions, billed quantities and drafts.
     const {
-      '0504_usage_daily': _daily,
+      '0505_usage_daily': _daily,
+      '0506_usage_daily_line_order': _order,
+      '0507_usage_partitions': _partitions,
       '0620_billed_quantities': _billed,
       '0630_invoice_drafts': _drafts,
       ...before

@@ -117,9 +117,9 @@ describe('incremental rating over daily aggregates', () => {
         [randomUUID(), BASE, `${day}T10:00:00Z`, quantity, a.subscriptionId, randomUUID()],
       );
       const attributed = await c.query(
-        `insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
-         values ($1, $2, 'external meter', $3, '2026-03-10T00:00:00Z') returning id`,
-        [received.rows[0].id, a.subscriptionId, quantity],
+        `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+         values ('cloudevents:urn:test:held', $4, $1, $2, 'external meter', $3, '2026-03-10T00:00:00Z') returning id`,
+        [received.rows[0].id, a.subscriptionId, quantity, `${day}T10:00:00Z`],
       );
       return BigInt(attributed.rows[0].id);
     };

@@ -92,9 +92,9 @@ describe('keyset paging', () => {
          select 'test', n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || n,
                 $2::uuid, timestamptz '2026-05-01T00:00:00Z' + h * interval '1 hour', 0, 1, 'local', '{}', '2026-05-05', gen_random_uuid()
          from unnest($3::text[]) n, unnest($4::int[]) h
-         returning id, quantity)
-       insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select id, $1::uuid, 'test', quantity, '2026-05-05' from r`,
+         returning id, source, hour, quantity)
+       insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select source, hour, id, $1::uuid, 'test', quantity, '2026-05-05' from r`,
       [hubSub, METER, names, hours],
     );
   };

@@ -117,7 +117,7 @@ describe("archiving a stack's delivered months", () => {
     const before = await state();
     const dirty = await archive('2026-06');
     assert.equal(dirty.status, 409, JSON.stringify(dirty.body));
-    assert.equal(dirty.body.error.code, 'UsageMonthNotArchivable');
+    assert.equal(dirty.body.error.code, 'MonthNotArchivable');
     assert.match(dirty.body.error.message, /2026-05.*closed again/);
     assert.deepEqual(await state(), before);
     // The re-close writes corrections, which the bridge delivers in the same step.
@@ -179,7 +179,7 @@ describe("archiving a stack's delivered months", () => {
       `${t.b.stacks.local.tenantArm}/subscriptions/${tenant.sub}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-05-10T00:00:00Z&reportedEndTime=2026-05-11T00:00:00Z`,
       { token: tenant.user },
     );
-    assert.equal(usage.status, 409, JSON.stringify(usage.body));
+    assert.equal(usage.status, 410, JSON.stringify(usage.body));
     assert.equal(usage.body.error.code, 'UsageArchived');
     assert.match(usage.body.error.message, /2026-05.*usage-2026-05\.csv\.gz/);
     const chargeback = await t.call(
@@ -187,10 +187,10 @@ describe("archiving a stack's delivered months", () => {
       `${admin}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${V}&period=2026-05`,
       { token: await operator() },
     );
-    assert.equal(chargeback.status, 409, JSON.stringify(chargeback.body));
+    assert.equal(chargeback.status, 410, JSON.stringify(chargeback.body));
     assert.equal(chargeback.body.error.code, 'UsageArchived');
     const late = await lateReport('2026-05-25T00:00:00Z');
-    assert.equal(late.status, 409, JSON.stringify(late.body));
+    assert.equal(late.status, 410, JSON.stringify(late.body));
     assert.equal(late.body.error.code, 'UsageArchived');
     // June is still answered (from after the corrections of May, reported at June's first hours).
     await advance('PT2H'); // 2026-06-01T04:00

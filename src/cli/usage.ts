@@ -3,7 +3,7 @@ import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
-import { registerStackArchiveCommand } from './stack-archive.ts';
+import { archiveStack, stackArchivesText } from './stack-archive.ts';
 import { reconciliationText, registerQuarantineCommands, stackOption, verifyStack } from './bridge.ts';
 import { armList, CliError, runClient, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
@@ -251,10 +251,10 @@ export function registerUsageCommands(program: Command): void {
         if (!result.balanced) process.exitCode = 1;
         return;
       }
-      const range = { from: o.from ?? '1970-01-01T00:00:00Z', to: o.to ?? '9999-01-01T00:00:00Z' };
-      for (const t of [range.from, range.to])
-        if (!parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
-      const result = await runClient(o.data, (c) => verifyLedger(c, range.from, range.to));
+      for (const t of [o.from, o.to])
+        if (t !== undefined && !parseInstant(t)) throw new CliError(`'${t}' is not an ISO 8601 time.`, 2);
+      // Without a range, the hub checks the whole ledger from its maintained counters.
+      const result = await runClient(o.data, (c) => verifyLedger(c, o.from, o.to));
       print(o.json, result, () =>
         [
           `${result.records} records, ${result.received} received, ${result.attributed} attributed: ${result.balanced ? 'balanced' : 'NOT BALANCED'}`,
@@ -270,16 +270,70 @@ export function registerUsageCommands(program: Command): void {
       if (!result.balanced) process.exitCode = 1;
     });
 
+  usage
+    .command('archive')
+    .description(
+      'Archive every month before --before whose usage is invoiced and whose billing periods are closed: each month ' +
+        "to a gzipped CSV file in the hub's archive folder, then its partitions are dropped. Refuses any month billing is not done with. " +
+        "With --stack, a deployment's months its hub acknowledged all of, from the stack's outbox (its operator).",
+    )
+    .requiredOption('--before <YYYY-MM>', 'archive the months strictly before this one')
+    .option('--stack <name>', "a deployment's outbox rather than the hub's usage")
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o: { before: string; stack?: string; data: string; json?: boolean }) => {
+      if (!PERIOD_PATTERN.test(o.before)) throw new CliError(`'${o.before}' is not a month such as 2026-01.`, 2);
+      if (o.stack) {
+        const stack = o.stack;
+        const archives = await runClient(o.data, (c) => archiveStack(c, stack, o.before));
+        print(o.json, archives, () => stackArchivesText(archives));
+        return;
+      }
+      const result = await runClient(o.data, (c) =>
+        usageSystemCall(c, 'POST', `archive?before=${encodeURIComponent(o.before)}`),
+      );
+      print(o.json, result, () => archivesText(result.value, `no month before ${o.before} to archive`));
+    });
+
+  usage
+    .command('archives')
+    .description('The archived months of usage: file, rows, quantity per meter and sha256.')
+    .addOption(dataOption())
+    .addOption(jsonOption())
+    .action(async (o: { data: string; json?: boolean }) => {
+      const result = await runClient(o.data, (c) => usageSystemCall(c, 'GET', 'archives'));
+      print(o.json, result, () => archivesText(result.value, 'no month is archived'));
+    });
+
   registerQuarantineCommands(usage);
-  registerStackArchiveCommand(usage);
 }
 
-export async function verifyLedger(c: Connection, from = '1970-01-01T00:00:00Z', to = '9999-01-01T00:00:00Z') {
-  return c.http.call(
-    'GET',
-    `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/verify?api-version=${API_VERSIONS.system[0]}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
-    {
-      token: await c.token(c.bootstrap.hub.arm),
-    },
+interface ArchiveView {
+  month: string;
+  file: string;
+  records: number;
+  attributions: number;
+  sha256: string;
+}
+
+const archivesText = (archives: ArchiveView[], none: string) =>
+  tableOrNone(
+    ['month', 'records', 'attributions', 'file', 'sha256'],
+    archives.map((a) => [a.month, a.records, a.attributions, a.file, a.sha256]),
+    none,
   );
+
+/** A call to the hub's usage system routes (`/providers/Stackledger.System/usage/{path}`), as the operator. */
+async function usageSystemCall(c: Connection, method: 'GET' | 'POST', pathAndQuery: string) {
+  const sep = pathAndQuery.includes('?') ? '&' : '?';
+  return c.http.call(
+    method,
+    `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/${pathAndQuery}${sep}api-version=${API_VERSIONS.system[0]}`,
+    { token: await c.token(c.bootstrap.hub.arm) },
+  );
+}
+
+export async function verifyLedger(c: Connection, from?: string, to?: string) {
+  const range = [from && `from=${encodeURIComponent(from)}`, to && `to=${encodeURIComponent(to)}`].filter(Boolean);
+  return usageSystemCall(c, 'GET', range.length > 0 ? `verify?${range.join('&')}` : 'verify');
 }

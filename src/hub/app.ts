@@ -47,6 +47,7 @@ import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { partnerMigrations } from '../partner/migrations.ts';
 import { registrationMigrations } from '../registration/migrations.ts';
 import { usageMigrations } from '../usage/migrations.ts';
+import { usagePartitionWork } from '../usage/partitions.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
@@ -140,6 +141,8 @@ export interface HubOptions {
   webhooks?: DeliveryOptions;
   /** Where asynchronous exports write their files, how large and for how long. */
   exports: ExportJobOptions;
+  /** Where `usage archive` writes its files (undefined: the hub archives nothing). */
+  archiveDir?: string;
 }
 
 export interface Hub {
@@ -181,7 +184,14 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
   };
   await reportSharedCloudIds(registration, opts.logger);
   const billing: BillingContext = { db: opts.db, pool: opts.pool, clock, system };
-  const usage: UsageContext = { arm, db: opts.db, oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing) };
+  const usage: UsageContext = {
+    arm,
+    db: opts.db,
+    oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing),
+    pool: opts.pool,
+    archiveDir: opts.archiveDir,
+  };
+  opts.scheduler.register(oneProcessAtATime(opts.db, usagePartitionWork(opts.db)));
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const budgets: BudgetContext = { db: opts.db, arm, billing };
   opts.scheduler.register(oneProcessAtATime(opts.db, budgetWork(budgets)));

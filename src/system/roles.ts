@@ -95,6 +95,8 @@ export const WEBHOOKS_INTERNAL_ENV = 'STACKLEDGER_WEBHOOKS_ALLOW_INTERNAL';
 /** How many hours (of the hub's clock) an asynchronous export's files are kept; default 24. */
 export const EXPORT_RETENTION_ENV = 'STACKLEDGER_EXPORT_RETENTION_HOURS';
 const STACK_START = 'stackledger: stack start';
+/** A folder for usage archives other than the data folder's `archive`. */
+export const USAGE_ARCHIVE_DIR_ENV = 'STACKLEDGER_USAGE_ARCHIVE_DIR';
 
 export interface RunningHub {
   hub: Hub;
@@ -110,6 +112,8 @@ export async function startHubRole(
     publicUrl?: string;
     webhooks?: DeliveryOptions;
     exports: ExportJobOptions;
+    /** Where `usage archive` writes (the data folder's `archive`); the installation may name another. */
+    archiveDir?: string;
   },
   cleanups: Cleanups,
 ): Promise<RunningHub> {
@@ -138,6 +142,7 @@ export async function startHubRole(
       // Receivers inside the hub's own network only where the installation says so.
       webhooks: { allowInternalAddresses: process.env[WEBHOOKS_INTERNAL_ENV] === '1', ...opts.webhooks },
       exports: { ...opts.exports, retentionHours: opts.exports.retentionHours ?? retentionHoursFromEnv() },
+      archiveDir: process.env[USAGE_ARCHIVE_DIR_ENV] || opts.archiveDir,
     });
   });
   closeOnCleanup(cleanups, [hub.app]);

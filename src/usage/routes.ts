@@ -8,11 +8,15 @@ import { checkTags, TagsField } from '../core/tags.ts';
 import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { usagePage } from '../http/paging.ts';
+import { archiveBefore, listArchives, refuseArchivedRange } from './archive.ts';
+import { verifyLedger, verifyWholeLedger } from './ledger.ts';
 import * as usage from './service.ts';
 import { usageGroupOrder, usageStore } from './store.ts';
 
 // Usage routes on the hub's ARM endpoint: the deployments' batch endpoint, the ledger check, and
 // Microsoft.Commerce/UsageAggregates for customer and registration subscriptions.
+
+const ARCHIVE_READ = 'Stackledger.System/usage/read';
 
 const Record_ = Type.Object({
   resourceId: Type.String({ minLength: 1 }),
@@ -101,14 +105,18 @@ export function registerUsageRoutes(
     { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
     async (request) => {
       await rights.require(principalOf(request), 'Stackledger.System/usage/read');
-      const bound = (name: string, fallback: Date) => {
+      const bound = (name: string) => {
         const text = queryValue(request, name);
-        if (text === undefined) return fallback;
+        if (text === undefined) return undefined;
         const t = parseInstant(text);
         if (!t) throw armError('InvalidTime', `'${text}' is not an ISO 8601 time.`, name);
         return t;
       };
-      return usage.verifyLedger(ctx, bound('from', new Date(0)), bound('to', new Date(8.64e15)));
+      const from = bound('from');
+      const to = bound('to');
+      // Without a range: the whole ledger, from the maintained counters.
+      if (!from && !to) return verifyWholeLedger(ctx);
+      return verifyLedger(ctx, from ?? new Date(0), to ?? new Date(8.64e15));
     },
   );
 
@@ -143,12 +151,34 @@ export function registerUsageRoutes(
     },
   );
 
+  // Archiving closed, invoiced months: system administrators only.
+  app.post(
+    '/providers/Stackledger.System/usage/archive',
+    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
+    async (request) => {
+      const caller = principalOf(request);
+      await rights.require(caller, 'Stackledger.System/usage/archive/action');
+      return archiveBefore({ ...ctx, clock: ctx.arm.clock }, caller, queryValue(request, 'before') ?? '');
+    },
+  );
+  app.get(
+    '/providers/Stackledger.System/usage/archives',
+    { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
+    async (request) => {
+      await rights.require(principalOf(request), ARCHIVE_READ);
+      return listArchives(ctx);
+    },
+  );
+
   app.get<{ Params: { subscriptionId: string } }>(
     '/subscriptions/:subscriptionId/providers/Microsoft.Commerce/UsageAggregates',
     { config: { apiVersions: ['2015-06-01-preview'], resourceType: 'UsageAggregates' } },
     async (request) => {
-      const sub = await usage.readableUsageSubscription(ctx, principalOf(request), request.params.subscriptionId);
+      const caller = principalOf(request);
+      const sub = await usage.readableUsageSubscription(ctx, caller, request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
+      // Only system administrators are told where an archive file lies.
+      await refuseArchivedRange(ctx, q.start, q.end, await rights.may(caller, ARCHIVE_READ));
       return usagePage(
         request,
         baseUrl(),

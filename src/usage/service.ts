@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
 import {
   authorize,
@@ -20,6 +21,7 @@ import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
+import { archiveStore } from './archive-store.ts';
 import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
 import type { UsageTables } from './tables.ts';
 
@@ -31,6 +33,10 @@ export interface UsageContext {
   db: Kysely<UsageTables & RegistrationTables & { subscriptions: SubscriptionsTable }>;
   /** Where billing's oldest open period starts (undefined while nobody is billed). */
   oldestOpenPeriodStart(): Promise<Date | undefined>;
+  /** For the archive's COPY. */
+  pool: pg.Pool;
+  /** Where archives of usage months are written (undefined: none is). */
+  archiveDir?: string;
 }
 
 /** What the hub's ingestion refuses (events and deployments' reports); the usage API's own are core's `usageErrors`. */
@@ -60,6 +66,15 @@ export const ingestionErrors = {
     ),
   notTheDeployment: (cloudId: string) =>
     armError('AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
+  /** Records of months already archived: each named, so that the deployment sets them aside. */
+  archived: (indexes: number[], until: Date) => {
+    const detail = (i: number) => ({
+      code: 'UsageArchived',
+      target: `records[${i}]`,
+      message: `Record records[${i}] is of an hour before ${until.toISOString()}, whose months are billed and archived: it is not accepted.`,
+    });
+    return armError('UsageArchived', detail(indexes[0]).message, detail(indexes[0]).target, indexes.map(detail));
+  },
   conflict: (conflicts: DeploymentConflict[]) => {
     const detail = (c: DeploymentConflict) => ({
       code: 'UsageRecordConflict',
@@ -123,6 +138,12 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
+  // An archived month takes nothing more: its invoices and archive are final.
+  const archivedUntil = await archiveStore.archivedUntil(ctx.db);
+  if (archivedUntil) {
+    const late = batch.records.flatMap((r, i) => (Date.parse(r.hour) < archivedUntil.getTime() ? [i] : []));
+    if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
+  }
   const now = ctx.arm.clock.now();
   // A batch with conflicts stores nothing: its transaction is rolled back, then they are counted.
   const outcome = await inTransaction(ctx.db, async (db) => {
@@ -198,28 +219,6 @@ export async function deploymentSummary(
     to: range.to.toISOString(),
     conflicts: await usageStore.conflictCounts(ctx.db, range.from, range.to, cloudId),
     value: await usageStore.deploymentSummary(ctx.db, cloudId, range.from, range.to),
-  };
-}
-
-export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
-  const differences = await usageStore.ledgerDifferences(ctx.db, from, to);
-  const totals = await usageStore.ledgerTotals(ctx.db, from, to);
-  return {
-    from: from.toISOString(),
-    to: to.toISOString(),
-    records: Number(totals.records),
-    received: totals.received,
-    attributed: totals.attributed,
-    balanced: differences.length === 0,
-    // Records refused because their key was already received with another quantity (never stored).
-    conflicts: await usageStore.conflictCounts(ctx.db, from, to),
-    differences: differences.map((d) => ({
-      source: d.source,
-      meterId: d.meter_id,
-      hour: d.hour.toISOString(),
-      received: d.received,
-      attributed: d.attributed,
-    })),
   };
 }
 

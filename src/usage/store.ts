@@ -136,7 +136,7 @@ export const usageStore = {
         from firsts where not exists (select 1 from in_batch) order by i
         on conflict (source, resource_id, meter_id, hour, revision)
           do update set batch_id = usage_received.batch_id where usage_received.quantity <> excluded.quantity
-        returning id, cloud_id, tenant_id, resource_id, meter_id, hour, revision, quantity
+        returning id, source, cloud_id, tenant_id, resource_id, meter_id, hour, revision, quantity
       ), conflicting as (
         select f.i, f."resourceId", f."meterId", f.hour, f.revision, s.quantity as stored, f.quantity as offered
         from stored s join firsts f
@@ -145,8 +145,8 @@ export const usageStore = {
         union all
         select * from in_batch
       ), attributed as (
-        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
-        select i.id, coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id,
+        insert into usage_attributed (source, hour, received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
+        select i.source, i.hour, i.id, coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id,
                case when l.id is null then 'not registered' else 'linked' end, i.quantity, ${batch.receivedAt}::timestamptz
         from stored i
         left join lateral link_in_force(i.cloud_id, i.tenant_id, i.hour) l on true
@@ -230,7 +230,7 @@ export const usageStore = {
         select source, meter_id, hour, sum(quantity) as q from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz group by source, meter_id, hour
       ), attributed as (
         select r.source, r.meter_id, r.hour, sum(a.quantity) as q
-        from usage_attributed a join usage_received r on r.id = a.received_id
+        from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
         where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz group by r.source, r.meter_id, r.hour
       )
       select coalesce(x.source, y.source) as source, coalesce(x.meter_id, y.meter_id)::text as meter_id, coalesce(x.hour, y.hour) as hour,
@@ -246,7 +246,7 @@ export const usageStore = {
     const result = await sql<{ records: string; received: string; attributed: string }>`
       select (select count(*) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as records,
              (select coalesce(sum(quantity), 0) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as received,
-             (select coalesce(sum(a.quantity), 0) from usage_attributed a join usage_received r on r.id = a.received_id where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz)::text as attributed
+             (select coalesce(sum(a.quantity), 0) from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz)::text as attributed
     `.execute(db);
     return result.rows[0];
   },
@@ -270,7 +270,7 @@ export const usageStore = {
                  : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::text as cloud_id,
                 null::text as stack_subscription_id, null::jsonb`
              } as additional_info
-      from usage_attributed a join usage_received r on r.id = a.received_id
+      from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
         and ${usagePageStart(order, cursor)}
       group by ${keyOrder({ columns: order.columns })}
@@ -298,30 +298,30 @@ export const usageStore = {
   ) {
     const result = await sql<{ reversed: string; added: string }>`
       with scope as (
-        select r.id, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
+        select r.id, r.source, r.hour, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
         from usage_received r join registration_subscriptions() g on g.registration_id = r.registration_id
         where r.hour >= ${q.from}::timestamptz and r.hour < ${q.to}::timestamptz
           ${q.cloudId ? sql`and r.cloud_id = ${q.cloudId}::uuid` : sql``}
       ), current as (
-        select a.received_id, a.billed_subscription_id, sum(a.quantity) as quantity
-        from usage_attributed a join scope s on s.id = a.received_id
-        group by a.received_id, a.billed_subscription_id
+        select a.source, a.hour, a.received_id, a.billed_subscription_id, sum(a.quantity) as quantity
+        from usage_attributed a join scope s on s.source = a.source and s.hour = a.hour and s.id = a.received_id
+        group by a.source, a.hour, a.received_id, a.billed_subscription_id
         having sum(a.quantity) <> 0
       ), decision as (
-        select s.id as received_id, coalesce(l.customer_subscription_id, s.registration_subscription_id) as billed_subscription_id, l.id as link_id, s.quantity
+        select s.source, s.hour, s.id as received_id, coalesce(l.customer_subscription_id, s.registration_subscription_id) as billed_subscription_id, l.id as link_id, s.quantity
         from scope s
         left join lateral link_in_force(s.cloud_id, s.tenant_id, ${q.asOf}::timestamptz) l on true
       ), changed as (
         select d.* from decision d
         where not exists (select 1 from current c where c.received_id = d.received_id and c.billed_subscription_id = d.billed_subscription_id and c.quantity = d.quantity)
       ), reversed as (
-        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
-        select c.received_id, c.billed_subscription_id, null, 'reattribution: reversed', -c.quantity, ${q.at}::timestamptz, ${q.reattributionId}::uuid
+        insert into usage_attributed (source, hour, received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
+        select c.source, c.hour, c.received_id, c.billed_subscription_id, null, 'reattribution: reversed', -c.quantity, ${q.at}::timestamptz, ${q.reattributionId}::uuid
         from current c join changed x on x.received_id = c.received_id
         returning 1
       ), added as (
-        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
-        select x.received_id, x.billed_subscription_id, x.link_id, case when x.link_id is null then 'reattribution: not registered' else 'reattribution: linked' end,
+        insert into usage_attributed (source, hour, received_id, billed_subscription_id, link_id, reason, quantity, attributed_at, reattribution_id)
+        select x.source, x.hour, x.received_id, x.billed_subscription_id, x.link_id, case when x.link_id is null then 'reattribution: not registered' else 'reattribution: linked' end,
                x.quantity, ${q.at}::timestamptz, ${q.reattributionId}::uuid
         from changed x
         returning 1
@@ -352,7 +352,7 @@ export const usageStore = {
     }>`
       select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
              ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
-      from usage_attributed a join usage_received r on r.id = a.received_id
+      from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
       where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
         and ${usagePageStart(order, cursor)}
       group by ${keyOrder({ columns: order.columns })}
@@ -385,15 +385,21 @@ export const usageStore = {
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(batch.events)}::jsonb)
           as x("source" text, "id" text, "subscriptionId" uuid, "meterId" uuid, "hour" timestamptz, "quantity" numeric, "resourceUri" text, "location" text)
+      ), first_seen as (
+        -- each event once by source and id, whatever hour it names (usage_event_ids)
+        insert into usage_event_ids (source, event_id)
+        select distinct 'cloudevents:' || "source", "id" from input
+        on conflict do nothing
+        returning source, event_id
       ), inserted as (
         insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id, stack_subscription_id)
-        select 'cloudevents:' || "source", "id", "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId"
-        from input
+        select distinct on (f.source, f.event_id) f.source, f.event_id, "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId"
+        from input x join first_seen f on f.source = 'cloudevents:' || x."source" and f.event_id = x."id"
         on conflict do nothing
-        returning id, stack_subscription_id, quantity, source, resource_id
+        returning id, stack_subscription_id, quantity, source, resource_id, hour
       ), attributed as (
-        insert into usage_attributed (received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
-        select i.id, i.stack_subscription_id, null, 'external meter', i.quantity, ${batch.receivedAt}::timestamptz from inserted i
+        insert into usage_attributed (source, hour, received_id, billed_subscription_id, link_id, reason, quantity, attributed_at)
+        select i.source, i.hour, i.id, i.stack_subscription_id, null, 'external meter', i.quantity, ${batch.receivedAt}::timestamptz from inserted i
         returning 1
       )
       select (select count(*) from inserted) as new, (select count(*) from input) as total,
@@ -423,5 +429,5 @@ export const usageStore = {
    */
   attributionsWithIds: (): RawBuilder<unknown> => sql`
     select a.id, a.billed_subscription_id, a.quantity, r.meter_id, r.resource_uri, r.location, r.hour
-    from usage_attributed a join usage_received r on r.id = a.received_id`,
+    from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id`,
 };

@@ -21,6 +21,9 @@ export interface UsageReceivedTable {
 /** Which subscription a received record is billed to, and why. Never edited: corrections are new rows. */
 export interface UsageAttributedTable {
   id: string;
+  /** The record's source and hour, carried from it: the distribution and partition columns. */
+  source: string;
+  hour: Date;
   received_id: string;
   billed_subscription_id: string;
   link_id: string | null;
@@ -56,9 +59,42 @@ export interface UsageDailyTable {
   quantity: string;
 }
 
+/** The external meters' event ids seen, each once (the partitioned records' unique keys must hold the hour). */
+export interface UsageEventIdsTable {
+  source: string;
+  event_id: string;
+}
+
+/** Kept by statement triggers per source and usage month: what status reads instead of counting rows. */
+export interface UsageCountersTable {
+  source: string;
+  month: string;
+  records: string;
+  received: string;
+  attributed: string;
+  conflicts: string;
+  refusals: string;
+}
+
+/** An archived month: its file, totals and checksum (its partitions are gone). */
+export interface UsageArchivesTable {
+  month: string;
+  file: string;
+  name: string;
+  records: string;
+  attributions: string;
+  quantities: Record<string, string>;
+  sha256: string;
+  archived_at: Date;
+  archived_by: string;
+}
+
 export interface UsageTables {
   usage_received: UsageReceivedTable;
   usage_attributed: UsageAttributedTable;
   usage_conflicts: UsageConflictsTable;
   usage_daily: UsageDailyTable;
+  usage_event_ids: UsageEventIdsTable;
+  usage_counters: UsageCountersTable;
+  usage_archives: UsageArchivesTable;
 }

@@ -87,8 +87,11 @@ export const ARM_CODES = {
   EventTimeInFuture: 400,
   EventTimeInClosedPeriod: 400,
   UsageRecordConflict: 409,
-  UsageArchived: 409,
-  UsageMonthNotArchivable: 409,
+  // Archived usage months (usage/archive.ts)
+  UsageArchived: 410,
+  MonthNotArchivable: 409,
+  InvalidArchiveMonth: 400,
+  ArchiveFolderNotConfigured: 409,
   // Prices and billing (rating/, billing/, core/periods.ts)
   InvalidPrice: 400,
   InvalidEffectiveDate: 400,

@@ -52,7 +52,7 @@ const archiveView = (a: UsageArchivesTable): UsageArchive => ({
 });
 
 /**
- * 409 UsageArchived when a range of usage hours, or of reported times, reaches an archived month.
+ * 410 UsageArchived when a range of usage hours, or of reported times, reaches an archived month.
  * On any database of the stack (chargeback's too): the archives are read by raw SQL.
  */
 export async function refuseArchived(
@@ -156,7 +156,7 @@ export interface ArchiveDeps {
 
 /**
  * Archives every month before `before` that still has records in the outbox, or refuses them all
- * (409 UsageMonthNotArchivable naming the first month that cannot go, and why) and changes nothing.
+ * (409 MonthNotArchivable naming the first month that cannot go, and why) and changes nothing.
  * Answers every archive before `before`, those of earlier calls too: archiving again is a no-op.
  */
 export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string, now: Date): Promise<UsageArchive[]> {
@@ -180,7 +180,7 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
           const why = await refusal(db, deps.quarantine, month);
           if (why)
             throw armError(
-              'UsageMonthNotArchivable',
+              'MonthNotArchivable',
               `The usage of ${monthLabel(month)} cannot be archived: ${why}.`,
               'before',
             );

@@ -58,7 +58,7 @@ export const holdClosingLock = (db: MeteringDb): Promise<void> => meteringStore.
  * marked dirty, to be closed again (which writes correcting records). In a transaction that holds
  * the closing lock. Answers undefined when the resource had no metered state at that time, else
  * whether the change reached its open interval (what it meters now) and how many hours reopen.
- * 409 UsageArchived when the change falls in an archived month.
+ * 410 UsageArchived when the change falls in an archived month.
  */
 export async function recordLateStateChange(
   db: MeteringDb,

@@ -1,0 +1,62 @@
+import { type RawBuilder, sql } from 'kysely';
+import { usageStore } from '../usage/store.ts';
+import { BILLABLE_SUBSCRIPTIONS } from './rated-store.ts';
+
+// Published for usage's archive: whether billing is done with a range of usage days. A query (the
+// archive runs it on its own transaction's client, next to its COPY) and what its rows mean.
+
+interface NotBilledRow {
+  stream: string;
+  buyer_id: string;
+  usage_date: string | null;
+  open: boolean;
+}
+
+/**
+ * Why the usage of [start, end) (whole UTC days) may not leave the database yet, or undefined when
+ * it may: every buyer's billing period that takes in the range's last day has closed (an invoice
+ * that is no longer a draft exists whose period ends at or after `end`), and, per usage key, what its invoices billed equals
+ * the daily aggregate (nothing unbilled, nothing billed since corrected). Usage of subscriptions
+ * that no one buys (not billable) has no invoice to wait for.
+ */
+export function usageNotYetBilledQuery(start: Date, end: Date): RawBuilder<NotBilledRow> {
+  return sql<NotBilledRow>`
+    with subs as (${BILLABLE_SUBSCRIPTIONS}),
+    buyers as (
+      select 'partner' as stream, 'provider' as seller, s.partner_id as buyer_id, s.subscription_id from subs s
+      union all
+      select 'customer', s.partner_id::text, s.customer_id, s.subscription_id from subs s where s.customer_id <> s.partner_id
+    ),
+    daily as (
+      select * from (${usageStore.dailyUsage()}) d
+      where d.usage_date >= (${start}::timestamptz at time zone 'UTC')::date and d.usage_date < (${end}::timestamptz at time zone 'UTC')::date
+    ),
+    open_buyers as (
+      select distinct b.stream, b.buyer_id, true as open, null::date as usage_date
+      from buyers b join daily d on d.billed_subscription_id = b.subscription_id
+      where not exists (
+        select 1 from invoices i
+        where i.kind = 'invoice' and i.status <> 'draft' and i.stream = b.stream and i.seller = b.seller and i.buyer_id = b.buyer_id and i.period_end >= ${end}::timestamptz
+      )
+    ),
+    unbilled as (
+      select b.stream, b.buyer_id, false as open, d.usage_date
+      from buyers b join daily d on d.billed_subscription_id = b.subscription_id
+      left join billed_daily x on x.buyer_id = b.buyer_id and x.stream = b.stream and x.seller = b.seller and x.subscription_id = d.billed_subscription_id
+        and x.usage_date = d.usage_date and x.meter_id = d.meter_id and x.resource_uri = d.resource_uri and x.location = d.location
+      where d.quantity <> coalesce(x.quantity, 0)
+    )
+    (select stream, buyer_id::text, usage_date::text, open from open_buyers limit 1)
+    union all
+    (select stream, buyer_id::text, usage_date::text, open from unbilled order by usage_date limit 1)
+  `;
+}
+
+/** Why the rows of `usageNotYetBilledQuery` keep the range in the database (undefined: they do not). */
+export function whyNotBilled(rows: NotBilledRow[]): string | undefined {
+  const open = rows.find((r) => r.open);
+  if (open) return `the ${open.stream} billing period of ${open.buyer_id} that takes in its last day is not closed`;
+  const unbilled = rows[0];
+  if (unbilled) return `usage of ${unbilled.usage_date} is not billed to ${unbilled.stream} ${unbilled.buyer_id}`;
+  return undefined;
+}

@@ -1,0 +1,163 @@
+import { type Kysely, sql } from 'kysely';
+import type pg from 'pg';
+import type { UsageTables } from './tables.ts';
+
+// The SQL of usage's monthly partitions and archives: which months have partitions, creating a
+// month's (the plpgsql `usage_create_month` of migration 0507), and taking an archived month out.
+
+type Db = Kysely<UsageTables>;
+
+/** PostgreSQL's lock_not_available (a lock_timeout ran out). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** A month as its first day, 'YYYY-MM-DD'. */
+export type MonthStart = string;
+
+/** The partitions' names of a month: the tables' names and the month, `_YYYY_MM`. */
+export const partitionsOf = (month: MonthStart) => {
+  const suffix = month.slice(0, 7).replace('-', '_');
+  return { received: `usage_received_${suffix}`, attributed: `usage_attributed_${suffix}` };
+};
+
+export interface ArchiveRow {
+  month: string;
+  file: string;
+  name: string;
+  records: string;
+  attributions: string;
+  quantities: Record<string, string>;
+  sha256: string;
+  archived_at: Date;
+  archived_by: string;
+}
+
+/** One row per attribution, with its record: what an archive file holds. */
+export const ARCHIVE_COLUMNS = `r.id as record_id, r.source, r.cloud_id, r.registration_id, r.resource_id, r.resource_uri, r.meter_id,
+  r.hour, r.revision, r.quantity as record_quantity, r.stack_subscription_id, r.tenant_id, r.location, r.tags, r.received_at, r.batch_id,
+  a.id as attribution_id, a.billed_subscription_id, a.link_id, a.reason, a.quantity, a.attributed_at, a.reattribution_id`;
+
+export const archiveStore = {
+  /** Creates a month's partitions if missing (moving its rows out of the default ones); answers whether it did. */
+  async createMonth(db: Db, month: MonthStart): Promise<boolean> {
+    const r = await sql<{ created: boolean }>`select usage_create_month(${month}::date) as created`.execute(db);
+    return r.rows[0].created;
+  },
+
+  /**
+   * As `createMonth`, but gives up (answering 'busy') when a table lock is not had within
+   * `waitMs`: creating a partition locks the parent table, which a transaction left open by a
+   * writer holds; a job does not wait for it (the month is tried again at the next run).
+   */
+  async createMonthUnlessBusy(db: Db, month: MonthStart, waitMs: number): Promise<boolean | 'busy'> {
+    try {
+      return await db.transaction().execute(async (trx) => {
+        await sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(trx);
+        return archiveStore.createMonth(trx, month);
+      });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return 'busy';
+      throw e;
+    }
+  },
+
+  /**
+   * The months before `before` that still hold usage: with partitions of their own, or with
+   * counted records (in the default partitions) and not archived.
+   */
+  async monthsBefore(db: Db, before: MonthStart): Promise<MonthStart[]> {
+    const r = await sql<{ month: string }>`
+      select to_char(to_date(substr(c.relname, length('usage_received_') + 1), 'YYYY_MM'), 'YYYY-MM-DD') as month
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'usage_received'::regclass and c.relname ~ '^usage_received_[0-9]{4}_[0-9]{2}$'
+        and to_date(substr(c.relname, length('usage_received_') + 1), 'YYYY_MM') < ${before}::date
+      union
+      select to_char(month, 'YYYY-MM-DD') from usage_counters
+      where month < ${before}::date and month not in (select month from usage_archives)
+      order by 1`.execute(db);
+    return r.rows.map((x) => x.month);
+  },
+
+  async list(db: Db): Promise<ArchiveRow[]> {
+    const r = await sql<ArchiveRow>`
+      select to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256, archived_at, archived_by
+      from usage_archives order by month`.execute(db);
+    return r.rows;
+  },
+
+  /** The archives of months that overlap [from, to). */
+  async overlapping(db: Db, from: Date, to: Date): Promise<ArchiveRow[]> {
+    const r = await sql<ArchiveRow>`
+      select to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256, archived_at, archived_by
+      from usage_archives
+      where (month::timestamp at time zone 'UTC') < ${to}::timestamptz
+        and ((month + interval '1 month')::timestamp at time zone 'UTC') > ${from}::timestamptz
+      order by month`.execute(db);
+    return r.rows;
+  },
+
+  /** Where archived usage ends: the end of the last archived month (undefined when none is). */
+  async archivedUntil(db: Db): Promise<Date | undefined> {
+    const r = await sql<{ until: Date | null }>`
+      select (max(month) + interval '1 month')::timestamp at time zone 'UTC' as until from usage_archives`.execute(db);
+    return r.rows[0].until ?? undefined;
+  },
+};
+
+/**
+ * The statements of one month's archive on the archiving transaction's client (COPY needs a pg
+ * client of its own): locking the partitions against writes, counting them, and taking the month out.
+ */
+export const archiveClientSql = {
+  /** No record or attribution of the month commits while it is archived (reads go on). */
+  lock: (p: ReturnType<typeof partitionsOf>) => `lock table ${p.received}, ${p.attributed} in share row exclusive mode`,
+
+  copy: (p: ReturnType<typeof partitionsOf>) =>
+    `copy (select ${ARCHIVE_COLUMNS} from ${p.attributed} a join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+      order by r.hour, r.source, r.id, a.id) to stdout with (format csv, header)`,
+
+  async totals(client: pg.PoolClient, p: ReturnType<typeof partitionsOf>) {
+    const counts = await client.query<{ records: string; attributions: string }>(
+      `select (select count(*) from ${p.received})::text as records, (select count(*) from ${p.attributed})::text as attributions`,
+    );
+    const perMeter = await client.query<{ meter_id: string; quantity: string }>(
+      `select r.meter_id::text, sum(a.quantity)::text as quantity
+       from ${p.attributed} a join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+       group by r.meter_id order by r.meter_id`,
+    );
+    return {
+      ...counts.rows[0],
+      quantities: Object.fromEntries(perMeter.rows.map((m) => [m.meter_id, m.quantity])),
+    };
+  },
+
+  /** Records the archive, then drops the month: its partitions, its daily aggregates and counters. */
+  async takeOut(
+    client: pg.PoolClient,
+    p: ReturnType<typeof partitionsOf>,
+    archive: Omit<ArchiveRow, 'month'> & { month: MonthStart },
+  ) {
+    await client.query(
+      `insert into usage_archives (month, file, name, records, attributions, quantities, sha256, archived_at, archived_by)
+       values ($1::date, $2, $3, $4::bigint, $5::bigint, $6::jsonb, $7, $8, $9)`,
+      [
+        archive.month,
+        archive.file,
+        archive.name,
+        archive.records,
+        archive.attributions,
+        JSON.stringify(archive.quantities),
+        archive.sha256,
+        archive.archived_at,
+        archive.archived_by,
+      ],
+    );
+    await client.query(
+      `delete from usage_daily where usage_date >= $1::date and usage_date < ($1::date + interval '1 month')::date`,
+      [archive.month],
+    );
+    await client.query('delete from usage_counters where month = $1::date', [archive.month]);
+    // Attributions first: nothing refers to them.
+    await client.query(`drop table ${p.attributed}`);
+    await client.query(`drop table ${p.received}`);
+  },
+};

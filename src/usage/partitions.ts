@@ -1,0 +1,30 @@
+import type { Kysely } from 'kysely';
+import type { DueWork } from '../core/scheduler.ts';
+import { archiveStore } from './archive-store.ts';
+import { monthOf } from './archive.ts';
+import { countersStore } from './counters-store.ts';
+import type { UsageTables } from './tables.ts';
+
+/** How many months after the clock's own get their partitions ahead. */
+const MONTHS_AHEAD = 2;
+/** How long the job waits for the usage tables' lock before leaving a month for its next run. */
+const LOCK_WAIT_MS = 1000;
+
+/**
+ * The hub's job that creates usage partitions ahead: the clock's month and the next two, each
+ * once (records of any other hour land in the default partitions, and move when their month is
+ * created). Each month in its own transaction. It also sums up the usage counters.
+ */
+export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
+  return {
+    name: 'usage partitions and counters',
+    async runUntil(now) {
+      for (let ahead = 0; ahead <= MONTHS_AHEAD; ahead++) {
+        const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
+        // Months are made ahead, so a month not made now (its table busy) is made at a later run.
+        await archiveStore.createMonthUnlessBusy(db, monthOf(month), LOCK_WAIT_MS);
+      }
+      await countersStore.compact(db);
+    },
+  };
+}

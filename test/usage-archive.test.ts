@@ -1,0 +1,357 @@
+// Monthly partitions and archives of the hub's usage: a month runs through usage and its invoices,
+// is archived (its file sums to its invoices, its partitions are gone), and a later usage query over
+// it says where the archive is. A month billing is not done with is refused, changing nothing; only
+// system administrators archive. The counters equal a recount after concurrent batches.
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { withDatabase } from '../src/db/database.ts';
+import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
+import { cli } from './helpers/cli.ts';
+import { stackApplicationToken } from './helpers/secrets.ts';
+import { postUsageEvents } from './helpers/usage-events.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+
+const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+const V = 'api-version=2026-11-01';
+const COMMERCE = 'api-version=2015-06-01-preview';
+
+describe('usage archive', () => {
+  let t: TestSystem;
+  let csp: string;
+  let a: CustomerWithSubscription;
+  const usageApi = (sys: string) => `${t.b.hub.arm}/providers/Stackledger.System/usage/${sys}`;
+  const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await c.connect();
+    try {
+      return await work(c);
+    } finally {
+      await c.end();
+    }
+  };
+  const advanceTo = async (to: string) => {
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
+      token: csp,
+      body: { to },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+  const archive = (before: string, token = csp) =>
+    t.call('POST', `${usageApi('archive')}?${V}&before=${before}`, { token });
+  /** What the database holds of usage: partitions, rows, daily aggregates, counters, archives. */
+  const state = () =>
+    withHub(async (c) => ({
+      partitions: (
+        await c.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                       where i.inhparent in ('usage_received'::regclass, 'usage_attributed'::regclass) order by 1`)
+      ).rows.map((r) => r.relname as string),
+      rows: (
+        await c.query(
+          `select (select count(*) from usage_received)::int as received, (select count(*) from usage_attributed)::int as attributed`,
+        )
+      ).rows[0],
+      daily: (await c.query(`select usage_date::text, quantity::text from usage_daily order by 1`)).rows,
+      counters: (
+        await c.query(
+          `select source, month::text, sum(records)::text as records, sum(received)::text as received from usage_counters group by 1, 2 order by 1, 2`,
+        )
+      ).rows,
+      archives: (await c.query(`select to_char(month, 'YYYY-MM') as month from usage_archives`)).rows,
+    }));
+  const events = (list: { day: string; quantity: string }[]) =>
+    postUsageEvents(
+      t,
+      csp,
+      list.map((e) => ({
+        subject: a.subscriptionId,
+        meterId: BASE,
+        quantity: e.quantity,
+        time: e.day,
+        resourceUri: '/a/vm1',
+      })),
+      'urn:test:archive',
+    );
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date('2026-01-01T00:00:00Z') });
+    csp = await t.appToken('csp', t.b.hub.arm);
+    a = await customerWithSubscription(t, 'archive-a');
+    await advanceTo('2026-01-25T00:00:00Z');
+    await events([
+      { day: '2026-01-05', quantity: '10' },
+      { day: '2026-01-06', quantity: '2.5' },
+      { day: '2026-01-20', quantity: '4' },
+    ]);
+  });
+  after(async () => t?.stop());
+
+  it('creates partitions ahead (the clock month and the next two) and moves rows out of the default one', async () => {
+    const { partitions } = await state();
+    for (const m of ['2026_01', '2026_02', '2026_03'])
+      for (const table of ['usage_received', 'usage_attributed']) assert.ok(partitions.includes(`${table}_${m}`), m);
+    assert.ok(partitions.includes('usage_received_default') && partitions.includes('usage_attributed_default'));
+    await withHub(async (c) => {
+      // A record of a month without partitions waits in the default ones, then moves with its attribution.
+      await c.query(`
+        with r as (
+          insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
+          values ('test:default', 'far', '/far', '${BASE}', '2027-06-03T00:00:00Z', 1, 1, 'local', '{}', now(), gen_random_uuid())
+          returning id, source, hour, quantity)
+        insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+        select source, hour, id, '${a.subscriptionId}', 'test', quantity, now() from r`);
+      const where = async () =>
+        (
+          await c.query(`select r.tableoid::regclass::text as r, a.tableoid::regclass::text as a
+                         from usage_received r join usage_attributed a on a.received_id = r.id where r.source = 'test:default'`)
+        ).rows[0];
+      assert.deepEqual(await where(), { r: 'usage_received_default', a: 'usage_attributed_default' });
+      assert.equal((await c.query(`select usage_create_month('2027-06-01') as made`)).rows[0].made, true);
+      assert.equal((await c.query(`select usage_create_month('2027-06-01') as made`)).rows[0].made, false);
+      assert.deepEqual(await where(), { r: 'usage_received_2027_06', a: 'usage_attributed_2027_06' });
+      // Taken out again, so that the months below hold only the test's usage (this is test data).
+      await c.query(`drop table usage_attributed_2027_06; drop table usage_received_2027_06;
+                     delete from usage_counters where source = 'test:default'`);
+    });
+  });
+
+  it('refuses a month whose billing period is not closed, and changes nothing', async () => {
+    const was = await state();
+    const res = await archive('2026-02');
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'MonthNotArchivable');
+    assert.match(res.body.error.message, /2026-01.*not closed/);
+    assert.deepEqual(await state(), was);
+  });
+
+  it('refuses the partner and a customer admin: only system administrators archive', async () => {
+    const partner = await secondPartner(t, 'archive-p');
+    const customerAdmin = await t.userToken(a.customerId, a.admin.userName, a.admin.password, t.b.hub.arm);
+    const was = await state();
+    for (const token of [await partner.token(t.b.hub.arm), customerAdmin]) {
+      const res = await archive('2026-02', token);
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'AuthorizationFailed');
+      const list = await t.call('GET', `${usageApi('archives')}?${V}`, { token });
+      assert.equal(list.status, 403, JSON.stringify(list.body));
+    }
+    assert.deepEqual(await state(), was);
+  });
+
+  it('refuses a month with unbilled usage, archiving no month of the run', async () => {
+    await advanceTo('2026-02-02T00:00:00Z'); // January closes
+    await events([{ day: '2026-02-01', quantity: '3' }]);
+    const was = await state();
+    const res = await archive('2026-03');
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'MonthNotArchivable');
+    assert.match(res.body.error.message, /2026-02/);
+    assert.deepEqual(await state(), was);
+    for (const bad of ['2026-13', 'x', '']) assert.equal((await archive(bad)).status, 400);
+  });
+
+  it('archives a closed, invoiced month: its file sums to its invoices, its partitions are gone', async () => {
+    // Two runs at once: one archives January, the other finds nothing left to do.
+    const both = await Promise.all([archive('2026-02'), archive('2026-02')]);
+    for (const r of both) assert.equal(r.status, 200, JSON.stringify(r.body));
+    const [res, twin] = both[0].body.value.length > 0 ? both : [both[1], both[0]];
+    assert.deepEqual(twin.body.value, []);
+    assert.equal(res.body.value.length, 1);
+    const [archived] = res.body.value;
+    assert.equal(archived.month, '2026-01');
+    assert.equal(archived.name, 'usage-2026-01.csv.gz');
+    assert.equal(archived.file, path.join(t.dataDir, 'archive', 'usage-2026-01.csv.gz'));
+    assert.equal(archived.records, 3);
+    assert.equal(archived.attributions, 3);
+    assert.equal(
+      createHash('sha256')
+        .update(await readFile(archived.file))
+        .digest('hex'),
+      archived.sha256,
+    );
+
+    await withHub(async (c) => {
+      // The file, read back by PostgreSQL itself: its attributed quantity is what January's invoices billed.
+      await c.query(`create temp table archived (record_id text, source text, cloud_id text, registration_id text, resource_id text,
+        resource_uri text, meter_id uuid, hour timestamptz, revision int, record_quantity numeric, stack_subscription_id text, tenant_id text,
+        location text, tags jsonb, received_at timestamptz, batch_id text, attribution_id text, billed_subscription_id uuid, link_id text,
+        reason text, quantity numeric, attributed_at timestamptz, reattribution_id text)`);
+      await pipeline(
+        createReadStream(archived.file),
+        createGunzip(),
+        c.query(copyFrom('copy archived from stdin with (format csv, header)')),
+      );
+      const file = (
+        await c.query(
+          `select count(*)::int as n, sum(quantity)::text as q, min(hour) as first, max(hour) as last from archived
+                       where billed_subscription_id = $1 and meter_id = $2`,
+          [a.subscriptionId, BASE],
+        )
+      ).rows[0];
+      assert.equal(file.n, 3);
+      assert.equal(Number(file.q), 16.5);
+      assert.equal(archived.quantities[BASE], file.q);
+      assert.ok(file.first >= new Date('2026-01-01T00:00:00Z') && file.last < new Date('2026-02-01T00:00:00Z'));
+      const invoiced = (
+        await c.query(
+          `select i.stream, sum(l.quantity)::text as q from invoice_lines l join invoices i on i.id = l.invoice_id
+                       where i.period = '2026-01' and l.line_type in ('usage', 'late usage') and l.subscription_id = $1 and l.meter_id = $2
+                       group by i.stream order by 1`,
+          [a.subscriptionId, BASE],
+        )
+      ).rows;
+      assert.deepEqual(
+        invoiced.map((r) => [r.stream, Number(r.q)]),
+        [
+          ['customer', 16.5],
+          ['partner', 16.5],
+        ],
+      );
+    });
+
+    const now = await state();
+    assert.ok(!now.partitions.some((p) => p.endsWith('_2026_01')), now.partitions.join());
+    assert.ok(now.partitions.includes('usage_received_2026_02'));
+    assert.ok(!now.daily.some((d) => d.usage_date.startsWith('2026-01')));
+    assert.ok(!now.counters.some((d) => d.month.startsWith('2026-01')));
+    assert.deepEqual(now.archives, [{ month: '2026-01' }]);
+
+    // Again: nothing more to do.
+    const again = await archive('2026-02');
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.deepEqual(again.body.value, []);
+    assert.deepEqual(await state(), now);
+    const list = await t.call('GET', `${usageApi('archives')}?${V}`, { token: csp });
+    assert.deepEqual(list.body.value, [archived]);
+  });
+
+  it('answers a later usage query over the archived month with where its archive is', async () => {
+    const aggregates = `${t.b.hub.arm}/subscriptions/${a.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE}&reportedStartTime=2026-01-01T00:00:00Z&reportedEndTime=2026-02-01T00:00:00Z&aggregationGranularity=Daily`;
+    const tenant = await t.userToken(a.customerId, a.admin.userName, a.admin.password, t.b.hub.arm);
+    const asTenant = await t.call('GET', aggregates, { token: tenant });
+    assert.equal(asTenant.status, 410, JSON.stringify(asTenant.body));
+    assert.equal(asTenant.body.error.code, 'UsageArchived');
+    assert.match(asTenant.body.error.message, /2026-01.*usage-2026-01\.csv\.gz/);
+    assert.ok(!asTenant.body.error.message.includes(t.dataDir), 'a tenant is not told server paths');
+    const asOperator = await t.call('GET', aggregates, { token: csp });
+    assert.equal(asOperator.status, 410);
+    assert.ok(asOperator.body.error.message.includes(path.join(t.dataDir, 'archive', 'usage-2026-01.csv.gz')));
+    const verify = await t.call('GET', `${usageApi('verify')}?${V}&from=2026-01-15T00:00:00Z&to=2026-02-15T00:00:00Z`, {
+      token: csp,
+    });
+    assert.equal(verify.status, 410, JSON.stringify(verify.body));
+    assert.match(verify.body.error.message, /usage-2026-01\.csv\.gz/);
+    // After the archived month, usage is answered as before.
+    const february = await t.call(
+      'GET',
+      `${usageApi('verify')}?${V}&from=2026-02-01T00:00:00Z&to=2026-03-01T00:00:00Z`,
+      {
+        token: csp,
+      },
+    );
+    assert.equal(february.status, 200, JSON.stringify(february.body));
+    assert.equal(february.body.received, '3.000000000');
+  });
+
+  it('keeps counters equal to a recount after concurrent batches; the whole ledger reads them', async () => {
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        events([
+          { day: '2026-02-01', quantity: `${i + 1}` },
+          { day: '2026-02-01T05:00:00Z', quantity: '0.5' },
+        ]),
+      ),
+    );
+    await withHub(async (c) => {
+      const counters = (
+        await c.query(
+          `select source, month::text, sum(records)::int as records, sum(received)::text as received, sum(attributed)::text as attributed
+           from usage_counters group by 1, 2 order by 1, 2`,
+        )
+      ).rows;
+      const recount = (
+        await c.query(`with r as (
+                         select source, date_trunc('month', hour at time zone 'UTC')::date::text as month, count(*)::int as records,
+                                sum(quantity) as received from usage_received group by 1, 2
+                       ), a as (
+                         select source, date_trunc('month', hour at time zone 'UTC')::date::text as month, sum(quantity) as attributed
+                         from usage_attributed group by 1, 2
+                       )
+                       select r.source, r.month, r.records, r.received::text, a.attributed::text
+                       from r full join a using (source, month) order by 1, 2`)
+      ).rows;
+      assert.deepEqual(counters, recount);
+      assert.equal(recount[0].records, 13);
+    });
+    // The partition job sums each source's and month's rows into one, totals unchanged.
+    await advanceTo('2026-02-02T01:00:00Z');
+    await withHub(async (c) => {
+      const rows = (await c.query(`select count(*)::int as n from usage_counters group by source, month`)).rows;
+      assert.ok(
+        rows.every((r) => r.n === 1),
+        JSON.stringify(rows),
+      );
+    });
+    const whole = await t.call('GET', `${usageApi('verify')}?${V}`, { token: csp });
+    assert.equal(whole.status, 200, JSON.stringify(whole.body));
+    assert.equal(whole.body.records, 13);
+    assert.equal(whole.body.balanced, true);
+    assert.deepEqual(whole.body.archived, ['2026-01']);
+  });
+
+  it('lists and runs archives from the command line', async () => {
+    const run = async (...args: string[]) => {
+      const r = await cli([...args, '--data', t.dataDir, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    assert.deepEqual(
+      (await run('usage', 'archives')).value.map((a: { month: string; name: string }) => [a.month, a.name]),
+      [['2026-01', 'usage-2026-01.csv.gz']],
+    );
+    assert.deepEqual((await run('usage', 'archive', '--before', '2026-02')).value, []);
+    const ledger = await run('usage', 'verify');
+    assert.equal(ledger.balanced, true);
+    assert.deepEqual(ledger.archived, ['2026-01']);
+    const refused = await cli(['usage', 'archive', '--before', '2026-03', '--data', t.dataDir]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + refused.stdout, /MonthNotArchivable|2026-02/);
+  });
+
+  it("refuses a deployment's records of an archived month, naming each, and stores nothing of the batch", async () => {
+    const record = (hour: string) => ({
+      resourceId: `late-${hour}`,
+      resourceUri: `/subscriptions/${a.subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/late`,
+      meterId: BASE,
+      hour,
+      revision: 1,
+      quantity: '1',
+      subscriptionId: a.subscriptionId,
+      tenantId: a.customerId,
+      location: 'local',
+    });
+    const was = await state();
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${V}`, {
+      token: await stackApplicationToken(t, t.b.hub.arm),
+      body: {
+        cloudId: t.b.stacks.local.cloudId,
+        batchId: randomUUID(),
+        records: [record('2026-02-01T03:00:00Z'), record('2026-01-31T23:00:00Z')],
+      },
+    });
+    assert.equal(res.status, 410, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'UsageArchived');
+    assert.deepEqual(
+      res.body.error.details.map((d: { target: string }) => d.target),
+      ['records[1]'],
+    );
+    assert.deepEqual(await state(), was);
+  });
+});
