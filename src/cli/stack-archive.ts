@@ -1,6 +1,6 @@
 import { API_VERSIONS } from '../core/api-versions.ts';
 import type { UsageArchive } from '../stack/metering/archive.ts';
-import { type Connection } from './client.ts';
+import type { Connection } from './client.ts';
 import { tableOrNone } from './output.ts';
 
 // `usage archive --stack NAME --before YYYY-MM` (cli/usage.ts): a stack's operator archives the months its hub
