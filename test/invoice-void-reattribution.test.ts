@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
+import { focusViolations, parseCsv } from './helpers/focus-rules.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -205,6 +206,23 @@ describe('void and regenerate after a real re-attribution', () => {
       'INV000000002',
       'INV000000003',
     ]);
+
+    // FOCUS: the credit note's rows and the replacement's are corrections of March; the voided
+    // invoice's rows stay as they were issued; every row keeps FOCUS 1.2's rules.
+    const focus = await t.call(
+      'GET',
+      `${billing('exports')}?${V}&period=2026-03&format=focus&stream=customer&customerId=${c.customerId}`,
+      { token: csp },
+    );
+    assert.equal(focus.status, 200, JSON.stringify(focus.body));
+    const { header, rows } = parseCsv(String(focus.body));
+    assert.deepEqual(focusViolations(header, rows), []);
+    const classes = (invoice: string) => [
+      ...new Set(rows.filter((r) => r.InvoiceId === invoice).map((r) => r.ChargeClass)),
+    ];
+    assert.deepEqual(classes(replacement.name), ['Correction']);
+    assert.deepEqual(classes(creditNote.name), ['Correction']);
+    assert.deepEqual(classes(before.name), ['']);
   });
 
   it("bills the moved hours once: C's April has none of them; the provider's April moves them between the partner's subscriptions", async () => {

@@ -174,9 +174,10 @@ export const FOCUS_VERSION = '1.2';
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
 // credits Credit, the invoice's tax (a row of its own, `tax`, see exports.ts) Tax, adjustments
 // Adjustment. A row corrects a period already invoiced (ChargeClass 'Correction') when it is
-// late usage or on a credit note (which corrects a closed invoice).
+// late usage, on a credit note (which corrects a closed invoice), or on the invoice that replaces
+// a voided one (it bills the voided invoice's period again, after the credit note took it back).
 const isTax = `l.line_type = 'tax'`;
-const correction = `(i.kind = 'credit_note' or l.line_type = 'late usage')`;
+const correction = `(i.kind = 'credit_note' or i.replaces is not null or l.line_type = 'late usage')`;
 /** The list price: the line's own, or the billed one on lines closed before list prices were kept. */
 const listUnitPrice = `coalesce(l.list_unit_price, l.unit_price)`;
 /** A cost of a usage line at a unit price: quantity × price, exact (trailing zeros trimmed). */
