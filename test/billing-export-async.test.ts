@@ -104,8 +104,8 @@ describe('asynchronous exports', () => {
       [t0],
     );
     await db.query(
-      `insert into usage_attributed (received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select id, stack_subscription_id, 'linked', quantity, received_at from usage_received where source = 'seed' order by id`,
+      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select source, hour, id, stack_subscription_id, 'linked', quantity, received_at from usage_received where source = 'seed' order by id`,
     );
     // January closes as the clock passes its end.
     const moved = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
