@@ -52,7 +52,7 @@ describe("archiving a stack's delivered months", () => {
         `select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'usage_records'::regclass order by 1`,
       )
     ).rows.map((r) => r.relname),
-    archives: Number((await one<{ n: string }>('select count(*) as n from usage_archives')).n),
+    archives: Number((await one<{ n: string }>('select count(*) as n from outbox_archives')).n),
     records: Number((await one<{ n: string }>('select count(*) as n from usage_records')).n),
   });
   const counters = async () =>

@@ -12,7 +12,7 @@ import type { SettingsTable } from '../../arm/tables.ts';
 import { armError } from '../../core/errors.ts';
 import { setLocal } from '../../db/database.ts';
 import { meteringStore, type MeteringDb } from './store.ts';
-import type { MeteringTables, UsageArchivesTable } from './tables.ts';
+import type { MeteringTables, OutboxArchivesTable } from './tables.ts';
 
 // The outbox by month: partitions made ahead of the clock, and the archive of delivered months.
 // A month is archived when the hub has all of it: its records go to a gzip CSV in the stack's data
@@ -43,7 +43,7 @@ export interface UsageArchive {
   archivedAt: string;
 }
 
-const archiveView = (a: UsageArchivesTable): UsageArchive => ({
+const archiveView = (a: OutboxArchivesTable): UsageArchive => ({
   month: monthLabel(a.month),
   file: a.file,
   rows: Number(a.rows),
@@ -65,7 +65,7 @@ export async function refuseArchived(
       ? sql`month < ${to}::timestamptz and month + interval '1 month' > ${from}::timestamptz`
       : sql`first_reported_at < ${to}::timestamptz and last_reported_at >= ${from}::timestamptz`;
   const archive = (
-    await sql<UsageArchivesTable>`select * from usage_archives where ${overlaps} order by month limit 1`.execute(db)
+    await sql<OutboxArchivesTable>`select * from outbox_archives where ${overlaps} order by month limit 1`.execute(db)
   ).rows[0];
   // Tenants ask too: the archive's name, not where the stack keeps it nor what else it holds.
   if (archive)
@@ -172,7 +172,7 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
             .selectFrom('usage_record_counts')
             .select('month')
             .where('month', '<', before)
-            .where('month', 'not in', db.selectFrom('usage_archives').select('month'))
+            .where('month', 'not in', db.selectFrom('outbox_archives').select('month'))
             .orderBy('month')
             .execute()
         ).map((r) => r.month);
@@ -195,7 +195,7 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
           const file = path.join(deps.dir, `usage-${monthLabel(month)}.csv.gz`);
           const written = await writeMonth(client, month, file);
           await db
-            .insertInto('usage_archives')
+            .insertInto('outbox_archives')
             .values({
               month,
               file,
@@ -220,8 +220,8 @@ export async function archiveMonths(deps: ArchiveDeps, before: Date, by: string,
   return (await listArchives(deps.pool, before)).map(archiveView);
 }
 
-async function listArchives(pool: pg.Pool, before: Date): Promise<UsageArchivesTable[]> {
-  const r = await pool.query<UsageArchivesTable>('select * from usage_archives where month < $1 order by month', [
+async function listArchives(pool: pg.Pool, before: Date): Promise<OutboxArchivesTable[]> {
+  const r = await pool.query<OutboxArchivesTable>('select * from outbox_archives where month < $1 order by month', [
     before,
   ]);
   return r.rows;

@@ -165,7 +165,7 @@ export const meteringMigrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // The months archived: their records went to a file and their partition was dropped.
       await sql`
-        create table usage_archives (
+        create table outbox_archives (
           month timestamptz primary key,
           file text not null,
           rows bigint not null,

@@ -50,7 +50,7 @@ export interface UsageRecordCountsTable {
 }
 
 /** A month whose records went to a file and whose partition was dropped. */
-export interface UsageArchivesTable {
+export interface OutboxArchivesTable {
   month: Date;
   file: string;
   rows: string; // bigint, as text
@@ -66,5 +66,5 @@ export interface MeteringTables {
   usage_records: UsageRecordsTable;
   metering_dirty_hours: MeteringDirtyHoursTable;
   usage_record_counts: UsageRecordCountsTable;
-  usage_archives: UsageArchivesTable;
+  outbox_archives: OutboxArchivesTable;
 }
