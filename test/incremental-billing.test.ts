@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { withDatabase } from '../src/db/database.ts';
+import type pg from 'pg';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -17,7 +16,6 @@ describe('incremental rating over daily aggregates', () => {
   let t: TestSystem;
   let csp: string;
   let a: CustomerWithSubscription;
-  const hubUrl = () => withDatabase(testServerUrl(), `${t.dbPrefix}_hub`);
   const advanceTo = async (to: string) => {
     const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
       token: csp,
@@ -33,15 +31,7 @@ describe('incremental rating over daily aggregates', () => {
       'urn:test:incremental',
     );
   /** A connection of its own to the hub's database, closed after `work`. */
-  const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: hubUrl() });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const withHub = <T>(work: (c: pg.Client) => Promise<T>) => withHubDatabase(t, work);
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });

@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { withDatabase } from '../src/db/database.ts';
+import type pg from 'pg';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -52,15 +51,7 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body as { name: string; properties: Record<string, unknown> & { lines: Line[] } };
   };
-  const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const withHub = <T>(work: (c: pg.Client) => Promise<T>) => withHubDatabase(t, work);
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });

@@ -10,14 +10,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import pg from 'pg';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { cli } from './helpers/cli.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -28,15 +27,7 @@ describe('usage archive', () => {
   let csp: string;
   let a: CustomerWithSubscription;
   const usageApi = (sys: string) => `${t.b.hub.arm}/providers/Stackledger.System/usage/${sys}`;
-  const withHub = async <T>(work: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await c.connect();
-    try {
-      return await work(c);
-    } finally {
-      await c.end();
-    }
-  };
+  const withHub = <T>(work: (c: pg.Client) => Promise<T>) => withHubDatabase(t, work);
   const advanceTo = async (to: string) => {
     const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
       token: csp,

@@ -188,6 +188,19 @@ export interface FinalizedInvoice {
   currency: string;
 }
 
+/** What an invoice event says of the invoice, besides its number or name. */
+export function invoiceEventData(stream: Stream, i: FinalizedInvoice) {
+  return {
+    stream,
+    period: i.period,
+    periodStart: i.period_start,
+    periodEnd: i.period_end,
+    total: i.total,
+    currency: i.currency,
+    ...(stream === 'customer' ? { customerId: i.buyer_id } : { partnerId: i.buyer_id }),
+  };
+}
+
 /**
  * Tells webhooks of the invoices a statement finalized, in its transaction: the partner's from
  * the provider reach the partner, a customer's reach its partner and the customer.
@@ -199,16 +212,7 @@ export function invoicesFinalized(db: BillingDb, stream: Stream, added: Finalize
       key: `invoice.finalized:${i.id}`,
       type: 'invoice.finalized',
       occurredAt: at,
-      data: {
-        invoiceNumber: i.number,
-        stream,
-        period: i.period,
-        periodStart: i.period_start,
-        periodEnd: i.period_end,
-        total: i.total,
-        currency: i.currency,
-        ...(stream === 'customer' ? { customerId: i.buyer_id } : { partnerId: i.buyer_id }),
-      },
+      data: { invoiceNumber: i.number, ...invoiceEventData(stream, i) },
       partnerId: stream === 'partner' ? i.buyer_id : i.seller,
       customerId: stream === 'customer' ? i.buyer_id : null,
     })),

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
-import type { UsageTables } from './tables.ts';
+import type { UsageArchivesTable, UsageTables } from './tables.ts';
 
 // The SQL of usage's monthly partitions and archives: which months have partitions, creating a
 // month's (the plpgsql `usage_create_month` of migration 0507), and taking an archived month out.
@@ -19,17 +19,7 @@ export const partitionsOf = (month: MonthStart) => {
   return { received: `usage_received_${suffix}`, attributed: `usage_attributed_${suffix}` };
 };
 
-export interface ArchiveRow {
-  month: string;
-  file: string;
-  name: string;
-  records: string;
-  attributions: string;
-  quantities: Record<string, string>;
-  sha256: string;
-  archived_at: Date;
-  archived_by: string;
-}
+export type ArchiveRow = UsageArchivesTable;
 
 /** One row per attribution, with its record: what an archive file holds. */
 export const ARCHIVE_COLUMNS = `r.id as record_id, r.source, r.cloud_id, r.registration_id, r.resource_id, r.resource_uri, r.meter_id,

@@ -107,3 +107,14 @@ export async function startTestSystem(options: Partial<UpOptions> = {}): Promise
     },
   };
 }
+
+/** Runs `work` on a connection of its own to the test system's hub database, closed after. */
+export async function withHubDatabase<T>(t: TestSystem, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
