@@ -35,7 +35,7 @@ const RAW_PAGE = `
          r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
          nullif(coalesce(r.cloud_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as cloud_id,
          nullif(coalesce(r.stack_subscription_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as stack_subscription_id
-  from usage_attributed a join usage_received r on r.id = a.received_id
+  from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
   where a.billed_subscription_id = $1::uuid and a.attributed_at >= '2026-05-01' and a.attributed_at < '2026-06-01'
     and (r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid))
         > ($2::timestamptz, $3::uuid, $4::text, $5::uuid, $6::uuid)
