@@ -86,7 +86,9 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
     for (let run = 0; run < 3; run++) {
       // Closed invoices never change (a trigger refuses DELETE); TRUNCATE starts the next run afresh
       // (what was billed with them: the daily aggregates then stand unbilled again).
-      await sql`truncate billed_daily, billed_adjustments, invoice_billed, invoice_lines, invoices, billing_adjustments, invoice_number_counters`.execute(db);
+      await sql`truncate billed_daily, billed_adjustments, invoice_billed, invoice_lines, invoices, billing_adjustments, invoice_number_counters`.execute(
+        db,
+      );
       let start = performance.now();
       const r = await closeDuePeriods(ctx, ctx.clock.now(), '2026-01');
       ours.push(performance.now() - start);
