@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
+import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -16,13 +16,7 @@ describe('incremental rating over daily aggregates', () => {
   let t: TestSystem;
   let csp: string;
   let a: CustomerWithSubscription;
-  const advanceTo = async (to: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
-      token: csp,
-      body: { to },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const advanceTo = (to: string) => advanceClockTo(t, csp, to);
   const events = (subject: string, list: { day: string; quantity: string; resource: string }[]) =>
     postUsageEvents(
       t,

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
+import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -31,13 +31,7 @@ describe('invoice drafts, finalization, void and regenerate', () => {
   const billing = (path: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${path}`;
   const call = (method: string, path: string, token: string, body?: unknown) =>
     t.call(method, `${billing(path)}${path.includes('?') ? '&' : '?'}${V}`, { token, body });
-  const advanceTo = async (to: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
-      token: csp,
-      body: { to },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const advanceTo = (to: string) => advanceClockTo(t, csp, to);
   const usage = (subject: string, time: string, quantity: string) =>
     postUsageEvents(t, csp, [{ subject, meterId: BASE, quantity, time, resourceUri: '/vm1' }], 'urn:test:drafts');
   /** The partner's March invoice of a customer, as the partner's list shows it. */

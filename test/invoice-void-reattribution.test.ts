@@ -9,7 +9,7 @@ import { customerWithSubscription, type CustomerWithSubscription } from './helpe
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import { focusViolations, parseCsv } from './helpers/focus-rules.ts';
-import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { advanceClockTo, startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -49,13 +49,7 @@ describe('void and regenerate after a real re-attribution', () => {
   const billing = (path: string) => `${t.b.hub.arm}/providers/Stackledger.Billing/${path}`;
   const call = (method: string, path: string, token: string, body?: unknown) =>
     t.call(method, `${billing(path)}${path.includes('?') ? '&' : '?'}${V}`, { token, body });
-  const advanceTo = async (to: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
-      token: csp,
-      body: { to },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const advanceTo = (to: string) => advanceClockTo(t, csp, to);
   const detail = async (name: string, token = csp): Promise<Invoice> => {
     const res = await call('GET', `invoices/${name}`, token);
     assert.equal(res.status, 200, JSON.stringify(res.body));

@@ -16,7 +16,7 @@ import { customerWithSubscription, secondPartner, type CustomerWithSubscription 
 import { cli } from './helpers/cli.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
-import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
+import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
@@ -28,13 +28,7 @@ describe('usage archive', () => {
   let a: CustomerWithSubscription;
   const usageApi = (sys: string) => `${t.b.hub.arm}/providers/Stackledger.System/usage/${sys}`;
   const withHub = <T>(work: (c: pg.Client) => Promise<T>) => withHubDatabase(t, work);
-  const advanceTo = async (to: string) => {
-    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?${V}`, {
-      token: csp,
-      body: { to },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
+  const advanceTo = (to: string) => advanceClockTo(t, csp, to);
   const archive = (before: string, token = csp) =>
     t.call('POST', `${usageApi('archive')}?${V}&before=${before}`, { token });
   /** What the database holds of usage: partitions, rows, daily aggregates, counters, archives. */

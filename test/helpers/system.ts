@@ -1,5 +1,6 @@
 // A whole system (hub and stack `local`) for one test, on its own databases of the test server,
 // reached over real HTTPS like any client.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,4 +118,13 @@ export async function withHubDatabase<T>(t: TestSystem, work: (c: pg.Client) => 
   } finally {
     await c.end();
   }
+}
+
+/** Moves the test system's simulated clock to `to` as `token` (a system administrator), expecting 200. */
+export async function advanceClockTo(t: TestSystem, token: string, to: string): Promise<void> {
+  const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+    token,
+    body: { to },
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
 }
