@@ -15,6 +15,7 @@ import {
   copyOptions,
   type ExportFormat,
   type ExportSelection,
+  exportRows,
   exportSelect,
   hasTaxRows,
   invoicesOf,
@@ -124,21 +125,16 @@ async function nthLineAfter(client: pg.PoolClient, invoiceId: string, after: num
   return r.rows[0]?.line_no;
 }
 
-/**
- * The rows the export holds and what they and their invoices add up to, in SQL, from the export's
- * snapshot; with `withTax` (FOCUS), each taxed invoice's tax row too (`LINES_WITH_TAX` in exports.ts).
- */
+/** The rows the export holds (`exportRows`) and what they and their invoices add up to, in SQL, from the export's snapshot. */
 async function totalsOf(client: pg.PoolClient, s: ExportSelection, withTax: boolean) {
   const r = await client.query<ExportManifestRecord['totals'] & { rows: string }>(
     `with i as (select * from invoices where ${SELECTED_INVOICES}),
-          l as (select l.amount from invoice_lines l join i on i.id = l.invoice_id where ($6::uuid is null or l.customer_id = $6)
-                union all
-                select i.tax from i where $7 and i.tax <> 0 and ($6::uuid is null or (i.stream = 'customer' and i.buyer_id = $6)))
+          l as (select l.amount from ${exportRows(withTax)} l join i on i.id = l.invoice_id where ($6::uuid is null or l.customer_id = $6))
      select (select count(*) from l)::text as rows, (select count(*) from i)::int as invoices,
             (select coalesce(sum(amount), 0) from l)::text as "billedCost",
             (select coalesce(sum(subtotal), 0) from i)::text as subtotal, (select coalesce(sum(tax), 0) from i)::text as tax,
             (select coalesce(sum(total), 0) from i)::text as total, coalesce((select min(currency) from i), 'USD') as currency`,
-    [...selectionParameters(s), s.customerId ?? null, withTax],
+    [...selectionParameters(s), s.customerId ?? null],
   );
   const { rows, ...totals } = r.rows[0];
   return { rows: Number(rows), totals };

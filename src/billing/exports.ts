@@ -88,6 +88,9 @@ const LINES_WITH_TAX = `
   ) x
   where t.tax <> 0`;
 
+/** The rows an export holds: the invoices' lines, and with `withTax` (FOCUS) each taxed invoice's tax row. */
+export const exportRows = (withTax: boolean) => (withTax ? `(${LINES_WITH_TAX})` : 'invoice_lines');
+
 /** The SELECT of one invoice's lines (the invoice the setting names), with `columns` as its select list. */
 export function exportSelect(db: BillingDb, columns: string, withTax = false): string {
   const published = (query: RawBuilder<unknown>) => {
@@ -118,7 +121,7 @@ export function exportSelect(db: BillingDb, columns: string, withTax = false): s
       where i.id = nullif(current_setting('${INVOICE}'), '')::uuid
     )
     select ${columns}
-    from ${withTax ? `(${LINES_WITH_TAX}) l` : 'invoice_lines l'}
+    from ${exportRows(withTax)} l
     join i on i.id = l.invoice_id
     left join meters m on m.id = l.meter_id
     left join names customer on customer.id = l.customer_id
