@@ -8,7 +8,11 @@ import {
   type MigrationProvider,
   type RawBuilder,
 } from 'kysely';
-import { PassThrough, type Readable, type Transform, type Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { PassThrough, type Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DueWork } from '../core/scheduler.ts';
@@ -213,6 +217,24 @@ export async function copyOutInto(client: pg.PoolClient, copy: string, out: Writ
     if (out.destroyed) throw new Error('the reader went away');
     if (!out.write(chunk)) await drained(out);
   }
+}
+
+/** Writes what `COPY … TO STDOUT` answers gzipped into a new private file; answers its rows and the file's sha256. */
+export async function copyOutToGzipFile(
+  client: pg.PoolClient,
+  copy: string,
+  file: string,
+): Promise<{ rows: number; sha256: string }> {
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const source = client.query(copyTo(copy));
+  await pipeline(source, createGzip(), hashing, createWriteStream(file, { mode: 0o600 }));
+  return { rows: Number(source.rowCount), sha256: hash.digest('hex') };
 }
 
 /** Resolves when `out` takes writes again; rejects if it fails or closes first. */

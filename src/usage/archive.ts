@@ -1,16 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { usageNotYetBilledQuery, whyNotBilled } from '../billing/closure-store.ts';
 import type { Clock } from '../core/clock.ts';
-import { holdingLock } from '../db/database.ts';
+import { copyOutToGzipFile, holdingLock } from '../db/database.ts';
 import { armError } from '../core/errors.ts';
 import { PERIOD_PATTERN } from '../core/periods.ts';
 import type { Principal } from '../core/principal.ts';
@@ -67,19 +61,6 @@ export async function refuseArchivedRange(ctx: { db: Kysely<UsageTables> }, from
   if (archives.length > 0) throw archiveErrors.archived(archives, showFiles);
 }
 
-/** Writes `copy`'s CSV gzipped into `file`, answering its sha256. */
-async function copyToGzip(client: pg.PoolClient, copy: string, file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  await pipeline(client.query(copyTo(copy)), createGzip(), hashing, createWriteStream(file));
-  return hash.digest('hex');
-}
-
 /**
  * Archives one month in one transaction: refused while billing is not done with it; otherwise its
  * file is written, the archive recorded and the month's partitions, aggregates and counters dropped.
@@ -97,7 +78,7 @@ async function archiveMonth(ctx: ArchiveContext, dir: string, month: MonthStart,
     const check = usageNotYetBilledQuery(...bounds(month)).compile(ctx.db);
     const why = whyNotBilled((await client.query(check.sql, [...check.parameters])).rows);
     if (why) throw archiveErrors.notArchivable(monthLabel(month), why);
-    const sha256 = await copyToGzip(client, archiveClientSql.copy(p), partial);
+    const { sha256 } = await copyOutToGzipFile(client, archiveClientSql.copy(p), partial);
     const totals = await archiveClientSql.totals(client, p);
     const archive = { month, file, name, ...totals, sha256, archived_at: ctx.clock.now(), archived_by: by };
     await archiveClientSql.takeOut(client, p, archive);

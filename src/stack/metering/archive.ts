@@ -1,16 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { Kysely, PostgresDialect, type QueryExecutorProvider, sql } from 'kysely';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { SettingsTable } from '../../arm/tables.ts';
 import { armError } from '../../core/errors.ts';
-import { setLocal } from '../../db/database.ts';
+import { copyOutToGzipFile, setLocal } from '../../db/database.ts';
 import { meteringStore, type MeteringDb } from './store.ts';
 import type { MeteringTables, OutboxArchivesTable } from './tables.ts';
 
@@ -125,18 +119,14 @@ const MONTH_RECORDS = `select resource_id, meter_id, hour, revision, quantity, s
 /** Writes the month's records as a gzip CSV to `file` (through a temporary name); answers rows and sha256. */
 async function writeMonth(client: pg.PoolClient, month: Date, file: string): Promise<{ rows: number; sha256: string }> {
   await setLocal(client, { [FIRST]: month.toISOString(), [NEXT]: nextMonth(month).toISOString() });
-  const hash = createHash('sha256');
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  const copy = client.query(copyTo(`copy (${MONTH_RECORDS}) to stdout with (format csv, header)`));
   const partial = `${file}.partial`;
-  await pipeline(copy, createGzip(), tap, createWriteStream(partial, { mode: 0o600 }));
+  const written = await copyOutToGzipFile(
+    client,
+    `copy (${MONTH_RECORDS}) to stdout with (format csv, header)`,
+    partial,
+  );
   await rename(partial, file);
-  return { rows: Number(copy.rowCount), sha256: hash.digest('hex') };
+  return written;
 }
 
 /** The bridge's quarantine as the archive asks it (the bridge's own, handed in: metering does not import it). */
