@@ -87,23 +87,35 @@ const logged = (inv: InvoicesTable, operation: string, oldValue: unknown, newVal
 // The hub's one database holds the activity log; billing's transactions are typed with its own tables.
 const audit = (tx: BillingDb) => tx as unknown as AuditDb;
 
+/**
+ * Under the draft's row lock, rates it again from the current usage, prices and credits, written
+ * with `invoiceDate` and `status`. Answers the draft as it was, or undefined (nothing done) when it
+ * is no longer a draft.
+ */
+async function rateDraftAgain(
+  tx: BillingDb,
+  id: string,
+  to: { invoiceDate?: Date; status: 'draft' | 'finalized' },
+): Promise<InvoicesTable | undefined> {
+  const inv = await lockInvoice(tx, id);
+  if (inv?.status !== 'draft') return undefined;
+  await lockCounters(tx, [inv.seller], numberPrefix(inv.stream));
+  await takeBack(tx, inv.id);
+  await writeInvoices(tx, {
+    stream: inv.stream,
+    period: inv.period,
+    windows: [windowOf(inv)],
+    invoiceDate: to.invoiceDate ?? inv.invoice_date,
+    currency: inv.currency,
+    status: to.status,
+    write: 'update',
+  });
+  return inv;
+}
+
 /** Rates a draft again from the current usage, prices and credits; nothing when it is no longer a draft. */
 export async function rerateDraft(ctx: BillingContext, id: string): Promise<void> {
-  await ctx.db.transaction().execute(async (tx) => {
-    const inv = await lockInvoice(tx, id);
-    if (inv?.status !== 'draft') return;
-    await lockCounters(tx, [inv.seller], numberPrefix(inv.stream));
-    await takeBack(tx, inv.id);
-    await writeInvoices(tx, {
-      stream: inv.stream,
-      period: inv.period,
-      windows: [windowOf(inv)],
-      invoiceDate: inv.invoice_date,
-      currency: inv.currency,
-      status: 'draft',
-      write: 'update',
-    });
-  });
+  await ctx.db.transaction().execute((tx) => rateDraftAgain(tx, id, { status: 'draft' }));
 }
 
 /**
@@ -118,19 +130,8 @@ export async function finalizeDraft(
 ): Promise<InvoicesTable | undefined> {
   const at = ctx.clock.now();
   return ctx.db.transaction().execute(async (tx) => {
-    const inv = await lockInvoice(tx, id);
-    if (inv?.status !== 'draft') return undefined;
-    await lockCounters(tx, [inv.seller], numberPrefix(inv.stream));
-    await takeBack(tx, inv.id);
-    await writeInvoices(tx, {
-      stream: inv.stream,
-      period: inv.period,
-      windows: [windowOf(inv)],
-      invoiceDate: at,
-      currency: inv.currency,
-      status: 'finalized',
-      write: 'update',
-    });
+    const inv = await rateDraftAgain(tx, id, { invoiceDate: at, status: 'finalized' });
+    if (!inv) return undefined;
     const done = await billingStore.invoiceById(tx, inv.id);
     await recordChanges(audit(tx), actor, at, [
       logged(inv, 'FinalizeInvoice', { name: inv.name, status: 'Draft' }, { number: done?.number, total: done?.total }),
