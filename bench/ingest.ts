@@ -2,6 +2,7 @@
 // in the same statement), against a raw PostgreSQL COPY of the same rows into a table of the same
 // shape (same key and indexes), in the same run.
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,35 @@ import { makeDeployment } from '../src/system/register.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startHubOnly } from '../src/system/up.ts';
 import { type BenchResult, median } from './report.ts';
+
+/** A process's CPU time (user + system; with `children`, of its reaped children too), ms, from Linux's /proc. */
+function processCpuMs(pid: number | string, children = false): { ppid: number; ms: number } {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+  return { ppid: Number(f[1]), ms: ticks * 10 };
+}
+
+/**
+ * The CPU time used so far by the database server (its postmaster, the backends it has reaped and
+ * those alive) and by this process (the hub and the bench's client), ms: on a shared machine far
+ * steadier than wall time. NaN where /proc is not there or the server runs elsewhere.
+ */
+function cpuMsOf(postmaster: number): number {
+  try {
+    let ms = processCpuMs(postmaster, true).ms;
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p)))
+      try {
+        const p = processCpuMs(pid);
+        if (p.ppid === postmaster) ms += p.ms;
+      } catch {
+        // a process that ended meanwhile
+      }
+    const own = process.cpuUsage();
+    return ms + (own.user + own.system) / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 export async function benchIngest(serverUrl: string, total: number): Promise<BenchResult> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-hub-'));
@@ -92,6 +122,16 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
     await db.query('create table copy_baseline (like usage_received including all)');
     const ours: number[] = [];
     const copies: number[] = [];
+    const folds: number[] = [];
+    const oursCpu: number[] = [];
+    const copiesCpu: number[] = [];
+    const backend = (await db.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    let postmaster = Number.NaN;
+    try {
+      postmaster = processCpuMs(backend).ppid;
+    } catch {
+      // a server on another machine (STACKLEDGER_BENCH_DATABASE_URL): no CPU figures
+    }
     let againMs = 0;
     for (let run = 0; run < 3; run++) {
       const records = recordsOf(run);
@@ -111,9 +151,11 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
           fresh += res.new;
         }
       };
+      let cpu = cpuMsOf(postmaster);
       let start = performance.now();
       await Promise.all([worker(), worker(), worker()]);
       ours.push(performance.now() - start);
+      oursCpu.push(cpuMsOf(postmaster) - cpu);
       if (fresh !== total) throw new Error(`the hub stored ${fresh} of ${total}`);
       if (run === 0) {
         // The same batches again: every record is a duplicate.
@@ -127,6 +169,7 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         (r) =>
           `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
       );
+      cpu = cpuMsOf(postmaster);
       start = performance.now();
       await pipeline(
         Readable.from(lines),
@@ -137,6 +180,13 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         ),
       );
       copies.push(performance.now() - start);
+      copiesCpu.push(cpuMsOf(postmaster) - cpu);
+      // The run's daily aggregates, folded as the hub's job (or the next reader) would: work taken
+      // out of ingestion, so reported beside it rather than in it (and after COPY, whose time its
+      // vacuum would otherwise share).
+      start = performance.now();
+      await db.query('select usage_daily_fold()');
+      folds.push(performance.now() - start);
     }
     const rate = (ms: number) => Math.round(total / (ms / 1000));
     return {
@@ -152,7 +202,18 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         oursRecordsPerSecond: rate(median(ours)),
         copyRecordsPerSecond: rate(median(copies)),
         duplicatesRecordsPerSecond: rate(againMs),
-        runs: { ours: ours.map(Math.round), copy: copies.map(Math.round), duplicates: Math.round(againMs) },
+        foldMs: Math.round(median(folds)),
+        // CPU time (database server and this process) of ours and of COPY: their ratio holds
+        // when other loads stretch the wall times
+        cpuRatio: Number((median(oursCpu) / median(copiesCpu)).toFixed(2)),
+        runs: {
+          ours: ours.map(Math.round),
+          copy: copies.map(Math.round),
+          fold: folds.map(Math.round),
+          oursCpu: oursCpu.map(Math.round),
+          copyCpu: copiesCpu.map(Math.round),
+          duplicates: Math.round(againMs),
+        },
       },
     };
   } finally {

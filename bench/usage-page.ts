@@ -15,19 +15,15 @@ import { withDatabase } from '../src/db/database.ts';
 import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
 import { startSystem } from '../src/system/up.ts';
 import { usageGroupOrder } from '../src/usage/store.ts';
+import { freeBytes, GB, seedUsageStore, USAGE_HOURS, USAGE_METER, usageUriOf } from './usage-store.ts';
 
-const METER = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
-const HOURS = 720; // May 2026, hourly
-const RUNS = 5;
+/** Runs of each side per page (BENCH_USAGE_RUNS): at tens of millions of records a run takes minutes. */
+const RUNS = Number(process.env.BENCH_USAGE_RUNS ?? 5);
 const QUERY =
   'api-version=2015-06-01-preview&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-06-01T00:00:00Z&aggregationGranularity=Hourly';
 const NIL = '00000000-0000-0000-0000-000000000000';
 /** A key before every other: the first page's, written as the same keyset SQL. */
 const FIRST = ['-infinity', NIL, '', NIL, NIL];
-
-/** Resource r's URI: zero-padded, so that text order is number order and a page's key is arithmetic. */
-const uriOf = (sub: string, r: number) =>
-  `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm${String(r).padStart(9, '0')}`;
 
 /** The raw keyset SQL of a page: the API's aggregate, written out. */
 const RAW_PAGE = `
@@ -55,29 +51,34 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
     clock: new Date('2026-06-02T00:00:00Z'),
   });
   const b = system.bootstrap;
-  const http = new HttpClient(b.caFile ? readFileSync(b.caFile, 'utf8') : undefined);
+  // Minutes, not the default minute: at tens of millions of records a page's plan may read the whole month.
+  const http = new HttpClient(b.caFile ? readFileSync(b.caFile, 'utf8') : undefined, 30 * 60_000);
   const db = new pg.Client({ connectionString: withDatabase(serverUrl, `${prefix}_hub`) });
   await db.connect();
   try {
     // The CSP's registration subscription, which its service principal owns, bills every record.
     const sub = b.csp.registrationSubscriptionId;
-    const resources = Math.ceil(records / HOURS);
-    // One record per resource and hour: each its own aggregate, in (hour, resource) order.
-    await db.query(
-      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
-       select 'bench', 'vm' || i, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || lpad((i % $3)::text, 9, '0'),
-              $2::uuid, timestamptz '2026-05-01T00:00:00Z' + (i / $3) * interval '1 hour', 0, 1, 'local', '{}', '2026-05-15', '${NIL}'
-       from generate_series(0, $4 - 1) i`,
-      [sub, METER, resources, records],
-    );
-    await db.query(
-      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select source, hour, id, $1::uuid, 'bench', quantity, '2026-05-15' from usage_received where source = 'bench'`,
-      [sub],
-    );
-    await db.query('analyze');
+    const resources = Math.ceil(records / USAGE_HOURS);
+    const minFreeGb = Number(process.env.BENCH_USAGE_MIN_FREE_GB ?? 15);
+    const until = process.env.BENCH_USAGE_LOAD_UNTIL;
+    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} usage-page: ${line}\n`);
+    // At 50M records the load may stop short (a deadline, the disk's floor): the pages are those of what was loaded.
+    const loaded = (
+      await seedUsageStore(db, {
+        subscriptionId: sub,
+        records,
+        resources,
+        limits: { dataDir: tmpdir(), minFree: minFreeGb * GB, loadUntil: until ? new Date(until) : undefined, log },
+      })
+    ).records;
+    // A guard for the floor: no database process may write more temporary files than is left above it
+    // (a page's plan may hash and sort the whole month; three processes with parallel workers).
+    const tempKb = Math.max(1024, Math.floor(((await freeBytes(tmpdir())) - minFreeGb * GB) / 3 / 1024));
+    await db.query(`alter system set temp_file_limit = '${tempKb}kB'`);
+    await db.query('select pg_reload_conf()');
+    log(`temp_file_limit ${Math.round(tempKb / 1024)} MB a process`);
     const token = await clientToken(http, b);
-    const pages = Math.ceil(records / USAGE_PAGE_SIZE);
+    const pages = Math.ceil(loaded / USAGE_PAGE_SIZE);
     const deep = Math.min(10_000, pages);
     const path_ = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?${QUERY}`;
     const order = usageGroupOrder({ granularity: 'Hourly', showDetails: true });
@@ -86,7 +87,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
       if (page === 1) return undefined;
       const i = (page - 1) * USAGE_PAGE_SIZE - 1;
       const hour = new Date(Date.UTC(2026, 4, 1) + Math.floor(i / resources) * 3_600_000);
-      return [hour, METER, uriOf(sub, i % resources), NIL, NIL] as const;
+      return [hour, USAGE_METER, usageUriOf(sub, i % resources), NIL, NIL] as const;
     };
     const results: BenchResult[] = [];
     for (const page of [1, deep]) {
@@ -107,6 +108,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
         start = performance.now();
         const raw = await db.query(RAW_PAGE, [sub, ...(key ?? FIRST)]);
         baseline.push(performance.now() - start);
+        log(`page ${page} run ${run + 1}: ours ${Math.round(ours[run])} ms, raw SQL ${Math.round(baseline[run])} ms`);
         const shown = (res.body as { value: unknown[] }).value.length;
         if (shown !== Math.min(USAGE_PAGE_SIZE, raw.rows.length))
           throw new Error(`page ${page}: the API showed ${shown} aggregates, the raw SQL ${raw.rows.length}`);
@@ -122,7 +124,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
         baseline_ms: bl,
         baseline: 'the raw keyset SQL of the same page',
         target: 2,
-        sizes: { records, pages, page },
+        sizes: { records: loaded, pages, page },
         details: {
           plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
           runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
@@ -131,6 +133,8 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
     }
     return results;
   } finally {
+    await db.query('alter system reset temp_file_limit').catch(() => {});
+    await db.query('select pg_reload_conf()').catch(() => {});
     await db.end();
     await http.close();
     await system.stop();

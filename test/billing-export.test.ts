@@ -23,10 +23,10 @@ describe('a large export, streamed', () => {
       [t.b.csp.tenantId],
     );
     await db.query(
-      `insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
-       select '99999999-0000-0000-0000-0000000000aa', i, 'usage', $1, md5('s' || (i % 1000))::uuid, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
-              '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i, 'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
-       from generate_series(1, ${LINES}) i`,
+      `insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, resource_parts)
+       select $1, '99999999-0000-0000-0000-0000000000aa', i, 'usage', $1, md5('s' || (i % 1000))::uuid, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+              uri, 'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38, resource_parts(uri) -- as a close writes them
+       from generate_series(1, ${LINES}) i, concat('/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', i) uri`,
       [t.b.csp.tenantId],
     );
     await db.end();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
+import { unbilledPage } from '../src/billing/invoices.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
 import { hubMigrations, type HubTables } from '../src/hub/app.ts';
@@ -54,13 +55,22 @@ describe('upgrading a hub with invoices to incremental rating', () => {
 
   before(async () => {
     await ensureDatabase(withDatabase(testServerUrl(), PREFIX));
-    // The hub as it was: before usage's daily aggregates, monthly partitions, billed quantities and drafts.
+    // The hub as it was: before usage's daily aggregates, monthly partitions, billed quantities (and
+    // their keeping per invoice) and drafts.
     const {
       '0505_usage_daily': _daily,
       '0506_usage_daily_line_order': _order,
       '0507_usage_partitions': _partitions,
+      '0510_attribution_carries_daily_key': _carried,
+      '0511_records_without_registration_key': _unkeyed,
+      '0530_usage_daily_pending': _pending,
       '0620_billed_quantities': _billed,
       '0630_invoice_drafts': _drafts,
+      '0660_billed_per_invoice': _perInvoice,
+      '0661_billing_keys_by_buyer': _keys,
+      '0690_close_rows_without_foreign_keys': _close,
+      '0691_line_resource_parts_written': _written,
+      '0670_partner_unbilled_lines': _unbilledLines,
       ...before
     } = hubMigrations;
     await migrate(db, before);
@@ -109,6 +119,29 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       { stream: 'partner', day: '2026-01-05', quantity: '10.000000000' },
       { stream: 'partner', day: '2026-01-20', quantity: '5.000000000' },
     ]);
+  });
+
+  it("fills the partner's unbilled lines (0670): what its invoices left of each aggregate, rated", async () => {
+    const ctx = {
+      db,
+      pool,
+      clock: new SimulatedClock(new Date('2026-02-15T00:00:00Z')),
+      system: { require: async () => {}, may: async () => true },
+    };
+    const page = await unbilledPage(
+      ctx,
+      'partner',
+      { seller: 'provider', buyerId: PARTNER, since: new Date('2026-01-01T00:00:00Z') },
+      undefined,
+      10,
+    );
+    assert.deepEqual(
+      page.lines.map((l) => ({ type: l.line_type, day: l.usage_date, quantity: l.quantity, amount: l.amount })),
+      [
+        { type: 'late usage', day: '2026-01-20', quantity: '2.000000000', amount: '0.02' },
+        { type: 'usage', day: '2026-02-03', quantity: '7.000000000', amount: '0.06' },
+      ],
+    );
   });
 
   it('closes February with what January left: the late usage, the new usage and the new credit', async () => {

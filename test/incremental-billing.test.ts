@@ -42,6 +42,7 @@ describe('incremental rating over daily aggregates', () => {
       { day: '2026-03-06', quantity: '7', resource: '/a/vm2' },
     ]);
     await withHub(async (c) => {
+      await c.query('select usage_daily_fold()');
       const { rows } = await c.query(`
         select coalesce(d.billed_subscription_id, x.billed_subscription_id)::text as sub, d.quantity::text as daily, x.quantity::text as attributed
         from usage_daily d full join (

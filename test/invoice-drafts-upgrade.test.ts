@@ -33,7 +33,15 @@ describe('upgrading a hub with invoices to drafts and per-seller numbers', () =>
 
   before(async () => {
     await ensureDatabase(withDatabase(testServerUrl(), PREFIX));
-    const { '0630_invoice_drafts': _drafts, ...earlier } = hubMigrations;
+    const {
+      '0630_invoice_drafts': _drafts,
+      '0660_billed_per_invoice': _perInvoice,
+      '0661_billing_keys_by_buyer': _keys,
+      '0690_close_rows_without_foreign_keys': _close,
+      '0691_line_resource_parts_written': _written,
+      '0670_partner_unbilled_lines': _unbilledLines,
+      ...earlier
+    } = hubMigrations;
     await migrate(db, earlier);
     const t0 = new Date('2026-01-01T00:00:00Z');
     await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'CSP', 'csp.example', 'partner', ${t0})`.execute(

@@ -97,6 +97,18 @@ describe('the usage pipeline, hub and stack in one process', () => {
       data.resourceUri,
       new RegExp(`/subscriptions/${tenants.a.sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm$`),
     );
+    // The aggregate's bytes, pinned: compact JSON, keys in this order, times as the vendor writes them.
+    const first = forA.body.value[0].properties;
+    const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+    assert.match(
+      first.instanceData,
+      new RegExp(
+        `^\\{"Microsoft\\.Resources":\\{"resourceUri":"${data.resourceUri}","location":"local","tags":\\{[^}]*\\},"additionalInfo":\\{"DeploymentId":"${uuid}","SubscriptionId":"${tenants.a.sub}"\\}\\}\\}$`,
+      ),
+    );
+    assert.match(first.usageStartTime, /^2026-\d\d-\d\dT\d\d:00:00\+00:00$/);
+    assert.equal(Date.parse(first.usageEndTime) - Date.parse(first.usageStartTime), 3_600_000);
+    assert.match(first.usageEndTime, /^2026-\d\d-\d\dT\d\d:00:00\+00:00$/);
     assert.equal((await hubUsage(csp, tenants.a.c.subscriptionId)).status, 200, 'the partner that sold it reads it');
     // Customer C was never registered: its usage is the CSP's, on the registration subscription.
     const forRegistration = await hubUsage(csp, t.b.csp.registrationSubscriptionId);
@@ -442,5 +454,47 @@ describe('the usage pipeline, hub and stack in one process', () => {
     const denied = await cli(['usage', 'show', '--data', t.dataDir, '--subscription', randomUUID()]);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /SubscriptionNotFound/);
+  });
+
+  it("keeps the daily aggregates equal to a recount of the attributions with their records' keys", async () => {
+    // Ingestion, events and re-attribution write attributions that carry their record's meter,
+    // resource and location (the daily trigger reads them instead of joining back): the aggregates
+    // must be what the join back gives, and every carried key must be its record's.
+    const hub = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await hub.connect();
+    try {
+      await hub.query('select usage_daily_fold()');
+      const recount = await hub.query(`
+        with recount as (
+          select a.billed_subscription_id, (r.hour at time zone 'UTC')::date as usage_date, r.meter_id, r.resource_uri, r.location, sum(a.quantity) as quantity
+          from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+          group by 1, 2, 3, 4, 5
+        )
+        select count(*)::int as keys,
+               count(*) filter (where d.quantity is distinct from x.quantity)::int as differences
+        from recount x full join usage_daily d using (billed_subscription_id, usage_date, meter_id, resource_uri, location)`);
+      assert.ok(recount.rows[0].keys > 0);
+      assert.equal(recount.rows[0].differences, 0);
+      const carried = await hub.query(`
+        select count(*)::int as carried,
+               count(*) filter (where (a.meter_id, a.resource_uri, a.location) is distinct from (r.meter_id, r.resource_uri, r.location))::int as wrong
+        from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+        where a.meter_id is not null`);
+      assert.ok(carried.rows[0].carried > 0);
+      assert.equal(carried.rows[0].wrong, 0);
+      // Every writer carries them: deployments' batches, events and re-attribution.
+      const { rows } = await hub.query(
+        `select array_agg(distinct reason order by reason) as reasons from usage_attributed where meter_id is not null`,
+      );
+      assert.deepEqual(rows[0].reasons, [
+        'external meter',
+        'linked',
+        'not registered',
+        'reattribution: linked',
+        'reattribution: reversed',
+      ]);
+    } finally {
+      await hub.end();
+    }
   });
 });

@@ -1,7 +1,8 @@
 // The portal's people's pages in a real Chromium against a real system: a customer's administrator
 // invites the CSP as a guest, who accepts at the redeem page, and gives it Reader and takes it back;
 // a budget shows its spend and the alert it fires; the CSP's webhook shows a delivery and re-sends
-// it; an invoice downloads as a PDF. Every page passes axe-core and fits a phone's width.
+// it; an invoice downloads as a PDF; the seller finalizes a draft invoice, which its buyer never
+// sees. Every page passes axe-core and fits a phone's width.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -52,6 +53,25 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
       body: { to },
     });
 
+  /** One usage event of base VM hours, as an external meter posts it. */
+  async function postVmHours(subject: string, time: string, quantity: string, resourceUri: string) {
+    const usage = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
+      token: await t.appToken('csp', t.b.hub.arm),
+      body: [
+        {
+          specversion: '1.0',
+          id: randomUUID(),
+          source: 'urn:test:portal-people',
+          type: 'usage',
+          subject,
+          time,
+          data: { meterId: BASE_VM_METER, quantity, resourceUri },
+        },
+      ],
+    });
+    assert.equal(usage.status, 200, JSON.stringify(usage.body));
+  }
+
   async function signIn(role: 'Cloud service provider' | 'Tenant user', userName: string, password: string) {
     const page = await (await newContext(browser, LAPTOP)).newPage();
     openPages.add(page);
@@ -95,21 +115,7 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     c = await customerWithSubscription(t, `people-${suffix}`);
     // 250 vCPU hours at the list price of 0.008: 2.00 of spend once the hour closes.
-    const usage = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
-      token: await t.appToken('csp', t.b.hub.arm),
-      body: [
-        {
-          specversion: '1.0',
-          id: randomUUID(),
-          source: 'urn:test:portal-people',
-          type: 'usage',
-          subject: c.subscriptionId,
-          time: '2026-03-05T10:00:00Z',
-          data: { meterId: BASE_VM_METER, quantity: '250', resourceUri: '/vm/people' },
-        },
-      ],
-    });
-    assert.equal(usage.status, 200, JSON.stringify(usage.body));
+    await postVmHours(c.subscriptionId, '2026-03-05T10:00:00Z', '250', '/vm/people');
     assert.equal((await advance('2026-03-05T14:00:00Z')).status, 200);
   });
 
@@ -318,5 +324,73 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     assert.equal((await readFile(file)).subarray(0, 5).toString('latin1'), '%PDF-');
     await checkPage(page, '06-invoice', (p) => p.getByTestId('invoice-total').waitFor(WAIT));
     await page.context().close();
+  });
+
+  it('the seller finalizes a draft invoice in the browser and sees its number; the buyer never sees the draft', async () => {
+    const csp = await t.appToken('csp', t.b.hub.arm);
+    const billing = (path: string) =>
+      `${t.b.hub.arm}/providers/Stackledger.Billing/${path}${path.includes('?') ? '&' : '?'}${V}`;
+    const d = await customerWithSubscription(t, `drafts-${suffix}`);
+    const company = `drafts-${suffix} Ltd`;
+    const grace = await t.call('PUT', billing(`billingProfiles/${d.customerId}`), {
+      token: csp,
+      body: { gracePeriodDays: 3 },
+    });
+    assert.equal(grace.status, 200, JSON.stringify(grace.body));
+    await postVmHours(d.subscriptionId, '2026-04-02T10:00:00Z', '100', '/vm/drafts');
+    // April closes: its invoice waits as a draft for the grace period's 3 days.
+    assert.equal((await advance('2026-05-01T01:00:00Z')).status, 200);
+    const [draft] = (await t.call('GET', billing(`invoices?period=2026-04&customerId=${d.customerId}`), { token: csp }))
+      .body.value;
+    assert.equal(draft.properties.status, 'Draft');
+    assert.match(draft.name, /^DRAFT-/);
+
+    // The buyer, signed in to the portal: no page shows the draft, and its session's token cannot read it.
+    const buyer = await signIn('Tenant user', d.admin.userName, d.admin.password);
+    const asBuyer = (url: string) =>
+      buyer.evaluate(
+        async ({ url, resource }) => {
+          const session = JSON.parse(sessionStorage.getItem('stackledger.session') ?? '{}');
+          const res = await fetch(url, { headers: { authorization: `Bearer ${session.tokens[resource]}` } });
+          return { status: res.status, body: await res.json() };
+        },
+        { url, resource: t.b.hub.arm },
+      );
+    await buyer.goto(`${portal}invoices/${draft.name}`);
+    await buyer.getByRole('heading', { level: 1, name: 'Not found' }).waitFor(WAIT);
+    assert.equal(await buyer.getByRole('button', { name: 'Finalize' }).count(), 0);
+    const hidden = await asBuyer(billing(`invoices/${draft.name}`));
+    assert.equal(hidden.status, 404, JSON.stringify(hidden.body));
+    const listed = await asBuyer(billing('invoices?period=2026-04'));
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(listed.body.value, []);
+
+    // The seller opens the draft from the list and finalizes it: the page turns to the invoice's number.
+    const page = await signIn('Cloud service provider', t.b.csp.admin.userName, t.b.csp.admin.password);
+    await nav(page, 'Invoices');
+    const row = page.getByRole('table', { name: 'Invoices' }).getByRole('row').filter({ hasText: company });
+    await row.getByRole('cell', { name: 'Draft', exact: true }).waitFor(WAIT);
+    await row.getByRole('link', { name: draft.name }).click();
+    await page.getByRole('heading', { level: 1, name: `Invoice ${draft.name}` }).waitFor(WAIT);
+    await checkPage(page, '07-draft-invoice', (p) => p.getByRole('button', { name: 'Finalize' }).waitFor(WAIT));
+    await page.getByRole('button', { name: 'Finalize' }).click();
+    const heading = page.getByRole('heading', { level: 1, name: /^Invoice (?!DRAFT-)/ });
+    await heading.waitFor(WAIT);
+    const number = ((await heading.textContent()) ?? '').replace(/^Invoice /, '');
+    assert.equal(await page.getByRole('button', { name: 'Finalize' }).count(), 0);
+    await page.locator('dl.facts dd', { hasText: 'Finalized' }).first().waitFor(WAIT);
+    const finalized = await t.call('GET', billing(`invoices/${number}`), { token: csp });
+    assert.equal(finalized.status, 200, JSON.stringify(finalized.body));
+    assert.equal(finalized.body.properties.status, 'Finalized');
+    assert.equal(finalized.body.properties.customerId, d.customerId);
+    // Finalized, it is the buyer's to read: what hid it before was its being a draft.
+    const mine = await asBuyer(billing('invoices?period=2026-04'));
+    assert.deepEqual(
+      mine.body.value.map((i: { name: string }) => i.name),
+      [number],
+    );
+    assert.equal((await asBuyer(billing(`invoices/${draft.name}`))).status, 404);
+    await page.context().close();
+    await buyer.context().close();
   });
 });

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { loadSealer, Sealer, SECRETS_KEY_ENV, secretsKeyFile } from '../src/core/sealed.ts';
-import { newGuid } from '../src/core/ids.ts';
+import { newGuid, newSecret } from '../src/core/ids.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { openPrivateJwk } from '../src/identity/signing.ts';
 import { saveCustomer } from '../src/cli/client.ts';
@@ -100,6 +100,16 @@ describe('sealed values (core/sealed.ts)', () => {
     assert.throws(() => fromEnv.open(sealed, 'p'), 'the environment key wins over the file');
     assert.equal(new Sealer(Buffer.from(key, 'base64')).open(fromEnv.seal('y', 'p'), 'p'), 'y');
     await assert.rejects(loadSealer(dir, { [SECRETS_KEY_ENV]: 'c2hvcnQ=' }), /32 random bytes/);
+  });
+});
+
+describe('generated secrets (core/ids.ts)', () => {
+  it("never start with '-', which `az login -p` would read as an option", () => {
+    // a base64url character is '-' one time in 64: 4,000 secrets would show one
+    const secrets = Array.from({ length: 4000 }, newSecret);
+    assert.equal(secrets.filter((s) => s.startsWith('-')).length, 0);
+    assert.equal(new Set(secrets).size, secrets.length);
+    assert.ok(secrets.every((s) => s.length === 40));
   });
 });
 

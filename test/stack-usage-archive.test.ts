@@ -3,6 +3,7 @@
 // nothing changes; usage queries over an archived month say where it went; only the operator
 // archives. The outbox's counters equal a recount after closes and deliveries running at once.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
@@ -156,7 +157,7 @@ describe("archiving a stack's delivered months", () => {
     const a = res.body.value[0];
     assert.equal(a.month, '2026-05');
     assert.equal(a.rows, may.n);
-    assert.ok(a.file.startsWith(t.dataDir), a.file);
+    assert.equal(a.file, path.join(t.dataDir, 'archives', 'local', 'usage-2026-05.csv.gz'));
     const gz = await readFile(a.file);
     assert.equal(createHash('sha256').update(gz).digest('hex'), a.sha256);
     const lines = gunzipSync(gz).toString('utf8').trimEnd().split('\n');

@@ -55,6 +55,8 @@ const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').
 
 const KYSELY = /\b(?:selectFrom|insertInto|updateTable|deleteFrom|(?:inner|left|right|full|cross)Join)\(\s*['"`](\w+)/g;
 const RAW_SQL = /\b(?:from|join|into|update|table)\s+(?:only\s+)?(\w+)/gi;
+/** A trigger's table: `after insert or update on t`. */
+const TRIGGER_ON = /\b(?:insert|update|delete|truncate)\s+on\s+(\w+)/gi;
 
 /** Every (table) a file's code names in a query. */
 function tablesTouched(text: string): Set<string> {
@@ -63,7 +65,7 @@ function tablesTouched(text: string): Set<string> {
   for (const m of code.matchAll(KYSELY)) out.add(m[1]);
   // Raw SQL: only inside template literals (sql`…`) and strings, where words after FROM/JOIN/… are table names.
   for (const literal of code.matchAll(/`(?:[^`\\]|\\.)*`/g))
-    for (const m of literal[0].matchAll(RAW_SQL)) out.add(m[1].toLowerCase());
+    for (const re of [RAW_SQL, TRIGGER_ON]) for (const m of literal[0].matchAll(re)) out.add(m[1].toLowerCase());
   // `lock table a, b`: every name of the list.
   for (const m of code.matchAll(/lock table ([\w\s,]+?) in /gi)) for (const t of m[1].split(',')) out.add(t.trim());
   return new Set([...out].filter((t) => ownerOf.has(t)));
@@ -95,6 +97,10 @@ describe('table ownership', () => {
     const probe = "db.selectFrom('invoices'); sql`select 1 from usage_received r join customers c on true`;";
     assert.deepEqual([...tablesTouched(probe)].sort(), ['customers', 'invoices', 'usage_received']);
     assert.deepEqual([...tablesTouched('// reads from invoices\nconst x = 1;')], []);
+    assert.deepEqual(
+      [...tablesTouched('sql`create trigger x after delete or truncate on prices for each statement`;')],
+      ['prices'],
+    );
   });
 
   it('no module touches a table of another domain', () => {

@@ -5,13 +5,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { StartupError } from '../src/core/errors.ts';
+import { archiveFolder } from '../src/system/roles.ts';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { cli } from './helpers/cli.ts';
 import { stackApplicationToken } from './helpers/secrets.ts';
@@ -21,6 +23,9 @@ import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } fro
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const V = 'api-version=2026-11-01';
 const COMMERCE = 'api-version=2015-06-01-preview';
+
+/** An error in ARM's shape or the partner center's. */
+type ErrorBody = { error: { code: string; message: string } } | { code: string; description: string };
 
 describe('usage archive', () => {
   let t: TestSystem;
@@ -34,6 +39,8 @@ describe('usage archive', () => {
   /** What the database holds of usage: partitions, rows, daily aggregates, counters, archives. */
   const state = () =>
     withHub(async (c) => ({
+      // the aggregates read as every reader reads them: after a fold
+      folded: (await c.query('select usage_daily_fold() >= 0 as done')).rows[0].done,
       partitions: (
         await c.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
                        where i.inhparent in ('usage_received'::regclass, 'usage_attributed'::regclass) order by 1`)
@@ -152,7 +159,7 @@ describe('usage archive', () => {
     const [archived] = res.body.value;
     assert.equal(archived.month, '2026-01');
     assert.equal(archived.name, 'usage-2026-01.csv.gz');
-    assert.equal(archived.file, path.join(t.dataDir, 'archive', 'usage-2026-01.csv.gz'));
+    assert.equal(archived.file, path.join(t.dataDir, 'archives', 'hub', 'usage-2026-01.csv.gz'));
     assert.equal(archived.records, 3);
     assert.equal(archived.attributions, 3);
     assert.equal(
@@ -227,7 +234,16 @@ describe('usage archive', () => {
     assert.ok(!asTenant.body.error.message.includes(t.dataDir), 'a tenant is not told server paths');
     const asOperator = await t.call('GET', aggregates, { token: csp });
     assert.equal(asOperator.status, 410);
-    assert.ok(asOperator.body.error.message.includes(path.join(t.dataDir, 'archive', 'usage-2026-01.csv.gz')));
+    assert.ok(asOperator.body.error.message.includes(path.join(t.dataDir, 'archives', 'hub', 'usage-2026-01.csv.gz')));
+    // The route's look-ups run at once, but a request wrong in two ways is told what it was told
+    // when they ran one after another: an archived range before a bad token, and a missing
+    // subscription (404) before the caller's rights on it.
+    const withBadToken = await t.call('GET', `${aggregates}&continuationToken=not-a-token`, { token: tenant });
+    assert.equal(withBadToken.status, 410, JSON.stringify(withBadToken.body));
+    assert.equal(withBadToken.body.error.code, 'UsageArchived');
+    const missing = await t.call('GET', aggregates.replace(a.subscriptionId, randomUUID()), { token: tenant });
+    assert.equal(missing.status, 404, JSON.stringify(missing.body));
+    assert.equal(missing.body.error.code, 'SubscriptionNotFound');
     const verify = await t.call('GET', `${usageApi('verify')}?${V}&from=2026-01-15T00:00:00Z&to=2026-02-15T00:00:00Z`, {
       token: csp,
     });
@@ -243,6 +259,53 @@ describe('usage archive', () => {
     );
     assert.equal(february.status, 200, JSON.stringify(february.body));
     assert.equal(february.body.received, '3.000000000');
+  });
+
+  it("answers every other read of the archived month's usage the same 410, and a range after it as before", async () => {
+    /** A 410 UsageArchived naming January's archive, in either API's error shape; its path only when `pathShown`. */
+    const assertArchived = (res: { status: number; body: ErrorBody }, pathShown: boolean) => {
+      assert.equal(res.status, 410, JSON.stringify(res.body));
+      const error = 'error' in res.body ? res.body.error : res.body;
+      assert.equal(error.code, 'UsageArchived');
+      const message = 'message' in error ? error.message : error.description;
+      assert.match(message, /2026-01.*usage-2026-01\.csv\.gz/);
+      assert.equal(message.includes(t.dataDir), pathShown, message);
+    };
+    const pc = t.b.hub.partnerCenter;
+    const utilizations = (from: string, to: string) =>
+      `${pc}/v1/customers/${a.customerId}/subscriptions/${a.subscriptionId}/utilizations/azure?start_time=${from}&end_time=${to}`;
+    const seller = await t.appToken('csp', pc);
+    // The partner center's utilization records, by usage time, over the end of January.
+    assertArchived(
+      await t.call('GET', utilizations('2026-01-20T00:00:00Z', '2026-02-02T00:00:00Z'), { token: seller }),
+      true,
+    );
+    // Another partner is still told nothing about a subscription it did not sell.
+    const other = await secondPartner(t, 'archive-q');
+    const foreign = await t.call('GET', utilizations('2026-01-20T00:00:00Z', '2026-02-02T00:00:00Z'), {
+      token: await other.token(pc),
+    });
+    assert.equal(foreign.status, 404, JSON.stringify(foreign.body));
+    const february = await t.call('GET', utilizations('2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z'), {
+      token: seller,
+    });
+    assert.equal(february.status, 200, JSON.stringify(february.body));
+    assert.equal(
+      february.body.items.reduce((sum: number, u: { quantity: number }) => sum + u.quantity, 0),
+      3,
+    );
+
+    // A deployment's summary of what the hub received (the bridge's reconciliation): not an empty one.
+    const summary = (from: string, to: string) =>
+      `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports/summary?${V}&cloudId=${t.b.stacks.local.cloudId}&from=${from}&to=${to}`;
+    const deployment = await stackApplicationToken(t, t.b.hub.arm);
+    assertArchived(
+      await t.call('GET', summary('2026-01-31T00:00:00Z', '2026-02-01T01:00:00Z'), { token: deployment }),
+      false,
+    );
+    assertArchived(await t.call('GET', summary('2026-01-31T00:00:00Z', '2026-02-01T01:00:00Z'), { token: csp }), true);
+    const after = await t.call('GET', summary('2026-02-01T00:00:00Z', '2026-02-02T00:00:00Z'), { token: deployment });
+    assert.equal(after.status, 200, JSON.stringify(after.body));
   });
 
   it('keeps counters equal to a recount after concurrent batches; the whole ledger reads them', async () => {
@@ -308,6 +371,40 @@ describe('usage archive', () => {
     const refused = await cli(['usage', 'archive', '--before', '2026-03', '--data', t.dataDir]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr + refused.stdout, /MonthNotArchivable|2026-02/);
+  });
+
+  it("finds an archive written to the folder of before by the path stored with it; no stack takes the hub's folder", async () => {
+    // As a hub before archives/hub wrote it: the file in the data folder's `archive/`, its row naming it there.
+    const [current] = (await t.call('GET', `${usageApi('archives')}?${V}`, { token: csp })).body.value;
+    const old = path.join(t.dataDir, 'archive', 'usage-2026-01.csv.gz');
+    await mkdir(path.dirname(old), { recursive: true });
+    await rename(current.file, old);
+    await withHub((c) => c.query(`update usage_archives set file = $1 where month = '2026-01-01'`, [old]));
+    try {
+      const [listed] = (await t.call('GET', `${usageApi('archives')}?${V}`, { token: csp })).body.value;
+      assert.equal(listed.file, old);
+      assert.equal(
+        createHash('sha256')
+          .update(await readFile(listed.file))
+          .digest('hex'),
+        current.sha256,
+      );
+      const verify = await t.call(
+        'GET',
+        `${usageApi('verify')}?${V}&from=2026-01-15T00:00:00Z&to=2026-02-15T00:00:00Z`,
+        {
+          token: csp,
+        },
+      );
+      assert.equal(verify.status, 410, JSON.stringify(verify.body));
+      assert.ok(verify.body.error.message.includes(old), verify.body.error.message);
+    } finally {
+      await rename(old, current.file);
+      await withHub((c) => c.query(`update usage_archives set file = $1 where month = '2026-01-01'`, [current.file]));
+    }
+    for (const stack of ['hub', '..', 'a/b'])
+      assert.throws(() => archiveFolder(t.dataDir, { stack }), StartupError, stack);
+    assert.equal(archiveFolder(t.dataDir, { stack: 'local' }), path.join(t.dataDir, 'archives', 'local'));
   });
 
   it("refuses a deployment's records of an archived month, naming each, and stores nothing of the batch", async () => {

@@ -31,7 +31,10 @@ describe('upgrading a hub with usage to monthly partitions', () => {
 
   before(async () => {
     await ensureDatabase(withDatabase(testServerUrl(), PREFIX));
-    const { '0507_usage_partitions': _partitions, '0620_billed_quantities': _billed, ...old } = hubMigrations;
+    // The hub before monthly partitions: without usage's migrations from 0507 on, nor billing's
+    // from 0620 on (they build on each other's tables).
+    const later = (name: string) => (name >= '0507' && name < '0600') || (name >= '0620' && name < '0700');
+    const old = Object.fromEntries(Object.entries(hubMigrations).filter(([name]) => !later(name)));
     await migrate(db, old);
     await usage('cloudevents:urn:meter', 'e1', '2026-01-05T10:00:00Z', '10');
     await usage('cloudevents:urn:meter', 'e2', '2026-01-31T23:00:00Z', '2.5');

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { newGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
 import type { ArmDb } from './store.ts';
-import type { NamedArmRow, SubscriptionsTable } from './tables.ts';
+import type { ArmTables, NamedArmRow, SubscriptionsTable } from './tables.ts';
 
 // What the use cases of the ARM base (subscriptions.ts, resource-groups.ts, role-assignments.ts,
 // authorization.ts) receive from each role, and the helpers they share.
@@ -15,12 +15,11 @@ export interface TenantInfo {
 }
 
 /**
- * A transaction on the role's own database, as a hook receives it: only the role (hub or stack)
- * knows all its tables, and Kysely's database type is invariant, so no narrower type takes each
- * caller's view of that database.
+ * A transaction on the role's own database, as a hook receives it: every caller's view of that
+ * database holds ARM's subscriptions (a hook is about a subscription). Only the role (hub or stack)
+ * knows all its tables: its hooks widen the type to them with Kysely's `withTables`.
  */
-// biome-ignore lint/suspicious/noExplicitAny: see above; each hook's implementation names its role's tables.
-export type RoleDb = Kysely<any>;
+export type RoleDb = Kysely<Pick<ArmTables, 'subscriptions'>>;
 
 export interface ArmContext {
   db: ArmDb;

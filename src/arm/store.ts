@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
-import { jsonValue } from '../db/database.ts';
+import { jsonValue, type StatementTriggerFunctions, statementTriggers } from '../db/database.ts';
 import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
 
 // All SQL of the ARM base. Nothing else touches these tables.
@@ -67,6 +67,15 @@ export const armStore = {
    */
   subscriptionOwnership: (): RawBuilder<unknown> =>
     sql`select subscription_id, tenant_id, offer_id, sold_by, display_name from subscriptions`,
+
+  /**
+   * Published, as migration DDL: statement triggers `${name}_inserted`, `_updated` and `_deleted`
+   * on the subscriptions, calling a subscriber's trigger functions, which read the statement's
+   * rows (`subscriptionOwnership`'s columns) as `new_subscriptions` (inserted, or updated: after)
+   * and `old_subscriptions` (updated: before, or deleted). Billing re-prices a buyer's rows with them.
+   */
+  subscriptionTriggers: (name: string, functions: StatementTriggerFunctions) =>
+    statementTriggers('subscriptions', 'subscriptions', name, functions),
 
   /** Live subscriptions per offer id (the stack's offers show how many each has). */
   async liveSubscriptionCounts(db: ArmDb, offerIds: string[]): Promise<Map<string, number>> {

@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
-import { usageStore } from '../usage/store.ts';
-import { BILLABLE_SUBSCRIPTIONS } from './rated-store.ts';
+import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
+import { BILLABLE_SUBSCRIPTIONS, billedSoFar } from './rated-store.ts';
 
 // Published for usage's archive: whether billing is done with a range of usage days. A query (the
 // archive runs it on its own transaction's client, next to its COPY) and what its rows mean.
@@ -19,7 +19,7 @@ interface NotBilledRow {
  * the daily aggregate (nothing unbilled, nothing billed since corrected). Usage of subscriptions
  * that no one buys (not billable) has no invoice to wait for.
  */
-export function usageNotYetBilledQuery(start: Date, end: Date): RawBuilder<NotBilledRow> {
+export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Date): RawBuilder<NotBilledRow> {
   return sql<NotBilledRow>`
     with subs as (${BILLABLE_SUBSCRIPTIONS}),
     buyers as (
@@ -28,7 +28,7 @@ export function usageNotYetBilledQuery(start: Date, end: Date): RawBuilder<NotBi
       select 'customer', s.partner_id::text, s.customer_id, s.subscription_id from subs s where s.customer_id <> s.partner_id
     ),
     daily as (
-      select * from (${usageStore.dailyUsage()}) d
+      select * from (${dailyStore.dailyUsage(folded)}) d
       where d.usage_date >= (${start}::timestamptz at time zone 'UTC')::date and d.usage_date < (${end}::timestamptz at time zone 'UTC')::date
     ),
     open_buyers as (
@@ -40,11 +40,10 @@ export function usageNotYetBilledQuery(start: Date, end: Date): RawBuilder<NotBi
       )
     ),
     unbilled as (
-      select b.stream, b.buyer_id, false as open, d.usage_date
-      from buyers b join daily d on d.billed_subscription_id = b.subscription_id
-      left join billed_daily x on x.buyer_id = b.buyer_id and x.stream = b.stream and x.seller = b.seller and x.subscription_id = d.billed_subscription_id
-        and x.usage_date = d.usage_date and x.meter_id = d.meter_id and x.resource_uri = d.resource_uri and x.location = d.location
-      where d.quantity <> coalesce(x.quantity, 0)
+      select u.stream, u.buyer_id, false as open, d.usage_date
+      from buyers u join daily d on d.billed_subscription_id = u.subscription_id
+      ${billedSoFar({ stream: sql`u.stream`, buyerId: sql`u.buyer_id`, seller: sql`u.seller` })}
+      where d.quantity <> coalesce(b.quantity, 0)
     )
     (select stream, buyer_id::text, usage_date::text, open from open_buyers limit 1)
     union all

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { METERS } from '../core/meters.ts';
 
-// The exports' columns, each an SQL expression over one invoice line `l`, its invoice `i` (with
-// what is the same on every line already written: its period's bounds, its buyer's and seller's
-// names), its meter `m`, the names of its customer and subscription, and the group and namespace
-// of its resource id `r` (see `exportSelect` in exports.ts). Each value is written as the partner
-// center's and FOCUS's files have always had it: text, or a number as JavaScript prints it.
+// The exports' columns, each an SQL expression over one invoice line `l` (with what it looks up:
+// its meter's `meter_*` and its customer's and subscription's names), its invoice `i` (with what
+// is the same on every line already written: its period's bounds, its buyer's and seller's names)
+// and what several columns of the line share, computed once per line (`x`; see `exportSelect` in
+// exports.ts); what they write of the resource id, the line keeps (`resource_parts`, billing's
+// migrations 0650 and 0680). Each value is written as the partner center's and FOCUS's files have
+// always had it: text, or a number as JavaScript prints it.
 
 /** The partner center's reconciliation columns, each from the daily-rated line item field of the same name. */
 export const RECON_COLUMNS = [
@@ -52,11 +54,16 @@ export const RECON_COLUMNS = [
   'PCToBCExchangeRate',
 ] as const;
 
-/** A value of a column: text (null when absent), a number, a boolean, or JSON text as it is. */
-export type Column = { text: string } | { number: string } | { boolean: string } | { json: string };
+/**
+ * A value of a column: text (null when absent; `filled` when it is never empty, so the CSV need not
+ * turn '' into absent), a number, a boolean, or JSON text as it is.
+ */
+export type Column = { text: string; filled?: true } | { number: string } | { boolean: string } | { json: string };
 
 const text = (sql: string): Column => ({ text: sql });
-const constant = (value: string): Column => ({ text: `'${value}'::text` });
+/** Text that is never '' (an id, a date, a number, a word of ours): written as it is. */
+const filled = (sql: string): Column => ({ text: sql, filled: true });
+const constant = (value: string): Column => (value === '' ? text("''::text") : filled(`'${value}'::text`));
 /** A date (ISO DateStyle, set by the export) at a time of its day, UTC. */
 const day = (date: string, time: string) => `(${date})::text || 'T${time}Z'`;
 
@@ -80,18 +87,31 @@ export function jsNumber(x: string): string {
   end`;
 }
 
-const usage = `l.line_type in ('usage', 'late usage')`;
-const afterProviders = `split_part(l.resource_uri, '/providers/', -1)`;
-const slashes = `(length(${afterProviders}) - length(replace(${afterProviders}, '/', '')))`;
-const usageDate = `${day('l.usage_date', '00:00:00')}`;
+/**
+ * What several columns of a line write alike, computed once per line (exportSelect's lateral `x`;
+ * the columns a format does not read are not computed).
+ */
+export const LINE_SHARED: Record<string, string> = {
+  usage: `l.line_type in ('usage', 'late usage')`,
+  late: `l.line_type = 'late usage'`,
+  amount: 'l.amount::text',
+  quantity: 'l.quantity::text',
+  meter: 'l.meter_id::text',
+  usage_day: day('l.usage_date', '00:00:00'),
+  /** A usage line's cost at its billed unit price: quantity × price, exact (trailing zeros trimmed). */
+  contracted_cost: 'trim_scale(l.quantity * l.unit_price)::text',
+};
+
+const usage = 'x.usage';
+const usageDate = 'x.usage_day';
 
 /** The fields of the partner center's daily-rated usage line item, in its order (`dailyRatedLineView`). */
 export const DAILY_RATED_FIELDS: Record<string, Column> = {
-  partnerId: text('i.buyer_id::text'),
+  partnerId: text('i.buyer_text'),
   partnerName: text(`coalesce(i.buyer_name, '')`),
   customerId: text(`coalesce(l.customer_id::text, '')`),
-  customerName: text(`coalesce(customer.name, '')`),
-  customerDomainName: text(`coalesce(customer.domain, '')`),
+  customerName: text(`coalesce(l.customer_name, '')`),
+  customerDomainName: text(`coalesce(l.customer_domain, '')`),
   customerCountry: constant('US'),
   invoiceNumber: text('i.number'),
   mpnId: constant(''),
@@ -99,29 +119,29 @@ export const DAILY_RATED_FIELDS: Record<string, Column> = {
   chargeStartDate: text(`coalesce(${usageDate}, '')`),
   chargeEndDate: text(`coalesce(${day('l.usage_date', '23:59:59')}, '')`),
   subscriptionId: text(`coalesce(l.subscription_id::text, '')`),
-  subscriptionDescription: text(`coalesce(subscription.name, '')`),
+  subscriptionDescription: text(`coalesce(l.subscription_name, '')`),
   entitlementId: text(`coalesce(l.subscription_id::text, '')`),
-  entitlementDescription: text(`coalesce(subscription.name, '')`),
+  entitlementDescription: text(`coalesce(l.subscription_name, '')`),
   productName: constant('Azure Stack Hub'),
-  skuName: text(`coalesce(m.category, '')`),
+  skuName: text(`coalesce(l.meter_category, '')`),
   publisherName: constant('Stackledger'),
   publisherId: constant(''),
   usageDate: text(`coalesce(${usageDate}, '')`),
   meterType: constant('Consumption'),
-  meterCategory: text(`coalesce(m.category, '')`),
+  meterCategory: text(`coalesce(l.meter_category, '')`),
   meterId: text(`coalesce(l.meter_id::text, '')`),
-  meterSubCategory: text(`coalesce(m.subcategory, '')`),
-  meterName: text(`coalesce(m.name, l.meter_id::text, '')`),
+  meterSubCategory: text(`coalesce(l.meter_subcategory, '')`),
+  meterName: text(`coalesce(l.meter_name, l.meter_id::text, '')`),
   meterRegion: text(`coalesce(l.location, '')`),
-  unitOfMeasure: text(`coalesce(m.unit, '')`),
+  unitOfMeasure: text(`coalesce(l.meter_unit, '')`),
   resourceLocation: text(`coalesce(l.location, '')`),
-  consumedService: text(`coalesce(r.id[2], '')`),
-  resourceGroup: text(`coalesce(r.id[1], '')`),
+  consumedService: text(`coalesce(l.resource_parts[2], '')`),
+  resourceGroup: text(`coalesce(l.resource_parts[1], '')`),
   resourceUri: text(`coalesce(l.resource_uri, '')`),
   chargeType: text(`case when l.line_type = 'late usage' then 'Late usage' else 'Usage' end`),
   unitPrice: { number: jsNumber('l.unit_price') },
   quantity: { number: jsNumber('l.quantity') },
-  unitType: text(`coalesce(m.unit, '')`),
+  unitType: text(`coalesce(l.meter_unit, '')`),
   billingPreTaxTotal: { number: jsNumber('l.amount') },
   billingCurrency: text('i.currency'),
   pricingPreTaxTotal: { number: jsNumber('l.amount') },
@@ -151,10 +171,10 @@ export const CUSTOMER_LINE_FIELDS: Record<string, Column> = {
   lineType: text('l.line_type'),
   late: { boolean: `l.line_type = 'late usage'` },
   subscriptionId: text('l.subscription_id::text'),
-  subscriptionName: text('subscription.name'),
+  subscriptionName: text('l.subscription_name'),
   meterId: text('l.meter_id::text'),
-  meterName: text('coalesce(m.name, l.meter_id::text)'),
-  unit: text('m.unit'),
+  meterName: text('coalesce(l.meter_name, l.meter_id::text)'),
+  unit: text('l.meter_unit'),
   resourceUri: text('l.resource_uri'),
   location: text('l.location'),
   usageDate: text(`to_char(l.usage_date, 'YYYY-MM-DD')`),
@@ -174,14 +194,13 @@ export const FOCUS_VERSION = '1.2';
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
 // credits Credit, the invoice's tax (a row of its own, `tax`, see exports.ts) Tax, adjustments
 // Adjustment. A row corrects a period already invoiced (ChargeClass 'Correction') when it is
-// late usage, on a credit note (which corrects a closed invoice), or on the invoice that replaces
-// a voided one (it bills the voided invoice's period again, after the credit note took it back).
+// late usage, or on an invoice that corrects (`i.corrects`: a credit note, which corrects a closed
+// invoice, or the invoice that replaces a voided one, which bills the voided invoice's period
+// again, after the credit note took it back).
 const isTax = `l.line_type = 'tax'`;
-const correction = `(i.kind = 'credit_note' or i.replaces is not null or l.line_type = 'late usage')`;
-/** The list price: the line's own, or the billed one on lines closed before list prices were kept. */
-const listUnitPrice = `coalesce(l.list_unit_price, l.unit_price)`;
-/** A cost of a usage line at a unit price: quantity × price, exact (trailing zeros trimmed). */
-const costAt = (price: string) => `trim_scale(l.quantity * ${price})::text`;
+/** A usage line's cost at its list price: the billed cost when the list price is the same (or was not kept). */
+const listCost = `case when l.list_unit_price is null or l.list_unit_price = l.unit_price then x.contracted_cost
+  else trim_scale(l.quantity * l.list_unit_price)::text end`;
 const onUsage = (value: string) => `case when ${usage} then ${value} end`;
 
 /**
@@ -189,75 +208,68 @@ const onUsage = (value: string) => `case when ${usage} then ${value} end`;
  * priced, metered, regional resources in subscriptions, with two kinds of billing account) and the
  * recommended ones we can fill. BilledCost and EffectiveCost are the line as billed (no
  * amortization: nothing is prepaid); ContractedCost is the quantity at the price the buyer
- * agreed (the billed unit price, overrides applied); ListCost the quantity at the list sheet's.
- * A credit's or adjustment's costs are its amount; the tax row's are the invoice's rate on the
- * invoice's own costs of that kind (`tax_list_base`, `tax_contracted_base`).
+ * agreed (the billed unit price, overrides applied); ListCost the quantity at the list sheet's
+ * (the billed unit price on lines closed before list prices were kept). A credit's or
+ * adjustment's costs are its amount; the tax row's are the invoice's rate on the invoice's own
+ * costs of that kind (`tax_list_base`, `tax_contracted_base`).
  */
 export const FOCUS: Record<string, Column> = {
-  BilledCost: text('l.amount::text'),
-  BillingAccountId: text('i.buyer_id::text'),
+  BilledCost: filled('x.amount'),
+  BillingAccountId: filled('i.buyer_text'),
   BillingAccountName: text('i.buyer_name'),
   BillingCurrency: text('i.currency'),
-  BillingPeriodEnd: text('i.period_end_text'),
-  BillingPeriodStart: text('i.period_start_text'),
-  ChargeCategory: text(
+  BillingPeriodEnd: filled('i.period_end_text'),
+  BillingPeriodStart: filled('i.period_start_text'),
+  ChargeCategory: filled(
     `case when ${usage} then 'Usage' when l.line_type = 'credit' then 'Credit' when ${isTax} then 'Tax' else 'Adjustment' end`,
   ),
-  ChargeClass: text(`case when ${correction} then 'Correction' end`),
+  ChargeClass: filled(`case when i.corrects or x.late then 'Correction' end`),
   ChargeDescription: text(`case when ${usage}
-    then coalesce(m.name, l.meter_id::text) || case when l.line_type = 'late usage' then ' (late usage)' else '' end
+    then coalesce(l.meter_name, x.meter) || case when x.late then ' (late usage)' else '' end
       || coalesce('. ' || l.description, '')
     else coalesce(l.description, l.line_type) end`),
-  ChargePeriodEnd: text(
+  ChargePeriodEnd: filled(
     `case when l.usage_date is null then i.period_end_text else ${day('coalesce(l.usage_to, l.usage_date) + 1', '00:00:00')} end`,
   ),
-  ChargePeriodStart: text(`case when l.usage_date is null then i.period_start_text else ${usageDate} end`),
-  ContractedCost: text(
-    `case when ${usage} then ${costAt('l.unit_price')} when ${isTax} then trim_scale(l.tax_contracted_base * i.tax_rate / 100)::text else l.amount::text end`,
+  ChargePeriodStart: filled(`case when l.usage_date is null then i.period_start_text else ${usageDate} end`),
+  ContractedCost: filled(
+    `case when ${usage} then x.contracted_cost when ${isTax} then trim_scale(l.tax_contracted_base * i.tax_rate / 100)::text else x.amount end`,
   ),
-  EffectiveCost: text('l.amount::text'),
+  EffectiveCost: filled('x.amount'),
   InvoiceIssuerName: text('i.issuer_name'),
-  ListCost: text(
-    `case when ${usage} then ${costAt(listUnitPrice)} when ${isTax} then trim_scale(l.tax_list_base * i.tax_rate / 100)::text else l.amount::text end`,
+  ListCost: filled(
+    `case when ${usage} then ${listCost} when ${isTax} then trim_scale(l.tax_list_base * i.tax_rate / 100)::text else x.amount end`,
   ),
-  PricingQuantity: text(onUsage('l.quantity::text')),
+  PricingQuantity: filled(onUsage('x.quantity')),
   // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
-  PricingUnit: text(onUsage(`coalesce(m.unit, 'Units')`)),
+  PricingUnit: filled(onUsage(`coalesce(l.meter_unit, 'Units')`)),
   ProviderName: constant('Stackledger'),
   PublisherName: constant('Stackledger'),
-  ServiceCategory: text(`case when ${usage} then coalesce(m.focus_category, 'Other') else 'Other' end`),
-  ServiceName: text(`case when ${usage} then coalesce(m.focus_name, 'Other') else 'Billing' end`),
-  BillingAccountType: text(`case when i.stream = 'partner' then 'Partner' else 'Customer' end`),
-  ChargeFrequency: text(`case when ${usage} then 'Usage-Based' else 'One-Time' end`),
-  ConsumedQuantity: text(onUsage('l.quantity::text')),
-  ConsumedUnit: text(onUsage(`coalesce(m.unit, 'Units')`)),
-  ContractedUnitPrice: text(onUsage('l.unit_price::text')),
-  InvoiceId: text('i.number'),
-  ListUnitPrice: text(onUsage(`${listUnitPrice}::text`)),
+  ServiceCategory: filled(`case when ${usage} then coalesce(l.meter_focus_category, 'Other') else 'Other' end`),
+  ServiceName: filled(`case when ${usage} then coalesce(l.meter_focus_name, 'Other') else 'Billing' end`),
+  BillingAccountType: filled('i.account_type'),
+  ChargeFrequency: filled(`case when ${usage} then 'Usage-Based' else 'One-Time' end`),
+  ConsumedQuantity: filled(onUsage('x.quantity')),
+  ConsumedUnit: filled(onUsage(`coalesce(l.meter_unit, 'Units')`)),
+  ContractedUnitPrice: filled(onUsage('l.unit_price::text')),
+  InvoiceId: filled('i.number'),
+  ListUnitPrice: filled(onUsage(`coalesce(l.list_unit_price, l.unit_price)::text`)),
   RegionId: text('l.location'),
   RegionName: text('l.location'),
   ResourceId: text('l.resource_uri'),
   // The last segment of the resource id.
   ResourceName: text(`split_part(l.resource_uri, '/', -1)`),
-  // After the last '/providers/': every other segment from the first, without the last of them
-  // (the usual ids, of 3 to 6 segments there, without building an array).
-  ResourceType: text(`case
-    when l.resource_uri is null then null
-    when ${slashes} < 2 then null
-    when ${slashes} < 4 then split_part(${afterProviders}, '/', 1)
-    when ${slashes} < 6 then split_part(${afterProviders}, '/', 1) || '/' || split_part(${afterProviders}, '/', 3)
-    else (select array_to_string(array(select p[k] from generate_series(1, cardinality(p) - 3 + cardinality(p) % 2, 2) k order by k), '/')
-          from (select string_to_array(${afterProviders}, '/') as p) s)
-  end`),
-  ServiceSubcategory: text(
-    `case when ${usage} then coalesce(m.focus_subcategory, 'Other (Other)') else 'Other (Other)' end`,
+  // The resource's ARM type (`resourceTypeOf`), kept on the line (migration 0680).
+  ResourceType: text('l.resource_parts[3]'),
+  ServiceSubcategory: filled(
+    `case when ${usage} then coalesce(l.meter_focus_subcategory, 'Other (Other)') else 'Other (Other)' end`,
   ),
-  SkuId: text('l.meter_id::text'),
-  SkuMeter: text(`case when l.meter_id is not null then coalesce(m.name, l.meter_id::text) end`),
+  SkuId: filled('x.meter'),
+  SkuMeter: filled(`case when l.meter_id is not null then coalesce(l.meter_name, x.meter) end`),
   // A meter's price on the list sheet is one SKU price: its id is the meter's.
-  SkuPriceId: text('l.meter_id::text'),
-  SubAccountId: text('l.subscription_id::text'),
-  SubAccountName: text('subscription.name'),
+  SkuPriceId: filled('x.meter'),
+  SubAccountId: filled('l.subscription_id::text'),
+  SubAccountName: text('l.subscription_name'),
 };
 
 /** Each FOCUS column's type, as the schema metadata names it. */
@@ -319,12 +331,16 @@ export const METERS_JSON = JSON.stringify(
   }),
 );
 
-/** A row as CSV columns of text, '' written as absent (COPY would quote it; the files never did). */
+/**
+ * A row as CSV columns of text, '' written as absent (COPY would quote it; the files never did);
+ * a number or `filled` text is never '', and is written as it is.
+ */
 export function csvColumns(columns: Record<string, Column>): string {
   return Object.entries(columns)
     .map(([name, c]) => {
-      if (!('text' in c) && !('number' in c)) throw new Error(`the CSV column ${name} is neither text nor a number`);
-      return `nullif(${'text' in c ? c.text : c.number}, '') as "${name}"`;
+      if ('number' in c || ('text' in c && c.filled)) return `${'text' in c ? c.text : c.number} as "${name}"`;
+      if (!('text' in c)) throw new Error(`the CSV column ${name} is neither text nor a number`);
+      return `nullif(${c.text}, '') as "${name}"`;
     })
     .join(',\n');
 }

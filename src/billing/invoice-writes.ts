@@ -1,4 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
+import { dailyStore } from '../usage/daily-store.ts';
 import {
   type FinalizedInvoice,
   type InvoiceWindow,
@@ -83,21 +84,13 @@ export async function takeNumber(tx: BillingDb, seller: Seller, prefix: string):
 }
 
 /**
- * Takes back what one invoice billed: its quantities out of `billed_daily` (rows left at zero
- * go: a missing row is zero), the credits and adjustments it took, and, for a draft, its lines.
+ * Takes back what one invoice billed: its shares of `billed_daily`, the credits and adjustments it
+ * took, and, for a draft, its lines.
  */
 export async function takeBack(tx: BillingDb, invoiceId: string): Promise<void> {
   await sql`
-    with taken as (delete from invoice_billed where invoice_id = ${invoiceId}::uuid returning *),
-    inv as (select stream, seller from invoices where id = ${invoiceId}::uuid)
-    update billed_daily b set quantity = b.quantity - t.quantity
-    from taken t, inv
-    where b.buyer_id = t.buyer_id and b.stream = inv.stream and b.seller = inv.seller and b.subscription_id = t.subscription_id
-      and b.usage_date = t.usage_date and b.meter_id = t.meter_id and b.resource_uri = t.resource_uri and b.location = t.location
-  `.execute(tx);
-  await sql`
     delete from billed_daily b using invoices i
-    where i.id = ${invoiceId}::uuid and b.buyer_id = i.buyer_id and b.stream = i.stream and b.seller = i.seller and b.quantity = 0
+    where i.id = ${invoiceId}::uuid and b.buyer_id = i.buyer_id and b.invoice_id = i.id
   `.execute(tx);
   await sql`delete from billed_adjustments where invoice_id = ${invoiceId}::uuid`.execute(tx);
   await sql`delete from invoice_lines l using invoices i where i.id = ${invoiceId}::uuid and l.invoice_id = i.id and i.status = 'draft'`.execute(
@@ -107,14 +100,21 @@ export async function takeBack(tx: BillingDb, invoiceId: string): Promise<void> 
 
 /**
  * Writes the invoices of one stream and period in one statement: each with all its lines, what
- * it billed per usage key (in `billed_daily`, and its own share in `invoice_billed`), the credits
- * and adjustments it took, and — when finalized — its number from its seller's counter (locked
- * by the caller) and the `invoice.finalized` event. An insert writes nothing for a buyer whose
+ * it billed per usage key (its own rows of `billed_daily`), the credits and adjustments it took,
+ * and — when finalized — its number from its seller's counter (locked by the caller) and the
+ * `invoice.finalized` event. An insert writes nothing for a buyer whose
  * invoice of the period exists (the unique index `invoices_once`); an update only drafts.
  */
 export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ invoices: number; lines: number }> {
   if (q.windows.length === 0) return { invoices: 0, lines: 0 };
   await sql`set local work_mem = '256MB'`.execute(tx);
+  // The planner's row counts for these CTEs are guesses of a row or two (a JSON recordset, CTE
+  // scans): on them it nests loops that compare every line with every invoice and resource id,
+  // quadratic in a close's size. Hash joins cost the same whatever the count. (The lateral look-up
+  // of what was billed stays an index look-up per aggregate.)
+  await sql`set local enable_nestloop = off`.execute(tx);
+  // In the writing transaction: what is billed is every attribution committed before it.
+  const folded = await dailyStore.fold(tx);
   const finalized = q.status === 'finalized';
   const prefix = numberPrefix(q.stream);
   const subtotal = sql`coalesce(t.subtotal, 0)`;
@@ -163,27 +163,24 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
           where i.id = w.invoice_id and i.status = 'draft'
           returning i.id, i.number, i.name, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
   const r = await sql<{ invoices: string; lines: string; added: FinalizedInvoice[] }>`
-    with ${ratedLines(q.stream, q.windows)},
+    with ${ratedLines(folded, q.stream, q.windows)},
     ${numbering}
     written as (${written}),
+    -- what the exports read of a resource id (migration 0650's rule), parsed once per id, not once
+    -- per line (an id has a line a day); materialized, so the call is not moved onto each line
+    line_resources as materialized (
+      select resource_uri, resource_parts(resource_uri) as parts from (select distinct resource_uri from all_lines) r
+    ),
     lines_added as (
-      insert into invoice_lines (${LINE_COLUMNS})
-      select l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
-             l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by
-      from all_lines l join written i on i.id = l.invoice_id
+      insert into invoice_lines (buyer_id, ${LINE_COLUMNS}, resource_parts)
+      select i.buyer_id, l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
+             l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by, r.parts
+      from all_lines l join written i on i.id = l.invoice_id left join line_resources r on r.resource_uri = l.resource_uri
       returning 1
     ),
     usage_billed as (
       insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
       select u.buyer_id, ${q.stream}, u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
-      from unbilled u join written i on i.id = u.invoice_id
-      on conflict (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location)
-        do update set quantity = billed_daily.quantity + excluded.quantity, invoice_id = excluded.invoice_id
-      returning 1
-    ),
-    usage_recorded as (
-      insert into invoice_billed (buyer_id, invoice_id, subscription_id, usage_date, meter_id, resource_uri, location, quantity)
-      select u.buyer_id, u.invoice_id, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity
       from unbilled u join written i on i.id = u.invoice_id
       returning 1
     ),
@@ -197,6 +194,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added
   `.execute(tx);
+  await sql`set local enable_nestloop = default`.execute(tx);
   if (finalized) await invoicesFinalized(tx, q.stream, r.rows[0].added, q.invoiceDate);
   else if (q.write === 'insert') await draftsCreated(tx, q.stream, r.rows[0].added, q.invoiceDate);
   return { invoices: Number(r.rows[0].invoices), lines: Number(r.rows[0].lines) };

@@ -1,12 +1,14 @@
 import { Decimal } from 'decimal.js';
 import type { Principal } from '../core/principal.ts';
 import { roundMoney } from '../rating/rating.ts';
+import { dailyStore } from '../usage/daily-store.ts';
 import { billingErrors, callerPartner, type BillingContext } from './context.ts';
 import { callerSellers } from './lifecycle.ts';
 import { openWindow, termsOf } from './open-periods.ts';
+import { partnerUnbilledStore } from './partner-unbilled.ts';
 import { type LineKey, ratedStore } from './rated-store.ts';
 import type { UnbilledPosition } from './rules.ts';
-import { billingStore, type StoredLine } from './store.ts';
+import { billingStore, type DailyRatedLine } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
 import { customerInvoiceView, customerLineView } from './views.ts';
 
@@ -86,43 +88,46 @@ export async function openPeriodSpend(ctx: BillingContext, seller: Seller, custo
 }
 
 /**
- * A page of one buyer's open period: up to `limit` lines after `from` (its usage lines in invoice
- * order, then its credits and adjustments), rated page by page over the daily aggregates, and
- * where the next page starts when there are more.
+ * A page of a partner's open period: up to `limit` lines after `from` (its usage lines in invoice
+ * order, kept rated as usage arrives, then its credits and adjustments), and where the next page
+ * starts when there are more.
  */
 export async function unbilledPage(
   ctx: BillingContext,
-  stream: Stream,
+  stream: 'partner',
   buyer: { seller: Seller; buyerId: string; since: Date },
   from: UnbilledPosition | undefined,
   limit: number,
-): Promise<{ lines: StoredLine[]; next?: UnbilledPosition }> {
+): Promise<{ lines: DailyRatedLine[]; next?: UnbilledPosition }> {
   const { window } = await openPeriodOf(ctx, stream, buyer.seller, buyer.buyerId, buyer.since);
-  const items: { line: StoredLine; position: UnbilledPosition }[] = [];
-  if (!from || 'after' in from) {
-    const usage = await ratedStore.previewUsagePage(ctx.db, stream, window, from?.after ?? null, limit + 1);
-    for (const line of usage) items.push({ line, position: { after: lineKey(line) } });
+  // The kept lines and the adjustments' rating both follow usage_daily once folded: one fold a page.
+  const folded = await dailyStore.fold(ctx.db);
+  const usage =
+    !from || 'after' in from
+      ? await partnerUnbilledStore.usagePage(ctx.db, folded, window, from?.after ?? null, limit + 1)
+      : [];
+  if (usage.length > limit) {
+    const lines = usage.slice(0, limit);
+    return { lines, next: { after: lineKey(lines[limit - 1]) } };
   }
-  if (items.length <= limit) {
-    const afterId = from && 'afterAdjustment' in from ? from.afterAdjustment : '0';
-    const adjustments = await ratedStore.previewAdjustmentPage(
-      ctx.db,
-      stream,
-      window,
-      afterId,
-      limit + 1 - items.length,
-    );
-    for (const { adjustment_id, ...line } of adjustments)
-      items.push({ line, position: { afterAdjustment: adjustment_id } });
-  }
-  const shown = items.slice(0, limit);
-  return {
-    lines: shown.map((i) => i.line),
-    ...(items.length > limit ? { next: shown[shown.length - 1].position } : {}),
-  };
+  // the usage ends on this page: credits and adjustments follow
+  const afterId = from && 'afterAdjustment' in from ? from.afterAdjustment : '0';
+  const adjustments = await ratedStore.previewAdjustmentPage(
+    ctx.db,
+    folded,
+    stream,
+    window,
+    afterId,
+    limit + 1 - usage.length,
+  );
+  const shown = adjustments.slice(0, limit - usage.length);
+  const lines: DailyRatedLine[] = [...usage, ...shown.map(({ adjustment_id: _, ...line }) => line)];
+  if (adjustments.length === shown.length) return { lines };
+  const last = shown[shown.length - 1];
+  return { lines, next: last ? { afterAdjustment: last.adjustment_id } : { after: lineKey(usage[usage.length - 1]) } };
 }
 
-const lineKey = (l: StoredLine): LineKey => ({
+const lineKey = (l: DailyRatedLine): LineKey => ({
   subscriptionId: l.subscription_id ?? '',
   meterId: l.meter_id ?? '',
   resourceUri: l.resource_uri ?? '',

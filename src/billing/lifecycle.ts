@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { recordChanges } from '../audit/service.ts';
 import type { AuditDb } from '../audit/store.ts';
+import type { TablesOf } from '../db/database.ts';
 import { armError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import { notificationStore } from '../notifications/store.ts';
@@ -85,7 +86,7 @@ const logged = (inv: InvoicesTable, operation: string, oldValue: unknown, newVal
   newValue,
 });
 // The hub's one database holds the activity log; billing's transactions are typed with its own tables.
-const audit = (tx: BillingDb) => tx as unknown as AuditDb;
+const audit = (tx: BillingDb): AuditDb => tx.withTables<TablesOf<AuditDb>>();
 
 /**
  * Under the draft's row lock, rates it again from the current usage, prices and credits, written

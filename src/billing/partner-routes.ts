@@ -14,7 +14,7 @@ import { type BillingContext, PROVIDER, callerPartner } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
 import { unbilledPage } from './invoices.ts';
 import { readUnbilledToken, unbilledToken } from './rules.ts';
-import { billingStore, INVOICE_ORDER, LINE_ORDER, type StoredLine } from './store.ts';
+import { billingStore, type DailyRatedLine, INVOICE_ORDER, LINE_ORDER, type StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 import { dailyRatedLineView, partnerInvoiceView } from './views.ts';
 
@@ -50,7 +50,7 @@ export function registerPartnerInvoiceRoutes(app: FastifyInstance, ctx: BillingC
     return dir;
   };
 
-  const lineItemViews = async (partnerId: string, number: string, currency: string, rows: StoredLine[]) => {
+  const lineItemViews = async (partnerId: string, number: string, currency: string, rows: DailyRatedLine[]) => {
     const ids = new Set<string>([partnerId]);
     for (const l of rows) for (const id of [l.customer_id, l.subscription_id]) if (id) ids.add(id);
     const names = await billingStore.names(ctx.db, [...ids]);

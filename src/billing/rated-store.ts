@@ -5,13 +5,14 @@ import { armStore } from '../arm/store.ts';
 import { identityStore } from '../identity/store.ts';
 import { LIST_SHEET } from '../rating/migrations.ts';
 import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
-import { usageStore } from '../usage/store.ts';
+import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
 import type { BillingDb, StoredLine } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
 // The SQL of rating on the hub: what each buyer has not been billed yet (the daily aggregates usage
 // keeps, minus what the buyer's invoices have billed, per key), rated (the CTEs invoice-writes.ts
-// writes invoices from); and previews of an open period, whole or a keyset page at a time.
+// writes invoices from); and previews of an open period, whole, and its credits and adjustments a
+// page at a time (the partner center's unbilled usage lines are kept rated: `partner-unbilled.ts`).
 
 /** One buyer's next invoice: the usage of its subscriptions before `periodEnd` it has not been billed yet. */
 export interface InvoiceWindow {
@@ -39,10 +40,41 @@ export const BILLABLE_SUBSCRIPTIONS = sql`
   from (${armStore.subscriptionOwnership()}) s left join (${identityStore.partnerDirectories()}) d on d.tenant_id = s.tenant_id
   where s.sold_by is not null or d.tenant_id is not null`;
 
-/** The order of usage lines on an invoice, and of an unbilled page's keyset. */
-const USAGE_KEY = sql`subscription_id, meter_id, resource_uri, usage_date, location`;
-const keyValues = (k: LineKey) =>
-  sql`${k.subscriptionId}::uuid, ${k.meterId}::uuid, ${k.resourceUri}::text, ${k.usageDate}::date, ${k.location}::text`;
+/**
+ * What a buyer's invoices of a stream have billed of the daily aggregate `d` (one row of
+ * `billed_daily` per invoice that billed some of it): a join giving `b.quantity`, null for none.
+ */
+export const billedSoFar = (by: {
+  stream: RawBuilder<unknown>;
+  buyerId: RawBuilder<unknown>;
+  seller: RawBuilder<unknown>;
+}) =>
+  sql`left join lateral (
+        select sum(x.quantity) as quantity from billed_daily x
+        where x.buyer_id = ${by.buyerId} and x.stream = ${by.stream} and x.seller = ${by.seller} and x.subscription_id = d.billed_subscription_id
+          and x.usage_date = d.usage_date and x.meter_id = d.meter_id and x.resource_uri = d.resource_uri and x.location = d.location
+      ) b on true`;
+
+/** The list unit price of a line's quantities (none for a line whose quantities cancel out). */
+const BLENDED_LIST = sql`case when sum(quantity) <> 0 then round(sum(quantity * list_unit_price) / sum(quantity), 6) end`;
+
+/**
+ * A partner's daily-rated lines, from `rated` (of `ratingCtes`): one line per key and day whatever
+ * the tiers (a day across a tier bound carries the blended unit price and its split in the
+ * description), with the list price blended the same way. Invoices and the partner center's
+ * unbilled lines (`partner-unbilled.ts`) both group with it.
+ */
+export const PARTNER_DAILY_LINES = sql`
+  select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
+         usage_date, usage_date as usage_to, min(tier_no) as tier, sum(quantity) as quantity,
+         case when count(*) = 1 then min(unit_price) else round(sum(quantity * unit_price) / sum(quantity), 6) end as unit_price,
+         ${roundMoneySql(sql`sum(quantity * unit_price)`)} as amount,
+         ${BLENDED_LIST} as list_unit_price,
+         case when count(*) > 1 then 'Blended unit price of its tiers: '
+           || string_agg(trim_scale(quantity) || ' at ' || trim_scale(unit_price) || ' (tier ' || tier_no || ')', '; ' order by tier_no) end as description
+  -- grouped by the line key first (then what it decides): the sort before grouping settles rows on
+  -- their subscription, not on the invoice id that all of a document's rows share
+  from rated group by subscription_id, meter_id, resource_uri, usage_date, location, invoice_id, late, customer_id`;
 
 /**
  * The rated lines of a set of invoice windows, as CTEs ending in `all_lines` and `totals`. What a
@@ -52,15 +84,9 @@ const keyValues = (k: LineKey) =>
  * then resource); each day is priced by the segment in force that day; amounts are rounded once,
  * at the line. Partner invoices keep one line per day (the partner center's daily-rated lines); a
  * customer's invoice sums each subscription, meter, resource and price over the period. Late usage
- * (from before the period) keeps its day and is labelled. With `page`, only the (subscription,
- * meter) runs holding the next `limit` usage keys at or after `after` are rated, whole, so that
- * their tiers accumulate as on the invoice.
+ * (from before the period) keeps its day and is labelled.
  */
-export function ratedLines(
-  stream: Stream,
-  windows: InvoiceWindow[],
-  page?: { after: LineKey | null; limit: number },
-): RawBuilder<unknown> {
+export function ratedLines(folded: DailyFolded, stream: Stream, windows: InvoiceWindow[]): RawBuilder<unknown> {
   const json = JSON.stringify(
     windows.map((w, ord) => ({
       ord,
@@ -73,71 +99,47 @@ export function ratedLines(
     })),
   );
   const partner = stream === 'partner';
-  // The list unit price of a line's quantities (none for a line whose quantities cancel out).
-  const blendedList = sql`case when sum(quantity) <> 0 then round(sum(quantity * list_unit_price) / sum(quantity), 6) end`;
   const buyerSubscriptions = partner
     ? sql`s.partner_id = w.buyer_id`
     : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`;
-  const billedKey = sql`b.buyer_id = w.buyer_id and b.stream = ${stream} and b.seller = w.seller and b.subscription_id = d.billed_subscription_id
-        and b.usage_date = d.usage_date and b.meter_id = d.meter_id and b.resource_uri = d.resource_uri and b.location = d.location`;
-  // A page's keys: the aggregates walked in line order (index `usage_daily_line_order`) less what
-  // was billed, stopping at the page; only their (subscription, meter) runs are rated, whole, read
-  // through the same index.
-  const pageKeys = page
-    ? sql`buyer_subscriptions as materialized (select s.subscription_id from w join subs s on ${buyerSubscriptions}),
-      page_keys as materialized (
-        select d.billed_subscription_id as subscription_id, d.meter_id
-        from w join (${usageStore.dailyUsage()}) d on d.usage_date < (w.period_end at time zone 'UTC')::date
-        left join billed_daily b on ${billedKey}
-        where d.billed_subscription_id in (select subscription_id from buyer_subscriptions)
-          and d.quantity <> coalesce(b.quantity, 0)
-          ${page.after ? sql`and (d.billed_subscription_id, d.meter_id, d.resource_uri, d.usage_date, d.location) >= (${keyValues(page.after)})` : sql``}
-        order by d.billed_subscription_id, d.meter_id, d.resource_uri, d.usage_date, d.location limit ${page.limit}
-      ),
-      page_runs as (select distinct subscription_id, meter_id from page_keys),`
-    : sql``;
+  const billed = billedSoFar({ stream: sql`${stream}::text`, buyerId: sql`w.buyer_id`, seller: sql`w.seller` });
   return sql`
     w as (
       select x.*, ${partner ? sql`array['provider']` : sql`array['provider', x.seller]`} as sellers
       from jsonb_to_recordset(${json}::jsonb) as x(ord int, invoice_id uuid, seller text, buyer_id uuid, period_start timestamptz, period_end timestamptz, tax_rate numeric)
     ),
     subs as (${BILLABLE_SUBSCRIPTIONS}),
-    ${pageKeys}
     unbilled as (
       select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
              d.quantity - coalesce(b.quantity, 0) as quantity
       from w
-      ${page ? sql`cross join page_runs r join subs s on s.subscription_id = r.subscription_id` : sql`join subs s on ${buyerSubscriptions}`}
-      join (${usageStore.dailyUsage()}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
-        ${page ? sql`and d.meter_id = r.meter_id` : sql``}
-      left join billed_daily b on ${billedKey}
+      join subs s on ${buyerSubscriptions}
+      join (${dailyStore.dailyUsage(folded)}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
+      ${billed}
       where d.quantity <> coalesce(b.quantity, 0)
     ),
     usage as (
       select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled
     ),
     ${ratingCtes(LIST_SHEET, { listPrices: true })},
-    -- Partner invoices: one line per key and day whatever the tiers (a day across a tier bound
-    -- carries the blended unit price and its split in the description); a customer's invoice: one
-    -- per subscription, meter, resource, tier and price over the period. Each with the list price
-    -- (the list sheet's, before overrides), blended the same way.
+    -- Partner invoices: one line per key and day (PARTNER_DAILY_LINES); a customer's invoice: one
+    -- per subscription, meter, resource, tier and price over the period, with the list price (the
+    -- list sheet's, before overrides) blended the same way.
     usage_lines as (
       ${
         partner
-          ? sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
-                  usage_date, usage_date as usage_to, min(tier_no) as tier, sum(quantity) as quantity,
-                  case when count(*) = 1 then min(unit_price) else round(sum(quantity * unit_price) / sum(quantity), 6) end as unit_price,
-                  ${roundMoneySql(sql`sum(quantity * unit_price)`)} as amount,
-                  ${blendedList} as list_unit_price,
-                  case when count(*) > 1 then 'Blended unit price of its tiers: '
-                    || string_agg(trim_scale(quantity) || ' at ' || trim_scale(unit_price) || ' (tier ' || tier_no || ')', '; ' order by tier_no) end as description
-                from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, usage_date`
+          ? PARTNER_DAILY_LINES
           : sql`select invoice_id, case when late then 'late usage' else 'usage' end as line_type, customer_id, subscription_id, meter_id, resource_uri, location,
                   min(usage_date) as usage_date, max(usage_date) as usage_to, tier_no as tier, sum(quantity) as quantity, unit_price, ${roundMoneySql(sql`sum(quantity) * unit_price`)} as amount,
-                  ${blendedList} as list_unit_price, null::text as description
+                  ${BLENDED_LIST} as list_unit_price, null::text as description
                 from rated group by invoice_id, late, customer_id, subscription_id, meter_id, resource_uri, location, tier_no, unit_price`
       }
-    ),
+    )${documentLines()}`;
+}
+
+/** The rest of a whole document's lines after its usage lines: credits and adjustments, line numbers, totals. */
+function documentLines(): RawBuilder<unknown> {
+  return sql`,
     -- credits and adjustments no invoice has taken in yet
     adjustments_due as (
       select w.invoice_id, w.buyer_id, a.id, a.kind, a.customer_id, a.subscription_id, a.created_at, a.amount, a.description, a.reason, a.created_by
@@ -228,9 +230,10 @@ export const ratedStore = {
     stream: Stream,
     window: InvoiceWindow,
   ): Promise<{ lines: StoredLine[]; subtotal: string }> {
+    const folded = await dailyStore.fold(db);
     const r = await withRatingMemory(db, (tx) =>
       sql<StoredLine>`
-      with ${ratedLines(stream, [window])}
+      with ${ratedLines(folded, stream, [window])}
       select ${LINE_COLUMNS} from all_lines order by line_no
     `.execute(tx),
     );
@@ -238,40 +241,17 @@ export const ratedStore = {
     return { lines: r.rows, subtotal: subtotal.toFixed(2) };
   },
 
-  /**
-   * Up to `limit` unbilled usage lines of one window after `after`, in invoice order: one page, rated
-   * on its own. The runs rated hold `limit` keys after the token's own (whose lines may all be shown).
-   * Usage lines only, without line numbers: the invoice's are given when it closes.
-   */
-  async previewUsagePage(
-    db: BillingDb,
-    stream: Stream,
-    window: InvoiceWindow,
-    after: LineKey | null,
-    limit: number,
-  ): Promise<StoredLine[]> {
-    const r = await sql<StoredLine>`
-      with ${ratedLines(stream, [window], { after, limit: after ? limit + 1 : limit })}
-      -- the usage lines alone: no line numbers (a page's are not the invoice's), no adjustments
-      select invoice_id, 0 as line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier,
-             quantity, unit_price, amount, list_unit_price, description, null::text as reason, null::text as created_by
-      from usage_lines
-      ${after ? sql`where (${USAGE_KEY}, tier) > (${keyValues(after)}, ${after.tier}::int)` : sql``}
-      order by ${USAGE_KEY}, tier limit ${limit}
-    `.execute(db);
-    return r.rows;
-  },
-
   /** Up to `limit` credits and adjustments of one window with ids after `afterId`: the open period's last lines. */
   async previewAdjustmentPage(
     db: BillingDb,
+    folded: DailyFolded,
     stream: Stream,
     window: InvoiceWindow,
     afterId: string,
     limit: number,
   ): Promise<(StoredLine & { adjustment_id: string })[]> {
     const r = await sql<StoredLine & { adjustment_id: string }>`
-      with ${ratedLines(stream, [window])}
+      with ${ratedLines(folded, stream, [window])}
       select id::text as adjustment_id, invoice_id, 0 as line_no, kind as line_type, customer_id, subscription_id, null::uuid as meter_id,
              null::text as resource_uri, null::text as location, (created_at at time zone 'UTC')::date as usage_date, null::date as usage_to,
              null::int as tier, null::numeric as quantity, null::numeric as unit_price, amount, null::numeric as list_unit_price, description, reason, created_by

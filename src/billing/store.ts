@@ -27,7 +27,23 @@ export interface DocumentLine {
   reason: string | null;
 }
 
-export type StoredLine = InvoiceLinesTable;
+/** A line as views show it (an open period's preview is rated, not stored, and has no buyer column). */
+export type StoredLine = Omit<InvoiceLinesTable, 'buyer_id'>;
+/** What the partner center shows of a usage line (`dailyRatedLineView`): an invoice's, or an unbilled one. */
+export type DailyRatedLine = Pick<
+  StoredLine,
+  | 'customer_id'
+  | 'subscription_id'
+  | 'meter_id'
+  | 'resource_uri'
+  | 'location'
+  | 'usage_date'
+  | 'tier'
+  | 'quantity'
+  | 'unit_price'
+  | 'amount'
+  | 'line_type'
+>;
 
 /** Invoices by period, then name (a draft's name, else its number); index invoices_buyer_order, migration 0630. */
 export const INVOICE_ORDER = keyset(
@@ -290,8 +306,9 @@ export const billingStore = {
                 ${n.amount}::numeric + ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)}, ${n.of.id}::uuid, ${n.at}::timestamptz)
         returning id
       )
-      insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, amount, description, reason, created_by)
-      select id, 1, 'credit', ${n.of.buyer_id}::uuid, ${n.subscriptionId}::uuid, ${n.amount}::numeric, ${n.description}, ${n.reason}, ${n.by} from note
+      -- no resource: no resource_parts
+      insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, amount, description, reason, created_by)
+      select ${n.of.buyer_id}::uuid, id, 1, 'credit', ${n.of.buyer_id}::uuid, ${n.subscriptionId}::uuid, ${n.amount}::numeric, ${n.description}, ${n.reason}, ${n.by} from note
     `.execute(db);
   },
 

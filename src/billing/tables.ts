@@ -39,7 +39,7 @@ export interface InvoicesTable {
   void_reason: string | null;
   voided_at: Date | null;
   voided_by: string | null;
-  /** False for invoices closed before `invoice_billed` existed: what they billed per key is unknown, so they cannot be voided. */
+  /** False for invoices closed before each invoice's share per key was kept: unknown, so they cannot be voided. */
   billed_recorded: boolean;
   stream: Stream;
   kind: 'invoice' | 'credit_note';
@@ -64,6 +64,8 @@ export interface InvoicesTable {
 
 export interface InvoiceLinesTable {
   invoice_id: string;
+  /** The invoice's buyer: the distribution column, carried so that lines stay with their invoice. */
+  buyer_id: string;
   line_no: number;
   line_type: 'usage' | 'late usage' | 'credit' | 'adjustment';
   customer_id: string | null;
@@ -85,6 +87,8 @@ export interface InvoiceLinesTable {
   description: string | null;
   reason: string | null;
   created_by: string | null;
+  // The table also has `resource_parts` (migration 0650's rule, written by `writeInvoices` since
+  // 0691), which only the exports' SQL reads.
 }
 
 export interface BillingAdjustmentsTable {
@@ -102,7 +106,10 @@ export interface BillingAdjustmentsTable {
   credit_note_for: string | null;
 }
 
-/** What a buyer's invoices of a stream have billed, per usage key: the running total and the last invoice that added to it. */
+/**
+ * One invoice's share of a usage key: what it billed of a buyer's daily aggregate (the buyer's
+ * billed quantity is the sum over its invoices), deleted when a draft is re-rated or an invoice voided.
+ */
 export interface BilledDailyTable {
   buyer_id: string;
   stream: Stream;
@@ -114,18 +121,6 @@ export interface BilledDailyTable {
   location: string;
   quantity: string;
   invoice_id: string;
-}
-
-/** What one invoice added to `billed_daily`, per key: taken back when a draft is re-rated or an invoice voided. */
-export interface InvoiceBilledTable {
-  buyer_id: string;
-  invoice_id: string;
-  subscription_id: string;
-  usage_date: string;
-  meter_id: string;
-  resource_uri: string;
-  location: string;
-  quantity: string;
 }
 
 /** The last number taken per seller and prefix (G, INV, CN). */
@@ -149,8 +144,8 @@ export interface BillingTables extends PricingTables {
   billing_adjustments: BillingAdjustmentsTable;
   billed_daily: BilledDailyTable;
   billed_adjustments: BilledAdjustmentsTable;
-  invoice_billed: InvoiceBilledTable;
   invoice_number_counters: InvoiceNumberCountersTable;
+  partner_unbilled_lines: PartnerUnbilledLinesTable;
 }
 
 /** An asynchronous export (export-jobs.ts): what was asked, by whom, how far it got, and its manifest. */
@@ -192,6 +187,26 @@ export interface ExportManifestRecord {
   files: { n: number; rows: number; bytes: number; sha256: string }[];
   rows: number;
   totals: { invoices: number; billedCost: string; subtotal: string; tax: string; total: string; currency: string };
+}
+
+/**
+ * Per daily aggregate, what partner invoices have not billed of it and, for an untiered day, its
+ * daily-rated line (`partner-unbilled.ts`, migration 0670); kept by triggers, read by the page.
+ */
+export interface PartnerUnbilledLinesTable {
+  subscription_id: string;
+  meter_id: string;
+  usage_date: string;
+  resource_uri: string;
+  location: string;
+  /** Null: the subscription is not billable (no partner buys it). */
+  partner_id: string | null;
+  customer_id: string | null;
+  quantity: string;
+  /** The rest are null where the day is tiered or unpriced: a page rates that run whole. */
+  tier: number | null;
+  unit_price: string | null;
+  amount: string | null;
 }
 
 export interface ExportJobTables {

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { findMeter } from '../core/meters.ts';
 import { parseResourceId } from '../core/arm-id.ts';
-import type { StoredLine } from './store.ts';
+import type { DailyRatedLine, StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 
 // Wire shapes of billing: the partner center's invoices and daily-rated usage line items, and our
@@ -51,7 +51,7 @@ export function partnerInvoiceView(inv: InvoicesTable) {
 
 /** A daily-rated usage line item of the partner center. */
 export function dailyRatedLineView(
-  line: StoredLine,
+  line: DailyRatedLine,
   ctx: { partnerId: string; invoiceNumber: string; currency: string; names: Names },
 ) {
   const meter = line.meter_id ? findMeter(line.meter_id) : undefined;

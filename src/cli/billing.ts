@@ -2,22 +2,19 @@ import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
 import { HttpError } from '../core/http-client.ts';
 import { registerBudgetCommands } from './budgets.ts';
+import { registerPriceCommands } from './billing-prices.ts';
 import { downloadAll, requestExport } from './billing-export.ts';
-import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
+import { CliError, resolveCustomer, runClient, type Connection, SYSTEM_API, billingUrl } from './client.ts';
 import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Cell, type Progress } from './output.ts';
 
 // Billing: runs that close periods (with a progress bar), the CSP's invoices to its customers and
 // the provider's invoices to the CSP, exports, prices and credits. All through the hub's APIs.
 
-const V = `api-version=${API_VERSIONS.system[0]}`;
-const billingUrl = (c: Connection, path: string) => `${c.bootstrap.hub.arm}/providers/Stackledger.Billing/${path}`;
-
 /** A billing run, reading the server's progress lines (application/x-ndjson) into a progress bar. */
 async function runWithProgress(c: Connection, period: string, quiet: boolean) {
-  const url = `${billingUrl(c, 'billingRuns')}?${V}`;
+  const url = `${billingUrl(c, 'billingRuns')}?${SYSTEM_API}`;
   const res = await c.http.open('POST', url, {
     token: await c.token(c.bootstrap.hub.arm),
     body: { period },
@@ -109,7 +106,7 @@ export function registerBillingCommands(program: Command): void {
           );
         }
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-        const q = [V, o.period ? `period=${o.period}` : '', customer ? `customerId=${customer.id}` : '']
+        const q = [SYSTEM_API, o.period ? `period=${o.period}` : '', customer ? `customerId=${customer.id}` : '']
           .filter(Boolean)
           .join('&');
         const { value } = await c.http.call('GET', `${billingUrl(c, 'invoices')}?${q}`, {
@@ -157,7 +154,7 @@ export function registerBillingCommands(program: Command): void {
           if (o.void && !o.reason?.trim()) throw new CliError('--void needs --reason.', 2);
           const r = await c.http.call(
             'POST',
-            billingUrl(c, `invoices/${encodeURIComponent(number)}/${o.void ? 'void' : 'finalize'}?${V}`),
+            billingUrl(c, `invoices/${encodeURIComponent(number)}/${o.void ? 'void' : 'finalize'}?${SYSTEM_API}`),
             { token: await c.token(c.bootstrap.hub.arm), ...(o.void ? { body: { reason: o.reason } } : {}) },
           );
           return print(o.json, r, () =>
@@ -169,16 +166,16 @@ export function registerBillingCommands(program: Command): void {
         if (o.pdf) {
           if (!number || o.unbilled)
             throw new CliError('--pdf needs an invoice number: the open period has no document.', 2);
-          return download(c, billingUrl(c, `invoices/${encodeURIComponent(number)}/pdf?${V}`), o.pdf);
+          return download(c, billingUrl(c, `invoices/${encodeURIComponent(number)}/pdf?${SYSTEM_API}`), o.pdf);
         }
         let path: string;
         if (o.unbilled) {
           if (!o.customer) throw new CliError('--unbilled needs --customer.', 2);
-          path = `invoices/unbilled?${V}&customerId=${(await resolveCustomer(c, o.customer)).id}`;
+          path = `invoices/unbilled?${SYSTEM_API}&customerId=${(await resolveCustomer(c, o.customer)).id}`;
         } else {
           if (!number)
             throw new CliError('Name the invoice (stackledger billing invoices), or give --unbilled --customer.', 2);
-          path = `invoices/${encodeURIComponent(number)}?${V}`;
+          path = `invoices/${encodeURIComponent(number)}?${SYSTEM_API}`;
         }
         const inv = await c.http.call('GET', billingUrl(c, path), { token: await c.token(c.bootstrap.hub.arm) });
         const p = inv.properties;
@@ -221,7 +218,7 @@ export function registerBillingCommands(program: Command): void {
     .action(async (target: string, o) =>
       runClient(o.data, async (c) => {
         const id = target === 'default' || o.provider ? target : (await resolveCustomer(c, target)).id;
-        const r = await c.http.call('PUT', billingUrl(c, `billingProfiles/${encodeURIComponent(id)}?${V}`), {
+        const r = await c.http.call('PUT', billingUrl(c, `billingProfiles/${encodeURIComponent(id)}?${SYSTEM_API}`), {
           token: await c.token(c.bootstrap.hub.arm),
           body: {
             level: o.provider ? 'provider' : 'partner',
@@ -264,7 +261,7 @@ export function registerBillingCommands(program: Command): void {
         const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
         if (o.async) {
           const body = { period: o.period, format: o.format, of: o.of, customerId: customer?.id };
-          const manifest = await requestExport(c, `${billingUrl(c, 'exports')}?${V}`, body, Boolean(o.json));
+          const manifest = await requestExport(c, `${billingUrl(c, 'exports')}?${SYSTEM_API}`, body, Boolean(o.json));
           const ext = o.format === 'json' ? 'json' : 'csv';
           const files = await downloadAll(c, manifest, o.out, `stackledger-${o.of}-${o.format}-${o.period}`, ext);
           return print(o.json, manifest, () =>
@@ -279,129 +276,12 @@ export function registerBillingCommands(program: Command): void {
           );
         }
         const stream = o.of === 'provider' ? 'partner' : 'customer';
-        const url = `${billingUrl(c, 'exports')}?${V}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
+        const url = `${billingUrl(c, 'exports')}?${SYSTEM_API}&period=${o.period}&format=${o.format}&stream=${stream}${customer ? `&customerId=${customer.id}` : ''}`;
         await download(c, url, o.out);
       }),
     );
 
-  billing
-    .command('price')
-    .description(
-      "set a meter's price on the provider's list sheet from a day on (tiers: --tier FROM=PRICE, repeatable)",
-    )
-    .requiredOption('--meter <id>', 'the meter id')
-    .requiredOption('--from <YYYY-MM-DD>', 'the first day of the new price (today or later)')
-    .option('--price <unitPrice>', 'one price for every quantity')
-    .option('--tier <from=price>', 'a tier: the unit price from this quantity on', (v: string, all: string[] = []) => [
-      ...all,
-      v,
-    ])
-    .addOption(dataOption())
-    .addOption(jsonOption())
-    .action(async (o) =>
-      runClient(o.data, async (c) => {
-        const tiers = o.tier
-          ? (o.tier as string[]).map((t) => {
-              const [fromQuantity, unitPrice] = t.split('=');
-              return { fromQuantity, unitPrice };
-            })
-          : o.price !== undefined
-            ? [{ fromQuantity: '0', unitPrice: o.price }]
-            : undefined;
-        if (!tiers) throw new CliError('Give --price or one or more --tier FROM=PRICE.', 2);
-        const r = await c.http.call('PUT', `${billingUrl(c, `priceSheets/list/meters/${o.meter}`)}?${V}`, {
-          token: await c.token(c.bootstrap.hub.arm),
-          body: { effectiveFrom: o.from, tiers },
-        });
-        print(
-          o.json,
-          r,
-          () =>
-            `From ${r.effectiveFrom}, meter ${r.meterId}: ${r.tiers.map((t: { unitPrice: string; fromQuantity: string }) => `${t.unitPrice} from ${t.fromQuantity}`).join(', ')}.`,
-        );
-      }),
-    );
-
-  billing
-    .command('markup')
-    .description(
-      "the CSP's price for its customers: a markup, a discount or a fixed price, for all, one customer, one offer or one meter",
-    )
-    .addOption(
-      new Option('--kind <kind>', 'markup or discount (percent), or fixed (a unit price)')
-        .choices(['markup', 'discount', 'fixed'])
-        .default('markup'),
-    )
-    .requiredOption('--value <n>', 'the percentage, or the fixed unit price')
-    .requiredOption('--from <YYYY-MM-DD>', 'the first day it applies (today or later)')
-    .requiredOption('--reason <text>', 'why')
-    .option('--customer <id-or-domain>', 'one customer')
-    .option('--offer <id>', 'one offer')
-    .option('--meter <id>', 'one meter')
-    .addOption(dataOption())
-    .addOption(jsonOption())
-    .action(async (o) =>
-      runClient(o.data, async (c) => {
-        const customer = o.customer ? await resolveCustomer(c, o.customer) : undefined;
-        const body = {
-          kind: o.kind,
-          value: o.value,
-          effectiveFrom: o.from,
-          reason: o.reason,
-          customerId: customer?.id,
-          offerId: o.offer,
-          meterId: o.meter,
-        };
-        const r = await c.http.call('POST', `${billingUrl(c, 'priceOverrides')}?${V}`, {
-          token: await c.token(c.bootstrap.hub.arm),
-          body,
-        });
-        print(
-          o.json,
-          r,
-          () =>
-            `From ${r.effectiveFrom}: ${r.kind} ${r.value}${r.kind === 'fixed' ? '' : '%'} for ${customer?.companyName ?? 'every customer'}.`,
-        );
-      }),
-    );
-
-  billing
-    .command('credit')
-    .description(
-      "a credit (negative) or adjustment on a customer's next invoice; with --credit-note-for, a credit note against a closed one",
-    )
-    .requiredOption('--customer <id-or-domain>', 'the customer')
-    .requiredOption('--amount <amount>', 'the amount, such as -25.00')
-    .requiredOption('--description <text>', 'what it is')
-    .requiredOption('--reason <text>', 'why')
-    .addOption(new Option('--kind <kind>', 'credit or adjustment').choices(['credit', 'adjustment']).default('credit'))
-    .option('--subscription <id>', "one of the customer's subscriptions")
-    .option('--credit-note-for <invoice>', 'correct this closed invoice with a credit note')
-    .addOption(dataOption())
-    .addOption(jsonOption())
-    .action(async (o) =>
-      runClient(o.data, async (c) => {
-        const customer = await resolveCustomer(c, o.customer);
-        const body = {
-          customerId: customer.id,
-          subscriptionId: o.subscription,
-          kind: o.kind,
-          amount: o.amount,
-          description: o.description,
-          reason: o.reason,
-          creditNoteFor: o.creditNoteFor,
-        };
-        const r = await c.http.call('POST', `${billingUrl(c, 'adjustments')}?${V}`, {
-          token: await c.token(c.bootstrap.hub.arm),
-          body,
-        });
-        print(o.json, r, () =>
-          r.creditNote
-            ? `Credit note ${r.creditNote} against ${r.for}: ${r.amount}.`
-            : `${r.kind} of ${r.amount} for ${customer.companyName}, on its next invoice.`,
-        );
-      }),
-    );
+  registerPriceCommands(billing);
 
   billing
     .command('chargeback')
@@ -417,7 +297,7 @@ export function registerBillingCommands(program: Command): void {
         const name = o.stack ?? (names.length === 1 ? names[0] : undefined);
         if (!name) throw new CliError(`Name the stack with --stack (${names.join(', ')}).`, 2);
         const s = c.stack(name);
-        const url = `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${V}&period=${o.period}${o.csv ? '&format=csv' : ''}`;
+        const url = `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${SYSTEM_API}&period=${o.period}${o.csv ? '&format=csv' : ''}`;
         const r = await c.http.call('GET', url, { token: await c.token(s.adminArm, 'operator') });
         if (o.csv) return void process.stdout.write(String(r));
         print(o.json, r, () =>

@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
-import { armList, CliError, runClient, type Connection } from './client.ts';
+import { armList, CliError, runClient, type Connection, SYSTEM_API } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
 import type { Reconciliation } from '../stack/bridge/reconcile.ts';
 import type { QuarantineEntry } from '../stack/bridge/store.ts';
@@ -10,12 +9,11 @@ import type { QuarantineEntry } from '../stack/bridge/store.ts';
 // A stack's bridge as its operator sees it: the quarantine of records the hub refused (list,
 // retry, drop with a reason) and the reconciliation of its outbox with what the hub received.
 
-const API = `api-version=${API_VERSIONS.system[0]}`;
 const bridgeUrl = (c: Connection, stack: string) => `${c.stack(stack).adminArm}/providers/Stackledger.System/bridge`;
 const operatorToken = (c: Connection, stack: string) => c.token(c.stack(stack).adminArm, 'operator');
 
 export async function quarantineList(c: Connection, stack: string): Promise<QuarantineEntry[]> {
-  return armList(c, `${bridgeUrl(c, stack)}/quarantine?${API}`, await operatorToken(c, stack));
+  return armList(c, `${bridgeUrl(c, stack)}/quarantine?${SYSTEM_API}`, await operatorToken(c, stack));
 }
 
 /** Retries (back to the outbox) or drops (with a reason) held records: the given ids, or all. */
@@ -25,7 +23,7 @@ export async function quarantineAction(
   action: 'retry' | 'drop',
   which: { ids?: number[]; all?: boolean; reason?: string },
 ) {
-  return c.http.call('POST', `${bridgeUrl(c, stack)}/quarantine/${action}?${API}`, {
+  return c.http.call('POST', `${bridgeUrl(c, stack)}/quarantine/${action}?${SYSTEM_API}`, {
     token: await operatorToken(c, stack),
     body: which,
   });
@@ -36,7 +34,7 @@ export async function reconcileStack(c: Connection, stack: string, range: { from
   const q = new URLSearchParams();
   if (range.from) q.set('from', range.from);
   if (range.to) q.set('to', range.to);
-  return c.http.call('GET', `${bridgeUrl(c, stack)}/reconciliation?${API}&${q}`, {
+  return c.http.call('GET', `${bridgeUrl(c, stack)}/reconciliation?${SYSTEM_API}&${q}`, {
     token: await operatorToken(c, stack),
   });
 }

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
-import { CliError, resolveCustomer, runClient, type Connection } from './client.ts';
+import { CliError, resolveCustomer, runClient, type Connection, SYSTEM_API } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone, type Cell } from './output.ts';
 
 // `stackledger billing budgets` and `billing budget`: a customer subscription's or a customer's
 // monthly cost budgets, their spend and forecast, and the alerts they fired.
-
-const V = `api-version=${API_VERSIONS.system[0]}`;
 
 /** Where a scope's budgets live on the hub's ARM endpoint. */
 async function budgetsUrl(c: Connection, o: { subscription?: string; customer?: string }): Promise<string> {
@@ -33,7 +30,9 @@ export function registerBudgetCommands(billing: Command): void {
     .action(async (o) =>
       runClient(o.data, async (c) => {
         const url = await budgetsUrl(c, o);
-        const { value } = await c.http.call('GET', `${url}?${V}`, { token: await c.token(c.bootstrap.hub.arm) });
+        const { value } = await c.http.call('GET', `${url}?${SYSTEM_API}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+        });
         print(o.json, value, () =>
           tableOrNone(
             ['Budget', 'Amount', 'Period', 'Spend', 'Forecast', 'Alerts fired'],
@@ -75,7 +74,7 @@ export function registerBudgetCommands(billing: Command): void {
     .addOption(jsonOption())
     .action(async (name: string, o) =>
       runClient(o.data, async (c) => {
-        const url = `${await budgetsUrl(c, o)}/${encodeURIComponent(name)}?${V}`;
+        const url = `${await budgetsUrl(c, o)}/${encodeURIComponent(name)}?${SYSTEM_API}`;
         const notifications: Record<string, unknown> = {};
         for (const p of percents(o.actual))
           notifications[`actual_${p}`] = {

@@ -1,11 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeErrorBody, HttpClient, HttpError, type UndeclaredJson } from '../core/http-client.ts';
+import { API_VERSIONS } from '../core/api-versions.ts';
 import { isGuid } from '../core/ids.ts';
 import { writePrivateFile } from '../core/sealed.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
 import { STACKLEDGER_CLI_CLIENT_ID } from '../identity/rules.ts';
 import type { BootstrapFile, StackFileEntry } from '../system/up.ts';
+
+/** The query string of Stackledger's own (system, billing, metering) APIs. */
+export const SYSTEM_API = `api-version=${API_VERSIONS.system[0]}`;
+
+/** A URL of the hub's billing API. */
+export const billingUrl = (c: Connection, path: string) =>
+  `${c.bootstrap.hub.arm}/providers/Stackledger.Billing/${path}`;
 
 // How CLI commands find and call the running system: through DIR/bootstrap.json, like any client.
 

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
 import { addDuration, clockMoveRefusal, parseIsoDuration } from '../core/clock.ts';
-import { CliError, runClient, type Connection } from './client.ts';
+import { CliError, runClient, SYSTEM_API, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, progressBar } from './output.ts';
 import { systemNow } from './usage.ts';
 
@@ -20,7 +19,7 @@ export async function advanceClock(
 ): Promise<{ from: string; now: string }> {
   const d = parseIsoDuration(duration);
   if (!d) throw new CliError(`'${duration}' is not an ISO 8601 duration such as PT3H or P7D.`, 2);
-  const url = `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock/advance?api-version=${API_VERSIONS.system[0]}`;
+  const url = `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock/advance?${SYSTEM_API}`;
   const token = await c.token(c.bootstrap.hub.arm);
   const from = await systemNow(c);
   const target = addDuration(from, d);
@@ -48,11 +47,9 @@ export function registerClockCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (o: { data: string; json?: boolean }) => {
       const result = await runClient(o.data, async (c) =>
-        c.http.call(
-          'GET',
-          `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
-          { token: await c.token(c.bootstrap.hub.arm) },
-        ),
+        c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?${SYSTEM_API}`, {
+          token: await c.token(c.bootstrap.hub.arm),
+        }),
       );
       print(o.json, result, () => `${result.now}${result.simulated ? ' (simulated)' : ''}`);
     });

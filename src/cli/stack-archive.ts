@@ -1,6 +1,5 @@
-import { API_VERSIONS } from '../core/api-versions.ts';
 import type { UsageArchive } from '../stack/metering/archive.ts';
-import type { Connection } from './client.ts';
+import { SYSTEM_API, type Connection } from './client.ts';
 import { tableOrNone } from './output.ts';
 
 // `usage archive --stack NAME --before YYYY-MM` (cli/usage.ts): a stack's operator archives the months its hub
@@ -10,11 +9,10 @@ import { tableOrNone } from './output.ts';
 /** Archives a stack's delivered months before `before`; answers every archive before it. */
 export async function archiveStack(c: Connection, stack: string, before: string): Promise<UsageArchive[]> {
   const admin = c.stack(stack).adminArm;
-  const res = await c.http.call(
-    'POST',
-    `${admin}/providers/Stackledger.Metering/archives?api-version=${API_VERSIONS.system[0]}`,
-    { token: await c.token(admin, 'operator'), body: { before } },
-  );
+  const res = await c.http.call('POST', `${admin}/providers/Stackledger.Metering/archives?${SYSTEM_API}`, {
+    token: await c.token(admin, 'operator'),
+    body: { before },
+  });
   return res.value as UsageArchive[];
 }
 

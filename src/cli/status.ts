@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
-import { runClient, type Connection } from './client.ts';
+import { runClient, SYSTEM_API, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, table } from './output.ts';
 
 // `stackledger status`: is everything up, what time is it, and how far has each stack's usage got.
@@ -27,21 +26,17 @@ export async function systemStatus(c: Connection): Promise<SystemStatus> {
       .catch((e: Error) => ({ status: 0, body: { status: e.message } }));
     return res.status === 200 ? String(res.body.status) : `down (${res.status || res.body.status})`;
   };
-  const clock = await c.http.call(
-    'GET',
-    `${hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
-    { token: await c.token(hub.arm) },
-  );
+  const clock = await c.http.call('GET', `${hub.arm}/providers/Stackledger.System/clock?${SYSTEM_API}`, {
+    token: await c.token(hub.arm),
+  });
   const stacks = await Promise.all(
     Object.entries(c.bootstrap.stacks).map(async ([name, s]) => {
       const h = await health(s.adminArm);
       const bridge =
         h === 'ok'
-          ? await c.http.call(
-              'GET',
-              `${s.adminArm}/providers/Stackledger.System/bridge?api-version=${API_VERSIONS.system[0]}`,
-              { token: await c.token(s.adminArm, 'operator') },
-            )
+          ? await c.http.call('GET', `${s.adminArm}/providers/Stackledger.System/bridge?${SYSTEM_API}`, {
+              token: await c.token(s.adminArm, 'operator'),
+            })
           : undefined;
       return {
         name,

@@ -1,11 +1,10 @@
 import { Option, type Command } from 'commander';
-import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
 import { archiveStack, stackArchivesText } from './stack-archive.ts';
 import { reconciliationText, registerQuarantineCommands, stackOption, verifyStack } from './bridge.ts';
-import { armList, CliError, runClient, type Connection } from './client.ts';
+import { armList, CliError, runClient, SYSTEM_API, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, tableOrNone } from './output.ts';
 import { PERIOD_PATTERN, periodBounds } from '../core/periods.ts';
 
@@ -17,11 +16,9 @@ const UNIT_MS: Record<Granularity, number> = { Hourly: 3_600_000, Daily: 86_400_
 const COMMERCE_API = 'api-version=2015-06-01-preview';
 
 export async function systemNow(c: Connection): Promise<Date> {
-  const clock = await c.http.call(
-    'GET',
-    `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?api-version=${API_VERSIONS.system[0]}`,
-    { token: await c.token(c.bootstrap.hub.arm) },
-  );
+  const clock = await c.http.call('GET', `${c.bootstrap.hub.arm}/providers/Stackledger.System/clock?${SYSTEM_API}`, {
+    token: await c.token(c.bootstrap.hub.arm),
+  });
   return new Date(clock.now);
 }
 
@@ -328,7 +325,7 @@ async function usageSystemCall(c: Connection, method: 'GET' | 'POST', pathAndQue
   const sep = pathAndQuery.includes('?') ? '&' : '?';
   return c.http.call(
     method,
-    `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/${pathAndQuery}${sep}api-version=${API_VERSIONS.system[0]}`,
+    `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/${pathAndQuery}${sep}${SYSTEM_API}`,
     { token: await c.token(c.bootstrap.hub.arm) },
   );
 }

@@ -8,8 +8,16 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const newGuid = (): string => randomUUID();
 export const isGuid = (s: string): boolean => GUID.test(s);
 
-/** A high-entropy secret, safe to show once and store only as a hash. */
-export const newSecret = (): string => randomBytes(30).toString('base64url');
+/**
+ * A high-entropy secret, safe to show once and store only as a hash. Never with a leading '-',
+ * which command lines (`az login -p …`) read as an option.
+ */
+export function newSecret(): string {
+  for (;;) {
+    const secret = randomBytes(30).toString('base64url');
+    if (!secret.startsWith('-')) return secret;
+  }
+}
 
 /** A password that passes common complexity rules (upper, lower, digit, symbol). */
 export const newPassword = (): string => `Sl-${randomBytes(12).toString('base64url')}9a!`;

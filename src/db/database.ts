@@ -77,6 +77,34 @@ export function jsonValue<T>(value: T): RawBuilder<T> {
   return sql<T>`${JSON.stringify(value)}`;
 }
 
+/**
+ * A database type's tables as Kysely's `withTables` takes them. `tx.withTables<TablesOf<AuditDb>>()`
+ * types a domain's transaction with another domain's tables of the same database, the type alone
+ * changing: where a domain hands its view of a transaction to another, instead of a cast.
+ */
+export type TablesOf<D> = D extends Kysely<infer T> ? { [K in keyof T]: T[K] } : never;
+
+/** A subscriber's trigger functions, one per kind of statement. */
+export interface StatementTriggerFunctions {
+  inserted: string;
+  updated: string;
+  deleted: string;
+}
+
+/**
+ * What an owner publishes, as migration DDL, for another domain to attach to its table: statement
+ * triggers `${name}_inserted`, `_updated` and `_deleted` on `table`, each calling the subscriber's
+ * function, which reads the statement's rows as `new_${rows}` (inserted, or updated: after) and
+ * `old_${rows}` (updated: before, or deleted).
+ */
+export const statementTriggers = (table: string, rows: string, name: string, functions: StatementTriggerFunctions) => `
+  create trigger ${name}_inserted after insert on ${table}
+    referencing new table as new_${rows} for each statement execute function ${functions.inserted}();
+  create trigger ${name}_updated after update on ${table}
+    referencing old table as old_${rows} new table as new_${rows} for each statement execute function ${functions.updated}();
+  create trigger ${name}_deleted after delete on ${table}
+    referencing old table as old_${rows} for each statement execute function ${functions.deleted}();`;
+
 /** A table whose `id` the database assigns (a bigserial or a default): inserts leave it out. */
 export type WithGeneratedId<T extends { id: unknown }> = Omit<T, 'id'> & { id: Generated<T['id']> };
 

@@ -27,7 +27,7 @@ import { oldestOpenPeriodStart } from '../billing/open-periods.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
-import { migrate, oneProcessAtATime } from '../db/database.ts';
+import { migrate, oneProcessAtATime, type TablesOf } from '../db/database.ts';
 import {
   armEndpoint,
   renderGraphError,
@@ -167,7 +167,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     implicitRoles: async (p, sub) =>
       sub.sold_by && sub.sold_by === p.tenantId && (await actingPartner(opts.db, p)) ? [OWNER] : [],
     recordChange: (db, actor, sub, change) =>
-      recordChanges(db as Kysely<HubTables>, actor, clock.now(), [
+      recordChanges(db.withTables<TablesOf<Kysely<HubTables>>>(), actor, clock.now(), [
         { ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null },
       ]),
   };

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { jsonValue } from '../db/database.ts';
+import { jsonValue, type StatementTriggerFunctions, statementTriggers } from '../db/database.ts';
 import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 import type { FilterClause } from './graph-filter.ts';
 import type {
@@ -73,6 +73,15 @@ export const identityStore = {
   /** Published: the partners' directories, as a query other domains compose into theirs (billing's buyers). */
   partnerDirectories: (): RawBuilder<unknown> =>
     sql`select tenant_id, display_name, default_domain, created_at from directories where kind = 'partner'`,
+
+  /**
+   * Published, as migration DDL: statement triggers `${name}_inserted`, `_updated` and `_deleted`
+   * on the directories, calling a subscriber's trigger functions, which read the statement's rows
+   * (`tenant_id`, `kind`) as `new_directories` (inserted, or updated: after) and
+   * `old_directories` (updated: before, or deleted). Billing re-prices a partner's own rows with them.
+   */
+  directoryTriggers: (name: string, functions: StatementTriggerFunctions) =>
+    statementTriggers('directories', 'directories', name, functions),
 
   findDirectoryByDomain: (db: IdentityDb, domain: string) =>
     db

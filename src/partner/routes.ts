@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { ACTIVITY_ORDER, auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
 import { usageTime } from '../core/usage-api.ts';
+import { refuseArchivedUsage } from '../usage/archive.ts';
 import { usageGroupOrder, usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
@@ -228,6 +229,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
           'granularity',
         );
       const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
+      await refuseArchivedUsage(ctx, principalOf(request), start, end);
       const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
       const order = usageGroupOrder({ granularity, showDetails });
       const page = pageOfCollection(request, order, 1000);

@@ -45,10 +45,12 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
       }
     : { ctes: sql``, column: sql``, join: sql`` };
   return sql`
+    -- per document: rating joins its usage to its prices by the document's id, which compares and
+    -- hashes faster than its sellers' array (the prices are still looked up once per sellers)
     combos as (
-      select w.sellers, u.customer_id, u.offer_id, u.meter_id, min(u.usage_date) as d_from, max(u.usage_date) + 1 as d_to
+      select w.invoice_id, w.sellers, u.customer_id, u.offer_id, u.meter_id, min(u.usage_date) as d_from, max(u.usage_date) + 1 as d_to
       from usage u join w on w.invoice_id = u.invoice_id
-      group by w.sellers, u.customer_id, u.offer_id, u.meter_id
+      group by w.invoice_id, w.sellers, u.customer_id, u.offer_id, u.meter_id
     ),
     -- a customer or offer that no override of these sellers names is priced as any other such one
     -- (price_segments then reads only the overrides that name neither): the prices are looked up
@@ -70,12 +72,12 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
     ),
     ${list.ctes}
     segments as (
-      select k.sellers, k.customer_id, k.offer_id, k.meter_id, p.valid_from, p.valid_to, p.tier_no, p.tier_from, p.tier_to, p.unit_price
+      select k.invoice_id, k.customer_id, k.offer_id, k.meter_id, p.valid_from, p.valid_to, p.tier_no, p.tier_from, p.tier_to, p.unit_price
       from price_keys k join prices_in_force p on p.sellers = k.sellers and p.meter_id = k.meter_id
         and p.price_customer is not distinct from k.price_customer and p.price_offer is not distinct from k.price_offer
     ),
     cumulative as (
-      select u.*, w.sellers, (w.period_start at time zone 'UTC')::date as first_day,
+      select u.*, (w.period_start at time zone 'UTC')::date as first_day,
              sum(u.quantity) over (partition by u.invoice_id, u.subscription_id, u.meter_id order by u.usage_date, u.resource_uri, u.location rows unbounded preceding) - u.quantity as before
       from usage u join w on w.invoice_id = u.invoice_id
     ),
@@ -88,7 +90,7 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
                        - least(c.before, coalesce(g.tier_to, c.before))
                   else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity)) - greatest(c.before, g.tier_from) end as quantity
       from cumulative c
-      join segments g on g.sellers = c.sellers and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
+      join segments g on g.invoice_id = c.invoice_id and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
         and c.usage_date >= g.valid_from and c.usage_date < g.valid_to
         -- a correction takes back the tiers of the quantity before it, from its top down
         and case when c.quantity < 0
@@ -97,3 +99,19 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
       ${list.join}
     )`;
 }
+
+/**
+ * After `ratingCtes`: `day_prices`, per row of `usage` whose day one untiered segment prices (one
+ * tier, from 0, without end), that tier and its unit price. For such a row `rated` gives its whole
+ * quantity at that price whatever its run held before it, as long as that is not negative: its
+ * line is quantity × price, which a writer can keep as the quantity changes. Tiered days are not in it.
+ */
+export const UNTIERED_DAY_PRICES = sql`
+    day_prices as (
+      select u.subscription_id, u.meter_id, u.resource_uri, u.usage_date, u.location, min(g.tier_no) as tier, min(g.unit_price) as unit_price
+      from usage u
+      join segments g on g.invoice_id = u.invoice_id and g.customer_id = u.customer_id and g.offer_id = u.offer_id and g.meter_id = u.meter_id
+        and u.usage_date >= g.valid_from and u.usage_date < g.valid_to
+      group by u.subscription_id, u.meter_id, u.resource_uri, u.usage_date, u.location
+      having count(*) = 1 and min(g.tier_from) = 0 and bool_and(g.tier_to is null)
+    )`;

@@ -5,6 +5,17 @@ import type { PricingTables } from './tables.ts';
 export type PricingDb = Kysely<PricingTables>;
 
 export const pricingStore = {
+  /**
+   * Published, as migration DDL: statement triggers `${name}_prices` and `${name}_overrides`
+   * calling a subscriber's trigger function after every statement that changes the prices or the
+   * overrides (billing re-prices what it keeps rated).
+   */
+  priceTriggers: (name: string, fn: string) => `
+    create trigger ${name}_prices after insert or update or delete or truncate on prices
+      for each statement execute function ${fn}();
+    create trigger ${name}_overrides after insert or update or delete or truncate on price_overrides
+      for each statement execute function ${fn}();`,
+
   async sheet(db: PricingDb, name: string) {
     return db.selectFrom('price_sheets').selectAll().where('name', '=', name).executeTakeFirst();
   },

@@ -1,16 +1,19 @@
 import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ArmTables } from '../arm/tables.ts';
 import { authorize, requireSubscription, type ArmContext, type SystemRights } from '../arm/service.ts';
 import type { Principal } from '../core/principal.ts';
 import { registrationErrors } from './rules.ts';
-import { registrationStore, type RegistrationDb } from './store.ts';
-import type { RegistrationsTable } from './tables.ts';
+import { registrationStore } from './store.ts';
+import type { RegistrationsTable, RegistrationTables } from './tables.ts';
 
 // What the use cases of Microsoft.AzureStack registrations (registrations.ts) and their customer
 // subscriptions (customer-subscriptions.ts) share: the hub's context, and the registration a path names.
 
 export interface RegistrationContext {
   arm: ArmContext;
-  db: RegistrationDb;
+  /** Registration's tables on the hub's database, with ARM's subscriptions (what the ARM hooks take). */
+  db: Kysely<RegistrationTables & Pick<ArmTables, 'subscriptions'>>;
   /** The provider's rights (approving registrations for multi-tenancy): roles at the root scope. */
   system: SystemRights;
   /** Signs an activation key for a registration. */

@@ -14,7 +14,7 @@ import type { ArmTables } from '../arm/tables.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
-import { migrate, oneProcessAtATime } from '../db/database.ts';
+import { migrate, oneProcessAtATime, type TablesOf } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
 import { createServer, routeTable, scope } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
@@ -161,8 +161,9 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
         id,
       ),
     // The network's first: its subscription lock is taken before any of the group's rows is touched.
-    // The group's transaction, on the same database.
-    onResourceGroupDeleted: async (db, subscriptionId, group) => {
+    // The group's transaction, on the stack's one database: typed with all its tables.
+    onResourceGroupDeleted: async (armDb, subscriptionId, group) => {
+      const db = armDb.withTables<TablesOf<Kysely<StackTables>>>();
       await deleteNetworkOfGroup(network, NETWORK_TYPES, db, subscriptionId, group);
       await deleteResourcesOfGroup(resources, db, subscriptionId, group, RESOURCE_TYPES);
       await deploymentsStore.deleteOfGroup(db, subscriptionId, group);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { StartupError } from '../core/errors.ts';
 import { HttpClient } from '../core/http-client.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { appToken } from '../core/tokens.ts';
@@ -95,8 +96,25 @@ export const WEBHOOKS_INTERNAL_ENV = 'STACKLEDGER_WEBHOOKS_ALLOW_INTERNAL';
 /** How many hours (of the hub's clock) an asynchronous export's files are kept; default 24. */
 export const EXPORT_RETENTION_ENV = 'STACKLEDGER_EXPORT_RETENTION_HOURS';
 const STACK_START = 'stackledger: stack start';
-/** A folder for usage archives other than the data folder's `archive`. */
+/** A folder for the hub's usage archives other than the data folder's `archives/hub`. */
 export const USAGE_ARCHIVE_DIR_ENV = 'STACKLEDGER_USAGE_ARCHIVE_DIR';
+/** The hub's folder among the archives; no stack may take its name, or their files would meet. */
+const HUB_ARCHIVES = 'hub';
+
+/**
+ * Where a role writes its usage archives: one folder per role under the data folder's `archives/`,
+ * the hub's `archives/hub/` and each stack's `archives/<stack>/`. An archive already written stays
+ * where its stored path says (the hub wrote to `archive/` before): nothing is moved.
+ */
+export function archiveFolder(dataDir: string, role: 'hub' | { stack: string }): string {
+  if (role === 'hub') return path.join(dataDir, 'archives', HUB_ARCHIVES);
+  const name = role.stack;
+  if (name === HUB_ARCHIVES || name !== path.basename(name) || name === '.' || name === '..')
+    throw new StartupError(
+      `A stack cannot be named '${name}' in a data folder: its usage archives go to archives/<name>, which is not a folder of its own ('${HUB_ARCHIVES}' is the hub's). Choose another --name.`,
+    );
+  return path.join(dataDir, 'archives', name);
+}
 
 export interface RunningHub {
   hub: Hub;
@@ -112,7 +130,7 @@ export async function startHubRole(
     publicUrl?: string;
     webhooks?: DeliveryOptions;
     exports: ExportJobOptions;
-    /** Where `usage archive` writes (the data folder's `archive`); the installation may name another. */
+    /** Where `usage archive` writes (`archiveFolder(dataDir, 'hub')`); the installation may name another. */
     archiveDir?: string;
   },
   cleanups: Cleanups,
@@ -182,7 +200,7 @@ export interface StackRoleOptions extends RoleOptions {
   hubCa?: string;
   operator: OperatorCredentials;
   stackSecret?: Partial<StackSecretPolicy>;
-  /** The process's data folder: the stack's usage archives go to DIR/archives/NAME. */
+  /** The process's data folder: the stack's usage archives go to `archiveFolder(DIR, { stack: NAME })`. */
   dataDir: string;
 }
 
@@ -205,6 +223,7 @@ export async function prepareStackDatabase(databaseUrl: string): Promise<void> {
 }
 
 export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
+  const archiveDir = archiveFolder(opts.dataDir, { stack: opts.name });
   // A hub that does not answer in time counts as down: the bridge tries again later.
   const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));
   cleanups.push(() => http.close());
@@ -239,7 +258,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
       location: opts.location,
       db: db.db,
       pool: db.pool,
-      archiveDir: path.join(opts.dataDir, 'archives', opts.name),
+      archiveDir,
       scheduler: opts.scheduler,
       logger: opts.logger.child({ role: 'stack', stack: opts.name }),
       tls: opts.tls,

@@ -2,12 +2,15 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
+import { mayPerform, type ArmContext } from '../arm/service.ts';
 import { usageNotYetBilledQuery, whyNotBilled } from '../billing/closure-store.ts';
+import { ROOT_SCOPE } from '../core/arm-id.ts';
 import type { Clock } from '../core/clock.ts';
 import { copyOutToGzipFile, holdingLock } from '../db/database.ts';
 import { armError } from '../core/errors.ts';
 import { PERIOD_PATTERN } from '../core/periods.ts';
 import type { Principal } from '../core/principal.ts';
+import { dailyStore } from './daily-store.ts';
 import { type ArchiveRow, archiveClientSql, archiveStore, type MonthStart, partitionsOf } from './archive-store.ts';
 import type { UsageTables } from './tables.ts';
 
@@ -55,10 +58,25 @@ const bounds = (month: MonthStart): [Date, Date] => [
 /** The first day of the month of `t` (UTC). */
 export const monthOf = (t: Date): MonthStart => `${t.toISOString().slice(0, 7)}-01`;
 
-/** Refuses a usage query whose range [from, to) overlaps an archived month. */
-export async function refuseArchivedRange(ctx: { db: Kysely<UsageTables> }, from: Date, to: Date, showFiles: boolean) {
+/** Who is told where an archive file lies: those who may read the hub's usage system-wide. */
+export const ARCHIVE_READ = 'Stackledger.System/usage/read';
+
+/**
+ * The one rule of every read of the hub's usage (UsageAggregates, the partner center's
+ * utilizations, a deployment's summary, `usage verify` over a range): a range of usage time
+ * [from, to) that overlaps an archived month answers 410 UsageArchived naming each archive,
+ * rather than the partial answer the database still holds. The file's path only to a system
+ * administrator.
+ */
+export async function refuseArchivedUsage(
+  ctx: { db: Kysely<UsageTables>; arm: ArmContext },
+  caller: Principal,
+  from: Date,
+  to: Date,
+): Promise<void> {
   const archives = await archiveStore.overlapping(ctx.db, from, to);
-  if (archives.length > 0) throw archiveErrors.archived(archives, showFiles);
+  if (archives.length === 0) return;
+  throw archiveErrors.archived(archives, await mayPerform(ctx.arm, caller, ARCHIVE_READ, ROOT_SCOPE));
 }
 
 /**
@@ -75,7 +93,9 @@ async function archiveMonth(ctx: ArchiveContext, dir: string, month: MonthStart,
   try {
     await client.query('begin');
     await client.query(archiveClientSql.lock(p));
-    const check = usageNotYetBilledQuery(...bounds(month)).compile(ctx.db);
+    // Under the lock, so that no attribution of the month is left pending to be folded after it is gone.
+    const folded = await dailyStore.foldOn(client);
+    const check = usageNotYetBilledQuery(folded, ...bounds(month)).compile(ctx.db);
     const why = whyNotBilled((await client.query(check.sql, [...check.parameters])).rows);
     if (why) throw archiveErrors.notArchivable(monthLabel(month), why);
     const { sha256 } = await copyOutToGzipFile(client, archiveClientSql.copy(p), partial);
@@ -107,8 +127,9 @@ export async function archiveBefore(ctx: ArchiveContext, caller: Principal, befo
   // One run at a time (of any process): a second finds the months the first archived gone.
   return holdingLock(ctx.db, 'stackledger: usage archive', async () => {
     const months = await archiveStore.monthsBefore(ctx.db, `${before}-01`);
+    const folded = await dailyStore.fold(ctx.db);
     for (const month of months) {
-      const why = whyNotBilled((await usageNotYetBilledQuery(...bounds(month)).execute(ctx.db)).rows);
+      const why = whyNotBilled((await usageNotYetBilledQuery(folded, ...bounds(month)).execute(ctx.db)).rows);
       if (why) throw archiveErrors.notArchivable(monthLabel(month), why);
     }
     await mkdir(dir, { recursive: true });

@@ -1,4 +1,5 @@
-import { listArchives, refuseArchivedRange } from './archive.ts';
+import type { Principal } from '../core/principal.ts';
+import { listArchives, refuseArchivedUsage } from './archive.ts';
 import { countersStore } from './counters-store.ts';
 import type { UsageContext } from './service.ts';
 import { usageStore } from './store.ts';
@@ -38,8 +39,8 @@ const differenceView = (d: { source: string; meter_id: string; hour: Date; recei
 });
 
 /** The ledger check over a range of usage hours; a range over an archived month is refused, naming its archive. */
-export async function verifyLedger(ctx: UsageContext, from: Date, to: Date) {
-  await refuseArchivedRange(ctx, from, to, true);
+export async function verifyLedger(ctx: UsageContext, caller: Principal, from: Date, to: Date) {
+  await refuseArchivedUsage(ctx, caller, from, to);
   const differences = await usageStore.ledgerDifferences(ctx.db, from, to);
   const totals = await usageStore.ledgerTotals(ctx.db, from, to);
   return {

@@ -3,6 +3,7 @@ import type { DueWork } from '../core/scheduler.ts';
 import { archiveStore } from './archive-store.ts';
 import { monthOf } from './archive.ts';
 import { countersStore } from './counters-store.ts';
+import { dailyStore } from './daily-store.ts';
 import type { UsageTables } from './tables.ts';
 
 /** How many months after the clock's own get their partitions ahead. */
@@ -13,7 +14,8 @@ const LOCK_WAIT_MS = 1000;
 /**
  * The hub's job that creates usage partitions ahead: the clock's month and the next two, each
  * once (records of any other hour land in the default partitions, and move when their month is
- * created). Each month in its own transaction. It also sums up the usage counters.
+ * created). Each month in its own transaction. It also sums up the usage counters and folds the
+ * attributions' pending daily keys into usage_daily, so that a reader's own fold finds little to do.
  */
 export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
   return {
@@ -25,6 +27,7 @@ export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
         await archiveStore.createMonthUnlessBusy(db, monthOf(month), LOCK_WAIT_MS);
       }
       await countersStore.compact(db);
+      await dailyStore.foldUnlessBusy(db);
     },
   };
 }

@@ -5,18 +5,17 @@ import { parseInstant } from '../core/clock.ts';
 import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
+import { inOrder } from '../core/together.ts';
 import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { usagePage } from '../http/paging.ts';
-import { archiveBefore, listArchives, refuseArchivedRange } from './archive.ts';
+import { ARCHIVE_READ, archiveBefore, listArchives, refuseArchivedUsage } from './archive.ts';
 import { verifyLedger, verifyWholeLedger } from './ledger.ts';
 import * as usage from './service.ts';
 import { usageGroupOrder, usageStore } from './store.ts';
 
 // Usage routes on the hub's ARM endpoint: the deployments' batch endpoint, the ledger check, and
 // Microsoft.Commerce/UsageAggregates for customer and registration subscriptions.
-
-const ARCHIVE_READ = 'Stackledger.System/usage/read';
 
 const Record_ = Type.Object({
   resourceId: Type.String({ minLength: 1 }),
@@ -104,7 +103,8 @@ export function registerUsageRoutes(
     '/providers/Stackledger.System/usage/verify',
     { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
     async (request) => {
-      await rights.require(principalOf(request), 'Stackledger.System/usage/read');
+      const caller = principalOf(request);
+      await rights.require(caller, ARCHIVE_READ);
       const bound = (name: string) => {
         const text = queryValue(request, name);
         if (text === undefined) return undefined;
@@ -116,7 +116,7 @@ export function registerUsageRoutes(
       const to = bound('to');
       // Without a range: the whole ledger, from the maintained counters.
       if (!from && !to) return verifyWholeLedger(ctx);
-      return verifyLedger(ctx, from ?? new Date(0), to ?? new Date(8.64e15));
+      return verifyLedger(ctx, caller, from ?? new Date(0), to ?? new Date(8.64e15));
     },
   );
 
@@ -177,15 +177,20 @@ export function registerUsageRoutes(
       const caller = principalOf(request);
       const sub = await usage.readableUsageSubscription(ctx, caller, request.params.subscriptionId);
       const q = parseUsageQuery((n) => queryValue(request, n), ctx.arm.clock.now());
-      // Only system administrators are told where an archive file lies.
-      await refuseArchivedRange(ctx, q.start, q.end, await rights.may(caller, ARCHIVE_READ));
-      return usagePage(
-        request,
-        baseUrl(),
-        usageGroupOrder(q),
-        (cursor) => usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor),
-        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
+      // The archive look-up and the page (both reads, after the rights check) run at once; an
+      // archived range is still refused first, whatever else is wrong. Only system administrators
+      // are told where an archive file lies.
+      const [, page] = await inOrder(
+        refuseArchivedUsage(ctx, caller, q.start, q.end),
+        usagePage(
+          request,
+          baseUrl(),
+          usageGroupOrder(q),
+          (cursor) => usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor),
+          (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
+        ),
       );
+      return page;
     },
   );
 }

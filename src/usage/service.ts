@@ -17,11 +17,13 @@ import { parseInstant } from '../core/clock.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
+import { inOrder } from '../core/together.ts';
 import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
 import { archiveStore } from './archive-store.ts';
+import { refuseArchivedUsage } from './archive.ts';
 import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
 import type { UsageTables } from './tables.ts';
 
@@ -213,6 +215,8 @@ export async function deploymentSummary(
   };
   const range = { from: time('from'), to: time('to') };
   checkReconciliationRange(range.from, range.to);
+  // An archived month's hours are no longer here: an empty summary would read as lost usage.
+  await refuseArchivedUsage(ctx, caller, range.from, range.to);
   return {
     cloudId,
     from: range.from.toISOString(),
@@ -224,8 +228,18 @@ export async function deploymentSummary(
 
 /** Readers of a subscription's usage: its Owners and Readers, and the partner that sold it. */
 export async function readableUsageSubscription(ctx: UsageContext, caller: Principal, subscriptionId: string) {
-  const sub = await requireSubscription(ctx.arm, subscriptionId);
-  await authorize(ctx.arm, caller, 'Microsoft.Commerce/UsageAggregates/read', `/subscriptions/${sub.subscription_id}`);
+  if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
+  // The subscription and the caller's rights on it are read at once (ids are stored in lower
+  // case, so the scope is the one the subscription's row names); a missing one is still a 404.
+  const [sub] = await inOrder(
+    requireSubscription(ctx.arm, subscriptionId),
+    authorize(
+      ctx.arm,
+      caller,
+      'Microsoft.Commerce/UsageAggregates/read',
+      `/subscriptions/${subscriptionId.toLowerCase()}`,
+    ),
+  );
   return sub;
 }
 

@@ -25,6 +25,10 @@ export interface UsageAttributedTable {
   source: string;
   hour: Date;
   received_id: string;
+  /** The record's meter, resource and location, carried for the daily aggregates (null on rows before 0510). */
+  meter_id: string | null;
+  resource_uri: string | null;
+  location: string | null;
   billed_subscription_id: string;
   link_id: string | null;
   reason: string;
@@ -94,6 +98,8 @@ export interface UsageTables {
   usage_attributed: UsageAttributedTable;
   usage_conflicts: UsageConflictsTable;
   usage_daily: UsageDailyTable;
+  /** Attributions' daily keys not yet folded into usage_daily (same columns; no key: one row per attribution). */
+  usage_daily_pending: UsageDailyTable;
   usage_event_ids: UsageEventIdsTable;
   usage_counters: UsageCountersTable;
   usage_archives: UsageArchivesTable;

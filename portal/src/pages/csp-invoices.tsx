@@ -219,7 +219,8 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
           <>
             <h1>
               {inv.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice'}{' '}
-              {inv.properties.invoiceNumber ?? p.invoiceNumber}
+              {/* The loaded invoice's own name: after Finalize, the draft shows until its numbered self has loaded. */}
+              {inv.properties.invoiceNumber ?? inv.name ?? p.invoiceNumber}
             </h1>
             <dl class="facts">
               <dt>Customer</dt>

@@ -6,13 +6,18 @@ import { resourceId } from '../resources/views.ts';
 import { publicIpLinks, requireNetworkResource, TYPES } from './references.ts';
 import { isObject, networkErrors, type Json } from './rules.ts';
 import { networkStore, type NetworkDb } from './store.ts';
+import type { TablesOf } from '../../db/database.ts';
 import { networkResourceId } from './views.ts';
 
 // The network's say in the resources domain's writes and deletes (its `ResourceLinks`): a VM's
 // NICs must exist in its subscription and location and be no other VM's, and are its own while it
 // lives; a public IP shows its address and the IP configuration using it, and cannot go while used.
 
-const asNetworkDb = (db: ResourcesDb) => db as unknown as NetworkDb;
+/**
+ * The resources domain hands its own view of the write's transaction; the network's tables are on
+ * the same (the stack's) database, which `withTables` says to the type alone.
+ */
+const withNetworkTables = (db: ResourcesDb): NetworkDb => db.withTables<TablesOf<NetworkDb>>();
 
 /** The ids of a VM's `networkProfile.networkInterfaces`, read strictly. */
 function nicIdsOf(vm: ResourcesTable): string[] {
@@ -74,16 +79,16 @@ const isType = (row: ResourcesTable, type: string) => row.type_key === type.toLo
 
 export const resourceLinks: ResourceLinks = {
   async beforeWrite(db, row) {
-    if (isType(row, TYPES.virtualMachines)) await attachNics(asNetworkDb(db), row);
+    if (isType(row, TYPES.virtualMachines)) await attachNics(withNetworkTables(db), row);
     if (!isType(row, TYPES.publicIPAddresses)) return row.properties;
-    const links: Json = await publicIpLinks(asNetworkDb(db), row);
+    const links: Json = await publicIpLinks(withNetworkTables(db), row);
     return { ...row.properties, ...links };
   },
 
   async beforeDelete(db, row, withGroup) {
     // Not while an IP configuration takes it (writes in the network take the same lock).
     await armStore.lockSubscription(db, row.subscription_id);
-    const ndb = asNetworkDb(db);
+    const ndb = withNetworkTables(db);
     if (isType(row, TYPES.virtualMachines))
       await networkStore.deleteReferencesHeldBy(ndb, row.id, ['networkInterface']);
     if (isType(row, TYPES.publicIPAddresses)) {

@@ -10,6 +10,7 @@ import {
   requireWritable,
 } from '../../arm/service.ts';
 import { armStore } from '../../arm/store.ts';
+import type { TablesOf } from '../../db/database.ts';
 import { armErrors } from '../../core/errors.ts';
 import { newGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -67,8 +68,8 @@ export interface NetworkRef {
 const scopeOf = (t: NetworkType, r: NetworkRef, child?: string) =>
   `/subscriptions/${r.subscriptionId}/resourceGroups/${r.resourceGroup}/providers/${t.type}/${r.name}${child === undefined ? '' : `/${t.children}/${child}`}`;
 
-/** The transaction as the resources domain's store types it (one database). */
-export const asResourcesDb = (db: NetworkDb) => db as unknown as ResourcesDb;
+/** The transaction as the resources domain's store types it (one database, the type alone changing). */
+export const asResourcesDb = (db: NetworkDb): ResourcesDb => db.withTables<TablesOf<ResourcesDb>>();
 
 /** Each resource with what refers to it, in one query. */
 export async function views(db: NetworkDb, t: NetworkType, rows: NetworkResourcesTable[]): Promise<Json[]> {

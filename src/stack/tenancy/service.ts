@@ -1,12 +1,14 @@
+import type { Kysely } from 'kysely';
 import { authorize, requireSubscription, type ArmContext } from '../../arm/service.ts';
+import type { ArmTables } from '../../arm/tables.ts';
 import { armError, armErrors } from '../../core/errors.ts';
 import { HttpError, type HttpClient } from '../../core/http-client.ts';
 import { isGuid } from '../../core/ids.ts';
 import type { Principal } from '../../core/principal.ts';
 import { requestAppToken } from '../../core/tokens.ts';
-import { tenancyStore, type TenancyDb } from './store.ts';
+import { tenancyStore } from './store.ts';
 import type { Cursor } from '../../core/paging.ts';
-import type { DirectoryTenantsTable } from './tables.ts';
+import type { DirectoryTenantsTable, TenancyTables } from './tables.ts';
 
 // Multi-tenancy: which directories may use the deployment. The home directory (the operator's)
 // always may; a guest directory may once the operator has onboarded it and the directory's
@@ -52,7 +54,8 @@ export const tenancyErrors = {
 
 export interface TenancyContext {
   arm: ArmContext;
-  db: TenancyDb;
+  /** Tenancy's tables on the stack's database, with ARM's subscriptions (what the ARM hooks take). */
+  db: Kysely<TenancyTables & Pick<ArmTables, 'subscriptions'>>;
   hub: HubDirectory;
   app: StackApplication;
   homeDirectory: () => string | undefined;
