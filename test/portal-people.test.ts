@@ -373,7 +373,25 @@ describe("the portal's people's pages", { timeout: 600_000 }, () => {
     await row.getByRole('link', { name: draft.name }).click();
     await page.getByRole('heading', { level: 1, name: `Invoice ${draft.name}` }).waitFor(WAIT);
     await checkPage(page, '07-draft-invoice', (p) => p.getByRole('button', { name: 'Finalize' }).waitFor(WAIT));
+    // The numbered invoice's answer is held until the page at its address has been looked at: the
+    // draft, loaded before, must not show there (its Finalize would act on the number).
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let asked = (_url: string) => {};
+    const numberAsked = new Promise<string>((r) => (asked = r));
+    await page.route(/\/providers\/Stackledger\.Billing\/invoices\/(?!DRAFT-)[^/?]+\?/, async (route) => {
+      if (route.request().method() === 'GET') {
+        asked(route.request().url());
+        await released;
+      }
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Finalize' }).click();
+    await numberAsked;
+    assert.doesNotMatch(page.url(), /DRAFT-/, 'the page has moved to the number');
+    assert.equal(await page.getByRole('button', { name: 'Finalize' }).count(), 0);
+    assert.equal(await page.getByRole('heading', { level: 1, name: draft.name }).count(), 0);
+    release();
     const heading = page.getByRole('heading', { level: 1, name: /^Invoice (?!DRAFT-)/ });
     await heading.waitFor(WAIT);
     const number = ((await heading.textContent()) ?? '').replace(/^Invoice /, '');

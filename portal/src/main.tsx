@@ -188,10 +188,12 @@ function Page({
   const props = { session, config };
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (session.role === 'csp') {
-    if (parts[0] === 'customers' && parts[1]) return <CustomerPage {...props} customerId={parts[1]} />;
+    // A page of one customer or invoice is keyed by it: moving to another (the draft to its number
+    // after Finalize) starts it anew, so nothing loaded for the one before shows at the new address.
+    if (parts[0] === 'customers' && parts[1]) return <CustomerPage key={parts[1]} {...props} customerId={parts[1]} />;
     if (parts[0] === 'customers') return <CustomersPage {...props} />;
     if (parts[0] === 'registrations') return <RegistrationsPage {...props} />;
-    if (parts[0] === 'invoices' && parts[1]) return <InvoicePage {...props} invoiceNumber={parts[1]} />;
+    if (parts[0] === 'invoices' && parts[1]) return <InvoicePage key={parts[1]} {...props} invoiceNumber={parts[1]} />;
     if (parts[0] === 'invoices') return <InvoicesPage {...props} />;
     if (parts[0] === 'access') return <AccessPage {...props} />;
     if (parts[0] === 'budgets') return <BudgetsPage {...props} />;

@@ -219,7 +219,6 @@ export function InvoicePage(p: PageProps & { invoiceNumber: string }) {
           <>
             <h1>
               {inv.properties.kind === 'creditNote' ? 'Credit note' : 'Invoice'}{' '}
-              {/* The loaded invoice's own name: after Finalize, the draft shows until its numbered self has loaded. */}
               {inv.properties.invoiceNumber ?? inv.name ?? p.invoiceNumber}
             </h1>
             <dl class="facts">
