@@ -182,6 +182,11 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     const again = await call('POST', 'invoices/INV000000001/finalize', csp);
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'InvoiceNotDraft');
+    // By its draft name too, as the second of the two at once answered: one after the other, a
+    // finalization of the draft answers 409 whether it read the draft before the first committed or after.
+    const late = await call('POST', `invoices/${draftB.name}/finalize`, csp);
+    assert.equal(late.status, 409, JSON.stringify(late.body));
+    assert.equal(late.body.error.code, 'InvoiceNotDraft');
     const unknown = await call('POST', 'invoices/DRAFT-nothing/finalize', csp);
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'InvoiceNotFound');

@@ -53,10 +53,18 @@ export async function callerSellers(ctx: BillingContext, caller: Principal): Pro
   return [...(partner ? [partner.tenant_id] : []), ...(system ? [PROVIDER] : [])];
 }
 
-/** An invoice (a draft by its name, else by its number) of the caller's own sales; 404 for anyone else. */
-export async function sellerInvoice(ctx: BillingContext, caller: Principal, name: string): Promise<InvoicesTable> {
+/**
+ * An invoice (a draft by its name, else by its number; with `draftName`, a finalized one by its
+ * draft's name too) of the caller's own sales; 404 for anyone else.
+ */
+export async function sellerInvoice(
+  ctx: BillingContext,
+  caller: Principal,
+  name: string,
+  f: { draftName?: boolean } = {},
+): Promise<InvoicesTable> {
   const sellers = await callerSellers(ctx, caller);
-  const inv = sellers.length > 0 ? await billingStore.findInvoice(ctx.db, name, { sellers }) : undefined;
+  const inv = sellers.length > 0 ? await billingStore.findInvoice(ctx.db, name, { sellers, ...f }) : undefined;
   if (!inv) throw billingErrors.invoiceNotFound(name);
   return inv;
 }
@@ -141,9 +149,14 @@ export async function finalizeDraft(
   });
 }
 
-/** The approval: the seller's administrators finalize a draft before its grace period ends. */
+/**
+ * The approval: the seller's administrators finalize a draft before its grace period ends. The
+ * draft's name still finds it once finalized, so a second approval answers 409 `InvoiceNotDraft`
+ * whether it read the draft before the first committed (and found it finalized under the lock) or
+ * after: two at once answer as two one after the other.
+ */
 export async function approveDraft(ctx: BillingContext, caller: Principal, name: string): Promise<InvoicesTable> {
-  const inv = await sellerInvoice(ctx, caller, name);
+  const inv = await sellerInvoice(ctx, caller, name, { draftName: true });
   if (inv.status !== 'draft') throw lifecycleErrors.notDraft(name);
   const done = await finalizeDraft(ctx, inv.id, caller);
   if (!done) throw lifecycleErrors.notDraft(name);

@@ -160,17 +160,25 @@ export const billingStore = {
 
   /**
    * An invoice by what it is addressed by (a draft's name, else its number; numbers are unique per
-   * seller), among the seller's or the buyer's; `finalOnly` leaves drafts out (what buyers see).
+   * seller), among the seller's or the buyer's; `finalOnly` leaves drafts out (what buyers see);
+   * `draftName` finds a finalized invoice by the name it had as a draft too.
    */
   async findInvoice(
     db: BillingDb,
     name: string,
-    f: { sellers?: Seller[]; buyerId?: string; stream?: Stream; finalOnly?: boolean },
+    f: { sellers?: Seller[]; buyerId?: string; stream?: Stream; finalOnly?: boolean; draftName?: boolean },
   ): Promise<InvoicesTable | undefined> {
+    const lower = name.toLowerCase();
+    // A draft's name is `DRAFT-` and its id, which PostgreSQL writes in lower case.
+    const asDraftName = lower.startsWith('draft-') ? `DRAFT-${lower.slice('draft-'.length)}` : undefined;
     let q = db
       .selectFrom('invoices')
       .selectAll()
-      .where(sql`lower(name)`, '=', name.toLowerCase());
+      .where((eb) =>
+        f.draftName && asDraftName
+          ? eb.or([eb(sql`lower(name)`, '=', lower), eb('draft_name', '=', asDraftName)])
+          : eb(sql`lower(name)`, '=', lower),
+      );
     if (f.sellers) q = q.where('seller', 'in', f.sellers);
     if (f.buyerId) q = q.where('buyer_id', '=', f.buyerId);
     if (f.stream) q = q.where('stream', '=', f.stream);
