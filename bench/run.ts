@@ -37,13 +37,16 @@ if (unknown.length > 0) {
 
 let serverUrl = process.env.STACKLEDGER_BENCH_DATABASE_URL;
 let cleanup = async () => {};
+// BENCH_KEEP: a folder that keeps the embedded cluster (and what a bench stored in it) between
+// runs, so that a store that takes half an hour to load is measured again on a quieter machine.
+const kept = process.env.BENCH_KEEP;
 if (!serverUrl) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-pg-'));
+  const dir = kept ? path.resolve(kept) : await mkdtemp(path.join(tmpdir(), 'stackledger-bench-pg-'));
   const cluster = await startEmbeddedCluster(path.join(dir, 'pg'));
   serverUrl = cluster.url('postgres');
   cleanup = async () => {
     await cluster.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (!kept) await rm(dir, { recursive: true, force: true });
   };
 }
 try {

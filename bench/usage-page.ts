@@ -3,7 +3,7 @@
 // page run straight on the database. Keyset paging makes both pages cost the same.
 import { type BenchResult, median } from './report.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -41,8 +41,12 @@ const RAW_PAGE = `
   limit ${USAGE_PAGE_SIZE + 1}`;
 
 export async function benchUsagePage(serverUrl: string, records: number): Promise<BenchResult[]> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-usage-'));
-  const prefix = `bench_usage_${Date.now()}`;
+  // With BENCH_KEEP (bench/run.ts) the system and its store outlive the run: a later run with the
+  // same BENCH_KEEP starts the same hub again and measures the pages without loading anything.
+  const kept = process.env.BENCH_KEEP && path.resolve(process.env.BENCH_KEEP, 'usage-page');
+  const dataDir = kept ?? (await mkdtemp(path.join(tmpdir(), 'stackledger-bench-usage-')));
+  const prefix = kept ? 'bench_usage_kept' : `bench_usage_${Date.now()}`;
+  const loadedFile = kept && path.join(kept, 'loaded.json');
   const system = await startSystem({
     port: 0,
     databaseUrl: withDatabase(serverUrl, prefix),
@@ -58,19 +62,28 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
   try {
     // The CSP's registration subscription, which its service principal owns, bills every record.
     const sub = b.csp.registrationSubscriptionId;
-    const resources = Math.ceil(records / USAGE_HOURS);
+    // A kept store says its own size; the resources decide each page's key.
+    const stored =
+      loadedFile && existsSync(loadedFile)
+        ? (JSON.parse(readFileSync(loadedFile, 'utf8')) as { records: number; resources: number })
+        : undefined;
+    const resources = stored?.resources ?? Math.ceil(records / USAGE_HOURS);
     const minFreeGb = Number(process.env.BENCH_USAGE_MIN_FREE_GB ?? 15);
     const until = process.env.BENCH_USAGE_LOAD_UNTIL;
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} usage-page: ${line}\n`);
     // At 50M records the load may stop short (a deadline, the disk's floor): the pages are those of what was loaded.
-    const loaded = (
-      await seedUsageStore(db, {
-        subscriptionId: sub,
-        records,
-        resources,
-        limits: { dataDir: tmpdir(), minFree: minFreeGb * GB, loadUntil: until ? new Date(until) : undefined, log },
-      })
-    ).records;
+    if (stored) log(`the kept store: ${stored.records} records of ${stored.resources} resources`);
+    const loaded =
+      stored?.records ??
+      (
+        await seedUsageStore(db, {
+          subscriptionId: sub,
+          records,
+          resources,
+          limits: { dataDir: tmpdir(), minFree: minFreeGb * GB, loadUntil: until ? new Date(until) : undefined, log },
+        })
+      ).records;
+    if (loadedFile && !stored) writeFileSync(loadedFile, JSON.stringify({ records: loaded, resources }));
     // A guard for the floor: no database process may write more temporary files than is left above it
     // (a page's plan may hash and sort the whole month; three processes with parallel workers).
     const tempKb = Math.max(1024, Math.floor(((await freeBytes(tmpdir())) - minFreeGb * GB) / 3 / 1024));
@@ -138,7 +151,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
     await db.end();
     await http.close();
     await system.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    if (!kept) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
