@@ -55,11 +55,35 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
       await sql.raw(repriceFunction(db)).execute(db);
     },
   },
+  '0672_partner_unbilled_zero_rows_deleted': {
+    // Adding differences as it now is (above): a row brought to 0 is deleted, not updated to 0 and
+    // then deleted (a partner invoice's close bills every row of its month: half the triggers' work).
+    async up(db: Kysely<unknown>) {
+      await sql.raw(addFunction(db)).execute(db);
+    },
+  },
 };
 
 /** Adding differences and re-pricing, set-based (`partner-unbilled.ts`). */
 const functions = (db: Kysely<unknown>) => `
-  create function partner_unbilled_add(subscriptions uuid[], meters uuid[], days date[], resources text[], locations text[], quantities numeric[])
+  ${addFunction(db)}
+
+  ${repriceFunction(db)}
+
+  -- a directory becoming (or ceasing to be) a partner's makes its own subscriptions billable (or not)
+  create function partner_unbilled_reprice_tenants(tenants uuid[]) returns void language plpgsql as $fn$
+  begin
+    perform partner_unbilled_reprice(array_agg(s.subscription_id))
+    from (${inlined(armStore.subscriptionOwnership(), db)}) s where s.tenant_id = any (tenants) having count(*) > 0;
+  end $fn$;
+`;
+
+/**
+ * Adds differences to the kept lines (`addToKeptStatement`), keeping the keys it did not find
+ * (`keepFreshStatement`, priced); the rows a difference brings to 0 go.
+ */
+const addFunction = (db: Kysely<unknown>) => `
+  create or replace function partner_unbilled_add(subscriptions uuid[], meters uuid[], days date[], resources text[], locations text[], quantities numeric[])
   returns void language plpgsql as $fn$
   declare
     fresh_subscriptions uuid[];
@@ -87,22 +111,13 @@ const functions = (db: Kysely<unknown>) => `
           f(subscription_id, meter_id, usage_date, resource_uri, location, quantity)
       ),
       ${inlined(keepFreshStatement(), db)};
+      -- a key a concurrent writer kept since may have come to 0 (the others went at once)
+      delete from partner_unbilled_lines p
+      using unnest(fresh_subscriptions, fresh_meters, fresh_days, fresh_resources, fresh_locations) c(subscription_id, meter_id, usage_date, resource_uri, location)
+      where p.subscription_id = c.subscription_id and p.meter_id = c.meter_id and p.usage_date = c.usage_date
+        and p.resource_uri = c.resource_uri and p.location = c.location and p.quantity = 0;
     end if;
-    delete from partner_unbilled_lines p
-    using unnest(subscriptions, meters, days, resources, locations) c(subscription_id, meter_id, usage_date, resource_uri, location)
-    where p.subscription_id = c.subscription_id and p.meter_id = c.meter_id and p.usage_date = c.usage_date
-      and p.resource_uri = c.resource_uri and p.location = c.location and p.quantity = 0;
-  end $fn$;
-
-  ${repriceFunction(db)}
-
-  -- a directory becoming (or ceasing to be) a partner's makes its own subscriptions billable (or not)
-  create function partner_unbilled_reprice_tenants(tenants uuid[]) returns void language plpgsql as $fn$
-  begin
-    perform partner_unbilled_reprice(array_agg(s.subscription_id))
-    from (${inlined(armStore.subscriptionOwnership(), db)}) s where s.tenant_id = any (tenants) having count(*) > 0;
-  end $fn$;
-`;
+  end $fn$;`;
 
 /**
  * Re-prices the kept lines of some subscriptions (all: null). Its CTEs' row counts are guesses of

@@ -21,29 +21,34 @@ import type { BillingDb, DailyRatedLine } from './store.ts';
 // change touches. A page walks the kept rows in line order; a run whose running total matters
 // (a tiered day, or a negative quantity in the run) is rated whole on read, as the invoice does.
 
-const KEY = sql`subscription_id, meter_id, usage_date, resource_uri, location`;
-const sameKey = (a: string, b: string) =>
-  sql.raw(
-    ['subscription_id', 'meter_id', 'usage_date', 'resource_uri', 'location']
-      .map((c) => `${a}.${c} = ${b}.${c}`)
-      .join(' and '),
-  );
+const KEY_COLUMNS = ['subscription_id', 'meter_id', 'usage_date', 'resource_uri', 'location'];
+const KEY = sql.raw(KEY_COLUMNS.join(', '));
+/** The key columns of the row named `a`. */
+const keyOfRow = (a: string) => sql.raw(KEY_COLUMNS.map((c) => `${a}.${c}`).join(', '));
+const sameKey = (a: string, b: string) => sql.raw(KEY_COLUMNS.map((c) => `${a}.${c} = ${b}.${c}`).join(' and '));
 
 // One document for all partners: the provider's sales are priced alike (its prices, its overrides).
 const PROVIDER_DOCUMENT = sql`w as (select '00000000-0000-0000-0000-000000000000'::uuid as invoice_id, array['provider'] as sellers, '-infinity'::timestamptz as period_start)`;
 
 /**
  * Adds the differences in `changes` (key columns and `quantity`; a CTE the caller defines first) to
- * the kept rows of their keys (the amount follows), naming in `added` the keys it found. A plain
- * update: what every attribution statement but a day's first costs.
+ * the kept rows of their keys (the amount follows), naming in `added` the keys it found. A row the
+ * difference brings to 0 goes at once (`gone`): an invoice billing a whole day deletes its row, as
+ * the daily aggregate's own, rather than updating it to 0 and deleting it after. A plain update
+ * otherwise: what every attribution statement but a day's first costs.
  */
 export function addToKeptStatement(): RawBuilder<unknown> {
   return sql`
-    added as (
+    gone as (
+      delete from partner_unbilled_lines p using changes c where ${sameKey('p', 'c')} and p.quantity + c.quantity = 0
+      returning ${keyOfRow('p')}
+    ),
+    updated as (
       update partner_unbilled_lines p set quantity = p.quantity + c.quantity, amount = ${roundMoneySql(sql`(p.quantity + c.quantity) * p.unit_price`)}
-      from changes c where ${sameKey('p', 'c')}
-      returning p.subscription_id, p.meter_id, p.usage_date, p.resource_uri, p.location
-    )`;
+      from changes c where ${sameKey('p', 'c')} and p.quantity + c.quantity <> 0
+      returning ${keyOfRow('p')}
+    ),
+    added as (select * from gone union all select * from updated)`;
 }
 
 /**
