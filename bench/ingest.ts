@@ -31,6 +31,17 @@ function processCpuMs(pid: number | string, children = false): { ppid: number; m
  * steadier than wall time. NaN where /proc is not there or the server runs elsewhere.
  */
 function cpuMsOf(postmaster: number): number {
+  return databaseCpuMsOf(postmaster) + nodeCpuMs();
+}
+
+/** This process's CPU time (the hub and the bench's client), ms. */
+function nodeCpuMs(): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000;
+}
+
+/** The database server's CPU time so far (its postmaster, reaped backends and those alive), ms. */
+function databaseCpuMsOf(postmaster: number): number {
   try {
     let ms = processCpuMs(postmaster, true).ms;
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p)))
@@ -40,8 +51,7 @@ function cpuMsOf(postmaster: number): number {
       } catch {
         // a process that ended meanwhile
       }
-    const own = process.cpuUsage();
-    return ms + (own.user + own.system) / 1000;
+    return ms;
   } catch {
     return Number.NaN;
   }
@@ -124,7 +134,9 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
     const copies: number[] = [];
     const folds: number[] = [];
     const oursCpu: number[] = [];
+    const oursDatabaseCpu: number[] = [];
     const copiesCpu: number[] = [];
+    const copiesDatabaseCpu: number[] = [];
     const backend = (await db.query('select pg_backend_pid() as pid')).rows[0].pid as number;
     let postmaster = Number.NaN;
     try {
@@ -152,10 +164,12 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         }
       };
       let cpu = cpuMsOf(postmaster);
+      const databaseCpu = databaseCpuMsOf(postmaster);
       let start = performance.now();
       await Promise.all([worker(), worker(), worker()]);
       ours.push(performance.now() - start);
       oursCpu.push(cpuMsOf(postmaster) - cpu);
+      oursDatabaseCpu.push(databaseCpuMsOf(postmaster) - databaseCpu);
       if (fresh !== total) throw new Error(`the hub stored ${fresh} of ${total}`);
       if (run === 0) {
         // The same batches again: every record is a duplicate.
@@ -170,6 +184,7 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
           `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
       );
       cpu = cpuMsOf(postmaster);
+      const copyDatabaseCpu = databaseCpuMsOf(postmaster);
       start = performance.now();
       await pipeline(
         Readable.from(lines),
@@ -181,6 +196,7 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
       );
       copies.push(performance.now() - start);
       copiesCpu.push(cpuMsOf(postmaster) - cpu);
+      copiesDatabaseCpu.push(databaseCpuMsOf(postmaster) - copyDatabaseCpu);
       // The run's daily aggregates, folded as the hub's job (or the next reader) would: work taken
       // out of ingestion, so reported beside it rather than in it (and after COPY, whose time its
       // vacuum would otherwise share).
@@ -211,7 +227,10 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
           copy: copies.map(Math.round),
           fold: folds.map(Math.round),
           oursCpu: oursCpu.map(Math.round),
+          // of which the database server's (the rest is this process: the hub and the client)
+          oursDatabaseCpu: oursDatabaseCpu.map(Math.round),
           copyCpu: copiesCpu.map(Math.round),
+          copyDatabaseCpu: copiesDatabaseCpu.map(Math.round),
           duplicates: Math.round(againMs),
         },
       },

@@ -64,6 +64,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0510_attribution_carries_daily_key': _carried,
       '0511_records_without_registration_key': _unkeyed,
       '0530_usage_daily_pending': _pending,
+      '0540_attributions_keyed_by_record': _keyedByRecord,
       '0620_billed_quantities': _billed,
       '0630_invoice_drafts': _drafts,
       '0660_billed_per_invoice': _perInvoice,
@@ -71,6 +72,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0690_close_rows_without_foreign_keys': _close,
       '0691_line_resource_parts_written': _written,
       '0670_partner_unbilled_lines': _unbilledLines,
+      '0692_usage_by_hour_dropped': _byHourDropped,
       ...before
     } = hubMigrations;
     await migrate(db, before);

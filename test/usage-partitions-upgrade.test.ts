@@ -79,13 +79,13 @@ describe('upgrading a hub with usage to monthly partitions', () => {
     assert.deepEqual(await rows(sql`select * from usage_daily order by 1, 2, 3, 4, 5`), was.daily);
   });
 
-  it('keys the tables by source, hour and id, and the event ids by source and id', async () => {
+  it('keys the tables by source, hour and id (attributions by their record too), and the event ids by source and id', async () => {
     const keys = await rows(sql`
       select c.conrelid::regclass::text as t, pg_get_constraintdef(c.oid) as def from pg_constraint c
       where c.contype = 'p' and c.conrelid in ('usage_received'::regclass, 'usage_attributed'::regclass, 'usage_conflicts'::regclass)
       order by 1`);
     assert.deepEqual(keys, [
-      { t: 'usage_attributed', def: 'PRIMARY KEY (source, hour, id)' },
+      { t: 'usage_attributed', def: 'PRIMARY KEY (source, hour, received_id, id)' },
       { t: 'usage_conflicts', def: 'PRIMARY KEY (source, id)' },
       { t: 'usage_received', def: 'PRIMARY KEY (source, hour, id)' },
     ]);

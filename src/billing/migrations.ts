@@ -419,5 +419,14 @@ export const billingMigrations: Record<string, Migration> = {
       await sql`alter table invoice_lines alter column resource_parts drop expression`.execute(db);
     },
   },
+  '0692_usage_by_hour_dropped': {
+    // 0602's index for late usage, usage_received (hour), is a prefix of the usage API's
+    // usage_received_aggregate_order (hour, meter, …), which serves every range of hours it served
+    // (the ledger's checks, re-attribution's scope); billing itself reads usage_daily, not records.
+    // One index less for every record ingestion writes (issue #16).
+    async up(db: Kysely<unknown>) {
+      await sql`drop index if exists usage_received_by_hour`.execute(db);
+    },
+  },
   ...partnerUnbilledMigrations,
 };

@@ -249,4 +249,21 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0540_attributions_keyed_by_record': {
+    async up(db: Kysely<unknown>) {
+      // Ingestion's speed (issue #16): an attribution was written into three indexes, two of them
+      // on (source, hour, …): the key's id, and usage_attributed_received's received_id (the
+      // records' attributions, for re-attribution). The key now holds both, (source, hour,
+      // received_id, id), and the other index goes: every look-up by record is a prefix of the key,
+      // and every attribution one index entry fewer. The id stays unique on its own (a sequence).
+      await sql`
+        do $$ declare k text; begin
+          select conname into k from pg_constraint where conrelid = 'usage_attributed'::regclass and contype = 'p';
+          execute format('alter table usage_attributed drop constraint %I', k);
+        end $$;
+        alter table usage_attributed add primary key (source, hour, received_id, id);
+        drop index usage_attributed_received;
+      `.execute(db);
+    },
+  },
 };
