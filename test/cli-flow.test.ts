@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect, type Identity } from '../src/cli/client.ts';
+import { createCustomer } from '../src/cli/partner.ts';
 import { cli, cliJson } from './helpers/cli.ts';
-import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { AZURE_POWERSHELL, startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -400,5 +402,43 @@ describe('stackledger commands for the seed flow', () => {
     assert.match(create.stdout, /--json/);
     const unknown = await cli(['customers', 'frobnicate']);
     assert.notEqual(unknown.code, 0);
+  });
+
+  it("signs a user in once and takes its other resources' tokens with the refresh token, as Azure's clients do", async () => {
+    const c = await connect(t.dataDir);
+    try {
+      const customer = await createCustomer(c, { domain: 'clirefresh', companyName: 'Refresh Ltd' });
+      const admin: Identity = { kind: 'user', name: 'admin', tenantId: customer.id, ...customer.admin };
+      const audience = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).aud;
+      assert.equal(audience(await c.tokenAs(admin, t.b.hub.arm)), t.b.hub.arm);
+      // Wrong passwords lock the account: a password grant is refused from now on.
+      const url = `${t.b.hub.login}/${customer.id}/oauth2/token`;
+      const passwordGrant = (password: string) =>
+        t.call('POST', url, {
+          form: {
+            grant_type: 'password',
+            client_id: AZURE_POWERSHELL,
+            username: customer.admin.userName,
+            password,
+            resource: t.b.hub.arm,
+          },
+        });
+      for (let i = 0; i < 10; i++) await passwordGrant('not-the-password');
+      const locked = await passwordGrant(customer.admin.password);
+      assert.equal(locked.status, 400);
+      assert.match(JSON.stringify(locked.body), /AADSTS50053/);
+      // The connection that signed in still gets a token for another resource: it did not send the password again.
+      const stack = c.stack('local').tenantArm;
+      assert.equal(audience(await c.tokenAs(admin, stack)), stack);
+      // A connection without the refresh token has only the password, which the locked account refuses.
+      const fresh = await connect(t.dataDir);
+      try {
+        await assert.rejects(fresh.tokenAs(admin, stack), /AADSTS50053/);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await c.close();
+    }
   });
 });

@@ -179,6 +179,50 @@ describe('time', () => {
     assert.deepEqual(kept, ['02T00 from undefined']);
   });
 
+  it("runs each lane's work beside the other lanes', after the work of none and before the settling work", async () => {
+    const clock = new SimulatedClock(new Date('2026-01-01T00:00:00Z'));
+    const scheduler = new WorkScheduler(clock);
+    const seen: string[] = [];
+    // Lane east's work waits for lane west's to begin: one after the other, it would wait for ever.
+    let westBegan!: () => void;
+    const began = new Promise<void>((r) => (westBegan = r));
+    const never = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the lanes ran one after the other')), 10_000).unref(),
+    );
+    scheduler.register({ name: 'settles', settles: true, runUntil: async () => void seen.push('settles') });
+    scheduler.register({ name: 'hub', runUntil: async () => void seen.push('hub') });
+    scheduler.register(
+      {
+        name: 'east close',
+        runUntil: async () => {
+          seen.push('east close');
+          await Promise.race([began, never]);
+        },
+      },
+      'east',
+    );
+    scheduler.register({ name: 'east deliver', runUntil: async () => void seen.push('east deliver') }, 'east');
+    scheduler.register(
+      {
+        name: 'west close',
+        runUntil: async () => {
+          seen.push('west close');
+          westBegan();
+        },
+      },
+      'west',
+    );
+    await scheduler.runDue();
+    assert.deepEqual(seen, ['hub', 'east close', 'west close', 'east deliver', 'settles']);
+
+    // A lane that fails stops its own lane only: the others finish, then the step fails.
+    seen.length = 0;
+    scheduler.register({ name: 'west fails', runUntil: async () => Promise.reject(new Error('west down')) }, 'west');
+    scheduler.register({ name: 'after the failure', runUntil: async () => void seen.push('west after') }, 'west');
+    await assert.rejects(scheduler.runDue(), /west down/);
+    assert.deepEqual(seen, ['hub', 'east close', 'west close', 'east deliver']);
+  });
+
   it('moves a simulated clock forward only, and at most ten years at a time', () => {
     const from = new Date('2026-01-01T00:00:00Z');
     assert.equal(clockMoveRefusal(from, from), undefined);

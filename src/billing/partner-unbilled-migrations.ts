@@ -62,6 +62,12 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
       await sql.raw(addFunction(db)).execute(db);
     },
   },
+  '0693_partner_unbilled_reprice_without_jit': {
+    // The re-pricing as it now is (above): with nested loops off, without JIT either.
+    async up(db: Kysely<unknown>) {
+      await sql.raw(repriceFunction(db)).execute(db);
+    },
+  },
 };
 
 /** Adding differences and re-pricing, set-based (`partner-unbilled.ts`). */
@@ -123,15 +129,18 @@ const addFunction = (db: Kysely<unknown>) => `
  * Re-prices the kept lines of some subscriptions (all: null). Its CTEs' row counts are guesses of
  * one, on which the planner nests loops of the rows against their own prices: the time grew with
  * the square of the rows (100 subscriptions of a month, 6,200 rows: 23 s). Past a few
- * subscriptions it plans hash joins instead (183 ms), for its own statement only.
+ * subscriptions it plans hash joins instead (183 ms), for its own statement only, and without JIT:
+ * a nested loop it cannot avoid then costs 10^10, past every JIT threshold (seconds of compiling).
  */
 const repriceFunction = (db: Kysely<unknown>) => `
   create or replace function partner_unbilled_reprice(subscriptions uuid[]) returns void language plpgsql as $fn$
   declare
     nestloop text := current_setting('enable_nestloop');
+    jit text := current_setting('jit');
   begin
     if subscriptions is null or cardinality(subscriptions) > 8 then
       perform set_config('enable_nestloop', 'off', true);
+      perform set_config('jit', 'off', true);
     end if;
     with targets as (
       select subscription_id, meter_id, usage_date, resource_uri, location, quantity from partner_unbilled_lines
@@ -139,6 +148,7 @@ const repriceFunction = (db: Kysely<unknown>) => `
     ),
     ${inlined(repriceStatement(), db)};
     perform set_config('enable_nestloop', nestloop, true);
+    perform set_config('jit', jit, true);
   end $fn$;`;
 
 /** Each table it derives from changes it in the writer's transaction, through its owner's published triggers. */

@@ -63,6 +63,8 @@ export async function connect(dataDir: string): Promise<Connection> {
   // A stack's own folder names the hub's authority too: trust both.
   const http = new HttpClient(await caBundle([bootstrap.caFile, (bootstrap.hub as { caFile?: string }).caFile]));
   const cache = new Map<string, string>();
+  // A user's refresh token, by directory and user: one password check per user, as Azure's clients do.
+  const sessions = new Map<string, string>();
   const tokenAs = async (who: Identity, resource: string) => {
     const key =
       who.kind === 'app'
@@ -73,7 +75,7 @@ export async function connect(dataDir: string): Promise<Connection> {
     const token =
       who.kind === 'app'
         ? await appToken(http, bootstrap.hub.login, who.credentials, resource)
-        : await userToken(http, bootstrap.hub.login, who, resource);
+        : await userToken(http, bootstrap.hub.login, who, resource, sessions);
     cache.set(key, token);
     return token;
   };
@@ -104,24 +106,37 @@ export async function connect(dataDir: string): Promise<Connection> {
   };
 }
 
-/** A user's token through our CLI's public client (the password grant). */
+/**
+ * A user's token through our CLI's public client: the password grant the first time (asking for a
+ * refresh token too), then the refresh token for every other resource; the password again if the
+ * refresh token is refused (expired or revoked).
+ */
 async function userToken(
   http: HttpClient,
   login: string,
   who: { tenantId: string; userName: string; password: string },
   resource: string,
+  sessions: Map<string, string>,
 ): Promise<string> {
   const url = `${login}/${who.tenantId}/oauth2/token`;
-  const res = await http.send('POST', url, {
-    form: {
-      grant_type: 'password',
-      client_id: STACKLEDGER_CLI_CLIENT_ID,
-      username: who.userName,
-      password: who.password,
-      resource,
-    },
-  });
+  const session = `${who.tenantId} ${who.userName}`;
+  const refreshToken = sessions.get(session);
+  const form = { client_id: STACKLEDGER_CLI_CLIENT_ID, resource };
+  let res = refreshToken
+    ? await http.send('POST', url, { form: { ...form, grant_type: 'refresh_token', refresh_token: refreshToken } })
+    : undefined;
+  if (!res || res.status >= 400)
+    res = await http.send('POST', url, {
+      form: {
+        ...form,
+        grant_type: 'password',
+        username: who.userName,
+        password: who.password,
+        scope: 'offline_access',
+      },
+    });
   if (res.status >= 400) throw new HttpError(res.status, res.body, url);
+  if (typeof res.body.refresh_token === 'string') sessions.set(session, res.body.refresh_token);
   return res.body.access_token;
 }
 

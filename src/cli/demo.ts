@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
+import type { EmbeddedCluster } from '../db/embedded.ts';
 import type { RunningSystem } from '../system/up.ts';
 import { asCliError, CliError, connect, type Connection } from './client.ts';
 import { Narrator, runDemoFlow } from './demo-flow.ts';
@@ -46,11 +47,14 @@ export function registerDemoCommand(program: Command): void {
       let c: Connection | undefined;
       let bar: ReturnType<typeof progressBar> | undefined;
       let starting: Promise<RunningSystem> | undefined;
+      let embedded: Promise<EmbeddedCluster> | undefined;
       const cleanUp = async () => {
         bar?.stop();
         await c?.close();
         system ??= await starting?.catch(() => undefined);
         await system?.stop();
+        // The system stops the cluster it was given; one that never got to it is stopped here.
+        if (!starting) await (await embedded?.catch(() => undefined))?.stop();
         if (!o.data) await rm(dataDir, { recursive: true, force: true });
       };
       // Interrupted, it still stops what it started (the embedded PostgreSQL above all), then exits.
@@ -65,8 +69,17 @@ export function registerDemoCommand(program: Command): void {
         n.step(
           `Starting a hub and the stacks ${STACKS.map((s) => s.name).join(' and ')} in ${dataDir}, on a simulated clock at ${START.toISOString()}`,
         );
+        // PostgreSQL makes and starts its cluster while the rest of the system's code loads.
+        embedded = o.database
+          ? undefined
+          : import('../db/embedded.ts').then(async (m) => {
+              const cluster = await m.startEmbeddedCluster(m.embeddedClusterFolder(dataDir));
+              // A temporary folder is deleted at the end: its cluster need not write its data out.
+              return o.data ? cluster : { ...cluster, stop: cluster.discard };
+            });
+        embedded?.catch(() => {});
         const { startSystem } = await import('../system/up.ts');
-        starting = startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS });
+        starting = startSystem({ dataDir, port: 0, databaseUrl: o.database, clock: START, stacks: STACKS, embedded });
         system = await starting;
         n.say(
           `hub ${system.bootstrap.hub.arm}; ${STACKS.map((s) => `${s.name} ${system!.bootstrap.stacks[s.name].tenantArm}`).join('; ')}`,

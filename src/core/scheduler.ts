@@ -7,7 +7,9 @@ const startOfDay = (t: Date) => new Date(Math.floor(t.getTime() / DAY_MS) * DAY_
 // component registers a piece of work; advancing the simulated clock moves it a step at a time (to
 // the next UTC midnight, where billing periods end) and runs every piece once per step, in the
 // order registered: each does all that fell due in the step at once (a day of hours in one
-// statement, a day of usage in large batches), so a month costs ~32 rounds, not ~745.
+// statement, a day of usage in large batches), so a month costs ~32 rounds, not ~745. Work of a
+// lane (each stack's: it has its own database and depends on no other stack) runs after the work
+// of none (the hub's) and beside the other lanes' work; the settling work runs when all are done.
 export interface DueWork {
   name: string;
   /**
@@ -42,7 +44,7 @@ export interface AdvanceProgress {
 }
 
 export class WorkScheduler {
-  readonly #work: DueWork[] = [];
+  readonly #work: Array<{ work: DueWork; lane?: string }> = [];
   #running: Promise<void> = Promise.resolve();
   #advancing?: { from: Date; to: Date };
 
@@ -51,8 +53,9 @@ export class WorkScheduler {
     private readonly options: SchedulerOptions = {},
   ) {}
 
-  register(work: DueWork): void {
-    this.#work.push(work);
+  /** `lane`: work that may run beside other lanes' work (a stack's), in its lane's order. */
+  register(work: DueWork, lane?: string): void {
+    this.#work.push({ work, lane });
   }
 
   /** The move of the simulated clock in progress, if any (its progress is `clock.now()`). */
@@ -103,8 +106,19 @@ export class WorkScheduler {
   }
 
   async #runAll(now: Date, since?: Date): Promise<void> {
-    for (const w of this.#work) if (!w.settles) await w.runUntil(now, since);
-    for (const w of this.#work) if (w.settles) await w.runUntil(now, since);
+    const lanes = new Map<string, DueWork[]>();
+    for (const { work, lane } of this.#work) {
+      if (work.settles) continue;
+      if (lane === undefined) await work.runUntil(now, since);
+      else lanes.set(lane, [...(lanes.get(lane) ?? []), work]);
+    }
+    const runLane = async (work: DueWork[]) => {
+      for (const w of work) await w.runUntil(now, since);
+    };
+    // Every lane finishes before the step goes on, even when another failed (the first failure is thrown).
+    const failed = (await Promise.allSettled([...lanes.values()].map(runLane))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const { work } of this.#work) if (work.settles) await work.runUntil(now, since);
   }
 
   #serialize(task: () => Promise<void>): Promise<void> {

@@ -146,6 +146,9 @@ export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
   await migrate(db, STACK_MIGRATIONS);
 }
 
+/** The scheduler's lane of a stack's work: its own database, beside the other stacks' work. */
+export const stackLane = (name: string): string => `stack ${name}`;
+
 export async function createStack(opts: StackOptions): Promise<Stack> {
   const clock = opts.scheduler.clock;
   const arm: ArmContext = {
@@ -212,7 +215,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     sealer: opts.sealer,
   };
   const network: NetworkContext = { arm, db: opts.db, offers, resources };
-  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)));
+  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)), stackLane(opts.name));
   const deployments: DeploymentsContext = {
     arm,
     db: opts.db,
@@ -231,7 +234,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     application: opts.application,
     cloudId: opts.cloudId,
   });
-  opts.scheduler.register(oneProcessAtATime(opts.db, bridge.work()));
+  opts.scheduler.register(oneProcessAtATime(opts.db, bridge.work()), stackLane(opts.name));
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });

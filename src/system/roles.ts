@@ -8,7 +8,7 @@ import type { Sealer } from '../core/sealed.ts';
 import { appToken } from '../core/tokens.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ensureDatabase, holdingLock, oneProcessAtATime, openDatabase } from '../db/database.ts';
-import { startEmbeddedCluster } from '../db/embedded.ts';
+import { embeddedClusterFolder, startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded.ts';
 import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
@@ -16,7 +16,14 @@ import type { SignInPolicy } from '../identity/rules.ts';
 import type { DeliveryOptions } from '../notifications/delivery.ts';
 import type { ExportJobOptions } from '../billing/export-jobs.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
-import { createStack, migrateStack, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
+import {
+  createStack,
+  migrateStack,
+  stackLane,
+  type Stack,
+  type StackEndpoints,
+  type StackTables,
+} from '../stack/app.ts';
 import {
   bootstrapHub,
   bootstrapStack,
@@ -56,6 +63,7 @@ export async function resolveDatabases(
   names: string[],
   cleanups: Cleanups,
   logger: Logger,
+  starting?: Promise<EmbeddedCluster>,
 ): Promise<string[]> {
   if (serverUrl) {
     const u = new URL(serverUrl);
@@ -66,9 +74,8 @@ export async function resolveDatabases(
       return v.toString();
     });
   }
-  const cluster = await startEmbeddedCluster(path.join(dataDir, 'pg'), (line) =>
-    logger.debug({ postgres: line.trim() }),
-  );
+  const cluster = await (starting ??
+    startEmbeddedCluster(embeddedClusterFolder(dataDir), (line) => logger.debug({ postgres: line.trim() })));
   cleanups.push(() => cluster.stop());
   return names.map((n) => cluster.url(n));
 }
@@ -346,6 +353,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
           secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later"),
         ),
     }),
+    stackLane(opts.name),
   );
   homeDirectory = record.homeDirectory;
   cloudId = record.cloudId;

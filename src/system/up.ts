@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HttpClient } from '../core/http-client.ts';
+import type { EmbeddedCluster } from '../db/embedded.ts';
 import { routeTable } from '../http/server.ts';
 import { adfsAuthorityOf } from '../core/tokens.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
@@ -35,6 +36,11 @@ export interface UpOptions extends CommonOptions {
   location?: string;
   /** Several stacks in this process (the demo's `east` and `west`); default: one, `stackName`. */
   stacks?: Array<{ name: string; location: string }>;
+  /**
+   * The embedded cluster of the data folder, already starting (the demo starts it while this
+   * module loads); stopped with the system.
+   */
+  embedded?: Promise<EmbeddedCluster>;
 }
 
 /** One hub and one stack in this process (what a newcomer starts with), or several stacks. */
@@ -48,6 +54,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       ['hub', ...wanted.map((s) => `stack_${s.name}`)],
       p.cleanups,
       p.logger,
+      opts.embedded,
     );
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
     // The stacks' databases are made and migrated while the hub starts (they need nothing of it).
