@@ -2,10 +2,12 @@
 // running hub and stack `local` on a simulated clock: tables for people, JSON for scripts, and the
 // server's error codes with a non-zero exit on failure.
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, type Identity } from '../src/cli/client.ts';
+import { connect, saveCustomer, savedCustomers, type Identity } from '../src/cli/client.ts';
 import { createCustomer } from '../src/cli/partner.ts';
 import { cli, cliJson } from './helpers/cli.ts';
 import { AZURE_POWERSHELL, startTestSystem, type TestSystem } from './helpers/system.ts';
@@ -439,6 +441,30 @@ describe('stackledger commands for the seed flow', () => {
       }
     } finally {
       await c.close();
+    }
+  });
+
+  it('keeps every customer saved side by side, and a reader never finds a file half written', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'stackledger-saved-'));
+    try {
+      const customers = Array.from({ length: 20 }, (_, i) => ({
+        id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+        domain: `c${i}.onstackledger.local`,
+        companyName: `C${i}`,
+        admin: { userName: `admin@c${i}.onstackledger.local`, password: 'p' },
+      }));
+      const reads: Promise<unknown>[] = [];
+      await Promise.all(
+        customers.map(async (c) => {
+          await saveCustomer(dir, c);
+          reads.push(savedCustomers(dir));
+        }),
+      );
+      await Promise.all(reads);
+      assert.deepEqual((await savedCustomers(dir)).map((c) => c.id).sort(), customers.map((c) => c.id).sort());
+      assert.deepEqual(readdirSync(dir), ['customers.json'], 'no file left beside it');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -173,9 +173,17 @@ export async function savedCustomers(dataDir: string): Promise<SavedCustomer[]> 
   }
 }
 
-export async function saveCustomer(dataDir: string, customer: SavedCustomer): Promise<void> {
-  const all = (await savedCustomers(dataDir)).filter((c) => c.id !== customer.id);
-  await writePrivateFile(customersFile(dataDir), JSON.stringify([...all, customer], null, 2) + '\n');
+/** The saves of this process, one after another: each reads what the one before wrote. */
+let saving: Promise<unknown> = Promise.resolve();
+
+export function saveCustomer(dataDir: string, customer: SavedCustomer): Promise<void> {
+  const save = async () => {
+    const all = (await savedCustomers(dataDir)).filter((c) => c.id !== customer.id);
+    await writePrivateFile(customersFile(dataDir), JSON.stringify([...all, customer], null, 2) + '\n');
+  };
+  const saved = saving.then(save, save);
+  saving = saved.catch(() => undefined);
+  return saved;
 }
 
 /** A saved customer by id, full domain or the domain's first label (`contoso` for contoso.onstackledger.local). */

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 // Secrets the system must present or hand out again (its signing key, its own credentials) are
@@ -79,8 +79,19 @@ export async function loadSealer(dataDir: string, env: NodeJS.ProcessEnv = proce
   return new Sealer(decodeKey(await readFile(file, 'utf8'), file));
 }
 
-/** Writes a file that holds credentials: readable by its owner only, even if it existed with another mode. */
+/**
+ * Writes a file that holds credentials: readable by its owner only, even if it existed with another
+ * mode. Written beside it and renamed over it, so that a reader finds the old text or the new, never
+ * part of one.
+ */
 export async function writePrivateFile(file: string, text: string): Promise<void> {
-  await writeFile(file, text, { mode: 0o600 });
-  await chmod(file, 0o600);
+  const next = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(next, text, { mode: 0o600 });
+    await chmod(next, 0o600);
+    await rename(next, file);
+  } catch (e) {
+    await rm(next, { force: true });
+    throw e;
+  }
 }
