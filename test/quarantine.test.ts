@@ -409,6 +409,60 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal(tooLong.status, 400);
   });
 
+  it("takes one deployment's batches side by side as it would one after the other: no deadlock, each record once, the first quantity kept", async () => {
+    const token = await stackApplicationToken(t);
+    const { rows } = await stackDb.query(
+      `select resource_uri as "resourceUri", meter_id::text as "meterId", to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as hour,
+              revision, quantity::text as quantity, subscription_id::text as "subscriptionId", tenant_id::text as "tenantId", location
+       from usage_records where delivered_at is not null and hour = '2026-07-01T01:00:00Z' order by meter_id limit 1`,
+    );
+    const url = `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${API}`;
+    const send = (records: unknown[]) =>
+      t.call('POST', url, { token, body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records } });
+    const records = (n: number) => Array.from({ length: n }, () => ({ ...rows[0], resourceId: randomUUID() }));
+    const stored = async (ids: string[]) =>
+      (
+        await hubDb.query(
+          `select resource_id, quantity::text from usage_received where resource_id = any($1) order by 1`,
+          [ids],
+        )
+      ).rows;
+    // The same 400 records, forwards and backwards, six batches at once (a retry beside its first try).
+    const same = records(400);
+    const answers = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => send(i % 2 === 0 ? same : [...same].reverse())));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+    assert.equal(
+      answers.reduce((n, a) => n + a.body.new, 0),
+      400,
+      'each record stored by exactly one batch',
+    );
+    for (const a of answers) assert.equal(a.body.new + a.body.duplicates, 400);
+    assert.equal((await stored(same.map((r) => r.resourceId))).length, 400);
+    // Two batches that disagree on one record's quantity, at once: one is stored whole, the other
+    // refused whole, naming that record, as if it had come second.
+    for (let round = 0; round < 5; round++) {
+      const shared = records(1)[0];
+      const first = [...records(200), shared];
+      const second = [{ ...shared, quantity: '5' }, ...records(200)];
+      const [a, b] = await Promise.all([send(first), send(second)]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 409], JSON.stringify([a.body, b.body]));
+      const [kept, keptBatch, refused, refusedIndex] = a.status === 200 ? [a, first, b, 0] : [b, second, a, 200];
+      assert.equal(kept.body.new, 201);
+      assert.equal(refused.body.error.code, 'UsageRecordConflict');
+      assert.equal(refused.body.error.target, `records[${refusedIndex}]`);
+      const held = await stored([...first, ...second].map((r) => r.resourceId));
+      assert.equal(held.length, 201, 'nothing of the refused batch');
+      const sharedRow = held.find((r) => r.resource_id === shared.resourceId);
+      assert.equal(
+        Number(sharedRow.quantity),
+        Number(keptBatch.find((r) => r.resourceId === shared.resourceId)!.quantity),
+      );
+    }
+  });
+
   it('finds refused records that the hub does not name by halving the batch, in a bounded number of requests', async () => {
     // A hub that refuses any batch holding a poison record, naming none (over real HTTP), and
     // the bridge on the stack's own database.

@@ -148,8 +148,9 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
   }
   const now = ctx.arm.clock.now();
   // A batch with conflicts stores nothing: its transaction is rolled back, then they are counted.
+  // No lock: batches of one deployment may run side by side (a retry beside its first try, say);
+  // the unique index makes a batch that shares keys with another wait for it, then see its rows.
   const outcome = await inTransaction(ctx.db, async (db) => {
-    await usageStore.lockDeployment(db, registration.cloud_id);
     const stored = await usageStore.receiveFromDeployment(db, {
       cloudId: registration.cloud_id,
       registrationId: registration.id,

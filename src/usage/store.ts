@@ -133,7 +133,9 @@ export const usageStore = {
                                     stack_subscription_id, tenant_id, location, tags, received_at, batch_id)
         select 'deployment:' || ${batch.cloudId}, ${batch.cloudId}::uuid, ${batch.registrationId}::uuid, "resourceId", "resourceUri", "meterId", "hour", "revision", "quantity",
                "subscriptionId", "tenantId", "location", "tags", ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid
-        from firsts where not exists (select 1 from in_batch) order by i
+        -- in the key's order: two batches that share keys wait for each other's keys in one order,
+        -- never in a cycle (no deadlock), and the unique index keeps the first committed quantity
+        from firsts where not exists (select 1 from in_batch) order by "resourceId", "meterId", hour, revision
         on conflict (source, resource_id, meter_id, hour, revision)
           do update set batch_id = usage_received.batch_id where usage_received.quantity <> excluded.quantity
         returning id, source, cloud_id, tenant_id, resource_id, resource_uri, meter_id, location, hour, revision, quantity
@@ -161,11 +163,6 @@ export const usageStore = {
     const row = result.rows[0];
     const conflicts = row.conflicts.map((c) => ({ ...c, hour: new Date(c.hour) }));
     return { received: Number(row.total), new: Number(row.new), conflicts };
-  },
-
-  /** Serializes the batches of one deployment, so that a key's first quantity is the one kept. */
-  async lockDeployment(db: UsageDb, cloudId: string): Promise<void> {
-    await sql`select pg_advisory_xact_lock(hashtext(${`usage:deployment:${cloudId}`}))`.execute(db);
   },
 
   /**
