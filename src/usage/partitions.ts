@@ -18,13 +18,18 @@ const LOCK_WAIT_MS = 1000;
  * attributions' pending daily keys into usage_daily, so that a reader's own fold finds little to do.
  */
 export function usagePartitionWork(db: Kysely<UsageTables>): DueWork {
+  // The months this process has made or found made: asked no more (a transaction of four round
+  // trips each, at every step of the clock). Only months from the clock's on are made here, and
+  // the archive drops only closed months before it, so a month found here stays.
+  const made = new Set<string>();
   return {
     name: 'usage partitions and counters',
     async runUntil(now) {
       for (let ahead = 0; ahead <= MONTHS_AHEAD; ahead++) {
-        const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
+        const month = monthOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1)));
+        if (made.has(month)) continue;
         // Months are made ahead, so a month not made now (its table busy) is made at a later run.
-        await archiveStore.createMonthUnlessBusy(db, monthOf(month), LOCK_WAIT_MS);
+        if ((await archiveStore.createMonthUnlessBusy(db, month, LOCK_WAIT_MS)) !== 'busy') made.add(month);
       }
       await countersStore.compact(db);
       await dailyStore.foldUnlessBusy(db);
