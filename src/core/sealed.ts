@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 // Secrets the system must present or hand out again (its signing key, its own credentials) are
@@ -80,15 +80,21 @@ export async function loadSealer(dataDir: string, env: NodeJS.ProcessEnv = proce
 }
 
 /**
- * Writes a file that holds credentials: readable by its owner only, even if it existed with another
- * mode. Written beside it and renamed over it, so that a reader finds the old text or the new, never
- * part of one.
+ * Writes a file readable by its owner only (credentials, the simulated clock), even if it existed
+ * with another mode: whole or not at all (written beside it, synced to disk, renamed over it), so a
+ * reader, or a start after a crash, finds the old text or the new, never part of one.
  */
 export async function writePrivateFile(file: string, text: string): Promise<void> {
   const next = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(next, text, { mode: 0o600 });
-    await chmod(next, 0o600);
+    const handle = await open(next, 'w', 0o600);
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(text);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
     await rename(next, file);
   } catch (e) {
     await rm(next, { force: true });

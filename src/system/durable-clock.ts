@@ -1,6 +1,7 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clockMoveRefusal, SimulatedClock, SystemClock, type Clock } from '../core/clock.ts';
+import { writePrivateFile } from '../core/sealed.ts';
 
 // A data folder started with --clock stays on its simulated clock: DIR/clock.json keeps where it
 // stands (written before the work due at each new time runs), so a restart, with or without
@@ -52,18 +53,10 @@ async function readStored(file: string): Promise<{ now: Date; since?: Date } | u
   return { now: at, since: since && since.getTime() < at.getTime() ? since : undefined };
 }
 
-/** Writes the file whole or not at all (a new file renamed over the old one), synced to disk. */
+/** Writes the file whole or not at all, synced to disk (`writePrivateFile`). */
 async function writeStored(file: string, now: Date, since?: Date): Promise<void> {
   const body: ClockFile = { simulated: true, now: now.toISOString(), ...(since ? { since: since.toISOString() } : {}) };
-  const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(body) + '\n');
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
+  await writePrivateFile(file, JSON.stringify(body) + '\n');
 }
 
 /** The clock of a data folder, given the --clock of this start (if any). */
