@@ -25,19 +25,47 @@ const NIL = '00000000-0000-0000-0000-000000000000';
 /** A key before every other: the first page's, written as the same keyset SQL. */
 const FIRST = ['-infinity', NIL, '', NIL, NIL];
 
-/** The raw keyset SQL of a page: the API's aggregate, written out. */
+/**
+ * The raw keyset SQL of a page: the API's aggregate, written out. The records' own groups first in
+ * the key's order (their index), then the other attributions' groups merged into them, up to the
+ * last of the records' groups when those filled their limit (as `usageStore.aggregates` does).
+ */
+const KEY = 'hour, meter_id, resource_uri, cloud_key, stack_subscription_key';
+const PARTS = `r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid) as cloud_key,
+  coalesce(r.stack_subscription_id, '${NIL}'::uuid) as stack_subscription_key, r.location, r.tags, r.received_at`;
+const GROUPED = `${KEY}, sum(quantity) as quantity, min(location) as location, (array_agg(tags order by received_at desc))[1] as tags,
+  max(received_at) as latest`;
+const AFTER = `(${KEY}) > ($2::timestamptz, $3::uuid, $4::text, $5::uuid, $6::uuid)`;
+const on = KEY.split(', ')
+  .map((k) => `o.${k} = t.${k}`)
+  .join(' and ');
+const merged = KEY.split(', ')
+  .map((k) => `coalesce(o.${k}, t.${k})`)
+  .join(', ');
 const RAW_PAGE = `
-  select $1::text as subscription_id, r.meter_id::text as meter_id, r.hour as bucket, sum(a.quantity)::text as quantity,
-         r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
-         nullif(coalesce(r.cloud_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as cloud_id,
-         nullif(coalesce(r.stack_subscription_id, '${NIL}'::uuid), '${NIL}'::uuid)::text as stack_subscription_id
-  from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-  where a.billed_subscription_id = $1::uuid and a.attributed_at >= '2026-05-01' and a.attributed_at < '2026-06-01'
-    and (r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid))
-        > ($2::timestamptz, $3::uuid, $4::text, $5::uuid, $6::uuid)
-  group by r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid)
-  having sum(a.quantity) <> 0
-  order by r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid), coalesce(r.stack_subscription_id, '${NIL}'::uuid)
+  with own as (
+    select ${GROUPED} from (
+      select ${PARTS}, r.quantity from usage_received r
+      where r.billed_subscription_id = $1::uuid and r.received_at >= '2026-05-01' and r.received_at < '2026-06-01') x
+    where ${AFTER} group by ${KEY} order by ${KEY} limit ${USAGE_PAGE_SIZE + 1}
+  ), full_page as (select count(*) = ${USAGE_PAGE_SIZE + 1} as is_full from own),
+  bound as (select ${KEY} from own order by ${KEY.replaceAll(',', ' desc,')} desc limit 1),
+  other as (
+    select ${GROUPED} from (
+      select ${PARTS}, a.quantity from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+      where a.billed_subscription_id = $1::uuid and a.attributed_at >= '2026-05-01' and a.attributed_at < '2026-06-01') x
+    where ${AFTER} group by ${KEY}
+  )
+  select $1::text as subscription_id, coalesce(o.hour, t.hour) as bucket, coalesce(o.meter_id, t.meter_id)::text as meter_id,
+         coalesce(o.resource_uri, t.resource_uri) as resource_uri,
+         nullif(coalesce(o.cloud_key, t.cloud_key), '${NIL}'::uuid)::text as cloud_id,
+         nullif(coalesce(o.stack_subscription_key, t.stack_subscription_key), '${NIL}'::uuid)::text as stack_subscription_id,
+         (coalesce(o.quantity, 0) + coalesce(t.quantity, 0))::text as quantity, least(o.location, t.location) as location,
+         case when o.latest is null or t.latest > o.latest then t.tags else o.tags end as tags
+  from own o full join other t on ${on}
+  where coalesce(o.quantity, 0) + coalesce(t.quantity, 0) <> 0
+    and (not (select is_full from full_page) or (${merged}) <= (select ${KEY} from bound))
+  order by ${merged}
   limit ${USAGE_PAGE_SIZE + 1}`;
 
 export async function benchUsagePage(serverUrl: string, records: number): Promise<BenchResult[]> {

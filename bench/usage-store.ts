@@ -63,7 +63,6 @@ export async function seedUsageStore(
   const hoursWanted = Math.ceil(wanted / o.resources);
   // The month's partitions as the hub names them (usage_create_month), made apart and attached last.
   await db.query(`create table usage_received_2026_05 (like usage_received)`);
-  await db.query(`create table usage_attributed_2026_05 (like usage_attributed)`);
   let hours = 0;
   while (hours < hoursWanted) {
     if (limits.loadUntil && Date.now() > limits.loadUntil.getTime()) {
@@ -79,20 +78,15 @@ export async function seedUsageStore(
     }
     const first = hours * o.resources;
     const last = Math.min(wanted, (hours + CHUNK_HOURS) * o.resources) - 1;
-    // Narrow values where the API does not show them (resource id, reason, batch); the
-    // resource URI, meter, location and tags are what the page prints.
+    // Narrow values where the API does not show them (resource id, batch); the resource URI,
+    // meter, location and tags are what the page prints. Each record holds its first attribution.
     await db.query(
-      `insert into usage_received_2026_05 (id, source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
+      `insert into usage_received_2026_05 (id, source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                           billed_subscription_id)
        select i, 'bench', i::text, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || lpad((i % $3)::text, 9, '0'),
-              $2::uuid, timestamptz '2026-05-01T00:00:00Z' + (i / $3) * interval '1 hour', 0, 1, 'local', '{}', '2026-05-15', '${NIL}'
+              $2::uuid, timestamptz '2026-05-01T00:00:00Z' + (i / $3) * interval '1 hour', 0, 1, 'local', '{}', '2026-05-15', '${NIL}', $1::uuid
        from generate_series($4::bigint, $5::bigint) i`,
       [o.subscriptionId, USAGE_METER, o.resources, first, last],
-    );
-    await db.query(
-      `insert into usage_attributed_2026_05 (id, source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select i, 'bench', timestamptz '2026-05-01T00:00:00Z' + (i / $2) * interval '1 hour', i, $1::uuid, 'bench', 1, '2026-05-15'
-       from generate_series($3::bigint, $4::bigint) i`,
-      [o.subscriptionId, o.resources, first, last],
     );
     hours = Math.min(hoursWanted, hours + CHUNK_HOURS);
     limits.log(`loaded ${hours} of ${hoursWanted} hours (${last + 1} records)`);
@@ -101,14 +95,12 @@ export async function seedUsageStore(
   if (written === 0) throw new Error('no record was loaded');
   // Attaching builds the parents' keys and indexes on each partition, once.
   await db.query(`set maintenance_work_mem = '1GB'`);
-  for (const table of ['usage_received', 'usage_attributed']) {
-    await db.query(
-      `alter table ${table} attach partition ${table}_2026_05 for values from ('${MONTH[0]}') to ('${MONTH[1]}')`,
-    );
-    limits.log(`${table}: attached, indexes built`);
-  }
-  await db.query(`select setval('usage_received_id_seq', $1), setval('usage_attributed_id_seq', $1)`, [written]);
-  await db.query('vacuum (analyze) usage_received, usage_attributed');
+  await db.query(
+    `alter table usage_received attach partition usage_received_2026_05 for values from ('${MONTH[0]}') to ('${MONTH[1]}')`,
+  );
+  limits.log('usage_received: attached, indexes built');
+  await db.query(`select setval('usage_received_id_seq', $1)`, [written]);
+  await db.query('vacuum (analyze) usage_received');
   // Where the disk went: each table and index of the month, and what is left free.
   const sizes = await db.query<{ name: string; bytes: string }>(
     `select c.relname as name, pg_relation_size(c.oid)::text as bytes from pg_class c

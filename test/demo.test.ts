@@ -94,7 +94,7 @@ describe('stackledger demo', () => {
     try {
       const { rows } = await db.query(
         `select a.billed_subscription_id::text as sub, r.location, sum(a.quantity)::float8 as q
-           from usage_attributed a join usage_received r on r.id = a.received_id
+           from usage_attributions a join usage_received r on r.id = a.received_id
           where r.meter_id = $1 and r.hour >= '2026-01-01T00:00:00Z' and r.hour < '2026-02-01T00:00:00Z'
           group by 1, 2`,
         [BASE],

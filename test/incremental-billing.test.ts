@@ -47,7 +47,7 @@ describe('incremental rating over daily aggregates', () => {
         select coalesce(d.billed_subscription_id, x.billed_subscription_id)::text as sub, d.quantity::text as daily, x.quantity::text as attributed
         from usage_daily d full join (
           select a.billed_subscription_id, (r.hour at time zone 'UTC')::date as usage_date, r.meter_id, r.resource_uri, r.location, sum(a.quantity) as quantity
-          from usage_attributed a join usage_received r on r.id = a.received_id group by 1, 2, 3, 4, 5
+          from usage_attributions a join usage_received r on r.id = a.received_id group by 1, 2, 3, 4, 5
         ) x using (billed_subscription_id, usage_date, meter_id, resource_uri, location)
         where d.quantity is distinct from x.quantity`);
       assert.deepEqual(rows, []);

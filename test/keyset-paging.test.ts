@@ -16,7 +16,7 @@ const WINDOW =
 /** Aggregates there are when paging starts: three pages of 1,000 and a part. */
 const GROUPS = 2_500;
 
-type Aggregate = { properties: { usageStartTime: string; meterId: string; instanceData?: string } };
+type Aggregate = { properties: { usageStartTime: string; meterId: string; instanceData?: string; quantity: number } };
 type UsagePage = { value: Aggregate[]; nextLink?: string };
 const keyOf = (a: Aggregate) =>
   `${a.properties.usageStartTime} ${a.properties.meterId} ${JSON.parse(a.properties.instanceData ?? '{}')['Microsoft.Resources']?.resourceUri}`;
@@ -84,18 +84,24 @@ describe('keyset paging', () => {
     await t?.stop();
   });
 
-  /** Hub usage of resource `vm{n}` in each given hour, billed to the customer's subscription. */
-  const hubInsert = async (names: string[], hours: number[]) => {
+  /**
+   * Hub usage of resource `vm{n}` in each given hour, billed to the customer's subscription: by
+   * default as ingestion stores it (the record holds its attribution), or as records stored before
+   * 0550 are (`legacy`: the attribution a row of usage_attributed).
+   */
+  const hubInsert = async (names: string[], hours: number[], legacy = false) => {
     await hubDb.query(
       `with r as (
-         insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id)
+         insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                     billed_subscription_id)
          select 'test', n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || n,
-                $2::uuid, timestamptz '2026-05-01T00:00:00Z' + h * interval '1 hour', 0, 1, 'local', '{}', '2026-05-05', gen_random_uuid()
+                $2::uuid, timestamptz '2026-05-01T00:00:00Z' + h * interval '1 hour', 0, 1, 'local', '{}', '2026-05-05', gen_random_uuid(),
+                case when $5 then null else $1::uuid end
          from unnest($3::text[]) n, unnest($4::int[]) h
          returning id, source, hour, quantity)
        insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select source, hour, id, $1::uuid, 'test', quantity, '2026-05-05' from r`,
-      [hubSub, METER, names, hours],
+       select source, hour, id, $1::uuid, 'test', quantity, '2026-05-05' from r where $5`,
+      [hubSub, METER, names, hours, legacy],
     );
   };
   /** Stack usage of resource `vm{n}` in each given hour, reported within the window. */
@@ -124,14 +130,73 @@ describe('keyset paging', () => {
       const before = await pageThrough(t, url, token, async () => {});
       assert.equal(before.length, GROUPS);
       // Between pages: groups that sort before the cursor (hour 0, names before every other) and after it (hour 30).
+      // On the hub, those of odd pages as records before 0550 were stored.
       const seen = await pageThrough(t, url, token, async (page) => {
-        await insert(names(page * 10, 3, 'a-early'), [0]);
-        await insert(names(page * 10, 3, 'z-late'), [30]);
+        await insert(names(page * 10, 3, 'a-early'), [0], page % 2 === 1);
+        await insert(names(page * 10, 3, 'z-late'), [30], page % 2 === 1);
       });
       assertOnce(seen, before);
       assert.ok(seen.length >= GROUPS, 'the inserted ones after the cursor may come too');
     });
   }
+
+  it("sums each record's own attribution and the re-attributions: cancelled groups leave no short page, moved-in groups show", async () => {
+    const other = '99999999-0000-0000-0000-00000000beef';
+    const window =
+      'reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z&aggregationGranularity=Hourly';
+    // 2,500 groups of the subscription's own (100 resources × 25 hours), and 100 first billed to another.
+    await hubDb.query(
+      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                   billed_subscription_id)
+       select 'test-moves', p || n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || p || n,
+              $2::uuid, timestamptz '2026-05-01T00:00:00Z' + h * interval '1 hour', 0, 1, 'local', '{}', '2026-05-09T01:00:00Z', gen_random_uuid(),
+              case p when 'c' then $1::uuid else $3::uuid end
+       from unnest(array['c', 'm']) p, generate_series(0, 99) n, generate_series(0, 24) h
+       where p = 'c' or (n < 50 and h < 2)`,
+      [hubSub, METER, other],
+    );
+    // Re-attributed: the first 1,200 of its own groups (hours 0-11) away, those of the other subscription to it,
+    // and one record's usage once more to it.
+    const move = (where: string, from: string, to: string) =>
+      hubDb.query(
+        `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+         select r.source, r.hour, r.id, x.sub, x.reason, x.sign * r.quantity, '2026-05-09T02:00:00Z'
+         from usage_received r, (values ($1::uuid, 'reattribution: reversed', -1), ($2::uuid, 'reattribution: linked', 1)) x(sub, reason, sign)
+         where r.source = 'test-moves' and ${where}`,
+        [from, to],
+      );
+    await move(`r.billed_subscription_id = '${hubSub}' and r.hour < '2026-05-01T12:00:00Z'`, hubSub, other);
+    await move(`r.billed_subscription_id = '${other}'`, other, hubSub);
+    await hubDb.query(
+      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select source, hour, id, $1::uuid, 'reattribution: linked', 2, '2026-05-09T03:00:00Z' from usage_received
+       where source = 'test-moves' and resource_id = 'c0-12'`,
+      [hubSub],
+    );
+    // What the attributions say, group by group, in the API's order.
+    const expected = (
+      await hubDb.query(
+        `select to_char(a.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') || ' ' || a.meter_id || ' ' || a.resource_uri || ' ' || sum(a.quantity)::float8 as k
+         from usage_attributions a
+         where a.billed_subscription_id = $1 and a.attributed_at >= '2026-05-09' and a.attributed_at < '2026-05-10'
+         group by a.hour, a.meter_id, a.resource_uri having sum(a.quantity) <> 0 order by a.hour, a.meter_id, a.resource_uri`,
+        [hubSub],
+      )
+    ).rows.map((r) => r.k);
+    assert.equal(expected.length, 2_500 - 1_200 + 100);
+    const url = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${window}`;
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    for (let next: string | undefined = url; next;) {
+      const res: { status: number; body: UsagePage } = await t.call('GET', next, { token: hubToken });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      sizes.push(res.body.value.length);
+      seen.push(...res.body.value.map((a) => `${keyOf(a)} ${a.properties.quantity}`));
+      next = res.body.nextLink;
+    }
+    assert.deepEqual(seen, expected);
+    assert.deepEqual(sizes, [1_000, 400], 'full pages, though the first 1,200 of its own groups cancel');
+  });
 
   it('refuses a token of another list, of another filter, forged or tampered with the family code', async () => {
     const hubUrl = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;

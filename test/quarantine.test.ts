@@ -150,6 +150,8 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     const row = (
       await hubDb.query(`select id from usage_received where meter_id = $1 and hour = '2026-07-01T01:00:00Z'`, [BASE])
     ).rows[0];
+    // As someone with the database's keys would: past the triggers that keep records unedited.
+    await hubDb.query('set session_replication_role = replica');
     await hubDb.query(`update usage_received set quantity = quantity + 0.5 where id = $1`, [row.id]);
     try {
       const bad = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z');
@@ -161,6 +163,7 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       );
     } finally {
       await hubDb.query(`update usage_received set quantity = quantity - 0.5 where id = $1`, [row.id]);
+      await hubDb.query('reset session_replication_role');
     }
     const good = await verify('--from', '2026-07-01T00:00:00Z', '--to', '2026-07-01T03:00:00Z');
     assert.equal(good.code, 0, good.stdout);

@@ -330,7 +330,7 @@ describe('usage archive', () => {
                                 sum(quantity) as received from usage_received group by 1, 2
                        ), a as (
                          select source, date_trunc('month', hour at time zone 'UTC')::date::text as month, sum(quantity) as attributed
-                         from usage_attributed group by 1, 2
+                         from usage_attributions group by 1, 2
                        )
                        select r.source, r.month, r.records, r.received::text, a.attributed::text
                        from r full join a using (source, month) order by 1, 2`)

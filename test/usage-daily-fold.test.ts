@@ -130,7 +130,7 @@ describe('the daily aggregates, folded out of ingestion', () => {
     const { rows } = await hub.query(`
       select count(*)::int as differences from usage_daily d full join (
         select billed_subscription_id, (hour at time zone 'UTC')::date as usage_date, meter_id, resource_uri, location, sum(quantity) as quantity
-        from usage_attributed group by 1, 2, 3, 4, 5
+        from usage_attributions group by 1, 2, 3, 4, 5
       ) x using (billed_subscription_id, usage_date, meter_id, resource_uri, location)
       where d.quantity is distinct from x.quantity`);
     assert.equal(rows[0].differences, 0);

@@ -16,12 +16,17 @@ export type MonthStart = string;
 /** The partitions' names of a month: the tables' names and the month, `_YYYY_MM`. */
 export const partitionsOf = (month: MonthStart) => {
   const suffix = month.slice(0, 7).replace('-', '_');
-  return { received: `usage_received_${suffix}`, attributed: `usage_attributed_${suffix}` };
+  return {
+    received: `usage_received_${suffix}`,
+    attributed: `usage_attributed_${suffix}`,
+    /** The month's usage hours, as SQL on `hour` (`month` is a first day, 'YYYY-MM-DD', never a caller's text). */
+    hours: `hour >= '${month}'::timestamp at time zone 'UTC' and hour < ('${month}'::date + interval '1 month')::timestamp at time zone 'UTC'`,
+  };
 };
 
 export type ArchiveRow = UsageArchivesTable;
 
-/** One row per attribution, with its record: what an archive file holds. */
+/** One row per attribution (`usage_attributions`: a record's first has no id of its own), with its record: what an archive file holds. */
 export const ARCHIVE_COLUMNS = `r.id as record_id, r.source, r.cloud_id, r.registration_id, r.resource_id, r.resource_uri, r.meter_id,
   r.hour, r.revision, r.quantity as record_quantity, r.stack_subscription_id, r.tenant_id, r.location, r.tags, r.received_at, r.batch_id,
   a.id as attribution_id, a.billed_subscription_id, a.link_id, a.reason, a.quantity, a.attributed_at, a.reattribution_id`;
@@ -102,17 +107,15 @@ export const archiveClientSql = {
   lock: (p: ReturnType<typeof partitionsOf>) => `lock table ${p.received}, ${p.attributed} in share row exclusive mode`,
 
   copy: (p: ReturnType<typeof partitionsOf>) =>
-    `copy (select ${ARCHIVE_COLUMNS} from ${p.attributed} a join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-      order by r.hour, r.source, r.id, a.id) to stdout with (format csv, header)`,
+    `copy (select ${ARCHIVE_COLUMNS} from (select * from usage_attributions where ${p.hours}) a
+      join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id order by r.hour, r.source, r.id, a.id nulls first) to stdout with (format csv, header)`,
 
   async totals(client: pg.PoolClient, p: ReturnType<typeof partitionsOf>) {
     const counts = await client.query<{ records: string; attributions: string }>(
-      `select (select count(*) from ${p.received})::text as records, (select count(*) from ${p.attributed})::text as attributions`,
+      `select (select count(*) from ${p.received})::text as records, (select count(*) from usage_attributions where ${p.hours})::text as attributions`,
     );
     const perMeter = await client.query<{ meter_id: string; quantity: string }>(
-      `select r.meter_id::text, sum(a.quantity)::text as quantity
-       from ${p.attributed} a join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-       group by r.meter_id order by r.meter_id`,
+      `select meter_id::text, sum(quantity)::text as quantity from usage_attributions where ${p.hours} group by meter_id order by meter_id`,
     );
     return {
       ...counts.rows[0],

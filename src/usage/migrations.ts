@@ -266,4 +266,57 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0550_first_attribution_on_record': {
+    async up(db: Kysely<unknown>) {
+      // Ingestion's speed and the usage API's pages (issue #16). A record's first attribution is
+      // held by the record itself (billed_subscription_id, link_id; at its received_at): no row of
+      // its own in usage_attributed, with its two index entries and its own statement triggers.
+      // usage_attributed keeps re-attributions, and the attributions of records stored before this
+      // migration (whose billed_subscription_id is null). usage_attributions is every attribution.
+      // The usage API's index leads with the billed subscription: a page of one subscription is a
+      // range of it, where the old order index read every subscription's records of those hours.
+      await sql`
+        alter table usage_received add column billed_subscription_id uuid, add column link_id bigint;
+        drop index usage_received_aggregate_order;
+        create index usage_received_billed_order on usage_received
+          (billed_subscription_id, hour, meter_id, resource_uri, coalesce(cloud_id, '00000000-0000-0000-0000-000000000000'::uuid),
+           coalesce(stack_subscription_id, '00000000-0000-0000-0000-000000000000'::uuid));
+        create view usage_attributions as
+          select null::bigint as id, source, hour, id as received_id, meter_id, resource_uri, location, billed_subscription_id, link_id,
+                 case when link_id is not null then 'linked' when source like 'deployment:%' then 'not registered' else 'external meter' end as reason,
+                 quantity, received_at as attributed_at, null::uuid as reattribution_id
+          from usage_received where billed_subscription_id is not null
+          union all
+          -- the record's meter, resource and location (rows before 0510, and rows written by hand, lack their own)
+          select a.id, a.source, a.hour, a.received_id, r.meter_id, r.resource_uri, r.location, a.billed_subscription_id, a.link_id, a.reason,
+                 a.quantity, a.attributed_at, a.reattribution_id
+          from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id;
+        create or replace function usage_counters_received() returns trigger language plpgsql as $$
+          begin
+            insert into usage_counters (source, month, records, received, attributed)
+            select source, date_trunc('month', hour at time zone 'UTC')::date, count(*), sum(quantity),
+                   coalesce(sum(quantity) filter (where billed_subscription_id is not null), 0)
+            from new_records
+            group by 1, 2;
+            return null;
+          end $$;
+        create function usage_received_daily_add() returns trigger language plpgsql as $$
+          begin
+            insert into usage_daily_pending (billed_subscription_id, usage_date, meter_id, resource_uri, location, quantity)
+            select billed_subscription_id, (hour at time zone 'UTC')::date, meter_id, resource_uri, location, quantity
+            from new_records where billed_subscription_id is not null;
+            return null;
+          end $$;
+        -- A record's attribution is never edited either (the conflict path's no-op update touches batch_id only).
+        create function usage_received_attribution_is_fixed() returns trigger language plpgsql as $$
+          begin raise exception 'attributions are never edited: write reversing entries'; end $$;
+        create trigger usage_received_attribution_fixed before update of quantity, billed_subscription_id, link_id on usage_received
+          for each row when (old.quantity is distinct from new.quantity or old.billed_subscription_id is distinct from new.billed_subscription_id
+                             or old.link_id is distinct from new.link_id)
+          execute function usage_received_attribution_is_fixed();
+        create trigger usage_received_daily after insert on usage_received
+          referencing new table as new_records for each statement execute function usage_received_daily_add();
+      `.execute(db);
+    },
+  },
 };

@@ -49,10 +49,6 @@ const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
 const bucketOf = (g: Granularity) =>
   g === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
 
-// Grouped by the key's expressions (not the columns), so that the group order is the index's.
-const CLOUD_ID = sql`nullif(coalesce(r.cloud_id, ${NIL}), ${NIL})::text`;
-const STACK_SUBSCRIPTION_ID = sql`nullif(coalesce(r.stack_subscription_id, ${NIL}), ${NIL})::text`;
-
 /** What identifies one aggregate of the hub's usage APIs (with details: its resource, deployment and stack subscription). */
 export interface UsageGroupKey {
   bucket: Date;
@@ -72,11 +68,7 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
     [sql`r.meter_id`, 'uuid'],
   ];
   if (q.showDetails)
-    key.push(
-      [sql`r.resource_uri`, 'text'],
-      [sql`coalesce(r.cloud_id, ${NIL})`, 'uuid'],
-      [sql`coalesce(r.stack_subscription_id, ${NIL})`, 'uuid'],
-    );
+    key.push([sql`r.resource_uri`, 'text'], [sql`r.cloud_key`, 'uuid'], [sql`r.stack_subscription_key`, 'uuid']);
   return keyset('usageAggregates', key, (r) => [
     r.bucket,
     r.meter_id,
@@ -95,11 +87,121 @@ function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
   return afterKey(order, cursor.after ?? first);
 }
 
+/** The usage key's parts that may be missing, as columns (a missing one as the nil GUID). */
+const KEY_PARTS = sql`coalesce(r.cloud_id, ${NIL}) as cloud_key, coalesce(r.stack_subscription_id, ${NIL}) as stack_subscription_key`;
+
+/** Which attributions a usage page sums: those the hub made in [from, to), or those of the usage hours in [from, to). */
+interface BilledRange {
+  subscriptionId: string;
+  by: 'attributedAt' | 'hour';
+  from: Date;
+  to: Date;
+}
+
+/** One usage group of a page, as `billedPage` answers it. */
+interface BilledGroup {
+  bucket: Date;
+  meter_id: string;
+  resource_uri: string | null;
+  cloud_id: string | null;
+  stack_subscription_id: string | null;
+  quantity: string;
+  location: string | null;
+  tags: Record<string, string> | null;
+}
+
+/**
+ * One page of usage groups billed to a subscription, in the key's order. Two sources are summed:
+ * the records' first attributions (on the records: `usage_received_billed_order` gives them in the
+ * key's order, so the page reads only its own groups), and the rows of usage_attributed
+ * (re-attributions, and attributions of records stored before 0550: few), grouped whole.
+ * PostgreSQL cannot merge a union of the two in index order (the halves of a UNION ALL are planned
+ * without the outer order, and so were sorted whole: a second at 2M records), so the records'
+ * groups come first, `ownLimit` of them, and the rest are added to them. When those fill
+ * `ownLimit`, only groups up to the last of them are certain; answers whether they did.
+ */
+async function billedPage(
+  db: UsageDb,
+  range: BilledRange,
+  order: Keyset<UsageGroupKey>,
+  details: boolean,
+  cursor: Cursor,
+  ownLimit: number,
+): Promise<{ groups: BilledGroup[]; ownFull: boolean }> {
+  const { subscriptionId, by, from, to } = range;
+  const own = by === 'attributedAt' ? sql`r.received_at` : sql`r.hour`;
+  const other = by === 'attributedAt' ? sql`a.attributed_at` : sql`r.hour`;
+  const k = order.columns.map((_, i) => sql.raw(`k${i}`));
+  const on = sql.join(
+    k.map((c) => sql`o.${c} = t.${c}`),
+    sql` and `,
+  );
+  const merged = sql.join(k.map((c) => sql`coalesce(o.${c}, t.${c})`));
+  const grouped = sql`${sql.join(order.columns.map((c, i) => sql`${c} as ${k[i]}`))}, sum(r.quantity) as quantity,
+    min(r.location) as location, ${details ? sql`(array_agg(r.tags order by r.received_at desc))[1]` : sql`null::jsonb`} as tags,
+    max(r.received_at) as latest`;
+  const start = usagePageStart(order, cursor);
+  const result = await sql<BilledGroup & { own_full: boolean }>`
+    with own as (
+      select ${grouped}
+      from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
+            from usage_received r
+            where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz) r
+      where ${start}
+      group by ${keyOrder({ columns: order.columns })}
+      order by ${keyOrder({ columns: order.columns })}
+      limit ${ownLimit}
+    ), meta as (
+      select count(*) = ${ownLimit} as own_full from own
+    ), bound as (
+      select * from own order by ${sql.join(k.map((c) => sql`${c} desc`))} limit 1
+    ), other as (
+      select ${grouped}
+      from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, a.quantity
+            from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+            where a.billed_subscription_id = ${subscriptionId}::uuid and ${other} >= ${from}::timestamptz and ${other} < ${to}::timestamptz) r
+      where ${start}
+      group by ${keyOrder({ columns: order.columns })}
+    )
+    select m.own_full, p.* from meta m left join lateral (
+      select coalesce(o.k0, t.k0) as bucket, coalesce(o.k1, t.k1)::text as meter_id,
+             ${details ? sql`coalesce(o.k2, t.k2) as resource_uri, nullif(coalesce(o.k3, t.k3), ${NIL})::text as cloud_id, nullif(coalesce(o.k4, t.k4), ${NIL})::text as stack_subscription_id` : sql`null::text as resource_uri, null::text as cloud_id, null::text as stack_subscription_id`},
+             (coalesce(o.quantity, 0) + coalesce(t.quantity, 0))::text as quantity, least(o.location, t.location) as location,
+             case when o.latest is null or t.latest > o.latest then t.tags else o.tags end as tags
+      from own o full join other t on ${on}
+      where coalesce(o.quantity, 0) + coalesce(t.quantity, 0) <> 0
+        and (not m.own_full or (${merged}) <= (select ${sql.join(k.map((c) => sql`b.${c}`))} from bound b))
+      order by ${merged}
+      limit ${cursor.limit + 1}
+    ) p on true
+  `.execute(db);
+  const rows = result.rows;
+  return { groups: rows.filter((r) => r.bucket !== null), ownFull: rows[0]?.own_full ?? false };
+}
+
+/**
+ * A whole page of usage groups (one more than it shows, when there are more): `billedPage` with
+ * more of the records' groups while those it read were not enough to be certain of the page (the
+ * re-attributions cancelled some of them).
+ */
+async function usageGroupsPage(
+  db: UsageDb,
+  range: BilledRange,
+  order: Keyset<UsageGroupKey>,
+  details: boolean,
+  cursor: Cursor,
+) {
+  for (let ownLimit = cursor.limit + 1; ; ownLimit *= 4) {
+    const { groups, ownFull } = await billedPage(db, range, order, details, cursor, ownLimit);
+    if (groups.length > cursor.limit || !ownFull) return groups;
+  }
+}
+
 export const usageStore = {
   /**
-   * Stores the records of a batch that are not stored yet and attributes each of them, in one
-   * statement: to the customer subscription that held the record's directory on the deployment at
-   * the start of its hour (registration's `link_in_force`), else to the registration subscription.
+   * Stores the records of a batch that are not stored yet, each with its first attribution, in
+   * one statement: to the customer subscription that held the record's directory on the deployment
+   * at the start of its hour (registration's `link_in_force`), else to the registration subscription.
    * Answers how many were new, or the batch's conflicts: records whose key (source, resource,
    * meter, hour, revision) is already held with another quantity, by the hub or by an earlier
    * record of the same batch. With conflicts the caller must roll the transaction back.
@@ -130,15 +232,17 @@ export const usageStore = {
         select distinct on ("resourceId", "meterId", hour, revision) * from input order by "resourceId", "meterId", hour, revision, i
       ), stored as (
         insert into usage_received (source, cloud_id, registration_id, resource_id, resource_uri, meter_id, hour, revision, quantity,
-                                    stack_subscription_id, tenant_id, location, tags, received_at, batch_id)
-        select 'deployment:' || ${batch.cloudId}, ${batch.cloudId}::uuid, ${batch.registrationId}::uuid, "resourceId", "resourceUri", "meterId", "hour", "revision", "quantity",
-               "subscriptionId", "tenantId", "location", "tags", ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid
+                                    stack_subscription_id, tenant_id, location, tags, received_at, batch_id, billed_subscription_id, link_id)
+        select 'deployment:' || ${batch.cloudId}, ${batch.cloudId}::uuid, ${batch.registrationId}::uuid, f."resourceId", f."resourceUri", f."meterId", f.hour, f.revision, f.quantity,
+               f."subscriptionId", f."tenantId", f.location, f.tags, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid,
+               coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id
         -- in the key's order: two batches that share keys wait for each other's keys in one order,
         -- never in a cycle (no deadlock), and the unique index keeps the first committed quantity
-        from firsts where not exists (select 1 from in_batch) order by "resourceId", "meterId", hour, revision
+        from firsts f left join lateral link_in_force(${batch.cloudId}::uuid, f."tenantId", f.hour) l on true
+        where not exists (select 1 from in_batch) order by f."resourceId", f."meterId", f.hour, f.revision
         on conflict (source, resource_id, meter_id, hour, revision)
           do update set batch_id = usage_received.batch_id where usage_received.quantity <> excluded.quantity
-        returning id, source, cloud_id, tenant_id, resource_id, resource_uri, meter_id, location, hour, revision, quantity
+        returning resource_id, meter_id, hour, revision, quantity
       ), conflicting as (
         select f.i, f."resourceId", f."meterId", f.hour, f.revision, s.quantity as stored, f.quantity as offered
         from stored s join firsts f
@@ -146,14 +250,6 @@ export const usageStore = {
         where s.quantity <> f.quantity
         union all
         select * from in_batch
-      ), attributed as (
-        insert into usage_attributed (source, hour, received_id, meter_id, resource_uri, location, billed_subscription_id, link_id, reason, quantity, attributed_at)
-        select i.source, i.hour, i.id, i.meter_id, i.resource_uri, i.location, coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id,
-               case when l.id is null then 'not registered' else 'linked' end, i.quantity, ${batch.receivedAt}::timestamptz
-        from stored i
-        left join lateral link_in_force(i.cloud_id, i.tenant_id, i.hour) l on true
-        where not exists (select 1 from conflicting)
-        returning 1
       )
       select (select count(*) from stored) as new, (select count(*) from input) as total,
         (select coalesce(jsonb_agg(jsonb_build_object('index', c.i, 'resourceId', c."resourceId", 'meterId', c."meterId", 'hour', c.hour,
@@ -226,9 +322,8 @@ export const usageStore = {
       with received as (
         select source, meter_id, hour, sum(quantity) as q from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz group by source, meter_id, hour
       ), attributed as (
-        select r.source, r.meter_id, r.hour, sum(a.quantity) as q
-        from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-        where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz group by r.source, r.meter_id, r.hour
+        select source, meter_id, hour, sum(quantity) as q
+        from usage_attributions where hour >= ${from}::timestamptz and hour < ${to}::timestamptz group by source, meter_id, hour
       )
       select coalesce(x.source, y.source) as source, coalesce(x.meter_id, y.meter_id)::text as meter_id, coalesce(x.hour, y.hour) as hour,
              coalesce(x.q, 0)::text as received, coalesce(y.q, 0)::text as attributed
@@ -243,7 +338,7 @@ export const usageStore = {
     const result = await sql<{ records: string; received: string; attributed: string }>`
       select (select count(*) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as records,
              (select coalesce(sum(quantity), 0) from usage_received where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as received,
-             (select coalesce(sum(a.quantity), 0) from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id where r.hour >= ${from}::timestamptz and r.hour < ${to}::timestamptz)::text as attributed
+             (select coalesce(sum(quantity), 0) from usage_attributions where hour >= ${from}::timestamptz and hour < ${to}::timestamptz)::text as attributed
     `.execute(db);
     return result.rows[0];
   },
@@ -254,31 +349,17 @@ export const usageStore = {
     q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId: string },
     cursor: Cursor,
   ): Promise<(UsageAggregateRow & UsageGroupKey)[]> {
-    const bucket = bucketOf(q.granularity);
     const details = q.showDetails;
-    const order = usageGroupOrder(q);
-    const result = await sql<UsageAggregateRow & UsageGroupKey>`
-      select ${q.subscriptionId}::text as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(a.quantity)::text as quantity,
-             ${
-               details
-                 ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags,
-                ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id`
-                 : sql`null::text as resource_uri, null::text as location, null::jsonb as tags, null::text as cloud_id,
-                null::text as stack_subscription_id`
-             }
-      from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-      where a.billed_subscription_id = ${q.subscriptionId}::uuid and a.attributed_at >= ${q.start}::timestamptz and a.attributed_at < ${q.end}::timestamptz
-        and ${usagePageStart(order, cursor)}
-      group by ${keyOrder({ columns: order.columns })}
-      having sum(a.quantity) <> 0
-      order by ${keyOrder(order)}
-      limit ${cursor.limit + 1}
-    `.execute(db);
+    const range = { subscriptionId: q.subscriptionId, by: 'attributedAt', from: q.start, to: q.end } as const;
+    const groups = await usageGroupsPage(db, range, usageGroupOrder(q), details, cursor);
     // additionalInfo is the two ids the row already holds: made here rather than built as jsonb by
     // the database and parsed again for each row (keys in jsonb's order, so the same bytes).
-    for (const row of result.rows)
-      row.additional_info = details ? { DeploymentId: row.cloud_id, SubscriptionId: row.stack_subscription_id } : null;
-    return result.rows;
+    return groups.map((g) => ({
+      ...g,
+      subscription_id: q.subscriptionId,
+      location: details ? g.location : null,
+      additional_info: details ? { DeploymentId: g.cloud_id, SubscriptionId: g.stack_subscription_id } : null,
+    }));
   },
 
   /** Takes the lock that makes re-attributions one at a time (they read what they then correct). */
@@ -298,15 +379,22 @@ export const usageStore = {
   ) {
     const result = await sql<{ reversed: string; added: string }>`
       with scope as (
-        select r.id, r.source, r.hour, r.meter_id, r.resource_uri, r.location, r.cloud_id, r.tenant_id, r.quantity, g.subscription_id as registration_subscription_id
+        select r.id, r.source, r.hour, r.meter_id, r.resource_uri, r.location, r.cloud_id, r.tenant_id, r.quantity, r.billed_subscription_id,
+               g.subscription_id as registration_subscription_id
         from usage_received r join registration_subscriptions() g on g.registration_id = r.registration_id
         where r.hour >= ${q.from}::timestamptz and r.hour < ${q.to}::timestamptz
           ${q.cloudId ? sql`and r.cloud_id = ${q.cloudId}::uuid` : sql``}
       ), current as (
-        select a.source, a.hour, a.received_id, a.billed_subscription_id, sum(a.quantity) as quantity
-        from usage_attributed a join scope s on s.source = a.source and s.hour = a.hour and s.id = a.received_id
-        group by a.source, a.hour, a.received_id, a.billed_subscription_id
-        having sum(a.quantity) <> 0
+        -- each record's net per subscription: its first attribution (on the record) and the rows after it
+        select source, hour, received_id, billed_subscription_id, sum(quantity) as quantity
+        from (
+          select s.source, s.hour, s.id as received_id, s.billed_subscription_id, s.quantity from scope s where s.billed_subscription_id is not null
+          union all
+          select a.source, a.hour, a.received_id, a.billed_subscription_id, a.quantity
+          from usage_attributed a join scope s on s.source = a.source and s.hour = a.hour and s.id = a.received_id
+        ) x
+        group by source, hour, received_id, billed_subscription_id
+        having sum(quantity) <> 0
       ), decision as (
         select s.source, s.hour, s.id as received_id, s.meter_id, s.resource_uri, s.location, coalesce(l.customer_subscription_id, s.registration_subscription_id) as billed_subscription_id, l.id as link_id, s.quantity
         from scope s
@@ -336,31 +424,9 @@ export const usageStore = {
     db: UsageDb,
     q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean },
     cursor: Cursor,
-  ) {
-    const bucket = bucketOf(q.granularity);
-    const details = q.showDetails;
-    const order = usageGroupOrder(q);
-    const result = await sql<{
-      bucket: Date;
-      meter_id: string;
-      quantity: string;
-      resource_uri: string | null;
-      location: string | null;
-      tags: Record<string, string> | null;
-      cloud_id: string | null;
-      stack_subscription_id: string | null;
-    }>`
-      select ${bucket} as bucket, r.meter_id::text as meter_id, sum(a.quantity)::text as quantity,
-             ${details ? sql`r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.received_at desc))[1] as tags, ${CLOUD_ID} as cloud_id, ${STACK_SUBSCRIPTION_ID} as stack_subscription_id` : sql`null::text as resource_uri, min(r.location) as location, null::jsonb as tags, null::text as cloud_id, null::text as stack_subscription_id`}
-      from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
-      where a.billed_subscription_id = ${q.subscriptionId}::uuid and r.hour >= ${q.start}::timestamptz and r.hour < ${q.end}::timestamptz
-        and ${usagePageStart(order, cursor)}
-      group by ${keyOrder({ columns: order.columns })}
-      having sum(a.quantity) <> 0
-      order by ${keyOrder(order)}
-      limit ${cursor.limit + 1}
-    `.execute(db);
-    return result.rows;
+  ): Promise<BilledGroup[]> {
+    const range = { subscriptionId: q.subscriptionId, by: 'hour', from: q.start, to: q.end } as const;
+    return usageGroupsPage(db, range, usageGroupOrder(q), q.showDetails, cursor);
   },
 
   /** External usage (CloudEvents): each event stored once by id and source, billed to its subject. */
@@ -392,15 +458,14 @@ export const usageStore = {
         on conflict do nothing
         returning source, event_id
       ), inserted as (
-        insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id, stack_subscription_id)
-        select distinct on (f.source, f.event_id) f.source, f.event_id, "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId"
+        -- billed to the event's subject (usage_attributions' reason: 'external meter')
+        insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                    stack_subscription_id, billed_subscription_id)
+        select distinct on (f.source, f.event_id) f.source, f.event_id, "resourceUri", "meterId", "hour", 1, "quantity", "location", '{}'::jsonb,
+               ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid, "subscriptionId", "subscriptionId"
         from input x join first_seen f on f.source = 'cloudevents:' || x."source" and f.event_id = x."id"
         on conflict do nothing
-        returning id, stack_subscription_id, quantity, source, resource_id, hour, meter_id, resource_uri, location
-      ), attributed as (
-        insert into usage_attributed (source, hour, received_id, meter_id, resource_uri, location, billed_subscription_id, link_id, reason, quantity, attributed_at)
-        select i.source, i.hour, i.id, i.meter_id, i.resource_uri, i.location, i.stack_subscription_id, null, 'external meter', i.quantity, ${batch.receivedAt}::timestamptz from inserted i
-        returning 1
+        returning source, resource_id
       )
       select (select count(*) from inserted) as new, (select count(*) from input) as total,
         (select array_agg(substr(source, length('cloudevents:') + 1) || E'\n' || resource_id) from inserted) as new_keys

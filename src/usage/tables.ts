@@ -16,9 +16,16 @@ export interface UsageReceivedTable {
   tags: Record<string, string>;
   received_at: Date;
   batch_id: string;
+  /** The record's first attribution, at its received_at (null on records stored before 0550: theirs is in usage_attributed). */
+  billed_subscription_id: string | null;
+  link_id: string | null;
 }
 
-/** Which subscription a received record is billed to, and why. Never edited: corrections are new rows. */
+/**
+ * Which subscription a received record is billed to, and why, after its first attribution (which
+ * the record holds; before 0550, its first too). Never edited: corrections are new rows.
+ * `usage_attributions` (a view) is every attribution, with this table's columns.
+ */
 export interface UsageAttributedTable {
   id: string;
   /** The record's source and hour, carried from it: the distribution and partition columns. */
@@ -96,6 +103,8 @@ export interface UsageArchivesTable {
 export interface UsageTables {
   usage_received: UsageReceivedTable;
   usage_attributed: UsageAttributedTable;
+  /** A view: every attribution (a record's first, without an id of its own, and usage_attributed's rows, with their record's meter, resource and location). */
+  usage_attributions: Omit<UsageAttributedTable, 'id'> & { id: string | null };
   usage_conflicts: UsageConflictsTable;
   usage_daily: UsageDailyTable;
   /** Attributions' daily keys not yet folded into usage_daily (same columns; no key: one row per attribution). */

@@ -29,7 +29,7 @@ export async function hubOutcome(
     );
     const usage = (
       await db.query(`select a.billed_subscription_id::text as sub, r.meter_id::text as meter, sum(a.quantity)::text as q
-                      from usage_attributed a join usage_received r on r.id = a.received_id group by 1, 2 order by 1, 2`)
+                      from usage_attributions a join usage_received r on r.id = a.received_id group by 1, 2 order by 1, 2`)
     ).rows
       .map((r) => label(`${r.sub} ${r.meter} ${r.q}`))
       .sort();
