@@ -57,6 +57,9 @@ function databaseCpuMsOf(postmaster: number): number {
   }
 }
 
+/** Batches in flight at once (BENCH_INGEST_IN_FLIGHT), as a bridge with several workers sends them. */
+const IN_FLIGHT = Number(process.env.BENCH_INGEST_IN_FLIGHT ?? 3);
+
 export async function benchIngest(serverUrl: string, total: number): Promise<BenchResult> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'stackledger-bench-hub-'));
   const base = `bench_ingest_${Date.now()}`;
@@ -166,7 +169,7 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
       let cpu = cpuMsOf(postmaster);
       const databaseCpu = databaseCpuMsOf(postmaster);
       let start = performance.now();
-      await Promise.all([worker(), worker(), worker()]);
+      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
       ours.push(performance.now() - start);
       oursCpu.push(cpuMsOf(postmaster) - cpu);
       oursDatabaseCpu.push(databaseCpuMsOf(postmaster) - databaseCpu);
@@ -175,13 +178,13 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         // The same batches again: every record is a duplicate.
         next = 0;
         start = performance.now();
-        await Promise.all([worker(), worker(), worker()]);
+        await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
         againMs = performance.now() - start;
       }
       // Baseline: COPY of the same rows into a table of the same shape.
       const lines = records.map(
         (r) =>
-          `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\n`,
+          `deployment:${cloudId}\t${cloudId}\t${r.resourceId}\t${r.resourceUri}\t${r.meterId}\t${r.hour}\t${r.revision}\t${r.quantity}\t${r.subscriptionId}\t${r.tenantId}\t${r.location}\t{}\t2026-01-02T00:00:00Z\t${randomUUID()}\t${b.csp.registrationSubscriptionId}\n`,
       );
       cpu = cpuMsOf(postmaster);
       const copyDatabaseCpu = databaseCpuMsOf(postmaster);
@@ -190,7 +193,7 @@ export async function benchIngest(serverUrl: string, total: number): Promise<Ben
         Readable.from(lines),
         db.query(
           copyFrom(
-            'copy copy_baseline (source, cloud_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id) from stdin',
+            'copy copy_baseline (source, cloud_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id, billed_subscription_id) from stdin',
           ),
         ),
       );

@@ -5,7 +5,10 @@ import { type BenchResult, median } from './report.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
 import { HttpClient } from '../src/core/http-client.ts';
@@ -15,7 +18,10 @@ import { withDatabase } from '../src/db/database.ts';
 import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
 import { startSystem } from '../src/system/up.ts';
 import { usageGroupOrder } from '../src/usage/store.ts';
+import type { UsageClientJob } from './usage-page-client.ts';
 import { freeBytes, GB, seedUsageStore, USAGE_HOURS, USAGE_METER, usageUriOf } from './usage-store.ts';
+
+const run = promisify(execFile);
 
 /** Runs of each side per page (BENCH_USAGE_RUNS): at tens of millions of records a run takes minutes. */
 const RUNS = Number(process.env.BENCH_USAGE_RUNS ?? 5);
@@ -135,25 +141,19 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
       const key = keyBefore(page);
       const continuation = key && keysetToken(listScope(path_, order.list, USAGE_PAGING_PARAMS), order.parts, key);
       const url = `${b.hub.arm}${path_}${continuation ? `&continuationToken=${continuation}` : ''}`;
-      const ours: number[] = [];
-      const baseline: number[] = [];
-      // One unmeasured run of each first: the route ran first, and paid for reading the page's
-      // index and table pages into the cache that the raw SQL then found warm.
-      await http.send('GET', url, { token });
-      await db.query(RAW_PAGE, [sub, ...(key ?? FIRST)]);
-      for (let run = 0; run < RUNS; run++) {
-        let start = performance.now();
-        const res = await http.send('GET', url, { token });
-        ours.push(performance.now() - start);
-        if (res.status !== 200) throw new Error(`page ${page}: ${res.status} ${JSON.stringify(res.body)}`);
-        start = performance.now();
-        const raw = await db.query(RAW_PAGE, [sub, ...(key ?? FIRST)]);
-        baseline.push(performance.now() - start);
+      const job: UsageClientJob = {
+        url,
+        token,
+        ca: b.caFile ? readFileSync(b.caFile, 'utf8') : undefined,
+        database: withDatabase(serverUrl, `${prefix}_hub`),
+        sql: RAW_PAGE,
+        params: [sub, ...(key ?? FIRST)],
+        runs: RUNS,
+        pageSize: USAGE_PAGE_SIZE,
+      };
+      const { ours, baseline } = await runClient(job);
+      for (let run = 0; run < RUNS; run++)
         log(`page ${page} run ${run + 1}: ours ${Math.round(ours[run])} ms, raw SQL ${Math.round(baseline[run])} ms`);
-        const shown = (res.body as { value: unknown[] }).value.length;
-        if (shown !== Math.min(USAGE_PAGE_SIZE, raw.rows.length))
-          throw new Error(`page ${page}: the API showed ${shown} aggregates, the raw SQL ${raw.rows.length}`);
-      }
       const plan = await db.query(`explain (format json) ${RAW_PAGE}`, [sub, ...(key ?? FIRST)]);
       const nodes = JSON.stringify(plan.rows[0]['QUERY PLAN']).match(/"Node Type":"[^"]+"/g) ?? [];
       const o = median(ours);
@@ -181,6 +181,16 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
     await system.stop();
     if (!kept) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Runs the client's process (bench/usage-page-client.ts) on one page, and answers its timings. */
+async function runClient(job: UsageClientJob): Promise<{ ours: number[]; baseline: number[] }> {
+  const client = fileURLToPath(new URL('./usage-page-client.ts', import.meta.url));
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', client], {
+    env: { ...process.env, BENCH_USAGE_CLIENT_JOB: JSON.stringify(job) },
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout);
 }
 
 async function clientToken(

@@ -354,12 +354,14 @@ export const usageStore = {
     const groups = await usageGroupsPage(db, range, usageGroupOrder(q), details, cursor);
     // additionalInfo is the two ids the row already holds: made here rather than built as jsonb by
     // the database and parsed again for each row (keys in jsonb's order, so the same bytes).
-    return groups.map((g) => ({
-      ...g,
-      subscription_id: q.subscriptionId,
-      location: details ? g.location : null,
-      additional_info: details ? { DeploymentId: g.cloud_id, SubscriptionId: g.stack_subscription_id } : null,
-    }));
+    // (Each group is completed in place: a copy of a thousand rows was two milliseconds a page.)
+    return groups.map((g) =>
+      Object.assign(g, {
+        subscription_id: q.subscriptionId,
+        location: details ? g.location : null,
+        additional_info: details ? { DeploymentId: g.cloud_id, SubscriptionId: g.stack_subscription_id } : null,
+      }),
+    );
   },
 
   /** Takes the lock that makes re-attributions one at a time (they read what they then correct). */
