@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { newGuid } from '../core/ids.ts';
+import { transaction } from '../db/transactions.ts';
 import type { Principal } from '../core/principal.ts';
 import type { ArmDb } from './store.ts';
 import type { ArmTables, NamedArmRow, SubscriptionsTable } from './tables.ts';
@@ -70,7 +71,7 @@ export function namedRowIdentity(
   };
 }
 
-/** Runs work in the given transaction, or in a new one. */
+/** Runs work in the given transaction, or in a new one (run again when it loses a race: `db/transactions.ts`). */
 export function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
-  return db.isTransaction ? work(db) : db.transaction().execute(work);
+  return db.isTransaction ? work(db) : transaction(db, work);
 }

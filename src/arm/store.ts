@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
 import { jsonValue, type StatementTriggerFunctions, statementTriggers } from '../db/database.ts';
 import type { ArmTables, ResourceGroupsTable, RoleAssignmentsTable, SubscriptionsTable } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // All SQL of the ARM base. Nothing else touches these tables.
 export type ArmDb = Kysely<ArmTables>;
@@ -49,7 +50,7 @@ export const armStore = {
    * look-up that cannot complete fails instead of hanging.
    */
   async settledSubscription(db: ArmDb, subscriptionId: string) {
-    return db.transaction().execute(async (trx) => {
+    return transaction(db, async (trx) => {
       await sql`set local lock_timeout = '2s'`.execute(trx);
       await sql`set local statement_timeout = '5s'`.execute(trx);
       return trx

@@ -11,6 +11,7 @@ import { billingErrors, PROVIDER, requireCallerPartner, type BillingContext } fr
 import { parseMoney } from './rules.ts';
 import { takeNumber } from './invoice-writes.ts';
 import { billingStore } from './store.ts';
+import { transaction } from '../db/transactions.ts';
 
 // Credits, adjustments and credit notes from a partner to its customers; and the provider's
 // credits and adjustments to a partner (`level: 'provider'`, system administrators), which go on
@@ -111,7 +112,7 @@ export async function addAdjustment(ctx: BillingContext, caller: Principal, inpu
       throw billingErrors.invoiceNotFound(input.creditNoteFor);
     }
     const id = randomUUID();
-    return ctx.db.transaction().execute(async (tx) => {
+    return transaction(ctx.db, async (tx) => {
       await billingStore.insertAdjustment(tx, { ...adjustment, creditNoteFor: of.id });
       await billingStore.insertCreditNote(tx, {
         id,

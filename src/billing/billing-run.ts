@@ -8,6 +8,7 @@ import { lockCounters, numberPrefix, writeInvoices } from './invoice-writes.ts';
 import { finalizeDueDrafts } from './lifecycle.ts';
 import type { InvoiceWindow } from './rated-store.ts';
 import type { Stream } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // The billing run: closing periods into invoices (partners' from the provider, customers' from
 // their partner), by the billing job and by `billing run`.
@@ -82,7 +83,7 @@ function closeWindows(
     graceDays: number;
   },
 ) {
-  return ctx.db.transaction().execute(async (tx) => {
+  return transaction(ctx.db, async (tx) => {
     await lockCounters(
       tx,
       q.windows.map((w) => w.seller),

@@ -11,6 +11,7 @@ import { lockCounters, numberPrefix, takeBack, takeNumber, writeInvoices } from 
 import type { InvoiceWindow } from './rated-store.ts';
 import { type BillingDb, billingStore } from './store.ts';
 import type { InvoicesTable, Seller } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // An invoice's life after its period closes: a draft during its seller's grace period (re-rated
 // on demand, late usage of its days landing on it), finalized by the billing job when the grace
@@ -124,7 +125,7 @@ async function rateDraftAgain(
 
 /** Rates a draft again from the current usage, prices and credits; nothing when it is no longer a draft. */
 export async function rerateDraft(ctx: BillingContext, id: string): Promise<void> {
-  await ctx.db.transaction().execute((tx) => rateDraftAgain(tx, id, { status: 'draft' }));
+  await transaction(ctx.db, (tx) => rateDraftAgain(tx, id, { status: 'draft' }));
 }
 
 /**
@@ -138,7 +139,7 @@ export async function finalizeDraft(
   actor: Principal,
 ): Promise<InvoicesTable | undefined> {
   const at = ctx.clock.now();
-  return ctx.db.transaction().execute(async (tx) => {
+  return transaction(ctx.db, async (tx) => {
     const inv = await rateDraftAgain(tx, id, { invoiceDate: at, status: 'finalized' });
     if (!inv) return undefined;
     const done = await billingStore.invoiceById(tx, inv.id);
@@ -185,7 +186,7 @@ export async function voidInvoice(
   const found = await sellerInvoice(ctx, caller, name);
   if (typeof reason !== 'string' || !reason.trim()) throw lifecycleErrors.reasonRequired();
   const at = ctx.clock.now();
-  return ctx.db.transaction().execute(async (tx) => {
+  return transaction(ctx.db, async (tx) => {
     const inv = await lockInvoice(tx, found.id);
     if (inv?.status !== 'finalized' || inv.kind !== 'invoice') throw lifecycleErrors.notFinalized(name);
     if (!inv.billed_recorded) throw lifecycleErrors.notVoidable(name);

@@ -8,6 +8,7 @@ import { ratingCtes, roundMoneySql } from '../rating/rating.ts';
 import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
 import type { BillingDb, StoredLine } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // The SQL of rating on the hub: what each buyer has not been billed yet (the daily aggregates usage
 // keeps, minus what the buyer's invoices have billed, per key), rated (the CTEs invoice-writes.ts
@@ -170,7 +171,7 @@ export const taxOn = (subtotal: RawBuilder<unknown>, ratePercent: RawBuilder<unk
 
 /** Rating groups and sorts a month of usage: in memory, rather than in temporary files. */
 function withRatingMemory<T>(db: BillingDb, work: (tx: BillingDb) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (tx) => {
+  return transaction(db, async (tx) => {
     await sql`set local work_mem = '256MB'`.execute(tx);
     return work(tx);
   });

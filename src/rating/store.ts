@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { PricingTables } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // All SQL of price sheets and overrides, in both roles.
 export type PricingDb = Kysely<PricingTables>;
@@ -43,7 +44,7 @@ export const pricingStore = {
       at: Date;
     },
   ) {
-    await db.transaction().execute(async (tx) => {
+    await transaction(db, async (tx) => {
       // One writer per meter and day at a time: a concurrent twin waits, then replaces what the first wrote.
       await sql`select pg_advisory_xact_lock(hashtext(${`prices ${p.sheet} ${p.meterId} ${p.effectiveFrom}`}))`.execute(
         tx,

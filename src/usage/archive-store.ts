@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import type { UsageArchivesTable, UsageTables } from './tables.ts';
+import { transaction } from '../db/transactions.ts';
 
 // The SQL of usage's monthly partitions and archives: which months have partitions, creating a
 // month's (the plpgsql `usage_create_month` of migration 0507), and taking an archived month out.
@@ -45,7 +46,7 @@ export const archiveStore = {
    */
   async createMonthUnlessBusy(db: Db, month: MonthStart, waitMs: number): Promise<boolean | 'busy'> {
     try {
-      return await db.transaction().execute(async (trx) => {
+      return await transaction(db, async (trx) => {
         await sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`.execute(trx);
         return archiveStore.createMonth(trx, month);
       });
