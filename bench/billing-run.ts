@@ -39,15 +39,13 @@ export async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'],
   `.execute(db);
   // One VM per customer, running all month: 2 vCPUs (Base VM Size Hours) and 1 VM hour each hour.
   await sql`
-    insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id)
+    insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id,
+                                billed_subscription_id)
     select 'bench', 'vm' || i, '/subscriptions/' || md5('s' || i)::uuid || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', m.meter::uuid,
-           ${t0}::timestamptz + h * interval '1 hour', 1, m.q, md5('s' || i)::uuid, md5('c' || i)::uuid, 'local', '{}', ${t0}::timestamptz + (h + 1) * interval '1 hour', md5('b')::uuid
+           ${t0}::timestamptz + h * interval '1 hour', 1, m.q, md5('s' || i)::uuid, md5('c' || i)::uuid, 'local', '{}', ${t0}::timestamptz + (h + 1) * interval '1 hour', md5('b')::uuid,
+           md5('s' || i)::uuid -- each record holds its attribution, as ingestion stores it
     from generate_series(1, ${customers}) i cross join generate_series(0, ${hours - 1}) h
     cross join (values (${BASE}, 2.0), (${VM_HOURS}, 1.0)) m(meter, q)
-  `.execute(db);
-  await sql`
-    insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
-    select source, hour, id, stack_subscription_id, 'linked', quantity, received_at from usage_received order by id
   `.execute(db);
   // The daily aggregates, as the hub's job keeps them (outside the measured time, as ingestion is).
   await dailyStore.fold(db);
@@ -60,8 +58,8 @@ export async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'],
 /** The same totals in one query: per customer, the provider's daily lines and the customer's monthly lines at the list price. */
 const baselineTotals = sql<{ partner_total: string; customer_total: string }>`
   with daily as (
-    select s.tenant_id as customer_id, r.meter_id, r.resource_uri, (r.hour at time zone 'UTC')::date as day, sum(a.quantity) as q
-    from usage_attributed a join usage_received r on r.id = a.received_id join subscriptions s on s.subscription_id = a.billed_subscription_id
+    select s.tenant_id as customer_id, r.meter_id, r.resource_uri, (r.hour at time zone 'UTC')::date as day, sum(r.quantity) as q
+    from usage_received r join subscriptions s on s.subscription_id = r.billed_subscription_id
     where r.hour >= '2026-01-01' and r.hour < '2026-02-01'
     group by 1, 2, 3, 4
   ), priced as (
@@ -79,7 +77,7 @@ export async function benchBillingRun(serverUrl: string, customers: number): Pro
     await migrateHub(db);
     await seed(db, customers);
     const records = Number(
-      (await sql<{ n: string }>`select count(*)::text as n from usage_attributed`.execute(db)).rows[0].n,
+      (await sql<{ n: string }>`select count(*)::text as n from usage_received`.execute(db)).rows[0].n,
     );
     const ctx = {
       db,
