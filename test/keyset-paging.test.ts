@@ -3,6 +3,7 @@
 // paging started exactly once; tokens of another list, forged or tampered are refused.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
@@ -196,6 +197,46 @@ describe('keyset paging', () => {
     }
     assert.deepEqual(seen, expected);
     assert.deepEqual(sizes, [1_000, 400], 'full pages, though the first 1,200 of its own groups cancel');
+  });
+
+  it('answers a page compressed to a client that asks (gzip, deflate, br), the same JSON, and as it is to one that does not', async () => {
+    const url = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
+    const raw = async (acceptEncoding?: string) => {
+      const res = await t.http.open('GET', url, {
+        token: hubToken,
+        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
+      });
+      return { encoding: res.headers['content-encoding'], body: Buffer.from(await res.body.arrayBuffer()) };
+    };
+    const plain = await raw();
+    assert.equal(plain.encoding, undefined);
+    const page = JSON.parse(plain.body.toString('utf8')) as UsagePage;
+    assert.equal(page.value.length, 1_000);
+    for (const [asked, encoding, inflate] of [
+      ['gzip, deflate', 'gzip', gunzipSync],
+      ['deflate', 'deflate', inflateSync],
+      ['gzip, deflate, br', 'gzip', gunzipSync],
+      ['br', 'br', brotliDecompressSync],
+    ] as const) {
+      const packed = await raw(asked);
+      assert.equal(packed.encoding, encoding, asked);
+      assert.ok(
+        packed.body.length * 20 < plain.body.length,
+        `${asked}: ${packed.body.length} bytes of ${plain.body.length}`,
+      );
+      assert.deepEqual(JSON.parse(inflate(packed.body).toString('utf8')), page, asked);
+    }
+    // A small answer (under 4 kB) goes as it is.
+    const small = await t.http.open(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${hubSub}/resourcegroups?api-version=2021-04-01`,
+      {
+        token: hubToken,
+        headers: { 'accept-encoding': 'gzip' },
+      },
+    );
+    assert.equal(small.headers['content-encoding'], undefined);
+    await small.body.dump();
   });
 
   it('refuses a token of another list, of another filter, forged or tampered with the family code', async () => {
