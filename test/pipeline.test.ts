@@ -308,6 +308,14 @@ describe('the usage pipeline, hub and stack in one process', () => {
         ['reattribution: linked', 'reattribution: reversed'],
       );
       await assert.rejects(hub.query('update usage_attributed set quantity = 0'), /never edited/);
+      // Nor the attribution a record holds, nor its quantity.
+      await assert.rejects(
+        hub.query(
+          'update usage_received set billed_subscription_id = gen_random_uuid() where billed_subscription_id is not null',
+        ),
+        /never edited/,
+      );
+      await assert.rejects(hub.query('update usage_received set quantity = quantity + 1'), /never edited/);
     } finally {
       await hub.end();
     }
