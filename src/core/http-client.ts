@@ -106,7 +106,10 @@ export class HttpClient {
  */
 function inflated(encoding: string | string[] | undefined, body: Buffer): string {
   const name = String(encoding ?? '').toLowerCase();
-  if (name === 'gzip') return gunzipSync(body).toString('utf8');
-  if (name === 'deflate') return inflateSync(body).toString('utf8');
+  if (name === 'gzip') return gunzipSync(body, INFLATE_LIMIT).toString('utf8');
+  if (name === 'deflate') return inflateSync(body, INFLATE_LIMIT).toString('utf8');
   return body.toString('utf8');
 }
+
+/** No answer inflates past this (a string this long is more than `JSON.parse` takes anyway). */
+const INFLATE_LIMIT = { maxOutputLength: 512 * 1024 * 1024 };
