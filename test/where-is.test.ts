@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 // ARCHITECTURE.md's "Where is …" table names a file and a symbol per row: each must still exist,
-// and the file must still define the symbol (a declaration, an object member, or a SQL function),
+// and the file must still define the symbol (a declaration, an object member, or a SQL function or view),
 // so that the table cannot drift from the code.
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -28,7 +28,7 @@ function whereIsRows(markdown: string): Row[] {
   return rows;
 }
 
-/** Whether `source` defines `symbol`: as a declaration, an object member, a method, or a SQL function. */
+/** Whether `source` defines `symbol`: as a declaration, an object member, a method, or a SQL function or view. */
 export function defines(source: string, symbol: string): boolean {
   const s = symbol.replace(/[$]/g, '\\$');
   return [
@@ -36,6 +36,7 @@ export function defines(source: string, symbol: string): boolean {
     new RegExp(`^\\s*(async\\s+)?${s}\\s*(<[^>]*>)?\\(`, 'm'),
     new RegExp(`^\\s*${s}\\s*:`, 'm'),
     new RegExp(`create\\s+(or\\s+replace\\s+)?function\\s+${s}\\s*\\(`, 'i'),
+    new RegExp(`create\\s+(or\\s+replace\\s+)?view\\s+${s}\\b`, 'i'),
   ].some((re) => re.test(source));
 }
 
