@@ -17,7 +17,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import pino from 'pino';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
-import { type IncomingRecord, type UsageDb, usageStore } from '../src/usage/store.ts';
+import { type IncomingRecord, usageStore } from '../src/usage/store.ts';
+import type { UsageTables } from '../src/usage/tables.ts';
 import { startHubOnly } from '../src/system/up.ts';
 
 const total = Number(process.env.BENCH_RECORDS ?? 80_000);
@@ -33,10 +34,7 @@ const system = await startHubOnly({
   logger: pino({ level: 'silent' }),
 });
 // One connection, so that its backend's CPU is the statements'.
-const { db, pool, close } = openDatabase<UsageDb extends import('kysely').Kysely<infer T> ? T : never>(
-  withDatabase(cluster.url('postgres'), 'shares_hub'),
-  1,
-);
+const { db, pool, close } = openDatabase<UsageTables>(withDatabase(cluster.url('postgres'), 'shares_hub'), 1);
 const backend = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0].pid;
 function backendCpuMs(): number {
   try {

@@ -48,7 +48,7 @@ const on = KEY.split(', ')
 const merged = KEY.split(', ')
   .map((k) => `coalesce(o.${k}, t.${k})`)
   .join(', ');
-export const RAW_PAGE = `
+const RAW_PAGE = `
   with own as (
     select ${GROUPED} from (
       select ${PARTS}, r.quantity from usage_received r

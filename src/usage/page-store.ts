@@ -1,11 +1,10 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
 import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
-import type { UsageTables } from './tables.ts';
+import type { UsageDb } from './store.ts';
 
 // The SQL of the hub's usage pages (UsageAggregates, the partner center's utilization records):
 // the groups billed to one subscription, in their key's order, a page at a time.
-type UsageDb = Kysely<UsageTables>;
 
 const NIL = sql.raw(`'00000000-0000-0000-0000-000000000000'::uuid`);
 const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
