@@ -7,14 +7,15 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { partnerUnbilledStore } from '../src/billing/partner-unbilled.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
-import { exportSelect, exportStream, prepareExport, selectLines, selectList } from '../src/billing/exports.ts';
+import { FOCUS_COLUMN_NAMES } from '../src/billing/export-columns.ts';
+import { exportStream } from '../src/billing/exports.ts';
 import { LINE_COLUMNS } from '../src/billing/rated-store.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
 import { migrateHub, type HubTables } from '../src/hub/app.ts';
 import { dailyStore } from '../src/usage/daily-store.ts';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { type BenchResult, median } from './report.ts';
 
 export const PARTNER = '99999999-0000-0000-0000-000000000001';
@@ -161,18 +162,18 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
       from generate_series(1, ${lines}) i, concat('/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', i) uri
     `.execute(db);
     // The second baseline's table: exactly the FOCUS file's columns of the same rows, in order, as
-    // the export's own query writes them. Vacuumed, so that no side pays a first read's hint bits
-    // (building it reads the lines once, as a closed invoice's have been read before its export).
+    // text: the export's own file, loaded. Vacuumed, so that no side pays a first read's hint bits
+    // (loading it reads the lines once, as a closed invoice's have been read before its export).
     const focusSelection = { stream: 'partner', buyerId: PARTNER, period: '2026-01', kind: 'invoice' } as const;
-    const builder = await pool.connect();
+    const loader = await pool.connect();
     try {
-      await builder.query('begin');
-      await prepareExport(builder, focusSelection);
-      await selectLines(builder, INVOICE, 0, lines);
-      await builder.query(`create table bench_focus_rows as ${exportSelect(db, selectList('focus', 'partner'), true)}`);
-      await builder.query('commit');
+      await loader.query(`create table bench_focus_rows (${FOCUS_COLUMN_NAMES.map((c) => `"${c}" text`).join(', ')})`);
+      await pipeline(
+        exportStream(db, pool, focusSelection, 'focus'),
+        loader.query(copyFrom('copy bench_focus_rows from stdin with (format csv, header)')),
+      );
     } finally {
-      builder.release();
+      loader.release();
     }
     await sql`vacuum bench_focus_rows`.execute(db);
 

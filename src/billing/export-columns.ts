@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { METERS } from '../core/meters.ts';
+import { Decimal } from 'decimal.js';
+import { parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
+import { METERS, type Meter } from '../core/meters.ts';
+import type { StoredLine } from './store.ts';
+import { customerLineView, dailyRatedLineView, type Names } from './views.ts';
 
-// The exports' columns, each an SQL expression over one invoice line `l` (with what it looks up:
-// its meter's `meter_*` and its customer's and subscription's names), its invoice `i` (with what
-// is the same on every line already written: its period's bounds, its buyer's and seller's names)
-// and what several columns of the line share, computed once per line (`x`; see `exportSelect` in
-// exports.ts); what they write of the resource id, the line keeps (`resource_parts`, billing's
-// migrations 0650 and 0680). Each value is written as the partner center's and FOCUS's files have
-// always had it: text, or a number as JavaScript prints it.
+// The exports' rows, each made from one invoice line as the database stores it (its columns as
+// text, read by exports.ts), its invoice and the names it looks up. The partner center's files
+// and the JSON export are the API's own views of a line (views.ts); FOCUS's columns are written
+// here. Each value is written as the files have always had it: text, or a number as JavaScript
+// prints it.
 
 /** The partner center's reconciliation columns, each from the daily-rated line item field of the same name. */
 export const RECON_COLUMNS = [
@@ -54,154 +56,181 @@ export const RECON_COLUMNS = [
   'PCToBCExchangeRate',
 ] as const;
 
-/**
- * A value of a column: text (null when absent; `filled` when it is never empty, so the CSV need not
- * turn '' into absent), a number, a boolean, or JSON text as it is.
- */
-export type Column = { text: string; filled?: true } | { number: string } | { boolean: string } | { json: string };
-
-const text = (sql: string): Column => ({ text: sql });
-/** Text that is never '' (an id, a date, a number, a word of ours): written as it is. */
-const filled = (sql: string): Column => ({ text: sql, filled: true });
-const constant = (value: string): Column => (value === '' ? text("''::text") : filled(`'${value}'::text`));
-/** A date (ISO DateStyle, set by the export) at a time of its day, UTC. */
-const day = (date: string, time: string) => `(${date})::text || 'T${time}Z'`;
-
-/**
- * A numeric as JavaScript's `Number(text)` prints it: PostgreSQL's float8 text has the same
- * shortest digits, but writes exponents where JavaScript does not (from 1e-4 down to 1e-6, and
- * from 1e15); a numeric of 9 decimals has at most 5 significant digits below 1e-4, so its own
- * text (trailing zeros trimmed) is exact there, and below 1e-6 it is written as JavaScript does
- * (`5e-7`). Absent is 0, as the partner center's numbers are.
- */
-export function jsNumber(x: string): string {
-  const digits = `substr(trim_scale(abs(${x}))::text, 3)`;
-  const significant = `ltrim(${digits}, '0')`;
-  return `case
-    when ${x} is null or ${x} = 0 then '0'
-    when abs(${x}) >= 1e-4 and abs(${x}) < 1e15 then ${x}::float8::text
-    when abs(${x}) >= 1e-6 then trim_scale(${x})::text
-    else (case when ${x} < 0 then '-' else '' end) || left(${significant}, 1)
-      || (case when length(${significant}) > 1 then '.' || substr(${significant}, 2) else '' end)
-      || 'e-' || (length(${digits}) - length(${significant}) + 1)::text
-  end`;
+/** An invoice as its export's rows repeat it. */
+export interface ExportInvoice {
+  id: string;
+  number: string;
+  stream: 'partner' | 'customer';
+  buyerId: string;
+  buyerName: string | null;
+  currency: string;
+  /** The period's bounds, as FOCUS writes a date-time. */
+  periodStart: string;
+  periodEnd: string;
+  /** A credit note, or the invoice that replaces a voided one: its rows correct a period already invoiced. */
+  corrects: boolean;
+  issuerName: string;
 }
 
 /**
- * What several columns of a line write alike, computed once per line (exportSelect's lateral `x`;
- * the columns a format does not read are not computed).
+ * A row of an export: an invoice line, or (FOCUS only) the invoice's tax as a line of type `tax`
+ * with the list and contracted costs the tax is levied on.
  */
-export const LINE_SHARED: Record<string, string> = {
-  usage: `l.line_type in ('usage', 'late usage')`,
-  late: `l.line_type = 'late usage'`,
-  amount: 'l.amount::text',
-  quantity: 'l.quantity::text',
-  meter: 'l.meter_id::text',
-  usage_day: day('l.usage_date', '00:00:00'),
-  /** A usage line's cost at its billed unit price: quantity × price, exact (trailing zeros trimmed). */
-  contracted_cost: 'trim_scale(l.quantity * l.unit_price)::text',
+export type ExportLine = Omit<StoredLine, 'line_type'> & {
+  line_type: StoredLine['line_type'] | 'tax';
+  tax?: { listCost: string; contractedCost: string };
 };
 
-const usage = 'x.usage';
-const usageDate = 'x.usage_day';
-
-/** The fields of the partner center's daily-rated usage line item, in its order (`dailyRatedLineView`). */
-export const DAILY_RATED_FIELDS: Record<string, Column> = {
-  partnerId: text('i.buyer_text'),
-  partnerName: text(`coalesce(i.buyer_name, '')`),
-  customerId: text(`coalesce(l.customer_id::text, '')`),
-  customerName: text(`coalesce(l.customer_name, '')`),
-  customerDomainName: text(`coalesce(l.customer_domain, '')`),
-  customerCountry: constant('US'),
-  invoiceNumber: text('i.number'),
-  mpnId: constant(''),
-  resellerMpnId: constant(''),
-  chargeStartDate: text(`coalesce(${usageDate}, '')`),
-  chargeEndDate: text(`coalesce(${day('l.usage_date', '23:59:59')}, '')`),
-  subscriptionId: text(`coalesce(l.subscription_id::text, '')`),
-  subscriptionDescription: text(`coalesce(l.subscription_name, '')`),
-  entitlementId: text(`coalesce(l.subscription_id::text, '')`),
-  entitlementDescription: text(`coalesce(l.subscription_name, '')`),
-  productName: constant('Azure Stack Hub'),
-  skuName: text(`coalesce(l.meter_category, '')`),
-  publisherName: constant('Stackledger'),
-  publisherId: constant(''),
-  usageDate: text(`coalesce(${usageDate}, '')`),
-  meterType: constant('Consumption'),
-  meterCategory: text(`coalesce(l.meter_category, '')`),
-  meterId: text(`coalesce(l.meter_id::text, '')`),
-  meterSubCategory: text(`coalesce(l.meter_subcategory, '')`),
-  meterName: text(`coalesce(l.meter_name, l.meter_id::text, '')`),
-  meterRegion: text(`coalesce(l.location, '')`),
-  unitOfMeasure: text(`coalesce(l.meter_unit, '')`),
-  resourceLocation: text(`coalesce(l.location, '')`),
-  consumedService: text(`coalesce(l.resource_parts[2], '')`),
-  resourceGroup: text(`coalesce(l.resource_parts[1], '')`),
-  resourceUri: text(`coalesce(l.resource_uri, '')`),
-  chargeType: text(`case when l.line_type = 'late usage' then 'Late usage' else 'Usage' end`),
-  unitPrice: { number: jsNumber('l.unit_price') },
-  quantity: { number: jsNumber('l.quantity') },
-  unitType: text(`coalesce(l.meter_unit, '')`),
-  billingPreTaxTotal: { number: jsNumber('l.amount') },
-  billingCurrency: text('i.currency'),
-  pricingPreTaxTotal: { number: jsNumber('l.amount') },
-  pricingCurrency: text('i.currency'),
-  effectiveUnitPrice: { number: jsNumber('l.unit_price') },
-  pcToBCExchangeRate: { number: `'1'` },
-  tier: { number: `coalesce(l.tier, 1)::text` },
-  invoiceLineItemType: constant('usage_line_items'),
-  billingProvider: constant('one_time'),
-  attributes: { json: `'{"objectType":"DailyRatedUsageLineItem"}'` },
+/** A line of nothing: what a row that is not a line (FOCUS's tax row) starts from. */
+export const NO_LINE: ExportLine = {
+  invoice_id: '',
+  line_no: 0,
+  line_type: 'tax',
+  customer_id: null,
+  subscription_id: null,
+  meter_id: null,
+  resource_uri: null,
+  location: null,
+  usage_date: null,
+  usage_to: null,
+  tier: null,
+  quantity: null,
+  unit_price: null,
+  list_unit_price: null,
+  amount: '0',
+  description: null,
+  reason: null,
+  created_by: null,
 };
 
-/** The reconciliation file: each of its columns is the daily-rated field of the same name. */
-export const RECON: Record<string, Column> = Object.fromEntries(
-  RECON_COLUMNS.map((c) => {
-    const field = Object.keys(DAILY_RATED_FIELDS).find((f) => f.toLowerCase() === c.toLowerCase());
-    if (!field) throw new Error(`no daily-rated field for the reconciliation column ${c}`);
-    return [c, DAILY_RATED_FIELDS[field]];
+/** What a row is made from. */
+export interface RowInput {
+  line: ExportLine;
+  invoice: ExportInvoice;
+  names: Names;
+}
+
+/** FOCUS's service of a meter's category (usage lines only). */
+const FOCUS_SERVICE: Record<string, { category: string; name: string; subcategory: string }> = {
+  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines', subcategory: 'Virtual Machines' },
+  Storage: { category: 'Storage', name: 'Storage Accounts', subcategory: 'Storage Platforms' },
+  'Managed Disk': { category: 'Storage', name: 'Managed Disks', subcategory: 'Block Storage' },
+  Networking: { category: 'Networking', name: 'Public IP Addresses', subcategory: 'Network Connectivity' },
+};
+
+/** FOCUS's service of a meter (usage lines only), by meter id. */
+const FOCUS_METERS = new Map<string, Meter & { service: { category: string; name: string; subcategory: string } }>(
+  Object.values(METERS).map((m: Meter) => {
+    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category, subcategory: 'Other (Other)' };
+    return [m.id, { ...m, service }];
   }),
 );
 
-/** A partner's invoice line to a customer, with its invoice (`customerLineView`). */
-export const CUSTOMER_LINE_FIELDS: Record<string, Column> = {
-  invoiceNumber: text('i.number'),
-  customerId: text('i.buyer_id::text'),
-  lineNumber: { number: 'l.line_no::text' },
-  lineType: text('l.line_type'),
-  late: { boolean: `l.line_type = 'late usage'` },
-  subscriptionId: text('l.subscription_id::text'),
-  subscriptionName: text('l.subscription_name'),
-  meterId: text('l.meter_id::text'),
-  meterName: text('coalesce(l.meter_name, l.meter_id::text)'),
-  unit: text('l.meter_unit'),
-  resourceUri: text('l.resource_uri'),
-  location: text('l.location'),
-  usageDate: text(`to_char(l.usage_date, 'YYYY-MM-DD')`),
-  usageTo: text(`to_char(l.usage_to, 'YYYY-MM-DD')`),
-  tier: { number: 'l.tier::text' },
-  quantity: text('l.quantity::text'),
-  unitPrice: text('l.unit_price::text'),
-  amount: text('l.amount::text'),
-  description: text('l.description'),
-  reason: text('l.reason'),
-  createdBy: text('l.created_by'),
-};
+/** Exact decimals for costs: a quantity times a price has as many digits as both. */
+const Exact = Decimal.clone({ precision: 200 });
+const PLAIN_DECIMAL = /^-?\d+(\.\d+)?$/;
+/** A decimal's digits as an integer, and how many of them are decimals. */
+function scaled(text: string): { digits: bigint; scale: number } {
+  const dot = text.indexOf('.');
+  return dot < 0
+    ? { digits: BigInt(text), scale: 0 }
+    : { digits: BigInt(text.slice(0, dot) + text.slice(dot + 1)), scale: text.length - dot - 1 };
+}
 
-/** The FOCUS version the export follows. */
-export const FOCUS_VERSION = '1.2';
+/**
+ * A product as PostgreSQL's `trim_scale(a * b)::text` writes it: exact, no trailing zeros, no
+ * exponent. In integers (BigInt): decimal.js took a fifth of an export's time.
+ */
+export function exactProduct(a: string, b: string): string {
+  if (!PLAIN_DECIMAL.test(a) || !PLAIN_DECIMAL.test(b)) {
+    const p = new Exact(a).times(b);
+    return p.isZero() ? '0' : p.toFixed();
+  }
+  const x = scaled(a);
+  const y = scaled(b);
+  const product = x.digits * y.digits;
+  if (product === 0n) return '0';
+  const scale = x.scale + y.scale;
+  const negative = product < 0n;
+  const digits = (negative ? -product : product).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  let decimals = digits.slice(digits.length - scale);
+  let end = decimals.length;
+  while (end > 0 && decimals.charCodeAt(end - 1) === 48) end--;
+  decimals = decimals.slice(0, end);
+  return `${negative ? '-' : ''}${whole}${decimals === '' ? '' : `.${decimals}`}`;
+}
+
+/** What several FOCUS columns of a row write alike, worked out once per row. */
+export function focusShared({ line, invoice, names }: RowInput) {
+  const meter = line.meter_id === null ? undefined : FOCUS_METERS.get(line.meter_id);
+  const usage = line.line_type === 'usage' || line.line_type === 'late usage';
+  const contractedCost =
+    line.quantity === null || line.unit_price === null ? null : exactProduct(line.quantity, line.unit_price);
+  return {
+    line,
+    invoice,
+    names,
+    meter,
+    usage,
+    late: line.line_type === 'late usage',
+    meterName: meter?.name ?? line.meter_id,
+    usageDay: line.usage_date === null ? null : `${line.usage_date}T00:00:00Z`,
+    contractedCost,
+    unit: meter?.unit ?? 'Units',
+  };
+}
+type FocusRow = ReturnType<typeof focusShared>;
+
+const DAYS_AFTER = new Map<string, string>();
+/** The day after a date ('YYYY-MM-DD'), at midnight UTC (kept: an export's lines have a few dates between them). */
+function dayAfter(date: string): string {
+  let after = DAYS_AFTER.get(date);
+  if (after === undefined) {
+    after = `${new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`;
+    if (DAYS_AFTER.size > 10_000) DAYS_AFTER.clear();
+    DAYS_AFTER.set(date, after);
+  }
+  return after;
+}
+
+/** A usage line's cost at its list price: the billed cost when the list price is the same (or was not kept). */
+function listCost(r: FocusRow): string | null {
+  const { quantity, unit_price: price, list_unit_price: list } = r.line;
+  if (list === null || list === price || quantity === null || (price !== null && new Exact(list).eq(price)))
+    return r.contractedCost;
+  return exactProduct(quantity, list);
+}
+
+const onUsage = (r: FocusRow, value: string | null) => (r.usage ? value : null);
+const TYPES_BY_PARENT = new Map<string, string | null>();
+/**
+ * The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. Kept
+ * by the id's parent (all but its last segment) once the parent has six segments or more: then the
+ * last segment is a resource's name, or one too many, and its value changes nothing.
+ */
+function resourceType(uri: string | null): string | null {
+  if (uri === null) return null;
+  const cut = uri.lastIndexOf('/');
+  const parent = cut > 0 && cut < uri.length - 1 ? uri.slice(0, cut) : undefined;
+  const kept = parent === undefined ? undefined : TYPES_BY_PARENT.get(parent);
+  if (kept !== undefined) return kept;
+  const id = parseResourceId(uri);
+  const type = id ? resourceTypeOf(id) : null;
+  if (parent !== undefined && segmentCount(parent) >= 6) {
+    if (TYPES_BY_PARENT.size > 10_000) TYPES_BY_PARENT.clear();
+    TYPES_BY_PARENT.set(parent, type);
+  }
+  return type;
+}
+const segmentCount = (path: string) => path.split('/').filter((s) => s.length > 0).length;
 
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
-// credits Credit, the invoice's tax (a row of its own, `tax`, see exports.ts) Tax, adjustments
+// credits Credit, the invoice's tax (a row of its own, see exports.ts) Tax, adjustments
 // Adjustment. A row corrects a period already invoiced (ChargeClass 'Correction') when it is
-// late usage, or on an invoice that corrects (`i.corrects`: a credit note, which corrects a closed
-// invoice, or the invoice that replaces a voided one, which bills the voided invoice's period
-// again, after the credit note took it back).
-const isTax = `l.line_type = 'tax'`;
-/** A usage line's cost at its list price: the billed cost when the list price is the same (or was not kept). */
-const listCost = `case when l.list_unit_price is null or l.list_unit_price = l.unit_price then x.contracted_cost
-  else trim_scale(l.quantity * l.list_unit_price)::text end`;
-const onUsage = (value: string) => `case when ${usage} then ${value} end`;
+// late usage, or on an invoice that corrects (a credit note, which corrects a closed invoice, or
+// the invoice that replaces a voided one, which bills the voided invoice's period again, after
+// the credit note took it back).
 
 /**
  * FOCUS 1.2: the 21 mandatory columns, then the conditional ones that apply (a provider of
@@ -211,66 +240,92 @@ const onUsage = (value: string) => `case when ${usage} then ${value} end`;
  * agreed (the billed unit price, overrides applied); ListCost the quantity at the list sheet's
  * (the billed unit price on lines closed before list prices were kept). A credit's or
  * adjustment's costs are its amount; the tax row's are the invoice's rate on the invoice's own
- * costs of that kind (`tax_list_base`, `tax_contracted_base`).
+ * costs of that kind.
  */
-export const FOCUS: Record<string, Column> = {
-  BilledCost: filled('x.amount'),
-  BillingAccountId: filled('i.buyer_text'),
-  BillingAccountName: text('i.buyer_name'),
-  BillingCurrency: text('i.currency'),
-  BillingPeriodEnd: filled('i.period_end_text'),
-  BillingPeriodStart: filled('i.period_start_text'),
-  ChargeCategory: filled(
-    `case when ${usage} then 'Usage' when l.line_type = 'credit' then 'Credit' when ${isTax} then 'Tax' else 'Adjustment' end`,
+export function focusColumns(r: FocusRow) {
+  return {
+    BilledCost: r.line.amount,
+    BillingAccountId: r.invoice.buyerId,
+    BillingAccountName: r.invoice.buyerName,
+    BillingCurrency: r.invoice.currency,
+    BillingPeriodEnd: r.invoice.periodEnd,
+    BillingPeriodStart: r.invoice.periodStart,
+    ChargeCategory: r.usage
+      ? 'Usage'
+      : r.line.line_type === 'credit'
+        ? 'Credit'
+        : r.line.line_type === 'tax'
+          ? 'Tax'
+          : 'Adjustment',
+    ChargeClass: r.invoice.corrects || r.late ? 'Correction' : null,
+    ChargeDescription: r.usage
+      ? r.meterName === null
+        ? null
+        : `${r.meterName}${r.late ? ' (late usage)' : ''}${r.line.description === null ? '' : `. ${r.line.description}`}`
+      : (r.line.description ?? r.line.line_type),
+    ChargePeriodEnd:
+      r.line.usage_date === null ? r.invoice.periodEnd : dayAfter(r.line.usage_to ?? r.line.usage_date),
+    ChargePeriodStart: r.usageDay ?? r.invoice.periodStart,
+    ContractedCost: r.usage ? r.contractedCost : (r.line.tax?.contractedCost ?? r.line.amount),
+    EffectiveCost: r.line.amount,
+    InvoiceIssuerName: r.invoice.issuerName,
+    ListCost: r.usage ? listCost(r) : (r.line.tax?.listCost ?? r.line.amount),
+    PricingQuantity: onUsage(r, r.line.quantity),
+    // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
+    PricingUnit: onUsage(r, r.unit),
+    ProviderName: 'Stackledger',
+    PublisherName: 'Stackledger',
+    ServiceCategory: r.usage ? (r.meter?.service.category ?? 'Other') : 'Other',
+    ServiceName: r.usage ? (r.meter?.service.name ?? 'Other') : 'Billing',
+    BillingAccountType: r.invoice.stream === 'partner' ? 'Partner' : 'Customer',
+    ChargeFrequency: r.usage ? 'Usage-Based' : 'One-Time',
+    ConsumedQuantity: onUsage(r, r.line.quantity),
+    ConsumedUnit: onUsage(r, r.unit),
+    ContractedUnitPrice: onUsage(r, r.line.unit_price),
+    InvoiceId: r.invoice.number,
+    ListUnitPrice: onUsage(r, r.line.list_unit_price ?? r.line.unit_price),
+    RegionId: r.line.location,
+    RegionName: r.line.location,
+    ResourceId: r.line.resource_uri,
+    // The last segment of the resource id.
+    ResourceName:
+      r.line.resource_uri === null ? null : r.line.resource_uri.slice(r.line.resource_uri.lastIndexOf('/') + 1),
+    // The resource's ARM type (`resourceTypeOf`); none for an id that is not a resource's.
+    ResourceType: resourceType(r.line.resource_uri),
+    ServiceSubcategory: r.usage ? (r.meter?.service.subcategory ?? 'Other (Other)') : 'Other (Other)',
+    SkuId: r.line.meter_id,
+    SkuMeter: r.line.meter_id === null ? null : r.meterName,
+    // A meter's price on the list sheet is one SKU price: its id is the meter's.
+    SkuPriceId: r.line.meter_id,
+    SubAccountId: r.line.subscription_id,
+    SubAccountName: r.line.subscription_id === null ? null : (r.names.get(r.line.subscription_id)?.name ?? null),
+  };
+}
+
+/** FOCUS's columns, in the file's order. */
+export const FOCUS_COLUMN_NAMES = Object.keys(
+  focusColumns(
+    focusShared({
+      line: { ...NO_LINE, line_type: 'usage' },
+      invoice: {
+        id: '',
+        number: '',
+        stream: 'partner',
+        buyerId: '',
+        buyerName: null,
+        currency: '',
+        periodStart: '',
+        periodEnd: '',
+        corrects: false,
+        issuerName: '',
+      },
+      names: new Map(),
+    }),
   ),
-  ChargeClass: filled(`case when i.corrects or x.late then 'Correction' end`),
-  ChargeDescription: text(`case when ${usage}
-    then coalesce(l.meter_name, x.meter) || case when x.late then ' (late usage)' else '' end
-      || coalesce('. ' || l.description, '')
-    else coalesce(l.description, l.line_type) end`),
-  ChargePeriodEnd: filled(
-    `case when l.usage_date is null then i.period_end_text else ${day('coalesce(l.usage_to, l.usage_date) + 1', '00:00:00')} end`,
-  ),
-  ChargePeriodStart: filled(`case when l.usage_date is null then i.period_start_text else ${usageDate} end`),
-  ContractedCost: filled(
-    `case when ${usage} then x.contracted_cost when ${isTax} then trim_scale(l.tax_contracted_base * i.tax_rate / 100)::text else x.amount end`,
-  ),
-  EffectiveCost: filled('x.amount'),
-  InvoiceIssuerName: text('i.issuer_name'),
-  ListCost: filled(
-    `case when ${usage} then ${listCost} when ${isTax} then trim_scale(l.tax_list_base * i.tax_rate / 100)::text else x.amount end`,
-  ),
-  PricingQuantity: filled(onUsage('x.quantity')),
-  // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
-  PricingUnit: filled(onUsage(`coalesce(l.meter_unit, 'Units')`)),
-  ProviderName: constant('Stackledger'),
-  PublisherName: constant('Stackledger'),
-  ServiceCategory: filled(`case when ${usage} then coalesce(l.meter_focus_category, 'Other') else 'Other' end`),
-  ServiceName: filled(`case when ${usage} then coalesce(l.meter_focus_name, 'Other') else 'Billing' end`),
-  BillingAccountType: filled('i.account_type'),
-  ChargeFrequency: filled(`case when ${usage} then 'Usage-Based' else 'One-Time' end`),
-  ConsumedQuantity: filled(onUsage('x.quantity')),
-  ConsumedUnit: filled(onUsage(`coalesce(l.meter_unit, 'Units')`)),
-  ContractedUnitPrice: filled(onUsage('l.unit_price::text')),
-  InvoiceId: filled('i.number'),
-  ListUnitPrice: filled(onUsage(`coalesce(l.list_unit_price, l.unit_price)::text`)),
-  RegionId: text('l.location'),
-  RegionName: text('l.location'),
-  ResourceId: text('l.resource_uri'),
-  // The last segment of the resource id.
-  ResourceName: text(`split_part(l.resource_uri, '/', -1)`),
-  // The resource's ARM type (`resourceTypeOf`), kept on the line (migration 0680).
-  ResourceType: text('l.resource_parts[3]'),
-  ServiceSubcategory: filled(
-    `case when ${usage} then coalesce(l.meter_focus_subcategory, 'Other (Other)') else 'Other (Other)' end`,
-  ),
-  SkuId: filled('x.meter'),
-  SkuMeter: filled(`case when l.meter_id is not null then coalesce(l.meter_name, x.meter) end`),
-  // A meter's price on the list sheet is one SKU price: its id is the meter's.
-  SkuPriceId: filled('x.meter'),
-  SubAccountId: filled('l.subscription_id::text'),
-  SubAccountName: text('l.subscription_name'),
-};
+);
+
+/** The FOCUS version the export follows. */
+export const FOCUS_VERSION = '1.2';
 
 /** Each FOCUS column's type, as the schema metadata names it. */
 const FOCUS_DECIMALS = new Set([
@@ -285,7 +340,7 @@ const FOCUS_DECIMALS = new Set([
 ]);
 const FOCUS_DATES = new Set(['BillingPeriodEnd', 'BillingPeriodStart', 'ChargePeriodEnd', 'ChargePeriodStart']);
 export const FOCUS_COLUMN_TYPES: Record<string, 'DECIMAL' | 'DATETIME' | 'STRING'> = Object.fromEntries(
-  Object.keys(FOCUS).map((c) => [c, FOCUS_DECIMALS.has(c) ? 'DECIMAL' : FOCUS_DATES.has(c) ? 'DATETIME' : 'STRING']),
+  FOCUS_COLUMN_NAMES.map((c) => [c, FOCUS_DECIMALS.has(c) ? 'DECIMAL' : FOCUS_DATES.has(c) ? 'DATETIME' : 'STRING']),
 );
 
 /** The day this schema (FOCUS 1.2's columns as listed here) was made: a new list needs a new day. */
@@ -315,48 +370,103 @@ export function focusMetadata() {
   };
 }
 
-/** FOCUS's service of a meter's category (usage lines only). */
-const FOCUS_SERVICE: Record<string, { category: string; name: string; subcategory: string }> = {
-  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines', subcategory: 'Virtual Machines' },
-  Storage: { category: 'Storage', name: 'Storage Accounts', subcategory: 'Storage Platforms' },
-  'Managed Disk': { category: 'Storage', name: 'Managed Disks', subcategory: 'Block Storage' },
-  Networking: { category: 'Networking', name: 'Public IP Addresses', subcategory: 'Network Connectivity' },
-};
+/** A value as a CSV field: quoted when it holds a comma, a quote or a line break (as COPY's CSV does); absent when null or ''. */
+export function csvField(value: string | null): string {
+  if (value === null) return '';
+  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+const NEEDS_QUOTES = /[",\n\r]/;
 
-/** The meters as the export's query reads them (a setting, as JSON). */
-export const METERS_JSON = JSON.stringify(
-  Object.values(METERS).map((m) => {
-    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category, subcategory: 'Other (Other)' };
-    return { ...m, focus_category: service.category, focus_name: service.name, focus_subcategory: service.subcategory };
-  }),
-);
+/** A number as JavaScript prints it, text as it is ('' is absent). */
+const reconField = (value: unknown) => (typeof value === 'number' ? String(value) : csvField(value as string));
 
+/** Which of the daily-rated view's fields each reconciliation column is. */
+const RECON_FIELDS = RECON_COLUMNS.map((c) => {
+  const sample = dailyRatedLineView(
+    {
+      customer_id: null,
+      subscription_id: null,
+      meter_id: null,
+      resource_uri: null,
+      location: null,
+      usage_date: null,
+      tier: null,
+      quantity: null,
+      unit_price: null,
+      amount: '0',
+      line_type: 'usage',
+    },
+    { partnerId: '', invoiceNumber: '', currency: '', names: new Map() },
+  );
+  const field = Object.keys(sample).find((f) => f.toLowerCase() === c.toLowerCase());
+  if (!field) throw new Error(`no daily-rated field for the reconciliation column ${c}`);
+  return field as keyof typeof sample;
+});
+
+const dailyRated = ({ line, invoice, names }: RowInput) =>
+  dailyRatedLineView(line as StoredLine, {
+    partnerId: invoice.buyerId,
+    invoiceNumber: invoice.number,
+    currency: invoice.currency,
+    names,
+  });
+
+/** The export formats: each one's first line (CSV's header) and its row of a line, each ending in a newline. */
+export const ROW_FORMATS = {
+  focus: {
+    header: `${FOCUS_COLUMN_NAMES.join(',')}\n`,
+    row(input: RowInput): string {
+      const values: (string | null)[] = Object.values(focusColumns(focusShared(input)));
+      for (let c = 0; c < values.length; c++) if (!FOCUS_PLAIN[c]) values[c] = csvField(values[c]);
+      return `${values.join(',')}\n`;
+    },
+  },
+  recon: {
+    header: `${RECON_COLUMNS.join(',')}\n`,
+    row(input: RowInput): string {
+      const view = dailyRated(input);
+      return `${RECON_FIELDS.map((f) => reconField(view[f])).join(',')}\n`;
+    },
+  },
+  /** The API's line items, one JSON object a line (`jsonArray` in exports.ts makes them an array). */
+  json: {
+    header: '',
+    row(input: RowInput): string {
+      const { line, invoice, names } = input;
+      const view =
+        invoice.stream === 'partner'
+          ? dailyRated(input)
+          : {
+              invoiceNumber: invoice.number,
+              customerId: invoice.buyerId,
+              ...customerLineView(line as StoredLine, names),
+            };
+      return `${JSON.stringify(view)}\n`;
+    },
+  },
+} as const;
 /**
- * A row as CSV columns of text, '' written as absent (COPY would quote it; the files never did);
- * a number or `filled` text is never '', and is written as it is.
+ * The FOCUS columns whose values are never quoted: numbers, ids, dates and our own words (what a
+ * user names, a resource id or a region, is looked at).
  */
-export function csvColumns(columns: Record<string, Column>): string {
-  return Object.entries(columns)
-    .map(([name, c]) => {
-      if ('number' in c || ('text' in c && c.filled)) return `${'text' in c ? c.text : c.number} as "${name}"`;
-      if (!('text' in c)) throw new Error(`the CSV column ${name} is neither text nor a number`);
-      return `nullif(${c.text}, '') as "${name}"`;
-    })
-    .join(',\n');
-}
-
-/** A row as one JSON object's text, its keys in order and without spaces (as JSON.stringify writes it). */
-export function jsonObject(fields: Record<string, Column>): string {
-  const value = (c: Column) =>
-    'text' in c
-      ? `coalesce(to_json(${c.text})::text, 'null')`
-      : 'number' in c
-        ? `coalesce(${c.number}, 'null')`
-        : 'boolean' in c
-          ? `case when ${c.boolean} then 'true' else 'false' end`
-          : c.json;
-  return Object.entries(fields)
-    .map(([key, c], n) => `'${n === 0 ? '{' : ','}"${key}":' || ${value(c)}`)
-    .concat(`'}'`)
-    .join(' || ');
-}
+const FOCUS_PLAIN = FOCUS_COLUMN_NAMES.map(
+  (c) =>
+    FOCUS_COLUMN_TYPES[c] !== 'STRING' ||
+    [
+      'BillingAccountId',
+      'BillingCurrency',
+      'ChargeCategory',
+      'ChargeClass',
+      'ProviderName',
+      'PublisherName',
+      'ServiceCategory',
+      'ServiceName',
+      'BillingAccountType',
+      'ChargeFrequency',
+      'InvoiceId',
+      'ServiceSubcategory',
+      'SkuId',
+      'SkuPriceId',
+      'SubAccountId',
+    ].includes(c),
+);

@@ -6,32 +6,31 @@ import { PassThrough, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { HOUR_MS } from '../core/clock.ts';
 import type { DueWork } from '../core/scheduler.ts';
 import type { BillingContext } from './context.ts';
 import { type ClaimedExportJob, type ExportJobDb, exportJobStore } from './export-job-store.ts';
+import { ROW_FORMATS } from './export-columns.ts';
 import {
-  copyOptions,
   type ExportFormat,
   type ExportSelection,
   exportRows,
-  exportSelect,
   hasTaxRows,
   invoicesOf,
   jsonArray,
+  LINE_RANGE,
   prepareExport,
   SELECTED_INVOICES,
   selectionParameters,
-  selectLines,
-  selectList,
+  writeLines,
+  writeTaxRow,
 } from './exports.ts';
 import type { ExportManifestRecord } from './tables.ts';
 
 // Asynchronous exports: a worker loop in each hub process claims a requested export (under a
 // lease, `for update skip locked`, so several processes share the jobs and one killed midway
 // leaves its job to another, which writes every file afresh), writes it from one snapshot into
-// files of at most `partRows` rows each (COPY streamed through a digest into the file: rows, bytes
+// files of at most `partRows` rows each (rows streamed through a digest into the file: rows, bytes
 // and sha256 known as it goes), sums the exported amounts in SQL and records the manifest. Files
 // are kept for `retentionHours` of the hub's clock, then removed by a scheduled step.
 
@@ -61,8 +60,6 @@ export const exportJobDefaults = (dir: string, o: Partial<ExportJobOptions> = {}
   leaseMs: o.leaseMs ?? 60_000,
 });
 
-/** A line range COPYs at most this many line numbers (as the streamed export). */
-const LINE_RANGE = 50_000;
 /** How often a running export records its progress and renews its lease, at most. */
 const BEAT_MS = 1000;
 /** Attempts before a job that keeps failing is given up. */
@@ -105,16 +102,6 @@ function openPart(file: string, format: ExportFormat) {
   };
 }
 
-/** Runs `COPY … TO STDOUT` into `out` (left open) and answers how many rows it wrote. */
-async function copyRows(client: pg.PoolClient, copy: string, out: Writable): Promise<number> {
-  const source = client.query(copyTo(copy));
-  // pipe, not pipeline: a file takes many COPYs, and pipe lets go of `out` at each one's end.
-  await new Promise<void>((resolve, reject) => {
-    source.once('error', reject).once('end', resolve).pipe(out, { end: false });
-  });
-  return source.rowCount;
-}
-
 /** The line number of the `nth` selected line of an invoice after `after`, if it has that many. */
 async function nthLineAfter(client: pg.PoolClient, invoiceId: string, after: number, nth: number, s: ExportSelection) {
   const r = await client.query<{ line_no: number }>(
@@ -154,19 +141,18 @@ async function writeExport(
   const dir = attemptDir(ctx, job.id, job.lease_id);
   await mkdir(dir, { recursive: true });
   const withTax = hasTaxRows(format);
-  const select = exportSelect(ctx.db, selectList(format, selection.stream), withTax);
   const client = await ctx.pool.connect();
   let failed: Error | undefined;
   try {
     await client.query('begin transaction isolation level repeatable read, read only');
-    await prepareExport(client, selection);
+    await prepareExport(client);
     const { rows, totals } = await totalsOf(client, selection, withTax);
     const files: ExportManifestRecord['files'] = [];
     let part: ReturnType<typeof openPart> | undefined;
     let partRows = 0;
     let done = 0;
     let lastBeat = 0;
-    // Progress (and the lease) is written at most every BEAT_MS: a commit per COPY would cost more than the COPY.
+    // Progress (and the lease) is written at most every BEAT_MS: a commit per range would cost more than the range.
     const beat = async (now = false) => {
       if (stopping()) throw new Stopping();
       if (!now && Date.now() - lastBeat < Math.min(BEAT_MS, ctx.exports.leaseMs / 3)) return;
@@ -174,12 +160,15 @@ async function writeExport(
       if (!(await exportJobStore.progress(ctx.db, job, done, rows, ctx.exports.leaseMs))) throw new LeaseLost();
     };
     await beat(true);
-    const copy = async (invoiceId: string, after: number, to: number) => {
-      const header = !part && format !== 'json';
-      part ??= openPart(path.join(dir, exportFileName(files.length + 1, format)), format);
-      await selectLines(client, invoiceId, after, to);
-      const options = `${copyOptions(format)}${header ? ', header' : ''}`;
-      const n = await copyRows(client, `copy (${select}) to stdout with (${options})`, part.head);
+    /** The file being written: a new one (with its header) when none is. */
+    const openFile = () => {
+      if (!part) {
+        part = openPart(path.join(dir, exportFileName(files.length + 1, format)), format);
+        part.head.write(ROW_FORMATS[format].header);
+      }
+      return part.head;
+    };
+    const wrote = async (n: number) => {
       partRows += n;
       done += n;
       await beat();
@@ -190,7 +179,7 @@ async function writeExport(
       part = undefined;
       partRows = 0;
     };
-    for await (const invoice of invoicesOf(client, selection, withTax)) {
+    for await (const invoice of invoicesOf(client, ctx.db, selection)) {
       for (let after = 0; after < invoice.lastLine;) {
         // Up to the line that fills the file (when the rest of the invoice may not fit), in ranges
         // as the streamed export reads them.
@@ -198,12 +187,18 @@ async function writeExport(
         const fills =
           invoice.lastLine - after > room ? await nthLineAfter(client, invoice.id, after, room, selection) : undefined;
         const to = Math.min(fills ?? invoice.lastLine, after + LINE_RANGE);
-        await copy(invoice.id, after, to);
+        const range = { after, to, customerId: selection.customerId };
+        await wrote(await writeLines(client, ctx.db, format, invoice, range, openFile()));
         after = to;
         if (partRows >= ctx.exports.partRows) await closePart();
       }
+      if (withTax) {
+        const tax = await writeTaxRow(client, invoice, selection.customerId, openFile());
+        await wrote(tax);
+        if (partRows >= ctx.exports.partRows) await closePart();
+      }
     }
-    if (files.length === 0 && !part) await copy('', 0, 0); // no line at all: one file, the header alone
+    if (files.length === 0) openFile(); // no row at all: one file, the header alone
     if (part && partRows === 0 && files.length > 0) {
       await part.close(); // an empty remainder after a full file: not a file of its own
       await rm(path.join(dir, exportFileName(files.length + 1, format)), { force: true });

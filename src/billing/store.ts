@@ -320,7 +320,6 @@ export const billingStore = {
     `.execute(db);
   },
 
-  /** Names for the lines: customers' companies, partners' directories, subscriptions' display names. */
   /**
    * An invoice's lines as its document shows them: usage summed per customer, subscription, meter,
    * line type and unit price (the amounts are the lines' own, already rounded, so the document's
@@ -341,15 +340,27 @@ export const billingStore = {
     return r.rows;
   },
 
+  /** Names for the lines: customers' companies, partners' directories, subscriptions' display names. */
   async names(db: BillingDb, ids: string[]): Promise<Map<string, { name: string; domain: string | null }>> {
     if (ids.length === 0) return new Map();
-    const r = await sql<{ id: string; name: string; domain: string | null }>`
-      select id::text, company_name as name, domain from (${partnerStore.allCustomers()}) c where id = any(${ids}::uuid[])
-      union all select tenant_id::text, display_name, default_domain from (${identityStore.partnerDirectories()}) d where tenant_id = any(${ids}::uuid[])
-      union all select subscription_id::text, display_name, null from (${armStore.subscriptionOwnership()}) s where subscription_id = any(${ids}::uuid[])
-    `.execute(db);
-    const out = new Map<string, { name: string; domain: string | null }>();
-    for (const row of r.rows) if (!out.has(row.id)) out.set(row.id, { name: row.name, domain: row.domain });
-    return out;
+    return namesOf((await namesQuery(ids).execute(db)).rows);
   },
 };
+
+type NameRow = { id: string; name: string; domain: string | null };
+
+/** The names of `ids`: a customer's company, a partner's directory, a subscription's display name (the first that has the id). */
+export function namesQuery(ids: string[]) {
+  return sql<NameRow>`
+    select id::text, company_name as name, domain, 1 as rank from (${partnerStore.allCustomers()}) c where id = any(${ids}::uuid[])
+    union all select tenant_id::text, display_name, default_domain, 2 from (${identityStore.partnerDirectories()}) d where tenant_id = any(${ids}::uuid[])
+    union all select subscription_id::text, display_name, null, 3 from (${armStore.subscriptionOwnership()}) s where subscription_id = any(${ids}::uuid[])
+    order by rank`;
+}
+
+/** `namesQuery`'s rows as a map (the first name of each id). */
+export function namesOf(rows: NameRow[]): Map<string, { name: string; domain: string | null }> {
+  const out = new Map<string, { name: string; domain: string | null }>();
+  for (const row of rows) if (!out.has(row.id)) out.set(row.id, { name: row.name, domain: row.domain });
+  return out;
+}

@@ -236,15 +236,13 @@ export async function setLocal(client: pg.PoolClient, settings: Record<string, s
 }
 
 /**
- * Runs `COPY … TO STDOUT` and writes what it answers into `out`, leaving `out` open. Written out
+ * Writes `chunk` into `out`, waiting while it is full; fails when the reader went away. Written out
  * rather than `pipeline(…, { end: false })`, which leaves its listeners on `out`: an export of a
- * thousand invoices is a thousand COPYs into one stream.
+ * thousand invoices is thousands of writers into one stream.
  */
-export async function copyOutInto(client: pg.PoolClient, copy: string, out: Writable): Promise<void> {
-  for await (const chunk of client.query(copyTo(copy))) {
-    if (out.destroyed) throw new Error('the reader went away');
-    if (!out.write(chunk)) await drained(out);
-  }
+export async function writeInto(out: Writable, chunk: string | Buffer): Promise<void> {
+  if (out.destroyed) throw new Error('the reader went away');
+  if (chunk.length > 0 && !out.write(chunk)) await drained(out);
 }
 
 /** Writes what `COPY … TO STDOUT` answers gzipped into a new private file; answers its rows and the file's sha256. */
