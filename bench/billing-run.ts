@@ -156,9 +156,9 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
       values (${INVOICE}, 'G000000001', 'partner', 'invoice', 'provider', ${PARTNER}, '2026-01', ${t0}, '2026-02-01', 0, 0, '2026-02-01', 'USD', 0, 0, 0, 0, '2026-02-01')
     `.execute(db);
     await sql`
-      insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, resource_parts)
+      insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
       select ${PARTNER}, ${INVOICE}, i, 'usage', ${PARTNER}, md5('s' || (i % 1000))::uuid, ${BASE}, uri,
-             'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38, resource_parts(uri) -- as a close writes them
+             'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
       from generate_series(1, ${lines}) i, concat('/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', i) uri
     `.execute(db);
     // The second baseline's table: exactly the FOCUS file's columns of the same rows, in order, as

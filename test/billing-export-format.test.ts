@@ -162,8 +162,8 @@ describe('exports, byte for byte', () => {
       for (const [n, line] of LINES.entries())
         await db.query(
           // with the resource id's parts, as a close writes them (migration 0691)
-          `insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by, buyer_id, resource_parts)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, resource_parts($7))`,
+          `insert into invoice_lines (invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, description, reason, created_by, buyer_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
           [
             id,
             n + 1,

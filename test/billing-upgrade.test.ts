@@ -72,6 +72,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0661_billing_keys_by_buyer': _keys,
       '0690_close_rows_without_foreign_keys': _close,
       '0691_line_resource_parts_written': _written,
+      '0694_line_resource_parts_dropped': _partsDropped,
       '0670_partner_unbilled_lines': _unbilledLines,
       '0692_usage_by_hour_dropped': _byHourDropped,
       ...before

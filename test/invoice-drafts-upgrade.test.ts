@@ -39,6 +39,7 @@ describe('upgrading a hub with invoices to drafts and per-seller numbers', () =>
       '0661_billing_keys_by_buyer': _keys,
       '0690_close_rows_without_foreign_keys': _close,
       '0691_line_resource_parts_written': _written,
+      '0694_line_resource_parts_dropped': _partsDropped,
       '0670_partner_unbilled_lines': _unbilledLines,
       ...earlier
     } = hubMigrations;

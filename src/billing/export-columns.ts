@@ -263,8 +263,7 @@ export function focusColumns(r: FocusRow) {
         ? null
         : `${r.meterName}${r.late ? ' (late usage)' : ''}${r.line.description === null ? '' : `. ${r.line.description}`}`
       : (r.line.description ?? r.line.line_type),
-    ChargePeriodEnd:
-      r.line.usage_date === null ? r.invoice.periodEnd : dayAfter(r.line.usage_to ?? r.line.usage_date),
+    ChargePeriodEnd: r.line.usage_date === null ? r.invoice.periodEnd : dayAfter(r.line.usage_to ?? r.line.usage_date),
     ChargePeriodStart: r.usageDay ?? r.invoice.periodStart,
     ContractedCost: r.usage ? r.contractedCost : (r.line.tax?.contractedCost ?? r.line.amount),
     EffectiveCost: r.line.amount,

@@ -170,16 +170,11 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
     with ${ratedLines(folded, q.stream, q.windows)},
     ${numbering}
     written as (${written}),
-    -- what the exports read of a resource id (migration 0650's rule), parsed once per id, not once
-    -- per line (an id has a line a day); materialized, so the call is not moved onto each line
-    line_resources as materialized (
-      select resource_uri, resource_parts(resource_uri) as parts from (select distinct resource_uri from all_lines) r
-    ),
     lines_added as (
-      insert into invoice_lines (buyer_id, ${LINE_COLUMNS}, resource_parts)
+      insert into invoice_lines (buyer_id, ${LINE_COLUMNS})
       select i.buyer_id, l.invoice_id, l.line_no, l.line_type, l.customer_id, l.subscription_id, l.meter_id, l.resource_uri, l.location, l.usage_date, l.usage_to, l.tier,
-             l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by, r.parts
-      from all_lines l join written i on i.id = l.invoice_id left join line_resources r on r.resource_uri = l.resource_uri
+             l.quantity, l.unit_price, l.amount, l.list_unit_price, l.description, l.reason, l.created_by
+      from all_lines l join written i on i.id = l.invoice_id
       returning 1
     ),
     usage_billed as (

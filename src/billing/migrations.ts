@@ -428,5 +428,16 @@ export const billingMigrations: Record<string, Migration> = {
       await sql`drop index if exists usage_received_by_hour`.execute(db);
     },
   },
+  '0694_line_resource_parts_dropped': {
+    // The exports now make their rows in TypeScript from the lines' own columns (exports.ts), with
+    // parseResourceId and resourceTypeOf themselves: nothing reads `resource_parts`, SQL's copy of
+    // that rule, any more, and a close no longer computes it (issue #16).
+    async up(db: Kysely<unknown>) {
+      await sql`
+        alter table invoice_lines drop column if exists resource_parts;
+        drop function if exists resource_parts(text);
+      `.execute(db);
+    },
+  },
   ...partnerUnbilledMigrations,
 };

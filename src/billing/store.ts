@@ -314,7 +314,6 @@ export const billingStore = {
                 ${n.amount}::numeric + ${taxOn(sql`${n.amount}::numeric`, sql`${n.of.tax_rate}::numeric`)}, ${n.of.id}::uuid, ${n.at}::timestamptz)
         returning id
       )
-      -- no resource: no resource_parts
       insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, amount, description, reason, created_by)
       select ${n.of.buyer_id}::uuid, id, 1, 'credit', ${n.of.buyer_id}::uuid, ${n.subscriptionId}::uuid, ${n.amount}::numeric, ${n.description}, ${n.reason}, ${n.by} from note
     `.execute(db);

@@ -87,8 +87,6 @@ export interface InvoiceLinesTable {
   description: string | null;
   reason: string | null;
   created_by: string | null;
-  // The table also has `resource_parts` (migration 0650's rule, written by `writeInvoices` since
-  // 0691), which only the exports' SQL reads.
 }
 
 export interface BillingAdjustmentsTable {

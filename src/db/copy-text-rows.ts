@@ -58,12 +58,7 @@ export class BinaryTextRowReader {
     return this.ended && this.pending.length === 0;
   }
 
-  private row(
-    buf: Buffer,
-    from: number,
-    fields: number,
-    bytes: string,
-  ): { values: TextRow; next: number } | undefined {
+  private row(buf: Buffer, from: number, fields: number, bytes: string): { values: TextRow; next: number } | undefined {
     const values: TextRow = new Array(fields);
     let at = from;
     for (let f = 0; f < fields; f++) {
