@@ -68,7 +68,12 @@ describe("the exports' rows", () => {
     const selection = { stream: 'partner', period: '2026-01' } as const;
     await pipeline(
       exportStream(db, pool, selection, 'focus'),
-      new Writable({ write: (chunk, _e, done) => done(void (text += chunk)) }),
+      new Writable({
+        write: (chunk, _e, done) => {
+          text += chunk;
+          done();
+        },
+      }),
     );
     const rows = text.trimEnd().split('\n').slice(1);
     const id = FOCUS_COLUMN_NAMES.indexOf('ResourceId');

@@ -12,8 +12,8 @@ import { to as copyTo } from 'pg-copy-streams';
 export type TextRow = (string | null)[];
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const HEADER = SIGNATURE.length + 8;
-const NOT_ASCII = /[^\x00-\x7f]/; // the signature, the flags and the header extension's length
+const HEADER = SIGNATURE.length + 8; // the signature, the flags and the header extension's length
+const NOT_ASCII = /[^ -~\t\n\r]/; // anything but printable ASCII and whitespace (which decode the same either way)
 
 /** Reads the binary COPY format's rows from its chunks, as they come. */
 export class BinaryTextRowReader {
