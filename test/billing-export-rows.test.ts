@@ -12,7 +12,14 @@ import { sql } from 'kysely';
 import { to as copyTo } from 'pg-copy-streams';
 import { PARTNER, seed } from '../bench/billing-run.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
-import { exactProduct, FOCUS_COLUMN_NAMES, focusColumns, focusShared, NO_LINE } from '../src/billing/export-columns.ts';
+import {
+  exactProduct,
+  FOCUS_COLUMN_NAMES,
+  focusColumns,
+  focusShared,
+  NO_INVOICE,
+  NO_LINE,
+} from '../src/billing/export-columns.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { parseResourceId, resourceTypeOf } from '../src/core/arm-id.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
@@ -43,21 +50,9 @@ const typeOf = (uri: string | null) => {
   const id = uri === null ? undefined : parseResourceId(uri);
   return id ? resourceTypeOf(id) : null;
 };
-const INVOICE_SHAPE = {
-  id: '',
-  number: '',
-  stream: 'partner' as const,
-  buyerId: '',
-  buyerName: null,
-  currency: '',
-  periodStart: '',
-  periodEnd: '',
-  corrects: false,
-  issuerName: '',
-};
 const focusOf = (line: Partial<typeof NO_LINE>) =>
   focusColumns(
-    focusShared({ line: { ...NO_LINE, line_type: 'usage', ...line }, invoice: INVOICE_SHAPE, names: new Map() }),
+    focusShared({ line: { ...NO_LINE, line_type: 'usage', ...line }, invoice: NO_INVOICE, names: new Map() }),
   );
 
 describe("the exports' rows", () => {

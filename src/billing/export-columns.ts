@@ -301,26 +301,24 @@ export function focusColumns(r: FocusRow) {
   };
 }
 
+/** An invoice of nothing (to list the columns a row has). */
+export const NO_INVOICE: ExportInvoice = {
+  id: '',
+  number: '',
+  stream: 'partner',
+  buyerId: '',
+  buyerName: null,
+  currency: '',
+  periodStart: '',
+  periodEnd: '',
+  corrects: false,
+  issuerName: '',
+};
+const NO_USAGE = { ...NO_LINE, line_type: 'usage' } as const;
+
 /** FOCUS's columns, in the file's order. */
 export const FOCUS_COLUMN_NAMES = Object.keys(
-  focusColumns(
-    focusShared({
-      line: { ...NO_LINE, line_type: 'usage' },
-      invoice: {
-        id: '',
-        number: '',
-        stream: 'partner',
-        buyerId: '',
-        buyerName: null,
-        currency: '',
-        periodStart: '',
-        periodEnd: '',
-        corrects: false,
-        issuerName: '',
-      },
-      names: new Map(),
-    }),
-  ),
+  focusColumns(focusShared({ line: NO_USAGE, invoice: NO_INVOICE, names: new Map() })),
 );
 
 /** The FOCUS version the export follows. */
@@ -380,26 +378,13 @@ const NEEDS_QUOTES = /[",\n\r]/;
 const reconField = (value: unknown) => (typeof value === 'number' ? String(value) : csvField(value as string));
 
 /** Which of the daily-rated view's fields each reconciliation column is. */
+const DAILY_RATED_FIELDS = Object.keys(
+  dailyRatedLineView(NO_USAGE, { partnerId: '', invoiceNumber: '', currency: '', names: new Map() }),
+) as (keyof ReturnType<typeof dailyRatedLineView>)[];
 const RECON_FIELDS = RECON_COLUMNS.map((c) => {
-  const sample = dailyRatedLineView(
-    {
-      customer_id: null,
-      subscription_id: null,
-      meter_id: null,
-      resource_uri: null,
-      location: null,
-      usage_date: null,
-      tier: null,
-      quantity: null,
-      unit_price: null,
-      amount: '0',
-      line_type: 'usage',
-    },
-    { partnerId: '', invoiceNumber: '', currency: '', names: new Map() },
-  );
-  const field = Object.keys(sample).find((f) => f.toLowerCase() === c.toLowerCase());
+  const field = DAILY_RATED_FIELDS.find((f) => f.toLowerCase() === c.toLowerCase());
   if (!field) throw new Error(`no daily-rated field for the reconciliation column ${c}`);
-  return field as keyof typeof sample;
+  return field;
 });
 
 const dailyRated = ({ line, invoice, names }: RowInput) =>
