@@ -285,15 +285,21 @@ export function queryNamesInSources(srcDir: string): string[] {
  */
 const BOOKKEEPING: Record<string, string> = { directory_tenants: 'consent_seen_at' };
 
+/** Each client's fingerprint statement, prepared (planning its union of every table cost ten times running it). */
+const fingerprintStatements = new WeakMap<pg.Client, { text: string; name: string }>();
+let preparedFingerprints = 0;
+
 /**
  * What a database holds, in one cheap value: per table, the row count and the newest row
  * version's transaction id (any committed insert, update or delete changes it); tables with a
- * bookkeeping column, by their rows' contents without it.
+ * bookkeeping column, by their rows' contents without it. The tables are listed every time (a
+ * partition made meanwhile is read too); the statement is prepared again when they change.
  */
 export async function stateFingerprint(client: pg.Client): Promise<string> {
-  const { rows: tables } = await client.query<{ schemaname: string; tablename: string }>(
-    `select schemaname, tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by schemaname, tablename`,
-  );
+  const { rows: tables } = await client.query<{ schemaname: string; tablename: string }>({
+    name: 'state_fingerprint_tables',
+    text: `select schemaname, tablename from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by schemaname, tablename`,
+  });
   if (tables.length === 0) return '';
   const id = (s: string) => `"${s.replaceAll('"', '""')}"`;
   const parts = tables.map(({ schemaname, tablename }) => {
@@ -304,7 +310,13 @@ export async function stateFingerprint(client: pg.Client): Promise<string> {
       ? `select ${label} || ':' || coalesce(md5(string_agg((to_jsonb(t) - '${skip}')::text, ',' order by (to_jsonb(t) - '${skip}')::text)), '-') as v from ${from}`
       : `select ${label} || ':' || count(*) || ':' || coalesce(max(xmin::text::bigint), 0) as v from ${from}`;
   });
-  const { rows } = await client.query<{ v: string }>(parts.join(' union all '));
+  const text = parts.join(' union all ');
+  let statement = fingerprintStatements.get(client);
+  if (statement?.text !== text) {
+    statement = { text, name: `state_fingerprint_${++preparedFingerprints}` };
+    fingerprintStatements.set(client, statement);
+  }
+  const { rows } = await client.query<{ v: string }>(statement);
   return rows.map((r) => r.v).join(' ');
 }
 
