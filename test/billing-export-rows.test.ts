@@ -12,14 +12,8 @@ import { sql } from 'kysely';
 import { to as copyTo } from 'pg-copy-streams';
 import { PARTNER, seed } from '../bench/billing-run.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
-import {
-  exactProduct,
-  FOCUS_COLUMN_NAMES,
-  focusColumns,
-  focusShared,
-  NO_INVOICE,
-  NO_LINE,
-} from '../src/billing/export-columns.ts';
+import { exactProduct } from '../src/billing/exact-product.ts';
+import { FOCUS_COLUMN_NAMES, focusColumns, focusShared, NO_INVOICE, NO_LINE } from '../src/billing/export-columns.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { parseResourceId, resourceTypeOf } from '../src/core/arm-id.ts';
 import { SimulatedClock } from '../src/core/clock.ts';

@@ -8,7 +8,7 @@ import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pageOf, pagedList } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
-import { focusMetadata } from './export-columns.ts';
+import { focusMetadata } from './focus-metadata.ts';
 import { exportStream } from './exports.ts';
 import { exportSelection } from './export-rights.ts';
 import { parsePeriod } from '../core/periods.ts';
