@@ -1,4 +1,4 @@
-import { parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
+import { parseResourceId, resourceTypeOf, splitSegments } from '../core/arm-id.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import type { StoredLine } from './store.ts';
 import { customerLineView, dailyRatedLineView, type Names } from './views.ts';
@@ -180,13 +180,12 @@ function resourceType(uri: string | null): string | null {
   if (kept !== undefined) return kept;
   const id = parseResourceId(uri);
   const type = id ? resourceTypeOf(id) : null;
-  if (parent !== undefined && segmentCount(parent) >= 6) {
+  if (parent !== undefined && splitSegments(parent).length >= 6) {
     if (TYPES_BY_PARENT.size > 10_000) TYPES_BY_PARENT.clear();
     TYPES_BY_PARENT.set(parent, type);
   }
   return type;
 }
-const segmentCount = (path: string) => path.split('/').filter((s) => s.length > 0).length;
 
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
 // credits Credit, the invoice's tax (a row of its own, see exports.ts) Tax, adjustments

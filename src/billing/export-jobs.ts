@@ -22,6 +22,7 @@ import {
   prepareExport,
   SELECTED_INVOICES,
   selectionParameters,
+  takesTaxRow,
   writeLines,
   writeTaxRow,
 } from './exports.ts';
@@ -192,9 +193,9 @@ async function writeExport(
         after = to;
         if (partRows >= ctx.exports.partRows) await closePart();
       }
-      if (withTax) {
-        const tax = await writeTaxRow(client, invoice, selection.customerId, openFile());
-        await wrote(tax);
+      // a file is opened for the tax row only when there is one
+      if (withTax && takesTaxRow(invoice, selection.customerId)) {
+        await wrote(await writeTaxRow(client, invoice, selection.customerId, openFile()));
         if (partRows >= ctx.exports.partRows) await closePart();
       }
     }

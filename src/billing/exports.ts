@@ -2,6 +2,7 @@ import { type Readable, Transform, type Writable } from 'node:stream';
 import type { RawBuilder } from 'kysely';
 import type pg from 'pg';
 import { ByteChunks } from '../core/byte-chunks.ts';
+import { isGuid } from '../core/ids.ts';
 import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
 import { setLocal, streamFromConnection, writeInto } from '../db/database.ts';
 import { type ExportInvoice, type ExportLine, NO_LINE, ROW_FORMATS } from './export-columns.ts';
@@ -120,10 +121,9 @@ export async function prepareExport(client: pg.PoolClient): Promise<void> {
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A uuid as an SQL literal (COPY takes no bind parameters): only a well-formed one. */
 function uuidLiteral(id: string): string {
-  if (!UUID.test(id)) throw new Error('not a uuid');
+  if (!isGuid(id)) throw new Error('not a uuid');
   return `'${id}'::uuid`;
 }
 
@@ -204,18 +204,24 @@ export async function writeLines(
   return rows;
 }
 
+/** The customer a tax row names: a customer invoice's buyer (a partner's tax is on the whole invoice). */
+const taxCustomer = (invoice: InvoiceToExport) => (invoice.stream === 'customer' ? invoice.buyerId : null);
+
 /**
- * Writes an invoice's tax row (FOCUS), when it has tax and the export takes it (a customer's
- * lines of a partner's invoice do not: the partner's tax is on the whole invoice); answers 1 or 0.
+ * Whether an export has a tax row (FOCUS) for an invoice: when it has tax and the export takes it
+ * (a customer's lines of a partner's invoice do not).
  */
+export const takesTaxRow = (invoice: InvoiceToExport, customerId: string | undefined) =>
+  Number(invoice.tax) !== 0 && (customerId === undefined || customerId.toLowerCase() === taxCustomer(invoice));
+
+/** Writes an invoice's tax row (FOCUS), when the export takes one (`takesTaxRow`); answers 1 or 0. */
 export async function writeTaxRow(
   client: pg.PoolClient,
   invoice: InvoiceToExport,
   customerId: string | undefined,
   out: Writable,
 ): Promise<number> {
-  const customer = invoice.stream === 'customer' ? invoice.buyerId : null;
-  if (Number(invoice.tax) === 0 || (customerId !== undefined && customerId.toLowerCase() !== customer)) return 0;
+  if (!takesTaxRow(invoice, customerId)) return 0;
   // The costs it is levied on, exact, as the invoice's rate applies to them.
   const costs = await client.query<{ listCost: string; contractedCost: string }>(
     `select trim_scale(sum(case when line_type in ('usage', 'late usage') then quantity * coalesce(list_unit_price, unit_price) else amount end) * $2 / 100)::text as "listCost",
@@ -230,7 +236,7 @@ export async function writeTaxRow(
     invoice_id: invoice.id,
     line_no: invoice.lastLine + 1,
     line_type: 'tax',
-    customer_id: customer,
+    customer_id: taxCustomer(invoice),
     amount: invoice.tax,
     description,
     tax,

@@ -15,7 +15,8 @@ export interface ResourceId {
   resources: ResourceTypeSegment[];
 }
 
-function splitSegments(id: string): string[] {
+/** A path's segments, the empty ones (of doubled or trailing slashes) left out. */
+export function splitSegments(id: string): string[] {
   return id.split('/').filter((s) => s.length > 0);
 }
 
