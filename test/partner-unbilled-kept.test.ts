@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
-import { advanceClockTo, startTestSystem, type TestSystem } from './helpers/system.ts';
+import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const TABLE = 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4';
@@ -67,6 +67,30 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
+
+  /**
+   * The kept lines that differ from the rule computed afresh: every daily aggregate less what
+   * partner invoices billed of it, where not 0. A partner close deletes the lines it bills
+   * itself; this is the same rule, from scratch.
+   */
+  const keptApartFromRule = () =>
+    withHubDatabase(t, async (c) => {
+      await c.query('select usage_daily_fold()');
+      const { rows } = await c.query(`
+        with kept as (select subscription_id, meter_id, usage_date, resource_uri, location, quantity from partner_unbilled_lines),
+        billed as (
+          select subscription_id, meter_id, usage_date, resource_uri, location, sum(quantity) as quantity
+          from billed_daily where stream = 'partner' group by 1, 2, 3, 4, 5
+        ),
+        rule as (
+          select d.billed_subscription_id, d.meter_id, d.usage_date, d.resource_uri, d.location, d.quantity - coalesce(b.quantity, 0)
+          from usage_daily d left join billed b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id
+            and b.usage_date = d.usage_date and b.resource_uri = d.resource_uri and b.location = d.location
+          where d.quantity <> coalesce(b.quantity, 0)
+        )
+        select * from ((table kept except all table rule) union all (table rule except all table kept)) x`);
+      return rows;
+    });
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });
@@ -135,6 +159,7 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
     await advanceClockTo(t, csp, '2026-04-01T01:00:00Z');
     assert.deepEqual(await invoiced('2026-03'), shown);
     assert.deepEqual(await unbilled(2000), [], 'what the invoice billed is no longer unbilled');
+    assert.deepEqual(await keptApartFromRule(), []);
   });
 
   it('shows late usage after the close as its next invoice bills it', async () => {
@@ -150,7 +175,9 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
         ['Usage', '2026-04-01'],
       ],
     );
+    assert.deepEqual(await keptApartFromRule(), []);
     await advanceClockTo(t, csp, '2026-05-01T01:00:00Z');
     assert.deepEqual(await invoiced('2026-04'), shown);
+    assert.deepEqual(await keptApartFromRule(), []);
   });
 });

@@ -123,7 +123,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
   const prefix = numberPrefix(q.stream);
   const subtotal = sql`coalesce(t.subtotal, 0)`;
   const tax = taxOn(subtotal, sql`w.tax_rate`);
-  // Which windows take a number: those this statement writes.
+  // Which windows this statement writes: they take a number, and a partner's bill its kept lines.
   const eligible =
     q.write === 'update'
       ? sql`exists (select 1 from invoices i where i.id = w.invoice_id and i.status = 'draft')`
@@ -166,8 +166,8 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
           from w left join totals t on t.invoice_id = w.invoice_id ${numberJoins}
           where i.id = w.invoice_id and i.status = 'draft'
           returning i.id, i.number, i.name, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
-  const r = await sql<{ invoices: string; lines: string; added: FinalizedInvoice[] }>`
-    with ${ratedLines(folded, q.stream, q.windows)},
+  const r = await sql<{ invoices: string; lines: string; unbilled_left: number; added: FinalizedInvoice[] }>`
+    with ${ratedLines(folded, q.stream, q.windows, eligible)},
     ${numbering}
     written as (${written}),
     lines_added as (
@@ -189,10 +189,16 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
       returning 1
     )
     select (select count(*) from written)::text as invoices, (select count(*) from lines_added)::text as lines,
+      (select count(*) from unbilled)::int - (select count(*) from usage_billed)::int as unbilled_left,
       (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'name', i.name, 'seller', i.seller, 'buyer_id', i.buyer_id,
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added
   `.execute(tx);
+  // A partner close deletes the kept lines it bills (`ratedLines`): only those of the windows it
+  // writes (its sellers' counters are held). A line deleted and not billed would be lost: undone.
+  if (q.stream === 'partner' && r.rows[0].unbilled_left !== 0) {
+    throw new Error(`a partner close retired ${r.rows[0].unbilled_left} unbilled lines it did not bill`);
+  }
   await sql`set local enable_nestloop = default`.execute(tx);
   await sql`set local jit = default`.execute(tx);
   if (finalized) await invoicesFinalized(tx, q.stream, r.rows[0].added, q.invoiceDate);

@@ -68,6 +68,15 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
       await sql.raw(repriceFunction(db)).execute(db);
     },
   },
+  '0695_partner_unbilled_retired_by_close': {
+    // A partner close deletes the kept lines it bills and bills what the deletes return
+    // (`ratedLines`), so its billed quantities no longer go through the trigger: it added each one
+    // back to its line to delete it (a third of a close). Taking an invoice back still adds what
+    // it billed back (`partner_unbilled_billed_deleted`).
+    async up(db: Kysely<unknown>) {
+      await sql`drop trigger partner_unbilled_billed_inserted on billed_daily`.execute(db);
+    },
+  },
 };
 
 /** Adding differences and re-pricing, set-based (`partner-unbilled.ts`). */

@@ -18,8 +18,10 @@ import type { BillingDb, DailyRatedLine } from './store.ts';
 // what it derives from keep it in the writer's transaction (migration 0670): the quantity by
 // adding differences, as `usage_daily` is kept, so that writers of one run never wait for each
 // other; the prices and buyers by re-pricing the rows a price, subscription or partner directory
-// change touches. A page walks the kept rows in line order; a run whose running total matters
-// (a tiered day, or a negative quantity in the run) is rated whole on read, as the invoice does.
+// change touches. A partner close bills the kept rows themselves, deleting them as it reads them
+// (`ratedLines`, migration 0695); taking an invoice back adds what it billed back. A page walks
+// the kept rows in line order; a run whose running total matters (a tiered day, or a negative
+// quantity in the run) is rated whole on read, as the invoice does.
 
 const KEY_COLUMNS = ['subscription_id', 'meter_id', 'usage_date', 'resource_uri', 'location'];
 const KEY = sql.raw(KEY_COLUMNS.join(', '));
@@ -133,29 +135,19 @@ const keyOf = (l: ShownRow) =>
   JSON.stringify([l.subscription_id, l.meter_id, l.resource_uri, l.usage_date, l.location]);
 
 /**
- * The daily lines of a partner's (subscription, meter) runs, each rated whole over its unbilled
- * aggregates before the window's end (tiers accumulate over the run as on the invoice).
+ * The daily lines of a partner's (subscription, meter) runs, each rated whole over its kept
+ * quantities before the window's end (tiers accumulate over the run as on the invoice).
  */
-async function runLines(
-  db: BillingDb,
-  folded: DailyFolded,
-  window: InvoiceWindow,
-  runs: { subscription_id: string; meter_id: string }[],
-) {
+async function runLines(db: BillingDb, window: InvoiceWindow, runs: { subscription_id: string; meter_id: string }[]) {
   const r = await sql<ShownRow>`
     with runs as (select * from jsonb_to_recordset(${JSON.stringify(runs)}::jsonb) as r(subscription_id uuid, meter_id uuid)),
     w as (select ${window.invoiceId}::uuid as invoice_id, array['provider'] as sellers, ${window.periodStart}::timestamptz as period_start),
     subs as (${BILLABLE_SUBSCRIPTIONS}),
     usage as (
-      select w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date, d.quantity - coalesce(b.quantity, 0) as quantity
-      from runs r join subs s on s.subscription_id = r.subscription_id and s.partner_id = ${window.buyerId}::uuid cross join w
-      cross join lateral (
-        select * from (${dailyStore.dailyUsage(folded)}) d
-        where d.billed_subscription_id = r.subscription_id and d.meter_id = r.meter_id and d.usage_date < ${utcDay(window.periodEnd)}::date
-        offset 0
-      ) d
-      ${billedSoFar({ stream: sql`'partner'`, buyerId: sql`s.partner_id`, seller: sql`'provider'` })}
-      where d.quantity <> coalesce(b.quantity, 0)
+      select w.invoice_id, s.customer_id, s.offer_id, s.subscription_id, p.meter_id, p.resource_uri, p.location, p.usage_date, p.quantity
+      from runs r join subs s on s.subscription_id = r.subscription_id cross join w
+      join partner_unbilled_lines p on p.subscription_id = r.subscription_id and p.meter_id = r.meter_id and p.partner_id = ${window.buyerId}::uuid
+        and p.usage_date < ${utcDay(window.periodEnd)}::date
     ),
     ${ratingCtes(LIST_SHEET, { listPrices: true })},
     usage_lines as (${PARTNER_DAILY_LINES})
@@ -190,7 +182,8 @@ export const partnerUnbilledStore = {
    */
   async usagePage(
     db: BillingDb,
-    folded: DailyFolded,
+    // the kept lines follow the folds: proof that the caller folded
+    _folded: DailyFolded,
     window: InvoiceWindow,
     after: LineKey | null,
     limit: number,
@@ -234,7 +227,7 @@ export const partnerUnbilledStore = {
           meter_id: row.meter_id,
         });
     }
-    const rated = unrated.size > 0 ? await runLines(db, folded, window, [...unrated.values()]) : undefined;
+    const rated = unrated.size > 0 ? await runLines(db, window, [...unrated.values()]) : undefined;
     const firstDay = utcDay(window.periodStart);
     const lines: DailyRatedLine[] = [];
     for (const row of r.rows) {

@@ -78,16 +78,37 @@ export const PARTNER_DAILY_LINES = sql`
   from rated group by subscription_id, meter_id, resource_uri, usage_date, location, invoice_id, late, customer_id`;
 
 /**
+ * What the partner stream has not billed of each daily aggregate of the windows' buyers, before
+ * their ends: the kept lines (`partner-unbilled.ts`), which hold the aggregate less every partner
+ * invoice's billed quantity, kept as usage folds. `retireWhere` (a condition on `w`): the close
+ * deletes the lines of the windows it writes and bills what the deletes return, so what it bills
+ * leaves the kept lines in the same statement, each key under its row lock.
+ */
+function keptUnbilled(retireWhere: RawBuilder<unknown> | undefined): RawBuilder<unknown> {
+  const columns = sql`w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, p.subscription_id, p.meter_id, p.resource_uri, p.location, p.usage_date, p.quantity`;
+  const joined = sql`p.partner_id = w.buyer_id and p.usage_date < (w.period_end at time zone 'UTC')::date and s.subscription_id = p.subscription_id`;
+  return retireWhere
+    ? sql`delete from partner_unbilled_lines p using w, subs s where ${joined} and ${retireWhere} returning ${columns}`
+    : sql`select ${columns} from partner_unbilled_lines p join w on true join subs s on ${joined}`;
+}
+
+/**
  * The rated lines of a set of invoice windows, as CTEs ending in `all_lines` and `totals`. What a
  * buyer owes is, per subscription, usage day, meter, resource and location, the daily aggregate
- * minus what its invoices of the stream have billed (`unbilled`): exact whatever order the
- * attributions committed in. Tiers accumulate over the invoice per subscription and meter (by day,
- * then resource); each day is priced by the segment in force that day; amounts are rounded once,
- * at the line. Partner invoices keep one line per day (the partner center's daily-rated lines); a
- * customer's invoice sums each subscription, meter, resource and price over the period. Late usage
- * (from before the period) keeps its day and is labelled.
+ * minus what its invoices of the stream have billed (`unbilled`: a partner's, its kept lines):
+ * exact whatever order the attributions committed in. Tiers accumulate over the invoice per
+ * subscription and meter (by day, then resource); each day is priced by the segment in force that
+ * day; amounts are rounded once, at the line. Partner invoices keep one line per day (the partner
+ * center's daily-rated lines); a customer's invoice sums each subscription, meter, resource and
+ * price over the period. Late usage (from before the period) keeps its day and is labelled. With
+ * `retireWhere`, the statement bills the partner windows it names (`keptUnbilled`).
  */
-export function ratedLines(folded: DailyFolded, stream: Stream, windows: InvoiceWindow[]): RawBuilder<unknown> {
+export function ratedLines(
+  folded: DailyFolded,
+  stream: Stream,
+  windows: InvoiceWindow[],
+  retireWhere?: RawBuilder<unknown>,
+): RawBuilder<unknown> {
   const json = JSON.stringify(
     windows.map((w, ord) => ({
       ord,
@@ -100,25 +121,23 @@ export function ratedLines(folded: DailyFolded, stream: Stream, windows: Invoice
     })),
   );
   const partner = stream === 'partner';
-  const buyerSubscriptions = partner
-    ? sql`s.partner_id = w.buyer_id`
-    : sql`s.customer_id = w.buyer_id and s.partner_id::text = w.seller`;
   const billed = billedSoFar({ stream: sql`${stream}::text`, buyerId: sql`w.buyer_id`, seller: sql`w.seller` });
+  const unbilled = partner
+    ? keptUnbilled(retireWhere)
+    : sql`select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
+             d.quantity - coalesce(b.quantity, 0) as quantity
+      from w
+      join subs s on s.customer_id = w.buyer_id and s.partner_id::text = w.seller
+      join (${dailyStore.dailyUsage(folded)}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
+      ${billed}
+      where d.quantity <> coalesce(b.quantity, 0)`;
   return sql`
     w as (
       select x.*, ${partner ? sql`array['provider']` : sql`array['provider', x.seller]`} as sellers
       from jsonb_to_recordset(${json}::jsonb) as x(ord int, invoice_id uuid, seller text, buyer_id uuid, period_start timestamptz, period_end timestamptz, tax_rate numeric)
     ),
     subs as (${BILLABLE_SUBSCRIPTIONS}),
-    unbilled as (
-      select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
-             d.quantity - coalesce(b.quantity, 0) as quantity
-      from w
-      join subs s on ${buyerSubscriptions}
-      join (${dailyStore.dailyUsage(folded)}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
-      ${billed}
-      where d.quantity <> coalesce(b.quantity, 0)
-    ),
+    unbilled as (${unbilled}),
     usage as (
       select invoice_id, customer_id, offer_id, subscription_id, meter_id, resource_uri, location, usage_date, quantity from unbilled
     ),
