@@ -9,6 +9,7 @@ import { finalizeDueDrafts } from './lifecycle.ts';
 import type { InvoiceWindow } from './rated-store.ts';
 import type { Stream } from './tables.ts';
 import { transaction } from '../db/transactions.ts';
+import { dailyStore } from '../usage/daily-store.ts';
 
 // The billing run: closing periods into invoices (partners' from the provider, customers' from
 // their partner), by the billing job and by `billing run`.
@@ -27,12 +28,14 @@ export interface RunResult {
 }
 
 /**
- * Closes every period that has ended by `now` (up to `upTo` when given), stream by stream, the
- * earliest first: all buyers of a stream and period in one statement that reads the daily
- * aggregates once. A buyer with a grace period gets a draft; one without, a finalized invoice
- * numbered from its seller's counter. Drafts whose grace ended are finalized first (a buyer's
- * next period closes only after its draft is finalized). The database's unique index makes a
- * second close of the same period add nothing: runs are idempotent and may repeat after a crash.
+ * Closes every period that has ended by `now` (up to `upTo` when given), the earliest first: all
+ * buyers of a stream and period in one statement that reads the daily aggregates once. The two
+ * streams close side by side (separate documents, counters and billed quantities), each on a
+ * connection of its own. A buyer with a grace period gets a draft; one without, a finalized
+ * invoice numbered from its seller's counter. Drafts whose grace ended are finalized first (a
+ * buyer's next period closes only after its draft is finalized). The database's unique index
+ * makes a second close of the same period add nothing: runs are idempotent and may repeat after
+ * a crash.
  */
 export async function closeDuePeriods(
   ctx: BillingContext,
@@ -45,26 +48,41 @@ export async function closeDuePeriods(
   const currency = sheet?.currency ?? 'USD';
   for (let progressed = true; progressed;) {
     progressed = (await finalizeDueDrafts(ctx, now)) > 0;
-    for (const stream of STREAMS) {
-      for (;;) {
-        const due = await nextDueWindows(ctx, stream, now, upTo);
-        if (due.length === 0) break;
-        progressed = true;
-        const period = due.map((d) => d.period).sort(comparePeriods)[0];
-        const inPeriod = due.filter((d) => d.period === period);
-        for (const graceDays of new Set(inPeriod.map((d) => d.graceDays))) {
-          const windows = inPeriod.filter((d) => d.graceDays === graceDays).map((d) => d.window);
-          const added = await closeWindows(ctx, { stream, period, windows, invoiceDate: now, currency, graceDays });
-          result.invoices += added.invoices;
-          result.lines += added.lines;
-        }
-        onProgress?.({ stream, period, done: inPeriod.length, total: inPeriod.length });
-        if (!result.periods.includes(period)) result.periods.push(period);
-      }
+    const closes = await Promise.allSettled(
+      STREAMS.map((stream) => closeStream(ctx, { stream, now, upTo, currency }, result, onProgress)),
+    );
+    for (const c of closes) {
+      if (c.status === 'rejected') throw c.reason;
+      if (c.value) progressed = true;
     }
   }
   result.periods.sort(comparePeriods);
   return result;
+}
+
+/** Closes a stream's due periods, the earliest first, into `result`; answers whether it closed any. */
+async function closeStream(
+  ctx: BillingContext,
+  q: { stream: Stream; now: Date; upTo?: string; currency: string },
+  result: RunResult,
+  onProgress?: (p: RunProgress) => void,
+): Promise<boolean> {
+  let closed = false;
+  for (;;) {
+    const due = await nextDueWindows(ctx, q.stream, q.now, q.upTo);
+    if (due.length === 0) return closed;
+    closed = true;
+    const period = due.map((d) => d.period).sort(comparePeriods)[0];
+    const inPeriod = due.filter((d) => d.period === period);
+    for (const graceDays of new Set(inPeriod.map((d) => d.graceDays))) {
+      const windows = inPeriod.filter((d) => d.graceDays === graceDays).map((d) => d.window);
+      const added = await closeWindows(ctx, { ...q, period, windows, invoiceDate: q.now, graceDays });
+      result.invoices += added.invoices;
+      result.lines += added.lines;
+    }
+    onProgress?.({ stream: q.stream, period, done: inPeriod.length, total: inPeriod.length });
+    if (!result.periods.includes(period)) result.periods.push(period);
+  }
 }
 
 /**
@@ -72,7 +90,7 @@ export async function closeDuePeriods(
  * its sellers' counters, as finalizing and voiding do: what each writes to a buyer's billed
  * quantities is then read after the other committed, never beside it.
  */
-function closeWindows(
+async function closeWindows(
   ctx: BillingContext,
   q: {
     stream: Stream;
@@ -83,13 +101,16 @@ function closeWindows(
     graceDays: number;
   },
 ) {
+  // Folded first, on its own: a fold in the close's transaction would hold every other fold (the
+  // other stream's close among them) until the close commits.
+  const folded = await dailyStore.fold(ctx.db);
   return transaction(ctx.db, async (tx) => {
     await lockCounters(
       tx,
       q.windows.map((w) => w.seller),
       numberPrefix(q.stream),
     );
-    return writeInvoices(tx, { ...q, status: q.graceDays > 0 ? 'draft' : 'finalized', write: 'insert' });
+    return writeInvoices(tx, { ...q, status: q.graceDays > 0 ? 'draft' : 'finalized', write: 'insert', folded });
   });
 }
 

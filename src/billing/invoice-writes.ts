@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import { dailyStore } from '../usage/daily-store.ts';
+import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
 import {
   type FinalizedInvoice,
   type InvoiceWindow,
@@ -34,6 +34,12 @@ export interface InvoiceWrite {
   graceDays?: number;
   /** The voided invoice a (single-window) insert replaces. */
   replaces?: string;
+  /**
+   * The caller's fold, just before this transaction (a run closing both streams side by side):
+   * what is billed is every attribution committed before it. Without it, the write folds in its
+   * own transaction, and holds the fold until it commits.
+   */
+  folded?: DailyFolded;
 }
 
 /**
@@ -118,7 +124,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
   // a statement that runs in milliseconds.
   await sql`set local jit = off`.execute(tx);
   // In the writing transaction: what is billed is every attribution committed before it.
-  const folded = await dailyStore.fold(tx);
+  const folded = q.folded ?? (await dailyStore.fold(tx));
   const finalized = q.status === 'finalized';
   const prefix = numberPrefix(q.stream);
   const subtotal = sql`coalesce(t.subtotal, 0)`;
