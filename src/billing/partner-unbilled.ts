@@ -4,7 +4,6 @@ import { ratingCtes, roundMoneySql, UNTIERED_DAY_PRICES } from '../rating/rating
 import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
 import {
   BILLABLE_SUBSCRIPTIONS,
-  billedSoFar,
   type InvoiceWindow,
   type LineKey,
   PARTNER_DAILY_LINES,
@@ -101,13 +100,17 @@ export function repriceStatement(): RawBuilder<unknown> {
 
 /**
  * The partner stream's unbilled quantity of every daily aggregate, where it is not 0 (of a
- * subscription no one buys: all of it): what migration 0670 starts from.
+ * subscription no one buys: all of it): the aggregate less what any partner's invoices billed of
+ * it, as the kept lines subtract it. What migration 0670 starts from.
  */
 export function unbilledNow(folded: DailyFolded): RawBuilder<unknown> {
   return sql`
     select d.billed_subscription_id as subscription_id, d.meter_id, d.usage_date, d.resource_uri, d.location, d.quantity - coalesce(b.quantity, 0) as quantity
-    from (${dailyStore.dailyUsage(folded)}) d left join (${BILLABLE_SUBSCRIPTIONS}) s on s.subscription_id = d.billed_subscription_id
-    ${billedSoFar({ stream: sql`'partner'`, buyerId: sql`s.partner_id`, seller: sql`'provider'` })}
+    from (${dailyStore.dailyUsage(folded)}) d
+    left join (
+      select ${KEY}, sum(quantity) as quantity from billed_daily where stream = 'partner' and seller = 'provider' group by ${KEY}
+    ) b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id and b.usage_date = d.usage_date
+      and b.resource_uri = d.resource_uri and b.location = d.location
     where d.quantity <> coalesce(b.quantity, 0)`;
 }
 
