@@ -2,12 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { LIST_SHEET } from '../rating/migrations.ts';
 import { ratingCtes, roundMoneySql, UNTIERED_DAY_PRICES } from '../rating/rating.ts';
 import { type DailyFolded, dailyStore } from '../usage/daily-store.ts';
-import {
-  BILLABLE_SUBSCRIPTIONS,
-  type InvoiceWindow,
-  type LineKey,
-  PARTNER_DAILY_LINES,
-} from './rated-store.ts';
+import { BILLABLE_SUBSCRIPTIONS, type InvoiceWindow, type LineKey, PARTNER_DAILY_LINES } from './rated-store.ts';
 import type { BillingDb, DailyRatedLine } from './store.ts';
 
 // The partner center's unbilled lines, rated as usage arrives (issue #16, "incremental rating").
