@@ -330,6 +330,29 @@ describe('the trust boundary of registrations and usage reports', () => {
     assert.equal(await count('select count(*) as n from usage_received where quantity >= 100000 or quantity < 0'), 0);
   });
 
+  it('refuses records the hub cannot hold (400 InvalidRequestContent, naming the record), and writes nothing', async () => {
+    const before = await usageRows();
+    const stack = await stackApplicationToken();
+    const good = record(victim.customerId, victim.sub, '1');
+    const bad: [string, Record<string, unknown>][] = [
+      ['an hour that is no instant', { hour: 'yesterday' }],
+      ['a day that does not exist', { hour: '2026-02-30T00:00:00Z' }],
+      ['a revision past an int', { revision: 2 ** 31 }],
+      ['a quantity past numeric(38, 9)', { quantity: `1${'0'.repeat(29)}` }],
+    ];
+    for (const [what, change] of bad) {
+      const res = await report(stack, {
+        cloudId,
+        batchId: randomUUID(),
+        records: [good, { ...good, resourceId: randomUUID(), ...change }],
+      });
+      assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'InvalidRequestContent', what);
+      assert.match(res.body.error.message, /records(\[1\]|\.1)/, what);
+    }
+    assert.equal(await usageRows(), before, 'nothing was written');
+  });
+
   it("gives the deployment's application no rights over the hub: prices and the clock answer 403", async () => {
     const stack = await stackApplicationToken();
     const price = await t.call(

@@ -22,8 +22,9 @@ const Record_ = Type.Object({
   resourceUri: Type.String({ minLength: 1 }),
   meterId: Type.String({ format: 'uuid' }),
   hour: Type.String({ minLength: 1 }),
-  revision: Type.Integer({ minimum: 1 }),
-  quantity: Type.String({ pattern: '^-?\\d+(\\.\\d{1,9})?$' }),
+  // what the stored columns hold: an int, and numeric(38, 9)
+  revision: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+  quantity: Type.String({ pattern: '^-?\\d{1,29}(\\.\\d{1,9})?$' }),
   subscriptionId: Type.String({ format: 'uuid' }),
   tenantId: Type.String({ format: 'uuid' }),
   location: Type.String({ minLength: 1 }),

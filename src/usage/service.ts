@@ -66,6 +66,11 @@ export const ingestionErrors = {
       'RegistrationNotFound',
       `No registration of the deployment '${cloudId}' exists (it was never made, or it was deleted); its usage is not accepted.`,
     ),
+  badHour: (index: number, hour: string) =>
+    armErrors.invalidRequestContent(
+      `Record records[${index}] has the hour '${hour.slice(0, 64)}', which is not an ISO 8601 instant.`,
+      `records[${index}].hour`,
+    ),
   notTheDeployment: (cloudId: string) =>
     armError('AuthorizationFailed', `Only the deployment registered as '${cloudId}' may report its usage.`),
   /** Records of months already archived: each named, so that the deployment sets them aside. */
@@ -140,6 +145,8 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
+  const badHour = batch.records.findIndex((r) => !parseInstant(r.hour));
+  if (badHour >= 0) throw ingestionErrors.badHour(badHour, batch.records[badHour].hour);
   // An archived month takes nothing more: its invoices and archive are final.
   const archivedUntil = await archiveStore.archivedUntil(ctx.db);
   if (archivedUntil) {
