@@ -76,7 +76,14 @@ async function closeStream(
     const inPeriod = due.filter((d) => d.period === period);
     for (const graceDays of new Set(inPeriod.map((d) => d.graceDays))) {
       const windows = inPeriod.filter((d) => d.graceDays === graceDays).map((d) => d.window);
-      const added = await closeWindows(ctx, { ...q, period, windows, invoiceDate: q.now, graceDays });
+      const added = await closeWindows(ctx, {
+        stream: q.stream,
+        period,
+        windows,
+        invoiceDate: q.now,
+        currency: q.currency,
+        graceDays,
+      });
       result.invoices += added.invoices;
       result.lines += added.lines;
     }
