@@ -123,7 +123,8 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
   // with JIT (PostgreSQL's default where built with LLVM) compiles the statement: seconds, for
   // a statement that runs in milliseconds.
   await sql`set local jit = off`.execute(tx);
-  // In the writing transaction: what is billed is every attribution committed before it.
+  // Folded here unless the caller folded just before (`folded`): what is billed is every attribution
+  // committed before the fold.
   const folded = q.folded ?? (await dailyStore.fold(tx));
   const finalized = q.status === 'finalized';
   const prefix = numberPrefix(q.stream);
