@@ -436,4 +436,35 @@ describe('usage archive', () => {
     );
     assert.deepEqual(await state(), was);
   });
+
+  it('refuses a closed month that late usage reached after its close, naming the day it has not billed', async () => {
+    await advanceTo('2026-03-02T00:00:00Z'); // February closes
+    const late = await t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${V}`, {
+      token: await stackApplicationToken(t, t.b.hub.arm),
+      body: {
+        cloudId: t.b.stacks.local.cloudId,
+        batchId: randomUUID(),
+        records: [
+          {
+            resourceId: 'late-feb',
+            resourceUri: `/subscriptions/${a.subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/late`,
+            meterId: BASE,
+            hour: '2026-02-15T03:00:00Z',
+            revision: 1,
+            quantity: '2',
+            subscriptionId: a.subscriptionId,
+            tenantId: a.customerId,
+            location: 'local',
+          },
+        ],
+      },
+    });
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    const was = await state();
+    const res = await archive('2026-03');
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'MonthNotArchivable');
+    assert.match(res.body.error.message, /usage of 2026-02-15 is not billed to (partner|customer) /);
+    assert.deepEqual(await state(), was);
+  });
 });

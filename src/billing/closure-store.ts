@@ -16,7 +16,8 @@ interface NotBilledRow {
  * Why the usage of [start, end) (whole UTC days) may not leave the database yet, or undefined when
  * it may: every buyer's billing period that takes in the range's last day has closed (an invoice
  * that is no longer a draft exists whose period ends at or after `end`), and, per usage key, what its invoices billed equals
- * the daily aggregate (nothing unbilled, nothing billed since corrected). Usage of subscriptions
+ * the daily aggregate (nothing unbilled, nothing billed since corrected; a partner's, as its close
+ * reads it: no kept unbilled line). Usage of subscriptions
  * that no one buys (not billable) has no invoice to wait for.
  */
 export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Date): RawBuilder<NotBilledRow> {
@@ -39,11 +40,18 @@ export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Da
         where i.kind = 'invoice' and i.status <> 'draft' and i.stream = b.stream and i.seller = b.seller and i.buyer_id = b.buyer_id and i.period_end >= ${end}::timestamptz
       )
     ),
+    -- a partner's: its kept unbilled lines, which its close bills (ratedLines); a customer's: the
+    -- aggregates less what its partner's invoices to it billed
     unbilled as (
+      select 'partner' as stream, p.partner_id as buyer_id, false as open, p.usage_date
+      from partner_unbilled_lines p
+      where p.partner_id is not null
+        and p.usage_date >= (${start}::timestamptz at time zone 'UTC')::date and p.usage_date < (${end}::timestamptz at time zone 'UTC')::date
+      union all
       select u.stream, u.buyer_id, false as open, d.usage_date
       from buyers u join daily d on d.billed_subscription_id = u.subscription_id
       ${billedSoFar({ stream: sql`u.stream`, buyerId: sql`u.buyer_id`, seller: sql`u.seller` })}
-      where d.quantity <> coalesce(b.quantity, 0)
+      where u.stream = 'customer' and d.quantity <> coalesce(b.quantity, 0)
     )
     (select stream, buyer_id::text, usage_date::text, open from open_buyers limit 1)
     union all
