@@ -21,6 +21,8 @@ interface NotBilledRow {
  * that no one buys (not billable) has no invoice to wait for.
  */
 export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Date): RawBuilder<NotBilledRow> {
+  const inRange = (day: RawBuilder<unknown>) =>
+    sql`${day} >= (${start}::timestamptz at time zone 'UTC')::date and ${day} < (${end}::timestamptz at time zone 'UTC')::date`;
   return sql<NotBilledRow>`
     with subs as (${BILLABLE_SUBSCRIPTIONS}),
     buyers as (
@@ -30,7 +32,7 @@ export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Da
     ),
     daily as (
       select * from (${dailyStore.dailyUsage(folded)}) d
-      where d.usage_date >= (${start}::timestamptz at time zone 'UTC')::date and d.usage_date < (${end}::timestamptz at time zone 'UTC')::date
+      where ${inRange(sql`d.usage_date`)}
     ),
     open_buyers as (
       select distinct b.stream, b.buyer_id, true as open, null::date as usage_date
@@ -45,8 +47,7 @@ export function usageNotYetBilledQuery(folded: DailyFolded, start: Date, end: Da
     unbilled as (
       select 'partner' as stream, p.partner_id as buyer_id, false as open, p.usage_date
       from partner_unbilled_lines p
-      where p.partner_id is not null
-        and p.usage_date >= (${start}::timestamptz at time zone 'UTC')::date and p.usage_date < (${end}::timestamptz at time zone 'UTC')::date
+      where p.partner_id is not null and ${inRange(sql`p.usage_date`)}
       union all
       select u.stream, u.buyer_id, false as open, d.usage_date
       from buyers u join daily d on d.billed_subscription_id = u.subscription_id

@@ -196,14 +196,14 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
       returning 1
     )
     select (select count(*) from written)::text as invoices, (select count(*) from lines_added)::text as lines,
-      (select count(*) from unbilled)::int - (select count(*) from usage_billed)::int as unbilled_left,
+      ${q.stream === 'partner' ? sql`(select count(*) from unbilled)::int - (select count(*) from usage_billed)::int` : sql`0`} as unbilled_left,
       (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'name', i.name, 'seller', i.seller, 'buyer_id', i.buyer_id,
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added
   `.execute(tx);
   // A partner close deletes the kept lines it bills (`ratedLines`): only those of the windows it
   // writes (its sellers' counters are held). A line deleted and not billed would be lost: undone.
-  if (q.stream === 'partner' && r.rows[0].unbilled_left !== 0) {
+  if (r.rows[0].unbilled_left !== 0) {
     throw new Error(`a partner close retired ${r.rows[0].unbilled_left} unbilled lines it did not bill`);
   }
   await sql`set local enable_nestloop = default`.execute(tx);

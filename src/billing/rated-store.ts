@@ -121,7 +121,6 @@ export function ratedLines(
     })),
   );
   const partner = stream === 'partner';
-  const billed = billedSoFar({ stream: sql`${stream}::text`, buyerId: sql`w.buyer_id`, seller: sql`w.seller` });
   const unbilled = partner
     ? keptUnbilled(retireWhere)
     : sql`select w.invoice_id, w.buyer_id, w.seller, s.customer_id, s.offer_id, s.subscription_id, d.meter_id, d.resource_uri, d.location, d.usage_date,
@@ -129,7 +128,7 @@ export function ratedLines(
       from w
       join subs s on s.customer_id = w.buyer_id and s.partner_id::text = w.seller
       join (${dailyStore.dailyUsage(folded)}) d on d.billed_subscription_id = s.subscription_id and d.usage_date < (w.period_end at time zone 'UTC')::date
-      ${billed}
+      ${billedSoFar({ stream: sql`'customer'`, buyerId: sql`w.buyer_id`, seller: sql`w.seller` })}
       where d.quantity <> coalesce(b.quantity, 0)`;
   return sql`
     w as (

@@ -145,12 +145,13 @@ export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: 
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
-  const badHour = batch.records.findIndex((r) => !parseInstant(r.hour));
+  const hours = batch.records.map((r) => parseInstant(r.hour));
+  const badHour = hours.indexOf(undefined);
   if (badHour >= 0) throw ingestionErrors.badHour(badHour, batch.records[badHour].hour);
   // An archived month takes nothing more: its invoices and archive are final.
   const archivedUntil = await archiveStore.archivedUntil(ctx.db);
   if (archivedUntil) {
-    const late = batch.records.flatMap((r, i) => (Date.parse(r.hour) < archivedUntil.getTime() ? [i] : []));
+    const late = hours.flatMap((hour, i) => (hour!.getTime() < archivedUntil.getTime() ? [i] : []));
     if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
   }
   const now = ctx.arm.clock.now();
