@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
+import { customerWithSubscription, type CustomerWithSubscription, secondPartner } from './helpers/partner.ts';
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
-import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
 
@@ -298,6 +298,23 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const bad = await t.call('POST', `${billing('billingRuns')}?${V}`, { token: csp, body: { period: '2026-13' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'InvalidBillingPeriod');
+  });
+
+  it('refuses a billing run to a customer administrator and to another partner (403), and closes nothing', async () => {
+    const invoices = () =>
+      withHubDatabase(t, async (c) => (await c.query('select count(*)::int as n from invoices')).rows[0].n as number);
+    const before = await invoices();
+    const other = await secondPartner(t, 'bill-run');
+    const callers = [
+      await t.userToken(a.customerId, a.admin.userName, a.admin.password, t.b.hub.arm),
+      await other.token(t.b.hub.arm),
+    ];
+    for (const token of callers) {
+      const res = await t.call('POST', `${billing('billingRuns')}?${V}`, { token, body: { period: '2026-03' } });
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'AuthorizationFailed');
+    }
+    assert.equal(await invoices(), before);
   });
 
   it('late usage and a credit note go to April; the closed March invoices never change', async () => {
