@@ -8,7 +8,9 @@ export {
   holdsDataActionAnywhere,
   mayPerform,
   mayPerformData,
+  rightsAt,
   systemRights,
+  type RightsAt,
   type SystemRights,
 } from './authorization.ts';
 export {

@@ -40,6 +40,27 @@ export const armStore = {
       .execute();
   },
 
+  /**
+   * Changes some fields of a setting in one statement (made when missing): `set` replaces fields,
+   * `unset` removes them, `add` adds to numeric fields (absent ones count as 0).
+   */
+  async updateSetting(
+    db: SettingsDb,
+    key: string,
+    change: { set?: Record<string, unknown>; unset?: string[]; add?: Record<string, number> },
+  ): Promise<void> {
+    const set = JSON.stringify(change.set ?? {});
+    const add = JSON.stringify(change.add ?? {});
+    const unset = change.unset ?? [];
+    await sql`
+      insert into settings as s (key, value)
+      select ${key}, ${set}::jsonb || coalesce((select jsonb_object_agg(a.key, a.value) from jsonb_each(${add}::jsonb) a), '{}')
+      on conflict (key) do update set value = (s.value - ${unset}::text[]) || ${set}::jsonb || coalesce((
+        select jsonb_object_agg(a.key, to_jsonb(coalesce((s.value ->> a.key)::numeric, 0) + a.value::text::numeric))
+        from jsonb_each(${add}::jsonb) a), '{}')
+    `.execute(db);
+  },
+
   async getSubscription(db: ArmDb, subscriptionId: string): Promise<SubscriptionsTable | undefined> {
     return db.selectFrom('subscriptions').selectAll().where('subscription_id', '=', subscriptionId).executeTakeFirst();
   },

@@ -178,12 +178,21 @@ export async function holdingLock<DB, T>(db: Kysely<DB>, name: string, work: () 
 /**
  * A job that one process at a time does, when several processes of a role share one database:
  * the others wait, then find it done (every step is idempotent), so the scheduler's promise that
- * work due by now is done when it returns holds in every process.
+ * work due by now is done when it returns holds in every process. Several jobs given together run
+ * in order under one lock (one round trip to take it and one to give it back, not one per job);
+ * they settle alike.
  */
-export function oneProcessAtATime<DB>(db: Kysely<DB>, work: DueWork): DueWork {
+export function oneProcessAtATime<DB>(db: Kysely<DB>, ...jobs: [DueWork, ...DueWork[]]): DueWork {
+  if (jobs.some((j) => Boolean(j.settles) !== Boolean(jobs[0].settles)))
+    throw new Error('jobs under one lock must settle alike');
+  const name = jobs.map((j) => j.name).join(', ');
   return {
-    ...work,
-    runUntil: (now, since) => holdingLock(db, `stackledger job: ${work.name}`, () => work.runUntil(now, since)),
+    name,
+    ...(jobs[0].settles ? { settles: true } : {}),
+    runUntil: (now, since) =>
+      holdingLock(db, `stackledger job: ${name}`, async () => {
+        for (const job of jobs) await job.runUntil(now, since);
+      }),
   };
 }
 

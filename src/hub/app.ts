@@ -191,10 +191,9 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     pool: opts.pool,
     archiveDir: opts.archiveDir,
   };
-  opts.scheduler.register(oneProcessAtATime(opts.db, usagePartitionWork(opts.db)));
-  opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const budgets: BudgetContext = { db: opts.db, arm, billing };
-  opts.scheduler.register(oneProcessAtATime(opts.db, budgetWork(budgets)));
+  opts.scheduler.register(oneProcessAtATime(opts.db, usagePartitionWork(opts.db), budgetWork(budgets)));
+  opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const exportJobs: ExportJobContext = {
     ...billing,
     db: opts.db,

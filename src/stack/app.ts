@@ -215,7 +215,6 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     sealer: opts.sealer,
   };
   const network: NetworkContext = { arm, db: opts.db, offers, resources };
-  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db)), stackLane(opts.name));
   const deployments: DeploymentsContext = {
     arm,
     db: opts.db,
@@ -234,7 +233,8 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     application: opts.application,
     cloudId: opts.cloudId,
   });
-  opts.scheduler.register(oneProcessAtATime(opts.db, bridge.work()), stackLane(opts.name));
+  // Hours close, then their usage goes to the hub: one lock for both, in that order.
+  opts.scheduler.register(oneProcessAtATime(opts.db, meteringWork(opts.db), bridge.work()), stackLane(opts.name));
 
   const build = async (which: keyof StackEndpoints): Promise<FastifyInstance> => {
     const app = createServer({ tls: opts.tls, logger: opts.logger.child({ stack: opts.name, endpoint: which }) });

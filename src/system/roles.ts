@@ -36,6 +36,7 @@ import {
   addStackSecret,
   DEFAULT_STACK_SECRET_POLICY,
   rotateStackSecretIfDue,
+  stackSecretDue,
   type StackSecretDeps,
   type StackSecretPolicy,
 } from './stack-secret.ts';
@@ -345,14 +346,19 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     });
   };
   await rotate();
+  const rotation = oneProcessAtATime(db.db, {
+    name: `stack ${opts.name}: application secret`,
+    runUntil: () =>
+      rotate().catch((e) =>
+        secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later"),
+      ),
+  });
+  // The lock is taken only when this process's secret is due (the rotation checks again under it).
   opts.scheduler.register(
-    oneProcessAtATime(db.db, {
-      name: `stack ${opts.name}: application secret`,
-      runUntil: () =>
-        rotate().catch((e) =>
-          secretDeps.logger.warn({ err: e }, "the stack's application secret could not be rotated; trying again later"),
-        ),
-    }),
+    {
+      ...rotation,
+      runUntil: async (now, since) => (stackSecretDue(secretDeps, record) ? rotation.runUntil(now, since) : undefined),
+    },
     stackLane(opts.name),
   );
   homeDirectory = record.homeDirectory;

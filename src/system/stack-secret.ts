@@ -48,6 +48,10 @@ export async function addStackSecret(
   return { secret: made.secretText as string, keyId: made.keyId as string, endsAt: made.endDateTime as string };
 }
 
+/** Whether the stack's application secret is due for renewal (on the real clock: secrets end in real time). */
+export const stackSecretDue = (deps: Pick<StackSecretDeps, 'policy'>, record: StackBootstrap): boolean =>
+  renewalDue({ endsAt: record.applicationSecretEndsAt }, deps.policy, Date.now());
+
 /**
  * Rotates the secret if due: adds a new one, lets `save` record it, then revokes the old one. A
  * secret of the first version has no key id: it is found by its hint, if exactly one matches.
@@ -57,7 +61,7 @@ export async function rotateStackSecretIfDue(
   record: StackBootstrap,
   save: (next: StackBootstrap) => Promise<void>,
 ): Promise<StackBootstrap> {
-  if (!renewalDue({ endsAt: record.applicationSecretEndsAt }, deps.policy, Date.now())) return record;
+  if (!stackSecretDue(deps, record)) return record;
   const token = await appToken(deps.http, deps.login, deps.operator, deps.graph);
   const made = await addStackSecret(deps, record.applicationId, token);
   const next: StackBootstrap = {

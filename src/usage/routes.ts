@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../core/api-versions.ts';
 import { parseInstant } from '../core/clock.ts';
@@ -39,6 +39,9 @@ const BatchBody = Type.Object({
   records: Type.Array(Record_, { maxItems: 10_000 }),
 });
 
+/** The deployment each usage report comes from, as its rights were found before its body was read. */
+const reporters = new WeakMap<FastifyRequest, usage.Reporter>();
+
 export function registerUsageRoutes(
   app: FastifyInstance,
   ctx: usage.UsageContext,
@@ -53,13 +56,14 @@ export function registerUsageRoutes(
       schema: { body: BatchBody },
       // Only a deployment may report: without the role, 403 whatever was sent.
       preParsing: async (request, _reply, payload) => {
-        await usage.mayReportUsage(ctx, principalOf(request));
+        reporters.set(request, await usage.reporterOf(ctx, principalOf(request)));
         return payload;
       },
     },
     async (request) => {
       const records = request.body.records.map((r, i) => ({ ...r, tags: checkTags(r.tags, `records[${i}].tags`) }));
-      return usage.receiveBatch(ctx, principalOf(request), { ...request.body, records });
+      const reporter = reporters.get(request) ?? (await usage.reporterOf(ctx, principalOf(request)));
+      return usage.receiveBatch(ctx, reporter, { ...request.body, records });
     },
   );
 

@@ -7,9 +7,10 @@ import {
   authorizeData,
   holdsDataActionAnywhere,
   inTransaction,
-  mayPerform,
   requireSubscription,
+  rightsAt,
   type ArmContext,
+  type RightsAt,
 } from '../arm/service.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
@@ -102,17 +103,26 @@ export interface DeploymentBatch {
   records: IncomingRecord[];
 }
 
-/** Whether the caller is a deployment at all (the Azure Stack Deployment role at '/'): checked before the body is read. */
-export async function mayReportUsage(ctx: UsageContext, caller: Principal): Promise<void> {
-  await authorizeData(ctx.arm, caller, DEPLOYMENT_REPORT, ROOT_SCOPE);
+declare const reporting: unique symbol;
+/** A caller found to be a deployment at all (the Azure Stack Deployment role at '/'): only `reporterOf` makes one. */
+export type Reporter = Principal & { readonly [reporting]: true };
+
+const reporterIn = (caller: Principal, rights: RightsAt): Reporter => {
+  if (!rights.allowsData(DEPLOYMENT_REPORT))
+    throw armErrors.authorizationFailed(caller.objectId, DEPLOYMENT_REPORT, ROOT_SCOPE);
+  return caller as Reporter;
+};
+
+/** 403 unless the caller is a deployment at all: checked before the body is read. */
+export async function reporterOf(ctx: UsageContext, caller: Principal): Promise<Reporter> {
+  return reporterIn(caller, await rightsAt(ctx.arm, caller, ROOT_SCOPE));
 }
 
 /**
  * The live registration of `cloudId` that names the caller (of legacy duplicates, the one naming
  * it): only that deployment reports its usage and reads what the hub received from it.
  */
-async function requireDeployment(ctx: UsageContext, caller: Principal, cloudIdText: string) {
-  await mayReportUsage(ctx, caller);
+async function requireDeployment(ctx: UsageContext, caller: Reporter, cloudIdText: string) {
   if (!isGuid(cloudIdText))
     throw armErrors.invalidRequestContent(`The cloudId '${cloudIdText}' is not a GUID.`, 'cloudId');
   const cloudId = cloudIdText.toLowerCase();
@@ -139,7 +149,7 @@ const CONFLICTS_NAMED = 1000;
  * otherwise: the batch is refused (409, naming each), and the conflict counted. Nothing of a
  * refused batch is stored.
  */
-export async function receiveBatch(ctx: UsageContext, caller: Principal, batch: DeploymentBatch) {
+export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: DeploymentBatch) {
   const registration = await requireDeployment(ctx, caller, batch.cloudId);
   const foreign = batch.records.findIndex(
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
@@ -211,11 +221,12 @@ export async function deploymentSummary(
   q: { cloudId: string; from?: string; to?: string },
 ) {
   let cloudId: string;
-  if (await mayPerform(ctx.arm, caller, 'Microsoft.AzureStack/usageReports/read', ROOT_SCOPE)) {
+  const rights = await rightsAt(ctx.arm, caller, ROOT_SCOPE);
+  if (rights.allows('Microsoft.AzureStack/usageReports/read')) {
     if (!isGuid(q.cloudId)) throw armError('InvalidCloudId', `'${q.cloudId}' is not a GUID.`, 'cloudId');
     cloudId = q.cloudId.toLowerCase();
   } else {
-    cloudId = (await requireDeployment(ctx, caller, q.cloudId)).cloud_id;
+    cloudId = (await requireDeployment(ctx, reporterIn(caller, rights), q.cloudId)).cloud_id;
   }
   const time = (name: 'from' | 'to') => {
     const t = q[name] === undefined ? undefined : parseInstant(q[name]);

@@ -86,14 +86,14 @@ export class UsageBridge {
     switch (verdict.kind) {
       case 'delivered': {
         await outboxStore.markDelivered(this.o.db, records, now);
-        const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, {
-          ...status,
-          lastDeliveredAt: now.toISOString(),
-          lastAcknowledgedBatch: batchId,
-          lastAttemptAt: new Date().toISOString(),
-          lastError: undefined,
-          delivered: (status.delivered ?? 0) + records.length,
+        await bridgeStore.updateStatus(this.o.db, {
+          set: {
+            lastDeliveredAt: now.toISOString(),
+            lastAcknowledgedBatch: batchId,
+            lastAttemptAt: new Date().toISOString(),
+          },
+          unset: ['lastError'],
+          add: { delivered: records.length },
         });
         return true;
       }
@@ -116,11 +116,8 @@ export class UsageBridge {
       default: {
         // A refusal of the whole batch (the registration is gone, the caller is not the
         // deployment) or a hub that keeps failing: the records stay in the outbox.
-        const status = await bridgeStore.status(this.o.db);
-        await bridgeStore.setStatus(this.o.db, {
-          ...status,
-          lastAttemptAt: new Date().toISOString(),
-          lastError: verdict.error,
+        await bridgeStore.updateStatus(this.o.db, {
+          set: { lastAttemptAt: new Date().toISOString(), lastError: verdict.error },
         });
         return false;
       }
@@ -132,10 +129,13 @@ export class UsageBridge {
     if (!this.hub.ready) return false;
     const size = this.o.batchSize ?? 5000;
     for (;;) {
+      const oldest = await outboxStore.undelivered(this.o.db, size, bridgeStore.withheld);
       // Cut by weight too: a batch over the hub's body limit would be refused every time.
-      const records = batchThatFits(await outboxStore.undelivered(this.o.db, size, bridgeStore.withheld));
+      const records = batchThatFits(oldest);
       if (records.length === 0) return true;
       if (!(await this.#deliverBatch(records, now))) return false;
+      // A short read took the whole outbox: nothing is left to ask for.
+      if (oldest.length < size && records.length === oldest.length) return true;
     }
   }
 
@@ -149,7 +149,7 @@ export class UsageBridge {
     const to = hourOf(closed);
     const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);
     const reconciliation = await reconcile(this.o.db, this.hub, from, to, now);
-    await bridgeStore.setStatus(this.o.db, { ...(await bridgeStore.status(this.o.db)), reconciliation });
+    await bridgeStore.updateStatus(this.o.db, { set: { reconciliation } });
   }
 
   work(): DueWork {

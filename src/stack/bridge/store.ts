@@ -155,7 +155,11 @@ export const bridgeStore = {
   // The bridge's status is one of ARM's settings (key `bridge`).
   status: async (db: BridgeDb): Promise<BridgeStatus> => (await armStore.getSetting<BridgeStatus>(db, 'bridge')) ?? {},
 
-  setStatus: (db: BridgeDb, status: BridgeStatus): Promise<void> => armStore.putSetting(db, 'bridge', status),
+  /** Changes some fields of the status in one statement (see `updateSetting`). */
+  updateStatus: (
+    db: BridgeDb,
+    change: { set?: Partial<BridgeStatus>; unset?: (keyof BridgeStatus)[]; add?: { delivered: number } },
+  ): Promise<void> => armStore.updateSetting(db, 'bridge', change),
 };
 
 /** The quarantine of a month for metering's archive, in the archive's transaction. */

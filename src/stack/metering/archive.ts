@@ -21,11 +21,17 @@ const nextMonth = (m: Date) => monthStart(m.getUTCFullYear(), m.getUTCMonth() + 
 /** A month as the API writes it: YYYY-MM. */
 export const monthLabel = (m: Date) => m.toISOString().slice(0, 7);
 
-/** Makes the partitions of the current month and the next ones (idempotent; moves rows out of DEFAULT). */
-export async function ensureUsagePartitions(db: MeteringDb, now: Date): Promise<void> {
+/**
+ * Makes the partitions of the current month and the next ones (idempotent; moves rows out of
+ * DEFAULT). `made`: the months this process has made or found made, asked no more (the archive
+ * drops only closed months before the clock's, so a month found here stays).
+ */
+export async function ensureUsagePartitions(db: MeteringDb, now: Date, made = new Set<string>()): Promise<void> {
   for (let i = 0; i <= MONTHS_AHEAD; i++) {
     const month = monthStart(now.getUTCFullYear(), now.getUTCMonth() + i);
+    if (made.has(monthLabel(month))) continue;
     await sql`select ensure_usage_month(${month}::timestamptz)`.execute(db);
+    made.add(monthLabel(month));
   }
 }
 

@@ -7,10 +7,11 @@ import type { MeteringDb } from './store.ts';
 // record per resource and meter (see service.ts), into the month's partition, made ahead of the clock.
 
 export function meteringWork(db: MeteringDb): DueWork {
+  const made = new Set<string>();
   return {
     name: 'stack: close metering hours',
     runUntil: async (now: Date, since?: Date) => {
-      await ensureUsagePartitions(db, now);
+      await ensureUsagePartitions(db, now, made);
       await closeDueHours(db, now, since);
     },
   };

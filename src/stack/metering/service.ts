@@ -94,8 +94,17 @@ function reportedTimes(now: Date, since: Date | undefined): { ofHour: (hour: Dat
   };
 }
 
-/** Closes the hours `[from, until)` and moves the watermark to `until`, in one transaction. */
-async function closeHours(db: MeteringDb, from: Date, until: Date, reportedAt: (hour: Date) => Date): Promise<void> {
+/**
+ * Closes the hours `[from, until)` and moves the watermark to `until`, in one transaction; with
+ * `dirty`, also closes again the dirty hours before `dirty.until` (see `closeDirty`).
+ */
+async function closeHours(
+  db: MeteringDb,
+  from: Date,
+  until: Date,
+  reportedAt: (hour: Date) => Date,
+  dirty?: DirtyHours,
+): Promise<void> {
   const hours: Date[] = [];
   for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) hours.push(new Date(h));
   await inTransaction(db, async (trx) => {
@@ -105,18 +114,30 @@ async function closeHours(db: MeteringDb, from: Date, until: Date, reportedAt: (
       hours.map((hour) => ({ hour, reportedAt: reportedAt(hour) })),
     );
     await meteringStore.setClosedUntil(trx, until);
+    if (dirty) await closeDirty(trx, dirty);
   });
+}
+
+/** Dirty hours to close again: those before `until`, reported at `reportedAt`. */
+interface DirtyHours {
+  until: Date;
+  reportedAt: Date;
+}
+
+/** Closes again the dirty hours before `until`, taking them off their list: in the caller's transaction, under the closing lock. */
+async function closeDirty(trx: MeteringDb, { until, reportedAt }: DirtyHours): Promise<void> {
+  const dirty = await meteringStore.takeDirty(trx, until);
+  await meteringStore.closeHours(
+    trx,
+    dirty.map((hour) => ({ hour, reportedAt })),
+  );
 }
 
 /** Closes again the dirty hours before `until`, taking them off their list in the same transaction. */
 export async function recloseDirtyHours(db: MeteringDb, until: Date, reportedAt: Date): Promise<void> {
   await inTransaction(db, async (trx) => {
     await meteringStore.lockClosing(trx);
-    const dirty = await meteringStore.takeDirty(trx, until);
-    await meteringStore.closeHours(
-      trx,
-      dirty.map((hour) => ({ hour, reportedAt })),
-    );
+    await closeDirty(trx, { until, reportedAt });
   });
 }
 
@@ -132,10 +153,12 @@ export async function closeDueHours(db: MeteringDb, now: Date, since?: Date): Pr
   const first = closed ? undefined : await meteringStore.firstIntervalStart(db);
   const from = closed ?? (first ? startOfHour(first) : until);
   const reported = reportedTimes(now, since);
+  // Dirty hours were marked before this step: they close again at its first boundary, in the
+  // transaction of the last hours due (or in one of their own when none are).
+  const dirty = { until, reportedAt: reported.firstBoundary };
+  if (from.getTime() >= until.getTime()) return recloseDirtyHours(db, dirty.until, dirty.reportedAt);
   for (let h = from.getTime(); h < until.getTime(); h += HOURS_PER_TRANSACTION * HOUR_MS) {
     const end = Math.min(h + HOURS_PER_TRANSACTION * HOUR_MS, until.getTime());
-    await closeHours(db, new Date(h), new Date(end), reported.ofHour);
+    await closeHours(db, new Date(h), new Date(end), reported.ofHour, end === until.getTime() ? dirty : undefined);
   }
-  // Dirty hours were marked before this step: they close again at its first boundary.
-  await recloseDirtyHours(db, until, reported.firstBoundary);
 }
