@@ -25,7 +25,8 @@ let serverUrl = process.env.STACKLEDGER_TEST_DATABASE_URL;
 let cleanup = async () => {};
 if (!serverUrl) {
   const dir = await mkdtemp(path.join(tmpdir(), 'stackledger-test-pg-'));
-  const cluster = await startEmbeddedCluster(path.join(dir, 'pg'));
+  // The run's cluster is deleted at its end (the crash tests kill our processes, never PostgreSQL).
+  const cluster = await startEmbeddedCluster(path.join(dir, 'pg'), undefined, { throwaway: true });
   serverUrl = cluster.url('postgres');
   cleanup = async () => {
     await cluster.stop();

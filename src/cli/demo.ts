@@ -73,8 +73,10 @@ export function registerDemoCommand(program: Command): void {
         embedded = o.database
           ? undefined
           : import('../db/embedded.ts').then(async (m) => {
-              const cluster = await m.startEmbeddedCluster(m.embeddedClusterFolder(dataDir));
               // A temporary folder is deleted at the end: its cluster need not write its data out.
+              const cluster = await m.startEmbeddedCluster(m.embeddedClusterFolder(dataDir), undefined, {
+                throwaway: !o.data,
+              });
               return o.data ? cluster : { ...cluster, stop: cluster.discard };
             });
         embedded?.catch(() => {});

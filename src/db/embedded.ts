@@ -154,7 +154,8 @@ async function initialiseCluster(dir: string, options: ClusterOptions): Promise<
   const { initdb } = await postgresPrograms();
   const programs = await stat(initdb);
   const key = createHash('sha256')
-    .update(JSON.stringify({ ...options, port: 0, onLog: 0, onError: 0, uid: userInfo().uid }))
+    // The server's flags (`postgresFlags`) are not initdb's: they do not change what it makes.
+    .update(JSON.stringify({ ...options, port: 0, postgresFlags: 0, onLog: 0, onError: 0, uid: userInfo().uid }))
     .update(`${initdb} ${programs.size} ${programs.mtimeMs}`)
     .digest('hex')
     .slice(0, 16);
@@ -185,9 +186,22 @@ async function initialiseCluster(dir: string, options: ClusterOptions): Promise<
 /** Where the pristine clusters are kept: the installation's own cache folder. */
 const CLUSTER_TEMPLATES = fileURLToPath(new URL('../../node_modules/.cache/stackledger/clusters', import.meta.url));
 
+export interface EmbeddedClusterOptions {
+  /**
+   * A cluster deleted after use (the demo's temporary folder, a test run's): it need not reach the
+   * disk, so PostgreSQL neither waits for its writes (`fsync`, `synchronous_commit`) nor writes
+   * whole pages after checkpoints. A crash of the machine loses it, which does not matter to it.
+   */
+  throwaway?: boolean;
+}
+
+/** The server settings of a throwaway cluster (see `EmbeddedClusterOptions`). */
+const THROWAWAY_FLAGS = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+
 export async function startEmbeddedCluster(
   dir: string,
   log: (line: string) => void = () => {},
+  how: EmbeddedClusterOptions = {},
 ): Promise<EmbeddedCluster> {
   dir = path.resolve(dir);
   await mkdir(path.dirname(dir), { recursive: true });
@@ -212,7 +226,10 @@ export async function startEmbeddedCluster(
     // PostgreSQL refuses to run as root; the package then runs it as the OS user `postgres`.
     createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      ...(how.throwaway ? THROWAWAY_FLAGS : []),
+    ],
     onLog: keep,
     onError: (e: unknown) => keep(String(e)),
   };
