@@ -13,6 +13,7 @@ import { azureCli, type AzureCli } from './helpers/azure-cli.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const STORAGE_SUFFIX = 'local.azurestack.external';
 const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
@@ -587,7 +588,7 @@ describe('the Azure CLI (az), unchanged', () => {
     });
 
     it('deploys a template with az deployment group create, then lists and shows it', async () => {
-      const template = path.join(import.meta.dirname, 'fixtures', '101-vm-storage.json');
+      const template = path.join(REPO, 'test', 'fixtures', '101-vm-storage.json');
       const created = await ok(dir, [
         'deployment',
         'group',

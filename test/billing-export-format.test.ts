@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { withDatabase } from '../src/db/database.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
-const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'exports');
+const FIXTURES = path.join(REPO, 'test', 'fixtures', 'exports');
 const CUSTOMER = 'c1000000-0000-4000-8000-000000000001';
 const UNKNOWN_CUSTOMER = 'c1000000-0000-4000-8000-0000000000ff';
 const NAMED_SUB = 'a1000000-0000-4000-8000-000000000001';

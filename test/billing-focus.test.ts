@@ -16,6 +16,7 @@ import { customerWithSubscription, secondPartner, type CustomerWithSubscription 
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
+import { REPO } from './helpers/repo.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const TABLE = 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4';
@@ -232,9 +233,7 @@ describe('FOCUS 1.2: list, contracted and billed cost apart; one partner line pe
 
   it('the pinned FOCUS files follow FOCUS 1.2 too (late usage, credit notes, odd resource ids)', async () => {
     for (const name of ['partner-focus.csv', 'customer-focus.csv', 'empty-focus.csv']) {
-      const { header, rows } = parseCsv(
-        await readFile(path.join(import.meta.dirname, 'fixtures', 'exports', name), 'utf8'),
-      );
+      const { header, rows } = parseCsv(await readFile(path.join(REPO, 'test', 'fixtures', 'exports', name), 'utf8'));
       assert.deepEqual(focusViolations(header, rows), [], name);
     }
   });

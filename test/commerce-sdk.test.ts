@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { onboardCustomer } from './helpers/stack.ts';
 import { AZURE_POWERSHELL, startTestSystem, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const run = promisify(execFile);
 
@@ -67,7 +68,7 @@ async function runClient(t: TestSystem, which: 'track1' | 'hybrid', data: Awaite
   };
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', path.join(import.meta.dirname, 'sdk', 'commerce.ts'), JSON.stringify(input)],
+    ['--import', 'tsx', path.join(REPO, 'test', 'sdk', 'commerce.ts'), JSON.stringify(input)],
     {
       env: { ...process.env, ...(t.b.caFile ? { NODE_EXTRA_CA_CERTS: t.b.caFile } : {}) },
       timeout: 120_000,

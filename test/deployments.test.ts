@@ -14,10 +14,11 @@ import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { dropDatabases, startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const API = 'api-version=2019-10-01';
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures', name), 'utf8')) as Record<string, unknown>;
+  JSON.parse(readFileSync(path.join(REPO, 'test', 'fixtures', name), 'utf8')) as Record<string, unknown>;
 const PASSWORD = 'Deploy-P@ssw0rd-7391';
 
 /** A deployment operation as ARM lists it. */

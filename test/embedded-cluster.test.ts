@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { StartupError } from '../src/core/errors.ts';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../src/db/embedded.ts';
+import { REPO } from './helpers/repo.ts';
 
-const TEMPLATES = path.resolve(import.meta.dirname, '../node_modules/.cache/stackledger/clusters');
+const TEMPLATES = path.join(REPO, 'node_modules/.cache/stackledger/clusters');
 
 async function query(cluster: EmbeddedCluster, text: string): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: cluster.url('postgres') });

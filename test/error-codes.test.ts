@@ -6,12 +6,13 @@ import { ARM_BODY_ONLY_CODES, ARM_CODES } from '../src/core/errors/arm-codes.ts'
 import { GRAPH_CODES } from '../src/core/errors/graph-codes.ts';
 import { OAUTH_CODES } from '../src/core/errors/oauth-codes.ts';
 import { PARTNER_CENTER_CODES } from '../src/core/errors/partner-codes.ts';
+import { REPO } from './helpers/repo.ts';
 
 // Each API family's error codes live in one table with their status, and errors are made only by
 // the family's factory (src/core/errors.ts), which looks the status up there. No database: this
 // test reads the tables and the sources.
 
-const SRC = path.resolve(import.meta.dirname, '../src');
+const SRC = path.join(REPO, 'src');
 const FACTORY = 'core/errors.ts';
 const TABLES = 'core/errors/';
 

@@ -22,6 +22,7 @@ import {
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const RUNS_PER_CALLER = Number(process.env.FUZZ_RUNS ?? 5);
@@ -78,7 +79,7 @@ describe('fuzz: every route, bad input', () => {
     for (const name of ['resourcegroupname', 'resourcegroup', 'group'])
       good.set(name, ['rg', b.csp.resourceGroup, `system.${stack.location}`]);
     good.set('registrationname', [b.csp.registrationName]);
-    queryNames = queryNamesInSources(path.resolve(import.meta.dirname, '../src'));
+    queryNames = queryNamesInSources(path.join(REPO, 'src'));
     clients = [];
     for (const db of ['hub', 'stack_local']) {
       const client = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_${db}`) });

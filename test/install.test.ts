@@ -10,9 +10,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { cli, startBackground, type Background } from './helpers/cli.ts';
+import { REPO } from './helpers/repo.ts';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = REPO;
 
 describe('a fresh install under a 0700 folder', { timeout: 300_000 }, () => {
   let parent: string;

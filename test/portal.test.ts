@@ -18,6 +18,7 @@ import {
 } from './helpers/browser.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
+import { REPO } from './helpers/repo.ts';
 
 const SHOTS = 'portal';
 const WAIT = { timeout: 20_000 };
@@ -340,8 +341,7 @@ describe('the web portal', () => {
       /Base VM Size Hours 12 vCPU hours/,
     );
     const file = await shot(page, '11-csp-customer-usage');
-    if (process.env.STACKLEDGER_UPDATE_DOCS === '1')
-      await copyFile(file, path.resolve(import.meta.dirname, '../docs/portal.png'));
+    if (process.env.STACKLEDGER_UPDATE_DOCS === '1') await copyFile(file, path.join(REPO, 'docs', 'portal.png'));
     await page.context().close();
   });
 

@@ -15,13 +15,14 @@ import { promisify } from 'node:util';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const run = promisify(execFile);
 // Debian's interpreter: the packaged SDKs live in its dist-packages, not in another Python's.
 const PYTHON = process.env.PYTHON_SDK_INTERPRETER ?? '/usr/bin/python3';
 const MODULES = 'azure.identity, azure.mgmt.azurestack, azure.mgmt.commerce, azure.mgmt.resource, msrestazure';
 const SYSTEM_CAS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
-const SCRIPTS = path.join(import.meta.dirname, 'sdk', 'python');
+const SCRIPTS = path.join(REPO, 'test', 'sdk', 'python');
 const V = 'api-version=2026-11-01';
 const BASE_VM = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';

@@ -22,6 +22,7 @@ import * as schemas from './schemas/azurestack.ts';
 import type { JsonResponse } from '../src/core/http-client.ts';
 import type { BillingModel } from '../src/core/registration-token.ts';
 import type { HubTables } from '../src/hub/app.ts';
+import { REPO } from './helpers/repo.ts';
 
 const API = 'api-version=2017-06-01';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
@@ -92,7 +93,7 @@ describe('registrations and customer subscriptions', () => {
   it("works with the official @azure/arm-azurestack client and the seed's generic ARM PUT", async () => {
     const a = await customerWithSubscription(t, 'sdk-a');
     const b = await customerWithSubscription(t, 'sdk-b');
-    const script = path.join(import.meta.dirname, 'sdk', 'azurestack.ts');
+    const script = path.join(REPO, 'test', 'sdk', 'azurestack.ts');
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { REPO } from './helpers/repo.ts';
 
 const run = promisify(execFile);
 
@@ -17,7 +18,7 @@ describe('official Azure SDK clients', () => {
   after(() => t.stop());
 
   it('ClientSecretCredential gets a token from our login endpoint, and @azure/arm-resources works with default options', async () => {
-    const script = path.join(import.meta.dirname, 'sdk', 'arm-resources.ts');
+    const script = path.join(REPO, 'test', 'sdk', 'arm-resources.ts');
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', script, path.join(t.dataDir, 'bootstrap.json')],

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { REPO } from './helpers/repo.ts';
 
 // Each domain owns the tables its `tables.ts` declares; another module uses them only through
 // what the owner publishes (its store's functions, SQL functions, fragments). This test reads the
 // declarations and every source file's SQL and Kysely calls, and names each module that touches a
 // table of another domain. No database: it reads the sources.
 
-const SRC = path.resolve(import.meta.dirname, '../src');
+const SRC = path.join(REPO, 'src');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

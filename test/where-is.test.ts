@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { REPO } from './helpers/repo.ts';
 
 // ARCHITECTURE.md's "Where is …" table names a file and a symbol per row: each must still exist,
 // and the file must still define the symbol (a declaration, an object member, or a SQL function or view),
 // so that the table cannot drift from the code.
 
-const ROOT = path.join(import.meta.dirname, '..');
+const ROOT = REPO;
 const architecture = readFileSync(path.join(ROOT, 'ARCHITECTURE.md'), 'utf8');
 
 interface Row {

@@ -6,6 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { REPO } from './repo.ts';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
@@ -41,7 +42,7 @@ export async function newContext(browser: Browser, viewport = LAPTOP): Promise<B
   });
 }
 
-export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
+export const ARTIFACTS = path.join(REPO, 'test-artifacts');
 
 /** Saves a full-page screenshot as test-artifacts/{folder}/{name}.png and gives back its path. */
 export async function screenshot(page: Page, folder: string, name: string): Promise<string> {

@@ -3,8 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { UndeclaredJson } from '../../src/core/http-client.ts';
 import type { TestBootstrap } from './system.ts';
+import { REPO } from './repo.ts';
 
-export const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'stackledger.js');
+export const BIN = path.join(REPO, 'bin', 'stackledger.js');
 
 export interface CliResult {
   code: number | null;
