@@ -39,13 +39,19 @@ async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
 export interface RightsAt {
   allows(action: string): boolean;
   allowsData(dataAction: string): boolean;
+  /** 403 AuthorizationFailed unless a role at or above the scope names the data action. */
+  requireData(dataAction: string): void;
 }
 
 export async function rightsAt(ctx: ArmContext, principal: Principal, scope: string): Promise<RightsAt> {
   const roles = await rolesAt(ctx, principal, scope);
+  const allowsData = (dataAction: string) => roles.some((role) => roleAllowsData(role, dataAction));
   return {
     allows: (action) => roles.some((role) => roleAllows(role, action)),
-    allowsData: (dataAction) => roles.some((role) => roleAllowsData(role, dataAction)),
+    allowsData,
+    requireData: (dataAction) => {
+      if (!allowsData(dataAction)) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+    },
   };
 }
 
@@ -82,8 +88,7 @@ export async function authorizeData(
   dataAction: string,
   scope: string,
 ): Promise<void> {
-  if (!(await mayPerformData(ctx, principal, dataAction, scope)))
-    throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);
+  (await rightsAt(ctx, principal, scope)).requireData(dataAction);
 }
 
 /** Whether the principal holds a data action anywhere (at the root or on any subscription). */

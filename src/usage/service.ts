@@ -107,9 +107,9 @@ declare const reporting: unique symbol;
 /** A caller found to be a deployment at all (the Azure Stack Deployment role at '/'): only `reporterOf` makes one. */
 export type Reporter = Principal & { readonly [reporting]: true };
 
+/** `rights`: the caller's at '/'. */
 const reporterIn = (caller: Principal, rights: RightsAt): Reporter => {
-  if (!rights.allowsData(DEPLOYMENT_REPORT))
-    throw armErrors.authorizationFailed(caller.objectId, DEPLOYMENT_REPORT, ROOT_SCOPE);
+  rights.requireData(DEPLOYMENT_REPORT);
   return caller as Reporter;
 };
 
