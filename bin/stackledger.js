@@ -8,20 +8,9 @@ if (major < 20 || (major === 20 && minor < 18)) {
 }
 // The compiled dist/ (made by `npm install`, see scripts/prepare.mjs) starts in half the time; it is
 // used only while no source file is newer than it, so an edited checkout runs its sources.
-import { readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { distIsCurrent } from '../scripts/dist-current.mjs';
 
-function compiledIsCurrent() {
-  try {
-    const built = statSync(new URL('../dist/.built', import.meta.url)).mtimeMs;
-    const src = fileURLToPath(new URL('../src/', import.meta.url));
-    return readdirSync(src, { recursive: true }).every((f) => statSync(src + f).mtimeMs <= built);
-  } catch {
-    return false;
-  }
-}
-
-if (compiledIsCurrent()) {
+if (distIsCurrent()) {
   await import('../dist/cli/main.js');
 } else {
   let register;

@@ -3,22 +3,13 @@
 // `--if-stale` (what `npm test` runs) builds only when some source file is newer than the mark, as
 // after an edit; a fresh install's dist (built by `npm install`) is used as it is.
 import { execSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { distIsCurrent } from './dist-current.mjs';
 
-function isCurrent() {
-  try {
-    const built = statSync('dist/.built').mtimeMs;
-    const sources = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
-    const files = sources.flatMap((s) =>
-      statSync(s).isDirectory() ? readdirSync(s, { recursive: true }).map((f) => `${s}/${f}`) : [s],
-    );
-    return files.every((f) => statSync(f).mtimeMs <= built);
-  } catch {
-    return false;
-  }
-}
-
-if (process.argv.includes('--if-stale') && isCurrent()) {
+if (
+  process.argv.includes('--if-stale') &&
+  distIsCurrent(['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])
+) {
   process.stdout.write('dist/ is current: no build needed\n');
 } else {
   rmSync('dist', { recursive: true, force: true });
