@@ -410,6 +410,14 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.equal((await t.call('GET', summaryUrl, { token: customer })).status, 403);
     const tooLong = await t.call('GET', summaryUrl.replace('to=2026-07-02', 'to=2028-07-02'), { token });
     assert.equal(tooLong.status, 400);
+    // A cloud id that is not a GUID: 400 with the vendor's code, for the deployment and for an administrator.
+    const notGuid = summaryUrl.replace(t.b.stacks.local.cloudId, 'east');
+    const asDeployment = await t.call('GET', notGuid, { token });
+    assert.equal(asDeployment.status, 400);
+    assert.equal(asDeployment.body.error.code, 'InvalidRequestContent');
+    const asAdministrator = await t.call('GET', notGuid, { token: csp });
+    assert.equal(asAdministrator.status, 400);
+    assert.equal(asAdministrator.body.error.code, 'InvalidCloudId');
   });
 
   it("takes one deployment's batches side by side as it would one after the other: no deadlock, each record once, the first quantity kept", async () => {
