@@ -77,7 +77,14 @@ export function startDeliveries(db: NotificationDb, sealer: Sealer, logger: Logg
     });
   };
 
-  const tick = async (): Promise<void> => {
+  // Looks for due work: a look in progress is waited for by `stop`, since it starts attempts.
+  const ticks = new Set<Promise<void>>();
+  const tick = (): Promise<void> => {
+    const run = claimDue().finally(() => ticks.delete(run));
+    ticks.add(run);
+    return run;
+  };
+  const claimDue = async (): Promise<void> => {
     const free = concurrency - inFlight.size;
     if (free <= 0) return;
     const now = new Date();
@@ -108,6 +115,8 @@ export function startDeliveries(db: NotificationDb, sealer: Sealer, logger: Logg
     async stop(): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
+      // A look for due work still running would reach the database after it closed.
+      await Promise.allSettled([...ticks]);
       await Promise.allSettled([...inFlight]);
     },
   };
