@@ -17,6 +17,7 @@ import { DEPLOYMENT } from '../src/arm/roles.ts';
 import { signRegistrationToken } from '../src/core/registration-token.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { newRegistrationKey, registrationKeyOf } from '../src/stack/registration-key.ts';
+import { usageStore } from '../src/usage/store.ts';
 import { startSystem } from '../src/system/up.ts';
 import { applicationWithRegistrationKey, testDeployment, type TestDeployment } from './helpers/deployment.ts';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
@@ -351,6 +352,83 @@ describe('the trust boundary of registrations and usage reports', () => {
       assert.match(res.body.error.message, /records(\[1\]|\.1)/, what);
     }
     assert.equal(await usageRows(), before, 'nothing was written');
+  });
+
+  it('stores every text as sent (tabs, line ends, backslashes), one row per record, billed as the link says', async () => {
+    // A new batch is copied in (COPY's text format); none of its fields may make a column or a row
+    // of its own, whatever it holds.
+    const stack = await stackApplicationToken();
+    const odd = 'a\tb\nc\rd\\e\\N\\.\\\n é😀';
+    const forged = `\tdeployment:${randomUUID()}\t${randomUUID()}\n${'x\t'.repeat(16)}`;
+    const records = [
+      {
+        ...record(victim.customerId, victim.sub, '1.5'),
+        resourceId: `id${odd}`,
+        resourceUri: `/x/${odd}`,
+        location: odd,
+        tags: { k: odd },
+      },
+      { ...record(victim.customerId, victim.sub, '2.5'), resourceUri: forged, location: forged, tags: { k: 'v' } },
+    ];
+    const batchId = randomUUID();
+    const res = await report(stack, { cloudId, batchId, records });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual([res.body.new, res.body.duplicates], [2, 0]);
+    const stored = (
+      await hubDb.query(
+        `select resource_id, resource_uri, location, tags, billed_subscription_id::text, link_id is not null as linked, source
+         from usage_received where batch_id = $1 order by quantity`,
+        [batchId],
+      )
+    ).rows;
+    assert.deepEqual(
+      stored.map((r) => [r.resource_id, r.resource_uri, r.location, r.tags]),
+      records.map((r) => [r.resourceId, r.resourceUri, r.location, r.tags]),
+    );
+    for (const r of stored) {
+      assert.equal(r.source, `deployment:${cloudId}`);
+      assert.equal(r.billed_subscription_id, victim.subscriptionId, "billed to the victim's customer subscription");
+      assert.ok(r.linked);
+    }
+    // The same batch again: each record is a duplicate.
+    const again = await report(stack, { cloudId, batchId: randomUUID(), records });
+    assert.deepEqual([again.status, again.body.new, again.body.duplicates], [200, 0, 2]);
+    assert.equal(await count('select count(*) as n from usage_received where batch_id = $1', [batchId]), 2);
+    // A batch that COPY refused would still be stored, by the statement: so the COPY itself is
+    // asked to store such a batch, and must (its answer is undefined when it did not).
+    const pool = new pg.Pool({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    try {
+      const registration = (await hubDb.query('select * from registrations where cloud_id = $1', [cloudId])).rows[0];
+      const copied = records.map((r) => ({ ...r, resourceId: `${r.resourceId}${randomUUID()}` }));
+      const byCopy = randomUUID();
+      const batch = {
+        cloudId,
+        registrationId: registration.id,
+        registrationSubscriptionId: registration.subscription_id,
+        batchId: byCopy,
+        receivedAt: new Date(),
+        records: copied,
+        hours: copied.map((r) => new Date(r.hour)),
+      };
+      const answer = await usageStore.copyIfAllNew(pool, batch);
+      assert.deepEqual(answer, { received: 2, new: 2 });
+      const rows = (
+        await hubDb.query(
+          `select resource_id, resource_uri, location, tags, billed_subscription_id::text
+           from usage_received where batch_id = $1 order by quantity`,
+          [byCopy],
+        )
+      ).rows;
+      assert.deepEqual(
+        rows.map((r) => [r.resource_id, r.resource_uri, r.location, r.tags, r.billed_subscription_id]),
+        copied.map((r) => [r.resourceId, r.resourceUri, r.location, r.tags, victim.subscriptionId]),
+      );
+      // Held keys: the COPY stores nothing and says so.
+      assert.equal(await usageStore.copyIfAllNew(pool, { ...batch, batchId: randomUUID() }), undefined);
+      assert.equal(await count('select count(*) as n from usage_received where batch_id = $1', [byCopy]), 2);
+    } finally {
+      await pool.end();
+    }
   });
 
   it("gives the deployment's application no rights over the hub: prices and the clock answer 403", async () => {

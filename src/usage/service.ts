@@ -164,25 +164,31 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
     const late = hours.flatMap((hour, i) => (hour!.getTime() < archivedUntil.getTime() ? [i] : []));
     if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
   }
-  const now = ctx.arm.clock.now();
-  // A batch with conflicts stores nothing: its transaction is rolled back, then they are counted.
-  // No lock: batches of one deployment may run side by side (a retry beside its first try, say);
-  // the unique index makes a batch that shares keys with another wait for it, then see its rows.
-  const outcome = await inTransaction(ctx.db, async (db) => {
-    const stored = await usageStore.receiveFromDeployment(db, {
-      cloudId: registration.cloud_id,
-      registrationId: registration.id,
-      registrationSubscriptionId: registration.subscription_id,
-      batchId: batch.batchId,
-      receivedAt: now,
-      records: batch.records,
-    });
-    if (stored.conflicts.length > 0) throw new RefusedBatch(stored.conflicts);
-    return { stored, conflicts: undefined };
-  }).catch((e: unknown) => {
-    if (e instanceof RefusedBatch) return { stored: undefined, conflicts: e.conflicts };
-    throw e;
-  });
+  const toStore = {
+    cloudId: registration.cloud_id,
+    registrationId: registration.id,
+    registrationSubscriptionId: registration.subscription_id,
+    batchId: batch.batchId,
+    receivedAt: ctx.arm.clock.now(),
+    records: batch.records,
+  };
+  const now = toStore.receivedAt;
+  // A batch of new records only (nearly all) is copied in whole. Otherwise one statement sorts
+  // duplicates from conflicts; a batch with conflicts stores nothing: its transaction is rolled
+  // back, then they are counted. No lock: batches of one deployment may run side by side (a
+  // retry beside its first try, say); the unique index makes a batch that shares keys with
+  // another wait for it, then see its rows (the COPY fails on them and the statement runs).
+  const fresh = await usageStore.copyIfAllNew(ctx.pool, { ...toStore, hours: hours as Date[] });
+  const outcome = fresh
+    ? { stored: fresh, conflicts: undefined }
+    : await inTransaction(ctx.db, async (db) => {
+        const stored = await usageStore.receiveFromDeployment(db, toStore);
+        if (stored.conflicts.length > 0) throw new RefusedBatch(stored.conflicts);
+        return { stored, conflicts: undefined };
+      }).catch((e: unknown) => {
+        if (e instanceof RefusedBatch) return { stored: undefined, conflicts: e.conflicts };
+        throw e;
+      });
   if (outcome.conflicts) {
     const conflicts = outcome.conflicts;
     await inTransaction(ctx.db, async (db) => {

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import type { UsageHourSummary } from '../core/usage-summary.ts';
+import { freshBatchStore } from './fresh-batch-store.ts';
 import { usagePageStore } from './page-store.ts';
 import type { UsageTables } from './tables.ts';
 
@@ -45,6 +46,7 @@ export const eventKey = (source: string, id: string) => `${source}\n${id}`;
 
 export const usageStore = {
   ...usagePageStore,
+  ...freshBatchStore,
   /**
    * Stores the records of a batch that are not stored yet, each with its first attribution, in
    * one statement: to the customer subscription that held the record's directory on the deployment
@@ -83,10 +85,11 @@ export const usageStore = {
         select 'deployment:' || ${batch.cloudId}, ${batch.cloudId}::uuid, ${batch.registrationId}::uuid, f."resourceId", f."resourceUri", f."meterId", f.hour, f.revision, f.quantity,
                f."subscriptionId", f."tenantId", f.location, f.tags, ${batch.receivedAt}::timestamptz, ${batch.batchId}::uuid,
                coalesce(l.customer_subscription_id, ${batch.registrationSubscriptionId}::uuid), l.id
-        -- in the key's order: two batches that share keys wait for each other's keys in one order,
-        -- never in a cycle (no deadlock), and the unique index keeps the first committed quantity
+        -- in the key's order (the resource id by its bytes, as fresh-batch-store's COPY too): two
+        -- batches that share keys wait for each other's keys in one order, never in a cycle (no
+        -- deadlock), and the unique index keeps the first committed quantity
         from firsts f left join lateral link_in_force(${batch.cloudId}::uuid, f."tenantId", f.hour) l on true
-        where not exists (select 1 from in_batch) order by f."resourceId", f."meterId", f.hour, f.revision
+        where not exists (select 1 from in_batch) order by f."resourceId" collate "C", f."meterId", f.hour, f.revision
         on conflict (source, resource_id, meter_id, hour, revision)
           do update set batch_id = usage_received.batch_id where usage_received.quantity <> excluded.quantity
         returning resource_id, meter_id, hour, revision, quantity

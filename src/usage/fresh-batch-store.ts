@@ -1,0 +1,123 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { UsageRecordWire } from '../core/usage-record.ts';
+
+// The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
+// into usage_received, each record with its first attribution. A COPY that meets a key already
+// held (a retry, a record sent twice) fails whole and changes nothing; the caller then stores
+// the batch with the statement that sorts duplicates from conflicts (`receiveFromDeployment`).
+
+/** A batch as `copyIfAllNew` takes it: `hours` are the records' hours, parsed. */
+export interface FreshBatch {
+  cloudId: string;
+  registrationId: string;
+  registrationSubscriptionId: string;
+  batchId: string;
+  receivedAt: Date;
+  records: UsageRecordWire[];
+  hours: Date[];
+}
+
+const COPY_COLUMNS =
+  'source, cloud_id, registration_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id, billed_subscription_id, link_id';
+
+/** A field of COPY's text format: backslashes, tabs and line ends escaped; `\N` for null. */
+function copyField(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+    : value;
+}
+
+/**
+ * The records' positions in the order `receiveFromDeployment` inserts them (resource id by its
+ * bytes, meter, hour, revision): two batches that share keys then wait for each other's keys in
+ * one order, never in a cycle, whichever way each one takes.
+ */
+function keyOrder(batch: FreshBatch): number[] {
+  const resource = batch.records.map((r) => Buffer.from(r.resourceId));
+  const meter = batch.records.map((r) => r.meterId.toLowerCase());
+  return batch.records
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        Buffer.compare(resource[a], resource[b]) ||
+        (meter[a] < meter[b] ? -1 : meter[a] > meter[b] ? 1 : 0) ||
+        batch.hours[a].getTime() - batch.hours[b].getTime() ||
+        batch.records[a].revision - batch.records[b].revision,
+    );
+}
+
+/**
+ * The customer subscription link in force for each directory and hour of the batch (registration's
+ * `link_in_force`), the hours read by PostgreSQL from the records' own text as the COPY reads them.
+ */
+async function linksInForce(client: pg.PoolClient, batch: FreshBatch) {
+  const key = (r: UsageRecordWire) => `${r.tenantId} ${r.hour}`;
+  const asked = [...new Map(batch.records.map((r) => [key(r), r])).values()];
+  const found = await client.query<{ n: string; id: string; subscription_id: string }>(
+    `select x.n, l.id, l.customer_subscription_id as subscription_id
+     from unnest($2::uuid[], $3::text[]) with ordinality as x(tenant_id, hour, n)
+       join lateral link_in_force($1::uuid, x.tenant_id, x.hour::timestamptz) l on true`,
+    [batch.cloudId, asked.map((r) => r.tenantId), asked.map((r) => r.hour)],
+  );
+  const links = new Map(found.rows.map((l) => [key(asked[Number(l.n) - 1]), l]));
+  return (r: UsageRecordWire) => links.get(key(r));
+}
+
+export const freshBatchStore = {
+  /**
+   * Stores a batch by COPY when none of its keys is held yet (by the hub or twice in the batch):
+   * answers how many it stored, or undefined (nothing stored) when the database refused the COPY,
+   * for a held key or anything else, which the statement's way then answers.
+   */
+  async copyIfAllNew(pool: pg.Pool, batch: FreshBatch): Promise<{ received: number; new: number } | undefined> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('begin');
+      const linkOf = await linksInForce(client, batch);
+      // Every field escaped, those of the batch's own too: a tab or line end in one must not make
+      // a column or a row of its own.
+      const fixed = [`deployment:${batch.cloudId}`, batch.cloudId, batch.registrationId].map(copyField).join('\t');
+      const received = [batch.receivedAt.toISOString(), batch.batchId].map(copyField).join('\t');
+      const lines = keyOrder(batch).map((i) => {
+        const r = batch.records[i];
+        const link = linkOf(r);
+        const fields = [
+          r.resourceId,
+          r.resourceUri,
+          r.meterId,
+          r.hour,
+          String(r.revision),
+          r.quantity,
+          r.subscriptionId,
+        ];
+        fields.push(r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
+        const billed = [link?.subscription_id ?? batch.registrationSubscriptionId, link?.id];
+        return `${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`;
+      });
+      await pipeline(
+        Readable.from([lines.join('')]),
+        client.query(copyFrom(`copy usage_received (${COPY_COLUMNS}) from stdin`)),
+      );
+      await client.query('commit');
+      return { received: batch.records.length, new: batch.records.length };
+    } catch (e) {
+      // A refusal by the database leaves the connection in a failed transaction; anything else
+      // (the connection lost midway) leaves it unfit for use.
+      if (!(e instanceof pg.DatabaseError)) {
+        broken = e instanceof Error ? e : new Error(String(e));
+        throw e;
+      }
+      await client.query('rollback').catch((lost: Error) => {
+        broken = lost;
+      });
+      return undefined;
+    } finally {
+      client.release(broken);
+    }
+  },
+};
