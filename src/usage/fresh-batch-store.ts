@@ -77,7 +77,8 @@ export const freshBatchStore = {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('begin');
+      // No transaction: a COPY is one statement, stored whole or not at all, and the links it
+      // writes are read just before it as a statement of a read-committed transaction would.
       const linkOf = await linksInForce(client, batch);
       // Every field escaped, those of the batch's own too: a tab or line end in one must not make
       // a column or a row of its own.
@@ -86,16 +87,8 @@ export const freshBatchStore = {
       const lines = keyOrder(batch).map((i) => {
         const r = batch.records[i];
         const link = linkOf(r);
-        const fields = [
-          r.resourceId,
-          r.resourceUri,
-          r.meterId,
-          r.hour,
-          String(r.revision),
-          r.quantity,
-          r.subscriptionId,
-        ];
-        fields.push(r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
+        const fields = [r.resourceId, r.resourceUri, r.meterId, r.hour, String(r.revision), r.quantity];
+        fields.push(r.subscriptionId, r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
         const billed = [link?.subscription_id ?? batch.registrationSubscriptionId, link?.id];
         return `${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`;
       });
@@ -103,19 +96,13 @@ export const freshBatchStore = {
         Readable.from([lines.join('')]),
         client.query(copyFrom(`copy usage_received (${COPY_COLUMNS}) from stdin`)),
       );
-      await client.query('commit');
       return { received: batch.records.length, new: batch.records.length };
     } catch (e) {
-      // A refusal by the database leaves the connection in a failed transaction; anything else
-      // (the connection lost midway) leaves it unfit for use.
-      if (!(e instanceof pg.DatabaseError)) {
-        broken = e instanceof Error ? e : new Error(String(e));
-        throw e;
-      }
-      await client.query('rollback').catch((lost: Error) => {
-        broken = lost;
-      });
-      return undefined;
+      // A refusal by the database leaves the connection fit for use; anything else (the
+      // connection lost midway) does not.
+      if (e instanceof pg.DatabaseError) return undefined;
+      broken = e instanceof Error ? e : new Error(String(e));
+      throw e;
     } finally {
       client.release(broken);
     }

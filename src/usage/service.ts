@@ -150,7 +150,11 @@ const CONFLICTS_NAMED = 1000;
  * refused batch is stored.
  */
 export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: DeploymentBatch) {
-  const registration = await requireDeployment(ctx, caller, batch.cloudId);
+  // Where archived usage ends is read beside the registration (a refusal of the caller comes first).
+  const [registration, archivedUntil] = await inOrder(
+    requireDeployment(ctx, caller, batch.cloudId),
+    archiveStore.archivedUntil(ctx.db),
+  );
   const foreign = batch.records.findIndex(
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
@@ -159,7 +163,6 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
   const badHour = hours.indexOf(undefined);
   if (badHour >= 0) throw ingestionErrors.badHour(badHour, batch.records[badHour].hour);
   // An archived month takes nothing more: its invoices and archive are final.
-  const archivedUntil = await archiveStore.archivedUntil(ctx.db);
   if (archivedUntil) {
     const late = hours.flatMap((hour, i) => (hour!.getTime() < archivedUntil.getTime() ? [i] : []));
     if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
@@ -241,15 +244,14 @@ export async function deploymentSummary(
   };
   const range = { from: time('from'), to: time('to') };
   checkReconciliationRange(range.from, range.to);
-  // An archived month's hours are no longer here: an empty summary would read as lost usage.
-  await refuseArchivedUsage(ctx, caller, range.from, range.to);
-  return {
-    cloudId,
-    from: range.from.toISOString(),
-    to: range.to.toISOString(),
-    conflicts: await usageStore.conflictCounts(ctx.db, range.from, range.to, cloudId),
-    value: await usageStore.deploymentSummary(ctx.db, cloudId, range.from, range.to),
-  };
+  // An archived month's hours are no longer here: an empty summary would read as lost usage (the
+  // reads run beside the archive's look-up, which still refuses first).
+  const [, conflicts, value] = await inOrder(
+    refuseArchivedUsage(ctx, caller, range.from, range.to),
+    usageStore.conflictCounts(ctx.db, range.from, range.to, cloudId),
+    usageStore.deploymentSummary(ctx.db, cloudId, range.from, range.to),
+  );
+  return { cloudId, from: range.from.toISOString(), to: range.to.toISOString(), conflicts, value };
 }
 
 /** Readers of a subscription's usage: its Owners and Readers, and the partner that sold it. */
