@@ -6,9 +6,9 @@ if (major < 20 || (major === 20 && minor < 18)) {
   process.stderr.write(`error: Stackledger needs Node.js 20.18 or later; this is ${process.versions.node}.\n`);
   process.exit(1);
 }
-// The compiled dist/ (made by `npm install`, see scripts/prepare.mjs), bundled into one file, loads
-// in a fraction of the sources' time; it is used only while no source file is newer than it, so an
-// edited checkout runs its sources.
+// The compiled dist/ (made by `npm install`, see scripts/prepare.mjs), bundled into an entry and a
+// few chunks, loads in a fraction of the sources' time; it is used only while no source file is
+// newer than it, so an edited checkout runs its sources.
 import { existsSync } from 'node:fs';
 import { distIsCurrent } from '../scripts/dist-current.mjs';
 

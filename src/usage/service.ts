@@ -167,15 +167,15 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
     const late = hours.flatMap((hour, i) => (hour!.getTime() < archivedUntil.getTime() ? [i] : []));
     if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
   }
+  const now = ctx.arm.clock.now();
   const toStore = {
     cloudId: registration.cloud_id,
     registrationId: registration.id,
     registrationSubscriptionId: registration.subscription_id,
     batchId: batch.batchId,
-    receivedAt: ctx.arm.clock.now(),
+    receivedAt: now,
     records: batch.records,
   };
-  const now = toStore.receivedAt;
   // A batch of new records only (nearly all) is copied in whole. Otherwise one statement sorts
   // duplicates from conflicts; a batch with conflicts stores nothing: its transaction is rolled
   // back, then they are counted. No lock: batches of one deployment may run side by side (a
