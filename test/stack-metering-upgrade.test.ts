@@ -1,12 +1,14 @@
 // An existing stack upgrades to the outbox by month: its records move into monthly partitions
 // unchanged (a quarantined one still referred to), the indexes and the counters are there, and a
-// month made later takes the records the DEFAULT partition held for it.
+// month made later takes the records the DEFAULT partition held for it; the closing watermark
+// leaves ARM's settings for metering's own row.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
 import { STACK_MIGRATIONS, type StackTables } from '../src/stack/app.ts';
 import { outboxStore } from '../src/stack/metering/outbox-store.ts';
+import { meteringStore } from '../src/stack/metering/store.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_stack_upgrade_${Date.now()}`;
@@ -14,6 +16,7 @@ const NEW = [
   '1207_usage_records_monthly',
   '1208_usage_record_counts',
   '1209_usage_archives',
+  '1210_closing_in_one_call',
   '1302_quarantine_reference_by_key',
 ];
 const SUB = '99999999-0000-0000-0000-0000000000a1';
@@ -54,6 +57,10 @@ describe('upgrading a stack with usage records to monthly partitions', () => {
       db,
     );
     before_ = await records();
+    // Where closing had reached, kept among ARM's settings before 1210.
+    await sql`insert into settings (key, value) values ('metering', '{"closedUntil":"2026-03-02T06:00:00.000Z"}')`.execute(
+      db,
+    );
     await migrate(db, STACK_MIGRATIONS);
   });
   after(async () => {
@@ -96,6 +103,12 @@ describe('upgrading a stack with usage records to monthly partitions', () => {
         db,
       );
     assert.equal(fk.rows.length, 0);
+  });
+
+  it("moves the closing watermark out of ARM's settings, unchanged", async () => {
+    assert.equal((await meteringStore.closedUntil(db))?.toISOString(), '2026-03-02T06:00:00.000Z');
+    const left = await sql`select 1 from settings where key = 'metering'`.execute(db);
+    assert.equal(left.rows.length, 0);
   });
 
   it('counts the outbox from its counters as a recount does', async () => {

@@ -40,6 +40,10 @@ export const armStore = {
       .execute();
   },
 
+  async deleteSetting(db: SettingsDb, key: string): Promise<void> {
+    await db.deleteFrom('settings').where('key', '=', key).execute();
+  },
+
   /**
    * Changes some fields of a setting in one statement (made when missing): `set` replaces fields,
    * `unset` removes them, `add` adds to numeric fields (absent ones count as 0).

@@ -141,10 +141,10 @@ export class UsageBridge {
 
   /** Compares the last closed hours with the hub, at most once per period of domain time; the result goes in the status. */
   async reconcileRecent(now: Date): Promise<void> {
-    const status = await bridgeStore.status(this.o.db);
+    // Both read at once: the watermark is wasted only when the last check is too recent.
+    const [status, closed] = await Promise.all([bridgeStore.status(this.o.db), closedUntil(this.o.db)]);
     const last = status.reconciliation ? Date.parse(status.reconciliation.checkedAt) : -Infinity;
     if (now.getTime() - last < (this.o.reconcileEveryMinutes ?? 360) * 60_000) return;
-    const closed = await closedUntil(this.o.db);
     if (!closed) return;
     const to = hourOf(closed);
     const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);

@@ -54,17 +54,18 @@ export async function reconcile(
   checkedAt: Date,
 ): Promise<Reconciliation> {
   const base = { checkedAt: checkedAt.toISOString(), from: from.toISOString(), to: to.toISOString() };
-  let answer: Awaited<ReturnType<typeof hub.summary>>;
-  try {
-    answer = await hub.summary(from, to);
-  } catch (e) {
-    return { ...base, balanced: false, differences: [], error: `the hub did not answer: ${(e as Error).message}` };
-  }
+  // The outbox's side is read while the hub answers.
+  const [asked, stack] = await Promise.all([
+    hub.summary(from, to).then(
+      (answer) => ({ answer }),
+      (e: unknown) => ({ error: `the hub did not answer: ${(e as Error).message}` }),
+    ),
+    outboxStore.deliveredSummary(db, from, to),
+  ]);
+  if ('error' in asked) return { ...base, balanced: false, differences: [], error: asked.error };
+  const { answer } = asked;
   if (answer.status !== 200)
     return { ...base, balanced: false, differences: [], error: `${answer.status} ${describeErrorBody(answer.body)}` };
-  const differences = compareHours(
-    await outboxStore.deliveredSummary(db, from, to),
-    answer.body.value as UsageHourSummary[],
-  );
+  const differences = compareHours(stack, answer.body.value as UsageHourSummary[]);
   return { ...base, balanced: differences.length === 0, differences };
 }

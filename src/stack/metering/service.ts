@@ -1,8 +1,7 @@
-import { inTransaction } from '../../arm/service.ts';
 import { HOUR_MS, startOfHour } from '../../core/clock.ts';
 import { refuseArchived } from './archive.ts';
 import { hoursReopened, meteredRates, type MeterRates } from './rules.ts';
-import { meteringStore, type MeteringDb } from './store.ts';
+import { type ClosingHour, meteringStore, type MeteringDb } from './store.ts';
 
 // Metering's use cases. Resources tell it what changed (`recordStateChange`, `recordRemoval`), in
 // the transaction of the change, and what the fabric reports late (`recordLateStateChange`). Hours
@@ -94,51 +93,9 @@ function reportedTimes(now: Date, since: Date | undefined): { ofHour: (hour: Dat
   };
 }
 
-/**
- * Closes the hours `[from, until)` and moves the watermark to `until`, in one transaction; with
- * `dirty`, also closes again the dirty hours before `dirty.until` (see `closeDirty`).
- */
-async function closeHours(
-  db: MeteringDb,
-  from: Date,
-  until: Date,
-  reportedAt: (hour: Date) => Date,
-  dirty?: DirtyHours,
-): Promise<void> {
-  const hours: Date[] = [];
-  for (let h = from.getTime(); h < until.getTime(); h += HOUR_MS) hours.push(new Date(h));
-  await inTransaction(db, async (trx) => {
-    await meteringStore.lockClosing(trx);
-    await meteringStore.closeHours(
-      trx,
-      hours.map((hour) => ({ hour, reportedAt: reportedAt(hour) })),
-    );
-    await meteringStore.setClosedUntil(trx, until);
-    if (dirty) await closeDirty(trx, dirty);
-  });
-}
-
-/** Dirty hours to close again: those before `until`, reported at `reportedAt`. */
-interface DirtyHours {
-  until: Date;
-  reportedAt: Date;
-}
-
-/** Closes again the dirty hours before `until`, taking them off their list: in the caller's transaction, under the closing lock. */
-async function closeDirty(trx: MeteringDb, { until, reportedAt }: DirtyHours): Promise<void> {
-  const dirty = await meteringStore.takeDirty(trx, until);
-  await meteringStore.closeHours(
-    trx,
-    dirty.map((hour) => ({ hour, reportedAt })),
-  );
-}
-
-/** Closes again the dirty hours before `until`, taking them off their list in the same transaction. */
+/** Closes again the dirty hours before `until`, taking them off their list, in one transaction. */
 export async function recloseDirtyHours(db: MeteringDb, until: Date, reportedAt: Date): Promise<void> {
-  await inTransaction(db, async (trx) => {
-    await meteringStore.lockClosing(trx);
-    await closeDirty(trx, { until, reportedAt });
-  });
+  await meteringStore.closeHours(db, [], { redo: { before: until, reportedAt } });
 }
 
 /**
@@ -153,12 +110,16 @@ export async function closeDueHours(db: MeteringDb, now: Date, since?: Date): Pr
   const first = closed ? undefined : await meteringStore.firstIntervalStart(db);
   const from = closed ?? (first ? startOfHour(first) : until);
   const reported = reportedTimes(now, since);
-  // Dirty hours were marked before this step: they close again at its first boundary, in the
-  // transaction of the last hours due (or in one of their own when none are).
-  const dirty = { until, reportedAt: reported.firstBoundary };
-  if (from.getTime() >= until.getTime()) return recloseDirtyHours(db, dirty.until, dirty.reportedAt);
+  // Dirty hours were marked before this step: they close again at its first boundary, with the
+  // last hours due (or on their own when none are).
+  const redo = { before: until, reportedAt: reported.firstBoundary };
+  if (from.getTime() >= until.getTime()) return recloseDirtyHours(db, redo.before, redo.reportedAt);
   for (let h = from.getTime(); h < until.getTime(); h += HOURS_PER_TRANSACTION * HOUR_MS) {
     const end = Math.min(h + HOURS_PER_TRANSACTION * HOUR_MS, until.getTime());
-    await closeHours(db, new Date(h), new Date(end), reported.ofHour, end === until.getTime() ? dirty : undefined);
+    const hours: ClosingHour[] = [];
+    for (let t = h; t < end; t += HOUR_MS) hours.push({ hour: new Date(t), reportedAt: reported.ofHour(new Date(t)) });
+    // One call per day of hours: the watermark moves with them; the dirty hours go with the last.
+    const last = end === until.getTime();
+    await meteringStore.closeHours(db, hours, { closedUntil: new Date(end), ...(last ? { redo } : {}) });
   }
 }

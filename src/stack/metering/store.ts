@@ -1,16 +1,13 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
-import { armStore } from '../../arm/store.ts';
-import type { SettingsTable } from '../../arm/tables.ts';
+import { type Kysely, sql } from 'kysely';
 import { MONTHLY_METER_IDS } from '../../core/meters.ts';
-import { monthOf, sameRates } from './rules.ts';
+import { sameRates } from './rules.ts';
 import type { MeterRates, MeteringTables } from './tables.ts';
 
 // All SQL of metering's own state: what each resource meters over time (`resource_states`),
 // closing hours into usage records, the closing watermark and the dirty hours. The outbox's reads
 // and marks (delivery, the usage APIs, chargeback) are in outbox-store.ts; nothing else touches
 // metering's tables.
-// Handed with ARM's settings too: the closing watermark is one of them (ARM's store writes it).
-export type MeteringDb = Kysely<MeteringTables & { settings: SettingsTable }>;
+export type MeteringDb = Kysely<MeteringTables>;
 
 /** The advisory lock of closing hours (a fixed key: one deployment per database). */
 export const CLOSING_LOCK = 0x5354_4b4d; // 'STKM'
@@ -87,64 +84,30 @@ export const meteringStore = {
   },
 
   /**
-   * Closes hours for every resource in one statement: computes each resource's quantity per meter
-   * and hour from the intervals that overlap the hour, and writes, per hour, resource and meter, the
-   * difference from what earlier closings of the hour already wrote, as the next revision.
-   * Closing again with nothing changed writes nothing. Answers how many records it wrote.
-   * Each hour's records carry its reported time (`ClosingHour.reportedAt`).
-   * A record carries its resource's URI, location and tags and its subscription's directory as
-   * they are when the hour closes (through what resources and ARM publish: `metered_resource_facts()`,
-   * `subscription_directories()`).
+   * Closes hours for every resource in one call of `close_metering_hours` (migration 1210), under
+   * the closing lock: computes each resource's quantity per meter and hour from the intervals that
+   * overlap the hour, and writes, per hour, resource and meter, the difference from what earlier
+   * closings of the hour already wrote, as the next revision. Closing again with nothing changed
+   * writes nothing. Each hour's records carry its reported time (`ClosingHour.reportedAt`), and
+   * its resource's URI, location and tags and its subscription's directory as they are when the
+   * hour closes (through what resources and ARM publish: `metered_resource_facts()`,
+   * `subscription_directories()`). With `step`, the same call also closes again the dirty hours
+   * before `step.redo.before` (taking them off their list) and moves the watermark to
+   * `step.closedUntil`: a step of the clock is one round trip, and one transaction however it is
+   * called. Answers how many records it wrote.
    */
-  closeHours: async (db: MeteringDb, hours: ClosingHour[]): Promise<number> => {
-    if (hours.length === 0) return 0;
-    // Each hour's calendar month (UTC), worked out by the same rule as the reference computation.
-    const months = hours.map((h) => monthOf(h.hour));
-    const starts = hours.map((h) => h.hour.toISOString());
-    // A monthly meter accrues rate × the elapsed fraction of the month; an hour takes the
-    // difference of that running total, rounded, at the ends of each overlap (rules.ts).
-    const accrued = (t: RawBuilder<unknown>) =>
-      sql`round(m.value::numeric * extract(epoch from (${t} - h.month_start)) / h.month_seconds, 9)`;
-    const result = await sql`
-      with hours as (
-        select h.hour, h.hour + interval '1 hour' as hour_end, h.month_start, h.month_seconds, h.reported_at
-        from unnest(${starts}::timestamptz[], ${months.map((m) => new Date(m.start).toISOString())}::timestamptz[],
-                    ${months.map((m) => String(m.ms / 1000))}::numeric[], ${hours.map((h) => h.reportedAt.toISOString())}::timestamptz[])
-          as h(hour, month_start, month_seconds, reported_at)
-      ), computed as (
-        select h.hour, s.resource_id, m.key as meter_id,
-               round(sum(case when m.monthly then 0 else extract(epoch from (w.b - w.a)) * m.value::numeric end) / 3600, 9)
-                 + sum(case when m.monthly then ${accrued(sql.ref('w.b'))} - ${accrued(sql.ref('w.a'))} else 0 end) as quantity
-        from hours h
-        join resource_states s on s.valid_from < h.hour_end and (s.valid_to is null or s.valid_to > h.hour)
-        cross join lateral (
-          select r.key, r.value, r.key = any(${MONTHLY_METER_IDS}::text[]) as monthly from jsonb_each_text(s.rates) r
-        ) m
-        cross join lateral (
-          select greatest(s.valid_from, h.hour) as a, least(coalesce(s.valid_to, h.hour_end), h.hour_end) as b
-        ) w
-        group by h.hour, s.resource_id, m.key
-      ), existing as (
-        select hour, resource_id, meter_id::text as meter_id, sum(quantity) as quantity, max(revision) as revision
-        from usage_records where hour = any(${starts}::timestamptz[])
-        group by hour, resource_id, meter_id
-      ), delta as (
-        select coalesce(c.hour, e.hour) as hour, coalesce(c.resource_id, e.resource_id) as resource_id,
-               coalesce(c.meter_id, e.meter_id) as meter_id,
-               coalesce(c.quantity, 0) - coalesce(e.quantity, 0) as quantity, coalesce(e.revision, 0) + 1 as revision
-        from computed c full join existing e on e.hour = c.hour and e.resource_id = c.resource_id and e.meter_id = c.meter_id
-        where coalesce(c.quantity, 0) <> coalesce(e.quantity, 0)
-      )
-      insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
-      select d.resource_id, d.meter_id::uuid, d.hour, d.revision, d.quantity, r.subscription_id, s.tenant_id,
-             r.resource_uri, r.location, r.tags, h.reported_at
-      from delta d
-      join hours h on h.hour = d.hour
-      join metered_resource_facts() r on r.id = d.resource_id
-      join subscription_directories() s on s.subscription_id = r.subscription_id
-      on conflict do nothing
+  closeHours: async (
+    db: MeteringDb,
+    hours: ClosingHour[],
+    step: { closedUntil?: Date; redo?: { before: Date; reportedAt: Date } } = {},
+  ): Promise<number> => {
+    const result = await sql<{ written: string }>`
+      select close_metering_hours(${CLOSING_LOCK}, ${hours.map((h) => h.hour.toISOString())}::timestamptz[],
+        ${hours.map((h) => h.reportedAt.toISOString())}::timestamptz[], ${MONTHLY_METER_IDS}::text[],
+        ${step.closedUntil?.toISOString() ?? null}::timestamptz, ${step.redo?.before.toISOString() ?? null}::timestamptz,
+        ${step.redo?.reportedAt.toISOString() ?? null}::timestamptz) as written
     `.execute(db);
-    return Number(result.numAffectedRows ?? 0);
+    return Number(result.rows[0].written);
   },
 
   /** Closes one hour (see `closeHours`), its records reported at `reportedAt`. */
@@ -159,13 +122,9 @@ export const meteringStore = {
     return (row?.first as Date | null) ?? undefined;
   },
 
-  // The closing watermark is one of ARM's settings (key `metering`).
-  closedUntil: async (db: MeteringDb): Promise<Date | undefined> => {
-    const v = await armStore.getSetting<{ closedUntil?: string }>(db, 'metering');
-    return v?.closedUntil ? new Date(v.closedUntil) : undefined;
-  },
-
-  setClosedUntil: (db: MeteringDb, at: Date) => armStore.putSetting(db, 'metering', { closedUntil: at.toISOString() }),
+  /** Where closing has reached: every hour before it is closed (moved by `closeHours`' step). */
+  closedUntil: async (db: MeteringDb): Promise<Date | undefined> =>
+    (await db.selectFrom('metering_watermark').select('closed_until').executeTakeFirst())?.closed_until,
 
   /**
    * Serializes, until the end of the caller's transaction, everything that closes hours or changes
@@ -185,14 +144,5 @@ export const meteringStore = {
       .values(hours.map((hour) => ({ hour })))
       .onConflict((oc) => oc.column('hour').doNothing())
       .execute();
-  },
-
-  /** Takes the dirty hours before `before` off their list: in the transaction that closes them again. */
-  takeDirty: async (db: MeteringDb, before: Date): Promise<Date[]> => {
-    if (!db.isTransaction)
-      throw new Error('takeDirty must run in the transaction that closes the hours again, or a crash loses them');
-    return (await db.deleteFrom('metering_dirty_hours').where('hour', '<', before).returning('hour').execute())
-      .map((r) => r.hour)
-      .sort((a, b) => a.getTime() - b.getTime());
   },
 };

@@ -40,6 +40,12 @@ export interface MeteringDirtyHoursTable {
   hour: Date;
 }
 
+/** Where closing has reached (one row): every hour before `closed_until` is closed. */
+export interface MeteringWatermarkTable {
+  only_row: Generated<boolean>;
+  closed_until: Date;
+}
+
 /** The outbox's counts per month of usage hour, kept by triggers on `usage_records` (migration 1208). */
 export interface UsageRecordCountsTable {
   month: Date;
@@ -65,6 +71,7 @@ export interface MeteringTables {
   resource_states: ResourceStatesTable;
   usage_records: UsageRecordsTable;
   metering_dirty_hours: MeteringDirtyHoursTable;
+  metering_watermark: MeteringWatermarkTable;
   usage_record_counts: UsageRecordCountsTable;
   outbox_archives: OutboxArchivesTable;
 }
