@@ -13,12 +13,17 @@ import { billingStore } from './store.ts';
  */
 export function billingWork(ctx: BillingContext): DueWork {
   let quiet: { fingerprint: string; until: number } | undefined;
+  const idleAt = async (now: Date) =>
+    quiet !== undefined &&
+    now.getTime() < quiet.until &&
+    quiet.fingerprint === (await billingStore.fingerprint(ctx.db));
   return {
     name: 'billing periods',
     settles: true,
+    // Without the lock: a period another process is closing now is due by `now`, so not idle.
+    idleAt,
     async runUntil(now) {
-      const fingerprint = await billingStore.fingerprint(ctx.db);
-      if (quiet && quiet.fingerprint === fingerprint && now.getTime() < quiet.until) return;
+      if (await idleAt(now)) return;
       await closeDuePeriods(ctx, now);
       const [periodEnd, draftEnd] = await Promise.all([
         earliestOpenPeriodEnd(ctx),

@@ -44,6 +44,8 @@ export interface JsonResponse<T = UndeclaredJson> {
 export interface RequestOptions {
   token?: string;
   body?: unknown;
+  /** A body already written as JSON, sent as it is (instead of `body`). */
+  json?: string;
   form?: Record<string, string>;
   headers?: Record<string, string>;
 }
@@ -80,9 +82,9 @@ export class HttpClient {
     if (opts.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(opts.form).toString();
-    } else if (opts.body !== undefined) {
+    } else if (opts.json !== undefined || opts.body !== undefined) {
       headers['content-type'] ??= 'application/json';
-      body = JSON.stringify(opts.body);
+      body = opts.json ?? JSON.stringify(opts.body);
     }
     return request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.#dispatcher });
   }

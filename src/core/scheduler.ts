@@ -25,6 +25,11 @@ export interface DueWork {
    * after every other step, so that usage due by then is delivered before its period closes.
    */
   settles?: boolean;
+  /**
+   * A cheap look, without the job's lock (see `oneProcessAtATime`), that answers true only when
+   * nothing can be due by `now`: the lock is then not taken at all.
+   */
+  idleAt?(now: Date): Promise<boolean>;
 }
 
 export interface SchedulerOptions {

@@ -180,7 +180,7 @@ export async function holdingLock<DB, T>(db: Kysely<DB>, name: string, work: () 
  * the others wait, then find it done (every step is idempotent), so the scheduler's promise that
  * work due by now is done when it returns holds in every process. Several jobs given together run
  * in order under one lock (one round trip to take it and one to give it back, not one per job);
- * they settle alike.
+ * they settle alike. When every job says it is idle (`DueWork.idleAt`), no lock is taken.
  */
 export function oneProcessAtATime<DB>(db: Kysely<DB>, ...jobs: [DueWork, ...DueWork[]]): DueWork {
   if (jobs.some((j) => Boolean(j.settles) !== Boolean(jobs[0].settles)))
@@ -189,10 +189,14 @@ export function oneProcessAtATime<DB>(db: Kysely<DB>, ...jobs: [DueWork, ...DueW
   return {
     name,
     ...(jobs[0].settles ? { settles: true } : {}),
-    runUntil: (now, since) =>
-      holdingLock(db, `stackledger job: ${name}`, async () => {
+    runUntil: async (now, since) => {
+      // Jobs that can tell they have nothing due are not waited for, nor locked for.
+      const idle = await Promise.all(jobs.map((j) => j.idleAt?.(now) ?? false));
+      if (idle.every(Boolean)) return;
+      await holdingLock(db, `stackledger job: ${name}`, async () => {
         for (const job of jobs) await job.runUntil(now, since);
-      }),
+      });
+    },
   };
 }
 
