@@ -8,8 +8,9 @@ const startOfDay = (t: Date) => new Date(Math.floor(t.getTime() / DAY_MS) * DAY_
 // the next UTC midnight, where billing periods end) and runs every piece once per step, in the
 // order registered: each does all that fell due in the step at once (a day of hours in one
 // statement, a day of usage in large batches), so a month costs ~32 rounds, not ~745. Work of a
-// lane (each stack's: it has its own database and depends on no other stack) runs after the work
-// of none (the hub's) and beside the other lanes' work; the settling work runs when all are done.
+// lane (each stack's: it has its own database and depends on no other stack; the hub's partitions,
+// fold and budgets) runs after the work of none and beside the other lanes' work; the settling
+// work (closing billing periods) runs when all are done.
 export interface DueWork {
   name: string;
   /**

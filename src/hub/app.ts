@@ -192,7 +192,9 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     archiveDir: opts.archiveDir,
   };
   const budgets: BudgetContext = { db: opts.db, arm, billing };
-  opts.scheduler.register(oneProcessAtATime(opts.db, usagePartitionWork(opts.db), budgetWork(budgets)));
+  // A lane of its own: in one process with stacks (the demo, the tests), the fold of what came in
+  // runs beside their closing and delivery instead of before it (it folds what has come by then).
+  opts.scheduler.register(oneProcessAtATime(opts.db, usagePartitionWork(opts.db), budgetWork(budgets)), 'hub');
   opts.scheduler.register(oneProcessAtATime(opts.db, billingWork(billing)));
   const exportJobs: ExportJobContext = {
     ...billing,
