@@ -1,5 +1,6 @@
 // Late reports and the closing of hours are crash-safe: dirty hours leave their list only with the
-// re-close that corrects them (one transaction), and a late report waits for an hour being closed.
+// re-close that corrects them (one transaction), a late report waits for an hour being closed, and
+// an hour both due and dirty (a late report before any closing) is written once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -147,5 +148,73 @@ describe('dirty hours and late reports under failure', () => {
       )
     ).rows.map((r) => `${r.h} ${r.q}`);
     assert.deepEqual(sums, ['00 1.000000000', '01 0.000000000', '02 0.000000000']);
+  });
+});
+
+describe('a late report before any hour has closed', () => {
+  let t: TestSystem;
+  let stackDb: pg.Client;
+  let vmId: string;
+  const advance = async (to: string) =>
+    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+      token: await t.appToken('csp', t.b.hub.arm),
+      body: { to },
+    });
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date(START) });
+    const customer = await customerWithSubscription(t, 'first');
+    const { user, sub } = await tenantSubscription(t, customer, 'first');
+    vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
+    const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, {
+      token: user,
+      body: vmBody('Standard_A2_v2'),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
+    await stackDb.connect();
+  });
+  after(async () => {
+    await stackDb?.end();
+    await t?.stop();
+  });
+
+  it('closes an hour that is both due and dirty once', async () => {
+    // The first closing fails (no record can be written): no hour is closed, there is no watermark.
+    await stackDb.query(
+      `create function fail_closing() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`,
+    );
+    await stackDb.query(
+      'create trigger fail_closing before insert on usage_records for each row execute function fail_closing()',
+    );
+    try {
+      assert.equal((await advance(hourAt(3))).status, 500);
+    } finally {
+      await stackDb.query('drop trigger fail_closing on usage_records');
+      await stackDb.query('drop function fail_closing()');
+    }
+    assert.equal((await stackDb.query('select 1 from metering_watermark')).rows.length, 0);
+    // The VM was deallocated half an hour into hour 01: without a watermark, the hours up to now are dirty.
+    const report = await t.call(
+      'POST',
+      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+      {
+        token: await t.appToken('operator', t.b.stacks.local.adminArm),
+        body: { resourceId: vmId, at: new Date(START + 90 * 60_000).toISOString(), powerState: 'deallocated' },
+      },
+    );
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.equal(report.body.reopenedHours, 2);
+    // The first closing that succeeds: hours 01 and 02 are due and dirty, and each is written once.
+    assert.equal((await advance(hourAt(4))).status, 200);
+    const records = (
+      await stackDb.query(
+        `select to_char(hour at time zone 'UTC', 'HH24') as h, revision, quantity::text as q from usage_records
+         where resource_id = (select id from resources where name = 'vm1') and meter_id = $1 order by hour, revision`,
+        [BASE],
+      )
+    ).rows.map((r) => `${r.h} r${r.revision} ${r.q}`);
+    assert.deepEqual(records, ['00 r1 2.000000000', '01 r1 1.000000000']);
+    assert.equal((await stackDb.query('select 1 from metering_dirty_hours')).rows.length, 0);
   });
 });
