@@ -14,25 +14,46 @@ const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const START = Date.parse('2026-07-01T00:00:00Z');
 const hourAt = (k: number) => new Date(START + k * 3_600_000).toISOString();
 
+/** A system on the simulated clock at START with the running VM vm1 on its stack, and a client of the stack's database. */
+async function systemWithVm(name: string) {
+  const t = await startTestSystem({ clock: new Date(START) });
+  const customer = await customerWithSubscription(t, name);
+  const { user, sub } = await tenantSubscription(t, customer, name);
+  const vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
+  const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, {
+    token: user,
+    body: vmBody('Standard_A2_v2'),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
+  await stackDb.connect();
+  return { t, stackDb, vmId };
+}
+
+const clockAdvance = async (t: TestSystem, body: { duration?: string; to?: string }) =>
+  t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
+    token: await t.appToken('csp', t.b.hub.arm),
+    body,
+  });
+
+/** The fabric's late report that vm1 was in `powerState` from `at`. */
+const lateReportOf = async (t: TestSystem, vmId: string, at: string, powerState: string) =>
+  t.call(
+    'POST',
+    `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
+    {
+      token: await t.appToken('operator', t.b.stacks.local.adminArm),
+      body: { resourceId: vmId, at, powerState },
+    },
+  );
+
 describe('dirty hours and late reports under failure', () => {
   let t: TestSystem;
   let stackDb: pg.Client;
   let vmId: string;
 
-  const advance = async (body: { duration?: string; to?: string }) =>
-    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
-      token: await t.appToken('csp', t.b.hub.arm),
-      body,
-    });
-  const lateReport = async (at: string, powerState: string) =>
-    t.call(
-      'POST',
-      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
-      {
-        token: await t.appToken('operator', t.b.stacks.local.adminArm),
-        body: { resourceId: vmId, at, powerState },
-      },
-    );
+  const advance = (body: { duration?: string; to?: string }) => clockAdvance(t, body);
+  const lateReport = (at: string, powerState: string) => lateReportOf(t, vmId, at, powerState);
   const baseRecords = async () =>
     (
       await stackDb.query(
@@ -49,17 +70,7 @@ describe('dirty hours and late reports under failure', () => {
     ).rows.map((r) => r.h);
 
   before(async () => {
-    t = await startTestSystem({ clock: new Date(START) });
-    const customer = await customerWithSubscription(t, 'dirty');
-    const { user, sub } = await tenantSubscription(t, customer, 'dirty');
-    vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
-    const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, {
-      token: user,
-      body: vmBody('Standard_A2_v2'),
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
-    await stackDb.connect();
+    ({ t, stackDb, vmId } = await systemWithVm('dirty'));
     const moved = await advance({ to: hourAt(3) });
     assert.equal(moved.status, 200, JSON.stringify(moved.body));
   });
@@ -155,24 +166,10 @@ describe('a late report before any hour has closed', () => {
   let t: TestSystem;
   let stackDb: pg.Client;
   let vmId: string;
-  const advance = async (to: string) =>
-    t.call('POST', `${t.b.hub.arm}/providers/Stackledger.System/clock/advance?api-version=2026-11-01`, {
-      token: await t.appToken('csp', t.b.hub.arm),
-      body: { to },
-    });
+  const advance = (to: string) => clockAdvance(t, { to });
 
   before(async () => {
-    t = await startTestSystem({ clock: new Date(START) });
-    const customer = await customerWithSubscription(t, 'first');
-    const { user, sub } = await tenantSubscription(t, customer, 'first');
-    vmId = `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`;
-    const created = await t.call('PUT', `${t.b.stacks.local.tenantArm}${vmId}?api-version=2020-06-01`, {
-      token: user,
-      body: vmBody('Standard_A2_v2'),
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    stackDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`) });
-    await stackDb.connect();
+    ({ t, stackDb, vmId } = await systemWithVm('first'));
   });
   after(async () => {
     await stackDb?.end();
@@ -195,14 +192,7 @@ describe('a late report before any hour has closed', () => {
     }
     assert.equal((await stackDb.query('select 1 from metering_watermark')).rows.length, 0);
     // The VM was deallocated half an hour into hour 01: without a watermark, the hours up to now are dirty.
-    const report = await t.call(
-      'POST',
-      `${t.b.stacks.local.adminArm}/subscriptions/${t.b.stacks.local.providerSubscriptionId}/providers/Stackledger.System/lateStateReports?api-version=2026-11-01`,
-      {
-        token: await t.appToken('operator', t.b.stacks.local.adminArm),
-        body: { resourceId: vmId, at: new Date(START + 90 * 60_000).toISOString(), powerState: 'deallocated' },
-      },
-    );
+    const report = await lateReportOf(t, vmId, new Date(START + 90 * 60_000).toISOString(), 'deallocated');
     assert.equal(report.status, 200, JSON.stringify(report.body));
     assert.equal(report.body.reopenedHours, 2);
     // The first closing that succeeds: hours 01 and 02 are due and dirty, and each is written once.
