@@ -202,14 +202,22 @@ export interface StackRoleOptions extends RoleOptions {
   location: string;
   /** Ports of the admin and the tenant endpoints (0: free ones). */
   ports: [number, number];
-  /** The hub's ARM endpoint; the rest is discovered from its metadata. */
-  hubArm: string;
+  /**
+   * The hub's ARM endpoint (the rest is discovered from its metadata) and the operator's
+   * credentials there. A promise when the hub is still starting: the stack makes its database and
+   * servers meanwhile, and waits for the hub only to join it.
+   */
+  hub: HubAccess | Promise<HubAccess>;
   /** The certificate authority that the hub's certificate chains to. */
   hubCa?: string;
-  operator: OperatorCredentials;
   stackSecret?: Partial<StackSecretPolicy>;
   /** The process's data folder: the stack's usage archives go to `archiveFolder(DIR, { stack: NAME })`. */
   dataDir: string;
+}
+
+export interface HubAccess {
+  arm: string;
+  operator: OperatorCredentials;
 }
 
 export interface RunningStack {
@@ -219,34 +227,13 @@ export interface RunningStack {
   hub: { arm: string; login: string; authority: string; graph: string; portal: string };
 }
 
-/** Makes a stack's database and brings its schema up to date (one process at a time). */
-export async function prepareStackDatabase(databaseUrl: string): Promise<void> {
-  await ensureDatabase(databaseUrl);
-  const db = openDatabase<StackTables>(databaseUrl);
-  try {
-    await holdingLock(db.db, STACK_START, () => migrateStack(db.db));
-  } finally {
-    await db.close();
-  }
-}
-
 export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups): Promise<RunningStack> {
   const archiveDir = archiveFolder(opts.dataDir, { stack: opts.name });
   // A hub that does not answer in time counts as down: the bridge tries again later.
   const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));
   cleanups.push(() => http.close());
-  const metadata = await http.call('GET', `${opts.hubArm}/metadata/endpoints?api-version=2015-01-01`);
-  const authority = metadata.authentication.loginEndpoint as string;
-  // A hub that names its AD FS-style authority says where its Azure AD-style login base is.
-  const login = (metadata.authentication.aadLoginEndpoint as string | undefined) ?? authority;
-  const hub = {
-    arm: opts.hubArm,
-    login,
-    authority,
-    graph: metadata.graphEndpoint as string,
-    portal: metadata.portalEndpoint as string,
-  };
-
+  // Filled from the hub's metadata once the stack listens; the stack reads it only when serving.
+  const hub = { arm: '', login: '', authority: '', graph: '', portal: '' };
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<StackTables>(opts.databaseUrl);
   cleanups.push(() => db.close());
@@ -296,17 +283,28 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     adminArm: await listen(stack.admin, opts.host, opts.ports[0], secure),
     tenantArm: await listen(stack.tenant, opts.host, opts.ports[1], secure),
   };
+  const { arm, operator } = await opts.hub;
+  const metadata = await http.call('GET', `${arm}/metadata/endpoints?api-version=2015-01-01`);
+  const authority = metadata.authentication.loginEndpoint as string;
+  Object.assign(hub, {
+    arm,
+    authority,
+    // A hub that names its AD FS-style authority says where its Azure AD-style login base is.
+    login: (metadata.authentication.aadLoginEndpoint as string | undefined) ?? authority,
+    graph: metadata.graphEndpoint as string,
+    portal: metadata.portalEndpoint as string,
+  });
 
   // The stack's application lives in the operator's directory; it is registered and kept pointing
   // at the stack's current URLs through the hub's directory API, as the operator's automation.
-  const graphToken = await appToken(http, hub.login, opts.operator, hub.graph);
+  const graphToken = await appToken(http, hub.login, operator, hub.graph);
   const identifierUris = [endpoints.adminArm, endpoints.tenantArm];
   // The application publishes the certificate of the stack's registration key, as Graph's
   // keyCredentials: the hub verifies the stack's registration tokens with it.
   const keyCredentials = [stack.registrationKeyCredential];
   const owners = [{ principalId: String(decodeJwt(graphToken).oid), principalType: 'ServicePrincipal' }];
-  if (opts.operator.adminUserName) {
-    const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(opts.operator.adminUserName)}`, {
+  if (operator.adminUserName) {
+    const admin = await http.call('GET', `${hub.graph}/v1.0/users/${encodeURIComponent(operator.adminUserName)}`, {
       token: graphToken,
     });
     owners.push({ principalId: admin.id, principalType: 'User' });
@@ -315,12 +313,12 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     http,
     login: hub.login,
     graph: hub.graph,
-    operator: opts.operator,
+    operator,
     policy: { ...DEFAULT_STACK_SECRET_POLICY, ...opts.stackSecret },
     logger: opts.logger.child({ role: 'stack', stack: opts.name }),
   };
   let record = await holdingLock(db.db, STACK_START, () =>
-    bootstrapStack(stack, opts.location, opts.operator.tenantId, owners, opts.sealer, async (known) => {
+    bootstrapStack(stack, opts.location, operator.tenantId, owners, opts.sealer, async (known) => {
       let appId = known?.appId;
       if (appId)
         await http.call('PATCH', `${hub.graph}/v1.0/applications/${appId}`, {

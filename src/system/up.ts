@@ -7,11 +7,11 @@ import { adfsAuthorityOf } from '../core/tokens.ts';
 import { onboardDirectory, registerStack, registrationNameOf } from './register.ts';
 import {
   archiveFolder,
-  prepareStackDatabase,
   resolveDatabases,
   startHubRole,
   startStackRole,
   type OperatorCredentials,
+  type RunningStack,
 } from './roles.ts';
 import {
   credentialsOf,
@@ -57,10 +57,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       opts.embedded,
     );
     const role = { scheduler: p.scheduler, logger: p.logger, tls: p.tls, host: p.host, sealer: p.sealer };
-    // The stacks' databases are made and migrated while the hub starts (they need nothing of it).
-    const stackDatabasesReady = Promise.all(stackDbs.map(prepareStackDatabase));
-    stackDatabasesReady.catch(() => {});
-    const hub = await startHubRole(
+    const hubStarting = startHubRole(
       {
         ...role,
         databaseUrl: hubDb,
@@ -73,11 +70,10 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       },
       p.cleanups,
     );
-    await stackDatabasesReady;
-    const { operator, csp } = hub.record;
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
     const startOne = async ({ name, location }: { name: string; location: string }, i: number) => {
+      // The stack makes its database and servers while the hub starts, then joins it.
       const stack = await startStackRole(
         {
           ...role,
@@ -85,19 +81,23 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
           name,
           location,
           ports: [nextPort(opts.port, 1 + 2 * i), nextPort(opts.port, 2 + 2 * i)],
-          hubArm: hub.endpoints.arm,
+          hub: hubStarting.then(({ endpoints, record: { operator } }) => ({
+            arm: endpoints.arm,
+            operator: {
+              tenantId: operator.tenantId,
+              clientId: operator.clientId,
+              clientSecret: operator.clientSecret,
+              adminUserName: operator.admin.userName,
+            },
+          })),
           hubCa: p.tls?.ca,
-          operator: {
-            tenantId: operator.tenantId,
-            clientId: operator.clientId,
-            clientSecret: operator.clientSecret,
-            adminUserName: operator.admin.userName,
-          },
           stackSecret: opts.policies?.stackSecret,
           dataDir: p.dataDir,
         },
         p.cleanups,
       );
+      const hub = await hubStarting;
+      const { operator, csp } = hub.record;
       // The stack registers itself with the CSP's registration subscription, approved for multi-tenancy.
       await registerStack({
         http,
@@ -126,8 +126,14 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       });
       return stack;
     };
-    // The stacks start side by side; what they report is listed in the order asked for.
-    const started = await Promise.all(wanted.map(startOne));
+    // The hub and the stacks start side by side; what they report is listed in the order asked for.
+    // Every start is awaited, a failed one or not, so that what the others opened is in the
+    // cleanups before they run.
+    const starts = await Promise.allSettled([hubStarting, ...wanted.map(startOne)]);
+    const failed = starts.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const hub = await hubStarting;
+    const started = starts.slice(1).map((r) => (r as PromiseFulfilledResult<RunningStack>).value);
     const stacks: Record<string, StackFileEntry> = {};
     const servers: ServedEndpoint[] = [{ name: 'hub', origin: hub.endpoints.arm, routes: routeTable(hub.hub.app) }];
     for (const [i, { name, location }] of wanted.entries()) {
@@ -223,9 +229,8 @@ export async function startStackOnly(
         name: opts.name,
         location: opts.location,
         ports: [opts.port, nextPort(opts.port, 1)],
-        hubArm: opts.hubArm,
+        hub: { arm: opts.hubArm, operator: opts.operator },
         hubCa,
-        operator: opts.operator,
         stackSecret: opts.policies?.stackSecret,
         dataDir: p.dataDir,
       },
