@@ -232,7 +232,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   // A hub that does not answer in time counts as down: the bridge tries again later.
   const http = new HttpClient(opts.hubCa, Number(process.env.STACKLEDGER_HUB_TIMEOUT_MS ?? 30_000));
   cleanups.push(() => http.close());
-  // Filled from the hub's metadata once the stack listens; the stack reads it only when serving.
+  // Filled from the hub's metadata before the stack listens; the stack reads it only when serving.
   const hub = { arm: '', login: '', authority: '', graph: '', portal: '' };
   await ensureDatabase(opts.databaseUrl);
   const db = openDatabase<StackTables>(opts.databaseUrl);
@@ -279,10 +279,7 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
   });
   closeOnCleanup(cleanups, [stack.admin, stack.tenant]);
   const secure = opts.tls !== undefined;
-  endpoints = {
-    adminArm: await listen(stack.admin, opts.host, opts.ports[0], secure),
-    tenantArm: await listen(stack.tenant, opts.host, opts.ports[1], secure),
-  };
+  // The hub's addresses are known before the stack listens: nothing it serves goes without them.
   const { arm, operator } = await opts.hub;
   const metadata = await http.call('GET', `${arm}/metadata/endpoints?api-version=2015-01-01`);
   const authority = metadata.authentication.loginEndpoint as string;
@@ -294,6 +291,10 @@ export async function startStackRole(opts: StackRoleOptions, cleanups: Cleanups)
     graph: metadata.graphEndpoint as string,
     portal: metadata.portalEndpoint as string,
   });
+  endpoints = {
+    adminArm: await listen(stack.admin, opts.host, opts.ports[0], secure),
+    tenantArm: await listen(stack.tenant, opts.host, opts.ports[1], secure),
+  };
 
   // The stack's application lives in the operator's directory; it is registered and kept pointing
   // at the stack's current URLs through the hub's directory API, as the operator's automation.
