@@ -99,7 +99,9 @@ if (!serverUrl) {
 }
 
 // Four files at a time: the whole run took 988–1,022 s with two on this 2-core machine, 872 s with
-// three and 841 s with four (files also wait: on timers, polling, child processes, the database).
+// three and 841 s with four (files also wait: on timers, polling, child processes, the database);
+// 944 s with five (session 16, against 751–854 s with four), the Azure CLI's file, the longest,
+// slowed most: its VM test took 365 s against 235.
 process.stdout.write(compiled ? 'tests run compiled, from .test-build/\n' : 'tests run through tsx\n');
 const child = spawn(
   process.execPath,
