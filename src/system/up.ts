@@ -70,6 +70,18 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
       },
       p.cleanups,
     );
+    // What a stack needs of the hub to join it, once it has started.
+    const hubAccess = hubStarting.then(({ endpoints, record: { operator } }) => ({
+      arm: endpoints.arm,
+      operator: {
+        tenantId: operator.tenantId,
+        clientId: operator.clientId,
+        clientSecret: operator.clientSecret,
+        adminUserName: operator.admin.userName,
+      },
+    }));
+    // A hub that fails is reported through `hubStarting` below, also when a stack failed before asking.
+    hubAccess.catch(() => {});
     const http = new HttpClient(p.tls?.ca);
     p.cleanups.push(() => http.close());
     const startOne = async ({ name, location }: { name: string; location: string }, i: number) => {
@@ -81,15 +93,7 @@ export async function startSystem(opts: UpOptions): Promise<RunningSystem> {
           name,
           location,
           ports: [nextPort(opts.port, 1 + 2 * i), nextPort(opts.port, 2 + 2 * i)],
-          hub: hubStarting.then(({ endpoints, record: { operator } }) => ({
-            arm: endpoints.arm,
-            operator: {
-              tenantId: operator.tenantId,
-              clientId: operator.clientId,
-              clientSecret: operator.clientSecret,
-              adminUserName: operator.admin.userName,
-            },
-          })),
+          hub: hubAccess,
           hubCa: p.tls?.ca,
           stackSecret: opts.policies?.stackSecret,
           dataDir: p.dataDir,

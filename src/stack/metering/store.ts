@@ -84,7 +84,7 @@ export const meteringStore = {
   },
 
   /**
-   * Closes hours for every resource in one call of `close_metering_hours` (migration 1210), under
+   * Closes hours for every resource in one call of `close_metering_hours` (close-function.ts), under
    * the closing lock: computes each resource's quantity per meter and hour from the intervals that
    * overlap the hour, and writes, per hour, resource and meter, the difference from what earlier
    * closings of the hour already wrote, as the next revision. Closing again with nothing changed
