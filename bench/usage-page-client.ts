@@ -13,6 +13,8 @@ export interface UsageClientJob {
   sql: string;
   params: unknown[];
   runs: number;
+  /** Unmeasured runs of each side before the measured ones. */
+  warmRuns: number;
   pageSize: number;
 }
 
@@ -26,7 +28,7 @@ try {
   // Unmeasured runs of each first: the route ran first, and paid for reading the page's index and
   // table pages into the cache that the raw SQL then found warm; and this new process's code (the
   // HTTP client's, pg's parser) is compiled by the fifth run or so.
-  for (let warm = 0; warm < 5; warm++) {
+  for (let warm = 0; warm < job.warmRuns; warm++) {
     await http.send('GET', job.url, { token: job.token });
     await db.query(job.sql, job.params);
   }

@@ -25,6 +25,7 @@ const run = promisify(execFile);
 
 /** Runs of each side per page (BENCH_USAGE_RUNS): at tens of millions of records a run takes minutes. */
 const RUNS = Number(process.env.BENCH_USAGE_RUNS ?? 5);
+const WARM_RUNS = 5;
 const QUERY =
   'api-version=2015-06-01-preview&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-06-01T00:00:00Z&aggregationGranularity=Hourly';
 const NIL = '00000000-0000-0000-0000-000000000000';
@@ -149,9 +150,14 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
         sql: RAW_PAGE,
         params: [sub, ...(key ?? FIRST)],
         runs: RUNS,
+        warmRuns: WARM_RUNS,
         pageSize: USAGE_PAGE_SIZE,
       };
+      // The hub's own CPU per page (this process serves it): steadier on a shared machine than the time.
+      const cpuBefore = process.cpuUsage();
       const { ours, baseline } = await runClient(job);
+      const cpu = process.cpuUsage(cpuBefore);
+      const hubCpuMs = (cpu.user + cpu.system) / 1000 / (RUNS + WARM_RUNS);
       for (let run = 0; run < RUNS; run++)
         log(`page ${page} run ${run + 1}: ours ${Math.round(ours[run])} ms, raw SQL ${Math.round(baseline[run])} ms`);
       const plan = await db.query(`explain (format json) ${RAW_PAGE}`, [sub, ...(key ?? FIRST)]);
@@ -168,6 +174,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
         sizes: { records: loaded, pages, page },
         details: {
           plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
+          hub_cpu_ms_per_page: Math.round(hubCpuMs * 10) / 10,
           runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
         },
       });

@@ -239,6 +239,32 @@ describe('keyset paging', () => {
     await small.body.dump();
   });
 
+  it('answers pages asked for at once, each in its encoding, each the same as asked for alone', async () => {
+    // Answers are written into buffers the server keeps (src/http/json-answers.ts); the usage API's
+    // pages, in every encoding, asked for at once, are each as they are alone.
+    const first = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
+    const second = (await t.call<UsagePage>('GET', first, { token: hubToken })).body.nextLink!;
+    const read = async (url: string, acceptEncoding?: string) => {
+      const res = await t.http.open('GET', url, {
+        token: hubToken,
+        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
+      });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const encoding = res.headers['content-encoding'];
+      return (
+        encoding === 'gzip' ? gunzipSync(body) : encoding === 'br' ? brotliDecompressSync(body) : body
+      ).toString();
+    };
+    const alone = { [first]: await read(first), [second]: await read(second) };
+    assert.notEqual(alone[first], alone[second]);
+    const asks = Array.from({ length: 12 }, (_, i) => ({
+      url: i % 2 ? second : first,
+      encoding: [undefined, 'gzip', 'br'][i % 3],
+    }));
+    const answers = await Promise.all(asks.map((a) => read(a.url, a.encoding)));
+    for (const [i, a] of asks.entries()) assert.equal(answers[i], alone[a.url], `${i}: ${a.encoding ?? 'identity'}`);
+  });
+
   it('refuses a token of another list, of another filter, forged or tampered with the family code', async () => {
     const hubUrl = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
     const first = await t.call<UsagePage>('GET', hubUrl, { token: hubToken });
