@@ -6,7 +6,8 @@ import { sql } from 'kysely';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { WorkScheduler } from '../src/core/scheduler.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
-import { migrateStack, type StackTables } from '../src/stack/app.ts';
+import type { StackTables } from '../src/stack/app.ts';
+import { migrateStack } from '../src/stack/migrations.ts';
 import { meteringWork } from '../src/stack/metering/job.ts';
 
 const SUBSCRIPTION = '11111111-1111-1111-1111-111111111111';

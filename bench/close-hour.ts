@@ -2,7 +2,8 @@
 // writes the same rows into a table of the same shape, in the same run.
 import { sql } from 'kysely';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
-import { migrateStack, type StackTables } from '../src/stack/app.ts';
+import type { StackTables } from '../src/stack/app.ts';
+import { migrateStack } from '../src/stack/migrations.ts';
 import { meteringStore } from '../src/stack/metering/store.ts';
 import { type BenchResult, median } from './report.ts';
 

@@ -9,7 +9,8 @@ import { unbilledPage } from '../src/billing/invoices.ts';
 import type { UnbilledPosition } from '../src/billing/rules.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
-import { migrateHub, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { migrateHub } from '../src/hub/migrations.ts';
 import { PARTNER, seed } from './billing-run.ts';
 
 const PAGE = 2000;

@@ -10,7 +10,8 @@ import { voidInvoice } from '../src/billing/lifecycle.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import type { Principal } from '../src/core/principal.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
-import { hubMigrations, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { hubMigrations } from '../src/hub/migrations.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PARTNER = '99999999-0000-0000-0000-000000000003';

@@ -10,7 +10,8 @@ import { closeDuePeriods } from '../src/billing/billing-run.ts';
 import { BILLING_JOB, finalizeDraft } from '../src/billing/lifecycle.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
-import { hubMigrations, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { hubMigrations } from '../src/hub/migrations.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_billing_keys_${Date.now()}`;

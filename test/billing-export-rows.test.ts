@@ -19,7 +19,8 @@ import { parseResourceId, resourceTypeOf } from '../src/core/arm-id.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { BinaryTextRowReader } from '../src/db/copy-text-rows.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
-import { hubMigrations, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { hubMigrations } from '../src/hub/migrations.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_export_rows_${Date.now()}`;

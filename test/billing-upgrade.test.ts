@@ -9,7 +9,8 @@ import { closeDuePeriods } from '../src/billing/billing-run.ts';
 import { unbilledPage } from '../src/billing/invoices.ts';
 import { SimulatedClock } from '../src/core/clock.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
-import { hubMigrations, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { hubMigrations } from '../src/hub/migrations.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PARTNER = '99999999-0000-0000-0000-000000000001';

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
-import { hubMigrations, type HubTables } from '../src/hub/app.ts';
+import type { HubTables } from '../src/hub/app.ts';
+import { hubMigrations } from '../src/hub/migrations.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const SUB = '99999999-0000-0000-0000-0000000000a1';

@@ -116,6 +116,7 @@ class StaticMigrations implements MigrationProvider {
 }
 
 export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>): Promise<void> {
+  if (await haveRun(db, Object.keys(migrations))) return;
   // Each domain numbers its own migrations (identity 01xx, partner 02xx, …), so a domain's new one
   // sorts before others already run in an existing database: it still runs, at the next start.
   const migrator = new Migrator({ db, provider: new StaticMigrations(migrations), allowUnorderedMigrations: true });
@@ -124,6 +125,21 @@ export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Mig
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
   }
+}
+
+/**
+ * Whether every one of `names` has run: then a start needs no migrator (whose look at every table
+ * of the database was most of the time a migrated database took to start). Kysely records a
+ * migration's name in the transaction that runs it, so a name recorded is a migration done.
+ */
+async function haveRun<DB>(db: Kysely<DB>, names: string[]): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`select to_regclass('kysely_migration') is not null as found`.execute(
+    db,
+  );
+  if (!rows[0].found) return false;
+  const run = await sql<{ n: number }>`
+    select count(*)::int as n from kysely_migration where name = any(${names}::text[])`.execute(db);
+  return run.rows[0].n === names.length;
 }
 
 /** Whether `e` is PostgreSQL's unique violation, on one of `constraints` when they are named. */

@@ -2,18 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { armMigrations } from '../arm/migrations.ts';
 import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import type { ArmContext } from '../arm/service.ts';
 import { OWNER } from '../arm/roles.ts';
 import { inTransaction, systemRights } from '../arm/service.ts';
-import { auditMigrations } from '../audit/migrations.ts';
 import { billingWork } from '../billing/job.ts';
-import { billingMigrations } from '../billing/migrations.ts';
 import { registerPartnerInvoiceRoutes } from '../billing/partner-routes.ts';
 import { registerBillingRoutes } from '../billing/routes.ts';
-import { exportJobMigrations } from '../billing/export-job-store.ts';
 import { registerExportJobRoutes } from '../billing/export-job-routes.ts';
 import {
   exportJobDefaults,
@@ -27,7 +23,7 @@ import { oldestOpenPeriodStart } from '../billing/open-periods.ts';
 import { recordChanges } from '../audit/service.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { ADFS_PATH, adfsAuthorityOf, HubTokenVerifier, type IdentitySystem } from '../core/tokens.ts';
-import { migrate, oneProcessAtATime, type TablesOf } from '../db/database.ts';
+import { oneProcessAtATime, type TablesOf } from '../db/database.ts';
 import {
   armEndpoint,
   renderGraphError,
@@ -40,13 +36,9 @@ import { registerSystemRoutes } from '../http/system-routes.ts';
 import type { TlsFiles } from '../http/tls.ts';
 import type { GraphContext } from '../identity/graph.ts';
 import { registerGraphRoutes } from '../identity/graph-routes.ts';
-import { identityMigrations } from '../identity/migrations.ts';
 import { registerAdfsRoutes, registerLoginRoutes } from '../identity/routes.ts';
 import { IdentityService, type IdentityOptions } from '../identity/service.ts';
 import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
-import { partnerMigrations } from '../partner/migrations.ts';
-import { registrationMigrations } from '../registration/migrations.ts';
-import { usageMigrations } from '../usage/migrations.ts';
 import { usagePartitionWork } from '../usage/partitions.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
@@ -57,11 +49,9 @@ import { verificationKey } from '../identity/key-credentials.ts';
 import { registerPartnerCenterRoutes } from '../partner/routes.ts';
 import { actingPartner, type PartnerContext } from '../partner/context.ts';
 import { budgetWork } from '../budgets/job.ts';
-import { budgetMigrations } from '../budgets/migrations.ts';
 import { registerBudgetRoutes } from '../budgets/routes.ts';
 import type { BudgetContext } from '../budgets/service.ts';
 import { startDeliveries, type DeliveryOptions } from '../notifications/delivery.ts';
-import { notificationMigrations } from '../notifications/migrations.ts';
 import { registerNotificationRoutes } from '../notifications/routes.ts';
 import type { NotificationContext } from '../notifications/service.ts';
 import { portalConfig, registerPortal } from './portal.ts';
@@ -102,24 +92,6 @@ export const HUB_RESOURCE_APPS = {
   partnerCenter: { appId: 'fa3d9a0c-8fb0-42cc-9193-47c7ecd2edbd', displayName: 'Stackledger Partner Center' },
   graph: { appId: '00000003-0000-0000-c000-000000000000', displayName: 'Stackledger Directory' },
 } as const;
-
-/** The hub's migrations, each domain's own. */
-export const hubMigrations = {
-  ...armMigrations,
-  ...identityMigrations,
-  ...partnerMigrations,
-  ...auditMigrations,
-  ...registrationMigrations,
-  ...usageMigrations,
-  ...billingMigrations,
-  ...exportJobMigrations,
-  ...notificationMigrations,
-  ...budgetMigrations,
-};
-
-export async function migrateHub(db: Kysely<HubTables>): Promise<void> {
-  await migrate(db, hubMigrations);
-}
 
 export interface HubOptions {
   db: Kysely<HubTables>;

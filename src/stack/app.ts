@@ -1,4 +1,3 @@
-import { CHARGEBACK_SHEET, pricingMigrations } from '../rating/migrations.ts';
 import { registerChargebackRoutes } from './chargeback/routes.ts';
 import type { PricingTables } from '../rating/tables.ts';
 import cors from '@fastify/cors';
@@ -6,7 +5,6 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { armMigrations } from '../arm/migrations.ts';
 import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import { systemRights, type ArmContext } from '../arm/service.ts';
@@ -14,7 +12,7 @@ import type { ArmTables } from '../arm/tables.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import type { WorkScheduler } from '../core/scheduler.ts';
 import { HubTokenVerifier, remoteKeySet, requestAppToken } from '../core/tokens.ts';
-import { migrate, oneProcessAtATime, type TablesOf } from '../db/database.ts';
+import { oneProcessAtATime, type TablesOf } from '../db/database.ts';
 import { armEndpoint } from '../http/arm.ts';
 import { createServer, routeTable, scope } from '../http/server.ts';
 import { registerSystemRoutes } from '../http/system-routes.ts';
@@ -22,20 +20,16 @@ import type { TlsFiles } from '../http/tls.ts';
 import type { Sealer } from '../core/sealed.ts';
 import { registerRegistrationTokenRoute } from './registration-token-route.ts';
 import { loadOrCreateRegistrationKey, type RegistrationKeyCredential } from './registration-key.ts';
-import { offersMigrations } from './offers/migrations.ts';
 import { registerCatalogRoutes, registerTenantSubscriptionRoutes } from './offers/routes.ts';
 import type { OffersContext } from './offers/context.ts';
 import type { OffersTables } from './offers/tables.ts';
 import { UsageBridge } from './bridge/job.ts';
-import { bridgeMigrations } from './bridge/migrations.ts';
 import type { BridgeTables } from './bridge/tables.ts';
 import { registerBridgeRoutes } from './bridge/routes.ts';
 import { quarantineForArchive } from './bridge/store.ts';
 import { meteringWork } from './metering/job.ts';
 import { registerArchiveRoutes } from './metering/routes.ts';
-import { meteringMigrations } from './metering/migrations.ts';
 import type { MeteringTables } from './metering/tables.ts';
-import { resourcesMigrations } from './resources/migrations.ts';
 import { registerLateReportRoutes, registerResourceRoutes } from './resources/routes.ts';
 import {
   deleteResourcesOfGroup,
@@ -47,12 +41,9 @@ import type { ResourcesTables } from './resources/tables.ts';
 import { RESOURCE_TYPES } from './resources/types/index.ts';
 import { registerImageRoutes } from './images/routes.ts';
 import { resourceLinks } from './network/links.ts';
-import { networkMigrations } from './network/migrations.ts';
 import { NETWORK_TYPES, registerNetworkRoutes } from './network/routes.ts';
 import { combinedLister, deleteNetworkOfGroup, type NetworkContext } from './network/service.ts';
 import type { NetworkTables } from './network/tables.ts';
-import { tenancyMigrations } from './tenancy/migrations.ts';
-import { deploymentsMigrations } from './deployments/migrations.ts';
 import { registerDeploymentRoutes } from './deployments/routes.ts';
 import { failInterruptedDeployments, type DeploymentsContext } from './deployments/service.ts';
 import { deploymentsStore } from './deployments/store.ts';
@@ -127,23 +118,6 @@ export interface Stack {
   resources: ResourcesContext;
   /** The certificate the stack's application publishes, which verifies its registration tokens. */
   registrationKeyCredential: RegistrationKeyCredential;
-}
-
-/** Every domain's migrations of a stack's database. */
-export const STACK_MIGRATIONS = {
-  ...armMigrations,
-  ...tenancyMigrations,
-  ...offersMigrations,
-  ...resourcesMigrations,
-  ...meteringMigrations,
-  ...networkMigrations,
-  ...bridgeMigrations,
-  ...deploymentsMigrations,
-  ...pricingMigrations(CHARGEBACK_SHEET, "The operator's prices for chargeback to tenant subscriptions"),
-};
-
-export async function migrateStack(db: Kysely<StackTables>): Promise<void> {
-  await migrate(db, STACK_MIGRATIONS);
 }
 
 /** The scheduler's lane of a stack's work: its own database, beside the other stacks' work. */

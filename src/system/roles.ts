@@ -11,19 +11,14 @@ import { ensureDatabase, holdingLock, oneProcessAtATime, openDatabase } from '..
 import { embeddedClusterFolder, startEmbeddedCluster, type EmbeddedCluster } from '../db/embedded.ts';
 import { listen } from '../http/server.ts';
 import type { TlsFiles } from '../http/tls.ts';
-import { createHub, hubEndpointsAt, migrateHub, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
+import { createHub, hubEndpointsAt, type Hub, type HubEndpoints, type HubTables } from '../hub/app.ts';
+import { migrateHub } from '../hub/migrations.ts';
 import type { SignInPolicy } from '../identity/rules.ts';
 import type { DeliveryOptions } from '../notifications/delivery.ts';
 import type { ExportJobOptions } from '../billing/export-jobs.ts';
 import type { IdentitySystem } from '../core/tokens.ts';
-import {
-  createStack,
-  migrateStack,
-  stackLane,
-  type Stack,
-  type StackEndpoints,
-  type StackTables,
-} from '../stack/app.ts';
+import { createStack, stackLane, type Stack, type StackEndpoints, type StackTables } from '../stack/app.ts';
+import { migrateStack } from '../stack/migrations.ts';
 import {
   bootstrapHub,
   bootstrapStack,
