@@ -44,8 +44,8 @@ export interface JsonResponse<T = UndeclaredJson> {
 export interface RequestOptions {
   token?: string;
   body?: unknown;
-  /** A body already written as JSON, sent as it is (instead of `body`). */
-  json?: string;
+  /** A body already written as JSON (its text, or its UTF-8 bytes), sent as it is (instead of `body`). */
+  json?: string | Buffer;
   form?: Record<string, string>;
   headers?: Record<string, string>;
 }
@@ -77,7 +77,7 @@ export class HttpClient {
   /** The answer with its body still to read, for streams (exports, progress lines). */
   async open(method: string, url: string, opts: RequestOptions = {}) {
     const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-    let body: string | undefined;
+    let body: string | Buffer | undefined;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ByteChunks } from '../core/byte-chunks.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 
 // The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
@@ -84,16 +85,19 @@ export const freshBatchStore = {
       // a column or a row of its own.
       const fixed = [`deployment:${batch.cloudId}`, batch.cloudId, batch.registrationId].map(copyField).join('\t');
       const received = [batch.receivedAt.toISOString(), batch.batchId].map(copyField).join('\t');
-      const lines = keyOrder(batch).map((i) => {
+      // Each row encoded straight into chunks of 64 kB: the batch's text as one string, and its
+      // bytes, were two fresh megabytes a batch (ByteChunks says why that costs).
+      const text = new ByteChunks();
+      for (const i of keyOrder(batch)) {
         const r = batch.records[i];
         const link = linkOf(r);
         const fields = [r.resourceId, r.resourceUri, r.meterId, r.hour, String(r.revision), r.quantity];
         fields.push(r.subscriptionId, r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
         const billed = [link?.subscription_id ?? batch.registrationSubscriptionId, link?.id];
-        return `${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`;
-      });
+        text.add(`${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`);
+      }
       await pipeline(
-        Readable.from([lines.join('')]),
+        Readable.from(text.take()),
         client.query(copyFrom(`copy usage_received (${COPY_COLUMNS}) from stdin`)),
       );
       return { received: batch.records.length, new: batch.records.length };
