@@ -168,6 +168,18 @@ describe('the usage pipeline, hub and stack in one process', () => {
     });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'RegistrationNotFound');
+    // An hour that is not an instant (February has no 30th) is refused by the first record that
+    // names it, however many records share its text; and a refused batch stores nothing.
+    const noSuchDay = rows.map((r: { hour: string }, i: number) =>
+      i === 2 || i === 4 ? { ...r, resourceId: `${i}-new`, hour: '2026-02-30T00:00:00Z' } : r,
+    );
+    const badHour = await t.call('POST', url, {
+      token,
+      body: { cloudId: t.b.stacks.local.cloudId, batchId: randomUUID(), records: noSuchDay },
+    });
+    assert.equal(badHour.status, 400, JSON.stringify(badHour.body));
+    assert.equal(badHour.body.error.code, 'InvalidRequestContent');
+    assert.match(badHour.body.error.message, /records\[2\] has the hour '2026-02-30T00:00:00Z'/);
   });
 
   it('keeps the ledger: what was received equals what was attributed, per deployment, meter and hour', async () => {

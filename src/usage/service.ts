@@ -159,7 +159,12 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
   if (foreign >= 0) throw ingestionErrors.notTheDeployment(batch.records[foreign].cloudId!);
-  const hours = batch.records.map((r) => parseInstant(r.hour));
+  // A batch's records share a few hours: each text is parsed once (the parsed hours are only read).
+  const parsed = new Map<string, Date | undefined>();
+  const hours = batch.records.map((r) => {
+    if (!parsed.has(r.hour)) parsed.set(r.hour, parseInstant(r.hour));
+    return parsed.get(r.hour);
+  });
   const badHour = hours.indexOf(undefined);
   if (badHour >= 0) throw ingestionErrors.badHour(badHour, batch.records[badHour].hour);
   // An archived month takes nothing more: its invoices and archive are final.
