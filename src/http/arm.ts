@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArmError, armErrors } from '../core/errors.ts';
 import { wereRightsChecked, type Principal } from '../core/principal.ts';
-import { checkJsonValue, registerErrorShape } from './edge.ts';
+import { checkJsonValue, mayHoldUnsafeText, registerErrorShape } from './edge.ts';
 
 // ARM request handling shared by every ARM endpoint of both roles: bearer authentication for the
 // endpoint's audience, the api-version rule, JSON bodies, the error envelope (paging: paging.ts).
@@ -86,7 +86,7 @@ export function acceptJsonBodies(app: FastifyInstance, parse: (text: string) => 
       return done(armErrors.invalidRequestContent(`The request content was not valid JSON: ${(e as Error).message}`));
     }
     try {
-      checkJsonValue(value);
+      checkJsonValue(value, mayHoldUnsafeText(body));
     } catch (e) {
       return done(e as Error);
     }

@@ -42,11 +42,24 @@ export function checkRequestUrl(request: FastifyRequest): void {
   }
 }
 
-/** Refuses a parsed JSON value that nests deeper than MAX_JSON_DEPTH or carries unsafe text. */
-export function checkJsonValue(value: unknown): void {
+/**
+ * Whether a JSON text, decoded from UTF-8, may hold a string with unsafe text once parsed. Decoding
+ * turns bytes that would be a surrogate into U+FFFD, and JSON takes no raw control character in a
+ * string: a NUL or an unpaired surrogate reaches a parsed string only as a `\u` escape (a raw NUL
+ * is looked for too, for a parser that would take one).
+ */
+export function mayHoldUnsafeText(json: string): boolean {
+  return json.includes('\\u') || json.includes('\0');
+}
+
+/**
+ * Refuses a parsed JSON value that nests deeper than MAX_JSON_DEPTH or carries unsafe text (its
+ * strings and keys are looked at only when `text` says its source may hold some).
+ */
+export function checkJsonValue(value: unknown, text = true): void {
   const visit = (v: unknown, depth: number): void => {
     if (typeof v === 'string') {
-      if (isUnsafeText(v)) throw armErrors.invalidText('body');
+      if (text && isUnsafeText(v)) throw armErrors.invalidText('body');
       return;
     }
     if (v === null || typeof v !== 'object') return;
@@ -56,9 +69,9 @@ export function checkJsonValue(value: unknown): void {
       for (const item of v) visit(item, depth + 1);
       return;
     }
-    for (const [key, item] of Object.entries(v)) {
-      if (isUnsafeText(key)) throw armErrors.invalidText('body');
-      visit(item, depth + 1);
+    for (const key of Object.keys(v)) {
+      if (text && isUnsafeText(key)) throw armErrors.invalidText('body');
+      visit((v as Record<string, unknown>)[key], depth + 1);
     }
   };
   visit(value, 0);
