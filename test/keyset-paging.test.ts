@@ -199,15 +199,18 @@ describe('keyset paging', () => {
     assert.deepEqual(sizes, [1_000, 400], 'full pages, though the first 1,200 of its own groups cancel');
   });
 
+  /** The hub's answer at `url` to a client that asks for `acceptEncoding` (or for none), as it came. */
+  const encodedAnswer = async (url: string, acceptEncoding?: string) => {
+    const res = await t.http.open('GET', url, {
+      token: hubToken,
+      headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
+    });
+    return { encoding: res.headers['content-encoding'], body: Buffer.from(await res.body.arrayBuffer()) };
+  };
+
   it('answers a page compressed to a client that asks (gzip, deflate, br), the same JSON, and as it is to one that does not', async () => {
     const url = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
-    const raw = async (acceptEncoding?: string) => {
-      const res = await t.http.open('GET', url, {
-        token: hubToken,
-        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
-      });
-      return { encoding: res.headers['content-encoding'], body: Buffer.from(await res.body.arrayBuffer()) };
-    };
+    const raw = (acceptEncoding?: string) => encodedAnswer(url, acceptEncoding);
     const plain = await raw();
     assert.equal(plain.encoding, undefined);
     const page = JSON.parse(plain.body.toString('utf8')) as UsagePage;
@@ -245,12 +248,7 @@ describe('keyset paging', () => {
     const first = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
     const second = (await t.call<UsagePage>('GET', first, { token: hubToken })).body.nextLink!;
     const read = async (url: string, acceptEncoding?: string) => {
-      const res = await t.http.open('GET', url, {
-        token: hubToken,
-        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
-      });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      const encoding = res.headers['content-encoding'];
+      const { encoding, body } = await encodedAnswer(url, acceptEncoding);
       return (
         encoding === 'gzip' ? gunzipSync(body) : encoding === 'br' ? brotliDecompressSync(body) : body
       ).toString();

@@ -9,7 +9,7 @@ import { brotliCompressSync, constants, deflateSync, gzipSync } from 'node:zlib'
 // serializing itself. Pieces of a few dozen items are made in V8's young space, whose pages stay.
 
 /** Answers smaller than this go as they are: compressing them saves less than it costs. */
-export const COMPRESS_FROM_BYTES = 4096;
+const COMPRESS_FROM_BYTES = 4096;
 /** Items of the answer's long array serialized together: ~60 kB for a usage page, under V8's 128 kB large-object bound. */
 const ITEMS_PER_PIECE = 64;
 const ENCODINGS = ['gzip', 'deflate', 'br'];
