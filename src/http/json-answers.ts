@@ -1,6 +1,7 @@
 import { negotiate } from '@fastify/accept-negotiator';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { brotliCompressSync, constants, deflateSync, gzipSync } from 'node:zlib';
+import { KeptBuffers } from '../core/kept-buffers.ts';
 
 // How a JSON answer becomes bytes: written in pieces into a buffer the process keeps, then
 // compressed from it for a client that asks. A large answer (a usage page's 930 kB) made as one
@@ -52,20 +53,8 @@ export function jsonPieces(value: unknown): string[] {
 // The buffers that answers are written into, kept between requests (a few, for answers in flight
 // at once: each is lent from serializing to sending). At most 4 × 16 MB stay (a usage page takes
 // 1 MB); a larger answer's buffer goes when it is sent.
-const spare: Buffer[] = [];
+const buffers = new KeptBuffers(4, 16 << 20);
 const lent = new WeakMap<Buffer, Buffer>();
-const SPARE_BUFFERS = 4;
-const LARGEST_KEPT = 16 << 20;
-
-function borrow(size: number): Buffer {
-  const i = spare.findIndex((b) => b.length >= size);
-  if (i >= 0) return spare.splice(i, 1)[0];
-  return Buffer.allocUnsafeSlow(Math.max(1 << 20, 2 ** Math.ceil(Math.log2(size))));
-}
-
-function giveBack(buffer: Buffer): void {
-  if (spare.length < SPARE_BUFFERS && buffer.length <= LARGEST_KEPT) spare.push(buffer);
-}
 
 /** The reply serializer of JSON answers: one piece as its string, several written into a lent buffer. */
 function serializeJson(value: unknown): string | Buffer {
@@ -73,7 +62,7 @@ function serializeJson(value: unknown): string | Buffer {
   if (pieces.length === 1) return pieces[0];
   let size = 0;
   for (const piece of pieces) size += Buffer.byteLength(piece);
-  const buffer = borrow(size);
+  const buffer = buffers.borrow(size);
   let at = 0;
   for (const piece of pieces) at += buffer.write(piece, at);
   const bytes = buffer.subarray(0, at);
@@ -115,7 +104,7 @@ const encodeJsonAnswer: onSendHookHandler = (request, reply, payload, done) => {
   } else if (buffer !== undefined) {
     answer = Buffer.from(bytes as Buffer);
   }
-  if (buffer !== undefined) giveBack(buffer);
+  if (buffer !== undefined) buffers.giveBack(buffer);
   done(null, answer);
 };
 

@@ -1,9 +1,9 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { ByteChunks } from '../core/byte-chunks.ts';
+import { KeptBuffers } from '../core/kept-buffers.ts';
+import { Turns } from '../core/turns.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
+import { copyInAtOnce } from '../db/copy-in.ts';
 
 // The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
 // into usage_received, each record with its first attribution. A COPY that meets a key already
@@ -55,10 +55,10 @@ function keyOrder(batch: FreshBatch): number[] {
  * The customer subscription link in force for each directory and hour of the batch (registration's
  * `link_in_force`), the hours read by PostgreSQL from the records' own text as the COPY reads them.
  */
-async function linksInForce(client: pg.PoolClient, batch: FreshBatch) {
+async function linksInForce(pool: pg.Pool, batch: FreshBatch) {
   const key = (r: UsageRecordWire) => `${r.tenantId} ${r.hour}`;
   const asked = [...new Map(batch.records.map((r) => [key(r), r])).values()];
-  const found = await client.query<{ n: string; id: string; subscription_id: string }>(
+  const found = await pool.query<{ n: string; id: string; subscription_id: string }>(
     `select x.n, l.id, l.customer_subscription_id as subscription_id
      from unnest($2::uuid[], $3::text[]) with ordinality as x(tenant_id, hour, n)
        join lateral link_in_force($1::uuid, x.tenant_id, x.hour::timestamptz) l on true`,
@@ -68,6 +68,44 @@ async function linksInForce(client: pg.PoolClient, batch: FreshBatch) {
   return (r: UsageRecordWire) => links.get(key(r));
 }
 
+/** The COPY rows of a batch, in key order, each record with its first attribution. */
+async function copyRows(pool: pg.Pool, batch: FreshBatch): Promise<Buffer[]> {
+  // Read before the COPY, as a statement of a read-committed transaction would; the wait for its
+  // turn changes nothing, since the link in force at the start of an hour gone by stays so.
+  const linkOf = await linksInForce(pool, batch);
+  // Every field escaped, those of the batch's own too: a tab or line end in one must not make
+  // a column or a row of its own.
+  const fixed = [`deployment:${batch.cloudId}`, batch.cloudId, batch.registrationId].map(copyField).join('\t');
+  const received = [batch.receivedAt.toISOString(), batch.batchId].map(copyField).join('\t');
+  // Each row encoded straight into chunks of 64 kB: the batch's text as one string, and its
+  // bytes, were two fresh megabytes a batch (ByteChunks says why that costs).
+  const text = new ByteChunks();
+  for (const i of keyOrder(batch)) {
+    const r = batch.records[i];
+    const link = linkOf(r);
+    const fields = [r.resourceId, r.resourceUri, r.meterId, r.hour, String(r.revision), r.quantity];
+    fields.push(r.subscriptionId, r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
+    const billed = [link?.subscription_id ?? batch.registrationSubscriptionId, link?.id];
+    text.add(`${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`);
+  }
+  return text.take();
+}
+
+/**
+ * A deployment's COPYs, one at a time in this process, per database: batches of one deployment
+ * write into the same last pages of the same indexes, where three at once cost the database 1.6
+ * times the CPU of one after the other, for no more records a second (BENCHMARKS.md, ingestion).
+ * Their rows are made beforehand, so the next batch's are made while one is copied.
+ */
+const copyTurns = new WeakMap<pg.Pool, Turns>();
+const turnsOf = (pool: pg.Pool) => copyTurns.get(pool) ?? copyTurns.set(pool, new Turns()).get(pool)!;
+/**
+ * A COPY's rows go with its command as one write (`copyInAtOnce`), from a buffer kept for the next
+ * (one per deployment copying at once): in 64 kB writes, each waited for, the database waited for
+ * this process whenever another request held it (a body parsed, say).
+ */
+const copyBuffers = new KeptBuffers(4, 16 << 20);
+
 export const freshBatchStore = {
   /**
    * Stores a batch by COPY when none of its keys is held yet (by the hub or twice in the batch):
@@ -75,40 +113,31 @@ export const freshBatchStore = {
    * for a held key or anything else, which the statement's way then answers.
    */
   async copyIfAllNew(pool: pg.Pool, batch: FreshBatch): Promise<{ received: number; new: number } | undefined> {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      // No transaction: a COPY is one statement, stored whole or not at all, and the links it
-      // writes are read just before it as a statement of a read-committed transaction would.
-      const linkOf = await linksInForce(client, batch);
-      // Every field escaped, those of the batch's own too: a tab or line end in one must not make
-      // a column or a row of its own.
-      const fixed = [`deployment:${batch.cloudId}`, batch.cloudId, batch.registrationId].map(copyField).join('\t');
-      const received = [batch.receivedAt.toISOString(), batch.batchId].map(copyField).join('\t');
-      // Each row encoded straight into chunks of 64 kB: the batch's text as one string, and its
-      // bytes, were two fresh megabytes a batch (ByteChunks says why that costs).
-      const text = new ByteChunks();
-      for (const i of keyOrder(batch)) {
-        const r = batch.records[i];
-        const link = linkOf(r);
-        const fields = [r.resourceId, r.resourceUri, r.meterId, r.hour, String(r.revision), r.quantity];
-        fields.push(r.subscriptionId, r.tenantId, r.location, JSON.stringify(r.tags ?? {}));
-        const billed = [link?.subscription_id ?? batch.registrationSubscriptionId, link?.id];
-        text.add(`${fixed}\t${fields.map(copyField).join('\t')}\t${received}\t${billed.map(copyField).join('\t')}\n`);
+    const rows = await copyRows(pool, batch);
+    return turnsOf(pool).run(batch.cloudId, async () => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      const buffer = copyBuffers.borrow(rows.reduce((n, r) => n + r.length, 0));
+      try {
+        const bytes = buffer.subarray(
+          0,
+          rows.reduce((at, r) => at + r.copy(buffer, at), 0),
+        );
+        // No transaction: a COPY is one statement, stored whole or not at all.
+        await copyInAtOnce(client, `copy usage_received (${COPY_COLUMNS}) from stdin`, bytes);
+        // The database has read every byte: the buffer may go to the next batch. (After a refusal
+        // the socket may still be sending some, so it is not given back then.)
+        copyBuffers.giveBack(buffer);
+        return { received: batch.records.length, new: batch.records.length };
+      } catch (e) {
+        // A refusal by the database leaves the connection fit for use; anything else (the
+        // connection lost midway) does not.
+        if (e instanceof pg.DatabaseError) return undefined;
+        broken = e instanceof Error ? e : new Error(String(e));
+        throw e;
+      } finally {
+        client.release(broken);
       }
-      await pipeline(
-        Readable.from(text.take()),
-        client.query(copyFrom(`copy usage_received (${COPY_COLUMNS}) from stdin`)),
-      );
-      return { received: batch.records.length, new: batch.records.length };
-    } catch (e) {
-      // A refusal by the database leaves the connection fit for use; anything else (the
-      // connection lost midway) does not.
-      if (e instanceof pg.DatabaseError) return undefined;
-      broken = e instanceof Error ? e : new Error(String(e));
-      throw e;
-    } finally {
-      client.release(broken);
-    }
+    });
   },
 };
