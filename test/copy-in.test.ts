@@ -1,6 +1,7 @@
 // Ingestion's COPY sent with its command in one go (`copyInAtOnce`), and the turns that keep one
 // deployment's COPYs one at a time (`Turns`), against a real PostgreSQL server.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { Turns } from '../src/core/turns.ts';
@@ -10,6 +11,14 @@ import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_copy_in_${Date.now()}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The rows as COPY text, in 64 kB messages (a row may go on in the next). */
+const rowsOf = (from: number, count: number, text = 'x'.repeat(40)) => {
+  const bytes = Buffer.from(Array.from({ length: count }, (_, i) => `${from + i}\t${text}\n`).join(''));
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += 65_536) chunks.push(bytes.subarray(at, at + 65_536));
+  return chunks;
+};
 
 describe('a COPY sent with its rows at once', () => {
   const url = withDatabase(testServerUrl(), PREFIX);
@@ -26,15 +35,12 @@ describe('a COPY sent with its rows at once', () => {
     await dropDatabases(PREFIX);
   });
 
-  const rowsOf = (from: number, count: number, text = 'x'.repeat(40)) =>
-    Buffer.from(Array.from({ length: count }, (_, i) => `${from + i}\t${text}\n`).join(''));
-
   it('stores every row and answers how many', async () => {
     const client = await pool.connect();
     try {
       assert.equal(await copyInAtOnce(client, 'copy rows from stdin', rowsOf(0, 1000)), 1000);
       // Text COPY's escapes arrive as the server reads them.
-      assert.equal(await copyInAtOnce(client, 'copy rows from stdin', Buffer.from('5000\ta\\tb\\\\c\n')), 1);
+      assert.equal(await copyInAtOnce(client, 'copy rows from stdin', [Buffer.from('5000\ta\\tb\\\\c\n')]), 1);
       const { rows } = await client.query(
         'select count(*)::int as n, max(text) filter (where n = 5000) as t from rows',
       );
@@ -49,7 +55,7 @@ describe('a COPY sent with its rows at once', () => {
     try {
       const before = (await client.query('select count(*)::int as n from rows')).rows[0].n;
       // The first row is refused; ~22 MB follow it, most still unsent when the error comes back.
-      const bad = Buffer.concat([Buffer.from('not a number\tx\n'), rowsOf(10_000, 400_000)]);
+      const bad = [Buffer.from('not a number\tx\n'), ...rowsOf(10_000, 400_000)];
       for (let i = 0; i < 3; i++) {
         await assert.rejects(
           copyInAtOnce(client, 'copy rows from stdin', bad),
@@ -72,12 +78,66 @@ describe('a COPY sent with its rows at once', () => {
     const victim = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
     const other = await pool.connect();
     try {
-      const copied = copyInAtOnce(client, 'copy rows from stdin', rowsOf(100_000, 400_000));
+      // Heard at once: the error may come back while the terminate is still being answered.
+      const outcome = copyInAtOnce(client, 'copy rows from stdin', rowsOf(100_000, 400_000)).then(
+        () => undefined,
+        (e: Error) => e,
+      );
       await other.query('select pg_terminate_backend($1)', [victim]);
-      await assert.rejects(copied);
+      assert.match(String((await outcome)?.message), /terminating connection|Connection terminated|ECONNRESET/);
+      // The pool's other connection is unharmed, and the process is still here to say so.
+      assert.equal((await other.query('select 1 as one')).rows[0].one, 1);
     } finally {
       client.release(true);
       other.release();
+    }
+  });
+});
+
+describe('a connection reset while it is lent', () => {
+  const url = withDatabase(testServerUrl(), `${PREFIX}_reset`);
+  let proxy: net.Server;
+  const links: net.Socket[] = [];
+
+  before(async () => {
+    await ensureDatabase(url);
+    const server = new URL(url);
+    // A TCP relay to the server whose client-side sockets the test can reset (RST, not a close).
+    proxy = net.createServer((socket) => {
+      const upstream = net.connect(Number(server.port), server.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      links.push(socket);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    for (const s of links) s.destroy();
+    await new Promise((resolve) => proxy?.close(resolve));
+    await dropDatabases(`${PREFIX}_reset`);
+  });
+
+  it('fails the COPY in flight, and the process goes on (pg emits the error on a lent client too)', async () => {
+    const relayed = new URL(url);
+    relayed.port = String((proxy.address() as net.AddressInfo).port);
+    const { pool, close } = openDatabase(relayed.toString(), 2);
+    try {
+      await pool.query('create table rows (n int primary key, text text not null)');
+      const client = await pool.connect();
+      const outcome = copyInAtOnce(client, 'copy rows from stdin', rowsOf(0, 400_000)).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await sleep(20);
+      for (const s of links) s.resetAndDestroy();
+      assert.match(String((await outcome)?.message), /ECONNRESET|Connection terminated/);
+      client.release(true);
+      // An error event no one heard would have ended this process before the next line.
+      await sleep(100);
+      assert.equal((await pool.query('select count(*)::int as n from rows')).rows[0].n, 0);
+    } finally {
+      await close();
     }
   });
 });

@@ -1,7 +1,7 @@
 // Buffers a process keeps and lends again, for bytes it makes in the megabytes again and again (a
-// usage page's answer, a batch's COPY rows): on this machine memory touched for the first time
-// costs ~18 µs a page, ~4 ms a megabyte, more than writing the bytes into it. A borrower that
-// never gives a buffer back (its request failed midway, say) only costs the next one a new buffer.
+// usage page's answer): on this machine memory touched for the first time costs ~18 µs a page,
+// ~4 ms a megabyte, more than writing the bytes into it. A borrower that never gives a buffer back
+// (its request failed midway, say) only costs the next one a new buffer.
 
 export class KeptBuffers {
   readonly #spare: Buffer[] = [];

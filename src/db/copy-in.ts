@@ -1,7 +1,7 @@
 import type pg from 'pg';
 
 // `COPY … FROM STDIN` with every row known beforehand, sent with the command in one go: the
-// command, all the rows as one CopyData message and CopyDone, without waiting for the server's
+// command, the rows (a CopyData message per chunk) and CopyDone, without waiting for the server's
 // CopyInResponse or for the socket to drain (pg-copy-streams waits for both, each a turn of the
 // event loop; a busy process kept the database waiting at each). The protocol allows it: a server
 // that refuses the command, or fails midway, answers with an error and ignores the copy messages
@@ -24,7 +24,7 @@ class CopyInAtOnce {
 
   constructor(
     private readonly text: string,
-    private readonly bytes: Buffer,
+    private readonly chunks: readonly Buffer[],
   ) {
     this.done = new Promise((resolve, reject) => {
       this.#settle = (error, rows) => (error ? reject(error) : resolve(rows));
@@ -33,11 +33,13 @@ class CopyInAtOnce {
 
   submit(connection: Connection): void {
     connection.query(this.text);
-    const header = Buffer.allocUnsafe(5);
-    header[0] = COPY_DATA;
-    header.writeUInt32BE(this.bytes.length + 4, 1);
-    connection.stream.write(header);
-    connection.stream.write(this.bytes);
+    for (const chunk of this.chunks) {
+      const header = Buffer.allocUnsafe(5);
+      header[0] = COPY_DATA;
+      header.writeUInt32BE(chunk.length + 4, 1);
+      connection.stream.write(header);
+      connection.stream.write(chunk);
+    }
     connection.endCopyFrom();
   }
 
@@ -59,13 +61,13 @@ class CopyInAtOnce {
 }
 
 /**
- * Runs `copy … from stdin` (`text`) on `client` with `bytes` as its whole input (COPY's text
- * format); answers how many rows it stored. A refusal by the server rejects with its error, and the
- * connection stays fit for use. `bytes` may still be being sent after a refusal: only a stored COPY
- * has read them all.
+ * Runs `copy … from stdin` (`text`) on `client` with `chunks` as its whole input (COPY's text
+ * format, a row may go on in the next chunk); answers how many rows it stored. A refusal by the
+ * server rejects with its error, and the connection stays fit for use. The chunks may still be
+ * being sent after a refusal: the caller must not write into them.
  */
-export function copyInAtOnce(client: pg.PoolClient, text: string, bytes: Buffer): Promise<number> {
-  const copy = new CopyInAtOnce(text, bytes);
+export function copyInAtOnce(client: pg.PoolClient, text: string, chunks: readonly Buffer[]): Promise<number> {
+  const copy = new CopyInAtOnce(text, chunks);
   client.query(copy as unknown as pg.Submittable);
   return copy.done;
 }

@@ -65,6 +65,10 @@ export interface Database<DB> {
 export function openDatabase<DB>(url: string, max = 10): Database<DB> {
   const pool = new pg.Pool({ connectionString: url, max });
   pool.on('error', () => {}); // a dropped idle connection is replaced on next use
+  // A connection lost while it is lent (a COPY or a transaction in flight) fails its query, which
+  // the caller hears of; pg also emits the error on the client, where pg-pool listens only while it
+  // is idle, and an error event that no one hears ends the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool, close: () => db.destroy() };
 }

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { ByteChunks } from '../core/byte-chunks.ts';
-import { KeptBuffers } from '../core/kept-buffers.ts';
 import { Turns } from '../core/turns.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import { copyInAtOnce } from '../db/copy-in.ts';
@@ -99,12 +98,6 @@ async function copyRows(pool: pg.Pool, batch: FreshBatch): Promise<Buffer[]> {
  */
 const copyTurns = new WeakMap<pg.Pool, Turns>();
 const turnsOf = (pool: pg.Pool) => copyTurns.get(pool) ?? copyTurns.set(pool, new Turns()).get(pool)!;
-/**
- * A COPY's rows go with its command as one write (`copyInAtOnce`), from a buffer kept for the next
- * (one per deployment copying at once): in 64 kB writes, each waited for, the database waited for
- * this process whenever another request held it (a body parsed, say).
- */
-const copyBuffers = new KeptBuffers(4, 16 << 20);
 
 export const freshBatchStore = {
   /**
@@ -117,17 +110,11 @@ export const freshBatchStore = {
     return turnsOf(pool).run(batch.cloudId, async () => {
       const client = await pool.connect();
       let broken: Error | undefined;
-      const buffer = copyBuffers.borrow(rows.reduce((n, r) => n + r.length, 0));
       try {
-        const bytes = buffer.subarray(
-          0,
-          rows.reduce((at, r) => at + r.copy(buffer, at), 0),
-        );
-        // No transaction: a COPY is one statement, stored whole or not at all.
-        await copyInAtOnce(client, `copy usage_received (${COPY_COLUMNS}) from stdin`, bytes);
-        // The database has read every byte: the buffer may go to the next batch. (After a refusal
-        // the socket may still be sending some, so it is not given back then.)
-        copyBuffers.giveBack(buffer);
+        // No transaction: a COPY is one statement, stored whole or not at all. Its rows go with
+        // it at once (`copyInAtOnce`): written 64 kB at a time, each write waited for, they kept
+        // the database waiting whenever another request held this process (a body parsed, say).
+        await copyInAtOnce(client, `copy usage_received (${COPY_COLUMNS}) from stdin`, rows);
         return { received: batch.records.length, new: batch.records.length };
       } catch (e) {
         // A refusal by the database leaves the connection fit for use; anything else (the
