@@ -1,13 +1,13 @@
 // Ingestion's COPY sent with its command in one go (`copyInAtOnce`), and the turns that keep one
 // deployment's COPYs one at a time (`Turns`), against a real PostgreSQL server.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { Turns } from '../src/core/turns.ts';
 import { copyInAtOnce } from '../src/db/copy-in.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { tcpRelay, type TcpRelay } from './helpers/tcp-relay.ts';
 
 const PREFIX = `t_copy_in_${Date.now()}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,31 +96,22 @@ describe('a COPY sent with its rows at once', () => {
 
 describe('a connection reset while it is lent', () => {
   const url = withDatabase(testServerUrl(), `${PREFIX}_reset`);
-  let proxy: net.Server;
-  const links: net.Socket[] = [];
+  let relay: TcpRelay | undefined;
 
   before(async () => {
     await ensureDatabase(url);
     const server = new URL(url);
-    // A TCP relay to the server whose client-side sockets the test can reset (RST, not a close).
-    proxy = net.createServer((socket) => {
-      const upstream = net.connect(Number(server.port), server.hostname);
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-      links.push(socket);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    // The test resets the relay's client-side sockets (RST, not a close).
+    relay = await tcpRelay(() => ({ host: server.hostname, port: Number(server.port) }));
   });
   after(async () => {
-    for (const s of links) s.destroy();
-    await new Promise((resolve) => proxy?.close(resolve));
+    await relay?.close();
     await dropDatabases(`${PREFIX}_reset`);
   });
 
   it('fails the COPY in flight, and the process goes on (pg emits the error on a lent client too)', async () => {
     const relayed = new URL(url);
-    relayed.port = String((proxy.address() as net.AddressInfo).port);
+    relayed.port = String(relay!.port);
     const { pool, close } = openDatabase(relayed.toString(), 2);
     try {
       await pool.query('create table rows (n int primary key, text text not null)');
@@ -130,7 +121,7 @@ describe('a connection reset while it is lent', () => {
         (e: Error) => e,
       );
       await sleep(20);
-      for (const s of links) s.resetAndDestroy();
+      for (const s of relay!.sockets) s.resetAndDestroy();
       assert.match(String((await outcome)?.message), /ECONNRESET|Connection terminated/);
       client.release(true);
       // An error event no one heard would have ended this process before the next line.

@@ -18,6 +18,7 @@ import { newGuid } from '../src/core/ids.ts';
 import { SECRETS_KEY_ENV } from '../src/core/sealed.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startBackground, type Background } from './helpers/cli.ts';
+import { tcpRelay, type TcpRelay } from './helpers/tcp-relay.ts';
 import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
 
 const READY = /Stop with Ctrl\+C/;
@@ -54,7 +55,7 @@ describe('two hub processes on one database', () => {
         probe.close(() => resolve(port));
       });
     });
-  let balancer: net.Server;
+  let balancer: TcpRelay | undefined;
   /** Each process's own address: the simulated clock is per process, so each is moved directly. */
   const direct: string[] = [];
 
@@ -62,14 +63,8 @@ describe('two hub processes on one database', () => {
     for (let i = 0; i < 2; i++) dirs.push(await mkdtemp(path.join(tmpdir(), `stackledger-multihub-${i}-`)));
     const ports = [await freePort(), await freePort()];
     let next = 0;
-    balancer = net.createServer((socket) => {
-      const upstream = net.connect(ports[next++ % ports.length], '127.0.0.1');
-      socket.pipe(upstream).pipe(socket);
-      socket.on('error', () => upstream.destroy());
-      upstream.on('error', () => socket.destroy());
-    });
-    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
-    const publicUrl = `https://127.0.0.1:${(balancer.address() as net.AddressInfo).port}`;
+    balancer = await tcpRelay(() => ({ host: '127.0.0.1', port: ports[next++ % ports.length] }));
+    const publicUrl = `https://127.0.0.1:${balancer.port}`;
     // The processes of one role share the secrets key (in production, the environment's).
     const env = { [SECRETS_KEY_ENV]: randomBytes(32).toString('base64') };
     const database = withDatabase(testServerUrl(), prefix);
@@ -107,7 +102,7 @@ describe('two hub processes on one database', () => {
     await http?.close();
     for (const h of hubs) h.child.kill('SIGTERM');
     await Promise.all(hubs.map((h) => h.exited));
-    balancer?.close();
+    await balancer?.close();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
     await dropDatabases(prefix);
   });
