@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { jsonText } from '../src/http/arm.ts';
 import { checkJsonValue, isUnsafeText, mayHoldUnsafeText } from '../src/http/edge.ts';
 
 /** Any text, NULs and lone surrogate halves included. */
@@ -19,8 +20,8 @@ describe('the edge: unsafe text in JSON bodies', () => {
     let unsafeBodies = 0;
     fc.assert(
       fc.property(anyText, anyText, (key, value) => {
-        // What a server reads: the JSON's UTF-8 bytes, decoded.
-        const text = Buffer.from(JSON.stringify({ [key]: value, items: [value] })).toString('utf8');
+        // What the server reads: the JSON's UTF-8 bytes, decoded as the body parser does.
+        const text = jsonText(Buffer.from(JSON.stringify({ [key]: value, items: [value] })));
         const parsed = JSON.parse(text) as Record<string, unknown>;
         const unsafe = Object.entries(parsed).some(
           ([k, v]) => isUnsafeText(k) || (typeof v === 'string' && isUnsafeText(v)),
@@ -34,6 +35,16 @@ describe('the edge: unsafe text in JSON bodies', () => {
       { numRuns: 2_000 },
     );
     assert.ok(unsafeBodies > 200, `${unsafeBodies} of 2,000 bodies held unsafe text`);
+  });
+
+  it('reads a body as its UTF-8 text, ASCII or not, small or over a megabyte', () => {
+    fc.assert(
+      fc.property(anyText, fc.constantFrom(0, 1, 1 << 20), (text, padding) => {
+        const bytes = Buffer.from(JSON.stringify({ text, padding: 'p'.repeat(padding) }));
+        assert.equal(jsonText(bytes), bytes.toString('utf8'));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('still refuses a body that nests too deep when its text needs no look', () => {
