@@ -84,8 +84,9 @@ export function keyOrder(batch: Pick<FreshBatch, 'records' | 'hours'>): number[]
  */
 async function linksInForce(pool: pg.Pool, batch: FreshBatch) {
   const keys = batch.records.map((r) => `${r.tenantId} ${r.hour}`);
+  // The first record of each directory and hour.
   const firsts = new Map<string, number>();
-  keys.forEach((k, i) => firsts.has(k) || firsts.set(k, i));
+  for (const [i, k] of keys.entries()) if (!firsts.has(k)) firsts.set(k, i);
   const asked = [...firsts.values()];
   const found = await pool.query<{ n: string; id: string; subscription_id: string }>(
     `select x.n, l.id, l.customer_subscription_id as subscription_id
