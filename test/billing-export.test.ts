@@ -8,6 +8,8 @@ import { withDatabase } from '../src/db/database.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
 
 const LINES = 400_000;
+/** Three of the export's ranges of lines (LINE_RANGE). */
+const RANGES_LINES = 150_000;
 
 describe('a large export, streamed', () => {
   let t: TestSystem;
@@ -101,5 +103,67 @@ describe('a large export, streamed', () => {
     let lines = 0;
     for await (const chunk of res.body) for (const byte of chunk as Buffer) if (byte === 10) lines++;
     assert.equal(lines, LINES + 2, 'the pool still serves a whole export: "[", every line, "]"');
+  });
+
+  it('reads every range from one snapshot: a subscription renamed midway keeps its name to the end', async () => {
+    const token = await t.appToken('csp', t.b.hub.arm);
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await db.connect();
+    try {
+      const named = await db.query(
+        `select subscription_id::text as id, display_name as name from subscriptions where display_name <> '' limit 1`,
+      );
+      assert.equal(named.rowCount, 1, 'a subscription with a name');
+      const { id, name } = named.rows[0];
+      // An invoice of another period, its lines (three ranges) all of that subscription.
+      await db.query(
+        `insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
+         values ('99999999-0000-0000-0000-0000000000bb', 'G900000002', 'partner', 'invoice', 'provider', $1, '2025-12', '2025-12-01', '2026-01-01', 0, 0, '2026-01-01', 'USD', 0, 0, 0, 0, '2026-01-01')`,
+        [t.b.csp.tenantId],
+      );
+      await db.query(
+        `insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
+         select $1, '99999999-0000-0000-0000-0000000000bb', i, 'usage', $1, $2, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+                '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i, 'local', '2025-12-01', '2025-12-01', 1, 48, 0.008, 0.38
+         from generate_series(1, ${RANGES_LINES}) i`,
+        [t.b.csp.tenantId, id],
+      );
+      const res = await t.http.open(
+        'GET',
+        `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2025-12&format=focus`,
+        { token },
+      );
+      assert.equal(res.statusCode, 200);
+      let rows = -1; // the header first
+      let renamedMidway = false;
+      const names = new Map<string, number>();
+      let rest = '';
+      for await (const chunk of res.body) {
+        const lines = (rest + (chunk as Buffer).toString()).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) {
+          if (rows++ < 0) continue;
+          const subAccountName = line.slice(line.lastIndexOf(',') + 1);
+          names.set(subAccountName, (names.get(subAccountName) ?? 0) + 1);
+        }
+        // Within the first of the export's ranges of 50,000 lines (the answer waits for this reader).
+        if (!renamedMidway && rows > 1000) {
+          await db.query('update subscriptions set display_name = $2 where subscription_id = $1', [
+            id,
+            `${name} (renamed)`,
+          ]);
+          renamedMidway = true;
+        }
+      }
+      assert.ok(renamedMidway);
+      assert.deepEqual(
+        [...names],
+        [[name, RANGES_LINES]],
+        'every line names the subscription as it was when the export began',
+      );
+      await db.query('update subscriptions set display_name = $2 where subscription_id = $1', [id, name]);
+    } finally {
+      await db.end();
+    }
   });
 });

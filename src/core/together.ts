@@ -8,3 +8,21 @@ export async function inOrder<T extends readonly unknown[]>(...work: { [K in key
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
+
+/**
+ * Reads started before they are needed (the next range's, while this one is written): one that
+ * fails before it is awaited is not an unhandled rejection (it fails where it is awaited), and
+ * `settled` waits for all, so that their connection is given back idle.
+ */
+export class ReadAhead {
+  readonly #pending: Promise<unknown>[] = [];
+
+  read<T>(work: Promise<T>): Promise<T> {
+    this.#pending.push(work.catch(() => undefined));
+    return work;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+}

@@ -260,6 +260,34 @@ export function streamFromConnection(
   return out;
 }
 
+/**
+ * Runs `work` with a second connection that sees the snapshot of `client`'s transaction (a
+ * repeatable-read one, open throughout): its reads, run beside `client`'s, answer as they would on
+ * `client` (PostgreSQL's snapshot export, as pg_dump's parallel workers use it). A connection of
+ * its own, not the pool's: holders of the pool's connections each waiting for a second one could
+ * wait for ever. Closed at the end.
+ */
+export async function withSnapshotTwin<T>(
+  pool: pg.Pool,
+  client: pg.PoolClient,
+  work: (twin: pg.ClientBase) => Promise<T>,
+): Promise<T> {
+  const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0].id;
+  if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error('an unexpected snapshot id');
+  const twin = new pg.Client(pool.options);
+  twin.on('error', () => {}); // its queries fail, and `work` with them
+  try {
+    await twin.connect();
+    await twin.query('begin transaction isolation level repeatable read, read only');
+    await twin.query(`set transaction snapshot '${snapshot}'`);
+    const result = await work(twin);
+    await twin.query('commit');
+    return result;
+  } finally {
+    await twin.end().catch(() => {});
+  }
+}
+
 /** Sets `settings` for the rest of the transaction (COPY takes no bind parameters: its query reads them with `current_setting`). */
 export async function setLocal(client: pg.PoolClient, settings: Record<string, string>): Promise<void> {
   await client.query('select set_config(name, value, true) from unnest($1::text[], $2::text[]) as s(name, value)', [
