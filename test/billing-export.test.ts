@@ -11,6 +11,32 @@ const LINES = 400_000;
 /** Three of the export's ranges of lines (LINE_RANGE). */
 const RANGES_LINES = 150_000;
 
+/**
+ * A closed invoice of `buyer` for a month of 31 days (YYYY-MM), of `lines` usage lines written
+ * straight into the hub's database, line i of vm i; `subscription` is each line's, as SQL of i.
+ */
+async function closedInvoice(
+  db: pg.Client,
+  buyer: string,
+  o: { id: string; number: string; period: string; lines: number; subscription: string },
+): Promise<void> {
+  const start = `${o.period}-01`;
+  const end = new Date(Date.parse(`${start}T00:00:00Z`) + 31 * 86_400_000).toISOString().slice(0, 10);
+  await db.query(
+    `insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
+     values ($2, $3, 'partner', 'invoice', 'provider', $1, $4, $5, $6, 0, 0, $6, 'USD', 0, 0, 0, 0, $6)`,
+    [buyer, o.id, o.number, o.period, start, end],
+  );
+  await db.query(
+    `insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
+     select $1, $2, i, 'usage', $1, ${o.subscription}, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+            '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i, 'local',
+            $3::date + (i % 31), $3::date + (i % 31), 1, 48, 0.008, 0.38
+     from generate_series(1, ${o.lines}) i`,
+    [buyer, o.id, start],
+  );
+}
+
 describe('a large export, streamed', () => {
   let t: TestSystem;
 
@@ -19,18 +45,13 @@ describe('a large export, streamed', () => {
     // A closed invoice of the CSP with LINES lines, written straight into the hub's database.
     const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
     await db.connect();
-    await db.query(
-      `insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
-       values ('99999999-0000-0000-0000-0000000000aa', 'G900000001', 'partner', 'invoice', 'provider', $1, '2026-01', '2026-01-01', '2026-02-01', 0, 0, '2026-02-01', 'USD', 0, 0, 0, 0, '2026-02-01')`,
-      [t.b.csp.tenantId],
-    );
-    await db.query(
-      `insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
-       select $1, '99999999-0000-0000-0000-0000000000aa', i, 'usage', $1, md5('s' || (i % 1000))::uuid, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
-              uri, 'local', date '2026-01-01' + (i % 31), date '2026-01-01' + (i % 31), 1, 48, 0.008, 0.38
-       from generate_series(1, ${LINES}) i, concat('/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', i) uri`,
-      [t.b.csp.tenantId],
-    );
+    await closedInvoice(db, t.b.csp.tenantId, {
+      id: '99999999-0000-0000-0000-0000000000aa',
+      number: 'G900000001',
+      period: '2026-01',
+      lines: LINES,
+      subscription: `md5('s' || (i % 1000))::uuid`,
+    });
     await db.end();
   });
   after(async () => t?.stop());
@@ -116,18 +137,13 @@ describe('a large export, streamed', () => {
       assert.equal(named.rowCount, 1, 'a subscription with a name');
       const { id, name } = named.rows[0];
       // An invoice of another period, its lines (three ranges) all of that subscription.
-      await db.query(
-        `insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
-         values ('99999999-0000-0000-0000-0000000000bb', 'G900000002', 'partner', 'invoice', 'provider', $1, '2025-12', '2025-12-01', '2026-01-01', 0, 0, '2026-01-01', 'USD', 0, 0, 0, 0, '2026-01-01')`,
-        [t.b.csp.tenantId],
-      );
-      await db.query(
-        `insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
-         select $1, '99999999-0000-0000-0000-0000000000bb', i, 'usage', $1, $2, 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
-                '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || i, 'local', '2025-12-01', '2025-12-01', 1, 48, 0.008, 0.38
-         from generate_series(1, ${RANGES_LINES}) i`,
-        [t.b.csp.tenantId, id],
-      );
+      await closedInvoice(db, t.b.csp.tenantId, {
+        id: '99999999-0000-0000-0000-0000000000bb',
+        number: 'G900000002',
+        period: '2025-12',
+        lines: RANGES_LINES,
+        subscription: `'${id}'::uuid`,
+      });
       const res = await t.http.open(
         'GET',
         `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2025-12&format=focus`,

@@ -2,10 +2,10 @@
 // deployment's COPYs one at a time (`Turns`), against a real PostgreSQL server.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
 import { Turns } from '../src/core/turns.ts';
 import { copyInAtOnce } from '../src/db/copy-in.ts';
 import { ensureDatabase, openDatabase, withDatabase } from '../src/db/database.ts';
+import { scratchDatabase } from './helpers/scratch-database.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 import { tcpRelay, type TcpRelay } from './helpers/tcp-relay.ts';
 
@@ -21,22 +21,10 @@ const rowsOf = (from: number, count: number, text = 'x'.repeat(40)) => {
 };
 
 describe('a COPY sent with its rows at once', () => {
-  const url = withDatabase(testServerUrl(), PREFIX);
-  let pool: pg.Pool;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    await ensureDatabase(url);
-    ({ pool, close } = openDatabase(url, 2));
-    await pool.query('create table rows (n int primary key, text text not null)');
-  });
-  after(async () => {
-    await close?.();
-    await dropDatabases(PREFIX);
-  });
+  const scratch = scratchDatabase(PREFIX, 'create table rows (n int primary key, text text not null)');
 
   it('stores every row and answers how many', async () => {
-    const client = await pool.connect();
+    const client = await scratch.pool().connect();
     try {
       assert.equal(await copyInAtOnce(client, 'copy rows from stdin', rowsOf(0, 1000)), 1000);
       // Text COPY's escapes arrive as the server reads them.
@@ -51,7 +39,7 @@ describe('a COPY sent with its rows at once', () => {
   });
 
   it('a refusal, while megabytes of the rows are still on their way, stores nothing and leaves the connection fit for use', async () => {
-    const client = await pool.connect();
+    const client = await scratch.pool().connect();
     try {
       const before = (await client.query('select count(*)::int as n from rows')).rows[0].n;
       // The first row is refused; ~22 MB follow it, most still unsent when the error comes back.
@@ -74,9 +62,9 @@ describe('a COPY sent with its rows at once', () => {
   });
 
   it('a connection lost midway rejects with that error', async () => {
-    const client = await pool.connect();
+    const client = await scratch.pool().connect();
     const victim = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-    const other = await pool.connect();
+    const other = await scratch.pool().connect();
     try {
       // Heard at once: the error may come back while the terminate is still being answered.
       const outcome = copyInAtOnce(client, 'copy rows from stdin', rowsOf(100_000, 400_000)).then(

@@ -2,31 +2,20 @@
 // on), against a real PostgreSQL server: it sees what the transaction sees, not what was committed
 // since, however much later it starts.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type pg from 'pg';
-import { ensureDatabase, openDatabase, withDatabase, withSnapshotTwin } from '../src/db/database.ts';
-import { dropDatabases, testServerUrl } from './helpers/system.ts';
+import { describe, it } from 'node:test';
+import { withSnapshotTwin } from '../src/db/database.ts';
+import { scratchDatabase } from './helpers/scratch-database.ts';
 
 const PREFIX = `t_snapshot_twin_${Date.now()}`;
 
 describe("a connection on a transaction's snapshot", () => {
-  const url = withDatabase(testServerUrl(), PREFIX);
-  let pool: pg.Pool;
-  let close: () => Promise<void>;
-
-  before(async () => {
-    await ensureDatabase(url);
-    ({ pool, close } = openDatabase(url, 2));
-    await pool.query(
-      `create table names (id int primary key, name text not null); insert into names values (1, 'first')`,
-    );
-  });
-  after(async () => {
-    await close?.();
-    await dropDatabases(PREFIX);
-  });
+  const scratch = scratchDatabase(
+    PREFIX,
+    `create table names (id int primary key, name text not null); insert into names values (1, 'first')`,
+  );
 
   it('reads as the transaction does, beside it, and is gone at the end', async () => {
+    const pool = scratch.pool();
     const client = await pool.connect();
     try {
       await client.query('begin transaction isolation level repeatable read, read only');
