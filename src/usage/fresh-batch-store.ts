@@ -23,13 +23,15 @@ export interface FreshBatch {
 const COPY_COLUMNS =
   'source, cloud_id, registration_id, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id, billed_subscription_id, link_id';
 
+/** What COPY's text format escapes: backslashes, tabs and line ends. */
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
+const ESCAPED = new RegExp(NEEDS_ESCAPE.source, 'g');
 
 /** A field of COPY's text format: backslashes, tabs and line ends escaped; `\N` for null. */
 function copyField(value: string | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   return NEEDS_ESCAPE.test(value)
-    ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+    ? value.replace(ESCAPED, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
     : value;
 }
 
@@ -46,8 +48,20 @@ function recordFields(r: UsageRecordWire): string {
     )
   )
     return `${resourceId}\t${resourceUri}\t${meterId}\t${hour}\t${r.revision}\t${quantity}\t${subscriptionId}\t${tenantId}\t${location}\t${tags}`;
-  const fields = [resourceId, resourceUri, meterId, hour, String(r.revision), quantity, subscriptionId, tenantId];
-  return [...fields, location, tags].map(copyField).join('\t');
+  return [
+    resourceId,
+    resourceUri,
+    meterId,
+    hour,
+    String(r.revision),
+    quantity,
+    subscriptionId,
+    tenantId,
+    location,
+    tags,
+  ]
+    .map(copyField)
+    .join('\t');
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
