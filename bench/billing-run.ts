@@ -196,9 +196,11 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
           done();
         },
       });
+    const cpuBefore = process.cpuUsage();
     let start = performance.now();
     await pipeline(exportStream(db, pool, focusSelection, 'focus'), counter());
     const oursMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpuBefore);
     clearInterval(sampler);
     const exportedBytes = bytes;
 
@@ -239,6 +241,8 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
         focusTableRatio: Math.round((oursMs / focusCopyMs) * 100) / 100,
         focusTableSameBytes: focusCopiedBytes === exportedBytes,
         linesPerSecond: Math.round(lines / (oursMs / 1000)),
+        // The hub's CPU during ours (the database works on the other core meanwhile).
+        hubCpuMs: Math.round((cpu.user + cpu.system) / 1000),
         heapBeforeMB: Math.round(heapBefore / 1e6),
         heapPeakMB: Math.round(heapPeak / 1e6),
         rssPeakMB: Math.round(rssPeak / 1e6),

@@ -137,10 +137,41 @@ function linesWhere(invoiceId: string, after: number, to: number, customerId: st
     ${customerId === undefined ? '' : `and customer_id = ${uuidLiteral(customerId.toLowerCase())}`}`;
 }
 
-/** A line's columns as text, in `toLine`'s order. */
-const LINE_TEXT = `line_no::text, line_type, customer_id::text, subscription_id::text, meter_id::text, resource_uri, location,
-  usage_date::text, usage_to::text, tier::text, quantity::text, unit_price::text, list_unit_price::text, amount::text,
-  description, reason, created_by`;
+/**
+ * A line's costs as FOCUS writes them (ListCost, ContractedCost): usage at its quantity times the
+ * list price (the billed one when none was kept) or the billed price, exact (`trim_scale`: no
+ * trailing zeros); any other line at its amount.
+ */
+const LIST_COST = `case when line_type in ('usage', 'late usage') then trim_scale(quantity * coalesce(list_unit_price, unit_price)) else amount end`;
+const CONTRACTED_COST = `case when line_type in ('usage', 'late usage') then trim_scale(quantity * unit_price) else amount end`;
+
+/**
+ * A line's columns as text, in `toLine`'s order, each with whether its text is ASCII whatever the
+ * line (numbers, uuids and dates: read without a look for other characters).
+ */
+const LINE_COLUMNS: [sql: string, ascii: boolean][] = [
+  ['line_no::text', true],
+  ['line_type', false],
+  ['customer_id::text', true],
+  ['subscription_id::text', true],
+  ['meter_id::text', true],
+  ['resource_uri', false],
+  ['location', false],
+  ['usage_date::text', true],
+  ['usage_to::text', true],
+  ['tier::text', true],
+  ['quantity::text', true],
+  ['unit_price::text', true],
+  ['list_unit_price::text', true],
+  ['amount::text', true],
+  ['description', false],
+  ['reason', false],
+  ['created_by', false],
+  [`(${LIST_COST})::text`, true],
+  [`(${CONTRACTED_COST})::text`, true],
+];
+const LINE_TEXT = LINE_COLUMNS.map(([sql]) => sql).join(', ');
+const LINE_ASCII = LINE_COLUMNS.map(([, ascii]) => ascii);
 
 function toLine(r: TextRow): ExportLine {
   return {
@@ -162,6 +193,8 @@ function toLine(r: TextRow): ExportLine {
     description: r[14],
     reason: r[15],
     created_by: r[16],
+    list_cost: r[17],
+    contracted_cost: r[18],
   };
 }
 
@@ -211,6 +244,7 @@ export async function writeLines(
   for await (const batch of copyTextRows(
     client,
     `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`,
+    LINE_ASCII,
   )) {
     for (const r of batch) chunks.add(row({ line: toLine(r), invoice, names }));
     rows += batch.length;
@@ -249,14 +283,14 @@ async function taxRow(
 ): Promise<string | undefined> {
   if (!takesTaxRow(invoice, customerId)) return undefined;
   // The costs it is levied on, exact, as the invoice's rate applies to them.
-  const costs = await client.query<{ listCost: string; contractedCost: string }>(
-    `select trim_scale(sum(case when line_type in ('usage', 'late usage') then quantity * coalesce(list_unit_price, unit_price) else amount end) * $2 / 100)::text as "listCost",
-            trim_scale(sum(case when line_type in ('usage', 'late usage') then quantity * unit_price else amount end) * $2 / 100)::text as "contractedCost",
+  const costs = await client.query<{ list: string; contracted: string; description: string }>(
+    `select trim_scale(sum(${LIST_COST}) * $2 / 100)::text as list,
+            trim_scale(sum(${CONTRACTED_COST}) * $2 / 100)::text as contracted,
             'Tax at ' || trim_scale($2::numeric)::text || '%' as description
      from invoice_lines where invoice_id = $1`,
     [invoice.id, invoice.taxRate],
   );
-  const { description, ...tax } = costs.rows[0] as { listCost: string; contractedCost: string; description: string };
+  const { list, contracted, description } = costs.rows[0] as { list: string; contracted: string; description: string };
   const line: ExportLine = {
     ...NO_LINE,
     invoice_id: invoice.id,
@@ -265,7 +299,8 @@ async function taxRow(
     customer_id: taxCustomer(invoice),
     amount: invoice.tax,
     description,
-    tax,
+    list_cost: list,
+    contracted_cost: contracted,
   };
   return ROW_FORMATS.focus.row({ line, invoice, names: new Map() });
 }

@@ -21,6 +21,12 @@ export class BinaryTextRowReader {
   private headerRead = false;
   private ended = false;
 
+  /**
+   * `asciiColumns`: the columns whose text is ASCII whatever the row (numbers, uuids and dates
+   * as text), read without looking for other characters.
+   */
+  constructor(private readonly asciiColumns: readonly boolean[] = []) {}
+
   /** The rows that `chunk` completes (a row cut by the chunk's end waits for the next one). */
   push(chunk: Buffer): TextRow[] {
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
@@ -71,7 +77,7 @@ export class BinaryTextRowReader {
       }
       if (buf.length - at < length) return undefined;
       const value = bytes.slice(at, at + length);
-      values[f] = NOT_ASCII.test(value) ? buf.toString('utf8', at, at + length) : value;
+      values[f] = this.asciiColumns[f] || !NOT_ASCII.test(value) ? value : buf.toString('utf8', at, at + length);
       at += length;
     }
     return { values, next: at };
@@ -86,10 +92,14 @@ export class BinaryTextRowReader {
 /**
  * The rows of `query` (every column text: cast what is not), in batches as the database sends
  * them. COPY takes no bind parameters: `query` reads its inputs another way (settings, or literals
- * the caller has checked).
+ * the caller has checked). `asciiColumns` as `BinaryTextRowReader` takes them.
  */
-export async function* copyTextRows(client: pg.PoolClient, query: string): AsyncGenerator<TextRow[]> {
-  const reader = new BinaryTextRowReader();
+export async function* copyTextRows(
+  client: pg.PoolClient,
+  query: string,
+  asciiColumns: readonly boolean[] = [],
+): AsyncGenerator<TextRow[]> {
+  const reader = new BinaryTextRowReader(asciiColumns);
   for await (const chunk of client.query(copyTo(`copy (${query}) to stdout with (format binary)`))) {
     const rows = reader.push(chunk as Buffer);
     if (rows.length > 0) yield rows;
