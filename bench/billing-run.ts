@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { partnerUnbilledStore } from '../src/billing/partner-unbilled.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
-import { FOCUS_COLUMN_NAMES } from '../src/billing/export-columns.ts';
+import { FOCUS_COLUMN_NAMES } from '../src/billing/focus-columns.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { LINE_COLUMNS } from '../src/billing/rated-store.ts';
 import { SimulatedClock } from '../src/core/clock.ts';

@@ -12,15 +12,8 @@ import { to as copyTo } from 'pg-copy-streams';
 import { PARTNER, seed } from '../bench/billing-run.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
 import { stringify } from 'csv-stringify/sync';
-import {
-  type ExportInvoice,
-  FOCUS_COLUMN_NAMES,
-  focusColumns,
-  focusShared,
-  NO_INVOICE,
-  NO_LINE,
-  ROW_FORMATS,
-} from '../src/billing/export-columns.ts';
+import { type ExportInvoice, NO_INVOICE, NO_LINE, ROW_FORMATS } from '../src/billing/export-columns.ts';
+import { FOCUS_COLUMN_NAMES, focusColumns, focusShared } from '../src/billing/focus-columns.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { parseResourceId, resourceTypeOf } from '../src/core/arm-id.ts';
 import { SimulatedClock } from '../src/core/clock.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FOCUS_COLUMN_TYPES, FOCUS_VERSION } from './export-columns.ts';
+import { FOCUS_COLUMN_TYPES, FOCUS_VERSION } from './focus-columns.ts';
 
 /** The day this schema (FOCUS 1.2's columns as listed here) was made: a new list needs a new day. */
 const FOCUS_SCHEMA_CREATED = '2026-11-30T00:00:00Z';

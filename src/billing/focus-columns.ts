@@ -1,0 +1,254 @@
+import { parseResourceId, resourceTypeOf, splitSegments } from '../core/arm-id.ts';
+import { METERS, type Meter } from '../core/meters.ts';
+import { csvField } from './csv-field.ts';
+import type { ExportInvoice, RowInput } from './export-columns.ts';
+
+// FOCUS 1.2's columns of an export's row (export-columns.ts has the other formats): one table of
+// columns, the row made from it.
+
+/** FOCUS's service of a meter's category (usage lines only). */
+const FOCUS_SERVICE: Record<string, { category: string; name: string; subcategory: string }> = {
+  'Virtual Machines': { category: 'Compute', name: 'Virtual Machines', subcategory: 'Virtual Machines' },
+  Storage: { category: 'Storage', name: 'Storage Accounts', subcategory: 'Storage Platforms' },
+  'Managed Disk': { category: 'Storage', name: 'Managed Disks', subcategory: 'Block Storage' },
+  Networking: { category: 'Networking', name: 'Public IP Addresses', subcategory: 'Network Connectivity' },
+};
+
+/** FOCUS's service of a meter (usage lines only), by meter id. */
+const FOCUS_METERS = new Map<string, Meter & { service: { category: string; name: string; subcategory: string } }>(
+  Object.values(METERS).map((m: Meter) => {
+    const service = FOCUS_SERVICE[m.category] ?? { category: 'Other', name: m.category, subcategory: 'Other (Other)' };
+    return [m.id, { ...m, service }];
+  }),
+);
+
+/** What several FOCUS columns of a row write alike, worked out once per row. */
+export function focusShared({ line, invoice, names }: RowInput) {
+  const meter = line.meter_id === null ? undefined : FOCUS_METERS.get(line.meter_id);
+  const usage = line.line_type === 'usage' || line.line_type === 'late usage';
+  return {
+    line,
+    invoice,
+    names,
+    meter,
+    usage,
+    late: line.line_type === 'late usage',
+    meterName: meter?.name ?? line.meter_id,
+    usageDay: line.usage_date === null ? null : `${line.usage_date}T00:00:00Z`,
+    unit: meter?.unit ?? 'Units',
+  };
+}
+type FocusRow = ReturnType<typeof focusShared>;
+
+const DAYS_AFTER = new Map<string, string>();
+/** The day after a date ('YYYY-MM-DD'), at midnight UTC (kept: an export's lines have a few dates between them). */
+function dayAfter(date: string): string {
+  let after = DAYS_AFTER.get(date);
+  if (after === undefined) {
+    after = `${new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`;
+    if (DAYS_AFTER.size > 10_000) DAYS_AFTER.clear();
+    DAYS_AFTER.set(date, after);
+  }
+  return after;
+}
+
+const onUsage = (r: FocusRow, value: string | null) => (r.usage ? value : null);
+const TYPES_BY_PARENT = new Map<string, string | null>();
+/** The parent last kept, and its type: a run of lines is often of one parent's resources. */
+let lastParent = { parent: '', type: null as string | null };
+/**
+ * The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. Kept
+ * by the id's parent (all but its last segment) once the parent has six segments or more: then the
+ * last segment is a resource's name, or one too many, and its value changes nothing.
+ */
+function resourceType(uri: string | null): string | null {
+  if (uri === null) return null;
+  const cut = uri.lastIndexOf('/');
+  if (cut < 1 || cut === uri.length - 1) return typeOf(uri);
+  if (cut === lastParent.parent.length && uri.startsWith(lastParent.parent)) return lastParent.type;
+  const parent = uri.slice(0, cut);
+  const kept = TYPES_BY_PARENT.get(parent);
+  if (kept !== undefined) {
+    lastParent = { parent, type: kept };
+    return kept;
+  }
+  const type = typeOf(uri);
+  if (splitSegments(parent).length >= 6) {
+    if (TYPES_BY_PARENT.size > 10_000) TYPES_BY_PARENT.clear();
+    TYPES_BY_PARENT.set(parent, type);
+    lastParent = { parent, type };
+  }
+  return type;
+}
+const typeOf = (uri: string) => {
+  const id = parseResourceId(uri);
+  return id ? resourceTypeOf(id) : null;
+};
+
+// FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
+// credits Credit, the invoice's tax (a row of its own, see exports.ts) Tax, adjustments
+// Adjustment. A row corrects a period already invoiced (ChargeClass 'Correction') when it is
+// late usage, or on an invoice that corrects (a credit note, which corrects a closed invoice, or
+// the invoice that replaces a voided one, which bills the voided invoice's period again, after
+// the credit note took it back).
+
+/** A FOCUS column: its name, its type as the schema metadata names it, and its value in a row. */
+interface FocusColumn {
+  name: string;
+  type: 'DECIMAL' | 'DATETIME' | 'STRING';
+  /** Whether a value may hold what CSV quotes: what a user names, a resource id, a region (never numbers, ids, dates or our own words). */
+  quoted: boolean;
+  /** Whether its value is the same for every line of one kind (line type and meter) of an invoice. */
+  perKind: boolean;
+  value: (r: FocusRow) => string | null;
+}
+const column =
+  (type: FocusColumn['type'], quoted: boolean) =>
+  (name: string, value: FocusColumn['value']): FocusColumn => ({ name, type, quoted, perKind: false, value });
+const decimal = column('DECIMAL', false);
+const dateTime = column('DATETIME', false);
+/** Ids and our own words. */
+const word = column('STRING', false);
+const text = column('STRING', true);
+const perKind = (c: FocusColumn): FocusColumn => ({ ...c, perKind: true });
+
+/**
+ * FOCUS 1.2, in the file's order: the 21 mandatory columns, then the conditional ones that apply
+ * (a provider of priced, metered, regional resources in subscriptions, with two kinds of billing
+ * account) and the recommended ones we can fill. BilledCost and EffectiveCost are the line as
+ * billed (no amortization: nothing is prepaid); ContractedCost is the quantity at the price the
+ * buyer agreed (the billed unit price, overrides applied); ListCost the quantity at the list
+ * sheet's (the billed unit price on lines closed before list prices were kept). A credit's or
+ * adjustment's costs are its amount; the tax row's are the invoice's rate on the invoice's own
+ * costs of that kind (the costs are worked out by the database: `LIST_COST` and
+ * `CONTRACTED_COST` in exports.ts).
+ */
+const FOCUS_COLUMNS: readonly FocusColumn[] = [
+  decimal('BilledCost', (r) => r.line.amount),
+  perKind(word('BillingAccountId', (r) => r.invoice.buyerId)),
+  perKind(text('BillingAccountName', (r) => r.invoice.buyerName)),
+  perKind(word('BillingCurrency', (r) => r.invoice.currency)),
+  perKind(dateTime('BillingPeriodEnd', (r) => r.invoice.periodEnd)),
+  perKind(dateTime('BillingPeriodStart', (r) => r.invoice.periodStart)),
+  perKind(
+    word('ChargeCategory', (r) =>
+      r.usage ? 'Usage' : r.line.line_type === 'credit' ? 'Credit' : r.line.line_type === 'tax' ? 'Tax' : 'Adjustment',
+    ),
+  ),
+  perKind(word('ChargeClass', (r) => (r.invoice.corrects || r.late ? 'Correction' : null))),
+  text('ChargeDescription', (r) =>
+    r.usage
+      ? r.meterName === null
+        ? null
+        : `${r.meterName}${r.late ? ' (late usage)' : ''}${r.line.description === null ? '' : `. ${r.line.description}`}`
+      : (r.line.description ?? r.line.line_type),
+  ),
+  dateTime('ChargePeriodEnd', (r) =>
+    r.line.usage_date === null ? r.invoice.periodEnd : dayAfter(r.line.usage_to ?? r.line.usage_date),
+  ),
+  dateTime('ChargePeriodStart', (r) => r.usageDay ?? r.invoice.periodStart),
+  decimal('ContractedCost', (r) => r.line.contracted_cost),
+  decimal('EffectiveCost', (r) => r.line.amount),
+  perKind(text('InvoiceIssuerName', (r) => r.invoice.issuerName)),
+  decimal('ListCost', (r) => r.line.list_cost),
+  decimal('PricingQuantity', (r) => onUsage(r, r.line.quantity)),
+  // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
+  perKind(text('PricingUnit', (r) => onUsage(r, r.unit))),
+  perKind(word('ProviderName', () => 'Stackledger')),
+  perKind(word('PublisherName', () => 'Stackledger')),
+  perKind(word('ServiceCategory', (r) => (r.usage ? (r.meter?.service.category ?? 'Other') : 'Other'))),
+  perKind(word('ServiceName', (r) => (r.usage ? (r.meter?.service.name ?? 'Other') : 'Billing'))),
+  perKind(word('BillingAccountType', (r) => (r.invoice.stream === 'partner' ? 'Partner' : 'Customer'))),
+  perKind(word('ChargeFrequency', (r) => (r.usage ? 'Usage-Based' : 'One-Time'))),
+  decimal('ConsumedQuantity', (r) => onUsage(r, r.line.quantity)),
+  perKind(text('ConsumedUnit', (r) => onUsage(r, r.unit))),
+  decimal('ContractedUnitPrice', (r) => onUsage(r, r.line.unit_price)),
+  perKind(word('InvoiceId', (r) => r.invoice.number)),
+  decimal('ListUnitPrice', (r) => onUsage(r, r.line.list_unit_price ?? r.line.unit_price)),
+  text('RegionId', (r) => r.line.location),
+  text('RegionName', (r) => r.line.location),
+  text('ResourceId', (r) => r.line.resource_uri),
+  // The last segment of the resource id.
+  text('ResourceName', (r) =>
+    r.line.resource_uri === null ? null : r.line.resource_uri.slice(r.line.resource_uri.lastIndexOf('/') + 1),
+  ),
+  // The resource's ARM type (`resourceTypeOf`); none for an id that is not a resource's.
+  text('ResourceType', (r) => resourceType(r.line.resource_uri)),
+  perKind(
+    word('ServiceSubcategory', (r) => (r.usage ? (r.meter?.service.subcategory ?? 'Other (Other)') : 'Other (Other)')),
+  ),
+  perKind(word('SkuId', (r) => r.line.meter_id)),
+  perKind(text('SkuMeter', (r) => (r.line.meter_id === null ? null : r.meterName))),
+  // A meter's price on the list sheet is one SKU price: its id is the meter's.
+  perKind(word('SkuPriceId', (r) => r.line.meter_id)),
+  word('SubAccountId', (r) => r.line.subscription_id),
+  text('SubAccountName', (r) =>
+    r.line.subscription_id === null ? null : (r.names.get(r.line.subscription_id)?.name ?? null),
+  ),
+];
+
+/** A row's FOCUS columns by name. */
+export const focusColumns = (r: FocusRow): Record<string, string | null> =>
+  Object.fromEntries(FOCUS_COLUMNS.map((c) => [c.name, c.value(r)]));
+
+/** A column's value as the file writes it. */
+const cell = (c: FocusColumn, value: string | null) => (value === null ? '' : c.quoted ? csvField(value) : value);
+
+/**
+ * The FOCUS row's parts, in order: a line's own column, or a run of columns the same for every
+ * line of a kind (`run`: its place in a kind's texts), written once per kind.
+ */
+const KIND_RUNS: FocusColumn[][] = [];
+const ROW_PARTS: { run: number; column: FocusColumn | undefined }[] = [];
+for (const [c, focusColumn] of FOCUS_COLUMNS.entries()) {
+  if (!focusColumn.perKind) ROW_PARTS.push({ run: -1, column: focusColumn });
+  else if (c > 0 && FOCUS_COLUMNS[c - 1]?.perKind) KIND_RUNS.at(-1)?.push(focusColumn);
+  else ROW_PARTS.push({ run: KIND_RUNS.push([focusColumn]) - 1, column: undefined });
+}
+
+/** The kind runs' texts of each kind of line, kept for the invoice being written (it has lines of a few kinds). */
+class KindTexts {
+  private invoice: ExportInvoice | undefined;
+  private readonly byType = new Map<string, Map<string | null, string[]>>();
+
+  of(r: FocusRow): string[] {
+    if (r.invoice !== this.invoice) {
+      this.byType.clear();
+      this.invoice = r.invoice;
+    }
+    let byMeter = this.byType.get(r.line.line_type);
+    if (byMeter === undefined) {
+      byMeter = new Map();
+      this.byType.set(r.line.line_type, byMeter);
+    }
+    let texts = byMeter.get(r.line.meter_id);
+    if (texts === undefined) {
+      texts = KIND_RUNS.map((run) => run.map((c) => cell(c, c.value(r))).join(','));
+      byMeter.set(r.line.meter_id, texts);
+    }
+    return texts;
+  }
+}
+const KINDS = new KindTexts();
+
+/** A row of the FOCUS file. Concatenated, not joined: the parts are copied once, when the chunk writes them. */
+export function focusRow(input: RowInput): string {
+  const r = focusShared(input);
+  const kinds = KINDS.of(r);
+  let row = '';
+  for (let p = 0; p < ROW_PARTS.length; p++) {
+    const { run, column } = ROW_PARTS[p] as (typeof ROW_PARTS)[number];
+    if (p > 0) row += ',';
+    row += column === undefined ? kinds[run] : cell(column, column.value(r));
+  }
+  return `${row}\n`;
+}
+
+/** FOCUS's columns, in the file's order. */
+export const FOCUS_COLUMN_NAMES = FOCUS_COLUMNS.map((c) => c.name);
+
+/** The FOCUS version the export follows. */
+export const FOCUS_VERSION = '1.2';
+
+/** Each FOCUS column's type, as the schema metadata names it. */
+export const FOCUS_COLUMN_TYPES = Object.fromEntries(FOCUS_COLUMNS.map((c) => [c.name, c.type]));
