@@ -77,6 +77,7 @@ export interface ExportInvoice {
  */
 export type ExportLine = Omit<StoredLine, 'line_type'> & {
   line_type: StoredLine['line_type'] | 'tax';
+  /** None where it is the contracted cost. */
   list_cost: string | null;
   contracted_cost: string | null;
 };

@@ -140,10 +140,13 @@ function linesWhere(invoiceId: string, after: number, to: number, customerId: st
 /**
  * A line's costs as FOCUS writes them (ListCost, ContractedCost): usage at its quantity times the
  * list price (the billed one when none was kept) or the billed price, exact (`trim_scale`: no
- * trailing zeros); any other line at its amount.
+ * trailing zeros); any other line at its amount. A line's own list cost is read only where it
+ * differs (a list price kept, and not the billed one): elsewhere it is the contracted cost, and
+ * the database has one product less to make a line.
  */
 const LIST_COST = `case when line_type in ('usage', 'late usage') then trim_scale(quantity * coalesce(list_unit_price, unit_price)) else amount end`;
 const CONTRACTED_COST = `case when line_type in ('usage', 'late usage') then trim_scale(quantity * unit_price) else amount end`;
+const OTHER_LIST_COST = `case when list_unit_price is not null and list_unit_price is distinct from unit_price then ${LIST_COST} end`;
 
 /**
  * A line's columns as text, in `toLine`'s order, each with whether its text is ASCII whatever the
@@ -167,7 +170,7 @@ const LINE_COLUMNS: [sql: string, ascii: boolean][] = [
   ['description', false],
   ['reason', false],
   ['created_by', false],
-  [`(${LIST_COST})::text`, true],
+  [`(${OTHER_LIST_COST})::text`, true],
   [`(${CONTRACTED_COST})::text`, true],
 ];
 const LINE_TEXT = LINE_COLUMNS.map(([sql]) => sql).join(', ');

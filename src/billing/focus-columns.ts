@@ -150,7 +150,7 @@ const FOCUS_COLUMNS: readonly FocusColumn[] = [
   decimal('ContractedCost', (r) => r.line.contracted_cost),
   decimal('EffectiveCost', (r) => r.line.amount),
   perKind(text('InvoiceIssuerName', (r) => r.invoice.issuerName)),
-  decimal('ListCost', (r) => r.line.list_cost),
+  decimal('ListCost', (r) => r.line.list_cost ?? r.line.contracted_cost),
   decimal('PricingQuantity', (r) => onUsage(r, r.line.quantity)),
   // A meter we do not know still has a unit, 'Units' (PricingUnit is never null beside a quantity).
   perKind(text('PricingUnit', (r) => onUsage(r, r.unit))),
