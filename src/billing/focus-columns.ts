@@ -54,8 +54,6 @@ function dayAfter(date: string): string {
 
 const onUsage = (r: FocusRow, value: string | null) => (r.usage ? value : null);
 const TYPES_BY_PARENT = new Map<string, string | null>();
-/** The parent last kept, and its type: a run of lines is often of one parent's resources. */
-let lastParent = { parent: '', type: null as string | null };
 /**
  * The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. Kept
  * by the id's parent (all but its last segment) once the parent has six segments or more: then the
@@ -64,26 +62,17 @@ let lastParent = { parent: '', type: null as string | null };
 function resourceType(uri: string | null): string | null {
   if (uri === null) return null;
   const cut = uri.lastIndexOf('/');
-  if (cut < 1 || cut === uri.length - 1) return typeOf(uri);
-  if (cut === lastParent.parent.length && uri.startsWith(lastParent.parent)) return lastParent.type;
-  const parent = uri.slice(0, cut);
-  const kept = TYPES_BY_PARENT.get(parent);
-  if (kept !== undefined) {
-    lastParent = { parent, type: kept };
-    return kept;
-  }
-  const type = typeOf(uri);
-  if (splitSegments(parent).length >= 6) {
+  const parent = cut > 0 && cut < uri.length - 1 ? uri.slice(0, cut) : undefined;
+  const kept = parent === undefined ? undefined : TYPES_BY_PARENT.get(parent);
+  if (kept !== undefined) return kept;
+  const id = parseResourceId(uri);
+  const type = id ? resourceTypeOf(id) : null;
+  if (parent !== undefined && splitSegments(parent).length >= 6) {
     if (TYPES_BY_PARENT.size > 10_000) TYPES_BY_PARENT.clear();
     TYPES_BY_PARENT.set(parent, type);
-    lastParent = { parent, type };
   }
   return type;
 }
-const typeOf = (uri: string) => {
-  const id = parseResourceId(uri);
-  return id ? resourceTypeOf(id) : null;
-};
 
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
 // credits Credit, the invoice's tax (a row of its own, see exports.ts) Tax, adjustments
