@@ -1,6 +1,6 @@
 // The exports' rows are made in TypeScript from the lines' own columns (exports.ts): the binary
-// COPY they are read with, a FOCUS row against its columns, the resource types it keeps by
-// parent, and a hub whose lines kept `resource_parts` (SQL's copy of the resource id rule, dropped
+// COPY they are read with, a FOCUS row against its columns, the costs the database writes, the
+// resource types it keeps by parent, and a hub whose lines kept `resource_parts` (SQL's copy of the resource id rule, dropped
 // by migration 0694) exporting the same types from the rule itself, before and after a close.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -221,6 +221,57 @@ describe("the exports' rows", () => {
         },
       ),
       { numRuns: 2_000 },
+    );
+  });
+
+  it("write a line's costs as PostgreSQL's trim_scale(quantity × price): exact, no trailing zeros, the list cost where it differs", async () => {
+    const invoice = '99999999-0000-0000-0000-0000000000bb';
+    await sql`
+      insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at, status)
+      values (${invoice}, 'G000000003', 'partner', 'invoice', 'provider', gen_random_uuid(), '2026-03', '2026-03-01', '2026-04-01', 0, 0, '2026-04-01', 'USD', 0, 0, 0, 0, '2026-04-01', 'finalized')`.execute(
+      db,
+    );
+    // [line type, quantity, price, list price, amount]
+    const lines: [string, string | null, string | null, string | null, string][] = [
+      ['usage', '48.000000000', '0.008000', null, '0.38'],
+      ['usage', '-0.000', '1.5', null, '0'],
+      ['usage', '2', '1.00', '1.0', '2'],
+      ['usage', '3', '1.25', '1.00', '3.75'],
+      ['credit', null, null, null, '-5.50'],
+    ];
+    for (const [n, [type, quantity, price, list, amount]] of lines.entries())
+      await sql`
+        insert into invoice_lines (invoice_id, line_no, line_type, quantity, unit_price, list_unit_price, amount, buyer_id)
+        values (${invoice}, ${n + 1}, ${type}, ${quantity}::numeric, ${price}::numeric, ${list}::numeric, ${amount}::numeric, (select buyer_id from invoices where id = ${invoice}))`.execute(
+        db,
+      );
+    let text = '';
+    await pipeline(
+      exportStream(db, pool, { stream: 'partner', period: '2026-03' }, 'focus'),
+      new Writable({
+        write: (chunk, _e, done) => {
+          text += chunk;
+          done();
+        },
+      }),
+    );
+    // no value of these rows holds a comma or a quote: a row splits on commas
+    const rows = text
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((r) => r.split(','));
+    assert.ok(rows.every((r) => r.length === FOCUS_COLUMN_NAMES.length));
+    const [contracted, list] = ['ContractedCost', 'ListCost'].map((c) => FOCUS_COLUMN_NAMES.indexOf(c));
+    assert.deepEqual(
+      rows.map((r) => [r[contracted], r[list]]),
+      [
+        ['0.384', '0.384'],
+        ['0', '0'],
+        ['2', '2'],
+        ['3.75', '3'],
+        ['-5.50', '-5.50'],
+      ],
     );
   });
 
