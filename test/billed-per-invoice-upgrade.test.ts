@@ -1,7 +1,8 @@
 // An existing hub upgrades to billed quantities kept per invoice (0660): the running totals of
 // `billed_daily` and the shares of `invoice_billed` become one row per key and invoice, the part no
 // invoice recorded (closed before drafts) on the buyer's latest such invoice; voiding an invoice
-// closed since then takes back exactly its share, and its replacement bills the same again. And to
+// closed since then takes back exactly its share, and its replacement bills the same again (in its
+// lines, since 0696). And to
 // keys carrying the buyer (0661): closed lines take their invoice's buyer.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -142,11 +143,11 @@ describe('upgrading billed quantities to one row per invoice', () => {
       { line_type: 'late usage', day: '2026-01-20', quantity: '2.000000000' },
       { line_type: 'usage', day: '2026-02-03', quantity: '7.000000000' },
     ]);
+    // February's rows are gone; the replacement's lines say what it billed (0696), January's rows stay.
+    assert.equal(replacement.billed_in_lines, true);
     assert.deepEqual(await billedRows(), [
       { day: '2026-01-05', quantity: '10.000000000', invoice: 'G000000001' },
       { day: '2026-01-20', quantity: '5.000000000', invoice: 'G000000001' },
-      { day: '2026-01-20', quantity: '2.000000000', invoice: replacement.number ?? '' },
-      { day: '2026-02-03', quantity: '7.000000000', invoice: replacement.number ?? '' },
     ]);
   });
 });

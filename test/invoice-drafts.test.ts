@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
 import { customerWithSubscription, secondPartner, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
+import { keptApartFromRule } from './helpers/kept-lines.ts';
 import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -203,6 +204,9 @@ describe('invoice drafts, finalization, void and regenerate', () => {
     assert.deepEqual(await finalizedEvents(), ['INV000000001', 'INV000000002']);
     const shownToBuyer = await detail('INV000000002', aAdmin);
     assert.equal(shownToBuyer.properties.total, finalA.properties.total);
+
+    // The provider's drafts, rated again with the late hour, gave back what they had billed and billed it again.
+    assert.deepEqual(await keptApartFromRule(t), []);
 
     // Nothing changes after finalization: not the job, not a statement on the database.
     await advanceTo('2026-04-06T00:00:00Z');

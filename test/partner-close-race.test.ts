@@ -120,11 +120,14 @@ describe('a partner close while a fold adds to a key it is billing', () => {
       { day: '2026-03-03', quantity: '9' }, // the 5 posted and the writer's 4, committed while the close waited
       { day: '2026-03-04', quantity: '5' },
     ]);
-    const billed = await hub.pool.query<{ quantity: string }>(
-      `select sum(quantity)::float8::text as quantity from billed_daily where stream = 'partner' and subscription_id = $1`,
+    // The lines say what the invoice billed: no row of billed_daily repeats them.
+    const billed = await hub.pool.query<{ in_lines: boolean; rows: number }>(
+      `select bool_and(i.billed_in_lines) as in_lines,
+              (select count(*)::int from billed_daily b where b.stream = 'partner' and b.subscription_id = $1) as rows
+       from invoices i where i.stream = 'partner' and i.kind = 'invoice'`,
       [subscriptionId],
     );
-    assert.equal(billed.rows[0].quantity, '19');
+    assert.deepEqual(billed.rows[0], { in_lines: true, rows: 0 });
     const left = await hub.pool.query(`select 1 from partner_unbilled_lines where subscription_id = $1`, [
       subscriptionId,
     ]);

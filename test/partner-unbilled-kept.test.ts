@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { customerWithSubscription, type CustomerWithSubscription } from './helpers/partner.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
-import { advanceClockTo, startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
+import { keptApartFromRule } from './helpers/kept-lines.ts';
+import { advanceClockTo, startTestSystem, type TestSystem } from './helpers/system.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const TABLE = 'b4438d5d-453b-4ee1-b42a-dc72e377f1e4';
@@ -48,18 +49,12 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
       `${t.b.hub.partnerCenter}/v1/invoices/unbilled/lineitems?provider=onetime&invoicelineitemtype=usagelineitems&currencycode=USD&period=current`,
       size,
     );
-  const invoiced = async (period: string) => {
-    const list = await t.call('GET', `${t.b.hub.partnerCenter}/v1/invoices`, { token: pc });
-    assert.equal(list.status, 200, JSON.stringify(list.body));
-    const inv = list.body.items.find((i: { billingPeriodStartDate: string }) =>
-      i.billingPeriodStartDate.startsWith(period),
-    );
-    assert.ok(inv, `the partner's invoice of ${period}`);
-    return lineItems(
-      `${t.b.hub.partnerCenter}/v1/invoices/${inv.id}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`,
+  /** The usage lines of the partner's (finalized) invoice of a period, as the partner center lists them. */
+  const invoiced = async (period: string) =>
+    lineItems(
+      `${t.b.hub.partnerCenter}/v1/invoices/${await partnerInvoice(period)}/lineitems?provider=onetime&invoicelineitemtype=usagelineitems`,
       2000,
     );
-  };
   const price = async (meter: string, effectiveFrom: string, tiers: { fromQuantity?: string; unitPrice: string }[]) => {
     const res = await t.call('PUT', `${billing(`priceSheets/list/meters/${meter}`)}?${V}`, {
       token: csp,
@@ -68,29 +63,36 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
 
-  /**
-   * The kept lines that differ from the rule computed afresh: every daily aggregate less what
-   * partner invoices billed of it, where not 0. A partner close deletes the lines it bills
-   * itself; this is the same rule, from scratch.
-   */
-  const keptApartFromRule = () =>
-    withHubDatabase(t, async (c) => {
-      await c.query('select usage_daily_fold()');
-      const { rows } = await c.query(`
-        with kept as (select subscription_id, meter_id, usage_date, resource_uri, location, quantity from partner_unbilled_lines),
-        billed as (
-          select subscription_id, meter_id, usage_date, resource_uri, location, sum(quantity) as quantity
-          from billed_daily where stream = 'partner' group by 1, 2, 3, 4, 5
-        ),
-        rule as (
-          select d.billed_subscription_id, d.meter_id, d.usage_date, d.resource_uri, d.location, d.quantity - coalesce(b.quantity, 0)
-          from usage_daily d left join billed b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id
-            and b.usage_date = d.usage_date and b.resource_uri = d.resource_uri and b.location = d.location
-          where d.quantity <> coalesce(b.quantity, 0)
-        )
-        select * from ((table kept except all table rule) union all (table rule except all table kept)) x`);
-      return rows;
+  /** A correction of the CSP's (a negative quantity, with its reason). */
+  const correct = async (subject: string, day: string, quantity: string, resourceUri: string) => {
+    const res = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
+      token: csp,
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: [
+        {
+          specversion: '1.0',
+          id: randomUUID(),
+          source: 'urn:test:kept',
+          type: 'usage',
+          subject,
+          time: `${day}T10:00:00Z`,
+          data: { meterId: BASE, quantity, resourceUri, location: 'local', reason: 'double-counted' },
+        },
+      ],
     });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+  /** The provider's invoice to the partner of a period. */
+  const partnerInvoice = async (period: string) => {
+    const res = await t.call('GET', `${billing(`invoices?stream=partner&period=${period}`)}&${V}`, { token: csp });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const found = res.body.value.filter(
+      (i: { properties: { kind: string; status: string } }) =>
+        i.properties.kind === 'invoice' && i.properties.status === 'Finalized',
+    );
+    assert.equal(found.length, 1, JSON.stringify(res.body.value));
+    return found[0].name as string;
+  };
 
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-03-01T00:00:00Z') });
@@ -126,22 +128,7 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
       { day: '2026-03-06', meter: BASE, quantity: '4', resource: '/b/vm' },
     ]);
     // a correction takes 3 back from b's 5th (a run with a negative day is rated whole on read)
-    const correction = await t.call('POST', `${t.b.hub.arm}/providers/Stackledger.Usage/events?${V}`, {
-      token: csp,
-      headers: { 'content-type': 'application/cloudevents-batch+json' },
-      body: [
-        {
-          specversion: '1.0',
-          id: randomUUID(),
-          source: 'urn:test:kept',
-          type: 'usage',
-          subject: b.subscriptionId,
-          time: '2026-03-07T10:00:00Z',
-          data: { meterId: BASE, quantity: '-3', resourceUri: '/b/vm', location: 'local', reason: 'double-counted' },
-        },
-      ],
-    });
-    assert.equal(correction.status, 200, JSON.stringify(correction.body));
+    await correct(b.subscriptionId, '2026-03-07', '-3', '/b/vm');
     // the Base VM price changes from today, after today's usage arrived: its kept line takes the new price
     await price(BASE, '2026-03-10', [{ unitPrice: '0.02' }]);
 
@@ -159,7 +146,7 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
     await advanceClockTo(t, csp, '2026-04-01T01:00:00Z');
     assert.deepEqual(await invoiced('2026-03'), shown);
     assert.deepEqual(await unbilled(2000), [], 'what the invoice billed is no longer unbilled');
-    assert.deepEqual(await keptApartFromRule(), []);
+    assert.deepEqual(await keptApartFromRule(t), []);
   });
 
   it('shows late usage after the close as its next invoice bills it', async () => {
@@ -175,9 +162,51 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
         ['Usage', '2026-04-01'],
       ],
     );
-    assert.deepEqual(await keptApartFromRule(), []);
+    assert.deepEqual(await keptApartFromRule(t), []);
     await advanceClockTo(t, csp, '2026-05-01T01:00:00Z');
     assert.deepEqual(await invoiced('2026-04'), shown);
-    assert.deepEqual(await keptApartFromRule(), []);
+    assert.deepEqual(await keptApartFromRule(t), []);
+  });
+
+  it('gives back what a voided invoice billed, which its replacement bills again, where a run below zero rates less than a day', async () => {
+    await advanceClockTo(t, csp, '2026-05-10T00:00:00Z');
+    // b's run on /b/neg goes to -5, then -2 (a day rated nothing), then 2 (a day rated 2 of its 4)
+    await correct(b.subscriptionId, '2026-05-02', '-5', '/b/neg');
+    await events(b.subscriptionId, [
+      { day: '2026-05-03', meter: BASE, quantity: '3', resource: '/b/neg' },
+      { day: '2026-05-04', meter: BASE, quantity: '4', resource: '/b/neg' },
+    ]);
+    await events(a.subscriptionId, [{ day: '2026-05-05', meter: BASE, quantity: '6', resource: '/a/vm' }]);
+    await advanceClockTo(t, csp, '2026-06-01T01:00:00Z');
+    const may = await invoiced('2026-05');
+    assert.deepEqual(
+      may
+        .map((l: { resourceUri: string; usageDate: string; quantity: number }) => [
+          l.resourceUri,
+          l.usageDate.slice(0, 10),
+          l.quantity,
+        ])
+        .sort(),
+      [
+        ['/a/vm', '2026-05-05', 6],
+        ['/b/neg', '2026-05-02', -5],
+        ['/b/neg', '2026-05-04', 2],
+      ],
+    );
+    assert.deepEqual(await unbilled(2000), []);
+    assert.deepEqual(await keptApartFromRule(t), []);
+
+    // Voided, in one transaction: what it billed is given back and billed again by its replacement.
+    const number = await partnerInvoice('2026-05');
+    const voided = await t.call('POST', `${billing(`invoices/${number}/void`)}?${V}`, {
+      token: csp,
+      body: { reason: 'test' },
+    });
+    assert.equal(voided.status, 200, JSON.stringify(voided.body));
+    assert.equal(voided.body.replacement.properties.status, 'Finalized');
+    assert.notEqual(await partnerInvoice('2026-05'), number);
+    assert.deepEqual(await invoiced('2026-05'), may, 'the replacement bills the same lines');
+    assert.deepEqual(await unbilled(2000), []);
+    assert.deepEqual(await keptApartFromRule(t), []);
   });
 });

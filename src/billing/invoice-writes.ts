@@ -10,6 +10,7 @@ import {
   taxOn,
 } from './rated-store.ts';
 import { notificationStore } from '../notifications/store.ts';
+import { partnerUnbilledStore } from './partner-unbilled.ts';
 import type { BillingDb } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
@@ -90,10 +91,12 @@ export async function takeNumber(tx: BillingDb, seller: Seller, prefix: string):
 }
 
 /**
- * Takes back what one invoice billed: its shares of `billed_daily`, the credits and adjustments it
- * took, and, for a draft, its lines.
+ * Takes back what one invoice billed: what its usage lines billed (a partner invoice's, back to
+ * the kept unbilled lines), its shares of `billed_daily`, the credits and adjustments it took,
+ * and, for a draft, its lines.
  */
 export async function takeBack(tx: BillingDb, invoiceId: string): Promise<void> {
+  await partnerUnbilledStore.giveBackLines(tx, invoiceId);
   await sql`
     delete from billed_daily b using invoices i
     where i.id = ${invoiceId}::uuid and b.buyer_id = i.buyer_id and b.invoice_id = i.id
@@ -103,6 +106,32 @@ export async function takeBack(tx: BillingDb, invoiceId: string): Promise<void> 
     tx,
   );
 }
+
+const BILLED_COLUMNS = sql`buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id`;
+
+/** What a customer's invoice billed of each daily aggregate's key: a row of `billed_daily` per key. */
+const BILLED_PER_KEY = sql`
+  insert into billed_daily (${BILLED_COLUMNS})
+  select u.buyer_id, 'customer', u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
+  from unbilled u join written i on i.id = u.invoice_id
+  returning 1`;
+
+/**
+ * What a partner invoice billed is said by its usage lines: one per key and day, with the quantity
+ * it retired (`PARTNER_DAILY_LINES`). `billed_daily` takes only what a line does not say, the
+ * difference: a day whose run stays below zero is rated less than its quantity, or not at all.
+ * (Rows per key repeating the lines were a quarter of a partner close.)
+ */
+const BILLED_BESIDE_LINES = sql`
+  insert into billed_daily (${BILLED_COLUMNS})
+  select u.buyer_id, 'partner', u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location,
+         u.quantity - coalesce(l.quantity, 0), u.invoice_id
+  from unbilled u join written i on i.id = u.invoice_id
+  -- (all_lines, which the statement keeps anyway; a credit's or adjustment's has no meter)
+  left join all_lines l on l.invoice_id = u.invoice_id and l.subscription_id = u.subscription_id and l.meter_id = u.meter_id
+    and l.usage_date = u.usage_date and l.resource_uri = u.resource_uri and l.location = u.location
+  where u.quantity <> coalesce(l.quantity, 0)
+  returning 1`;
 
 /**
  * Writes the invoices of one stream and period in one statement: each with all its lines, what
@@ -127,6 +156,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
   // committed before the fold.
   const folded = q.folded ?? (await dailyStore.fold(tx));
   const finalized = q.status === 'finalized';
+  const partner = q.stream === 'partner';
   const prefix = numberPrefix(q.stream);
   const subtotal = sql`coalesce(t.subtotal, 0)`;
   const tax = taxOn(subtotal, sql`w.tax_rate`);
@@ -156,12 +186,13 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
   const written =
     q.write === 'insert'
       ? sql`insert into invoices (id, number, status, draft_name, finalize_after, replaces, stream, kind, seller, buyer_id, period, period_start, period_end,
-                                  watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at)
+                                  watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, credit_note_for, created_at,
+                                  billed_in_lines)
           select w.invoice_id, ${number}, ${q.status}, case when ${finalized} then null else 'DRAFT-' || w.invoice_id end,
                  case when ${finalized} then null else w.period_end + make_interval(days => ${q.graceDays ?? 0}) end,
                  ${q.replaces ?? null}::uuid, ${q.stream}, 'invoice', w.seller, w.buyer_id, ${q.period},
                  w.period_start, w.period_end, 0, 0, ${q.invoiceDate}::timestamptz, ${q.currency},
-                 ${subtotal}, w.tax_rate, ${tax}, ${subtotal} + ${tax}, null, ${q.invoiceDate}::timestamptz
+                 ${subtotal}, w.tax_rate, ${tax}, ${subtotal} + ${tax}, null, ${q.invoiceDate}::timestamptz, ${partner}
           from w left join totals t on t.invoice_id = w.invoice_id ${numberJoins}
           -- buyers in one order (numbers follow it; two runs meet on the unique index in the same order)
           order by w.ord
@@ -169,7 +200,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
           returning id, number, name, seller, buyer_id, period, period_start, period_end, total, currency`
       : sql`update invoices i set number = ${number}, status = ${q.status}, invoice_date = ${q.invoiceDate}::timestamptz,
             finalize_after = case when ${finalized} then null else i.finalize_after end,
-            subtotal = ${subtotal}, tax = ${tax}, total = ${subtotal} + ${tax}
+            subtotal = ${subtotal}, tax = ${tax}, total = ${subtotal} + ${tax}, billed_in_lines = ${partner}
           from w left join totals t on t.invoice_id = w.invoice_id ${numberJoins}
           where i.id = w.invoice_id and i.status = 'draft'
           returning i.id, i.number, i.name, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
@@ -184,19 +215,14 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
       from all_lines l join written i on i.id = l.invoice_id
       returning 1
     ),
-    usage_billed as (
-      insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
-      select u.buyer_id, ${q.stream}, u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
-      from unbilled u join written i on i.id = u.invoice_id
-      returning 1
-    ),
+    usage_billed as (${partner ? BILLED_BESIDE_LINES : BILLED_PER_KEY}),
     adjustments_billed as (
       insert into billed_adjustments (buyer_id, adjustment_id, invoice_id)
       select a.buyer_id, a.id, a.invoice_id from adjustments_due a join written i on i.id = a.invoice_id
       returning 1
     )
     select (select count(*) from written)::text as invoices, (select count(*) from lines_added)::text as lines,
-      ${q.stream === 'partner' ? sql`(select count(*) from unbilled)::int - (select count(*) from usage_billed)::int` : sql`0`} as unbilled_left,
+      ${partner ? sql`(select count(*) from unbilled u where not exists (select 1 from written i where i.id = u.invoice_id))::int` : sql`0`} as unbilled_left,
       (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'name', i.name, 'seller', i.seller, 'buyer_id', i.buyer_id,
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added

@@ -45,7 +45,7 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
         create index partner_unbilled_lines_negative on partner_unbilled_lines (subscription_id, meter_id) where quantity < 0;
       `.execute(db);
       await sql.raw(functions(db)).execute(db);
-      await partnerUnbilledStore.refill(db);
+      await partnerUnbilledStore.refill(db, { beforeBilledInLines: true });
       await sql.raw(TRIGGERS).execute(db);
     },
   },
@@ -75,6 +75,15 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
     // it billed back (`partner_unbilled_billed_deleted`).
     async up(db: Kysely<unknown>) {
       await sql`drop trigger partner_unbilled_billed_inserted on billed_daily`.execute(db);
+    },
+  },
+  '0696_partner_billed_in_lines': {
+    // A partner invoice's usage lines (one per key and day) say what it billed; its close writes
+    // rows of `billed_daily` only where a line says less (`writeInvoices`), and taking it back
+    // gives its lines' quantities back to the kept lines (`giveBackLines`). Invoices closed before
+    // keep their rows (false).
+    async up(db: Kysely<unknown>) {
+      await sql`alter table invoices add column billed_in_lines boolean not null default false`.execute(db);
     },
   },
 };

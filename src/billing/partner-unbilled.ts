@@ -93,18 +93,31 @@ export function repriceStatement(): RawBuilder<unknown> {
     where ${sameKey('p', 't')}`;
 }
 
+/** What partner invoices billed before migration 0696, per key and invoice: rows of `billed_daily`. */
+const BILLED_ROWS = sql`select ${KEY}, quantity from billed_daily where stream = 'partner' and seller = 'provider'`;
+
+/**
+ * What partner invoices have billed, per key: since migration 0696 an invoice's usage lines (one
+ * per key and day) and, where they say less, its rows of `billed_daily` (`writeInvoices`); before,
+ * its rows alone. A voided invoice has given back what its lines billed (`giveBackLines`).
+ */
+const PARTNER_BILLED = sql`
+  ${BILLED_ROWS}
+  union all
+  select l.subscription_id, l.meter_id, l.usage_date, l.resource_uri, l.location, l.quantity
+  from invoices i join invoice_lines l on l.invoice_id = i.id and l.buyer_id = i.buyer_id
+  where i.billed_in_lines and i.status <> 'voided' and l.line_type in ('usage', 'late usage')`;
+
 /**
  * The partner stream's unbilled quantity of every daily aggregate, where it is not 0 (of a
  * subscription no one buys: all of it): the aggregate less what any partner's invoices billed of
  * it, as the kept lines subtract it. What migration 0670 starts from.
  */
-export function unbilledNow(folded: DailyFolded): RawBuilder<unknown> {
+export function unbilledNow(folded: DailyFolded, billed = PARTNER_BILLED): RawBuilder<unknown> {
   return sql`
     select d.billed_subscription_id as subscription_id, d.meter_id, d.usage_date, d.resource_uri, d.location, d.quantity - coalesce(b.quantity, 0) as quantity
     from (${dailyStore.dailyUsage(folded)}) d
-    left join (
-      select ${KEY}, sum(quantity) as quantity from billed_daily where stream = 'partner' and seller = 'provider' group by ${KEY}
-    ) b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id and b.usage_date = d.usage_date
+    left join (select ${KEY}, sum(quantity) as quantity from (${billed}) x group by ${KEY}) b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id and b.usage_date = d.usage_date
       and b.resource_uri = d.resource_uri and b.location = d.location
     where d.quantity <> coalesce(b.quantity, 0)`;
 }
@@ -160,13 +173,29 @@ export const partnerUnbilledStore = {
    * bench that empties the billing tables with TRUNCATE (which fires no row or statement trigger
    * of the kept lines).
    */
-  async refill<T>(db: Kysely<T>): Promise<void> {
+  async refill<T>(db: Kysely<T>, options: { beforeBilledInLines?: boolean } = {}): Promise<void> {
     const folded = await dailyStore.fold(db);
+    // (Before migration 0696 no invoice billed in its lines, nor had the column that says so.)
+    const billed = options.beforeBilledInLines ? BILLED_ROWS : PARTNER_BILLED;
     await sql`
       truncate partner_unbilled_lines;
       insert into partner_unbilled_lines (subscription_id, meter_id, usage_date, resource_uri, location, quantity)
-      select subscription_id, meter_id, usage_date, resource_uri, location, quantity from (${unbilledNow(folded)}) u;
+      select subscription_id, meter_id, usage_date, resource_uri, location, quantity from (${unbilledNow(folded, billed)}) u;
       select partner_unbilled_reprice(null);
+    `.execute(db);
+  },
+
+  /**
+   * Gives what a partner invoice's usage lines billed back to the kept lines (an invoice voided,
+   * or a draft about to be rated again), in the caller's transaction; nothing for any other invoice.
+   */
+  async giveBackLines(db: BillingDb, invoiceId: string): Promise<void> {
+    await sql`
+      select partner_unbilled_add(array_agg(l.subscription_id), array_agg(l.meter_id), array_agg(l.usage_date), array_agg(l.resource_uri),
+                                  array_agg(l.location), array_agg(l.quantity))
+      from invoices i join invoice_lines l on l.invoice_id = i.id and l.buyer_id = i.buyer_id
+      where i.id = ${invoiceId}::uuid and i.billed_in_lines and l.line_type in ('usage', 'late usage')
+      having count(*) > 0
     `.execute(db);
   },
 
