@@ -168,29 +168,35 @@ describe("partner center: unbilled lines kept as usage arrives equal the invoice
     assert.deepEqual(await keptApartFromRule(t), []);
   });
 
-  it('gives back what a voided invoice billed, which its replacement bills again, where a run below zero rates less than a day', async () => {
+  it('gives back what a voided invoice billed, which its replacement bills again; a run below zero is billed at its net', async () => {
     await advanceClockTo(t, csp, '2026-05-10T00:00:00Z');
-    // b's run on /b/neg goes to -5, then -2 (a day rated nothing), then 2 (a day rated 2 of its 4)
+    // b's run on /b/neg goes to -5, then -2, then 2: each day is billed its own quantity (below 0 at the
+    // first tier, as the correction was), so the run's lines total its net 2
     await correct(b.subscriptionId, '2026-05-02', '-5', '/b/neg');
     await events(b.subscriptionId, [
       { day: '2026-05-03', meter: BASE, quantity: '3', resource: '/b/neg' },
       { day: '2026-05-04', meter: BASE, quantity: '4', resource: '/b/neg' },
     ]);
     await events(a.subscriptionId, [{ day: '2026-05-05', meter: BASE, quantity: '6', resource: '/a/vm' }]);
+    await advanceClockTo(t, csp, '2026-05-31T12:00:00Z');
+    const shown = await unbilled(1);
     await advanceClockTo(t, csp, '2026-06-01T01:00:00Z');
     const may = await invoiced('2026-05');
+    assert.deepEqual(may, shown, 'the page showed what the invoice bills');
     assert.deepEqual(
       may
-        .map((l: { resourceUri: string; usageDate: string; quantity: number }) => [
+        .map((l: { resourceUri: string; usageDate: string; quantity: number; billingPreTaxTotal: number }) => [
           l.resourceUri,
           l.usageDate.slice(0, 10),
           l.quantity,
+          l.billingPreTaxTotal,
         ])
         .sort(),
       [
-        ['/a/vm', '2026-05-05', 6],
-        ['/b/neg', '2026-05-02', -5],
-        ['/b/neg', '2026-05-04', 2],
+        ['/a/vm', '2026-05-05', 6, 0.12],
+        ['/b/neg', '2026-05-02', -5, -0.1],
+        ['/b/neg', '2026-05-03', 3, 0.06],
+        ['/b/neg', '2026-05-04', 4, 0.08],
       ],
     );
     assert.deepEqual(await unbilled(2000), []);

@@ -107,35 +107,33 @@ export async function takeBack(tx: BillingDb, invoiceId: string): Promise<void> 
   );
 }
 
-const BILLED_COLUMNS = sql`buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id`;
-
-/** What a customer's invoice billed of each daily aggregate's key: a row of `billed_daily` per key. */
+/**
+ * What a customer's invoice billed of each daily aggregate's key: a row of `billed_daily` per key.
+ * A partner invoice's usage lines say it (one per key and day, with the quantity it retired from
+ * the kept lines: a day's rated parts add up to its quantity): rows repeating them were a quarter
+ * of a partner close.
+ */
 const BILLED_PER_KEY = sql`
-  insert into billed_daily (${BILLED_COLUMNS})
-  select u.buyer_id, 'customer', u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
-  from unbilled u join written i on i.id = u.invoice_id
-  returning 1`;
+  usage_billed as (
+    insert into billed_daily (buyer_id, stream, seller, subscription_id, usage_date, meter_id, resource_uri, location, quantity, invoice_id)
+    select u.buyer_id, 'customer', u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location, u.quantity, u.invoice_id
+    from unbilled u join written i on i.id = u.invoice_id
+    returning 1
+  ),`;
 
 /**
- * What a partner invoice billed is said by its usage lines: one per key and day, with the quantity
- * it retired (`PARTNER_DAILY_LINES`). `billed_daily` takes only what a line does not say, the
- * difference: a day whose run stays below zero is rated less than its quantity, or not at all.
- * (Rows per key repeating the lines were a quarter of a partner close.)
+ * Whether a partner close's usage lines carry other than what it retired from the kept lines (as
+ * many, the same total): a kept line deleted and not billed would be lost.
  */
-const BILLED_BESIDE_LINES = sql`
-  insert into billed_daily (${BILLED_COLUMNS})
-  select u.buyer_id, 'partner', u.seller, u.subscription_id, u.usage_date, u.meter_id, u.resource_uri, u.location,
-         u.quantity - coalesce(l.quantity, 0), u.invoice_id
-  from unbilled u join written i on i.id = u.invoice_id
-  -- (all_lines, which the statement keeps anyway; a credit's or adjustment's has no meter)
-  left join all_lines l on l.invoice_id = u.invoice_id and l.subscription_id = u.subscription_id and l.meter_id = u.meter_id
-    and l.usage_date = u.usage_date and l.resource_uri = u.resource_uri and l.location = u.location
-  where u.quantity <> coalesce(l.quantity, 0)
-  returning 1`;
+const LINES_APART_FROM_RETIRED = sql`
+  (select count(*) from unbilled) <> (select count(*) from all_lines l join written i on i.id = l.invoice_id where l.meter_id is not null)
+  or (select coalesce(sum(quantity), 0) from unbilled)
+     <> (select coalesce(sum(l.quantity), 0) from all_lines l join written i on i.id = l.invoice_id where l.meter_id is not null)`;
 
 /**
  * Writes the invoices of one stream and period in one statement: each with all its lines, what
- * it billed per usage key (its own rows of `billed_daily`), the credits and adjustments it took,
+ * it billed per usage key (a customer's invoice its own rows of `billed_daily`, a partner
+ * invoice its usage lines), the credits and adjustments it took,
  * and — when finalized — its number from its seller's counter (locked by the caller) and the
  * `invoice.finalized` event. An insert writes nothing for a buyer whose
  * invoice of the period exists (the unique index `invoices_once`); an update only drafts.
@@ -204,7 +202,7 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
           from w left join totals t on t.invoice_id = w.invoice_id ${numberJoins}
           where i.id = w.invoice_id and i.status = 'draft'
           returning i.id, i.number, i.name, i.seller, i.buyer_id, i.period, i.period_start, i.period_end, i.total, i.currency`;
-  const r = await sql<{ invoices: string; lines: string; unbilled_left: number; added: FinalizedInvoice[] }>`
+  const r = await sql<{ invoices: string; lines: string; lines_apart: boolean; added: FinalizedInvoice[] }>`
     with ${ratedLines(folded, q.stream, q.windows, eligible)},
     ${numbering}
     written as (${written}),
@@ -215,23 +213,21 @@ export async function writeInvoices(tx: BillingDb, q: InvoiceWrite): Promise<{ i
       from all_lines l join written i on i.id = l.invoice_id
       returning 1
     ),
-    usage_billed as (${partner ? BILLED_BESIDE_LINES : BILLED_PER_KEY}),
+    ${partner ? sql`` : BILLED_PER_KEY}
     adjustments_billed as (
       insert into billed_adjustments (buyer_id, adjustment_id, invoice_id)
       select a.buyer_id, a.id, a.invoice_id from adjustments_due a join written i on i.id = a.invoice_id
       returning 1
     )
     select (select count(*) from written)::text as invoices, (select count(*) from lines_added)::text as lines,
-      ${partner ? sql`(select count(*) from unbilled u where not exists (select 1 from written i where i.id = u.invoice_id))::int` : sql`0`} as unbilled_left,
+      ${partner ? LINES_APART_FROM_RETIRED : sql`false`} as lines_apart,
       (select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'number', i.number, 'name', i.name, 'seller', i.seller, 'buyer_id', i.buyer_id,
         'period', i.period, 'period_start', i.period_start, 'period_end', i.period_end, 'total', i.total::text, 'currency', i.currency)), '[]')
         from written i) as added
   `.execute(tx);
   // A partner close deletes the kept lines it bills (`ratedLines`): only those of the windows it
-  // writes (its sellers' counters are held). A line deleted and not billed would be lost: undone.
-  if (r.rows[0].unbilled_left !== 0) {
-    throw new Error(`a partner close retired ${r.rows[0].unbilled_left} unbilled lines it did not bill`);
-  }
+  // writes (its sellers' counters are held), each its invoice's usage line. Otherwise: undone.
+  if (r.rows[0].lines_apart) throw new Error('a partner close retired unbilled lines its invoices do not bill');
   await sql`set local enable_nestloop = default`.execute(tx);
   await sql`set local jit = default`.execute(tx);
   if (finalized) await invoicesFinalized(tx, q.stream, r.rows[0].added, q.invoiceDate);

@@ -78,10 +78,9 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
     },
   },
   '0696_partner_billed_in_lines': {
-    // A partner invoice's usage lines (one per key and day) say what it billed; its close writes
-    // rows of `billed_daily` only where a line says less (`writeInvoices`), and taking it back
-    // gives its lines' quantities back to the kept lines (`giveBackLines`). Invoices closed before
-    // keep their rows (false).
+    // A partner invoice's usage lines (one per key and day) say what it billed: its close writes no
+    // rows of `billed_daily` (`writeInvoices`), and taking it back gives its lines' quantities back
+    // to the kept lines (`giveBackLines`). Invoices closed before keep their rows (false).
     async up(db: Kysely<unknown>) {
       await sql`alter table invoices add column billed_in_lines boolean not null default false`.execute(db);
     },

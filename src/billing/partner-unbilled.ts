@@ -98,8 +98,8 @@ const BILLED_ROWS = sql`select ${KEY}, quantity from billed_daily where stream =
 
 /**
  * What partner invoices have billed, per key: since migration 0696 an invoice's usage lines (one
- * per key and day) and, where they say less, its rows of `billed_daily` (`writeInvoices`); before,
- * its rows alone. A voided invoice has given back what its lines billed (`giveBackLines`).
+ * per key and day, `writeInvoices`); before, its rows of `billed_daily`. A voided invoice has given
+ * back what its lines billed (`giveBackLines`).
  */
 const PARTNER_BILLED = sql`
   ${BILLED_ROWS}

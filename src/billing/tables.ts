@@ -41,7 +41,7 @@ export interface InvoicesTable {
   voided_by: string | null;
   /** False for invoices closed before each invoice's share per key was kept: unknown, so they cannot be voided. */
   billed_recorded: boolean;
-  /** A partner invoice closed since migration 0696: its usage lines say what it billed (with its rows of `billed_daily` where they say less). */
+  /** A partner invoice closed since migration 0696: its usage lines say what it billed (no rows of `billed_daily`). */
   billed_in_lines: boolean;
   stream: Stream;
   kind: 'invoice' | 'credit_note';

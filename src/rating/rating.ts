@@ -27,7 +27,8 @@ export const roundUnitPrice = (price: Decimal): Decimal => price.toDecimalPlaces
 // and define `rated`: each day's quantity split at the tiers it crosses, with the unit price in
 // force that day (`price_segments`). Tiers accumulate over the document per subscription and
 // meter, by day then resource; a negative quantity (a correction) is split at the tiers it takes
-// back, from the total before it downwards. With `listPrices`, `rated` also carries
+// back, from the total before it downwards. Below 0 is the first tier's, both ways: a day's parts
+// add up to its quantity, so a run is billed at its net. With `listPrices`, `rated` also carries
 // `list_unit_price`: the sheet's own price of the same tier that day, before any seller's override
 // (looked up once per meter; a fixed price's one tier is the sheet's first).
 export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}): RawBuilder<unknown> {
@@ -88,14 +89,16 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
                   -- the part of [before + quantity, before] in this tier, negative (below 0: the first tier)
                   then greatest(c.before + c.quantity, case when g.tier_from = 0 then c.before + c.quantity else g.tier_from end)
                        - least(c.before, coalesce(g.tier_to, c.before))
-                  else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity)) - greatest(c.before, g.tier_from) end as quantity
+                  -- the part of [before, before + quantity] in this tier (below 0: the first tier, as a correction's)
+                  else least(c.before + c.quantity, coalesce(g.tier_to, c.before + c.quantity))
+                       - case when g.tier_from = 0 then c.before else greatest(c.before, g.tier_from) end end as quantity
       from cumulative c
       join segments g on g.invoice_id = c.invoice_id and g.customer_id = c.customer_id and g.offer_id = c.offer_id and g.meter_id = c.meter_id
         and c.usage_date >= g.valid_from and c.usage_date < g.valid_to
         -- a correction takes back the tiers of the quantity before it, from its top down
         and case when c.quantity < 0
                  then (g.tier_from = 0 or g.tier_from < c.before) and (g.tier_to is null or g.tier_to > c.before + c.quantity)
-                 else g.tier_from < c.before + c.quantity and (g.tier_to is null or g.tier_to > c.before) end
+                 else (g.tier_from = 0 or g.tier_from < c.before + c.quantity) and (g.tier_to is null or g.tier_to > c.before) end
       ${list.join}
     )`;
 }
@@ -103,7 +106,7 @@ export function ratingCtes(sheet: string, options: { listPrices?: boolean } = {}
 /**
  * After `ratingCtes`: `day_prices`, per row of `usage` whose day one untiered segment prices (one
  * tier, from 0, without end), that tier and its unit price. For such a row `rated` gives its whole
- * quantity at that price whatever its run held before it, as long as that is not negative: its
+ * quantity at that price whatever its run held before it: its
  * line is quantity × price, which a writer can keep as the quantity changes. Tiered days are not in it.
  */
 export const UNTIERED_DAY_PRICES = sql`

@@ -5,7 +5,7 @@ import { type TestSystem, withHubDatabase } from './system.ts';
 /**
  * The kept lines that differ from the rule computed afresh: every daily aggregate less what
  * partner invoices billed of it (their usage lines but a voided invoice's, and their rows of
- * billed_daily: where a line says less, or from before the lines said it), where not 0. A partner
+ * billed_daily from before the lines said it), where not 0. A partner
  * close deletes the lines it bills itself; this is the same rule, from scratch.
  */
 export const keptApartFromRule = (t: TestSystem) =>
