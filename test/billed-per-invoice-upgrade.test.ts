@@ -70,6 +70,7 @@ describe('upgrading billed quantities to one row per invoice', () => {
       '0694_line_resource_parts_dropped': _partsDropped,
       '0670_partner_unbilled_lines': _unbilledLines,
       '0695_partner_unbilled_retired_by_close': _retiredByClose,
+      '0697_partner_unbilled_below_zero_rated': _belowZeroRated,
       ...earlier
     } = hubMigrations;
     await migrate(db, earlier);

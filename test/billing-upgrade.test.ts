@@ -76,6 +76,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0694_line_resource_parts_dropped': _partsDropped,
       '0670_partner_unbilled_lines': _unbilledLines,
       '0695_partner_unbilled_retired_by_close': _retiredByClose,
+      '0697_partner_unbilled_below_zero_rated': _belowZeroRated,
       '0692_usage_by_hour_dropped': _byHourDropped,
       ...before
     } = hubMigrations;

@@ -85,6 +85,16 @@ export const partnerUnbilledMigrations: Record<string, Migration> = {
       await sql`alter table invoices add column billed_in_lines boolean not null default false`.execute(db);
     },
   },
+  '0697_partner_unbilled_below_zero_rated': {
+    // Rating gives a day's part below 0 to the first tier both ways (`ratingCtes`): an untiered
+    // day's kept line stands in a run that goes below 0 too, so the page no longer looks for
+    // negative quantities. The functions take rating's text as it now is.
+    async up(db: Kysely<unknown>) {
+      await sql`drop index partner_unbilled_lines_negative`.execute(db);
+      await sql.raw(addFunction(db)).execute(db);
+      await sql.raw(repriceFunction(db)).execute(db);
+    },
+  },
 };
 
 /** Adding differences and re-pricing, set-based (`partner-unbilled.ts`). */

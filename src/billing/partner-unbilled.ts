@@ -14,8 +14,8 @@ import type { BillingDb, DailyRatedLine } from './store.ts';
 // other; the prices and buyers by re-pricing the rows a price, subscription or partner directory
 // change touches. A partner close bills the kept rows themselves, deleting them as it reads them
 // (`ratedLines`, migration 0695); taking an invoice back adds what it billed back. A page walks
-// the kept rows in line order; a run whose running total matters (a tiered day, or a negative
-// quantity in the run) is rated whole on read, as the invoice does.
+// the kept rows in line order; a run whose running total matters (a tiered day) is rated whole on
+// read, as the invoice does.
 
 const KEY_COLUMNS = ['subscription_id', 'meter_id', 'usage_date', 'resource_uri', 'location'];
 const KEY = sql.raw(KEY_COLUMNS.join(', '));
@@ -202,10 +202,9 @@ export const partnerUnbilledStore = {
   /**
    * Up to `limit` unbilled usage lines of a partner's open period after `after`, in invoice order:
    * the kept rows of the days before the period's end (index `partner_unbilled_lines_page`). A
-   * row's kept line stands when its day is untiered and its run holds no negative quantity (the
-   * running total before it is then 0 or more, which an untiered price ignores: index
-   * `partner_unbilled_lines_negative`); the page's other runs are rated whole. A line of a day
-   * before the period is late usage.
+   * row's kept line stands when its day is untiered (an untiered price ignores the running total
+   * before it, below 0 too); the page's other runs are rated whole. A line of a day before the
+   * period is late usage.
    */
   async usagePage(
     db: BillingDb,
@@ -225,9 +224,7 @@ export const partnerUnbilledStore = {
         select p.*, (subscription_id, meter_id, resource_uri) is distinct from
                       (lag(subscription_id) over k, lag(meter_id) over k, lag(resource_uri) over k) as first
         from (
-          select ${SHOWN}, unit_price is not null and not exists (
-                   select 1 from partner_unbilled_lines n where n.subscription_id = p.subscription_id and n.meter_id = p.meter_id and n.quantity < 0
-                 ) as kept
+          select ${SHOWN}, unit_price is not null as kept
           from partner_unbilled_lines p
           where partner_id = ${window.buyerId}::uuid and usage_date < ${utcDay(window.periodEnd)}::date
             ${after ? sql`and (${LINE_KEY}) > (${keyValues(after)})` : sql``}
