@@ -117,7 +117,8 @@ export function unbilledNow(folded: DailyFolded, billed = PARTNER_BILLED): RawBu
   return sql`
     select d.billed_subscription_id as subscription_id, d.meter_id, d.usage_date, d.resource_uri, d.location, d.quantity - coalesce(b.quantity, 0) as quantity
     from (${dailyStore.dailyUsage(folded)}) d
-    left join (select ${KEY}, sum(quantity) as quantity from (${billed}) x group by ${KEY}) b on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id and b.usage_date = d.usage_date
+    left join (select ${KEY}, sum(quantity) as quantity from (${billed}) x group by ${KEY}) b
+      on b.subscription_id = d.billed_subscription_id and b.meter_id = d.meter_id and b.usage_date = d.usage_date
       and b.resource_uri = d.resource_uri and b.location = d.location
     where d.quantity <> coalesce(b.quantity, 0)`;
 }
