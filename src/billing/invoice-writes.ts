@@ -126,9 +126,9 @@ const BILLED_PER_KEY = sql`
  * many, the same total): a kept line deleted and not billed would be lost.
  */
 const LINES_APART_FROM_RETIRED = sql`
-  (select count(*) from unbilled) <> (select count(*) from all_lines l join written i on i.id = l.invoice_id where l.meter_id is not null)
-  or (select coalesce(sum(quantity), 0) from unbilled)
-     <> (select coalesce(sum(l.quantity), 0) from all_lines l join written i on i.id = l.invoice_id where l.meter_id is not null)`;
+  (select row(count(*), coalesce(sum(quantity), 0)) from unbilled)
+  is distinct from (select row(count(*), coalesce(sum(l.quantity), 0)) from all_lines l join written i on i.id = l.invoice_id
+                    where l.line_type in ('usage', 'late usage'))`;
 
 /**
  * Writes the invoices of one stream and period in one statement: each with all its lines, what

@@ -96,6 +96,10 @@ export function repriceStatement(): RawBuilder<unknown> {
 /** What partner invoices billed before migration 0696, per key and invoice: rows of `billed_daily`. */
 const BILLED_ROWS = sql`select ${KEY}, quantity from billed_daily where stream = 'partner' and seller = 'provider'`;
 
+/** The usage lines of partner invoices that say what they billed (since migration 0696): `i` the invoice, `l` a line. */
+const LINES_THAT_BILL = sql`invoices i join invoice_lines l on l.invoice_id = i.id and l.buyer_id = i.buyer_id
+  where i.billed_in_lines and l.line_type in ('usage', 'late usage')`;
+
 /**
  * What partner invoices have billed, per key: since migration 0696 an invoice's usage lines (one
  * per key and day, `writeInvoices`); before, its rows of `billed_daily`. A voided invoice has given
@@ -105,8 +109,7 @@ const PARTNER_BILLED = sql`
   ${BILLED_ROWS}
   union all
   select l.subscription_id, l.meter_id, l.usage_date, l.resource_uri, l.location, l.quantity
-  from invoices i join invoice_lines l on l.invoice_id = i.id and l.buyer_id = i.buyer_id
-  where i.billed_in_lines and i.status <> 'voided' and l.line_type in ('usage', 'late usage')`;
+  from ${LINES_THAT_BILL} and i.status <> 'voided'`;
 
 /**
  * The partner stream's unbilled quantity of every daily aggregate, where it is not 0 (of a
@@ -194,8 +197,7 @@ export const partnerUnbilledStore = {
     await sql`
       select partner_unbilled_add(array_agg(l.subscription_id), array_agg(l.meter_id), array_agg(l.usage_date), array_agg(l.resource_uri),
                                   array_agg(l.location), array_agg(l.quantity))
-      from invoices i join invoice_lines l on l.invoice_id = i.id and l.buyer_id = i.buyer_id
-      where i.id = ${invoiceId}::uuid and i.billed_in_lines and l.line_type in ('usage', 'late usage')
+      from ${LINES_THAT_BILL} and i.id = ${invoiceId}::uuid
       having count(*) > 0
     `.execute(db);
   },
