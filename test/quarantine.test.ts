@@ -532,4 +532,18 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
       await hub.close();
     }
   });
+  // Last: the registration goes away for good.
+  it('answers a reconciliation 409 once the hub has no registration for the deployment, and `usage verify --stack` says so', async () => {
+    const b = t.b;
+    const registration = `${b.hub.arm}/subscriptions/${b.csp.registrationSubscriptionId}/resourceGroups/${b.csp.resourceGroup}/providers/Microsoft.AzureStack/registrations/${b.csp.registrationName}?api-version=2017-06-01`;
+    const deleted = await t.call('DELETE', registration, { token: csp });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    const res = await t.call('GET', `${bridge()}/reconciliation?${API}`, { token: operator });
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'DeploymentNotRegistered');
+    assert.match(res.body.error.message, /RegistrationNotFound/);
+    const verified = await verify();
+    assert.notEqual(verified.code, 0);
+    assert.match(verified.stderr, /DeploymentNotRegistered/);
+  });
 });

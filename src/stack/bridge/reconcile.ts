@@ -23,6 +23,8 @@ export interface Reconciliation {
   differences: HourDifference[];
   /** Set when the hub could not be asked: nothing was compared. */
   error?: string;
+  /** The hub answered that this deployment has no registration (it was deleted): nothing to compare. */
+  unregistered?: boolean;
 }
 
 /** Every hour and meter where the two sides differ in records or quantity. */
@@ -64,8 +66,17 @@ export async function reconcile(
   ]);
   if ('error' in asked) return { ...base, balanced: false, differences: [], error: asked.error };
   const { answer } = asked;
-  if (answer.status !== 200)
-    return { ...base, balanced: false, differences: [], error: `${answer.status} ${describeErrorBody(answer.body)}` };
+  if (answer.status !== 200) {
+    const error = `${answer.status} ${describeErrorBody(answer.body)}`;
+    const code = (answer.body as { error?: { code?: unknown } } | null)?.error?.code;
+    return {
+      ...base,
+      balanced: false,
+      differences: [],
+      error,
+      ...(code === 'RegistrationNotFound' && { unregistered: true }),
+    };
+  }
   const differences = compareHours(stack, answer.body.value as UsageHourSummary[]);
   return { ...base, balanced: differences.length === 0, differences };
 }

@@ -212,6 +212,12 @@ export function registerBridgeRoutes(
     const from = time('from', new Date(to.getTime() - 24 * 3_600_000));
     checkReconciliationRange(from, to);
     const result = await reconcile(db, bridge.hub, from, to, now());
+    // A deleted registration is this deployment's standing, not a failing hub.
+    if (result.unregistered)
+      throw armError(
+        'DeploymentNotRegistered',
+        `The hub has no registration for this deployment (it was deleted): there is nothing to reconcile. ${result.error}`,
+      );
     if (result.error) throw armError('ReconciliationFailed', `The hub's summary could not be read: ${result.error}`);
     return result;
   });
