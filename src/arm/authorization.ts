@@ -5,6 +5,7 @@ import { noteRightsChecked, type Principal } from '../core/principal.ts';
 import type { ArmContext } from './context.ts';
 import { findRole, roleAllows, roleAllowsData } from './roles.ts';
 import { armStore } from './store.ts';
+import type { SubscriptionsTable } from './tables.ts';
 
 // The one authorization check that every route calls, for both roles: the roles a principal holds
 // at a scope (assigned there or above, or implied by the role) and what they allow.
@@ -13,23 +14,27 @@ export function principalIds(principal: Principal): string[] {
   return [principal.objectId];
 }
 
+/** The scope's subscription, as a caller that reads it anyway hands it over (undefined: unknown). */
+export type KnownSubscription = Promise<SubscriptionsTable | undefined>;
+
 async function implicitRolesOn(
   ctx: ArmContext,
   principal: Principal,
   subscriptionId: string | undefined,
+  known: KnownSubscription | undefined,
 ): Promise<string[]> {
   if (!ctx.implicitRoles || subscriptionId === undefined || !isGuid(subscriptionId)) return [];
-  const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
+  const sub = await (known ?? armStore.getSubscription(ctx.db, subscriptionId.toLowerCase()));
   return sub ? ctx.implicitRoles(principal, sub) : [];
 }
 
 /** The roles a principal holds at a scope: assigned there or above (down from the root `/`), or implied. */
-async function rolesAt(ctx: ArmContext, principal: Principal, scope: string) {
+async function rolesAt(ctx: ArmContext, principal: Principal, scope: string, known?: KnownSubscription) {
   noteRightsChecked(principal);
   // Two independent look-ups, at once: a request waits for one round trip, not two.
   const [assignments, implicit] = await Promise.all([
     armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope)),
-    implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId),
+    implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId, known),
   ]);
   const roleIds = [...assignments.map((a) => a.role_definition_id), ...implicit];
   return roleIds.map(findRole).filter((r) => r !== undefined);
@@ -43,8 +48,14 @@ export interface RightsAt {
   requireData(dataAction: string): void;
 }
 
-export async function rightsAt(ctx: ArmContext, principal: Principal, scope: string): Promise<RightsAt> {
-  const roles = await rolesAt(ctx, principal, scope);
+/** `known`: the scope's subscription, when the caller reads it anyway (read once, not twice). */
+export async function rightsAt(
+  ctx: ArmContext,
+  principal: Principal,
+  scope: string,
+  known?: KnownSubscription,
+): Promise<RightsAt> {
+  const roles = await rolesAt(ctx, principal, scope, known);
   const allowsData = (dataAction: string) => roles.some((role) => roleAllowsData(role, dataAction));
   return {
     allows: (action) => roles.some((role) => roleAllows(role, action)),
@@ -61,13 +72,20 @@ export async function mayPerform(
   principal: Principal,
   action: string,
   scope: string,
+  known?: KnownSubscription,
 ): Promise<boolean> {
-  return (await rightsAt(ctx, principal, scope)).allows(action);
+  return (await rightsAt(ctx, principal, scope, known)).allows(action);
 }
 
 /** The one authorization check: 403 AuthorizationFailed unless a role at or above the scope allows the action. */
-export async function authorize(ctx: ArmContext, principal: Principal, action: string, scope: string): Promise<void> {
-  if (!(await mayPerform(ctx, principal, action, scope)))
+export async function authorize(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  scope: string,
+  known?: KnownSubscription,
+): Promise<void> {
+  if (!(await mayPerform(ctx, principal, action, scope, known)))
     throw armErrors.authorizationFailed(principal.objectId, action, scope);
 }
 

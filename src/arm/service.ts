@@ -42,6 +42,7 @@ export {
   createSubscription,
   readableSubscription,
   requireSubscription,
+  requireSubscriptionRight,
   requireWritable,
   SUBSCRIPTION_WRITABLE_STATES,
   type NewSubscription,

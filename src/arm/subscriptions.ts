@@ -2,7 +2,8 @@ import { scopeKey } from '../core/arm-id.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
-import { principalIds } from './authorization.ts';
+import { authorize, principalIds } from './authorization.ts';
+import { inOrder } from '../core/together.ts';
 import { inTransaction, type ArmContext } from './context.ts';
 import { OWNER } from './roles.ts';
 import { armStore, type ArmDb } from './store.ts';
@@ -18,6 +19,32 @@ export async function requireSubscription(ctx: ArmContext, subscriptionId: strin
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
   const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
   if (!sub || sub.state === 'Deleted') throw armErrors.subscriptionNotFound(subscriptionId);
+  return sub;
+}
+
+/**
+ * The subscription named in a path (as `requireSubscription`), once the principal may perform
+ * `action` on it: the subscription and the caller's rights are read at once, the subscription
+ * once (its implied roles need it too); a missing one is still a 404 first.
+ */
+export async function requireSubscriptionRight(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  subscriptionId: string,
+): Promise<SubscriptionsTable> {
+  const subscription = requireSubscription(ctx, subscriptionId);
+  const [sub] = await inOrder(
+    subscription,
+    // Ids are stored in lower case, so the scope is the one the subscription's row names.
+    authorize(
+      ctx,
+      principal,
+      action,
+      `/subscriptions/${subscriptionId.toLowerCase()}`,
+      subscription.catch(() => undefined),
+    ),
+  );
   return sub;
 }
 

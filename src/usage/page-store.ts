@@ -105,7 +105,9 @@ async function billedPage(
     min(r.location) as location, ${details ? sql`(array_agg(r.tags order by r.received_at desc))[1]` : sql`null::jsonb`} as tags,
     max(r.received_at) as latest`;
   const start = usagePageStart(order, cursor);
-  const result = await sql<BilledGroup & { own_full: boolean }>`
+  // The bucket comes as epoch milliseconds: a number parsed once per row, where a timestamp's text
+  // was matched with pg's date expression per row (most of a millisecond a page).
+  const result = await sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
     with own as (
       select ${grouped}
       from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
@@ -128,7 +130,7 @@ async function billedPage(
       group by ${keyOrder({ columns: order.columns })}
     )
     select m.own_full, p.* from meta m left join lateral (
-      select coalesce(o.k0, t.k0) as bucket, coalesce(o.k1, t.k1)::text as meter_id,
+      select (extract(epoch from coalesce(o.k0, t.k0)) * 1000)::float8 as bucket, coalesce(o.k1, t.k1)::text as meter_id,
              ${details ? sql`coalesce(o.k2, t.k2) as resource_uri, nullif(coalesce(o.k3, t.k3), ${NIL})::text as cloud_id, nullif(coalesce(o.k4, t.k4), ${NIL})::text as stack_subscription_id` : sql`null::text as resource_uri, null::text as cloud_id, null::text as stack_subscription_id`},
              (coalesce(o.quantity, 0) + coalesce(t.quantity, 0))::text as quantity, least(o.location, t.location) as location,
              case when o.latest is null or t.latest > o.latest then t.tags else o.tags end as tags
@@ -140,7 +142,9 @@ async function billedPage(
     ) p on true
   `.execute(db);
   const rows = result.rows;
-  return { groups: rows.filter((r) => r.bucket !== null), ownFull: rows[0]?.own_full ?? false };
+  const groups: BilledGroup[] = [];
+  for (const r of rows) if (r.bucket !== null) groups.push(Object.assign(r, { bucket: new Date(r.bucket) }));
+  return { groups, ownFull: rows[0]?.own_full ?? false };
 }
 
 /**

@@ -3,11 +3,11 @@ import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { DEPLOYMENT_REPORT, USAGE_EVENTS_WRITE, USAGE_CORRECTIONS_WRITE } from '../arm/roles.ts';
 import {
-  authorize,
   authorizeData,
   holdsDataActionAnywhere,
   inTransaction,
   requireSubscription,
+  requireSubscriptionRight,
   rightsAt,
   type ArmContext,
   type RightsAt,
@@ -261,19 +261,7 @@ export async function deploymentSummary(
 
 /** Readers of a subscription's usage: its Owners and Readers, and the partner that sold it. */
 export async function readableUsageSubscription(ctx: UsageContext, caller: Principal, subscriptionId: string) {
-  if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
-  // The subscription and the caller's rights on it are read at once (ids are stored in lower
-  // case, so the scope is the one the subscription's row names); a missing one is still a 404.
-  const [sub] = await inOrder(
-    requireSubscription(ctx.arm, subscriptionId),
-    authorize(
-      ctx.arm,
-      caller,
-      'Microsoft.Commerce/UsageAggregates/read',
-      `/subscriptions/${subscriptionId.toLowerCase()}`,
-    ),
-  );
-  return sub;
+  return requireSubscriptionRight(ctx.arm, caller, 'Microsoft.Commerce/UsageAggregates/read', subscriptionId);
 }
 
 /**
