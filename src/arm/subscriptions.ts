@@ -33,6 +33,7 @@ export async function requireSubscriptionRight(
   action: string,
   subscriptionId: string,
 ): Promise<SubscriptionsTable> {
+  if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
   const subscription = requireSubscription(ctx, subscriptionId);
   const [sub] = await inOrder(
     subscription,

@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { authorize, requireSubscription, type ArmContext, type SystemRights } from '../../arm/service.ts';
+import {
+  requireSubscription,
+  requireSubscriptionRight,
+  type ArmContext,
+  type SystemRights,
+} from '../../arm/service.ts';
 import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
@@ -26,12 +31,11 @@ export function registerTenantUsageRoutes(
     '/subscriptions/:subscriptionId/providers/Microsoft.Commerce/UsageAggregates',
     { config: config('UsageAggregates') },
     async (request) => {
-      const sub = await requireSubscription(arm, request.params.subscriptionId);
-      await authorize(
+      const sub = await requireSubscriptionRight(
         arm,
         principalOf(request),
         'Microsoft.Commerce/UsageAggregates/read',
-        `/subscriptions/${sub.subscription_id}`,
+        request.params.subscriptionId,
       );
       const q = {
         ...parseUsageQuery((n) => queryValue(request, n), arm.clock.now()),
