@@ -1,6 +1,7 @@
-// A page of the hub's usage API (Microsoft.Commerce/UsageAggregates, hourly, with details) at page 1
-// and page 10,000 of a store of N usage records, over HTTP, against the raw keyset SQL of the same
-// page run straight on the database. Keyset paging makes both pages cost the same.
+// A page of the hub's usage API (Microsoft.Commerce/UsageAggregates, with details; Hourly, and Daily,
+// the API's default) at page 1 and page 10,000 of a store of N usage records, over HTTP, against the
+// raw keyset SQL of the same page run straight on the database. Keyset paging makes both pages cost
+// the same.
 import { type BenchResult, median } from './report.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { HttpClient } from '../src/core/http-client.ts';
 import { keysetToken } from '../src/core/paging.ts';
-import { USAGE_PAGE_SIZE } from '../src/core/usage-api.ts';
+import { type Granularity, USAGE_PAGE_SIZE } from '../src/core/usage-api.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { listScope, USAGE_PAGING_PARAMS } from '../src/http/paging.ts';
 import { startSystem } from '../src/system/up.ts';
@@ -27,7 +28,7 @@ const run = promisify(execFile);
 const RUNS = Number(process.env.BENCH_USAGE_RUNS ?? 5);
 const WARM_RUNS = 5;
 const QUERY =
-  'api-version=2015-06-01-preview&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-06-01T00:00:00Z&aggregationGranularity=Hourly';
+  'api-version=2015-06-01-preview&reportedStartTime=2026-05-01T00:00:00Z&reportedEndTime=2026-06-01T00:00:00Z&aggregationGranularity=';
 const NIL = '00000000-0000-0000-0000-000000000000';
 /** A key before every other: the first page's, written as the same keyset SQL. */
 const FIRST = ['-infinity', NIL, '', NIL, NIL];
@@ -38,7 +39,11 @@ const FIRST = ['-infinity', NIL, '', NIL, NIL];
  * last of the records' groups when those filled their limit (as `usageStore.aggregates` does).
  */
 const KEY = 'hour, meter_id, resource_uri, cloud_key, stack_subscription_key';
-const PARTS = `r.hour, r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid) as cloud_key,
+/** A record's key parts, its bucket named `hour` (a Daily page's is the UTC day of the hour). */
+const partsOf = (
+  g: Granularity,
+) => `${g === 'Hourly' ? 'r.hour' : `date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC' as hour`},
+  r.meter_id, r.resource_uri, coalesce(r.cloud_id, '${NIL}'::uuid) as cloud_key,
   coalesce(r.stack_subscription_id, '${NIL}'::uuid) as stack_subscription_key, r.location, r.tags, r.received_at`;
 const GROUPED = `${KEY}, sum(quantity) as quantity, min(location) as location, (array_agg(tags order by received_at desc))[1] as tags,
   max(received_at) as latest`;
@@ -49,17 +54,17 @@ const on = KEY.split(', ')
 const merged = KEY.split(', ')
   .map((k) => `coalesce(o.${k}, t.${k})`)
   .join(', ');
-const RAW_PAGE = `
+const rawPage = (g: Granularity) => `
   with own as (
     select ${GROUPED} from (
-      select ${PARTS}, r.quantity from usage_received r
+      select ${partsOf(g)}, r.quantity from usage_received r
       where r.billed_subscription_id = $1::uuid and r.received_at >= '2026-05-01' and r.received_at < '2026-06-01') x
     where ${AFTER} group by ${KEY} order by ${KEY} limit ${USAGE_PAGE_SIZE + 1}
   ), full_page as (select count(*) = ${USAGE_PAGE_SIZE + 1} as is_full from own),
   bound as (select ${KEY} from own order by ${KEY.replaceAll(',', ' desc,')} desc limit 1),
   other as (
     select ${GROUPED} from (
-      select ${PARTS}, a.quantity from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
+      select ${partsOf(g)}, a.quantity from usage_attributed a join usage_received r on r.source = a.source and r.hour = a.hour and r.id = a.received_id
       where a.billed_subscription_id = $1::uuid and a.attributed_at >= '2026-05-01' and a.attributed_at < '2026-06-01') x
     where ${AFTER} group by ${KEY}
   )
@@ -126,58 +131,68 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
     await db.query('select pg_reload_conf()');
     log(`temp_file_limit ${Math.round(tempKb / 1024)} MB a process`);
     const token = await clientToken(http, b);
-    const pages = Math.ceil(loaded / USAGE_PAGE_SIZE);
-    const deep = Math.min(10_000, pages);
-    const path_ = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?${QUERY}`;
-    const order = usageGroupOrder({ granularity: 'Hourly', showDetails: true });
-    /** The key page `page` starts after: that of aggregate (page - 1) × size - 1. */
-    const keyBefore = (page: number) => {
-      if (page === 1) return undefined;
-      const i = (page - 1) * USAGE_PAGE_SIZE - 1;
-      const hour = new Date(Date.UTC(2026, 4, 1) + Math.floor(i / resources) * 3_600_000);
-      return [hour, USAGE_METER, usageUriOf(sub, i % resources), NIL, NIL] as const;
-    };
     const results: BenchResult[] = [];
-    for (const page of [1, deep]) {
-      const key = keyBefore(page);
-      const continuation = key && keysetToken(listScope(path_, order.list, USAGE_PAGING_PARAMS), order.parts, key);
-      const url = `${b.hub.arm}${path_}${continuation ? `&continuationToken=${continuation}` : ''}`;
-      const job: UsageClientJob = {
-        url,
-        token,
-        ca: b.caFile ? readFileSync(b.caFile, 'utf8') : undefined,
-        database: withDatabase(serverUrl, `${prefix}_hub`),
-        sql: RAW_PAGE,
-        params: [sub, ...(key ?? FIRST)],
-        runs: RUNS,
-        warmRuns: WARM_RUNS,
-        pageSize: USAGE_PAGE_SIZE,
+    for (const granularity of ['Hourly', 'Daily'] as const) {
+      // A Daily aggregate is a resource's day: the days begun, each of every resource.
+      const span = granularity === 'Hourly' ? 1 : 24;
+      const aggregates =
+        granularity === 'Hourly' ? loaded : Math.ceil(Math.ceil(loaded / resources) / span) * resources;
+      const pages = Math.ceil(aggregates / USAGE_PAGE_SIZE);
+      const deep = Math.min(10_000, pages);
+      const path_ = `/subscriptions/${sub}/providers/Microsoft.Commerce/UsageAggregates?${QUERY}${granularity}`;
+      const order = usageGroupOrder({ granularity, showDetails: true });
+      const sql = rawPage(granularity);
+      /** The key page `page` starts after: that of aggregate (page - 1) × size - 1. */
+      const keyBefore = (page: number) => {
+        if (page === 1) return undefined;
+        const i = (page - 1) * USAGE_PAGE_SIZE - 1;
+        const bucket = new Date(Date.UTC(2026, 4, 1) + Math.floor(i / resources) * span * 3_600_000);
+        return [bucket, USAGE_METER, usageUriOf(sub, i % resources), NIL, NIL] as const;
       };
-      // The hub's own CPU per page (this process serves it): steadier on a shared machine than the time.
-      const cpuBefore = process.cpuUsage();
-      const { ours, baseline } = await runClient(job);
-      const cpu = process.cpuUsage(cpuBefore);
-      const hubCpuMs = (cpu.user + cpu.system) / 1000 / (RUNS + WARM_RUNS);
-      for (let run = 0; run < RUNS; run++)
-        log(`page ${page} run ${run + 1}: ours ${Math.round(ours[run])} ms, raw SQL ${Math.round(baseline[run])} ms`);
-      const plan = await db.query(`explain (format json) ${RAW_PAGE}`, [sub, ...(key ?? FIRST)]);
-      const nodes = JSON.stringify(plan.rows[0]['QUERY PLAN']).match(/"Node Type":"[^"]+"/g) ?? [];
-      const o = median(ours);
-      const bl = median(baseline);
-      results.push({
-        benchmark: page === 1 ? 'usage-page-1' : 'usage-page-deep',
-        title: `the hub's usage API (UsageAggregates, Hourly) at page ${page} of ${pages}, over HTTP`,
-        ours_ms: o,
-        baseline_ms: bl,
-        baseline: 'the raw keyset SQL of the same page',
-        target: 2,
-        sizes: { records: loaded, pages, page },
-        details: {
-          plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
-          hub_cpu_ms_per_page: Math.round(hubCpuMs * 10) / 10,
-          runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
-        },
-      });
+      for (const page of [1, deep]) {
+        const key = keyBefore(page);
+        const continuation = key && keysetToken(listScope(path_, order.list, USAGE_PAGING_PARAMS), order.parts, key);
+        const url = `${b.hub.arm}${path_}${continuation ? `&continuationToken=${continuation}` : ''}`;
+        const job: UsageClientJob = {
+          url,
+          token,
+          ca: b.caFile ? readFileSync(b.caFile, 'utf8') : undefined,
+          database: withDatabase(serverUrl, `${prefix}_hub`),
+          sql,
+          params: [sub, ...(key ?? FIRST)],
+          runs: RUNS,
+          warmRuns: WARM_RUNS,
+          pageSize: USAGE_PAGE_SIZE,
+        };
+        // The hub's own CPU per page (this process serves it): steadier on a shared machine than the time.
+        const cpuBefore = process.cpuUsage();
+        const { ours, baseline } = await runClient(job);
+        const cpu = process.cpuUsage(cpuBefore);
+        const hubCpuMs = (cpu.user + cpu.system) / 1000 / (RUNS + WARM_RUNS);
+        for (let run = 0; run < RUNS; run++)
+          log(
+            `${granularity} page ${page} run ${run + 1}: ours ${Math.round(ours[run])} ms, raw SQL ${Math.round(baseline[run])} ms`,
+          );
+        const plan = await db.query(`explain (format json) ${sql}`, [sub, ...(key ?? FIRST)]);
+        const nodes = JSON.stringify(plan.rows[0]['QUERY PLAN']).match(/"Node Type":"[^"]+"/g) ?? [];
+        const o = median(ours);
+        const bl = median(baseline);
+        const name = granularity === 'Hourly' ? 'usage-page' : 'usage-page-daily';
+        results.push({
+          benchmark: `${name}-${page === 1 ? '1' : 'deep'}`,
+          title: `the hub's usage API (UsageAggregates, ${granularity}) at page ${page} of ${pages}, over HTTP`,
+          ours_ms: o,
+          baseline_ms: bl,
+          baseline: 'the raw keyset SQL of the same page',
+          target: 2,
+          sizes: { records: loaded, aggregates, pages, page },
+          details: {
+            plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
+            hub_cpu_ms_per_page: Math.round(hubCpuMs * 10) / 10,
+            runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
+          },
+        });
+      }
     }
     return results;
   } finally {

@@ -55,7 +55,7 @@ function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
 const KEY_PARTS = sql`coalesce(r.cloud_id, ${NIL}) as cloud_key, coalesce(r.stack_subscription_id, ${NIL}) as stack_subscription_key`;
 
 /** Which attributions a usage page sums: those the hub made in [from, to), or those of the usage hours in [from, to). */
-interface BilledRange {
+export interface BilledRange {
   subscriptionId: string;
   by: 'attributedAt' | 'hour';
   from: Date;
@@ -92,6 +92,20 @@ async function billedPage(
   cursor: Cursor,
   ownLimit: number,
 ): Promise<{ groups: BilledGroup[]; ownFull: boolean }> {
+  const rows = (await billedPageQuery(range, order, details, cursor, ownLimit).execute(db)).rows;
+  const groups: BilledGroup[] = [];
+  for (const r of rows) if (r.bucket !== null) groups.push(Object.assign(r, { bucket: new Date(r.bucket) }));
+  return { groups, ownFull: rows[0]?.own_full ?? false };
+}
+
+/** The statement of `billedPage` (the records' own groups are the CTE `own`). */
+export function billedPageQuery(
+  range: BilledRange,
+  order: Keyset<UsageGroupKey>,
+  details: boolean,
+  cursor: Cursor,
+  ownLimit: number,
+) {
   const { subscriptionId, by, from, to } = range;
   const own = by === 'attributedAt' ? sql`r.received_at` : sql`r.hour`;
   const other = by === 'attributedAt' ? sql`a.attributed_at` : sql`r.hour`;
@@ -107,7 +121,7 @@ async function billedPage(
   const start = usagePageStart(order, cursor);
   // The bucket comes as epoch milliseconds: a number parsed once per row, where a timestamp's text
   // was matched with pg's date expression per row (most of a millisecond a page).
-  const result = await sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
+  return sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
     with own as (
       select ${grouped}
       from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
@@ -140,11 +154,7 @@ async function billedPage(
       order by ${merged}
       limit ${cursor.limit + 1}
     ) p on true
-  `.execute(db);
-  const rows = result.rows;
-  const groups: BilledGroup[] = [];
-  for (const r of rows) if (r.bucket !== null) groups.push(Object.assign(r, { bucket: new Date(r.bucket) }));
-  return { groups, ownFull: rows[0]?.own_full ?? false };
+  `;
 }
 
 /**
