@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
-import { billedPageQuery, usageGroupOrder } from '../src/usage/page-store.ts';
+import { billedPageQuery } from '../src/usage/page-store.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
@@ -28,7 +28,13 @@ type Aggregate = {
   };
 };
 type UsagePage = { value: Aggregate[]; nextLink?: string };
-type PlanNode = { 'Node Type': string; 'Subplan Name'?: string; Plans?: PlanNode[] };
+type PlanNode = {
+  'Node Type': string;
+  'Subplan Name'?: string;
+  'Actual Rows'?: number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+};
 const keyOf = (a: Aggregate) =>
   `${a.properties.usageStartTime} ${a.properties.meterId} ${JSON.parse(a.properties.instanceData ?? '{}')['Microsoft.Resources']?.resourceUri}`;
 
@@ -263,8 +269,7 @@ describe('keyset paging', () => {
       for (const granularity of ['Hourly', 'Daily'] as const) {
         const query = billedPageQuery(
           { subscriptionId: hubSub, by: 'attributedAt', from: new Date('2026-05-09'), to: new Date('2026-05-10') },
-          usageGroupOrder({ granularity, showDetails: true }),
-          true,
+          { granularity, showDetails: true },
           { after: undefined, limit: 1000 },
           1001,
         ).compile(kysely.db);
@@ -283,6 +288,65 @@ describe('keyset paging', () => {
         } finally {
           await hubDb.query('rollback');
         }
+      }
+    } finally {
+      await kysely.close();
+    }
+  });
+
+  it('starts a page at the first hour received in its range: a late record shows, no earlier record is read', async () => {
+    const insert = (prefix: string, count: number, hours: string[], receivedAt: string) =>
+      hubDb.query(
+        `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                     billed_subscription_id)
+         select 'test-walk', $3 || n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || $3 || n,
+                $2::uuid, h::timestamptz, 0, 1, 'local', '{}', $5::timestamptz, gen_random_uuid(), $1::uuid
+         from generate_series(1, $4::int) n, unnest($6::text[]) h`,
+        [hubSub, METER, prefix, count, receivedAt, hours],
+      );
+    // Received on 7 May: ten resources' hour of 6 May, and one record of 20 April, come late.
+    await insert('w', 10, ['2026-05-06T10:00:00Z'], '2026-05-07T10:30:00Z');
+    await insert('late', 1, ['2026-04-20T03:00:00Z'], '2026-05-07T10:45:00Z');
+    const late = await t.call<UsagePage>(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-07T10:00:00Z&reportedEndTime=2026-05-07T11:00:00Z&aggregationGranularity=Hourly`,
+      { token: hubToken },
+    );
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    assert.deepEqual(
+      late.body.value.map((a) => a.properties.usageStartTime),
+      ['2026-04-20T03:00:00+00:00', ...Array(10).fill('2026-05-06T10:00:00+00:00')],
+    );
+    // Received on 8 May: 500 resources' two hours of that day. The subscription has tens of
+    // thousands of records of earlier hours (the tests before), received on other days: a page of
+    // 8 May's reports reads none of them, at either granularity.
+    await insert('x', 500, ['2026-05-08T00:00:00Z', '2026-05-08T01:00:00Z'], '2026-05-08T10:30:00Z');
+    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
+    try {
+      for (const granularity of ['Hourly', 'Daily'] as const) {
+        const query = billedPageQuery(
+          {
+            subscriptionId: hubSub,
+            by: 'attributedAt',
+            from: new Date('2026-05-08T10:00:00Z'),
+            to: new Date('2026-05-08T11:00:00Z'),
+          },
+          { granularity, showDetails: true },
+          { after: undefined, limit: 1000 },
+          1001,
+        ).compile(kysely.db);
+        const plan = (await hubDb.query(`explain (analyze, format json) ${query.sql}`, [...query.parameters])).rows[0][
+          'QUERY PLAN'
+        ][0].Plan;
+        const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+        const own = nodes(plan).find((n) => n['Subplan Name'] === 'CTE own');
+        assert.ok(own, `${granularity}: the plan has the CTE own`);
+        // Every record a scan of the CTE's read: those it kept and those its filter removed.
+        const scans = nodes(own).filter((n) =>
+          ['Index Scan', 'Index Only Scan', 'Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type']),
+        );
+        const read = scans.reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
+        assert.equal(read, 1000, `${granularity}: the records the walk read (8 May's, and no other)`);
       }
     } finally {
       await kysely.close();

@@ -114,13 +114,17 @@ const CASTS: Record<KeyPart, RawBuilder<unknown>> = {
   int: sql.raw('bigint'),
 };
 
+/** A key's values as SQL, each cast to its part's type. */
+export const keyValues = (ks: Pick<Keyset<never>, 'parts'>, key: readonly KeyValue[]): RawBuilder<unknown>[] =>
+  key.map((v, i) => sql`${v}::${CASTS[ks.parts[i]]}`);
+
 /** `(k1, k2, …) > (v1, v2, …)` (`<` descending), or true on the first page. */
 export function afterKey(
   ks: Pick<Keyset<never>, 'columns' | 'parts' | 'descending'>,
   after: Cursor['after'],
 ): RawBuilder<SqlBool> {
   if (after === undefined) return sql<SqlBool>`true`;
-  const values = after.map((v, i) => sql`${v}::${CASTS[ks.parts[i]]}`);
+  const values = keyValues(ks, after);
   return sql<SqlBool>`(${sql.join(ks.columns)}) ${sql.raw(ks.descending ? '<' : '>')} (${sql.join(values)})`;
 }
 

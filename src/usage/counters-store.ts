@@ -3,7 +3,8 @@ import type { UsageTables } from './tables.ts';
 
 // The counters that statement triggers append per source and usage month (migration 0507): what
 // status and the ledger's whole check read, never a count over the usage tables. Each writing
-// statement adds rows of its own; `compact` sums them up, so that reading stays small.
+// statement adds rows of its own; `compact` sums them up, so that reading stays small. The same
+// for the hours received per source and day (0561), which usage pages read.
 
 export interface UsageCounts {
   records: string;
@@ -51,5 +52,10 @@ export const countersStore = {
       insert into usage_counters (source, month, records, received, attributed, conflicts, refusals)
       select source, month, sum(records), sum(received), sum(attributed), sum(conflicts), sum(refusals)
       from gone group by source, month`.execute(db);
+    // The hours each source's records received on a day have (usage pages bound their walk by them).
+    await sql`
+      with gone as (delete from usage_received_days returning *)
+      insert into usage_received_days (source, received_day, min_hour, max_hour)
+      select source, received_day, min(min_hour), max(max_hour) from gone group by source, received_day`.execute(db);
   },
 };

@@ -1,6 +1,6 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, sql, type SqlBool } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
-import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
+import { afterKey, keyOrder, keyset, keyValues, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
 import type { UsageDb } from './store.ts';
 
 // The SQL of the hub's usage pages (UsageAggregates, the partner center's utilization records):
@@ -9,9 +9,9 @@ import type { UsageDb } from './store.ts';
 const NIL = sql.raw(`'00000000-0000-0000-0000-000000000000'::uuid`);
 const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
 
-/** A usage hour's or day's bucket of the record's hour (UTC days). */
-const bucketOf = (g: Granularity) =>
-  g === 'Hourly' ? sql`r.hour` : sql`date_trunc('day', r.hour at time zone 'UTC') at time zone 'UTC'`;
+/** A usage hour's or day's bucket of an hour (the record's, by default; UTC days). */
+const bucketOf = (g: Granularity, hour: RawBuilder<unknown> = sql`r.hour`) =>
+  g === 'Hourly' ? hour : sql`date_trunc('day', ${hour} at time zone 'UTC') at time zone 'UTC'`;
 
 /** What identifies one aggregate of the hub's usage APIs (with details: its resource, deployment and stack subscription). */
 export interface UsageGroupKey {
@@ -47,12 +47,47 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
  * the planner took the hour index and a sort where the aggregate-order index stops at the page.
  */
 function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
-  const first = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT].slice(0, order.columns.length);
-  return afterKey(order, cursor.after ?? first);
+  return afterKey(order, cursor.after ?? FIRST_KEY.slice(0, order.columns.length));
+}
+const FIRST_KEY = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT];
+
+/**
+ * Where the records' part of a page starts: after the cursor's key, or, when the first hour its
+ * records can have (`lo`, from `pageHours`) comes later, before that hour's first group. The
+ * index walk then starts there, and does not read every earlier record of the subscription to
+ * filter it out (a first page, or a range with no records). A null `lo` (nothing received in the
+ * range) leaves the cursor's key, and the hour bounds find nothing.
+ */
+function ownPageStart(order: Keyset<UsageGroupKey>, g: Granularity, cursor: Cursor) {
+  const after = keyValues(order, cursor.after ?? FIRST_KEY.slice(0, order.columns.length));
+  const lo = bucketOf(g, sql`(select lo from hours)`);
+  const later = sql`${lo} > ${after[0]}`;
+  const loKey = [lo, NIL, sql`''`, NIL, NIL];
+  const values = after.map((v, i) => sql`case when ${later} then ${loKey[i]} else ${v} end`);
+  return sql<SqlBool>`(${sql.join(order.columns)}) > (${sql.join(values)})`;
+}
+
+/**
+ * The hours the records of a page can have, [lo, hi]: those of the range by hour; by reported time,
+ * those ingestion noted for the days the range covers (usage_received_days), since a record may
+ * come long after its hour.
+ */
+function pageHours(range: BilledRange) {
+  if (range.by === 'hour')
+    return sql`select ${range.from}::timestamptz as lo, ${range.to}::timestamptz - interval '1 microsecond' as hi`;
+  return sql`select min(min_hour) as lo, max(max_hour) as hi from usage_received_days
+    where received_day >= (${range.from}::timestamptz at time zone 'UTC')::date
+      and received_day <= ((${range.to}::timestamptz - interval '1 microsecond') at time zone 'UTC')::date`;
 }
 
 /** The usage key's parts that may be missing, as columns (a missing one as the nil GUID). */
 const KEY_PARTS = sql`coalesce(r.cloud_id, ${NIL}) as cloud_key, coalesce(r.stack_subscription_id, ${NIL}) as stack_subscription_key`;
+
+/** A page's granularity and whether it shows each resource. */
+interface PageShape {
+  granularity: Granularity;
+  showDetails: boolean;
+}
 
 /** Which attributions a usage page sums: those the hub made in [from, to), or those of the usage hours in [from, to). */
 export interface BilledRange {
@@ -87,26 +122,21 @@ interface BilledGroup {
 async function billedPage(
   db: UsageDb,
   range: BilledRange,
-  order: Keyset<UsageGroupKey>,
-  details: boolean,
+  q: PageShape,
   cursor: Cursor,
   ownLimit: number,
 ): Promise<{ groups: BilledGroup[]; ownFull: boolean }> {
-  const rows = (await billedPageQuery(range, order, details, cursor, ownLimit).execute(db)).rows;
+  const rows = (await billedPageQuery(range, q, cursor, ownLimit).execute(db)).rows;
   const groups: BilledGroup[] = [];
   for (const r of rows) if (r.bucket !== null) groups.push(Object.assign(r, { bucket: new Date(r.bucket) }));
   return { groups, ownFull: rows[0]?.own_full ?? false };
 }
 
 /** The statement of `billedPage` (the records' own groups are the CTE `own`). */
-export function billedPageQuery(
-  range: BilledRange,
-  order: Keyset<UsageGroupKey>,
-  details: boolean,
-  cursor: Cursor,
-  ownLimit: number,
-) {
+export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor, ownLimit: number) {
   const { subscriptionId, by, from, to } = range;
+  const order = usageGroupOrder(q);
+  const details = q.showDetails;
   const own = by === 'attributedAt' ? sql`r.received_at` : sql`r.hour`;
   const other = by === 'attributedAt' ? sql`a.attributed_at` : sql`r.hour`;
   const k = order.columns.map((_, i) => sql.raw(`k${i}`));
@@ -119,15 +149,18 @@ export function billedPageQuery(
     min(r.location) as location, ${details ? sql`(array_agg(r.tags order by r.received_at desc))[1]` : sql`null::jsonb`} as tags,
     max(r.received_at) as latest`;
   const start = usagePageStart(order, cursor);
+  const ownStart = ownPageStart(order, q.granularity, cursor);
   // The bucket comes as epoch milliseconds: a number parsed once per row, where a timestamp's text
   // was matched with pg's date expression per row (most of a millisecond a page).
   return sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
-    with own as (
+    with hours as (${pageHours(range)}), own as (
       select ${grouped}
       from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
             from usage_received r
-            where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz) r
-      where ${start}
+            where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz
+              and r.hour >= (select lo from hours) and r.hour <= (select hi from hours)
+              and ${bucketOf(q.granularity)} <= ${bucketOf(q.granularity, sql`(select hi from hours)`)}) r
+      where ${ownStart}
       group by ${keyOrder({ columns: order.columns })}
       order by ${keyOrder({ columns: order.columns })}
       limit ${ownLimit}
@@ -162,15 +195,9 @@ export function billedPageQuery(
  * more of the records' groups while those it read were not enough to be certain of the page (the
  * re-attributions cancelled some of them).
  */
-async function usageGroupsPage(
-  db: UsageDb,
-  range: BilledRange,
-  order: Keyset<UsageGroupKey>,
-  details: boolean,
-  cursor: Cursor,
-) {
+async function usageGroupsPage(db: UsageDb, range: BilledRange, q: PageShape, cursor: Cursor) {
   for (let ownLimit = cursor.limit + 1; ; ownLimit *= 4) {
-    const { groups, ownFull } = await billedPage(db, range, order, details, cursor, ownLimit);
+    const { groups, ownFull } = await billedPage(db, range, q, cursor, ownLimit);
     if (groups.length > cursor.limit || !ownFull) return groups;
   }
 }
@@ -184,7 +211,7 @@ export const usagePageStore = {
   ): Promise<(UsageAggregateRow & UsageGroupKey)[]> {
     const details = q.showDetails;
     const range = { subscriptionId: q.subscriptionId, by: 'attributedAt', from: q.start, to: q.end } as const;
-    const groups = await usageGroupsPage(db, range, usageGroupOrder(q), details, cursor);
+    const groups = await usageGroupsPage(db, range, q, cursor);
     // additionalInfo is the two ids the row already holds: made here rather than built as jsonb by
     // the database and parsed again for each row (keys in jsonb's order, so the same bytes).
     // (Each group is completed in place: a copy of a thousand rows was two milliseconds a page.)
@@ -204,6 +231,6 @@ export const usagePageStore = {
     cursor: Cursor,
   ): Promise<BilledGroup[]> {
     const range = { subscriptionId: q.subscriptionId, by: 'hour', from: q.start, to: q.end } as const;
-    return usageGroupsPage(db, range, usageGroupOrder(q), q.showDetails, cursor);
+    return usageGroupsPage(db, range, q, cursor);
   },
 };

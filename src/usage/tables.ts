@@ -87,6 +87,14 @@ export interface UsageCountersTable {
   refusals: string;
 }
 
+/** The first and last hour of the records a source's statement stored, by the day they were received (0561). */
+export interface UsageReceivedDaysTable {
+  source: string;
+  received_day: string;
+  min_hour: Date;
+  max_hour: Date;
+}
+
 /** An archived month: its file, totals and checksum (its partitions are gone). */
 export interface UsageArchivesTable {
   month: string;
@@ -111,5 +119,6 @@ export interface UsageTables {
   usage_daily_pending: UsageDailyTable;
   usage_event_ids: UsageEventIdsTable;
   usage_counters: UsageCountersTable;
+  usage_received_days: UsageReceivedDaysTable;
   usage_archives: UsageArchivesTable;
 }
