@@ -158,8 +158,8 @@ export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor
       from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
             from usage_received r
             where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz
-              and r.hour >= (select lo from hours) and r.hour <= (select hi from hours)
-              and ${bucketOf(q.granularity)} <= ${bucketOf(q.granularity, sql`(select hi from hours)`)}) r
+              and (${bucketOf(q.granularity)}) between (${bucketOf(q.granularity, sql`(select lo from hours)`)})
+                                                   and (${bucketOf(q.granularity, sql`(select hi from hours)`)})) r
       where ${ownStart}
       group by ${keyOrder({ columns: order.columns })}
       order by ${keyOrder({ columns: order.columns })}
