@@ -40,6 +40,9 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
   ]);
 }
 
+/** A key before every group: -infinity, then the least of each part. */
+const FIRST_KEY = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT];
+
 /**
  * Where a usage page starts: after the cursor's key, or for the first page after a key before
  * every group (-infinity, then the least of each part). Written out rather than left open, so
@@ -49,7 +52,6 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
 function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
   return afterKey(order, cursor.after ?? FIRST_KEY.slice(0, order.columns.length));
 }
-const FIRST_KEY = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT];
 
 /**
  * Where the records' part of a page starts: after the cursor's key, or, when the first hour its
