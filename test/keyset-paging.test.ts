@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import pg from 'pg';
-import { openDatabase, withDatabase } from '../src/db/database.ts';
-import { billedPageQuery } from '../src/usage/page-store.ts';
+import { withDatabase } from '../src/db/database.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
@@ -18,23 +17,8 @@ const WINDOW =
 /** Aggregates there are when paging starts: three pages of 1,000 and a part. */
 const GROUPS = 2_500;
 
-type Aggregate = {
-  properties: {
-    usageStartTime: string;
-    usageEndTime: string;
-    meterId: string;
-    instanceData?: string;
-    quantity: number;
-  };
-};
+type Aggregate = { properties: { usageStartTime: string; meterId: string; instanceData?: string; quantity: number } };
 type UsagePage = { value: Aggregate[]; nextLink?: string };
-type PlanNode = {
-  'Node Type': string;
-  'Subplan Name'?: string;
-  'Actual Rows'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-};
 const keyOf = (a: Aggregate) =>
   `${a.properties.usageStartTime} ${a.properties.meterId} ${JSON.parse(a.properties.instanceData ?? '{}')['Microsoft.Resources']?.resourceUri}`;
 
@@ -213,144 +197,6 @@ describe('keyset paging', () => {
     }
     assert.deepEqual(seen, expected);
     assert.deepEqual(sizes, [1_000, 400], 'full pages, though the first 1,200 of its own groups cancel');
-  });
-
-  it("pages Daily, the default, as the Hourly pages summed by day, its records read from an index in the key's order", async () => {
-    // The records of the test before (two usage days' hours, some re-attributed away and back), and
-    // 1,200 resources' 30 hours (1,200 × 24 and 1,200 × 6 hours of two days): more than a page of days.
-    await hubDb.query(
-      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
-                                   billed_subscription_id)
-       select 'test-daily', n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/d' || n,
-              $2::uuid, timestamptz '2026-05-02T00:00:00Z' + h * interval '1 hour', 0, 0.5, 'local', '{}', '2026-05-09T05:00:00Z',
-              gen_random_uuid(), $1::uuid
-       from generate_series(0, 1199) n, generate_series(0, 29) h`,
-      [hubSub, METER],
-    );
-    const range = 'reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z';
-    const pages = async (query: string) => {
-      const seen: Aggregate[] = [];
-      let next: string | undefined =
-        `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`;
-      while (next) {
-        const res: { status: number; body: UsagePage } = await t.call('GET', next, { token: hubToken });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-        seen.push(...res.body.value);
-        next = res.body.nextLink;
-      }
-      return seen;
-    };
-    const byDay = new Map<string, number>();
-    for (const a of await pages(`${range}&aggregationGranularity=Hourly`)) {
-      const key = `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')}`;
-      byDay.set(key, (byDay.get(key) ?? 0) + a.properties.quantity);
-    }
-    const expected = [...byDay].filter(([, q]) => q !== 0).map(([k, q]) => `${k} ${q}`);
-    const daily = await pages(range);
-    const seen = daily.map(
-      (a) =>
-        `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')} ${a.properties.quantity}`,
-    );
-    assert.ok(seen.length > 2_400, `more than two pages: ${seen.length}`);
-    assert.deepEqual([...seen].sort(), [...expected].sort());
-    assert.ok(daily.every((a) => a.properties.usageStartTime.endsWith('T00:00:00+00:00')));
-    assert.ok(
-      daily.every(
-        (a) => Date.parse(a.properties.usageEndTime) - Date.parse(a.properties.usageStartTime) === 86_400_000,
-      ),
-    );
-
-    // Each granularity's page reads the records' groups in the key's order from an index, and stops
-    // at the page: with sorts and sequential scans priced out, no Sort is left in the records' part
-    // (the CTE `own`), which is there when no index has the key's order (a Daily page sorted all
-    // of its range's records before 0560).
-    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
-    try {
-      for (const granularity of ['Hourly', 'Daily'] as const) {
-        const query = billedPageQuery(
-          { subscriptionId: hubSub, by: 'attributedAt', from: new Date('2026-05-09'), to: new Date('2026-05-10') },
-          { granularity, showDetails: true },
-          { after: undefined, limit: 1000 },
-          1001,
-        ).compile(kysely.db);
-        await hubDb.query('begin');
-        try {
-          await hubDb.query('set local enable_seqscan = off; set local enable_sort = off');
-          const plan = (await hubDb.query(`explain (format json) ${query.sql}`, [...query.parameters])).rows[0][
-            'QUERY PLAN'
-          ][0].Plan;
-          const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
-          const own = nodes(plan).find((n) => n['Subplan Name'] === 'CTE own');
-          assert.ok(own, `${granularity}: the plan has the CTE own`);
-          const types = nodes(own).map((n) => n['Node Type']);
-          assert.ok(!types.some((type) => type.endsWith('Sort')), `${granularity}: ${types.join(' > ')}`);
-          assert.ok(types.includes('Index Scan'), `${granularity}: ${types.join(' > ')}`);
-        } finally {
-          await hubDb.query('rollback');
-        }
-      }
-    } finally {
-      await kysely.close();
-    }
-  });
-
-  it('starts a page at the first hour received in its range: a late record shows, no earlier record is read', async () => {
-    const insert = (prefix: string, count: number, hours: string[], receivedAt: string) =>
-      hubDb.query(
-        `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
-                                     billed_subscription_id)
-         select 'test-walk', $3 || n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || $3 || n,
-                $2::uuid, h::timestamptz, 0, 1, 'local', '{}', $5::timestamptz, gen_random_uuid(), $1::uuid
-         from generate_series(1, $4::int) n, unnest($6::text[]) h`,
-        [hubSub, METER, prefix, count, receivedAt, hours],
-      );
-    // Received on 7 May: ten resources' hour of 6 May, and one record of 20 April, come late.
-    await insert('w', 10, ['2026-05-06T10:00:00Z'], '2026-05-07T10:30:00Z');
-    await insert('late', 1, ['2026-04-20T03:00:00Z'], '2026-05-07T10:45:00Z');
-    const late = await t.call<UsagePage>(
-      'GET',
-      `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-07T10:00:00Z&reportedEndTime=2026-05-07T11:00:00Z&aggregationGranularity=Hourly`,
-      { token: hubToken },
-    );
-    assert.equal(late.status, 200, JSON.stringify(late.body));
-    assert.deepEqual(
-      late.body.value.map((a) => a.properties.usageStartTime),
-      ['2026-04-20T03:00:00+00:00', ...Array(10).fill('2026-05-06T10:00:00+00:00')],
-    );
-    // Received on 8 May: 500 resources' two hours of that day. The subscription has tens of
-    // thousands of records of earlier hours (the tests before), received on other days: a page of
-    // 8 May's reports reads none of them, at either granularity.
-    await insert('x', 500, ['2026-05-08T00:00:00Z', '2026-05-08T01:00:00Z'], '2026-05-08T10:30:00Z');
-    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
-    try {
-      for (const granularity of ['Hourly', 'Daily'] as const) {
-        const query = billedPageQuery(
-          {
-            subscriptionId: hubSub,
-            by: 'attributedAt',
-            from: new Date('2026-05-08T10:00:00Z'),
-            to: new Date('2026-05-08T11:00:00Z'),
-          },
-          { granularity, showDetails: true },
-          { after: undefined, limit: 1000 },
-          1001,
-        ).compile(kysely.db);
-        const plan = (await hubDb.query(`explain (analyze, format json) ${query.sql}`, [...query.parameters])).rows[0][
-          'QUERY PLAN'
-        ][0].Plan;
-        const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
-        const own = nodes(plan).find((n) => n['Subplan Name'] === 'CTE own');
-        assert.ok(own, `${granularity}: the plan has the CTE own`);
-        // Every record a scan of the CTE's read: those it kept and those its filter removed.
-        const scans = nodes(own).filter((n) =>
-          ['Index Scan', 'Index Only Scan', 'Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type']),
-        );
-        const read = scans.reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
-        assert.equal(read, 1000, `${granularity}: the records the walk read (8 May's, and no other)`);
-      }
-    } finally {
-      await kysely.close();
-    }
   });
 
   /** The hub's answer at `url` to a client that asks for `acceptEncoding` (or for none), as it came. */

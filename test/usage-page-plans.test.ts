@@ -1,0 +1,200 @@
+// How a hub usage page reads its records (usage/page-store.ts): a Daily page, the API's default,
+// in its key's order from an index (0560), and a page by reported time from the first hour
+// received in its range (0561), never every earlier record of its subscription. Each shown through
+// the API's answers and the plan of the page's own statement.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { openDatabase, withDatabase } from '../src/db/database.ts';
+import { billedPageQuery } from '../src/usage/page-store.ts';
+import { customerWithSubscription } from './helpers/partner.ts';
+import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+
+const API = 'api-version=2015-06-01-preview';
+const METER = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
+const OTHER = '99999999-0000-0000-0000-00000000beef';
+
+type Aggregate = {
+  properties: {
+    usageStartTime: string;
+    usageEndTime: string;
+    meterId: string;
+    instanceData?: string;
+    quantity: number;
+  };
+};
+type UsagePage = { value: Aggregate[]; nextLink?: string };
+type PlanNode = {
+  'Node Type': string;
+  'Subplan Name'?: string;
+  'Actual Rows'?: number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+};
+const keyOf = (a: Aggregate) =>
+  `${a.properties.usageStartTime} ${a.properties.meterId} ${JSON.parse(a.properties.instanceData ?? '{}')['Microsoft.Resources']?.resourceUri}`;
+const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
+
+describe('how a usage page reads its records', () => {
+  let t: TestSystem;
+  let hubDb: pg.Client;
+  let hubSub: string;
+  let hubToken: string;
+
+  before(async () => {
+    t = await startTestSystem({ clock: new Date('2026-05-10T00:00:00Z') });
+    const c = await customerWithSubscription(t, 'pageplans');
+    hubSub = c.subscriptionId;
+    hubToken = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.arm);
+    hubDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await hubDb.connect();
+  });
+  after(async () => {
+    await hubDb?.end();
+    await t?.stop();
+  });
+
+  it("pages Daily, the default, as the Hourly pages summed by day, its records read from an index in the key's order", async () => {
+    // 1,200 resources' 30 hours (1,200 × 24 and 1,200 × 6 hours of two days): more than a page of
+    // days; the first 100 resources' first 12 hours re-attributed away (reversing entries), so some
+    // of the records' groups cancel and others shrink.
+    await hubDb.query(
+      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                   billed_subscription_id)
+       select 'test-daily', n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/d' || n,
+              $2::uuid, timestamptz '2026-05-02T00:00:00Z' + h * interval '1 hour', 0, 0.5, 'local', '{}', '2026-05-09T05:00:00Z',
+              gen_random_uuid(), $1::uuid
+       from generate_series(0, 1199) n, generate_series(0, 29) h`,
+      [hubSub, METER],
+    );
+    await hubDb.query(
+      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select r.source, r.hour, r.id, x.sub, x.reason, x.sign * r.quantity, '2026-05-09T06:00:00Z'
+       from usage_received r, (values ($1::uuid, 'reattribution: reversed', -1), ($2::uuid, 'reattribution: linked', 1)) x(sub, reason, sign)
+       where r.source = 'test-daily' and r.resource_uri like '%/d__' and r.hour < '2026-05-02T12:00:00Z'`,
+      [hubSub, OTHER],
+    );
+    const range = 'reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z';
+    const pages = async (query: string) => {
+      const seen: Aggregate[] = [];
+      let next: string | undefined =
+        `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`;
+      while (next) {
+        const res: { status: number; body: UsagePage } = await t.call('GET', next, { token: hubToken });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        seen.push(...res.body.value);
+        next = res.body.nextLink;
+      }
+      return seen;
+    };
+    const byDay = new Map<string, number>();
+    for (const a of await pages(`${range}&aggregationGranularity=Hourly`)) {
+      const key = `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')}`;
+      byDay.set(key, (byDay.get(key) ?? 0) + a.properties.quantity);
+    }
+    const expected = [...byDay].filter(([, q]) => q !== 0).map(([k, q]) => `${k} ${q}`);
+    const daily = await pages(range);
+    const seen = daily.map(
+      (a) =>
+        `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')} ${a.properties.quantity}`,
+    );
+    assert.ok(seen.length > 2_000, `more than two pages: ${seen.length}`);
+    assert.deepEqual([...seen].sort(), [...expected].sort());
+    assert.ok(daily.every((a) => a.properties.usageStartTime.endsWith('T00:00:00+00:00')));
+    assert.ok(
+      daily.every(
+        (a) => Date.parse(a.properties.usageEndTime) - Date.parse(a.properties.usageStartTime) === 86_400_000,
+      ),
+    );
+
+    // Each granularity's page reads the records' groups in the key's order from an index, and stops
+    // at the page: with sorts and sequential scans priced out, no Sort is left in the records' part
+    // (the CTE `own`), which is there when no index has the key's order (a Daily page sorted all
+    // of its range's records before 0560).
+    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
+    try {
+      for (const granularity of ['Hourly', 'Daily'] as const) {
+        const query = billedPageQuery(
+          { subscriptionId: hubSub, by: 'attributedAt', from: new Date('2026-05-09'), to: new Date('2026-05-10') },
+          { granularity, showDetails: true },
+          { after: undefined, limit: 1000 },
+          1001,
+        ).compile(kysely.db);
+        await hubDb.query('begin');
+        try {
+          await hubDb.query('set local enable_seqscan = off; set local enable_sort = off');
+          const plan = (await hubDb.query(`explain (format json) ${query.sql}`, [...query.parameters])).rows[0][
+            'QUERY PLAN'
+          ][0].Plan;
+          const own = nodes(plan).find((n) => n['Subplan Name'] === 'CTE own');
+          assert.ok(own, `${granularity}: the plan has the CTE own`);
+          const types = nodes(own).map((n) => n['Node Type']);
+          assert.ok(!types.some((type) => type.endsWith('Sort')), `${granularity}: ${types.join(' > ')}`);
+          assert.ok(types.includes('Index Scan'), `${granularity}: ${types.join(' > ')}`);
+        } finally {
+          await hubDb.query('rollback');
+        }
+      }
+    } finally {
+      await kysely.close();
+    }
+  });
+
+  it('starts a page at the first hour received in its range: a late record shows, no earlier record is read', async () => {
+    const insert = (prefix: string, count: number, hours: string[], receivedAt: string) =>
+      hubDb.query(
+        `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                     billed_subscription_id)
+         select 'test-walk', $3 || n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/' || $3 || n,
+                $2::uuid, h::timestamptz, 0, 1, 'local', '{}', $5::timestamptz, gen_random_uuid(), $1::uuid
+         from generate_series(1, $4::int) n, unnest($6::text[]) h`,
+        [hubSub, METER, prefix, count, receivedAt, hours],
+      );
+    // Received on 7 May: ten resources' hour of 6 May, and one record of 20 April, come late.
+    await insert('w', 10, ['2026-05-06T10:00:00Z'], '2026-05-07T10:30:00Z');
+    await insert('late', 1, ['2026-04-20T03:00:00Z'], '2026-05-07T10:45:00Z');
+    const late = await t.call<UsagePage>(
+      'GET',
+      `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-07T10:00:00Z&reportedEndTime=2026-05-07T11:00:00Z&aggregationGranularity=Hourly`,
+      { token: hubToken },
+    );
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    assert.deepEqual(
+      late.body.value.map((a) => a.properties.usageStartTime),
+      ['2026-04-20T03:00:00+00:00', ...Array(10).fill('2026-05-06T10:00:00+00:00')],
+    );
+    // Received on 8 May: 500 resources' two hours of that day. The subscription has tens of
+    // thousands of records of earlier hours (the test before), received on other days: a page of
+    // 8 May's reports reads none of them, at either granularity.
+    await insert('x', 500, ['2026-05-08T00:00:00Z', '2026-05-08T01:00:00Z'], '2026-05-08T10:30:00Z');
+    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
+    try {
+      for (const granularity of ['Hourly', 'Daily'] as const) {
+        const query = billedPageQuery(
+          {
+            subscriptionId: hubSub,
+            by: 'attributedAt',
+            from: new Date('2026-05-08T10:00:00Z'),
+            to: new Date('2026-05-08T11:00:00Z'),
+          },
+          { granularity, showDetails: true },
+          { after: undefined, limit: 1000 },
+          1001,
+        ).compile(kysely.db);
+        const plan = (await hubDb.query(`explain (analyze, format json) ${query.sql}`, [...query.parameters])).rows[0][
+          'QUERY PLAN'
+        ][0].Plan;
+        const own = nodes(plan).find((n) => n['Subplan Name'] === 'CTE own');
+        assert.ok(own, `${granularity}: the plan has the CTE own`);
+        // Every record a scan of the CTE's read: those it kept and those its filter removed.
+        const scans = nodes(own).filter((n) =>
+          ['Index Scan', 'Index Only Scan', 'Seq Scan', 'Bitmap Heap Scan'].includes(n['Node Type']),
+        );
+        const read = scans.reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
+        assert.equal(read, 1000, `${granularity}: the records the walk read (8 May's, and no other)`);
+      }
+    } finally {
+      await kysely.close();
+    }
+  });
+});
