@@ -19,6 +19,7 @@ const NEW = [
   '1209_usage_archives',
   '1210_closing_in_one_call',
   '1211_closing_an_hour_once',
+  '1212_usage_daily_page_order',
   '1302_quarantine_reference_by_key',
 ];
 const SUB = '99999999-0000-0000-0000-0000000000a1';
