@@ -94,6 +94,7 @@ describe('upgrading a stack with usage records to monthly partitions', () => {
       indexes.rows.map((r) => r.indexname),
       [
         'usage_records_aggregate',
+        'usage_records_daily_aggregate',
         'usage_records_pkey',
         'usage_records_reported',
         'usage_records_subscription',
