@@ -20,6 +20,7 @@ const NEW = [
   '1210_closing_in_one_call',
   '1211_closing_an_hour_once',
   '1212_usage_daily_page_order',
+  '1213_usage_reported_days',
   '1302_quarantine_reference_by_key',
 ];
 const SUB = '99999999-0000-0000-0000-0000000000a1';

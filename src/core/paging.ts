@@ -118,6 +118,36 @@ const CASTS: Record<KeyPart, RawBuilder<unknown>> = {
 export const keyValues = (ks: Pick<Keyset<never>, 'parts'>, key: readonly KeyValue[]): RawBuilder<unknown>[] =>
   key.map((v, i) => sql`${v}::${CASTS[ks.parts[i]]}`);
 
+/** The least value of each part: a key before every row (-infinity, the nil GUID, '', the least bigint). */
+export const leastKey = (parts: readonly KeyPart[]): KeyValue[] =>
+  parts.map((p) =>
+    p === 'time'
+      ? '-infinity'
+      : p === 'uuid'
+        ? '00000000-0000-0000-0000-000000000000'
+        : p === 'text'
+          ? ''
+          : '-9223372036854775808',
+  );
+
+/**
+ * `afterKey` (ascending) that also starts no earlier than `from`, an SQL value of the key's first
+ * part (a bound the query computes, such as the first hour stored for a range): after the cursor's
+ * key, or before `from`'s first row when that comes later. Written as one row comparison, so that
+ * an index in the key's order starts its walk there. A null `from` leaves the cursor's key.
+ */
+export function afterKeyFrom(
+  ks: Pick<Keyset<never>, 'columns' | 'parts'>,
+  after: Cursor['after'],
+  from: RawBuilder<unknown>,
+): RawBuilder<SqlBool> {
+  const key = keyValues(ks, after ?? leastKey(ks.parts));
+  const least = keyValues(ks, leastKey(ks.parts));
+  const later = sql`${from} > ${key[0]}`;
+  const values = key.map((v, i) => sql`case when ${later} then ${i === 0 ? from : least[i]} else ${v} end`);
+  return sql<SqlBool>`(${sql.join(ks.columns)}) > (${sql.join(values)})`;
+}
+
 /** `(k1, k2, …) > (v1, v2, …)` (`<` descending), or true on the first page. */
 export function afterKey(
   ks: Pick<Keyset<never>, 'columns' | 'parts' | 'descending'>,

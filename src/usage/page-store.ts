@@ -1,6 +1,15 @@
-import { type RawBuilder, sql, type SqlBool } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
-import { afterKey, keyOrder, keyset, keyValues, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
+import {
+  afterKey,
+  afterKeyFrom,
+  keyOrder,
+  keyset,
+  leastKey,
+  type Cursor,
+  type KeyPart,
+  type Keyset,
+} from '../core/paging.ts';
 import type { UsageDb } from './store.ts';
 
 // The SQL of the hub's usage pages (UsageAggregates, the partner center's utilization records):
@@ -40,9 +49,6 @@ export function usageGroupOrder(q: { granularity: Granularity; showDetails: bool
   ]);
 }
 
-/** A key before every group: -infinity, then the least of each part. */
-const FIRST_KEY = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT];
-
 /**
  * Where a usage page starts: after the cursor's key, or for the first page after a key before
  * every group (-infinity, then the least of each part). Written out rather than left open, so
@@ -50,24 +56,18 @@ const FIRST_KEY = ['-infinity', NIL_TEXT, '', NIL_TEXT, NIL_TEXT];
  * the planner took the hour index and a sort where the aggregate-order index stops at the page.
  */
 function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
-  return afterKey(order, cursor.after ?? FIRST_KEY.slice(0, order.columns.length));
+  return afterKey(order, cursor.after ?? leastKey(order.parts));
 }
 
 /**
- * Where the records' part of a page starts: after the cursor's key, or, when the first hour its
- * records can have (`lo`, from `pageHours`) comes later, before that hour's first group. The
- * index walk then starts there, and does not read every earlier record of the subscription to
- * filter it out (a first page, or a range with no records). A null `lo` (nothing received in the
- * range) leaves the cursor's key, and the hour bounds find nothing.
+ * Where the records' part of a page starts: after the cursor's key, or before the first group of
+ * the first hour its records can have (`lo`, from `pageHours`) when that comes later. The index
+ * walk then starts there, and does not read every earlier record of the subscription to filter it
+ * out (a first page, or a range with no records); a null `lo` (nothing received in the range)
+ * leaves the cursor's key, and the hour bounds find nothing.
  */
-function ownPageStart(order: Keyset<UsageGroupKey>, g: Granularity, cursor: Cursor) {
-  const after = keyValues(order, cursor.after ?? FIRST_KEY.slice(0, order.columns.length));
-  const lo = bucketOf(g, sql`(select lo from hours)`);
-  const later = sql`${lo} > ${after[0]}`;
-  const loKey = [lo, NIL, sql`''`, NIL, NIL];
-  const values = after.map((v, i) => sql`case when ${later} then ${loKey[i]} else ${v} end`);
-  return sql<SqlBool>`(${sql.join(order.columns)}) > (${sql.join(values)})`;
-}
+const ownPageStart = (order: Keyset<UsageGroupKey>, g: Granularity, cursor: Cursor) =>
+  afterKeyFrom(order, cursor.after, bucketOf(g, sql`(select lo from hours)`));
 
 /**
  * The hours the records of a page can have, [lo, hi]: those of the range by hour; by reported time,

@@ -220,4 +220,35 @@ export const meteringMigrations: Record<string, Migration> = {
           include (reported_at, quantity)`.execute(db);
     },
   },
+  '1213_usage_reported_days': {
+    // A usage page by reported time walks the records in the key's order (hour first) and keeps
+    // those reported in its range; a record may be reported long after its hour (a late change
+    // closes it again), so the walk began at the subscription's first hour: a first page of May read
+    // all of April (~0.6 s at 2M records a month). Per day reported, the first and last hour of
+    // what was written (a statement trigger; the stack's outbox has one writer at a time, the
+    // metering job, so one row a day is updated): a page walks from the first to the last.
+    async up(db: Kysely<unknown>) {
+      await sql`
+        create table usage_reported_days (
+          reported_day date primary key,
+          min_hour timestamptz not null,
+          max_hour timestamptz not null
+        );
+        create function usage_reported_days_add() returns trigger language plpgsql as $$
+          begin
+            insert into usage_reported_days (reported_day, min_hour, max_hour)
+            select (reported_at at time zone 'UTC')::date, min(hour), max(hour) from new_records group by 1 order by 1
+            on conflict (reported_day) do update
+              set min_hour = least(usage_reported_days.min_hour, excluded.min_hour),
+                  max_hour = greatest(usage_reported_days.max_hour, excluded.max_hour)
+              where excluded.min_hour < usage_reported_days.min_hour or excluded.max_hour > usage_reported_days.max_hour;
+            return null;
+          end $$;
+        create trigger usage_reported_days after insert on usage_records
+          referencing new table as new_records for each statement execute function usage_reported_days_add();
+        insert into usage_reported_days (reported_day, min_hour, max_hour)
+        select (reported_at at time zone 'UTC')::date, min(hour), max(hour) from usage_records group by 1;
+      `.execute(db);
+    },
+  },
 };

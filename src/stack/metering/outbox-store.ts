@@ -3,7 +3,7 @@ import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
-import { afterKey, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+import { afterKeyFrom, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
 
 /**
  * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
@@ -28,8 +28,50 @@ export function outboxUsageOrder(q: {
   ]);
 }
 
-const bucketOf = (g: Granularity) =>
-  g === 'Hourly' ? sql`hour` : sql`date_trunc('day', hour at time zone 'UTC') at time zone 'UTC'`;
+/** A usage hour's or day's bucket of an hour (the record's, by default; UTC days). */
+const bucketOf = (g: Granularity, hour: RawBuilder<unknown> = sql`hour`) =>
+  g === 'Hourly' ? hour : sql`date_trunc('day', ${hour} at time zone 'UTC') at time zone 'UTC'`;
+
+/** A usage page's query: its range, granularity, details and (the tenant API's) subscription. */
+export interface OutboxUsageQuery {
+  start: Date;
+  end: Date;
+  granularity: Granularity;
+  showDetails: boolean;
+  subscriptionId?: string;
+}
+
+/** The statement of `outboxStore.aggregates`. */
+export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
+  const bucket = bucketOf(q.granularity);
+  const details = q.showDetails;
+  const order = outboxUsageOrder(q);
+  // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
+  const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`subscription_id::text`;
+  // The walk starts at the first hour written on the range's days and stops after the last
+  // (usage_reported_days): a record may be reported long after its hour, and the walk does not
+  // read every earlier one to filter it out.
+  const [lo, hi] = [sql`(select lo from hours)`, sql`(select hi from hours)`];
+  return sql<UsageAggregateRow>`
+    with hours as (
+      select min(min_hour) as lo, max(max_hour) as hi from usage_reported_days
+      where reported_day >= (${q.start}::timestamptz at time zone 'UTC')::date
+        and reported_day <= ((${q.end}::timestamptz - interval '1 microsecond') at time zone 'UTC')::date
+    )
+    select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
+           ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
+           ${details ? sql`jsonb_build_object('SubscriptionId', ${subscription})` : sql`null::jsonb`} as additional_info
+    from usage_records
+    where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
+      ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
+      and (${bucket}) between (${bucketOf(q.granularity, lo)}) and (${bucketOf(q.granularity, hi)})
+      and ${afterKeyFrom(order, cursor.after, bucketOf(q.granularity, lo))}
+    group by ${keyOrder({ columns: order.columns })}
+    having sum(quantity) <> 0
+    order by ${keyOrder(order)}
+    limit ${cursor.limit + 1}
+  `;
+}
 
 // The closed usage records (`usage_records`, the outbox) as the others read and mark them: the
 // bridge delivers and marks them, the stack's usage APIs aggregate them, chargeback rates them.
@@ -151,31 +193,8 @@ export const outboxStore = {
    * The usage APIs' aggregates: closed records by the time they were reported, per usage hour or
    * day, per subscription, meter and (with details) resource.
    */
-  aggregates: async (
-    db: MeteringDb,
-    q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId?: string },
-    cursor: Cursor,
-  ): Promise<UsageAggregateRow[]> => {
-    const bucket = bucketOf(q.granularity);
-    const details = q.showDetails;
-    const order = outboxUsageOrder(q);
-    // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
-    const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`subscription_id::text`;
-    const result = await sql<UsageAggregateRow>`
-      select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
-             ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
-             ${details ? sql`jsonb_build_object('SubscriptionId', ${subscription})` : sql`null::jsonb`} as additional_info
-      from usage_records
-      where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
-        ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
-        and ${afterKey(order, cursor.after)}
-      group by ${keyOrder({ columns: order.columns })}
-      having sum(quantity) <> 0
-      order by ${keyOrder(order)}
-      limit ${cursor.limit + 1}
-    `.execute(db);
-    return result.rows;
-  },
+  aggregates: async (db: MeteringDb, q: OutboxUsageQuery, cursor: Cursor): Promise<UsageAggregateRow[]> =>
+    (await outboxAggregatesQuery(q, cursor).execute(db)).rows,
 
   /**
    * A query (to compose into another, not run alone) of the usage of hours in [start, end) per

@@ -67,6 +67,13 @@ export interface OutboxArchivesTable {
   archived_by: string;
 }
 
+/** The first and last hour written, by the day it was reported (1213): where a usage page's walk starts and stops. */
+export interface UsageReportedDaysTable {
+  reported_day: string;
+  min_hour: Date;
+  max_hour: Date;
+}
+
 export interface MeteringTables {
   resource_states: ResourceStatesTable;
   usage_records: UsageRecordsTable;
@@ -74,4 +81,5 @@ export interface MeteringTables {
   metering_watermark: MeteringWatermarkTable;
   usage_record_counts: UsageRecordCountsTable;
   outbox_archives: OutboxArchivesTable;
+  usage_reported_days: UsageReportedDaysTable;
 }
