@@ -99,6 +99,13 @@ export async function seedUsageStore(
     `alter table usage_received attach partition usage_received_2026_05 for values from ('${MONTH[0]}') to ('${MONTH[1]}')`,
   );
   limits.log('usage_received: attached, indexes built');
+  // What ingestion's trigger notes of a statement (0561), which the load's own statements bypass:
+  // the hours received that day, where a page's walk starts and stops.
+  await db.query(
+    `insert into usage_received_days (source, received_day, min_hour, max_hour)
+     values ('bench', '2026-05-15', timestamptz '2026-05-01T00:00:00Z', timestamptz '2026-05-01T00:00:00Z' + ($1::int - 1) * interval '1 hour')`,
+    [Math.ceil(written / o.resources)],
+  );
   await db.query(`select setval('usage_received_id_seq', $1)`, [written]);
   await db.query('vacuum (analyze) usage_received');
   // Where the disk went: each table and index of the month, and what is left free.
