@@ -324,7 +324,7 @@ export const usageMigrations: Record<string, Migration> = {
     // usage_received_billed_order's hour does not give in order: every Daily page sorted all of the
     // subscription's records of its range (2.1 s a page at 2M records, most of it a sort on disk).
     // This index has the Daily key's order, so a Daily page reads only its own groups, as an Hourly
-    // page does; its day is the expression of page-store.ts's bucket, written the same way.
+    // page does; its day is the expression of core/usage-sql.ts's `usageBucket`, written the same way.
     async up(db: Kysely<unknown>) {
       await sql`
         create index usage_received_billed_day_order on usage_received

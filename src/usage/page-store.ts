@@ -1,15 +1,7 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
-import {
-  afterKey,
-  afterKeyFrom,
-  keyOrder,
-  keyset,
-  leastKey,
-  type Cursor,
-  type KeyPart,
-  type Keyset,
-} from '../core/paging.ts';
+import { daysCovering, usageBucket, walkOfHours } from '../core/usage-sql.ts';
+import { afterKey, keyOrder, keyset, leastKey, type Cursor, type KeyPart, type Keyset } from '../core/paging.ts';
 import type { UsageDb } from './store.ts';
 
 // The SQL of the hub's usage pages (UsageAggregates, the partner center's utilization records):
@@ -17,10 +9,6 @@ import type { UsageDb } from './store.ts';
 
 const NIL = sql.raw(`'00000000-0000-0000-0000-000000000000'::uuid`);
 const NIL_TEXT = '00000000-0000-0000-0000-000000000000';
-
-/** A usage hour's or day's bucket of an hour (the record's, by default; UTC days). */
-const bucketOf = (g: Granularity, hour: RawBuilder<unknown> = sql`r.hour`) =>
-  g === 'Hourly' ? hour : sql`date_trunc('day', ${hour} at time zone 'UTC') at time zone 'UTC'`;
 
 /** What identifies one aggregate of the hub's usage APIs (with details: its resource, deployment and stack subscription). */
 export interface UsageGroupKey {
@@ -37,7 +25,7 @@ export interface UsageGroupKey {
  */
 export function usageGroupOrder(q: { granularity: Granularity; showDetails: boolean }): Keyset<UsageGroupKey> {
   const key: [RawBuilder<unknown>, KeyPart][] = [
-    [bucketOf(q.granularity), 'time'],
+    [usageBucket(q.granularity, sql`r.hour`), 'time'],
     [sql`r.meter_id`, 'uuid'],
   ];
   if (q.showDetails)
@@ -60,16 +48,6 @@ function usagePageStart(order: Keyset<UsageGroupKey>, cursor: Cursor) {
 }
 
 /**
- * Where the records' part of a page starts: after the cursor's key, or before the first group of
- * the first hour its records can have (`lo`, from `pageHours`) when that comes later. The index
- * walk then starts there, and does not read every earlier record of the subscription to filter it
- * out (a first page, or a range with no records); a null `lo` (nothing received in the range)
- * leaves the cursor's key, and the hour bounds find nothing.
- */
-const ownPageStart = (order: Keyset<UsageGroupKey>, g: Granularity, cursor: Cursor) =>
-  afterKeyFrom(order, cursor.after, bucketOf(g, sql`(select lo from hours)`));
-
-/**
  * The hours the records of a page can have, [lo, hi]: those of the range by hour; by reported time,
  * those ingestion noted for the days the range covers (usage_received_days), since a record may
  * come long after its hour.
@@ -78,8 +56,7 @@ function pageHours(range: BilledRange) {
   if (range.by === 'hour')
     return sql`select ${range.from}::timestamptz as lo, ${range.to}::timestamptz - interval '1 microsecond' as hi`;
   return sql`select min(min_hour) as lo, max(max_hour) as hi from usage_received_days
-    where received_day >= (${range.from}::timestamptz at time zone 'UTC')::date
-      and received_day <= ((${range.to}::timestamptz - interval '1 microsecond') at time zone 'UTC')::date`;
+    where ${daysCovering('received_day', range.from, range.to)}`;
 }
 
 /** The usage key's parts that may be missing, as columns (a missing one as the nil GUID). */
@@ -151,7 +128,6 @@ export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor
     min(r.location) as location, ${details ? sql`(array_agg(r.tags order by r.received_at desc))[1]` : sql`null::jsonb`} as tags,
     max(r.received_at) as latest`;
   const start = usagePageStart(order, cursor);
-  const ownStart = ownPageStart(order, q.granularity, cursor);
   // The bucket comes as epoch milliseconds: a number parsed once per row, where a timestamp's text
   // was matched with pg's date expression per row (most of a millisecond a page).
   return sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
@@ -159,10 +135,8 @@ export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor
       select ${grouped}
       from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}, r.location, r.tags, r.received_at, r.quantity
             from usage_received r
-            where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz
-              and (${bucketOf(q.granularity)}) between (${bucketOf(q.granularity, sql`(select lo from hours)`)})
-                                                   and (${bucketOf(q.granularity, sql`(select hi from hours)`)})) r
-      where ${ownStart}
+            where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz) r
+      where ${walkOfHours(order, q.granularity, sql`r.hour`, cursor)}
       group by ${keyOrder({ columns: order.columns })}
       order by ${keyOrder({ columns: order.columns })}
       limit ${ownLimit}

@@ -212,7 +212,7 @@ export const meteringMigrations: Record<string, Migration> = {
     // The usage APIs' Daily pages (the default granularity) group by the UTC day of the hour, which
     // usage_records_aggregate's hour does not give in order: a tenant's Daily page sorted all of its
     // subscription's records of the range (2.1–2.3 s a page at 2M records a month). This index has
-    // the Daily key's order (the day written as outbox-store.ts's bucket), as the hub's 0560 does.
+    // the Daily key's order (the day written as core/usage-sql.ts's `usageBucket`), as the hub's 0560 does.
     async up(db: Kysely<unknown>) {
       await sql`
         create index usage_records_daily_aggregate on usage_records

@@ -3,7 +3,8 @@ import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
-import { afterKeyFrom, keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+import { keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+import { daysCovering, usageBucket, walkOfHours } from '../../core/usage-sql.ts';
 
 /**
  * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
@@ -16,7 +17,7 @@ export function outboxUsageOrder(q: {
   showDetails: boolean;
   subscriptionId?: string;
 }): Keyset<UsageAggregateRow> {
-  const key: [RawBuilder<unknown>, KeyPart][] = [[bucketOf(q.granularity), 'time']];
+  const key: [RawBuilder<unknown>, KeyPart][] = [[usageBucket(q.granularity, sql`hour`), 'time']];
   if (q.subscriptionId === undefined) key.push([sql`subscription_id`, 'uuid']);
   key.push([sql`meter_id`, 'uuid']);
   if (q.showDetails) key.push([sql`resource_uri`, 'text']);
@@ -27,10 +28,6 @@ export function outboxUsageOrder(q: {
     ...(q.showDetails ? [r.resource_uri ?? ''] : []),
   ]);
 }
-
-/** A usage hour's or day's bucket of an hour (the record's, by default; UTC days). */
-const bucketOf = (g: Granularity, hour: RawBuilder<unknown> = sql`hour`) =>
-  g === 'Hourly' ? hour : sql`date_trunc('day', ${hour} at time zone 'UTC') at time zone 'UTC'`;
 
 /** A usage page's query: its range, granularity, details and (the tenant API's) subscription. */
 export interface OutboxUsageQuery {
@@ -43,7 +40,7 @@ export interface OutboxUsageQuery {
 
 /** The statement of `outboxStore.aggregates`. */
 export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
-  const bucket = bucketOf(q.granularity);
+  const bucket = usageBucket(q.granularity, sql`hour`);
   const details = q.showDetails;
   const order = outboxUsageOrder(q);
   // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
@@ -51,12 +48,10 @@ export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
   // The walk starts at the first hour written on the range's days and stops after the last
   // (usage_reported_days): a record may be reported long after its hour, and the walk does not
   // read every earlier one to filter it out.
-  const [lo, hi] = [sql`(select lo from hours)`, sql`(select hi from hours)`];
   return sql<UsageAggregateRow>`
     with hours as (
       select min(min_hour) as lo, max(max_hour) as hi from usage_reported_days
-      where reported_day >= (${q.start}::timestamptz at time zone 'UTC')::date
-        and reported_day <= ((${q.end}::timestamptz - interval '1 microsecond') at time zone 'UTC')::date
+      where ${daysCovering('reported_day', q.start, q.end)}
     )
     select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
            ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
@@ -64,8 +59,7 @@ export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
     from usage_records
     where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
       ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
-      and (${bucket}) between (${bucketOf(q.granularity, lo)}) and (${bucketOf(q.granularity, hi)})
-      and ${afterKeyFrom(order, cursor.after, bucketOf(q.granularity, lo))}
+      and ${walkOfHours(order, q.granularity, sql`hour`, cursor)}
     group by ${keyOrder({ columns: order.columns })}
     having sum(quantity) <> 0
     order by ${keyOrder(order)}
