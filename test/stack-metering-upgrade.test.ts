@@ -21,6 +21,7 @@ const NEW = [
   '1211_closing_an_hour_once',
   '1212_usage_daily_page_order',
   '1213_usage_reported_days',
+  '1214_usage_provider_page_order',
   '1302_quarantine_reference_by_key',
 ];
 const SUB = '99999999-0000-0000-0000-0000000000a1';
@@ -95,10 +96,9 @@ describe('upgrading a stack with usage records to monthly partitions', () => {
       indexes.rows.map((r) => r.indexname),
       [
         'usage_records_aggregate',
-        'usage_records_daily_aggregate',
         'usage_records_pkey',
-        'usage_records_reported',
-        'usage_records_subscription',
+        'usage_records_provider_daily',
+        'usage_records_provider_hourly',
         'usage_records_undelivered',
       ],
     );

@@ -1,13 +1,14 @@
 // How a hub usage page reads its records (usage/page-store.ts): a Daily page, the API's default,
 // in its key's order from an index (0560), and a page by reported time from the first hour
 // received in its range (0561), never every earlier record of its subscription. Each shown through
-// the API's answers and the plan of the page's own statement.
+// the API's answers and the plan of the page's own statement. The same for a stack's pages (1212,
+// 1213, 1214).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
-import { outboxAggregatesQuery } from '../src/stack/metering/outbox-store.ts';
+import { outboxAggregatesQuery, tenantDayQuery } from '../src/stack/metering/outbox-store.ts';
 import { billedPageQuery } from '../src/usage/page-store.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
@@ -71,6 +72,29 @@ async function startTimesOf7May(t: TestSystem, usageApi: string, token: string):
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.value.map((a) => a.properties.usageStartTime);
 }
+/** Every aggregate of a usage API's pages, its nextLinks followed. */
+async function allPages(t: TestSystem, url: string, token: string): Promise<Aggregate[]> {
+  const seen: Aggregate[] = [];
+  for (let next: string | undefined = url; next;) {
+    const res: { status: number; body: UsagePage } = await t.call('GET', next, { token });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    seen.push(...res.body.value);
+    next = res.body.nextLink;
+  }
+  return seen;
+}
+/** A Daily aggregate as a line: its day, its key after the bucket, its quantity. */
+const dailyLine = (a: Aggregate) =>
+  `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')} ${a.properties.quantity}`;
+/** Hourly aggregates summed by day, as `dailyLine` writes a Daily one (sums of zero left out). */
+function summedByDay(hourly: Aggregate[]): string[] {
+  const byDay = new Map<string, number>();
+  for (const a of hourly) {
+    const key = `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')}`;
+    byDay.set(key, (byDay.get(key) ?? 0) + a.properties.quantity);
+  }
+  return [...byDay].filter(([, q]) => q !== 0).map(([k, q]) => `${k} ${q}`);
+}
 /** 7 May's reports: ten resources' hour of 6 May, and one record of 20 April come late, shown first. */
 const LATE_FIRST = ['2026-04-20T03:00:00+00:00', ...Array(10).fill('2026-05-06T10:00:00+00:00')];
 
@@ -122,30 +146,10 @@ describe('how a usage page reads its records', () => {
        where r.source = 'test-daily' and r.resource_uri like '%/d__' and r.hour < '2026-05-02T12:00:00Z'`,
       [hubSub, OTHER],
     );
-    const range = 'reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z';
-    const pages = async (query: string) => {
-      const seen: Aggregate[] = [];
-      let next: string | undefined =
-        `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${query}`;
-      while (next) {
-        const res: { status: number; body: UsagePage } = await t.call('GET', next, { token: hubToken });
-        assert.equal(res.status, 200, JSON.stringify(res.body));
-        seen.push(...res.body.value);
-        next = res.body.nextLink;
-      }
-      return seen;
-    };
-    const byDay = new Map<string, number>();
-    for (const a of await pages(`${range}&aggregationGranularity=Hourly`)) {
-      const key = `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')}`;
-      byDay.set(key, (byDay.get(key) ?? 0) + a.properties.quantity);
-    }
-    const expected = [...byDay].filter(([, q]) => q !== 0).map(([k, q]) => `${k} ${q}`);
-    const daily = await pages(range);
-    const seen = daily.map(
-      (a) =>
-        `${a.properties.usageStartTime.slice(0, 10)} ${keyOf(a).split(' ').slice(1).join(' ')} ${a.properties.quantity}`,
-    );
+    const api = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z`;
+    const expected = summedByDay(await allPages(t, `${api}&aggregationGranularity=Hourly`, hubToken));
+    const daily = await allPages(t, api, hubToken);
+    const seen = daily.map(dailyLine);
     assert.ok(seen.length > 2_000, `more than two pages: ${seen.length}`);
     assert.deepEqual([...seen].sort(), [...expected].sort());
     assert.ok(daily.every((a) => a.properties.usageStartTime.endsWith('T00:00:00+00:00')));
@@ -262,34 +266,77 @@ describe('how a usage page reads its records', () => {
       LATE_FIRST,
     );
     // Reported on 8 May: 500 resources' two hours of that day. A page of 8 May's reports reads
-    // those 1,000 records and none of the 24,000 of 2 May, at either granularity, for the tenant and
-    // for the provider (every tenant).
+    // those 1,000 records and none of the 24,000 of 2 May, in its key's order, at either
+    // granularity, for the tenant and for the provider (every tenant).
     await insert('x', 500, ['2026-05-08T00:00:00Z', '2026-05-08T01:00:00Z'], '2026-05-08T10:30:00Z');
     const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), 1);
     try {
       for (const granularity of ['Hourly', 'Daily'] as const)
-        for (const subscriptionId of [stackSub, undefined]) {
-          const query = outboxAggregatesQuery(
-            {
+        for (const subscriptionId of [stackSub, undefined])
+          for (const limit of [1000, 100]) {
+            const q = {
               start: new Date('2026-05-08T10:00:00Z'),
               end: new Date('2026-05-08T11:00:00Z'),
               granularity,
               showDetails: true,
-              subscriptionId,
-            },
-            { after: undefined, limit: 1000 },
-          ).compile(kysely.db);
-          // Sorts priced out, as a store of millions of records prices them: the walk in the key's
-          // order is then the plan, as it is at that size.
-          const plan = await planOf(stackDb, query, 'analyze, format json', ['enable_sort = off']);
-          assert.equal(
-            rowsRead(plan, 'usage_records'),
-            1000,
-            `${granularity}, ${subscriptionId ? 'tenant' : 'provider'}: the records read`,
-          );
-        }
+            };
+            // A tenant's Daily page asks a day at a time: here the one day, 8 May.
+            const query = (
+              subscriptionId && granularity === 'Daily'
+                ? tenantDayQuery({ ...q, subscriptionId }, new Date('2026-05-08T00:00:00Z'), undefined, limit + 1)
+                : outboxAggregatesQuery({ ...q, subscriptionId }, { after: undefined, limit })
+            ).compile(kysely.db);
+            // Sorts priced out, as a store of millions of records prices them: the walk in the key's
+            // order is then the plan, as it is at that size.
+            const plan = await planOf(stackDb, query, 'analyze, format json', ['enable_sort = off']);
+            const who = `${granularity}, ${subscriptionId ? 'tenant' : 'provider'}, a page of ${limit}`;
+            const read = rowsRead(plan, 'usage_records');
+            // The whole page: 8 May's records and no earlier one. A page of 100: its groups' records
+            // (a Daily group is a resource's two hours) and the few the walk reads past its end,
+            // not its whole hour's (500) or day's (1,000), which a page read and grouped to sort
+            // them when its order was not the index's.
+            const perGroup = granularity === 'Daily' ? 2 : 1;
+            if (limit === 1000) assert.equal(read, 1000, `${who}: the records read`);
+            else assert.ok(read < (limit + 10) * perGroup, `${who}: ${read} records read`);
+            // In the key's order from an index: no sort (every tenant's pages had one before 1214,
+            // and every page one of its hour's or day's groups while it ordered its ids as text).
+            const types = nodes(plan).map((n) => n['Node Type']);
+            assert.ok(!types.some((type) => type.endsWith('Sort')), `${who}: ${types.join(' > ')}`);
+          }
     } finally {
       await kysely.close();
+    }
+  });
+
+  it("pages a stack's Daily usage, a tenant's and every tenant's, as its Hourly pages summed by day", async () => {
+    // Reported on 9 May: 1,200 resources' 30 hours of 2 and 3 May, and a change of an hour of 20
+    // April: 2,401 Daily groups, three pages that each end within a day.
+    await stackDb.query(
+      `insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
+       select gen_random_uuid(), $2::uuid, h, 1, 0.5, $1::uuid, $1::uuid,
+              '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/daily' || n, 'local', '{}',
+              '2026-05-09T05:00:00Z'
+       from generate_series(0, 1199) n,
+            unnest(array['2026-04-20T03:00:00Z'::timestamptz] || array(select timestamptz '2026-05-02T00:00:00Z' + k * interval '1 hour' from generate_series(0, 29) k)) h
+       where n = 0 or h >= '2026-05-01'`,
+      [stackSub, METER],
+    );
+    const { adminArm, tenantArm, providerSubscriptionId } = t.b.stacks.local;
+    const operator = await t.appToken('operator', adminArm);
+    const range = `${API}&reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z`;
+    const provider = `${adminArm}/subscriptions/${providerSubscriptionId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?${range}`;
+    for (const [api, token] of [
+      [`${tenantArm}/subscriptions/${stackSub}/providers/Microsoft.Commerce/UsageAggregates?${range}`, stackToken],
+      [`${provider}&subscriberId=${stackSub}`, operator],
+      [provider, operator],
+    ] as const) {
+      const daily = (await allPages(t, api, token)).map(dailyLine);
+      assert.equal(daily.length, 2401, api);
+      assert.deepEqual(
+        [...daily].sort(),
+        summedByDay(await allPages(t, `${api}&aggregationGranularity=Hourly`, token)).sort(),
+        api,
+      );
     }
   });
 });

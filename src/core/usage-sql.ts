@@ -7,7 +7,7 @@ import type { Granularity } from './usage-api.ts';
 
 /**
  * A usage hour's or day's bucket of an hour (UTC days). The Daily pages' indexes (hub 0560, stack
- * 1212) are made on this very expression, so a Daily page reads in its order.
+ * 1214) are made on this very expression, so a Daily page reads in its order.
  */
 export const usageBucket = (g: Granularity, hour: RawBuilder<unknown>): RawBuilder<unknown> =>
   g === 'Hourly' ? hour : sql`date_trunc('day', ${hour} at time zone 'UTC') at time zone 'UTC'`;

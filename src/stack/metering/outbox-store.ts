@@ -1,26 +1,39 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, sql, type SqlBool } from 'kysely';
 import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
-import { keyOrder, keyset, type Cursor, type KeyPart, type Keyset } from '../../core/paging.ts';
+import {
+  keyOrder,
+  keyset,
+  keyValues,
+  leastKey,
+  type Cursor,
+  type KeyPart,
+  type Keyset,
+  type KeyValue,
+} from '../../core/paging.ts';
 import { daysCovering, usageBucket, walkOfHours } from '../../core/usage-sql.ts';
 
 /**
  * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
- * one), meter and, with details, resource. With one subscription and hourly buckets the key
- * follows index usage_records_aggregate (migration 1205): the aggregate reads in index order and
- * stops at the page's end.
+ * one), meter and, with details, resource. An index has each key's order, so that a page reads in
+ * it and stops at its end: one subscription's usage_records_aggregate (Hourly, 1206);
+ * every tenant's usage_records_provider_hourly and usage_records_provider_daily (1214), which
+ * also has each tenant's Daily groups, a day at a time (`tenantDayQuery`).
  */
 export function outboxUsageOrder(q: {
   granularity: Granularity;
   showDetails: boolean;
   subscriptionId?: string;
 }): Keyset<UsageAggregateRow> {
-  const key: [RawBuilder<unknown>, KeyPart][] = [[usageBucket(q.granularity, sql`hour`), 'time']];
-  if (q.subscriptionId === undefined) key.push([sql`subscription_id`, 'uuid']);
-  key.push([sql`meter_id`, 'uuid']);
-  if (q.showDetails) key.push([sql`resource_uri`, 'text']);
+  // The record's own columns (`r.`): a bare name in ORDER BY is the output's, and the page writes
+  // its ids as text, whose order PostgreSQL cannot take from the index; it then read and grouped a
+  // whole hour or day to sort it, for every page.
+  const key: [RawBuilder<unknown>, KeyPart][] = [[usageBucket(q.granularity, sql`r.hour`), 'time']];
+  if (q.subscriptionId === undefined) key.push([sql`r.subscription_id`, 'uuid']);
+  key.push([sql`r.meter_id`, 'uuid']);
+  if (q.showDetails) key.push([sql`r.resource_uri`, 'text']);
   return keyset('usageAggregates', key, (r) => [
     r.bucket,
     ...(q.subscriptionId === undefined ? [r.subscription_id] : []),
@@ -38,33 +51,93 @@ export interface OutboxUsageQuery {
   subscriptionId?: string;
 }
 
-/** The statement of `outboxStore.aggregates`. */
+/** A usage page's columns of its groups of records `r` (one subscription's is a constant). */
+function aggregateColumns(q: OutboxUsageQuery, bucket: RawBuilder<unknown>) {
+  const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`r.subscription_id::text`;
+  return q.showDetails
+    ? sql`${subscription} as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(r.quantity)::text as quantity,
+        r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.reported_at desc))[1] as tags,
+        jsonb_build_object('SubscriptionId', ${subscription}) as additional_info`
+    : sql`${subscription} as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(r.quantity)::text as quantity,
+        null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb as additional_info`;
+}
+
+/** The records of a page's range of reported time. */
+const reportedIn = (q: OutboxUsageQuery) =>
+  sql<SqlBool>`r.reported_at >= ${q.start}::timestamptz and r.reported_at < ${q.end}::timestamptz`;
+
+/**
+ * The first and last hour of the records reported on the days of [start, end) (usage_reported_days):
+ * a record may be reported long after its hour, and a page walks from the first to the last rather
+ * than read every earlier record to filter it out.
+ */
+const reportedHours = (q: OutboxUsageQuery) =>
+  sql`select min(min_hour) as lo, max(max_hour) as hi from usage_reported_days where ${daysCovering('reported_day', q.start, q.end)}`;
+
+/** The statement of `outboxStore.aggregates` (but a tenant's Daily page: `tenantDayQuery`). */
 export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
-  const bucket = usageBucket(q.granularity, sql`hour`);
-  const details = q.showDetails;
   const order = outboxUsageOrder(q);
   // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
-  const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`subscription_id::text`;
-  // The walk starts at the first hour written on the range's days and stops after the last
-  // (usage_reported_days): a record may be reported long after its hour, and the walk does not
-  // read every earlier one to filter it out.
   return sql<UsageAggregateRow>`
-    with hours as (
-      select min(min_hour) as lo, max(max_hour) as hi from usage_reported_days
-      where ${daysCovering('reported_day', q.start, q.end)}
-    )
-    select ${subscription} as subscription_id, meter_id::text as meter_id, ${bucket} as bucket, sum(quantity)::text as quantity,
-           ${details ? sql`resource_uri, min(location) as location, (array_agg(tags order by reported_at desc))[1] as tags` : sql`null::text as resource_uri, null::text as location, null::jsonb as tags`},
-           ${details ? sql`jsonb_build_object('SubscriptionId', ${subscription})` : sql`null::jsonb`} as additional_info
-    from usage_records
-    where reported_at >= ${q.start}::timestamptz and reported_at < ${q.end}::timestamptz
-      ${q.subscriptionId ? sql`and subscription_id = ${q.subscriptionId}::uuid` : sql``}
-      and ${walkOfHours(order, q.granularity, sql`hour`, cursor)}
+    with hours as (${reportedHours(q)})
+    select ${aggregateColumns(q, usageBucket(q.granularity, sql`r.hour`))}
+    from usage_records r
+    where ${reportedIn(q)}
+      ${q.subscriptionId ? sql`and r.subscription_id = ${q.subscriptionId}::uuid` : sql``}
+      and ${walkOfHours(order, q.granularity, sql`r.hour`, cursor)}
     group by ${keyOrder({ columns: order.columns })}
-    having sum(quantity) <> 0
+    having sum(r.quantity) <> 0
     order by ${keyOrder(order)}
     limit ${cursor.limit + 1}
   `;
+}
+
+/**
+ * One day of a tenant's Daily page: the subscription's groups of `day` after `after` (meter and,
+ * with details, resource), `limit` of them. usage_records_provider_daily (day, subscription, meter,
+ * resource) has them in order after one seek; a walk over several days would read every other
+ * tenant's records of the days between (no skip scan), so a page asks day by day.
+ */
+export function tenantDayQuery(
+  q: OutboxUsageQuery & { subscriptionId: string },
+  day: Date,
+  after: readonly KeyValue[] | undefined,
+  limit: number,
+) {
+  const order = outboxUsageOrder(q);
+  const rest = { columns: order.columns.slice(1), parts: order.parts.slice(1) };
+  const from = keyValues(rest, after ?? leastKey(rest.parts));
+  return sql<UsageAggregateRow>`
+    select ${aggregateColumns(q, sql`${day}::timestamptz`)}
+    from usage_records r
+    where ${usageBucket('Daily', sql`r.hour`)} = ${day}::timestamptz and r.subscription_id = ${q.subscriptionId}::uuid
+      and ${reportedIn(q)}
+      and (r.subscription_id, ${sql.join(rest.columns)}) > (${q.subscriptionId}::uuid, ${sql.join(from)})
+    group by ${keyOrder(rest)}
+    having sum(r.quantity) <> 0
+    order by ${keyOrder(rest)}
+    limit ${limit}
+  `;
+}
+
+const DAY_MS = 86_400_000;
+const utcDay = (t: Date | string | number) => Math.floor(new Date(t).getTime() / DAY_MS) * DAY_MS;
+
+/** A tenant's Daily page (one more group than it shows, when there are more): a query a day. */
+async function tenantDailyPage(
+  db: MeteringDb,
+  q: OutboxUsageQuery & { subscriptionId: string },
+  cursor: Cursor,
+): Promise<UsageAggregateRow[]> {
+  const { lo, hi } = (await sql<{ lo: Date | null; hi: Date | null }>`${reportedHours(q)}`.execute(db)).rows[0] ?? {};
+  if (!lo || !hi) return [];
+  const afterDay = cursor.after && utcDay(cursor.after[0]);
+  const rows: UsageAggregateRow[] = [];
+  for (let day = Math.max(utcDay(lo), afterDay ?? 0); day <= utcDay(hi) && rows.length <= cursor.limit; day += DAY_MS) {
+    const after = day === afterDay ? cursor.after?.slice(1) : undefined;
+    rows.push(...(await tenantDayQuery(q, new Date(day), after, cursor.limit + 1 - rows.length).execute(db)).rows);
+  }
+  return rows;
 }
 
 // The closed usage records (`usage_records`, the outbox) as the others read and mark them: the
@@ -188,7 +261,9 @@ export const outboxStore = {
    * day, per subscription, meter and (with details) resource.
    */
   aggregates: async (db: MeteringDb, q: OutboxUsageQuery, cursor: Cursor): Promise<UsageAggregateRow[]> =>
-    (await outboxAggregatesQuery(q, cursor).execute(db)).rows,
+    q.subscriptionId !== undefined && q.granularity === 'Daily'
+      ? tenantDailyPage(db, { ...q, subscriptionId: q.subscriptionId }, cursor)
+      : (await outboxAggregatesQuery(q, cursor).execute(db)).rows,
 
   /**
    * A query (to compose into another, not run alone) of the usage of hours in [start, end) per
