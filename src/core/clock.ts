@@ -57,6 +57,7 @@ export function addDuration(from: Date, d: IsoDuration): Date {
 }
 
 export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
 
 /** How far one move of a simulated clock may go: beyond it, closing every hour on the way would never end. */
 export const CLOCK_HORIZON = {
@@ -93,6 +94,11 @@ export function clockMoveRefusal(
 
 export function startOfHour(t: Date): Date {
   return new Date(Math.floor(t.getTime() / HOUR_MS) * HOUR_MS);
+}
+
+/** The UTC midnight that begins the day of `t`. */
+export function startOfDay(t: Date): Date {
+  return new Date(Math.floor(t.getTime() / DAY_MS) * DAY_MS);
 }
 
 // Dates are read strictly: JavaScript rolls 2026-02-30 over to 2 March, PostgreSQL refuses it, and

@@ -1,7 +1,4 @@
-import { type Clock, SimulatedClock, HOUR_MS } from './clock.ts';
-
-const DAY_MS = 24 * HOUR_MS;
-const startOfDay = (t: Date) => new Date(Math.floor(t.getTime() / DAY_MS) * DAY_MS);
+import { type Clock, DAY_MS, SimulatedClock, startOfDay } from './clock.ts';
 
 // Work that falls due as time passes (closing hours, delivering usage, closing periods). Each
 // component registers a piece of work; advancing the simulated clock moves it a step at a time (to

@@ -3,6 +3,7 @@ import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
+import { DAY_MS, startOfDay } from '../../core/clock.ts';
 import {
   keyOrder,
   keyset,
@@ -54,12 +55,11 @@ export interface OutboxUsageQuery {
 /** A usage page's columns of its groups of records `r` (one subscription's is a constant). */
 function aggregateColumns(q: OutboxUsageQuery, bucket: RawBuilder<unknown>) {
   const subscription = q.subscriptionId ? sql`${q.subscriptionId}::text` : sql`r.subscription_id::text`;
+  const group = sql`${subscription} as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(r.quantity)::text as quantity`;
   return q.showDetails
-    ? sql`${subscription} as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(r.quantity)::text as quantity,
-        r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.reported_at desc))[1] as tags,
+    ? sql`${group}, r.resource_uri, min(r.location) as location, (array_agg(r.tags order by r.reported_at desc))[1] as tags,
         jsonb_build_object('SubscriptionId', ${subscription}) as additional_info`
-    : sql`${subscription} as subscription_id, r.meter_id::text as meter_id, ${bucket} as bucket, sum(r.quantity)::text as quantity,
-        null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb as additional_info`;
+    : sql`${group}, null::text as resource_uri, null::text as location, null::jsonb as tags, null::jsonb as additional_info`;
 }
 
 /** The records of a page's range of reported time. */
@@ -120,8 +120,7 @@ export function tenantDayQuery(
   `;
 }
 
-const DAY_MS = 86_400_000;
-const utcDay = (t: Date | string | number) => Math.floor(new Date(t).getTime() / DAY_MS) * DAY_MS;
+const utcDay = (t: Date | string | number) => startOfDay(new Date(t)).getTime();
 
 /** A tenant's Daily page (one more group than it shows, when there are more): a query a day. */
 async function tenantDailyPage(
