@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { Decimal } from 'decimal.js';
+import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import type { BillingContext } from './context.ts';
 import { billingStore, type DocumentLine } from './store.ts';
@@ -34,7 +35,6 @@ export interface InvoiceDocument {
   total: string;
 }
 
-const DAY_MS = 86_400_000;
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /** Builds the document of an invoice the caller may read (the route checked). */

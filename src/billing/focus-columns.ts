@@ -1,4 +1,5 @@
 import { parseResourceId, resourceTypeOf, splitSegments } from '../core/arm-id.ts';
+import { DAY_MS } from '../core/clock.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import { csvField } from './csv-field.ts';
 import type { ExportInvoice, RowInput } from './export-columns.ts';
@@ -45,7 +46,7 @@ const DAYS_AFTER = new Map<string, string>();
 function dayAfter(date: string): string {
   let after = DAYS_AFTER.get(date);
   if (after === undefined) {
-    after = `${new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)}T00:00:00Z`;
+    after = `${new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)}T00:00:00Z`;
     if (DAYS_AFTER.size > 10_000) DAYS_AFTER.clear();
     DAYS_AFTER.set(date, after);
   }

@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { parseResourceId } from '../core/arm-id.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
@@ -9,7 +10,6 @@ import type { InvoicesTable } from './tables.ts';
 
 export type Names = Map<string, { name: string; domain: string | null }>;
 
-const DAY_MS = 86_400_000;
 const dateTime = (d: Date | string) =>
   typeof d === 'string' ? `${d}T00:00:00Z` : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** Numbers as the partner center writes them; our amounts are exact decimals, well within a double's digits. */

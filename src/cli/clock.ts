@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
-import { addDuration, clockMoveRefusal, parseIsoDuration } from '../core/clock.ts';
+import { addDuration, clockMoveRefusal, DAY_MS, parseIsoDuration } from '../core/clock.ts';
 import { CliError, runClient, SYSTEM_API, type Connection } from './client.ts';
 import { dataOption, jsonOption, print, progressBar } from './output.ts';
 import { systemNow } from './usage.ts';
 
 // The running system's clock: read it, or move the simulated one (doing the work due on the way).
-
-const DAY_MS = 86_400_000;
 
 /**
  * Moves the simulated clock by an ISO 8601 duration, a day at a time so that a long move shows its

@@ -1,3 +1,4 @@
+import { HOUR_MS } from '../core/clock.ts';
 import { armList, type Connection, type Identity } from './client.ts';
 import { PERIOD, STACKS, START, type DemoCustomer, type DemoResult, type PlannedCustomer } from './demo-plan.ts';
 import { table } from './output.ts';
@@ -12,7 +13,7 @@ export async function summary(
   customers: DemoCustomer[],
   registration: DemoResult['registrationSubscription'],
 ): Promise<string> {
-  const hours = (Date.parse('2026-02-01T00:00:00Z') - START.getTime()) / 3_600_000;
+  const hours = (Date.parse('2026-02-01T00:00:00Z') - START.getTime()) / HOUR_MS;
   const cores = new Map<string, number>();
   for (const { stack, subscriptionId, who } of people.flatMap((p) =>
     Object.entries(p.stackSubscriptions).map(([stack, subscriptionId]) => ({ stack, subscriptionId, who: p.admin })),

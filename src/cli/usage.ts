@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { parseInstant } from '../core/clock.ts';
+import { DAY_MS, parseInstant, startOfDay, startOfHour } from '../core/clock.ts';
+import { type Granularity, GRANULARITY_MS } from '../core/usage-api.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
 import { archiveStack, stackArchivesText } from './stack-archive.ts';
@@ -11,8 +12,6 @@ import { PERIOD_PATTERN, periodBounds } from '../core/periods.ts';
 // Usage: on the hub, billed to a subscription (the commerce API: a customer's, or the registration
 // subscription); on a stack, as its tenant or its operator sees it; the ledger's proof.
 
-type Granularity = 'Hourly' | 'Daily';
-const UNIT_MS: Record<Granularity, number> = { Hourly: 3_600_000, Daily: 86_400_000 };
 const COMMERCE_API = 'api-version=2015-06-01-preview';
 
 export async function systemNow(c: Connection): Promise<Date> {
@@ -29,8 +28,8 @@ async function usageWindow(
   c: Connection,
   o: { from?: string; to?: string; granularity: Granularity },
 ): Promise<{ from: Date; to: Date }> {
-  const to = o.to ? parseInstant(o.to) : floorTo(await systemNow(c), UNIT_MS[o.granularity]);
-  const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * 86_400_000);
+  const to = o.to ? parseInstant(o.to) : floorTo(await systemNow(c), GRANULARITY_MS[o.granularity]);
+  const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * DAY_MS);
   if (!from || !to) throw new CliError('--from and --to take ISO 8601 times.', 2);
   return { from, to };
 }
@@ -100,8 +99,8 @@ export async function monthUsage(
   period: string,
 ): Promise<Array<{ stack: string; meterId: string; meter: string; unit: string; quantity: number }>> {
   const { start, end } = monthBounds(period);
-  const now = floorTo(await systemNow(c), UNIT_MS.Hourly);
-  const midnight = floorTo(now, UNIT_MS.Daily);
+  const now = startOfHour(await systemNow(c));
+  const midnight = startOfDay(now);
   // Whole days at Daily granularity; the hours reported since the last midnight at Hourly.
   const lines = [
     ...(midnight > start ? await hubUsage(c, subscriptionId, { from: start, to: midnight }, 'Daily') : []),

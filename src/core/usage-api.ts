@@ -1,4 +1,4 @@
-import { parseInstant } from './clock.ts';
+import { DAY_MS, HOUR_MS, parseInstant } from './clock.ts';
 import { armError } from './errors.ts';
 
 // The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
@@ -6,6 +6,8 @@ import { armError } from './errors.ts';
 // Pure functions, shared by both roles.
 
 export type Granularity = 'Hourly' | 'Daily';
+/** How long an aggregate of each granularity is. */
+export const GRANULARITY_MS: Record<Granularity, number> = { Hourly: HOUR_MS, Daily: DAY_MS };
 
 export interface UsageQuery {
   start: Date;
@@ -65,7 +67,7 @@ export function parseUsageQuery(q: (name: string) => string | undefined, now: Da
   }
   const start = parseTime('reportedStartTime', q('reportedStartTime'));
   const end = parseTime('reportedEndTime', q('reportedEndTime'));
-  const unit = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+  const unit = GRANULARITY_MS[granularity];
   for (const [name, t] of [
     ['reportedStartTime', start],
     ['reportedEndTime', end],
@@ -119,7 +121,7 @@ export function usageAggregateView(
   granularity: Granularity,
   provider: 'Microsoft.Commerce' | 'Microsoft.Commerce.Admin',
 ) {
-  const end = new Date(row.bucket.getTime() + (granularity === 'Hourly' ? 3_600_000 : 86_400_000));
+  const end = new Date(row.bucket.getTime() + GRANULARITY_MS[granularity]);
   const name = `${row.subscription_id}-${row.meter_id}`;
   return {
     id: `/subscriptions/${row.subscription_id}/providers/${provider}/UsageAggregate/${name}`,

@@ -1,3 +1,4 @@
+import { HOUR_MS } from './clock.ts';
 import { armError } from './errors.ts';
 
 // The reconciliation of a deployment with the hub: per usage hour and meter, how many records and
@@ -15,8 +16,6 @@ export interface UsageHourSummary {
 /** The longest range one reconciliation covers: a year of hours stays a small answer. */
 export const RECONCILIATION_MAX_DAYS = 366;
 
-const HOUR_MS = 3_600_000;
-
 /** A reconciliation range: whole hours, `from` before `to`, at most a year. Refusals are 400 naming the bound. */
 export function checkReconciliationRange(from: Date, to: Date): void {
   for (const [name, t] of [
@@ -33,4 +32,3 @@ export function checkReconciliationRange(from: Date, to: Date): void {
 }
 
 /** The hour that holds `t` (its start). */
-export const hourOf = (t: Date) => new Date(Math.floor(t.getTime() / HOUR_MS) * HOUR_MS);

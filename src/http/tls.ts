@@ -5,6 +5,7 @@ import { webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DAY_MS } from '../core/clock.ts';
 
 // A local certificate authority and a server certificate for the loopback names, so that every
 // endpoint speaks HTTPS as the real ones do; clients trust DIR/ca.pem.
@@ -12,7 +13,6 @@ import path from 'node:path';
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-const DAY = 86_400_000;
 
 export interface TlsFiles {
   caFile: string;
@@ -58,8 +58,8 @@ export async function ensureTls(
       serialNumber: serial(),
       // A name of its own, so that clients trusting several such authorities find the right issuer.
       name: `CN=Stackledger local CA ${serial().slice(0, 8)}, O=Stackledger`,
-      notBefore: new Date(now - DAY),
-      notAfter: new Date(now + 3650 * DAY),
+      notBefore: new Date(now - DAY_MS),
+      notAfter: new Date(now + 3650 * DAY_MS),
       signingAlgorithm: ALG,
       keys,
       extensions: [
@@ -78,7 +78,7 @@ export async function ensureTls(
     const current = new x509.X509Certificate(await readFile(certFile, 'utf8'));
     const san = current.getExtension(x509.SubjectAlternativeNameExtension);
     const names = san?.names.items.map((n) => n.value) ?? [];
-    renew = current.notAfter.getTime() - now < 30 * DAY || hostNames.some((h) => !names.includes(h));
+    renew = current.notAfter.getTime() - now < 30 * DAY_MS || hostNames.some((h) => !names.includes(h));
   }
   if (renew) {
     const caCert = new x509.X509Certificate(caPem);
@@ -88,8 +88,8 @@ export async function ensureTls(
       serialNumber: serial(),
       subject: 'CN=localhost, O=Stackledger',
       issuer: caCert.subject,
-      notBefore: new Date(now - DAY),
-      notAfter: new Date(now + 397 * DAY),
+      notBefore: new Date(now - DAY_MS),
+      notAfter: new Date(now + 397 * DAY_MS),
       signingAlgorithm: ALG,
       publicKey: keys.publicKey,
       signingKey: caKey,

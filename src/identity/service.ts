@@ -1,5 +1,5 @@
 import { SignJWT, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import type { Clock } from '../core/clock.ts';
+import { type Clock, DAY_MS } from '../core/clock.ts';
 import { armError } from '../core/errors.ts';
 import { hashPassword, hashSecret, isGuid, newGuid, newPassword, newSecret, secretMatches } from '../core/ids.ts';
 import type { Sealer } from '../core/sealed.ts';
@@ -62,7 +62,7 @@ export interface NewClientSecret {
   endDateTime: Date;
 }
 
-const DEFAULT_SECRET_LIFETIME_MS = 2 * 365 * 24 * 3600_000;
+const DEFAULT_SECRET_LIFETIME_MS = 2 * 365 * DAY_MS;
 const heldSecretPurpose = (appId: string) => `client secret of ${appId}`;
 
 export class IdentityService {

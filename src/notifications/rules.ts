@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
+import { DAY_MS, HOUR_MS } from '../core/clock.ts';
 
 // The rules of webhooks, as plain functions: a webhook's name and URL, how a delivery is signed,
 // when a failed one is tried again (the event types are in events.ts; who receives what is the
@@ -17,9 +18,9 @@ export function signature(secret: string, unixSeconds: number, body: string): st
 }
 
 /** How long after a delivery's first attempt it is still tried: a day. */
-export const RETRY_FOR_MS = 24 * 3600_000;
+export const RETRY_FOR_MS = DAY_MS;
 /** The waits between attempts: quick at first, then hourly, as receivers come back from short and long outages. */
-export const RETRY_DELAYS_MS = [10_000, 60_000, 5 * 60_000, 30 * 60_000, 3600_000, 2 * 3600_000, 4 * 3600_000];
+export const RETRY_DELAYS_MS = [10_000, 60_000, 5 * 60_000, 30 * 60_000, HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS];
 
 /** When to try a failed delivery again, or undefined when its day is over. */
 export function nextAttemptAt(

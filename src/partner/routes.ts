@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { ACTIVITY_ORDER, auditStore } from '../audit/store.ts';
 import { findMeter } from '../core/meters.ts';
-import { usageTime } from '../core/usage-api.ts';
+import { GRANULARITY_MS, usageTime } from '../core/usage-api.ts';
 import { refuseArchivedUsage } from '../usage/archive.ts';
 import { usageGroupOrder, usageStore } from '../usage/store.ts';
 import { parseInstant } from '../core/clock.ts';
@@ -238,7 +238,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
         { subscriptionId: sub.id, start, end, granularity, showDetails },
         page,
       );
-      const span = granularity === 'Hourly' ? 3_600_000 : 86_400_000;
+      const span = GRANULARITY_MS[granularity];
       return pagedCollection(request, page, rows, (r) => {
         const meter = findMeter(r.meter_id);
         return {

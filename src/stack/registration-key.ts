@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, webcrypto } from 'node:crypto';
 import { armStore, type ArmDb } from '../arm/store.ts';
+import { DAY_MS } from '../core/clock.ts';
 import { newGuid } from '../core/ids.ts';
 import { isSealed, type Sealer } from '../core/sealed.ts';
 import { certificateThumbprint, type RegistrationSigner } from '../core/registration-token.ts';
@@ -15,7 +16,6 @@ import { certificateThumbprint, type RegistrationSigner } from '../core/registra
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-const DAY = 86_400_000;
 const SETTING = 'registrationSigningKey';
 
 export interface StoredRegistrationKey {
@@ -64,8 +64,8 @@ export async function newRegistrationKey(deploymentName: string): Promise<Stored
       .toString('hex')
       .replace(/^[89a-f]/, '1'),
     name: `CN=Stackledger deployment ${deploymentName} registration, O=Stackledger`,
-    notBefore: new Date(now - DAY),
-    notAfter: new Date(now + 3650 * DAY),
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + 3650 * DAY_MS),
     signingAlgorithm: ALG,
     keys,
     extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DAY_MS } from '../core/clock.ts';
 import type { HttpClient } from '../core/http-client.ts';
 import { appToken, type AppCredentials } from '../core/tokens.ts';
 import type { StackApplicationCredentials, StackBootstrap } from './bootstrap.ts';
@@ -14,7 +15,6 @@ export interface StackSecretPolicy {
   renewBeforeMs: number;
 }
 
-const DAY_MS = 24 * 3600_000;
 export const DEFAULT_STACK_SECRET_POLICY: StackSecretPolicy = { lifetimeMs: 365 * DAY_MS, renewBeforeMs: 30 * DAY_MS };
 
 /** Due when its end is near, or unknown (a secret of the first version). */

@@ -14,7 +14,7 @@ import {
 } from '../arm/service.ts';
 import type { SubscriptionsTable } from '../arm/tables.ts';
 import { ROOT_SCOPE } from '../core/arm-id.ts';
-import { parseInstant } from '../core/clock.ts';
+import { parseInstant, startOfHour } from '../core/clock.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import type { Principal } from '../core/principal.ts';
@@ -368,7 +368,7 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
       id: e.id,
       subscriptionId,
       meterId: meterId.toLowerCase(),
-      hour: new Date(Math.floor(time.getTime() / 3_600_000) * 3_600_000).toISOString(),
+      hour: startOfHour(time).toISOString(),
       quantity,
       resourceUri: e.data?.resourceUri ?? `${e.source}/${e.type}`,
       location: e.data?.location ?? 'global',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DueWork } from '../../core/scheduler.ts';
 import { batchThatFits } from '../../core/usage-record.ts';
-import { hourOf } from '../../core/usage-summary.ts';
+import { HOUR_MS, startOfHour } from '../../core/clock.ts';
 import { outboxStore } from '../metering/outbox-store.ts';
 import { closedUntil } from '../metering/service.ts';
 import { BridgeHubClient, type HubOptions } from './hub.ts';
@@ -146,8 +146,8 @@ export class UsageBridge {
     const last = status.reconciliation ? Date.parse(status.reconciliation.checkedAt) : -Infinity;
     if (now.getTime() - last < (this.o.reconcileEveryMinutes ?? 360) * 60_000) return;
     if (!closed) return;
-    const to = hourOf(closed);
-    const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * 3_600_000);
+    const to = startOfHour(closed);
+    const from = new Date(to.getTime() - (this.o.reconcileHours ?? 24) * HOUR_MS);
     const reconciliation = await reconcile(this.o.db, this.hub, from, to, now);
     await bridgeStore.updateStatus(this.o.db, { set: { reconciliation } });
   }

@@ -2,9 +2,9 @@ import type { SystemRights } from '../../arm/service.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
-import { parseInstant } from '../../core/clock.ts';
+import { DAY_MS, parseInstant, startOfHour } from '../../core/clock.ts';
 import { armError } from '../../core/errors.ts';
-import { checkReconciliationRange, hourOf } from '../../core/usage-summary.ts';
+import { checkReconciliationRange } from '../../core/usage-summary.ts';
 import type { Principal } from '../../core/principal.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { pageOf, pagedList } from '../../http/paging.ts';
@@ -200,7 +200,7 @@ export function registerBridgeRoutes(
         'DeploymentNotRegistered',
         'This deployment is not registered with the hub yet: there is nothing to reconcile.',
       );
-    const closedUntil = hourOf((await meteringClosedUntil(db)) ?? now());
+    const closedUntil = startOfHour((await meteringClosedUntil(db)) ?? now());
     const time = (name: 'from' | 'to', fallback: Date) => {
       const text = queryValue(request, name);
       if (text === undefined) return fallback;
@@ -209,7 +209,7 @@ export function registerBridgeRoutes(
       return t;
     };
     const to = time('to', closedUntil);
-    const from = time('from', new Date(to.getTime() - 24 * 3_600_000));
+    const from = time('from', new Date(to.getTime() - DAY_MS));
     checkReconciliationRange(from, to);
     const result = await reconcile(db, bridge.hub, from, to, now());
     // A deleted registration is this deployment's standing, not a failing hub.
