@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DAY_MS, parseInstant, startOfDay, startOfHour } from '../core/clock.ts';
-import { type Granularity, GRANULARITY_MS } from '../core/usage-api.ts';
+import type { Granularity } from '../core/usage-api.ts';
 import { findMeter } from '../core/meters.ts';
 import { actorOptions, whoActs, type ActorFlags } from './actor.ts';
 import { archiveStack, stackArchivesText } from './stack-archive.ts';
@@ -21,14 +21,12 @@ export async function systemNow(c: Connection): Promise<Date> {
   return new Date(clock.now);
 }
 
-const floorTo = (t: Date, unit: number) => new Date(Math.floor(t.getTime() / unit) * unit);
-
 /** A reported-time window: --to defaults to now (on the boundary), --from to 30 days before. */
 async function usageWindow(
   c: Connection,
   o: { from?: string; to?: string; granularity: Granularity },
 ): Promise<{ from: Date; to: Date }> {
-  const to = o.to ? parseInstant(o.to) : floorTo(await systemNow(c), GRANULARITY_MS[o.granularity]);
+  const to = o.to ? parseInstant(o.to) : (o.granularity === 'Hourly' ? startOfHour : startOfDay)(await systemNow(c));
   const from = o.from ? parseInstant(o.from) : new Date((to?.getTime() ?? 0) - 30 * DAY_MS);
   if (!from || !to) throw new CliError('--from and --to take ISO 8601 times.', 2);
   return { from, to };

@@ -30,5 +30,3 @@ export function checkReconciliationRange(from: Date, to: Date): void {
     throw armError('InvalidTimeRange', `A reconciliation covers at most ${RECONCILIATION_MAX_DAYS} days.`, 'to');
   }
 }
-
-/** The hour that holds `t` (its start). */
