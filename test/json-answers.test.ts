@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import pino from 'pino';
 import { request } from 'undici';
+import { JsonText } from '../src/core/json-text.ts';
 import { jsonPieces } from '../src/http/json-answers.ts';
 import { createServer, listen, scope } from '../src/http/server.ts';
 
@@ -25,6 +26,8 @@ describe('JSON answers in pieces', () => {
       fc.jsonValue(),
       fc.record({ id: fc.string(), properties: fc.dictionary(fc.string(), fc.jsonValue()) }),
       fc.constant(undefined),
+      // An item written ahead (a usage aggregate's): its text is put in place.
+      fc.jsonValue().map((v) => new JsonText(JSON.stringify(v))),
     );
     const envelope = fc
       .tuple(

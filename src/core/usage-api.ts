@@ -1,5 +1,6 @@
 import { DAY_MS, HOUR_MS, parseInstant } from './clock.ts';
 import { armError } from './errors.ts';
+import { JsonText, jsonInString, jsonString } from './json-text.ts';
 
 // The rules of the usage APIs (the stack's tenant and provider APIs, the hub's commerce API):
 // reported-time windows on hour or midnight boundaries, the granularity, the record shape.
@@ -115,36 +116,27 @@ export interface UsageAggregateRow {
   additional_info: Record<string, unknown> | null;
 }
 
-/** One usage aggregate: `Microsoft.Commerce/UsageAggregate` (tenant) or `Microsoft.Commerce.Admin/UsageAggregate` (provider). */
-export function usageAggregateView(
+/**
+ * One usage aggregate: `Microsoft.Commerce/UsageAggregate` (tenant) or
+ * `Microsoft.Commerce.Admin/UsageAggregate` (provider), as its JSON text: the bytes
+ * `JSON.stringify` makes of the vendor's shape (`id`, `name`, `type`, `properties` with
+ * `instanceData`, itself JSON in a string), written out (see core/json-text.ts).
+ */
+export function usageAggregateJson(
   row: UsageAggregateRow,
   granularity: Granularity,
   provider: 'Microsoft.Commerce' | 'Microsoft.Commerce.Admin',
-) {
+): JsonText {
   const end = new Date(row.bucket.getTime() + GRANULARITY_MS[granularity]);
-  const name = `${row.subscription_id}-${row.meter_id}`;
-  return {
-    id: `/subscriptions/${row.subscription_id}/providers/${provider}/UsageAggregate/${name}`,
-    name,
-    type: `${provider}/UsageAggregate`,
-    properties: {
-      subscriptionId: row.subscription_id,
-      usageStartTime: usageTime(row.bucket),
-      usageEndTime: usageTime(end),
-      ...(row.resource_uri !== null
-        ? {
-            instanceData: JSON.stringify({
-              'Microsoft.Resources': {
-                resourceUri: row.resource_uri,
-                location: row.location,
-                tags: row.tags ?? {},
-                additionalInfo: row.additional_info ?? {},
-              },
-            }),
-          }
-        : {}),
-      quantity: Number(row.quantity),
-      meterId: row.meter_id,
-    },
-  };
+  const subscription = jsonString(row.subscription_id).slice(1, -1);
+  const name = `${subscription}-${jsonString(row.meter_id).slice(1, -1)}`;
+  const instanceData =
+    row.resource_uri === null
+      ? ''
+      : `"instanceData":"{\\"Microsoft.Resources\\":{\\"resourceUri\\":${jsonInString(row.resource_uri)},\\"location\\":${jsonInString(row.location)},\\"tags\\":${jsonInString(row.tags ?? {})},\\"additionalInfo\\":${jsonInString(row.additional_info ?? {})}}}",`;
+  return new JsonText(
+    `{"id":"/subscriptions/${subscription}/providers/${provider}/UsageAggregate/${name}","name":"${name}","type":"${provider}/UsageAggregate",` +
+      `"properties":{"subscriptionId":"${subscription}","usageStartTime":"${usageTime(row.bucket)}","usageEndTime":"${usageTime(end)}",` +
+      `${instanceData}"quantity":${JSON.stringify(Number(row.quantity))},"meterId":${jsonString(row.meter_id)}}}`,
+  );
 }

@@ -1,6 +1,7 @@
 import { negotiate } from '@fastify/accept-negotiator';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { brotliCompressSync, constants, deflateSync, gzipSync } from 'node:zlib';
+import { JsonText } from '../core/json-text.ts';
 import { KeptBuffers } from '../core/kept-buffers.ts';
 
 // How a JSON answer becomes bytes: written in pieces into a buffer the process keeps, then
@@ -18,15 +19,17 @@ const JSON_TYPE = /^application\/json(?:;|$)/;
 
 /**
  * `JSON.stringify(value)`, as the pieces that make it up: for a plain object with an array of
- * more than ITEMS_PER_PIECE items (a list envelope's `value`), that array a few dozen items a piece;
- * for any other value, its whole text as one piece.
+ * more than ITEMS_PER_PIECE items, or of items written ahead (a list envelope's `value`), that
+ * array a few dozen items a piece; for any other value, its whole text as one piece.
  */
 export function jsonPieces(value: unknown): string[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return [JSON.stringify(value)];
   const proto = Object.getPrototypeOf(value);
   if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return [JSON.stringify(value)];
   const entries = Object.entries(value);
-  const long = entries.find(([, v]) => Array.isArray(v) && v.length > ITEMS_PER_PIECE)?.[0];
+  const long = entries.find(
+    ([, v]) => Array.isArray(v) && (v.length > ITEMS_PER_PIECE || v[0] instanceof JsonText),
+  )?.[0];
   if (long === undefined) return [JSON.stringify(value)];
   const pieces: string[] = [];
   let text = '{';
@@ -40,14 +43,27 @@ export function jsonPieces(value: unknown): string[] {
     pieces.push(`${text}${text === '{' ? '' : ','}${JSON.stringify(key)}:[`);
     const items = v as unknown[];
     for (let i = 0; i < items.length; i += ITEMS_PER_PIECE) {
-      // The batch's text without its brackets: a slice of the batch's string, not a copy of it.
       if (i > 0) pieces.push(',');
-      pieces.push(JSON.stringify(items.slice(i, i + ITEMS_PER_PIECE)).slice(1, -1));
+      pieces.push(itemsText(items.slice(i, i + ITEMS_PER_PIECE)));
     }
     text = ']';
   }
   pieces.push(`${text}}`);
   return pieces;
+}
+
+/** Array items' JSON without the brackets: items written ahead as their text. */
+function itemsText(items: unknown[]): string {
+  // A slice of the batch's string, not a copy of it.
+  if (!(items[0] instanceof JsonText)) return JSON.stringify(items).slice(1, -1);
+  let text = '';
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    // An item JSON has no text for (undefined, a function) is null in an array, as JSON.stringify writes it.
+    const json = item instanceof JsonText ? item.text : ((JSON.stringify(item) as string | undefined) ?? 'null');
+    text += i === 0 ? json : `,${json}`;
+  }
+  return text;
 }
 
 // The buffers that answers are written into, kept between requests (a few, for answers in flight

@@ -6,7 +6,7 @@ import { armError } from '../core/errors.ts';
 import type { SystemRights } from '../arm/service.ts';
 import { checkTags, TagsField } from '../core/tags.ts';
 import { inOrder } from '../core/together.ts';
-import { parseUsageQuery, usageAggregateView } from '../core/usage-api.ts';
+import { parseUsageQuery, usageAggregateJson } from '../core/usage-api.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { usagePage } from '../http/paging.ts';
 import { ARCHIVE_READ, archiveBefore, listArchives, refuseArchivedUsage } from './archive.ts';
@@ -192,7 +192,7 @@ export function registerUsageRoutes(
           baseUrl(),
           usageGroupOrder(q),
           (cursor) => usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor),
-          (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
+          (r) => usageAggregateJson(r, q.granularity, 'Microsoft.Commerce'),
         ),
       );
       return page;

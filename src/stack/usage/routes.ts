@@ -8,7 +8,7 @@ import {
 import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { isGuid } from '../../core/ids.ts';
-import { parseUsageQuery, usageAggregateView, usageErrors } from '../../core/usage-api.ts';
+import { parseUsageQuery, usageAggregateJson, usageErrors } from '../../core/usage-api.ts';
 import { principalOf, queryValue } from '../../http/arm.ts';
 import { usagePage } from '../../http/paging.ts';
 import { refuseArchived } from '../metering/archive.ts';
@@ -47,7 +47,7 @@ export function registerTenantUsageRoutes(
         baseUrl(),
         outboxUsageOrder(q),
         (cursor) => outboxStore.aggregates(db, q, cursor),
-        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce'),
+        (r) => usageAggregateJson(r, q.granularity, 'Microsoft.Commerce'),
       );
     },
   );
@@ -89,7 +89,7 @@ export function registerProviderUsageRoutes(
         baseUrl(),
         outboxUsageOrder(query),
         (cursor) => outboxStore.aggregates(db, query, cursor),
-        (r) => usageAggregateView(r, q.granularity, 'Microsoft.Commerce.Admin'),
+        (r) => usageAggregateJson(r, q.granularity, 'Microsoft.Commerce.Admin'),
       );
     },
   );
