@@ -266,11 +266,13 @@ describe('keyset paging', () => {
   it('refuses a token of another list, of another filter, forged or tampered with the family code', async () => {
     const hubUrl = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&${WINDOW}`;
     const first = await t.call<UsagePage>('GET', hubUrl, { token: hubToken });
-    const token = new URL(first.body.nextLink!).searchParams.get('continuationToken')!;
+    assert.equal(first.status, 200, JSON.stringify(first.body).slice(0, 500));
+    assert.ok(first.body.nextLink, `a next link after ${first.body.value.length} aggregates`);
+    const token = new URL(first.body.nextLink).searchParams.get('continuationToken')!;
     const bad = async (url: string, code: string, who = hubToken) => {
       const res = await t.call<{ error: { code: string; message: string } }>('GET', url, { token: who });
-      assert.equal(res.status, 400, url);
-      assert.equal(res.body.error.code, code);
+      assert.equal(res.status, 400, `${url}: ${JSON.stringify(res.body).slice(0, 500)}`);
+      assert.equal(res.body.error.code, code, JSON.stringify(res.body));
       assert.doesNotMatch(res.body.error.message, /sql|postgres|stack/i);
     };
     // Another filter of the same list: a daily query, another window.
