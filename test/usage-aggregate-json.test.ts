@@ -39,7 +39,7 @@ function vendorShape(row: UsageAggregateRow, granularity: Granularity, provider:
 const text = fc.oneof(
   fc.string(),
   fc.string({ unit: 'binary' }),
-  fc.constantFrom('a"b', 'a\\b', 'tab\there', '\u2028', '😀', ''),
+  fc.constantFrom('a"b', 'a\\b', 'tab\there', '\u2028', '😀', 'lone \ud800 surrogate', ''),
 );
 const row: fc.Arbitrary<UsageAggregateRow> = fc.record({
   subscription_id: fc.oneof(fc.uuid(), text),
