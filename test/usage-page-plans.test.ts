@@ -5,10 +5,11 @@
 // 1213, 1214).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CompiledQuery } from 'kysely';
+import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
-import { outboxAggregatesQuery, tenantDayQuery } from '../src/stack/metering/outbox-store.ts';
+import { outboxAggregatesQuery, outboxStore, tenantDayQuery } from '../src/stack/metering/outbox-store.ts';
+import type { MeteringDb } from '../src/stack/metering/store.ts';
 import { billedPageQuery } from '../src/usage/page-store.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
@@ -337,6 +338,46 @@ describe('how a usage page reads its records', () => {
         summedByDay(await allPages(t, `${api}&aggregationGranularity=Hourly`, token)).sort(),
         api,
       );
+    }
+  });
+
+  it("asks a tenant's Daily page only the days from its own first record to its last", async () => {
+    // Reported on 9 May: another tenant's hour of every day of April, and this tenant's hours of
+    // 28 and 29 April. The stack has records of 33 days reported that day; this tenant, of two.
+    const [tenant, other] = [crypto.randomUUID(), crypto.randomUUID()];
+    await stackDb.query(
+      `insert into usage_records (resource_id, meter_id, hour, revision, quantity, subscription_id, tenant_id, resource_uri, location, tags, reported_at)
+       select gen_random_uuid(), $3::uuid, h, 1, 2, s, s, '/subscriptions/' || s || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', 'local', '{}',
+              '2026-05-09T07:00:00Z'
+       from (select $1::uuid as s, timestamptz '2026-04-28T05:00:00Z' + k * interval '1 day' as h from generate_series(0, 1) k
+             union all select $2::uuid, timestamptz '2026-04-01T05:00:00Z' + k * interval '1 day' from generate_series(0, 29) k) x`,
+      [tenant, other, METER],
+    );
+    let statements = 0;
+    const pool = new pg.Pool({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), max: 1 });
+    const db: MeteringDb = new Kysely({
+      dialect: new PostgresDialect({ pool }),
+      log: () => {
+        statements++;
+      },
+    });
+    try {
+      const q = {
+        start: new Date('2026-05-09T00:00:00Z'),
+        end: new Date('2026-05-10T00:00:00Z'),
+        granularity: 'Daily' as const,
+        showDetails: true,
+        subscriptionId: tenant,
+      };
+      const page = await outboxStore.aggregates(db, q, { after: undefined, limit: 1000 });
+      assert.deepEqual(
+        page.map((a) => `${new Date(a.bucket).toISOString().slice(0, 10)} ${a.quantity}`),
+        ['2026-04-28 2.000000000', '2026-04-29 2.000000000'],
+      );
+      // Its bounds, then its two days: not the 33 days of 1 April to 3 May, a statement each.
+      assert.equal(statements, 3);
+    } finally {
+      await db.destroy();
     }
   });
 });

@@ -122,13 +122,26 @@ export function tenantDayQuery(
 
 const utcDay = (t: Date | string | number) => startOfDay(new Date(t)).getTime();
 
+/**
+ * The first and last hour of a subscription's records among those `reportedHours` gives (two seeks
+ * of usage_records_aggregate): a tenant's Daily page asks only the days from its own first record
+ * to its last, not every day the stack has records of.
+ */
+const subscriptionHours = (q: OutboxUsageQuery & { subscriptionId: string }) => {
+  const hour = (f: 'min' | 'max') =>
+    sql`(select ${sql.raw(f)}(r.hour) from usage_records r
+         where r.subscription_id = ${q.subscriptionId}::uuid and r.hour between h.lo and h.hi)`;
+  return sql<{ lo: Date | null; hi: Date | null }>`
+    with hours as (${reportedHours(q)}) select ${hour('min')} as lo, ${hour('max')} as hi from hours h`;
+};
+
 /** A tenant's Daily page (one more group than it shows, when there are more): a query a day. */
 async function tenantDailyPage(
   db: MeteringDb,
   q: OutboxUsageQuery & { subscriptionId: string },
   cursor: Cursor,
 ): Promise<UsageAggregateRow[]> {
-  const { lo, hi } = (await sql<{ lo: Date | null; hi: Date | null }>`${reportedHours(q)}`.execute(db)).rows[0] ?? {};
+  const { lo, hi } = (await subscriptionHours(q).execute(db)).rows[0] ?? {};
   if (!lo || !hi) return [];
   const afterDay = cursor.after && utcDay(cursor.after[0]);
   const rows: UsageAggregateRow[] = [];
