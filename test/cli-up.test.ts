@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { restartablePort } from './helpers/ports.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, operatorEnv, stackProcessArgs, startBackground } from './helpers/cli.ts';
 import { dropDatabases, testServerUrl, type TestBootstrap } from './helpers/system.ts';
@@ -37,7 +37,7 @@ describe('stackledger up', () => {
 
   it('starts on the embedded database, writes bootstrap.json, keeps data, keys and credentials across restarts and a kill', async () => {
     const dir = path.join(await newDir(), 'data');
-    const port = await freePort();
+    const port = await restartablePort();
     const first = await startBackground(['up', '--data', dir, '--port', String(port)], READY);
     const bootstrapFile = path.join(dir, 'bootstrap.json');
     const b = JSON.parse(readFileSync(bootstrapFile, 'utf8'));

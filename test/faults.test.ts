@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { HttpClient } from '../src/core/http-client.ts';
 import { newGuid } from '../src/core/ids.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { restartablePort } from './helpers/ports.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { cli, operatorEnv, stackProcessArgs, startBackground, type Background } from './helpers/cli.ts';
 import { twoTenantsWithVms } from './helpers/two-tenants.ts';
@@ -152,7 +152,7 @@ describe('the usage pipeline under faults, over a simulated month', () => {
   before(async () => {
     process.stdout.write(`fault test seed: ${seed} (FAULT_SEED=${seed} replays it)\n`);
     for (const k of ['hub', 'stack']) dirs[k] = await mkdtemp(path.join(tmpdir(), `stackledger-faults-${k}-`));
-    hubPort = await freePort();
+    hubPort = await restartablePort();
     http = new HttpClient();
     await startHub();
     http = new HttpClient(readFileSync(hb.caFile, 'utf8'));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { HttpClient, type JsonResponse } from '../../src/core/http-client.ts';
 import { newGuid } from '../../src/core/ids.ts';
 import { withDatabase } from '../../src/db/database.ts';
-import { freePort } from '../../src/db/embedded.ts';
+import { restartablePort } from './ports.ts';
 import { cli, startBackground, type Background } from './cli.ts';
 import { hubOutcome, type HubOutcome } from './crash-outcome.ts';
 import { twoTenantsWithVms, type HubFile, type StackFile } from './two-tenants.ts';
@@ -89,7 +89,7 @@ export async function runCrashMonth(o: CrashMonthOptions): Promise<CrashMonthRes
   const kills: Record<string, number> = {};
   let hb: HubJson;
   let sb: StacksJson;
-  const hubPort = await freePort();
+  const hubPort = await restartablePort();
 
   const startHub = async (first = false) => {
     const role = o.mode === 'up' ? 'up' : 'hub';
