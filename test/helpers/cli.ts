@@ -1,5 +1,5 @@
 // Runs the real `stackledger` command as a child process, as a person or a script would.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { UndeclaredJson } from '../../src/core/http-client.ts';
 import type { TestBootstrap } from './system.ts';
@@ -59,10 +59,21 @@ export async function startBackground(
     child.stderr!.on('data', check);
     void exited.then((c) => {
       clearTimeout(timer);
-      reject(new Error(`exited (${c}) before ready:\n${out}`));
+      reject(new Error(`exited (${c}) before ready:\n${out}${whoHoldsPort(out)}`));
     });
   });
   return { child, output: () => out, exited };
+}
+
+/**
+ * When a command could not listen on its port, what holds that port (`ss`, where there is one): a
+ * restart on the same port has failed so now and then, its cause not yet found.
+ */
+function whoHoldsPort(output: string): string {
+  const port = /Port (\d+) on \S+ is already in use/.exec(output)?.[1];
+  if (port === undefined) return '';
+  const r = spawnSync('ss', ['-tanpe', `sport = :${port}`], { encoding: 'utf8' });
+  return `\nsockets on port ${port} (ss -tanpe):\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
 }
 
 /** Runs a command that must succeed, with --json, and answers what it printed, parsed. */
