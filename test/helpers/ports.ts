@@ -4,8 +4,9 @@ import { freePort } from '../../src/db/embedded.ts';
 
 // A port a test's server keeps across its restarts (a hub started, stopped and started again on the
 // same --port). A port the kernel picks (listen on 0) is one of those it also gives outgoing
-// connections: while the server was down, any process's connection could take it, and the restart
-// failed with "already in use" (seen once in a suite run). So it is chosen below that range.
+// connections: while the server was down, any process's connection could take it. So it is chosen
+// below that range. (A restart has also failed so on a port below it, once: that cause is not found;
+// startBackground then says what holds the port.)
 
 /** The first port the kernel gives outgoing connections (Linux says; elsewhere the usual 32768 or more). */
 function ephemeralFrom(): number {
