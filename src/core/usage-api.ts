@@ -129,7 +129,8 @@ export function usageAggregateJson(
 ): JsonText {
   const end = new Date(row.bucket.getTime() + GRANULARITY_MS[granularity]);
   const subscription = jsonString(row.subscription_id).slice(1, -1);
-  const name = `${subscription}-${jsonString(row.meter_id).slice(1, -1)}`;
+  const meter = jsonString(row.meter_id);
+  const name = `${subscription}-${meter.slice(1, -1)}`;
   const instanceData =
     row.resource_uri === null
       ? ''
@@ -137,6 +138,6 @@ export function usageAggregateJson(
   return new JsonText(
     `{"id":"/subscriptions/${subscription}/providers/${provider}/UsageAggregate/${name}","name":"${name}","type":"${provider}/UsageAggregate",` +
       `"properties":{"subscriptionId":"${subscription}","usageStartTime":"${usageTime(row.bucket)}","usageEndTime":"${usageTime(end)}",` +
-      `${instanceData}"quantity":${JSON.stringify(Number(row.quantity))},"meterId":${jsonString(row.meter_id)}}}`,
+      `${instanceData}"quantity":${JSON.stringify(Number(row.quantity))},"meterId":${meter}}}`,
   );
 }
