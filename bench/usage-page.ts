@@ -166,7 +166,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
         };
         // The hub's own CPU per page (this process serves it): steadier on a shared machine than the time.
         const cpuBefore = process.cpuUsage();
-        const { ours, baseline } = await runClient(job);
+        const { ours, baseline, baselinePrepared } = await runClient(job);
         const cpu = process.cpuUsage(cpuBefore);
         const hubCpuMs = (cpu.user + cpu.system) / 1000 / (RUNS + WARM_RUNS);
         for (let run = 0; run < RUNS; run++)
@@ -189,6 +189,9 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
           details: {
             plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
             hub_cpu_ms_per_page: Math.round(hubCpuMs * 10) / 10,
+            // The raw SQL prepared (planned once), and ours against it: not the target's baseline.
+            baseline_prepared_ms: median(baselinePrepared),
+            ratio_to_prepared: Math.round((o / median(baselinePrepared)) * 100) / 100,
             runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
           },
         });
@@ -206,7 +209,9 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
 }
 
 /** Runs the client's process (bench/usage-page-client.ts) on one page, and answers its timings. */
-async function runClient(job: UsageClientJob): Promise<{ ours: number[]; baseline: number[] }> {
+async function runClient(
+  job: UsageClientJob,
+): Promise<{ ours: number[]; baseline: number[]; baselinePrepared: number[] }> {
   const client = fileURLToPath(new URL('./usage-page-client.ts', import.meta.url));
   const { stdout } = await run(process.execPath, ['--import', 'tsx', client], {
     env: { ...process.env, BENCH_USAGE_CLIENT_JOB: JSON.stringify(job) },

@@ -5,12 +5,13 @@
 // 1213, 1214).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type CompiledQuery, Kysely, PostgresDialect } from 'kysely';
+import { type CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
 import { outboxAggregatesQuery, outboxStore, tenantDayQuery } from '../src/stack/metering/outbox-store.ts';
 import type { MeteringDb } from '../src/stack/metering/store.ts';
-import { billedPageQuery } from '../src/usage/page-store.ts';
+import { billedPageQuery, usageGroupOrder, usagePageStore } from '../src/usage/page-store.ts';
+import type { KeyValue } from '../src/core/paging.ts';
 import { customerWithSubscription } from './helpers/partner.ts';
 import { tenantSubscription } from './helpers/stack.ts';
 import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
@@ -179,6 +180,23 @@ describe('how a usage page reads its records', () => {
         const types = nodes(own).map((n) => n['Node Type']);
         assert.ok(!types.some((type) => type.endsWith('Sort')), `${granularity}: ${types.join(' > ')}`);
         assert.ok(types.includes('Index Scan'), `${granularity}: ${types.join(' > ')}`);
+
+        // The hub prepares the page's statement on each connection (db/prepared.ts): its first five
+        // runs are planned for their values, later ones take the generic plan PostgreSQL keeps. Both
+        // pages (the first with groups cancelled by re-attributions) answer the same from either.
+        const range = { start: new Date('2026-05-09'), end: new Date('2026-05-10'), granularity, showDetails: true };
+        const page = (after?: readonly KeyValue[]) =>
+          usagePageStore.aggregates(kysely.db, { ...range, subscriptionId: hubSub }, { after, limit: 1000 });
+        const first = await page();
+        const order = usageGroupOrder({ granularity, showDetails: true });
+        const second = await page(order.keyOf(first[999]));
+        for (let run = 0; run < 7; run++) {
+          assert.deepEqual(await page(), first, `${granularity} page 1, run ${run + 2}`);
+          assert.deepEqual(await page(order.keyOf(first[999])), second, `${granularity} page 2, run ${run + 2}`);
+        }
+        const statement = await sql<{ generic_plans: string }>`
+          select generic_plans::text from pg_prepared_statements where statement = ${query.sql}`.execute(kysely.db);
+        assert.ok(Number(statement.rows[0]?.generic_plans) > 0, JSON.stringify(statement.rows));
       }
     } finally {
       await kysely.close();

@@ -16,6 +16,7 @@ import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DueWork } from '../core/scheduler.ts';
+import { preparingPool } from './prepared.ts';
 
 // One query layer for every domain: Kysely over a pg.Pool. Bulk paths use pg directly (COPY).
 
@@ -69,7 +70,7 @@ export function openDatabase<DB>(url: string, max = 10): Database<DB> {
   // the caller hears of; pg also emits the error on the client, where pg-pool listens only while it
   // is idle, and an error event that no one hears ends the process.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   return { db, pool, close: () => db.destroy() };
 }
 

@@ -1,0 +1,64 @@
+// Statements prepared once per connection (src/db/prepared.ts): those `executePrepared` runs are
+// named on their connection, others are not; PostgreSQL keeps a generic plan after five runs; a
+// partition attached or dropped after the plan was made is seen by the next run; a run whose
+// values fail leaves the statement usable.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { executePrepared } from '../src/db/prepared.ts';
+import { scratchDatabase } from './helpers/scratch-database.ts';
+
+const PREFIX = `prepared_${process.pid}`;
+
+describe('statements prepared on their connection', () => {
+  // One connection: what one run prepared, the next finds on the same session.
+  const scratch = scratchDatabase(
+    PREFIX,
+    `create table events (month date not null, n int not null) partition by range (month);
+     create table events_2026_05 partition of events for values from ('2026-05-01') to ('2026-06-01');
+     insert into events values ('2026-05-01', 1), ('2026-05-02', 2);`,
+    1,
+  );
+  const sumFrom = (from: string) =>
+    sql<{ total: number | null }>`select sum(n)::int as total from events where month >= ${from}::date`;
+  const prepared = async () =>
+    (
+      await sql<{ name: string; statement: string; generic_plans: string; custom_plans: string }>`
+        select name, statement, generic_plans::text, custom_plans::text from pg_prepared_statements`.execute(
+        scratch.db(),
+      )
+    ).rows;
+
+  it('names the statements it runs, and only those, and PostgreSQL keeps a generic plan after five runs', async () => {
+    const db = scratch.db();
+    for (let run = 0; run < 7; run++) assert.equal((await executePrepared(db, sumFrom('2026-05-01'))).rows[0].total, 3);
+    await sumFrom('2026-05-02').execute(db); // the same text, not through executePrepared: still prepared (its text is named)
+    await sql`select count(*) from events`.execute(db);
+    const statements = await prepared();
+    assert.equal(statements.length, 1, JSON.stringify(statements));
+    const [s] = statements;
+    assert.match(s.name, /^sl_[0-9a-f]{32}$/);
+    assert.equal(s.statement, sumFrom('2026-05-01').compile(db).sql);
+    assert.equal(s.custom_plans, '5');
+    assert.ok(Number(s.generic_plans) >= 3, JSON.stringify(s));
+  });
+
+  it('answers for partitions attached and dropped after its plan was made', async () => {
+    const db = scratch.db();
+    await sql`create table events_2026_06 partition of events for values from ('2026-06-01') to ('2026-07-01')`.execute(
+      db,
+    );
+    await sql`insert into events values ('2026-06-01', 10)`.execute(db);
+    assert.equal((await executePrepared(db, sumFrom('2026-05-01'))).rows[0].total, 13);
+    await sql`drop table events_2026_05`.execute(db);
+    assert.equal((await executePrepared(db, sumFrom('2026-05-01'))).rows[0].total, 10);
+    assert.equal((await executePrepared(db, sumFrom('2026-07-01'))).rows[0].total, null);
+    assert.equal((await prepared()).length, 1);
+  });
+
+  it('stays usable after a run whose values are refused', async () => {
+    const db = scratch.db();
+    await assert.rejects(executePrepared(db, sumFrom('not a date')), (e: { code?: string }) => e.code === '22007');
+    assert.equal((await executePrepared(db, sumFrom('2026-06-01'))).rows[0].total, 10);
+  });
+});
