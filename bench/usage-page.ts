@@ -190,7 +190,7 @@ export async function benchUsagePage(serverUrl: string, records: number): Promis
             plan: nodes.map((n) => n.slice(13, -1)).join(' > '),
             hub_cpu_ms_per_page: Math.round(hubCpuMs * 10) / 10,
             // The raw SQL prepared (planned once), and ours against it: not the target's baseline.
-            baseline_prepared_ms: median(baselinePrepared),
+            baseline_prepared_ms: Math.round(median(baselinePrepared) * 10) / 10,
             ratio_to_prepared: Math.round((o / median(baselinePrepared)) * 100) / 100,
             runs: { ours: ours.map(Math.round), baseline: baseline.map(Math.round) },
           },
