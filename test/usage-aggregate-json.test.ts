@@ -55,6 +55,19 @@ const row: fc.Arbitrary<UsageAggregateRow> = fc.record({
   additional_info: fc.option(fc.record({ DeploymentId: fc.option(text), SubscriptionId: fc.option(text) })),
 });
 
+/** Objects as tags and additional info are, and some they are not (undefined, nested, a toJSON, a Date). */
+const flatObject = fc.dictionary(
+  fc.oneof(text, fc.constantFrom('__proto__', '0', '10', 'toJSON')),
+  fc.oneof(
+    text,
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constant(() => 'called'),
+    fc.date({ noInvalidDate: true }),
+    fc.dictionary(text, text),
+  ),
+);
+
 describe('a usage aggregate written as JSON text', () => {
   it('is the bytes JSON.stringify makes of the vendor shape, for any row', () => {
     fc.assert(
@@ -90,7 +103,7 @@ describe('a usage aggregate written as JSON text', () => {
 
   it('escapes a string as JSON.stringify does, and once more inside a string', () => {
     fc.assert(
-      fc.property(fc.oneof(text, fc.jsonValue()), (v) => {
+      fc.property(fc.oneof(text, fc.jsonValue(), flatObject), (v) => {
         if (typeof v === 'string') assert.equal(jsonString(v), JSON.stringify(v));
         assert.equal(jsonInString(v), JSON.stringify(JSON.stringify(v)).slice(1, -1));
       }),

@@ -20,9 +20,25 @@ export function jsonString(s: string): string {
 
 /**
  * A value's JSON text as it reads inside a JSON string (escaped once more): what
- * `JSON.stringify(JSON.stringify(v))` holds between its quotes.
+ * `JSON.stringify(JSON.stringify(v))` holds between its quotes. A usage aggregate's tags and
+ * additional info (a plain object of strings) are written key by key: stringified twice, they
+ * were the largest part of an aggregate's text (~1 µs an aggregate, 1 ms a page).
  */
 export function jsonInString(v: unknown): string {
-  if (typeof v === 'string' && PLAIN.test(v)) return `\\"${v}\\"`;
-  return JSON.stringify(JSON.stringify(v)).slice(1, -1);
+  if (typeof v === 'string') return PLAIN.test(v) ? `\\"${v}\\"` : escapedTwice(v);
+  if (v === null) return 'null';
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    const o = v as Record<string, unknown>;
+    let out = '{';
+    for (const key of Object.keys(o)) {
+      const value = o[key];
+      // Anything else (undefined, a number, a nested object, a toJSON function) is left to JSON.stringify.
+      if (typeof value !== 'string' && value !== null) return escapedTwice(v);
+      out += `${out.length > 1 ? ',' : ''}${jsonInString(key)}:${jsonInString(value)}`;
+    }
+    return `${out}}`;
+  }
+  return escapedTwice(v);
 }
+
+const escapedTwice = (v: unknown) => JSON.stringify(JSON.stringify(v)).slice(1, -1);
