@@ -166,6 +166,38 @@ describe('trust boundaries: roles, not membership', () => {
     assert.equal(invoices.status, 403);
   });
 
+  it("answers a subscription's usage to its Owner and the partner that sold it, not to another customer", async () => {
+    const usage = (subscriptionId: string, token: string) =>
+      t.call(
+        'GET',
+        `${hub()}/subscriptions/${subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=2026-03-01T00:00:00Z&reportedEndTime=2026-03-10T12:00:00Z&aggregationGranularity=Hourly`,
+        { token },
+      );
+    const other = await customerWithSubscription(t, 'hostile-b');
+    const otherAdmin = await t.userToken(other.customerId, other.admin.userName, other.admin.password, hub());
+    // Its Owner (a role assignment at the subscription) and the partner that sold it (implied).
+    for (const token of [customerAdmin, csp]) {
+      const res = await usage(customer.subscriptionId, token);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+    // Another customer's Owner.
+    const foreign = await usage(customer.subscriptionId, otherAdmin);
+    assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
+    assert.equal(foreign.body.error.code, 'AuthorizationFailed');
+    // The partner's own registration subscription, to a customer.
+    const registration = await usage(t.b.csp.registrationSubscriptionId, customerAdmin);
+    assert.equal(registration.status, 403, JSON.stringify(registration.body));
+    // A subscription that does not exist is a 404 to anyone, before any rights; a malformed id a 400.
+    for (const token of [csp, otherAdmin]) {
+      const missing = await usage(randomUUID(), token);
+      assert.equal(missing.status, 404, JSON.stringify(missing.body));
+      assert.equal(missing.body.error.code, 'SubscriptionNotFound');
+    }
+    const malformed = await usage('not-a-guid', csp);
+    assert.equal(malformed.status, 400, JSON.stringify(malformed.body));
+    assert.equal(malformed.body.error.code, 'InvalidSubscriptionId');
+  });
+
   it('makes a system administrator by a role assignment at the root scope, which only an administrator may give', async () => {
     const byCustomer = await assignAtRoot(SYSTEM_ADMINISTRATOR, member.objectId, customerAdmin);
     assert.equal(byCustomer.status, 403);

@@ -36,8 +36,27 @@ async function rolesAt(ctx: ArmContext, principal: Principal, scope: string, kno
     armStore.assignmentsAt(ctx.db, principalIds(principal), ancestorScopeKeys(scope)),
     implicitRolesOn(ctx, principal, parseResourceId(scope)?.subscriptionId, known),
   ]);
-  const roleIds = [...assignments.map((a) => a.role_definition_id), ...implicit];
-  return roleIds.map(findRole).filter((r) => r !== undefined);
+  return rolesOf([...assignments.map((a) => a.role_definition_id), ...implicit]);
+}
+
+const rolesOf = (roleIds: string[]) => roleIds.map(findRole).filter((r) => r !== undefined);
+
+/**
+ * `authorize` on a subscription whose row and the principal's roles assigned at the scope (at or
+ * above it: `ancestorScopeKeys`) the caller has read already, in one statement
+ * (`armStore.subscriptionWithAssignedRoles`); the roles the subscription implies are added.
+ */
+export async function authorizeAssigned(
+  ctx: ArmContext,
+  principal: Principal,
+  action: string,
+  scope: string,
+  assigned: { subscription: SubscriptionsTable; roleIds: string[] },
+): Promise<void> {
+  noteRightsChecked(principal);
+  const implicit = (await ctx.implicitRoles?.(principal, assigned.subscription)) ?? [];
+  if (!rolesOf([...assigned.roleIds, ...implicit]).some((role) => roleAllows(role, action)))
+    throw armErrors.authorizationFailed(principal.objectId, action, scope);
 }
 
 /** What a principal's roles at a scope allow: read once for several checks of one request. */

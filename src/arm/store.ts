@@ -25,6 +25,10 @@ export const ROLE_ASSIGNMENT_ORDER = keyset(
   (r: RoleAssignmentsTable) => [r.created_at, r.name],
 );
 
+/** Role assignments of the principals at the scopes (each list not empty: `in ()` is no SQL). */
+const assignmentsAtQuery = (db: ArmDb, principalIds: string[], scopeKeys: string[]) =>
+  db.selectFrom('role_assignments').where('principal_id', 'in', principalIds).where('scope_key', 'in', scopeKeys);
+
 export const armStore = {
   async getSetting<T>(db: SettingsDb, key: string): Promise<T | undefined> {
     const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
@@ -235,12 +239,36 @@ export const armStore = {
   /** The assignments of a principal at any of the given scopes. */
   async assignmentsAt(db: ArmDb, principalIds: string[], scopeKeys: string[]): Promise<RoleAssignmentsTable[]> {
     if (principalIds.length === 0 || scopeKeys.length === 0) return [];
-    return db
-      .selectFrom('role_assignments')
+    return assignmentsAtQuery(db, principalIds, scopeKeys).selectAll().execute();
+  },
+
+  /**
+   * A subscription with the roles a principal is assigned at any of the given scopes (as
+   * `assignmentsAt`), in one statement: a read of a subscription's usage asks both, and on these
+   * machines each statement's round trip costs the server ~0.3 ms of its own time.
+   */
+  async subscriptionWithAssignedRoles(
+    db: ArmDb,
+    subscriptionId: string,
+    principalIds: string[],
+    scopeKeys: string[],
+  ): Promise<{ subscription: SubscriptionsTable; roleIds: string[] } | undefined> {
+    if (principalIds.length === 0 || scopeKeys.length === 0) throw new Error('a principal and a scope are needed');
+    const row = await db
+      .selectFrom('subscriptions')
       .selectAll()
-      .where('principal_id', 'in', principalIds)
-      .where('scope_key', 'in', scopeKeys)
-      .execute();
+      .select(
+        sql<
+          string[]
+        >`array(${assignmentsAtQuery(db, principalIds, scopeKeys).select(sql<string>`role_definition_id::text`.as('id'))})`.as(
+          'assigned_role_ids',
+        ),
+      )
+      .where('subscription_id', '=', subscriptionId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { assigned_role_ids, ...subscription } = row;
+    return { subscription, roleIds: assigned_role_ids };
   },
 
   /** The roles a principal is assigned anywhere. */

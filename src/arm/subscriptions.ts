@@ -1,9 +1,8 @@
-import { scopeKey } from '../core/arm-id.ts';
+import { ancestorScopeKeys, scopeKey } from '../core/arm-id.ts';
 import { armError, armErrors } from '../core/errors.ts';
 import { isGuid, newGuid } from '../core/ids.ts';
 import { noteRightsChecked, type Principal } from '../core/principal.ts';
-import { authorize, principalIds } from './authorization.ts';
-import { inOrder } from '../core/together.ts';
+import { authorizeAssigned, principalIds } from './authorization.ts';
 import { inTransaction, type ArmContext } from './context.ts';
 import { OWNER } from './roles.ts';
 import { armStore, type ArmDb } from './store.ts';
@@ -24,8 +23,8 @@ export async function requireSubscription(ctx: ArmContext, subscriptionId: strin
 
 /**
  * The subscription named in a path (as `requireSubscription`), once the principal may perform
- * `action` on it: the subscription and the caller's rights are read at once, the subscription
- * once (its implied roles need it too); a missing one is still a 404 first.
+ * `action` on it: the subscription and the principal's assigned roles are read in one statement;
+ * a missing one is still a 404 first.
  */
 export async function requireSubscriptionRight(
   ctx: ArmContext,
@@ -34,19 +33,17 @@ export async function requireSubscriptionRight(
   subscriptionId: string,
 ): Promise<SubscriptionsTable> {
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
-  const subscription = requireSubscription(ctx, subscriptionId);
-  const [sub] = await inOrder(
-    subscription,
-    // Ids are stored in lower case, so the scope is the one the subscription's row names.
-    authorize(
-      ctx,
-      principal,
-      action,
-      `/subscriptions/${subscriptionId.toLowerCase()}`,
-      subscription.catch(() => undefined),
-    ),
+  // Ids are stored in lower case, so the scope is the one the subscription's row names.
+  const scope = `/subscriptions/${subscriptionId.toLowerCase()}`;
+  const found = await armStore.subscriptionWithAssignedRoles(
+    ctx.db,
+    subscriptionId.toLowerCase(),
+    principalIds(principal),
+    ancestorScopeKeys(scope),
   );
-  return sub;
+  if (!found || found.subscription.state === 'Deleted') throw armErrors.subscriptionNotFound(subscriptionId);
+  await authorizeAssigned(ctx, principal, action, scope, found);
+  return found.subscription;
 }
 
 export function requireWritable(sub: SubscriptionsTable): void {
