@@ -166,7 +166,7 @@ describe('trust boundaries: roles, not membership', () => {
     assert.equal(invoices.status, 403);
   });
 
-  it("answers a subscription's usage to its Owner and the partner that sold it, not to another customer", async () => {
+  it("answers a subscription's usage to its Owner and the partner that sold it, not to another customer nor to a plain member of the partner", async () => {
     const usage = (subscriptionId: string, token: string) =>
       t.call(
         'GET',
@@ -180,10 +180,21 @@ describe('trust boundaries: roles, not membership', () => {
       const res = await usage(customer.subscriptionId, token);
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
-    // Another customer's Owner.
-    const foreign = await usage(customer.subscriptionId, otherAdmin);
-    assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
-    assert.equal(foreign.body.error.code, 'AuthorizationFailed');
+    // Another customer's Owner, and a plain member of the partner's directory: admin on behalf of
+    // is for those who administer the partner's directory, not for every member of it.
+    for (const [who, token] of Object.entries({ otherAdmin, member: member.token })) {
+      const res = await usage(customer.subscriptionId, token);
+      assert.equal(res.status, 403, `${who}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'AuthorizationFailed');
+    }
+    // Nor is the partner center theirs.
+    const pc = t.b.hub.partnerCenter;
+    const memberName = `member@${t.b.csp.admin.userName.split('@')[1]}`;
+    const memberAtPc = await t.userToken(t.b.csp.tenantId, memberName, 'Member-Passw0rd!', pc);
+    const customers = await t.call('GET', `${pc}/v1/customers`, { token: memberAtPc });
+    assert.equal(customers.status, 403, JSON.stringify(customers.body));
+    const asPartner = await t.call('GET', `${pc}/v1/customers`, { token: await t.appToken('csp', pc) });
+    assert.equal(asPartner.status, 200, JSON.stringify(asPartner.body));
     // The partner's own registration subscription, to a customer.
     const registration = await usage(t.b.csp.registrationSubscriptionId, customerAdmin);
     assert.equal(registration.status, 403, JSON.stringify(registration.body));

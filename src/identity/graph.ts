@@ -62,19 +62,6 @@ export async function requireDirectoryAdmin(db: IdentityDb, caller: Principal): 
   return directory;
 }
 
-/**
- * Whether the caller is one of its directory's own identities: a member user, or an application
- * registered there; not a guest, nor another directory's application consented into it.
- */
-export async function isOwnIdentity(db: IdentityDb, caller: Principal): Promise<boolean> {
-  if (caller.kind === 'User') {
-    const user = await identityStore.getUser(db, caller.objectId);
-    return user?.tenant_id === caller.tenantId && user.user_type === 'Member';
-  }
-  const app = caller.appId ? await identityStore.getApplication(db, caller.appId) : undefined;
-  return app?.home_tenant_id === caller.tenantId;
-}
-
 /** Members and applications of a directory read that directory, as in Azure AD: the caller's own directory. */
 export function ownDirectoryOf(caller: Principal): string {
   noteRightsChecked(caller);

@@ -1,10 +1,10 @@
 import { partnerCenterError } from '../core/errors.ts';
 import type { Kysely } from 'kysely';
 import type { ArmContext } from '../arm/service.ts';
-import { noteRightsChecked, type Principal } from '../core/principal.ts';
-import { isOwnIdentity } from '../identity/graph.ts';
+import type { Principal } from '../core/principal.ts';
+import { administeredDirectory } from '../identity/graph.ts';
 import type { IdentityService } from '../identity/service.ts';
-import { identityStore, type IdentityDb } from '../identity/store.ts';
+import type { IdentityDb } from '../identity/store.ts';
 import type { ArmTables } from '../arm/tables.ts';
 import type { AuditTables } from '../audit/tables.ts';
 import type { DirectoriesTable, IdentityTables } from '../identity/tables.ts';
@@ -30,13 +30,13 @@ export interface PartnerContext {
 
 /**
  * The partner a caller acts for (admin on behalf of): its directory, when that is a partner and the
- * caller one of the directory's own identities. A guest, or another directory's application
- * consented into the partner's directory (a stack's, say), acts for nobody.
+ * caller administers it (`administeredDirectory`: a Global Administrator, by the directory role it
+ * was given, or the directory's own application). A plain member, a guest, or another directory's
+ * application consented into the partner's directory (a stack's, say), acts for nobody.
  */
 export async function actingPartner(db: IdentityDb, caller: Principal): Promise<DirectoriesTable | undefined> {
-  noteRightsChecked(caller);
-  const dir = await identityStore.getDirectory(db, caller.tenantId);
-  return dir?.kind === 'partner' && (await isOwnIdentity(db, caller)) ? dir : undefined;
+  const dir = await administeredDirectory(db, caller);
+  return dir?.kind === 'partner' ? dir : undefined;
 }
 
 export async function requirePartner(ctx: PartnerContext, caller: Principal): Promise<DirectoriesTable> {
