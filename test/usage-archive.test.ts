@@ -467,4 +467,93 @@ describe('usage archive', () => {
     assert.match(res.body.error.message, /usage of 2026-02-15 is not billed to (partner|customer) /);
     assert.deepEqual(await state(), was);
   });
+
+  it("refuses a reported-time page that reaches an archived month's records received after it", async () => {
+    await advanceTo('2026-04-02T00:00:00Z'); // March closes, billing February's late record
+    const res = await archive('2026-03');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const [february] = res.body.value;
+    assert.equal(february.month, '2026-02');
+    // Its last record came on 2026-03-02, after its month.
+    assert.equal(february.lastReportedAt, '2026-03-02T00:00:00.000Z');
+    assert.ok(february.firstReportedAt < '2026-03-01', february.firstReportedAt);
+    const tenant = await t.userToken(a.customerId, a.admin.userName, a.admin.password, t.b.hub.arm);
+    const reported = (from: string, to: string) =>
+      t.call(
+        'GET',
+        `${t.b.hub.arm}/subscriptions/${a.subscriptionId}/providers/Microsoft.Commerce/UsageAggregates?${COMMERCE}&reportedStartTime=${from}&reportedEndTime=${to}&aggregationGranularity=Daily`,
+        { token: tenant },
+      );
+    // March by reported time held February's late record: answered without it, it would read as no usage.
+    const march = await reported('2026-03-01T00:00:00Z', '2026-04-01T00:00:00Z');
+    assert.equal(march.status, 410, JSON.stringify(march.body));
+    assert.equal(march.body.error.code, 'UsageArchived');
+    assert.match(march.body.error.message, /2026-02.*usage-2026-02\.csv\.gz/);
+    const later = await reported('2026-03-03T00:00:00Z', '2026-04-02T00:00:00Z');
+    assert.equal(later.status, 200, JSON.stringify(later.body));
+  });
+
+  it('refuses a batch of a month archived while the batch waited, storing none of it, and archives the month', async () => {
+    /** Waits until `n` sessions wait for a lock that `matching` names (pg_stat_activity, seen from a connection of its own). */
+    const waiting = (n: number) =>
+      withHub(async (c) => {
+        for (let i = 0; i < 400; i++) {
+          const r = await c.query(
+            `select count(*)::int as n, string_agg(left(query, 60), ' | ') as q from pg_stat_activity where wait_event_type = 'Lock'`,
+          );
+          if (r.rows[0].n >= n) return r.rows[0].q as string;
+          await new Promise((done) => setTimeout(done, 50));
+        }
+        throw new Error(`fewer than ${n} sessions waited for a lock`);
+      });
+    const batch = {
+      cloudId: t.b.stacks.local.cloudId,
+      batchId: randomUUID(),
+      records: [
+        {
+          resourceId: 'in-flight',
+          resourceUri: `/subscriptions/${a.subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/in-flight`,
+          meterId: BASE,
+          hour: '2026-03-20T03:00:00Z',
+          revision: 1,
+          quantity: '1',
+          subscriptionId: a.subscriptionId,
+          tenantId: a.customerId,
+          location: 'local',
+        },
+      ],
+    };
+    const deployment = await stackApplicationToken(t, t.b.hub.arm);
+    // The archive of March is held just before it records itself (its month's partitions locked,
+    // its file written); a batch of March comes in meanwhile, then the archive goes on.
+    const [archived, refused] = await withHub(async (blocker) => {
+      await blocker.query('begin');
+      await blocker.query('lock table usage_archives in share mode');
+      const archiving = archive('2026-04');
+      await waiting(1);
+      const sending = t.call('POST', `${t.b.hub.arm}/providers/Microsoft.AzureStack/usageReports?${V}`, {
+        token: deployment,
+        body: batch,
+      });
+      await waiting(2);
+      await blocker.query('commit');
+      return Promise.all([archiving, sending]);
+    });
+    assert.equal(archived.status, 200, JSON.stringify(archived.body));
+    assert.deepEqual(
+      archived.body.value.map((m: { month: string }) => m.month),
+      ['2026-03'],
+    );
+    assert.equal(refused.status, 410, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'UsageArchived');
+    assert.deepEqual(
+      refused.body.error.details.map((d: { target: string }) => d.target),
+      ['records[0]'],
+    );
+    const held = await withHub(
+      async (c) =>
+        (await c.query(`select count(*)::int as n from usage_received where resource_id = 'in-flight'`)).rows[0].n,
+    );
+    assert.equal(held, 0);
+  });
 });

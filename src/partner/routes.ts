@@ -229,7 +229,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
           'granularity',
         );
       const granularity = granularityText === 'hourly' ? 'Hourly' : 'Daily';
-      await refuseArchivedUsage(ctx, principalOf(request), start, end);
+      await refuseArchivedUsage(ctx, principalOf(request), { from: start, to: end, by: 'hour' });
       const showDetails = (queryValue(request, 'show_details') ?? 'true').toLowerCase() !== 'false';
       const order = usageGroupOrder({ granularity, showDetails });
       const page = pageOfCollection(request, order, 1000);

@@ -27,10 +27,44 @@ export const partitionsOf = (month: MonthStart) => {
 
 export type ArchiveRow = UsageArchivesTable;
 
+/** A usage month as an advisory lock's second key: YYYYMM of its UTC month. */
+const monthKey = (t: Date) => t.getUTCFullYear() * 100 + t.getUTCMonth() + 1;
+
+/** The advisory locks of usage months (one class, the month its second key): see `holdMonthsSql`. */
+const monthLock = (mode: 'shared' | 'exclusive', keys: number[]) =>
+  `select pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(hashtext('stackledger: usage month'), k)
+   from unnest('{${keys.join(',')}}'::int[]) k order by k`;
+
+const ARCHIVED_UNTIL = `select (max(month) + interval '1 month')::timestamp at time zone 'UTC' as until from usage_archives`;
+
+/**
+ * Writers of a month's records and its archive meet on the month's advisory lock: a batch holds
+ * the months of its hours shared until it commits, the archive holds its month alone. Where
+ * archived usage ends is then read in a statement of its own (a fresh snapshot, after the lock),
+ * so a batch cannot read it before an archive commits and store records of the archived month
+ * after (into the default partition, never billed). Answers the two statements' text; the
+ * months are numbers made here, never a caller's text.
+ */
+export function holdMonthsSql(hours: readonly Date[]): { hold: string; archivedUntil: string } {
+  const keys = [...new Set(hours.map(monthKey))];
+  return { hold: monthLock('shared', keys), archivedUntil: ARCHIVED_UNTIL };
+}
+
+/** The positions of records of archived months: an hour before where archived usage ends. */
+export function archivedRecords(hours: readonly Date[], archivedUntil: Date | undefined): number[] {
+  if (!archivedUntil) return [];
+  const until = archivedUntil.getTime();
+  return hours.flatMap((hour, i) => (hour.getTime() < until ? [i] : []));
+}
+
 /** One row per attribution (`usage_attributions`: a record's first has no id of its own), with its record: what an archive file holds. */
 export const ARCHIVE_COLUMNS = `r.id as record_id, r.source, r.cloud_id, r.registration_id, r.resource_id, r.resource_uri, r.meter_id,
   r.hour, r.revision, r.quantity as record_quantity, r.stack_subscription_id, r.tenant_id, r.location, r.tags, r.received_at, r.batch_id,
   a.id as attribution_id, a.billed_subscription_id, a.link_id, a.reason, a.quantity, a.attributed_at, a.reattribution_id`;
+
+const ARCHIVE_ROW =
+  sql.raw(`to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256,
+  archived_at, archived_by, first_reported_at, last_reported_at`);
 
 export const archiveStore = {
   /** Creates a month's partitions if missing (moving its rows out of the default ones); answers whether it did. */
@@ -75,26 +109,53 @@ export const archiveStore = {
 
   async list(db: Db): Promise<ArchiveRow[]> {
     const r = await sql<ArchiveRow>`
-      select to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256, archived_at, archived_by
+      select ${ARCHIVE_ROW}
       from usage_archives order by month`.execute(db);
     return r.rows;
   },
 
-  /** The archives of months that overlap [from, to). */
-  async overlapping(db: Db, from: Date, to: Date): Promise<ArchiveRow[]> {
-    const r = await sql<ArchiveRow>`
-      select to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256, archived_at, archived_by
-      from usage_archives
-      where (month::timestamp at time zone 'UTC') < ${to}::timestamptz
-        and ((month + interval '1 month')::timestamp at time zone 'UTC') > ${from}::timestamptz
-      order by month`.execute(db);
+  /**
+   * The archives that a range of usage hours [from, to) reaches (by their months), or a range of
+   * reported times (by when their records were received or attributed; by their months for
+   * archives that did not keep it).
+   */
+  async overlapping(db: Db, range: { from: Date; to: Date; by: 'hour' | 'reported' }): Promise<ArchiveRow[]> {
+    const { from, to } = range;
+    const byMonth = sql`(month::timestamp at time zone 'UTC') < ${to}::timestamptz
+      and ((month + interval '1 month')::timestamp at time zone 'UTC') > ${from}::timestamptz`;
+    const reaches =
+      range.by === 'hour'
+        ? byMonth
+        : sql`case when first_reported_at is null then ${byMonth}
+                   else first_reported_at < ${to}::timestamptz and last_reported_at >= ${from}::timestamptz end`;
+    const r = await sql<ArchiveRow>`select ${ARCHIVE_ROW} from usage_archives where ${reaches} order by month`.execute(
+      db,
+    );
     return r.rows;
   },
 
-  /** Where archived usage ends: the end of the last archived month (undefined when none is). */
-  async archivedUntil(db: Db): Promise<Date | undefined> {
-    const r = await sql<{ until: Date | null }>`
-      select (max(month) + interval '1 month')::timestamp at time zone 'UTC' as until from usage_archives`.execute(db);
+  /**
+   * In a re-attribution's transaction: holds the months of [from, to) that hold usage (counted
+   * records), as a batch holds its own, so none of them is archived while it writes.
+   */
+  async holdMonthsBetween(db: Db, from: Date, to: Date): Promise<void> {
+    await sql`
+      select pg_advisory_xact_lock_shared(hashtext('stackledger: usage month'), (extract(year from m) * 100 + extract(month from m))::int)
+      from (select m from generate_series(
+              greatest(date_trunc('month', ${from}::timestamptz at time zone 'UTC'), (select min(month) from usage_counters)),
+              least(${to}::timestamptz at time zone 'UTC', (select max(month) from usage_counters)),
+              interval '1 month') m
+            order by m) months`.execute(db);
+  },
+
+  /**
+   * In a batch's transaction: holds the months of its hours (`holdMonthsSql`), then answers where
+   * archived usage ends (undefined when nothing is archived).
+   */
+  async holdMonths(db: Db, hours: readonly Date[]): Promise<Date | undefined> {
+    const q = holdMonthsSql(hours);
+    await sql.raw(q.hold).execute(db);
+    const r = await sql.raw<{ until: Date | null }>(q.archivedUntil).execute(db);
     return r.rows[0].until ?? undefined;
   },
 };
@@ -104,16 +165,27 @@ export const archiveStore = {
  * client of its own): locking the partitions against writes, counting them, and taking the month out.
  */
 export const archiveClientSql = {
-  /** No record or attribution of the month commits while it is archived (reads go on). */
-  lock: (p: ReturnType<typeof partitionsOf>) => `lock table ${p.received}, ${p.attributed} in share row exclusive mode`,
+  /**
+   * The month alone: no record or attribution of it commits while it is archived (reads go on);
+   * batches and re-attributions of it wait, then find it archived (`holdMonthsSql`).
+   */
+  holdMonth: (month: MonthStart) => monthLock('exclusive', [monthKey(new Date(`${month}T00:00:00Z`))]),
 
   copy: (p: ReturnType<typeof partitionsOf>) =>
     `copy (select ${ARCHIVE_COLUMNS} from (select * from usage_attributions where ${p.hours}) a
       join ${p.received} r on r.source = a.source and r.hour = a.hour and r.id = a.received_id order by r.hour, r.source, r.id, a.id nulls first) to stdout with (format csv, header)`,
 
   async totals(client: pg.PoolClient, p: ReturnType<typeof partitionsOf>) {
-    const counts = await client.query<{ records: string; attributions: string }>(
-      `select (select count(*) from ${p.received})::text as records, (select count(*) from usage_attributions where ${p.hours})::text as attributions`,
+    // An attribution's time is its record's received time for the first, its own for the others.
+    const counts = await client.query<{
+      records: string;
+      attributions: string;
+      first_reported_at: Date | null;
+      last_reported_at: Date | null;
+    }>(
+      `select (select count(*) from ${p.received})::text as records, a.*
+       from (select count(*)::text as attributions, min(attributed_at) as first_reported_at, max(attributed_at) as last_reported_at
+             from usage_attributions where ${p.hours}) a`,
     );
     const perMeter = await client.query<{ meter_id: string; quantity: string }>(
       `select meter_id::text, sum(quantity)::text as quantity from usage_attributions where ${p.hours} group by meter_id order by meter_id`,
@@ -131,8 +203,9 @@ export const archiveClientSql = {
     archive: Omit<ArchiveRow, 'month'> & { month: MonthStart },
   ) {
     await client.query(
-      `insert into usage_archives (month, file, name, records, attributions, quantities, sha256, archived_at, archived_by)
-       values ($1::date, $2, $3, $4::bigint, $5::bigint, $6::jsonb, $7, $8, $9)`,
+      `insert into usage_archives (month, file, name, records, attributions, quantities, sha256, archived_at, archived_by,
+         first_reported_at, last_reported_at)
+       values ($1::date, $2, $3, $4::bigint, $5::bigint, $6::jsonb, $7, $8, $9, $10, $11)`,
       [
         archive.month,
         archive.file,
@@ -143,6 +216,8 @@ export const archiveClientSql = {
         archive.sha256,
         archive.archived_at,
         archive.archived_by,
+        archive.first_reported_at,
+        archive.last_reported_at,
       ],
     );
     await client.query(

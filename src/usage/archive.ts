@@ -62,19 +62,18 @@ export const monthOf = (t: Date): MonthStart => `${t.toISOString().slice(0, 7)}-
 export const ARCHIVE_READ = 'Stackledger.System/usage/read';
 
 /**
- * The one rule of every read of the hub's usage (UsageAggregates, the partner center's
- * utilizations, a deployment's summary, `usage verify` over a range): a range of usage time
- * [from, to) that overlaps an archived month answers 410 UsageArchived naming each archive,
- * rather than the partial answer the database still holds. The file's path only to a system
- * administrator.
+ * The one rule of every read of the hub's usage (UsageAggregates by reported time; the partner
+ * center's utilizations, a deployment's summary and `usage verify` over a range, by usage time):
+ * a range [from, to) that reaches an archived month's records answers 410 UsageArchived naming
+ * each archive, rather than the partial answer the database still holds. The file's path only to
+ * a system administrator.
  */
 export async function refuseArchivedUsage(
   ctx: { db: Kysely<UsageTables>; arm: ArmContext },
   caller: Principal,
-  from: Date,
-  to: Date,
+  range: { from: Date; to: Date; by: 'hour' | 'reported' },
 ): Promise<void> {
-  const archives = await archiveStore.overlapping(ctx.db, from, to);
+  const archives = await archiveStore.overlapping(ctx.db, range);
   if (archives.length === 0) return;
   throw archiveErrors.archived(archives, await mayPerform(ctx.arm, caller, ARCHIVE_READ, ROOT_SCOPE));
 }
@@ -92,8 +91,9 @@ async function archiveMonth(ctx: ArchiveContext, dir: string, month: MonthStart,
   const client = await ctx.pool.connect();
   try {
     await client.query('begin');
-    await client.query(archiveClientSql.lock(p));
-    // Under the lock, so that no attribution of the month is left pending to be folded after it is gone.
+    // The month alone (every writer of its records holds it shared), no table lock.
+    await client.query(archiveClientSql.holdMonth(month));
+    // Under the month's lock, so that no attribution of it is left pending to be folded after it is gone.
     const folded = await dailyStore.foldOn(client);
     const check = usageNotYetBilledQuery(folded, ...bounds(month)).compile(ctx.db);
     const why = whyNotBilled((await client.query(check.sql, [...check.parameters])).rows);
@@ -153,4 +153,7 @@ export const archiveView = (a: ArchiveRow) => ({
   sha256: a.sha256,
   archivedAt: new Date(a.archived_at).toISOString(),
   archivedBy: a.archived_by,
+  /** When its first and last records or attributions came (null when it did not keep it). */
+  firstReportedAt: a.first_reported_at && new Date(a.first_reported_at).toISOString(),
+  lastReportedAt: a.last_reported_at && new Date(a.last_reported_at).toISOString(),
 });

@@ -3,6 +3,7 @@ import { ByteChunks } from '../core/byte-chunks.ts';
 import { Turns } from '../core/turns.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import { copyInAtOnce } from '../db/copy-in.ts';
+import { archivedRecords, holdMonthsSql } from './archive-store.ts';
 
 // The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
 // into usage_received, each record with its first attribution. A COPY that meets a key already
@@ -146,23 +147,41 @@ export const freshBatchStore = {
   /**
    * Stores a batch by COPY when none of its keys is held yet (by the hub or twice in the batch):
    * answers how many it stored, or undefined (nothing stored) when the database refused the COPY,
-   * for a held key or anything else, which the statement's way then answers.
+   * for a held key or anything else, which the statement's way then answers; or, when some of its
+   * records are of archived months, where archived usage ends (nothing stored).
    */
-  async copyIfAllNew(pool: pg.Pool, batch: FreshBatch): Promise<{ received: number; new: number } | undefined> {
+  async copyIfAllNew(
+    pool: pg.Pool,
+    batch: FreshBatch,
+  ): Promise<{ received: number; new: number } | { archivedUntil: Date } | undefined> {
     const rows = await copyRows(pool, batch);
+    const months = holdMonthsSql(batch.hours);
     return turnsOf(pool).run(batch.cloudId, async () => {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        // No transaction: a COPY is one statement, stored whole or not at all. Its rows go with
-        // it at once (`copyInAtOnce`): written 64 kB at a time, each write waited for, they kept
-        // the database waiting whenever another request held this process (a body parsed, say).
+        // The batch's months held, then where archived usage ends read (two statements, one trip).
+        const [, , read] = (await client.query(
+          `begin; ${months.hold}; ${months.archivedUntil}`,
+        )) as unknown as pg.QueryResult<{ until: Date | null }>[];
+        const archivedUntil = read.rows[0].until ?? undefined;
+        if (archivedRecords(batch.hours, archivedUntil).length > 0) {
+          await client.query('rollback');
+          return { archivedUntil: archivedUntil! };
+        }
+        // A COPY is one statement, stored whole or not at all. Its rows go with it at once
+        // (`copyInAtOnce`): written 64 kB at a time, each write waited for, they kept the
+        // database waiting whenever another request held this process (a body parsed, say).
         await copyInAtOnce(client, `copy usage_received (${COPY_COLUMNS}) from stdin`, rows);
+        await client.query('commit');
         return { received: batch.records.length, new: batch.records.length };
       } catch (e) {
-        // A refusal by the database leaves the connection fit for use; anything else (the
-        // connection lost midway) does not.
-        if (e instanceof pg.DatabaseError) return undefined;
+        // A refusal by the database leaves the connection fit for use once rolled back; anything
+        // else (the connection lost midway) does not.
+        if (e instanceof pg.DatabaseError) {
+          await client.query('rollback');
+          return undefined;
+        }
         broken = e instanceof Error ? e : new Error(String(e));
         throw e;
       } finally {

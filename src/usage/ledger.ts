@@ -40,7 +40,7 @@ const differenceView = (d: { source: string; meter_id: string; hour: Date; recei
 
 /** The ledger check over a range of usage hours; a range over an archived month is refused, naming its archive. */
 export async function verifyLedger(ctx: UsageContext, caller: Principal, from: Date, to: Date) {
-  await refuseArchivedUsage(ctx, caller, from, to);
+  await refuseArchivedUsage(ctx, caller, { from, to, by: 'hour' });
   const differences = await usageStore.ledgerDifferences(ctx.db, from, to);
   const totals = await usageStore.ledgerTotals(ctx.db, from, to);
   return {

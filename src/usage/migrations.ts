@@ -363,4 +363,14 @@ export const usageMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0562_usage_archive_reported_span': {
+    // A usage page by reported time reaches an archived month's records when they were received
+    // (or attributed) after it: the archive keeps when its first and last were, so that such a
+    // page is refused rather than answered without them. Archives made before keep their month.
+    async up(db: Kysely<unknown>) {
+      await sql`alter table usage_archives add column first_reported_at timestamptz, add column last_reported_at timestamptz`.execute(
+        db,
+      );
+    },
+  },
 };

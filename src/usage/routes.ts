@@ -186,7 +186,7 @@ export function registerUsageRoutes(
       // archived range is still refused first, whatever else is wrong. Only system administrators
       // are told where an archive file lies.
       const [, page] = await inOrder(
-        refuseArchivedUsage(ctx, caller, q.start, q.end),
+        refuseArchivedUsage(ctx, caller, { from: q.start, to: q.end, by: 'reported' }),
         usagePage(
           request,
           baseUrl(),

@@ -23,7 +23,7 @@ import { notificationStore } from '../notifications/store.ts';
 import { registrationStore } from '../registration/store.ts';
 import type { RegistrationTables } from '../registration/tables.ts';
 import { checkReconciliationRange } from '../core/usage-summary.ts';
-import { archiveStore } from './archive-store.ts';
+import { archivedRecords, archiveStore } from './archive-store.ts';
 import { refuseArchivedUsage } from './archive.ts';
 import { eventKey, usageStore, type DeploymentConflict, type IncomingRecord } from './store.ts';
 import type { UsageTables } from './tables.ts';
@@ -150,11 +150,7 @@ const CONFLICTS_NAMED = 1000;
  * refused batch is stored.
  */
 export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: DeploymentBatch) {
-  // Where archived usage ends is read beside the registration (a refusal of the caller comes first).
-  const [registration, archivedUntil] = await inOrder(
-    requireDeployment(ctx, caller, batch.cloudId),
-    archiveStore.archivedUntil(ctx.db),
-  );
+  const registration = await requireDeployment(ctx, caller, batch.cloudId);
   const foreign = batch.records.findIndex(
     (r) => r.cloudId !== undefined && r.cloudId.toLowerCase() !== registration.cloud_id,
   );
@@ -167,11 +163,13 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
   });
   const badHour = hours.indexOf(undefined);
   if (badHour >= 0) throw ingestionErrors.badHour(badHour, batch.records[badHour].hour);
-  // An archived month takes nothing more: its invoices and archive are final.
-  if (archivedUntil) {
-    const late = hours.flatMap((hour, i) => (hour!.getTime() < archivedUntil.getTime() ? [i] : []));
-    if (late.length > 0) throw ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil);
-  }
+  const recordHours = hours as Date[];
+  // An archived month takes nothing more: its invoices and archive are final. Each way in holds
+  // the batch's months and reads where archived usage ends in its transaction (`holdMonthsSql`).
+  const archivedRefusal = (archivedUntil: Date | undefined) => {
+    const late = archivedRecords(recordHours, archivedUntil);
+    return late.length > 0 ? ingestionErrors.archived(late.slice(0, CONFLICTS_NAMED), archivedUntil!) : undefined;
+  };
   const now = ctx.arm.clock.now();
   const toStore = {
     cloudId: registration.cloud_id,
@@ -186,10 +184,13 @@ export async function receiveBatch(ctx: UsageContext, caller: Reporter, batch: D
   // back, then they are counted. No lock: batches of one deployment may run side by side (a
   // retry beside its first try, say); the unique index makes a batch that shares keys with
   // another wait for it, then see its rows (the COPY fails on them and the statement runs).
-  const fresh = await usageStore.copyIfAllNew(ctx.pool, { ...toStore, hours: hours as Date[] });
+  const fresh = await usageStore.copyIfAllNew(ctx.pool, { ...toStore, hours: recordHours });
+  if (fresh && 'archivedUntil' in fresh) throw archivedRefusal(fresh.archivedUntil)!;
   const outcome = fresh
     ? { stored: fresh, conflicts: undefined }
     : await inTransaction(ctx.db, async (db) => {
+        const refusal = archivedRefusal(await archiveStore.holdMonths(db, recordHours));
+        if (refusal) throw refusal;
         const stored = await usageStore.receiveFromDeployment(db, toStore);
         if (stored.conflicts.length > 0) throw new RefusedBatch(stored.conflicts);
         return { stored, conflicts: undefined };
@@ -252,7 +253,7 @@ export async function deploymentSummary(
   // An archived month's hours are no longer here: an empty summary would read as lost usage (the
   // reads run beside the archive's look-up, which still refuses first).
   const [, conflicts, value] = await inOrder(
-    refuseArchivedUsage(ctx, caller, range.from, range.to),
+    refuseArchivedUsage(ctx, caller, { ...range, by: 'hour' }),
     usageStore.conflictCounts(ctx.db, range.from, range.to, cloudId),
     usageStore.deploymentSummary(ctx.db, cloudId, range.from, range.to),
   );
@@ -278,6 +279,7 @@ export async function reattribute(ctx: UsageContext, input: { from: Date; to: Da
   // One at a time: two concurrent runs over the same range would both reverse what they read.
   const written = await inTransaction(ctx.db, async (db) => {
     await usageStore.lockReattribution(db);
+    await archiveStore.holdMonthsBetween(db, input.from, input.to);
     return usageStore.reattribute(db, {
       ...input,
       cloudId: input.cloudId?.toLowerCase(),
@@ -376,6 +378,11 @@ export async function receiveEvents(ctx: UsageContext, caller: Principal, events
     });
   }
   const result = await inTransaction(ctx.db, async (db) => {
+    // The open period checked above may have closed since, and its months been archived.
+    const hours = prepared.map((p) => new Date(p.hour));
+    const [late] = archivedRecords(hours, await archiveStore.holdMonths(db, hours));
+    if (late !== undefined)
+      throw ingestionErrors.eventBeforeOpenPeriod(`[${late}]`, hours[late], (await ctx.oldestOpenPeriodStart()) ?? now);
     const stored = await usageStore.receiveEvents(db, { batchId: randomUUID(), receivedAt: now, events: prepared });
     const isNew = new Set(stored.newKeys);
     for (const c of prepared.filter((p) => p.reason !== undefined && isNew.has(eventKey(p.source, p.id)))) {

@@ -106,6 +106,9 @@ export interface UsageArchivesTable {
   sha256: string;
   archived_at: Date;
   archived_by: string;
+  /** When the first and last of its records and attributions were received or made (null: archived before 0562, or empty). */
+  first_reported_at: Date | null;
+  last_reported_at: Date | null;
 }
 
 export interface UsageTables {
