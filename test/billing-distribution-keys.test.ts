@@ -1,4 +1,4 @@
-// Billing's keys carry its distribution column (ARCHITECTURE.md, "Beyond one database server"):
+// Billing's and usage's keys carry their distribution column (ARCHITECTURE.md, "Beyond one database server"):
 // every primary and unique key of a distributed billing table contains it, and every foreign key
 // between them carries it on both sides. Invoice numbers are unique per seller by the seller's
 // counter, not by an index: two drafts of one seller finalized at once take two numbers.
@@ -47,9 +47,10 @@ describe("billing's keys carry the distribution column", () => {
     await dropDatabases(PREFIX);
   });
 
-  it('has the distribution column in every primary and unique key, and on both sides of every foreign key', async () => {
-    const tables = Object.keys(DISTRIBUTED);
-    const keys = await sql<Key>`
+  /** The primary, unique and foreign keys of `tables`, and their unique indexes that are no constraint. */
+  const keysOf = async (tables: string[]) =>
+    (
+      await sql<Key>`
       select c.conrelid::regclass::text as table, c.conname as name, c.contype as kind,
              array(select a.attname::text from unnest(c.conkey) with ordinality k(n, o) join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.o) as columns,
              c.confrelid::regclass::text as references,
@@ -62,15 +63,24 @@ describe("billing's keys carry the distribution column", () => {
       from pg_index i
       where i.indrelid::regclass::text = any(${tables}::text[]) and i.indisunique
         and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)
-      order by 1, 2`.execute(db);
-    const wrong = keys.rows.filter(
-      (k) =>
-        !k.columns.includes(DISTRIBUTED[k.table]) ||
-        (k.kind === 'f' && (!k.references || !k.referenced?.includes(DISTRIBUTED[k.references]))),
+      order by 1, 2`.execute(db)
+    ).rows;
+  /** Keys without their table's distribution column, and foreign keys to a distributed table without its column on both sides. */
+  const withoutDistribution = (keys: Key[], distributed: Record<string, string>, reference: string[] = []) =>
+    keys.filter((k) =>
+      k.kind !== 'f'
+        ? !k.columns.includes(distributed[k.table])
+        : !reference.includes(k.references ?? '') &&
+          (!k.columns.includes(distributed[k.table]) ||
+            !k.references ||
+            !k.referenced?.includes(distributed[k.references])),
     );
-    assert.deepEqual(wrong, []);
+
+  it('has the distribution column in every primary and unique key, and on both sides of every foreign key', async () => {
+    const keys = await keysOf(Object.keys(DISTRIBUTED));
+    assert.deepEqual(withoutDistribution(keys, DISTRIBUTED), []);
     // Lines and billed rows have none since 0690: written only with their invoice, checked per row.
-    const foreign = keys.rows.filter((k) => k.kind === 'f').map((k) => `${k.table}(${k.columns}) → ${k.references}`);
+    const foreign = keys.filter((k) => k.kind === 'f').map((k) => `${k.table}(${k.columns}) → ${k.references}`);
     assert.deepEqual(foreign.sort(), [
       'billed_adjustments(adjustment_id,buyer_id) → billing_adjustments',
       'billed_adjustments(invoice_id,buyer_id) → invoices',
@@ -78,6 +88,24 @@ describe("billing's keys carry the distribution column", () => {
       'invoices(credit_note_for,buyer_id) → invoices',
       'invoices(replaces,buyer_id) → invoices',
     ]);
+  });
+
+  it("has usage's distribution column in every key of its distributed tables; its foreign keys name reference tables only", async () => {
+    const usage: Record<string, string> = {
+      usage_received: 'source',
+      usage_attributed: 'source',
+      usage_conflicts: 'source',
+      usage_counters: 'source',
+      usage_received_days: 'source',
+      usage_daily: 'billed_subscription_id',
+      partner_unbilled_lines: 'subscription_id',
+    };
+    const keys = await keysOf(Object.keys(usage));
+    assert.deepEqual(withoutDistribution(keys, usage, ['registrations', 'customer_subscription_links']), []);
+    // The keys that make usage exact are there (the catalog is read, not assumed).
+    const primary = Object.fromEntries(keys.filter((k) => k.kind === 'p').map((k) => [k.table, k.columns.join(',')]));
+    assert.equal(primary.usage_received, 'source,hour,id');
+    assert.match(primary.usage_attributed ?? '', /^source,hour,/);
   });
 
   it("numbers two drafts of one seller finalized at once from the seller's counter: two numbers, no gap", async () => {

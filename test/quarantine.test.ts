@@ -546,4 +546,23 @@ describe('quarantine, not blockage; the two sides reconcile', () => {
     assert.notEqual(verified.code, 0);
     assert.match(verified.stderr, /DeploymentNotRegistered/);
   });
+
+  it("keeps the status's counts of held and dropped records equal to a recount of the quarantine", async () => {
+    const kept = (await stackDb.query(`select state, records::int as n from usage_quarantine_counts order by state`))
+      .rows;
+    const recount = (
+      await stackDb.query(
+        `select s as state, (select count(*)::int from usage_quarantine where state = s) as n
+         from unnest(array['dropped', 'held', 'released']) s order by s`,
+      )
+    ).rows;
+    assert.deepEqual(kept, recount);
+    // This file's records went through every state: held, released by a retry, dropped.
+    assert.ok(
+      recount.every((r) => r.n > 0),
+      JSON.stringify(recount),
+    );
+    const byState = Object.fromEntries(recount.map((r) => [r.state, r.n]));
+    assert.deepEqual((await status()).quarantine, { held: byState.held, dropped: byState.dropped });
+  });
 });

@@ -50,4 +50,41 @@ export const bridgeMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '1303_usage_quarantine_counts': {
+    async up(db: Kysely<unknown>) {
+      // The bridge's status and /metrics say how many records are held and dropped; released ones
+      // stay in the table until their month is archived, so counting them scanned all. Statement
+      // triggers keep a count per state instead (a row per state, locked only by writers of the
+      // quarantine, which are rare).
+      await sql`
+        create table usage_quarantine_counts (state text primary key, records bigint not null);
+        insert into usage_quarantine_counts (state, records)
+        select s, (select count(*) from usage_quarantine where state = s) from unnest(array['held', 'released', 'dropped']) s;
+        create function usage_quarantine_count(changes jsonb) returns void language sql as $$
+          update usage_quarantine_counts c set records = c.records + d.n::bigint
+          from jsonb_each_text(changes) d(state, n) where c.state = d.state and d.n::bigint <> 0
+        $$;
+        create function usage_quarantine_counted() returns trigger language plpgsql as $$
+          begin
+            if tg_op = 'INSERT' then
+              perform usage_quarantine_count((select coalesce(jsonb_object_agg(state, n), '{}') from
+                (select state, count(*) as n from new_rows group by state) x));
+            elsif tg_op = 'UPDATE' then
+              perform usage_quarantine_count((select coalesce(jsonb_object_agg(state, n), '{}') from
+                (select state, sum(n) as n from (select state, 1 as n from new_rows union all select state, -1 from old_rows) y group by state) x));
+            else
+              perform usage_quarantine_count((select coalesce(jsonb_object_agg(state, -n), '{}') from
+                (select state, count(*) as n from old_rows group by state) x));
+            end if;
+            return null;
+          end $$;
+        create trigger usage_quarantine_inserted after insert on usage_quarantine
+          referencing new table as new_rows for each statement execute function usage_quarantine_counted();
+        create trigger usage_quarantine_updated after update on usage_quarantine
+          referencing old table as old_rows new table as new_rows for each statement execute function usage_quarantine_counted();
+        create trigger usage_quarantine_deleted after delete on usage_quarantine
+          referencing old table as old_rows for each statement execute function usage_quarantine_counted();
+      `.execute(db);
+    },
+  },
 };

@@ -23,6 +23,13 @@ export interface UsageQuarantineTable {
 /** held: not sent; released: back in the outbox after a retry; dropped: kept out for good. */
 export type QuarantineState = 'held' | 'released' | 'dropped';
 
+/** Records in the quarantine per state, kept by its statement triggers (1303). */
+export interface UsageQuarantineCountsTable {
+  state: QuarantineState;
+  records: string;
+}
+
 export interface BridgeTables {
   usage_quarantine: UsageQuarantineTable;
+  usage_quarantine_counts: UsageQuarantineCountsTable;
 }
