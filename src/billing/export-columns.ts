@@ -1,7 +1,14 @@
 import { csvField } from './csv-field.ts';
 import { FOCUS_COLUMN_NAMES, focusRow } from './focus-columns.ts';
 import type { StoredLine } from './store.ts';
-import { customerLineView, dailyRatedLineView, type Names } from './views.ts';
+import { jsonString } from '../core/json-text.ts';
+import {
+  customerLineView,
+  DAILY_RATED_FIELDS,
+  type DailyRatedField,
+  type Names,
+  type RatedLineContext,
+} from './views.ts';
 
 // The exports' rows, each made from one invoice line as the database stores it (its columns as
 // text, read by exports.ts), its invoice and the names it looks up. The partner center's files
@@ -126,28 +133,79 @@ export const NO_INVOICE: ExportInvoice = {
   corrects: false,
   issuerName: '',
 };
-const NO_USAGE = { ...NO_LINE, line_type: 'usage' } as const;
 
 /** A number as JavaScript prints it, text as it is ('' is absent). */
 const reconField = (value: unknown) => (typeof value === 'number' ? String(value) : csvField(value as string));
+/** A field's value as JSON.stringify writes it: a number (always finite here), a string, or an object. */
+const jsonValue = (value: unknown) =>
+  typeof value === 'number' ? String(value) : typeof value === 'string' ? jsonString(value) : JSON.stringify(value);
 
-/** Which of the daily-rated view's fields each reconciliation column is. */
-const DAILY_RATED_FIELDS = Object.keys(
-  dailyRatedLineView(NO_USAGE, { partnerId: '', invoiceNumber: '', currency: '', names: new Map() }),
-) as (keyof ReturnType<typeof dailyRatedLineView>)[];
+/** The daily-rated field each reconciliation column is. */
 const RECON_FIELDS = RECON_COLUMNS.map((c) => {
-  const field = DAILY_RATED_FIELDS.find((f) => f.toLowerCase() === c.toLowerCase());
+  const field = DAILY_RATED_FIELDS.find((f) => f.name.toLowerCase() === c.toLowerCase());
   if (!field) throw new Error(`no daily-rated field for the reconciliation column ${c}`);
   return field;
 });
 
-const dailyRated = ({ line, invoice, names }: RowInput) =>
-  dailyRatedLineView(line as StoredLine, {
-    partnerId: invoice.buyerId,
-    invoiceNumber: invoice.number,
-    currency: invoice.currency,
-    names,
-  });
+/**
+ * A row of daily-rated fields as one format writes it (`cell`, joined by commas between `open` and
+ * `close`): the runs of fields of a kind (the same for every line of an invoice with the same type
+ * and meter) are written once per kind and kept for the invoice being written, which has lines of
+ * a few kinds; a line's own fields are written for it. An export's row costs its own fields only.
+ */
+class DailyRatedRows {
+  private readonly parts: ({ run: number } | { field: DailyRatedField })[] = [];
+  private readonly runs: DailyRatedField[][] = [];
+  private invoice: ExportInvoice | undefined;
+  private context: RatedLineContext | undefined;
+  private readonly kinds = new Map<string, string[]>();
+
+  constructor(
+    fields: readonly DailyRatedField[],
+    private readonly cell: (field: DailyRatedField, value: unknown) => string,
+    private readonly open: string,
+    private readonly close: string,
+  ) {
+    for (const [i, field] of fields.entries()) {
+      if (!field.kind) this.parts.push({ field });
+      else if (i > 0 && fields[i - 1]?.kind) this.runs.at(-1)?.push(field);
+      else this.parts.push({ run: this.runs.push([field]) - 1 });
+    }
+  }
+
+  row({ line, invoice, names }: RowInput): string {
+    if (invoice !== this.invoice || this.context?.names !== names) {
+      this.invoice = invoice;
+      this.context = { partnerId: invoice.buyerId, invoiceNumber: invoice.number, currency: invoice.currency, names };
+      this.kinds.clear();
+    }
+    const ctx = this.context;
+    const rated = line as StoredLine;
+    const kindKey = `${line.line_type} ${line.meter_id}`;
+    let kind = this.kinds.get(kindKey);
+    if (kind === undefined) {
+      kind = this.runs.map((run) => run.map((f) => this.cell(f, f.value(rated, ctx))).join(','));
+      this.kinds.set(kindKey, kind);
+    }
+    let row = this.open;
+    for (let p = 0; p < this.parts.length; p++) {
+      const part = this.parts[p]!;
+      if (p > 0) row += ',';
+      row += 'run' in part ? kind[part.run] : this.cell(part.field, part.field.value(rated, ctx));
+    }
+    return `${row}${this.close}\n`;
+  }
+}
+
+const RECON_ROWS = new DailyRatedRows(RECON_FIELDS, (_, value) => reconField(value), '', '');
+/** Each field's key as JSON writes it, with its colon. */
+const JSON_KEYS = new Map(DAILY_RATED_FIELDS.map((f) => [f, `${jsonString(f.name)}:`]));
+const JSON_ROWS = new DailyRatedRows(
+  DAILY_RATED_FIELDS,
+  (field, value) => `${JSON_KEYS.get(field)}${jsonValue(value)}`,
+  '{',
+  '}',
+);
 
 /** The export formats: each one's first line (CSV's header) and its row of a line, each ending in a newline. */
 export const ROW_FORMATS = {
@@ -157,24 +215,19 @@ export const ROW_FORMATS = {
   },
   recon: {
     header: `${RECON_COLUMNS.join(',')}\n`,
-    row(input: RowInput): string {
-      const view = dailyRated(input);
-      return `${RECON_FIELDS.map((f) => reconField(view[f])).join(',')}\n`;
-    },
+    row: (input: RowInput) => RECON_ROWS.row(input),
   },
   /** The API's line items, one JSON object a line (`jsonArray` in exports.ts makes them an array). */
   json: {
     header: '',
     row(input: RowInput): string {
       const { line, invoice, names } = input;
-      const view =
-        invoice.stream === 'partner'
-          ? dailyRated(input)
-          : {
-              invoiceNumber: invoice.number,
-              customerId: invoice.buyerId,
-              ...customerLineView(line as StoredLine, names),
-            };
+      if (invoice.stream === 'partner') return JSON_ROWS.row(input);
+      const view = {
+        invoiceNumber: invoice.number,
+        customerId: invoice.buyerId,
+        ...customerLineView(line as StoredLine, names),
+      };
       return `${JSON.stringify(view)}\n`;
     },
   },

@@ -1,4 +1,4 @@
-import { parseResourceId, resourceTypeOf, splitSegments } from '../core/arm-id.ts';
+import { keptByParent, parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
 import { DAY_MS } from '../core/clock.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import { csvField } from './csv-field.ts';
@@ -54,26 +54,12 @@ function dayAfter(date: string): string {
 }
 
 const onUsage = (r: FocusRow, value: string | null) => (r.usage ? value : null);
-const TYPES_BY_PARENT = new Map<string, string | null>();
-/**
- * The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. Kept
- * by the id's parent (all but its last segment) once the parent has six segments or more: then the
- * last segment is a resource's name, or one too many, and its value changes nothing.
- */
-function resourceType(uri: string | null): string | null {
-  if (uri === null) return null;
-  const cut = uri.lastIndexOf('/');
-  const parent = cut > 0 && cut < uri.length - 1 ? uri.slice(0, cut) : undefined;
-  const kept = parent === undefined ? undefined : TYPES_BY_PARENT.get(parent);
-  if (kept !== undefined) return kept;
+/** The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. */
+const typeOf = keptByParent((uri) => {
   const id = parseResourceId(uri);
-  const type = id ? resourceTypeOf(id) : null;
-  if (parent !== undefined && splitSegments(parent).length >= 6) {
-    if (TYPES_BY_PARENT.size > 10_000) TYPES_BY_PARENT.clear();
-    TYPES_BY_PARENT.set(parent, type);
-  }
-  return type;
-}
+  return id ? resourceTypeOf(id) : null;
+});
+const resourceType = (uri: string | null): string | null => (uri === null ? null : typeOf(uri));
 
 // FOCUS's charge kinds over our lines: usage and late usage (usage of a closed period) are Usage,
 // credits Credit, the invoice's tax (a row of its own, see exports.ts) Tax, adjustments

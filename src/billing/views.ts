@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
-import { parseResourceId } from '../core/arm-id.ts';
+import { keptByParent, parseResourceId } from '../core/arm-id.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 
@@ -49,64 +49,108 @@ export function partnerInvoiceView(inv: InvoicesTable) {
   };
 }
 
-/** A daily-rated usage line item of the partner center. */
-export function dailyRatedLineView(
-  line: DailyRatedLine,
-  ctx: { partnerId: string; invoiceNumber: string; currency: string; names: Names },
-) {
-  const meter = line.meter_id ? findMeter(line.meter_id) : undefined;
-  const customer = line.customer_id ? ctx.names.get(line.customer_id) : undefined;
-  const partner = ctx.names.get(ctx.partnerId);
-  const subscription = line.subscription_id ? ctx.names.get(line.subscription_id) : undefined;
-  const { resourceGroup, consumedService } = resourceParts(line.resource_uri);
-  const usageDate = line.usage_date ? dateTime(line.usage_date) : '';
-  return {
-    partnerId: ctx.partnerId,
-    partnerName: partner?.name ?? '',
-    customerId: line.customer_id ?? '',
-    customerName: customer?.name ?? '',
-    customerDomainName: customer?.domain ?? '',
-    customerCountry: 'US',
-    invoiceNumber: ctx.invoiceNumber,
-    mpnId: '',
-    resellerMpnId: '',
-    chargeStartDate: usageDate,
-    chargeEndDate: line.usage_date ? dateTime(new Date(Date.parse(usageDate) + DAY_MS - 1000)) : '',
-    subscriptionId: line.subscription_id ?? '',
-    subscriptionDescription: subscription?.name ?? '',
-    entitlementId: line.subscription_id ?? '',
-    entitlementDescription: subscription?.name ?? '',
-    productName: 'Azure Stack Hub',
-    skuName: meter?.category ?? '',
-    publisherName: 'Stackledger',
-    publisherId: '',
-    usageDate,
-    meterType: 'Consumption',
-    meterCategory: meter?.category ?? '',
-    meterId: line.meter_id ?? '',
-    meterSubCategory: meter?.subcategory ?? '',
-    meterName: meter?.name ?? line.meter_id ?? '',
-    meterRegion: line.location ?? '',
-    unitOfMeasure: meter?.unit ?? '',
-    resourceLocation: line.location ?? '',
-    consumedService,
-    resourceGroup,
-    resourceUri: line.resource_uri ?? '',
-    chargeType: line.line_type === 'late usage' ? 'Late usage' : 'Usage',
-    unitPrice: num(line.unit_price),
-    quantity: num(line.quantity),
-    unitType: meter?.unit ?? '',
-    billingPreTaxTotal: num(line.amount),
-    billingCurrency: ctx.currency,
-    pricingPreTaxTotal: num(line.amount),
-    pricingCurrency: ctx.currency,
-    effectiveUnitPrice: num(line.unit_price),
-    pcToBCExchangeRate: 1,
-    tier: line.tier ?? 1,
-    invoiceLineItemType: 'usage_line_items',
-    billingProvider: 'one_time',
-    attributes: { objectType: 'DailyRatedUsageLineItem' },
+/** What a daily-rated line item's fields read beside the line: its invoice's, and the names of its parties. */
+export interface RatedLineContext {
+  partnerId: string;
+  invoiceNumber: string;
+  currency: string;
+  names: Names;
+}
+
+/**
+ * A field of the partner center's daily-rated usage line item: its value from a line, and whether
+ * it is one of its kind (`kind`: the same for every line of one invoice with the same line type
+ * and meter, which an export writes once per kind).
+ */
+export interface DailyRatedField {
+  name: string;
+  kind: boolean;
+  value: (line: DailyRatedLine, ctx: RatedLineContext) => string | number | object;
+}
+
+const meterOf = (line: DailyRatedLine) => (line.meter_id ? findMeter(line.meter_id) : undefined);
+const customerOf = (line: DailyRatedLine, ctx: RatedLineContext) =>
+  line.customer_id ? ctx.names.get(line.customer_id) : undefined;
+const subscriptionName = (line: DailyRatedLine, ctx: RatedLineContext) =>
+  (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '';
+const usageDate = (line: DailyRatedLine) => (line.usage_date ? dateTime(line.usage_date) : '');
+
+/** Kept by argument, a few thousand at most: an export's lines have a few dates and repeat each resource daily. */
+function kept<T>(compute: (key: string) => T): (key: string) => T {
+  const values = new Map<string, T>();
+  return (key) => {
+    let value = values.get(key);
+    if (value === undefined) {
+      value = compute(key);
+      if (values.size >= 5000) values.clear();
+      values.set(key, value);
+    }
+    return value;
   };
+}
+/** The last second of a day, as the partner center ends a charge. */
+const dayEnd = kept((day: string) => dateTime(new Date(Date.parse(day) + DAY_MS - 1000)));
+const keptResourceParts = keptByParent(resourceParts);
+const partsOf = (line: DailyRatedLine) =>
+  line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);
+
+const kind = (name: string, value: DailyRatedField['value']): DailyRatedField => ({ name, kind: true, value });
+const own = (name: string, value: DailyRatedField['value']): DailyRatedField => ({ name, kind: false, value });
+
+/** The daily-rated usage line item's fields, in the vendor's order. */
+export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
+  kind('partnerId', (_, c) => c.partnerId),
+  kind('partnerName', (_, c) => c.names.get(c.partnerId)?.name ?? ''),
+  own('customerId', (l) => l.customer_id ?? ''),
+  own('customerName', (l, c) => customerOf(l, c)?.name ?? ''),
+  own('customerDomainName', (l, c) => customerOf(l, c)?.domain ?? ''),
+  kind('customerCountry', () => 'US'),
+  kind('invoiceNumber', (_, c) => c.invoiceNumber),
+  kind('mpnId', () => ''),
+  kind('resellerMpnId', () => ''),
+  own('chargeStartDate', usageDate),
+  own('chargeEndDate', (l) => (l.usage_date ? dayEnd(usageDate(l)) : '')),
+  own('subscriptionId', (l) => l.subscription_id ?? ''),
+  own('subscriptionDescription', subscriptionName),
+  own('entitlementId', (l) => l.subscription_id ?? ''),
+  own('entitlementDescription', subscriptionName),
+  kind('productName', () => 'Azure Stack Hub'),
+  kind('skuName', (l) => meterOf(l)?.category ?? ''),
+  kind('publisherName', () => 'Stackledger'),
+  kind('publisherId', () => ''),
+  own('usageDate', usageDate),
+  kind('meterType', () => 'Consumption'),
+  kind('meterCategory', (l) => meterOf(l)?.category ?? ''),
+  kind('meterId', (l) => l.meter_id ?? ''),
+  kind('meterSubCategory', (l) => meterOf(l)?.subcategory ?? ''),
+  kind('meterName', (l) => meterOf(l)?.name ?? l.meter_id ?? ''),
+  own('meterRegion', (l) => l.location ?? ''),
+  kind('unitOfMeasure', (l) => meterOf(l)?.unit ?? ''),
+  own('resourceLocation', (l) => l.location ?? ''),
+  own('consumedService', (l) => partsOf(l).consumedService),
+  own('resourceGroup', (l) => partsOf(l).resourceGroup),
+  own('resourceUri', (l) => l.resource_uri ?? ''),
+  kind('chargeType', (l) => (l.line_type === 'late usage' ? 'Late usage' : 'Usage')),
+  own('unitPrice', (l) => num(l.unit_price)),
+  own('quantity', (l) => num(l.quantity)),
+  kind('unitType', (l) => meterOf(l)?.unit ?? ''),
+  own('billingPreTaxTotal', (l) => num(l.amount)),
+  kind('billingCurrency', (_, c) => c.currency),
+  own('pricingPreTaxTotal', (l) => num(l.amount)),
+  kind('pricingCurrency', (_, c) => c.currency),
+  own('effectiveUnitPrice', (l) => num(l.unit_price)),
+  kind('pcToBCExchangeRate', () => 1),
+  own('tier', (l) => l.tier ?? 1),
+  kind('invoiceLineItemType', () => 'usage_line_items'),
+  kind('billingProvider', () => 'one_time'),
+  kind('attributes', () => ({ objectType: 'DailyRatedUsageLineItem' })),
+];
+
+/** A daily-rated usage line item of the partner center. */
+export function dailyRatedLineView(line: DailyRatedLine, ctx: RatedLineContext): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  for (const f of DAILY_RATED_FIELDS) view[f.name] = f.value(line, ctx);
+  return view;
 }
 
 const STATUS = { draft: 'Draft', finalized: 'Finalized', voided: 'Voided' } as const;

@@ -84,3 +84,24 @@ export function ancestorScopeKeys(scope: string): string[] {
 export function sameName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
+
+/**
+ * `of(id)`, kept by the id's parent (all but its last segment) once the parent has six segments
+ * or more: then the last segment is a resource's name, or one too many, and its value changes
+ * nothing of what a parse gives of the rest (its type, group, namespace). An export's lines name a
+ * few parents a million times.
+ */
+export function keptByParent<T>(of: (id: string) => T): (id: string) => T {
+  const byParent = new Map<string, T>();
+  return (id) => {
+    const cut = id.lastIndexOf('/');
+    const parent = cut > 0 && cut < id.length - 1 ? id.slice(0, cut) : undefined;
+    if (parent !== undefined && byParent.has(parent)) return byParent.get(parent) as T;
+    const value = of(id);
+    if (parent !== undefined && splitSegments(parent).length >= 6) {
+      if (byParent.size > 10_000) byParent.clear();
+      byParent.set(parent, value);
+    }
+    return value;
+  };
+}

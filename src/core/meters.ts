@@ -187,7 +187,13 @@ export function normalizeMeterId(id: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** The meters by id, and by any id written otherwise that names one (kept as asked: an export asks a few ids a million times). */
+const METERS_BY_ID = new Map<string, Meter | undefined>(Object.values(METERS).map((m: Meter) => [m.id, m]));
+
 export function findMeter(id: string): Meter | undefined {
-  const key = normalizeMeterId(id);
-  return Object.values(METERS).find((m) => m.id === key);
+  if (METERS_BY_ID.has(id)) return METERS_BY_ID.get(id);
+  const meter = METERS_BY_ID.get(normalizeMeterId(id));
+  // Bounded: ids written otherwise (any caller's text) are not kept once many have been asked.
+  if (METERS_BY_ID.size < 10_000) METERS_BY_ID.set(id, meter);
+  return meter;
 }

@@ -1,0 +1,99 @@
+// The reconciliation file's rows and the JSON export's partner lines are the partner center's
+// daily-rated line item (views.ts), written with its runs of fields of a kind kept per invoice
+// (export-columns.ts): for any lines, in any order and across invoices, the same bytes as the
+// item's view written field by field (its CSV cells; JSON.stringify).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { csvField } from '../src/billing/csv-field.ts';
+import {
+  type ExportInvoice,
+  type ExportLine,
+  NO_INVOICE,
+  NO_LINE,
+  RECON_COLUMNS,
+  ROW_FORMATS,
+} from '../src/billing/export-columns.ts';
+import { dailyRatedLineView, type Names } from '../src/billing/views.ts';
+import { METERS } from '../src/core/meters.ts';
+
+const PARTIES = ['11111111-0000-0000-0000-000000000001', '11111111-0000-0000-0000-000000000002'];
+const SUBSCRIPTIONS = ['22222222-0000-0000-0000-000000000001', '22222222-0000-0000-0000-000000000002'];
+const text = fc.oneof(fc.constantFrom('', 'plain', 'a, "quoted"\nline', 'é ☃ 𝄞', '\\back'), fc.string());
+const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+const decimal = fc.constantFrom('0', '1', '0.38', '-2.5', '48.000000000', '0.008000', '123456789.123456789');
+
+const lineArb: fc.Arbitrary<ExportLine> = fc
+  .record({
+    line_type: fc.constantFrom('usage', 'late usage'),
+    meter_id: nullable(
+      fc.constantFrom(...Object.values(METERS).map((m) => m.id), 'FAB6EB84500B4A09A8CA7358F8BBAEA5', 'not-a-meter'),
+    ),
+    customer_id: nullable(fc.constantFrom(...PARTIES, '33333333-0000-0000-0000-000000000009')),
+    subscription_id: nullable(fc.constantFrom(...SUBSCRIPTIONS)),
+    resource_uri: nullable(
+      fc.constantFrom(
+        '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1',
+        '/subscriptions/s1/resourcegroups/RG2/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default',
+        '/subscriptions/s1',
+        '',
+        'not an id, "quoted"',
+      ),
+    ),
+    location: nullable(text),
+    usage_date: nullable(fc.constantFrom('2026-01-01', '2026-01-31', '2026-02-28')),
+    tier: nullable(fc.integer({ min: 1, max: 3 })),
+    quantity: nullable(decimal),
+    unit_price: nullable(decimal),
+    amount: decimal,
+  })
+  .map((l) => ({ ...NO_LINE, ...l }));
+
+const invoiceArb: fc.Arbitrary<ExportInvoice> = fc
+  .record({
+    number: fc.constantFrom('G000000001', 'G000000002', 'x,"y"'),
+    buyerId: fc.constantFrom(...PARTIES),
+    currency: fc.constantFrom('USD', 'EUR'),
+  })
+  .map((i) => ({ ...NO_INVOICE, ...i, stream: 'partner' as const }));
+
+const namesArb: fc.Arbitrary<Names> = fc
+  .array(fc.tuple(fc.constantFrom(...PARTIES, ...SUBSCRIPTIONS), text, nullable(text)), { maxLength: 4 })
+  .map((entries) => new Map(entries.map(([id, name, domain]) => [id, { name, domain }])));
+
+/** The reconciliation row as the view's fields, each written as the file writes it. */
+function reconOf(view: Record<string, unknown>): string {
+  const keys = Object.keys(view);
+  const cells = RECON_COLUMNS.map((c) => {
+    const value = view[keys.find((k) => k.toLowerCase() === c.toLowerCase())!];
+    return typeof value === 'number' ? String(value) : csvField(value as string);
+  });
+  return `${cells.join(',')}\n`;
+}
+
+describe("the daily-rated line item's rows in the exports", () => {
+  it('writes the bytes of the view, field by field, for any lines across invoices and names', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(lineArb, fc.nat(2), fc.nat(1)), { minLength: 1, maxLength: 40 }),
+        fc.array(invoiceArb, { minLength: 3, maxLength: 3 }),
+        fc.array(namesArb, { minLength: 2, maxLength: 2 }),
+        (rows, invoices, namesOf) => {
+          for (const [line, i, n] of rows) {
+            const invoice = invoices[i]!;
+            const names = namesOf[n]!;
+            const view = dailyRatedLineView(line as Parameters<typeof dailyRatedLineView>[0], {
+              partnerId: invoice.buyerId,
+              invoiceNumber: invoice.number,
+              currency: invoice.currency,
+              names,
+            });
+            assert.equal(ROW_FORMATS.recon.row({ line, invoice, names }), reconOf(view));
+            assert.equal(ROW_FORMATS.json.row({ line, invoice, names }), `${JSON.stringify(view)}\n`);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
