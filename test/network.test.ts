@@ -76,9 +76,10 @@ describe('network resources on the stack', () => {
         .name,
       'back',
     );
+    // Children are listed in their key's order (by name), as every paged list is.
     assert.deepEqual(
       (await expect(200, 'GET', 'virtualNetworks/vnet1/subnets')).value.map((s: Wire) => s.name),
-      ['default', 'back'],
+      ['back', 'default'],
     );
     assert.equal(
       (await expect(200, 'GET', 'virtualNetworks/vnet1/subnets/BACK')).properties.addressPrefix,
@@ -195,7 +196,7 @@ describe('network resources on the stack', () => {
     );
     assert.deepEqual(
       (await expect(200, 'GET', 'networkSecurityGroups/nsg1/securityRules')).value.map((r: Wire) => r.name),
-      ['ssh', 'https'],
+      ['https', 'ssh'],
     );
     await expect(202, 'DELETE', 'networkSecurityGroups/nsg1/securityRules/https');
     await expect(204, 'DELETE', 'networkSecurityGroups/nsg1/securityRules/https');

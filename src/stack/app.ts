@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { catalogOf, registerProviderRoutes } from '../arm/provider-routes.ts';
+import { tenantPage } from '../arm/context.ts';
 import { registerArmBaseRoutes } from '../arm/routes.ts';
 import { systemRights, type ArmContext } from '../arm/service.ts';
 import type { ArmTables } from '../arm/tables.ts';
@@ -129,7 +130,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
     db: opts.db,
     clock,
     locations: () => [opts.location],
-    tenantsOf: async (p) => [{ tenantId: p.tenantId }],
+    tenantsOf: async (p, cursor) => tenantPage({ tenantId: p.tenantId }, cursor),
     principalType: (id, tenantId) =>
       directoryObjectType(
         { http: opts.hub.http, login: opts.hub.login, graph: opts.hub.graph },
@@ -291,7 +292,7 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
           });
           registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
         } else {
-          registerTenantSubscriptionRoutes(armApp, offers);
+          registerTenantSubscriptionRoutes(armApp, offers, () => opts.endpoints()[which]);
           registerResourceRoutes(armApp, resources, () => opts.endpoints()[which]);
           registerNetworkRoutes(armApp, network, () => opts.endpoints()[which]);
           registerImageRoutes(armApp, resources);

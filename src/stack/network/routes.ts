@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { API_VERSIONS } from '../../core/api-versions.ts';
 import { checkTags, TagsField } from '../../core/tags.ts';
 import { principalOf } from '../../http/arm.ts';
-import { registerTypeLists } from '../../http/paging.ts';
+import { pagedListRoute, registerTypeLists } from '../../http/paging.ts';
 import { lroHeaders } from '../resources/routes.ts';
 import { networkInterfaces } from './network-interfaces.ts';
 import { NETWORK } from './rules.ts';
@@ -92,9 +92,17 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: network.Network
     });
 
     // Children (subnets, security rules, IP configurations), written by rewriting their parent.
-    app.get<{ Params: Ref }>(`${PATH}/:name/${t.children}`, { config: childConfig }, async (request) => ({
-      value: await network.listChildren(ctx, t, principalOf(request), ref(request.params)),
-    }));
+    app.get<{ Params: Ref }>(
+      `${PATH}/:name/${t.children}`,
+      { config: childConfig },
+      pagedListRoute(
+        network.LISTED_CHILD_ORDER,
+        baseUrl,
+        (request: FastifyRequest<{ Params: Ref }>, cursor) =>
+          network.listChildren(ctx, t, principalOf(request), ref(request.params), cursor),
+        (listed) => listed.view,
+      ),
+    );
     app.get<{ Params: ChildRef }>(`${PATH}/:name/${t.children}/:childName`, { config: childConfig }, async (request) =>
       network.getChild(ctx, t, principalOf(request), ref(request.params), request.params.childName),
     );

@@ -20,7 +20,7 @@ import { locationOf, resourceErrors } from '../resources/rules.ts';
 import { recordOperation, type ResourcesContext } from '../resources/service.ts';
 import type { ResourcesDb } from '../resources/store.ts';
 import { checkName, NETWORK, objectAt, type Json } from './rules.ts';
-import { networkStore, type NetworkDb } from './store.ts';
+import { CHILD_ORDER, networkStore, type NetworkDb } from './store.ts';
 import type { NetworkReferencesTable, NetworkResourcesTable } from './tables.ts';
 import { genericNetworkView } from './views.ts';
 import { ANY_TYPE_ORDER, NAMED_ROW_ORDER } from '../../db/named-rows.ts';
@@ -287,9 +287,21 @@ export async function getChild(
   return child;
 }
 
-export async function listChildren(ctx: NetworkContext, t: NetworkType, principal: Principal, ref: NetworkRef) {
-  const [view] = await views(ctx.db, t, [await readable(ctx, t, principal, ref, {})]);
-  return (objectAt(view.properties, 'properties')[t.children] as Json[] | undefined) ?? [];
+/** A children list's order, over what `listChildren` answers: each child's key with its view. */
+export const LISTED_CHILD_ORDER = overListed(CHILD_ORDER);
+
+export async function listChildren(
+  ctx: NetworkContext,
+  t: NetworkType,
+  principal: Principal,
+  ref: NetworkRef,
+  cursor: Cursor,
+) {
+  const row = await readable(ctx, t, principal, ref, {});
+  const keys = await networkStore.childPage(ctx.db, childrenOf(row, t.children), cursor);
+  const [view] = await views(ctx.db, t, [row]);
+  // Both from the one row read: every key's child is in its view.
+  return keys.map((key) => ({ row: key, view: childView(view, t.children, key.name_key)! }));
 }
 
 /** Deletes one child by rewriting its parent; answers the operation id, or undefined when there was none. */

@@ -1,12 +1,16 @@
 import { type Kysely, sql } from 'kysely';
 import { jsonValue } from '../../db/database.ts';
-import { pageQuery, type Cursor } from '../../core/paging.ts';
+import { keyset, pageQuery, type Cursor } from '../../core/paging.ts';
 import { ANY_TYPE_ORDER, NAMED_ROW_ORDER, whereNamed, type NamedRowFilter } from '../../db/named-rows.ts';
 import { PUBLIC_IP_POOL } from './rules.ts';
 import type { NetworkReferencesTable, NetworkResourcesTable, NetworkTables, ReferenceKind } from './tables.ts';
 
 // All SQL of the network domain: its resources, what refers to what, and the public address pool.
 export type NetworkDb = Kysely<NetworkTables>;
+
+type ChildKey = { name_key: string };
+/** A resource's children (subnets, security rules, IP configurations) by name, unique among them. */
+export const CHILD_ORDER = keyset('networkChildren', [[sql.ref('c.name_key'), 'text']], (c: ChildKey) => [c.name_key]);
 
 /** The advisory lock of the public address pool (one pool per deployment database). */
 const POOL_LOCK = 0x4e45_5450; // 'NETP'
@@ -53,6 +57,16 @@ export const networkStore = {
   /** A page of live resources of every type for ARM's generic list, in its order (group, type, name). */
   listAnyType: (db: NetworkDb, filter: NamedRowFilter, cursor: Cursor) =>
     pageQuery(whereNamed(db.selectFrom('network_resources').selectAll(), filter), ANY_TYPE_ORDER, cursor).execute(),
+
+  /**
+   * A page of children's names (lower case), of the children as their parent was read: they live
+   * inline in its document, so the page comes from that one version of it, ordered as SQL orders keys.
+   */
+  childPage: (db: NetworkDb, children: readonly { name: string }[], cursor: Cursor) => {
+    const names = jsonValue(children.map((c) => c.name));
+    const keys = sql<ChildKey>`(select lower(n) as name_key from jsonb_array_elements_text(${names}::jsonb) n)`;
+    return pageQuery(db.selectFrom(keys.as('c')).select('c.name_key'), CHILD_ORDER, cursor).execute();
+  },
 
   /** The subscription's live resources of a type, from the counter its trigger keeps: read under the subscription's lock. */
   countLive: async (db: NetworkDb, subscriptionId: string, type: string): Promise<number> => {

@@ -3,6 +3,7 @@ import { armErrors } from '../../core/errors.ts';
 import { armStore } from '../../arm/store.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
 import type { SubscriptionsTable } from '../../arm/tables.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 import { readCatalogItem, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
@@ -92,7 +93,8 @@ export async function listOffers(
   ctx: OffersContext,
   principal: Principal,
   subscriptionId: string,
-  resourceGroup?: string,
+  resourceGroup: string | undefined,
+  cursor: Cursor,
 ) {
   const sub = await requireProviderScope(
     ctx,
@@ -101,7 +103,7 @@ export async function listOffers(
     'Microsoft.Subscriptions.Admin/offers/read',
     `/subscriptions/${subscriptionId}`,
   );
-  return offersStore.listOffers(ctx.db, { subscriptionId: sub.subscription_id, resourceGroup });
+  return offersStore.listOffers(ctx.db, { subscriptionId: sub.subscription_id, resourceGroup }, cursor);
 }
 
 export async function deleteOffer(ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<boolean> {

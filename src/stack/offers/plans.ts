@@ -1,6 +1,7 @@
 import { requireResourceGroup } from '../../arm/service.ts';
 import { armErrors } from '../../core/errors.ts';
 import { namedRowIdentity } from '../../arm/service.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 import { readCatalogItem, requireProviderScope, type CatalogRef, type OffersContext } from './context.ts';
@@ -66,7 +67,8 @@ export async function listPlans(
   ctx: OffersContext,
   principal: Principal,
   subscriptionId: string,
-  resourceGroup?: string,
+  resourceGroup: string | undefined,
+  cursor: Cursor,
 ) {
   const sub = await requireProviderScope(
     ctx,
@@ -75,7 +77,7 @@ export async function listPlans(
     'Microsoft.Subscriptions.Admin/plans/read',
     `/subscriptions/${subscriptionId}`,
   );
-  return offersStore.listPlans(ctx.db, sub.subscription_id, resourceGroup);
+  return offersStore.listPlans(ctx.db, sub.subscription_id, resourceGroup, cursor);
 }
 
 export async function deletePlan(ctx: OffersContext, principal: Principal, ref: CatalogRef): Promise<boolean> {

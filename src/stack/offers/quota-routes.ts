@@ -1,15 +1,17 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/arm.ts';
+import { pagedListRoute } from '../../http/paging.ts';
 import { requireProviderScope, type OffersContext } from './context.ts';
 import * as quotas from './quotas.ts';
 import { adminConfig } from './route-shapes.ts';
 import { QUOTA_KINDS } from './rules.ts';
+import { QUOTA_ORDER } from './store.ts';
 import { quotaView } from './views.ts';
 
 // Quotas of the compute, storage and network providers, and the subscriptions provider's own (admin endpoint).
 
-export function registerQuotaRoutes(app: FastifyInstance, ctx: OffersContext): void {
+export function registerQuotaRoutes(app: FastifyInstance, ctx: OffersContext, baseUrl: () => string): void {
   for (const kind of QUOTA_KINDS) {
     const path = `/subscriptions/:subscriptionId/providers/${kind.provider}/locations/:location/quotas`;
     const config = { apiVersions: kind.apiVersions, resourceType: `${kind.provider}/locations/quotas` };
@@ -44,11 +46,17 @@ export function registerQuotaRoutes(app: FastifyInstance, ctx: OffersContext): v
     app.get<{ Params: P }>(`${path}/:name`, { config }, async (request) =>
       quotaView(await quotas.getQuota(ctx, principalOf(request), qref(request.params))),
     );
-    app.get<{ Params: Omit<P, 'name'> }>(path, { config }, async (request) => ({
-      value: (await quotas.listQuotas(ctx, principalOf(request), { ...request.params, provider: kind.provider })).map(
+    app.get<{ Params: Omit<P, 'name'> }>(
+      path,
+      { config },
+      pagedListRoute(
+        QUOTA_ORDER,
+        baseUrl,
+        (request: FastifyRequest<{ Params: Omit<P, 'name'> }>, cursor) =>
+          quotas.listQuotas(ctx, principalOf(request), { ...request.params, provider: kind.provider }, cursor),
         quotaView,
       ),
-    }));
+    );
     app.delete<{ Params: P }>(`${path}/:name`, { config }, async (request, reply) =>
       reply.status((await quotas.deleteQuota(ctx, principalOf(request), qref(request.params))) ? 200 : 204).send(),
     );

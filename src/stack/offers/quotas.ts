@@ -1,4 +1,5 @@
 import { armErrors, armError } from '../../core/errors.ts';
+import type { Cursor } from '../../core/paging.ts';
 import type { Principal } from '../../core/principal.ts';
 import { retryOnceOnUniqueViolation } from '../../db/database.ts';
 import { requireProviderScope, type OffersContext } from './context.ts';
@@ -70,7 +71,12 @@ export async function getQuota(ctx: OffersContext, principal: Principal, ref: Qu
   return row;
 }
 
-export async function listQuotas(ctx: OffersContext, principal: Principal, ref: Omit<QuotaRef, 'name'>) {
+export async function listQuotas(
+  ctx: OffersContext,
+  principal: Principal,
+  ref: Omit<QuotaRef, 'name'>,
+  cursor: Cursor,
+) {
   await requireProviderScope(
     ctx,
     principal,
@@ -78,7 +84,7 @@ export async function listQuotas(ctx: OffersContext, principal: Principal, ref: 
     `${ref.provider}/locations/quotas/read`,
     `/subscriptions/${ref.subscriptionId}`,
   );
-  return offersStore.listQuotas(ctx.db, ref.provider, ref.location);
+  return offersStore.listQuotas(ctx.db, ref.provider, ref.location, cursor);
 }
 
 export async function deleteQuota(ctx: OffersContext, principal: Principal, ref: QuotaRef): Promise<boolean> {

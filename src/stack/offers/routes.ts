@@ -9,14 +9,18 @@ import { registerAdminSubscriptionRoutes, registerOwnSubscriptionRoutes } from '
 
 /** The admin endpoint: the operator's catalogue (quotas, plans, offers) and tenant subscriptions. */
 export function registerCatalogRoutes(app: FastifyInstance, ctx: OffersContext, baseUrl: () => string): void {
-  registerQuotaRoutes(app, ctx);
-  registerPlanRoutes(app, ctx);
-  registerOfferRoutes(app, ctx);
+  registerQuotaRoutes(app, ctx, baseUrl);
+  registerPlanRoutes(app, ctx, baseUrl);
+  registerOfferRoutes(app, ctx, baseUrl);
   registerAdminSubscriptionRoutes(app, ctx, baseUrl);
 }
 
 /** The tenant endpoint (Microsoft.Subscriptions): the public offers, and the tenant's own subscriptions. */
-export function registerTenantSubscriptionRoutes(app: FastifyInstance, ctx: OffersContext): void {
-  registerPublicOfferRoutes(app, ctx);
+export function registerTenantSubscriptionRoutes(
+  app: FastifyInstance,
+  ctx: OffersContext,
+  baseUrl: () => string,
+): void {
+  registerPublicOfferRoutes(app, ctx, baseUrl);
   registerOwnSubscriptionRoutes(app, ctx);
 }

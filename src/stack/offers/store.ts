@@ -1,9 +1,32 @@
 import { type Kysely, sql } from 'kysely';
+import { keyset, pageQuery, type Cursor } from '../../core/paging.ts';
 import { jsonValue } from '../../db/database.ts';
 import type { OffersTable, OffersTables, PlansTable, QuotasTable } from './tables.ts';
 
 // All SQL of quotas, plans and offers.
 export type OffersDb = Kysely<OffersTables>;
+
+/** A provider's quotas at a location: by the primary key (provider, location, name). */
+export const QUOTA_ORDER = keyset(
+  'quotas',
+  [
+    ['provider', 'text'],
+    ['location', 'text'],
+    ['name_key', 'text'],
+  ],
+  (q: QuotasTable) => [q.provider, q.location, q.name_key],
+);
+/** A subscription's plans by group and name (unique together there, as its unique index orders them). */
+export const PLAN_ORDER = keyset(
+  'plans',
+  [
+    ['resource_group_key', 'text'],
+    ['name_key', 'text'],
+  ],
+  (p: PlansTable) => [p.resource_group_key, p.name_key],
+);
+/** Offers by name, unique on the stack (index offers_name). */
+export const OFFER_ORDER = keyset('offers', [['name_key', 'text']], (o: OffersTable) => [o.name_key]);
 
 export const offersStore = {
   getQuota: (db: OffersDb, provider: string, location: string, name: string) =>
@@ -28,14 +51,16 @@ export const offersStore = {
     return r.inserted;
   },
 
-  listQuotas: (db: OffersDb, provider: string, location: string) =>
-    db
-      .selectFrom('quotas')
-      .selectAll()
-      .where(sql`lower(provider)`, '=', provider.toLowerCase())
-      .where(sql`lower(location)`, '=', location.toLowerCase())
-      .orderBy('name_key')
-      .execute(),
+  listQuotas: (db: OffersDb, provider: string, location: string, cursor: Cursor) =>
+    pageQuery(
+      db
+        .selectFrom('quotas')
+        .selectAll()
+        .where(sql`lower(provider)`, '=', provider.toLowerCase())
+        .where(sql`lower(location)`, '=', location.toLowerCase()),
+      QUOTA_ORDER,
+      cursor,
+    ).execute(),
 
   deleteQuota: async (db: OffersDb, provider: string, location: string, name: string): Promise<boolean> => {
     const r = await db
@@ -72,10 +97,10 @@ export const offersStore = {
     } else await db.insertInto('plans').values(row).execute();
   },
 
-  listPlans: (db: OffersDb, subscriptionId: string, resourceGroup?: string) => {
+  listPlans: (db: OffersDb, subscriptionId: string, resourceGroup: string | undefined, cursor: Cursor) => {
     let q = db.selectFrom('plans').selectAll().where('subscription_id', '=', subscriptionId);
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', resourceGroup.toLowerCase());
-    return q.orderBy('resource_group_key').orderBy('name_key').execute();
+    return pageQuery(q, PLAN_ORDER, cursor).execute();
   },
 
   deletePlan: async (db: OffersDb, id: string) => {
@@ -120,12 +145,16 @@ export const offersStore = {
     } else await db.insertInto('offers').values(values).execute();
   },
 
-  listOffers: (db: OffersDb, filter: { subscriptionId?: string; resourceGroup?: string; state?: string }) => {
+  listOffers: (
+    db: OffersDb,
+    filter: { subscriptionId?: string; resourceGroup?: string; state?: OffersTable['state'] },
+    cursor: Cursor,
+  ) => {
     let q = db.selectFrom('offers').selectAll();
     if (filter.subscriptionId) q = q.where('subscription_id', '=', filter.subscriptionId);
     if (filter.resourceGroup !== undefined) q = q.where('resource_group_key', '=', filter.resourceGroup.toLowerCase());
-    if (filter.state) q = q.where('state', '=', filter.state as OffersTable['state']);
-    return q.orderBy('name_key').execute();
+    if (filter.state) q = q.where('state', '=', filter.state);
+    return pageQuery(q, OFFER_ORDER, cursor).execute();
   },
 
   deleteOffer: async (db: OffersDb, id: string) => {
