@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.ts';
 import { newGuid } from '../core/ids.ts';
+import { keyset, type Cursor } from '../core/paging.ts';
 import { transaction } from '../db/transactions.ts';
 import type { Principal } from '../core/principal.ts';
 import type { ArmDb } from './store.ts';
@@ -16,6 +17,17 @@ export interface TenantInfo {
 }
 
 /**
+ * GET /tenants, by directory id: a partner's user is a guest in every customer's directory, so
+ * the list grows with them. The hub's store pages the directories' primary key with it.
+ */
+export const TENANT_ORDER = keyset('tenants', [['tenant_id', 'uuid']], (t: TenantInfo) => [t.tenantId]);
+
+/** A list of one directory (a stack's, a service principal's) as a page: empty once a cursor is past it. */
+export const tenantPage = (t: TenantInfo, cursor: Cursor): TenantInfo[] =>
+  // Lower-case GUIDs in text order are in PostgreSQL's uuid order.
+  cursor.after === undefined || t.tenantId.toLowerCase() > String(cursor.after[0]) ? [t] : [];
+
+/**
  * A transaction on the role's own database, as a hook receives it: every caller's view of that
  * database holds ARM's subscriptions (a hook is about a subscription). Only the role (hub or stack)
  * knows all its tables: its hooks widen the type to them with Kysely's `withTables`.
@@ -27,8 +39,8 @@ export interface ArmContext {
   clock: Clock;
   /** Locations that resources of this role may use. */
   locations(): string[];
-  /** The directories the caller may see (GET /tenants). */
-  tenantsOf(principal: Principal): Promise<TenantInfo[]>;
+  /** A page of the directories the caller may see (GET /tenants), in TENANT_ORDER. */
+  tenantsOf(principal: Principal, cursor: Cursor): Promise<TenantInfo[]>;
   /**
    * The type of a principal as its directory object says (User, ServicePrincipal), or undefined
    * when it does not exist there; `tenantId` is the directory of the assignment's scope.

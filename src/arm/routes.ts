@@ -7,6 +7,7 @@ import { checkTags, TagsField } from '../core/tags.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
 import { pagedList, pagedListRoute, pageOf } from '../http/paging.ts';
 import { ancestorScopeKeys, ROOT_SCOPE, scopeKey } from '../core/arm-id.ts';
+import { TENANT_ORDER } from './context.ts';
 import { BUILTIN_ROLES, findRole } from './roles.ts';
 import * as arm from './service.ts';
 import { armStore, RESOURCE_GROUP_ORDER, ROLE_ASSIGNMENT_ORDER, SUBSCRIPTION_ORDER } from './store.ts';
@@ -112,20 +113,22 @@ export function registerArmBaseRoutes(app: FastifyInstance, opts: ArmBaseOptions
   app.get(
     '/tenants',
     { config: { apiVersions: API_VERSIONS.subscriptions, resourceType: 'tenants' } },
-    async (request) => {
-      const caller = principalOf(request);
-      noteRightsChecked(caller); // the caller's own directories
-      const tenants = await ctx.tenantsOf(caller);
-      return {
-        value: tenants.map((t) => ({
-          id: `/tenants/${t.tenantId}`,
-          tenantId: t.tenantId,
-          tenantCategory: 'Home',
-          ...(t.displayName ? { displayName: t.displayName } : {}),
-          ...(t.defaultDomain ? { defaultDomain: t.defaultDomain, domains: [t.defaultDomain] } : {}),
-        })),
-      };
-    },
+    pagedListRoute(
+      TENANT_ORDER,
+      opts.baseUrl,
+      (request, cursor) => {
+        const caller = principalOf(request);
+        noteRightsChecked(caller); // the caller's own directories
+        return ctx.tenantsOf(caller, cursor);
+      },
+      (t) => ({
+        id: `/tenants/${t.tenantId}`,
+        tenantId: t.tenantId,
+        tenantCategory: 'Home',
+        ...(t.displayName ? { displayName: t.displayName } : {}),
+        ...(t.defaultDomain ? { defaultDomain: t.defaultDomain, domains: [t.defaultDomain] } : {}),
+      }),
+    ),
   );
 
   // ---- resource groups

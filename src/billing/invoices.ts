@@ -6,7 +6,7 @@ import { billingErrors, callerPartner, type BillingContext } from './context.ts'
 import { callerSellers } from './lifecycle.ts';
 import { openWindow, termsOf } from './open-periods.ts';
 import { partnerUnbilledStore } from './partner-unbilled.ts';
-import { type LineKey, ratedStore } from './rated-store.ts';
+import { type InvoiceWindow, type LineKey, type PreviewSums, ratedStore } from './rated-store.ts';
 import type { UnbilledPosition } from './rules.ts';
 import { billingStore, type DailyRatedLine } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
@@ -47,44 +47,115 @@ async function openPeriodOf(ctx: BillingContext, stream: Stream, seller: Seller,
   return { ...openWindow(seller, buyerId, since, last, t), taxRate: t.taxRate };
 }
 
-/** The open period of one buyer: what its next invoice holds so far. */
-export async function unbilled(ctx: BillingContext, stream: Stream, seller: Seller, buyerId: string, since: Date) {
-  const { period, window, taxRate } = await openPeriodOf(ctx, stream, seller, buyerId, since);
-  const preview = await ratedStore.previewWindow(ctx.db, stream, window);
-  const subtotal = new Decimal(preview.subtotal);
+/** An open period's subtotal (all its lines), tax and total, from its sums. */
+function openTotals(sums: PreviewSums, taxRate: string) {
+  const subtotal = sums.reduce((sum, s) => sum.plus(s.amount), new Decimal(0));
   const tax = roundMoney(subtotal.mul(taxRate).div(100));
+  return { subtotal: subtotal.toFixed(2), tax: tax.toFixed(2), total: subtotal.plus(tax).toFixed(2) };
+}
+
+/**
+ * A customer's open period as the invoice it would be if it closed now, as JSON text in pieces:
+ * the document with its totals and per-subscription subtotals, then its lines a batch at a time
+ * from one snapshot (any number of them, memory flat), each batch with the names it needs.
+ */
+export async function* unbilledDetail(
+  ctx: BillingContext,
+  customer: { id: string; partner_tenant_id: string; created_at: Date },
+): AsyncGenerator<string> {
+  const { period, window, taxRate } = await openPeriodOf(
+    ctx,
+    'customer',
+    customer.partner_tenant_id,
+    customer.id,
+    customer.created_at,
+  );
+  const now = ctx.clock.now();
+  let first = true;
+  for await (const part of ratedStore.previewStream(ctx.pool, ctx.db, 'customer', window)) {
+    if ('sums' in part) {
+      const names = await billingStore.names(ctx.db, [customer.id]);
+      const view = customerInvoiceView(
+        openInvoiceRow(window, period, taxRate, openTotals(part.sums, taxRate), now, customer.partner_tenant_id),
+        names,
+      );
+      const subtotals = part.sums.map((s) => ({
+        subscriptionId: s.subscriptionId,
+        amount: new Decimal(s.amount).toFixed(2),
+      }));
+      const head = JSON.stringify({
+        ...view,
+        id: '/providers/Stackledger.Billing/invoices/unbilled',
+        properties: { ...view.properties, invoiceNumber: null, status: 'Open', subtotals },
+      });
+      // The document without its two closing braces, then `lines`.
+      yield `${head.slice(0, -2)},"lines":[`;
+      continue;
+    }
+    const subscriptions = new Set(part.lines.map((l) => l.subscription_id).filter((id): id is string => !!id));
+    const names = await billingStore.names(ctx.db, [...subscriptions]);
+    const text = part.lines.map((l) => JSON.stringify(customerLineView(l, names))).join(',');
+    yield first ? text : `,${text}`;
+    first = false;
+  }
+  yield ']}}';
+}
+
+/** The open period as an invoice row: what its views show of an invoice not written yet. */
+function openInvoiceRow(
+  window: InvoiceWindow,
+  period: string,
+  taxRate: string,
+  totals: { subtotal: string; tax: string; total: string },
+  now: Date,
+  seller: Seller,
+): InvoicesTable {
   return {
+    id: window.invoiceId,
+    number: null,
+    status: 'finalized',
+    draft_name: 'unbilled',
+    name: 'unbilled',
+    finalize_after: null,
+    replaces: null,
+    void_reason: null,
+    voided_at: null,
+    voided_by: null,
+    billed_recorded: true,
+    billed_in_lines: false,
+    stream: 'customer',
+    kind: 'invoice',
+    seller,
+    buyer_id: window.buyerId,
     period,
-    window,
-    lines: preview.lines,
-    subtotal: subtotal.toFixed(2),
-    tax: tax.toFixed(2),
-    total: subtotal.plus(tax).toFixed(2),
-    taxRate,
+    period_start: window.periodStart,
+    period_end: window.periodEnd,
+    watermark: '0',
+    adjustment_watermark: '0',
+    invoice_date: now,
+    currency: 'USD',
+    ...totals,
+    tax_rate: taxRate,
+    credit_note_for: null,
+    created_at: now,
   };
 }
 
 /**
  * What a customer's open period has cost so far, before tax: its usage lines' amounts, in all
- * and per subscription (what budgets watch; credits and adjustments are not spend).
+ * and per subscription (what budgets watch; credits and adjustments are not spend), summed by
+ * the database.
  */
 export async function openPeriodSpend(ctx: BillingContext, seller: Seller, customerId: string, since: Date) {
-  const open = await unbilled(ctx, 'customer', seller, customerId, since);
+  const { period, window } = await openPeriodOf(ctx, 'customer', seller, customerId, since);
+  const sums = await ratedStore.previewSums(ctx.db, 'customer', window);
   const bySubscription = new Map<string, Decimal>();
   let total = new Decimal(0);
-  for (const l of open.lines) {
-    if (l.line_type !== 'usage' && l.line_type !== 'late usage') continue;
-    total = total.plus(l.amount);
-    if (l.subscription_id)
-      bySubscription.set(l.subscription_id, (bySubscription.get(l.subscription_id) ?? new Decimal(0)).plus(l.amount));
+  for (const s of sums) {
+    total = total.plus(s.usage);
+    if (s.subscriptionId) bySubscription.set(s.subscriptionId, new Decimal(s.usage));
   }
-  return {
-    period: open.period,
-    periodStart: open.window.periodStart,
-    periodEnd: open.window.periodEnd,
-    total,
-    bySubscription,
-  };
+  return { period, periodStart: window.periodStart, periodEnd: window.periodEnd, total, bySubscription };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { armError } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
+import type { Cursor } from '../core/paging.ts';
 import type { Principal } from '../core/principal.ts';
 import { partnerStore } from '../partner/store.ts';
 import { parseDecimal, parseEffectiveDate, requireMeterId } from '../rating/rules.ts';
@@ -31,15 +32,20 @@ export async function mayReadPriceSheets(ctx: BillingContext, caller: Principal)
 /**
  * Overrides: a seller's own (the provider's for system administrators, a partner's for the
  * partner); and, with `level=provider`, a partner reads the provider's overrides that price its
- * own purchases (for every partner, or for it).
+ * own purchases (for every partner, or for it). A page (OVERRIDE_ORDER).
  */
-export async function readableOverrides(ctx: BillingContext, caller: Principal, level: 'provider' | 'partner') {
+export async function readableOverrides(
+  ctx: BillingContext,
+  caller: Principal,
+  level: 'provider' | 'partner',
+  cursor: Cursor,
+) {
   if (level === 'provider' && (await ctx.system.may(caller, 'Stackledger.Billing/priceOverrides/read')))
-    return pricingStore.overrides(ctx.db, PROVIDER);
+    return pricingStore.overrides(ctx.db, cursor, PROVIDER);
   const partner = await requireCallerPartner(ctx, caller);
   return level === 'provider'
-    ? pricingStore.overrides(ctx.db, PROVIDER, partner.tenant_id)
-    : pricingStore.overrides(ctx.db, partner.tenant_id);
+    ? pricingStore.overrides(ctx.db, cursor, PROVIDER, partner.tenant_id)
+    : pricingStore.overrides(ctx.db, cursor, partner.tenant_id);
 }
 
 export interface OverrideInput {

@@ -1,6 +1,6 @@
 import { notificationStore } from '../notifications/store.ts';
-import { Decimal } from 'decimal.js';
 import { type RawBuilder, sql } from 'kysely';
+import type pg from 'pg';
 import { armStore } from '../arm/store.ts';
 import { identityStore } from '../identity/store.ts';
 import { LIST_SHEET } from '../rating/migrations.ts';
@@ -242,22 +242,61 @@ export function invoicesFinalized(db: BillingDb, stream: Stream, added: Finalize
 
 export const LINE_COLUMNS = sql`invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount, list_unit_price, description, reason, created_by`;
 
+/** Per subscription (null: the buyer's own lines), in line order: what a window's lines sum to, and its usage lines alone. */
+export type PreviewSums = { subscriptionId: string | null; amount: string; usage: string }[];
+
+const previewSumsQuery = (folded: DailyFolded, stream: Stream, window: InvoiceWindow) => sql<PreviewSums[number]>`
+  with ${ratedLines(folded, stream, [window])}
+  select subscription_id::text as "subscriptionId", sum(amount)::text as amount,
+         coalesce(sum(amount) filter (where line_type in ('usage', 'late usage')), 0)::text as usage
+  from all_lines group by subscription_id order by min(line_no)`;
+
+/** How many lines of an open period a fetch of its cursor reads. */
+const PREVIEW_BATCH = 5000;
+
 export const ratedStore = {
-  /** The lines one window would have if it closed now (the open period's unbilled usage), with their subtotal. */
-  async previewWindow(
+  /** What one window's lines would sum to if it closed now (the open period so far), no line leaving the database. */
+  async previewSums(db: BillingDb, stream: Stream, window: InvoiceWindow): Promise<PreviewSums> {
+    const folded = await dailyStore.fold(db);
+    return (await withRatingMemory(db, (tx) => previewSumsQuery(folded, stream, window).execute(tx))).rows;
+  },
+
+  /**
+   * One window's sums, then its lines in invoice order a batch at a time, both from one snapshot
+   * (a cursor in a repeatable-read transaction on a client of its own): memory stays flat however
+   * many lines the open period has. A consumer that stops early lets the client go.
+   */
+  async *previewStream(
+    pool: pg.Pool,
     db: BillingDb,
     stream: Stream,
     window: InvoiceWindow,
-  ): Promise<{ lines: StoredLine[]; subtotal: string }> {
+    batch = PREVIEW_BATCH,
+  ): AsyncGenerator<{ sums: PreviewSums } | { lines: StoredLine[] }> {
     const folded = await dailyStore.fold(db);
-    const r = await withRatingMemory(db, (tx) =>
-      sql<StoredLine>`
-      with ${ratedLines(folded, stream, [window])}
-      select ${LINE_COLUMNS} from all_lines order by line_no
-    `.execute(tx),
-    );
-    const subtotal = r.rows.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
-    return { lines: r.rows, subtotal: subtotal.toFixed(2) };
+    const sums = previewSumsQuery(folded, stream, window).compile(db);
+    const lines =
+      sql`with ${ratedLines(folded, stream, [window])} select ${LINE_COLUMNS} from all_lines order by line_no`.compile(
+        db,
+      );
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`begin isolation level repeatable read; set local work_mem = '256MB'`);
+      yield { sums: (await client.query<PreviewSums[number]>(sums.sql, [...sums.parameters])).rows };
+      await client.query(`declare preview no scroll cursor for ${lines.sql}`, [...lines.parameters]);
+      for (;;) {
+        const fetched = await client.query<StoredLine>(`fetch forward ${batch} from preview`);
+        if (fetched.rows.length > 0) yield { lines: fetched.rows };
+        if (fetched.rows.length < batch) break;
+      }
+    } finally {
+      // Read only: ended the same way whether read to its end or not.
+      await client.query('rollback').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      client.release(broken);
+    }
   },
 
   /** Up to `limit` credits and adjustments of one window with ids after `afterId`: the open period's last lines. */

@@ -6,7 +6,7 @@ import { ArmError, armError, armErrors } from '../core/errors.ts';
 import { isGuid } from '../core/ids.ts';
 import { noteRightsChecked } from '../core/principal.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { pageOf, pagedList } from '../http/paging.ts';
+import { pageOf, pagedList, pagedListRoute } from '../http/paging.ts';
 import { partnerStore } from '../partner/store.ts';
 import { focusMetadata } from './focus-metadata.ts';
 import { exportStream } from './exports.ts';
@@ -17,11 +17,11 @@ import { addAdjustment } from './adjustments.ts';
 import { runBilling, runBillingPreflight } from './billing-run.ts';
 import { type BillingContext, callerPartner, PROVIDER } from './context.ts';
 import { invoiceDocument, invoicePdf, sendPdf } from './documents.ts';
-import { invoiceDetail, invoiceLinks, readableInvoice, unbilled } from './invoices.ts';
+import { invoiceDetail, invoiceLinks, readableInvoice, unbilledDetail } from './invoices.ts';
 import { approveDraft, callerSellers, rerateDraft, voidInvoice } from './lifecycle.ts';
 import { addOverride, mayReadPriceSheets, readableOverrides, setListPrice } from './prices.ts';
 import { setProfile } from './profiles.ts';
-import { pricingStore } from '../rating/store.ts';
+import { OVERRIDE_ORDER, pricingStore } from '../rating/store.ts';
 import { billingStore, INVOICE_ORDER } from './store.ts';
 import type { InvoicesTable, Stream } from './tables.ts';
 import { customerInvoiceView } from './views.ts';
@@ -147,7 +147,7 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
   });
 
   // The open period of one customer: its next invoice so far.
-  app.get(`${P}/invoices/unbilled`, { config: config('invoices') }, async (request) => {
+  app.get(`${P}/invoices/unbilled`, { config: config('invoices') }, async (request, reply) => {
     const caller = principalOf(request);
     const partner = await callerPartner(ctx, caller);
     const customerId = partner ? queryValue(request, 'customerId')?.toLowerCase() : caller.tenantId;
@@ -163,52 +163,8 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
         partner ? "Name one of the partner's customers with 'customerId'." : 'The caller is not a customer.',
         'customerId',
       );
-    const open = await unbilled(ctx, 'customer', customer.partner_tenant_id, customer.id, customer.created_at);
-    const names = await billingStore.names(ctx.db, [
-      customer.id,
-      ...new Set(open.lines.map((l) => l.subscription_id).filter((s): s is string => !!s)),
-    ]);
-    const view = customerInvoiceView(
-      {
-        id: open.window.invoiceId,
-        number: null,
-        status: 'finalized',
-        draft_name: 'unbilled',
-        name: 'unbilled',
-        finalize_after: null,
-        replaces: null,
-        void_reason: null,
-        voided_at: null,
-        voided_by: null,
-        billed_recorded: true,
-        billed_in_lines: false,
-        stream: 'customer',
-        kind: 'invoice',
-        seller: customer.partner_tenant_id,
-        buyer_id: customer.id,
-        period: open.period,
-        period_start: open.window.periodStart,
-        period_end: open.window.periodEnd,
-        watermark: '0',
-        adjustment_watermark: '0',
-        invoice_date: ctx.clock.now(),
-        currency: 'USD',
-        subtotal: open.subtotal,
-        tax_rate: open.taxRate,
-        tax: open.tax,
-        total: open.total,
-        credit_note_for: null,
-        created_at: ctx.clock.now(),
-      },
-      names,
-      { lines: open.lines },
-    );
-    return {
-      ...view,
-      id: `${P}/invoices/unbilled`,
-      name: 'unbilled',
-      properties: { ...view.properties, invoiceNumber: null, status: 'Open' },
-    };
+    reply.header('content-type', 'application/json; charset=utf-8');
+    return reply.send(Readable.from(unbilledDetail(ctx, customer)));
   });
 
   app.get<{ Params: { number: string } }>(
@@ -318,15 +274,23 @@ export function registerBillingRoutes(app: FastifyInstance, ctx: BillingContext,
     { config: config('priceOverrides'), schema: { body: OverrideBody } },
     async (request, reply) => reply.status(201).send(await addOverride(ctx, principalOf(request), request.body)),
   );
-  app.get(`${P}/priceOverrides`, { config: config('priceOverrides') }, async (request) => {
-    return {
-      value: await readableOverrides(
-        ctx,
-        principalOf(request),
-        queryValue(request, 'level') === 'provider' ? 'provider' : 'partner',
-      ),
-    };
-  });
+  // `level` is in the list's scope (listScope): a token of one level is refused by the other.
+  app.get(
+    `${P}/priceOverrides`,
+    { config: config('priceOverrides') },
+    pagedListRoute(
+      OVERRIDE_ORDER,
+      baseUrl,
+      (request, cursor) =>
+        readableOverrides(
+          ctx,
+          principalOf(request),
+          queryValue(request, 'level') === 'provider' ? 'provider' : 'partner',
+          cursor,
+        ),
+      (o) => o,
+    ),
+  );
 
   app.put<{ Params: { target: string }; Body: Static<typeof ProfileBody> }>(
     `${P}/billingProfiles/:target`,

@@ -133,7 +133,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     db: opts.db,
     clock,
     locations: () => opts.locations ?? ['global'],
-    tenantsOf: (p) => identity.tenantsOf(p),
+    tenantsOf: (p, cursor) => identity.tenantsOf(p, cursor),
     principalType: (id) => identity.principalType(id),
     // Admin on behalf of: the partner that sold a subscription manages it with its own identities.
     implicitRoles: async (p, sub) =>

@@ -5,6 +5,8 @@ import { hashPassword, hashSecret, isGuid, newGuid, newPassword, newSecret, secr
 import type { Sealer } from '../core/sealed.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TenantInfo } from '../arm/service.ts';
+import { tenantPage } from '../arm/context.ts';
+import type { Cursor } from '../core/paging.ts';
 import { DEFAULT_SIGN_IN_POLICY, WELL_KNOWN_PUBLIC_CLIENTS, type SignInPolicy } from './rules.ts';
 import { SigningKeys } from './signing.ts';
 import { identityStore, type IdentityDb } from './store.ts';
@@ -328,17 +330,21 @@ export class IdentityService {
     return undefined;
   }
 
-  async tenantsOf(principal: Principal): Promise<TenantInfo[]> {
+  /** A page of GET /tenants: a user's directories (its own and where it is a guest), an application's one. */
+  async tenantsOf(principal: Principal, cursor: Cursor): Promise<TenantInfo[]> {
     const user = principal.kind === 'User' ? await identityStore.getUser(this.db, principal.objectId) : undefined;
     if (user) {
       const person = user.home_object_id ?? user.object_id;
-      const rows = await identityStore.directoriesOfPerson(this.db, person);
+      const rows = await identityStore.directoriesOfPerson(this.db, person, cursor);
       return rows.map((d) => ({ tenantId: d.tenant_id, displayName: d.display_name, defaultDomain: d.default_domain }));
     }
     const dir = await identityStore.getDirectory(this.db, principal.tenantId);
-    return dir
-      ? [{ tenantId: dir.tenant_id, displayName: dir.display_name, defaultDomain: dir.default_domain }]
-      : [{ tenantId: principal.tenantId }];
+    return tenantPage(
+      dir
+        ? { tenantId: dir.tenant_id, displayName: dir.display_name, defaultDomain: dir.default_domain }
+        : { tenantId: principal.tenantId },
+      cursor,
+    );
   }
 
   /** The key that signs new tokens. */

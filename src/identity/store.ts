@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonValue, type StatementTriggerFunctions, statementTriggers } from '../db/database.ts';
 import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
+import { TENANT_ORDER } from '../arm/context.ts';
 import type { FilterClause } from './graph-filter.ts';
 import type {
   ApplicationsTable,
@@ -118,14 +119,23 @@ export const identityStore = {
       .where('home_object_id', '=', homeObjectId)
       .executeTakeFirst(),
 
-  /** Directories in which a person has an account: its own and those where it is a guest. */
-  directoriesOfPerson: (db: IdentityDb, homeObjectId: string) =>
-    db
-      .selectFrom('users')
-      .innerJoin('directories', 'directories.tenant_id', 'users.tenant_id')
-      .select(['directories.tenant_id', 'directories.display_name', 'directories.default_domain'])
-      .where((eb) => eb.or([eb('users.object_id', '=', homeObjectId), eb('users.home_object_id', '=', homeObjectId)]))
-      .execute(),
+  /** A page of the directories where a person has an account (its own, those it is a guest in); `exists` names each once. */
+  directoriesOfPerson: (db: IdentityDb, homeObjectId: string, cursor: Cursor) =>
+    pageQuery(
+      db
+        .selectFrom('directories')
+        .select(['tenant_id', 'display_name', 'default_domain'])
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('users as u')
+              .select(sql`1`.as('one'))
+              .whereRef('u.tenant_id', '=', 'directories.tenant_id')
+              .where((eb) => eb.or([eb('u.object_id', '=', homeObjectId), eb('u.home_object_id', '=', homeObjectId)])),
+          ),
+        ),
+      TENANT_ORDER,
+      cursor,
+    ).execute(),
 
   insertApplication: async (db: IdentityDb, row: ApplicationsTable) => {
     await db

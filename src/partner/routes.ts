@@ -14,7 +14,7 @@ import { type PartnerContext, requireCustomer, requirePartner } from './context.
 import { acceptRelationship, createCustomer } from './customers.ts';
 import { createOrder } from './orders.ts';
 import { getSubscription, updateSubscription } from './subscriptions.ts';
-import { CUSTOMER_ORDER, PARTNER_SUBSCRIPTION_ORDER, partnerStore } from './store.ts';
+import { CUSTOMER_ORDER, ORDER_LIST_ORDER, PARTNER_SUBSCRIPTION_ORDER, partnerStore } from './store.ts';
 import { auditRecordView, customerView, offerView, orderView, subscriptionView } from './views.ts';
 
 // The partner center's routes (v1), mounted at hub.partnerCenter.
@@ -148,8 +148,9 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
   app.get<{ Params: CustomerParams }>('/v1/customers/:customerId/orders', async (request) => {
     const p = await requirePartner(ctx, principalOf(request));
     const c = await requireCustomer(ctx, p.tenant_id, request.params.customerId);
-    const rows = await partnerStore.listOrders(ctx.db, p.tenant_id, c.id);
-    return collection(request, rows.map(orderView));
+    const page = pageOfCollection(request, ORDER_LIST_ORDER);
+    const rows = await partnerStore.listOrders(ctx.db, p.tenant_id, c.id, page);
+    return pagedCollection(request, page, rows, orderView);
   });
 
   app.get<{ Params: CustomerParams & { orderId: string } }>(

@@ -32,6 +32,15 @@ export const PARTNER_SUBSCRIPTION_ORDER = keyset(
   ],
   (r: PartnerSubscriptionsTable) => [r.created_at, r.id],
 );
+/** A customer's orders, oldest first (the id, their primary key, breaks ties). */
+export const ORDER_LIST_ORDER = keyset(
+  'orders',
+  [
+    ['created_at', 'time'],
+    ['id', 'uuid'],
+  ],
+  (r: OrdersTable) => [r.created_at, r.id],
+);
 
 export const partnerStore = {
   insertCustomer: async (db: PartnerDb, row: CustomersTable) => {
@@ -96,14 +105,12 @@ export const partnerStore = {
       .where('id', '=', id)
       .executeTakeFirst(),
 
-  listOrders: (db: PartnerDb, partner: string, customer: string) =>
-    db
-      .selectFrom('orders')
-      .selectAll()
-      .where('partner_tenant_id', '=', partner)
-      .where('customer_id', '=', customer)
-      .orderBy('created_at')
-      .execute(),
+  listOrders: (db: PartnerDb, partner: string, customer: string, cursor: Cursor) =>
+    pageQuery(
+      db.selectFrom('orders').selectAll().where('partner_tenant_id', '=', partner).where('customer_id', '=', customer),
+      ORDER_LIST_ORDER,
+      cursor,
+    ).execute(),
 
   insertSubscription: async (db: PartnerDb, row: PartnerSubscriptionsTable) => {
     await db

@@ -1,9 +1,13 @@
 import { type Kysely, sql } from 'kysely';
-import type { PricingTables } from './tables.ts';
+import { keyset, pageQuery, type Cursor } from '../core/paging.ts';
+import type { PriceOverridesTable, PricingTables } from './tables.ts';
 import { transaction } from '../db/transactions.ts';
 
 // All SQL of price sheets and overrides, in both roles.
 export type PricingDb = Kysely<PricingTables>;
+
+/** A seller's overrides (GET priceOverrides), in the order they were added: by id, a bigserial. */
+export const OVERRIDE_ORDER = keyset('priceOverrides', [['id', 'int']], (r: PriceOverridesTable) => [r.id]);
 
 export const pricingStore = {
   /**
@@ -95,10 +99,10 @@ export const pricingStore = {
     return r.rows[0].id;
   },
 
-  /** A seller's overrides; with a buyer, only those for every buyer or for that one. */
-  async overrides(db: PricingDb, seller: string, buyer?: string) {
+  /** A page of a seller's overrides (OVERRIDE_ORDER); with a buyer, only those for every buyer or for that one. */
+  async overrides(db: PricingDb, cursor: Cursor, seller: string, buyer?: string) {
     let q = db.selectFrom('price_overrides').selectAll().where('seller', '=', seller);
     if (buyer !== undefined) q = q.where((eb) => eb.or([eb('customer_id', 'is', null), eb('customer_id', '=', buyer)]));
-    return q.orderBy('id').execute();
+    return pageQuery(q, OVERRIDE_ORDER, cursor).execute();
   },
 };

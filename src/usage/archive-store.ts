@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import type { UsageArchivesTable, UsageTables } from './tables.ts';
 import { transaction } from '../db/transactions.ts';
+import { afterKey, keyOrder, keyset, type Cursor } from '../core/paging.ts';
 
 // The SQL of usage's monthly partitions and archives: which months have partitions, creating a
 // month's (the plpgsql `usage_create_month` of migration 0507), and taking an archived month out.
@@ -66,6 +67,16 @@ const ARCHIVE_ROW =
   sql.raw(`to_char(month, 'YYYY-MM') as month, file, name, records::text, attributions::text, quantities, sha256,
   archived_at, archived_by, first_reported_at, last_reported_at`);
 
+/**
+ * GET usage/archives, oldest month first. The month as a UTC instant, exact in any session time
+ * zone (a date compared with a timestamptz is not); one row a month, so no index need match.
+ */
+export const ARCHIVE_ORDER = keyset(
+  'usageArchives',
+  [[sql`(month::timestamp at time zone 'UTC')`, 'time']],
+  (a: ArchiveRow) => [new Date(`${a.month}-01T00:00:00.000Z`)],
+);
+
 export const archiveStore = {
   /** Creates a month's partitions if missing (moving its rows out of the default ones); answers whether it did. */
   async createMonth(db: Db, month: MonthStart): Promise<boolean> {
@@ -105,6 +116,15 @@ export const archiveStore = {
       where month < ${before}::date and month not in (select month from usage_archives)
       order by 1`.execute(db);
     return r.rows.map((x) => x.month);
+  },
+
+  /** A page of the archives (ARCHIVE_ORDER). */
+  async page(db: Db, cursor: Cursor): Promise<ArchiveRow[]> {
+    const r = await sql<ArchiveRow>`
+      select ${ARCHIVE_ROW} from usage_archives
+      where ${afterKey(ARCHIVE_ORDER, cursor.after)}
+      order by ${keyOrder(ARCHIVE_ORDER)} limit ${cursor.limit + 1}`.execute(db);
+    return r.rows;
   },
 
   async list(db: Db): Promise<ArchiveRow[]> {

@@ -8,8 +8,9 @@ import { checkTags, TagsField } from '../core/tags.ts';
 import { inOrder } from '../core/together.ts';
 import { parseUsageQuery, usageAggregateJson } from '../core/usage-api.ts';
 import { principalOf, queryValue } from '../http/arm.ts';
-import { usagePage } from '../http/paging.ts';
-import { ARCHIVE_READ, archiveBefore, listArchives, refuseArchivedUsage } from './archive.ts';
+import { pagedList, pageOf, usagePage } from '../http/paging.ts';
+import { ARCHIVE_READ, archiveBefore, archiveView, refuseArchivedUsage } from './archive.ts';
+import { ARCHIVE_ORDER, archiveStore } from './archive-store.ts';
 import { verifyLedger, verifyWholeLedger } from './ledger.ts';
 import * as usage from './service.ts';
 import { usageGroupOrder, usageStore } from './store.ts';
@@ -171,7 +172,8 @@ export function registerUsageRoutes(
     { config: { apiVersions: API_VERSIONS.system, resourceType: 'Stackledger.System/usage' } },
     async (request) => {
       await rights.require(principalOf(request), ARCHIVE_READ);
-      return listArchives(ctx);
+      const page = pageOf(request, ARCHIVE_ORDER);
+      return pagedList(request, baseUrl(), page, await archiveStore.page(ctx.db, page), archiveView);
     },
   );
 
