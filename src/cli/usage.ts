@@ -295,8 +295,15 @@ export function registerUsageCommands(program: Command): void {
     .addOption(dataOption())
     .addOption(jsonOption())
     .action(async (o: { data: string; json?: boolean }) => {
-      const result = await runClient(o.data, (c) => usageSystemCall(c, 'GET', 'archives'));
-      print(o.json, result, () => archivesText(result.value, 'no month is archived'));
+      // Every page of the list (`armList` follows its nextLink).
+      const value = await runClient(o.data, async (c) =>
+        armList<ArchiveView>(
+          c,
+          `${c.bootstrap.hub.arm}/providers/Stackledger.System/usage/archives?${SYSTEM_API}`,
+          await c.token(c.bootstrap.hub.arm),
+        ),
+      );
+      print(o.json, { value }, () => archivesText(value, 'no month is archived'));
     });
 
   registerQuarantineCommands(usage);

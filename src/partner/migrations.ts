@@ -71,4 +71,10 @@ export const partnerMigrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0204_order_list_index': {
+    async up(db: Kysely<unknown>) {
+      // Keyset paging: a customer's orders, oldest first (ORDER_LIST_ORDER).
+      await sql`create index orders_list_order on orders (partner_tenant_id, customer_id, created_at, id)`.execute(db);
+    },
+  },
 };

@@ -129,6 +129,12 @@ export function pricingMigrations(sheet: string, description: string): Record<st
         `.execute(db);
       },
     },
+    '0611_price_overrides_page_order': {
+      // Keyset pages of a seller's overrides (OVERRIDE_ORDER): a page is a range of this index.
+      async up(db: Kysely<unknown>) {
+        await sql`create index if not exists price_overrides_seller_id on price_overrides (seller, id)`.execute(db);
+      },
+    },
   };
 }
 
