@@ -572,6 +572,28 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
       'Period,SubscriptionId,SubscriptionName,TenantId,MeterId,MeterName,Unit,ResourceUri,Location,UsageFrom,UsageTo,Tier,Quantity,UnitPrice,Amount,Currency',
     );
     assert.equal(rows.length, sub.lines.length);
+    // A page at a time: $top subscriptions of the stack a page (those with no usage show nothing),
+    // the same subscriptions when followed to the end; a forged token is refused.
+    const paged: unknown[] = [];
+    let pages = 0;
+    for (let next: string | undefined = `${url}&$top=1`; next; pages++) {
+      const page = await t.call('GET', next, { token: operator });
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.equal(page.body.period, '2026-03');
+      paged.push(...page.body.value);
+      next = page.body.nextLink;
+    }
+    assert.ok(pages > 1, 'the stack has more subscriptions than one');
+    assert.deepEqual(paged, report.body.value);
+    const forged = await t.call(
+      'GET',
+      `${url}&$skiptoken=${Buffer.from('{"s":"x","k":["y"]}').toString('base64url')}`,
+      {
+        token: operator,
+      },
+    );
+    assert.equal(forged.status, 400, JSON.stringify(forged.body));
+    assert.equal(forged.body.error.code, 'InvalidSkipToken');
     const tenantUser = await t.userToken(a.customerId, a.admin.userName, a.admin.password, admin);
     assert.equal(
       (await t.call('GET', url, { token: tenantUser })).status >= 400,

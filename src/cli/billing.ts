@@ -298,8 +298,16 @@ export function registerBillingCommands(program: Command): void {
         if (!name) throw new CliError(`Name the stack with --stack (${names.join(', ')}).`, 2);
         const s = c.stack(name);
         const url = `${s.adminArm}/subscriptions/${s.providerSubscriptionId}/providers/Stackledger.Billing/chargeback?${SYSTEM_API}&period=${o.period}${o.csv ? '&format=csv' : ''}`;
-        const r = await c.http.call('GET', url, { token: await c.token(s.adminArm, 'operator') });
+        const token = await c.token(s.adminArm, 'operator');
+        const r = await c.http.call('GET', url, { token });
         if (o.csv) return void process.stdout.write(String(r));
+        // The month's subscriptions come a page at a time: every page's, in one document.
+        for (let next: string | undefined = r.nextLink; next;) {
+          const page = await c.http.call('GET', next, { token });
+          r.value.push(...page.value);
+          next = page.nextLink;
+        }
+        delete r.nextLink;
         print(o.json, r, () =>
           tableOrNone(
             ['Subscription', 'Tenant', 'Lines', 'Total', 'Currency'],

@@ -284,12 +284,11 @@ export async function createStack(opts: StackOptions): Promise<Stack> {
             { pool: opts.pool, dir: opts.archiveDir, quarantine: quarantineForArchive, clock },
             operator,
           );
-          registerChargebackRoutes(armApp, {
-            db: opts.db,
-            arm,
-            operator,
-            providerSubscriptionId: opts.providerSubscriptionId,
-          });
+          registerChargebackRoutes(
+            armApp,
+            { db: opts.db, arm, operator, providerSubscriptionId: opts.providerSubscriptionId },
+            () => opts.endpoints()[which],
+          );
           registerDeploymentRoutes(armApp, deployments, () => opts.endpoints()[which]);
         } else {
           registerTenantSubscriptionRoutes(armApp, offers, () => opts.endpoints()[which]);

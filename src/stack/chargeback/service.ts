@@ -7,7 +7,8 @@ import { pricingStore } from '../../rating/store.ts';
 import { setPrice, type PriceInput } from '../../rating/service.ts';
 import { priceSheetView } from '../../rating/views.ts';
 import { refuseArchived } from '../metering/archive.ts';
-import { chargebackStore, type ChargebackDb, type ChargebackLine } from './store.ts';
+import type { Cursor } from '../../core/paging.ts';
+import { CHARGEBACK_ORDER, chargebackStore, type ChargebackDb, type ChargebackLine } from './store.ts';
 
 // The operator's chargeback: a month of each tenant subscription's usage rated with the operator's
 // own price sheet (`chargeback`, the list prices until changed), and that sheet. Operator only.
@@ -26,12 +27,13 @@ export interface ChargebackRow extends ChargebackLine {
   subscriptionName: string | null;
 }
 
+/** A month of chargeback: which, of which subscriptions (undefined: every tenant subscription), in what currency. */
 export interface ChargebackMonth {
   period: string;
   start: Date;
   end: Date;
   currency: string;
-  rows: ChargebackRow[];
+  only: string | undefined;
 }
 
 /**
@@ -51,12 +53,22 @@ export async function chargebackMonth(
   parsePeriod(label);
   const { start, end } = periodBounds(label, 1);
   await refuseArchived(ctx.db, { from: start, to: end, by: 'hour' });
-  const [lines, sheet, names] = await Promise.all([
-    chargebackStore.lines(ctx.db, start, end, only),
-    pricingStore.sheet(ctx.db, CHARGEBACK_SHEET),
-    chargebackStore.subscriptionNames(ctx.db),
-  ]);
-  const rows = lines.map((l) => {
+  const sheet = await pricingStore.sheet(ctx.db, CHARGEBACK_SHEET);
+  return { period: label, start, end, currency: sheet?.currency ?? 'USD', only };
+}
+
+/**
+ * A page of a month's chargeback: up to `cursor.limit` subscriptions after the cursor (one more
+ * read, to tell that another page follows), and the lines of those shown, with their names. A
+ * page's work is its subscriptions' usage, whatever the stack's size.
+ */
+export async function chargebackPage(ctx: ChargebackContext, month: ChargebackMonth, cursor: Cursor) {
+  const subscriptions = await chargebackStore.subscriptionPage(ctx.db, cursor, month.only);
+  const shown = subscriptions.slice(0, cursor.limit);
+  const names = new Map(shown.map((s) => [s.subscription_id, s.display_name]));
+  const lines =
+    shown.length === 0 ? [] : await chargebackStore.lines(ctx.db, month.start, month.end, [...names.keys()]);
+  const rows: ChargebackRow[] = lines.map((l) => {
     const meter = findMeter(l.meter_id);
     return {
       ...l,
@@ -65,8 +77,26 @@ export async function chargebackMonth(
       subscriptionName: names.get(l.subscription_id) ?? null,
     };
   });
-  return { period: label, start, end, currency: sheet?.currency ?? 'USD', rows };
+  return { subscriptions, rows };
 }
+
+/** Every page of a month's chargeback, in order (the CSV's rows). */
+export async function* chargebackPages(
+  ctx: ChargebackContext,
+  month: ChargebackMonth,
+): AsyncGenerator<ChargebackRow[]> {
+  let after: Cursor['after'];
+  for (;;) {
+    const cursor = { after, limit: CHARGEBACK_PAGE };
+    const page = await chargebackPage(ctx, month, cursor);
+    yield page.rows;
+    if (page.subscriptions.length <= cursor.limit) return;
+    after = CHARGEBACK_ORDER.keyOf(page.subscriptions[cursor.limit - 1]!);
+  }
+}
+
+/** Subscriptions a page of the CSV reads. */
+const CHARGEBACK_PAGE = 100;
 
 /** The operator's chargeback sheet with its prices. */
 export async function chargebackSheet(ctx: ChargebackContext, principal: Principal) {

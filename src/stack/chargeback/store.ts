@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { keyset, pageQuery, type Cursor } from '../../core/paging.ts';
 import { armStore } from '../../arm/store.ts';
 import { CHARGEBACK_SHEET } from '../../rating/migrations.ts';
 import { ratingCtes, roundMoneySql } from '../../rating/rating.ts';
@@ -25,15 +26,41 @@ export interface ChargebackLine {
   usage_to: string;
 }
 
+/** A subscription of a chargeback page, with its name. */
+export interface ChargebackSubscription {
+  subscription_id: string;
+  display_name: string;
+}
+
+/** A chargeback's pages: the stack's subscriptions by id, each page's lines read for its subscriptions alone. */
+export const CHARGEBACK_ORDER = keyset(
+  'chargeback',
+  [[sql.ref('o.subscription_id'), 'uuid']],
+  (s: ChargebackSubscription) => [s.subscription_id],
+);
+
 export const chargebackStore = {
-  /** The month's chargeback lines: of every tenant subscription, or of one. */
-  lines: async (db: ChargebackDb, start: Date, end: Date, subscriptionId?: string): Promise<ChargebackLine[]> => {
+  /** A page of subscriptions (CHARGEBACK_ORDER; one, when `only` names it), through ARM's published ownership query. */
+  subscriptionPage: (db: ChargebackDb, cursor: Cursor, only?: string): Promise<ChargebackSubscription[]> => {
+    const owned = sql<ChargebackSubscription>`(${armStore.subscriptionOwnership()})`.as('o');
+    let q = db.selectFrom(owned).select(['o.subscription_id', 'o.display_name']);
+    if (only !== undefined) q = q.where('o.subscription_id', '=', only);
+    return pageQuery(q, CHARGEBACK_ORDER, cursor).execute();
+  },
+
+  /** The month's chargeback lines of these subscriptions. */
+  lines: async (
+    db: ChargebackDb,
+    start: Date,
+    end: Date,
+    subscriptionIds: readonly string[],
+  ): Promise<ChargebackLine[]> => {
     // Each tenant subscription is its own document (`invoice_id`) for the rating CTEs.
     const r = await sql<ChargebackLine>`
       with usage as (
         select d.subscription_id as invoice_id, d.tenant_id as customer_id, ''::text as offer_id, d.subscription_id, d.meter_id,
                d.resource_uri, d.location, d.usage_date, d.quantity
-        from (${outboxStore.dailyUsage(start, end, subscriptionId)}) d
+        from (${outboxStore.dailyUsage(start, end, subscriptionIds)}) d
       ),
       w as (
         select distinct invoice_id, array['operator'] as sellers, ${start}::timestamptz as period_start from usage
@@ -47,13 +74,5 @@ export const chargebackStore = {
       order by 1, 3, 4, 6
     `.execute(db);
     return r.rows;
-  },
-
-  /** Every subscription's display name, by id (through ARM's published ownership query). */
-  subscriptionNames: async (db: ChargebackDb): Promise<Map<string, string>> => {
-    const r = await sql<{ subscription_id: string; display_name: string }>`
-      select subscription_id::text, display_name from (${armStore.subscriptionOwnership()}) o
-    `.execute(db);
-    return new Map(r.rows.map((s) => [s.subscription_id, s.display_name]));
   },
 };

@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { Decimal } from 'decimal.js';
-import type { ChargebackMonth } from './service.ts';
+import type { ChargebackMonth, ChargebackRow } from './service.ts';
 
 // The chargeback month on the wire: JSON grouped per tenant subscription, or CSV, one row a line.
 
@@ -23,9 +23,13 @@ const CSV_COLUMNS = [
   'Currency',
 ];
 
-export function chargebackCsv(m: ChargebackMonth): string {
+/** The CSV's first line: its columns (plain words, nothing to quote). */
+export const CHARGEBACK_CSV_HEADER = `${CSV_COLUMNS.join(',')}\n`;
+
+/** A page's lines as the CSV's rows. */
+export function chargebackCsvRows(m: ChargebackMonth, rows: ChargebackRow[]): string {
   return stringify(
-    m.rows.map((r) => [
+    rows.map((r) => [
       m.period,
       r.subscription_id,
       r.subscriptionName,
@@ -43,7 +47,6 @@ export function chargebackCsv(m: ChargebackMonth): string {
       r.amount,
       m.currency,
     ]),
-    { header: true, columns: CSV_COLUMNS },
   );
 }
 
@@ -56,9 +59,10 @@ interface SubscriptionChargeback {
   lines: unknown[];
 }
 
-export function chargebackJson(m: ChargebackMonth) {
+/** A page's subscriptions, each with its lines and total, by subscription id (those with no usage have none). */
+export function chargebackEntries(m: ChargebackMonth, rows: ChargebackRow[]): Map<string, ReturnType<typeof total>> {
   const bySubscription = new Map<string, SubscriptionChargeback>();
-  for (const r of m.rows) {
+  for (const r of rows) {
     let s = bySubscription.get(r.subscription_id);
     if (!s) {
       s = {
@@ -86,11 +90,15 @@ export function chargebackJson(m: ChargebackMonth) {
       amount: r.amount,
     });
   }
-  return {
-    period: m.period,
-    periodStart: m.start.toISOString(),
-    periodEnd: m.end.toISOString(),
-    currency: m.currency,
-    value: [...bySubscription.values()].map((s) => ({ ...s, total: s.total.toFixed(2) })),
-  };
+  return new Map([...bySubscription].map(([id, s]) => [id, total(s)]));
 }
+
+const total = (s: SubscriptionChargeback) => ({ ...s, total: s.total.toFixed(2) });
+
+/** The month a page belongs to, as the document around its subscriptions. */
+export const chargebackDocument = (m: ChargebackMonth) => ({
+  period: m.period,
+  periodStart: m.start.toISOString(),
+  periodEnd: m.end.toISOString(),
+  currency: m.currency,
+});

@@ -282,8 +282,8 @@ export const outboxStore = {
    * day: subscription_id, tenant_id, meter_id, resource_uri, location, usage_date, quantity (days
    * that sum to zero left out). Chargeback rates it.
    */
-  dailyUsage: (start: Date, end: Date, subscriptionId?: string): RawBuilder<unknown> => {
-    const only = subscriptionId === undefined ? sql`true` : sql`r.subscription_id = ${subscriptionId}::uuid`;
+  dailyUsage: (start: Date, end: Date, subscriptionIds?: readonly string[]): RawBuilder<unknown> => {
+    const only = subscriptionIds === undefined ? sql`true` : sql`r.subscription_id = any(${subscriptionIds}::uuid[])`;
     return sql`
       select r.subscription_id, r.tenant_id, r.meter_id, r.resource_uri, r.location,
              (r.hour at time zone 'UTC')::date as usage_date, sum(r.quantity) as quantity
