@@ -577,7 +577,7 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     const paged: unknown[] = [];
     let pages = 0;
     for (let next: string | undefined = `${url}&$top=1`; next; pages++) {
-      const page = await t.call('GET', next, { token: operator });
+      const page: { status: number; body: UndeclaredJson } = await t.call('GET', next, { token: operator });
       assert.equal(page.status, 200, JSON.stringify(page.body));
       assert.equal(page.body.period, '2026-03');
       paged.push(...page.body.value);
