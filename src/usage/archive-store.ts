@@ -31,9 +31,12 @@ export type ArchiveRow = UsageArchivesTable;
 /** A usage month as an advisory lock's second key: YYYYMM of its UTC month. */
 const monthKey = (t: Date) => t.getUTCFullYear() * 100 + t.getUTCMonth() + 1;
 
-/** The advisory locks of usage months (one class, the month its second key): see `holdMonthsSql`. */
+/** The advisory locks of usage months: one class, the month (YYYYMM) its second key. */
+const MONTH_LOCK_CLASS = `hashtext('stackledger: usage month')`;
+
+/** Takes the locks of these months (see `holdMonthsSql`), in one order. */
 const monthLock = (mode: 'shared' | 'exclusive', keys: number[]) =>
-  `select pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(hashtext('stackledger: usage month'), k)
+  `select pg_advisory_xact_lock${mode === 'shared' ? '_shared' : ''}(${MONTH_LOCK_CLASS}, k)
    from unnest('{${keys.join(',')}}'::int[]) k order by k`;
 
 const ARCHIVED_UNTIL = `select (max(month) + interval '1 month')::timestamp at time zone 'UTC' as until from usage_archives`;
@@ -160,7 +163,7 @@ export const archiveStore = {
    */
   async holdMonthsBetween(db: Db, from: Date, to: Date): Promise<void> {
     await sql`
-      select pg_advisory_xact_lock_shared(hashtext('stackledger: usage month'), (extract(year from m) * 100 + extract(month from m))::int)
+      select pg_advisory_xact_lock_shared(${sql.raw(MONTH_LOCK_CLASS)}, (extract(year from m) * 100 + extract(month from m))::int)
       from (select m from generate_series(
               greatest(date_trunc('month', ${from}::timestamptz at time zone 'UTC'), (select min(month) from usage_counters)),
               least(${to}::timestamptz at time zone 'UTC', (select max(month) from usage_counters)),
@@ -182,7 +185,8 @@ export const archiveStore = {
 
 /**
  * The statements of one month's archive on the archiving transaction's client (COPY needs a pg
- * client of its own): locking the partitions against writes, counting them, and taking the month out.
+ * client of its own): holding the month against its writers, copying and counting it, and taking
+ * it out.
  */
 export const archiveClientSql = {
   /**
