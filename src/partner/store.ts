@@ -80,15 +80,6 @@ export const partnerStore = {
     return pageQuery(q, CUSTOMER_ORDER, cursor).execute();
   },
 
-  countCustomers: async (db: PartnerDb, partner: string): Promise<number> => {
-    const row = await db
-      .selectFrom('customers')
-      .select(sql<string>`count(*)`.as('n'))
-      .where('partner_tenant_id', '=', partner)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  },
-
   insertOrder: async (db: PartnerDb, row: OrdersTable) => {
     await db
       .insertInto('orders')
