@@ -41,6 +41,11 @@ async function rolesAt(ctx: ArmContext, principal: Principal, scope: string, kno
 
 const rolesOf = (roleIds: string[]) => roleIds.map(findRole).filter((r) => r !== undefined);
 
+type Role = ReturnType<typeof rolesOf>[number];
+
+/** Whether any of the roles allows the action: the check itself. */
+const allowed = (roles: Role[], action: string) => roles.some((role) => roleAllows(role, action));
+
 /**
  * `authorize` on a subscription whose row and the principal's roles assigned at the scope (at or
  * above it: `ancestorScopeKeys`) the caller has read already, in one statement
@@ -55,7 +60,7 @@ export async function authorizeAssigned(
 ): Promise<void> {
   noteRightsChecked(principal);
   const implicit = (await ctx.implicitRoles?.(principal, assigned.subscription)) ?? [];
-  if (!rolesOf([...assigned.roleIds, ...implicit]).some((role) => roleAllows(role, action)))
+  if (!allowed(rolesOf([...assigned.roleIds, ...implicit]), action))
     throw armErrors.authorizationFailed(principal.objectId, action, scope);
 }
 
@@ -77,7 +82,7 @@ export async function rightsAt(
   const roles = await rolesAt(ctx, principal, scope, known);
   const allowsData = (dataAction: string) => roles.some((role) => roleAllowsData(role, dataAction));
   return {
-    allows: (action) => roles.some((role) => roleAllows(role, action)),
+    allows: (action) => allowed(roles, action),
     allowsData,
     requireData: (dataAction) => {
       if (!allowsData(dataAction)) throw armErrors.authorizationFailed(principal.objectId, dataAction, scope);

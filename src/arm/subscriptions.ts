@@ -16,7 +16,11 @@ export const SUBSCRIPTION_WRITABLE_STATES = new Set(['Enabled']);
 /** The subscription named in a path: 400 when not a GUID, 404 when unknown or deleted. */
 export async function requireSubscription(ctx: ArmContext, subscriptionId: string): Promise<SubscriptionsTable> {
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
-  const sub = await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase());
+  return found(await armStore.getSubscription(ctx.db, subscriptionId.toLowerCase()), subscriptionId);
+}
+
+/** A subscription read by the id a path names: 404 when unknown or deleted. */
+function found<T extends { state: SubscriptionsTable['state'] }>(sub: T | undefined, subscriptionId: string): T {
   if (!sub || sub.state === 'Deleted') throw armErrors.subscriptionNotFound(subscriptionId);
   return sub;
 }
@@ -35,15 +39,15 @@ export async function requireSubscriptionRight(
   if (!isGuid(subscriptionId)) throw armErrors.invalidSubscriptionId(subscriptionId);
   // Ids are stored in lower case, so the scope is the one the subscription's row names.
   const scope = `/subscriptions/${subscriptionId.toLowerCase()}`;
-  const found = await armStore.subscriptionWithAssignedRoles(
+  const read = await armStore.subscriptionWithAssignedRoles(
     ctx.db,
     subscriptionId.toLowerCase(),
     principalIds(principal),
     ancestorScopeKeys(scope),
   );
-  if (!found || found.subscription.state === 'Deleted') throw armErrors.subscriptionNotFound(subscriptionId);
-  await authorizeAssigned(ctx, principal, action, scope, found);
-  return found.subscription;
+  const subscription = found(read?.subscription, subscriptionId);
+  await authorizeAssigned(ctx, principal, action, scope, { subscription, roleIds: read!.roleIds });
+  return subscription;
 }
 
 export function requireWritable(sub: SubscriptionsTable): void {
