@@ -8,7 +8,7 @@ import { openWindow, termsOf } from './open-periods.ts';
 import { partnerUnbilledStore } from './partner-unbilled.ts';
 import { type InvoiceWindow, type LineKey, type PreviewSums, ratedStore } from './rated-store.ts';
 import type { UnbilledPosition } from './rules.ts';
-import { billingStore, type DailyRatedLine } from './store.ts';
+import { billingStore, type DailyRatedLine, type StoredLine } from './store.ts';
 import type { InvoicesTable, Seller, Stream } from './tables.ts';
 import { customerInvoiceView, customerLineView } from './views.ts';
 
@@ -92,9 +92,7 @@ export async function* unbilledDetail(
       yield `${head.slice(0, -2)},"lines":[`;
       continue;
     }
-    const subscriptions = new Set(part.lines.map((l) => l.subscription_id).filter((id): id is string => !!id));
-    const names = await billingStore.names(ctx.db, [...subscriptions]);
-    const text = part.lines.map((l) => JSON.stringify(customerLineView(l, names))).join(',');
+    const text = await linesText(ctx, part.lines);
     yield first ? text : `,${text}`;
     first = false;
   }
@@ -221,6 +219,13 @@ export async function invoiceLinks(ctx: BillingContext, inv: InvoicesTable) {
   };
 }
 
+/** A batch of an invoice's lines as the JSON of its `lines` array's items, with the names they need. */
+async function linesText(ctx: BillingContext, lines: StoredLine[]): Promise<string> {
+  const subscriptions = new Set(lines.map((l) => l.subscription_id).filter((id): id is string => !!id));
+  const names = await billingStore.names(ctx.db, [...subscriptions]);
+  return lines.map((l) => JSON.stringify(customerLineView(l, names))).join(',');
+}
+
 /** Lines per page of a streamed invoice. */
 const DETAIL_BATCH = 5000;
 
@@ -244,9 +249,7 @@ export async function* invoiceDetail(ctx: BillingContext, inv: InvoicesTable): A
     const batch = await billingStore.lines(ctx.db, inv.id, after, DETAIL_BATCH);
     if (batch.length === 0) break;
     after = batch[batch.length - 1].line_no;
-    const subscriptions = new Set(batch.map((l) => l.subscription_id).filter((id): id is string => !!id));
-    const batchNames = await billingStore.names(ctx.db, [...subscriptions]);
-    const text = batch.map((l) => JSON.stringify(customerLineView(l, batchNames))).join(',');
+    const text = await linesText(ctx, batch);
     yield first ? text : `,${text}`;
     first = false;
     if (batch.length < DETAIL_BATCH) break;
