@@ -1,5 +1,6 @@
 import { keptByParent, parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
 import { DAY_MS } from '../core/clock.ts';
+import { keptByArgument } from '../core/kept.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import { csvField } from './csv-field.ts';
 import type { ExportInvoice, RowInput } from './export-columns.ts';
@@ -41,17 +42,11 @@ export function focusShared({ line, invoice, names }: RowInput) {
 }
 type FocusRow = ReturnType<typeof focusShared>;
 
-const DAYS_AFTER = new Map<string, string>();
 /** The day after a date ('YYYY-MM-DD'), at midnight UTC (kept: an export's lines have a few dates between them). */
-function dayAfter(date: string): string {
-  let after = DAYS_AFTER.get(date);
-  if (after === undefined) {
-    after = `${new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)}T00:00:00Z`;
-    if (DAYS_AFTER.size > 10_000) DAYS_AFTER.clear();
-    DAYS_AFTER.set(date, after);
-  }
-  return after;
-}
+const dayAfter = keptByArgument(
+  (date: string) => `${new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)}T00:00:00Z`,
+  10_000,
+);
 
 const onUsage = (r: FocusRow, value: string | null) => (r.usage ? value : null);
 /** The ARM type of a resource id (`resourceTypeOf`), none for an id that is not a resource's. */

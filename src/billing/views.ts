@@ -2,6 +2,7 @@ import { Decimal } from 'decimal.js';
 import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { keptByParent, parseResourceId } from '../core/arm-id.ts';
+import { keptByArgument } from '../core/kept.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 
@@ -75,21 +76,8 @@ const subscriptionName = (line: DailyRatedLine, ctx: RatedLineContext) =>
   (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '';
 const usageDate = (line: DailyRatedLine) => (line.usage_date ? dateTime(line.usage_date) : '');
 
-/** Kept by argument, a few thousand at most: an export's lines have a few dates and repeat each resource daily. */
-function kept<T>(compute: (key: string) => T): (key: string) => T {
-  const values = new Map<string, T>();
-  return (key) => {
-    let value = values.get(key);
-    if (value === undefined) {
-      value = compute(key);
-      if (values.size >= 5000) values.clear();
-      values.set(key, value);
-    }
-    return value;
-  };
-}
 /** The last second of a day, as the partner center ends a charge. */
-const dayEnd = kept((day: string) => dateTime(new Date(Date.parse(day) + DAY_MS - 1000)));
+const dayEnd = keptByArgument((day: string) => dateTime(new Date(Date.parse(day) + DAY_MS - 1000)), 5000);
 const keptResourceParts = keptByParent(resourceParts);
 const partsOf = (line: DailyRatedLine) =>
   line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);

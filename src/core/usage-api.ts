@@ -1,4 +1,5 @@
 import { DAY_MS, HOUR_MS, parseInstant } from './clock.ts';
+import { keptByArgument } from './kept.ts';
 import { armError } from './errors.ts';
 import { JsonText, jsonInString, jsonString } from './json-text.ts';
 
@@ -90,20 +91,11 @@ export function parseUsageQuery(q: (name: string) => string | undefined, now: Da
   return { start, end, granularity, showDetails: details === undefined || details.toLowerCase() !== 'false' };
 }
 
-/** The usage times formatted lately: a page's thousand aggregates share a few hours. */
-const formattedTimes = new Map<number, string>();
+/** A time formatted as the vendor's examples are (kept: a page's thousand aggregates share a few hours). */
+const formattedTime = keptByArgument((ms: number) => `${new Date(ms).toISOString().slice(0, -5)}+00:00`, 4096);
 
 /** Times in the shape of the vendor's examples: 2015-03-03T00:00:00+00:00. */
-export function usageTime(t: Date): string {
-  const ms = t.getTime();
-  let text = formattedTimes.get(ms);
-  if (text === undefined) {
-    if (formattedTimes.size >= 4096) formattedTimes.clear();
-    text = `${t.toISOString().slice(0, -5)}+00:00`;
-    formattedTimes.set(ms, text);
-  }
-  return text;
-}
+export const usageTime = (t: Date): string => formattedTime(t.getTime());
 
 export interface UsageAggregateRow {
   subscription_id: string;
