@@ -454,6 +454,23 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     );
     assert.equal(forB.body.properties.total, '3.00');
     assert.equal(forB.body.properties.status, 'Open');
+    // B's own administrator reads the same open invoice, naming no one.
+    const asB = await t.call('GET', `${billing('invoices/unbilled')}?${V}`, {
+      token: await t.userToken(b.customerId, b.admin.userName, b.admin.password, t.b.hub.arm),
+    });
+    assert.equal(asB.status, 200, JSON.stringify(asB.body));
+    assert.deepEqual(asB.body.properties.lines, forB.body.properties.lines);
+    // Another partner is told nothing of B; a customer id that is none is refused before anything is read.
+    const other = await secondPartner(t, 'unbilled');
+    for (const [token, customerId] of [
+      [await other.token(t.b.hub.arm), b.customerId],
+      [csp, 'not-a-guid'],
+      [csp, randomUUID()],
+    ]) {
+      const res = await t.call('GET', `${billing('invoices/unbilled')}?${V}&customerId=${customerId}`, { token });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'CustomerNotFound');
+    }
   });
 
   it('exports the March invoices: the reconciliation file, FOCUS and JSON, each summing to the invoice', async () => {
