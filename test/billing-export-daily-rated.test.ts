@@ -14,7 +14,7 @@ import {
   RECON_COLUMNS,
   ROW_FORMATS,
 } from '../src/billing/export-columns.ts';
-import { dailyRatedLineView, type Names } from '../src/billing/views.ts';
+import { dailyRatedLineView, type Names, numberText } from '../src/billing/views.ts';
 import { METERS } from '../src/core/meters.ts';
 
 const PARTIES = ['11111111-0000-0000-0000-000000000001', '11111111-0000-0000-0000-000000000002'];
@@ -95,5 +95,37 @@ describe("the daily-rated line item's rows in the exports", () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it("prints a number from the database's text as JavaScript prints its double", () => {
+    const digits = (min: number, max: number) =>
+      fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const integer = fc.oneof(
+      fc.constant('0'),
+      fc.tuple(fc.constantFrom(...'123456789'), digits(0, 22)).map(([a, b]) => a + b),
+    );
+    const decimalText = fc
+      .tuple(fc.boolean(), integer, fc.option(digits(1, 20), { nil: undefined }))
+      .map(([negative, i, f]) => `${negative ? '-' : ''}${i}${f === undefined ? '' : `.${f}`}`);
+    const odd = fc.constantFrom(
+      '-0',
+      '-0.000',
+      '0.000001',
+      '0.0000001',
+      '0.00000100',
+      '1e5',
+      '',
+      '-',
+      '.5',
+      '5.',
+      '00.5',
+      'NaN',
+      '1.5.2',
+    );
+    fc.assert(
+      fc.property(fc.oneof(decimalText, odd), (text) => assert.equal(numberText(text), String(Number(text)))),
+      { numRuns: 20_000 },
+    );
+    assert.equal(numberText(null), '0');
   });
 });

@@ -1,12 +1,13 @@
 import { csvField } from './csv-field.ts';
 import { FOCUS_COLUMN_NAMES, focusRow } from './focus-columns.ts';
-import type { StoredLine } from './store.ts';
+import type { DailyRatedLine, StoredLine } from './store.ts';
 import { jsonString } from '../core/json-text.ts';
 import {
   customerLineView,
   DAILY_RATED_FIELDS,
   type DailyRatedField,
   type Names,
+  numberText,
   type RatedLineContext,
 } from './views.ts';
 
@@ -134,12 +135,6 @@ export const NO_INVOICE: ExportInvoice = {
   issuerName: '',
 };
 
-/** A number as JavaScript prints it, text as it is ('' is absent). */
-const reconField = (value: unknown) => (typeof value === 'number' ? String(value) : csvField(value as string));
-/** A field's value as JSON.stringify writes it: a number (always finite here), a string, or an object. */
-const jsonValue = (value: unknown) =>
-  typeof value === 'number' ? String(value) : typeof value === 'string' ? jsonString(value) : JSON.stringify(value);
-
 /** The daily-rated field each reconciliation column is. */
 const RECON_FIELDS = RECON_COLUMNS.map((c) => {
   const field = DAILY_RATED_FIELDS.find((f) => f.name.toLowerCase() === c.toLowerCase());
@@ -147,29 +142,53 @@ const RECON_FIELDS = RECON_COLUMNS.map((c) => {
   return field;
 });
 
+/** A field's text in a row of one format, from a line and what it reads beside it. */
+type Cell = (line: DailyRatedLine, ctx: RatedLineContext) => string;
+
+/** How a format writes a field: what goes before its value (after `separator`, ',' but for the first), text that may need quotes or escapes, and text that never does. */
+interface CellFormat {
+  prefix: (field: DailyRatedField, separator: string) => string;
+  text: (s: string) => string;
+  plainText: (s: string) => string;
+}
+
+/** A field's cell: its text as the format writes it; a number as JavaScript prints it (from the database's text where the field has it); an object as JSON. */
+function cellOf(field: DailyRatedField, separator: string, format: CellFormat): Cell {
+  const { value, decimal } = field;
+  const prefix = format.prefix(field, separator);
+  if (decimal) return (line) => `${prefix}${numberText(decimal(line))}`;
+  const text = field.quoted ? format.text : format.plainText;
+  return (line, ctx) => {
+    const v = value(line, ctx);
+    return `${prefix}${typeof v === 'string' ? text(v) : typeof v === 'number' ? String(v) : JSON.stringify(v)}`;
+  };
+}
+
 /**
- * A row of daily-rated fields as one format writes it (`cell`, joined by commas between `open` and
- * `close`): the runs of fields of a kind (the same for every line of an invoice with the same type
- * and meter) are written once per kind and kept for the invoice being written, which has lines of
- * a few kinds; a line's own fields are written for it. An export's row costs its own fields only.
+ * A row of daily-rated fields as one format writes it (its cells joined by commas between `open`
+ * and `close`): the runs of fields of a kind (the same for every line of an invoice with the same
+ * type and meter) are written once per kind and kept for the invoice being written, which has
+ * lines of a few kinds; a line's own fields are written for it. An export's row costs its own
+ * fields only.
  */
 class DailyRatedRows {
-  private readonly parts: ({ run: number } | { field: DailyRatedField })[] = [];
-  private readonly runs: DailyRatedField[][] = [];
+  private readonly parts: (number | Cell)[] = [];
+  private readonly runs: Cell[][] = [];
   private invoice: ExportInvoice | undefined;
   private context: RatedLineContext | undefined;
   private readonly kinds = new Map<string, string[]>();
 
   constructor(
     fields: readonly DailyRatedField[],
-    private readonly cell: (field: DailyRatedField, value: unknown) => string,
+    cell: (field: DailyRatedField, separator: string) => Cell,
     private readonly open: string,
     private readonly close: string,
   ) {
     for (const [i, field] of fields.entries()) {
-      if (!field.kind) this.parts.push({ field });
-      else if (i > 0 && fields[i - 1]?.kind) this.runs.at(-1)?.push(field);
-      else this.parts.push({ run: this.runs.push([field]) - 1 });
+      const separator = i > 0 ? ',' : '';
+      if (!field.kind) this.parts.push(cell(field, separator));
+      else if (i > 0 && fields[i - 1]?.kind) this.runs.at(-1)?.push(cell(field, separator));
+      else this.parts.push(this.runs.push([cell(field, separator)]) - 1);
     }
   }
 
@@ -184,25 +203,33 @@ class DailyRatedRows {
     const kindKey = `${line.line_type} ${line.meter_id}`;
     let kind = this.kinds.get(kindKey);
     if (kind === undefined) {
-      kind = this.runs.map((run) => run.map((f) => this.cell(f, f.value(rated, ctx))).join(','));
+      kind = this.runs.map((run) => run.map((cell) => cell(rated, ctx)).join(''));
       this.kinds.set(kindKey, kind);
     }
     let row = this.open;
     for (let p = 0; p < this.parts.length; p++) {
       const part = this.parts[p]!;
-      if (p > 0) row += ',';
-      row += 'run' in part ? kind[part.run] : this.cell(part.field, part.field.value(rated, ctx));
+      row += typeof part === 'number' ? kind[part] : part(rated, ctx);
     }
     return `${row}${this.close}\n`;
   }
 }
 
-const RECON_ROWS = new DailyRatedRows(RECON_FIELDS, (_, value) => reconField(value), '', '');
-/** Each field's key as JSON writes it, with its colon. */
-const JSON_KEYS = new Map(DAILY_RATED_FIELDS.map((f) => [f, `${jsonString(f.name)}:`]));
+const RECON_ROWS = new DailyRatedRows(
+  RECON_FIELDS,
+  (field, separator) =>
+    cellOf(field, separator, { prefix: (_, before) => before, text: csvField, plainText: (s) => s }),
+  '',
+  '',
+);
 const JSON_ROWS = new DailyRatedRows(
   DAILY_RATED_FIELDS,
-  (field, value) => `${JSON_KEYS.get(field)}${jsonValue(value)}`,
+  (field, separator) =>
+    cellOf(field, separator, {
+      prefix: (f, before) => `${before}${jsonString(f.name)}:`,
+      text: jsonString,
+      plainText: (s) => `"${s}"`,
+    }),
   '{',
   '}',
 );

@@ -16,6 +16,44 @@ const dateTime = (d: Date | string) =>
 /** Numbers as the partner center writes them; our amounts are exact decimals, well within a double's digits. */
 const num = (s: string | null) => (s === null ? 0 : Number(s));
 
+/**
+ * `String(num(text))` for the decimal text the database writes, without the double: a decimal of
+ * at most 15 significant digits is the shortest text of its double (doubles keep 15 digits), so
+ * JavaScript prints it as written, less the zeros that end its fraction, wherever it prints plain
+ * decimals (at least 1e-6 in size). Anything else goes through the double. Exports print millions.
+ */
+export function numberText(text: string | null): string {
+  if (text === null) return '0';
+  // Read as [-]integer[.fraction], digits only, the integer without leading zeros (as PostgreSQL writes it).
+  const start = text.charCodeAt(0) === 45 ? 1 : 0;
+  let dot = -1;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && dot < 0) dot = i;
+    else if (c < 48 || c > 57) return String(Number(text));
+  }
+  const integerEnd = dot < 0 ? text.length : dot;
+  const integer = integerEnd - start;
+  const zeroInteger = integer === 1 && text.charCodeAt(start) === 48;
+  if (integer === 0 || integer > 15 || (integer > 1 && text.charCodeAt(start) === 48) || dot === text.length - 1)
+    return String(Number(text));
+  let end = text.length;
+  if (dot > 0) {
+    while (text.charCodeAt(end - 1) === 48) end--;
+    if (end === dot + 1) end = dot;
+  }
+  if (end === integerEnd) return zeroInteger ? '0' : end === text.length ? text : text.slice(0, end);
+  let significant = integer + (end - dot - 1);
+  if (zeroInteger) {
+    let zeros = 0;
+    while (text.charCodeAt(dot + 1 + zeros) === 48) zeros++;
+    if (zeros > 5) return String(Number(text));
+    significant = end - dot - 1 - zeros;
+  }
+  if (significant > 15) return String(Number(text));
+  return end === text.length ? text : text.slice(0, end);
+}
+
 function resourceParts(uri: string | null) {
   const id = uri ? parseResourceId(uri) : undefined;
   return { resourceGroup: id?.resourceGroup ?? '', consumedService: id?.namespace ?? '' };
@@ -66,7 +104,11 @@ export interface RatedLineContext {
 export interface DailyRatedField {
   name: string;
   kind: boolean;
+  /** Whether a text value may hold what CSV quotes or JSON escapes (what a user names, a resource id, a region): never ids, dates or numbers. */
+  quoted: boolean;
   value: (line: DailyRatedLine, ctx: RatedLineContext) => string | number | object;
+  /** A number's text as the database wrote it (the value is its `num`): the exports print it with `numberText`. */
+  decimal?: (line: DailyRatedLine) => string | null;
 }
 
 const meterOf = (line: DailyRatedLine) => (line.meter_id ? findMeter(line.meter_id) : undefined);
@@ -77,36 +119,57 @@ const subscriptionName = (line: DailyRatedLine, ctx: RatedLineContext) =>
 const usageDate = (line: DailyRatedLine) => (line.usage_date ? dateTime(line.usage_date) : '');
 
 /** The last second of a day, as the partner center ends a charge. */
-const dayEnd = keptByArgument((day: string) => dateTime(new Date(Date.parse(day) + DAY_MS - 1000)), 5000);
+const dayEnd = keptByArgument((date: string) => dateTime(new Date(Date.parse(date) + DAY_MS - 1000)), 5000);
 const keptResourceParts = keptByParent(resourceParts);
 const partsOf = (line: DailyRatedLine) =>
   line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);
 
-const kind = (name: string, value: DailyRatedField['value']): DailyRatedField => ({ name, kind: true, value });
-const own = (name: string, value: DailyRatedField['value']): DailyRatedField => ({ name, kind: false, value });
+// A field of a kind is written once per kind, so each is treated as text that may need quotes.
+const kind = (name: string, value: DailyRatedField['value']): DailyRatedField => ({
+  name,
+  kind: true,
+  quoted: true,
+  value,
+});
+/** A line's own field: text that may need quotes, or (plain) ids and dates that never do. */
+const own = (name: string, value: DailyRatedField['value'], quoted = true): DailyRatedField => ({
+  name,
+  kind: false,
+  quoted,
+  value,
+});
+const plain = (name: string, value: DailyRatedField['value']) => own(name, value, false);
+/** A line's own number, from its decimal text. */
+const ownNumber = (name: string, decimal: (line: DailyRatedLine) => string | null): DailyRatedField => ({
+  name,
+  kind: false,
+  quoted: false,
+  value: (l) => num(decimal(l)),
+  decimal,
+});
 
 /** The daily-rated usage line item's fields, in the vendor's order. */
 export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   kind('partnerId', (_, c) => c.partnerId),
   kind('partnerName', (_, c) => c.names.get(c.partnerId)?.name ?? ''),
-  own('customerId', (l) => l.customer_id ?? ''),
+  plain('customerId', (l) => l.customer_id ?? ''),
   own('customerName', (l, c) => customerOf(l, c)?.name ?? ''),
   own('customerDomainName', (l, c) => customerOf(l, c)?.domain ?? ''),
   kind('customerCountry', () => 'US'),
   kind('invoiceNumber', (_, c) => c.invoiceNumber),
   kind('mpnId', () => ''),
   kind('resellerMpnId', () => ''),
-  own('chargeStartDate', usageDate),
-  own('chargeEndDate', (l) => (l.usage_date ? dayEnd(usageDate(l)) : '')),
-  own('subscriptionId', (l) => l.subscription_id ?? ''),
+  plain('chargeStartDate', usageDate),
+  plain('chargeEndDate', (l) => (l.usage_date ? dayEnd(l.usage_date) : '')),
+  plain('subscriptionId', (l) => l.subscription_id ?? ''),
   own('subscriptionDescription', subscriptionName),
-  own('entitlementId', (l) => l.subscription_id ?? ''),
+  plain('entitlementId', (l) => l.subscription_id ?? ''),
   own('entitlementDescription', subscriptionName),
   kind('productName', () => 'Azure Stack Hub'),
   kind('skuName', (l) => meterOf(l)?.category ?? ''),
   kind('publisherName', () => 'Stackledger'),
   kind('publisherId', () => ''),
-  own('usageDate', usageDate),
+  plain('usageDate', usageDate),
   kind('meterType', () => 'Consumption'),
   kind('meterCategory', (l) => meterOf(l)?.category ?? ''),
   kind('meterId', (l) => l.meter_id ?? ''),
@@ -119,16 +182,16 @@ export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   own('resourceGroup', (l) => partsOf(l).resourceGroup),
   own('resourceUri', (l) => l.resource_uri ?? ''),
   kind('chargeType', (l) => (l.line_type === 'late usage' ? 'Late usage' : 'Usage')),
-  own('unitPrice', (l) => num(l.unit_price)),
-  own('quantity', (l) => num(l.quantity)),
+  ownNumber('unitPrice', (l) => l.unit_price),
+  ownNumber('quantity', (l) => l.quantity),
   kind('unitType', (l) => meterOf(l)?.unit ?? ''),
-  own('billingPreTaxTotal', (l) => num(l.amount)),
+  ownNumber('billingPreTaxTotal', (l) => l.amount),
   kind('billingCurrency', (_, c) => c.currency),
-  own('pricingPreTaxTotal', (l) => num(l.amount)),
+  ownNumber('pricingPreTaxTotal', (l) => l.amount),
   kind('pricingCurrency', (_, c) => c.currency),
-  own('effectiveUnitPrice', (l) => num(l.unit_price)),
+  ownNumber('effectiveUnitPrice', (l) => l.unit_price),
   kind('pcToBCExchangeRate', () => 1),
-  own('tier', (l) => l.tier ?? 1),
+  plain('tier', (l) => l.tier ?? 1),
   kind('invoiceLineItemType', () => 'usage_line_items'),
   kind('billingProvider', () => 'one_time'),
   kind('attributes', () => ({ objectType: 'DailyRatedUsageLineItem' })),
