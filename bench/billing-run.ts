@@ -230,10 +230,13 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
     const otherFormats: Record<string, number> = {};
     for (const format of ['recon', 'json'] as const) {
       bytes = 0;
+      const cpuBefore = process.cpuUsage();
       start = performance.now();
       await pipeline(exportStream(db, pool, focusSelection, format), counter());
       const ms = performance.now() - start;
+      const cpu = process.cpuUsage(cpuBefore);
       otherFormats[`${format}Ms`] = Math.round(ms);
+      otherFormats[`${format}HubCpuMs`] = Math.round((cpu.user + cpu.system) / 1000);
       otherFormats[`${format}MB`] = Math.round(bytes / 1e6);
       otherFormats[`${format}Ratio`] = Math.round((ms / copyMs) * 100) / 100;
       // And against the database's own speed for the same bytes: the export's file, a line a row
