@@ -226,6 +226,10 @@ interface LineRange {
   customerId?: string;
 }
 
+/** The query of a range's lines, as `toLine` reads them. */
+const rangeQuery = (where: string) =>
+  `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`;
+
 /**
  * Writes the rows of an invoice's lines in `range` into `out`; answers how many. `known`: the
  * names the range looks up, when already read (`rangeNames`).
@@ -241,14 +245,21 @@ export async function writeLines(
 ): Promise<number> {
   const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
   const names = known ?? (await rangeNames(client, db, invoice, where));
+  return writeRows(format, invoice, names, copyTextRows(client, rangeQuery(where), LINE_ASCII), out);
+}
+
+/** Writes the rows of lines as they are read (`copyTextRows` of `rangeQuery`) into `out`; answers how many. */
+async function writeRows(
+  format: ExportFormat,
+  invoice: InvoiceToExport,
+  names: Names,
+  lines: AsyncIterable<TextRow[]>,
+  out: Writable,
+): Promise<number> {
   const row = ROW_FORMATS[format].row;
   const chunks = new ByteChunks();
   let rows = 0;
-  for await (const batch of copyTextRows(
-    client,
-    `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`,
-    LINE_ASCII,
-  )) {
+  for await (const batch of lines) {
     for (const r of batch) chunks.add(row({ line: toLine(r), invoice, names }));
     rows += batch.length;
     for (const chunk of chunks.take()) await writeInto(out, chunk);
@@ -309,11 +320,12 @@ async function taxRow(
 }
 
 /**
- * Writes an invoice's rows (and its tax row, FOCUS) into `out`, its lines read on `client` a
- * range at a time. What comes before a range (its names; after the last, the tax row's sums) is
- * read on `twin`, a second connection with the export's snapshot, while the range before it
- * streams: read on the one connection in turn, it left this process idle a quarter of an export's
- * time (bench `export`).
+ * Writes an invoice's rows (and its tax row, FOCUS) into `out`, its ranges of lines read on
+ * `client` and `twin` (a second connection with the export's snapshot) in turn. Each range's names
+ * are read, and its COPY sent, while the range before it is written: read on one connection in
+ * turn, the names left this process idle a quarter of an export's time, and the database idle
+ * while this process wrote the end of each range (bench `export`). The tax row's sums (after the
+ * last range) are read the same way.
  */
 async function writeInvoice(
   client: pg.PoolClient,
@@ -327,18 +339,27 @@ async function writeInvoice(
   const ranges: LineRange[] = [];
   for (let after = 0; after < invoice.lastLine; after += LINE_RANGE)
     ranges.push({ after, to: Math.min(after + LINE_RANGE, invoice.lastLine), customerId });
-  const namesOf = (r: LineRange) => rangeNames(twin, db, invoice, linesWhere(invoice.id, r.after, r.to, customerId));
-  const withTax = hasTaxRows(format);
+  const connections = [client, twin];
   const ahead = new ReadAhead();
+  // A range's names, then its COPY sent (after the names: the connection answers in turn).
+  const open = (i: number) =>
+    ahead.read(
+      (async () => {
+        const on = connections[i % 2]!;
+        const where = linesWhere(invoice.id, ranges[i]!.after, ranges[i]!.to, customerId);
+        const names = await rangeNames(on, db, invoice, where);
+        return { names, lines: copyTextRows(on, rangeQuery(where), LINE_ASCII) };
+      })(),
+    );
+  const withTax = hasTaxRows(format);
   try {
-    let names = ranges.length > 0 ? ahead.read(namesOf(ranges[0])) : undefined;
+    let next = ranges.length > 0 ? open(0) : undefined;
     let tax: Promise<string | undefined> | undefined;
-    for (const [i, range] of ranges.entries()) {
-      const known = await names!;
-      const next = ranges.at(i + 1);
-      names = next ? ahead.read(namesOf(next)) : undefined;
-      if (!next && withTax) tax = ahead.read(taxRow(twin, invoice, customerId));
-      await writeLines(client, db, format, invoice, range, out, known);
+    for (let i = 0; i < ranges.length; i++) {
+      const { names, lines } = await next!;
+      next = i + 1 < ranges.length ? open(i + 1) : undefined;
+      if (!next && withTax) tax = ahead.read(taxRow(connections[(i + 1) % 2]!, invoice, customerId));
+      await writeRows(format, invoice, names, lines, out);
     }
     const row = withTax ? await (tax ?? taxRow(twin, invoice, customerId)) : undefined;
     if (row !== undefined) await writeInto(out, row);

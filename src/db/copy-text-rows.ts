@@ -91,16 +91,29 @@ export class BinaryTextRowReader {
 
 /**
  * The rows of `query` (every column text: cast what is not), in batches as the database sends
- * them. COPY takes no bind parameters: `query` reads its inputs another way (settings, or literals
- * the caller has checked). `asciiColumns` as `BinaryTextRowReader` takes them.
+ * them. The COPY is sent at once, whenever the rows are read: started ahead of its reading (on a
+ * connection of its own), the database sends them while what comes before is still being read.
+ * COPY takes no bind parameters: `query` reads its inputs another way (settings, or literals the
+ * caller has checked). `asciiColumns` as `BinaryTextRowReader` takes them.
  */
-export async function* copyTextRows(
-  client: pg.PoolClient,
+export function copyTextRows(
+  client: pg.ClientBase,
   query: string,
   asciiColumns: readonly boolean[] = [],
 ): AsyncGenerator<TextRow[]> {
+  const copy = client.query(copyTo(`copy (${query}) to stdout with (format binary)`));
+  // A failure before its reading starts (its connection closed) is kept in the stream, which it
+  // ends: the reading fails with it, rather than the process or a reading that waits for ever.
+  copy.on('error', (e) => copy.destroy(e));
+  return readTextRows(copy, asciiColumns);
+}
+
+async function* readTextRows(
+  copy: AsyncIterable<unknown>,
+  asciiColumns: readonly boolean[],
+): AsyncGenerator<TextRow[]> {
   const reader = new BinaryTextRowReader(asciiColumns);
-  for await (const chunk of client.query(copyTo(`copy (${query}) to stdout with (format binary)`))) {
+  for await (const chunk of copy) {
     const rows = reader.push(chunk as Buffer);
     if (rows.length > 0) yield rows;
   }
