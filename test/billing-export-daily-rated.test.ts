@@ -1,9 +1,12 @@
 // The reconciliation file's rows and the JSON export's partner lines are the partner center's
 // daily-rated line item (views.ts), written with its runs of fields of a kind kept per invoice
 // (export-columns.ts): for any lines, in any order and across invoices, the same bytes as the
-// item's view written field by field (its CSV cells; JSON.stringify).
+// item's view written field by field (its CSV cells; JSON.stringify, and the comma that follows
+// each object of the JSON array).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { csvField } from '../src/billing/csv-field.ts';
 import {
@@ -14,6 +17,7 @@ import {
   RECON_COLUMNS,
   ROW_FORMATS,
 } from '../src/billing/export-columns.ts';
+import { jsonArray } from '../src/billing/exports.ts';
 import { dailyRatedLineView, type Names, numberText } from '../src/billing/views.ts';
 import { METERS } from '../src/core/meters.ts';
 
@@ -89,7 +93,7 @@ describe("the daily-rated line item's rows in the exports", () => {
               names,
             });
             assert.equal(ROW_FORMATS.recon.row({ line, invoice, names }), reconOf(view));
-            assert.equal(ROW_FORMATS.json.row({ line, invoice, names }), `${JSON.stringify(view)}\n`);
+            assert.equal(ROW_FORMATS.json.row({ line, invoice, names }), `${JSON.stringify(view)},\n`);
           }
         },
       ),
@@ -127,5 +131,37 @@ describe("the daily-rated line item's rows in the exports", () => {
       { numRuns: 20_000 },
     );
     assert.equal(numberText(null), '0');
+  });
+
+  it('ends the JSON export as one array, however its text is cut into chunks', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 4 })), { maxLength: 4 }),
+        fc.array(fc.nat(40), { maxLength: 12 }),
+        async (objects, cuts) => {
+          const text = Buffer.from(ROW_FORMATS.json.header + objects.map((o) => `${JSON.stringify(o)},\n`).join(''));
+          const at = [...new Set(cuts.map((c) => Math.min(c, text.length)))].sort((a, b) => a - b);
+          const chunks = [0, ...at].map((from, i) => text.subarray(from, at[i] ?? text.length));
+          const out: Buffer[] = [];
+          await pipeline(
+            Readable.from(chunks),
+            jsonArray(),
+            new Writable({
+              write: (chunk, _e, done) => {
+                out.push(chunk);
+                done();
+              },
+            }),
+          );
+          const array = Buffer.concat(out).toString();
+          assert.equal(
+            array,
+            `[\n${objects.map((o) => JSON.stringify(o)).join(',\n')}${objects.length ? '\n' : ''}]\n`,
+          );
+          assert.deepEqual(JSON.parse(array), JSON.parse(JSON.stringify(objects)));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -231,7 +231,7 @@ const JSON_ROWS = new DailyRatedRows(
       plainText: (s) => `"${s}"`,
     }),
   '{',
-  '}',
+  '},',
 );
 
 /** The export formats: each one's first line (CSV's header) and its row of a line, each ending in a newline. */
@@ -244,9 +244,9 @@ export const ROW_FORMATS = {
     header: `${RECON_COLUMNS.join(',')}\n`,
     row: (input: RowInput) => RECON_ROWS.row(input),
   },
-  /** The API's line items, one JSON object a line (`jsonArray` in exports.ts makes them an array). */
+  /** The API's line items, one JSON object a line, each followed by a comma (`jsonArray` in exports.ts ends the array). */
   json: {
-    header: '',
+    header: '[\n',
     row(input: RowInput): string {
       const { line, invoice, names } = input;
       if (invoice.stream === 'partner') return JSON_ROWS.row(input);
@@ -255,7 +255,7 @@ export const ROW_FORMATS = {
         customerId: invoice.buyerId,
         ...customerLineView(line as StoredLine, names),
       };
-      return `${JSON.stringify(view)}\n`;
+      return `${JSON.stringify(view)},\n`;
     },
   },
 } as const;

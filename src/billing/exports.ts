@@ -22,7 +22,7 @@ import type { Seller, Stream } from './tables.ts';
 // - `focus`: the FinOps FOCUS 1.2 cost and usage columns (the 21 mandatory ones and the
 //   conditional ones that apply to usage billed per resource), with a row for each document's tax
 //   (so that BilledCost sums to the document's total); its schema metadata is `focusMetadata`;
-// - `json`: a JSON array of the API's line items (one object a line; `jsonArray` joins them).
+// - `json`: a JSON array of the API's line items (one object a line; `jsonArray` ends it).
 
 export type ExportFormat = 'recon' | 'focus' | 'json';
 export const EXPORT_FORMATS: ExportFormat[] = ['recon', 'focus', 'json'];
@@ -381,29 +381,30 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
   return streamFromConnection(pool, write, format === 'json' ? jsonArray() : undefined);
 }
 
-const COMMA_NEWLINE = Buffer.from(',\n');
+const LAST_COMMA = Buffer.from(',\n');
 
-/** JSON lines (`{…}\n{…}\n`) as one JSON array (`[\n{…},\n{…}\n]\n`), as they come. */
+/**
+ * The JSON export's text (`[`, then rows `{…},` a line) ended as one JSON array: its last two
+ * bytes held back as it goes, and at its end the last row's comma left out (`[\n{…},\n{…}\n]\n`;
+ * `[\n]\n` without rows). Every other byte passes as it came, uncopied.
+ */
 export function jsonArray(): Transform {
-  let started = false;
-  let newlineHeld = false; // a line's end: ',\n' if another line follows, '\n]' if none does
+  let held: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      if (chunk.length === 0) return done();
-      const parts: Buffer[] = [Buffer.from(started ? (newlineHeld ? ',\n' : '') : '[\n')];
-      started = true;
-      newlineHeld = chunk[chunk.length - 1] === 10;
-      const body = newlineHeld ? chunk.subarray(0, -1) : chunk;
-      let from = 0;
-      for (let nl = body.indexOf(10); nl >= 0; nl = body.indexOf(10, from)) {
-        parts.push(body.subarray(from, nl), COMMA_NEWLINE);
-        from = nl + 1;
+      // What was held and this chunk: all but their last two bytes go on.
+      let all: Buffer = chunk;
+      if (held.length > 0) {
+        if (chunk.length >= 2) this.push(held);
+        else all = Buffer.concat([held, chunk]);
       }
-      parts.push(body.subarray(from));
-      done(null, Buffer.concat(parts));
+      const cut = Math.max(0, all.length - 2);
+      held = all.subarray(cut);
+      if (cut > 0) this.push(all.subarray(0, cut));
+      done();
     },
     flush(done) {
-      done(null, started ? '\n]\n' : '[\n]\n');
+      done(null, held.equals(LAST_COMMA) ? '\n]\n' : Buffer.concat([held, Buffer.from(']\n')]));
     },
   });
 }
