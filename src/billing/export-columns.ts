@@ -7,7 +7,6 @@ import {
   DAILY_RATED_FIELDS,
   type DailyRatedField,
   type Names,
-  numberText,
   type RatedLineContext,
 } from './views.ts';
 
@@ -154,9 +153,9 @@ interface CellFormat {
 
 /** A field's cell: its text as the format writes it; a number as JavaScript prints it (from the database's text where the field has it); an object as JSON. */
 function cellOf(field: DailyRatedField, separator: string, format: CellFormat): Cell {
-  const { value, decimal } = field;
+  const { value, numberText } = field;
   const prefix = format.prefix(field, separator);
-  if (decimal) return (line) => `${prefix}${numberText(decimal(line))}`;
+  if (numberText) return (line, ctx) => `${prefix}${numberText(line, ctx)}`;
   const text = field.quoted ? format.text : format.plainText;
   return (line, ctx) => {
     const v = value(line, ctx);

@@ -107,16 +107,36 @@ export interface DailyRatedField {
   /** Whether a text value may hold what CSV quotes or JSON escapes (what a user names, a resource id, a region): never ids, dates or numbers. */
   quoted: boolean;
   value: (line: DailyRatedLine, ctx: RatedLineContext) => string | number | object;
-  /** A number's text as the database wrote it (the value is its `num`): the exports print it with `numberText`. */
-  decimal?: (line: DailyRatedLine) => string | null;
+  /** A number's text as the files print it (`numberText` of the database's; the value is that number). */
+  numberText?: (line: DailyRatedLine, ctx: RatedLineContext) => string;
 }
 
 const meterOf = (line: DailyRatedLine) => (line.meter_id ? findMeter(line.meter_id) : undefined);
 const customerOf = (line: DailyRatedLine, ctx: RatedLineContext) =>
   line.customer_id ? ctx.names.get(line.customer_id) : undefined;
-const subscriptionName = (line: DailyRatedLine, ctx: RatedLineContext) =>
-  (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '';
-const usageDate = (line: DailyRatedLine) => (line.usage_date ? dateTime(line.usage_date) : '');
+/**
+ * `value`, kept for the line (and names) it was last asked of: the item says several things twice
+ * (a subscription as its entitlement, a total as its pricing total), worked out once a line.
+ */
+function perLine<T>(value: (line: DailyRatedLine, ctx: RatedLineContext) => T) {
+  let lastLine: DailyRatedLine | undefined;
+  let lastContext: RatedLineContext | undefined;
+  let kept: T;
+  return (line: DailyRatedLine, ctx: RatedLineContext): T => {
+    if (line !== lastLine || ctx !== lastContext) {
+      kept = value(line, ctx);
+      lastLine = line;
+      lastContext = ctx;
+    }
+    return kept;
+  };
+}
+const subscriptionName = perLine(
+  (line, ctx) => (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '',
+);
+const usageDate = perLine((line) => (line.usage_date ? dateTime(line.usage_date) : ''));
+const unitPriceText = perLine((line) => numberText(line.unit_price));
+const amountText = perLine((line) => numberText(line.amount));
 
 /** The last second of a day, as the partner center ends a charge. */
 const dayEnd = keptByArgument((date: string) => dateTime(new Date(Date.parse(date) + DAY_MS - 1000)), 5000);
@@ -139,13 +159,13 @@ const own = (name: string, value: DailyRatedField['value'], quoted = true): Dail
   value,
 });
 const plain = (name: string, value: DailyRatedField['value']) => own(name, value, false);
-/** A line's own number, from its decimal text. */
-const ownNumber = (name: string, decimal: (line: DailyRatedLine) => string | null): DailyRatedField => ({
+/** A line's own number, from its text as the files print it. */
+const ownNumber = (name: string, text: NonNullable<DailyRatedField['numberText']>): DailyRatedField => ({
   name,
   kind: false,
   quoted: false,
-  value: (l) => num(decimal(l)),
-  decimal,
+  value: (l, c) => Number(text(l, c)),
+  numberText: text,
 });
 
 /** The daily-rated usage line item's fields, in the vendor's order. */
@@ -182,14 +202,14 @@ export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   own('resourceGroup', (l) => partsOf(l).resourceGroup),
   own('resourceUri', (l) => l.resource_uri ?? ''),
   kind('chargeType', (l) => (l.line_type === 'late usage' ? 'Late usage' : 'Usage')),
-  ownNumber('unitPrice', (l) => l.unit_price),
-  ownNumber('quantity', (l) => l.quantity),
+  ownNumber('unitPrice', unitPriceText),
+  ownNumber('quantity', (l) => numberText(l.quantity)),
   kind('unitType', (l) => meterOf(l)?.unit ?? ''),
-  ownNumber('billingPreTaxTotal', (l) => l.amount),
+  ownNumber('billingPreTaxTotal', amountText),
   kind('billingCurrency', (_, c) => c.currency),
-  ownNumber('pricingPreTaxTotal', (l) => l.amount),
+  ownNumber('pricingPreTaxTotal', amountText),
   kind('pricingCurrency', (_, c) => c.currency),
-  ownNumber('effectiveUnitPrice', (l) => l.unit_price),
+  ownNumber('effectiveUnitPrice', unitPriceText),
   kind('pcToBCExchangeRate', () => 1),
   plain('tier', (l) => l.tier ?? 1),
   kind('invoiceLineItemType', () => 'usage_line_items'),
