@@ -14,6 +14,7 @@ import { customerWithSubscription, type CustomerWithSubscription, secondPartner 
 import { tenantSubscription, vmBody, vmUrl } from './helpers/stack.ts';
 import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 import { postUsageEvents } from './helpers/usage-events.ts';
+import { cliJson } from './helpers/cli.ts';
 import type { UndeclaredJson } from '../src/core/http-client.ts';
 
 const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
@@ -602,6 +603,9 @@ describe('billing: rating, periods, invoices and credit notes, by hand', () => {
     }
     assert.ok(pages > 1, 'the stack has more subscriptions than one');
     assert.deepEqual(paged, report.body.value);
+    // The operator's command line: the month's document, every page's subscriptions in it.
+    const printed = await cliJson(['billing', 'chargeback', '--period', '2026-03', '--data', t.dataDir]);
+    assert.deepEqual(printed, report.body);
     const forged = await t.call(
       'GET',
       `${url}&$skiptoken=${Buffer.from('{"s":"x","k":["y"]}').toString('base64url')}`,

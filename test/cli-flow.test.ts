@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect, saveCustomer, savedCustomers, type Identity } from '../src/cli/client.ts';
+import { armList, connect, saveCustomer, savedCustomers, type Identity } from '../src/cli/client.ts';
 import { createCustomer } from '../src/cli/partner.ts';
 import { cli, cliJson } from './helpers/cli.ts';
 import { AZURE_POWERSHELL, startTestSystem, type TestSystem } from './helpers/system.ts';
@@ -439,6 +439,27 @@ describe('stackledger commands for the seed flow', () => {
       } finally {
         await fresh.close();
       }
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("follows a list's nextLink to its last page, as the CLI's lists do (armList)", async () => {
+    // The CSP's administrator is a guest of the customers' directories made above: /tenants a
+    // directory a page is a walk of several pages, which must give what one page of all gives.
+    const c = await connect(t.dataDir);
+    try {
+      const csp: Identity = { kind: 'user', name: 'admin', tenantId: t.b.csp.tenantId, ...t.b.csp.admin };
+      const token = await c.tokenAs(csp, t.b.hub.arm);
+      const url = `${t.b.hub.arm}/tenants?api-version=2022-12-01`;
+      const whole = await t.call<{ value: { tenantId: string }[]; nextLink?: string }>('GET', url, { token });
+      assert.equal(whole.body.nextLink, undefined);
+      assert.ok(whole.body.value.length >= 2, 'a home directory and a guest one at least');
+      const walked = await armList<{ tenantId: string }>(c, `${url}&$top=1`, token);
+      assert.deepEqual(
+        walked.map((x) => x.tenantId),
+        whole.body.value.map((x) => x.tenantId),
+      );
     } finally {
       await c.close();
     }

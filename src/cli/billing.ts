@@ -6,7 +6,7 @@ import { HttpError } from '../core/http-client.ts';
 import { registerBudgetCommands } from './budgets.ts';
 import { registerPriceCommands } from './billing-prices.ts';
 import { downloadAll, requestExport } from './billing-export.ts';
-import { CliError, resolveCustomer, runClient, type Connection, SYSTEM_API, billingUrl } from './client.ts';
+import { armList, CliError, resolveCustomer, runClient, type Connection, SYSTEM_API, billingUrl } from './client.ts';
 import { dataOption, jsonOption, print, progressBar, table, tableOrNone, type Cell, type Progress } from './output.ts';
 
 // Billing: runs that close periods (with a progress bar), the CSP's invoices to its customers and
@@ -302,11 +302,7 @@ export function registerBillingCommands(program: Command): void {
         const r = await c.http.call('GET', url, { token });
         if (o.csv) return void process.stdout.write(String(r));
         // The month's subscriptions come a page at a time: every page's, in one document.
-        for (let next: string | undefined = r.nextLink; next;) {
-          const page = await c.http.call('GET', next, { token });
-          r.value.push(...page.value);
-          next = page.nextLink;
-        }
+        if (r.nextLink) r.value.push(...(await armList(c, r.nextLink, token)));
         delete r.nextLink;
         print(o.json, r, () =>
           tableOrNone(
