@@ -12,12 +12,12 @@ import { csvField } from '../src/billing/csv-field.ts';
 import {
   type ExportInvoice,
   type ExportLine,
+  jsonArray,
   NO_INVOICE,
   NO_LINE,
   RECON_COLUMNS,
   ROW_FORMATS,
 } from '../src/billing/export-columns.ts';
-import { jsonArray } from '../src/billing/exports.ts';
 import { dailyRatedLineView, type Names, numberText } from '../src/billing/views.ts';
 import { METERS } from '../src/core/meters.ts';
 

@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { csvField } from './csv-field.ts';
 import { FOCUS_COLUMN_NAMES, focusRow } from './focus-columns.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
@@ -243,7 +244,7 @@ export const ROW_FORMATS = {
     header: `${RECON_COLUMNS.join(',')}\n`,
     row: (input: RowInput) => RECON_ROWS.row(input),
   },
-  /** The API's line items, one JSON object a line, each followed by a comma (`jsonArray` in exports.ts ends the array). */
+  /** The API's line items, one JSON object a line, each followed by a comma (`jsonArray` ends the array). */
   json: {
     header: '[\n',
     row(input: RowInput): string {
@@ -258,3 +259,31 @@ export const ROW_FORMATS = {
     },
   },
 } as const;
+
+const LAST_COMMA = Buffer.from(',\n');
+
+/**
+ * The JSON export's text (`[`, then rows `{…},` a line) ended as one JSON array: its last two
+ * bytes held back as it goes, and at its end the last row's comma left out (`[\n{…},\n{…}\n]\n`;
+ * `[\n]\n` without rows). Every other byte passes as it came, uncopied.
+ */
+export function jsonArray(): Transform {
+  let held: Buffer = Buffer.alloc(0);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      // What was held and this chunk: all but their last two bytes go on.
+      let all: Buffer = chunk;
+      if (held.length > 0) {
+        if (chunk.length >= 2) this.push(held);
+        else all = Buffer.concat([held, chunk]);
+      }
+      const cut = Math.max(0, all.length - 2);
+      held = all.subarray(cut);
+      if (cut > 0) this.push(all.subarray(0, cut));
+      done();
+    },
+    flush(done) {
+      done(null, held.equals(LAST_COMMA) ? '\n]\n' : Buffer.concat([held, Buffer.from(']\n')]));
+    },
+  });
+}

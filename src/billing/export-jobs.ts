@@ -17,7 +17,6 @@ import {
   exportRows,
   hasTaxRows,
   invoicesOf,
-  jsonArray,
   LINE_RANGE,
   prepareExport,
   SELECTED_INVOICES,
@@ -26,6 +25,7 @@ import {
   writeLines,
   writeTaxRow,
 } from './exports.ts';
+import { jsonArray } from './export-columns.ts';
 import type { ExportManifestRecord } from './tables.ts';
 
 // Asynchronous exports: a worker loop in each hub process claims a requested export (under a

@@ -1,4 +1,4 @@
-import { type Readable, Transform, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { RawBuilder } from 'kysely';
 import type pg from 'pg';
 import { ByteChunks } from '../core/byte-chunks.ts';
@@ -6,7 +6,7 @@ import { isGuid } from '../core/ids.ts';
 import { ReadAhead } from '../core/together.ts';
 import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
 import { setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
-import { type ExportInvoice, type ExportLine, NO_LINE, ROW_FORMATS } from './export-columns.ts';
+import { type ExportInvoice, type ExportLine, jsonArray, NO_LINE, ROW_FORMATS } from './export-columns.ts';
 import { type BillingDb, namesOf, namesQuery } from './store.ts';
 import type { Names } from './views.ts';
 import type { Seller, Stream } from './tables.ts';
@@ -381,32 +381,4 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
     });
   };
   return streamFromConnection(pool, write, format === 'json' ? jsonArray() : undefined);
-}
-
-const LAST_COMMA = Buffer.from(',\n');
-
-/**
- * The JSON export's text (`[`, then rows `{…},` a line) ended as one JSON array: its last two
- * bytes held back as it goes, and at its end the last row's comma left out (`[\n{…},\n{…}\n]\n`;
- * `[\n]\n` without rows). Every other byte passes as it came, uncopied.
- */
-export function jsonArray(): Transform {
-  let held: Buffer = Buffer.alloc(0);
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      // What was held and this chunk: all but their last two bytes go on.
-      let all: Buffer = chunk;
-      if (held.length > 0) {
-        if (chunk.length >= 2) this.push(held);
-        else all = Buffer.concat([held, chunk]);
-      }
-      const cut = Math.max(0, all.length - 2);
-      held = all.subarray(cut);
-      if (cut > 0) this.push(all.subarray(0, cut));
-      done();
-    },
-    flush(done) {
-      done(null, held.equals(LAST_COMMA) ? '\n]\n' : Buffer.concat([held, Buffer.from(']\n')]));
-    },
-  });
 }
