@@ -228,14 +228,23 @@ interface LineRange {
   customerId?: string;
 }
 
-/** The query of a range's lines, as `toLine` reads them. */
-const rangeQuery = (where: string) =>
-  `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`;
-
 /**
- * Writes the rows of an invoice's lines in `range` into `out`; answers how many. `known`: the
- * names the range looks up, when already read (`rangeNames`).
+ * A range's names read on `on`, then its COPY sent there (after the names: a connection answers in
+ * turn); its rows are read from `lines`.
  */
+async function openRange(
+  on: pg.ClientBase,
+  db: BillingDb,
+  invoice: InvoiceToExport,
+  range: LineRange,
+): Promise<{ names: Names; lines: AsyncIterable<TextRow[]> }> {
+  const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
+  const names = await rangeNames(on, db, invoice, where);
+  const query = `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`;
+  return { names, lines: copyTextRows(on, query, LINE_ASCII) };
+}
+
+/** Writes the rows of an invoice's lines in `range` into `out`, its names and lines read on `client`; answers how many. */
 export async function writeLines(
   client: pg.PoolClient,
   db: BillingDb,
@@ -243,14 +252,12 @@ export async function writeLines(
   invoice: InvoiceToExport,
   range: LineRange,
   out: Writable,
-  known?: Names,
 ): Promise<number> {
-  const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
-  const names = known ?? (await rangeNames(client, db, invoice, where));
-  return writeRows(format, invoice, names, copyTextRows(client, rangeQuery(where), LINE_ASCII), out);
+  const { names, lines } = await openRange(client, db, invoice, range);
+  return writeRows(format, invoice, names, lines, out);
 }
 
-/** Writes the rows of lines as they are read (`copyTextRows` of `rangeQuery`) into `out`; answers how many. */
+/** Writes the rows of lines as they are read (`openRange`) into `out`; answers how many. */
 async function writeRows(
   format: ExportFormat,
   invoice: InvoiceToExport,
@@ -343,16 +350,7 @@ async function writeInvoice(
     ranges.push({ after, to: Math.min(after + LINE_RANGE, invoice.lastLine), customerId });
   const connections = [client, twin];
   const ahead = new ReadAhead();
-  // A range's names, then its COPY sent (after the names: the connection answers in turn).
-  const open = (i: number) =>
-    ahead.read(
-      (async () => {
-        const on = connections[i % 2]!;
-        const where = linesWhere(invoice.id, ranges[i]!.after, ranges[i]!.to, customerId);
-        const names = await rangeNames(on, db, invoice, where);
-        return { names, lines: copyTextRows(on, rangeQuery(where), LINE_ASCII) };
-      })(),
-    );
+  const open = (i: number) => ahead.read(openRange(connections[i % 2]!, db, invoice, ranges[i]!));
   const withTax = hasTaxRows(format);
   try {
     let next = ranges.length > 0 ? open(0) : undefined;
