@@ -1,7 +1,7 @@
 // Statements prepared once per connection (src/db/prepared.ts): those `executePrepared` runs are
-// named on their connection, others are not; PostgreSQL keeps a generic plan after five runs; a
-// partition attached or dropped after the plan was made is seen by the next run; a run whose
-// values fail leaves the statement usable.
+// named on connections of their own, which take the generic plan from the first run, and others
+// are neither named nor planned generically; a partition attached or dropped after the plan was
+// made is seen by the next run; a run whose values fail leaves the statement usable.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -21,15 +21,18 @@ describe('statements prepared on their connection', () => {
   );
   const sumFrom = (from: string) =>
     sql<{ total: number | null }>`select sum(n)::int as total from events where month >= ${from}::date`;
+  // Read on the prepared statements' own connection (one, for a pool of one), leaving out this read.
   const prepared = async () =>
     (
-      await sql<{ name: string; statement: string; generic_plans: string; custom_plans: string }>`
-        select name, statement, generic_plans::text, custom_plans::text from pg_prepared_statements`.execute(
+      await executePrepared(
         scratch.db(),
+        sql<{ name: string; statement: string; generic_plans: string; custom_plans: string }>`
+          select name, statement, generic_plans::text, custom_plans::text from pg_prepared_statements
+          where statement not like '%pg_prepared_statements%'`,
       )
     ).rows;
 
-  it('names the statements it runs, and only those, and PostgreSQL keeps a generic plan after five runs', async () => {
+  it('names the statements it runs, and only those, and runs them on their generic plan from the first', async () => {
     const db = scratch.db();
     for (let run = 0; run < 7; run++) assert.equal((await executePrepared(db, sumFrom('2026-05-01'))).rows[0].total, 3);
     await sumFrom('2026-05-02').execute(db); // the same text, not through executePrepared: still prepared (its text is named)
@@ -39,8 +42,8 @@ describe('statements prepared on their connection', () => {
     const [s] = statements;
     assert.match(s.name, /^sl_[0-9a-f]{32}$/);
     assert.equal(s.statement, sumFrom('2026-05-01').compile(db).sql);
-    assert.equal(s.custom_plans, '5');
-    assert.ok(Number(s.generic_plans) >= 3, JSON.stringify(s));
+    assert.equal(s.custom_plans, '0');
+    assert.equal(s.generic_plans, '8', JSON.stringify(s));
   });
 
   it('answers for partitions attached and dropped after its plan was made', async () => {
@@ -60,5 +63,36 @@ describe('statements prepared on their connection', () => {
     const db = scratch.db();
     await assert.rejects(executePrepared(db, sumFrom('not a date')), (e: { code?: string }) => e.code === '22007');
     assert.equal((await executePrepared(db, sumFrom('2026-06-01'))).rows[0].total, 10);
+  });
+
+  it('plans every other statement for its values, on connections of their own', async () => {
+    const db = scratch.db();
+    const mode = sql<{
+      mode: string;
+      pid: number;
+    }>`select current_setting('plan_cache_mode') as mode, pg_backend_pid() as pid`;
+    const [named] = (await executePrepared(db, mode)).rows;
+    const [plain] = (await mode.execute(db)).rows;
+    const [other] = (
+      await sql<{ mode: string }>`select current_setting('plan_cache_mode') as mode, ${1}::int as n`.execute(db)
+    ).rows;
+    assert.equal(named.mode, 'force_generic_plan');
+    // The same text run plainly is named too (by its text), so it goes where named texts go.
+    assert.equal(plain.mode, 'force_generic_plan');
+    assert.equal(other.mode, 'auto');
+    // On one lent connection, a statement after a prepared one is planned for its values.
+    await db.connection().execute(async (conn) => {
+      assert.equal((await executePrepared(conn, mode)).rows[0].mode, 'force_generic_plan');
+      const [after] = (await sql<{ mode: string }>`select current_setting('plan_cache_mode') as mode`.execute(conn))
+        .rows;
+      assert.equal(after.mode, 'auto');
+    });
+    // In a transaction, a named text runs on the transaction's connection, planned as PostgreSQL chooses.
+    await db.transaction().execute(async (tx) => {
+      const [inTx] = (await executePrepared(tx, mode)).rows;
+      assert.equal(inTx.mode, 'auto');
+      const [txPid] = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx)).rows;
+      assert.equal(inTx.pid, txPid.pid);
+    });
   });
 });

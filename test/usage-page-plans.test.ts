@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { type CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, withDatabase } from '../src/db/database.ts';
+import { executePrepared } from '../src/db/prepared.ts';
 import { outboxAggregatesQuery, outboxStore, tenantDayQuery } from '../src/stack/metering/outbox-store.ts';
 import type { MeteringDb } from '../src/stack/metering/store.ts';
 import { billedPageQuery, usageGroupOrder, usagePageStore } from '../src/usage/page-store.ts';
@@ -181,22 +182,46 @@ describe('how a usage page reads its records', () => {
         assert.ok(!types.some((type) => type.endsWith('Sort')), `${granularity}: ${types.join(' > ')}`);
         assert.ok(types.includes('Index Scan'), `${granularity}: ${types.join(' > ')}`);
 
-        // The hub prepares the page's statement on each connection (db/prepared.ts): its first five
-        // runs are planned for their values, later ones take the generic plan PostgreSQL keeps. Both
-        // pages (the first with groups cancelled by re-attributions) answer the same from either.
+        // The hub prepares the page's statement on connections that run it on its generic plan,
+        // made once without the values (db/prepared.ts). Both pages (the first with groups
+        // cancelled by re-attributions) answer the same as the same statement planned for its
+        // values (sent unnamed on another connection), run after run.
         const range = { start: new Date('2026-05-09'), end: new Date('2026-05-10'), granularity, showDetails: true };
         const page = (after?: readonly KeyValue[]) =>
           usagePageStore.aggregates(kysely.db, { ...range, subscriptionId: hubSub }, { after, limit: 1000 });
-        const first = await page();
         const order = usageGroupOrder({ granularity, showDetails: true });
+        const first = await page();
         const second = await page(order.keyOf(first[999]));
-        for (let run = 0; run < 7; run++) {
+        const billed = { subscriptionId: hubSub, by: 'attributedAt', from: range.start, to: range.end } as const;
+        const shape = { granularity, showDetails: true };
+        for (const after of [undefined, order.keyOf(first[999])])
+          for (const ownLimit of [1001, 4004]) {
+            const statement = billedPageQuery(billed, shape, { after, limit: 1000 }, ownLimit);
+            const generic = (await executePrepared(kysely.db, statement)).rows;
+            const compiled = statement.compile(kysely.db);
+            const custom = (await hubDb.query(compiled.sql, [...compiled.parameters])).rows;
+            assert.ok(generic.length > 900, `${granularity}: ${generic.length} rows`);
+            // Compared whole only when they differ: a failing deepEqual of 1,001 rows prints them all.
+            const same = JSON.stringify(generic) === JSON.stringify(custom);
+            assert.ok(
+              same,
+              `${granularity}, after ${JSON.stringify(after)}, ${ownLimit}: the generic plan's rows differ`,
+            );
+          }
+        for (let run = 0; run < 3; run++) {
           assert.deepEqual(await page(), first, `${granularity} page 1, run ${run + 2}`);
           assert.deepEqual(await page(order.keyOf(first[999])), second, `${granularity} page 2, run ${run + 2}`);
         }
-        const statement = await sql<{ generic_plans: string }>`
-          select generic_plans::text from pg_prepared_statements where statement = ${query.sql}`.execute(kysely.db);
-        assert.ok(Number(statement.rows[0]?.generic_plans) > 0, JSON.stringify(statement.rows));
+        const statement = await executePrepared(
+          kysely.db,
+          sql<{ generic_plans: string; custom_plans: string }>`
+            select generic_plans::text, custom_plans::text from pg_prepared_statements where statement = ${query.sql}`,
+        );
+        assert.deepEqual(
+          statement.rows.map((r) => [r.custom_plans, Number(r.generic_plans) > 0]),
+          [['0', true]],
+          JSON.stringify(statement.rows),
+        );
       }
     } finally {
       await kysely.close();

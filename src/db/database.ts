@@ -16,7 +16,7 @@ import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DueWork } from '../core/scheduler.ts';
-import { preparingPool } from './prepared.ts';
+import { GENERIC_PLANS, preparingPool } from './prepared.ts';
 
 // One query layer for every domain: Kysely over a pg.Pool. Bulk paths use pg directly (COPY).
 
@@ -64,14 +64,21 @@ export interface Database<DB> {
 }
 
 export function openDatabase<DB>(url: string, max = 10): Database<DB> {
-  const pool = new pg.Pool({ connectionString: url, max });
+  const pool = poolOf({ connectionString: url, max });
+  // The connections of the statements prepared once and run on their generic plan (db/prepared.ts).
+  const generic = poolOf({ connectionString: url, max: Math.max(1, Math.ceil(max / 2)), options: GENERIC_PLANS });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool, generic) }) });
+  return { db, pool, close: () => db.destroy() };
+}
+
+function poolOf(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
   pool.on('error', () => {}); // a dropped idle connection is replaced on next use
   // A connection lost while it is lent (a COPY or a transaction in flight) fails its query, which
   // the caller hears of; pg also emits the error on the client, where pg-pool listens only while it
   // is idle, and an error event that no one hears ends the process.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
-  return { db, pool, close: () => db.destroy() };
+  return pool;
 }
 
 /**
