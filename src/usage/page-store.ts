@@ -143,7 +143,9 @@ export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor
     max(r.received_at) as latest`;
   const start = usagePageStart(order, cursor);
   // The bucket comes as epoch milliseconds: a number parsed once per row, where a timestamp's text
-  // was matched with pg's date expression per row (most of a millisecond a page).
+  // was matched with pg's date expression per row (most of a millisecond a page). date_part's
+  // double, not extract's numeric: a bucket is whole seconds, exact either way, and the numeric
+  // arithmetic cost ~0.3 ms a page.
   return sql<Omit<BilledGroup, 'bucket'> & { bucket: number | null; own_full: boolean }>`
     with hours as (${pageHours(range)}), own as (
       select ${grouped}
@@ -167,7 +169,7 @@ export function billedPageQuery(range: BilledRange, q: PageShape, cursor: Cursor
       group by ${keyOrder({ columns: order.columns })}
     )
     select m.own_full, p.* from meta m left join lateral (
-      select (extract(epoch from coalesce(o.k0, t.k0)) * 1000)::float8 as bucket, coalesce(o.k1, t.k1)::text as meter_id,
+      select date_part('epoch', coalesce(o.k0, t.k0)) * 1000 as bucket, coalesce(o.k1, t.k1)::text as meter_id,
              ${details ? sql`coalesce(o.k2, t.k2) as resource_uri, nullif(coalesce(o.k3, t.k3), ${NIL})::text as cloud_id, nullif(coalesce(o.k4, t.k4), ${NIL})::text as stack_subscription_id` : sql`null::text as resource_uri, null::text as cloud_id, null::text as stack_subscription_id`},
              (coalesce(o.quantity, 0) + coalesce(t.quantity, 0))::text as quantity, least(o.location, t.location) as location,
              case when o.latest is null or t.latest > o.latest then t.tags else o.tags end as tags
