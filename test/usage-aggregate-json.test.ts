@@ -83,6 +83,40 @@ describe('a usage aggregate written as JSON text', () => {
     );
   });
 
+  it('is the same bytes in a run of rows that share subscriptions, meters, hours, granularities and providers', () => {
+    // The text a subscription's meter and an hour decide is kept between aggregates (the last
+    // kept): a run drawn from a few of each makes every kept text be used, and replaced.
+    const few = <T>(values: T[]) => fc.constantFrom(...values);
+    const shared = fc.record({
+      row: fc.record({
+        subscription_id: few([
+          'a1b2c3d4-0000-4000-8000-000000000001',
+          'a1b2c3d4-0000-4000-8000-000000000002',
+          'q"uote',
+        ]),
+        meter_id: few(['fab6eb84-500b-4a09-a8ca-7358f8bbaea5', '99999999-0000-0000-0000-00000000beef']),
+        bucket: fc.integer({ min: 0, max: 3 }).map((h) => new Date(Date.UTC(2026, 4, 1) + h * 3_600_000)),
+        quantity: few(['1', '0.25']),
+        resource_uri: fc.option(few(['/a', '/b'])),
+        location: few(['local', null]),
+        tags: fc.constant(null),
+        additional_info: fc.constant(null),
+      }),
+      granularity: few<Granularity>(['Hourly', 'Daily']),
+      provider: few(['Microsoft.Commerce', 'Microsoft.Commerce.Admin'] as const),
+    });
+    fc.assert(
+      fc.property(fc.array(shared, { minLength: 2, maxLength: 40 }), (run) => {
+        for (const { row: r, granularity, provider } of run)
+          assert.equal(
+            usageAggregateJson(r, granularity, provider).text,
+            JSON.stringify(vendorShape(r, granularity, provider)),
+          );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('reads back as the same value through JSON.stringify', () => {
     const r: UsageAggregateRow = {
       subscription_id: 'a1b2c3d4-0000-4000-8000-000000000001',
