@@ -25,6 +25,15 @@ async function signer() {
   return { keys, sign };
 }
 
+/** A verifier on a clock the test moves, and a token it has verified (and so keeps). */
+async function keptToken(clock: () => Date) {
+  const { keys, sign } = await signer();
+  const verifier = new HubTokenVerifier(keys, () => LOGIN, clock);
+  const token = await sign({}, clock(), 3600);
+  assert.equal((await verifier.verify(token, [AUDIENCE])).tenantId, TENANT);
+  return { verifier, token, sign };
+}
+
 async function refusal(work: Promise<unknown>): Promise<string> {
   const e = await work.then(
     () => assert.fail('the token was accepted'),
@@ -36,15 +45,8 @@ async function refusal(work: Promise<unknown>): Promise<string> {
 
 describe('bearer tokens verified once and kept', () => {
   it('refuses a kept token once it expires, and answers it until then', async () => {
-    const { keys, sign } = await signer();
     let now = new Date('2026-12-03T10:00:00Z');
-    const verifier = new HubTokenVerifier(
-      keys,
-      () => LOGIN,
-      () => now,
-    );
-    const token = await sign({}, now, 3600);
-    assert.equal((await verifier.verify(token, [AUDIENCE])).tenantId, TENANT);
+    const { verifier, token } = await keptToken(() => now);
     // Kept: still answered within its lifetime and the 30 s of leeway.
     now = new Date('2026-12-03T11:00:29Z');
     assert.equal((await verifier.verify(token, [AUDIENCE])).tenantId, TENANT);
@@ -55,15 +57,7 @@ describe('bearer tokens verified once and kept', () => {
   });
 
   it('checks a kept token against each request audience', async () => {
-    const { keys, sign } = await signer();
-    const now = new Date('2026-12-03T10:00:00Z');
-    const verifier = new HubTokenVerifier(
-      keys,
-      () => LOGIN,
-      () => now,
-    );
-    const token = await sign({}, now, 3600);
-    await verifier.verify(token, [AUDIENCE]);
+    const { verifier, token } = await keptToken(() => new Date('2026-12-03T10:00:00Z'));
     assert.equal(
       await refusal(verifier.verify(token, ['https://other.example.test/'])),
       'InvalidAuthenticationTokenAudience',
@@ -71,15 +65,8 @@ describe('bearer tokens verified once and kept', () => {
   });
 
   it('verifies afresh a token that differs from a kept one, and refuses a forged signature', async () => {
-    const { keys, sign } = await signer();
     const now = new Date('2026-12-03T10:00:00Z');
-    const verifier = new HubTokenVerifier(
-      keys,
-      () => LOGIN,
-      () => now,
-    );
-    const token = await sign({}, now, 3600);
-    await verifier.verify(token, [AUDIENCE]);
+    const { verifier, token, sign } = await keptToken(() => now);
     const [header, payload, signature] = token.split('.');
     // Another body under the kept token's signature.
     const otherBody = Buffer.from(
