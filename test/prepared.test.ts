@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { openDatabase } from '../src/db/database.ts';
 import { executePrepared } from '../src/db/prepared.ts';
 import { scratchDatabase } from './helpers/scratch-database.ts';
 
@@ -94,5 +95,28 @@ describe('statements prepared on their connection', () => {
       const [txPid] = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx)).rows;
       assert.equal(inTx.pid, txPid.pid);
     });
+  });
+
+  it('keeps the session settings a URL names beside the generic plans', async () => {
+    const url = new URL(String(scratch.pool().options.connectionString));
+    url.searchParams.set('options', '-c statement_timeout=4321');
+    const other = openDatabase(url.toString(), 2);
+    try {
+      const settings = sql<{ mode: string; timeout: string }>`
+        select current_setting('plan_cache_mode') as mode, current_setting('statement_timeout') as timeout`;
+      assert.deepEqual(
+        { ...(await executePrepared(other.db, settings)).rows[0] },
+        { mode: 'force_generic_plan', timeout: '4321ms' },
+      );
+      const [plain] = (
+        await sql<{ mode: string; timeout: string }>`
+          select current_setting('plan_cache_mode') as mode, current_setting('statement_timeout') as timeout, ${1}::int as n`.execute(
+          other.db,
+        )
+      ).rows;
+      assert.deepEqual([plain.mode, plain.timeout], ['auto', '4321ms']);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -31,6 +31,17 @@ export function withDatabase(serverUrl: string, database: string): string {
   return u.toString();
 }
 
+/**
+ * `url` with session settings added to those its `options` already names: pg takes a URL's
+ * `options` over a pool's own, so a setting given beside the URL would be lost.
+ */
+export function withOptions(url: string, options: string): string {
+  const u = new URL(url);
+  const named = u.searchParams.get('options');
+  u.searchParams.set('options', named ? `${named} ${options}` : options);
+  return u.toString();
+}
+
 export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
 }
@@ -66,7 +77,7 @@ export interface Database<DB> {
 export function openDatabase<DB>(url: string, max = 10): Database<DB> {
   const pool = poolOf({ connectionString: url, max });
   // The connections of the statements prepared once and run on their generic plan (db/prepared.ts).
-  const generic = poolOf({ connectionString: url, max: Math.max(1, Math.ceil(max / 2)), options: GENERIC_PLANS });
+  const generic = poolOf({ connectionString: withOptions(url, GENERIC_PLANS), max: Math.max(1, Math.ceil(max / 2)) });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: preparingPool(pool, generic) }) });
   return { db, pool, close: () => db.destroy() };
 }
