@@ -379,4 +379,27 @@ describe('asynchronous exports', () => {
     }
     await assert.rejects(readdir(path.join(t.dataDir, 'exports', id)), 'its files are gone');
   });
+
+  it("names a subscription beyond its buyer's, asked while the file's COPY runs, as the streamed export does", async () => {
+    // Customer 1's subscription now belongs to no customer of the CSP (as one moved away would): its
+    // name is not among those read when each invoice begins, and is asked when its lines come.
+    const moved = "md5('s' || 1)::uuid";
+    const owner = await db.query(`select tenant_id::text from subscriptions where subscription_id = ${moved}`);
+    await db.query(`update subscriptions set tenant_id = gen_random_uuid() where subscription_id = ${moved}`);
+    try {
+      const { op } = await exportDone({ period: '2026-01', format: 'focus', of: 'customers' });
+      const bodies = await Promise.all(op.properties.manifest!.files.map((f) => fetchFile(f.url)));
+      const header = bodies[0].subarray(0, bodies[0].indexOf(10) + 1);
+      const joined = Buffer.concat([bodies[0], ...bodies.slice(1).map((b) => b.subarray(header.length))]);
+      assert.ok(joined.includes(',Subscription 1\n'), "the moved subscription's rows name it");
+      const streamed = await fetchFile(
+        `${t.b.hub.arm}/providers/Stackledger.Billing/exports?${V}&period=2026-01&format=focus&stream=customer`,
+      );
+      assert.ok(joined.equals(streamed), 'the files, less their repeated headers, are the streamed export');
+    } finally {
+      await db.query(`update subscriptions set tenant_id = $1 where subscription_id = ${moved}`, [
+        owner.rows[0].tenant_id,
+      ]);
+    }
+  });
 });

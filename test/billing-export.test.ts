@@ -37,6 +37,40 @@ async function closedInvoice(
   );
 }
 
+/**
+ * How many rows of a period's FOCUS export name each SubAccountName (its last column), read as
+ * the export streams; `rename` runs once, while the first of its ranges is read (the answer waits
+ * for this reader).
+ */
+async function subAccountNames(t: TestSystem, period: string, rename: () => Promise<unknown>) {
+  const token = await t.appToken('csp', t.b.hub.arm);
+  const res = await t.http.open(
+    'GET',
+    `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=${period}&format=focus`,
+    { token },
+  );
+  assert.equal(res.statusCode, 200);
+  let rows = -1; // the header first
+  let renamed = false;
+  const names = new Map<string, number>();
+  let rest = '';
+  for await (const chunk of res.body) {
+    const lines = (rest + (chunk as Buffer).toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (rows++ < 0) continue;
+      const subAccountName = line.slice(line.lastIndexOf(',') + 1);
+      names.set(subAccountName, (names.get(subAccountName) ?? 0) + 1);
+    }
+    if (!renamed && rows > 1000) {
+      await rename();
+      renamed = true;
+    }
+  }
+  assert.ok(renamed, 'renamed midway');
+  return [...names];
+}
+
 describe('a large export, streamed', () => {
   let t: TestSystem;
 
@@ -127,7 +161,6 @@ describe('a large export, streamed', () => {
   });
 
   it('reads every range from one snapshot: a subscription renamed midway keeps its name to the end', async () => {
-    const token = await t.appToken('csp', t.b.hub.arm);
     const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
     await db.connect();
     try {
@@ -144,40 +177,52 @@ describe('a large export, streamed', () => {
         lines: RANGES_LINES,
         subscription: `'${id}'::uuid`,
       });
-      const res = await t.http.open(
-        'GET',
-        `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2025-12&format=focus`,
-        { token },
+      const names = await subAccountNames(t, '2025-12', () =>
+        db.query('update subscriptions set display_name = $2 where subscription_id = $1', [id, `${name} (renamed)`]),
       );
-      assert.equal(res.statusCode, 200);
-      let rows = -1; // the header first
-      let renamedMidway = false;
-      const names = new Map<string, number>();
-      let rest = '';
-      for await (const chunk of res.body) {
-        const lines = (rest + (chunk as Buffer).toString()).split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) {
-          if (rows++ < 0) continue;
-          const subAccountName = line.slice(line.lastIndexOf(',') + 1);
-          names.set(subAccountName, (names.get(subAccountName) ?? 0) + 1);
-        }
-        // Within the first of the export's ranges of 50,000 lines (the answer waits for this reader).
-        if (!renamedMidway && rows > 1000) {
-          await db.query('update subscriptions set display_name = $2 where subscription_id = $1', [
-            id,
-            `${name} (renamed)`,
-          ]);
-          renamedMidway = true;
-        }
-      }
-      assert.ok(renamedMidway);
       assert.deepEqual(
-        [...names],
+        names,
         [[name, RANGES_LINES]],
         'every line names the subscription as it was when the export began',
       );
       await db.query('update subscriptions set display_name = $2 where subscription_id = $1', [id, name]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("names a subscription beyond its buyer's customers as the export's snapshot has it, when a row first names it", async () => {
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await db.connect();
+    try {
+      // A subscription of a directory that is none of the CSP's customers (as one moved away since
+      // would be): not among the names read when the invoice begins, but asked when a row names it.
+      const moved = '99999999-0000-0000-0000-0000000000cc';
+      await db.query(
+        `insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
+         values ($1, gen_random_uuid(), 'Moved away', 'Enabled', now(), 'MS-AZR-0145P', $2)`,
+        [moved, t.b.csp.tenantId],
+      );
+      // Its lines come after the first 100,000 (the export's third range), the others name no subscription.
+      await closedInvoice(db, t.b.csp.tenantId, {
+        id: '99999999-0000-0000-0000-0000000000dd',
+        number: 'G900000003',
+        period: '2025-11',
+        lines: RANGES_LINES,
+        subscription: `case when i > 100000 then '${moved}'::uuid end`,
+      });
+      // Renamed while the export reads its first range, long before a row names it.
+      const names = await subAccountNames(t, '2025-11', () =>
+        db.query("update subscriptions set display_name = 'Moved away (renamed)' where subscription_id = $1", [moved]),
+      );
+      assert.deepEqual(
+        names,
+        [
+          ['', 100_000],
+          ['Moved away', RANGES_LINES - 100_000],
+        ],
+        'the name it had when the export began',
+      );
     } finally {
       await db.end();
     }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { HOUR_MS } from '../core/clock.ts';
 import type { DueWork } from '../core/scheduler.ts';
+import { exportSnapshot } from '../db/database.ts';
 import type { BillingContext } from './context.ts';
 import { type ClaimedExportJob, type ExportJobDb, exportJobStore } from './export-job-store.ts';
 import { ROW_FORMATS } from './export-columns.ts';
@@ -16,6 +17,7 @@ import {
   type ExportSelection,
   exportRows,
   hasTaxRows,
+  invoiceNames,
   invoicesOf,
   LINE_RANGE,
   prepareExport,
@@ -26,6 +28,7 @@ import {
   writeTaxRow,
 } from './exports.ts';
 import { jsonArray } from './export-columns.ts';
+import { namesInSnapshot } from './export-names.ts';
 import type { ExportManifestRecord } from './tables.ts';
 
 // Asynchronous exports: a worker loop in each hub process claims a requested export (under a
@@ -144,10 +147,13 @@ async function writeExport(
   const withTax = hasTaxRows(format);
   const client = await ctx.pool.connect();
   let failed: Error | undefined;
+  let names: ReturnType<typeof namesInSnapshot> | undefined;
   try {
     await client.query('begin transaction isolation level repeatable read, read only');
     await prepareExport(client);
     const { rows, totals } = await totalsOf(client, selection, withTax);
+    // Names a row asks for while a COPY holds the connection are read in the export's snapshot on another.
+    names = namesInSnapshot(ctx.pool, ctx.db, await exportSnapshot(client));
     const files: ExportManifestRecord['files'] = [];
     let part: ReturnType<typeof openPart> | undefined;
     let partRows = 0;
@@ -181,6 +187,7 @@ async function writeExport(
       partRows = 0;
     };
     for await (const invoice of invoicesOf(client, ctx.db, selection)) {
+      const invoiceNamesOf = await invoiceNames(client, ctx.db, invoice, names.ask);
       for (let after = 0; after < invoice.lastLine;) {
         // Up to the line that fills the file (when the rest of the invoice may not fit), in ranges
         // as the streamed export reads them.
@@ -189,7 +196,7 @@ async function writeExport(
           invoice.lastLine - after > room ? await nthLineAfter(client, invoice.id, after, room, selection) : undefined;
         const to = Math.min(fills ?? invoice.lastLine, after + LINE_RANGE);
         const range = { after, to, customerId: selection.customerId };
-        await wrote(await writeLines(client, ctx.db, format, invoice, range, openFile()));
+        await wrote(await writeLines(client, format, invoice, invoiceNamesOf, range, openFile()));
         after = to;
         if (partRows >= ctx.exports.partRows) await closePart();
       }
@@ -214,6 +221,7 @@ async function writeExport(
     failed = e instanceof Error ? e : new Error(String(e));
     throw e;
   } finally {
+    await names?.close();
     // After a failure a COPY may still run on the connection: close it rather than reuse it.
     client.release(failed);
   }

@@ -5,10 +5,10 @@ import { ByteChunks } from '../core/byte-chunks.ts';
 import { isGuid } from '../core/ids.ts';
 import { ReadAhead } from '../core/together.ts';
 import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
-import { setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
+import { exportSnapshot, setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
+import { type AskNames, ExportNames, namesInSnapshot } from './export-names.ts';
 import { type ExportInvoice, type ExportLine, jsonArray, NO_LINE, ROW_FORMATS } from './export-columns.ts';
-import { type BillingDb, namesOf, namesQuery } from './store.ts';
-import type { Names } from './views.ts';
+import { type BillingDb, buyerScopeNamesQuery, namesOf, namesQuery } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
 // Exports of closed invoices at the database's speed. The database sends each invoice's lines,
@@ -175,6 +175,10 @@ const LINE_COLUMNS: [sql: string, ascii: boolean][] = [
 ];
 const LINE_TEXT = LINE_COLUMNS.map(([sql]) => sql).join(', ');
 const LINE_ASCII = LINE_COLUMNS.map(([, ascii]) => ascii);
+/** The columns whose ids a row writes names of (`toLine`'s customer_id and subscription_id). */
+const NAMED_COLUMNS = ['customer_id::text', 'subscription_id::text'].map((c) =>
+  LINE_COLUMNS.findIndex(([sql]) => sql === c),
+);
 
 function toLine(r: TextRow): ExportLine {
   return {
@@ -201,26 +205,6 @@ function toLine(r: TextRow): ExportLine {
   };
 }
 
-/** The names a range of lines looks up: its customers' and subscriptions' (and the buyer's, which the partner center's rows name). */
-async function rangeNames(
-  client: pg.ClientBase,
-  db: BillingDb,
-  invoice: InvoiceToExport,
-  where: string,
-): Promise<Names> {
-  const pairs = await client.query<{ customer: string | null; subscription: string | null }>(
-    // Made distinct as uuids, then written as text: a range's 50,000 casts before the distinct cost it half its time.
-    `select customer_id::text as customer, subscription_id::text as subscription
-     from (select distinct customer_id, subscription_id from invoice_lines where ${where}) pairs`,
-  );
-  const ids = new Set([invoice.buyerId]);
-  for (const { customer, subscription } of pairs.rows) {
-    if (customer !== null) ids.add(customer);
-    if (subscription !== null) ids.add(subscription);
-  }
-  return namesOf(await queryOn(client, db, namesQuery([...ids])));
-}
-
 /** Lines of an invoice numbered after `after` up to `to` (only the customer's, when it names one). */
 interface LineRange {
   after: number;
@@ -228,40 +212,46 @@ interface LineRange {
   customerId?: string;
 }
 
-/**
- * A range's names read on `on`, then its COPY sent there (after the names: a connection answers in
- * turn); its rows are read from `lines`.
- */
-async function openRange(
-  on: pg.ClientBase,
-  db: BillingDb,
-  invoice: InvoiceToExport,
-  range: LineRange,
-): Promise<{ names: Names; lines: AsyncIterable<TextRow[]> }> {
+/** A range's lines, its COPY sent on `on` at once; its rows are read from what it answers. */
+function openRange(on: pg.ClientBase, invoice: InvoiceToExport, range: LineRange): AsyncIterable<TextRow[]> {
   const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
-  const names = await rangeNames(on, db, invoice, where);
-  const query = `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`;
-  return { names, lines: copyTextRows(on, query, LINE_ASCII) };
+  return copyTextRows(
+    on,
+    `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`,
+    LINE_ASCII,
+  );
 }
 
-/** Writes the rows of an invoice's lines in `range` into `out`, its names and lines read on `client`; answers how many. */
+/**
+ * The names an invoice's rows write (export-names.ts): its buyer's scope's, read on `client` (in
+ * the export's snapshot, before a COPY is sent there), others asked with `ask` as rows name them.
+ */
+export async function invoiceNames(
+  client: pg.ClientBase,
+  db: BillingDb,
+  invoice: InvoiceToExport,
+  ask: AskNames,
+): Promise<ExportNames> {
+  return new ExportNames(await queryOn(client, db, buyerScopeNamesQuery(invoice.buyerId)), ask);
+}
+
+/** Writes the rows of an invoice's lines in `range` into `out`, its lines read on `client`; answers how many. */
 export async function writeLines(
   client: pg.PoolClient,
-  db: BillingDb,
   format: ExportFormat,
   invoice: InvoiceToExport,
+  names: ExportNames,
   range: LineRange,
   out: Writable,
 ): Promise<number> {
-  const { names, lines } = await openRange(client, db, invoice, range);
-  return writeRows(format, invoice, names, lines, out);
+  return writeRows(format, invoice, names, openRange(client, invoice, range), out);
 }
 
 /** Writes the rows of lines as they are read (`openRange`) into `out`; answers how many. */
 async function writeRows(
   format: ExportFormat,
   invoice: InvoiceToExport,
-  names: Names,
+  names: ExportNames,
   lines: AsyncIterable<TextRow[]>,
   out: Writable,
 ): Promise<number> {
@@ -269,7 +259,8 @@ async function writeRows(
   const chunks = new ByteChunks();
   let rows = 0;
   for await (const batch of lines) {
-    for (const r of batch) chunks.add(row({ line: toLine(r), invoice, names }));
+    await names.complete(batch, NAMED_COLUMNS);
+    for (const r of batch) chunks.add(row({ line: toLine(r), invoice, names: names.map }));
     rows += batch.length;
     for (const chunk of chunks.take()) await writeInto(out, chunk);
   }
@@ -330,11 +321,10 @@ async function taxRow(
 
 /**
  * Writes an invoice's rows (and its tax row, FOCUS) into `out`, its ranges of lines read on
- * `client` and `twin` (a second connection with the export's snapshot) in turn. Each range's names
- * are read, and its COPY sent, while the range before it is written: read on one connection in
- * turn, the names left this process idle a quarter of an export's time, and the database idle
- * while this process wrote the end of each range (bench `export`). The tax row's sums (after the
- * last range) are read the same way.
+ * `client` and `twin` (a second connection with the export's snapshot) in turn, its names read
+ * first (`invoiceNames`). Each range's COPY is sent while the range before it is written: read on
+ * one connection in turn, the database was idle while this process wrote the end of each range
+ * (bench `export`). The tax row's sums (after the last range) are read the same way.
  */
 async function writeInvoice(
   client: pg.PoolClient,
@@ -344,19 +334,21 @@ async function writeInvoice(
   invoice: InvoiceToExport,
   customerId: string | undefined,
   out: Writable,
+  ask: AskNames,
 ): Promise<void> {
   const ranges: LineRange[] = [];
   for (let after = 0; after < invoice.lastLine; after += LINE_RANGE)
     ranges.push({ after, to: Math.min(after + LINE_RANGE, invoice.lastLine), customerId });
   const connections = [client, twin];
   const ahead = new ReadAhead();
-  const open = (i: number) => ahead.read(openRange(connections[i % 2]!, db, invoice, ranges[i]!));
+  const open = (i: number) => openRange(connections[i % 2]!, invoice, ranges[i]!);
   const withTax = hasTaxRows(format);
+  const names = await invoiceNames(client, db, invoice, ask);
   try {
     let next = ranges.length > 0 ? open(0) : undefined;
     let tax: Promise<string | undefined> | undefined;
     for (let i = 0; i < ranges.length; i++) {
-      const { names, lines } = await next!;
+      const lines = next!;
       next = i + 1 < ranges.length ? open(i + 1) : undefined;
       if (!next && withTax) tax = ahead.read(taxRow(connections[(i + 1) % 2]!, invoice, customerId));
       await writeRows(format, invoice, names, lines, out);
@@ -373,10 +365,15 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
   const write = async (client: pg.PoolClient, out: Writable) => {
     await prepareExport(client);
     await writeInto(out, ROW_FORMATS[format].header);
-    await withSnapshotTwin(pool, client, async (twin) => {
-      for await (const invoice of invoicesOf(client, db, selection))
-        await writeInvoice(client, twin, db, format, invoice, selection.customerId, out);
-    });
+    const names = namesInSnapshot(pool, db, await exportSnapshot(client));
+    try {
+      await withSnapshotTwin(pool, client, async (twin) => {
+        for await (const invoice of invoicesOf(client, db, selection))
+          await writeInvoice(client, twin, db, format, invoice, selection.customerId, out, names.ask);
+      });
+    } finally {
+      await names.close();
+    }
   };
   return streamFromConnection(pool, write, format === 'json' ? jsonArray() : undefined);
 }

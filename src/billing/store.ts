@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { armStore } from '../arm/store.ts';
 import { identityStore } from '../identity/store.ts';
 import { partnerStore } from '../partner/store.ts';
@@ -346,15 +346,33 @@ export const billingStore = {
   },
 };
 
-type NameRow = { id: string; name: string; domain: string | null };
+export type NameRow = { id: string; name: string; domain: string | null };
 
-/** The names of `ids`: a customer's company, a partner's directory, a subscription's display name (the first that has the id). */
-export function namesQuery(ids: string[]) {
+/**
+ * The names of the ids `match` selects in each source: a customer's company, a partner's
+ * directory, a subscription's display name, in that order (the first that has an id names it).
+ */
+function namesMatching(match: (column: string) => RawBuilder<unknown>) {
   return sql<NameRow>`
-    select id::text, company_name as name, domain, 1 as rank from (${partnerStore.allCustomers()}) c where id = any(${ids}::uuid[])
-    union all select tenant_id::text, display_name, default_domain, 2 from (${identityStore.partnerDirectories()}) d where tenant_id = any(${ids}::uuid[])
-    union all select subscription_id::text, display_name, null, 3 from (${armStore.subscriptionOwnership()}) s where subscription_id = any(${ids}::uuid[])
+    select id::text, company_name as name, domain, 1 as rank from (${partnerStore.allCustomers()}) c where ${match('id')}
+    union all select tenant_id::text, display_name, default_domain, 2 from (${identityStore.partnerDirectories()}) d where ${match('tenant_id')}
+    union all select subscription_id::text, display_name, null, 3 from (${armStore.subscriptionOwnership()}) s where ${match('subscription_id')}
     order by rank`;
+}
+
+/** The names of `ids` (see `namesMatching`). */
+export const namesQuery = (ids: string[]) => namesMatching((column) => sql`${sql.raw(column)} = any(${ids}::uuid[])`);
+
+/**
+ * The names an invoice's lines are expected to name, as `namesQuery` gives them: its buyer's, the
+ * buyer's customers' (a partner's), and those of every subscription of theirs.
+ */
+export function buyerScopeNamesQuery(buyerId: string) {
+  const scope = sql`select ${buyerId}::uuid as id
+    union select id from (${partnerStore.allCustomers()}) c where partner_tenant_id = ${buyerId}::uuid`;
+  const ids = sql`select id from (${scope}) b
+    union select subscription_id from (${armStore.subscriptionOwnership()}) s where tenant_id in (select id from (${scope}) b)`;
+  return namesMatching((column) => sql`${sql.raw(column)} in (${ids})`);
 }
 
 /** `namesQuery`'s rows as a map (the first name of each id). */

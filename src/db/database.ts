@@ -291,19 +291,35 @@ export async function withSnapshotTwin<T>(
   client: pg.PoolClient,
   work: (twin: pg.ClientBase) => Promise<T>,
 ): Promise<T> {
-  const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0].id;
-  if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error('an unexpected snapshot id');
-  const twin = new pg.Client(pool.options);
-  twin.on('error', () => {}); // its queries fail, and `work` with them
+  const twin = await openSnapshotTwin(pool, await exportSnapshot(client));
   try {
-    await twin.connect();
-    await twin.query('begin transaction isolation level repeatable read, read only');
-    await twin.query(`set transaction snapshot '${snapshot}'`);
     const result = await work(twin);
     await twin.query('commit');
     return result;
   } finally {
     await twin.end().catch(() => {});
+  }
+}
+
+/** The id of the snapshot of `client`'s transaction (repeatable read), valid while it stays open. */
+export async function exportSnapshot(client: pg.ClientBase): Promise<string> {
+  const snapshot = (await client.query<{ id: string }>('select pg_export_snapshot() as id')).rows[0].id;
+  if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error('an unexpected snapshot id');
+  return snapshot;
+}
+
+/** A connection of its own (not the pool's) in a read-only transaction on `snapshot`; the caller ends it. */
+export async function openSnapshotTwin(pool: pg.Pool, snapshot: string): Promise<pg.Client> {
+  const twin = new pg.Client(pool.options);
+  twin.on('error', () => {}); // its queries fail, and their callers with them
+  try {
+    await twin.connect();
+    await twin.query('begin transaction isolation level repeatable read, read only');
+    await twin.query(`set transaction snapshot '${snapshot}'`);
+    return twin;
+  } catch (e) {
+    await twin.end().catch(() => {});
+    throw e;
   }
 }
 
