@@ -58,7 +58,8 @@ export function namesInSnapshot(
       return (await (await twin).query<NameRow>(query.sql, [...query.parameters])).rows;
     },
     async close() {
-      if (twin) await (await twin.catch(() => undefined))?.end().catch(() => {});
+      const opened = await twin?.catch(() => undefined);
+      await opened?.end().catch(() => {});
     },
   };
 }
