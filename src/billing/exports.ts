@@ -5,7 +5,7 @@ import { ByteChunks } from '../core/byte-chunks.ts';
 import { isGuid } from '../core/ids.ts';
 import { ReadAhead } from '../core/together.ts';
 import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
-import { exportSnapshot, setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
+import { setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
 import { type AskNames, ExportNames, namesInSnapshot } from './export-names.ts';
 import { type ExportInvoice, type ExportLine, jsonArray, NO_LINE, ROW_FORMATS } from './export-columns.ts';
 import { type BillingDb, buyerScopeNamesQuery, namesOf, namesQuery } from './store.ts';
@@ -365,15 +365,16 @@ export function exportStream(db: BillingDb, pool: pg.Pool, selection: ExportSele
   const write = async (client: pg.PoolClient, out: Writable) => {
     await prepareExport(client);
     await writeInto(out, ROW_FORMATS[format].header);
-    const names = namesInSnapshot(pool, db, await exportSnapshot(client));
-    try {
-      await withSnapshotTwin(pool, client, async (twin) => {
+    await withSnapshotTwin(pool, client, async (twin, snapshot) => {
+      // Names a row asks for while both connections are in a COPY: read in the snapshot on a third.
+      const names = namesInSnapshot(pool, db, snapshot);
+      try {
         for await (const invoice of invoicesOf(client, db, selection))
           await writeInvoice(client, twin, db, format, invoice, selection.customerId, out, names.ask);
-      });
-    } finally {
-      await names.close();
-    }
+      } finally {
+        await names.close();
+      }
+    });
   };
   return streamFromConnection(pool, write, format === 'json' ? jsonArray() : undefined);
 }

@@ -284,16 +284,17 @@ export function streamFromConnection(
  * repeatable-read one, open throughout): its reads, run beside `client`'s, answer as they would on
  * `client` (PostgreSQL's snapshot export, as pg_dump's parallel workers use it). A connection of
  * its own, not the pool's: holders of the pool's connections each waiting for a second one could
- * wait for ever. Closed at the end.
+ * wait for ever. Closed at the end. `work` also gets the snapshot's id, for another such connection.
  */
 export async function withSnapshotTwin<T>(
   pool: pg.Pool,
   client: pg.PoolClient,
-  work: (twin: pg.ClientBase) => Promise<T>,
+  work: (twin: pg.ClientBase, snapshot: string) => Promise<T>,
 ): Promise<T> {
-  const twin = await openSnapshotTwin(pool, await exportSnapshot(client));
+  const snapshot = await exportSnapshot(client);
+  const twin = await openSnapshotTwin(pool, snapshot);
   try {
-    const result = await work(twin);
+    const result = await work(twin, snapshot);
     await twin.query('commit');
     return result;
   } finally {
