@@ -37,30 +37,35 @@ export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
  * plans; the main pool's connection goes back at once. Every other statement runs on `pool`.
  */
 export function preparingPool(pool: pg.Pool, generic: pg.Pool): PostgresPool {
+  /** A text as pg sends it: by its name when `executePrepared` named it. */
+  const statement = (text: string, values?: unknown[]): pg.QueryConfig => {
+    const name = names.get(text);
+    return name ? { name, text, values } : { text, values };
+  };
   return {
     async connect(): Promise<PostgresPoolClient> {
       let client: pg.PoolClient | undefined = await pool.connect();
       let first = true;
       // pg's query is overloaded (a text and its values, or a cursor Kysely streams through).
       const query = (text: string | pg.Submittable, parameters?: unknown[]) => {
-        const name = typeof text === 'string' ? names.get(text) : undefined;
         const alone = first;
         first = false;
-        if (name && alone) {
+        if (typeof text !== 'string') {
+          // A cursor after a prepared statement would have no connection of its own.
+          if (client === undefined) throw new Error('a cursor after a prepared statement on one connection');
+          return client.query(text);
+        }
+        if (alone && names.has(text)) {
           client!.release();
           client = undefined;
-          return generic.query({ name, text: text as string, values: parameters });
+          return generic.query(statement(text, parameters));
         }
-        if (client === undefined) {
-          // A statement after a prepared one on the same lent connection: its own connection of the main pool.
-          if (typeof text !== 'string') throw new Error('a cursor after a prepared statement on one connection');
-          return pool.connect().then((c) => {
-            client = c;
-            return name ? c.query({ name, text, values: parameters }) : c.query(text, parameters);
-          });
-        }
-        if (name) return client.query({ name, text: text as string, values: parameters });
-        return typeof text === 'string' ? client.query(text, parameters) : client.query(text);
+        if (client !== undefined) return client.query(statement(text, parameters));
+        // A statement after a prepared one on the same lent connection: its own connection of the main pool.
+        return pool.connect().then((c) => {
+          client = c;
+          return c.query(statement(text, parameters));
+        });
       };
       return {
         query: query as unknown as PostgresPoolClient['query'],
