@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { keptByParent, parseResourceId } from '../core/arm-id.ts';
-import { keptByArgument } from '../core/kept.ts';
+import { keptByArgument, keptForLast } from '../core/kept.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 
@@ -114,29 +114,15 @@ export interface DailyRatedField {
 const meterOf = (line: DailyRatedLine) => (line.meter_id ? findMeter(line.meter_id) : undefined);
 const customerOf = (line: DailyRatedLine, ctx: RatedLineContext) =>
   line.customer_id ? ctx.names.get(line.customer_id) : undefined;
-/**
- * `value`, kept for the line (and names) it was last asked of: the item says several things twice
- * (a subscription as its entitlement, a total as its pricing total), worked out once a line.
- */
-function perLine<T>(value: (line: DailyRatedLine, ctx: RatedLineContext) => T) {
-  let lastLine: DailyRatedLine | undefined;
-  let lastContext: RatedLineContext | undefined;
-  let kept: T;
-  return (line: DailyRatedLine, ctx: RatedLineContext): T => {
-    if (line !== lastLine || ctx !== lastContext) {
-      kept = value(line, ctx);
-      lastLine = line;
-      lastContext = ctx;
-    }
-    return kept;
-  };
-}
-const subscriptionName = perLine(
-  (line, ctx) => (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '',
+// A line's values that the item says twice (a subscription as its entitlement, a total as its
+// pricing total), worked out once a line: kept for the line and context asked last.
+const subscriptionName = keptForLast(
+  (line: DailyRatedLine, ctx: RatedLineContext) =>
+    (line.subscription_id ? ctx.names.get(line.subscription_id)?.name : undefined) ?? '',
 );
-const usageDate = perLine((line) => (line.usage_date ? dateTime(line.usage_date) : ''));
-const unitPriceText = perLine((line) => numberText(line.unit_price));
-const amountText = perLine((line) => numberText(line.amount));
+const usageDate = keptForLast((line: DailyRatedLine) => (line.usage_date ? dateTime(line.usage_date) : ''));
+const unitPriceText = keptForLast((line: DailyRatedLine) => numberText(line.unit_price));
+const amountText = keptForLast((line: DailyRatedLine) => numberText(line.amount));
 
 /** The last second of a day, as the partner center ends a charge. */
 const dayEnd = keptByArgument((date: string) => dateTime(new Date(Date.parse(date) + DAY_MS - 1000)), 5000);

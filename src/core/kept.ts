@@ -15,3 +15,27 @@ export function keptByArgument<K, V>(compute: (key: K) => V, bound: number): (ke
     return value;
   };
 }
+
+/**
+ * `compute`, its answer kept for the arguments it was asked last (each compared with ===): for a
+ * loop that asks the same again and again in a row (an export line's fields that say one thing
+ * twice, a usage page's runs of one meter or one hour). Up to three arguments, so that no call
+ * makes an array.
+ */
+export function keptForLast<A, B, C, V>(compute: (a: A, b: B, c: C) => V): (a: A, b: B, c?: C) => V {
+  let asked = false;
+  let lastA: A | undefined;
+  let lastB: B | undefined;
+  let lastC: C | undefined;
+  let kept: V | undefined;
+  return (a, b, c) => {
+    if (!asked || a !== lastA || b !== lastB || c !== lastC) {
+      kept = compute(a, b, c as C);
+      asked = true;
+      lastA = a;
+      lastB = b;
+      lastC = c;
+    }
+    return kept as V;
+  };
+}

@@ -1,5 +1,5 @@
 import { DAY_MS, HOUR_MS, parseInstant } from './clock.ts';
-import { keptByArgument } from './kept.ts';
+import { keptByArgument, keptForLast } from './kept.ts';
 import { armError } from './errors.ts';
 import { JsonText, jsonInString, jsonString } from './json-text.ts';
 
@@ -130,30 +130,22 @@ export function usageAggregateJson(
 }
 
 // A page's aggregates share their subscription, a few meters and runs of one hour: the text those
-// decide is made once and kept (the last one asked), not written again for each aggregate. Fewer,
+// decide is made once and kept (for the last asked), not written again for each aggregate. Fewer,
 // longer pieces also make the page's text cheaper to flatten into bytes.
-let ends = { provider: '', subscriptionId: '', meterId: '', head: '', tail: '' };
-let times = { ms: Number.NaN, granularity: '', text: '' };
 
 /** An aggregate's text before its start time's value, and after its quantity. */
-function aggregateEnds(provider: string, subscriptionId: string, meterId: string) {
-  if (ends.meterId !== meterId || ends.subscriptionId !== subscriptionId || ends.provider !== provider) {
-    const subscription = jsonString(subscriptionId).slice(1, -1);
-    const meter = jsonString(meterId);
-    const name = `${subscription}-${meter.slice(1, -1)}`;
-    const head =
-      `{"id":"/subscriptions/${subscription}/providers/${provider}/UsageAggregate/${name}","name":"${name}","type":"${provider}/UsageAggregate",` +
-      `"properties":{"subscriptionId":"${subscription}",`;
-    ends = { provider, subscriptionId, meterId, head, tail: `,"meterId":${meter}}}` };
-  }
-  return ends;
-}
+const aggregateEnds = keptForLast((provider: string, subscriptionId: string, meterId: string) => {
+  const subscription = jsonString(subscriptionId).slice(1, -1);
+  const meter = jsonString(meterId);
+  const name = `${subscription}-${meter.slice(1, -1)}`;
+  const head =
+    `{"id":"/subscriptions/${subscription}/providers/${provider}/UsageAggregate/${name}","name":"${name}","type":"${provider}/UsageAggregate",` +
+    `"properties":{"subscriptionId":"${subscription}",`;
+  return { head, tail: `,"meterId":${meter}}}` };
+});
 
 /** An aggregate's start and end times, as their JSON members. */
-function aggregateTimes(ms: number, granularity: Granularity): string {
-  if (times.ms !== ms || times.granularity !== granularity) {
-    const text = `"usageStartTime":"${formattedTime(ms)}","usageEndTime":"${formattedTime(ms + GRANULARITY_MS[granularity])}",`;
-    times = { ms, granularity, text };
-  }
-  return times.text;
-}
+const aggregateTimes = keptForLast(
+  (ms: number, granularity: Granularity) =>
+    `"usageStartTime":"${formattedTime(ms)}","usageEndTime":"${formattedTime(ms + GRANULARITY_MS[granularity])}",`,
+);
