@@ -12,7 +12,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { PARTNER, seed } from '../bench/billing-run.ts';
 import { closeDuePeriods } from '../src/billing/billing-run.ts';
 import { stringify } from 'csv-stringify/sync';
-import { type ExportInvoice, NO_INVOICE, NO_LINE, ROW_FORMATS } from '../src/billing/export-columns.ts';
+import { type ExportInvoice, NO_INVOICE, NO_LINE } from '../src/billing/export-columns.ts';
 import { FOCUS_COLUMN_NAMES, focusColumns, focusShared } from '../src/billing/focus-columns.ts';
 import { exportStream } from '../src/billing/exports.ts';
 import { parseResourceId, resourceTypeOf } from '../src/core/arm-id.ts';
@@ -22,6 +22,7 @@ import { BinaryTextRowReader } from '../src/db/copy-text-rows.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
 import type { HubTables } from '../src/hub/app.ts';
 import { hubMigrations } from '../src/hub/migrations.ts';
+import { rowText } from './helpers/export-rows.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_export_rows_${Date.now()}`;
@@ -216,7 +217,7 @@ describe("the exports' rows", () => {
             const input = { line: { ...NO_LINE, ...l }, invoice: invoices[i] as ExportInvoice, names };
             const columns = focusColumns(focusShared(input));
             assert.deepEqual(Object.keys(columns), FOCUS_COLUMN_NAMES);
-            assert.equal(ROW_FORMATS.focus.row(input), stringify([Object.values(columns)]));
+            assert.equal(rowText('focus', input), stringify([Object.values(columns)]));
           }
         },
       ),

@@ -1,6 +1,8 @@
 import { Transform } from 'node:stream';
+import type { ByteChunks } from '../core/byte-chunks.ts';
 import { csvField } from './csv-field.ts';
 import { FOCUS_COLUMN_NAMES, focusRow } from './focus-columns.ts';
+import { RowRuns } from './row-runs.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import { jsonString } from '../core/json-text.ts';
 import {
@@ -166,96 +168,78 @@ function cellOf(field: DailyRatedField, separator: string, format: CellFormat): 
 
 /**
  * A row of daily-rated fields as one format writes it (its cells joined by commas between `open`
- * and `close`): the runs of fields of a kind (the same for every line of an invoice with the same
- * type and meter) are written once per kind and kept for the invoice being written, which has
- * lines of a few kinds; a line's own fields are written for it. An export's row costs its own
- * fields only.
+ * and `close`), as runs of fields written once per kind and value (row-runs.ts) and kept for the
+ * invoice and names being written.
  */
 class DailyRatedRows {
-  private readonly parts: (number | Cell)[] = [];
-  private readonly runs: Cell[][] = [];
+  private readonly runs: RowRuns<DailyRatedLine, RatedLineContext>;
   private invoice: ExportInvoice | undefined;
   private context: RatedLineContext | undefined;
-  private readonly kinds = new Map<string, string[]>();
 
-  constructor(
-    fields: readonly DailyRatedField[],
-    cell: (field: DailyRatedField, separator: string) => Cell,
-    private readonly open: string,
-    private readonly close: string,
-  ) {
-    for (const [i, field] of fields.entries()) {
-      const separator = i > 0 ? ',' : '';
-      if (!field.kind) this.parts.push(cell(field, separator));
-      else if (i > 0 && fields[i - 1]?.kind) this.runs.at(-1)?.push(cell(field, separator));
-      else this.parts.push(this.runs.push([cell(field, separator)]) - 1);
-    }
+  constructor(fields: readonly DailyRatedField[], format: CellFormat, open: string, close: string) {
+    this.runs = new RowRuns([
+      { dependsOn: 'kind', text: () => open },
+      ...fields.map((field, i) => ({ dependsOn: field.dependsOn, text: cellOf(field, i > 0 ? ',' : '', format) })),
+      { dependsOn: 'kind', text: () => `${close}\n` },
+    ]);
   }
 
-  row({ line, invoice, names }: RowInput): string {
+  write({ line, invoice, names }: RowInput, out: ByteChunks): void {
     if (invoice !== this.invoice || this.context?.names !== names) {
       this.invoice = invoice;
       this.context = { partnerId: invoice.buyerId, invoiceNumber: invoice.number, currency: invoice.currency, names };
-      this.kinds.clear();
     }
-    const ctx = this.context;
-    const rated = line as StoredLine;
-    const kindKey = `${line.line_type} ${line.meter_id}`;
-    let kind = this.kinds.get(kindKey);
-    if (kind === undefined) {
-      kind = this.runs.map((run) => run.map((cell) => cell(rated, ctx)).join(''));
-      this.kinds.set(kindKey, kind);
-    }
-    let row = this.open;
-    for (let p = 0; p < this.parts.length; p++) {
-      const part = this.parts[p]!;
-      row += typeof part === 'number' ? kind[part] : part(rated, ctx);
-    }
-    return `${row}${this.close}\n`;
+    this.runs.write(out, line as StoredLine, this.context, line.line_type, line.meter_id);
   }
 }
 
 const RECON_ROWS = new DailyRatedRows(
   RECON_FIELDS,
-  (field, separator) =>
-    cellOf(field, separator, { prefix: (_, before) => before, text: csvField, plainText: (s) => s }),
+  { prefix: (_, before) => before, text: csvField, plainText: (s) => s },
   '',
   '',
 );
 const JSON_ROWS = new DailyRatedRows(
   DAILY_RATED_FIELDS,
-  (field, separator) =>
-    cellOf(field, separator, {
-      prefix: (f, before) => `${before}${jsonString(f.name)}:`,
-      text: jsonString,
-      plainText: (s) => `"${s}"`,
-    }),
+  { prefix: (f, before) => `${before}${jsonString(f.name)}:`, text: jsonString, plainText: (s) => `"${s}"` },
   '{',
   '},',
 );
 
-/** The export formats: each one's first line (CSV's header) and its row of a line, each ending in a newline. */
+/** A line's columns that a row reads: all, or the daily-rated line item's (`DailyRatedLine`; the others are null). */
+export type ColumnsRead = 'all' | 'dailyRated';
+
+/**
+ * The export formats: each one's first line (CSV's header), the columns its rows of an invoice's
+ * lines read, and how it writes a line's row, each ending in a newline.
+ */
 export const ROW_FORMATS = {
   focus: {
     header: `${FOCUS_COLUMN_NAMES.join(',')}\n`,
-    row: focusRow,
+    reads: (): ColumnsRead => 'all',
+    write: (input: RowInput, out: ByteChunks) => out.add(focusRow(input)),
   },
   recon: {
     header: `${RECON_COLUMNS.join(',')}\n`,
-    row: (input: RowInput) => RECON_ROWS.row(input),
+    reads: (): ColumnsRead => 'dailyRated',
+    write: (input: RowInput, out: ByteChunks) => RECON_ROWS.write(input, out),
   },
   /** The API's line items, one JSON object a line, each followed by a comma (`jsonArray` ends the array). */
   json: {
     header: '[\n',
-    row(input: RowInput): string {
+    reads: (invoice: ExportInvoice): ColumnsRead => (invoice.stream === 'partner' ? 'dailyRated' : 'all'),
+    write(input: RowInput, out: ByteChunks): void {
       const { line, invoice, names } = input;
-      if (invoice.stream === 'partner') return JSON_ROWS.row(input);
+      if (invoice.stream === 'partner') {
+        JSON_ROWS.write(input, out);
+        return;
+      }
       const view = {
         invoiceNumber: invoice.number,
         customerId: invoice.buyerId,
         ...customerLineView(line as StoredLine, names),
       };
-      return `${JSON.stringify(view)},\n`;
+      out.add(`${JSON.stringify(view)},\n`);
     },
   },
 } as const;

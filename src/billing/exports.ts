@@ -8,6 +8,7 @@ import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
 import { setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
 import { type AskNames, ExportNames, namesInSnapshot } from './export-names.ts';
 import { type ExportInvoice, type ExportLine, jsonArray, NO_LINE, ROW_FORMATS } from './export-columns.ts';
+import { focusRow } from './focus-columns.ts';
 import { type BillingDb, buyerScopeNamesQuery, namesOf, namesQuery } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
@@ -150,30 +151,38 @@ const OTHER_LIST_COST = `case when list_unit_price is not null and list_unit_pri
 
 /**
  * A line's columns as text, in `toLine`'s order, each with whether its text is ASCII whatever the
- * line (numbers, uuids and dates: read without a look for other characters).
+ * line (numbers, uuids and dates: read without a look for other characters), and whether the
+ * partner center's daily-rated line item reads it (`DailyRatedLine`).
  */
-const LINE_COLUMNS: [sql: string, ascii: boolean][] = [
-  ['line_no::text', true],
-  ['line_type', false],
-  ['customer_id::text', true],
-  ['subscription_id::text', true],
-  ['meter_id::text', true],
-  ['resource_uri', false],
-  ['location', false],
-  ['usage_date::text', true],
-  ['usage_to::text', true],
-  ['tier::text', true],
-  ['quantity::text', true],
-  ['unit_price::text', true],
-  ['list_unit_price::text', true],
-  ['amount::text', true],
-  ['description', false],
-  ['reason', false],
-  ['created_by', false],
-  [`(${OTHER_LIST_COST})::text`, true],
-  [`(${CONTRACTED_COST})::text`, true],
+const LINE_COLUMNS: [sql: string, ascii: boolean, dailyRated: boolean][] = [
+  ['line_no::text', true, true],
+  ['line_type', false, true],
+  ['customer_id::text', true, true],
+  ['subscription_id::text', true, true],
+  ['meter_id::text', true, true],
+  ['resource_uri', false, true],
+  ['location', false, true],
+  ['usage_date::text', true, true],
+  ['usage_to::text', true, false],
+  ['tier::text', true, true],
+  ['quantity::text', true, true],
+  ['unit_price::text', true, true],
+  ['list_unit_price::text', true, false],
+  ['amount::text', true, true],
+  ['description', false, false],
+  ['reason', false, false],
+  ['created_by', false, false],
+  [`(${OTHER_LIST_COST})::text`, true, false],
+  [`(${CONTRACTED_COST})::text`, true, false],
 ];
-const LINE_TEXT = LINE_COLUMNS.map(([sql]) => sql).join(', ');
+/**
+ * The columns a COPY reads: all of them, or the daily-rated line item's (the others null: the
+ * database neither sends them nor works out the costs).
+ */
+const LINE_TEXT = {
+  all: LINE_COLUMNS.map(([sql]) => sql).join(', '),
+  dailyRated: LINE_COLUMNS.map(([sql, , dailyRated]) => (dailyRated ? sql : 'null::text')).join(', '),
+};
 const LINE_ASCII = LINE_COLUMNS.map(([, ascii]) => ascii);
 /** The columns whose ids a row writes names of (`toLine`'s customer_id and subscription_id). */
 const NAMED_COLUMNS = ['customer_id::text', 'subscription_id::text'].map((c) =>
@@ -213,11 +222,17 @@ interface LineRange {
 }
 
 /** A range's lines, its COPY sent on `on` at once; its rows are read from what it answers. */
-function openRange(on: pg.ClientBase, invoice: InvoiceToExport, range: LineRange): AsyncIterable<TextRow[]> {
+function openRange(
+  on: pg.ClientBase,
+  format: ExportFormat,
+  invoice: InvoiceToExport,
+  range: LineRange,
+): AsyncIterable<TextRow[]> {
   const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
+  const columns = LINE_TEXT[ROW_FORMATS[format].reads(invoice)];
   return copyTextRows(
     on,
-    `select ${LINE_TEXT} from invoice_lines where ${where} order by invoice_lines.line_no`,
+    `select ${columns} from invoice_lines where ${where} order by invoice_lines.line_no`,
     LINE_ASCII,
   );
 }
@@ -244,7 +259,7 @@ export async function writeLines(
   range: LineRange,
   out: Writable,
 ): Promise<number> {
-  return writeRows(format, invoice, names, openRange(client, invoice, range), out);
+  return writeRows(format, invoice, names, openRange(client, format, invoice, range), out);
 }
 
 /** Writes the rows of lines as they are read (`openRange`) into `out`; answers how many. */
@@ -255,12 +270,12 @@ async function writeRows(
   lines: AsyncIterable<TextRow[]>,
   out: Writable,
 ): Promise<number> {
-  const row = ROW_FORMATS[format].row;
+  const write = ROW_FORMATS[format].write;
   const chunks = new ByteChunks();
   let rows = 0;
   for await (const batch of lines) {
     await names.complete(batch, NAMED_COLUMNS);
-    for (const r of batch) chunks.add(row({ line: toLine(r), invoice, names: names.map }));
+    for (const r of batch) write({ line: toLine(r), invoice, names: names.map }, chunks);
     rows += batch.length;
     for (const chunk of chunks.take()) await writeInto(out, chunk);
   }
@@ -316,7 +331,7 @@ async function taxRow(
     list_cost: list,
     contracted_cost: contracted,
   };
-  return ROW_FORMATS.focus.row({ line, invoice, names: new Map() });
+  return focusRow({ line, invoice, names: new Map() });
 }
 
 /**
@@ -341,7 +356,7 @@ async function writeInvoice(
     ranges.push({ after, to: Math.min(after + LINE_RANGE, invoice.lastLine), customerId });
   const connections = [client, twin];
   const ahead = new ReadAhead();
-  const open = (i: number) => openRange(connections[i % 2]!, invoice, ranges[i]!);
+  const open = (i: number) => openRange(connections[i % 2]!, format, invoice, ranges[i]!);
   const withTax = hasTaxRows(format);
   const names = await invoiceNames(client, db, invoice, ask);
   try {

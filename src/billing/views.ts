@@ -3,6 +3,7 @@ import { DAY_MS } from '../core/clock.ts';
 import { findMeter } from '../core/meters.ts';
 import { keptByParent, parseResourceId } from '../core/arm-id.ts';
 import { keptByArgument, keptForLast } from '../core/kept.ts';
+import type { DependsOn } from './row-runs.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import type { InvoicesTable } from './tables.ts';
 
@@ -97,13 +98,14 @@ export interface RatedLineContext {
 }
 
 /**
- * A field of the partner center's daily-rated usage line item: its value from a line, and whether
- * it is one of its kind (`kind`: the same for every line of one invoice with the same line type
- * and meter, which an export writes once per kind).
+ * A field of the partner center's daily-rated usage line item: its value from a line, and what that
+ * value depends on besides the line's invoice and names (`dependsOn`, row-runs.ts: its kind, the
+ * line type and meter, only; its kind and one of the line's values; or the line), which an export
+ * writes once per kind and value.
  */
 export interface DailyRatedField {
   name: string;
-  kind: boolean;
+  dependsOn: DependsOn<DailyRatedLine>;
   /** Whether a text value may hold what CSV quotes or JSON escapes (what a user names, a resource id, a region): never ids, dates or numbers. */
   quoted: boolean;
   value: (line: DailyRatedLine, ctx: RatedLineContext) => string | number | object;
@@ -130,25 +132,40 @@ const keptResourceParts = keptByParent(resourceParts);
 const partsOf = (line: DailyRatedLine) =>
   line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);
 
-// A field of a kind is written once per kind, so each is treated as text that may need quotes.
+// The line's values that fields depend on (with its kind).
+const customer = (line: DailyRatedLine) => line.customer_id;
+const day = (line: DailyRatedLine) => line.usage_date;
+const subscription = (line: DailyRatedLine) => line.subscription_id;
+const region = (line: DailyRatedLine) => line.location;
+const unitPrice = (line: DailyRatedLine) => line.unit_price;
+
+/** A field the same for every line of a kind: text that may need quotes. */
 const kind = (name: string, value: DailyRatedField['value']): DailyRatedField => ({
   name,
-  kind: true,
+  dependsOn: 'kind',
   quoted: true,
   value,
 });
-/** A line's own field: text that may need quotes, or (plain) ids and dates that never do. */
-const own = (name: string, value: DailyRatedField['value'], quoted = true): DailyRatedField => ({
+/** A field of a line's value (`dependsOn`), or of the line: text that may need quotes. */
+const own = (name: string, value: DailyRatedField['value'], dependsOn: DependsOn<DailyRatedLine>): DailyRatedField => ({
   name,
-  kind: false,
-  quoted,
+  dependsOn,
+  quoted: true,
   value,
 });
-const plain = (name: string, value: DailyRatedField['value']) => own(name, value, false);
-/** A line's own number, from its text as the files print it. */
-const ownNumber = (name: string, text: NonNullable<DailyRatedField['numberText']>): DailyRatedField => ({
+/** The same, of ids and dates, which never need quotes. */
+const plain = (name: string, value: DailyRatedField['value'], dependsOn: DependsOn<DailyRatedLine>) => ({
+  ...own(name, value, dependsOn),
+  quoted: false,
+});
+/** A number, from its text as the files print it. */
+const number = (
+  name: string,
+  text: NonNullable<DailyRatedField['numberText']>,
+  dependsOn: DependsOn<DailyRatedLine>,
+): DailyRatedField => ({
   name,
-  kind: false,
+  dependsOn,
   quoted: false,
   value: (l, c) => Number(text(l, c)),
   numberText: text,
@@ -158,46 +175,46 @@ const ownNumber = (name: string, text: NonNullable<DailyRatedField['numberText']
 export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   kind('partnerId', (_, c) => c.partnerId),
   kind('partnerName', (_, c) => c.names.get(c.partnerId)?.name ?? ''),
-  plain('customerId', (l) => l.customer_id ?? ''),
-  own('customerName', (l, c) => customerOf(l, c)?.name ?? ''),
-  own('customerDomainName', (l, c) => customerOf(l, c)?.domain ?? ''),
+  plain('customerId', (l) => l.customer_id ?? '', customer),
+  own('customerName', (l, c) => customerOf(l, c)?.name ?? '', customer),
+  own('customerDomainName', (l, c) => customerOf(l, c)?.domain ?? '', customer),
   kind('customerCountry', () => 'US'),
   kind('invoiceNumber', (_, c) => c.invoiceNumber),
   kind('mpnId', () => ''),
   kind('resellerMpnId', () => ''),
-  plain('chargeStartDate', usageDate),
-  plain('chargeEndDate', (l) => (l.usage_date ? dayEnd(l.usage_date) : '')),
-  plain('subscriptionId', (l) => l.subscription_id ?? ''),
-  own('subscriptionDescription', subscriptionName),
-  plain('entitlementId', (l) => l.subscription_id ?? ''),
-  own('entitlementDescription', subscriptionName),
+  plain('chargeStartDate', usageDate, day),
+  plain('chargeEndDate', (l) => (l.usage_date ? dayEnd(l.usage_date) : ''), day),
+  plain('subscriptionId', (l) => l.subscription_id ?? '', subscription),
+  own('subscriptionDescription', subscriptionName, subscription),
+  plain('entitlementId', (l) => l.subscription_id ?? '', subscription),
+  own('entitlementDescription', subscriptionName, subscription),
   kind('productName', () => 'Azure Stack Hub'),
   kind('skuName', (l) => meterOf(l)?.category ?? ''),
   kind('publisherName', () => 'Stackledger'),
   kind('publisherId', () => ''),
-  plain('usageDate', usageDate),
+  plain('usageDate', usageDate, day),
   kind('meterType', () => 'Consumption'),
   kind('meterCategory', (l) => meterOf(l)?.category ?? ''),
   kind('meterId', (l) => l.meter_id ?? ''),
   kind('meterSubCategory', (l) => meterOf(l)?.subcategory ?? ''),
   kind('meterName', (l) => meterOf(l)?.name ?? l.meter_id ?? ''),
-  own('meterRegion', (l) => l.location ?? ''),
+  own('meterRegion', (l) => l.location ?? '', region),
   kind('unitOfMeasure', (l) => meterOf(l)?.unit ?? ''),
-  own('resourceLocation', (l) => l.location ?? ''),
-  own('consumedService', (l) => partsOf(l).consumedService),
-  own('resourceGroup', (l) => partsOf(l).resourceGroup),
-  own('resourceUri', (l) => l.resource_uri ?? ''),
+  own('resourceLocation', (l) => l.location ?? '', region),
+  own('consumedService', (l) => partsOf(l).consumedService, 'line'),
+  own('resourceGroup', (l) => partsOf(l).resourceGroup, 'line'),
+  own('resourceUri', (l) => l.resource_uri ?? '', 'line'),
   kind('chargeType', (l) => (l.line_type === 'late usage' ? 'Late usage' : 'Usage')),
-  ownNumber('unitPrice', unitPriceText),
-  ownNumber('quantity', (l) => numberText(l.quantity)),
+  number('unitPrice', unitPriceText, unitPrice),
+  number('quantity', (l) => numberText(l.quantity), 'line'),
   kind('unitType', (l) => meterOf(l)?.unit ?? ''),
-  ownNumber('billingPreTaxTotal', amountText),
+  number('billingPreTaxTotal', amountText, 'line'),
   kind('billingCurrency', (_, c) => c.currency),
-  ownNumber('pricingPreTaxTotal', amountText),
+  number('pricingPreTaxTotal', amountText, 'line'),
   kind('pricingCurrency', (_, c) => c.currency),
-  ownNumber('effectiveUnitPrice', unitPriceText),
+  number('effectiveUnitPrice', unitPriceText, unitPrice),
   kind('pcToBCExchangeRate', () => 1),
-  plain('tier', (l) => l.tier ?? 1),
+  plain('tier', (l) => l.tier ?? 1, 'line'),
   kind('invoiceLineItemType', () => 'usage_line_items'),
   kind('billingProvider', () => 'one_time'),
   kind('attributes', () => ({ objectType: 'DailyRatedUsageLineItem' })),

@@ -20,6 +20,16 @@ export class ByteChunks {
     this.used += this.buffer.write(text, this.used);
   }
 
+  /** Adds bytes as they are. */
+  bytes(bytes: Buffer): void {
+    if (this.buffer.length - this.used < bytes.length) {
+      this.close();
+      if (bytes.length > this.buffer.length) this.buffer = Buffer.allocUnsafe(bytes.length);
+    }
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
   /** The chunks made so far, the last one possibly not full; they are the caller's from now on. */
   take(): Buffer[] {
     this.close();
