@@ -27,43 +27,66 @@ interface Run<L, C> {
   cells: Text<L, C>[];
 }
 
+/**
+ * A line's own text: its cells, and the kind's cells between them (`kinds`' index), which are
+ * written into it, where copying them apart cost more than the few bytes they are.
+ */
+type OwnText<L, C> = (Text<L, C> | number)[];
+
+/** A kind's kept texts: its runs' bytes by run and key, and its cells written into lines' own texts. */
+interface KindTexts {
+  byKey: Map<unknown, Buffer>[];
+  own: (string | undefined)[];
+}
+
 /** Runs' texts kept for one context, at most: past it they are dropped, and made again as lines ask. */
 const KEPT = 50_000;
 
 export class RowRuns<L, C> {
   private readonly runs: Run<L, C>[] = [];
-  /** A row, in order: a run (its index) or a line's own cells' text. */
-  private readonly parts: (number | Text<L, C>)[] = [];
+  /** The kind's cells written into lines' own texts, each a few neighbouring ones. */
+  private readonly kindCells: Text<L, C>[][] = [];
+  /** A row, in order: a run (its index) or a line's own text. */
+  private readonly parts: (number | OwnText<L, C>)[] = [];
   private context: C | undefined;
-  /** Each kind's runs' texts by key, by line type and meter. */
-  private readonly kinds = new Map<unknown, Map<unknown, Map<unknown, Buffer>[]>>();
+  /** Each kind's texts, by line type and meter. */
+  private readonly kinds = new Map<unknown, Map<unknown, KindTexts>>();
   private kept = 0;
 
   constructor(cells: readonly RowCell<L, C>[]) {
     let run: Run<L, C> | undefined;
-    let own: Text<L, C>[] = [];
-    const endOwn = () => {
-      if (own.length > 0) this.parts.push(joined(own));
-      own = [];
-    };
+    let own: OwnText<L, C> | undefined;
+    // The kind's cells after a line's own: written into it if another of its own follows, else the next run's.
+    let kindAfterOwn: Text<L, C>[] = [];
     for (const cell of cells) {
       if (cell.dependsOn === 'line') {
+        if (own === undefined) {
+          own = [];
+          this.parts.push(own);
+        }
+        if (kindAfterOwn.length > 0) own.push(this.kindCells.push(kindAfterOwn) - 1);
         own.push(cell.text);
+        kindAfterOwn = [];
         run = undefined;
         continue;
       }
       const key = cell.dependsOn === 'kind' ? undefined : cell.dependsOn;
+      if (run === undefined && own !== undefined && key === undefined) {
+        kindAfterOwn.push(cell.text);
+        continue;
+      }
       // A cell of the kind joins the run before it; a cell of a key, the run of its key before it, or one without a key.
       if (run !== undefined && (key === undefined || run.key === undefined || run.key === key)) {
         run.key ??= key;
         run.cells.push(cell.text);
         continue;
       }
-      endOwn();
-      run = { key, cells: [cell.text] };
+      run = { key, cells: [...kindAfterOwn, cell.text] };
       this.parts.push(this.runs.push(run) - 1);
+      own = undefined;
+      kindAfterOwn = [];
     }
-    endOwn();
+    if (kindAfterOwn.length > 0) this.parts.push(this.runs.push({ key: undefined, cells: kindAfterOwn }) - 1);
   }
 
   /** Writes the row of `line` (whose kind is `type` and `meter`) into `out`; its texts are kept while `context` is the same object. */
@@ -74,19 +97,22 @@ export class RowRuns<L, C> {
     }
     const kept = this.keptOf(type, meter);
     for (let p = 0; p < this.parts.length; p++) {
-      const part = this.parts[p] as number | Text<L, C>;
+      const part = this.parts[p] as number | OwnText<L, C>;
       if (typeof part !== 'number') {
-        out.add(part(line, context));
+        let text = '';
+        for (let i = 0; i < part.length; i++) {
+          const piece = part[i] as Text<L, C> | number;
+          text += typeof piece === 'number' ? this.kindText(kept, piece, line, context) : piece(line, context);
+        }
+        out.add(text);
         continue;
       }
       const run = this.runs[part] as Run<L, C>;
-      const texts = kept[part] as Map<unknown, Buffer>;
+      const texts = kept.byKey[part] as Map<unknown, Buffer>;
       const key = run.key === undefined ? undefined : run.key(line);
       let bytes = texts.get(key);
       if (bytes === undefined) {
-        let text = '';
-        for (const cell of run.cells) text += cell(line, context);
-        bytes = Buffer.from(text);
+        bytes = Buffer.from(textOf(run.cells, line, context));
         if (this.kept >= KEPT) this.dropKept();
         texts.set(key, bytes);
         this.kept++;
@@ -95,7 +121,17 @@ export class RowRuns<L, C> {
     }
   }
 
-  private keptOf(type: unknown, meter: unknown): Map<unknown, Buffer>[] {
+  /** The kind's cells `kindCells[index]`, as text, kept. */
+  private kindText(kept: KindTexts, index: number, line: L, context: C): string {
+    let text = kept.own[index];
+    if (text === undefined) {
+      text = textOf(this.kindCells[index], line, context);
+      kept.own[index] = text;
+    }
+    return text;
+  }
+
+  private keptOf(type: unknown, meter: unknown): KindTexts {
     let byMeter = this.kinds.get(type);
     if (byMeter === undefined) {
       byMeter = new Map();
@@ -103,7 +139,7 @@ export class RowRuns<L, C> {
     }
     let kept = byMeter.get(meter);
     if (kept === undefined) {
-      kept = this.runs.map(() => new Map());
+      kept = { byKey: this.runs.map(() => new Map()), own: [] };
       byMeter.set(meter, kept);
     }
     return kept;
@@ -115,12 +151,9 @@ export class RowRuns<L, C> {
   }
 }
 
-/** The texts of neighbouring cells as one. */
-function joined<L, C>(texts: Text<L, C>[]): Text<L, C> {
-  if (texts.length === 1) return texts[0] as Text<L, C>;
-  return (line, context) => {
-    let text = '';
-    for (const t of texts) text += t(line, context);
-    return text;
-  };
+/** The text of cells, one after the other. */
+function textOf<L, C>(cells: Text<L, C>[] | undefined, line: L, context: C): string {
+  let text = '';
+  for (const cell of cells ?? []) text += cell(line, context);
+  return text;
 }

@@ -132,12 +132,13 @@ const keptResourceParts = keptByParent(resourceParts);
 const partsOf = (line: DailyRatedLine) =>
   line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);
 
-// The line's values that fields depend on (with its kind).
+// The line's values that fields depend on (with its kind), each of few values in an invoice.
 const customer = (line: DailyRatedLine) => line.customer_id;
 const day = (line: DailyRatedLine) => line.usage_date;
 const subscription = (line: DailyRatedLine) => line.subscription_id;
 const region = (line: DailyRatedLine) => line.location;
 const unitPrice = (line: DailyRatedLine) => line.unit_price;
+const tier = (line: DailyRatedLine) => line.tier;
 
 /** A field the same for every line of a kind: text that may need quotes. */
 const kind = (name: string, value: DailyRatedField['value']): DailyRatedField => ({
@@ -214,7 +215,7 @@ export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   kind('pricingCurrency', (_, c) => c.currency),
   number('effectiveUnitPrice', unitPriceText, unitPrice),
   kind('pcToBCExchangeRate', () => 1),
-  plain('tier', (l) => l.tier ?? 1, 'line'),
+  plain('tier', (l) => l.tier ?? 1, tier),
   kind('invoiceLineItemType', () => 'usage_line_items'),
   kind('billingProvider', () => 'one_time'),
   kind('attributes', () => ({ objectType: 'DailyRatedUsageLineItem' })),
