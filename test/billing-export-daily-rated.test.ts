@@ -1,6 +1,6 @@
 // The reconciliation file's rows and the JSON export's partner lines are the partner center's
-// daily-rated line item (views.ts), written with its runs of fields of a kind kept per invoice
-// (export-columns.ts): for any lines, in any order and across invoices, the same bytes as the
+// daily-rated line item (views.ts), written with runs of fields kept per kind and value
+// (row-runs.ts): for any lines, in any order and across invoices, the same bytes as the
 // item's view written field by field (its CSV cells; JSON.stringify, and the comma that follows
 // each object of the JSON array).
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import {
 } from '../src/billing/export-columns.ts';
 import { dailyRatedLineView, type Names, numberText } from '../src/billing/views.ts';
 import { METERS } from '../src/core/meters.ts';
-import { rowText } from './helpers/export-rows.ts';
+import { exportRows, mixedLines } from './helpers/export-rows.ts';
 
 const PARTIES = ['11111111-0000-0000-0000-000000000001', '11111111-0000-0000-0000-000000000002'];
 const SUBSCRIPTIONS = ['22222222-0000-0000-0000-000000000001', '22222222-0000-0000-0000-000000000002'];
@@ -78,23 +78,17 @@ function reconOf(view: Record<string, unknown>): string {
 
 describe("the daily-rated line item's rows in the exports", () => {
   it('writes the bytes of the view, field by field, for any lines across invoices and names', () => {
-    // Each row's columns are taken from lines of a small pool, each column from any of them: rows
-    // that share a kind, a customer, a day or a subscription and differ in the rest come often.
-    const columns = Object.keys(NO_LINE) as (keyof ExportLine)[];
-    const rowArb = fc.tuple(
-      fc.array(fc.nat(2), { minLength: columns.length, maxLength: columns.length }),
-      fc.nat(2),
-      fc.nat(1),
-    );
     fc.assert(
       fc.property(
-        fc.array(lineArb, { minLength: 3, maxLength: 3 }),
-        fc.array(rowArb, { minLength: 1, maxLength: 60 }),
+        mixedLines(lineArb, 60),
+        fc.array(fc.tuple(fc.nat(2), fc.nat(1)), { minLength: 60, maxLength: 60 }),
         fc.array(invoiceArb, { minLength: 3, maxLength: 3 }),
         fc.array(namesArb, { minLength: 2, maxLength: 2 }),
-        (pool, rows, invoices, namesOf) => {
-          for (const [from, i, n] of rows) {
-            const line = Object.fromEntries(columns.map((c, k) => [c, pool[from[k]!]![c]])) as ExportLine;
+        (lines, contexts, invoices, namesOf) => {
+          const recon = exportRows('recon');
+          const json = exportRows('json');
+          for (const [k, line] of lines.entries()) {
+            const [i, n] = contexts[k]!;
             const invoice = invoices[i]!;
             const names = namesOf[n]!;
             const view = dailyRatedLineView(line as Parameters<typeof dailyRatedLineView>[0], {
@@ -103,8 +97,8 @@ describe("the daily-rated line item's rows in the exports", () => {
               currency: invoice.currency,
               names,
             });
-            assert.equal(rowText('recon', { line, invoice, names }), reconOf(view));
-            assert.equal(rowText('json', { line, invoice, names }), `${JSON.stringify(view)},\n`);
+            assert.equal(recon(line, invoice, names), reconOf(view));
+            assert.equal(json(line, invoice, names), `${JSON.stringify(view)},\n`);
           }
         },
       ),

@@ -22,7 +22,7 @@ import { BinaryTextRowReader } from '../src/db/copy-text-rows.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
 import type { HubTables } from '../src/hub/app.ts';
 import { hubMigrations } from '../src/hub/migrations.ts';
-import { rowText } from './helpers/export-rows.ts';
+import { exportRows, mixedLines } from './helpers/export-rows.ts';
 import { dropDatabases, testServerUrl } from './helpers/system.ts';
 
 const PREFIX = `t_export_rows_${Date.now()}`;
@@ -211,13 +211,18 @@ describe("the exports' rows", () => {
     fc.assert(
       fc.property(
         fc.tuple(invoice(false, 'partner'), invoice(true, 'customer')),
-        fc.array(fc.tuple(fc.nat(1), line), { maxLength: 30 }),
-        (invoices, lines) => {
-          for (const [i, l] of lines) {
-            const input = { line: { ...NO_LINE, ...l }, invoice: invoices[i] as ExportInvoice, names };
+        mixedLines(
+          line.map((l) => ({ ...NO_LINE, ...l })),
+          30,
+        ),
+        fc.array(fc.nat(1), { minLength: 30, maxLength: 30 }),
+        (invoices, lines, which) => {
+          const focus = exportRows('focus');
+          for (const [k, l] of lines.entries()) {
+            const input = { line: l, invoice: invoices[which[k]!] as ExportInvoice, names };
             const columns = focusColumns(focusShared(input));
             assert.deepEqual(Object.keys(columns), FOCUS_COLUMN_NAMES);
-            assert.equal(rowText('focus', input), stringify([Object.values(columns)]));
+            assert.equal(focus(input.line, input.invoice, input.names), stringify([Object.values(columns)]));
           }
         },
       ),

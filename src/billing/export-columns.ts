@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import type { ByteChunks } from '../core/byte-chunks.ts';
 import { csvField } from './csv-field.ts';
-import { FOCUS_COLUMN_NAMES, focusRow } from './focus-columns.ts';
+import { FOCUS_COLUMN_NAMES, focusRows } from './focus-columns.ts';
 import { RowRuns } from './row-runs.ts';
 import type { DailyRatedLine, StoredLine } from './store.ts';
 import { jsonString } from '../core/json-text.ts';
@@ -166,81 +166,85 @@ function cellOf(field: DailyRatedField, separator: string, format: CellFormat): 
   };
 }
 
+/** Writes rows of an invoice's lines into chunks, keeping what its rows repeat. */
+export type LineRows = (line: ExportLine, out: ByteChunks) => void;
+
 /**
- * A row of daily-rated fields as one format writes it (its cells joined by commas between `open`
- * and `close`), as runs of fields written once per kind and value (row-runs.ts) and kept for the
- * invoice and names being written.
+ * Rows of daily-rated fields as one format writes them (their cells joined by commas between
+ * `open` and `close`), as runs of fields written once per kind and value (row-runs.ts), for an
+ * invoice and the names its rows read.
  */
-class DailyRatedRows {
-  private readonly runs: RowRuns<DailyRatedLine, RatedLineContext>;
-  private invoice: ExportInvoice | undefined;
-  private context: RatedLineContext | undefined;
-
-  constructor(fields: readonly DailyRatedField[], format: CellFormat, open: string, close: string) {
-    this.runs = new RowRuns([
-      { dependsOn: 'kind', text: () => open },
-      ...fields.map((field, i) => ({ dependsOn: field.dependsOn, text: cellOf(field, i > 0 ? ',' : '', format) })),
-      { dependsOn: 'kind', text: () => `${close}\n` },
-    ]);
-  }
-
-  write({ line, invoice, names }: RowInput, out: ByteChunks): void {
-    if (invoice !== this.invoice || this.context?.names !== names) {
-      this.invoice = invoice;
-      this.context = { partnerId: invoice.buyerId, invoiceNumber: invoice.number, currency: invoice.currency, names };
-    }
-    this.runs.write(out, line as StoredLine, this.context, line.line_type, line.meter_id);
-  }
+function dailyRatedRows(
+  fields: readonly DailyRatedField[],
+  format: CellFormat,
+  open: string,
+  close: string,
+): (invoice: ExportInvoice, names: Names) => LineRows {
+  const runs = new RowRuns<DailyRatedLine, RatedLineContext>([
+    { dependsOn: 'kind', text: () => open },
+    ...fields.map((field, i) => ({ dependsOn: field.dependsOn, text: cellOf(field, i > 0 ? ',' : '', format) })),
+    { dependsOn: 'kind', text: () => `${close}\n` },
+  ]);
+  return (invoice, names) => {
+    const rows = runs.writer({
+      partnerId: invoice.buyerId,
+      invoiceNumber: invoice.number,
+      currency: invoice.currency,
+      names,
+    });
+    return (line, out) => rows.write(out, line as StoredLine, line.line_type, line.meter_id);
+  };
 }
 
-const RECON_ROWS = new DailyRatedRows(
+const reconRows = dailyRatedRows(
   RECON_FIELDS,
   { prefix: (_, before) => before, text: csvField, plainText: (s) => s },
   '',
   '',
 );
-const JSON_ROWS = new DailyRatedRows(
+const jsonRows = dailyRatedRows(
   DAILY_RATED_FIELDS,
   { prefix: (f, before) => `${before}${jsonString(f.name)}:`, text: jsonString, plainText: (s) => `"${s}"` },
   '{',
   '},',
 );
 
+/** The JSON export's row of a customer invoice's line: our own invoice line's view. */
+const customerJsonRows =
+  (invoice: ExportInvoice, names: Names): LineRows =>
+  (line, out) => {
+    const view = {
+      invoiceNumber: invoice.number,
+      customerId: invoice.buyerId,
+      ...customerLineView(line as StoredLine, names),
+    };
+    out.add(`${JSON.stringify(view)},\n`);
+  };
+
 /** A line's columns that a row reads: all, or the daily-rated line item's (`DailyRatedLine`; the others are null). */
 export type ColumnsRead = 'all' | 'dailyRated';
 
 /**
  * The export formats: each one's first line (CSV's header), the columns its rows of an invoice's
- * lines read, and how it writes a line's row, each ending in a newline.
+ * lines read, and how it writes them (`rows`, each ending in a newline).
  */
 export const ROW_FORMATS = {
   focus: {
     header: `${FOCUS_COLUMN_NAMES.join(',')}\n`,
     reads: (): ColumnsRead => 'all',
-    write: (input: RowInput, out: ByteChunks) => out.add(focusRow(input)),
+    rows: focusRows,
   },
   recon: {
     header: `${RECON_COLUMNS.join(',')}\n`,
     reads: (): ColumnsRead => 'dailyRated',
-    write: (input: RowInput, out: ByteChunks) => RECON_ROWS.write(input, out),
+    rows: reconRows,
   },
   /** The API's line items, one JSON object a line, each followed by a comma (`jsonArray` ends the array). */
   json: {
     header: '[\n',
     reads: (invoice: ExportInvoice): ColumnsRead => (invoice.stream === 'partner' ? 'dailyRated' : 'all'),
-    write(input: RowInput, out: ByteChunks): void {
-      const { line, invoice, names } = input;
-      if (invoice.stream === 'partner') {
-        JSON_ROWS.write(input, out);
-        return;
-      }
-      const view = {
-        invoiceNumber: invoice.number,
-        customerId: invoice.buyerId,
-        ...customerLineView(line as StoredLine, names),
-      };
-      out.add(`${JSON.stringify(view)},\n`);
-    },
+    rows: (invoice: ExportInvoice, names: Names) =>
+      invoice.stream === 'partner' ? jsonRows(invoice, names) : customerJsonRows(invoice, names),
   },
 } as const;
 

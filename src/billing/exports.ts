@@ -7,8 +7,15 @@ import { ReadAhead } from '../core/together.ts';
 import { copyTextRows, type TextRow } from '../db/copy-text-rows.ts';
 import { setLocal, streamFromConnection, withSnapshotTwin, writeInto } from '../db/database.ts';
 import { type AskNames, ExportNames, namesInSnapshot } from './export-names.ts';
-import { type ExportInvoice, type ExportLine, jsonArray, NO_LINE, ROW_FORMATS } from './export-columns.ts';
-import { focusRow } from './focus-columns.ts';
+import {
+  type ExportInvoice,
+  type ExportLine,
+  jsonArray,
+  type LineRows,
+  NO_LINE,
+  ROW_FORMATS,
+} from './export-columns.ts';
+import { focusRows } from './focus-columns.ts';
 import { type BillingDb, buyerScopeNamesQuery, namesOf, namesQuery } from './store.ts';
 import type { Seller, Stream } from './tables.ts';
 
@@ -259,23 +266,22 @@ export async function writeLines(
   range: LineRange,
   out: Writable,
 ): Promise<number> {
-  return writeRows(format, invoice, names, openRange(client, format, invoice, range), out);
+  const rows = ROW_FORMATS[format].rows(invoice, names.map);
+  return writeRows(rows, names, openRange(client, format, invoice, range), out);
 }
 
 /** Writes the rows of lines as they are read (`openRange`) into `out`; answers how many. */
 async function writeRows(
-  format: ExportFormat,
-  invoice: InvoiceToExport,
+  write: LineRows,
   names: ExportNames,
   lines: AsyncIterable<TextRow[]>,
   out: Writable,
 ): Promise<number> {
-  const write = ROW_FORMATS[format].write;
   const chunks = new ByteChunks();
   let rows = 0;
   for await (const batch of lines) {
     await names.complete(batch, NAMED_COLUMNS);
-    for (const r of batch) write({ line: toLine(r), invoice, names: names.map }, chunks);
+    for (const r of batch) write(toLine(r), chunks);
     rows += batch.length;
     for (const chunk of chunks.take()) await writeInto(out, chunk);
   }
@@ -300,7 +306,7 @@ export async function writeTaxRow(
   out: Writable,
 ): Promise<number> {
   const row = await taxRow(client, invoice, customerId);
-  if (row !== undefined) await writeInto(out, row);
+  for (const chunk of row ?? []) await writeInto(out, chunk);
   return row === undefined ? 0 : 1;
 }
 
@@ -309,7 +315,7 @@ async function taxRow(
   client: pg.ClientBase,
   invoice: InvoiceToExport,
   customerId: string | undefined,
-): Promise<string | undefined> {
+): Promise<Buffer[] | undefined> {
   if (!takesTaxRow(invoice, customerId)) return undefined;
   // The costs it is levied on, exact, as the invoice's rate applies to them.
   const costs = await client.query<{ list: string; contracted: string; description: string }>(
@@ -331,7 +337,9 @@ async function taxRow(
     list_cost: list,
     contracted_cost: contracted,
   };
-  return focusRow({ line, invoice, names: new Map() });
+  const row = new ByteChunks();
+  focusRows(invoice, new Map())(line, row);
+  return row.take();
 }
 
 /**
@@ -361,15 +369,16 @@ async function writeInvoice(
   const names = await invoiceNames(client, db, invoice, ask);
   try {
     let next = ranges.length > 0 ? open(0) : undefined;
-    let tax: Promise<string | undefined> | undefined;
+    const rows = ROW_FORMATS[format].rows(invoice, names.map);
+    let tax: Promise<Buffer[] | undefined> | undefined;
     for (let i = 0; i < ranges.length; i++) {
       const lines = next!;
       next = i + 1 < ranges.length ? open(i + 1) : undefined;
       if (!next && withTax) tax = ahead.read(taxRow(connections[(i + 1) % 2]!, invoice, customerId));
-      await writeRows(format, invoice, names, lines, out);
+      await writeRows(rows, names, lines, out);
     }
     const row = withTax ? await (tax ?? taxRow(twin, invoice, customerId)) : undefined;
-    if (row !== undefined) await writeInto(out, row);
+    for (const chunk of row ?? []) await writeInto(out, chunk);
   } finally {
     await ahead.settled();
   }

@@ -39,19 +39,16 @@ interface KindTexts {
   own: (string | undefined)[];
 }
 
-/** Runs' texts kept for one context, at most: past it they are dropped, and made again as lines ask. */
+/** Runs' texts a writer keeps, at most: past it they are dropped, and made again as lines ask. */
 const KEPT = 50_000;
 
+/** How rows of cells are written: runs of cells, and lines' own texts between them. */
 export class RowRuns<L, C> {
-  private readonly runs: Run<L, C>[] = [];
+  readonly runs: Run<L, C>[] = [];
   /** The kind's cells written into lines' own texts, each a few neighbouring ones. */
-  private readonly kindCells: Text<L, C>[][] = [];
+  readonly kindCells: Text<L, C>[][] = [];
   /** A row, in order: a run (its index) or a line's own text. */
-  private readonly parts: (number | OwnText<L, C>)[] = [];
-  private context: C | undefined;
-  /** Each kind's texts, by line type and meter. */
-  private readonly kinds = new Map<unknown, Map<unknown, KindTexts>>();
-  private kept = 0;
+  readonly parts: (number | OwnText<L, C>)[] = [];
 
   constructor(cells: readonly RowCell<L, C>[]) {
     let run: Run<L, C> | undefined;
@@ -89,30 +86,44 @@ export class RowRuns<L, C> {
     if (kindAfterOwn.length > 0) this.parts.push(this.runs.push({ key: undefined, cells: kindAfterOwn }) - 1);
   }
 
-  /** Writes the row of `line` (whose kind is `type` and `meter`) into `out`; its texts are kept while `context` is the same object. */
-  write(out: ByteChunks, line: L, context: C, type: unknown, meter: unknown): void {
-    if (context !== this.context) {
-      this.context = context;
-      this.dropKept();
-    }
+  /** A writer of rows in `context` (an invoice's, with its names), which keeps their texts. */
+  writer(context: C): RowWriter<L, C> {
+    return new RowWriter(this, context);
+  }
+}
+
+/** Writes rows in one context, keeping their texts for the rows that follow. */
+export class RowWriter<L, C> {
+  /** Each kind's texts, by line type and meter. */
+  private readonly kinds = new Map<unknown, Map<unknown, KindTexts>>();
+  private kept = 0;
+
+  constructor(
+    private readonly rows: RowRuns<L, C>,
+    private readonly context: C,
+  ) {}
+
+  /** Writes the row of `line` (whose kind is `type` and `meter`) into `out`. */
+  write(out: ByteChunks, line: L, type: unknown, meter: unknown): void {
+    const { parts, runs } = this.rows;
     const kept = this.keptOf(type, meter);
-    for (let p = 0; p < this.parts.length; p++) {
-      const part = this.parts[p] as number | OwnText<L, C>;
+    for (let p = 0; p < parts.length; p++) {
+      const part = parts[p] as number | OwnText<L, C>;
       if (typeof part !== 'number') {
         let text = '';
         for (let i = 0; i < part.length; i++) {
           const piece = part[i] as Text<L, C> | number;
-          text += typeof piece === 'number' ? this.kindText(kept, piece, line, context) : piece(line, context);
+          text += typeof piece === 'number' ? this.kindText(kept, piece, line) : piece(line, this.context);
         }
         out.add(text);
         continue;
       }
-      const run = this.runs[part] as Run<L, C>;
+      const run = runs[part] as Run<L, C>;
       const texts = kept.byKey[part] as Map<unknown, Buffer>;
       const key = run.key === undefined ? undefined : run.key(line);
       let bytes = texts.get(key);
       if (bytes === undefined) {
-        bytes = Buffer.from(textOf(run.cells, line, context));
+        bytes = Buffer.from(textOf(run.cells, line, this.context));
         if (this.kept >= KEPT) this.dropKept();
         texts.set(key, bytes);
         this.kept++;
@@ -122,10 +133,10 @@ export class RowRuns<L, C> {
   }
 
   /** The kind's cells `kindCells[index]`, as text, kept. */
-  private kindText(kept: KindTexts, index: number, line: L, context: C): string {
+  private kindText(kept: KindTexts, index: number, line: L): string {
     let text = kept.own[index];
     if (text === undefined) {
-      text = textOf(this.kindCells[index], line, context);
+      text = textOf(this.rows.kindCells[index], line, this.context);
       kept.own[index] = text;
     }
     return text;
@@ -139,7 +150,7 @@ export class RowRuns<L, C> {
     }
     let kept = byMeter.get(meter);
     if (kept === undefined) {
-      kept = { byKey: this.runs.map(() => new Map()), own: [] };
+      kept = { byKey: this.rows.runs.map(() => new Map()), own: [] };
       byMeter.set(meter, kept);
     }
     return kept;
