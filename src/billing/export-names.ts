@@ -30,11 +30,17 @@ export class ExportNames {
   /** Learns the names of the ids that `rows` name in `columns` and that are not known yet. */
   async complete(rows: readonly TextRow[], columns: readonly number[]): Promise<void> {
     const unknown = new Set<string>();
-    for (const row of rows)
-      for (const c of columns) {
+    for (let k = 0; k < columns.length; k++) {
+      const c = columns[k] as number;
+      // An id most often is the row before's (lines are in subscription order): compared, not looked up.
+      let before: string | null | undefined;
+      for (const row of rows) {
         const id = row[c];
-        if (id !== null && id !== undefined && !this.map.has(id) && !this.missing.has(id)) unknown.add(id);
+        if (id === before || id === null || id === undefined) continue;
+        before = id;
+        if (!this.map.has(id) && !this.missing.has(id)) unknown.add(id);
       }
+    }
     if (unknown.size === 0) return;
     for (const [id, name] of namesOf(await this.ask([...unknown]))) this.map.set(id, name);
     for (const id of unknown) if (!this.map.has(id)) this.missing.add(id);

@@ -55,9 +55,24 @@ export function numberText(text: string | null): string {
   return end === text.length ? text : text.slice(0, end);
 }
 
-function resourceParts(uri: string | null) {
+/** What the daily-rated item says of a line's resource id: its group and provider namespace (none: ''). */
+interface ResourceParts {
+  resourceGroup: string;
+  consumedService: string;
+}
+
+/**
+ * The same parts, one object for each (neither holds a '/': each is a segment of an id), so that
+ * the object stands for its values: an export keeps the fields' text by it.
+ */
+const partsObject = keptByArgument((groupAndNamespace: string): ResourceParts => {
+  const cut = groupAndNamespace.indexOf('/');
+  return { resourceGroup: groupAndNamespace.slice(0, cut), consumedService: groupAndNamespace.slice(cut + 1) };
+}, 10_000);
+
+function resourceParts(uri: string | null): ResourceParts {
   const id = uri ? parseResourceId(uri) : undefined;
-  return { resourceGroup: id?.resourceGroup ?? '', consumedService: id?.namespace ?? '' };
+  return partsObject(`${id?.resourceGroup ?? ''}/${id?.namespace ?? ''}`);
 }
 
 /** A partner-center invoice: finalized (or voided) ones only; the vendor shows no drafts. */
@@ -129,8 +144,7 @@ const amountText = keptForLast((line: DailyRatedLine) => numberText(line.amount)
 /** The last second of a day, as the partner center ends a charge. */
 const dayEnd = keptByArgument((date: string) => dateTime(new Date(Date.parse(date) + DAY_MS - 1000)), 5000);
 const keptResourceParts = keptByParent(resourceParts);
-const partsOf = (line: DailyRatedLine) =>
-  line.resource_uri ? keptResourceParts(line.resource_uri) : resourceParts(null);
+const partsOf = (line: DailyRatedLine) => keptResourceParts(line.resource_uri ?? '');
 
 // The line's values that fields depend on (with its kind), each of few values in an invoice.
 const customer = (line: DailyRatedLine) => line.customer_id;
@@ -202,8 +216,8 @@ export const DAILY_RATED_FIELDS: readonly DailyRatedField[] = [
   own('meterRegion', (l) => l.location ?? '', region),
   kind('unitOfMeasure', (l) => meterOf(l)?.unit ?? ''),
   own('resourceLocation', (l) => l.location ?? '', region),
-  own('consumedService', (l) => partsOf(l).consumedService, 'line'),
-  own('resourceGroup', (l) => partsOf(l).resourceGroup, 'line'),
+  own('consumedService', (l) => partsOf(l).consumedService, partsOf),
+  own('resourceGroup', (l) => partsOf(l).resourceGroup, partsOf),
   own('resourceUri', (l) => l.resource_uri ?? '', 'line'),
   kind('chargeType', (l) => (l.line_type === 'late usage' ? 'Late usage' : 'Usage')),
   number('unitPrice', unitPriceText, unitPrice),
