@@ -188,6 +188,7 @@ async function writeExport(
     };
     for await (const invoice of invoicesOf(client, ctx.db, selection)) {
       const invoiceNamesOf = await invoiceNames(client, ctx.db, invoice, names.ask);
+      const rowsOf = ROW_FORMATS[format].rows(invoice, invoiceNamesOf.map);
       for (let after = 0; after < invoice.lastLine;) {
         // Up to the line that fills the file (when the rest of the invoice may not fit), in ranges
         // as the streamed export reads them.
@@ -196,7 +197,7 @@ async function writeExport(
           invoice.lastLine - after > room ? await nthLineAfter(client, invoice.id, after, room, selection) : undefined;
         const to = Math.min(fills ?? invoice.lastLine, after + LINE_RANGE);
         const range = { after, to, customerId: selection.customerId };
-        await wrote(await writeLines(client, format, invoice, invoiceNamesOf, range, openFile()));
+        await wrote(await writeLines(client, format, invoice, invoiceNamesOf, rowsOf, range, openFile()));
         after = to;
         if (partRows >= ctx.exports.partRows) await closePart();
       }

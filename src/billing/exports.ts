@@ -257,16 +257,19 @@ export async function invoiceNames(
   return new ExportNames(await queryOn(client, db, buyerScopeNamesQuery(invoice.buyerId)), ask);
 }
 
-/** Writes the rows of an invoice's lines in `range` into `out`, its lines read on `client`; answers how many. */
+/**
+ * Writes the rows of an invoice's lines in `range` into `out` with `rows` (the invoice's writer,
+ * `ROW_FORMATS[format].rows`, kept for its ranges), its lines read on `client`; answers how many.
+ */
 export async function writeLines(
   client: pg.PoolClient,
   format: ExportFormat,
   invoice: InvoiceToExport,
   names: ExportNames,
+  rows: LineRows,
   range: LineRange,
   out: Writable,
 ): Promise<number> {
-  const rows = ROW_FORMATS[format].rows(invoice, names.map);
   return writeRows(rows, names, openRange(client, format, invoice, range), out);
 }
 
