@@ -134,6 +134,31 @@ describe('how a usage page reads its records', () => {
   let stackSub: string;
   let stackToken: string;
 
+  /** `resources` resources' records of `hours` hours from `from`, billed to `sub`, all received on 9 May at 05:00. */
+  const insertRecords = (
+    sub: string,
+    source: string,
+    o: { resources: number; hours: number; from: string; quantity: string },
+  ) =>
+    hubDb.query(
+      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
+                                   billed_subscription_id)
+       select $3, n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/d' || n,
+              $2::uuid, $4::timestamptz + h * interval '1 hour', 0, $5::numeric, 'local', '{}', '2026-05-09T05:00:00Z',
+              gen_random_uuid(), $1::uuid
+       from generate_series(0, $6::int - 1) n, generate_series(0, $7::int - 1) h`,
+      [sub, METER, source, o.from, o.quantity, o.resources, o.hours],
+    );
+  /** The records `where` names re-attributed from `sub` to another subscription on 9 May at 06:00 (reversing entries). */
+  const reattributeAway = (sub: string, where: string) =>
+    hubDb.query(
+      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
+       select r.source, r.hour, r.id, x.sub, x.reason, x.sign * r.quantity, '2026-05-09T06:00:00Z'
+       from usage_received r, (values ($1::uuid, 'reattribution: reversed', -1), ($2::uuid, 'reattribution: linked', 1)) x(sub, reason, sign)
+       where r.${where}`,
+      [sub, OTHER],
+    );
+
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-05-10T00:00:00Z') });
     const c = await customerWithSubscription(t, 'pageplans');
@@ -157,21 +182,15 @@ describe('how a usage page reads its records', () => {
     // 1,200 resources' 30 hours (1,200 × 24 and 1,200 × 6 hours of two days): more than a page of
     // days; the first 100 resources' first 12 hours re-attributed away (reversing entries), so some
     // of the records' groups cancel and others shrink.
-    await hubDb.query(
-      `insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, location, tags, received_at, batch_id,
-                                   billed_subscription_id)
-       select 'test-daily', n || '-' || h, '/subscriptions/' || $1 || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/d' || n,
-              $2::uuid, timestamptz '2026-05-02T00:00:00Z' + h * interval '1 hour', 0, 0.5, 'local', '{}', '2026-05-09T05:00:00Z',
-              gen_random_uuid(), $1::uuid
-       from generate_series(0, 1199) n, generate_series(0, 29) h`,
-      [hubSub, METER],
-    );
-    await hubDb.query(
-      `insert into usage_attributed (source, hour, received_id, billed_subscription_id, reason, quantity, attributed_at)
-       select r.source, r.hour, r.id, x.sub, x.reason, x.sign * r.quantity, '2026-05-09T06:00:00Z'
-       from usage_received r, (values ($1::uuid, 'reattribution: reversed', -1), ($2::uuid, 'reattribution: linked', 1)) x(sub, reason, sign)
-       where r.source = 'test-daily' and r.resource_uri like '%/d__' and r.hour < '2026-05-02T12:00:00Z'`,
-      [hubSub, OTHER],
+    await insertRecords(hubSub, 'test-daily', {
+      resources: 1200,
+      hours: 30,
+      from: '2026-05-02T00:00:00Z',
+      quantity: '0.5',
+    });
+    await reattributeAway(
+      hubSub,
+      `source = 'test-daily' and r.resource_uri like '%/d__' and r.hour < '2026-05-02T12:00:00Z'`,
     );
     const api = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z`;
     const expected = summedByDay(await allPages(t, `${api}&aggregationGranularity=Hourly`, hubToken));
@@ -253,6 +272,66 @@ describe('how a usage page reads its records', () => {
           JSON.stringify(statement.rows),
         );
       }
+    } finally {
+      await kysely.close();
+    }
+  });
+
+  it("ends a page without details at the group of its budget's last record, whole, and pages through every group once", async () => {
+    // The Daily test's records: 1,200 resources' 30 hours, 1,200 records a group of an hour; a page
+    // that may read 2,500 records ends at the group of its 2,500th (its third hour), that group
+    // whole; a Daily group (28,800 records) comes whole on a page of its own.
+    const kysely = openDatabase(withDatabase(testServerUrl(), `${t.dbPrefix}_hub`), 1);
+    const line = (a: { bucket: Date; meter_id: string; quantity: string }) =>
+      `${a.bucket.toISOString()} ${a.meter_id} ${a.quantity}`;
+    /** Every group of the range, a page at a time, each page reading at most `records` (and one group). */
+    const paged = async (q: Parameters<typeof usagePageStore.aggregates>[1], records: number) => {
+      const pages: string[][] = [];
+      for (let after: readonly KeyValue[] | undefined; ;) {
+        const page = await usagePageStore.aggregates(kysely.db, q, { after, limit: 1000 }, records);
+        assert.ok(page.length <= 1000);
+        pages.push(page.map(line));
+        if (page.endsAt === undefined) return pages;
+        after = page.endsAt;
+      }
+    };
+    try {
+      for (const granularity of ['Hourly', 'Daily'] as const) {
+        const q = {
+          subscriptionId: hubSub,
+          start: new Date('2026-05-09T00:00:00Z'),
+          end: new Date('2026-05-10T00:00:00Z'),
+          granularity,
+          showDetails: false,
+        };
+        const [whole] = await paged(q, 1e9);
+        const pages = await paged(q, 2_500);
+        assert.deepEqual(pages.flat(), whole);
+        // A page that ends at the range's last group does not know it is the last: the next is empty.
+        assert.deepEqual(
+          pages.map((p) => p.length),
+          granularity === 'Hourly' ? [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0] : [1, 1, 0],
+        );
+      }
+
+      // A subscription whose first two hours are re-attributed away whole: the records up to the
+      // budget's group sum to nothing, and the page goes on after them.
+      const other = await customerWithSubscription(t, 'pageplans-cut');
+      await insertRecords(other.subscriptionId, 'test-cut', {
+        resources: 1000,
+        hours: 3,
+        from: '2026-05-03T00:00:00Z',
+        quantity: '1',
+      });
+      await reattributeAway(other.subscriptionId, `source = 'test-cut' and r.hour < '2026-05-03T02:00:00Z'`);
+      const q = {
+        subscriptionId: other.subscriptionId,
+        start: new Date('2026-05-09T00:00:00Z'),
+        end: new Date('2026-05-10T00:00:00Z'),
+        granularity: 'Hourly' as const,
+        showDetails: false,
+      };
+      assert.deepEqual(await paged(q, 1_500), [[`2026-05-03T02:00:00.000Z ${METER} 1000.000000000`]]);
     } finally {
       await kysely.close();
     }

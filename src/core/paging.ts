@@ -158,6 +158,11 @@ export function afterKey(
   return sql<SqlBool>`(${sql.join(ks.columns)}) ${sql.raw(ks.descending ? '<' : '>')} (${sql.join(values)})`;
 }
 
+/** `(k1, k2, …) <= (v1, v2, …)`: up to a key, which it includes (ascending keys). */
+export function upToKey(ks: Pick<Keyset<never>, 'columns' | 'parts'>, key: readonly KeyValue[]): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${sql.join(ks.columns)}) <= (${sql.join(keyValues(ks, key))})`;
+}
+
 /** The key's columns for an `order by` written by hand. */
 export const keyOrder = (ks: Pick<Keyset<never>, 'columns' | 'descending'>): RawBuilder<unknown> =>
   sql.join(ks.columns.map((c) => (ks.descending ? sql`${c} desc` : c)));
@@ -179,13 +184,22 @@ export function pageQuery<DB, TB extends keyof DB, O>(
 /** The same order over rows listed with their views (`{ row, view }`), for views made asynchronously. */
 export const overListed = <Row>(ks: Keyset<Row>): Keyset<{ row: Row }> => ({ ...ks, keyOf: (l) => ks.keyOf(l.row) });
 
+/**
+ * A page's rows that end before its limit though more follow: a page that stopped at what it may
+ * read (a usage page's records), the next one starting after `endsAt`.
+ */
+export type RowsEndingAt<Row> = Row[] & { endsAt?: readonly KeyValue[] };
+
 /** The rows a page shows and, when there are more, the key its last row ends at. */
 export function splitPage<Row>(
   rows: readonly Row[],
   ks: Pick<Keyset<Row>, 'keyOf'>,
   limit: number,
 ): { shown: Row[]; lastKey?: readonly KeyValue[] } {
-  if (rows.length <= limit) return { shown: [...rows] };
+  if (rows.length <= limit) {
+    const endsAt = (rows as RowsEndingAt<Row>).endsAt;
+    return endsAt === undefined ? { shown: [...rows] } : { shown: [...rows], lastKey: endsAt };
+  }
   const shown = rows.slice(0, limit);
   return { shown, lastKey: ks.keyOf(shown[shown.length - 1]) };
 }
