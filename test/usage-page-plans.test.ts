@@ -160,7 +160,8 @@ describe('how a usage page reads its records', () => {
     );
 
   before(async () => {
-    t = await startTestSystem({ clock: new Date('2026-05-10T00:00:00Z') });
+    // A page without details reads at most 2,500 records (and one group): 1,200 records a group here.
+    t = await startTestSystem({ clock: new Date('2026-05-10T00:00:00Z'), policies: { usagePageRecords: 2_500 } });
     const c = await customerWithSubscription(t, 'pageplans');
     hubSub = c.subscriptionId;
     hubToken = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.arm);
@@ -313,6 +314,29 @@ describe('how a usage page reads its records', () => {
           granularity === 'Hourly' ? [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0] : [1, 1, 0],
         );
       }
+
+      // Through the API: the same groups, three a page with a continuationToken each, as the
+      // Hourly pages with details summed over resources show them.
+      const api = `${t.b.hub.arm}/subscriptions/${hubSub}/providers/Microsoft.Commerce/UsageAggregates?${API}&reportedStartTime=2026-05-09T00:00:00Z&reportedEndTime=2026-05-10T00:00:00Z&aggregationGranularity=Hourly`;
+      const sumsOf = (aggregates: Aggregate[]) => {
+        const sums = new Map<string, number>();
+        for (const a of aggregates) {
+          const key = `${a.properties.usageStartTime} ${a.properties.meterId}`;
+          sums.set(key, (sums.get(key) ?? 0) + a.properties.quantity);
+        }
+        return [...sums].filter(([, q]) => q !== 0).map(([k, q]) => `${k} ${q}`);
+      };
+      const pageSizes: number[] = [];
+      const overApi: Aggregate[] = [];
+      for (let next: string | undefined = `${api}&showDetails=false`; next;) {
+        const res: { status: number; body: UsagePage } = await t.call('GET', next, { token: hubToken });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        pageSizes.push(res.body.value.length);
+        overApi.push(...res.body.value);
+        next = res.body.nextLink;
+      }
+      assert.deepEqual(pageSizes, [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0]);
+      assert.deepEqual(sumsOf(overApi), sumsOf(await allPages(t, api, hubToken)));
 
       // A subscription whose first two hours are re-attributed away whole: the records up to the
       // budget's group sum to nothing, and the page goes on after them.

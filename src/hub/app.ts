@@ -42,6 +42,7 @@ import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { usagePartitionWork } from '../usage/partitions.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
+import { PAGE_RECORDS } from '../usage/page-store.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
 import type { RegistrationContext } from '../registration/context.ts';
 import { registrationLister, reportSharedCloudIds } from '../registration/registrations.ts';
@@ -115,6 +116,8 @@ export interface HubOptions {
   exports: ExportJobOptions;
   /** Where `usage archive` writes its files (undefined: the hub archives nothing). */
   archiveDir?: string;
+  /** Records a usage page without details reads at most (default `PAGE_RECORDS`). */
+  usagePageRecords?: number;
 }
 
 export interface Hub {
@@ -143,7 +146,13 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
         { ...change, directoryId: sub?.tenant_id ?? actor.tenantId, partnerId: sub?.sold_by ?? null },
       ]),
   };
-  const partner: PartnerContext = { db: opts.db, identity, arm, domainSuffix: opts.domainSuffix };
+  const partner: PartnerContext = {
+    db: opts.db,
+    identity,
+    arm,
+    domainSuffix: opts.domainSuffix,
+    usagePageRecords: opts.usagePageRecords ?? PAGE_RECORDS,
+  };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
   const system = systemRights(arm);
   const registration: RegistrationContext = {
@@ -162,6 +171,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing),
     pool: opts.pool,
     archiveDir: opts.archiveDir,
+    pageRecords: opts.usagePageRecords ?? PAGE_RECORDS,
   };
   const budgets: BudgetContext = { db: opts.db, arm, billing };
   // A lane of its own: in one process with stacks (the demo, the tests), the fold of what came in

@@ -26,6 +26,8 @@ export interface PartnerContext {
   identity: IdentityService;
   arm: ArmContext;
   domainSuffix: string;
+  /** Records a page of utilization records without details reads at most (usage's `PAGE_RECORDS`). */
+  usagePageRecords: number;
 }
 
 /**

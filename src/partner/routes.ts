@@ -238,6 +238,7 @@ export function registerPartnerCenterRoutes(app: FastifyInstance, ctx: PartnerCo
         ctx.db,
         { subscriptionId: sub.id, start, end, granularity, showDetails },
         page,
+        ctx.usagePageRecords,
       );
       const span = GRANULARITY_MS[granularity];
       return pagedCollection(request, page, rows, (r) => {

@@ -43,6 +43,8 @@ export interface CommonOptions {
     webhooks?: DeliveryOptions;
     /** Asynchronous exports: rows per file, retention, polling, leases (files go to the data folder's `exports`). */
     exports?: Omit<ExportJobOptions, 'dir'>;
+    /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+    usagePageRecords?: number;
   };
 }
 

@@ -133,6 +133,8 @@ export async function startHubRole(
     publicUrl?: string;
     webhooks?: DeliveryOptions;
     exports: ExportJobOptions;
+    /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+    usagePageRecords?: number;
     /** Where `usage archive` writes (`archiveFolder(dataDir, 'hub')`); the installation may name another. */
     archiveDir?: string;
   },
@@ -164,6 +166,7 @@ export async function startHubRole(
       webhooks: { allowInternalAddresses: process.env[WEBHOOKS_INTERNAL_ENV] === '1', ...opts.webhooks },
       exports: { ...opts.exports, retentionHours: opts.exports.retentionHours ?? retentionHoursFromEnv() },
       archiveDir: process.env[USAGE_ARCHIVE_DIR_ENV] || opts.archiveDir,
+      usagePageRecords: opts.usagePageRecords,
     });
   });
   closeOnCleanup(cleanups, [hub.app]);

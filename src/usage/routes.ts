@@ -193,7 +193,8 @@ export function registerUsageRoutes(
           request,
           baseUrl(),
           usageGroupOrder(q),
-          (cursor) => usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor),
+          (cursor) =>
+            usageStore.aggregates(ctx.db, { ...q, subscriptionId: sub.subscription_id }, cursor, ctx.pageRecords),
           (r) => usageAggregateJson(r, q.granularity, 'Microsoft.Commerce'),
         ),
       );

@@ -40,6 +40,8 @@ export interface UsageContext {
   pool: pg.Pool;
   /** Where archives of usage months are written (undefined: none is). */
   archiveDir?: string;
+  /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+  pageRecords: number;
 }
 
 /** What the hub's ingestion refuses (events and deployments' reports); the usage API's own are core's `usageErrors`. */
