@@ -93,7 +93,7 @@ const perKind = (c: FocusColumn): FocusColumn => ({ ...c, perKind: true });
  * sheet's (the billed unit price on lines closed before list prices were kept). A credit's or
  * adjustment's costs are its amount; the tax row's are the invoice's rate on the invoice's own
  * costs of that kind (the costs are worked out by the database: `LIST_COST` and
- * `CONTRACTED_COST` in exports.ts).
+ * `CONTRACTED_COST` in export-lines.ts).
  */
 const FOCUS_COLUMNS: readonly FocusColumn[] = [
   decimal('BilledCost', (r) => r.line.amount),

@@ -28,7 +28,7 @@ interface Run<L, C> {
 }
 
 /**
- * A line's own text: its cells, and the kind's cells between them (`kinds`' index), which are
+ * A line's own text: its cells, and the kind's cells between them (an index of `kindCells`), which are
  * written into it, where copying them apart cost more than the few bytes they are.
  */
 type OwnText<L, C> = (Text<L, C> | number)[];
