@@ -227,7 +227,7 @@ function recordsCutQuery(range: BilledRange, q: PageShape, cursor: Cursor, recor
           where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz) r
     where ${walkOfHours(order, q.granularity, sql`r.hour`, cursor)}
     order by ${keyOrder({ columns: order.columns })}
-    offset ${records - 1} limit 1`;
+    offset ${Math.max(0, Math.trunc(records) - 1)} limit 1`;
 }
 
 /**
