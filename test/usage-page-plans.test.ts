@@ -129,6 +129,7 @@ describe('how a usage page reads its records', () => {
   let t: TestSystem;
   let hubDb: pg.Client;
   let hubSub: string;
+  let hubCustomer: string;
   let hubToken: string;
   let stackDb: pg.Client;
   let stackSub: string;
@@ -164,6 +165,7 @@ describe('how a usage page reads its records', () => {
     t = await startTestSystem({ clock: new Date('2026-05-10T00:00:00Z'), policies: { usagePageRecords: 2_500 } });
     const c = await customerWithSubscription(t, 'pageplans');
     hubSub = c.subscriptionId;
+    hubCustomer = c.customerId;
     hubToken = await t.userToken(c.customerId, c.admin.userName, c.admin.password, t.b.hub.arm);
     hubDb = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
     await hubDb.connect();
@@ -181,7 +183,7 @@ describe('how a usage page reads its records', () => {
 
   it("pages Daily, the default, as the Hourly pages summed by day, its records read from an index in the key's order", async () => {
     // 1,200 resources' 30 hours (1,200 × 24 and 1,200 × 6 hours of two days): more than a page of
-    // days; the first 100 resources' first 12 hours re-attributed away (reversing entries), so some
+    // days; 90 resources' (d10–d99) first 12 hours re-attributed away (reversing entries), so some
     // of the records' groups cancel and others shrink.
     await insertRecords(hubSub, 'test-daily', {
       resources: 1200,
@@ -337,6 +339,39 @@ describe('how a usage page reads its records', () => {
       }
       assert.deepEqual(pageSizes, [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0]);
       assert.deepEqual(sumsOf(overApi), sumsOf(await allPages(t, api, hubToken)));
+
+      // The partner center's utilization records without details (by usage hour, 2 May 00:00 to
+      // 3 May 06:00): three hours a page, each with its MS-ContinuationToken.
+      const pc = t.b.hub.partnerCenter;
+      const pcToken = await t.appToken('csp', pc);
+      const utilizations = `${pc}/v1/customers/${hubCustomer}/subscriptions/${hubSub}/utilizations/azure?start_time=2026-05-02T00:00:00Z&end_time=2026-05-03T06:00:00Z&granularity=hourly&show_details=false`;
+      const utilizationPages: number[] = [];
+      const hours: string[] = [];
+      let continuation: string | undefined;
+      do {
+        const res = await t.call('GET', utilizations, {
+          token: pcToken,
+          headers: continuation ? { 'MS-ContinuationToken': continuation } : {},
+        });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        utilizationPages.push(res.body.items.length);
+        hours.push(
+          ...res.body.items.map(
+            (r: { usageStartTime: string; quantity: number }) => `${r.usageStartTime} ${r.quantity}`,
+          ),
+        );
+        continuation = res.body.links?.next?.headers?.[0]?.value;
+      } while (continuation);
+      assert.deepEqual(utilizationPages, [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0]);
+      assert.deepEqual(
+        hours,
+        Array.from({ length: 30 }, (_, h) => {
+          const at = new Date(Date.parse('2026-05-02T00:00:00Z') + h * 3_600_000)
+            .toISOString()
+            .replace('.000Z', '+00:00');
+          return `${at} ${h < 12 ? 555 : 600}`; // the first 12 hours less 90 resources re-attributed away
+        }),
+      );
 
       // A subscription whose first two hours are re-attributed away whole: the records up to the
       // budget's group sum to nothing, and the page goes on after them.
