@@ -552,6 +552,51 @@ describe('how a usage page reads its records', () => {
     }
   });
 
+  it("ends a stack's page without details at the group of its budget's last record, as the hub's", async () => {
+    // The Daily test's records of the stack (1,200 resources' 30 hours, one of 20 April), pages that
+    // may read 2,500 records: every group once, as one unbounded read has them; the provider's and
+    // a tenant's Hourly pages end at the third hour of 1,200 records, a tenant's Daily pages at a day.
+    const pool = new pg.Pool({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_stack_local`), max: 1 });
+    const db: MeteringDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
+    const line = (a: { bucket: Date | string; subscription_id: string; meter_id: string; quantity: string }) =>
+      `${new Date(a.bucket).toISOString()} ${a.subscription_id} ${a.meter_id} ${a.quantity}`;
+    const paged = async (q: Parameters<typeof outboxStore.aggregates>[1], records: number) => {
+      const pages: string[][] = [];
+      for (let after: readonly KeyValue[] | undefined; ;) {
+        const page = await outboxStore.aggregates(db, q, { after, limit: 1000 }, records);
+        pages.push(page.map(line));
+        if (page.endsAt === undefined) return pages;
+        after = page.endsAt;
+      }
+    };
+    try {
+      const range = {
+        start: new Date('2026-05-09T00:00:00Z'),
+        end: new Date('2026-05-10T00:00:00Z'),
+        showDetails: false,
+      };
+      for (const q of [
+        { ...range, granularity: 'Hourly' as const },
+        { ...range, granularity: 'Hourly' as const, subscriptionId: stackSub },
+        { ...range, granularity: 'Daily' as const, subscriptionId: stackSub },
+      ]) {
+        const [whole] = await paged(q, 1e9);
+        const pages = await paged(q, 2_500);
+        assert.deepEqual(pages.flat(), whole, JSON.stringify(q));
+        if (q.granularity === 'Hourly') {
+          assert.ok(pages.length >= 10, `${pages.length} pages`);
+          assert.ok(pages.every((p) => p.length <= 4));
+        } else
+          assert.deepEqual(
+            pages.map((p) => p.map((g) => g.slice(0, 10))),
+            [['2026-04-20', '2026-05-02'], ['2026-05-03']],
+          );
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it("asks a tenant's Daily page only the days from its own first record to its last", async () => {
     // Reported on 9 May: another tenant's hour of every day of April, and this tenant's hours of
     // 28 and 29 April. The stack has records of 33 days reported that day; this tenant, of two.

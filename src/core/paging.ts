@@ -163,6 +163,12 @@ export function upToKey(ks: Pick<Keyset<never>, 'columns' | 'parts'>, key: reado
   return sql<SqlBool>`(${sql.join(ks.columns)}) <= (${sql.join(keyValues(ks, key))})`;
 }
 
+/** The key's columns selected as `k0`, `k1`, … (`keyOfColumns` reads such a row back as a key). */
+export const keyColumns = (ks: Pick<Keyset<never>, 'columns'>): RawBuilder<unknown> =>
+  sql.join(ks.columns.map((c, i) => sql`${c} as ${sql.raw(`k${i}`)}`));
+export const keyOfColumns = (ks: Pick<Keyset<never>, 'columns'>, row: Record<string, KeyValue>): KeyValue[] =>
+  ks.columns.map((_, i) => row[`k${i}`] as KeyValue);
+
 /** The key's columns for an `order by` written by hand. */
 export const keyOrder = (ks: Pick<Keyset<never>, 'columns' | 'descending'>): RawBuilder<unknown> =>
   sql.join(ks.columns.map((c) => (ks.descending ? sql`${c} desc` : c)));

@@ -20,6 +20,14 @@ export interface UsageQuery {
 
 export const USAGE_PAGE_SIZE = 1000;
 
+/**
+ * Records a usage page without details reads, at most, beyond its last group: each of its groups
+ * sums a bucket's records of one meter over every resource, so that 1,000 groups could be every
+ * record of a subscription (27 s on the hub at 50M records). Such a page ends at the group of its
+ * `USAGE_PAGE_RECORDS`th record (that group whole), before its 1,000 groups.
+ */
+export const USAGE_PAGE_RECORDS = 250_000;
+
 export const usageErrors = {
   invalidProperty: (name: string, message: string) => armError('InvalidProperty', message, name),
   endInFuture: (end: string, now: Date) =>

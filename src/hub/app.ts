@@ -42,7 +42,7 @@ import { registerPartnerArmRoutes } from '../partner/admin-routes.ts';
 import { usagePartitionWork } from '../usage/partitions.ts';
 import { registerUsageRoutes } from '../usage/routes.ts';
 import type { UsageContext } from '../usage/service.ts';
-import { PAGE_RECORDS } from '../usage/page-store.ts';
+import { USAGE_PAGE_RECORDS } from '../core/usage-api.ts';
 import { registerRegistrationRoutes } from '../registration/routes.ts';
 import type { RegistrationContext } from '../registration/context.ts';
 import { registrationLister, reportSharedCloudIds } from '../registration/registrations.ts';
@@ -116,7 +116,7 @@ export interface HubOptions {
   exports: ExportJobOptions;
   /** Where `usage archive` writes its files (undefined: the hub archives nothing). */
   archiveDir?: string;
-  /** Records a usage page without details reads at most (default `PAGE_RECORDS`). */
+  /** Records a usage page without details reads at most (default `USAGE_PAGE_RECORDS`). */
   usagePageRecords?: number;
 }
 
@@ -151,7 +151,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     identity,
     arm,
     domainSuffix: opts.domainSuffix,
-    usagePageRecords: opts.usagePageRecords ?? PAGE_RECORDS,
+    usagePageRecords: opts.usagePageRecords ?? USAGE_PAGE_RECORDS,
   };
   const graph: GraphContext = { identity, db: opts.db, transaction: (work) => inTransaction(opts.db, work) };
   const system = systemRights(arm);
@@ -171,7 +171,7 @@ export async function createHub(opts: HubOptions): Promise<Hub> {
     oldestOpenPeriodStart: () => oldestOpenPeriodStart(billing),
     pool: opts.pool,
     archiveDir: opts.archiveDir,
-    pageRecords: opts.usagePageRecords ?? PAGE_RECORDS,
+    pageRecords: opts.usagePageRecords ?? USAGE_PAGE_RECORDS,
   };
   const budgets: BudgetContext = { db: opts.db, arm, billing };
   // A lane of its own: in one process with stacks (the demo, the tests), the fold of what came in

@@ -26,7 +26,7 @@ export interface PartnerContext {
   identity: IdentityService;
   arm: ArmContext;
   domainSuffix: string;
-  /** Records a page of utilization records without details reads at most (usage's `PAGE_RECORDS`). */
+  /** Records a page of utilization records without details reads at most (`USAGE_PAGE_RECORDS`). */
   usagePageRecords: number;
 }
 

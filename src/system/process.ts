@@ -43,7 +43,7 @@ export interface CommonOptions {
     webhooks?: DeliveryOptions;
     /** Asynchronous exports: rows per file, retention, polling, leases (files go to the data folder's `exports`). */
     exports?: Omit<ExportJobOptions, 'dir'>;
-    /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+    /** Records a usage page without details reads at most (`USAGE_PAGE_RECORDS`). */
     usagePageRecords?: number;
   };
 }

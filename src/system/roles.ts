@@ -133,7 +133,7 @@ export async function startHubRole(
     publicUrl?: string;
     webhooks?: DeliveryOptions;
     exports: ExportJobOptions;
-    /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+    /** Records a usage page without details reads at most (`USAGE_PAGE_RECORDS`). */
     usagePageRecords?: number;
     /** Where `usage archive` writes (`archiveFolder(dataDir, 'hub')`); the installation may name another. */
     archiveDir?: string;

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import type { Granularity, UsageAggregateRow } from '../core/usage-api.ts';
+import { type Granularity, type UsageAggregateRow, USAGE_PAGE_RECORDS } from '../core/usage-api.ts';
 import { daysCovering, usageBucket, walkOfHours } from '../core/usage-sql.ts';
 import {
   afterKey,
@@ -11,6 +11,8 @@ import {
   type Keyset,
   type KeyValue,
   type RowsEndingAt,
+  keyColumns,
+  keyOfColumns,
   upToKey,
 } from '../core/paging.ts';
 import { executePrepared } from '../db/prepared.ts';
@@ -204,14 +206,6 @@ export function billedPageQuery(
 }
 
 /**
- * Records a page without details reads, at most, beyond its last group: each of its groups sums
- * a bucket's records of one meter, of every resource, so that a page of 1,000 groups read every
- * record of a subscription of tens of thousands of resources (27 s at 50M records). Such a page
- * ends at the group of its `PAGE_RECORDS`th record (that group whole), before its 1,000 groups.
- */
-export const PAGE_RECORDS = 250_000;
-
-/**
  * The key of the group of the `records`th record after the cursor, in the key's order (the
  * records' own groups, as `billedPageQuery` walks them); none when there are not so many.
  */
@@ -221,7 +215,7 @@ function recordsCutQuery(range: BilledRange, q: PageShape, cursor: Cursor, recor
   const own = by === 'attributedAt' ? sql`r.received_at` : sql`r.hour`;
   return sql<Record<string, KeyValue>>`
     with hours as (${pageHours(range)})
-    select ${sql.join(order.columns.map((c, i) => sql`${c} as ${sql.raw(`k${i}`)}`))}
+    select ${keyColumns(order)}
     from (select r.hour, r.meter_id, r.resource_uri, ${KEY_PARTS}
           from usage_received r
           where r.billed_subscription_id = ${subscriptionId}::uuid and ${own} >= ${from}::timestamptz and ${own} < ${to}::timestamptz) r
@@ -234,7 +228,7 @@ function recordsCutQuery(range: BilledRange, q: PageShape, cursor: Cursor, recor
  * A whole page of usage groups (one more than it shows, when there are more): `billedPage` with
  * more of the records' groups while those it read were not enough to be certain of the page (the
  * re-attributions cancelled some of them). A page without details ends at its records' cut
- * (`PAGE_RECORDS`): then, with fewer groups than it shows, it says where the next one starts.
+ * (`USAGE_PAGE_RECORDS`): then, with fewer groups than it shows, it says where the next one starts.
  */
 async function usageGroupsPage(
   db: UsageDb,
@@ -246,7 +240,7 @@ async function usageGroupsPage(
   for (let after = cursor.after; ;) {
     const at = { ...cursor, after };
     const cut = q.showDetails ? undefined : (await recordsCutQuery(range, q, at, records).execute(db)).rows[0];
-    const upTo = cut && usageGroupOrder(q).columns.map((_, i) => cut[`k${i}`] as KeyValue);
+    const upTo = cut && keyOfColumns(usageGroupOrder(q), cut);
     for (let ownLimit = cursor.limit + 1; ; ownLimit *= 4) {
       const { groups, ownFull } = await billedPage(db, range, q, at, ownLimit, upTo);
       if (groups.length > cursor.limit || (!ownFull && upTo === undefined)) return groups;
@@ -266,7 +260,7 @@ export const usagePageStore = {
     db: UsageDb,
     q: { start: Date; end: Date; granularity: Granularity; showDetails: boolean; subscriptionId: string },
     cursor: Cursor,
-    records = PAGE_RECORDS,
+    records = USAGE_PAGE_RECORDS,
   ): Promise<RowsEndingAt<UsageAggregateRow & UsageGroupKey>> {
     const details = q.showDetails;
     const range = { subscriptionId: q.subscriptionId, by: 'attributedAt', from: q.start, to: q.end } as const;
@@ -293,7 +287,7 @@ export const usagePageStore = {
     db: UsageDb,
     q: { subscriptionId: string; start: Date; end: Date; granularity: Granularity; showDetails: boolean },
     cursor: Cursor,
-    records = PAGE_RECORDS,
+    records = USAGE_PAGE_RECORDS,
   ): Promise<RowsEndingAt<BilledGroup>> {
     const range = { subscriptionId: q.subscriptionId, by: 'hour', from: q.start, to: q.end } as const;
     return usageGroupsPage(db, range, q, cursor, records);

@@ -40,7 +40,7 @@ export interface UsageContext {
   pool: pg.Pool;
   /** Where archives of usage months are written (undefined: none is). */
   archiveDir?: string;
-  /** Records a usage page without details reads at most (`PAGE_RECORDS`). */
+  /** Records a usage page without details reads at most (`USAGE_PAGE_RECORDS`). */
   pageRecords: number;
 }
 

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql, type SqlBool } from 'kysely';
-import type { Granularity, UsageAggregateRow } from '../../core/usage-api.ts';
+import { type Granularity, type UsageAggregateRow, USAGE_PAGE_RECORDS } from '../../core/usage-api.ts';
 import { toWire, type UsageRecordWire } from '../../core/usage-record.ts';
 import type { UsageHourSummary } from '../../core/usage-summary.ts';
 import type { MeteringDb } from './store.ts';
@@ -13,6 +13,10 @@ import {
   type KeyPart,
   type Keyset,
   type KeyValue,
+  type RowsEndingAt,
+  keyColumns,
+  keyOfColumns,
+  upToKey,
 } from '../../core/paging.ts';
 import { daysCovering, usageBucket, walkOfHours } from '../../core/usage-sql.ts';
 
@@ -74,22 +78,66 @@ const reportedIn = (q: OutboxUsageQuery) =>
 const reportedHours = (q: OutboxUsageQuery) =>
   sql`select min(min_hour) as lo, max(max_hour) as hi from usage_reported_days where ${daysCovering('reported_day', q.start, q.end)}`;
 
-/** The statement of `outboxStore.aggregates` (but a tenant's Daily page: `tenantDayQuery`). */
-export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor) {
+/** The records a page walks after the cursor, in its key's order: those reported in its range (of its subscription). */
+function pageWalk(q: OutboxUsageQuery, cursor: Cursor) {
+  const order = outboxUsageOrder(q);
+  return sql<SqlBool>`${reportedIn(q)}
+    ${q.subscriptionId ? sql`and r.subscription_id = ${q.subscriptionId}::uuid` : sql``}
+    and ${walkOfHours(order, q.granularity, sql`r.hour`, cursor)}`;
+}
+
+/**
+ * The statement of `outboxStore.aggregates` (but a tenant's Daily page: `tenantDayQuery`), up to
+ * `upTo`'s group when it names one.
+ */
+export function outboxAggregatesQuery(q: OutboxUsageQuery, cursor: Cursor, upTo?: readonly KeyValue[]) {
   const order = outboxUsageOrder(q);
   // Grouped by the key's expressions alone (one subscription is a constant), in the index's order.
   return sql<UsageAggregateRow>`
     with hours as (${reportedHours(q)})
     select ${aggregateColumns(q, usageBucket(q.granularity, sql`r.hour`))}
     from usage_records r
-    where ${reportedIn(q)}
-      ${q.subscriptionId ? sql`and r.subscription_id = ${q.subscriptionId}::uuid` : sql``}
-      and ${walkOfHours(order, q.granularity, sql`r.hour`, cursor)}
+    where ${pageWalk(q, cursor)} and ${upTo === undefined ? sql`true` : upToKey(order, upTo)}
     group by ${keyOrder({ columns: order.columns })}
     having sum(r.quantity) <> 0
     order by ${keyOrder(order)}
     limit ${cursor.limit + 1}
   `;
+}
+
+/** The key of the group of the `records`th record a page walks after the cursor; none when there are not so many. */
+function recordsCutQuery(q: OutboxUsageQuery, cursor: Cursor, records: number) {
+  const order = outboxUsageOrder(q);
+  return sql<Record<string, KeyValue>>`
+    with hours as (${reportedHours(q)})
+    select ${keyColumns(order)}
+    from usage_records r
+    where ${pageWalk(q, cursor)}
+    order by ${keyOrder(order)}
+    offset ${Math.max(0, Math.trunc(records) - 1)} limit 1`;
+}
+
+/**
+ * A page of the walk (one more group than it shows, when there are more). Without details it ends
+ * at the group of its `records`th record, that group whole (`USAGE_PAGE_RECORDS`: a group sums
+ * every resource's records), saying where the next one starts; past groups that sum to nothing.
+ */
+async function walkPage(
+  db: MeteringDb,
+  q: OutboxUsageQuery,
+  cursor: Cursor,
+  records: number,
+): Promise<RowsEndingAt<UsageAggregateRow>> {
+  const order = outboxUsageOrder(q);
+  for (let after = cursor.after; ;) {
+    const at = { ...cursor, after };
+    const cut = q.showDetails ? undefined : (await recordsCutQuery(q, at, records).execute(db)).rows[0];
+    const upTo = cut && keyOfColumns(order, cut);
+    const rows = (await outboxAggregatesQuery(q, at, upTo).execute(db)).rows;
+    if (rows.length > cursor.limit || upTo === undefined) return rows;
+    if (rows.length > 0) return Object.assign(rows, { endsAt: upTo });
+    after = upTo;
+  }
 }
 
 /**
@@ -107,8 +155,8 @@ export function tenantDayQuery(
   const order = outboxUsageOrder(q);
   const rest = { columns: order.columns.slice(1), parts: order.parts.slice(1) };
   const from = keyValues(rest, after ?? leastKey(rest.parts));
-  return sql<UsageAggregateRow>`
-    select ${aggregateColumns(q, sql`${day}::timestamptz`)}
+  return sql<UsageAggregateRow & { records: number }>`
+    select ${aggregateColumns(q, sql`${day}::timestamptz`)}, count(*)::int as records
     from usage_records r
     where ${usageBucket('Daily', sql`r.hour`)} = ${day}::timestamptz and r.subscription_id = ${q.subscriptionId}::uuid
       and ${reportedIn(q)}
@@ -140,15 +188,24 @@ async function tenantDailyPage(
   db: MeteringDb,
   q: OutboxUsageQuery & { subscriptionId: string },
   cursor: Cursor,
-): Promise<UsageAggregateRow[]> {
+  records: number,
+): Promise<RowsEndingAt<UsageAggregateRow>> {
   const { lo, hi } = (await subscriptionHours(q).execute(db)).rows[0] ?? {};
   if (!lo || !hi) return [];
   const afterDay = cursor.after && utcDay(cursor.after[0]);
-  const rows: UsageAggregateRow[] = [];
-  for (let day = Math.max(utcDay(lo), afterDay ?? 0); day <= utcDay(hi) && rows.length <= cursor.limit; day += DAY_MS) {
+  const rows: RowsEndingAt<UsageAggregateRow> = [];
+  // Without details a page ends after the day of its `records`th record (`walkPage`).
+  let read = 0;
+  let day = Math.max(utcDay(lo), afterDay ?? 0);
+  for (; day <= utcDay(hi) && rows.length <= cursor.limit && (q.showDetails || read < records); day += DAY_MS) {
     const after = day === afterDay ? cursor.after?.slice(1) : undefined;
-    rows.push(...(await tenantDayQuery(q, new Date(day), after, cursor.limit + 1 - rows.length).execute(db)).rows);
+    const groups = (await tenantDayQuery(q, new Date(day), after, cursor.limit + 1 - rows.length).execute(db)).rows;
+    for (const g of groups) read += g.records;
+    rows.push(...groups);
   }
+  const last = rows.at(-1);
+  if (rows.length <= cursor.limit && last !== undefined && day <= utcDay(hi))
+    rows.endsAt = outboxUsageOrder(q).keyOf(last);
   return rows;
 }
 
@@ -272,10 +329,15 @@ export const outboxStore = {
    * The usage APIs' aggregates: closed records by the time they were reported, per usage hour or
    * day, per subscription, meter and (with details) resource.
    */
-  aggregates: async (db: MeteringDb, q: OutboxUsageQuery, cursor: Cursor): Promise<UsageAggregateRow[]> =>
+  aggregates: async (
+    db: MeteringDb,
+    q: OutboxUsageQuery,
+    cursor: Cursor,
+    records = USAGE_PAGE_RECORDS,
+  ): Promise<RowsEndingAt<UsageAggregateRow>> =>
     q.subscriptionId !== undefined && q.granularity === 'Daily'
-      ? tenantDailyPage(db, { ...q, subscriptionId: q.subscriptionId }, cursor)
-      : (await outboxAggregatesQuery(q, cursor).execute(db)).rows,
+      ? tenantDailyPage(db, { ...q, subscriptionId: q.subscriptionId }, cursor, records)
+      : walkPage(db, q, cursor, records),
 
   /**
    * A query (to compose into another, not run alone) of the usage of hours in [start, end) per
