@@ -225,6 +225,15 @@ function recordsCutQuery(range: BilledRange, q: PageShape, cursor: Cursor, recor
 }
 
 /**
+ * `upTo`, the key of a page's cut, when records come after its group; none when that group is the
+ * walk's last (the page then reads to the end anyway, and knows that it is the last).
+ */
+async function cutsShort(db: UsageDb, range: BilledRange, q: PageShape, cursor: Cursor, upTo: readonly KeyValue[]) {
+  const after = await recordsCutQuery(range, q, { ...cursor, after: upTo }, 1).execute(db);
+  return after.rows.length > 0 ? upTo : undefined;
+}
+
+/**
  * A whole page of usage groups (one more than it shows, when there are more): `billedPage` with
  * more of the records' groups while those it read were not enough to be certain of the page (the
  * re-attributions cancelled some of them). A page without details ends at its records' cut
@@ -240,7 +249,7 @@ async function usageGroupsPage(
   for (let after = cursor.after; ;) {
     const at = { ...cursor, after };
     const cut = q.showDetails ? undefined : (await recordsCutQuery(range, q, at, records).execute(db)).rows[0];
-    const upTo = cut && keyOfColumns(usageGroupOrder(q), cut);
+    const upTo = cut && (await cutsShort(db, range, q, cursor, keyOfColumns(usageGroupOrder(q), cut)));
     for (let ownLimit = cursor.limit + 1; ; ownLimit *= 4) {
       const { groups, ownFull } = await billedPage(db, range, q, at, ownLimit, upTo);
       if (groups.length > cursor.limit || (!ownFull && upTo === undefined)) return groups;

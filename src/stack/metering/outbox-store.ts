@@ -132,7 +132,10 @@ async function walkPage(
   for (let after = cursor.after; ;) {
     const at = { ...cursor, after };
     const cut = q.showDetails ? undefined : (await recordsCutQuery(q, at, records).execute(db)).rows[0];
-    const upTo = cut && keyOfColumns(order, cut);
+    const key = cut && keyOfColumns(order, cut);
+    // A cut at the walk's last group is none: the page reads to the end anyway, and knows it is the last.
+    const more = key !== undefined && (await recordsCutQuery(q, { ...at, after: key }, 1).execute(db)).rows.length > 0;
+    const upTo = more ? key : undefined;
     const rows = (await outboxAggregatesQuery(q, at, upTo).execute(db)).rows;
     if (rows.length > cursor.limit || upTo === undefined) return rows;
     if (rows.length > 0) return Object.assign(rows, { endsAt: upTo });
