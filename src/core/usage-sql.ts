@@ -1,5 +1,5 @@
 import { type RawBuilder, sql, type SqlBool } from 'kysely';
-import { afterKeyFrom, type Cursor, type Keyset } from './paging.ts';
+import { afterKeyFrom, type Cursor, type Keyset, type KeyValue, type RowsEndingAt } from './paging.ts';
 import type { Granularity } from './usage-api.ts';
 
 // The usage APIs' SQL that both roles' pages share (the hub's page-store.ts, the stack's
@@ -32,4 +32,33 @@ export function walkOfHours(
 ): RawBuilder<SqlBool> {
   const [lo, hi] = [usageBucket(g, sql`(select lo from hours)`), usageBucket(g, sql`(select hi from hours)`)];
   return sql<SqlBool>`(${usageBucket(g, hour)}) between (${lo}) and (${hi}) and ${afterKeyFrom(order, cursor.after, lo)}`;
+}
+
+/** The key of the group of a walk's `n`th record after a key (`undefined`: from the start), if it has so many. */
+export type GroupOfRecord = (
+  after: readonly KeyValue[] | undefined,
+  n: number,
+) => Promise<readonly KeyValue[] | undefined>;
+
+/**
+ * A page of groups that ends, for a page without details, at the group of its `records`th record
+ * (that group whole: `USAGE_PAGE_RECORDS`), saying where the next one starts (`RowsEndingAt`); past
+ * groups up to such a cut that sum to nothing. A cut at the walk's last group is none (one look for
+ * a record after it), so the last page says it is the last. `page` reads the groups after a cursor,
+ * up to a key when given one (one more than it shows, when there are more).
+ */
+export async function pageUpToCut<Row>(
+  cursor: Cursor,
+  records: number | undefined,
+  groupOf: GroupOfRecord,
+  page: (at: Cursor, upTo: readonly KeyValue[] | undefined) => Promise<Row[]>,
+): Promise<RowsEndingAt<Row>> {
+  for (let after = cursor.after; ;) {
+    const key = records === undefined ? undefined : await groupOf(after, records);
+    const upTo = key !== undefined && (await groupOf(key, 1)) !== undefined ? key : undefined;
+    const rows = await page({ ...cursor, after }, upTo);
+    if (rows.length > cursor.limit || upTo === undefined) return rows;
+    if (rows.length > 0) return Object.assign(rows, { endsAt: upTo });
+    after = upTo;
+  }
 }

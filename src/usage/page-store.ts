@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import { type Granularity, type UsageAggregateRow, USAGE_PAGE_RECORDS } from '../core/usage-api.ts';
-import { daysCovering, usageBucket, walkOfHours } from '../core/usage-sql.ts';
+import { daysCovering, type GroupOfRecord, pageUpToCut, usageBucket, walkOfHours } from '../core/usage-sql.ts';
 import {
   afterKey,
   keyOrder,
@@ -225,42 +225,29 @@ function recordsCutQuery(range: BilledRange, q: PageShape, cursor: Cursor, recor
 }
 
 /**
- * `upTo`, the key of a page's cut, when records come after its group; none when that group is the
- * walk's last (the page then reads to the end anyway, and knows that it is the last).
- */
-async function cutsShort(db: UsageDb, range: BilledRange, q: PageShape, cursor: Cursor, upTo: readonly KeyValue[]) {
-  const after = await recordsCutQuery(range, q, { ...cursor, after: upTo }, 1).execute(db);
-  return after.rows.length > 0 ? upTo : undefined;
-}
-
-/**
  * A whole page of usage groups (one more than it shows, when there are more): `billedPage` with
  * more of the records' groups while those it read were not enough to be certain of the page (the
  * re-attributions cancelled some of them). A page without details ends at its records' cut
- * (`USAGE_PAGE_RECORDS`): then, with fewer groups than it shows, it says where the next one starts.
+ * (`pageUpToCut`).
  */
-async function usageGroupsPage(
+function usageGroupsPage(
   db: UsageDb,
   range: BilledRange,
   q: PageShape,
   cursor: Cursor,
   records: number,
 ): Promise<RowsEndingAt<BilledGroup>> {
-  for (let after = cursor.after; ;) {
-    const at = { ...cursor, after };
-    const cut = q.showDetails ? undefined : (await recordsCutQuery(range, q, at, records).execute(db)).rows[0];
-    const upTo = cut && (await cutsShort(db, range, q, cursor, keyOfColumns(usageGroupOrder(q), cut)));
+  const order = usageGroupOrder(q);
+  const groupOf: GroupOfRecord = async (after, n) => {
+    const row = (await recordsCutQuery(range, q, { ...cursor, after }, n).execute(db)).rows[0];
+    return row && keyOfColumns(order, row);
+  };
+  return pageUpToCut(cursor, q.showDetails ? undefined : records, groupOf, async (at, upTo) => {
     for (let ownLimit = cursor.limit + 1; ; ownLimit *= 4) {
       const { groups, ownFull } = await billedPage(db, range, q, at, ownLimit, upTo);
-      if (groups.length > cursor.limit || (!ownFull && upTo === undefined)) return groups;
-      if (!ownFull) {
-        // Up to the cut's group, every group is here: the next page starts after it.
-        if (groups.length > 0) return Object.assign(groups, { endsAt: upTo });
-        after = upTo;
-        break;
-      }
+      if (groups.length > cursor.limit || !ownFull) return groups;
     }
-  }
+  });
 }
 
 export const usagePageStore = {

@@ -18,7 +18,7 @@ import {
   keyOfColumns,
   upToKey,
 } from '../../core/paging.ts';
-import { daysCovering, usageBucket, walkOfHours } from '../../core/usage-sql.ts';
+import { daysCovering, type GroupOfRecord, pageUpToCut, usageBucket, walkOfHours } from '../../core/usage-sql.ts';
 
 /**
  * The stack's usage APIs page by their group key: bucket, subscription (unless the query names
@@ -117,30 +117,24 @@ function recordsCutQuery(q: OutboxUsageQuery, cursor: Cursor, records: number) {
     offset ${Math.max(0, Math.trunc(records) - 1)} limit 1`;
 }
 
-/**
- * A page of the walk (one more group than it shows, when there are more). Without details it ends
- * at the group of its `records`th record, that group whole (`USAGE_PAGE_RECORDS`: a group sums
- * every resource's records), saying where the next one starts; past groups that sum to nothing.
- */
-async function walkPage(
+/** A page of the walk (one more group than it shows, when there are more); without details, up to its cut (`pageUpToCut`). */
+function walkPage(
   db: MeteringDb,
   q: OutboxUsageQuery,
   cursor: Cursor,
   records: number,
 ): Promise<RowsEndingAt<UsageAggregateRow>> {
   const order = outboxUsageOrder(q);
-  for (let after = cursor.after; ;) {
-    const at = { ...cursor, after };
-    const cut = q.showDetails ? undefined : (await recordsCutQuery(q, at, records).execute(db)).rows[0];
-    const key = cut && keyOfColumns(order, cut);
-    // A cut at the walk's last group is none: the page reads to the end anyway, and knows it is the last.
-    const more = key !== undefined && (await recordsCutQuery(q, { ...at, after: key }, 1).execute(db)).rows.length > 0;
-    const upTo = more ? key : undefined;
-    const rows = (await outboxAggregatesQuery(q, at, upTo).execute(db)).rows;
-    if (rows.length > cursor.limit || upTo === undefined) return rows;
-    if (rows.length > 0) return Object.assign(rows, { endsAt: upTo });
-    after = upTo;
-  }
+  const groupOf: GroupOfRecord = async (after, n) => {
+    const row = (await recordsCutQuery(q, { ...cursor, after }, n).execute(db)).rows[0];
+    return row && keyOfColumns(order, row);
+  };
+  return pageUpToCut(
+    cursor,
+    q.showDetails ? undefined : records,
+    groupOf,
+    async (at, upTo) => (await outboxAggregatesQuery(q, at, upTo).execute(db)).rows,
+  );
 }
 
 /**
