@@ -1,6 +1,7 @@
 import { keptByParent, parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
 import { DAY_MS } from '../core/clock.ts';
 import { keptByArgument } from '../core/kept.ts';
+import { ByKind } from './row-runs.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import { csvField } from './csv-field.ts';
 import type { ExportInvoice, LineRows, RowInput } from './export-columns.ts';
@@ -178,25 +179,6 @@ for (const [c, focusColumn] of FOCUS_COLUMNS.entries()) {
   else ROW_PARTS.push({ run: KIND_RUNS.push([focusColumn]) - 1, column: undefined });
 }
 
-/** The kind runs' texts of each kind of line, kept for an invoice's rows (it has lines of a few kinds). */
-class KindTexts {
-  private readonly byType = new Map<string, Map<string | null, string[]>>();
-
-  of(r: FocusRow): string[] {
-    let byMeter = this.byType.get(r.line.line_type);
-    if (byMeter === undefined) {
-      byMeter = new Map();
-      this.byType.set(r.line.line_type, byMeter);
-    }
-    let texts = byMeter.get(r.line.meter_id);
-    if (texts === undefined) {
-      texts = KIND_RUNS.map((run) => run.map((c) => cell(c, c.value(r))).join(','));
-      byMeter.set(r.line.meter_id, texts);
-    }
-    return texts;
-  }
-}
-
 /**
  * Rows of the FOCUS file for an invoice's lines, with the names they read: each row one string,
  * concatenated, not joined (its parts are copied once, when the chunk writes them). Most of a
@@ -204,10 +186,11 @@ class KindTexts {
  * formats' rows are, its rows cost 5–10% more.
  */
 export function focusRows(invoice: ExportInvoice, names: Names): LineRows {
-  const kinds = new KindTexts();
+  // The kind runs' texts of each kind of line (an invoice has lines of a few kinds).
+  const kinds = new ByKind((r: FocusRow) => KIND_RUNS.map((run) => run.map((c) => cell(c, c.value(r))).join(',')));
   return (line, out) => {
     const r = focusShared({ line, invoice, names });
-    const texts = kinds.of(r);
+    const texts = kinds.of(line.line_type, line.meter_id, r);
     let row = '';
     for (let p = 0; p < ROW_PARTS.length; p++) {
       const { run, column } = ROW_PARTS[p] as (typeof ROW_PARTS)[number];

@@ -39,6 +39,30 @@ interface KindTexts {
   own: (string | undefined)[];
 }
 
+/**
+ * What an export keeps for each kind of line (its line type, then its meter), made when a kind
+ * first comes (from `made`, a line of it).
+ */
+export class ByKind<T, A = void> {
+  private readonly byType = new Map<unknown, Map<unknown, T>>();
+
+  constructor(private readonly make: (made: A) => T) {}
+
+  of(type: unknown, meter: unknown, made: A): T {
+    let byMeter = this.byType.get(type);
+    if (byMeter === undefined) {
+      byMeter = new Map();
+      this.byType.set(type, byMeter);
+    }
+    let kept = byMeter.get(meter);
+    if (kept === undefined) {
+      kept = this.make(made);
+      byMeter.set(meter, kept);
+    }
+    return kept;
+  }
+}
+
 /** Runs' texts a writer keeps, at most: past it they are dropped, and made again as lines ask. */
 const KEPT = 50_000;
 
@@ -94,19 +118,21 @@ export class RowRuns<L, C> {
 
 /** Writes rows in one context, keeping their texts for the rows that follow. */
 export class RowWriter<L, C> {
-  /** Each kind's texts, by line type and meter. */
-  private readonly kinds = new Map<unknown, Map<unknown, KindTexts>>();
+  /** Each kind's texts. */
+  private kinds: ByKind<KindTexts>;
   private kept = 0;
 
   constructor(
     private readonly rows: RowRuns<L, C>,
     private readonly context: C,
-  ) {}
+  ) {
+    this.kinds = this.keptTexts();
+  }
 
   /** Writes the row of `line` (whose kind is `type` and `meter`) into `out`. */
   write(out: ByteChunks, line: L, type: unknown, meter: unknown): void {
     const { parts, runs } = this.rows;
-    const kept = this.keptOf(type, meter);
+    const kept = this.kinds.of(type, meter);
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p] as number | OwnText<L, C>;
       if (typeof part !== 'number') {
@@ -142,22 +168,12 @@ export class RowWriter<L, C> {
     return text;
   }
 
-  private keptOf(type: unknown, meter: unknown): KindTexts {
-    let byMeter = this.kinds.get(type);
-    if (byMeter === undefined) {
-      byMeter = new Map();
-      this.kinds.set(type, byMeter);
-    }
-    let kept = byMeter.get(meter);
-    if (kept === undefined) {
-      kept = { byKey: this.rows.runs.map(() => new Map()), own: [] };
-      byMeter.set(meter, kept);
-    }
-    return kept;
+  private keptTexts(): ByKind<KindTexts> {
+    return new ByKind(() => ({ byKey: this.rows.runs.map(() => new Map()), own: [] }));
   }
 
   private dropKept(): void {
-    this.kinds.clear();
+    this.kinds = this.keptTexts();
     this.kept = 0;
   }
 }
