@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ownText } from '../core/kept.ts';
 import { openSnapshotTwin } from '../db/database.ts';
 import type { TextRow } from '../db/copy-text-rows.ts';
 import { type BillingDb, type NameRow, namesOf, namesQuery } from './store.ts';
@@ -43,7 +44,7 @@ export class ExportNames {
     }
     if (unknown.size === 0) return;
     for (const [id, name] of namesOf(await this.ask([...unknown]))) this.map.set(id, name);
-    for (const id of unknown) if (!this.map.has(id)) this.missing.add(id);
+    for (const id of unknown) if (!this.map.has(id)) this.missing.add(ownText(id));
   }
 }
 

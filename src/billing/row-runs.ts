@@ -1,4 +1,5 @@
 import type { ByteChunks } from '../core/byte-chunks.ts';
+import { ownKey, ownText } from '../core/kept.ts';
 
 // An export's rows written as bytes, most of a row copied from texts made once. A row's cells
 // fall in runs (neighbouring cells) whose text is the same for every line of one kind (line type
@@ -52,12 +53,12 @@ export class ByKind<T, A = void> {
     let byMeter = this.byType.get(type);
     if (byMeter === undefined) {
       byMeter = new Map();
-      this.byType.set(type, byMeter);
+      this.byType.set(ownKey(type), byMeter);
     }
     let kept = byMeter.get(meter);
     if (kept === undefined) {
       kept = this.make(made);
-      byMeter.set(meter, kept);
+      byMeter.set(ownKey(meter), kept);
     }
     return kept;
   }
@@ -151,7 +152,7 @@ export class RowWriter<L, C> {
       if (bytes === undefined) {
         bytes = Buffer.from(textOf(run.cells, line, this.context));
         if (this.kept >= KEPT) this.dropKept();
-        texts.set(key, bytes);
+        texts.set(ownKey(key), bytes);
         this.kept++;
       }
       out.bytes(bytes);
@@ -162,7 +163,7 @@ export class RowWriter<L, C> {
   private kindText(kept: KindTexts, index: number, line: L): string {
     let text = kept.own[index];
     if (text === undefined) {
-      text = textOf(this.rows.kindCells[index], line, this.context);
+      text = ownText(textOf(this.rows.kindCells[index], line, this.context));
       kept.own[index] = text;
     }
     return text;

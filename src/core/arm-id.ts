@@ -1,3 +1,5 @@
+import { ownText } from './kept.ts';
+
 // The grammar of ARM resource ids:
 //   /subscriptions/{id}[/resourceGroups/{rg}][/providers/{namespace}/{type}/{name}[/{type}/{name}]...]
 // Segment names and values compare case-insensitively; the case a caller gave is kept for display.
@@ -109,8 +111,9 @@ export function keptByParent<T>(of: (id: string) => T): (id: string) => T {
     const value = of(id);
     if (parent !== undefined && splitSegments(parent).length >= 6) {
       if (byParent.size > 10_000) byParent.clear();
-      byParent.set(parent, value);
-      lastParent = parent;
+      // kept as a string of its own: the id is most often cut from a far longer text
+      lastParent = ownText(parent);
+      byParent.set(lastParent, value);
       lastValue = value;
     }
     return value;

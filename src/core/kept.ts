@@ -2,6 +2,23 @@
 // (an export's dates, a usage page's hours): bounded, and emptied whole when full, since the
 // arguments move on together (the next invoice's, the next page's).
 
+/**
+ * `text` as a string of its own. A string cut from a longer one (a value read from a chunk of a
+ * COPY's answer, `copy-text-rows.ts`) holds the whole of that one: kept past the chunk (the key of
+ * a kept answer), it would keep 64 kB alive for every value kept. Only where a value is kept.
+ */
+export function ownText(text: string): string {
+  // V8 copies what is cut shorter than 13 characters. A round trip through bytes copies a string
+  // exactly: one byte a character where each fits in one (a string of one-byte characters again).
+  if (text.length < 13) return text;
+  const encoding = BEYOND_LATIN1.test(text) ? 'utf16le' : 'latin1';
+  return Buffer.from(text, encoding).toString(encoding);
+}
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+
+/** A key to keep: a string as a string of its own (`ownText`), anything else as it is. */
+export const ownKey = <K>(key: K): K => (typeof key === 'string' ? (ownText(key) as K) : key);
+
 /** `compute`, its answers kept for up to `bound` arguments. */
 export function keptByArgument<K, V>(compute: (key: K) => V, bound: number): (key: K) => V {
   const values = new Map<K, V>();
@@ -10,7 +27,7 @@ export function keptByArgument<K, V>(compute: (key: K) => V, bound: number): (ke
     if (value === undefined) {
       value = compute(key);
       if (values.size >= bound) values.clear();
-      values.set(key, value);
+      values.set(ownKey(key), value);
     }
     return value;
   };

@@ -41,7 +41,8 @@ export class BinaryTextRowReader {
     }
     const rows: TextRow[] = [];
     // The chunk is read once as bytes (latin1: a character a byte), and each value is a slice of
-    // it unless it holds other than ASCII (decoding utf8 value by value cost more).
+    // it unless it holds other than ASCII (decoding utf8 value by value cost more). A slice holds
+    // the chunk's whole text: what a reader keeps past its rows, it keeps as `ownText` (kept.ts).
     const bytes = buf.toString('latin1');
     while (!this.ended && buf.length - at >= 2) {
       const fields = buf.readInt16BE(at);
