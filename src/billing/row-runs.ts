@@ -46,10 +46,20 @@ interface KindTexts {
  */
 export class ByKind<T, A = void> {
   private readonly byType = new Map<unknown, Map<unknown, T>>();
+  /** The kind asked last (most lines are of the kind of the line before: compared, not looked up). */
+  private last: { type: unknown; meter: unknown; kept: T } | undefined;
 
   constructor(private readonly make: (made: A) => T) {}
 
   of(type: unknown, meter: unknown, made: A): T {
+    const last = this.last;
+    if (last !== undefined && type === last.type && meter === last.meter) return last.kept;
+    const kept = this.lookUp(type, meter, made);
+    this.last = { type, meter, kept };
+    return kept;
+  }
+
+  private lookUp(type: unknown, meter: unknown, made: A): T {
     let byMeter = this.byType.get(type);
     if (byMeter === undefined) {
       byMeter = new Map();
@@ -122,6 +132,14 @@ export class RowWriter<L, C> {
   /** Each kind's texts. */
   private kinds: ByKind<KindTexts>;
   private kept = 0;
+  /**
+   * The kind of the row before and, per run, its key and bytes: a close numbers an invoice's
+   * lines by subscription, meter, resource and day, so a row's keys are mostly the row before's
+   * (compared, not looked up: a look-up hashes the key anew for each row).
+   */
+  private lastKind: KindTexts | undefined;
+  private readonly lastKeys: unknown[] = [];
+  private readonly lastBytes: (Buffer | undefined)[] = [];
 
   constructor(
     private readonly rows: RowRuns<L, C>,
@@ -134,6 +152,7 @@ export class RowWriter<L, C> {
   write(out: ByteChunks, line: L, type: unknown, meter: unknown): void {
     const { parts, runs } = this.rows;
     const kept = this.kinds.of(type, meter);
+    const sameKind = kept === this.lastKind;
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p] as number | OwnText<L, C>;
       if (typeof part !== 'number') {
@@ -146,17 +165,23 @@ export class RowWriter<L, C> {
         continue;
       }
       const run = runs[part] as Run<L, C>;
-      const texts = kept.byKey[part] as Map<unknown, Buffer>;
       const key = run.key === undefined ? undefined : run.key(line);
-      let bytes = texts.get(key);
-      if (bytes === undefined) {
-        bytes = Buffer.from(textOf(run.cells, line, this.context));
-        if (this.kept >= KEPT) this.dropKept();
-        texts.set(ownKey(key), bytes);
-        this.kept++;
+      let bytes = sameKind ? this.lastBytes[part] : undefined;
+      if (bytes === undefined || key !== this.lastKeys[part]) {
+        const texts = kept.byKey[part] as Map<unknown, Buffer>;
+        bytes = texts.get(key);
+        if (bytes === undefined) {
+          bytes = Buffer.from(textOf(run.cells, line, this.context));
+          if (this.kept >= KEPT) this.dropKept();
+          texts.set(ownKey(key), bytes);
+          this.kept++;
+        }
+        this.lastKeys[part] = key;
+        this.lastBytes[part] = bytes;
       }
       out.bytes(bytes);
     }
+    this.lastKind = kept;
   }
 
   /** The kind's cells `kindCells[index]`, as text, kept. */
