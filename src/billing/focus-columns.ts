@@ -73,11 +73,17 @@ interface FocusColumn {
   quoted: boolean;
   /** Whether its value is the same for every line of one kind (line type and meter) of an invoice. */
   perKind: boolean;
+  /** Else, the line's values its value depends on alone (besides the invoice and its names), if it says. */
+  by?: 'resource' | 'subscription';
   value: (r: FocusRow) => string | null;
 }
 const column =
   (type: FocusColumn['type'], quoted: boolean) =>
   (name: string, value: FocusColumn['value']): FocusColumn => ({ name, type, quoted, perKind: false, value });
+/** A column of the line's location and resource id only. */
+const byResource = (c: FocusColumn): FocusColumn => ({ ...c, by: 'resource' });
+/** A column of the line's subscription only. */
+const bySubscription = (c: FocusColumn): FocusColumn => ({ ...c, by: 'subscription' });
 const decimal = column('DECIMAL', false);
 const dateTime = column('DATETIME', false);
 /** Ids and our own words. */
@@ -138,15 +144,17 @@ const FOCUS_COLUMNS: readonly FocusColumn[] = [
   decimal('ContractedUnitPrice', (r) => onUsage(r, r.line.unit_price)),
   perKind(word('InvoiceId', (r) => r.invoice.number)),
   decimal('ListUnitPrice', (r) => onUsage(r, r.line.list_unit_price ?? r.line.unit_price)),
-  text('RegionId', (r) => r.line.location),
-  text('RegionName', (r) => r.line.location),
-  text('ResourceId', (r) => r.line.resource_uri),
+  byResource(text('RegionId', (r) => r.line.location)),
+  byResource(text('RegionName', (r) => r.line.location)),
+  byResource(text('ResourceId', (r) => r.line.resource_uri)),
   // The last segment of the resource id.
-  text('ResourceName', (r) =>
-    r.line.resource_uri === null ? null : r.line.resource_uri.slice(r.line.resource_uri.lastIndexOf('/') + 1),
+  byResource(
+    text('ResourceName', (r) =>
+      r.line.resource_uri === null ? null : r.line.resource_uri.slice(r.line.resource_uri.lastIndexOf('/') + 1),
+    ),
   ),
   // The resource's ARM type (`resourceTypeOf`); none for an id that is not a resource's.
-  text('ResourceType', (r) => resourceType(r.line.resource_uri)),
+  byResource(text('ResourceType', (r) => resourceType(r.line.resource_uri))),
   perKind(
     word('ServiceSubcategory', (r) => (r.usage ? (r.meter?.service.subcategory ?? 'Other (Other)') : 'Other (Other)')),
   ),
@@ -154,9 +162,11 @@ const FOCUS_COLUMNS: readonly FocusColumn[] = [
   perKind(text('SkuMeter', (r) => (r.line.meter_id === null ? null : r.meterName))),
   // A meter's price on the list sheet is one SKU price: its id is the meter's.
   perKind(word('SkuPriceId', (r) => r.line.meter_id)),
-  word('SubAccountId', (r) => r.line.subscription_id),
-  text('SubAccountName', (r) =>
-    r.line.subscription_id === null ? null : (r.names.get(r.line.subscription_id)?.name ?? null),
+  bySubscription(word('SubAccountId', (r) => r.line.subscription_id)),
+  bySubscription(
+    text('SubAccountName', (r) =>
+      r.line.subscription_id === null ? null : (r.names.get(r.line.subscription_id)?.name ?? null),
+    ),
   ),
 ];
 
@@ -168,34 +178,69 @@ export const focusColumns = (r: FocusRow): Record<string, string | null> =>
 const cell = (c: FocusColumn, value: string | null) => (value === null ? '' : c.quoted ? csvField(value) : value);
 
 /**
- * The FOCUS row's parts, in order: a line's own column, or a run of columns the same for every
- * line of a kind (`run`: its place in a kind's texts), written once per kind.
+ * The FOCUS row's parts, in order: a line's own column; a run of columns the same for every line
+ * of a kind (`run`: its place in a kind's texts), written once per kind; or a run of columns of
+ * the line's resource or subscription (`by`), whose text is the row before's when those are.
  */
+type RowPart =
+  | { kind: 'own'; column: FocusColumn }
+  | { kind: 'run'; run: number }
+  | { kind: 'by'; by: 'resource' | 'subscription'; columns: FocusColumn[]; keyed: number };
 const KIND_RUNS: FocusColumn[][] = [];
-const ROW_PARTS: { run: number; column: FocusColumn | undefined }[] = [];
+const ROW_PARTS: RowPart[] = [];
+let keyedRuns = 0;
 for (const [c, focusColumn] of FOCUS_COLUMNS.entries()) {
-  if (!focusColumn.perKind) ROW_PARTS.push({ run: -1, column: focusColumn });
-  else if (c > 0 && FOCUS_COLUMNS[c - 1]?.perKind) KIND_RUNS.at(-1)?.push(focusColumn);
-  else ROW_PARTS.push({ run: KIND_RUNS.push([focusColumn]) - 1, column: undefined });
+  const before = ROW_PARTS.at(-1);
+  if (focusColumn.perKind) {
+    if (c > 0 && FOCUS_COLUMNS[c - 1]?.perKind) KIND_RUNS.at(-1)?.push(focusColumn);
+    else ROW_PARTS.push({ kind: 'run', run: KIND_RUNS.push([focusColumn]) - 1 });
+  } else if (focusColumn.by === undefined) ROW_PARTS.push({ kind: 'own', column: focusColumn });
+  else if (before?.kind === 'by' && before.by === focusColumn.by) before.columns.push(focusColumn);
+  else ROW_PARTS.push({ kind: 'by', by: focusColumn.by, columns: [focusColumn], keyed: keyedRuns++ });
 }
 
 /**
  * Rows of the FOCUS file for an invoice's lines, with the names they read: each row one string,
  * concatenated, not joined (its parts are copied once, when the chunk writes them). Most of a
  * row is its line's own columns: written as runs kept by value (row-runs.ts), as the other
- * formats' rows are, its rows cost 5–10% more.
+ * formats' rows are, its rows cost 5–10% more. Its resource's and its subscription's columns are
+ * the row before's when its resource or subscription is (a close numbers lines by subscription,
+ * meter, resource and day).
  */
 export function focusRows(invoice: ExportInvoice, names: Names): LineRows {
   // The kind runs' texts of each kind of line (an invoice has lines of a few kinds).
   const kinds = new ByKind((r: FocusRow) => KIND_RUNS.map((run) => run.map((c) => cell(c, c.value(r))).join(',')));
+  // Each keyed run's values and text in the row before.
+  const lastFirst: unknown[] = new Array(keyedRuns).fill(null);
+  const lastSecond: unknown[] = new Array(keyedRuns).fill(null);
+  const lastText: (string | undefined)[] = new Array(keyedRuns).fill(undefined);
   return (line, out) => {
     const r = focusShared({ line, invoice, names });
     const texts = kinds.of(line.line_type, line.meter_id, r);
     let row = '';
     for (let p = 0; p < ROW_PARTS.length; p++) {
-      const { run, column } = ROW_PARTS[p] as (typeof ROW_PARTS)[number];
+      const part = ROW_PARTS[p] as RowPart;
       if (p > 0) row += ',';
-      row += column === undefined ? texts[run] : cell(column, column.value(r));
+      if (part.kind === 'own') row += cell(part.column, part.column.value(r));
+      else if (part.kind === 'run') row += texts[part.run];
+      else {
+        const resource = part.by === 'resource';
+        const first = resource ? line.resource_uri : line.subscription_id;
+        const second = resource ? line.location : null;
+        const k = part.keyed;
+        let text = lastText[k];
+        if (text === undefined || first !== lastFirst[k] || second !== lastSecond[k]) {
+          text = '';
+          for (let i = 0; i < part.columns.length; i++) {
+            const c = part.columns[i] as FocusColumn;
+            text += i === 0 ? cell(c, c.value(r)) : `,${cell(c, c.value(r))}`;
+          }
+          lastText[k] = text;
+          lastFirst[k] = first;
+          lastSecond[k] = second;
+        }
+        row += text;
+      }
     }
     out.add(`${row}\n`);
   };
