@@ -72,6 +72,27 @@ async function subAccountNames(t: TestSystem, period: string, rename: () => Prom
   return [...names];
 }
 
+/** What stays alive, measured after a full collection (test/run.ts runs node with --expose-gc). */
+function liveHeap(): number {
+  global.gc!();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Samples the live heap until `stop`, which answers how much it grew at its peak and how much it kept, in MB. */
+function watchHeap() {
+  const before = liveHeap();
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, liveHeap());
+  }, 250);
+  return {
+    stop() {
+      clearInterval(sampler);
+      return { grew: (peak - before) / 1e6, kept: (liveHeap() - before) / 1e6 };
+    },
+  };
+}
+
 describe('a large export, streamed', () => {
   let t: TestSystem;
 
@@ -93,14 +114,7 @@ describe('a large export, streamed', () => {
 
   it('keeps the heap flat while hundreds of megabytes go out', async () => {
     const token = await t.appToken('csp', t.b.hub.arm);
-    // What stays alive, measured after a full collection (test/run.ts runs node with --expose-gc).
-    const live = () => {
-      global.gc!();
-      return process.memoryUsage().heapUsed;
-    };
-    const before = live();
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, live())), 250);
+    const heap = watchHeap();
     const res = await t.http.open(
       'GET',
       `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&period=2026-01&format=focus`,
@@ -119,12 +133,11 @@ describe('a large export, streamed', () => {
       // each line in line-number order: line n is vm n's
       for (const line of lines) if (rows++ >= 0 && !line.includes(`/virtualMachines/vm${rows},`)) outOfOrder++;
     }
-    clearInterval(sampler);
+    const { grew } = heap.stop();
     assert.equal(rest, '');
     assert.equal(rows, LINES, 'a header and every line');
     assert.equal(outOfOrder, 0, 'every line in order');
     assert.ok(bytes > 150e6, `${Math.round(bytes / 1e6)} MB exported`);
-    const grew = (peak - before) / 1e6;
     assert.ok(grew < 40, `the live heap grew by ${Math.round(grew)} MB while ${Math.round(bytes / 1e6)} MB streamed`);
   });
 
@@ -154,13 +167,7 @@ describe('a large export, streamed', () => {
       await db.end();
     }
     const token = await t.appToken('csp', t.b.hub.arm);
-    const live = () => {
-      global.gc!();
-      return process.memoryUsage().heapUsed;
-    };
-    const before = live();
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, live())), 250);
+    const heap = watchHeap();
     for (const format of ['focus', 'recon', 'json']) {
       const res = await t.http.open(
         'GET',
@@ -172,10 +179,8 @@ describe('a large export, streamed', () => {
       for await (const chunk of res.body) for (const byte of chunk as Buffer) if (byte === 10) lines++;
       assert.ok(lines > RANGES_LINES, `${format}: every line (${lines})`);
     }
-    clearInterval(sampler);
-    const kept = (live() - before) / 1e6;
+    const { grew, kept } = heap.stop();
     assert.ok(kept < 16, `the live heap kept ${Math.round(kept)} MB after three exports`);
-    const grew = (peak - before) / 1e6;
     assert.ok(grew < 40, `the live heap grew by ${Math.round(grew)} MB while they streamed`);
   });
 
