@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { benchBillingRun, benchExport } from './billing-run.ts';
 import { benchClockMonth } from './clock-month.ts';
@@ -49,9 +50,43 @@ if (!serverUrl) {
     if (!kept) await rm(dir, { recursive: true, force: true });
   };
 }
+/** The server's databases. */
+async function databases(url: string): Promise<Set<string>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return new Set(
+      (await client.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname),
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Drops the databases a bench made (those not there before it), but a store it was asked to keep
+ * (BENCH_KEEP): left behind, their autovacuum ran beside the benches after them, on one of the
+ * two cores that both sides of a ratio share, and made ours (the hub and the database at once)
+ * slower than the baseline (an export measured 1.62 after the other benches, 1.15–1.40 alone).
+ */
+async function dropMadeSince(url: string, before: Set<string>): Promise<void> {
+  const made = [...(await databases(url))].filter((d) => !before.has(d) && !(kept && d.startsWith('bench_usage_kept')));
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const d of made) await client.query(`drop database "${d.replaceAll('"', '""')}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
 try {
   for (const [name, bench] of Object.entries(BENCHES))
-    if (names.length === 0 || names.includes(name)) for (const r of [await bench(serverUrl)].flat()) report(r, json);
+    if (names.length === 0 || names.includes(name)) {
+      const before = await databases(serverUrl);
+      for (const r of [await bench(serverUrl)].flat()) report(r, json);
+      await dropMadeSince(serverUrl, before);
+    }
 } finally {
   await cleanup();
 }
