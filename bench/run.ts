@@ -65,9 +65,8 @@ async function databases(url: string): Promise<Set<string>> {
 
 /**
  * Drops the databases a bench made (those not there before it), but a store it was asked to keep
- * (BENCH_KEEP): left behind, their autovacuum ran beside the benches after them, on one of the
- * two cores that both sides of a ratio share, and made ours (the hub and the database at once)
- * slower than the baseline (an export measured 1.62 after the other benches, 1.15–1.40 alone).
+ * (BENCH_KEEP): left behind, their autovacuum may run beside the benches after them, on one of
+ * the two cores that both sides of a ratio share.
  */
 async function dropMadeSince(url: string, before: Set<string>): Promise<void> {
   const made = [...(await databases(url))].filter((d) => !before.has(d) && !(kept && d.startsWith('bench_usage_kept')));
