@@ -103,6 +103,13 @@ export interface LineRange {
   customerId?: string;
 }
 
+/** The SELECT of a range's lines, in line order (read by the key's index: `prepareExport`). */
+export function rangeSelect(format: ExportFormat, invoice: InvoiceToExport, range: LineRange): string {
+  const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
+  const columns = LINE_TEXT[ROW_FORMATS[format].reads(invoice)];
+  return `select ${columns} from invoice_lines where ${where} order by invoice_lines.line_no`;
+}
+
 /** A range's lines, its COPY sent on `on` at once; its rows are read from what it answers. */
 export function openRange(
   on: pg.ClientBase,
@@ -110,11 +117,5 @@ export function openRange(
   invoice: InvoiceToExport,
   range: LineRange,
 ): AsyncIterable<TextRow[]> {
-  const where = linesWhere(invoice.id, range.after, range.to, range.customerId);
-  const columns = LINE_TEXT[ROW_FORMATS[format].reads(invoice)];
-  return copyTextRows(
-    on,
-    `select ${columns} from invoice_lines where ${where} order by invoice_lines.line_no`,
-    LINE_ASCII,
-  );
+  return copyTextRows(on, rangeSelect(format, invoice, range), LINE_ASCII);
 }

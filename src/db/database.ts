@@ -325,7 +325,7 @@ export async function openSnapshotTwin(pool: pg.Pool, snapshot: string): Promise
 }
 
 /** Sets `settings` for the rest of the transaction (COPY takes no bind parameters: its query reads them with `current_setting`). */
-export async function setLocal(client: pg.PoolClient, settings: Record<string, string>): Promise<void> {
+export async function setLocal(client: pg.ClientBase, settings: Record<string, string>): Promise<void> {
   await client.query('select set_config(name, value, true) from unnest($1::text[], $2::text[]) as s(name, value)', [
     Object.keys(settings),
     Object.values(settings),
