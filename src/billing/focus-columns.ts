@@ -1,6 +1,6 @@
 import { keptByParent, parseResourceId, resourceTypeOf } from '../core/arm-id.ts';
 import { DAY_MS } from '../core/clock.ts';
-import { keptByArgument } from '../core/kept.ts';
+import { KeptForLast, keptByArgument } from '../core/kept.ts';
 import { ByKind } from './row-runs.ts';
 import { METERS, type Meter } from '../core/meters.ts';
 import { csvField } from './csv-field.ts';
@@ -210,10 +210,8 @@ for (const [c, focusColumn] of FOCUS_COLUMNS.entries()) {
 export function focusRows(invoice: ExportInvoice, names: Names): LineRows {
   // The kind runs' texts of each kind of line (an invoice has lines of a few kinds).
   const kinds = new ByKind((r: FocusRow) => KIND_RUNS.map((run) => run.map((c) => cell(c, c.value(r))).join(',')));
-  // Each keyed run's values and text in the row before.
-  const lastFirst: unknown[] = new Array(keyedRuns).fill(null);
-  const lastSecond: unknown[] = new Array(keyedRuns).fill(null);
-  const lastText: (string | undefined)[] = new Array(keyedRuns).fill(undefined);
+  // Each keyed run's text for the values of the row before.
+  const lastTexts = Array.from({ length: keyedRuns }, () => new KeptForLast<string>());
   return (line, out) => {
     const r = focusShared({ line, invoice, names });
     const texts = kinds.of(line.line_type, line.meter_id, r);
@@ -227,17 +225,15 @@ export function focusRows(invoice: ExportInvoice, names: Names): LineRows {
         const resource = part.by === 'resource';
         const first = resource ? line.resource_uri : line.subscription_id;
         const second = resource ? line.location : null;
-        const k = part.keyed;
-        let text = lastText[k];
-        if (text === undefined || first !== lastFirst[k] || second !== lastSecond[k]) {
+        const last = lastTexts[part.keyed] as KeptForLast<string>;
+        let text = last.of(first, second);
+        if (text === undefined) {
           text = '';
           for (let i = 0; i < part.columns.length; i++) {
             const c = part.columns[i] as FocusColumn;
             text += i === 0 ? cell(c, c.value(r)) : `,${cell(c, c.value(r))}`;
           }
-          lastText[k] = text;
-          lastFirst[k] = first;
-          lastSecond[k] = second;
+          last.keep(first, second, text);
         }
         row += text;
       }

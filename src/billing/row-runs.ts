@@ -1,5 +1,5 @@
 import type { ByteChunks } from '../core/byte-chunks.ts';
-import { ownKey, ownText } from '../core/kept.ts';
+import { KeptForLast, ownKey, ownText } from '../core/kept.ts';
 
 // An export's rows written as bytes, most of a row copied from texts made once. A row's cells
 // fall in runs (neighbouring cells) whose text is the same for every line of one kind (line type
@@ -47,16 +47,12 @@ interface KindTexts {
 export class ByKind<T, A = void> {
   private readonly byType = new Map<unknown, Map<unknown, T>>();
   /** The kind asked last (most lines are of the kind of the line before: compared, not looked up). */
-  private last: { type: unknown; meter: unknown; kept: T } | undefined;
+  private readonly last = new KeptForLast<T>();
 
   constructor(private readonly make: (made: A) => T) {}
 
   of(type: unknown, meter: unknown, made: A): T {
-    const last = this.last;
-    if (last !== undefined && type === last.type && meter === last.meter) return last.kept;
-    const kept = this.lookUp(type, meter, made);
-    this.last = { type, meter, kept };
-    return kept;
+    return this.last.of(type, meter) ?? this.last.keep(type, meter, this.lookUp(type, meter, made));
   }
 
   private lookUp(type: unknown, meter: unknown, made: A): T {
@@ -132,27 +128,21 @@ export class RowWriter<L, C> {
   /** Each kind's texts. */
   private kinds: ByKind<KindTexts>;
   private kept = 0;
-  /**
-   * The kind of the row before and, per run, its key and bytes: a close numbers an invoice's
-   * lines by subscription, meter, resource and day, so a row's keys are mostly the row before's
-   * (compared, not looked up: a look-up hashes the key anew for each row).
-   */
-  private lastKind: KindTexts | undefined;
-  private readonly lastKeys: unknown[] = [];
-  private readonly lastBytes: (Buffer | undefined)[] = [];
+  /** Each run's bytes for the kind and key of the row before (a row's are mostly those). */
+  private readonly lastRuns: KeptForLast<Buffer>[];
 
   constructor(
     private readonly rows: RowRuns<L, C>,
     private readonly context: C,
   ) {
     this.kinds = this.keptTexts();
+    this.lastRuns = rows.runs.map(() => new KeptForLast());
   }
 
   /** Writes the row of `line` (whose kind is `type` and `meter`) into `out`. */
   write(out: ByteChunks, line: L, type: unknown, meter: unknown): void {
     const { parts, runs } = this.rows;
     const kept = this.kinds.of(type, meter);
-    const sameKind = kept === this.lastKind;
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p] as number | OwnText<L, C>;
       if (typeof part !== 'number') {
@@ -166,8 +156,9 @@ export class RowWriter<L, C> {
       }
       const run = runs[part] as Run<L, C>;
       const key = run.key === undefined ? undefined : run.key(line);
-      let bytes = sameKind ? this.lastBytes[part] : undefined;
-      if (bytes === undefined || key !== this.lastKeys[part]) {
+      const last = this.lastRuns[part] as KeptForLast<Buffer>;
+      let bytes = last.of(kept, key);
+      if (bytes === undefined) {
         const texts = kept.byKey[part] as Map<unknown, Buffer>;
         bytes = texts.get(key);
         if (bytes === undefined) {
@@ -176,12 +167,10 @@ export class RowWriter<L, C> {
           texts.set(ownKey(key), bytes);
           this.kept++;
         }
-        this.lastKeys[part] = key;
-        this.lastBytes[part] = bytes;
+        last.keep(kept, key, bytes);
       }
       out.bytes(bytes);
     }
-    this.lastKind = kept;
   }
 
   /** The kind's cells `kindCells[index]`, as text, kept. */

@@ -19,6 +19,30 @@ const BEYOND_LATIN1 = /[\u0100-\uffff]/;
 /** A key to keep: a string as a string of its own (`ownText`), anything else as it is. */
 export const ownKey = <K>(key: K): K => (typeof key === 'string' ? (ownText(key) as K) : key);
 
+/**
+ * A value kept for the two values it was made for last (each compared with ===): for a loop whose
+ * rows mostly repeat the row before's (an export's lines, numbered by subscription, meter,
+ * resource and day), where a look-up would hash its key anew for each row.
+ */
+export class KeptForLast<V> {
+  private a: unknown;
+  private b: unknown;
+  private value: V | undefined;
+
+  /** The value kept, if it was kept for `a` and `b`. */
+  of(a: unknown, b: unknown): V | undefined {
+    return a === this.a && b === this.b ? this.value : undefined;
+  }
+
+  /** Keeps `value` for `a` and `b`, and answers it. */
+  keep(a: unknown, b: unknown, value: V): V {
+    this.a = a;
+    this.b = b;
+    this.value = value;
+    return value;
+  }
+}
+
 /** `compute`, its answers kept for up to `bound` arguments. */
 export function keptByArgument<K, V>(compute: (key: K) => V, bound: number): (key: K) => V {
   const values = new Map<K, V>();
