@@ -23,22 +23,28 @@ export const PARTNER = '99999999-0000-0000-0000-000000000001';
 export const BASE = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5';
 const VM_HOURS = '6dab500f-a4fd-49c4-956d-229bb9c8c793';
 
+/** The partner's customers `first` to `last` (customer i `md5('c' || i)`), each with one subscription (`md5('s' || i)`). */
+async function partnerCustomers(db: ReturnType<typeof openDatabase<HubTables>>['db'], first: number, last: number) {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  await sql`
+    insert into customers (id, partner_tenant_id, commerce_id, company_name, domain, billing_profile, relationship, admin_object_id, created_at, etag)
+    select md5('c' || i)::uuid, ${PARTNER}, md5('k' || i)::uuid, 'Customer ' || i, 'c' || i || '.bench.example', '{}', 'reseller', md5('a' || i)::uuid, ${t0}, '1'
+    from generate_series(${first}::int, ${last}::int) i
+  `.execute(db);
+  await sql`
+    insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
+    select md5('s' || i)::uuid, md5('c' || i)::uuid, 'Subscription ' || i, 'Enabled', ${t0}, 'MS-AZR-0145P', ${PARTNER}
+    from generate_series(${first}::int, ${last}::int) i
+  `.execute(db);
+}
+
 /** A partner with `customers` customers, each a subscription with one VM running for the first `hours` hours of January 2026. */
 export async function seed(db: ReturnType<typeof openDatabase<HubTables>>['db'], customers: number, hours = 744) {
   const t0 = new Date('2026-01-01T00:00:00Z');
   await sql`insert into directories (tenant_id, display_name, default_domain, kind, created_at) values (${PARTNER}, 'Bench CSP', 'bench.example', 'partner', ${t0})`.execute(
     db,
   );
-  await sql`
-    insert into customers (id, partner_tenant_id, commerce_id, company_name, domain, billing_profile, relationship, admin_object_id, created_at, etag)
-    select md5('c' || i)::uuid, ${PARTNER}, md5('k' || i)::uuid, 'Customer ' || i, 'c' || i || '.bench.example', '{}', 'reseller', md5('a' || i)::uuid, ${t0}, '1'
-    from generate_series(1, ${customers}) i
-  `.execute(db);
-  await sql`
-    insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
-    select md5('s' || i)::uuid, md5('c' || i)::uuid, 'Subscription ' || i, 'Enabled', ${t0}, 'MS-AZR-0145P', ${PARTNER}
-    from generate_series(1, ${customers}) i
-  `.execute(db);
+  await partnerCustomers(db, 1, customers);
   // One VM per customer, running all month: 2 vCPUs (Base VM Size Hours) and 1 VM hour each hour.
   await sql`
     insert into usage_received (source, resource_id, resource_uri, meter_id, hour, revision, quantity, stack_subscription_id, tenant_id, location, tags, received_at, batch_id,
@@ -165,16 +171,7 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
     `.execute(db);
     // The partner's customers and their subscriptions, whose names the rows write (an invoice's
     // buyer's own, read when the invoice begins).
-    await sql`
-      insert into customers (id, partner_tenant_id, commerce_id, company_name, domain, billing_profile, relationship, admin_object_id, created_at, etag)
-      select md5('c' || i)::uuid, ${PARTNER}, md5('k' || i)::uuid, 'Customer ' || i, 'c' || i || '.bench.example', '{}', 'reseller', md5('a' || i)::uuid, ${t0}, '1'
-      from generate_series(0, 999) i
-    `.execute(db);
-    await sql`
-      insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
-      select md5('s' || i)::uuid, md5('c' || i)::uuid, 'Subscription ' || i, 'Enabled', ${t0}, 'MS-AZR-0145P', ${PARTNER}
-      from generate_series(0, 999) i
-    `.execute(db);
+    await partnerCustomers(db, 0, 999);
     if (LINE_ORDER === 'spread')
       await sql`
         insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
@@ -262,7 +259,9 @@ export async function benchExport(serverUrl: string, lines: number): Promise<Ben
     const runs = Math.max(1, Number(process.env.BENCH_EXPORT_RUNS ?? 3));
     const times: Record<string, number[]> = {};
     const add = (key: string, value: number) => {
-      times[key] = [...(times[key] ?? []), value];
+      const values = times[key] ?? [];
+      values.push(value);
+      times[key] = values;
     };
     const sizes: Record<string, number> = {};
     global.gc?.();

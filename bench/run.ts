@@ -50,17 +50,10 @@ if (!serverUrl) {
     if (!kept) await rm(dir, { recursive: true, force: true });
   };
 }
-/** The server's databases. */
-async function databases(url: string): Promise<Set<string>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return new Set(
-      (await client.query<{ datname: string }>('select datname from pg_database')).rows.map((r) => r.datname),
-    );
-  } finally {
-    await client.end();
-  }
+/** The server's databases, read on `client`. */
+async function databases(client: pg.Client): Promise<Set<string>> {
+  const r = await client.query<{ datname: string }>('select datname from pg_database');
+  return new Set(r.rows.map((row) => row.datname));
 }
 
 /**
@@ -68,24 +61,22 @@ async function databases(url: string): Promise<Set<string>> {
  * (BENCH_KEEP): left behind, their autovacuum may run beside the benches after them, on one of
  * the two cores that both sides of a ratio share.
  */
-async function dropMadeSince(url: string, before: Set<string>): Promise<void> {
-  const made = [...(await databases(url))].filter((d) => !before.has(d) && !(kept && d.startsWith('bench_usage_kept')));
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const d of made) await client.query(`drop database "${d.replaceAll('"', '""')}" with (force)`);
-  } finally {
-    await client.end();
-  }
+async function dropMadeSince(client: pg.Client, before: Set<string>): Promise<void> {
+  for (const d of await databases(client))
+    if (!before.has(d) && !(kept && d.startsWith('bench_usage_kept')))
+      await client.query(`drop database "${d.replaceAll('"', '""')}" with (force)`);
 }
 
+const admin = new pg.Client({ connectionString: serverUrl });
 try {
+  await admin.connect();
   for (const [name, bench] of Object.entries(BENCHES))
     if (names.length === 0 || names.includes(name)) {
-      const before = await databases(serverUrl);
+      const before = await databases(admin);
       for (const r of [await bench(serverUrl)].flat()) report(r, json);
-      await dropMadeSince(serverUrl, before);
+      await dropMadeSince(admin, before);
     }
 } finally {
+  await admin.end().catch(() => {});
   await cleanup();
 }
