@@ -97,11 +97,22 @@ describe("billing's keys carry the distribution column", () => {
       usage_conflicts: 'source',
       usage_counters: 'source',
       usage_received_days: 'source',
+      usage_event_ids: 'source',
+      usage_daily_pending: 'source',
       usage_daily: 'billed_subscription_id',
       partner_unbilled_lines: 'subscription_id',
     };
     const keys = await keysOf(Object.keys(usage));
     assert.deepEqual(withoutDistribution(keys, usage, ['registrations', 'customer_subscription_links']), []);
+    // Every one holds its column, keys or none (the pending daily keys have none).
+    const { rows: held } = await sql<{ table: string }>`
+      select table_name as table from information_schema.columns
+      where table_schema = current_schema() and (table_name, column_name) in (select * from unnest(${Object.keys(usage)}::text[], ${Object.values(usage)}::text[]))
+      order by 1`.execute(db);
+    assert.deepEqual(
+      held.map((r) => r.table),
+      Object.keys(usage).sort(),
+    );
     // The keys that make usage exact are there (the catalog is read, not assumed).
     const primary = Object.fromEntries(keys.filter((k) => k.kind === 'p').map((k) => [k.table, k.columns.join(',')]));
     assert.equal(primary.usage_received, 'source,hour,id');

@@ -70,6 +70,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0560_usage_daily_page_order': _dailyPageOrder,
       '0561_usage_received_days': _receivedDays,
       '0562_usage_archive_reported_span': _archiveSpan,
+      '0563_usage_daily_pending_sets': _pendingSets,
       '0620_billed_quantities': _billed,
       '0630_invoice_drafts': _drafts,
       '0660_billed_per_invoice': _perInvoice,

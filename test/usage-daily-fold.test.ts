@@ -78,7 +78,10 @@ describe('the daily aggregates, folded out of ingestion', () => {
     }
     return Object.fromEntries([...sums].sort().map(([k, q]) => [k, q.toFixed(9)]));
   };
-  const pending = async () => Number((await hub.query('select count(*) as n from usage_daily_pending')).rows[0].n);
+  const pending = async () =>
+    Number(
+      (await hub.query('select coalesce(sum(cardinality(quantities)), 0) as n from usage_daily_pending')).rows[0].n,
+    );
   const fold = async (c: pg.Client = hub) => (await c.query('select usage_daily_fold() as n')).rows[0].n;
 
   before(async () => {

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import { usagePartitionMigrations } from './migrations-partitions.ts';
+import { usagePendingMigrations } from './migrations-pending.ts';
 
 export const usageMigrations: Record<string, Migration> = {
   '0501_usage': {
@@ -373,4 +374,5 @@ export const usageMigrations: Record<string, Migration> = {
       );
     },
   },
+  ...usagePendingMigrations,
 };

@@ -60,6 +60,17 @@ export interface UsageConflictsTable {
   refusals: number;
 }
 
+/** A statement's attributions of one source and usage day, not yet folded: their keys and quantities, in parallel. */
+export interface UsageDailyPendingTable {
+  source: string;
+  usage_date: string;
+  billed_subscription_ids: string[];
+  meter_ids: string[];
+  resource_uris: string[];
+  locations: string[];
+  quantities: string[];
+}
+
 /** The attributed quantity per billed subscription, usage day (UTC), meter, resource and location. */
 export interface UsageDailyTable {
   billed_subscription_id: string;
@@ -118,8 +129,8 @@ export interface UsageTables {
   usage_attributions: Omit<UsageAttributedTable, 'id'> & { id: string | null };
   usage_conflicts: UsageConflictsTable;
   usage_daily: UsageDailyTable;
-  /** Attributions' daily keys not yet folded into usage_daily (same columns; no key: one row per attribution). */
-  usage_daily_pending: UsageDailyTable;
+  /** Attributions' daily keys not yet folded into usage_daily (no key: a row per statement, source and day). */
+  usage_daily_pending: UsageDailyPendingTable;
   usage_event_ids: UsageEventIdsTable;
   usage_counters: UsageCountersTable;
   usage_received_days: UsageReceivedDaysTable;
