@@ -137,8 +137,9 @@ async function copyRows(pool: pg.Pool, batch: FreshBatch): Promise<Buffer[]> {
 /**
  * A deployment's COPYs, one at a time in this process, per database: batches of one deployment
  * write into the same last pages of the same indexes, where three at once cost the database 1.6
- * times the CPU of one after the other, for no more records a second (BENCHMARKS.md, ingestion).
- * Their rows are made beforehand, so the next batch's are made while one is copied.
+ * times the CPU of one after the other, for no more records a second, and two at once 1.16 times,
+ * for a fifth more (BENCHMARKS.md, ingestion): a hub of many deployments runs out of database CPU
+ * first. Their rows are made beforehand, so the next batch's are made while one is copied.
  */
 const copyTurns = new WeakMap<pg.Pool, Turns>();
 const turnsOf = (pool: pg.Pool) => copyTurns.get(pool) ?? copyTurns.set(pool, new Turns()).get(pool)!;
