@@ -245,6 +245,42 @@ describe('a large export, streamed', () => {
     assert.equal(lines, LINES + 2, 'the pool still serves a whole export: "[", every line, "]"');
   });
 
+  it('exports every invoice of a selection of more invoices than a page of them (1,000), each once', async () => {
+    const invoices = 2_345;
+    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
+    await db.connect();
+    try {
+      // The CSP's invoices to as many customers, of a line each (a period's one invoice per buyer).
+      await db.query(
+        `with made as (
+           insert into invoices (id, number, stream, kind, seller, buyer_id, period, period_start, period_end, watermark, adjustment_watermark, invoice_date, currency, subtotal, tax_rate, tax, total, created_at)
+           select gen_random_uuid(), 'C8' || lpad(i::text, 8, '0'), 'customer', 'invoice', $2, gen_random_uuid(), '2025-09', '2025-09-01', '2025-10-01', 0, 0,
+                  '2025-10-01', 'USD', 0, 0, 0, 0, '2025-10-01'
+           from generate_series(1, $1) i
+           returning id, buyer_id)
+         insert into invoice_lines (buyer_id, invoice_id, line_no, line_type, customer_id, subscription_id, meter_id, resource_uri, location, usage_date, usage_to, tier, quantity, unit_price, amount)
+         select buyer_id, id, 1, 'usage', buyer_id, gen_random_uuid(), 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5',
+                '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', 'local', '2025-09-01', '2025-09-01', 1, 48, 0.008, 0.38
+         from made`,
+        [invoices, t.b.csp.tenantId],
+      );
+    } finally {
+      await db.end();
+    }
+    const token = await t.appToken('csp', t.b.hub.arm);
+    const res = await t.http.open(
+      'GET',
+      `${t.b.hub.arm}/providers/Stackledger.Billing/exports?api-version=2026-11-01&stream=customer&period=2025-09&format=json`,
+      { token },
+    );
+    assert.equal(res.statusCode, 200);
+    let text = '';
+    for await (const chunk of res.body) text += (chunk as Buffer).toString();
+    const numbers = (JSON.parse(text) as { invoiceNumber: string }[]).map((r) => r.invoiceNumber);
+    assert.equal(numbers.length, invoices);
+    assert.equal(new Set(numbers).size, invoices, 'each invoice once');
+  });
+
   it('reads every range from one snapshot: a subscription renamed midway keeps its name to the end', async () => {
     const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
     await db.connect();
