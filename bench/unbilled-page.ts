@@ -15,6 +15,9 @@ import { PARTNER, seed } from './billing-run.ts';
 
 const PAGE = 2000;
 const PAGES = 2;
+/** Measured runs (BENCH_UNBILLED_RUNS), after unmeasured ones. */
+const RUNS = Number(process.env.BENCH_UNBILLED_RUNS ?? 21);
+const WARM_UP = 3;
 
 // The columns a page shows (the partner center's daily-rated line), as ours returns them.
 const baselinePage = (offset: number) => sql<{ amount: string }>`
@@ -43,24 +46,37 @@ export async function benchUnbilledPage(serverUrl: string, customers: number): P
     const buyer = { seller: 'provider', buyerId: PARTNER, since: new Date('2026-01-01T00:00:00Z') };
     const ours: number[] = [];
     const baseline: number[] = [];
-    for (let run = 0; run < 5; run++) {
-      let start = performance.now();
+    const oursPages = async () => {
+      const start = performance.now();
       let from: UnbilledPosition | undefined;
-      const oursAmounts: string[] = [];
+      const amounts: string[] = [];
       for (let p = 0; p < PAGES; p++) {
         const page = await unbilledPage(ctx, 'partner', buyer, from, PAGE);
-        oursAmounts.push(...page.lines.map((l) => l.amount));
+        amounts.push(...page.lines.map((l) => l.amount));
         from = page.next;
         if (!from) break;
       }
-      ours.push(performance.now() - start);
-      start = performance.now();
-      const baseAmounts: string[] = [];
+      return { ms: performance.now() - start, amounts };
+    };
+    const baselinePages = async () => {
+      const start = performance.now();
+      const amounts: string[] = [];
       for (let p = 0; p < PAGES; p++)
-        baseAmounts.push(...(await baselinePage(p * PAGE).execute(db)).rows.map((r) => r.amount));
-      baseline.push(performance.now() - start);
-      if (oursAmounts.join() !== baseAmounts.join())
+        amounts.push(...(await baselinePage(p * PAGE).execute(db)).rows.map((r) => r.amount));
+      return { ms: performance.now() - start, amounts };
+    };
+    // Pages of tens of milliseconds: a few unmeasured runs first (plans, caches, the JIT), then
+    // many runs, each side first in every other one, and their medians.
+    for (let run = -WARM_UP; run < RUNS; run++) {
+      const oursFirst = run % 2 === 0;
+      const first = await (oursFirst ? oursPages() : baselinePages());
+      const second = await (oursFirst ? baselinePages() : oursPages());
+      const [o, b] = oursFirst ? [first, second] : [second, first];
+      if (o.amounts.join() !== b.amounts.join())
         throw new Error('the pages differ from the raw SQL over the aggregates');
+      if (run < 0) continue;
+      ours.push(o.ms);
+      baseline.push(b.ms);
     }
     const o = median(ours);
     const b = median(baseline);
