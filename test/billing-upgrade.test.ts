@@ -71,6 +71,7 @@ describe('upgrading a hub with invoices to incremental rating', () => {
       '0561_usage_received_days': _receivedDays,
       '0562_usage_archive_reported_span': _archiveSpan,
       '0563_usage_daily_pending_sets': _pendingSets,
+      '0564_usage_received_partition_triggers': _partitionTriggers,
       '0620_billed_quantities': _billed,
       '0630_invoice_drafts': _drafts,
       '0660_billed_per_invoice': _perInvoice,

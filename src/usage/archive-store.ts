@@ -5,7 +5,7 @@ import { transaction } from '../db/transactions.ts';
 import { afterKey, keyOrder, keyset, type Cursor } from '../core/paging.ts';
 
 // The SQL of usage's monthly partitions and archives: which months have partitions, creating a
-// month's (the plpgsql `usage_create_month` of migration 0507), and taking an archived month out.
+// month's (the plpgsql `usage_create_month` of migrations 0507 and 0564), and taking an archived month out.
 
 type Db = Kysely<UsageTables>;
 
@@ -52,6 +52,18 @@ const ARCHIVED_UNTIL = `select (max(month) + interval '1 month')::timestamp at t
 export function holdMonthsSql(hours: readonly Date[]): { hold: string; archivedUntil: string } {
   const keys = [...new Set(hours.map(monthKey))];
   return { hold: monthLock('shared', keys), archivedUntil: ARCHIVED_UNTIL };
+}
+
+/**
+ * A statement answering the name of the usage_received partition of the month that all these
+ * hours are in (`partition`), or null: hours of several months, or a month without a partition
+ * (its records then go to the default one). Read after `holdMonthsSql`'s lock, it holds until
+ * commit: the archive drops a month's partition only under that month's lock, alone.
+ */
+export function monthPartitionSql(hours: readonly Date[]): string {
+  if (hours.length === 0 || new Set(hours.map(monthKey)).size !== 1) return 'select null::text as partition';
+  const { received } = partitionsOf(`${hours[0].toISOString().slice(0, 7)}-01`);
+  return `select to_regclass('${received}')::text as partition`;
 }
 
 /** The positions of records of archived months: an hour before where archived usage ends. */

@@ -3,10 +3,10 @@ import { ByteChunks } from '../core/byte-chunks.ts';
 import { Turns } from '../core/turns.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import { copyInAtOnce } from '../db/copy-in.ts';
-import { archivedRecords, holdMonthsSql } from './archive-store.ts';
+import { archivedRecords, holdMonthsSql, monthPartitionSql } from './archive-store.ts';
 
 // The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
-// into usage_received, each record with its first attribution. A COPY that meets a key already
+// into usage_received (its month's partition), each record with its first attribution. A COPY that meets a key already
 // held (a retry, a record sent twice) fails whole and changes nothing; the caller then stores
 // the batch with the statement that sorts duplicates from conflicts (`receiveFromDeployment`).
 
@@ -161,10 +161,16 @@ export const freshBatchStore = {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        // The batch's months held, then where archived usage ends read (two statements, one trip).
-        const [, , read] = (await client.query(
-          `begin; ${months.hold}; ${months.archivedUntil}`,
-        )) as unknown as pg.QueryResult<{ until: Date | null }>[];
+        // The batch's months held, then where archived usage ends and its month's partition read
+        // (three statements, one trip).
+        const [, , read, partition] = (await client.query(
+          `begin; ${months.hold}; ${months.archivedUntil}; ${monthPartitionSql(batch.hours)}`,
+        )) as unknown as [
+          unknown,
+          unknown,
+          pg.QueryResult<{ until: Date | null }>,
+          pg.QueryResult<{ partition: string | null }>,
+        ];
         const archivedUntil = read.rows[0].until ?? undefined;
         if (archivedRecords(batch.hours, archivedUntil).length > 0) {
           await client.query('rollback');
@@ -173,7 +179,10 @@ export const freshBatchStore = {
         // A COPY is one statement, stored whole or not at all. Its rows go with it at once
         // (`copyInAtOnce`): written 64 kB at a time, each write waited for, they kept the
         // database waiting whenever another request held this process (a body parsed, say).
-        await copyInAtOnce(client, `copy usage_received (${COPY_COLUMNS}) from stdin`, rows);
+        // Into the month's partition where there is one: into the parent, PostgreSQL inserts
+        // them one by one, for its statement triggers (migration 0564 says why).
+        const table = partition.rows[0].partition ?? 'usage_received';
+        await copyInAtOnce(client, `copy ${table} (${COPY_COLUMNS}) from stdin`, rows);
         await client.query('commit');
         return { received: batch.records.length, new: batch.records.length };
       } catch (e) {

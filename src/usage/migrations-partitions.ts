@@ -1,7 +1,8 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 
-// Migration 0507: the usage tables partitioned by month, with the counters and the archive's table
-// (kept apart from the others for its size; `migrations.ts` places it in its order).
+// Migrations 0507 (the usage tables partitioned by month, with the counters and the archive's
+// table) and 0564 (a month's partition of usage_received with its parent's statement triggers),
+// kept apart from the others for their size; `migrations.ts` places them in their order.
 export const usagePartitionMigrations: Record<string, Migration> = {
   '0507_usage_partitions': {
     async up(db: Kysely<unknown>) {
@@ -217,6 +218,47 @@ export const usagePartitionMigrations: Record<string, Migration> = {
           archived_at timestamptz not null,
           archived_by text not null
         );
+      `.execute(db);
+    },
+  },
+  '0564_usage_received_partition_triggers': {
+    // A COPY into a partitioned table that has statement triggers with transition tables inserts
+    // its rows one at a time (PostgreSQL's copyfrom.c: it batches them only where the statement's
+    // triggers and its rows' table are one relation). Ingestion's COPY therefore goes straight
+    // into its month's partition (`freshBatchStore`), which carries the parent's statement
+    // triggers on insert: those of a statement fire on the table it names, never on both, so
+    // each record is counted once whichever way it came in. The parent stays where the triggers
+    // are written; `usage_received_partition_triggers` copies them onto every month's partition,
+    // and `usage_create_month` onto each new one; a migration that adds a trigger to the parent
+    // calls it again (test/usage-partition-triggers.test.ts holds every month's partition to
+    // the parent's). Measured in BENCHMARKS.md, ingestion.
+    async up(db: Kysely<unknown>) {
+      await sql`
+        -- On one partition, or on every month's (a trigger made on a partition locks it against writes
+        -- for a moment, so a new month's leaves the others alone).
+        create function usage_received_partition_triggers(only_partition regclass default null) returns void language plpgsql as $$
+          declare p regclass; t record;
+          begin
+            for p in select i.inhrelid::regclass from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                     where i.inhparent = 'usage_received'::regclass and c.relname ~ '^usage_received_[0-9]{4}_[0-9]{2}$'
+                       and (only_partition is null or i.inhrelid = only_partition) loop
+              -- the parent's statement triggers after insert (tgtype 4: insert, after, for each statement)
+              for t in select tgname, tgnewtable, tgfoid::regproc as fn from pg_trigger
+                       where tgrelid = 'usage_received'::regclass and tgtype = 4 and tgnargs = 0 loop
+                execute format('create or replace trigger %I after insert on %s %s for each statement execute function %s()',
+                  t.tgname, p, case when t.tgnewtable is null then '' else format('referencing new table as %I', t.tgnewtable) end, t.fn);
+              end loop;
+            end loop;
+          end $$;
+        select usage_received_partition_triggers();
+        -- Creating a month's partitions now gives its usage_received partition the triggers too.
+        alter function usage_create_month(date) rename to usage_create_month_tables;
+        create function usage_create_month(month date) returns boolean language plpgsql as $$
+          begin
+            if not usage_create_month_tables(month) then return false; end if;
+            perform usage_received_partition_triggers(format('usage_received_%s', to_char(month, 'YYYY_MM'))::regclass);
+            return true;
+          end $$;
       `.execute(db);
     },
   },
