@@ -3,11 +3,10 @@
 // BENCHMARKS.md (`npm run bench -- export`).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { rangeSelect } from '../src/billing/export-lines.ts';
 import { EXPORT_FORMATS, type InvoiceToExport, prepareExport } from '../src/billing/exports.ts';
-import { withDatabase } from '../src/db/database.ts';
-import { startTestSystem, testServerUrl, type TestSystem } from './helpers/system.ts';
+import { startTestSystem, type TestSystem, withHubDatabase } from './helpers/system.ts';
 
 const LINES = 400_000;
 /** Three of the export's ranges of lines (LINE_RANGE). */
@@ -101,16 +100,15 @@ describe('a large export, streamed', () => {
   before(async () => {
     t = await startTestSystem({ clock: new Date('2026-02-01T00:00:00Z') });
     // A closed invoice of the CSP with LINES lines, written straight into the hub's database.
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    await closedInvoice(db, t.b.csp.tenantId, {
-      id: '99999999-0000-0000-0000-0000000000aa',
-      number: 'G900000001',
-      period: '2026-01',
-      lines: LINES,
-      subscription: `md5('s' || (i % 1000))::uuid`,
-    });
-    await db.end();
+    await withHubDatabase(t, (db) =>
+      closedInvoice(db, t.b.csp.tenantId, {
+        id: '99999999-0000-0000-0000-0000000000aa',
+        number: 'G900000001',
+        period: '2026-01',
+        lines: LINES,
+        subscription: `md5('s' || (i % 1000))::uuid`,
+      }),
+    );
   });
   after(async () => t?.stop());
 
@@ -149,9 +147,7 @@ describe('a large export, streamed', () => {
     // COPY's answer; one kept past the export (a parent's resource type, a run's text by
     // subscription) kept its whole chunk alive: 110 MB after these exports of 2,000 subscriptions.
     const subscriptions = 2000;
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       await db.query(
         `insert into subscriptions (subscription_id, tenant_id, display_name, state, created_at, offer_id, sold_by)
          select md5('runs' || n)::uuid, $1, 'Runs ' || n, 'Enabled', now(), 'MS-AZR-0145P', $1 from generate_series(0, $2 - 1) n`,
@@ -165,9 +161,7 @@ describe('a large export, streamed', () => {
         subscription: `md5('runs' || ((i - 1) * ${subscriptions} / ${RANGES_LINES}))::uuid`,
         resource: `'/subscriptions/' || md5('runs' || ((i - 1) * ${subscriptions} / ${RANGES_LINES}))::uuid || '/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm' || (i / 31)`,
       });
-    } finally {
-      await db.end();
-    }
+    });
     const token = await t.appToken('csp', t.b.hub.arm);
     const heap = watchHeap();
     for (const format of ['focus', 'recon', 'json']) {
@@ -187,9 +181,7 @@ describe('a large export, streamed', () => {
   });
 
   it("reads a range of lines by the key's index, in its order, by one process, once the lines are analyzed", async () => {
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       await db.query('analyze invoice_lines');
       await db.query('begin transaction isolation level repeatable read, read only');
       // Costs under which the key's index looks dear, as the bench's invoice's statistics made it
@@ -207,9 +199,7 @@ describe('a large export, streamed', () => {
         assert.match(plan, /Index Scan using invoice_lines_pkey/, plan);
         assert.doesNotMatch(plan, /Sort|Gather|Bitmap/, plan);
       }
-    } finally {
-      await db.end();
-    }
+    });
   });
 
   it('gives its connection back when the client goes away midway', async () => {
@@ -222,9 +212,7 @@ describe('a large export, streamed', () => {
       assert.equal(res.statusCode, 200);
       for await (const _chunk of res.body) break; // the first chunk, then the client hangs up
     }
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       // The server's COPY ends with its connection.
       let copying = -1;
       for (let tries = 0; tries < 50 && copying !== 0; tries++) {
@@ -235,9 +223,7 @@ describe('a large export, streamed', () => {
         copying = r.rows[0].n;
       }
       assert.equal(copying, 0, 'no COPY still runs for a client that went away');
-    } finally {
-      await db.end();
-    }
+    });
     const res = await t.http.open('GET', url.replace('format=focus', 'format=json'), { token });
     assert.equal(res.statusCode, 200);
     let lines = 0;
@@ -247,9 +233,7 @@ describe('a large export, streamed', () => {
 
   it('exports every invoice of a selection of more invoices than a page of them (1,000), each once', async () => {
     const invoices = 2_345;
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       // The CSP's invoices to as many customers, of a line each (a period's one invoice per buyer).
       await db.query(
         `with made as (
@@ -264,9 +248,7 @@ describe('a large export, streamed', () => {
          from made`,
         [invoices, t.b.csp.tenantId],
       );
-    } finally {
-      await db.end();
-    }
+    });
     const token = await t.appToken('csp', t.b.hub.arm);
     const res = await t.http.open(
       'GET',
@@ -282,9 +264,7 @@ describe('a large export, streamed', () => {
   });
 
   it('reads every range from one snapshot: a subscription renamed midway keeps its name to the end', async () => {
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       const named = await db.query(
         `select subscription_id::text as id, display_name as name from subscriptions where display_name <> '' limit 1`,
       );
@@ -307,15 +287,11 @@ describe('a large export, streamed', () => {
         'every line names the subscription as it was when the export began',
       );
       await db.query('update subscriptions set display_name = $2 where subscription_id = $1', [id, name]);
-    } finally {
-      await db.end();
-    }
+    });
   });
 
   it("names a subscription beyond its buyer's customers as the export's snapshot has it, when a row first names it", async () => {
-    const db = new pg.Client({ connectionString: withDatabase(testServerUrl(), `${t.dbPrefix}_hub`) });
-    await db.connect();
-    try {
+    await withHubDatabase(t, async (db) => {
       // A subscription of a directory that is none of the CSP's customers (as one moved away since
       // would be): not among the names read when the invoice begins, but asked when a row names it.
       const moved = '99999999-0000-0000-0000-0000000000cc';
@@ -344,8 +320,6 @@ describe('a large export, streamed', () => {
         ],
         'the name it had when the export began',
       );
-    } finally {
-      await db.end();
-    }
+    });
   });
 });
