@@ -6,7 +6,6 @@
 // Not one of `npm run bench`'s benches: `node --import tsx bench/ingest-copy-target.ts`
 // (BENCH_RECORDS, TARGET_ROUNDS).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { copyInAtOnce } from '../src/db/copy-in.ts';
 import { ensureDatabase, migrate, openDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { hubMigrations } from '../src/hub/migrations.ts';
+import { processCpuMs } from './cpu.ts';
 import { median } from './report.ts';
 
 const total = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -39,10 +39,7 @@ try {
   await client.query(`select usage_create_month('2026-01-01')`);
   await client.query('create table copy_baseline (like usage_received including all)');
   const backend = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-  const backendCpuMs = () => {
-    const f = readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  };
+  const backendCpuMs = () => processCpuMs(backend).ms;
   // A run's records as the hub's COPY sends them (20,000 resources × 10 hours of January 2026), by batch.
   const cloud = randomUUID();
   const fixed = `deployment:${cloud}\t${cloud}\t${randomUUID()}`;

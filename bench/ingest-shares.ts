@@ -6,7 +6,6 @@
 // Not one of `npm run bench`'s benches: `node --import tsx bench/ingest-shares.ts` (BENCH_RECORDS,
 // SHARES_ROUNDS).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { startEmbeddedCluster } from '../src/db/embedded.ts';
 import { type IncomingRecord, usageStore } from '../src/usage/store.ts';
 import type { UsageTables } from '../src/usage/tables.ts';
 import { startHubOnly } from '../src/system/up.ts';
+import { processCpuMs } from './cpu.ts';
 
 const total = Number(process.env.BENCH_RECORDS ?? 80_000);
 const rounds = Number(process.env.SHARES_ROUNDS ?? 2);
@@ -38,8 +38,7 @@ const { db, pool, close } = openDatabase<UsageTables>(withDatabase(cluster.url('
 const backend = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0].pid;
 function backendCpuMs(): number {
   try {
-    const fields = readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime and stime, in ticks of 10 ms
+    return processCpuMs(backend).ms;
   } catch {
     return Number.NaN;
   }

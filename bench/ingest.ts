@@ -2,7 +2,7 @@
 // in the same statement), against a raw PostgreSQL COPY of the same rows into a table of the same
 // shape (same key and indexes), in the same run.
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,14 +17,8 @@ import { applicationWithRegistrationKey } from '../test/helpers/deployment.ts';
 import { makeDeployment } from '../src/system/register.ts';
 import { withDatabase } from '../src/db/database.ts';
 import { startHubOnly } from '../src/system/up.ts';
+import { processCpuMs } from './cpu.ts';
 import { type BenchResult, median } from './report.ts';
-
-/** A process's CPU time (user + system; with `children`, of its reaped children too), ms, from Linux's /proc. */
-function processCpuMs(pid: number | string, children = false): { ppid: number; ms: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
-  return { ppid: Number(f[1]), ms: ticks * 10 };
-}
 
 /**
  * The CPU time used so far by the database server (its postmaster, the backends it has reaped and
