@@ -46,24 +46,19 @@ const ARCHIVED_UNTIL = `select (max(month) + interval '1 month')::timestamp at t
  * the months of its hours shared until it commits, the archive holds its month alone. Where
  * archived usage ends is then read in a statement of its own (a fresh snapshot, after the lock),
  * so a batch cannot read it before an archive commits and store records of the archived month
- * after (into the default partition, never billed). Answers the two statements' text; the
- * months are numbers made here, never a caller's text.
+ * after (into the default partition, never billed). Answers the statements' text; the months
+ * are numbers made here, never a caller's text. `partition` answers the name of the
+ * usage_received partition of the one month all the hours are in, or null (hours of several
+ * months, or a month without a partition, whose records go to the default one); read after the
+ * lock, it holds until commit, since the archive drops a month's partition only under its lock.
  */
-export function holdMonthsSql(hours: readonly Date[]): { hold: string; archivedUntil: string } {
+export function holdMonthsSql(hours: readonly Date[]): { hold: string; archivedUntil: string; partition: string } {
   const keys = [...new Set(hours.map(monthKey))];
-  return { hold: monthLock('shared', keys), archivedUntil: ARCHIVED_UNTIL };
-}
-
-/**
- * A statement answering the name of the usage_received partition of the month that all these
- * hours are in (`partition`), or null: hours of several months, or a month without a partition
- * (its records then go to the default one). Read after `holdMonthsSql`'s lock, it holds until
- * commit: the archive drops a month's partition only under that month's lock, alone.
- */
-export function monthPartitionSql(hours: readonly Date[]): string {
-  if (hours.length === 0 || new Set(hours.map(monthKey)).size !== 1) return 'select null::text as partition';
-  const { received } = partitionsOf(`${hours[0].toISOString().slice(0, 7)}-01`);
-  return `select to_regclass('${received}')::text as partition`;
+  const { received } = keys.length === 1 ? partitionsOf(`${hours[0].toISOString().slice(0, 7)}-01`) : {};
+  const partition = received
+    ? `select to_regclass('${received}')::text as partition`
+    : 'select null::text as partition';
+  return { hold: monthLock('shared', keys), archivedUntil: ARCHIVED_UNTIL, partition };
 }
 
 /** The positions of records of archived months: an hour before where archived usage ends. */

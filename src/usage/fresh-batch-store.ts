@@ -3,12 +3,13 @@ import { ByteChunks } from '../core/byte-chunks.ts';
 import { Turns } from '../core/turns.ts';
 import type { UsageRecordWire } from '../core/usage-record.ts';
 import { copyInAtOnce } from '../db/copy-in.ts';
-import { archivedRecords, holdMonthsSql, monthPartitionSql } from './archive-store.ts';
+import { archivedRecords, holdMonthsSql } from './archive-store.ts';
 
 // The fast way in for a batch whose records are all new, as nearly every batch is: COPY straight
-// into usage_received (its month's partition), each record with its first attribution. A COPY that meets a key already
-// held (a retry, a record sent twice) fails whole and changes nothing; the caller then stores
-// the batch with the statement that sorts duplicates from conflicts (`receiveFromDeployment`).
+// into usage_received (its month's partition), each record with its first attribution. A COPY
+// that meets a key already held (a retry, a record sent twice) fails whole and changes nothing;
+// the caller then stores the batch with the statement that sorts duplicates from conflicts
+// (`receiveFromDeployment`).
 
 /** A batch as `copyIfAllNew` takes it: `hours` are the records' hours, parsed. */
 export interface FreshBatch {
@@ -164,7 +165,7 @@ export const freshBatchStore = {
         // The batch's months held, then where archived usage ends and its month's partition read
         // (three statements, one trip).
         const [, , read, partition] = (await client.query(
-          `begin; ${months.hold}; ${months.archivedUntil}; ${monthPartitionSql(batch.hours)}`,
+          `begin; ${months.hold}; ${months.archivedUntil}; ${months.partition}`,
         )) as unknown as [
           unknown,
           unknown,
